@@ -1,0 +1,55 @@
+import { cdk8s, javascript } from 'projen';
+
+const project = new cdk8s.ConstructLibraryCdk8s({
+  name: 'cdk8s-postgres-cluster',
+  description: 'A cdk8s construct library that synthesizes a streaming-replicated PostgreSQL primary/replica cluster as plain Kubernetes YAML, without an operator.',
+  author: 'cdk8s-postgres-cluster developers',
+  authorAddress: 'dev@cdk8s-postgres-cluster.invalid',
+  repositoryUrl: 'https://github.com/cdk8s-postgres-cluster/cdk8s-postgres-cluster.git',
+  keywords: ['cdk8s', 'kubernetes', 'postgresql', 'replication', 'statefulset'],
+  defaultReleaseBranch: 'main',
+  packageManager: javascript.NodePackageManager.NPM,
+  projenrcTs: true,
+
+  cdk8sVersion: '2.70.106',
+  constructsVersion: '10.8.1',
+  jsiiVersion: '~5.9.0',
+  typescriptVersion: '~5.9.3',
+  peerDeps: ['cdk8s-plus-27@^2.9.5'],
+  devDeps: [
+    'cdk8s-plus-27@2.9.5',
+    'cdk8s-cli@2.207.60',
+    'kubernetes-models@4.5.1',
+    'yaml@^2.9.0',
+    '@types/node@^20',
+  ],
+
+  // CI is `.ci/run`; releases are not published from this repository yet.
+  github: false,
+  release: false,
+  // jsii-pacmak writes here; `cdk8s synth` owns (and wipes) dist/.
+  artifactsDirectory: 'dist-packages',
+
+  tsconfigDev: {
+    include: ['../main.ts', '../imports/**/*.ts', '../bench/**/*.ts'],
+    compilerOptions: {},
+  },
+  jestOptions: {
+    // Snapshots change only on purpose: `npx projen test:update`.
+    updateSnapshot: javascript.UpdateSnapshot.NEVER,
+    jestConfig: {
+      testMatch: ['<rootDir>/test/**/*.test.ts'],
+      testTimeout: 30_000,
+      collectCoverage: false,
+    },
+  },
+  gitignore: ['/dist-packages/', '/bench/out/', '/.e2e/'],
+  npmIgnoreOptions: { ignorePatterns: ['/main.ts', '/cdk8s.yaml', '/bench/', '/docs/', '/.ci/', '/dist/'] },
+});
+
+// dist/ holds the synthesized cluster, kept in git for GitOps (a test checks it matches the code).
+project.gitignore.removePatterns('/dist/');
+// The scripts embedded at synth are read from lib/scripts once compiled.
+project.postCompileTask.exec('rm -rf lib/scripts && cp -r src/scripts lib/scripts');
+
+project.synth();

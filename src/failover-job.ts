@@ -1,0 +1,125 @@
+import { Construct } from 'constructs';
+import { k8s } from 'cdk8s-plus-27';
+import { PostgresStatefulSet } from './postgres-stateful-set';
+import { PATHS, podNames, POSTGRES_CONTAINER, POSTGRES_UID, ROLE_LABEL } from './private/names';
+import { SCRIPT_FILES } from './private/scripts';
+import { validateTargetPod } from './private/validation';
+
+/** A schedule that never comes (February 31st): the CronJob is only a template for manual runs. */
+const NEVER = '0 0 31 2 *';
+
+/**
+ * Properties of {@link FailoverJob}.
+ */
+export interface FailoverJobProps {
+  /**
+   * The StatefulSet whose primary the job moves.
+   */
+  readonly statefulSet: PostgresStatefulSet;
+
+  /**
+   * Pod to promote, e.g. "postgres-cluster-1". A run can override it with the FAILOVER_TARGET variable.
+   * @default - the replica with the most WAL, and only when no healthy primary exists
+   */
+  readonly targetPod?: string;
+
+  /**
+   * Seconds a run may take before Kubernetes stops it.
+   * @default 300
+   */
+  readonly timeoutSeconds?: number;
+}
+
+/**
+ * The failover job, shipped as a suspended CronJob `<name>-failover` that never
+ * runs by itself: `kubectl create job --from=cronjob/<name>-failover <run-name>`
+ * starts a run. It fences the old primary, promotes the most advanced (or the
+ * chosen) replica and labels it; with least-privilege RBAC (its own
+ * ServiceAccount, Role and RoleBinding).
+ */
+export class FailoverJob extends Construct {
+  /** Name of the CronJob to create runs from. */
+  public readonly cronJobName: string;
+  /** The pod promoted by default, if one is set. */
+  public readonly targetPod?: string;
+
+  constructor(scope: Construct, id: string, props: FailoverJobProps) {
+    super(scope, id);
+    const owner = `FailoverJob ${this.node.path}`;
+    const statefulSet = props.statefulSet;
+    const config = statefulSet.config;
+    const names = config._names;
+    this.cronJobName = names.failover;
+    this.targetPod = props.targetPod;
+    validateTargetPod(owner, statefulSet.name, this.targetPod);
+    const timeoutSeconds = props.timeoutSeconds ?? 300;
+    const labels = { ...names.common, 'app.kubernetes.io/component': 'failover' };
+    const selector = Object.entries(names.selector).map(([k, v]) => `${k}=${v}`).join(',');
+    const pods = podNames(names, config.maxReplicas);
+
+    new k8s.KubeServiceAccount(this, 'ServiceAccount', { metadata: { name: names.failover, labels } });
+    new k8s.KubeRole(this, 'Role', {
+      metadata: { name: names.failover, labels },
+      rules: [
+        { apiGroups: [''], resources: ['pods'], verbs: ['list'] },
+        { apiGroups: [''], resources: ['pods'], resourceNames: pods, verbs: ['get', 'patch'] },
+        // Websocket exec (kubectl 1.30+) is authorized as "get", SPDY exec as "create".
+        { apiGroups: [''], resources: ['pods/exec'], resourceNames: pods, verbs: ['create', 'get'] },
+      ],
+    });
+    new k8s.KubeRoleBinding(this, 'RoleBinding', {
+      metadata: { name: names.failover, labels },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: names.failover },
+      subjects: [{ kind: 'ServiceAccount', name: names.failover }],
+    });
+
+    new k8s.KubeCronJob(this, 'Resource', {
+      metadata: { name: this.cronJobName, labels },
+      spec: {
+        schedule: NEVER,
+        suspend: true,
+        concurrencyPolicy: 'Forbid',
+        jobTemplate: {
+          metadata: { labels },
+          spec: {
+            backoffLimit: 0,
+            activeDeadlineSeconds: timeoutSeconds,
+            template: {
+              metadata: { labels },
+              spec: {
+                serviceAccountName: names.failover,
+                // Service links would add variables such as POSTGRES_WRITE_PORT to every container.
+                enableServiceLinks: false,
+                restartPolicy: 'Never',
+                securityContext: {
+                  runAsUser: POSTGRES_UID,
+                  runAsGroup: POSTGRES_UID,
+                  runAsNonRoot: true,
+                  seccompProfile: { type: 'RuntimeDefault' },
+                },
+                containers: [{
+                  name: 'failover',
+                  image: statefulSet.kubectlImage,
+                  command: ['/bin/bash', `${PATHS.scriptsDir}/${SCRIPT_FILES.failover}`],
+                  env: [
+                    { name: 'CLUSTER_SELECTOR', value: selector },
+                    { name: 'FAILOVER_TARGET', value: this.targetPod ?? '' },
+                    { name: 'NODE_SCRIPT', value: `${PATHS.scriptsDir}/${SCRIPT_FILES.node}` },
+                    { name: 'POSTGRES_CONTAINER', value: POSTGRES_CONTAINER },
+                    { name: 'ROLE_LABEL', value: ROLE_LABEL },
+                    { name: 'HOME', value: '/tmp' },
+                  ],
+                  securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+                  volumeMounts: [{ name: config.scriptsConfigMapName, mountPath: PATHS.scriptsDir }],
+                }],
+                volumes: [
+                  { name: config.scriptsConfigMapName, configMap: { name: config.scriptsConfigMapName, defaultMode: 0o755 } },
+                ],
+              },
+            },
+          },
+        },
+      },
+    });
+  }
+}

@@ -1,0 +1,5 @@
+export * from './postgres-config';
+export * from './postgres-stateful-set';
+export * from './role-services';
+export * from './failover-job';
+export * from './postgres-cluster-chart';

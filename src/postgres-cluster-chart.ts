@@ -1,0 +1,98 @@
+import { Chart, ChartProps } from 'cdk8s';
+import { Construct } from 'constructs';
+import { k8s } from 'cdk8s-plus-27';
+import { FailoverJob } from './failover-job';
+import { PostgresConfig, PostgresConfigProps } from './postgres-config';
+import { PostgresStatefulSet } from './postgres-stateful-set';
+import { RoleServices } from './role-services';
+
+/**
+ * Properties of {@link PostgresClusterChart}: the configuration's, plus the pods' and Services'.
+ */
+export interface PostgresClusterChartProps extends ChartProps, PostgresConfigProps {
+  /**
+   * Pods to run: one primary and `replicas - 1` replicas.
+   * @default 3
+   */
+  readonly replicas?: number;
+
+  /**
+   * The PostgreSQL image.
+   * @default - "postgres:<postgresVersion>"
+   */
+  readonly image?: string;
+
+  /**
+   * Size of each pod's data volume.
+   * @default "10Gi"
+   */
+  readonly storage?: string;
+
+  /**
+   * StorageClass of the data volumes.
+   * @default - the cluster's default StorageClass
+   */
+  readonly storageClassName?: string;
+
+  /**
+   * Resources of the postgres container.
+   * @default - none set
+   */
+  readonly resources?: k8s.ResourceRequirements;
+
+  /**
+   * Image with bash and kubectl for the role-labeler sidecar and the failover job.
+   * @default "docker.io/alpine/k8s:1.27.16"
+   */
+  readonly kubectlImage?: string;
+
+  /**
+   * Also create the `<name>-any` Service over every ready pod.
+   * @default true
+   */
+  readonly anyService?: boolean;
+
+  /**
+   * Pod the failover job promotes by default.
+   * @default - the replica with the most WAL, only when no healthy primary exists
+   */
+  readonly failoverTargetPod?: string;
+}
+
+/**
+ * A whole PostgreSQL primary/replica cluster in one chart: its configuration,
+ * StatefulSet, role Services and failover job. The defaults reproduce the
+ * reference design's names: `postgres-cluster`, `postgres-write`, `postgres-read`...
+ */
+export class PostgresClusterChart extends Chart {
+  /** The configuration (ConfigMaps and Secret). */
+  public readonly config: PostgresConfig;
+  /** The StatefulSet and its headless Service. */
+  public readonly statefulSet: PostgresStatefulSet;
+  /** The write, read and any Services. */
+  public readonly services: RoleServices;
+  /** The failover job's CronJob template. */
+  public readonly failover: FailoverJob;
+  /** Host name that reaches the primary (the write Service). */
+  public readonly primaryHost: string;
+  /** Host name that reaches the replicas (the read Service). */
+  public readonly replicaHost: string;
+
+  constructor(scope: Construct, id: string, props: PostgresClusterChartProps = {}) {
+    super(scope, id, { disableResourceNameHashes: true, ...props });
+    this.config = new PostgresConfig(this, 'Config', props);
+    this.statefulSet = new PostgresStatefulSet(this, 'StatefulSet', {
+      config: this.config,
+      replicas: props.replicas,
+      image: props.image,
+      storage: props.storage,
+      storageClassName: props.storageClassName,
+      resources: props.resources,
+      kubectlImage: props.kubectlImage,
+    });
+    this.services = new RoleServices(this, 'Services', { statefulSet: this.statefulSet, anyService: props.anyService });
+    this.failover = new FailoverJob(this, 'Failover', { statefulSet: this.statefulSet, targetPod: props.failoverTargetPod });
+    this.primaryHost = this.services.writeServiceName;
+    this.replicaHost = this.services.readServiceName;
+  }
+}

@@ -1,0 +1,306 @@
+import { Construct } from 'constructs';
+import { k8s } from 'cdk8s-plus-27';
+import { clusterNames, ClusterNames, POSTGRES_PORT } from './private/names';
+import { renderConf, renderHba, Setting } from './private/postgresql-conf';
+import { unknownSettingReason } from './private/postgres-settings';
+import { readScript, SCRIPT_FILES } from './private/scripts';
+import {
+  validateClusterName, validateInteger, validatePostgresSize, validatePostgresVersion,
+  validateSettingName, validateSettingValue,
+} from './private/validation';
+
+/**
+ * Properties of {@link PostgresConfig}.
+ */
+export interface PostgresConfigProps {
+  /**
+   * The cluster's name; every object name and label derives from it.
+   * @default "postgres"
+   */
+  readonly clusterName?: string;
+
+  /**
+   * PostgreSQL major version the configuration is written for (13 to 17).
+   * @default 15
+   */
+  readonly postgresVersion?: number;
+
+  /**
+   * The most pods you plan to run (with `kubectl scale`); sizes max_wal_senders.
+   * @default 10
+   */
+  readonly maxReplicas?: number;
+
+  /**
+   * `max_wal_senders`: one per replica plus two per base backup in progress.
+   * @default - maxReplicas + 3
+   */
+  readonly maxWalSenders?: number;
+
+  /**
+   * `wal_keep_size`: WAL the primary keeps for replicas that fall behind.
+   * @default "1GB"
+   */
+  readonly walKeepSize?: string;
+
+  /**
+   * `max_connections`.
+   * @default 100
+   */
+  readonly maxConnections?: number;
+
+  /**
+   * Replicas that must confirm every commit (`synchronous_standby_names = 'ANY n (*)'`);
+   * 0 replicates asynchronously. With 1 or more, a failover loses no committed row.
+   * @default 0
+   */
+  readonly synchronousReplicas?: number;
+
+  /**
+   * Further postgresql.conf settings, by name. Names the chosen version does not know
+   * (such as `wal_keep_segments` on 13+) are rejected at synth.
+   * @default {}
+   */
+  readonly extraSettings?: { [name: string]: string };
+
+  /**
+   * Database created when the cluster is initialized.
+   * @default "myapp"
+   */
+  readonly database?: string;
+
+  /**
+   * Role that replicas stream with.
+   * @default "replicator"
+   */
+  readonly replicationUser?: string;
+
+  /**
+   * Password of the `postgres` superuser, stored in the Secret. The default is the reference design's;
+   * set your own, or use `existingSecretName`.
+   * @default "postgres"
+   */
+  readonly superuserPassword?: string;
+
+  /**
+   * Password of the replication role, stored in the Secret.
+   * @default "replicator"
+   */
+  readonly replicationPassword?: string;
+
+  /**
+   * Name of a Secret you manage (keys `password` and `replication-password`); no Secret is synthesized then.
+   * @default - a Secret named "<clusterName>-secret" is synthesized
+   */
+  readonly existingSecretName?: string;
+
+  /**
+   * Extra files for /docker-entrypoint-initdb.d (`*.sql` run by psql, `*.sh` by bash), run once when the
+   * first primary is initialized, after the replication role exists.
+   * @default {}
+   */
+  readonly initScripts?: { [fileName: string]: string };
+
+  /**
+   * Arguments for initdb.
+   * @default "--encoding=UTF8 --locale=C"
+   */
+  readonly initdbArgs?: string;
+}
+
+/**
+ * The configuration of a PostgreSQL cluster: postgresql.conf and pg_hba.conf
+ * (`<name>-config`), the init scripts (`<name>-init`), the scripts its pods and
+ * failover job run (`<name>-cluster-init`) and the Secret with its passwords.
+ */
+export class PostgresConfig extends Construct {
+  /** The cluster's name. */
+  public readonly clusterName: string;
+  /** PostgreSQL major version. */
+  public readonly postgresVersion: number;
+  /** The most pods the configuration is sized for. */
+  public readonly maxReplicas: number;
+  /** Replicas that confirm each commit; 0 when asynchronous. */
+  public readonly synchronousReplicas: number;
+  /** Database created at initialization. */
+  public readonly database: string;
+  /** Role that replicas stream with. */
+  public readonly replicationUser: string;
+  /** initdb arguments. */
+  public readonly initdbArgs: string;
+  /** Name of the ConfigMap with postgresql.conf and pg_hba.conf. */
+  public readonly configMapName: string;
+  /** Name of the ConfigMap mounted at /docker-entrypoint-initdb.d. */
+  public readonly initConfigMapName: string;
+  /** Name of the ConfigMap with the entrypoint, sidecar and failover scripts. */
+  public readonly scriptsConfigMapName: string;
+  /** Name of the Secret with keys `password` and `replication-password`. */
+  public readonly secretName: string;
+  /** The rendered postgresql.conf. */
+  public readonly postgresqlConf: string;
+  /** The rendered pg_hba.conf. */
+  public readonly pgHbaConf: string;
+
+  constructor(scope: Construct, id: string, props: PostgresConfigProps = {}) {
+    super(scope, id);
+    const owner = `PostgresConfig ${this.node.path}`;
+
+    this.clusterName = props.clusterName ?? 'postgres';
+    validateClusterName(owner, this.clusterName);
+    this.postgresVersion = props.postgresVersion ?? 15;
+    validatePostgresVersion(owner, this.postgresVersion);
+    this.maxReplicas = props.maxReplicas ?? 10;
+    validateInteger(owner, 'maxReplicas', this.maxReplicas, 1, 1000, 'the most pods you will scale to');
+    const maxWalSenders = props.maxWalSenders ?? this.maxReplicas + 3;
+    validateInteger(owner, 'maxWalSenders', maxWalSenders, this.maxReplicas - 1, 10_000,
+      `at least one per replica: maxReplicas - 1 = ${this.maxReplicas - 1}`);
+    const walKeepSize = props.walKeepSize ?? '1GB';
+    validatePostgresSize(owner, 'walKeepSize', walKeepSize);
+    const maxConnections = props.maxConnections ?? 100;
+    validateInteger(owner, 'maxConnections', maxConnections, 10, 262_143, 'PostgreSQL needs room for its own connections');
+    this.synchronousReplicas = props.synchronousReplicas ?? 0;
+    validateInteger(owner, 'synchronousReplicas', this.synchronousReplicas, 0, this.maxReplicas - 1,
+      'replicas that confirm each commit; 0 for asynchronous replication');
+    this.database = props.database ?? 'myapp';
+    validateIdentifier(owner, 'database', this.database);
+    this.replicationUser = props.replicationUser ?? 'replicator';
+    validateIdentifier(owner, 'replicationUser', this.replicationUser);
+    this.initdbArgs = props.initdbArgs ?? '--encoding=UTF8 --locale=C';
+
+    const names = clusterNames(this.clusterName);
+    this.configMapName = names.configMap;
+    this.initConfigMapName = names.initConfigMap;
+    this.scriptsConfigMapName = names.scriptsConfigMap;
+    this.secretName = props.existingSecretName ?? names.secret;
+
+    const managed: Setting[] = [
+      { name: 'listen_addresses', value: '*' },
+      { name: 'port', value: String(POSTGRES_PORT) },
+      { name: 'wal_level', value: 'replica' },
+      { name: 'max_wal_senders', value: String(maxWalSenders) },
+      { name: 'max_replication_slots', value: String(maxWalSenders) },
+      { name: 'wal_keep_size', value: walKeepSize },
+      { name: 'hot_standby', value: 'on' },
+      { name: 'wal_log_hints', value: 'on' },
+      { name: 'password_encryption', value: 'scram-sha-256' },
+      { name: 'synchronous_standby_names', value: this.synchronousReplicas > 0 ? `ANY ${this.synchronousReplicas} (*)` : '' },
+    ];
+    const defaults: Setting[] = [
+      { name: 'max_connections', value: String(maxConnections) },
+      // Replicas retry the write Service every second, so they find a new primary quickly.
+      { name: 'wal_retrieve_retry_interval', value: '1s' },
+    ];
+    const extra = validateExtraSettings(owner, props.extraSettings ?? {}, this.postgresVersion, managed, defaults);
+    this.postgresqlConf = renderConf(
+      `postgresql.conf of cluster "${this.clusterName}" for PostgreSQL ${this.postgresVersion}, written by cdk8s-postgres-cluster.`,
+      [
+        { title: 'Connections and replication (managed by the library)', settings: managed },
+        { title: 'Defaults', settings: defaults.filter(d => !extra.some(e => e.name === d.name)) },
+        { title: 'extraSettings', settings: extra },
+      ],
+    );
+    this.pgHbaConf = renderHba(this.replicationUser);
+
+    new k8s.KubeConfigMap(this, 'Config', {
+      metadata: { name: this.configMapName, labels: { ...names.common } },
+      data: { 'postgresql.conf': this.postgresqlConf, 'pg_hba.conf': this.pgHbaConf },
+    });
+    new k8s.KubeConfigMap(this, 'Init', {
+      metadata: { name: this.initConfigMapName, labels: { ...names.common } },
+      data: {
+        '01-create-replication-user.sh': readScript(SCRIPT_FILES.createReplicationUser),
+        ...validateInitScripts(owner, props.initScripts ?? {}),
+      },
+    });
+    new k8s.KubeConfigMap(this, 'Scripts', {
+      metadata: { name: this.scriptsConfigMapName, labels: { ...names.common } },
+      data: {
+        [SCRIPT_FILES.entrypoint]: readScript(SCRIPT_FILES.entrypoint),
+        [SCRIPT_FILES.node]: readScript(SCRIPT_FILES.node),
+        [SCRIPT_FILES.labeler]: readScript(SCRIPT_FILES.labeler),
+        [SCRIPT_FILES.failover]: readScript(SCRIPT_FILES.failover),
+      },
+    });
+    if (props.existingSecretName === undefined) {
+      new k8s.KubeSecret(this, 'Secret', {
+        metadata: { name: this.secretName, labels: { ...names.common } },
+        type: 'Opaque',
+        data: {
+          'password': base64(props.superuserPassword ?? 'postgres'),
+          'replication-password': base64(props.replicationPassword ?? 'replicator'),
+        },
+      });
+    }
+  }
+
+  /** @internal */
+  public get _names(): ClusterNames {
+    return clusterNames(this.clusterName);
+  }
+}
+
+function base64(value: string): string {
+  return Buffer.from(value, 'utf8').toString('base64');
+}
+
+const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
+
+function validateIdentifier(owner: string, prop: string, value: string): void {
+  if (!IDENTIFIER.test(value)) {
+    throw new Error(
+      `${owner}: ${prop} "${value}" is not a plain PostgreSQL name: use 1-63 lower-case letters, digits and "_", not starting with a digit.`,
+    );
+  }
+}
+
+function validateExtraSettings(
+  owner: string, settings: { [name: string]: string }, version: number,
+  managed: readonly Setting[], defaults: readonly Setting[],
+): Setting[] {
+  return Object.entries(settings).map(([name, value]) => {
+    validateSettingName(owner, name);
+    const key = name.toLowerCase();
+    if (typeof value !== 'string') {
+      throw new Error(`${owner}: extraSettings["${name}"] must be a string such as "256MB"; got ${JSON.stringify(value)}.`);
+    }
+    validateSettingValue(owner, name, value);
+    const reason = unknownSettingReason(name, version);
+    if (reason) throw new Error(`${owner}: extraSettings: ${reason}.`);
+    if (managed.some(m => m.name === key) || LIBRARY_OWNED.includes(key)) {
+      throw new Error(
+        `${owner}: extraSettings may not set "${name}": the library manages it for replication to work` +
+        `${TYPED_PROP[key] ? `; use the ${TYPED_PROP[key]} property` : ''}.`,
+      );
+    }
+    if (defaults.some(d => d.name === key) && TYPED_PROP[key]) {
+      throw new Error(`${owner}: set "${name}" with the ${TYPED_PROP[key]} property, not extraSettings.`);
+    }
+    return { name: key, value };
+  });
+}
+
+/** Settings the entrypoint passes on the command line; a postgresql.conf value would be ignored or break it. */
+const LIBRARY_OWNED = [
+  'config_file', 'hba_file', 'data_directory', 'cluster_name', 'primary_conninfo', 'unix_socket_directories',
+  'recovery_target_timeline',
+];
+
+const TYPED_PROP: { [setting: string]: string } = {
+  max_wal_senders: 'maxWalSenders',
+  max_replication_slots: 'maxWalSenders',
+  wal_keep_size: 'walKeepSize',
+  synchronous_standby_names: 'synchronousReplicas',
+  max_connections: 'maxConnections',
+};
+
+function validateInitScripts(owner: string, scripts: { [fileName: string]: string }): { [fileName: string]: string } {
+  for (const fileName of Object.keys(scripts)) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*\.(sql|sh)$/.test(fileName)) {
+      throw new Error(`${owner}: initScripts file name "${fileName}" must end in .sql or .sh and use letters, digits, ".", "_" and "-".`);
+    }
+    if (fileName === '01-create-replication-user.sh') {
+      throw new Error(`${owner}: initScripts may not replace "${fileName}": the library creates the replication role with it.`);
+    }
+  }
+  return scripts;
+}

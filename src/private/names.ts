@@ -1,0 +1,75 @@
+/**
+ * Every object name, label and port of one cluster, derived once from its name.
+ * The defaults (`name: 'postgres'`) reproduce the reference design's names.
+ */
+export interface ClusterNames {
+  readonly cluster: string;
+  readonly statefulSet: string;
+  readonly headlessService: string;
+  readonly writeService: string;
+  readonly readService: string;
+  readonly anyService: string;
+  readonly configMap: string;
+  readonly initConfigMap: string;
+  readonly scriptsConfigMap: string;
+  readonly secret: string;
+  readonly podServiceAccount: string;
+  readonly failover: string;
+  readonly storageVolume: string;
+  /** Labels that select exactly this cluster's pods (immutable StatefulSet selector). */
+  readonly selector: { readonly [key: string]: string };
+  /** Labels put on every object of the cluster. */
+  readonly common: { readonly [key: string]: string };
+}
+
+/** The pod label that carries a pod's replication role. */
+export const ROLE_LABEL = 'role';
+export const PRIMARY_ROLE = 'primary';
+export const REPLICA_ROLE = 'replica';
+
+export const POSTGRES_PORT = 5432;
+export const POSTGRES_PORT_NAME = 'postgres';
+export const POSTGRES_CONTAINER = 'postgres';
+export const LABELER_CONTAINER = 'role-labeler';
+
+/** Where the pods see their volumes (container paths). */
+export const PATHS = {
+  dataVolume: '/var/lib/postgresql/data',
+  pgdata: '/var/lib/postgresql/data/pgdata',
+  configDir: '/etc/postgresql',
+  initDir: '/docker-entrypoint-initdb.d',
+  scriptsDir: '/opt/postgres-cluster',
+} as const;
+
+/** The uid/gid of the `postgres` user in the official postgres images. */
+export const POSTGRES_UID = 999;
+
+export function clusterNames(name: string): ClusterNames {
+  const selector = { 'app': name, 'app.kubernetes.io/instance': name };
+  return {
+    cluster: name,
+    statefulSet: `${name}-cluster`,
+    headlessService: `${name}-headless`,
+    writeService: `${name}-write`,
+    readService: `${name}-read`,
+    anyService: `${name}-any`,
+    configMap: `${name}-config`,
+    initConfigMap: `${name}-init`,
+    scriptsConfigMap: `${name}-cluster-init`,
+    secret: `${name}-secret`,
+    podServiceAccount: `${name}-cluster`,
+    failover: `${name}-failover`,
+    storageVolume: `${name}-storage`,
+    selector,
+    common: {
+      'app.kubernetes.io/name': 'postgresql',
+      'app.kubernetes.io/instance': name,
+      'app.kubernetes.io/managed-by': 'cdk8s-postgres-cluster',
+    },
+  };
+}
+
+/** Names of the pods a StatefulSet of this cluster can have, up to `count`. */
+export function podNames(names: ClusterNames, count: number): string[] {
+  return Array.from({ length: count }, (_, i) => `${names.statefulSet}-${i}`);
+}

@@ -1,0 +1,41 @@
+/** One `name = value` line of postgresql.conf. */
+export interface Setting {
+  readonly name: string;
+  readonly value: string;
+}
+
+const BARE_VALUE = /^(-?\d+(\.\d+)?[A-Za-z]*|[a-z_]+)$/;
+
+/** Quotes a value unless PostgreSQL reads it bare (numbers with units, enum words). */
+export function formatValue(value: string): string {
+  return BARE_VALUE.test(value) ? value : `'${value.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
+}
+
+export function renderConf(header: string, sections: ReadonlyArray<{ title: string; settings: readonly Setting[] }>): string {
+  const lines = [`# ${header}`];
+  for (const section of sections) {
+    if (section.settings.length === 0) continue;
+    lines.push('', `# ${section.title}`);
+    for (const s of section.settings) lines.push(`${s.name} = ${formatValue(s.value)}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+export function renderHba(replicationUser: string): string {
+  const rows = [
+    ['# TYPE', 'DATABASE', 'USER', 'ADDRESS', 'METHOD'],
+    ['# Replication connections (pg_basebackup, streaming) with the replication role'],
+    ['host', 'replication', replicationUser, '0.0.0.0/0', 'scram-sha-256'],
+    ['host', 'replication', replicationUser, '::/0', 'scram-sha-256'],
+    ['# Clients, peers and pg_rewind, with a password'],
+    ['host', 'all', 'all', '0.0.0.0/0', 'scram-sha-256'],
+    ['host', 'all', 'all', '::/0', 'scram-sha-256'],
+    ['# Inside the pod (entrypoint, probes, kubectl exec) over the Unix socket'],
+    ['local', 'all', 'all', '', 'trust'],
+  ];
+  const widths = [8, 12, Math.max(12, replicationUser.length + 1), 12];
+  return rows.map(row => row.length === 1
+    ? row[0]
+    : row.map((cell, i) => i < row.length - 1 ? cell.padEnd(widths[i]) : cell).join(' ').replace(/ +$/, ''),
+  ).join('\n') + '\n';
+}

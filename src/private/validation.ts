@@ -1,0 +1,96 @@
+import { SUPPORTED_POSTGRES_VERSIONS } from './postgres-settings';
+
+/**
+ * The longest cluster name whose derived names all stay valid: pods are named
+ * `<name>-cluster-<ordinal>` and the StatefulSet name must leave room for
+ * the controller-revision-hash label (52 characters).
+ */
+export const MAX_CLUSTER_NAME_LENGTH = 44;
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+export function validateClusterName(owner: string, name: string): void {
+  if (!DNS_LABEL.test(name) || name.length > MAX_CLUSTER_NAME_LENGTH) {
+    throw new Error(
+      `${owner}: name "${name}" is not a valid cluster name: use 1-${MAX_CLUSTER_NAME_LENGTH} lower-case letters, digits and "-", ` +
+      'starting and ending with a letter or digit (a DNS-1123 label), e.g. "orders-db".',
+    );
+  }
+}
+
+export function validateInteger(owner: string, prop: string, value: number, min: number, max: number, why: string): void {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `at least ${min}` : `between ${min} and ${max}`;
+    throw new Error(`${owner}: ${prop} must be an integer ${range} (${why}); got ${JSON.stringify(value)}.`);
+  }
+}
+
+export function validatePostgresVersion(owner: string, version: number): void {
+  if (!(SUPPORTED_POSTGRES_VERSIONS as readonly number[]).includes(version)) {
+    throw new Error(
+      `${owner}: postgresVersion ${JSON.stringify(version)} is not supported: use one of ${SUPPORTED_POSTGRES_VERSIONS.join(', ')}.`,
+    );
+  }
+}
+
+const QUANTITY = /^(\d+(\.\d+)?)(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$/;
+
+/** A Kubernetes storage quantity such as "10Gi"; must be positive. */
+export function validateStorageSize(owner: string, prop: string, value: string): void {
+  const match = QUANTITY.exec(value);
+  if (!match || Number(match[1]) <= 0) {
+    throw new Error(
+      `${owner}: ${prop} "${value}" is not a storage size: use a positive Kubernetes quantity such as "10Gi", "500Mi" or "1Ti".`,
+    );
+  }
+}
+
+const POSTGRES_SIZE = /^\d+\s*(B|kB|MB|GB|TB)?$/;
+
+/** A PostgreSQL memory/disk size such as "1GB" (units are case-sensitive in postgresql.conf). */
+export function validatePostgresSize(owner: string, prop: string, value: string): void {
+  if (!POSTGRES_SIZE.test(value)) {
+    throw new Error(
+      `${owner}: ${prop} "${value}" is not a PostgreSQL size: use a whole number with B, kB, MB, GB or TB, e.g. "1GB".`,
+    );
+  }
+}
+
+const SETTING_NAME = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/;
+
+export function validateSettingName(owner: string, name: string): void {
+  if (!SETTING_NAME.test(name)) {
+    throw new Error(
+      `${owner}: "${name}" is not a PostgreSQL setting name: use letters, digits and "_" (optionally "extension.setting").`,
+    );
+  }
+}
+
+/** Rejects values that would break out of a single line of postgresql.conf. */
+export function validateSettingValue(owner: string, name: string, value: string): void {
+  if (/[\r\n\0]/.test(value)) {
+    throw new Error(`${owner}: the value of "${name}" contains a line break; a postgresql.conf setting is one line.`);
+  }
+}
+
+const IMAGE = /^[a-z0-9]([a-z0-9._\/:-]*[a-z0-9])?(@sha256:[a-f0-9]{64})?$/i;
+
+export function validateImage(owner: string, prop: string, value: string): void {
+  if (!IMAGE.test(value)) {
+    throw new Error(`${owner}: ${prop} "${value}" is not a container image reference, e.g. "postgres:15" or "registry.example.com/postgres:15.8".`);
+  }
+}
+
+const POD_NAME = /^(.*)-(\d+)$/;
+
+/** A pod of this StatefulSet, "<statefulSet>-<ordinal>", or undefined for "choose automatically". */
+export function validateTargetPod(owner: string, statefulSetName: string, target: string | undefined): void {
+  if (target === undefined) return;
+  const match = POD_NAME.exec(target);
+  if (!match || match[1] !== statefulSetName) {
+    throw new Error(
+      `${owner}: targetPod "${target}" is not a pod of StatefulSet ${statefulSetName}: use "${statefulSetName}-<ordinal>", ` +
+      'e.g. "' + statefulSetName + '-1", or leave it unset to promote the most advanced replica.',
+    );
+  }
+}

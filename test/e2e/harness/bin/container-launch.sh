@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Starts one container of an emulated pod, as a kubelet would: runs inside the pod's network
+# namespace (`ip netns exec` gives it a private mount namespace and the pod's /etc/hosts),
+# bind-mounts the pod's volumes at the container's paths, then execs the container's command
+# with only the container's environment, as the user of its securityContext. The command keeps
+# this process's pid, so the harness can signal it and enter its namespaces for `kubectl exec`.
+set -euo pipefail
+spec=$1
+while IFS=$'\t' read -r source target mode; do
+  mount --bind "$source" "$target"
+  if [ "$mode" = ro ]; then mount -o remount,bind,ro "$target"; fi
+done < "$spec/mounts"
+mapfile -d '' -t environment < "$spec/env"
+mapfile -d '' -t command < "$spec/command"
+read -r uid gid groups < "$spec/user"
+cd /
+exec setpriv --reuid="$uid" --regid="$gid" --groups="$groups" --no-new-privs -- env -i "${environment[@]}" "${command[@]}"

@@ -1,0 +1,43 @@
+#!/usr/bin/env node
+// Stands in for kube-proxy (its old userspace mode): listens on each Service's address and forwards
+// every new connection to one of the Service's current endpoints, read from
+// <state>/endpoints/<service> (a JSON list of "ip:port") when the connection arrives. With no
+// endpoint the connection is reset, as kube-proxy rejects it. Established connections are kept.
+'use strict';
+const fs = require('fs');
+const net = require('net');
+const path = require('path');
+
+const [stateDir, ...services] = process.argv.slice(2);
+const turn = new Map();
+
+function endpoints(service) {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(stateDir, 'endpoints', service), 'utf8'));
+  } catch {
+    return [];
+  }
+}
+
+for (const spec of services) {
+  const [service, address] = spec.split('=');
+  const [host, port] = address.split(':');
+  const server = net.createServer(client => {
+    const targets = endpoints(service);
+    if (targets.length === 0) {
+      client.resetAndDestroy();
+      return;
+    }
+    const n = (turn.get(service) ?? 0) % targets.length;
+    turn.set(service, n + 1);
+    const [targetHost, targetPort] = targets[n].split(':');
+    const upstream = net.connect(Number(targetPort), targetHost);
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  server.listen(Number(port), host, () => process.stdout.write(`listening ${service} ${address}\n`));
+}

@@ -1,0 +1,114 @@
+import * as fs from 'fs';
+import { run } from './exec';
+
+/**
+ * The emulated pod network, all inside network namespaces this run creates: a hub namespace holds
+ * a bridge, the Service addresses and the Service proxy; every pod has its own namespace, linked
+ * to the bridge by a veth pair, with its own address (198.18.1.0/24, a range reserved for tests).
+ * Names resolve through per-namespace hosts files (`ip netns exec` mounts /etc/netns/<ns>/hosts as
+ * /etc/hosts), rewritten in place whenever pods come and go, as cluster DNS would answer.
+ */
+export class PodNetwork {
+  public readonly hub: string;
+  public readonly subnet: number;
+  private readonly namespaces = new Set<string>();
+  private nextHost = 10;
+  private nextLink = 0;
+
+  constructor(public readonly prefix: string, subnet = 1) {
+    // Every run has its own hub and bridge, so runs side by side may use the same addresses.
+    this.subnet = subnet;
+    this.hub = `${prefix}-hub`;
+    this.addNamespace(this.hub);
+    run('ip', ['-n', this.hub, 'link', 'add', 'br0', 'type', 'bridge']);
+    run('ip', ['-n', this.hub, 'link', 'set', 'br0', 'up']);
+    run('ip', ['-n', this.hub, 'addr', 'add', `${this.address(1)}/24`, 'dev', 'br0']);
+  }
+
+  public address(host: number): string {
+    return `198.18.${this.subnet}.${host}`;
+  }
+
+  /** An extra address on the hub, for a Service. */
+  public addServiceAddress(host: number): string {
+    const address = this.address(host);
+    run('ip', ['-n', this.hub, 'addr', 'add', `${address}/32`, 'dev', 'br0']);
+    return address;
+  }
+
+  /** A namespace for one pod, linked to the bridge; returns its name and address. */
+  public addPodNamespace(podName: string): { netns: string; ip: string } {
+    const netns = `${this.prefix}-${podName}`;
+    const ip = this.address(this.nextHost++);
+    const link = `v${this.nextLink++}`;
+    this.addNamespace(netns);
+    run('ip', ['-n', this.hub, 'link', 'add', link, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns]);
+    run('ip', ['-n', this.hub, 'link', 'set', link, 'master', 'br0', 'up']);
+    run('ip', ['-n', netns, 'addr', 'add', `${ip}/24`, 'dev', 'eth0']);
+    run('ip', ['-n', netns, 'link', 'set', 'eth0', 'up']);
+    return { netns, ip };
+  }
+
+  /** Writes a namespace's /etc/hosts in place (its bind mount follows the inode, not the name). */
+  public writeHosts(netns: string, entries: ReadonlyArray<[string, string[]]>): void {
+    const text = ['127.0.0.1 localhost', ...entries.map(([ip, names]) => `${ip} ${names.join(' ')}`)].join('\n') + '\n';
+    const file = `/etc/netns/${netns}/hosts`;
+    if (fs.readFileSync(file, 'utf8') !== text) fs.writeFileSync(file, text);
+  }
+
+  public get allNamespaces(): string[] {
+    return [...this.namespaces];
+  }
+
+  /** Pids of every process in a namespace. */
+  public pids(netns: string): number[] {
+    try {
+      return run('ip', ['netns', 'pids', netns]).split(/\s+/).filter(Boolean).map(Number);
+    } catch {
+      return [];
+    }
+  }
+
+  public destroy(): void {
+    for (const netns of this.namespaces) {
+      for (const pid of this.pids(netns)) {
+        try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+      }
+    }
+    for (const netns of this.namespaces) {
+      try { run('ip', ['netns', 'del', netns]); } catch { /* already gone */ }
+      fs.rmSync(`/etc/netns/${netns}`, { recursive: true, force: true });
+    }
+    this.namespaces.clear();
+  }
+
+  private addNamespace(netns: string): void {
+    run('ip', ['netns', 'add', netns]);
+    this.namespaces.add(netns);
+    run('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
+    const etc = `/etc/netns/${netns}`;
+    fs.mkdirSync(etc, { recursive: true });
+    fs.writeFileSync(`${etc}/hosts`, '127.0.0.1 localhost\n');
+    // The postgres image's user is uid/gid 999; the host's postgres user may have another id.
+    fs.writeFileSync(`${etc}/passwd`, withPostgresUser(fs.readFileSync('/etc/passwd', 'utf8'), 'postgres:x:999:999:PostgreSQL:/var/lib/postgresql:/bin/bash'));
+    fs.writeFileSync(`${etc}/group`, withPostgresUser(fs.readFileSync('/etc/group', 'utf8'), 'postgres:x:999:'));
+  }
+}
+
+function withPostgresUser(file: string, line: string): string {
+  const kept = file.split('\n').filter(l => l && !l.startsWith('postgres:') && !/^[^:]*:[^:]*:999:/.test(l));
+  return [...kept, line].join('\n') + '\n';
+}
+
+/** Removes namespaces and /etc/netns entries that an interrupted earlier run left behind. */
+export function removeStaleNamespaces(prefixPattern: RegExp, isAlive: (pid: number) => boolean): void {
+  let list = '';
+  try { list = run('ip', ['netns', 'list']); } catch { return; }
+  for (const line of list.split('\n')) {
+    const name = line.split(' ')[0];
+    const match = prefixPattern.exec(name);
+    if (!match || isAlive(Number(match[1]))) continue;
+    try { run('ip', ['netns', 'del', name]); } catch { /* gone */ }
+    fs.rmSync(`/etc/netns/${name}`, { recursive: true, force: true });
+  }
+}
