@@ -1,6 +1,6 @@
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-27';
-import { clusterNames, ClusterNames, POSTGRES_PORT } from './private/names';
+import { clusterNames, ClusterNames } from './private/names';
 import { renderConf, renderHba, Setting } from './private/postgresql-conf';
 import { unknownSettingReason } from './private/postgres-settings';
 import { readScript, SCRIPT_FILES } from './private/scripts';
@@ -45,7 +45,7 @@ export interface PostgresConfigProps {
 
   /**
    * `max_connections`.
-   * @default 100
+   * @default 100 (PostgreSQL's default; not written)
    */
   readonly maxConnections?: number;
 
@@ -173,30 +173,32 @@ export class PostgresConfig extends Construct {
     this.scriptsConfigMapName = names.scriptsConfigMap;
     this.secretName = props.existingSecretName ?? names.secret;
 
+    const extra = validateExtraSettings(owner, props.extraSettings ?? {}, this.postgresVersion);
+    const walLevel = extra.find(e => e.name === 'wal_level')?.value ?? 'replica';
     const managed: Setting[] = [
       { name: 'listen_addresses', value: '*' },
-      { name: 'port', value: String(POSTGRES_PORT) },
-      { name: 'wal_level', value: 'replica' },
+      { name: 'wal_level', value: walLevel },
       { name: 'max_wal_senders', value: String(maxWalSenders) },
-      { name: 'max_replication_slots', value: String(maxWalSenders) },
       { name: 'wal_keep_size', value: walKeepSize },
       { name: 'hot_standby', value: 'on' },
+      // pg_rewind needs it to turn a former primary into a replica.
       { name: 'wal_log_hints', value: 'on' },
       { name: 'password_encryption', value: 'scram-sha-256' },
-      { name: 'synchronous_standby_names', value: this.synchronousReplicas > 0 ? `ANY ${this.synchronousReplicas} (*)` : '' },
+      ...(this.synchronousReplicas > 0
+        ? [{ name: 'synchronous_standby_names', value: `ANY ${this.synchronousReplicas} (*)` }]
+        : []),
+      ...(props.maxConnections !== undefined ? [{ name: 'max_connections', value: String(maxConnections) }] : []),
     ];
     const defaults: Setting[] = [
-      { name: 'max_connections', value: String(maxConnections) },
       // Replicas retry the write Service every second, so they find a new primary quickly.
       { name: 'wal_retrieve_retry_interval', value: '1s' },
     ];
-    const extra = validateExtraSettings(owner, props.extraSettings ?? {}, this.postgresVersion, managed, defaults);
     this.postgresqlConf = renderConf(
       `postgresql.conf of cluster "${this.clusterName}" for PostgreSQL ${this.postgresVersion}, written by cdk8s-postgres-cluster.`,
       [
         { title: 'Connections and replication (managed by the library)', settings: managed },
         { title: 'Defaults', settings: defaults.filter(d => !extra.some(e => e.name === d.name)) },
-        { title: 'extraSettings', settings: extra },
+        { title: 'extraSettings', settings: extra.filter(e => e.name !== 'wal_level') },
       ],
     );
     this.pgHbaConf = renderHba(this.replicationUser);
@@ -253,10 +255,7 @@ function validateIdentifier(owner: string, prop: string, value: string): void {
   }
 }
 
-function validateExtraSettings(
-  owner: string, settings: { [name: string]: string }, version: number,
-  managed: readonly Setting[], defaults: readonly Setting[],
-): Setting[] {
+function validateExtraSettings(owner: string, settings: { [name: string]: string }, version: number): Setting[] {
   return Object.entries(settings).map(([name, value]) => {
     validateSettingName(owner, name);
     const key = name.toLowerCase();
@@ -266,28 +265,29 @@ function validateExtraSettings(
     validateSettingValue(owner, name, value);
     const reason = unknownSettingReason(name, version);
     if (reason) throw new Error(`${owner}: extraSettings: ${reason}.`);
-    if (managed.some(m => m.name === key) || LIBRARY_OWNED.includes(key)) {
-      throw new Error(
-        `${owner}: extraSettings may not set "${name}": the library manages it for replication to work` +
-        `${TYPED_PROP[key] ? `; use the ${TYPED_PROP[key]} property` : ''}.`,
-      );
-    }
-    if (defaults.some(d => d.name === key) && TYPED_PROP[key]) {
+    if (TYPED_PROP[key]) {
       throw new Error(`${owner}: set "${name}" with the ${TYPED_PROP[key]} property, not extraSettings.`);
+    }
+    if (key === 'wal_level' && value === 'logical') return { name: key, value };
+    if (LIBRARY_OWNED.includes(key)) {
+      throw new Error(
+        `${owner}: extraSettings may not set "${name}": the library manages it for replication and failover to work` +
+        `${key === 'wal_level' ? ' (only "logical" may replace "replica")' : ''}.`,
+      );
     }
     return { name: key, value };
   });
 }
 
-/** Settings the entrypoint passes on the command line; a postgresql.conf value would be ignored or break it. */
+/** Settings that replication, the scripts and the Services depend on (some the entrypoint sets on the command line). */
 const LIBRARY_OWNED = [
+  'listen_addresses', 'port', 'wal_level', 'hot_standby', 'wal_log_hints', 'password_encryption',
   'config_file', 'hba_file', 'data_directory', 'cluster_name', 'primary_conninfo', 'unix_socket_directories',
   'recovery_target_timeline',
 ];
 
 const TYPED_PROP: { [setting: string]: string } = {
   max_wal_senders: 'maxWalSenders',
-  max_replication_slots: 'maxWalSenders',
   wal_keep_size: 'walKeepSize',
   synchronous_standby_names: 'synchronousReplicas',
   max_connections: 'maxConnections',

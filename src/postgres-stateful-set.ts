@@ -1,4 +1,4 @@
-import { JsonPatch } from 'cdk8s';
+import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-27';
 import { PostgresConfig } from './postgres-config';
@@ -146,101 +146,104 @@ export class PostgresStatefulSet extends Construct {
       capabilities: { drop: ['ALL'] },
     };
 
-    const statefulSet = new k8s.KubeStatefulSet(this, 'Resource', {
-      metadata: { name: this.name, labels: { ...names.common } },
-      spec: {
-        serviceName: this.headlessServiceName,
-        replicas: this.replicas,
-        podManagementPolicy: 'OrderedReady',
-        selector: { matchLabels: { ...names.selector } },
-        template: {
-          metadata: { labels: podLabels },
-          spec: {
-            serviceAccountName: names.podServiceAccount,
-            // Service links would add variables such as POSTGRES_WRITE_PORT to every container.
-            enableServiceLinks: false,
-            securityContext: {
-              runAsUser: POSTGRES_UID,
-              runAsGroup: POSTGRES_UID,
-              fsGroup: POSTGRES_UID,
-              runAsNonRoot: true,
-              fsGroupChangePolicy: 'OnRootMismatch',
-              seccompProfile: { type: 'RuntimeDefault' },
+    const spec: k8s.StatefulSetSpec = {
+      serviceName: this.headlessServiceName,
+      replicas: this.replicas,
+      podManagementPolicy: 'OrderedReady',
+      selector: { matchLabels: { ...names.selector } },
+      template: {
+        metadata: { labels: podLabels },
+        spec: {
+          serviceAccountName: names.podServiceAccount,
+          // Service links would add variables such as POSTGRES_WRITE_PORT to every container.
+          enableServiceLinks: false,
+          securityContext: {
+            runAsUser: POSTGRES_UID,
+            runAsGroup: POSTGRES_UID,
+            fsGroup: POSTGRES_UID,
+            runAsNonRoot: true,
+            fsGroupChangePolicy: 'OnRootMismatch',
+            seccompProfile: { type: 'RuntimeDefault' },
+          },
+          containers: [
+            {
+              name: POSTGRES_CONTAINER,
+              image: this.image,
+              command: ['/bin/bash', `${PATHS.scriptsDir}/${SCRIPT_FILES.entrypoint}`],
+              env: [
+                { name: 'POSTGRES_DB', value: config.database },
+                { name: 'POSTGRES_USER', value: 'postgres' },
+                secretEnv('POSTGRES_PASSWORD', 'password'),
+                secretEnv('POSTGRES_REPLICATION_PASSWORD', 'replication-password'),
+                { name: 'PGDATA', value: PATHS.pgdata },
+                podNameEnv,
+                { name: 'REPLICATION_USER', value: config.replicationUser },
+                { name: 'PRIMARY_HOST', value: names.writeService },
+                { name: 'PEER_DOMAIN', value: this.headlessServiceName },
+                { name: 'POSTGRES_CONFIG_DIR', value: PATHS.configDir },
+                { name: 'POSTGRES_INITDB_ARGS', value: config.initdbArgs },
+              ],
+              ports: [{ containerPort: POSTGRES_PORT, name: POSTGRES_PORT_NAME }],
+              readinessProbe: {
+                exec: { command: ['pg_isready', '--quiet', '--host=/var/run/postgresql', `--port=${POSTGRES_PORT}`] },
+                periodSeconds: 2,
+                timeoutSeconds: 2,
+                failureThreshold: 2,
+              },
+              resources: props.resources,
+              securityContext: restricted,
+              volumeMounts: [
+                { name: names.storageVolume, mountPath: PATHS.dataVolume },
+                { name: config.configMapName, mountPath: PATHS.configDir },
+                { name: config.initConfigMapName, mountPath: PATHS.initDir },
+                scriptsMount,
+              ],
             },
-            containers: [
-              {
-                name: POSTGRES_CONTAINER,
-                image: this.image,
-                command: ['/bin/bash', `${PATHS.scriptsDir}/${SCRIPT_FILES.entrypoint}`],
-                env: [
-                  { name: 'POSTGRES_DB', value: config.database },
-                  { name: 'POSTGRES_USER', value: 'postgres' },
-                  secretEnv('POSTGRES_PASSWORD', 'password'),
-                  secretEnv('POSTGRES_REPLICATION_PASSWORD', 'replication-password'),
-                  { name: 'PGDATA', value: PATHS.pgdata },
-                  podNameEnv,
-                  { name: 'REPLICATION_USER', value: config.replicationUser },
-                  { name: 'PRIMARY_HOST', value: names.writeService },
-                  { name: 'PEER_DOMAIN', value: this.headlessServiceName },
-                  { name: 'POSTGRES_CONFIG_DIR', value: PATHS.configDir },
-                  { name: 'POSTGRES_INITDB_ARGS', value: config.initdbArgs },
-                ],
-                ports: [{ containerPort: POSTGRES_PORT, name: POSTGRES_PORT_NAME }],
-                readinessProbe: {
-                  exec: { command: ['pg_isready', '--quiet', '--host=/var/run/postgresql', `--port=${POSTGRES_PORT}`] },
-                  periodSeconds: 2,
-                  timeoutSeconds: 2,
-                  failureThreshold: 2,
-                },
-                resources: props.resources,
-                securityContext: restricted,
-                volumeMounts: [
-                  { name: names.storageVolume, mountPath: PATHS.dataVolume },
-                  { name: config.configMapName, mountPath: PATHS.configDir },
-                  { name: config.initConfigMapName, mountPath: PATHS.initDir },
-                  scriptsMount,
-                ],
-              },
-              {
-                name: LABELER_CONTAINER,
-                image: this.kubectlImage,
-                command: ['/bin/bash', `${PATHS.scriptsDir}/${SCRIPT_FILES.labeler}`],
-                env: [
-                  podNameEnv,
-                  { name: 'PGDATA', value: PATHS.pgdata },
-                  { name: 'ROLE_LABEL', value: ROLE_LABEL },
-                  // kubectl keeps its discovery cache under $HOME.
-                  { name: 'HOME', value: '/tmp' },
-                ],
-                resources: { requests: { cpu: k8s.Quantity.fromString('10m'), memory: k8s.Quantity.fromString('32Mi') } },
-                securityContext: restricted,
-                volumeMounts: [
-                  { name: names.storageVolume, mountPath: PATHS.dataVolume, readOnly: true },
-                  scriptsMount,
-                ],
-              },
-            ],
-            volumes: [
-              { name: config.configMapName, configMap: { name: config.configMapName } },
-              { name: config.initConfigMapName, configMap: { name: config.initConfigMapName } },
-              { name: config.scriptsConfigMapName, configMap: { name: config.scriptsConfigMapName, defaultMode: 0o755 } },
-            ],
-          },
+            {
+              name: LABELER_CONTAINER,
+              image: this.kubectlImage,
+              command: ['/bin/bash', `${PATHS.scriptsDir}/${SCRIPT_FILES.labeler}`],
+              env: [
+                podNameEnv,
+                { name: 'PGDATA', value: PATHS.pgdata },
+                { name: 'ROLE_LABEL', value: ROLE_LABEL },
+                // kubectl keeps its discovery cache under $HOME.
+                { name: 'HOME', value: '/tmp' },
+              ],
+              resources: { requests: { cpu: k8s.Quantity.fromString('10m'), memory: k8s.Quantity.fromString('32Mi') } },
+              securityContext: restricted,
+              volumeMounts: [
+                { name: names.storageVolume, mountPath: PATHS.dataVolume, readOnly: true },
+                scriptsMount,
+              ],
+            },
+          ],
+          volumes: [
+            { name: config.configMapName, configMap: { name: config.configMapName } },
+            { name: config.initConfigMapName, configMap: { name: config.initConfigMapName } },
+            { name: config.scriptsConfigMapName, configMap: { name: config.scriptsConfigMapName, defaultMode: 0o755 } },
+          ],
         },
-        volumeClaimTemplates: [{
-          metadata: { name: names.storageVolume },
-          spec: {
-            accessModes: ['ReadWriteOnce'],
-            storageClassName: props.storageClassName,
-            resources: { requests: { storage: k8s.Quantity.fromString(storage) } },
-          },
-        }],
       },
+      volumeClaimTemplates: [{
+        metadata: { name: names.storageVolume },
+        spec: {
+          accessModes: ['ReadWriteOnce'],
+          storageClassName: props.storageClassName,
+          resources: { requests: { storage: k8s.Quantity.fromString(storage) } },
+        },
+      }],
+    };
+    // The typed claim template has no apiVersion/kind, yet without them Argo CD shows the StatefulSet
+    // OutOfSync forever; so the StatefulSet is written as a plain ApiObject from the typed spec.
+    const json = k8s.toJson_StatefulSetSpec(spec)!;
+    json.volumeClaimTemplates = json.volumeClaimTemplates.map((template: object) =>
+      ({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', ...template }));
+    new ApiObject(this, 'Resource', {
+      apiVersion: 'apps/v1',
+      kind: 'StatefulSet',
+      metadata: { name: this.name, labels: { ...names.common } },
+      spec: json,
     });
-    // The typed template has no apiVersion/kind, yet without them Argo CD shows the StatefulSet OutOfSync forever.
-    statefulSet.addJsonPatch(
-      JsonPatch.add('/spec/volumeClaimTemplates/0/apiVersion', 'v1'),
-      JsonPatch.add('/spec/volumeClaimTemplates/0/kind', 'PersistentVolumeClaim'),
-    );
   }
 }

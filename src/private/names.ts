@@ -37,7 +37,7 @@ export const PATHS = {
   dataVolume: '/var/lib/postgresql/data',
   pgdata: '/var/lib/postgresql/data/pgdata',
   configDir: '/etc/postgresql',
-  initDir: '/docker-entrypoint-initdb.d',
+  initDir: '/docker-entrypoint-initdb.d/',
   scriptsDir: '/opt/postgres-cluster',
 } as const;
 

@@ -179,9 +179,20 @@ bootstrap_empty_volume() {
   done
 }
 
+# pg_rewind needs a cleanly shut down target. Its own crash recovery would run with the data directory's
+# postgresql.conf and so record wal_log_hints=off; recover here with the cluster's configuration instead.
+finish_crash_recovery() {
+  case "$(controldata 'Database cluster state')" in
+    'shut down' | 'shut down in recovery') return 0 ;;
+  esac
+  log "the data directory was not shut down cleanly: running crash recovery first (single-user mode)"
+  postgres --single -D "$PGDATA" -c config_file="$CONFIG_FILE" -c hba_file="$HBA_FILE" template1 < /dev/null > /dev/null
+}
+
 rewind_from() {
   local host=$1
   log "rewinding this pod's data to the history of $host (pg_rewind)"
+  finish_crash_recovery || return 1
   if pg_rewind --target-pgdata="$PGDATA" --source-server="host=$host user=$POSTGRES_USER dbname=postgres"; then
     touch "$PGDATA/standby.signal"
     log "rewind complete: starting as a replica"

@@ -1,0 +1,51 @@
+import { Testing } from 'cdk8s';
+import { FailoverJob, PostgresConfig, PostgresStatefulSet } from '../src';
+import { envOf, find, synthCluster } from './support/synth';
+
+describe('FailoverJob', () => {
+  const objects = synthCluster();
+  const cronJob = find(objects, 'CronJob', 'postgres-failover');
+  const job = cronJob.spec.jobTemplate.spec;
+  const failover = job.template.spec.containers[0];
+
+  test('is a suspended CronJob that never runs by itself: applying dist/ starts no failover', () => {
+    expect(cronJob.spec).toMatchObject({ suspend: true, schedule: '0 0 31 2 *', concurrencyPolicy: 'Forbid' });
+    expect(objects.filter(o => o.kind === 'Job')).toEqual([]);
+  });
+
+  test('a run is tried once and stops within its deadline', () => {
+    expect(job).toMatchObject({ backoffLimit: 0, activeDeadlineSeconds: 300 });
+    expect(job.template.spec.restartPolicy).toBe('Never');
+  });
+
+  test('runs the embedded failover script against the cluster pods', () => {
+    expect(failover.command).toEqual(['/bin/bash', '/opt/postgres-cluster/failover.sh']);
+    expect(envOf(failover, 'CLUSTER_SELECTOR').value).toBe('app=postgres,app.kubernetes.io/instance=postgres');
+    expect(envOf(failover, 'NODE_SCRIPT').value).toBe('/opt/postgres-cluster/pg-node.sh');
+    expect(envOf(failover, 'FAILOVER_TARGET').value).toBe('');
+  });
+
+  test('promotes the target pod given as a prop', () => {
+    const targeted = find(synthCluster({ failoverTargetPod: 'postgres-cluster-2' }), 'CronJob', 'postgres-failover');
+    expect(envOf(targeted.spec.jobTemplate.spec.template.spec.containers[0], 'FAILOVER_TARGET').value).toBe('postgres-cluster-2');
+  });
+
+  test('has least privilege: list pods, and get, patch and exec only the cluster pods', () => {
+    const pods = Array.from({ length: 10 }, (_, i) => `postgres-cluster-${i}`);
+    expect(find(objects, 'Role', 'postgres-failover').rules).toEqual([
+      { apiGroups: [''], resources: ['pods'], verbs: ['list'] },
+      { apiGroups: [''], resources: ['pods'], resourceNames: pods, verbs: ['get', 'patch'] },
+      { apiGroups: [''], resources: ['pods/exec'], resourceNames: pods, verbs: ['create', 'get'] },
+    ]);
+    expect(job.template.spec.serviceAccountName).toBe('postgres-failover');
+    expect(job.template.spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 999 });
+  });
+
+  test('fails at synth when the target is not a pod of the StatefulSet', () => {
+    const chart = Testing.chart();
+    const statefulSet = new PostgresStatefulSet(chart, 'S', { config: new PostgresConfig(chart, 'C') });
+    expect(() => new FailoverJob(chart, 'F', { statefulSet, targetPod: 'postgres-1' })).toThrow(
+      'FailoverJob test/F: targetPod "postgres-1" is not a pod of StatefulSet postgres-cluster: use "postgres-cluster-<ordinal>", e.g. "postgres-cluster-1", or leave it unset to promote the most advanced replica.');
+    expect(() => new FailoverJob(chart, 'G', { statefulSet, targetPod: 'postgres-cluster-3' })).not.toThrow();
+  });
+});

@@ -1,0 +1,31 @@
+import { Testing } from 'cdk8s';
+import { PostgresClusterChart } from '../src';
+import { synthCluster } from './support/synth';
+
+describe('PostgresClusterChart', () => {
+  test('the default cluster: 3 pods of PostgreSQL 15 and the reference objects (snapshot)', () => {
+    expect(synthCluster()).toMatchSnapshot();
+  });
+
+  test('exposes the hosts clients connect to', () => {
+    const chart = new PostgresClusterChart(Testing.app(), 'c', { clusterName: 'orders' });
+    expect([chart.primaryHost, chart.replicaHost]).toEqual(['orders-write', 'orders-read']);
+    expect(chart.failover.cronJobName).toBe('orders-failover');
+    expect(chart.statefulSet.name).toBe('orders-cluster');
+  });
+
+  test('puts every object in the chart namespace, and binds the ServiceAccounts there', () => {
+    const objects = synthCluster({ namespace: 'databases' });
+    expect(objects.every(o => o.metadata.namespace === 'databases')).toBe(true);
+  });
+
+  test('passes StatefulSet props through', () => {
+    const objects = synthCluster({ replicas: 5, storage: '20Gi', kubectlImage: 'registry.example.com/kubectl:1.27' });
+    const sts = objects.find(o => o.kind === 'StatefulSet')!;
+    expect(sts.spec.replicas).toBe(5);
+    expect(sts.spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe('20Gi');
+    expect(sts.spec.template.spec.containers[1].image).toBe('registry.example.com/kubectl:1.27');
+    const cron = objects.find(o => o.kind === 'CronJob')!;
+    expect(cron.spec.jobTemplate.spec.template.spec.containers[0].image).toBe('registry.example.com/kubectl:1.27');
+  });
+});

@@ -1,0 +1,127 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { Testing } from 'cdk8s';
+import { PostgresConfig, PostgresConfigProps, PostgresStatefulSet, PostgresStatefulSetProps } from '../src';
+import { container, envOf, find, Manifest, synthChart } from './support/synth';
+
+function statefulSet(props: Partial<PostgresStatefulSetProps> = {}, configProps: PostgresConfigProps = {}): Manifest[] {
+  return synthChart(chart => {
+    const config = new PostgresConfig(chart, 'Config', configProps);
+    new PostgresStatefulSet(chart, 'StatefulSet', { config, ...props });
+  });
+}
+
+function fails(props: Partial<PostgresStatefulSetProps>, configProps: PostgresConfigProps = {}): () => void {
+  return () => {
+    const chart = Testing.chart();
+    new PostgresStatefulSet(chart, 'StatefulSet', { config: new PostgresConfig(chart, 'Config', configProps), ...props });
+  };
+}
+
+describe('PostgresStatefulSet', () => {
+  const objects = statefulSet();
+  const sts = find(objects, 'StatefulSet', 'postgres-cluster');
+  const postgres = container(objects, 'postgres');
+
+  test('runs 3 pods of postgres:15 under the headless Service, in order', () => {
+    expect(sts.spec).toMatchObject({ replicas: 3, serviceName: 'postgres-headless', podManagementPolicy: 'OrderedReady' });
+    expect(postgres.image).toBe('postgres:15');
+  });
+
+  test('runs as the image postgres user, never as root', () => {
+    expect(sts.spec.template.spec.securityContext).toMatchObject({ runAsUser: 999, runAsGroup: 999, fsGroup: 999, runAsNonRoot: true });
+    expect(postgres.securityContext).toEqual({ allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+  });
+
+  test('keeps PGDATA in a subdirectory of the volume, away from lost+found', () => {
+    expect(envOf(postgres, 'PGDATA').value).toBe('/var/lib/postgresql/data/pgdata');
+    expect(postgres.volumeMounts).toContainEqual({ name: 'postgres-storage', mountPath: '/var/lib/postgresql/data' });
+  });
+
+  test('writes apiVersion and kind into the volume claim template (Argo CD stays in sync)', () => {
+    expect(sts.spec.volumeClaimTemplates).toEqual([{
+      apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: 'postgres-storage' },
+      spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '10Gi' } } },
+    }]);
+  });
+
+  test('takes passwords from the Secret', () => {
+    expect(envOf(postgres, 'POSTGRES_PASSWORD').valueFrom).toEqual({ secretKeyRef: { name: 'postgres-secret', key: 'password' } });
+    expect(envOf(postgres, 'POSTGRES_REPLICATION_PASSWORD').valueFrom).toEqual({ secretKeyRef: { name: 'postgres-secret', key: 'replication-password' } });
+  });
+
+  test('starts with the embedded entrypoint script, mounted with the other scripts', () => {
+    expect(postgres.command).toEqual(['/bin/bash', '/opt/postgres-cluster/init-replica.sh']);
+    const scripts = find(objects, 'ConfigMap', 'postgres-cluster-init').data;
+    for (const file of ['init-replica.sh', 'pg-node.sh', 'role-labeler.sh', 'failover.sh']) {
+      expect(scripts[file]).toBe(fs.readFileSync(path.join(__dirname, '..', 'src', 'scripts', file), 'utf8'));
+    }
+  });
+
+  test('clones replicas from the write Service peers found through the headless Service', () => {
+    expect(envOf(postgres, 'PRIMARY_HOST').value).toBe('postgres-write');
+    expect(envOf(postgres, 'PEER_DOMAIN').value).toBe('postgres-headless');
+    expect(envOf(postgres, 'POD_NAME').valueFrom).toEqual({ fieldRef: { fieldPath: 'metadata.name' } });
+  });
+
+  test('the headless Service publishes pods before they are ready, so peers resolve during bootstrap', () => {
+    const headless = find(objects, 'Service', 'postgres-headless');
+    expect(headless.spec).toMatchObject({ clusterIP: 'None', publishNotReadyAddresses: true });
+    expect(headless.spec.selector).toEqual(sts.spec.selector.matchLabels);
+  });
+
+  test('a pod is ready while PostgreSQL accepts connections', () => {
+    expect(postgres.readinessProbe.exec.command[0]).toBe('pg_isready');
+  });
+
+  test('the role-labeler sidecar may get and patch only the cluster pods', () => {
+    const labeler = container(objects, 'role-labeler');
+    expect(labeler.command).toEqual(['/bin/bash', '/opt/postgres-cluster/role-labeler.sh']);
+    expect(labeler.volumeMounts).toContainEqual({ name: 'postgres-storage', mountPath: '/var/lib/postgresql/data', readOnly: true });
+    expect(sts.spec.template.spec.serviceAccountName).toBe('postgres-cluster');
+    const role = find(objects, 'Role', 'postgres-cluster');
+    expect(role.rules).toEqual([{
+      apiGroups: [''], resources: ['pods'], verbs: ['get', 'patch'],
+      resourceNames: Array.from({ length: 10 }, (_, i) => `postgres-cluster-${i}`),
+    }]);
+    expect(find(objects, 'RoleBinding', 'postgres-cluster')).toMatchObject({
+      roleRef: { kind: 'Role', name: 'postgres-cluster' }, subjects: [{ kind: 'ServiceAccount', name: 'postgres-cluster' }],
+    });
+  });
+
+  test('props change the pods as documented', () => {
+    const custom = statefulSet({ replicas: 5, image: 'registry.example.com/postgres:16.4', storage: '100Gi', storageClassName: 'fast' },
+      { postgresVersion: 16, clusterName: 'orders' });
+    const s = find(custom, 'StatefulSet', 'orders-cluster');
+    expect(s.spec.replicas).toBe(5);
+    expect(container(custom, 'postgres', 'orders-cluster').image).toBe('registry.example.com/postgres:16.4');
+    expect(s.spec.volumeClaimTemplates[0].spec).toMatchObject({ storageClassName: 'fast', resources: { requests: { storage: '100Gi' } } });
+    expect(container(statefulSet({}, { postgresVersion: 17 }), 'postgres').image).toBe('postgres:17');
+  });
+
+  describe('fails at synth', () => {
+    test('fails when replicas is below 1', () => {
+      expect(fails({ replicas: 0 })).toThrow(
+        'PostgresStatefulSet test/StatefulSet: replicas must be an integer between 1 and 10 (one primary plus replicas, at most the config\'s maxReplicas (10)); got 0.');
+      expect(fails({ replicas: 1.5 })).toThrow(/replicas must be an integer/);
+      expect(fails({ replicas: 11 })).toThrow(/got 11/);
+      expect(fails({ replicas: 11 }, { maxReplicas: 11 })).not.toThrow();
+    });
+
+    test('fails on a storage size Kubernetes cannot parse', () => {
+      expect(fails({ storage: '10 GB' })).toThrow('storage "10 GB" is not a storage size: use a positive Kubernetes quantity such as "10Gi", "500Mi" or "1Ti".');
+      expect(fails({ storage: '0Gi' })).toThrow(/is not a storage size/);
+      expect(fails({ storage: 'lots' })).toThrow(/is not a storage size/);
+    });
+
+    test('fails when synchronous replication needs more replicas than there are', () => {
+      expect(fails({ replicas: 2 }, { synchronousReplicas: 2 })).toThrow(
+        'synchronousReplicas 2 needs at least 3 pods; replicas is 2. Raise replicas or lower synchronousReplicas, or writes would wait forever.');
+    });
+
+    test('fails on an image reference that is not one', () => {
+      expect(fails({ image: 'postgres 15' })).toThrow('image "postgres 15" is not a container image reference');
+      expect(fails({ kubectlImage: '' })).toThrow(/kubectlImage "" is not a container image reference/);
+    });
+  });
+});

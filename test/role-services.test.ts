@@ -1,0 +1,55 @@
+import { PostgresConfig, PostgresStatefulSet, RoleServices } from '../src';
+import { find, Manifest, synthChart, synthCluster } from './support/synth';
+
+function selects(selector: Record<string, string>, labels: Record<string, string>): boolean {
+  return Object.entries(selector).every(([k, v]) => labels[k] === v);
+}
+
+describe('RoleServices', () => {
+  const objects = synthCluster();
+  const podLabels = find(objects, 'StatefulSet', 'postgres-cluster').spec.template.metadata.labels;
+
+  test('the write Service reaches the pod labeled primary, the read Service the replicas', () => {
+    const write = find(objects, 'Service', 'postgres-write');
+    const read = find(objects, 'Service', 'postgres-read');
+    expect(write.spec).toMatchObject({ type: 'ClusterIP', ports: [{ port: 5432, targetPort: 5432 }] });
+    expect(selects(write.spec.selector, { ...podLabels, role: 'primary' })).toBe(true);
+    expect(selects(write.spec.selector, { ...podLabels, role: 'replica' })).toBe(false);
+    expect(selects(write.spec.selector, podLabels)).toBe(false);
+    expect(selects(read.spec.selector, { ...podLabels, role: 'replica' })).toBe(true);
+    expect(selects(read.spec.selector, { ...podLabels, role: 'primary' })).toBe(false);
+  });
+
+  test('the any Service reaches every pod whatever its role, and can be left out', () => {
+    const any = find(objects, 'Service', 'postgres-any');
+    expect(selects(any.spec.selector, podLabels)).toBe(true);
+    const without = synthCluster({ anyService: false });
+    expect(without.filter(o => o.metadata.name === 'postgres-any')).toEqual([]);
+  });
+
+  test('two clusters in one namespace: no shared names, no Service reaches the other cluster', () => {
+    const both: Manifest[] = synthChart(chart => {
+      for (const name of ['orders', 'billing']) {
+        const config = new PostgresConfig(chart, `${name}-config`, { clusterName: name });
+        const statefulSet = new PostgresStatefulSet(chart, `${name}-sts`, { config });
+        new RoleServices(chart, `${name}-services`, { statefulSet });
+      }
+    });
+    const ids = both.map(o => `${o.kind}/${o.metadata.name}`);
+    expect(new Set(ids).size).toBe(ids.length);
+    const labelsOf = (cluster: string) => find(both, 'StatefulSet', `${cluster}-cluster`).spec.template.metadata.labels;
+    for (const service of both.filter(o => o.kind === 'Service')) {
+      const own = service.metadata.name.split('-')[0];
+      const other = own === 'orders' ? 'billing' : 'orders';
+      for (const role of ['primary', 'replica', undefined]) {
+        const labels = role ? { ...labelsOf(other), role } : labelsOf(other);
+        expect(selects(service.spec.selector, labels)).toBe(false);
+      }
+    }
+  });
+
+  test('cannot reach pods of another application labeled app=postgres', () => {
+    const write = find(objects, 'Service', 'postgres-write');
+    expect(selects(write.spec.selector, { app: 'postgres', role: 'primary' })).toBe(false);
+  });
+});

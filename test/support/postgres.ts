@@ -1,0 +1,27 @@
+import { execFileSync, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+
+export const PG_BIN = '/usr/lib/postgresql/15/bin';
+
+/** A scratch directory owned by the host's postgres user (PostgreSQL refuses to run as root). */
+export function postgresScratchDir(): string {
+  if (!fs.existsSync(path.join(PG_BIN, 'postgres'))) {
+    throw new Error(`PostgreSQL 15 is not installed (${PG_BIN}/postgres); .ci/run installs Debian's postgresql-15`);
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgconf-'));
+  execFileSync('chown', ['postgres:postgres', dir]);
+  return dir;
+}
+
+/** Runs a PostgreSQL program as the postgres user; returns its exit code and output. */
+export function asPostgres(program: string, args: string[]): { code: number; output: string } {
+  const result = spawnSync('runuser', ['-u', 'postgres', '--', path.join(PG_BIN, program), ...args], { encoding: 'utf8', timeout: 60_000 });
+  return { code: result.status ?? 1, output: `${result.stdout}${result.stderr}` };
+}
+
+export function writeAsPostgres(file: string, text: string): void {
+  fs.writeFileSync(file, text);
+  execFileSync('chown', ['postgres:postgres', file]);
+}
