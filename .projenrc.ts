@@ -43,7 +43,7 @@ const project = new cdk8s.ConstructLibraryCdk8s({
       collectCoverage: false,
     },
   },
-  gitignore: ['/dist-packages/', '/bench/out/', '/.e2e/'],
+  gitignore: ['/dist-packages/', '/test/.readme-example-*/', '/.scratch/'],
   npmIgnoreOptions: { ignorePatterns: ['/main.ts', '/cdk8s.yaml', '/bench/', '/docs/', '/.ci/', '/dist/'] },
 });
 
@@ -51,5 +51,14 @@ const project = new cdk8s.ConstructLibraryCdk8s({
 project.gitignore.removePatterns('/dist/');
 // The scripts embedded at synth are read from lib/scripts once compiled.
 project.postCompileTask.exec('rm -rf lib/scripts && cp -r src/scripts lib/scripts');
+
+// Benchmarks print figures; they are run by hand (the PostgreSQL ones as root), never by `npm test`.
+for (const bench of ['synth', 'failover', 'bootstrap']) {
+  project.addTask(`bench:${bench}`, {
+    description: `Benchmark: ${bench} (prints figures)`,
+    exec: `ts-node --transpile-only --project test/tsconfig.json bench/${bench}.ts`,
+    receiveArgs: true,
+  });
+}
 
 project.synth();

@@ -1,6 +1,6 @@
 import { Chart, ChartProps } from 'cdk8s';
-import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-27';
+import { Construct } from 'constructs';
 import { FailoverJob } from './failover-job';
 import { PostgresConfig, PostgresConfigProps } from './postgres-config';
 import { PostgresStatefulSet } from './postgres-stateful-set';
@@ -42,7 +42,7 @@ export interface PostgresClusterChartProps extends ChartProps, PostgresConfigPro
 
   /**
    * Image with bash and kubectl for the role-labeler sidecar and the failover job.
-   * @default "docker.io/alpine/k8s:1.27.16"
+   * @default "docker.io/alpine/k8s:1.27.15"
    */
   readonly kubectlImage?: string;
 

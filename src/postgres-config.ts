@@ -1,8 +1,8 @@
-import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-27';
+import { Construct } from 'constructs';
 import { clusterNames, ClusterNames } from './private/names';
-import { renderConf, renderHba, Setting } from './private/postgresql-conf';
 import { unknownSettingReason } from './private/postgres-settings';
+import { renderConf, renderHba, Setting } from './private/postgresql-conf';
 import { readScript, SCRIPT_FILES } from './private/scripts';
 import {
   validateClusterName, validateInteger, validatePostgresSize, validatePostgresVersion,

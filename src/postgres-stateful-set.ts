@@ -1,6 +1,6 @@
 import { ApiObject } from 'cdk8s';
-import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-27';
+import { Construct } from 'constructs';
 import { PostgresConfig } from './postgres-config';
 import {
   LABELER_CONTAINER, PATHS, podNames, POSTGRES_CONTAINER, POSTGRES_PORT, POSTGRES_PORT_NAME, POSTGRES_UID, ROLE_LABEL,
@@ -8,8 +8,8 @@ import {
 import { SCRIPT_FILES } from './private/scripts';
 import { validateImage, validateInteger, validateStorageSize } from './private/validation';
 
-/** The image of the role-labeler sidecar and the failover job: it needs bash and kubectl. */
-export const DEFAULT_KUBECTL_IMAGE = 'docker.io/alpine/k8s:1.27.16';
+/** The image of the role-labeler sidecar and the failover job: any image with bash, coreutils (od, sed, mktemp) and kubectl. */
+export const DEFAULT_KUBECTL_IMAGE = 'docker.io/alpine/k8s:1.27.15';
 
 /**
  * Properties of {@link PostgresStatefulSet}.
@@ -53,7 +53,7 @@ export interface PostgresStatefulSetProps {
 
   /**
    * Image with bash and kubectl for the role-labeler sidecar.
-   * @default "docker.io/alpine/k8s:1.27.16"
+   * @default "docker.io/alpine/k8s:1.27.15"
    */
   readonly kubectlImage?: string;
 }

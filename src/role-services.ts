@@ -1,5 +1,5 @@
-import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-27';
+import { Construct } from 'constructs';
 import { PostgresStatefulSet } from './postgres-stateful-set';
 import { POSTGRES_PORT, PRIMARY_ROLE, REPLICA_ROLE, ROLE_LABEL } from './private/names';
 

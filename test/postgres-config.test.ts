@@ -31,8 +31,12 @@ describe('PostgresConfig', () => {
     test('has what replication, pg_rewind and SCRAM need', () => {
       const { settings } = config();
       expect(Object.fromEntries(settings)).toMatchObject({
-        listen_addresses: '*', wal_level: 'replica', hot_standby: 'on', wal_log_hints: 'on',
-        password_encryption: 'scram-sha-256', wal_retrieve_retry_interval: '1s',
+        listen_addresses: '*',
+        wal_level: 'replica',
+        hot_standby: 'on',
+        wal_log_hints: 'on',
+        password_encryption: 'scram-sha-256',
+        wal_retrieve_retry_interval: '1s',
       });
     });
 
@@ -42,7 +46,7 @@ describe('PostgresConfig', () => {
     });
 
     test('writes typed and extra settings', () => {
-      const { settings } = config({ walKeepSize: '4GB', maxConnections: 300, extraSettings: { shared_buffers: '512MB', 'pg_stat_statements.max': '5000', log_line_prefix: "%m [%p] '%u' " } });
+      const { settings } = config({ walKeepSize: '4GB', maxConnections: 300, extraSettings: { 'shared_buffers': '512MB', 'pg_stat_statements.max': '5000', 'log_line_prefix': "%m [%p] '%u' " } });
       expect(settings.get('wal_keep_size')).toBe('4GB');
       expect(settings.get('max_connections')).toBe('300');
       expect(settings.get('shared_buffers')).toBe('512MB');

@@ -40,7 +40,9 @@ describe('PostgresStatefulSet', () => {
 
   test('writes apiVersion and kind into the volume claim template (Argo CD stays in sync)', () => {
     expect(sts.spec.volumeClaimTemplates).toEqual([{
-      apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: 'postgres-storage' },
+      apiVersion: 'v1',
+      kind: 'PersistentVolumeClaim',
+      metadata: { name: 'postgres-storage' },
       spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '10Gi' } } },
     }]);
   });
@@ -81,7 +83,9 @@ describe('PostgresStatefulSet', () => {
     expect(sts.spec.template.spec.serviceAccountName).toBe('postgres-cluster');
     const role = find(objects, 'Role', 'postgres-cluster');
     expect(role.rules).toEqual([{
-      apiGroups: [''], resources: ['pods'], verbs: ['get', 'patch'],
+      apiGroups: [''],
+      resources: ['pods'],
+      verbs: ['get', 'patch'],
       resourceNames: Array.from({ length: 10 }, (_, i) => `postgres-cluster-${i}`),
     }]);
     expect(find(objects, 'RoleBinding', 'postgres-cluster')).toMatchObject({

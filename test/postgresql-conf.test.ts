@@ -1,3 +1,4 @@
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { parseAllDocuments } from 'yaml';
@@ -14,7 +15,7 @@ describe('PostgreSQL 15 accepts the synthesized configuration', () => {
   const data = path.join(scratch, 'data');
   const socket = path.join(scratch, 'run');
   fs.mkdirSync(socket);
-  fs.chownSync(socket, Number(require('child_process').execFileSync('id', ['-u', 'postgres']).toString()), -1);
+  fs.chownSync(socket, Number(execFileSync('id', ['-u', 'postgres']).toString()), -1);
   const init = asPostgres('initdb', ['-D', data, '-U', 'postgres', '--auth-local=trust', '--encoding=UTF8', '--locale=C']);
 
   afterAll(() => {
@@ -37,8 +38,8 @@ describe('PostgreSQL 15 accepts the synthesized configuration', () => {
   }
 
   function configOf(props: PostgresClusterChartProps) {
-    const data = find(synthCluster(props), 'ConfigMap', `${props.clusterName ?? 'postgres'}-config`).data;
-    return { conf: data['postgresql.conf'] as string, hba: data['pg_hba.conf'] as string };
+    const files = find(synthCluster(props), 'ConfigMap', `${props.clusterName ?? 'postgres'}-config`).data;
+    return { conf: files['postgresql.conf'] as string, hba: files['pg_hba.conf'] as string };
   }
 
   test('initdb works', () => {

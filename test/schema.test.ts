@@ -30,9 +30,16 @@ function validate(object: Manifest): void {
 const clusters: Array<[string, Manifest[]]> = [
   ['the default cluster', synthCluster()],
   ['a customized cluster', synthCluster({
-    clusterName: 'orders-db', replicas: 5, postgresVersion: 16, synchronousReplicas: 1, storage: '50Gi',
-    storageClassName: 'fast', existingSecretName: 'orders-db-credentials', failoverTargetPod: 'orders-db-cluster-1',
-    resources: { requests: { cpu: k8s.Quantity.fromString('500m') } }, anyService: false,
+    clusterName: 'orders-db',
+    replicas: 5,
+    postgresVersion: 16,
+    synchronousReplicas: 1,
+    storage: '50Gi',
+    storageClassName: 'fast',
+    existingSecretName: 'orders-db-credentials',
+    failoverTargetPod: 'orders-db-cluster-1',
+    resources: { requests: { cpu: k8s.Quantity.fromString('500m') } },
+    anyService: false,
   })],
 ];
 

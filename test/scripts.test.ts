@@ -4,7 +4,7 @@ import * as path from 'path';
 
 const scriptsDir = path.join(__dirname, '..', 'src', 'scripts');
 const scripts = fs.readdirSync(scriptsDir).filter(f => f.endsWith('.sh'));
-const harnessScripts = [path.join(__dirname, 'e2e', 'harness', 'bin', 'container-launch.sh')];
+const harnessScripts = [path.join(__dirname, 'e2e', 'harness', 'bin', 'container-launch.sh'), path.join(__dirname, '..', '.ci', 'run')];
 
 describe('shell scripts', () => {
   test('there are scripts to check', () => {

@@ -192,6 +192,9 @@ finish_crash_recovery() {
 rewind_from() {
   local host=$1
   log "rewinding this pod's data to the history of $host (pg_rewind)"
+  # pg_rewind reads the source's timeline from its control file, which a just-promoted primary updates only
+  # at its next checkpoint; without one, pg_rewind wrongly finds "no rewind required".
+  psql "host=$host user=$POSTGRES_USER dbname=postgres" -XAtq -c CHECKPOINT || return 1
   finish_crash_recovery || return 1
   if pg_rewind --target-pgdata="$PGDATA" --source-server="host=$host user=$POSTGRES_USER dbname=postgres"; then
     touch "$PGDATA/standby.signal"
@@ -237,6 +240,28 @@ resume_former_primary() {
   done
 }
 
+# This pod was a replica when it stopped. If the primary has moved to a newer timeline, this pod may have
+# replayed WAL that the new primary never had (a branch that ends nowhere); pg_rewind finds out, and cuts it
+# off if so. Otherwise, or with no primary in sight, it simply starts as a replica.
+resume_replica() {
+  local own_id own_timeline primary host id timeline
+  log "the data directory is a replica's: starting as a replica of $PRIMARY_HOST"
+  primary=$(pick_primary "$(scan_peers)")
+  [ -n "$primary" ] || return 0
+  read -r host _ id timeline <<< "$primary"
+  own_id=$(controldata 'Database system identifier')
+  own_timeline=$(local_timeline)
+  if [ "$id" != "$own_id" ] || (( timeline <= own_timeline )); then
+    return 0
+  fi
+  case "$(controldata 'Database cluster state')" in
+    'shut down' | 'shut down in recovery') ;;
+    *) log "primary $host is on timeline $timeline, this replica on $own_timeline, but it was not shut down cleanly: not rewinding"; return 0 ;;
+  esac
+  log "primary $host is on a newer timeline ($timeline) than this replica ($own_timeline): checking that this replica can follow it"
+  rewind_from "$host" || reclone_from "$host"
+}
+
 main() {
   trap 'log "stop signal received"; exit 143' TERM INT
   write_passfile
@@ -249,7 +274,7 @@ main() {
     fi
     bootstrap_empty_volume
   elif [ -f "$PGDATA/standby.signal" ]; then
-    log "the data directory is a replica's: starting as a replica of $PRIMARY_HOST"
+    resume_replica
   else
     resume_former_primary
   fi

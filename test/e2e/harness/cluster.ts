@@ -34,6 +34,20 @@ interface ServiceAddress {
  * kube-proxy do), and runs of the failover CronJob. See test/e2e/README.md for what is emulated how.
  */
 export class E2eCluster implements PodHost {
+  /** Starts the cluster and waits until every pod is ready. */
+  public static async start(options: ClusterOptions): Promise<E2eCluster> {
+    const cluster = new E2eCluster(options);
+    try {
+      await cluster.boot();
+      await cluster.waitForPods(cluster.desiredReplicas, 90_000);
+    } catch (error) {
+      const logs = cluster.diagnostics();
+      await cluster.destroy();
+      throw new Error(`${(error as Error).message}\n${logs}`);
+    }
+    return cluster;
+  }
+
   public readonly namespace = 'default';
   public readonly stateDir: string;
   public readonly standInBin: string;
@@ -80,20 +94,6 @@ export class E2eCluster implements PodHost {
     fs.chmodSync(path.join(this.standInBin, 'kubectl'), 0o755);
     this.network = new PodNetwork(prefix);
     this.api = new ApiStandIn(this, path.join(this.stateDir, 'api.sock'));
-  }
-
-  /** Starts the cluster and waits until every pod is ready. */
-  public static async start(options: ClusterOptions): Promise<E2eCluster> {
-    const cluster = new E2eCluster(options);
-    try {
-      await cluster.boot();
-      await cluster.waitForPods(cluster.desiredReplicas, 90_000);
-    } catch (error) {
-      const logs = cluster.diagnostics();
-      await cluster.destroy();
-      throw new Error(`${(error as Error).message}\n${logs}`);
-    }
-    return cluster;
   }
 
   // ---- PodHost ----
@@ -260,6 +260,21 @@ export class E2eCluster implements PodHost {
     const endpoints = this.services.map(s => `${s.name} -> ${this.endpoints(s.name).join(',') || '(none)'}`).join('\n');
     const logs = [...this.pods.values(), ...this.jobPods].map(p => p.logs()).join('\n');
     return `---- cluster state ----\n${state}\n---- endpoints ----\n${endpoints}\n---- logs ----\n${logs}`;
+  }
+
+  /** What each running server says of itself: recovery, WAL receiver, replication; and its processes. */
+  public async serverDiagnostics(): Promise<string> {
+    const lines: string[] = [];
+    for (const pod of this.livePods().filter(p => p.phase === 'running')) {
+      const postgres = pod.container('postgres');
+      const sql = "SELECT 'recovery=' || pg_is_in_recovery() || ' receiver=' || coalesce((SELECT status || '@' || coalesce(written_lsn::text, '?') "
+        + "|| ' tli ' || received_tli || ' from ' || coalesce(sender_host, '?') FROM pg_stat_wal_receiver), 'none') || ' senders=' "
+        + "|| coalesce((SELECT string_agg(application_name || ':' || state, ',') FROM pg_stat_replication), '')";
+      const state = await postgres.exec(['psql', '-XAtq', '-c', sql], 5_000);
+      const processes = await postgres.exec(['ps', '-o', 'pid,stat,args', '--ppid', String(postgres.process?.pid ?? 0)], 5_000);
+      lines.push(`${pod.name}: ${state.stdout.trim() || state.stderr.trim()}\n${processes.stdout}`);
+    }
+    return `---- servers ----\n${lines.join('\n')}`;
   }
 
   public async destroy(): Promise<void> {

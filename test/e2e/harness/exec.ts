@@ -17,7 +17,13 @@ export interface Result {
 }
 
 /** Runs a command without throwing; a timeout kills it and reports code 124. */
-export function runAsync(command: string, args: readonly string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string } = {}): Promise<Result> {
+export interface RunOptions {
+  readonly env?: NodeJS.ProcessEnv;
+  readonly timeoutMs?: number;
+  readonly input?: string;
+}
+
+export function runAsync(command: string, args: readonly string[], options: RunOptions = {}): Promise<Result> {
   return new Promise(resolve => {
     const child = execFile(command, args as string[], {
       encoding: 'utf8', env: options.env, timeout: options.timeoutMs ?? 30_000, maxBuffer: 64 * 1024 * 1024, killSignal: 'SIGKILL',

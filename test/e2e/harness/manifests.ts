@@ -16,11 +16,11 @@ export function loadManifests(file: string): KubeObject[] {
 }
 
 export class Manifests {
-  constructor(public readonly objects: readonly KubeObject[]) {}
-
   public static fromFile(file: string): Manifests {
     return new Manifests(loadManifests(file));
   }
+
+  constructor(public readonly objects: readonly KubeObject[]) {}
 
   public all(kind: string): KubeObject[] {
     return this.objects.filter(o => o.kind === kind);

@@ -225,6 +225,16 @@ export class Pod {
     await Promise.all(this.containers.map(c => c.stop(0)));
   }
 
+  /** A mark in a container's log, for reading what it wrote after it (logSince). */
+  public logMark(container = 'postgres'): number {
+    const file = this.container(container).log;
+    return fs.existsSync(file) ? fs.statSync(file).size : 0;
+  }
+
+  public logSince(mark: number, container = 'postgres'): string {
+    return fs.readFileSync(this.container(container).log).subarray(mark).toString('utf8');
+  }
+
   public logs(): string {
     return this.containers.map(c => {
       const text = fs.existsSync(c.log) ? fs.readFileSync(c.log, 'utf8') : '';

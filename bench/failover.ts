@@ -1,0 +1,82 @@
+/**
+ * Switchover and failover times on real PostgreSQL 15, through the e2e harness (run as root):
+ * from the creation of the failover job's run to the first write accepted through the write
+ * Service by the new primary, while a client writes continuously; rows lost; and how long the old
+ * primary takes to stream again as a replica. Prints medians of several runs.
+ *   npx ts-node --transpile-only -P test/tsconfig.json bench/failover.ts [runs]
+ */
+import * as path from 'path';
+import { E2eCluster } from '../test/e2e/harness/cluster';
+import { waitFor } from '../test/e2e/harness/exec';
+import { POD, streamingFrom, synthesizeToFile, valuesOn, Writer } from '../test/e2e/support';
+
+const RUNS = Number(process.argv[2] ?? 5);
+const DIST = path.join(__dirname, '..', 'dist', 'postgres-cluster.k8s.yaml');
+
+interface Sample { writeMs: number; jobMs: number; lost: number; rejoinMs: number }
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+async function primaryOf(cluster: E2eCluster): Promise<string> {
+  return waitFor('a primary behind the write Service', () => cluster.endpoints('postgres-write')[0], 30_000);
+}
+
+async function event(cluster: E2eCluster, kind: 'switchover' | 'failover', table: string): Promise<Sample> {
+  const old = await primaryOf(cluster);
+  const pods = cluster.livePods().map(p => p.name);
+  const target = pods.find(p => p !== old)!;
+  const writer = new Writer(cluster, table);
+  writer.start();
+  await waitFor('writes before the event', () => writer.acknowledged.length >= 10, 30_000);
+  if (kind === 'failover') await cluster.killPod(old);
+  const created = Date.now();
+  const run = await cluster.runJob('postgres-failover', kind === 'switchover' ? { FAILOVER_TARGET: target } : {});
+  const jobMs = Date.now() - created;
+  if (run.code !== 0) throw new Error(`the failover job failed:\n${run.stdout}`);
+  const promoted = /promoting (\S+)/.exec(run.stdout)![1];
+  const firstWrite = await waitFor('a write on the new primary', () => writer.firstSuccessAfter(created, promoted), 30_000, 20);
+  await waitFor('more writes', () => writer.attempts.filter(a => a.ok && a.server === promoted).length >= 10, 30_000);
+  await writer.stop();
+  const rows = new Set(await valuesOn(cluster, promoted, table));
+  const lost = writer.acknowledged.filter(v => !rows.has(v)).length;
+  const rejoinFrom = Date.now();
+  if (kind === 'failover') cluster.startPod(old);
+  await waitFor(`${old} streaming from ${promoted}`, async () => (await streamingFrom(cluster, promoted)).includes(old), 60_000, 100);
+  const rejoinMs = kind === 'failover' ? Date.now() - rejoinFrom : Date.now() - created;
+  return { writeMs: firstWrite - created, jobMs, lost, rejoinMs };
+}
+
+async function series(name: string, manifest: string, kind: 'switchover' | 'failover'): Promise<void> {
+  const cluster = await E2eCluster.start({ manifest });
+  const samples: Sample[] = [];
+  try {
+    for (let i = 0; i < RUNS; i++) {
+      const table = `bench_${kind}_${i}`;
+      await cluster.sql('postgres-write', `CREATE TABLE ${table} (v int PRIMARY KEY)`);
+      await waitFor('the table on every pod', async () => {
+        for (const p of cluster.livePods()) if ((await cluster.podSql(p.name, `SELECT to_regclass('${table}') IS NOT NULL`, 'myapp')) !== 't') return false;
+        return true;
+      }, 30_000);
+      samples.push(await event(cluster, kind, table));
+    }
+  } catch (error) {
+    console.error(`${(error as Error).message}\n${cluster.diagnostics()}`);
+    throw error;
+  } finally {
+    await cluster.destroy();
+  }
+  const target = kind === 'switchover' ? 1500 : 3000;
+  const write = median(samples.map(s => s.writeMs));
+  const lost = samples.reduce((n, s) => n + s.lost, 0);
+  const rejoin = median(samples.map(s => s.rejoinMs));
+  console.log(`${name}: first write on the new primary ${write} ms after the job was created (median of ${samples.length}; `
+    + `all: ${samples.map(s => s.writeMs).join(', ')}; target <= ${target}) ${write <= target ? 'OK' : 'MISSED'}`);
+  console.log(`${name}: job run ${median(samples.map(s => s.jobMs))} ms; rows lost: ${lost} in all runs`
+    + `; old primary streaming again after ${rejoin} ms (target <= 10000) ${rejoin <= 10_000 ? 'OK' : 'MISSED'}`);
+}
+
+void (async () => {
+  await series('planned switchover (async)', DIST, 'switchover');
+  await series('failover after SIGKILL (async)', DIST, 'failover');
+  await series('failover after SIGKILL (synchronousReplicas: 1)', synthesizeToFile({ synchronousReplicas: 1 }), 'failover');
+})().catch(() => process.exit(1));

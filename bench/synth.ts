@@ -1,0 +1,66 @@
+/**
+ * Synthesis speed: the library's chart against a plain cdk8s chart of raw ApiObjects that emits the
+ * same YAML, for 1 and for 100 clusters; and `cdk8s synth` from the command line. Prints figures.
+ *   npx ts-node --transpile-only -P test/tsconfig.json bench/synth.ts
+ */
+import { execFileSync } from 'child_process';
+import * as path from 'path';
+import { ApiObject, App, Chart } from 'cdk8s';
+import { PostgresClusterChart } from '../src';
+
+const root = path.join(__dirname, '..');
+
+function withLibrary(count: number): string {
+  const app = new App({ outdir: '/tmp/bench-synth' });
+  for (let i = 0; i < count; i++) new PostgresClusterChart(app, `c${i}`, { clusterName: `pg${i}` });
+  return app.synthYaml();
+}
+
+// The baseline's "source": the same objects as literal JSON, one chart per cluster.
+function manifests(count: number): any[][] {
+  const app = new App({ outdir: '/tmp/bench-synth' });
+  const charts = Array.from({ length: count }, (_, i) => new PostgresClusterChart(app, `c${i}`, { clusterName: `pg${i}` }));
+  return charts.map(chart => chart.toJson());
+}
+
+function withRawApiObjects(sources: any[][]): string {
+  const app = new App({ outdir: '/tmp/bench-synth' });
+  sources.forEach((objects, i) => {
+    const chart = new Chart(app, `c${i}`, { disableResourceNameHashes: true });
+    objects.forEach((o, j) => new ApiObject(chart, `o${j}`, o));
+  });
+  return app.synthYaml();
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+function time(fn: () => unknown): number {
+  const start = process.hrtime.bigint();
+  fn();
+  return Number(process.hrtime.bigint() - start) / 1e6;
+}
+
+for (const [count, runs] of [[1, 41], [100, 9]]) {
+  const sources = JSON.parse(JSON.stringify(manifests(count)));
+  if (withLibrary(count) !== withRawApiObjects(sources)) throw new Error('the two charts do not emit the same YAML');
+  const library: number[] = [];
+  const raw: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    // Interleaved, so that both see the same machine.
+    library.push(time(() => withLibrary(count)));
+    raw.push(time(() => withRawApiObjects(sources)));
+  }
+  const ratio = median(library) / median(raw);
+  console.log(`${String(count).padStart(3)} cluster(s): library ${median(library).toFixed(1)} ms, raw ApiObjects ${median(raw).toFixed(1)} ms, `
+    + `ratio ${ratio.toFixed(2)} (target <= 1.30) ${ratio <= 1.3 ? 'OK' : 'MISSED'}  [median of ${runs}]`);
+}
+
+const cli: number[] = [];
+for (let r = 0; r < 5; r++) {
+  cli.push(time(() => execFileSync('npx', ['cdk8s', 'synth'], { cwd: root, stdio: 'ignore', env: { ...process.env, CDK8S_CHECK_UPGRADE: 'false' } })));
+}
+const seconds = median(cli) / 1000;
+console.log(`npx cdk8s synth: ${seconds.toFixed(2)} s (target <= 1.50) ${seconds <= 1.5 ? 'OK' : 'MISSED'}  [median of 5]`);

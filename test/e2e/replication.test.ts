@@ -1,0 +1,122 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { E2eCluster } from './harness/cluster';
+import { sleep, waitFor } from './harness/exec';
+import { DIST_MANIFEST, expectRowsEverywhere, isPrimary, POD, step, streamingFrom, valuesOn, waitForStreaming } from './support';
+
+jest.setTimeout(240_000);
+
+/**
+ * The synthesized cluster in dist/, run on real PostgreSQL 15 by the e2e harness: bootstrap,
+ * scaling, restarts and a lost data directory. Every step checks data, not only processes.
+ */
+describe('replication of the synthesized cluster (dist/)', () => {
+  let cluster: E2eCluster;
+  const committed: number[] = [];
+
+  async function commit(...values: number[]): Promise<void> {
+    const result = await cluster.sql('postgres-write', `INSERT INTO items (v) VALUES ${values.map(v => `(${v})`).join(',')}`);
+    expect(result).toMatchObject({ code: 0 });
+    committed.push(...values);
+  }
+
+  beforeAll(async () => {
+    cluster = await E2eCluster.start({ manifest: DIST_MANIFEST });
+  });
+
+  afterAll(async () => {
+    await cluster?.destroy();
+  });
+
+  test('bootstrap: pod 0 initializes as primary; pods 1 and 2 clone it and stream', () => step(cluster, async () => {
+    expect(await isPrimary(cluster, POD(0))).toBe(true);
+    expect(await isPrimary(cluster, POD(1))).toBe(false);
+    expect(await isPrimary(cluster, POD(2))).toBe(false);
+    await waitForStreaming(cluster, POD(0), [POD(1), POD(2)]);
+    const volume = cluster.volumeOf(POD(1));
+    expect(fs.existsSync(path.join(volume, 'lost+found'))).toBe(true);
+    expect(fs.existsSync(path.join(volume, 'pgdata', 'standby.signal'))).toBe(true);
+  }));
+
+  test('bootstrap: the database and replication role exist, with the password from the Secret', () => step(cluster, async () => {
+    expect(await cluster.podSql(POD(0), "SELECT datname FROM pg_database WHERE datname = 'myapp'")).toBe('myapp');
+    expect(await cluster.podSql(POD(0), "SELECT rolreplication, rolpassword LIKE 'SCRAM-SHA-256$%' FROM pg_authid WHERE rolname = 'replicator'")).toBe('t|t');
+  }));
+
+  test('a table written through the write Service is readable through the read Service on every replica', () => step(cluster, async () => {
+    expect(await cluster.sql('postgres-write', 'CREATE TABLE items (v int PRIMARY KEY)')).toMatchObject({ code: 0 });
+    await commit(1, 2, 3);
+    expect(cluster.endpoints('postgres-read')).toEqual([POD(1), POD(2)]);
+    const servedBy = new Set<string>();
+    await waitFor('both replicas to answer through the read Service with all rows', async () => {
+      const result = await cluster.sql('postgres-read', "SELECT current_setting('cluster_name'), pg_is_in_recovery(), string_agg(v::text, ',' ORDER BY v) FROM items");
+      const [server, inRecovery, values] = result.stdout.trim().split('|');
+      if (result.code === 0 && inRecovery === 't' && values === '1,2,3') servedBy.add(server);
+      return servedBy.size === 2;
+    }, 20_000, 100);
+    expect([...servedBy].sort()).toEqual([POD(1), POD(2)]);
+  }));
+
+  test('the write Service refuses to reach a replica: writes land on the primary only', () => step(cluster, async () => {
+    expect(cluster.endpoints('postgres-write')).toEqual([POD(0)]);
+    const readOnly = await cluster.sql('postgres-read', 'INSERT INTO items (v) VALUES (99)');
+    expect(readOnly.stderr).toContain('cannot execute INSERT in a read-only transaction');
+  }));
+
+  test('scale to 5: pods 3 and 4 clone the primary and stream too', () => step(cluster, async () => {
+    await commit(4);
+    await cluster.scale(5);
+    await waitForStreaming(cluster, POD(0), [POD(1), POD(2), POD(3), POD(4)]);
+    await commit(5);
+    await expectRowsEverywhere(cluster, [0, 1, 2, 3, 4].map(POD), 'items', committed);
+  }));
+
+  test('scale back to 3: the primary is unaffected and keeps its replicas', () => step(cluster, async () => {
+    await cluster.scale(3);
+    expect(cluster.livePods().map(p => p.name).sort()).toEqual([POD(0), POD(1), POD(2)]);
+    expect(await isPrimary(cluster, POD(0))).toBe(true);
+    await waitForStreaming(cluster, POD(0), [POD(1), POD(2)]);
+    await commit(6);
+    await expectRowsEverywhere(cluster, [0, 1, 2].map(POD), 'items', committed);
+  }));
+
+  test('restart a replica: it resumes streaming on the same data directory, without a new base backup', () => step(cluster, async () => {
+    const identity = fs.statSync(path.join(cluster.volumeOf(POD(2)), 'pgdata', 'PG_VERSION')).ino;
+    const mark = cluster.pod(POD(2)).logMark();
+    await cluster.stopPod(POD(2));
+    await commit(7);
+    cluster.startPod(POD(2));
+    await waitForStreaming(cluster, POD(0), [POD(1), POD(2)]);
+    expect(fs.statSync(path.join(cluster.volumeOf(POD(2)), 'pgdata', 'PG_VERSION')).ino).toBe(identity);
+    const log = cluster.pod(POD(2)).logSince(mark);
+    expect(log).toContain('the data directory is a replica');
+    expect(log).not.toContain('cloning the data directory');
+    await expectRowsEverywhere(cluster, [POD(2)], 'items', committed);
+  }));
+
+  test('restart the primary: it comes back as the primary and the replicas reconnect', () => step(cluster, async () => {
+    await cluster.stopPod(POD(0));
+    await sleep(500);
+    expect(await streamingFrom(cluster, POD(1)).catch(() => [])).toEqual([]);
+    cluster.startPod(POD(0));
+    await waitFor('pod 0 to accept writes again', async () => (await cluster.sql('postgres-write', 'SELECT 1')).code === 0, 30_000);
+    expect(await isPrimary(cluster, POD(0))).toBe(true);
+    expect(await isPrimary(cluster, POD(1))).toBe(false);
+    await waitForStreaming(cluster, POD(0), [POD(1), POD(2)]);
+    await commit(8);
+    await expectRowsEverywhere(cluster, [0, 1, 2].map(POD), 'items', committed);
+    expect(cluster.writeServiceViolations).toEqual([]);
+  }));
+
+  test('a replica whose data directory was deleted clones itself again on restart', () => step(cluster, async () => {
+    const mark = cluster.pod(POD(1)).logMark();
+    await cluster.stopPod(POD(1));
+    fs.rmSync(path.join(cluster.volumeOf(POD(1)), 'pgdata'), { recursive: true });
+    await commit(9);
+    cluster.startPod(POD(1));
+    await waitForStreaming(cluster, POD(0), [POD(1), POD(2)]);
+    expect(cluster.pod(POD(1)).logSince(mark)).toContain('cloning the data directory from primary postgres-cluster-0');
+    await expectRowsEverywhere(cluster, [0, 1, 2].map(POD), 'items', committed);
+    expect(await valuesOn(cluster, POD(1), 'items')).toEqual(committed);
+  }));
+});

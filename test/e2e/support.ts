@@ -1,0 +1,119 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { Chart, Testing } from 'cdk8s';
+import { PostgresClusterChart, PostgresClusterChartProps } from '../../src';
+import { E2eCluster } from './harness/cluster';
+import { sleep, waitFor } from './harness/exec';
+
+export const DIST_MANIFEST = path.join(__dirname, '..', '..', 'dist', 'postgres-cluster.k8s.yaml');
+export const POD = (i: number) => `postgres-cluster-${i}`;
+
+/** YAML of a non-default cluster, synthesized by the library into a scratch file, as `cdk8s synth` would write it. */
+export function synthesizeToFile(props: PostgresClusterChartProps): string {
+  const app = Testing.app({ outdir: fs.mkdtempSync(path.join(os.tmpdir(), 'pg-e2e-synth-')) });
+  new PostgresClusterChart(app, 'postgres-cluster', props);
+  app.synth();
+  const chart = app.node.children.find(c => c instanceof Chart) as Chart;
+  return path.join(app.outdir, `${chart.node.id}.k8s.yaml`);
+}
+
+/** Runs a step; when it fails, the error carries the cluster's state and every pod's recent log. */
+export async function step<T>(cluster: E2eCluster, what: () => Promise<T>): Promise<T> {
+  try {
+    return await what();
+  } catch (error) {
+    const servers = await cluster.serverDiagnostics().catch(e => `(server diagnostics failed: ${e})`);
+    throw new Error(`${(error as Error).message}\n${servers}\n${cluster.diagnostics()}`);
+  }
+}
+
+export async function isPrimary(cluster: E2eCluster, pod: string): Promise<boolean> {
+  return (await cluster.podSql(pod, 'SELECT NOT pg_is_in_recovery()')) === 't';
+}
+
+/** application_name of every replica streaming from the pod. */
+export async function streamingFrom(cluster: E2eCluster, primary: string): Promise<string[]> {
+  const out = await cluster.podSql(primary, "SELECT application_name FROM pg_stat_replication WHERE state = 'streaming' ORDER BY 1");
+  return out ? out.split('\n') : [];
+}
+
+export async function waitForStreaming(cluster: E2eCluster, primary: string, replicas: string[], timeoutMs = 30_000): Promise<void> {
+  const want = [...replicas].sort().join(',');
+  await waitFor(`${replicas.join(', ')} streaming from ${primary}`,
+    async () => (await streamingFrom(cluster, primary)).join(',') === want, timeoutMs, 250);
+}
+
+/**
+ * Exactly one running server is a primary, every other pod streams from it, the labels say so, and
+ * the write Service reaches it (and only it).
+ */
+export async function expectOnlyPrimary(cluster: E2eCluster, primary: string, pods: string[], timeoutMs = 30_000): Promise<void> {
+  const replicas = pods.filter(p => p !== primary);
+  for (const pod of pods) expect([pod, await isPrimary(cluster, pod)]).toEqual([pod, pod === primary]);
+  await waitForStreaming(cluster, primary, replicas, timeoutMs);
+  await waitFor(`labels and Services to follow ${primary}`, () =>
+    pods.every(p => cluster.pod(p).labels.role === (p === primary ? 'primary' : 'replica'))
+    && cluster.endpoints('postgres-write').join() === primary
+    && cluster.endpoints('postgres-read').join() === replicas.sort().join(), timeoutMs, 250);
+  const served = await cluster.sql('postgres-write', "SELECT current_setting('cluster_name'), pg_is_in_recovery()");
+  expect(served.stdout.trim()).toBe(`${primary}|f`);
+}
+
+/** The values in table `table` as seen by one pod. */
+export async function valuesOn(cluster: E2eCluster, pod: string, table: string): Promise<number[]> {
+  const out = await cluster.podSql(pod, `SELECT v FROM ${table} ORDER BY v`, 'myapp');
+  return out ? out.split('\n').map(Number) : [];
+}
+
+/** Waits until every pod has replayed all of `expected` (and nothing else). */
+export async function expectRowsEverywhere(
+  cluster: E2eCluster, pods: string[], table: string, expected: number[], timeoutMs = 20_000,
+): Promise<void> {
+  for (const pod of pods) {
+    await waitFor(`${pod} to hold the ${expected.length} committed rows of ${table}`,
+      async () => (await valuesOn(cluster, pod, table)).join() === [...expected].sort((a, b) => a - b).join(), timeoutMs, 250,
+      () => `${pod} has: ${'(see below)'}`);
+  }
+}
+
+/**
+ * A client that inserts one row at a time through the write Service, with a new connection each time
+ * (as an application's pool reconnects after a failover), and remembers every acknowledged commit.
+ */
+export class Writer {
+  public readonly acknowledged: number[] = [];
+  public readonly attempts: Array<{ startedAt: number; at: number; ok: boolean; server?: string }> = [];
+  private running = false;
+  private loop?: Promise<void>;
+  private next = 1;
+
+  constructor(private readonly cluster: E2eCluster, private readonly table: string) {}
+
+  public start(): void {
+    this.running = true;
+    this.loop = (async () => {
+      while (this.running) {
+        const v = this.next++;
+        const startedAt = Date.now();
+        const result = await this.cluster.sql('postgres-write',
+          `INSERT INTO ${this.table} (v) VALUES (${v}) RETURNING v, current_setting('cluster_name')`, { timeoutMs: 10_000 });
+        const [value, server] = result.stdout.trim().split('|');
+        const ok = result.code === 0 && value === String(v);
+        this.attempts.push({ startedAt, at: Date.now(), ok, server: ok ? server : undefined });
+        if (ok) this.acknowledged.push(v);
+        else await sleep(20);
+      }
+    })();
+  }
+
+  public async stop(): Promise<void> {
+    this.running = false;
+    await this.loop;
+  }
+
+  /** When the first write sent at or after `since` (to `server`, if given) was acknowledged. */
+  public firstSuccessAfter(since: number, server?: string): number | undefined {
+    return this.attempts.find(a => a.ok && a.startedAt >= since && (server === undefined || a.server === server))?.at;
+  }
+}

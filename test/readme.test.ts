@@ -1,0 +1,44 @@
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as ts from 'typescript';
+
+const root = path.join(__dirname, '..');
+const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+const examples = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map(m => m[1]);
+
+describe('README', () => {
+  test('has a TypeScript usage example', () => {
+    expect(examples.length).toBeGreaterThan(0);
+  });
+
+  test.each(examples.map((code, i) => [i + 1, code]))('example %d compiles against the library and synthesizes', (i, code) => {
+    const dir = fs.mkdtempSync(path.join(root, 'test', '.readme-example-'));
+    try {
+      const file = path.join(dir, `example-${i}.ts`);
+      fs.writeFileSync(file, (code as string).replace(/from 'cdk8s-postgres-cluster'/g, `from '${path.join(root, 'src')}'`));
+      const program = ts.createProgram([file], {
+        strict: true,
+        noEmit: true,
+        target: ts.ScriptTarget.ES2022,
+        module: ts.ModuleKind.CommonJS,
+        moduleResolution: ts.ModuleResolutionKind.Node10,
+        esModuleInterop: true,
+        skipLibCheck: true,
+        types: ['node'],
+      });
+      const problems = ts.getPreEmitDiagnostics(program).map(d => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+      expect(problems).toEqual([]);
+      const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'readme-synth-'));
+      const run = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', file], {
+        cwd: root, encoding: 'utf8', env: { ...process.env, CDK8S_OUTDIR: outdir, TS_NODE_PROJECT: path.join(root, 'test', 'tsconfig.json') },
+      });
+      expect(run.stderr).toBe('');
+      expect(fs.readdirSync(outdir).filter(f => f.endsWith('.k8s.yaml')).length).toBe(1);
+      fs.rmSync(outdir, { recursive: true, force: true });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
