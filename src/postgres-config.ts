@@ -1,5 +1,6 @@
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
+import { addObject } from './private/api-object';
 import { clusterNames, ClusterNames } from './private/names';
 import { unknownSettingReason } from './private/postgres-settings';
 import { renderConf, renderHba, Setting } from './private/postgresql-conf';
@@ -203,18 +204,18 @@ export class PostgresConfig extends Construct {
     );
     this.pgHbaConf = renderHba(this.replicationUser);
 
-    new k8s.KubeConfigMap(this, 'Config', {
+    addObject(this, 'Config', k8s.KubeConfigMap.GVK, k8s.toJson_KubeConfigMapProps({
       metadata: { name: this.configMapName, labels: { ...names.common } },
       data: { 'postgresql.conf': this.postgresqlConf, 'pg_hba.conf': this.pgHbaConf },
-    });
-    new k8s.KubeConfigMap(this, 'Init', {
+    }));
+    addObject(this, 'Init', k8s.KubeConfigMap.GVK, k8s.toJson_KubeConfigMapProps({
       metadata: { name: this.initConfigMapName, labels: { ...names.common } },
       data: {
         '01-create-replication-user.sh': readScript(SCRIPT_FILES.createReplicationUser),
         ...validateInitScripts(owner, props.initScripts ?? {}),
       },
-    });
-    new k8s.KubeConfigMap(this, 'Scripts', {
+    }));
+    addObject(this, 'Scripts', k8s.KubeConfigMap.GVK, k8s.toJson_KubeConfigMapProps({
       metadata: { name: this.scriptsConfigMapName, labels: { ...names.common } },
       data: {
         [SCRIPT_FILES.entrypoint]: readScript(SCRIPT_FILES.entrypoint),
@@ -222,16 +223,16 @@ export class PostgresConfig extends Construct {
         [SCRIPT_FILES.labeler]: readScript(SCRIPT_FILES.labeler),
         [SCRIPT_FILES.failover]: readScript(SCRIPT_FILES.failover),
       },
-    });
+    }));
     if (props.existingSecretName === undefined) {
-      new k8s.KubeSecret(this, 'Secret', {
+      addObject(this, 'Secret', k8s.KubeSecret.GVK, k8s.toJson_KubeSecretProps({
         metadata: { name: this.secretName, labels: { ...names.common } },
         type: 'Opaque',
         data: {
           'password': base64(props.superuserPassword ?? 'postgres'),
           'replication-password': base64(props.replicationPassword ?? 'replicator'),
         },
-      });
+      }));
     }
   }
 

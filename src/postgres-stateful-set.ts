@@ -1,7 +1,7 @@
-import { ApiObject } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { PostgresConfig } from './postgres-config';
+import { addObject } from './private/api-object';
 import {
   LABELER_CONTAINER, PATHS, podNames, POSTGRES_CONTAINER, POSTGRES_PORT, POSTGRES_PORT_NAME, POSTGRES_UID, ROLE_LABEL,
 } from './private/names';
@@ -107,7 +107,7 @@ export class PostgresStatefulSet extends Construct {
 
     const podLabels = { ...names.common, ...names.selector, 'app.kubernetes.io/component': 'database' };
 
-    new k8s.KubeService(this, 'Headless', {
+    addObject(this, 'Headless', k8s.KubeService.GVK, k8s.toJson_KubeServiceProps({
       metadata: { name: this.headlessServiceName, labels: { ...names.common } },
       spec: {
         clusterIp: 'None',
@@ -116,12 +116,12 @@ export class PostgresStatefulSet extends Construct {
         selector: { ...names.selector },
         ports: [{ port: POSTGRES_PORT, name: POSTGRES_PORT_NAME }],
       },
-    });
+    }));
 
-    new k8s.KubeServiceAccount(this, 'ServiceAccount', {
+    addObject(this, 'ServiceAccount', k8s.KubeServiceAccount.GVK, k8s.toJson_KubeServiceAccountProps({
       metadata: { name: names.podServiceAccount, labels: { ...names.common } },
-    });
-    new k8s.KubeRole(this, 'LabelerRole', {
+    }));
+    addObject(this, 'LabelerRole', k8s.KubeRole.GVK, k8s.toJson_KubeRoleProps({
       metadata: { name: names.podServiceAccount, labels: { ...names.common } },
       rules: [{
         apiGroups: [''],
@@ -130,12 +130,12 @@ export class PostgresStatefulSet extends Construct {
         resourceNames: podNames(names, config.maxReplicas),
         verbs: ['get', 'patch'],
       }],
-    });
-    new k8s.KubeRoleBinding(this, 'LabelerRoleBinding', {
+    }));
+    addObject(this, 'LabelerRoleBinding', k8s.KubeRoleBinding.GVK, k8s.toJson_KubeRoleBindingProps({
       metadata: { name: names.podServiceAccount, labels: { ...names.common } },
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: names.podServiceAccount },
       subjects: [{ kind: 'ServiceAccount', name: names.podServiceAccount }],
-    });
+    }));
 
     const secretEnv = (name: string, key: string): k8s.EnvVar =>
       ({ name, valueFrom: { secretKeyRef: { name: config.secretName, key } } });
@@ -234,16 +234,10 @@ export class PostgresStatefulSet extends Construct {
         },
       }],
     };
-    // The typed claim template has no apiVersion/kind, yet without them Argo CD shows the StatefulSet
-    // OutOfSync forever; so the StatefulSet is written as a plain ApiObject from the typed spec.
-    const json = k8s.toJson_StatefulSetSpec(spec)!;
-    json.volumeClaimTemplates = json.volumeClaimTemplates.map((template: object) =>
+    const json = k8s.toJson_KubeStatefulSetProps({ metadata: { name: this.name, labels: { ...names.common } }, spec })!;
+    // The typed claim template has no apiVersion/kind, yet without them Argo CD shows the StatefulSet OutOfSync forever.
+    json.spec.volumeClaimTemplates = json.spec.volumeClaimTemplates.map((template: object) =>
       ({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', ...template }));
-    new ApiObject(this, 'Resource', {
-      apiVersion: 'apps/v1',
-      kind: 'StatefulSet',
-      metadata: { name: this.name, labels: { ...names.common } },
-      spec: json,
-    });
+    addObject(this, 'Resource', k8s.KubeStatefulSet.GVK, json);
   }
 }

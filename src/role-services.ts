@@ -1,6 +1,7 @@
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { PostgresStatefulSet } from './postgres-stateful-set';
+import { addObject } from './private/api-object';
 import { POSTGRES_PORT, PRIMARY_ROLE, REPLICA_ROLE, ROLE_LABEL } from './private/names';
 
 /**
@@ -42,14 +43,14 @@ export class RoleServices extends Construct {
     this.anyServiceName = (props.anyService ?? true) ? names.anyService : undefined;
 
     const service = (serviceId: string, name: string, selector: { [key: string]: string }) =>
-      new k8s.KubeService(this, serviceId, {
+      addObject(this, serviceId, k8s.KubeService.GVK, k8s.toJson_KubeServiceProps({
         metadata: { name, labels: { ...names.common } },
         spec: {
           selector,
           ports: [{ port: POSTGRES_PORT, targetPort: k8s.IntOrString.fromNumber(POSTGRES_PORT) }],
           type: 'ClusterIP',
         },
-      });
+      }));
     service('Write', this.writeServiceName, { ...names.selector, [ROLE_LABEL]: PRIMARY_ROLE });
     service('Read', this.readServiceName, { ...names.selector, [ROLE_LABEL]: REPLICA_ROLE });
     if (this.anyServiceName) service('Any', this.anyServiceName, { ...names.selector });
