@@ -39,6 +39,7 @@ void (async () => {
     if (fill.code !== 0) throw new Error(fill.stderr);
     const source = path.join(cluster.volumeOf(POD(0)), 'pgdata');
     const size = bytes(source);
+    const database = Number((await cluster.sql('postgres-write', 'SELECT pg_database_size(current_database())')).stdout.trim());
 
     const target = '/var/lib/postgresql/data/bench-basebackup';
     dropCaches();
@@ -61,6 +62,7 @@ void (async () => {
     const backupRate = mb / backupSeconds;
     const copyRate = mb / copySeconds;
     const ratio = backupRate / copyRate;
+    console.log(`database ${(database / 1024 / 1024).toFixed(0)} MB; data directory (with WAL) ${mb.toFixed(0)} MB`);
     console.log(`base backup: ${mb.toFixed(0)} MB in ${backupSeconds.toFixed(2)} s = ${backupRate.toFixed(0)} MB/s; `
       + `plain copy (cp -a, same disk): ${copySeconds.toFixed(2)} s = ${copyRate.toFixed(0)} MB/s; `
       + `ratio ${ratio.toFixed(2)} (target >= 0.50) ${ratio >= 0.5 ? 'OK' : 'MISSED'}`);

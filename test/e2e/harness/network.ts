@@ -21,6 +21,9 @@ export class PodNetwork {
     this.hub = `${prefix}-hub`;
     this.addNamespace(this.hub);
     run('ip', ['-n', this.hub, 'link', 'add', 'br0', 'type', 'bridge']);
+    // A bridge takes the lowest MAC of its ports unless given one: each new pod's veth could change it, and
+    // every pod would then send Service traffic to a stale MAC until its ARP entry expired.
+    run('ip', ['-n', this.hub, 'link', 'set', 'br0', 'address', '02:00:c6:12:01:01']);
     run('ip', ['-n', this.hub, 'link', 'set', 'br0', 'up']);
     run('ip', ['-n', this.hub, 'addr', 'add', `${this.address(1)}/24`, 'dev', 'br0']);
   }

@@ -10,6 +10,8 @@ const path = require('path');
 
 const [stateDir, ...services] = process.argv.slice(2);
 const turn = new Map();
+const log = fs.createWriteStream(path.join(stateDir, 'service-proxy.log'), { flags: 'a' });
+const note = (...words) => log.write(`${new Date().toISOString()} ${words.join(' ')}\n`);
 
 function endpoints(service) {
   try {
@@ -23,19 +25,23 @@ for (const spec of services) {
   const [service, address] = spec.split('=');
   const [host, port] = address.split(':');
   const server = net.createServer(client => {
+    const from = `${client.remoteAddress}:${client.remotePort}`;
     const targets = endpoints(service);
     if (targets.length === 0) {
+      note(service, from, 'reset: no endpoints');
       client.resetAndDestroy();
       return;
     }
     const n = (turn.get(service) ?? 0) % targets.length;
     turn.set(service, n + 1);
     const [targetHost, targetPort] = targets[n].split(':');
+    note(service, from, '->', targets[n]);
     const upstream = net.connect(Number(targetPort), targetHost);
-    client.on('error', () => upstream.destroy());
-    upstream.on('error', () => client.destroy());
+    upstream.on('connect', () => note(service, from, 'connected', targets[n]));
+    client.on('error', e => { note(service, from, 'client error', e.code); upstream.destroy(); });
+    upstream.on('error', e => { note(service, from, 'upstream error', e.code); client.destroy(); });
     client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
+    upstream.on('close', () => { note(service, from, 'upstream closed'); client.destroy(); });
     client.pipe(upstream);
     upstream.pipe(client);
   });
