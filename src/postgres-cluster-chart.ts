@@ -1,51 +1,14 @@
 import { Chart, ChartProps } from 'cdk8s';
-import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { FailoverJob } from './failover-job';
 import { PostgresConfig, PostgresConfigProps } from './postgres-config';
-import { PostgresStatefulSet } from './postgres-stateful-set';
+import { PostgresPodOptions, PostgresStatefulSet } from './postgres-stateful-set';
 import { RoleServices } from './role-services';
 
 /**
- * Properties of {@link PostgresClusterChart}: the configuration's, plus the pods' and Services'.
+ * Properties of {@link PostgresClusterChart}: the configuration's, the pods', and the Services' and failover job's.
  */
-export interface PostgresClusterChartProps extends ChartProps, PostgresConfigProps {
-  /**
-   * Pods to run: one primary and `replicas - 1` replicas.
-   * @default 3
-   */
-  readonly replicas?: number;
-
-  /**
-   * The PostgreSQL image.
-   * @default - "postgres:<postgresVersion>"
-   */
-  readonly image?: string;
-
-  /**
-   * Size of each pod's data volume.
-   * @default "10Gi"
-   */
-  readonly storage?: string;
-
-  /**
-   * StorageClass of the data volumes.
-   * @default - the cluster's default StorageClass
-   */
-  readonly storageClassName?: string;
-
-  /**
-   * Resources of the postgres container.
-   * @default - none set
-   */
-  readonly resources?: k8s.ResourceRequirements;
-
-  /**
-   * Image with bash and kubectl for the role-labeler sidecar and the failover job.
-   * @default "docker.io/alpine/k8s:1.27.15"
-   */
-  readonly kubectlImage?: string;
-
+export interface PostgresClusterChartProps extends ChartProps, PostgresConfigProps, PostgresPodOptions {
   /**
    * Also create the `<name>-any` Service over every ready pod.
    * @default true
@@ -81,15 +44,7 @@ export class PostgresClusterChart extends Chart {
   constructor(scope: Construct, id: string, props: PostgresClusterChartProps = {}) {
     super(scope, id, { disableResourceNameHashes: true, ...props });
     this.config = new PostgresConfig(this, 'Config', props);
-    this.statefulSet = new PostgresStatefulSet(this, 'StatefulSet', {
-      config: this.config,
-      replicas: props.replicas,
-      image: props.image,
-      storage: props.storage,
-      storageClassName: props.storageClassName,
-      resources: props.resources,
-      kubectlImage: props.kubectlImage,
-    });
+    this.statefulSet = new PostgresStatefulSet(this, 'StatefulSet', { ...props, config: this.config });
     this.services = new RoleServices(this, 'Services', { statefulSet: this.statefulSet, anyService: props.anyService });
     this.failover = new FailoverJob(this, 'Failover', { statefulSet: this.statefulSet, targetPod: props.failoverTargetPod });
     this.primaryHost = this.services.writeServiceName;

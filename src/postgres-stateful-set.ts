@@ -12,14 +12,9 @@ import { validateImage, validateInteger, validateStorageSize } from './private/v
 export const DEFAULT_KUBECTL_IMAGE = 'docker.io/alpine/k8s:1.27.15';
 
 /**
- * Properties of {@link PostgresStatefulSet}.
+ * How the PostgreSQL pods run: their number, image, storage and resources.
  */
-export interface PostgresStatefulSetProps {
-  /**
-   * The cluster's configuration; names, version and Secret come from it.
-   */
-  readonly config: PostgresConfig;
-
+export interface PostgresPodOptions {
   /**
    * Pods to run: one primary and `replicas - 1` replicas.
    * @default 3
@@ -52,10 +47,20 @@ export interface PostgresStatefulSetProps {
   readonly resources?: k8s.ResourceRequirements;
 
   /**
-   * Image with bash and kubectl for the role-labeler sidecar.
+   * Image with bash, coreutils and kubectl, for the role-labeler sidecar and the failover job.
    * @default "docker.io/alpine/k8s:1.27.15"
    */
   readonly kubectlImage?: string;
+}
+
+/**
+ * Properties of {@link PostgresStatefulSet}.
+ */
+export interface PostgresStatefulSetProps extends PostgresPodOptions {
+  /**
+   * The cluster's configuration; names, version and Secret come from it.
+   */
+  readonly config: PostgresConfig;
 }
 
 /**

@@ -48,6 +48,8 @@ export class ApiStandIn {
 
   public close(): void {
     this.server.close();
+    // kubectl stand-ins keep their connections alive; they must not hold the test process open.
+    this.server.closeAllConnections();
   }
 
   private async kubectl(account: string, args: string[]): Promise<Result> {

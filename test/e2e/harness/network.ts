@@ -56,7 +56,16 @@ export class PodNetwork {
   public writeHosts(netns: string, entries: ReadonlyArray<[string, string[]]>): void {
     const text = ['127.0.0.1 localhost', ...entries.map(([ip, names]) => `${ip} ${names.join(' ')}`)].join('\n') + '\n';
     const file = `/etc/netns/${netns}/hosts`;
-    if (fs.readFileSync(file, 'utf8') !== text) fs.writeFileSync(file, text);
+    if (fs.readFileSync(file, 'utf8') === text) return;
+    // Overwrite, then cut to length: a reader never finds the file empty, as it would after a truncating write.
+    const fd = fs.openSync(file, 'r+');
+    try {
+      const bytes = Buffer.from(text);
+      fs.writeSync(fd, bytes, 0, bytes.length, 0);
+      fs.ftruncateSync(fd, bytes.length);
+    } finally {
+      fs.closeSync(fd);
+    }
   }
 
   public get allNamespaces(): string[] {
