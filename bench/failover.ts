@@ -8,7 +8,7 @@
 import * as path from 'path';
 import { E2eCluster } from '../test/e2e/harness/cluster';
 import { waitFor } from '../test/e2e/harness/exec';
-import { POD, streamingFrom, synthesizeToFile, valuesOn, Writer } from '../test/e2e/support';
+import { streamingFrom, synthesizeToFile, valuesOn, Writer } from '../test/e2e/support';
 
 const RUNS = Number(process.argv[2] ?? 5);
 const DIST = path.join(__dirname, '..', 'dist', 'postgres-cluster.k8s.yaml');

@@ -1,7 +1,7 @@
 import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { Result, runAsync, sleep } from './exec';
+import { Result } from './exec';
 import { emulateImage, EmulatedImage } from './images';
 import { KubeObject } from './manifests';
 
@@ -86,7 +86,10 @@ export class Container {
     const child = this.process;
     if (!child || !this.running) return;
     this.signalGroup(child, this.image.stopSignal);
-    const done = await Promise.race([this.exited!.then(() => true), sleep(graceSeconds * 1000).then(() => false)]);
+    let timer: NodeJS.Timeout | undefined;
+    const graceOver = new Promise<boolean>(resolve => { timer = setTimeout(() => resolve(false), graceSeconds * 1000); });
+    const done = await Promise.race([this.exited!.then(() => true), graceOver]);
+    clearTimeout(timer);
     if (!done) {
       this.signalGroup(child, 'SIGKILL');
       await this.exited;
