@@ -72,8 +72,7 @@ export async function expectRowsEverywhere(
 ): Promise<void> {
   for (const pod of pods) {
     await waitFor(`${pod} to hold the ${expected.length} committed rows of ${table}`,
-      async () => (await valuesOn(cluster, pod, table)).join() === [...expected].sort((a, b) => a - b).join(), timeoutMs, 250,
-      () => `${pod} has: ${'(see below)'}`);
+      async () => (await valuesOn(cluster, pod, table)).join() === [...expected].sort((a, b) => a - b).join(), timeoutMs, 250);
   }
 }
 

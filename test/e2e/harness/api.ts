@@ -21,7 +21,6 @@ export interface ApiBackend {
  * Anything else fails, so a script that starts using more of kubectl fails its tests until this grows.
  */
 export class ApiStandIn {
-  public readonly requests: Array<{ account: string; args: string[]; code: number }> = [];
   private readonly server: http.Server;
 
   constructor(private readonly backend: ApiBackend, public readonly socket: string) {
@@ -32,7 +31,6 @@ export class ApiStandIn {
         const { token, args } = JSON.parse(Buffer.concat(chunks).toString('utf8'));
         const account = this.backend.accountOfToken(token);
         const result = account ? await this.kubectl(account, args) : { code: 1, stdout: '', stderr: 'error: You must be logged in to the server (Unauthorized)\n' };
-        this.requests.push({ account: account ?? '(none)', args, code: result.code });
         response.end(JSON.stringify(result));
       });
     });

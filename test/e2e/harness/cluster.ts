@@ -57,8 +57,6 @@ export class E2eCluster implements PodHost {
   public readonly services: ServiceAddress[] = [];
   /** Each time the write Service had more than one endpoint: the time and the pods. */
   public readonly writeServiceViolations: Array<{ at: number; pods: string[] }> = [];
-  /** Every change of the write Service's endpoints, for timing. */
-  public readonly writeServiceHistory: Array<{ at: number; pods: string[] }> = [];
   private readonly network: PodNetwork;
   private readonly api: ApiStandIn;
   private readonly pods = new Map<string, Pod>();
@@ -381,7 +379,6 @@ export class E2eCluster implements PodHost {
       fs.renameSync(`${file}.new`, file);
       if (service.name === this.writeService) {
         const names = pods.map(p => p.name).sort();
-        this.writeServiceHistory.push({ at: Date.now(), pods: names });
         if (names.length > 1) this.writeServiceViolations.push({ at: Date.now(), pods: names });
       }
     }
