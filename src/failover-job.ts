@@ -1,7 +1,7 @@
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { PostgresStatefulSet } from './postgres-stateful-set';
-import { addObject } from './private/api-object';
+import { addObject, addServiceAccountWithRole } from './private/api-object';
 import { PATHS, podNames, POSTGRES_CONTAINER, POSTGRES_UID, ROLE_LABEL } from './private/names';
 import { SCRIPT_FILES } from './private/scripts';
 import { validateTargetPod } from './private/validation';
@@ -58,21 +58,12 @@ export class FailoverJob extends Construct {
     const selector = Object.entries(names.selector).map(([k, v]) => `${k}=${v}`).join(',');
     const pods = podNames(names, config.maxReplicas);
 
-    addObject(this, 'ServiceAccount', k8s.KubeServiceAccount.GVK, k8s.toJson_KubeServiceAccountProps({ metadata: { name: names.failover, labels } }));
-    addObject(this, 'Role', k8s.KubeRole.GVK, k8s.toJson_KubeRoleProps({
-      metadata: { name: names.failover, labels },
-      rules: [
-        { apiGroups: [''], resources: ['pods'], verbs: ['list'] },
-        { apiGroups: [''], resources: ['pods'], resourceNames: pods, verbs: ['get', 'patch'] },
-        // Websocket exec (kubectl 1.30+) is authorized as "get", SPDY exec as "create".
-        { apiGroups: [''], resources: ['pods/exec'], resourceNames: pods, verbs: ['create', 'get'] },
-      ],
-    }));
-    addObject(this, 'RoleBinding', k8s.KubeRoleBinding.GVK, k8s.toJson_KubeRoleBindingProps({
-      metadata: { name: names.failover, labels },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: names.failover },
-      subjects: [{ kind: 'ServiceAccount', name: names.failover }],
-    }));
+    addServiceAccountWithRole(this, names.failover, labels, [
+      { apiGroups: [''], resources: ['pods'], verbs: ['list'] },
+      { apiGroups: [''], resources: ['pods'], resourceNames: pods, verbs: ['get', 'patch'] },
+      // Websocket exec (kubectl 1.30+) is authorized as "get", SPDY exec as "create".
+      { apiGroups: [''], resources: ['pods/exec'], resourceNames: pods, verbs: ['create', 'get'] },
+    ]);
 
     addObject(this, 'Resource', k8s.KubeCronJob.GVK, k8s.toJson_KubeCronJobProps({
       metadata: { name: this.cronJobName, labels },

@@ -1,7 +1,7 @@
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { PostgresConfig } from './postgres-config';
-import { addObject } from './private/api-object';
+import { addObject, addServiceAccountWithRole } from './private/api-object';
 import {
   LABELER_CONTAINER, PATHS, podNames, POSTGRES_CONTAINER, POSTGRES_PORT, POSTGRES_PORT_NAME, POSTGRES_UID, ROLE_LABEL,
 } from './private/names';
@@ -123,24 +123,13 @@ export class PostgresStatefulSet extends Construct {
       },
     }));
 
-    addObject(this, 'ServiceAccount', k8s.KubeServiceAccount.GVK, k8s.toJson_KubeServiceAccountProps({
-      metadata: { name: names.podServiceAccount, labels: { ...names.common } },
-    }));
-    addObject(this, 'LabelerRole', k8s.KubeRole.GVK, k8s.toJson_KubeRoleProps({
-      metadata: { name: names.podServiceAccount, labels: { ...names.common } },
-      rules: [{
-        apiGroups: [''],
-        resources: ['pods'],
-        // Only the cluster's own pods, up to the most it can be scaled to.
-        resourceNames: podNames(names, config.maxReplicas),
-        verbs: ['get', 'patch'],
-      }],
-    }));
-    addObject(this, 'LabelerRoleBinding', k8s.KubeRoleBinding.GVK, k8s.toJson_KubeRoleBindingProps({
-      metadata: { name: names.podServiceAccount, labels: { ...names.common } },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: names.podServiceAccount },
-      subjects: [{ kind: 'ServiceAccount', name: names.podServiceAccount }],
-    }));
+    addServiceAccountWithRole(this, names.podServiceAccount, { ...names.common }, [{
+      apiGroups: [''],
+      resources: ['pods'],
+      // Only the cluster's own pods, up to the most it can be scaled to.
+      resourceNames: podNames(names, config.maxReplicas),
+      verbs: ['get', 'patch'],
+    }]);
 
     const secretEnv = (name: string, key: string): k8s.EnvVar =>
       ({ name, valueFrom: { secretKeyRef: { name: config.secretName, key } } });
