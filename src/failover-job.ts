@@ -2,7 +2,7 @@ import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { PostgresStatefulSet } from './postgres-stateful-set';
 import { addObject, addServiceAccountWithRole } from './private/api-object';
-import { PATHS, podNames, POSTGRES_CONTAINER, POSTGRES_UID, ROLE_LABEL } from './private/names';
+import { ISOLATION_FENCE_SECONDS, PATHS, podNames, POSTGRES_CONTAINER, POSTGRES_UID, ROLE_LABEL } from './private/names';
 import { SCRIPT_FILES } from './private/scripts';
 import { validateTargetPod } from './private/validation';
 
@@ -34,9 +34,11 @@ export interface FailoverJobProps {
 /**
  * The failover job, shipped as a suspended CronJob `<name>-failover` that never
  * runs by itself: `kubectl create job --from=cronjob/<name>-failover <run-name>`
- * starts a run. It fences the old primary, promotes the most advanced (or the
- * chosen) replica and labels it; with least-privilege RBAC (its own
- * ServiceAccount, Role and RoleBinding).
+ * starts a run. It takes the leader record (compare-and-swap; a second job at
+ * the same time stops and changes nothing), fences the old primary, promotes the
+ * target (a switchover target only once it has the old primary's last WAL; in
+ * synchronous mode only a replica that holds every acknowledged commit), records
+ * and labels it; with least-privilege RBAC (its own ServiceAccount, Role and RoleBinding).
  */
 export class FailoverJob extends Construct {
   /** Name of the CronJob to create runs from. */
@@ -56,6 +58,7 @@ export class FailoverJob extends Construct {
     const timeoutSeconds = props.timeoutSeconds ?? 300;
     const labels = { ...names.common, 'app.kubernetes.io/component': 'failover' };
     const selector = Object.entries(names.selector).map(([k, v]) => `${k}=${v}`).join(',');
+    const jobSelector = [`app.kubernetes.io/instance=${names.cluster}`, 'app.kubernetes.io/component=failover'].join(',');
     const pods = podNames(names, config.maxReplicas);
 
     addServiceAccountWithRole(this, names.failover, labels, [
@@ -63,6 +66,7 @@ export class FailoverJob extends Construct {
       { apiGroups: [''], resources: ['pods'], resourceNames: pods, verbs: ['get', 'patch'] },
       // Websocket exec (kubectl 1.30+) is authorized as "get", SPDY exec as "create".
       { apiGroups: [''], resources: ['pods/exec'], resourceNames: pods, verbs: ['create', 'get'] },
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: [names.leaderRecord], verbs: ['get', 'patch', 'update'] },
     ]);
 
     addObject(this, 'Resource', k8s.KubeCronJob.GVK, k8s.toJson_KubeCronJobProps({
@@ -95,6 +99,14 @@ export class FailoverJob extends Construct {
                   command: ['/bin/bash', `${PATHS.scriptsDir}/${SCRIPT_FILES.failover}`],
                   env: [
                     { name: 'CLUSTER_SELECTOR', value: selector },
+                    // Failover jobs of this cluster: a record held by one that still runs is not taken over.
+                    { name: 'JOB_SELECTOR', value: jobSelector },
+                    { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+                    { name: 'LEADER_RECORD', value: names.leaderRecord },
+                    { name: 'SYNC_REPLICAS', value: String(config.synchronousReplicas) },
+                    { name: 'ISOLATION_FENCE_SECONDS', value: String(ISOLATION_FENCE_SECONDS) },
+                    // Synchronous mode: "true" promotes a replica even when it may lack acknowledged commits.
+                    { name: 'FAILOVER_ACCEPT_DATA_LOSS', value: 'false' },
                     { name: 'FAILOVER_TARGET', value: this.targetPod ?? '' },
                     { name: 'NODE_SCRIPT', value: `${PATHS.scriptsDir}/${SCRIPT_FILES.node}` },
                     { name: 'POSTGRES_CONTAINER', value: POSTGRES_CONTAINER },

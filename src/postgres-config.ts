@@ -45,6 +45,14 @@ export interface PostgresConfigProps {
   readonly walKeepSize?: string;
 
   /**
+   * `max_slot_wal_keep_size`: the most WAL the primary keeps for a replica that is down or behind
+   * (each replica has a replication slot). A replica that falls further behind loses its slot and
+   * clones itself afresh; keep it well below the volume size.
+   * @default "2GB"
+   */
+  readonly maxSlotWalKeepSize?: string;
+
+  /**
    * `max_connections`.
    * @default 100 (PostgreSQL's default; not written)
    */
@@ -157,6 +165,8 @@ export class PostgresConfig extends Construct {
       `at least one per replica: maxReplicas - 1 = ${this.maxReplicas - 1}`);
     const walKeepSize = props.walKeepSize ?? '1GB';
     validatePostgresSize(owner, 'walKeepSize', walKeepSize);
+    const maxSlotWalKeepSize = props.maxSlotWalKeepSize ?? '2GB';
+    validatePostgresSize(owner, 'maxSlotWalKeepSize', maxSlotWalKeepSize);
     const maxConnections = props.maxConnections ?? 100;
     validateInteger(owner, 'maxConnections', maxConnections, 10, 262_143, 'PostgreSQL needs room for its own connections');
     this.synchronousReplicas = props.synchronousReplicas ?? 0;
@@ -181,6 +191,8 @@ export class PostgresConfig extends Construct {
       { name: 'wal_level', value: walLevel },
       { name: 'max_wal_senders', value: String(maxWalSenders) },
       { name: 'wal_keep_size', value: walKeepSize },
+      // Each replica streams through a slot of its own, which keeps its WAL up to this much.
+      { name: 'max_slot_wal_keep_size', value: maxSlotWalKeepSize },
       { name: 'hot_standby', value: 'on' },
       // pg_rewind needs it to turn a former primary into a replica.
       { name: 'wal_log_hints', value: 'on' },
@@ -222,6 +234,7 @@ export class PostgresConfig extends Construct {
         [SCRIPT_FILES.node]: readScript(SCRIPT_FILES.node),
         [SCRIPT_FILES.labeler]: readScript(SCRIPT_FILES.labeler),
         [SCRIPT_FILES.failover]: readScript(SCRIPT_FILES.failover),
+        [SCRIPT_FILES.leaderRecord]: readScript(SCRIPT_FILES.leaderRecord),
       },
     }));
     if (props.existingSecretName === undefined) {
@@ -284,12 +297,13 @@ function validateExtraSettings(owner: string, settings: { [name: string]: string
 const LIBRARY_OWNED = [
   'listen_addresses', 'port', 'wal_level', 'hot_standby', 'wal_log_hints', 'password_encryption',
   'config_file', 'hba_file', 'data_directory', 'cluster_name', 'primary_conninfo', 'unix_socket_directories',
-  'recovery_target_timeline',
+  'recovery_target_timeline', 'primary_slot_name',
 ];
 
 const TYPED_PROP: { [setting: string]: string } = {
   max_wal_senders: 'maxWalSenders',
   wal_keep_size: 'walKeepSize',
+  max_slot_wal_keep_size: 'maxSlotWalKeepSize',
   synchronous_standby_names: 'synchronousReplicas',
   max_connections: 'maxConnections',
 };

@@ -3,13 +3,21 @@ import { Construct } from 'constructs';
 import { PostgresConfig } from './postgres-config';
 import { addObject, addServiceAccountWithRole } from './private/api-object';
 import {
-  LABELER_CONTAINER, PATHS, podNames, POSTGRES_CONTAINER, POSTGRES_PORT, POSTGRES_PORT_NAME, POSTGRES_UID, ROLE_LABEL,
+  ISOLATION_FENCE_SECONDS, KUBECTL_INIT_CONTAINER, LABELER_CONTAINER, PATHS, podNames, POSTGRES_CONTAINER, POSTGRES_PORT,
+  POSTGRES_PORT_NAME, POSTGRES_UID, ROLE_LABEL,
 } from './private/names';
 import { SCRIPT_FILES } from './private/scripts';
 import { validateImage, validateInteger, validateStorageSize } from './private/validation';
 
-/** The image of the role-labeler sidecar and the failover job: any image with bash, coreutils (od, sed, mktemp) and kubectl. */
+/**
+ * The image of the failover job (bash, coreutils, kubectl) and of the init container that copies its kubectl
+ * (a static binary) for the role-labeler sidecar, which runs the postgres image.
+ */
 export const DEFAULT_KUBECTL_IMAGE = 'docker.io/alpine/k8s:1.27.15';
+
+const RUN_VOLUME = 'run';
+const TOOLS_VOLUME = 'tools';
+const TOKEN_VOLUME = 'api-token';
 
 /**
  * How the PostgreSQL pods run: their number, image, storage and resources.
@@ -47,7 +55,8 @@ export interface PostgresPodOptions {
   readonly resources?: k8s.ResourceRequirements;
 
   /**
-   * Image with bash, coreutils and kubectl, for the role-labeler sidecar and the failover job.
+   * Image with bash, coreutils and a statically linked kubectl: the failover job runs it, and an init
+   * container copies its kubectl for the role-labeler sidecar (which runs the postgres image, for psql).
    * @default "docker.io/alpine/k8s:1.27.15"
    */
   readonly kubectlImage?: string;
@@ -66,7 +75,8 @@ export interface PostgresStatefulSetProps extends PostgresPodOptions {
 /**
  * The StatefulSet `<name>-cluster` that runs PostgreSQL, its headless Service
  * `<name>-headless`, and the ServiceAccount, Role and RoleBinding with which each
- * pod's role-labeler sidecar labels its own pod.
+ * pod's role-labeler sidecar reads and keeps the leader record (the Lease
+ * `<name>-leader`) and labels its own pod. The postgres container gets no API token.
  */
 export class PostgresStatefulSet extends Construct {
   /** Name of the StatefulSet; pods are "<name>-<ordinal>". */
@@ -77,7 +87,7 @@ export class PostgresStatefulSet extends Construct {
   public readonly replicas: number;
   /** The PostgreSQL image. */
   public readonly image: string;
-  /** The sidecar's image. */
+  /** The image whose kubectl the sidecar uses, and the failover job's image. */
   public readonly kubectlImage: string;
   /** Labels that select this cluster's pods. */
   public readonly selectorLabels: { [key: string]: string };
@@ -123,18 +133,25 @@ export class PostgresStatefulSet extends Construct {
       },
     }));
 
-    addServiceAccountWithRole(this, names.podServiceAccount, { ...names.common }, [{
-      apiGroups: [''],
-      resources: ['pods'],
+    const pods = podNames(names, config.maxReplicas);
+    addServiceAccountWithRole(this, names.podServiceAccount, { ...names.common }, [
+      // The primary's sidecar keeps replication slots (and the synchronous set) for the pods that exist.
+      { apiGroups: [''], resources: ['pods'], verbs: ['list'] },
       // Only the cluster's own pods, up to the most it can be scaled to.
-      resourceNames: podNames(names, config.maxReplicas),
-      verbs: ['get', 'patch'],
-    }]);
+      { apiGroups: [''], resources: ['pods'], resourceNames: pods, verbs: ['get', 'patch'] },
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: [names.leaderRecord], verbs: ['get', 'patch', 'update'] },
+      // A new cluster's first primary creates the record; Kubernetes cannot limit "create" to a name.
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
+    ]);
 
     const secretEnv = (name: string, key: string): k8s.EnvVar =>
       ({ name, valueFrom: { secretKeyRef: { name: config.secretName, key } } });
     const podNameEnv: k8s.EnvVar = { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } };
     const scriptsMount: k8s.VolumeMount = { name: config.scriptsConfigMapName, mountPath: PATHS.scriptsDir };
+    const runMount: k8s.VolumeMount = { name: RUN_VOLUME, mountPath: PATHS.runDir };
+    const toolsMount: k8s.VolumeMount = { name: TOOLS_VOLUME, mountPath: PATHS.toolsDir };
+    const syncEnv: k8s.EnvVar = { name: 'SYNC_REPLICAS', value: String(config.synchronousReplicas) };
+    const selector = Object.entries(names.selector).map(([k, v]) => `${k}=${v}`).join(',');
     const restricted: k8s.SecurityContext = {
       allowPrivilegeEscalation: false,
       capabilities: { drop: ['ALL'] },
@@ -143,12 +160,18 @@ export class PostgresStatefulSet extends Construct {
     const spec: k8s.StatefulSetSpec = {
       serviceName: this.headlessServiceName,
       replicas: this.replicas,
-      podManagementPolicy: 'OrderedReady',
+      // The leader record, not start order, decides roles: every pod starts at once, and a pod 0 that cannot
+      // start (its volume lost) does not keep the replicas that hold the data from starting.
+      podManagementPolicy: 'Parallel',
       selector: { matchLabels: { ...names.selector } },
       template: {
         metadata: { labels: podLabels },
         spec: {
           serviceAccountName: names.podServiceAccount,
+          // Only the sidecar gets a token (a projected volume below); the postgres container has none.
+          automountServiceAccountToken: false,
+          // The sidecar fences its PostgreSQL (pg_ctl stop) when the leader record does not name it.
+          shareProcessNamespace: true,
           // Service links would add variables such as POSTGRES_WRITE_PORT to every container.
           enableServiceLinks: false,
           securityContext: {
@@ -176,10 +199,12 @@ export class PostgresStatefulSet extends Construct {
                 { name: 'PEER_DOMAIN', value: this.headlessServiceName },
                 { name: 'POSTGRES_CONFIG_DIR', value: PATHS.configDir },
                 { name: 'POSTGRES_INITDB_ARGS', value: config.initdbArgs },
+                syncEnv,
               ],
               ports: [{ containerPort: POSTGRES_PORT, name: POSTGRES_PORT_NAME }],
               readinessProbe: {
-                exec: { command: ['pg_isready', '--quiet', '--host=/var/run/postgresql', `--port=${POSTGRES_PORT}`] },
+                // Accepts connections and, for a replica, streams: a replica that cannot follow serves no reads.
+                exec: { command: ['/bin/bash', `${PATHS.scriptsDir}/${SCRIPT_FILES.node}`, 'ready'] },
                 periodSeconds: 2,
                 timeoutSeconds: 2,
                 failureThreshold: 2,
@@ -191,28 +216,63 @@ export class PostgresStatefulSet extends Construct {
                 { name: config.configMapName, mountPath: PATHS.configDir },
                 { name: config.initConfigMapName, mountPath: PATHS.initDir },
                 scriptsMount,
+                runMount,
               ],
             },
             {
               name: LABELER_CONTAINER,
-              image: this.kubectlImage,
+              // The postgres image: the sidecar needs psql and pg_ctl; kubectl comes from the init container.
+              image: this.image,
               command: ['/bin/bash', `${PATHS.scriptsDir}/${SCRIPT_FILES.labeler}`],
               env: [
                 podNameEnv,
                 { name: 'PGDATA', value: PATHS.pgdata },
                 { name: 'ROLE_LABEL', value: ROLE_LABEL },
+                { name: 'LEADER_RECORD', value: names.leaderRecord },
+                { name: 'RECORD_LABELS', value: JSON.stringify(names.common) },
+                { name: 'KUBECTL', value: `${PATHS.toolsDir}/kubectl` },
+                { name: 'CLUSTER_SELECTOR', value: selector },
+                { name: 'PRIMARY_HOST', value: names.writeService },
+                { name: 'REPLICATION_USER', value: config.replicationUser },
+                secretEnv('POSTGRES_REPLICATION_PASSWORD', 'replication-password'),
+                syncEnv,
+                { name: 'ISOLATION_FENCE_SECONDS', value: String(ISOLATION_FENCE_SECONDS) },
                 // kubectl keeps its discovery cache under $HOME.
                 { name: 'HOME', value: '/tmp' },
               ],
               resources: { requests: { cpu: k8s.Quantity.fromString('10m'), memory: k8s.Quantity.fromString('32Mi') } },
               securityContext: restricted,
               volumeMounts: [
-                { name: names.storageVolume, mountPath: PATHS.dataVolume, readOnly: true },
+                // Read-write: fencing writes standby.signal, and a re-clone request next to the data directory.
+                { name: names.storageVolume, mountPath: PATHS.dataVolume },
                 scriptsMount,
+                runMount,
+                toolsMount,
+                { name: TOKEN_VOLUME, mountPath: PATHS.serviceAccountDir, readOnly: true },
               ],
             },
           ],
+          initContainers: [{
+            name: KUBECTL_INIT_CONTAINER,
+            image: this.kubectlImage,
+            command: ['/bin/sh', '-c', `cp "$(command -v kubectl)" ${PATHS.toolsDir}/kubectl`],
+            resources: { requests: { cpu: k8s.Quantity.fromString('10m'), memory: k8s.Quantity.fromString('16Mi') } },
+            securityContext: restricted,
+            volumeMounts: [toolsMount],
+          }],
           volumes: [
+            { name: RUN_VOLUME, emptyDir: {} },
+            { name: TOOLS_VOLUME, emptyDir: {} },
+            {
+              name: TOKEN_VOLUME,
+              projected: {
+                sources: [
+                  { serviceAccountToken: { path: 'token', expirationSeconds: 3607 } },
+                  { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
+                  { downwardApi: { items: [{ path: 'namespace', fieldRef: { fieldPath: 'metadata.namespace' } }] } },
+                ],
+              },
+            },
             { name: config.configMapName, configMap: { name: config.configMapName } },
             { name: config.initConfigMapName, configMap: { name: config.initConfigMapName } },
             { name: config.scriptsConfigMapName, configMap: { name: config.scriptsConfigMapName, defaultMode: 0o755 } },

@@ -30,12 +30,24 @@ describe('FailoverJob', () => {
     expect(envOf(targeted.spec.jobTemplate.spec.template.spec.containers[0], 'FAILOVER_TARGET').value).toBe('postgres-cluster-2');
   });
 
-  test('has least privilege: list pods, and get, patch and exec only the cluster pods', () => {
+  test('knows the leader record, the other failover runs, its own pod and the synchronous mode', () => {
+    expect(envOf(failover, 'LEADER_RECORD').value).toBe('postgres-leader');
+    expect(envOf(failover, 'JOB_SELECTOR').value).toBe('app.kubernetes.io/instance=postgres,app.kubernetes.io/component=failover');
+    expect(job.template.metadata.labels).toMatchObject({ 'app.kubernetes.io/instance': 'postgres', 'app.kubernetes.io/component': 'failover' });
+    expect(envOf(failover, 'POD_NAME').valueFrom).toEqual({ fieldRef: { fieldPath: 'metadata.name' } });
+    expect(envOf(failover, 'SYNC_REPLICAS').value).toBe('0');
+    expect(envOf(failover, 'FAILOVER_ACCEPT_DATA_LOSS').value).toBe('false');
+    const sync = find(synthCluster({ synchronousReplicas: 2 }), 'CronJob', 'postgres-failover');
+    expect(envOf(sync.spec.jobTemplate.spec.template.spec.containers[0], 'SYNC_REPLICAS').value).toBe('2');
+  });
+
+  test('has least privilege: list pods; get, patch and exec only the cluster pods; get and patch only its leader record', () => {
     const pods = Array.from({ length: 10 }, (_, i) => `postgres-cluster-${i}`);
     expect(find(objects, 'Role', 'postgres-failover').rules).toEqual([
       { apiGroups: [''], resources: ['pods'], verbs: ['list'] },
       { apiGroups: [''], resources: ['pods'], resourceNames: pods, verbs: ['get', 'patch'] },
       { apiGroups: [''], resources: ['pods/exec'], resourceNames: pods, verbs: ['create', 'get'] },
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: ['postgres-leader'], verbs: ['get', 'patch', 'update'] },
     ]);
     expect(job.template.spec.serviceAccountName).toBe('postgres-failover');
     expect(job.template.spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 999 });

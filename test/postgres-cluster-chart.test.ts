@@ -24,7 +24,7 @@ describe('PostgresClusterChart', () => {
     const sts = objects.find(o => o.kind === 'StatefulSet')!;
     expect(sts.spec.replicas).toBe(5);
     expect(sts.spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe('20Gi');
-    expect(sts.spec.template.spec.containers[1].image).toBe('registry.example.com/kubectl:1.27');
+    expect(sts.spec.template.spec.initContainers[0].image).toBe('registry.example.com/kubectl:1.27');
     const cron = objects.find(o => o.kind === 'CronJob')!;
     expect(cron.spec.jobTemplate.spec.template.spec.containers[0].image).toBe('registry.example.com/kubectl:1.27');
   });

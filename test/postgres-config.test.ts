@@ -22,6 +22,14 @@ describe('PostgresConfig', () => {
       expect(settings.has('wal_keep_segments')).toBe(false);
     });
 
+    test('caps the WAL that replication slots keep for a replica that is down or behind', () => {
+      expect(config().settings.get('max_slot_wal_keep_size')).toBe('2GB');
+      expect(config({ maxSlotWalKeepSize: '500MB' }).settings.get('max_slot_wal_keep_size')).toBe('500MB');
+      expect(fails({ maxSlotWalKeepSize: '2Gi' })).toThrow('maxSlotWalKeepSize "2Gi" is not a PostgreSQL size');
+      expect(fails({ extraSettings: { max_slot_wal_keep_size: '1GB' } })).toThrow('set "max_slot_wal_keep_size" with the maxSlotWalKeepSize property');
+      expect(fails({ extraSettings: { primary_slot_name: 'x' } })).toThrow(/may not set "primary_slot_name"/);
+    });
+
     test('sizes max_wal_senders for scaling to maxReplicas plus base backups', () => {
       expect(config().settings.get('max_wal_senders')).toBe('13');
       expect(config({ maxReplicas: 20 }).settings.get('max_wal_senders')).toBe('23');

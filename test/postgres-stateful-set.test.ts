@@ -23,8 +23,8 @@ describe('PostgresStatefulSet', () => {
   const sts = find(objects, 'StatefulSet', 'postgres-cluster');
   const postgres = container(objects, 'postgres');
 
-  test('runs 3 pods of postgres:15 under the headless Service, in order', () => {
-    expect(sts.spec).toMatchObject({ replicas: 3, serviceName: 'postgres-headless', podManagementPolicy: 'OrderedReady' });
+  test('runs 3 pods of postgres:15 under the headless Service, all at once (the leader record decides roles, not start order)', () => {
+    expect(sts.spec).toMatchObject({ replicas: 3, serviceName: 'postgres-headless', podManagementPolicy: 'Parallel' });
     expect(postgres.image).toBe('postgres:15');
   });
 
@@ -55,7 +55,7 @@ describe('PostgresStatefulSet', () => {
   test('starts with the embedded entrypoint script, mounted with the other scripts', () => {
     expect(postgres.command).toEqual(['/bin/bash', '/opt/postgres-cluster/init-replica.sh']);
     const scripts = find(objects, 'ConfigMap', 'postgres-cluster-init').data;
-    for (const file of ['init-replica.sh', 'pg-node.sh', 'role-labeler.sh', 'failover.sh']) {
+    for (const file of ['init-replica.sh', 'pg-node.sh', 'role-labeler.sh', 'failover.sh', 'leader-record.sh']) {
       expect(scripts[file]).toBe(fs.readFileSync(path.join(__dirname, '..', 'src', 'scripts', file), 'utf8'));
     }
   });
@@ -72,22 +72,44 @@ describe('PostgresStatefulSet', () => {
     expect(headless.spec.selector).toEqual(sts.spec.selector.matchLabels);
   });
 
-  test('a pod is ready while PostgreSQL accepts connections', () => {
-    expect(postgres.readinessProbe.exec.command[0]).toBe('pg_isready');
+  test('a pod is ready while PostgreSQL accepts connections and, for a replica, streams', () => {
+    expect(postgres.readinessProbe.exec.command).toEqual(['/bin/bash', '/opt/postgres-cluster/pg-node.sh', 'ready']);
   });
 
-  test('the role-labeler sidecar may get and patch only the cluster pods', () => {
+  test('only the sidecar has an API token; it runs the postgres image with a kubectl copied by an init container', () => {
+    const pod = sts.spec.template.spec;
+    const labeler = container(objects, 'role-labeler');
+    expect(pod.automountServiceAccountToken).toBe(false);
+    expect(pod.shareProcessNamespace).toBe(true);
+    expect(postgres.volumeMounts.map((m: any) => m.mountPath)).not.toContain('/var/run/secrets/kubernetes.io/serviceaccount');
+    expect(labeler.volumeMounts).toContainEqual({ name: 'api-token', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true });
+    expect(pod.volumes.find((v: any) => v.name === 'api-token').projected.sources[0]).toEqual({ serviceAccountToken: { path: 'token', expirationSeconds: 3607 } });
+    expect(labeler.image).toBe('postgres:15');
+    expect(envOf(labeler, 'KUBECTL').value).toBe('/opt/postgres-cluster-tools/kubectl');
+    expect(pod.initContainers).toEqual([expect.objectContaining({
+      name: 'kubectl', image: 'docker.io/alpine/k8s:1.27.15',
+      command: ['/bin/sh', '-c', 'cp "$(command -v kubectl)" /opt/postgres-cluster-tools/kubectl'],
+      volumeMounts: [{ name: 'tools', mountPath: '/opt/postgres-cluster-tools' }],
+    })]);
+    // Both containers share the socket directory, where the sidecar leaves the leader record for the entrypoint.
+    for (const c of [postgres, labeler]) expect(c.volumeMounts).toContainEqual({ name: 'run', mountPath: '/var/run/postgresql' });
+  });
+
+  test('the role-labeler sidecar may read and keep only its cluster\'s pods and leader record', () => {
     const labeler = container(objects, 'role-labeler');
     expect(labeler.command).toEqual(['/bin/bash', '/opt/postgres-cluster/role-labeler.sh']);
-    expect(labeler.volumeMounts).toContainEqual({ name: 'postgres-storage', mountPath: '/var/lib/postgresql/data', readOnly: true });
+    expect(labeler.volumeMounts).toContainEqual({ name: 'postgres-storage', mountPath: '/var/lib/postgresql/data' });
+    expect(envOf(labeler, 'LEADER_RECORD').value).toBe('postgres-leader');
+    expect(JSON.parse(envOf(labeler, 'RECORD_LABELS').value)).toMatchObject({ 'app.kubernetes.io/instance': 'postgres' });
+    expect(envOf(labeler, 'ISOLATION_FENCE_SECONDS').value).toBe('10');
     expect(sts.spec.template.spec.serviceAccountName).toBe('postgres-cluster');
     const role = find(objects, 'Role', 'postgres-cluster');
-    expect(role.rules).toEqual([{
-      apiGroups: [''],
-      resources: ['pods'],
-      verbs: ['get', 'patch'],
-      resourceNames: Array.from({ length: 10 }, (_, i) => `postgres-cluster-${i}`),
-    }]);
+    expect(role.rules).toEqual([
+      { apiGroups: [''], resources: ['pods'], verbs: ['list'] },
+      { apiGroups: [''], resources: ['pods'], verbs: ['get', 'patch'], resourceNames: Array.from({ length: 10 }, (_, i) => `postgres-cluster-${i}`) },
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: ['postgres-leader'], verbs: ['get', 'patch', 'update'] },
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
+    ]);
     expect(find(objects, 'RoleBinding', 'postgres-cluster')).toMatchObject({
       roleRef: { kind: 'Role', name: 'postgres-cluster' }, subjects: [{ kind: 'ServiceAccount', name: 'postgres-cluster' }],
     });

@@ -15,6 +15,8 @@ export interface ClusterNames {
   readonly secret: string;
   readonly podServiceAccount: string;
   readonly failover: string;
+  /** The leader record: a coordination.k8s.io/v1 Lease that names the primary (created at run time). */
+  readonly leaderRecord: string;
   readonly storageVolume: string;
   /** Labels that select exactly this cluster's pods (immutable StatefulSet selector). */
   readonly selector: { readonly [key: string]: string };
@@ -31,6 +33,9 @@ export const POSTGRES_PORT = 5432;
 export const POSTGRES_PORT_NAME = 'postgres';
 export const POSTGRES_CONTAINER = 'postgres';
 export const LABELER_CONTAINER = 'role-labeler';
+export const KUBECTL_INIT_CONTAINER = 'kubectl';
+/** Annotations of the leader record are "<prefix>/<field>" (see src/scripts/leader-record.sh). */
+export const RECORD_ANNOTATION_PREFIX = 'postgres.cdk8s.io';
 
 /** Where the pods see their volumes (container paths). */
 export const PATHS = {
@@ -39,7 +44,18 @@ export const PATHS = {
   configDir: '/etc/postgresql',
   initDir: '/docker-entrypoint-initdb.d/',
   scriptsDir: '/opt/postgres-cluster',
+  /** The sidecar's kubectl, copied there by the kubectl init container (the postgres image has none). */
+  toolsDir: '/opt/postgres-cluster-tools',
+  /** Unix socket, and the leader record's copy that the sidecar hands to the entrypoint. */
+  runDir: '/var/run/postgresql',
+  serviceAccountDir: '/var/run/secrets/kubernetes.io/serviceaccount',
 } as const;
+
+/**
+ * Timing of the record's safety rules. A primary's sidecar fences it after ISOLATION seconds without
+ * reading the record; a failover job that cannot reach the old primary waits twice that before it promotes.
+ */
+export const ISOLATION_FENCE_SECONDS = 10;
 
 /** The uid/gid of the `postgres` user in the official postgres images. */
 export const POSTGRES_UID = 999;
@@ -59,6 +75,7 @@ export function clusterNames(name: string): ClusterNames {
     secret: `${name}-secret`,
     podServiceAccount: `${name}-cluster`,
     failover: `${name}-failover`,
+    leaderRecord: `${name}-leader`,
     storageVolume: `${name}-storage`,
     selector,
     common: {

@@ -7,6 +7,7 @@ export const SCRIPT_FILES = {
   node: 'pg-node.sh',
   labeler: 'role-labeler.sh',
   failover: 'failover.sh',
+  leaderRecord: 'leader-record.sh',
   createReplicationUser: 'create-replication-user.sh',
 } as const;
 

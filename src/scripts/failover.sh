@@ -1,32 +1,50 @@
 #!/usr/bin/env bash
-# The failover job. It leaves exactly one primary:
-#   1. surveys every pod (role and WAL position, through pg-node.sh status);
-#   2. picks the target: FAILOVER_TARGET if set, else - only when no healthy
-#      primary exists - the replica with the most WAL, once every replica has
-#      written what was still on its way from the lost primary;
-#   3. fences every other primary (label removed, standby.signal, fast stop) and
-#      removes the role label of pods it cannot reach;
-#   4. promotes the target and labels it role=primary;
-#   5. looks again, and fences any primary that came back meanwhile;
-#   6. waits for the replicas to stream from the new primary: a WAL receiver that
-#      does not is told to reconnect, a replica that cannot is restarted (its
-#      entrypoint rewinds it onto the new timeline).
-# Running it twice does no harm: with a healthy primary and no other target it does nothing.
+# The failover job. The leader record (leader-record.sh) is the one source of truth: the job changes it
+# with compare-and-swap, and every pod's sidecar fences a primary that the record does not name.
+#   1. reads the record. If another failover job holds it and still runs, it stops: nothing changed. If
+#      a job died holding it, this run resumes: it completes that failover or undoes it.
+#   2. surveys every pod (pg-node.sh status through kubectl exec; for a pod it cannot reach, the
+#      container state the kubelet reported). With a healthy primary and no other FAILOVER_TARGET it
+#      does nothing.
+#   3. takes the record: state failing-over, a new epoch, its own pod name. From then on no pod may be
+#      primary but the target, once it is promoted.
+#   4. planned switchover (the primary answers): fences it (fast shutdown, which streams every WAL record
+#      out) and promotes the target only once it has received the old primary's shutdown checkpoint;
+#      otherwise it gives the primary role back to the old primary and refuses.
+#      unplanned failover (the primary is down): a primary it cannot reach may still run, so it first
+#      waits until such a primary must have fenced itself (its sidecar does when it cannot read the
+#      record); then, once the replicas have written what was in flight, promotes the most advanced
+#      one. In synchronous mode only when it can reach enough of the recorded synchronous standbys to
+#      be sure to hold every acknowledged commit (FAILOVER_ACCEPT_DATA_LOSS=true overrides, losing them).
+#   5. records the new primary (state stable), labels it, and waits for the replicas to follow it.
 set -euo pipefail
 
 : "${CLUSTER_SELECTOR:?CLUSTER_SELECTOR must select the pods of the cluster}"
+: "${JOB_SELECTOR:?JOB_SELECTOR must select the failover job pods}"
 : "${NODE_SCRIPT:=/opt/postgres-cluster/pg-node.sh}"
 : "${POSTGRES_CONTAINER:=postgres}"
 : "${ROLE_LABEL:=role}"
 : "${FENCE_TIMEOUT_SECONDS:=60}"
 # How long replicas may take to write the WAL that was in flight when the primary was lost.
 : "${SETTLE_SECONDS:=5}"
+# How long a switchover target may take to receive the old primary's last WAL.
+: "${SWITCHOVER_TIMEOUT_SECONDS:=10}"
 # How long replicas may take to stream from the new primary before they are restarted.
 : "${FOLLOW_TIMEOUT_SECONDS:=15}"
+# After this long without reading the record, a primary's sidecar fences it (see role-labeler.sh).
+: "${ISOLATION_FENCE_SECONDS:=10}"
+: "${SYNC_REPLICAS:=0}"
+: "${FAILOVER_ACCEPT_DATA_LOSS:=false}"
+: "${POD_NAME:=${HOSTNAME:?POD_NAME or HOSTNAME must name the job pod}}"
 TARGET=${FAILOVER_TARGET:-}
 
+# shellcheck source=SCRIPTDIR/leader-record.sh
+source "$(dirname "${BASH_SOURCE[0]}")/leader-record.sh"
+
 declare -a PODS=()
-declare -A ROLE=() LSN=() RECEIVER=() TIMELINE=()
+declare -A ROLE=() LSN=() RECEIVER=() TIMELINE=() CHECKPOINT=()
+PREVIOUS=""
+SYNC_SET=""
 
 log() { printf '%s failover: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
 refuse() { log "REFUSED: $*"; exit 1; }
@@ -34,32 +52,59 @@ refuse() { log "REFUSED: $*"; exit 1; }
 on_node() {
   local pod=$1
   shift
-  kubectl exec "$pod" -c "$POSTGRES_CONTAINER" -- bash "$NODE_SCRIPT" "$@"
+  "$KUBECTL" exec "$pod" -c "$POSTGRES_CONTAINER" -- bash "$NODE_SCRIPT" "$@"
 }
 
-node_state() { on_node "$1" status 2> /dev/null || echo "unreachable 0/0 none 0"; }
+# What the kubelet last reported of a pod's postgres container: running, stopped, or unknown.
+container_state() {
+  local out
+  out=$("$KUBECTL" get pod "$1" --request-timeout="$API_TIMEOUT" \
+    -o "jsonpath={.status.containerStatuses[?(@.name==\"$POSTGRES_CONTAINER\")].state.running.startedAt}" 2> /dev/null) || {
+    echo unknown
+    return
+  }
+  if [ -n "$out" ]; then echo running; else echo stopped; fi
+}
+
+# "<role> <lsn> <receiver> <timeline> <checkpoint>" (pg-node.sh status). A pod that cannot be asked is
+# "down" only when the kubelet says its container is not running; otherwise "unreachable": it may well
+# be running, and serving.
+node_state() {
+  if on_node "$1" status 2> /dev/null; then return; fi
+  case "$(container_state "$1")" in
+    stopped) echo "down 0/0 none 0 0/0" ;;
+    *) echo "unreachable 0/0 none 0 0/0" ;;
+  esac
+}
 
 lsn_number() { echo $(( (16#${1%/*} << 32) | 16#${1#*/} )); }
+known_lsn() { [[ ${LSN[$1]:-?} =~ ^[0-9A-F]+/[0-9A-F]+$ ]]; }
 
-survey() {
+survey_pods() {
   local dir pod
   dir=$(mktemp -d)
-  mapfile -t PODS < <(kubectl get pods -l "$CLUSTER_SELECTOR" -o name | sed 's|^pod/||')
-  (( ${#PODS[@]} > 0 )) || refuse "no pods match $CLUSTER_SELECTOR"
-  for pod in "${PODS[@]}"; do
+  for pod in "$@"; do
     node_state "$pod" > "$dir/$pod" &
   done
   wait
-  for pod in "${PODS[@]}"; do
-    read -r "ROLE[$pod]" "LSN[$pod]" "RECEIVER[$pod]" "TIMELINE[$pod]" < "$dir/$pod"
+  for pod in "$@"; do
+    read -r "ROLE[$pod]" "LSN[$pod]" "RECEIVER[$pod]" "TIMELINE[$pod]" "CHECKPOINT[$pod]" < "$dir/$pod"
   done
   rm -rf "$dir"
+}
+
+survey() {
+  mapfile -t PODS < <("$KUBECTL" get pods -l "$CLUSTER_SELECTOR" -o name | sed 's|^pod/||')
+  (( ${#PODS[@]} > 0 )) || refuse "no pods match $CLUSTER_SELECTOR"
+  survey_pods "${PODS[@]}"
 }
 
 describe() {
   local pod
   for pod in "${PODS[@]}"; do printf '%s=%s@%s ' "$pod" "${ROLE[$pod]}" "${LSN[$pod]}"; done
 }
+
+is_pod() { [[ " ${PODS[*]} " == *" $1 "* ]]; }
 
 pods_with_role() {
   local pod
@@ -75,13 +120,80 @@ pods_with_receiver() {
   done
 }
 
-most_advanced_replica() {
-  local pod best="" best_lsn=-1 lsn
-  for pod in $(pods_with_role replica); do
-    lsn=$(lsn_number "${LSN[$pod]}")
-    if (( lsn > best_lsn )); then best=$pod; best_lsn=$lsn; fi
+job_running() {
+  local pods
+  pods=$("$KUBECTL" get pods -l "$JOB_SELECTOR" --field-selector=status.phase=Running -o name --request-timeout="$API_TIMEOUT") || return 0
+  grep -qx "pod/$1" <<< "$pods"
+}
+
+# Writes the record, or stops: a conflict means that someone else acted meanwhile.
+update_record() {
+  local rc=0
+  record_update "$@" || rc=$?
+  case $rc in
+    0) return 0 ;;
+    2) record_read || true
+       refuse "the leader record changed while this job worked ($(record_describe)): someone else acted; run the job again to decide anew" ;;
+    *) refuse "cannot update the leader record: $RECORD_ERROR" ;;
+  esac
+}
+
+# Puts the record back as it was before this job (the old primary stays or becomes the primary again).
+give_back() {
+  local reason=$1 state
+  update_record state=stable "primary=$PREVIOUS" "epoch=$((R[epoch] + 1))" target= previous= job=
+  log "the leader record names $PREVIOUS again ($(record_describe))"
+  state=$(node_state "$PREVIOUS")
+  local deadline=$((SECONDS + FENCE_TIMEOUT_SECONDS))
+  while [[ $state == down* || $state == starting* ]] && (( SECONDS < deadline )); do
+    sleep 0.2
+    state=$(node_state "$PREVIOUS")
   done
-  [ -n "$best" ] && echo "$best"
+  if [[ $state == replica* ]]; then
+    on_node "$PREVIOUS" promote > /dev/null || log "promoting $PREVIOUS back failed: its sidecar and entrypoint will follow the record"
+  fi
+  "$KUBECTL" label pod "$PREVIOUS" "$ROLE_LABEL=primary" --overwrite > /dev/null 2>&1 || true
+  refuse "$reason; $PREVIOUS is the primary again, nothing was lost"
+}
+
+fence() {
+  local pod=$1 state deadline
+  log "fencing $pod: removing its $ROLE_LABEL label, then restarting it as a replica"
+  "$KUBECTL" label pod "$pod" "$ROLE_LABEL-" > /dev/null 2>&1 || true
+  # The container exits with PostgreSQL, so this exec may end abruptly; the state below is what counts.
+  on_node "$pod" fence > /dev/null 2>&1 || true
+  deadline=$((SECONDS + FENCE_TIMEOUT_SECONDS))
+  while (( SECONDS < deadline )); do
+    state=$(node_state "$pod")
+    read -r "ROLE[$pod]" "LSN[$pod]" "RECEIVER[$pod]" "TIMELINE[$pod]" "CHECKPOINT[$pod]" <<< "$state"
+    case "${ROLE[$pod]}" in
+      primary | starting | unreachable) sleep 0.1 ;;
+      *) log "$pod is fenced (now ${ROLE[$pod]}, shutdown checkpoint ${CHECKPOINT[$pod]})"; return 0 ;;
+    esac
+  done
+  return 1
+}
+
+# A planned switchover: the target must hold everything the old primary wrote, its shutdown checkpoint
+# included, before it is promoted.
+switchover() {
+  local checkpoint deadline state
+  fence "$PREVIOUS" || give_back "$PREVIOUS is still a primary ${FENCE_TIMEOUT_SECONDS}s after fencing"
+  checkpoint=${CHECKPOINT[$PREVIOUS]}
+  deadline=$((SECONDS + SWITCHOVER_TIMEOUT_SECONDS))
+  while true; do
+    state=$(node_state "$TARGET")
+    read -r "ROLE[$TARGET]" "LSN[$TARGET]" "RECEIVER[$TARGET]" "TIMELINE[$TARGET]" "CHECKPOINT[$TARGET]" <<< "$state"
+    if [ "${ROLE[$TARGET]}" = replica ] && known_lsn "$TARGET" && (( $(lsn_number "${LSN[$TARGET]}") > $(lsn_number "$checkpoint") )); then
+      log "$TARGET has received the old primary's shutdown checkpoint ($checkpoint; it is at ${LSN[$TARGET]})"
+      return 0
+    fi
+    if (( SECONDS >= deadline )); then
+      give_back "switchover to $TARGET: it had received WAL up to ${LSN[$TARGET]} (${ROLE[$TARGET]}, receiver ${RECEIVER[$TARGET]})," \
+        "short of the old primary's shutdown checkpoint $checkpoint, after ${SWITCHOVER_TIMEOUT_SECONDS}s; promoting it would lose commits"
+    fi
+    sleep 0.05
+  done
 }
 
 # With the primary lost, replicas may still be writing WAL that was on its way: compare them once their WAL
@@ -91,75 +203,112 @@ settle() {
   before=$(describe)
   while (( SECONDS < deadline )); do
     sleep 0.2
-    survey
+    survey_pods "${PODS[@]}"
     if [ "$(describe)" = "$before" ] && [ -z "$(pods_with_receiver streaming)" ]; then return 0; fi
     before=$(describe)
   done
   log "replicas still receive after ${SETTLE_SECONDS}s ($(pods_with_receiver streaming)); comparing them as they are now"
 }
 
-choose_target() {
-  local -a primaries
-  local best
-  mapfile -t primaries < <(pods_with_role primary)
-  if [ -n "$TARGET" ]; then
-    [ -n "${ROLE[$TARGET]+set}" ] || refuse "FAILOVER_TARGET $TARGET is not a pod of this cluster (pods: ${PODS[*]})"
-    case "${ROLE[$TARGET]}" in
-      primary | replica) ;;
-      *) refuse "FAILOVER_TARGET $TARGET is not healthy (it is ${ROLE[$TARGET]}); choose another replica" ;;
-    esac
-  elif (( ${#primaries[@]} == 1 )); then
-    log "primary ${primaries[0]} is healthy: nothing to do. For a planned switchover, set FAILOVER_TARGET to the replica to promote."
-    kubectl label pod "${primaries[0]}" "$ROLE_LABEL=primary" --overwrite > /dev/null
-    exit 0
-  elif (( ${#primaries[@]} > 1 )); then
-    refuse "${#primaries[@]} primaries are running (${primaries[*]}): set FAILOVER_TARGET to the one to keep"
+# The replicas that may be promoted: every healthy one; in synchronous mode, only members of the recorded
+# synchronous set (or the old primary itself), and only if enough members answer that one of them holds
+# every acknowledged commit: a commit waited for SYNC_REPLICAS of the set's n members, so any n - SYNC_REPLICAS + 1
+# of them include one that has it.
+healthy_replicas() {
+  local pod
+  for pod in $(pods_with_role replica); do
+    if known_lsn "$pod"; then echo "$pod"; fi
+  done
+}
+
+eligible_replicas() {
+  local pod members=0 reached=0
+  local -a reach=()
+  if (( SYNC_REPLICAS == 0 )) || [ "$FAILOVER_ACCEPT_DATA_LOSS" = true ] || [ "${ROLE[$PREVIOUS]:-}" = replica ]; then
+    healthy_replicas
+    return 0
   fi
-  if (( ${#primaries[@]} == 0 )); then
-    settle
-    best=$(most_advanced_replica) || refuse "no healthy replica to promote ($(describe)); nothing was changed"
-    if [ -z "$TARGET" ]; then
-      TARGET=$best
-    elif [ "$TARGET" != "$best" ] && (( $(lsn_number "${LSN[$best]}") > $(lsn_number "${LSN[$TARGET]}") )); then
-      log "WARNING: $best has more WAL than FAILOVER_TARGET $TARGET; what only $best has is lost, and $best is rewound when it restarts"
-    fi
+  for pod in ${SYNC_SET//,/ }; do
+    members=$((members + 1))
+    if is_pod "$pod" && [ "${ROLE[$pod]}" = replica ] && known_lsn "$pod"; then reach+=("$pod"); reached=$((reached + 1)); fi
+  done
+  if (( members == 0 || reached < members - SYNC_REPLICAS + 1 )); then
+    log "synchronous mode: $reached of the $members recorded synchronous standbys (${SYNC_SET:-none}) answer;" \
+      "$((members - SYNC_REPLICAS + 1)) are needed to be sure of every acknowledged commit"
+    return 1
+  fi
+  printf '%s\n' "${reach[@]}"
+}
+
+most_advanced() {
+  local pod best="" best_lsn=-1 lsn
+  for pod in "$@"; do
+    lsn=$(lsn_number "${LSN[$pod]}")
+    if (( lsn > best_lsn )); then best=$pod; best_lsn=$lsn; fi
+  done
+  echo "$best"
+}
+
+# An unplanned failover: no primary may run but the one this job promotes.
+failover() {
+  local pod best
+  local -a candidates replicas
+  if [ "${ROLE[$PREVIOUS]:-}" = unreachable ]; then
+    log "$PREVIOUS cannot be reached and may still be running: waiting $((2 * ISOLATION_FENCE_SECONDS))s, by when a primary that" \
+      "cannot read the leader record has fenced itself and one that can has seen that it is no longer named"
+    sleep $((2 * ISOLATION_FENCE_SECONDS))
+    survey_pods "${PODS[@]}"
+  fi
+  for pod in "${PODS[@]}"; do
+    case "${ROLE[$pod]}" in
+      primary | starting) if [ "$pod" != "$TARGET" ]; then fence "$pod" || refuse "$pod is still a primary ${FENCE_TIMEOUT_SECONDS}s after fencing"; fi ;;
+    esac
+  done
+  if [ -n "$TARGET" ] && [ "${ROLE[$TARGET]}" = primary ]; then
+    log "$TARGET was promoted already (by the job that ended); recording it"
+    return 0
+  fi
+  settle
+  mapfile -t replicas < <(healthy_replicas)
+  if (( ${#replicas[@]} == 0 )) || [ -z "${replicas[0]}" ]; then
+    give_back_down "no healthy replica to promote ($(describe))"
+  fi
+  mapfile -t candidates < <(eligible_replicas) || true
+  if (( ${#candidates[@]} == 0 )) || [ -z "${candidates[0]}" ]; then
+    give_back_down "no replica may be promoted without losing acknowledged commits ($(describe)). Bring back the missing pods and run the job again," \
+      "or set FAILOVER_ACCEPT_DATA_LOSS=true to promote the most advanced replica anyway"
+  fi
+  if [ -n "$TARGET" ]; then
+    [[ " ${candidates[*]} " == *" $TARGET "* ]] || give_back_down "FAILOVER_TARGET $TARGET may not be promoted (${ROLE[$TARGET]:-not a pod}; eligible: ${candidates[*]})"
+  else
+    TARGET=$(most_advanced "${candidates[@]}")
+  fi
+  best=$(most_advanced "${replicas[@]}")
+  if [ "$TARGET" != "$best" ] && (( $(lsn_number "${LSN[$best]}") > $(lsn_number "${LSN[$TARGET]}") )); then
+    log "WARNING: $best has more WAL than $TARGET; what only $best has is lost, and $best is rewound when it restarts"
   fi
 }
 
-fence() {
-  local pod=$1 state deadline
-  log "fencing $pod: removing its $ROLE_LABEL label, then restarting it as a replica"
-  kubectl label pod "$pod" "$ROLE_LABEL-" > /dev/null
-  # The container exits with PostgreSQL, so this exec may end abruptly; the state below is what counts.
-  on_node "$pod" fence > /dev/null 2>&1 || true
-  deadline=$((SECONDS + FENCE_TIMEOUT_SECONDS))
-  while (( SECONDS < deadline )); do
-    state=$(node_state "$pod")
-    if [ "${state%% *}" != primary ]; then
-      log "$pod is fenced (now ${state%% *})"
-      return 0
-    fi
-    sleep 0.2
-  done
-  refuse "$pod is still a primary ${FENCE_TIMEOUT_SECONDS}s after fencing; promoting nobody"
+# Refusing with the old primary down: the record names it again, so that it is the primary when it returns.
+give_back_down() {
+  update_record state=stable "primary=$PREVIOUS" "epoch=$((R[epoch] + 1))" target= previous= job=
+  refuse "$*; the leader record names $PREVIOUS again, nothing was changed"
 }
 
 promote() {
-  local out
+  local out others=() pod
+  update_record "target=$TARGET"
+  for pod in "${PODS[@]}"; do if [ "$pod" != "$TARGET" ]; then others+=("$pod"); fi; done
   log "promoting $TARGET (WAL ${LSN[$TARGET]})"
-  out=$(on_node "$TARGET" promote) || refuse "promoting $TARGET failed: $out"
-  kubectl label pod "$TARGET" "$ROLE_LABEL=primary" --overwrite > /dev/null
-  log "$TARGET is the primary ($out)"
-}
-
-# Pods that cannot answer cannot serve: they lose their role label, so no Service sends them clients.
-unlabel_unreachable() {
-  local pod
-  for pod in "${PODS[@]}"; do
-    case "${ROLE[$pod]}" in
-      unreachable | down) kubectl label pod "$pod" "$ROLE_LABEL-" > /dev/null 2>&1 || true ;;
-    esac
-  done
+  if [ "${ROLE[$TARGET]}" != primary ]; then
+    out=$(on_node "$TARGET" promote "${others[@]}") || refuse "promoting $TARGET failed: $out. The leader record stays with this job; run the job again"
+    read -r "ROLE[$TARGET]" "LSN[$TARGET]" "RECEIVER[$TARGET]" "TIMELINE[$TARGET]" "CHECKPOINT[$TARGET]" <<< "$out"
+  fi
+  local sync=""
+  if (( SYNC_REPLICAS > 0 )); then sync=$(printf '%s\n' "${others[@]}" | sort | paste -sd, -); fi
+  update_record state=stable "primary=$TARGET" "timeline=${TIMELINE[$TARGET]}" "sync=$sync" target= previous= job=
+  "$KUBECTL" label pod "$TARGET" "$ROLE_LABEL=primary" --overwrite > /dev/null
+  log "$TARGET is the primary ($(record_describe))"
 }
 
 # Every reachable replica should stream the new primary's timeline. A WAL receiver that does not is told to
@@ -191,26 +340,73 @@ wait_for_followers() {
   done
 }
 
+# Nothing to do while the recorded primary serves and is the one asked for.
+nothing_to_do() {
+  local primary=${R[primary]}
+  case "${ROLE[$primary]:-}" in
+    primary)
+      if [ -z "$TARGET" ] || [ "$TARGET" = "$primary" ]; then
+        if known_lsn "$primary"; then
+          log "primary $primary is healthy: nothing to do. For a planned switchover, set FAILOVER_TARGET to the replica to promote."
+        else
+          log "primary $primary is running but does not answer queries (too many clients?): not failing over a live primary." \
+            "To move it anyway, set FAILOVER_TARGET: a switchover fences it first."
+        fi
+        "$KUBECTL" label pod "$primary" "$ROLE_LABEL=primary" --overwrite > /dev/null
+        log "$primary is the only primary"
+        return 0
+      fi
+      ;;
+    starting)
+      if [ -z "$TARGET" ]; then
+        log "primary $primary is starting (crash recovery): not failing over. Run the job again if it does not come back."
+        return 0
+      fi
+      ;;
+  esac
+  return 1
+}
+
 main() {
-  local pod
+  record_read || refuse "cannot read the leader record $LEADER_RECORD: $RECORD_ERROR"
+  [ "${R[found]}" = yes ] || refuse "there is no leader record ($LEADER_RECORD): the cluster has not been initialized yet"
+  log "leader record: $(record_describe)"
+  if [ "${R[state]}" = failing-over ]; then
+    if [ "${R[job]}" != "$POD_NAME" ] && job_running "${R[job]}"; then
+      refuse "another failover job (${R[job]}) holds the leader record and is running; nothing was changed"
+    fi
+    PREVIOUS=${R[previous]}
+    log "job ${R[job]} ended without finishing its failover ($PREVIOUS -> ${R[target]:-?}): completing or undoing it"
+    if [ -z "$TARGET" ] && [ -n "${R[target]}" ]; then TARGET=${R[target]}; fi
+  else
+    PREVIOUS=${R[primary]}
+  fi
+  SYNC_SET=${R[sync]}
   survey
   log "cluster: $(describe)"
-  choose_target
-  for pod in $(pods_with_role primary); do
-    if [ "$pod" != "$TARGET" ]; then fence "$pod"; fi
-  done
-  unlabel_unreachable
-  if [ "${ROLE[$TARGET]}" = primary ]; then
-    kubectl label pod "$TARGET" "$ROLE_LABEL=primary" --overwrite > /dev/null
-    log "$TARGET is the only primary"
-  else
-    promote
+  if [ "${R[state]}" = stable ] && nothing_to_do; then exit 0; fi
+  if [ -n "$TARGET" ]; then
+    is_pod "$TARGET" || refuse "FAILOVER_TARGET $TARGET is not a pod of this cluster (pods: ${PODS[*]})"
+    case "${ROLE[$TARGET]}" in
+      replica | primary) ;;
+      *) refuse "FAILOVER_TARGET $TARGET is not healthy (it is ${ROLE[$TARGET]}); choose another replica" ;;
+    esac
   fi
+
+  update_record state=failing-over primary= "epoch=$((R[epoch] + 1))" "previous=$PREVIOUS" "target=$TARGET" "job=$POD_NAME"
+  log "took the leader record: $(record_describe)"
+
+  if [ -n "$TARGET" ] && [ "$TARGET" != "$PREVIOUS" ] && [ "${ROLE[$PREVIOUS]:-}" = primary ]; then
+    switchover
+  else
+    failover
+  fi
+  promote
   survey
   for pod in $(pods_with_role primary); do
     if [ "$pod" != "$TARGET" ]; then
-      log "$pod became a primary during the failover"
-      fence "$pod"
+      log "$pod is a primary too: fencing it"
+      fence "$pod" || true
     fi
   done
   wait_for_followers

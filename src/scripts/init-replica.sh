@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# Entrypoint of the postgres container. It decides the pod's role from its data
-# directory and from its peers (never from its ordinal alone), prepares the data
-# directory, then execs postgres:
-#   - empty volume: clone from the live primary; pod 0 initializes a new cluster
-#     only when no other pod of the StatefulSet exists.
-#   - replica data (standby.signal): start as a replica of the write Service.
-#   - primary data: stay primary unless another primary is live; then rewind
-#     (or re-clone) and rejoin as its replica. Never a second primary.
+# Entrypoint of the postgres container. The leader record decides the pod's role (this container has
+# no API token: the role-labeler sidecar reads the record and hands it over in RECORD_FILE, with the
+# time it read it; a copy older than RECORD_MAX_AGE seconds is not trusted, and this entrypoint waits).
+#   - No record, empty volume: pod 0 initializes a new cluster and starts as its primary (its sidecar
+#     then creates the record; if another pod created one first, this primary fences itself, and the
+#     entrypoint discards what it initialized and clones). Other pods wait for the record.
+#   - A record exists: the cluster exists. An empty volume clones from the recorded primary, never
+#     initializes; the recorded primary with an empty volume waits for a person (its data is lost:
+#     run the failover job to promote a replica).
+#   - The pod the record names starts as the primary. Any other pod starts as a replica of it: a former
+#     primary rewinds onto it (pg_rewind, or a new clone if that fails), but only onto a newer timeline
+#     than its own; a replica that followed a branch the primary never had is rewound too.
+#   - While a failover job holds the record, a pod starts as a replica, or waits if it was a primary.
 set -euo pipefail
 
 : "${POD_NAME:=${HOSTNAME:?POD_NAME or HOSTNAME must name this pod}}"
@@ -22,24 +27,24 @@ set -euo pipefail
 : "${POSTGRES_CONFIG_DIR:=/etc/postgresql}"
 : "${INITDB_DIR:=/docker-entrypoint-initdb.d}"
 : "${POSTGRES_INITDB_ARGS:=}"
-# Consecutive missing ordinals that end the scan for peers.
-: "${PEER_SCAN_GAP:=3}"
+# The sidecar's copy of the leader record, and how old (seconds) a copy may be to be trusted.
+: "${RECORD_FILE:=/var/run/postgresql/leader-record}"
+: "${RECORD_MAX_AGE:=5}"
+# Synchronous mode: replicas that confirm each commit. A replica streams only once the record lists it.
+: "${SYNC_REPLICAS:=0}"
 : "${CONNECT_TIMEOUT:=3}"
 : "${RETRY_SECONDS:=2}"
 : "${PGPASSFILE:=/tmp/pgpass}"
 export PGPASSFILE PGPORT
 export PGCONNECT_TIMEOUT=$CONNECT_TIMEOUT
 
-STATEFULSET=${POD_NAME%-*}
 ORDINAL=${POD_NAME##*-}
+DATA_VOLUME=$(dirname "$PGDATA")
+RECLONE_MARKER=$DATA_VOLUME/reclone-requested
+# Written into a data directory this entrypoint initialized, until the record names its cluster.
+INIT_MARKER=initialized-by-entrypoint
 CONFIG_FILE=$POSTGRES_CONFIG_DIR/postgresql.conf
 HBA_FILE=$POSTGRES_CONFIG_DIR/pg_hba.conf
-
-# Reports "<role> <system-identifier> <timeline>" of a running server.
-PEER_SQL="SELECT CASE WHEN pg_is_in_recovery() THEN 'replica' ELSE 'primary' END,
-  (SELECT system_identifier FROM pg_control_system()),
-  (SELECT coalesce(max(('x' || substr(f, 1, 8))::bit(32)::int), 1)
-     FROM pg_ls_dir('pg_wal') AS f WHERE f ~ '^[0-9A-F]{8}[.]history$')"
 
 log() { printf '%s %s init: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$POD_NAME" "$*" >&2; }
 die() { log "FATAL: $*"; exit 1; }
@@ -71,37 +76,6 @@ remove_unfinished_work() {
   done
 }
 
-peer_host() { printf '%s-%s.%s' "$STATEFULSET" "$1" "$PEER_DOMAIN"; }
-
-# Prints one line per other pod that exists: "<host> <primary|replica|down> <system-id> <timeline>".
-scan_peers() {
-  local i=0 gap=0 host state
-  while (( gap < PEER_SCAN_GAP )); do
-    if (( i != ORDINAL )); then
-      host=$(peer_host "$i")
-      if getent hosts "$host" > /dev/null 2>&1; then
-        gap=0
-        state=$(psql "host=$host user=$POSTGRES_USER dbname=postgres" -XAtq -F' ' -c "$PEER_SQL" 2> /dev/null | tr '\n' ' ') \
-          || state="down - 0"
-        printf '%s %s\n' "$host" "${state% }"
-      else
-        gap=$((gap + 1))
-      fi
-    fi
-    i=$((i + 1))
-  done
-}
-
-# The primary among scanned peers: the one on the newest timeline if (wrongly) there are several.
-pick_primary() {
-  local count
-  count=$(awk '$2 == "primary"' <<< "$1" | wc -l)
-  if (( count > 1 )); then
-    log "WARNING: $count peers claim to be primary: $(awk '$2 == "primary" { printf "%s(timeline %s) ", $1, $4 }' <<< "$1")"
-  fi
-  awk '$2 == "primary"' <<< "$1" | sort -k4,4n | tail -n 1
-}
-
 controldata() { LC_ALL=C pg_controldata "$PGDATA" | sed -n "s/^$1: *//p"; }
 
 local_timeline() {
@@ -119,8 +93,11 @@ clone_from() {
   local host=$1
   log "cloning the data directory from primary $host (pg_basebackup)"
   rm -rf "$PGDATA.clone"
-  pg_basebackup --host="$host" --username="$REPLICATION_USER" --no-password \
-    --pgdata="$PGDATA.clone" --wal-method=stream --write-recovery-conf --checkpoint=fast
+  if ! pg_basebackup --host="$host" --username="$REPLICATION_USER" --no-password \
+    --pgdata="$PGDATA.clone" --wal-method=stream --write-recovery-conf --checkpoint=fast; then
+    rm -rf "$PGDATA.clone"
+    return 1
+  fi
   mv "$PGDATA.clone" "$PGDATA"
   rm -rf "$PGDATA.diverged"
   log "clone complete: starting as a replica"
@@ -141,7 +118,7 @@ initialize_cluster() {
   local target=$PGDATA.init
   local -a initdb_args
   read -r -a initdb_args <<< "$POSTGRES_INITDB_ARGS"
-  log "no other pod of $STATEFULSET exists: initializing a new cluster, with this pod as its primary"
+  log "no leader record exists and the volume is empty: initializing a new cluster, with this pod as its primary"
   rm -rf "$target"
   initdb --pgdata="$target" --username="$POSTGRES_USER" --pwfile=<(printf '%s\n' "$POSTGRES_PASSWORD") \
     --auth-local=trust --auth-host=scram-sha-256 "${initdb_args[@]}"
@@ -156,27 +133,9 @@ initialize_cluster() {
   run_init_scripts
   pg_ctl --pgdata="$target" --wait --silent --mode=fast stop
   unset PGUSER PGDATABASE
+  touch "$target/$INIT_MARKER"
   mv "$target" "$PGDATA"
-  log "initialization complete: starting as the primary"
-}
-
-bootstrap_empty_volume() {
-  local peers primary
-  while true; do
-    peers=$(scan_peers)
-    primary=$(pick_primary "$peers")
-    if [ -n "$primary" ]; then
-      clone_from "${primary%% *}"
-      return
-    fi
-    if [ "$ORDINAL" = 0 ] && [ -z "$peers" ]; then
-      initialize_cluster
-      return
-    fi
-    log "empty data directory and no primary to clone from (peers: $(tr '\n' ';' <<< "${peers:-none}")); retrying in ${RETRY_SECONDS}s." \
-      "If the primary is gone for good, start the failover job to promote a replica."
-    sleep "$RETRY_SECONDS"
-  done
+  log "initialization complete: starting as the primary; the sidecar records this pod as the cluster's primary"
 }
 
 # pg_rewind needs a cleanly shut down target. Its own crash recovery would run with the data directory's
@@ -211,55 +170,176 @@ reclone_from() {
   clone_from "$1"
 }
 
-# This pod was a primary when it stopped. It stays one only if no other primary is live and no replica has
-# followed a newer primary; otherwise it rejoins as a replica.
-resume_former_primary() {
-  local own_id own_timeline peers primary host id timeline newer
-  own_id=$(controldata 'Database system identifier')
-  own_timeline=$(local_timeline)
-  while true; do
-    peers=$(scan_peers)
-    primary=$(pick_primary "$peers")
-    if [ -n "$primary" ]; then
-      read -r host _ id timeline <<< "$primary"
-      if [ "$id" != "$own_id" ]; then
-        die "primary $host belongs to another database cluster (system identifier $id, this pod's is $own_id); refusing to touch this data"
-      fi
-      log "this pod was a primary (timeline $own_timeline), but $host is the primary now (timeline $timeline): rejoining as its replica"
-      rewind_from "$host" || reclone_from "$host"
-      return
-    fi
-    newer=$(awk -v id="$own_id" -v tl="$own_timeline" '$2 == "replica" && $3 == id && $4 > tl' <<< "$peers")
-    if [ -z "$newer" ]; then
-      log "no other primary is live: starting as the primary (timeline $own_timeline)"
-      return
-    fi
-    log "replica ${newer%% *} follows a newer timeline than this pod's ($own_timeline): a newer primary was promoted." \
-      "Not starting as a primary; waiting ${RETRY_SECONDS}s for that primary (or a failover job) to come back."
-    sleep "$RETRY_SECONDS"
+
+declare -A REC=()
+
+# Reads the sidecar's copy of the record into REC; fails when there is none or it is too old to trust.
+read_record() {
+  local key value now
+  REC=()
+  [ -r "$RECORD_FILE" ] || return 1
+  while IFS='=' read -r key value; do REC[$key]=$value; done < "$RECORD_FILE"
+  now=$(date +%s)
+  (( now - ${REC[read_at]:-0} <= RECORD_MAX_AGE ))
+}
+
+# Says something at most every 10 s while the same situation lasts.
+LAST_WAIT=""
+WAIT_LOGGED=0
+wait_a_little() {
+  if [ "$1" != "$LAST_WAIT" ] || (( SECONDS - WAIT_LOGGED >= 10 )); then
+    log "$1; retrying every ${RETRY_SECONDS}s"
+    LAST_WAIT=$1
+    WAIT_LOGGED=$SECONDS
+  fi
+  sleep "$RETRY_SECONDS"
+}
+
+record_host() { printf '%s.%s' "${REC[primary]}" "$PEER_DOMAIN"; }
+
+# Synchronous mode: a standby may confirm commits only once the record lists it, so that a failover
+# knows every standby that may hold the last acknowledged commit.
+await_sync_membership() {
+  (( SYNC_REPLICAS > 0 )) || return 0
+  until read_record && [[ ",${REC[sync]:-}," == *",$POD_NAME,"* ]]; do
+    wait_a_little "synchronous mode: waiting until the leader record lists this pod among the synchronous standbys (the primary's sidecar adds it)"
   done
 }
 
-# This pod was a replica when it stopped. If the primary has moved to a newer timeline, this pod may have
-# replayed WAL that the new primary never had (a branch that ends nowhere); pg_rewind finds out, and cuts it
-# off if so. Otherwise, or with no primary in sight, it simply starts as a replica.
-resume_replica() {
-  local own_id own_timeline primary host id timeline
-  log "the data directory is a replica's: starting as a replica of $PRIMARY_HOST"
-  primary=$(pick_primary "$(scan_peers)")
-  [ -n "$primary" ] || return 0
-  read -r host _ id timeline <<< "$primary"
-  own_id=$(controldata 'Database system identifier')
+discard_data() {
+  local reason=$1
+  log "moving this pod's data aside to $PGDATA.diverged: $reason"
+  rm -rf "$PGDATA.diverged"
+  mv "$PGDATA" "$PGDATA.diverged"
+}
+
+# A former primary (or a replica that replayed WAL the primary never had) rejoins the recorded primary:
+# only onto a newer timeline than its own, never the other way round.
+rejoin() {
+  local host own_timeline
+  host=$(record_host)
   own_timeline=$(local_timeline)
-  if [ "$id" != "$own_id" ] || (( timeline <= own_timeline )); then
-    return 0
+  if (( ${REC[timeline]:-0} <= own_timeline )); then
+    return 10
   fi
+  pg_isready --quiet --host="$host" --port="$PGPORT" --timeout="$CONNECT_TIMEOUT" || return 11
+  log "the leader record names ${REC[primary]} (epoch ${REC[epoch]}, timeline ${REC[timeline]}); this pod's data is on timeline $own_timeline: rejoining as its replica"
+  rewind_from "$host" || reclone_from "$host" || return 12
+}
+
+# Decides, from the record and this pod's data, how PostgreSQL starts; sets START_AS.
+decide() {
+  local own_id
+  START_AS=""
+  read_record || { wait_a_little "waiting for the role-labeler sidecar to read the leader record ($RECORD_FILE missing or older than ${RECORD_MAX_AGE}s)"; return; }
+  if [ "${REC[found]}" = yes ] && [ -e "$RECLONE_MARKER" ] && [ -s "$PGDATA/PG_VERSION" ] && [ "${REC[state]}" = stable ] \
+    && [ -n "${REC[primary]}" ] && [ "${REC[primary]}" != "$POD_NAME" ] && [ -f "$PGDATA/standby.signal" ]; then
+    discard_data "the sidecar found that the primary no longer keeps the WAL this replica needs"
+    rm -rf "$PGDATA.diverged"
+  fi
+  rm -f "$RECLONE_MARKER"
+
+  if [ ! -s "$PGDATA/PG_VERSION" ]; then
+    if [ "${REC[found]}" = no ]; then
+      if [ "$ORDINAL" = 0 ]; then
+        initialize_cluster
+        START_AS=primary
+      else
+        wait_a_little "no leader record yet and an empty volume: waiting for pod 0 to initialize the cluster"
+      fi
+    elif [ "${REC[state]}" != stable ]; then
+      wait_a_little "an empty volume, and a failover job holds the leader record ($(describe_record)): waiting for its end"
+    elif [ "${REC[primary]}" = "$POD_NAME" ]; then
+      wait_a_little "the leader record names this pod as the primary, but its volume is empty: its data is lost. Never initializing a" \
+        "second cluster: start the failover job to promote a replica ($(describe_record))"
+    else
+      await_sync_membership
+      clone_from "$(record_host)" || { wait_a_little "cloning from ${REC[primary]} failed"; return; }
+      START_AS=replica
+    fi
+    return
+  fi
+
+  own_id=$(controldata 'Database system identifier')
+  if [ "${REC[found]}" = yes ] && [ -n "${REC[system-identifier]}" ] && [ "${REC[system-identifier]}" != "$own_id" ]; then
+    if [ -e "$PGDATA/$INIT_MARKER" ]; then
+      discard_data "another pod created the cluster's leader record first (system identifier ${REC[system-identifier]}); this pod's new cluster ($own_id) was never used"
+      return
+    fi
+    die "this pod's data belongs to another database cluster (system identifier $own_id; the leader record's is ${REC[system-identifier]}); refusing to touch it. Move the data away (or restore the right volume), then restart the pod"
+  fi
+  if [ "${REC[found]}" = yes ]; then rm -f "$PGDATA/$INIT_MARKER"; fi
+
+  if [ "${REC[found]}" = no ]; then
+    if [ -f "$PGDATA/standby.signal" ]; then
+      wait_a_little "a replica's data and no leader record: waiting for the primary's sidecar to create it"
+    else
+      log "no leader record: this pod's data is a primary's; starting as the primary (its sidecar records it, unless another pod is recorded first)"
+      START_AS=primary
+    fi
+    return
+  fi
+
+  if [ "${REC[state]}" != stable ]; then
+    if [ "${REC[target]}" = "$POD_NAME" ] && [ ! -f "$PGDATA/standby.signal" ]; then
+      log "a failover job promoted this pod ($(describe_record)): starting as the primary"
+      START_AS=primary
+    elif [ -f "$PGDATA/standby.signal" ]; then
+      log "a failover job holds the leader record ($(describe_record)): starting as a replica of $PRIMARY_HOST"
+      START_AS=replica
+    else
+      wait_a_little "this pod's data is a former primary's and a failover job holds the leader record ($(describe_record)): waiting for its end"
+    fi
+    return
+  fi
+
+  if [ "${REC[primary]}" = "$POD_NAME" ]; then
+    if [ -f "$PGDATA/standby.signal" ]; then
+      log "the leader record names this pod as the primary ($(describe_record)): removing standby.signal"
+      rm -f "$PGDATA/standby.signal"
+    fi
+    log "the leader record names this pod as the primary ($(describe_record)): starting as the primary"
+    START_AS=primary
+    return
+  fi
+
+  if [ ! -f "$PGDATA/standby.signal" ]; then
+    local outcome=0
+    rejoin || outcome=$?
+    case $outcome in
+      0) ;;
+      10) wait_a_little "this pod's data is a former primary's, on a timeline ($(local_timeline)) not older than the recorded primary's" \
+           "(${REC[primary]}, timeline ${REC[timeline]}): never rewinding onto an older timeline. A person must decide: see the README (split brain)"; return ;;
+      11) wait_a_little "this pod was a primary; the recorded primary ${REC[primary]} does not answer, and only it can say how to rejoin"; return ;;
+      *) wait_a_little "rejoining ${REC[primary]} failed"; return ;;
+    esac
+  else
+    resume_replica
+  fi
+  await_sync_membership
+  START_AS=replica
+}
+
+# A replica that stopped while the primary moved to a newer timeline may have replayed WAL the new primary
+# never had; pg_rewind finds out, and cuts it off if so. A replica that was not shut down cleanly is left to
+# follow (it may not need a rewind; pg_rewind cannot run on it).
+resume_replica() {
+  local own_timeline
+  own_timeline=$(local_timeline)
+  log "the data directory is a replica's: starting as a replica of ${REC[primary]} (through $PRIMARY_HOST)"
+  (( ${REC[timeline]:-0} > own_timeline )) || return 0
   case "$(controldata 'Database cluster state')" in
     'shut down' | 'shut down in recovery') ;;
-    *) log "primary $host is on timeline $timeline, this replica on $own_timeline, but it was not shut down cleanly: not rewinding"; return 0 ;;
+    *) return 0 ;;
   esac
-  log "primary $host is on a newer timeline ($timeline) than this replica ($own_timeline): checking that this replica can follow it"
-  rewind_from "$host" || reclone_from "$host"
+  pg_isready --quiet --host="$(record_host)" --port="$PGPORT" --timeout="$CONNECT_TIMEOUT" || return 0
+  log "the primary is on a newer timeline (${REC[timeline]}) than this replica ($own_timeline): checking that this replica can follow it"
+  rewind_from "$(record_host)" || reclone_from "$(record_host)"
+}
+
+describe_record() {
+  printf 'epoch %s, %s, primary %s' "${REC[epoch]:-?}" "${REC[state]:-?}" "${REC[primary]:-(none)}"
+  if [ "${REC[state]:-}" = failing-over ]; then printf ', promoting %s' "${REC[target]:-?}"; fi
 }
 
 main() {
@@ -272,17 +352,15 @@ main() {
     if [ -e "$PGDATA" ]; then
       die "$PGDATA is not a PostgreSQL data directory (no PG_VERSION) but is not empty: move its files away, then restart the pod"
     fi
-    bootstrap_empty_volume
-  elif [ -f "$PGDATA/standby.signal" ]; then
-    resume_replica
-  else
-    resume_former_primary
   fi
+  START_AS=""
+  while [ -z "$START_AS" ]; do decide; done
   trap - TERM INT
   exec postgres -D "$PGDATA" \
     -c config_file="$CONFIG_FILE" \
     -c hba_file="$HBA_FILE" \
     -c cluster_name="$POD_NAME" \
+    -c primary_slot_name="${POD_NAME//-/_}" \
     -c primary_conninfo="host=$PRIMARY_HOST port=$PGPORT user=$REPLICATION_USER passfile=$PGPASSFILE application_name=$POD_NAME connect_timeout=$CONNECT_TIMEOUT"
 }
 

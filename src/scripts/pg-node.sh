@@ -1,23 +1,32 @@
 #!/usr/bin/env bash
-# Commands the failover job runs inside a postgres container through `kubectl exec`:
-#   status   prints "<primary|replica|down> <wal-lsn> <receiver> <timeline>": for a replica, the
-#            WAL it has written, flushed or replayed (whichever is furthest), the state of its
-#            WAL receiver (streaming, or none) and the timeline it receives; for a primary, its
-#            current WAL position and timeline.
-#   fence    makes this server a replica for good: standby.signal first, so that the
-#            restarted container comes back in recovery, then a fast shutdown, which
-#            sends every WAL record to the connected replicas before it exits.
-#   promote  promotes this replica (SELECT pg_promote()) and waits until it accepts writes.
-#   reconnect  stops this replica's WAL receiver, which PostgreSQL restarts at once: its connect
-#            loop has no timeout, and one that hangs (a dead primary's address) would wait forever.
-#   restart  a fast shutdown: the container restarts, and the entrypoint rewinds a replica that
-#            cannot follow the primary's timeline.
+# Commands run inside a postgres container: by the failover job through `kubectl exec`, and by the
+# kubelet (readiness).
+#   status   prints "<role> <wal-lsn> <receiver> <timeline> <checkpoint-lsn>":
+#            role: primary | replica (from pg_control, whether or not the server answers queries),
+#            starting (a postmaster runs but is in crash recovery or shutting down), down (no
+#            postmaster), empty (no data directory);
+#            wal-lsn: for a replica the WAL it has written, flushed or replayed (whichever is furthest),
+#            for a primary its current WAL position, "?" when the server does not answer queries (too
+#            many clients, say), 0/0 when it is not running;
+#            receiver: the replica's WAL receiver state (streaming, or none); timeline: the timeline it
+#            receives or writes; checkpoint-lsn: the latest checkpoint in pg_control (after a clean
+#            shutdown, the shutdown checkpoint: what a switchover target must have received).
+#   fence    makes this server a replica for good: standby.signal first, so that the restarted
+#            container comes back in recovery, then a fast shutdown, which sends every WAL record to
+#            the connected replicas before it exits.
+#   promote [pod...]  promotes this replica (SELECT pg_promote()), waits until it accepts writes and
+#            creates the replication slots of the given pods, so that they can stream at once.
+#   reconnect  stops this replica's WAL receiver, which PostgreSQL restarts at once: its connect loop
+#            has no timeout, and one that hangs (a dead primary's address) would wait forever.
+#   restart  a fast shutdown: the container restarts, and the entrypoint decides again from the record.
+#   ready    the readiness probe: the server accepts connections and, if it is a replica, streams.
 set -euo pipefail
 
 : "${PGDATA:?PGDATA must name the data directory}"
 : "${POD_NAME:=${HOSTNAME:-unknown}}"
 export PGUSER=${POSTGRES_USER:-postgres} PGDATABASE=postgres PGCONNECT_TIMEOUT=${PGCONNECT_TIMEOUT:-3}
 : "${PROMOTE_TIMEOUT:=60}"
+: "${PGPORT:=5432}"
 
 STATUS_SQL="SELECT 'replica', greatest(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn(), r.written_lsn),
     coalesce(r.status, 'none'), coalesce(r.received_tli, 0)
@@ -29,12 +38,29 @@ STATUS_SQL="SELECT 'replica', greatest(pg_last_wal_receive_lsn(), pg_last_wal_re
 log() { printf '%s %s pg-node: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$POD_NAME" "$*" >&2; }
 
 status() {
-  local out
-  if out=$(psql -XAtq -F' ' -c "$STATUS_SQL" 2> /dev/null); then
-    echo "$out"
-  else
-    echo "down 0/0 none 0"
+  local control state timeline checkpoint out role
+  if [ ! -s "$PGDATA/PG_VERSION" ]; then
+    echo "empty 0/0 none 0 0/0"
+    return
   fi
+  control=$(LC_ALL=C pg_controldata "$PGDATA")
+  state=$(sed -n 's/^Database cluster state: *//p' <<< "$control")
+  timeline=$(sed -n "s/^Latest checkpoint's TimeLineID: *//p" <<< "$control")
+  checkpoint=$(sed -n 's/^Latest checkpoint location: *//p' <<< "$control")
+  if ! pg_ctl status --pgdata="$PGDATA" > /dev/null 2>&1; then
+    echo "down 0/0 none $timeline $checkpoint"
+    return
+  fi
+  if out=$(psql -XAtq -F' ' -c "$STATUS_SQL" 2> /dev/null) && [ -n "$out" ]; then
+    echo "$out $checkpoint"
+    return
+  fi
+  case "$state" in
+    'in production') role=primary ;;
+    'in archive recovery') role=replica ;;
+    *) role=starting ;;
+  esac
+  echo "$role ? none $timeline $checkpoint"
 }
 
 fence() {
@@ -44,13 +70,17 @@ fence() {
 }
 
 promote() {
-  local promoted
+  local promoted pod
   log "promoting this replica"
   promoted=$(psql -XAtq -v ON_ERROR_STOP=1 -c "SELECT pg_promote(true, $PROMOTE_TIMEOUT)")
   if [ "$promoted" != t ]; then
     log "pg_promote did not finish within ${PROMOTE_TIMEOUT}s"
     exit 1
   fi
+  for pod in "$@"; do
+    psql -XAtq -c "SELECT pg_create_physical_replication_slot('${pod//-/_}', true)
+      WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = '${pod//-/_}')" > /dev/null || true
+  done
   status
 }
 
@@ -68,11 +98,20 @@ restart() {
   pg_ctl stop --pgdata="$PGDATA" --mode=fast --wait --timeout=60 > /dev/null
 }
 
-case "${1:-}" in
+ready() {
+  pg_isready --quiet --host=/var/run/postgresql --port="$PGPORT" || exit 1
+  if [ "$(LC_ALL=C pg_controldata "$PGDATA" | sed -n 's/^Database cluster state: *//p')" = 'in production' ]; then exit 0; fi
+  [ "$(psql -XAtq -c "SELECT status FROM pg_stat_wal_receiver" 2> /dev/null)" = streaming ]
+}
+
+command=${1:-}
+shift || true
+case "$command" in
   status) status ;;
   fence) fence ;;
-  promote) promote ;;
+  promote) promote "$@" ;;
   reconnect) reconnect ;;
   restart) restart ;;
-  *) echo "usage: pg-node.sh status|fence|promote|reconnect|restart" >&2; exit 2 ;;
+  ready) ready ;;
+  *) echo "usage: pg-node.sh status|fence|promote [pod...]|reconnect|restart|ready" >&2; exit 2 ;;
 esac

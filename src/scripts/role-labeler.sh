@@ -1,11 +1,20 @@
 #!/usr/bin/env bash
-# Sidecar of every postgres pod: keeps the pod's role label equal to what its
-# PostgreSQL server is, so that the write and read Services follow the servers,
-# also after the pod is recreated. PostgreSQL itself says what it is: a server
-# accepts connections when line 8 of postmaster.pid is "ready" and its port
-# answers, and global/pg_control records whether it is in production (a primary)
-# or in archive recovery (a replica). A server that is down, starting or stopping
-# gets no label.
+# Sidecar of every postgres pod, and the pod's only client of the Kubernetes API. Every second it:
+#   - reads the leader record (leader-record.sh) and hands it to the postgres container's entrypoint
+#     through a file in the pod's shared run directory (that container has no API token);
+#   - labels the pod role=primary only when PostgreSQL is a primary *and* the record names this pod,
+#     role=replica when it is a replica, and removes the label otherwise;
+#   - fences a primary that the record does not name (standby.signal, then a fast shutdown), and one
+#     that cannot read the record for ISOLATION_FENCE_SECONDS: an isolated or forgotten primary stops
+#     taking writes as soon as it can see the record again, or when it has lost sight of it too long;
+#   - creates the record when none exists and this pod is a primary (a new cluster, initialized by
+#     pod 0); if another pod created it first, this primary is not named and fences itself;
+#   - on the primary: keeps one replication slot per other pod that exists (dropping those of pods
+#     scaled away), and in synchronous mode the record's set of standbys that may confirm commits;
+#   - on a replica that has not streamed for WAL_CHECK_SECONDS while the primary is up: if the
+#     primary no longer keeps the WAL it needs, asks the entrypoint to clone it afresh.
+# PostgreSQL itself says what it is: a server serves when line 8 of postmaster.pid is "ready" and its
+# port answers; global/pg_control says whether it is in production (a primary) or in archive recovery.
 set -euo pipefail
 
 : "${POD_NAME:?POD_NAME must name this pod}"
@@ -15,8 +24,29 @@ set -euo pipefail
 : "${POLL_SECONDS:=1}"
 # Labels are re-applied this often even without a change, in case someone edited them.
 : "${REASSERT_SECONDS:=30}"
+: "${RECORD_FILE:=/var/run/postgresql/leader-record}"
+: "${ISOLATION_FENCE_SECONDS:=10}"
+: "${WAL_CHECK_SECONDS:=10}"
+: "${SYNC_REPLICAS:=0}"
+: "${CLUSTER_SELECTOR:?CLUSTER_SELECTOR must select the pods of the cluster}"
+: "${PRIMARY_HOST:?PRIMARY_HOST must name the write Service}"
+: "${REPLICATION_USER:=replicator}"
+: "${PGPASSFILE:=/tmp/pgpass}"
+export PGPORT PGPASSFILE PGHOST=/var/run/postgresql PGUSER=${POSTGRES_USER:-postgres} PGDATABASE=postgres PGCONNECT_TIMEOUT=3
+
+# shellcheck source=SCRIPTDIR/leader-record.sh
+source "$(dirname "${BASH_SOURCE[0]}")/leader-record.sh"
+
+STATEFULSET=${POD_NAME%-*}
+DATA_VOLUME=$(dirname "$PGDATA")
+RECLONE_MARKER=$DATA_VOLUME/reclone-requested
 
 log() { printf '%s %s role-labeler: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$POD_NAME" "$*" >&2; }
+
+# Replication slot of a pod: its name with "_" for "-" (slot names allow [a-z0-9_]).
+slot_of() { printf '%s' "${1//-/_}"; }
+
+sql() { psql -XAtq -v ON_ERROR_STOP=1 -c "$1" 2> /dev/null; }
 
 # The DBState of pg_control: a 4-byte enum at offset 16 (after the system identifier, pg_control_version and
 # catalog_version_no) in every PostgreSQL release since 9.x; 5 is DB_IN_ARCHIVE_RECOVERY, 6 DB_IN_PRODUCTION.
@@ -39,29 +69,199 @@ observed_role() {
   esac
 }
 
+write_passfile() {
+  local password=${POSTGRES_REPLICATION_PASSWORD:-}
+  password=${password//\\/\\\\}
+  (umask 077; printf '*:*:*:%s:%s\n' "$REPLICATION_USER" "${password//:/\\:}" > "$PGPASSFILE")
+}
+
+# The entrypoint's copy of the record: key=value lines, replaced whole (rename), with the time it was read.
+write_record_file() {
+  local field
+  {
+    echo "read_at=$(date +%s)"
+    echo "found=${R[found]}"
+    for field in "${RECORD_FIELDS[@]}"; do echo "$field=${R[$field]:-}"; done
+  } > "$RECORD_FILE.new"
+  mv -f "$RECORD_FILE.new" "$RECORD_FILE"
+}
+
 apply_label() {
   if [ -n "$1" ]; then
-    kubectl label pod "$POD_NAME" "$ROLE_LABEL=$1" --overwrite > /dev/null
+    "$KUBECTL" label pod "$POD_NAME" "$ROLE_LABEL=$1" --overwrite --request-timeout="$API_TIMEOUT" > /dev/null
   else
-    kubectl label pod "$POD_NAME" "$ROLE_LABEL-" > /dev/null
+    "$KUBECTL" label pod "$POD_NAME" "$ROLE_LABEL-" --request-timeout="$API_TIMEOUT" > /dev/null
+  fi
+}
+
+# This server must stop taking writes now: it restarts as a replica (standby.signal) and its entrypoint
+# decides from the record what it follows. A fast shutdown hands every WAL record to connected replicas.
+fence_local() {
+  log "FENCING this primary: $1"
+  apply_label "" 2> /dev/null || true
+  applied=""
+  touch "$PGDATA/standby.signal"
+  pg_ctl stop --pgdata="$PGDATA" --mode=fast --wait --timeout=60 > /dev/null 2>&1 || log "pg_ctl stop failed; retrying next round"
+}
+
+local_timeline() {
+  sql "SELECT ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int"
+}
+
+other_pods() {
+  "$KUBECTL" get pods -l "$CLUSTER_SELECTOR" -o name --request-timeout="$API_TIMEOUT" | sed 's|^pod/||' | grep -vx "$POD_NAME" | sort || true
+}
+
+# A new cluster: its first primary records itself. Losing the race means another pod's cluster is the
+# cluster; this one is not named and fences itself on the next round.
+create_record() {
+  local id timeline sync=""
+  id=$(LC_ALL=C pg_controldata "$PGDATA" | sed -n 's/^Database system identifier: *//p')
+  timeline=$(local_timeline) || return 0
+  if (( SYNC_REPLICAS > 0 )); then sync=$(other_pods | paste -sd, -); fi
+  if record_create state=stable "primary=$POD_NAME" epoch=1 "timeline=$timeline" "system-identifier=$id" "sync=$sync"; then
+    log "created the leader record: $(record_describe)"
+  else
+    log "could not create the leader record: $RECORD_ERROR"
+  fi
+}
+
+# Slots for every other pod that exists, none for pods that are gone. A slot whose WAL was removed
+# (max_slot_wal_keep_size) is dropped, and made anew on the next round.
+maintain_slots() {
+  local others=$1 wanted="" pod name active status
+  for pod in $others; do wanted+=" $(slot_of "$pod")"; done
+  while IFS='|' read -r name active status; do
+    [ -n "$name" ] || continue
+    if [[ " $wanted " != *" $name "* || $status == lost ]] && [ "$active" = f ]; then
+      log "dropping replication slot $name (${status:-its pod is gone})"
+      sql "SELECT pg_drop_replication_slot('$name')" > /dev/null || true
+    fi
+  done < <(sql "SELECT slot_name, active, coalesce(wal_status, '') FROM pg_replication_slots
+    WHERE slot_type = 'physical' AND slot_name LIKE '$(slot_of "$STATEFULSET")\\_%'")
+  for name in $wanted; do
+    sql "SELECT pg_create_physical_replication_slot('$name', true)
+      WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = '$name')" > /dev/null || true
+  done
+}
+
+# Synchronous mode: the record lists every standby that may confirm a commit (all other pods that exist;
+# a joining pod's entrypoint waits until it is listed before it starts streaming). A pod that is gone
+# leaves the list only once SYNC_REPLICAS of the remaining ones have flushed all WAL written before it
+# left: then any failover that reaches enough of the list finds every acknowledged commit.
+declare -A GONE_AT=()
+maintain_sync_set() {
+  local others=$1 member next="" changed=false lsn caught_up
+  for member in $others; do next+="${next:+,}$member"; done
+  for member in ${R[sync]//,/ }; do
+    if [[ ",$next," == *",$member,"* ]]; then continue; fi
+    if [ -z "${GONE_AT[$member]:-}" ]; then GONE_AT[$member]=$(sql "SELECT pg_current_wal_lsn()") || return 0; fi
+    lsn=${GONE_AT[$member]}
+    caught_up=$(sql "SELECT count(*) FROM pg_stat_replication
+      WHERE application_name = ANY (string_to_array('$next', ',')) AND flush_lsn >= '$lsn'::pg_lsn") || return 0
+    if (( caught_up < SYNC_REPLICAS )); then next+="${next:+,}$member"; fi
+  done
+  next=$(tr ',' '\n' <<< "$next" | sed '/^$/d' | sort -u | paste -sd, -)
+  [ "$next" != "${R[sync]}" ] && changed=true
+  if $changed && record_update "sync=$next"; then
+    log "synchronous standbys recorded: ${next:-(none)}"
+    for member in "${!GONE_AT[@]}"; do
+      if [[ ",$next," != *",$member,"* ]]; then unset "GONE_AT[$member]"; fi
+    done
+  fi
+}
+
+maintain_primary() {
+  local others timeline
+  others=$(other_pods) || return 0
+  maintain_slots "$others"
+  if (( SYNC_REPLICAS > 0 )); then maintain_sync_set "$others"; fi
+  timeline=$(local_timeline) || return 0
+  if [ -n "$timeline" ] && [ "$timeline" != "${R[timeline]}" ]; then record_update "timeline=$timeline" || true; fi
+}
+
+# A replica that has not streamed for a while although the primary answers: if the primary's slot for
+# it does not reach back to where this replica stands, the WAL it needs is gone; only a new clone helps.
+LAST_STREAMING=$SECONDS
+check_replica_wal() {
+  local slot pos restart
+  if [ "$(sql "SELECT status FROM pg_stat_wal_receiver")" = streaming ]; then
+    LAST_STREAMING=$SECONDS
+    return 0
+  fi
+  (( SECONDS - LAST_STREAMING >= WAL_CHECK_SECONDS )) || return 0
+  [ "${R[state]}" = stable ] && [ -n "${R[primary]}" ] && [ "${R[primary]}" != "$POD_NAME" ] || return 0
+  pos=$(sql "SELECT greatest(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())") || return 0
+  slot=$(psql "host=$PRIMARY_HOST user=$REPLICATION_USER replication=true" -XAtq \
+    -c "READ_REPLICATION_SLOT $(slot_of "$POD_NAME")" 2> /dev/null) || return 0
+  [[ $slot == physical* ]] || return 0
+  restart=$(cut -d'|' -f2 <<< "$slot")
+  if [ -n "$restart" ] && [ "$(sql "SELECT '$restart'::pg_lsn <= '$pos'::pg_lsn")" = t ]; then return 0; fi
+  log "not streaming for $((SECONDS - LAST_STREAMING))s and the primary keeps WAL only from ${restart:-(nothing: slot invalidated)}," \
+    "this replica needs it from $pos: requesting a new clone"
+  touch "$RECLONE_MARKER"
+  pg_ctl stop --pgdata="$PGDATA" --mode=fast --wait --timeout=60 > /dev/null 2>&1 || true
+  LAST_STREAMING=$SECONDS
+}
+
+# Whether the record lets this pod be a primary: it names it, or a failover job is promoting it.
+authorized() {
+  [ "${R[found]}" = yes ] || return 1
+  if [ "${R[state]}" = stable ]; then [ "${R[primary]}" = "$POD_NAME" ]; return; fi
+  [ "${R[state]}" = failing-over ] && [ "${R[target]}" = "$POD_NAME" ]
+}
+
+applied="(unknown)"
+last_applied=0
+label() {
+  local now
+  now=$(date +%s)
+  if [ "$1" != "$applied" ] || (( now - last_applied >= REASSERT_SECONDS )); then
+    if apply_label "$1"; then
+      if [ "$1" != "$applied" ]; then log "$ROLE_LABEL=${1:-(none)} (PostgreSQL is ${role:-not serving}; $(record_describe))"; fi
+      applied=$1
+      last_applied=$now
+    else
+      log "could not update the label; retrying"
+    fi
   fi
 }
 
 main() {
-  local applied="(unknown)" role now last_applied=0
+  local role last_read=$SECONDS api=up
   trap 'exit 0' TERM INT
-  log "watching $PGDATA/postmaster.pid; label \"$ROLE_LABEL\""
+  write_passfile
+  log "watching $PGDATA and leader record $LEADER_RECORD; label \"$ROLE_LABEL\""
   while true; do
+    if record_read; then
+      last_read=$SECONDS
+      write_record_file
+      if [ "$api" != up ]; then log "the API answers again: $(record_describe)"; api=up; fi
+    elif [ "$api" = up ]; then
+      log "cannot read the leader record: $RECORD_ERROR"
+      api=down
+    fi
     role=$(observed_role)
-    now=$(date +%s)
-    if [ "$role" != "$applied" ] || (( now - last_applied >= REASSERT_SECONDS )); then
-      if apply_label "$role"; then
-        if [ "$role" != "$applied" ]; then log "$ROLE_LABEL=${role:-(none)} (PostgreSQL is ${role:-not serving})"; fi
-        applied=$role
-        last_applied=$now
-      else
-        log "could not update the label; retrying"
-      fi
+    if [ "$api" = up ]; then
+      case "$role" in
+        primary)
+          if [ "${R[found]}" = no ]; then
+            create_record
+          elif ! authorized; then
+            fence_local "the leader record does not name this pod ($(record_describe))"
+          elif [ "${R[state]}" = stable ]; then
+            label primary
+            maintain_primary
+          fi
+          ;;
+        replica)
+          label replica
+          check_replica_wal
+          ;;
+        *) label "" ;;
+      esac
+    elif [ "$role" = primary ] && (( SECONDS - last_read >= ISOLATION_FENCE_SECONDS )); then
+      fence_local "the leader record could not be read for $((SECONDS - last_read))s (isolated from the API?)"
     fi
     sleep "$POLL_SECONDS" &
     wait $!

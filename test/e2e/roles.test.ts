@@ -88,7 +88,7 @@ describe('roles of the synthesized cluster (dist/)', () => {
     await waitFor('the old primary to serve again', () => cluster.pod(POD(1)).ready, 30_000);
     expect(await isPrimary(cluster, POD(1))).toBe(false);
     await expectOnlyPrimary(cluster, primary, PODS);
-    expect(cluster.pod(POD(1)).logSince(mark)).toContain(`but ${primary}.postgres-headless is the primary now`);
+    expect(cluster.pod(POD(1)).logSince(mark)).toContain(`the leader record names ${primary} (epoch`);
     await expectRowsEverywhere(cluster, PODS, 'writes', await valuesOn(cluster, primary, 'writes'));
   }));
 

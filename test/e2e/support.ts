@@ -116,3 +116,26 @@ export class Writer {
     return this.attempts.find(a => a.ok && a.startedAt >= since && (server === undefined || a.server === server))?.at;
   }
 }
+
+/** The leader record's fields (annotations postgres.cdk8s.io/<field>), as the API holds them. */
+export function leader(cluster: E2eCluster, name = 'postgres-leader'): Record<string, string> {
+  const lease = cluster.lease(name);
+  if (!lease) throw new Error(`no Lease ${name}`);
+  const fields: Record<string, string> = {};
+  for (const [key, value] of Object.entries<string>(lease.metadata.annotations ?? {})) {
+    if (key.startsWith('postgres.cdk8s.io/')) fields[key.slice('postgres.cdk8s.io/'.length)] = value;
+  }
+  return fields;
+}
+
+/** Pods whose PostgreSQL runs and is a primary (not in recovery), whatever their labels say. */
+export async function runningPrimaries(cluster: E2eCluster): Promise<string[]> {
+  const found: string[] = [];
+  for (const pod of cluster.livePods()) {
+    if (pod.phase !== 'running') continue;
+    const result = await pod.container('postgres').exec(['bash', '-c',
+      'pg_ctl status -D "$PGDATA" >/dev/null && LC_ALL=C pg_controldata "$PGDATA" | grep -q "cluster state: *in production"'], 10_000);
+    if (result.code === 0) found.push(pod.name);
+  }
+  return found.sort();
+}

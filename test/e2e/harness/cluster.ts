@@ -2,10 +2,11 @@ import { ChildProcess, spawn } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { ApiStandIn } from './api';
+import { ApiPod, ApiStandIn, TokenIdentity } from './api';
 import { Result, runAsync, sleep, waitFor } from './exec';
 import { KubeObject, Manifests, matchesSelector } from './manifests';
 import { PodNetwork, removeStaleNamespaces } from './network';
+import { StoredObject } from './objects';
 import { containerEnvironment, Pod, PodHost } from './pod';
 
 const HARNESS_BIN = path.join(__dirname, 'bin');
@@ -20,6 +21,26 @@ export interface ClusterOptions {
   readonly replicas?: number;
 }
 
+/** A run of a CronJob's job template: one pod, `restartPolicy: Never`. */
+export interface JobRun {
+  /** The Job's name (`<cronjob>-<n>`). */
+  readonly name: string;
+  /** Its pod's name (`<job>-<5 characters>`), also its HOSTNAME. */
+  readonly pod: string;
+  /** Resolves when the pod has ended (succeeded, failed, or was killed): the exit code and the container's log. */
+  readonly finished: Promise<Result & { pod: string }>;
+  /** SIGKILL to every process of the job's pod; the pod is Failed. Resolves when they are gone. */
+  kill(): Promise<void>;
+}
+
+/** What to cut a pod off from; without options, both (its node is partitioned). */
+export interface CutOffOptions {
+  /** The pod's kubectl requests, and `kubectl exec` into it, time out like an unreachable API server. */
+  readonly api?: boolean;
+  /** Its link to the pod network goes down: no peer, Service or client reaches it, nor it them. */
+  readonly network?: boolean;
+}
+
 interface ServiceAddress {
   readonly name: string;
   readonly ip: string;
@@ -29,9 +50,10 @@ interface ServiceAddress {
 }
 
 /**
- * Runs a synthesized cluster on this machine: the StatefulSet's pods (with OrderedReady ordering),
- * its Services (following the pods' labels and readiness, as the endpoints controller and
- * kube-proxy do), and runs of the failover CronJob. See test/e2e/README.md for what is emulated how.
+ * Runs a synthesized cluster on this machine: the StatefulSet's pods (OrderedReady or Parallel),
+ * its Services (following the pods' labels and readiness as the API server reports them, as the
+ * endpoints controller and kube-proxy do), runs of the CronJobs, the API server's Leases, and
+ * partitions of pods from the network and from the API. See test/e2e/README.md for what is emulated how.
  */
 export class E2eCluster implements PodHost {
   /** Starts the cluster and waits until every pod is ready. */
@@ -59,10 +81,13 @@ export class E2eCluster implements PodHost {
   public readonly writeServiceViolations: Array<{ at: number; pods: string[] }> = [];
   private readonly network: PodNetwork;
   private readonly api: ApiStandIn;
-  private readonly pods = new Map<string, Pod>();
+  private readonly statefulSetPods = new Map<string, Pod>();
   private readonly podAddresses = new Map<string, { netns: string; ip: string }>();
   private readonly jobPods = new Set<Pod>();
-  private readonly tokens = new Map<string, string>();
+  private readonly jobTimers = new Set<NodeJS.Timeout>();
+  private readonly tokens = new Map<string, TokenIdentity>();
+  /** Namespaces whose link is down: a pod created anew in one is on a healthy node, and gets its link back. */
+  private readonly disconnected = new Set<string>();
   private proxy?: ChildProcess;
   private controller?: NodeJS.Timeout;
   private desiredReplicas: number;
@@ -88,10 +113,10 @@ export class E2eCluster implements PodHost {
     fs.chmodSync(STATE_ROOT, 0o755);
     this.standInBin = path.join(this.stateDir, 'bin');
     fs.mkdirSync(this.standInBin);
-    fs.copyFileSync(path.join(HARNESS_BIN, 'kubectl'), path.join(this.standInBin, 'kubectl'));
-    fs.chmodSync(path.join(this.standInBin, 'kubectl'), 0o755);
+    const socket = path.join(this.stateDir, 'api.sock');
+    installKubectl(path.join(this.standInBin, 'kubectl'), socket);
     this.network = new PodNetwork(prefix);
-    this.api = new ApiStandIn(this, path.join(this.stateDir, 'api.sock'));
+    this.api = new ApiStandIn(this, socket);
   }
 
   // ---- PodHost ----
@@ -116,13 +141,20 @@ export class E2eCluster implements PodHost {
     return dir;
   }
 
-  public serviceAccountToken(account: string): string {
+  public serviceAccountToken(account: string, pod: string): string {
     const token = `${account}.${crypto.randomBytes(8).toString('hex')}`;
-    this.tokens.set(token, account);
+    this.tokens.set(token, { account, pod });
     return token;
   }
 
-  public accountOfToken(token: string): string | undefined {
+  public automountsToken(account: string): boolean {
+    const serviceAccount = this.manifests.all('ServiceAccount').find(a => a.metadata.name === account);
+    return serviceAccount?.automountServiceAccountToken ?? true;
+  }
+
+  // ---- ApiBackend ----
+
+  public identityOf(token: string): TokenIdentity | undefined {
     return this.tokens.get(token);
   }
 
@@ -134,14 +166,21 @@ export class E2eCluster implements PodHost {
     this.updateEndpoints();
   }
 
+  /** Every pod the API server has an object of: the StatefulSet's and the jobs' (finished ones too). */
+  public pods(): ApiPod[] {
+    return [...this.livePods(), ...this.jobPods];
+  }
+
+  /** The StatefulSet's pods. */
   public livePods(): Pod[] {
-    return [...this.pods.values()].filter(p => p.phase !== 'deleted');
+    return [...this.statefulSetPods.values()].filter(p => p.phase !== 'deleted');
   }
 
   // ---- what tests do ----
 
+  /** A pod of the StatefulSet, or of a job. */
   public pod(name: string): Pod {
-    const pod = this.pods.get(name);
+    const pod = this.statefulSetPods.get(name) ?? [...this.jobPods].find(p => p.name === name);
     if (!pod || pod.phase === 'deleted') throw new Error(`no pod ${name}`);
     return pod;
   }
@@ -181,12 +220,64 @@ export class E2eCluster implements PodHost {
     this.updateEndpoints();
   }
 
+  /** Stops every pod of the StatefulSet gracefully, all at once, and keeps them stopped (as when every node restarts). */
+  public async stopAll(): Promise<void> {
+    await Promise.all(this.livePods().map(p => p.stop()));
+    this.updateEndpoints();
+  }
+
+  /** Starts every stopped or killed pod of the StatefulSet again, all at once. */
+  public startAll(): void {
+    for (const pod of this.livePods()) if (pod.phase === 'stopped' || pod.phase === 'killed') pod.start();
+  }
+
+  /**
+   * Partitions a pod (see CutOffOptions; without options, from both). Its processes keep running.
+   * Cut off from the API, it stays as the API server saw it last (Running, ready, in its Services'
+   * endpoints) until the node lifecycle controller marks it not ready after NODE_MONITOR_GRACE_MS.
+   */
+  public async cutOff(name: string, options: CutOffOptions = { api: true, network: true }): Promise<void> {
+    const pod = this.pod(name);
+    if (options.network && !pod.networkCutOff) {
+      this.network.disconnect(pod.netns);
+      this.disconnected.add(pod.netns);
+      pod.networkCutOff = true;
+    }
+    if (options.api) pod.cutOffFromApi();
+    this.updateEndpoints();
+  }
+
+  /** Ends every partition of the pod. */
+  public async reconnect(name: string): Promise<void> {
+    const pod = this.pod(name);
+    if (pod.networkCutOff) {
+      this.network.reconnect(pod.netns);
+      this.disconnected.delete(pod.netns);
+      pod.networkCutOff = false;
+    }
+    pod.reconnectToApi();
+    this.updateEndpoints();
+  }
+
+  /** The Lease as the API server stores it (a copy), or undefined. */
+  public lease(name: string): StoredObject | undefined {
+    return this.api.lease(name);
+  }
+
+  /**
+   * kubectl as cluster-admin, from the test (no RBAC, never partitioned), with the stand-in's
+   * commands: e.g. `kubectl(['create', '-f', '-'], json)`, `kubectl(['patch', 'lease', name, '--type=merge', '-p', patch])`.
+   */
+  public kubectl(args: string[], stdin?: string): Promise<Result> {
+    return this.api.admin(args, stdin);
+  }
+
   /** Like `kubectl delete pod`: graceful stop, then the StatefulSet creates it anew (its labels are gone). */
   public async deletePod(name: string): Promise<void> {
     const pod = this.pod(name);
     await pod.stop();
     pod.phase = 'deleted';
-    this.pods.delete(name);
+    this.statefulSetPods.delete(name);
     this.updateHosts();
     this.updateEndpoints();
   }
@@ -203,6 +294,17 @@ export class E2eCluster implements PodHost {
     return runAsync('ip', ['netns', 'exec', this.network.hub, 'psql',
       `host=${host} user=postgres dbname=${database} connect_timeout=3`, '-XAtq', '-v', 'ON_ERROR_STOP=1', '-c', sql],
     { env: { PATH: CLIENT_PATH, PGPASSWORD: this.containerEnv('POSTGRES_PASSWORD') }, timeoutMs: options.timeoutMs ?? 20_000 });
+  }
+
+  /**
+   * A client session that stays open: psql running `sql` through a Service or host name, in the
+   * background, until it ends or the test kills the process (destroy() ends it too).
+   */
+  public clientProcess(host: string, sql: string, options: { database?: string } = {}): ChildProcess {
+    const database = options.database ?? this.containerEnv('POSTGRES_DB');
+    return spawn('ip', ['netns', 'exec', this.network.hub, 'psql',
+      `host=${host} user=postgres dbname=${database} connect_timeout=3`, '-XAtq', '-c', sql],
+    { env: { PATH: CLIENT_PATH, PGPASSWORD: this.containerEnv('POSTGRES_PASSWORD') }, stdio: 'ignore' });
   }
 
   /** Runs SQL inside a pod's postgres container over its Unix socket (`kubectl exec ... psql`). */
@@ -224,40 +326,78 @@ export class E2eCluster implements PodHost {
   }
 
   /**
-   * Creates a run of a CronJob, like `kubectl create job --from=cronjob/<name>`, with environment
-   * overrides (`kubectl set env`); waits for it to finish and returns its exit code and log.
+   * Creates a run of a CronJob, like `kubectl create job <cronjob>-<n> --from=cronjob/<name>`, with
+   * environment overrides (`kubectl set env`), and returns at once. Its pod carries the Job
+   * controller's labels (`job-name`, `batch.kubernetes.io/job-name`, `controller-uid`) and is killed
+   * after the job's activeDeadlineSeconds. Several may run at once.
    */
-  public async runJob(cronJobName: string, env: Record<string, string> = {}, timeoutMs = 120_000): Promise<Result & { pod: string }> {
+  public startJob(cronJobName: string, env: Record<string, string> = {}): JobRun {
     const cronJob = this.manifests.get('CronJob', cronJobName);
-    const template = JSON.parse(JSON.stringify(cronJob.spec.jobTemplate.spec.template));
+    const jobSpec = cronJob.spec.jobTemplate.spec;
+    const template = JSON.parse(JSON.stringify(jobSpec.template));
     template.spec.enableServiceLinks = template.spec.enableServiceLinks ?? false;
     for (const container of template.spec.containers) {
       for (const [name, value] of Object.entries(env)) {
         const existing = (container.env ?? []).find((e: any) => e.name === name);
-        if (existing) existing.value = value;
-        else (container.env = container.env ?? []).push({ name, value });
+        if (existing) { existing.value = value; delete existing.valueFrom; } else {(container.env = container.env ?? []).push({ name, value });}
       }
     }
-    const name = `${cronJobName}-${++this.jobCounter}`;
+    const job = `${cronJobName}-${++this.jobCounter}`;
+    const controllerUid = crypto.randomUUID();
+    template.metadata = { ...(template.metadata ?? {}) };
+    template.metadata.labels = {
+      ...(template.metadata.labels ?? {}),
+      'batch.kubernetes.io/controller-uid': controllerUid,
+      'batch.kubernetes.io/job-name': job,
+      'controller-uid': controllerUid,
+      'job-name': job,
+    };
+    const name = `${job}-${randomSuffix()}`;
     const address = this.podAddress(name);
     this.updateHosts();
     const pod = new Pod(this, name, template, address.netns, address.ip, [], 'Never');
     this.jobPods.add(pod);
     pod.start();
-    const container = pod.containers[0];
-    await waitFor(`job ${name} to finish`, () => !container.running, timeoutMs, 100, () => pod.logs());
-    pod.phase = 'stopped';
-    const code = container.process?.exitCode ?? 1;
-    return { code, stdout: fs.readFileSync(container.log, 'utf8'), stderr: '', pod: name };
+    const kill = () => pod.kill(() => this.network.pids(pod.netns));
+    let deadline: NodeJS.Timeout | undefined;
+    if (jobSpec.activeDeadlineSeconds) {
+      // The Job controller ends a job that runs past its deadline (DeadlineExceeded).
+      deadline = setTimeout(() => { this.jobTimers.delete(deadline!); void kill(); }, jobSpec.activeDeadlineSeconds * 1000);
+      this.jobTimers.add(deadline);
+    }
+    const finished = pod.whenCompleted().then(() => {
+      if (deadline) { clearTimeout(deadline); this.jobTimers.delete(deadline); }
+      const container = pod.containers[0];
+      const code = pod.phase === 'killed' ? 137 : container.lastExit?.code ?? 1;
+      return { code, stdout: fs.existsSync(container.log) ? fs.readFileSync(container.log, 'utf8') : '', stderr: '', pod: name };
+    });
+    return { name: job, pod: name, finished, kill };
+  }
+
+  /** startJob, then waits for it to finish (killing it after timeoutMs) and returns its exit code and log. */
+  public async runJob(cronJobName: string, env: Record<string, string> = {}, timeoutMs = 120_000): Promise<Result & { pod: string }> {
+    const run = this.startJob(cronJobName, env);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<undefined>(resolve => { timer = setTimeout(() => resolve(undefined), timeoutMs); });
+    const result = await Promise.race([run.finished, timedOut]);
+    clearTimeout(timer);
+    if (result) return result;
+    const logs = this.pod(run.pod).logs();
+    await run.kill();
+    throw new Error(`timed out after ${timeoutMs} ms waiting for job ${run.name} to finish\n${logs}`);
   }
 
   /** Labels, readiness, endpoints and the recent logs of every pod: what a failing test shows. */
   public diagnostics(): string {
-    const state = [...this.pods.values()].map(p =>
-      `${p.name}: ${p.phase} ready=${p.ready} labels=${JSON.stringify(p.labels)}`).join('\n');
+    const cut = (p: Pod) => `${p.apiCutOff ? ' CUT OFF from the API' : ''}${p.networkCutOff ? ' CUT OFF from the network' : ''}`;
+    const state = [...this.statefulSetPods.values(), ...this.jobPods].map(p =>
+      `${p.name}: ${p.phase} (API: ${p.toObject(this.namespace).status.phase}) ready=${p.ready} labels=${JSON.stringify(p.labels)}${cut(p)}`).join('\n');
     const endpoints = this.services.map(s => `${s.name} -> ${this.endpoints(s.name).join(',') || '(none)'}`).join('\n');
-    const logs = [...this.pods.values(), ...this.jobPods].map(p => p.logs()).join('\n');
-    return `---- cluster state ----\n${state}\n---- endpoints ----\n${endpoints}\n---- logs ----\n${logs}`;
+    const leases = this.api.allLeases().map(l =>
+      `${l.metadata.name} resourceVersion=${l.metadata.resourceVersion} holder=${l.spec?.holderIdentity ?? ''} `
+      + `annotations=${JSON.stringify(l.metadata.annotations ?? {})}`).join('\n') || '(none)';
+    const logs = [...this.statefulSetPods.values(), ...this.jobPods].map(p => p.logs()).join('\n');
+    return `---- cluster state ----\n${state}\n---- endpoints ----\n${endpoints}\n---- leases ----\n${leases}\n---- logs ----\n${logs}`;
   }
 
   /** What each running server says of itself: recovery, WAL receiver, replication; and its processes. */
@@ -278,9 +418,11 @@ export class E2eCluster implements PodHost {
   public async destroy(): Promise<void> {
     if (this.controller) clearInterval(this.controller);
     this.controller = undefined;
-    for (const pod of [...this.pods.values(), ...this.jobPods]) {
+    for (const timer of this.jobTimers) clearTimeout(timer);
+    this.jobTimers.clear();
+    for (const pod of [...this.statefulSetPods.values(), ...this.jobPods]) {
       pod.phase = 'killed';
-      for (const c of pod.containers) c.stopProbes();
+      for (const c of [...pod.initContainers, ...pod.containers]) c.stopProbes();
     }
     this.proxy?.kill('SIGKILL');
     this.api.close();
@@ -315,23 +457,31 @@ export class E2eCluster implements PodHost {
     this.controller = setInterval(() => this.reconcile(), 250);
   }
 
-  /** The StatefulSet controller, OrderedReady: one pod at a time, each after the one before is ready. */
+  /**
+   * The StatefulSet controller, from the pods as the API server reports them. OrderedReady: one pod
+   * at a time, each after the one before is ready; scale-down from the highest ordinal, one at a
+   * time. Parallel: every missing pod created at once, every extra pod deleted at once, no waiting.
+   * Each tick also lets the endpoints follow what the API reports (pods of silent nodes turn not ready).
+   */
   private reconcile(): void {
+    this.updateEndpoints();
+    const parallel = this.statefulSet.spec.podManagementPolicy === 'Parallel';
     for (let i = 0; i < this.desiredReplicas; i++) {
       const name = this.podName(i);
-      const pod = this.pods.get(name);
+      const pod = this.statefulSetPods.get(name);
       if (!pod) {
         this.createPod(name);
+        if (!parallel) return;
+      } else if (!parallel && !pod.reportedReady) {
         return;
       }
-      if (!pod.ready) return;
     }
-    const extra = this.livePods().filter(p => Number(p.name.split('-').pop()) >= this.desiredReplicas);
-    if (extra.length > 0) {
-      const highest = extra.sort((a, b) => Number(b.name.split('-').pop()) - Number(a.name.split('-').pop()))[0];
-      if (highest.phase === 'running' || highest.phase === 'killed' || highest.phase === 'stopped') {
-        highest.phase = 'pending';
-        void this.deletePod(highest.name);
+    const ordinal = (p: Pod) => Number(p.name.split('-').pop());
+    const extra = this.livePods().filter(p => ordinal(p) >= this.desiredReplicas).sort((a, b) => ordinal(b) - ordinal(a));
+    for (const pod of parallel ? extra : extra.slice(0, 1)) {
+      if (pod.phase === 'running' || pod.phase === 'killed' || pod.phase === 'stopped') {
+        pod.phase = 'pending';
+        void this.deletePod(pod.name);
       }
     }
   }
@@ -340,8 +490,9 @@ export class E2eCluster implements PodHost {
     const address = this.podAddress(name);
     const claims = (this.statefulSet.spec.volumeClaimTemplates ?? []).map((t: any) => t.metadata.name);
     const template = JSON.parse(JSON.stringify(this.statefulSet.spec.template));
+    if (this.disconnected.delete(address.netns)) this.network.reconnect(address.netns);
     const pod = new Pod(this, name, template, address.netns, address.ip, claims);
-    this.pods.set(name, pod);
+    this.statefulSetPods.set(name, pod);
     this.updateHosts();
     pod.start();
   }
@@ -368,10 +519,10 @@ export class E2eCluster implements PodHost {
     for (const netns of this.network.allNamespaces) this.network.writeHosts(netns, entries);
   }
 
-  /** The endpoints controller: ready pods whose labels match each Service's selector. */
+  /** The endpoints controller: pods that the API reports ready, whose labels match each Service's selector. */
   private updateEndpoints(): void {
     for (const service of this.services) {
-      const pods = this.livePods().filter(p => p.ready && matchesSelector(p.labels, service.selector));
+      const pods = this.livePods().filter(p => p.reportedReady && matchesSelector(p.labels, service.selector));
       const file = path.join(this.stateDir, 'endpoints', service.name);
       const next = JSON.stringify(pods.map(p => `${p.ip}:${service.targetPort}`).sort());
       if (fs.existsSync(file) && fs.readFileSync(file, 'utf8') === next) continue;
@@ -391,4 +542,23 @@ export class E2eCluster implements PodHost {
       return [];
     }
   }
+}
+
+/**
+ * Installs the kubectl stand-in with the API socket's absolute path written in, and the harness's
+ * node as its interpreter, so that it keeps working when a script copies it elsewhere (e.g. into an
+ * emptyDir for a container of another image) and runs it under any PATH.
+ */
+function installKubectl(target: string, socket: string): void {
+  const source = fs.readFileSync(path.join(HARNESS_BIN, 'kubectl'), 'utf8');
+  const installed = source.replace(/^#!.*\n/, `#!${process.execPath}\n`).replace('const API_SOCKET = null;', `const API_SOCKET = ${JSON.stringify(socket)};`);
+  if (!installed.includes(JSON.stringify(socket))) throw new Error('bin/kubectl has no `const API_SOCKET = null;` line to write the socket path into');
+  fs.writeFileSync(target, installed, { mode: 0o755 });
+  fs.chmodSync(target, 0o755);
+}
+
+/** The five characters the Job controller appends to a pod's name (Kubernetes' alphabet without vowels and look-alikes). */
+function randomSuffix(): string {
+  const alphabet = 'bcdfghjklmnpqrstvwxz2456789';
+  return [...crypto.randomBytes(5)].map(b => alphabet[b % alphabet.length]).join('');
 }

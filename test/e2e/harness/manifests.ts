@@ -5,7 +5,7 @@ import { parseAllDocuments } from 'yaml';
 export interface KubeObject {
   readonly apiVersion: string;
   readonly kind: string;
-  readonly metadata: { readonly name: string; readonly labels?: Record<string, string> };
+  readonly metadata: { readonly name: string; readonly labels?: Record<string, string>; readonly [field: string]: any };
   readonly [field: string]: any;
 }
 

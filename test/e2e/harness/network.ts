@@ -12,6 +12,8 @@ export class PodNetwork {
   public readonly hub: string;
   public readonly subnet: number;
   private readonly namespaces = new Set<string>();
+  /** The hub-side end of each pod's veth pair, by the pod's namespace. */
+  private readonly links = new Map<string, string>();
   private nextHost = 10;
   private nextLink = 0;
 
@@ -42,6 +44,7 @@ export class PodNetwork {
   /** A namespace for one pod, linked to the bridge; returns its name and address. */
   public addPodNamespace(podName: string): { netns: string; ip: string } {
     const netns = `${this.prefix}-${podName}`;
+    if (this.nextHost > 254) throw new Error(`no address left in ${this.address(0)}/24 for pod ${podName}`);
     const ip = this.address(this.nextHost++);
     const link = `v${this.nextLink++}`;
     this.addNamespace(netns);
@@ -49,7 +52,27 @@ export class PodNetwork {
     run('ip', ['-n', this.hub, 'link', 'set', link, 'master', 'br0', 'up']);
     run('ip', ['-n', netns, 'addr', 'add', `${ip}/24`, 'dev', 'eth0']);
     run('ip', ['-n', netns, 'link', 'set', 'eth0', 'up']);
+    this.links.set(netns, link);
     return { netns, ip };
+  }
+
+  /**
+   * Partitions a pod from the network: the hub end of its veth goes down, so the pod's link loses its
+   * carrier. Its frames are dropped and none reach it; nothing is refused, so peers and clients see
+   * timeouts as across a real partition. Its processes, addresses and routes stay.
+   */
+  public disconnect(netns: string): void {
+    run('ip', ['-n', this.hub, 'link', 'set', this.linkOf(netns), 'down']);
+  }
+
+  public reconnect(netns: string): void {
+    run('ip', ['-n', this.hub, 'link', 'set', this.linkOf(netns), 'up']);
+  }
+
+  private linkOf(netns: string): string {
+    const link = this.links.get(netns);
+    if (!link) throw new Error(`no pod network namespace ${netns}`);
+    return link;
   }
 
   /** Writes a namespace's /etc/hosts in place (its bind mount follows the inode, not the name). */
@@ -92,6 +115,7 @@ export class PodNetwork {
       fs.rmSync(`/etc/netns/${netns}`, { recursive: true, force: true });
     }
     this.namespaces.clear();
+    this.links.clear();
   }
 
   private addNamespace(netns: string): void {

@@ -1,7 +1,9 @@
 import { ChildProcess, spawn } from 'child_process';
+import * as crypto from 'crypto';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
-import { Result } from './exec';
+import { Result, sleep } from './exec';
 import { emulateImage, EmulatedImage } from './images';
 import { KubeObject } from './manifests';
 
@@ -15,7 +17,10 @@ export interface PodHost {
   secret(name: string): KubeObject;
   /** A directory that outlives the pod (a PersistentVolumeClaim). */
   claimDir(claim: string): string;
-  serviceAccountToken(account: string): string;
+  /** A new token of the ServiceAccount, bound to the pod: the API stand-in knows both by it. */
+  serviceAccountToken(account: string, pod: string): string;
+  /** The ServiceAccount's own automountServiceAccountToken (true when it does not say). */
+  automountsToken(account: string): boolean;
   onReadinessChange(pod: Pod): void;
 }
 
@@ -25,14 +30,26 @@ interface User {
   readonly groups: number;
 }
 
+type RestartPolicy = 'Always' | 'OnFailure' | 'Never';
+
+const SERVICE_ACCOUNT_PATH = '/var/run/secrets/kubernetes.io/serviceaccount';
+/** kube-root-ca.crt exists in every namespace (the root CA publisher); no TLS is spoken here, so any text does. */
+const ROOT_CA_PLACEHOLDER = '-----BEGIN CERTIFICATE-----\n(placeholder: the e2e harness speaks no TLS)\n-----END CERTIFICATE-----\n';
+/** The node lifecycle controller marks a silent node's pods not ready after node-monitor-grace-period. */
+export const NODE_MONITOR_GRACE_MS = 40_000;
+
 /**
  * One container of an emulated pod: a process tree started by bin/container-launch.sh in the pod's
- * network namespace, restarted when it exits while its pod runs (restartPolicy Always).
+ * network namespace, restarted when it exits while its pod runs (restartPolicy Always, or OnFailure
+ * after a failure). Init containers are Containers that the pod runs to completion (restartPolicy Never).
  */
 export class Container {
   public process?: ChildProcess;
   public ready = false;
   public restarts = 0;
+  public startedAt?: string;
+  /** How its last run ended: the exit code (128 + the signal's number after a signal, as runtimes report it). */
+  public lastExit?: { readonly code: number; readonly startedAt: string; readonly finishedAt: string };
   public readonly log: string;
   private readonly image: EmulatedImage;
   private readonly user: User;
@@ -42,7 +59,7 @@ export class Container {
   private probeFailures = 0;
   private exited?: Promise<void>;
 
-  constructor(public readonly pod: Pod, public readonly spec: any, private readonly restartPolicy: 'Always' | 'Never') {
+  constructor(public readonly pod: Pod, public readonly spec: any, private readonly restartPolicy: RestartPolicy) {
     this.image = emulateImage(spec.image, pod.host.standInBin);
     this.user = pod.userOf(spec);
     this.env = { ...this.image.env, ...pod.envOf(spec) };
@@ -72,13 +89,23 @@ export class Container {
     });
     fs.closeSync(out);
     this.process = child;
+    const startedAt = timestamp();
+    this.startedAt = startedAt;
     this.ready = !this.spec.readinessProbe;
     this.exited = new Promise(resolve => child.once('exit', (code, signal) => {
       fs.appendFileSync(this.log, `--- ${new Date().toISOString()} container ${this.name} exited (${signal ?? code}) ---\n`);
+      this.lastExit = { code: code ?? 128 + (os.constants.signals[signal!] ?? 0), startedAt, finishedAt: timestamp() };
       this.afterExit(child);
       resolve();
     }));
     this.startProbes();
+  }
+
+  /** Runs the container once, to its end (an init container); its exit code. */
+  public async runToCompletion(): Promise<number> {
+    this.start();
+    await this.exited;
+    return this.lastExit?.code ?? 1;
   }
 
   /** Stops the container as the kubelet does: the image's stop signal, then SIGKILL after the grace period. */
@@ -99,7 +126,7 @@ export class Container {
   /** Runs a command inside the running container, like `kubectl exec`. */
   public exec(command: readonly string[], timeoutMs = 30_000): Promise<Result> {
     if (!this.running) {
-      return Promise.resolve({ code: 1, stdout: '', stderr: `error: container ${this.name} in pod ${this.pod.name} is not running\n` });
+      return Promise.resolve({ code: 1, stdout: '', stderr: `error: unable to upgrade connection: container not found ("${this.name}")\n` });
     }
     const args = [
       '-t', String(this.process!.pid), '-n', '-m', '--',
@@ -125,6 +152,29 @@ export class Container {
   public stopProbes(): void {
     if (this.probeTimer) clearTimeout(this.probeTimer);
     this.probeTimer = undefined;
+  }
+
+  /**
+   * The container's status as the kubelet reports it. `waiting` (a reason) when the pod will start it
+   * (again); otherwise a container that is not running shows how it ended.
+   */
+  public status(waiting: string | undefined): Record<string, unknown> {
+    const terminated = (exit: NonNullable<Container['lastExit']>) => ({
+      exitCode: exit.code, reason: exit.code === 0 ? 'Completed' : 'Error', startedAt: exit.startedAt, finishedAt: exit.finishedAt,
+    });
+    let state: Record<string, unknown>;
+    if (this.running) state = { running: { startedAt: this.startedAt } };
+    else if (waiting || !this.lastExit) state = { waiting: { reason: waiting ?? 'ContainerCreating' } };
+    else state = { terminated: terminated(this.lastExit) };
+    return {
+      name: this.name,
+      image: this.spec.image,
+      ready: this.running && this.ready,
+      started: this.running,
+      restartCount: this.restarts,
+      state,
+      lastState: this.lastExit && (this.running || waiting) ? { terminated: terminated(this.lastExit) } : {},
+    };
   }
 
   private startProbes(): void {
@@ -158,11 +208,13 @@ export class Container {
     const wasReady = this.ready;
     this.ready = false;
     if (wasReady) this.pod.host.onReadinessChange(this.pod);
-    if (this.pod.phase === 'running' && this.restartPolicy === 'Always' && this.process === child) {
+    const restart = this.restartPolicy === 'Always' || (this.restartPolicy === 'OnFailure' && this.lastExit?.code !== 0);
+    if (this.pod.phase === 'running' && restart && this.process === child) {
       this.restarts++;
       // The kubelet restarts at once the first time, then backs off (10 s, 20 s...); tests use a short fixed delay.
       setTimeout(() => { if (this.pod.phase === 'running' && this.process === child) this.start(); }, 500);
     }
+    this.pod.onContainerExit();
   }
 
   private signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
@@ -172,15 +224,34 @@ export class Container {
 }
 
 /**
- * An emulated pod: its containers, labels, volumes and readiness. Pod phases: running (containers are
- * supervised and restarted), stopped (shut down gracefully), killed (every process SIGKILLed and
- * nothing restarts them, as when a node fails) and deleted.
+ * An emulated pod: its init containers and containers, labels, volumes and readiness. Pod phases
+ * here: running (init containers run in order, then the containers are supervised and restarted),
+ * stopped (shut down gracefully), killed (every process SIGKILLed and nothing restarts them, as when
+ * a node fails) and deleted. What the API server reports of it is `toObject()`.
  */
 export class Pod {
   public phase: 'pending' | 'running' | 'stopped' | 'killed' | 'deleted' = 'pending';
   public readonly labels: Record<string, string>;
   public readonly containers: Container[];
+  public readonly initContainers: Container[];
   public readonly dir: string;
+  public readonly uid = crypto.randomUUID();
+  public readonly restartPolicy: RestartPolicy;
+  /** The init containers have all succeeded since the last start. */
+  public initialized = false;
+  /** Its node cannot reach the API server: its kubectl requests and execs into it time out. */
+  public apiCutOff = false;
+  /** Its network link is down: it reaches no peer, no Service, no client. */
+  public networkCutOff = false;
+  private readonly createdAt = timestamp();
+  private startTime?: string;
+  private runs = 0;
+  private initFailed = false;
+  private memoryLost = false;
+  /** What the API server saw last before the node was cut off from it, and since when. */
+  private reported?: { readonly status: Record<string, any>; readonly since: number };
+  private readonly volumeDirs = new Map<string, string>();
+  private readonly completionWaiters: Array<() => void> = [];
 
   constructor(
     public readonly host: PodHost,
@@ -189,43 +260,113 @@ export class Pod {
     public readonly netns: string,
     public readonly ip: string,
     private readonly claims: readonly string[],
-    restartPolicy: 'Always' | 'Never' = 'Always',
+    restartPolicy?: RestartPolicy,
   ) {
     this.labels = { ...(template.metadata?.labels ?? {}) };
+    this.restartPolicy = restartPolicy ?? template.spec.restartPolicy ?? 'Always';
     this.dir = path.join(host.stateDir, 'pods', name);
+    // A new pod (a recreation has the same name) starts with new emptyDir volumes.
+    fs.rmSync(path.join(this.dir, 'volumes'), { recursive: true, force: true });
     fs.mkdirSync(this.dir, { recursive: true });
-    this.containers = (template.spec.containers as any[]).map(spec => new Container(this, spec, restartPolicy));
+    this.initContainers = ((template.spec.initContainers ?? []) as any[]).map(spec => new Container(this, spec, 'Never'));
+    this.containers = (template.spec.containers as any[]).map(spec => new Container(this, spec, this.restartPolicy));
   }
 
   public get ready(): boolean {
-    return this.phase === 'running' && this.containers.every(c => c.running && c.ready);
+    return this.phase === 'running' && this.initialized && this.containers.every(c => c.running && c.ready);
+  }
+
+  /** Ready as the API server (and so the endpoints controller) sees it. */
+  public get reportedReady(): boolean {
+    if (!this.reported) return this.ready;
+    return this.apiStatus().conditions.find((c: any) => c.type === 'Ready')?.status === 'True';
+  }
+
+  /** A pod that does not restart its containers has run them all to their end (or was killed, or failed to initialize). */
+  public get completed(): boolean {
+    if (this.phase === 'killed' || this.phase === 'stopped' || this.phase === 'deleted' || this.initFailed) return true;
+    return this.phase === 'running' && this.initialized && this.containers.every(c => !c.running && c.lastExit !== undefined);
   }
 
   public container(name: string): Container {
-    const found = this.containers.find(c => c.name === name);
+    const found = this.containers.find(c => c.name === name) ?? this.initContainers.find(c => c.name === name);
     if (!found) throw new Error(`pod ${this.name} has no container ${name}`);
     return found;
   }
 
+  /** `kubectl exec` once the API server reached the kubelet. */
+  public exec(container: string, command: readonly string[], timeoutMs: number): Promise<Result> {
+    const found = this.containers.find(c => c.name === container) ?? this.initContainers.find(c => c.name === container);
+    if (!found) return Promise.resolve({ code: 1, stdout: '', stderr: `Error from server (BadRequest): container ${container} is not valid for pod ${this.name}\n` });
+    return found.exec(command, timeoutMs);
+  }
+
+  /** Starts the pod (again): its init containers in order, each to success, then its containers. */
   public start(): void {
     this.phase = 'running';
-    for (const c of this.containers) if (!c.running) c.start();
+    const run = ++this.runs;
+    this.startTime = this.startTime ?? timestamp();
+    this.initFailed = false;
+    if (this.memoryLost) this.wipeMemoryVolumes();
+    this.initialized = this.initContainers.length === 0;
+    if (this.initialized) this.startContainers();
+    else void this.initialize(run);
   }
 
   public async stop(): Promise<void> {
     this.phase = 'stopped';
+    this.runs++;
     const grace = this.template.spec.terminationGracePeriodSeconds ?? 30;
-    await Promise.all(this.containers.map(c => c.stop(grace)));
+    await Promise.all([...this.initContainers, ...this.containers].map(c => c.stop(grace)));
+    this.settle();
   }
 
-  /** Every process of the pod dies at once (SIGKILL) and stays dead. */
+  /** Every process of the pod dies at once (SIGKILL) and stays dead; memory-backed volumes are lost with the node. */
   public async kill(pids: () => number[]): Promise<void> {
     this.phase = 'killed';
-    for (const c of this.containers) c.stopProbes();
+    this.runs++;
+    this.memoryLost = true;
+    const all = [...this.initContainers, ...this.containers];
+    for (const c of all) c.stopProbes();
     for (const pid of pids()) {
       try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
     }
-    await Promise.all(this.containers.map(c => c.stop(0)));
+    await Promise.all(all.map(c => c.stop(0)));
+    this.settle();
+  }
+
+  /** Resolves once `completed` (for pods that do not restart their containers: jobs). */
+  public whenCompleted(): Promise<void> {
+    return new Promise(resolve => {
+      if (this.completed) resolve();
+      else this.completionWaiters.push(resolve);
+    });
+  }
+
+  public onContainerExit(): void {
+    this.settle();
+  }
+
+  /** The node loses the API server: from now on the API reports the pod as it last saw it. */
+  public cutOffFromApi(): void {
+    this.reported = this.reported ?? { status: this.currentStatus(), since: Date.now() };
+    this.apiCutOff = true;
+  }
+
+  public reconnectToApi(): void {
+    this.reported = undefined;
+    this.apiCutOff = false;
+  }
+
+  /** The pod as the API server returns it (`kubectl get pod -o json`). */
+  public toObject(namespace: string): KubeObject {
+    return {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: this.name, namespace, uid: this.uid, creationTimestamp: this.createdAt, labels: { ...this.labels } },
+      spec: JSON.parse(JSON.stringify(this.template.spec)),
+      status: this.apiStatus(),
+    };
   }
 
   /** A mark in a container's log, for reading what it wrote after it (logSince). */
@@ -239,7 +380,7 @@ export class Pod {
   }
 
   public logs(): string {
-    return this.containers.map(c => {
+    return [...this.initContainers, ...this.containers].map(c => {
       const text = fs.existsSync(c.log) ? fs.readFileSync(c.log, 'utf8') : '';
       return `==== ${this.name}/${c.name} (restarts: ${c.restarts}) ====\n${text.split('\n').slice(-80).join('\n')}`;
     }).join('\n');
@@ -259,10 +400,18 @@ export class Pod {
     return { uid, gid, groups: pod.fsGroup ?? gid };
   }
 
+  /**
+   * The container's mounts: the image's writable directories (fresh for every container start, as a
+   * new container gets a new writable layer) unless a volume is mounted at the same path, then its
+   * volumes, then the ServiceAccount token; parents before children, as container runtimes order them.
+   */
   public mountsOf(spec: any, image: EmulatedImage): Array<{ source: string; target: string; readOnly: boolean }> {
     const mounts: Array<{ source: string; target: string; readOnly: boolean }> = [];
+    const volumeTargets = new Set<string>((spec.volumeMounts ?? []).map((m: any) => normalizePath(m.mountPath)));
     for (const dir of image.writableDirs) {
+      if (volumeTargets.has(dir.path)) continue;
       const source = path.join(this.dir, `${spec.name}.fs`, dir.path.replace(/\//g, '_'));
+      fs.rmSync(source, { recursive: true, force: true });
       fs.mkdirSync(source, { recursive: true });
       fs.chownSync(source, dir.uid, dir.uid);
       fs.chmodSync(source, dir.mode);
@@ -270,60 +419,250 @@ export class Pod {
     }
     for (const m of spec.volumeMounts ?? []) {
       if (m.subPath) throw new Error(`container ${spec.name}: subPath mounts are not emulated`);
-      mounts.push({ source: this.volumeDir(m.name), target: m.mountPath, readOnly: m.readOnly === true });
+      mounts.push({ source: this.volumeDir(m.name), target: normalizePath(m.mountPath), readOnly: m.readOnly === true });
     }
-    if (this.template.spec.automountServiceAccountToken !== false) {
-      mounts.push({ source: this.serviceAccountDir(), target: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true });
+    if (this.automountsToken() && !volumeTargets.has(SERVICE_ACCOUNT_PATH)) {
+      mounts.push({ source: this.serviceAccountDir(), target: SERVICE_ACCOUNT_PATH, readOnly: true });
     }
+    mounts.sort((a, b) => a.target.split('/').length - b.target.split('/').length);
     for (const m of mounts) fs.mkdirSync(m.target, { recursive: true });
     return mounts;
   }
 
+  private async initialize(run: number): Promise<void> {
+    const current = () => this.runs === run && this.phase === 'running';
+    for (const c of this.initContainers) {
+      for (;;) {
+        const code = await c.runToCompletion();
+        if (!current()) return;
+        if (code === 0) break;
+        if (this.restartPolicy === 'Never') {
+          this.initFailed = true;
+          this.settle();
+          return;
+        }
+        // The kubelet backs off (10 s, 20 s...) before it tries a failed init container again; tests use 1 s.
+        await sleep(1000);
+        if (!current()) return;
+        c.restarts++;
+      }
+    }
+    this.initialized = true;
+    this.startContainers();
+  }
+
+  private startContainers(): void {
+    for (const c of this.containers) if (!c.running) c.start();
+  }
+
+  private settle(): void {
+    if (!this.completed) return;
+    for (const resolve of this.completionWaiters.splice(0)) resolve();
+  }
+
+  private apiStatus(): Record<string, any> {
+    if (!this.reported) return this.currentStatus();
+    const status = JSON.parse(JSON.stringify(this.reported.status));
+    if (Date.now() - this.reported.since >= NODE_MONITOR_GRACE_MS) {
+      for (const condition of status.conditions) {
+        if (condition.type === 'Ready') Object.assign(condition, { status: 'False', reason: 'NodeNotReady', message: 'Node is not ready' });
+      }
+    }
+    return status;
+  }
+
+  /** The status the kubelet reports now. */
+  private currentStatus(): Record<string, any> {
+    const phase = this.apiPhase();
+    const active = this.phase === 'running' && (phase === 'Running' || phase === 'Pending');
+    const condition = (type: string, ok: boolean) => ({ type, status: ok ? 'True' : 'False' });
+    const status: Record<string, any> = {
+      phase,
+      conditions: [
+        condition('Initialized', this.initialized), condition('Ready', this.ready),
+        condition('ContainersReady', this.ready), condition('PodScheduled', true),
+      ],
+      hostIP: this.ip,
+      podIP: this.ip,
+      podIPs: [{ ip: this.ip }],
+      startTime: this.startTime,
+    };
+    if (this.initContainers.length > 0) status.initContainerStatuses = this.initContainers.map(c => c.status(this.waitingReason(c, true, active)));
+    status.containerStatuses = this.containers.map(c => c.status(this.waitingReason(c, false, active)));
+    return status;
+  }
+
+  /** Why a container that is not running waits, while the pod will (re)start it; undefined when it will not. */
+  private waitingReason(c: Container, init: boolean, active: boolean): string | undefined {
+    if (!active || c.running) return undefined;
+    if (init) return c.lastExit?.code === 0 ? undefined : c.lastExit ? 'CrashLoopBackOff' : 'PodInitializing';
+    if (!this.initialized) return 'PodInitializing';
+    return this.restartPolicy === 'Never' || !c.lastExit ? undefined : 'CrashLoopBackOff';
+  }
+
+  /** The phase as the kubelet computes it: a pod that restarts its containers stays Running while they are down. */
+  private apiPhase(): 'Pending' | 'Running' | 'Succeeded' | 'Failed' {
+    const ended = this.initialized && this.containers.every(c => !c.running && c.lastExit !== undefined);
+    if (this.restartPolicy !== 'Always') {
+      if (this.phase === 'killed' || this.initFailed) return 'Failed';
+      const succeeded = ended && this.containers.every(c => c.lastExit!.code === 0);
+      if (succeeded) return 'Succeeded';
+      if (this.restartPolicy === 'Never' && (ended || this.phase === 'stopped')) return 'Failed';
+    }
+    return this.phase === 'pending' || !this.initialized ? 'Pending' : 'Running';
+  }
+
+  private automountsToken(): boolean {
+    const spec = this.template.spec;
+    return spec.automountServiceAccountToken ?? this.host.automountsToken(spec.serviceAccountName ?? 'default');
+  }
+
+  /** A volume's directory, made once per pod: containers that restart find the same content. */
   private volumeDir(name: string): string {
     if (this.claims.includes(name)) return this.host.claimDir(`${name}-${this.name}`);
+    const made = this.volumeDirs.get(name);
+    if (made) return made;
     const volume = (this.template.spec.volumes ?? []).find((v: any) => v.name === name);
     if (!volume) throw new Error(`pod ${this.name}: no volume ${name}`);
     const dir = path.join(this.dir, 'volumes', name);
+    fs.mkdirSync(dir, { recursive: true });
     if (volume.configMap || volume.secret) {
-      const source = volume.configMap ? this.host.configMap(volume.configMap.name) : this.host.secret(volume.secret.secretName);
-      const mode = (volume.configMap ?? volume.secret).defaultMode ?? 0o644;
-      fs.rmSync(dir, { recursive: true, force: true });
-      fs.mkdirSync(dir, { recursive: true });
-      for (const [key, value] of Object.entries<string>(source.data ?? {})) {
-        const file = path.join(dir, key);
-        fs.writeFileSync(file, volume.secret ? Buffer.from(value, 'base64') : value);
-        fs.chmodSync(file, mode);
-      }
-      return dir;
+      const source = volume.configMap ?? volume.secret;
+      this.writeKeys(dir, this.keysOf(volume), source.items, source.defaultMode ?? 0o644);
+    } else if (volume.emptyDir) {
+      // Kubernetes makes an emptyDir world-writable; with an fsGroup, its group and set-group-id as well.
+      const fsGroup = this.template.spec.securityContext?.fsGroup;
+      fs.chownSync(dir, 0, fsGroup ?? 0);
+      fs.chmodSync(dir, fsGroup === undefined ? 0o777 : 0o2777);
+    } else if (volume.projected) {
+      this.writeProjected(dir, volume.projected);
+    } else {
+      throw new Error(`pod ${this.name}: volume ${name} is of a kind the harness does not emulate`);
     }
-    if (volume.emptyDir) {
-      fs.mkdirSync(dir, { recursive: true });
-      return dir;
-    }
-    throw new Error(`pod ${this.name}: volume ${name} is of a kind the harness does not emulate`);
+    this.volumeDirs.set(name, dir);
+    return dir;
   }
 
+  private keysOf(source: any): Record<string, string | Buffer> {
+    if (source.configMap) {
+      if (source.configMap.name === 'kube-root-ca.crt') return { 'ca.crt': ROOT_CA_PLACEHOLDER };
+      return this.host.configMap(source.configMap.name).data ?? {};
+    }
+    const data: Record<string, string> = this.host.secret(source.secret.secretName ?? source.secret.name).data ?? {};
+    return Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, 'base64')]));
+  }
+
+  /** Writes keys as files: all of them, or only the listed `items` at their paths. */
+  private writeKeys(dir: string, data: Record<string, string | Buffer>, items: any[] | undefined, mode: number): void {
+    const files = items
+      ? items.map((i: any) => ({ key: i.key, file: i.path, mode: i.mode ?? mode }))
+      : Object.keys(data).map(key => ({ key, file: key, mode }));
+    for (const { key, file, mode: fileMode } of files) {
+      if (data[key] === undefined) throw new Error(`pod ${this.name}: no key ${key} to project into ${file}`);
+      this.writeFile(dir, file, data[key], fileMode);
+    }
+  }
+
+  private writeFile(dir: string, file: string, content: string | Buffer, mode: number): void {
+    const target = path.join(dir, file);
+    fs.mkdirSync(path.dirname(target), { recursive: true });
+    fs.writeFileSync(target, content);
+    fs.chmodSync(target, mode);
+  }
+
+  /** A projected volume: a bound ServiceAccount token, ConfigMap and Secret keys, downward API fields. */
+  private writeProjected(dir: string, projected: any): void {
+    const mode = projected.defaultMode ?? 0o644;
+    for (const source of projected.sources ?? []) {
+      if (source.serviceAccountToken) {
+        const token = this.host.serviceAccountToken(this.template.spec.serviceAccountName ?? 'default', this.name);
+        this.writeFile(dir, source.serviceAccountToken.path, token, mode);
+      } else if (source.configMap || source.secret) {
+        this.writeKeys(dir, this.keysOf(source), (source.configMap ?? source.secret).items, mode);
+      } else if (source.downwardAPI) {
+        for (const item of source.downwardAPI.items ?? []) {
+          if (!item.fieldRef) throw new Error(`pod ${this.name}: only fieldRef items of downwardAPI projections are emulated`);
+          this.writeFile(dir, item.path, this.downwardValue(item.fieldRef.fieldPath), item.mode ?? mode);
+        }
+      } else {
+        throw new Error(`pod ${this.name}: a projected source the harness does not emulate: ${JSON.stringify(source)}`);
+      }
+    }
+  }
+
+  private downwardValue(fieldPath: string): string {
+    switch (fieldPath) {
+      case 'metadata.name': return this.name;
+      case 'metadata.namespace': return this.host.namespace;
+      case 'metadata.uid': return this.uid;
+      case 'metadata.labels': return Object.keys(this.labels).sort().map(k => `${k}=${JSON.stringify(this.labels[k])}`).join('\n');
+    }
+    throw new Error(`pod ${this.name}: downward API field ${fieldPath} is not emulated`);
+  }
+
+  /** The ServiceAccount token Kubernetes mounts into every container (kube-api-access), made once per pod. */
   private serviceAccountDir(): string {
-    const dir = path.join(this.dir, 'serviceaccount');
+    const made = this.volumeDirs.get(SERVICE_ACCOUNT_PATH);
+    if (made) return made;
+    const dir = path.join(this.dir, 'volumes', 'kube-api-access');
     fs.mkdirSync(dir, { recursive: true });
     const account = this.template.spec.serviceAccountName ?? 'default';
-    fs.writeFileSync(path.join(dir, 'token'), this.host.serviceAccountToken(account));
-    fs.writeFileSync(path.join(dir, 'namespace'), this.host.namespace);
+    this.writeFile(dir, 'token', this.host.serviceAccountToken(account, this.name), 0o644);
+    this.writeFile(dir, 'ca.crt', ROOT_CA_PLACEHOLDER, 0o644);
+    this.writeFile(dir, 'namespace', this.host.namespace, 0o644);
+    this.volumeDirs.set(SERVICE_ACCOUNT_PATH, dir);
     return dir;
+  }
+
+  /** A failed node comes back without what its memory held: `emptyDir.medium: Memory` volumes start empty. */
+  private wipeMemoryVolumes(): void {
+    this.memoryLost = false;
+    for (const volume of this.template.spec.volumes ?? []) {
+      const dir = this.volumeDirs.get(volume.name);
+      if (!dir || volume.emptyDir?.medium !== 'Memory') continue;
+      for (const entry of fs.readdirSync(dir)) fs.rmSync(path.join(dir, entry), { recursive: true, force: true });
+    }
   }
 }
 
-/** A container's environment as the kubelet sets it: HOSTNAME, then the container's env, resolved. */
+function normalizePath(p: string): string {
+  const normal = path.posix.normalize(p);
+  return normal.length > 1 ? normal.replace(/\/$/, '') : normal;
+}
+
+/** Kubernetes' timestamps: RFC 3339, whole seconds, UTC. */
+function timestamp(): string {
+  return new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+}
+
+/** The address kubectl in a pod reaches the API server at: the `kubernetes` Service, as the kubelet tells every container. */
+export const API_SERVER_ADDRESS = '10.96.0.1:443';
+
+/**
+ * A container's environment as the kubelet sets it: HOSTNAME, the `kubernetes` Service's variables
+ * (set even with enableServiceLinks false), then the container's env, resolved.
+ */
 export function containerEnvironment(host: PodHost, podName: string, podIp: string, template: any, spec: any): Record<string, string> {
   if (template.spec.enableServiceLinks !== false) {
     throw new Error(`pod ${podName}: the harness does not emulate Service environment variables (enableServiceLinks)`);
   }
-  const env: Record<string, string> = { HOSTNAME: podName };
-  for (const e of spec.env ?? []) env[e.name] = envValue(host, podName, podIp, e);
+  const [apiHost, apiPort] = API_SERVER_ADDRESS.split(':');
+  const env: Record<string, string> = {
+    HOSTNAME: podName,
+    KUBERNETES_SERVICE_HOST: apiHost,
+    KUBERNETES_SERVICE_PORT: apiPort,
+    KUBERNETES_SERVICE_PORT_HTTPS: apiPort,
+    KUBERNETES_PORT: `tcp://${API_SERVER_ADDRESS}`,
+    [`KUBERNETES_PORT_${apiPort}_TCP`]: `tcp://${API_SERVER_ADDRESS}`,
+    [`KUBERNETES_PORT_${apiPort}_TCP_PROTO`]: 'tcp',
+    [`KUBERNETES_PORT_${apiPort}_TCP_PORT`]: apiPort,
+    [`KUBERNETES_PORT_${apiPort}_TCP_ADDR`]: apiHost,
+  };
+  for (const e of spec.env ?? []) env[e.name] = envValue(host, podName, podIp, template, e);
   return env;
 }
 
-function envValue(host: PodHost, podName: string, podIp: string, e: any): string {
+function envValue(host: PodHost, podName: string, podIp: string, template: any, e: any): string {
   if (e.value !== undefined) return String(e.value);
   const from = e.valueFrom ?? {};
   if (from.secretKeyRef) {
@@ -338,6 +677,8 @@ function envValue(host: PodHost, podName: string, podIp: string, e: any): string
       case 'metadata.name': return podName;
       case 'metadata.namespace': return host.namespace;
       case 'status.podIP': return podIp;
+      case 'status.hostIP': return podIp;
+      case 'spec.serviceAccountName': return template.spec.serviceAccountName ?? 'default';
     }
   }
   throw new Error(`env ${e.name}: this kind of value is not emulated: ${JSON.stringify(e)}`);

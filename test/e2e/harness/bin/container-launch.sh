@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Starts one container of an emulated pod, as a kubelet would: runs inside the pod's network
 # namespace (`ip netns exec` gives it a private mount namespace and the pod's /etc/hosts),
-# bind-mounts the pod's volumes at the container's paths, then execs the container's command
+# bind-mounts the pod's volumes at the container's paths (parents first; a mount point inside an
+# earlier mount is made there, as container runtimes do), then execs the container's command
 # with only the container's environment, as the user of its securityContext. The command keeps
 # this process's pid, so the harness can signal it and enter its namespaces for `kubectl exec`.
 set -euo pipefail
 spec=$1
 while IFS=$'\t' read -r source target mode; do
+  mkdir -p "$target"
   mount --bind "$source" "$target"
   if [ "$mode" = ro ]; then mount -o remount,bind,ro "$target"; fi
 done < "$spec/mounts"

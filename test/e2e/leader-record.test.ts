@@ -1,0 +1,312 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { spawn } from 'child_process';
+import { E2eCluster } from './harness/cluster';
+import { sleep, waitFor } from './harness/exec';
+import {
+  DIST_MANIFEST, expectOnlyPrimary, expectRowsEverywhere, isPrimary, leader, POD, runningPrimaries, step, synthesizeToFile,
+  valuesOn, Writer,
+} from './support';
+
+jest.setTimeout(400_000);
+
+const PODS = [POD(0), POD(1), POD(2)];
+
+/**
+ * The leader record (the Lease postgres-leader) decides who is primary, under the faults that broke the
+ * record-less design: each test injects the fault on real PostgreSQL 15 and checks the data afterwards.
+ */
+describe('the leader record under faults (dist/)', () => {
+  let cluster: E2eCluster;
+
+  beforeAll(async () => {
+    cluster = await E2eCluster.start({ manifest: DIST_MANIFEST });
+    await cluster.sql('postgres-write', 'CREATE TABLE writes (v int PRIMARY KEY)');
+  });
+
+  afterAll(async () => {
+    await cluster?.destroy();
+  });
+
+  afterEach(() => {
+    expect(cluster.writeServiceViolations).toEqual([]);
+  });
+
+  test('a new cluster records its first primary once: epoch 1, its timeline and system identifier', () => step(cluster, async () => {
+    const record = leader(cluster);
+    const id = await cluster.podSql(POD(0), 'SELECT system_identifier FROM pg_control_system()');
+    expect(record).toMatchObject({ state: 'stable', primary: POD(0), epoch: '1', timeline: '1', 'system-identifier': id });
+    expect(cluster.lease('postgres-leader')?.spec.holderIdentity).toBe(POD(0));
+    await expectOnlyPrimary(cluster, POD(0), PODS);
+  }));
+
+  test('the postgres container has no API token; the sidecar has one', () => step(cluster, async () => {
+    const token = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+    expect((await cluster.pod(POD(0)).container('postgres').exec(['cat', token])).code).not.toBe(0);
+    expect((await cluster.pod(POD(0)).container('role-labeler').exec(['cat', token])).code).toBe(0);
+  }));
+
+  test('each replica streams through a replication slot of its own, kept by the primary', () => step(cluster, async () => {
+    await waitFor('slots of pods 1 and 2, active', async () =>
+      await cluster.podSql(POD(0), "SELECT string_agg(slot_name || ':' || active, ',' ORDER BY slot_name) FROM pg_replication_slots")
+        === 'postgres_cluster_1:true,postgres_cluster_2:true', 20_000, 250);
+  }));
+
+  test('a primary that answers no queries (connection slots full) is not failed over by an unplanned run', () => step(cluster, async () => {
+    const hogs = await fillConnectionSlots(cluster, POD(0));
+    try {
+      expect((await cluster.sql('postgres-write', 'SELECT 1')).stderr).toContain('too many clients');
+      const run = await cluster.runJob('postgres-failover');
+      expect(run.stdout).toContain('primary postgres-cluster-0 is running but does not answer queries');
+      expect(run.code).toBe(0);
+      expect(leader(cluster)).toMatchObject({ state: 'stable', primary: POD(0), epoch: '1' });
+      expect(cluster.endpoints('postgres-write')).toEqual([POD(0)]);
+      expect(await runningPrimaries(cluster)).toEqual([POD(0)]);
+    } finally {
+      for (const hog of hogs) hog.kill('SIGKILL');
+    }
+    await expectOnlyPrimary(cluster, POD(0), PODS);
+  }));
+
+  test('a switchover away from a primary with full connection slots ends its sessions: no write lands on it after the promotion', () => step(cluster, async () => {
+    const hogs = await fillConnectionSlots(cluster, POD(0));
+    try {
+      const run = await cluster.runJob('postgres-failover', { FAILOVER_TARGET: POD(1) });
+      expect(run.code).toBe(0);
+      expect(leader(cluster)).toMatchObject({ state: 'stable', primary: POD(1), epoch: '2' });
+      await waitFor('the sessions on the old primary to end', () => hogs.every(h => h.exitCode !== null || h.signalCode !== null), 10_000);
+    } finally {
+      for (const hog of hogs) hog.kill('SIGKILL');
+    }
+    await expectOnlyPrimary(cluster, POD(1), PODS);
+  }));
+
+  test('two failover jobs at once: one takes the record, the other changes nothing; one primary', () => step(cluster, async () => {
+    const rows = await valuesOn(cluster, POD(1), 'writes');
+    const [a, b] = [cluster.startJob('postgres-failover', { FAILOVER_TARGET: POD(0) }), cluster.startJob('postgres-failover', { FAILOVER_TARGET: POD(2) })];
+    const results = await Promise.all([a.finished, b.finished]);
+    const winners = results.filter(r => r.code === 0);
+    expect(winners).toHaveLength(1);
+    const loser = results.find(r => r.code !== 0)!;
+    expect(loser.stdout).toMatch(/REFUSED: (another failover job \(\S+\) holds the leader record|the leader record changed while this job worked)/);
+    const primary = /done: (\S+) is the primary/.exec(winners[0].stdout)![1];
+    expect([POD(0), POD(2)]).toContain(primary);
+    expect(leader(cluster)).toMatchObject({ state: 'stable', primary });
+    await expectOnlyPrimary(cluster, primary, PODS);
+    await expectRowsEverywhere(cluster, PODS, 'writes', rows);
+  }));
+
+  test('a job killed midway leaves the record failing over; running the job again completes or undoes it', () => step(cluster, async () => {
+    const before = leader(cluster).primary;
+    const target = PODS.find(p => p !== before)!;
+    await cluster.sql('postgres-write', 'INSERT INTO writes (v) VALUES (200000)');
+    const job = cluster.startJob('postgres-failover', { FAILOVER_TARGET: target });
+    await waitFor('the job to take the record', () => leader(cluster).state === 'failing-over', 20_000, 20);
+    await job.kill();
+    expect(leader(cluster)).toMatchObject({ state: 'failing-over', job: job.pod });
+    const again = await cluster.runJob('postgres-failover');
+    expect(again.stdout).toContain(`job ${job.pod} ended without finishing its failover`);
+    expect(again.code).toBe(0);
+    const primary = leader(cluster).primary;
+    expect(leader(cluster).state).toBe('stable');
+    await expectOnlyPrimary(cluster, primary, PODS);
+    expect(await valuesOn(cluster, primary, 'writes')).toContain(200000);
+    await expectRowsEverywhere(cluster, PODS, 'writes', await valuesOn(cluster, primary, 'writes'));
+  }));
+
+  test('a switchover to a disconnected replica is refused and given back: the old primary keeps every row', () => step(cluster, async () => {
+    const primary = leader(cluster).primary;
+    const target = PODS.find(p => p !== primary)!;
+    const epoch = Number(leader(cluster).epoch);
+    await cluster.cutOff(target, { network: true });
+    const writer = new Writer(cluster, 'writes');
+    writer.start();
+    await waitFor('writes the target does not receive', () => writer.acknowledged.length >= 30, 30_000);
+    const run = await cluster.runJob('postgres-failover', { FAILOVER_TARGET: target, SWITCHOVER_TIMEOUT_SECONDS: '3' });
+    await waitFor('writes after the refusal', () => writer.attempts.filter(a => a.ok && a.startedAt > Date.now() - 1000).length >= 5, 30_000);
+    await writer.stop();
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain(`REFUSED: switchover to ${target}`);
+    expect(run.stdout).toContain(`${primary} is the primary again, nothing was lost`);
+    expect(leader(cluster)).toMatchObject({ state: 'stable', primary });
+    expect(Number(leader(cluster).epoch)).toBe(epoch + 2);
+    await cluster.reconnect(target);
+    await expectOnlyPrimary(cluster, primary, PODS);
+    const rows = new Set(await valuesOn(cluster, primary, 'writes'));
+    expect(writer.acknowledged.filter(v => !rows.has(v))).toEqual([]);
+    await expectRowsEverywhere(cluster, PODS, 'writes', [...rows]);
+  }));
+
+  test('a partitioned primary fences itself before the job promotes; it rejoins when the partition heals', () => step(cluster, async () => {
+    const old = leader(cluster).primary;
+    const rows = await valuesOn(cluster, old, 'writes');
+    const mark = cluster.pod(old).logMark('role-labeler');
+    await cluster.cutOff(old, { api: true, network: true });
+    const run = await cluster.runJob('postgres-failover', {}, 120_000);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(`${old} cannot be reached and may still be running`);
+    const promoted = /promoting (\S+)/.exec(run.stdout)![1];
+    const fencedAt = fenceTime(cluster.pod(old).logSince(mark, 'role-labeler'));
+    const promotedAt = Date.parse(/^(\S+) failover: promoting/m.exec(run.stdout)![1]);
+    expect(fencedAt).toBeLessThan(promotedAt);
+    expect(cluster.endpoints('postgres-write')).toEqual([promoted]);
+    await cluster.sql('postgres-write', 'INSERT INTO writes (v) VALUES (300000)');
+    await cluster.reconnect(old);
+    await waitFor(`${old} to serve again`, () => cluster.pod(old).ready, 60_000);
+    expect(await isPrimary(cluster, old)).toBe(false);
+    await expectOnlyPrimary(cluster, promoted, PODS);
+    await expectRowsEverywhere(cluster, PODS, 'writes', [...rows, 300000]);
+  }));
+
+  test('a former primary that starts while its peers are unreachable never becomes primary; the new primary is never rewound', () => step(cluster, async () => {
+    const old = leader(cluster).primary;
+    await cluster.killPod(old);
+    const run = await cluster.runJob('postgres-failover');
+    expect(run.code).toBe(0);
+    const promoted = leader(cluster).primary;
+    expect(promoted).not.toBe(old);
+    await cluster.sql('postgres-write', 'INSERT INTO writes (v) VALUES (400000)');
+    const newMark = cluster.pod(promoted).logMark();
+    await cluster.cutOff(old, { network: true });
+    const mark = cluster.pod(old).logMark();
+    cluster.startPod(old);
+    await waitFor(`${old} to wait for the recorded primary`, () => cluster.pod(old).logSince(mark).includes('does not answer'), 30_000);
+    await sleep(3000);
+    expect(await runningPrimaries(cluster)).toEqual([promoted]);
+    await cluster.reconnect(old);
+    await waitFor(`${old} to serve again`, () => cluster.pod(old).ready, 60_000);
+    await expectOnlyPrimary(cluster, promoted, PODS);
+    expect(cluster.pod(promoted).logSince(newMark)).not.toContain('rewinding');
+    const rows = await valuesOn(cluster, promoted, 'writes');
+    expect(rows).toContain(400000);
+    await expectRowsEverywhere(cluster, PODS, 'writes', rows);
+  }));
+
+  test('all pods restarted with the primary\'s volume empty: no new cluster; the job promotes a replica and the pod clones it', () => step(cluster, async () => {
+    const primary = leader(cluster).primary;
+    const rows = await valuesOn(cluster, primary, 'writes');
+    const id = leader(cluster)['system-identifier'];
+    await Promise.all(PODS.map(p => cluster.stopPod(p)));
+    fs.rmSync(path.join(cluster.volumeOf(primary), 'pgdata'), { recursive: true, force: true });
+    const mark = cluster.pod(primary).logMark();
+    PODS.forEach(p => cluster.startPod(p));
+    await waitFor(`${primary} to say its data is lost`, () => cluster.pod(primary).logSince(mark).includes('its volume is empty: its data is lost'), 30_000);
+    expect(cluster.pod(primary).logSince(mark)).not.toContain('initializing a new cluster');
+    expect(cluster.endpoints('postgres-write')).toEqual([]);
+    expect(await runningPrimaries(cluster)).toEqual([]);
+    const run = await cluster.runJob('postgres-failover');
+    expect(run.code).toBe(0);
+    const promoted = leader(cluster).primary;
+    expect(promoted).not.toBe(primary);
+    await waitFor('every pod to serve', () => PODS.every(p => cluster.pod(p).ready), 60_000);
+    await expectOnlyPrimary(cluster, promoted, PODS);
+    for (const p of PODS) expect(await cluster.podSql(p, 'SELECT system_identifier FROM pg_control_system()')).toBe(id);
+    await expectRowsEverywhere(cluster, PODS, 'writes', rows);
+  }));
+});
+
+describe('synchronous mode (synchronousReplicas: 1) keeps the synchronous set in the record', () => {
+  let cluster: E2eCluster;
+
+  beforeAll(async () => {
+    cluster = await E2eCluster.start({ manifest: synthesizeToFile({ synchronousReplicas: 1 }) });
+    await cluster.sql('postgres-write', 'CREATE TABLE writes (v int PRIMARY KEY)');
+  });
+
+  afterAll(async () => {
+    await cluster?.destroy();
+  });
+
+  test('the record lists every other pod as a synchronous standby', () => step(cluster, async () => {
+    await waitFor('the synchronous set', () => leader(cluster).sync === `${POD(1)},${POD(2)}`, 20_000);
+  }));
+
+  test('losing the primary and a replica together: the job refuses (acknowledged commits may be on the lost one), then promotes once it is back', () => step(cluster, async () => {
+    const writer = new Writer(cluster, 'writes');
+    writer.start();
+    await waitFor('some writes', () => writer.acknowledged.length >= 30, 30_000);
+    await Promise.all([cluster.killPod(POD(0)), cluster.killPod(POD(1))]);
+    const refused = await cluster.runJob('postgres-failover');
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toContain('1 of the 2 recorded synchronous standbys');
+    expect(refused.stdout).toContain('FAILOVER_ACCEPT_DATA_LOSS=true');
+    expect(leader(cluster)).toMatchObject({ state: 'stable', primary: POD(0) });
+    cluster.startPod(POD(1));
+    const run = await cluster.runJob('postgres-failover');
+    expect(run.code).toBe(0);
+    const promoted = leader(cluster).primary;
+    await waitFor('writes on the promoted replica', () => writer.attempts.filter(a => a.ok && a.server === promoted).length >= 10, 30_000);
+    await writer.stop();
+    const rows = new Set(await valuesOn(cluster, promoted, 'writes'));
+    expect(writer.acknowledged.filter(v => !rows.has(v))).toEqual([]);
+    cluster.startPod(POD(0));
+    await waitFor('every pod to serve', () => PODS.every(p => cluster.pod(p).ready), 60_000);
+    await expectOnlyPrimary(cluster, promoted, PODS);
+    expect(cluster.writeServiceViolations).toEqual([]);
+  }));
+
+  test('FAILOVER_ACCEPT_DATA_LOSS=true promotes the surviving replica anyway', () => step(cluster, async () => {
+    const primary = leader(cluster).primary;
+    const replica = PODS.find(p => p !== primary)!;
+    const survivor = PODS.find(p => p !== primary && p !== replica)!;
+    await Promise.all([cluster.killPod(primary), cluster.killPod(replica)]);
+    const run = await cluster.runJob('postgres-failover', { FAILOVER_ACCEPT_DATA_LOSS: 'true' });
+    expect(run.code).toBe(0);
+    expect(leader(cluster)).toMatchObject({ state: 'stable', primary: survivor });
+    cluster.startPod(primary);
+    cluster.startPod(replica);
+    await waitFor('every pod to serve', () => PODS.every(p => cluster.pod(p).ready), 60_000);
+    await expectOnlyPrimary(cluster, survivor, PODS);
+  }));
+});
+
+describe('a replica whose WAL was recycled (maxSlotWalKeepSize: 64MB)', () => {
+  let cluster: E2eCluster;
+
+  beforeAll(async () => {
+    cluster = await E2eCluster.start({ manifest: synthesizeToFile({ maxSlotWalKeepSize: '64MB', walKeepSize: '0' }) });
+    await cluster.sql('postgres-write', 'CREATE TABLE writes (v int PRIMARY KEY)');
+  });
+
+  afterAll(async () => {
+    await cluster?.destroy();
+  });
+
+  test('loses its slot, is not ready while it cannot stream, and clones itself afresh', () => step(cluster, async () => {
+    await cluster.stopPod(POD(2));
+    await cluster.sql('postgres-write', "CREATE TABLE filler AS SELECT g, repeat('x', 1000) AS pad FROM generate_series(1, 150000) AS g", { timeoutMs: 120_000 });
+    await cluster.sql('postgres-write', 'INSERT INTO writes (v) VALUES (1), (2), (3)');
+    const primaryMark = cluster.pod(POD(0)).logMark('role-labeler');
+    await cluster.podSql(POD(0), 'SELECT pg_switch_wal(); CHECKPOINT; SELECT pg_switch_wal(); CHECKPOINT');
+    // The slot is invalidated at the checkpoint; the primary's sidecar drops it and makes it anew.
+    await waitFor('the lost slot to be dropped', () => cluster.pod(POD(0)).logSince(primaryMark, 'role-labeler')
+      .includes('dropping replication slot postgres_cluster_2 (lost)'), 20_000);
+    const mark = cluster.pod(POD(2)).logMark('role-labeler');
+    cluster.startPod(POD(2));
+    await sleep(6000);
+    expect(cluster.pod(POD(2)).ready).toBe(false);
+    expect(cluster.endpoints('postgres-read')).toEqual([POD(1)]);
+    await waitFor('pod 2 to ask for a new clone', () => cluster.pod(POD(2)).logSince(mark, 'role-labeler').includes('requesting a new clone'), 60_000);
+    await waitFor('pod 2 to serve again', () => cluster.pod(POD(2)).ready, 90_000);
+    await expectOnlyPrimary(cluster, POD(0), PODS);
+    await expectRowsEverywhere(cluster, PODS, 'writes', [1, 2, 3]);
+  }));
+});
+
+/** Opens superuser sessions through a pod's address until PostgreSQL refuses more ("too many clients"). */
+async function fillConnectionSlots(cluster: E2eCluster, pod: string): Promise<ReturnType<typeof spawn>[]> {
+  const max = Number(await cluster.podSql(pod, 'SHOW max_connections'));
+  const hogs = [];
+  for (let i = 0; i < max; i++) {
+    hogs.push(cluster.clientProcess(`${pod}.postgres-headless`, 'SELECT pg_sleep(600)'));
+  }
+  await waitFor('every connection slot to be taken', async () =>
+    (await cluster.sql(`${pod}.postgres-headless`, 'SELECT 1')).stderr.includes('too many clients'), 30_000, 250);
+  return hogs;
+}
+
+function fenceTime(log: string): number {
+  const line = /^(\S+) \S+ role-labeler: FENCING/m.exec(log);
+  if (!line) throw new Error(`the old primary's sidecar did not fence it:\n${log}`);
+  return Date.parse(line[1]);
+}
