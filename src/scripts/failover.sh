@@ -71,9 +71,10 @@ container_state() {
 # be running, and serving.
 node_state() {
   if on_node "$1" status 2> /dev/null; then return; fi
+  # No checkpoint ("-"): only the node itself can say where its WAL ends.
   case "$(container_state "$1")" in
-    stopped) echo "down 0/0 none 0 0/0" ;;
-    *) echo "unreachable 0/0 none 0 0/0" ;;
+    stopped) echo "down 0/0 none 0 -" ;;
+    *) echo "unreachable 0/0 none 0 -" ;;
   esac
 }
 
@@ -168,7 +169,12 @@ fence() {
     read -r "ROLE[$pod]" "LSN[$pod]" "RECEIVER[$pod]" "TIMELINE[$pod]" "CHECKPOINT[$pod]" <<< "$state"
     case "${ROLE[$pod]}" in
       primary | starting | unreachable) sleep 0.1 ;;
-      *) log "$pod is fenced (now ${ROLE[$pod]}, shutdown checkpoint ${CHECKPOINT[$pod]})"; return 0 ;;
+      *)
+        # Stopped, but until the node answers again (its container restarts) nothing says where its WAL ends.
+        if [ "${CHECKPOINT[$pod]}" = - ]; then sleep 0.1; continue; fi
+        log "$pod is fenced (now ${ROLE[$pod]}, shutdown checkpoint ${CHECKPOINT[$pod]})"
+        return 0
+        ;;
     esac
   done
   return 1

@@ -173,14 +173,30 @@ reclone_from() {
 
 declare -A REC=()
 
-# Reads the sidecar's copy of the record into REC; fails when there is none or it is too old to trust.
+now_us() { printf '%s' "${EPOCHREALTIME/./}"; }
+
+# Reads the sidecar's copy of the record into REC; fails when there is none, or it was read before $1
+# (microseconds), or it is too old to trust.
 read_record() {
-  local key value now
+  local key value since=${1:-0}
   REC=()
   [ -r "$RECORD_FILE" ] || return 1
   while IFS='=' read -r key value; do REC[$key]=$value; done < "$RECORD_FILE"
-  now=$(date +%s)
-  (( now - ${REC[read_at]:-0} <= RECORD_MAX_AGE ))
+  (( ${REC[read_at]:-0} > since && $(now_us) - ${REC[read_at]:-0} <= RECORD_MAX_AGE * 1000000 ))
+}
+
+# Waits for a copy of the record that the sidecar read after this moment: a decision never rests on what
+# the record said before (say) a failover job fenced this pod and restarted it.
+await_fresh_record() {
+  local since
+  since=$(now_us)
+  until read_record "$since"; do
+    if (( $(now_us) - since > RECORD_MAX_AGE * 1000000 )); then
+      wait_a_little "waiting for the role-labeler sidecar to read the leader record (no copy newer than ${RECORD_MAX_AGE}s in $RECORD_FILE)"
+    else
+      sleep 0.1
+    fi
+  done
 }
 
 # Says something at most every 10 s while the same situation lasts.
@@ -231,7 +247,7 @@ rejoin() {
 decide() {
   local own_id
   START_AS=""
-  read_record || { wait_a_little "waiting for the role-labeler sidecar to read the leader record ($RECORD_FILE missing or older than ${RECORD_MAX_AGE}s)"; return; }
+  await_fresh_record
   if [ "${REC[found]}" = yes ] && [ -e "$RECLONE_MARKER" ] && [ -s "$PGDATA/PG_VERSION" ] && [ "${REC[state]}" = stable ] \
     && [ -n "${REC[primary]}" ] && [ "${REC[primary]}" != "$POD_NAME" ] && [ -f "$PGDATA/standby.signal" ]; then
     discard_data "the sidecar found that the primary no longer keeps the WAL this replica needs"

@@ -75,11 +75,12 @@ write_passfile() {
   (umask 077; printf '*:*:*:%s:%s\n' "$REPLICATION_USER" "${password//:/\\:}" > "$PGPASSFILE")
 }
 
-# The entrypoint's copy of the record: key=value lines, replaced whole (rename), with the time it was read.
+# The entrypoint's copy of the record: key=value lines, replaced whole (rename), with the time (microseconds)
+# at which the read began: what the record said at or after that moment.
 write_record_file() {
   local field
   {
-    echo "read_at=$(date +%s)"
+    echo "read_at=$1"
     echo "found=${R[found]}"
     for field in "${RECORD_FIELDS[@]}"; do echo "$field=${R[$field]:-}"; done
   } > "$RECORD_FILE.new"
@@ -228,14 +229,15 @@ label() {
 }
 
 main() {
-  local role last_read=$SECONDS api=up
+  local role started last_read=$SECONDS api=up
   trap 'exit 0' TERM INT
   write_passfile
   log "watching $PGDATA and leader record $LEADER_RECORD; label \"$ROLE_LABEL\""
   while true; do
+    started=${EPOCHREALTIME/./}
     if record_read; then
       last_read=$SECONDS
-      write_record_file
+      write_record_file "$started"
       if [ "$api" != up ]; then log "the API answers again: $(record_describe)"; api=up; fi
     elif [ "$api" = up ]; then
       log "cannot read the leader record: $RECORD_ERROR"

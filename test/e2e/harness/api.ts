@@ -114,6 +114,14 @@ export class ApiStandIn {
         const result = identity
           ? await this.kubectl({ ...identity, namespace: namespace || this.backend.namespace }, args, stdin)
           : { code: 1, stdout: '', stderr: 'error: You must be logged in to the server (Unauthorized)\n' };
+        if (request.headers['x-kubectl-raw'] === '1') {
+          // The native client (bin/kubectl.c) has no JSON parser: `<code>\n<stdout bytes>\n<stdout><stderr>`.
+          const stdout = Buffer.from(result.stdout, 'utf8');
+          const framed = Buffer.concat([Buffer.from(`${result.code}\n${stdout.length}\n`), stdout, Buffer.from(result.stderr, 'utf8')]);
+          response.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': framed.length });
+          response.end(framed);
+          return;
+        }
         response.end(JSON.stringify(result));
       });
     });
