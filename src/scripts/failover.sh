@@ -314,6 +314,8 @@ promote() {
   if (( SYNC_REPLICAS > 0 )); then sync=$(printf '%s\n' "${others[@]}" | sort | paste -sd, -); fi
   update_record state=stable "primary=$TARGET" "timeline=${TIMELINE[$TARGET]}" "sync=$sync" target= previous= job=
   "$KUBECTL" label pod "$TARGET" "$ROLE_LABEL=primary" --overwrite > /dev/null
+  # A dead primary's sidecar cannot take its label away; no Service may send clients there when it returns.
+  if [ -n "$PREVIOUS" ] && [ "$PREVIOUS" != "$TARGET" ]; then "$KUBECTL" label pod "$PREVIOUS" "$ROLE_LABEL-" > /dev/null 2>&1 || true; fi
   log "$TARGET is the primary ($(record_describe))"
 }
 
