@@ -2,7 +2,7 @@ import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { PostgresStatefulSet } from './postgres-stateful-set';
 import { addObject, addServiceAccountWithRole } from './private/api-object';
-import { ISOLATION_FENCE_SECONDS, PATHS, podNames, POSTGRES_CONTAINER, POSTGRES_UID, ROLE_LABEL } from './private/names';
+import { ISOLATION_FENCE_SECONDS, LABELER_CONTAINER, PATHS, podNames, POSTGRES_CONTAINER, POSTGRES_UID, ROLE_LABEL } from './private/names';
 import { SCRIPT_FILES } from './private/scripts';
 import { validateTargetPod } from './private/validation';
 
@@ -110,6 +110,8 @@ export class FailoverJob extends Construct {
                     { name: 'FAILOVER_TARGET', value: this.targetPod ?? '' },
                     { name: 'NODE_SCRIPT', value: `${PATHS.scriptsDir}/${SCRIPT_FILES.node}` },
                     { name: 'POSTGRES_CONTAINER', value: POSTGRES_CONTAINER },
+                    // Fencing runs in the sidecar, which outlives PostgreSQL's container and reports its last checkpoint.
+                    { name: 'SIDECAR_CONTAINER', value: LABELER_CONTAINER },
                     { name: 'ROLE_LABEL', value: ROLE_LABEL },
                     { name: 'HOME', value: '/tmp' },
                   ],

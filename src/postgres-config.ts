@@ -205,6 +205,9 @@ export class PostgresConfig extends Construct {
     const defaults: Setting[] = [
       // Replicas retry the write Service every second, so they find a new primary quickly.
       { name: 'wal_retrieve_retry_interval', value: '1s' },
+      // A fast shutdown waits for every WAL sender; one whose replica vanished (a partition) holds up a
+      // switchover until this timeout (PostgreSQL's default is 60s).
+      { name: 'wal_sender_timeout', value: '10s' },
     ];
     this.postgresqlConf = renderConf(
       `postgresql.conf of cluster "${this.clusterName}" for PostgreSQL ${this.postgresVersion}, written by cdk8s-postgres-cluster.`,

@@ -233,8 +233,8 @@ export class PostgresStatefulSet extends Construct {
                 { name: 'KUBECTL', value: `${PATHS.toolsDir}/kubectl` },
                 { name: 'CLUSTER_SELECTOR', value: selector },
                 { name: 'PRIMARY_HOST', value: names.writeService },
-                { name: 'REPLICATION_USER', value: config.replicationUser },
-                secretEnv('POSTGRES_REPLICATION_PASSWORD', 'replication-password'),
+                // A replica's sidecar asks the primary whether it still has the WAL the replica needs.
+                secretEnv('POSTGRES_PASSWORD', 'password'),
                 syncEnv,
                 { name: 'ISOLATION_FENCE_SECONDS', value: String(ISOLATION_FENCE_SECONDS) },
                 // kubectl keeps its discovery cache under $HOME.

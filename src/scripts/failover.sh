@@ -23,6 +23,7 @@ set -euo pipefail
 : "${JOB_SELECTOR:?JOB_SELECTOR must select the failover job pods}"
 : "${NODE_SCRIPT:=/opt/postgres-cluster/pg-node.sh}"
 : "${POSTGRES_CONTAINER:=postgres}"
+: "${SIDECAR_CONTAINER:=role-labeler}"
 : "${ROLE_LABEL:=role}"
 : "${FENCE_TIMEOUT_SECONDS:=60}"
 # How long replicas may take to write the WAL that was in flight when the primary was lost.
@@ -141,7 +142,7 @@ update_record() {
 
 # Puts the record back as it was before this job (the old primary stays or becomes the primary again).
 give_back() {
-  local reason=$1 state
+  local reason="$*" state
   update_record state=stable "primary=$PREVIOUS" "epoch=$((R[epoch] + 1))" target= previous= job=
   log "the leader record names $PREVIOUS again ($(record_describe))"
   state=$(node_state "$PREVIOUS")
@@ -157,27 +158,29 @@ give_back() {
   refuse "$reason; $PREVIOUS is the primary again, nothing was lost"
 }
 
+# Whether a pod's state says it is fenced: PostgreSQL stopped or back as a replica, with its data directory's
+# latest checkpoint read from the node itself (after a fast shutdown, the shutdown checkpoint).
+fenced_state() {
+  local role checkpoint
+  read -r role _ _ _ checkpoint <<< "$1"
+  [[ $role == down || $role == replica ]] && [[ $checkpoint =~ ^[0-9A-F]+/[0-9A-F]+$ ]] && [ "$checkpoint" != 0/0 ]
+}
+
 fence() {
   local pod=$1 state deadline
   log "fencing $pod: removing its $ROLE_LABEL label, then restarting it as a replica"
   "$KUBECTL" label pod "$pod" "$ROLE_LABEL-" > /dev/null 2>&1 || true
-  # The container exits with PostgreSQL, so this exec may end abruptly; the state below is what counts.
-  on_node "$pod" fence > /dev/null 2>&1 || true
+  # Through the sidecar, which shares the pod's processes and data and outlives PostgreSQL's container: it
+  # reports the shutdown checkpoint at once. The postgres container's own exec would end with it.
+  state=$("$KUBECTL" exec "$pod" -c "$SIDECAR_CONTAINER" -- bash "$NODE_SCRIPT" fence 2> /dev/null | tail -n 1) || true
   deadline=$((SECONDS + FENCE_TIMEOUT_SECONDS))
-  while (( SECONDS < deadline )); do
+  while ! fenced_state "$state"; do
+    if (( SECONDS >= deadline )); then return 1; fi
+    sleep 0.1
     state=$(node_state "$pod")
-    read -r "ROLE[$pod]" "LSN[$pod]" "RECEIVER[$pod]" "TIMELINE[$pod]" "CHECKPOINT[$pod]" <<< "$state"
-    case "${ROLE[$pod]}" in
-      primary | starting | unreachable) sleep 0.1 ;;
-      *)
-        # Stopped, but until the node answers again (its container restarts) nothing says where its WAL ends.
-        if [ "${CHECKPOINT[$pod]}" = - ]; then sleep 0.1; continue; fi
-        log "$pod is fenced (now ${ROLE[$pod]}, shutdown checkpoint ${CHECKPOINT[$pod]})"
-        return 0
-        ;;
-    esac
   done
-  return 1
+  read -r "ROLE[$pod]" "LSN[$pod]" "RECEIVER[$pod]" "TIMELINE[$pod]" "CHECKPOINT[$pod]" <<< "$state"
+  log "$pod is fenced (now ${ROLE[$pod]}, shutdown checkpoint ${CHECKPOINT[$pod]})"
 }
 
 # A planned switchover: the target must hold everything the old primary wrote, its shutdown checkpoint
@@ -304,6 +307,12 @@ give_back_down() {
 promote() {
   local out others=() pod
   update_record "target=$TARGET"
+  # A dead or unreachable primary's sidecar cannot take its label away, and the endpoints of a pod on a
+  # partitioned node are not updated: remove it before any other pod is labeled, or the write Service
+  # would have two endpoints.
+  if [ -n "$PREVIOUS" ] && [ "$PREVIOUS" != "$TARGET" ]; then
+    "$KUBECTL" label pod "$PREVIOUS" "$ROLE_LABEL-" > /dev/null 2>&1 || log "could not remove the $ROLE_LABEL label of $PREVIOUS"
+  fi
   for pod in "${PODS[@]}"; do if [ "$pod" != "$TARGET" ]; then others+=("$pod"); fi; done
   log "promoting $TARGET (WAL ${LSN[$TARGET]})"
   if [ "${ROLE[$TARGET]}" != primary ]; then
@@ -314,8 +323,6 @@ promote() {
   if (( SYNC_REPLICAS > 0 )); then sync=$(printf '%s\n' "${others[@]}" | sort | paste -sd, -); fi
   update_record state=stable "primary=$TARGET" "timeline=${TIMELINE[$TARGET]}" "sync=$sync" target= previous= job=
   "$KUBECTL" label pod "$TARGET" "$ROLE_LABEL=primary" --overwrite > /dev/null
-  # A dead primary's sidecar cannot take its label away; no Service may send clients there when it returns.
-  if [ -n "$PREVIOUS" ] && [ "$PREVIOUS" != "$TARGET" ]; then "$KUBECTL" label pod "$PREVIOUS" "$ROLE_LABEL-" > /dev/null 2>&1 || true; fi
   log "$TARGET is the primary ($(record_describe))"
 }
 

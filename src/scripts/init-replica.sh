@@ -190,6 +190,7 @@ read_record() {
 await_fresh_record() {
   local since
   since=$(now_us)
+  touch "$RECORD_FILE.wanted" 2> /dev/null || true
   until read_record "$since"; do
     if (( $(now_us) - since > RECORD_MAX_AGE * 1000000 )); then
       wait_a_little "waiting for the role-labeler sidecar to read the leader record (no copy newer than ${RECORD_MAX_AGE}s in $RECORD_FILE)"

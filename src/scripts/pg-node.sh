@@ -13,7 +13,8 @@
 #            shutdown, the shutdown checkpoint: what a switchover target must have received).
 #   fence    makes this server a replica for good: standby.signal first, so that the restarted
 #            container comes back in recovery, then a fast shutdown, which sends every WAL record to
-#            the connected replicas before it exits.
+#            the connected replicas before it exits; then prints the status (run from the sidecar, which
+#            shares the pod's processes and data, it reports the shutdown checkpoint).
 #   promote [pod...]  promotes this replica (SELECT pg_promote()), waits until it accepts writes and
 #            creates the replication slots of the given pods, so that they can stream at once.
 #   reconnect  stops this replica's WAL receiver, which PostgreSQL restarts at once: its connect loop
@@ -67,6 +68,7 @@ fence() {
   touch "$PGDATA/standby.signal"
   log "fenced: standby.signal written; stopping PostgreSQL (fast) so that it restarts as a replica"
   pg_ctl stop --pgdata="$PGDATA" --mode=fast --wait --timeout=60 > /dev/null
+  status
 }
 
 promote() {

@@ -12,7 +12,7 @@
 #   - on the primary: keeps one replication slot per other pod that exists (dropping those of pods
 #     scaled away), and in synchronous mode the record's set of standbys that may confirm commits;
 #   - on a replica that has not streamed for WAL_CHECK_SECONDS while the primary is up: if the
-#     primary no longer keeps the WAL it needs, asks the entrypoint to clone it afresh.
+#     primary no longer has the WAL it needs, asks the entrypoint to clone it afresh.
 # PostgreSQL itself says what it is: a server serves when line 8 of postmaster.pid is "ready" and its
 # port answers; global/pg_control says whether it is in production (a primary) or in archive recovery.
 set -euo pipefail
@@ -30,7 +30,6 @@ set -euo pipefail
 : "${SYNC_REPLICAS:=0}"
 : "${CLUSTER_SELECTOR:?CLUSTER_SELECTOR must select the pods of the cluster}"
 : "${PRIMARY_HOST:?PRIMARY_HOST must name the write Service}"
-: "${REPLICATION_USER:=replicator}"
 : "${PGPASSFILE:=/tmp/pgpass}"
 export PGPORT PGPASSFILE PGHOST=/var/run/postgresql PGUSER=${POSTGRES_USER:-postgres} PGDATABASE=postgres PGCONNECT_TIMEOUT=3
 
@@ -69,10 +68,16 @@ observed_role() {
   esac
 }
 
+pgpass_escape() {
+  local value=${1//\\/\\\\}
+  printf '%s' "${value//:/\\:}"
+}
+
 write_passfile() {
-  local password=${POSTGRES_REPLICATION_PASSWORD:-}
-  password=${password//\\/\\\\}
-  (umask 077; printf '*:*:*:%s:%s\n' "$REPLICATION_USER" "${password//:/\\:}" > "$PGPASSFILE")
+  (
+    umask 077
+    printf '*:*:*:%s:%s\n' "$(pgpass_escape "$PGUSER")" "$(pgpass_escape "${POSTGRES_PASSWORD:-}")"
+  ) > "$PGPASSFILE"
 }
 
 # The entrypoint's copy of the record: key=value lines, replaced whole (rename), with the time (microseconds)
@@ -181,11 +186,12 @@ maintain_primary() {
   if [ -n "$timeline" ] && [ "$timeline" != "${R[timeline]}" ]; then record_update "timeline=$timeline" || true; fi
 }
 
-# A replica that has not streamed for a while although the primary answers: if the primary's slot for
-# it does not reach back to where this replica stands, the WAL it needs is gone; only a new clone helps.
+# A replica that has not streamed for a while although the primary answers: if the primary no longer has
+# the WAL segment this replica needs next (its slot was invalidated past max_slot_wal_keep_size, or it
+# was made after the replica fell behind), only a new clone helps.
 LAST_STREAMING=$SECONDS
 check_replica_wal() {
-  local slot pos restart
+  local pos gone
   if [ "$(sql "SELECT status FROM pg_stat_wal_receiver")" = streaming ]; then
     LAST_STREAMING=$SECONDS
     return 0
@@ -193,16 +199,28 @@ check_replica_wal() {
   (( SECONDS - LAST_STREAMING >= WAL_CHECK_SECONDS )) || return 0
   [ "${R[state]}" = stable ] && [ -n "${R[primary]}" ] && [ "${R[primary]}" != "$POD_NAME" ] || return 0
   pos=$(sql "SELECT greatest(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())") || return 0
-  slot=$(psql "host=$PRIMARY_HOST user=$REPLICATION_USER replication=true" -XAtq \
-    -c "READ_REPLICATION_SLOT $(slot_of "$POD_NAME")" 2> /dev/null) || return 0
-  [[ $slot == physical* ]] || return 0
-  restart=$(cut -d'|' -f2 <<< "$slot")
-  if [ -n "$restart" ] && [ "$(sql "SELECT '$restart'::pg_lsn <= '$pos'::pg_lsn")" = t ]; then return 0; fi
-  log "not streaming for $((SECONDS - LAST_STREAMING))s and the primary keeps WAL only from ${restart:-(nothing: slot invalidated)}," \
-    "this replica needs it from $pos: requesting a new clone"
+  gone=$(psql "host=$PRIMARY_HOST dbname=postgres" -XAtq -c "SELECT NOT pg_is_in_recovery() AND NOT EXISTS (
+      SELECT 1 FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$' AND substr(name, 9, 16) = substr(pg_walfile_name('$pos'), 9, 16))" \
+    2> /dev/null) || return 0
+  [ "$gone" = t ] || return 0
+  log "not streaming for $((SECONDS - LAST_STREAMING))s, and the primary no longer has the WAL this replica needs ($pos): requesting a new clone"
   touch "$RECLONE_MARKER"
   pg_ctl stop --pgdata="$PGDATA" --mode=fast --wait --timeout=60 > /dev/null 2>&1 || true
   LAST_STREAMING=$SECONDS
+}
+
+# Sleeps POLL_SECONDS, or less if the entrypoint asks for a fresh read of the record (it decides only on a
+# copy read after it started).
+nap() {
+  local tenths
+  for ((tenths = 0; tenths < POLL_SECONDS * 10; tenths++)); do
+    if [ -e "$RECORD_FILE.wanted" ]; then
+      rm -f "$RECORD_FILE.wanted"
+      return 0
+    fi
+    sleep 0.1 &
+    wait $!
+  done
 }
 
 # Whether the record lets this pod be a primary: it names it, or a failover job is promoting it.
@@ -265,8 +283,7 @@ main() {
     elif [ "$role" = primary ] && (( SECONDS - last_read >= ISOLATION_FENCE_SECONDS )); then
       fence_local "the leader record could not be read for $((SECONDS - last_read))s (isolated from the API?)"
     fi
-    sleep "$POLL_SECONDS" &
-    wait $!
+    nap
   done
 }
 

@@ -63,7 +63,7 @@ describe('the leader record under faults (dist/)', () => {
       expect(cluster.endpoints('postgres-write')).toEqual([POD(0)]);
       expect(await runningPrimaries(cluster)).toEqual([POD(0)]);
     } finally {
-      for (const hog of hogs) hog.kill('SIGKILL');
+      await endSessions(cluster, POD(0), hogs);
     }
     await expectOnlyPrimary(cluster, POD(0), PODS);
   }));
@@ -76,7 +76,7 @@ describe('the leader record under faults (dist/)', () => {
       expect(leader(cluster)).toMatchObject({ state: 'stable', primary: POD(1), epoch: '2' });
       await waitFor('the sessions on the old primary to end', () => hogs.every(h => h.exitCode !== null || h.signalCode !== null), 10_000);
     } finally {
-      for (const hog of hogs) hog.kill('SIGKILL');
+      await endSessions(cluster, POD(0), hogs);
     }
     await expectOnlyPrimary(cluster, POD(1), PODS);
   }));
@@ -232,6 +232,7 @@ describe('synchronous mode (synchronousReplicas: 1) keeps the synchronous set in
     expect(refused.stdout).toContain('FAILOVER_ACCEPT_DATA_LOSS=true');
     expect(leader(cluster)).toMatchObject({ state: 'stable', primary: POD(0) });
     cluster.startPod(POD(1));
+    await waitFor('pod 1 to run as a replica again', async () => (await cluster.podSql(POD(1), 'SELECT pg_is_in_recovery()').catch(() => '')) === 't', 30_000);
     const run = await cluster.runJob('postgres-failover');
     expect(run.code).toBe(0);
     const promoted = leader(cluster).primary;
@@ -303,6 +304,21 @@ async function fillConnectionSlots(cluster: E2eCluster, pod: string): Promise<Re
   await waitFor('every connection slot to be taken', async () =>
     (await cluster.sql(`${pod}.postgres-headless`, 'SELECT 1')).stderr.includes('too many clients'), 30_000, 250);
   return hogs;
+}
+
+/**
+ * Ends the sessions: a backend in pg_sleep does not notice its client is gone, and with every slot taken
+ * no one can log in to terminate it, so its server processes are signalled directly (SIGTERM, as
+ * pg_terminate_backend does), found among the postmaster's children.
+ */
+async function endSessions(cluster: E2eCluster, pod: string, hogs: ReturnType<typeof spawn>[]): Promise<void> {
+  for (const hog of hogs) hog.kill('SIGKILL');
+  const postgres = cluster.pod(pod).container('postgres');
+  if (!postgres.running) return;
+  const children = await postgres.exec(['ps', '-o', 'pid=,args=', '--ppid', String(postgres.process?.pid ?? 0)], 10_000);
+  const pids = children.stdout.split('\n').filter(l => / postgres myapp /.test(l)).map(l => l.trim().split(/\s+/)[0]);
+  if (pids.length > 0) await postgres.exec(['kill', '-TERM', ...pids], 10_000);
+  await waitFor('a free connection slot', async () => (await cluster.sql(`${pod}.postgres-headless`, 'SELECT 1')).code === 0, 20_000, 250);
 }
 
 function fenceTime(log: string): number {
