@@ -103,7 +103,9 @@ restart() {
 ready() {
   pg_isready --quiet --host=/var/run/postgresql --port="$PGPORT" || exit 1
   if [ "$(LC_ALL=C pg_controldata "$PGDATA" | sed -n 's/^Database cluster state: *//p')" = 'in production' ]; then exit 0; fi
-  [ "$(psql -XAtq -c "SELECT status FROM pg_stat_wal_receiver" 2> /dev/null)" = streaming ]
+  # Streaming for a second at least: a receiver that fails at once (its WAL is gone) streams for a moment.
+  [ "$(psql -XAtq -c "SELECT EXISTS (SELECT 1 FROM pg_stat_wal_receiver AS r JOIN pg_stat_activity AS a USING (pid)
+    WHERE r.status = 'streaming' AND a.backend_start < clock_timestamp() - interval '1 second')" 2> /dev/null)" = t ]
 }
 
 command=${1:-}

@@ -190,9 +190,12 @@ maintain_primary() {
 # the WAL segment this replica needs next (its slot was invalidated past max_slot_wal_keep_size, or it
 # was made after the replica fell behind), only a new clone helps.
 LAST_STREAMING=$SECONDS
+# A WAL receiver that has streamed for a second: one that fails (its WAL is gone) is "streaming" for a moment.
+STREAMING_SQL="SELECT EXISTS (SELECT 1 FROM pg_stat_wal_receiver AS r JOIN pg_stat_activity AS a USING (pid)
+  WHERE r.status = 'streaming' AND a.backend_start < clock_timestamp() - interval '1 second')"
 check_replica_wal() {
   local pos gone
-  if [ "$(sql "SELECT status FROM pg_stat_wal_receiver")" = streaming ]; then
+  if [ "$(sql "$STREAMING_SQL")" = t ]; then
     LAST_STREAMING=$SECONDS
     return 0
   fi
