@@ -76,8 +76,10 @@ pgpass_escape() {
 write_passfile() {
   (
     umask 077
-    printf '*:*:*:%s:%s\n' "$(pgpass_escape "$PGUSER")" "$(pgpass_escape "${POSTGRES_PASSWORD:-}")"
-  ) > "$PGPASSFILE"
+    printf '*:*:*:%s:%s\n' "$(pgpass_escape "$PGUSER")" "$(pgpass_escape "${POSTGRES_PASSWORD:-}")" > "$PGPASSFILE"
+  )
+  # libpq ignores a password file that others may read.
+  chmod 600 "$PGPASSFILE"
 }
 
 # The entrypoint's copy of the record: key=value lines, replaced whole (rename), with the time (microseconds)
