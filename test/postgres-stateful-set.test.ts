@@ -87,7 +87,8 @@ describe('PostgresStatefulSet', () => {
     expect(labeler.image).toBe('postgres:15');
     expect(envOf(labeler, 'KUBECTL').value).toBe('/opt/postgres-cluster-tools/kubectl');
     expect(pod.initContainers).toEqual([expect.objectContaining({
-      name: 'kubectl', image: 'docker.io/alpine/k8s:1.27.15',
+      name: 'kubectl',
+      image: 'docker.io/alpine/k8s:1.27.15',
       command: ['/bin/sh', '-c', 'cp "$(command -v kubectl)" /opt/postgres-cluster-tools/kubectl'],
       volumeMounts: [{ name: 'tools', mountPath: '/opt/postgres-cluster-tools' }],
     })]);

@@ -16,15 +16,12 @@ const CONVERGE_MS = 120_000;
 
 jest.setTimeout(ROUNDS * 200_000 + 120_000);
 
-/** mulberry32: a small seeded PRNG, so that a seed replays the same rounds. */
+/** Park-Miller (minimal standard) PRNG: a seed replays the same rounds. */
 function random(seed: number): () => number {
-  let a = seed >>> 0;
+  let state = (Math.abs(Math.floor(seed)) % 2147483646) + 1;
   return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    state = (state * 48271) % 2147483647;
+    return (state - 1) / 2147483646;
   };
 }
 
@@ -46,6 +43,8 @@ describe(`randomized faults in synchronous mode (FAULT_SEED=${SEED}, ${ROUNDS} r
   });
 
   afterAll(async () => {
+    // What was drawn and how each round ended: the seed replays it.
+    console.log(`FAULT_SEED=${SEED}:\n${history.join('\n')}`);
     await writer?.stop();
     await cluster?.destroy();
   });

@@ -1,6 +1,6 @@
+import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { spawn } from 'child_process';
 import { E2eCluster } from './harness/cluster';
 import { sleep, waitFor } from './harness/exec';
 import {
@@ -35,7 +35,7 @@ describe('the leader record under faults (dist/)', () => {
   test('a new cluster records its first primary once: epoch 1, its timeline and system identifier', () => step(cluster, async () => {
     const record = leader(cluster);
     const id = await cluster.podSql(POD(0), 'SELECT system_identifier FROM pg_control_system()');
-    expect(record).toMatchObject({ state: 'stable', primary: POD(0), epoch: '1', timeline: '1', 'system-identifier': id });
+    expect(record).toMatchObject({ 'state': 'stable', 'primary': POD(0), 'epoch': '1', 'timeline': '1', 'system-identifier': id });
     expect(cluster.lease('postgres-leader')?.spec.holderIdentity).toBe(POD(0));
     await expectOnlyPrimary(cluster, POD(0), PODS);
   }));
