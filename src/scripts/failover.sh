@@ -177,32 +177,18 @@ fence() {
   while ! fenced_state "$state"; do
     if (( SECONDS >= deadline )); then return 1; fi
     sleep 0.1
-    state=$(node_state "$pod")
+    state=$("$KUBECTL" exec "$pod" -c "$SIDECAR_CONTAINER" -- bash "$NODE_SCRIPT" status full 2> /dev/null) || state=$(node_state "$pod")
   done
   read -r "ROLE[$pod]" "LSN[$pod]" "RECEIVER[$pod]" "TIMELINE[$pod]" "CHECKPOINT[$pod]" <<< "$state"
   log "$pod is fenced (now ${ROLE[$pod]}, shutdown checkpoint ${CHECKPOINT[$pod]})"
 }
 
 # A planned switchover: the target must hold everything the old primary wrote, its shutdown checkpoint
-# included, before it is promoted.
+# included, before it is promoted (promote waits for it, in the target itself).
+PROMOTE_AFTER=""
 switchover() {
-  local checkpoint deadline state
   fence "$PREVIOUS" || give_back "$PREVIOUS is still a primary ${FENCE_TIMEOUT_SECONDS}s after fencing"
-  checkpoint=${CHECKPOINT[$PREVIOUS]}
-  deadline=$((SECONDS + SWITCHOVER_TIMEOUT_SECONDS))
-  while true; do
-    state=$(node_state "$TARGET")
-    read -r "ROLE[$TARGET]" "LSN[$TARGET]" "RECEIVER[$TARGET]" "TIMELINE[$TARGET]" "CHECKPOINT[$TARGET]" <<< "$state"
-    if [ "${ROLE[$TARGET]}" = replica ] && known_lsn "$TARGET" && (( $(lsn_number "${LSN[$TARGET]}") > $(lsn_number "$checkpoint") )); then
-      log "$TARGET has received the old primary's shutdown checkpoint ($checkpoint; it is at ${LSN[$TARGET]})"
-      return 0
-    fi
-    if (( SECONDS >= deadline )); then
-      give_back "switchover to $TARGET: it had received WAL up to ${LSN[$TARGET]} (${ROLE[$TARGET]}, receiver ${RECEIVER[$TARGET]})," \
-        "short of the old primary's shutdown checkpoint $checkpoint, after ${SWITCHOVER_TIMEOUT_SECONDS}s; promoting it would lose commits"
-    fi
-    sleep 0.05
-  done
+  PROMOTE_AFTER=${CHECKPOINT[$PREVIOUS]}
 }
 
 # With the primary lost, replicas may still be writing WAL that was on its way: compare them once their WAL
@@ -314,10 +300,25 @@ promote() {
     "$KUBECTL" label pod "$PREVIOUS" "$ROLE_LABEL-" > /dev/null 2>&1 || log "could not remove the $ROLE_LABEL label of $PREVIOUS"
   fi
   for pod in "${PODS[@]}"; do if [ "$pod" != "$TARGET" ]; then others+=("$pod"); fi; done
-  log "promoting $TARGET (WAL ${LSN[$TARGET]})"
   if [ "${ROLE[$TARGET]}" != primary ]; then
-    out=$(on_node "$TARGET" promote "${others[@]}") || refuse "promoting $TARGET failed: $out. The leader record stays with this job; run the job again"
-    read -r "ROLE[$TARGET]" "LSN[$TARGET]" "RECEIVER[$TARGET]" "TIMELINE[$TARGET]" "CHECKPOINT[$TARGET]" <<< "$out"
+    local -a after=()
+    if [ -n "$PROMOTE_AFTER" ]; then
+      after=(--after "$PROMOTE_AFTER" "$SWITCHOVER_TIMEOUT_SECONDS")
+      log "promoting $TARGET once it has received the old primary's shutdown checkpoint ($PROMOTE_AFTER)"
+    else
+      log "promoting $TARGET (WAL ${LSN[$TARGET]})"
+    fi
+    local rc=0 errors
+    errors=$(mktemp)
+    out=$(on_node "$TARGET" promote "${after[@]}" "${others[@]}" 2> "$errors") || rc=$?
+    if (( rc == 3 )); then
+      give_back "switchover to $TARGET: it had not received the old primary's shutdown checkpoint $PROMOTE_AFTER after" \
+        "${SWITCHOVER_TIMEOUT_SECONDS}s ($(sed -n 's/.*pg-node: not promoting: //p' "$errors")); promoting it would lose commits"
+    elif (( rc != 0 )); then
+      refuse "promoting $TARGET failed: $(cat "$errors"). The leader record stays with this job; run the job again"
+    fi
+    rm -f "$errors"
+    read -r "ROLE[$TARGET]" "LSN[$TARGET]" "RECEIVER[$TARGET]" "TIMELINE[$TARGET]" "CHECKPOINT[$TARGET]" <<< "$(tail -n 1 <<< "$out")"
   fi
   local sync=""
   if (( SYNC_REPLICAS > 0 )); then sync=$(printf '%s\n' "${others[@]}" | sort | paste -sd, -); fi

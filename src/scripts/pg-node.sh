@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Commands run inside a postgres container: by the failover job through `kubectl exec`, and by the
 # kubelet (readiness).
-#   status   prints "<role> <wal-lsn> <receiver> <timeline> <checkpoint-lsn>":
+#   status [full]  prints "<role> <wal-lsn> <receiver> <timeline> <checkpoint-lsn>":
 #            role: primary | replica (from pg_control, whether or not the server answers queries),
 #            starting (a postmaster runs but is in crash recovery or shutting down), down (no
 #            postmaster), empty (no data directory);
@@ -10,13 +10,15 @@
 #            many clients, say), 0/0 when it is not running;
 #            receiver: the replica's WAL receiver state (streaming, or none); timeline: the timeline it
 #            receives or writes; checkpoint-lsn: the latest checkpoint in pg_control (after a clean
-#            shutdown, the shutdown checkpoint: what a switchover target must have received).
+#            shutdown, the shutdown checkpoint: what a switchover target must have received; "-" for a
+#            server that answers, unless "full" is asked for).
 #   fence    makes this server a replica for good: standby.signal first, so that the restarted
 #            container comes back in recovery, then a fast shutdown, which sends every WAL record to
 #            the connected replicas before it exits; then prints the status (run from the sidecar, which
 #            shares the pod's processes and data, it reports the shutdown checkpoint).
-#   promote [pod...]  promotes this replica (SELECT pg_promote()), waits until it accepts writes and
-#            creates the replication slots of the given pods, so that they can stream at once.
+#   promote [--after LSN SECONDS] [pod...]  promotes this replica (pg_promote()), waits until it accepts writes
+#            and creates the replication slots of the given pods, so that they can stream at once. With
+#            --after, only once it has received WAL beyond LSN (exit 3 if not within SECONDS).
 #   reconnect  stops this replica's WAL receiver, which PostgreSQL restarts at once: its connect loop
 #            has no timeout, and one that hangs (a dead primary's address) would wait forever.
 #   restart  a fast shutdown: the container restarts, and the entrypoint decides again from the record.
@@ -44,6 +46,11 @@ status() {
     echo "empty 0/0 none 0 0/0"
     return
   fi
+  # A server that answers needs one query; its checkpoint only when asked for ("status full").
+  if [ "${1:-}" != full ] && out=$(psql -XAtq -F' ' -c "$STATUS_SQL" 2> /dev/null) && [ -n "$out" ]; then
+    echo "$out -"
+    return
+  fi
   control=$(LC_ALL=C pg_controldata "$PGDATA")
   state=$(sed -n 's/^Database cluster state: *//p' <<< "$control")
   timeline=$(sed -n "s/^Latest checkpoint's TimeLineID: *//p" <<< "$control")
@@ -68,22 +75,40 @@ fence() {
   touch "$PGDATA/standby.signal"
   log "fenced: standby.signal written; stopping PostgreSQL (fast) so that it restarts as a replica"
   pg_ctl stop --pgdata="$PGDATA" --mode=fast --wait --timeout=60 > /dev/null
-  status
+  status full
 }
 
+# promote [--after LSN SECONDS] [pod...]: with --after, first waits up to SECONDS until this replica has received
+# WAL beyond LSN (a switchover's shutdown checkpoint), else exits 3 without promoting.
 promote() {
-  local promoted pod
-  log "promoting this replica"
-  promoted=$(psql -XAtq -v ON_ERROR_STOP=1 -c "SELECT pg_promote(true, $PROMOTE_TIMEOUT)")
-  if [ "$promoted" != t ]; then
-    log "pg_promote did not finish within ${PROMOTE_TIMEOUT}s"
-    exit 1
+  local after="" within=10 slots="" pod deadline
+  if [ "${1:-}" = --after ]; then after=$2; within=$3; shift 3; fi
+  if [ -n "$after" ]; then
+    deadline=$((SECONDS + within))
+    until [ "$(psql -XAtq -c "SELECT greatest(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()) > '$after'::pg_lsn" 2> /dev/null)" = t ]; do
+      if (( SECONDS >= deadline )); then
+        log "not promoting: WAL received up to $(psql -XAtq -c 'SELECT pg_last_wal_receive_lsn()' 2> /dev/null || echo '?'), not beyond $after"
+        status
+        exit 3
+      fi
+      sleep 0.02
+    done
   fi
-  for pod in "$@"; do
-    psql -XAtq -c "SELECT pg_create_physical_replication_slot('${pod//-/_}', true)
-      WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = '${pod//-/_}')" > /dev/null || true
-  done
-  status
+  for pod in "$@"; do slots+="${slots:+,}'${pod//-/_}'"; done
+  log "promoting this replica"
+  # One connection: pg_promote(false) and a tight poll (pg_promote(true) looks only every 100 ms), then the
+  # other pods' slots, then the new status.
+  psql -XAtq -F' ' -v ON_ERROR_STOP=1 -c "DO \$\$ BEGIN
+      PERFORM pg_promote(false);
+      FOR i IN 1..$((PROMOTE_TIMEOUT * 100)) LOOP
+        EXIT WHEN NOT pg_is_in_recovery();
+        PERFORM pg_sleep(0.01);
+      END LOOP;
+      IF pg_is_in_recovery() THEN RAISE EXCEPTION 'promotion did not finish within ${PROMOTE_TIMEOUT}s'; END IF;
+    END \$\$" -c '\o /dev/null' \
+    -c "SELECT pg_create_physical_replication_slot(name, true) FROM unnest(ARRAY[${slots:-NULL}]::text[]) AS name
+      WHERE name IS NOT NULL AND name NOT IN (SELECT slot_name FROM pg_replication_slots)" \
+    -c '\o' -c "$STATUS_SQL" | sed 's/$/ -/'
 }
 
 reconnect() {
@@ -100,22 +125,29 @@ restart() {
   pg_ctl stop --pgdata="$PGDATA" --mode=fast --wait --timeout=60 > /dev/null
 }
 
+# One query in the common case: a primary, or a replica whose WAL receiver has streamed for a second (a
+# receiver that fails at once, its WAL gone, streams for a moment). A server that accepts no query (too
+# many clients) is ready if it is a primary that accepts connections.
 ready() {
-  pg_isready --quiet --host=/var/run/postgresql --port="$PGPORT" || exit 1
-  if [ "$(LC_ALL=C pg_controldata "$PGDATA" | sed -n 's/^Database cluster state: *//p')" = 'in production' ]; then exit 0; fi
-  # Streaming for a second at least: a receiver that fails at once (its WAL is gone) streams for a moment.
-  [ "$(psql -XAtq -c "SELECT EXISTS (SELECT 1 FROM pg_stat_wal_receiver AS r JOIN pg_stat_activity AS a USING (pid)
-    WHERE r.status = 'streaming' AND a.backend_start < clock_timestamp() - interval '1 second')" 2> /dev/null)" = t ]
+  local answer
+  if answer=$(psql -XAtq -c "SELECT NOT pg_is_in_recovery() OR EXISTS (SELECT 1 FROM pg_stat_wal_receiver AS r
+      JOIN pg_stat_activity AS a USING (pid) WHERE r.status = 'streaming' AND a.backend_start < clock_timestamp() - interval '1 second')" \
+    2> /dev/null); then
+    [ "$answer" = t ]
+    return
+  fi
+  pg_isready --quiet --host=/var/run/postgresql --port="$PGPORT" || return 1
+  [ "$(LC_ALL=C pg_controldata "$PGDATA" | sed -n 's/^Database cluster state: *//p')" = 'in production' ]
 }
 
 command=${1:-}
 shift || true
 case "$command" in
-  status) status ;;
+  status) status "$@" ;;
   fence) fence ;;
   promote) promote "$@" ;;
   reconnect) reconnect ;;
   restart) restart ;;
-  ready) ready ;;
-  *) echo "usage: pg-node.sh status|fence|promote [pod...]|reconnect|restart|ready" >&2; exit 2 ;;
+  ready) ready || exit 1 ;;
+  *) echo "usage: pg-node.sh status [full]|fence|promote [--after LSN SECONDS] [pod...]|reconnect|restart|ready" >&2; exit 2 ;;
 esac

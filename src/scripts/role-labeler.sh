@@ -27,6 +27,7 @@ set -euo pipefail
 : "${RECORD_FILE:=/var/run/postgresql/leader-record}"
 : "${ISOLATION_FENCE_SECONDS:=10}"
 : "${WAL_CHECK_SECONDS:=10}"
+: "${MAINTAIN_SECONDS:=10}"
 : "${SYNC_REPLICAS:=0}"
 : "${CLUSTER_SELECTOR:?CLUSTER_SELECTOR must select the pods of the cluster}"
 : "${PRIMARY_HOST:?PRIMARY_HOST must name the write Service}"
@@ -50,21 +51,26 @@ sql() { psql -XAtq -v ON_ERROR_STOP=1 -c "$1" 2> /dev/null; }
 # The DBState of pg_control: a 4-byte enum at offset 16 (after the system identifier, pg_control_version and
 # catalog_version_no) in every PostgreSQL release since 9.x; 5 is DB_IN_ARCHIVE_RECOVERY, 6 DB_IN_PRODUCTION.
 control_state() {
-  od -An -tu4 -j16 -N4 "$PGDATA/global/pg_control" 2> /dev/null | tr -d ' '
+  od -An -tu4 -j16 -N4 "$PGDATA/global/pg_control" 2> /dev/null
 }
 
+# Sets ROLE to what the local server is: primary, replica, or "" (down, starting or stopping).
 observed_role() {
-  local status=""
+  local status="" state lines=()
+  ROLE=""
   if [ -r "$PGDATA/postmaster.pid" ]; then
-    status=$(sed -n 8p "$PGDATA/postmaster.pid" 2> /dev/null | tr -d ' ')
+    mapfile -t -n 8 lines < "$PGDATA/postmaster.pid" 2> /dev/null || true
+    status=${lines[7]:-}
   fi
-  # postmaster.pid outlives a killed server: only a listening server counts.
-  if [ "$status" != ready ] || ! (exec 3<> "/dev/tcp/127.0.0.1/$PGPORT") 2> /dev/null; then
+  # postmaster.pid outlives a killed server: only a live postmaster counts (the pod shares one process
+  # namespace, so the sidecar sees it).
+  if [ "${status// /}" != ready ] || ! kill -0 "${lines[0]:-0}" 2> /dev/null; then
     return 0
   fi
-  case "$(control_state)" in
-    6) echo primary ;;
-    5) echo replica ;;
+  state=$(control_state)
+  case "${state// /}" in
+    6) ROLE=primary ;;
+    5) ROLE=replica ;;
   esac
 }
 
@@ -84,14 +90,20 @@ write_passfile() {
 
 # The entrypoint's copy of the record: key=value lines, replaced whole (rename), with the time (microseconds)
 # at which the read began: what the record said at or after that moment.
+# Written when the record changed, when the entrypoint asked (nap), and every RECORD_MAX_AGE / 2 seconds.
+LAST_RECORD=""
+LAST_WRITTEN=-1000
+RECORD_WANTED=true
 write_record_file() {
-  local field
-  {
-    echo "read_at=$1"
-    echo "found=${R[found]}"
-    for field in "${RECORD_FIELDS[@]}"; do echo "$field=${R[$field]:-}"; done
-  } > "$RECORD_FILE.new"
+  local field text
+  text="found=${R[found]}"
+  for field in "${RECORD_FIELDS[@]}"; do text+=$'\n'"$field=${R[$field]:-}"; done
+  if [ "$text" = "$LAST_RECORD" ] && ! $RECORD_WANTED && (( SECONDS - LAST_WRITTEN < 2 )); then return 0; fi
+  printf 'read_at=%s\n%s\n' "$1" "$text" > "$RECORD_FILE.new"
   mv -f "$RECORD_FILE.new" "$RECORD_FILE"
+  LAST_RECORD=$text
+  LAST_WRITTEN=$SECONDS
+  RECORD_WANTED=false
 }
 
 apply_label() {
@@ -117,7 +129,12 @@ local_timeline() {
 }
 
 other_pods() {
-  "$KUBECTL" get pods -l "$CLUSTER_SELECTOR" -o name --request-timeout="$API_TIMEOUT" | sed 's|^pod/||' | grep -vx "$POD_NAME" | sort || true
+  local names name
+  names=$("$KUBECTL" get pods -l "$CLUSTER_SELECTOR" -o name --request-timeout="$API_TIMEOUT") || return 1
+  for name in $names; do
+    name=${name#pod/}
+    if [ "$name" != "$POD_NAME" ]; then echo "$name"; fi
+  done
 }
 
 # A new cluster: its first primary records itself. Losing the race means another pod's cluster is the
@@ -179,9 +196,19 @@ maintain_sync_set() {
   fi
 }
 
+# Slots, the synchronous set and the record's timeline need work only when pods come or go, a departed
+# synchronous standby is pending, or now and then (MAINTAIN_SECONDS): the sidecar stays light.
+LAST_OTHERS="(unknown)"
+LAST_MAINTAINED=-1000
 maintain_primary() {
   local others timeline
   others=$(other_pods) || return 0
+  if [ "$others" = "$LAST_OTHERS" ] && (( SECONDS - LAST_MAINTAINED < MAINTAIN_SECONDS && ${#GONE_AT[@]} == 0 )) \
+    && { (( SYNC_REPLICAS == 0 )) || [ "${others//$'\n'/,}" = "${R[sync]}" ]; }; then
+    return 0
+  fi
+  LAST_OTHERS=$others
+  LAST_MAINTAINED=$SECONDS
   maintain_slots "$others"
   if (( SYNC_REPLICAS > 0 )); then maintain_sync_set "$others"; fi
   timeline=$(local_timeline) || return 0
@@ -192,11 +219,15 @@ maintain_primary() {
 # the WAL segment this replica needs next (its slot was invalidated past max_slot_wal_keep_size, or it
 # was made after the replica fell behind), only a new clone helps.
 LAST_STREAMING=$SECONDS
+LAST_WAL_CHECK=-1000
 # A WAL receiver that has streamed for a second: one that fails (its WAL is gone) is "streaming" for a moment.
 STREAMING_SQL="SELECT EXISTS (SELECT 1 FROM pg_stat_wal_receiver AS r JOIN pg_stat_activity AS a USING (pid)
   WHERE r.status = 'streaming' AND a.backend_start < clock_timestamp() - interval '1 second')"
 check_replica_wal() {
   local pos gone
+  # Every few seconds is enough to notice WAL_CHECK_SECONDS without streaming.
+  (( SECONDS - LAST_WAL_CHECK >= 3 )) || return 0
+  LAST_WAL_CHECK=$SECONDS
   if [ "$(sql "$STREAMING_SQL")" = t ]; then
     LAST_STREAMING=$SECONDS
     return 0
@@ -221,10 +252,11 @@ nap() {
   for ((tenths = 0; tenths < POLL_SECONDS * 10; tenths++)); do
     if [ -e "$RECORD_FILE.wanted" ]; then
       rm -f "$RECORD_FILE.wanted"
+      RECORD_WANTED=true
       return 0
     fi
-    sleep 0.1 &
-    wait $!
+    # A read that times out: a tenth of a second without a process of its own (a FIFO nobody writes to).
+    read -r -t 0.1 -u "$NAP_FD" _ || true
   done
 }
 
@@ -238,8 +270,7 @@ authorized() {
 applied="(unknown)"
 last_applied=0
 label() {
-  local now
-  now=$(date +%s)
+  local now=$SECONDS
   if [ "$1" != "$applied" ] || (( now - last_applied >= REASSERT_SECONDS )); then
     if apply_label "$1"; then
       if [ "$1" != "$applied" ]; then log "$ROLE_LABEL=${1:-(none)} (PostgreSQL is ${role:-not serving}; $(record_describe))"; fi
@@ -255,6 +286,9 @@ main() {
   local role started last_read=$SECONDS api=up
   trap 'exit 0' TERM INT
   write_passfile
+  rm -f /tmp/nap.fifo
+  mkfifo /tmp/nap.fifo
+  exec {NAP_FD}<> /tmp/nap.fifo
   log "watching $PGDATA and leader record $LEADER_RECORD; label \"$ROLE_LABEL\""
   while true; do
     started=${EPOCHREALTIME/./}
@@ -266,7 +300,8 @@ main() {
       log "cannot read the leader record: $RECORD_ERROR"
       api=down
     fi
-    role=$(observed_role)
+    observed_role
+    role=$ROLE
     if [ "$api" = up ]; then
       case "$role" in
         primary)
