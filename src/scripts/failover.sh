@@ -42,7 +42,7 @@ TARGET=${FAILOVER_TARGET:-}
 # shellcheck source=SCRIPTDIR/leader-record.sh
 source "$(dirname "${BASH_SOURCE[0]}")/leader-record.sh"
 
-declare -a PODS=()
+declare -a PODS=() FENCED=()
 declare -A ROLE=() LSN=() RECEIVER=() TIMELINE=() CHECKPOINT=()
 PREVIOUS=""
 SYNC_SET=""
@@ -180,6 +180,7 @@ fence() {
     state=$("$KUBECTL" exec "$pod" -c "$SIDECAR_CONTAINER" -- bash "$NODE_SCRIPT" status full 2> /dev/null) || state=$(node_state "$pod")
   done
   read -r "ROLE[$pod]" "LSN[$pod]" "RECEIVER[$pod]" "TIMELINE[$pod]" "CHECKPOINT[$pod]" <<< "$state"
+  FENCED+=("$pod")
   log "$pod is fenced (now ${ROLE[$pod]}, shutdown checkpoint ${CHECKPOINT[$pod]})"
 }
 
@@ -332,14 +333,19 @@ promote() {
 # restarted, and its entrypoint rewinds it.
 wait_for_followers() {
   local pod started=$SECONDS next_nudge=$((SECONDS + 3))
-  local -a lagging
+  local -a lagging restarting
   while true; do
     survey
     lagging=()
     for pod in $(pods_with_role replica); do
       if [ "${RECEIVER[$pod]}" != streaming ] || [ "${TIMELINE[$pod]}" != "${TIMELINE[$TARGET]}" ]; then lagging+=("$pod"); fi
     done
-    if (( ${#lagging[@]} == 0 )); then return 0; fi
+    # A pod this job fenced is restarting as a replica: it counts until it streams.
+    restarting=()
+    for pod in "${FENCED[@]}"; do
+      case "${ROLE[$pod]:-}" in down | starting | empty) restarting+=("$pod") ;; esac
+    done
+    if (( ${#lagging[@]} == 0 && ${#restarting[@]} == 0 )); then return 0; fi
     if (( SECONDS - started >= FOLLOW_TIMEOUT_SECONDS )); then break; fi
     if (( SECONDS >= next_nudge )); then
       for pod in "${lagging[@]}"; do

@@ -92,6 +92,7 @@ describe('the leader record under faults (dist/)', () => {
     const primary = /done: (\S+) is the primary/.exec(winners[0].stdout)![1];
     expect([POD(0), POD(2)]).toContain(primary);
     expect(leader(cluster)).toMatchObject({ state: 'stable', primary });
+    await waitFor('every pod to serve', () => PODS.every(p => cluster.pod(p).ready), 60_000);
     await expectOnlyPrimary(cluster, primary, PODS);
     await expectRowsEverywhere(cluster, PODS, 'writes', rows);
   }));

@@ -50,6 +50,8 @@ export async function waitForStreaming(cluster: E2eCluster, primary: string, rep
  */
 export async function expectOnlyPrimary(cluster: E2eCluster, primary: string, pods: string[], timeoutMs = 30_000): Promise<void> {
   const replicas = pods.filter(p => p !== primary);
+  // A pod fenced or rejoining may still be restarting: every pod must serve first (or the wait fails).
+  await waitFor(`${pods.join(', ')} to serve`, () => pods.every(p => cluster.pod(p).ready), timeoutMs, 250);
   for (const pod of pods) expect([pod, await isPrimary(cluster, pod)]).toEqual([pod, pod === primary]);
   await waitForStreaming(cluster, primary, replicas, timeoutMs);
   await waitFor(`labels and Services to follow ${primary}`, () =>
