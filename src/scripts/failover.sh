@@ -374,7 +374,7 @@ nothing_to_do() {
           log "primary $primary is running but does not answer queries (too many clients?): not failing over a live primary." \
             "To move it anyway, set FAILOVER_TARGET: a switchover fences it first."
         fi
-        "$KUBECTL" label pod "$primary" "$ROLE_LABEL=primary" --overwrite > /dev/null
+        # Its label is its sidecar's to set: this survey may already be out of date (another job acting).
         log "$primary is the only primary"
         return 0
       fi
