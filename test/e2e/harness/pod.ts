@@ -56,6 +56,7 @@ export class Container {
   private readonly env: Record<string, string>;
   private readonly execs = new Set<ChildProcess>();
   private probeTimer?: NodeJS.Timeout;
+  private startedMarker?: string;
   private probeFailures = 0;
   private exited?: Promise<void>;
 
@@ -82,6 +83,8 @@ export class Container {
     fs.writeFileSync(path.join(specDir, 'env'), Object.entries(this.env).map(([k, v]) => `${k}=${v}\0`).join(''));
     fs.writeFileSync(path.join(specDir, 'command'), [...(this.spec.command ?? []), ...(this.spec.args ?? [])].map(a => `${a}\0`).join(''));
     fs.writeFileSync(path.join(specDir, 'user'), `${this.user.uid} ${this.user.gid} ${this.user.groups}\n`);
+    fs.rmSync(path.join(specDir, 'started'), { force: true });
+    this.startedMarker = path.join(specDir, 'started');
     const out = fs.openSync(this.log, 'a');
     fs.writeSync(out, `--- ${new Date().toISOString()} container ${this.name} starts (restart ${this.restarts}) ---\n`);
     const child = spawn('ip', ['netns', 'exec', this.pod.netns, 'bash', this.pod.host.launcher, specDir], {
@@ -124,9 +127,13 @@ export class Container {
   }
 
   /** Runs a command inside the running container, like `kubectl exec`. */
-  public exec(command: readonly string[], timeoutMs = 30_000): Promise<Result> {
+  public async exec(command: readonly string[], timeoutMs = 30_000): Promise<Result> {
+    // A container being set up (its launcher still mounting volumes) is not yet there to enter, as in Kubernetes.
+    for (let waited = 0; this.running && this.startedMarker && !fs.existsSync(this.startedMarker) && waited < 5000; waited += 10) {
+      await new Promise(resolve => setTimeout(resolve, 10));
+    }
     if (!this.running) {
-      return Promise.resolve({ code: 1, stdout: '', stderr: `error: unable to upgrade connection: container not found ("${this.name}")\n` });
+      return { code: 1, stdout: '', stderr: `error: unable to upgrade connection: container not found ("${this.name}")\n` };
     }
     const args = [
       '-t', String(this.process!.pid), '-n', '-m', '--',

@@ -16,4 +16,6 @@ mapfile -d '' -t environment < "$spec/env"
 mapfile -d '' -t command < "$spec/command"
 read -r uid gid groups < "$spec/user"
 cd /
+# The container is set up (mounts in place): `kubectl exec` may enter it from now on.
+: > "$spec/started"
 exec setpriv --reuid="$uid" --regid="$gid" --groups="$groups" --no-new-privs -- env -i "${environment[@]}" "${command[@]}"
