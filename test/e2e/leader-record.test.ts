@@ -304,7 +304,7 @@ async function fillConnectionSlots(cluster: E2eCluster, pod: string): Promise<Re
     hogs.push(cluster.clientProcess(`${pod}.postgres-headless`, 'SELECT pg_sleep(600)'));
   }
   await waitFor('every connection slot to be taken', async () =>
-    (await cluster.sql(`${pod}.postgres-headless`, 'SELECT 1')).stderr.includes('too many clients'), 30_000, 250);
+    (await cluster.sql(`${pod}.postgres-headless`, 'SELECT 1')).stderr.includes('too many clients'), 90_000, 250);
   return hogs;
 }
 
