@@ -300,7 +300,9 @@ describe('a replica whose WAL was recycled (maxSlotWalKeepSize: 64MB)', () => {
 async function fillConnectionSlots(cluster: E2eCluster, pod: string): Promise<ReturnType<typeof spawn>[]> {
   const max = Number(await cluster.podSql(pod, 'SHOW max_connections'));
   const hogs = [];
-  for (let i = 0; i < max; i++) {
+  // More sessions than slots: probes and sidecars take slots for a moment, and a session refused then would
+  // leave a slot free for good; the extra ones take those slots as they come free.
+  for (let i = 0; i < max + 20; i++) {
     hogs.push(cluster.clientProcess(`${pod}.postgres-headless`, 'SELECT pg_sleep(600)'));
   }
   await waitFor('every connection slot to be taken', async () =>
