@@ -238,6 +238,7 @@ export class PostgresConfig extends Construct {
         [SCRIPT_FILES.labeler]: readScript(SCRIPT_FILES.labeler),
         [SCRIPT_FILES.failover]: readScript(SCRIPT_FILES.failover),
         [SCRIPT_FILES.leaderRecord]: readScript(SCRIPT_FILES.leaderRecord),
+        [SCRIPT_FILES.common]: readScript(SCRIPT_FILES.common),
       },
     }));
     if (props.existingSecretName === undefined) {

@@ -55,7 +55,7 @@ describe('PostgresStatefulSet', () => {
   test('starts with the embedded entrypoint script, mounted with the other scripts', () => {
     expect(postgres.command).toEqual(['/bin/bash', '/opt/postgres-cluster/init-replica.sh']);
     const scripts = find(objects, 'ConfigMap', 'postgres-cluster-init').data;
-    for (const file of ['init-replica.sh', 'pg-node.sh', 'role-labeler.sh', 'failover.sh', 'leader-record.sh']) {
+    for (const file of ['init-replica.sh', 'pg-node.sh', 'role-labeler.sh', 'failover.sh', 'leader-record.sh', 'common.sh']) {
       expect(scripts[file]).toBe(fs.readFileSync(path.join(__dirname, '..', 'src', 'scripts', file), 'utf8'));
     }
   });

@@ -8,6 +8,7 @@ export const SCRIPT_FILES = {
   labeler: 'role-labeler.sh',
   failover: 'failover.sh',
   leaderRecord: 'leader-record.sh',
+  common: 'common.sh',
   createReplicationUser: 'create-replication-user.sh',
 } as const;
 

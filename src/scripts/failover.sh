@@ -47,7 +47,9 @@ declare -A ROLE=() LSN=() RECEIVER=() TIMELINE=() CHECKPOINT=()
 PREVIOUS=""
 SYNC_SET=""
 
-log() { printf '%s failover: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
+LOG_NAME=failover
+# shellcheck source=SCRIPTDIR/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 refuse() { log "REFUSED: $*"; exit 1; }
 
 on_node() {
@@ -95,15 +97,26 @@ survey_pods() {
   rm -rf "$dir"
 }
 
-survey() {
+list_pods() {
   mapfile -t PODS < <("$KUBECTL" get pods -l "$CLUSTER_SELECTOR" -o name | sed 's|^pod/||')
   (( ${#PODS[@]} > 0 )) || refuse "no pods match $CLUSTER_SELECTOR"
+}
+
+survey() {
+  list_pods
   survey_pods "${PODS[@]}"
+}
+
+# Asks the pods that have not been asked yet.
+survey_rest() {
+  local pod rest=()
+  for pod in "${PODS[@]}"; do if [ -z "${ROLE[$pod]:-}" ]; then rest+=("$pod"); fi; done
+  if (( ${#rest[@]} > 0 )); then survey_pods "${rest[@]}"; fi
 }
 
 describe() {
   local pod
-  for pod in "${PODS[@]}"; do printf '%s=%s@%s ' "$pod" "${ROLE[$pod]}" "${LSN[$pod]}"; done
+  for pod in "${PODS[@]}"; do printf '%s=%s@%s ' "$pod" "${ROLE[$pod]:-?}" "${LSN[$pod]:-?}"; done
 }
 
 is_pod() { [[ " ${PODS[*]} " == *" $1 "* ]]; }
@@ -323,8 +336,10 @@ promote() {
   fi
   local sync=""
   if (( SYNC_REPLICAS > 0 )); then sync=$(printf '%s\n' "${others[@]}" | sort | paste -sd, -); fi
-  update_record state=stable "primary=$TARGET" "timeline=${TIMELINE[$TARGET]}" "sync=$sync" target= previous= job=
+  # The label first, so that clients reach the new primary at once: the record names it as the target already,
+  # and no other pod may be a primary (each was fenced, or its sidecar fences it).
   "$KUBECTL" label pod "$TARGET" "$ROLE_LABEL=primary" --overwrite > /dev/null
+  update_record state=stable "primary=$TARGET" "timeline=${TIMELINE[$TARGET]}" "sync=$sync" target= previous= job=
   log "$TARGET is the primary ($(record_describe))"
 }
 
@@ -404,7 +419,14 @@ main() {
     PREVIOUS=${R[primary]}
   fi
   SYNC_SET=${R[sync]}
-  survey
+  list_pods
+  # A planned switchover needs only the primary and the target; anything else asks every pod.
+  if [ "${R[state]}" = stable ] && [ -n "$TARGET" ] && [ "$TARGET" != "$PREVIOUS" ] && is_pod "$TARGET" && is_pod "$PREVIOUS"; then
+    survey_pods "$PREVIOUS" "$TARGET"
+    if [ "${ROLE[$PREVIOUS]}" != primary ] || [ "${ROLE[$TARGET]}" != replica ]; then survey_rest; fi
+  else
+    survey_pods "${PODS[@]}"
+  fi
   log "cluster: $(describe)"
   if [ "${R[state]}" = stable ] && nothing_to_do; then exit 0; fi
   if [ -n "$TARGET" ]; then
@@ -421,6 +443,7 @@ main() {
   if [ -n "$TARGET" ] && [ "$TARGET" != "$PREVIOUS" ] && [ "${ROLE[$PREVIOUS]:-}" = primary ]; then
     switchover
   else
+    survey_rest
     failover
   fi
   promote

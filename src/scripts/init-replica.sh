@@ -46,13 +46,10 @@ INIT_MARKER=initialized-by-entrypoint
 CONFIG_FILE=$POSTGRES_CONFIG_DIR/postgresql.conf
 HBA_FILE=$POSTGRES_CONFIG_DIR/pg_hba.conf
 
-log() { printf '%s %s init: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$POD_NAME" "$*" >&2; }
+LOG_NAME="$POD_NAME init"
+# shellcheck source=SCRIPTDIR/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 die() { log "FATAL: $*"; exit 1; }
-
-pgpass_escape() {
-  local value=${1//\\/\\\\}
-  printf '%s' "${value//:/\\:}"
-}
 
 # Passwords reach libpq through a passfile: never a prompt, never a command line.
 write_passfile() {
@@ -377,7 +374,7 @@ main() {
     -c config_file="$CONFIG_FILE" \
     -c hba_file="$HBA_FILE" \
     -c cluster_name="$POD_NAME" \
-    -c primary_slot_name="${POD_NAME//-/_}" \
+    -c primary_slot_name="$(slot_of "$POD_NAME")" \
     -c primary_conninfo="host=$PRIMARY_HOST port=$PGPORT user=$REPLICATION_USER passfile=$PGPASSFILE application_name=$POD_NAME connect_timeout=$CONNECT_TIMEOUT"
 }
 

@@ -38,7 +38,9 @@ STATUS_SQL="SELECT 'replica', greatest(pg_last_wal_receive_lsn(), pg_last_wal_re
   SELECT 'primary', pg_current_wal_lsn(), 'none', ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int
   WHERE NOT pg_is_in_recovery()"
 
-log() { printf '%s %s pg-node: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$POD_NAME" "$*" >&2; }
+LOG_NAME="$POD_NAME pg-node"
+# shellcheck source=SCRIPTDIR/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 status() {
   local control state timeline checkpoint out role
@@ -74,31 +76,28 @@ status() {
 fence() {
   touch "$PGDATA/standby.signal"
   log "fenced: standby.signal written; stopping PostgreSQL (fast) so that it restarts as a replica"
-  pg_ctl stop --pgdata="$PGDATA" --mode=fast --wait --timeout=60 > /dev/null
+  stop_fast
   status full
 }
 
 # promote [--after LSN SECONDS] [pod...]: with --after, first waits up to SECONDS until this replica has received
 # WAL beyond LSN (a switchover's shutdown checkpoint), else exits 3 without promoting.
 promote() {
-  local after="" within=10 slots="" pod deadline
+  local after="" within=0 slots="" pod errors rc=0 out
   if [ "${1:-}" = --after ]; then after=$2; within=$3; shift 3; fi
-  if [ -n "$after" ]; then
-    deadline=$((SECONDS + within))
-    until [ "$(psql -XAtq -c "SELECT greatest(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()) > '$after'::pg_lsn" 2> /dev/null)" = t ]; do
-      if (( SECONDS >= deadline )); then
-        log "not promoting: WAL received up to $(psql -XAtq -c 'SELECT pg_last_wal_receive_lsn()' 2> /dev/null || echo '?'), not beyond $after"
-        status
-        exit 3
-      fi
-      sleep 0.02
-    done
-  fi
-  for pod in "$@"; do slots+="${slots:+,}'${pod//-/_}'"; done
-  log "promoting this replica"
-  # One connection: pg_promote(false) and a tight poll (pg_promote(true) looks only every 100 ms), then the
-  # other pods' slots, then the new status.
-  psql -XAtq -F' ' -v ON_ERROR_STOP=1 -c "DO \$\$ BEGIN
+  for pod in "$@"; do slots+="${slots:+,}'$(slot_of "$pod")'"; done
+  log "promoting this replica${after:+ once it has received WAL beyond $after}"
+  errors=$(mktemp)
+  # One connection: the wait for the WAL (polled every 10 ms), pg_promote(false) and a tight poll (pg_promote(true)
+  # looks only every 100 ms), then the other pods' slots, then the new status.
+  out=$(psql -XAtq -F' ' -v ON_ERROR_STOP=1 -c "DO \$\$ BEGIN
+      FOR i IN 0..$((within * 100)) LOOP
+        EXIT WHEN '${after:-0/0}' = '0/0' OR greatest(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()) > '${after:-0/0}'::pg_lsn;
+        IF i = $((within * 100)) THEN
+          RAISE EXCEPTION 'not promoting: WAL received up to %, not beyond $after', coalesce(pg_last_wal_receive_lsn()::text, '?');
+        END IF;
+        PERFORM pg_sleep(0.01);
+      END LOOP;
       PERFORM pg_promote(false);
       FOR i IN 1..$((PROMOTE_TIMEOUT * 100)) LOOP
         EXIT WHEN NOT pg_is_in_recovery();
@@ -108,7 +107,20 @@ promote() {
     END \$\$" -c '\o /dev/null' \
     -c "SELECT pg_create_physical_replication_slot(name, true) FROM unnest(ARRAY[${slots:-NULL}]::text[]) AS name
       WHERE name IS NOT NULL AND name NOT IN (SELECT slot_name FROM pg_replication_slots)" \
-    -c '\o' -c "$STATUS_SQL" | sed 's/$/ -/'
+    -c '\o' -c "$STATUS_SQL" 2> "$errors") || rc=$?
+  if (( rc != 0 )); then
+    if grep -q 'not promoting:' "$errors"; then
+      log "$(sed -n 's/.*ERROR: *//p' "$errors" | head -n 1)"
+      rm -f "$errors"
+      status
+      exit 3
+    fi
+    cat "$errors" >&2
+    rm -f "$errors"
+    exit 1
+  fi
+  rm -f "$errors"
+  printf '%s -\n' "$out"
 }
 
 reconnect() {
@@ -122,7 +134,7 @@ reconnect() {
 
 restart() {
   log "restarting PostgreSQL (fast shutdown)"
-  pg_ctl stop --pgdata="$PGDATA" --mode=fast --wait --timeout=60 > /dev/null
+  stop_fast
 }
 
 # One query in the common case: a primary, or a replica whose WAL receiver has streamed for a second (a
@@ -130,8 +142,7 @@ restart() {
 # many clients) is ready if it is a primary that accepts connections.
 ready() {
   local answer
-  if answer=$(psql -XAtq -c "SELECT NOT pg_is_in_recovery() OR EXISTS (SELECT 1 FROM pg_stat_wal_receiver AS r
-      JOIN pg_stat_activity AS a USING (pid) WHERE r.status = 'streaming' AND a.backend_start < clock_timestamp() - interval '1 second')" \
+  if answer=$(psql -XAtq -c "SELECT NOT pg_is_in_recovery() OR $STREAMED_A_SECOND_SQL" \
     2> /dev/null); then
     [ "$answer" = t ]
     return

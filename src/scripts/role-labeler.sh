@@ -34,6 +34,9 @@ set -euo pipefail
 : "${PGPASSFILE:=/tmp/pgpass}"
 export PGPORT PGPASSFILE PGHOST=/var/run/postgresql PGUSER=${POSTGRES_USER:-postgres} PGDATABASE=postgres PGCONNECT_TIMEOUT=3
 
+LOG_NAME="$POD_NAME role-labeler"
+# shellcheck source=SCRIPTDIR/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 # shellcheck source=SCRIPTDIR/leader-record.sh
 source "$(dirname "${BASH_SOURCE[0]}")/leader-record.sh"
 
@@ -41,10 +44,6 @@ STATEFULSET=${POD_NAME%-*}
 DATA_VOLUME=$(dirname "$PGDATA")
 RECLONE_MARKER=$DATA_VOLUME/reclone-requested
 
-log() { printf '%s %s role-labeler: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$POD_NAME" "$*" >&2; }
-
-# Replication slot of a pod: its name with "_" for "-" (slot names allow [a-z0-9_]).
-slot_of() { printf '%s' "${1//-/_}"; }
 
 sql() { psql -XAtq -v ON_ERROR_STOP=1 -c "$1" 2> /dev/null; }
 
@@ -72,11 +71,6 @@ observed_role() {
     6) ROLE=primary ;;
     5) ROLE=replica ;;
   esac
-}
-
-pgpass_escape() {
-  local value=${1//\\/\\\\}
-  printf '%s' "${value//:/\\:}"
 }
 
 write_passfile() {
@@ -121,7 +115,7 @@ fence_local() {
   apply_label "" 2> /dev/null || true
   applied=""
   touch "$PGDATA/standby.signal"
-  pg_ctl stop --pgdata="$PGDATA" --mode=fast --wait --timeout=60 > /dev/null 2>&1 || log "pg_ctl stop failed; retrying next round"
+  stop_fast 2> /dev/null || log "pg_ctl stop failed; retrying next round"
 }
 
 local_timeline() {
@@ -220,15 +214,12 @@ maintain_primary() {
 # was made after the replica fell behind), only a new clone helps.
 LAST_STREAMING=$SECONDS
 LAST_WAL_CHECK=-1000
-# A WAL receiver that has streamed for a second: one that fails (its WAL is gone) is "streaming" for a moment.
-STREAMING_SQL="SELECT EXISTS (SELECT 1 FROM pg_stat_wal_receiver AS r JOIN pg_stat_activity AS a USING (pid)
-  WHERE r.status = 'streaming' AND a.backend_start < clock_timestamp() - interval '1 second')"
 check_replica_wal() {
   local pos gone
   # Every few seconds is enough to notice WAL_CHECK_SECONDS without streaming.
   (( SECONDS - LAST_WAL_CHECK >= 3 )) || return 0
   LAST_WAL_CHECK=$SECONDS
-  if [ "$(sql "$STREAMING_SQL")" = t ]; then
+  if [ "$(sql "SELECT $STREAMED_A_SECOND_SQL")" = t ]; then
     LAST_STREAMING=$SECONDS
     return 0
   fi
@@ -241,7 +232,7 @@ check_replica_wal() {
   [ "$gone" = t ] || return 0
   log "not streaming for $((SECONDS - LAST_STREAMING))s, and the primary no longer has the WAL this replica needs ($pos): requesting a new clone"
   touch "$RECLONE_MARKER"
-  pg_ctl stop --pgdata="$PGDATA" --mode=fast --wait --timeout=60 > /dev/null 2>&1 || true
+  stop_fast 2> /dev/null || true
   LAST_STREAMING=$SECONDS
 }
 

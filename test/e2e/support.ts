@@ -1,10 +1,11 @@
+import { ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Chart, Testing } from 'cdk8s';
 import { PostgresClusterChart, PostgresClusterChartProps } from '../../src';
 import { E2eCluster } from './harness/cluster';
-import { sleep, waitFor } from './harness/exec';
+import { waitFor } from './harness/exec';
 
 export const DIST_MANIFEST = path.join(__dirname, '..', '..', 'dist', 'postgres-cluster.k8s.yaml');
 export const POD = (i: number) => `postgres-cluster-${i}`;
@@ -85,39 +86,65 @@ export async function expectRowsEverywhere(
 export class Writer {
   public readonly acknowledged: number[] = [];
   public readonly attempts: Array<{ startedAt: number; at: number; ok: boolean; server?: string }> = [];
-  private running = false;
-  private loop?: Promise<void>;
-  private next = 1;
+  private process?: ChildProcess;
+  private ended?: Promise<void>;
 
   constructor(private readonly cluster: E2eCluster, private readonly table: string) {}
 
   public start(): void {
-    this.running = true;
-    this.loop = (async () => {
-      while (this.running) {
-        const v = this.next++;
-        const startedAt = Date.now();
-        const result = await this.cluster.sql('postgres-write',
-          `INSERT INTO ${this.table} (v) VALUES (${v}) RETURNING v, current_setting('cluster_name')`, { timeoutMs: 10_000 });
-        const [value, server] = result.stdout.trim().split('|');
-        const ok = result.code === 0 && value === String(v);
-        this.attempts.push({ startedAt, at: Date.now(), ok, server: ok ? server : undefined });
-        if (ok) this.acknowledged.push(v);
-        else await sleep(20);
-      }
-    })();
+    // One client process of its own, which runs psql for each row (a new connection through the write
+    // Service each time): the test's process, which also stands in for the API server and the kubelets,
+    // is not slowed by spawning them.
+    const child = this.cluster.clientScript(WRITER_SCRIPT, ['postgres-write', this.table]);
+    this.process = child;
+    let pending = '';
+    child.stdout!.on('data', chunk => {
+      pending += chunk;
+      const lines = pending.split('\n');
+      pending = lines.pop()!;
+      for (const line of lines) this.record(line);
+    });
+    this.ended = new Promise(resolve => child.once('close', () => resolve()));
   }
 
   public async stop(): Promise<void> {
-    this.running = false;
-    await this.loop;
+    if (!this.process) return;
+    try {
+      process.kill(-this.process.pid!, 'SIGKILL');
+    } catch {
+      // already ended
+    }
+    await this.ended;
+    this.process = undefined;
   }
 
   /** When the first write sent at or after `since` (to `server`, if given) was acknowledged. */
   public firstSuccessAfter(since: number, server?: string): number | undefined {
     return this.attempts.find(a => a.ok && a.startedAt >= since && (server === undefined || a.server === server))?.at;
   }
+
+  /** "<value> <started> <ended> <psql exit code> <value>|<server>", times in seconds since the epoch. */
+  private record(line: string): void {
+    const [v, started, ended, code, answer = ''] = line.split(' ');
+    if (ended === undefined) return;
+    const [value, server] = answer.split('|');
+    const ok = code === '0' && value === v;
+    this.attempts.push({ startedAt: Math.round(Number(started) * 1000), at: Math.round(Number(ended) * 1000), ok, server: ok ? server : undefined });
+    if (ok) this.acknowledged.push(Number(v));
+  }
 }
+
+/** $1: the Service, $2: the table. A write that fails is retried 20 ms later. */
+const WRITER_SCRIPT = `
+  v=0
+  while :; do
+    v=$((v + 1))
+    started=$EPOCHREALTIME
+    rc=0
+    out=$(timeout 10 psql "host=$1" -XAtq -v ON_ERROR_STOP=1 -c "INSERT INTO $2 (v) VALUES ($v) RETURNING v, current_setting('cluster_name')" 2> /dev/null) || rc=$?
+    printf '%s %s %s %s %s\n' "$v" "$started" "$EPOCHREALTIME" "$rc" "$out"
+    if [ "$rc" != 0 ]; then sleep 0.02; fi
+  done`;
 
 /** The leader record's fields (annotations postgres.cdk8s.io/<field>), as the API holds them. */
 export function leader(cluster: E2eCluster, name = 'postgres-leader'): Record<string, string> {

@@ -307,6 +307,25 @@ export class E2eCluster implements PodHost {
     { env: { PATH: CLIENT_PATH, PGPASSWORD: this.containerEnv('POSTGRES_PASSWORD') }, stdio: 'ignore' });
   }
 
+  /**
+   * A client program in the cluster, like clientProcess: `bash -c script` (with `args` as $1...), psql on PATH,
+   * the superuser's password in PGPASSWORD and the database in PGDATABASE; its stdout is piped to the test.
+   * It runs in a process group of its own (stop it with process.kill(-pid)).
+   */
+  public clientScript(script: string, args: string[] = [], options: { database?: string } = {}): ChildProcess {
+    return spawn('ip', ['netns', 'exec', this.network.hub, 'bash', '-c', script, 'client', ...args], {
+      env: {
+        PATH: CLIENT_PATH,
+        PGUSER: 'postgres',
+        PGDATABASE: options.database ?? this.containerEnv('POSTGRES_DB'),
+        PGPASSWORD: this.containerEnv('POSTGRES_PASSWORD'),
+        PGCONNECT_TIMEOUT: '3',
+      },
+      stdio: ['ignore', 'pipe', 'ignore'],
+      detached: true,
+    });
+  }
+
   /** Runs SQL inside a pod's postgres container over its Unix socket (`kubectl exec ... psql`). */
   public async podSql(podName: string, sql: string, database = 'postgres'): Promise<string> {
     const result = await this.pod(podName).container('postgres').exec(['psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-d', database, '-c', sql], 20_000);
