@@ -44,10 +44,31 @@ export class PostgresClusterChart extends Chart {
   constructor(scope: Construct, id: string, props: PostgresClusterChartProps = {}) {
     super(scope, id, { disableResourceNameHashes: true, ...props });
     this.config = new PostgresConfig(this, 'Config', props);
+    claimClusterName(this, this.config.clusterName);
     this.statefulSet = new PostgresStatefulSet(this, 'StatefulSet', { ...props, config: this.config });
     this.services = new RoleServices(this, 'Services', { statefulSet: this.statefulSet, anyService: props.anyService });
     this.failover = new FailoverJob(this, 'Failover', { statefulSet: this.statefulSet, targetPod: props.failoverTargetPod });
     this.primaryHost = this.services.writeServiceName;
     this.replicaHost = this.services.readServiceName;
   }
+}
+
+/** Per app: "<namespace>/<clusterName>" of every cluster chart, and the chart's path. */
+const clustersByApp = new WeakMap<Construct, Map<string, string>>();
+
+/** Two clusters with one name in one namespace would overwrite each other's objects: refuse, naming both. */
+function claimClusterName(chart: Chart, clusterName: string): void {
+  const namespace = chart.namespace ?? 'default';
+  let clusters = clustersByApp.get(chart.node.root);
+  if (!clusters) {
+    clusters = new Map();
+    clustersByApp.set(chart.node.root, clusters);
+  }
+  const key = `${namespace}/${clusterName}`;
+  const other = clusters.get(key);
+  if (other !== undefined) {
+    throw new Error(`${chart.node.path}: cluster "${clusterName}" in namespace "${namespace}" is already synthesized by ${other}; `
+      + 'their objects would overwrite each other. Give one of them another clusterName or namespace.');
+  }
+  clusters.set(key, chart.node.path);
 }
