@@ -54,6 +54,9 @@ project.gitignore.removePatterns('/dist/');
 // The scripts embedded at synth are read from lib/scripts once compiled.
 project.postCompileTask.exec('rm -rf lib/scripts && cp -r src/scripts lib/scripts');
 
+// `npm test` brings what it needs: the Debian packages the tests run (as root it installs them).
+project.testTask.prependExec('bash test/setup/system-packages.sh');
+
 // Benchmarks print figures; they are run by hand (the PostgreSQL ones as root), never by `npm test`.
 for (const bench of ['synth', 'failover', 'bootstrap']) {
   project.addTask(`bench:${bench}`, {

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The first step of `npm test`: the programs the tests run besides Node.js. As root it installs the
+# missing ones from Debian's packages; otherwise it names the command that installs them, and fails.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+
+missing=()
+[ -x /usr/lib/postgresql/15/bin/postgres ] || missing+=(postgresql-15)
+command -v shellcheck > /dev/null || missing+=(shellcheck)
+command -v ip > /dev/null || missing+=(iproute2)
+{ command -v nsenter && command -v setpriv; } > /dev/null || missing+=(util-linux)
+{ command -v cc > /dev/null && [ -e /usr/include/stdio.h ]; } || missing+=(gcc libc6-dev)
+# kustomize (test/kustomize.test.ts): kubectl's own, or Debian's kubectl (kubernetes-client).
+command -v kubectl > /dev/null || missing+=(kubernetes-client)
+
+if (( ${#missing[@]} == 0 )); then exit 0; fi
+if (( EUID != 0 )); then
+  echo "The tests need Debian packages that are not installed: ${missing[*]}" >&2
+  echo "Install them, then run npm test again:" >&2
+  echo "  sudo apt-get update && sudo apt-get install -y --no-install-recommends ${missing[*]}" >&2
+  exit 1
+fi
+echo "installing ${missing[*]} (Debian packages the tests need)"
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" > /dev/null
