@@ -55,12 +55,21 @@ for (const [count, runs] of [[1, 41], [100, 9]]) {
   }
   const ratio = median(library) / median(raw);
   console.log(`${String(count).padStart(3)} cluster(s): library ${median(library).toFixed(1)} ms, raw ApiObjects ${median(raw).toFixed(1)} ms, `
-    + `ratio ${ratio.toFixed(2)} (target <= 1.30) ${ratio <= 1.3 ? 'OK' : 'MISSED'}  [median of ${runs}]`);
+    + `ratio ${ratio.toFixed(2)} (target <= 1.10) ${ratio <= 1.1 ? 'OK' : 'MISSED'}  [median of ${runs}]`);
 }
 
-const cli: number[] = [];
-for (let r = 0; r < 5; r++) {
-  cli.push(time(() => execFileSync('npx', ['cdk8s', 'synth'], { cwd: root, stdio: 'ignore', env: { ...process.env, CDK8S_CHECK_UPGRADE: 'false' } })));
+// The command line: `npx cdk8s synth`, and its two parts: the CLI's own start (`npx cdk8s --version`, which
+// loads every command of cdk8s-cli, jsii-pacmak among them) and the app that cdk8s.yaml names.
+const env = { ...process.env, CDK8S_CHECK_UPGRADE: 'false' };
+const commands: Array<[string, string, string[], number]> = [
+  ['npx cdk8s synth', 'npx', ['cdk8s', 'synth'], 1.0],
+  ['  of which the CLI starting (npx cdk8s --version)', 'npx', ['cdk8s', '--version'], 0],
+  ['  of which the app (node -r sucrase/register main.ts)', process.execPath, ['-r', 'sucrase/register', 'main.ts'], 0],
+];
+for (const [label, command, args, target] of commands) {
+  const runs: number[] = [];
+  for (let r = 0; r < 5; r++) runs.push(time(() => execFileSync(command, args, { cwd: root, stdio: 'ignore', env })));
+  const seconds = median(runs) / 1000;
+  const verdict = target ? ` (target <= ${target.toFixed(2)}) ${seconds <= target ? 'OK' : 'MISSED'}` : '';
+  console.log(`${label}: ${seconds.toFixed(2)} s${verdict}  [median of 5]`);
 }
-const seconds = median(cli) / 1000;
-console.log(`npx cdk8s synth: ${seconds.toFixed(2)} s (target <= 1.50) ${seconds <= 1.5 ? 'OK' : 'MISSED'}  [median of 5]`);

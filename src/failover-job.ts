@@ -1,7 +1,8 @@
-import { k8s } from 'cdk8s-plus-27';
+import type { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { PostgresStatefulSet } from './postgres-stateful-set';
 import { addObject, addServiceAccountWithRole } from './private/api-object';
+import { api, asJson } from './private/k8s';
 import { ISOLATION_FENCE_SECONDS, LABELER_CONTAINER, PATHS, podNames, POSTGRES_CONTAINER, POSTGRES_UID, ROLE_LABEL } from './private/names';
 import { SCRIPT_FILES } from './private/scripts';
 import { validateTargetPod } from './private/validation';
@@ -69,7 +70,7 @@ export class FailoverJob extends Construct {
       { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: [names.leaderRecord], verbs: ['get', 'patch', 'update'] },
     ]);
 
-    addObject(this, 'Resource', k8s.KubeCronJob.GVK, k8s.toJson_KubeCronJobProps({
+    addObject(this, 'Resource', api.KubeCronJob.GVK, asJson<k8s.KubeCronJobProps>({
       metadata: { name: this.cronJobName, labels },
       spec: {
         schedule: NEVER,

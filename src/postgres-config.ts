@@ -1,6 +1,7 @@
-import { k8s } from 'cdk8s-plus-27';
+import type { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { addObject } from './private/api-object';
+import { api, asJson } from './private/k8s';
 import { clusterNames, ClusterNames } from './private/names';
 import { unknownSettingReason } from './private/postgres-settings';
 import { renderConf, renderHba, Setting } from './private/postgresql-conf';
@@ -219,18 +220,18 @@ export class PostgresConfig extends Construct {
     );
     this.pgHbaConf = renderHba(this.replicationUser);
 
-    addObject(this, 'Config', k8s.KubeConfigMap.GVK, k8s.toJson_KubeConfigMapProps({
+    addObject(this, 'Config', api.KubeConfigMap.GVK, asJson<k8s.KubeConfigMapProps>({
       metadata: { name: this.configMapName, labels: { ...names.common } },
       data: { 'postgresql.conf': this.postgresqlConf, 'pg_hba.conf': this.pgHbaConf },
     }));
-    addObject(this, 'Init', k8s.KubeConfigMap.GVK, k8s.toJson_KubeConfigMapProps({
+    addObject(this, 'Init', api.KubeConfigMap.GVK, asJson<k8s.KubeConfigMapProps>({
       metadata: { name: this.initConfigMapName, labels: { ...names.common } },
       data: {
         '01-create-replication-user.sh': readScript(SCRIPT_FILES.createReplicationUser),
         ...validateInitScripts(owner, props.initScripts ?? {}),
       },
     }));
-    addObject(this, 'Scripts', k8s.KubeConfigMap.GVK, k8s.toJson_KubeConfigMapProps({
+    addObject(this, 'Scripts', api.KubeConfigMap.GVK, asJson<k8s.KubeConfigMapProps>({
       metadata: { name: this.scriptsConfigMapName, labels: { ...names.common } },
       data: {
         [SCRIPT_FILES.entrypoint]: readScript(SCRIPT_FILES.entrypoint),
@@ -242,7 +243,7 @@ export class PostgresConfig extends Construct {
       },
     }));
     if (props.existingSecretName === undefined) {
-      addObject(this, 'Secret', k8s.KubeSecret.GVK, k8s.toJson_KubeSecretProps({
+      addObject(this, 'Secret', api.KubeSecret.GVK, asJson<k8s.KubeSecretProps>({
         metadata: { name: this.secretName, labels: { ...names.common } },
         type: 'Opaque',
         data: {

@@ -1,7 +1,8 @@
-import { k8s } from 'cdk8s-plus-27';
+import type { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { PostgresConfig } from './postgres-config';
 import { addObject, addServiceAccountWithRole } from './private/api-object';
+import { api, asJson, quantity } from './private/k8s';
 import {
   ISOLATION_FENCE_SECONDS, KUBECTL_INIT_CONTAINER, LABELER_CONTAINER, PATHS, podNames, POSTGRES_CONTAINER, POSTGRES_PORT,
   POSTGRES_PORT_NAME, POSTGRES_UID, ROLE_LABEL,
@@ -122,15 +123,16 @@ export class PostgresStatefulSet extends Construct {
 
     const podLabels = { ...names.common, ...names.selector, 'app.kubernetes.io/component': 'database' };
 
-    addObject(this, 'Headless', k8s.KubeService.GVK, k8s.toJson_KubeServiceProps({
+    addObject(this, 'Headless', api.KubeService.GVK, asJson<k8s.KubeServiceProps>({
       metadata: { name: this.headlessServiceName, labels: { ...names.common } },
-      spec: {
+      // Its typed field clusterIp is JSON's clusterIP: the converter writes it.
+      spec: api.toJson_ServiceSpec({
         clusterIp: 'None',
         // Peers must resolve each other while they bootstrap, before they are ready.
         publishNotReadyAddresses: true,
         selector: { ...names.selector },
         ports: [{ port: POSTGRES_PORT, name: POSTGRES_PORT_NAME }],
-      },
+      }),
     }));
 
     const pods = podNames(names, config.maxReplicas);
@@ -209,7 +211,8 @@ export class PostgresStatefulSet extends Construct {
                 timeoutSeconds: 2,
                 failureThreshold: 2,
               },
-              resources: props.resources,
+              // The user's resources hold k8s.Quantity objects: their JSON form.
+              resources: props.resources && api.toJson_ResourceRequirements(props.resources),
               securityContext: restricted,
               volumeMounts: [
                 { name: names.storageVolume, mountPath: PATHS.dataVolume },
@@ -240,7 +243,7 @@ export class PostgresStatefulSet extends Construct {
                 // kubectl keeps its discovery cache under $HOME.
                 { name: 'HOME', value: '/tmp' },
               ],
-              resources: { requests: { cpu: k8s.Quantity.fromString('10m'), memory: k8s.Quantity.fromString('32Mi') } },
+              resources: { requests: { cpu: quantity('10m'), memory: quantity('32Mi') } },
               securityContext: restricted,
               volumeMounts: [
                 // Read-write: fencing writes standby.signal, and a re-clone request next to the data directory.
@@ -256,14 +259,15 @@ export class PostgresStatefulSet extends Construct {
             name: KUBECTL_INIT_CONTAINER,
             image: this.kubectlImage,
             command: ['/bin/sh', '-c', `cp "$(command -v kubectl)" ${PATHS.toolsDir}/kubectl`],
-            resources: { requests: { cpu: k8s.Quantity.fromString('10m'), memory: k8s.Quantity.fromString('16Mi') } },
+            resources: { requests: { cpu: quantity('10m'), memory: quantity('16Mi') } },
             securityContext: restricted,
             volumeMounts: [toolsMount],
           }],
           volumes: [
             { name: RUN_VOLUME, emptyDir: {} },
             { name: TOOLS_VOLUME, emptyDir: {} },
-            {
+            // Its typed field downwardApi is JSON's downwardAPI: the converter writes it.
+            api.toJson_Volume({
               name: TOKEN_VOLUME,
               projected: {
                 sources: [
@@ -272,7 +276,7 @@ export class PostgresStatefulSet extends Construct {
                   { downwardApi: { items: [{ path: 'namespace', fieldRef: { fieldPath: 'metadata.namespace' } }] } },
                 ],
               },
-            },
+            }) as k8s.Volume,
             { name: config.configMapName, configMap: { name: config.configMapName } },
             { name: config.initConfigMapName, configMap: { name: config.initConfigMapName } },
             { name: config.scriptsConfigMapName, configMap: { name: config.scriptsConfigMapName, defaultMode: 0o755 } },
@@ -284,14 +288,14 @@ export class PostgresStatefulSet extends Construct {
         spec: {
           accessModes: ['ReadWriteOnce'],
           storageClassName: props.storageClassName,
-          resources: { requests: { storage: k8s.Quantity.fromString(storage) } },
+          resources: { requests: { storage: quantity(storage) } },
         },
       }],
     };
-    const json = k8s.toJson_KubeStatefulSetProps({ metadata: { name: this.name, labels: { ...names.common } }, spec })!;
+    const json = asJson<k8s.KubeStatefulSetProps>({ metadata: { name: this.name, labels: { ...names.common } }, spec });
     // The typed claim template has no apiVersion/kind, yet without them Argo CD shows the StatefulSet OutOfSync forever.
     json.spec.volumeClaimTemplates = json.spec.volumeClaimTemplates.map((template: object) =>
       ({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', ...template }));
-    addObject(this, 'Resource', k8s.KubeStatefulSet.GVK, json);
+    addObject(this, 'Resource', api.KubeStatefulSet.GVK, json);
   }
 }

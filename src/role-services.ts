@@ -1,7 +1,8 @@
-import { k8s } from 'cdk8s-plus-27';
+import type { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { PostgresStatefulSet } from './postgres-stateful-set';
 import { addObject } from './private/api-object';
+import { api, asJson, intOrString } from './private/k8s';
 import { POSTGRES_PORT, PRIMARY_ROLE, REPLICA_ROLE, ROLE_LABEL } from './private/names';
 
 /**
@@ -43,11 +44,11 @@ export class RoleServices extends Construct {
     this.anyServiceName = (props.anyService ?? true) ? names.anyService : undefined;
 
     const service = (serviceId: string, name: string, selector: { [key: string]: string }) =>
-      addObject(this, serviceId, k8s.KubeService.GVK, k8s.toJson_KubeServiceProps({
+      addObject(this, serviceId, api.KubeService.GVK, asJson<k8s.KubeServiceProps>({
         metadata: { name, labels: { ...names.common } },
         spec: {
           selector,
-          ports: [{ port: POSTGRES_PORT, targetPort: k8s.IntOrString.fromNumber(POSTGRES_PORT) }],
+          ports: [{ port: POSTGRES_PORT, targetPort: intOrString(POSTGRES_PORT) }],
           type: 'ClusterIP',
         },
       }));

@@ -1,11 +1,12 @@
 import { ApiObject, GroupVersionKind } from 'cdk8s';
-import { k8s } from 'cdk8s-plus-27';
+import type { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
+import { api, asJson } from './k8s';
 
 /**
- * Adds a Kubernetes object from typed props already converted to JSON (`k8s.toJson_KubeXxxProps`): the
- * props are checked by the compiler as for `new k8s.KubeXxx(...)`, but synthesis skips the typed object's
- * second conversion, which keeps the chart as fast as one of raw ApiObjects.
+ * Adds a Kubernetes object from its JSON (see asJson): the props are checked by the compiler as for
+ * `new k8s.KubeXxx(...)`, but synthesis skips the typed object's conversions, which keeps the chart as
+ * fast as one of raw ApiObjects.
  */
 export function addObject(scope: Construct, id: string, gvk: GroupVersionKind, json: Record<string, any> | undefined): ApiObject {
   return new ApiObject(scope, id, { ...gvk, ...json });
@@ -18,9 +19,9 @@ export function addObject(scope: Construct, id: string, gvk: GroupVersionKind, j
 export function addServiceAccountWithRole(
   scope: Construct, name: string, labels: { [key: string]: string }, rules: k8s.PolicyRule[],
 ): void {
-  addObject(scope, 'ServiceAccount', k8s.KubeServiceAccount.GVK, k8s.toJson_KubeServiceAccountProps({ metadata: { name, labels } }));
-  addObject(scope, 'Role', k8s.KubeRole.GVK, k8s.toJson_KubeRoleProps({ metadata: { name, labels }, rules }));
-  addObject(scope, 'RoleBinding', k8s.KubeRoleBinding.GVK, k8s.toJson_KubeRoleBindingProps({
+  addObject(scope, 'ServiceAccount', api.KubeServiceAccount.GVK, asJson<k8s.KubeServiceAccountProps>({ metadata: { name, labels } }));
+  addObject(scope, 'Role', api.KubeRole.GVK, asJson<k8s.KubeRoleProps>({ metadata: { name, labels }, rules }));
+  addObject(scope, 'RoleBinding', api.KubeRoleBinding.GVK, asJson<k8s.KubeRoleBindingProps>({
     metadata: { name, labels },
     roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
     subjects: [{ kind: 'ServiceAccount', name }],

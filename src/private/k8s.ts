@@ -1,0 +1,31 @@
+import type { k8s } from 'cdk8s-plus-27';
+
+/**
+ * The Kubernetes 1.27 API's classes and JSON converters, loaded on their own: `require('cdk8s-plus-27')`
+ * also loads every cdk8s-plus construct, which costs `cdk8s synth` about 0.4 s. The library's public
+ * types still name them as `k8s` of 'cdk8s-plus-27' (a type-only import), as jsii requires.
+ */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+export const api: typeof k8s = require('cdk8s-plus-27/lib/imports/k8s');
+
+/**
+ * Props of a Kubernetes object, checked by the compiler against its typed props (`k8s.KubeXxxProps`) but
+ * kept as written, without the converter's (`k8s.toJson_KubeXxxProps`) copy of every field: synthesis stays
+ * as fast as with raw ApiObjects. Almost every typed field has its JSON name; the few that do not
+ * (`clusterIp` for clusterIP, `downwardApi` for downwardAPI) must go through their part's converter, and the
+ * reference, snapshot and schema tests catch one that does not. Quantities and int-or-strings are written in
+ * their JSON form (quantity, intOrString).
+ */
+export function asJson<T extends object>(props: T): Record<string, any> {
+  return props;
+}
+
+/** A quantity ("10Gi") as it appears in JSON, where typed props want a k8s.Quantity. */
+export function quantity(value: string): k8s.Quantity {
+  return value as unknown as k8s.Quantity;
+}
+
+/** A port number or name as it appears in JSON, where typed props want a k8s.IntOrString. */
+export function intOrString(value: number | string): k8s.IntOrString {
+  return value as unknown as k8s.IntOrString;
+}
