@@ -17,6 +17,8 @@
 #      one. In synchronous mode only when it can reach enough of the recorded synchronous standbys to
 #      be sure to hold every acknowledged commit (FAILOVER_ACCEPT_DATA_LOSS=true overrides, losing them).
 #   5. records the new primary (state stable), labels it, and waits for the replicas to follow it.
+# With SCALE_DOWN_TO=N (before `kubectl scale --replicas=N`), a primary on an ordinal that goes away is switched
+# over to the most advanced healthy replica that stays, and a FAILOVER_TARGET that would go away is refused.
 set -euo pipefail
 
 : "${CLUSTER_SELECTOR:?CLUSTER_SELECTOR must select the pods of the cluster}"
@@ -38,6 +40,8 @@ set -euo pipefail
 : "${FAILOVER_ACCEPT_DATA_LOSS:=false}"
 : "${POD_NAME:=${HOSTNAME:?POD_NAME or HOSTNAME must name the job pod}}"
 TARGET=${FAILOVER_TARGET:-}
+# Before `kubectl scale --replicas=N`: the primary must end up on a pod that stays (ordinal below N).
+SCALE_DOWN_TO=${SCALE_DOWN_TO:-}
 
 # shellcheck source=SCRIPTDIR/leader-record.sh
 source "$(dirname "${BASH_SOURCE[0]}")/leader-record.sh"
@@ -287,6 +291,12 @@ failover() {
     give_back_down "no replica may be promoted without losing acknowledged commits ($(describe)). Bring back the missing pods and run the job again," \
       "or set FAILOVER_ACCEPT_DATA_LOSS=true to promote the most advanced replica anyway"
   fi
+  if [ -n "$SCALE_DOWN_TO" ] && [ -z "$TARGET" ]; then
+    mapfile -t candidates < <(staying "${candidates[@]}")
+    if (( ${#candidates[@]} == 0 )) || [ -z "${candidates[0]}" ]; then
+      give_back_down "no replica that stays after scaling to $SCALE_DOWN_TO pods may be promoted ($(describe))"
+    fi
+  fi
   if [ -n "$TARGET" ]; then
     [[ " ${candidates[*]} " == *" $TARGET "* ]] || give_back_down "FAILOVER_TARGET $TARGET may not be promoted (${ROLE[$TARGET]:-not a pod}; eligible: ${candidates[*]})"
   else
@@ -296,6 +306,40 @@ failover() {
   if [ "$TARGET" != "$best" ] && (( $(lsn_number "${LSN[$best]}") > $(lsn_number "${LSN[$TARGET]}") )); then
     log "WARNING: $best has more WAL than $TARGET; what only $best has is lost, and $best is rewound when it restarts"
   fi
+}
+
+ordinal() { echo "${1##*-}"; }
+
+# Pods that stay after scaling to SCALE_DOWN_TO pods (all of them without it).
+staying() {
+  local pod
+  for pod in "$@"; do
+    if [ -z "$SCALE_DOWN_TO" ] || (( $(ordinal "$pod") < SCALE_DOWN_TO )); then echo "$pod"; fi
+  done
+}
+
+# With SCALE_DOWN_TO: a target that stays, or a refusal. A primary that stays is left where it is; one on an
+# ordinal that goes away is switched over to the most advanced healthy replica that stays.
+plan_scale_down() {
+  [[ $SCALE_DOWN_TO =~ ^[1-9][0-9]*$ ]] || refuse "SCALE_DOWN_TO must be the number of pods you will scale to (1 or more), got \"$SCALE_DOWN_TO\""
+  if [ -n "$TARGET" ]; then
+    (( $(ordinal "$TARGET") < SCALE_DOWN_TO )) || refuse "FAILOVER_TARGET $TARGET goes away when scaling to $SCALE_DOWN_TO pods; choose one of: $(staying "${PODS[@]}" | paste -sd' ' -)"
+    return 0
+  fi
+  if [ "${R[state]}" != stable ]; then return 0; fi
+  if (( $(ordinal "$PREVIOUS") < SCALE_DOWN_TO )); then
+    log "the primary $PREVIOUS stays when scaling to $SCALE_DOWN_TO pods"
+    return 0
+  fi
+  survey_pods "${PODS[@]}"
+  local healthy candidates
+  mapfile -t healthy < <(healthy_replicas)
+  mapfile -t candidates < <(staying "${healthy[@]}")
+  if (( ${#candidates[@]} == 0 )) || [ -z "${candidates[0]}" ]; then
+    refuse "the primary $PREVIOUS goes away when scaling to $SCALE_DOWN_TO pods, and no healthy replica stays to take over ($(describe))"
+  fi
+  TARGET=$(most_advanced "${candidates[@]}")
+  log "the primary $PREVIOUS goes away when scaling to $SCALE_DOWN_TO pods: switching over to $TARGET"
 }
 
 # Refusing with the old primary down: the record names it again, so that it is the primary when it returns.
@@ -420,6 +464,7 @@ main() {
   fi
   SYNC_SET=${R[sync]}
   list_pods
+  if [ -n "$SCALE_DOWN_TO" ]; then plan_scale_down; fi
   # A planned switchover needs only the primary and the target; anything else asks every pod.
   if [ "${R[state]}" = stable ] && [ -n "$TARGET" ] && [ "$TARGET" != "$PREVIOUS" ] && is_pod "$TARGET" && is_pod "$PREVIOUS"; then
     survey_pods "$PREVIOUS" "$TARGET"

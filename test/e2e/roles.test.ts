@@ -128,6 +128,33 @@ describe('roles of the synthesized cluster (dist/)', () => {
     expect(run.stdout).toContain('REFUSED: FAILOVER_TARGET postgres-cluster-7 is not a pod of this cluster');
     await expectOnlyPrimary(cluster, POD(0), PODS);
   }));
+
+  test('before a scale-down, SCALE_DOWN_TO moves the primary off an ordinal that goes away, and refuses a target that would', () => step(cluster, async () => {
+    expect((await cluster.runJob('postgres-failover', { FAILOVER_TARGET: POD(2) })).code).toBe(0);
+    await expectOnlyPrimary(cluster, POD(2), PODS);
+    const refused = await cluster.runJob('postgres-failover', { FAILOVER_TARGET: POD(2), SCALE_DOWN_TO: '2' });
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toContain('REFUSED: FAILOVER_TARGET postgres-cluster-2 goes away when scaling to 2 pods; choose one of: postgres-cluster-0 postgres-cluster-1');
+    await expectOnlyPrimary(cluster, POD(2), PODS);
+
+    await cluster.sql('postgres-write', 'INSERT INTO writes (v) VALUES (100003)');
+    const moved = await cluster.runJob('postgres-failover', { SCALE_DOWN_TO: '2' });
+    expect(moved.code).toBe(0);
+    const promoted = /switching over to (postgres-cluster-\d)/.exec(moved.stdout)?.[1];
+    expect([POD(0), POD(1)]).toContain(promoted);
+    await expectOnlyPrimary(cluster, promoted!, PODS);
+    const again = await cluster.runJob('postgres-failover', { SCALE_DOWN_TO: '2' });
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain(`the primary ${promoted} stays when scaling to 2 pods`);
+
+    await cluster.scale(2);
+    const stay = [POD(0), POD(1)];
+    await expectOnlyPrimary(cluster, promoted!, stay);
+    await cluster.sql('postgres-write', 'INSERT INTO writes (v) VALUES (100004)');
+    const rows = await valuesOn(cluster, promoted!, 'writes');
+    expect(rows).toEqual(expect.arrayContaining([100003, 100004]));
+    await expectRowsEverywhere(cluster, stay, 'writes', rows);
+  }));
 });
 
 describe('synchronous replication (synchronousReplicas: 1)', () => {
