@@ -107,14 +107,21 @@ export class Writer {
     this.ended = new Promise(resolve => child.once('close', () => resolve()));
   }
 
+  /** Stops after the write in flight, whose outcome is recorded (its psql gets at most 15 s). */
   public async stop(): Promise<void> {
-    if (!this.process) return;
-    try {
-      process.kill(-this.process.pid!, 'SIGKILL');
-    } catch {
-      // already ended
-    }
+    const child = this.process;
+    if (!child) return;
+    const kill = (signal: NodeJS.Signals, group: boolean) => {
+      try {
+        process.kill(group ? -child.pid! : child.pid!, signal);
+      } catch {
+        // already ended
+      }
+    };
+    kill('SIGTERM', false);
+    const timer = setTimeout(() => kill('SIGKILL', true), 15_000);
     await this.ended;
+    clearTimeout(timer);
     this.process = undefined;
   }
 
@@ -134,10 +141,12 @@ export class Writer {
   }
 }
 
-/** $1: the Service, $2: the table. A write that fails is retried 20 ms later. */
+/** $1: the Service, $2: the table. A write that fails is retried 20 ms later. SIGTERM: stop after the write in flight. */
 const WRITER_SCRIPT = `
   v=0
-  while :; do
+  stop=""
+  trap 'stop=1' TERM
+  while [ -z "$stop" ]; do
     v=$((v + 1))
     started=$EPOCHREALTIME
     rc=0
