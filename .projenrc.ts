@@ -46,7 +46,7 @@ const project = new cdk8s.ConstructLibraryCdk8s({
     },
   },
   gitignore: ['/dist-packages/', '/test/.readme-example-*/', '/.scratch/'],
-  npmIgnoreOptions: { ignorePatterns: ['/main.ts', '/cdk8s.yaml', '/bench/', '/docs/', '/.ci/', '/dist/'] },
+  npmIgnoreOptions: { ignorePatterns: ['/main.ts', '/cdk8s.yaml', '/bench/', '/docs/', '/.ci/', '/dist/', '/imports/', '/.scratch/', '/dist-packages/'] },
 });
 
 // dist/ holds the synthesized cluster, kept in git for GitOps (a test checks it matches the code).
