@@ -9,8 +9,12 @@ if [ -n "${PG_MAJOR:-}" ] && [ -d "/usr/lib/postgresql/$PG_MAJOR/bin" ]; then
   PATH="/usr/lib/postgresql/$PG_MAJOR/bin:$PATH"
 fi
 
-# One line on stderr with the UTC time, from printf's own clock (no process per line).
-log() { TZ=UTC0 printf '%(%Y-%m-%dT%H:%M:%SZ)T %s: %s\n' -1 "${LOG_NAME:-postgres-cluster}" "$*" >&2; }
+# One line on stderr with the UTC time to the millisecond, from bash's own clock (no process per line).
+log() {
+  local now=$EPOCHREALTIME micros
+  micros=${now#*.}
+  TZ=UTC0 printf '%(%Y-%m-%dT%H:%M:%S)T.%sZ %s: %s\n' "${now%.*}" "${micros:0:3}" "${LOG_NAME:-postgres-cluster}" "$*" >&2
+}
 
 # A value for a libpq password file, whose fields are separated by ":" and escape with "\".
 pgpass_escape() {
