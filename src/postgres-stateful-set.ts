@@ -2,7 +2,7 @@ import type { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { PostgresConfig } from './postgres-config';
 import { addObject, addServiceAccountWithRole } from './private/api-object';
-import { api, asJson, quantity } from './private/k8s';
+import { api, asJson, intOrString, quantity } from './private/k8s';
 import {
   ISOLATION_FENCE_SECONDS, KUBECTL_INIT_CONTAINER, LABELER_CONTAINER, PATHS, podNames, POSTGRES_CONTAINER, POSTGRES_PORT,
   POSTGRES_PORT_NAME, POSTGRES_UID, ROLE_LABEL,
@@ -19,6 +19,16 @@ export const DEFAULT_KUBECTL_IMAGE = 'docker.io/alpine/k8s:1.27.15';
 const RUN_VOLUME = 'run';
 const TOOLS_VOLUME = 'tools';
 const TOKEN_VOLUME = 'api-token';
+
+/** How strongly the cluster's pods avoid sharing a node. */
+export enum PodAntiAffinity {
+  /** The scheduler puts pods on different nodes when it can, and on one node when it must. */
+  PREFERRED = 'preferred',
+  /** Pods never share a node: a cluster of n pods needs n nodes, or pods stay Pending. */
+  REQUIRED = 'required',
+  /** No rule: pods may share a node. */
+  NONE = 'none',
+}
 
 /**
  * How the PostgreSQL pods run: their number, image, storage and resources.
@@ -51,9 +61,29 @@ export interface PostgresPodOptions {
 
   /**
    * Resources of the postgres container.
-   * @default - none set
+   * @default - requests of 250m CPU and 256Mi of memory, no limits (a memory limit would have the kernel kill
+   * PostgreSQL under load; size shared_buffers and work_mem with extraSettings instead)
    */
   readonly resources?: k8s.ResourceRequirements;
+
+  /**
+   * Whether the pods avoid sharing a node (a node's loss takes one pod, not the primary and its replicas).
+   * @default PodAntiAffinity.PREFERRED
+   */
+  readonly podAntiAffinity?: PodAntiAffinity;
+
+  /**
+   * Spread the pods evenly across zones (`topology.kubernetes.io/zone`) when the scheduler can.
+   * @default true
+   */
+  readonly spreadAcrossZones?: boolean;
+
+  /**
+   * A PodDisruptionBudget `<name>-cluster` that lets voluntary disruptions (a node drain, a cluster upgrade)
+   * take at most one pod at a time.
+   * @default true
+   */
+  readonly podDisruptionBudget?: boolean;
 
   /**
    * Image with bash, coreutils and a statically linked kubectl: the failover job runs it, and an init
@@ -120,6 +150,11 @@ export class PostgresStatefulSet extends Construct {
     const storage = props.storage ?? '10Gi';
     validateStorageSize(owner, 'storage', storage);
     this.selectorLabels = { ...names.selector };
+    const podAntiAffinity = props.podAntiAffinity ?? PodAntiAffinity.PREFERRED;
+    if (!Object.values(PodAntiAffinity).includes(podAntiAffinity)) {
+      throw new Error(`${owner}: podAntiAffinity ${JSON.stringify(podAntiAffinity)} is not one of ${Object.values(PodAntiAffinity).map(v => `"${v}"`).join(', ')} `
+        + '(PodAntiAffinity.PREFERRED, REQUIRED or NONE).');
+    }
 
     const podLabels = { ...names.common, ...names.selector, 'app.kubernetes.io/component': 'database' };
 
@@ -184,6 +219,13 @@ export class PostgresStatefulSet extends Construct {
             fsGroupChangePolicy: 'OnRootMismatch',
             seccompProfile: { type: 'RuntimeDefault' },
           },
+          affinity: antiAffinity(podAntiAffinity, names.selector),
+          topologySpreadConstraints: (props.spreadAcrossZones ?? true) ? [{
+            maxSkew: 1,
+            topologyKey: 'topology.kubernetes.io/zone',
+            whenUnsatisfiable: 'ScheduleAnyway',
+            labelSelector: { matchLabels: { ...names.selector } },
+          }] : undefined,
           containers: [
             {
               name: POSTGRES_CONTAINER,
@@ -212,7 +254,7 @@ export class PostgresStatefulSet extends Construct {
                 failureThreshold: 2,
               },
               // The user's resources hold k8s.Quantity objects: their JSON form.
-              resources: props.resources && api.toJson_ResourceRequirements(props.resources),
+              resources: props.resources ? api.toJson_ResourceRequirements(props.resources) : DEFAULT_RESOURCES,
               securityContext: restricted,
               volumeMounts: [
                 { name: names.storageVolume, mountPath: PATHS.dataVolume },
@@ -297,5 +339,28 @@ export class PostgresStatefulSet extends Construct {
     json.spec.volumeClaimTemplates = json.spec.volumeClaimTemplates.map((template: object) =>
       ({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', ...template }));
     addObject(this, 'Resource', api.KubeStatefulSet.GVK, json);
+
+    if (props.podDisruptionBudget ?? true) {
+      addObject(this, 'DisruptionBudget', api.KubePodDisruptionBudget.GVK, asJson<k8s.KubePodDisruptionBudgetProps>({
+        metadata: { name: this.name, labels: { ...names.common } },
+        spec: { maxUnavailable: intOrString(1), selector: { matchLabels: { ...names.selector } } },
+      }));
+    }
+  }
+}
+
+/** The postgres container's resources unless given: requests only. */
+const DEFAULT_RESOURCES: k8s.ResourceRequirements = { requests: { cpu: quantity('250m'), memory: quantity('256Mi') } };
+
+/** Keeps the cluster's pods (selected by `selector`) on different nodes, as asked. */
+function antiAffinity(rule: PodAntiAffinity, selector: { [key: string]: string }): k8s.Affinity | undefined {
+  const term: k8s.PodAffinityTerm = { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: { ...selector } } };
+  switch (rule) {
+    case PodAntiAffinity.REQUIRED:
+      return { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [term] } };
+    case PodAntiAffinity.PREFERRED:
+      return { podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: term }] } };
+    default:
+      return undefined;
   }
 }

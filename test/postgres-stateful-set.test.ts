@@ -1,7 +1,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Testing } from 'cdk8s';
-import { PostgresConfig, PostgresConfigProps, PostgresStatefulSet, PostgresStatefulSetProps } from '../src';
+import { k8s } from 'cdk8s-plus-27';
+import { PodAntiAffinity, PostgresConfig, PostgresConfigProps, PostgresStatefulSet, PostgresStatefulSetProps } from '../src';
 import { container, envOf, find, Manifest, synthChart } from './support/synth';
 
 function statefulSet(props: Partial<PostgresStatefulSetProps> = {}, configProps: PostgresConfigProps = {}): Manifest[] {
@@ -126,7 +127,40 @@ describe('PostgresStatefulSet', () => {
     expect(container(statefulSet({}, { postgresVersion: 17 }), 'postgres').image).toBe('postgres:17');
   });
 
+  test('pods prefer different nodes and spread across zones; a drain takes one pod at a time', () => {
+    const selector = { 'app': 'postgres', 'app.kubernetes.io/instance': 'postgres' };
+    expect(sts.spec.template.spec.affinity).toEqual({ podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [
+      { weight: 100, podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: selector } } }] } });
+    expect(sts.spec.template.spec.topologySpreadConstraints).toEqual([
+      { maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: selector } }]);
+    expect(find(objects, 'PodDisruptionBudget', 'postgres-cluster').spec).toEqual({ maxUnavailable: 1, selector: { matchLabels: selector } });
+    expect(sts.spec.selector.matchLabels).toEqual(selector);
+  });
+
+  test('placement and disruption rules follow their props', () => {
+    const strict = statefulSet({ podAntiAffinity: PodAntiAffinity.REQUIRED }, { clusterName: 'orders' });
+    expect(find(strict, 'StatefulSet', 'orders-cluster').spec.template.spec.affinity).toEqual({ podAntiAffinity: {
+      requiredDuringSchedulingIgnoredDuringExecution: [{ topologyKey: 'kubernetes.io/hostname',
+        labelSelector: { matchLabels: { 'app': 'orders', 'app.kubernetes.io/instance': 'orders' } } }] } });
+    const loose = statefulSet({ podAntiAffinity: PodAntiAffinity.NONE, spreadAcrossZones: false, podDisruptionBudget: false });
+    const spec = find(loose, 'StatefulSet', 'postgres-cluster').spec.template.spec;
+    expect(spec.affinity).toBeUndefined();
+    expect(spec.topologySpreadConstraints).toBeUndefined();
+    expect(loose.filter(o => o.kind === 'PodDisruptionBudget')).toEqual([]);
+  });
+
+  test('the postgres container requests CPU and memory by default, without limits; given resources replace them', () => {
+    expect(postgres.resources).toEqual({ requests: { cpu: '250m', memory: '256Mi' } });
+    const sized = statefulSet({ resources: { requests: { memory: k8s.Quantity.fromString('4Gi') }, limits: { cpu: k8s.Quantity.fromNumber(2) } } });
+    expect(container(sized, 'postgres').resources).toEqual({ requests: { memory: '4Gi' }, limits: { cpu: 2 } });
+  });
+
   describe('fails at synth', () => {
+    test('fails on a podAntiAffinity that is not one of the choices', () => {
+      expect(fails({ podAntiAffinity: 'sometimes' as PodAntiAffinity })).toThrow(
+        'PostgresStatefulSet test/StatefulSet: podAntiAffinity "sometimes" is not one of "preferred", "required", "none" (PodAntiAffinity.PREFERRED, REQUIRED or NONE).');
+    });
+
     test('fails when replicas is below 1', () => {
       expect(fails({ replicas: 0 })).toThrow(
         'PostgresStatefulSet test/StatefulSet: replicas must be an integer between 1 and 10 (one primary plus replicas, at most the config\'s maxReplicas (10)); got 0.');
