@@ -21,6 +21,8 @@ const project = new cdk8s.ConstructLibraryCdk8s({
     'cdk8s-cli@2.207.60',
     'kubernetes-models@4.5.1',
     'yaml@^2.9.0',
+    // Property tests: any valid props synthesize valid YAML; any bad value gets a clear error.
+    'fast-check@^4.10.2',
     // Transpiles main.ts for `cdk8s synth` in milliseconds (ts-node needs the whole TypeScript compiler).
     'sucrase@^3.35.0',
     '@types/node@^20',

@@ -5,7 +5,7 @@ import { addObject, addServiceAccountWithRole } from './private/api-object';
 import { api, asJson } from './private/k8s';
 import { ISOLATION_FENCE_SECONDS, LABELER_CONTAINER, PATHS, podNames, POSTGRES_CONTAINER, POSTGRES_UID, ROLE_LABEL } from './private/names';
 import { SCRIPT_FILES } from './private/scripts';
-import { validateTargetPod } from './private/validation';
+import { validateTargetPod, validateTypes } from './private/validation';
 
 /** A schedule that never comes (February 31st): the CronJob is only a template for manual runs. */
 const NEVER = '0 0 31 2 *';
@@ -54,6 +54,7 @@ export class FailoverJob extends Construct {
     const config = statefulSet.config;
     const names = config._names;
     this.cronJobName = names.failover;
+    validateTypes(owner, props, { targetPod: 'string' });
     this.targetPod = props.targetPod;
     validateTargetPod(owner, statefulSet.name, this.targetPod);
     const timeoutSeconds = props.timeoutSeconds ?? 300;

@@ -8,7 +8,7 @@ import { renderConf, renderHba, Setting } from './private/postgresql-conf';
 import { readScript, SCRIPT_FILES } from './private/scripts';
 import {
   validateClusterName, validateInteger, validatePostgresSize, validatePostgresVersion,
-  validateSettingName, validateSettingValue,
+  validateObjectName, validateSettingName, validateSettingValue, validateStringMap, validateTypes,
 } from './private/validation';
 
 /**
@@ -154,6 +154,23 @@ export class PostgresConfig extends Construct {
   constructor(scope: Construct, id: string, props: PostgresConfigProps = {}) {
     super(scope, id);
     const owner = `PostgresConfig ${this.node.path}`;
+    validateTypes(owner, props, {
+      clusterName: 'string',
+      walKeepSize: 'string',
+      maxSlotWalKeepSize: 'string',
+      database: 'string',
+      replicationUser: 'string',
+      superuserPassword: 'string',
+      replicationPassword: 'string',
+      existingSecretName: 'string',
+      initdbArgs: 'string',
+    });
+    validateObjectName(owner, 'existingSecretName', props.existingSecretName);
+    validateStringMap(owner, 'extraSettings', props.extraSettings);
+    validateStringMap(owner, 'initScripts', props.initScripts);
+    for (const prop of ['superuserPassword', 'replicationPassword'] as const) {
+      if (props[prop] === '') throw new Error(`${owner}: ${prop} is empty: give a password, or use existingSecretName.`);
+    }
 
     this.clusterName = props.clusterName ?? 'postgres';
     validateClusterName(owner, this.clusterName);

@@ -8,7 +8,7 @@ import {
   POSTGRES_PORT_NAME, POSTGRES_UID, ROLE_LABEL,
 } from './private/names';
 import { SCRIPT_FILES } from './private/scripts';
-import { validateImage, validateInteger, validateStorageSize } from './private/validation';
+import { validateImage, validateInteger, validateObjectName, validateStorageSize, validateTypes } from './private/validation';
 
 /**
  * The image of the failover job (bash, coreutils, kubectl) and of the init container that copies its kubectl
@@ -130,6 +130,15 @@ export class PostgresStatefulSet extends Construct {
     const owner = `PostgresStatefulSet ${this.node.path}`;
     const config = props.config;
     const names = config._names;
+    validateTypes(owner, props, {
+      image: 'string',
+      storage: 'string',
+      storageClassName: 'string',
+      kubectlImage: 'string',
+      spreadAcrossZones: 'boolean',
+      podDisruptionBudget: 'boolean',
+    });
+    validateObjectName(owner, 'storageClassName', props.storageClassName);
 
     this.config = config;
     this.name = names.statefulSet;

@@ -4,6 +4,7 @@ import { PostgresStatefulSet } from './postgres-stateful-set';
 import { addObject } from './private/api-object';
 import { api, asJson, intOrString } from './private/k8s';
 import { POSTGRES_PORT, PRIMARY_ROLE, REPLICA_ROLE, ROLE_LABEL } from './private/names';
+import { validateTypes } from './private/validation';
 
 /**
  * Properties of {@link RoleServices}.
@@ -38,6 +39,7 @@ export class RoleServices extends Construct {
 
   constructor(scope: Construct, id: string, props: RoleServicesProps) {
     super(scope, id);
+    validateTypes(`RoleServices ${this.node.path}`, props, { anyService: 'boolean' });
     const names = props.statefulSet.config._names;
     this.writeServiceName = names.writeService;
     this.readServiceName = names.readService;

@@ -183,7 +183,7 @@ describe('PostgresConfig', () => {
 
     test('fails on a cluster name that is not a DNS-1123 label', () => {
       for (const name of ['Postgres', 'pg_main', '-pg', 'pg-', '', 'a'.repeat(45)]) {
-        expect(fails({ clusterName: name })).toThrow(`name "${name}" is not a valid cluster name: use 1-44 lower-case letters`);
+        expect(fails({ clusterName: name })).toThrow(`clusterName "${name}" is not a valid cluster name: use 1-44 lower-case letters`);
       }
       expect(fails({ clusterName: 'a'.repeat(44) })).not.toThrow();
     });

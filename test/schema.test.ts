@@ -1,33 +1,6 @@
 import { k8s } from 'cdk8s-plus-27';
-import { StatefulSet } from 'kubernetes-models/apps/v1/StatefulSet';
-import { CronJob } from 'kubernetes-models/batch/v1/CronJob';
-import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
-import { Role } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role';
-import { RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding';
-import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
-import { Secret } from 'kubernetes-models/v1/Secret';
-import { Service } from 'kubernetes-models/v1/Service';
-import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
+import { validate } from './support/schema';
 import { Manifest, synthCluster } from './support/synth';
-
-// One model class per apiVersion/kind the library writes; each validates against the Kubernetes OpenAPI schema.
-const MODELS: Record<string, new (data: any) => { validate(): void }> = {
-  'v1/ConfigMap': ConfigMap,
-  'v1/Secret': Secret,
-  'v1/Service': Service,
-  'v1/ServiceAccount': ServiceAccount,
-  'apps/v1/StatefulSet': StatefulSet,
-  'batch/v1/CronJob': CronJob,
-  'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
-  'rbac.authorization.k8s.io/v1/Role': Role,
-  'rbac.authorization.k8s.io/v1/RoleBinding': RoleBinding,
-};
-
-function validate(object: Manifest): void {
-  const Model = MODELS[`${object.apiVersion}/${object.kind}`];
-  if (!Model) throw new Error(`no schema model for ${object.apiVersion} ${object.kind}`);
-  new Model(object).validate();
-}
 
 const clusters: Array<[string, Manifest[]]> = [
   ['the default cluster', synthCluster()],

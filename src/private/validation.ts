@@ -12,7 +12,7 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 export function validateClusterName(owner: string, name: string): void {
   if (!DNS_LABEL.test(name) || name.length > MAX_CLUSTER_NAME_LENGTH) {
     throw new Error(
-      `${owner}: name "${name}" is not a valid cluster name: use 1-${MAX_CLUSTER_NAME_LENGTH} lower-case letters, digits and "-", ` +
+      `${owner}: clusterName "${name}" is not a valid cluster name: use 1-${MAX_CLUSTER_NAME_LENGTH} lower-case letters, digits and "-", ` +
       'starting and ending with a letter or digit (a DNS-1123 label), e.g. "orders-db".',
     );
   }
@@ -61,7 +61,7 @@ const SETTING_NAME = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/;
 export function validateSettingName(owner: string, name: string): void {
   if (!SETTING_NAME.test(name)) {
     throw new Error(
-      `${owner}: "${name}" is not a PostgreSQL setting name: use letters, digits and "_" (optionally "extension.setting").`,
+      `${owner}: extraSettings: "${name}" is not a PostgreSQL setting name: use letters, digits and "_" (optionally "extension.setting").`,
     );
   }
 }
@@ -69,7 +69,7 @@ export function validateSettingName(owner: string, name: string): void {
 /** Rejects values that would break out of a single line of postgresql.conf. */
 export function validateSettingValue(owner: string, name: string, value: string): void {
   if (/[\r\n\0]/.test(value)) {
-    throw new Error(`${owner}: the value of "${name}" contains a line break; a postgresql.conf setting is one line.`);
+    throw new Error(`${owner}: extraSettings: the value of "${name}" contains a line break; a postgresql.conf setting is one line.`);
   }
 }
 
@@ -92,5 +92,48 @@ export function validateTargetPod(owner: string, statefulSetName: string, target
       `${owner}: targetPod "${target}" is not a pod of StatefulSet ${statefulSetName}: use "${statefulSetName}-<ordinal>", ` +
       'e.g. "' + statefulSetName + '-1", or leave it unset to promote the most advanced replica.',
     );
+  }
+}
+
+/** How a value a caller passed reads in an error message. */
+function shown(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (Array.isArray(value)) return `an array (${JSON.stringify(value)})`;
+  if (value === null) return 'null';
+  if (typeof value === 'object') return `an object (${JSON.stringify(value)})`;
+  return `${typeof value} ${String(value)}`;
+}
+
+/**
+ * Checks the type of each given prop that is set: JavaScript and Python callers may pass anything, and a
+ * number where a name belongs would otherwise reach the YAML.
+ */
+export function validateTypes(owner: string, props: object, types: { readonly [prop: string]: 'string' | 'boolean' }): void {
+  for (const [prop, type] of Object.entries(types)) {
+    const value = (props as Record<string, unknown>)[prop];
+    if (value !== undefined && typeof value !== type) {
+      throw new Error(`${owner}: ${prop} must be a ${type}; got ${shown(value)}.`);
+    }
+  }
+}
+
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/** The name of a Kubernetes object that the cluster refers to (a Secret, a StorageClass). */
+export function validateObjectName(owner: string, prop: string, value: string | undefined): void {
+  if (value !== undefined && (!DNS_SUBDOMAIN.test(value) || value.length > 253)) {
+    throw new Error(`${owner}: ${prop} ${shown(value)} is not a Kubernetes object name: use lower-case letters, digits, "-" and ".", `
+      + 'starting and ending with a letter or digit, e.g. "orders-db-credentials".');
+  }
+}
+
+/** A map of names to strings (extraSettings, initScripts). */
+export function validateStringMap(owner: string, prop: string, value: unknown): void {
+  if (value === undefined) return;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new Error(`${owner}: ${prop} must be an object of names to strings, e.g. { "work_mem": "16MB" }; got ${shown(value)}.`);
+  }
+  for (const [name, entry] of Object.entries(value)) {
+    if (typeof entry !== 'string') throw new Error(`${owner}: ${prop}["${name}"] must be a string; got ${shown(entry)}.`);
   }
 }

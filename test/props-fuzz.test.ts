@@ -1,0 +1,95 @@
+import { Testing } from 'cdk8s';
+import * as fc from 'fast-check';
+import { PodAntiAffinity, PostgresClusterChart, PostgresClusterChartProps } from '../src';
+import { validate } from './support/schema';
+import { Manifest } from './support/synth';
+
+// Seeded, so that a failure replays; FUZZ_RUNS=2000 npx jest test/props-fuzz.test.ts for a longer search.
+const RUNS = Number(process.env.FUZZ_RUNS ?? 60);
+const settings = { numRuns: RUNS, seed: Number(process.env.FUZZ_SEED ?? 20261125) };
+
+function synth(props: PostgresClusterChartProps): Manifest[] {
+  return Testing.synth(new PostgresClusterChart(Testing.app(), 'postgres-cluster', props)) as Manifest[];
+}
+
+const dnsLabel = fc.stringMatching(/^[a-z0-9]([-a-z0-9]{0,10}[a-z0-9])?$/);
+const identifier = fc.stringMatching(/^[a-z_][a-z0-9_]{0,15}$/);
+const quantity = fc.tuple(fc.integer({ min: 1, max: 999 }), fc.constantFrom('Mi', 'Gi', 'Ti')).map(([n, unit]) => `${n}${unit}`);
+const size = fc.tuple(fc.integer({ min: 1, max: 64 }), fc.constantFrom('MB', 'GB')).map(([n, unit]) => `${n}${unit}`);
+
+/** A postgresql.conf value as PostgreSQL reads it: bare, or quoted with '' and \\ escapes. */
+function confValue(text: string): string {
+  const quoted = /^'((?:[^'\\]|''|\\.)*)'$/.exec(text);
+  return quoted ? quoted[1].replace(/''/g, "'").replace(/\\(.)/g, '$1') : text;
+}
+
+/** Props a user may give, all valid together. */
+const validProps: fc.Arbitrary<PostgresClusterChartProps> = fc.record({
+  maxReplicas: fc.integer({ min: 1, max: 12 }),
+  clusterName: fc.option(dnsLabel, { nil: undefined }),
+  postgresVersion: fc.option(fc.constantFrom(13, 14, 15, 16, 17), { nil: undefined }),
+  walKeepSize: fc.option(size, { nil: undefined }),
+  maxSlotWalKeepSize: fc.option(size, { nil: undefined }),
+  maxConnections: fc.option(fc.integer({ min: 10, max: 10_000 }), { nil: undefined }),
+  database: fc.option(identifier, { nil: undefined }),
+  replicationUser: fc.option(identifier, { nil: undefined }),
+  superuserPassword: fc.option(fc.string({ minLength: 1 }), { nil: undefined }),
+  storage: fc.option(quantity, { nil: undefined }),
+  storageClassName: fc.option(dnsLabel, { nil: undefined }),
+  podAntiAffinity: fc.option(fc.constantFrom(...Object.values(PodAntiAffinity)), { nil: undefined }),
+  spreadAcrossZones: fc.option(fc.boolean(), { nil: undefined }),
+  podDisruptionBudget: fc.option(fc.boolean(), { nil: undefined }),
+  anyService: fc.option(fc.boolean(), { nil: undefined }),
+  extraSettings: fc.option(fc.dictionary(fc.constantFrom('work_mem', 'shared_buffers', 'log_min_duration_statement', 'myext.option'),
+    fc.stringMatching(/^[A-Za-z0-9 ._'-]{0,12}$/)), { nil: undefined }),
+}, { requiredKeys: ['maxReplicas'] }).chain(props => fc.record({
+  replicas: fc.integer({ min: 1, max: props.maxReplicas! }),
+}).chain(({ replicas }) => fc.record({
+  synchronousReplicas: fc.integer({ min: 0, max: replicas - 1 }),
+}).map(({ synchronousReplicas }) => ({ ...props, replicas, synchronousReplicas }))));
+
+/** The props whose values this library checks, each with a value of every kind a JavaScript or Python caller could pass. */
+const CHECKED_PROPS: Array<keyof PostgresClusterChartProps> = [
+  'clusterName', 'postgresVersion', 'maxReplicas', 'maxWalSenders', 'walKeepSize', 'maxSlotWalKeepSize', 'maxConnections',
+  'synchronousReplicas', 'database', 'replicationUser', 'existingSecretName', 'initdbArgs', 'replicas', 'image', 'storage',
+  'storageClassName', 'kubectlImage', 'podAntiAffinity', 'spreadAcrossZones', 'podDisruptionBudget', 'anyService',
+  'failoverTargetPod', 'superuserPassword', 'replicationPassword', 'extraSettings', 'initScripts',
+];
+const anyValue = fc.oneof(
+  fc.string(), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.constant(''),
+  fc.array(fc.string(), { maxLength: 2 }), fc.object({ maxDepth: 1 }), fc.stringMatching(/^[a-z0-9-]{1,20}$/),
+  fc.dictionary(fc.string({ maxLength: 12 }), fc.oneof(fc.string({ maxLength: 12 }), fc.integer())),
+);
+
+describe('props, fuzzed (fast-check)', () => {
+  test('any combination of valid props synthesizes objects that are valid against the Kubernetes schema', () => {
+    fc.assert(fc.property(validProps, props => {
+      const objects = synth(props);
+      for (const object of objects) validate(object);
+      const statefulSet = objects.find(o => o.kind === 'StatefulSet')!;
+      expect(statefulSet.spec.replicas).toBe(props.replicas);
+      const conf = objects.find(o => o.kind === 'ConfigMap' && o.data['postgresql.conf'])!.data['postgresql.conf'] as string;
+      // Each extra setting is one line that PostgreSQL reads back as the value given.
+      for (const [name, value] of Object.entries(props.extraSettings ?? {})) {
+        const lines = conf.split('\n').filter(l => l.startsWith(`${name} = `));
+        expect(lines).toHaveLength(1);
+        expect(confValue(lines[0].slice(name.length + 3))).toBe(value);
+      }
+    }), settings);
+  });
+
+  test('any value of any checked prop either synthesizes valid objects or fails with an Error that names the prop', () => {
+    fc.assert(fc.property(fc.constantFrom(...CHECKED_PROPS), anyValue, (prop, value) => {
+      let objects: Manifest[];
+      try {
+        objects = synth({ [prop]: value } as PostgresClusterChartProps);
+      } catch (error) {
+        expect(error).toBeInstanceOf(Error);
+        expect((error as Error).constructor).toBe(Error);
+        expect((error as Error).message).toContain(prop === 'failoverTargetPod' ? 'targetPod' : prop);
+        return;
+      }
+      for (const object of objects) validate(object);
+    }), { ...settings, numRuns: RUNS * 5 });
+  });
+});
