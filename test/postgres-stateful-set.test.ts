@@ -129,19 +129,30 @@ describe('PostgresStatefulSet', () => {
 
   test('pods prefer different nodes and spread across zones; a drain takes one pod at a time', () => {
     const selector = { 'app': 'postgres', 'app.kubernetes.io/instance': 'postgres' };
-    expect(sts.spec.template.spec.affinity).toEqual({ podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [
-      { weight: 100, podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: selector } } }] } });
+    expect(sts.spec.template.spec.affinity).toEqual({
+      podAntiAffinity: {
+        preferredDuringSchedulingIgnoredDuringExecution: [
+          { weight: 100, podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: selector } } },
+        ],
+      },
+    });
     expect(sts.spec.template.spec.topologySpreadConstraints).toEqual([
-      { maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: selector } }]);
+      { maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: selector } },
+    ]);
     expect(find(objects, 'PodDisruptionBudget', 'postgres-cluster').spec).toEqual({ maxUnavailable: 1, selector: { matchLabels: selector } });
     expect(sts.spec.selector.matchLabels).toEqual(selector);
   });
 
   test('placement and disruption rules follow their props', () => {
     const strict = statefulSet({ podAntiAffinity: PodAntiAffinity.REQUIRED }, { clusterName: 'orders' });
-    expect(find(strict, 'StatefulSet', 'orders-cluster').spec.template.spec.affinity).toEqual({ podAntiAffinity: {
-      requiredDuringSchedulingIgnoredDuringExecution: [{ topologyKey: 'kubernetes.io/hostname',
-        labelSelector: { matchLabels: { 'app': 'orders', 'app.kubernetes.io/instance': 'orders' } } }] } });
+    expect(find(strict, 'StatefulSet', 'orders-cluster').spec.template.spec.affinity).toEqual({
+      podAntiAffinity: {
+        requiredDuringSchedulingIgnoredDuringExecution: [{
+          topologyKey: 'kubernetes.io/hostname',
+          labelSelector: { matchLabels: { 'app': 'orders', 'app.kubernetes.io/instance': 'orders' } },
+        }],
+      },
+    });
     const loose = statefulSet({ podAntiAffinity: PodAntiAffinity.NONE, spreadAcrossZones: false, podDisruptionBudget: false });
     const spec = find(loose, 'StatefulSet', 'postgres-cluster').spec.template.spec;
     expect(spec.affinity).toBeUndefined();
