@@ -20,6 +20,8 @@ const project = new cdk8s.ConstructLibraryCdk8s({
     'cdk8s-plus-27@2.9.5',
     'cdk8s-cli@2.207.60',
     'kubernetes-models@4.5.1',
+    // Argo CD's own Application schema, to check the ArgoCdApplication construct against (CommonJS at 2.7.2).
+    '@kubernetes-models/argo-cd@2.7.2',
     'yaml@^2.9.0',
     // Property tests: any valid props synthesize valid YAML; any bad value gets a clear error.
     'fast-check@^4.10.2',

@@ -3,3 +3,4 @@ export * from './postgres-stateful-set';
 export * from './role-services';
 export * from './failover-job';
 export * from './postgres-cluster-chart';
+export * from './argo-cd-application';

@@ -1,5 +1,6 @@
 import { Chart, ChartProps } from 'cdk8s';
 import { Construct } from 'constructs';
+import { ArgoCdApplication } from './argo-cd-application';
 import { FailoverJob } from './failover-job';
 import { PostgresConfig, PostgresConfigProps } from './postgres-config';
 import { PostgresPodOptions, PostgresStatefulSet } from './postgres-stateful-set';
@@ -20,6 +21,14 @@ export interface PostgresClusterChartProps extends ChartProps, PostgresConfigPro
    * @default - the replica with the most WAL, only when no healthy primary exists
    */
   readonly failoverTargetPod?: string;
+
+  /**
+   * Annotate the objects with Argo CD sync waves (`argocd.argoproj.io/sync-wave`): configuration and RBAC
+   * (-1), then the StatefulSet, its PodDisruptionBudget and the Services (0), then the failover CronJob (1).
+   * Only object metadata changes: pods are not restarted by turning it on.
+   * @default false
+   */
+  readonly argoCdSyncWaves?: boolean;
 }
 
 /**
@@ -48,6 +57,7 @@ export class PostgresClusterChart extends Chart {
     this.statefulSet = new PostgresStatefulSet(this, 'StatefulSet', { ...props, config: this.config });
     this.services = new RoleServices(this, 'Services', { statefulSet: this.statefulSet, anyService: props.anyService });
     this.failover = new FailoverJob(this, 'Failover', { statefulSet: this.statefulSet, targetPod: props.failoverTargetPod });
+    if (props.argoCdSyncWaves) ArgoCdApplication.addSyncWaves(this);
     this.primaryHost = this.services.writeServiceName;
     this.replicaHost = this.services.readServiceName;
   }
