@@ -117,11 +117,16 @@ export class FailoverJob extends Construct {
                     { name: 'ROLE_LABEL', value: ROLE_LABEL },
                     { name: 'HOME', value: '/tmp' },
                   ],
-                  securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
-                  volumeMounts: [{ name: config.scriptsConfigMapName, mountPath: PATHS.scriptsDir }],
+                  securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, readOnlyRootFilesystem: true },
+                  volumeMounts: [
+                    { name: config.scriptsConfigMapName, mountPath: PATHS.scriptsDir },
+                    // Scratch files and kubectl's cache: the root filesystem is read-only.
+                    { name: 'tmp', mountPath: '/tmp' },
+                  ],
                 }],
                 volumes: [
                   { name: config.scriptsConfigMapName, configMap: { name: config.scriptsConfigMapName, defaultMode: 0o755 } },
+                  { name: 'tmp', emptyDir: {} },
                 ],
               },
             },

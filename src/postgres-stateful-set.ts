@@ -19,6 +19,8 @@ export const DEFAULT_KUBECTL_IMAGE = 'docker.io/alpine/k8s:1.27.15';
 const RUN_VOLUME = 'run';
 const TOOLS_VOLUME = 'tools';
 const TOKEN_VOLUME = 'api-token';
+const POSTGRES_TMP_VOLUME = 'tmp';
+const LABELER_TMP_VOLUME = 'role-labeler-tmp';
 
 /** How strongly the cluster's pods avoid sharing a node. */
 export enum PodAntiAffinity {
@@ -198,9 +200,11 @@ export class PostgresStatefulSet extends Construct {
     const toolsMount: k8s.VolumeMount = { name: TOOLS_VOLUME, mountPath: PATHS.toolsDir };
     const syncEnv: k8s.EnvVar = { name: 'SYNC_REPLICAS', value: String(config.synchronousReplicas) };
     const selector = Object.entries(names.selector).map(([k, v]) => `${k}=${v}`).join(',');
+    // Pod Security "restricted", and an image that cannot be written to: each container writes only to its volumes.
     const restricted: k8s.SecurityContext = {
       allowPrivilegeEscalation: false,
       capabilities: { drop: ['ALL'] },
+      readOnlyRootFilesystem: true,
     };
 
     const spec: k8s.StatefulSetSpec = {
@@ -271,6 +275,8 @@ export class PostgresStatefulSet extends Construct {
                 { name: config.initConfigMapName, mountPath: PATHS.initDir },
                 scriptsMount,
                 runMount,
+                // Its own /tmp (password file, promote's scratch files): the root filesystem is read-only.
+                { name: POSTGRES_TMP_VOLUME, mountPath: '/tmp' },
               ],
             },
             {
@@ -303,6 +309,8 @@ export class PostgresStatefulSet extends Construct {
                 runMount,
                 toolsMount,
                 { name: TOKEN_VOLUME, mountPath: PATHS.serviceAccountDir, readOnly: true },
+                // Its own /tmp (password file, kubectl's cache): not the postgres container's, whose password file differs.
+                { name: LABELER_TMP_VOLUME, mountPath: '/tmp' },
               ],
             },
           ],
@@ -317,6 +325,8 @@ export class PostgresStatefulSet extends Construct {
           volumes: [
             { name: RUN_VOLUME, emptyDir: {} },
             { name: TOOLS_VOLUME, emptyDir: {} },
+            { name: POSTGRES_TMP_VOLUME, emptyDir: {} },
+            { name: LABELER_TMP_VOLUME, emptyDir: {} },
             // Its typed field downwardApi is JSON's downwardAPI: the converter writes it.
             api.toJson_Volume({
               name: TOKEN_VOLUME,

@@ -13,6 +13,14 @@ describe('FailoverJob', () => {
     expect(objects.filter(o => o.kind === 'Job')).toEqual([]);
   });
 
+  test('runs as a non-root user on a read-only root filesystem, with a /tmp volume for its scratch files', () => {
+    expect(job.template.spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 999, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(failover.securityContext).toEqual({ allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, readOnlyRootFilesystem: true });
+    expect(failover.volumeMounts).toContainEqual({ name: 'tmp', mountPath: '/tmp' });
+    expect(job.template.spec.volumes).toContainEqual({ name: 'tmp', emptyDir: {} });
+    expect(envOf(failover, 'HOME').value).toBe('/tmp');
+  });
+
   test('a run is tried once and stops within its deadline', () => {
     expect(job).toMatchObject({ backoffLimit: 0, activeDeadlineSeconds: 300 });
     expect(job.template.spec.restartPolicy).toBe('Never');

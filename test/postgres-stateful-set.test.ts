@@ -31,7 +31,21 @@ describe('PostgresStatefulSet', () => {
 
   test('runs as the image postgres user, never as root', () => {
     expect(sts.spec.template.spec.securityContext).toMatchObject({ runAsUser: 999, runAsGroup: 999, fsGroup: 999, runAsNonRoot: true });
-    expect(postgres.securityContext).toEqual({ allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+    expect(postgres.securityContext).toEqual({ allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, readOnlyRootFilesystem: true });
+  });
+
+  test('every container meets Pod Security "restricted" on a read-only root filesystem, with a /tmp volume of its own where it writes', () => {
+    const pod = sts.spec.template.spec;
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+    const containers = [...pod.containers, ...pod.initContainers];
+    expect(containers.map((c: any) => c.name)).toEqual(['postgres', 'role-labeler', 'kubectl']);
+    for (const c of containers) {
+      expect([c.name, c.securityContext]).toEqual([c.name, { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, readOnlyRootFilesystem: true }]);
+    }
+    const tmpOf = (name: string) => containers.find((c: any) => c.name === name).volumeMounts.find((m: any) => m.mountPath === '/tmp')?.name;
+    expect(tmpOf('postgres')).toBe('tmp');
+    expect(tmpOf('role-labeler')).toBe('role-labeler-tmp');
+    for (const volume of ['tmp', 'role-labeler-tmp']) expect(pod.volumes).toContainEqual({ name: volume, emptyDir: {} });
   });
 
   test('keeps PGDATA in a subdirectory of the volume, away from lost+found', () => {

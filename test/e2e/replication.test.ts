@@ -38,6 +38,18 @@ describe('replication of the synthesized cluster (dist/)', () => {
     expect(fs.existsSync(path.join(volume, 'pgdata', 'standby.signal'))).toBe(true);
   }));
 
+  test('every container runs on a read-only root filesystem and writes only to its volumes', () => step(cluster, async () => {
+    for (const container of ['postgres', 'role-labeler']) {
+      const mounts = await cluster.pod(POD(0)).container(container).exec(['cat', '/proc/self/mounts'], 10_000);
+      const root = mounts.stdout.split('\n').map(l => l.split(' ')).filter(f => f[1] === '/').pop()!;
+      expect([container, root[3].split(',')[0]]).toEqual([container, 'ro']);
+      const tmp = await cluster.pod(POD(0)).container(container).exec(['bash', '-c', 'touch /tmp/probe && touch /var/probe'], 10_000);
+      expect(tmp.stderr).toContain("cannot touch '/var/probe': Read-only file system");
+    }
+    const job = await cluster.runJob('postgres-failover');
+    expect(job.code).toBe(0);
+  }));
+
   test('bootstrap: the database and replication role exist, with the password from the Secret', () => step(cluster, async () => {
     expect(await cluster.podSql(POD(0), "SELECT datname FROM pg_database WHERE datname = 'myapp'")).toBe('myapp');
     expect(await cluster.podSql(POD(0), "SELECT rolreplication, rolpassword LIKE 'SCRAM-SHA-256$%' FROM pg_authid WHERE rolname = 'replicator'")).toBe('t|t');

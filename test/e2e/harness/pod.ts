@@ -81,8 +81,10 @@ export class Container {
     const mounts = this.pod.mountsOf(this.spec, this.image);
     fs.writeFileSync(path.join(specDir, 'mounts'), mounts.map(m => `${m.source}\t${m.target}\t${m.readOnly ? 'ro' : 'rw'}\n`).join(''));
     fs.writeFileSync(path.join(specDir, 'env'), Object.entries(this.env).map(([k, v]) => `${k}=${v}\0`).join(''));
-    fs.writeFileSync(path.join(specDir, 'command'), [...(this.spec.command ?? []), ...(this.spec.args ?? [])].map(a => `${a}\0`).join(''));
+    const command = [...(this.spec.command ?? this.image.entrypoint ?? []), ...(this.spec.args ?? [])];
+    fs.writeFileSync(path.join(specDir, 'command'), command.map(a => `${a}\0`).join(''));
     fs.writeFileSync(path.join(specDir, 'user'), `${this.user.uid} ${this.user.gid} ${this.user.groups}\n`);
+    fs.writeFileSync(path.join(specDir, 'readonly-root'), this.pod.readOnlyRoot(this.spec) ? 'true\n' : '');
     fs.rmSync(path.join(specDir, 'started'), { force: true });
     this.startedMarker = path.join(specDir, 'started');
     const out = fs.openSync(this.log, 'a');
@@ -397,6 +399,11 @@ export class Pod {
     return containerEnvironment(this.host, this.name, this.ip, this.template, spec);
   }
 
+  /** securityContext.readOnlyRootFilesystem of a container. */
+  public readOnlyRoot(spec: any): boolean {
+    return spec.securityContext?.readOnlyRootFilesystem === true;
+  }
+
   public userOf(spec: any): User {
     const pod = this.template.spec.securityContext ?? {};
     const own = spec.securityContext ?? {};
@@ -415,7 +422,8 @@ export class Pod {
   public mountsOf(spec: any, image: EmulatedImage): Array<{ source: string; target: string; readOnly: boolean }> {
     const mounts: Array<{ source: string; target: string; readOnly: boolean }> = [];
     const volumeTargets = new Set<string>((spec.volumeMounts ?? []).map((m: any) => normalizePath(m.mountPath)));
-    for (const dir of image.writableDirs) {
+    // A read-only root filesystem has no writable directory of its own: only volumes can be written.
+    for (const dir of this.readOnlyRoot(spec) ? [] : image.writableDirs) {
       if (volumeTargets.has(dir.path)) continue;
       const source = path.join(this.dir, `${spec.name}.fs`, dir.path.replace(/\//g, '_'));
       fs.rmSync(source, { recursive: true, force: true });

@@ -7,11 +7,20 @@
 # this process's pid, so the harness can signal it and enter its namespaces for `kubectl exec`.
 set -euo pipefail
 spec=$1
+readonly_root=false
+if [ -s "$spec/readonly-root" ]; then
+  # securityContext.readOnlyRootFilesystem: the image (here the host's root, whose mount this private mount
+  # namespace has a copy of) is made read-only once the volumes are mounted; they stay writable as mounts of
+  # their own, and so do the harness's own files (the "started" marker below).
+  readonly_root=true
+  mount --bind "$spec" "$spec"
+fi
 while IFS=$'\t' read -r source target mode; do
   mkdir -p "$target"
   mount --bind "$source" "$target"
   if [ "$mode" = ro ]; then mount -o remount,bind,ro "$target"; fi
 done < "$spec/mounts"
+if $readonly_root; then mount -o remount,bind,ro /; fi
 mapfile -d '' -t environment < "$spec/env"
 mapfile -d '' -t command < "$spec/command"
 read -r uid gid groups < "$spec/user"
