@@ -22,6 +22,8 @@ const project = new cdk8s.ConstructLibraryCdk8s({
     'kubernetes-models@4.5.1',
     // Argo CD's own Application schema, to check the ArgoCdApplication construct against (CommonJS at 2.7.2).
     '@kubernetes-models/argo-cd@2.7.2',
+    // The prometheus-operator PodMonitor schema (CommonJS at 4.4.4).
+    '@kubernetes-models/prometheus-operator@4.4.4',
     'yaml@^2.9.0',
     // Property tests: any valid props synthesize valid YAML; any bad value gets a clear error.
     'fast-check@^4.10.2',

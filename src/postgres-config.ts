@@ -2,6 +2,7 @@ import type { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { addObject } from './private/api-object';
 import { api, asJson } from './private/k8s';
+import { METRICS_QUERIES, METRICS_QUERIES_KEY, MONITORING_ROLE_SCRIPT, MONITORING_ROLE_SQL } from './private/metrics';
 import { clusterNames, ClusterNames } from './private/names';
 import { unknownSettingReason } from './private/postgres-settings';
 import { renderConf, renderHba, Setting } from './private/postgresql-conf';
@@ -239,12 +240,13 @@ export class PostgresConfig extends Construct {
 
     addObject(this, 'Config', api.KubeConfigMap.GVK, asJson<k8s.KubeConfigMapProps>({
       metadata: { name: this.configMapName, labels: { ...names.common } },
-      data: { 'postgresql.conf': this.postgresqlConf, 'pg_hba.conf': this.pgHbaConf },
+      data: { 'postgresql.conf': this.postgresqlConf, 'pg_hba.conf': this.pgHbaConf, [METRICS_QUERIES_KEY]: METRICS_QUERIES },
     }));
     addObject(this, 'Init', api.KubeConfigMap.GVK, asJson<k8s.KubeConfigMapProps>({
       metadata: { name: this.initConfigMapName, labels: { ...names.common } },
       data: {
         '01-create-replication-user.sh': readScript(SCRIPT_FILES.createReplicationUser),
+        [MONITORING_ROLE_SCRIPT]: MONITORING_ROLE_SQL,
         ...validateInitScripts(owner, props.initScripts ?? {}),
       },
     }));
@@ -335,8 +337,8 @@ function validateInitScripts(owner: string, scripts: { [fileName: string]: strin
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]*\.(sql|sh)$/.test(fileName)) {
       throw new Error(`${owner}: initScripts file name "${fileName}" must end in .sql or .sh and use letters, digits, ".", "_" and "-".`);
     }
-    if (fileName === '01-create-replication-user.sh') {
-      throw new Error(`${owner}: initScripts may not replace "${fileName}": the library creates the replication role with it.`);
+    if (fileName === '01-create-replication-user.sh' || fileName === MONITORING_ROLE_SCRIPT) {
+      throw new Error(`${owner}: initScripts may not replace "${fileName}": the library creates the ${fileName === MONITORING_ROLE_SCRIPT ? 'metrics' : 'replication'} role with it.`);
     }
   }
   return scripts;

@@ -1,8 +1,12 @@
+import { ApiObject } from 'cdk8s';
 import type { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { PostgresConfig } from './postgres-config';
 import { addObject, addServiceAccountWithRole } from './private/api-object';
 import { api, asJson, intOrString, quantity } from './private/k8s';
+import {
+  DEFAULT_METRICS_IMAGE, METRICS_CONFIG_DIR, METRICS_CONTAINER, METRICS_PORT, METRICS_PORT_NAME, METRICS_QUERIES_KEY, METRICS_USER,
+} from './private/metrics';
 import {
   ISOLATION_FENCE_SECONDS, KUBECTL_INIT_CONTAINER, LABELER_CONTAINER, PATHS, podNames, POSTGRES_CONTAINER, POSTGRES_PORT,
   POSTGRES_PORT_NAME, POSTGRES_UID, ROLE_LABEL,
@@ -81,6 +85,29 @@ export interface PostgresPodOptions {
   readonly spreadAcrossZones?: boolean;
 
   /**
+   * A `metrics` sidecar in every pod: the Prometheus community's postgres_exporter on port 9187 (named
+   * "metrics"), logged in over the pod's Unix socket as the read-only role `postgres_exporter` (pg_monitor).
+   * Besides the exporter's own metrics (`pg_up`, ...), `pg_cluster_is_replica` tells the pod's role and
+   * `pg_cluster_replica_replay_lag_bytes{replica}` (on the primary) and `pg_cluster_replay_lag_bytes` (on a
+   * replica) the replication lag.
+   * @default true
+   */
+  readonly metrics?: boolean;
+
+  /**
+   * The exporter's image.
+   * @default "quay.io/prometheuscommunity/postgres-exporter:v0.15.0"
+   */
+  readonly metricsImage?: string;
+
+  /**
+   * A prometheus-operator `PodMonitor` `<name>-cluster` that scrapes the metrics sidecars. Its CRD must be
+   * installed in the cluster (kube-prometheus-stack installs it), or applying the YAML fails.
+   * @default false
+   */
+  readonly podMonitor?: boolean;
+
+  /**
    * A PodDisruptionBudget `<name>-cluster` that lets voluntary disruptions (a node drain, a cluster upgrade)
    * take at most one pod at a time.
    * @default true
@@ -139,7 +166,16 @@ export class PostgresStatefulSet extends Construct {
       kubectlImage: 'string',
       spreadAcrossZones: 'boolean',
       podDisruptionBudget: 'boolean',
+      metricsImage: 'string',
+      metrics: 'boolean',
+      podMonitor: 'boolean',
     });
+    const metrics = props.metrics ?? true;
+    const metricsImage = props.metricsImage ?? DEFAULT_METRICS_IMAGE;
+    validateImage(owner, 'metricsImage', metricsImage);
+    if (props.podMonitor && !metrics) {
+      throw new Error(`${owner}: podMonitor is true but metrics is false: there would be nothing to scrape. Set metrics to true, or drop podMonitor.`);
+    }
     validateObjectName(owner, 'storageClassName', props.storageClassName);
 
     this.config = config;
@@ -313,6 +349,7 @@ export class PostgresStatefulSet extends Construct {
                 { name: LABELER_TMP_VOLUME, mountPath: '/tmp' },
               ],
             },
+            ...(metrics ? [exporterContainer(metricsImage, config.configMapName, runMount, restricted)] : []),
           ],
           initContainers: [{
             name: KUBECTL_INIT_CONTAINER,
@@ -359,6 +396,16 @@ export class PostgresStatefulSet extends Construct {
       ({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', ...template }));
     addObject(this, 'Resource', api.KubeStatefulSet.GVK, json);
 
+    if (props.podMonitor) {
+      // prometheus-operator's PodMonitor (monitoring.coreos.com/v1), checked against its schema in the tests.
+      new ApiObject(this, 'PodMonitor', {
+        apiVersion: 'monitoring.coreos.com/v1',
+        kind: 'PodMonitor',
+        metadata: { name: this.name, labels: { ...names.common } },
+        spec: { selector: { matchLabels: { ...names.selector } }, podMetricsEndpoints: [{ port: METRICS_PORT_NAME, path: '/metrics' }] },
+      });
+    }
+
     if (props.podDisruptionBudget ?? true) {
       addObject(this, 'DisruptionBudget', api.KubePodDisruptionBudget.GVK, asJson<k8s.KubePodDisruptionBudgetProps>({
         metadata: { name: this.name, labels: { ...names.common } },
@@ -366,6 +413,20 @@ export class PostgresStatefulSet extends Construct {
       }));
     }
   }
+}
+
+/** The metrics sidecar: postgres_exporter over the pod's Unix socket, with the cluster's own queries. */
+function exporterContainer(image: string, configMapName: string, runMount: k8s.VolumeMount, securityContext: k8s.SecurityContext): k8s.Container {
+  return {
+    name: METRICS_CONTAINER,
+    image,
+    args: [`--web.listen-address=:${METRICS_PORT}`, `--extend.query-path=${METRICS_CONFIG_DIR}/${METRICS_QUERIES_KEY}`],
+    env: [{ name: 'DATA_SOURCE_NAME', value: `host=${PATHS.runDir} user=${METRICS_USER} dbname=postgres sslmode=disable` }],
+    ports: [{ containerPort: METRICS_PORT, name: METRICS_PORT_NAME }],
+    resources: { requests: { cpu: quantity('10m'), memory: quantity('32Mi') } },
+    securityContext,
+    volumeMounts: [runMount, { name: configMapName, mountPath: METRICS_CONFIG_DIR, readOnly: true }],
+  };
 }
 
 /** The postgres container's resources unless given: requests only. */

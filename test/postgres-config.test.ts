@@ -113,14 +113,14 @@ describe('PostgresConfig', () => {
   describe('init scripts', () => {
     test('create the replication role from the Secret, never from a literal password', () => {
       const init = find(config().objects, 'ConfigMap', 'postgres-init').data;
-      expect(Object.keys(init)).toEqual(['01-create-replication-user.sh']);
+      expect(Object.keys(init)).toEqual(['01-create-replication-user.sh', '02-create-monitoring-role.sql']);
       expect(init['01-create-replication-user.sh']).toContain('password="$POSTGRES_REPLICATION_PASSWORD"');
       expect(init['01-create-replication-user.sh']).not.toMatch(/PASSWORD '/);
     });
 
-    test('include the given files after the replication role', () => {
+    test('include the given files after the replication and monitoring roles', () => {
       const init = find(config({ initScripts: { '10-schema.sql': 'CREATE TABLE t (id int);' } }).objects, 'ConfigMap', 'postgres-init').data;
-      expect(Object.keys(init)).toEqual(['01-create-replication-user.sh', '10-schema.sql']);
+      expect(Object.keys(init)).toEqual(['01-create-replication-user.sh', '02-create-monitoring-role.sql', '10-schema.sql']);
     });
   });
 
@@ -208,6 +208,7 @@ describe('PostgresConfig', () => {
     test('fails on init scripts it cannot run', () => {
       expect(fails({ initScripts: { 'schema.txt': '' } })).toThrow('initScripts file name "schema.txt" must end in .sql or .sh');
       expect(fails({ initScripts: { '01-create-replication-user.sh': '' } })).toThrow(/may not replace "01-create-replication-user.sh"/);
+      expect(fails({ initScripts: { '02-create-monitoring-role.sql': '' } })).toThrow('initScripts may not replace "02-create-monitoring-role.sql": the library creates the metrics role with it.');
     });
   });
 });

@@ -3,6 +3,7 @@ import * as path from 'path';
 import { Testing } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { PodAntiAffinity, PostgresConfig, PostgresConfigProps, PostgresStatefulSet, PostgresStatefulSetProps } from '../src';
+import { validate } from './support/schema';
 import { container, envOf, find, Manifest, synthChart } from './support/synth';
 
 function statefulSet(props: Partial<PostgresStatefulSetProps> = {}, configProps: PostgresConfigProps = {}): Manifest[] {
@@ -38,7 +39,7 @@ describe('PostgresStatefulSet', () => {
     const pod = sts.spec.template.spec;
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
     const containers = [...pod.containers, ...pod.initContainers];
-    expect(containers.map((c: any) => c.name)).toEqual(['postgres', 'role-labeler', 'kubectl']);
+    expect(containers.map((c: any) => c.name)).toEqual(['postgres', 'role-labeler', 'metrics', 'kubectl']);
     for (const c of containers) {
       expect([c.name, c.securityContext]).toEqual([c.name, { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, readOnlyRootFilesystem: true }]);
     }
@@ -180,7 +181,41 @@ describe('PostgresStatefulSet', () => {
     expect(container(sized, 'postgres').resources).toEqual({ requests: { memory: '4Gi' }, limits: { cpu: 2 } });
   });
 
+  test('a metrics sidecar exports PostgreSQL\'s statistics on port 9187 as a read-only role over the Unix socket', () => {
+    const metrics = container(objects, 'metrics');
+    expect(metrics.image).toBe('quay.io/prometheuscommunity/postgres-exporter:v0.15.0');
+    expect(metrics.ports).toEqual([{ containerPort: 9187, name: 'metrics' }]);
+    expect(envOf(metrics, 'DATA_SOURCE_NAME').value).toBe('host=/var/run/postgresql user=postgres_exporter dbname=postgres sslmode=disable');
+    expect(metrics.args).toEqual(['--web.listen-address=:9187', '--extend.query-path=/etc/postgres-exporter/exporter-queries.yaml']);
+    expect(metrics.volumeMounts).toEqual([
+      { name: 'run', mountPath: '/var/run/postgresql' }, { name: 'postgres-config', mountPath: '/etc/postgres-exporter', readOnly: true },
+    ]);
+    expect(metrics.env.some((e: any) => e.valueFrom?.secretKeyRef)).toBe(false);
+    const init = find(objects, 'ConfigMap', 'postgres-init').data['02-create-monitoring-role.sql'];
+    expect(init).toContain('CREATE ROLE postgres_exporter WITH LOGIN;');
+    expect(init).toContain('GRANT pg_monitor TO postgres_exporter;');
+    expect(init).not.toMatch(/PASSWORD|SUPERUSER/i);
+    expect(objects.filter(o => o.kind === 'PodMonitor')).toEqual([]);
+  });
+
+  test('metrics can be turned off, scraped by a PodMonitor, or exported by another image', () => {
+    expect(statefulSet({ metrics: false }).find(o => o.kind === 'StatefulSet')!.spec.template.spec.containers.map((c: any) => c.name))
+      .toEqual(['postgres', 'role-labeler']);
+    const monitored = statefulSet({ podMonitor: true, metricsImage: 'registry.example.com/postgres-exporter:v0.16.0' }, { clusterName: 'orders' });
+    expect(find(monitored, 'PodMonitor', 'orders-cluster').spec).toEqual({
+      selector: { matchLabels: { 'app': 'orders', 'app.kubernetes.io/instance': 'orders' } },
+      podMetricsEndpoints: [{ port: 'metrics', path: '/metrics' }],
+    });
+    expect(() => validate(find(monitored, 'PodMonitor', 'orders-cluster'))).not.toThrow();
+    expect(container(monitored, 'metrics', 'orders-cluster').image).toBe('registry.example.com/postgres-exporter:v0.16.0');
+  });
+
   describe('fails at synth', () => {
+    test('fails on a PodMonitor without metrics to scrape', () => {
+      expect(fails({ podMonitor: true, metrics: false })).toThrow(
+        'PostgresStatefulSet test/StatefulSet: podMonitor is true but metrics is false: there would be nothing to scrape. Set metrics to true, or drop podMonitor.');
+    });
+
     test('fails on a podAntiAffinity that is not one of the choices', () => {
       expect(fails({ podAntiAffinity: 'sometimes' as PodAntiAffinity })).toThrow(
         'PostgresStatefulSet test/StatefulSet: podAntiAffinity "sometimes" is not one of "preferred", "required", "none" (PodAntiAffinity.PREFERRED, REQUIRED or NONE).');

@@ -40,6 +40,8 @@ const validProps: fc.Arbitrary<PostgresClusterChartProps> = fc.record({
   spreadAcrossZones: fc.option(fc.boolean(), { nil: undefined }),
   podDisruptionBudget: fc.option(fc.boolean(), { nil: undefined }),
   anyService: fc.option(fc.boolean(), { nil: undefined }),
+  metrics: fc.option(fc.constant(true), { nil: undefined }),
+  podMonitor: fc.option(fc.boolean(), { nil: undefined }),
   extraSettings: fc.option(fc.dictionary(fc.constantFrom('work_mem', 'shared_buffers', 'log_min_duration_statement', 'myext.option'),
     fc.stringMatching(/^[A-Za-z0-9 ._'-]{0,12}$/)), { nil: undefined }),
 }, { requiredKeys: ['maxReplicas'] }).chain(props => fc.record({
@@ -53,7 +55,7 @@ const CHECKED_PROPS: Array<keyof PostgresClusterChartProps> = [
   'clusterName', 'postgresVersion', 'maxReplicas', 'maxWalSenders', 'walKeepSize', 'maxSlotWalKeepSize', 'maxConnections',
   'synchronousReplicas', 'database', 'replicationUser', 'existingSecretName', 'initdbArgs', 'replicas', 'image', 'storage',
   'storageClassName', 'kubectlImage', 'podAntiAffinity', 'spreadAcrossZones', 'podDisruptionBudget', 'anyService',
-  'failoverTargetPod', 'superuserPassword', 'replicationPassword', 'extraSettings', 'initScripts',
+  'failoverTargetPod', 'superuserPassword', 'replicationPassword', 'extraSettings', 'initScripts', 'metrics', 'metricsImage', 'podMonitor',
 ];
 const anyValue = fc.oneof(
   fc.string(), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.constant(''),

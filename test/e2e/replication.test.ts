@@ -75,6 +75,27 @@ describe('replication of the synthesized cluster (dist/)', () => {
     expect(readOnly.stderr).toContain('cannot execute INSERT in a read-only transaction');
   }));
 
+  test('each pod exports metrics: PostgreSQL is up, the role, and on the primary each replica\'s replay lag', () => step(cluster, async () => {
+    const primary = (await Promise.all([POD(0), POD(1), POD(2)].map(async p => [p, await isPrimary(cluster, p)] as const))).find(([, is]) => is)![0];
+    await waitFor('every exporter to answer with pg_up 1', async () => {
+      for (const pod of cluster.livePods()) {
+        const scrape = await cluster.httpGet(pod.ip, 9187, '/metrics');
+        if (scrape.status !== 200 || !/^pg_up 1$/m.test(scrape.body)) return false;
+      }
+      return true;
+    }, 30_000, 500);
+    for (const pod of cluster.livePods()) {
+      const { body } = await cluster.httpGet(pod.ip, 9187, '/metrics');
+      expect([pod.name, /^pg_cluster_is_replica\S* (\d)/m.exec(body)?.[1]]).toEqual([pod.name, pod.name === primary ? '0' : '1']);
+    }
+    // Some WAL to replicate (in a table of its own: the other tests count the rows of theirs).
+    expect(await cluster.sql('postgres-write', 'CREATE TABLE metrics_probe AS SELECT generate_series(1, 1000) AS v')).toMatchObject({ code: 0 });
+    const { body } = await cluster.httpGet(cluster.pod(primary).ip, 9187, '/metrics');
+    const lags = [...body.matchAll(/^pg_cluster_replica_replay_lag_bytes\{[^}]*replica="([^"]+)"[^}]*\} (\S+)$/gm)];
+    expect(lags.map(m => m[1]).sort()).toEqual([POD(0), POD(1), POD(2)].filter(p => p !== primary));
+    for (const m of lags) expect(Number(m[2])).toBeGreaterThanOrEqual(0);
+  }));
+
   test('scale to 5: pods 3 and 4 clone the primary and stream too', () => step(cluster, async () => {
     await commit(4);
     await cluster.scale(5);

@@ -7,6 +7,8 @@ export DEBIAN_FRONTEND=noninteractive
 missing=()
 [ -x /usr/lib/postgresql/15/bin/postgres ] || missing+=(postgresql-15)
 command -v shellcheck > /dev/null || missing+=(shellcheck)
+# The metrics sidecar's exporter, run by the e2e harness in place of its image.
+[ -x /usr/bin/prometheus-postgres-exporter ] || missing+=(prometheus-postgres-exporter)
 command -v ip > /dev/null || missing+=(iproute2)
 { command -v nsenter && command -v setpriv; } > /dev/null || missing+=(util-linux)
 { command -v cc > /dev/null && [ -e /usr/include/stdio.h ]; } || missing+=(gcc libc6-dev)

@@ -326,6 +326,17 @@ export class E2eCluster implements PodHost {
     });
   }
 
+  /** An HTTP GET from inside the cluster's network (as Prometheus would scrape a pod): status and body. */
+  public async httpGet(host: string, port: number, urlPath: string): Promise<{ status: number; body: string }> {
+    const script = `require('http').get({ host: process.argv[1], port: Number(process.argv[2]), path: process.argv[3], timeout: 5000 }, r => {
+      let body = ''; r.on('data', d => body += d); r.on('end', () => process.stdout.write(JSON.stringify({ status: r.statusCode, body })));
+    }).on('error', e => { process.stderr.write(String(e)); process.exit(1); });`;
+    const result = await runAsync('ip', ['netns', 'exec', this.network.hub, process.execPath, '-e', script, host, String(port), urlPath],
+      { timeoutMs: 10_000 });
+    if (result.code !== 0) return { status: 0, body: result.stderr };
+    return JSON.parse(result.stdout);
+  }
+
   /** Runs SQL inside a pod's postgres container over its Unix socket (`kubectl exec ... psql`). */
   public async podSql(podName: string, sql: string, database = 'postgres'): Promise<string> {
     const result = await this.pod(podName).container('postgres').exec(['psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-d', database, '-c', sql], 20_000);

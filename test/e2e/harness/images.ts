@@ -7,6 +7,8 @@ export interface EmulatedImage {
   readonly stopSignal: NodeJS.Signals;
   /** Writable directories of the image's filesystem, with owner uid and mode, private to each container. */
   readonly writableDirs: ReadonlyArray<{ path: string; uid: number; mode: number }>;
+  /** The image's ENTRYPOINT, run when the container gives no command (its args follow). */
+  readonly entrypoint?: readonly string[];
 }
 
 const BASE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -37,6 +39,15 @@ export function emulateImage(image: string, standInBin: string): EmulatedImage {
       env: { PATH: `${standInBin}:${BASE_PATH}` },
       stopSignal: 'SIGTERM',
       writableDirs: [{ path: '/tmp', uid: 0, mode: 0o1777 }],
+    };
+  }
+  if (/^(quay\.io\/)?prometheuscommunity\/postgres-exporter:/.test(image)) {
+    // The Prometheus community's exporter: Debian's build of it (package prometheus-postgres-exporter).
+    return {
+      env: { PATH: BASE_PATH },
+      stopSignal: 'SIGTERM',
+      writableDirs: [],
+      entrypoint: ['/usr/bin/prometheus-postgres-exporter'],
     };
   }
   throw new Error(`the harness cannot emulate image ${image}`);
