@@ -2,6 +2,7 @@ import { ApiObject, Chart } from 'cdk8s';
 import { Construct, IConstruct } from 'constructs';
 import type { PostgresStatefulSet } from './postgres-stateful-set';
 import type { ApplicationProps } from './private/imports/argoproj.io.generated';
+import { DNS_LABEL, DNS_SUBDOMAIN } from './private/validation';
 
 /** The annotation that orders Argo CD's sync: lower waves are applied, and healthy, before higher ones. */
 const SYNC_WAVE_ANNOTATION = 'argocd.argoproj.io/sync-wave';
@@ -20,8 +21,6 @@ const SYNC_WAVES: { readonly [kind: string]: string } = {
   CronJob: '1',
 };
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 /** What `git clone` takes: a URL (https, ssh, git, file) or scp-like `user@host:path`. */
 const GIT_URL = /^((https?|ssh|git|file):\/\/[^\s/]+\/\S*|[\w.-]+@[\w.-]+:\S+)$/;
 

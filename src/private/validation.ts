@@ -7,7 +7,9 @@ import { SUPPORTED_POSTGRES_VERSIONS } from './postgres-settings';
  */
 export const MAX_CLUSTER_NAME_LENGTH = 44;
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+/** A Kubernetes DNS-1123 label (namespaces, cluster names) and subdomain (most object names). */
+export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+export const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 export function validateClusterName(owner: string, name: string): void {
   if (!DNS_LABEL.test(name) || name.length > MAX_CLUSTER_NAME_LENGTH) {
@@ -116,8 +118,6 @@ export function validateTypes(owner: string, props: object, types: { readonly [p
     }
   }
 }
-
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 /** The name of a Kubernetes object that the cluster refers to (a Secret, a StorageClass). */
 export function validateObjectName(owner: string, prop: string, value: string | undefined): void {
