@@ -83,7 +83,7 @@ fence() {
 # promote [--after LSN SECONDS] [pod...]: with --after, first waits up to SECONDS until this replica has received
 # WAL beyond LSN (a switchover's shutdown checkpoint), else exits 3 without promoting.
 promote() {
-  local after="" within=0 slots="" pod errors rc=0 out
+  local after="" within=0 slots="" pod errors error_text rc=0 out
   if [ "${1:-}" = --after ]; then after=$2; within=$3; shift 3; fi
   for pod in "$@"; do slots+="${slots:+,}'$(slot_of "$pod")'"; done
   log "promoting this replica${after:+ once it has received WAL beyond $after}"
@@ -108,18 +108,17 @@ promote() {
     -c "SELECT pg_create_physical_replication_slot(name, true) FROM unnest(ARRAY[${slots:-NULL}]::text[]) AS name
       WHERE name IS NOT NULL AND name NOT IN (SELECT slot_name FROM pg_replication_slots)" \
     -c '\o' -c "$STATUS_SQL" 2> "$errors") || rc=$?
+  error_text=$(< "$errors")
+  rm -f "$errors"
   if (( rc != 0 )); then
-    if grep -q 'not promoting:' "$errors"; then
-      log "$(sed -n 's/.*ERROR: *//p' "$errors" | head -n 1)"
-      rm -f "$errors"
+    if [[ $error_text == *'not promoting:'* ]]; then
+      log "$(sed -n 's/.*ERROR: *//p' <<< "$error_text" | head -n 1)"
       status
       exit 3
     fi
-    cat "$errors" >&2
-    rm -f "$errors"
+    printf '%s\n' "$error_text" >&2
     exit 1
   fi
-  rm -f "$errors"
   printf '%s -\n' "$out"
 }
 
