@@ -223,7 +223,9 @@ export class PostgresStatefulSet extends Construct {
       { apiGroups: [''], resources: ['pods'], verbs: ['list'] },
       // Only the cluster's own pods, up to the most it can be scaled to.
       { apiGroups: [''], resources: ['pods'], resourceNames: pods, verbs: ['get', 'patch'] },
-      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: [names.leaderRecord], verbs: ['get', 'patch', 'update'] },
+      // The sidecar watches the record, so that it acts at once when a switchover begins (a watch of one named object is
+      // authorized by its name).
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: [names.leaderRecord], verbs: ['get', 'watch', 'patch', 'update'] },
       // A new cluster's first primary creates the record; Kubernetes cannot limit "create" to a name.
       { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
     ]);

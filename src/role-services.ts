@@ -45,16 +45,20 @@ export class RoleServices extends Construct {
     this.readServiceName = names.readService;
     this.anyServiceName = (props.anyService ?? true) ? names.anyService : undefined;
 
-    const service = (serviceId: string, name: string, selector: { [key: string]: string }) =>
+    const service = (serviceId: string, name: string, selector: { [key: string]: string }, publishNotReadyAddresses?: boolean) =>
       addObject(this, serviceId, api.KubeService.GVK, asJson<k8s.KubeServiceProps>({
         metadata: { name, labels: { ...names.common } },
         spec: {
           selector,
           ports: [{ port: POSTGRES_PORT, targetPort: intOrString(POSTGRES_PORT) }],
           type: 'ClusterIP',
+          ...(publishNotReadyAddresses ? { publishNotReadyAddresses } : {}),
         },
       }));
-    service('Write', this.writeServiceName, { ...names.selector, [ROLE_LABEL]: PRIMARY_ROLE });
+    // The primary's label alone decides (its sidecar sets it only on a serving primary that the leader record names,
+    // and it goes before a primary stops): a new primary takes writes at once, not at its next readiness probe, which
+    // fails while a replica whose primary was lost is not streaming.
+    service('Write', this.writeServiceName, { ...names.selector, [ROLE_LABEL]: PRIMARY_ROLE }, true);
     service('Read', this.readServiceName, { ...names.selector, [ROLE_LABEL]: REPLICA_ROLE });
     if (this.anyServiceName) service('Any', this.anyServiceName, { ...names.selector });
   }

@@ -20,6 +20,12 @@ describe('RoleServices', () => {
     expect(selects(read.spec.selector, { ...podLabels, role: 'primary' })).toBe(false);
   });
 
+  test('the write Service follows the primary label alone, ready or not; the read and any Services only ready pods', () => {
+    expect(find(objects, 'Service', 'postgres-write').spec.publishNotReadyAddresses).toBe(true);
+    expect(find(objects, 'Service', 'postgres-read').spec.publishNotReadyAddresses).toBeUndefined();
+    expect(find(objects, 'Service', 'postgres-any').spec.publishNotReadyAddresses).toBeUndefined();
+  });
+
   test('the any Service reaches every pod whatever its role, and can be left out', () => {
     const any = find(objects, 'Service', 'postgres-any');
     expect(selects(any.spec.selector, podLabels)).toBe(true);

@@ -8,9 +8,12 @@
 #      does nothing.
 #   3. takes the record: state failing-over, a new epoch, its own pod name. From then on no pod may be
 #      primary but the target, once it is promoted.
-#   4. planned switchover (the primary answers): fences it (fast shutdown, which streams every WAL record
-#      out) and promotes the target only once it has received the old primary's shutdown checkpoint;
-#      otherwise it gives the primary role back to the old primary and refuses.
+#   4. planned switchover (the primary serves): writes it into the record (state switching-over) and lets the two
+#      pods' sidecars, which watch the record, carry it out without a round trip through this job: the old
+#      primary fences itself (fast shutdown, which streams every WAL record out) and records its shutdown
+#      checkpoint; the target, once it has received WAL beyond that checkpoint, records itself as the primary
+#      and is promoted. If that does not happen in time, the job gives the primary role back to the old
+#      primary (compare-and-swap: if the target recorded itself first, the switchover stands) and refuses.
 #      unplanned failover (the primary is down): a primary it cannot reach may still run, so it first
 #      waits until such a primary must have fenced itself (its sidecar does when it cannot read the
 #      record); then, once the replicas have written what was in flight, promotes the most advanced
@@ -34,6 +37,8 @@ set -euo pipefail
 : "${SWITCHOVER_TIMEOUT_SECONDS:=10}"
 # How long replicas may take to stream from the new primary before they are restarted.
 : "${FOLLOW_TIMEOUT_SECONDS:=15}"
+# How long the new primary's sidecar may take to promote it once the record names it.
+: "${PROMOTE_TIMEOUT_SECONDS:=60}"
 # After this long without reading the record, a primary's sidecar fences it (see role-labeler.sh).
 : "${ISOLATION_FENCE_SECONDS:=10}"
 : "${SYNC_REPLICAS:=0}"
@@ -47,7 +52,7 @@ SCALE_DOWN_TO=${SCALE_DOWN_TO:-}
 source "$(dirname "${BASH_SOURCE[0]}")/leader-record.sh"
 
 declare -a PODS=() FENCED=()
-declare -A ROLE=() LSN=() RECEIVER=() TIMELINE=() CHECKPOINT=()
+declare -A ROLE=() LSN=() RECEIVER=() TIMELINE=() CHECKPOINT=() API_LABEL=() API_READY=()
 PREVIOUS=""
 SYNC_SET=""
 
@@ -101,9 +106,25 @@ survey_pods() {
   rm -rf "$dir"
 }
 
+# The cluster's pods, with their role label and readiness as the API reports them (API_LABEL, API_READY).
 list_pods() {
-  mapfile -t PODS < <("$KUBECTL" get pods -l "$CLUSTER_SELECTOR" -o name | sed 's|^pod/||')
+  local name label ready
+  PODS=()
+  while read -r name label ready; do
+    [ -n "$name" ] || continue
+    PODS+=("$name")
+    API_LABEL[$name]=${label#-}
+    API_READY[$name]=$ready
+  done < <("$KUBECTL" get pods -l "$CLUSTER_SELECTOR" -o "jsonpath={range .items[*]}{.metadata.name} -{.metadata.labels.${ROLE_LABEL//./\\.}} {.status.conditions[?(@.type==\"Ready\")].status}{\"\\n\"}{end}")
   (( ${#PODS[@]} > 0 )) || refuse "no pods match $CLUSTER_SELECTOR"
+}
+
+# Whether the API shows a switchover's two pods ready to go: the recorded primary labeled primary and ready (its
+# sidecar labels it only while PostgreSQL is a primary that the record names), the target labeled replica and
+# ready (streaming for a second). The pods themselves have the last word: their sidecars act on the record.
+switchover_ready_by_api() {
+  [ "${API_LABEL[$PREVIOUS]:-}" = primary ] && [ "${API_READY[$PREVIOUS]:-}" = True ] \
+    && [ "${API_LABEL[$TARGET]:-}" = replica ] && [ "${API_READY[$TARGET]:-}" = True ]
 }
 
 survey() {
@@ -157,24 +178,6 @@ update_record() {
   esac
 }
 
-# Puts the record back as it was before this job (the old primary stays or becomes the primary again).
-give_back() {
-  local reason="$*" state
-  update_record state=stable "primary=$PREVIOUS" "epoch=$((R[epoch] + 1))" target= previous= job=
-  log "the leader record names $PREVIOUS again ($(record_describe))"
-  state=$(node_state "$PREVIOUS")
-  local deadline=$((SECONDS + FENCE_TIMEOUT_SECONDS))
-  while [[ $state == down* || $state == starting* ]] && (( SECONDS < deadline )); do
-    sleep 0.2
-    state=$(node_state "$PREVIOUS")
-  done
-  if [[ $state == replica* ]]; then
-    on_node "$PREVIOUS" promote > /dev/null || log "promoting $PREVIOUS back failed: its sidecar and entrypoint will follow the record"
-  fi
-  "$KUBECTL" label pod "$PREVIOUS" "$ROLE_LABEL=primary" --overwrite > /dev/null 2>&1 || true
-  refuse "$reason; $PREVIOUS is the primary again, nothing was lost"
-}
-
 # Whether a pod's state says it is fenced: PostgreSQL stopped or back as a replica, with its data directory's
 # latest checkpoint read from the node itself (after a fast shutdown, the shutdown checkpoint).
 fenced_state() {
@@ -201,18 +204,83 @@ fence() {
   log "$pod is fenced (now ${ROLE[$pod]}, shutdown checkpoint ${CHECKPOINT[$pod]})"
 }
 
-# A planned switchover: the target must hold everything the old primary wrote, its shutdown checkpoint
-# included, before it is promoted (promote waits for it, in the target itself).
-PROMOTE_AFTER=""
+# A planned switchover, carried out by the two pods' sidecars (role-labeler.sh) as soon as they see it in the record:
+# no exec, no round trip through this job on the way. The old primary's label goes at once, so that no client
+# reaches it while it stops.
 switchover() {
-  fence "$PREVIOUS" || give_back "$PREVIOUS is still a primary ${FENCE_TIMEOUT_SECONDS}s after fencing"
-  PROMOTE_AFTER=${CHECKPOINT[$PREVIOUS]}
+  update_record state=switching-over primary= "epoch=$((R[epoch] + 1))" "previous=$PREVIOUS" "target=$TARGET" "job=$POD_NAME" checkpoint=
+  log "took the leader record: $(record_describe)"
+  SWITCH_JOB=$POD_NAME
+  "$KUBECTL" label pod "$PREVIOUS" "$ROLE_LABEL-" > /dev/null 2>&1 || log "could not remove the $ROLE_LABEL label of $PREVIOUS (its sidecar removes it too)"
+  log "promoting $TARGET once it has received the old primary's shutdown checkpoint: $PREVIOUS fences itself and records" \
+    "the checkpoint, then $TARGET's sidecar records it as the primary and promotes it"
+  await_switchover
+}
+
+# Waits for the sidecars to finish the switchover in the record: the old primary's shutdown checkpoint within
+# FENCE_TIMEOUT_SECONDS, then the target named as the primary within SWITCHOVER_TIMEOUT_SECONDS; else gives it back.
+SWITCH_JOB=""
+await_switchover() {
+  local fence_deadline=$((SECONDS + FENCE_TIMEOUT_SECONDS)) take_deadline="" announced=""
+  while true; do
+    if record_read; then
+      [ "${R[found]}" = yes ] || refuse "the leader record was deleted while this job worked"
+      if [ "${R[state]}" = stable ] && [ "${R[primary]}" = "$TARGET" ]; then
+        log "$TARGET is the primary ($(record_describe))"
+        return 0
+      fi
+      if [ "${R[state]}" != switching-over ] || [ "${R[job]}" != "$SWITCH_JOB" ]; then
+        refuse "the leader record changed while this job worked ($(record_describe)): someone else acted; run the job again to decide anew"
+      fi
+      if [ -n "${R[checkpoint]}" ] && [ -z "$announced" ]; then
+        log "$PREVIOUS is fenced: its shutdown checkpoint is ${R[checkpoint]}"
+        announced=${R[checkpoint]}
+        take_deadline=$((SECONDS + SWITCHOVER_TIMEOUT_SECONDS))
+      fi
+    fi
+    if [ -z "$take_deadline" ] && (( SECONDS >= fence_deadline )); then
+      give_back "$PREVIOUS did not record a shutdown checkpoint within ${FENCE_TIMEOUT_SECONDS}s (it may be cut off from the API," \
+        "or not shut down cleanly)"
+    elif [ -n "$take_deadline" ] && (( SECONDS >= take_deadline )); then
+      give_back "switchover to $TARGET: it had not received the old primary's shutdown checkpoint $announced after" \
+        "${SWITCHOVER_TIMEOUT_SECONDS}s; promoting it would lose commits"
+    fi
+    sleep 0.02
+  done
+}
+
+# Gives a switchover up: the record names the old primary again (its sidecar or entrypoint makes it the primary
+# again, its data ends at the shutdown checkpoint). Unless the target named itself first: then the switchover stands.
+give_back() {
+  local reason="$*" rc=0 deadline
+  record_update state=stable "primary=$PREVIOUS" "epoch=$((R[epoch] + 1))" target= previous= job= checkpoint= || rc=$?
+  if (( rc == 2 )); then
+    record_read || true
+    if [ "${R[state]:-}" = stable ] && [ "${R[primary]:-}" = "$TARGET" ]; then
+      log "$TARGET recorded itself as the primary just now: the switchover stands"
+      return 0
+    fi
+    refuse "the leader record changed while this job worked ($(record_describe)): someone else acted; run the job again to decide anew"
+  elif (( rc != 0 )); then
+    refuse "cannot update the leader record: $RECORD_ERROR"
+  fi
+  log "the leader record names $PREVIOUS again ($(record_describe))"
+  deadline=$((SECONDS + FENCE_TIMEOUT_SECONDS))
+  until [ "$("$KUBECTL" get pod "$PREVIOUS" --request-timeout="$API_TIMEOUT" -o "jsonpath={.metadata.labels.${ROLE_LABEL//./\\.}}" 2> /dev/null)" = primary ]; do
+    if (( SECONDS >= deadline )); then
+      refuse "$reason; the leader record names $PREVIOUS again, which is not serving yet: its sidecar and entrypoint make it the primary"
+    fi
+    sleep 0.1
+  done
+  refuse "$reason; $PREVIOUS is the primary again, nothing was lost"
 }
 
 # With the primary lost, replicas may still be writing WAL that was on its way: compare them once their WAL
-# receivers have let go of the lost primary and their positions stop moving.
+# receivers have let go of the lost primary and their positions stop moving. A receiver that no longer streams has
+# written all it received (its position counts what it wrote): when none streams, the positions are final.
 settle() {
   local before deadline=$((SECONDS + SETTLE_SECONDS))
+  if [ -z "$(pods_with_receiver streaming)" ]; then return 0; fi
   before=$(describe)
   while (( SECONDS < deadline )); do
     sleep 0.2
@@ -344,7 +412,7 @@ plan_scale_down() {
 
 # Refusing with the old primary down: the record names it again, so that it is the primary when it returns.
 give_back_down() {
-  update_record state=stable "primary=$PREVIOUS" "epoch=$((R[epoch] + 1))" target= previous= job=
+  update_record state=stable "primary=$PREVIOUS" "epoch=$((R[epoch] + 1))" target= previous= job= checkpoint=
   refuse "$*; the leader record names $PREVIOUS again, nothing was changed"
 }
 
@@ -358,33 +426,25 @@ promote() {
     "$KUBECTL" label pod "$PREVIOUS" "$ROLE_LABEL-" > /dev/null 2>&1 || log "could not remove the $ROLE_LABEL label of $PREVIOUS"
   fi
   for pod in "${PODS[@]}"; do if [ "$pod" != "$TARGET" ]; then others+=("$pod"); fi; done
-  if [ "${ROLE[$TARGET]}" != primary ]; then
-    local -a after=()
-    if [ -n "$PROMOTE_AFTER" ]; then
-      after=(--after "$PROMOTE_AFTER" "$SWITCHOVER_TIMEOUT_SECONDS")
-      log "promoting $TARGET once it has received the old primary's shutdown checkpoint ($PROMOTE_AFTER)"
-    else
-      log "promoting $TARGET (WAL ${LSN[$TARGET]})"
-    fi
-    local rc=0 errors
-    errors=$(mktemp)
-    out=$(on_node "$TARGET" promote "${after[@]}" "${others[@]}" 2> "$errors") || rc=$?
-    if (( rc == 3 )); then
-      give_back "switchover to $TARGET: it had not received the old primary's shutdown checkpoint $PROMOTE_AFTER after" \
-        "${SWITCHOVER_TIMEOUT_SECONDS}s ($(sed -n 's/.*pg-node: not promoting: //p' "$errors")); promoting it would lose commits"
-    elif (( rc != 0 )); then
-      refuse "promoting $TARGET failed: $(cat "$errors"). The leader record stays with this job; run the job again"
-    fi
-    rm -f "$errors"
-    read -r "ROLE[$TARGET]" "LSN[$TARGET]" "RECEIVER[$TARGET]" "TIMELINE[$TARGET]" "CHECKPOINT[$TARGET]" <<< "$(tail -n 1 <<< "$out")"
-  fi
-  local sync=""
+  local sync="" deadline=$((SECONDS + PROMOTE_TIMEOUT_SECONDS))
   if (( SYNC_REPLICAS > 0 )); then sync=$(printf '%s\n' "${others[@]}" | sort | paste -sd, -); fi
-  # The label first, so that clients reach the new primary at once: the record names it as the target already,
-  # and no other pod may be a primary (each was fenced, or its sidecar fences it).
-  "$KUBECTL" label pod "$TARGET" "$ROLE_LABEL=primary" --overwrite > /dev/null
-  update_record state=stable "primary=$TARGET" "timeline=${TIMELINE[$TARGET]}" "sync=$sync" target= previous= job=
-  log "$TARGET is the primary ($(record_describe))"
+  # No other pod may be a primary now (each was fenced, or its sidecar fences it): naming the target in the record
+  # is what promotes it. Its sidecar, which watches the record, promotes it at once and labels it; its entrypoint
+  # starts it as the primary if it restarts meanwhile.
+  if [ "${ROLE[$TARGET]}" != primary ]; then
+    log "promoting $TARGET (WAL ${LSN[$TARGET]}): the leader record names it, and its sidecar promotes it"
+  fi
+  # Its timeline is its sidecar's to record once it is promoted (a replica's, while not streaming, is unknown).
+  update_record state=stable "primary=$TARGET" "sync=$sync" target= previous= job= checkpoint=
+  log "$TARGET is the primary in the leader record ($(record_describe))"
+  until [ "$("$KUBECTL" get pod "$TARGET" --request-timeout="$API_TIMEOUT" -o "jsonpath={.metadata.labels.${ROLE_LABEL//./\\.}}" 2> /dev/null)" = primary ]; do
+    if (( SECONDS >= deadline )); then
+      log "WARNING: $TARGET is not labeled $ROLE_LABEL=primary ${PROMOTE_TIMEOUT_SECONDS}s after the record named it: its sidecar promotes it when it can"
+      return 0
+    fi
+    sleep 0.02
+  done
+  log "$TARGET serves as the primary"
 }
 
 # Every reachable replica should stream the new primary's timeline. A WAL receiver that does not is told to
@@ -448,10 +508,39 @@ nothing_to_do() {
   return 1
 }
 
+# After the new primary is recorded: no other primary may run, and the replicas follow it.
+finish() {
+  local pod
+  survey
+  for pod in $(pods_with_role primary); do
+    if [ "$pod" != "$TARGET" ]; then
+      log "$pod is a primary too: fencing it"
+      fence "$pod" || true
+    fi
+  done
+  wait_for_followers
+  log "done: $TARGET is the primary; cluster: $(describe)"
+}
+
 main() {
   record_read || refuse "cannot read the leader record $LEADER_RECORD: $RECORD_ERROR"
   [ "${R[found]}" = yes ] || refuse "there is no leader record ($LEADER_RECORD): the cluster has not been initialized yet"
   log "leader record: $(record_describe)"
+  if [ "${R[state]}" = switching-over ]; then
+    if [ "${R[job]}" != "$POD_NAME" ] && job_running "${R[job]}"; then
+      refuse "another failover job (${R[job]}) holds the leader record and is running; nothing was changed"
+    fi
+    PREVIOUS=${R[previous]}
+    TARGET=${R[target]}
+    SWITCH_JOB=${R[job]}
+    log "job ${R[job]} ended without finishing its failover (a switchover, $PREVIOUS -> $TARGET): waiting for the two pods'" \
+      "sidecars to finish it, or giving it back"
+    await_switchover
+    FENCED+=("$PREVIOUS")
+    list_pods
+    finish
+    return 0
+  fi
   if [ "${R[state]}" = failing-over ]; then
     if [ "${R[job]}" != "$POD_NAME" ] && job_running "${R[job]}"; then
       refuse "another failover job (${R[job]}) holds the leader record and is running; nothing was changed"
@@ -465,10 +554,16 @@ main() {
   SYNC_SET=${R[sync]}
   list_pods
   if [ -n "$SCALE_DOWN_TO" ]; then plan_scale_down; fi
-  # A planned switchover needs only the primary and the target; anything else asks every pod.
+  # A planned switchover needs only the primary and the target, as the API shows them (or, if it does not show them
+  # ready, as they answer themselves); anything else asks every pod.
   if [ "${R[state]}" = stable ] && [ -n "$TARGET" ] && [ "$TARGET" != "$PREVIOUS" ] && is_pod "$TARGET" && is_pod "$PREVIOUS"; then
-    survey_pods "$PREVIOUS" "$TARGET"
-    if [ "${ROLE[$PREVIOUS]}" != primary ] || [ "${ROLE[$TARGET]}" != replica ]; then survey_rest; fi
+    if [ -z "${ROLE[$PREVIOUS]:-}" ] && switchover_ready_by_api; then
+      ROLE[$PREVIOUS]=primary ROLE[$TARGET]=replica
+      log "the API shows $PREVIOUS serving as the primary and $TARGET as a streaming replica"
+    else
+      survey_pods "$PREVIOUS" "$TARGET"
+      if [ "${ROLE[$PREVIOUS]}" != primary ] || [ "${ROLE[$TARGET]}" != replica ]; then survey_rest; fi
+    fi
   else
     survey_pods "${PODS[@]}"
   fi
@@ -482,25 +577,17 @@ main() {
     esac
   fi
 
-  update_record state=failing-over primary= "epoch=$((R[epoch] + 1))" "previous=$PREVIOUS" "target=$TARGET" "job=$POD_NAME"
-  log "took the leader record: $(record_describe)"
-
   if [ -n "$TARGET" ] && [ "$TARGET" != "$PREVIOUS" ] && [ "${ROLE[$PREVIOUS]:-}" = primary ]; then
     switchover
+    FENCED+=("$PREVIOUS")
   else
+    update_record state=failing-over primary= "epoch=$((R[epoch] + 1))" "previous=$PREVIOUS" "target=$TARGET" "job=$POD_NAME" checkpoint=
+    log "took the leader record: $(record_describe)"
     survey_rest
     failover
+    promote
   fi
-  promote
-  survey
-  for pod in $(pods_with_role primary); do
-    if [ "$pod" != "$TARGET" ]; then
-      log "$pod is a primary too: fencing it"
-      fence "$pod" || true
-    fi
-  done
-  wait_for_followers
-  log "done: $TARGET is the primary; cluster: $(describe)"
+  finish
 }
 
 main "$@"

@@ -3,13 +3,17 @@
 # is primary. Sourced by the role-labeler sidecar and the failover job (the only programs with an API
 # token). Its fields are annotations "postgres.cdk8s.io/<field>"; spec.holderIdentity mirrors the
 # primary, so `kubectl get lease` shows it:
-#   state              stable (the primary serves) | failing-over (a failover job holds the record)
-#   primary            the pod that may be primary (empty while failing over)
+#   state              stable (the primary serves) | failing-over (a failover job holds the record) |
+#                      switching-over (a planned switchover, carried out by the two pods' sidecars: the old
+#                      primary fences itself and records its shutdown checkpoint; the target, once it has
+#                      received that checkpoint, records itself as the primary and is promoted)
+#   primary            the pod that may be primary (empty while failing or switching over)
 #   epoch              grows by one on every change of primary, and on every failover attempt
 #   timeline           the primary's PostgreSQL timeline when it was recorded
 #   system-identifier  the database cluster's identity (pg_control); nothing else may join
 #   sync               synchronous mode: the standbys that may confirm commits (comma-separated)
-#   target, previous, job   while failing over: the pod to promote, the old primary, the job's pod
+#   target, previous, job   while failing or switching over: the pod to promote, the old primary, the job's pod
+#   checkpoint         while switching over: the old primary's shutdown checkpoint, once it has stopped
 # Every change is a compare-and-swap on metadata.resourceVersion (a merge patch that carries it): a
 # conflict means that someone else changed the record, and the caller re-reads and decides again.
 set -euo pipefail
@@ -20,7 +24,7 @@ set -euo pipefail
 if [ -z "${RECORD_LABELS:-}" ]; then RECORD_LABELS="{}"; fi
 
 RECORD_PREFIX=postgres.cdk8s.io
-RECORD_FIELDS=(state primary epoch timeline system-identifier sync target previous job)
+RECORD_FIELDS=(state primary epoch timeline system-identifier sync target previous job checkpoint)
 declare -gA R=()
 # Why the last record_* call failed (kubectl's message), for the sourcing script's log.
 export RECORD_ERROR=""
@@ -107,6 +111,14 @@ record_describe() {
   fi
   printf 'epoch %s, %s, primary %s, timeline %s' "${R[epoch]}" "${R[state]}" "${R[primary]:-(none)}" "${R[timeline]}"
   if [ -n "${R[sync]}" ]; then printf ', synchronous standbys %s' "${R[sync]}"; fi
-  if [ "${R[state]}" = failing-over ]; then printf ' (job %s: %s -> %s)' "${R[job]}" "${R[previous]:-?}" "${R[target]:-?}"; fi
+  if [ "${R[state]}" != stable ]; then printf ' (job %s: %s -> %s)' "${R[job]}" "${R[previous]:-?}" "${R[target]:-?}"; fi
+  if [ -n "${R[checkpoint]}" ]; then printf ', shutdown checkpoint %s' "${R[checkpoint]}"; fi
   echo
+}
+
+# Prints a line (the record's resourceVersion) now and at every change of the record, until the API ends the
+# watch or cannot be reached. A reader wakes on each line; what it decides on, it reads with record_read.
+# Run it in the background (`record_watch &`): kubectl replaces the subshell, so that its pid is kubectl's.
+record_watch() {
+  exec "$KUBECTL" get lease "$LEADER_RECORD" --watch --request-timeout=0 -o 'jsonpath={.metadata.resourceVersion}{"\n"}'
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Sidecar of every postgres pod, and the pod's only client of the Kubernetes API. Every second it:
+# Sidecar of every postgres pod, and the pod's only client of the Kubernetes API. Every second, and at once
+# whenever the record changes (it watches it), it:
 #   - reads the leader record (leader-record.sh) and hands it to the postgres container's entrypoint
 #     through a file in the pod's shared run directory (that container has no API token);
 #   - labels the pod role=primary only when PostgreSQL is a primary *and* the record names this pod,
@@ -7,6 +8,12 @@
 #   - fences a primary that the record does not name (standby.signal, then a fast shutdown), and one
 #     that cannot read the record for ISOLATION_FENCE_SECONDS: an isolated or forgotten primary stops
 #     taking writes as soon as it can see the record again, or when it has lost sight of it too long;
+#   - carries out a planned switchover that a failover job has written into the record (state switching-over):
+#     the old primary fences itself and records its shutdown checkpoint; the target waits until it has received
+#     WAL beyond that checkpoint, then records itself as the primary (compare-and-swap: a job that gave the
+#     switchover up first wins, and the target is not promoted);
+#   - promotes a replica that the record names as the primary (a switchover's target, or an old primary
+#     that a refused switchover gave the role back to);
 #   - creates the record when none exists and this pod is a primary (a new cluster, initialized by
 #     pod 0); if another pod created it first, this primary is not named and fences itself;
 #   - on the primary: keeps one replication slot per other pod that exists (dropping those of pods
@@ -41,6 +48,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/leader-record.sh"
 
 STATEFULSET=${POD_NAME%-*}
+NODE_SCRIPT=$(dirname "${BASH_SOURCE[0]}")/pg-node.sh
 DATA_VOLUME=$(dirname "$PGDATA")
 RECLONE_MARKER=$DATA_VOLUME/reclone-requested
 
@@ -111,11 +119,72 @@ apply_label() {
 # This server must stop taking writes now: it restarts as a replica (standby.signal) and its entrypoint
 # decides from the record what it follows. A fast shutdown hands every WAL record to connected replicas.
 fence_local() {
+  local unlabel
   log "FENCING this primary: $1"
-  apply_label "" 2> /dev/null || true
+  # The label goes while PostgreSQL stops (a failover job removes it too): no client should reach a server that is
+  # shutting down.
+  apply_label "" 2> /dev/null &
+  unlabel=$!
   applied=""
   touch "$PGDATA/standby.signal"
   stop_fast 2> /dev/null || log "pg_ctl stop failed; retrying next round"
+  wait "$unlabel" || true
+  report_shutdown_checkpoint
+}
+
+# A switchover away from this pod waits for its shutdown checkpoint: after a clean (fast) shutdown, the end of its
+# WAL, which every connected replica was sent before the server exited. Only a cleanly shut down data directory
+# (pg_control: DB_SHUTDOWNED, 1) says so; one that crashed, or has started again, leaves the switchover to time out.
+report_shutdown_checkpoint() {
+  local lsn
+  [ "${R[state]:-}" = switching-over ] && [ "${R[previous]}" = "$POD_NAME" ] && [ -z "${R[checkpoint]}" ] || return 0
+  [ "$(control_state | tr -d ' ')" = 1 ] || return 0
+  lsn=$(LC_ALL=C pg_controldata "$PGDATA" | sed -n 's/^Latest checkpoint location: *//p')
+  [[ $lsn =~ ^[0-9A-F]+/[0-9A-F]+$ ]] || return 0
+  if record_update "checkpoint=$lsn"; then
+    log "fenced for the switchover to ${R[target]}: recorded the shutdown checkpoint $lsn"
+  else
+    log "could not record the shutdown checkpoint $lsn ($RECORD_ERROR); retrying"
+    SOON=true
+  fi
+}
+
+# The target of a switchover: once it has received WAL beyond the old primary's shutdown checkpoint (it holds
+# every commit), it names itself in the record and is promoted. Until then it looks again soon.
+take_over_switchover() {
+  local received sync="" checkpoint=${R[checkpoint]}
+  received=$(sql "SELECT greatest(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()) > '$checkpoint'::pg_lsn") || received=""
+  if [ "$received" != t ]; then
+    SOON=true
+    return 0
+  fi
+  if (( SYNC_REPLICAS > 0 )); then sync=$(other_pods | sort | paste -sd, -) || return 0; fi
+  if record_update state=stable "primary=$POD_NAME" "sync=$sync" target= previous= job= checkpoint=; then
+    log "received the old primary's shutdown checkpoint $checkpoint: recorded this pod as the primary ($(record_describe))"
+    promote_named
+  else
+    log "could not record this pod as the primary ($RECORD_ERROR): deciding again"
+    SOON=true
+  fi
+}
+
+# The record names this pod, and PostgreSQL is a replica: promote it (pg-node.sh promote: slots for the other
+# pods, then it accepts writes), label it, and record its new timeline.
+promote_named() {
+  local others timeline
+  others=$(other_pods) || others=""
+  log "the leader record names this pod as the primary: promoting it"
+  # shellcheck disable=SC2086 # one pod name per word
+  if ! bash "$NODE_SCRIPT" promote $others > /dev/null; then
+    log "promotion failed; deciding again"
+    SOON=true
+    return 0
+  fi
+  role=primary
+  label primary
+  timeline=$(local_timeline) || return 0
+  if [ -n "$timeline" ] && [ "$timeline" != "${R[timeline]}" ]; then record_update "timeline=$timeline" || true; fi
+  LAST_OTHERS="(unknown)"
 }
 
 local_timeline() {
@@ -236,10 +305,17 @@ check_replica_wal() {
   LAST_STREAMING=$SECONDS
 }
 
-# Sleeps POLL_SECONDS, or less if the entrypoint asks for a fresh read of the record (it decides only on a
-# copy read after it started).
+# Sleeps POLL_SECONDS, or less: when the record changes (the watcher writes a line into the FIFO), when the
+# entrypoint asks for a fresh read of the record (it decides only on a copy read after it started), or, after a
+# round that asked for it (SOON), 10 ms.
+SOON=false
 nap() {
   local tenths
+  if $SOON; then
+    SOON=false
+    read -r -t 0.01 -u "$NAP_FD" _ || true
+    return 0
+  fi
   for ((tenths = 0; tenths < POLL_SECONDS * 10; tenths++)); do
     if [ -e "$RECORD_FILE.wanted" ]; then
       rm -f "$RECORD_FILE.wanted"
@@ -251,7 +327,20 @@ nap() {
   done
 }
 
-# Whether the record lets this pod be a primary: it names it, or a failover job is promoting it.
+# Writes a line to standard output at every change of the record (a watch, started again when it ends).
+watch_record() {
+  local child=""
+  trap 'if [ -n "$child" ]; then kill "$child" 2> /dev/null; fi; exit 0' TERM INT
+  while true; do
+    record_watch 2> /dev/null &
+    child=$!
+    wait "$child" || true
+    sleep "$POLL_SECONDS"
+  done
+}
+
+# Whether the record lets this pod be a primary: it names it, or a failover job is promoting it. While the sidecars
+# switch over, no pod may (the target is named once it is sure to hold every commit).
 authorized() {
   [ "${R[found]}" = yes ] || return 1
   if [ "${R[state]}" = stable ]; then [ "${R[primary]}" = "$POD_NAME" ]; return; fi
@@ -274,12 +363,16 @@ label() {
 }
 
 main() {
-  local role started last_read=$SECONDS api=up
-  trap 'exit 0' TERM INT
+  local role started last_read=$SECONDS api=up watcher
   write_passfile
   rm -f /tmp/nap.fifo
   mkfifo /tmp/nap.fifo
   exec {NAP_FD}<> /tmp/nap.fifo
+  # Each change of the record wakes the loop at once; the loop still reads the record every POLL_SECONDS.
+  watch_record >&"$NAP_FD" &
+  watcher=$!
+  # The pod is going away (or this sidecar is restarted): the write Service follows the label alone, so it goes first.
+  trap 'kill "$watcher" 2> /dev/null; if [ -n "$applied" ]; then apply_label "" 2> /dev/null || true; fi; exit 0' TERM INT
   log "watching $PGDATA and leader record $LEADER_RECORD; label \"$ROLE_LABEL\""
   while true; do
     started=${EPOCHREALTIME/./}
@@ -306,10 +399,21 @@ main() {
           fi
           ;;
         replica)
-          label replica
-          check_replica_wal
+          if [ "${R[found]}" = yes ] && [ "${R[state]}" = stable ] && [ "${R[primary]}" = "$POD_NAME" ]; then
+            promote_named
+          elif [ "${R[state]:-}" = switching-over ] && [ "${R[target]}" = "$POD_NAME" ] && [ -n "${R[checkpoint]}" ]; then
+            label replica
+            take_over_switchover
+          else
+            label replica
+            report_shutdown_checkpoint
+            check_replica_wal
+          fi
           ;;
-        *) label "" ;;
+        *)
+          label ""
+          report_shutdown_checkpoint
+          ;;
       esac
     elif [ "$role" = primary ] && (( SECONDS - last_read >= ISOLATION_FENCE_SECONDS )); then
       fence_local "the leader record could not be read for $((SECONDS - last_read))s (isolated from the API?)"

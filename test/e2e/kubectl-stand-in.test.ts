@@ -60,7 +60,20 @@ function standIn(manifests: Manifests, pods: ApiPod[], tokens: Record<string, { 
       request.end(body);
     });
   };
-  return { api, kubectl };
+  return { api, kubectl, socket };
+}
+
+/** A watch (`kubectl get ... --watch`): the text streamed so far, whether the server ended it, and a way to stop it. */
+function watch(socket: string, token: string, args: string[]) {
+  const state = { text: '', ended: false, close: () => request.destroy() };
+  const request = http.request({ socketPath: socket, path: '/kubectl', method: 'POST', headers: { 'x-kubectl-raw': '1' } }, response => {
+    expect(response.headers['x-kubectl-stream']).toBe('1');
+    response.on('data', d => { state.text += d; });
+    response.on('end', () => { state.ended = true; });
+  });
+  request.on('error', () => undefined);
+  request.end(JSON.stringify({ token, namespace: 'default', args }));
+  return state;
 }
 
 function role(name: string, rules: object[], account = name): KubeObject[] {
@@ -236,6 +249,43 @@ describe('Leases: an object store with resourceVersions, conflicts and RBAC', ()
     expect(await kubectl('leader', ['patch', 'lease', 'leader', '--type=merge', '-p', '{"spec":{"holderIdentity":"pod-2"}}']))
       .toEqual({ code: 0, stdout: 'lease.coordination.k8s.io/leader patched (no change)\n', stderr: '' });
     expect(api.lease('leader')!.metadata.resourceVersion).toBe(applied.stdout);
+  });
+
+  test('a watch of one Lease prints it now and at every change, nothing while its pod is cut off, until its request times out; it needs watch on the name', async () => {
+    const watcher = fakePod('watcher-0', {});
+    const watching = standIn(new Manifests(role('watcher', [
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: ['watched'], verbs: ['get', 'watch'] },
+    ])), [watcher], { w: { account: 'watcher', pod: 'watcher-0' } });
+    await watching.api.listen();
+    try {
+      await watching.api.admin(['create', '-f', '-'], LEASE('watched', { 'postgres.cdk8s.io/epoch': '1' }));
+      const epoch = (value: string) => watching.api.admin(['patch', 'lease', 'watched', '--type=merge', '-p',
+        JSON.stringify({ metadata: { annotations: { 'postgres.cdk8s.io/epoch': value } } })]);
+      const args = ['get', 'lease', 'watched', '--watch', '-o', 'jsonpath={.metadata.annotations.postgres\\.cdk8s\\.io/epoch}{"\\n"}'];
+      const open = watch(watching.socket, 'w', [...args, '--request-timeout=0']);
+      await waitFor('the Lease as it is', () => open.text === '1\n', 5_000, 10);
+      await epoch('2');
+      await waitFor('the change', () => open.text === '1\n2\n', 5_000, 10);
+      watcher.apiCutOff = true;
+      await epoch('3');
+      await new Promise(resolve => setTimeout(resolve, 200));
+      expect(open.text).toBe('1\n2\n');
+      watcher.apiCutOff = false;
+      await epoch('4');
+      await waitFor('the next change once it can be reached again', () => open.text === '1\n2\n4\n', 5_000, 10);
+      expect(open.ended).toBe(false);
+      open.close();
+
+      const timed = watch(watching.socket, 'w', [...args, '--request-timeout=300ms']);
+      await waitFor('the watch to end with its request', () => timed.ended, 5_000, 10);
+      expect(timed.text).toBe('4\n');
+      expect(await kubectl('leader', ['get', 'lease', 'leader', '--watch'])).toEqual({
+        code: 1, stdout: '', stderr: 'Error from server (Forbidden): leases.coordination.k8s.io "leader" is forbidden: User '
+          + '"system:serviceaccount:default:leader" cannot watch resource "leases" in API group "coordination.k8s.io" in the namespace "default"\n',
+      });
+    } finally {
+      watching.api.close();
+    }
   });
 
   test('replace -f - holds to the same precondition; one counter orders every write', async () => {

@@ -97,22 +97,45 @@ describe('the leader record under faults (dist/)', () => {
     await expectRowsEverywhere(cluster, PODS, 'writes', rows);
   }));
 
-  test('a job killed midway leaves the record failing over; running the job again completes or undoes it', () => step(cluster, async () => {
+  test('a switchover whose job is killed right after it took the record goes on without it: the sidecars finish it', () => step(cluster, async () => {
     const before = leader(cluster).primary;
     const target = PODS.find(p => p !== before)!;
     await cluster.sql('postgres-write', 'INSERT INTO writes (v) VALUES (200000)');
     const job = cluster.startJob('postgres-failover', { FAILOVER_TARGET: target });
-    await waitFor('the job to take the record', () => leader(cluster).state === 'failing-over', 20_000, 20);
+    await waitFor('the job to take the record', () => leader(cluster).state !== 'stable' || leader(cluster).primary !== before, 20_000, 5);
     await job.kill();
-    expect(leader(cluster)).toMatchObject({ state: 'failing-over', job: job.pod });
+    await waitFor(`the record to name ${target}`, () => leader(cluster).state === 'stable' && leader(cluster).primary === target, 20_000);
+    await expectOnlyPrimary(cluster, target, PODS);
+    expect(await valuesOn(cluster, target, 'writes')).toContain(200000);
     const again = await cluster.runJob('postgres-failover');
-    expect(again.stdout).toContain(`job ${job.pod} ended without finishing its failover`);
     expect(again.code).toBe(0);
-    const primary = leader(cluster).primary;
-    expect(leader(cluster).state).toBe('stable');
-    await expectOnlyPrimary(cluster, primary, PODS);
-    expect(await valuesOn(cluster, primary, 'writes')).toContain(200000);
-    await expectRowsEverywhere(cluster, PODS, 'writes', await valuesOn(cluster, primary, 'writes'));
+    expect(again.stdout).toContain(`primary ${target} is healthy: nothing to do`);
+    await expectRowsEverywhere(cluster, PODS, 'writes', await valuesOn(cluster, target, 'writes'));
+  }));
+
+  test('a stalled switchover whose job was killed stays switching over, the old primary fenced; running the job again gives it back', () => step(cluster, async () => {
+    const before = leader(cluster).primary;
+    const target = PODS.find(p => p !== before)!;
+    await cluster.sql('postgres-write', 'INSERT INTO writes (v) VALUES (200001)');
+    // The target cannot receive the old primary's last WAL: the sidecars cannot finish the switchover.
+    await cluster.cutOff(target, { network: true });
+    const job = cluster.startJob('postgres-failover', { FAILOVER_TARGET: target });
+    await waitFor('the old primary to record its shutdown checkpoint', () => !!leader(cluster).checkpoint, 30_000, 20);
+    await job.kill();
+    await sleep(2000);
+    expect(leader(cluster)).toMatchObject({ state: 'switching-over', job: job.pod, previous: before, target });
+    expect(await runningPrimaries(cluster)).toEqual([]);
+    expect(cluster.endpoints('postgres-write')).toEqual([]);
+    const again = await cluster.runJob('postgres-failover', { SWITCHOVER_TIMEOUT_SECONDS: '2' });
+    expect(again.stdout).toContain(`job ${job.pod} ended without finishing its failover`);
+    expect(again.stdout).toContain(`REFUSED: switchover to ${target}`);
+    expect(again.stdout).toContain(`${before} is the primary again, nothing was lost`);
+    expect(again.code).toBe(1);
+    expect(leader(cluster)).toMatchObject({ state: 'stable', primary: before, checkpoint: '' });
+    await cluster.reconnect(target);
+    await expectOnlyPrimary(cluster, before, PODS);
+    expect(await valuesOn(cluster, before, 'writes')).toContain(200001);
+    await expectRowsEverywhere(cluster, PODS, 'writes', await valuesOn(cluster, before, 'writes'));
   }));
 
   test('a switchover to a disconnected replica is refused and given back: the old primary keeps every row', () => step(cluster, async () => {

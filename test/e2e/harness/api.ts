@@ -60,6 +60,7 @@ interface Flags {
   overwrite?: boolean;
   ignoreNotFound?: boolean;
   wait?: boolean;
+  watch?: boolean;
 }
 
 const VALUE_FLAGS: Record<string, keyof Flags> = {
@@ -79,7 +80,25 @@ const VALUE_FLAGS: Record<string, keyof Flags> = {
   '--type': 'type',
   '--request-timeout': 'requestTimeout',
 };
-const BOOLEAN_FLAGS: Record<string, keyof Flags> = { '--overwrite': 'overwrite', '--ignore-not-found': 'ignoreNotFound', '--wait': 'wait' };
+const BOOLEAN_FLAGS: Record<string, keyof Flags> = {
+  '--overwrite': 'overwrite', '--ignore-not-found': 'ignoreNotFound', '--wait': 'wait', '-w': 'watch', '--watch': 'watch',
+};
+
+/**
+ * `kubectl get lease NAME --watch`: the object printed now, then again at every change, until the request
+ * times out or the client goes away. An answer that streams instead of a Result.
+ */
+interface WatchAnswer extends Result {
+  readonly watch: { readonly caller: Caller; readonly name: string; readonly output?: string; readonly timeoutMs: number };
+}
+
+/** An open watch: where its events go. */
+interface OpenWatch {
+  readonly caller: Caller;
+  readonly name: string;
+  readonly output?: string;
+  write(text: string): void;
+}
 
 /** Something the stand-in does not do (exit 2): a script that needs it fails its tests until the stand-in grows. */
 class Unsupported extends Error {}
@@ -102,7 +121,8 @@ export class ApiStandIn {
   private readonly server: http.Server;
   /** One counter for every write, like etcd's revision: resourceVersions grow across objects. */
   private revision = 0;
-  private readonly leases = new ObjectStore(LEASES, () => ++this.revision);
+  private readonly watches = new Set<OpenWatch>();
+  private readonly leases = new ObjectStore(LEASES, () => ++this.revision, (namespace, name, object) => this.notify(namespace, name, object));
 
   constructor(private readonly backend: ApiBackend, public readonly socket: string) {
     this.server = http.createServer((request, response) => {
@@ -111,9 +131,13 @@ export class ApiStandIn {
       request.on('end', async () => {
         const { token, namespace, args, stdin } = JSON.parse(Buffer.concat(chunks).toString('utf8'));
         const identity = this.backend.identityOf(token);
-        const result = identity
+        const result: Result | WatchAnswer = identity
           ? await this.kubectl({ ...identity, namespace: namespace || this.backend.namespace }, args, stdin)
           : { code: 1, stdout: '', stderr: 'error: You must be logged in to the server (Unauthorized)\n' };
+        if ('watch' in result) {
+          this.stream(response, result);
+          return;
+        }
         if (request.headers['x-kubectl-raw'] === '1') {
           // The native client (bin/kubectl.c) has no JSON parser: `<code>\n<stdout bytes>\n<stdout><stderr>`.
           const stdout = Buffer.from(result.stdout, 'utf8');
@@ -141,6 +165,44 @@ export class ApiStandIn {
     this.server.closeAllConnections();
   }
 
+  /**
+   * A watch's answer: raw standard output as it comes (header `X-Kubectl-Stream: 1`, no framing, no chunked
+   * encoding), ended by the server after the request's timeout, or by the client. Events are not delivered
+   * while the watching pod is cut off from the API (they would not reach it), as on a partitioned node.
+   */
+  private stream(response: http.ServerResponse, answer: WatchAnswer): void {
+    response.useChunkedEncodingByDefault = false;
+    response.writeHead(200, { 'content-type': 'application/octet-stream', 'x-kubectl-stream': '1', 'connection': 'close' });
+    response.write(answer.stdout);
+    const cutOff = () => !!answer.watch.caller.pod && !!this.backend.pods().find(p => p.name === answer.watch.caller.pod)?.apiCutOff;
+    const open: OpenWatch = {
+      ...answer.watch,
+      write: text => {
+        if (!cutOff()) response.write(text);
+      },
+    };
+    this.watches.add(open);
+    let timer: NodeJS.Timeout | undefined;
+    const end = () => {
+      if (!this.watches.delete(open)) return;
+      if (timer) clearTimeout(timer);
+      response.end();
+    };
+    if (answer.watch.timeoutMs > 0) timer = setTimeout(end, answer.watch.timeoutMs);
+    response.on('close', end);
+  }
+
+  private notify(namespace: string, name: string, object: StoredObject | undefined): void {
+    for (const watch of this.watches) {
+      if (watch.caller.namespace !== namespace || watch.name !== name || !object) continue;
+      try {
+        watch.write(this.print([object], LEASES, watch.output, true));
+      } catch {
+        // A template that fails on this object prints nothing for it.
+      }
+    }
+  }
+
   /** kubectl as cluster-admin, from the tests: no RBAC, never partitioned. */
   public admin(args: string[], stdin?: string): Promise<Result> {
     return this.kubectl({ namespace: this.backend.namespace }, args, stdin);
@@ -155,7 +217,7 @@ export class ApiStandIn {
     return this.leases.list(namespace);
   }
 
-  private async kubectl(caller: Caller, args: string[], stdin?: string): Promise<Result> {
+  private async kubectl(caller: Caller, args: string[], stdin?: string): Promise<Result | WatchAnswer> {
     try {
       const { positional, flags, command } = parseArgs(args);
       const timeoutMs = requestTimeoutMs(flags.requestTimeout);
@@ -167,7 +229,7 @@ export class ApiStandIn {
       const request = { ...caller, namespace: flags.namespace ?? caller.namespace };
       const [verb, ...rest] = positional;
       switch (verb) {
-        case 'get': return this.get(request, rest, flags);
+        case 'get': return flags.watch ? this.watch(request, rest, flags, timeoutMs) : this.get(request, rest, flags);
         case 'create': return this.write(request, 'create', rest, flags, stdin);
         case 'replace': return this.write(request, 'replace', rest, flags, stdin);
         case 'patch': return this.patch(request, rest, flags);
@@ -213,6 +275,19 @@ export class ApiStandIn {
       return { code: 0, stdout: '', stderr: listed && !flags.output ? `No resources found in ${caller.namespace} namespace.\n` : '' };
     }
     return ok(this.print(objects, type, flags.output, !listed && names.length === 1));
+  }
+
+  /** `get lease NAME --watch`: needs get and watch on the name (the API server authorizes a watch of one object by its name). */
+  private watch(caller: Caller, rest: string[], flags: Flags, timeoutMs: number): WatchAnswer | Result {
+    const { type, names } = typeAndNames(rest);
+    if (type !== LEASES || names.length !== 1 || flags.selector || flags.fieldSelector) {
+      throw new Unsupported(`only \`kubectl get lease NAME --watch\` is supported (got get ${rest.join(' ')} --watch)`);
+    }
+    this.authorize(caller, 'get', type, names[0]);
+    this.authorize(caller, 'watch', type, names[0]);
+    const found = this.find(caller.namespace, type, names[0]);
+    if (!found) return { code: 1, stdout: '', stderr: `${serverError(new ApiError('NotFound', `${qualifiedPlural(type)} "${names[0]}" not found`))}\n` };
+    return { code: 0, stdout: this.print([found], type, flags.output, true), stderr: '', watch: { caller, name: names[0], output: flags.output, timeoutMs } };
   }
 
   private write(caller: Caller, verb: 'create' | 'replace', rest: string[], flags: Flags, stdin: string | undefined): Result {

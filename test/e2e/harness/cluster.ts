@@ -47,6 +47,8 @@ interface ServiceAddress {
   readonly port: number;
   readonly targetPort: number;
   readonly selector: Record<string, string>;
+  /** Every pod that matches the selector is an endpoint, ready or not. */
+  readonly publishNotReadyAddresses: boolean;
 }
 
 /**
@@ -475,6 +477,7 @@ export class E2eCluster implements PodHost {
         port: port.port,
         targetPort: typeof port.targetPort === 'number' ? port.targetPort : port.port,
         selector: service.spec.selector,
+        publishNotReadyAddresses: service.spec.publishNotReadyAddresses === true,
       });
     }
     this.updateHosts();
@@ -549,10 +552,13 @@ export class E2eCluster implements PodHost {
     for (const netns of this.network.allNamespaces) this.network.writeHosts(netns, entries);
   }
 
-  /** The endpoints controller: pods that the API reports ready, whose labels match each Service's selector. */
+  /**
+   * The endpoints controller: pods that the API reports ready (any, with publishNotReadyAddresses), whose labels
+   * match each Service's selector.
+   */
   private updateEndpoints(): void {
     for (const service of this.services) {
-      const pods = this.livePods().filter(p => p.reportedReady && matchesSelector(p.labels, service.selector));
+      const pods = this.livePods().filter(p => (service.publishNotReadyAddresses || p.reportedReady) && matchesSelector(p.labels, service.selector));
       const file = path.join(this.stateDir, 'endpoints', service.name);
       const next = JSON.stringify(pods.map(p => `${p.ip}:${service.targetPort}`).sort());
       if (fs.existsSync(file) && fs.readFileSync(file, 'utf8') === next) continue;

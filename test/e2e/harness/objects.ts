@@ -54,7 +54,9 @@ export class ObjectStore {
   private readonly objects = new Map<string, StoredObject>();
 
   /** `nextRevision` is the cluster's one counter: every write of any object takes the next number. */
-  constructor(private readonly type: ResourceType, private readonly nextRevision: () => number) {}
+  /** `onWrite` hears of every change of an object (its new state, or undefined once deleted), as a watch does. */
+  constructor(private readonly type: ResourceType, private readonly nextRevision: () => number,
+    private readonly onWrite: (namespace: string, name: string, object: StoredObject | undefined) => void = () => {}) {}
 
   public get(namespace: string, name: string): StoredObject {
     const found = this.objects.get(`${namespace}/${name}`);
@@ -87,6 +89,7 @@ export class ObjectStore {
       creationTimestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
     };
     this.objects.set(`${namespace}/${name}`, object);
+    this.onWrite(namespace, name, clone(object));
     return clone(object);
   }
 
@@ -115,6 +118,7 @@ export class ObjectStore {
     this.get(namespace, name);
     this.objects.delete(`${namespace}/${name}`);
     this.nextRevision();
+    this.onWrite(namespace, name, undefined);
   }
 
   private write(namespace: string, current: StoredObject, next: StoredObject, precondition: unknown): { object: StoredObject; changed: boolean } {
@@ -135,6 +139,7 @@ export class ObjectStore {
     if (JSON.stringify(sortKeys(next)) === JSON.stringify(sortKeys(current))) return { object: current, changed: false };
     next.metadata.resourceVersion = String(this.nextRevision());
     this.objects.set(`${namespace}/${name}`, next);
+    this.onWrite(namespace, name, clone(next));
     return { object: clone(next), changed: true };
   }
 

@@ -15,7 +15,9 @@
  * Request: POST /kubectl, a JSON body {"token","namespace","args","stdin"} (as the Node.js client
  * sends it; bytes of 0x80 and above pass through, the server decodes UTF-8), with the header
  * `X-Kubectl-Raw: 1`, so that the answer comes framed as `<code>\n<stdout length>\n<stdout><stderr>`
- * instead of JSON. Plain C99 and POSIX, libc only.
+ * instead of JSON. A watch (`get ... --watch`) is answered with the header `X-Kubectl-Stream: 1` and raw
+ * standard output as it comes, until the server ends it: copied to stdout as it arrives, exit code 0.
+ * Plain C99 and POSIX, libc only.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -291,7 +293,7 @@ int main(int argc, char **argv) {
   struct buf token = {0}, namespace = {0}, input = {0}, body = {0}, head = {0}, response = {0};
   const char *value, *p, *end, *headers_end = NULL, *line;
   size_t value_len, body_start = 0, want = 0;
-  int have_length = 0, fd, i;
+  int have_length = 0, streaming = 0, fd, i;
   long long code, out_len;
   struct sockaddr_un address;
 
@@ -378,10 +380,29 @@ int main(int argc, char **argv) {
           have_length = 1;
         } else if (header_is(line, eol, "transfer-encoding")) {
           malformed();
+        } else if (header_is(line, eol, "x-kubectl-stream")) {
+          streaming = 1;
         }
         line = eol + 2;
       }
+      if (streaming) break;
     }
+  }
+  if (streaming) {
+    /* A watch: what came with the headers, then everything else as it arrives. */
+    write_all(1, response.data + body_start, response.len - body_start);
+    for (;;) {
+      char chunk[65536];
+      ssize_t n = recv(fd, chunk, sizeof chunk, 0);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        connection_failed("read", errno, NULL);
+      }
+      if (n == 0) break;
+      write_all(1, chunk, (size_t)n);
+    }
+    close(fd);
+    return 0;
   }
   close(fd);
   if (!headers_end) {
