@@ -55,9 +55,9 @@ describe('pg-node.sh live: the liveness and startup probes', () => {
   const scratch = postgresScratchDir();
   // A copy of the scripts of this test's own: the probe recognizes the entrypoint by its path, and other tests
   // (or clusters) on this machine run theirs from other paths.
-  const scripts = path.join(scratch, 'scripts');
-  fs.mkdirSync(scripts);
-  for (const file of fs.readdirSync(scriptsDir)) fs.copyFileSync(path.join(scriptsDir, file), path.join(scripts, file));
+  const ownScripts = path.join(scratch, 'scripts');
+  fs.mkdirSync(ownScripts);
+  for (const file of fs.readdirSync(scriptsDir)) fs.copyFileSync(path.join(scriptsDir, file), path.join(ownScripts, file));
   const data = path.join(scratch, 'pgdata');
   const port = String(20_000 + (process.pid % 20_000));
   const env = { PATH: `${PG_BIN}:/usr/bin:/bin`, PGDATA: data, PGPORT: port, POD_NAME: 'live-test-0' };
@@ -77,7 +77,7 @@ describe('pg-node.sh live: the liveness and startup probes', () => {
 
   /** Runs `pg-node.sh <args>` as the postgres user, as the kubelet runs the probe in the container; its exit code. */
   function probe(...args: string[]): number {
-    const result = spawnSync('/bin/bash', [path.join(scripts, 'pg-node.sh'), ...args], { env, uid, gid, encoding: 'utf8', timeout: 20_000 });
+    const result = spawnSync('/bin/bash', [path.join(ownScripts, 'pg-node.sh'), ...args], { env, uid, gid, encoding: 'utf8', timeout: 20_000 });
     return result.status ?? 1;
   }
 
@@ -119,16 +119,24 @@ describe('pg-node.sh live: the liveness and startup probes', () => {
     fs.mkdirSync(volume);
     fs.chownSync(volume, uid, gid);
     const waitingEnv = {
-      ...env, PGDATA: path.join(volume, 'pgdata'), POD_NAME: 'live-test-1', POSTGRES_PASSWORD: 'p', POSTGRES_REPLICATION_PASSWORD: 'r',
-      PRIMARY_HOST: 'nowhere.invalid', PEER_DOMAIN: 'nowhere.invalid', RECORD_FILE: path.join(volume, 'leader-record'),
-      PGPASSFILE: path.join(volume, 'pgpass'), RETRY_SECONDS: '1', RECORD_MAX_AGE: '1',
+      ...env,
+      PGDATA: path.join(volume, 'pgdata'),
+      POD_NAME: 'live-test-1',
+      POSTGRES_PASSWORD: 'p',
+      POSTGRES_REPLICATION_PASSWORD: 'r',
+      PRIMARY_HOST: 'nowhere.invalid',
+      PEER_DOMAIN: 'nowhere.invalid',
+      RECORD_FILE: path.join(volume, 'leader-record'),
+      PGPASSFILE: path.join(volume, 'pgpass'),
+      RETRY_SECONDS: '1',
+      RECORD_MAX_AGE: '1',
     };
     const log: string[] = [];
-    entrypoint = spawn('/bin/bash', [path.join(scripts, 'init-replica.sh')], { env: waitingEnv, uid, gid, detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+    entrypoint = spawn('/bin/bash', [path.join(ownScripts, 'init-replica.sh')], { env: waitingEnv, uid, gid, detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
     entrypoint.stderr!.on('data', d => log.push(String(d)));
     for (let i = 0; i < 100 && !log.join('').includes('waiting for the role-labeler sidecar'); i++) await new Promise(r => setTimeout(r, 100));
     expect(log.join('')).toContain('waiting for the role-labeler sidecar to read the leader record');
-    const probeWith = (...args: string[]) => spawnSync('/bin/bash', [path.join(scripts, 'pg-node.sh'), ...args],
+    const probeWith = (...args: string[]) => spawnSync('/bin/bash', [path.join(ownScripts, 'pg-node.sh'), ...args],
       { env: waitingEnv, uid, gid, encoding: 'utf8' }).status;
     expect([probeWith('live'), probeWith('live', 'started')]).toEqual([0, 1]);
 
