@@ -96,12 +96,16 @@ describe('PostgresStatefulSet', () => {
     // Checked every second for 3600 s: the postmaster answers, if only to say that it is recovering.
     expect(postgres.startupProbe).toEqual({
       exec: { command: ['/bin/bash', '/opt/postgres-cluster/pg-node.sh', 'live', 'started'] },
-      periodSeconds: 1, timeoutSeconds: 5, failureThreshold: 3600,
+      periodSeconds: 1,
+      timeoutSeconds: 5,
+      failureThreshold: 3600,
     });
     // Six failures in a row, a minute of a postmaster that answers nothing: never a long crash recovery or catch-up.
     expect(postgres.livenessProbe).toEqual({
       exec: { command: ['/bin/bash', '/opt/postgres-cluster/pg-node.sh', 'live'] },
-      periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 6,
+      periodSeconds: 10,
+      timeoutSeconds: 5,
+      failureThreshold: 6,
     });
     expect(container(statefulSet({ startupTimeoutSeconds: 86_400 }), 'postgres').startupProbe.failureThreshold).toBe(86_400);
     // The sidecars have no probes: the postgres container's decide the pod's fate.
