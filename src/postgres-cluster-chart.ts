@@ -34,8 +34,8 @@ export interface PostgresClusterChartProps extends ChartProps, PostgresConfigPro
   readonly networkPolicy?: boolean;
 
   /**
-   * Annotate the objects with Argo CD sync waves (`argocd.argoproj.io/sync-wave`): configuration and RBAC
-   * (-1), then the StatefulSet, its PodDisruptionBudget and the Services (0), then the failover CronJob (1).
+   * Annotate the objects with Argo CD sync waves (`argocd.argoproj.io/sync-wave`): configuration, RBAC and
+   * NetworkPolicies (-1), then the StatefulSet, its PodDisruptionBudget and the Services (0), then the failover CronJob (1).
    * Only object metadata changes: pods are not restarted by turning it on.
    * @default false
    */
@@ -78,7 +78,9 @@ export class PostgresClusterChart extends Chart {
 }
 
 /** The NetworkPolicies unless turned off; their selectors without them are a mistake, not a silent no-op. */
-function networkPolicyOf(chart: Chart, props: PostgresClusterChartProps, statefulSet: PostgresStatefulSet, failoverJob: FailoverJob) {
+function networkPolicyOf(
+  chart: Chart, props: PostgresClusterChartProps, statefulSet: PostgresStatefulSet, failoverJob: FailoverJob,
+): PostgresNetworkPolicy | undefined {
   const owner = `PostgresClusterChart ${chart.node.path}`;
   validateTypes(owner, props, { networkPolicy: 'boolean' });
   if (props.networkPolicy ?? true) {
