@@ -14,6 +14,8 @@ const SYNC_WAVES: { readonly [kind: string]: string } = {
   ServiceAccount: '-1',
   Role: '-1',
   RoleBinding: '-1',
+  // Before the pods: they never run unprotected, and the policies allow all they need.
+  NetworkPolicy: '-1',
   StatefulSet: '0',
   Service: '0',
   // With the pods it protects: in an earlier wave, a budget over no pods yet could hold the sync up.

@@ -46,6 +46,8 @@ export class FailoverJob extends Construct {
   public readonly cronJobName: string;
   /** The pod promoted by default, if one is set. */
   public readonly targetPod?: string;
+  /** Labels that select the job's pods, those of every run. */
+  public readonly selectorLabels: { [key: string]: string };
 
   constructor(scope: Construct, id: string, props: FailoverJobProps) {
     super(scope, id);
@@ -58,9 +60,10 @@ export class FailoverJob extends Construct {
     this.targetPod = props.targetPod;
     validateTargetPod(owner, statefulSet.name, this.targetPod);
     const timeoutSeconds = props.timeoutSeconds ?? 300;
-    const labels = { ...names.common, 'app.kubernetes.io/component': 'failover' };
+    this.selectorLabels = { 'app.kubernetes.io/instance': names.cluster, 'app.kubernetes.io/component': 'failover' };
+    const labels = { ...names.common, ...this.selectorLabels };
     const selector = Object.entries(names.selector).map(([k, v]) => `${k}=${v}`).join(',');
-    const jobSelector = [`app.kubernetes.io/instance=${names.cluster}`, 'app.kubernetes.io/component=failover'].join(',');
+    const jobSelector = Object.entries(this.selectorLabels).map(([k, v]) => `${k}=${v}`).join(',');
     const pods = podNames(names, config.maxReplicas);
 
     addServiceAccountWithRole(this, names.failover, labels, [

@@ -3,13 +3,16 @@ import { Construct } from 'constructs';
 import { ArgoCdApplication } from './argo-cd-application';
 import { FailoverJob } from './failover-job';
 import { PostgresConfig, PostgresConfigProps } from './postgres-config';
+import { PostgresNetworkPolicy, PostgresNetworkPolicyOptions } from './postgres-network-policy';
 import { PostgresPodOptions, PostgresStatefulSet } from './postgres-stateful-set';
+import { validateTypes } from './private/validation';
 import { RoleServices } from './role-services';
 
 /**
- * Properties of {@link PostgresClusterChart}: the configuration's, the pods', and the Services' and failover job's.
+ * Properties of {@link PostgresClusterChart}: the configuration's, the pods', the NetworkPolicies', and the Services'
+ * and failover job's.
  */
-export interface PostgresClusterChartProps extends ChartProps, PostgresConfigProps, PostgresPodOptions {
+export interface PostgresClusterChartProps extends ChartProps, PostgresConfigProps, PostgresPodOptions, PostgresNetworkPolicyOptions {
   /**
    * Also create the `<name>-any` Service over every ready pod.
    * @default true
@@ -23,8 +26,16 @@ export interface PostgresClusterChartProps extends ChartProps, PostgresConfigPro
   readonly failoverTargetPod?: string;
 
   /**
-   * Annotate the objects with Argo CD sync waves (`argocd.argoproj.io/sync-wave`): configuration and RBAC
-   * (-1), then the StatefulSet, its PodDisruptionBudget and the Services (0), then the failover CronJob (1).
+   * NetworkPolicies that let only clients (`clientSelector`), the cluster's own pods and metrics scrapers in, and
+   * only what the cluster needs out: see {@link PostgresNetworkPolicy}. They take effect only where a network
+   * plugin enforces NetworkPolicies.
+   * @default true
+   */
+  readonly networkPolicy?: boolean;
+
+  /**
+   * Annotate the objects with Argo CD sync waves (`argocd.argoproj.io/sync-wave`): configuration, RBAC and
+   * NetworkPolicies (-1), then the StatefulSet, its PodDisruptionBudget and the Services (0), then the failover CronJob (1).
    * Only object metadata changes: pods are not restarted by turning it on.
    * @default false
    */
@@ -45,6 +56,8 @@ export class PostgresClusterChart extends Chart {
   public readonly services: RoleServices;
   /** The failover job's CronJob template. */
   public readonly failover: FailoverJob;
+  /** The NetworkPolicies, unless `networkPolicy` is false. */
+  public readonly networkPolicy?: PostgresNetworkPolicy;
   /** Host name that reaches the primary (the write Service). */
   public readonly primaryHost: string;
   /** Host name that reaches the replicas (the read Service). */
@@ -57,10 +70,36 @@ export class PostgresClusterChart extends Chart {
     this.statefulSet = new PostgresStatefulSet(this, 'StatefulSet', { ...props, config: this.config });
     this.services = new RoleServices(this, 'Services', { statefulSet: this.statefulSet, anyService: props.anyService });
     this.failover = new FailoverJob(this, 'Failover', { statefulSet: this.statefulSet, targetPod: props.failoverTargetPod });
+    this.networkPolicy = networkPolicyOf(this, props, this.statefulSet, this.failover);
     if (props.argoCdSyncWaves) ArgoCdApplication.addSyncWaves(this);
     this.primaryHost = this.services.writeServiceName;
     this.replicaHost = this.services.readServiceName;
   }
+}
+
+/** The NetworkPolicies unless turned off; their selectors without them are a mistake, not a silent no-op. */
+function networkPolicyOf(
+  chart: Chart, props: PostgresClusterChartProps, statefulSet: PostgresStatefulSet, failoverJob: FailoverJob,
+): PostgresNetworkPolicy | undefined {
+  const owner = `PostgresClusterChart ${chart.node.path}`;
+  validateTypes(owner, props, { networkPolicy: 'boolean' });
+  if (props.networkPolicy ?? true) {
+    return new PostgresNetworkPolicy(chart, 'NetworkPolicy', {
+      statefulSet,
+      failoverJob,
+      clientSelector: props.clientSelector,
+      clientNamespaceSelector: props.clientNamespaceSelector,
+      metricsScraperSelector: props.metricsScraperSelector,
+      metricsScraperNamespaceSelector: props.metricsScraperNamespaceSelector,
+    });
+  }
+  for (const prop of ['clientSelector', 'clientNamespaceSelector', 'metricsScraperSelector', 'metricsScraperNamespaceSelector'] as const) {
+    if (props[prop] !== undefined) {
+      throw new Error(`${owner}: ${prop} is set but networkPolicy is false: there is no NetworkPolicy to apply it to. `
+        + `Drop ${prop}, or set networkPolicy to true.`);
+    }
+  }
+  return undefined;
 }
 
 /** Per app: "<namespace>/<clusterName>" of every cluster chart, and the chart's path. */

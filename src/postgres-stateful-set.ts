@@ -20,6 +20,9 @@ import { validateImage, validateInteger, validateObjectName, validateStorageSize
  */
 export const DEFAULT_KUBECTL_IMAGE = 'docker.io/alpine/k8s:1.27.15';
 
+/** The largest value of a probe's int32 fields. */
+const MAX_INT32 = 2 ** 31 - 1;
+
 const RUN_VOLUME = 'run';
 const TOOLS_VOLUME = 'tools';
 const TOKEN_VOLUME = 'api-token';
@@ -115,6 +118,16 @@ export interface PostgresPodOptions {
   readonly podDisruptionBudget?: boolean;
 
   /**
+   * Seconds the postgres container may take to start PostgreSQL (the startup probe, `pg-node.sh live started`:
+   * the postmaster answers, if only to say that it is recovering): the entrypoint may initialize, wait for the
+   * leader record, clone (pg_basebackup) or rewind for that long before the kubelet restarts the container.
+   * Raise it for databases whose base backup takes longer. Crash recovery and catch-up after PostgreSQL has
+   * started do not count, and the liveness probe (`pg-node.sh live`) never fails during them either.
+   * @default 3600
+   */
+  readonly startupTimeoutSeconds?: number;
+
+  /**
    * Image with bash, coreutils and a statically linked kubectl: the failover job runs it, and an init
    * container copies its kubectl for the role-labeler sidecar (which runs the postgres image, for psql).
    * @default "docker.io/alpine/k8s:1.27.15"
@@ -153,6 +166,8 @@ export class PostgresStatefulSet extends Construct {
   public readonly selectorLabels: { [key: string]: string };
   /** The configuration the pods run with. */
   public readonly config: PostgresConfig;
+  /** Whether the pods run the metrics sidecar (port 9187). */
+  public readonly metrics: boolean;
 
   constructor(scope: Construct, id: string, props: PostgresStatefulSetProps) {
     super(scope, id);
@@ -171,6 +186,7 @@ export class PostgresStatefulSet extends Construct {
       podMonitor: 'boolean',
     });
     const metrics = props.metrics ?? true;
+    this.metrics = metrics;
     const metricsImage = props.metricsImage ?? DEFAULT_METRICS_IMAGE;
     validateImage(owner, 'metricsImage', metricsImage);
     if (props.podMonitor && !metrics) {
@@ -196,6 +212,9 @@ export class PostgresStatefulSet extends Construct {
     validateImage(owner, 'kubectlImage', this.kubectlImage);
     const storage = props.storage ?? '10Gi';
     validateStorageSize(owner, 'storage', storage);
+    const startupTimeoutSeconds = props.startupTimeoutSeconds ?? 3600;
+    validateInteger(owner, 'startupTimeoutSeconds', startupTimeoutSeconds, 10, MAX_INT32,
+      'seconds the entrypoint may take to initialize, clone or rewind; PostgreSQL itself needs a few to start');
     this.selectorLabels = { ...names.selector };
     const podAntiAffinity = props.podAntiAffinity ?? PodAntiAffinity.PREFERRED;
     if (!Object.values(PodAntiAffinity).includes(podAntiAffinity)) {
@@ -238,6 +257,7 @@ export class PostgresStatefulSet extends Construct {
     const toolsMount: k8s.VolumeMount = { name: TOOLS_VOLUME, mountPath: PATHS.toolsDir };
     const syncEnv: k8s.EnvVar = { name: 'SYNC_REPLICAS', value: String(config.synchronousReplicas) };
     const selector = Object.entries(names.selector).map(([k, v]) => `${k}=${v}`).join(',');
+    const nodeScript = (...args: string[]) => ({ command: ['/bin/bash', `${PATHS.scriptsDir}/${SCRIPT_FILES.node}`, ...args] });
     // Pod Security "restricted", and an image that cannot be written to: each container writes only to its volumes.
     const restricted: k8s.SecurityContext = {
       allowPrivilegeEscalation: false,
@@ -297,9 +317,13 @@ export class PostgresStatefulSet extends Construct {
                 syncEnv,
               ],
               ports: [{ containerPort: POSTGRES_PORT, name: POSTGRES_PORT_NAME }],
+              // The postmaster answers (if only "starting up"): every second, for up to startupTimeoutSeconds.
+              startupProbe: { exec: nodeScript('live', 'started'), periodSeconds: 1, timeoutSeconds: 5, failureThreshold: startupTimeoutSeconds },
+              // Only a wedged container fails it (a postmaster that answers nothing for a minute): never a long recovery.
+              livenessProbe: { exec: nodeScript('live'), periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 6 },
               readinessProbe: {
                 // Accepts connections and, for a replica, streams: a replica that cannot follow serves no reads.
-                exec: { command: ['/bin/bash', `${PATHS.scriptsDir}/${SCRIPT_FILES.node}`, 'ready'] },
+                exec: nodeScript('ready'),
                 periodSeconds: 2,
                 timeoutSeconds: 2,
                 failureThreshold: 2,

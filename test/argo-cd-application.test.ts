@@ -218,6 +218,7 @@ describe('Argo CD sync waves', () => {
     ServiceAccount: '-1',
     Role: '-1',
     RoleBinding: '-1',
+    NetworkPolicy: '-1',
     StatefulSet: '0',
     Service: '0',
     PodDisruptionBudget: '0',
@@ -229,7 +230,7 @@ describe('Argo CD sync waves', () => {
     const id = (o: Manifest) => `${o.kind}/${o.metadata.name}`;
     expect(objects.map(o => `${id(o)}: ${waveOf(o)}`)).toEqual(objects.map(o => `${id(o)}: ${WAVES[o.kind]}`));
     const waves = (kinds: string[]) => objects.filter(o => kinds.includes(o.kind)).map(o => Number(waveOf(o)));
-    const config = waves(['ConfigMap', 'Secret', 'ServiceAccount', 'Role', 'RoleBinding']);
+    const config = waves(['ConfigMap', 'Secret', 'ServiceAccount', 'Role', 'RoleBinding', 'NetworkPolicy']);
     const statefulSet = waves(['StatefulSet']);
     const cronJob = waves(['CronJob']);
     expect([config, statefulSet, cronJob].map(group => group.length > 0)).toEqual([true, true, true]);

@@ -72,4 +72,17 @@ describe('dist/ as a kustomize base', () => {
       }
     }
   });
+
+  test('the NetworkPolicies still select the pods they protect, and still let in clients that lack the label', () => {
+    const podLabels = find('StatefulSet', 'postgres-cluster').spec.template.metadata.labels;
+    const jobPodLabels = find('CronJob', 'postgres-failover').spec.jobTemplate.spec.template.metadata.labels;
+    const selects = (selector: any, labels: Record<string, string>) =>
+      Object.entries(selector.matchLabels ?? {}).every(([key, value]) => labels[key] === value);
+    const cluster = find('NetworkPolicy', 'postgres-cluster');
+    expect(selects(cluster.spec.podSelector, podLabels)).toBe(true);
+    expect(selects(find('NetworkPolicy', 'postgres-failover').spec.podSelector, jobPodLabels)).toBe(true);
+    // The peers that name the cluster's pods took the label, as the pods did; the clients' peer (any pod) did not.
+    expect(cluster.spec.ingress[0].from.map((peer: any) => peer.podSelector.matchLabels?.team)).toEqual(['payments', undefined]);
+    expect(cluster.spec.ingress[0].from[1]).toEqual({ podSelector: {} });
+  });
 });

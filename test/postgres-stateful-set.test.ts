@@ -92,6 +92,28 @@ describe('PostgresStatefulSet', () => {
     expect(postgres.readinessProbe.exec.command).toEqual(['/bin/bash', '/opt/postgres-cluster/pg-node.sh', 'ready']);
   });
 
+  test('the kubelet waits an hour for PostgreSQL to start (initdb, a clone), then restarts only a wedged container', () => {
+    // Checked every second for 3600 s: the postmaster answers, if only to say that it is recovering.
+    expect(postgres.startupProbe).toEqual({
+      exec: { command: ['/bin/bash', '/opt/postgres-cluster/pg-node.sh', 'live', 'started'] },
+      periodSeconds: 1,
+      timeoutSeconds: 5,
+      failureThreshold: 3600,
+    });
+    // Six failures in a row, a minute of a postmaster that answers nothing: never a long crash recovery or catch-up.
+    expect(postgres.livenessProbe).toEqual({
+      exec: { command: ['/bin/bash', '/opt/postgres-cluster/pg-node.sh', 'live'] },
+      periodSeconds: 10,
+      timeoutSeconds: 5,
+      failureThreshold: 6,
+    });
+    expect(container(statefulSet({ startupTimeoutSeconds: 86_400 }), 'postgres').startupProbe.failureThreshold).toBe(86_400);
+    // The sidecars have no probes: the postgres container's decide the pod's fate.
+    for (const name of ['role-labeler', 'metrics']) {
+      expect(Object.keys(container(objects, name)).filter(k => k.endsWith('Probe'))).toEqual([]);
+    }
+  });
+
   test('only the sidecar has an API token; it runs the postgres image with a kubectl copied by an init container', () => {
     const pod = sts.spec.template.spec;
     const labeler = container(objects, 'role-labeler');
@@ -238,6 +260,14 @@ describe('PostgresStatefulSet', () => {
     test('fails when synchronous replication needs more replicas than there are', () => {
       expect(fails({ replicas: 2 }, { synchronousReplicas: 2 })).toThrow(
         'synchronousReplicas 2 needs at least 3 pods; replicas is 2. Raise replicas or lower synchronousReplicas, or writes would wait forever.');
+    });
+
+    test('fails on a startupTimeoutSeconds that is not a whole number of seconds, at least 10', () => {
+      expect(fails({ startupTimeoutSeconds: 5 })).toThrow(
+        'PostgresStatefulSet test/StatefulSet: startupTimeoutSeconds must be an integer between 10 and 2147483647 (seconds the entrypoint may take to '
+        + 'initialize, clone or rewind; PostgreSQL itself needs a few to start); got 5.');
+      expect(fails({ startupTimeoutSeconds: 60.5 })).toThrow(/startupTimeoutSeconds must be an integer/);
+      expect(fails({ startupTimeoutSeconds: '3600' as unknown as number })).toThrow(/startupTimeoutSeconds must be an integer .*; got "3600"/);
     });
 
     test('fails on an image reference that is not one', () => {

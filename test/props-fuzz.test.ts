@@ -15,6 +15,9 @@ function synth(props: PostgresClusterChartProps): Manifest[] {
 const dnsLabel = fc.stringMatching(/^[a-z0-9]([-a-z0-9]{0,10}[a-z0-9])?$/);
 const identifier = fc.stringMatching(/^[a-z_][a-z0-9_]{0,15}$/);
 const quantity = fc.tuple(fc.integer({ min: 1, max: 999 }), fc.constantFrom('Mi', 'Gi', 'Ti')).map(([n, unit]) => `${n}${unit}`);
+const labelKey = fc.oneof(dnsLabel, fc.tuple(dnsLabel, dnsLabel).map(([prefix, name]) => `${prefix}.example.com/${name}`));
+const labelValue = fc.oneof(fc.constant(''), fc.stringMatching(/^[A-Za-z0-9]([-A-Za-z0-9_.]{0,10}[A-Za-z0-9])?$/));
+const labels = fc.dictionary(labelKey, labelValue, { maxKeys: 3 });
 const size = fc.tuple(fc.integer({ min: 1, max: 64 }), fc.constantFrom('MB', 'GB')).map(([n, unit]) => `${n}${unit}`);
 
 /** A postgresql.conf value as PostgreSQL reads it: bare, or quoted with '' and \\ escapes. */
@@ -42,13 +45,26 @@ const validProps: fc.Arbitrary<PostgresClusterChartProps> = fc.record({
   anyService: fc.option(fc.boolean(), { nil: undefined }),
   metrics: fc.option(fc.constant(true), { nil: undefined }),
   podMonitor: fc.option(fc.boolean(), { nil: undefined }),
+  startupTimeoutSeconds: fc.option(fc.integer({ min: 10, max: 2 ** 31 - 1 }), { nil: undefined }),
+  networkPolicy: fc.option(fc.boolean(), { nil: undefined }),
+  clientSelector: fc.option(labels, { nil: undefined }),
+  clientNamespaceSelector: fc.option(labels, { nil: undefined }),
+  metricsScraperSelector: fc.option(labels, { nil: undefined }),
+  metricsScraperNamespaceSelector: fc.option(labels, { nil: undefined }),
   extraSettings: fc.option(fc.dictionary(fc.constantFrom('work_mem', 'shared_buffers', 'log_min_duration_statement', 'myext.option'),
     fc.stringMatching(/^[A-Za-z0-9 ._'-]{0,12}$/)), { nil: undefined }),
 }, { requiredKeys: ['maxReplicas'] }).chain(props => fc.record({
   replicas: fc.integer({ min: 1, max: props.maxReplicas! }),
 }).chain(({ replicas }) => fc.record({
   synchronousReplicas: fc.integer({ min: 0, max: replicas - 1 }),
-}).map(({ synchronousReplicas }) => ({ ...props, replicas, synchronousReplicas }))));
+}).map(({ synchronousReplicas }) => withoutUnusedSelectors({ ...props, replicas, synchronousReplicas }))));
+
+/** Selectors are refused without the NetworkPolicy they are for. */
+function withoutUnusedSelectors(props: PostgresClusterChartProps): PostgresClusterChartProps {
+  if (props.networkPolicy !== false) return props;
+  const { clientSelector: _c, clientNamespaceSelector: _cn, metricsScraperSelector: _m, metricsScraperNamespaceSelector: _mn, ...rest } = props;
+  return rest;
+}
 
 /** The props whose values this library checks, each with a value of every kind a JavaScript or Python caller could pass. */
 const CHECKED_PROPS: Array<keyof PostgresClusterChartProps> = [
@@ -56,6 +72,7 @@ const CHECKED_PROPS: Array<keyof PostgresClusterChartProps> = [
   'synchronousReplicas', 'database', 'replicationUser', 'existingSecretName', 'initdbArgs', 'replicas', 'image', 'storage',
   'storageClassName', 'kubectlImage', 'podAntiAffinity', 'spreadAcrossZones', 'podDisruptionBudget', 'anyService',
   'failoverTargetPod', 'superuserPassword', 'replicationPassword', 'extraSettings', 'initScripts', 'metrics', 'metricsImage', 'podMonitor',
+  'startupTimeoutSeconds', 'networkPolicy', 'clientSelector', 'clientNamespaceSelector', 'metricsScraperSelector', 'metricsScraperNamespaceSelector',
 ];
 const anyValue = fc.oneof(
   fc.string(), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.constant(''),
@@ -70,6 +87,7 @@ describe('props, fuzzed (fast-check)', () => {
       for (const object of objects) validate(object);
       const statefulSet = objects.find(o => o.kind === 'StatefulSet')!;
       expect(statefulSet.spec.replicas).toBe(props.replicas);
+      expect(objects.filter(o => o.kind === 'NetworkPolicy')).toHaveLength(props.networkPolicy === false ? 0 : 2);
       const conf = objects.find(o => o.kind === 'ConfigMap' && o.data['postgresql.conf'])!.data['postgresql.conf'] as string;
       // Each extra setting is one line that PostgreSQL reads back as the value given.
       for (const [name, value] of Object.entries(props.extraSettings ?? {})) {

@@ -1,6 +1,7 @@
-import { spawnSync } from 'child_process';
+import { ChildProcess, execFileSync, spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import { asPostgres, PG_BIN, postgresScratchDir, writeAsPostgres } from './support/postgres';
 
 const scriptsDir = path.join(__dirname, '..', 'src', 'scripts');
 const scripts = fs.readdirSync(scriptsDir).filter(f => f.endsWith('.sh'));
@@ -43,5 +44,120 @@ describe('npm test brings the Debian packages it needs (test/setup/system-packag
     expect(result.stderr).toBe('');
     expect(result.stdout).toBe('');
     expect(result.status).toBe(0);
+  });
+});
+
+/**
+ * pg-node.sh live, the liveness probe (and "live started", the startup probe), against PostgreSQL 15: it must never
+ * fail while the entrypoint works or the server recovers, and must fail when the container is wedged.
+ */
+describe('pg-node.sh live: the liveness and startup probes', () => {
+  const scratch = postgresScratchDir();
+  // A copy of the scripts of this test's own: the probe recognizes the entrypoint by its path, and other tests
+  // (or clusters) on this machine run theirs from other paths.
+  const ownScripts = path.join(scratch, 'scripts');
+  fs.mkdirSync(ownScripts);
+  for (const file of fs.readdirSync(scriptsDir)) fs.copyFileSync(path.join(scriptsDir, file), path.join(ownScripts, file));
+  const data = path.join(scratch, 'pgdata');
+  const port = String(20_000 + (process.pid % 20_000));
+  const env = { PATH: `${PG_BIN}:/usr/bin:/bin`, PGDATA: data, PGPORT: port, POD_NAME: 'live-test-0' };
+  const uid = Number(execFileSync('id', ['-u', 'postgres']).toString());
+  const gid = Number(execFileSync('id', ['-g', 'postgres']).toString());
+  const init = asPostgres('initdb', ['-D', data, '-U', 'postgres', '--auth-local=trust', '--encoding=UTF8', '--locale=C']);
+  let entrypoint: ChildProcess | undefined;
+
+  afterEach(() => {
+    if (entrypoint?.pid) try { process.kill(-entrypoint.pid, 'SIGKILL'); } catch { /* gone */ }
+    entrypoint = undefined;
+    const pid = postmasterPid();
+    if (pid) try { process.kill(pid, 'SIGCONT'); } catch { /* gone */ }
+    asPostgres('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
+  });
+  afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }));
+
+  /** Runs `pg-node.sh <args>` as the postgres user, as the kubelet runs the probe in the container; its exit code. */
+  function probe(...args: string[]): number {
+    const result = spawnSync('/bin/bash', [path.join(ownScripts, 'pg-node.sh'), ...args], { env, uid, gid, encoding: 'utf8', timeout: 20_000 });
+    return result.status ?? 1;
+  }
+
+  function startServer(...settings: string[]): void {
+    const options = [`-c unix_socket_directories=/var/run/postgresql -c listen_addresses='' -c port=${port}`, ...settings.map(s => `-c ${s}`)];
+    const started = asPostgres('pg_ctl', ['-D', data, '-w', '-t', '30', '-l', path.join(scratch, 'log'), '-o', options.join(' '), 'start']);
+    if (started.code !== 0) throw new Error(started.output);
+  }
+
+  function postmasterPid(): number | undefined {
+    const file = path.join(data, 'postmaster.pid');
+    return fs.existsSync(file) ? Number(fs.readFileSync(file, 'utf8').split('\n')[0]) : undefined;
+  }
+
+  test('initdb works', () => {
+    expect(init.code).toBe(0);
+  });
+
+  test('a running server is live and started', () => {
+    startServer();
+    expect([probe('live'), probe('live', 'started'), probe('ready')]).toEqual([0, 0, 0]);
+  });
+
+  test('a server that refuses connections while it recovers (a long crash recovery or catch-up) is live and started, though not ready', () => {
+    writeAsPostgres(path.join(data, 'standby.signal'), '');
+    try {
+      // A standby without hot standby stays in recovery and answers every connection with "not yet accepting connections".
+      startServer('hot_standby=off');
+    } finally {
+      fs.rmSync(path.join(data, 'standby.signal'), { force: true });
+    }
+    const isReady = spawnSync(path.join(PG_BIN, 'pg_isready'), ['-h', '/var/run/postgresql', '-p', port], { encoding: 'utf8' });
+    expect([isReady.status, isReady.stdout]).toEqual([1, `/var/run/postgresql:${port} - rejecting connections\n`]);
+    expect([probe('live'), probe('live', 'started'), probe('ready')]).toEqual([0, 0, 1]);
+  });
+
+  test('while the entrypoint waits (for the leader record, before it clones), it is live but not started', async () => {
+    const volume = path.join(scratch, 'empty-volume');
+    fs.mkdirSync(volume);
+    fs.chownSync(volume, uid, gid);
+    const waitingEnv = {
+      ...env,
+      PGDATA: path.join(volume, 'pgdata'),
+      POD_NAME: 'live-test-1',
+      POSTGRES_PASSWORD: 'p',
+      POSTGRES_REPLICATION_PASSWORD: 'r',
+      PRIMARY_HOST: 'nowhere.invalid',
+      PEER_DOMAIN: 'nowhere.invalid',
+      RECORD_FILE: path.join(volume, 'leader-record'),
+      PGPASSFILE: path.join(volume, 'pgpass'),
+      RETRY_SECONDS: '1',
+      RECORD_MAX_AGE: '1',
+    };
+    const log: string[] = [];
+    entrypoint = spawn('/bin/bash', [path.join(ownScripts, 'init-replica.sh')], { env: waitingEnv, uid, gid, detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+    entrypoint.stderr!.on('data', d => log.push(String(d)));
+    for (let i = 0; i < 100 && !log.join('').includes('waiting for the role-labeler sidecar'); i++) await new Promise(r => setTimeout(r, 100));
+    expect(log.join('')).toContain('waiting for the role-labeler sidecar to read the leader record');
+    const probeWith = (...args: string[]) => spawnSync('/bin/bash', [path.join(ownScripts, 'pg-node.sh'), ...args],
+      { env: waitingEnv, uid, gid, encoding: 'utf8' }).status;
+    expect([probeWith('live'), probeWith('live', 'started')]).toEqual([0, 1]);
+
+    process.kill(-entrypoint.pid!, 'SIGKILL');
+    await new Promise(r => entrypoint!.once('exit', r));
+    expect(probeWith('live')).toBe(1);
+  });
+
+  test('a stopped (wedged) postmaster, which answers nothing, is neither live nor started', () => {
+    startServer();
+    process.kill(postmasterPid()!, 'SIGSTOP');
+    expect([probe('live'), probe('live', 'started')]).toEqual([1, 1]);
+  });
+
+  test('without a server, or with the postmaster.pid of a crashed one whose pid another process now has, it is not live', () => {
+    expect(probe('live')).toBe(1);
+    writeAsPostgres(path.join(data, 'postmaster.pid'), `${process.pid}\n${data}\n`);
+    try {
+      expect([probe('live'), probe('live', 'started')]).toEqual([1, 1]);
+    } finally {
+      fs.rmSync(path.join(data, 'postmaster.pid'), { force: true });
+    }
   });
 });

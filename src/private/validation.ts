@@ -137,3 +137,27 @@ export function validateStringMap(owner: string, prop: string, value: unknown): 
     if (typeof entry !== 'string') throw new Error(`${owner}: ${prop}["${name}"] must be a string; got ${shown(entry)}.`);
   }
 }
+
+const LABEL_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+
+/** A label selector as a map of label keys ("prefix/name" or "name") to values, as matchLabels takes it. */
+export function validateLabelSelector(owner: string, prop: string, value: unknown): void {
+  if (value === undefined) return;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new Error(`${owner}: ${prop} must be an object of label keys to values, e.g. { "orders-db-client": "true" }; got ${shown(value)}.`);
+  }
+  for (const [key, entry] of Object.entries(value)) {
+    const slash = key.lastIndexOf('/');
+    const prefix = slash < 0 ? undefined : key.slice(0, slash);
+    const name = key.slice(slash + 1);
+    if (!LABEL_NAME.test(name) || (prefix !== undefined && (!DNS_SUBDOMAIN.test(prefix) || prefix.length > 253))) {
+      throw new Error(`${owner}: ${prop}: ${JSON.stringify(key)} is not a label key: use 1-63 letters, digits, "-", "_" and ".", starting and `
+        + 'ending with a letter or digit, optionally after a DNS subdomain and "/", e.g. "app.kubernetes.io/name".');
+    }
+    if (typeof entry !== 'string') throw new Error(`${owner}: ${prop}["${key}"] must be a string; got ${shown(entry)}.`);
+    if (entry !== '' && !LABEL_NAME.test(entry)) {
+      throw new Error(`${owner}: ${prop}["${key}"]: ${JSON.stringify(entry)} is not a label value: use at most 63 letters, digits, "-", "_" `
+        + 'and ".", starting and ending with a letter or digit, or nothing.');
+    }
+  }
+}

@@ -150,6 +150,28 @@ ready() {
   [ "$(LC_ALL=C pg_controldata "$PGDATA" | sed -n 's/^Database cluster state: *//p')" = 'in production' ]
 }
 
+# live [started]: the liveness probe, which fails only when the container is wedged: never during a long crash
+# recovery, catch-up or shutdown. Alive while the postmaster of $PGDATA answers on its socket, if only to say that it
+# is starting up or shutting down (a stopped or hung one answers nothing within pg_isready's 3 s), or while this
+# container's entrypoint (same mount namespace) still decides, waits for the record, clones or rewinds.
+# "started", the startup probe: the postmaster answers, whatever the entrypoint does.
+live() {
+  local pid proc arg1 rc=0 entrypoint
+  if read -r pid 2> /dev/null < "$PGDATA/postmaster.pid" && [[ $pid =~ ^[1-9][0-9]*$ ]] && [ -d "/proc/$pid" ]; then
+    pg_isready --quiet --host=/var/run/postgresql --port="$PGPORT" || rc=$?
+    (( rc > 1 )) || return 0
+  fi
+  [ "${1:-}" != started ] || return 1
+  entrypoint=$(dirname "${BASH_SOURCE[0]}")/init-replica.sh
+  for proc in /proc/[0-9]*; do
+    if { read -r -d '' _ && read -r -d '' arg1; } 2> /dev/null < "$proc/cmdline" && [ "$arg1" = "$entrypoint" ] \
+      && [ "$proc/ns/mnt" -ef /proc/self/ns/mnt ]; then
+      return 0
+    fi
+  done
+  return 1
+}
+
 command=${1:-}
 shift || true
 case "$command" in
@@ -159,5 +181,6 @@ case "$command" in
   reconnect) reconnect ;;
   restart) restart ;;
   ready) ready || exit 1 ;;
+  live) live "$@" || exit 1 ;;
   *) echo "usage: pg-node.sh status [full]|fence|promote [--after LSN SECONDS] [pod...]|reconnect|restart|ready" >&2; exit 2 ;;
 esac

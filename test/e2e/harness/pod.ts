@@ -46,6 +46,8 @@ export const NODE_MONITOR_GRACE_MS = 40_000;
 export class Container {
   public process?: ChildProcess;
   public ready = false;
+  /** It has passed its startup probe (or has none) since it last started: the kubelet's `started`. */
+  public started = false;
   public restarts = 0;
   public startedAt?: string;
   /** How its last run ended: the exit code (128 + the signal's number after a signal, as runtimes report it). */
@@ -55,9 +57,8 @@ export class Container {
   private readonly user: User;
   private readonly env: Record<string, string>;
   private readonly execs = new Set<ChildProcess>();
-  private probeTimer?: NodeJS.Timeout;
+  private readonly probeTimers = new Map<string, NodeJS.Timeout>();
   private startedMarker?: string;
-  private probeFailures = 0;
   private exited?: Promise<void>;
 
   constructor(public readonly pod: Pod, public readonly spec: any, private readonly restartPolicy: RestartPolicy) {
@@ -96,7 +97,7 @@ export class Container {
     this.process = child;
     const startedAt = timestamp();
     this.startedAt = startedAt;
-    this.ready = !this.spec.readinessProbe;
+    this.ready = !this.spec.readinessProbe && !this.spec.startupProbe;
     this.exited = new Promise(resolve => child.once('exit', (code, signal) => {
       fs.appendFileSync(this.log, `--- ${new Date().toISOString()} container ${this.name} exited (${signal ?? code}) ---\n`);
       this.lastExit = { code: code ?? 128 + (os.constants.signals[signal!] ?? 0), startedAt, finishedAt: timestamp() };
@@ -159,8 +160,8 @@ export class Container {
   }
 
   public stopProbes(): void {
-    if (this.probeTimer) clearTimeout(this.probeTimer);
-    this.probeTimer = undefined;
+    for (const timer of this.probeTimers.values()) clearTimeout(timer);
+    this.probeTimers.clear();
   }
 
   /**
@@ -179,34 +180,78 @@ export class Container {
       name: this.name,
       image: this.spec.image,
       ready: this.running && this.ready,
-      started: this.running,
+      started: this.running && this.started,
       restartCount: this.restarts,
       state,
       lastState: this.lastExit && (this.running || waiting) ? { terminated: terminated(this.lastExit) } : {},
     };
   }
 
+  /**
+   * The kubelet's exec probes, each every `periodSeconds` from the container's start: until the startup probe
+   * succeeds the others are skipped (and the container is not ready); `failureThreshold` failures in a row of the
+   * startup or liveness probe kill the container (restarted as after any exit), of the readiness probe make it unready.
+   */
   private startProbes(): void {
-    const probe = this.spec.readinessProbe;
-    if (!probe) return;
-    if (!probe.exec) throw new Error(`container ${this.name}: only exec readiness probes are emulated`);
-    this.probeFailures = 0;
+    const { startupProbe, readinessProbe, livenessProbe } = this.spec;
+    this.started = !startupProbe;
+    if (startupProbe) {
+      this.runProbe('startup', startupProbe, (ok, failing) => {
+        if (ok) {
+          this.started = true;
+          if (!readinessProbe) this.setReady(true);
+        } else if (failing) {
+          void this.killForProbe('startup', startupProbe);
+        }
+        return !ok && !failing;
+      });
+    }
+    if (readinessProbe) {
+      this.runProbe('readiness', readinessProbe, (ok, failing) => {
+        if (ok || failing) this.setReady(ok);
+        return true;
+      });
+    }
+    if (livenessProbe) {
+      this.runProbe('liveness', livenessProbe, (_ok, failing) => {
+        if (failing) void this.killForProbe('liveness', livenessProbe);
+        return !failing;
+      });
+    }
+  }
+
+  /** Runs one probe of this run of the container until `onResult` (its result, and whether failureThreshold is reached) says stop. */
+  private runProbe(kind: string, probe: any, onResult: (ok: boolean, failing: boolean) => boolean): void {
+    if (!probe.exec) throw new Error(`container ${this.name}: only exec ${kind} probes are emulated`);
+    const child = this.process;
+    const current = () => this.running && this.process === child;
+    let failures = 0;
     const period = (probe.periodSeconds ?? 10) * 1000;
     const tick = async () => {
-      if (!this.running) return;
-      const result = await this.exec(probe.exec.command, (probe.timeoutSeconds ?? 1) * 1000);
-      if (!this.running) return;
-      const wasReady = this.ready;
-      if (result.code === 0) {
-        this.probeFailures = 0;
-        this.ready = true;
-      } else if (++this.probeFailures >= (probe.failureThreshold ?? 3)) {
-        this.ready = false;
+      if (!current()) return;
+      // The kubelet runs the other probes only once the startup probe has succeeded.
+      if (kind === 'startup' || this.started) {
+        const result = await this.exec(probe.exec.command, (probe.timeoutSeconds ?? 1) * 1000);
+        if (!current()) return;
+        failures = result.code === 0 ? 0 : failures + 1;
+        if (!onResult(result.code === 0, failures >= (probe.failureThreshold ?? 3))) return;
       }
-      if (wasReady !== this.ready) this.pod.host.onReadinessChange(this.pod);
-      this.probeTimer = setTimeout(tick, period);
+      this.probeTimers.set(kind, setTimeout(tick, period));
     };
-    this.probeTimer = setTimeout(tick, (probe.initialDelaySeconds ?? 0) * 1000);
+    this.probeTimers.set(kind, setTimeout(tick, (probe.initialDelaySeconds ?? 0) * 1000));
+  }
+
+  private setReady(ready: boolean): void {
+    if (this.ready === ready) return;
+    this.ready = ready;
+    this.pod.host.onReadinessChange(this.pod);
+  }
+
+  /** The kubelet kills a container that failed its startup or liveness probe: the stop signal, SIGKILL after the grace period. */
+  private async killForProbe(kind: string, probe: any): Promise<void> {
+    fs.appendFileSync(this.log, `--- ${new Date().toISOString()} container ${this.name} failed its ${kind} probe `
+      + `${probe.failureThreshold ?? 3} times in a row: killed, and restarted ---\n`);
+    await this.stop(probe.terminationGracePeriodSeconds ?? this.pod.template.spec.terminationGracePeriodSeconds ?? 30);
   }
 
   private afterExit(child: ChildProcess): void {

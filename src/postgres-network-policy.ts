@@ -1,0 +1,150 @@
+import type { k8s } from 'cdk8s-plus-27';
+import { Construct } from 'constructs';
+import { FailoverJob } from './failover-job';
+import { PostgresStatefulSet } from './postgres-stateful-set';
+import { addObject } from './private/api-object';
+import { api, asJson, intOrString } from './private/k8s';
+import { METRICS_PORT } from './private/metrics';
+import { POSTGRES_PORT } from './private/names';
+import { validateLabelSelector } from './private/validation';
+
+/** Ports of the Kubernetes API server: 443 where the `kubernetes` Service leads, 6443 where its endpoints usually listen. */
+const API_SERVER_PORTS = [443, 6443];
+const DNS_PORT = 53;
+
+/**
+ * Who may reach the cluster's pods: the chart's NetworkPolicy options.
+ */
+export interface PostgresNetworkPolicyOptions {
+  /**
+   * Labels of the pods that may connect to PostgreSQL (port 5432), e.g. `{ "orders-db-client": "true" }`; in the
+   * namespaces that `clientNamespaceSelector` selects. `{}` selects every pod.
+   * @default - every pod of those namespaces
+   */
+  readonly clientSelector?: { [key: string]: string };
+
+  /**
+   * Labels of the namespaces whose pods (those that `clientSelector` selects) may connect to PostgreSQL, e.g.
+   * `{ "kubernetes.io/metadata.name": "shop" }`. `{}` selects every namespace.
+   * @default - the cluster's own namespace only
+   */
+  readonly clientNamespaceSelector?: { [key: string]: string };
+
+  /**
+   * Labels of the pods that may scrape the metrics sidecars (port 9187), e.g. `{ "app.kubernetes.io/name": "prometheus" }`;
+   * in the namespaces that `metricsScraperNamespaceSelector` selects. `{}` selects every pod.
+   * @default - every pod of those namespaces
+   */
+  readonly metricsScraperSelector?: { [key: string]: string };
+
+  /**
+   * Labels of the namespaces whose pods (those that `metricsScraperSelector` selects) may scrape the metrics
+   * sidecars, e.g. `{ "kubernetes.io/metadata.name": "monitoring" }`. `{}` selects every namespace.
+   * @default - the cluster's own namespace only
+   */
+  readonly metricsScraperNamespaceSelector?: { [key: string]: string };
+}
+
+/**
+ * Properties of {@link PostgresNetworkPolicy}.
+ */
+export interface PostgresNetworkPolicyProps extends PostgresNetworkPolicyOptions {
+  /**
+   * The StatefulSet whose pods the policy protects.
+   */
+  readonly statefulSet: PostgresStatefulSet;
+
+  /**
+   * The failover job, whose pods get a policy of their own: the API server only.
+   * @default - no policy for failover job pods
+   */
+  readonly failoverJob?: FailoverJob;
+}
+
+/**
+ * NetworkPolicies that deny every connection the cluster does not need (a network plugin that enforces them,
+ * such as Calico or Cilium, must be installed; without one they change nothing). The policy `<name>-cluster`
+ * lets into the pods only clients (`clientSelector`) and the cluster's own pods (replication, pg_basebackup,
+ * pg_rewind) on port 5432, and scrapers (`metricsScraperSelector`) on the metrics port 9187; out of them only
+ * connections to each other on 5432, DNS (port 53, UDP and TCP, to any address: cluster DNS may run as pods or
+ * on the nodes) and the Kubernetes API server (TCP 443 and 6443 to any address: its address is not known at
+ * synth, and network plugins see the `kubernetes` Service's port 443 or, after it, the API server's own,
+ * often 6443). The policy `<name>-failover` lets the failover job's pods reach the API server only (they
+ * reach the database pods through `kubectl exec`), and nothing reach them.
+ */
+export class PostgresNetworkPolicy extends Construct {
+  /** Name of the NetworkPolicy of the cluster's pods. */
+  public readonly name: string;
+  /** Name of the NetworkPolicy of the failover job's pods, when there is one. */
+  public readonly failoverPolicyName?: string;
+
+  constructor(scope: Construct, id: string, props: PostgresNetworkPolicyProps) {
+    super(scope, id);
+    const owner = `PostgresNetworkPolicy ${this.node.path}`;
+    const statefulSet = props.statefulSet;
+    const names = statefulSet.config._names;
+    for (const prop of ['clientSelector', 'clientNamespaceSelector', 'metricsScraperSelector', 'metricsScraperNamespaceSelector'] as const) {
+      validateLabelSelector(owner, prop, props[prop]);
+    }
+    if (!statefulSet.metrics) {
+      for (const prop of ['metricsScraperSelector', 'metricsScraperNamespaceSelector'] as const) {
+        if (props[prop] !== undefined) {
+          throw new Error(`${owner}: ${prop} is set but the StatefulSet has no metrics sidecar (metrics is false): there is nothing to scrape. `
+            + `Drop ${prop}, or set metrics to true.`);
+        }
+      }
+    }
+    this.name = statefulSet.name;
+    const cluster: k8s.NetworkPolicyPeer = { podSelector: { matchLabels: { ...statefulSet.selectorLabels } } };
+    const tcp = (port: number): k8s.NetworkPolicyPort => ({ protocol: 'TCP', port: intOrString(port) });
+    const toApiServer: k8s.NetworkPolicyEgressRule = { ports: API_SERVER_PORTS.map(tcp) };
+
+    const ingress: k8s.NetworkPolicyIngressRule[] = [
+      { from: [cluster, peer(props.clientSelector, props.clientNamespaceSelector)], ports: [tcp(POSTGRES_PORT)] },
+    ];
+    if (statefulSet.metrics) {
+      ingress.push({ from: [peer(props.metricsScraperSelector, props.metricsScraperNamespaceSelector)], ports: [tcp(METRICS_PORT)] });
+    }
+    addObject(this, 'Resource', api.KubeNetworkPolicy.GVK, asJson<k8s.KubeNetworkPolicyProps>({
+      metadata: { name: this.name, labels: { ...names.common } },
+      spec: {
+        podSelector: { matchLabels: { ...statefulSet.selectorLabels } },
+        policyTypes: ['Ingress', 'Egress'],
+        ingress,
+        egress: [
+          // Streaming, pg_basebackup and pg_rewind, to a peer by name or through the write Service.
+          { to: [cluster], ports: [tcp(POSTGRES_PORT)] },
+          { ports: [{ protocol: 'UDP', port: intOrString(DNS_PORT) }, tcp(DNS_PORT)] },
+          // The role-labeler sidecar keeps the leader record and the pods' labels.
+          toApiServer,
+        ],
+      },
+    }));
+
+    if (props.failoverJob) {
+      this.failoverPolicyName = props.failoverJob.cronJobName;
+      addObject(this, 'Failover', api.KubeNetworkPolicy.GVK, asJson<k8s.KubeNetworkPolicyProps>({
+        metadata: { name: this.failoverPolicyName, labels: { ...names.common } },
+        spec: {
+          podSelector: { matchLabels: { ...props.failoverJob.selectorLabels } },
+          policyTypes: ['Ingress', 'Egress'],
+          // kubectl finds the API server by the address in KUBERNETES_SERVICE_HOST: no DNS.
+          egress: [toApiServer],
+        },
+      }));
+    }
+  }
+}
+
+/**
+ * Pods given by labels in namespaces given by labels; no namespace selector means the policy's own namespace.
+ * The pod labels are written as matchExpressions: kustomize's commonLabels adds its labels to every matchLabels of
+ * a NetworkPolicy, which would shut out clients that do not carry them.
+ */
+function peer(podLabels: { [key: string]: string } | undefined, namespaceLabels: { [key: string]: string } | undefined): k8s.NetworkPolicyPeer {
+  const podSelector: k8s.LabelSelector = Object.keys(podLabels ?? {}).length === 0 ? {} : {
+    matchExpressions: Object.entries(podLabels!).sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, value]) => ({ key, operator: 'In', values: [value] })),
+  };
+  if (namespaceLabels === undefined) return { podSelector };
+  return { namespaceSelector: Object.keys(namespaceLabels).length === 0 ? {} : { matchLabels: { ...namespaceLabels } }, podSelector };
+}
