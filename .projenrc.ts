@@ -52,7 +52,7 @@ const project = new cdk8s.ConstructLibraryCdk8s({
     },
   },
   gitignore: ['/dist-packages/', '/test/.readme-example-*/', '/.scratch/'],
-  npmIgnoreOptions: { ignorePatterns: ['/main.ts', '/cdk8s.yaml', '/bench/', '/docs/', '/.ci/', '/dist/', '/imports/', '/.scratch/', '/dist-packages/'] },
+  npmIgnoreOptions: { ignorePatterns: ['/main.ts', '/cdk8s.yaml', '/bench/', '/docs/', '/.ci/', '/dist/', '/imports/', '/.scratch/', '/dist-packages/', '/synth.js', '/.cache/'] },
 });
 
 // dist/ holds the synthesized cluster, kept in git for GitOps (a test checks it matches the code).
@@ -62,6 +62,10 @@ project.postCompileTask.exec('rm -rf lib/scripts && cp -r src/scripts lib/script
 
 // `npm test` brings what it needs: the Debian packages the tests run (as root it installs them).
 project.testTask.prependExec('bash test/setup/system-packages.sh');
+
+// `npm run synth`: what `npx cdk8s synth` writes, without cdk8s-cli's 1.6 s start (synth.js says how; test/dist.test.ts
+// checks both write the same bytes). A plain script, not a projen task: `projen synth` would add projen's own start.
+project.package.setScript('synth', 'node synth.js');
 
 // Benchmarks print figures; they are run by hand (the PostgreSQL ones as root), never by `npm test`.
 for (const bench of ['synth', 'failover', 'bootstrap']) {

@@ -2,7 +2,7 @@ import { ApiObject, Chart } from 'cdk8s';
 import { Construct, IConstruct } from 'constructs';
 import type { PostgresStatefulSet } from './postgres-stateful-set';
 import type { ApplicationProps } from './private/imports/argoproj.io.generated';
-import { DNS_LABEL, DNS_SUBDOMAIN } from './private/validation';
+import { DNS_LABEL, DNS_SUBDOMAIN, shown, validateTypes } from './private/validation';
 
 /** The annotation that orders Argo CD's sync: lower waves are applied, and healthy, before higher ones. */
 const SYNC_WAVE_ANNOTATION = 'argocd.argoproj.io/sync-wave';
@@ -148,6 +148,26 @@ export class ArgoCdApplication extends Construct {
   constructor(scope: Construct, id: string, props: ArgoCdApplicationProps) {
     super(scope, id);
     const owner = `ArgoCdApplication ${this.node.path}`;
+    // JavaScript and Python callers (and props read from YAML or JSON) may pass anything: each prop is checked
+    // before it is used, so that a wrong one is named instead of surfacing as a TypeError.
+    if (props === null || typeof props !== 'object' || Array.isArray(props)) {
+      throw new Error(`${owner}: props must be an object, e.g. { statefulSet: cluster.statefulSet, repoUrl: "https://github.com/acme/infra.git" }; `
+        + `got ${shown(props)}.`);
+    }
+    validateStatefulSet(owner, props.statefulSet);
+    validateTypes(owner, props, {
+      repoUrl: 'string',
+      path: 'string',
+      targetRevision: 'string',
+      name: 'string',
+      applicationNamespace: 'string',
+      project: 'string',
+      destinationServer: 'string',
+      destinationNamespace: 'string',
+      autoSync: 'boolean',
+      selfHeal: 'boolean',
+      prune: 'boolean',
+    });
     const statefulSet = props.statefulSet;
     const chartNamespace = Chart.of(statefulSet).namespace;
     this.name = props.name ?? statefulSet.name;
@@ -169,12 +189,12 @@ export class ArgoCdApplication extends Construct {
     validateRepoUrl(owner, this.repoUrl);
     validatePath(owner, this.path);
     if (!/^\S+$/.test(this.targetRevision)) {
-      throw new Error(`${owner}: targetRevision "${this.targetRevision}" is not a Git revision: use a branch, tag or commit, e.g. "main" or "HEAD".`);
+      throw new Error(`${owner}: targetRevision ${shown(this.targetRevision)} is not a Git revision: use a branch, tag or commit, e.g. "main" or "HEAD".`);
     }
     validateName(owner, 'name', this.name, DNS_SUBDOMAIN, 253, '"orders-db"');
     if (this.name === statefulSet.config.clusterName) {
       // Argo CD's label tracking (the default before 3.0) claims every object labeled app.kubernetes.io/instance=<name>.
-      throw new Error(`${owner}: name "${this.name}" is the cluster's app.kubernetes.io/instance label, so Argo CD's label tracking `
+      throw new Error(`${owner}: name ${shown(this.name)} is the cluster's app.kubernetes.io/instance label, so Argo CD's label tracking `
         + `would take the leader record made at run time (Lease ${statefulSet.config._names.leaderRecord}) for an object to prune: `
         + `use another name, e.g. "${statefulSet.name}".`);
     }
@@ -182,11 +202,11 @@ export class ArgoCdApplication extends Construct {
     validateName(owner, 'destinationNamespace', this.destinationNamespace, DNS_LABEL, 63, '"shop"');
     validateName(owner, 'project', project, DNS_SUBDOMAIN, 253, '"default"');
     if (chartNamespace !== undefined && this.destinationNamespace !== chartNamespace) {
-      throw new Error(`${owner}: destinationNamespace "${this.destinationNamespace}" differs from the namespace "${chartNamespace}" `
-        + `that the cluster's objects name: drop destinationNamespace, or set the chart's namespace to "${this.destinationNamespace}".`);
+      throw new Error(`${owner}: destinationNamespace ${shown(this.destinationNamespace)} differs from the namespace ${shown(chartNamespace)} `
+        + `that the cluster's objects name: drop destinationNamespace, or set the chart's namespace to ${shown(this.destinationNamespace)}.`);
     }
     if (!/^https?:\/\/\S+$/.test(this.destinationServer)) {
-      throw new Error(`${owner}: destinationServer "${this.destinationServer}" is not an API server URL: `
+      throw new Error(`${owner}: destinationServer ${shown(this.destinationServer)} is not an API server URL: `
         + 'use e.g. "https://kubernetes.default.svc" (the cluster Argo CD runs in).');
     }
     for (const option of ['selfHeal', 'prune'] as const) {
@@ -233,29 +253,46 @@ function loadApplicationClass(): typeof import('./private/imports/argoproj.io.ge
   return require('./private/imports/argoproj.io.generated').Application;
 }
 
-function validateRepoUrl(owner: string, repoUrl: string): void {
+/**
+ * What the Application reads of the StatefulSet: a construct with its name and its cluster's names (not `instanceof`,
+ * which fails when an app holds two copies of the library).
+ */
+function validateStatefulSet(owner: string, statefulSet: unknown): void {
+  const candidate = statefulSet as Partial<PostgresStatefulSet> | undefined;
+  if (!Construct.isConstruct(statefulSet) || typeof candidate?.name !== 'string' || typeof candidate.config?.clusterName !== 'string'
+    || typeof candidate.config._names?.leaderRecord !== 'string') {
+    throw new Error(`${owner}: statefulSet must be the cluster's PostgresStatefulSet, e.g. statefulSet: cluster.statefulSet `
+      + `(of a PostgresClusterChart); got ${statefulSet === undefined ? 'nothing' : shown(statefulSet)}.`);
+  }
+}
+
+function validateRepoUrl(owner: string, repoUrl: string | undefined): void {
+  if (repoUrl === undefined) {
+    throw new Error(`${owner}: repoUrl is not set: set it to the Git repository that holds the synthesized YAML, `
+      + 'e.g. "https://github.com/acme/infra.git".');
+  }
   if (repoUrl.trim() === '') {
     throw new Error(`${owner}: repoUrl is empty: set it to the Git repository that holds the synthesized YAML, `
       + 'e.g. "https://github.com/acme/infra.git".');
   }
   if (!GIT_URL.test(repoUrl)) {
-    throw new Error(`${owner}: repoUrl "${repoUrl}" is not a Git repository URL: use an https:// or ssh:// URL, or git@host:org/repo.git, `
+    throw new Error(`${owner}: repoUrl ${shown(repoUrl)} is not a Git repository URL: use an https:// or ssh:// URL, or git@host:org/repo.git, `
       + 'e.g. "https://github.com/acme/infra.git".');
   }
 }
 
 function validatePath(owner: string, path: string): void {
   if (path.startsWith('/')) {
-    throw new Error(`${owner}: path "${path}" is absolute: Argo CD reads it relative to the repository root; use e.g. "dist".`);
+    throw new Error(`${owner}: path ${shown(path)} is absolute: Argo CD reads it relative to the repository root; use e.g. "dist".`);
   }
-  if (path.trim() === '' || path.split('/').includes('..')) {
-    throw new Error(`${owner}: path "${path}" is not a directory in the repository: use one relative to its root, e.g. "dist" (or "." for the root).`);
+  if (path.trim() === '' || path.split('/').includes('..') || /[\0-\x1f\x7f]/.test(path)) {
+    throw new Error(`${owner}: path ${shown(path)} is not a directory in the repository: use one relative to its root, e.g. "dist" (or "." for the root).`);
   }
 }
 
 function validateName(owner: string, prop: string, value: string, pattern: RegExp, maxLength: number, example: string): void {
   if (!pattern.test(value) || value.length > maxLength) {
-    throw new Error(`${owner}: ${prop} "${value}" is not a valid Kubernetes name: use at most ${maxLength} lower-case letters, digits and "-", `
+    throw new Error(`${owner}: ${prop} ${shown(value)} is not a valid Kubernetes name: use at most ${maxLength} lower-case letters, digits and "-", `
       + `starting and ending with a letter or digit, e.g. ${example}.`);
   }
 }

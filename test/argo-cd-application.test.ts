@@ -26,6 +26,18 @@ function synthClusterWithSyncWaves(props: PostgresClusterChartProps = {}): Manif
   return Testing.synth(new PostgresClusterChart(Testing.app(), 'postgres-cluster', { ...props, argoCdSyncWaves: true })) as Manifest[];
 }
 
+/** Expects fn to throw a plain Error (not a TypeError from deep inside) with exactly this message. */
+function expectError(fn: () => unknown, message: string): void {
+  let thrown: unknown;
+  try {
+    fn();
+  } catch (error) {
+    thrown = error;
+  }
+  expect(thrown).toBeInstanceOf(Error);
+  expect({ type: (thrown as Error).constructor.name, message: (thrown as Error).message }).toEqual({ type: 'Error', message });
+}
+
 function waveOf(object: Manifest): string | undefined {
   return object.metadata.annotations?.[SYNC_WAVE];
 }
@@ -174,14 +186,48 @@ describe('ArgoCdApplication', () => {
         `${owner}: selfHeal is true but autoSync is false: Argo CD only heals and prunes automated Applications; set autoSync to true, or drop selfHeal.`],
       ['prune is asked without autoSync', { autoSync: false, prune: true }, {},
         `${owner}: prune is true but autoSync is false: Argo CD only heals and prunes automated Applications; set autoSync to true, or drop prune.`],
+      // Wrong types, as JavaScript and Python callers, or props read from YAML or JSON, may pass them.
+      ['repoUrl is not set', { repoUrl: undefined }, {},
+        `${owner}: repoUrl is not set: set it to the Git repository that holds the synthesized YAML, e.g. "https://github.com/acme/infra.git".`],
+      ['repoUrl is not a string', { repoUrl: 42 as any }, {}, `${owner}: repoUrl must be a string; got number 42.`],
+      ['path is not a string', { path: ['dist'] as any }, {}, `${owner}: path must be a string; got an array (["dist"]).`],
+      ['path has a line break', { path: 'dist\nprod' }, {},
+        `${owner}: path "dist\\nprod" is not a directory in the repository: use one relative to its root, e.g. "dist" (or "." for the root).`],
+      ['targetRevision is not a string', { targetRevision: 1.2 as any }, {}, `${owner}: targetRevision must be a string; got number 1.2.`],
+      ['name is not a string', { name: null as any }, {}, `${owner}: name must be a string; got null.`],
+      ['applicationNamespace is not a string', { applicationNamespace: { name: 'argocd' } as any }, {},
+        `${owner}: applicationNamespace must be a string; got an object ({"name":"argocd"}).`],
+      ['project is not a string', { project: true as any }, {}, `${owner}: project must be a string; got boolean true.`],
+      ['destinationServer is not a string', { destinationServer: 443 as any }, {}, `${owner}: destinationServer must be a string; got number 443.`],
+      ['destinationNamespace is not a string', { destinationNamespace: [] as any }, {}, `${owner}: destinationNamespace must be a string; got an array ([]).`],
+      ['autoSync is a string', { autoSync: 'false' as any }, {}, `${owner}: autoSync must be a boolean; got "false".`],
+      ['selfHeal is a string', { selfHeal: 'yes' as any }, {}, `${owner}: selfHeal must be a boolean; got "yes".`],
+      ['prune is a number', { prune: 1 as any }, {}, `${owner}: prune must be a boolean; got number 1.`],
+      ['statefulSet is not set', { statefulSet: undefined }, {},
+        `${owner}: statefulSet must be the cluster's PostgresStatefulSet, e.g. statefulSet: cluster.statefulSet (of a PostgresClusterChart); got nothing.`],
+      ['statefulSet is a name', { statefulSet: 'postgres-cluster' as any }, {},
+        `${owner}: statefulSet must be the cluster's PostgresStatefulSet, e.g. statefulSet: cluster.statefulSet (of a PostgresClusterChart); `
+        + 'got "postgres-cluster".'],
     ])('fails when %s', (_name, props, clusterProps, message) => {
-      expect(() => synthApplication(props, clusterProps)).toThrow(message);
+      expectError(() => synthApplication(props, clusterProps), message);
+    });
+
+    test('fails when statefulSet is the cluster\'s chart, not its StatefulSet', () => {
+      const cluster = new PostgresClusterChart(Testing.app(), 'postgres-cluster');
+      expectError(() => new ArgoCdApplication(Testing.chart(), 'ArgoCd', { statefulSet: cluster as any, repoUrl: REPO }),
+        `${owner}: statefulSet must be the cluster's PostgresStatefulSet, e.g. statefulSet: cluster.statefulSet (of a PostgresClusterChart); `
+        + 'got the construct postgres-cluster (PostgresClusterChart).');
+    });
+
+    test('fails when props are not given (a JavaScript caller)', () => {
+      expectError(() => new ArgoCdApplication(Testing.chart(), 'ArgoCd', undefined as any),
+        `${owner}: props must be an object, e.g. { statefulSet: cluster.statefulSet, repoUrl: "https://github.com/acme/infra.git" }; got undefined.`);
     });
 
     test('fails when it is in the same App as the cluster (it would deploy itself from the directory it is written to)', () => {
       const app = Testing.app();
       const cluster = new PostgresClusterChart(app, 'postgres-cluster');
-      expect(() => new ArgoCdApplication(cluster, 'ArgoCd', { statefulSet: cluster.statefulSet, repoUrl: REPO })).toThrow(
+      expectError(() => new ArgoCdApplication(cluster, 'ArgoCd', { statefulSet: cluster.statefulSet, repoUrl: REPO }),
         'ArgoCdApplication postgres-cluster/ArgoCd: it is in the same cdk8s App as postgres-cluster/StatefulSet, so it would be written '
         + 'into the directory it deploys and Argo CD would sync the Application from itself. '
         + 'Create it in a second App, e.g. new App({ outdir: "dist/argocd" }).');

@@ -1,6 +1,7 @@
-import { Testing } from 'cdk8s';
+import { App, Chart, Testing } from 'cdk8s';
 import * as fc from 'fast-check';
-import { PodAntiAffinity, PostgresClusterChart, PostgresClusterChartProps } from '../src';
+import { parseAllDocuments } from 'yaml';
+import { ArgoCdApplication, ArgoCdApplicationProps, PodAntiAffinity, PostgresClusterChart, PostgresClusterChartProps } from '../src';
 import { validate } from './support/schema';
 import { Manifest } from './support/synth';
 
@@ -110,6 +111,104 @@ describe('props, fuzzed (fast-check)', () => {
         return;
       }
       for (const object of objects) validate(object);
+    }), { ...settings, numRuns: RUNS * 5 });
+  });
+});
+
+// ArgoCdApplication, the same way: its props come from the same callers (and, in main.ts, from the environment).
+type ApplicationCase = { cluster: { clusterName?: string; namespace?: string }; props: Omit<ArgoCdApplicationProps, 'statefulSet'> };
+
+/** The Application's chart, in an App of its own (as main.ts makes it). */
+function applicationChart({ cluster, props }: ApplicationCase): Chart {
+  const clusterChart = new PostgresClusterChart(Testing.app(), 'postgres-cluster', cluster);
+  const chart = new Chart(Testing.app(), 'argocd');
+  new ArgoCdApplication(chart, 'Application', { ...props, statefulSet: clusterChart.statefulSet } as ArgoCdApplicationProps);
+  return chart;
+}
+
+/** The Application's object, read back from its YAML (so a value that breaks the YAML fails here too). */
+function synthApplication(chart: Chart): Manifest {
+  const objects = Testing.synth(chart) as Manifest[];
+  const app = chart.node.root as App;
+  const documents = parseAllDocuments(app.synthYaml());
+  for (const document of documents) expect(document.errors).toEqual([]);
+  expect(documents.map(d => d.toJS())).toEqual(objects);
+  expect(objects).toHaveLength(1);
+  return objects[0];
+}
+
+const dnsSubdomain = fc.array(dnsLabel, { minLength: 1, maxLength: 3 }).map(labels => labels.join('.'));
+const host = fc.array(fc.stringMatching(/^[a-z0-9]([a-z0-9-]{0,8}[a-z0-9])?$/), { minLength: 1, maxLength: 3 }).map(labels => labels.join('.'));
+const repoPath = fc.array(fc.stringMatching(/^[A-Za-z0-9_.-]{1,10}$/).filter(segment => segment !== '..'), { minLength: 1, maxLength: 3 })
+  .map(segments => segments.join('/'));
+const repoUrl = fc.oneof(
+  fc.tuple(fc.constantFrom('https', 'http', 'ssh', 'git', 'file'), host, repoPath).map(([scheme, h, p]) => `${scheme}://${h}/${p}`),
+  fc.tuple(fc.stringMatching(/^[a-z][a-z0-9_-]{0,8}$/), host, repoPath).map(([user, h, p]) => `${user}@${h}:${p}.git`),
+);
+
+/** Valid together: destinationNamespace is the chart's when it has one; selfHeal and prune only with autoSync. */
+const validApplication: fc.Arbitrary<ApplicationCase> = fc.record({
+  clusterName: fc.option(dnsLabel, { nil: undefined }),
+  namespace: fc.option(dnsLabel, { nil: undefined }),
+}).chain(cluster => fc.record({
+  repoUrl,
+  path: fc.option(fc.oneof(fc.constant('.'), repoPath), { nil: undefined }),
+  targetRevision: fc.option(fc.stringMatching(/^[A-Za-z0-9._\/-]{1,20}$/), { nil: undefined }),
+  // Anything but the cluster's name, which is its app.kubernetes.io/instance label.
+  name: fc.option(dnsSubdomain.filter(name => name !== (cluster.clusterName ?? 'postgres')), { nil: undefined }),
+  applicationNamespace: fc.option(dnsLabel, { nil: undefined }),
+  project: fc.option(dnsSubdomain, { nil: undefined }),
+  destinationServer: fc.option(fc.tuple(fc.constantFrom('https', 'http'), host, fc.option(fc.integer({ min: 1, max: 65_535 })))
+    .map(([scheme, h, port]) => `${scheme}://${h}${port === null ? '' : `:${port}`}`), { nil: undefined }),
+  destinationNamespace: fc.option(cluster.namespace === undefined ? dnsLabel : fc.constant(cluster.namespace), { nil: undefined }),
+  autoSync: fc.option(fc.boolean(), { nil: undefined }),
+}, { requiredKeys: ['repoUrl'] }).chain(props => fc.record({
+  selfHeal: fc.option(props.autoSync === false ? fc.constant(false) : fc.boolean(), { nil: undefined }),
+  prune: fc.option(props.autoSync === false ? fc.constant(false) : fc.boolean(), { nil: undefined }),
+}).map(sync => ({ cluster, props: { ...props, ...sync } }))));
+
+const APPLICATION_PROPS: Array<keyof ArgoCdApplicationProps> = [
+  'statefulSet', 'repoUrl', 'path', 'targetRevision', 'name', 'applicationNamespace', 'project', 'destinationServer',
+  'destinationNamespace', 'autoSync', 'selfHeal', 'prune',
+];
+
+describe('ArgoCdApplication props, fuzzed (fast-check)', () => {
+  test('any combination of valid props synthesizes an Application valid against Argo CD\'s schema, with the values given', () => {
+    fc.assert(fc.property(validApplication, ({ cluster, props }) => {
+      const application = synthApplication(applicationChart({ cluster, props }));
+      validate(application);
+      const autoSync = props.autoSync ?? true;
+      expect(application.metadata).toMatchObject({ name: props.name ?? `${cluster.clusterName ?? 'postgres'}-cluster`, namespace: props.applicationNamespace ?? 'argocd' });
+      expect(application.spec).toMatchObject({
+        project: props.project ?? 'default',
+        source: { repoURL: props.repoUrl, path: props.path ?? 'dist', targetRevision: props.targetRevision ?? 'HEAD' },
+        destination: { server: props.destinationServer ?? 'https://kubernetes.default.svc', namespace: props.destinationNamespace ?? cluster.namespace ?? 'default' },
+      });
+      expect(application.spec.syncPolicy.automated).toEqual(autoSync ? { selfHeal: props.selfHeal ?? true, prune: props.prune ?? false } : undefined);
+    }), settings);
+  });
+
+  test('any value of any prop either synthesizes a valid Application or fails with an Error that names the prop', () => {
+    fc.assert(fc.property(fc.constantFrom(...APPLICATION_PROPS), anyValue, (prop, value) => {
+      const valid: ApplicationCase = { cluster: {}, props: { repoUrl: 'https://github.com/acme/infra.git' } };
+      const build = prop === 'statefulSet'
+        ? () => {
+          const chart = new Chart(Testing.app(), 'argocd');
+          new ArgoCdApplication(chart, 'Application', { repoUrl: valid.props.repoUrl, statefulSet: value as any });
+          return chart;
+        }
+        : () => applicationChart({ ...valid, props: { ...valid.props, [prop]: value } });
+      let chart: Chart;
+      try {
+        chart = build();
+      } catch (error) {
+        expect(error).toBeInstanceOf(Error);
+        expect((error as Error).constructor).toBe(Error);
+        expect((error as Error).message).toContain(`: ${prop} `);
+        return;
+      }
+      expect(prop).not.toBe('statefulSet'); // no value fuzzed here is a PostgresStatefulSet
+      validate(synthApplication(chart));
     }), { ...settings, numRuns: RUNS * 5 });
   });
 });

@@ -1,3 +1,4 @@
+import { Construct } from 'constructs';
 import { SUPPORTED_POSTGRES_VERSIONS } from './postgres-settings';
 
 /**
@@ -98,12 +99,22 @@ export function validateTargetPod(owner: string, statefulSetName: string, target
 }
 
 /** How a value a caller passed reads in an error message. */
-function shown(value: unknown): string {
+export function shown(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
-  if (Array.isArray(value)) return `an array (${JSON.stringify(value)})`;
-  if (value === null) return 'null';
-  if (typeof value === 'object') return `an object (${JSON.stringify(value)})`;
+  if (Array.isArray(value)) return `an array (${json(value)})`;
+  if (value === null || value === undefined) return String(value);
+  if (Construct.isConstruct(value)) return `the construct ${value.node.path || '(the App)'} (${value.constructor.name})`;
+  if (typeof value === 'object') return `an object (${json(value)})`;
   return `${typeof value} ${String(value)}`;
+}
+
+/** JSON, or "..." for what JSON cannot show (cycles, BigInts): an error message must not fail itself. */
+function json(value: unknown): string {
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return '...';
+  }
 }
 
 /**

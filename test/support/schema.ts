@@ -1,3 +1,4 @@
+import { Application } from '@kubernetes-models/argo-cd/argoproj.io/v1alpha1/Application';
 import { PodMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor';
 import { StatefulSet } from 'kubernetes-models/apps/v1/StatefulSet';
 import { CronJob } from 'kubernetes-models/batch/v1/CronJob';
@@ -22,6 +23,8 @@ const MODELS: Record<string, new (data: any) => { validate(): void }> = {
   'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
   'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
   'monitoring.coreos.com/v1/PodMonitor': PodMonitor,
+  // Argo CD's own Application model (ArgoCdApplication).
+  'argoproj.io/v1alpha1/Application': Application,
   'rbac.authorization.k8s.io/v1/Role': Role,
   'rbac.authorization.k8s.io/v1/RoleBinding': RoleBinding,
 };
