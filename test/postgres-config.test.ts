@@ -62,6 +62,13 @@ describe('PostgresConfig', () => {
       expect(settings.get('log_line_prefix')).toBe("%m [%p] '%u' ");
     });
 
+    test('crash recovery flushes the data directory with one syncfs (PostgreSQL 14+), which 13 does not know', () => {
+      expect(config().settings.get('recovery_init_sync_method')).toBe('syncfs');
+      expect(config({ postgresVersion: 14 }).settings.get('recovery_init_sync_method')).toBe('syncfs');
+      expect(config({ postgresVersion: 13 }).settings.has('recovery_init_sync_method')).toBe(false);
+      expect(config({ extraSettings: { recovery_init_sync_method: 'fsync' } }).settings.get('recovery_init_sync_method')).toBe('fsync');
+    });
+
     test('an extra setting may override a default of the library', () => {
       expect(config({ extraSettings: { wal_retrieve_retry_interval: '2s' } }).settings.get('wal_retrieve_retry_interval')).toBe('2s');
     });

@@ -90,8 +90,10 @@ clone_from() {
   local host=$1
   log "cloning the data directory from primary $host (pg_basebackup)"
   rm -rf "$PGDATA.clone"
+  # Flushed to disk with one syncfs() of the volume (sync -f) instead of pg_basebackup's fsync() of every file.
   if ! pg_basebackup --host="$host" --username="$REPLICATION_USER" --no-password \
-    --pgdata="$PGDATA.clone" --wal-method=stream --write-recovery-conf --checkpoint=fast; then
+    --pgdata="$PGDATA.clone" --wal-method=stream --write-recovery-conf --checkpoint=fast --no-sync \
+    || ! sync -f "$PGDATA.clone"; then
     rm -rf "$PGDATA.clone"
     return 1
   fi
@@ -152,7 +154,9 @@ rewind_from() {
   # at its next checkpoint; without one, pg_rewind wrongly finds "no rewind required".
   psql "host=$host user=$POSTGRES_USER dbname=postgres" -XAtq -c CHECKPOINT || return 1
   finish_crash_recovery || return 1
-  if pg_rewind --target-pgdata="$PGDATA" --source-server="host=$host user=$POSTGRES_USER dbname=postgres"; then
+  # Flushed with one syncfs() of the volume (sync -f) instead of pg_rewind's fsync() of every file.
+  if pg_rewind --no-sync --target-pgdata="$PGDATA" --source-server="host=$host user=$POSTGRES_USER dbname=postgres" \
+    && sync -f "$PGDATA"; then
     touch "$PGDATA/standby.signal"
     log "rewind complete: starting as a replica"
     return 0
