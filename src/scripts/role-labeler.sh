@@ -322,8 +322,8 @@ nap() {
       RECORD_WANTED=true
       return 0
     fi
-    # A read that times out: a tenth of a second without a process of its own (a FIFO nobody writes to).
-    read -r -t 0.1 -u "$NAP_FD" _ || true
+    # A tenth of a second without a process of its own, or less: a line from the watcher (the record changed) ends it.
+    if read -r -t 0.1 -u "$NAP_FD" _; then return 0; fi
   done
 }
 
