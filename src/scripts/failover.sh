@@ -3,11 +3,12 @@
 # with compare-and-swap, and every pod's sidecar fences a primary that the record does not name.
 #   1. reads the record. If another failover job holds it and still runs, it stops: nothing changed. If
 #      a job died holding it, this run resumes: it completes that failover or undoes it.
-#   2. surveys every pod (pg-node.sh status through kubectl exec; for a pod it cannot reach, the
-#      container state the kubelet reported). With a healthy primary and no other FAILOVER_TARGET it
-#      does nothing.
-#   3. takes the record: state failing-over, a new epoch, its own pod name. From then on no pod may be
-#      primary but the target, once it is promoted.
+#   2. a planned switchover whose two pods the API shows ready (the primary labeled primary, the target a
+#      streaming replica) needs nothing more; otherwise it surveys the pods (pg-node.sh status through kubectl
+#      exec; for a pod it cannot reach, the container state the kubelet reported). With a healthy primary and
+#      no other FAILOVER_TARGET it does nothing.
+#   3. takes the record: state switching-over or failing-over, a new epoch, its own pod name. From then on no
+#      pod may be primary but the target, once it is named.
 #   4. planned switchover (the primary serves): writes it into the record (state switching-over) and lets the two
 #      pods' sidecars, which watch the record, carry it out without a round trip through this job: the old
 #      primary fences itself (fast shutdown, which streams every WAL record out) and records its shutdown
@@ -16,10 +17,11 @@
 #      primary (compare-and-swap: if the target recorded itself first, the switchover stands) and refuses.
 #      unplanned failover (the primary is down): a primary it cannot reach may still run, so it first
 #      waits until such a primary must have fenced itself (its sidecar does when it cannot read the
-#      record); then, once the replicas have written what was in flight, promotes the most advanced
+#      record); then, once the replicas have written what was in flight, chooses the most advanced
 #      one. In synchronous mode only when it can reach enough of the recorded synchronous standbys to
 #      be sure to hold every acknowledged commit (FAILOVER_ACCEPT_DATA_LOSS=true overrides, losing them).
-#   5. records the new primary (state stable), labels it, and waits for the replicas to follow it.
+#      It names the chosen replica in the record (state stable), and that pod's sidecar promotes and labels it.
+#   5. waits for the replicas to follow the new primary.
 # With SCALE_DOWN_TO=N (before `kubectl scale --replicas=N`), a primary on an ordinal that goes away is switched
 # over to the most advanced healthy replica that stays, and a FAILOVER_TARGET that would go away is refused.
 set -euo pipefail

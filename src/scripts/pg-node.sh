@@ -16,9 +16,9 @@
 #            container comes back in recovery, then a fast shutdown, which sends every WAL record to
 #            the connected replicas before it exits; then prints the status (run from the sidecar, which
 #            shares the pod's processes and data, it reports the shutdown checkpoint).
-#   promote [--after LSN SECONDS] [pod...]  promotes this replica (pg_promote()), waits until it accepts writes
-#            and creates the replication slots of the given pods, so that they can stream at once. With
-#            --after, only once it has received WAL beyond LSN (exit 3 if not within SECONDS).
+#   promote [pod...]  promotes this replica (pg_promote()), waits until it accepts writes and creates the
+#            replication slots of the given pods, so that they can stream at once (run by the sidecar of the
+#            pod that the leader record names).
 #   reconnect  stops this replica's WAL receiver, which PostgreSQL restarts at once: its connect loop
 #            has no timeout, and one that hangs (a dead primary's address) would wait forever.
 #   restart  a fast shutdown: the container restarts, and the entrypoint decides again from the record.
@@ -80,24 +80,15 @@ fence() {
   status full
 }
 
-# promote [--after LSN SECONDS] [pod...]: with --after, first waits up to SECONDS until this replica has received
-# WAL beyond LSN (a switchover's shutdown checkpoint), else exits 3 without promoting.
+# promote [pod...]: see above.
 promote() {
-  local after="" within=0 slots="" pod errors error_text rc=0 out
-  if [ "${1:-}" = --after ]; then after=$2; within=$3; shift 3; fi
+  local slots="" pod errors error_text rc=0 out
   for pod in "$@"; do slots+="${slots:+,}'$(slot_of "$pod")'"; done
-  log "promoting this replica${after:+ once it has received WAL beyond $after}"
+  log "promoting this replica"
   errors=$(mktemp)
-  # One connection: the wait for the WAL (polled every 10 ms), pg_promote(false) and a tight poll (pg_promote(true)
-  # looks only every 100 ms), then the other pods' slots, then the new status.
+  # One connection: pg_promote(false) and a tight poll (pg_promote(true) looks only every 100 ms), then the other
+  # pods' slots, then the new status.
   out=$(psql -XAtq -F' ' -v ON_ERROR_STOP=1 -c "DO \$\$ BEGIN
-      FOR i IN 0..$((within * 100)) LOOP
-        EXIT WHEN '${after:-0/0}' = '0/0' OR greatest(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()) > '${after:-0/0}'::pg_lsn;
-        IF i = $((within * 100)) THEN
-          RAISE EXCEPTION 'not promoting: WAL received up to %, not beyond $after', coalesce(pg_last_wal_receive_lsn()::text, '?');
-        END IF;
-        PERFORM pg_sleep(0.01);
-      END LOOP;
       PERFORM pg_promote(false);
       FOR i IN 1..$((PROMOTE_TIMEOUT * 100)) LOOP
         EXIT WHEN NOT pg_is_in_recovery();
@@ -111,11 +102,6 @@ promote() {
   error_text=$(< "$errors")
   rm -f "$errors"
   if (( rc != 0 )); then
-    if [[ $error_text == *'not promoting:'* ]]; then
-      log "$(sed -n 's/.*ERROR: *//p' <<< "$error_text" | head -n 1)"
-      status
-      exit 3
-    fi
     printf '%s\n' "$error_text" >&2
     exit 1
   fi
@@ -182,5 +168,5 @@ case "$command" in
   restart) restart ;;
   ready) ready || exit 1 ;;
   live) live "$@" || exit 1 ;;
-  *) echo "usage: pg-node.sh status [full]|fence|promote [--after LSN SECONDS] [pod...]|reconnect|restart|ready" >&2; exit 2 ;;
+  *) echo "usage: pg-node.sh status [full]|fence|promote [pod...]|reconnect|restart|ready" >&2; exit 2 ;;
 esac
