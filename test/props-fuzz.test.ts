@@ -137,8 +137,8 @@ function synthApplication(chart: Chart): Manifest {
   return objects[0];
 }
 
-const dnsSubdomain = fc.array(dnsLabel, { minLength: 1, maxLength: 3 }).map(labels => labels.join('.'));
-const host = fc.array(fc.stringMatching(/^[a-z0-9]([a-z0-9-]{0,8}[a-z0-9])?$/), { minLength: 1, maxLength: 3 }).map(labels => labels.join('.'));
+const dnsSubdomain = fc.array(dnsLabel, { minLength: 1, maxLength: 3 }).map(parts => parts.join('.'));
+const host = fc.array(fc.stringMatching(/^[a-z0-9]([a-z0-9-]{0,8}[a-z0-9])?$/), { minLength: 1, maxLength: 3 }).map(parts => parts.join('.'));
 const repoPath = fc.array(fc.stringMatching(/^[A-Za-z0-9_.-]{1,10}$/).filter(segment => segment !== '..'), { minLength: 1, maxLength: 3 })
   .map(segments => segments.join('/'));
 const repoUrl = fc.oneof(

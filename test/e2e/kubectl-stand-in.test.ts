@@ -280,7 +280,9 @@ describe('Leases: an object store with resourceVersions, conflicts and RBAC', ()
       await waitFor('the watch to end with its request', () => timed.ended, 5_000, 10);
       expect(timed.text).toBe('4\n');
       expect(await kubectl('leader', ['get', 'lease', 'leader', '--watch'])).toEqual({
-        code: 1, stdout: '', stderr: 'Error from server (Forbidden): leases.coordination.k8s.io "leader" is forbidden: User '
+        code: 1,
+        stdout: '',
+        stderr: 'Error from server (Forbidden): leases.coordination.k8s.io "leader" is forbidden: User '
           + '"system:serviceaccount:default:leader" cannot watch resource "leases" in API group "coordination.k8s.io" in the namespace "default"\n',
       });
     } finally {
