@@ -42,8 +42,16 @@ type Schema = {
   'x-kubernetes-int-or-string'?: boolean;
   'x-kubernetes-preserve-unknown-fields'?: boolean;
 };
-const CRD = parse(fs.readFileSync(path.join(__dirname, '..', 'imports', 'argo-cd-application-crd.yaml'), 'utf8'));
-const APPLICATION_SCHEMA: Schema = CRD.spec.versions.find((v: any) => v.name === 'v1alpha1').schema.openAPIV3Schema;
+// Parsed on first use (the CRD is 280 kB of YAML), not while the file loads: a run of some other test of this file,
+// such as a mutation run (Stryker) of one test, does not pay for it.
+let applicationSchemaCache: Schema | undefined;
+function applicationSchema(): Schema {
+  if (!applicationSchemaCache) {
+    const crd = parse(fs.readFileSync(path.join(__dirname, '..', 'imports', 'argo-cd-application-crd.yaml'), 'utf8'));
+    applicationSchemaCache = crd.spec.versions.find((v: any) => v.name === 'v1alpha1').schema.openAPIV3Schema as Schema;
+  }
+  return applicationSchemaCache;
+}
 
 function schemaErrors(value: unknown, schema: Schema, at = ''): string[] {
   const where = at || '/';
@@ -79,7 +87,7 @@ describe('ArgoCdApplication', () => {
     const application = synthApplication(props, clusterProps);
     expect(application.apiVersion).toBe('argoproj.io/v1alpha1');
     expect(application.kind).toBe('Application');
-    expect(schemaErrors(application, APPLICATION_SCHEMA)).toEqual([]);
+    expect(schemaErrors(application, applicationSchema())).toEqual([]);
     // And by Argo CD's Application model (kubernetes-models), independently of the CRD rebuilt here.
     expect(() => new Application(application as any).validate()).not.toThrow();
   });
@@ -202,7 +210,7 @@ describe('the schema check itself', () => {
       },
     };
     delete broken.spec.project;
-    expect(schemaErrors(broken, APPLICATION_SCHEMA)).toEqual([
+    expect(schemaErrors(broken, applicationSchema())).toEqual([
       '/spec/project: required, missing',
       '/spec/source/repoUrl: not in the schema',
       '/spec/syncPolicy/automated/selfHeal: "yes" is not of type boolean',

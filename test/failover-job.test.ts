@@ -1,12 +1,19 @@
 import { Testing } from 'cdk8s';
 import { FailoverJob, PostgresConfig, PostgresStatefulSet } from '../src';
-import { envOf, find, synthCluster } from './support/synth';
+import { envOf, find, Manifest, synthCluster } from './support/synth';
 
 describe('FailoverJob', () => {
-  const objects = synthCluster();
-  const cronJob = find(objects, 'CronJob', 'postgres-failover');
-  const job = cronJob.spec.jobTemplate.spec;
-  const failover = job.template.spec.containers[0];
+  // Synthesized afresh before each test, so that a mutation run (Stryker, perTest) sees which tests cover which code.
+  let objects: Manifest[];
+  let cronJob: Manifest;
+  let job: any;
+  let failover: any;
+  beforeEach(() => {
+    objects = synthCluster();
+    cronJob = find(objects, 'CronJob', 'postgres-failover');
+    job = cronJob.spec.jobTemplate.spec;
+    failover = job.template.spec.containers[0];
+  });
 
   test('is a suspended CronJob that never runs by itself: applying dist/ starts no failover', () => {
     expect(cronJob.spec).toMatchObject({ suspend: true, schedule: '0 0 31 2 *', concurrencyPolicy: 'Forbid' });

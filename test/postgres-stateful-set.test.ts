@@ -21,9 +21,15 @@ function fails(props: Partial<PostgresStatefulSetProps>, configProps: PostgresCo
 }
 
 describe('PostgresStatefulSet', () => {
-  const objects = statefulSet();
-  const sts = find(objects, 'StatefulSet', 'postgres-cluster');
-  const postgres = container(objects, 'postgres');
+  // Synthesized afresh before each test, so that a mutation run (Stryker, perTest) sees which tests cover which code.
+  let objects: Manifest[];
+  let sts: Manifest;
+  let postgres: any;
+  beforeEach(() => {
+    objects = statefulSet();
+    sts = find(objects, 'StatefulSet', 'postgres-cluster');
+    postgres = container(objects, 'postgres');
+  });
 
   test('runs 3 pods of postgres:15 under the headless Service, all at once (the leader record decides roles, not start order)', () => {
     expect(sts.spec).toMatchObject({ replicas: 3, serviceName: 'postgres-headless', podManagementPolicy: 'Parallel' });

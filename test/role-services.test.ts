@@ -6,8 +6,13 @@ function selects(selector: Record<string, string>, labels: Record<string, string
 }
 
 describe('RoleServices', () => {
-  const objects = synthCluster();
-  const podLabels = find(objects, 'StatefulSet', 'postgres-cluster').spec.template.metadata.labels;
+  // Synthesized afresh before each test, so that a mutation run (Stryker, perTest) sees which tests cover which code.
+  let objects: Manifest[];
+  let podLabels: Record<string, string>;
+  beforeEach(() => {
+    objects = synthCluster();
+    podLabels = find(objects, 'StatefulSet', 'postgres-cluster').spec.template.metadata.labels;
+  });
 
   test('the write Service reaches the pod labeled primary, the read Service the replicas', () => {
     const write = find(objects, 'Service', 'postgres-write');
