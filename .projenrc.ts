@@ -52,8 +52,9 @@ const project = new cdk8s.ConstructLibraryCdk8s({
       testMatch: ['<rootDir>/test/**/*.test.ts'],
       testTimeout: 30_000,
       collectCoverage: false,
-      // Stryker's sandboxes (a copy of the project) while `npx projen mutation` runs.
-      testPathIgnorePatterns: ['/node_modules/', '/.stryker-tmp/'],
+      // Stryker's sandboxes (copies of the project) while `npx projen mutation` runs.
+      testPathIgnorePatterns: ['/node_modules/', '<rootDir>/.stryker-tmp/'],
+      modulePathIgnorePatterns: ['<rootDir>/.stryker-tmp/'],
     },
   },
   gitignore: ['/dist-packages/', '/test/.readme-example-*/', '/.scratch/', '/reports/', '/.stryker-tmp/'],

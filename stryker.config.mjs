@@ -9,6 +9,9 @@ const drift = [
   'the default cluster: 3 pods of PostgreSQL 15 and the reference objects (snapshot)',
   'writes the Application for dist/ into dist/argocd/',
 ];
+// The fuzzed props tests (test/props-fuzz.test.ts) cover nearly every mutant, and at their 60 runs cost ~4 s of
+// each mutant's run: 10 runs here (the test runners inherit the variable).
+process.env.FUZZ_RUNS ??= '10';
 const escape = s => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
