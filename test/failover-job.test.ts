@@ -74,6 +74,11 @@ describe('FailoverJob', () => {
     expect(() => new FailoverJob(chart, 'F', { statefulSet, targetPod: 'postgres-1' })).toThrow(
       'FailoverJob test/F: targetPod "postgres-1" is not a pod of StatefulSet postgres-cluster: use "postgres-cluster-<ordinal>", e.g. "postgres-cluster-1", or leave it unset to promote the most advanced replica.');
     expect(() => new FailoverJob(chart, 'G', { statefulSet, targetPod: 'postgres-cluster-3' })).not.toThrow();
+  });
+
+  test('fails at synth when the target has no ordinal', () => {
+    const chart = Testing.chart();
+    const statefulSet = new PostgresStatefulSet(chart, 'S', { config: new PostgresConfig(chart, 'C') });
     expect(() => new FailoverJob(chart, 'H', { statefulSet, targetPod: 'postgres-cluster' })).toThrow(
       'FailoverJob test/H: targetPod "postgres-cluster" is not a pod of StatefulSet postgres-cluster: use "postgres-cluster-<ordinal>", e.g. "postgres-cluster-1", or leave it unset to promote the most advanced replica.');
   });
