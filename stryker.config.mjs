@@ -64,6 +64,8 @@ export default {
   htmlReporter: { fileName: 'reports/mutation/index.html' },
   jsonReporter: { fileName: 'reports/mutation/mutation.json' },
   timeoutMS: 20_000,
+  // Jest runs every covering test of a mutant anyway: this keeps all those that kill it in the JSON report, not only the first.
+  disableBail: true,
   tempDirName: '.stryker-tmp',
   cleanTempDir: true,
   // Later runs re-test only the mutants whose code or covering tests changed (reports/stryker-incremental.json).
