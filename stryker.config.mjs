@@ -5,6 +5,8 @@
 // (the snapshot, dist/, the reference fixture) catch drift, not bugs, and are left out here, as are
 // the tests that spawn other programs (npm, kubectl, shellcheck, ts-node, PostgreSQL) or test the
 // shell scripts rather than the TypeScript.
+import { fileURLToPath } from 'node:url';
+
 const drift = [
   'the default cluster: 3 pods of PostgreSQL 15 and the reference objects (snapshot)',
   'writes the Application for dist/ into dist/argocd/',
@@ -54,6 +56,8 @@ export default {
       // A mutant run names the tests that cover it; this one leaves out the drift tests otherwise.
       testNamePattern: `^(?!.*(${drift.map(escape).join('|')}))`,
       testTimeout: 30_000,
+      // Skipped tests end their coverage (see the file).
+      testEnvironment: fileURLToPath(new URL('./test/support/stryker-environment.js', import.meta.url)),
       transform: { '^.+\\.[t]sx?$': ['ts-jest', { tsconfig: 'test/tsconfig.json' }] },
       reporters: [],
     },
