@@ -90,6 +90,10 @@ describe('PostgresConfig', () => {
       expect(config({ extraSettings: { wal_retrieve_retry_interval: '2s' } }).settings.get('wal_retrieve_retry_interval')).toBe('2s');
     });
 
+    test('wal_level stays replica when other extra settings are given', () => {
+      expect(config({ extraSettings: { work_mem: '4MB', shared_buffers: '1GB' } }).settings.get('wal_level')).toBe('replica');
+    });
+
     test('wal_level may be raised to logical', () => {
       expect(config({ extraSettings: { wal_level: 'logical' } }).settings.get('wal_level')).toBe('logical');
     });
@@ -104,7 +108,11 @@ describe('PostgresConfig', () => {
       const conf = new PostgresConfig(Testing.chart(), 'C', { clusterName: 'orders', extraSettings: { work_mem: '4MB' } }).postgresqlConf;
       const lines = conf.split('\n');
       expect(lines[0]).toBe('# postgresql.conf of cluster "orders" for PostgreSQL 15, written by cdk8s-postgres-cluster.');
-      const section = (title: string) => lines.indexOf(`# ${title}`);
+      const section = (title: string) => {
+        const at = lines.indexOf(`# ${title}`);
+        expect([title, at > 0]).toEqual([title, true]);
+        return at;
+      };
       const line = (name: string) => lines.findIndex(l => l.startsWith(`${name} = `));
       expect(section('Connections and replication (managed by the library)')).toBeLessThan(line('wal_level'));
       expect(line('password_encryption')).toBeLessThan(section('Defaults'));
