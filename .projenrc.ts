@@ -30,6 +30,9 @@ const project = new cdk8s.ConstructLibraryCdk8s({
     // Transpiles main.ts for `cdk8s synth` in milliseconds (ts-node needs the whole TypeScript compiler).
     'sucrase@^3.35.0',
     '@types/node@^20',
+    // Mutation testing of src/ (`npx projen mutation`, by hand). 9.x: 10.x needs Node 22.
+    '@stryker-mutator/core@9.6.1',
+    '@stryker-mutator/jest-runner@9.6.1',
   ],
 
   // CI is `.ci/run`; releases are not published from this repository yet.
@@ -49,10 +52,13 @@ const project = new cdk8s.ConstructLibraryCdk8s({
       testMatch: ['<rootDir>/test/**/*.test.ts'],
       testTimeout: 30_000,
       collectCoverage: false,
+      // Stryker's sandboxes (copies of the project) while `npx projen mutation` runs.
+      testPathIgnorePatterns: ['/node_modules/', '<rootDir>/.stryker-tmp/'],
+      modulePathIgnorePatterns: ['<rootDir>/.stryker-tmp/'],
     },
   },
-  gitignore: ['/dist-packages/', '/test/.readme-example-*/', '/.scratch/'],
-  npmIgnoreOptions: { ignorePatterns: ['/main.ts', '/cdk8s.yaml', '/bench/', '/docs/', '/.ci/', '/dist/', '/imports/', '/.scratch/', '/dist-packages/', '/synth.js', '/.cache/'] },
+  gitignore: ['/dist-packages/', '/test/.readme-example-*/', '/.scratch/', '/reports/', '/.stryker-tmp/'],
+  npmIgnoreOptions: { ignorePatterns: ['/main.ts', '/cdk8s.yaml', '/bench/', '/docs/', '/.ci/', '/dist/', '/imports/', '/.scratch/', '/dist-packages/', '/synth.js', '/.cache/', '/stryker.config.mjs', '/reports/', '/.stryker-tmp/'] },
 });
 
 // dist/ holds the synthesized cluster, kept in git for GitOps (a test checks it matches the code).
@@ -75,5 +81,12 @@ for (const bench of ['synth', 'failover', 'bootstrap']) {
     receiveArgs: true,
   });
 }
+
+// Mutation score of src/ against the unit tests (stryker.config.json); slow, so never part of `npm test`.
+project.addTask('mutation', {
+  description: 'Mutation score of src/ (Stryker), by hand: not part of npm test',
+  exec: 'stryker run',
+  receiveArgs: true,
+});
 
 project.synth();

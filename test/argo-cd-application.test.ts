@@ -1,4 +1,5 @@
 import { spawnSync } from 'child_process';
+import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -54,8 +55,26 @@ type Schema = {
   'x-kubernetes-int-or-string'?: boolean;
   'x-kubernetes-preserve-unknown-fields'?: boolean;
 };
-const CRD = parse(fs.readFileSync(path.join(__dirname, '..', 'imports', 'argo-cd-application-crd.yaml'), 'utf8'));
-const APPLICATION_SCHEMA: Schema = CRD.spec.versions.find((v: any) => v.name === 'v1alpha1').schema.openAPIV3Schema;
+// Read on first use, not while the file loads. Parsing the CRD's 280 kB of YAML takes about a second, which a mutation
+// run (Stryker) would pay for each mutant: its JSON is cached in the temp directory, named by the YAML's hash.
+let applicationSchemaCache: Schema | undefined;
+function applicationSchema(): Schema {
+  if (!applicationSchemaCache) {
+    const yaml = fs.readFileSync(path.join(__dirname, '..', 'imports', 'argo-cd-application-crd.yaml'), 'utf8');
+    const cached = path.join(os.tmpdir(), `argo-cd-application-crd-${createHash('sha256').update(yaml).digest('hex').slice(0, 16)}.json`);
+    let crd: any;
+    try {
+      crd = JSON.parse(fs.readFileSync(cached, 'utf8'));
+    } catch {
+      crd = parse(yaml);
+      const partial = `${cached}.${process.pid}`;
+      fs.writeFileSync(partial, JSON.stringify(crd));
+      fs.renameSync(partial, cached);
+    }
+    applicationSchemaCache = crd.spec.versions.find((v: any) => v.name === 'v1alpha1').schema.openAPIV3Schema as Schema;
+  }
+  return applicationSchemaCache!;
+}
 
 function schemaErrors(value: unknown, schema: Schema, at = ''): string[] {
   const where = at || '/';
@@ -91,7 +110,7 @@ describe('ArgoCdApplication', () => {
     const application = synthApplication(props, clusterProps);
     expect(application.apiVersion).toBe('argoproj.io/v1alpha1');
     expect(application.kind).toBe('Application');
-    expect(schemaErrors(application, APPLICATION_SCHEMA)).toEqual([]);
+    expect(schemaErrors(application, applicationSchema())).toEqual([]);
     // And by Argo CD's Application model (kubernetes-models), independently of the CRD rebuilt here.
     expect(() => new Application(application as any).validate()).not.toThrow();
   });
@@ -132,6 +151,15 @@ describe('ArgoCdApplication', () => {
     expect(synthApplication().spec.syncPolicy.automated).toEqual({ prune: false, selfHeal: true });
     expect(synthApplication({ selfHeal: false }).spec.syncPolicy.automated).toEqual({ prune: false, selfHeal: false });
     expect(synthApplication({ prune: true }).spec.syncPolicy.automated).toEqual({ prune: true, selfHeal: true });
+  });
+
+  test('the Application carries the cluster\'s labels and the given project', () => {
+    const application = synthApplication({ project: 'databases' }, { clusterName: 'orders' });
+    expect(application.metadata.labels).toEqual({
+      'app.kubernetes.io/name': 'postgresql', 'app.kubernetes.io/instance': 'orders', 'app.kubernetes.io/managed-by': 'cdk8s-postgres-cluster',
+    });
+    expect(application.spec.project).toBe('databases');
+    expect(synthApplication({ selfHeal: false, prune: true }).spec.syncPolicy.automated).toEqual({ prune: true, selfHeal: false });
   });
 
   test('without autoSync, Argo CD syncs only when asked', () => {
@@ -232,6 +260,40 @@ describe('ArgoCdApplication', () => {
         + 'into the directory it deploys and Argo CD would sync the Application from itself. '
         + 'Create it in a second App, e.g. new App({ outdir: "dist/argocd" }).');
     });
+
+    test('fails on a blank repoUrl or path, a path through "..", a revision or server URL with blanks or anything around it', () => {
+      const fails = (props: Partial<ArgoCdApplicationProps>) => () => synthApplication(props);
+      expect(fails({ repoUrl: '  ' })).toThrow(`${owner}: repoUrl is empty: set it to the Git repository`);
+      for (const dir of ['', ' ', 'clusters/../../etc']) {
+        expect(fails({ path: dir })).toThrow(
+          `${owner}: path "${dir}" is not a directory in the repository: use one relative to its root, e.g. "dist" (or "." for the root).`);
+      }
+      for (const targetRevision of ['release 1', ' main', 'main ']) {
+        expect(fails({ targetRevision })).toThrow(`${owner}: targetRevision "${targetRevision}" is not a Git revision`);
+      }
+      for (const destinationServer of ['xhttps://kubernetes.default.svc', 'https://kubernetes default', 'https://', 'ftp://api.example.com']) {
+        expect(fails({ destinationServer })).toThrow(`${owner}: destinationServer "${destinationServer}" is not an API server URL`);
+      }
+      expect(fails({ destinationServer: 'http://api.example.com:6443', path: '.', targetRevision: 'v1.2.0' })).not.toThrow();
+    });
+
+    test('fails on a name or namespace longer than Kubernetes allows, and on a project that is not a name', () => {
+      const fails = (props: Partial<ArgoCdApplicationProps>) => () => synthApplication(props);
+      expect(fails({ name: 'a'.repeat(253) })).not.toThrow();
+      expect(fails({ name: 'a'.repeat(254) })).toThrow(`${owner}: name "${'a'.repeat(254)}" is not a valid Kubernetes name: use at most 253`);
+      expect(fails({ applicationNamespace: 'a'.repeat(63), destinationNamespace: 'b'.repeat(63) })).not.toThrow();
+      expect(fails({ applicationNamespace: 'a'.repeat(64) })).toThrow(
+        `${owner}: applicationNamespace "${'a'.repeat(64)}" is not a valid Kubernetes name: use at most 63 lower-case letters, digits and "-", `
+        + 'starting and ending with a letter or digit, e.g. "argocd".');
+      expect(fails({ destinationNamespace: 'Shop' })).toThrow(`${owner}: destinationNamespace "Shop" is not a valid Kubernetes name: use at most 63`);
+      expect(fails({ project: 'Databases' })).toThrow(`${owner}: project "Databases" is not a valid Kubernetes name: use at most 253`);
+    });
+
+    test('a cluster chart without a namespace may be deployed to any destinationNamespace', () => {
+      const application = synthApplication({ destinationNamespace: 'shop' });
+      expect(application.spec.destination.namespace).toBe('shop');
+      expect(application.spec.ignoreDifferences[0].namespace).toBe('shop');
+    });
   });
 });
 
@@ -248,7 +310,7 @@ describe('the schema check itself', () => {
       },
     };
     delete broken.spec.project;
-    expect(schemaErrors(broken, APPLICATION_SCHEMA)).toEqual([
+    expect(schemaErrors(broken, applicationSchema())).toEqual([
       '/spec/project: required, missing',
       '/spec/source/repoUrl: not in the schema',
       '/spec/syncPolicy/automated/selfHeal: "yes" is not of type boolean',

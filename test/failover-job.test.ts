@@ -1,12 +1,19 @@
 import { Testing } from 'cdk8s';
 import { FailoverJob, PostgresConfig, PostgresStatefulSet } from '../src';
-import { envOf, find, synthCluster } from './support/synth';
+import { envOf, find, Manifest, synthCluster } from './support/synth';
 
 describe('FailoverJob', () => {
-  const objects = synthCluster();
-  const cronJob = find(objects, 'CronJob', 'postgres-failover');
-  const job = cronJob.spec.jobTemplate.spec;
-  const failover = job.template.spec.containers[0];
+  // Synthesized afresh before each test, so that a mutation run (Stryker, perTest) sees which tests cover which code.
+  let objects: Manifest[];
+  let cronJob: Manifest;
+  let job: any;
+  let failover: any;
+  beforeEach(() => {
+    objects = synthCluster();
+    cronJob = find(objects, 'CronJob', 'postgres-failover');
+    job = cronJob.spec.jobTemplate.spec;
+    failover = job.template.spec.containers[0];
+  });
 
   test('is a suspended CronJob that never runs by itself: applying dist/ starts no failover', () => {
     expect(cronJob.spec).toMatchObject({ suspend: true, schedule: '0 0 31 2 *', concurrencyPolicy: 'Forbid' });
@@ -67,5 +74,57 @@ describe('FailoverJob', () => {
     expect(() => new FailoverJob(chart, 'F', { statefulSet, targetPod: 'postgres-1' })).toThrow(
       'FailoverJob test/F: targetPod "postgres-1" is not a pod of StatefulSet postgres-cluster: use "postgres-cluster-<ordinal>", e.g. "postgres-cluster-1", or leave it unset to promote the most advanced replica.');
     expect(() => new FailoverJob(chart, 'G', { statefulSet, targetPod: 'postgres-cluster-3' })).not.toThrow();
+  });
+
+  test('fails at synth when the target has no ordinal', () => {
+    const chart = Testing.chart();
+    const statefulSet = new PostgresStatefulSet(chart, 'S', { config: new PostgresConfig(chart, 'C') });
+    expect(() => new FailoverJob(chart, 'H', { statefulSet, targetPod: 'postgres-cluster' })).toThrow(
+      'FailoverJob test/H: targetPod "postgres-cluster" is not a pod of StatefulSet postgres-cluster: use "postgres-cluster-<ordinal>", e.g. "postgres-cluster-1", or leave it unset to promote the most advanced replica.');
+  });
+
+  test('fails when targetPod is not a string (a JavaScript or Python caller)', () => {
+    const chart = Testing.chart();
+    const statefulSet = new PostgresStatefulSet(chart, 'S', { config: new PostgresConfig(chart, 'C') });
+    expect(() => new FailoverJob(chart, 'F', { statefulSet, targetPod: 1 as unknown as string })).toThrow('FailoverJob test/F: targetPod must be a string; got number 1.');
+  });
+
+  test('knows the containers of the cluster\'s pods, the role label, and runs the pods\' node script from the mounted scripts', () => {
+    expect(envOf(failover, 'POSTGRES_CONTAINER').value).toBe('postgres');
+    expect(envOf(failover, 'SIDECAR_CONTAINER').value).toBe('role-labeler');
+    expect(envOf(failover, 'ROLE_LABEL').value).toBe('role');
+    expect(envOf(failover, 'ISOLATION_FENCE_SECONDS').value).toBe('10');
+    expect(failover.volumeMounts).toContainEqual({ name: 'postgres-cluster-init', mountPath: '/opt/postgres-cluster' });
+    expect(job.template.spec.volumes).toContainEqual({ name: 'postgres-cluster-init', configMap: { name: 'postgres-cluster-init', defaultMode: 0o755 } });
+    expect(job.template.spec).toMatchObject({ enableServiceLinks: false, securityContext: { runAsGroup: 999 } });
+    expect(failover.name).toBe('failover');
+  });
+
+  test('a cluster of another name: its own CronJob, labels, selectors, leader record and identity', () => {
+    const orders = synthCluster({ clusterName: 'orders' });
+    const cron = find(orders, 'CronJob', 'orders-failover');
+    expect(cron.metadata.labels).toEqual({ 'app.kubernetes.io/name': 'postgresql', 'app.kubernetes.io/instance': 'orders', 'app.kubernetes.io/managed-by': 'cdk8s-postgres-cluster', 'app.kubernetes.io/component': 'failover' });
+    expect(cron.spec.jobTemplate.metadata.labels).toEqual({ 'app.kubernetes.io/name': 'postgresql', 'app.kubernetes.io/instance': 'orders', 'app.kubernetes.io/managed-by': 'cdk8s-postgres-cluster', 'app.kubernetes.io/component': 'failover' });
+    expect(cron.spec.jobTemplate.spec.template.metadata.labels).toEqual({ 'app.kubernetes.io/name': 'postgresql', 'app.kubernetes.io/instance': 'orders', 'app.kubernetes.io/managed-by': 'cdk8s-postgres-cluster', 'app.kubernetes.io/component': 'failover' });
+    const c = cron.spec.jobTemplate.spec.template.spec.containers[0];
+    expect(envOf(c, 'CLUSTER_SELECTOR').value).toBe('app=orders,app.kubernetes.io/instance=orders');
+    expect(envOf(c, 'JOB_SELECTOR').value).toBe('app.kubernetes.io/instance=orders,app.kubernetes.io/component=failover');
+    expect(envOf(c, 'LEADER_RECORD').value).toBe('orders-leader');
+    expect(cron.spec.jobTemplate.spec.template.spec.serviceAccountName).toBe('orders-failover');
+    for (const kind of ['ServiceAccount', 'Role', 'RoleBinding']) {
+      expect([kind, find(orders, kind, 'orders-failover').metadata.labels]).toEqual([kind, { 'app.kubernetes.io/name': 'postgresql', 'app.kubernetes.io/instance': 'orders', 'app.kubernetes.io/managed-by': 'cdk8s-postgres-cluster', 'app.kubernetes.io/component': 'failover' }]);
+    }
+    expect(find(orders, 'RoleBinding', 'orders-failover')).toMatchObject({
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'orders-failover' }, subjects: [{ kind: 'ServiceAccount', name: 'orders-failover' }],
+    });
+  });
+
+  test('a run stops within the given timeout; exposes its CronJob and target', () => {
+    const chart = Testing.chart();
+    const statefulSet = new PostgresStatefulSet(chart, 'S', { config: new PostgresConfig(chart, 'C') });
+    const f = new FailoverJob(chart, 'F', { statefulSet, targetPod: 'postgres-cluster-1', timeoutSeconds: 60 });
+    expect([f.cronJobName, f.targetPod]).toEqual(['postgres-failover', 'postgres-cluster-1']);
+    const cron = find(Testing.synth(chart) as Manifest[], 'CronJob', 'postgres-failover');
+    expect(cron.spec.jobTemplate.spec.activeDeadlineSeconds).toBe(60);
   });
 });

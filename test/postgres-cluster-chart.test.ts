@@ -28,4 +28,24 @@ describe('PostgresClusterChart', () => {
     const cron = objects.find(o => o.kind === 'CronJob')!;
     expect(cron.spec.jobTemplate.spec.template.spec.containers[0].image).toBe('registry.example.com/kubectl:1.27');
   });
+
+  test('fails when a second cluster of the same name is in the same App without a namespace, naming the default namespace', () => {
+    const app = Testing.app();
+    new PostgresClusterChart(app, 'first');
+    expect(() => new PostgresClusterChart(app, 'second')).toThrow(
+      'second: cluster "postgres" in namespace "default" is already synthesized by first; their objects would overwrite each other. '
+      + 'Give one of them another clusterName or namespace.');
+    expect(() => new PostgresClusterChart(app, 'third', { clusterName: 'orders' })).not.toThrow();
+  });
+
+  test('passes the chart\'s labels to every object, and names objects without a hash', () => {
+    const objects = synthCluster({ labels: { team: 'payments' } });
+    expect(objects.filter(o => o.metadata.labels?.team !== 'payments').map(o => `${o.kind}/${o.metadata.name}`)).toEqual([]);
+    expect(objects.find(o => o.kind === 'StatefulSet')!.metadata.name).toBe('postgres-cluster');
+  });
+
+  test('passes the any Service prop through', () => {
+    expect(synthCluster({ anyService: false }).filter(o => o.kind === 'Service').map(o => o.metadata.name).sort())
+      .toEqual(['postgres-headless', 'postgres-read', 'postgres-write']);
+  });
 });

@@ -69,8 +69,36 @@ describe('PostgresConfig', () => {
       expect(config({ extraSettings: { recovery_init_sync_method: 'fsync' } }).settings.get('recovery_init_sync_method')).toBe('fsync');
     });
 
+    test('writes numbers with units and plain words bare, and quotes anything else, doubling quotes and backslashes', () => {
+      const conf = new PostgresConfig(Testing.chart(), 'C', {
+        extraSettings: {
+          work_mem: '64MB',
+          statement_timeout: '-1',
+          checkpoint_completion_target: '0.9',
+          log_min_messages: 'warning',
+          log_directory: 'C:\\pg\\log',
+          log_line_prefix: "it's ",
+          search_path: '"$user", public',
+          log_timezone: 'UTC',
+        },
+      }).postgresqlConf;
+      const line = (name: string) => conf.split('\n').find(l => l.startsWith(`${name} = `));
+      expect(line('work_mem')).toBe('work_mem = 64MB');
+      expect(line('statement_timeout')).toBe('statement_timeout = -1');
+      expect(line('checkpoint_completion_target')).toBe('checkpoint_completion_target = 0.9');
+      expect(line('log_min_messages')).toBe('log_min_messages = warning');
+      expect(line('log_directory')).toBe("log_directory = 'C:\\\\pg\\\\log'");
+      expect(line('log_line_prefix')).toBe("log_line_prefix = 'it''s '");
+      expect(line('search_path')).toBe('search_path = \'"$user", public\'');
+      expect(line('log_timezone')).toBe("log_timezone = 'UTC'");
+    });
+
     test('an extra setting may override a default of the library', () => {
       expect(config({ extraSettings: { wal_retrieve_retry_interval: '2s' } }).settings.get('wal_retrieve_retry_interval')).toBe('2s');
+    });
+
+    test('wal_level stays replica when other extra settings are given', () => {
+      expect(config({ extraSettings: { work_mem: '4MB', shared_buffers: '1GB' } }).settings.get('wal_level')).toBe('replica');
     });
 
     test('wal_level may be raised to logical', () => {
@@ -80,6 +108,58 @@ describe('PostgresConfig', () => {
     test('names the PostgreSQL version it was written for', () => {
       const { objects } = config({ postgresVersion: 17 });
       expect(find(objects, 'ConfigMap', 'postgres-config').data['postgresql.conf']).toContain('for PostgreSQL 17');
+    });
+
+    test('says which cluster it belongs to, and groups the settings into what the library manages, its defaults and extraSettings', () => {
+      // GIVEN a cluster with an extra setting WHEN its postgresql.conf is written THEN the comments tell a reader where each line comes from
+      const conf = new PostgresConfig(Testing.chart(), 'C', { clusterName: 'orders', extraSettings: { work_mem: '4MB' } }).postgresqlConf;
+      const lines = conf.split('\n');
+      expect(lines[0]).toBe('# postgresql.conf of cluster "orders" for PostgreSQL 15, written by cdk8s-postgres-cluster.');
+      const section = (title: string) => {
+        const at = lines.indexOf(`# ${title}`);
+        expect([title, at > 0]).toEqual([title, true]);
+        return at;
+      };
+      const line = (name: string) => lines.findIndex(l => l.startsWith(`${name} = `));
+      expect(section('Connections and replication (managed by the library)')).toBeLessThan(line('wal_level'));
+      expect(line('password_encryption')).toBeLessThan(section('Defaults'));
+      expect(section('Defaults')).toBeLessThan(line('wal_retrieve_retry_interval'));
+      expect(line('wal_sender_timeout')).toBeLessThan(section('extraSettings'));
+      expect(section('extraSettings')).toBeLessThan(line('work_mem'));
+      expect(conf.endsWith('work_mem = 4MB\n')).toBe(true);
+    });
+
+    test('has no extraSettings section without extra settings, and no defaults section when extra settings replace every default', () => {
+      expect(new PostgresConfig(Testing.chart(), 'C').postgresqlConf).not.toContain('# extraSettings');
+      const replaced = new PostgresConfig(Testing.chart(), 'D', { extraSettings: { wal_retrieve_retry_interval: '5s', wal_sender_timeout: '30s', recovery_init_sync_method: 'fsync' } }).postgresqlConf;
+      expect(replaced).not.toContain('# Defaults');
+      expect(replaced.split('\n').filter(l => l.startsWith('wal_sender_timeout'))).toEqual(['wal_sender_timeout = 30s']);
+    });
+
+    test('a fast shutdown does not wait a minute for a WAL sender whose replica vanished: wal_sender_timeout 10s', () => {
+      expect(config().settings.get('wal_sender_timeout')).toBe('10s');
+    });
+
+    test('an extra setting that replaces a default of the library is written once, with its value', () => {
+      const conf = new PostgresConfig(Testing.chart(), 'C', { extraSettings: { wal_retrieve_retry_interval: '2s' } }).postgresqlConf;
+      expect(conf.split('\n').filter(l => l.startsWith('wal_retrieve_retry_interval'))).toEqual(['wal_retrieve_retry_interval = 2s']);
+    });
+
+    test('wal_level logical is written once, in place of replica', () => {
+      const conf = new PostgresConfig(Testing.chart(), 'C', { extraSettings: { wal_level: 'logical' } }).postgresqlConf;
+      expect(conf.split('\n').filter(l => l.startsWith('wal_level'))).toEqual(['wal_level = logical']);
+    });
+
+    test('writes a setting name in lower case, as PostgreSQL reads it, whatever case it was given in', () => {
+      expect(config({ extraSettings: { Work_Mem: '8MB' } }).settings.get('work_mem')).toBe('8MB');
+      const conf = new PostgresConfig(Testing.chart(), 'C', { extraSettings: { WAL_LEVEL: 'logical' } }).postgresqlConf;
+      expect(conf.split('\n').filter(l => /^wal_level/i.test(l))).toEqual(['wal_level = logical']);
+    });
+
+    test('writes max_connections only when it is given', () => {
+      expect(config().settings.has('max_connections')).toBe(false);
+      expect(config({ maxConnections: 10 }).settings.get('max_connections')).toBe('10');
+      expect(config({ maxConnections: 262_143 }).settings.get('max_connections')).toBe('262143');
     });
   });
 
@@ -93,6 +173,24 @@ describe('PostgresConfig', () => {
         ['host', 'all', 'all', '::/0', 'scram-sha-256'],
         ['local', 'all', 'all', 'trust'],
       ]);
+    });
+
+    test('lines its columns up under the header, also for a long replication role name, without trailing blanks', () => {
+      for (const replicationUser of ['replicator', 'a_replication_role_name_longer_than_a_column']) {
+        const lines = config({ replicationUser }).hba.split('\n').filter(l => l);
+        const header = lines[0];
+        expect(header.startsWith('# TYPE')).toBe(true);
+        const columns = ['DATABASE', 'USER', 'ADDRESS', 'METHOD'].map(title => header.indexOf(title));
+        const rules = lines.filter(l => l.startsWith('host'));
+        expect(rules).toHaveLength(4);
+        for (const rule of rules) {
+          const starts = [...rule.matchAll(/(?<= )\S/g)].map(m => m.index);
+          expect([replicationUser, rule, starts]).toEqual([replicationUser, rule, columns]);
+        }
+        expect(lines.filter(l => / $/.test(l))).toEqual([]);
+        const local = lines.find(l => l.startsWith('local'))!;
+        expect([local.indexOf('trust'), local.split(/ +/)]).toEqual([columns[3], ['local', 'all', 'all', 'trust']]);
+      }
     });
   });
 
@@ -114,6 +212,14 @@ describe('PostgresConfig', () => {
       expect(objects.filter(o => o.kind === 'Secret')).toEqual([]);
       const construct = new PostgresConfig(Testing.chart(), 'C', { existingSecretName: 'vault-postgres' });
       expect(construct.secretName).toBe('vault-postgres');
+    });
+
+    test('is an Opaque Secret with the cluster\'s labels', () => {
+      const secret = find(config({ clusterName: 'orders' }).objects, 'Secret', 'orders-secret');
+      expect(secret.type).toBe('Opaque');
+      expect(secret.metadata.labels).toEqual({
+        'app.kubernetes.io/name': 'postgresql', 'app.kubernetes.io/instance': 'orders', 'app.kubernetes.io/managed-by': 'cdk8s-postgres-cluster',
+      });
     });
   });
 
@@ -142,9 +248,60 @@ describe('PostgresConfig', () => {
       const { objects } = config({ clusterName: 'orders' });
       expect(objects.map(o => o.metadata.name).sort()).toEqual(['orders-cluster-init', 'orders-config', 'orders-init', 'orders-secret']);
     });
+
+    test('every ConfigMap carries the cluster\'s labels', () => {
+      const { objects } = config({ clusterName: 'orders' });
+      for (const name of ['orders-config', 'orders-init', 'orders-cluster-init']) {
+        expect([name, find(objects, 'ConfigMap', name).metadata.labels]).toEqual([name, {
+          'app.kubernetes.io/name': 'postgresql', 'app.kubernetes.io/instance': 'orders', 'app.kubernetes.io/managed-by': 'cdk8s-postgres-cluster',
+        }]);
+      }
+    });
+
+    test('exposes the settings it was given or defaulted to', () => {
+      const c = new PostgresConfig(Testing.chart(), 'C', { postgresVersion: 16, maxReplicas: 5, synchronousReplicas: 1, database: 'shop', replicationUser: 'streamer', initdbArgs: '--data-checksums' });
+      expect([c.clusterName, c.postgresVersion, c.maxReplicas, c.synchronousReplicas, c.database, c.replicationUser, c.initdbArgs])
+        .toEqual(['postgres', 16, 5, 1, 'shop', 'streamer', '--data-checksums']);
+      const d = new PostgresConfig(Testing.chart(), 'D');
+      expect([d.postgresVersion, d.maxReplicas, d.synchronousReplicas, d.database, d.replicationUser, d.initdbArgs])
+        .toEqual([15, 10, 0, 'myapp', 'replicator', '--encoding=UTF8 --locale=C']);
+    });
   });
 
   describe('fails at synth', () => {
+    test('fails when a prop that holds a name or a size is not a string (a JavaScript or Python caller)', () => {
+      for (const prop of ['clusterName', 'walKeepSize', 'maxSlotWalKeepSize', 'database', 'replicationUser', 'superuserPassword',
+        'replicationPassword', 'existingSecretName', 'initdbArgs']) {
+        expect(fails({ [prop]: 5 })).toThrow(`PostgresConfig test/Config: ${prop} must be a string; got number 5.`);
+      }
+      expect(fails({ clusterName: null as unknown as string })).toThrow('clusterName must be a string; got null.');
+      expect(fails({ database: ['a'] as unknown as string })).toThrow('database must be a string; got an array (["a"]).');
+      expect(fails({ database: { a: 1 } as unknown as string })).toThrow('database must be a string; got an object ({"a":1}).');
+      expect(fails({ initdbArgs: true as unknown as string })).toThrow('initdbArgs must be a string; got boolean true.');
+    });
+
+    test('fails on an empty password', () => {
+      expect(fails({ superuserPassword: '' })).toThrow('PostgresConfig test/Config: superuserPassword is empty: give a password, or use existingSecretName.');
+      expect(fails({ replicationPassword: '' })).toThrow('PostgresConfig test/Config: replicationPassword is empty: give a password, or use existingSecretName.');
+    });
+
+    test('fails when existingSecretName is not a Kubernetes object name', () => {
+      expect(fails({ existingSecretName: 'Vault_Postgres' })).toThrow(
+        'PostgresConfig test/Config: existingSecretName "Vault_Postgres" is not a Kubernetes object name: use lower-case letters, digits, "-" and ".", '
+        + 'starting and ending with a letter or digit, e.g. "orders-db-credentials".');
+      expect(fails({ existingSecretName: 'a'.repeat(254) })).toThrow(/is not a Kubernetes object name/);
+      expect(fails({ existingSecretName: 'a'.repeat(253) })).not.toThrow();
+      expect(fails({ existingSecretName: 'vault.postgres-1' })).not.toThrow();
+    });
+
+    test('fails when extraSettings or initScripts is not an object of strings', () => {
+      expect(fails({ extraSettings: 'work_mem=4MB' as unknown as {} })).toThrow(
+        'PostgresConfig test/Config: extraSettings must be an object of names to strings, e.g. { "work_mem": "16MB" }; got "work_mem=4MB".');
+      expect(fails({ initScripts: null as unknown as {} })).toThrow('initScripts must be an object of names to strings, e.g. { "work_mem": "16MB" }; got null.');
+      expect(fails({ initScripts: ['a.sql'] as unknown as {} })).toThrow('initScripts must be an object of names to strings');
+      expect(fails({ extraSettings: { work_mem: 4 } as unknown as {} })).toThrow('PostgresConfig test/Config: extraSettings["work_mem"] must be a string; got number 4.');
+    });
+
     test('fails when a setting is unknown to the chosen version, such as wal_keep_segments on 13+', () => {
       expect(fails({ extraSettings: { wal_keep_segments: '64' } })).toThrow(
         'PostgresConfig test/Config: extraSettings: PostgreSQL 15 does not know "wal_keep_segments" (removed in 13): use walKeepSize (wal_keep_size), e.g. walKeepSize: "1GB".');
@@ -166,15 +323,61 @@ describe('PostgresConfig', () => {
       expect(fails({ extraSettings: { shared_bufers: '1GB' } })).toThrow('PostgreSQL 15 does not know "shared_bufers"; did you mean "shared_buffers"?');
     });
 
+    test('suggests a setting within a few edits of the misspelt name, more for a long name, and none when nothing is near', () => {
+      const message = (name: string) => `PostgresConfig test/Config: extraSettings: PostgreSQL 15 does not know "${name}"`;
+      expect(fails({ extraSettings: { work_mex: '4MB' } })).toThrow(`${message('work_mex')}; did you mean "work_mem"?.`);
+      expect(fails({ extraSettings: { wal_keep_sise: '1GB' } })).toThrow(`${message('wal_keep_sise')}; did you mean "wal_keep_size"?.`);
+      expect(fails({ extraSettings: { log_min_duration_statemen: '1s' } })).toThrow(`${message('log_min_duration_statemen')}; did you mean "log_min_duration_statement"?.`);
+      // 3 edits at most for a name of up to 15 letters: shared_buf is 4 deletions away from shared_buffers.
+      expect(fails({ extraSettings: { shared_buf: '1GB' } })).toThrow(`${message('shared_buf')}.`);
+      // A quarter of the letters for a longer one: 6 edits for 26 letters.
+      expect(fails({ extraSettings: { maintenance_work_mem_xxxxx: '1GB' } })).toThrow(`${message('maintenance_work_mem_xxxxx')}; did you mean "maintenance_work_mem"?.`);
+      expect(fails({ extraSettings: { completely_unknown_thing: '1' } })).toThrow(`${message('completely_unknown_thing')}.`);
+    });
+
+    test('knows setting names in any case, and a custom setting of an extension (a name with a dot) always', () => {
+      expect(config({ extraSettings: { 'Shared_Buffers': '1GB', 'myext.anything': 'x', 'pg_stat_statements.track': 'all' } }).settings.get('shared_buffers')).toBe('1GB');
+      expect(fails({ extraSettings: { Standby_Mode: 'on' } })).toThrow(
+        'PostgresConfig test/Config: extraSettings: PostgreSQL 15 does not know "Standby_Mode" (removed in 12): standby mode is a standby.signal file, which the library manages.');
+    });
+
+    test('fails on a setting from the version it was added in on, and from the version it was removed in on', () => {
+      expect(fails({ postgresVersion: 13, extraSettings: { compute_query_id: 'on' } })).toThrow(
+        'PostgresConfig test/Config: extraSettings: PostgreSQL 13 does not know "compute_query_id" (added in 14): remove it or use postgresVersion 14 or later.');
+      expect(fails({ postgresVersion: 14, extraSettings: { compute_query_id: 'on' } })).not.toThrow();
+      expect(fails({ postgresVersion: 16, extraSettings: { db_user_namespace: 'on' } })).not.toThrow();
+      expect(fails({ postgresVersion: 17, extraSettings: { db_user_namespace: 'on' } })).toThrow(
+        'PostgresConfig test/Config: extraSettings: PostgreSQL 17 does not know "db_user_namespace" (removed in 17): remove it.');
+      expect(fails({ postgresVersion: 13, extraSettings: { checkpoint_segments: '3' } })).toThrow('(removed in 9.5): use max_wal_size.');
+    });
+
     test('fails when extraSettings would override what replication depends on', () => {
       expect(fails({ extraSettings: { hot_standby: 'off' } })).toThrow('extraSettings may not set "hot_standby": the library manages it');
       expect(fails({ extraSettings: { wal_level: 'minimal' } })).toThrow('(only "logical" may replace "replica")');
       expect(fails({ extraSettings: { primary_conninfo: 'host=x' } })).toThrow(/may not set "primary_conninfo"/);
     });
 
+    test('fails on every setting the library manages, whatever its value or case', () => {
+      for (const name of ['listen_addresses', 'port', 'hot_standby', 'wal_log_hints', 'password_encryption', 'config_file', 'hba_file',
+        'data_directory', 'cluster_name', 'primary_conninfo', 'unix_socket_directories', 'recovery_target_timeline', 'primary_slot_name']) {
+        expect(fails({ extraSettings: { [name]: 'logical' } })).toThrow(
+          `PostgresConfig test/Config: extraSettings may not set "${name}": the library manages it for replication and failover to work.`);
+      }
+      expect(fails({ extraSettings: { Hot_Standby: 'on' } })).toThrow('extraSettings may not set "Hot_Standby"');
+      expect(fails({ extraSettings: { wal_level: 'replica' } })).toThrow(
+        'PostgresConfig test/Config: extraSettings may not set "wal_level": the library manages it for replication and failover to work (only "logical" may replace "replica").');
+    });
+
     test('fails when extraSettings sets what a typed property sets', () => {
       expect(fails({ extraSettings: { max_wal_senders: '3' } })).toThrow('set "max_wal_senders" with the maxWalSenders property, not extraSettings.');
       expect(fails({ extraSettings: { synchronous_standby_names: '*' } })).toThrow(/synchronousReplicas property/);
+    });
+
+    test('fails on every setting that a typed property sets, naming the property', () => {
+      for (const [name, prop] of [['max_wal_senders', 'maxWalSenders'], ['wal_keep_size', 'walKeepSize'], ['max_slot_wal_keep_size', 'maxSlotWalKeepSize'],
+        ['synchronous_standby_names', 'synchronousReplicas'], ['max_connections', 'maxConnections'], ['MAX_CONNECTIONS', 'maxConnections']]) {
+        expect(fails({ extraSettings: { [name]: '1' } })).toThrow(`PostgresConfig test/Config: set "${name}" with the ${prop} property, not extraSettings.`);
+      }
     });
 
     test('fails on a setting name or value that would corrupt postgresql.conf', () => {
@@ -216,6 +419,16 @@ describe('PostgresConfig', () => {
       expect(fails({ initScripts: { 'schema.txt': '' } })).toThrow('initScripts file name "schema.txt" must end in .sql or .sh');
       expect(fails({ initScripts: { '01-create-replication-user.sh': '' } })).toThrow(/may not replace "01-create-replication-user.sh"/);
       expect(fails({ initScripts: { '02-create-monitoring-role.sql': '' } })).toThrow('initScripts may not replace "02-create-monitoring-role.sql": the library creates the metrics role with it.');
+    });
+
+    test('fails on an init script whose file name the entrypoint would not run, or that is not a plain file name', () => {
+      for (const name of ['.hidden.sql', '-x.sql', 'a b.sql', 'dir/a.sql', 'schema.sql.bak', 'schema.sqlx', 'schema.psql', 'x.sh~', 'schema']) {
+        expect(fails({ initScripts: { [name]: '' } })).toThrow(
+          `PostgresConfig test/Config: initScripts file name "${name}" must end in .sql or .sh and use letters, digits, ".", "_" and "-".`);
+      }
+      expect(fails({ initScripts: { '01-create-replication-user.sh': '' } })).toThrow(
+        'PostgresConfig test/Config: initScripts may not replace "01-create-replication-user.sh": the library creates the replication role with it.');
+      expect(fails({ initScripts: { 'A1_x-y.z.sql': '', '9.sh': '' } })).not.toThrow();
     });
   });
 });

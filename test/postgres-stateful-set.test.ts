@@ -21,9 +21,15 @@ function fails(props: Partial<PostgresStatefulSetProps>, configProps: PostgresCo
 }
 
 describe('PostgresStatefulSet', () => {
-  const objects = statefulSet();
-  const sts = find(objects, 'StatefulSet', 'postgres-cluster');
-  const postgres = container(objects, 'postgres');
+  // Synthesized afresh before each test, so that a mutation run (Stryker, perTest) sees which tests cover which code.
+  let objects: Manifest[];
+  let sts: Manifest;
+  let postgres: any;
+  beforeEach(() => {
+    objects = statefulSet();
+    sts = find(objects, 'StatefulSet', 'postgres-cluster');
+    postgres = container(objects, 'postgres');
+  });
 
   test('runs 3 pods of postgres:15 under the headless Service, all at once (the leader record decides roles, not start order)', () => {
     expect(sts.spec).toMatchObject({ replicas: 3, serviceName: 'postgres-headless', podManagementPolicy: 'Parallel' });
@@ -232,6 +238,106 @@ describe('PostgresStatefulSet', () => {
     expect(container(monitored, 'metrics', 'orders-cluster').image).toBe('registry.example.com/postgres-exporter:v0.16.0');
   });
 
+  test('the postgres container gets its database, users, configuration and initdb arguments from the config', () => {
+    // GIVEN a config with its own names WHEN the pods are synthesized THEN the entrypoint's variables carry them
+    const custom = statefulSet({}, { clusterName: 'orders', database: 'shop', replicationUser: 'streamer', initdbArgs: '--data-checksums', synchronousReplicas: 1 });
+    const pg = container(custom, 'postgres', 'orders-cluster');
+    const values = Object.fromEntries(pg.env.filter((e: any) => e.value !== undefined).map((e: any) => [e.name, e.value]));
+    expect(values).toEqual({
+      POSTGRES_DB: 'shop',
+      POSTGRES_USER: 'postgres',
+      PGDATA: '/var/lib/postgresql/data/pgdata',
+      REPLICATION_USER: 'streamer',
+      PRIMARY_HOST: 'orders-write',
+      PEER_DOMAIN: 'orders-headless',
+      POSTGRES_CONFIG_DIR: '/etc/postgresql',
+      POSTGRES_INITDB_ARGS: '--data-checksums',
+      SYNC_REPLICAS: '1',
+    });
+    expect(envOf(pg, 'POSTGRES_PASSWORD').valueFrom).toEqual({ secretKeyRef: { name: 'orders-secret', key: 'password' } });
+    expect(envOf(postgres, 'POSTGRES_INITDB_ARGS').value).toBe('--encoding=UTF8 --locale=C');
+    expect(envOf(postgres, 'POSTGRES_DB').value).toBe('myapp');
+    expect(envOf(postgres, 'REPLICATION_USER').value).toBe('replicator');
+  });
+
+  test('the postgres container listens on 5432, and reads its configuration, init scripts and scripts from the ConfigMaps', () => {
+    expect(postgres.ports).toEqual([{ containerPort: 5432, name: 'postgres' }]);
+    expect(postgres.readinessProbe).toMatchObject({ periodSeconds: 2, timeoutSeconds: 2, failureThreshold: 2 });
+    expect(postgres.volumeMounts).toEqual([
+      { name: 'postgres-storage', mountPath: '/var/lib/postgresql/data' },
+      { name: 'postgres-config', mountPath: '/etc/postgresql' },
+      { name: 'postgres-init', mountPath: '/docker-entrypoint-initdb.d/' },
+      { name: 'postgres-cluster-init', mountPath: '/opt/postgres-cluster' },
+      { name: 'run', mountPath: '/var/run/postgresql' },
+      { name: 'tmp', mountPath: '/tmp' },
+    ]);
+    const volumes = sts.spec.template.spec.volumes;
+    expect(volumes).toContainEqual({ name: 'postgres-config', configMap: { name: 'postgres-config' } });
+    expect(volumes).toContainEqual({ name: 'postgres-init', configMap: { name: 'postgres-init' } });
+    // The scripts are run by path: executable.
+    expect(volumes).toContainEqual({ name: 'postgres-cluster-init', configMap: { name: 'postgres-cluster-init', defaultMode: 0o755 } });
+    for (const v of ['run', 'tools']) expect(volumes).toContainEqual({ name: v, emptyDir: {} });
+  });
+
+  test('the sidecar\'s API token is projected with the cluster CA and the namespace, as the service account\'s would be', () => {
+    const token = sts.spec.template.spec.volumes.find((v: any) => v.name === 'api-token');
+    expect(token.projected.sources).toEqual([
+      { serviceAccountToken: { path: 'token', expirationSeconds: 3607 } },
+      { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
+      { downwardAPI: { items: [{ path: 'namespace', fieldRef: { fieldPath: 'metadata.namespace' } }] } },
+    ]);
+  });
+
+  test('the role-labeler sidecar knows its pod, the data directory, the role label, its cluster\'s pods, the primary and the synchronous mode', () => {
+    const custom = statefulSet({}, { clusterName: 'orders', synchronousReplicas: 1 });
+    const labeler = container(custom, 'role-labeler', 'orders-cluster');
+    const values = Object.fromEntries(labeler.env.filter((e: any) => e.value !== undefined).map((e: any) => [e.name, e.value]));
+    expect(values).toEqual({
+      PGDATA: '/var/lib/postgresql/data/pgdata',
+      ROLE_LABEL: 'role',
+      LEADER_RECORD: 'orders-leader',
+      RECORD_LABELS: JSON.stringify({ 'app.kubernetes.io/name': 'postgresql', 'app.kubernetes.io/instance': 'orders', 'app.kubernetes.io/managed-by': 'cdk8s-postgres-cluster' }),
+      KUBECTL: '/opt/postgres-cluster-tools/kubectl',
+      CLUSTER_SELECTOR: 'app=orders,app.kubernetes.io/instance=orders',
+      PRIMARY_HOST: 'orders-write',
+      SYNC_REPLICAS: '1',
+      ISOLATION_FENCE_SECONDS: '10',
+      HOME: '/tmp',
+    });
+    expect(envOf(labeler, 'POD_NAME').valueFrom).toEqual({ fieldRef: { fieldPath: 'metadata.name' } });
+    expect(envOf(labeler, 'POSTGRES_PASSWORD').valueFrom).toEqual({ secretKeyRef: { name: 'orders-secret', key: 'password' } });
+    expect(labeler.volumeMounts).toContainEqual({ name: 'orders-cluster-init', mountPath: '/opt/postgres-cluster' });
+    expect(labeler.volumeMounts).toContainEqual({ name: 'tools', mountPath: '/opt/postgres-cluster-tools' });
+  });
+
+  test('the sidecars and the init container request a little CPU and memory', () => {
+    const pod = sts.spec.template.spec;
+    expect(container(objects, 'role-labeler').resources).toEqual({ requests: { cpu: '10m', memory: '32Mi' } });
+    expect(container(objects, 'metrics').resources).toEqual({ requests: { cpu: '10m', memory: '32Mi' } });
+    expect(pod.initContainers[0].resources).toEqual({ requests: { cpu: '10m', memory: '16Mi' } });
+    expect(pod.initContainers[0].securityContext).toEqual({ allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, readOnlyRootFilesystem: true });
+  });
+
+  test('pods carry the cluster\'s labels and the database component; the volume group is set only when it differs; no service links', () => {
+    const custom = statefulSet({ podMonitor: true }, { clusterName: 'orders' });
+    const s = find(custom, 'StatefulSet', 'orders-cluster');
+    expect(s.spec.template.metadata.labels).toEqual({ ...{ 'app.kubernetes.io/name': 'postgresql', 'app.kubernetes.io/instance': 'orders', 'app.kubernetes.io/managed-by': 'cdk8s-postgres-cluster' }, 'app': 'orders', 'app.kubernetes.io/component': 'database' });
+    expect(s.spec.template.spec).toMatchObject({ enableServiceLinks: false, securityContext: { fsGroupChangePolicy: 'OnRootMismatch' } });
+    for (const [kind, name] of [['StatefulSet', 'orders-cluster'], ['Service', 'orders-headless'], ['ServiceAccount', 'orders-cluster'],
+      ['Role', 'orders-cluster'], ['RoleBinding', 'orders-cluster'], ['PodDisruptionBudget', 'orders-cluster'], ['PodMonitor', 'orders-cluster']]) {
+      expect([kind, find(custom, kind, name).metadata.labels]).toEqual([kind, { 'app.kubernetes.io/name': 'postgresql', 'app.kubernetes.io/instance': 'orders', 'app.kubernetes.io/managed-by': 'cdk8s-postgres-cluster' }]);
+    }
+    expect(find(custom, 'Service', 'orders-headless').spec.ports).toEqual([{ port: 5432, name: 'postgres' }]);
+  });
+
+  test('exposes its name, headless Service, pod count, images and selector', () => {
+    const chart = Testing.chart();
+    const s = new PostgresStatefulSet(chart, 'S', { config: new PostgresConfig(chart, 'C', { clusterName: 'orders', postgresVersion: 16 }), replicas: 2 });
+    expect([s.name, s.headlessServiceName, s.replicas, s.image, s.kubectlImage])
+      .toEqual(['orders-cluster', 'orders-headless', 2, 'postgres:16', 'docker.io/alpine/k8s:1.27.15']);
+    expect(s.selectorLabels).toEqual({ 'app': 'orders', 'app.kubernetes.io/instance': 'orders' });
+  });
+
   describe('fails at synth', () => {
     test('fails on a PodMonitor without metrics to scrape', () => {
       expect(fails({ podMonitor: true, metrics: false })).toThrow(
@@ -273,6 +379,21 @@ describe('PostgresStatefulSet', () => {
     test('fails on an image reference that is not one', () => {
       expect(fails({ image: 'postgres 15' })).toThrow('image "postgres 15" is not a container image reference');
       expect(fails({ kubectlImage: '' })).toThrow(/kubectlImage "" is not a container image reference/);
+    });
+
+    test('fails on a metrics image or a storage class that is not a valid name', () => {
+      expect(fails({ metricsImage: 'exporter latest' })).toThrow(
+        'PostgresStatefulSet test/StatefulSet: metricsImage "exporter latest" is not a container image reference, e.g. "postgres:15" or "registry.example.com/postgres:15.8".');
+      expect(fails({ storageClassName: 'Fast_SSD' })).toThrow('PostgresStatefulSet test/StatefulSet: storageClassName "Fast_SSD" is not a Kubernetes object name');
+    });
+
+    test('fails when a prop has the wrong type (a JavaScript or Python caller)', () => {
+      for (const prop of ['image', 'storage', 'storageClassName', 'kubectlImage', 'metricsImage']) {
+        expect(fails({ [prop]: 5 })).toThrow(`PostgresStatefulSet test/StatefulSet: ${prop} must be a string; got number 5.`);
+      }
+      for (const prop of ['spreadAcrossZones', 'podDisruptionBudget', 'metrics', 'podMonitor']) {
+        expect(fails({ [prop]: 'yes' })).toThrow(`PostgresStatefulSet test/StatefulSet: ${prop} must be a boolean; got "yes".`);
+      }
     });
   });
 });

@@ -1,3 +1,4 @@
+import { Testing } from 'cdk8s';
 import { PostgresConfig, PostgresStatefulSet, RoleServices } from '../src';
 import { find, Manifest, synthChart, synthCluster } from './support/synth';
 
@@ -6,8 +7,13 @@ function selects(selector: Record<string, string>, labels: Record<string, string
 }
 
 describe('RoleServices', () => {
-  const objects = synthCluster();
-  const podLabels = find(objects, 'StatefulSet', 'postgres-cluster').spec.template.metadata.labels;
+  // Synthesized afresh before each test, so that a mutation run (Stryker, perTest) sees which tests cover which code.
+  let objects: Manifest[];
+  let podLabels: Record<string, string>;
+  beforeEach(() => {
+    objects = synthCluster();
+    podLabels = find(objects, 'StatefulSet', 'postgres-cluster').spec.template.metadata.labels;
+  });
 
   test('the write Service reaches the pod labeled primary, the read Service the replicas', () => {
     const write = find(objects, 'Service', 'postgres-write');
@@ -57,5 +63,34 @@ describe('RoleServices', () => {
   test('cannot reach pods of another application labeled app=postgres', () => {
     const write = find(objects, 'Service', 'postgres-write');
     expect(selects(write.spec.selector, { app: 'postgres', role: 'primary' })).toBe(false);
+  });
+
+  test('every Service carries the cluster\'s labels and serves PostgreSQL\'s port as ClusterIP', () => {
+    for (const name of ['postgres-write', 'postgres-read', 'postgres-any']) {
+      const service = find(objects, 'Service', name);
+      expect([name, service.metadata.labels]).toEqual([name, {
+        'app.kubernetes.io/name': 'postgresql', 'app.kubernetes.io/instance': 'postgres', 'app.kubernetes.io/managed-by': 'cdk8s-postgres-cluster',
+      }]);
+      expect([name, service.spec.type, service.spec.ports]).toEqual([name, 'ClusterIP', [{ port: 5432, targetPort: 5432 }]]);
+    }
+  });
+
+  test('exposes the names of its Services; none for the any Service when it is left out', () => {
+    const build = (anyService?: boolean) => {
+      const chart = Testing.chart();
+      const statefulSet = new PostgresStatefulSet(chart, 'S', { config: new PostgresConfig(chart, 'C', { clusterName: 'orders' }) });
+      return new RoleServices(chart, 'R', { statefulSet, anyService });
+    };
+    const services = build();
+    expect([services.writeServiceName, services.readServiceName, services.anyServiceName]).toEqual(['orders-write', 'orders-read', 'orders-any']);
+    expect(build(true).anyServiceName).toBe('orders-any');
+    expect(build(false).anyServiceName).toBeUndefined();
+  });
+
+  test('fails when anyService is not a boolean (a JavaScript or Python caller)', () => {
+    const chart = Testing.chart();
+    const statefulSet = new PostgresStatefulSet(chart, 'S', { config: new PostgresConfig(chart, 'C') });
+    expect(() => new RoleServices(chart, 'R', { statefulSet, anyService: 'no' as unknown as boolean })).toThrow(
+      'RoleServices test/R: anyService must be a boolean; got "no".');
   });
 });

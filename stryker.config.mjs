@@ -1,0 +1,77 @@
+// Mutation testing of src/ with Stryker: `npx projen mutation` (by hand, not part of `npm test`).
+// Figures and how to read them: bench/README.md, "Mutation score (Stryker)".
+//
+// The score counts behaviour tests alone: tests that only compare the output with a recorded copy
+// (the snapshot, dist/, the reference fixture) catch drift, not bugs, and are left out here, as are
+// the tests that spawn other programs (npm, kubectl, shellcheck, ts-node, PostgreSQL) or test the
+// shell scripts rather than the TypeScript.
+import { fileURLToPath } from 'node:url';
+
+const drift = [
+  'the default cluster: 3 pods of PostgreSQL 15 and the reference objects (snapshot)',
+  'writes the Application for dist/ into dist/argocd/',
+];
+// The fuzzed props tests (test/props-fuzz.test.ts) cover nearly every mutant, and at their 60 runs cost ~4 s of
+// each mutant's run: 10 runs here (the test runners inherit the variable).
+process.env.FUZZ_RUNS ??= '10';
+const escape = s => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
+export default {
+  packageManager: 'npm',
+  testRunner: 'jest',
+  coverageAnalysis: 'perTest',
+  checkers: [],
+  concurrency: 1,
+  // A mutant that only module-level code reaches (tables and patterns built as a file loads) needs
+  // the whole suite reloaded, ~10 s each: such "static" mutants are reported as Ignored, not scored.
+  ignoreStatic: true,
+  mutate: [
+    'src/**/*.ts',
+    '!src/private/imports/**',
+    // Re-exports only.
+    '!src/index.ts',
+    // Generated from PostgreSQL 15's pg_settings (see its first lines), like the imports: data, no logic.
+    // Each of its ~330 names would be a static mutant, a whole run of the suite each.
+    '!src/private/postgres-15-settings.ts',
+  ],
+  jest: {
+    projectType: 'custom',
+    config: {
+      testMatch: ['<rootDir>/test/**/*.test.ts'],
+      testPathIgnorePatterns: [
+        '/node_modules/',
+        '/test/e2e/',
+        // Spawn npm, kubectl, ts-node, shellcheck or PostgreSQL (initdb runs as each file loads).
+        '/test/package\\.test\\.ts$',
+        '/test/kustomize\\.test\\.ts$',
+        '/test/readme\\.test\\.ts$',
+        '/test/scripts\\.test\\.ts$',
+        '/test/postgresql-conf\\.test\\.ts$',
+        // The default cluster against the reference fixture and docs/deviations.md: drift.
+        '/test/reference\\.test\\.ts$',
+        // dist/ against the code: drift; its determinism test has a twin in argo-cd-application.test.ts.
+        '/test/dist\\.test\\.ts$',
+      ],
+      // A mutant run names the tests that cover it; this one leaves out the drift tests otherwise.
+      testNamePattern: `^(?!.*(${drift.map(escape).join('|')}))`,
+      testTimeout: 30_000,
+      // Skipped tests end their coverage (see the file).
+      testEnvironment: fileURLToPath(new URL('./test/support/stryker-environment.js', import.meta.url)),
+      transform: { '^.+\\.[t]sx?$': ['ts-jest', { tsconfig: 'test/tsconfig.json' }] },
+      reporters: [],
+    },
+    enableFindRelatedTests: true,
+  },
+  ignorePatterns: ['dist-packages', 'lib', 'test-reports', 'reports', 'coverage', '.scratch', 'test/e2e'],
+  reporters: ['clear-text', 'progress', 'html', 'json'],
+  htmlReporter: { fileName: 'reports/mutation/index.html' },
+  jsonReporter: { fileName: 'reports/mutation/mutation.json' },
+  timeoutMS: 20_000,
+  // Jest runs every covering test of a mutant anyway: this keeps all those that kill it in the JSON report, not only the first.
+  disableBail: true,
+  tempDirName: '.stryker-tmp',
+  cleanTempDir: true,
+  // Later runs re-test only the mutants whose code or covering tests changed (reports/stryker-incremental.json).
+  incremental: true,
+};
