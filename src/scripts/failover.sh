@@ -121,6 +121,11 @@ list_pods() {
   (( ${#PODS[@]} > 0 )) || refuse "no pods match $CLUSTER_SELECTOR"
 }
 
+# A pod's role label as the API reports it (empty when it has none, or the API cannot be reached).
+role_label_of() {
+  "$KUBECTL" get pod "$1" --request-timeout="$API_TIMEOUT" -o "jsonpath={.metadata.labels.${ROLE_LABEL//./\\.}}" 2> /dev/null || true
+}
+
 # Whether the API shows a switchover's two pods ready to go: the recorded primary labeled primary and ready (its
 # sidecar labels it only while PostgreSQL is a primary that the record names), the target labeled replica and
 # ready (streaming for a second). The pods themselves have the last word: their sidecars act on the record.
@@ -268,7 +273,7 @@ give_back() {
   fi
   log "the leader record names $PREVIOUS again ($(record_describe))"
   deadline=$((SECONDS + FENCE_TIMEOUT_SECONDS))
-  until [ "$("$KUBECTL" get pod "$PREVIOUS" --request-timeout="$API_TIMEOUT" -o "jsonpath={.metadata.labels.${ROLE_LABEL//./\\.}}" 2> /dev/null)" = primary ]; do
+  until [ "$(role_label_of "$PREVIOUS")" = primary ]; do
     if (( SECONDS >= deadline )); then
       refuse "$reason; the leader record names $PREVIOUS again, which is not serving yet: its sidecar and entrypoint make it the primary"
     fi
@@ -439,7 +444,7 @@ promote() {
   # Its timeline is its sidecar's to record once it is promoted (a replica's, while not streaming, is unknown).
   update_record state=stable "primary=$TARGET" "sync=$sync" target= previous= job= checkpoint=
   log "$TARGET is the primary in the leader record ($(record_describe))"
-  until [ "$("$KUBECTL" get pod "$TARGET" --request-timeout="$API_TIMEOUT" -o "jsonpath={.metadata.labels.${ROLE_LABEL//./\\.}}" 2> /dev/null)" = primary ]; do
+  until [ "$(role_label_of "$TARGET")" = primary ]; do
     if (( SECONDS >= deadline )); then
       log "WARNING: $TARGET is not labeled $ROLE_LABEL=primary ${PROMOTE_TIMEOUT_SECONDS}s after the record named it: its sidecar promotes it when it can"
       return 0
