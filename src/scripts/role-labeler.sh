@@ -171,7 +171,7 @@ take_over_switchover() {
 # The record names this pod, and PostgreSQL is a replica: promote it (pg-node.sh promote: slots for the other
 # pods, then it accepts writes), label it, and record its new timeline.
 promote_named() {
-  local others timeline
+  local others
   others=$(other_pods) || others=""
   log "the leader record names this pod as the primary: promoting it"
   # shellcheck disable=SC2086 # one pod name per word
@@ -182,9 +182,15 @@ promote_named() {
   fi
   role=primary
   label primary
+  record_timeline
+  LAST_OTHERS="(unknown)"
+}
+
+# Keeps the record's timeline that of this primary (it changes with a promotion).
+record_timeline() {
+  local timeline
   timeline=$(local_timeline) || return 0
   if [ -n "$timeline" ] && [ "$timeline" != "${R[timeline]}" ]; then record_update "timeline=$timeline" || true; fi
-  LAST_OTHERS="(unknown)"
 }
 
 local_timeline() {
@@ -264,7 +270,7 @@ maintain_sync_set() {
 LAST_OTHERS="(unknown)"
 LAST_MAINTAINED=-1000
 maintain_primary() {
-  local others timeline
+  local others
   others=$(other_pods) || return 0
   if [ "$others" = "$LAST_OTHERS" ] && (( SECONDS - LAST_MAINTAINED < MAINTAIN_SECONDS && ${#GONE_AT[@]} == 0 )) \
     && { (( SYNC_REPLICAS == 0 )) || [ "${others//$'\n'/,}" = "${R[sync]}" ]; }; then
@@ -274,8 +280,7 @@ maintain_primary() {
   LAST_MAINTAINED=$SECONDS
   maintain_slots "$others"
   if (( SYNC_REPLICAS > 0 )); then maintain_sync_set "$others"; fi
-  timeline=$(local_timeline) || return 0
-  if [ -n "$timeline" ] && [ "$timeline" != "${R[timeline]}" ]; then record_update "timeline=$timeline" || true; fi
+  record_timeline
 }
 
 # A replica that has not streamed for a while although the primary answers: if the primary no longer has
