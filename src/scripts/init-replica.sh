@@ -34,6 +34,7 @@ set -euo pipefail
 : "${SYNC_REPLICAS:=0}"
 : "${CONNECT_TIMEOUT:=3}"
 : "${RETRY_SECONDS:=2}"
+: "${BOOTSTRAP_RETRY_SECONDS:=0.25}"
 : "${PGPASSFILE:=/tmp/pgpass}"
 export PGPASSFILE PGPORT
 export PGCONNECT_TIMEOUT=$CONNECT_TIMEOUT
@@ -204,13 +205,15 @@ await_fresh_record() {
 # Says something at most every 10 s while the same situation lasts.
 LAST_WAIT=""
 WAIT_LOGGED=0
+# The message may come in several words; WAIT_SECONDS (for one call) waits less than RETRY_SECONDS.
 wait_a_little() {
-  if [ "$1" != "$LAST_WAIT" ] || (( SECONDS - WAIT_LOGGED >= 10 )); then
-    log "$1; retrying every ${RETRY_SECONDS}s"
-    LAST_WAIT=$1
+  local message="$*" seconds=${WAIT_SECONDS:-$RETRY_SECONDS}
+  if [ "$message" != "$LAST_WAIT" ] || (( SECONDS - WAIT_LOGGED >= 10 )); then
+    log "$message; retrying every ${seconds}s"
+    LAST_WAIT=$message
     WAIT_LOGGED=$SECONDS
   fi
-  sleep "$RETRY_SECONDS"
+  sleep "$seconds"
 }
 
 record_host() { printf '%s.%s' "${REC[primary]}" "$PEER_DOMAIN"; }
@@ -263,7 +266,8 @@ decide() {
         initialize_cluster
         START_AS=primary
       else
-        wait_a_little "no leader record yet and an empty volume: waiting for pod 0 to initialize the cluster"
+        # Pod 0 creates the record within seconds of its start: look often, a new cluster's replicas clone at once.
+        WAIT_SECONDS=$BOOTSTRAP_RETRY_SECONDS wait_a_little "no leader record yet and an empty volume: waiting for pod 0 to initialize the cluster"
       fi
     elif [ "${REC[state]}" != stable ]; then
       wait_a_little "an empty volume, and a failover job holds the leader record ($(describe_record)): waiting for its end"

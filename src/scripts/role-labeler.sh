@@ -215,6 +215,7 @@ create_record() {
   if (( SYNC_REPLICAS > 0 )); then sync=$(other_pods | paste -sd, -); fi
   if record_create state=stable "primary=$POD_NAME" epoch=1 "timeline=$timeline" "system-identifier=$id" "sync=$sync"; then
     log "created the leader record: $(record_describe)"
+    SOON=true
   else
     log "could not create the leader record: $RECORD_ERROR"
   fi
@@ -314,6 +315,7 @@ check_replica_wal() {
 # entrypoint asks for a fresh read of the record (it decides only on a copy read after it started), or, after a
 # round that asked for it (SOON), 10 ms.
 SOON=false
+AWAIT_SERVER=false
 nap() {
   local tenths
   if $SOON; then
@@ -327,9 +329,18 @@ nap() {
       RECORD_WANTED=true
       return 0
     fi
+    # While PostgreSQL is not serving, its start ends the nap (a new primary is recorded and labelled at once).
+    if $AWAIT_SERVER && server_ready; then return 0; fi
     # A tenth of a second without a process of its own, or less: a line from the watcher (the record changed) ends it.
     if read -r -t 0.1 -u "$NAP_FD" _; then return 0; fi
   done
+}
+
+# Whether a live postmaster's postmaster.pid says that it accepts connections (bash alone: no process started).
+server_ready() {
+  local lines=()
+  mapfile -t -n 8 lines < "$PGDATA/postmaster.pid" 2> /dev/null || return 1
+  [ "${lines[7]:-}" != "" ] && [ "${lines[7]// /}" = ready ] && kill -0 "${lines[0]:-0}" 2> /dev/null
 }
 
 # Writes a line to standard output at every change of the record (a watch, started again when it ends).
@@ -391,6 +402,8 @@ main() {
     fi
     observed_role
     role=$ROLE
+    AWAIT_SERVER=false
+    if [ -z "$role" ] && ! server_ready; then AWAIT_SERVER=true; fi
     if [ "$api" = up ]; then
       case "$role" in
         primary)
