@@ -134,7 +134,7 @@ export class ApiStandIn {
         const result: Result | WatchAnswer = identity
           ? await this.kubectl({ ...identity, namespace: namespace || this.backend.namespace }, args, stdin)
           : { code: 1, stdout: '', stderr: 'error: You must be logged in to the server (Unauthorized)\n' };
-        if ('watch' in result) {
+        if (isWatch(result)) {
           this.stream(response, result);
           return;
         }
@@ -503,6 +503,10 @@ export class ApiStandIn {
         + `in the namespace "${caller.namespace}"`);
     }
   }
+}
+
+function isWatch(result: Result | WatchAnswer): result is WatchAnswer {
+  return 'watch' in result;
 }
 
 function ok(stdout: string): Result {
