@@ -5,7 +5,7 @@ import { Result, sleep } from './exec';
 import { jsonpath } from './jsonpath';
 import { KubeObject, Manifests } from './manifests';
 import {
-  ApiError, LEASES, ObjectStore, PODS, qualifiedPlural, qualifiedSingular, ResourceType, resourceType, StoredObject, typeOfKind,
+  ApiError, LEASES, ObjectStore, PODS, qualifiedPlural, qualifiedSingular, ResourceType, resourceType, SECRETS, sortKeys, StoredObject, typeOfKind,
 } from './objects';
 
 /** A pod as the API stand-in needs it: its object, its labels (which the API owns) and the kubelet's exec. */
@@ -85,16 +85,19 @@ const BOOLEAN_FLAGS: Record<string, keyof Flags> = {
 };
 
 /**
- * `kubectl get lease NAME --watch`: the object printed now, then again at every change, until the request
+ * `kubectl get lease NAME --watch` (or a Secret): the object printed now, then again at every change, until the request
  * times out or the client goes away. An answer that streams instead of a Result.
  */
 interface WatchAnswer extends Result {
-  readonly watch: { readonly caller: Caller; readonly name: string; readonly output?: string; readonly timeoutMs: number };
+  readonly watch: {
+    readonly caller: Caller; readonly type: ResourceType; readonly name: string; readonly output?: string; readonly timeoutMs: number;
+  };
 }
 
 /** An open watch: where its events go. */
 interface OpenWatch {
   readonly caller: Caller;
+  readonly type: ResourceType;
   readonly name: string;
   readonly output?: string;
   write(text: string): void;
@@ -108,11 +111,13 @@ class ClientError extends Error {}
 
 /**
  * Stands in for the Kubernetes API server, for what kubectl in the library's pods does:
- *   get pods|pod NAME|leases|lease NAME [-l SELECTOR] [--field-selector F] [-o name|json|yaml|jsonpath=T] [--ignore-not-found]
- *   create -f - (a Lease) / replace -f - / patch lease NAME --type=merge -p JSON / delete lease NAME
+ *   get pods|pod NAME|leases|lease NAME|secrets|secret NAME [-l SELECTOR] [--field-selector F] [-o name|json|yaml|jsonpath=T] [--ignore-not-found]
+ *   get lease|secret NAME --watch
+ *   create -f - (a Lease or a Secret) / replace -f - / patch lease|secret NAME --type=merge -p JSON / delete lease|secret NAME
  *   label pod NAME k=v|k- [--overwrite] / exec POD [-c CONTAINER] -- COMMAND...
- * with --request-timeout and -n. Leases live in an object store with resourceVersions and
- * conflicts; pods are the harness's pods as their kubelet reports them. Every request is authorized
+ * with --request-timeout and -n. Leases and Secrets live in object stores with resourceVersions and
+ * conflicts (Secrets: base64 data, stringData merged into it; those of the manifests are there from the
+ * start, as after `kubectl apply -f dist/`); pods are the harness's pods as their kubelet reports them. Every request is authorized
  * with RBAC, from the Roles and RoleBindings in the synthesized manifests, for the ServiceAccount of
  * the calling pod's token. A pod cut off from the API (a partitioned node) times out instead.
  * Anything else fails, so a script that starts using more of kubectl fails its tests until this grows.
@@ -122,9 +127,13 @@ export class ApiStandIn {
   /** One counter for every write, like etcd's revision: resourceVersions grow across objects. */
   private revision = 0;
   private readonly watches = new Set<OpenWatch>();
-  private readonly leases = new ObjectStore(LEASES, () => ++this.revision, (namespace, name, object) => this.notify(namespace, name, object));
+  /** The objects the API server stores (pods are the kubelets' instead). */
+  private readonly stores = new Map<ResourceType, ObjectStore>([LEASES, SECRETS].map(type =>
+    [type, new ObjectStore(type, () => ++this.revision, (namespace, name, object) => this.notify(type, namespace, name, object))]));
 
   constructor(private readonly backend: ApiBackend, public readonly socket: string) {
+    // The Secrets of the manifests exist from the start, as after `kubectl apply -f dist/`.
+    for (const secret of backend.manifests.all('Secret')) this.apply(secret);
     this.server = http.createServer((request, response) => {
       const chunks: Buffer[] = [];
       request.on('data', chunk => chunks.push(chunk));
@@ -192,11 +201,11 @@ export class ApiStandIn {
     response.on('close', end);
   }
 
-  private notify(namespace: string, name: string, object: StoredObject | undefined): void {
+  private notify(type: ResourceType, namespace: string, name: string, object: StoredObject | undefined): void {
     for (const watch of this.watches) {
-      if (watch.caller.namespace !== namespace || watch.name !== name || !object) continue;
+      if (watch.type !== type || watch.caller.namespace !== namespace || watch.name !== name || !object) continue;
       try {
-        watch.write(this.print([object], LEASES, watch.output, true));
+        watch.write(this.print([object], type, watch.output, true));
       } catch {
         // A template that fails on this object prints nothing for it.
       }
@@ -210,11 +219,57 @@ export class ApiStandIn {
 
   /** The stored Lease, or undefined. */
   public lease(name: string, namespace = this.backend.namespace): StoredObject | undefined {
-    return this.leases.find(namespace, name);
+    return this.store(LEASES).find(namespace, name);
   }
 
   public allLeases(namespace = this.backend.namespace): StoredObject[] {
-    return this.leases.list(namespace);
+    return this.store(LEASES).list(namespace);
+  }
+
+  /** The stored Secret (base64 `data`), or undefined. */
+  public secret(name: string, namespace = this.backend.namespace): StoredObject | undefined {
+    return this.store(SECRETS).find(namespace, name);
+  }
+
+  public allSecrets(namespace = this.backend.namespace): StoredObject[] {
+    return this.store(SECRETS).list(namespace);
+  }
+
+  /**
+   * Sets keys of a Secret to these plain-text values (stored base64; the other keys stay), as
+   * `kubectl patch secret NAME -p '{"stringData":{...}}'` does, or creates it (Opaque) if it does not exist.
+   * A change takes a new resourceVersion; the same values again are no write.
+   */
+  public updateSecret(name: string, values: Record<string, string>, namespace = this.backend.namespace): StoredObject {
+    const store = this.store(SECRETS);
+    const data = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, Buffer.from(v, 'utf8').toString('base64')]));
+    if (!store.find(namespace, name)) return store.create(namespace, { apiVersion: 'v1', kind: 'Secret', metadata: { name }, type: 'Opaque', data });
+    return store.patch(namespace, name, { data }).object;
+  }
+
+  /**
+   * `kubectl apply` of an object of the manifests that is not there yet: created as written, with the
+   * annotation kubectl apply keeps (the applied object as JSON, sorted keys, its namespace set).
+   */
+  private apply(object: KubeObject): void {
+    const type = typeOfKind(object.apiVersion, object.kind)!;
+    const namespace = object.metadata.namespace ?? this.backend.namespace;
+    const applied = { ...object, metadata: { ...object.metadata, annotations: { ...(object.metadata.annotations ?? {}) }, namespace } };
+    const annotation = `${JSON.stringify(sortKeys(applied))}\n`;
+    this.store(type).create(namespace, {
+      ...object,
+      metadata: {
+        ...object.metadata,
+        annotations: { ...(object.metadata.annotations ?? {}), 'kubectl.kubernetes.io/last-applied-configuration': annotation },
+      },
+    });
+  }
+
+  /** The store of a type the API server stores; Unsupported for others (pods). */
+  private store(type: ResourceType, verb?: string): ObjectStore {
+    const store = this.stores.get(type);
+    if (!store) throw new Unsupported(`${verb ?? 'storing'} ${type.plural} is not supported`);
+    return store;
   }
 
   private async kubectl(caller: Caller, args: string[], stdin?: string): Promise<Result | WatchAnswer> {
@@ -277,17 +332,17 @@ export class ApiStandIn {
     return ok(this.print(objects, type, flags.output, !listed && names.length === 1));
   }
 
-  /** `get lease NAME --watch`: needs get and watch on the name (the API server authorizes a watch of one object by its name). */
+  /** `get lease|secret NAME --watch`: needs get and watch on the name (the API server authorizes a watch of one object by its name). */
   private watch(caller: Caller, rest: string[], flags: Flags, timeoutMs: number): WatchAnswer | Result {
     const { type, names } = typeAndNames(rest);
-    if (type !== LEASES || names.length !== 1 || flags.selector || flags.fieldSelector) {
-      throw new Unsupported(`only \`kubectl get lease NAME --watch\` is supported (got get ${rest.join(' ')} --watch)`);
+    if (!this.stores.has(type) || names.length !== 1 || flags.selector || flags.fieldSelector) {
+      throw new Unsupported(`only \`kubectl get lease|secret NAME --watch\` is supported (got get ${rest.join(' ')} --watch)`);
     }
     this.authorize(caller, 'get', type, names[0]);
     this.authorize(caller, 'watch', type, names[0]);
     const found = this.find(caller.namespace, type, names[0]);
     if (!found) return { code: 1, stdout: '', stderr: `${serverError(new ApiError('NotFound', `${qualifiedPlural(type)} "${names[0]}" not found`))}\n` };
-    return { code: 0, stdout: this.print([found], type, flags.output, true), stderr: '', watch: { caller, name: names[0], output: flags.output, timeoutMs } };
+    return { code: 0, stdout: this.print([found], type, flags.output, true), stderr: '', watch: { caller, type, name: names[0], output: flags.output, timeoutMs } };
   }
 
   private write(caller: Caller, verb: 'create' | 'replace', rest: string[], flags: Flags, stdin: string | undefined): Result {
@@ -317,7 +372,8 @@ export class ApiStandIn {
         throw new ClientError(`error: resource mapping not found for name: "${name}" namespace: "" from "${source}": `
           + `no matches for kind "${object.kind}" in version "${version}"\nensure CRDs are installed first`);
       }
-      if (type !== LEASES) throw new Unsupported(`${verb} of a ${type.kind} is not supported`);
+      if (!this.stores.has(type)) throw new Unsupported(`${verb} of a ${type.kind} is not supported`);
+      const store = this.store(type);
       const own = object.metadata?.namespace;
       if (own && flags.namespace && own !== flags.namespace) {
         throw new ClientError(`error: the namespace from the provided object "${own}" does not match the namespace "${flags.namespace}". `
@@ -328,12 +384,12 @@ export class ApiStandIn {
         let stored: StoredObject;
         if (verb === 'create') {
           this.authorize({ ...caller, namespace }, 'create', type);
-          stored = this.leases.create(namespace, object);
+          stored = store.create(namespace, object);
         } else {
           // Without a resourceVersion, kubectl replace reads the object first and overwrites whatever is there.
           if (!object.metadata?.resourceVersion) this.authorize({ ...caller, namespace }, 'get', type, name);
           this.authorize({ ...caller, namespace }, 'update', type, name);
-          stored = this.leases.update(namespace, name, object).object;
+          stored = store.update(namespace, name, object).object;
         }
         stdout += this.print([stored], type, flags.output, true, verb === 'create' ? 'created' : 'replaced');
       } catch (error) {
@@ -347,9 +403,9 @@ export class ApiStandIn {
   private patch(caller: Caller, rest: string[], flags: Flags): Result {
     const { type, names } = typeAndNames(rest);
     if (names.length !== 1) throw new ClientError('error: exactly one NAME is required to patch');
-    if (type !== LEASES) throw new Unsupported(`patch of ${type.plural} is not supported (label pods with kubectl label)`);
+    if (!this.stores.has(type)) throw new Unsupported(`patch of ${type.plural} is not supported (label pods with kubectl label)`);
     const patchType = flags.type ?? 'strategic';
-    // A Lease has no lists with merge keys: a strategic merge patch of it is a JSON merge patch.
+    // Leases and Secrets have no lists with merge keys: a strategic merge patch of one is a JSON merge patch.
     if (patchType !== 'merge' && patchType !== 'strategic') throw new Unsupported(`patch --type=${patchType} is not supported (use --type=merge)`);
     if (flags.patch === undefined) throw new ClientError('error: must specify -p to patch');
     let patch: unknown;
@@ -359,20 +415,20 @@ export class ApiStandIn {
       throw new ClientError(`error: unable to parse "${flags.patch}": ${(error as Error).message}`);
     }
     this.authorize(caller, 'patch', type, names[0]);
-    const { object, changed, warnings } = this.leases.patch(caller.namespace, names[0], patch);
+    const { object, changed, warnings } = this.store(type).patch(caller.namespace, names[0], patch);
     return { code: 0, stdout: this.print([object], type, flags.output, true, changed ? 'patched' : 'patched (no change)'), stderr: warnings.map(w => `${w}\n`).join('') };
   }
 
   private delete(caller: Caller, rest: string[], flags: Flags): Result {
     const { type, names } = typeAndNames(rest);
-    if (type !== LEASES) throw new Unsupported(`delete of ${type.plural} is not supported`);
+    if (!this.stores.has(type)) throw new Unsupported(`delete of ${type.plural} is not supported`);
     if (names.length === 0) throw new ClientError('error: resource(s) were provided, but no name was specified');
     let stdout = '';
     const errors: string[] = [];
     for (const name of names) {
       this.authorize(caller, 'delete', type, name);
       try {
-        this.leases.delete(caller.namespace, name);
+        this.store(type).delete(caller.namespace, name);
         stdout += `${qualifiedSingular(type)} "${name}" deleted\n`;
       } catch (error) {
         if (!(error instanceof ApiError) || (error.reason === 'NotFound' && flags.ignoreNotFound)) continue;
@@ -448,13 +504,15 @@ export class ApiStandIn {
   // ---- objects ----
 
   private list(namespace: string, type: ResourceType): StoredObject[] {
-    if (type === LEASES) return this.leases.list(namespace);
+    const store = this.stores.get(type);
+    if (store) return store.list(namespace);
     if (namespace !== this.backend.namespace) return [];
     return this.backend.pods().map(p => p.toObject(namespace)).sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
   }
 
   private find(namespace: string, type: ResourceType, name: string): StoredObject | undefined {
-    if (type === LEASES) return this.leases.find(namespace, name);
+    const store = this.stores.get(type);
+    if (store) return store.find(namespace, name);
     if (namespace !== this.backend.namespace) return undefined;
     return this.backend.pods().find(p => p.name === name)?.toObject(namespace);
   }
@@ -549,15 +607,20 @@ function table(type: ResourceType, objects: StoredObject[]): string {
     const seconds = Math.max(0, Math.round((Date.now() - Date.parse(o.metadata.creationTimestamp)) / 1000));
     return seconds < 120 ? `${seconds}s` : seconds < 7200 ? `${Math.floor(seconds / 60)}m` : `${Math.floor(seconds / 3600)}h`;
   };
-  const rows = type === LEASES
-    ? [['NAME', 'HOLDER', 'AGE'], ...objects.map(o => [o.metadata.name, o.spec?.holderIdentity ?? '', age(o)])]
-    : [['NAME', 'READY', 'STATUS', 'RESTARTS', 'AGE'], ...objects.map(o => {
+  let rows: string[][];
+  if (type === LEASES) {
+    rows = [['NAME', 'HOLDER', 'AGE'], ...objects.map(o => [o.metadata.name, o.spec?.holderIdentity ?? '', age(o)])];
+  } else if (type === SECRETS) {
+    rows = [['NAME', 'TYPE', 'DATA', 'AGE'], ...objects.map(o => [o.metadata.name, o.type ?? '', String(Object.keys(o.data ?? {}).length), age(o)])];
+  } else {
+    rows = [['NAME', 'READY', 'STATUS', 'RESTARTS', 'AGE'], ...objects.map(o => {
       const statuses: any[] = o.status.containerStatuses ?? [];
       const waiting = statuses.find(s => s.state.waiting)?.state.waiting.reason;
       const status = o.status.phase === 'Succeeded' ? 'Completed' : o.status.phase === 'Failed' ? 'Error' : waiting ?? o.status.phase;
       return [o.metadata.name, `${statuses.filter(s => s.ready).length}/${statuses.length}`, status,
         String(statuses.reduce((n, s) => n + s.restartCount, 0)), age(o)];
     })];
+  }
   const widths = rows[0].map((_, i) => Math.max(...rows.map(r => r[i].length)));
   return rows.map(r => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i] + 3))).join('')).map(l => `${l}\n`).join('');
 }

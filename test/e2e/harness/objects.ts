@@ -14,7 +14,8 @@ export const PODS: ResourceType = { kind: 'Pod', apiVersion: 'v1', group: '', pl
 export const LEASES: ResourceType = {
   kind: 'Lease', apiVersion: 'coordination.k8s.io/v1', group: 'coordination.k8s.io', plural: 'leases', names: ['lease', 'leases'],
 };
-const TYPES = [PODS, LEASES];
+export const SECRETS: ResourceType = { kind: 'Secret', apiVersion: 'v1', group: '', plural: 'secrets', names: ['secret', 'secrets'] };
+const TYPES = [PODS, LEASES, SECRETS];
 
 /** The type kubectl means by `lease`, `leases.coordination.k8s.io`, `po`... */
 export function resourceType(name: string): ResourceType | undefined {
@@ -46,7 +47,7 @@ export class ApiError extends Error {
 export type StoredObject = Record<string, any>;
 
 /**
- * The API server's storage for objects the scripts write (Leases): one resourceVersion counter
+ * The API server's storage for objects the scripts write (Leases, Secrets): one resourceVersion counter
  * for every write, as etcd's revision; updates may carry a resourceVersion precondition, and an
  * object that changed since fails with Conflict (optimistic concurrency, the basis of leader election).
  */
@@ -135,6 +136,7 @@ export class ObjectStore {
       creationTimestamp: current.metadata.creationTimestamp,
       resourceVersion: current.metadata.resourceVersion,
     };
+    validateUpdate(this.type, current, next);
     // A write that changes nothing is no write: the resourceVersion stays (kubectl says "(no change)").
     if (JSON.stringify(sortKeys(next)) === JSON.stringify(sortKeys(current))) return { object: current, changed: false };
     next.metadata.resourceVersion = String(this.nextRevision());
@@ -165,7 +167,7 @@ export function mergePatch(target: unknown, patch: unknown): unknown {
 
 // ---- decoding, as the API server's typed decoder and validation do ----
 
-type FieldType = 'string' | 'int32' | 'microtime' | 'stringmap' | 'any' | { readonly [field: string]: FieldType };
+type FieldType = 'string' | 'int32' | 'bool' | 'microtime' | 'stringmap' | 'bytesmap' | 'any' | { readonly [field: string]: FieldType };
 
 const OBJECT_META: FieldType = {
   name: 'string',
@@ -197,14 +199,29 @@ const SCHEMAS: Record<string, FieldType> = {
       preferredHolder: 'string',
     },
   },
+  Secret: {
+    apiVersion: 'string',
+    kind: 'string',
+    metadata: OBJECT_META,
+    // map[string][]byte: base64 in JSON.
+    data: 'bytesmap',
+    // Write-only: merged into data by the API server, never stored.
+    stringData: 'stringmap',
+    type: 'string',
+    immutable: 'bool',
+  },
 };
 
-const GO_TYPE: Record<string, string> = { string: 'string', int32: 'int32', microtime: 'v1.MicroTime', stringmap: 'map[string]string' };
+const GO_TYPE: Record<string, string> = {
+  string: 'string', int32: 'int32', bool: 'bool', microtime: 'v1.MicroTime', stringmap: 'map[string]string', bytesmap: 'map[string][]uint8',
+};
 
 /**
  * Checks an object as the API server decodes it into its Go type: field types, MicroTime's exact
  * format (six fractional digits: `2006-01-02T15:04:05.000000Z07:00`), unknown fields (rejected when
- * strict, else dropped with a warning), and the Lease's validation rules.
+ * strict, else dropped with a warning), base64 of a Secret's data (Go's decoder, and its error's offset),
+ * and the Lease's and the Secret's validation rules. A Secret's stringData is merged into its data here,
+ * on every write, as the API server's conversion does.
  */
 function decode(type: ResourceType, input: unknown, strict: boolean, warnings: string[] = []): StoredObject {
   const schema = SCHEMAS[type.kind];
@@ -239,7 +256,88 @@ function decode(type: ResourceType, input: unknown, strict: boolean, warnings: s
   if (spec.leaseTransitions !== undefined && spec.leaseTransitions < 0) {
     throw new ApiError('Invalid', `${type.kind} "${name}" is invalid: spec.leaseTransitions: Invalid value: ${spec.leaseTransitions}: must be greater than or equal to 0`);
   }
+  if (type.kind === 'Secret') finishSecret(object, name);
   return object;
+}
+
+const CONFIG_KEY = /^[-._a-zA-Z0-9]+$/;
+/** The API server's limit on a Secret's data (decoded bytes, keys not counted). */
+const MAX_SECRET_BYTES = 1024 * 1024;
+
+/**
+ * What the API server makes of a decoded Secret: stringData merged into data (base64; a key in both takes
+ * stringData's value) and dropped, data in canonical base64, type Opaque by default, keys and size validated.
+ */
+function finishSecret(object: StoredObject, name: string): void {
+  const data: Record<string, string> = {};
+  for (const [key, value] of Object.entries(object.data ?? {})) data[key] = Buffer.from((value as string | null) ?? '', 'base64').toString('base64');
+  for (const [key, value] of Object.entries(object.stringData ?? {})) data[key] = Buffer.from(value as string, 'utf8').toString('base64');
+  delete object.stringData;
+  delete object.data;
+  if (Object.keys(data).length > 0) object.data = Object.fromEntries(Object.keys(data).sort().map(k => [k, data[k]]));
+  object.type = object.type || 'Opaque';
+  const invalid = (detail: string) => new ApiError('Invalid', `Secret "${name}" is invalid: ${detail}`);
+  let bytes = 0;
+  for (const [key, value] of Object.entries(data)) {
+    if (!CONFIG_KEY.test(key) || key === '.' || key === '..' || key.startsWith('..') || key.length > 253) {
+      throw invalid(`data[${key}]: Invalid value: "${key}": a valid config key must consist of alphanumeric characters, '-', '_' or '.' `
+        + "(e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')");
+    }
+    bytes += Buffer.from(value, 'base64').length;
+  }
+  if (bytes > MAX_SECRET_BYTES) throw invalid(`data: Too long: must have at most ${MAX_SECRET_BYTES} bytes`);
+}
+
+/** What an update may not change: a Secret's type, and an immutable Secret's data (and immutability). */
+function validateUpdate(type: ResourceType, current: StoredObject, next: StoredObject): void {
+  if (type.kind !== 'Secret') return;
+  const invalid = (detail: string) => new ApiError('Invalid', `Secret "${current.metadata.name}" is invalid: ${detail}`);
+  if (next.type !== current.type) throw invalid(`type: Invalid value: "${next.type}": field is immutable`);
+  if (current.immutable === true) {
+    if (next.immutable !== true) throw invalid('immutable: Forbidden: field is immutable when `immutable` is set');
+    if (JSON.stringify(sortKeys(next.data ?? {})) !== JSON.stringify(sortKeys(current.data ?? {}))) {
+      throw invalid('data: Forbidden: field is immutable when `immutable` is set');
+    }
+  }
+}
+
+/**
+ * Go's base64.StdEncoding (what encoding/json decodes a []byte with): padding required, CR and LF skipped,
+ * unused trailing bits not checked. The error as Go words it (`illegal base64 data at input byte N`,
+ * N the offset in the string's UTF-8 bytes), or undefined when the text decodes.
+ */
+export function base64Problem(text: string): string | undefined {
+  const src = Buffer.from(text, 'utf8');
+  const corrupt = (offset: number) => `illegal base64 data at input byte ${offset}`;
+  const newline = (b: number) => b === 0x0a || b === 0x0d;
+  const alphabet = (b: number) => (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || (b >= 0x30 && b <= 0x39) || b === 0x2b || b === 0x2f;
+  const PAD = 0x3d;
+  let si = 0;
+  // One quantum (four characters) at a time, as Go's decodeQuantum.
+  for (;;) {
+    for (let j = 0; j < 4; j++) {
+      if (si === src.length) {
+        if (j === 0) return undefined;
+        return corrupt(si - j);
+      }
+      const c = src[si++];
+      if (alphabet(c)) continue;
+      if (newline(c)) {
+        j--;
+        continue;
+      }
+      if (c !== PAD || j < 2) return corrupt(si - 1);
+      if (j === 2) {
+        // "==" expected: the first is read.
+        while (si < src.length && newline(src[si])) si++;
+        if (si === src.length) return corrupt(src.length);
+        if (src[si] !== PAD) return corrupt(si - 1);
+        si++;
+      }
+      while (si < src.length && newline(src[si])) si++;
+      return si < src.length ? corrupt(si) : undefined;
+    }
+  }
 }
 
 function check(schema: FieldType, value: unknown, at: string, unknown: string[], goType: string): string | undefined {
@@ -262,6 +360,17 @@ function check(schema: FieldType, value: unknown, at: string, unknown: string[],
       return typeof value === 'string' ? undefined : mismatch;
     case 'int32':
       return typeof value === 'number' && Number.isInteger(value) && Math.abs(value) < 2 ** 31 ? undefined : mismatch;
+    case 'bool':
+      return typeof value === 'boolean' ? undefined : mismatch;
+    case 'bytesmap':
+      if (!isObject(value)) return mismatch;
+      for (const v of Object.values(value)) {
+        if (v === null) continue;
+        if (typeof v !== 'string') return `json: cannot unmarshal ${jsonKind(v)} into Go struct field ${goType}.${field} of type []uint8`;
+        const problem = base64Problem(v);
+        if (problem) return problem;
+      }
+      return undefined;
     case 'stringmap':
       if (!isObject(value)) return mismatch;
       for (const v of Object.values(value)) {
@@ -310,7 +419,7 @@ function clone<T>(value: T): T {
   return value === undefined ? value : JSON.parse(JSON.stringify(value));
 }
 
-function sortKeys(value: unknown): unknown {
+export function sortKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortKeys);
   if (!isObject(value)) return value;
   return Object.fromEntries(Object.keys(value).sort().map(k => [k, sortKeys(value[k])]));
