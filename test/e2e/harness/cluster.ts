@@ -54,7 +54,8 @@ interface ServiceAddress {
 /**
  * Runs a synthesized cluster on this machine: the StatefulSet's pods (OrderedReady or Parallel),
  * its Services (following the pods' labels and readiness as the API server reports them, as the
- * endpoints controller and kube-proxy do), runs of the CronJobs, the API server's Leases, and
+ * endpoints controller and kube-proxy do), runs of the CronJobs, the API server's Leases and Secrets
+ * (the manifests' Secrets are there from the start, as after `kubectl apply`), and
  * partitions of pods from the network and from the API. See test/e2e/README.md for what is emulated how.
  */
 export class E2eCluster implements PodHost {
@@ -127,8 +128,16 @@ export class E2eCluster implements PodHost {
     return this.manifests.get('ConfigMap', name);
   }
 
+  /** The Secret as the API server stores it now (a copy, base64 `data`): from the manifests, or created or changed since. */
   public secret(name: string): KubeObject {
-    return this.manifests.get('Secret', name);
+    const found = this.findSecret(name);
+    if (!found) throw new Error(`the API has no Secret ${name} (not in the manifests, nor created since)`);
+    return found;
+  }
+
+  /** The Secret as the API server stores it now (a copy), or undefined. */
+  public findSecret(name: string): KubeObject | undefined {
+    return this.api.secret(name) as KubeObject | undefined;
   }
 
   public claimDir(claim: string): string {
@@ -264,6 +273,16 @@ export class E2eCluster implements PodHost {
   /** The Lease as the API server stores it (a copy), or undefined. */
   public lease(name: string): StoredObject | undefined {
     return this.api.lease(name);
+  }
+
+  /**
+   * Sets keys of a Secret to these plain-text values (stored base64, a new resourceVersion; its other keys stay),
+   * or creates it (Opaque) if it does not exist: a password rotation, or a Secret created after the pods.
+   * `kubectl get secret` shows it at once; mounted secret volumes follow within SECRET_VOLUME_SYNC_MS;
+   * containers that run keep their environment (a container that starts later reads the new values).
+   */
+  public updateSecret(name: string, data: Record<string, string>): KubeObject {
+    return this.api.updateSecret(name, data) as KubeObject;
   }
 
   /**
@@ -423,13 +442,18 @@ export class E2eCluster implements PodHost {
   public diagnostics(): string {
     const cut = (p: Pod) => `${p.apiCutOff ? ' CUT OFF from the API' : ''}${p.networkCutOff ? ' CUT OFF from the network' : ''}`;
     const state = [...this.statefulSetPods.values(), ...this.jobPods].map(p =>
-      `${p.name}: ${p.phase} (API: ${p.toObject(this.namespace).status.phase}) ready=${p.ready} labels=${JSON.stringify(p.labels)}${cut(p)}`).join('\n');
+      `${p.name}: ${p.phase} (API: ${p.toObject(this.namespace).status.phase}) ready=${p.ready} labels=${JSON.stringify(p.labels)}${cut(p)}`
+      + `${p.waitingFor().map(w => `\n  waiting: ${w}`).join('')}`).join('\n');
     const endpoints = this.services.map(s => `${s.name} -> ${this.endpoints(s.name).join(',') || '(none)'}`).join('\n');
     const leases = this.api.allLeases().map(l =>
       `${l.metadata.name} resourceVersion=${l.metadata.resourceVersion} holder=${l.spec?.holderIdentity ?? ''} `
       + `annotations=${JSON.stringify(l.metadata.annotations ?? {})}`).join('\n') || '(none)';
+    // Names and keys, not values.
+    const secrets = this.api.allSecrets().map(s =>
+      `${s.metadata.name} resourceVersion=${s.metadata.resourceVersion} keys=${Object.keys(s.data ?? {}).join(',')}`).join('\n') || '(none)';
     const logs = [...this.statefulSetPods.values(), ...this.jobPods].map(p => p.logs()).join('\n');
-    return `---- cluster state ----\n${state}\n---- endpoints ----\n${endpoints}\n---- leases ----\n${leases}\n---- logs ----\n${logs}`;
+    return `---- cluster state ----\n${state}\n---- endpoints ----\n${endpoints}\n---- leases ----\n${leases}\n---- secrets ----\n${secrets}\n`
+      + `---- logs ----\n${logs}`;
   }
 
   /** What each running server says of itself: recovery, WAL receiver, replication; and its processes. */

@@ -14,7 +14,8 @@ export interface PodHost {
   readonly launcher: string;
   readonly namespace: string;
   configMap(name: string): KubeObject;
-  secret(name: string): KubeObject;
+  /** The Secret as the API server stores it now (base64 `data`), or undefined. */
+  findSecret(name: string): KubeObject | undefined;
   /** A directory that outlives the pod (a PersistentVolumeClaim). */
   claimDir(claim: string): string;
   /** A new token of the ServiceAccount, bound to the pod: the API stand-in knows both by it. */
@@ -37,6 +38,22 @@ const SERVICE_ACCOUNT_PATH = '/var/run/secrets/kubernetes.io/serviceaccount';
 const ROOT_CA_PLACEHOLDER = '-----BEGIN CERTIFICATE-----\n(placeholder: the e2e harness speaks no TLS)\n-----END CERTIFICATE-----\n';
 /** The node lifecycle controller marks a silent node's pods not ready after node-monitor-grace-period. */
 export const NODE_MONITOR_GRACE_MS = 40_000;
+/** How often the kubelet tries again to start a container whose Secret is missing, or to set up a pod's secret volumes. */
+export const SECRET_RETRY_MS = 250;
+/**
+ * How often mounted secret volumes are brought up to date with their Secrets: a change reaches the files
+ * within this long. The real kubelet takes up to its sync period plus its cache's TTL (about a minute) and
+ * swaps a `..data` symlink to a new directory, so that every file changes at once; here each file is
+ * replaced atomically on its own (a temporary file in the same directory, then rename), and the files are
+ * the keys themselves, not symlinks into `..data`.
+ */
+export const SECRET_VOLUME_SYNC_MS = 500;
+
+/**
+ * The kubelet cannot make the container's configuration: a Secret, or a key of it, that its env refers to
+ * does not exist (yet). It does not start the container (waiting: CreateContainerConfigError) and tries again.
+ */
+export class CreateContainerConfigError extends Error {}
 
 /**
  * One container of an emulated pod: a process tree started by bin/container-launch.sh in the pod's
@@ -53,9 +70,14 @@ export class Container {
   /** How its last run ended: the exit code (128 + the signal's number after a signal, as runtimes report it). */
   public lastExit?: { readonly code: number; readonly startedAt: string; readonly finishedAt: string };
   public readonly log: string;
+  /** Why the kubelet cannot start it now (CreateContainerConfigError: a Secret or key its env needs is missing), while it tries again. */
+  public configError?: string;
   private readonly image: EmulatedImage;
   private readonly user: User;
-  private readonly env: Record<string, string>;
+  /** Its environment as resolved when it last started: what its processes and `kubectl exec` see, until it starts again. */
+  private env: Record<string, string> = {};
+  /** The latest attempt to start it (startWhenConfigured): an older one that still waits gives up. */
+  private attempts = 0;
   private readonly execs = new Set<ChildProcess>();
   private readonly probeTimers = new Map<string, NodeJS.Timeout>();
   private startedMarker?: string;
@@ -64,8 +86,13 @@ export class Container {
   constructor(public readonly pod: Pod, public readonly spec: any, private readonly restartPolicy: RestartPolicy) {
     this.image = emulateImage(spec.image, pod.host.standInBin);
     this.user = pod.userOf(spec);
-    this.env = { ...this.image.env, ...pod.envOf(spec) };
     this.log = path.join(pod.dir, `${spec.name}.log`);
+    // What the harness cannot emulate fails now; Secrets are read at each start (they may not exist yet).
+    try {
+      pod.envOf(spec);
+    } catch (error) {
+      if (!(error instanceof CreateContainerConfigError)) throw error;
+    }
   }
 
   public get name(): string {
@@ -76,7 +103,23 @@ export class Container {
     return this.process !== undefined && this.process.exitCode === null && this.process.signalCode === null;
   }
 
-  public start(): void {
+  /**
+   * Starts it now, with its environment resolved from the Secrets as they are now; false (and nothing
+   * started) when a Secret or key its env needs does not exist: the kubelet's CreateContainerConfigError.
+   */
+  public start(): boolean {
+    try {
+      this.env = { ...this.image.env, ...this.pod.envOf(this.spec) };
+    } catch (error) {
+      if (!(error instanceof CreateContainerConfigError)) throw error;
+      if (this.configError !== error.message) {
+        fs.appendFileSync(this.log, `--- ${new Date().toISOString()} container ${this.name} cannot start: CreateContainerConfigError: `
+          + `${error.message} (tried again every ${SECRET_RETRY_MS} ms) ---\n`);
+      }
+      this.configError = error.message;
+      return false;
+    }
+    this.configError = undefined;
     const specDir = path.join(this.pod.dir, `${this.name}.spec`);
     fs.mkdirSync(specDir, { recursive: true });
     const mounts = this.pod.mountsOf(this.spec, this.image);
@@ -105,11 +148,29 @@ export class Container {
       resolve();
     }));
     this.startProbes();
+    return true;
   }
 
-  /** Runs the container once, to its end (an init container); its exit code. */
-  public async runToCompletion(): Promise<number> {
-    this.start();
+  /**
+   * Starts it as the kubelet does: now if its configuration can be made, else again every SECRET_RETRY_MS
+   * while `current()` (its pod still runs this start) and no later attempt was made. Resolves true once it
+   * has started, false when it gave up. The first try is synchronous (errors of the harness throw at once).
+   */
+  public startWhenConfigured(current: () => boolean): Promise<boolean> {
+    const attempt = ++this.attempts;
+    if (this.start()) return Promise.resolve(true);
+    return (async () => {
+      for (;;) {
+        await sleep(SECRET_RETRY_MS);
+        if (!current() || attempt !== this.attempts) return false;
+        if (this.start()) return true;
+      }
+    })();
+  }
+
+  /** Runs the container once, to its end (an init container): its exit code, or undefined if `current()` ended first. */
+  public async runToCompletion(current: () => boolean): Promise<number | undefined> {
+    if (!(await this.startWhenConfigured(current))) return undefined;
     await this.exited;
     return this.lastExit?.code ?? 1;
   }
@@ -174,6 +235,7 @@ export class Container {
     });
     let state: Record<string, unknown>;
     if (this.running) state = { running: { startedAt: this.startedAt } };
+    else if (waiting === 'CreateContainerConfigError') state = { waiting: { reason: waiting, message: this.configError } };
     else if (waiting || !this.lastExit) state = { waiting: { reason: waiting ?? 'ContainerCreating' } };
     else state = { terminated: terminated(this.lastExit) };
     return {
@@ -266,7 +328,8 @@ export class Container {
     if (this.pod.phase === 'running' && restart && this.process === child) {
       this.restarts++;
       // The kubelet restarts at once the first time, then backs off (10 s, 20 s...); tests use a short fixed delay.
-      setTimeout(() => { if (this.pod.phase === 'running' && this.process === child) this.start(); }, 500);
+      const current = () => this.pod.phase === 'running' && this.process === child;
+      setTimeout(() => { if (current()) void this.startWhenConfigured(current); }, 500);
     }
     this.pod.onContainerExit();
   }
@@ -305,6 +368,11 @@ export class Pod {
   /** What the API server saw last before the node was cut off from it, and since when. */
   private reported?: { readonly status: Record<string, any>; readonly since: number };
   private readonly volumeDirs = new Map<string, string>();
+  /** The secret (and projected) volumes set up, with what their Secret files were made from: kept up to date while the pod runs. */
+  private readonly secretMounts = new Map<string, SecretMount>();
+  /** Why the pod's volumes cannot be set up now (a Secret of a secret volume missing), while the kubelet tries again. */
+  private volumeError?: string;
+  private volumeSync?: NodeJS.Timeout;
   private readonly completionWaiters: Array<() => void> = [];
 
   constructor(
@@ -355,21 +423,36 @@ export class Pod {
     return found.exec(command, timeoutMs);
   }
 
-  /** Starts the pod (again): its init containers in order, each to success, then its containers. */
+  /**
+   * Starts the pod (again): its secret volumes set up (as the kubelet mounts every volume before any container:
+   * one whose Secret is missing holds the pod until it exists), then its init containers in order, each to
+   * success, then its containers (each as soon as the Secrets its env needs exist).
+   */
   public start(): void {
     this.phase = 'running';
     const run = ++this.runs;
     this.startTime = this.startTime ?? timestamp();
     this.initFailed = false;
     if (this.memoryLost) this.wipeMemoryVolumes();
-    this.initialized = this.initContainers.length === 0;
-    if (this.initialized) this.startContainers();
-    else void this.initialize(run);
+    this.initialized = false;
+    if (this.setUpVolumes()) this.begin(run);
+    else void this.waitForVolumes(run);
+  }
+
+  /** What the kubelet waits for before it can go on with the pod: its volumes, its containers' Secrets. */
+  public waitingFor(): string[] {
+    if (this.phase !== 'running') return [];
+    const waits = this.volumeError ? [this.volumeError] : [];
+    for (const c of [...this.initContainers, ...this.containers]) {
+      if (!c.running && c.configError) waits.push(`container ${c.name}: CreateContainerConfigError: ${c.configError}`);
+    }
+    return waits;
   }
 
   public async stop(): Promise<void> {
     this.phase = 'stopped';
     this.runs++;
+    this.stopVolumeSync();
     const grace = this.template.spec.terminationGracePeriodSeconds ?? 30;
     await Promise.all([...this.initContainers, ...this.containers].map(c => c.stop(grace)));
     this.settle();
@@ -379,6 +462,7 @@ export class Pod {
   public async kill(pids: () => number[]): Promise<void> {
     this.phase = 'killed';
     this.runs++;
+    this.stopVolumeSync();
     this.memoryLost = true;
     const all = [...this.initContainers, ...this.containers];
     for (const c of all) c.stopProbes();
@@ -479,7 +563,9 @@ export class Pod {
     }
     for (const m of spec.volumeMounts ?? []) {
       if (m.subPath) throw new Error(`container ${spec.name}: subPath mounts are not emulated`);
-      mounts.push({ source: this.volumeDir(m.name), target: normalizePath(m.mountPath), readOnly: m.readOnly === true });
+      // The kubelet mounts a secret volume read-only whatever the mount says.
+      const secret = (this.template.spec.volumes ?? []).some((v: any) => v.name === m.name && v.secret);
+      mounts.push({ source: this.volumeDir(m.name), target: normalizePath(m.mountPath), readOnly: m.readOnly === true || secret });
     }
     if (this.automountsToken() && !volumeTargets.has(SERVICE_ACCOUNT_PATH)) {
       mounts.push({ source: this.serviceAccountDir(), target: SERVICE_ACCOUNT_PATH, readOnly: true });
@@ -489,12 +575,91 @@ export class Pod {
     return mounts;
   }
 
+  /** Its volumes are set up: the secret volumes follow their Secrets from now on, then the init containers run (or the containers start). */
+  private begin(run: number): void {
+    this.volumeError = undefined;
+    this.syncSecretVolumes();
+    this.startVolumeSync(run);
+    this.initialized = this.initContainers.length === 0;
+    if (this.initialized) this.startContainers();
+    else void this.initialize(run);
+  }
+
+  /** The kubelet tries again to set up the volumes until it can (or the pod is stopped). */
+  private async waitForVolumes(run: number): Promise<void> {
+    for (;;) {
+      await sleep(SECRET_RETRY_MS);
+      if (this.runs !== run || this.phase !== 'running') return;
+      if (this.setUpVolumes()) {
+        this.begin(run);
+        return;
+      }
+    }
+  }
+
+  /**
+   * Sets up the secret volumes (and projected ones with Secret sources) that its containers mount, as the kubelet's
+   * MountVolume.SetUp: false, with the reason in volumeError, while a Secret (or a key that `items` lists)
+   * does not exist and the source is not `optional`. Other volumes are made when a container first mounts them.
+   */
+  private setUpVolumes(): boolean {
+    const mounted = new Set<string>([...this.initContainers, ...this.containers].flatMap(c => (c.spec.volumeMounts ?? []).map((m: any) => m.name)));
+    for (const volume of this.template.spec.volumes ?? []) {
+      const secrets = volume.secret || (volume.projected?.sources ?? []).some((s: any) => s.secret);
+      if (!mounted.has(volume.name) || !secrets || this.volumeDirs.has(volume.name)) continue;
+      const payload = this.secretPayload(volume);
+      if (typeof payload === 'string') {
+        this.volumeError = `MountVolume.SetUp failed for volume "${volume.name}" : ${payload}`;
+        return false;
+      }
+      this.volumeDir(volume.name);
+    }
+    return true;
+  }
+
+  private startVolumeSync(run: number): void {
+    this.stopVolumeSync();
+    if (this.secretMounts.size === 0) return;
+    const tick = () => {
+      if (this.runs !== run || this.phase !== 'running') return;
+      this.syncSecretVolumes();
+      this.volumeSync = setTimeout(tick, SECRET_VOLUME_SYNC_MS).unref();
+    };
+    this.volumeSync = setTimeout(tick, SECRET_VOLUME_SYNC_MS).unref();
+  }
+
+  private stopVolumeSync(): void {
+    if (this.volumeSync) clearTimeout(this.volumeSync);
+    this.volumeSync = undefined;
+  }
+
+  /**
+   * Brings the mounted Secret files up to date with the Secrets as they are now: each changed file replaced
+   * atomically, files of keys that are gone removed. A Secret that cannot be read now (deleted, or a key
+   * that `items` lists gone) leaves the files as they are, as the kubelet keeps what it mounted; an
+   * `optional` source whose Secret is gone is emptied.
+   */
+  private syncSecretVolumes(): void {
+    for (const [name, mount] of this.secretMounts) {
+      const volume = (this.template.spec.volumes ?? []).find((v: any) => v.name === name);
+      const payload = this.secretPayload(volume);
+      if (typeof payload === 'string' || payload.version === mount.version) continue;
+      const files = new Set<string>();
+      for (const file of payload.files) {
+        files.add(file.file);
+        this.writeSecretFile(mount.dir, file, mount.fsGroup);
+      }
+      for (const old of mount.files) if (!files.has(old)) fs.rmSync(path.join(mount.dir, old), { force: true });
+      this.secretMounts.set(name, { ...mount, version: payload.version, files });
+    }
+  }
+
   private async initialize(run: number): Promise<void> {
     const current = () => this.runs === run && this.phase === 'running';
     for (const c of this.initContainers) {
       for (;;) {
-        const code = await c.runToCompletion();
-        if (!current()) return;
+        const code = await c.runToCompletion(current);
+        if (!current() || code === undefined) return;
         if (code === 0) break;
         if (this.restartPolicy === 'Never') {
           this.initFailed = true;
@@ -511,8 +676,11 @@ export class Pod {
     this.startContainers();
   }
 
+  /** Starts each container that is not running; one whose Secrets are missing waits (and tries again) without holding the others. */
   private startContainers(): void {
-    for (const c of this.containers) if (!c.running) c.start();
+    const run = this.runs;
+    const current = () => this.runs === run && this.phase === 'running';
+    for (const c of this.containers) if (!c.running) void c.startWhenConfigured(current);
   }
 
   private settle(): void {
@@ -555,8 +723,10 @@ export class Pod {
   /** Why a container that is not running waits, while the pod will (re)start it; undefined when it will not. */
   private waitingReason(c: Container, init: boolean, active: boolean): string | undefined {
     if (!active || c.running) return undefined;
+    if (c.configError) return 'CreateContainerConfigError';
     if (init) return c.lastExit?.code === 0 ? undefined : c.lastExit ? 'CrashLoopBackOff' : 'PodInitializing';
-    if (!this.initialized) return 'PodInitializing';
+    // Before the init containers have run, or the volumes are set up (ContainerCreating when there are no init containers).
+    if (!this.initialized) return this.initContainers.length > 0 ? 'PodInitializing' : 'ContainerCreating';
     return this.restartPolicy === 'Never' || !c.lastExit ? undefined : 'CrashLoopBackOff';
   }
 
@@ -569,7 +739,9 @@ export class Pod {
       if (succeeded) return 'Succeeded';
       if (this.restartPolicy === 'Never' && (ended || this.phase === 'stopped')) return 'Failed';
     }
-    return this.phase === 'pending' || !this.initialized ? 'Pending' : 'Running';
+    // A container that has never run (its Secret is missing: CreateContainerConfigError) keeps the pod Pending, as the kubelet's getPhase counts it.
+    const neverRan = this.containers.some(c => !c.running && c.lastExit === undefined);
+    return this.phase === 'pending' || !this.initialized || neverRan ? 'Pending' : 'Running';
   }
 
   private automountsToken(): boolean {
@@ -586,16 +758,22 @@ export class Pod {
     if (!volume) throw new Error(`pod ${this.name}: no volume ${name}`);
     const dir = path.join(this.dir, 'volumes', name);
     fs.mkdirSync(dir, { recursive: true });
-    if (volume.configMap || volume.secret) {
-      const source = volume.configMap ?? volume.secret;
-      this.writeKeys(dir, this.keysOf(volume), source.items, source.defaultMode ?? 0o644);
+    if (volume.configMap) {
+      this.writeKeys(dir, this.keysOf(volume), volume.configMap.items, volume.configMap.defaultMode ?? 0o644);
+    } else if (volume.secret) {
+      // As the kubelet sets up a secret volume: with an fsGroup, the directory and files are its group's,
+      // the files group-readable (mode | 0440); mounted read-only.
+      const fsGroup = this.template.spec.securityContext?.fsGroup;
+      fs.chownSync(dir, 0, fsGroup ?? 0);
+      fs.chmodSync(dir, fsGroup === undefined ? 0o755 : 0o2755);
+      this.mountSecretFiles(volume, dir, fsGroup);
     } else if (volume.emptyDir) {
       // Kubernetes makes an emptyDir world-writable; with an fsGroup, its group and set-group-id as well.
       const fsGroup = this.template.spec.securityContext?.fsGroup;
       fs.chownSync(dir, 0, fsGroup ?? 0);
       fs.chmodSync(dir, fsGroup === undefined ? 0o777 : 0o2777);
     } else if (volume.projected) {
-      this.writeProjected(dir, volume.projected);
+      this.writeProjected(name, dir, volume.projected);
     } else {
       throw new Error(`pod ${this.name}: volume ${name} is of a kind the harness does not emulate`);
     }
@@ -604,12 +782,73 @@ export class Pod {
   }
 
   private keysOf(source: any): Record<string, string | Buffer> {
-    if (source.configMap) {
-      if (source.configMap.name === 'kube-root-ca.crt') return { 'ca.crt': ROOT_CA_PLACEHOLDER };
-      return this.host.configMap(source.configMap.name).data ?? {};
+    if (source.configMap.name === 'kube-root-ca.crt') return { 'ca.crt': ROOT_CA_PLACEHOLDER };
+    return this.host.configMap(source.configMap.name).data ?? {};
+  }
+
+  /** Writes a volume's Secret files for the first time (setUpVolumes has made sure they can be), and keeps it to be synced. */
+  private mountSecretFiles(volume: any, dir: string, fsGroup: number | undefined): void {
+    const payload = this.secretPayload(volume);
+    if (typeof payload === 'string') throw new Error(`pod ${this.name}: volume ${volume.name}: ${payload}`);
+    for (const file of payload.files) this.writeSecretFile(dir, file, fsGroup);
+    this.secretMounts.set(volume.name, { dir, fsGroup, version: payload.version, files: new Set(payload.files.map(f => f.file)) });
+  }
+
+  /**
+   * The Secret files of a `secret` volume or of a projected volume's Secret sources, from the Secrets as the API
+   * server has them now: every key (or the listed `items`, at their paths and modes), and what they were made
+   * from (each Secret's uid and resourceVersion). A string, as the kubelet's error says, when a Secret or a
+   * listed key is missing and its source is not `optional` (an optional one contributes what exists).
+   */
+  private secretPayload(volume: any): { files: SecretFile[]; version: string } | string {
+    const sources: Array<{ source: any; mode: number }> = volume.secret
+      ? [{ source: { ...volume.secret, name: volume.secret.secretName }, mode: volume.secret.defaultMode ?? 0o644 }]
+      : (volume.projected?.sources ?? []).filter((s: any) => s.secret)
+        .map((s: any) => ({ source: s.secret, mode: volume.projected.defaultMode ?? 0o644 }));
+    const files: SecretFile[] = [];
+    const versions: string[] = [];
+    for (const { source, mode } of sources) {
+      const secret = this.host.findSecret(source.name);
+      if (!secret) {
+        if (!source.optional) return `secret "${source.name}" not found`;
+        versions.push('absent');
+        continue;
+      }
+      versions.push(`${secret.metadata.uid}/${secret.metadata.resourceVersion}`);
+      const data: Record<string, string> = secret.data ?? {};
+      const items: any[] = source.items ?? Object.keys(data).sort().map(key => ({ key, path: key }));
+      for (const item of items) {
+        if (data[item.key] === undefined) {
+          if (source.optional) continue;
+          return `references non-existent secret key: ${item.key}`;
+        }
+        files.push({ file: item.path, content: Buffer.from(data[item.key], 'base64'), mode: item.mode ?? mode });
+      }
     }
-    const data: Record<string, string> = this.host.secret(source.secret.secretName ?? source.secret.name).data ?? {};
-    return Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, 'base64')]));
+    return { files, version: versions.join(',') };
+  }
+
+  /**
+   * Writes one Secret file atomically (a temporary file in the same directory, renamed over it), unless it
+   * is already as it should be. With an fsGroup (secret volumes), the file is its group's and mode | 0440.
+   */
+  private writeSecretFile(dir: string, file: SecretFile, fsGroup: number | undefined): void {
+    const target = path.join(dir, file.file);
+    // eslint-disable-next-line no-bitwise -- permission bits: what the kubelet adds for the fsGroup (read-only volume)
+    const mode = fsGroup === undefined ? file.mode : file.mode | 0o440;
+    const gid = fsGroup ?? 0;
+    try {
+      const stat = fs.statSync(target);
+      if (stat.mode % 0o10000 === mode && stat.gid === gid && fs.readFileSync(target).equals(file.content)) return;
+    } catch {
+      // not there yet
+    }
+    fs.mkdirSync(path.dirname(target), { recursive: true });
+    const temporary = path.join(path.dirname(target), `..${path.basename(target)}.${crypto.randomBytes(4).toString('hex')}.tmp`);
+    fs.writeFileSync(temporary, file.content, { mode });
+    fs.chmodSync(temporary, mode);
+    fs.chownSync(temporary, 0, gid);
+    fs.renameSync(temporary, target);
   }
 
   /** Writes keys as files: all of them, or only the listed `items` at their paths. */
@@ -631,14 +870,16 @@ export class Pod {
   }
 
   /** A projected volume: a bound ServiceAccount token, ConfigMap and Secret keys, downward API fields. */
-  private writeProjected(dir: string, projected: any): void {
+  private writeProjected(name: string, dir: string, projected: any): void {
     const mode = projected.defaultMode ?? 0o644;
     for (const source of projected.sources ?? []) {
       if (source.serviceAccountToken) {
         const token = this.host.serviceAccountToken(this.template.spec.serviceAccountName ?? 'default', this.name);
         this.writeFile(dir, source.serviceAccountToken.path, token, mode);
-      } else if (source.configMap || source.secret) {
-        this.writeKeys(dir, this.keysOf(source), (source.configMap ?? source.secret).items, mode);
+      } else if (source.configMap) {
+        this.writeKeys(dir, this.keysOf(source), source.configMap.items, mode);
+      } else if (source.secret) {
+        // Written below, all Secret sources together (and kept up to date).
       } else if (source.downwardAPI) {
         for (const item of source.downwardAPI.items ?? []) {
           if (!item.fieldRef) throw new Error(`pod ${this.name}: only fieldRef items of downwardAPI projections are emulated`);
@@ -648,6 +889,7 @@ export class Pod {
         throw new Error(`pod ${this.name}: a projected source the harness does not emulate: ${JSON.stringify(source)}`);
       }
     }
+    if ((projected.sources ?? []).some((s: any) => s.secret)) this.mountSecretFiles({ name, projected }, dir, undefined);
   }
 
   private downwardValue(fieldPath: string): string {
@@ -685,6 +927,21 @@ export class Pod {
   }
 }
 
+/** A file of a secret volume: its path in the volume, content and mode (before the fsGroup's bits). */
+interface SecretFile {
+  readonly file: string;
+  readonly content: Buffer;
+  readonly mode: number;
+}
+
+/** A secret (or projected) volume as set up: where, the fsGroup its files belong to, and what its Secret files were made from. */
+interface SecretMount {
+  readonly dir: string;
+  readonly fsGroup: number | undefined;
+  readonly version: string;
+  readonly files: ReadonlySet<string>;
+}
+
 function normalizePath(p: string): string {
   const normal = path.posix.normalize(p);
   return normal.length > 1 ? normal.replace(/\/$/, '') : normal;
@@ -718,18 +975,25 @@ export function containerEnvironment(host: PodHost, podName: string, podIp: stri
     [`KUBERNETES_PORT_${apiPort}_TCP_PORT`]: apiPort,
     [`KUBERNETES_PORT_${apiPort}_TCP_ADDR`]: apiHost,
   };
-  for (const e of spec.env ?? []) env[e.name] = envValue(host, podName, podIp, template, e);
+  for (const e of spec.env ?? []) {
+    const value = envValue(host, podName, podIp, template, e);
+    if (value !== undefined) env[e.name] = value;
+  }
   return env;
 }
 
-function envValue(host: PodHost, podName: string, podIp: string, template: any, e: any): string {
+/** A variable's value; undefined for an `optional` secretKeyRef whose Secret or key is missing (the variable is not set). */
+function envValue(host: PodHost, podName: string, podIp: string, template: any, e: any): string | undefined {
   if (e.value !== undefined) return String(e.value);
   const from = e.valueFrom ?? {};
   if (from.secretKeyRef) {
-    const data = host.secret(from.secretKeyRef.name).data ?? {};
-    const value = data[from.secretKeyRef.key];
-    if (value === undefined) throw new Error(`secret ${from.secretKeyRef.name} has no key ${from.secretKeyRef.key}`);
-    return Buffer.from(value, 'base64').toString('utf8');
+    const { name, key, optional } = from.secretKeyRef;
+    // The Secret as the API server has it now, as the kubelet reads it when it starts the container.
+    const secret = host.findSecret(name);
+    const value = secret?.data?.[key];
+    if (value !== undefined) return Buffer.from(value, 'base64').toString('utf8');
+    if (optional) return undefined;
+    throw new CreateContainerConfigError(secret ? `couldn't find key ${key} in Secret ${host.namespace}/${name}` : `secret "${name}" not found`);
   }
   if (from.configMapKeyRef) return host.configMap(from.configMapKeyRef.name).data[from.configMapKeyRef.key];
   if (from.fieldRef) {
