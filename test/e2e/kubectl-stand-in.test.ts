@@ -330,6 +330,152 @@ describe('Leases: an object store with resourceVersions, conflicts and RBAC', ()
   });
 });
 
+const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
+const SECRET = (name: string, fields: object = { data: { password: b64('s3cret') } }) => JSON.stringify({
+  apiVersion: 'v1', kind: 'Secret', metadata: { name, labels: { app: 'db' } }, type: 'Opaque', ...fields,
+});
+const forbiddenSecret = (account: string, verb: string, name?: string) => 'Error from server (Forbidden): '
+  + `${verb === 'create' ? 'error when creating "STDIN": ' : ''}secrets${name ? ` "${name}"` : ''} is forbidden: `
+  + `User "system:serviceaccount:default:${account}" cannot ${verb} resource "secrets" in API group "" in the namespace "default"\n`;
+
+describe('Secrets: stored like Leases, decoded and validated as the API server does, authorized by RBAC', () => {
+  const manifests = new Manifests([
+    { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'from-manifest' }, type: 'Opaque', data: { password: b64('applied') }, stringData: { user: 'app' } },
+    // What an init container needs to make its pod's Secret: create (a rule without names), get of its one Secret.
+    ...role('bootstrap', [
+      { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+      { apiGroups: [''], resources: ['secrets'], resourceNames: ['db-secret'], verbs: ['get', 'patch', 'update', 'delete'] },
+    ]),
+    // get of x only.
+    ...role('reader-x', [{ apiGroups: [''], resources: ['secrets'], resourceNames: ['x'], verbs: ['get'] }]),
+    // resourceNames never authorize a create: this account cannot create even the Secret it names.
+    ...role('named-create', [{ apiGroups: [''], resources: ['secrets'], resourceNames: ['db-secret'], verbs: ['create', 'get', 'list'] }]),
+  ]);
+  const { api, kubectl } = standIn(manifests, [], {
+    bootstrap: { account: 'bootstrap' }, reader: { account: 'reader-x' }, named: { account: 'named-create' },
+  });
+
+  beforeAll(() => api.listen());
+  afterAll(() => api.close());
+
+  test('the manifests\' Secrets are stored from the start as kubectl apply leaves them: stringData merged into data', async () => {
+    const seeded = api.secret('from-manifest')!;
+    expect(seeded).toMatchObject({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      type: 'Opaque',
+      data: { password: b64('applied'), user: b64('app') },
+      metadata: { name: 'from-manifest', namespace: 'default', resourceVersion: expect.stringMatching(/^\d+$/) },
+    });
+    expect(seeded.stringData).toBeUndefined();
+    expect(JSON.parse(seeded.metadata.annotations['kubectl.kubernetes.io/last-applied-configuration'])).toMatchObject({
+      kind: 'Secret', metadata: { name: 'from-manifest', namespace: 'default' }, stringData: { user: 'app' },
+    });
+    expect((await api.admin(['get', 'secrets'])).stdout).toMatch(/^NAME +TYPE +DATA +AGE\nfrom-manifest +Opaque +2 +\d+s\n$/);
+  });
+
+  test('get NAME -o name is NotFound, create -f - makes it, a second create is AlreadyExists in kubectl\'s words', async () => {
+    expect(await kubectl('bootstrap', ['get', 'secret', 'db-secret', '--request-timeout=5s', '-o', 'name'])).toEqual({
+      code: 1, stdout: '', stderr: 'Error from server (NotFound): secrets "db-secret" not found\n',
+    });
+    expect(await kubectl('bootstrap', ['get', 'secret', 'db-secret', '--ignore-not-found', '-o', 'name'])).toEqual({ code: 0, stdout: '', stderr: '' });
+    expect(await kubectl('bootstrap', ['create', '-f', '-', '--request-timeout=5s', '-o', 'name'], SECRET('db-secret')))
+      .toEqual({ code: 0, stdout: 'secret/db-secret\n', stderr: '' });
+    // The second of two creators: kubectl create -f prefixes the source, as it does for every object.
+    expect(await kubectl('bootstrap', ['create', '-f', '-', '--request-timeout=5s', '-o', 'name'], SECRET('db-secret', { data: { password: b64('other') } })))
+      .toEqual({ code: 1, stdout: '', stderr: 'Error from server (AlreadyExists): error when creating "STDIN": secrets "db-secret" already exists\n' });
+    expect(await kubectl('bootstrap', ['get', 'secret', 'db-secret', '--request-timeout=5s', '-o', 'name'])).toEqual({ code: 0, stdout: 'secret/db-secret\n', stderr: '' });
+    expect(await kubectl('bootstrap', ['get', 'secrets/db-secret', '-o', 'jsonpath={.data.password}|{.type}|{.metadata.labels.app}']))
+      .toEqual({ code: 0, stdout: `${b64('s3cret')}|Opaque|db`, stderr: '' });
+    const yaml = await kubectl('bootstrap', ['get', 'secret', 'db-secret', '-o', 'yaml']);
+    expect(yaml.stdout).toContain('kind: Secret\n');
+    expect(yaml.stdout).toContain(`  password: ${b64('s3cret')}\n`);
+  });
+
+  test('stringData is merged into data (base64, over a key of data) and never stored; patch and replace take resourceVersions as for Leases', async () => {
+    const created = await api.admin(['create', '-f', '-', '-o', 'json'],
+      `apiVersion: v1\nkind: Secret\nmetadata:\n  name: merged\ndata:\n  password: ${b64('old')}\n  keep: ${b64('kept')}\nstringData:\n  password: "pä ss"\n  user: app\n`);
+    expect(created.code).toBe(0);
+    const object = JSON.parse(created.stdout);
+    expect(object.data).toEqual({ keep: b64('kept'), password: b64('pä ss'), user: b64('app') });
+    expect(object.stringData).toBeUndefined();
+    expect(object.type).toBe('Opaque');
+
+    const version = object.metadata.resourceVersion;
+    const patched = await api.admin(['patch', 'secret', 'merged', '--type=merge', '-p',
+      JSON.stringify({ metadata: { resourceVersion: version }, stringData: { password: 'rotated' } }), '-o', 'jsonpath={.metadata.resourceVersion}']);
+    expect(patched.code).toBe(0);
+    expect(Number(patched.stdout)).toBeGreaterThan(Number(version));
+    expect(api.secret('merged')!.data).toEqual({ keep: b64('kept'), password: b64('rotated'), user: b64('app') });
+    expect(await api.admin(['patch', 'secret', 'merged', '--type=merge', '-p', JSON.stringify({ metadata: { resourceVersion: version }, data: { keep: null } })]))
+      .toEqual({
+        code: 1,
+        stdout: '',
+        stderr: 'Error from server (Conflict): Operation cannot be fulfilled on secrets "merged": '
+          + 'the object has been modified; please apply your changes to the latest version and try again\n',
+      });
+    expect(await api.admin(['patch', 'secret', 'merged', '--type=merge', '-p', JSON.stringify({ stringData: { password: 'rotated' } })]))
+      .toEqual({ code: 0, stdout: 'secret/merged patched (no change)\n', stderr: '' });
+
+    const current = api.secret('merged')!;
+    expect(await api.admin(['replace', '-f', '-'], JSON.stringify({ ...current, data: { only: b64('this') } })))
+      .toEqual({ code: 0, stdout: 'secret/merged replaced\n', stderr: '' });
+    expect(api.secret('merged')!.data).toEqual({ only: b64('this') });
+    expect((await api.admin(['replace', '-f', '-'], JSON.stringify(current))).stderr).toContain('(Conflict)');
+    expect((await api.admin(['patch', 'secret', 'merged', '--type=merge', '-p', '{"type":"kubernetes.io/tls"}'])).stderr)
+      .toBe('The Secret "merged" is invalid: type: Invalid value: "kubernetes.io/tls": field is immutable\n');
+    expect(await api.admin(['delete', 'secret', 'merged'])).toEqual({ code: 0, stdout: 'secret "merged" deleted\n', stderr: '' });
+    expect(api.secret('merged')).toBeUndefined();
+  });
+
+  test('data that is not base64 is a BadRequest where Go\'s decoder stops; keys must be config keys', async () => {
+    expect(await api.admin(['create', '-f', '-'], SECRET('bad', { data: { password: 'hunter2' } }))).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'Error from server (BadRequest): error when creating "STDIN": Secret in version "v1" cannot be handled as a Secret: '
+        + 'illegal base64 data at input byte 4\n',
+    });
+    expect((await api.admin(['create', '-f', '-'], SECRET('bad', { data: { password: 'not base64' } }))).stderr)
+      .toContain('cannot be handled as a Secret: illegal base64 data at input byte 3\n');
+    expect((await api.admin(['create', '-f', '-'], SECRET('bad', { data: { password: 'YQ=' } }))).stderr).toContain('illegal base64 data at input byte 3\n');
+    expect((await api.admin(['create', '-f', '-'], SECRET('bad', { data: { password: 42 } }))).stderr)
+      .toContain('json: cannot unmarshal number into Go struct field Secret.data of type []uint8');
+    expect((await api.admin(['create', '-f', '-'], SECRET('bad', { stringData: { 'has space': 'x' } }))).stderr)
+      .toContain('The Secret "bad" is invalid: data[has space]: Invalid value: "has space": a valid config key must consist of alphanumeric characters');
+    expect((await api.admin(['patch', 'secret', 'from-manifest', '--type=merge', '-p', '{"data":{"password":"%%%"}}'])).stderr)
+      .toContain('illegal base64 data at input byte 0');
+    expect(api.secret('bad')).toBeUndefined();
+    expect(api.secret('from-manifest')!.data.password).toBe(b64('applied'));
+  });
+
+  test('RBAC as for Leases: create needs a rule without resourceNames; get, patch and delete need the name listed; list needs no names', async () => {
+    expect(await kubectl('reader', ['create', '-f', '-'], SECRET('x'))).toEqual({ code: 1, stdout: '', stderr: forbiddenSecret('reader-x', 'create') });
+    expect(await kubectl('named', ['create', '-f', '-'], SECRET('db-secret'))).toEqual({ code: 1, stdout: '', stderr: forbiddenSecret('named-create', 'create') });
+    expect(await api.admin(['create', '-f', '-'], SECRET('x'))).toMatchObject({ code: 0 });
+    expect(await api.admin(['create', '-f', '-'], SECRET('y'))).toMatchObject({ code: 0 });
+    expect(await kubectl('reader', ['get', 'secret', 'x', '-o', 'name'])).toEqual({ code: 0, stdout: 'secret/x\n', stderr: '' });
+    expect(await kubectl('reader', ['get', 'secret', 'y', '-o', 'jsonpath={.data.password}'])).toEqual({ code: 1, stdout: '', stderr: forbiddenSecret('reader-x', 'get', 'y') });
+    expect(await kubectl('reader', ['get', 'secrets'])).toEqual({ code: 1, stdout: '', stderr: forbiddenSecret('reader-x', 'list') });
+    expect(await kubectl('named', ['get', 'secrets'])).toEqual({ code: 1, stdout: '', stderr: forbiddenSecret('named-create', 'list') });
+    expect((await kubectl('reader', ['patch', 'secret', 'x', '--type=merge', '-p', '{"stringData":{"a":"b"}}'])).stderr).toBe(forbiddenSecret('reader-x', 'patch', 'x'));
+    expect((await kubectl('reader', ['delete', 'secret', 'x'])).stderr).toBe(forbiddenSecret('reader-x', 'delete', 'x'));
+    expect((await kubectl('bootstrap', ['patch', 'secret', 'db-secret', '--type=merge', '-p', '{"stringData":{"a":"b"}}'])).code).toBe(0);
+    expect((await kubectl('bootstrap', ['get', 'secret', 'x'])).stderr).toBe(forbiddenSecret('bootstrap', 'get', 'x'));
+    // Leases are another resource: a rule on secrets allows nothing on them.
+    expect((await kubectl('bootstrap', ['get', 'lease', 'db-secret'])).stderr).toContain('cannot get resource "leases"');
+  });
+
+  test('updateSecret sets plain-text keys (base64, a new resourceVersion, the others kept) or creates the Secret; get shows it', async () => {
+    const before = api.secret('from-manifest')!;
+    const after = api.updateSecret('from-manifest', { password: 'rotated' });
+    expect(after.data).toEqual({ password: b64('rotated'), user: b64('app') });
+    expect(Number(after.metadata.resourceVersion)).toBeGreaterThan(Number(before.metadata.resourceVersion));
+    expect((await api.admin(['get', 'secret', 'from-manifest', '-o', 'jsonpath={.data.password}'])).stdout).toBe(b64('rotated'));
+    expect(api.updateSecret('from-manifest', { password: 'rotated' }).metadata.resourceVersion).toBe(after.metadata.resourceVersion);
+    expect(api.updateSecret('brand-new', { token: 't' })).toMatchObject({ type: 'Opaque', data: { token: b64('t') }, metadata: { name: 'brand-new' } });
+  });
+});
+
 describe('pods as the API reports them, and partitions', () => {
   const manifests = new Manifests([
     ...role('failover', [
@@ -624,5 +770,218 @@ describe('the harness runs pods as their spec says', () => {
     // The Memory emptyDir lost the first run's mark, so the init container failed once more.
     expect(cluster.pod('demo-1').initContainers[0].restarts).toBe(2);
     expect((await kubectlIn('demo-1', 'agent', '/tools/kubectl get lease demo-leader -o name')).code).toBe(0);
+  });
+});
+
+/**
+ * Secrets as the kubelet uses them, on real processes: env from secretKeyRef resolved when a container
+ * starts (and only then), secret volumes with modes, items and the fsGroup, following the Secret while
+ * the pod runs; a container or pod whose Secret does not exist yet waits for it.
+ */
+describe('Secrets reach pods as the kubelet resolves them', () => {
+  let cluster: E2eCluster;
+  const manifest = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'harness-secrets-')), 'secrets.k8s.yaml');
+  const labels = { app: 'vault' };
+  const user = { runAsUser: 999, runAsGroup: 999 };
+  const job = (name: string, spec: object) => ({
+    apiVersion: 'batch/v1',
+    kind: 'CronJob',
+    metadata: { name },
+    spec: {
+      schedule: '0 0 31 2 *',
+      suspend: true,
+      jobTemplate: {
+        spec: {
+          backoffLimit: 0,
+          activeDeadlineSeconds: 60,
+          template: { spec: { restartPolicy: 'Never', enableServiceLinks: false, serviceAccountName: 'vault-job', securityContext: user, ...spec } },
+        },
+      },
+    },
+  });
+  const objects: object[] = [
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'vault' }, automountServiceAccountToken: false },
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'vault-job' } },
+    // What an init container needs to make the pod's Secret.
+    ...role('vault-job', [
+      { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+      { apiGroups: [''], resources: ['secrets'], resourceNames: ['boot-secret'], verbs: ['get'] },
+    ]),
+    { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'app-secret' }, type: 'Opaque', data: { password: b64('first') }, stringData: { user: 'app' } },
+    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'vault-headless' }, spec: { clusterIP: 'None', selector: labels, ports: [{ port: 5432 }] } },
+    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'vault-write' }, spec: { selector: { ...labels, role: 'primary' }, ports: [{ port: 5432, targetPort: 5432 }] } },
+    {
+      apiVersion: 'apps/v1',
+      kind: 'StatefulSet',
+      metadata: { name: 'vault' },
+      spec: {
+        podManagementPolicy: 'Parallel',
+        replicas: 1,
+        serviceName: 'vault-headless',
+        selector: { matchLabels: labels },
+        template: {
+          metadata: { labels },
+          spec: {
+            enableServiceLinks: false,
+            serviceAccountName: 'vault',
+            securityContext: { ...user, fsGroup: 999, runAsNonRoot: true },
+            containers: [{
+              name: 'app',
+              image: 'postgres:15',
+              command: ['sleep', '3600'],
+              env: [
+                { name: 'APP_PASSWORD', valueFrom: { secretKeyRef: { name: 'app-secret', key: 'password' } } },
+                { name: 'NOT_THERE', valueFrom: { secretKeyRef: { name: 'no-such-secret', key: 'password', optional: true } } },
+                { name: 'NO_KEY', valueFrom: { secretKeyRef: { name: 'app-secret', key: 'no-such-key', optional: true } } },
+              ],
+              volumeMounts: [
+                { name: 'creds', mountPath: '/etc/creds' },
+                { name: 'picked', mountPath: '/etc/picked', readOnly: true },
+                { name: 'maybe', mountPath: '/etc/maybe' },
+              ],
+            }],
+            volumes: [
+              { name: 'creds', secret: { secretName: 'app-secret', defaultMode: 0o400 } },
+              { name: 'picked', secret: { secretName: 'app-secret', items: [{ key: 'password', path: 'nested/pw', mode: 0o600 }] } },
+              { name: 'maybe', secret: { secretName: 'no-such-secret', optional: true } },
+            ],
+          },
+        },
+      },
+    },
+    // A container whose Secret does not exist yet, beside one that needs none.
+    job('late-env', {
+      containers: [
+        {
+          name: 'waits',
+          image: 'docker.io/alpine/k8s:1.27.15',
+          env: [{ name: 'LATE', valueFrom: { secretKeyRef: { name: 'late-secret', key: 'token' } } }],
+          command: ['bash', '-c', 'echo "late=$LATE"'],
+        },
+        { name: 'free', image: 'docker.io/alpine/k8s:1.27.15', command: ['bash', '-c', 'echo free'] },
+      ],
+    }),
+    // A secret volume whose Secret does not exist yet holds the whole pod.
+    job('late-volume', {
+      containers: [{
+        name: 'reads',
+        image: 'docker.io/alpine/k8s:1.27.15',
+        command: ['bash', '-c', 'echo "file=$(cat /etc/late/token)"'],
+        volumeMounts: [{ name: 'late', mountPath: '/etc/late' }],
+      }],
+      volumes: [{ name: 'late', secret: { secretName: 'late-volume-secret' } }],
+    }),
+    // The library's way: an init container creates the Secret (the second creator is told AlreadyExists), the container reads it.
+    job('bootstrap', {
+      initContainers: [{
+        name: 'make-secret',
+        image: 'docker.io/alpine/k8s:1.27.15',
+        command: ['bash', '-c', `kubectl get secret boot-secret --request-timeout=5s -o name && exit 0
+          secret='{"apiVersion":"v1","kind":"Secret","metadata":{"name":"boot-secret"},"type":"Opaque","stringData":{"token":"made-in-pod"}}'
+          echo "$secret" | kubectl create -f - --request-timeout=5s -o name
+          echo "$secret" | kubectl create -f - --request-timeout=5s -o name || echo "second create: $?"`],
+      }],
+      containers: [{
+        name: 'use',
+        image: 'docker.io/alpine/k8s:1.27.15',
+        env: [{ name: 'BOOT', valueFrom: { secretKeyRef: { name: 'boot-secret', key: 'token' } } }],
+        // An optional volume of that Secret is empty when the pod starts, and filled once the Secret exists.
+        command: ['bash', '-c', 'for i in $(seq 40); do [ -e /etc/boot/token ] && break; sleep 0.1; done; echo "env=$BOOT file=$(cat /etc/boot/token)"'],
+        volumeMounts: [{ name: 'boot', mountPath: '/etc/boot' }],
+      }],
+      volumes: [{ name: 'boot', secret: { secretName: 'boot-secret', optional: true } }],
+    }),
+  ];
+
+  const inApp = (command: string) => cluster.pod('vault-0').container('app').exec(['bash', '-c', command], 20_000);
+  const podStatus = async (pod: string) => JSON.parse((await cluster.kubectl(['get', 'pod', pod, '-o', 'json'])).stdout).status;
+
+  beforeAll(async () => {
+    fs.writeFileSync(manifest, objects.map(o => stringify(o)).join('---\n'));
+    cluster = await E2eCluster.start({ manifest });
+  });
+
+  afterAll(async () => {
+    await cluster?.destroy();
+  });
+
+  test('env from secretKeyRef (optional references absent); secret volumes keep defaultMode and items, belong to the fsGroup, are read-only', async () => {
+    expect(cluster.secret('app-secret').data).toEqual({ password: b64('first'), user: b64('app') });
+    expect(cluster.findSecret('no-such-secret')).toBeUndefined();
+    expect((await inApp('echo "$APP_PASSWORD|${NOT_THERE-unset}|${NO_KEY-unset}"')).stdout).toBe('first|unset|unset\n');
+    expect((await inApp('cat /etc/creds/password /etc/creds/user /etc/picked/nested/pw; echo; ls -A /etc/creds /etc/maybe')).stdout)
+      .toBe('firstappfirst\n/etc/creds:\npassword\nuser\n\n/etc/maybe:\n');
+    // defaultMode 0400 and items' 0600, plus the group's read bit for the fsGroup: the postgres user reads them through its group.
+    expect((await inApp('stat -c "%a %u:%g %n" /etc/creds/password /etc/picked/nested/pw')).stdout)
+      .toBe('440 0:999 /etc/creds/password\n640 0:999 /etc/picked/nested/pw\n');
+    expect((await inApp('touch /etc/creds/x 2>&1; echo "exit=$?"')).stdout).toContain('Read-only file system');
+  });
+
+  test('updateSecret: the mounted files change within 2 s (each replaced whole), kubectl get shows it, the running container\'s env does not change', async () => {
+    const app = cluster.pod('vault-0').container('app');
+    const started = Date.now();
+    const updated = cluster.updateSecret('app-secret', { password: 'second' });
+    expect(updated.data).toEqual({ password: b64('second'), user: b64('app') });
+    expect((await cluster.kubectl(['get', 'secret', 'app-secret', '-o', 'jsonpath={.data.password}'])).stdout).toBe(b64('second'));
+    await waitFor('the mounted files to follow the Secret', async () =>
+      (await inApp('cat /etc/creds/password; echo; cat /etc/picked/nested/pw')).stdout === 'second\nsecond', 5_000, 50);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect((await inApp('stat -c "%a %u:%g" /etc/creds/password /etc/picked/nested/pw; ls -A /etc/creds')).stdout)
+      .toBe('440 0:999\n640 0:999\npassword\nuser\n');
+    // As in Kubernetes: the environment was made when the container started.
+    expect((await inApp('echo "$APP_PASSWORD"')).stdout).toBe('first\n');
+    const environ = fs.readFileSync(`/proc/${app.process!.pid}/environ`, 'utf8').split('\0');
+    expect(environ).toContain('APP_PASSWORD=first');
+    expect(app.restarts).toBe(0);
+  });
+
+  test('a container whose Secret does not exist yet waits (CreateContainerConfigError) without holding the others, and starts once it is created', async () => {
+    const run = cluster.startJob('late-env');
+    const waiting = await waitFor('the container to wait for its Secret', async () => {
+      const status = await podStatus(run.pod);
+      const free = status.containerStatuses.find((c: any) => c.name === 'free');
+      return free.state.terminated?.exitCode === 0 ? status : undefined;
+    }, 10_000, 100);
+    expect(waiting.phase).toBe('Pending');
+    expect(waiting.containerStatuses.find((c: any) => c.name === 'waits').state).toEqual({
+      waiting: { reason: 'CreateContainerConfigError', message: 'secret "late-secret" not found' },
+    });
+    await new Promise(resolve => setTimeout(resolve, 1_000));
+    expect(cluster.pod(run.pod).container('waits').running).toBe(false);
+    expect(cluster.diagnostics()).toContain('CreateContainerConfigError: secret "late-secret" not found');
+
+    // A Secret without the key is not enough.
+    cluster.updateSecret('late-secret', { other: 'x' });
+    await waitFor('the missing key to be reported', async () =>
+      (await podStatus(run.pod)).containerStatuses.find((c: any) => c.name === 'waits').state.waiting?.message
+        === 'couldn\'t find key token in Secret default/late-secret', 5_000, 100);
+    cluster.updateSecret('late-secret', { token: 'now' });
+    const done = await run.finished;
+    expect(done).toMatchObject({ code: 0 });
+    expect(done.stdout).toContain('late=now\n');
+  });
+
+  test('a secret volume whose Secret does not exist yet holds the pod (ContainerCreating) until it is created', async () => {
+    const run = cluster.startJob('late-volume');
+    await new Promise(resolve => setTimeout(resolve, 1_000));
+    const status = await podStatus(run.pod);
+    expect(status.phase).toBe('Pending');
+    expect(status.containerStatuses[0].state).toEqual({ waiting: { reason: 'ContainerCreating' } });
+    expect(cluster.diagnostics()).toContain('MountVolume.SetUp failed for volume "late" : secret "late-volume-secret" not found');
+    cluster.updateSecret('late-volume-secret', { token: 'mounted' });
+    const done = await run.finished;
+    expect(done).toMatchObject({ code: 0 });
+    expect(done.stdout).toContain('file=mounted\n');
+  });
+
+  test('an init container creates the Secret with the pod\'s token (a second create is AlreadyExists); the container gets it as env and in its optional volume', async () => {
+    const done = await cluster.runJob('bootstrap');
+    expect(done).toMatchObject({ code: 0 });
+    expect(done.stdout).toContain('env=made-in-pod file=made-in-pod\n');
+    const init = fs.readFileSync(cluster.pod(done.pod).container('make-secret').log, 'utf8');
+    expect(init).toContain('Error from server (NotFound): secrets "boot-secret" not found\n');
+    expect(init).toContain('secret/boot-secret\n');
+    expect(init).toContain('Error from server (AlreadyExists): error when creating "STDIN": secrets "boot-secret" already exists\nsecond create: 1\n');
+    expect(cluster.secret('boot-secret').data).toEqual({ token: b64('made-in-pod') });
   });
 });
