@@ -348,11 +348,12 @@ describe('Secrets: stored like Leases, decoded and validated as the API server d
     ]),
     // get of x only.
     ...role('reader-x', [{ apiGroups: [''], resources: ['secrets'], resourceNames: ['x'], verbs: ['get'] }]),
+    ...role('watcher', [{ apiGroups: [''], resources: ['secrets'], resourceNames: ['db-secret'], verbs: ['get', 'watch'] }]),
     // resourceNames never authorize a create: this account cannot create even the Secret it names.
     ...role('named-create', [{ apiGroups: [''], resources: ['secrets'], resourceNames: ['db-secret'], verbs: ['create', 'get', 'list'] }]),
   ]);
-  const { api, kubectl } = standIn(manifests, [], {
-    bootstrap: { account: 'bootstrap' }, reader: { account: 'reader-x' }, named: { account: 'named-create' },
+  const { api, kubectl, socket } = standIn(manifests, [], {
+    bootstrap: { account: 'bootstrap' }, reader: { account: 'reader-x' }, named: { account: 'named-create' }, watcher: { account: 'watcher' },
   });
 
   beforeAll(() => api.listen());
@@ -463,6 +464,18 @@ describe('Secrets: stored like Leases, decoded and validated as the API server d
     expect((await kubectl('bootstrap', ['get', 'secret', 'x'])).stderr).toBe(forbiddenSecret('bootstrap', 'get', 'x'));
     // Leases are another resource: a rule on secrets allows nothing on them.
     expect((await kubectl('bootstrap', ['get', 'lease', 'db-secret'])).stderr).toContain('cannot get resource "leases"');
+  });
+
+  test('a watch of one Secret prints it now and at every change; it needs watch on the name', async () => {
+    const open = watch(socket, 'watcher', ['get', 'secret', 'db-secret', '--watch', '-o', 'jsonpath={.data.a}{"\\n"}', '--request-timeout=0']);
+    try {
+      await waitFor('the Secret as it is', () => open.text === `${b64('b')}\n`, 5_000, 10);
+      api.updateSecret('db-secret', { a: 'c' });
+      await waitFor('the change', () => open.text === `${b64('b')}\n${b64('c')}\n`, 5_000, 10);
+    } finally {
+      open.close();
+    }
+    expect((await kubectl('bootstrap', ['get', 'secret', 'db-secret', '--watch'])).stderr).toBe(forbiddenSecret('bootstrap', 'watch', 'db-secret'));
   });
 
   test('updateSecret sets plain-text keys (base64, a new resourceVersion, the others kept) or creates the Secret; get shows it', async () => {
