@@ -35,9 +35,11 @@ void (async () => {
 
     // ~4 rows of 250 bytes per kB: fill the database to the requested size.
     const rows = Math.round(MEGABYTES * 1024 * 1024 / 250);
-    const fill = await cluster.sql('postgres-write', `CREATE TABLE filler AS SELECT g AS id, repeat(md5(g::text), 6) AS pad FROM generate_series(1, ${rows}) AS g; CHECKPOINT`,
+    const fill = await cluster.sql('postgres-write', `CREATE TABLE filler AS SELECT g AS id, repeat(md5(g::text), 6) AS pad FROM generate_series(1, ${rows}) AS g`,
       { timeoutMs: 600_000 });
     if (fill.code !== 0) throw new Error(fill.stderr);
+    // CHECKPOINT needs the superuser (or pg_checkpoint), which logs in only over the pod's socket.
+    await cluster.podSql(POD(0), 'CHECKPOINT');
     const source = path.join(cluster.volumeOf(POD(0)), 'pgdata');
     const size = bytes(source);
     const database = Number((await cluster.sql('postgres-write', 'SELECT pg_database_size(current_database())')).stdout.trim());
@@ -46,7 +48,7 @@ void (async () => {
     dropCaches();
     let t = Date.now();
     const backup = await cluster.pod(POD(1)).container('postgres').exec(['bash', '-c',
-      `rm -rf ${target} && PGPASSFILE=/tmp/pgpass pg_basebackup --host=${POD(0)}.postgres-headless --username=replicator --no-password `
+      `rm -rf ${target} && PGPASSFILE=/var/run/postgres-credentials/pgpass pg_basebackup --host=${POD(0)}.postgres-headless --username=replicator --no-password `
       + `--pgdata=${target} --wal-method=stream --checkpoint=fast`], 1_800_000);
     const backupSeconds = (Date.now() - t) / 1000;
     if (backup.code !== 0) throw new Error(backup.stderr);

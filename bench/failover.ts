@@ -30,6 +30,7 @@ async function event(cluster: E2eCluster, kind: 'switchover' | 'failover', table
   await waitFor('writes before the event', () => writer.acknowledged.length >= 10, 30_000);
   if (kind === 'failover') await cluster.killPod(old);
   const marks = new Map(pods.map(p => [p, cluster.pod(p).logMark('role-labeler')]));
+  const serverMarks = new Map(pods.map(p => [p, cluster.pod(p).logMark('postgres')]));
   const created = Date.now();
   const run = await cluster.runJob('postgres-failover', kind === 'switchover' ? { FAILOVER_TARGET: target } : {});
   const jobMs = Date.now() - created;
@@ -45,7 +46,8 @@ async function event(cluster: E2eCluster, kind: 'switchover' | 'failover', table
   await waitFor(`${old} streaming from ${promoted}`, async () => (await streamingFrom(cluster, promoted)).includes(old), 60_000, 100);
   const rejoinMs = kind === 'failover' ? Date.now() - rejoinFrom : Date.now() - created;
   if (firstWrite - created > Number(process.env.BENCH_VERBOSE_OVER_MS ?? 3000) && process.env.BENCH_VERBOSE) {
-    const sidecars = pods.map(p => `-- ${p} role-labeler --\n${cluster.pod(p).logSince(marks.get(p)!, 'role-labeler')}`).join('\n');
+    const sidecars = pods.map(p => `-- ${p} role-labeler --\n${cluster.pod(p).logSince(marks.get(p)!, 'role-labeler')}`
+      + `\n-- ${p} postgres --\n${cluster.pod(p).logSince(serverMarks.get(p)!, 'postgres')}`).join('\n');
     console.log(`slow ${kind}: ${firstWrite - created} ms (job created ${new Date(created).toISOString()})\n${run.stdout}\n${sidecars}\n${await cluster.serverDiagnostics()}`);
   }
   return { writeMs: firstWrite - created, jobMs, lost, rejoinMs };

@@ -2,8 +2,8 @@ import type { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { addObject } from './private/api-object';
 import { api, asJson } from './private/k8s';
-import { METRICS_QUERIES, METRICS_QUERIES_KEY, MONITORING_ROLE_SCRIPT, MONITORING_ROLE_SQL } from './private/metrics';
-import { clusterNames, ClusterNames } from './private/names';
+import { METRICS_QUERIES, METRICS_QUERIES_KEY, METRICS_USER, MONITORING_ROLE_SCRIPT, MONITORING_ROLE_SQL } from './private/metrics';
+import { clusterNames, ClusterNames, POSTGRES_PORT, SUPERUSER } from './private/names';
 import { unknownSettingReason } from './private/postgres-settings';
 import { renderConf, renderHba, Setting } from './private/postgresql-conf';
 import { readScript, SCRIPT_FILES } from './private/scripts';
@@ -87,23 +87,49 @@ export interface PostgresConfigProps {
   readonly replicationUser?: string;
 
   /**
-   * Password of the `postgres` superuser, stored in the Secret. The default is the reference design's;
-   * set your own, or use `existingSecretName`.
-   * @default "postgres"
+   * Password of the `postgres` superuser. Given (with or without `replicationPassword`), the Secret
+   * `<clusterName>-secret` is synthesized with it, so the password is in the YAML (and in git): prefer the
+   * generated Secret, or `existingSecretName`.
+   * @default - generated in the cluster on first deploy (see `existingSecretName`)
    */
   readonly superuserPassword?: string;
 
   /**
-   * Password of the replication role, stored in the Secret.
-   * @default "replicator"
+   * Password of the replication role. Given, the Secret is synthesized with it, as for `superuserPassword`.
+   * @default - generated in the cluster on first deploy
    */
   readonly replicationPassword?: string;
 
   /**
-   * Name of a Secret you manage (keys `password` and `replication-password`); no Secret is synthesized then.
-   * @default - a Secret named "<clusterName>-secret" is synthesized
+   * Name of a Secret you manage, with keys `password` (the superuser's) and `replication-password`; nothing
+   * creates or changes it. Without it and without passwords in the props, no Secret is in the YAML: each pod's
+   * `secrets` init container creates `<clusterName>-secret` with random passwords if it does not exist, and never
+   * changes one that does (a re-apply or an Argo CD sync keeps the passwords). Whichever Secret it is, a password
+   * changed in it is applied to the running cluster by the primary's sidecar.
+   * @default - "<clusterName>-secret", generated in the cluster
    */
   readonly existingSecretName?: string;
+
+  /**
+   * The application's role: it owns `database` and logs in with a password over the network, where the
+   * superuser may not (PostgreSQL 15+). Its Secret holds `username`, `password`, `dbname`, `host` (the write
+   * Service), `port` and `uri`.
+   * @default "app"
+   */
+  readonly appUser?: string;
+
+  /**
+   * Password of the application role. Given, the Secret `<clusterName>-app` is synthesized with it (the
+   * password is then in the YAML).
+   * @default - generated in the cluster on first deploy, like the cluster's Secret
+   */
+  readonly appPassword?: string;
+
+  /**
+   * Name of a Secret you manage for the application role, with at least the key `password`.
+   * @default - "<clusterName>-app", generated in the cluster
+   */
+  readonly existingAppSecretName?: string;
 
   /**
    * Extra files for /docker-entrypoint-initdb.d (`*.sql` run by psql, `*.sh` by bash), run once when the
@@ -147,6 +173,20 @@ export class PostgresConfig extends Construct {
   public readonly scriptsConfigMapName: string;
   /** Name of the Secret with keys `password` and `replication-password`. */
   public readonly secretName: string;
+  /** The application's role. */
+  public readonly appUser: string;
+  /** Name of the application role's Secret (key `password`, and the connection's details when generated or synthesized). */
+  public readonly appSecretName: string;
+  /**
+   * The Secrets that the pods' `secrets` init container creates when they do not exist (random passwords);
+   * empty when every Secret is yours or in the YAML.
+   */
+  public readonly generatedSecretNames: string[];
+  /**
+   * Whether the superuser may log in over the network: only before PostgreSQL 15, whose pg_rewind needs it (15 has
+   * pg_checkpoint, and pg_rewind runs as the replication role).
+   */
+  public readonly superuserOverNetwork: boolean;
   /** The rendered postgresql.conf. */
   public readonly postgresqlConf: string;
   /** The rendered pg_hba.conf. */
@@ -164,13 +204,24 @@ export class PostgresConfig extends Construct {
       superuserPassword: 'string',
       replicationPassword: 'string',
       existingSecretName: 'string',
+      appUser: 'string',
+      appPassword: 'string',
+      existingAppSecretName: 'string',
       initdbArgs: 'string',
     });
     validateObjectName(owner, 'existingSecretName', props.existingSecretName);
+    validateObjectName(owner, 'existingAppSecretName', props.existingAppSecretName);
     validateStringMap(owner, 'extraSettings', props.extraSettings);
     validateStringMap(owner, 'initScripts', props.initScripts);
     for (const prop of ['superuserPassword', 'replicationPassword'] as const) {
-      if (props[prop] === '') throw new Error(`${owner}: ${prop} is empty: give a password, or use existingSecretName.`);
+      if (props[prop] === '') throw new Error(`${owner}: ${prop} is empty: give a password, or leave it out (generated in the cluster), or use existingSecretName.`);
+      if (props[prop] !== undefined && props.existingSecretName !== undefined) {
+        throw new Error(`${owner}: ${prop} and existingSecretName are both given: the password would be ignored. Put it into your Secret "${props.existingSecretName}", or drop existingSecretName.`);
+      }
+    }
+    if (props.appPassword === '') throw new Error(`${owner}: appPassword is empty: give a password, or leave it out (generated in the cluster), or use existingAppSecretName.`);
+    if (props.appPassword !== undefined && props.existingAppSecretName !== undefined) {
+      throw new Error(`${owner}: appPassword and existingAppSecretName are both given: the password would be ignored. Put it into your Secret "${props.existingAppSecretName}", or drop existingAppSecretName.`);
     }
 
     this.clusterName = props.clusterName ?? 'postgres';
@@ -195,6 +246,13 @@ export class PostgresConfig extends Construct {
     validateIdentifier(owner, 'database', this.database);
     this.replicationUser = props.replicationUser ?? 'replicator';
     validateIdentifier(owner, 'replicationUser', this.replicationUser);
+    this.appUser = props.appUser ?? 'app';
+    validateIdentifier(owner, 'appUser', this.appUser);
+    if (this.replicationUser === SUPERUSER || this.replicationUser === METRICS_USER) {
+      throw new Error(`${owner}: replicationUser "${this.replicationUser}" is the ${this.replicationUser === SUPERUSER ? 'superuser' : 'metrics role'}'s name: choose another.`);
+    }
+    const takenBy = ({ [SUPERUSER]: 'the superuser', [METRICS_USER]: 'the metrics role', [this.replicationUser]: 'the replication role' } as { [role: string]: string })[this.appUser];
+    if (takenBy) throw new Error(`${owner}: appUser "${this.appUser}" is ${takenBy}'s name: the application needs a role of its own. Choose another.`);
     this.initdbArgs = props.initdbArgs ?? '--encoding=UTF8 --locale=C';
 
     const names = clusterNames(this.clusterName);
@@ -202,6 +260,11 @@ export class PostgresConfig extends Construct {
     this.initConfigMapName = names.initConfigMap;
     this.scriptsConfigMapName = names.scriptsConfigMap;
     this.secretName = props.existingSecretName ?? names.secret;
+    this.appSecretName = props.existingAppSecretName ?? names.appSecret;
+    const passwordsGiven = props.superuserPassword !== undefined || props.replicationPassword !== undefined;
+    const generateSecret = props.existingSecretName === undefined && !passwordsGiven;
+    const generateAppSecret = props.existingAppSecretName === undefined && props.appPassword === undefined;
+    this.generatedSecretNames = [...(generateSecret ? [this.secretName] : []), ...(generateAppSecret ? [this.appSecretName] : [])];
 
     const extra = validateExtraSettings(owner, props.extraSettings ?? {}, this.postgresVersion);
     const walLevel = extra.find(e => e.name === 'wal_level')?.value ?? 'replica';
@@ -239,7 +302,8 @@ export class PostgresConfig extends Construct {
         { title: 'extraSettings', settings: extra.filter(e => e.name !== 'wal_level') },
       ],
     );
-    this.pgHbaConf = renderHba(this.replicationUser);
+    this.superuserOverNetwork = this.postgresVersion < 15;
+    this.pgHbaConf = renderHba(this.replicationUser, SUPERUSER, this.superuserOverNetwork);
 
     addObject(this, 'Config', api.KubeConfigMap.GVK, asJson<k8s.KubeConfigMapProps>({
       metadata: { name: this.configMapName, labels: { ...names.common } },
@@ -262,15 +326,32 @@ export class PostgresConfig extends Construct {
         [SCRIPT_FILES.failover]: readScript(SCRIPT_FILES.failover),
         [SCRIPT_FILES.leaderRecord]: readScript(SCRIPT_FILES.leaderRecord),
         [SCRIPT_FILES.common]: readScript(SCRIPT_FILES.common),
+        [SCRIPT_FILES.ensureSecrets]: readScript(SCRIPT_FILES.ensureSecrets),
       },
     }));
-    if (props.existingSecretName === undefined) {
+    if (passwordsGiven) {
+      // Both keys are needed: the one not given gets the reference design's password.
       addObject(this, 'Secret', api.KubeSecret.GVK, asJson<k8s.KubeSecretProps>({
         metadata: { name: this.secretName, labels: { ...names.common } },
         type: 'Opaque',
         data: {
           'password': base64(props.superuserPassword ?? 'postgres'),
           'replication-password': base64(props.replicationPassword ?? 'replicator'),
+        },
+      }));
+    }
+    if (props.appPassword !== undefined) {
+      const host = names.writeService;
+      addObject(this, 'AppSecret', api.KubeSecret.GVK, asJson<k8s.KubeSecretProps>({
+        metadata: { name: this.appSecretName, labels: { ...names.common } },
+        type: 'Opaque',
+        data: {
+          username: base64(this.appUser),
+          password: base64(props.appPassword),
+          dbname: base64(this.database),
+          host: base64(host),
+          port: base64(String(POSTGRES_PORT)),
+          uri: base64(`postgresql://${this.appUser}:${encodeURIComponent(props.appPassword)}@${host}:${POSTGRES_PORT}/${this.database}`),
         },
       }));
     }

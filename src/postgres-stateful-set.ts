@@ -9,7 +9,7 @@ import {
 } from './private/metrics';
 import {
   ISOLATION_FENCE_SECONDS, KUBECTL_INIT_CONTAINER, LABELER_CONTAINER, PATHS, podNames, POSTGRES_CONTAINER, POSTGRES_PORT,
-  POSTGRES_PORT_NAME, POSTGRES_UID, ROLE_LABEL,
+  POSTGRES_PORT_NAME, POSTGRES_UID, ROLE_LABEL, SUPERUSER,
 } from './private/names';
 import { SCRIPT_FILES } from './private/scripts';
 import { validateImage, validateInteger, validateObjectName, validateStorageSize, validateTypes } from './private/validation';
@@ -28,6 +28,10 @@ const TOOLS_VOLUME = 'tools';
 const TOKEN_VOLUME = 'api-token';
 const POSTGRES_TMP_VOLUME = 'tmp';
 const LABELER_TMP_VOLUME = 'role-labeler-tmp';
+const CREDENTIALS_VOLUME = 'credentials';
+const SECRET_VOLUME = 'secret';
+const APP_SECRET_VOLUME = 'app-secret';
+const SECRETS_INIT_CONTAINER = 'secrets';
 
 /** How strongly the cluster's pods avoid sharing a node. */
 export enum PodAntiAffinity {
@@ -247,10 +251,25 @@ export class PostgresStatefulSet extends Construct {
       { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: [names.leaderRecord], verbs: ['get', 'watch', 'patch', 'update'] },
       // A new cluster's first primary creates the record; Kubernetes cannot limit "create" to a name.
       { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
+      // The secrets init container creates the generated Secrets that do not exist yet (it reads no other Secret; the
+      // kubelet, not the pod, mounts them).
+      ...(config.generatedSecretNames.length > 0 ? [
+        { apiGroups: [''], resources: ['secrets'], resourceNames: [...config.generatedSecretNames], verbs: ['get'] },
+        { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+      ] : []),
     ]);
 
-    const secretEnv = (name: string, key: string): k8s.EnvVar =>
-      ({ name, valueFrom: { secretKeyRef: { name: config.secretName, key } } });
+    const secretEnv = (name: string, key: string, secret = config.secretName): k8s.EnvVar =>
+      ({ name, valueFrom: { secretKeyRef: { name: secret, key } } });
+    const credentialsMount: k8s.VolumeMount = { name: CREDENTIALS_VOLUME, mountPath: PATHS.credentialsDir };
+    const passfileEnv: k8s.EnvVar = { name: 'PGPASSFILE', value: `${PATHS.credentialsDir}/pgpass` };
+    const roleEnv: k8s.EnvVar[] = [
+      { name: 'POSTGRES_USER', value: SUPERUSER },
+      { name: 'REPLICATION_USER', value: config.replicationUser },
+      { name: 'APP_USER', value: config.appUser },
+      // pg_rewind and the sidecars' checks of other pods: the superuser only where PostgreSQL needs it (before 15).
+      { name: 'NETWORK_USER', value: config.superuserOverNetwork ? SUPERUSER : config.replicationUser },
+    ];
     const podNameEnv: k8s.EnvVar = { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } };
     const scriptsMount: k8s.VolumeMount = { name: config.scriptsConfigMapName, mountPath: PATHS.scriptsDir };
     const runMount: k8s.VolumeMount = { name: RUN_VOLUME, mountPath: PATHS.runDir };
@@ -304,12 +323,13 @@ export class PostgresStatefulSet extends Construct {
               command: ['/bin/bash', `${PATHS.scriptsDir}/${SCRIPT_FILES.entrypoint}`],
               env: [
                 { name: 'POSTGRES_DB', value: config.database },
-                { name: 'POSTGRES_USER', value: 'postgres' },
+                ...roleEnv,
                 secretEnv('POSTGRES_PASSWORD', 'password'),
                 secretEnv('POSTGRES_REPLICATION_PASSWORD', 'replication-password'),
+                secretEnv('APP_PASSWORD', 'password', config.appSecretName),
+                passfileEnv,
                 { name: 'PGDATA', value: PATHS.pgdata },
                 podNameEnv,
-                { name: 'REPLICATION_USER', value: config.replicationUser },
                 { name: 'PRIMARY_HOST', value: names.writeService },
                 { name: 'PEER_DOMAIN', value: this.headlessServiceName },
                 { name: 'POSTGRES_CONFIG_DIR', value: PATHS.configDir },
@@ -337,7 +357,8 @@ export class PostgresStatefulSet extends Construct {
                 { name: config.initConfigMapName, mountPath: PATHS.initDir },
                 scriptsMount,
                 runMount,
-                // Its own /tmp (password file, promote's scratch files): the root filesystem is read-only.
+                credentialsMount,
+                // Its own /tmp (promote's scratch files): the root filesystem is read-only.
                 { name: POSTGRES_TMP_VOLUME, mountPath: '/tmp' },
               ],
             },
@@ -355,8 +376,13 @@ export class PostgresStatefulSet extends Construct {
                 { name: 'KUBECTL', value: `${PATHS.toolsDir}/kubectl` },
                 { name: 'CLUSTER_SELECTOR', value: selector },
                 { name: 'PRIMARY_HOST', value: names.writeService },
-                // A replica's sidecar asks the primary whether it still has the WAL the replica needs.
-                secretEnv('POSTGRES_PASSWORD', 'password'),
+                // The primary's sidecar applies the Secrets' passwords to the roles, and every sidecar keeps the pod's
+                // password file as the Secrets say (rotation): it reads the mounted Secrets, not variables.
+                ...roleEnv,
+                { name: 'APP_DATABASE', value: config.database },
+                { name: 'SECRET_DIR', value: PATHS.secretDir },
+                { name: 'APP_SECRET_DIR', value: PATHS.appSecretDir },
+                passfileEnv,
                 syncEnv,
                 { name: 'ISOLATION_FENCE_SECONDS', value: String(ISOLATION_FENCE_SECONDS) },
                 // kubectl keeps its discovery cache under $HOME.
@@ -371,7 +397,10 @@ export class PostgresStatefulSet extends Construct {
                 runMount,
                 toolsMount,
                 { name: TOKEN_VOLUME, mountPath: PATHS.serviceAccountDir, readOnly: true },
-                // Its own /tmp (password file, kubectl's cache): not the postgres container's, whose password file differs.
+                { name: SECRET_VOLUME, mountPath: PATHS.secretDir, readOnly: true },
+                { name: APP_SECRET_VOLUME, mountPath: PATHS.appSecretDir, readOnly: true },
+                credentialsMount,
+                // Its own /tmp (kubectl's cache).
                 { name: LABELER_TMP_VOLUME, mountPath: '/tmp' },
               ],
             },
@@ -384,10 +413,42 @@ export class PostgresStatefulSet extends Construct {
             resources: { requests: { cpu: quantity('10m'), memory: quantity('16Mi') } },
             securityContext: restricted,
             volumeMounts: [toolsMount],
-          }],
+          },
+          ...(config.generatedSecretNames.length > 0 ? [{
+            // Creates the generated Secrets that do not exist (random passwords), before the containers that read them.
+            name: SECRETS_INIT_CONTAINER,
+            image: this.kubectlImage,
+            command: ['/bin/bash', `${PATHS.scriptsDir}/${SCRIPT_FILES.ensureSecrets}`],
+            env: [
+              podNameEnv,
+              { name: 'SECRET_NAME', value: config.generatedSecretNames.includes(config.secretName) ? config.secretName : '' },
+              { name: 'APP_SECRET_NAME', value: config.generatedSecretNames.includes(config.appSecretName) ? config.appSecretName : '' },
+              { name: 'APP_USER', value: config.appUser },
+              { name: 'APP_DATABASE', value: config.database },
+              { name: 'APP_HOST', value: names.writeService },
+              { name: 'PGPORT', value: String(POSTGRES_PORT) },
+              { name: 'SECRET_LABELS', value: JSON.stringify(names.common) },
+              { name: 'HOME', value: '/tmp' },
+            ],
+            resources: { requests: { cpu: quantity('10m'), memory: quantity('16Mi') } },
+            securityContext: restricted,
+            volumeMounts: [
+              scriptsMount,
+              { name: TOKEN_VOLUME, mountPath: PATHS.serviceAccountDir, readOnly: true },
+              { name: LABELER_TMP_VOLUME, mountPath: '/tmp' },
+            ],
+          }] : [])],
           volumes: [
             { name: RUN_VOLUME, emptyDir: {} },
             { name: TOOLS_VOLUME, emptyDir: {} },
+            // Passwords: in memory, never on a disk of the node.
+            { name: CREDENTIALS_VOLUME, emptyDir: { medium: 'Memory', sizeLimit: quantity('1Mi') } },
+            // Group-readable for the pod's group (fsGroup): the sidecar runs as the postgres user. Optional: a generated Secret
+            // does not exist before the secrets init container creates it, and the kubelet mounts volumes before any container
+            // starts (it fills them in once the Secret exists; the postgres container's variables are resolved after the
+            // init containers).
+            { name: SECRET_VOLUME, secret: { secretName: config.secretName, defaultMode: 0o440, optional: true } },
+            { name: APP_SECRET_VOLUME, secret: { secretName: config.appSecretName, defaultMode: 0o440, optional: true } },
             { name: POSTGRES_TMP_VOLUME, emptyDir: {} },
             { name: LABELER_TMP_VOLUME, emptyDir: {} },
             // Its typed field downwardApi is JSON's downwardAPI: the converter writes it.

@@ -164,15 +164,29 @@ describe('PostgresConfig', () => {
   });
 
   describe('pg_hba.conf', () => {
-    test('asks every network client for a SCRAM password, replication only for the replication role', () => {
-      const rules = config({ replicationUser: 'streamer' }).hba.split('\n').filter(l => l && !l.startsWith('#')).map(l => l.split(/\s+/));
-      expect(rules).toEqual([
+    const rulesOf = (hba: string) => hba.split('\n').filter(l => l && !l.startsWith('#')).map(l => l.split(/\s+/));
+
+    test('asks every network client for a SCRAM password, replication only for the replication role, the superuser only over the socket', () => {
+      expect(rulesOf(config({ replicationUser: 'streamer' }).hba)).toEqual([
         ['host', 'replication', 'streamer', '0.0.0.0/0', 'scram-sha-256'],
         ['host', 'replication', 'streamer', '::/0', 'scram-sha-256'],
+        ['host', 'all', 'postgres', '0.0.0.0/0', 'reject'],
+        ['host', 'all', 'postgres', '::/0', 'reject'],
         ['host', 'all', 'all', '0.0.0.0/0', 'scram-sha-256'],
         ['host', 'all', 'all', '::/0', 'scram-sha-256'],
         ['local', 'all', 'all', 'trust'],
       ]);
+    });
+
+    test('lets the superuser in over the network before PostgreSQL 15, whose pg_rewind needs it', () => {
+      for (const postgresVersion of [13, 14]) {
+        const c = new PostgresConfig(Testing.chart(), `V${postgresVersion}`, { postgresVersion });
+        expect([postgresVersion, c.superuserOverNetwork, rulesOf(c.pgHbaConf).filter(r => r[4] === 'reject')]).toEqual([postgresVersion, true, []]);
+      }
+      for (const postgresVersion of [15, 16, 17]) {
+        const c = new PostgresConfig(Testing.chart(), `V${postgresVersion}`, { postgresVersion });
+        expect([postgresVersion, c.superuserOverNetwork, rulesOf(c.pgHbaConf).filter(r => r[4] === 'reject').length]).toEqual([postgresVersion, false, 2]);
+      }
     });
 
     test('lines its columns up under the header, also for a long replication role name, without trailing blanks', () => {
@@ -182,7 +196,7 @@ describe('PostgresConfig', () => {
         expect(header.startsWith('# TYPE')).toBe(true);
         const columns = ['DATABASE', 'USER', 'ADDRESS', 'METHOD'].map(title => header.indexOf(title));
         const rules = lines.filter(l => l.startsWith('host'));
-        expect(rules).toHaveLength(4);
+        expect(rules).toHaveLength(6);
         for (const rule of rules) {
           const starts = [...rule.matchAll(/(?<= )\S/g)].map(m => m.index);
           expect([replicationUser, rule, starts]).toEqual([replicationUser, rule, columns]);
@@ -195,31 +209,63 @@ describe('PostgresConfig', () => {
   });
 
   describe('Secret', () => {
-    test('holds the reference passwords by default', () => {
-      const secret = find(config().objects, 'Secret', 'postgres-secret');
-      expect(Buffer.from(secret.data.password, 'base64').toString()).toBe('postgres');
-      expect(Buffer.from(secret.data['replication-password'], 'base64').toString()).toBe('replicator');
+    const decoded = (secret: any) => Object.fromEntries(Object.entries(secret.data).map(([k, v]) => [k, Buffer.from(v as string, 'base64').toString()]));
+
+    test('no password is in the YAML by default: both Secrets are generated in the cluster', () => {
+      const { objects } = config();
+      expect(objects.filter(o => o.kind === 'Secret')).toEqual([]);
+      expect(JSON.stringify(objects)).not.toMatch(/cG9zdGdyZXM=|cmVwbGljYXRvcg==/);
+      const construct = new PostgresConfig(Testing.chart(), 'C');
+      expect([construct.secretName, construct.appSecretName, construct.generatedSecretNames]).toEqual(['postgres-secret', 'postgres-app', ['postgres-secret', 'postgres-app']]);
     });
 
     test('holds the given passwords', () => {
       const secret = find(config({ superuserPassword: 'pä:ss\\word', replicationPassword: 'r3pl' }).objects, 'Secret', 'postgres-secret');
-      expect(Buffer.from(secret.data.password, 'base64').toString()).toBe('pä:ss\\word');
-      expect(Buffer.from(secret.data['replication-password'], 'base64').toString()).toBe('r3pl');
+      expect(decoded(secret)).toEqual({ 'password': 'pä:ss\\word', 'replication-password': 'r3pl' });
+      expect(new PostgresConfig(Testing.chart(), 'C', { superuserPassword: 'x' }).generatedSecretNames).toEqual(['postgres-app']);
     });
 
-    test('is not synthesized when an existing Secret is named', () => {
+    test('one given password gets the reference design\'s for the other key', () => {
+      expect(decoded(find(config({ replicationPassword: 'r3pl' }).objects, 'Secret', 'postgres-secret'))).toEqual({ 'password': 'postgres', 'replication-password': 'r3pl' });
+      expect(decoded(find(config({ superuserPassword: 's' }).objects, 'Secret', 'postgres-secret'))).toEqual({ 'password': 's', 'replication-password': 'replicator' });
+    });
+
+    test('is not synthesized nor generated when an existing Secret is named', () => {
       const { objects } = config({ existingSecretName: 'vault-postgres' });
       expect(objects.filter(o => o.kind === 'Secret')).toEqual([]);
       const construct = new PostgresConfig(Testing.chart(), 'C', { existingSecretName: 'vault-postgres' });
       expect(construct.secretName).toBe('vault-postgres');
+      expect(construct.generatedSecretNames).toEqual(['postgres-app']);
+    });
+
+    test('the application\'s Secret holds what a client connects with, the password URI-encoded in the uri', () => {
+      const secret = find(config({ clusterName: 'orders', appUser: 'shop', database: 'shop_db', appPassword: 'p@ss/w:rd' }).objects, 'Secret', 'orders-app');
+      expect(decoded(secret)).toEqual({
+        username: 'shop',
+        password: 'p@ss/w:rd',
+        dbname: 'shop_db',
+        host: 'orders-write',
+        port: '5432',
+        uri: 'postgresql://shop:p%40ss%2Fw%3Ard@orders-write:5432/shop_db',
+      });
+      expect(new PostgresConfig(Testing.chart(), 'C', { appPassword: 'x', existingSecretName: 'mine' }).generatedSecretNames).toEqual([]);
+    });
+
+    test('an existing application Secret is used as it is', () => {
+      const construct = new PostgresConfig(Testing.chart(), 'C', { existingAppSecretName: 'app-credentials' });
+      expect([construct.appSecretName, construct.generatedSecretNames]).toEqual(['app-credentials', ['postgres-secret']]);
+      expect(config({ existingAppSecretName: 'app-credentials' }).objects.filter(o => o.kind === 'Secret')).toEqual([]);
     });
 
     test('is an Opaque Secret with the cluster\'s labels', () => {
-      const secret = find(config({ clusterName: 'orders' }).objects, 'Secret', 'orders-secret');
-      expect(secret.type).toBe('Opaque');
-      expect(secret.metadata.labels).toEqual({
-        'app.kubernetes.io/name': 'postgresql', 'app.kubernetes.io/instance': 'orders', 'app.kubernetes.io/managed-by': 'cdk8s-postgres-cluster',
-      });
+      const { objects } = config({ clusterName: 'orders', superuserPassword: 's', appPassword: 'a' });
+      for (const name of ['orders-secret', 'orders-app']) {
+        const secret = find(objects, 'Secret', name);
+        expect(secret.type).toBe('Opaque');
+        expect(secret.metadata.labels).toEqual({
+          'app.kubernetes.io/name': 'postgresql', 'app.kubernetes.io/instance': 'orders', 'app.kubernetes.io/managed-by': 'cdk8s-postgres-cluster',
+        });
+      }
     });
   });
 
@@ -227,8 +273,8 @@ describe('PostgresConfig', () => {
     test('create the replication role from the Secret, never from a literal password', () => {
       const init = find(config().objects, 'ConfigMap', 'postgres-init').data;
       expect(Object.keys(init)).toEqual(['01-create-replication-user.sh', '02-create-monitoring-role.sql']);
-      expect(init['01-create-replication-user.sh']).toContain('password="$POSTGRES_REPLICATION_PASSWORD"');
-      expect(init['01-create-replication-user.sh']).not.toMatch(/PASSWORD '/);
+      expect(init['01-create-replication-user.sh']).toContain('\\\\set password $(quote "$POSTGRES_REPLICATION_PASSWORD")');
+      expect(init['01-create-replication-user.sh']).not.toMatch(/PASSWORD '|-v password/);
     });
 
     test('include the given files after the replication and monitoring roles', () => {
@@ -246,7 +292,9 @@ describe('PostgresConfig', () => {
 
     test('another name renames every object', () => {
       const { objects } = config({ clusterName: 'orders' });
-      expect(objects.map(o => o.metadata.name).sort()).toEqual(['orders-cluster-init', 'orders-config', 'orders-init', 'orders-secret']);
+      expect(objects.map(o => o.metadata.name).sort()).toEqual(['orders-cluster-init', 'orders-config', 'orders-init']);
+      const withPasswords = config({ clusterName: 'orders', superuserPassword: 's', appPassword: 'a' }).objects;
+      expect(withPasswords.map(o => o.metadata.name).sort()).toEqual(['orders-app', 'orders-cluster-init', 'orders-config', 'orders-init', 'orders-secret']);
     });
 
     test('every ConfigMap carries the cluster\'s labels', () => {
@@ -263,8 +311,8 @@ describe('PostgresConfig', () => {
       expect([c.clusterName, c.postgresVersion, c.maxReplicas, c.synchronousReplicas, c.database, c.replicationUser, c.initdbArgs])
         .toEqual(['postgres', 16, 5, 1, 'shop', 'streamer', '--data-checksums']);
       const d = new PostgresConfig(Testing.chart(), 'D');
-      expect([d.postgresVersion, d.maxReplicas, d.synchronousReplicas, d.database, d.replicationUser, d.initdbArgs])
-        .toEqual([15, 10, 0, 'myapp', 'replicator', '--encoding=UTF8 --locale=C']);
+      expect([d.postgresVersion, d.maxReplicas, d.synchronousReplicas, d.database, d.replicationUser, d.initdbArgs, d.appUser])
+        .toEqual([15, 10, 0, 'myapp', 'replicator', '--encoding=UTF8 --locale=C', 'app']);
     });
   });
 
@@ -281,8 +329,36 @@ describe('PostgresConfig', () => {
     });
 
     test('fails on an empty password', () => {
-      expect(fails({ superuserPassword: '' })).toThrow('PostgresConfig test/Config: superuserPassword is empty: give a password, or use existingSecretName.');
-      expect(fails({ replicationPassword: '' })).toThrow('PostgresConfig test/Config: replicationPassword is empty: give a password, or use existingSecretName.');
+      expect(fails({ superuserPassword: '' })).toThrow(
+        'PostgresConfig test/Config: superuserPassword is empty: give a password, or leave it out (generated in the cluster), or use existingSecretName.');
+      expect(fails({ replicationPassword: '' })).toThrow(
+        'PostgresConfig test/Config: replicationPassword is empty: give a password, or leave it out (generated in the cluster), or use existingSecretName.');
+      expect(fails({ appPassword: '' })).toThrow(
+        'PostgresConfig test/Config: appPassword is empty: give a password, or leave it out (generated in the cluster), or use existingAppSecretName.');
+    });
+
+    test('fails on a password next to the Secret that would hold it', () => {
+      expect(fails({ superuserPassword: 's', existingSecretName: 'mine' })).toThrow(
+        'PostgresConfig test/Config: superuserPassword and existingSecretName are both given: the password would be ignored. Put it into your Secret "mine", or drop existingSecretName.');
+      expect(fails({ replicationPassword: 'r', existingSecretName: 'mine' })).toThrow(/replicationPassword and existingSecretName are both given/);
+      expect(fails({ appPassword: 'a', existingAppSecretName: 'apps' })).toThrow(
+        'PostgresConfig test/Config: appPassword and existingAppSecretName are both given: the password would be ignored. Put it into your Secret "apps", or drop existingAppSecretName.');
+    });
+
+    test('fails on an application or replication role that has another role\'s name', () => {
+      expect(fails({ appUser: 'postgres' })).toThrow(
+        'PostgresConfig test/Config: appUser "postgres" is the superuser\'s name: the application needs a role of its own. Choose another.');
+      expect(fails({ appUser: 'replicator' })).toThrow(/appUser "replicator" is the replication role's name/);
+      expect(fails({ appUser: 'repl', replicationUser: 'repl' })).toThrow(/appUser "repl" is the replication role's name/);
+      expect(fails({ appUser: 'postgres_exporter' })).toThrow(/appUser "postgres_exporter" is the metrics role's name/);
+      expect(fails({ replicationUser: 'postgres' })).toThrow('PostgresConfig test/Config: replicationUser "postgres" is the superuser\'s name: choose another.');
+      expect(fails({ replicationUser: 'postgres_exporter' })).toThrow(/replicationUser "postgres_exporter" is the metrics role's name/);
+      expect(fails({ appUser: 'App' })).toThrow(/appUser "App" is not a plain PostgreSQL name/);
+      expect(fails({ appUser: 'shop' })).not.toThrow();
+    });
+
+    test('fails when existingAppSecretName is not a Kubernetes object name', () => {
+      expect(fails({ existingAppSecretName: 'App_Secret' })).toThrow(/existingAppSecretName "App_Secret" is not a Kubernetes object name/);
     });
 
     test('fails when existingSecretName is not a Kubernetes object name', () => {

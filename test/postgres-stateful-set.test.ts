@@ -45,13 +45,14 @@ describe('PostgresStatefulSet', () => {
     const pod = sts.spec.template.spec;
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
     const containers = [...pod.containers, ...pod.initContainers];
-    expect(containers.map((c: any) => c.name)).toEqual(['postgres', 'role-labeler', 'metrics', 'kubectl']);
+    expect(containers.map((c: any) => c.name)).toEqual(['postgres', 'role-labeler', 'metrics', 'kubectl', 'secrets']);
     for (const c of containers) {
       expect([c.name, c.securityContext]).toEqual([c.name, { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, readOnlyRootFilesystem: true }]);
     }
     const tmpOf = (name: string) => containers.find((c: any) => c.name === name).volumeMounts.find((m: any) => m.mountPath === '/tmp')?.name;
     expect(tmpOf('postgres')).toBe('tmp');
     expect(tmpOf('role-labeler')).toBe('role-labeler-tmp');
+    expect(tmpOf('secrets')).toBe('role-labeler-tmp');
     for (const volume of ['tmp', 'role-labeler-tmp']) expect(pod.volumes).toContainEqual({ name: volume, emptyDir: {} });
   });
 
@@ -69,15 +70,66 @@ describe('PostgresStatefulSet', () => {
     }]);
   });
 
-  test('takes passwords from the Secret', () => {
+  test('takes passwords from the Secrets: the postgres container as variables, the sidecar from the mounted files that the kubelet updates', () => {
     expect(envOf(postgres, 'POSTGRES_PASSWORD').valueFrom).toEqual({ secretKeyRef: { name: 'postgres-secret', key: 'password' } });
     expect(envOf(postgres, 'POSTGRES_REPLICATION_PASSWORD').valueFrom).toEqual({ secretKeyRef: { name: 'postgres-secret', key: 'replication-password' } });
+    expect(envOf(postgres, 'APP_PASSWORD').valueFrom).toEqual({ secretKeyRef: { name: 'postgres-app', key: 'password' } });
+    const labeler = container(objects, 'role-labeler');
+    expect(labeler.env.filter((e: any) => e.valueFrom?.secretKeyRef)).toEqual([]);
+    expect(labeler.volumeMounts).toEqual(expect.arrayContaining([
+      { name: 'secret', mountPath: '/etc/postgres-cluster/secret', readOnly: true },
+      { name: 'app-secret', mountPath: '/etc/postgres-cluster/app-secret', readOnly: true },
+    ]));
+    expect([envOf(labeler, 'SECRET_DIR').value, envOf(labeler, 'APP_SECRET_DIR').value]).toEqual(['/etc/postgres-cluster/secret', '/etc/postgres-cluster/app-secret']);
+    const volumes = sts.spec.template.spec.volumes;
+    expect(volumes).toEqual(expect.arrayContaining([
+      { name: 'secret', secret: { secretName: 'postgres-secret', defaultMode: 0o440, optional: true } },
+      { name: 'app-secret', secret: { secretName: 'postgres-app', defaultMode: 0o440, optional: true } },
+      { name: 'credentials', emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } },
+    ]));
+    // One password file, in memory, for both: the sidecar rewrites it when a Secret changes.
+    for (const c of [postgres, labeler]) {
+      expect(envOf(c, 'PGPASSFILE').value).toBe('/var/run/postgres-credentials/pgpass');
+      expect(c.volumeMounts).toContainEqual({ name: 'credentials', mountPath: '/var/run/postgres-credentials' });
+    }
+    expect(container(objects, 'metrics').volumeMounts.map((m: any) => m.name)).not.toContain('credentials');
+  });
+
+  test('the secrets init container creates the generated Secrets, with the application\'s connection details', () => {
+    const init = sts.spec.template.spec.initContainers[1];
+    expect(init.command).toEqual(['/bin/bash', '/opt/postgres-cluster/ensure-secrets.sh']);
+    expect(Object.fromEntries(init.env.filter((e: any) => e.value !== undefined).map((e: any) => [e.name, e.value]))).toEqual({
+      SECRET_NAME: 'postgres-secret',
+      APP_SECRET_NAME: 'postgres-app',
+      APP_USER: 'app',
+      APP_DATABASE: 'myapp',
+      APP_HOST: 'postgres-write',
+      PGPORT: '5432',
+      SECRET_LABELS: JSON.stringify({ 'app.kubernetes.io/name': 'postgresql', 'app.kubernetes.io/instance': 'postgres', 'app.kubernetes.io/managed-by': 'cdk8s-postgres-cluster' }),
+      HOME: '/tmp',
+    });
+    const onlyApp = find(statefulSet({}, { existingSecretName: 'mine', clusterName: 'orders', appUser: 'shop', database: 'shop' }), 'StatefulSet', 'orders-cluster');
+    const onlyAppInit = onlyApp.spec.template.spec.initContainers[1];
+    expect(Object.fromEntries(onlyAppInit.env.filter((e: any) => e.value !== undefined).map((e: any) => [e.name, e.value])))
+      .toMatchObject({ SECRET_NAME: '', APP_SECRET_NAME: 'orders-app', APP_USER: 'shop', APP_DATABASE: 'shop', APP_HOST: 'orders-write' });
+    const none = find(statefulSet({}, { existingSecretName: 'mine', appPassword: 'a' }), 'StatefulSet', 'postgres-cluster');
+    expect(none.spec.template.spec.initContainers.map((c: any) => c.name)).toEqual(['kubectl']);
+    expect(none.spec.template.spec.volumes).toContainEqual({ name: 'secret', secret: { secretName: 'mine', defaultMode: 0o440, optional: true } });
+  });
+
+  test('pg_rewind and the sidecars reach other pods as the replication role, or as the superuser before PostgreSQL 15', () => {
+    for (const c of [postgres, container(objects, 'role-labeler')]) {
+      expect([envOf(c, 'NETWORK_USER').value, envOf(c, 'REPLICATION_USER').value, envOf(c, 'POSTGRES_USER').value, envOf(c, 'APP_USER').value])
+        .toEqual(['replicator', 'replicator', 'postgres', 'app']);
+    }
+    expect(envOf(container(statefulSet({}, { postgresVersion: 14 }), 'postgres'), 'NETWORK_USER').value).toBe('postgres');
+    expect(envOf(container(statefulSet({}, { postgresVersion: 15, replicationUser: 'streamer' }), 'role-labeler'), 'NETWORK_USER').value).toBe('streamer');
   });
 
   test('starts with the embedded entrypoint script, mounted with the other scripts', () => {
     expect(postgres.command).toEqual(['/bin/bash', '/opt/postgres-cluster/init-replica.sh']);
     const scripts = find(objects, 'ConfigMap', 'postgres-cluster-init').data;
-    for (const file of ['init-replica.sh', 'pg-node.sh', 'role-labeler.sh', 'failover.sh', 'leader-record.sh', 'common.sh']) {
+    for (const file of ['init-replica.sh', 'pg-node.sh', 'role-labeler.sh', 'failover.sh', 'leader-record.sh', 'common.sh', 'ensure-secrets.sh']) {
       expect(scripts[file]).toBe(fs.readFileSync(path.join(__dirname, '..', 'src', 'scripts', file), 'utf8'));
     }
   });
@@ -130,12 +182,16 @@ describe('PostgresStatefulSet', () => {
     expect(pod.volumes.find((v: any) => v.name === 'api-token').projected.sources[0]).toEqual({ serviceAccountToken: { path: 'token', expirationSeconds: 3607 } });
     expect(labeler.image).toBe('postgres:15');
     expect(envOf(labeler, 'KUBECTL').value).toBe('/opt/postgres-cluster-tools/kubectl');
-    expect(pod.initContainers).toEqual([expect.objectContaining({
+    expect(pod.initContainers[0]).toEqual(expect.objectContaining({
       name: 'kubectl',
       image: 'docker.io/alpine/k8s:1.27.15',
       command: ['/bin/sh', '-c', 'cp "$(command -v kubectl)" /opt/postgres-cluster-tools/kubectl'],
       volumeMounts: [{ name: 'tools', mountPath: '/opt/postgres-cluster-tools' }],
-    })]);
+    }));
+    // The secrets init container (generated passwords) has the sidecar's token too; no other container has one.
+    expect(pod.initContainers[1].volumeMounts).toContainEqual({ name: 'api-token', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true });
+    expect([...pod.containers, ...pod.initContainers].filter((c: any) => c.volumeMounts.some((m: any) => m.name === 'api-token')).map((c: any) => c.name))
+      .toEqual(['role-labeler', 'secrets']);
     // Both containers share the socket directory, where the sidecar leaves the leader record for the entrypoint.
     for (const c of [postgres, labeler]) expect(c.volumeMounts).toContainEqual({ name: 'run', mountPath: '/var/run/postgresql' });
   });
@@ -154,7 +210,12 @@ describe('PostgresStatefulSet', () => {
       { apiGroups: [''], resources: ['pods'], verbs: ['get', 'patch'], resourceNames: Array.from({ length: 10 }, (_, i) => `postgres-cluster-${i}`) },
       { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: ['postgres-leader'], verbs: ['get', 'watch', 'patch', 'update'] },
       { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
+      { apiGroups: [''], resources: ['secrets'], resourceNames: ['postgres-secret', 'postgres-app'], verbs: ['get'] },
+      { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
     ]);
+    // With every Secret given, no pod may create or read one.
+    const given = find(statefulSet({}, { existingSecretName: 'mine', existingAppSecretName: 'apps' }), 'Role', 'postgres-cluster');
+    expect(given.rules.filter((r: any) => r.resources.includes('secrets'))).toEqual([]);
     expect(find(objects, 'RoleBinding', 'postgres-cluster')).toMatchObject({
       roleRef: { kind: 'Role', name: 'postgres-cluster' }, subjects: [{ kind: 'ServiceAccount', name: 'postgres-cluster' }],
     });
@@ -248,6 +309,9 @@ describe('PostgresStatefulSet', () => {
       POSTGRES_USER: 'postgres',
       PGDATA: '/var/lib/postgresql/data/pgdata',
       REPLICATION_USER: 'streamer',
+      APP_USER: 'app',
+      NETWORK_USER: 'streamer',
+      PGPASSFILE: '/var/run/postgres-credentials/pgpass',
       PRIMARY_HOST: 'orders-write',
       PEER_DOMAIN: 'orders-headless',
       POSTGRES_CONFIG_DIR: '/etc/postgresql',
@@ -269,6 +333,7 @@ describe('PostgresStatefulSet', () => {
       { name: 'postgres-init', mountPath: '/docker-entrypoint-initdb.d/' },
       { name: 'postgres-cluster-init', mountPath: '/opt/postgres-cluster' },
       { name: 'run', mountPath: '/var/run/postgresql' },
+      { name: 'credentials', mountPath: '/var/run/postgres-credentials' },
       { name: 'tmp', mountPath: '/tmp' },
     ]);
     const volumes = sts.spec.template.spec.volumes;
@@ -300,12 +365,22 @@ describe('PostgresStatefulSet', () => {
       KUBECTL: '/opt/postgres-cluster-tools/kubectl',
       CLUSTER_SELECTOR: 'app=orders,app.kubernetes.io/instance=orders',
       PRIMARY_HOST: 'orders-write',
+      POSTGRES_USER: 'postgres',
+      REPLICATION_USER: 'replicator',
+      APP_USER: 'app',
+      APP_DATABASE: 'myapp',
+      NETWORK_USER: 'replicator',
+      SECRET_DIR: '/etc/postgres-cluster/secret',
+      APP_SECRET_DIR: '/etc/postgres-cluster/app-secret',
+      PGPASSFILE: '/var/run/postgres-credentials/pgpass',
       SYNC_REPLICAS: '1',
       ISOLATION_FENCE_SECONDS: '10',
       HOME: '/tmp',
     });
     expect(envOf(labeler, 'POD_NAME').valueFrom).toEqual({ fieldRef: { fieldPath: 'metadata.name' } });
-    expect(envOf(labeler, 'POSTGRES_PASSWORD').valueFrom).toEqual({ secretKeyRef: { name: 'orders-secret', key: 'password' } });
+    expect(labeler.volumeMounts).toContainEqual({ name: 'secret', mountPath: '/etc/postgres-cluster/secret', readOnly: true });
+    expect(find(custom, 'StatefulSet', 'orders-cluster').spec.template.spec.volumes)
+      .toContainEqual({ name: 'app-secret', secret: { secretName: 'orders-app', defaultMode: 0o440, optional: true } });
     expect(labeler.volumeMounts).toContainEqual({ name: 'orders-cluster-init', mountPath: '/opt/postgres-cluster' });
     expect(labeler.volumeMounts).toContainEqual({ name: 'tools', mountPath: '/opt/postgres-cluster-tools' });
   });

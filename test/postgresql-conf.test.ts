@@ -59,7 +59,9 @@ describe('PostgreSQL 15 accepts the synthesized configuration', () => {
     }
     expect(sql("SELECT count(*) FROM pg_settings WHERE sourcefile LIKE '%postgresql.conf' AND name NOT IN (SELECT name FROM pg_file_settings WHERE applied)")).toBe('0');
     expect(sql('SELECT count(*) FROM pg_hba_file_rules WHERE error IS NOT NULL')).toBe('0');
-    expect(sql("SELECT string_agg(DISTINCT auth_method, ',') FROM pg_hba_file_rules WHERE type LIKE 'host%'")).toBe('scram-sha-256');
+    // Every network rule asks for a SCRAM password, but the superuser's, which refuse it outright.
+    expect(sql("SELECT string_agg(DISTINCT auth_method, ',') FROM pg_hba_file_rules WHERE type LIKE 'host%' AND user_name <> '{postgres}'")).toBe('scram-sha-256');
+    expect(sql("SELECT string_agg(DISTINCT auth_method, ',') FROM pg_hba_file_rules WHERE type LIKE 'host%' AND user_name = '{postgres}'")).toBe('reject');
   });
 
   test("the reference design's postgresql.conf makes PostgreSQL 15 refuse to start", () => {

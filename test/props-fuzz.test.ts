@@ -36,8 +36,11 @@ const validProps: fc.Arbitrary<PostgresClusterChartProps> = fc.record({
   maxSlotWalKeepSize: fc.option(size, { nil: undefined }),
   maxConnections: fc.option(fc.integer({ min: 10, max: 10_000 }), { nil: undefined }),
   database: fc.option(identifier, { nil: undefined }),
-  replicationUser: fc.option(identifier, { nil: undefined }),
+  replicationUser: fc.option(identifier.filter(n => !RESERVED_ROLES.includes(n)), { nil: undefined }),
   superuserPassword: fc.option(fc.string({ minLength: 1 }), { nil: undefined }),
+  appUser: fc.option(identifier.filter(n => !RESERVED_ROLES.includes(n)), { nil: undefined }),
+  appPassword: fc.option(fc.string({ minLength: 1 }), { nil: undefined }),
+  existingSecretName: fc.option(dnsLabel, { nil: undefined }),
   storage: fc.option(quantity, { nil: undefined }),
   storageClassName: fc.option(dnsLabel, { nil: undefined }),
   podAntiAffinity: fc.option(fc.constantFrom(...Object.values(PodAntiAffinity)), { nil: undefined }),
@@ -58,7 +61,20 @@ const validProps: fc.Arbitrary<PostgresClusterChartProps> = fc.record({
   replicas: fc.integer({ min: 1, max: props.maxReplicas! }),
 }).chain(({ replicas }) => fc.record({
   synchronousReplicas: fc.integer({ min: 0, max: replicas - 1 }),
-}).map(({ synchronousReplicas }) => withoutUnusedSelectors({ ...props, replicas, synchronousReplicas }))));
+}).map(({ synchronousReplicas }) => withoutConflicts(withoutUnusedSelectors({ ...props, replicas, synchronousReplicas })))));
+
+/** The superuser's, the default replication role's and the metrics role's names: no other role may take them. */
+const RESERVED_ROLES = ['postgres', 'replicator', 'postgres_exporter'];
+
+/** One role per name, and a password either in the props or in the user's Secret (both are refused). */
+function withoutConflicts(props: PostgresClusterChartProps): PostgresClusterChartProps {
+  const { appUser, superuserPassword, ...rest } = props;
+  return {
+    ...rest,
+    ...(appUser !== undefined && appUser !== props.replicationUser ? { appUser } : {}),
+    ...(superuserPassword !== undefined && props.existingSecretName === undefined ? { superuserPassword } : {}),
+  };
+}
 
 /** Selectors are refused without the NetworkPolicy they are for. */
 function withoutUnusedSelectors(props: PostgresClusterChartProps): PostgresClusterChartProps {
@@ -74,6 +90,7 @@ const CHECKED_PROPS: Array<keyof PostgresClusterChartProps> = [
   'storageClassName', 'kubectlImage', 'podAntiAffinity', 'spreadAcrossZones', 'podDisruptionBudget', 'anyService',
   'failoverTargetPod', 'superuserPassword', 'replicationPassword', 'extraSettings', 'initScripts', 'metrics', 'metricsImage', 'podMonitor',
   'startupTimeoutSeconds', 'networkPolicy', 'clientSelector', 'clientNamespaceSelector', 'metricsScraperSelector', 'metricsScraperNamespaceSelector',
+  'appUser', 'appPassword', 'existingAppSecretName',
 ];
 const anyValue = fc.oneof(
   fc.string(), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.constant(''),

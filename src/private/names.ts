@@ -13,6 +13,8 @@ export interface ClusterNames {
   readonly initConfigMap: string;
   readonly scriptsConfigMap: string;
   readonly secret: string;
+  /** The application role's Secret. */
+  readonly appSecret: string;
   readonly podServiceAccount: string;
   readonly failover: string;
   /** The leader record: a coordination.k8s.io/v1 Lease that names the primary (created at run time). */
@@ -49,6 +51,11 @@ export const PATHS = {
   /** Unix socket, and the leader record's copy that the sidecar hands to the entrypoint. */
   runDir: '/var/run/postgresql',
   serviceAccountDir: '/var/run/secrets/kubernetes.io/serviceaccount',
+  /** The Secrets, mounted for the sidecar (the kubelet updates the files when a Secret changes). */
+  secretDir: '/etc/postgres-cluster/secret',
+  appSecretDir: '/etc/postgres-cluster/app-secret',
+  /** The pod's libpq password file, shared by the postgres container and the sidecar (memory only). */
+  credentialsDir: '/var/run/postgres-credentials',
 } as const;
 
 /**
@@ -59,6 +66,9 @@ export const ISOLATION_FENCE_SECONDS = 10;
 
 /** The uid/gid of the `postgres` user in the official postgres images. */
 export const POSTGRES_UID = 999;
+
+/** The superuser's name (POSTGRES_USER of the official images). */
+export const SUPERUSER = 'postgres';
 
 export function clusterNames(name: string): ClusterNames {
   const selector = { 'app': name, 'app.kubernetes.io/instance': name };
@@ -73,6 +83,7 @@ export function clusterNames(name: string): ClusterNames {
     initConfigMap: `${name}-init`,
     scriptsConfigMap: `${name}-cluster-init`,
     secret: `${name}-secret`,
+    appSecret: `${name}-app`,
     podServiceAccount: `${name}-cluster`,
     failover: `${name}-failover`,
     leaderRecord: `${name}-leader`,

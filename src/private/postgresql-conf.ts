@@ -21,19 +21,31 @@ export function renderConf(header: string, sections: ReadonlyArray<{ title: stri
   return lines.join('\n') + '\n';
 }
 
-export function renderHba(replicationUser: string): string {
+/**
+ * pg_hba.conf: the replication role streams with its password; the superuser only over the pod's Unix socket (on
+ * PostgreSQL 15+; before 15, pg_rewind needs it over the network); everyone else (the application's role, the
+ * replication role for pg_rewind and the sidecars' checks) with a password.
+ */
+export function renderHba(replicationUser: string, superuser: string, superuserOverNetwork: boolean): string {
   const rows = [
     ['# TYPE', 'DATABASE', 'USER', 'ADDRESS', 'METHOD'],
     ['# Replication connections (pg_basebackup, streaming) with the replication role'],
     ['host', 'replication', replicationUser, '0.0.0.0/0', 'scram-sha-256'],
     ['host', 'replication', replicationUser, '::/0', 'scram-sha-256'],
-    ['# Clients, peers and pg_rewind, with a password'],
+    ...(superuserOverNetwork ? [] : [
+      ['# The superuser only over the Unix socket, never over the network'],
+      ['host', 'all', superuser, '0.0.0.0/0', 'reject'],
+      ['host', 'all', superuser, '::/0', 'reject'],
+    ]),
+    [superuserOverNetwork
+      ? '# Clients, peers and pg_rewind (the superuser, before PostgreSQL 15), with a password'
+      : '# Clients (the application role), and peers and pg_rewind (the replication role), with a password'],
     ['host', 'all', 'all', '0.0.0.0/0', 'scram-sha-256'],
     ['host', 'all', 'all', '::/0', 'scram-sha-256'],
-    ['# Inside the pod (entrypoint, probes, kubectl exec) over the Unix socket'],
+    ['# Inside the pod (entrypoint, sidecars, probes, kubectl exec) over the Unix socket'],
     ['local', 'all', 'all', '', 'trust'],
   ];
-  const widths = [8, 12, Math.max(12, replicationUser.length + 1), 12];
+  const widths = [8, 12, Math.max(12, replicationUser.length + 1, superuser.length + 1), 12];
   return rows.map(row => row.length === 1
     ? row[0]
     : row.map((cell, i) => i < row.length - 1 ? cell.padEnd(widths[i]) : cell).join(' ').replace(/ +$/, ''),

@@ -9,6 +9,7 @@ export const SCRIPT_FILES = {
   failover: 'failover.sh',
   leaderRecord: 'leader-record.sh',
   common: 'common.sh',
+  ensureSecrets: 'ensure-secrets.sh',
   createReplicationUser: 'create-replication-user.sh',
 } as const;
 

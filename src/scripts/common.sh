@@ -44,3 +44,47 @@ slot_of() { printf '%s' "${1//-/_}"; }
 # shellcheck disable=SC2034 # used by the scripts that source this file
 STREAMED_A_SECOND_SQL="EXISTS (SELECT 1 FROM pg_stat_wal_receiver AS r JOIN pg_stat_activity AS a USING (pid)
   WHERE r.status = 'streaming' AND a.backend_start < clock_timestamp() - interval '1 second')"
+
+# A value for a psql \set between single quotes: "\" and "'" escaped.
+psql_quote() {
+  local value=${1//\\/\\\\}
+  printf "'%s'" "${value//\'/\\\'}"
+}
+
+# The SQL (for psql, as the superuser over the Unix socket; read from its standard input, never a command line) that
+# makes the roles what the Secrets say, and can run again and again: the replication role (created if missing: an
+# init script may have made it), with what pg_rewind and the sidecars need over the network instead of the superuser
+# (pg_monitor; pg_checkpoint on PostgreSQL 15+; pg_rewind's file functions); the application role, owner of the
+# application database; the passwords of all three. Its commits do not wait for a synchronous standby (none may stream
+# yet; a new primary's sidecar applies them again). Arguments: superuser, replication and application passwords.
+# Environment: POSTGRES_USER, REPLICATION_USER, APP_USER (none if empty), APP_DATABASE, PG_VERSION_NUM (from the server).
+credentials_sql() {
+  printf '\\set ON_ERROR_STOP 1\nSET client_min_messages = warning;\nSET synchronous_commit = local;\nSET statement_timeout = 10000;\n\\set superuser %s\n\\set superuser_password %s\n' \
+    "$(psql_quote "$POSTGRES_USER")" "$(psql_quote "$1")"
+  printf '\\set repl_user %s\n\\set repl_password %s\n' "$(psql_quote "$REPLICATION_USER")" "$(psql_quote "$2")"
+  cat <<'SQL'
+SELECT format('CREATE ROLE %I WITH REPLICATION LOGIN', :'repl_user')
+  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'repl_user') \gexec
+ALTER ROLE :"repl_user" WITH REPLICATION LOGIN PASSWORD :'repl_password';
+ALTER ROLE :"superuser" WITH PASSWORD :'superuser_password';
+GRANT pg_monitor TO :"repl_user";
+GRANT EXECUTE ON FUNCTION pg_catalog.pg_ls_dir(text, boolean, boolean) TO :"repl_user";
+GRANT EXECUTE ON FUNCTION pg_catalog.pg_stat_file(text, boolean) TO :"repl_user";
+GRANT EXECUTE ON FUNCTION pg_catalog.pg_read_binary_file(text) TO :"repl_user";
+GRANT EXECUTE ON FUNCTION pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean) TO :"repl_user";
+SELECT format('GRANT pg_checkpoint TO %I', :'repl_user') WHERE current_setting('server_version_num')::int >= 150000 \gexec
+SQL
+  if [ -n "${APP_USER:-}" ]; then
+    printf '\\set app_user %s\n\\set app_password %s\n\\set app_database %s\n' \
+      "$(psql_quote "$APP_USER")" "$(psql_quote "$3")" "$(psql_quote "$APP_DATABASE")"
+    cat <<'SQL'
+SELECT format('CREATE ROLE %I WITH LOGIN', :'app_user')
+  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'app_user') \gexec
+ALTER ROLE :"app_user" WITH LOGIN PASSWORD :'app_password';
+SELECT format('CREATE DATABASE %I OWNER %I', :'app_database', :'app_user')
+  WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = :'app_database') \gexec
+SELECT format('ALTER DATABASE %I OWNER TO %I', :'app_database', :'app_user') FROM pg_database
+  WHERE datname = :'app_database' AND datdba = (SELECT oid FROM pg_roles WHERE rolname = :'superuser') \gexec
+SQL
+  fi
+}

@@ -21,6 +21,12 @@ set -euo pipefail
 : "${POSTGRES_PASSWORD:?POSTGRES_PASSWORD must come from the Secret}"
 : "${POSTGRES_REPLICATION_PASSWORD:?POSTGRES_REPLICATION_PASSWORD must come from the Secret}"
 : "${REPLICATION_USER:=replicator}"
+# The application's role (none if empty), owner of POSTGRES_DB; its password comes from its Secret.
+: "${APP_USER:=}"
+: "${APP_PASSWORD:=}"
+# Who connects to other pods over the network for pg_rewind: the replication role (PostgreSQL 15+, with
+# pg_checkpoint), or the superuser where PostgreSQL needs it (13 and 14).
+: "${NETWORK_USER:=$REPLICATION_USER}"
 : "${PRIMARY_HOST:?PRIMARY_HOST must name the write Service}"
 : "${PEER_DOMAIN:?PEER_DOMAIN must name the headless Service}"
 : "${PGPORT:=5432}"
@@ -53,13 +59,15 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 die() { log "FATAL: $*"; exit 1; }
 
 # Passwords reach libpq through a passfile: never a prompt, never a command line.
+# The sidecar rewrites the same file (same lines) when a Secret changes; both replace it whole (rename).
 write_passfile() {
   (
     umask 077
     printf '*:*:*:%s:%s\n' "$(pgpass_escape "$REPLICATION_USER")" "$(pgpass_escape "$POSTGRES_REPLICATION_PASSWORD")"
     printf '*:*:*:%s:%s\n' "$(pgpass_escape "$POSTGRES_USER")" "$(pgpass_escape "$POSTGRES_PASSWORD")"
-  ) > "$PGPASSFILE"
-  chmod 600 "$PGPASSFILE"
+  ) > "$PGPASSFILE.init"
+  chmod 600 "$PGPASSFILE.init"
+  mv -f "$PGPASSFILE.init" "$PGPASSFILE"
 }
 
 # A clone or initialization that was interrupted leaves a sibling directory; the data directory itself is only ever
@@ -127,8 +135,13 @@ initialize_cluster() {
     -o "-c config_file=$CONFIG_FILE -c hba_file=$HBA_FILE -c listen_addresses='' -c synchronous_standby_names=''" start
   export PGUSER=$POSTGRES_USER PGDATABASE=postgres
   if [ "$POSTGRES_DB" != postgres ]; then
-    log "creating database $POSTGRES_DB"
-    psql -v ON_ERROR_STOP=1 -X -v db="$POSTGRES_DB" <<< 'CREATE DATABASE :"db";'
+    log "creating database $POSTGRES_DB${APP_USER:+, owned by the application role $APP_USER}"
+  fi
+  # The roles (replication, application) and their passwords, before the init scripts (which may grant to them).
+  APP_DATABASE=$POSTGRES_DB credentials_sql "$POSTGRES_PASSWORD" "$POSTGRES_REPLICATION_PASSWORD" "$APP_PASSWORD" | psql -X -q > /dev/null
+  if [ -z "$APP_USER" ] && [ "$POSTGRES_DB" != postgres ]; then
+    psql -v ON_ERROR_STOP=1 -X -q <<< "\\set db $(psql_quote "$POSTGRES_DB")
+CREATE DATABASE :\"db\";"
   fi
   run_init_scripts
   pg_ctl --pgdata="$target" --wait --silent --mode=fast stop
@@ -153,10 +166,10 @@ rewind_from() {
   log "rewinding this pod's data to the history of $host (pg_rewind)"
   # pg_rewind reads the source's timeline from its control file, which a just-promoted primary updates only
   # at its next checkpoint; without one, pg_rewind wrongly finds "no rewind required".
-  psql "host=$host user=$POSTGRES_USER dbname=postgres" -XAtq -c CHECKPOINT || return 1
+  psql "host=$host user=$NETWORK_USER dbname=postgres" -XAtq -c CHECKPOINT || return 1
   finish_crash_recovery || return 1
   # Flushed with one syncfs() of the volume (sync -f) instead of pg_rewind's fsync() of every file.
-  if pg_rewind --no-sync --target-pgdata="$PGDATA" --source-server="host=$host user=$POSTGRES_USER dbname=postgres" \
+  if pg_rewind --no-sync --target-pgdata="$PGDATA" --source-server="host=$host user=$NETWORK_USER dbname=postgres" \
     && sync -f "$PGDATA"; then
     touch "$PGDATA/standby.signal"
     log "rewind complete: starting as a replica"

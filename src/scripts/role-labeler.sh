@@ -39,7 +39,19 @@ set -euo pipefail
 : "${CLUSTER_SELECTOR:?CLUSTER_SELECTOR must select the pods of the cluster}"
 : "${PRIMARY_HOST:?PRIMARY_HOST must name the write Service}"
 : "${PGPASSFILE:=/tmp/pgpass}"
-export PGPORT PGPASSFILE PGHOST=/var/run/postgresql PGUSER=${POSTGRES_USER:-postgres} PGDATABASE=postgres PGCONNECT_TIMEOUT=3
+: "${POSTGRES_USER:=postgres}"
+: "${REPLICATION_USER:=replicator}"
+# The Secrets, mounted (the kubelet updates the files when a Secret changes): keys password and replication-password;
+# the application's password (if APP_USER is set).
+: "${SECRET_DIR:?SECRET_DIR must name the directory of the mounted Secret}"
+: "${APP_SECRET_DIR:=}"
+: "${APP_USER:=}"
+: "${APP_DATABASE:=postgres}"
+# Who connects to the primary over the network (pg_ls_waldir): the replication role, unless the superuser may
+# (PostgreSQL before 15, where pg_rewind needs it).
+: "${NETWORK_USER:=$REPLICATION_USER}"
+export PGPORT PGPASSFILE PGHOST=/var/run/postgresql PGUSER=$POSTGRES_USER PGDATABASE=postgres PGCONNECT_TIMEOUT=3
+export POSTGRES_USER REPLICATION_USER APP_USER APP_DATABASE
 
 LOG_NAME="$POD_NAME role-labeler"
 # shellcheck source=SCRIPTDIR/common.sh
@@ -81,13 +93,52 @@ observed_role() {
   esac
 }
 
+# The passwords as the mounted Secrets say now (bash reads the files: no process). Fails while a file is missing.
+read_secret_file() {
+  local value=""
+  [ -r "$1" ] || return 1
+  IFS= read -r -d '' value < "$1" || true
+  printf -v "$2" '%s' "$value"
+}
+# PASSWORDS_READ says whether this round read them all: the kubelet fills the mounted Secrets in a while after a
+# generated Secret is created, and nothing is applied or written from a Secret not read.
+SUPERUSER_PASSWORD="" REPLICATION_PASSWORD="" APP_PASSWORD="" PASSWORDS_READ=false
+read_passwords() {
+  PASSWORDS_READ=false
+  read_secret_file "$SECRET_DIR/password" SUPERUSER_PASSWORD && read_secret_file "$SECRET_DIR/replication-password" REPLICATION_PASSWORD \
+    && [ -n "$SUPERUSER_PASSWORD" ] && [ -n "$REPLICATION_PASSWORD" ] || return 1
+  if [ -n "$APP_USER" ]; then read_secret_file "$APP_SECRET_DIR/password" APP_PASSWORD && [ -n "$APP_PASSWORD" ] || return 1; fi
+  PASSWORDS_READ=true
+}
+
+# The pod's password file (shared with the postgres container, whose replication connection uses it: a replica
+# reconnects with the rotated password), rewritten (rename) when the Secret changed.
+PASSFILE_WRITTEN=""
 write_passfile() {
-  (
-    umask 077
-    printf '*:*:*:%s:%s\n' "$(pgpass_escape "$PGUSER")" "$(pgpass_escape "${POSTGRES_PASSWORD:-}")" > "$PGPASSFILE"
-  )
+  local content
+  content=$(printf '*:*:*:%s:%s\n*:*:*:%s:%s' "$(pgpass_escape "$REPLICATION_USER")" "$(pgpass_escape "$REPLICATION_PASSWORD")" \
+    "$(pgpass_escape "$POSTGRES_USER")" "$(pgpass_escape "$SUPERUSER_PASSWORD")")
+  [ "$content" != "$PASSFILE_WRITTEN" ] || return 0
   # libpq ignores a password file that others may read.
-  chmod 600 "$PGPASSFILE"
+  (umask 077 && printf '%s\n' "$content" > "$PGPASSFILE.new" && mv -f "$PGPASSFILE.new" "$PGPASSFILE") || return 1
+  if [ -n "$PASSFILE_WRITTEN" ]; then log "the Secret changed: rewrote this pod's password file"; fi
+  PASSFILE_WRITTEN=$content
+}
+
+# On the primary: the roles and their passwords as the Secrets say (credentials_sql), after every start of this
+# sidecar and whenever a Secret changed: a password written into the Secret is the cluster's within seconds.
+CREDENTIALS_APPLIED=""
+apply_credentials() {
+  local wanted="$SUPERUSER_PASSWORD|$REPLICATION_PASSWORD|$APP_PASSWORD" out
+  $PASSWORDS_READ && [ "$wanted" != "$CREDENTIALS_APPLIED" ] || return 0
+  if out=$(credentials_sql "$SUPERUSER_PASSWORD" "$REPLICATION_PASSWORD" "$APP_PASSWORD" | psql -XAtq 2>&1 > /dev/null); then
+    if [ -n "$CREDENTIALS_APPLIED" ]; then
+      log "applied the changed passwords of the Secrets to the roles $POSTGRES_USER, $REPLICATION_USER${APP_USER:+, $APP_USER}"
+    fi
+    CREDENTIALS_APPLIED=$wanted
+  else
+    log "could not apply the Secrets' passwords to the roles (${out//$'\n'/ }); retrying"
+  fi
 }
 
 # The entrypoint's copy of the record: key=value lines, replaced whole (rename), with the time (microseconds)
@@ -191,6 +242,20 @@ record_timeline() {
   local timeline
   timeline=$(local_timeline) || return 0
   if [ -n "$timeline" ] && [ "$timeline" != "${R[timeline]}" ]; then record_update "timeline=$timeline" || true; fi
+}
+
+# A new primary records its timeline once it is promoted and labelled: a replica that does not stream on that
+# timeline yet is woken out of its wal_retrieve_retry_interval wait (a reload wakes PostgreSQL's startup process,
+# which then connects at once), once per timeline. A synchronous primary waits for such a standby before it
+# acknowledges its first commit.
+FOLLOWED=""
+follow_new_primary() {
+  local streaming
+  [ "${R[state]}" = stable ] && [ -n "${R[primary]}" ] && [ "${R[primary]}" != "$POD_NAME" ] && [[ ${R[timeline]} =~ ^[0-9]+$ ]] \
+    && [ "${R[epoch]}/${R[timeline]}" != "$FOLLOWED" ] || return 0
+  FOLLOWED="${R[epoch]}/${R[timeline]}"
+  streaming=$(sql "SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming' AND received_tli = ${R[timeline]}") || return 0
+  if [ "$streaming" = 0 ]; then sql "SELECT pg_reload_conf()" > /dev/null || true; fi
 }
 
 local_timeline() {
@@ -301,7 +366,7 @@ check_replica_wal() {
   (( SECONDS - LAST_STREAMING >= WAL_CHECK_SECONDS )) || return 0
   [ "${R[state]}" = stable ] && [ -n "${R[primary]}" ] && [ "${R[primary]}" != "$POD_NAME" ] || return 0
   pos=$(sql "SELECT greatest(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())") || return 0
-  gone=$(psql "host=$PRIMARY_HOST dbname=postgres" -XAtq -c "SELECT NOT pg_is_in_recovery() AND NOT EXISTS (
+  gone=$(psql "host=$PRIMARY_HOST user=$NETWORK_USER dbname=postgres" -XAtq -c "SELECT NOT pg_is_in_recovery() AND NOT EXISTS (
       SELECT 1 FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$' AND substr(name, 9, 16) = substr(pg_walfile_name('$pos'), 9, 16))" \
     2> /dev/null) || return 0
   [ "$gone" = t ] || return 0
@@ -339,7 +404,7 @@ nap() {
 # Whether a live postmaster's postmaster.pid says that it accepts connections (bash alone: no process started).
 server_ready() {
   local lines=()
-  mapfile -t -n 8 lines < "$PGDATA/postmaster.pid" 2> /dev/null || return 1
+  [ -r "$PGDATA/postmaster.pid" ] && mapfile -t -n 8 lines 2> /dev/null < "$PGDATA/postmaster.pid" || return 1
   [ "${lines[7]:-}" != "" ] && [ "${lines[7]// /}" = ready ] && kill -0 "${lines[0]:-0}" 2> /dev/null
 }
 
@@ -380,7 +445,6 @@ label() {
 
 main() {
   local role started last_read=$SECONDS api=up watcher
-  write_passfile
   rm -f /tmp/nap.fifo
   mkfifo /tmp/nap.fifo
   exec {NAP_FD}<> /tmp/nap.fifo
@@ -392,6 +456,7 @@ main() {
   log "watching $PGDATA and leader record $LEADER_RECORD; label \"$ROLE_LABEL\""
   while true; do
     started=${EPOCHREALTIME/./}
+    if read_passwords; then write_passfile || log "could not write $PGPASSFILE; retrying"; fi
     if record_read; then
       last_read=$SECONDS
       write_record_file "$started"
@@ -414,6 +479,7 @@ main() {
           elif [ "${R[state]}" = stable ]; then
             label primary
             maintain_primary
+            apply_credentials
           fi
           ;;
         replica)
@@ -424,6 +490,7 @@ main() {
             take_over_switchover
           else
             label replica
+            follow_new_primary
             report_shutdown_checkpoint
             check_replica_wal
           fi

@@ -319,14 +319,22 @@ describe('a replica whose WAL was recycled (maxSlotWalKeepSize: 64MB)', () => {
   }));
 });
 
-/** Opens superuser sessions through a pod's address until PostgreSQL refuses more ("too many clients"). */
+/**
+ * Takes every connection slot of a pod until PostgreSQL refuses more ("too many clients"): the application's sessions
+ * through the pod's address, and superuser sessions over its Unix socket for the slots reserved to superusers (as
+ * `kubectl exec ... psql` sessions or a superuser's connection pool would).
+ */
 async function fillConnectionSlots(cluster: E2eCluster, pod: string): Promise<ReturnType<typeof spawn>[]> {
   const max = Number(await cluster.podSql(pod, 'SHOW max_connections'));
+  const reserved = Number(await cluster.podSql(pod, 'SHOW superuser_reserved_connections'));
   const hogs = [];
   // More sessions than slots: probes and sidecars take slots for a moment, and a session refused then would
   // leave a slot free for good; the extra ones take those slots as they come free.
   for (let i = 0; i < max + 20; i++) {
     hogs.push(cluster.clientProcess(`${pod}.postgres-headless`, 'SELECT pg_sleep(600)'));
+  }
+  for (let i = 0; i < reserved + 5; i++) {
+    void cluster.pod(pod).container('postgres').exec(['psql', '-XAtq', '-d', 'myapp', '-c', 'SELECT pg_sleep(600)'], 700_000).catch(() => undefined);
   }
   await waitFor('every connection slot to be taken', async () =>
     (await cluster.sql(`${pod}.postgres-headless`, 'SELECT 1')).stderr.includes('too many clients'), 90_000, 250);
@@ -343,7 +351,7 @@ async function endSessions(cluster: E2eCluster, pod: string, hogs: ReturnType<ty
   const postgres = cluster.pod(pod).container('postgres');
   if (!postgres.running) return;
   const children = await postgres.exec(['ps', '-o', 'pid=,args=', '--ppid', String(postgres.process?.pid ?? 0)], 10_000);
-  const pids = children.stdout.split('\n').filter(l => / postgres myapp /.test(l)).map(l => l.trim().split(/\s+/)[0]);
+  const pids = children.stdout.split('\n').filter(l => / (app|postgres) myapp /.test(l)).map(l => l.trim().split(/\s+/)[0]);
   if (pids.length > 0) await postgres.exec(['kill', '-TERM', ...pids], 10_000);
   await waitFor('a free connection slot', async () => (await cluster.sql(`${pod}.postgres-headless`, 'SELECT 1')).code === 0, 20_000, 250);
 }

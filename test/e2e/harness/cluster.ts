@@ -309,12 +309,21 @@ export class E2eCluster implements PodHost {
     return this.claimDir(`${claim}-${podName}`);
   }
 
-  /** Runs SQL through a Service (or any host name), as a client in the cluster would. */
-  public sql(host: string, sql: string, options: { database?: string; timeoutMs?: number } = {}): Promise<Result> {
+  /**
+   * The application's credentials, as an application reads them from its Secret (the postgres container's APP_USER and
+   * APP_PASSWORD, resolved from the API's Secret now): the superuser may not log in over the network.
+   */
+  public appCredentials(): { user: string; password: string } {
+    return { user: this.containerEnv('APP_USER'), password: this.containerEnv('APP_PASSWORD') };
+  }
+
+  /** Runs SQL through a Service (or any host name), as a client in the cluster would: the application's role by default. */
+  public sql(host: string, sql: string, options: { database?: string; timeoutMs?: number; user?: string; password?: string } = {}): Promise<Result> {
     const database = options.database ?? this.containerEnv('POSTGRES_DB');
+    const app = options.user === undefined ? this.appCredentials() : { user: options.user, password: options.password ?? '' };
     return runAsync('ip', ['netns', 'exec', this.network.hub, 'psql',
-      `host=${host} user=postgres dbname=${database} connect_timeout=3`, '-XAtq', '-v', 'ON_ERROR_STOP=1', '-c', sql],
-    { env: { PATH: CLIENT_PATH, PGPASSWORD: this.containerEnv('POSTGRES_PASSWORD') }, timeoutMs: options.timeoutMs ?? 20_000 });
+      `host=${host} user=${app.user} dbname=${database} connect_timeout=3`, '-XAtq', '-v', 'ON_ERROR_STOP=1', '-c', sql],
+    { env: { PATH: CLIENT_PATH, PGPASSWORD: app.password }, timeoutMs: options.timeoutMs ?? 20_000 });
   }
 
   /**
@@ -323,23 +332,24 @@ export class E2eCluster implements PodHost {
    */
   public clientProcess(host: string, sql: string, options: { database?: string } = {}): ChildProcess {
     const database = options.database ?? this.containerEnv('POSTGRES_DB');
+    const app = this.appCredentials();
     return spawn('ip', ['netns', 'exec', this.network.hub, 'psql',
-      `host=${host} user=postgres dbname=${database} connect_timeout=3`, '-XAtq', '-c', sql],
-    { env: { PATH: CLIENT_PATH, PGPASSWORD: this.containerEnv('POSTGRES_PASSWORD') }, stdio: 'ignore' });
+      `host=${host} user=${app.user} dbname=${database} connect_timeout=3`, '-XAtq', '-c', sql],
+    { env: { PATH: CLIENT_PATH, PGPASSWORD: app.password }, stdio: 'ignore' });
   }
 
   /**
    * A client program in the cluster, like clientProcess: `bash -c script` (with `args` as $1...), psql on PATH,
-   * the superuser's password in PGPASSWORD and the database in PGDATABASE; its stdout is piped to the test.
+   * the application's role and password in PGUSER and PGPASSWORD and the database in PGDATABASE; its stdout is piped to the test.
    * It runs in a process group of its own (stop it with process.kill(-pid)).
    */
   public clientScript(script: string, args: string[] = [], options: { database?: string } = {}): ChildProcess {
     return spawn('ip', ['netns', 'exec', this.network.hub, 'bash', '-c', script, 'client', ...args], {
       env: {
         PATH: CLIENT_PATH,
-        PGUSER: 'postgres',
+        PGUSER: this.appCredentials().user,
         PGDATABASE: options.database ?? this.containerEnv('POSTGRES_DB'),
-        PGPASSWORD: this.containerEnv('POSTGRES_PASSWORD'),
+        PGPASSWORD: this.appCredentials().password,
         PGCONNECT_TIMEOUT: '3',
       },
       stdio: ['ignore', 'pipe', 'ignore'],
