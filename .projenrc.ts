@@ -57,7 +57,7 @@ const project = new cdk8s.ConstructLibraryCdk8s({
       modulePathIgnorePatterns: ['<rootDir>/.stryker-tmp/'],
     },
   },
-  gitignore: ['/dist-packages/', '/test/.readme-example-*/', '/.scratch/', '/reports/', '/.stryker-tmp/'],
+  gitignore: ['/node_modules', '/dist-packages/', '/test/.readme-example-*/', '/.scratch/', '/reports/', '/.stryker-tmp/'],
   npmIgnoreOptions: { ignorePatterns: ['/main.ts', '/cdk8s.yaml', '/bench/', '/docs/', '/.ci/', '/dist/', '/imports/', '/.scratch/', '/dist-packages/', '/synth.js', '/.cache/', '/stryker.config.mjs', '/reports/', '/.stryker-tmp/'] },
 });
 

@@ -3,7 +3,7 @@ import { Construct } from 'constructs';
 import { addObject } from './private/api-object';
 import { api, asJson } from './private/k8s';
 import { METRICS_QUERIES, METRICS_QUERIES_KEY, METRICS_USER, MONITORING_ROLE_SCRIPT, MONITORING_ROLE_SQL } from './private/metrics';
-import { clusterNames, ClusterNames, POSTGRES_PORT, SUPERUSER } from './private/names';
+import { clusterNames, ClusterNames, PATHS, POSTGRES_PORT, SUPERUSER } from './private/names';
 import { unknownSettingReason } from './private/postgres-settings';
 import { renderConf, renderHba, Setting } from './private/postgresql-conf';
 import { readScript, SCRIPT_FILES } from './private/scripts';
@@ -132,6 +132,31 @@ export interface PostgresConfigProps {
   readonly existingAppSecretName?: string;
 
   /**
+   * TLS for every network connection that asks for it (`ssl = on`): clients, replication, pg_rewind. Without
+   * `tlsSecretName`, each pod makes itself a self-signed certificate (openssl, from the postgres image) on its first
+   * start and keeps it on its volume: connections are encrypted, but clients cannot verify whom they talk to
+   * (`sslmode=require`, not `verify-full`).
+   * @default true
+   */
+  readonly tls?: boolean;
+
+  /**
+   * A `kubernetes.io/tls` Secret (keys `tls.crt`, `tls.key`) with the server certificate of every pod, for example
+   * one that cert-manager keeps (a `Certificate` with the write and read Services' names and
+   * `*.<clusterName>-headless`). It must exist before the pods start; the kubelet updates it in the pods when it is
+   * renewed, and PostgreSQL reads it again at its next reload or restart.
+   * @default - each pod makes its own self-signed certificate
+   */
+  readonly tlsSecretName?: string;
+
+  /**
+   * Refuse network connections without TLS (`hostssl` rules only): clients must connect with `sslmode=require` or
+   * stronger (libpq's default, `prefer`, also uses TLS when offered).
+   * @default false
+   */
+  readonly requireTls?: boolean;
+
+  /**
    * Extra files for /docker-entrypoint-initdb.d (`*.sql` run by psql, `*.sh` by bash), run once when the
    * first primary is initialized, after the replication role exists.
    * @default {}
@@ -187,6 +212,10 @@ export class PostgresConfig extends Construct {
    * pg_checkpoint, and pg_rewind runs as the replication role).
    */
   public readonly superuserOverNetwork: boolean;
+  /** How the pods get their server certificate: "generate" (self-signed, per pod), "secret" (`tlsSecretName`) or "off". */
+  public readonly tlsMode: string;
+  /** The Secret with the server certificate, if one is given. */
+  public readonly tlsSecretName?: string;
   /** The rendered postgresql.conf. */
   public readonly postgresqlConf: string;
   /** The rendered pg_hba.conf. */
@@ -208,7 +237,20 @@ export class PostgresConfig extends Construct {
       appPassword: 'string',
       existingAppSecretName: 'string',
       initdbArgs: 'string',
+      tls: 'boolean',
+      tlsSecretName: 'string',
+      requireTls: 'boolean',
     });
+    validateObjectName(owner, 'tlsSecretName', props.tlsSecretName);
+    const tls = props.tls ?? true;
+    if (!tls && props.tlsSecretName !== undefined) {
+      throw new Error(`${owner}: tlsSecretName "${props.tlsSecretName}" is given but tls is false: the certificate would not be used. Drop one of them.`);
+    }
+    if (!tls && props.requireTls) {
+      throw new Error(`${owner}: requireTls is true but tls is false: no client could connect. Turn tls on, or drop requireTls.`);
+    }
+    this.tlsMode = !tls ? 'off' : props.tlsSecretName !== undefined ? 'secret' : 'generate';
+    this.tlsSecretName = props.tlsSecretName;
     validateObjectName(owner, 'existingSecretName', props.existingSecretName);
     validateObjectName(owner, 'existingAppSecretName', props.existingAppSecretName);
     validateStringMap(owner, 'extraSettings', props.extraSettings);
@@ -279,6 +321,11 @@ export class PostgresConfig extends Construct {
       // pg_rewind needs it to turn a former primary into a replica.
       { name: 'wal_log_hints', value: 'on' },
       { name: 'password_encryption', value: 'scram-sha-256' },
+      ...(this.tlsMode === 'off' ? [] : [
+        { name: 'ssl', value: 'on' },
+        { name: 'ssl_cert_file', value: this.tlsMode === 'secret' ? `${PATHS.tlsSecretDir}/tls.crt` : `${PATHS.dataVolume}/tls/server.crt` },
+        { name: 'ssl_key_file', value: this.tlsMode === 'secret' ? `${PATHS.tlsSecretDir}/tls.key` : `${PATHS.dataVolume}/tls/server.key` },
+      ]),
       ...(this.synchronousReplicas > 0
         ? [{ name: 'synchronous_standby_names', value: `ANY ${this.synchronousReplicas} (*)` }]
         : []),
@@ -303,7 +350,9 @@ export class PostgresConfig extends Construct {
       ],
     );
     this.superuserOverNetwork = this.postgresVersion < 15;
-    this.pgHbaConf = renderHba(this.replicationUser, SUPERUSER, this.superuserOverNetwork);
+    this.pgHbaConf = renderHba({
+      replicationUser: this.replicationUser, superuser: SUPERUSER, superuserOverNetwork: this.superuserOverNetwork, requireTls: props.requireTls ?? false,
+    });
 
     addObject(this, 'Config', api.KubeConfigMap.GVK, asJson<k8s.KubeConfigMapProps>({
       metadata: { name: this.configMapName, labels: { ...names.common } },
@@ -414,6 +463,9 @@ const TYPED_PROP: { [setting: string]: string } = {
   max_slot_wal_keep_size: 'maxSlotWalKeepSize',
   synchronous_standby_names: 'synchronousReplicas',
   max_connections: 'maxConnections',
+  ssl: 'tls',
+  ssl_cert_file: 'tlsSecretName',
+  ssl_key_file: 'tlsSecretName',
 };
 
 function validateInitScripts(owner: string, scripts: { [fileName: string]: string }): { [fileName: string]: string } {

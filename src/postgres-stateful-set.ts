@@ -32,6 +32,7 @@ const CREDENTIALS_VOLUME = 'credentials';
 const SECRET_VOLUME = 'secret';
 const APP_SECRET_VOLUME = 'app-secret';
 const SECRETS_INIT_CONTAINER = 'secrets';
+const TLS_VOLUME = 'tls';
 
 /** How strongly the cluster's pods avoid sharing a node. */
 export enum PodAntiAffinity {
@@ -334,6 +335,7 @@ export class PostgresStatefulSet extends Construct {
                 { name: 'PEER_DOMAIN', value: this.headlessServiceName },
                 { name: 'POSTGRES_CONFIG_DIR', value: PATHS.configDir },
                 { name: 'POSTGRES_INITDB_ARGS', value: config.initdbArgs },
+                { name: 'TLS_MODE', value: config.tlsMode },
                 syncEnv,
               ],
               ports: [{ containerPort: POSTGRES_PORT, name: POSTGRES_PORT_NAME }],
@@ -358,6 +360,7 @@ export class PostgresStatefulSet extends Construct {
                 scriptsMount,
                 runMount,
                 credentialsMount,
+                ...(config.tlsSecretName !== undefined ? [{ name: TLS_VOLUME, mountPath: PATHS.tlsSecretDir, readOnly: true }] : []),
                 // Its own /tmp (promote's scratch files): the root filesystem is read-only.
                 { name: POSTGRES_TMP_VOLUME, mountPath: '/tmp' },
               ],
@@ -449,6 +452,9 @@ export class PostgresStatefulSet extends Construct {
             // init containers).
             { name: SECRET_VOLUME, secret: { secretName: config.secretName, defaultMode: 0o440, optional: true } },
             { name: APP_SECRET_VOLUME, secret: { secretName: config.appSecretName, defaultMode: 0o440, optional: true } },
+            // Yours, and needed before PostgreSQL starts (not optional). Root-owned and group-readable (fsGroup): the modes
+            // that PostgreSQL accepts for a key file it does not own.
+            ...(config.tlsSecretName !== undefined ? [{ name: TLS_VOLUME, secret: { secretName: config.tlsSecretName, defaultMode: 0o440 } }] : []),
             { name: POSTGRES_TMP_VOLUME, emptyDir: {} },
             { name: LABELER_TMP_VOLUME, emptyDir: {} },
             // Its typed field downwardApi is JSON's downwardAPI: the converter writes it.

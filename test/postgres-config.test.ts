@@ -178,6 +178,20 @@ describe('PostgresConfig', () => {
       ]);
     });
 
+    test('with requireTls, refuses every network connection without TLS, first', () => {
+      expect(rulesOf(config({ requireTls: true }).hba)).toEqual([
+        ['hostnossl', 'all', 'all', '0.0.0.0/0', 'reject'],
+        ['hostnossl', 'all', 'all', '::/0', 'reject'],
+        ['hostssl', 'replication', 'replicator', '0.0.0.0/0', 'scram-sha-256'],
+        ['hostssl', 'replication', 'replicator', '::/0', 'scram-sha-256'],
+        ['hostssl', 'all', 'postgres', '0.0.0.0/0', 'reject'],
+        ['hostssl', 'all', 'postgres', '::/0', 'reject'],
+        ['hostssl', 'all', 'all', '0.0.0.0/0', 'scram-sha-256'],
+        ['hostssl', 'all', 'all', '::/0', 'scram-sha-256'],
+        ['local', 'all', 'all', 'trust'],
+      ]);
+    });
+
     test('lets the superuser in over the network before PostgreSQL 15, whose pg_rewind needs it', () => {
       for (const postgresVersion of [13, 14]) {
         const c = new PostgresConfig(Testing.chart(), `V${postgresVersion}`, { postgresVersion });
@@ -205,6 +219,41 @@ describe('PostgresConfig', () => {
         const local = lines.find(l => l.startsWith('local'))!;
         expect([local.indexOf('trust'), local.split(/ +/)]).toEqual([columns[3], ['local', 'all', 'all', 'trust']]);
       }
+    });
+  });
+
+  describe('TLS', () => {
+    const settingsOf = (settings: Map<string, string>) => Object.fromEntries([...settings].filter(([name]) => name.startsWith('ssl')));
+
+    test('is on by default, with the certificate each pod makes on its volume', () => {
+      expect(settingsOf(config().settings)).toEqual({
+        ssl: 'on', ssl_cert_file: '/var/lib/postgresql/data/tls/server.crt', ssl_key_file: '/var/lib/postgresql/data/tls/server.key',
+      });
+      expect(new PostgresConfig(Testing.chart(), 'C').tlsMode).toBe('generate');
+    });
+
+    test('uses the given Secret\'s certificate', () => {
+      expect(settingsOf(config({ tlsSecretName: 'db-tls' }).settings)).toEqual({
+        ssl: 'on', ssl_cert_file: '/etc/postgres-cluster/tls/tls.crt', ssl_key_file: '/etc/postgres-cluster/tls/tls.key',
+      });
+      const c = new PostgresConfig(Testing.chart(), 'C', { tlsSecretName: 'db-tls' });
+      expect([c.tlsMode, c.tlsSecretName]).toEqual(['secret', 'db-tls']);
+    });
+
+    test('can be turned off', () => {
+      expect(settingsOf(config({ tls: false }).settings)).toEqual({});
+      expect(new PostgresConfig(Testing.chart(), 'C', { tls: false }).tlsMode).toBe('off');
+    });
+
+    test('refuses props that contradict each other, and ssl settings in extraSettings', () => {
+      expect(fails({ tls: false, tlsSecretName: 'db-tls' })).toThrow(
+        'PostgresConfig test/Config: tlsSecretName "db-tls" is given but tls is false: the certificate would not be used. Drop one of them.');
+      expect(fails({ tls: false, requireTls: true })).toThrow(
+        'PostgresConfig test/Config: requireTls is true but tls is false: no client could connect. Turn tls on, or drop requireTls.');
+      expect(fails({ extraSettings: { ssl: 'off' } })).toThrow('set "ssl" with the tls property, not extraSettings.');
+      expect(fails({ extraSettings: { ssl_cert_file: '/x' } })).toThrow('set "ssl_cert_file" with the tlsSecretName property, not extraSettings.');
+      expect(fails({ tlsSecretName: 'Bad_Name' })).toThrow(/tlsSecretName "Bad_Name" is not a Kubernetes object name/);
+      expect(fails({ extraSettings: { ssl_ciphers: 'HIGH' } })).not.toThrow();
     });
   });
 

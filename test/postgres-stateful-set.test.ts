@@ -117,6 +117,18 @@ describe('PostgresStatefulSet', () => {
     expect(none.spec.template.spec.volumes).toContainEqual({ name: 'secret', secret: { secretName: 'mine', defaultMode: 0o440, optional: true } });
   });
 
+  test('the postgres container makes its own certificate, or mounts the one given, for TLS', () => {
+    expect(envOf(postgres, 'TLS_MODE').value).toBe('generate');
+    expect(postgres.volumeMounts.map((m: any) => m.name)).not.toContain('tls');
+    const given = statefulSet({}, { tlsSecretName: 'postgres-tls' });
+    const pg = container(given, 'postgres');
+    expect(envOf(pg, 'TLS_MODE').value).toBe('secret');
+    expect(pg.volumeMounts).toContainEqual({ name: 'tls', mountPath: '/etc/postgres-cluster/tls', readOnly: true });
+    expect(find(given, 'StatefulSet', 'postgres-cluster').spec.template.spec.volumes)
+      .toContainEqual({ name: 'tls', secret: { secretName: 'postgres-tls', defaultMode: 0o440 } });
+    expect(envOf(container(statefulSet({}, { tls: false }), 'postgres'), 'TLS_MODE').value).toBe('off');
+  });
+
   test('pg_rewind and the sidecars reach other pods as the replication role, or as the superuser before PostgreSQL 15', () => {
     for (const c of [postgres, container(objects, 'role-labeler')]) {
       expect([envOf(c, 'NETWORK_USER').value, envOf(c, 'REPLICATION_USER').value, envOf(c, 'POSTGRES_USER').value, envOf(c, 'APP_USER').value])
@@ -316,6 +328,7 @@ describe('PostgresStatefulSet', () => {
       PEER_DOMAIN: 'orders-headless',
       POSTGRES_CONFIG_DIR: '/etc/postgresql',
       POSTGRES_INITDB_ARGS: '--data-checksums',
+      TLS_MODE: 'generate',
       SYNC_REPLICAS: '1',
     });
     expect(envOf(pg, 'POSTGRES_PASSWORD').valueFrom).toEqual({ secretKeyRef: { name: 'orders-secret', key: 'password' } });

@@ -23,12 +23,17 @@ describe('PostgreSQL 15 accepts the synthesized configuration', () => {
     fs.rmSync(scratch, { recursive: true, force: true });
   });
 
+  // The pods' certificate lives on their volume (the entrypoint makes it): here, one made alike in the scratch directory.
+  execFileSync('runuser', ['-u', 'postgres', '--', 'openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=test',
+    '-keyout', path.join(scratch, 'server.key'), '-out', path.join(scratch, 'server.crt')], { stdio: 'ignore' });
+
   function start(conf: string, hba: string): { code: number; output: string } {
     writeAsPostgres(path.join(scratch, 'postgresql.conf'), conf);
     writeAsPostgres(path.join(scratch, 'pg_hba.conf'), hba);
     asPostgres('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']);
+    const certificate = /^ssl = on$/m.test(conf) ? ` -c ssl_cert_file=${scratch}/server.crt -c ssl_key_file=${scratch}/server.key` : '';
     return asPostgres('pg_ctl', ['-D', data, '-w', '-t', '30', '-l', path.join(scratch, 'log'), '-o',
-      `-c config_file=${scratch}/postgresql.conf -c hba_file=${scratch}/pg_hba.conf -c unix_socket_directories=${socket} -c listen_addresses=''`, 'start']);
+      `-c config_file=${scratch}/postgresql.conf -c hba_file=${scratch}/pg_hba.conf -c unix_socket_directories=${socket} -c listen_addresses=''${certificate}`, 'start']);
   }
 
   function sql(query: string): string {
@@ -47,7 +52,7 @@ describe('PostgreSQL 15 accepts the synthesized configuration', () => {
   });
 
   test.each<[string, PostgresClusterChartProps, Record<string, string>]>([
-    ['the default cluster', {}, { wal_level: 'replica', max_wal_senders: '13', wal_keep_size: '1GB', wal_log_hints: 'on', hot_standby: 'on', password_encryption: 'scram-sha-256', wal_retrieve_retry_interval: '1s', synchronous_standby_names: '' }],
+    ['the default cluster', {}, { wal_level: 'replica', max_wal_senders: '13', wal_keep_size: '1GB', wal_log_hints: 'on', hot_standby: 'on', password_encryption: 'scram-sha-256', wal_retrieve_retry_interval: '1s', synchronous_standby_names: '', ssl: 'on' }],
     ['synchronous replication and extra settings', { synchronousReplicas: 2, maxReplicas: 20, maxConnections: 50, extraSettings: { shared_buffers: '64MB', wal_level: 'logical', log_line_prefix: "%m '%u' " } },
       { synchronous_standby_names: 'ANY 2 (*)', max_wal_senders: '23', max_connections: '50', shared_buffers: '64MB', wal_level: 'logical', log_line_prefix: "%m '%u' " }],
   ])('%s: the server starts and reports the synthesized settings', (_name, props, expected) => {

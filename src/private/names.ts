@@ -54,6 +54,8 @@ export const PATHS = {
   /** The Secrets, mounted for the sidecar (the kubelet updates the files when a Secret changes). */
   secretDir: '/etc/postgres-cluster/secret',
   appSecretDir: '/etc/postgres-cluster/app-secret',
+  /** The server certificate's Secret (tlsSecretName), mounted in the postgres container. */
+  tlsSecretDir: '/etc/postgres-cluster/tls',
   /** The pod's libpq password file, shared by the postgres container and the sidecar (memory only). */
   credentialsDir: '/var/run/postgres-credentials',
 } as const;

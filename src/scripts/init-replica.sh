@@ -28,6 +28,14 @@ set -euo pipefail
 # pg_checkpoint), or the superuser where PostgreSQL needs it (13 and 14).
 : "${NETWORK_USER:=$REPLICATION_USER}"
 : "${PRIMARY_HOST:?PRIMARY_HOST must name the write Service}"
+# TLS: "generate" makes this pod a self-signed certificate (in TLS_DIR, on its volume, outside the data directory so
+# that clones do not copy it) the first time it starts and whenever it nears its end; "secret" uses the mounted
+# Secret's (postgresql.conf names the files); "off", none.
+: "${TLS_MODE:=off}"
+: "${TLS_DIR:=$(dirname "$PGDATA")/tls}"
+: "${TLS_DAYS:=3650}"
+# Replicas stream encrypted whenever the primary offers TLS, and only so when TLS is on.
+if [ "$TLS_MODE" = off ]; then REPLICATION_SSLMODE=prefer; else REPLICATION_SSLMODE=require; fi
 : "${PEER_DOMAIN:?PEER_DOMAIN must name the headless Service}"
 : "${PGPORT:=5432}"
 : "${POSTGRES_CONFIG_DIR:=/etc/postgresql}"
@@ -377,9 +385,34 @@ describe_record() {
   if [ "${REC[state]:-}" = failing-over ]; then printf ', promoting %s' "${REC[target]:-?}"; fi
 }
 
+# The pod's own certificate (TLS_MODE=generate): an ECDSA P-256 key and a self-signed certificate for the pod's
+# names and the Services', made once (openssl, from the postgres image) and again 30 days before it expires.
+# Clients that verify certificates (sslmode=verify-full) need your own: tlsSecretName.
+ensure_certificate() {
+  local names
+  [ "$TLS_MODE" = generate ] || return 0
+  command -v openssl > /dev/null || die "TLS: the image has no openssl to make this pod's certificate: use an image with openssl, give a certificate (tlsSecretName), or turn TLS off (tls: false)"
+  if [ -s "$TLS_DIR/server.crt" ] && [ -s "$TLS_DIR/server.key" ] \
+    && openssl x509 -checkend $((30 * 86400)) -noout -in "$TLS_DIR/server.crt" > /dev/null 2>&1; then
+    return 0
+  fi
+  names="DNS:$POD_NAME.$PEER_DOMAIN,DNS:$POD_NAME,DNS:$PRIMARY_HOST,DNS:localhost"
+  rm -rf "$TLS_DIR.new"
+  mkdir -p "$TLS_DIR.new"
+  (
+    umask 077
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days "$TLS_DAYS" -subj "/CN=$POD_NAME.$PEER_DOMAIN" \
+      -addext "subjectAltName=$names" -keyout "$TLS_DIR.new/server.key" -out "$TLS_DIR.new/server.crt" 2> /dev/null
+  ) || die "TLS: openssl could not make this pod's certificate"
+  rm -rf "$TLS_DIR"
+  mv "$TLS_DIR.new" "$TLS_DIR"
+  log "TLS: made this pod's self-signed certificate ($names; $TLS_DAYS days)"
+}
+
 main() {
   trap 'log "stop signal received"; exit 143' TERM INT
   write_passfile
+  ensure_certificate
   remove_unfinished_work
   if [ ! -s "$PGDATA/PG_VERSION" ]; then
     # An empty directory may go (a deleted data directory's remains); anything else is not ours to delete.
@@ -396,7 +429,7 @@ main() {
     -c hba_file="$HBA_FILE" \
     -c cluster_name="$POD_NAME" \
     -c primary_slot_name="$(slot_of "$POD_NAME")" \
-    -c primary_conninfo="host=$PRIMARY_HOST port=$PGPORT user=$REPLICATION_USER passfile=$PGPASSFILE application_name=$POD_NAME connect_timeout=$CONNECT_TIMEOUT"
+    -c primary_conninfo="host=$PRIMARY_HOST port=$PGPORT user=$REPLICATION_USER passfile=$PGPASSFILE application_name=$POD_NAME connect_timeout=$CONNECT_TIMEOUT sslmode=$REPLICATION_SSLMODE"
 }
 
 main "$@"

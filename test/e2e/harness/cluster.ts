@@ -318,11 +318,12 @@ export class E2eCluster implements PodHost {
   }
 
   /** Runs SQL through a Service (or any host name), as a client in the cluster would: the application's role by default. */
-  public sql(host: string, sql: string, options: { database?: string; timeoutMs?: number; user?: string; password?: string } = {}): Promise<Result> {
+  public sql(host: string, sql: string,
+    options: { database?: string; timeoutMs?: number; user?: string; password?: string; conninfo?: string } = {}): Promise<Result> {
     const database = options.database ?? this.containerEnv('POSTGRES_DB');
     const app = options.user === undefined ? this.appCredentials() : { user: options.user, password: options.password ?? '' };
     return runAsync('ip', ['netns', 'exec', this.network.hub, 'psql',
-      `host=${host} user=${app.user} dbname=${database} connect_timeout=3`, '-XAtq', '-v', 'ON_ERROR_STOP=1', '-c', sql],
+      `host=${host} user=${app.user} dbname=${database} connect_timeout=3 ${options.conninfo ?? ''}`, '-XAtq', '-v', 'ON_ERROR_STOP=1', '-c', sql],
     { env: { PATH: CLIENT_PATH, PGPASSWORD: app.password }, timeoutMs: options.timeoutMs ?? 20_000 });
   }
 
