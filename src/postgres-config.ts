@@ -351,7 +351,10 @@ export class PostgresConfig extends Construct {
     );
     this.superuserOverNetwork = this.postgresVersion < 15;
     this.pgHbaConf = renderHba({
-      replicationUser: this.replicationUser, superuser: SUPERUSER, superuserOverNetwork: this.superuserOverNetwork, requireTls: props.requireTls ?? false,
+      replicationUser: this.replicationUser,
+      superuser: SUPERUSER,
+      superuserOverNetwork: this.superuserOverNetwork,
+      requireTls: props.requireTls ?? false,
     });
 
     addObject(this, 'Config', api.KubeConfigMap.GVK, asJson<k8s.KubeConfigMapProps>({

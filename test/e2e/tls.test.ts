@@ -59,7 +59,10 @@ describe('TLS with your certificate (tlsSecretName) and requireTls', () => {
       '-addext', 'subjectAltName=DNS:postgres-write,DNS:postgres-read,DNS:*.postgres-headless',
       '-keyout', path.join(scratch, 'tls.key'), '-out', crt], { stdio: 'ignore' });
     const secret = {
-      apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls', metadata: { name: 'postgres-tls' },
+      apiVersion: 'v1',
+      kind: 'Secret',
+      type: 'kubernetes.io/tls',
+      metadata: { name: 'postgres-tls' },
       data: { 'tls.crt': fs.readFileSync(crt).toString('base64'), 'tls.key': fs.readFileSync(path.join(scratch, 'tls.key')).toString('base64') },
     };
     const manifest = synthesizeToFile({ requireTls: true, tlsSecretName: 'postgres-tls' });
@@ -77,7 +80,7 @@ describe('TLS with your certificate (tlsSecretName) and requireTls', () => {
     const verified = await cluster.sql('postgres-write', SSL_SQL, { conninfo: `sslmode=verify-full sslrootcert=${crt}` });
     expect([verified.code, verified.stdout, verified.stderr]).toEqual([0, 't\n', '']);
     const plain = await cluster.sql('postgres-write', 'SELECT 1', { conninfo: 'sslmode=disable' });
-    expect(plain.stderr).toMatch(/no pg_hba.conf entry for host .* user "app", database "myapp", no encryption/);
+    expect(plain.stderr).toMatch(/pg_hba.conf rejects connection for host .* user "app", database "myapp", no encryption/);
     await waitForStreaming(cluster, POD(0), [POD(1), POD(2)]);
     expect(await encryptedStreams(cluster, POD(0))).toBe(`${POD(1)},${POD(2)}`);
     // A switchover: the old primary rewinds over TLS, and every replica streams from the new one over TLS.
