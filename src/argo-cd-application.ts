@@ -11,6 +11,8 @@ const SYNC_WAVE_ANNOTATION = 'argocd.argoproj.io/sync-wave';
 const SYNC_WAVES: { readonly [kind: string]: string } = {
   ConfigMap: '-1',
   Secret: '-1',
+  // The backup's volume, before its CronJob.
+  PersistentVolumeClaim: '-1',
   ServiceAccount: '-1',
   Role: '-1',
   RoleBinding: '-1',

@@ -2,10 +2,11 @@ import { Chart, ChartProps } from 'cdk8s';
 import { Construct } from 'constructs';
 import { ArgoCdApplication } from './argo-cd-application';
 import { FailoverJob } from './failover-job';
+import { LogicalBackup } from './logical-backup';
 import { PostgresConfig, PostgresConfigProps } from './postgres-config';
 import { PostgresNetworkPolicy, PostgresNetworkPolicyOptions } from './postgres-network-policy';
 import { PostgresPodOptions, PostgresStatefulSet } from './postgres-stateful-set';
-import { validateTypes } from './private/validation';
+import { validateCronSchedule, validateInteger, validateStorageSize, validateTypes } from './private/validation';
 import { RoleServices } from './role-services';
 
 /**
@@ -40,6 +41,30 @@ export interface PostgresClusterChartProps extends ChartProps, PostgresConfigPro
    * @default false
    */
   readonly argoCdSyncWaves?: boolean;
+
+  /**
+   * A scheduled logical backup of the application database: see {@link LogicalBackup}.
+   * @default true
+   */
+  readonly backup?: boolean;
+
+  /**
+   * When the logical backup runs (cron).
+   * @default "0 3 * * *"
+   */
+  readonly backupSchedule?: string;
+
+  /**
+   * Dumps the logical backup keeps.
+   * @default 7
+   */
+  readonly backupRetention?: number;
+
+  /**
+   * Size of the logical backup's volume.
+   * @default "10Gi"
+   */
+  readonly backupStorage?: string;
 }
 
 /**
@@ -56,6 +81,8 @@ export class PostgresClusterChart extends Chart {
   public readonly services: RoleServices;
   /** The failover job's CronJob template. */
   public readonly failover: FailoverJob;
+  /** The logical backup, unless `backup` is false. */
+  public readonly backup?: LogicalBackup;
   /** The NetworkPolicies, unless `networkPolicy` is false. */
   public readonly networkPolicy?: PostgresNetworkPolicy;
   /** Host name that reaches the primary (the write Service). */
@@ -70,16 +97,42 @@ export class PostgresClusterChart extends Chart {
     this.statefulSet = new PostgresStatefulSet(this, 'StatefulSet', { ...props, config: this.config });
     this.services = new RoleServices(this, 'Services', { statefulSet: this.statefulSet, anyService: props.anyService });
     this.failover = new FailoverJob(this, 'Failover', { statefulSet: this.statefulSet, targetPod: props.failoverTargetPod });
-    this.networkPolicy = networkPolicyOf(this, props, this.statefulSet, this.failover);
+    this.backup = backupOf(this, props, this.statefulSet);
+    this.networkPolicy = networkPolicyOf(this, props, this.statefulSet, this.failover, this.backup);
     if (props.argoCdSyncWaves) ArgoCdApplication.addSyncWaves(this);
     this.primaryHost = this.services.writeServiceName;
     this.replicaHost = this.services.readServiceName;
   }
 }
 
+/** The logical backup unless turned off; its settings without it are a mistake, not a silent no-op. */
+function backupOf(chart: Chart, props: PostgresClusterChartProps, statefulSet: PostgresStatefulSet): LogicalBackup | undefined {
+  const owner = `PostgresClusterChart ${chart.node.path}`;
+  validateTypes(owner, props, { backup: 'boolean', backupSchedule: 'string', backupStorage: 'string' });
+  if (props.backup ?? true) {
+    // Named as the chart's props: the backup's own errors would name its (schedule, retention, storage).
+    if (props.backupSchedule !== undefined) validateCronSchedule(owner, 'backupSchedule', props.backupSchedule);
+    if (props.backupRetention !== undefined) validateInteger(owner, 'backupRetention', props.backupRetention, 1, 10_000, 'the number of dumps kept');
+    if (props.backupStorage !== undefined) validateStorageSize(owner, 'backupStorage', props.backupStorage);
+    return new LogicalBackup(chart, 'Backup', {
+      statefulSet,
+      schedule: props.backupSchedule,
+      retention: props.backupRetention,
+      storage: props.backupStorage,
+      storageClassName: props.storageClassName,
+    });
+  }
+  for (const prop of ['backupSchedule', 'backupRetention', 'backupStorage'] as const) {
+    if (props[prop] !== undefined) {
+      throw new Error(`${owner}: ${prop} is set but backup is false: there is no backup to apply it to. Drop ${prop}, or set backup to true.`);
+    }
+  }
+  return undefined;
+}
+
 /** The NetworkPolicies unless turned off; their selectors without them are a mistake, not a silent no-op. */
 function networkPolicyOf(
-  chart: Chart, props: PostgresClusterChartProps, statefulSet: PostgresStatefulSet, failoverJob: FailoverJob,
+  chart: Chart, props: PostgresClusterChartProps, statefulSet: PostgresStatefulSet, failoverJob: FailoverJob, backup?: LogicalBackup,
 ): PostgresNetworkPolicy | undefined {
   const owner = `PostgresClusterChart ${chart.node.path}`;
   validateTypes(owner, props, { networkPolicy: 'boolean' });
@@ -87,6 +140,7 @@ function networkPolicyOf(
     return new PostgresNetworkPolicy(chart, 'NetworkPolicy', {
       statefulSet,
       failoverJob,
+      backup,
       clientSelector: props.clientSelector,
       clientNamespaceSelector: props.clientNamespaceSelector,
       metricsScraperSelector: props.metricsScraperSelector,

@@ -379,6 +379,7 @@ export class PostgresConfig extends Construct {
         [SCRIPT_FILES.leaderRecord]: readScript(SCRIPT_FILES.leaderRecord),
         [SCRIPT_FILES.common]: readScript(SCRIPT_FILES.common),
         [SCRIPT_FILES.ensureSecrets]: readScript(SCRIPT_FILES.ensureSecrets),
+        [SCRIPT_FILES.backup]: readScript(SCRIPT_FILES.backup),
       },
     }));
     if (passwordsGiven) {

@@ -1,6 +1,7 @@
 import type { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { FailoverJob } from './failover-job';
+import { LogicalBackup } from './logical-backup';
 import { PostgresStatefulSet } from './postgres-stateful-set';
 import { addObject } from './private/api-object';
 import { api, asJson, intOrString } from './private/k8s';
@@ -59,6 +60,12 @@ export interface PostgresNetworkPolicyProps extends PostgresNetworkPolicyOptions
    * @default - no policy for failover job pods
    */
   readonly failoverJob?: FailoverJob;
+
+  /**
+   * The logical backup, whose pods may reach PostgreSQL (port 5432) and DNS, and nothing else.
+   * @default - no policy for backup pods, and none lets them in
+   */
+  readonly backup?: LogicalBackup;
 }
 
 /**
@@ -70,13 +77,16 @@ export interface PostgresNetworkPolicyProps extends PostgresNetworkPolicyOptions
  * on the nodes) and the Kubernetes API server (TCP 443 and 6443 to any address: its address is not known at
  * synth, and network plugins see the `kubernetes` Service's port 443 or, after it, the API server's own,
  * often 6443). The policy `<name>-failover` lets the failover job's pods reach the API server only (they
- * reach the database pods through `kubectl exec`), and nothing reach them.
+ * reach the database pods through `kubectl exec`), and nothing reach them; `<name>-backup` lets the backup job's
+ * pods reach PostgreSQL (5432 on the cluster's pods, which let them in) and DNS only.
  */
 export class PostgresNetworkPolicy extends Construct {
   /** Name of the NetworkPolicy of the cluster's pods. */
   public readonly name: string;
   /** Name of the NetworkPolicy of the failover job's pods, when there is one. */
   public readonly failoverPolicyName?: string;
+  /** Name of the NetworkPolicy of the backup job's pods, when there is one. */
+  public readonly backupPolicyName?: string;
 
   constructor(scope: Construct, id: string, props: PostgresNetworkPolicyProps) {
     super(scope, id);
@@ -99,8 +109,9 @@ export class PostgresNetworkPolicy extends Construct {
     const tcp = (port: number): k8s.NetworkPolicyPort => ({ protocol: 'TCP', port: intOrString(port) });
     const toApiServer: k8s.NetworkPolicyEgressRule = { ports: API_SERVER_PORTS.map(tcp) };
 
+    const backupPods: k8s.NetworkPolicyPeer[] = props.backup ? [{ podSelector: { matchLabels: { ...props.backup.selectorLabels } } }] : [];
     const ingress: k8s.NetworkPolicyIngressRule[] = [
-      { from: [cluster, peer(props.clientSelector, props.clientNamespaceSelector)], ports: [tcp(POSTGRES_PORT)] },
+      { from: [cluster, ...backupPods, peer(props.clientSelector, props.clientNamespaceSelector)], ports: [tcp(POSTGRES_PORT)] },
     ];
     if (statefulSet.metrics) {
       ingress.push({ from: [peer(props.metricsScraperSelector, props.metricsScraperNamespaceSelector)], ports: [tcp(METRICS_PORT)] });
@@ -120,6 +131,22 @@ export class PostgresNetworkPolicy extends Construct {
         ],
       },
     }));
+
+    if (props.backup) {
+      this.backupPolicyName = props.backup.cronJobName;
+      addObject(this, 'Backup', api.KubeNetworkPolicy.GVK, asJson<k8s.KubeNetworkPolicyProps>({
+        metadata: { name: this.backupPolicyName, labels: { ...names.common } },
+        spec: {
+          podSelector: { matchLabels: { ...props.backup.selectorLabels } },
+          policyTypes: ['Ingress', 'Egress'],
+          // pg_dump through the write Service, whose name it looks up.
+          egress: [
+            { to: [cluster], ports: [tcp(POSTGRES_PORT)] },
+            { ports: [{ protocol: 'UDP', port: intOrString(DNS_PORT) }, tcp(DNS_PORT)] },
+          ],
+        },
+      }));
+    }
 
     if (props.failoverJob) {
       this.failoverPolicyName = props.failoverJob.cronJobName;

@@ -323,6 +323,7 @@ describe('Argo CD sync waves', () => {
   const WAVES: { [kind: string]: string } = {
     ConfigMap: '-1',
     Secret: '-1',
+    PersistentVolumeClaim: '-1',
     ServiceAccount: '-1',
     Role: '-1',
     RoleBinding: '-1',
@@ -381,14 +382,18 @@ describe('applying dist/ again', () => {
     expect(synthYaml()).toEqual(synthYaml());
   });
 
-  test('the default dist/ starts nothing: no Job or Pod in it, and the failover CronJob is suspended', () => {
+  test('the default dist/ starts nothing that changes the cluster: no Job or Pod, the failover CronJob suspended, the only schedule a read-only dump', () => {
     const dist = path.join(__dirname, '..', 'dist');
     const files = fs.readdirSync(dist).filter(f => f.endsWith('.yaml'));
     expect(files).toContain('postgres-cluster.k8s.yaml');
     const objects: Manifest[] = files.flatMap(f => parseAllDocuments(fs.readFileSync(path.join(dist, f), 'utf8')).map(d => d.toJS()));
     expect(objects.filter(o => o.kind === 'Job' || o.kind === 'Pod')).toEqual([]);
     const cronJobs = objects.filter(o => o.kind === 'CronJob');
-    expect(cronJobs.map(o => [o.metadata.name, o.spec.suspend])).toEqual([['postgres-failover', true]]);
+    expect(cronJobs.map(o => [o.metadata.name, o.spec.suspend])).toEqual([['postgres-failover', true], ['postgres-backup', undefined]]);
+    // The backup logs in as the application role (no superuser, no API token) and runs pg_dump, which only reads.
+    const backup = cronJobs[1].spec.jobTemplate.spec.template.spec;
+    expect([backup.automountServiceAccountToken, backup.containers.map((c: any) => c.command)]).toEqual([false, [['/bin/bash', '/opt/postgres-cluster/backup.sh']]]);
+    expect(backup.containers[0].env.find((e: any) => e.name === 'PGUSER').value).toBe('app');
   });
 });
 

@@ -82,7 +82,10 @@ describe('dist/ as a kustomize base', () => {
     expect(selects(cluster.spec.podSelector, podLabels)).toBe(true);
     expect(selects(find('NetworkPolicy', 'postgres-failover').spec.podSelector, jobPodLabels)).toBe(true);
     // The peers that name the cluster's pods took the label, as the pods did; the clients' peer (any pod) did not.
-    expect(cluster.spec.ingress[0].from.map((peer: any) => peer.podSelector.matchLabels?.team)).toEqual(['payments', undefined]);
-    expect(cluster.spec.ingress[0].from[1]).toEqual({ podSelector: {} });
+    expect(cluster.spec.ingress[0].from.map((peer: any) => peer.podSelector.matchLabels?.team)).toEqual(['payments', 'payments', undefined]);
+    expect(cluster.spec.ingress[0].from[2]).toEqual({ podSelector: {} });
+    const backupPodLabels = find('CronJob', 'postgres-backup').spec.jobTemplate.spec.template.metadata.labels;
+    expect(selects(cluster.spec.ingress[0].from[1].podSelector, backupPodLabels)).toBe(true);
+    expect(selects(find('NetworkPolicy', 'postgres-backup').spec.podSelector, backupPodLabels)).toBe(true);
   });
 });

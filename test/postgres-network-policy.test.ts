@@ -6,6 +6,7 @@ import { find, Manifest, synthChart, synthCluster } from './support/synth';
 const tcp = (port: number) => ({ protocol: 'TCP', port });
 const clusterPods = { podSelector: { matchLabels: { 'app': 'postgres', 'app.kubernetes.io/instance': 'postgres' } } };
 const API_SERVER = { ports: [tcp(443), tcp(6443)] };
+const backupPods = { podSelector: { matchLabels: { 'app.kubernetes.io/instance': 'postgres', 'app.kubernetes.io/component': 'backup' } } };
 
 function policies(objects: Manifest[]): Manifest[] {
   return objects.filter(o => o.kind === 'NetworkPolicy');
@@ -20,9 +21,9 @@ describe('PostgresNetworkPolicy', () => {
   const policy = find(objects, 'NetworkPolicy', 'postgres-cluster');
   const failover = find(objects, 'NetworkPolicy', 'postgres-failover');
 
-  test('the default cluster has two policies, valid against the Kubernetes schema, that deny whatever they do not allow', () => {
-    expect(policies(objects).map(o => o.metadata.name)).toEqual(['postgres-cluster', 'postgres-failover']);
-    for (const p of [policy, failover]) {
+  test('the default cluster has three policies, valid against the Kubernetes schema, that deny whatever they do not allow', () => {
+    expect(policies(objects).map(o => o.metadata.name)).toEqual(['postgres-cluster', 'postgres-backup', 'postgres-failover']);
+    for (const p of [policy, failover, find(objects, 'NetworkPolicy', 'postgres-backup')]) {
       expect(p.spec.policyTypes).toEqual(['Ingress', 'Egress']);
       expect(() => validate(p)).not.toThrow();
     }
@@ -32,7 +33,7 @@ describe('PostgresNetworkPolicy', () => {
     const statefulSet = find(objects, 'StatefulSet', 'postgres-cluster');
     expect(policy.spec.podSelector).toEqual(statefulSet.spec.selector);
     expect(policy.spec.ingress).toEqual([
-      { from: [clusterPods, { podSelector: {} }], ports: [tcp(5432)] },
+      { from: [clusterPods, backupPods, { podSelector: {} }], ports: [tcp(5432)] },
       { from: [{ podSelector: {} }], ports: [tcp(9187)] },
     ]);
     // The ports are the containers' own.
@@ -46,6 +47,18 @@ describe('PostgresNetworkPolicy', () => {
       { ports: [{ protocol: 'UDP', port: 53 }, tcp(53)] },
       API_SERVER,
     ]);
+  });
+
+  test('the backup job\'s pods reach PostgreSQL and DNS only, and nothing reaches them; without a backup, neither its policy nor its peer', () => {
+    const backup = find(objects, 'NetworkPolicy', 'postgres-backup');
+    const backupPodLabels = find(objects, 'CronJob', 'postgres-backup').spec.jobTemplate.spec.template.metadata.labels;
+    expect(backup.spec.podSelector).toEqual(backupPods.podSelector);
+    expect(Object.entries(backup.spec.podSelector.matchLabels).every(([k, v]) => backupPodLabels[k] === v)).toBe(true);
+    expect(backup.spec.ingress).toBeUndefined();
+    expect(backup.spec.egress).toEqual([{ to: [clusterPods], ports: [tcp(5432)] }, { ports: [{ protocol: 'UDP', port: 53 }, tcp(53)] }]);
+    const without = synthCluster({ backup: false });
+    expect(policies(without).map(o => o.metadata.name)).toEqual(['postgres-cluster', 'postgres-failover']);
+    expect(find(without, 'NetworkPolicy', 'postgres-cluster').spec.ingress[0].from).toEqual([clusterPods, { podSelector: {} }]);
   });
 
   test('the failover job\'s pods reach the API server only, and nothing reaches them', () => {
@@ -76,6 +89,7 @@ describe('PostgresNetworkPolicy', () => {
       {
         from: [
           { podSelector: { matchLabels: { 'app': 'orders', 'app.kubernetes.io/instance': 'orders' } } },
+          { podSelector: { matchLabels: { 'app.kubernetes.io/instance': 'orders', 'app.kubernetes.io/component': 'backup' } } },
           {
             namespaceSelector: {},
             podSelector: {

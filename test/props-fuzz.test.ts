@@ -48,6 +48,7 @@ const validProps: fc.Arbitrary<PostgresClusterChartProps> = fc.record({
   podDisruptionBudget: fc.option(fc.boolean(), { nil: undefined }),
   anyService: fc.option(fc.boolean(), { nil: undefined }),
   metrics: fc.option(fc.constant(true), { nil: undefined }),
+  backup: fc.option(fc.boolean(), { nil: undefined }),
   podMonitor: fc.option(fc.boolean(), { nil: undefined }),
   startupTimeoutSeconds: fc.option(fc.integer({ min: 10, max: 2 ** 31 - 1 }), { nil: undefined }),
   networkPolicy: fc.option(fc.boolean(), { nil: undefined }),
@@ -90,7 +91,7 @@ const CHECKED_PROPS: Array<keyof PostgresClusterChartProps> = [
   'storageClassName', 'kubectlImage', 'podAntiAffinity', 'spreadAcrossZones', 'podDisruptionBudget', 'anyService',
   'failoverTargetPod', 'superuserPassword', 'replicationPassword', 'extraSettings', 'initScripts', 'metrics', 'metricsImage', 'podMonitor',
   'startupTimeoutSeconds', 'networkPolicy', 'clientSelector', 'clientNamespaceSelector', 'metricsScraperSelector', 'metricsScraperNamespaceSelector',
-  'appUser', 'appPassword', 'existingAppSecretName',
+  'appUser', 'appPassword', 'existingAppSecretName', 'tls', 'tlsSecretName', 'requireTls', 'backup', 'backupSchedule', 'backupRetention', 'backupStorage',
 ];
 const anyValue = fc.oneof(
   fc.string(), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.constant(''),
@@ -105,7 +106,7 @@ describe('props, fuzzed (fast-check)', () => {
       for (const object of objects) validate(object);
       const statefulSet = objects.find(o => o.kind === 'StatefulSet')!;
       expect(statefulSet.spec.replicas).toBe(props.replicas);
-      expect(objects.filter(o => o.kind === 'NetworkPolicy')).toHaveLength(props.networkPolicy === false ? 0 : 2);
+      expect(objects.filter(o => o.kind === 'NetworkPolicy')).toHaveLength(props.networkPolicy === false ? 0 : props.backup === false ? 2 : 3);
       const conf = objects.find(o => o.kind === 'ConfigMap' && o.data['postgresql.conf'])!.data['postgresql.conf'] as string;
       // Each extra setting is one line that PostgreSQL reads back as the value given.
       for (const [name, value] of Object.entries(props.extraSettings ?? {})) {

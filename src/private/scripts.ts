@@ -10,6 +10,7 @@ export const SCRIPT_FILES = {
   leaderRecord: 'leader-record.sh',
   common: 'common.sh',
   ensureSecrets: 'ensure-secrets.sh',
+  backup: 'backup.sh',
   createReplicationUser: 'create-replication-user.sh',
 } as const;
 

@@ -172,3 +172,13 @@ export function validateLabelSelector(owner: string, prop: string, value: unknow
     }
   }
 }
+
+/** Five fields of a cron schedule (minute hour day-of-month month day-of-week), or a macro such as @daily. */
+const CRON = /^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|(\S+\s+){4}\S+)$/;
+
+export function validateCronSchedule(owner: string, prop: string, value: string): void {
+  if (!CRON.test(value.trim())) {
+    throw new Error(`${owner}: ${prop} ${JSON.stringify(value)} is not a cron schedule: give five fields `
+      + '(minute hour day-of-month month day-of-week), e.g. "0 3 * * *" for 03:00 every day, or a macro such as "@daily".');
+  }
+}

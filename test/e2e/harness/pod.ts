@@ -756,6 +756,8 @@ export class Pod {
     if (made) return made;
     const volume = (this.template.spec.volumes ?? []).find((v: any) => v.name === name);
     if (!volume) throw new Error(`pod ${this.name}: no volume ${name}`);
+    // A PersistentVolumeClaim of its own (a job's): the same volume for every pod that names it, run after run.
+    if (volume.persistentVolumeClaim) return this.host.claimDir(volume.persistentVolumeClaim.claimName);
     const dir = path.join(this.dir, 'volumes', name);
     fs.mkdirSync(dir, { recursive: true });
     if (volume.configMap) {

@@ -1,0 +1,79 @@
+import { Testing } from 'cdk8s';
+import { LogicalBackup, PostgresClusterChart, PostgresClusterChartProps, PostgresConfig, PostgresStatefulSet } from '../src';
+import { find, synthCluster } from './support/synth';
+
+function backupOf(props: PostgresClusterChartProps = {}) {
+  const objects = synthCluster(props);
+  const name = props.clusterName ?? 'postgres';
+  const cronJob = find(objects, 'CronJob', `${name}-backup`);
+  return { objects, cronJob, pod: cronJob.spec.jobTemplate.spec.template.spec, claim: find(objects, 'PersistentVolumeClaim', `${name}-backup`) };
+}
+
+const envOf = (container: any) => Object.fromEntries(container.env.map((e: any) => [e.name, e.value ?? e.valueFrom]));
+
+function fails(props: PostgresClusterChartProps): () => void {
+  return () => new PostgresClusterChart(Testing.app(), 'test', props);
+}
+
+describe('LogicalBackup', () => {
+  test('dumps the application database every night at 03:00 onto its own volume, one run at a time', () => {
+    const { cronJob, pod, claim } = backupOf();
+    expect(cronJob.spec).toMatchObject({ schedule: '0 3 * * *', concurrencyPolicy: 'Forbid', successfulJobsHistoryLimit: 3, failedJobsHistoryLimit: 3 });
+    expect(cronJob.spec.suspend).toBeUndefined();
+    expect(claim.spec).toEqual({ accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '10Gi' } } });
+    expect(pod.volumes).toContainEqual({ name: 'backup', persistentVolumeClaim: { claimName: 'postgres-backup' } });
+    expect(pod.containers[0].volumeMounts).toContainEqual({ name: 'backup', mountPath: '/backup' });
+    expect(pod.containers[0].command).toEqual(['/bin/bash', '/opt/postgres-cluster/backup.sh']);
+    expect(pod.containers[0].image).toBe('postgres:15');
+  });
+
+  test('logs in as the application role through the write Service, over TLS, with the password from its Secret; no API token', () => {
+    const { pod } = backupOf();
+    expect(envOf(pod.containers[0])).toMatchObject({
+      PGHOST: 'postgres-write',
+      PGPORT: '5432',
+      PGUSER: 'app',
+      PGDATABASE: 'myapp',
+      PGSSLMODE: 'require',
+      BACKUP_DIR: '/backup',
+      BACKUP_RETENTION: '7',
+      PGPASSWORD: { secretKeyRef: { name: 'postgres-app', key: 'password' } },
+    });
+    expect(pod.automountServiceAccountToken).toBe(false);
+    expect(pod.securityContext).toMatchObject({ runAsUser: 999, fsGroup: 999, runAsNonRoot: true });
+    expect(pod.containers[0].securityContext).toEqual({ allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, readOnlyRootFilesystem: true });
+    expect(envOf(backupOf({ tls: false }).pod.containers[0]).PGSSLMODE).toBe('prefer');
+    expect(envOf(backupOf({ existingAppSecretName: 'apps', appUser: 'shop', database: 'shop' }).pod.containers[0]))
+      .toMatchObject({ PGUSER: 'shop', PGDATABASE: 'shop', PGPASSWORD: { secretKeyRef: { name: 'apps', key: 'password' } } });
+  });
+
+  test('follows its props', () => {
+    const { cronJob, claim, pod } = backupOf({ clusterName: 'orders', backupSchedule: '@hourly', backupRetention: 30, backupStorage: '50Gi', storageClassName: 'fast' });
+    expect(cronJob.spec.schedule).toBe('@hourly');
+    expect(claim.spec).toMatchObject({ storageClassName: 'fast', resources: { requests: { storage: '50Gi' } } });
+    expect(envOf(pod.containers[0])).toMatchObject({ PGHOST: 'orders-write', BACKUP_RETENTION: '30' });
+    expect(cronJob.metadata.labels).toMatchObject({ 'app.kubernetes.io/instance': 'orders', 'app.kubernetes.io/component': 'backup' });
+  });
+
+  test('backup: false leaves it out; its settings without it are refused', () => {
+    const objects = synthCluster({ backup: false });
+    expect(objects.filter(o => o.metadata.name === 'postgres-backup')).toEqual([]);
+    expect(fails({ backup: false, backupSchedule: '@daily' })).toThrow(
+      'PostgresClusterChart test: backupSchedule is set but backup is false: there is no backup to apply it to. Drop backupSchedule, or set backup to true.');
+    expect(fails({ backup: false, backupRetention: 3 })).toThrow(/backupRetention is set but backup is false/);
+  });
+
+  test('refuses a schedule, retention or size that cannot work, naming the prop', () => {
+    expect(fails({ backupSchedule: 'nightly' })).toThrow(
+      'PostgresClusterChart test: backupSchedule "nightly" is not a cron schedule: give five fields (minute hour day-of-month month day-of-week), '
+      + 'e.g. "0 3 * * *" for 03:00 every day, or a macro such as "@daily".');
+    expect(fails({ backupRetention: 0 })).toThrow(/backupRetention must be an integer between 1 and 10000/);
+    expect(fails({ backupStorage: 'lots' })).toThrow(/backupStorage/);
+    const chart = Testing.chart();
+    const statefulSet = new PostgresStatefulSet(chart, 'S', { config: new PostgresConfig(chart, 'C') });
+    expect(() => new LogicalBackup(chart, 'B', { statefulSet, schedule: '* * *' })).toThrow(/LogicalBackup test\/B: schedule "\* \* \*" is not a cron schedule/);
+    expect(() => new LogicalBackup(chart, 'B2', { statefulSet, retention: 1.5 })).toThrow(/retention must be an integer/);
+    const backup = new LogicalBackup(chart, 'B3', { statefulSet });
+    expect([backup.cronJobName, backup.claimName, backup.schedule, backup.retention]).toEqual(['postgres-backup', 'postgres-backup', '0 3 * * *', 7]);
+  });
+});
