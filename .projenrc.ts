@@ -24,6 +24,8 @@ const project = new cdk8s.ConstructLibraryCdk8s({
     '@kubernetes-models/argo-cd@2.7.2',
     // The prometheus-operator PodMonitor schema (CommonJS at 4.4.4).
     '@kubernetes-models/prometheus-operator@4.4.4',
+    // cert-manager's Certificate schema (certManagerIssuer), CommonJS at 4.4.4 like the above.
+    '@kubernetes-models/cert-manager@4.4.4',
     'yaml@^2.9.0',
     // Property tests: any valid props synthesize valid YAML; any bad value gets a clear error.
     'fast-check@^4.10.2',

@@ -13,6 +13,8 @@ const SYNC_WAVES: { readonly [kind: string]: string } = {
   Secret: '-1',
   // The backup's volume, before its CronJob.
   PersistentVolumeClaim: '-1',
+  // The pods wait for the Secret that cert-manager makes from it.
+  Certificate: '-1',
   ServiceAccount: '-1',
   Role: '-1',
   RoleBinding: '-1',

@@ -1,3 +1,4 @@
+import { ApiObject, Chart } from 'cdk8s';
 import type { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { addObject } from './private/api-object';
@@ -11,6 +12,19 @@ import {
   validateClusterName, validateInteger, validatePostgresSize, validatePostgresVersion,
   validateObjectName, validateSettingName, validateSettingValue, validateStringMap, validateTypes,
 } from './private/validation';
+
+/**
+ * A cert-manager issuer (`issuerRef` of a `Certificate`).
+ */
+export interface CertManagerIssuer {
+  /** The Issuer's or ClusterIssuer's name. */
+  readonly name: string;
+  /**
+   * "Issuer" (in the cluster's namespace) or "ClusterIssuer".
+   * @default "Issuer"
+   */
+  readonly kind?: string;
+}
 
 /**
  * Properties of {@link PostgresConfig}.
@@ -150,6 +164,16 @@ export interface PostgresConfigProps {
   readonly tlsSecretName?: string;
 
   /**
+   * A cert-manager issuer for the pods' certificate: the YAML then holds a cert-manager `Certificate`
+   * `<clusterName>-tls` (ECDSA P-256) for the write, read and any Services and every pod
+   * (`*.<clusterName>-headless`), and the pods use the Secret it keeps (`tlsSecretName`, by default
+   * `<clusterName>-tls`). cert-manager must be installed, or applying the YAML fails; the pods wait until the
+   * Secret exists, and their sidecars reload PostgreSQL when cert-manager renews it.
+   * @default - no Certificate
+   */
+  readonly certManagerIssuer?: CertManagerIssuer;
+
+  /**
    * Refuse network connections without TLS (`hostssl` rules only): clients must connect with `sslmode=require` or
    * stronger (libpq's default, `prefer`, also uses TLS when offered).
    * @default false
@@ -249,8 +273,19 @@ export class PostgresConfig extends Construct {
     if (!tls && props.requireTls) {
       throw new Error(`${owner}: requireTls is true but tls is false: no client could connect. Turn tls on, or drop requireTls.`);
     }
-    this.tlsMode = !tls ? 'off' : props.tlsSecretName !== undefined ? 'secret' : 'generate';
-    this.tlsSecretName = props.tlsSecretName;
+    const issuer = props.certManagerIssuer;
+    if (issuer !== undefined) {
+      if (typeof issuer !== 'object' || issuer === null || Array.isArray(issuer)) {
+        throw new Error(`${owner}: certManagerIssuer ${JSON.stringify(issuer)} is not an issuer: give { name: "my-issuer", kind: "Issuer" | "ClusterIssuer" }.`);
+      }
+      if (!tls) throw new Error(`${owner}: certManagerIssuer is given but tls is false: the certificate would not be used. Drop one of them.`);
+      if (typeof issuer.name !== 'string') throw new Error(`${owner}: certManagerIssuer.name is missing: name the Issuer or ClusterIssuer.`);
+      validateObjectName(owner, 'certManagerIssuer.name', issuer.name);
+      if (issuer.kind !== undefined && !['Issuer', 'ClusterIssuer'].includes(issuer.kind)) {
+        throw new Error(`${owner}: certManagerIssuer.kind ${JSON.stringify(issuer.kind)} is not "Issuer" or "ClusterIssuer".`);
+      }
+    }
+
     validateObjectName(owner, 'existingSecretName', props.existingSecretName);
     validateObjectName(owner, 'existingAppSecretName', props.existingAppSecretName);
     validateStringMap(owner, 'extraSettings', props.extraSettings);
@@ -268,6 +303,8 @@ export class PostgresConfig extends Construct {
 
     this.clusterName = props.clusterName ?? 'postgres';
     validateClusterName(owner, this.clusterName);
+    this.tlsSecretName = props.tlsSecretName ?? (issuer !== undefined ? `${this.clusterName}-tls` : undefined);
+    this.tlsMode = !tls ? 'off' : this.tlsSecretName !== undefined ? 'secret' : 'generate';
     this.postgresVersion = props.postgresVersion ?? 15;
     validatePostgresVersion(owner, this.postgresVersion);
     this.maxReplicas = props.maxReplicas ?? 10;
@@ -382,6 +419,28 @@ export class PostgresConfig extends Construct {
         [SCRIPT_FILES.backup]: readScript(SCRIPT_FILES.backup),
       },
     }));
+    if (issuer !== undefined) {
+      const namespace = Chart.of(this).namespace;
+      const services = [names.writeService, names.readService, names.anyService];
+      // cert-manager.io/v1 Certificate, checked against its schema in the tests.
+      new ApiObject(this, 'Certificate', {
+        apiVersion: 'cert-manager.io/v1',
+        kind: 'Certificate',
+        metadata: { name: `${this.clusterName}-tls`, labels: { ...names.common } },
+        spec: {
+          secretName: this.tlsSecretName,
+          issuerRef: { name: issuer.name, kind: issuer.kind ?? 'Issuer', group: 'cert-manager.io' },
+          commonName: names.writeService,
+          dnsNames: [
+            ...services,
+            `*.${names.headlessService}`,
+            // With the chart's namespace known, the names clients in other namespaces use too.
+            ...(namespace ? [...services, names.headlessService].map(n => `${n === names.headlessService ? '*.' : ''}${n}.${namespace}.svc`) : []),
+          ],
+          privateKey: { algorithm: 'ECDSA', size: 256, rotationPolicy: 'Always' },
+        },
+      });
+    }
     if (passwordsGiven) {
       // Both keys are needed: the one not given gets the reference design's password.
       addObject(this, 'Secret', api.KubeSecret.GVK, asJson<k8s.KubeSecretProps>({

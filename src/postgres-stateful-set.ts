@@ -385,6 +385,8 @@ export class PostgresStatefulSet extends Construct {
                 { name: 'APP_DATABASE', value: config.database },
                 { name: 'SECRET_DIR', value: PATHS.secretDir },
                 { name: 'APP_SECRET_DIR', value: PATHS.appSecretDir },
+                // A renewed certificate (tlsSecretName) is PostgreSQL's at the sidecar's next reload.
+                { name: 'TLS_SECRET_DIR', value: config.tlsSecretName !== undefined ? PATHS.tlsSecretDir : '' },
                 passfileEnv,
                 syncEnv,
                 { name: 'ISOLATION_FENCE_SECONDS', value: String(ISOLATION_FENCE_SECONDS) },
@@ -402,6 +404,7 @@ export class PostgresStatefulSet extends Construct {
                 { name: TOKEN_VOLUME, mountPath: PATHS.serviceAccountDir, readOnly: true },
                 { name: SECRET_VOLUME, mountPath: PATHS.secretDir, readOnly: true },
                 { name: APP_SECRET_VOLUME, mountPath: PATHS.appSecretDir, readOnly: true },
+                ...(config.tlsSecretName !== undefined ? [{ name: TLS_VOLUME, mountPath: PATHS.tlsSecretDir, readOnly: true }] : []),
                 credentialsMount,
                 // Its own /tmp (kubectl's cache).
                 { name: LABELER_TMP_VOLUME, mountPath: '/tmp' },

@@ -1,7 +1,7 @@
 import { Testing } from 'cdk8s';
 import { PostgresConfig, PostgresConfigProps } from '../src';
 import { parseConf } from './support/reference-diff';
-import { find, synthChart } from './support/synth';
+import { find, synthCluster, synthChart } from './support/synth';
 
 function config(props: PostgresConfigProps = {}) {
   const objects = synthChart(chart => new PostgresConfig(chart, 'Config', props));
@@ -238,6 +238,41 @@ describe('PostgresConfig', () => {
       });
       const c = new PostgresConfig(Testing.chart(), 'C', { tlsSecretName: 'db-tls' });
       expect([c.tlsMode, c.tlsSecretName]).toEqual(['secret', 'db-tls']);
+    });
+
+    test('with a cert-manager issuer, asks cert-manager for the pods\' certificate and uses its Secret', () => {
+      const { objects, settings } = config({ clusterName: 'orders', certManagerIssuer: { name: 'letsencrypt', kind: 'ClusterIssuer' } });
+      const certificate = find(objects, 'Certificate', 'orders-tls');
+      expect(certificate.apiVersion).toBe('cert-manager.io/v1');
+      expect(certificate.spec).toEqual({
+        secretName: 'orders-tls',
+        issuerRef: { name: 'letsencrypt', kind: 'ClusterIssuer', group: 'cert-manager.io' },
+        commonName: 'orders-write',
+        dnsNames: ['orders-write', 'orders-read', 'orders-any', '*.orders-headless'],
+        privateKey: { algorithm: 'ECDSA', size: 256, rotationPolicy: 'Always' },
+      });
+      expect(settings.get('ssl_cert_file')).toBe('/etc/postgres-cluster/tls/tls.crt');
+      const c = new PostgresConfig(Testing.chart(), 'C', { certManagerIssuer: { name: 'ca' }, tlsSecretName: 'db-tls' });
+      expect([c.tlsMode, c.tlsSecretName]).toEqual(['secret', 'db-tls']);
+      expect(find(config({ certManagerIssuer: { name: 'ca' } }).objects, 'Certificate', 'postgres-tls').spec.issuerRef.kind).toBe('Issuer');
+    });
+
+    test('a cert-manager certificate of a chart with a namespace also names the Services in it', () => {
+      const objects = synthCluster({ namespace: 'shop', certManagerIssuer: { name: 'ca' } });
+      expect(find(objects, 'Certificate', 'postgres-tls').spec.dnsNames).toEqual([
+        'postgres-write', 'postgres-read', 'postgres-any', '*.postgres-headless',
+        'postgres-write.shop.svc', 'postgres-read.shop.svc', 'postgres-any.shop.svc', '*.postgres-headless.shop.svc',
+      ]);
+    });
+
+    test('refuses a cert-manager issuer it cannot use', () => {
+      expect(fails({ tls: false, certManagerIssuer: { name: 'ca' } })).toThrow(
+        'PostgresConfig test/Config: certManagerIssuer is given but tls is false: the certificate would not be used. Drop one of them.');
+      expect(fails({ certManagerIssuer: { name: 'ca', kind: 'Vault' } })).toThrow(
+        'PostgresConfig test/Config: certManagerIssuer.kind "Vault" is not "Issuer" or "ClusterIssuer".');
+      expect(fails({ certManagerIssuer: {} as any })).toThrow('certManagerIssuer.name is missing: name the Issuer or ClusterIssuer.');
+      expect(fails({ certManagerIssuer: 'ca' as any })).toThrow('certManagerIssuer "ca" is not an issuer: give { name: "my-issuer", kind: "Issuer" | "ClusterIssuer" }.');
+      expect(fails({ certManagerIssuer: { name: 'Bad Name' } })).toThrow(/certManagerIssuer.name "Bad Name" is not a Kubernetes object name/);
     });
 
     test('can be turned off', () => {

@@ -127,6 +127,11 @@ describe('PostgresStatefulSet', () => {
     expect(find(given, 'StatefulSet', 'postgres-cluster').spec.template.spec.volumes)
       .toContainEqual({ name: 'tls', secret: { secretName: 'postgres-tls', defaultMode: 0o440 } });
     expect(envOf(container(statefulSet({}, { tls: false }), 'postgres'), 'TLS_MODE').value).toBe('off');
+    // The sidecar sees it too: it reloads PostgreSQL when the certificate is renewed.
+    const labeler = container(given, 'role-labeler');
+    expect(envOf(labeler, 'TLS_SECRET_DIR').value).toBe('/etc/postgres-cluster/tls');
+    expect(labeler.volumeMounts).toContainEqual({ name: 'tls', mountPath: '/etc/postgres-cluster/tls', readOnly: true });
+    expect(envOf(container(objects, 'role-labeler'), 'TLS_SECRET_DIR').value).toBe('');
   });
 
   test('pg_rewind and the sidecars reach other pods as the replication role, or as the superuser before PostgreSQL 15', () => {
@@ -385,6 +390,7 @@ describe('PostgresStatefulSet', () => {
       NETWORK_USER: 'replicator',
       SECRET_DIR: '/etc/postgres-cluster/secret',
       APP_SECRET_DIR: '/etc/postgres-cluster/app-secret',
+      TLS_SECRET_DIR: '',
       PGPASSFILE: '/var/run/postgres-credentials/pgpass',
       SYNC_REPLICAS: '1',
       ISOLATION_FENCE_SECONDS: '10',

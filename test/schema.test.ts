@@ -16,6 +16,10 @@ const clusters: Array<[string, PostgresClusterChartProps]> = [
     failoverTargetPod: 'orders-db-cluster-1',
     resources: { requests: { cpu: k8s.Quantity.fromString('500m') } },
     anyService: false,
+    podMonitor: true,
+    certManagerIssuer: { name: 'internal-ca', kind: 'ClusterIssuer' },
+    requireTls: true,
+    namespace: 'shop',
   }],
 ];
 

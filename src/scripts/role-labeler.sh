@@ -47,6 +47,9 @@ set -euo pipefail
 : "${APP_SECRET_DIR:=}"
 : "${APP_USER:=}"
 : "${APP_DATABASE:=postgres}"
+# The server certificate's mounted Secret (tlsSecretName), if any: when the kubelet brings a renewed one, PostgreSQL
+# reloads it.
+: "${TLS_SECRET_DIR:=}"
 # Who connects to the primary over the network (pg_ls_waldir): the replication role, unless the superuser may
 # (PostgreSQL before 15, where pg_rewind needs it).
 : "${NETWORK_USER:=$REPLICATION_USER}"
@@ -123,6 +126,19 @@ write_passfile() {
   (umask 077 && printf '%s\n' "$content" > "$PGPASSFILE.new" && mv -f "$PGPASSFILE.new" "$PGPASSFILE") || return 1
   if [ -n "$PASSFILE_WRITTEN" ]; then log "the Secret changed: rewrote this pod's password file"; fi
   PASSFILE_WRITTEN=$content
+}
+
+# A renewed certificate in the mounted Secret (cert-manager renews it; the kubelet swaps the files together): PostgreSQL
+# reads its certificate and key again on a reload. Every pod, whatever its role.
+CERTIFICATE_SEEN=""
+reload_renewed_certificate() {
+  local certificate=""
+  [ -n "$TLS_SECRET_DIR" ] && read_secret_file "$TLS_SECRET_DIR/tls.crt" certificate && [ -n "$certificate" ] || return 0
+  if [ -n "$CERTIFICATE_SEEN" ] && [ "$certificate" != "$CERTIFICATE_SEEN" ]; then
+    sql "SELECT pg_reload_conf()" > /dev/null || return 0
+    log "the certificate in $TLS_SECRET_DIR changed (renewed): PostgreSQL reloaded it"
+  fi
+  CERTIFICATE_SEEN=$certificate
 }
 
 # On the primary: the roles and their passwords as the Secrets say (credentials_sql), after every start of this
@@ -457,6 +473,7 @@ main() {
   while true; do
     started=${EPOCHREALTIME/./}
     if read_passwords; then write_passfile || log "could not write $PGPASSFILE; retrying"; fi
+    reload_renewed_certificate
     if record_read; then
       last_read=$SECONDS
       write_record_file "$started"

@@ -89,4 +89,22 @@ describe('TLS with your certificate (tlsSecretName) and requireTls', () => {
     await waitForStreaming(cluster, POD(2), [POD(0), POD(1)], 60_000);
     expect(await encryptedStreams(cluster, POD(2))).toBe(`${POD(0)},${POD(1)}`);
   }));
+
+  test('a renewed certificate in the Secret (as cert-manager renews it) is served without a restart', () => step(cluster, async () => {
+    const renewed = path.join(scratch, 'renewed.crt');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', '/CN=renewed',
+      '-addext', 'subjectAltName=DNS:postgres-write,DNS:postgres-read,DNS:*.postgres-headless',
+      '-keyout', path.join(scratch, 'renewed.key'), '-out', renewed], { stdio: 'ignore' });
+    const marks = PODS.map(p => cluster.pod(p).logMark('role-labeler'));
+    const restarts = () => PODS.map(p => cluster.pod(p).container('postgres').restarts);
+    const restartsBefore = restarts();
+    cluster.updateSecret('postgres-tls', { 'tls.crt': fs.readFileSync(renewed, 'utf8'), 'tls.key': fs.readFileSync(path.join(scratch, 'renewed.key'), 'utf8') });
+    await waitFor('every pod to reload its renewed certificate', () =>
+      PODS.every((p, i) => cluster.pod(p).logSince(marks[i], 'role-labeler').includes('PostgreSQL reloaded it')), 30_000, 250);
+    const verified = await cluster.sql('postgres-write', SSL_SQL, { conninfo: `sslmode=verify-full sslrootcert=${renewed}` });
+    expect([verified.code, verified.stdout, verified.stderr]).toEqual([0, 't\n', '']);
+    const old = await cluster.sql('postgres-write', SSL_SQL, { conninfo: `sslmode=verify-full sslrootcert=${crt}` });
+    expect(old.stderr).toContain('certificate verify failed');
+    expect(restarts()).toEqual(restartsBefore);
+  }));
 });
