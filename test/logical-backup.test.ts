@@ -47,6 +47,36 @@ describe('LogicalBackup', () => {
       .toMatchObject({ PGUSER: 'shop', PGDATABASE: 'shop', PGPASSWORD: { secretKeyRef: { name: 'apps', key: 'password' } } });
   });
 
+  test('its pods carry the cluster\'s and the backup\'s labels, know their name, and write only to their volumes', () => {
+    const { cronJob, pod, claim } = backupOf();
+    const labels = {
+      'app.kubernetes.io/name': 'postgresql',
+      'app.kubernetes.io/instance': 'postgres',
+      'app.kubernetes.io/managed-by': 'cdk8s-postgres-cluster',
+      'app.kubernetes.io/component': 'backup',
+    };
+    expect([cronJob.metadata.labels, cronJob.spec.jobTemplate.metadata.labels, cronJob.spec.jobTemplate.spec.template.metadata.labels])
+      .toEqual([labels, labels, labels]);
+    expect(claim.metadata.labels).toEqual({
+      'app.kubernetes.io/name': 'postgresql', 'app.kubernetes.io/instance': 'postgres', 'app.kubernetes.io/managed-by': 'cdk8s-postgres-cluster',
+    });
+    expect([pod.enableServiceLinks, pod.restartPolicy, cronJob.spec.jobTemplate.spec.backoffLimit]).toEqual([false, 'Never', 2]);
+    const container = pod.containers[0];
+    expect(container.name).toBe('backup');
+    expect(container.env.find((e: any) => e.name === 'POD_NAME')).toEqual({ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } });
+    expect(container.resources).toEqual({ requests: { cpu: '100m', memory: '64Mi' } });
+    expect(container.volumeMounts).toEqual([
+      { name: 'postgres-cluster-init', mountPath: '/opt/postgres-cluster' },
+      { name: 'backup', mountPath: '/backup' },
+      { name: 'tmp', mountPath: '/tmp' },
+    ]);
+    expect(pod.volumes).toEqual([
+      { name: 'postgres-cluster-init', configMap: { name: 'postgres-cluster-init', defaultMode: 0o755 } },
+      { name: 'backup', persistentVolumeClaim: { claimName: 'postgres-backup' } },
+      { name: 'tmp', emptyDir: {} },
+    ]);
+  });
+
   test('follows its props', () => {
     const { cronJob, claim, pod } = backupOf({ clusterName: 'orders', backupSchedule: '@hourly', backupRetention: 30, backupStorage: '50Gi', storageClassName: 'fast' });
     expect(cronJob.spec.schedule).toBe('@hourly');
@@ -72,7 +102,13 @@ describe('LogicalBackup', () => {
     const chart = Testing.chart();
     const statefulSet = new PostgresStatefulSet(chart, 'S', { config: new PostgresConfig(chart, 'C') });
     expect(() => new LogicalBackup(chart, 'B', { statefulSet, schedule: '* * *' })).toThrow(/LogicalBackup test\/B: schedule "\* \* \*" is not a cron schedule/);
-    expect(() => new LogicalBackup(chart, 'B2', { statefulSet, retention: 1.5 })).toThrow(/retention must be an integer/);
+    expect(() => new LogicalBackup(chart, 'B2', { statefulSet, retention: 1.5 })).toThrow(
+      'LogicalBackup test/B2: retention must be an integer between 1 and 10000 (the number of dumps kept); got 1.5.');
+    expect(() => new LogicalBackup(chart, 'B4', { statefulSet, storage: '10 GB' })).toThrow(/LogicalBackup test\/B4: storage "10 GB"/);
+    expect(() => new LogicalBackup(chart, 'B5', { statefulSet, storageClassName: 'Fast_SSD' })).toThrow(/LogicalBackup test\/B5: storageClassName "Fast_SSD"/);
+    for (const prop of ['schedule', 'storage', 'storageClassName'] as const) {
+      expect(() => new LogicalBackup(chart, `T-${prop}`, { statefulSet, [prop]: 5 as any })).toThrow(new RegExp(`LogicalBackup test/T-${prop}: ${prop} `));
+    }
     const backup = new LogicalBackup(chart, 'B3', { statefulSet });
     expect([backup.cronJobName, backup.claimName, backup.schedule, backup.retention]).toEqual(['postgres-backup', 'postgres-backup', '0 3 * * *', 7]);
   });

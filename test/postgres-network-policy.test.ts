@@ -17,9 +17,15 @@ function fails(props: PostgresClusterChartProps): () => void {
 }
 
 describe('PostgresNetworkPolicy', () => {
-  const objects = synthCluster();
-  const policy = find(objects, 'NetworkPolicy', 'postgres-cluster');
-  const failover = find(objects, 'NetworkPolicy', 'postgres-failover');
+  // Synthesized in each test, not while jest collects them: a mutation run sees which tests cover which code.
+  let objects: Manifest[];
+  let policy: Manifest;
+  let failover: Manifest;
+  beforeEach(() => {
+    objects = synthCluster();
+    policy = find(objects, 'NetworkPolicy', 'postgres-cluster');
+    failover = find(objects, 'NetworkPolicy', 'postgres-failover');
+  });
 
   test('the default cluster has three policies, valid against the Kubernetes schema, that deny whatever they do not allow', () => {
     expect(policies(objects).map(o => o.metadata.name)).toEqual(['postgres-cluster', 'postgres-backup', 'postgres-failover']);
@@ -51,6 +57,8 @@ describe('PostgresNetworkPolicy', () => {
 
   test('the backup job\'s pods reach PostgreSQL and DNS only, and nothing reaches them; without a backup, neither its policy nor its peer', () => {
     const backup = find(objects, 'NetworkPolicy', 'postgres-backup');
+    expect(backup.metadata.labels).toEqual(policy.metadata.labels);
+    expect(backup.spec.policyTypes).toEqual(['Ingress', 'Egress']);
     const backupPodLabels = find(objects, 'CronJob', 'postgres-backup').spec.jobTemplate.spec.template.metadata.labels;
     expect(backup.spec.podSelector).toEqual(backupPods.podSelector);
     expect(Object.entries(backup.spec.podSelector.matchLabels).every(([k, v]) => backupPodLabels[k] === v)).toBe(true);
