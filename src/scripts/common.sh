@@ -45,6 +45,17 @@ slot_of() { printf '%s' "${1//-/_}"; }
 STREAMED_A_SECOND_SQL="EXISTS (SELECT 1 FROM pg_stat_wal_receiver AS r JOIN pg_stat_activity AS a USING (pid)
   WHERE r.status = 'streaming' AND a.backend_start < clock_timestamp() - interval '1 second')"
 
+# Replaces the pod's libpq password file ($PGPASSFILE) whole (rename), readable by its owner only (libpq ignores a
+# file that others may read): a line for the replication role, then one for the superuser. Arguments: replication
+# role, its password, superuser, its password. The entrypoint writes it at start, the sidecar when a Secret changes.
+write_password_file() {
+  (
+    umask 077
+    printf '*:*:*:%s:%s\n*:*:*:%s:%s\n' "$(pgpass_escape "$1")" "$(pgpass_escape "$2")" "$(pgpass_escape "$3")" "$(pgpass_escape "$4")" \
+      > "$PGPASSFILE.$$" && mv -f "$PGPASSFILE.$$" "$PGPASSFILE"
+  )
+}
+
 # A value for a psql \set between single quotes: "\" and "'" escaped.
 psql_quote() {
   local value=${1//\\/\\\\}

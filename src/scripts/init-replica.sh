@@ -67,15 +67,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 die() { log "FATAL: $*"; exit 1; }
 
 # Passwords reach libpq through a passfile: never a prompt, never a command line.
-# The sidecar rewrites the same file (same lines) when a Secret changes; both replace it whole (rename).
+# The sidecar rewrites the same file (write_password_file) when a Secret changes.
 write_passfile() {
-  (
-    umask 077
-    printf '*:*:*:%s:%s\n' "$(pgpass_escape "$REPLICATION_USER")" "$(pgpass_escape "$POSTGRES_REPLICATION_PASSWORD")"
-    printf '*:*:*:%s:%s\n' "$(pgpass_escape "$POSTGRES_USER")" "$(pgpass_escape "$POSTGRES_PASSWORD")"
-  ) > "$PGPASSFILE.init"
-  chmod 600 "$PGPASSFILE.init"
-  mv -f "$PGPASSFILE.init" "$PGPASSFILE"
+  write_password_file "$REPLICATION_USER" "$POSTGRES_REPLICATION_PASSWORD" "$POSTGRES_USER" "$POSTGRES_PASSWORD"
 }
 
 # A clone or initialization that was interrupted leaves a sibling directory; the data directory itself is only ever

@@ -118,14 +118,11 @@ read_passwords() {
 # reconnects with the rotated password), rewritten (rename) when the Secret changed.
 PASSFILE_WRITTEN=""
 write_passfile() {
-  local content
-  content=$(printf '*:*:*:%s:%s\n*:*:*:%s:%s' "$(pgpass_escape "$REPLICATION_USER")" "$(pgpass_escape "$REPLICATION_PASSWORD")" \
-    "$(pgpass_escape "$POSTGRES_USER")" "$(pgpass_escape "$SUPERUSER_PASSWORD")")
-  [ "$content" != "$PASSFILE_WRITTEN" ] || return 0
-  # libpq ignores a password file that others may read.
-  (umask 077 && printf '%s\n' "$content" > "$PGPASSFILE.new" && mv -f "$PGPASSFILE.new" "$PGPASSFILE") || return 1
+  local wanted="$REPLICATION_PASSWORD|$SUPERUSER_PASSWORD"
+  [ "$wanted" != "$PASSFILE_WRITTEN" ] || return 0
+  write_password_file "$REPLICATION_USER" "$REPLICATION_PASSWORD" "$POSTGRES_USER" "$SUPERUSER_PASSWORD" || return 1
   if [ -n "$PASSFILE_WRITTEN" ]; then log "the Secret changed: rewrote this pod's password file"; fi
-  PASSFILE_WRITTEN=$content
+  PASSFILE_WRITTEN=$wanted
 }
 
 # A renewed certificate in the mounted Secret (cert-manager renews it; the kubelet swaps the files together): PostgreSQL
