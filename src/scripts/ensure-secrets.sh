@@ -11,7 +11,8 @@
 set -euo pipefail
 
 : "${KUBECTL:=kubectl}"
-: "${SECRET_NAME:?SECRET_NAME must name the Secret of the cluster}"
+# Either may be empty: that Secret is yours (existingSecretName, existingAppSecretName) or in the YAML.
+: "${SECRET_NAME:=}"
 : "${APP_SECRET_NAME:=}"
 : "${APP_USER:=app}"
 : "${APP_DATABASE:=postgres}"
@@ -70,7 +71,9 @@ ensure_secret() {
   done
 }
 
-ensure_secret "$SECRET_NAME" "password=$(random_password)" "replication-password=$(random_password)"
+if [ -n "$SECRET_NAME" ]; then
+  ensure_secret "$SECRET_NAME" "password=$(random_password)" "replication-password=$(random_password)"
+fi
 if [ -n "$APP_SECRET_NAME" ]; then
   app_password=$(random_password)
   ensure_secret "$APP_SECRET_NAME" "username=$APP_USER" "password=$app_password" "dbname=$APP_DATABASE" \

@@ -1,6 +1,7 @@
 import { E2eCluster } from './harness/cluster';
 import { waitFor } from './harness/exec';
-import { DIST_MANIFEST, expectOnlyPrimary, POD, step, waitForStreaming } from './support';
+import * as fs from 'fs';
+import { DIST_MANIFEST, expectOnlyPrimary, POD, step, synthesizeToFile, waitForStreaming } from './support';
 
 jest.setTimeout(240_000);
 
@@ -116,5 +117,30 @@ describe('passwords of the default cluster (dist/): generated in the cluster, ro
         'leaks', Buffer.from(rotated).toString('base64')], 10_000);
       expect([pod, leaks.stdout.trim()]).toEqual([pod, '']);
     }
+  }));
+});
+
+describe('your own cluster Secret (existingSecretName) beside a generated application Secret', () => {
+  let cluster: E2eCluster;
+
+  beforeAll(async () => {
+    const manifest = synthesizeToFile({ existingSecretName: 'vault-postgres', replicas: 2 });
+    const secret = { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'vault-postgres' }, stringData: { 'password': 'from-vault-1', 'replication-password': 'from-vault-2' } };
+    fs.appendFileSync(manifest, `---\n${JSON.stringify(secret)}\n`);
+    cluster = await E2eCluster.start({ manifest });
+  });
+
+  afterAll(async () => {
+    await cluster?.destroy();
+  });
+
+  test('the pods use your Secret as it is, and generate only the application\'s', () => step(cluster, async () => {
+    expect(decoded(cluster.secret('vault-postgres'))).toEqual({ 'password': 'from-vault-1', 'replication-password': 'from-vault-2' });
+    expect(cluster.findSecret('postgres-secret')).toBeUndefined();
+    const app = decoded(cluster.secret('postgres-app'));
+    expect(app.password).toMatch(/^[A-Za-z0-9]{32}$/);
+    await waitForStreaming(cluster, POD(0), [POD(1)]);
+    expect(await cluster.sql('postgres-write', 'SELECT current_user', { user: 'app', password: app.password })).toMatchObject({ code: 0, stdout: 'app\n' });
+    expect(await cluster.sql('postgres-write', 'SELECT 1', { user: 'replicator', password: 'from-vault-2', database: 'postgres' })).toMatchObject({ code: 0 });
   }));
 });
