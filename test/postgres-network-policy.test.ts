@@ -74,6 +74,7 @@ describe('PostgresNetworkPolicy', () => {
     const jobPodLabels = cronJob.spec.jobTemplate.spec.template.metadata.labels;
     expect(failover.spec.podSelector).toEqual({ matchLabels: { 'app.kubernetes.io/instance': 'postgres', 'app.kubernetes.io/component': 'failover' } });
     expect(jobPodLabels).toMatchObject(failover.spec.podSelector.matchLabels);
+    expect(failover.metadata.labels).toEqual(policy.metadata.labels);
     // The job's own selector of its runs is the same.
     const jobSelector = cronJob.spec.jobTemplate.spec.template.spec.containers[0].env.find((e: any) => e.name === 'JOB_SELECTOR').value;
     expect(jobSelector).toBe('app.kubernetes.io/instance=postgres,app.kubernetes.io/component=failover');

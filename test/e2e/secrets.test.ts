@@ -1,6 +1,6 @@
+import * as fs from 'fs';
 import { E2eCluster } from './harness/cluster';
 import { waitFor } from './harness/exec';
-import * as fs from 'fs';
 import { DIST_MANIFEST, expectOnlyPrimary, POD, step, synthesizeToFile, waitForStreaming } from './support';
 
 jest.setTimeout(240_000);
