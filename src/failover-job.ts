@@ -2,7 +2,7 @@ import type { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { PostgresStatefulSet } from './postgres-stateful-set';
 import { addObject, addServiceAccountWithRole } from './private/api-object';
-import { api, asJson } from './private/k8s';
+import { api, asJson, postgresUserPod, restrictedContainer } from './private/k8s';
 import { ISOLATION_FENCE_SECONDS, LABELER_CONTAINER, PATHS, podNames, POSTGRES_CONTAINER, POSTGRES_UID, ROLE_LABEL } from './private/names';
 import { SCRIPT_FILES } from './private/scripts';
 import { validateTargetPod, validateTypes } from './private/validation';
@@ -92,12 +92,7 @@ export class FailoverJob extends Construct {
                 // Service links would add variables such as POSTGRES_WRITE_PORT to every container.
                 enableServiceLinks: false,
                 restartPolicy: 'Never',
-                securityContext: {
-                  runAsUser: POSTGRES_UID,
-                  runAsGroup: POSTGRES_UID,
-                  runAsNonRoot: true,
-                  seccompProfile: { type: 'RuntimeDefault' },
-                },
+                securityContext: postgresUserPod(POSTGRES_UID),
                 containers: [{
                   name: 'failover',
                   image: statefulSet.kubectlImage,
@@ -120,7 +115,7 @@ export class FailoverJob extends Construct {
                     { name: 'ROLE_LABEL', value: ROLE_LABEL },
                     { name: 'HOME', value: '/tmp' },
                   ],
-                  securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, readOnlyRootFilesystem: true },
+                  securityContext: restrictedContainer(),
                   volumeMounts: [
                     { name: config.scriptsConfigMapName, mountPath: PATHS.scriptsDir },
                     // Scratch files and kubectl's cache: the root filesystem is read-only.

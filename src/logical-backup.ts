@@ -2,7 +2,7 @@ import type { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { PostgresStatefulSet } from './postgres-stateful-set';
 import { addObject } from './private/api-object';
-import { api, asJson, quantity } from './private/k8s';
+import { api, asJson, postgresUserPod, quantity, restrictedContainer } from './private/k8s';
 import { PATHS, POSTGRES_PORT, POSTGRES_UID } from './private/names';
 import { SCRIPT_FILES } from './private/scripts';
 import { validateCronSchedule, validateInteger, validateObjectName, validateStorageSize, validateTypes } from './private/validation';
@@ -92,7 +92,6 @@ export class LogicalBackup extends Construct {
       },
     }));
 
-    const restricted: k8s.SecurityContext = { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, readOnlyRootFilesystem: true };
     addObject(this, 'Resource', api.KubeCronJob.GVK, asJson<k8s.KubeCronJobProps>({
       metadata: { name: this.cronJobName, labels },
       spec: {
@@ -112,13 +111,8 @@ export class LogicalBackup extends Construct {
                 automountServiceAccountToken: false,
                 enableServiceLinks: false,
                 restartPolicy: 'Never',
-                securityContext: {
-                  runAsUser: POSTGRES_UID,
-                  runAsGroup: POSTGRES_UID,
-                  fsGroup: POSTGRES_UID,
-                  runAsNonRoot: true,
-                  seccompProfile: { type: 'RuntimeDefault' },
-                },
+                // The dumps' volume writable by the postgres user.
+                securityContext: postgresUserPod(POSTGRES_UID, {}),
                 containers: [{
                   name: 'backup',
                   // The cluster's own image: pg_dump of the server's major version.
@@ -136,7 +130,7 @@ export class LogicalBackup extends Construct {
                     { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
                   ],
                   resources: { requests: { cpu: quantity('100m'), memory: quantity('64Mi') } },
-                  securityContext: restricted,
+                  securityContext: restrictedContainer(),
                   volumeMounts: [
                     { name: config.scriptsConfigMapName, mountPath: PATHS.scriptsDir },
                     { name: 'backup', mountPath: BACKUP_DIR },

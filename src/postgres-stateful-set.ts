@@ -3,7 +3,7 @@ import type { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { PostgresConfig } from './postgres-config';
 import { addObject, addServiceAccountWithRole } from './private/api-object';
-import { api, asJson, intOrString, quantity } from './private/k8s';
+import { api, asJson, intOrString, postgresUserPod, quantity, restrictedContainer } from './private/k8s';
 import {
   DEFAULT_METRICS_IMAGE, METRICS_CONFIG_DIR, METRICS_CONTAINER, METRICS_PORT, METRICS_PORT_NAME, METRICS_QUERIES_KEY, METRICS_USER,
 } from './private/metrics';
@@ -278,12 +278,7 @@ export class PostgresStatefulSet extends Construct {
     const syncEnv: k8s.EnvVar = { name: 'SYNC_REPLICAS', value: String(config.synchronousReplicas) };
     const selector = Object.entries(names.selector).map(([k, v]) => `${k}=${v}`).join(',');
     const nodeScript = (...args: string[]) => ({ command: ['/bin/bash', `${PATHS.scriptsDir}/${SCRIPT_FILES.node}`, ...args] });
-    // Pod Security "restricted", and an image that cannot be written to: each container writes only to its volumes.
-    const restricted: k8s.SecurityContext = {
-      allowPrivilegeEscalation: false,
-      capabilities: { drop: ['ALL'] },
-      readOnlyRootFilesystem: true,
-    };
+    const restricted = restrictedContainer();
 
     const spec: k8s.StatefulSetSpec = {
       serviceName: this.headlessServiceName,
@@ -302,14 +297,9 @@ export class PostgresStatefulSet extends Construct {
           shareProcessNamespace: true,
           // Service links would add variables such as POSTGRES_WRITE_PORT to every container.
           enableServiceLinks: false,
-          securityContext: {
-            runAsUser: POSTGRES_UID,
-            runAsGroup: POSTGRES_UID,
-            fsGroup: POSTGRES_UID,
-            runAsNonRoot: true,
-            fsGroupChangePolicy: 'OnRootMismatch',
-            seccompProfile: { type: 'RuntimeDefault' },
-          },
+          // The data volume writable by the postgres user; its ownership changed only when its root's is wrong (a large
+          // volume is not walked at every start).
+          securityContext: postgresUserPod(POSTGRES_UID, { changePolicy: 'OnRootMismatch' }),
           affinity: antiAffinity(podAntiAffinity, names.selector),
           topologySpreadConstraints: (props.spreadAcrossZones ?? true) ? [{
             maxSkew: 1,

@@ -29,3 +29,23 @@ export function quantity(value: string): k8s.Quantity {
 export function intOrString(value: number | string): k8s.IntOrString {
   return value as unknown as k8s.IntOrString;
 }
+
+/** Pod Security "restricted" for a container, on a root filesystem it cannot write to: it writes only to its volumes. */
+export function restrictedContainer(): k8s.SecurityContext {
+  return { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, readOnlyRootFilesystem: true };
+}
+
+/**
+ * Pod Security "restricted" for a pod that runs as the postgres images' user (uid/gid `uid`): never root, the
+ * runtime's seccomp profile; with `fsGroup`, its volumes writable by that group.
+ */
+export function postgresUserPod(uid: number, fsGroup?: { changePolicy?: string }): k8s.PodSecurityContext {
+  return {
+    runAsUser: uid,
+    runAsGroup: uid,
+    ...(fsGroup ? { fsGroup: uid } : {}),
+    runAsNonRoot: true,
+    ...(fsGroup?.changePolicy ? { fsGroupChangePolicy: fsGroup.changePolicy } : {}),
+    seccompProfile: { type: 'RuntimeDefault' },
+  };
+}
