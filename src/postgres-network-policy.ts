@@ -108,6 +108,7 @@ export class PostgresNetworkPolicy extends Construct {
     const cluster: k8s.NetworkPolicyPeer = { podSelector: { matchLabels: { ...statefulSet.selectorLabels } } };
     const tcp = (port: number): k8s.NetworkPolicyPort => ({ protocol: 'TCP', port: intOrString(port) });
     const toApiServer: k8s.NetworkPolicyEgressRule = { ports: API_SERVER_PORTS.map(tcp) };
+    const toDns: k8s.NetworkPolicyEgressRule = { ports: [{ protocol: 'UDP', port: intOrString(DNS_PORT) }, tcp(DNS_PORT)] };
 
     const backupPods: k8s.NetworkPolicyPeer[] = props.backup ? [{ podSelector: { matchLabels: { ...props.backup.selectorLabels } } }] : [];
     const ingress: k8s.NetworkPolicyIngressRule[] = [
@@ -125,40 +126,28 @@ export class PostgresNetworkPolicy extends Construct {
         egress: [
           // Streaming, pg_basebackup and pg_rewind, to a peer by name or through the write Service.
           { to: [cluster], ports: [tcp(POSTGRES_PORT)] },
-          { ports: [{ protocol: 'UDP', port: intOrString(DNS_PORT) }, tcp(DNS_PORT)] },
+          toDns,
           // The role-labeler sidecar keeps the leader record and the pods' labels.
           toApiServer,
         ],
       },
     }));
 
+    // A job's pods: nothing in, and out only what the job needs.
+    const jobPolicy = (objectId: string, name: string, job: { selectorLabels: { [key: string]: string } }, egress: k8s.NetworkPolicyEgressRule[]) =>
+      addObject(this, objectId, api.KubeNetworkPolicy.GVK, asJson<k8s.KubeNetworkPolicyProps>({
+        metadata: { name, labels: { ...names.common } },
+        spec: { podSelector: { matchLabels: { ...job.selectorLabels } }, policyTypes: ['Ingress', 'Egress'], egress },
+      }));
     if (props.backup) {
       this.backupPolicyName = props.backup.cronJobName;
-      addObject(this, 'Backup', api.KubeNetworkPolicy.GVK, asJson<k8s.KubeNetworkPolicyProps>({
-        metadata: { name: this.backupPolicyName, labels: { ...names.common } },
-        spec: {
-          podSelector: { matchLabels: { ...props.backup.selectorLabels } },
-          policyTypes: ['Ingress', 'Egress'],
-          // pg_dump through the write Service, whose name it looks up.
-          egress: [
-            { to: [cluster], ports: [tcp(POSTGRES_PORT)] },
-            { ports: [{ protocol: 'UDP', port: intOrString(DNS_PORT) }, tcp(DNS_PORT)] },
-          ],
-        },
-      }));
+      // pg_dump through the write Service, whose name it looks up.
+      jobPolicy('Backup', this.backupPolicyName, props.backup, [{ to: [cluster], ports: [tcp(POSTGRES_PORT)] }, toDns]);
     }
-
     if (props.failoverJob) {
       this.failoverPolicyName = props.failoverJob.cronJobName;
-      addObject(this, 'Failover', api.KubeNetworkPolicy.GVK, asJson<k8s.KubeNetworkPolicyProps>({
-        metadata: { name: this.failoverPolicyName, labels: { ...names.common } },
-        spec: {
-          podSelector: { matchLabels: { ...props.failoverJob.selectorLabels } },
-          policyTypes: ['Ingress', 'Egress'],
-          // kubectl finds the API server by the address in KUBERNETES_SERVICE_HOST: no DNS.
-          egress: [toApiServer],
-        },
-      }));
+      // kubectl finds the API server by the address in KUBERNETES_SERVICE_HOST: no DNS.
+      jobPolicy('Failover', this.failoverPolicyName, props.failoverJob, [toApiServer]);
     }
   }
 }
