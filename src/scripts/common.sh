@@ -68,7 +68,8 @@ psql_quote() {
 # (pg_monitor; pg_checkpoint on PostgreSQL 15+; pg_rewind's file functions); the application role, owner of the
 # application database; the passwords of all three. Its commits do not wait for a synchronous standby (none may stream
 # yet; a new primary's sidecar applies them again). Arguments: superuser, replication and application passwords.
-# Environment: POSTGRES_USER, REPLICATION_USER, APP_USER (none if empty), APP_DATABASE, PG_VERSION_NUM (from the server).
+# Environment: POSTGRES_USER, REPLICATION_USER, APP_USER (none if empty), APP_DATABASE. The server version (for
+# pg_checkpoint) is the server's own, read by the SQL.
 credentials_sql() {
   printf '\\set ON_ERROR_STOP 1\nSET client_min_messages = warning;\nSET synchronous_commit = local;\nSET statement_timeout = 10000;\n\\set superuser %s\n\\set superuser_password %s\n' \
     "$(psql_quote "$POSTGRES_USER")" "$(psql_quote "$1")"
