@@ -9,6 +9,8 @@ missing=()
 command -v shellcheck > /dev/null || missing+=(shellcheck)
 # The metrics sidecar's exporter, run by the e2e harness in place of its image.
 [ -x /usr/bin/prometheus-postgres-exporter ] || missing+=(prometheus-postgres-exporter)
+# pgBackRest (WAL archiving), run by the e2e harness as the postgres-pgbackrest image's.
+command -v pgbackrest > /dev/null || missing+=(pgbackrest)
 command -v ip > /dev/null || missing+=(iproute2)
 { command -v nsenter && command -v setpriv; } > /dev/null || missing+=(util-linux)
 { command -v cc > /dev/null && [ -e /usr/include/stdio.h ]; } || missing+=(gcc libc6-dev)

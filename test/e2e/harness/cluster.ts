@@ -19,6 +19,20 @@ export interface ClusterOptions {
   readonly manifest: string;
   /** Pods to start with. @default the StatefulSet's replicas */
   readonly replicas?: number;
+  /**
+   * Volumes that already hold data when the cluster starts, e.g. a pgBackRest repository that another cluster
+   * left: PersistentVolumeClaims by claim name (a StatefulSet's `<template>-<pod>`, e.g. `data-postgres-cluster-0`,
+   * or a pod's `persistentVolumeClaim.claimName`), each given as a host directory. Before any pod starts, its
+   * content is copied (`cp -a dir/. claim/`: owners, modes and times kept exactly, the directory's own too) into
+   * the claim's fresh volume (`claimDir(name)`, which holds `lost+found`); the directory itself is not changed.
+   * The kubelet's fsGroup ownership change of a mounted volume's files is not emulated, here as for any volume.
+   * Another cluster's volume is `volumeOf(pod)` or `claimDir(name)` of it: copy it out, or start the new cluster,
+   * before that cluster's destroy() removes its state (stop its pods first, as a volume is detached before it is
+   * attached elsewhere). @default none: every claim starts empty
+   */
+  readonly claims?: Readonly<Record<string, string>>;
+  /** How long start() waits for every pod to be ready before it fails (with the diagnostics). @default 90 s */
+  readonly readyTimeoutMs?: number;
 }
 
 /** A run of a CronJob's job template: one pod, `restartPolicy: Never`. */
@@ -63,8 +77,9 @@ export class E2eCluster implements PodHost {
   public static async start(options: ClusterOptions): Promise<E2eCluster> {
     const cluster = new E2eCluster(options);
     try {
+      for (const [claim, source] of Object.entries(options.claims ?? {})) cluster.restoreClaim(claim, source);
       await cluster.boot();
-      await cluster.waitForPods(cluster.desiredReplicas, 90_000);
+      await cluster.waitForPods(cluster.desiredReplicas, options.readyTimeoutMs ?? 90_000);
     } catch (error) {
       const logs = cluster.diagnostics();
       await cluster.destroy();
@@ -499,6 +514,18 @@ export class E2eCluster implements PodHost {
   }
 
   // ---- emulation ----
+
+  /** A claim that holds data before the cluster starts (ClusterOptions.claims): the directory's content copied into its fresh volume. */
+  private restoreClaim(claim: string, source: string): void {
+    if (!fs.statSync(source, { throwIfNoEntry: false })?.isDirectory()) {
+      throw new Error(`claims.${claim}: ${source} is not a directory`);
+    }
+    const dir = this.claimDir(claim);
+    // Without its set-group-id bit (of a fresh volume), which the directories cp makes would inherit and cp -a keeps:
+    // the copy then has exactly the source's modes, its root too.
+    fs.chmodSync(dir, 0o775);
+    execFileSync('cp', ['-a', '--', `${source}/.`, `${dir}/`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  }
 
   private async boot(): Promise<void> {
     await this.api.listen();

@@ -1,23 +1,38 @@
 /**
  * What the harness runs in place of a container image: the host's own programs, with the image's
- * environment (PATH and ENV lines) and stop signal. Only the images the manifests use are known.
+ * environment (PATH and ENV lines) and stop signal, and without the host's programs the image lacks
+ * (hiddenPaths). Only the images the manifests use are known.
  */
 export interface EmulatedImage {
   readonly env: Record<string, string>;
   readonly stopSignal: NodeJS.Signals;
-  /** Writable directories of the image's filesystem, with owner uid and mode, private to each container. */
+  /** Writable directories of the image's filesystem, with owner uid (and gid) and mode, private to each container. */
   readonly writableDirs: ReadonlyArray<{ path: string; uid: number; mode: number }>;
   /** The image's ENTRYPOINT, run when the container gives no command (its args follow). */
   readonly entrypoint?: readonly string[];
+  /**
+   * Files of the host that the image does not have: absent in the container (bin/container-launch.sh hides
+   * each one that exists behind a read-only overlay of its directory with a whiteout), so that `command -v`
+   * finds nothing and running it fails with "command not found", as in the real image.
+   */
+  readonly hiddenPaths: readonly string[];
 }
 
 const BASE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 export const HOST_POSTGRES_MAJOR = 15;
+/** pgBackRest from Debian's package (2.45 on bookworm): only images built with it (postgres-pgbackrest) have it. */
+export const PGBACKREST = '/usr/bin/pgbackrest';
+/** The uid and gid of the postgres images' `postgres` user. */
+const POSTGRES_UID = 999;
 
 export function emulateImage(image: string, standInBin: string): EmulatedImage {
+  // The official image (docker.io/library/postgres), or one built FROM it with `apt-get install pgbackrest`
+  // (`<registry>/postgres-pgbackrest:<major>`, as the docs name it).
   const postgres = /^(docker\.io\/)?(library\/)?postgres:(\d+)/.exec(image);
-  if (postgres) {
-    if (Number(postgres[3]) !== HOST_POSTGRES_MAJOR) {
+  const pgbackrest = /(^|\/)postgres-pgbackrest:(\d+)/.exec(image);
+  if (postgres || pgbackrest) {
+    const major = postgres ? postgres[3] : pgbackrest![2];
+    if (Number(major) !== HOST_POSTGRES_MAJOR) {
       throw new Error(`image ${image}: this machine has PostgreSQL ${HOST_POSTGRES_MAJOR} only`);
     }
     return {
@@ -30,7 +45,16 @@ export function emulateImage(image: string, standInBin: string): EmulatedImage {
       },
       // The postgres image's STOPSIGNAL: fast shutdown.
       stopSignal: 'SIGINT',
-      writableDirs: [{ path: '/tmp', uid: 0, mode: 0o1777 }, { path: '/var/run/postgresql', uid: 999, mode: 0o3777 }],
+      writableDirs: [
+        { path: '/tmp', uid: 0, mode: 0o1777 },
+        { path: '/var/run/postgresql', uid: POSTGRES_UID, mode: 0o3777 },
+        // The Debian package's postinst makes its log, repository and spool directories the postgres user's, mode 0750.
+        // (Its /etc/pgbackrest.conf, absent here, sets only repo1-path=/var/lib/pgbackrest, pgBackRest's default.)
+        ...(pgbackrest
+          ? ['/var/log/pgbackrest', '/var/lib/pgbackrest', '/var/spool/pgbackrest'].map(path => ({ path, uid: POSTGRES_UID, mode: 0o750 }))
+          : []),
+      ],
+      hiddenPaths: pgbackrest ? [] : [PGBACKREST],
     };
   }
   if (/^(docker\.io\/)?alpine\/k8s:/.test(image)) {
@@ -39,6 +63,7 @@ export function emulateImage(image: string, standInBin: string): EmulatedImage {
       env: { PATH: `${standInBin}:${BASE_PATH}` },
       stopSignal: 'SIGTERM',
       writableDirs: [{ path: '/tmp', uid: 0, mode: 0o1777 }],
+      hiddenPaths: [PGBACKREST],
     };
   }
   if (/^(quay\.io\/)?prometheuscommunity\/postgres-exporter:/.test(image)) {
@@ -48,6 +73,7 @@ export function emulateImage(image: string, standInBin: string): EmulatedImage {
       stopSignal: 'SIGTERM',
       writableDirs: [],
       entrypoint: ['/usr/bin/prometheus-postgres-exporter'],
+      hiddenPaths: [PGBACKREST],
     };
   }
   throw new Error(`the harness cannot emulate image ${image}`);

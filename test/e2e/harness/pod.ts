@@ -129,6 +129,8 @@ export class Container {
     fs.writeFileSync(path.join(specDir, 'command'), command.map(a => `${a}\0`).join(''));
     fs.writeFileSync(path.join(specDir, 'user'), `${this.user.uid} ${this.user.gid} ${this.user.groups}\n`);
     fs.writeFileSync(path.join(specDir, 'readonly-root'), this.pod.readOnlyRoot(this.spec) ? 'true\n' : '');
+    // The host's files the image does not have: the launcher hides them in the container's mount namespace.
+    fs.writeFileSync(path.join(specDir, 'hidden'), this.image.hiddenPaths.map(p => `${p}\n`).join(''));
     fs.rmSync(path.join(specDir, 'started'), { force: true });
     this.startedMarker = path.join(specDir, 'started');
     const out = fs.openSync(this.log, 'a');
