@@ -3,6 +3,7 @@ export * from './postgres-stateful-set';
 export * from './role-services';
 export * from './failover-job';
 export * from './logical-backup';
+export * from './wal-archive';
 export * from './postgres-network-policy';
 export * from './postgres-cluster-chart';
 export * from './argo-cd-application';

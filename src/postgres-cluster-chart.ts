@@ -8,6 +8,7 @@ import { PostgresNetworkPolicy, PostgresNetworkPolicyOptions } from './postgres-
 import { PostgresPodOptions, PostgresStatefulSet } from './postgres-stateful-set';
 import { validateCronSchedule, validateInteger, validateStorageSize, validateTypes } from './private/validation';
 import { RoleServices } from './role-services';
+import { WalArchive } from './wal-archive';
 
 /**
  * Properties of {@link PostgresClusterChart}: the configuration's, the pods', the NetworkPolicies', and the Services'
@@ -83,6 +84,8 @@ export class PostgresClusterChart extends Chart {
   public readonly failover: FailoverJob;
   /** The logical backup, unless `backup` is false. */
   public readonly backup?: LogicalBackup;
+  /** The WAL archive's claim and backup CronJobs, if `walArchive` is on. */
+  public readonly walArchive?: WalArchive;
   /** The NetworkPolicies, unless `networkPolicy` is false. */
   public readonly networkPolicy?: PostgresNetworkPolicy;
   /** Host name that reaches the primary (the write Service). */
@@ -98,7 +101,8 @@ export class PostgresClusterChart extends Chart {
     this.services = new RoleServices(this, 'Services', { statefulSet: this.statefulSet, anyService: props.anyService });
     this.failover = new FailoverJob(this, 'Failover', { statefulSet: this.statefulSet, targetPod: props.failoverTargetPod });
     this.backup = backupOf(this, props, this.statefulSet);
-    this.networkPolicy = networkPolicyOf(this, props, this.statefulSet, this.failover, this.backup);
+    this.walArchive = this.config.walArchive ? new WalArchive(this, 'WalArchive', { statefulSet: this.statefulSet }) : undefined;
+    this.networkPolicy = networkPolicyOf(this, props, this.statefulSet, this.failover, this.backup, this.walArchive);
     if (props.argoCdSyncWaves) ArgoCdApplication.addSyncWaves(this);
     this.primaryHost = this.services.writeServiceName;
     this.replicaHost = this.services.readServiceName;
@@ -133,6 +137,7 @@ function backupOf(chart: Chart, props: PostgresClusterChartProps, statefulSet: P
 /** The NetworkPolicies unless turned off; their selectors without them are a mistake, not a silent no-op. */
 function networkPolicyOf(
   chart: Chart, props: PostgresClusterChartProps, statefulSet: PostgresStatefulSet, failoverJob: FailoverJob, backup?: LogicalBackup,
+  walArchive?: WalArchive,
 ): PostgresNetworkPolicy | undefined {
   const owner = `PostgresClusterChart ${chart.node.path}`;
   validateTypes(owner, props, { networkPolicy: 'boolean' });
@@ -141,6 +146,7 @@ function networkPolicyOf(
       statefulSet,
       failoverJob,
       backup,
+      walArchive,
       clientSelector: props.clientSelector,
       clientNamespaceSelector: props.clientNamespaceSelector,
       metricsScraperSelector: props.metricsScraperSelector,

@@ -9,8 +9,8 @@ import { unknownSettingReason } from './private/postgres-settings';
 import { renderConf, renderHba, Setting } from './private/postgresql-conf';
 import { readScript, SCRIPT_FILES } from './private/scripts';
 import {
-  validateClusterName, validateInteger, validatePostgresSize, validatePostgresVersion,
-  validateObjectName, validateSettingName, validateSettingValue, validateStringMap, validateTypes,
+  validateClusterName, validateCronSchedule, validateInteger, validatePostgresDuration, validatePostgresSize, validatePostgresVersion,
+  validateObjectName, validateSettingName, validateSettingValue, validateStorageSize, validateStringMap, validateTypes,
 } from './private/validation';
 
 /**
@@ -24,6 +24,121 @@ export interface CertManagerIssuer {
    * @default "Issuer"
    */
   readonly kind?: string;
+}
+
+/**
+ * Continuous WAL archiving and backups with pgBackRest, into a repository on a volume that every pod mounts (whichever
+ * pod is primary archives). The postgres image must contain pgBackRest: the official one does not (see `image`).
+ */
+export interface WalArchiveOptions {
+  /**
+   * Size of the repository's volume `<clusterName>-archive`: its full and differential backups, and the WAL since
+   * the oldest one kept.
+   * @default "50Gi"
+   */
+  readonly storage?: string;
+
+  /**
+   * StorageClass of the repository's volume. It must offer `ReadWriteMany` (NFS, CephFS, Amazon EFS, Azure Files,
+   * ...): every pod mounts it, since any of them may become the primary.
+   * @default - the cluster's default StorageClass
+   */
+  readonly storageClassName?: string;
+
+  /**
+   * A `ReadWriteMany` PersistentVolumeClaim you manage, instead of `<clusterName>-archive` (for example one repository
+   * for several clusters: each is a pgBackRest stanza named after its cluster).
+   * @default - the claim `<clusterName>-archive`, in the YAML
+   */
+  readonly existingClaimName?: string;
+
+  /**
+   * When a full backup runs (cron).
+   * @default "0 1 * * 0" (Sundays at 01:00)
+   */
+  readonly fullBackupSchedule?: string;
+
+  /**
+   * When a differential backup runs (cron): what changed since the last full one. Without a full backup yet,
+   * pgBackRest makes a full one.
+   * @default "0 1 * * 1-6" (Monday to Saturday at 01:00)
+   */
+  readonly diffBackupSchedule?: string;
+
+  /**
+   * Full backups kept: an older one expires after a new full backup, with the differential backups and the WAL
+   * that only it needs. The oldest backup kept bounds how far back point-in-time recovery reaches.
+   * @default 2
+   */
+  readonly retentionFull?: number;
+
+  /**
+   * `archive_timeout`: a quiet primary still archives its last commits after at most this long (each time a WAL
+   * segment is archived, with what little it holds).
+   * @default "5min"
+   */
+  readonly archiveTimeout?: string;
+}
+
+/**
+ * Where a new cluster's first primary comes from instead of initdb: a pgBackRest repository (another cluster's
+ * {@link WalArchiveOptions}, or this cluster's own after a disaster).
+ */
+export interface RestoreFromOptions {
+  /**
+   * The cluster whose backups and WAL are restored (its pgBackRest stanza: its `clusterName`).
+   */
+  readonly clusterName: string;
+
+  /**
+   * The PersistentVolumeClaim that holds the repository, mounted read-only.
+   * @default - this cluster's own archive claim (`walArchive` must then be on)
+   */
+  readonly claimName?: string;
+
+  /**
+   * Recover to this moment (`recovery_target_time`) and stop there: a time with its zone, such as
+   * "2026-12-02 08:00:00+00" or "2026-12-02T08:00:00Z". The newest backup that ended before it is restored,
+   * then the archived WAL up to it is replayed; commits after it are not in the new cluster.
+   * @default - everything archived: the last archived commit
+   */
+  readonly targetTime?: string;
+}
+
+/**
+ * The archiving settings of a cluster, as {@link PostgresConfig} resolved them.
+ */
+export interface WalArchiveSettings {
+  /** The pgBackRest stanza: the cluster's name. */
+  readonly stanza: string;
+  /** The repository's PersistentVolumeClaim. */
+  readonly claimName: string;
+  /** Whether the YAML holds the claim (false for `existingClaimName`). */
+  readonly createClaim: boolean;
+  /** Size of the claim the YAML holds. */
+  readonly storage: string;
+  /** Its StorageClass. */
+  readonly storageClassName?: string;
+  /** Cron schedule of the full backups. */
+  readonly fullBackupSchedule: string;
+  /** Cron schedule of the differential backups. */
+  readonly diffBackupSchedule: string;
+  /** Full backups kept. */
+  readonly retentionFull: number;
+}
+
+/**
+ * The restore a new cluster starts from, as {@link PostgresConfig} resolved it.
+ */
+export interface RestoreSettings {
+  /** The stanza (source cluster's name) restored. */
+  readonly stanza: string;
+  /** The claim with the repository. */
+  readonly claimName: string;
+  /** Whether that claim is the cluster's own archive (mounted already) or another one (mounted read-only for the restore). */
+  readonly ownArchive: boolean;
+  /** The recovery target time, if any. */
+  readonly targetTime?: string;
 }
 
 /**
@@ -181,6 +296,23 @@ export interface PostgresConfigProps {
   readonly requireTls?: boolean;
 
   /**
+   * Continuous WAL archiving and scheduled full and differential backups with pgBackRest, for point-in-time
+   * recovery (`restoreFrom`). Needs an image with pgBackRest (`image`) and a `ReadWriteMany` volume.
+   * @default - no archiving (the logical backup, `backup`, still runs)
+   */
+  readonly walArchive?: WalArchiveOptions;
+
+  /**
+   * Bootstrap the cluster from a pgBackRest repository instead of initdb: pod 0, finding no leader record and an
+   * empty volume, restores the newest backup (before `targetTime`), replays the archived WAL, and starts as the
+   * primary; the replicas then clone from it as usual. Like initdb, it happens only once, for a new cluster: with
+   * data or a leader record, it never runs again (leaving it in the YAML is safe). The roles get the passwords of
+   * this cluster's Secrets. Needs an image with pgBackRest (`image`).
+   * @default - a new, empty cluster (initdb)
+   */
+  readonly restoreFrom?: RestoreFromOptions;
+
+  /**
    * Extra files for /docker-entrypoint-initdb.d (`*.sql` run by psql, `*.sh` by bash), run once when the
    * first primary is initialized, after the replication role exists.
    * @default {}
@@ -240,6 +372,12 @@ export class PostgresConfig extends Construct {
   public readonly tlsMode: string;
   /** The Secret with the server certificate, if one is given. */
   public readonly tlsSecretName?: string;
+  /** The archiving settings, if `walArchive` is on. */
+  public readonly walArchive?: WalArchiveSettings;
+  /** The restore a new cluster starts from, if `restoreFrom` is given. */
+  public readonly restore?: RestoreSettings;
+  /** The rendered pgBackRest configuration (walArchive or restoreFrom), else undefined. */
+  public readonly pgbackrestConf?: string;
   /** The rendered postgresql.conf. */
   public readonly postgresqlConf: string;
   /** The rendered pg_hba.conf. */
@@ -335,6 +473,10 @@ export class PostgresConfig extends Construct {
     this.initdbArgs = props.initdbArgs ?? '--encoding=UTF8 --locale=C';
 
     const names = clusterNames(this.clusterName);
+    const archive = resolveWalArchive(owner, props.walArchive, names);
+    this.walArchive = archive?.settings;
+    this.restore = resolveRestore(owner, props.restoreFrom, this.walArchive);
+    this.pgbackrestConf = this.walArchive || this.restore ? renderPgbackrestConf(this.clusterName, this.walArchive) : undefined;
     this.configMapName = names.configMap;
     this.initConfigMapName = names.initConfigMap;
     this.scriptsConfigMapName = names.scriptsConfigMap;
@@ -346,6 +488,11 @@ export class PostgresConfig extends Construct {
     this.generatedSecretNames = [...(generateSecret ? [this.secretName] : []), ...(generateAppSecret ? [this.appSecretName] : [])];
 
     const extra = validateExtraSettings(owner, props.extraSettings ?? {}, this.postgresVersion);
+    const archiving = extra.find(e => ARCHIVE_SETTINGS.includes(e.name));
+    if (archive && archiving) {
+      throw new Error(`${owner}: extraSettings may not set "${archiving.name}" while walArchive is on: pgBackRest archives `
+        + `(${archiving.name === 'archive_timeout' ? 'set walArchive.archiveTimeout instead' : 'drop it, or turn walArchive off to archive your own way'}).`);
+    }
     const walLevel = extra.find(e => e.name === 'wal_level')?.value ?? 'replica';
     const managed: Setting[] = [
       { name: 'listen_addresses', value: '*' },
@@ -367,6 +514,12 @@ export class PostgresConfig extends Construct {
         ? [{ name: 'synchronous_standby_names', value: `ANY ${this.synchronousReplicas} (*)` }]
         : []),
       ...(props.maxConnections !== undefined ? [{ name: 'max_connections', value: String(maxConnections) }] : []),
+      ...(archive ? [
+        // Whichever pod is primary archives each WAL segment into the repository (a replica's archiver waits until promoted).
+        { name: 'archive_mode', value: 'on' },
+        { name: 'archive_command', value: `pgbackrest --config=${PATHS.pgbackrestConf} --stanza=${this.clusterName} archive-push %p` },
+        { name: 'archive_timeout', value: archive.archiveTimeout },
+      ] : []),
     ];
     const defaults: Setting[] = [
       // Replicas retry the write Service every second, so they find a new primary quickly.
@@ -396,7 +549,12 @@ export class PostgresConfig extends Construct {
 
     addObject(this, 'Config', api.KubeConfigMap.GVK, asJson<k8s.KubeConfigMapProps>({
       metadata: { name: this.configMapName, labels: { ...names.common } },
-      data: { 'postgresql.conf': this.postgresqlConf, 'pg_hba.conf': this.pgHbaConf, [METRICS_QUERIES_KEY]: METRICS_QUERIES },
+      data: {
+        'postgresql.conf': this.postgresqlConf,
+        'pg_hba.conf': this.pgHbaConf,
+        [METRICS_QUERIES_KEY]: METRICS_QUERIES,
+        ...(this.pgbackrestConf !== undefined ? { [PGBACKREST_CONF_KEY]: this.pgbackrestConf } : {}),
+      },
     }));
     addObject(this, 'Init', api.KubeConfigMap.GVK, asJson<k8s.KubeConfigMapProps>({
       metadata: { name: this.initConfigMapName, labels: { ...names.common } },
@@ -417,6 +575,7 @@ export class PostgresConfig extends Construct {
         [SCRIPT_FILES.common]: readScript(SCRIPT_FILES.common),
         [SCRIPT_FILES.ensureSecrets]: readScript(SCRIPT_FILES.ensureSecrets),
         [SCRIPT_FILES.backup]: readScript(SCRIPT_FILES.backup),
+        ...(this.walArchive ? { [SCRIPT_FILES.archiveBackup]: readScript(SCRIPT_FILES.archiveBackup) } : {}),
       },
     }));
     if (issuer !== undefined) {
@@ -475,6 +634,110 @@ export class PostgresConfig extends Construct {
   }
 }
 
+/** The key of the cluster's ConfigMap that holds pgbackrest.conf (mounted at PATHS.pgbackrestConf). */
+const PGBACKREST_CONF_KEY = 'pgbackrest.conf';
+
+function resolveWalArchive(
+  owner: string, options: WalArchiveOptions | undefined, names: ClusterNames,
+): { settings: WalArchiveSettings; archiveTimeout: string } | undefined {
+  if (options === undefined) return undefined;
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new Error(`${owner}: walArchive ${JSON.stringify(options)} is not a set of options: give {} for the defaults, or { storageClassName: "nfs", ... }.`);
+  }
+  const prop = (name: string) => `walArchive.${name}`;
+  validateTypes(owner, options, {
+    storage: 'string',
+    storageClassName: 'string',
+    existingClaimName: 'string',
+    fullBackupSchedule: 'string',
+    diffBackupSchedule: 'string',
+    archiveTimeout: 'string',
+  }, 'walArchive.');
+  const storage = options.storage ?? '50Gi';
+  validateStorageSize(owner, prop('storage'), storage);
+  validateObjectName(owner, prop('storageClassName'), options.storageClassName);
+  validateObjectName(owner, prop('existingClaimName'), options.existingClaimName);
+  if (options.existingClaimName !== undefined && (options.storage !== undefined || options.storageClassName !== undefined)) {
+    throw new Error(`${owner}: walArchive.existingClaimName "${options.existingClaimName}" is given with walArchive.`
+      + `${options.storage !== undefined ? 'storage' : 'storageClassName'}, which only the claim the YAML creates would use. Drop one of them.`);
+  }
+  const fullBackupSchedule = options.fullBackupSchedule ?? '0 1 * * 0';
+  validateCronSchedule(owner, prop('fullBackupSchedule'), fullBackupSchedule);
+  const diffBackupSchedule = options.diffBackupSchedule ?? '0 1 * * 1-6';
+  validateCronSchedule(owner, prop('diffBackupSchedule'), diffBackupSchedule);
+  const retentionFull = options.retentionFull ?? 2;
+  validateInteger(owner, prop('retentionFull'), retentionFull, 1, 9_999_999, 'the number of full backups kept');
+  const archiveTimeout = options.archiveTimeout ?? '5min';
+  validatePostgresDuration(owner, prop('archiveTimeout'), archiveTimeout);
+  return {
+    settings: {
+      stanza: names.cluster,
+      claimName: options.existingClaimName ?? names.archive,
+      createClaim: options.existingClaimName === undefined,
+      storage,
+      storageClassName: options.storageClassName,
+      fullBackupSchedule,
+      diffBackupSchedule,
+      retentionFull,
+    },
+    archiveTimeout,
+  };
+}
+
+/** A time with its zone, as recovery_target_time takes it: "2026-12-02 08:00:00+00", "2026-12-02T08:00:00.5Z". */
+const TARGET_TIME = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}(:?\d{2})?)$/;
+
+function resolveRestore(
+  owner: string, options: RestoreFromOptions | undefined, archive: WalArchiveSettings | undefined,
+): RestoreSettings | undefined {
+  if (options === undefined) return undefined;
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new Error(`${owner}: restoreFrom ${JSON.stringify(options)} is not a restore: give { clusterName: "postgres", claimName: "postgres-archive" }.`);
+  }
+  validateTypes(owner, options, { clusterName: 'string', claimName: 'string', targetTime: 'string' }, 'restoreFrom.');
+  if (options.clusterName === undefined) {
+    throw new Error(`${owner}: restoreFrom.clusterName is missing: name the cluster whose backups to restore (its pgBackRest stanza).`);
+  }
+  validateClusterName(owner, options.clusterName, 'restoreFrom.clusterName');
+  validateObjectName(owner, 'restoreFrom.claimName', options.claimName);
+  const claimName = options.claimName ?? archive?.claimName;
+  if (claimName === undefined) {
+    throw new Error(`${owner}: restoreFrom.claimName is missing and walArchive is off: name the PersistentVolumeClaim that holds `
+      + `the repository of cluster "${options.clusterName}", or turn walArchive on to restore from this cluster's own.`);
+  }
+  const targetTime = options.targetTime;
+  if (targetTime !== undefined && (!TARGET_TIME.test(targetTime) || Number.isNaN(Date.parse(targetTime.replace(' ', 'T').replace(/([+-]\d{2})$/, '$1:00'))))) {
+    throw new Error(`${owner}: restoreFrom.targetTime ${JSON.stringify(targetTime)} is not a time with its zone: give one such as `
+      + '"2026-12-02 08:00:00+00" or "2026-12-02T08:00:00Z" (without a zone, it would be read in the server\'s).');
+  }
+  return { stanza: options.clusterName, claimName, ownArchive: claimName === archive?.claimName, targetTime };
+}
+
+/** pgBackRest's configuration: the repository on its volume, this cluster's stanza, locks where every container sees them. */
+function renderPgbackrestConf(clusterName: string, archive: WalArchiveSettings | undefined): string {
+  return [
+    `# pgBackRest configuration of cluster "${clusterName}", written by cdk8s-postgres-cluster.`,
+    '[global]',
+    `repo1-path=${PATHS.archiveDir}`,
+    ...(archive ? [`repo1-retention-full=${archive.retentionFull}`] : []),
+    '# Every container of a pod shares this directory: archive-push, a backup and stanza-create see one another\'s locks.',
+    `lock-path=${PATHS.runDir}/pgbackrest`,
+    '# Logs go to the container\'s output (the root filesystem is read-only).',
+    'log-level-console=info',
+    'log-level-file=off',
+    '# A backup starts with an immediate checkpoint, not the next scheduled one.',
+    'start-fast=y',
+    'compress-type=lz4',
+    '',
+    `[${clusterName}]`,
+    `pg1-path=${PATHS.pgdata}`,
+    `pg1-socket-path=${PATHS.runDir}`,
+    `pg1-port=${POSTGRES_PORT}`,
+    `pg1-user=${SUPERUSER}`,
+    '',
+  ].join('\n');
+}
+
 function base64(value: string): string {
   return Buffer.from(value, 'utf8').toString('base64');
 }
@@ -519,6 +782,9 @@ const LIBRARY_OWNED = [
   'config_file', 'hba_file', 'data_directory', 'cluster_name', 'primary_conninfo', 'unix_socket_directories',
   'recovery_target_timeline', 'primary_slot_name',
 ];
+
+/** What walArchive sets: not for extraSettings while it is on. */
+const ARCHIVE_SETTINGS = ['archive_mode', 'archive_command', 'archive_library', 'archive_timeout'];
 
 const TYPED_PROP: { [setting: string]: string } = {
   max_wal_senders: 'maxWalSenders',

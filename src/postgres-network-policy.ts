@@ -8,6 +8,7 @@ import { api, asJson, intOrString } from './private/k8s';
 import { METRICS_PORT } from './private/metrics';
 import { POSTGRES_PORT } from './private/names';
 import { validateLabelSelector } from './private/validation';
+import { WalArchive } from './wal-archive';
 
 /** Ports of the Kubernetes API server: 443 where the `kubernetes` Service leads, 6443 where its endpoints usually listen. */
 const API_SERVER_PORTS = [443, 6443];
@@ -66,6 +67,13 @@ export interface PostgresNetworkPolicyProps extends PostgresNetworkPolicyOptions
    * @default - no policy for backup pods, and none lets them in
    */
   readonly backup?: LogicalBackup;
+
+  /**
+   * The WAL archive, whose backup jobs' pods get a policy of their own: the API server only (they run pgBackRest in
+   * the primary's pod through `kubectl exec`).
+   * @default - no policy for the archive's backup pods
+   */
+  readonly walArchive?: WalArchive;
 }
 
 /**
@@ -78,7 +86,8 @@ export interface PostgresNetworkPolicyProps extends PostgresNetworkPolicyOptions
  * synth, and network plugins see the `kubernetes` Service's port 443 or, after it, the API server's own,
  * often 6443). The policy `<name>-failover` lets the failover job's pods reach the API server only (they
  * reach the database pods through `kubectl exec`), and nothing reach them; `<name>-backup` lets the backup job's
- * pods reach PostgreSQL (5432 on the cluster's pods, which let them in) and DNS only.
+ * pods reach PostgreSQL (5432 on the cluster's pods, which let them in) and DNS only; `<name>-archive-backup`, the
+ * WAL archive's backup pods, the API server only.
  */
 export class PostgresNetworkPolicy extends Construct {
   /** Name of the NetworkPolicy of the cluster's pods. */
@@ -87,6 +96,8 @@ export class PostgresNetworkPolicy extends Construct {
   public readonly failoverPolicyName?: string;
   /** Name of the NetworkPolicy of the backup job's pods, when there is one. */
   public readonly backupPolicyName?: string;
+  /** Name of the NetworkPolicy of the WAL archive's backup pods, when there is one. */
+  public readonly archiveBackupPolicyName?: string;
 
   constructor(scope: Construct, id: string, props: PostgresNetworkPolicyProps) {
     super(scope, id);
@@ -148,6 +159,11 @@ export class PostgresNetworkPolicy extends Construct {
       this.failoverPolicyName = props.failoverJob.cronJobName;
       // kubectl finds the API server by the address in KUBERNETES_SERVICE_HOST: no DNS.
       jobPolicy('Failover', this.failoverPolicyName, props.failoverJob, [toApiServer]);
+    }
+    if (props.walArchive) {
+      this.archiveBackupPolicyName = `${names.archive}-backup`;
+      // kubectl exec into the primary, through the API server.
+      jobPolicy('ArchiveBackup', this.archiveBackupPolicyName, props.walArchive, [toApiServer]);
     }
   }
 }

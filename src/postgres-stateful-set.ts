@@ -33,6 +33,8 @@ const SECRET_VOLUME = 'secret';
 const APP_SECRET_VOLUME = 'app-secret';
 const SECRETS_INIT_CONTAINER = 'secrets';
 const TLS_VOLUME = 'tls';
+const ARCHIVE_VOLUME = 'archive';
+const RESTORE_VOLUME = 'restore-source';
 
 /** How strongly the cluster's pods avoid sharing a node. */
 export enum PodAntiAffinity {
@@ -211,6 +213,11 @@ export class PostgresStatefulSet extends Construct {
         `replicas is ${this.replicas}. Raise replicas or lower synchronousReplicas, or writes would wait forever.`,
       );
     }
+    if (props.image === undefined && (config.walArchive || config.restore)) {
+      throw new Error(`${owner}: ${config.walArchive ? 'walArchive' : 'restoreFrom'} needs pgBackRest in the postgres image, and the `
+        + `official postgres:${config.postgresVersion} has none: build one FROM it with pgBackRest added (docs/images/postgres-pgbackrest/Dockerfile) `
+        + 'and set image to it.');
+    }
     this.image = props.image ?? `postgres:${config.postgresVersion}`;
     validateImage(owner, 'image', this.image);
     this.kubectlImage = props.kubectlImage ?? DEFAULT_KUBECTL_IMAGE;
@@ -279,6 +286,19 @@ export class PostgresStatefulSet extends Construct {
     const selector = Object.entries(names.selector).map(([k, v]) => `${k}=${v}`).join(',');
     const nodeScript = (...args: string[]) => ({ command: ['/bin/bash', `${PATHS.scriptsDir}/${SCRIPT_FILES.node}`, ...args] });
     const restricted = restrictedContainer();
+    // pgBackRest (walArchive, restoreFrom): its configuration and repository where the postgres container and the sidecar run it.
+    const archive = config.walArchive;
+    const restore = config.restore;
+    const pgbackrestEnv: k8s.EnvVar[] = config.pgbackrestConf !== undefined ? [{ name: 'PGBACKREST_CONFIG', value: PATHS.pgbackrestConf }] : [];
+    const archiveMounts: k8s.VolumeMount[] = archive ? [{ name: ARCHIVE_VOLUME, mountPath: PATHS.archiveDir }] : [];
+    const restoreEnv: k8s.EnvVar[] = restore ? [
+      { name: 'RESTORE_STANZA', value: restore.stanza },
+      { name: 'RESTORE_REPOSITORY', value: restore.ownArchive ? PATHS.archiveDir : PATHS.restoreArchiveDir },
+      ...(restore.targetTime !== undefined ? [{ name: 'RESTORE_TARGET_TIME', value: restore.targetTime }] : []),
+    ] : [];
+    // Another cluster's repository, read-only: restoring never writes to it.
+    const restoreFromOther = restore !== undefined && !restore.ownArchive;
+    const restoreMounts: k8s.VolumeMount[] = restoreFromOther ? [{ name: RESTORE_VOLUME, mountPath: PATHS.restoreArchiveDir, readOnly: true }] : [];
 
     const spec: k8s.StatefulSetSpec = {
       serviceName: this.headlessServiceName,
@@ -327,6 +347,8 @@ export class PostgresStatefulSet extends Construct {
                 { name: 'POSTGRES_INITDB_ARGS', value: config.initdbArgs },
                 { name: 'TLS_MODE', value: config.tlsMode },
                 syncEnv,
+                ...pgbackrestEnv,
+                ...restoreEnv,
               ],
               ports: [{ containerPort: POSTGRES_PORT, name: POSTGRES_PORT_NAME }],
               // The postmaster answers (if only "starting up"): every second, for up to startupTimeoutSeconds.
@@ -351,6 +373,8 @@ export class PostgresStatefulSet extends Construct {
                 runMount,
                 credentialsMount,
                 ...(config.tlsSecretName !== undefined ? [{ name: TLS_VOLUME, mountPath: PATHS.tlsSecretDir, readOnly: true }] : []),
+                ...archiveMounts,
+                ...restoreMounts,
                 // Its own /tmp (promote's scratch files): the root filesystem is read-only.
                 { name: POSTGRES_TMP_VOLUME, mountPath: '/tmp' },
               ],
@@ -380,6 +404,9 @@ export class PostgresStatefulSet extends Construct {
                 passfileEnv,
                 syncEnv,
                 { name: 'ISOLATION_FENCE_SECONDS', value: String(ISOLATION_FENCE_SECONDS) },
+                // The primary's sidecar creates the archive's stanza (pgBackRest), without which nothing is archived.
+                ...(archive ? [{ name: 'ARCHIVE_STANZA', value: archive.stanza }] : []),
+                ...pgbackrestEnv,
                 // kubectl keeps its discovery cache under $HOME.
                 { name: 'HOME', value: '/tmp' },
               ],
@@ -396,6 +423,7 @@ export class PostgresStatefulSet extends Construct {
                 { name: APP_SECRET_VOLUME, mountPath: PATHS.appSecretDir, readOnly: true },
                 ...(config.tlsSecretName !== undefined ? [{ name: TLS_VOLUME, mountPath: PATHS.tlsSecretDir, readOnly: true }] : []),
                 credentialsMount,
+                ...(archive ? [{ name: config.configMapName, mountPath: PATHS.configDir, readOnly: true }, ...archiveMounts] : []),
                 // Its own /tmp (kubectl's cache).
                 { name: LABELER_TMP_VOLUME, mountPath: '/tmp' },
               ],
@@ -448,6 +476,8 @@ export class PostgresStatefulSet extends Construct {
             // Yours, and needed before PostgreSQL starts (not optional). Root-owned and group-readable (fsGroup): the modes
             // that PostgreSQL accepts for a key file it does not own.
             ...(config.tlsSecretName !== undefined ? [{ name: TLS_VOLUME, secret: { secretName: config.tlsSecretName, defaultMode: 0o440 } }] : []),
+            ...(archive ? [{ name: ARCHIVE_VOLUME, persistentVolumeClaim: { claimName: archive.claimName } }] : []),
+            ...(restoreFromOther ? [{ name: RESTORE_VOLUME, persistentVolumeClaim: { claimName: restore.claimName, readOnly: true } }] : []),
             { name: POSTGRES_TMP_VOLUME, emptyDir: {} },
             { name: LABELER_TMP_VOLUME, emptyDir: {} },
             // Its typed field downwardApi is JSON's downwardAPI: the converter writes it.

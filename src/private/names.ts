@@ -19,6 +19,8 @@ export interface ClusterNames {
   readonly failover: string;
   /** The leader record: a coordination.k8s.io/v1 Lease that names the primary (created at run time). */
   readonly leaderRecord: string;
+  /** The pgBackRest repository's claim (walArchive), and its backup CronJobs' prefix. */
+  readonly archive: string;
   readonly storageVolume: string;
   /** Labels that select exactly this cluster's pods (immutable StatefulSet selector). */
   readonly selector: { readonly [key: string]: string };
@@ -58,6 +60,12 @@ export const PATHS = {
   tlsSecretDir: '/etc/postgres-cluster/tls',
   /** The pod's libpq password file, shared by the postgres container and the sidecar (memory only). */
   credentialsDir: '/var/run/postgres-credentials',
+  /** The pgBackRest repository's volume (walArchive), in the postgres container and the sidecar. */
+  archiveDir: '/var/lib/pgbackrest',
+  /** The repository that a new cluster is restored from (restoreFrom), when it is not the cluster's own. */
+  restoreArchiveDir: '/var/lib/pgbackrest-source',
+  /** pgBackRest's configuration, a key of the cluster's ConfigMap. */
+  pgbackrestConf: '/etc/postgresql/pgbackrest.conf',
 } as const;
 
 /**
@@ -89,6 +97,7 @@ export function clusterNames(name: string): ClusterNames {
     podServiceAccount: `${name}-cluster`,
     failover: `${name}-failover`,
     leaderRecord: `${name}-leader`,
+    archive: `${name}-archive`,
     storageVolume: `${name}-storage`,
     selector,
     common: {

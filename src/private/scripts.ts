@@ -11,6 +11,7 @@ export const SCRIPT_FILES = {
   common: 'common.sh',
   ensureSecrets: 'ensure-secrets.sh',
   backup: 'backup.sh',
+  archiveBackup: 'archive-backup.sh',
   createReplicationUser: 'create-replication-user.sh',
 } as const;
 

@@ -12,10 +12,10 @@ export const MAX_CLUSTER_NAME_LENGTH = 44;
 export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 export const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
-export function validateClusterName(owner: string, name: string): void {
+export function validateClusterName(owner: string, name: string, prop = 'clusterName'): void {
   if (!DNS_LABEL.test(name) || name.length > MAX_CLUSTER_NAME_LENGTH) {
     throw new Error(
-      `${owner}: clusterName "${name}" is not a valid cluster name: use 1-${MAX_CLUSTER_NAME_LENGTH} lower-case letters, digits and "-", ` +
+      `${owner}: ${prop} "${name}" is not a valid cluster name: use 1-${MAX_CLUSTER_NAME_LENGTH} lower-case letters, digits and "-", ` +
       'starting and ending with a letter or digit (a DNS-1123 label), e.g. "orders-db".',
     );
   }
@@ -98,6 +98,17 @@ export function validateTargetPod(owner: string, statefulSetName: string, target
   }
 }
 
+const POSTGRES_DURATION = /^\d+\s*(us|ms|s|min|h|d)?$/;
+
+/** A PostgreSQL time setting such as "5min" (units are case-sensitive in postgresql.conf). */
+export function validatePostgresDuration(owner: string, prop: string, value: string): void {
+  if (!POSTGRES_DURATION.test(value)) {
+    throw new Error(
+      `${owner}: ${prop} "${value}" is not a PostgreSQL duration: use a whole number with us, ms, s, min, h or d, e.g. "5min".`,
+    );
+  }
+}
+
 /** How a value a caller passed reads in an error message. */
 export function shown(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
@@ -121,11 +132,11 @@ function json(value: unknown): string {
  * Checks the type of each given prop that is set: JavaScript and Python callers may pass anything, and a
  * number where a name belongs would otherwise reach the YAML.
  */
-export function validateTypes(owner: string, props: object, types: { readonly [prop: string]: 'string' | 'boolean' }): void {
+export function validateTypes(owner: string, props: object, types: { readonly [prop: string]: 'string' | 'boolean' }, prefix = ''): void {
   for (const [prop, type] of Object.entries(types)) {
     const value = (props as Record<string, unknown>)[prop];
     if (value !== undefined && typeof value !== type) {
-      throw new Error(`${owner}: ${prop} must be a ${type}; got ${shown(value)}.`);
+      throw new Error(`${owner}: ${prefix}${prop} must be a ${type}; got ${shown(value)}.`);
     }
   }
 }

@@ -50,6 +50,12 @@ if [ "$TLS_MODE" = off ]; then REPLICATION_SSLMODE=prefer; else REPLICATION_SSLM
 : "${RETRY_SECONDS:=2}"
 : "${BOOTSTRAP_RETRY_SECONDS:=0.25}"
 : "${PGPASSFILE:=/tmp/pgpass}"
+# pgBackRest (walArchive, restoreFrom): its configuration. RESTORE_STANZA: a new cluster's first primary restores that
+# stanza's newest backup (before RESTORE_TARGET_TIME, if set) from the repository at RESTORE_REPOSITORY instead of initdb.
+: "${PGBACKREST_CONFIG:=}"
+: "${RESTORE_STANZA:=}"
+: "${RESTORE_REPOSITORY:=}"
+: "${RESTORE_TARGET_TIME:=}"
 export PGPASSFILE PGPORT
 export PGCONNECT_TIMEOUT=$CONNECT_TIMEOUT
 
@@ -132,9 +138,10 @@ initialize_cluster() {
   rm -rf "$target"
   initdb --pgdata="$target" --username="$POSTGRES_USER" --pwfile=<(printf '%s\n' "$POSTGRES_PASSWORD") \
     --auth-local=trust --auth-host=scram-sha-256 "${initdb_args[@]}"
-  # Local socket only, and no synchronous standby to wait for, while the cluster is set up.
+  # Local socket only, no synchronous standby to wait for, and no archiving (walArchive) while the cluster is set up in a
+  # directory that is not yet the data directory: an empty archive_command keeps the WAL for the real one.
   pg_ctl --pgdata="$target" --wait --silent \
-    -o "-c config_file=$CONFIG_FILE -c hba_file=$HBA_FILE -c listen_addresses='' -c synchronous_standby_names=''" start
+    -o "-c config_file=$CONFIG_FILE -c hba_file=$HBA_FILE -c listen_addresses='' -c synchronous_standby_names='' -c archive_command=''" start
   export PGUSER=$POSTGRES_USER PGDATABASE=postgres
   if [ "$POSTGRES_DB" != postgres ]; then
     log "creating database $POSTGRES_DB${APP_USER:+, owned by the application role $APP_USER}"
@@ -151,6 +158,61 @@ CREATE DATABASE :\"db\";"
   touch "$target/$INIT_MARKER"
   mv "$target" "$PGDATA"
   log "initialization complete: starting as the primary; the sidecar records this pod as the cluster's primary"
+}
+
+# Instead of initdb (restoreFrom): pgBackRest restores the source cluster's newest backup (before the target time) into
+# a sibling directory; PostgreSQL, on the local socket only, replays the archived WAL (pgBackRest's restore_command) up
+# to the target or to the archive's end, and promotes; then the roles get this cluster's passwords, and the recovery
+# settings go. Only then does the directory become the data directory: an interrupted restore leaves nothing that could
+# start as a primary. Fails (and leaves nothing) when pgBackRest cannot restore or PostgreSQL cannot reach the target.
+restore_cluster() {
+  local target=$PGDATA.init pid
+  local -a target_args=()
+  if [ -n "$RESTORE_TARGET_TIME" ]; then target_args=(--type=time "--target=$RESTORE_TARGET_TIME" --target-action=promote); fi
+  log "no leader record exists and the volume is empty: restoring cluster $RESTORE_STANZA${RESTORE_TARGET_TIME:+ as of $RESTORE_TARGET_TIME}" \
+    "from the pgBackRest repository in $RESTORE_REPOSITORY, with this pod as the new cluster's primary"
+  rm -rf "$target"
+  mkdir -m 0700 "$target"
+  if ! pgbackrest --config="$PGBACKREST_CONFIG" --stanza="$RESTORE_STANZA" --repo1-path="$RESTORE_REPOSITORY" --pg1-path="$target" \
+    restore "${target_args[@]}"; then
+    rm -rf "$target"
+    return 1
+  fi
+  log "backup restored: replaying the archived WAL${RESTORE_TARGET_TIME:+ up to $RESTORE_TARGET_TIME}, then promoting"
+  # A day rather than pg_ctl's minute: replaying a week of WAL takes long (the startup probe allows startupTimeoutSeconds).
+  if ! pg_ctl --pgdata="$target" --wait --silent --timeout=86400 \
+    -o "-c config_file=$CONFIG_FILE -c hba_file=$HBA_FILE -c listen_addresses='' -c synchronous_standby_names='' -c archive_command=''" start; then
+    log "PostgreSQL did not start on the restored backup (its log is above)"
+    pg_ctl --pgdata="$target" --wait --silent --mode=immediate stop 2> /dev/null || true
+    rm -rf "$target"
+    return 1
+  fi
+  pid=$(head -n 1 "$target/postmaster.pid")
+  export PGUSER=$POSTGRES_USER PGDATABASE=postgres
+  until [ "$(psql -XAtq -c 'SELECT pg_is_in_recovery()' 2> /dev/null)" = f ]; do
+    if [ ! -d "/proc/$pid" ]; then
+      log "PostgreSQL stopped before the end of recovery (its log is above: a target time after the last archived commit cannot be reached)"
+      unset PGUSER PGDATABASE
+      rm -rf "$target"
+      return 1
+    fi
+    sleep 0.2
+  done
+  log "recovery complete: $(psql -XAtq -c "SELECT 'timeline ' || timeline_id || ', last commit ' || coalesce(pg_last_committed_xact()::text, 'unknown') FROM pg_control_checkpoint()" 2> /dev/null || true)"
+  # The recovery settings pgBackRest wrote are the source's restore, not this cluster's; the rest of postgresql.auto.conf stays.
+  if ! psql -v ON_ERROR_STOP=1 -XAtq -c 'ALTER SYSTEM RESET restore_command' -c 'ALTER SYSTEM RESET recovery_target_time' \
+    -c 'ALTER SYSTEM RESET recovery_target_action' \
+    || ! APP_DATABASE=$POSTGRES_DB credentials_sql "$POSTGRES_PASSWORD" "$POSTGRES_REPLICATION_PASSWORD" "$APP_PASSWORD" | psql -X -q > /dev/null \
+    || ! pg_ctl --pgdata="$target" --wait --silent --mode=fast stop; then
+    unset PGUSER PGDATABASE
+    pg_ctl --pgdata="$target" --wait --silent --mode=immediate stop 2> /dev/null || true
+    rm -rf "$target"
+    return 1
+  fi
+  unset PGUSER PGDATABASE
+  touch "$target/$INIT_MARKER"
+  mv "$target" "$PGDATA"
+  log "restore complete: starting as the primary; the sidecar records this pod as the cluster's primary"
 }
 
 # pg_rewind needs a cleanly shut down target. Its own crash recovery would run with the data directory's
@@ -278,7 +340,11 @@ decide() {
   if [ ! -s "$PGDATA/PG_VERSION" ]; then
     if [ "${REC[found]}" = no ]; then
       if [ "$ORDINAL" = 0 ]; then
-        initialize_cluster
+        if [ -n "$RESTORE_STANZA" ]; then
+          restore_cluster || { wait_a_little "restoring cluster $RESTORE_STANZA failed (see above)"; return; }
+        else
+          initialize_cluster
+        fi
         START_AS=primary
       else
         # Pod 0 creates the record within seconds of its start: look often, a new cluster's replicas clone at once.
@@ -406,6 +472,9 @@ ensure_certificate() {
 main() {
   trap 'log "stop signal received"; exit 143' TERM INT
   write_passfile
+  if [ -n "$PGBACKREST_CONFIG" ] && ! command -v pgbackrest > /dev/null; then
+    die "pgBackRest: the image has no pgbackrest, which archiving (walArchive) and restoreFrom run: use an image with it (docs/images/postgres-pgbackrest)"
+  fi
   ensure_certificate
   remove_unfinished_work
   if [ ! -s "$PGDATA/PG_VERSION" ]; then

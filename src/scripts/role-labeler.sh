@@ -19,7 +19,8 @@
 #   - on the primary: keeps one replication slot per other pod that exists (dropping those of pods
 #     scaled away), and in synchronous mode the record's set of standbys that may confirm commits;
 #   - on a replica that has not streamed for WAL_CHECK_SECONDS while the primary is up: if the
-#     primary no longer has the WAL it needs, asks the entrypoint to clone it afresh.
+#     primary no longer has the WAL it needs, asks the entrypoint to clone it afresh;
+#   - with WAL archiving (ARCHIVE_STANZA), on the primary: creates the repository's stanza if it does not exist.
 # PostgreSQL itself says what it is: a server serves when line 8 of postmaster.pid is "ready" and its
 # port answers; global/pg_control says whether it is in production (a primary) or in archive recovery.
 set -euo pipefail
@@ -53,6 +54,10 @@ set -euo pipefail
 # Who connects to the primary over the network (pg_ls_waldir): the replication role, unless the superuser may
 # (PostgreSQL before 15, where pg_rewind needs it).
 : "${NETWORK_USER:=$REPLICATION_USER}"
+# walArchive: the pgBackRest stanza (the cluster's name) and configuration; empty without archiving.
+: "${ARCHIVE_STANZA:=}"
+: "${PGBACKREST_CONFIG:=}"
+: "${STANZA_RETRY_SECONDS:=30}"
 export PGPORT PGPASSFILE PGHOST=/var/run/postgresql PGUSER=$POSTGRES_USER PGDATABASE=postgres PGCONNECT_TIMEOUT=3
 export POSTGRES_USER REPLICATION_USER APP_USER APP_DATABASE
 
@@ -152,6 +157,30 @@ apply_credentials() {
   else
     log "could not apply the Secrets' passwords to the roles (${out//$'\n'/ }); retrying"
   fi
+}
+
+# walArchive, on the primary: the repository must have the cluster's stanza, or archive-push fails and WAL piles up in
+# pg_wal. pgBackRest's stanza-create makes it (and changes nothing when it exists; it refuses a stanza of another
+# database cluster). In the background: the loop never waits for it. Once per start of this sidecar when it succeeds;
+# after a failure (its output logged), again STANZA_RETRY_SECONDS later.
+STANZA=""
+STANZA_TRIED=-1000
+ensure_stanza() {
+  [ -n "$ARCHIVE_STANZA" ] && [ "$STANZA" != created ] || return 0
+  if [ -n "$STANZA" ]; then
+    if kill -0 "$STANZA" 2> /dev/null; then return 0; fi
+    if wait "$STANZA"; then
+      STANZA=created
+      log "pgBackRest: the repository has stanza $ARCHIVE_STANZA: WAL is archived"
+      return 0
+    fi
+    STANZA=""
+    log "pgBackRest: stanza-create $ARCHIVE_STANZA failed, retrying in ${STANZA_RETRY_SECONDS}s: $(tr '\n' ' ' < /tmp/stanza-create.log)"
+  fi
+  (( SECONDS - STANZA_TRIED >= STANZA_RETRY_SECONDS )) || return 0
+  STANZA_TRIED=$SECONDS
+  pgbackrest --config="$PGBACKREST_CONFIG" --stanza="$ARCHIVE_STANZA" --log-level-console=warn stanza-create > /tmp/stanza-create.log 2>&1 &
+  STANZA=$!
 }
 
 # The entrypoint's copy of the record: key=value lines, replaced whole (rename), with the time (microseconds)
@@ -494,6 +523,7 @@ main() {
             label primary
             maintain_primary
             apply_credentials
+            ensure_stanza
           fi
           ;;
         replica)
