@@ -27,6 +27,21 @@ function confValue(text: string): string {
   return quoted ? quoted[1].replace(/''/g, "'").replace(/\\(.)/g, '$1') : text;
 }
 
+const walArchive = fc.oneof(
+  fc.record({
+    storage: quantity,
+    storageClassName: dnsLabel,
+    retentionFull: fc.integer({ min: 1, max: 100 }),
+    fullBackupSchedule: fc.constantFrom('0 1 * * 0', '@weekly'),
+    diffBackupSchedule: fc.constantFrom('0 1 * * 1-6', '@daily'),
+    archiveTimeout: fc.constantFrom('60s', '5min', '1h'),
+  }, { requiredKeys: [] }),
+  fc.record({ existingClaimName: dnsLabel }),
+);
+const targetTime = fc.date({ min: new Date('2000-01-01T00:00:00Z'), max: new Date('2100-01-01T00:00:00Z'), noInvalidDate: true })
+  .chain(date => fc.constantFrom(date.toISOString(), date.toISOString().replace('T', ' ').replace(/\.\d+Z$/, '+00')));
+const restoreFrom = fc.record({ clusterName: dnsLabel, claimName: dnsLabel, targetTime }, { requiredKeys: ['clusterName'] });
+
 /** Props a user may give, all valid together. */
 const validProps: fc.Arbitrary<PostgresClusterChartProps> = fc.record({
   maxReplicas: fc.integer({ min: 1, max: 12 }),
@@ -58,6 +73,8 @@ const validProps: fc.Arbitrary<PostgresClusterChartProps> = fc.record({
   metricsScraperNamespaceSelector: fc.option(labels, { nil: undefined }),
   extraSettings: fc.option(fc.dictionary(fc.constantFrom('work_mem', 'shared_buffers', 'log_min_duration_statement', 'myext.option'),
     fc.stringMatching(/^[A-Za-z0-9 ._'-]{0,12}$/)), { nil: undefined }),
+  walArchive: fc.option(walArchive, { nil: undefined }),
+  restoreFrom: fc.option(restoreFrom, { nil: undefined }),
 }, { requiredKeys: ['maxReplicas'] }).chain(props => fc.record({
   replicas: fc.integer({ min: 1, max: props.maxReplicas! }),
 }).chain(({ replicas }) => fc.record({
@@ -69,9 +86,13 @@ const RESERVED_ROLES = ['postgres', 'replicator', 'postgres_exporter'];
 
 /** One role per name, and a password either in the props or in the user's Secret (both are refused). */
 function withoutConflicts(props: PostgresClusterChartProps): PostgresClusterChartProps {
-  const { appUser, superuserPassword, ...rest } = props;
+  const { appUser, superuserPassword, restoreFrom: restore, ...rest } = props;
+  // pgBackRest needs an image of yours; a restore without a claim, the cluster's own archive.
+  const pgbackrest = props.walArchive !== undefined || restore !== undefined;
   return {
     ...rest,
+    ...(pgbackrest ? { image: `registry.example.com/postgres-pgbackrest:${props.postgresVersion ?? 15}` } : {}),
+    ...(restore !== undefined ? { restoreFrom: props.walArchive || restore.claimName ? restore : { ...restore, claimName: 'repo' } } : {}),
     ...(appUser !== undefined && appUser !== props.replicationUser ? { appUser } : {}),
     ...(superuserPassword !== undefined && props.existingSecretName === undefined ? { superuserPassword } : {}),
   };
@@ -92,6 +113,7 @@ const CHECKED_PROPS: Array<keyof PostgresClusterChartProps> = [
   'failoverTargetPod', 'superuserPassword', 'replicationPassword', 'extraSettings', 'initScripts', 'metrics', 'metricsImage', 'podMonitor',
   'startupTimeoutSeconds', 'networkPolicy', 'clientSelector', 'clientNamespaceSelector', 'metricsScraperSelector', 'metricsScraperNamespaceSelector',
   'appUser', 'appPassword', 'existingAppSecretName', 'tls', 'tlsSecretName', 'requireTls', 'certManagerIssuer', 'backup', 'backupSchedule', 'backupRetention', 'backupStorage',
+  'walArchive', 'restoreFrom',
 ];
 const anyValue = fc.oneof(
   fc.string(), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.constant(''),
@@ -106,7 +128,9 @@ describe('props, fuzzed (fast-check)', () => {
       for (const object of objects) validate(object);
       const statefulSet = objects.find(o => o.kind === 'StatefulSet')!;
       expect(statefulSet.spec.replicas).toBe(props.replicas);
-      expect(objects.filter(o => o.kind === 'NetworkPolicy')).toHaveLength(props.networkPolicy === false ? 0 : props.backup === false ? 2 : 3);
+      expect(objects.filter(o => o.kind === 'NetworkPolicy'))
+        .toHaveLength(props.networkPolicy === false ? 0 : (props.backup === false ? 2 : 3) + (props.walArchive ? 1 : 0));
+      expect(objects.filter(o => o.kind === 'CronJob').map(o => o.metadata.name).filter(n => n.includes('-archive-'))).toHaveLength(props.walArchive ? 2 : 0);
       const conf = objects.find(o => o.kind === 'ConfigMap' && o.data['postgresql.conf'])!.data['postgresql.conf'] as string;
       // Each extra setting is one line that PostgreSQL reads back as the value given.
       for (const [name, value] of Object.entries(props.extraSettings ?? {})) {

@@ -55,6 +55,26 @@ describe('the default cluster against the reference design', () => {
   });
 });
 
+describe('objects behind props that are off by default (docs/deviations.md, "Behind props")', () => {
+  const behindProps = parseDeviations(fs.readFileSync(path.join(__dirname, '..', 'docs', 'deviations.md'), 'utf8'), 'Behind props');
+  const withProps = synthCluster({
+    image: 'registry.example.com/postgres-pgbackrest:15',
+    walArchive: {},
+    restoreFrom: { clusterName: 'old', claimName: 'old-archive', targetTime: '2026-12-02 08:00:00+00' },
+  });
+  const added = diffManifests(synthCluster(), withProps);
+
+  test('every difference that walArchive and restoreFrom make is recorded', () => {
+    expect(added.length).toBeGreaterThan(10);
+    expect(added.filter(d => !behindProps.some(row => covers(row, d)))).toEqual([]);
+  });
+
+  test('every row there is still a difference, with a reason', () => {
+    expect(behindProps.filter(row => !added.some(d => covers(row, d))).map(r => `${r.object} ${r.path}`)).toEqual([]);
+    expect(behindProps.filter(row => row.reason.length < 10)).toEqual([]);
+  });
+});
+
 describe('the deviation check itself', () => {
   test('fails for a difference nobody recorded', () => {
     const changed = synthCluster({ database: 'otherdb' });

@@ -1,5 +1,6 @@
 import { ChildProcess, execFileSync, spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { asPostgres, PG_BIN, postgresScratchDir, writeAsPostgres } from './support/postgres';
 
@@ -159,5 +160,54 @@ describe('pg-node.sh live: the liveness and startup probes', () => {
     } finally {
       fs.rmSync(path.join(data, 'postmaster.pid'), { force: true });
     }
+  });
+});
+
+describe('archive-backup.sh: a pgBackRest backup in the recorded primary, never during a failover', () => {
+  // kubectl stands in for the API server: it answers the record's read with a fixed Lease and logs every call.
+  function run(record: string, exitOfExec = 0): { status: number | null; output: string; calls: string[] } {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'archive-backup-'));
+    const kubectl = path.join(dir, 'kubectl');
+    fs.writeFileSync(kubectl, `#!/bin/bash\nprintf '%s\\n' "$*" >> ${dir}/calls\nif [ "$1" = get ]; then printf '%s' '${record}'; exit 0; fi\nexit ${exitOfExec}\n`, { mode: 0o755 });
+    const result = spawnSync('/bin/bash', [path.join(scriptsDir, 'archive-backup.sh')], {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH, KUBECTL: kubectl, LEADER_RECORD: 'postgres-leader', BACKUP_TYPE: 'full', ARCHIVE_STANZA: 'postgres', PGBACKREST_CONFIG: '/etc/postgresql/pgbackrest.conf', POD_NAME: 'job-1' },
+    });
+    const calls = fs.existsSync(path.join(dir, 'calls')) ? fs.readFileSync(path.join(dir, 'calls'), 'utf8').trim().split('\n') : [];
+    fs.rmSync(dir, { recursive: true, force: true });
+    return { status: result.status, output: result.stderr + result.stdout, calls };
+  }
+  // resourceVersion|state|primary|epoch|timeline|system-identifier|sync|target|previous|job|checkpoint
+  const stable = '7|stable|postgres-cluster-1|4|2|7714614225492620543||||job-0|';
+
+  test('with a stable record, creates the stanza, backs up and shows the backups, each in the recorded primary\'s postgres container', () => {
+    const { status, calls, output } = run(stable);
+    expect(status).toBe(0);
+    const exec = 'exec postgres-cluster-1 -c postgres -- pgbackrest --config=/etc/postgresql/pgbackrest.conf --stanza=postgres';
+    expect(calls.slice(1)).toEqual([`${exec} stanza-create`, `${exec} --type=full backup`, `${exec} info`]);
+    expect(output).toContain('full backup of stanza postgres on the primary, postgres-cluster-1 (epoch 4)');
+  });
+
+  test.each([
+    ['a failover job holds the record', '8|failing-over||5|2|7714614225492620543||postgres-cluster-2|postgres-cluster-1|job-2|', 'a failover job holds the leader record (state failing-over)'],
+    ['a switchover is under way', '8|switching-over||5|2|7714614225492620543||postgres-cluster-2|postgres-cluster-1|job-2|', 'state switching-over'],
+  ])('refuses, and execs nothing, when %s', (_what, record, message) => {
+    const { status, calls, output } = run(record);
+    expect(status).toBe(1);
+    expect(output).toContain(message);
+    expect(calls.filter(c => c.startsWith('exec'))).toEqual([]);
+  });
+
+  test('a failed backup fails the job', () => {
+    const { status, output } = run(stable, 1);
+    expect(status).toBe(1);
+    expect(output).toContain('FAILED: stanza-create on postgres-cluster-1 failed');
+  });
+
+  test('an unknown backup type is refused before anything runs', () => {
+    const result = spawnSync('/bin/bash', [path.join(scriptsDir, 'archive-backup.sh')], {
+      encoding: 'utf8', env: { PATH: process.env.PATH, KUBECTL: '/bin/false', LEADER_RECORD: 'l', BACKUP_TYPE: 'weekly', ARCHIVE_STANZA: 's', PGBACKREST_CONFIG: 'c' },
+    });
+    expect([result.status, result.stderr]).toEqual([2, expect.stringContaining('BACKUP_TYPE must be full, diff or incr (not "weekly")')]);
   });
 });

@@ -82,9 +82,9 @@ export interface Deviation {
 }
 
 /** Reads the table rows `| Kind/name or * | path | change | reason |` under the "## Differences" heading. */
-export function parseDeviations(markdown: string): Deviation[] {
-  const section = markdown.split(/^## Differences\s*$/m)[1];
-  if (!section) throw new Error('docs/deviations.md has no "## Differences" section');
+export function parseDeviations(markdown: string, heading = 'Differences'): Deviation[] {
+  const section = markdown.split(new RegExp(`^## ${heading}\\s*$`, 'm'))[1];
+  if (!section) throw new Error(`docs/deviations.md has no "## ${heading}" section`);
   const rows: Deviation[] = [];
   for (const line of section.split(/^## /m)[0].split('\n')) {
     const cells = line.split('|').slice(1, -1).map(c => c.trim());
