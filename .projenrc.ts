@@ -20,9 +20,11 @@ const project = new cdk8s.ConstructLibraryCdk8s({
     'cdk8s-plus-27@2.9.5',
     'cdk8s-cli@2.207.60',
     'kubernetes-models@4.5.1',
-    // Argo CD's own Application schema, to check the ArgoCdApplication construct against (CommonJS at 2.7.2).
+    // The schemas of the custom resources the library writes, to check them against, and the sources of their CRDs in
+    // imports/ (imports/crd-from-kubernetes-models.js), from which `cdk8s import` generated their typed classes.
+    // Argo CD's own Application schema (ArgoCdApplication), CommonJS at 2.7.2.
     '@kubernetes-models/argo-cd@2.7.2',
-    // The prometheus-operator PodMonitor schema (CommonJS at 4.4.4).
+    // The prometheus-operator PodMonitor schema (podMonitor), CommonJS at 4.4.4.
     '@kubernetes-models/prometheus-operator@4.4.4',
     // cert-manager's Certificate schema (certManagerIssuer), CommonJS at 4.4.4 like the above.
     '@kubernetes-models/cert-manager@4.4.4',

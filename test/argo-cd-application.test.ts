@@ -1,12 +1,12 @@
 import { spawnSync } from 'child_process';
-import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Application } from '@kubernetes-models/argo-cd/argoproj.io/v1alpha1/Application';
 import { Chart, Testing } from 'cdk8s';
-import { parse, parseAllDocuments } from 'yaml';
+import { parseAllDocuments } from 'yaml';
 import { ArgoCdApplication, ArgoCdApplicationProps, PostgresClusterChart, PostgresClusterChartProps } from '../src';
+import { CrdSchema, crdSchema, schemaErrors } from './support/crd';
 import { Manifest, synthCluster } from './support/synth';
 
 const REPO = 'https://github.com/acme/infra.git';
@@ -44,60 +44,8 @@ function waveOf(object: Manifest): string | undefined {
 }
 
 // Argo CD's Application schema: the CRD rebuilt from @kubernetes-models/argo-cd (imports/argo-cd-application-crd.yaml).
-// Checked as the API server checks a structural schema, and stricter: an unknown field is an error, not silently dropped.
-type Schema = {
-  'type'?: string;
-  'enum'?: unknown[];
-  'required'?: string[];
-  'properties'?: { [key: string]: Schema };
-  'additionalProperties'?: Schema;
-  'items'?: Schema;
-  'x-kubernetes-int-or-string'?: boolean;
-  'x-kubernetes-preserve-unknown-fields'?: boolean;
-};
-// Read on first use, not while the file loads. Parsing the CRD's 280 kB of YAML takes about a second, which a mutation
-// run (Stryker) would pay for each mutant: its JSON is cached in the temp directory, named by the YAML's hash.
-let applicationSchemaCache: Schema | undefined;
-function applicationSchema(): Schema {
-  if (!applicationSchemaCache) {
-    const yaml = fs.readFileSync(path.join(__dirname, '..', 'imports', 'argo-cd-application-crd.yaml'), 'utf8');
-    const cached = path.join(os.tmpdir(), `argo-cd-application-crd-${createHash('sha256').update(yaml).digest('hex').slice(0, 16)}.json`);
-    let crd: any;
-    try {
-      crd = JSON.parse(fs.readFileSync(cached, 'utf8'));
-    } catch {
-      crd = parse(yaml);
-      const partial = `${cached}.${process.pid}`;
-      fs.writeFileSync(partial, JSON.stringify(crd));
-      fs.renameSync(partial, cached);
-    }
-    applicationSchemaCache = crd.spec.versions.find((v: any) => v.name === 'v1alpha1').schema.openAPIV3Schema as Schema;
-  }
-  return applicationSchemaCache!;
-}
-
-function schemaErrors(value: unknown, schema: Schema, at = ''): string[] {
-  const where = at || '/';
-  if (schema['x-kubernetes-int-or-string']) {
-    return Number.isInteger(value) || typeof value === 'string' ? [] : [`${where}: ${JSON.stringify(value)} is not an integer or string`];
-  }
-  const actual = value === null ? 'null' : Array.isArray(value) ? 'array' : Number.isInteger(value) ? 'integer' : typeof value;
-  if (schema.type && actual !== schema.type && !(schema.type === 'number' && actual === 'integer')) {
-    return [`${where}: ${JSON.stringify(value)} is not of type ${schema.type}`];
-  }
-  if (schema.enum && !schema.enum.includes(value)) return [`${where}: ${JSON.stringify(value)} is not one of ${JSON.stringify(schema.enum)}`];
-  if (actual === 'array' && schema.items) {
-    return (value as unknown[]).flatMap((item, i) => schemaErrors(item, schema.items!, `${at}/${i}`));
-  }
-  if (actual !== 'object' || (!schema.properties && !schema.additionalProperties)) return [];
-  const object = value as { [key: string]: unknown };
-  const errors = (schema.required ?? []).filter(key => !(key in object)).map(key => `${at}/${key}: required, missing`);
-  for (const [key, item] of Object.entries(object)) {
-    const itemSchema = schema.properties?.[key] ?? schema.additionalProperties;
-    if (itemSchema) errors.push(...schemaErrors(item, itemSchema, `${at}/${key}`));
-    else if (!schema['x-kubernetes-preserve-unknown-fields']) errors.push(`${at}/${key}: not in the schema`);
-  }
-  return errors;
+function applicationSchema(): CrdSchema {
+  return crdSchema('argo-cd-application-crd.yaml', 'v1alpha1');
 }
 
 describe('ArgoCdApplication', () => {

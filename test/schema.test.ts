@@ -1,5 +1,6 @@
 import { k8s } from 'cdk8s-plus-27';
 import { PostgresClusterChartProps } from '../src';
+import { crdSchemaOf, schemaErrors } from './support/crd';
 import { validate } from './support/schema';
 import { Manifest, synthCluster } from './support/synth';
 
@@ -42,6 +43,14 @@ describe.each(clusters)('%s', (_name, props) => {
     expect(objects.length).toBeGreaterThan(0);
     expect(invalidObjects(objects)).toEqual([]);
   });
+
+  test('every custom resource is valid against the CRD in imports/ its typed class was imported from', () => {
+    const custom = synthCluster(props).filter(object => crdSchemaOf(object) !== undefined);
+    expect(custom.flatMap(object => schemaErrors(object, crdSchemaOf(object)!).map(e => `${object.kind}/${object.metadata.name}: ${e}`)))
+      .toEqual([]);
+    // The customized cluster writes both: cert-manager's Certificate and prometheus-operator's PodMonitor.
+    expect(custom.map(o => o.kind).sort()).toEqual(props.podMonitor ? ['Certificate', 'PodMonitor'] : []);
+  });
 });
 
 describe('the schema check itself', () => {
@@ -49,5 +58,21 @@ describe('the schema check itself', () => {
     const statefulSet = synthCluster().find(o => o.kind === 'StatefulSet')!;
     const broken = { ...statefulSet, spec: { ...statefulSet.spec, replicas: 'three' } };
     expect(() => validate(broken)).toThrow(/replicas/);
+  });
+
+  test('fails for a custom resource that breaks its CRD', () => {
+    const certificate = synthCluster({ certManagerIssuer: { name: 'ca' } }).find(o => o.kind === 'Certificate')!;
+    const broken = {
+      ...certificate,
+      spec: { ...certificate.spec, secretName: undefined, dnsName: 'postgres-write', privateKey: { ...certificate.spec.privateKey, algorithm: 'DSA', size: '256' } },
+    };
+    delete broken.spec.secretName;
+    expect(schemaErrors(broken, crdSchemaOf(broken)!)).toEqual([
+      '/spec/secretName: required, missing',
+      '/spec/privateKey/algorithm: "DSA" is not one of ["RSA","ECDSA","Ed25519"]',
+      '/spec/privateKey/size: "256" is not of type integer',
+      '/spec/dnsName: not in the schema',
+    ]);
+    expect(() => validate(broken)).toThrow(/secretName|algorithm|size/);
   });
 });
