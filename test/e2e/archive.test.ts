@@ -24,7 +24,7 @@ async function pgbackrest(cluster: E2eCluster, pod: string, ...args: string[]): 
 describe('WAL archiving (pgBackRest) and point-in-time recovery', () => {
   let source: E2eCluster;
   const restored: E2eCluster[] = [];
-  // Rows 1-100 committed before the target time, 101-200 after it; 201-300 after the switchover.
+  // Rows 1-100 committed before the target time, 101-200 after it; 201-300 after the switchover, 301-400 after the failover.
   let targetTime = '';
   let beforeTarget = '';
   let everything = '';
@@ -79,6 +79,20 @@ describe('WAL archiving (pgBackRest) and point-in-time recovery', () => {
     expect(info[0].backup.map((b: any) => b.type)).toEqual(['full', 'diff']);
   }));
 
+  test('after the primary is killed and a replica promoted, the new primary archives on its own timeline', () => step(source, async () => {
+    await source.killPod(POD(1));
+    const failover = await source.runJob('postgres-failover');
+    expect(failover.code).toBe(0);
+    const primary = [POD(0), POD(2)].find(p => source.pod(p).labels.role === 'primary')!;
+    expect(primary).toBeDefined();
+    expect(await source.sql('postgres-write', 'INSERT INTO orders SELECT g, md5(g::text) FROM generate_series(301, 400) g')).toMatchObject({ code: 0 });
+    everything = await source.podSql(primary, ROWS, 'myapp');
+    await pgbackrest(source, primary, 'check');
+    // The old primary rejoins as a replica (its unarchived WAL is not the new history's).
+    await source.startPod(POD(1));
+    await expectOnlyPrimary(source, primary, [POD(0), POD(1), POD(2)]);
+  }));
+
   test('a new cluster restored to a point in time holds exactly the rows committed before it, and runs as a cluster', () => step(source, async () => {
     const cluster = await restore('restored', targetTime);
     const pod0 = 'restored-cluster-0';
@@ -99,7 +113,7 @@ describe('WAL archiving (pgBackRest) and point-in-time recovery', () => {
     expect(await cluster.podSql(pod0, 'SELECT note FROM orders WHERE id = 1000', 'myapp')).toBe('after the restore');
   }));
 
-  test('a cluster restored without a target time holds every archived commit, those after the switchover too', () => step(source, async () => {
+  test('a cluster restored without a target time holds every archived commit, those after the switchover and the failover too', () => step(source, async () => {
     const cluster = await restore('latest');
     expect(await cluster.podSql('latest-cluster-0', ROWS, 'myapp')).toBe(everything);
   }));
