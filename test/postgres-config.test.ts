@@ -357,7 +357,7 @@ describe('PostgresConfig', () => {
     test('create the replication role from the Secret, never from a literal password', () => {
       const init = find(config().objects, 'ConfigMap', 'postgres-init').data;
       expect(Object.keys(init)).toEqual(['01-create-replication-user.sh', '02-create-monitoring-role.sql']);
-      expect(init['01-create-replication-user.sh']).toContain('\\\\set password $(quote "$POSTGRES_REPLICATION_PASSWORD")');
+      expect(init['01-create-replication-user.sh']).toContain('\\\\set password $(psql_quote "$POSTGRES_REPLICATION_PASSWORD")');
       expect(init['01-create-replication-user.sh']).not.toMatch(/PASSWORD '|-v password/);
     });
 

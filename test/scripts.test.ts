@@ -125,6 +125,7 @@ describe('pg-node.sh live: the liveness and startup probes', () => {
       POD_NAME: 'live-test-1',
       POSTGRES_PASSWORD: 'p',
       POSTGRES_REPLICATION_PASSWORD: 'r',
+      APP_USER: 'app',
       PRIMARY_HOST: 'nowhere.invalid',
       PEER_DOMAIN: 'nowhere.invalid',
       RECORD_FILE: path.join(volume, 'leader-record'),

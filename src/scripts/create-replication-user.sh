@@ -8,15 +8,15 @@ set -euo pipefail
 : "${REPLICATION_USER:=replicator}"
 : "${POSTGRES_REPLICATION_PASSWORD:?POSTGRES_REPLICATION_PASSWORD must come from the Secret}"
 
-quote() {
-  local value=${1//\\/\\\\}
-  printf "'%s'" "${value//\'/\\\'}"
-}
+# From /docker-entrypoint-initdb.d, the entrypoint's own scripts are in CLUSTER_SCRIPTS_DIR (it says where).
+LOG_NAME="init ${0##*/}"
+# shellcheck source=SCRIPTDIR/common.sh
+source "${CLUSTER_SCRIPTS_DIR:-/opt/postgres-cluster}/common.sh"
 
 psql -X -q <<SQL
 \\set ON_ERROR_STOP 1
-\\set user $(quote "$REPLICATION_USER")
-\\set password $(quote "$POSTGRES_REPLICATION_PASSWORD")
+\\set user $(psql_quote "$REPLICATION_USER")
+\\set password $(psql_quote "$POSTGRES_REPLICATION_PASSWORD")
 SELECT format('CREATE ROLE %I WITH REPLICATION LOGIN PASSWORD %L', :'user', :'password')
   WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'user') \\gexec
 SQL

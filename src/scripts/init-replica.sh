@@ -21,8 +21,8 @@ set -euo pipefail
 : "${POSTGRES_PASSWORD:?POSTGRES_PASSWORD must come from the Secret}"
 : "${POSTGRES_REPLICATION_PASSWORD:?POSTGRES_REPLICATION_PASSWORD must come from the Secret}"
 : "${REPLICATION_USER:=replicator}"
-# The application's role (none if empty), owner of POSTGRES_DB; its password comes from its Secret.
-: "${APP_USER:=}"
+# The application's role, owner of POSTGRES_DB (created with it); its password comes from its Secret.
+: "${APP_USER:?APP_USER must name the application role}"
 : "${APP_PASSWORD:=}"
 # Who connects to other pods over the network for pg_rewind: the replication role (PostgreSQL 15+, with
 # pg_checkpoint), or the superuser where PostgreSQL needs it (13 and 14).
@@ -121,6 +121,9 @@ clone_from() {
 
 run_init_scripts() {
   local file
+  # Where they find common.sh (create-replication-user.sh uses its psql_quote).
+  CLUSTER_SCRIPTS_DIR=$(dirname "${BASH_SOURCE[0]}")
+  export CLUSTER_SCRIPTS_DIR
   for file in "$INITDB_DIR"/*; do
     case "$file" in
       *.sql) log "running $file"; psql -v ON_ERROR_STOP=1 -X -f "$file" ;;
@@ -143,15 +146,10 @@ initialize_cluster() {
   pg_ctl --pgdata="$target" --wait --silent \
     -o "-c config_file=$CONFIG_FILE -c hba_file=$HBA_FILE -c listen_addresses='' -c synchronous_standby_names='' -c archive_command=''" start
   export PGUSER=$POSTGRES_USER PGDATABASE=postgres
-  if [ "$POSTGRES_DB" != postgres ]; then
-    log "creating database $POSTGRES_DB${APP_USER:+, owned by the application role $APP_USER}"
-  fi
-  # The roles (replication, application) and their passwords, before the init scripts (which may grant to them).
+  if [ "$POSTGRES_DB" != postgres ]; then log "creating database $POSTGRES_DB, owned by the application role $APP_USER"; fi
+  # The roles (replication, application) and their passwords, and the application's database, before the init
+  # scripts (which may grant to them).
   APP_DATABASE=$POSTGRES_DB credentials_sql "$POSTGRES_PASSWORD" "$POSTGRES_REPLICATION_PASSWORD" "$APP_PASSWORD" | psql -X -q > /dev/null
-  if [ -z "$APP_USER" ] && [ "$POSTGRES_DB" != postgres ]; then
-    psql -v ON_ERROR_STOP=1 -X -q <<< "\\set db $(psql_quote "$POSTGRES_DB")
-CREATE DATABASE :\"db\";"
-  fi
   run_init_scripts
   pg_ctl --pgdata="$target" --wait --silent --mode=fast stop
   unset PGUSER PGDATABASE
