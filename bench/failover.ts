@@ -83,11 +83,15 @@ async function series(name: string, manifest: string, kind: 'switchover' | 'fail
     + `; old primary streaming again after ${rejoin} ms (target <= 3000) ${rejoin <= 3000 ? 'OK' : 'MISSED'}`);
 }
 
-// BENCH_SERIES=switchover,failover,sync runs some of the series only (all three by default).
+// BENCH_SERIES=switchover,failover,sync,archive runs some of the series only (the first three by default; archive: a
+// switchover with WAL archiving on, pgBackRest pushing each segment, whose fast shutdown archives the last one).
 const SERIES = (process.env.BENCH_SERIES ?? 'switchover,failover,sync').split(',');
 
 void (async () => {
   if (SERIES.includes('switchover')) await series('planned switchover (async)', DIST, 'switchover');
   if (SERIES.includes('failover')) await series('failover after SIGKILL (async)', DIST, 'failover');
   if (SERIES.includes('sync')) await series('failover after SIGKILL (synchronousReplicas: 1)', synthesizeToFile({ synchronousReplicas: 1 }), 'failover');
+  if (SERIES.includes('archive')) {
+    await series('planned switchover (async, walArchive)', synthesizeToFile({ image: 'localhost/postgres-pgbackrest:15', walArchive: {} }), 'switchover');
+  }
 })().catch(() => process.exit(1));

@@ -135,11 +135,56 @@ describe('WalArchive', () => {
     });
   });
 
+  test('a backup job\'s pod: the kubectl image as the postgres user, read-only root, its name and HOME, no service links, a day to finish', () => {
+    const { objects } = clusterOf();
+    const cronJob = find(objects, 'CronJob', 'postgres-archive-diff');
+    const labels = {
+      'app.kubernetes.io/name': 'postgresql',
+      'app.kubernetes.io/instance': 'postgres',
+      'app.kubernetes.io/managed-by': 'cdk8s-postgres-cluster',
+      'app.kubernetes.io/component': 'archive-backup',
+    };
+    expect([cronJob.metadata.labels, cronJob.spec.jobTemplate.metadata.labels, cronJob.spec.jobTemplate.spec.template.metadata.labels])
+      .toEqual([labels, labels, labels]);
+    expect(find(objects, 'PersistentVolumeClaim', 'postgres-archive').metadata.labels).toEqual({
+      'app.kubernetes.io/name': 'postgresql', 'app.kubernetes.io/instance': 'postgres', 'app.kubernetes.io/managed-by': 'cdk8s-postgres-cluster',
+    });
+    expect(cronJob.spec.jobTemplate.spec).toMatchObject({ backoffLimit: 3, activeDeadlineSeconds: 86_400 });
+    const pod = cronJob.spec.jobTemplate.spec.template.spec;
+    expect(pod).toMatchObject({ serviceAccountName: 'postgres-archive-backup', enableServiceLinks: false, restartPolicy: 'Never' });
+    expect(pod.securityContext).toMatchObject({ runAsUser: 999, runAsNonRoot: true });
+    expect(pod.containers).toHaveLength(1);
+    const container = pod.containers[0];
+    expect(container.name).toBe('backup');
+    expect(envOf(container)).toMatchObject({ POD_NAME: { fieldRef: { fieldPath: 'metadata.name' } }, HOME: '/tmp' });
+    expect(container.resources).toEqual({ requests: { cpu: '10m', memory: '16Mi' } });
+    expect(container.volumeMounts).toEqual([
+      { name: 'postgres-cluster-init', mountPath: '/opt/postgres-cluster' },
+      { name: 'tmp', mountPath: '/tmp' },
+    ]);
+    expect(pod.volumes).toEqual([
+      { name: 'postgres-cluster-init', configMap: { name: 'postgres-cluster-init', defaultMode: 0o755 } },
+      { name: 'tmp', emptyDir: {} },
+    ]);
+    const chart = new PostgresClusterChart(Testing.app(), 'test', ARCHIVING);
+    expect(chart.walArchive!.cronJobNames).toEqual({ full: 'postgres-archive-full', diff: 'postgres-archive-diff' });
+    expect(['FullBackup', 'DiffBackup'].map(id => chart.walArchive!.node.tryFindChild(id) !== undefined)).toEqual([true, true]);
+  });
+
+  test('a WalArchive of your own composition may take longer (timeoutSeconds)', () => {
+    const chart = Testing.chart();
+    const config = new PostgresConfig(chart, 'Config', { walArchive: {} });
+    const statefulSet = new PostgresStatefulSet(chart, 'StatefulSet', { config, image: IMAGE });
+    new WalArchive(chart, 'Archive', { statefulSet, timeoutSeconds: 7200 });
+    const cronJob = Testing.synth(chart).find((o: any) => o.kind === 'CronJob' && o.metadata.name === 'postgres-archive-full');
+    expect(cronJob.spec.jobTemplate.spec.activeDeadlineSeconds).toBe(7200);
+  });
+
   test('WalArchive on a configuration without walArchive is refused, naming the fix', () => {
     const chart = Testing.chart();
     const config = new PostgresConfig(chart, 'Config');
     const statefulSet = new PostgresStatefulSet(chart, 'StatefulSet', { config });
-    expect(() => new WalArchive(chart, 'Archive', { statefulSet })).toThrow(/has no walArchive: set walArchive \(for example \{\}\) on its PostgresConfig/);
+    expect(() => new WalArchive(chart, 'Archive', { statefulSet })).toThrow(/^WalArchive [^:]*Archive: the cluster's configuration has no walArchive: set walArchive \(for example \{\}\) on its PostgresConfig/);
   });
 
   test('the official image has no pgBackRest: archiving or restoring without an image of yours is refused, naming the fix', () => {
