@@ -2,7 +2,7 @@ import type { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { PostgresStatefulSet } from './postgres-stateful-set';
 import { addObject, addServiceAccountWithRole } from './private/api-object';
-import { api, asJson, postgresUserPod, restrictedContainer } from './private/k8s';
+import { api, asJson, postgresUserPod, restrictedContainer, scriptJobVolumes } from './private/k8s';
 import { ISOLATION_FENCE_SECONDS, LABELER_CONTAINER, PATHS, podNames, POSTGRES_CONTAINER, POSTGRES_UID, ROLE_LABEL } from './private/names';
 import { SCRIPT_FILES } from './private/scripts';
 import { validateTargetPod, validateTypes } from './private/validation';
@@ -74,6 +74,7 @@ export class FailoverJob extends Construct {
       { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: [names.leaderRecord], verbs: ['get', 'patch', 'update'] },
     ]);
 
+    const jobVolumes = scriptJobVolumes(config.scriptsConfigMapName, PATHS.scriptsDir);
     addObject(this, 'Resource', api.KubeCronJob.GVK, asJson<k8s.KubeCronJobProps>({
       metadata: { name: this.cronJobName, labels },
       spec: {
@@ -116,16 +117,9 @@ export class FailoverJob extends Construct {
                     { name: 'HOME', value: '/tmp' },
                   ],
                   securityContext: restrictedContainer(),
-                  volumeMounts: [
-                    { name: config.scriptsConfigMapName, mountPath: PATHS.scriptsDir },
-                    // Scratch files and kubectl's cache: the root filesystem is read-only.
-                    { name: 'tmp', mountPath: '/tmp' },
-                  ],
+                  volumeMounts: jobVolumes.mounts,
                 }],
-                volumes: [
-                  { name: config.scriptsConfigMapName, configMap: { name: config.scriptsConfigMapName, defaultMode: 0o755 } },
-                  { name: 'tmp', emptyDir: {} },
-                ],
+                volumes: jobVolumes.volumes,
               },
             },
           },

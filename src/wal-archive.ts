@@ -2,7 +2,7 @@ import type { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { PostgresStatefulSet } from './postgres-stateful-set';
 import { addObject, addServiceAccountWithRole } from './private/api-object';
-import { api, asJson, postgresUserPod, quantity, restrictedContainer } from './private/k8s';
+import { api, asJson, postgresUserPod, quantity, restrictedContainer, scriptJobVolumes } from './private/k8s';
 import { PATHS, podNames, POSTGRES_CONTAINER, POSTGRES_UID } from './private/names';
 import { SCRIPT_FILES } from './private/scripts';
 
@@ -77,6 +77,7 @@ export class WalArchive extends Construct {
       { apiGroups: [''], resources: ['pods/exec'], resourceNames: pods, verbs: ['create', 'get'] },
     ]);
 
+    const jobVolumes = scriptJobVolumes(config.scriptsConfigMapName, PATHS.scriptsDir);
     this.cronJobNames = {};
     for (const type of BACKUP_TYPES) {
       const name = `${names.archive}-${type}`;
@@ -117,16 +118,9 @@ export class WalArchive extends Construct {
                     ],
                     resources: { requests: { cpu: quantity('10m'), memory: quantity('16Mi') } },
                     securityContext: restrictedContainer(),
-                    volumeMounts: [
-                      { name: config.scriptsConfigMapName, mountPath: PATHS.scriptsDir },
-                      // kubectl's cache: the root filesystem is read-only.
-                      { name: 'tmp', mountPath: '/tmp' },
-                    ],
+                    volumeMounts: jobVolumes.mounts,
                   }],
-                  volumes: [
-                    { name: config.scriptsConfigMapName, configMap: { name: config.scriptsConfigMapName, defaultMode: 0o755 } },
-                    { name: 'tmp', emptyDir: {} },
-                  ],
+                  volumes: jobVolumes.volumes,
                 },
               },
             },

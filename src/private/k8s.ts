@@ -49,3 +49,14 @@ export function postgresUserPod(uid: number, fsGroup?: { changePolicy?: string }
     seccompProfile: { type: 'RuntimeDefault' },
   };
 }
+
+/**
+ * What a job's container that runs one of the cluster's scripts mounts: the scripts' ConfigMap (executable) and its own
+ * /tmp (scratch files and kubectl's cache), since the root filesystem is read-only.
+ */
+export function scriptJobVolumes(scriptsConfigMapName: string, scriptsDir: string): { mounts: k8s.VolumeMount[]; volumes: k8s.Volume[] } {
+  return {
+    mounts: [{ name: scriptsConfigMapName, mountPath: scriptsDir }, { name: 'tmp', mountPath: '/tmp' }],
+    volumes: [{ name: scriptsConfigMapName, configMap: { name: scriptsConfigMapName, defaultMode: 0o755 } }, { name: 'tmp', emptyDir: {} }],
+  };
+}
