@@ -194,6 +194,9 @@ describe('WalArchive', () => {
 
   test.each([
     [{ walArchive: 'yes' as any }, /walArchive "yes" is not a set of options/],
+    [{ walArchive: null as any }, /walArchive null is not a set of options/],
+    [{ walArchive: [] as any }, /walArchive \[\] is not a set of options/],
+    [{ walArchive: { existingClaimName: 'Repo!' } }, /walArchive.existingClaimName "Repo!" is not a Kubernetes object name/],
     [{ walArchive: { storage: 'big' } }, /walArchive.storage "big" is not a storage size/],
     [{ walArchive: { storage: 5 as any } }, /walArchive.storage must be a string; got number 5/],
     [{ walArchive: { storageClassName: 'NFS!' } }, /walArchive.storageClassName "NFS!" is not a Kubernetes object name/],
@@ -250,6 +253,9 @@ describe('restoreFrom', () => {
 
   test.each([
     [{ restoreFrom: 'old' as any }, /restoreFrom "old" is not a restore: give \{ clusterName/],
+    [{ restoreFrom: null as any }, /restoreFrom null is not a restore/],
+    [{ restoreFrom: ['old'] as any }, /restoreFrom \["old"\] is not a restore/],
+    [{ restoreFrom: { clusterName: 'old', claimName: 'repo', targetTime: '2026-12-02 08:00:00+99' } }, /restoreFrom.targetTime "2026-12-02 08:00:00\+99" is not a time/],
     [{ restoreFrom: { claimName: 'repo' } as any }, /restoreFrom.clusterName is missing: name the cluster whose backups to restore/],
     [{ restoreFrom: { clusterName: 'Old_DB', claimName: 'repo' } }, /restoreFrom.clusterName "Old_DB" is not a valid cluster name/],
     [{ restoreFrom: { clusterName: 'old' } }, /restoreFrom.claimName is missing and walArchive is off: name the PersistentVolumeClaim that holds the repository of cluster "old"/],
