@@ -158,6 +158,13 @@ initialize_cluster() {
   log "initialization complete: starting as the primary; the sidecar records this pod as the cluster's primary"
 }
 
+# A restore that failed, whatever the step: no server left running on its directory ($1), and no directory left.
+abandon_restore() {
+  unset PGUSER PGDATABASE
+  pg_ctl --pgdata="$1" --wait --silent --mode=immediate stop > /dev/null 2>&1 || true
+  rm -rf "$1"
+}
+
 # Instead of initdb (restoreFrom): pgBackRest restores the source cluster's newest backup (before the target time) into
 # a sibling directory; PostgreSQL, on the local socket only, replays the archived WAL (pgBackRest's restore_command) up
 # to the target or to the archive's end, and promotes; then the roles get this cluster's passwords, and the recovery
@@ -173,7 +180,7 @@ restore_cluster() {
   mkdir -m 0700 "$target"
   if ! pgbackrest --config="$PGBACKREST_CONFIG" --stanza="$RESTORE_STANZA" --repo1-path="$RESTORE_REPOSITORY" --pg1-path="$target" \
     restore "${target_args[@]}"; then
-    rm -rf "$target"
+    abandon_restore "$target"
     return 1
   fi
   log "backup restored: replaying the archived WAL${RESTORE_TARGET_TIME:+ up to $RESTORE_TARGET_TIME}, then promoting"
@@ -181,8 +188,7 @@ restore_cluster() {
   if ! pg_ctl --pgdata="$target" --wait --silent --timeout=86400 \
     -o "-c config_file=$CONFIG_FILE -c hba_file=$HBA_FILE -c listen_addresses='' -c synchronous_standby_names='' -c archive_command=''" start; then
     log "PostgreSQL did not start on the restored backup (its log is above)"
-    pg_ctl --pgdata="$target" --wait --silent --mode=immediate stop 2> /dev/null || true
-    rm -rf "$target"
+    abandon_restore "$target"
     return 1
   fi
   pid=$(head -n 1 "$target/postmaster.pid")
@@ -190,8 +196,7 @@ restore_cluster() {
   until [ "$(psql -XAtq -c 'SELECT pg_is_in_recovery()' 2> /dev/null)" = f ]; do
     if [ ! -d "/proc/$pid" ]; then
       log "PostgreSQL stopped before the end of recovery (its log is above: a target time after the last archived commit cannot be reached)"
-      unset PGUSER PGDATABASE
-      rm -rf "$target"
+      abandon_restore "$target"
       return 1
     fi
     sleep 0.2
@@ -202,9 +207,7 @@ restore_cluster() {
     -c 'ALTER SYSTEM RESET recovery_target_action' \
     || ! APP_DATABASE=$POSTGRES_DB credentials_sql "$POSTGRES_PASSWORD" "$POSTGRES_REPLICATION_PASSWORD" "$APP_PASSWORD" | psql -X -q > /dev/null \
     || ! pg_ctl --pgdata="$target" --wait --silent --mode=fast stop; then
-    unset PGUSER PGDATABASE
-    pg_ctl --pgdata="$target" --wait --silent --mode=immediate stop 2> /dev/null || true
-    rm -rf "$target"
+    abandon_restore "$target"
     return 1
   fi
   unset PGUSER PGDATABASE
