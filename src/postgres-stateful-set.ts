@@ -17,7 +17,7 @@ import { validateImage, validateInteger, validateObjectName, validateStorageSize
  * The image of the failover job (bash, coreutils, kubectl) and of the init container that copies its kubectl
  * (a static binary) for the role-labeler sidecar, which runs the postgres image.
  */
-export const DEFAULT_KUBECTL_IMAGE = 'docker.io/alpine/k8s:1.27.15';
+export const DEFAULT_KUBECTL_IMAGE = 'docker.io/alpine/k8s:1.33.9';
 
 /** The largest value of a probe's int32 fields. */
 const MAX_INT32 = 2 ** 31 - 1;
@@ -136,7 +136,7 @@ export interface PostgresPodOptions {
   /**
    * Image with bash, coreutils and a statically linked kubectl: the failover job runs it, and an init
    * container copies its kubectl for the role-labeler sidecar (which runs the postgres image, for psql).
-   * @default "docker.io/alpine/k8s:1.27.15"
+   * @default "docker.io/alpine/k8s:1.33.9"
    */
   readonly kubectlImage?: string;
 }

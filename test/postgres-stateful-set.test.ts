@@ -201,7 +201,7 @@ describe('PostgresStatefulSet', () => {
     expect(envOf(labeler, 'KUBECTL').value).toBe('/opt/postgres-cluster-tools/kubectl');
     expect(pod.initContainers[0]).toEqual(expect.objectContaining({
       name: 'kubectl',
-      image: 'docker.io/alpine/k8s:1.27.15',
+      image: 'docker.io/alpine/k8s:1.33.9',
       command: ['/bin/sh', '-c', 'cp "$(command -v kubectl)" /opt/postgres-cluster-tools/kubectl'],
       volumeMounts: [{ name: 'tools', mountPath: '/opt/postgres-cluster-tools' }],
     }));
@@ -428,7 +428,7 @@ describe('PostgresStatefulSet', () => {
     const chart = Testing.chart();
     const s = new PostgresStatefulSet(chart, 'S', { config: new PostgresConfig(chart, 'C', { clusterName: 'orders', postgresVersion: 16 }), replicas: 2 });
     expect([s.name, s.headlessServiceName, s.replicas, s.image, s.kubectlImage])
-      .toEqual(['orders-cluster', 'orders-headless', 2, 'postgres:16', 'docker.io/alpine/k8s:1.27.15']);
+      .toEqual(['orders-cluster', 'orders-headless', 2, 'postgres:16', 'docker.io/alpine/k8s:1.33.9']);
     expect(s.selectorLabels).toEqual({ 'app': 'orders', 'app.kubernetes.io/instance': 'orders' });
   });
 

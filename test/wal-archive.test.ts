@@ -103,7 +103,7 @@ describe('WalArchive', () => {
       expect(cronJob.spec.suspend).toBeUndefined();
       const pod = cronJob.spec.jobTemplate.spec.template.spec;
       expect(pod.serviceAccountName).toBe('postgres-archive-backup');
-      expect(pod.containers[0].image).toBe('docker.io/alpine/k8s:1.27.15');
+      expect(pod.containers[0].image).toBe('docker.io/alpine/k8s:1.33.9');
       expect(pod.containers[0].command).toEqual(['/bin/bash', '/opt/postgres-cluster/archive-backup.sh']);
       expect(envOf(pod.containers[0])).toMatchObject({
         BACKUP_TYPE: type,

@@ -16,6 +16,16 @@ log() {
   TZ=UTC0 printf '%(%Y-%m-%dT%H:%M:%S)T.%sZ %s: %s\n' "${now%.*}" "${micros:0:3}" "${LOG_NAME:-postgres-cluster}" "$*" >&2
 }
 
+# kubectl "$@", bounded by API_TIMEOUT (default 2s) with coreutils' timeout. Never --request-timeout: kubectl then
+# ignores the pod's service account (in-cluster configuration) and dials localhost:8080 (kubernetes/kubernetes#93474).
+# A call that timed out exits 124 and says so on stderr.
+kubectl_bounded() {
+  local status=0
+  timeout "${API_TIMEOUT:-2s}" "${KUBECTL:-kubectl}" "$@" || status=$?
+  if ((status == 124)); then echo "kubectl $1: no answer from the API server within ${API_TIMEOUT:-2s}" >&2; fi
+  return "$status"
+}
+
 # A value for a libpq password file, whose fields are separated by ":" and escape with "\".
 pgpass_escape() {
   local value=${1//\\/\\\\}

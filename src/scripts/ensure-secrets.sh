@@ -52,12 +52,12 @@ ensure_secret() {
   local name=$1 out
   shift
   while true; do
-    if out=$("$KUBECTL" get secret "$name" --request-timeout=5s -o name 2>&1); then
+    if out=$(API_TIMEOUT=5s kubectl_bounded get secret "$name" -o name 2>&1); then
       log "Secret $name exists: keeping its passwords"
       return 0
     fi
     if [[ $out == *"(NotFound)"* ]]; then
-      if out=$(secret_json "$name" "$@" | "$KUBECTL" create -f - --request-timeout=5s -o name 2>&1); then
+      if out=$(secret_json "$name" "$@" | API_TIMEOUT=5s kubectl_bounded create -f - -o name 2>&1); then
         log "created Secret $name with generated passwords"
         return 0
       fi

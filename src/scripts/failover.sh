@@ -72,7 +72,7 @@ on_node() {
 # What the kubelet last reported of a pod's postgres container: running, stopped, or unknown.
 container_state() {
   local out
-  out=$("$KUBECTL" get pod "$1" --request-timeout="$API_TIMEOUT" \
+  out=$(kubectl_bounded get pod "$1" \
     -o "jsonpath={.status.containerStatuses[?(@.name==\"$POSTGRES_CONTAINER\")].state.running.startedAt}" 2> /dev/null) || {
     echo unknown
     return
@@ -123,7 +123,7 @@ list_pods() {
 
 # A pod's role label as the API reports it (empty when it has none, or the API cannot be reached).
 role_label_of() {
-  "$KUBECTL" get pod "$1" --request-timeout="$API_TIMEOUT" -o "jsonpath={.metadata.labels.${ROLE_LABEL//./\\.}}" 2> /dev/null || true
+  kubectl_bounded get pod "$1" -o "jsonpath={.metadata.labels.${ROLE_LABEL//./\\.}}" 2> /dev/null || true
 }
 
 # Whether the API shows a switchover's two pods ready to go: the recorded primary labeled primary and ready (its
@@ -169,7 +169,7 @@ pods_with_receiver() {
 
 job_running() {
   local pods
-  pods=$("$KUBECTL" get pods -l "$JOB_SELECTOR" --field-selector=status.phase=Running -o name --request-timeout="$API_TIMEOUT") || return 0
+  pods=$(kubectl_bounded get pods -l "$JOB_SELECTOR" --field-selector=status.phase=Running -o name) || return 0
   grep -qx "pod/$1" <<< "$pods"
 }
 

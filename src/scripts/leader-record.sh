@@ -36,7 +36,7 @@ record_read() {
   local -a values
   template='{.metadata.resourceVersion}'
   for field in "${RECORD_FIELDS[@]}"; do template+="|{.metadata.annotations.${RECORD_PREFIX//./\\.}/$field}"; done
-  if ! out=$("$KUBECTL" get lease "$LEADER_RECORD" --request-timeout="$API_TIMEOUT" -o "jsonpath=$template" 2>&1); then
+  if ! out=$(kubectl_bounded get lease "$LEADER_RECORD" -o "jsonpath=$template" 2>&1); then
     RECORD_ERROR=${out//$'\n'/ }
     if [[ $out == *"(NotFound)"* ]]; then
       R=([found]=no [version]="")
@@ -72,7 +72,7 @@ record_update() {
   patch="{\"metadata\":{\"resourceVersion\":\"${R[version]}\",\"annotations\":$(record_annotations_json "$@")}"
   if [[ " $* " == *" primary="* ]]; then patch+=",\"spec\":{\"holderIdentity\":\"$holder\"}"; fi
   patch+="}"
-  if ! out=$("$KUBECTL" patch lease "$LEADER_RECORD" --type=merge --request-timeout="$API_TIMEOUT" -p "$patch" \
+  if ! out=$(kubectl_bounded patch lease "$LEADER_RECORD" --type=merge -p "$patch" \
     -o 'jsonpath={.metadata.resourceVersion}' 2>&1); then
     RECORD_ERROR=${out//$'\n'/ }
     if [[ $out == *"(Conflict)"* ]]; then return 2; fi
@@ -90,7 +90,7 @@ record_create() {
   for pair in "$@"; do
     if [[ $pair == primary=* ]]; then holder=${pair#primary=}; fi
   done
-  if ! out=$("$KUBECTL" create -f - --request-timeout="$API_TIMEOUT" -o 'jsonpath={.metadata.resourceVersion}' 2>&1 <<EOF
+  if ! out=$(kubectl_bounded create -f - -o 'jsonpath={.metadata.resourceVersion}' 2>&1 <<EOF
 {"apiVersion":"coordination.k8s.io/v1","kind":"Lease","metadata":{"name":"$LEADER_RECORD","labels":$RECORD_LABELS,"annotations":$(record_annotations_json "$@")},"spec":{"holderIdentity":"$holder"}}
 EOF
   ); then
@@ -120,5 +120,5 @@ record_describe() {
 # watch or cannot be reached. A reader wakes on each line; what it decides on, it reads with record_read.
 # Run it in the background (`record_watch &`): kubectl replaces the subshell, so that its pid is kubectl's.
 record_watch() {
-  exec "$KUBECTL" get lease "$LEADER_RECORD" --watch --request-timeout=0 -o 'jsonpath={.metadata.resourceVersion}{"\n"}'
+  exec "$KUBECTL" get lease "$LEADER_RECORD" --watch -o 'jsonpath={.metadata.resourceVersion}{"\n"}'
 }

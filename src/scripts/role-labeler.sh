@@ -203,9 +203,9 @@ write_record_file() {
 
 apply_label() {
   if [ -n "$1" ]; then
-    "$KUBECTL" label pod "$POD_NAME" "$ROLE_LABEL=$1" --overwrite --request-timeout="$API_TIMEOUT" > /dev/null
+    kubectl_bounded label pod "$POD_NAME" "$ROLE_LABEL=$1" --overwrite > /dev/null
   else
-    "$KUBECTL" label pod "$POD_NAME" "$ROLE_LABEL-" --request-timeout="$API_TIMEOUT" > /dev/null
+    kubectl_bounded label pod "$POD_NAME" "$ROLE_LABEL-" > /dev/null
   fi
 }
 
@@ -306,7 +306,7 @@ local_timeline() {
 
 other_pods() {
   local names name
-  names=$("$KUBECTL" get pods -l "$CLUSTER_SELECTOR" -o name --request-timeout="$API_TIMEOUT") || return 1
+  names=$(kubectl_bounded get pods -l "$CLUSTER_SELECTOR" -o name) || return 1
   for name in $names; do
     name=${name#pod/}
     if [ "$name" != "$POD_NAME" ]; then echo "$name"; fi
