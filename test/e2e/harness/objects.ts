@@ -45,6 +45,10 @@ export class ApiError extends Error {
 }
 
 export type StoredObject = Record<string, any>;
+/** How a write changed an object, as a watch event names it. */
+export type WriteKind = 'ADDED' | 'MODIFIED' | 'DELETED';
+/** The API server's fieldValidation: what an unknown field in a write does. */
+export type FieldValidation = 'Strict' | 'Warn' | 'Ignore';
 
 /**
  * The API server's storage for objects the scripts write (Leases, Secrets): one resourceVersion counter
@@ -55,9 +59,9 @@ export class ObjectStore {
   private readonly objects = new Map<string, StoredObject>();
 
   /** `nextRevision` is the cluster's one counter: every write of any object takes the next number. */
-  /** `onWrite` hears of every change of an object (its new state, or undefined once deleted), as a watch does. */
+  /** `onWrite` hears of every change of an object (its new state, or its last with the deletion's resourceVersion), as a watch does. */
   constructor(private readonly type: ResourceType, private readonly nextRevision: () => number,
-    private readonly onWrite: (namespace: string, name: string, object: StoredObject | undefined) => void = () => {}) {}
+    private readonly onWrite: (namespace: string, name: string, object: StoredObject, change: WriteKind) => void = () => {}) {}
 
   public get(namespace: string, name: string): StoredObject {
     const found = this.objects.get(`${namespace}/${name}`);
@@ -75,8 +79,12 @@ export class ObjectStore {
       .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name)).map(clone);
   }
 
-  public create(namespace: string, input: StoredObject): StoredObject {
-    const object = decode(this.type, input, true);
+  /**
+   * `validation`: the request's fieldValidation (kubectl create asks for Strict): unknown fields fail the request
+   * (Strict), are dropped with a warning (Warn, the default) or silently (Ignore).
+   */
+  public create(namespace: string, input: StoredObject, validation: FieldValidation = 'Strict', warnings: string[] = []): StoredObject {
+    const object = decode(this.type, input, validation, warnings);
     const name = object.metadata.name;
     if (object.metadata.resourceVersion) throw new ApiError('BadRequest', 'resourceVersion should not be set on objects to be created');
     if (this.objects.has(`${namespace}/${name}`)) {
@@ -90,36 +98,39 @@ export class ObjectStore {
       creationTimestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
     };
     this.objects.set(`${namespace}/${name}`, object);
-    this.onWrite(namespace, name, clone(object));
+    this.onWrite(namespace, name, clone(object), 'ADDED');
     return clone(object);
   }
 
   /** A full update (`kubectl replace`): the object's resourceVersion, if any, must be the stored one. */
-  public update(namespace: string, name: string, input: StoredObject): { object: StoredObject; changed: boolean } {
+  public update(namespace: string, name: string, input: StoredObject, validation: FieldValidation = 'Strict', warnings: string[] = [])
+    : { object: StoredObject; changed: boolean } {
     const current = this.get(namespace, name);
-    const object = decode(this.type, input, true);
+    const object = decode(this.type, input, validation, warnings);
     if (object.metadata.name !== name) throw this.invalid(name, `metadata.name: Invalid value: "${object.metadata.name}": field is immutable`);
     return this.write(namespace, current, object, object.metadata.resourceVersion);
   }
 
   /** An RFC 7386 JSON merge patch (`kubectl patch --type=merge`); a resourceVersion in it is a precondition. */
-  public patch(namespace: string, name: string, patch: unknown): { object: StoredObject; changed: boolean; warnings: string[] } {
+  public patch(namespace: string, name: string, patch: unknown, validation: FieldValidation = 'Warn', warnings: string[] = [])
+    : { object: StoredObject; changed: boolean; warnings: string[] } {
     const current = this.get(namespace, name);
     if (!isObject(patch)) throw new ApiError('BadRequest', 'error decoding patch: the patch is not a JSON object');
     const precondition = isObject(patch.metadata) ? patch.metadata.resourceVersion : undefined;
     const merged = mergePatch(current, patch) as StoredObject;
-    const warnings: string[] = [];
-    // kubectl patch does not ask for strict field validation: the server drops unknown fields with a warning.
-    const object = decode(this.type, merged, false, warnings);
+    // kubectl patch asks for no field validation: the server drops unknown fields with a warning.
+    const object = decode(this.type, merged, validation, warnings);
     if (object.metadata.name !== name) throw this.invalid(name, `metadata.name: Invalid value: "${object.metadata.name}": field is immutable`);
     return { ...this.write(namespace, current, object, precondition), warnings };
   }
 
-  public delete(namespace: string, name: string): void {
-    this.get(namespace, name);
+  /** Removes the object; returns its last state, with the deletion's resourceVersion (as a watch's DELETED event carries it). */
+  public delete(namespace: string, name: string): StoredObject {
+    const last = this.get(namespace, name);
     this.objects.delete(`${namespace}/${name}`);
-    this.nextRevision();
-    this.onWrite(namespace, name, undefined);
+    last.metadata.resourceVersion = String(this.nextRevision());
+    this.onWrite(namespace, name, clone(last), 'DELETED');
+    return last;
   }
 
   private write(namespace: string, current: StoredObject, next: StoredObject, precondition: unknown): { object: StoredObject; changed: boolean } {
@@ -141,7 +152,7 @@ export class ObjectStore {
     if (JSON.stringify(sortKeys(next)) === JSON.stringify(sortKeys(current))) return { object: current, changed: false };
     next.metadata.resourceVersion = String(this.nextRevision());
     this.objects.set(`${namespace}/${name}`, next);
-    this.onWrite(namespace, name, clone(next));
+    this.onWrite(namespace, name, clone(next), 'MODIFIED');
     return { object: clone(next), changed: true };
   }
 
@@ -223,7 +234,7 @@ const GO_TYPE: Record<string, string> = {
  * and the Lease's and the Secret's validation rules. A Secret's stringData is merged into its data here,
  * on every write, as the API server's conversion does.
  */
-function decode(type: ResourceType, input: unknown, strict: boolean, warnings: string[] = []): StoredObject {
+function decode(type: ResourceType, input: unknown, validation: FieldValidation, warnings: string[] = []): StoredObject {
   const schema = SCHEMAS[type.kind];
   const handled = `${type.kind} in version "${type.apiVersion.split('/').pop()}" cannot be handled as a ${type.kind}`;
   if (!isObject(input)) throw new ApiError('BadRequest', `${handled}: the object is not a JSON object`);
@@ -237,9 +248,9 @@ function decode(type: ResourceType, input: unknown, strict: boolean, warnings: s
   const problem = check(schema, object, '', unknown, type.kind);
   if (problem) throw new ApiError('BadRequest', `${handled}: ${problem}`);
   if (unknown.length > 0) {
-    if (strict) throw new ApiError('BadRequest', `${handled}: strict decoding error: ${unknown.map(u => `unknown field "${u}"`).join(', ')}`);
+    if (validation === 'Strict') throw new ApiError('BadRequest', `${handled}: strict decoding error: ${unknown.map(u => `unknown field "${u}"`).join(', ')}`);
     for (const field of unknown) {
-      warnings.push(`Warning: unknown field "${field}"`);
+      if (validation === 'Warn') warnings.push(`unknown field "${field}"`);
       removePath(object, field.split('.'));
     }
   }

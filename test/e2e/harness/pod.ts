@@ -10,8 +10,11 @@ import { KubeObject } from './manifests';
 /** What a pod needs from the cluster around it. */
 export interface PodHost {
   readonly stateDir: string;
+  /** Where the real kubectl is, first on the kubectl image's PATH. */
   readonly standInBin: string;
   readonly launcher: string;
+  /** The cluster's root CA (PEM): every ServiceAccount token volume's ca.crt, and ConfigMap kube-root-ca.crt. */
+  readonly rootCa: string;
   readonly namespace: string;
   configMap(name: string): KubeObject;
   /** The Secret as the API server stores it now (base64 `data`), or undefined. */
@@ -34,8 +37,6 @@ interface User {
 type RestartPolicy = 'Always' | 'OnFailure' | 'Never';
 
 const SERVICE_ACCOUNT_PATH = '/var/run/secrets/kubernetes.io/serviceaccount';
-/** kube-root-ca.crt exists in every namespace (the root CA publisher); no TLS is spoken here, so any text does. */
-const ROOT_CA_PLACEHOLDER = '-----BEGIN CERTIFICATE-----\n(placeholder: the e2e harness speaks no TLS)\n-----END CERTIFICATE-----\n';
 /** The node lifecycle controller marks a silent node's pods not ready after node-monitor-grace-period. */
 export const NODE_MONITOR_GRACE_MS = 40_000;
 /** How often the kubelet tries again to start a container whose Secret is missing, or to set up a pod's secret volumes. */
@@ -109,7 +110,8 @@ export class Container {
    */
   public start(): boolean {
     try {
-      this.env = { ...this.image.env, ...this.pod.envOf(this.spec) };
+      // The runtime sets HOME from the image's user database unless the image or the container sets it.
+      this.env = { HOME: this.image.homes[this.user.uid] ?? '/', ...this.image.env, ...this.pod.envOf(this.spec) };
     } catch (error) {
       if (!(error instanceof CreateContainerConfigError)) throw error;
       if (this.configError !== error.message) {
@@ -553,15 +555,17 @@ export class Pod {
   public mountsOf(spec: any, image: EmulatedImage): Array<{ source: string; target: string; readOnly: boolean }> {
     const mounts: Array<{ source: string; target: string; readOnly: boolean }> = [];
     const volumeTargets = new Set<string>((spec.volumeMounts ?? []).map((m: any) => normalizePath(m.mountPath)));
-    // A read-only root filesystem has no writable directory of its own: only volumes can be written.
-    for (const dir of this.readOnlyRoot(spec) ? [] : image.writableDirs) {
+    // The image's own directories, as its layers made them: writable, or read-only on a read-only root filesystem
+    // (there only volumes can be written), never the host's directory of the same path.
+    const readOnly = this.readOnlyRoot(spec);
+    for (const dir of image.writableDirs) {
       if (volumeTargets.has(dir.path)) continue;
       const source = path.join(this.dir, `${spec.name}.fs`, dir.path.replace(/\//g, '_'));
       fs.rmSync(source, { recursive: true, force: true });
       fs.mkdirSync(source, { recursive: true });
       fs.chownSync(source, dir.uid, dir.uid);
       fs.chmodSync(source, dir.mode);
-      mounts.push({ source, target: dir.path, readOnly: false });
+      mounts.push({ source, target: dir.path, readOnly });
     }
     for (const m of spec.volumeMounts ?? []) {
       if (m.subPath) throw new Error(`container ${spec.name}: subPath mounts are not emulated`);
@@ -786,7 +790,8 @@ export class Pod {
   }
 
   private keysOf(source: any): Record<string, string | Buffer> {
-    if (source.configMap.name === 'kube-root-ca.crt') return { 'ca.crt': ROOT_CA_PLACEHOLDER };
+    // kube-root-ca.crt exists in every namespace (the root CA publisher).
+    if (source.configMap.name === 'kube-root-ca.crt') return { 'ca.crt': this.host.rootCa };
     return this.host.configMap(source.configMap.name).data ?? {};
   }
 
@@ -914,7 +919,7 @@ export class Pod {
     fs.mkdirSync(dir, { recursive: true });
     const account = this.template.spec.serviceAccountName ?? 'default';
     this.writeFile(dir, 'token', this.host.serviceAccountToken(account, this.name), 0o644);
-    this.writeFile(dir, 'ca.crt', ROOT_CA_PLACEHOLDER, 0o644);
+    this.writeFile(dir, 'ca.crt', this.host.rootCa, 0o644);
     this.writeFile(dir, 'namespace', this.host.namespace, 0o644);
     this.volumeDirs.set(SERVICE_ACCOUNT_PATH, dir);
     return dir;

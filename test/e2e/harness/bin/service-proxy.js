@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Stands in for kube-proxy (its old userspace mode): listens on each Service's address and forwards
 // every new connection to one of the Service's current endpoints, read from
-// <state>/endpoints/<service> (a JSON list of "ip:port") when the connection arrives. With no
+// <state>/endpoints/<service> (a JSON list of "ip:port", or of a Unix socket's path) when the connection arrives. With no
 // endpoint the connection is reset, as kube-proxy rejects it. Established connections are kept.
 'use strict';
 const fs = require('fs');
@@ -36,7 +36,8 @@ for (const spec of services) {
     turn.set(service, n + 1);
     const [targetHost, targetPort] = targets[n].split(':');
     note(service, from, '->', targets[n]);
-    const upstream = net.connect(Number(targetPort), targetHost);
+    // An endpoint that is a path is a Unix socket: the API stand-in's, for the `kubernetes` Service.
+    const upstream = targets[n].startsWith('/') ? net.connect(targets[n]) : net.connect(Number(targetPort), targetHost);
     upstream.on('connect', () => note(service, from, 'connected', targets[n]));
     client.on('error', e => { note(service, from, 'client error', e.code); upstream.destroy(); });
     upstream.on('error', e => { note(service, from, 'upstream error', e.code); client.destroy(); });
