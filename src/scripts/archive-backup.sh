@@ -36,6 +36,9 @@ on_primary() { "$KUBECTL" exec "$primary" -c "$POSTGRES_CONTAINER" -- pgbackrest
 log "$BACKUP_TYPE backup of stanza $ARCHIVE_STANZA on the primary, $primary (epoch ${R[epoch]})"
 started=$SECONDS
 on_primary stanza-create || fail "stanza-create on $primary failed"
+# Right after a promotion pg_control names the old timeline until the first checkpoint on the new one, and pgBackRest,
+# which reads pg_control before it starts a backup, refuses ("WAL timeline 2 does not match pg_control timeline 1").
+"$KUBECTL" exec "$primary" -c "$POSTGRES_CONTAINER" -- psql -XAtq -c CHECKPOINT > /dev/null || fail "CHECKPOINT on $primary failed"
 on_primary --type="$BACKUP_TYPE" backup || fail "the backup on $primary failed"
 log "backup complete in $((SECONDS - started)) s"
 on_primary info

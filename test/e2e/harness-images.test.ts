@@ -21,7 +21,7 @@ describe('emulated images', () => {
     }
     expect(plain.hiddenPaths).toEqual([PGBACKREST]);
     expect(emulateImage('docker.io/library/postgres:15.6', '/stand-in').hiddenPaths).toEqual([PGBACKREST]);
-    expect(emulateImage('docker.io/alpine/k8s:1.27.15', '/stand-in').hiddenPaths).toEqual([PGBACKREST]);
+    expect(emulateImage('docker.io/alpine/k8s:1.33.9', '/stand-in').hiddenPaths).toEqual([PGBACKREST]);
     expect(emulateImage('quay.io/prometheuscommunity/postgres-exporter:v0.15.0', '/stand-in').hiddenPaths).toEqual([PGBACKREST]);
     expect(() => emulateImage('localhost/postgres-pgbackrest:16', '/stand-in')).toThrow('this machine has PostgreSQL 15 only');
     expect(() => emulateImage('localhost/postgres-pgbackrest-tools:15', '/stand-in')).toThrow('cannot emulate image');
@@ -73,6 +73,12 @@ describe('images in containers, and claims that hold data before the cluster sta
                 command: sleep,
                 readinessProbe: { exec: { command: ['pgbackrest', 'version'] }, periodSeconds: 1 },
                 volumeMounts: [{ name: 'data', mountPath: '/var/lib/postgresql/data' }, { name: 'repo', mountPath: '/var/lib/pgbackrest' }],
+              },
+              {
+                name: 'backrest-read-only',
+                image: 'localhost/postgres-pgbackrest:15',
+                command: sleep,
+                securityContext: { readOnlyRootFilesystem: true },
               },
             ],
             volumes: [{ name: 'repo', persistentVolumeClaim: { claimName: 'images-repo' } }],
@@ -127,6 +133,14 @@ describe('images in containers, and claims that hold data before the cluster sta
     expect((await cluster.kubectl(['exec', 'images-0', '-c', 'backrest', '--', 'pgbackrest', 'version'])).stdout).toBe('pgBackRest 2.45\n');
     expect((await run('backrest', 'stat -c "%n %u:%g %a" /var/log/pgbackrest /var/spool/pgbackrest; touch /var/log/pgbackrest/x')).stdout)
       .toBe('/var/log/pgbackrest 999:999 750\n/var/spool/pgbackrest 999:999 750\n');
+  });
+
+  test('on a read-only root the image\'s own pgBackRest directories are there, the postgres user\'s and read-only, never the host\'s', async () => {
+    // Debian's package on the host makes /var/spool/pgbackrest its own postgres user's (uid 101 here, 0750), which uid 999
+    // could not even list: the container sees the image's directory instead, as a real one would.
+    const view = await run('backrest-read-only', 'stat -c "%n %u:%g %a" /var/spool/pgbackrest /var/log/pgbackrest; ls -A /var/spool/pgbackrest; '
+      + 'touch /var/spool/pgbackrest/x 2>&1 | grep -o "Read-only file system"');
+    expect(view).toMatchObject({ code: 0, stdout: '/var/spool/pgbackrest 999:999 750\n/var/log/pgbackrest 999:999 750\nRead-only file system\n' });
   });
 
   test('claims hold the given directories\' content from the start, owners and modes kept; the sources are unchanged', async () => {
