@@ -6,7 +6,10 @@ const project = new cdk8s.ConstructLibraryCdk8s({
   author: 'cdk8s-postgres-cluster developers',
   authorAddress: 'dev@cdk8s-postgres-cluster.invalid',
   repositoryUrl: 'https://github.com/cdk8s-postgres-cluster/cdk8s-postgres-cluster.git',
-  keywords: ['cdk8s', 'kubernetes', 'postgresql', 'replication', 'statefulset'],
+  // Construct Hub lists a package as a cdk8s library by its `cdk8s` keyword; `postgres` is what users search for.
+  keywords: ['cdk8s', 'kubernetes', 'postgres', 'postgresql', 'replication', 'statefulset'],
+  // Node.js 20 and 22 (the README's and CI's 20, and the current LTS), and later.
+  minNodeVersion: '20.0.0',
   defaultReleaseBranch: 'main',
   packageManager: javascript.NodePackageManager.NPM,
   projenrcTs: true,
