@@ -6,7 +6,10 @@ const project = new cdk8s.ConstructLibraryCdk8s({
   author: 'cdk8s-postgres-cluster developers',
   authorAddress: 'dev@cdk8s-postgres-cluster.invalid',
   repositoryUrl: 'https://github.com/cdk8s-postgres-cluster/cdk8s-postgres-cluster.git',
-  keywords: ['cdk8s', 'kubernetes', 'postgresql', 'replication', 'statefulset'],
+  // Construct Hub lists a package as a cdk8s library by its `cdk8s` keyword; `postgres` is what users search for.
+  keywords: ['cdk8s', 'kubernetes', 'postgres', 'postgresql', 'replication', 'statefulset'],
+  // Node.js 20 and 22 (the README's and CI's 20, and the current LTS), and later.
+  minNodeVersion: '20.0.0',
   defaultReleaseBranch: 'main',
   packageManager: javascript.NodePackageManager.NPM,
   projenrcTs: true,
@@ -48,6 +51,9 @@ const project = new cdk8s.ConstructLibraryCdk8s({
   // jsii-pacmak writes here; `cdk8s synth` owns (and wipes) dist/.
   artifactsDirectory: 'dist-packages',
 
+  // `npm test` lints without --fix, so a test run never rewrites the work tree; `npx projen eslint:fix` fixes.
+  eslintOptions: { dirs: ['src'], devdirs: ['test', 'build-tools'], commandOptions: { fix: false } },
+
   tsconfigDev: {
     include: ['../main.ts', '../imports/**/*.ts', '../bench/**/*.ts'],
     compilerOptions: {},
@@ -79,6 +85,12 @@ project.testTask.prependExec('bash test/setup/system-packages.sh');
 // `npm run synth`: what `npx cdk8s synth` writes, without cdk8s-cli's 1.6 s start (synth.js says how; test/dist.test.ts
 // checks both write the same bytes). A plain script, not a projen task: `projen synth` would add projen's own start.
 project.package.setScript('synth', 'node synth.js');
+
+// The developers' eslint: the same run as `npm test`'s, fixing what it can.
+project.addTask('eslint:fix', {
+  description: 'Runs eslint against the codebase and fixes what it can (npm test only lints)',
+  steps: [{ spawn: 'eslint', args: ['--fix'], receiveArgs: true }],
+});
 
 // Benchmarks print figures; they are run by hand (the PostgreSQL ones as root), never by `npm test`.
 for (const bench of ['synth', 'failover', 'bootstrap']) {

@@ -11,7 +11,9 @@ import {
   POSTGRES_PORT_NAME, POSTGRES_UID, ROLE_LABEL, SUPERUSER,
 } from './private/names';
 import { SCRIPT_FILES } from './private/scripts';
-import { validateImage, validateInteger, validateObjectName, validateStorageSize, validateTypes } from './private/validation';
+import {
+  shown, validateImage, validateInteger, validateObjectName, validateResourceQuantities, validateStorageSize, validateTypes,
+} from './private/validation';
 
 /**
  * The image of the failover job (bash, coreutils, kubectl) and of the init container that copies its kubectl
@@ -46,6 +48,24 @@ export enum PodAntiAffinity {
 }
 
 /**
+ * Compute resources of a container, as a Kubernetes container's `resources` holds them: quantities by resource name
+ * ("cpu", "memory", "ephemeral-storage"), as plain strings.
+ */
+export interface PostgresResources {
+  /**
+   * What the scheduler reserves for the container, e.g. `{ cpu: "500m", memory: "1Gi" }`.
+   * @default - no requests
+   */
+  readonly requests?: { [resource: string]: string };
+
+  /**
+   * The most the container may use, e.g. `{ cpu: "2" }`.
+   * @default - no limits
+   */
+  readonly limits?: { [resource: string]: string };
+}
+
+/**
  * How the PostgreSQL pods run: their number, image, storage and resources.
  */
 export interface PostgresPodOptions {
@@ -75,11 +95,11 @@ export interface PostgresPodOptions {
   readonly storageClassName?: string;
 
   /**
-   * Resources of the postgres container.
+   * Resources of the postgres container, e.g. `{ requests: { cpu: "1", memory: "4Gi" } }`; given, they replace the default.
    * @default - requests of 250m CPU and 256Mi of memory, no limits (a memory limit would have the kernel kill
    * PostgreSQL under load; size shared_buffers and work_mem with extraSettings instead)
    */
-  readonly resources?: k8s.ResourceRequirements;
+  readonly resources?: PostgresResources;
 
   /**
    * Whether the pods avoid sharing a node (a node's loss takes one pod, not the primary and its replicas).
@@ -199,6 +219,7 @@ export class PostgresStatefulSet extends Construct {
       throw new Error(`${owner}: podMonitor is true but metrics is false: there would be nothing to scrape. Set metrics to true, or drop podMonitor.`);
     }
     validateObjectName(owner, 'storageClassName', props.storageClassName);
+    const resources = props.resources === undefined ? DEFAULT_RESOURCES : resourcesOf(owner, props.resources);
 
     this.config = config;
     this.name = names.statefulSet;
@@ -361,8 +382,7 @@ export class PostgresStatefulSet extends Construct {
                 timeoutSeconds: 2,
                 failureThreshold: 2,
               },
-              // The user's resources hold k8s.Quantity objects: their JSON form.
-              resources: props.resources ? api.toJson_ResourceRequirements(props.resources) : DEFAULT_RESOURCES,
+              resources,
               securityContext: restricted,
               volumeMounts: [
                 { name: names.storageVolume, mountPath: PATHS.dataVolume },
@@ -550,6 +570,19 @@ function exporterContainer(image: string, configMapName: string, runMount: k8s.V
 
 /** The postgres container's resources unless given: requests only. */
 const DEFAULT_RESOURCES: k8s.ResourceRequirements = { requests: { cpu: quantity('250m'), memory: quantity('256Mi') } };
+
+/** The given resources, checked, as the container's `resources` field: only the parts given. */
+function resourcesOf(owner: string, resources: PostgresResources): k8s.ResourceRequirements {
+  if (resources === null || typeof resources !== 'object' || Array.isArray(resources)) {
+    throw new Error(`${owner}: resources must be an object with requests and limits, e.g. { requests: { cpu: "500m", memory: "1Gi" } }; got ${shown(resources)}.`);
+  }
+  const quantities = (part: 'requests' | 'limits') => {
+    const given = resources[part];
+    validateResourceQuantities(owner, `resources.${part}`, given);
+    return given === undefined ? {} : { [part]: Object.fromEntries(Object.entries(given).map(([name, value]) => [name, quantity(value)])) };
+  };
+  return { ...quantities('requests'), ...quantities('limits') };
+}
 
 /** Keeps the cluster's pods (selected by `selector`) on different nodes, as asked. */
 function antiAffinity(rule: PodAntiAffinity, selector: { [key: string]: string }): k8s.Affinity | undefined {

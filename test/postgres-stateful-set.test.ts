@@ -1,8 +1,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Testing } from 'cdk8s';
-import { k8s } from 'cdk8s-plus-27';
-import { PodAntiAffinity, PostgresConfig, PostgresConfigProps, PostgresStatefulSet, PostgresStatefulSetProps } from '../src';
+import * as ts from 'typescript';
+import { PodAntiAffinity, PostgresConfig, PostgresConfigProps, PostgresResources, PostgresStatefulSet, PostgresStatefulSetProps } from '../src';
 import { validate } from './support/schema';
 import { container, envOf, find, Manifest, synthChart } from './support/synth';
 
@@ -283,8 +283,37 @@ describe('PostgresStatefulSet', () => {
 
   test('the postgres container requests CPU and memory by default, without limits; given resources replace them', () => {
     expect(postgres.resources).toEqual({ requests: { cpu: '250m', memory: '256Mi' } });
-    const sized = statefulSet({ resources: { requests: { memory: k8s.Quantity.fromString('4Gi') }, limits: { cpu: k8s.Quantity.fromNumber(2) } } });
-    expect(container(sized, 'postgres').resources).toEqual({ requests: { memory: '4Gi' }, limits: { cpu: 2 } });
+    const sized = statefulSet({ resources: { requests: { 'memory': '4Gi', 'ephemeral-storage': '1Gi' }, limits: { cpu: '2' } } });
+    expect(container(sized, 'postgres').resources).toEqual({ requests: { 'memory': '4Gi', 'ephemeral-storage': '1Gi' }, limits: { cpu: '2' } });
+    expect(container(statefulSet({ resources: { limits: { cpu: '1.5', memory: '1e9' } } }), 'postgres').resources).toEqual({ limits: { cpu: '1.5', memory: '1e9' } });
+  });
+
+  test('a user sets the postgres container\'s resources with this package\'s exports alone, without importing cdk8s-plus-27', () => {
+    // A user's program that imports only cdk8s and this package (its public index, src/index.ts), type-checked strictly.
+    const root = path.join(__dirname, '..');
+    const file = path.join(root, 'test', 'user-program.ts');
+    const program = [
+      "import { App } from 'cdk8s';",
+      `import { PostgresClusterChart } from '${path.join(root, 'src')}';`,
+      "new PostgresClusterChart(new App(), 'db', { resources: { requests: { cpu: '1', memory: '4Gi' }, limits: { memory: '4Gi' } } });",
+    ].join('\n');
+    const options: ts.CompilerOptions = {
+      strict: true,
+      noEmit: true,
+      target: ts.ScriptTarget.ES2022,
+      module: ts.ModuleKind.CommonJS,
+      moduleResolution: ts.ModuleResolutionKind.Node10,
+      esModuleInterop: true,
+      skipLibCheck: true,
+      types: ['node'],
+    };
+    // The program lives in memory only: the compiler reads every other file from disk.
+    const host = ts.createCompilerHost(options);
+    const getSourceFile = host.getSourceFile.bind(host);
+    host.getSourceFile = (name, language, ...rest) =>
+      name === file ? ts.createSourceFile(name, program, language) : getSourceFile(name, language, ...rest);
+    const problems = ts.getPreEmitDiagnostics(ts.createProgram([file], options, host)).map(d => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+    expect(problems).toEqual([]);
   });
 
   test('a metrics sidecar exports PostgreSQL\'s statistics on port 9187 as a read-only role over the Unix socket', () => {
@@ -468,6 +497,17 @@ describe('PostgresStatefulSet', () => {
         + 'initialize, clone or rewind; PostgreSQL itself needs a few to start); got 5.');
       expect(fails({ startupTimeoutSeconds: 60.5 })).toThrow(/startupTimeoutSeconds must be an integer/);
       expect(fails({ startupTimeoutSeconds: '3600' as unknown as number })).toThrow(/startupTimeoutSeconds must be an integer .*; got "3600"/);
+    });
+
+    test('fails on resources that are not Kubernetes quantities, naming the resource', () => {
+      expect(fails({ resources: { requests: { memory: '4 GB' } } })).toThrow(
+        'PostgresStatefulSet test/StatefulSet: resources.requests["memory"] "4 GB" is not a Kubernetes quantity: use a string such as "500m" or "2" (CPU) or "1Gi" (memory).');
+      expect(fails({ resources: { limits: { cpu: 2 as unknown as string } } })).toThrow('resources.limits["cpu"] number 2 is not a Kubernetes quantity');
+      expect(fails({ resources: { limits: { cpu: '-1' } } })).toThrow('resources.limits["cpu"] "-1" is not a Kubernetes quantity');
+      expect(fails({ resources: { requests: 'lots' as unknown as { [resource: string]: string } } })).toThrow(
+        'PostgresStatefulSet test/StatefulSet: resources.requests must be an object of resource names to quantities, e.g. { cpu: "500m", memory: "1Gi" }; got "lots".');
+      expect(fails({ resources: '1Gi' as unknown as PostgresResources })).toThrow(
+        'PostgresStatefulSet test/StatefulSet: resources must be an object with requests and limits, e.g. { requests: { cpu: "500m", memory: "1Gi" } }; got "1Gi".');
     });
 
     test('fails on an image reference that is not one', () => {

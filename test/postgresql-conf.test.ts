@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { parseAllDocuments } from 'yaml';
 import { PostgresClusterChartProps } from '../src';
-import { asPostgres, postgresScratchDir, writeAsPostgres } from './support/postgres';
+import { asPostgres, POSTGRES_CWD, postgresScratchDir, writeAsPostgres } from './support/postgres';
 import { find, synthCluster } from './support/synth';
 
 /**
@@ -25,7 +25,7 @@ describe('PostgreSQL 15 accepts the synthesized configuration', () => {
 
   // The pods' certificate lives on their volume (the entrypoint makes it): here, one made alike in the scratch directory.
   execFileSync('runuser', ['-u', 'postgres', '--', 'openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=test',
-    '-keyout', path.join(scratch, 'server.key'), '-out', path.join(scratch, 'server.crt')], { stdio: 'ignore' });
+    '-keyout', path.join(scratch, 'server.key'), '-out', path.join(scratch, 'server.crt')], { stdio: 'ignore', cwd: POSTGRES_CWD });
 
   function start(conf: string, hba: string): { code: number; output: string } {
     writeAsPostgres(path.join(scratch, 'postgresql.conf'), conf);

@@ -19,6 +19,11 @@ const quantity = fc.tuple(fc.integer({ min: 1, max: 999 }), fc.constantFrom('Mi'
 const labelKey = fc.oneof(dnsLabel, fc.tuple(dnsLabel, dnsLabel).map(([prefix, name]) => `${prefix}.example.com/${name}`));
 const labelValue = fc.oneof(fc.constant(''), fc.stringMatching(/^[A-Za-z0-9]([-A-Za-z0-9_.]{0,10}[A-Za-z0-9])?$/));
 const labels = fc.dictionary(labelKey, labelValue, { maxKeys: 3 });
+const containerResources = fc.record({
+  'cpu': fc.oneof(fc.integer({ min: 1, max: 64 }).map(String), fc.integer({ min: 1, max: 999 }).map(n => `${n}m`)),
+  'memory': quantity,
+  'ephemeral-storage': quantity,
+}, { requiredKeys: [] });
 const size = fc.tuple(fc.integer({ min: 1, max: 64 }), fc.constantFrom('MB', 'GB')).map(([n, unit]) => `${n}${unit}`);
 
 /** A postgresql.conf value as PostgreSQL reads it: bare, or quoted with '' and \\ escapes. */
@@ -75,6 +80,7 @@ const validProps: fc.Arbitrary<PostgresClusterChartProps> = fc.record({
     fc.stringMatching(/^[A-Za-z0-9 ._'-]{0,12}$/)), { nil: undefined }),
   walArchive: fc.option(walArchive, { nil: undefined }),
   restoreFrom: fc.option(restoreFrom, { nil: undefined }),
+  resources: fc.option(fc.record({ requests: containerResources, limits: containerResources }, { requiredKeys: [] }), { nil: undefined }),
 }, { requiredKeys: ['maxReplicas'] }).chain(props => fc.record({
   replicas: fc.integer({ min: 1, max: props.maxReplicas! }),
 }).chain(({ replicas }) => fc.record({
@@ -113,7 +119,7 @@ const CHECKED_PROPS: Array<keyof PostgresClusterChartProps> = [
   'failoverTargetPod', 'superuserPassword', 'replicationPassword', 'extraSettings', 'initScripts', 'metrics', 'metricsImage', 'podMonitor',
   'startupTimeoutSeconds', 'networkPolicy', 'clientSelector', 'clientNamespaceSelector', 'metricsScraperSelector', 'metricsScraperNamespaceSelector',
   'appUser', 'appPassword', 'existingAppSecretName', 'tls', 'tlsSecretName', 'requireTls', 'certManagerIssuer', 'backup', 'backupSchedule', 'backupRetention', 'backupStorage',
-  'walArchive', 'restoreFrom',
+  'walArchive', 'restoreFrom', 'resources',
 ];
 const anyValue = fc.oneof(
   fc.string(), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.constant(''),

@@ -43,3 +43,14 @@ describe('README', () => {
     }
   });
 });
+
+describe('README: Set-up', () => {
+  const setUp = readme.slice(readme.indexOf('## Set-up\n'), readme.indexOf('\n## ', readme.indexOf('## Set-up\n') + 1));
+
+  test('names every Debian package that npm test\'s first step installs', () => {
+    const script = fs.readFileSync(path.join(root, 'test', 'setup', 'system-packages.sh'), 'utf8');
+    const packages = [...script.matchAll(/missing\+=\(([^)]*)\)/g)].flatMap(m => m[1].trim().split(/\s+/));
+    expect(packages).toEqual(expect.arrayContaining(['postgresql-15', 'pgbackrest', 'prometheus-postgres-exporter']));
+    expect(packages.filter(p => !setUp.includes(`\`${p}\``))).toEqual([]);
+  });
+});

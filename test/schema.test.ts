@@ -1,4 +1,3 @@
-import { k8s } from 'cdk8s-plus-27';
 import { PostgresClusterChartProps } from '../src';
 import { crdSchemaOf, schemaErrors } from './support/crd';
 import { validate } from './support/schema';
@@ -15,7 +14,7 @@ const clusters: Array<[string, PostgresClusterChartProps]> = [
     storageClassName: 'fast',
     existingSecretName: 'orders-db-credentials',
     failoverTargetPod: 'orders-db-cluster-1',
-    resources: { requests: { cpu: k8s.Quantity.fromString('500m') } },
+    resources: { requests: { cpu: '500m' }, limits: { memory: '1Gi' } },
     anyService: false,
     podMonitor: true,
     certManagerIssuer: { name: 'internal-ca', kind: 'ClusterIssuer' },

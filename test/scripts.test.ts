@@ -29,9 +29,15 @@ describe('shell scripts', () => {
 });
 
 describe('npm test brings the Debian packages it needs (test/setup/system-packages.sh)', () => {
-  const script = path.join(__dirname, 'setup', 'system-packages.sh');
   // As a user who is not root (uid 65534 when the tests run as root), with none of the programs on PATH.
   const asUser = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+  // That user runs a copy in a folder anyone can read: the clone may sit in a folder only root can enter.
+  const readable = fs.mkdtempSync(path.join(os.tmpdir(), 'system-packages-'));
+  fs.chmodSync(readable, 0o755);
+  const script = path.join(readable, 'system-packages.sh');
+  fs.copyFileSync(path.join(__dirname, 'setup', 'system-packages.sh'), script);
+  fs.chmodSync(script, 0o644);
+  afterAll(() => fs.rmSync(readable, { recursive: true, force: true }));
 
   test('without root, it names the apt-get command that installs what is missing, and fails', () => {
     const result = spawnSync('/bin/bash', [script], { encoding: 'utf8', cwd: '/', env: { PATH: '/nonexistent' }, ...asUser });
@@ -78,7 +84,7 @@ describe('pg-node.sh live: the liveness and startup probes', () => {
 
   /** Runs `pg-node.sh <args>` as the postgres user, as the kubelet runs the probe in the container; its exit code. */
   function probe(...args: string[]): number {
-    const result = spawnSync('/bin/bash', [path.join(ownScripts, 'pg-node.sh'), ...args], { env, uid, gid, encoding: 'utf8', timeout: 20_000 });
+    const result = spawnSync('/bin/bash', [path.join(ownScripts, 'pg-node.sh'), ...args], { env, uid, gid, cwd: scratch, encoding: 'utf8', timeout: 20_000 });
     return result.status ?? 1;
   }
 
@@ -134,12 +140,12 @@ describe('pg-node.sh live: the liveness and startup probes', () => {
       RECORD_MAX_AGE: '1',
     };
     const log: string[] = [];
-    entrypoint = spawn('/bin/bash', [path.join(ownScripts, 'init-replica.sh')], { env: waitingEnv, uid, gid, detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+    entrypoint = spawn('/bin/bash', [path.join(ownScripts, 'init-replica.sh')], { env: waitingEnv, uid, gid, cwd: scratch, detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
     entrypoint.stderr!.on('data', d => log.push(String(d)));
     for (let i = 0; i < 100 && !log.join('').includes('waiting for the role-labeler sidecar'); i++) await new Promise(r => setTimeout(r, 100));
     expect(log.join('')).toContain('waiting for the role-labeler sidecar to read the leader record');
     const probeWith = (...args: string[]) => spawnSync('/bin/bash', [path.join(ownScripts, 'pg-node.sh'), ...args],
-      { env: waitingEnv, uid, gid, encoding: 'utf8' }).status;
+      { env: waitingEnv, uid, gid, cwd: scratch, encoding: 'utf8' }).status;
     expect([probeWith('live'), probeWith('live', 'started')]).toEqual([0, 1]);
 
     process.kill(-entrypoint.pid!, 'SIGKILL');

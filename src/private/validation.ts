@@ -48,6 +48,23 @@ export function validateStorageSize(owner: string, prop: string, value: string):
   }
 }
 
+/** A quantity of a container resource: a number with a suffix of Kubernetes' ("250m", "2", "1.5", "4Gi", "1e3"). */
+const RESOURCE_QUANTITY = /^(\d+(\.\d*)?|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?\d+)?$/;
+
+/** A container's requests or limits: resource names to quantities, as strings. */
+export function validateResourceQuantities(owner: string, prop: string, value: unknown): void {
+  if (value === undefined) return;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new Error(`${owner}: ${prop} must be an object of resource names to quantities, e.g. { cpu: "500m", memory: "1Gi" }; got ${shown(value)}.`);
+  }
+  for (const [name, quantity] of Object.entries(value)) {
+    if (typeof quantity !== 'string' || !RESOURCE_QUANTITY.test(quantity)) {
+      throw new Error(`${owner}: ${prop}["${name}"] ${shown(quantity)} is not a Kubernetes quantity: use a string such as "500m" or "2" (CPU) `
+        + 'or "1Gi" (memory).');
+    }
+  }
+}
+
 const POSTGRES_SIZE = /^\d+\s*(B|kB|MB|GB|TB)?$/;
 
 /** A PostgreSQL memory/disk size such as "1GB" (units are case-sensitive in postgresql.conf). */

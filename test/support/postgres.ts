@@ -15,9 +15,16 @@ export function postgresScratchDir(): string {
   return dir;
 }
 
+/**
+ * The working directory of the programs the tests run as the postgres user: runuser would keep ours, the clone,
+ * which may sit in a folder only root can enter (a `mktemp -d` folder), and psql then adds "could not change
+ * directory" to its output.
+ */
+export const POSTGRES_CWD = '/';
+
 /** Runs a PostgreSQL program as the postgres user; returns its exit code and output. */
 export function asPostgres(program: string, args: string[]): { code: number; output: string } {
-  const result = spawnSync('runuser', ['-u', 'postgres', '--', path.join(PG_BIN, program), ...args], { encoding: 'utf8', timeout: 60_000 });
+  const result = spawnSync('runuser', ['-u', 'postgres', '--', path.join(PG_BIN, program), ...args], { encoding: 'utf8', timeout: 60_000, cwd: POSTGRES_CWD });
   return { code: result.status ?? 1, output: `${result.stdout}${result.stderr}` };
 }
 
