@@ -2,6 +2,10 @@ import { ChildProcess, execFileSync, spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { ApiPod, ApiStandIn } from './e2e/harness/api';
+import { kubectlBinary } from './e2e/harness/kubectl';
+import { Manifests } from './e2e/harness/manifests';
+import { makeApiTls } from './e2e/harness/tls';
 import { asPostgres, PG_BIN, postgresScratchDir, writeAsPostgres } from './support/postgres';
 
 const scriptsDir = path.join(__dirname, '..', 'src', 'scripts');
@@ -171,42 +175,92 @@ describe('pg-node.sh live: the liveness and startup probes', () => {
 });
 
 describe('archive-backup.sh: a pgBackRest backup in the recorded primary, never during a failover', () => {
-  // kubectl stands in for the API server: it answers the record's read with a fixed Lease and logs every call.
-  function run(record: string, exitOfExec = 0): { status: number | null; output: string; calls: string[] } {
+  // The real kubectl against the e2e harness's API stand-in (HTTPS, a Lease store, pods whose exec is recorded).
+  const record = (state: string, primary: string) => ({
+    'postgres.cdk8s.io/state': state,
+    'postgres.cdk8s.io/primary': primary,
+    'postgres.cdk8s.io/epoch': '4',
+    'postgres.cdk8s.io/timeline': '2',
+    'postgres.cdk8s.io/system-identifier': '7714614225492620543',
+    'postgres.cdk8s.io/job': 'job-0',
+    ...(state === 'stable' ? {} : { 'postgres.cdk8s.io/target': 'postgres-cluster-2', 'postgres.cdk8s.io/previous': 'postgres-cluster-1' }),
+  });
+  async function run(annotations: Record<string, string>, exitOfExec = 0): Promise<{ status: number | null; output: string; calls: string[] }> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'archive-backup-'));
-    const kubectl = path.join(dir, 'kubectl');
-    fs.writeFileSync(kubectl, `#!/bin/bash\nprintf '%s\\n' "$*" >> ${dir}/calls\nif [ "$1" = get ]; then printf '%s' '${record}'; exit 0; fi\nexit ${exitOfExec}\n`, { mode: 0o755 });
-    const result = spawnSync('/bin/bash', [path.join(scriptsDir, 'archive-backup.sh')], {
-      encoding: 'utf8',
-      env: { PATH: process.env.PATH, KUBECTL: kubectl, LEADER_RECORD: 'postgres-leader', BACKUP_TYPE: 'full', ARCHIVE_STANZA: 'postgres', PGBACKREST_CONFIG: '/etc/postgresql/pgbackrest.conf', POD_NAME: 'job-1' },
-    });
-    const calls = fs.existsSync(path.join(dir, 'calls')) ? fs.readFileSync(path.join(dir, 'calls'), 'utf8').trim().split('\n') : [];
-    fs.rmSync(dir, { recursive: true, force: true });
-    return { status: result.status, output: result.stderr + result.stdout, calls };
+    const calls: string[] = [];
+    const pod: ApiPod = {
+      name: 'postgres-cluster-1',
+      labels: {},
+      apiCutOff: false,
+      toObject: namespace => ({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'postgres-cluster-1', namespace },
+        spec: { containers: [{ name: 'postgres' }] },
+        status: { phase: 'Running', hostIP: '198.18.1.11' },
+      }),
+      exec: async (container, command) => {
+        calls.push(`exec ${container}: ${command.join(' ')}`);
+        return { code: exitOfExec, stdout: '', stderr: '' };
+      },
+    };
+    const api = new ApiStandIn({ namespace: 'default', manifests: new Manifests([]), pods: () => [pod], identityOf: () => undefined, onLabelsChange: () => undefined },
+      path.join(dir, 'api.sock'), makeApiTls(path.join(dir, 'pki'), '10.96.0.1'));
+    await api.listen();
+    try {
+      fs.writeFileSync(path.join(dir, 'kubeconfig'), api.adminKubeconfig());
+      await new Promise<void>((resolve, reject) => {
+        const create = spawn(kubectlBinary(), ['--kubeconfig', path.join(dir, 'kubeconfig'), 'create', '-f', '-'], { env: { HOME: dir } });
+        create.on('exit', code => (code === 0 ? resolve() : reject(new Error(`creating the record failed: ${code}`))));
+        create.stdin.end(JSON.stringify({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'postgres-leader', annotations }, spec: {} }));
+      });
+      const result = await new Promise<{ status: number | null; output: string }>(resolve => {
+        let output = '';
+        const child = spawn('/bin/bash', [path.join(scriptsDir, 'archive-backup.sh')], {
+          env: {
+            PATH: process.env.PATH,
+            HOME: dir,
+            KUBECONFIG: path.join(dir, 'kubeconfig'),
+            KUBECTL: kubectlBinary(),
+            LEADER_RECORD: 'postgres-leader',
+            BACKUP_TYPE: 'full',
+            ARCHIVE_STANZA: 'postgres',
+            PGBACKREST_CONFIG: '/etc/postgresql/pgbackrest.conf',
+            POD_NAME: 'job-1',
+          },
+        });
+        child.stdout.on('data', d => { output += d; });
+        child.stderr.on('data', d => { output += d; });
+        child.on('exit', status => resolve({ status, output }));
+      });
+      return { ...result, calls };
+    } finally {
+      api.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   }
-  // resourceVersion|state|primary|epoch|timeline|system-identifier|sync|target|previous|job|checkpoint
-  const stable = '7|stable|postgres-cluster-1|4|2|7714614225492620543||||job-0|';
 
-  test('with a stable record, creates the stanza, backs up and shows the backups, each in the recorded primary\'s postgres container', () => {
-    const { status, calls, output } = run(stable);
-    expect(status).toBe(0);
-    const exec = 'exec postgres-cluster-1 -c postgres -- pgbackrest --config=/etc/postgresql/pgbackrest.conf --stanza=postgres';
-    expect(calls.slice(1)).toEqual([`${exec} stanza-create`, `${exec} --type=full backup`, `${exec} info`]);
+  test('with a stable record, creates the stanza, checkpoints, backs up and shows the backups, each in the recorded primary\'s postgres container', async () => {
+    const { status, calls, output } = await run(record('stable', 'postgres-cluster-1'));
     expect(output).toContain('full backup of stanza postgres on the primary, postgres-cluster-1 (epoch 4)');
+    expect(status).toBe(0);
+    const pgbackrest = 'postgres: pgbackrest --config=/etc/postgresql/pgbackrest.conf --stanza=postgres';
+    expect(calls).toEqual([`exec ${pgbackrest} stanza-create`, 'exec postgres: psql -XAtq -c CHECKPOINT', `exec ${pgbackrest} --type=full backup`,
+      `exec ${pgbackrest} info`]);
   });
 
   test.each([
-    ['a failover job holds the record', '8|failing-over||5|2|7714614225492620543||postgres-cluster-2|postgres-cluster-1|job-2|', 'a failover job holds the leader record (state failing-over)'],
-    ['a switchover is under way', '8|switching-over||5|2|7714614225492620543||postgres-cluster-2|postgres-cluster-1|job-2|', 'state switching-over'],
-  ])('refuses, and execs nothing, when %s', (_what, record, message) => {
-    const { status, calls, output } = run(record);
+    ['a failover job holds the record', 'failing-over', 'a failover job holds the leader record (state failing-over)'],
+    ['a switchover is under way', 'switching-over', 'state switching-over'],
+  ])('refuses, and execs nothing, when %s', async (_what, state, message) => {
+    const { status, calls, output } = await run(record(state, ''));
     expect(status).toBe(1);
     expect(output).toContain(message);
-    expect(calls.filter(c => c.startsWith('exec'))).toEqual([]);
+    expect(calls).toEqual([]);
   });
 
-  test('a failed backup fails the job', () => {
-    const { status, output } = run(stable, 1);
+  test('a failed backup fails the job', async () => {
+    const { status, output } = await run(record('stable', 'postgres-cluster-1'), 1);
     expect(status).toBe(1);
     expect(output).toContain('FAILED: stanza-create on postgres-cluster-1 failed');
   });
