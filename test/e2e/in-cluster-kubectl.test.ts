@@ -1,6 +1,7 @@
 import { E2eCluster } from './harness/cluster';
+import { waitFor } from './harness/exec';
 import { KUBECTL_VERSION } from './harness/kubectl';
-import { DIST_MANIFEST, POD } from './support';
+import { DIST_MANIFEST, POD, valuesOn, Writer } from './support';
 import { PATHS } from '../../src/private/names';
 
 jest.setTimeout(180_000);
@@ -90,5 +91,36 @@ describe('kubectl in the pods reaches the API through the in-cluster configurati
     } finally {
       await cluster.reconnect(POD(0));
     }
+  });
+});
+
+/**
+ * kube-apiserver ends every watch after a while (30 to 60 minutes; 1.5 s here): the sidecars watch the leader record
+ * again each time, and still carry out a switchover at once.
+ */
+describe('watches that the API server ends', () => {
+  let cluster: E2eCluster;
+
+  beforeAll(async () => {
+    cluster = await E2eCluster.start({ manifest: DIST_MANIFEST, replicas: 2, watchTimeoutMs: 1_500 });
+    await cluster.sql('postgres-write', 'CREATE TABLE writes (v int PRIMARY KEY)');
+  });
+
+  afterAll(async () => {
+    await cluster?.destroy();
+  });
+
+  test('each sidecar watches the record again after the server ends its watch; a switchover then loses no row', async () => {
+    const before = [POD(0), POD(1)].map(p => cluster.watchCount(p));
+    await waitFor('three more watches from each sidecar', () => [POD(0), POD(1)].every((p, i) => cluster.watchCount(p) >= before[i] + 3), 15_000, 100);
+    const writer = new Writer(cluster, 'writes');
+    writer.start();
+    await waitFor('some writes', () => writer.acknowledged.length >= 10, 20_000);
+    const run = await cluster.runJob('postgres-failover', { FAILOVER_TARGET: POD(1) });
+    expect(run.code).toBe(0);
+    await waitFor('writes on the new primary', () => writer.attempts.filter(a => a.ok && a.server === POD(1)).length >= 10, 20_000);
+    await writer.stop();
+    const rows = new Set(await valuesOn(cluster, POD(1), 'writes'));
+    expect(writer.acknowledged.filter(v => !rows.has(v))).toEqual([]);
   });
 });

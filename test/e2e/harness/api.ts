@@ -146,6 +146,8 @@ export class ApiStandIn {
   private revision = 0;
   private readonly history: WatchEvent[] = [];
   private readonly watches = new Set<OpenWatch>();
+  /** How many watches each pod has opened (by the pod its token is bound to; `''` for tokens bound to none). */
+  private readonly watchesOpened = new Map<string, number>();
   private readonly sockets = new Set<Duplex>();
   /** The objects the API server stores (pods are the kubelets' instead). */
   private readonly stores = new Map<ResourceType, ObjectStore>([LEASES, SECRETS].map(type =>
@@ -198,6 +200,11 @@ export class ApiStandIn {
       server.closeAllConnections();
     }
     for (const socket of this.sockets) socket.destroy();
+  }
+
+  /** How many watches the pod's kubectl has opened so far. */
+  public watchCount(pod: string): number {
+    return this.watchesOpened.get(pod) ?? 0;
   }
 
   /** The stored Lease, or undefined. */
@@ -565,6 +572,7 @@ export class ApiStandIn {
     };
     for (const event of backlog) open.send(event);
     this.watches.add(open);
+    this.watchesOpened.set(caller.pod ?? '', this.watchCount(caller.pod ?? '') + 1);
     const seconds = Number(query.get('timeoutSeconds') ?? '');
     const timer = setTimeout(() => end(), seconds > 0 ? seconds * 1000 : this.watchTimeoutMs);
     const end = () => {

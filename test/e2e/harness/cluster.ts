@@ -299,6 +299,11 @@ export class E2eCluster implements PodHost {
     this.updateEndpoints();
   }
 
+  /** How many watches the pod's kubectl has opened on the API server so far. */
+  public watchCount(pod: string): number {
+    return this.api.watchCount(pod);
+  }
+
   /** The Lease as the API server stores it (a copy), or undefined. */
   public lease(name: string): StoredObject | undefined {
     return this.api.lease(name);
