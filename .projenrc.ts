@@ -78,6 +78,12 @@ const project = new cdk8s.ConstructLibraryCdk8s({
 project.gitignore.removePatterns('/dist/');
 // The scripts embedded at synth are read from lib/scripts once compiled.
 project.postCompileTask.exec('rm -rf lib/scripts && cp -r src/scripts lib/scripts');
+// `npm pack` and `npm publish` build what they pack: a fresh clone has no lib/, and lib/ needs the scripts beside it.
+// jsii reports on stdout; sent to stderr, so that `npm pack --json` prints JSON alone.
+project.addTask('prepack', {
+  description: 'Builds lib/ with its scripts, .jsii and API.md (npm runs it before npm pack and npm publish)',
+  exec: `projen ${project.compileTask.name} 1>&2 && projen ${project.postCompileTask.name} 1>&2`,
+});
 
 // `npm test` brings what it needs: the Debian packages the tests run (as root it installs them).
 project.testTask.prependExec('bash test/setup/system-packages.sh');
