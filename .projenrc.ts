@@ -45,6 +45,22 @@ const project = new cdk8s.ConstructLibraryCdk8s({
     '@stryker-mutator/jest-runner@9.6.1',
   ],
 
+  // The other jsii languages, named as cdk8s libraries name theirs (cdk8s-plus: cdk8s_plus_27, org.cdk8s.plus27,
+  // github.com/cdk8s-team/cdk8s-plus-go), under this project's own namespace. test/bindings.test.ts builds each.
+  // .NET is left out: its registry (NuGet) cannot be reached from this project's machines, so its binding is untested.
+  publishToPypi: {
+    distName: 'cdk8s-postgres-cluster',
+    module: 'cdk8s_postgres_cluster',
+  },
+  publishToMaven: {
+    javaPackage: 'io.github.cdk8s_postgres_cluster',
+    mavenGroupId: 'io.github.cdk8s-postgres-cluster',
+    mavenArtifactId: 'cdk8s-postgres-cluster',
+  },
+  publishToGo: {
+    moduleName: 'github.com/cdk8s-postgres-cluster/cdk8s-postgres-cluster-go',
+  },
+
   // CI is `.ci/run`; releases are not published from this repository yet.
   github: false,
   release: false,
