@@ -88,7 +88,8 @@ const project = new cdk8s.ConstructLibraryCdk8s({
   },
   gitignore: ['/node_modules', '/dist-packages/', '/test/.readme-example-*/', '/.scratch/', '/reports/', '/.stryker-tmp/'],
   // '/*.tgz': an earlier `npm pack`'s tarball, which the next `npm pack` would otherwise put inside its own.
-  npmIgnoreOptions: { ignorePatterns: ['/main.ts', '/cdk8s.yaml', '/bench/', '/docs/', '/.ci/', '/dist/', '/imports/', '/.scratch/', '/dist-packages/', '/synth.js', '/.cache/', '/stryker.config.mjs', '/reports/', '/.stryker-tmp/', '/*.tgz'] },
+  // 'dist-packages' as jsii-pacmak writes it: finding it, `projen package:*` leaves .npmignore alone.
+  npmIgnoreOptions: { ignorePatterns: ['/main.ts', '/cdk8s.yaml', '/bench/', '/docs/', '/.ci/', '/dist/', '/imports/', '/.scratch/', 'dist-packages', '/synth.js', '/.cache/', '/stryker.config.mjs', '/reports/', '/.stryker-tmp/', '/*.tgz'] },
 });
 
 // dist/ holds the synthesized cluster, kept in git for GitOps (a test checks it matches the code).
