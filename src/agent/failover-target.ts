@@ -55,10 +55,8 @@ export function healthyReplicas(candidates: readonly Candidate[]): Candidate[] {
  * (most_advanced takes the first of the highest). Only healthy replicas are ranked.
  */
 export function rankCandidates(candidates: readonly Candidate[]): Candidate[] {
-  return healthyReplicas(candidates).sort((a, b) => {
-    const [la, lb] = [parseLsn(a.lsn) as bigint, parseLsn(b.lsn) as bigint];
-    return la === lb ? 0 : la > lb ? -1 : 1;
-  });
+  // Array.prototype.sort is stable: equal positions (a difference of 0) keep their order.
+  return healthyReplicas(candidates).sort((a, b) => Number((parseLsn(b.lsn) as bigint) - (parseLsn(a.lsn) as bigint)));
 }
 
 /** ${pod##*-}: the StatefulSet ordinal. */
@@ -66,9 +64,9 @@ function ordinalOf(pod: string): number {
   return Number(pod.slice(pod.lastIndexOf('-') + 1));
 }
 
-/** Pods that stay after scaling to `scaleDownTo` pods, all of them without it (staying). */
-function staying(candidates: readonly Candidate[], scaleDownTo: number | undefined): Candidate[] {
-  return candidates.filter(c => scaleDownTo === undefined || ordinalOf(c.pod) < scaleDownTo);
+/** Pods that stay after scaling to `scaleDownTo` pods (staying). */
+function staying(candidates: readonly Candidate[], scaleDownTo: number): Candidate[] {
+  return candidates.filter(c => ordinalOf(c.pod) < scaleDownTo);
 }
 
 function describe(candidates: readonly Candidate[]): string {
@@ -89,7 +87,8 @@ function eligibleReplicas(facts: FailoverChoiceFacts): Eligible {
     return { ok: true, candidates: healthyReplicas(facts.candidates) };
   }
   const members = facts.syncSet.length;
-  const reached = healthyReplicas(facts.syncSet.flatMap(pod => byPod.get(pod) ?? []));
+  // A member that is not a pod (scaled away) does not answer.
+  const reached = healthyReplicas(facts.syncSet.map(pod => byPod.get(pod)).filter(c => c !== undefined));
   const needed = members - facts.syncReplicas + 1;
   if (members === 0 || reached.length < needed) {
     return {
@@ -105,8 +104,8 @@ function eligibleReplicas(facts: FailoverChoiceFacts): Eligible {
 export function chooseFailoverTarget(facts: FailoverChoiceFacts): FailoverChoice {
   const requested = facts.requestedTarget;
   const cluster = describe(facts.candidates);
-  if (requested !== undefined && facts.candidates.some(c => c.pod === requested && c.role === 'primary')) {
-    return { kind: 'promote', target: requested, reason: `${requested} was promoted already (by the job that ended): recording it`, warning: undefined };
+  if (facts.candidates.some(c => c.pod === requested && c.role === 'primary')) {
+    return { kind: 'promote', target: requested as string, reason: `${requested} was promoted already (by the job that ended): recording it`, warning: undefined };
   }
   const ranked = rankCandidates(facts.candidates);
   if (ranked.length === 0) return { kind: 'refuse', reason: `no healthy replica to promote (${cluster})` };
@@ -135,7 +134,7 @@ export function chooseFailoverTarget(facts: FailoverChoiceFacts): FailoverChoice
     target = rankCandidates(candidates)[0];
   }
   const best = ranked[0];
-  const warning = best.pod !== target.pod && (parseLsn(best.lsn) as bigint) > (parseLsn(target.lsn) as bigint)
+  const warning = (parseLsn(best.lsn) as bigint) > (parseLsn(target.lsn) as bigint)
     ? `${best.pod} has more WAL than ${target.pod}; what only ${best.pod} has is lost, and ${best.pod} is rewound when it restarts`
     : undefined;
   return { kind: 'promote', target: target.pod, reason: `promoting ${target.pod} (WAL ${target.lsn}) of ${candidates.map(c => c.pod).join(' ')}`, warning };

@@ -127,12 +127,11 @@ export function decodeRecord(lease: LeaseObject): DecodedRecord {
 }
 
 function decodeOrThrow(lease: LeaseObject): DecodedRecord {
-  const resourceVersion = lease?.metadata?.resourceVersion;
+  const { resourceVersion, annotations = {} } = lease?.metadata ?? {};
   if (typeof resourceVersion !== 'string' || resourceVersion === '') {
     throw new RecordError('metadata.resourceVersion is missing: a record without one cannot be compared-and-swapped');
   }
-  const annotations = lease.metadata?.annotations ?? {};
-  if (typeof annotations !== 'object' || Array.isArray(annotations)) {
+  if (typeof annotations !== 'object' || annotations === null || Array.isArray(annotations)) {
     throw new RecordError('metadata.annotations is not an object');
   }
   const values = new Map<string, string>();

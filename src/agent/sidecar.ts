@@ -10,12 +10,13 @@ export type ServerRole = 'primary' | 'replica' | 'not-serving';
 
 /** The record as this round knows it. */
 export type SidecarRecord =
-  | { readonly kind: 'absent' }
-  | { readonly kind: 'found'; readonly record: LeaderRecord }
-  /** The API answered with a record that record.ts refuses: treated as a record that could not be read. */
-  | { readonly kind: 'malformed'; readonly error: string }
-  /** The API did not answer this round. `last` is the record read last, if any. */
-  | { readonly kind: 'unreachable'; readonly last: LeaderRecord | undefined };
+  /** Read this round: the record, or undefined when there is none. */
+  | { readonly kind: 'read'; readonly record: LeaderRecord | undefined }
+  /**
+   * Not read this round: the API did not answer, or answered with a record that record.ts refuses (never acted on:
+   * treated as a record that could not be read). `error` says which; `last` is the record read last, if any.
+   */
+  | { readonly kind: 'unreadable'; readonly error: string; readonly last: LeaderRecord | undefined };
 
 export interface SidecarFacts {
   readonly podName: string;
@@ -115,17 +116,16 @@ function syncSetOf(facts: SidecarFacts): readonly string[] | undefined {
 /** One round of the sidecar: what it does, and why (role-labeler.sh main). */
 export function decideSidecarStep(facts: SidecarFacts): SidecarPlan {
   const me = facts.podName;
-  if (facts.record.kind === 'unreachable' || facts.record.kind === 'malformed') {
-    const last = facts.record.kind === 'unreachable' ? facts.record.last : undefined;
-    const why = facts.record.kind === 'malformed' ? `the leader record cannot be used (${facts.record.error})` : 'the leader record cannot be read';
+  if (facts.record.kind === 'unreadable') {
+    const why = `the leader record cannot be read (${facts.record.error})`;
     if (facts.server === 'primary' && facts.secondsSinceRecordRead >= facts.isolationFenceSeconds) {
       const steps: SidecarStep[] = [{ do: 'fence' }];
-      if (owesCheckpoint(last, me)) steps.push({ do: 'report-checkpoint' });
+      if (owesCheckpoint(facts.record.last, me)) steps.push({ do: 'report-checkpoint' });
       return plan(`FENCING this primary: ${why} for ${facts.secondsSinceRecordRead}s (isolated from the API?)`, ...steps);
     }
     return plan(`${why}: nothing changes (a primary fences itself after ${facts.isolationFenceSeconds}s)`);
   }
-  const record = facts.record.kind === 'found' ? facts.record.record : undefined;
+  const record = facts.record.record;
   switch (facts.server) {
     case 'primary': return decidePrimary(facts, record);
     case 'replica': return decideReplica(facts, record);

@@ -8,8 +8,8 @@ export type RecordCopy =
   | { readonly kind: 'stale' }
   /** The copy could not be decoded (record.ts refused it): never acted on. */
   | { readonly kind: 'malformed'; readonly error: string }
-  | { readonly kind: 'absent' }
-  | { readonly kind: 'found'; readonly record: LeaderRecord };
+  /** A fresh copy: the record, or undefined when there is none. */
+  | { readonly kind: 'read'; readonly record: LeaderRecord | undefined };
 
 /** The data directory ($PGDATA) after the remains of an interrupted clone or initialization were removed. */
 export type DataDirectory =
@@ -101,19 +101,18 @@ export function decideStart(facts: StartFacts): StartPlan {
   if (facts.record.kind === 'malformed') {
     return plan(`the sidecar's copy of the leader record cannot be used (${facts.record.error}): waiting for a person to repair it`, WAIT);
   }
-  const record = facts.record.kind === 'found' ? facts.record.record : undefined;
-  const first: StartStep[] = [];
-  let data = facts.data;
-  if (record?.state === 'stable' && facts.recloneRequested && data.kind === 'data' && record.primary !== facts.podName && data.standbySignal) {
-    first.push({ do: 'discard-data', keep: false });
-    data = { kind: 'empty' };
-  }
+  const record = facts.record.record;
+  const data = facts.data;
+  // A re-clone is done only for a replica of a recorded primary that is another pod: its data goes, then it clones.
+  const reclone = record?.state === 'stable' && facts.recloneRequested && data.kind === 'data' && record.primary !== facts.podName && data.standbySignal;
+  const first: StartStep[] = reclone ? [{ do: 'discard-data', keep: false }] : [];
   if (facts.recloneRequested) first.push({ do: 'remove-reclone-marker' });
+  if (reclone) {
+    const decided = decideEmpty(facts, record);
+    return { steps: [...first, ...decided.steps], reason: `the sidecar found that the primary no longer keeps the WAL this replica needs: discarding its data; ${decided.reason}` };
+  }
   const decided = data.kind === 'empty' ? decideEmpty(facts, record) : decideWithData(facts, record, data);
-  const reason = first.length > 0 && first[0].do === 'discard-data'
-    ? `the sidecar found that the primary no longer keeps the WAL this replica needs: discarding its data; ${decided.reason}`
-    : decided.reason;
-  return { steps: [...first, ...decided.steps], reason };
+  return { steps: [...first, ...decided.steps], reason: decided.reason };
 }
 
 function decideEmpty(facts: StartFacts, record: LeaderRecord | undefined): StartPlan {

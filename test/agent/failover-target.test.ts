@@ -69,6 +69,12 @@ describe('chooseFailoverTarget: the failover job\'s choice', () => {
     });
   });
 
+  test('a requested replica is not taken for promoted already because another pod is a primary', () => {
+    expect(chooseFailoverTarget(facts([{ pod: 'pg-0', role: 'primary', lsn: '0/9' }, r('pg-1', '0/9')], { requestedTarget: 'pg-1' }))).toEqual({
+      kind: 'promote', target: 'pg-1', reason: 'promoting pg-1 (WAL 0/9) of pg-1', warning: undefined,
+    });
+  });
+
   test('a requested target as advanced as the best: no warning', () => {
     expect(chooseFailoverTarget(facts([down('pg-0'), r('pg-1', '0/10'), r('pg-2', '0/10')], { requestedTarget: 'pg-2' }))).toMatchObject({ target: 'pg-2', warning: undefined });
   });
@@ -108,6 +114,11 @@ describe('chooseFailoverTarget: the failover job\'s choice', () => {
           + 'no replica may be promoted without losing acknowledged commits (pg-0=down@0/0 pg-1=replica@0/9 pg-2=down@0/0 pg-3=down@0/0). '
           + 'Bring back the missing pods and run the job again, or set FAILOVER_ACCEPT_DATA_LOSS=true to promote the most advanced replica anyway',
       });
+    });
+
+    test('an old primary that is no pod any more does not lift the rule', () => {
+      expect(chooseFailoverTarget(facts(pods.slice(1), { previous: 'pg-0', syncReplicas: 1, syncSet: ['pg-1', 'pg-2'] }))).toMatchObject({ kind: 'promote', target: 'pg-2' });
+      expect(chooseFailoverTarget(facts(pods.slice(1), { previous: 'pg-0', syncReplicas: 1, syncSet: ['pg-8', 'pg-9'] }))).toMatchObject({ kind: 'refuse' });
     });
 
     test('a member that is not a pod (scaled away) counts as a member that does not answer', () => {

@@ -188,6 +188,23 @@ describe('the leader record: decoding and encoding', () => {
     expect(decodeRecord(input)).toEqual({ ok: false, error: `malformed leader record: ${message}` });
   });
 
+  test('a programming error while decoding is thrown, not disguised as a malformed record', () => {
+    const exploding = new Proxy({}, { ownKeys: () => { throw new Error('boom'); } });
+    expect(() => decodeRecord({ metadata: { resourceVersion: '1', annotations: exploding } })).toThrow('boom');
+  });
+
+  test('refuses annotations that are null', () => {
+    expect(decodeRecord({ metadata: { resourceVersion: '1', annotations: null } })).toEqual({ ok: false, error: 'malformed leader record: metadata.annotations is not an object' });
+  });
+
+  test('the encoder writes only the fields of the record\'s state, whatever else the object carries', () => {
+    const stray = { target: 'pg-9', previous: 'pg-8', job: 'j', checkpoint: '0/1' };
+    const annotations = encodeAnnotations({ ...records[0][1], ...stray } as unknown as LeaderRecord);
+    expect([annotations[`${P}/target`], annotations[`${P}/previous`], annotations[`${P}/job`], annotations[`${P}/checkpoint`]]).toEqual(['', '', '', '']);
+    expect(encodeAnnotations({ ...records[5][1], checkpoint: '0/1', primary: 'pg-9' } as unknown as LeaderRecord)[`${P}/checkpoint`]).toBe('');
+    expect(describeRecord({ ...records[5][1], checkpoint: '0/1' } as unknown as LeaderRecord)).not.toContain('checkpoint');
+  });
+
   test('fails loudly (no silent guess) when the input is not an object at all', () => {
     expect(decodeRecord(null as unknown as LeaseObject)).toEqual({
       ok: false, error: 'malformed leader record: metadata.resourceVersion is missing: a record without one cannot be compared-and-swapped',
@@ -203,6 +220,7 @@ describe('the leader record: decoding and encoding', () => {
     [undefined, 'no leader record'],
     [records[0][1], 'epoch 3, stable, primary pg-0, timeline 2, synchronous standbys pg-1,pg-2'],
     [records[1][1], 'epoch 1, stable, primary pg-1, timeline 1'],
+    [records[2][1], 'epoch 4, switching-over, primary (none), timeline 2, synchronous standbys pg-1 (job switchover-1-abcde: pg-0 -> pg-1)'],
     [records[3][1], 'epoch 4, switching-over, primary (none), timeline 2 (job switchover-1-abcde: pg-0 -> pg-1), shutdown checkpoint 0/3000028'],
     [records[4][1], 'epoch 5, failing-over, primary (none), timeline 3 (job failover-1-xyz: pg-1 -> ?)'],
     [records[5][1], 'epoch 5, failing-over, primary (none), timeline 3, synchronous standbys pg-0,pg-2 (job failover-1-xyz: pg-1 -> pg-2)'],

@@ -12,7 +12,7 @@ const switchToMe: SwitchingOverRecord = { ...switchFromMe, previous: 'pg-0', tar
 const failToMe: FailingOverRecord = { version: 1, state: 'failing-over', epoch: 5, timeline: 3, systemIdentifier: '7000', sync: [], previous: 'pg-0', target: ME, job: 'f-1' };
 
 function facts(server: ServerRole, record: LeaderRecord | SidecarRecord | 'absent', overrides: Partial<SidecarFacts> = {}): SidecarFacts {
-  const known: SidecarRecord = record === 'absent' ? { kind: 'absent' } : 'kind' in record ? record : { kind: 'found', record };
+  const known: SidecarRecord = record === 'absent' ? { kind: 'read', record: undefined } : 'kind' in record ? record : { kind: 'read', record };
   return {
     podName: ME,
     record: known,
@@ -39,21 +39,21 @@ const takeOver = (sync: string[]): SidecarStep => ({
 const cases: Array<[string, SidecarFacts, SidecarStep[], string]> = [
   // The record cannot be read.
   ['a primary that has not read the record for ISOLATION_FENCE_SECONDS fences itself',
-    facts('primary', { kind: 'unreachable', last: stableMe }, { secondsSinceRecordRead: 10 }), [{ do: 'fence' }],
-    'FENCING this primary: the leader record cannot be read for 10s (isolated from the API?)'],
+    facts('primary', { kind: 'unreadable', error: 'no answer', last: stableMe }, { secondsSinceRecordRead: 10 }), [{ do: 'fence' }],
+    'FENCING this primary: the leader record cannot be read (no answer) for 10s (isolated from the API?)'],
   ['a primary that has not read the record for less than that waits',
-    facts('primary', { kind: 'unreachable', last: stableMe }, { secondsSinceRecordRead: 9 }), [], 'the leader record cannot be read: nothing changes (a primary fences itself after 10s)'],
+    facts('primary', { kind: 'unreadable', error: 'no answer', last: stableMe }, { secondsSinceRecordRead: 9 }), [], 'the leader record cannot be read (no answer): nothing changes (a primary fences itself after 10s)'],
   ['a replica that cannot read the record does nothing, however long',
-    facts('replica', { kind: 'unreachable', last: stableOther }, { secondsSinceRecordRead: 1000 }), [], 'nothing changes'],
+    facts('replica', { kind: 'unreadable', error: 'no answer', last: stableOther }, { secondsSinceRecordRead: 1000 }), [], 'nothing changes'],
   ['an isolated old primary of a switchover fences itself and reports its checkpoint when it can',
-    facts('primary', { kind: 'unreachable', last: switchFromMe }, { secondsSinceRecordRead: 11 }), [{ do: 'fence' }, { do: 'report-checkpoint' }], 'FENCING'],
+    facts('primary', { kind: 'unreadable', error: 'no answer', last: switchFromMe }, { secondsSinceRecordRead: 11 }), [{ do: 'fence' }, { do: 'report-checkpoint' }], 'FENCING'],
   ['an isolated primary that never read a record fences itself',
-    facts('primary', { kind: 'unreachable', last: undefined }, { secondsSinceRecordRead: 10 }), [{ do: 'fence' }], 'FENCING'],
+    facts('primary', { kind: 'unreadable', error: 'no answer', last: undefined }, { secondsSinceRecordRead: 10 }), [{ do: 'fence' }], 'FENCING'],
   ['a malformed record is never acted on: a primary treats it as unreadable and fences itself after ISOLATION_FENCE_SECONDS',
-    facts('primary', { kind: 'malformed', error: 'postgres.cdk8s.io/state is unknown: "x"' }, { secondsSinceRecordRead: 12 }), [{ do: 'fence' }],
-    'FENCING this primary: the leader record cannot be used (postgres.cdk8s.io/state is unknown: "x") for 12s'],
+    facts('primary', { kind: 'unreadable', error: 'malformed leader record: postgres.cdk8s.io/state is unknown: "x"', last: stableMe }, { secondsSinceRecordRead: 12 }), [{ do: 'fence' }],
+    'FENCING this primary: the leader record cannot be read (malformed leader record: postgres.cdk8s.io/state is unknown: "x") for 12s'],
   ['a malformed record, read moments ago a good one: nothing changes',
-    facts('primary', { kind: 'malformed', error: 'bad' }, { secondsSinceRecordRead: 3 }), [], 'the leader record cannot be used (bad): nothing changes'],
+    facts('primary', { kind: 'unreadable', error: 'bad', last: stableMe }, { secondsSinceRecordRead: 3 }), [], 'the leader record cannot be read (bad): nothing changes'],
 
   // PostgreSQL is a primary.
   ['a primary and no record: creates it (stable, epoch 1, itself) and looks again soon',
@@ -104,6 +104,8 @@ const cases: Array<[string, SidecarFacts, SidecarStep[], string]> = [
     'waiting to receive WAL beyond the old primary\'s shutdown checkpoint 0/5000028'],
   ['the switchover target that cannot say how far it has received: waits, looking again soon',
     facts('replica', switchToMe), [label('replica'), { do: 'soon' }], 'waiting to receive WAL'],
+  ['a replica, not the target, while switching over past the checkpoint: an ordinary replica',
+    facts('replica', { ...switchToMe, target: 'pg-2' }, { receivedBeyondCheckpoint: true }), [label('replica'), { do: 'check-replica-wal' }], 'PostgreSQL is a replica (epoch 5, switching-over'],
   ['the switchover target before the old primary recorded its checkpoint: an ordinary replica',
     facts('replica', { ...switchToMe, checkpoint: undefined }), [label('replica'), { do: 'check-replica-wal' }], 'PostgreSQL is a replica (epoch 5, switching-over'],
   ['the old primary of a switchover, back as a replica before it reported: reports its checkpoint',
@@ -151,6 +153,7 @@ describe('shutdownCheckpointUpdate: what the old primary of a switchover records
   const clean = { shutDown: true, checkpoint: '0/5000028' };
   test('a clean shutdown: its checkpoint', () => {
     expect(shutdownCheckpointUpdate(switchFromMe, ME, clean)).toEqual({ ...switchFromMe, checkpoint: '0/5000028' });
+    expect(shutdownCheckpointUpdate(switchFromMe, ME, { shutDown: true, checkpoint: '16/B374D848' })).toEqual({ ...switchFromMe, checkpoint: '16/B374D848' });
   });
   test.each([
     ['the server did not shut down cleanly', switchFromMe, ME, { shutDown: false, checkpoint: '0/5000028' }],

@@ -18,7 +18,7 @@ function facts(overrides: Partial<StartFacts> & { rec?: LeaderRecord | 'absent' 
   const { rec, ...rest } = overrides;
   return {
     podName: ME,
-    record: rec === undefined ? { kind: 'found', record: stableOther } : rec === 'absent' ? { kind: 'absent' } : { kind: 'found', record: rec },
+    record: { kind: 'read', record: rec === undefined ? stableOther : rec === 'absent' ? undefined : rec },
     data: replicaData,
     recloneRequested: false,
     restoreFrom: false,
@@ -163,5 +163,10 @@ describe('decideStart: what the postgres container does at start', () => {
 
   test('the reason of a plain start carries no re-clone preamble', () => {
     expect(decideStart(facts()).reason).toBe('the data directory is a replica\'s: starting as a replica of pg-0');
+  });
+
+  test('a re-clone asked for but not done (the record names this pod) says nothing of discarding', () => {
+    expect(decideStart(facts({ recloneRequested: true, rec: stableMe })).reason).toBe(
+      'the leader record names this pod as the primary (epoch 4, stable, primary pg-1, timeline 3): starting as the primary');
   });
 });
