@@ -179,3 +179,25 @@ describe('timelineUpdate: the primary keeps the record\'s timeline its own', () 
     expect(timelineUpdate(stableMe, undefined)).toBeUndefined();
   });
 });
+
+describe('decideSidecarStep over every record state × server role', () => {
+  const recordsSeen: Array<LeaderRecord | undefined> = [undefined, stableMe, stableOther, switchFromMe, { ...switchFromMe, checkpoint: '0/1' }, switchToMe,
+    { ...switchToMe, checkpoint: undefined }, failToMe, { ...failToMe, target: 'pg-2' }];
+  const matrix = recordsSeen.flatMap(record => (['primary', 'replica', 'not-serving'] as const).flatMap(server => [true, false, undefined].map(received =>
+    facts(server, record ?? 'absent', { receivedBeyondCheckpoint: received }))));
+
+  test.each(matrix.map(f => [JSON.stringify(f.record), f.server, f.receivedBeyondCheckpoint, f] as const))(
+    'record %s, server %s, received %s: labels primary and promotes only what the record names', (_r, _s, _x, given) => {
+      const decided = decideSidecarStep(given);
+      const record = given.record.kind === 'read' ? given.record.record : undefined;
+      const names = (r: LeaderRecord | undefined): boolean => r?.state === 'stable' && r.primary === ME;
+      const written = decided.steps.find(s => s.do === 'write-record' || s.do === 'create-record') as { record: LeaderRecord } | undefined;
+      const after = written?.record ?? record;
+      for (const step of decided.steps) {
+        if ((step.do === 'label' && step.role === 'primary') || step.do === 'promote') expect(names(after)).toBe(true);
+      }
+      // A primary the record does not let be primary is fenced.
+      if (given.server === 'primary' && record !== undefined && !authorizes(record, ME)) expect(decided.steps[0]).toEqual({ do: 'fence' });
+      expect(decided.reason).not.toBe('');
+    });
+});

@@ -170,3 +170,34 @@ describe('decideStart: what the postgres container does at start', () => {
       'the leader record names this pod as the primary (epoch 4, stable, primary pg-1, timeline 3): starting as the primary');
   });
 });
+
+describe('decideStart over every record state × data directory × answer of the primary', () => {
+  const recordsSeen: Array<LeaderRecord | undefined> = [undefined, stableMe, stableOther, failingToMe, failingNoTarget, { ...failingToMe, target: 'pg-2' }, switchingToMe,
+    { ...switchingToMe, target: 'pg-2', previous: ME }];
+  const dataSeen: DataDirectory[] = [empty, replicaData, primaryData, { ...replicaData, timeline: 2 }, { ...primaryData, timeline: 2 },
+    { ...primaryData, timeline: 4 }, { ...replicaData, timeline: 2, shutDownCleanly: false }, { ...primaryData, initializedByEntrypoint: true }];
+  const matrix = recordsSeen.flatMap(record => dataSeen.flatMap(data => [true, false].flatMap(answers =>
+    [0, 1].map(syncReplicas => facts({ rec: record ?? 'absent', data, recordedPrimaryAnswers: answers, syncReplicas })))));
+
+  const rows = matrix.map(f => [JSON.stringify(f.record), JSON.stringify(f.data), f.recordedPrimaryAnswers, f.syncReplicas, f] as const);
+  test.each(rows)(
+    'record %s, data %s, primary answers %s, sync %s: starts a primary only where the record allows it', (_r, _d, _a, _s, given) => {
+      const decided = decideStart(given);
+      const record = given.record.kind === 'read' ? given.record.record : undefined;
+      const last = decided.steps[decided.steps.length - 1];
+      expect(decided.reason).not.toBe('');
+      if (last.do === 'start' && last.as === 'primary') {
+        const allowed = record === undefined
+          || (record.state === 'stable' && record.primary === ME)
+          || (record.state !== 'stable' && record.target === ME && given.data.kind === 'data' && !given.data.standbySignal);
+        expect(allowed).toBe(true);
+      }
+      // A new cluster is made only when there is no record.
+      if (decided.steps.some(s => s.do === 'initialize' || s.do === 'restore')) expect(record).toBeUndefined();
+      // Data is never rewound onto a timeline that is not newer than its own.
+      const rewind = decided.steps.find(s => s.do === 'rewind');
+      if (rewind && given.data.kind === 'data') expect(record!.timeline).toBeGreaterThan(given.data.timeline);
+      // Every plan ends in a start, a wait, a new decision or a failure.
+      expect(['start', 'wait', 'decide-again', 'fail']).toContain(last.do);
+    });
+});
