@@ -186,3 +186,34 @@ function decideReplica(facts: SidecarFacts, record: LeaderRecord | undefined): S
   steps.push({ do: 'check-replica-wal' });
   return plan(`PostgreSQL is a replica (${describeRecord(record)})`, ...steps);
 }
+
+/** What maintain_sync_set knows on the primary. */
+export interface SyncSetFacts {
+  /** The record's synchronous set. */
+  readonly recorded: readonly string[];
+  /** The other pods that exist, as listed. */
+  readonly others: readonly string[];
+  /**
+   * For each recorded member that is no longer a pod: how many standbys have flushed all the WAL written before it
+   * was first seen gone (pg_stat_replication); undefined when that could not be asked.
+   */
+  readonly caughtUp: Readonly<Record<string, number | undefined>>;
+  readonly syncReplicas: number;
+}
+
+/**
+ * The synchronous set the primary records (maintain_sync_set): every other pod that exists; a member that is gone
+ * stays until SYNC_REPLICAS of the others have flushed all WAL written before it left, so that a failover that reaches
+ * enough of the set finds every acknowledged commit. Sorted, each pod once. Undefined: nothing is known this round.
+ */
+export function nextSyncSet(facts: SyncSetFacts): { readonly sync: readonly string[]; readonly changed: boolean } | undefined {
+  const next = new Set(facts.others);
+  for (const member of facts.recorded) {
+    if (facts.others.includes(member)) continue;
+    const caughtUp = facts.caughtUp[member];
+    if (caughtUp === undefined) return undefined;
+    if (caughtUp < facts.syncReplicas) next.add(member);
+  }
+  const sync = [...next].sort();
+  return { sync, changed: sync.join(',') !== facts.recorded.join(',') };
+}

@@ -1,5 +1,7 @@
 import { FailingOverRecord, LeaderRecord, StableRecord, SwitchingOverRecord } from '../../src/agent/record';
-import { authorizes, decideSidecarStep, ServerRole, shutdownCheckpointUpdate, SidecarFacts, SidecarRecord, SidecarStep, timelineUpdate } from '../../src/agent/sidecar';
+import {
+  authorizes, decideSidecarStep, nextSyncSet, ServerRole, shutdownCheckpointUpdate, SidecarFacts, SidecarRecord, SidecarStep, timelineUpdate,
+} from '../../src/agent/sidecar';
 
 // GIVEN what the sidecar of pod pg-1 sees in a round; WHEN it decides; THEN the steps and the reason.
 const ME = 'pg-1';
@@ -200,4 +202,27 @@ describe('decideSidecarStep over every record state × server role', () => {
       if (given.server === 'primary' && record !== undefined && !authorizes(record, ME)) expect(decided.steps[0]).toEqual({ do: 'fence' });
       expect(decided.reason).not.toBe('');
     });
+});
+
+describe('nextSyncSet: the synchronous set the primary records', () => {
+  test.each([
+    ['every other pod, sorted', { recorded: [], others: ['pg-2', 'pg-0'], caughtUp: {}, syncReplicas: 1 }, { sync: ['pg-0', 'pg-2'], changed: true }],
+    ['no change when the record lists them already', { recorded: ['pg-0', 'pg-2'], others: ['pg-2', 'pg-0'], caughtUp: {}, syncReplicas: 1 }, { sync: ['pg-0', 'pg-2'], changed: false }],
+    ['a pod gone stays while fewer than k others have caught up', { recorded: ['pg-0', 'pg-2'], others: ['pg-0'], caughtUp: { 'pg-2': 0 }, syncReplicas: 1 },
+      { sync: ['pg-0', 'pg-2'], changed: false }],
+    ['a pod gone leaves once k others have caught up', { recorded: ['pg-0', 'pg-2'], others: ['pg-0'], caughtUp: { 'pg-2': 1 }, syncReplicas: 1 },
+      { sync: ['pg-0'], changed: true }],
+    ['k = 2: one caught up is not enough', { recorded: ['pg-0', 'pg-2', 'pg-3'], others: ['pg-0', 'pg-3'], caughtUp: { 'pg-2': 1 }, syncReplicas: 2 },
+      { sync: ['pg-0', 'pg-2', 'pg-3'], changed: false }],
+    ['k = 2: two caught up are', { recorded: ['pg-0', 'pg-2', 'pg-3'], others: ['pg-0', 'pg-3'], caughtUp: { 'pg-2': 2 }, syncReplicas: 2 },
+      { sync: ['pg-0', 'pg-3'], changed: true }],
+    ['a new pod joins the set', { recorded: ['pg-0'], others: ['pg-0', 'pg-3'], caughtUp: {}, syncReplicas: 1 }, { sync: ['pg-0', 'pg-3'], changed: true }],
+    ['an unsorted record is rewritten sorted', { recorded: ['pg-2', 'pg-0'], others: ['pg-0', 'pg-2'], caughtUp: {}, syncReplicas: 1 }, { sync: ['pg-0', 'pg-2'], changed: true }],
+  ])('%s', (_name, given, expected) => {
+    expect(nextSyncSet(given)).toEqual(expected);
+  });
+
+  test('nothing is decided when the primary cannot say whether the others caught up', () => {
+    expect(nextSyncSet({ recorded: ['pg-0', 'pg-2'], others: ['pg-0'], caughtUp: {}, syncReplicas: 1 })).toBeUndefined();
+  });
 });
