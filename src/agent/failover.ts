@@ -50,9 +50,9 @@ export function decideFailoverJob(facts: FailoverJobFacts): FailoverJobPlan {
         + 'waiting for the two pods\' sidecars to finish it, or giving it back',
     };
   }
-  const previous = record.state === 'stable' ? record.primary : record.previous;
+  const [previous, recordedTarget] = record.state === 'stable' ? [record.primary, undefined] : [record.previous, record.target];
   // A dead job's target counts unless this run asks for another.
-  const target = facts.requestedTarget ?? (record.state === 'failing-over' ? record.target : undefined);
+  const target = facts.requestedTarget ?? recordedTarget;
   const roleOf = (pod: string): NodeRole | undefined => facts.pods.find(p => p.pod === pod)?.role;
   if (record.state === 'stable') {
     const nothing = nothingToDo(facts, previous, target);

@@ -35,6 +35,14 @@ describe('decideFailoverJob: what a failover job run does', () => {
     expect(decideFailoverJob(facts({ ...switching, job: 'job-b' }, ['down', 'replica'], { recordedJobRunning: true }))).toMatchObject({ kind: 'resume-switchover' });
   });
 
+  test('a stable record is never another job\'s, whatever job pods run', () => {
+    expect(decideFailoverJob(facts(stable, ['down', 'replica'], { recordedJobRunning: true }))).toMatchObject({ kind: 'failover' });
+  });
+
+  test('a dead job\'s failover whose target is the old primary, serving again: a failover that records it', () => {
+    expect(decideFailoverJob(facts({ ...failing, target: 'pg-0' }, ['primary', 'replica']))).toMatchObject({ kind: 'failover', record: { previous: 'pg-0', target: 'pg-0' } });
+  });
+
   test('a dead job\'s switchover is resumed: the sidecars finish it, or the job gives it back', () => {
     expect(decideFailoverJob(facts(switching, ['down', 'replica'], { requestedTarget: 'pg-2' }))).toEqual({
       kind: 'resume-switchover',
