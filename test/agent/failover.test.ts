@@ -68,6 +68,11 @@ describe('decideFailoverJob: what a failover job run does', () => {
     });
   });
 
+  test('the recorded primary is found wherever the API lists it', () => {
+    expect(decideFailoverJob(facts({ ...stable, primary: 'pg-1' }, ['replica', 'primary']))).toMatchObject({ kind: 'nothing', reason: expect.stringContaining('primary pg-1 is healthy') });
+    expect(decideFailoverJob(facts({ ...stable, primary: 'pg-1' }, ['primary', 'down']))).toMatchObject({ kind: 'failover' });
+  });
+
   test('nothing to do while the recorded primary is in crash recovery and no target is asked for', () => {
     expect(decideFailoverJob(facts(stable, ['starting', 'replica']))).toEqual({
       kind: 'nothing', reason: 'primary pg-0 is starting (crash recovery): not failing over. Run the job again if it does not come back.',
