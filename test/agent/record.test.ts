@@ -67,6 +67,9 @@ const records: Array<[string, LeaderRecord]> = [
     target: 'pg-2',
     job: 'failover-1-xyz',
   }],
+  ['switching-over, a checkpoint past 4 GB of WAL', {
+    version: 1, state: 'switching-over', epoch: 4, timeline: 2, systemIdentifier: '1', sync: [], previous: 'pg-0', target: 'pg-1', job: 's', checkpoint: '16/B374D848',
+  }],
 ];
 
 describe('the leader record: decoding and encoding', () => {
@@ -161,6 +164,8 @@ describe('the leader record: decoding and encoding', () => {
       `${P}/checkpoint is not an LSN such as 0/3000028: "0/30000g8"`],
     ['a switchover\'s checkpoint is lower-case', lease({ ...STABLE, state: 'switching-over', primary: '', previous: 'pg-0', target: 'pg-1', job: 'j', checkpoint: '0/3000a28' }),
       `${P}/checkpoint is not an LSN such as 0/3000028: "0/3000a28"`],
+    ['a switchover\'s checkpoint has leading text', lease({ ...STABLE, state: 'switching-over', primary: '', previous: 'pg-0', target: 'pg-1', job: 'j', checkpoint: 'x0/3000028' }),
+      `${P}/checkpoint is not an LSN such as 0/3000028: "x0/3000028"`],
     ['a switchover\'s checkpoint has trailing text', lease({ ...STABLE, state: 'switching-over', primary: '', previous: 'pg-0', target: 'pg-1', job: 'j', checkpoint: 'x0/3000028 ' }),
       `${P}/checkpoint is not an LSN such as 0/3000028: "x0/3000028 "`],
     ['a failover names a primary', lease({ ...STABLE, state: 'failing-over', previous: 'pg-0', job: 'j' }),
