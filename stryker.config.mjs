@@ -48,6 +48,8 @@ export default {
         '/test/readme\\.test\\.ts$',
         '/test/scripts\\.test\\.ts$',
         '/test/postgresql-conf\\.test\\.ts$',
+        // Runs leader-record.sh with bash against the agent's record encoder.
+        '/test/agent/record-bash\\.test\\.ts$',
         // The default cluster against the reference fixture and docs/deviations.md: drift.
         '/test/reference\\.test\\.ts$',
         // dist/ against the code: drift; its determinism test has a twin in argo-cd-application.test.ts.

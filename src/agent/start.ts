@@ -1,0 +1,198 @@
+// What a pod's postgres container does at start, decided from facts: a port of init-replica.sh's `decide` (and of the
+// checks its `main` makes first). Pure: the entrypoint gathers the facts and carries out the plan's steps in order.
+import { describeRecord, LeaderRecord } from './record';
+
+/** The sidecar's copy of the record, as the entrypoint finds it (init-replica.sh read_record). */
+export type RecordCopy =
+  /** No copy read after this start within RECORD_MAX_AGE: the entrypoint waits for one (await_fresh_record). */
+  | { readonly kind: 'stale' }
+  /** The copy could not be decoded (record.ts refused it): never acted on. */
+  | { readonly kind: 'malformed'; readonly error: string }
+  /** A fresh copy: the record, or undefined when there is none. */
+  | { readonly kind: 'read'; readonly record: LeaderRecord | undefined };
+
+/** The data directory ($PGDATA) after the remains of an interrupted clone or initialization were removed. */
+export type DataDirectory =
+  /** No PG_VERSION, and nothing else in it (or no directory). */
+  | { readonly kind: 'empty' }
+  /** No PG_VERSION, but files: not ours to delete. */
+  | { readonly kind: 'not-a-data-directory' }
+  | {
+    readonly kind: 'data';
+    /** pg_controldata's "Database system identifier". */
+    readonly systemIdentifier: string;
+    /** The newer of pg_control's latest checkpoint timeline and the highest pg_wal/*.history (local_timeline). */
+    readonly timeline: number;
+    /** standby.signal exists: a replica's data (or a fenced primary's). */
+    readonly standbySignal: boolean;
+    /** pg_control says "shut down" or "shut down in recovery". */
+    readonly shutDownCleanly: boolean;
+    /** The entrypoint initialized it, and no record has named its cluster yet (the initialized-by-entrypoint file). */
+    readonly initializedByEntrypoint: boolean;
+  };
+
+export interface StartFacts {
+  readonly podName: string;
+  readonly record: RecordCopy;
+  readonly data: DataDirectory;
+  /** The sidecar asked for a new clone (the reclone-requested file on the volume). */
+  readonly recloneRequested: boolean;
+  /** restoreFrom: a new cluster's first primary restores a pgBackRest backup instead of initdb (RESTORE_STANZA set). */
+  readonly restoreFrom: boolean;
+  /** SYNC_REPLICAS: in synchronous mode (> 0), a replica streams only once the record lists it. */
+  readonly syncReplicas: number;
+  /** The recorded primary accepts connections (pg_isready); consulted only where init-replica.sh asks. */
+  readonly recordedPrimaryAnswers: boolean;
+}
+
+/** What the executor does when a step fails: wait RETRY_SECONDS and decide again, or exit (the container restarts). */
+export type OnFailure = 'wait' | 'exit';
+
+export type StartStep =
+  /** Move $PGDATA aside to $PGDATA.diverged; `keep: false` then deletes it. */
+  | { readonly do: 'discard-data'; readonly keep: boolean }
+  | { readonly do: 'remove-reclone-marker' }
+  | { readonly do: 'remove-init-marker' }
+  | { readonly do: 'remove-standby-signal' }
+  /** initdb, roles, init scripts, in $PGDATA.init, renamed when done (initialize_cluster). */
+  | { readonly do: 'initialize' }
+  /** pgBackRest restore, replay, promote, in $PGDATA.init, renamed when done (restore_cluster). */
+  | { readonly do: 'restore'; readonly onFailure: OnFailure }
+  /** Wait until a fresh copy of the record lists this pod in `sync` (await_sync_membership). */
+  | { readonly do: 'await-sync-membership' }
+  /** pg_basebackup from the pod (clone_from). */
+  | { readonly do: 'clone'; readonly from: string; readonly onFailure: OnFailure }
+  /** CHECKPOINT on the pod, crash recovery here if needed, pg_rewind from it; if that fails, a new clone (rewind_from || reclone_from). */
+  | { readonly do: 'rewind'; readonly from: string; readonly onFailure: OnFailure }
+  /** exec postgres: the last step of a start. */
+  | { readonly do: 'start'; readonly as: 'primary' | 'replica' }
+  /** Sleep (RETRY_SECONDS, or BOOTSTRAP_RETRY_SECONDS while pod 0 initializes), then decide again. */
+  | { readonly do: 'wait'; readonly retry: 'normal' | 'bootstrap' }
+  /** Decide again at once (with a fresh copy of the record). */
+  | { readonly do: 'decide-again' }
+  /** Stop with an error that a person must act on (exit 1). */
+  | { readonly do: 'fail' };
+
+export interface StartPlan {
+  readonly steps: readonly StartStep[];
+  /** One line for the log: why. */
+  readonly reason: string;
+}
+
+/** init-replica.sh's ORDINAL=${POD_NAME##*-}, compared as text with "0". */
+function isPodZero(podName: string): boolean {
+  return podName.slice(podName.lastIndexOf('-') + 1) === '0';
+}
+
+function plan(reason: string, ...steps: StartStep[]): StartPlan {
+  return { steps, reason };
+}
+
+const WAIT: StartStep = { do: 'wait', retry: 'normal' };
+
+/** What a pod's postgres container does at start, and why (init-replica.sh main and decide). */
+export function decideStart(facts: StartFacts): StartPlan {
+  if (facts.data.kind === 'not-a-data-directory') {
+    return plan('the data directory is not a PostgreSQL data directory (no PG_VERSION) but is not empty: move its files away, then restart the pod', { do: 'fail' });
+  }
+  if (facts.record.kind === 'stale') {
+    return plan('waiting for the role-labeler sidecar to read the leader record (no copy read since this start)', WAIT);
+  }
+  if (facts.record.kind === 'malformed') {
+    return plan(`the sidecar's copy of the leader record cannot be used (${facts.record.error}): waiting for a person to repair it`, WAIT);
+  }
+  const record = facts.record.record;
+  const data = facts.data;
+  // A re-clone is done only for a replica of a recorded primary that is another pod: its data goes, then it clones.
+  const reclone = record?.state === 'stable' && facts.recloneRequested && data.kind === 'data' && record.primary !== facts.podName && data.standbySignal;
+  const first: StartStep[] = reclone ? [{ do: 'discard-data', keep: false }] : [];
+  if (facts.recloneRequested) first.push({ do: 'remove-reclone-marker' });
+  if (reclone) {
+    const decided = decideEmpty(facts, record);
+    return { steps: [...first, ...decided.steps], reason: `the sidecar found that the primary no longer keeps the WAL this replica needs: discarding its data; ${decided.reason}` };
+  }
+  const decided = data.kind === 'empty' ? decideEmpty(facts, record) : decideWithData(facts, record, data);
+  return { steps: [...first, ...decided.steps], reason: decided.reason };
+}
+
+function decideEmpty(facts: StartFacts, record: LeaderRecord | undefined): StartPlan {
+  if (record === undefined) {
+    if (!isPodZero(facts.podName)) {
+      return plan('no leader record yet and an empty volume: waiting for pod 0 to initialize the cluster', { do: 'wait', retry: 'bootstrap' });
+    }
+    if (facts.restoreFrom) {
+      return plan('no leader record exists and the volume is empty: restoring the backup (restoreFrom), with this pod as the new cluster\'s primary',
+        { do: 'restore', onFailure: 'wait' }, { do: 'start', as: 'primary' });
+    }
+    return plan('no leader record exists and the volume is empty: initializing a new cluster, with this pod as its primary',
+      { do: 'initialize' }, { do: 'start', as: 'primary' });
+  }
+  if (record.state !== 'stable') {
+    return plan(`an empty volume, and a failover job holds the leader record (${describeRecord(record)}): waiting for its end`, WAIT);
+  }
+  if (record.primary === facts.podName) {
+    return plan('the leader record names this pod as the primary, but its volume is empty: its data is lost. Never initializing a second cluster: '
+      + `start the failover job to promote a replica (${describeRecord(record)})`, WAIT);
+  }
+  return plan(`an empty volume: cloning from the recorded primary ${record.primary}, then starting as its replica`,
+    ...syncMembership(facts), { do: 'clone', from: record.primary, onFailure: 'wait' }, { do: 'start', as: 'replica' });
+}
+
+function decideWithData(facts: StartFacts, record: LeaderRecord | undefined, data: Extract<DataDirectory, { kind: 'data' }>): StartPlan {
+  if (record?.systemIdentifier !== undefined && record.systemIdentifier !== data.systemIdentifier) {
+    if (data.initializedByEntrypoint) {
+      return plan(`another pod created the cluster's leader record first (system identifier ${record.systemIdentifier}); `
+        + `this pod's new cluster (${data.systemIdentifier}) was never used: discarding it`, { do: 'discard-data', keep: true }, { do: 'decide-again' });
+    }
+    return plan(`this pod's data belongs to another database cluster (system identifier ${data.systemIdentifier}; the leader record's is `
+      + `${record.systemIdentifier}); refusing to touch it. Move the data away (or restore the right volume), then restart the pod`, { do: 'fail' });
+  }
+  if (record === undefined) {
+    if (data.standbySignal) return plan('a replica\'s data and no leader record: waiting for the primary\'s sidecar to create it', WAIT);
+    return plan('no leader record: this pod\'s data is a primary\'s; starting as the primary (its sidecar records it, unless another pod is recorded first)',
+      { do: 'start', as: 'primary' });
+  }
+  const decided = decideWithRecord(facts, record, data);
+  // The record names this data's cluster: it is no longer one that only this entrypoint knows.
+  return data.initializedByEntrypoint ? { ...decided, steps: [{ do: 'remove-init-marker' }, ...decided.steps] } : decided;
+}
+
+function decideWithRecord(facts: StartFacts, record: LeaderRecord, data: Extract<DataDirectory, { kind: 'data' }>): StartPlan {
+  if (record.state !== 'stable') {
+    // Also while switching over, which the sidecar treats otherwise (docs/leader-record.md, "Where the scripts disagree").
+    if (record.target === facts.podName && !data.standbySignal) {
+      return plan(`a failover job promoted this pod (${describeRecord(record)}): starting as the primary`, { do: 'start', as: 'primary' });
+    }
+    if (data.standbySignal) {
+      return plan(`a failover job holds the leader record (${describeRecord(record)}): starting as a replica`, { do: 'start', as: 'replica' });
+    }
+    return plan(`this pod's data is a former primary's and a failover job holds the leader record (${describeRecord(record)}): waiting for its end`, WAIT);
+  }
+  if (record.primary === facts.podName) {
+    const steps: StartStep[] = data.standbySignal ? [{ do: 'remove-standby-signal' }] : [];
+    return plan(`the leader record names this pod as the primary (${describeRecord(record)}): starting as the primary`, ...steps, { do: 'start', as: 'primary' });
+  }
+  if (!data.standbySignal) {
+    // rejoin: a former primary follows the recorded one only onto a newer timeline, and only if it answers.
+    if (record.timeline <= data.timeline) {
+      return plan(`this pod's data is a former primary's, on a timeline (${data.timeline}) not older than the recorded primary's (${record.primary}, `
+        + `timeline ${record.timeline}): never rewinding onto an older timeline. A person must decide: see the README (split brain)`, WAIT);
+    }
+    if (!facts.recordedPrimaryAnswers) {
+      return plan(`this pod was a primary; the recorded primary ${record.primary} does not answer, and only it can say how to rejoin`, WAIT);
+    }
+    return plan(`the leader record names ${record.primary} (epoch ${record.epoch}, timeline ${record.timeline}); this pod's data is on timeline `
+      + `${data.timeline}: rejoining as its replica`,
+    { do: 'rewind', from: record.primary, onFailure: 'wait' }, ...syncMembership(facts), { do: 'start', as: 'replica' });
+  }
+  // resume_replica: a replica that stopped cleanly while the primary moved to a newer timeline is checked by pg_rewind.
+  if (record.timeline > data.timeline && data.shutDownCleanly && facts.recordedPrimaryAnswers) {
+    return plan(`the primary is on a newer timeline (${record.timeline}) than this replica (${data.timeline}): checking that this replica can follow it`,
+      { do: 'rewind', from: record.primary, onFailure: 'exit' }, ...syncMembership(facts), { do: 'start', as: 'replica' });
+  }
+  return plan(`the data directory is a replica's: starting as a replica of ${record.primary}`, ...syncMembership(facts), { do: 'start', as: 'replica' });
+}
+
+function syncMembership(facts: StartFacts): StartStep[] {
+  return facts.syncReplicas > 0 ? [{ do: 'await-sync-membership' }] : [];
+}

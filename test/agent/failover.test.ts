@@ -1,0 +1,150 @@
+import { decideFailoverJob, FailoverJobFacts } from '../../src/agent/failover';
+import { NodeRole } from '../../src/agent/failover-target';
+import { FailingOverRecord, LeaderRecord, StableRecord, SwitchingOverRecord } from '../../src/agent/record';
+
+// GIVEN the record and the survey; WHEN a failover job run (pod job-b) decides; THEN what it does.
+const stable: StableRecord = { version: 1, state: 'stable', primary: 'pg-0', epoch: 4, timeline: 3, systemIdentifier: '7000', sync: ['pg-1', 'pg-2'] };
+const failing: FailingOverRecord = { version: 1, state: 'failing-over', epoch: 5, timeline: 3, systemIdentifier: '7000', sync: [], previous: 'pg-0', target: 'pg-2', job: 'job-a' };
+const switching: SwitchingOverRecord = {
+  version: 1, state: 'switching-over', epoch: 5, timeline: 3, systemIdentifier: '7000', sync: [], previous: 'pg-0', target: 'pg-1', job: 'job-a', checkpoint: undefined,
+};
+
+function facts(record: LeaderRecord | undefined, roles: NodeRole[], overrides: Partial<FailoverJobFacts> = {}): FailoverJobFacts {
+  return {
+    jobPod: 'job-b',
+    record,
+    recordedJobRunning: false,
+    requestedTarget: undefined,
+    pods: roles.map((role, i) => ({ pod: `pg-${i}`, role, lsn: role === 'primary' || role === 'replica' ? `0/${i + 1}` : '0/0' })),
+    ...overrides,
+  };
+}
+
+describe('decideFailoverJob: what a failover job run does', () => {
+  test('refuses when there is no record', () => {
+    expect(decideFailoverJob(facts(undefined, ['primary']))).toEqual({ kind: 'refuse', reason: 'there is no leader record: the cluster has not been initialized yet' });
+  });
+
+  test.each([failing, switching])('refuses while another job holds the record (%#) and runs', record => {
+    expect(decideFailoverJob(facts(record, ['down', 'replica', 'replica'], { recordedJobRunning: true }))).toEqual({
+      kind: 'refuse', reason: 'another failover job (job-a) holds the leader record and is running; nothing was changed',
+    });
+  });
+
+  test('a record held by this very job (a restarted job pod) is resumed, however its pod is reported', () => {
+    expect(decideFailoverJob(facts({ ...switching, job: 'job-b' }, ['down', 'replica'], { recordedJobRunning: true }))).toMatchObject({ kind: 'resume-switchover' });
+  });
+
+  test('a stable record is never another job\'s, whatever job pods run', () => {
+    expect(decideFailoverJob(facts(stable, ['down', 'replica'], { recordedJobRunning: true }))).toMatchObject({ kind: 'failover' });
+  });
+
+  test('a dead job\'s failover whose target is the old primary, serving again: a failover that records it', () => {
+    expect(decideFailoverJob(facts({ ...failing, target: 'pg-0' }, ['primary', 'replica']))).toMatchObject({ kind: 'failover', record: { previous: 'pg-0', target: 'pg-0' } });
+  });
+
+  test('a dead job\'s switchover is resumed: the sidecars finish it, or the job gives it back', () => {
+    expect(decideFailoverJob(facts(switching, ['down', 'replica'], { requestedTarget: 'pg-2' }))).toEqual({
+      kind: 'resume-switchover',
+      previous: 'pg-0',
+      target: 'pg-1',
+      reason: 'job job-a ended without finishing its failover (a switchover, pg-0 -> pg-1): waiting for the two pods\' sidecars to finish it, or giving it back',
+    });
+  });
+
+  test('nothing to do while the recorded primary serves and no other target is asked for', () => {
+    expect(decideFailoverJob(facts(stable, ['primary', 'replica']))).toEqual({
+      kind: 'nothing', reason: 'primary pg-0 is healthy: nothing to do. For a planned switchover, set FAILOVER_TARGET to the replica to promote.',
+    });
+    expect(decideFailoverJob(facts(stable, ['primary', 'replica'], { requestedTarget: 'pg-0' }))).toMatchObject({ kind: 'nothing' });
+  });
+
+  test('record: pg-0 primary; PostgreSQL: runs but answers no query. Never fails a live primary over', () => {
+    const given = facts(stable, ['primary', 'replica']);
+    expect(decideFailoverJob({ ...given, pods: [{ pod: 'pg-0', role: 'primary', lsn: '?' }, given.pods[1]] })).toEqual({
+      kind: 'nothing',
+      reason: 'primary pg-0 is running but does not answer queries (too many clients?): not failing over a live primary. '
+        + 'To move it anyway, set FAILOVER_TARGET: a switchover fences it first.',
+    });
+  });
+
+  test('the recorded primary is found wherever the API lists it', () => {
+    expect(decideFailoverJob(facts({ ...stable, primary: 'pg-1' }, ['replica', 'primary']))).toMatchObject({ kind: 'nothing', reason: expect.stringContaining('primary pg-1 is healthy') });
+    expect(decideFailoverJob(facts({ ...stable, primary: 'pg-1' }, ['primary', 'down']))).toMatchObject({ kind: 'failover' });
+  });
+
+  test('nothing to do while the recorded primary is in crash recovery and no target is asked for', () => {
+    expect(decideFailoverJob(facts(stable, ['starting', 'replica']))).toEqual({
+      kind: 'nothing', reason: 'primary pg-0 is starting (crash recovery): not failing over. Run the job again if it does not come back.',
+    });
+  });
+
+  test('a target asked for while the primary is starting: a failover (the primary is fenced)', () => {
+    expect(decideFailoverJob(facts(stable, ['starting', 'replica'], { requestedTarget: 'pg-1' }))).toMatchObject({ kind: 'failover', record: { target: 'pg-1' } });
+  });
+
+  test('a target asked for while the primary serves: a planned switchover, a new epoch', () => {
+    expect(decideFailoverJob(facts(stable, ['primary', 'replica'], { requestedTarget: 'pg-1' }))).toEqual({
+      kind: 'switchover',
+      record: { ...switching, job: 'job-b', sync: ['pg-1', 'pg-2'] },
+      reason: 'a planned switchover: pg-0 serves; promoting pg-1 once it has received pg-0\'s shutdown checkpoint '
+        + '(epoch 5, switching-over, primary (none), timeline 3, synchronous standbys pg-1,pg-2 (job job-b: pg-0 -> pg-1))',
+    });
+  });
+
+  test('record: pg-0 primary; PostgreSQL: pg-0 down. An unplanned failover without a target yet', () => {
+    expect(decideFailoverJob(facts(stable, ['down', 'replica', 'replica']))).toEqual({
+      kind: 'failover',
+      record: { ...failing, target: undefined, job: 'job-b', sync: ['pg-1', 'pg-2'] },
+      awaitIsolationFence: false,
+      reason: 'an unplanned failover from pg-0 (epoch 5, failing-over, primary (none), timeline 3, synchronous standbys pg-1,pg-2 (job job-b: pg-0 -> ?))',
+    });
+  });
+
+  test('an old primary that cannot be reached may still run: the failover waits for it to fence itself', () => {
+    expect(decideFailoverJob(facts(stable, ['unreachable', 'replica']))).toMatchObject({
+      kind: 'failover', awaitIsolationFence: true, reason: expect.stringContaining('from pg-0, which cannot be reached and may still be running (epoch 5'),
+    });
+  });
+
+  test('a recorded primary that is no pod (scaled away): a failover', () => {
+    expect(decideFailoverJob(facts({ ...stable, primary: 'pg-7' }, ['replica', 'replica']))).toMatchObject({ kind: 'failover', record: { previous: 'pg-7' } });
+  });
+
+  test('a dead job\'s failover is taken over with its target, a new epoch', () => {
+    expect(decideFailoverJob(facts(failing, ['down', 'replica', 'replica']))).toEqual({
+      kind: 'failover',
+      record: { ...failing, epoch: 6, job: 'job-b' },
+      awaitIsolationFence: false,
+      reason: 'job job-a ended without finishing its failover: completing or undoing it; an unplanned failover from pg-0 (epoch 6, failing-over, primary (none), timeline 3 (job job-b: pg-0 -> pg-2))',
+    });
+  });
+
+  test('a target asked for now counts over a dead job\'s', () => {
+    expect(decideFailoverJob(facts(failing, ['down', 'replica', 'replica'], { requestedTarget: 'pg-1' }))).toMatchObject({ kind: 'failover', record: { target: 'pg-1' } });
+  });
+
+  test('a dead job\'s failover whose old primary serves again, with a target: a switchover from failing-over', () => {
+    expect(decideFailoverJob(facts(failing, ['primary', 'replica', 'replica']))).toMatchObject({ kind: 'switchover', record: { state: 'switching-over', epoch: 6, previous: 'pg-0', target: 'pg-2' } });
+  });
+
+  test('a dead job\'s failover with no target whose old primary serves again: a failover (the job fences it)', () => {
+    expect(decideFailoverJob(facts({ ...failing, target: undefined }, ['primary', 'replica']))).toMatchObject({ kind: 'failover', record: { target: undefined } });
+  });
+
+  test('refuses a target that is not a pod of the cluster', () => {
+    expect(decideFailoverJob(facts(stable, ['down', 'replica'], { requestedTarget: 'pg-5' }))).toEqual({
+      kind: 'refuse', reason: 'FAILOVER_TARGET pg-5 is not a pod of this cluster (pods: pg-0 pg-1)',
+    });
+  });
+
+  test.each(['starting', 'down', 'empty', 'unreachable'] as NodeRole[])('refuses a target that is %s', role => {
+    expect(decideFailoverJob(facts(stable, ['down', role], { requestedTarget: 'pg-1' }))).toEqual({
+      kind: 'refuse', reason: `FAILOVER_TARGET pg-1 is not healthy (it is ${role}); choose another replica`,
+    });
+  });
+
+  test('a target that is a primary already (a dead job promoted it) is accepted: a failover records it', () => {
+    expect(decideFailoverJob(facts(failing, ['down', 'replica', 'primary']))).toMatchObject({ kind: 'failover', record: { target: 'pg-2' } });
+  });
+});

@@ -1,0 +1,228 @@
+import { FailingOverRecord, LeaderRecord, StableRecord, SwitchingOverRecord } from '../../src/agent/record';
+import {
+  authorizes, decideSidecarStep, nextSyncSet, ServerRole, shutdownCheckpointUpdate, SidecarFacts, SidecarRecord, SidecarStep, timelineUpdate,
+} from '../../src/agent/sidecar';
+
+// GIVEN what the sidecar of pod pg-1 sees in a round; WHEN it decides; THEN the steps and the reason.
+const ME = 'pg-1';
+const stableMe: StableRecord = { version: 1, state: 'stable', primary: ME, epoch: 4, timeline: 3, systemIdentifier: '7000', sync: [] };
+const stableOther: StableRecord = { ...stableMe, primary: 'pg-0' };
+const switchFromMe: SwitchingOverRecord = {
+  version: 1, state: 'switching-over', epoch: 5, timeline: 3, systemIdentifier: '7000', sync: ['pg-0', 'pg-2'], previous: ME, target: 'pg-2', job: 's-1', checkpoint: undefined,
+};
+const switchToMe: SwitchingOverRecord = { ...switchFromMe, previous: 'pg-0', target: ME, checkpoint: '0/5000028' };
+const failToMe: FailingOverRecord = { version: 1, state: 'failing-over', epoch: 5, timeline: 3, systemIdentifier: '7000', sync: [], previous: 'pg-0', target: ME, job: 'f-1' };
+
+function facts(server: ServerRole, record: LeaderRecord | SidecarRecord | 'absent', overrides: Partial<SidecarFacts> = {}): SidecarFacts {
+  const known: SidecarRecord = record === 'absent' ? { kind: 'read', record: undefined } : 'kind' in record ? record : { kind: 'read', record };
+  return {
+    podName: ME,
+    record: known,
+    secondsSinceRecordRead: 0,
+    isolationFenceSeconds: 10,
+    server,
+    timeline: 3,
+    systemIdentifier: '7000',
+    otherPods: ['pg-2', 'pg-0'],
+    syncReplicas: 0,
+    receivedBeyondCheckpoint: undefined,
+    ...overrides,
+  };
+}
+
+const label = (role: 'primary' | 'replica' | 'none'): SidecarStep => ({ do: 'label', role });
+const promoted: SidecarStep[] = [{ do: 'promote', others: ['pg-2', 'pg-0'] }, label('primary'), { do: 'record-timeline' }];
+const takeOver = (sync: string[]): SidecarStep => ({
+  do: 'write-record',
+  transition: 'takeOverSwitchover',
+  record: { version: 1, state: 'stable', primary: ME, epoch: 5, timeline: 3, systemIdentifier: '7000', sync },
+});
+
+const cases: Array<[string, SidecarFacts, SidecarStep[], string]> = [
+  // The record cannot be read.
+  ['a primary that has not read the record for ISOLATION_FENCE_SECONDS fences itself',
+    facts('primary', { kind: 'unreadable', error: 'no answer', last: stableMe }, { secondsSinceRecordRead: 10 }), [{ do: 'fence' }],
+    'FENCING this primary: the leader record cannot be read (no answer) for 10s (isolated from the API?)'],
+  ['a primary that has not read the record for less than that waits',
+    facts('primary', { kind: 'unreadable', error: 'no answer', last: stableMe }, { secondsSinceRecordRead: 9 }), [], 'the leader record cannot be read (no answer): nothing changes (a primary fences itself after 10s)'],
+  ['a replica that cannot read the record does nothing, however long',
+    facts('replica', { kind: 'unreadable', error: 'no answer', last: stableOther }, { secondsSinceRecordRead: 1000 }), [], 'nothing changes'],
+  ['an isolated old primary of a switchover fences itself and reports its checkpoint when it can',
+    facts('primary', { kind: 'unreadable', error: 'no answer', last: switchFromMe }, { secondsSinceRecordRead: 11 }), [{ do: 'fence' }, { do: 'report-checkpoint' }], 'FENCING'],
+  ['an isolated primary that never read a record fences itself',
+    facts('primary', { kind: 'unreadable', error: 'no answer', last: undefined }, { secondsSinceRecordRead: 10 }), [{ do: 'fence' }], 'FENCING'],
+  ['a malformed record is never acted on: a primary treats it as unreadable and fences itself after ISOLATION_FENCE_SECONDS',
+    facts('primary', { kind: 'unreadable', error: 'malformed leader record: postgres.cdk8s.io/state is unknown: "x"', last: stableMe }, { secondsSinceRecordRead: 12 }), [{ do: 'fence' }],
+    'FENCING this primary: the leader record cannot be read (malformed leader record: postgres.cdk8s.io/state is unknown: "x") for 12s'],
+  ['a malformed record, read moments ago a good one: nothing changes',
+    facts('primary', { kind: 'unreadable', error: 'bad', last: stableMe }, { secondsSinceRecordRead: 3 }), [], 'the leader record cannot be read (bad): nothing changes'],
+
+  // PostgreSQL is a primary.
+  ['a primary and no record: creates it (stable, epoch 1, itself) and looks again soon',
+    facts('primary', 'absent'), [{ do: 'create-record', record: { ...stableMe, epoch: 1 } }, { do: 'soon' }],
+    'no leader record: recording this primary (epoch 1, stable, primary pg-1, timeline 3)'],
+  ['a primary and no record in synchronous mode: every other pod is a synchronous standby, in the order listed',
+    facts('primary', 'absent', { syncReplicas: 1 }), [{ do: 'create-record', record: { ...stableMe, epoch: 1, sync: ['pg-2', 'pg-0'] } }, { do: 'soon' }], 'synchronous standbys pg-2,pg-0'],
+  ['a primary and no record, asynchronous: the pods need not be listed',
+    facts('primary', 'absent', { otherPods: undefined, systemIdentifier: undefined }), [{ do: 'create-record', record: { ...stableMe, epoch: 1, systemIdentifier: undefined } }, { do: 'soon' }],
+    'recording this primary'],
+  ['a primary and no record in synchronous mode, the pods cannot be listed: no record this round',
+    facts('primary', 'absent', { syncReplicas: 1, otherPods: undefined }), [], 'the pods cannot be listed for the synchronous set: creating the record next round'],
+  ['a primary and no record whose timeline is unknown: no record this round',
+    facts('primary', 'absent', { timeline: undefined }), [], 'does not say its timeline: creating the record next round'],
+  ['record: another pod is the primary; PostgreSQL: a primary. Fences itself',
+    facts('primary', stableOther), [{ do: 'fence' }], 'FENCING this primary: the leader record does not name this pod (epoch 4, stable, primary pg-0, timeline 3)'],
+  ['record: switching over from this pod; PostgreSQL: still a primary. Fences itself and reports its shutdown checkpoint',
+    facts('primary', switchFromMe), [{ do: 'fence' }, { do: 'report-checkpoint' }], 'FENCING'],
+  ['the old primary of a switchover whose checkpoint is recorded already: fences, reports nothing',
+    facts('primary', { ...switchFromMe, checkpoint: '0/1' }), [{ do: 'fence' }], 'FENCING'],
+  ['record: switching over to this pod; PostgreSQL: a primary. No pod may be primary while switching over: fences itself',
+    facts('primary', switchToMe), [{ do: 'fence' }], 'FENCING'],
+  ['record: failing over to another pod; PostgreSQL: a primary. Fences itself',
+    facts('primary', { ...failToMe, target: 'pg-2' }), [{ do: 'fence' }], 'FENCING'],
+  ['record: failing over, no target yet; PostgreSQL: a primary. Fences itself',
+    facts('primary', { ...failToMe, target: undefined }), [{ do: 'fence' }], 'FENCING'],
+  ['record: failing over to this pod; PostgreSQL: a primary already. Waits for the job to name it; no label',
+    facts('primary', failToMe), [], 'a failover job is promoting this pod (epoch 5, failing-over'],
+  ['the recorded primary serves: labels it, maintains slots and the synchronous set, applies passwords, ensures the stanza',
+    facts('primary', stableMe), [label('primary'), { do: 'maintain-primary' }, { do: 'apply-credentials' }, { do: 'ensure-stanza' }],
+    'the leader record names this primary (epoch 4, stable, primary pg-1, timeline 3)'],
+
+  // PostgreSQL is a replica.
+  ['record: this pod is the primary; PostgreSQL: a replica. Promotes it, labels it, records its timeline',
+    facts('replica', stableMe), promoted, 'the leader record names this pod as the primary: promoting it (epoch 4'],
+  ['promoting when the pods cannot be listed: no slots made for them',
+    facts('replica', stableMe, { otherPods: undefined }), [{ do: 'promote', others: [] }, label('primary'), { do: 'record-timeline' }], 'promoting it'],
+  ['the switchover target has received beyond the checkpoint: records itself the primary (same epoch), then promotes',
+    facts('replica', switchToMe, { receivedBeyondCheckpoint: true }), [label('replica'), takeOver([]), ...promoted],
+    'received the old primary\'s shutdown checkpoint 0/5000028: recording this pod as the primary (epoch 5, stable, primary pg-1, timeline 3), then promoting it'],
+  ['the switchover target in synchronous mode writes every other pod as synchronous standbys, sorted',
+    facts('replica', switchToMe, { receivedBeyondCheckpoint: true, syncReplicas: 2 }), [label('replica'), takeOver(['pg-0', 'pg-2']), ...promoted], 'recording this pod as the primary'],
+  ['the switchover target in synchronous mode cannot list the pods: tries again next round',
+    facts('replica', switchToMe, { receivedBeyondCheckpoint: true, syncReplicas: 2, otherPods: undefined }), [label('replica')],
+    'switchover to this pod: the pods cannot be listed for the synchronous set'],
+  ['record: switchover to this pod; PostgreSQL: not yet past the checkpoint. Waits, looking again soon',
+    facts('replica', switchToMe, { receivedBeyondCheckpoint: false }), [label('replica'), { do: 'soon' }],
+    'waiting to receive WAL beyond the old primary\'s shutdown checkpoint 0/5000028'],
+  ['the switchover target that cannot say how far it has received: waits, looking again soon',
+    facts('replica', switchToMe), [label('replica'), { do: 'soon' }], 'waiting to receive WAL'],
+  ['a replica, not the target, while switching over past the checkpoint: an ordinary replica',
+    facts('replica', { ...switchToMe, target: 'pg-2' }, { receivedBeyondCheckpoint: true }), [label('replica'), { do: 'check-replica-wal' }], 'PostgreSQL is a replica (epoch 5, switching-over'],
+  ['the switchover target before the old primary recorded its checkpoint: an ordinary replica',
+    facts('replica', { ...switchToMe, checkpoint: undefined }), [label('replica'), { do: 'check-replica-wal' }], 'PostgreSQL is a replica (epoch 5, switching-over'],
+  ['the old primary of a switchover, back as a replica before it reported: reports its checkpoint',
+    facts('replica', switchFromMe), [label('replica'), { do: 'report-checkpoint' }, { do: 'check-replica-wal' }], 'PostgreSQL is a replica'],
+  ['a replica of the recorded primary: labels it, follows a new primary\'s timeline, checks its WAL',
+    facts('replica', stableOther), [label('replica'), { do: 'follow-new-primary', epoch: 4, timeline: 3 }, { do: 'check-replica-wal' }],
+    'PostgreSQL is a replica (epoch 4, stable, primary pg-0, timeline 3)'],
+  ['a replica and no record: labels it a replica',
+    facts('replica', 'absent'), [label('replica'), { do: 'check-replica-wal' }], 'PostgreSQL is a replica (no leader record)'],
+  ['record: failing over to this pod; PostgreSQL: a replica. Not promoted until the job names it the primary',
+    facts('replica', failToMe), [label('replica'), { do: 'check-replica-wal' }], 'PostgreSQL is a replica (epoch 5, failing-over'],
+
+  // PostgreSQL is not serving.
+  ['PostgreSQL not serving: no label',
+    facts('not-serving', stableMe), [label('none')], 'PostgreSQL is not serving: no role label (epoch 4'],
+  ['PostgreSQL not serving and no record: no label',
+    facts('not-serving', 'absent'), [label('none')], 'no role label (no leader record)'],
+  ['the fenced old primary of a switchover: no label, reports its shutdown checkpoint',
+    facts('not-serving', switchFromMe), [label('none'), { do: 'report-checkpoint' }], 'not serving'],
+  ['the switchover target, not serving: no label, nothing to report',
+    facts('not-serving', switchToMe), [label('none')], 'not serving'],
+];
+
+describe('decideSidecarStep: one round of the role-labeler sidecar', () => {
+  test.each(cases)('%s', (_name, given, steps, reason) => {
+    const decided = decideSidecarStep(given);
+    expect(decided.steps).toEqual(steps);
+    expect(decided.reason).toContain(reason);
+  });
+
+  test.each([
+    [stableMe, true],
+    [stableOther, false],
+    [failToMe, true],
+    [{ ...failToMe, target: 'pg-2' }, false],
+    [{ ...failToMe, target: undefined }, false],
+    [switchToMe, false],
+    [switchFromMe, false],
+  ] as Array<[LeaderRecord, boolean]>)('the record %j authorizes pg-1 to be primary: %s', (record, expected) => {
+    expect(authorizes(record, ME)).toBe(expected);
+  });
+});
+
+describe('shutdownCheckpointUpdate: what the old primary of a switchover records', () => {
+  const clean = { shutDown: true, checkpoint: '0/5000028' };
+  test('a clean shutdown: its checkpoint', () => {
+    expect(shutdownCheckpointUpdate(switchFromMe, ME, clean)).toEqual({ ...switchFromMe, checkpoint: '0/5000028' });
+    expect(shutdownCheckpointUpdate(switchFromMe, ME, { shutDown: true, checkpoint: '16/B374D848' })).toEqual({ ...switchFromMe, checkpoint: '16/B374D848' });
+  });
+  test.each([
+    ['the server did not shut down cleanly', switchFromMe, ME, { shutDown: false, checkpoint: '0/5000028' }],
+    ['pg_control gave no LSN', switchFromMe, ME, { shutDown: true, checkpoint: '' }],
+    ['pg_control gave a malformed LSN', switchFromMe, ME, { shutDown: true, checkpoint: 'x0/5000028' }],
+    ['pg_control gave an LSN with trailing text', switchFromMe, ME, { shutDown: true, checkpoint: '0/5000028x' }],
+    ['the checkpoint is recorded already', { ...switchFromMe, checkpoint: '0/1' }, ME, clean],
+    ['this pod is not the old primary', switchFromMe, 'pg-2', clean],
+    ['no switchover', stableMe, ME, clean],
+    ['a failover', { ...failToMe, previous: ME }, ME, clean],
+    ['no record', undefined, ME, clean],
+  ] as Array<[string, LeaderRecord | undefined, string, { shutDown: boolean; checkpoint: string }]>)('nothing when %s', (_name, record, pod, control) => {
+    expect(shutdownCheckpointUpdate(record, pod, control)).toBeUndefined();
+  });
+});
+
+describe('timelineUpdate: the primary keeps the record\'s timeline its own', () => {
+  test('a new timeline is recorded', () => {
+    expect(timelineUpdate(stableMe, 4)).toEqual({ ...stableMe, timeline: 4 });
+  });
+  test('the same timeline, or an unknown one, is not', () => {
+    expect(timelineUpdate(stableMe, 3)).toBeUndefined();
+    expect(timelineUpdate(stableMe, undefined)).toBeUndefined();
+  });
+});
+
+describe('decideSidecarStep over every record state × server role', () => {
+  const recordsSeen: Array<LeaderRecord | undefined> = [undefined, stableMe, stableOther, switchFromMe, { ...switchFromMe, checkpoint: '0/1' }, switchToMe,
+    { ...switchToMe, checkpoint: undefined }, failToMe, { ...failToMe, target: 'pg-2' }];
+  const matrix = recordsSeen.flatMap(record => (['primary', 'replica', 'not-serving'] as const).flatMap(server => [true, false, undefined].map(received =>
+    facts(server, record ?? 'absent', { receivedBeyondCheckpoint: received }))));
+
+  test.each(matrix.map(f => [JSON.stringify(f.record), f.server, f.receivedBeyondCheckpoint, f] as const))(
+    'record %s, server %s, received %s: labels primary and promotes only what the record names', (_r, _s, _x, given) => {
+      const decided = decideSidecarStep(given);
+      const record = given.record.kind === 'read' ? given.record.record : undefined;
+      const names = (r: LeaderRecord | undefined): boolean => r?.state === 'stable' && r.primary === ME;
+      const written = decided.steps.find(s => s.do === 'write-record' || s.do === 'create-record') as { record: LeaderRecord } | undefined;
+      const after = written?.record ?? record;
+      for (const step of decided.steps) {
+        if ((step.do === 'label' && step.role === 'primary') || step.do === 'promote') expect(names(after)).toBe(true);
+      }
+      // A primary the record does not let be primary is fenced.
+      if (given.server === 'primary' && record !== undefined && !authorizes(record, ME)) expect(decided.steps[0]).toEqual({ do: 'fence' });
+      expect(decided.reason).not.toBe('');
+    });
+});
+
+describe('nextSyncSet: the synchronous set the primary records', () => {
+  test.each([
+    ['every other pod, sorted', { recorded: [], others: ['pg-2', 'pg-0'], caughtUp: {}, syncReplicas: 1 }, { sync: ['pg-0', 'pg-2'], changed: true }],
+    ['no change when the record lists them already', { recorded: ['pg-0', 'pg-2'], others: ['pg-2', 'pg-0'], caughtUp: {}, syncReplicas: 1 }, { sync: ['pg-0', 'pg-2'], changed: false }],
+    ['a pod gone stays while fewer than k others have caught up', { recorded: ['pg-0', 'pg-2'], others: ['pg-0'], caughtUp: { 'pg-2': 0 }, syncReplicas: 1 },
+      { sync: ['pg-0', 'pg-2'], changed: false }],
+    ['a pod gone leaves once k others have caught up', { recorded: ['pg-0', 'pg-2'], others: ['pg-0'], caughtUp: { 'pg-2': 1 }, syncReplicas: 1 },
+      { sync: ['pg-0'], changed: true }],
+    ['k = 2: one caught up is not enough', { recorded: ['pg-0', 'pg-2', 'pg-3'], others: ['pg-0', 'pg-3'], caughtUp: { 'pg-2': 1 }, syncReplicas: 2 },
+      { sync: ['pg-0', 'pg-2', 'pg-3'], changed: false }],
+    ['k = 2: two caught up are', { recorded: ['pg-0', 'pg-2', 'pg-3'], others: ['pg-0', 'pg-3'], caughtUp: { 'pg-2': 2 }, syncReplicas: 2 },
+      { sync: ['pg-0', 'pg-3'], changed: true }],
+    ['a new pod joins the set', { recorded: ['pg-0'], others: ['pg-0', 'pg-3'], caughtUp: {}, syncReplicas: 1 }, { sync: ['pg-0', 'pg-3'], changed: true }],
+    ['an unsorted record is rewritten sorted', { recorded: ['pg-2', 'pg-0'], others: ['pg-0', 'pg-2'], caughtUp: {}, syncReplicas: 1 }, { sync: ['pg-0', 'pg-2'], changed: true }],
+  ])('%s', (_name, given, expected) => {
+    expect(nextSyncSet(given)).toEqual(expected);
+  });
+
+  test('nothing is decided when the primary cannot say whether the others caught up', () => {
+    expect(nextSyncSet({ recorded: ['pg-0', 'pg-2'], others: ['pg-0'], caughtUp: {}, syncReplicas: 1 })).toBeUndefined();
+  });
+});

@@ -1,0 +1,203 @@
+import { FailingOverRecord, LeaderRecord, StableRecord, SwitchingOverRecord } from '../../src/agent/record';
+import { DataDirectory, decideStart, StartFacts, StartStep } from '../../src/agent/start';
+
+// GIVEN facts as the entrypoint of pod pg-1 gathers them; WHEN it decides; THEN the plan's steps and its reason.
+const ME = 'pg-1';
+const stableOther: StableRecord = { version: 1, state: 'stable', primary: 'pg-0', epoch: 4, timeline: 3, systemIdentifier: '7000', sync: [] };
+const stableMe: StableRecord = { ...stableOther, primary: ME };
+const failingToMe: FailingOverRecord = { version: 1, state: 'failing-over', epoch: 5, timeline: 3, systemIdentifier: '7000', sync: [], previous: 'pg-0', target: ME, job: 'f-1' };
+const failingNoTarget: FailingOverRecord = { ...failingToMe, target: undefined };
+const switchingToMe: SwitchingOverRecord = {
+  version: 1, state: 'switching-over', epoch: 5, timeline: 3, systemIdentifier: '7000', sync: [], previous: 'pg-0', target: ME, job: 's-1', checkpoint: undefined,
+};
+
+const replicaData: DataDirectory = { kind: 'data', systemIdentifier: '7000', timeline: 3, standbySignal: true, shutDownCleanly: true, initializedByEntrypoint: false };
+const primaryData: DataDirectory = { ...replicaData, standbySignal: false };
+
+function facts(overrides: Partial<StartFacts> & { rec?: LeaderRecord | 'absent' } = {}): StartFacts {
+  const { rec, ...rest } = overrides;
+  return {
+    podName: ME,
+    record: { kind: 'read', record: rec === undefined ? stableOther : rec === 'absent' ? undefined : rec },
+    data: replicaData,
+    recloneRequested: false,
+    restoreFrom: false,
+    syncReplicas: 0,
+    recordedPrimaryAnswers: true,
+    ...rest,
+  };
+}
+
+const startPrimary: StartStep = { do: 'start', as: 'primary' };
+const startReplica: StartStep = { do: 'start', as: 'replica' };
+const wait: StartStep = { do: 'wait', retry: 'normal' };
+const awaitSync: StartStep = { do: 'await-sync-membership' };
+const empty: DataDirectory = { kind: 'empty' };
+
+const cases: Array<[string, StartFacts, StartStep[], string]> = [
+  // Before the record is looked at.
+  ['fails when the data directory has files but no PG_VERSION, whatever the record says',
+    facts({ data: { kind: 'not-a-data-directory' }, record: { kind: 'stale' } }), [{ do: 'fail' }], 'is not a PostgreSQL data directory (no PG_VERSION) but is not empty'],
+  ['waits for a copy of the record read since this start',
+    facts({ record: { kind: 'stale' } }), [wait], 'waiting for the role-labeler sidecar to read the leader record'],
+  ['never acts on a malformed record: waits, and says why',
+    facts({ record: { kind: 'malformed', error: 'postgres.cdk8s.io/epoch is missing' } }), [wait], '(postgres.cdk8s.io/epoch is missing): waiting for a person'],
+
+  // An empty volume.
+  ['pod 0, no record, empty volume: initializes a new cluster and starts as its primary',
+    facts({ podName: 'pg-0', rec: 'absent', data: empty }), [{ do: 'initialize' }, startPrimary], 'initializing a new cluster, with this pod as its primary'],
+  ['pod 0, no record, empty volume, restoreFrom: restores instead of initdb, waiting and retrying on failure',
+    facts({ podName: 'pg-0', rec: 'absent', data: empty, restoreFrom: true }), [{ do: 'restore', onFailure: 'wait' }, startPrimary], 'restoring the backup (restoreFrom)'],
+  ['another pod, no record, empty volume: waits (briefly) for pod 0 to initialize',
+    facts({ rec: 'absent', data: empty }), [{ do: 'wait', retry: 'bootstrap' }], 'waiting for pod 0 to initialize the cluster'],
+  ['pod 10 is not pod 0 (the ordinal is the text after the last dash)',
+    facts({ podName: 'pg-10', rec: 'absent', data: empty, restoreFrom: true }), [{ do: 'wait', retry: 'bootstrap' }], 'waiting for pod 0'],
+  ['pod 0 of a cluster whose name has dashes initializes',
+    facts({ podName: 'my-pg-cluster-0', rec: 'absent', data: empty }), [{ do: 'initialize' }, startPrimary], 'initializing'],
+  ['empty volume while a failover job holds the record: waits for its end',
+    facts({ rec: failingToMe, data: empty }), [wait], 'an empty volume, and a failover job holds the leader record (epoch 5, failing-over'],
+  ['empty volume while switching over: waits too (the message says "failover job" for a switchover as well)',
+    facts({ rec: switchingToMe, data: empty }), [wait], 'a failover job holds the leader record (epoch 5, switching-over'],
+  ['empty volume of the recorded primary: its data is lost; never initializes a second cluster, waits for a person',
+    facts({ rec: stableMe, data: empty }), [wait], 'its data is lost. Never initializing a second cluster: start the failover job to promote a replica (epoch 4'],
+  ['empty volume of another pod: clones from the recorded primary and starts as its replica',
+    facts({ data: empty }), [{ do: 'clone', from: 'pg-0', onFailure: 'wait' }, startReplica], 'cloning from the recorded primary pg-0'],
+  ['empty volume in synchronous mode: waits to be listed before it clones',
+    facts({ data: empty, syncReplicas: 1 }), [awaitSync, { do: 'clone', from: 'pg-0', onFailure: 'wait' }, startReplica], 'cloning from the recorded primary pg-0'],
+
+  // Data of another cluster.
+  ['data of another cluster that this entrypoint initialized (it lost the race to create the record): discards it and decides again',
+    facts({ data: { ...primaryData, systemIdentifier: '8000', initializedByEntrypoint: true } }), [{ do: 'discard-data', keep: true }, { do: 'decide-again' }],
+    'another pod created the cluster\'s leader record first (system identifier 7000); this pod\'s new cluster (8000) was never used'],
+  ['fails when the data belongs to another database cluster: refuses to touch it',
+    facts({ data: { ...replicaData, systemIdentifier: '8000' } }), [{ do: 'fail' }], 'belongs to another database cluster (system identifier 8000; the leader record\'s is 7000)'],
+  ['a record without a system identifier is not compared (the script skips the check)',
+    facts({ rec: { ...stableOther, systemIdentifier: undefined }, data: { ...replicaData, systemIdentifier: '8000' } }), [startReplica], 'starting as a replica of pg-0'],
+
+  // Data, no record.
+  ['a replica\'s data and no record: waits for the primary\'s sidecar to create it',
+    facts({ rec: 'absent' }), [wait], 'a replica\'s data and no leader record'],
+  ['a primary\'s data and no record: starts as the primary; its sidecar records it',
+    facts({ rec: 'absent', data: primaryData }), [startPrimary], 'no leader record: this pod\'s data is a primary\'s'],
+  ['a primary\'s data that this entrypoint initialized, no record yet: starts as the primary, keeps the marker',
+    facts({ podName: 'pg-0', rec: 'absent', data: { ...primaryData, initializedByEntrypoint: true } }), [startPrimary], 'starting as the primary'],
+
+  // A job holds the record.
+  ['failing over to this pod, which was promoted (no standby.signal): starts as the primary',
+    facts({ rec: failingToMe, data: primaryData }), [startPrimary], 'a failover job promoted this pod (epoch 5, failing-over, primary (none), timeline 3 (job f-1: pg-0 -> pg-1)): starting as the primary'],
+  ['switching over to this pod without standby.signal: starts as the primary, as the script does (its sidecar will fence it)',
+    facts({ rec: switchingToMe, data: primaryData }), [startPrimary], 'a failover job promoted this pod'],
+  ['record: failing over to this pod; PostgreSQL: a replica\'s data. Starts as a replica: the sidecar promotes',
+    facts({ rec: failingToMe }), [startReplica], 'a failover job holds the leader record (epoch 5'],
+  ['a replica while a failover job holds the record: starts as a replica, without waiting to be listed (even in synchronous mode)',
+    facts({ rec: failingNoTarget, syncReplicas: 2 }), [startReplica], 'starting as a replica'],
+  ['a former primary while a failover job holds the record (target another pod): waits for its end',
+    facts({ rec: { ...failingToMe, target: 'pg-2' }, data: primaryData }), [wait], 'this pod\'s data is a former primary\'s and a failover job holds the leader record'],
+  ['a former primary while a failover has no target yet: waits',
+    facts({ rec: failingNoTarget, data: primaryData }), [wait], 'waiting for its end'],
+
+  // The record names this pod.
+  ['the record names this pod and its data is a primary\'s: starts as the primary',
+    facts({ rec: stableMe, data: primaryData }), [startPrimary], 'the leader record names this pod as the primary (epoch 4, stable, primary pg-1'],
+  ['record: this pod is the primary; PostgreSQL: a replica\'s data. Removes standby.signal and starts as the primary',
+    facts({ rec: stableMe }), [{ do: 'remove-standby-signal' }, startPrimary], 'starting as the primary'],
+  ['the record names this pod\'s new cluster: the init marker goes, then it starts as the primary',
+    facts({ podName: 'pg-0', rec: { ...stableMe, primary: 'pg-0' }, data: { ...primaryData, initializedByEntrypoint: true } }),
+    [{ do: 'remove-init-marker' }, startPrimary], 'starting as the primary'],
+
+  // A former primary, another pod recorded: rejoin.
+  ['record: another primary on a newer timeline; PostgreSQL: a primary\'s data. Rewinds onto it (or re-clones) and starts as a replica',
+    facts({ data: { ...primaryData, timeline: 2 } }), [{ do: 'rewind', from: 'pg-0', onFailure: 'wait' }, startReplica],
+    'the leader record names pg-0 (epoch 4, timeline 3); this pod\'s data is on timeline 2: rejoining as its replica'],
+  ['rejoining in synchronous mode: rewinds, then waits to be listed, then starts',
+    facts({ data: { ...primaryData, timeline: 2 }, syncReplicas: 1 }), [{ do: 'rewind', from: 'pg-0', onFailure: 'wait' }, awaitSync, startReplica], 'rejoining'],
+  ['record: another primary on the same timeline; PostgreSQL: a primary\'s data. Never rewinds onto an older timeline: split brain, waits for a person',
+    facts({ data: primaryData }), [wait], 'on a timeline (3) not older than the recorded primary\'s (pg-0, timeline 3): never rewinding onto an older timeline'],
+  ['a former primary on a newer timeline than the record\'s: waits for a person',
+    facts({ data: { ...primaryData, timeline: 4 } }), [wait], 'on a timeline (4) not older'],
+  ['a former primary whose recorded primary does not answer: waits (only it can say how to rejoin)',
+    facts({ data: { ...primaryData, timeline: 2 }, recordedPrimaryAnswers: false }), [wait], 'the recorded primary pg-0 does not answer'],
+
+  // A replica, another pod recorded: resume.
+  ['a replica on the primary\'s timeline: starts as its replica',
+    facts(), [startReplica], 'the data directory is a replica\'s: starting as a replica of pg-0'],
+  ['a replica in synchronous mode: waits to be listed, then starts',
+    facts({ syncReplicas: 1 }), [awaitSync, startReplica], 'starting as a replica of pg-0'],
+  ['a replica shut down cleanly behind a newer timeline: pg_rewind checks it can follow; a failed re-clone exits (the container restarts)',
+    facts({ data: { ...replicaData, timeline: 2 } }), [{ do: 'rewind', from: 'pg-0', onFailure: 'exit' }, startReplica],
+    'the primary is on a newer timeline (3) than this replica (2): checking that this replica can follow it'],
+  ['the same in synchronous mode: rewinds, waits to be listed, starts',
+    facts({ data: { ...replicaData, timeline: 2 }, syncReplicas: 3 }), [{ do: 'rewind', from: 'pg-0', onFailure: 'exit' }, awaitSync, startReplica], 'checking'],
+  ['a replica behind a newer timeline that crashed: left to follow (pg_rewind cannot run on it)',
+    facts({ data: { ...replicaData, timeline: 2, shutDownCleanly: false } }), [startReplica], 'starting as a replica of pg-0'],
+  ['a replica behind a newer timeline whose primary does not answer: starts and follows',
+    facts({ data: { ...replicaData, timeline: 2 }, recordedPrimaryAnswers: false }), [startReplica], 'starting as a replica of pg-0'],
+  ['a replica on a newer timeline than the record\'s: starts as a replica (no check)',
+    facts({ data: { ...replicaData, timeline: 5 } }), [startReplica], 'starting as a replica of pg-0'],
+
+  // The sidecar asked for a new clone.
+  ['a re-clone asked for by the sidecar: the replica\'s data goes, the marker goes, it clones and starts',
+    facts({ recloneRequested: true }), [{ do: 'discard-data', keep: false }, { do: 'remove-reclone-marker' }, { do: 'clone', from: 'pg-0', onFailure: 'wait' }, startReplica],
+    'the sidecar found that the primary no longer keeps the WAL this replica needs: discarding its data; an empty volume: cloning from the recorded primary pg-0'],
+  ['a re-clone asked for, in synchronous mode: waits to be listed before it clones',
+    facts({ recloneRequested: true, syncReplicas: 1 }), [{ do: 'discard-data', keep: false }, { do: 'remove-reclone-marker' }, awaitSync, { do: 'clone', from: 'pg-0', onFailure: 'wait' }, startReplica],
+    'discarding its data'],
+  ['a re-clone asked for, but the record names this pod: no discard; the marker goes; starts as the primary',
+    facts({ recloneRequested: true, rec: stableMe }), [{ do: 'remove-reclone-marker' }, { do: 'remove-standby-signal' }, startPrimary], 'the leader record names this pod as the primary'],
+  ['a re-clone asked for, but the data is a primary\'s: no discard',
+    facts({ recloneRequested: true, data: { ...primaryData, timeline: 2 } }), [{ do: 'remove-reclone-marker' }, { do: 'rewind', from: 'pg-0', onFailure: 'wait' }, startReplica], 'rejoining'],
+  ['a re-clone asked for while a failover job holds the record: no discard',
+    facts({ recloneRequested: true, rec: failingNoTarget }), [{ do: 'remove-reclone-marker' }, startReplica], 'a failover job holds the leader record'],
+  ['a re-clone asked for with no record: no discard',
+    facts({ recloneRequested: true, rec: 'absent' }), [{ do: 'remove-reclone-marker' }, wait], 'a replica\'s data and no leader record'],
+  ['a re-clone asked for on an empty volume: nothing to discard',
+    facts({ recloneRequested: true, data: empty }), [{ do: 'remove-reclone-marker' }, { do: 'clone', from: 'pg-0', onFailure: 'wait' }, startReplica], 'an empty volume: cloning'],
+];
+
+describe('decideStart: what the postgres container does at start', () => {
+  test.each(cases)('%s', (_name, given, steps, reason) => {
+    const decided = decideStart(given);
+    expect(decided.steps).toEqual(steps);
+    expect(decided.reason).toContain(reason);
+  });
+
+  test('the reason of a plain start carries no re-clone preamble', () => {
+    expect(decideStart(facts()).reason).toBe('the data directory is a replica\'s: starting as a replica of pg-0');
+  });
+
+  test('a re-clone asked for but not done (the record names this pod) says nothing of discarding', () => {
+    expect(decideStart(facts({ recloneRequested: true, rec: stableMe })).reason).toBe(
+      'the leader record names this pod as the primary (epoch 4, stable, primary pg-1, timeline 3): starting as the primary');
+  });
+});
+
+describe('decideStart over every record state × data directory × answer of the primary', () => {
+  const recordsSeen: Array<LeaderRecord | undefined> = [undefined, stableMe, stableOther, failingToMe, failingNoTarget, { ...failingToMe, target: 'pg-2' }, switchingToMe,
+    { ...switchingToMe, target: 'pg-2', previous: ME }];
+  const dataSeen: DataDirectory[] = [empty, replicaData, primaryData, { ...replicaData, timeline: 2 }, { ...primaryData, timeline: 2 },
+    { ...primaryData, timeline: 4 }, { ...replicaData, timeline: 2, shutDownCleanly: false }, { ...primaryData, initializedByEntrypoint: true }];
+  const matrix = recordsSeen.flatMap(record => dataSeen.flatMap(data => [true, false].flatMap(answers =>
+    [0, 1].map(syncReplicas => facts({ rec: record ?? 'absent', data, recordedPrimaryAnswers: answers, syncReplicas })))));
+
+  const rows = matrix.map(f => [JSON.stringify(f.record), JSON.stringify(f.data), f.recordedPrimaryAnswers, f.syncReplicas, f] as const);
+  test.each(rows)(
+    'record %s, data %s, primary answers %s, sync %s: starts a primary only where the record allows it', (_r, _d, _a, _s, given) => {
+      const decided = decideStart(given);
+      const record = given.record.kind === 'read' ? given.record.record : undefined;
+      const last = decided.steps[decided.steps.length - 1];
+      expect(decided.reason).not.toBe('');
+      if (last.do === 'start' && last.as === 'primary') {
+        const allowed = record === undefined
+          || (record.state === 'stable' && record.primary === ME)
+          || (record.state !== 'stable' && record.target === ME && given.data.kind === 'data' && !given.data.standbySignal);
+        expect(allowed).toBe(true);
+      }
+      // A new cluster is made only when there is no record.
+      if (decided.steps.some(s => s.do === 'initialize' || s.do === 'restore')) expect(record).toBeUndefined();
+      // Data is never rewound onto a timeline that is not newer than its own.
+      const rewind = decided.steps.find(s => s.do === 'rewind');
+      if (rewind && given.data.kind === 'data') expect(record!.timeline).toBeGreaterThan(given.data.timeline);
+      // Every plan ends in a start, a wait, a new decision or a failure.
+      expect(['start', 'wait', 'decide-again', 'fail']).toContain(last.do);
+    });
+});
