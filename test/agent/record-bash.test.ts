@@ -1,29 +1,57 @@
-// The agent's encoder against leader-record.sh itself: the script's record_update and record_create, run by bash with a
-// stand-in kubectl that keeps what it was given, send what encodeRecordPatch and encodeRecordLease produce. Spawns bash:
-// left out of mutation runs (stryker.config.mjs), like test/scripts.test.ts.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// The agent's encoder against leader-record.sh itself: the script's record_update and record_create, run by bash with the
+// real kubectl against the e2e harness's API stand-in, send what encodeRecordPatch and encodeRecordLease produce, and
+// what the API then stores decodes to the same record. Spawns bash and kubectl: left out of mutation runs
+// (stryker.config.mjs), like test/scripts.test.ts.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeRecord, encodeAnnotations, encodeRecordLease, encodeRecordPatch, LeaderRecord } from '../../src/agent/record';
+import { ApiStandIn } from '../e2e/harness/api';
+import { kubectlBinary } from '../e2e/harness/kubectl';
+import { Manifests } from '../e2e/harness/manifests';
+import { makeApiTls } from '../e2e/harness/tls';
 
 const SCRIPTS = join(__dirname, '..', '..', 'src', 'scripts');
 
 let dir: string;
-beforeAll(() => {
+let api: ApiStandIn;
+beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'record-bash-'));
-  // Keeps its arguments (one a line) and its standard input; answers with a resourceVersion, as `-o jsonpath=` asks.
-  writeFileSync(join(dir, 'kubectl'), '#!/usr/bin/env bash\nprintf "%s\\n" "$@" > "$CAPTURE/args"\nif [ "$1" = create ]; then cat > "$CAPTURE/stdin"; fi\necho 43\n', { mode: 0o755 });
+  api = new ApiStandIn({ namespace: 'default', manifests: new Manifests([]), pods: () => [], identityOf: () => undefined, onLabelsChange: () => undefined },
+    join(dir, 'api.sock'), makeApiTls(join(dir, 'pki'), '10.96.0.1'));
+  await api.listen();
+  writeFileSync(join(dir, 'kubeconfig'), api.adminKubeconfig());
 });
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => {
+  api?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
 
-/** Runs a leader-record.sh function with key=value pairs: the record's fields, in RECORD_FIELDS order, then version. */
-function runScript(call: string, record: LeaderRecord): void {
-  const pairs = Object.entries(encodeAnnotations(record)).map(([key, value]) => `${key.slice('postgres.cdk8s.io/'.length)}=${value}`);
-  execFileSync('bash', ['-c', `source "$SCRIPTS/common.sh"; source "$SCRIPTS/leader-record.sh"; R[version]=42; ${call} "$@"`, 'bash', ...pairs], {
-    env: { PATH: process.env.PATH, SCRIPTS, CAPTURE: dir, KUBECTL: join(dir, 'kubectl'), LEADER_RECORD: 'pg-leader', RECORD_LABELS: '{"app":"pg"}' },
+/**
+ * Runs a leader-record.sh function with key=value pairs (the record's fields, then version), R[version] set to `version`;
+ * asynchronously, as the API stand-in answers from this process.
+ */
+function runScript(call: string, pairs: string[], version = '', leaderRecord = 'pg-leader'): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile('bash', ['-c', `source "$SCRIPTS/common.sh"; source "$SCRIPTS/leader-record.sh"; R[version]=${version}; ${call} "$@"`, 'bash', ...pairs], {
+      env: {
+        PATH: process.env.PATH,
+        HOME: dir,
+        SCRIPTS,
+        KUBECONFIG: join(dir, 'kubeconfig'),
+        KUBECTL: kubectlBinary(),
+        API_TIMEOUT: '10s',
+        LEADER_RECORD: leaderRecord,
+        RECORD_LABELS: '{"app":"pg"}',
+      },
+    }, (error, stdout, stderr) => (error ? reject(new Error(`${call} failed: ${error.message}\n${stdout}${stderr}`)) : resolve()));
   });
 }
+
+const pairsOf = (record: LeaderRecord) => Object.entries(encodeAnnotations(record)).map(([key, value]) => `${key.slice('postgres.cdk8s.io/'.length)}=${value}`);
+/** The body of the last request with this method. */
+const lastBody = (method: string) => JSON.parse([...api.requests].reverse().find(r => r.method === method)!.body);
 
 const records: Array<[string, LeaderRecord]> = [
   ['stable', { version: 1, state: 'stable', primary: 'pg-0', epoch: 3, timeline: 2, systemIdentifier: '7412345678901234567', sync: ['pg-1', 'pg-2'] }],
@@ -34,28 +62,33 @@ const records: Array<[string, LeaderRecord]> = [
 ];
 
 describe('the agent writes the record as leader-record.sh does', () => {
-  test.each(records)('record_update with every field of a %s record sends encodeRecordPatch\'s patch, byte for byte', (_state, record) => {
-    runScript('record_update', record);
-    const args = readFileSync(join(dir, 'args'), 'utf8').split('\n');
-    expect(args.slice(0, 4)).toEqual(['patch', 'lease', 'pg-leader', '--type=merge']);
-    expect(args[args.indexOf('-p') + 1]).toBe(JSON.stringify(encodeRecordPatch(record, '42')));
+  test.each(records)('record_create with every field of a %s record sends encodeRecordLease\'s Lease, and what the API stores decodes to it', async (state, record) => {
+    await runScript('record_create', pairsOf(record), '', `created-${state}`);
+    const lease = encodeRecordLease(`created-${state}`, { app: 'pg' }, record);
+    // kubectl create sets the namespace of its context in the object it sends.
+    expect(lastBody('POST')).toEqual({ ...lease, metadata: { ...lease.metadata, namespace: 'default' } });
+    const stored = api.lease(`created-${state}`)!;
+    expect(decodeRecord(stored)).toEqual({ ok: true, record, resourceVersion: stored.metadata.resourceVersion });
   });
 
-  test.each(records)('record_create with every field of a %s record sends encodeRecordLease\'s Lease, and it decodes', (_state, record) => {
-    runScript('record_create', record);
-    const created = JSON.parse(readFileSync(join(dir, 'stdin'), 'utf8'));
-    expect(created).toEqual(encodeRecordLease('pg-leader', { app: 'pg' }, record));
-    expect(decodeRecord({ metadata: { ...created.metadata, resourceVersion: '43' } })).toEqual({ ok: true, record, resourceVersion: '43' });
+  test.each(records)('record_update with every field of a %s record sends encodeRecordPatch\'s patch, and what the API stores decodes to it', async (_state, record) => {
+    if (!api.lease('pg-leader')) await runScript('record_create', ['state=stable', 'primary=pg-9', 'epoch=1', 'timeline=1', 'system-identifier=1', 'sync=']);
+    const before = api.lease('pg-leader')!.metadata.resourceVersion;
+    await runScript('record_update', pairsOf(record), before);
+    expect(lastBody('PATCH')).toEqual(encodeRecordPatch(record, before));
+    const stored = api.lease('pg-leader')!;
+    expect(Number(stored.metadata.resourceVersion)).toBeGreaterThan(Number(before));
+    expect(decodeRecord(stored)).toEqual({ ok: true, record, resourceVersion: stored.metadata.resourceVersion });
   });
 
-  test('the record create_record makes (six fields, no version) decodes as version 1', () => {
-    execFileSync('bash', ['-c', 'source "$SCRIPTS/common.sh"; source "$SCRIPTS/leader-record.sh"; record_create state=stable primary=pg-0 epoch=1 timeline=1 system-identifier=99 sync='], {
-      env: { PATH: process.env.PATH, SCRIPTS, CAPTURE: dir, KUBECTL: join(dir, 'kubectl'), LEADER_RECORD: 'pg-leader' },
+  test('the record create_record makes (six fields, no version) decodes as version 1', async () => {
+    await runScript('record_create', ['state=stable', 'primary=pg-0', 'epoch=1', 'timeline=1', 'system-identifier=99', 'sync='], '', 'six-fields');
+    const stored = api.lease('six-fields')!;
+    expect(decodeRecord(stored)).toEqual({
+      ok: true,
+      resourceVersion: stored.metadata.resourceVersion,
+      record: { version: 1, state: 'stable', primary: 'pg-0', epoch: 1, timeline: 1, systemIdentifier: '99', sync: [] },
     });
-    const created = JSON.parse(readFileSync(join(dir, 'stdin'), 'utf8'));
-    expect(decodeRecord({ metadata: { ...created.metadata, resourceVersion: '1' } })).toEqual({
-      ok: true, resourceVersion: '1', record: { version: 1, state: 'stable', primary: 'pg-0', epoch: 1, timeline: 1, systemIdentifier: '99', sync: [] },
-    });
-    expect(created.spec).toEqual({ holderIdentity: 'pg-0' });
+    expect(stored.spec).toEqual({ holderIdentity: 'pg-0' });
   });
 });

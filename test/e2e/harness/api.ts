@@ -146,6 +146,8 @@ export class ApiStandIn {
   private revision = 0;
   private readonly history: WatchEvent[] = [];
   private readonly watches = new Set<OpenWatch>();
+  /** Every request that reached the server (the last 1,000), as tests look at what a client sent. */
+  public readonly requests: Array<{ readonly method: string; readonly path: string; readonly contentType: string; readonly body: string }> = [];
   /** How many watches each pod has opened (by the pod its token is bound to; `''` for tokens bound to none). */
   private readonly watchesOpened = new Map<string, number>();
   private readonly sockets = new Set<Duplex>();
@@ -299,6 +301,8 @@ export class ApiStandIn {
 
   private async handle(request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
     const body = await readBody(request);
+    this.requests.push({ method: request.method ?? '', path: request.url ?? '', contentType: request.headers['content-type'] ?? '', body });
+    if (this.requests.length > 1000) this.requests.shift();
     const identity = this.identify(request);
     if (identity && this.cutOff(identity)) {
       this.lose(request.socket);
