@@ -1,10 +1,10 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Testing } from 'cdk8s';
-import * as ts from 'typescript';
 import { PodAntiAffinity, PostgresConfig, PostgresConfigProps, PostgresResources, PostgresStatefulSet, PostgresStatefulSetProps } from '../src';
 import { validate } from './support/schema';
 import { container, envOf, find, Manifest, synthChart } from './support/synth';
+import { typeProblems } from './support/typecheck';
 
 function statefulSet(props: Partial<PostgresStatefulSetProps> = {}, configProps: PostgresConfigProps = {}): Manifest[] {
   return synthChart(chart => {
@@ -297,22 +297,8 @@ describe('PostgresStatefulSet', () => {
       `import { PostgresClusterChart } from '${path.join(root, 'src')}';`,
       "new PostgresClusterChart(new App(), 'db', { resources: { requests: { cpu: '1', memory: '4Gi' }, limits: { memory: '4Gi' } } });",
     ].join('\n');
-    const options: ts.CompilerOptions = {
-      strict: true,
-      noEmit: true,
-      target: ts.ScriptTarget.ES2022,
-      module: ts.ModuleKind.CommonJS,
-      moduleResolution: ts.ModuleResolutionKind.Node10,
-      esModuleInterop: true,
-      skipLibCheck: true,
-      types: ['node'],
-    };
     // The program lives in memory only: the compiler reads every other file from disk.
-    const host = ts.createCompilerHost(options);
-    const getSourceFile = host.getSourceFile.bind(host);
-    host.getSourceFile = (name, language, ...rest) =>
-      name === file ? ts.createSourceFile(name, program, language) : getSourceFile(name, language, ...rest);
-    const problems = ts.getPreEmitDiagnostics(ts.createProgram([file], options, host)).map(d => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+    const problems = typeProblems(file, program);
     expect(problems).toEqual([]);
   });
 

@@ -2,7 +2,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import * as ts from 'typescript';
+import { typeProblems } from './support/typecheck';
 
 const root = path.join(__dirname, '..');
 const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
@@ -18,17 +18,7 @@ describe('README', () => {
     try {
       const file = path.join(dir, `example-${i}.ts`);
       fs.writeFileSync(file, (code as string).replace(/from 'cdk8s-postgres-cluster'/g, `from '${path.join(root, 'src')}'`));
-      const program = ts.createProgram([file], {
-        strict: true,
-        noEmit: true,
-        target: ts.ScriptTarget.ES2022,
-        module: ts.ModuleKind.CommonJS,
-        moduleResolution: ts.ModuleResolutionKind.Node10,
-        esModuleInterop: true,
-        skipLibCheck: true,
-        types: ['node'],
-      });
-      const problems = ts.getPreEmitDiagnostics(program).map(d => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+      const problems = typeProblems(file);
       expect(problems).toEqual([]);
       const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'readme-synth-'));
       const run = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', file], {

@@ -172,20 +172,22 @@ export interface Takeover {
   readonly job: string;
 }
 
-/** A planned switchover: no primary, a new epoch, no checkpoint yet; timeline and sync stay (failover.sh switchover). */
-export function beginSwitchover(record: StableRecord | FailingOverRecord, takeover: Takeover): SwitchingOverRecord {
+/** What a job's taking of the record makes of it: no primary, a new epoch, the job and the old primary named; timeline and sync stay. */
+function takenBy(record: StableRecord | FailingOverRecord, takeover: Omit<Takeover, 'target'>) {
   return {
     version: record.version,
-    state: 'switching-over',
     epoch: record.epoch + 1,
     timeline: record.timeline,
     systemIdentifier: record.systemIdentifier,
     sync: record.sync,
     previous: takeover.previous,
-    target: takeover.target,
     job: takeover.job,
-    checkpoint: undefined,
   };
+}
+
+/** A planned switchover: no primary, a new epoch, no checkpoint yet; timeline and sync stay (failover.sh switchover). */
+export function beginSwitchover(record: StableRecord | FailingOverRecord, takeover: Takeover): SwitchingOverRecord {
+  return { ...takenBy(record, takeover), state: 'switching-over', target: takeover.target, checkpoint: undefined };
 }
 
 /** The old primary's shutdown checkpoint (report_shutdown_checkpoint). */
@@ -205,17 +207,7 @@ export function giveBack(record: SwitchingOverRecord | FailingOverRecord): Stabl
 
 /** An unplanned failover: no primary, a new epoch, the target if one was asked for (failover.sh main). */
 export function beginFailover(record: StableRecord | FailingOverRecord, takeover: Omit<Takeover, 'target'> & { readonly target: string | undefined }): FailingOverRecord {
-  return {
-    version: record.version,
-    state: 'failing-over',
-    epoch: record.epoch + 1,
-    timeline: record.timeline,
-    systemIdentifier: record.systemIdentifier,
-    sync: record.sync,
-    previous: takeover.previous,
-    target: takeover.target,
-    job: takeover.job,
-  };
+  return { ...takenBy(record, takeover), state: 'failing-over', target: takeover.target };
 }
 
 /** The replica the job promotes (failover.sh promote). */
