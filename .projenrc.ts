@@ -43,6 +43,11 @@ const project = new cdk8s.ConstructLibraryCdk8s({
     // Mutation testing of src/ (`npx projen mutation`, by hand). 9.x: 10.x needs Node 22.
     '@stryker-mutator/core@9.6.1',
     '@stryker-mutator/jest-runner@9.6.1',
+    // The in-pod agent (src/agent/) is bundled into one JavaScript file with its PostgreSQL client (pg), embedded in
+    // the manifests: neither is a runtime dependency of the library.
+    'pg@8.23.1',
+    '@types/pg@8.23.1',
+    'esbuild@0.28.2',
   ],
 
   // The other jsii languages, named as cdk8s libraries name theirs (cdk8s-plus: cdk8s_plus_27, org.cdk8s.plus27,
