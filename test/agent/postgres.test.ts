@@ -1,0 +1,441 @@
+import { execFile } from 'child_process';
+import * as fs from 'fs';
+import * as net from 'net';
+import * as path from 'path';
+import { promisify } from 'util';
+import { Client } from 'pg';
+import {
+  DbState, fastShutdown, LocalPostgres, observedRole, PgControl, primaryLacksWal, readControlFile, readPostmaster, slotOf, writeStandbySignal,
+} from '../../src/agent/postgres';
+import { asPostgres, PG_BIN, postgresScratchDir, POSTGRES_CWD } from '../support/postgres';
+
+// GIVEN a PostgreSQL 15 primary and a streaming replica on this machine (each with its Unix socket in the scratch
+// directory, the primary also on 127.0.0.1 with scram and TLS); WHEN the agent reads or acts; THEN what PostgreSQL says.
+const scratch = postgresScratchDir();
+const primaryData = path.join(scratch, 'primary');
+const replicaData = path.join(scratch, 'replica');
+const SNAKEOIL = { cert: '/etc/ssl/certs/ssl-cert-snakeoil.pem', key: '/etc/ssl/private/ssl-cert-snakeoil.key' };
+let primaryPort = 0;
+let replicaPort = 0;
+const opened: LocalPostgres[] = [];
+
+function local(port: number, options: { queryTimeoutMs?: number; connectTimeoutMs?: number; applicationName?: string } = {}): LocalPostgres {
+  const postgres = new LocalPostgres({ socketDir: scratch, port, user: 'postgres', queryTimeoutMs: 5000, ...options });
+  opened.push(postgres);
+  return postgres;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as net.AddressInfo).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function run(program: string, ...args: string[]): string {
+  const result = asPostgres(program, args);
+  if (result.code !== 0) throw new Error(`${program} ${args.join(' ')}: ${result.output}`);
+  return result.output;
+}
+
+/** pg_ctl start, in the background (the event loop goes on: kept connections see their server go). */
+async function start(data: string, port: number): Promise<void> {
+  const options = [`-c port=${port}`, `-c unix_socket_directories=${scratch}`, "-c listen_addresses='127.0.0.1'", '-c wal_level=replica',
+    '-c ssl=on', `-c ssl_cert_file=${SNAKEOIL.cert}`, `-c ssl_key_file=${SNAKEOIL.key}`];
+  await promisify(execFile)('runuser', ['-u', 'postgres', '--', path.join(PG_BIN, 'pg_ctl'), '-D', data, '-w', '-t', '30', '-l', `${data}.log`,
+    '-o', options.join(' '), 'start'], { cwd: POSTGRES_CWD });
+}
+
+async function restart(data: string): Promise<void> {
+  await promisify(execFile)('runuser', ['-u', 'postgres', '--', path.join(PG_BIN, 'pg_ctl'), '-D', data, '-w', '-t', '30', '-l', `${data}.log`, '-m', 'fast', 'restart'], { cwd: POSTGRES_CWD });
+}
+
+/** One statement over a connection of its own, as the superuser over the socket. */
+async function sql(port: number, text: string, values: unknown[] = []): Promise<Record<string, unknown>[]> {
+  const client = new Client({ host: scratch, port, user: 'postgres', database: 'postgres' });
+  await client.connect();
+  try {
+    return (await client.query(text, values)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+/** pg_controldata's lines, as the scripts read them. */
+function controldata(data: string): { systemIdentifier: string; checkpoint: string; timeline: number; state: string; version: number } {
+  const out = run('pg_controldata', data);
+  const field = (name: string) => new RegExp(`^${name}: *(.*)$`, 'm').exec(out)?.[1];
+  return {
+    systemIdentifier: field('Database system identifier')!,
+    checkpoint: field('Latest checkpoint location')!,
+    timeline: Number(field("Latest checkpoint's TimeLineID")),
+    state: field('Database cluster state')!,
+    version: Number(field('pg_control version number')),
+  };
+}
+
+const STATE_NAMES: Record<string, DbState> = { 'shut down': 1, 'shut down in recovery': 2, 'in archive recovery': 5, 'in production': 6 };
+
+function control(data: string): PgControl {
+  const read = readControlFile(data);
+  if (read.kind !== 'read') throw new Error(read.reason);
+  return read.control;
+}
+
+function expectSameAsControldata(data: string, state: string): void {
+  const expected = controldata(data);
+  expect(expected.state).toBe(state);
+  expect(control(data)).toEqual({
+    systemIdentifier: expected.systemIdentifier,
+    controlVersion: 1300,
+    state: STATE_NAMES[state],
+    shutDown: state === 'shut down',
+    checkpoint: expected.checkpoint,
+    timeline: expected.timeline,
+  });
+}
+
+async function eventually<T>(what: () => Promise<T>, wanted: T, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last = await what();
+  while (last !== wanted && Date.now() < deadline) {
+    await new Promise(resolve => setTimeout(resolve, 20));
+    last = await what();
+  }
+  return last;
+}
+
+/* eslint-disable no-bitwise */ // this test's own CRC-32C, to write pg_control files
+function crc32c(bytes: Buffer): number {
+  let crc = 0xffffffff;
+  for (const byte of bytes) {
+    crc ^= byte;
+    for (let bit = 0; bit < 8; bit++) crc = crc & 1 ? (crc >>> 1) ^ 0x82f63b78 : crc >>> 1;
+  }
+  return (crc ^ 0xffffffff) >>> 0;
+}
+/* eslint-enable no-bitwise */
+
+function postmasterPid(data: string): number {
+  return Number(fs.readFileSync(path.join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+}
+
+beforeAll(async () => {
+  primaryPort = await freePort();
+  replicaPort = await freePort();
+  run('initdb', '-D', primaryData, '-U', 'postgres', '--auth-local=trust', '--auth-host=scram-sha-256', '--encoding=UTF8', '--locale=C');
+  // Over TCP, TLS only: a connection that asks for it proves that it got it.
+  const hba = path.join(primaryData, 'pg_hba.conf');
+  fs.writeFileSync(hba, `hostnossl all all 0.0.0.0/0 reject\n${fs.readFileSync(hba, 'utf8')}`);
+  await start(primaryData, primaryPort);
+  // The replica streams from slot pg_1 as "pg-1" (its cluster_name is its WAL receiver's application_name).
+  run('pg_basebackup', '-D', replicaData, '-h', scratch, '-p', String(primaryPort), '-U', 'postgres', '-R', '-X', 'stream', '-c', 'fast', '-C', '-S', 'pg_1');
+  fs.appendFileSync(path.join(replicaData, 'postgresql.auto.conf'), "cluster_name = 'pg-1'\n");
+  await start(replicaData, replicaPort);
+}, 60_000);
+
+afterAll(async () => {
+  for (const postgres of opened) await postgres.close();
+  for (const data of [primaryData, replicaData]) {
+    if (fs.existsSync(path.join(data, 'postmaster.pid'))) {
+      try { process.kill(postmasterPid(data), 'SIGCONT'); } catch { /* gone */ }
+    }
+    asPostgres('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
+  }
+  fs.rmSync(scratch, { recursive: true, force: true });
+}, 30_000);
+
+describe('files: postmaster.pid and pg_control', () => {
+  test('readControlFile reads what pg_controldata prints, on a running primary and a running replica', async () => {
+    await sql(primaryPort, 'CHECKPOINT');
+    expectSameAsControldata(primaryData, 'in production');
+    expectSameAsControldata(replicaData, 'in archive recovery');
+    expect(control(replicaData).systemIdentifier).toBe(control(primaryData).systemIdentifier);
+    expect(control(primaryData).systemIdentifier).toMatch(/^[1-9][0-9]{15,19}$/);
+  });
+
+  test('pg_control format 1300 ends with the CRC-32C of its first 288 bytes; format 1700 is read at the same offsets', () => {
+    const original = fs.readFileSync(path.join(primaryData, 'global', 'pg_control'));
+    expect(original.readUInt32LE(288)).toBe(crc32c(original.subarray(0, 288)));
+    const copy = path.join(scratch, 'control-copy');
+    fs.mkdirSync(path.join(copy, 'global'), { recursive: true });
+    const write = (bytes: Buffer) => fs.writeFileSync(path.join(copy, 'global', 'pg_control'), bytes);
+
+    const v17 = Buffer.from(original);
+    v17.writeUInt32LE(1700, 8);
+    v17.writeUInt32LE(crc32c(v17.subarray(0, 288)), 288);
+    write(v17);
+    expect(control(copy)).toEqual({ ...control(primaryData), controlVersion: 1700 });
+
+    const v12 = Buffer.from(v17);
+    v12.writeUInt32LE(1201, 8);
+    v12.writeUInt32LE(crc32c(v12.subarray(0, 288)), 288);
+    write(v12);
+    expect(readControlFile(copy)).toEqual({ kind: 'unreadable', reason: `${copy}/global/pg_control has pg_control_version 1201, whose layout is not known here (1300, 1700 are)` });
+
+    const torn = Buffer.from(original);
+    torn[33] ^= 0xff; // eslint-disable-line no-bitwise
+    write(torn);
+    expect(readControlFile(copy)).toEqual({ kind: 'unreadable', reason: `${copy}/global/pg_control: its CRC does not match its contents (being written?)` });
+
+    fs.rmSync(path.join(copy, 'global', 'pg_control'));
+    expect(readControlFile(copy)).toMatchObject({ kind: 'unreadable', reason: expect.stringMatching(/^cannot read .*pg_control: ENOENT/) });
+  });
+
+  test('observedRole: a ready primary is the primary, a ready replica the replica, no data directory is not serving', () => {
+    expect(observedRole(primaryData)).toBe('primary');
+    expect(observedRole(replicaData)).toBe('replica');
+    expect(observedRole(path.join(scratch, 'nothing'))).toBe('not-serving');
+    expect(readPostmaster(primaryData)).toEqual({ pid: postmasterPid(primaryData), ready: true, alive: true });
+    expect(readPostmaster(path.join(scratch, 'nothing'))).toBeUndefined();
+  });
+
+  test('writeStandbySignal touches standby.signal', () => {
+    const dir = path.join(scratch, 'signal');
+    fs.mkdirSync(dir);
+    writeStandbySignal(dir);
+    writeStandbySignal(dir);
+    expect(fs.readdirSync(dir)).toEqual(['standby.signal']);
+    expect(slotOf('my-cluster-2')).toBe('my_cluster_2');
+  });
+});
+
+describe('queries over the kept connection', () => {
+  test("the primary's facts: timeline 1, not in recovery, nothing received", async () => {
+    const primary = local(primaryPort);
+    expect(await primary.timeline()).toBe(1);
+    expect(await primary.isInRecovery()).toBe(false);
+    expect(await primary.receivePosition()).toBeUndefined();
+    expect(await primary.receivedBeyond('0/0')).toBe(false);
+    expect(await primary.streamedASecond()).toBe(false);
+    expect(await primary.streamingOnTimeline(1)).toBe(false);
+    const lsn = await primary.currentWalLsn();
+    expect(lsn).toBe((await sql(primaryPort, 'SELECT pg_current_wal_lsn()::text AS lsn'))[0].lsn);
+    await expect(local(replicaPort).timeline()).rejects.toThrow('reading the timeline: recovery is in progress');
+  });
+
+  test("the replica's facts: in recovery, WAL received beyond a position, streaming timeline 1 for a second", async () => {
+    const replica = local(replicaPort);
+    const primary = local(primaryPort);
+    expect(await replica.isInRecovery()).toBe(true);
+    const before = await primary.currentWalLsn();
+    await sql(primaryPort, 'CREATE TABLE received (n int); INSERT INTO received VALUES (1)');
+    expect(await eventually(() => replica.receivedBeyond(before), true)).toBe(true);
+    expect(await replica.receivedBeyond('FFFFFFFF/0')).toBe(false);
+    await expect(replica.receivedBeyond('not an lsn')).rejects.toThrow('comparing the received WAL with not an lsn: invalid input syntax for type pg_lsn: "not an lsn"');
+    expect(await replica.streamingOnTimeline(1)).toBe(true);
+    expect(await replica.streamingOnTimeline(2)).toBe(false);
+    expect(await eventually(() => replica.streamedASecond(), true, 3000)).toBe(true);
+    const position = await replica.receivePosition();
+    expect((await sql(replicaPort, 'SELECT $1::pg_lsn > $2::pg_lsn AS beyond', [position, before]))[0].beyond).toBe(true);
+    await replica.reload();
+  });
+
+  test('standbysFlushedPast counts the named standbys that flushed a position', async () => {
+    const primary = local(primaryPort);
+    const lsn = await primary.currentWalLsn();
+    expect(await eventually(() => primary.standbysFlushedPast(['pg-1', 'pg-9'], lsn), 1)).toBe(1);
+    expect(await primary.standbysFlushedPast(['pg-9'], lsn)).toBe(0);
+    expect(await primary.standbysFlushedPast(['pg-1'], 'FFFFFFFF/0')).toBe(0);
+  });
+
+  test('maintainSlots drops inactive slots of the prefix that are unwanted or lost, keeps active ones, creates the missing', async () => {
+    const primary = local(primaryPort);
+    await sql(primaryPort, "SELECT pg_create_physical_replication_slot(name, true) FROM unnest(ARRAY['pg_2', 'other_3']) AS name");
+    await sql(primaryPort, "SELECT pg_create_physical_replication_slot('pg_9')");
+    // pg_2 loses its WAL: a checkpoint removes the segments beyond max_slot_wal_keep_size.
+    await sql(primaryPort, "ALTER SYSTEM SET max_slot_wal_keep_size = '1MB'");
+    await sql(primaryPort, 'SELECT pg_reload_conf()');
+    for (let i = 0; i < 3; i++) await sql(primaryPort, 'INSERT INTO received VALUES (1); SELECT pg_switch_wal()');
+    // The replica's slot, pg_1, must not lose its WAL too: the checkpoint waits until the replica has confirmed it all.
+    const [{ end }] = await sql(primaryPort, 'SELECT pg_current_wal_lsn()::text AS end');
+    const confirmed = async () => (await sql(primaryPort, "SELECT restart_lsn >= $1::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = 'pg_1'", [end]))[0].ok;
+    expect(await eventually(confirmed, true)).toBe(true);
+    await sql(primaryPort, 'CHECKPOINT');
+    const slots = async () => sql(primaryPort, 'SELECT slot_name, active, wal_status FROM pg_replication_slots ORDER BY slot_name');
+    expect((await slots()).map(slot => `${slot.slot_name} ${slot.wal_status}`)).toEqual(['other_3 lost', 'pg_1 reserved', 'pg_2 lost', 'pg_9 null']);
+
+    const changes = await primary.maintainSlots(['pg_1', 'pg_2', 'pg_3'], 'pg_');
+    expect(changes).toEqual({ dropped: [{ slot: 'pg_2', why: 'lost' }, { slot: 'pg_9', why: 'unwanted' }], created: ['pg_2', 'pg_3'], failed: [] });
+    expect((await slots()).map(slot => `${slot.slot_name} ${slot.active} ${slot.wal_status}`))
+      .toEqual(['other_3 false lost', 'pg_1 true reserved', 'pg_2 false reserved', 'pg_3 false reserved']);
+    // pg_1 is active: kept even when no pod wants it; nothing else changes the second time.
+    expect(await primary.maintainSlots(['pg_2', 'pg_3'], 'pg_')).toEqual({ dropped: [], created: [], failed: [] });
+    await sql(primaryPort, 'ALTER SYSTEM RESET max_slot_wal_keep_size');
+    await sql(primaryPort, 'SELECT pg_reload_conf()');
+  }, 20_000);
+});
+
+describe('credentials and the question to the primary over the network', () => {
+  const credentials = {
+    superuser: 'postgres',
+    superuserPassword: "super'pass\"word\\",
+    replicationUser: "repl\"user'",
+    replicationPassword: "it's a \\secret",
+    appUser: "app'user",
+    appPassword: 'app password; DROP ROLE postgres; --',
+    appDatabase: "app \"db\"'s",
+  };
+
+  async function login(user: string, password: string, database = 'postgres'): Promise<string> {
+    const client = new Client({ host: '127.0.0.1', port: primaryPort, user, password, database, ssl: { rejectUnauthorized: false } });
+    await client.connect();
+    try {
+      return (await client.query('SELECT current_user AS who')).rows[0].who;
+    } finally {
+      await client.end();
+    }
+  }
+
+  test('applyCredentials creates the roles and database with their passwords (scram over TCP), again and again', async () => {
+    const primary = local(primaryPort);
+    await primary.applyCredentials(credentials);
+    await primary.applyCredentials(credentials);
+    expect(await login('postgres', credentials.superuserPassword)).toBe('postgres');
+    expect(await login(credentials.replicationUser, credentials.replicationPassword)).toBe(credentials.replicationUser);
+    expect(await login(credentials.appUser, credentials.appPassword, credentials.appDatabase)).toBe(credentials.appUser);
+    await expect(login(credentials.appUser, 'wrong')).rejects.toThrow(`password authentication failed for user "${credentials.appUser}"`);
+    const [facts] = await sql(primaryPort, `SELECT r.rolreplication AND r.rolcanlogin AS replication, pg_has_role($1, 'pg_monitor', 'member') AS monitor,
+        pg_has_role($1, 'pg_checkpoint', 'member') AS checkpoint, has_function_privilege($1, 'pg_read_binary_file(text)', 'execute') AS read_file,
+        (SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = $2) AS owner
+      FROM pg_roles AS r WHERE r.rolname = $1`, [credentials.replicationUser, credentials.appDatabase]);
+    expect(facts).toEqual({ replication: true, monitor: true, checkpoint: true, read_file: true, owner: credentials.appUser });
+
+    // A rotated password replaces the old one.
+    await primary.applyCredentials({ ...credentials, appPassword: 'rotated' });
+    expect(await login(credentials.appUser, 'rotated')).toBe(credentials.appUser);
+    await expect(login(credentials.appUser, credentials.appPassword)).rejects.toThrow('password authentication failed');
+    expect(await primary.timeline()).toBe(1);
+    await expect(primary.applyCredentials({ ...credentials, appPassword: undefined }))
+      .rejects.toThrow(`applying the credentials: no password for the application role ${credentials.appUser}`);
+  }, 20_000);
+
+  test('primaryLacksWal: the WAL of the current position is there, that of a far position is not; undefined when it cannot ask', async () => {
+    const primary = local(primaryPort);
+    const position = await primary.currentWalLsn();
+    const network = { host: '127.0.0.1', port: primaryPort, user: credentials.replicationUser, password: credentials.replicationPassword, ssl: true, connectTimeoutMs: 2000 };
+    expect(await primaryLacksWal(network, position)).toBe(false);
+    expect(await primaryLacksWal({ ...network, ssl: false }, position)).toBeUndefined();
+    expect(await primaryLacksWal(network, 'FF/0')).toBe(true);
+    expect(await primaryLacksWal({ ...network, password: 'wrong' }, position)).toBeUndefined();
+    expect(await primaryLacksWal({ ...network, port: await freePort() }, position)).toBeUndefined();
+    // The question names a WAL file of this timeline: a replica (in recovery) cannot answer it.
+    expect(await primaryLacksWal({ ...network, host: scratch, port: replicaPort, user: 'postgres' }, position)).toBeUndefined();
+  }, 20_000);
+});
+
+describe('the kept connection', () => {
+  test('survives a restart of the server: the next call connects again', async () => {
+    const primary = local(primaryPort, { applicationName: 'agent-restart' });
+    expect(await primary.timeline()).toBe(1);
+    const backends = async () => (await sql(primaryPort, "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'agent-restart'"))[0].n;
+    expect(await backends()).toBe(1);
+    await restart(primaryData);
+    expect(await primary.timeline()).toBe(1);
+    // Calls made together share the one connection.
+    expect(await Promise.all([primary.isInRecovery(), primary.timeline(), primary.streamedASecond()])).toEqual([false, 1, false]);
+    expect(await backends()).toBe(1);
+    const fresh = local(primaryPort, { applicationName: 'agent-restart' });
+    expect(await Promise.all([fresh.isInRecovery(), fresh.timeline(), fresh.receivePosition()])).toEqual([false, 1, undefined]);
+    expect(await backends()).toBe(2);
+  }, 30_000);
+
+  test('a backend that does not answer: an error within the timeout, then a new connection', async () => {
+    const primary = local(primaryPort, { queryTimeoutMs: 500, applicationName: 'agent-hung' });
+    expect(await primary.timeline()).toBe(1);
+    const backend = async () => (await sql(primaryPort, "SELECT pid FROM pg_stat_activity WHERE application_name = 'agent-hung'"))[0].pid;
+    const pid = await backend();
+    // A statement's error keeps the connection.
+    await expect(primary.receivedBeyond('x')).rejects.toThrow('comparing the received WAL with x: invalid input syntax for type pg_lsn: "x"');
+    expect(await primary.timeline()).toBe(1);
+    expect(await backend()).toBe(pid);
+    process.kill(pid as number, 'SIGSTOP');
+    try {
+      const started = Date.now();
+      await expect(primary.timeline()).rejects.toThrow('reading the timeline: Query read timeout');
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1400);
+      expect(Date.now() - started).toBeLessThan(3000);
+    } finally {
+      process.kill(pid as number, 'SIGCONT');
+    }
+    expect(await primary.timeline()).toBe(1);
+    // The stopped backend exits once it runs again and finds its client gone: one connection remains, a new one.
+    const onlyANewOne = async () => {
+      const pids = (await sql(primaryPort, "SELECT pid FROM pg_stat_activity WHERE application_name = 'agent-hung'")).map(row => row.pid);
+      return pids.length === 1 && pids[0] !== pid;
+    };
+    expect(await eventually(onlyANewOne, true, 5000)).toBe(true);
+  });
+
+  test('a postmaster that does not answer: the connection times out; a missing socket fails at once', async () => {
+    const pid = postmasterPid(primaryData);
+    const primary = local(primaryPort, { queryTimeoutMs: 500, connectTimeoutMs: 1000 });
+    process.kill(pid, 'SIGSTOP');
+    try {
+      const started = Date.now();
+      await expect(primary.isInRecovery()).rejects.toThrow(`asking whether the server is in recovery: cannot connect to PostgreSQL at ${scratch}:${primaryPort}: timeout expired`);
+      expect(Date.now() - started).toBeLessThan(2000);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    expect(await primary.isInRecovery()).toBe(false);
+    const nowhere = local(await freePort());
+    await expect(nowhere.isInRecovery()).rejects.toThrow(/cannot connect to PostgreSQL at .*: connect ENOENT/);
+  });
+});
+
+describe('fast shutdown and promotion', () => {
+  test('fastShutdown: false while the postmaster cannot stop; a replica then shuts down in recovery (state 2)', async () => {
+    const pid = postmasterPid(replicaData);
+    process.kill(pid, 'SIGSTOP');
+    let stopped: boolean;
+    const started = Date.now();
+    try {
+      stopped = await fastShutdown(replicaData, 300);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    expect(stopped).toBe(false);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    expect(await fastShutdown(replicaData, 10_000)).toBe(true);
+    expect(readPostmaster(replicaData)).toBeUndefined();
+    expectSameAsControldata(replicaData, 'shut down in recovery');
+    expect(observedRole(replicaData)).toBe('not-serving');
+    expect(await fastShutdown(replicaData, 10)).toBe(true);
+    await start(replicaData, replicaPort);
+    expect(observedRole(replicaData)).toBe('replica');
+  });
+
+  test('promote makes the replica a writable primary on timeline 2 with the missing slots; a promoted one only gets slots', async () => {
+    const replica = local(replicaPort);
+    expect(await replica.isInRecovery()).toBe(true);
+    expect(await replica.promote(['pg_0', 'pg_2'], 10_000)).toEqual(['pg_0', 'pg_2']);
+    expect(await replica.isInRecovery()).toBe(false);
+    expect(await replica.timeline()).toBe(2);
+    await sql(replicaPort, 'INSERT INTO received VALUES (2)');
+    const slots = await sql(replicaPort, 'SELECT slot_name, slot_type, restart_lsn IS NOT NULL AS reserved FROM pg_replication_slots ORDER BY slot_name');
+    expect(slots).toEqual([{ slot_name: 'pg_0', slot_type: 'physical', reserved: true }, { slot_name: 'pg_2', slot_type: 'physical', reserved: true }]);
+    expect(await replica.promote(['pg_0', 'pg_3'], 10_000)).toEqual(['pg_3']);
+    expect(observedRole(replicaData)).toBe('primary');
+  });
+
+  test('fastShutdown stops a primary cleanly: state 1, its shutdown checkpoint as pg_controldata prints it', async () => {
+    expect(await fastShutdown(replicaData, 10_000)).toBe(true);
+    expectSameAsControldata(replicaData, 'shut down');
+    expect(control(replicaData)).toMatchObject({ shutDown: true, timeline: 2 });
+    expect(observedRole(replicaData)).toBe('not-serving');
+  });
+
+  test("a killed postmaster's postmaster.pid is stale: not serving", async () => {
+    const pid = postmasterPid(primaryData);
+    process.kill(pid, 'SIGKILL');
+    await eventually(async () => readPostmaster(primaryData)?.alive, false, 5000);
+    expect(readPostmaster(primaryData)).toEqual({ pid, ready: true, alive: false });
+    expect(observedRole(primaryData)).toBe('not-serving');
+    expect(control(primaryData).state).toBe(DbState.IN_PRODUCTION);
+  });
+});
