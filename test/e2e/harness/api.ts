@@ -50,6 +50,11 @@ const SERVER_VERSION = { major: '1', minor: '33', gitVersion: 'v1.33.9-e2e-stand
 /** Watch events kept to serve a watch from an older resourceVersion (etcd's compaction window, in events). */
 const WATCH_HISTORY = 1000;
 
+/** core/v1 Events: created only (POST), kept for the tests; neither listed, watched nor served by discovery. */
+const EVENTS: ResourceType = { kind: 'Event', apiVersion: 'v1', group: '', plural: 'events', names: ['event', 'events', 'ev'] };
+/** Events kept (the API server lets them expire after an hour). */
+const EVENTS_KEPT = 1000;
+
 /** The caller of one request: its ServiceAccount (none for cluster-admin), the pod its token is bound to, the namespace asked for. */
 interface Caller {
   readonly account?: string;
@@ -134,6 +139,7 @@ const STATUS_CODES: Record<string, number> = {
  *     or the server's own timeout, as kube-apiserver ends them;
  *   - pods (the harness's pods as their kubelet reports them): get, list with label and field selectors, patch of
  *     their labels, and `pods/exec` over WebSocket (`v5.channel.k8s.io`, as kubectl 1.30 and later speak it).
+ *   - core/v1 Events: create only (the agent's podEvent), kept for the tests to read (`events()`).
  * A request whose token is bound to a pod whose node is cut off from the API never gets an answer (its connection
  * breaks after UNREACHABLE_TIMEOUT_MS), and its watches deliver nothing meanwhile.
  */
@@ -151,6 +157,8 @@ export class ApiStandIn {
   /** How many watches each pod has opened (by the pod its token is bound to; `''` for tokens bound to none). */
   private readonly watchesOpened = new Map<string, number>();
   private readonly sockets = new Set<Duplex>();
+  /** The Events created (the last EVENTS_KEPT), oldest first. */
+  private readonly eventLog: StoredObject[] = [];
   /** The objects the API server stores (pods are the kubelets' instead). */
   private readonly stores = new Map<ResourceType, ObjectStore>([LEASES, SECRETS].map(type =>
     [type, new ObjectStore(type, () => ++this.revision, (_namespace, _name, object, change) => this.notify(type, object, change))]));
@@ -239,6 +247,11 @@ export class ApiStandIn {
     return store.patch(namespace, name, { data }).object;
   }
 
+  /** The Events created in the namespace, oldest first. */
+  public events(namespace = this.backend.namespace): StoredObject[] {
+    return this.eventLog.filter(e => e.metadata.namespace === namespace).map(e => JSON.parse(JSON.stringify(e)));
+  }
+
   private createServer(): https.Server {
     const server = https.createServer({ key: this.tls.key, cert: this.tls.cert }, (request, response) => {
       void this.handle(request, response);
@@ -314,6 +327,11 @@ export class ApiStandIn {
       const discovery = this.discovery(url.pathname, request.headers.accept ?? '');
       if (discovery) {
         sendJson(response, 200, discovery.body, discovery.contentType);
+        return;
+      }
+      const events = /^\/api\/v1\/namespaces\/([^/]+)\/events$/.exec(url.pathname);
+      if (events && request.method === 'POST') {
+        sendJson(response, 201, this.createEvent({ ...identity, namespace: events[1] }, body));
         return;
       }
       const target = this.route(url.pathname, identity);
@@ -509,6 +527,45 @@ export class ApiStandIn {
       return { code: 200, body: deleted };
     }
     throw new ApiError('MethodNotAllowed', `the server does not allow this method on the requested resource (${method})`);
+  }
+
+  /**
+   * `POST /api/v1/namespaces/NS/events`: a core/v1 Event, as client-go's recorder and the agent create one; its name
+   * from metadata.name or generateName, its involvedObject in the request's namespace, a resourceVersion from the one counter.
+   */
+  private createEvent(caller: Caller, body: string): StoredObject {
+    this.authorize(caller, 'create', EVENTS);
+    const event = parseJson(body) as StoredObject;
+    if (typeof event !== 'object' || event === null || Array.isArray(event) || event.apiVersion !== 'v1' || event.kind !== 'Event') {
+      throw new ApiError('BadRequest', 'Event in version "v1" cannot be handled as a Event: the object is not a v1 Event');
+    }
+    const metadata = event.metadata ?? {};
+    if (metadata.namespace && metadata.namespace !== caller.namespace) {
+      throw new ApiError('BadRequest', 'the namespace of the provided object does not match the namespace sent on the request');
+    }
+    const name: string = metadata.name || (metadata.generateName ? `${metadata.generateName}${crypto.randomBytes(8).toString('hex')}` : '');
+    if (!name) throw new ApiError('Invalid', 'Event "" is invalid: metadata.name: Required value: name or generateName is required');
+    const involved = event.involvedObject ?? {};
+    if (involved.namespace !== undefined && involved.namespace !== caller.namespace) {
+      throw new ApiError('Invalid', `Event "${name}" is invalid: involvedObject.namespace: Invalid value: "${involved.namespace}": does not match event.namespace`);
+    }
+    if (this.eventLog.some(e => e.metadata.namespace === caller.namespace && e.metadata.name === name)) {
+      throw new ApiError('AlreadyExists', `events "${name}" already exists`);
+    }
+    const stored: StoredObject = {
+      ...event,
+      metadata: {
+        ...metadata,
+        name,
+        namespace: caller.namespace,
+        uid: crypto.randomUUID(),
+        resourceVersion: String(++this.revision),
+        creationTimestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+      },
+    };
+    this.eventLog.push(stored);
+    if (this.eventLog.length > EVENTS_KEPT) this.eventLog.shift();
+    return stored;
   }
 
   /** A merge patch of a pod: its labels (and annotations) may change, nothing else. */

@@ -1,0 +1,452 @@
+// The agent's Kubernetes API client: the few requests the sidecar makes (the leader record's Lease, its pods' labels,
+// Events), over Node's own https, as kubectl does them in role-labeler.sh and leader-record.sh. The I/O of the agent:
+// every answer is a value (ApiResult, WatchEnd), never a throw, so the decisions stay pure functions of facts.
+import * as fs from 'fs';
+import * as http from 'http';
+import * as https from 'https';
+import { join } from 'path';
+import { performance } from 'perf_hooks';
+import { LeaseObject, RecordLease, RecordPatch } from './record';
+
+export interface KubeClientOptions {
+  /** `https://host:port` of the API server. */
+  readonly server: string;
+  /** The namespace of the Lease, the pods and the Events. */
+  readonly namespace: string;
+  /** The service account's token file: re-read when it changed (the kubelet rotates projected tokens); read at most once a second. */
+  readonly tokenFile: string;
+  /** The CA bundle that signs the API server's certificate. */
+  readonly caFile: string;
+  /** Bound on every request but watches (ms): no answer within it is an error with no status ("cannot reach" is never "down"). */
+  readonly timeoutMs: number;
+  /**
+   * How long a watch lasts (its timeoutSeconds: the API server ends it then, and followLease watches again).
+   * @default DEFAULT_WATCH_SECONDS
+   */
+  readonly watchSeconds?: number;
+  /**
+   * The User-Agent header, as the API server's audit log names the client.
+   * @default 'cdk8s-postgres-agent'
+   */
+  readonly userAgent?: string;
+}
+
+/** Where a pod finds its ServiceAccount's token, CA and namespace. */
+export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+/** How long a token read is used before the file is read again (the kubelet rotates projected tokens well before they expire). */
+export const TOKEN_REREAD_MS = 1000;
+/** How long a watch lasts unless told (the API server ends it then); client-go picks 5 to 10 minutes. */
+export const DEFAULT_WATCH_SECONDS = 300;
+/** How long followLease waits after a failed get or a watch that could not go on. */
+export const DEFAULT_RETRY_MS = 1000;
+const DEFAULT_USER_AGENT = 'cdk8s-postgres-agent';
+/** The reason of an ApiResult without an answer (status undefined). */
+export const NO_ANSWER = 'NoAnswer';
+/** The reason of an answer the client cannot read (not JSON, or not the object asked for). */
+export const BAD_ANSWER = 'BadAnswer';
+
+/**
+ * In-cluster configuration, as kubectl and client-go build it: KUBERNETES_SERVICE_HOST/KUBERNETES_SERVICE_PORT (IPv6
+ * hosts bracketed) and `dir`'s token, ca.crt and namespace. Throws an error naming what is missing.
+ */
+export function inClusterOptions(env: NodeJS.ProcessEnv, timeoutMs: number, dir: string = SERVICE_ACCOUNT_DIR): KubeClientOptions {
+  const host = env.KUBERNETES_SERVICE_HOST ?? '';
+  const port = env.KUBERNETES_SERVICE_PORT ?? '';
+  for (const [variable, value] of [['KUBERNETES_SERVICE_HOST', host], ['KUBERNETES_SERVICE_PORT', port]]) {
+    if (value === '') throw new Error(`not in a Kubernetes pod: ${variable} is not set (the kubelet sets it in every container)`);
+  }
+  const file = (name: string, what: string): string => {
+    const path = join(dir, name);
+    if (!fs.existsSync(path)) throw new Error(`not in a Kubernetes pod: ${path} (${what}) does not exist; is a ServiceAccount token mounted?`);
+    return path;
+  };
+  const tokenFile = file('token', 'the ServiceAccount token');
+  const caFile = file('ca.crt', 'the CA bundle');
+  const namespace = fs.readFileSync(file('namespace', 'the pod\'s namespace'), 'utf8').trim();
+  return { server: `https://${host.includes(':') ? `[${host}]` : host}:${port}`, namespace, tokenFile, caFile, timeoutMs };
+}
+
+/** An API answer: the value, or why not. `status` undefined: no answer (timeout, connection refused/reset, TLS failure). */
+export type ApiResult<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly status: number | undefined; readonly reason: string; readonly message: string };
+
+type Failure = Extract<ApiResult<unknown>, { ok: false }>;
+
+/** How a watch ended. */
+export type WatchEnd =
+  /** The server closed it (its timeout): watch again from `resourceVersion`, the last it delivered. */
+  | { readonly kind: 'ended'; readonly resourceVersion: string }
+  /** The resourceVersion is too old to watch from (410 Gone): get the object again. */
+  | { readonly kind: 'gone' }
+  /** No answer, another status, a broken stream, or aborted. */
+  | { readonly kind: 'error'; readonly message: string };
+
+export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
+
+/** A bare answer: its status and parsed body, or none. */
+type Answer = { readonly ok: true; readonly status: number; readonly body: unknown } | Failure;
+
+export class KubeClient {
+  private readonly url: URL;
+  private readonly ca: string;
+  /** One connection, kept open between requests: the agent idles cheaply. */
+  private readonly agent: https.Agent;
+  /** Watches hold their connection for minutes: their own. */
+  private readonly watchAgent: https.Agent;
+  private token: { readonly value: string; readonly readAt: number } | undefined;
+
+  constructor(private readonly options: KubeClientOptions) {
+    this.url = new URL(options.server);
+    this.ca = fs.readFileSync(options.caFile, 'utf8');
+    this.agent = new https.Agent({ keepAlive: true, maxFreeSockets: 1, ca: this.ca });
+    this.watchAgent = new https.Agent({ keepAlive: true, maxFreeSockets: 1, ca: this.ca });
+  }
+
+  /** Closes the idle connections (an agent that stops, a test that ends). */
+  public close(): void {
+    this.agent.destroy();
+    this.watchAgent.destroy();
+  }
+
+  /** GET the Lease; 404 → { ok: true, value: undefined }. */
+  public async getLease(name: string): Promise<ApiResult<LeaseObject | undefined>> {
+    const what = `GET leases/${name}`;
+    const answer = await this.request('GET', what, this.leasePath(name));
+    if (!answer.ok && answer.status === 404) return { ok: true, value: undefined };
+    return asObject(what, answer);
+  }
+
+  /** POST; a Lease that exists → ok:false status 409 reason 'AlreadyExists'. */
+  public async createLease(lease: RecordLease): Promise<ApiResult<LeaseObject>> {
+    const what = `POST leases/${lease.metadata.name}`;
+    return asObject(what, await this.request('POST', what, this.leasePath(), lease));
+  }
+
+  /** PATCH application/merge-patch+json with metadata.resourceVersion (compare-and-swap): a changed Lease → 409 reason 'Conflict'; a deleted one → 404. */
+  public async patchLease(name: string, patch: RecordPatch): Promise<ApiResult<LeaseObject>> {
+    const what = `PATCH leases/${name}`;
+    return asObject(what, await this.request('PATCH', what, this.leasePath(name), patch));
+  }
+
+  /** The names of the pods matching a label selector (`a=b,c=d`). */
+  public async listPodNames(labelSelector: string): Promise<ApiResult<string[]>> {
+    const what = `GET pods?labelSelector=${labelSelector}`;
+    const answer = await this.request('GET', what, `${this.corePath('pods')}?${new URLSearchParams({ labelSelector })}`);
+    if (!answer.ok) return answer;
+    const items = (answer.body as { items?: unknown } | null)?.items;
+    const names = Array.isArray(items) ? items.map(item => (item as { metadata?: { name?: unknown } } | null)?.metadata?.name) : [];
+    if (!Array.isArray(items) || !names.every((name): name is string => typeof name === 'string')) {
+      return badAnswer(what, answer.status, 'a PodList with named items');
+    }
+    return { ok: true, value: names };
+  }
+
+  /** Sets (value string) or removes (value null) one label of a pod: a merge patch of metadata.labels. */
+  public async labelPod(name: string, key: string, value: string | null): Promise<ApiResult<void>> {
+    const what = `PATCH pods/${name}`;
+    return asVoid(await this.request('PATCH', what, this.corePath('pods', name), { metadata: { labels: { [key]: value } } }));
+  }
+
+  /** Creates a core/v1 Event about a pod (type Normal|Warning, reason, message), for `kubectl get events`. Best effort. */
+  public async podEvent(pod: string, type: 'Normal' | 'Warning', reason: string, message: string, component: string): Promise<ApiResult<void>> {
+    // The Event as client-go's legacy recorder writes it (core/v1: no eventTime, one occurrence).
+    const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    const namespace = this.options.namespace;
+    const event = {
+      apiVersion: 'v1',
+      kind: 'Event',
+      metadata: { generateName: `${pod}.`, namespace },
+      involvedObject: { apiVersion: 'v1', kind: 'Pod', name: pod, namespace },
+      type,
+      reason,
+      message,
+      source: { component },
+      reportingComponent: component,
+      reportingInstance: pod,
+      firstTimestamp: now,
+      lastTimestamp: now,
+      count: 1,
+    };
+    return asVoid(await this.request('POST', `POST events (${reason} about pod ${pod})`, this.corePath('events'), event));
+  }
+
+  /**
+   * One watch of one Lease, from `resourceVersion` ('' for its state now, then its changes). Calls onEvent for each
+   * ADDED/MODIFIED/DELETED event (BOOKMARK only advances the resourceVersion). Resolves when the watch ends; never rejects.
+   * The answer's headers are bounded by timeoutMs; the watch by timeoutSeconds and timeoutMs (a server that does not end it
+   * then is not heard).
+   */
+  public watchLease(name: string, resourceVersion: string, onEvent: (type: WatchEventType, lease: LeaseObject) => void,
+    signal: AbortSignal, timeoutSeconds: number = this.options.watchSeconds ?? DEFAULT_WATCH_SECONDS): Promise<WatchEnd> {
+    const what = `WATCH leases/${name}`;
+    const query = new URLSearchParams({ fieldSelector: `metadata.name=${name}`, watch: 'true' });
+    if (resourceVersion !== '') query.set('resourceVersion', resourceVersion);
+    query.set('allowWatchBookmarks', 'true');
+    query.set('timeoutSeconds', String(timeoutSeconds));
+    return new Promise(resolve => {
+      let last = resourceVersion;
+      let request: http.ClientRequest | undefined;
+      let timer: NodeJS.Timeout | undefined;
+      let done = false;
+      const finish = (end: WatchEnd) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        if (end.kind !== 'ended') request?.destroy();
+        resolve(end);
+      };
+      const fail = (message: string) => finish({ kind: 'error', message: `${what}: ${message}` });
+      const onAbort = () => fail('aborted');
+      if (signal.aborted) return onAbort();
+      const token = this.bearer();
+      if (typeof token !== 'string') return fail(token.message);
+      signal.addEventListener('abort', onAbort);
+      timer = setTimeout(() => fail(`no answer from the API server within ${this.options.timeoutMs} ms`), this.options.timeoutMs);
+      request = https.request(this.requestOptions('GET', `${this.leasePath()}?${query}`, token, this.watchAgent));
+      request.on('error', error => fail(`no answer from the API server: ${error.message}`));
+      request.on('response', response => {
+        clearTimeout(timer);
+        if (response.statusCode !== 200) {
+          void readAll(response).then(text => {
+            const failure = failureOf(what, response.statusCode ?? 0, text);
+            if (failure.status === 410) finish({ kind: 'gone' });
+            else finish({ kind: 'error', message: failure.message });
+          }, (error: Error) => fail(`the answer broke off: ${error.message}`));
+          return;
+        }
+        const limitMs = timeoutSeconds * 1000 + this.options.timeoutMs;
+        timer = setTimeout(() => fail(`the API server did not end the watch within ${limitMs} ms`), limitMs);
+        let buffer = '';
+        // Each line one event; false: the watch cannot go on.
+        const line = (text: string): boolean => {
+          if (done) return false;
+          if (text.trim() === '') return true;
+          const event = parseJson(text) as { type?: unknown; object?: unknown } | undefined;
+          const object = event?.object as LeaseObject | undefined;
+          if (typeof event !== 'object' || event === null || typeof object !== 'object' || object === null) {
+            fail(`an event that is not a watch event: ${excerpt(text)}`);
+            return false;
+          }
+          if (event.type === 'ERROR') {
+            const status = object as { code?: unknown; reason?: unknown; message?: unknown };
+            if (status.code === 410) finish({ kind: 'gone' });
+            else fail(`${String(status.code)} ${String(status.reason)}: ${String(status.message)}`);
+            return false;
+          }
+          const version = object.metadata?.resourceVersion;
+          if (typeof version === 'string') last = version;
+          if (event.type === 'ADDED' || event.type === 'MODIFIED' || event.type === 'DELETED') {
+            try {
+              onEvent(event.type, object);
+            } catch (error) {
+              fail(`the watcher failed on a ${event.type} event: ${(error as Error).message}`);
+              return false;
+            }
+          }
+          return true;
+        };
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => {
+          buffer += chunk;
+          for (let end = buffer.indexOf('\n'); end >= 0; end = buffer.indexOf('\n')) {
+            const text = buffer.slice(0, end);
+            buffer = buffer.slice(end + 1);
+            if (!line(text)) return;
+          }
+        });
+        response.on('end', () => {
+          if (line(buffer)) finish({ kind: 'ended', resourceVersion: last });
+        });
+        response.on('close', () => {
+          if (!response.complete) fail('the connection broke off');
+        });
+      });
+      request.end();
+    });
+  }
+
+  // ---- requests ----
+
+  private leasePath(name?: string): string {
+    const collection = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(this.options.namespace)}/leases`;
+    return name === undefined ? collection : `${collection}/${encodeURIComponent(name)}`;
+  }
+
+  private corePath(plural: string, name?: string): string {
+    const collection = `/api/v1/namespaces/${encodeURIComponent(this.options.namespace)}/${plural}`;
+    return name === undefined ? collection : `${collection}/${encodeURIComponent(name)}`;
+  }
+
+  /** The token, read again when the last read is TOKEN_REREAD_MS old; the old one while the file cannot be read. */
+  private bearer(): string | Failure {
+    const now = performance.now();
+    if (this.token && now - this.token.readAt < TOKEN_REREAD_MS) return this.token.value;
+    let value: string;
+    try {
+      value = fs.readFileSync(this.options.tokenFile, 'utf8').trim();
+    } catch (error) {
+      // The kubelet swaps the file by renaming a directory: a read between two renames fails, the old token still holds.
+      if (this.token) return this.token.value;
+      return noToken(`cannot read the token file: ${(error as Error).message}`);
+    }
+    if (value === '') return this.token?.value ?? noToken(`the token file ${this.options.tokenFile} is empty`);
+    this.token = { value, readAt: now };
+    return value;
+  }
+
+  private requestOptions(method: string, path: string, token: string, agent: https.Agent, body?: string, contentType?: string): https.RequestOptions {
+    return {
+      method,
+      protocol: 'https:',
+      // URL keeps an IPv6 address in brackets; a socket wants it bare.
+      hostname: this.url.hostname.replace(/^\[(.*)\]$/, '$1'),
+      port: this.url.port || 443,
+      path,
+      agent,
+      ca: this.ca,
+      headers: {
+        'Authorization': `Bearer ${token}`,
+        'Accept': 'application/json',
+        'User-Agent': this.options.userAgent ?? DEFAULT_USER_AGENT,
+        ...(body === undefined ? {} : { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body) }),
+      },
+    };
+  }
+
+  /** One request, bounded by timeoutMs: its parsed answer, or why there is none. */
+  private request(method: 'GET' | 'POST' | 'PATCH', what: string, path: string, payload?: unknown): Promise<Answer> {
+    const token = this.bearer();
+    if (typeof token !== 'string') return Promise.resolve({ ...token, message: `${what}: ${token.message}` });
+    const body = payload === undefined ? undefined : JSON.stringify(payload);
+    const contentType = method === 'PATCH' ? 'application/merge-patch+json' : 'application/json';
+    return new Promise(resolve => {
+      const request = https.request(this.requestOptions(method, path, token, this.agent, body, contentType));
+      const finish = (answer: Answer) => {
+        clearTimeout(timer);
+        resolve(answer);
+      };
+      const noAnswer = (detail: string) => {
+        request.destroy();
+        finish({ ok: false, status: undefined, reason: NO_ANSWER, message: `${what}: no answer from the API server${detail}` });
+      };
+      const timer = setTimeout(() => noAnswer(` within ${this.options.timeoutMs} ms`), this.options.timeoutMs);
+      request.on('error', error => noAnswer(`: ${error.message}`));
+      request.on('response', response => {
+        readAll(response).then(text => {
+          const status = response.statusCode ?? 0;
+          if (status < 200 || status > 299) return finish(failureOf(what, status, text));
+          const parsed = parseJson(text);
+          if (parsed === undefined) return finish(badAnswer(what, status, `JSON, got ${excerpt(text)}`));
+          return finish({ ok: true, status, body: parsed });
+        }, (error: Error) => noAnswer(`: the answer broke off: ${error.message}`));
+      });
+      request.end(body);
+    });
+  }
+}
+
+/** The parsed answer as an object (a Lease), or a bad answer. */
+function asObject(what: string, answer: Answer): ApiResult<LeaseObject> {
+  if (!answer.ok) return answer;
+  if (typeof answer.body !== 'object' || answer.body === null || Array.isArray(answer.body)) return badAnswer(what, answer.status, 'an object');
+  return { ok: true, value: answer.body as LeaseObject };
+}
+
+function asVoid(answer: Answer): ApiResult<void> {
+  return answer.ok ? { ok: true, value: undefined } : answer;
+}
+
+function noToken(message: string): Failure {
+  return { ok: false, status: undefined, reason: 'NoToken', message };
+}
+
+function badAnswer(what: string, status: number, expected: string): Failure {
+  return { ok: false, status, reason: BAD_ANSWER, message: `${what}: ${status} but the answer is not ${expected}` };
+}
+
+/** An error status: the reason and message of its Status object, as kubectl prints them, or the answer's text. */
+function failureOf(what: string, status: number, text: string): Failure {
+  const parsed = parseJson(text) as { kind?: unknown; reason?: unknown; message?: unknown } | undefined;
+  const isStatus = parsed?.kind === 'Status';
+  const reason = isStatus && typeof parsed.reason === 'string' && parsed.reason !== '' ? parsed.reason : reasonOf(status);
+  const message = isStatus && typeof parsed.message === 'string' ? parsed.message : excerpt(text);
+  return { ok: false, status, reason, message: `${what}: ${status} ${reason}: ${message}` };
+}
+
+/** The reasons client-go gives a status that comes without a Status object (its reasonForCode). */
+const REASONS = new Map<number, string>([
+  [400, 'BadRequest'], [401, 'Unauthorized'], [403, 'Forbidden'], [404, 'NotFound'], [405, 'MethodNotAllowed'], [409, 'Conflict'],
+  [410, 'Expired'], [422, 'Invalid'], [429, 'TooManyRequests'], [500, 'InternalError'], [503, 'ServiceUnavailable'], [504, 'Timeout'],
+]);
+
+/** A status's reason, from client-go's table, else its HTTP phrase without spaces. */
+function reasonOf(status: number): string {
+  return REASONS.get(status) ?? (http.STATUS_CODES[status] ?? 'Unknown').replace(/ /g, '');
+}
+
+/** JSON.parse, undefined for text that is not JSON. */
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Text for a log line: its first 200 characters, on one line. */
+function excerpt(text: string): string {
+  const line = text.replace(/\s+/g, ' ').trim();
+  if (line === '') return '(an empty answer)';
+  return line.length > 200 ? `${line.slice(0, 200)}...` : `"${line}"`;
+}
+
+function readAll(response: http.IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    response.on('data', (chunk: Buffer) => chunks.push(chunk));
+    response.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    response.on('error', reject);
+    response.on('close', () => {
+      if (!response.complete) reject(new Error('the connection closed'));
+    });
+  });
+}
+
+/** Waits `ms`, or less if `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise(resolve => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done);
+  });
+}
+
+/**
+ * Keeps the latest state of one Lease: gets it, then watches from its resourceVersion, again and again (a watch that
+ * ends is restarted at once from the last resourceVersion; 'gone' or an error → get again after `retryMs`). Calls
+ * onChange(lease | undefined) whenever what it knows changes (including after each successful get). Stops when `signal`
+ * aborts. An absent Lease is watched from no resourceVersion: the API then sends it as ADDED if it is created meanwhile.
+ */
+export async function followLease(client: KubeClient, name: string, onChange: (lease: LeaseObject | undefined) => void,
+  signal: AbortSignal, retryMs: number = DEFAULT_RETRY_MS): Promise<void> {
+  while (!signal.aborted) {
+    const got = await client.getLease(name);
+    if (!got.ok) {
+      await sleep(retryMs, signal);
+      continue;
+    }
+    onChange(got.value);
+    const version = got.value?.metadata?.resourceVersion;
+    let end: WatchEnd = { kind: 'ended', resourceVersion: typeof version === 'string' ? version : '' };
+    while (end.kind === 'ended' && !signal.aborted) {
+      end = await client.watchLease(name, end.resourceVersion, (type, lease) => onChange(type === 'DELETED' ? undefined : lease), signal);
+    }
+    if (!signal.aborted) await sleep(retryMs, signal);
+  }
+}
