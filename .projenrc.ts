@@ -99,8 +99,16 @@ const project = new cdk8s.ConstructLibraryCdk8s({
 
 // dist/ holds the synthesized cluster, kept in git for GitOps (a test checks it matches the code).
 project.gitignore.removePatterns('/dist/');
-// The scripts embedded at synth are read from lib/scripts once compiled.
-project.postCompileTask.exec('rm -rf lib/scripts && cp -r src/scripts lib/scripts');
+// The in-pod agent (src/agent/) bundled with its PostgreSQL client into one readable file, which the manifests embed. It is
+// kept in git beside its sources (synthesis reads it; test/agent/bundle.test.ts checks it is what the sources build).
+project.addTask('bundle:agent', {
+  description: 'Bundles the agent (src/agent/main.ts and pg) into src/agent/agent.bundle.js, which the manifests embed',
+  exec: 'esbuild src/agent/main.ts --bundle --platform=node --target=node20 --format=cjs --external:pg-native --legal-comments=none '
+    + '--charset=utf8 --log-level=warning "--banner:js=// Generated from src/agent/ by esbuild (npx projen bundle:agent): do not edit." '
+    + '--outfile=src/agent/agent.bundle.js',
+});
+// The scripts and the agent's bundle embedded at synth are read from lib/ once compiled.
+project.postCompileTask.exec('rm -rf lib/scripts && cp -r src/scripts lib/scripts && cp src/agent/agent.bundle.js lib/agent/agent.bundle.js');
 // `npm pack` and `npm publish` build what they pack: a fresh clone has no lib/, and lib/ needs the scripts beside it.
 // jsii reports on stdout; sent to stderr, so that `npm pack --json` prints JSON alone.
 project.addTask('prepack', {
@@ -122,7 +130,7 @@ project.addTask('eslint:fix', {
 });
 
 // Benchmarks print figures; they are run by hand (the PostgreSQL ones as root), never by `npm test`.
-for (const bench of ['synth', 'failover', 'bootstrap']) {
+for (const bench of ['synth', 'failover', 'bootstrap', 'idle']) {
   project.addTask(`bench:${bench}`, {
     description: `Benchmark: ${bench} (prints figures)`,
     exec: `ts-node --transpile-only --project test/tsconfig.json bench/${bench}.ts`,

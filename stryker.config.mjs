@@ -34,6 +34,8 @@ export default {
     // Generated from PostgreSQL 15's pg_settings (see its first lines), like the imports: data, no logic.
     // Each of its ~330 names would be a static mutant, a whole run of the suite each.
     '!src/private/postgres-15-settings.ts',
+    // The agent's entry point: its command line, run by test/agent/bundle.test.ts and the e2e suite.
+    '!src/agent/main.ts',
   ],
   jest: {
     projectType: 'custom',
@@ -50,6 +52,8 @@ export default {
         '/test/postgresql-conf\\.test\\.ts$',
         // Runs leader-record.sh with bash against the agent's record encoder.
         '/test/agent/record-bash\\.test\\.ts$',
+        // Builds the agent's bundle with esbuild and runs it with node.
+        '/test/agent/bundle\\.test\\.ts$',
         // The default cluster against the reference fixture and docs/deviations.md: drift.
         '/test/reference\\.test\\.ts$',
         // dist/ against the code: drift; its determinism test has a twin in argo-cd-application.test.ts.

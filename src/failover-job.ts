@@ -4,7 +4,7 @@ import { PostgresStatefulSet } from './postgres-stateful-set';
 import { addObject, addServiceAccountWithRole } from './private/api-object';
 import { api, asJson, postgresUserPod, restrictedContainer, scriptJobVolumes } from './private/k8s';
 import { ISOLATION_FENCE_SECONDS, LABELER_CONTAINER, PATHS, podNames, POSTGRES_CONTAINER, POSTGRES_UID, ROLE_LABEL } from './private/names';
-import { SCRIPT_FILES } from './private/scripts';
+import { AGENT_FILES, SCRIPT_FILES } from './private/scripts';
 import { validateTargetPod, validateTypes } from './private/validation';
 
 /** A schedule that never comes (February 31st): the CronJob is only a template for manual runs. */
@@ -111,8 +111,10 @@ export class FailoverJob extends Construct {
                     { name: 'FAILOVER_TARGET', value: this.targetPod ?? '' },
                     { name: 'NODE_SCRIPT', value: `${PATHS.scriptsDir}/${SCRIPT_FILES.node}` },
                     { name: 'POSTGRES_CONTAINER', value: POSTGRES_CONTAINER },
-                    // Fencing runs in the sidecar, which outlives PostgreSQL's container and reports its last checkpoint.
+                    // Fencing runs in the sidecar's agent, which outlives PostgreSQL's container and reports its last checkpoint.
                     { name: 'SIDECAR_CONTAINER', value: LABELER_CONTAINER },
+                    { name: 'AGENT', value: `${PATHS.scriptsDir}/${AGENT_FILES.bundle}` },
+                    { name: 'AGENT_CONFIG', value: `${PATHS.scriptsDir}/${AGENT_FILES.sidecarConfig}` },
                     { name: 'ROLE_LABEL', value: ROLE_LABEL },
                     { name: 'HOME', value: '/tmp' },
                   ],

@@ -1,13 +1,14 @@
 import { Chart } from 'cdk8s';
 import type { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
+import { SidecarConfig, SIDECAR_CONFIG_VERSION } from './agent/config';
 import { addObject } from './private/api-object';
 import { api, asJson } from './private/k8s';
 import { METRICS_QUERIES, METRICS_QUERIES_KEY, METRICS_USER, MONITORING_ROLE_SCRIPT, MONITORING_ROLE_SQL } from './private/metrics';
-import { clusterNames, ClusterNames, PATHS, POSTGRES_PORT, SUPERUSER } from './private/names';
+import { clusterNames, ClusterNames, ISOLATION_FENCE_SECONDS, PATHS, POSTGRES_PORT, ROLE_LABEL, SUPERUSER } from './private/names';
 import { unknownSettingReason } from './private/postgres-settings';
 import { renderConf, renderHba, Setting } from './private/postgresql-conf';
-import { readScript, SCRIPT_FILES } from './private/scripts';
+import { AGENT_FILES, readAgentBundle, readScript, SCRIPT_FILES } from './private/scripts';
 import {
   validateClusterName, validateCronSchedule, validateInteger, validatePostgresDuration, validatePostgresSize, validatePostgresVersion,
   validateObjectName, validateSettingName, validateSettingValue, validateStorageSize, validateStringMap, validateTypes,
@@ -571,7 +572,8 @@ export class PostgresConfig extends Construct {
       data: {
         [SCRIPT_FILES.entrypoint]: readScript(SCRIPT_FILES.entrypoint),
         [SCRIPT_FILES.node]: readScript(SCRIPT_FILES.node),
-        [SCRIPT_FILES.labeler]: readScript(SCRIPT_FILES.labeler),
+        [AGENT_FILES.bundle]: readAgentBundle(),
+        [AGENT_FILES.sidecarConfig]: JSON.stringify(sidecarConfigOf(this, names), undefined, 2),
         [SCRIPT_FILES.failover]: readScript(SCRIPT_FILES.failover),
         [SCRIPT_FILES.leaderRecord]: readScript(SCRIPT_FILES.leaderRecord),
         [SCRIPT_FILES.common]: readScript(SCRIPT_FILES.common),
@@ -641,6 +643,44 @@ export class PostgresConfig extends Construct {
 
 /** The key of the cluster's ConfigMap that holds pgbackrest.conf (mounted at PATHS.pgbackrestConf). */
 const PGBACKREST_CONF_KEY = 'pgbackrest.conf';
+
+/** The sidecar agent's configuration document (src/agent/config.ts): everything it needs but the pod's name. */
+function sidecarConfigOf(config: PostgresConfig, names: ClusterNames): SidecarConfig {
+  return {
+    version: SIDECAR_CONFIG_VERSION,
+    leaderRecord: names.leaderRecord,
+    recordLabels: names.common,
+    clusterSelector: Object.entries(names.selector).map(([key, value]) => `${key}=${value}`).join(','),
+    roleLabel: ROLE_LABEL,
+    primaryHost: names.writeService,
+    port: POSTGRES_PORT,
+    pgdata: PATHS.pgdata,
+    socketDir: PATHS.runDir,
+    recordFile: `${PATHS.runDir}/leader-record`,
+    users: {
+      superuser: SUPERUSER,
+      replication: config.replicationUser,
+      app: config.appUser,
+      // The sidecars' checks of other pods: the superuser only where PostgreSQL needs it (before 15, for pg_rewind).
+      network: config.superuserOverNetwork ? SUPERUSER : config.replicationUser,
+    },
+    appDatabase: config.database,
+    secretDir: PATHS.secretDir,
+    appSecretDir: PATHS.appSecretDir,
+    tlsSecretDir: config.tlsSecretName !== undefined ? PATHS.tlsSecretDir : '',
+    passwordFile: `${PATHS.credentialsDir}/pgpass`,
+    tls: config.tlsMode !== 'off',
+    synchronousReplicas: config.synchronousReplicas,
+    timing: {
+      pollSeconds: 1,
+      reassertSeconds: 30,
+      isolationFenceSeconds: ISOLATION_FENCE_SECONDS,
+      walCheckSeconds: 10,
+      maintainSeconds: 10,
+      apiTimeoutSeconds: 2,
+    },
+  };
+}
 
 function resolveWalArchive(
   owner: string, options: WalArchiveOptions | undefined, names: ClusterNames,

@@ -7,28 +7,29 @@ import {
   DEFAULT_METRICS_IMAGE, METRICS_CONFIG_DIR, METRICS_CONTAINER, METRICS_PORT, METRICS_PORT_NAME, METRICS_QUERIES_KEY, METRICS_USER,
 } from './private/metrics';
 import {
-  ISOLATION_FENCE_SECONDS, KUBECTL_INIT_CONTAINER, LABELER_CONTAINER, PATHS, podNames, POSTGRES_CONTAINER, POSTGRES_PORT,
-  POSTGRES_PORT_NAME, POSTGRES_UID, ROLE_LABEL, SUPERUSER,
+  LABELER_CONTAINER, PATHS, podNames, POSTGRES_CONTAINER, POSTGRES_PORT, POSTGRES_PORT_NAME, POSTGRES_UID, SUPERUSER,
 } from './private/names';
-import { SCRIPT_FILES } from './private/scripts';
+import { AGENT_FILES, SCRIPT_FILES } from './private/scripts';
 import {
   shown, validateImage, validateInteger, validateObjectName, validateResourceQuantities, validateStorageSize, validateTypes,
 } from './private/validation';
 
-/**
- * The image of the failover job (bash, coreutils, kubectl) and of the init container that copies its kubectl
- * (a static binary) for the role-labeler sidecar, which runs the postgres image.
- */
+/** The image of the failover job and of the secrets init container: bash, coreutils and kubectl. */
 export const DEFAULT_KUBECTL_IMAGE = 'docker.io/alpine/k8s:1.33.9';
+
+/**
+ * The image that runs the agent (the role-labeler sidecar): the official Node.js image, at the version the tests run the
+ * agent with. The agent is one JavaScript file with no dependencies outside it; any Node.js 20 or later runs it.
+ */
+export const DEFAULT_AGENT_IMAGE = 'docker.io/library/node:20.20.2-alpine';
 
 /** The largest value of a probe's int32 fields. */
 const MAX_INT32 = 2 ** 31 - 1;
 
 const RUN_VOLUME = 'run';
-const TOOLS_VOLUME = 'tools';
 const TOKEN_VOLUME = 'api-token';
 const POSTGRES_TMP_VOLUME = 'tmp';
-const LABELER_TMP_VOLUME = 'role-labeler-tmp';
+const SECRETS_TMP_VOLUME = 'secrets-tmp';
 const CREDENTIALS_VOLUME = 'credentials';
 const SECRET_VOLUME = 'secret';
 const APP_SECRET_VOLUME = 'app-secret';
@@ -154,11 +155,18 @@ export interface PostgresPodOptions {
   readonly startupTimeoutSeconds?: number;
 
   /**
-   * Image with bash, coreutils and a statically linked kubectl: the failover job runs it, and an init
-   * container copies its kubectl for the role-labeler sidecar (which runs the postgres image, for psql).
+   * Image with bash, coreutils and kubectl: the failover job and the init container that creates generated Secrets run it.
    * @default "docker.io/alpine/k8s:1.33.9"
    */
   readonly kubectlImage?: string;
+
+  /**
+   * Image with Node.js (20 or later) that runs the agent, the role-labeler sidecar: one JavaScript file that the manifests
+   * embed, talking to the Kubernetes API over HTTPS and to PostgreSQL over the pod's socket. To mirror it, copy the
+   * official image to your registry under any name and set this.
+   * @default "docker.io/library/node:20.20.2-alpine"
+   */
+  readonly agentImage?: string;
 }
 
 /**
@@ -186,8 +194,10 @@ export class PostgresStatefulSet extends Construct {
   public readonly replicas: number;
   /** The PostgreSQL image. */
   public readonly image: string;
-  /** The image whose kubectl the sidecar uses, and the failover job's image. */
+  /** The failover job's image (kubectl). */
   public readonly kubectlImage: string;
+  /** The image that runs the agent (the role-labeler sidecar). */
+  public readonly agentImage: string;
   /** Labels that select this cluster's pods. */
   public readonly selectorLabels: { [key: string]: string };
   /** The configuration the pods run with. */
@@ -205,6 +215,7 @@ export class PostgresStatefulSet extends Construct {
       storage: 'string',
       storageClassName: 'string',
       kubectlImage: 'string',
+      agentImage: 'string',
       spreadAcrossZones: 'boolean',
       podDisruptionBudget: 'boolean',
       metricsImage: 'string',
@@ -242,6 +253,8 @@ export class PostgresStatefulSet extends Construct {
     validateImage(owner, 'image', this.image);
     this.kubectlImage = props.kubectlImage ?? DEFAULT_KUBECTL_IMAGE;
     validateImage(owner, 'kubectlImage', this.kubectlImage);
+    this.agentImage = props.agentImage ?? DEFAULT_AGENT_IMAGE;
+    validateImage(owner, 'agentImage', this.agentImage);
     const storage = props.storage ?? '10Gi';
     validateStorageSize(owner, 'storage', storage);
     const startupTimeoutSeconds = props.startupTimeoutSeconds ?? 3600;
@@ -301,9 +314,7 @@ export class PostgresStatefulSet extends Construct {
     const podNameEnv: k8s.EnvVar = { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } };
     const scriptsMount: k8s.VolumeMount = { name: config.scriptsConfigMapName, mountPath: PATHS.scriptsDir };
     const runMount: k8s.VolumeMount = { name: RUN_VOLUME, mountPath: PATHS.runDir };
-    const toolsMount: k8s.VolumeMount = { name: TOOLS_VOLUME, mountPath: PATHS.toolsDir };
     const syncEnv: k8s.EnvVar = { name: 'SYNC_REPLICAS', value: String(config.synchronousReplicas) };
-    const selector = Object.entries(names.selector).map(([k, v]) => `${k}=${v}`).join(',');
     const nodeScript = (...args: string[]) => ({ command: ['/bin/bash', `${PATHS.scriptsDir}/${SCRIPT_FILES.node}`, ...args] });
     const restricted = restrictedContainer();
     // pgBackRest (walArchive, restoreFrom): its configuration and repository where the postgres container and the sidecar run it.
@@ -368,6 +379,8 @@ export class PostgresStatefulSet extends Construct {
                 { name: 'TLS_MODE', value: config.tlsMode },
                 syncEnv,
                 ...pgbackrestEnv,
+                // A primary's entrypoint makes sure the archive's stanza exists (pgBackRest), without which nothing is archived.
+                ...(archive ? [{ name: 'ARCHIVE_STANZA', value: archive.stanza }] : []),
                 ...restoreEnv,
               ],
               ports: [{ containerPort: POSTGRES_PORT, name: POSTGRES_PORT_NAME }],
@@ -400,64 +413,27 @@ export class PostgresStatefulSet extends Construct {
             },
             {
               name: LABELER_CONTAINER,
-              // The postgres image: the sidecar needs psql and pg_ctl; kubectl comes from the init container.
-              image: this.image,
-              command: ['/bin/bash', `${PATHS.scriptsDir}/${SCRIPT_FILES.labeler}`],
-              env: [
-                podNameEnv,
-                { name: 'PGDATA', value: PATHS.pgdata },
-                { name: 'ROLE_LABEL', value: ROLE_LABEL },
-                { name: 'LEADER_RECORD', value: names.leaderRecord },
-                { name: 'RECORD_LABELS', value: JSON.stringify(names.common) },
-                { name: 'KUBECTL', value: `${PATHS.toolsDir}/kubectl` },
-                { name: 'CLUSTER_SELECTOR', value: selector },
-                { name: 'PRIMARY_HOST', value: names.writeService },
-                // The primary's sidecar applies the Secrets' passwords to the roles, and every sidecar keeps the pod's
-                // password file as the Secrets say (rotation): it reads the mounted Secrets, not variables.
-                ...roleEnv,
-                { name: 'APP_DATABASE', value: config.database },
-                { name: 'SECRET_DIR', value: PATHS.secretDir },
-                { name: 'APP_SECRET_DIR', value: PATHS.appSecretDir },
-                // A renewed certificate (tlsSecretName) is PostgreSQL's at the sidecar's next reload.
-                { name: 'TLS_SECRET_DIR', value: config.tlsSecretName !== undefined ? PATHS.tlsSecretDir : '' },
-                passfileEnv,
-                syncEnv,
-                { name: 'ISOLATION_FENCE_SECONDS', value: String(ISOLATION_FENCE_SECONDS) },
-                // The primary's sidecar creates the archive's stanza (pgBackRest), without which nothing is archived.
-                ...(archive ? [{ name: 'ARCHIVE_STANZA', value: archive.stanza }] : []),
-                ...pgbackrestEnv,
-                // kubectl keeps its discovery cache under $HOME.
-                { name: 'HOME', value: '/tmp' },
-              ],
-              resources: { requests: { cpu: quantity('10m'), memory: quantity('32Mi') } },
+              // The agent (src/agent/): one JavaScript file, and its configuration document, both in the scripts ConfigMap.
+              image: this.agentImage,
+              command: ['node', `${PATHS.scriptsDir}/${AGENT_FILES.bundle}`, 'sidecar', `${PATHS.scriptsDir}/${AGENT_FILES.sidecarConfig}`],
+              env: [podNameEnv],
+              resources: { requests: { cpu: quantity('10m'), memory: quantity('64Mi') } },
               securityContext: restricted,
               volumeMounts: [
                 // Read-write: fencing writes standby.signal, and a re-clone request next to the data directory.
                 { name: names.storageVolume, mountPath: PATHS.dataVolume },
                 scriptsMount,
                 runMount,
-                toolsMount,
                 { name: TOKEN_VOLUME, mountPath: PATHS.serviceAccountDir, readOnly: true },
                 { name: SECRET_VOLUME, mountPath: PATHS.secretDir, readOnly: true },
                 { name: APP_SECRET_VOLUME, mountPath: PATHS.appSecretDir, readOnly: true },
                 ...(config.tlsSecretName !== undefined ? [{ name: TLS_VOLUME, mountPath: PATHS.tlsSecretDir, readOnly: true }] : []),
                 credentialsMount,
-                ...(archive ? [{ name: config.configMapName, mountPath: PATHS.configDir, readOnly: true }, ...archiveMounts] : []),
-                // Its own /tmp (kubectl's cache).
-                { name: LABELER_TMP_VOLUME, mountPath: '/tmp' },
               ],
             },
             ...(metrics ? [exporterContainer(metricsImage, config.configMapName, runMount, restricted)] : []),
           ],
-          initContainers: [{
-            name: KUBECTL_INIT_CONTAINER,
-            image: this.kubectlImage,
-            command: ['/bin/sh', '-c', `cp "$(command -v kubectl)" ${PATHS.toolsDir}/kubectl`],
-            resources: { requests: { cpu: quantity('10m'), memory: quantity('16Mi') } },
-            securityContext: restricted,
-            volumeMounts: [toolsMount],
-          },
-          ...(config.generatedSecretNames.length > 0 ? [{
+          initContainers: config.generatedSecretNames.length > 0 ? [{
             // Creates the generated Secrets that do not exist (random passwords), before the containers that read them.
             name: SECRETS_INIT_CONTAINER,
             image: this.kubectlImage,
@@ -478,12 +454,11 @@ export class PostgresStatefulSet extends Construct {
             volumeMounts: [
               scriptsMount,
               { name: TOKEN_VOLUME, mountPath: PATHS.serviceAccountDir, readOnly: true },
-              { name: LABELER_TMP_VOLUME, mountPath: '/tmp' },
+              { name: SECRETS_TMP_VOLUME, mountPath: '/tmp' },
             ],
-          }] : [])],
+          }] : undefined,
           volumes: [
             { name: RUN_VOLUME, emptyDir: {} },
-            { name: TOOLS_VOLUME, emptyDir: {} },
             // Passwords: in memory, never on a disk of the node.
             { name: CREDENTIALS_VOLUME, emptyDir: { medium: 'Memory', sizeLimit: quantity('1Mi') } },
             // Group-readable for the pod's group (fsGroup): the sidecar runs as the postgres user. Optional: a generated Secret
@@ -498,7 +473,7 @@ export class PostgresStatefulSet extends Construct {
             ...(archive ? [{ name: ARCHIVE_VOLUME, persistentVolumeClaim: { claimName: archive.claimName } }] : []),
             ...(restoreFromOther ? [{ name: RESTORE_VOLUME, persistentVolumeClaim: { claimName: restore.claimName, readOnly: true } }] : []),
             { name: POSTGRES_TMP_VOLUME, emptyDir: {} },
-            { name: LABELER_TMP_VOLUME, emptyDir: {} },
+            { name: SECRETS_TMP_VOLUME, emptyDir: {} },
             // Its typed field downwardApi is JSON's downwardAPI: the converter writes it.
             api.toJson_Volume({
               name: TOKEN_VOLUME,

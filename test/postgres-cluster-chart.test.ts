@@ -20,11 +20,12 @@ describe('PostgresClusterChart', () => {
   });
 
   test('passes StatefulSet props through', () => {
-    const objects = synthCluster({ replicas: 5, storage: '20Gi', kubectlImage: 'registry.example.com/kubectl:1.27' });
+    const objects = synthCluster({ replicas: 5, storage: '20Gi', kubectlImage: 'registry.example.com/kubectl:1.27', agentImage: 'registry.example.com/node:20' });
     const sts = objects.find(o => o.kind === 'StatefulSet')!;
     expect(sts.spec.replicas).toBe(5);
     expect(sts.spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe('20Gi');
     expect(sts.spec.template.spec.initContainers[0].image).toBe('registry.example.com/kubectl:1.27');
+    expect(sts.spec.template.spec.containers.find((c: any) => c.name === 'role-labeler').image).toBe('registry.example.com/node:20');
     const cron = objects.find(o => o.kind === 'CronJob')!;
     expect(cron.spec.jobTemplate.spec.template.spec.containers[0].image).toBe('registry.example.com/kubectl:1.27');
   });

@@ -13,6 +13,11 @@ function statefulSet(props: Partial<PostgresStatefulSetProps> = {}, configProps:
   });
 }
 
+/** The agent's configuration document (sidecar.json) in the cluster's scripts ConfigMap. */
+function sidecarDocument(objects: Manifest[], cluster = 'postgres'): any {
+  return JSON.parse(find(objects, 'ConfigMap', `${cluster}-cluster-init`).data['sidecar.json']);
+}
+
 function fails(props: Partial<PostgresStatefulSetProps>, configProps: PostgresConfigProps = {}): () => void {
   return () => {
     const chart = Testing.chart();
@@ -41,19 +46,20 @@ describe('PostgresStatefulSet', () => {
     expect(postgres.securityContext).toEqual({ allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, readOnlyRootFilesystem: true });
   });
 
-  test('every container meets Pod Security "restricted" on a read-only root filesystem, with a /tmp volume of its own where it writes', () => {
+  test('every container meets Pod Security "restricted" on a read-only root filesystem; those that write have a /tmp volume of their own', () => {
     const pod = sts.spec.template.spec;
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
     const containers = [...pod.containers, ...pod.initContainers];
-    expect(containers.map((c: any) => c.name)).toEqual(['postgres', 'role-labeler', 'metrics', 'kubectl', 'secrets']);
+    expect(containers.map((c: any) => c.name)).toEqual(['postgres', 'role-labeler', 'metrics', 'secrets']);
     for (const c of containers) {
       expect([c.name, c.securityContext]).toEqual([c.name, { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, readOnlyRootFilesystem: true }]);
     }
     const tmpOf = (name: string) => containers.find((c: any) => c.name === name).volumeMounts.find((m: any) => m.mountPath === '/tmp')?.name;
     expect(tmpOf('postgres')).toBe('tmp');
-    expect(tmpOf('role-labeler')).toBe('role-labeler-tmp');
-    expect(tmpOf('secrets')).toBe('role-labeler-tmp');
-    for (const volume of ['tmp', 'role-labeler-tmp']) expect(pod.volumes).toContainEqual({ name: volume, emptyDir: {} });
+    // The agent writes no scratch files; kubectl keeps its cache under /tmp.
+    expect(tmpOf('role-labeler')).toBeUndefined();
+    expect(tmpOf('secrets')).toBe('secrets-tmp');
+    for (const volume of ['tmp', 'secrets-tmp']) expect(pod.volumes).toContainEqual({ name: volume, emptyDir: {} });
   });
 
   test('keeps PGDATA in a subdirectory of the volume, away from lost+found', () => {
@@ -80,7 +86,8 @@ describe('PostgresStatefulSet', () => {
       { name: 'secret', mountPath: '/etc/postgres-cluster/secret', readOnly: true },
       { name: 'app-secret', mountPath: '/etc/postgres-cluster/app-secret', readOnly: true },
     ]));
-    expect([envOf(labeler, 'SECRET_DIR').value, envOf(labeler, 'APP_SECRET_DIR').value]).toEqual(['/etc/postgres-cluster/secret', '/etc/postgres-cluster/app-secret']);
+    const document = sidecarDocument(objects);
+    expect([document.secretDir, document.appSecretDir]).toEqual(['/etc/postgres-cluster/secret', '/etc/postgres-cluster/app-secret']);
     const volumes = sts.spec.template.spec.volumes;
     expect(volumes).toEqual(expect.arrayContaining([
       { name: 'secret', secret: { secretName: 'postgres-secret', defaultMode: 0o440, optional: true } },
@@ -88,15 +95,14 @@ describe('PostgresStatefulSet', () => {
       { name: 'credentials', emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } },
     ]));
     // One password file, in memory, for both: the sidecar rewrites it when a Secret changes.
-    for (const c of [postgres, labeler]) {
-      expect(envOf(c, 'PGPASSFILE').value).toBe('/var/run/postgres-credentials/pgpass');
-      expect(c.volumeMounts).toContainEqual({ name: 'credentials', mountPath: '/var/run/postgres-credentials' });
-    }
+    expect(envOf(postgres, 'PGPASSFILE').value).toBe('/var/run/postgres-credentials/pgpass');
+    expect(document.passwordFile).toBe('/var/run/postgres-credentials/pgpass');
+    for (const c of [postgres, labeler]) expect(c.volumeMounts).toContainEqual({ name: 'credentials', mountPath: '/var/run/postgres-credentials' });
     expect(container(objects, 'metrics').volumeMounts.map((m: any) => m.name)).not.toContain('credentials');
   });
 
   test('the secrets init container creates the generated Secrets, with the application\'s connection details', () => {
-    const init = sts.spec.template.spec.initContainers[1];
+    const init = sts.spec.template.spec.initContainers[0];
     expect(init.command).toEqual(['/bin/bash', '/opt/postgres-cluster/ensure-secrets.sh']);
     expect(Object.fromEntries(init.env.filter((e: any) => e.value !== undefined).map((e: any) => [e.name, e.value]))).toEqual({
       SECRET_NAME: 'postgres-secret',
@@ -109,11 +115,11 @@ describe('PostgresStatefulSet', () => {
       HOME: '/tmp',
     });
     const onlyApp = find(statefulSet({}, { existingSecretName: 'mine', clusterName: 'orders', appUser: 'shop', database: 'shop' }), 'StatefulSet', 'orders-cluster');
-    const onlyAppInit = onlyApp.spec.template.spec.initContainers[1];
+    const onlyAppInit = onlyApp.spec.template.spec.initContainers[0];
     expect(Object.fromEntries(onlyAppInit.env.filter((e: any) => e.value !== undefined).map((e: any) => [e.name, e.value])))
       .toMatchObject({ SECRET_NAME: '', APP_SECRET_NAME: 'orders-app', APP_USER: 'shop', APP_DATABASE: 'shop', APP_HOST: 'orders-write' });
     const none = find(statefulSet({}, { existingSecretName: 'mine', appPassword: 'a' }), 'StatefulSet', 'postgres-cluster');
-    expect(none.spec.template.spec.initContainers.map((c: any) => c.name)).toEqual(['kubectl']);
+    expect(none.spec.template.spec.initContainers).toBeUndefined();
     expect(none.spec.template.spec.volumes).toContainEqual({ name: 'secret', secret: { secretName: 'mine', defaultMode: 0o440, optional: true } });
   });
 
@@ -129,26 +135,30 @@ describe('PostgresStatefulSet', () => {
     expect(envOf(container(statefulSet({}, { tls: false }), 'postgres'), 'TLS_MODE').value).toBe('off');
     // The sidecar sees it too: it reloads PostgreSQL when the certificate is renewed.
     const labeler = container(given, 'role-labeler');
-    expect(envOf(labeler, 'TLS_SECRET_DIR').value).toBe('/etc/postgres-cluster/tls');
+    expect(sidecarDocument(given).tlsSecretDir).toBe('/etc/postgres-cluster/tls');
     expect(labeler.volumeMounts).toContainEqual({ name: 'tls', mountPath: '/etc/postgres-cluster/tls', readOnly: true });
-    expect(envOf(container(objects, 'role-labeler'), 'TLS_SECRET_DIR').value).toBe('');
+    expect(sidecarDocument(objects).tlsSecretDir).toBe('');
   });
 
   test('pg_rewind and the sidecars reach other pods as the replication role, or as the superuser before PostgreSQL 15', () => {
-    for (const c of [postgres, container(objects, 'role-labeler')]) {
-      expect([envOf(c, 'NETWORK_USER').value, envOf(c, 'REPLICATION_USER').value, envOf(c, 'POSTGRES_USER').value, envOf(c, 'APP_USER').value])
-        .toEqual(['replicator', 'replicator', 'postgres', 'app']);
-    }
-    expect(envOf(container(statefulSet({}, { postgresVersion: 14 }), 'postgres'), 'NETWORK_USER').value).toBe('postgres');
-    expect(envOf(container(statefulSet({}, { postgresVersion: 15, replicationUser: 'streamer' }), 'role-labeler'), 'NETWORK_USER').value).toBe('streamer');
+    expect([envOf(postgres, 'NETWORK_USER').value, envOf(postgres, 'REPLICATION_USER').value, envOf(postgres, 'POSTGRES_USER').value, envOf(postgres, 'APP_USER').value])
+      .toEqual(['replicator', 'replicator', 'postgres', 'app']);
+    expect(sidecarDocument(objects).users).toEqual({ network: 'replicator', replication: 'replicator', superuser: 'postgres', app: 'app' });
+    const v14 = statefulSet({}, { postgresVersion: 14 });
+    expect(envOf(container(v14, 'postgres'), 'NETWORK_USER').value).toBe('postgres');
+    expect(sidecarDocument(v14).users.network).toBe('postgres');
+    expect(sidecarDocument(statefulSet({}, { postgresVersion: 15, replicationUser: 'streamer' })).users.network).toBe('streamer');
   });
 
   test('starts with the embedded entrypoint script, mounted with the other scripts', () => {
     expect(postgres.command).toEqual(['/bin/bash', '/opt/postgres-cluster/init-replica.sh']);
     const scripts = find(objects, 'ConfigMap', 'postgres-cluster-init').data;
-    for (const file of ['init-replica.sh', 'pg-node.sh', 'role-labeler.sh', 'failover.sh', 'leader-record.sh', 'common.sh', 'ensure-secrets.sh']) {
+    for (const file of ['init-replica.sh', 'pg-node.sh', 'failover.sh', 'leader-record.sh', 'common.sh', 'ensure-secrets.sh']) {
       expect(scripts[file]).toBe(fs.readFileSync(path.join(__dirname, '..', 'src', 'scripts', file), 'utf8'));
     }
+    // The agent: its bundle, as built from src/agent/, beside the scripts.
+    expect(scripts['agent.js']).toBe(fs.readFileSync(path.join(__dirname, '..', 'src', 'agent', 'agent.bundle.js'), 'utf8'));
+    expect(scripts['role-labeler.sh']).toBeUndefined();
   });
 
   test('clones replicas from the write Service peers found through the headless Service', () => {
@@ -189,7 +199,7 @@ describe('PostgresStatefulSet', () => {
     }
   });
 
-  test('only the sidecar has an API token; it runs the postgres image with a kubectl copied by an init container', () => {
+  test('only the sidecar has an API token; it runs the agent on the Node.js image, not the postgres image', () => {
     const pod = sts.spec.template.spec;
     const labeler = container(objects, 'role-labeler');
     expect(pod.automountServiceAccountToken).toBe(false);
@@ -197,16 +207,11 @@ describe('PostgresStatefulSet', () => {
     expect(postgres.volumeMounts.map((m: any) => m.mountPath)).not.toContain('/var/run/secrets/kubernetes.io/serviceaccount');
     expect(labeler.volumeMounts).toContainEqual({ name: 'api-token', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true });
     expect(pod.volumes.find((v: any) => v.name === 'api-token').projected.sources[0]).toEqual({ serviceAccountToken: { path: 'token', expirationSeconds: 3607 } });
-    expect(labeler.image).toBe('postgres:15');
-    expect(envOf(labeler, 'KUBECTL').value).toBe('/opt/postgres-cluster-tools/kubectl');
-    expect(pod.initContainers[0]).toEqual(expect.objectContaining({
-      name: 'kubectl',
-      image: 'docker.io/alpine/k8s:1.33.9',
-      command: ['/bin/sh', '-c', 'cp "$(command -v kubectl)" /opt/postgres-cluster-tools/kubectl'],
-      volumeMounts: [{ name: 'tools', mountPath: '/opt/postgres-cluster-tools' }],
-    }));
+    expect(labeler.image).toBe('docker.io/library/node:20.20.2-alpine');
+    expect(container(statefulSet({ agentImage: 'registry.example.com/mirror/node:22' }), 'role-labeler').image).toBe('registry.example.com/mirror/node:22');
+    expect(labeler.command).toEqual(['node', '/opt/postgres-cluster/agent.js', 'sidecar', '/opt/postgres-cluster/sidecar.json']);
     // The secrets init container (generated passwords) has the sidecar's token too; no other container has one.
-    expect(pod.initContainers[1].volumeMounts).toContainEqual({ name: 'api-token', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true });
+    expect(pod.initContainers[0].volumeMounts).toContainEqual({ name: 'api-token', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true });
     expect([...pod.containers, ...pod.initContainers].filter((c: any) => c.volumeMounts.some((m: any) => m.name === 'api-token')).map((c: any) => c.name))
       .toEqual(['role-labeler', 'secrets']);
     // Both containers share the socket directory, where the sidecar leaves the leader record for the entrypoint.
@@ -215,11 +220,11 @@ describe('PostgresStatefulSet', () => {
 
   test('the role-labeler sidecar may read and keep only its cluster\'s pods and leader record', () => {
     const labeler = container(objects, 'role-labeler');
-    expect(labeler.command).toEqual(['/bin/bash', '/opt/postgres-cluster/role-labeler.sh']);
     expect(labeler.volumeMounts).toContainEqual({ name: 'postgres-storage', mountPath: '/var/lib/postgresql/data' });
-    expect(envOf(labeler, 'LEADER_RECORD').value).toBe('postgres-leader');
-    expect(JSON.parse(envOf(labeler, 'RECORD_LABELS').value)).toMatchObject({ 'app.kubernetes.io/instance': 'postgres' });
-    expect(envOf(labeler, 'ISOLATION_FENCE_SECONDS').value).toBe('10');
+    const document = sidecarDocument(objects);
+    expect(document.leaderRecord).toBe('postgres-leader');
+    expect(document.recordLabels).toMatchObject({ 'app.kubernetes.io/instance': 'postgres' });
+    expect(document.timing.isolationFenceSeconds).toBe(10);
     expect(sts.spec.template.spec.serviceAccountName).toBe('postgres-cluster');
     const role = find(objects, 'Role', 'postgres-cluster');
     expect(role.rules).toEqual([
@@ -374,7 +379,7 @@ describe('PostgresStatefulSet', () => {
     expect(volumes).toContainEqual({ name: 'postgres-init', configMap: { name: 'postgres-init' } });
     // The scripts are run by path: executable.
     expect(volumes).toContainEqual({ name: 'postgres-cluster-init', configMap: { name: 'postgres-cluster-init', defaultMode: 0o755 } });
-    for (const v of ['run', 'tools']) expect(volumes).toContainEqual({ name: v, emptyDir: {} });
+    expect(volumes).toContainEqual({ name: 'run', emptyDir: {} });
   });
 
   test('the sidecar\'s API token is projected with the cluster CA and the namespace, as the service account\'s would be', () => {
@@ -386,42 +391,28 @@ describe('PostgresStatefulSet', () => {
     ]);
   });
 
-  test('the role-labeler sidecar knows its pod, the data directory, the role label, its cluster\'s pods, the primary and the synchronous mode', () => {
+  test('the role-labeler sidecar knows its pod from the downward API, and everything else from its configuration document', () => {
     const custom = statefulSet({}, { clusterName: 'orders', synchronousReplicas: 1 });
     const labeler = container(custom, 'role-labeler', 'orders-cluster');
-    const values = Object.fromEntries(labeler.env.filter((e: any) => e.value !== undefined).map((e: any) => [e.name, e.value]));
-    expect(values).toEqual({
-      PGDATA: '/var/lib/postgresql/data/pgdata',
-      ROLE_LABEL: 'role',
-      LEADER_RECORD: 'orders-leader',
-      RECORD_LABELS: JSON.stringify({ 'app.kubernetes.io/name': 'postgresql', 'app.kubernetes.io/instance': 'orders', 'app.kubernetes.io/managed-by': 'cdk8s-postgres-cluster' }),
-      KUBECTL: '/opt/postgres-cluster-tools/kubectl',
-      CLUSTER_SELECTOR: 'app=orders,app.kubernetes.io/instance=orders',
-      PRIMARY_HOST: 'orders-write',
-      POSTGRES_USER: 'postgres',
-      REPLICATION_USER: 'replicator',
-      APP_USER: 'app',
-      APP_DATABASE: 'myapp',
-      NETWORK_USER: 'replicator',
-      SECRET_DIR: '/etc/postgres-cluster/secret',
-      APP_SECRET_DIR: '/etc/postgres-cluster/app-secret',
-      TLS_SECRET_DIR: '',
-      PGPASSFILE: '/var/run/postgres-credentials/pgpass',
-      SYNC_REPLICAS: '1',
-      ISOLATION_FENCE_SECONDS: '10',
-      HOME: '/tmp',
+    expect(labeler.env).toEqual([{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }]);
+    expect(sidecarDocument(custom, 'orders')).toMatchObject({
+      pgdata: '/var/lib/postgresql/data/pgdata',
+      roleLabel: 'role',
+      leaderRecord: 'orders-leader',
+      recordLabels: { 'app.kubernetes.io/name': 'postgresql', 'app.kubernetes.io/instance': 'orders', 'app.kubernetes.io/managed-by': 'cdk8s-postgres-cluster' },
+      clusterSelector: 'app=orders,app.kubernetes.io/instance=orders',
+      primaryHost: 'orders-write',
+      synchronousReplicas: 1,
     });
-    expect(envOf(labeler, 'POD_NAME').valueFrom).toEqual({ fieldRef: { fieldPath: 'metadata.name' } });
     expect(labeler.volumeMounts).toContainEqual({ name: 'secret', mountPath: '/etc/postgres-cluster/secret', readOnly: true });
     expect(find(custom, 'StatefulSet', 'orders-cluster').spec.template.spec.volumes)
       .toContainEqual({ name: 'app-secret', secret: { secretName: 'orders-app', defaultMode: 0o440, optional: true } });
     expect(labeler.volumeMounts).toContainEqual({ name: 'orders-cluster-init', mountPath: '/opt/postgres-cluster' });
-    expect(labeler.volumeMounts).toContainEqual({ name: 'tools', mountPath: '/opt/postgres-cluster-tools' });
   });
 
   test('the sidecars and the init container request a little CPU and memory', () => {
     const pod = sts.spec.template.spec;
-    expect(container(objects, 'role-labeler').resources).toEqual({ requests: { cpu: '10m', memory: '32Mi' } });
+    expect(container(objects, 'role-labeler').resources).toEqual({ requests: { cpu: '10m', memory: '64Mi' } });
     expect(container(objects, 'metrics').resources).toEqual({ requests: { cpu: '10m', memory: '32Mi' } });
     expect(pod.initContainers[0].resources).toEqual({ requests: { cpu: '10m', memory: '16Mi' } });
     expect(pod.initContainers[0].securityContext).toEqual({ allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, readOnlyRootFilesystem: true });
@@ -442,8 +433,8 @@ describe('PostgresStatefulSet', () => {
   test('exposes its name, headless Service, pod count, images and selector', () => {
     const chart = Testing.chart();
     const s = new PostgresStatefulSet(chart, 'S', { config: new PostgresConfig(chart, 'C', { clusterName: 'orders', postgresVersion: 16 }), replicas: 2 });
-    expect([s.name, s.headlessServiceName, s.replicas, s.image, s.kubectlImage])
-      .toEqual(['orders-cluster', 'orders-headless', 2, 'postgres:16', 'docker.io/alpine/k8s:1.33.9']);
+    expect([s.name, s.headlessServiceName, s.replicas, s.image, s.kubectlImage, s.agentImage])
+      .toEqual(['orders-cluster', 'orders-headless', 2, 'postgres:16', 'docker.io/alpine/k8s:1.33.9', 'docker.io/library/node:20.20.2-alpine']);
     expect(s.selectorLabels).toEqual({ 'app': 'orders', 'app.kubernetes.io/instance': 'orders' });
   });
 
@@ -499,6 +490,7 @@ describe('PostgresStatefulSet', () => {
     test('fails on an image reference that is not one', () => {
       expect(fails({ image: 'postgres 15' })).toThrow('image "postgres 15" is not a container image reference');
       expect(fails({ kubectlImage: '' })).toThrow(/kubectlImage "" is not a container image reference/);
+      expect(fails({ agentImage: 'node 20' })).toThrow(/agentImage "node 20" is not a container image reference/);
     });
 
     test('fails on a metrics image or a storage class that is not a valid name', () => {
@@ -508,7 +500,7 @@ describe('PostgresStatefulSet', () => {
     });
 
     test('fails when a prop has the wrong type (a JavaScript or Python caller)', () => {
-      for (const prop of ['image', 'storage', 'storageClassName', 'kubectlImage', 'metricsImage']) {
+      for (const prop of ['image', 'storage', 'storageClassName', 'kubectlImage', 'agentImage', 'metricsImage']) {
         expect(fails({ [prop]: 5 })).toThrow(`PostgresStatefulSet test/StatefulSet: ${prop} must be a string; got number 5.`);
       }
       for (const prop of ['spreadAcrossZones', 'podDisruptionBudget', 'metrics', 'podMonitor']) {

@@ -115,7 +115,7 @@ function withoutUnusedSelectors(props: PostgresClusterChartProps): PostgresClust
 const CHECKED_PROPS: Array<keyof PostgresClusterChartProps> = [
   'clusterName', 'postgresVersion', 'maxReplicas', 'maxWalSenders', 'walKeepSize', 'maxSlotWalKeepSize', 'maxConnections',
   'synchronousReplicas', 'database', 'replicationUser', 'existingSecretName', 'initdbArgs', 'replicas', 'image', 'storage',
-  'storageClassName', 'kubectlImage', 'podAntiAffinity', 'spreadAcrossZones', 'podDisruptionBudget', 'anyService',
+  'storageClassName', 'kubectlImage', 'agentImage', 'podAntiAffinity', 'spreadAcrossZones', 'podDisruptionBudget', 'anyService',
   'failoverTargetPod', 'superuserPassword', 'replicationPassword', 'extraSettings', 'initScripts', 'metrics', 'metricsImage', 'podMonitor',
   'startupTimeoutSeconds', 'networkPolicy', 'clientSelector', 'clientNamespaceSelector', 'metricsScraperSelector', 'metricsScraperNamespaceSelector',
   'appUser', 'appPassword', 'existingAppSecretName', 'tls', 'tlsSecretName', 'requireTls', 'certManagerIssuer', 'backup', 'backupSchedule', 'backupRetention', 'backupStorage',

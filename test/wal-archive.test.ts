@@ -68,20 +68,20 @@ describe('WalArchive', () => {
     expect(clusterOf({ ...ARCHIVING, walArchive: { retentionFull: 5 } }).config['pgbackrest.conf']).toContain('\nrepo1-retention-full=5\n');
   });
 
-  test('every pod mounts the repository\'s ReadWriteMany claim in the postgres container and the sidecar, which creates the stanza', () => {
+  test('every pod mounts the repository\'s ReadWriteMany claim in the postgres container, whose entrypoint creates the stanza', () => {
     const { objects, pod, postgres, sidecar } = clusterOf();
     expect(find(objects, 'PersistentVolumeClaim', 'postgres-archive').spec)
       .toEqual({ accessModes: ['ReadWriteMany'], resources: { requests: { storage: '50Gi' } } });
     expect(pod.volumes).toContainEqual({ name: 'archive', persistentVolumeClaim: { claimName: 'postgres-archive' } });
-    for (const container of [postgres, sidecar]) {
-      expect(container.volumeMounts).toContainEqual({ name: 'archive', mountPath: '/var/lib/pgbackrest' });
-      expect(envOf(container).PGBACKREST_CONFIG).toBe('/etc/postgresql/pgbackrest.conf');
-    }
-    expect(sidecar.volumeMounts).toContainEqual({ name: 'postgres-config', mountPath: '/etc/postgresql', readOnly: true });
-    expect(envOf(sidecar).ARCHIVE_STANZA).toBe('postgres');
-    expect(envOf(postgres).ARCHIVE_STANZA).toBeUndefined();
+    expect(postgres.volumeMounts).toContainEqual({ name: 'archive', mountPath: '/var/lib/pgbackrest' });
+    expect(envOf(postgres).PGBACKREST_CONFIG).toBe('/etc/postgresql/pgbackrest.conf');
+    expect(envOf(postgres).ARCHIVE_STANZA).toBe('postgres');
     expect(postgres.image).toBe(IMAGE);
-    expect(sidecar.image).toBe(IMAGE);
+    // The agent runs no pgBackRest: neither the repository nor its configuration.
+    expect(sidecar.volumeMounts.map((m: any) => m.name)).not.toContain('archive');
+    expect(sidecar.volumeMounts.map((m: any) => m.name)).not.toContain('postgres-config');
+    expect(find(objects, 'ConfigMap', 'postgres-cluster-init').data['init-replica.sh'])
+      .toContain('pgbackrest --config="$PGBACKREST_CONFIG" --stanza="$ARCHIVE_STANZA" --log-level-console=warn --no-online stanza-create');
   });
 
   test('a claim of the given size and StorageClass, or yours and none in the YAML', () => {
@@ -231,10 +231,10 @@ describe('restoreFrom', () => {
     });
     expect(pod.volumes).toContainEqual({ name: 'restore-source', persistentVolumeClaim: { claimName: 'old-archive', readOnly: true } });
     expect(postgres.volumeMounts).toContainEqual({ name: 'restore-source', mountPath: '/var/lib/pgbackrest-source', readOnly: true });
-    // Restoring is not archiving: no archive settings, no stanza for the sidecar to create.
+    // Restoring is not archiving: no archive settings, no stanza for the entrypoint to create.
     expect(config['postgresql.conf']).not.toMatch(/archive_mode/);
     expect(config['pgbackrest.conf']).not.toContain('repo1-retention-full');
-    expect(envOf(sidecar).ARCHIVE_STANZA).toBeUndefined();
+    expect(envOf(postgres).ARCHIVE_STANZA).toBeUndefined();
     expect(sidecar.volumeMounts.map((m: any) => m.name)).not.toContain('restore-source');
   });
 

@@ -8,6 +8,7 @@ import * as path from 'path';
 // Bundled into the agent by esbuild: not a runtime dependency of the library.
 // eslint-disable-next-line import/no-extraneous-dependencies
 import { Client, ClientConfig, DatabaseError, QueryConfig } from 'pg';
+import { ServerAnswer, STATUS_SQL } from './node-status';
 import { ControlFile, ServerRole } from './sidecar';
 
 /** postmaster.pid as a live server writes it. */
@@ -267,6 +268,15 @@ export class LocalPostgres {
     return this.session('reading the timeline', async query => {
       const rows = await query("SELECT ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int AS timeline");
       return rows[0].timeline as number;
+    });
+  }
+
+  /** pg-node.sh's status query (node-status.ts STATUS_SQL): what a server that answers is, for the failover job. */
+  public async status(): Promise<ServerAnswer | undefined> {
+    return this.session('reading the status', async query => {
+      const row = (await query(STATUS_SQL))[0];
+      if (row === undefined) return undefined;
+      return { role: row.role as ServerAnswer['role'], lsn: (row.lsn as string | null) ?? '', receiver: row.receiver as string, timeline: Number(row.timeline) };
     });
   }
 

@@ -57,8 +57,6 @@ export type SidecarStep =
   | { readonly do: 'maintain-primary' }
   /** apply_credentials: the Secrets' passwords to the roles, when they changed. */
   | { readonly do: 'apply-credentials' }
-  /** ensure_stanza: walArchive's pgBackRest stanza, in the background. */
-  | { readonly do: 'ensure-stanza' }
   /** follow_new_primary: once per epoch and timeline, wake a WAL receiver that does not stream that timeline. */
   | { readonly do: 'follow-new-primary'; readonly epoch: number; readonly timeline: number }
   /** check_replica_wal: a replica not streaming for WAL_CHECK_SECONDS whose WAL the primary lost asks for a new clone. */
@@ -154,7 +152,7 @@ function decidePrimary(facts: SidecarFacts, record: LeaderRecord | undefined): S
   }
   if (record.state === 'stable') {
     return plan(`the leader record names this primary (${describeRecord(record)})`,
-      { do: 'label', role: 'primary' }, { do: 'maintain-primary' }, { do: 'apply-credentials' }, { do: 'ensure-stanza' });
+      { do: 'label', role: 'primary' }, { do: 'maintain-primary' }, { do: 'apply-credentials' });
   }
   return plan(`a failover job is promoting this pod (${describeRecord(record)}): no label until the record names it`);
 }

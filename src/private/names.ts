@@ -37,7 +37,6 @@ export const POSTGRES_PORT = 5432;
 export const POSTGRES_PORT_NAME = 'postgres';
 export const POSTGRES_CONTAINER = 'postgres';
 export const LABELER_CONTAINER = 'role-labeler';
-export const KUBECTL_INIT_CONTAINER = 'kubectl';
 /** Annotations of the leader record are "<prefix>/<field>" (see src/scripts/leader-record.sh). */
 export const RECORD_ANNOTATION_PREFIX = 'postgres.cdk8s.io';
 
@@ -48,8 +47,6 @@ export const PATHS = {
   configDir: '/etc/postgresql',
   initDir: '/docker-entrypoint-initdb.d/',
   scriptsDir: '/opt/postgres-cluster',
-  /** The sidecar's kubectl, copied there by the kubectl init container (the postgres image has none). */
-  toolsDir: '/opt/postgres-cluster-tools',
   /** Unix socket, and the leader record's copy that the sidecar hands to the entrypoint. */
   runDir: '/var/run/postgresql',
   serviceAccountDir: '/var/run/secrets/kubernetes.io/serviceaccount',

@@ -5,7 +5,6 @@ import * as path from 'path';
 export const SCRIPT_FILES = {
   entrypoint: 'init-replica.sh',
   node: 'pg-node.sh',
-  labeler: 'role-labeler.sh',
   failover: 'failover.sh',
   leaderRecord: 'leader-record.sh',
   common: 'common.sh',
@@ -14,6 +13,23 @@ export const SCRIPT_FILES = {
   archiveBackup: 'archive-backup.sh',
   createReplicationUser: 'create-replication-user.sh',
 } as const;
+
+/** The agent's keys in the scripts ConfigMap: its bundle, and the sidecar's configuration document. */
+export const AGENT_FILES = {
+  bundle: 'agent.js',
+  sidecarConfig: 'sidecar.json',
+} as const;
+
+/** The agent bundled by esbuild (`npx projen bundle:agent`), beside its sources (src/agent/, lib/agent/ once compiled). */
+export const AGENT_BUNDLE = 'agent.bundle.js';
+
+let agentBundle: string | undefined;
+
+/** The agent's bundle, read once per process. */
+export function readAgentBundle(): string {
+  agentBundle ??= fs.readFileSync(path.join(__dirname, '..', 'agent', AGENT_BUNDLE), 'utf8');
+  return agentBundle;
+}
 
 const cache = new Map<string, string>();
 

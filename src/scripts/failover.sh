@@ -31,6 +31,9 @@ set -euo pipefail
 : "${NODE_SCRIPT:=/opt/postgres-cluster/pg-node.sh}"
 : "${POSTGRES_CONTAINER:=postgres}"
 : "${SIDECAR_CONTAINER:=role-labeler}"
+# The sidecar's agent (Node.js), which fences its pod and reports its status: `node $AGENT fence|status full $AGENT_CONFIG`.
+: "${AGENT:=/opt/postgres-cluster/agent.js}"
+: "${AGENT_CONFIG:=/opt/postgres-cluster/sidecar.json}"
 : "${ROLE_LABEL:=role}"
 : "${FENCE_TIMEOUT_SECONDS:=60}"
 # How long replicas may take to write the WAL that was in flight when the primary was lost.
@@ -41,7 +44,7 @@ set -euo pipefail
 : "${FOLLOW_TIMEOUT_SECONDS:=15}"
 # How long the new primary's sidecar may take to promote it once the record names it.
 : "${PROMOTE_TIMEOUT_SECONDS:=60}"
-# After this long without reading the record, a primary's sidecar fences it (see role-labeler.sh).
+# After this long without reading the record, a primary's sidecar fences it (the agent: src/agent/sidecar.ts).
 : "${ISOLATION_FENCE_SECONDS:=10}"
 : "${SYNC_REPLICAS:=0}"
 : "${FAILOVER_ACCEPT_DATA_LOSS:=false}"
@@ -199,19 +202,19 @@ fence() {
   "$KUBECTL" label pod "$pod" "$ROLE_LABEL-" > /dev/null 2>&1 || true
   # Through the sidecar, which shares the pod's processes and data and outlives PostgreSQL's container: it
   # reports the shutdown checkpoint at once. The postgres container's own exec would end with it.
-  state=$("$KUBECTL" exec "$pod" -c "$SIDECAR_CONTAINER" -- bash "$NODE_SCRIPT" fence 2> /dev/null | tail -n 1) || true
+  state=$("$KUBECTL" exec "$pod" -c "$SIDECAR_CONTAINER" -- node "$AGENT" fence "$AGENT_CONFIG" 2> /dev/null | tail -n 1) || true
   deadline=$((SECONDS + FENCE_TIMEOUT_SECONDS))
   while ! fenced_state "$state"; do
     if (( SECONDS >= deadline )); then return 1; fi
     sleep 0.1
-    state=$("$KUBECTL" exec "$pod" -c "$SIDECAR_CONTAINER" -- bash "$NODE_SCRIPT" status full 2> /dev/null) || state=$(node_state "$pod")
+    state=$("$KUBECTL" exec "$pod" -c "$SIDECAR_CONTAINER" -- node "$AGENT" status "$AGENT_CONFIG" 2> /dev/null) || state=$(node_state "$pod")
   done
   read -r "ROLE[$pod]" "LSN[$pod]" "RECEIVER[$pod]" "TIMELINE[$pod]" "CHECKPOINT[$pod]" <<< "$state"
   FENCED+=("$pod")
   log "$pod is fenced (now ${ROLE[$pod]}, shutdown checkpoint ${CHECKPOINT[$pod]})"
 }
 
-# A planned switchover, carried out by the two pods' sidecars (role-labeler.sh) as soon as they see it in the record:
+# A planned switchover, carried out by the two pods' sidecars (the agent) as soon as they see it in the record:
 # no exec, no round trip through this job on the way. The old primary's label goes at once, so that no client
 # reaches it while it stops.
 switchover() {

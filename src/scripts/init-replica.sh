@@ -56,6 +56,8 @@ if [ "$TLS_MODE" = off ]; then REPLICATION_SSLMODE=prefer; else REPLICATION_SSLM
 : "${RESTORE_STANZA:=}"
 : "${RESTORE_REPOSITORY:=}"
 : "${RESTORE_TARGET_TIME:=}"
+# walArchive: the stanza (the cluster's name) that archive-push writes into; empty without archiving.
+: "${ARCHIVE_STANZA:=}"
 export PGPASSFILE PGPORT
 export PGCONNECT_TIMEOUT=$CONNECT_TIMEOUT
 
@@ -470,6 +472,20 @@ ensure_certificate() {
   log "TLS: made this pod's self-signed certificate ($names; $TLS_DAYS days)"
 }
 
+# walArchive: a primary archives into the repository's stanza, which must exist, or archive-push fails and WAL piles up
+# in pg_wal. pgBackRest's stanza-create makes it from pg_control before the server starts (--no-online), and changes
+# nothing when it exists; it refuses a stanza of another database cluster. A failure is logged, and tried again at the
+# next start (and by every backup: archive-backup.sh).
+ensure_stanza() {
+  local out
+  [ -n "$ARCHIVE_STANZA" ] || return 0
+  if out=$(pgbackrest --config="$PGBACKREST_CONFIG" --stanza="$ARCHIVE_STANZA" --log-level-console=warn --no-online stanza-create 2>&1); then
+    log "pgBackRest: the repository has stanza $ARCHIVE_STANZA: WAL is archived"
+  else
+    log "pgBackRest: stanza-create $ARCHIVE_STANZA failed (${out//$'\n'/ }): WAL is not archived until it succeeds (at the next start, or a backup)"
+  fi
+}
+
 main() {
   trap 'log "stop signal received"; exit 143' TERM INT
   write_passfile
@@ -487,6 +503,7 @@ main() {
   fi
   START_AS=""
   while [ -z "$START_AS" ]; do decide; done
+  if [ "$START_AS" = primary ]; then ensure_stanza; fi
   trap - TERM INT
   exec postgres -D "$PGDATA" \
     -c config_file="$CONFIG_FILE" \

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The leader record: one coordination.k8s.io/v1 Lease per cluster, the single source of truth of who
-# is primary. Sourced by the role-labeler sidecar and the failover job (the only programs with an API
-# token). Its fields are annotations "postgres.cdk8s.io/<field>"; spec.holderIdentity mirrors the
+# is primary. Sourced by the failover job; the role-labeler sidecar's agent reads and writes the same format
+# (src/agent/record.ts). Its fields are annotations "postgres.cdk8s.io/<field>"; spec.holderIdentity mirrors the
 # primary, so `kubectl get lease` shows it:
 #   state              stable (the primary serves) | failing-over (a failover job holds the record) |
 #                      switching-over (a planned switchover, carried out by the two pods' sidecars: the old

@@ -84,8 +84,8 @@ const cases: Array<[string, SidecarFacts, SidecarStep[], string]> = [
     facts('primary', { ...failToMe, target: undefined }), [{ do: 'fence' }], 'FENCING'],
   ['record: failing over to this pod; PostgreSQL: a primary already. Waits for the job to name it; no label',
     facts('primary', failToMe), [], 'a failover job is promoting this pod (epoch 5, failing-over'],
-  ['the recorded primary serves: labels it, maintains slots and the synchronous set, applies passwords, ensures the stanza',
-    facts('primary', stableMe), [label('primary'), { do: 'maintain-primary' }, { do: 'apply-credentials' }, { do: 'ensure-stanza' }],
+  ['the recorded primary serves: labels it, maintains slots and the synchronous set, applies passwords',
+    facts('primary', stableMe), [label('primary'), { do: 'maintain-primary' }, { do: 'apply-credentials' }],
     'the leader record names this primary (epoch 4, stable, primary pg-1, timeline 3)'],
 
   // PostgreSQL is a replica.

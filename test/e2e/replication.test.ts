@@ -43,7 +43,9 @@ describe('replication of the synthesized cluster (dist/)', () => {
       const mounts = await cluster.pod(POD(0)).container(container).exec(['cat', '/proc/self/mounts'], 10_000);
       const root = mounts.stdout.split('\n').map(l => l.split(' ')).filter(f => f[1] === '/').pop()!;
       expect([container, root[3].split(',')[0]]).toEqual([container, 'ro']);
-      const tmp = await cluster.pod(POD(0)).container(container).exec(['bash', '-c', 'touch /tmp/probe && touch /var/probe'], 10_000);
+      // The postgres container writes its scratch files to its own /tmp volume; the agent writes none.
+      const probe = container === 'postgres' ? 'touch /tmp/probe && touch /var/probe' : 'touch /var/probe';
+      const tmp = await cluster.pod(POD(0)).container(container).exec(['sh', '-c', probe], 10_000);
       expect(tmp.stderr).toContain("cannot touch '/var/probe': Read-only file system");
     }
     const job = await cluster.runJob('postgres-failover');

@@ -634,8 +634,10 @@ export class ApiStandIn {
     for (const event of backlog) open.send(event);
     this.watches.add(open);
     this.watchesOpened.set(caller.pod ?? '', this.watchCount(caller.pod ?? '') + 1);
+    // The client's timeoutSeconds, or the server's own limit when that comes first: a server may end any watch earlier
+    // (kube-apiserver restarts, is upgraded, or sheds load), and clients must watch again.
     const seconds = Number(query.get('timeoutSeconds') ?? '');
-    const timer = setTimeout(() => end(), seconds > 0 ? seconds * 1000 : this.watchTimeoutMs);
+    const timer = setTimeout(() => end(), Math.min(seconds > 0 ? seconds * 1000 : Infinity, this.watchTimeoutMs));
     const end = () => {
       clearTimeout(timer);
       if (!this.watches.delete(open)) return;

@@ -431,10 +431,12 @@ export class E2eCluster implements PodHost {
    * controller's labels (`job-name`, `batch.kubernetes.io/job-name`, `controller-uid`) and is killed
    * after the job's activeDeadlineSeconds. Several may run at once.
    */
-  public startJob(cronJobName: string, env: Record<string, string> = {}): JobRun {
+  public startJob(cronJobName: string, env: Record<string, string> = {}, command?: string[]): JobRun {
     const cronJob = this.manifests.get('CronJob', cronJobName);
     const jobSpec = cronJob.spec.jobTemplate.spec;
     const template = JSON.parse(JSON.stringify(jobSpec.template));
+    // Like `kubectl create job --from=cronjob/<name> -- <command>`: the job's own pod, running something else.
+    if (command !== undefined) template.spec.containers[0].command = command;
     template.spec.enableServiceLinks = template.spec.enableServiceLinks ?? false;
     for (const container of template.spec.containers) {
       for (const [name, value] of Object.entries(env)) {

@@ -25,6 +25,8 @@ export interface EmulatedImage {
   readonly hiddenPaths: readonly string[];
 }
 
+/** The Node.js that runs the agent here (the e2e pods run the host's /usr/bin/node): the agent image's tag must name it. */
+export const NODE_VERSION = process.versions.node;
 const BASE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 export const HOST_POSTGRES_MAJOR = 15;
 /** pgBackRest from Debian's package (2.45 on bookworm): only images built with it (postgres-pgbackrest) have it. */
@@ -76,6 +78,19 @@ export function emulateImage(image: string, standInBin: string): EmulatedImage {
       homes: root,
       writableDirs: [{ path: '/tmp', uid: 0, mode: 0o1777 }],
       hiddenPaths: [PGBACKREST],
+    };
+  }
+  const node = /^(docker\.io\/)?(library\/)?node:(\d+\.\d+\.\d+)-alpine$/.exec(image);
+  if (node) {
+    // The official Node.js image runs the agent: the host's node, of exactly the image's version; no PostgreSQL client,
+    // pgBackRest or kubectl (the agent starts no process).
+    if (node[3] !== NODE_VERSION) throw new Error(`image ${image}: this machine runs Node.js ${NODE_VERSION} only`);
+    return {
+      env: { PATH: BASE_PATH, NODE_VERSION },
+      stopSignal: 'SIGTERM',
+      homes: { 0: '/root', 1000: '/home/node' },
+      writableDirs: [{ path: '/tmp', uid: 0, mode: 0o1777 }],
+      hiddenPaths: [PGBACKREST, '/usr/bin/psql', '/usr/bin/pg_ctlcluster'],
     };
   }
   if (/^(quay\.io\/)?prometheuscommunity\/postgres-exporter:/.test(image)) {

@@ -1,0 +1,181 @@
+// The one contract between the constructs and the agent: the sidecar's configuration document, a JSON key of the
+// scripts ConfigMap that PostgresStatefulSet writes (`agent.json`) and the agent reads at start. The constructs build
+// it from this interface; the agent refuses a document that does not match it, naming the setting and the fix, and
+// never falls back to a default (a missing synchronousReplicas must not mean asynchronous replication).
+// Pure: parseSidecarConfig takes the text, not a path.
+
+/** The document's format; a document of another version is refused. */
+export const SIDECAR_CONFIG_VERSION = 1;
+
+/** The sidecar's timers, in seconds. */
+export interface SidecarTiming {
+  /** A round of the sidecar at least this often (the record is also watched). */
+  readonly pollSeconds: number;
+  /** The role label is re-applied this often, in case someone edited it. */
+  readonly reassertSeconds: number;
+  /** A primary that cannot read the leader record this long fences itself. */
+  readonly isolationFenceSeconds: number;
+  /** A replica not streaming this long checks whether the primary still has the WAL it needs. */
+  readonly walCheckSeconds: number;
+  /** The primary's slots, synchronous set and recorded timeline are checked at least this often. */
+  readonly maintainSeconds: number;
+  /** Bound on every call to the API server but watches. */
+  readonly apiTimeoutSeconds: number;
+}
+
+/** The role names the cluster uses. */
+export interface SidecarUsers {
+  readonly superuser: string;
+  readonly replication: string;
+  /** The application's role; empty: none. */
+  readonly app: string;
+  /** Who the sidecar connects to the primary as over the network (the replication role, or the superuser before 15). */
+  readonly network: string;
+}
+
+/** Everything the sidecar needs that is the same for every pod of a cluster (the pod's name comes from POD_NAME). */
+export interface SidecarConfig {
+  readonly version: typeof SIDECAR_CONFIG_VERSION;
+  /** The leader record (a Lease) in the pod's namespace. */
+  readonly leaderRecord: string;
+  /** Labels of a Lease the sidecar creates. */
+  readonly recordLabels: Readonly<Record<string, string>>;
+  /** Selects the cluster's pods (`a=b,c=d`). */
+  readonly clusterSelector: string;
+  /** The label the write and read Services select on (`role`). */
+  readonly roleLabel: string;
+  /** The write Service's name: the primary, as the other pods reach it. */
+  readonly primaryHost: string;
+  readonly port: number;
+  readonly pgdata: string;
+  /** PostgreSQL's Unix socket directory, shared by the pod's containers. */
+  readonly socketDir: string;
+  /** The copy of the record the entrypoint reads (key=value lines), and `<recordFile>.wanted`, its request for a new one. */
+  readonly recordFile: string;
+  readonly users: SidecarUsers;
+  /** The application's database. */
+  readonly appDatabase: string;
+  /** The mounted Secret with keys `password` and `replication-password`. */
+  readonly secretDir: string;
+  /** The mounted application Secret (key `password`). */
+  readonly appSecretDir: string;
+  /** The mounted server certificate's Secret (tlsSecretName): a renewed one is reloaded. Empty: none. */
+  readonly tlsSecretDir: string;
+  /** The pod's libpq password file, which the sidecar keeps as the Secrets say. */
+  readonly passwordFile: string;
+  /** Whether the sidecar's connections to the primary over the network use TLS. */
+  readonly tls: boolean;
+  /** Standbys that must confirm each commit; 0: asynchronous. */
+  readonly synchronousReplicas: number;
+  readonly timing: SidecarTiming;
+}
+
+type Kind = 'string' | 'name' | 'path' | 'optional-path' | 'selector' | 'count' | 'seconds' | 'port' | 'boolean' | 'labels';
+
+const TIMING: Readonly<Record<keyof SidecarTiming, Kind>> = {
+  pollSeconds: 'seconds',
+  reassertSeconds: 'seconds',
+  isolationFenceSeconds: 'seconds',
+  walCheckSeconds: 'seconds',
+  maintainSeconds: 'seconds',
+  apiTimeoutSeconds: 'seconds',
+};
+
+const USERS: Readonly<Record<keyof SidecarUsers, Kind>> = { superuser: 'name', replication: 'name', app: 'string', network: 'name' };
+
+/** Every setting of the document but version, users and timing, with what it must be. */
+const FIELDS: Readonly<Record<Exclude<keyof SidecarConfig, 'version' | 'users' | 'timing'>, Kind>> = {
+  leaderRecord: 'name',
+  recordLabels: 'labels',
+  clusterSelector: 'selector',
+  roleLabel: 'name',
+  primaryHost: 'name',
+  port: 'port',
+  pgdata: 'path',
+  socketDir: 'path',
+  recordFile: 'path',
+  appDatabase: 'name',
+  secretDir: 'path',
+  appSecretDir: 'path',
+  tlsSecretDir: 'optional-path',
+  passwordFile: 'path',
+  tls: 'boolean',
+  synchronousReplicas: 'count',
+};
+
+const WHAT: Readonly<Record<Kind, string>> = {
+  'string': 'a string',
+  'name': 'a non-empty string without whitespace',
+  'path': 'an absolute path',
+  'optional-path': 'an absolute path or ""',
+  'selector': 'a label selector such as "app=pg,cluster=main"',
+  'count': 'an integer ≥ 0',
+  'seconds': 'a number of seconds > 0',
+  'port': 'an integer from 1 to 65535',
+  'boolean': 'true or false',
+  'labels': 'an object of string values',
+};
+
+function fits(kind: Kind, value: unknown): boolean {
+  switch (kind) {
+    case 'string': return typeof value === 'string';
+    case 'name': return typeof value === 'string' && /^\S+$/.test(value);
+    case 'path': return typeof value === 'string' && /^\/\S*$/.test(value);
+    case 'optional-path': return value === '' || fits('path', value);
+    case 'selector': return typeof value === 'string' && /^[^\s=,]+=[^\s=,]*(,[^\s=,]+=[^\s=,]*)*$/.test(value);
+    case 'count': return Number.isSafeInteger(value) && (value as number) >= 0;
+    case 'seconds': return typeof value === 'number' && Number.isFinite(value) && value > 0;
+    case 'port': return Number.isInteger(value) && (value as number) >= 1 && (value as number) <= 65535;
+    case 'boolean': return typeof value === 'boolean';
+    default: return isObject(value) && Object.values(value).every(v => typeof v === 'string');
+  }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The problems of one object against its fields: missing, unknown, or not of its kind. */
+function problemsOf(where: string, value: unknown, fields: Readonly<Record<string, Kind>>): string[] {
+  if (!isObject(value)) return [`${where.slice(0, -1) || 'the document'} must be an object`];
+  const problems: string[] = [];
+  for (const [name, kind] of Object.entries(fields)) {
+    if (!(name in value)) problems.push(`${where}${name} is missing (${WHAT[kind]})`);
+    else if (!fits(kind, value[name])) problems.push(`${where}${name} is ${JSON.stringify(value[name])}: it must be ${WHAT[kind]}`);
+  }
+  for (const name of Object.keys(value)) {
+    if (!(name in fields)) problems.push(`${where}${name} is not a setting of this version of the agent`);
+  }
+  return problems;
+}
+
+/**
+ * The sidecar's configuration from its document, or an Error that lists every problem (each naming the setting, what
+ * it is and what it must be), and says how to fix it: synthesize the manifests with the same version of the library
+ * as the agent's.
+ */
+export function parseSidecarConfig(text: string, source: string): SidecarConfig {
+  let document: unknown;
+  try {
+    document = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`${source}: not JSON (${(error as Error).message}); it is written by the library at synth: synthesize the manifests again`);
+  }
+  const problems: string[] = [];
+  if (!isObject(document)) {
+    problems.push('the document must be a JSON object');
+  } else if (document.version !== SIDECAR_CONFIG_VERSION) {
+    problems.push(`version is ${JSON.stringify(document.version)}: this agent reads version ${SIDECAR_CONFIG_VERSION}`);
+  } else {
+    const { version: _version, users, timing, ...rest } = document;
+    problems.push(...problemsOf('', rest, FIELDS), ...problemsOf('users.', users, USERS), ...problemsOf('timing.', timing, TIMING));
+    if (problems.length === 0 && (timing as unknown as SidecarTiming).isolationFenceSeconds <= (timing as unknown as SidecarTiming).pollSeconds) {
+      problems.push('timing.isolationFenceSeconds must be longer than timing.pollSeconds: a primary would fence itself between two rounds');
+    }
+  }
+  if (problems.length > 0) {
+    throw new Error(`${source}: invalid sidecar configuration: ${problems.join('; ')}. The document is written by the library at `
+      + 'synth: synthesize the manifests with the library version whose agent runs, and apply them again.');
+  }
+  return document as unknown as SidecarConfig;
+}

@@ -1,0 +1,81 @@
+// The agent's entry point, bundled (esbuild) into the one JavaScript file that the manifests embed and a Node.js image
+// runs: `node agent.js sidecar <configuration document>`. POD_NAME (the downward API) names the pod; everything else
+// comes from the document (config.ts). A missing or invalid setting stops the agent at start with a message that names it.
+import * as fs from 'fs';
+import { parseSidecarConfig, SidecarConfig } from './config';
+import { inClusterOptions, KubeClient } from './kube';
+import { fastShutdown, writeStandbySignal } from './postgres';
+import { nodeStatus, SidecarAgent } from './sidecar-agent';
+
+/** One line on stderr, as the scripts' log() writes them: UTC time to the millisecond, the pod and the program. */
+export function logLine(name: string, message: string, now: Date): string {
+  return `${now.toISOString()} ${name}: ${message}\n`;
+}
+
+/** The agent's commands: the sidecar's loop, and what the failover job runs in the sidecar with `kubectl exec`. */
+export const COMMANDS = ['sidecar', 'fence', 'status'] as const;
+
+/** The command line's problem, or undefined: `<command> <configuration file>`. */
+export function usageProblem(args: readonly string[]): string | undefined {
+  if (args.length === 2 && (COMMANDS as readonly string[]).includes(args[0])) return undefined;
+  return `usage: agent.js ${COMMANDS.join('|')} <configuration file> (got: ${args.length === 0 ? 'no arguments' : args.join(' ')})`;
+}
+
+/** `status`: the pod's status line (node-status.ts); `fence`: standby.signal, a fast shutdown, then the status line. */
+async function nodeCommand(command: 'fence' | 'status', config: SidecarConfig, log: (message: string) => void): Promise<number> {
+  if (command === 'fence') {
+    writeStandbySignal(config.pgdata);
+    log('fenced: standby.signal written; stopping PostgreSQL (fast) so that it restarts as a replica');
+    if (!await fastShutdown(config.pgdata, 60_000)) {
+      log('the fast shutdown did not finish within 60s');
+      return 1;
+    }
+  }
+  const line = await nodeStatus(config);
+  if (line === undefined) {
+    log(`cannot read ${config.pgdata}/global/pg_control`);
+    return 1;
+  }
+  process.stdout.write(`${line}\n`);
+  return 0;
+}
+
+async function main(args: readonly string[]): Promise<number> {
+  const problem = usageProblem(args);
+  const podName = process.env.POD_NAME ?? process.env.HOSTNAME ?? '';
+  const write = (name: string) => (message: string) => process.stderr.write(logLine(name, message, new Date()));
+  const fail = write(`${podName || 'postgres-cluster'} agent`);
+  if (problem !== undefined) {
+    fail(problem);
+    return 2;
+  }
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(podName)) {
+    fail(`POD_NAME is ${JSON.stringify(podName)}: it must name this pod (set it from the downward API, metadata.name)`);
+    return 2;
+  }
+  let agent: SidecarAgent;
+  try {
+    const config = parseSidecarConfig(fs.readFileSync(args[1], 'utf8'), args[1]);
+    if (args[0] !== 'sidecar') return await nodeCommand(args[0] as 'fence' | 'status', config, write(`${podName} pg-node`));
+    const kube = new KubeClient(inClusterOptions(process.env, config.timing.apiTimeoutSeconds * 1000));
+    agent = new SidecarAgent(config, podName, kube, {
+      monotonic: () => performance.now() / 1000,
+      wallMicros: () => Date.now() * 1000,
+      log: write(`${podName} role-labeler`),
+    });
+  } catch (error) {
+    fail((error as Error).message);
+    return 2;
+  }
+  const stop = new AbortController();
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => stop.abort());
+  await agent.run(stop.signal);
+  return 0;
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(code => process.exit(code), (error: Error) => {
+    process.stderr.write(logLine(`${process.env.POD_NAME ?? 'postgres-cluster'} agent`, `stopped: ${error.stack ?? error.message}`, new Date()));
+    process.exit(1);
+  });
+}

@@ -1,0 +1,578 @@
+// The sidecar's executor: each round it gathers the facts (the leader record from the API, PostgreSQL's state from
+// its files and one kept connection), asks decideSidecarStep (sidecar.ts) what to do, logs why when that changes, and
+// carries the steps out in order. It also keeps what the pod's other containers read: the copy of the record for the
+// entrypoint (which has no API token) and the pod's password file. The successor of role-labeler.sh: same log lines,
+// same files, same record writes; no process is started.
+import * as fs from 'fs';
+import * as path from 'path';
+import { SidecarConfig } from './config';
+import { followLease, KubeClient } from './kube';
+import { NodeStatusFacts, statusLine } from './node-status';
+import { fastShutdown, LocalPostgres, observedRole, primaryLacksWal, readControlFile, readPostmaster, slotOf, writeStandbySignal } from './postgres';
+import { decodeRecord, describeRecord, encodeAnnotations, encodeRecordLease, encodeRecordPatch, LeaderRecord, RECORD_FIELDS, RECORD_PREFIX, StableRecord } from './record';
+import { decideSidecarStep, nextSyncSet, ServerRole, shutdownCheckpointUpdate, SidecarFacts, SidecarRecord, SidecarStep, timelineUpdate } from './sidecar';
+import { recordSyncSet } from './transitions';
+
+/** pg_control, or undefined when it cannot be read. */
+function controlOf(pgdata: string) {
+  const read = readControlFile(pgdata);
+  return read.kind === 'read' ? read.control : undefined;
+}
+
+/** The status line of this pod's PostgreSQL (`agent.js status`), undefined when pg_control cannot be read. */
+export async function nodeStatus(config: SidecarConfig): Promise<string | undefined> {
+  let initialized = false;
+  try {
+    initialized = fs.readFileSync(path.join(config.pgdata, 'PG_VERSION'), 'utf8').trim() !== '';
+  } catch {
+    initialized = false;
+  }
+  const running = readPostmaster(config.pgdata)?.alive === true;
+  const control = controlOf(config.pgdata);
+  let answer: NodeStatusFacts['answer'];
+  if (running && initialized) {
+    const pg = new LocalPostgres({ socketDir: config.socketDir, port: config.port, user: config.users.superuser, queryTimeoutMs: 3_000 });
+    try {
+      answer = await pg.status();
+    } catch {
+      answer = undefined;
+    } finally {
+      await pg.close();
+    }
+  }
+  return statusLine({ initialized, running, control, answer }, true);
+}
+
+/** What the executor needs from the world besides the API and PostgreSQL: time and the log. */
+export interface SidecarEnvironment {
+  /** Seconds on a monotonic clock. */
+  readonly monotonic: () => number;
+  /** Microseconds since the epoch (the entrypoint compares the record copy's read_at with its own clock). */
+  readonly wallMicros: () => number;
+  readonly log: (line: string) => void;
+}
+
+/** How long a fast shutdown may take before the round gives up on it (pg_ctl's wait). */
+const SHUTDOWN_TIMEOUT_MS = 60_000;
+/** How long a promotion may take. */
+const PROMOTE_TIMEOUT_MS = 60_000;
+/** The record copy is rewritten at least this often, so that the entrypoint always finds a fresh one. */
+const RECORD_COPY_SECONDS = 2;
+/** A replica looks at its WAL receiver every few seconds, enough to notice walCheckSeconds without streaming. */
+const WAL_CHECK_EVERY_SECONDS = 3;
+
+/** A value for a libpq password file, whose fields are separated by ":" and escape with "\". */
+export function passfileField(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/:/g, '\\:');
+}
+
+/** The pod's libpq password file: a line for the replication role, then one for the superuser. */
+export function passfileText(replicationUser: string, replicationPassword: string, superuser: string, superuserPassword: string): string {
+  return `*:*:*:${passfileField(replicationUser)}:${passfileField(replicationPassword)}\n`
+    + `*:*:*:${passfileField(superuser)}:${passfileField(superuserPassword)}\n`;
+}
+
+/** The entrypoint's copy of the record: found=yes|no, then each field leader-record.sh knows, as key=value lines. */
+export function recordCopyText(record: LeaderRecord | undefined): string {
+  const annotations = record === undefined ? {} : encodeAnnotations(record);
+  const lines = [`found=${record === undefined ? 'no' : 'yes'}`];
+  for (const field of RECORD_FIELDS) lines.push(`${field}=${annotations[`${RECORD_PREFIX}/${field}`] ?? ''}`);
+  return lines.join('\n');
+}
+
+interface Passwords {
+  readonly superuser: string;
+  readonly replication: string;
+  readonly app: string;
+}
+
+export class SidecarAgent {
+  private record: LeaderRecord | undefined;
+  private resourceVersion = '';
+  private recordError = '';
+  private apiUp = true;
+  private lastRead: number;
+  private lastReason = '';
+  private server: ServerRole = 'not-serving';
+  private passwords: Passwords | undefined;
+  private passfileWritten = '';
+  private credentialsApplied = '';
+  private certificateSeen = '';
+  private recordCopy = '';
+  private recordCopyWrittenAt = -Infinity;
+  private recordWanted = true;
+  /** The label as last applied: undefined before the first (unknown), '' for none. */
+  private applied: string | undefined;
+  private appliedAt = 0;
+  private lastOthers: string | undefined;
+  private lastMaintained = -Infinity;
+  private readonly goneAt = new Map<string, string>();
+  private followed = '';
+  private lastStreaming: number;
+  private lastWalCheck = -Infinity;
+  private soon = false;
+  private wake: (() => void) | undefined;
+  private readonly pg: LocalPostgres;
+
+  constructor(private readonly config: SidecarConfig, private readonly podName: string, private readonly kube: KubeClient,
+    private readonly env: SidecarEnvironment) {
+    this.lastRead = env.monotonic();
+    this.lastStreaming = env.monotonic();
+    this.pg = new LocalPostgres({ socketDir: config.socketDir, port: config.port, user: config.users.superuser, queryTimeoutMs: 5_000 });
+  }
+
+  private log(message: string): void {
+    this.env.log(message);
+  }
+
+  /** Rounds until `signal` aborts; then the label goes (the write Service follows the label alone). */
+  public async run(signal: AbortSignal): Promise<void> {
+    this.log(`watching ${this.config.pgdata} and leader record ${this.config.leaderRecord}; label "${this.config.roleLabel}"`);
+    const watching = followLease(this.kube, this.config.leaderRecord, () => this.wake?.(), signal);
+    while (!signal.aborted) {
+      await this.round();
+      await this.nap(signal);
+    }
+    await watching;
+    if (this.applied !== '') await this.kube.labelPod(this.podName, this.config.roleLabel, null);
+    await this.pg.close();
+  }
+
+  /** One round: read, decide, act. */
+  public async round(): Promise<void> {
+    const started = this.env.wallMicros();
+    this.readPasswords();
+    await this.reloadRenewedCertificate();
+    await this.readRecord(started);
+    this.server = observedRole(this.config.pgdata);
+    const plan = decideSidecarStep(await this.facts());
+    if (plan.reason !== this.lastReason) {
+      this.log(plan.reason);
+      this.lastReason = plan.reason;
+    }
+    for (const step of plan.steps) {
+      if (!await this.carryOut(step)) break;
+    }
+  }
+
+  private async readRecord(started: number): Promise<void> {
+    const got = await this.kube.getLease(this.config.leaderRecord);
+    let error: string | undefined;
+    if (!got.ok) {
+      error = got.message;
+    } else if (got.value === undefined) {
+      this.record = undefined;
+      this.resourceVersion = '';
+    } else {
+      const decoded = decodeRecord(got.value);
+      if (decoded.ok) {
+        this.record = decoded.record;
+        this.resourceVersion = decoded.resourceVersion;
+      } else {
+        error = `the leader record is not one this agent can act on: ${decoded.error}`;
+      }
+    }
+    if (error !== undefined) {
+      if (this.apiUp || error !== this.recordError) this.log(`cannot read the leader record: ${error}`);
+      this.apiUp = false;
+      this.recordError = error;
+      return;
+    }
+    this.lastRead = this.env.monotonic();
+    this.writeRecordCopy(started);
+    if (!this.apiUp) this.log(`the API answers again: ${describeRecord(this.record)}`);
+    this.apiUp = true;
+  }
+
+  /** The entrypoint's copy, replaced whole (rename), with the time at which the read began. */
+  private writeRecordCopy(started: number): void {
+    const text = recordCopyText(this.record);
+    const now = this.env.monotonic();
+    if (text === this.recordCopy && !this.recordWanted && now - this.recordCopyWrittenAt < RECORD_COPY_SECONDS) return;
+    const file = this.config.recordFile;
+    try {
+      fs.writeFileSync(`${file}.new`, `read_at=${started}\n${text}\n`);
+      fs.renameSync(`${file}.new`, file);
+      this.recordCopy = text;
+      this.recordCopyWrittenAt = now;
+      this.recordWanted = false;
+    } catch (error) {
+      this.log(`could not write ${file}: ${(error as Error).message}`);
+    }
+  }
+
+  private async facts(): Promise<SidecarFacts> {
+    const record: SidecarRecord = this.apiUp
+      ? { kind: 'read', record: this.record }
+      : { kind: 'unreadable', error: this.recordError, last: this.record };
+    const me = this.podName;
+    const current = this.apiUp ? this.record : undefined;
+    const involved = current === undefined ? this.server === 'primary'
+      : current.state === 'stable' ? current.primary === me : current.target === me;
+    const otherPods = this.apiUp && this.server !== 'not-serving' && (this.server === 'primary' || involved) ? await this.otherPods() : undefined;
+    const creating = this.apiUp && this.server === 'primary' && current === undefined;
+    const switchingToMe = current?.state === 'switching-over' && current.target === me && current.checkpoint !== undefined && this.server === 'replica';
+    return {
+      podName: me,
+      record,
+      secondsSinceRecordRead: Math.floor(this.env.monotonic() - this.lastRead),
+      isolationFenceSeconds: this.config.timing.isolationFenceSeconds,
+      server: this.server,
+      timeline: creating ? await this.attempt(() => this.pg.timeline()) : undefined,
+      systemIdentifier: creating ? controlOf(this.config.pgdata)?.systemIdentifier : undefined,
+      otherPods,
+      syncReplicas: this.config.synchronousReplicas,
+      receivedBeyondCheckpoint: switchingToMe ? await this.attempt(() => this.pg.receivedBeyond(current.checkpoint!)) : undefined,
+    };
+  }
+
+  /** A value from PostgreSQL, or undefined when it did not answer. */
+  private async attempt<T>(query: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await query();
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async otherPods(): Promise<string[] | undefined> {
+    const listed = await this.kube.listPodNames(this.config.clusterSelector);
+    return listed.ok ? listed.value.filter(name => name !== this.podName).sort() : undefined;
+  }
+
+  /** Carries out one step; false ends the round. */
+  private async carryOut(step: SidecarStep): Promise<boolean> {
+    switch (step.do) {
+      case 'label': await this.label(step.role === 'none' ? '' : step.role); return true;
+      case 'create-record': await this.createRecord(step.record); return true;
+      case 'fence': await this.fence(); return true;
+      case 'report-checkpoint': return this.reportCheckpoint();
+      case 'write-record': return this.writeRecord(step.record, step.transition);
+      case 'promote': return this.promote(step.others);
+      case 'record-timeline': await this.recordTimeline(); return true;
+      case 'maintain-primary': await this.maintainPrimary(); return true;
+      case 'apply-credentials': await this.applyCredentials(); return true;
+      case 'follow-new-primary': await this.followNewPrimary(step.epoch, step.timeline); return true;
+      case 'check-replica-wal': await this.checkReplicaWal(); return true;
+      default: this.soon = true; return true;
+    }
+  }
+
+  private async label(role: string): Promise<void> {
+    const now = this.env.monotonic();
+    if (role === this.applied && now - this.appliedAt < this.config.timing.reassertSeconds) return;
+    const done = await this.kube.labelPod(this.podName, this.config.roleLabel, role === '' ? null : role);
+    if (!done.ok) {
+      this.log(`could not update the label (${done.message}); retrying`);
+      return;
+    }
+    if (role !== this.applied) {
+      this.log(`${this.config.roleLabel}=${role === '' ? '(none)' : role} (PostgreSQL is ${this.server === 'not-serving' ? 'not serving' : this.server}; ${describeRecord(this.record)})`);
+    }
+    this.applied = role;
+    this.appliedAt = now;
+  }
+
+  /** A Compare-and-swap of the record read this round; the record and resourceVersion follow the API's answer. */
+  private async swap(record: LeaderRecord): Promise<{ ok: true } | { ok: false; message: string }> {
+    const done = await this.kube.patchLease(this.config.leaderRecord, encodeRecordPatch(record, this.resourceVersion));
+    if (!done.ok) return done;
+    const decoded = decodeRecord(done.value);
+    if (decoded.ok) {
+      this.record = decoded.record;
+      this.resourceVersion = decoded.resourceVersion;
+    }
+    return { ok: true };
+  }
+
+  private async createRecord(record: StableRecord): Promise<void> {
+    const done = await this.kube.createLease(encodeRecordLease(this.config.leaderRecord, this.config.recordLabels, record));
+    if (done.ok) {
+      this.log(`created the leader record: ${describeRecord(record)}`);
+    } else {
+      this.log(`could not create the leader record: ${done.message}`);
+    }
+  }
+
+  /**
+   * This server must stop taking writes now: it restarts as a replica (standby.signal) and its entrypoint decides from the
+   * record what it follows. The label goes while PostgreSQL stops; a fast shutdown hands every WAL record to the replicas.
+   */
+  private async fence(): Promise<void> {
+    const unlabel = this.kube.labelPod(this.podName, this.config.roleLabel, null);
+    this.applied = '';
+    try {
+      writeStandbySignal(this.config.pgdata);
+      if (!await fastShutdown(this.config.pgdata, SHUTDOWN_TIMEOUT_MS)) this.log('the fast shutdown did not finish; retrying next round');
+    } catch (error) {
+      this.log(`could not fence: ${(error as Error).message}; retrying next round`);
+    }
+    await unlabel;
+    this.server = observedRole(this.config.pgdata);
+  }
+
+  /** A switchover away from this pod waits for its shutdown checkpoint, once pg_control says it shut down cleanly. */
+  private async reportCheckpoint(): Promise<boolean> {
+    const control = controlOf(this.config.pgdata);
+    const next = control === undefined ? undefined : shutdownCheckpointUpdate(this.record, this.podName, control);
+    if (next === undefined || next.state !== 'switching-over') return true;
+    const done = await this.swap(next);
+    if (done.ok) {
+      this.log(`fenced for the switchover to ${next.target}: recorded the shutdown checkpoint ${next.checkpoint}`);
+      return true;
+    }
+    this.log(`could not record the shutdown checkpoint ${next.checkpoint} (${done.message}); retrying`);
+    this.soon = true;
+    return false;
+  }
+
+  private async writeRecord(record: LeaderRecord, transition: string): Promise<boolean> {
+    const previous = this.record;
+    const done = await this.swap(record);
+    if (!done.ok) {
+      this.log(`could not record ${describeRecord(record)} (${transition}: ${done.message}): deciding again`);
+      this.soon = true;
+      return false;
+    }
+    const checkpoint = previous?.state === 'switching-over' ? previous.checkpoint : undefined;
+    this.log(checkpoint !== undefined
+      ? `received the old primary's shutdown checkpoint ${checkpoint}: recorded this pod as the primary (${describeRecord(record)})`
+      : `recorded ${describeRecord(record)} (${transition})`);
+    return true;
+  }
+
+  /** The record names this pod, and PostgreSQL is a replica: promote it, with slots for the other pods. */
+  private async promote(others: readonly string[]): Promise<boolean> {
+    this.log('the leader record names this pod as the primary: promoting it');
+    try {
+      await this.pg.promote(others.map(slotOf), PROMOTE_TIMEOUT_MS);
+    } catch (error) {
+      this.log(`promotion failed (${(error as Error).message}); deciding again`);
+      this.soon = true;
+      return false;
+    }
+    this.server = 'primary';
+    this.lastOthers = undefined;
+    return true;
+  }
+
+  /** Keeps the record's timeline that of this primary (it changes with a promotion). */
+  private async recordTimeline(): Promise<void> {
+    if (this.record?.state !== 'stable') return;
+    const next = timelineUpdate(this.record, await this.attempt(() => this.pg.timeline()));
+    if (next !== undefined) await this.swap(next);
+  }
+
+  /** Slots for every other pod that exists, the synchronous set and the timeline, when pods came or went or now and then. */
+  private async maintainPrimary(): Promise<void> {
+    const others = await this.otherPods();
+    if (others === undefined || this.record?.state !== 'stable') return;
+    const key = others.join(',');
+    const now = this.env.monotonic();
+    if (key === this.lastOthers && now - this.lastMaintained < this.config.timing.maintainSeconds && this.goneAt.size === 0
+      && (this.config.synchronousReplicas === 0 || key === this.record.sync.join(','))) {
+      return;
+    }
+    this.lastOthers = key;
+    this.lastMaintained = now;
+    await this.maintainSlots(others);
+    if (this.config.synchronousReplicas > 0) await this.maintainSyncSet(others);
+    await this.recordTimeline();
+  }
+
+  private async maintainSlots(others: readonly string[]): Promise<void> {
+    try {
+      const changes = await this.pg.maintainSlots(others.map(slotOf), `${slotOf(this.podName.replace(/-\d+$/, ''))}_`);
+      for (const dropped of changes.dropped) this.log(`dropping replication slot ${dropped.slot} (${dropped.why === 'lost' ? 'lost' : 'its pod is gone'})`);
+      for (const failed of changes.failed) this.log(`could not maintain a replication slot: ${failed}`);
+    } catch (error) {
+      this.log(`could not maintain the replication slots: ${(error as Error).message}`);
+    }
+  }
+
+  /**
+   * Synchronous mode: the record lists every standby that may confirm a commit; a pod that is gone leaves the list only
+   * once synchronousReplicas of the others have flushed all WAL written before it left (nextSyncSet).
+   */
+  private async maintainSyncSet(others: readonly string[]): Promise<void> {
+    if (this.record?.state !== 'stable') return;
+    const recorded = this.record.sync;
+    const caughtUp: Record<string, number | undefined> = {};
+    for (const member of recorded) {
+      if (others.includes(member)) continue;
+      if (!this.goneAt.has(member)) {
+        const lsn = await this.attempt(() => this.pg.currentWalLsn());
+        if (lsn === undefined) return;
+        this.goneAt.set(member, lsn);
+      }
+      caughtUp[member] = await this.attempt(() => this.pg.standbysFlushedPast(others, this.goneAt.get(member)!));
+    }
+    const next = nextSyncSet({ recorded, others, caughtUp, syncReplicas: this.config.synchronousReplicas });
+    if (next === undefined || !next.changed) return;
+    const done = await this.swap(recordSyncSet(this.record, next.sync));
+    if (!done.ok) return;
+    this.log(`synchronous standbys recorded: ${next.sync.length > 0 ? next.sync.join(',') : '(none)'}`);
+    for (const member of [...this.goneAt.keys()]) {
+      if (!next.sync.includes(member)) this.goneAt.delete(member);
+    }
+  }
+
+  /** The passwords as the mounted Secrets say now; undefined while a file is missing or empty. */
+  private readPasswords(): void {
+    const read = (file: string) => {
+      try {
+        return fs.readFileSync(file, 'utf8');
+      } catch {
+        return '';
+      }
+    };
+    const superuser = read(path.join(this.config.secretDir, 'password'));
+    const replication = read(path.join(this.config.secretDir, 'replication-password'));
+    const app = this.config.users.app === '' ? '' : read(path.join(this.config.appSecretDir, 'password'));
+    this.passwords = superuser !== '' && replication !== '' && (this.config.users.app === '' || app !== '') ? { superuser, replication, app } : undefined;
+    if (this.passwords !== undefined) this.writePassfile(this.passwords);
+  }
+
+  /** The pod's password file (the postgres container's replication connection uses it), rewritten when a Secret changed. */
+  private writePassfile(passwords: Passwords): void {
+    const users = this.config.users;
+    const text = passfileText(users.replication, passwords.replication, users.superuser, passwords.superuser);
+    if (text === this.passfileWritten) return;
+    const file = this.config.passwordFile;
+    try {
+      fs.writeFileSync(`${file}.${process.pid}`, text, { mode: 0o600 });
+      fs.renameSync(`${file}.${process.pid}`, file);
+    } catch (error) {
+      this.log(`could not write ${file} (${(error as Error).message}); retrying`);
+      return;
+    }
+    if (this.passfileWritten !== '') this.log('the Secret changed: rewrote this pod\'s password file');
+    this.passfileWritten = text;
+  }
+
+  /** On the primary: the roles and their passwords as the Secrets say, after every start and whenever a Secret changed. */
+  private async applyCredentials(): Promise<void> {
+    const passwords = this.passwords;
+    if (passwords === undefined) return;
+    const wanted = JSON.stringify(passwords);
+    if (wanted === this.credentialsApplied) return;
+    const users = this.config.users;
+    try {
+      await this.pg.applyCredentials({
+        superuser: users.superuser,
+        superuserPassword: passwords.superuser,
+        replicationUser: users.replication,
+        replicationPassword: passwords.replication,
+        appUser: users.app === '' ? undefined : users.app,
+        appPassword: users.app === '' ? undefined : passwords.app,
+        appDatabase: this.config.appDatabase,
+      });
+    } catch (error) {
+      this.log(`could not apply the Secrets' passwords to the roles (${(error as Error).message}); retrying`);
+      return;
+    }
+    if (this.credentialsApplied !== '') {
+      this.log(`applied the changed passwords of the Secrets to the roles ${[users.superuser, users.replication, ...(users.app === '' ? [] : [users.app])].join(', ')}`);
+    }
+    this.credentialsApplied = wanted;
+  }
+
+  /** A renewed certificate in the mounted Secret: PostgreSQL reads its certificate and key again on a reload. */
+  private async reloadRenewedCertificate(): Promise<void> {
+    if (this.config.tlsSecretDir === '') return;
+    let certificate: string;
+    try {
+      certificate = fs.readFileSync(path.join(this.config.tlsSecretDir, 'tls.crt'), 'utf8');
+    } catch {
+      return;
+    }
+    if (certificate === '') return;
+    if (this.certificateSeen !== '' && certificate !== this.certificateSeen) {
+      if (await this.attempt(async () => { await this.pg.reload(); return true; }) !== true) return;
+      this.log(`the certificate in ${this.config.tlsSecretDir} changed (renewed): PostgreSQL reloaded it`);
+    }
+    this.certificateSeen = certificate;
+  }
+
+  /**
+   * A new primary's timeline: a replica that does not stream on it yet is woken out of its wal_retrieve_retry_interval
+   * wait (a reload wakes the startup process, which then connects at once), once per epoch and timeline.
+   */
+  private async followNewPrimary(epoch: number, timeline: number): Promise<void> {
+    const key = `${epoch}/${timeline}`;
+    if (key === this.followed) return;
+    this.followed = key;
+    if (await this.attempt(() => this.pg.streamingOnTimeline(timeline)) === false) await this.attempt(() => this.pg.reload());
+  }
+
+  /**
+   * A replica that has not streamed for walCheckSeconds although the primary answers: if the primary no longer has the WAL
+   * segment it needs next, only a new clone helps (the entrypoint makes one when it finds the request).
+   */
+  private async checkReplicaWal(): Promise<void> {
+    const now = this.env.monotonic();
+    if (now - this.lastWalCheck < WAL_CHECK_EVERY_SECONDS) return;
+    this.lastWalCheck = now;
+    if (await this.attempt(() => this.pg.streamedASecond()) === true) {
+      this.lastStreaming = now;
+      return;
+    }
+    if (now - this.lastStreaming < this.config.timing.walCheckSeconds) return;
+    const record = this.record;
+    if (record?.state !== 'stable' || record.primary === this.podName || this.passwords === undefined) return;
+    const position = await this.attempt(() => this.pg.receivePosition());
+    if (position === undefined || position === null) return;
+    const users = this.config.users;
+    const lacks = await primaryLacksWal({
+      host: this.config.primaryHost,
+      port: this.config.port,
+      user: users.network,
+      password: users.network === users.superuser ? this.passwords.superuser : this.passwords.replication,
+      ssl: this.config.tls,
+      connectTimeoutMs: 3_000,
+    }, position);
+    if (lacks !== true) return;
+    this.log(`not streaming for ${Math.floor(now - this.lastStreaming)}s, and the primary no longer has the WAL this replica needs (${position}): requesting a new clone`);
+    fs.writeFileSync(path.join(path.dirname(this.config.pgdata), 'reclone-requested'), '');
+    await fastShutdown(this.config.pgdata, SHUTDOWN_TIMEOUT_MS);
+    this.lastStreaming = this.env.monotonic();
+  }
+
+  /**
+   * Waits pollSeconds, or less: when the record changes (the watch), when the entrypoint asks for a fresh copy of the
+   * record (`<recordFile>.wanted`), when PostgreSQL starts serving while it was not, or 10 ms after a round that asked.
+   */
+  private nap(signal: AbortSignal): Promise<void> {
+    if (this.soon) {
+      this.soon = false;
+      return new Promise(resolve => setTimeout(resolve, 10));
+    }
+    const awaitServer = this.server === 'not-serving' && readPostmaster(this.config.pgdata)?.ready !== true;
+    const wanted = `${this.config.recordFile}.wanted`;
+    return new Promise(resolve => {
+      const finish = () => {
+        clearInterval(looking);
+        clearTimeout(timer);
+        signal.removeEventListener('abort', finish);
+        this.wake = undefined;
+        resolve();
+      };
+      const look = () => {
+        if (fs.existsSync(wanted)) {
+          fs.rmSync(wanted, { force: true });
+          this.recordWanted = true;
+          finish();
+        } else if (awaitServer) {
+          const postmaster = readPostmaster(this.config.pgdata);
+          if (postmaster?.ready === true && postmaster.alive) finish();
+        }
+      };
+      const timer = setTimeout(finish, this.config.timing.pollSeconds * 1000);
+      // A tenth of a second, as the entrypoint waits for its copy of the record and a new primary for its label.
+      const looking = setInterval(look, 100);
+      this.wake = finish;
+      signal.addEventListener('abort', finish);
+      look();
+    });
+  }
+}

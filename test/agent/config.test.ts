@@ -1,0 +1,120 @@
+// The one contract from the constructs to the agent: the sidecar's configuration document that PostgresConfig writes
+// into the scripts ConfigMap is what the agent's reader accepts, every setting arriving; a bad document is refused with
+// a message naming the setting.
+import { PostgresConfig, PostgresConfigProps } from '../../src';
+import { parseSidecarConfig, SidecarConfig } from '../../src/agent/config';
+import { find, synthChart } from '../support/synth';
+
+function documentOf(props: PostgresConfigProps): { text: string; config: SidecarConfig } {
+  const objects = synthChart(chart => new PostgresConfig(chart, 'Config', props));
+  const scripts = find(objects, 'ConfigMap', `${props.clusterName ?? 'postgres'}-cluster-init`);
+  const text = scripts.data['sidecar.json'] as string;
+  return { text, config: parseSidecarConfig(text, 'sidecar.json') };
+}
+
+const valid = (): Record<string, any> => JSON.parse(documentOf({}).text);
+const refusal = (document: unknown) => {
+  try {
+    parseSidecarConfig(JSON.stringify(document), '/opt/postgres-cluster/sidecar.json');
+  } catch (error) {
+    return (error as Error).message;
+  }
+  return 'accepted';
+};
+
+describe('the sidecar configuration document', () => {
+  test('the default cluster\'s document: every setting as the manifests name things', () => {
+    expect(documentOf({}).config).toEqual({
+      version: 1,
+      leaderRecord: 'postgres-leader',
+      recordLabels: { 'app.kubernetes.io/name': 'postgresql', 'app.kubernetes.io/instance': 'postgres', 'app.kubernetes.io/managed-by': 'cdk8s-postgres-cluster' },
+      clusterSelector: 'app=postgres,app.kubernetes.io/instance=postgres',
+      roleLabel: 'role',
+      primaryHost: 'postgres-write',
+      port: 5432,
+      pgdata: '/var/lib/postgresql/data/pgdata',
+      socketDir: '/var/run/postgresql',
+      recordFile: '/var/run/postgresql/leader-record',
+      users: { superuser: 'postgres', replication: 'replicator', app: 'app', network: 'replicator' },
+      appDatabase: 'myapp',
+      secretDir: '/etc/postgres-cluster/secret',
+      appSecretDir: '/etc/postgres-cluster/app-secret',
+      tlsSecretDir: '',
+      passwordFile: '/var/run/postgres-credentials/pgpass',
+      tls: true,
+      synchronousReplicas: 0,
+      timing: { pollSeconds: 1, reassertSeconds: 30, isolationFenceSeconds: 10, walCheckSeconds: 10, maintainSeconds: 10, apiTimeoutSeconds: 2 },
+    });
+  });
+
+  test('non-default props arrive: names, roles, database, synchronous mode, TLS off, PostgreSQL 14\'s network superuser', () => {
+    const { config } = documentOf({
+      clusterName: 'orders', replicationUser: 'streamer', appUser: 'shop', database: 'shopdb', synchronousReplicas: 2, tls: false, postgresVersion: 14,
+    });
+    expect(config).toMatchObject({
+      leaderRecord: 'orders-leader',
+      clusterSelector: 'app=orders,app.kubernetes.io/instance=orders',
+      primaryHost: 'orders-write',
+      users: { superuser: 'postgres', replication: 'streamer', app: 'shop', network: 'postgres' },
+      appDatabase: 'shopdb',
+      synchronousReplicas: 2,
+      tls: false,
+    });
+    expect(config.recordLabels['app.kubernetes.io/instance']).toBe('orders');
+  });
+
+  test('a certificate from a Secret: the sidecar watches its mounted directory for renewals', () => {
+    expect(documentOf({ tlsSecretName: 'pg-cert' }).config).toMatchObject({ tls: true, tlsSecretDir: '/etc/postgres-cluster/tls' });
+  });
+
+  test.each<[string, (d: Record<string, any>) => unknown, string]>([
+    ['a missing setting', d => { delete d.synchronousReplicas; return d; }, 'synchronousReplicas is missing (an integer ≥ 0)'],
+    ['a negative count', d => ({ ...d, synchronousReplicas: -1 }), 'synchronousReplicas is -1: it must be an integer ≥ 0'],
+    ['a count given as text', d => ({ ...d, synchronousReplicas: '1' }), 'synchronousReplicas is "1": it must be an integer ≥ 0'],
+    ['a fractional count', d => ({ ...d, synchronousReplicas: 1.5 }), 'synchronousReplicas is 1.5: it must be an integer ≥ 0'],
+    ['an unknown setting', d => ({ ...d, pollSecs: 1 }), 'pollSecs is not a setting of this version of the agent'],
+    ['a relative path', d => ({ ...d, pgdata: 'data' }), 'pgdata is "data": it must be an absolute path'],
+    ['a path with a space', d => ({ ...d, recordFile: '/var/run/leader record' }), 'recordFile is "/var/run/leader record": it must be an absolute path'],
+    ['an empty name', d => ({ ...d, leaderRecord: '' }), 'leaderRecord is "": it must be a non-empty string without whitespace'],
+    ['a selector without a value', d => ({ ...d, clusterSelector: 'app' }), 'clusterSelector is "app": it must be a label selector'],
+    ['a selector with a space', d => ({ ...d, clusterSelector: 'app=a, b=c' }), 'clusterSelector is "app=a, b=c": it must be a label selector'],
+    ['port 0', d => ({ ...d, port: 0 }), 'port is 0: it must be an integer from 1 to 65535'],
+    ['port 65536', d => ({ ...d, port: 65536 }), 'port is 65536: it must be an integer from 1 to 65535'],
+    ['tls as text', d => ({ ...d, tls: 'true' }), 'tls is "true": it must be true or false'],
+    ['labels with a number', d => ({ ...d, recordLabels: { a: 1 } }), 'recordLabels is {"a":1}: it must be an object of string values'],
+    ['labels as a list', d => ({ ...d, recordLabels: ['a'] }), 'recordLabels is ["a"]: it must be an object of string values'],
+    ['a missing role', d => ({ ...d, users: { ...d.users, replication: undefined } }), 'users.replication is missing'],
+    ['an app role that is not text', d => ({ ...d, users: { ...d.users, app: null } }), 'users.app is null: it must be a string'],
+    ['no timing', d => ({ ...d, timing: undefined }), 'timing must be an object'],
+    ['zero seconds', d => ({ ...d, timing: { ...d.timing, pollSeconds: 0 } }), 'timing.pollSeconds is 0: it must be a number of seconds > 0'],
+    ['infinite seconds', d => ({ ...d, timing: { ...d.timing, maintainSeconds: 1e999 } }), 'timing.maintainSeconds is null: it must be a number of seconds > 0'],
+    ['a fence no longer than a round', d => ({ ...d, timing: { ...d.timing, isolationFenceSeconds: 1 } }),
+      'timing.isolationFenceSeconds must be longer than timing.pollSeconds'],
+    ['another version', d => ({ ...d, version: 2 }), 'version is 2: this agent reads version 1'],
+    ['a list', () => [], 'the document must be a JSON object'],
+  ])('refuses %s, naming the setting and how to fix it', (_name, change, problem) => {
+    const message = refusal(change(valid()));
+    expect(message).toContain(problem);
+    expect(message).toMatch(/^\/opt\/postgres-cluster\/sidecar\.json: invalid sidecar configuration: .* synthesize the manifests with the library version whose agent runs/);
+  });
+
+  test('every problem at once, not only the first', () => {
+    const message = refusal({ ...valid(), port: 0, tls: 1 });
+    expect(message).toContain('port is 0');
+    expect(message).toContain('tls is 1');
+  });
+
+  test('a fence one round longer than the poll is accepted', () => {
+    const d = valid();
+    expect(refusal({ ...d, timing: { ...d.timing, pollSeconds: 1, isolationFenceSeconds: 1.5 } })).toBe('accepted');
+  });
+
+  test('an app role may be empty (none), and a certificate directory too', () => {
+    const d = valid();
+    expect(refusal({ ...d, users: { ...d.users, app: '' }, tlsSecretDir: '' })).toBe('accepted');
+  });
+
+  test('text that is not JSON is refused as such', () => {
+    expect(() => parseSidecarConfig('{version: 1', 'sidecar.json')).toThrow(/^sidecar\.json: not JSON \(.*\); it is written by the library at synth/);
+  });
+});
