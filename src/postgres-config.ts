@@ -657,6 +657,7 @@ function sidecarConfigOf(config: PostgresConfig, names: ClusterNames): SidecarCo
     pgdata: PATHS.pgdata,
     socketDir: PATHS.runDir,
     recordFile: `${PATHS.runDir}/leader-record`,
+    eventFile: `${PATHS.runDir}/pod-event`,
     users: {
       superuser: SUPERUSER,
       replication: config.replicationUser,

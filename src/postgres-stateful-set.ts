@@ -292,6 +292,8 @@ export class PostgresStatefulSet extends Construct {
       { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: [names.leaderRecord], verbs: ['get', 'watch', 'patch', 'update'] },
       // A new cluster's first primary creates the record; Kubernetes cannot limit "create" to a name.
       { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
+      // The sidecar tells people what its pod did that they should know (an unrecorded promotion undone): Events about it.
+      { apiGroups: [''], resources: ['events'], verbs: ['create'] },
       // The secrets init container creates the generated Secrets that do not exist yet (it reads no other Secret; the
       // kubelet, not the pod, mounts them).
       ...(config.generatedSecretNames.length > 0 ? [

@@ -5377,6 +5377,7 @@ var FIELDS = {
   pgdata: "path",
   socketDir: "path",
   recordFile: "path",
+  eventFile: "path",
   appDatabase: "name",
   secretDir: "path",
   appSecretDir: "path",
@@ -6659,6 +6660,10 @@ function recordCopyText(record) {
   for (const field of RECORD_FIELDS) lines.push(`${field}=${annotations[`${RECORD_PREFIX}/${field}`] ?? ""}`);
   return lines.join("\n");
 }
+function parseEventLine(text) {
+  const match = /^(Normal|Warning) ([A-Z][A-Za-z]*) (\S.*)$/s.exec(text);
+  return match === null ? void 0 : { type: match[1], reason: match[2], message: match[3] };
+}
 var SidecarAgent = class {
   constructor(config, podName, kube, env) {
     this.config = config;
@@ -6717,6 +6722,7 @@ var SidecarAgent = class {
   /** One round: read, decide, act. */
   async round() {
     const started = this.env.wallMicros();
+    await this.postPodEvent();
     this.readPasswords();
     await this.reloadRenewedCertificate();
     await this.readRecord(started);
@@ -6886,14 +6892,13 @@ ${text}
    */
   async fence() {
     const unlabel = this.kube.labelPod(this.podName, this.config.roleLabel, null);
-    this.applied = "";
     try {
       writeStandbySignal(this.config.pgdata);
       if (!await fastShutdown(this.config.pgdata, SHUTDOWN_TIMEOUT_MS)) this.log("the fast shutdown did not finish; retrying next round");
     } catch (error) {
       this.log(`could not fence: ${error.message}; retrying next round`);
     }
-    await unlabel;
+    this.applied = (await unlabel).ok ? "" : void 0;
     this.server = observedRole(this.config.pgdata);
   }
   /** A switchover away from this pod waits for its shutdown checkpoint, once pg_control says it shut down cleanly. */
@@ -6991,6 +6996,28 @@ ${text}
     for (const member of [...this.goneAt.keys()]) {
       if (!next.sync.includes(member)) this.goneAt.delete(member);
     }
+  }
+  /** An Event the entrypoint left for the sidecar to post (`<type> <reason> <message>`); the file goes once it is posted. */
+  async postPodEvent() {
+    let text;
+    try {
+      text = fs3.readFileSync(this.config.eventFile, "utf8").trim();
+    } catch {
+      return;
+    }
+    const parsed = parseEventLine(text);
+    if (parsed === void 0) {
+      this.log(`ignoring ${this.config.eventFile}: not "<Normal|Warning> <Reason> <message>": ${text.slice(0, 200)}`);
+      fs3.rmSync(this.config.eventFile, { force: true });
+      return;
+    }
+    const posted = await this.kube.podEvent(this.podName, parsed.type, parsed.reason, parsed.message, "postgres-cluster-agent");
+    if (!posted.ok) {
+      this.log(`could not post the ${parsed.reason} Event (${posted.message}); retrying`);
+      return;
+    }
+    this.log(`posted a ${parsed.type} Event about this pod: ${parsed.reason}`);
+    fs3.rmSync(this.config.eventFile, { force: true });
   }
   /** The passwords as the mounted Secrets say now; undefined while a file is missing or empty. */
   readPasswords() {

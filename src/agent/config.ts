@@ -52,6 +52,8 @@ export interface SidecarConfig {
   readonly socketDir: string;
   /** The copy of the record the entrypoint reads (key=value lines), and `<recordFile>.wanted`, its request for a new one. */
   readonly recordFile: string;
+  /** An Event the entrypoint (which has no API token) asks the sidecar to post about the pod: one line `<type> <reason> <message>`. */
+  readonly eventFile: string;
   readonly users: SidecarUsers;
   /** The application's database. */
   readonly appDatabase: string;
@@ -94,6 +96,7 @@ const FIELDS: Readonly<Record<Exclude<keyof SidecarConfig, 'version' | 'users' |
   pgdata: 'path',
   socketDir: 'path',
   recordFile: 'path',
+  eventFile: 'path',
   appDatabase: 'name',
   secretDir: 'path',
   appSecretDir: 'path',

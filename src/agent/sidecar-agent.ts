@@ -80,6 +80,12 @@ export function recordCopyText(record: LeaderRecord | undefined): string {
   return lines.join('\n');
 }
 
+/** An Event line the entrypoint wrote: `<Normal|Warning> <Reason> <message>`, or undefined when it is not one. */
+export function parseEventLine(text: string): { type: 'Normal' | 'Warning'; reason: string; message: string } | undefined {
+  const match = /^(Normal|Warning) ([A-Z][A-Za-z]*) (\S.*)$/s.exec(text);
+  return match === null ? undefined : { type: match[1] as 'Normal' | 'Warning', reason: match[2], message: match[3] };
+}
+
 interface Passwords {
   readonly superuser: string;
   readonly replication: string;
@@ -141,6 +147,7 @@ export class SidecarAgent {
   /** One round: read, decide, act. */
   public async round(): Promise<void> {
     const started = this.env.wallMicros();
+    await this.postPodEvent();
     this.readPasswords();
     await this.reloadRenewedCertificate();
     await this.readRecord(started);
@@ -300,14 +307,14 @@ export class SidecarAgent {
    */
   private async fence(): Promise<void> {
     const unlabel = this.kube.labelPod(this.podName, this.config.roleLabel, null);
-    this.applied = '';
     try {
       writeStandbySignal(this.config.pgdata);
       if (!await fastShutdown(this.config.pgdata, SHUTDOWN_TIMEOUT_MS)) this.log('the fast shutdown did not finish; retrying next round');
     } catch (error) {
       this.log(`could not fence: ${(error as Error).message}; retrying next round`);
     }
-    await unlabel;
+    // A label that could not be removed (an isolated pod) is unknown: the next label step removes it once the API answers.
+    this.applied = (await unlabel).ok ? '' : undefined;
     this.server = observedRole(this.config.pgdata);
   }
 
@@ -415,6 +422,29 @@ export class SidecarAgent {
     for (const member of [...this.goneAt.keys()]) {
       if (!next.sync.includes(member)) this.goneAt.delete(member);
     }
+  }
+
+  /** An Event the entrypoint left for the sidecar to post (`<type> <reason> <message>`); the file goes once it is posted. */
+  private async postPodEvent(): Promise<void> {
+    let text: string;
+    try {
+      text = fs.readFileSync(this.config.eventFile, 'utf8').trim();
+    } catch {
+      return;
+    }
+    const parsed = parseEventLine(text);
+    if (parsed === undefined) {
+      this.log(`ignoring ${this.config.eventFile}: not "<Normal|Warning> <Reason> <message>": ${text.slice(0, 200)}`);
+      fs.rmSync(this.config.eventFile, { force: true });
+      return;
+    }
+    const posted = await this.kube.podEvent(this.podName, parsed.type, parsed.reason, parsed.message, 'postgres-cluster-agent');
+    if (!posted.ok) {
+      this.log(`could not post the ${parsed.reason} Event (${posted.message}); retrying`);
+      return;
+    }
+    this.log(`posted a ${parsed.type} Event about this pod: ${parsed.reason}`);
+    fs.rmSync(this.config.eventFile, { force: true });
   }
 
   /** The passwords as the mounted Secrets say now; undefined while a file is missing or empty. */

@@ -1,6 +1,6 @@
 // What a pod's postgres container does at start, decided from facts: a port of init-replica.sh's `decide` (and of the
 // checks its `main` makes first). Pure: the entrypoint gathers the facts and carries out the plan's steps in order.
-import { describeRecord, LeaderRecord } from './record';
+import { describeRecord, LeaderRecord, StableRecord } from './record';
 
 /** The sidecar's copy of the record, as the entrypoint finds it (init-replica.sh read_record). */
 export type RecordCopy =
@@ -43,6 +43,11 @@ export interface StartFacts {
   readonly syncReplicas: number;
   /** The recorded primary accepts connections (pg_isready); consulted only where init-replica.sh asks. */
   readonly recordedPrimaryAnswers: boolean;
+  /**
+   * The recorded primary's own timeline now (primary_timeline), undefined when it does not answer; asked only when this
+   * pod's data is on a newer timeline than the record's (check_unrecorded_promotion).
+   */
+  readonly recordedPrimaryTimeline: number | undefined;
 }
 
 /** What the executor does when a step fails: wait RETRY_SECONDS and decide again, or exit (the container restarts). */
@@ -62,6 +67,12 @@ export type StartStep =
   | { readonly do: 'await-sync-membership' }
   /** pg_basebackup from the pod (clone_from). */
   | { readonly do: 'clone'; readonly from: string; readonly onFailure: OnFailure }
+  /**
+   * The WAL of the timelines after `after` up to `through` (history files, then segments newest first, up to
+   * DIVERGED_WAL_LIMIT_MB) copied to a directory of their own on the volume, an UnrecordedPromotion Event asked of the
+   * sidecar (keep_diverged_wal).
+   */
+  | { readonly do: 'keep-diverged-wal'; readonly after: number; readonly through: number }
   /** CHECKPOINT on the pod, crash recovery here if needed, pg_rewind from it; if that fails, a new clone (rewind_from || reclone_from). */
   | { readonly do: 'rewind'; readonly from: string; readonly onFailure: OnFailure }
   /** exec postgres: the last step of a start. */
@@ -172,6 +183,7 @@ function decideWithRecord(facts: StartFacts, record: LeaderRecord, data: Extract
     const steps: StartStep[] = data.standbySignal ? [{ do: 'remove-standby-signal' }] : [];
     return plan(`the leader record names this pod as the primary (${describeRecord(record)}): starting as the primary`, ...steps, { do: 'start', as: 'primary' });
   }
+  if (data.timeline > record.timeline) return decideNewerTimeline(facts, record, data);
   if (!data.standbySignal) {
     // rejoin: a former primary follows the recorded one only onto a newer timeline, and only if it answers.
     if (record.timeline <= data.timeline) {
@@ -191,6 +203,29 @@ function decideWithRecord(facts: StartFacts, record: LeaderRecord, data: Extract
       { do: 'rewind', from: record.primary, onFailure: 'exit' }, ...syncMembership(facts), { do: 'start', as: 'replica' });
   }
   return plan(`the data directory is a replica's: starting as a replica of ${record.primary}`, ...syncMembership(facts), { do: 'start', as: 'replica' });
+}
+
+/**
+ * This pod's data is on a newer timeline than the record's, and the record names another pod (check_unrecorded_promotion).
+ * Once the recorded primary confirms the record's timeline is its own, this pod's timeline is one the record never named:
+ * a promotion by hand (the reference design's manual steps: relabel, pg_promote), not a newer primary. Its WAL since is
+ * kept aside for a person, and it rejoins the recorded primary, rewinding "onto an older timeline": that rule guards
+ * recorded primaries, and this one never was.
+ */
+function decideNewerTimeline(facts: StartFacts, record: StableRecord, data: Extract<DataDirectory, { kind: 'data' }>): StartPlan {
+  const primary = facts.recordedPrimaryTimeline;
+  if (primary === undefined) {
+    return plan(`this pod's data is on timeline ${data.timeline}, newer than the leader record's (${record.timeline}); the recorded primary `
+      + `${record.primary} does not answer, and only it can say whether this pod's timeline is one the record never named`, WAIT);
+  }
+  if (primary !== record.timeline) {
+    return plan(`the leader record's timeline (${record.timeline}) is behind its primary's (${primary}): waiting for its sidecar to record it`,
+      { do: 'wait', retry: 'bootstrap' });
+  }
+  return plan(`this pod was promoted outside the leader record (timeline ${data.timeline}; the record names ${record.primary} on timeline `
+    + `${record.timeline}): an unrecorded divergence, not a newer primary. Keeping its WAL since aside, then rejoining ${record.primary}`,
+  { do: 'keep-diverged-wal', after: record.timeline, through: data.timeline }, { do: 'rewind', from: record.primary, onFailure: 'wait' },
+  ...syncMembership(facts), { do: 'start', as: 'replica' });
 }
 
 function syncMembership(facts: StartFacts): StartStep[] {

@@ -58,6 +58,11 @@ if [ "$TLS_MODE" = off ]; then REPLICATION_SSLMODE=prefer; else REPLICATION_SSLM
 : "${RESTORE_TARGET_TIME:=}"
 # walArchive: the stanza (the cluster's name) that archive-push writes into; empty without archiving.
 : "${ARCHIVE_STANZA:=}"
+# A pod promoted by hand (a promotion the leader record never named) keeps the WAL of its own timeline here, up to this
+# many MB, for a person, before it rejoins the recorded primary; and tells its sidecar, which posts an Event.
+: "${DIVERGED_WAL_DIR:=$(dirname "$PGDATA")/diverged-wal}"
+: "${DIVERGED_WAL_LIMIT_MB:=1024}"
+: "${POD_EVENT_FILE:=/var/run/postgresql/pod-event}"
 export PGPASSFILE PGPORT
 export PGCONNECT_TIMEOUT=$CONNECT_TIMEOUT
 
@@ -320,6 +325,11 @@ rejoin() {
   local host own_timeline
   host=$(record_host)
   own_timeline=$(local_timeline)
+  check_unrecorded_promotion "$own_timeline"
+  case $DIVERGED in
+    1) return 0 ;;
+    2) return 13 ;;
+  esac
   if (( ${REC[timeline]:-0} <= own_timeline )); then
     return 10
   fi
@@ -417,10 +427,15 @@ decide() {
       10) wait_a_little "this pod's data is a former primary's, on a timeline ($(local_timeline)) not older than the recorded primary's" \
            "(${REC[primary]}, timeline ${REC[timeline]}): never rewinding onto an older timeline. A person must decide: see the README (split brain)"; return ;;
       11) wait_a_little "this pod was a primary; the recorded primary ${REC[primary]} does not answer, and only it can say how to rejoin"; return ;;
+      13) return ;;
       *) wait_a_little "rejoining ${REC[primary]} failed"; return ;;
     esac
   else
-    resume_replica
+    check_unrecorded_promotion "$(local_timeline)"
+    case $DIVERGED in
+      0) resume_replica ;;
+      2) return ;;
+    esac
   fi
   await_sync_membership
   START_AS=replica
@@ -441,6 +456,63 @@ resume_replica() {
   pg_isready --quiet --host="$(record_host)" --port="$PGPORT" --timeout="$CONNECT_TIMEOUT" || return 0
   log "the primary is on a newer timeline (${REC[timeline]}) than this replica ($own_timeline): checking that this replica can follow it"
   rewind_from "$(record_host)" || reclone_from "$(record_host)"
+}
+
+# The recorded primary's own timeline now (that of its current WAL file), or nothing when it does not answer: the
+# record's may lag behind it for a moment after a promotion.
+primary_timeline() {
+  psql "host=$(record_host) user=$NETWORK_USER dbname=postgres" -XAtq \
+    -c "SELECT ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int WHERE NOT pg_is_in_recovery()" 2> /dev/null
+}
+
+# A timeline newer than the recorded primary's, which the record never named: this pod was promoted by hand (as the
+# reference design's manual failover steps say: relabel, pg_promote), not by a failover job. Not a newer primary but an
+# unrecorded divergence: what it accepted meanwhile is kept aside for a person (its WAL since the promotion, up to
+# DIVERGED_WAL_LIMIT_MB), and it rejoins the recorded primary (pg_rewind, or a new clone). Sets DIVERGED: 0 not
+# diverged, 1 diverged and rejoined, 2 cannot tell yet (the primary does not answer, or the record lags behind it).
+check_unrecorded_promotion() {
+  local own_timeline=$1 primary
+  DIVERGED=0
+  [[ ${REC[timeline]:-} =~ ^[1-9][0-9]*$ ]] && (( own_timeline > REC[timeline] )) || return 0
+  DIVERGED=2
+  primary=$(primary_timeline) || primary=""
+  if ! [[ $primary =~ ^[0-9]+$ ]]; then
+    wait_a_little "this pod's data is on timeline $own_timeline, newer than the leader record's (${REC[timeline]}); the recorded primary" \
+      "${REC[primary]} does not answer, and only it can say whether this pod's timeline is one the record never named"
+    return 0
+  fi
+  if (( primary != REC[timeline] )); then
+    WAIT_SECONDS=0.2 wait_a_little "the leader record's timeline (${REC[timeline]}) is behind its primary's ($primary): waiting for its sidecar to record it"
+    return 0
+  fi
+  keep_diverged_wal "$own_timeline"
+  rewind_from "$(record_host)" || reclone_from "$(record_host)" || { wait_a_little "rejoining ${REC[primary]} failed"; return 0; }
+  DIVERGED=1
+}
+
+# Copies the WAL of the timelines after the record's (their history files, then their segments, newest first, up to
+# DIVERGED_WAL_LIMIT_MB) into a directory of its own on the volume, logs where, and leaves an Event for the sidecar.
+keep_diverged_wal() {
+  local own_timeline=$1 dir timeline hex file kept=0 left=0 bytes=0 size limit=$((DIVERGED_WAL_LIMIT_MB * 1048576)) message over=""
+  dir="$DIVERGED_WAL_DIR/$(TZ=UTC0 printf '%(%Y%m%dT%H%M%SZ)T' -1)-timeline-$own_timeline"
+  mkdir -p "$dir"
+  for ((timeline = REC[timeline] + 1; timeline <= own_timeline; timeline++)); do
+    hex=$(printf '%08X' "$timeline")
+    if [ -e "$PGDATA/pg_wal/$hex.history" ]; then cp -p "$PGDATA/pg_wal/$hex.history" "$dir/"; fi
+    while IFS= read -r file; do
+      size=$(stat -c %s "$PGDATA/pg_wal/$file")
+      if (( bytes + size > limit )); then left=$((left + 1)); continue; fi
+      cp -p "$PGDATA/pg_wal/$file" "$dir/"
+      bytes=$((bytes + size))
+      kept=$((kept + 1))
+    done < <(find "$PGDATA/pg_wal" -maxdepth 1 -name "${hex}????????????????*" -printf '%f\n' | sort -r)
+  done
+  if ((left > 0)); then over="; $left older files left out, over $DIVERGED_WAL_LIMIT_MB MB"; fi
+  message="this pod was promoted outside the leader record (timeline $own_timeline; the record names ${REC[primary]} on timeline"
+  message+=" ${REC[timeline]}): an unrecorded divergence, not a newer primary. Whatever it accepted since is kept in $dir ($kept WAL"
+  message+=" files, $((bytes / 1048576)) MB$over); rejoining ${REC[primary]}"
+  log "UNRECORDED PROMOTION: $message"
+  if printf 'Warning UnrecordedPromotion %s\n' "$message" > "$POD_EVENT_FILE.new"; then mv -f "$POD_EVENT_FILE.new" "$POD_EVENT_FILE"; fi
 }
 
 describe_record() {

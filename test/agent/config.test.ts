@@ -35,6 +35,7 @@ describe('the sidecar configuration document', () => {
       pgdata: '/var/lib/postgresql/data/pgdata',
       socketDir: '/var/run/postgresql',
       recordFile: '/var/run/postgresql/leader-record',
+      eventFile: '/var/run/postgresql/pod-event',
       users: { superuser: 'postgres', replication: 'replicator', app: 'app', network: 'replicator' },
       appDatabase: 'myapp',
       secretDir: '/etc/postgres-cluster/secret',

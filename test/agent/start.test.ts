@@ -24,6 +24,7 @@ function facts(overrides: Partial<StartFacts> & { rec?: LeaderRecord | 'absent' 
     restoreFrom: false,
     syncReplicas: 0,
     recordedPrimaryAnswers: true,
+    recordedPrimaryTimeline: 3,
     ...rest,
   };
 }
@@ -113,8 +114,22 @@ const cases: Array<[string, StartFacts, StartStep[], string]> = [
     facts({ data: { ...primaryData, timeline: 2 }, syncReplicas: 1 }), [{ do: 'rewind', from: 'pg-0', onFailure: 'wait' }, awaitSync, startReplica], 'rejoining'],
   ['record: another primary on the same timeline; PostgreSQL: a primary\'s data. Never rewinds onto an older timeline: split brain, waits for a person',
     facts({ data: primaryData }), [wait], 'on a timeline (3) not older than the recorded primary\'s (pg-0, timeline 3): never rewinding onto an older timeline'],
-  ['a former primary on a newer timeline than the record\'s: waits for a person',
-    facts({ data: { ...primaryData, timeline: 4 } }), [wait], 'on a timeline (4) not older'],
+  // A timeline the record never named: a promotion by hand (issue: the reference design's manual failover steps).
+  ['a former primary on a newer timeline than the record\'s, the record\'s being its primary\'s: promoted by hand; keeps its WAL aside, rejoins',
+    facts({ data: { ...primaryData, timeline: 4 } }),
+    [{ do: 'keep-diverged-wal', after: 3, through: 4 }, { do: 'rewind', from: 'pg-0', onFailure: 'wait' }, startReplica],
+    'this pod was promoted outside the leader record (timeline 4; the record names pg-0 on timeline 3): an unrecorded divergence, not a newer primary'],
+  ['a fenced pod (standby.signal) promoted by hand, two timelines ahead: keeps both timelines\' WAL, rejoins, waits to be listed in synchronous mode',
+    facts({ data: { ...replicaData, timeline: 5 }, syncReplicas: 1 }),
+    [{ do: 'keep-diverged-wal', after: 3, through: 5 }, { do: 'rewind', from: 'pg-0', onFailure: 'wait' }, awaitSync, startReplica], 'an unrecorded divergence'],
+  ['a newer timeline while the recorded primary does not answer: waits (only it can tell)',
+    facts({ data: { ...replicaData, timeline: 4 }, recordedPrimaryTimeline: undefined }), [wait],
+    'this pod\'s data is on timeline 4, newer than the leader record\'s (3); the recorded primary pg-0 does not answer'],
+  ['a newer timeline while the record lags behind its primary (just promoted, not yet recorded): waits briefly, never discards',
+    facts({ data: { ...replicaData, timeline: 4 }, recordedPrimaryTimeline: 4 }), [{ do: 'wait', retry: 'bootstrap' }],
+    'the leader record\'s timeline (3) is behind its primary\'s (4): waiting for its sidecar to record it'],
+  ['a newer timeline than a primary that is itself ahead of the record: still waits for the record',
+    facts({ data: { ...primaryData, timeline: 6 }, recordedPrimaryTimeline: 5 }), [{ do: 'wait', retry: 'bootstrap' }], 'is behind its primary\'s (5)'],
   ['a former primary whose recorded primary does not answer: waits (only it can say how to rejoin)',
     facts({ data: { ...primaryData, timeline: 2 }, recordedPrimaryAnswers: false }), [wait], 'the recorded primary pg-0 does not answer'],
 
@@ -132,8 +147,6 @@ const cases: Array<[string, StartFacts, StartStep[], string]> = [
     facts({ data: { ...replicaData, timeline: 2, shutDownCleanly: false } }), [startReplica], 'starting as a replica of pg-0'],
   ['a replica behind a newer timeline whose primary does not answer: starts and follows',
     facts({ data: { ...replicaData, timeline: 2 }, recordedPrimaryAnswers: false }), [startReplica], 'starting as a replica of pg-0'],
-  ['a replica on a newer timeline than the record\'s: starts as a replica (no check)',
-    facts({ data: { ...replicaData, timeline: 5 } }), [startReplica], 'starting as a replica of pg-0'],
 
   // The sidecar asked for a new clone.
   ['a re-clone asked for by the sidecar: the replica\'s data goes, the marker goes, it clones and starts',
@@ -177,7 +190,7 @@ describe('decideStart over every record state × data directory × answer of the
   const dataSeen: DataDirectory[] = [empty, replicaData, primaryData, { ...replicaData, timeline: 2 }, { ...primaryData, timeline: 2 },
     { ...primaryData, timeline: 4 }, { ...replicaData, timeline: 2, shutDownCleanly: false }, { ...primaryData, initializedByEntrypoint: true }];
   const matrix = recordsSeen.flatMap(record => dataSeen.flatMap(data => [true, false].flatMap(answers =>
-    [0, 1].map(syncReplicas => facts({ rec: record ?? 'absent', data, recordedPrimaryAnswers: answers, syncReplicas })))));
+    [0, 1].map(syncReplicas => facts({ rec: record ?? 'absent', data, recordedPrimaryAnswers: answers, recordedPrimaryTimeline: answers ? 3 : undefined, syncReplicas })))));
 
   const rows = matrix.map(f => [JSON.stringify(f.record), JSON.stringify(f.data), f.recordedPrimaryAnswers, f.syncReplicas, f] as const);
   test.each(rows)(
@@ -194,9 +207,14 @@ describe('decideStart over every record state × data directory × answer of the
       }
       // A new cluster is made only when there is no record.
       if (decided.steps.some(s => s.do === 'initialize' || s.do === 'restore')) expect(record).toBeUndefined();
-      // Data is never rewound onto a timeline that is not newer than its own.
-      const rewind = decided.steps.find(s => s.do === 'rewind');
-      if (rewind && given.data.kind === 'data') expect(record!.timeline).toBeGreaterThan(given.data.timeline);
+      // Data is rewound onto a timeline that is not newer than its own only when that timeline is one the record never
+      // named (the recorded primary confirms the record's), and only after its WAL was kept aside.
+      const rewind = decided.steps.findIndex(s => s.do === 'rewind');
+      if (rewind >= 0 && given.data.kind === 'data' && record!.timeline <= given.data.timeline) {
+        expect(record!.timeline).toBeLessThan(given.data.timeline);
+        expect(given.recordedPrimaryTimeline).toBe(record!.timeline);
+        expect(decided.steps.slice(0, rewind)).toContainEqual({ do: 'keep-diverged-wal', after: record!.timeline, through: given.data.timeline });
+      }
       // Every plan ends in a start, a wait, a new decision or a failure.
       expect(['start', 'wait', 'decide-again', 'fail']).toContain(last.do);
     });

@@ -420,6 +420,11 @@ export class E2eCluster implements PodHost {
     return containerEnvironment(this, this.podName(0), '', template, template.spec.containers[0])[name];
   }
 
+  /** The Events the API server holds (the sidecars' podEvent), as `kubectl get events` lists them. */
+  public events(): StoredObject[] {
+    return this.api.events();
+  }
+
   public endpoints(service: string): string[] {
     const ips = this.readEndpoints(service);
     return this.livePods().filter(p => ips.includes(`${p.ip}:5432`)).map(p => p.name).sort();
