@@ -5541,6 +5541,24 @@ var KubeClient = class {
     }
     return { ok: true, value: names };
   }
+  /** The pods matching a label selector, each with whether it is being deleted (metadata.deletionTimestamp). */
+  async listPods(labelSelector) {
+    const what = `GET pods?labelSelector=${labelSelector}`;
+    const answer = await this.request("GET", what, `${this.corePath("pods")}?${new URLSearchParams({ labelSelector })}`);
+    if (!answer.ok) return answer;
+    const items = answer.body?.items;
+    const pods = Array.isArray(items) ? items.map(podSummary) : [];
+    if (!Array.isArray(items) || pods.some((pod) => pod === void 0)) return badAnswer(what, answer.status, "a PodList with named items");
+    return { ok: true, value: pods };
+  }
+  /** One pod, as listPods summarizes it; 404 → { ok: true, value: undefined }. */
+  async getPod(name) {
+    const what = `GET pods/${name}`;
+    const answer = await this.request("GET", what, this.corePath("pods", name));
+    if (!answer.ok) return answer.status === 404 ? { ok: true, value: void 0 } : answer;
+    const pod = podSummary(answer.body);
+    return pod === void 0 ? badAnswer(what, answer.status, "a named Pod") : { ok: true, value: pod };
+  }
   /** Sets (value string) or removes (value null) one label of a pod: a merge patch of metadata.labels. */
   async labelPod(name, key, value) {
     const what = `PATCH pods/${name}`;
@@ -5737,6 +5755,11 @@ function asObject(what, answer) {
   if (!answer.ok) return answer;
   if (typeof answer.body !== "object" || answer.body === null || Array.isArray(answer.body)) return badAnswer(what, answer.status, "an object");
   return { ok: true, value: answer.body };
+}
+function podSummary(item) {
+  const metadata = item?.metadata;
+  if (typeof metadata?.name !== "string") return void 0;
+  return { name: metadata.name, terminating: typeof metadata.deletionTimestamp === "string" };
 }
 function asVoid(answer) {
   return answer.ok ? { ok: true, value: void 0 } : answer;
@@ -5995,6 +6018,13 @@ var LocalPostgres = class {
       const row = (await query(STATUS_SQL))[0];
       if (row === void 0) return void 0;
       return { role: row.role, lsn: row.lsn ?? "", receiver: row.receiver, timeline: Number(row.timeline) };
+    });
+  }
+  /** The standbys streaming from this primary (pg_stat_replication): name, state and flushed position. */
+  async standbys() {
+    return this.session("listing the standbys", async (query) => {
+      const rows = await query("SELECT application_name AS name, state, flush_lsn::text AS flush FROM pg_stat_replication");
+      return rows.map((row) => ({ name: String(row.name), state: String(row.state), flushLsn: row.flush ?? void 0 }));
     });
   }
   async isInRecovery() {
@@ -6276,6 +6306,14 @@ async function sleep2(ms) {
 var fs3 = __toESM(require("fs"));
 var path2 = __toESM(require("path"));
 
+// src/agent/failover-target.ts
+var LSN = /^[0-9A-F]+\/[0-9A-F]+$/;
+function parseLsn(lsn) {
+  if (!LSN.test(lsn)) return void 0;
+  const [high, low] = lsn.split("/");
+  return BigInt(`0x${high}`) * 0x100000000n + BigInt(`0x${low}`);
+}
+
 // src/agent/record.ts
 var RECORD_PREFIX = "postgres.cdk8s.io";
 var RECORD_FIELDS = [
@@ -6475,6 +6513,20 @@ function recordTimeline(record, timeline) {
 function recordSyncSet(record, sync) {
   return { ...record, sync: [...sync] };
 }
+function takenBy(record, takeover) {
+  return {
+    version: record.version,
+    epoch: record.epoch + 1,
+    timeline: record.timeline,
+    systemIdentifier: record.systemIdentifier,
+    sync: record.sync,
+    previous: takeover.previous,
+    job: takeover.job
+  };
+}
+function beginSwitchover(record, takeover) {
+  return { ...takenBy(record, takeover), state: "switching-over", target: takeover.target, checkpoint: void 0 };
+}
 function recordCheckpoint(record, checkpoint2) {
   return { ...record, checkpoint: checkpoint2 };
 }
@@ -6490,6 +6542,37 @@ function stable(record, primary, epoch, sync) {
     timeline: record.timeline,
     systemIdentifier: record.systemIdentifier,
     sync
+  };
+}
+
+// src/agent/handover.ts
+function decideHandover(facts) {
+  const record = facts.record;
+  if (facts.podTerminating !== true) {
+    const reason = facts.podTerminating === void 0 ? "stopping: the API did not say whether this pod is being deleted, so the primary stays where it is" : "stopping, but the pod is not being deleted (a restart): the primary stays where it is";
+    return { kind: "stop", reason };
+  }
+  if (record?.state !== "stable" || record.primary !== facts.podName || !facts.primaryData) {
+    return { kind: "stop", reason: `this pod is being deleted; it is not the primary the record names (${describeRecord(record)}): nothing to hand over` };
+  }
+  if (facts.pods === void 0) {
+    return { kind: "stop", reason: "this primary's pod is being deleted, but the cluster's pods cannot be listed: no handover (run the failover job)" };
+  }
+  const staying = new Set(facts.pods.filter((pod) => !pod.terminating && pod.name !== facts.podName).map((pod) => pod.name));
+  const candidates = facts.standbys.filter((standby) => standby.state === "streaming" && staying.has(standby.name) && parseLsn(standby.flushLsn ?? "") !== void 0).sort((a, b) => {
+    const diff = parseLsn(b.flushLsn) - parseLsn(a.flushLsn);
+    return diff > 0n ? 1 : diff < 0n ? -1 : a.name.localeCompare(b.name);
+  });
+  if (candidates.length === 0) {
+    return { kind: "stop", reason: "this primary's pod is being deleted, and no standby that stays streams from it: no handover (run the failover job)" };
+  }
+  const target = candidates[0].name;
+  const next = beginSwitchover(record, { previous: facts.podName, target, job: facts.podName });
+  return {
+    kind: "hand-over",
+    target,
+    record: next,
+    reason: `this primary's pod is being deleted: handing the primary over to ${target}, the most advanced standby that stays (flushed ${candidates[0].flushLsn}), by a switchover (${describeRecord(next)})`
   };
 }
 
@@ -6645,6 +6728,7 @@ async function nodeStatus(config) {
 var SHUTDOWN_TIMEOUT_MS = 6e4;
 var PROMOTE_TIMEOUT_MS = 6e4;
 var RECORD_COPY_SECONDS = 2;
+var HANDOVER_SECONDS = 20;
 var WAL_CHECK_EVERY_SECONDS = 3;
 function passfileField(value) {
   return value.replace(/\\/g, "\\\\").replace(/:/g, "\\:");
@@ -6702,6 +6786,8 @@ var SidecarAgent = class {
   lastStreaming;
   lastWalCheck = -Infinity;
   soon = false;
+  /** The standbys streaming from this primary, as last seen (maintainPrimary). */
+  standbys = [];
   wake;
   pg;
   log(message) {
@@ -6716,8 +6802,52 @@ var SidecarAgent = class {
       await this.nap(signal);
     }
     await watching;
+    await this.handOverIfDeleted();
     if (this.applied !== "") await this.kube.labelPod(this.podName, this.config.roleLabel, null);
     await this.pg.close();
+  }
+  /**
+   * Stopping: if this pod is being deleted and is the serving primary the record names, it hands the primary over by a
+   * switchover (handover.ts), then goes on with its rounds (it fences itself, as the kubelet stops PostgreSQL anyway, and
+   * records its shutdown checkpoint) until the target is the recorded primary or HANDOVER_SECONDS have passed.
+   */
+  async handOverIfDeleted() {
+    const [me, pods] = await Promise.all([
+      this.kube.getPod(this.podName),
+      this.kube.listPods(this.config.clusterSelector),
+      this.readRecord(this.env.wallMicros())
+    ]);
+    const state = controlOf(this.config.pgdata)?.state;
+    const plan2 = decideHandover({
+      podName: this.podName,
+      podTerminating: me.ok ? me.value?.terminating === true : void 0,
+      record: this.apiUp ? this.record : void 0,
+      primaryData: state === 6 /* IN_PRODUCTION */ || state === 3 /* SHUTTING_DOWN */ || state === 1 /* SHUT_DOWN */,
+      standbys: this.standbys,
+      pods: pods.ok ? pods.value : void 0
+    });
+    this.log(plan2.reason);
+    if (plan2.kind !== "hand-over") return;
+    const done = await this.swap(plan2.record);
+    if (!done.ok) {
+      this.log(`could not write the handover (${done.message}): the primary stops without one (run the failover job)`);
+      return;
+    }
+    const deadline = this.env.monotonic() + HANDOVER_SECONDS;
+    while (this.env.monotonic() < deadline) {
+      await this.round();
+      const record = this.record;
+      if (record?.state === "stable" && record.primary === plan2.target) {
+        this.log(`handed over: ${describeRecord(record)}`);
+        return;
+      }
+      if (record?.state !== "switching-over" || record.job !== this.podName) {
+        this.log(`the handover was taken over by someone else (${describeRecord(record)})`);
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    this.log(`${plan2.target} did not take over within ${HANDOVER_SECONDS}s: the record stays switching-over (run the failover job to finish or undo it)`);
   }
   /** One round: read, decide, act. */
   async round() {
@@ -6949,6 +7079,7 @@ ${text}
   }
   /** Slots for every other pod that exists, the synchronous set and the timeline, when pods came or went or now and then. */
   async maintainPrimary() {
+    this.standbys = await this.attempt(() => this.pg.standbys()) ?? this.standbys;
     const others = await this.otherPods();
     if (others === void 0 || this.record?.state !== "stable") return;
     const key = others.join(",");

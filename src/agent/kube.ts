@@ -142,6 +142,26 @@ export class KubeClient {
     return { ok: true, value: names };
   }
 
+  /** The pods matching a label selector, each with whether it is being deleted (metadata.deletionTimestamp). */
+  public async listPods(labelSelector: string): Promise<ApiResult<PodSummary[]>> {
+    const what = `GET pods?labelSelector=${labelSelector}`;
+    const answer = await this.request('GET', what, `${this.corePath('pods')}?${new URLSearchParams({ labelSelector })}`);
+    if (!answer.ok) return answer;
+    const items = (answer.body as { items?: unknown } | null)?.items;
+    const pods = Array.isArray(items) ? items.map(podSummary) : [];
+    if (!Array.isArray(items) || pods.some(pod => pod === undefined)) return badAnswer(what, answer.status, 'a PodList with named items');
+    return { ok: true, value: pods as PodSummary[] };
+  }
+
+  /** One pod, as listPods summarizes it; 404 → { ok: true, value: undefined }. */
+  public async getPod(name: string): Promise<ApiResult<PodSummary | undefined>> {
+    const what = `GET pods/${name}`;
+    const answer = await this.request('GET', what, this.corePath('pods', name));
+    if (!answer.ok) return answer.status === 404 ? { ok: true, value: undefined } : answer;
+    const pod = podSummary(answer.body);
+    return pod === undefined ? badAnswer(what, answer.status, 'a named Pod') : { ok: true, value: pod };
+  }
+
   /** Sets (value string) or removes (value null) one label of a pod: a merge patch of metadata.labels. */
   public async labelPod(name: string, key: string, value: string | null): Promise<ApiResult<void>> {
     const what = `PATCH pods/${name}`;
@@ -352,6 +372,19 @@ function asObject(what: string, answer: Answer): ApiResult<LeaseObject> {
   if (!answer.ok) return answer;
   if (typeof answer.body !== 'object' || answer.body === null || Array.isArray(answer.body)) return badAnswer(what, answer.status, 'an object');
   return { ok: true, value: answer.body as LeaseObject };
+}
+
+/** A pod as the agent needs it: its name, and whether it is being deleted. */
+export interface PodSummary {
+  readonly name: string;
+  /** metadata.deletionTimestamp is set: the pod is terminating (deleted, evicted, scaled away). */
+  readonly terminating: boolean;
+}
+
+function podSummary(item: unknown): PodSummary | undefined {
+  const metadata = (item as { metadata?: { name?: unknown; deletionTimestamp?: unknown } } | null)?.metadata;
+  if (typeof metadata?.name !== 'string') return undefined;
+  return { name: metadata.name, terminating: typeof metadata.deletionTimestamp === 'string' };
 }
 
 function asVoid(answer: Answer): ApiResult<void> {

@@ -8,6 +8,7 @@ import * as path from 'path';
 // Bundled into the agent by esbuild: not a runtime dependency of the library.
 // eslint-disable-next-line import/no-extraneous-dependencies
 import { Client, ClientConfig, DatabaseError, QueryConfig } from 'pg';
+import type { Standby } from './handover';
 import { ServerAnswer, STATUS_SQL } from './node-status';
 import { ControlFile, ServerRole } from './sidecar';
 
@@ -277,6 +278,14 @@ export class LocalPostgres {
       const row = (await query(STATUS_SQL))[0];
       if (row === undefined) return undefined;
       return { role: row.role as ServerAnswer['role'], lsn: (row.lsn as string | null) ?? '', receiver: row.receiver as string, timeline: Number(row.timeline) };
+    });
+  }
+
+  /** The standbys streaming from this primary (pg_stat_replication): name, state and flushed position. */
+  public async standbys(): Promise<Standby[]> {
+    return this.session('listing the standbys', async query => {
+      const rows = await query('SELECT application_name AS name, state, flush_lsn::text AS flush FROM pg_stat_replication');
+      return rows.map(row => ({ name: String(row.name), state: String(row.state), flushLsn: (row.flush as string | null) ?? undefined }));
     });
   }
 

@@ -6,9 +6,10 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { SidecarConfig } from './config';
+import { decideHandover, Standby } from './handover';
 import { followLease, KubeClient } from './kube';
 import { NodeStatusFacts, statusLine } from './node-status';
-import { fastShutdown, LocalPostgres, observedRole, primaryLacksWal, readControlFile, readPostmaster, slotOf, writeStandbySignal } from './postgres';
+import { DbState, fastShutdown, LocalPostgres, observedRole, primaryLacksWal, readControlFile, readPostmaster, slotOf, writeStandbySignal } from './postgres';
 import { decodeRecord, describeRecord, encodeAnnotations, encodeRecordLease, encodeRecordPatch, LeaderRecord, RECORD_FIELDS, RECORD_PREFIX, StableRecord } from './record';
 import { decideSidecarStep, nextSyncSet, ServerRole, shutdownCheckpointUpdate, SidecarFacts, SidecarRecord, SidecarStep, timelineUpdate } from './sidecar';
 import { recordSyncSet } from './transitions';
@@ -58,6 +59,8 @@ const SHUTDOWN_TIMEOUT_MS = 60_000;
 const PROMOTE_TIMEOUT_MS = 60_000;
 /** The record copy is rewritten at least this often, so that the entrypoint always finds a fresh one. */
 const RECORD_COPY_SECONDS = 2;
+/** How long a primary whose pod is being deleted waits for its handover to finish (within the pod's 30 s of grace). */
+const HANDOVER_SECONDS = 20;
 /** A replica looks at its WAL receiver every few seconds, enough to notice walCheckSeconds without streaming. */
 const WAL_CHECK_EVERY_SECONDS = 3;
 
@@ -117,6 +120,8 @@ export class SidecarAgent {
   private lastStreaming: number;
   private lastWalCheck = -Infinity;
   private soon = false;
+  /** The standbys streaming from this primary, as last seen (maintainPrimary). */
+  private standbys: readonly Standby[] = [];
   private wake: (() => void) | undefined;
   private readonly pg: LocalPostgres;
 
@@ -140,8 +145,51 @@ export class SidecarAgent {
       await this.nap(signal);
     }
     await watching;
+    await this.handOverIfDeleted();
     if (this.applied !== '') await this.kube.labelPod(this.podName, this.config.roleLabel, null);
     await this.pg.close();
+  }
+
+  /**
+   * Stopping: if this pod is being deleted and is the serving primary the record names, it hands the primary over by a
+   * switchover (handover.ts), then goes on with its rounds (it fences itself, as the kubelet stops PostgreSQL anyway, and
+   * records its shutdown checkpoint) until the target is the recorded primary or HANDOVER_SECONDS have passed.
+   */
+  private async handOverIfDeleted(): Promise<void> {
+    const [me, pods] = await Promise.all([
+      this.kube.getPod(this.podName), this.kube.listPods(this.config.clusterSelector), this.readRecord(this.env.wallMicros()),
+    ]);
+    const state = controlOf(this.config.pgdata)?.state;
+    const plan = decideHandover({
+      podName: this.podName,
+      podTerminating: me.ok ? me.value?.terminating === true : undefined,
+      record: this.apiUp ? this.record : undefined,
+      primaryData: state === DbState.IN_PRODUCTION || state === DbState.SHUTTING_DOWN || state === DbState.SHUT_DOWN,
+      standbys: this.standbys,
+      pods: pods.ok ? pods.value : undefined,
+    });
+    this.log(plan.reason);
+    if (plan.kind !== 'hand-over') return;
+    const done = await this.swap(plan.record);
+    if (!done.ok) {
+      this.log(`could not write the handover (${done.message}): the primary stops without one (run the failover job)`);
+      return;
+    }
+    const deadline = this.env.monotonic() + HANDOVER_SECONDS;
+    while (this.env.monotonic() < deadline) {
+      await this.round();
+      const record = this.record;
+      if (record?.state === 'stable' && record.primary === plan.target) {
+        this.log(`handed over: ${describeRecord(record)}`);
+        return;
+      }
+      if (record?.state !== 'switching-over' || record.job !== this.podName) {
+        this.log(`the handover was taken over by someone else (${describeRecord(record)})`);
+        return;
+      }
+      await new Promise(resolve => setTimeout(resolve, 50));
+    }
+    this.log(`${plan.target} did not take over within ${HANDOVER_SECONDS}s: the record stays switching-over (run the failover job to finish or undo it)`);
   }
 
   /** One round: read, decide, act. */
@@ -372,6 +420,8 @@ export class SidecarAgent {
 
   /** Slots for every other pod that exists, the synchronous set and the timeline, when pods came or went or now and then. */
   private async maintainPrimary(): Promise<void> {
+    // Kept for a handover when this pod is deleted: by then PostgreSQL may no longer answer.
+    this.standbys = await this.attempt(() => this.pg.standbys()) ?? this.standbys;
     const others = await this.otherPods();
     if (others === undefined || this.record?.state !== 'stable') return;
     const key = others.join(',');

@@ -57,6 +57,14 @@ export const TRANSITIONS: readonly Transition[] = [
   },
   {
     name: 'beginSwitchover',
+    from: 'stable',
+    to: 'switching-over',
+    by: 'sidecar',
+    epoch: '+1',
+    why: 'the serving primary\'s pod is being deleted: it hands the primary over to the most advanced standby that stays, naming itself as the job (handover.ts decideHandover)',
+  },
+  {
+    name: 'beginSwitchover',
     from: 'failing-over',
     to: 'switching-over',
     by: 'job',

@@ -88,7 +88,9 @@ describe('the leader record\'s transitions', () => {
     ['absent', 'stable', 'sidecar', true],
     ['absent', 'stable', 'job', false],
     ['stable', 'switching-over', 'job', true],
-    ['stable', 'switching-over', 'sidecar', false],
+    // A primary whose pod is being deleted hands over (handover.ts).
+    ['stable', 'switching-over', 'sidecar', true],
+    ['stable', 'failing-over', 'sidecar', false],
     ['switching-over', 'stable', 'sidecar', true],
     ['switching-over', 'failing-over', 'job', false],
     ['failing-over', 'stable', 'sidecar', false],

@@ -334,6 +334,7 @@ export class E2eCluster implements PodHost {
   /** Like `kubectl delete pod`: graceful stop, then the StatefulSet creates it anew (its labels are gone). */
   public async deletePod(name: string): Promise<void> {
     const pod = this.pod(name);
+    pod.deletionTimestamp = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
     await pod.stop();
     pod.phase = 'deleted';
     this.statefulSetPods.delete(name);

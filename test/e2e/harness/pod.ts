@@ -352,6 +352,8 @@ export class Container {
  */
 export class Pod {
   public phase: 'pending' | 'running' | 'stopped' | 'killed' | 'deleted' = 'pending';
+  /** Set when the pod is deleted: the API shows it while its containers stop (their grace period). */
+  public deletionTimestamp: string | undefined;
   public readonly labels: Record<string, string>;
   public readonly containers: Container[];
   public readonly initContainers: Container[];
@@ -505,7 +507,15 @@ export class Pod {
     return {
       apiVersion: 'v1',
       kind: 'Pod',
-      metadata: { name: this.name, namespace, uid: this.uid, creationTimestamp: this.createdAt, labels: { ...this.labels } },
+      metadata: {
+        name: this.name,
+        namespace,
+        uid: this.uid,
+        creationTimestamp: this.createdAt,
+        labels: { ...this.labels },
+        // Deleted (kubectl delete, eviction, a scale-down): terminating until its containers have stopped.
+        ...(this.deletionTimestamp !== undefined ? { deletionTimestamp: this.deletionTimestamp } : {}),
+      },
       spec: JSON.parse(JSON.stringify(this.template.spec)),
       status: this.apiStatus(),
     };

@@ -1,0 +1,73 @@
+// A primary whose pod is being deleted (kubectl delete, a node drain's eviction, a scale-down, a rolling update) hands the
+// primary over before it stops: it writes a planned switchover into the record, to the most advanced standby that
+// streams from it and stays, and the sidecars carry it out as they carry out a job's (the old primary records its
+// shutdown checkpoint, the target takes over once it has received it: no acknowledged commit is lost). Pure.
+import { parseLsn } from './failover-target';
+import { describeRecord, LeaderRecord, SwitchingOverRecord } from './record';
+import { beginSwitchover } from './transitions';
+
+/** A standby as pg_stat_replication shows it on the primary. */
+export interface Standby {
+  /** application_name: the pod's name (primary_conninfo sets it). */
+  readonly name: string;
+  /** state: streaming, catchup, startup, backup, stopping. */
+  readonly state: string;
+  /** flush_lsn, undefined when not reported. */
+  readonly flushLsn: string | undefined;
+}
+
+export interface HandoverFacts {
+  readonly podName: string;
+  /** This pod is being deleted (metadata.deletionTimestamp): undefined when the API did not say. */
+  readonly podTerminating: boolean | undefined;
+  readonly record: LeaderRecord | undefined;
+  /**
+   * This pod's data directory is a primary's (pg_control: in production, shutting down or shut down), whether or not
+   * PostgreSQL still answers: the kubelet stops it at the same moment as the sidecar.
+   */
+  readonly primaryData: boolean;
+  /** The standbys that streamed from it, as last seen (the sidecar keeps the list each round, while it can ask). */
+  readonly standbys: readonly Standby[];
+  /** The cluster's pods, each with whether it is being deleted too; undefined when they could not be listed. */
+  readonly pods: ReadonlyArray<{ readonly name: string; readonly terminating: boolean }> | undefined;
+}
+
+export type HandoverPlan =
+  | { readonly kind: 'hand-over'; readonly target: string; readonly record: SwitchingOverRecord; readonly reason: string }
+  | { readonly kind: 'stop'; readonly reason: string };
+
+/** What a stopping sidecar does about its primary, and why. */
+export function decideHandover(facts: HandoverFacts): HandoverPlan {
+  const record = facts.record;
+  if (facts.podTerminating !== true) {
+    const reason = facts.podTerminating === undefined
+      ? 'stopping: the API did not say whether this pod is being deleted, so the primary stays where it is'
+      : 'stopping, but the pod is not being deleted (a restart): the primary stays where it is';
+    return { kind: 'stop', reason };
+  }
+  if (record?.state !== 'stable' || record.primary !== facts.podName || !facts.primaryData) {
+    return { kind: 'stop', reason: `this pod is being deleted; it is not the primary the record names (${describeRecord(record)}): nothing to hand over` };
+  }
+  if (facts.pods === undefined) {
+    return { kind: 'stop', reason: 'this primary\'s pod is being deleted, but the cluster\'s pods cannot be listed: no handover (run the failover job)' };
+  }
+  const staying = new Set(facts.pods.filter(pod => !pod.terminating && pod.name !== facts.podName).map(pod => pod.name));
+  const candidates = facts.standbys
+    .filter(standby => standby.state === 'streaming' && staying.has(standby.name) && parseLsn(standby.flushLsn ?? '') !== undefined)
+    .sort((a, b) => {
+      const diff = parseLsn(b.flushLsn!)! - parseLsn(a.flushLsn!)!;
+      return diff > 0n ? 1 : diff < 0n ? -1 : a.name.localeCompare(b.name);
+    });
+  if (candidates.length === 0) {
+    return { kind: 'stop', reason: 'this primary\'s pod is being deleted, and no standby that stays streams from it: no handover (run the failover job)' };
+  }
+  const target = candidates[0].name;
+  const next = beginSwitchover(record, { previous: facts.podName, target, job: facts.podName });
+  return {
+    kind: 'hand-over',
+    target,
+    record: next,
+    reason: `this primary's pod is being deleted: handing the primary over to ${target}, the most advanced standby that stays `
+      + `(flushed ${candidates[0].flushLsn}), by a switchover (${describeRecord(next)})`,
+  };
+}

@@ -1,0 +1,67 @@
+// A primary whose pod is being deleted hands the primary over (a switchover) to the most advanced standby that stays.
+import { decideHandover, HandoverFacts, Standby } from '../../src/agent/handover';
+import { StableRecord } from '../../src/agent/record';
+
+const ME = 'pg-2';
+const named: StableRecord = { version: 1, state: 'stable', primary: ME, epoch: 7, timeline: 3, systemIdentifier: '70', sync: ['pg-0', 'pg-1'] };
+const streaming = (name: string, flushLsn: string | undefined): Standby => ({ name, state: 'streaming', flushLsn });
+const pods = (...names: string[]) => names.map(name => ({ name: name.replace('*', ''), terminating: name.endsWith('*') }));
+
+function facts(overrides: Partial<HandoverFacts> = {}): HandoverFacts {
+  return {
+    podName: ME,
+    podTerminating: true,
+    record: named,
+    primaryData: true,
+    standbys: [streaming('pg-0', '0/5000100'), streaming('pg-1', '0/5000200')],
+    pods: pods('pg-0', 'pg-1', 'pg-2*'),
+    ...overrides,
+  };
+}
+
+describe('decideHandover: what a stopping sidecar does about its primary', () => {
+  test('the pod is being deleted: a switchover to the standby that flushed the most, the old primary named as the job', () => {
+    expect(decideHandover(facts())).toEqual({
+      kind: 'hand-over',
+      target: 'pg-1',
+      record: { version: 1, state: 'switching-over', epoch: 8, timeline: 3, systemIdentifier: '70', sync: ['pg-0', 'pg-1'], previous: ME, target: 'pg-1', job: ME, checkpoint: undefined },
+      reason: 'this primary\'s pod is being deleted: handing the primary over to pg-1, the most advanced standby that stays (flushed 0/5000200), '
+        + 'by a switchover (epoch 8, switching-over, primary (none), timeline 3, synchronous standbys pg-0,pg-1 (job pg-2: pg-2 -> pg-1))',
+    });
+  });
+
+  test.each<[string, Partial<HandoverFacts>, string]>([
+    ['positions compare as numbers, not text (0/A0 after 0/9F, 1/0 after 0/FFFFFFFF)',
+      { standbys: [streaming('pg-0', '0/FFFFFFFF'), streaming('pg-1', '1/0')] }, 'pg-1'],
+    ['a standby whose pod is being deleted too (a scale-down of several) is passed over, however far it is',
+      { pods: pods('pg-0', 'pg-1*', 'pg-2*') }, 'pg-0'],
+    ['a standby that is not a pod of the cluster (a base backup, a stranger) is passed over',
+      { standbys: [streaming('pg_basebackup', '9/0'), streaming('pg-0', '0/1')] }, 'pg-0'],
+    ['a standby still catching up is passed over', { standbys: [{ name: 'pg-1', state: 'catchup', flushLsn: '0/9000000' }, streaming('pg-0', '0/1')] }, 'pg-0'],
+    ['a standby that reports no position is passed over', { standbys: [streaming('pg-1', undefined), streaming('pg-0', '0/1')] }, 'pg-0'],
+    ['equal positions: the first name', { standbys: [streaming('pg-1', '0/5'), streaming('pg-0', '0/5')] }, 'pg-0'],
+  ])('%s', (_name, overrides, target) => {
+    const plan = decideHandover(facts(overrides));
+    expect(plan.kind === 'hand-over' ? plan.target : plan.reason).toBe(target);
+  });
+
+  test.each<[string, Partial<HandoverFacts>, string]>([
+    ['a restart of the pod (no deletion): the primary stays where it is',
+      { podTerminating: false }, 'stopping, but the pod is not being deleted (a restart): the primary stays where it is'],
+    ['the API did not say: the primary stays where it is',
+      { podTerminating: undefined }, 'stopping: the API did not say whether this pod is being deleted, so the primary stays where it is'],
+    ['the record names another pod: nothing to hand over',
+      { record: { ...named, primary: 'pg-0' } }, 'this pod is being deleted; it is not the primary the record names (epoch 7, stable, primary pg-0, timeline 3, synchronous standbys pg-0,pg-1): nothing to hand over'],
+    ['a switchover is already under way: nothing to hand over',
+      { record: { ...named, state: 'switching-over', previous: ME, target: 'pg-1', job: 'j', checkpoint: undefined } as any }, 'nothing to hand over'],
+    ['no record: nothing to hand over', { record: undefined }, 'it is not the primary the record names (no leader record)'],
+    ['a replica\'s data (the record names this pod, but it was never promoted): nothing to hand over', { primaryData: false }, 'nothing to hand over'],
+    ['the pods cannot be listed: no handover', { pods: undefined }, 'the cluster\'s pods cannot be listed: no handover (run the failover job)'],
+    ['no standby streams: no handover', { standbys: [] }, 'no standby that stays streams from it: no handover (run the failover job)'],
+    ['every streaming standby is being deleted too: no handover', { pods: pods('pg-0*', 'pg-1*', 'pg-2*') }, 'no standby that stays streams from it'],
+  ])('%s', (_name, overrides, reason) => {
+    const plan = decideHandover(facts(overrides));
+    expect(plan.kind).toBe('stop');
+    expect(plan.reason).toContain(reason);
+  });
+});

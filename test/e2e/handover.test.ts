@@ -1,0 +1,68 @@
+import { E2eCluster } from './harness/cluster';
+import { waitFor } from './harness/exec';
+import { DIST_MANIFEST, leader, POD, step, valuesOn, waitForStreaming, Writer } from './support';
+
+jest.setTimeout(300_000);
+
+/**
+ * The primary's pod is deleted (kubectl delete pod, a node drain's eviction, a scale-down that removes it): its sidecar
+ * hands the primary over first, by a switchover to the most advanced standby that stays, and no acknowledged commit is
+ * lost. A restart without deletion keeps the primary where it is (test/e2e/replication.test.ts).
+ */
+describe('a primary whose pod is deleted hands over first', () => {
+  let cluster: E2eCluster;
+
+  beforeAll(async () => {
+    cluster = await E2eCluster.start({ manifest: DIST_MANIFEST, replicas: 3 });
+    await cluster.sql('postgres-write', 'CREATE TABLE writes (v int PRIMARY KEY)');
+    await waitForStreaming(cluster, POD(0), [POD(1), POD(2)]);
+  });
+
+  afterAll(async () => {
+    await cluster?.destroy();
+  });
+
+  async function lostRows(writer: Writer, primary: string): Promise<number[]> {
+    const rows = new Set(await valuesOn(cluster, primary, 'writes'));
+    return writer.acknowledged.filter(v => !rows.has(v));
+  }
+
+  test('kubectl delete pod of the primary: a replica is the primary within seconds, no acknowledged row lost, the pod comes back a replica', () => step(cluster, async () => {
+    const writer = new Writer(cluster, 'writes');
+    writer.start();
+    await waitFor('some writes', () => writer.acknowledged.length >= 20, 20_000);
+    const before = Number(leader(cluster).epoch);
+    const deleted = Date.now();
+    const deleting = cluster.deletePod(POD(0));
+    await waitFor('a new primary taking writes', () => writer.attempts.some(a => a.ok && a.startedAt >= deleted && a.server !== POD(0)), 30_000, 50);
+    const handedOverMs = writer.firstSuccessAfter(deleted)! - deleted;
+    await deleting;
+    await waitFor('more writes on the new primary', () => writer.attempts.filter(a => a.ok && a.startedAt >= deleted).length >= 20, 30_000);
+    await writer.stop();
+    const record = leader(cluster);
+    expect(record.state).toBe('stable');
+    expect([POD(1), POD(2)]).toContain(record.primary);
+    // A switchover (the old primary's own), not a failover: one epoch more.
+    expect(Number(record.epoch)).toBe(before + 1);
+    expect(await lostRows(writer, record.primary)).toEqual([]);
+    expect(handedOverMs).toBeLessThan(10_000);
+    // The StatefulSet brings the pod back: a replica of the new primary.
+    await waitForStreaming(cluster, record.primary, [POD(0), POD(1), POD(2)].filter(p => p !== record.primary), 90_000);
+  }));
+
+  test('a scale-down that removes the primary\'s pod: it hands over to a pod that stays', () => step(cluster, async () => {
+    // Make pod 2 the primary first (the failover job's switchover).
+    expect((await cluster.runJob('postgres-failover', { FAILOVER_TARGET: POD(2) })).code).toBe(0);
+    await waitForStreaming(cluster, POD(2), [POD(0), POD(1)], 60_000);
+    const writer = new Writer(cluster, 'writes');
+    writer.start();
+    await waitFor('some writes on pod 2', () => writer.attempts.filter(a => a.ok && a.server === POD(2)).length >= 20, 20_000);
+    await cluster.scale(2);
+    await waitFor('writes on a pod that stays', () => writer.attempts.filter(a => a.ok && a.server !== POD(2)).length >= 20, 30_000);
+    await writer.stop();
+    const record = leader(cluster);
+    expect(record).toMatchObject({ state: 'stable' });
+    expect([POD(0), POD(1)]).toContain(record.primary);
+    expect(await lostRows(writer, record.primary)).toEqual([]);
+  }));
+});
