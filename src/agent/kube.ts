@@ -89,7 +89,6 @@ type Answer = { readonly ok: true; readonly status: number; readonly body: unkno
 
 export class KubeClient {
   private readonly url: URL;
-  private readonly ca: string;
   /** One connection, kept open between requests: the agent idles cheaply. */
   private readonly agent: https.Agent;
   /** Watches hold their connection for minutes: their own. */
@@ -98,9 +97,9 @@ export class KubeClient {
 
   constructor(private readonly options: KubeClientOptions) {
     this.url = new URL(options.server);
-    this.ca = fs.readFileSync(options.caFile, 'utf8');
-    this.agent = new https.Agent({ keepAlive: true, maxFreeSockets: 1, ca: this.ca });
-    this.watchAgent = new https.Agent({ keepAlive: true, maxFreeSockets: 1, ca: this.ca });
+    const ca = fs.readFileSync(options.caFile);
+    this.agent = new https.Agent({ keepAlive: true, maxFreeSockets: 1, ca });
+    this.watchAgent = new https.Agent({ keepAlive: true, maxFreeSockets: 1, ca });
   }
 
   /** Closes the idle connections (an agent that stops, a test that ends). */
@@ -135,10 +134,8 @@ export class KubeClient {
     const answer = await this.request('GET', what, `${this.corePath('pods')}?${new URLSearchParams({ labelSelector })}`);
     if (!answer.ok) return answer;
     const items = (answer.body as { items?: unknown } | null)?.items;
-    const names = Array.isArray(items) ? items.map(item => (item as { metadata?: { name?: unknown } } | null)?.metadata?.name) : [];
-    if (!Array.isArray(items) || !names.every((name): name is string => typeof name === 'string')) {
-      return badAnswer(what, answer.status, 'a PodList with named items');
-    }
+    const names = Array.isArray(items) ? items.map(item => (item as { metadata?: { name?: unknown } } | null)?.metadata?.name) : undefined;
+    if (!names?.every((name): name is string => typeof name === 'string')) return badAnswer(what, answer.status, 'a PodList with named items');
     return { ok: true, value: names };
   }
 
@@ -171,7 +168,7 @@ export class KubeClient {
   /** Creates a core/v1 Event about a pod (type Normal|Warning, reason, message), for `kubectl get events`. Best effort. */
   public async podEvent(pod: string, type: 'Normal' | 'Warning', reason: string, message: string, component: string): Promise<ApiResult<void>> {
     // The Event as client-go's legacy recorder writes it (core/v1: no eventTime, one occurrence).
-    const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    const now = `${new Date().toISOString().slice(0, 19)}Z`;
     const namespace = this.options.namespace;
     const event = {
       apiVersion: 'v1',
@@ -208,9 +205,9 @@ export class KubeClient {
       let last = resourceVersion;
       let request: http.ClientRequest | undefined;
       let timer: NodeJS.Timeout | undefined;
+      // Set once the watch has ended: data still buffered then is not delivered.
       let done = false;
       const finish = (end: WatchEnd) => {
-        if (done) return;
         done = true;
         clearTimeout(timer);
         signal.removeEventListener('abort', onAbort);
@@ -243,25 +240,23 @@ export class KubeClient {
         const line = (text: string): boolean => {
           if (done) return false;
           if (text.trim() === '') return true;
-          const event = parseJson(text) as { type?: unknown; object?: unknown } | undefined;
-          const object = event?.object as LeaseObject | undefined;
-          if (typeof event !== 'object' || event === null || typeof object !== 'object' || object === null) {
+          const { type, object } = (parseJson(text) ?? {}) as { type?: unknown; object?: LeaseObject | null };
+          if (typeof object !== 'object' || object === null) {
             fail(`an event that is not a watch event: ${excerpt(text)}`);
             return false;
           }
-          if (event.type === 'ERROR') {
+          if (type === 'ERROR') {
             const status = object as { code?: unknown; reason?: unknown; message?: unknown };
             if (status.code === 410) finish({ kind: 'gone' });
             else fail(`${String(status.code)} ${String(status.reason)}: ${String(status.message)}`);
             return false;
           }
-          const version = object.metadata?.resourceVersion;
-          if (typeof version === 'string') last = version;
-          if (event.type === 'ADDED' || event.type === 'MODIFIED' || event.type === 'DELETED') {
+          last = versionOf(object) ?? last;
+          if (type === 'ADDED' || type === 'MODIFIED' || type === 'DELETED') {
             try {
-              onEvent(event.type, object);
+              onEvent(type, object);
             } catch (error) {
-              fail(`the watcher failed on a ${event.type} event: ${(error as Error).message}`);
+              fail(`the watcher failed on a ${type} event: ${(error as Error).message}`);
               return false;
             }
           }
@@ -276,11 +271,9 @@ export class KubeClient {
             if (!line(text)) return;
           }
         });
-        response.on('end', () => {
-          if (line(buffer)) finish({ kind: 'ended', resourceVersion: last });
-        });
         response.on('close', () => {
           if (!response.complete) fail('the connection broke off');
+          else if (line(buffer)) finish({ kind: 'ended', resourceVersion: last });
         });
       });
       request.end();
@@ -319,13 +312,11 @@ export class KubeClient {
   private requestOptions(method: string, path: string, token: string, agent: https.Agent, body?: string, contentType?: string): https.RequestOptions {
     return {
       method,
-      protocol: 'https:',
       // URL keeps an IPv6 address in brackets; a socket wants it bare.
-      hostname: this.url.hostname.replace(/^\[(.*)\]$/, '$1'),
+      hostname: this.url.hostname.startsWith('[') ? this.url.hostname.slice(1, -1) : this.url.hostname,
       port: this.url.port || 443,
       path,
       agent,
-      ca: this.ca,
       headers: {
         'Authorization': `Bearer ${token}`,
         'Accept': 'application/json',
@@ -339,7 +330,7 @@ export class KubeClient {
   private request(method: 'GET' | 'POST' | 'PATCH', what: string, path: string, payload?: unknown): Promise<Answer> {
     const token = this.bearer();
     if (typeof token !== 'string') return Promise.resolve({ ...token, message: `${what}: ${token.message}` });
-    const body = payload === undefined ? undefined : JSON.stringify(payload);
+    const body = JSON.stringify(payload) as string | undefined;
     const contentType = method === 'PATCH' ? 'application/merge-patch+json' : 'application/json';
     return new Promise(resolve => {
       const request = https.request(this.requestOptions(method, path, token, this.agent, body, contentType));
@@ -356,7 +347,7 @@ export class KubeClient {
       request.on('response', response => {
         readAll(response).then(text => {
           const status = response.statusCode ?? 0;
-          if (status < 200 || status > 299) return finish(failureOf(what, status, text));
+          if (Math.floor(status / 100) !== 2) return finish(failureOf(what, status, text));
           const parsed = parseJson(text);
           if (parsed === undefined) return finish(badAnswer(what, status, `JSON, got ${excerpt(text)}`));
           return finish({ ok: true, status, body: parsed });
@@ -439,12 +430,15 @@ function readAll(response: http.IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     response.on('data', (chunk: Buffer) => chunks.push(chunk));
-    response.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    response.on('error', reject);
-    response.on('close', () => {
-      if (!response.complete) reject(new Error('the connection closed'));
-    });
+    // An answer cut short closes incomplete (IncomingMessage emits no 'error' without a listener).
+    response.on('close', () => (response.complete ? resolve(Buffer.concat(chunks).toString('utf8')) : reject(new Error('the connection closed'))));
   });
+}
+
+/** The resourceVersion of a Lease, if it has one. */
+function versionOf(lease: LeaseObject | undefined): string | undefined {
+  const version = lease?.metadata?.resourceVersion;
+  return typeof version === 'string' ? version : undefined;
 }
 
 /** Waits `ms`, or less if `signal` aborts. */
@@ -475,8 +469,7 @@ export async function followLease(client: KubeClient, name: string, onChange: (l
       continue;
     }
     onChange(got.value);
-    const version = got.value?.metadata?.resourceVersion;
-    let end: WatchEnd = { kind: 'ended', resourceVersion: typeof version === 'string' ? version : '' };
+    let end: WatchEnd = { kind: 'ended', resourceVersion: versionOf(got.value) ?? '' };
     while (end.kind === 'ended' && !signal.aborted) {
       end = await client.watchLease(name, end.resourceVersion, (type, lease) => onChange(type === 'DELETED' ? undefined : lease), signal);
     }

@@ -1,5 +1,6 @@
 // The agent's API client against the e2e harness's API stand-in (HTTPS, resourceVersions, 409/404/410, watches that
 // end), and against scripted servers for the answers the stand-in never gives (not JSON, watch ERROR events, silence).
+import { getEventListeners } from 'node:events';
 import { existsSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -434,6 +435,18 @@ describe('watches', () => {
       + `?fieldSelector=metadata.name%3D${name}&watch=true&resourceVersion=${first}&allowWatchBookmarks=true&timeoutSeconds=1`);
   });
 
+  test('a watch that ends leaves no listener on the signal (followLease passes one signal to every watch)', async () => {
+    const kube = client({ watchSeconds: 1 });
+    const name = freshName();
+    const first = await created(kube, name);
+    const abort = new AbortController();
+    expect(await watch(kube, name, first, abort.signal).end).toEqual({ kind: 'ended', resourceVersion: first });
+    // And one that got no answer.
+    expect(await client({ server: 'https://127.0.0.1:1' }).watchLease(name, first, () => undefined, abort.signal))
+      .toEqual({ kind: 'error', message: `WATCH leases/${name}: no answer from the API server: connect ECONNREFUSED 127.0.0.1:1` });
+    expect(getEventListeners(abort.signal, 'abort')).toEqual([]);
+  });
+
   test('a watch already aborted makes no request', async () => {
     const before = api.requests.length;
     expect(await client().watchLease('pg-leader', '1', () => undefined, AbortSignal.abort()))
@@ -531,6 +544,33 @@ describe('followLease', () => {
     expect(watches[0]).toBeNull();
   });
 
+  test('reports a Lease that exists once, then watches it from its resourceVersion', async () => {
+    const kube = client();
+    const name = freshName();
+    const first = await created(kube, name);
+    const seen: string[] = [];
+    const abort = new AbortController();
+    const following = followLease(kube, name, lease => seen.push(rv(lease)), abort.signal);
+    await eventually(() => api.requests.some(r => r.path.includes(`metadata.name%3D${name}&watch=true`)));
+    await sleep(100);
+    abort.abort();
+    await following;
+    expect(seen).toEqual([first]);
+    expect(api.requests.filter(r => r.path.includes(`metadata.name%3D${name}&watch=true`)).map(r => new URL(r.path, 'https://api').searchParams.get('resourceVersion')))
+      .toEqual([first]);
+  });
+
+  test('stops at once when aborted while it waits to retry', async () => {
+    const kube = client({ tokenFile: join(dir, 'no-such.token') });
+    const abort = new AbortController();
+    const following = followLease(kube, 'pg-leader', () => undefined, abort.signal, 60_000);
+    await sleep(50);
+    const aborted = Date.now();
+    abort.abort();
+    await following;
+    expect(Date.now() - aborted).toBeLessThan(500);
+  });
+
   test('gets the Lease again when its watch is gone, and reports it', async () => {
     const kube = client({ watchSeconds: 1 });
     const name = freshName();
@@ -547,10 +587,13 @@ describe('followLease', () => {
     });
     const following = followLease(gone, name, lease => seen.push(rv(lease)), abort.signal, 20);
     await eventually(() => seen.length >= 3);
+    await sleep(100);
     abort.abort();
     await following;
     expect(seen.slice(0, 3)).toEqual([first, first, first]);
     expect(watches).toBeGreaterThanOrEqual(2);
+    // A get every retryMs (20 ms), not as fast as the API answers.
+    expect(seen.length).toBeLessThan(20);
   });
 
   test('retries a get that failed after retryMs, and stops when aborted', async () => {
@@ -567,6 +610,8 @@ describe('followLease', () => {
     });
     const following = followLease(counting, 'pg-leader', lease => seen.push(lease), abort.signal, 100);
     await sleep(350);
+    // Each wait's listener goes with it.
+    expect(getEventListeners(abort.signal, 'abort').length).toBeLessThanOrEqual(1);
     abort.abort();
     await following;
     expect(Date.now() - before).toBeLessThan(600);
@@ -634,7 +679,7 @@ describe('answers the stand-in never gives (a scripted server)', () => {
       { ok: false, status: 200, reason: BAD_ANSWER, message: 'GET leases/pg-leader: 200 but the answer is not an object' }],
     ['a 200 of a string', 200, 'application/json', '"x"',
       { ok: false, status: 200, reason: BAD_ANSWER, message: 'GET leases/pg-leader: 200 but the answer is not an object' }],
-    ['a 503 with text, not a Status', 503, 'text/plain', 'upstream connect error\nor disconnect',
+    ['a 503 with text, not a Status', 503, 'text/plain', '\nupstream connect error \n  or disconnect\n',
       { ok: false, status: 503, reason: 'ServiceUnavailable', message: 'GET leases/pg-leader: 503 ServiceUnavailable: "upstream connect error or disconnect"' }],
     ['a 502 with no Status', 502, 'text/plain', 'Bad gateway',
       { ok: false, status: 502, reason: 'BadGateway', message: 'GET leases/pg-leader: 502 BadGateway: "Bad gateway"' }],
@@ -646,6 +691,10 @@ describe('answers the stand-in never gives (a scripted server)', () => {
       { ok: false, status: 429, reason: 'TooManyRequests', message: 'GET leases/pg-leader: 429 TooManyRequests: slow down' }],
     ['a Status whose message is not a string', 500, 'application/json', '{"kind":"Status","reason":"InternalError","message":7}',
       { ok: false, status: 500, reason: 'InternalError', message: 'GET leases/pg-leader: 500 InternalError: "{"kind":"Status","reason":"InternalError","message":7}"' }],
+    ['a text of 200 characters, whole', 500, 'text/plain', 'y'.repeat(200),
+      { ok: false, status: 500, reason: 'InternalError', message: `GET leases/pg-leader: 500 InternalError: "${'y'.repeat(200)}"` }],
+    ['a Status whose reason is not a string', 403, 'application/json', '{"kind":"Status","reason":5,"message":"no"}',
+      { ok: false, status: 403, reason: 'Forbidden', message: 'GET leases/pg-leader: 403 Forbidden: no' }],
     ['a long text, cut', 500, 'text/plain', 'x'.repeat(250),
       { ok: false, status: 500, reason: 'InternalError', message: `GET leases/pg-leader: 500 InternalError: ${'x'.repeat(200)}...` }],
   ];
@@ -658,6 +707,7 @@ describe('answers the stand-in never gives (a scripted server)', () => {
     ['no items', '{"kind":"PodList"}'],
     ['an item with no name', '{"items":[{"metadata":{"name":"pg-0"}},{"metadata":{}}]}'],
     ['a null item', '{"items":[null]}'],
+    ['an item with no metadata', '{"items":[{}]}'],
     ['null', 'null'],
   ])('a pod list with %s is a bad answer', async (_case, body) => {
     answer(200, body);
@@ -672,8 +722,8 @@ describe('answers the stand-in never gives (a scripted server)', () => {
       response.write('{"metadata":');
       setTimeout(() => response.socket?.destroy(), 20);
     };
-    expect(await scripted().getLease('pg-leader')).toMatchObject({
-      ok: false, status: undefined, reason: NO_ANSWER, message: expect.stringMatching(/^GET leases\/pg-leader: no answer from the API server: the answer broke off: /),
+    expect(await scripted().getLease('pg-leader')).toEqual({
+      ok: false, status: undefined, reason: NO_ANSWER, message: 'GET leases/pg-leader: no answer from the API server: the answer broke off: the connection closed',
     });
   });
 
@@ -711,11 +761,13 @@ describe('answers the stand-in never gives (a scripted server)', () => {
       [], { kind: 'ended', resourceVersion: '8' }],
     ['an event whose object has no resourceVersion: the last stands', [{ type: 'MODIFIED', object: at('7') }, { type: 'MODIFIED', object: { metadata: {} } }, '', '  '],
       ['MODIFIED 7', 'MODIFIED undefined'], { kind: 'ended', resourceVersion: '7' }],
+    ['an event whose object has no metadata: the last stands', [{ type: 'MODIFIED', object: at('7') }, { type: 'MODIFIED', object: {} }, ''],
+      ['MODIFIED 7', 'MODIFIED undefined'], { kind: 'ended', resourceVersion: '7' }],
     ['an ERROR event with code 410: gone', [{ type: 'MODIFIED', object: at('7') }, { type: 'ERROR', object: { kind: 'Status', code: 410, reason: 'Expired', message: 'too old resource version: 5 (7)' } },
-      { type: 'MODIFIED', object: at('8') }], ['MODIFIED 7'], { kind: 'gone' }],
-    ['an ERROR event of another code: an error with its message', [{ type: 'ERROR', object: { kind: 'Status', code: 500, reason: 'InternalError', message: 'etcd is sad' } }, { type: 'MODIFIED', object: at('8') }],
+      { type: 'MODIFIED', object: at('8') }, ''], ['MODIFIED 7'], { kind: 'gone' }],
+    ['an ERROR event of another code: an error with its message', [{ type: 'ERROR', object: { kind: 'Status', code: 500, reason: 'InternalError', message: 'etcd is sad' } }, { type: 'MODIFIED', object: at('8') }, ''],
       [], { kind: 'error', message: 'WATCH leases/pg-leader: 500 InternalError: etcd is sad' }],
-    ['a line that is not JSON: an error', [{ type: 'MODIFIED', object: at('7') }, 'not json', { type: 'MODIFIED', object: at('8') }],
+    ['a line that is not JSON: an error', [{ type: 'MODIFIED', object: at('7') }, 'not json', { type: 'MODIFIED', object: at('8') }, ''],
       ['MODIFIED 7'], { kind: 'error', message: 'WATCH leases/pg-leader: an event that is not a watch event: "not json"' }],
     ['an event without an object: an error', [{ type: 'MODIFIED' }],
       [], { kind: 'error', message: 'WATCH leases/pg-leader: an event that is not a watch event: "{"type":"MODIFIED"}"' }],
@@ -740,6 +792,63 @@ describe('answers the stand-in never gives (a scripted server)', () => {
   ])('a watch answered %s', async (_case, status, body, expected) => {
     answer(status, body);
     expect(await scripted().watchLease('pg-leader', '5', () => undefined, new AbortController().signal)).toEqual(expected);
+  });
+
+  test('a watch delivers each event as it comes, several in one chunk, blank lines between, before the watch ends', async () => {
+    let response: http.ServerResponse | undefined;
+    handler = (_request, answering) => {
+      response = answering;
+      answering.writeHead(200, { 'content-type': 'application/json' });
+      answering.write('\n');
+    };
+    const abort = new AbortController();
+    const events: string[] = [];
+    const end = scripted().watchLease('pg-leader', '5', (type, l) => events.push(`${type} ${String(l.metadata?.resourceVersion)}`), abort.signal);
+    await eventually(() => response !== undefined);
+    await sleep(20);
+    response!.write(`${JSON.stringify({ type: 'MODIFIED', object: at('7') })}\n\n${JSON.stringify({ type: 'MODIFIED', object: at('8') })}\n`);
+    await eventually(() => events.length === 2);
+    expect(events).toEqual(['MODIFIED 7', 'MODIFIED 8']);
+    const closed = new Promise(resolve => response!.on('close', resolve));
+    abort.abort();
+    expect(await end).toEqual({ kind: 'error', message: 'WATCH leases/pg-leader: aborted' });
+    // Aborted, the watch lets go of its connection.
+    await closed;
+  });
+
+  test('watches one after another reuse one connection', async () => {
+    const ports = new Set<number>();
+    handler = (request, response) => {
+      ports.add(request.socket.remotePort!);
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end(`${JSON.stringify({ type: 'MODIFIED', object: at('7') })}\n`);
+    };
+    const kube = scripted();
+    for (let i = 0; i < 3; i++) expect(await kube.watchLease('pg-leader', '5', () => undefined, new AbortController().signal)).toEqual({ kind: 'ended', resourceVersion: '7' });
+    expect(ports.size).toBe(1);
+  });
+
+  test('close() closes the idle connection', async () => {
+    let socket: net.Socket | undefined;
+    handler = (request, response) => {
+      socket = request.socket;
+      response.end(JSON.stringify(lease));
+    };
+    const kube = scripted();
+    await kube.getLease('pg-leader');
+    const closed = new Promise(resolve => socket!.on('close', resolve));
+    kube.close();
+    await closed;
+  });
+
+  test('a watch refused with an answer that breaks off ends in an error', async () => {
+    handler = (_request, response) => {
+      response.writeHead(500, { 'content-type': 'application/json', 'content-length': '100' });
+      response.write('{"kind":');
+      setTimeout(() => response.socket?.destroy(), 20);
+    };
+    expect(await scripted().watchLease('pg-leader', '5', () => undefined, new AbortController().signal))
+      .toEqual({ kind: 'error', message: 'WATCH leases/pg-leader: the answer broke off: the connection closed' });
   });
 
   test('a watcher that throws ends the watch in an error naming the event', async () => {
