@@ -5495,13 +5495,12 @@ var KubeClient = class {
   constructor(options) {
     this.options = options;
     this.url = new URL(options.server);
-    this.ca = fs.readFileSync(options.caFile, "utf8");
-    this.agent = new https.Agent({ keepAlive: true, maxFreeSockets: 1, ca: this.ca });
-    this.watchAgent = new https.Agent({ keepAlive: true, maxFreeSockets: 1, ca: this.ca });
+    const ca = fs.readFileSync(options.caFile);
+    this.agent = new https.Agent({ keepAlive: true, maxFreeSockets: 1, ca });
+    this.watchAgent = new https.Agent({ keepAlive: true, maxFreeSockets: 1, ca });
   }
   options;
   url;
-  ca;
   /** One connection, kept open between requests: the agent idles cheaply. */
   agent;
   /** Watches hold their connection for minutes: their own. */
@@ -5535,10 +5534,8 @@ var KubeClient = class {
     const answer = await this.request("GET", what, `${this.corePath("pods")}?${new URLSearchParams({ labelSelector })}`);
     if (!answer.ok) return answer;
     const items = answer.body?.items;
-    const names = Array.isArray(items) ? items.map((item) => item?.metadata?.name) : [];
-    if (!Array.isArray(items) || !names.every((name) => typeof name === "string")) {
-      return badAnswer(what, answer.status, "a PodList with named items");
-    }
+    const names = Array.isArray(items) ? items.map((item) => item?.metadata?.name) : void 0;
+    if (!names?.every((name) => typeof name === "string")) return badAnswer(what, answer.status, "a PodList with named items");
     return { ok: true, value: names };
   }
   /** The pods matching a label selector, each with whether it is being deleted (metadata.deletionTimestamp). */
@@ -5566,7 +5563,7 @@ var KubeClient = class {
   }
   /** Creates a core/v1 Event about a pod (type Normal|Warning, reason, message), for `kubectl get events`. Best effort. */
   async podEvent(pod, type, reason, message, component) {
-    const now = (/* @__PURE__ */ new Date()).toISOString().replace(/\.\d+Z$/, "Z");
+    const now = `${(/* @__PURE__ */ new Date()).toISOString().slice(0, 19)}Z`;
     const namespace = this.options.namespace;
     const event = {
       apiVersion: "v1",
@@ -5603,7 +5600,6 @@ var KubeClient = class {
       let timer;
       let done = false;
       const finish = (end) => {
-        if (done) return;
         done = true;
         clearTimeout(timer);
         signal.removeEventListener("abort", onAbort);
@@ -5635,25 +5631,23 @@ var KubeClient = class {
         const line = (text) => {
           if (done) return false;
           if (text.trim() === "") return true;
-          const event = parseJson(text);
-          const object = event?.object;
-          if (typeof event !== "object" || event === null || typeof object !== "object" || object === null) {
+          const { type, object } = parseJson(text) ?? {};
+          if (typeof object !== "object" || object === null) {
             fail(`an event that is not a watch event: ${excerpt(text)}`);
             return false;
           }
-          if (event.type === "ERROR") {
+          if (type === "ERROR") {
             const status = object;
             if (status.code === 410) finish({ kind: "gone" });
             else fail(`${String(status.code)} ${String(status.reason)}: ${String(status.message)}`);
             return false;
           }
-          const version = object.metadata?.resourceVersion;
-          if (typeof version === "string") last = version;
-          if (event.type === "ADDED" || event.type === "MODIFIED" || event.type === "DELETED") {
+          last = versionOf(object) ?? last;
+          if (type === "ADDED" || type === "MODIFIED" || type === "DELETED") {
             try {
-              onEvent(event.type, object);
+              onEvent(type, object);
             } catch (error) {
-              fail(`the watcher failed on a ${event.type} event: ${error.message}`);
+              fail(`the watcher failed on a ${type} event: ${error.message}`);
               return false;
             }
           }
@@ -5668,11 +5662,9 @@ var KubeClient = class {
             if (!line(text)) return;
           }
         });
-        response.on("end", () => {
-          if (line(buffer)) finish({ kind: "ended", resourceVersion: last });
-        });
         response.on("close", () => {
           if (!response.complete) fail("the connection broke off");
+          else if (line(buffer)) finish({ kind: "ended", resourceVersion: last });
         });
       });
       request2.end();
@@ -5705,13 +5697,11 @@ var KubeClient = class {
   requestOptions(method, path3, token, agent, body, contentType) {
     return {
       method,
-      protocol: "https:",
       // URL keeps an IPv6 address in brackets; a socket wants it bare.
-      hostname: this.url.hostname.replace(/^\[(.*)\]$/, "$1"),
+      hostname: this.url.hostname.startsWith("[") ? this.url.hostname.slice(1, -1) : this.url.hostname,
       port: this.url.port || 443,
       path: path3,
       agent,
-      ca: this.ca,
       headers: {
         "Authorization": `Bearer ${token}`,
         "Accept": "application/json",
@@ -5724,7 +5714,7 @@ var KubeClient = class {
   request(method, what, path3, payload) {
     const token = this.bearer();
     if (typeof token !== "string") return Promise.resolve({ ...token, message: `${what}: ${token.message}` });
-    const body = payload === void 0 ? void 0 : JSON.stringify(payload);
+    const body = JSON.stringify(payload);
     const contentType = method === "PATCH" ? "application/merge-patch+json" : "application/json";
     return new Promise((resolve) => {
       const request2 = https.request(this.requestOptions(method, path3, token, this.agent, body, contentType));
@@ -5741,7 +5731,7 @@ var KubeClient = class {
       request2.on("response", (response) => {
         readAll(response).then((text) => {
           const status = response.statusCode ?? 0;
-          if (status < 200 || status > 299) return finish(failureOf(what, status, text));
+          if (Math.floor(status / 100) !== 2) return finish(failureOf(what, status, text));
           const parsed = parseJson(text);
           if (parsed === void 0) return finish(badAnswer(what, status, `JSON, got ${excerpt(text)}`));
           return finish({ ok: true, status, body: parsed });
@@ -5810,12 +5800,12 @@ function readAll(response) {
   return new Promise((resolve, reject) => {
     const chunks = [];
     response.on("data", (chunk) => chunks.push(chunk));
-    response.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    response.on("error", reject);
-    response.on("close", () => {
-      if (!response.complete) reject(new Error("the connection closed"));
-    });
+    response.on("close", () => response.complete ? resolve(Buffer.concat(chunks).toString("utf8")) : reject(new Error("the connection closed")));
   });
+}
+function versionOf(lease) {
+  const version = lease?.metadata?.resourceVersion;
+  return typeof version === "string" ? version : void 0;
 }
 function sleep(ms, signal) {
   return new Promise((resolve) => {
@@ -5836,8 +5826,7 @@ async function followLease(client, name, onChange, signal, retryMs = DEFAULT_RET
       continue;
     }
     onChange(got.value);
-    const version = got.value?.metadata?.resourceVersion;
-    let end = { kind: "ended", resourceVersion: typeof version === "string" ? version : "" };
+    let end = { kind: "ended", resourceVersion: versionOf(got.value) ?? "" };
     while (end.kind === "ended" && !signal.aborted) {
       end = await client.watchLease(name, end.resourceVersion, (type, lease) => onChange(type === "DELETED" ? void 0 : lease), signal);
     }

@@ -75,7 +75,7 @@ beforeAll(async () => {
     pods: () => pods,
     identityOf: token => (token === POD_TOKEN ? { account: 'pg', pod: 'pg-0' } : undefined),
     onLabelsChange: changed => labelChanges.push(`${changed.name} ${JSON.stringify(changed.labels)}`),
-  }, join(dir, 'api.sock'), tls, 500);
+  }, join(dir, 'api.sock'), tls, 1_500);
   await api.listen();
   adminTokenFile = tokenFile('admin', api.adminToken);
 });
