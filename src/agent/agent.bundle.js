@@ -6535,6 +6535,36 @@ function stable(record, primary, epoch, sync) {
 }
 
 // src/agent/handover.ts
+var SWITCHOVER_REQUEST = "switchover.postgres.cdk8s.io/target";
+function rankStandbys(podName, standbys, pods) {
+  const staying = new Set(pods.filter((pod) => !pod.terminating && pod.name !== podName).map((pod) => pod.name));
+  return standbys.filter((standby) => standby.state === "streaming" && staying.has(standby.name) && parseLsn(standby.flushLsn ?? "") !== void 0).sort((a, b) => {
+    const diff = parseLsn(b.flushLsn) - parseLsn(a.flushLsn);
+    return diff > 0n ? 1 : diff < 0n ? -1 : a.name.localeCompare(b.name);
+  });
+}
+function decideRequestedSwitchover(facts) {
+  const record = facts.record;
+  if (record?.state !== "stable" || record.primary !== facts.podName || !facts.serving) return { kind: "ignore" };
+  const asked = facts.request.trim();
+  if (asked === facts.podName) return { kind: "refuse", reason: `switchover to ${asked} requested: it is the primary already` };
+  if (facts.pods === void 0) return { kind: "ignore" };
+  const ranked = rankStandbys(facts.podName, facts.standbys, facts.pods);
+  const chosen = asked === "any" ? ranked[0] : ranked.find((standby) => standby.name === asked);
+  if (chosen === void 0) {
+    return {
+      kind: "refuse",
+      reason: `switchover to ${asked || "(nothing)"} requested: ${asked === "any" ? "no standby streams" : `${asked} does not stream`} from the primary ${facts.podName} (standbys that may take over: ${ranked.map((standby) => standby.name).join(", ") || "none"}); the primary stays`
+    };
+  }
+  const next = beginSwitchover(record, { previous: facts.podName, target: chosen.name, job: facts.podName });
+  return {
+    kind: "hand-over",
+    target: chosen.name,
+    record: next,
+    reason: `switchover to ${asked} requested on the record: handing the primary over to ${chosen.name} (flushed ${chosen.flushLsn}), by a switchover (${describeRecord(next)})`
+  };
+}
 function decideHandover(facts) {
   const record = facts.record;
   if (facts.podTerminating !== true) {
@@ -6547,11 +6577,7 @@ function decideHandover(facts) {
   if (facts.pods === void 0) {
     return { kind: "stop", reason: "this primary's pod is being deleted, but the cluster's pods cannot be listed: no handover (run the failover job)" };
   }
-  const staying = new Set(facts.pods.filter((pod) => !pod.terminating && pod.name !== facts.podName).map((pod) => pod.name));
-  const candidates = facts.standbys.filter((standby) => standby.state === "streaming" && staying.has(standby.name) && parseLsn(standby.flushLsn ?? "") !== void 0).sort((a, b) => {
-    const diff = parseLsn(b.flushLsn) - parseLsn(a.flushLsn);
-    return diff > 0n ? 1 : diff < 0n ? -1 : a.name.localeCompare(b.name);
-  });
+  const candidates = rankStandbys(facts.podName, facts.standbys, facts.pods);
   if (candidates.length === 0) {
     return { kind: "stop", reason: "this primary's pod is being deleted, and no standby that stays streams from it: no handover (run the failover job)" };
   }
@@ -6775,6 +6801,8 @@ var SidecarAgent = class {
   lastStreaming;
   lastWalCheck = -Infinity;
   soon = false;
+  /** A switchover asked for on the record's Lease (its SWITCHOVER_REQUEST annotation), as read last. */
+  switchoverRequest;
   /** The standbys streaming from this primary, as last seen (maintainPrimary). */
   standbys = [];
   wake;
@@ -6846,6 +6874,7 @@ var SidecarAgent = class {
     await this.reloadRenewedCertificate();
     await this.readRecord(started);
     this.server = observedRole(this.config.pgdata);
+    if (this.apiUp && this.switchoverRequest !== void 0) await this.carryOutSwitchoverRequest(this.switchoverRequest);
     const plan2 = decideSidecarStep(await this.facts());
     if (plan2.reason !== this.lastReason) {
       this.log(plan2.reason);
@@ -6861,10 +6890,13 @@ var SidecarAgent = class {
     if (!got.ok) {
       error = got.message;
     } else if (got.value === void 0) {
+      this.switchoverRequest = void 0;
       this.record = void 0;
       this.resourceVersion = "";
     } else {
       const decoded = decodeRecord(got.value);
+      const request2 = got.value.metadata?.annotations?.[SWITCHOVER_REQUEST];
+      this.switchoverRequest = typeof request2 === "string" ? request2 : void 0;
       if (decoded.ok) {
         this.record = decoded.record;
         this.resourceVersion = decoded.resourceVersion;
@@ -6986,9 +7018,44 @@ ${text}
     this.applied = role;
     this.appliedAt = now;
   }
-  /** A Compare-and-swap of the record read this round; the record and resourceVersion follow the API's answer. */
-  async swap(record) {
-    const done = await this.kube.patchLease(this.config.leaderRecord, encodeRecordPatch(record, this.resourceVersion));
+  /**
+   * A switchover asked for on the record (SWITCHOVER_REQUEST): the serving primary hands over to that standby (or the
+   * most advanced, for `any`) and the sidecars carry it out; a request it cannot carry out is removed, with a Warning Event.
+   */
+  async carryOutSwitchoverRequest(request2) {
+    const serving = this.server === "primary";
+    const record = this.record;
+    if (record?.state !== "stable" || record.primary !== this.podName || !serving) return;
+    const standbys = await this.attempt(() => this.pg.standbys());
+    const pods = await this.kube.listPods(this.config.clusterSelector);
+    const plan2 = decideRequestedSwitchover({
+      podName: this.podName,
+      record,
+      serving,
+      request: request2,
+      standbys: standbys ?? [],
+      pods: pods.ok ? pods.value : void 0
+    });
+    if (plan2.kind === "ignore") return;
+    this.log(plan2.reason);
+    const done = await this.swap(plan2.kind === "hand-over" ? plan2.record : record, true);
+    if (!done.ok) {
+      this.log(`could not write the switchover request's outcome (${done.message}): deciding again`);
+      this.soon = true;
+      return;
+    }
+    this.switchoverRequest = void 0;
+    if (plan2.kind === "refuse") await this.kube.podEvent(this.podName, "Warning", "SwitchoverRefused", plan2.reason, "postgres-cluster-agent");
+  }
+  /**
+   * A Compare-and-swap of the record read this round; the record and resourceVersion follow the API's answer.
+   * `clearRequest` also removes a switchover request from the Lease.
+   */
+  async swap(record, clearRequest = false) {
+    const patch = encodeRecordPatch(record, this.resourceVersion);
+    const cleared = { ...patch.metadata.annotations, [SWITCHOVER_REQUEST]: null };
+    const sent = clearRequest ? { ...patch, metadata: { ...patch.metadata, annotations: cleared } } : patch;
+    const done = await this.kube.patchLease(this.config.leaderRecord, sent);
     if (!done.ok) return done;
     const decoded = decodeRecord(done.value);
     if (decoded.ok) {

@@ -16,6 +16,12 @@ export interface Standby {
   readonly flushLsn: string | undefined;
 }
 
+/** A pod of the cluster, and whether it is being deleted. */
+export interface PodState {
+  readonly name: string;
+  readonly terminating: boolean;
+}
+
 export interface HandoverFacts {
   readonly podName: string;
   /** This pod is being deleted (metadata.deletionTimestamp): undefined when the API did not say. */
@@ -36,6 +42,68 @@ export type HandoverPlan =
   | { readonly kind: 'hand-over'; readonly target: string; readonly record: SwitchingOverRecord; readonly reason: string }
   | { readonly kind: 'stop'; readonly reason: string };
 
+/**
+ * A person's request for a switchover, on the record's Lease: `kubectl annotate lease <name>-leader
+ * switchover.postgres.cdk8s.io/target=<pod>` (or `=any`: the most advanced standby). Outside the record's own
+ * `postgres.cdk8s.io/` fields, which the agent refuses to guess at. The primary's sidecar carries it out at once.
+ */
+export const SWITCHOVER_REQUEST = 'switchover.postgres.cdk8s.io/target';
+
+/** The standbys that may take over, most advanced first: streaming, a pod of the cluster that is not being deleted. */
+function rankStandbys(podName: string, standbys: readonly Standby[], pods: readonly PodState[]): Standby[] {
+  const staying = new Set(pods.filter(pod => !pod.terminating && pod.name !== podName).map(pod => pod.name));
+  return standbys
+    .filter(standby => standby.state === 'streaming' && staying.has(standby.name) && parseLsn(standby.flushLsn ?? '') !== undefined)
+    .sort((a, b) => {
+      const diff = parseLsn(b.flushLsn!)! - parseLsn(a.flushLsn!)!;
+      return diff > 0n ? 1 : diff < 0n ? -1 : a.name.localeCompare(b.name);
+    });
+}
+
+export interface SwitchoverRequestFacts {
+  readonly podName: string;
+  readonly record: LeaderRecord | undefined;
+  /** PostgreSQL serves here as a primary. */
+  readonly serving: boolean;
+  /** The request annotation's value. */
+  readonly request: string;
+  readonly standbys: readonly Standby[];
+  readonly pods: ReadonlyArray<{ readonly name: string; readonly terminating: boolean }> | undefined;
+}
+
+export type SwitchoverRequestPlan =
+  | { readonly kind: 'hand-over'; readonly target: string; readonly record: SwitchingOverRecord; readonly reason: string }
+  /** Remove the request and say why it was not carried out (log, Warning Event). */
+  | { readonly kind: 'refuse'; readonly reason: string }
+  /** Not this pod's to carry out (it is not the serving primary the record names): leave the request. */
+  | { readonly kind: 'ignore' };
+
+/** What the primary's sidecar does with a switchover request on the record. */
+export function decideRequestedSwitchover(facts: SwitchoverRequestFacts): SwitchoverRequestPlan {
+  const record = facts.record;
+  if (record?.state !== 'stable' || record.primary !== facts.podName || !facts.serving) return { kind: 'ignore' };
+  const asked = facts.request.trim();
+  if (asked === facts.podName) return { kind: 'refuse', reason: `switchover to ${asked} requested: it is the primary already` };
+  if (facts.pods === undefined) return { kind: 'ignore' };
+  const ranked = rankStandbys(facts.podName, facts.standbys, facts.pods);
+  const chosen = asked === 'any' ? ranked[0] : ranked.find(standby => standby.name === asked);
+  if (chosen === undefined) {
+    return {
+      kind: 'refuse',
+      reason: `switchover to ${asked || '(nothing)'} requested: ${asked === 'any' ? 'no standby streams' : `${asked} does not stream`} from the primary `
+        + `${facts.podName} (standbys that may take over: ${ranked.map(standby => standby.name).join(', ') || 'none'}); the primary stays`,
+    };
+  }
+  const next = beginSwitchover(record, { previous: facts.podName, target: chosen.name, job: facts.podName });
+  return {
+    kind: 'hand-over',
+    target: chosen.name,
+    record: next,
+    reason: `switchover to ${asked} requested on the record: handing the primary over to ${chosen.name} (flushed ${chosen.flushLsn}), `
+      + `by a switchover (${describeRecord(next)})`,
+  };
+}
+
 /** What a stopping sidecar does about its primary, and why. */
 export function decideHandover(facts: HandoverFacts): HandoverPlan {
   const record = facts.record;
@@ -51,13 +119,7 @@ export function decideHandover(facts: HandoverFacts): HandoverPlan {
   if (facts.pods === undefined) {
     return { kind: 'stop', reason: 'this primary\'s pod is being deleted, but the cluster\'s pods cannot be listed: no handover (run the failover job)' };
   }
-  const staying = new Set(facts.pods.filter(pod => !pod.terminating && pod.name !== facts.podName).map(pod => pod.name));
-  const candidates = facts.standbys
-    .filter(standby => standby.state === 'streaming' && staying.has(standby.name) && parseLsn(standby.flushLsn ?? '') !== undefined)
-    .sort((a, b) => {
-      const diff = parseLsn(b.flushLsn!)! - parseLsn(a.flushLsn!)!;
-      return diff > 0n ? 1 : diff < 0n ? -1 : a.name.localeCompare(b.name);
-    });
+  const candidates = rankStandbys(facts.podName, facts.standbys, facts.pods);
   if (candidates.length === 0) {
     return { kind: 'stop', reason: 'this primary\'s pod is being deleted, and no standby that stays streams from it: no handover (run the failover job)' };
   }

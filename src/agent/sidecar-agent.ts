@@ -6,11 +6,14 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { SidecarConfig } from './config';
-import { decideHandover, Standby } from './handover';
+import { decideHandover, decideRequestedSwitchover, Standby, SWITCHOVER_REQUEST } from './handover';
 import { followLease, KubeClient } from './kube';
 import { NodeStatusFacts, statusLine } from './node-status';
 import { DbState, fastShutdown, LocalPostgres, observedRole, primaryLacksWal, readControlFile, readPostmaster, slotOf, writeStandbySignal } from './postgres';
-import { decodeRecord, describeRecord, encodeAnnotations, encodeRecordLease, encodeRecordPatch, LeaderRecord, RECORD_FIELDS, RECORD_PREFIX, StableRecord } from './record';
+import {
+  decodeRecord, describeRecord, encodeAnnotations, encodeRecordLease, encodeRecordPatch, LeaderRecord, RECORD_FIELDS, RECORD_PREFIX, RecordPatch,
+  StableRecord,
+} from './record';
 import { decideSidecarStep, nextSyncSet, ServerRole, shutdownCheckpointUpdate, SidecarFacts, SidecarRecord, SidecarStep, timelineUpdate } from './sidecar';
 import { recordSyncSet } from './transitions';
 
@@ -120,6 +123,8 @@ export class SidecarAgent {
   private lastStreaming: number;
   private lastWalCheck = -Infinity;
   private soon = false;
+  /** A switchover asked for on the record's Lease (its SWITCHOVER_REQUEST annotation), as read last. */
+  private switchoverRequest: string | undefined;
   /** The standbys streaming from this primary, as last seen (maintainPrimary). */
   private standbys: readonly Standby[] = [];
   private wake: (() => void) | undefined;
@@ -200,6 +205,7 @@ export class SidecarAgent {
     await this.reloadRenewedCertificate();
     await this.readRecord(started);
     this.server = observedRole(this.config.pgdata);
+    if (this.apiUp && this.switchoverRequest !== undefined) await this.carryOutSwitchoverRequest(this.switchoverRequest);
     const plan = decideSidecarStep(await this.facts());
     if (plan.reason !== this.lastReason) {
       this.log(plan.reason);
@@ -216,10 +222,13 @@ export class SidecarAgent {
     if (!got.ok) {
       error = got.message;
     } else if (got.value === undefined) {
+      this.switchoverRequest = undefined;
       this.record = undefined;
       this.resourceVersion = '';
     } else {
       const decoded = decodeRecord(got.value);
+      const request = (got.value.metadata?.annotations as Record<string, unknown> | undefined)?.[SWITCHOVER_REQUEST];
+      this.switchoverRequest = typeof request === 'string' ? request : undefined;
       if (decoded.ok) {
         this.record = decoded.record;
         this.resourceVersion = decoded.resourceVersion;
@@ -328,9 +337,40 @@ export class SidecarAgent {
     this.appliedAt = now;
   }
 
-  /** A Compare-and-swap of the record read this round; the record and resourceVersion follow the API's answer. */
-  private async swap(record: LeaderRecord): Promise<{ ok: true } | { ok: false; message: string }> {
-    const done = await this.kube.patchLease(this.config.leaderRecord, encodeRecordPatch(record, this.resourceVersion));
+  /**
+   * A switchover asked for on the record (SWITCHOVER_REQUEST): the serving primary hands over to that standby (or the
+   * most advanced, for `any`) and the sidecars carry it out; a request it cannot carry out is removed, with a Warning Event.
+   */
+  private async carryOutSwitchoverRequest(request: string): Promise<void> {
+    const serving = this.server === 'primary';
+    const record = this.record;
+    if (record?.state !== 'stable' || record.primary !== this.podName || !serving) return;
+    const standbys = await this.attempt(() => this.pg.standbys());
+    const pods = await this.kube.listPods(this.config.clusterSelector);
+    const plan = decideRequestedSwitchover({
+      podName: this.podName, record, serving, request, standbys: standbys ?? [], pods: pods.ok ? pods.value : undefined,
+    });
+    if (plan.kind === 'ignore') return;
+    this.log(plan.reason);
+    const done = await this.swap(plan.kind === 'hand-over' ? plan.record : record, true);
+    if (!done.ok) {
+      this.log(`could not write the switchover request's outcome (${done.message}): deciding again`);
+      this.soon = true;
+      return;
+    }
+    this.switchoverRequest = undefined;
+    if (plan.kind === 'refuse') await this.kube.podEvent(this.podName, 'Warning', 'SwitchoverRefused', plan.reason, 'postgres-cluster-agent');
+  }
+
+  /**
+   * A Compare-and-swap of the record read this round; the record and resourceVersion follow the API's answer.
+   * `clearRequest` also removes a switchover request from the Lease.
+   */
+  private async swap(record: LeaderRecord, clearRequest = false): Promise<{ ok: true } | { ok: false; message: string }> {
+    const patch = encodeRecordPatch(record, this.resourceVersion);
+    const cleared = { ...patch.metadata.annotations, [SWITCHOVER_REQUEST]: null };
+    const sent = clearRequest ? { ...patch, metadata: { ...patch.metadata, annotations: cleared } } : patch;
+    const done = await this.kube.patchLease(this.config.leaderRecord, sent as RecordPatch);
     if (!done.ok) return done;
     const decoded = decodeRecord(done.value);
     if (decoded.ok) {

@@ -1,5 +1,5 @@
 // A primary whose pod is being deleted hands the primary over (a switchover) to the most advanced standby that stays.
-import { decideHandover, HandoverFacts, Standby } from '../../src/agent/handover';
+import { decideHandover, decideRequestedSwitchover, HandoverFacts, Standby } from '../../src/agent/handover';
 import { StableRecord } from '../../src/agent/record';
 
 const ME = 'pg-2';
@@ -63,5 +63,55 @@ describe('decideHandover: what a stopping sidecar does about its primary', () =>
     const plan = decideHandover(facts(overrides));
     expect(plan.kind).toBe('stop');
     expect(plan.reason).toContain(reason);
+  });
+});
+
+describe('decideRequestedSwitchover: a switchover asked for on the record', () => {
+  const request = (asked: string, overrides: Partial<Parameters<typeof decideRequestedSwitchover>[0]> = {}) => decideRequestedSwitchover({
+    podName: ME,
+    record: named,
+    serving: true,
+    request: asked,
+    standbys: [streaming('pg-0', '0/5000100'), streaming('pg-1', '0/5000200')],
+    pods: pods('pg-0', 'pg-1', 'pg-2'),
+    ...overrides,
+  });
+
+  test('to a streaming standby: a switchover to it, the primary named as the job, whatever its position', () => {
+    expect(request('pg-0')).toEqual({
+      kind: 'hand-over',
+      target: 'pg-0',
+      record: { version: 1, state: 'switching-over', epoch: 8, timeline: 3, systemIdentifier: '70', sync: ['pg-0', 'pg-1'], previous: ME, target: 'pg-0', job: ME, checkpoint: undefined },
+      reason: 'switchover to pg-0 requested on the record: handing the primary over to pg-0 (flushed 0/5000100), by a switchover '
+        + '(epoch 8, switching-over, primary (none), timeline 3, synchronous standbys pg-0,pg-1 (job pg-2: pg-2 -> pg-0))',
+    });
+  });
+
+  test('"any": the most advanced standby; spaces around the name do not matter', () => {
+    expect(request('any')).toMatchObject({ kind: 'hand-over', target: 'pg-1' });
+    expect(request(' pg-0 ')).toMatchObject({ kind: 'hand-over', target: 'pg-0' });
+  });
+
+  test.each<[string, string, Partial<Parameters<typeof decideRequestedSwitchover>[0]>, string]>([
+    ['to the primary itself', ME, {}, 'switchover to pg-2 requested: it is the primary already'],
+    ['to a pod that is not a standby', 'pg-7', {}, 'switchover to pg-7 requested: pg-7 does not stream from the primary pg-2 (standbys that may take over: pg-1, pg-0); the primary stays'],
+    ['to a standby being deleted', 'pg-1', { pods: pods('pg-0', 'pg-1*', 'pg-2') }, 'pg-1 does not stream from the primary pg-2 (standbys that may take over: pg-0)'],
+    ['to a standby still catching up', 'pg-0', { standbys: [{ name: 'pg-0', state: 'catchup', flushLsn: '0/1' }] }, 'pg-0 does not stream from the primary pg-2 (standbys that may take over: none)'],
+    ['"any" with no standby', 'any', { standbys: [] }, 'switchover to any requested: no standby streams from the primary pg-2 (standbys that may take over: none); the primary stays'],
+    ['an empty request', '', {}, 'switchover to (nothing) requested'],
+  ])('refused %s: the request goes, and the reason says why', (_name, asked, overrides, reason) => {
+    const plan = request(asked, overrides);
+    expect(plan.kind).toBe('refuse');
+    expect(plan.kind === 'refuse' && plan.reason).toContain(reason);
+  });
+
+  test.each<[string, Partial<Parameters<typeof decideRequestedSwitchover>[0]>]>([
+    ['the record names another pod: its sidecar carries it out', { record: { ...named, primary: 'pg-0' } }],
+    ['a switchover is under way: the request waits for its end', { record: { ...named, state: 'switching-over', previous: ME, target: 'pg-1', job: 'j', checkpoint: undefined } as any }],
+    ['PostgreSQL does not serve here: the request waits', { serving: false }],
+    ['no record', { record: undefined }],
+    ['the pods cannot be listed: tried again next round', { pods: undefined }],
+  ])('left alone when %s', (_name, overrides) => {
+    expect(request('pg-0', overrides)).toEqual({ kind: 'ignore' });
   });
 });

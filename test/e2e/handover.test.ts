@@ -50,6 +50,34 @@ describe('a primary whose pod is deleted hands over first', () => {
     await waitForStreaming(cluster, record.primary, [POD(0), POD(1), POD(2)].filter(p => p !== record.primary), 90_000);
   }));
 
+  test('a switchover asked for on the record (an annotation): carried out by the sidecars at once, no row lost, the request removed', () => step(cluster, async () => {
+    const primary = leader(cluster).primary;
+    const target = [POD(0), POD(1), POD(2)].find(p => p !== primary)!;
+    await waitForStreaming(cluster, primary, [POD(0), POD(1), POD(2)].filter(p => p !== primary), 90_000);
+    const writer = new Writer(cluster, 'writes');
+    writer.start();
+    await waitFor('some writes', () => writer.attempts.filter(a => a.ok && a.server === primary).length >= 20, 20_000);
+    const before = Number(leader(cluster).epoch);
+    const asked = Date.now();
+    expect((await cluster.kubectl(['annotate', 'lease', 'postgres-leader', `switchover.postgres.cdk8s.io/target=${target}`])).code).toBe(0);
+    await waitFor('writes on the target', () => writer.attempts.filter(a => a.ok && a.server === target && a.startedAt >= asked).length >= 20, 30_000, 50);
+    await writer.stop();
+    expect(leader(cluster)).toMatchObject({ state: 'stable', primary: target, epoch: String(before + 1) });
+    expect(cluster.lease('postgres-leader')!.metadata.annotations['switchover.postgres.cdk8s.io/target']).toBeUndefined();
+    expect(await lostRows(writer, target)).toEqual([]);
+    await waitForStreaming(cluster, target, [POD(0), POD(1), POD(2)].filter(p => p !== target), 90_000);
+  }));
+
+  test('a switchover asked for to a pod that cannot take over: refused, the request removed, a Warning Event says why', () => step(cluster, async () => {
+    const record = leader(cluster);
+    expect((await cluster.kubectl(['annotate', 'lease', 'postgres-leader', 'switchover.postgres.cdk8s.io/target=postgres-cluster-7'])).code).toBe(0);
+    await waitFor('the request removed', () => cluster.lease('postgres-leader')!.metadata.annotations['switchover.postgres.cdk8s.io/target'] === undefined, 10_000, 50);
+    expect(leader(cluster)).toMatchObject({ state: 'stable', primary: record.primary, epoch: record.epoch });
+    const events = cluster.events().filter((e: any) => e.reason === 'SwitchoverRefused');
+    expect(events.map((e: any) => [e.involvedObject.name, e.type, e.message])).toEqual([[record.primary, 'Warning',
+      expect.stringMatching(/^switchover to postgres-cluster-7 requested: postgres-cluster-7 does not stream from the primary .* \(standbys that may take over: postgres-cluster-\d, postgres-cluster-\d\); the primary stays$/)]]);
+  }));
+
   test('a scale-down that removes the primary\'s pod: it hands over to a pod that stays', () => step(cluster, async () => {
     // Make pod 2 the primary first (the failover job's switchover).
     expect((await cluster.runJob('postgres-failover', { FAILOVER_TARGET: POD(2) })).code).toBe(0);
