@@ -5530,13 +5530,8 @@ var KubeClient = class {
   }
   /** The names of the pods matching a label selector (`a=b,c=d`). */
   async listPodNames(labelSelector) {
-    const what = `GET pods?labelSelector=${labelSelector}`;
-    const answer = await this.request("GET", what, `${this.corePath("pods")}?${new URLSearchParams({ labelSelector })}`);
-    if (!answer.ok) return answer;
-    const items = answer.body?.items;
-    const names = Array.isArray(items) ? items.map((item) => item?.metadata?.name) : void 0;
-    if (!names?.every((name) => typeof name === "string")) return badAnswer(what, answer.status, "a PodList with named items");
-    return { ok: true, value: names };
+    const listed = await this.listPods(labelSelector);
+    return listed.ok ? { ok: true, value: listed.value.map((pod) => pod.name) } : listed;
   }
   /** The pods matching a label selector, each with whether it is being deleted (metadata.deletionTimestamp). */
   async listPods(labelSelector) {
@@ -5749,7 +5744,12 @@ function asObject(what, answer) {
 function podSummary(item) {
   const metadata = item?.metadata;
   if (typeof metadata?.name !== "string") return void 0;
-  return { name: metadata.name, terminating: typeof metadata.deletionTimestamp === "string" };
+  const labels = typeof metadata.labels === "object" && metadata.labels !== null ? metadata.labels : {};
+  return {
+    name: metadata.name,
+    terminating: typeof metadata.deletionTimestamp === "string",
+    labels: Object.fromEntries(Object.entries(labels).filter((entry) => typeof entry[1] === "string"))
+  };
 }
 function asVoid(answer) {
   return answer.ok ? { ok: true, value: void 0 } : answer;
@@ -6801,6 +6801,11 @@ var SidecarAgent = class {
   lastStreaming;
   lastWalCheck = -Infinity;
   soon = false;
+  /** This pod's role label as the API listed it last this round ('' for none), undefined when not listed since it was set. */
+  labelSeen;
+  /** The other pods labelled primary, as listed last. */
+  othersLabeled = [];
+  lastLabelWait = "";
   /** A switchover asked for on the record's Lease (its SWITCHOVER_REQUEST annotation), as read last. */
   switchoverRequest;
   /** The standbys streaming from this primary, as last seen (maintainPrimary). */
@@ -6962,9 +6967,14 @@ ${text}
       return void 0;
     }
   }
+  /** The cluster's other pods; on the way, this pod's role label as the API has it (someone may have changed it). */
   async otherPods() {
-    const listed = await this.kube.listPodNames(this.config.clusterSelector);
-    return listed.ok ? listed.value.filter((name) => name !== this.podName).sort() : void 0;
+    const listed = await this.kube.listPods(this.config.clusterSelector);
+    if (!listed.ok) return void 0;
+    const me = listed.value.find((pod) => pod.name === this.podName);
+    this.labelSeen = me === void 0 ? void 0 : me.labels[this.config.roleLabel] ?? "";
+    this.othersLabeled = listed.value.filter((pod) => pod.name !== this.podName && pod.labels[this.config.roleLabel] === "primary").map((pod) => pod.name);
+    return listed.value.map((pod) => pod.name).filter((name) => name !== this.podName).sort();
   }
   /** Carries out one step; false ends the round. */
   async carryOut(step) {
@@ -7006,7 +7016,16 @@ ${text}
   }
   async label(role) {
     const now = this.env.monotonic();
-    if (role === this.applied && now - this.appliedAt < this.config.timing.reassertSeconds) return;
+    const changed = role === this.applied && this.labelSeen !== void 0 && this.labelSeen !== role;
+    if (changed && role === "primary" && this.othersLabeled.length > 0) {
+      const why = `the ${this.config.roleLabel} label was moved by hand to ${this.othersLabeled.join(", ")}: waiting until its sidecar removes it`;
+      if (why !== this.lastLabelWait) this.log(why);
+      this.lastLabelWait = why;
+      return;
+    }
+    this.lastLabelWait = "";
+    if (changed) this.log(`the ${this.config.roleLabel} label was changed to "${this.labelSeen}" by someone else: setting it back to "${role}"`);
+    if (role === this.applied && !changed && now - this.appliedAt < this.config.timing.reassertSeconds) return;
     const done = await this.kube.labelPod(this.podName, this.config.roleLabel, role === "" ? null : role);
     if (!done.ok) {
       this.log(`could not update the label (${done.message}); retrying`);
@@ -7017,6 +7036,7 @@ ${text}
     }
     this.applied = role;
     this.appliedAt = now;
+    this.labelSeen = void 0;
   }
   /**
    * A switchover asked for on the record (SWITCHOVER_REQUEST): the serving primary hands over to that standby (or the

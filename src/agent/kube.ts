@@ -130,13 +130,8 @@ export class KubeClient {
 
   /** The names of the pods matching a label selector (`a=b,c=d`). */
   public async listPodNames(labelSelector: string): Promise<ApiResult<string[]>> {
-    const what = `GET pods?labelSelector=${labelSelector}`;
-    const answer = await this.request('GET', what, `${this.corePath('pods')}?${new URLSearchParams({ labelSelector })}`);
-    if (!answer.ok) return answer;
-    const items = (answer.body as { items?: unknown } | null)?.items;
-    const names = Array.isArray(items) ? items.map(item => (item as { metadata?: { name?: unknown } } | null)?.metadata?.name) : undefined;
-    if (!names?.every((name): name is string => typeof name === 'string')) return badAnswer(what, answer.status, 'a PodList with named items');
-    return { ok: true, value: names };
+    const listed = await this.listPods(labelSelector);
+    return listed.ok ? { ok: true, value: listed.value.map(pod => pod.name) } : listed;
   }
 
   /** The pods matching a label selector, each with whether it is being deleted (metadata.deletionTimestamp). */
@@ -370,12 +365,18 @@ export interface PodSummary {
   readonly name: string;
   /** metadata.deletionTimestamp is set: the pod is terminating (deleted, evicted, scaled away). */
   readonly terminating: boolean;
+  readonly labels: Readonly<Record<string, string>>;
 }
 
 function podSummary(item: unknown): PodSummary | undefined {
-  const metadata = (item as { metadata?: { name?: unknown; deletionTimestamp?: unknown } } | null)?.metadata;
+  const metadata = (item as { metadata?: { name?: unknown; deletionTimestamp?: unknown; labels?: unknown } } | null)?.metadata;
   if (typeof metadata?.name !== 'string') return undefined;
-  return { name: metadata.name, terminating: typeof metadata.deletionTimestamp === 'string' };
+  const labels = typeof metadata.labels === 'object' && metadata.labels !== null ? metadata.labels as Record<string, unknown> : {};
+  return {
+    name: metadata.name,
+    terminating: typeof metadata.deletionTimestamp === 'string',
+    labels: Object.fromEntries(Object.entries(labels).filter((entry): entry is [string, string] => typeof entry[1] === 'string')),
+  };
 }
 
 function asVoid(answer: Answer): ApiResult<void> {

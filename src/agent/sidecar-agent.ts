@@ -123,6 +123,11 @@ export class SidecarAgent {
   private lastStreaming: number;
   private lastWalCheck = -Infinity;
   private soon = false;
+  /** This pod's role label as the API listed it last this round ('' for none), undefined when not listed since it was set. */
+  private labelSeen: string | undefined;
+  /** The other pods labelled primary, as listed last. */
+  private othersLabeled: readonly string[] = [];
+  private lastLabelWait = '';
   /** A switchover asked for on the record's Lease (its SWITCHOVER_REQUEST annotation), as read last. */
   private switchoverRequest: string | undefined;
   /** The standbys streaming from this primary, as last seen (maintainPrimary). */
@@ -299,9 +304,14 @@ export class SidecarAgent {
     }
   }
 
+  /** The cluster's other pods; on the way, this pod's role label as the API has it (someone may have changed it). */
   private async otherPods(): Promise<string[] | undefined> {
-    const listed = await this.kube.listPodNames(this.config.clusterSelector);
-    return listed.ok ? listed.value.filter(name => name !== this.podName).sort() : undefined;
+    const listed = await this.kube.listPods(this.config.clusterSelector);
+    if (!listed.ok) return undefined;
+    const me = listed.value.find(pod => pod.name === this.podName);
+    this.labelSeen = me === undefined ? undefined : me.labels[this.config.roleLabel] ?? '';
+    this.othersLabeled = listed.value.filter(pod => pod.name !== this.podName && pod.labels[this.config.roleLabel] === 'primary').map(pod => pod.name);
+    return listed.value.map(pod => pod.name).filter(name => name !== this.podName).sort();
   }
 
   /** Carries out one step; false ends the round. */
@@ -324,7 +334,19 @@ export class SidecarAgent {
 
   private async label(role: string): Promise<void> {
     const now = this.env.monotonic();
-    if (role === this.applied && now - this.appliedAt < this.config.timing.reassertSeconds) return;
+    // Someone changed the label by hand (the reference design's manual failover does): set back at once, not at the next reassertion.
+    const changed = role === this.applied && this.labelSeen !== undefined && this.labelSeen !== role;
+    if (changed && role === 'primary' && this.othersLabeled.length > 0) {
+      // Moved by hand to another pod, whose sidecar removes it (and fences that pod if it was promoted): the write Service
+      // must never reach two primaries, so this pod waits until it is the only one labelled.
+      const why = `the ${this.config.roleLabel} label was moved by hand to ${this.othersLabeled.join(', ')}: waiting until its sidecar removes it`;
+      if (why !== this.lastLabelWait) this.log(why);
+      this.lastLabelWait = why;
+      return;
+    }
+    this.lastLabelWait = '';
+    if (changed) this.log(`the ${this.config.roleLabel} label was changed to "${this.labelSeen}" by someone else: setting it back to "${role}"`);
+    if (role === this.applied && !changed && now - this.appliedAt < this.config.timing.reassertSeconds) return;
     const done = await this.kube.labelPod(this.podName, this.config.roleLabel, role === '' ? null : role);
     if (!done.ok) {
       this.log(`could not update the label (${done.message}); retrying`);
@@ -335,6 +357,7 @@ export class SidecarAgent {
     }
     this.applied = role;
     this.appliedAt = now;
+    this.labelSeen = undefined;
   }
 
   /**
