@@ -7135,7 +7135,6 @@ ${text}
   }
   /** The record names this pod, and PostgreSQL is a replica: promote it, with slots for the other pods. */
   async promote(others) {
-    this.log("the leader record names this pod as the primary: promoting it");
     try {
       await this.pg.promote(others.map(slotOf), PROMOTE_TIMEOUT_MS);
     } catch (error) {

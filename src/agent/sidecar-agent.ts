@@ -461,7 +461,6 @@ export class SidecarAgent {
 
   /** The record names this pod, and PostgreSQL is a replica: promote it, with slots for the other pods. */
   private async promote(others: readonly string[]): Promise<boolean> {
-    this.log('the leader record names this pod as the primary: promoting it');
     try {
       await this.pg.promote(others.map(slotOf), PROMOTE_TIMEOUT_MS);
     } catch (error) {

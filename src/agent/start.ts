@@ -27,6 +27,8 @@ export type DataDirectory =
     readonly standbySignal: boolean;
     /** pg_control says "shut down" or "shut down in recovery". */
     readonly shutDownCleanly: boolean;
+    /** pg_control says "shut down in recovery" or "in archive recovery": a replica's data, not a (fenced) primary's. */
+    readonly recoveryState: boolean;
     /** The entrypoint initialized it, and no record has named its cluster yet (the initialized-by-entrypoint file). */
     readonly initializedByEntrypoint: boolean;
   };
@@ -180,6 +182,11 @@ function decideWithRecord(facts: StartFacts, record: LeaderRecord, data: Extract
     return plan(`this pod's data is a former primary's and a failover job holds the leader record (${describeRecord(record)}): waiting for its end`, WAIT);
   }
   if (record.primary === facts.podName) {
+    if (data.standbySignal && data.recoveryState) {
+      // A replica's data never starts as a primary on its old timeline (others may have more of it): its sidecar promotes it.
+      return plan(`the leader record names this pod as the primary (${describeRecord(record)}), and its data is a replica's: starting in `
+        + 'recovery; its sidecar promotes it (a new timeline)', { do: 'start', as: 'replica' });
+    }
     const steps: StartStep[] = data.standbySignal ? [{ do: 'remove-standby-signal' }] : [];
     return plan(`the leader record names this pod as the primary (${describeRecord(record)}): starting as the primary`, ...steps, { do: 'start', as: 'primary' });
   }

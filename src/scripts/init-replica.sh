@@ -410,7 +410,17 @@ decide() {
   fi
 
   if [ "${REC[primary]}" = "$POD_NAME" ]; then
+    # A replica's data (pg_control says recovery) is never started as a primary on its old timeline: other replicas may
+    # have received more of it. It starts in recovery, and its sidecar promotes it (a new timeline). Only a primary's
+    # data (fenced: standby.signal over a primary's clean shutdown) goes back to serving as it was.
     if [ -f "$PGDATA/standby.signal" ]; then
+      case "$(controldata 'Database cluster state')" in
+        'shut down in recovery' | 'in archive recovery')
+          log "the leader record names this pod as the primary ($(describe_record)), and its data is a replica's: starting in" \
+            "recovery; its sidecar promotes it (a new timeline)"
+          START_AS=replica
+          return ;;
+      esac
       log "the leader record names this pod as the primary ($(describe_record)): removing standby.signal"
       rm -f "$PGDATA/standby.signal"
     fi

@@ -11,8 +11,12 @@ const switchingToMe: SwitchingOverRecord = {
   version: 1, state: 'switching-over', epoch: 5, timeline: 3, systemIdentifier: '7000', sync: [], previous: 'pg-0', target: ME, job: 's-1', checkpoint: undefined,
 };
 
-const replicaData: DataDirectory = { kind: 'data', systemIdentifier: '7000', timeline: 3, standbySignal: true, shutDownCleanly: true, initializedByEntrypoint: false };
-const primaryData: DataDirectory = { ...replicaData, standbySignal: false };
+const replicaData: DataDirectory = {
+  kind: 'data', systemIdentifier: '7000', timeline: 3, standbySignal: true, shutDownCleanly: true, recoveryState: true, initializedByEntrypoint: false,
+};
+const primaryData: DataDirectory = { ...replicaData, standbySignal: false, recoveryState: false };
+/** A primary fenced by its sidecar: standby.signal over a primary's clean shutdown. */
+const fencedData: DataDirectory = { ...replicaData, recoveryState: false };
 
 function facts(overrides: Partial<StartFacts> & { rec?: LeaderRecord | 'absent' } = {}): StartFacts {
   const { rec, ...rest } = overrides;
@@ -101,7 +105,14 @@ const cases: Array<[string, StartFacts, StartStep[], string]> = [
   ['the record names this pod and its data is a primary\'s: starts as the primary',
     facts({ rec: stableMe, data: primaryData }), [startPrimary], 'the leader record names this pod as the primary (epoch 4, stable, primary pg-1'],
   ['record: this pod is the primary; PostgreSQL: a replica\'s data. Removes standby.signal and starts as the primary',
-    facts({ rec: stableMe }), [{ do: 'remove-standby-signal' }, startPrimary], 'starting as the primary'],
+    facts({ rec: stableMe, data: fencedData }), [{ do: 'remove-standby-signal' }, startPrimary], 'starting as the primary'],
+  ['record: this pod the primary; data: a replica\'s (a failover named it while its sidecar could not promote it): starts in recovery, never on the old timeline as a primary',
+    facts({ rec: stableMe }), [startReplica],
+    'the leader record names this pod as the primary (epoch 4, stable, primary pg-1, timeline 3), and its data is a replica\'s: starting in recovery; its sidecar promotes it (a new timeline)'],
+  ['the same in synchronous mode: no wait to be listed (the primary is never in its own set)',
+    facts({ rec: stableMe, syncReplicas: 1 }), [startReplica], 'its sidecar promotes it'],
+  ['a replica\'s data that crashed in recovery: the same',
+    facts({ rec: stableMe, data: { ...replicaData, shutDownCleanly: false } }), [startReplica], 'its sidecar promotes it'],
   ['the record names this pod\'s new cluster: the init marker goes, then it starts as the primary',
     facts({ podName: 'pg-0', rec: { ...stableMe, primary: 'pg-0' }, data: { ...primaryData, initializedByEntrypoint: true } }),
     [{ do: 'remove-init-marker' }, startPrimary], 'starting as the primary'],
@@ -156,7 +167,7 @@ const cases: Array<[string, StartFacts, StartStep[], string]> = [
     facts({ recloneRequested: true, syncReplicas: 1 }), [{ do: 'discard-data', keep: false }, { do: 'remove-reclone-marker' }, awaitSync, { do: 'clone', from: 'pg-0', onFailure: 'wait' }, startReplica],
     'discarding its data'],
   ['a re-clone asked for, but the record names this pod: no discard; the marker goes; starts as the primary',
-    facts({ recloneRequested: true, rec: stableMe }), [{ do: 'remove-reclone-marker' }, { do: 'remove-standby-signal' }, startPrimary], 'the leader record names this pod as the primary'],
+    facts({ recloneRequested: true, rec: stableMe, data: fencedData }), [{ do: 'remove-reclone-marker' }, { do: 'remove-standby-signal' }, startPrimary], 'the leader record names this pod as the primary'],
   ['a re-clone asked for, but the data is a primary\'s: no discard',
     facts({ recloneRequested: true, data: { ...primaryData, timeline: 2 } }), [{ do: 'remove-reclone-marker' }, { do: 'rewind', from: 'pg-0', onFailure: 'wait' }, startReplica], 'rejoining'],
   ['a re-clone asked for while a failover job holds the record: no discard',
@@ -179,7 +190,7 @@ describe('decideStart: what the postgres container does at start', () => {
   });
 
   test('a re-clone asked for but not done (the record names this pod) says nothing of discarding', () => {
-    expect(decideStart(facts({ recloneRequested: true, rec: stableMe })).reason).toBe(
+    expect(decideStart(facts({ recloneRequested: true, rec: stableMe, data: fencedData })).reason).toBe(
       'the leader record names this pod as the primary (epoch 4, stable, primary pg-1, timeline 3): starting as the primary');
   });
 });
@@ -187,7 +198,7 @@ describe('decideStart: what the postgres container does at start', () => {
 describe('decideStart over every record state × data directory × answer of the primary', () => {
   const recordsSeen: Array<LeaderRecord | undefined> = [undefined, stableMe, stableOther, failingToMe, failingNoTarget, { ...failingToMe, target: 'pg-2' }, switchingToMe,
     { ...switchingToMe, target: 'pg-2', previous: ME }];
-  const dataSeen: DataDirectory[] = [empty, replicaData, primaryData, { ...replicaData, timeline: 2 }, { ...primaryData, timeline: 2 },
+  const dataSeen: DataDirectory[] = [empty, replicaData, primaryData, fencedData, { ...replicaData, timeline: 2 }, { ...primaryData, timeline: 2 },
     { ...primaryData, timeline: 4 }, { ...replicaData, timeline: 2, shutDownCleanly: false }, { ...primaryData, initializedByEntrypoint: true }];
   const matrix = recordsSeen.flatMap(record => dataSeen.flatMap(data => [true, false].flatMap(answers =>
     [0, 1].map(syncReplicas => facts({ rec: record ?? 'absent', data, recordedPrimaryAnswers: answers, recordedPrimaryTimeline: answers ? 3 : undefined, syncReplicas })))));

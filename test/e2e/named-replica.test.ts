@@ -1,0 +1,56 @@
+import { E2eCluster } from './harness/cluster';
+import { waitFor } from './harness/exec';
+import { DIST_MANIFEST, leader, POD, step, valuesOn, waitForStreaming } from './support';
+
+jest.setTimeout(300_000);
+
+/**
+ * The record names a replica the primary (as a failover job's last step does) while that replica's sidecar hangs, and
+ * its PostgreSQL restarts meanwhile: its entrypoint must not start a replica's data as a primary on the old timeline
+ * (the other pods could not follow it, and one may hold more of that timeline). It starts in recovery; once its sidecar
+ * runs again it promotes it onto a new timeline, which every other pod follows.
+ */
+describe('a replica the record names while its sidecar hangs', () => {
+  let cluster: E2eCluster;
+
+  beforeAll(async () => {
+    cluster = await E2eCluster.start({ manifest: DIST_MANIFEST, replicas: 3 });
+    await cluster.sql('postgres-write', 'CREATE TABLE writes (v int PRIMARY KEY); INSERT INTO writes SELECT generate_series(1, 100)');
+    await waitForStreaming(cluster, POD(0), [POD(1), POD(2)]);
+  });
+
+  afterAll(async () => {
+    await cluster?.destroy();
+  });
+
+  test('starts in recovery, is promoted onto a new timeline by its sidecar, and every pod follows it; no row lost', () => step(cluster, async () => {
+    await waitFor('the rows on pod 1', async () => (await valuesOn(cluster, POD(1), 'writes')).length === 100, 20_000);
+    const sidecar = cluster.pod(POD(1)).container('role-labeler').process!.pid!;
+    process.kill(sidecar, 'SIGSTOP');
+    try {
+      // What a failover job's completeFailover writes: the target named, one epoch more.
+      const epoch = Number(leader(cluster).epoch) + 1;
+      const patch = { metadata: { annotations: { 'postgres.cdk8s.io/primary': POD(1), 'postgres.cdk8s.io/epoch': String(epoch) } }, spec: { holderIdentity: POD(1) } };
+      expect((await cluster.kubectl(['patch', 'lease', 'postgres-leader', '--type=merge', '-p', JSON.stringify(patch)])).code).toBe(0);
+      // Pod 0's sidecar fences it (the record no longer names it); pod 1's PostgreSQL crashes and restarts.
+      await waitFor('pod 0 fenced', async () => (await cluster.podSql(POD(0), 'SELECT pg_is_in_recovery()').catch(() => 'down')) !== 'f', 30_000, 200);
+      const mark = cluster.pod(POD(1)).logMark('postgres');
+      process.kill(cluster.pod(POD(1)).container('postgres').process!.pid!, 'SIGKILL');
+      await waitFor('pod 1\'s entrypoint to wait for its sidecar', () => cluster.pod(POD(1)).logSince(mark, 'postgres').includes('waiting for the role-labeler sidecar'), 30_000, 200);
+    } finally {
+      process.kill(sidecar, 'SIGCONT');
+    }
+    await waitFor('pod 1 promoted onto a new timeline', async () => {
+      // The timeline of the WAL it writes (pg_control's changes only at the next checkpoint).
+      const row = await cluster.podSql(POD(1),
+        "SELECT pg_is_in_recovery()::text || ' ' || CASE WHEN pg_is_in_recovery() THEN 0 ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END")
+        .catch(() => '');
+      return row.startsWith('false ') && Number(row.split(' ')[1]) >= 2;
+    }, 60_000, 250);
+    expect(cluster.pod(POD(1)).logSince(0, 'postgres')).toContain('and its data is a replica\'s: starting in recovery; its sidecar promotes it (a new timeline)');
+    await waitForStreaming(cluster, POD(1), [POD(0), POD(2)], 90_000);
+    expect(leader(cluster)).toMatchObject({ state: 'stable', primary: POD(1) });
+    for (const pod of [POD(0), POD(1), POD(2)]) expect((await valuesOn(cluster, pod, 'writes')).length).toBe(100);
+    expect((await cluster.sql('postgres-write', 'INSERT INTO writes VALUES (101)')).code).toBe(0);
+  }));
+});
