@@ -7105,6 +7105,7 @@ ${text}
       this.log(`could not fence: ${error.message}; retrying next round`);
     }
     this.applied = (await unlabel).ok ? "" : void 0;
+    this.labelSeen = void 0;
     this.server = observedRole(this.config.pgdata);
   }
   /** A switchover away from this pod waits for its shutdown checkpoint, once pg_control says it shut down cleanly. */
@@ -7348,6 +7349,7 @@ ${text}
    * record (`<recordFile>.wanted`), when PostgreSQL starts serving while it was not, or 10 ms after a round that asked.
    */
   nap(signal) {
+    if (signal.aborted) return Promise.resolve();
     if (this.soon) {
       this.soon = false;
       return new Promise((resolve) => setTimeout(resolve, 10));

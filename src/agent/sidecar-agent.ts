@@ -426,6 +426,8 @@ export class SidecarAgent {
     }
     // A label that could not be removed (an isolated pod) is unknown: the next label step removes it once the API answers.
     this.applied = (await unlabel).ok ? '' : undefined;
+    // The label seen before the fence is gone with it: not a change by someone else.
+    this.labelSeen = undefined;
     this.server = observedRole(this.config.pgdata);
   }
 
@@ -685,6 +687,8 @@ export class SidecarAgent {
    * record (`<recordFile>.wanted`), when PostgreSQL starts serving while it was not, or 10 ms after a round that asked.
    */
   private nap(signal: AbortSignal): Promise<void> {
+    // Stopped while the round ran: no nap (its listener would never hear an abort that already happened).
+    if (signal.aborted) return Promise.resolve();
     if (this.soon) {
       this.soon = false;
       return new Promise(resolve => setTimeout(resolve, 10));

@@ -14,6 +14,7 @@ import { encodeRecordLease, encodeRecordPatch, LeaderRecord, LeaseObject } from 
 import { ApiPod, ApiStandIn } from '../e2e/harness/api';
 import { KubeObject, Manifests } from '../e2e/harness/manifests';
 import { ApiTls, makeApiTls } from '../e2e/harness/tls';
+import { LEASE_AND_PODS, roleFor, runningPod } from '../support/rbac';
 
 const NAMESPACE = 'default';
 /** The token of the pods' ServiceAccount, which may do what the Role below allows, and nothing else. */
@@ -23,40 +24,9 @@ const TIMEOUT_MS = 400;
 const SLACK_MS = 1500;
 
 /** The pods' Role: the Lease, the pods' labels, no Events. */
-const manifests: KubeObject[] = [
-  {
-    apiVersion: 'rbac.authorization.k8s.io/v1',
-    kind: 'Role',
-    metadata: { name: 'pg' },
-    rules: [
-      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'list', 'watch', 'create', 'patch'] },
-      { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'patch'] },
-    ],
-  },
-  {
-    apiVersion: 'rbac.authorization.k8s.io/v1',
-    kind: 'RoleBinding',
-    metadata: { name: 'pg' },
-    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'pg' },
-    subjects: [{ kind: 'ServiceAccount', name: 'pg' }],
-  },
-];
+const manifests: KubeObject[] = roleFor('pg', LEASE_AND_PODS);
 
-function pod(name: string, labels: Record<string, string>): ApiPod {
-  return {
-    name,
-    labels,
-    apiCutOff: false,
-    toObject: namespace => ({
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: { name, namespace, labels: { ...labels } },
-      spec: { containers: [{ name: 'postgres' }] },
-      status: { phase: 'Running' },
-    }),
-    exec: () => Promise.reject(new Error('no exec here')),
-  };
-}
+const pod = (name: string, labels: Record<string, string>): ApiPod => runningPod(name, labels);
 
 let dir: string;
 let tls: ApiTls;

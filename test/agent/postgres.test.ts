@@ -1,13 +1,12 @@
 import { execFile } from 'child_process';
 import * as fs from 'fs';
-import * as net from 'net';
 import * as path from 'path';
 import { promisify } from 'util';
 import { Client } from 'pg';
 import {
   DbState, fastShutdown, LocalPostgres, observedRole, PgControl, primaryLacksWal, readControlFile, readPostmaster, slotOf, writeStandbySignal,
 } from '../../src/agent/postgres';
-import { asPostgres, PG_BIN, postgresScratchDir, POSTGRES_CWD } from '../support/postgres';
+import { asPostgres, freePort, PG_BIN, postgresScratchDir, POSTGRES_CWD, runAsPostgres as run } from '../support/postgres';
 
 // GIVEN a PostgreSQL 15 primary and a streaming replica on this machine (each with its Unix socket in the scratch
 // directory, the primary also on 127.0.0.1 with scram and TLS); WHEN the agent reads or acts; THEN what PostgreSQL says.
@@ -23,23 +22,6 @@ function local(port: number, options: { queryTimeoutMs?: number; connectTimeoutM
   const postgres = new LocalPostgres({ socketDir: scratch, port, user: 'postgres', queryTimeoutMs: 5000, ...options });
   opened.push(postgres);
   return postgres;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function run(program: string, ...args: string[]): string {
-  const result = asPostgres(program, args);
-  if (result.code !== 0) throw new Error(`${program} ${args.join(' ')}: ${result.output}`);
-  return result.output;
 }
 
 /** pg_ctl start, in the background (the event loop goes on: kept connections see their server go). */

@@ -1,5 +1,6 @@
 import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
+import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 
@@ -31,4 +32,23 @@ export function asPostgres(program: string, args: string[]): { code: number; out
 export function writeAsPostgres(file: string, text: string): void {
   fs.writeFileSync(file, text);
   execFileSync('chown', ['postgres:postgres', file]);
+}
+
+/** A TCP port free on 127.0.0.1 now, for a test server to listen on. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as net.AddressInfo).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** A PostgreSQL program run as the postgres user, its output; throws with it when the program fails. */
+export function runAsPostgres(program: string, ...args: string[]): string {
+  const result = asPostgres(program, args);
+  if (result.code !== 0) throw new Error(`${program} ${args.join(' ')}: ${result.output}`);
+  return result.output;
 }

@@ -1,0 +1,726 @@
+// The sidecar's executor, round by round, against the e2e harness's API stand-in and a real PostgreSQL 15: pod pg-0's
+// server (A) starts as the primary, pod pg-1's (B) as its streaming replica. The tests run in order and share them,
+// as a cluster's life does: A creates the record and keeps its slots, synchronous set and passwords; B loses a
+// compare-and-swap, then runs and stops; A, cut off from the API, fences itself; B is promoted by the record; A follows
+// B and takes over in a switchover; A, no longer named, is fenced. Time is the tests' own (a fake monotonic clock).
+import { execFile } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { promisify } from 'util';
+import { Client } from 'pg';
+import { SidecarConfig } from '../../src/agent/config';
+import { ApiResult, KubeClient } from '../../src/agent/kube';
+import { observedRole, readControlFile, readPostmaster } from '../../src/agent/postgres';
+import { encodeRecordLease, encodeRecordPatch, LeaderRecord, StableRecord, SwitchingOverRecord } from '../../src/agent/record';
+import { nodeStatus, passfileField, passfileText, recordCopyText, SidecarAgent, SidecarEnvironment } from '../../src/agent/sidecar-agent';
+import { ApiStandIn } from '../e2e/harness/api';
+import { KubeObject, Manifests } from '../e2e/harness/manifests';
+import { ApiTls, makeApiTls } from '../e2e/harness/tls';
+import { asPostgres, freePort, PG_BIN, postgresScratchDir, POSTGRES_CWD, runAsPostgres as run } from '../support/postgres';
+import { LEASE_AND_PODS, roleFor, runningPod } from '../support/rbac';
+
+const NAMESPACE = 'default';
+const scratch = postgresScratchDir();
+const A = path.join(scratch, 'a');
+const B = path.join(scratch, 'b');
+let portA = 0;
+let portB = 0;
+
+// ---- the API stand-in: pods pg-0, pg-1 (and pg-2, pg-3 when a test says), each with its own ServiceAccount token ----
+
+const manifests: KubeObject[] = [
+  ...roleFor('pg', [...LEASE_AND_PODS, { apiGroups: [''], resources: ['events'], verbs: ['create'] }]),
+  // The same without watch nor Events: the agent's followLease then only gets the Lease, once a second, and wakes no nap between.
+  ...roleFor('no-watch', [
+    { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'patch'] },
+    { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'patch'] },
+  ]),
+];
+
+type TestPod = ReturnType<typeof runningPod>;
+const testPod = (name: string): TestPod => runningPod(name, { app: 'pg' });
+
+const allPods = new Map(['pg-0', 'pg-1', 'pg-2', 'pg-3'].map(name => [name, testPod(name)]));
+const podOf = (name: string) => allPods.get(name)!;
+/** The pods that exist now, in the order the API lists them. */
+let existing: string[] = ['pg-0', 'pg-1'];
+const labelChanges: string[] = [];
+let dir: string;
+let tls: ApiTls;
+let api: ApiStandIn;
+const clients: KubeClient[] = [];
+
+/** Whether a pod's token: the pod's name after "pod:" (Role pg) or "no-watch:" (Role no-watch). */
+function identityOf(token: string) {
+  const match = /^(pod|no-watch):(.+)$/.exec(token);
+  if (!match) return undefined;
+  return { account: match[1] === 'pod' ? 'pg' : 'no-watch', pod: match[2] };
+}
+
+function tokenFile(token: string): string {
+  const file = path.join(dir, `${token.replace(':', '-')}.token`);
+  fs.writeFileSync(file, `${token}\n`);
+  return file;
+}
+
+/** A client as a pod's sidecar has one: its ServiceAccount's token. */
+function podClient(pod: string, account: 'pod' | 'no-watch' = 'pod', timeoutMs = 2000): KubeClient {
+  const made = new KubeClient({ server: api.adminServer, namespace: NAMESPACE, tokenFile: tokenFile(`${account}:${pod}`), caFile: tls.caFile, timeoutMs });
+  clients.push(made);
+  return made;
+}
+
+let admin: KubeClient;
+
+function must<T>(result: ApiResult<T>): T {
+  if (!result.ok) throw new Error(result.message);
+  return result.value;
+}
+
+/** The record as someone else (the failover job, a test) writes it: a new Lease. */
+async function seedRecord(name: string, record: LeaderRecord): Promise<void> {
+  must(await admin.createLease(encodeRecordLease(name, { app: 'pg' }, record)));
+}
+
+/** Someone else's compare-and-swap of the record. */
+async function changeRecord(name: string, record: LeaderRecord): Promise<void> {
+  const lease = must(await admin.getLease(name))!;
+  must(await admin.patchLease(name, encodeRecordPatch(record, lease.metadata!.resourceVersion as string)));
+}
+
+/** The record's annotations as the API stores them, without the prefix, and the holder. */
+function storedRecord(name: string): Record<string, string> {
+  const lease = api.lease(name)!;
+  const fields: Record<string, string> = {};
+  for (const [key, value] of Object.entries(lease.metadata.annotations ?? {})) fields[key.replace('postgres.cdk8s.io/', '')] = value as string;
+  return { ...fields, holder: (lease.spec as { holderIdentity: string }).holderIdentity };
+}
+
+const stable = (primary: string, epoch: number, timeline: number, sync: string[] = []): StableRecord => ({
+  version: 1, state: 'stable', primary, epoch, timeline, systemIdentifier: systemIdentifier(), sync,
+});
+const switchingOver = (previous: string, target: string, epoch: number, timeline: number, checkpoint?: string): SwitchingOverRecord => ({
+  version: 1, state: 'switching-over', previous, target, job: 'switchover-1', epoch, timeline, systemIdentifier: systemIdentifier(), sync: [], checkpoint,
+});
+
+// ---- PostgreSQL ----
+
+/** pg_ctl start in the background; A also listens on 127.0.0.1 (password logins). */
+async function start(data: string, port: number): Promise<void> {
+  const options = [`-c port=${port}`, `-c unix_socket_directories=${scratch}`, `-c listen_addresses='${data === A ? '127.0.0.1' : ''}'`, '-c wal_level=replica'];
+  await promisify(execFile)('runuser', ['-u', 'postgres', '--', path.join(PG_BIN, 'pg_ctl'), '-D', data, '-w', '-t', '30', '-l', `${data}.log`,
+    '-o', options.join(' '), 'start'], { cwd: POSTGRES_CWD });
+}
+
+async function sql(port: number, text: string, values: unknown[] = []): Promise<Record<string, unknown>[]> {
+  const client = new Client({ host: scratch, port, user: 'postgres', database: 'postgres' });
+  await client.connect();
+  try {
+    return (await client.query(text, values)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+/** Logs in over TCP with a password (scram): the role's name, or the error's message. */
+async function login(user: string, password: string, database = 'postgres'): Promise<string> {
+  const client = new Client({ host: '127.0.0.1', port: portA, user, password, database });
+  try {
+    await client.connect();
+    return (await client.query('SELECT current_user AS who')).rows[0].who;
+  } catch (error) {
+    return (error as Error).message;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+function control(data: string) {
+  const read = readControlFile(data);
+  if (read.kind !== 'read') throw new Error(read.reason);
+  return read.control;
+}
+const systemIdentifier = () => control(A).systemIdentifier;
+
+const slots = async (port: number) => (await sql(port, 'SELECT slot_name FROM pg_replication_slots ORDER BY 1')).map(row => row.slot_name);
+
+const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
+
+async function eventually(check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!await check()) {
+    if (Date.now() > until) throw new Error('the condition never held');
+    await sleep(20);
+  }
+}
+
+beforeAll(async () => {
+  dir = fs.mkdtempSync(path.join(scratch, 'api-'));
+  tls = makeApiTls(path.join(dir, 'pki'), '10.96.0.1');
+  api = new ApiStandIn({
+    namespace: NAMESPACE,
+    manifests: new Manifests(manifests),
+    pods: () => existing.map(podOf),
+    identityOf,
+    onLabelsChange: changed => labelChanges.push(`${changed.name} ${JSON.stringify(changed.labels)}`),
+  }, path.join(dir, 'api.sock'), tls, 60_000);
+  await api.listen();
+  fs.writeFileSync(path.join(dir, 'admin.token'), api.adminToken);
+  admin = new KubeClient({ server: api.adminServer, namespace: NAMESPACE, tokenFile: path.join(dir, 'admin.token'), caFile: tls.caFile, timeoutMs: 5000 });
+  clients.push(admin);
+
+  portA = await freePort();
+  portB = await freePort();
+  run('initdb', '-D', A, '-U', 'postgres', '--auth-local=trust', '--auth-host=scram-sha-256', '--encoding=UTF8', '--locale=C');
+  await start(A, portA);
+  // B streams from slot pg_1 as "pg-1" (its cluster_name is its WAL receiver's application_name).
+  run('pg_basebackup', '-D', B, '-h', scratch, '-p', String(portA), '-U', 'postgres', '-R', '-X', 'stream', '-c', 'fast', '-C', '-S', 'pg_1');
+  fs.appendFileSync(path.join(B, 'postgresql.auto.conf'), "cluster_name = 'pg-1'\n");
+  await start(B, portB);
+}, 60_000);
+
+afterAll(async () => {
+  for (const client of clients) client.close();
+  api?.close();
+  for (const data of [A, B]) asPostgres('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
+  fs.rmSync(scratch, { recursive: true, force: true });
+}, 30_000);
+
+// ---- an agent of pod pg-0 (on A) or pg-1 (on B) ----
+
+/** A valid configuration document (as config.test.ts synthesizes it), with this test's paths and names. */
+function configFor(pod: string, files: string, overrides: Partial<SidecarConfig>): SidecarConfig {
+  return {
+    version: 1,
+    leaderRecord: 'postgres-leader',
+    recordLabels: { app: 'pg' },
+    clusterSelector: 'app=pg',
+    roleLabel: 'role',
+    primaryHost: '127.0.0.1',
+    port: pod === 'pg-0' ? portA : portB,
+    pgdata: pod === 'pg-0' ? A : B,
+    socketDir: scratch,
+    recordFile: path.join(files, 'leader-record'),
+    eventFile: path.join(files, 'event'),
+    users: { superuser: 'postgres', replication: 'replicator', app: 'app', network: 'replicator' },
+    appDatabase: 'myapp',
+    secretDir: path.join(files, 'secret'),
+    appSecretDir: path.join(files, 'app-secret'),
+    tlsSecretDir: '',
+    passwordFile: path.join(files, 'pgpass'),
+    tls: false,
+    synchronousReplicas: 0,
+    timing: { pollSeconds: 30, reassertSeconds: 30, isolationFenceSeconds: 10, walCheckSeconds: 10, maintainSeconds: 10, apiTimeoutSeconds: 2 },
+    ...overrides,
+  };
+}
+
+interface Agent {
+  readonly agent: SidecarAgent;
+  readonly config: SidecarConfig;
+  /** The fake clock: seconds (monotonic), microseconds since the epoch. */
+  readonly clock: { monotonic: number; wall: number };
+  /** The log lines not taken yet. */
+  readonly logs: string[];
+  readonly files: string;
+  /** A round at this monotonic time; the lines it logged. */
+  round(at: number): Promise<string[]>;
+}
+
+let agents = 0;
+
+function writeSecret(file: string, value: string): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, value);
+}
+
+function agentOf(pod: string, overrides: Partial<SidecarConfig>, kube: KubeClient = podClient(pod)): Agent {
+  const files = path.join(dir, `agent-${++agents}`);
+  fs.mkdirSync(files);
+  const config = configFor(pod, files, overrides);
+  writeSecret(path.join(config.secretDir, 'password'), 'super-secret');
+  writeSecret(path.join(config.secretDir, 'replication-password'), 'replication-secret');
+  writeSecret(path.join(config.appSecretDir, 'password'), 'app-secret');
+  const clock = { monotonic: 1000, wall: 1_700_000_000_000_000 };
+  const logs: string[] = [];
+  const env: SidecarEnvironment = { monotonic: () => clock.monotonic, wallMicros: () => clock.wall, log: line => logs.push(line) };
+  const agent = new SidecarAgent(config, pod, kube, env);
+  return {
+    agent,
+    config,
+    clock,
+    logs,
+    files,
+    round: async at => {
+      clock.monotonic = 1000 + at;
+      clock.wall += 1_000_000;
+      await agent.round();
+      return logs.splice(0);
+    },
+  };
+}
+
+const recordCopy = (agent: Agent) => fs.readFileSync(agent.config.recordFile, 'utf8');
+const copyOf = (wall: number, record: LeaderRecord | undefined) => `read_at=${wall}\n${recordCopyText(record)}\n`;
+const labelOf = (pod: string) => podOf(pod).labels.role;
+
+/** A client that, once, lets someone else change the record while the agent lists the pods (between its read and its write). */
+class InterferingClient extends KubeClient {
+  public interfere: (() => Promise<void>) | undefined;
+
+  public async listPods(labelSelector: string): ReturnType<KubeClient['listPods']> {
+    const interfere = this.interfere;
+    this.interfere = undefined;
+    if (interfere !== undefined) await interfere();
+    return super.listPods(labelSelector);
+  }
+}
+
+// ---- the tests, in the cluster's order ----
+
+describe('the files other containers read', () => {
+  test('the password file escapes ":" and "\\" (libpq); the record copy has found and every field, empty ones too', () => {
+    expect(passfileField('a:b\\c')).toBe('a\\:b\\\\c');
+    expect(passfileText('repl:', 'p\\w', 'postgres', 's')).toBe('*:*:*:repl\\::p\\\\w\n*:*:*:postgres:s\n');
+    expect(recordCopyText(undefined)).toBe('found=no\nstate=\nprimary=\nepoch=\ntimeline=\nsystem-identifier=\nsync=\ntarget=\nprevious=\njob=\ncheckpoint=');
+    expect(recordCopyText({ ...switchingOver('pg-0', 'pg-1', 4, 2, '0/3000028'), systemIdentifier: '7', sync: ['pg-1', 'pg-2'] })).toBe(
+      'found=yes\nstate=switching-over\nprimary=\nepoch=4\ntimeline=2\nsystem-identifier=7\nsync=pg-1,pg-2\ntarget=pg-1\nprevious=pg-0\njob=switchover-1\ncheckpoint=0/3000028');
+  });
+});
+
+describe('the primary', () => {
+  test('a primary with no record creates it (epoch 1, its timeline, pg_control\'s system identifier, the other pods sorted in synchronous mode), then labels itself', async () => {
+    existing = ['pg-2', 'pg-0', 'pg-1'];
+    const a = agentOf('pg-0', { leaderRecord: 'created', synchronousReplicas: 1 });
+    const described = 'epoch 1, stable, primary pg-0, timeline 1, synchronous standbys pg-1,pg-2';
+    expect(await a.round(0)).toEqual([`no leader record: recording this primary (${described})`, `created the leader record: ${described}`]);
+    expect(storedRecord('created')).toEqual({
+      'state': 'stable',
+      'primary': 'pg-0',
+      'epoch': '1',
+      'timeline': '1',
+      'system-identifier': systemIdentifier(),
+      'sync': 'pg-1,pg-2',
+      'target': '',
+      'previous': '',
+      'job': '',
+      'checkpoint': '',
+      'version': '1',
+      'holder': 'pg-0',
+    });
+    expect(systemIdentifier()).toMatch(/^[1-9][0-9]{15,19}$/);
+    // The copy was read before the record existed; no label yet.
+    expect(recordCopy(a)).toBe(copyOf(a.clock.wall, undefined));
+    expect(labelOf('pg-0')).toBeUndefined();
+
+    expect(await a.round(0)).toEqual([`the leader record names this primary (${described})`, `role=primary (PostgreSQL is primary; ${described})`]);
+    expect(labelOf('pg-0')).toBe('primary');
+    const created = stable('pg-0', 1, 1, ['pg-1', 'pg-2']);
+    expect(recordCopy(a)).toBe(copyOf(a.clock.wall, created));
+    expect(recordCopy(a)).toContain('found=yes\nstate=stable\nprimary=pg-0\nepoch=1\ntimeline=1\n');
+    expect(await slots(portA)).toEqual(['pg_1', 'pg_2']);
+
+    // The copy is rewritten every 2 s (with the time its read began), not at every round.
+    const written = a.clock.wall;
+    expect(await a.round(1.9)).toEqual([]);
+    expect(recordCopy(a)).toBe(copyOf(written, created));
+    expect(await a.round(2)).toEqual([]);
+    expect(recordCopy(a)).toBe(copyOf(a.clock.wall, created));
+    expect(fs.readdirSync(a.files).sort()).toEqual(['app-secret', 'leader-record', 'pgpass', 'secret']);
+  });
+
+  test('maintain-primary: a slot per other pod; a gone pod\'s slot dropped; a gone member stays synchronous until enough others flushed past it', async () => {
+    existing = ['pg-0', 'pg-1', 'pg-2'];
+    await seedRecord('maintained', stable('pg-0', 1, 1, ['pg-1', 'pg-2']));
+    const a = agentOf('pg-0', { leaderRecord: 'maintained', synchronousReplicas: 1 });
+    const described = 'epoch 1, stable, primary pg-0, timeline 1, synchronous standbys pg-1,pg-2';
+    expect(await a.round(0)).toEqual([`the leader record names this primary (${described})`, `role=primary (PostgreSQL is primary; ${described})`]);
+    expect(await slots(portA)).toEqual(['pg_1', 'pg_2']);
+
+    // pg-2 goes while B's WAL receiver stands still: B has not flushed what A wrote since.
+    const [{ pid }] = await sql(portB, 'SELECT pid FROM pg_stat_wal_receiver');
+    process.kill(pid as number, 'SIGSTOP');
+    try {
+      await sql(portA, 'CREATE TABLE written_after (n int)');
+      existing = ['pg-0', 'pg-1'];
+      expect(await a.round(1)).toEqual(['dropping replication slot pg_2 (its pod is gone)']);
+      expect(await slots(portA)).toEqual(['pg_1']);
+      expect(storedRecord('maintained').sync).toBe('pg-1,pg-2');
+      expect(await a.round(2)).toEqual([]);
+      expect(storedRecord('maintained').sync).toBe('pg-1,pg-2');
+    } finally {
+      process.kill(pid as number, 'SIGCONT');
+    }
+    await eventually(async () => (await sql(portA, `SELECT count(*)::int AS n FROM pg_stat_replication
+      WHERE application_name = 'pg-1' AND flush_lsn >= pg_current_wal_lsn()`))[0].n === 1);
+    expect(await a.round(3)).toEqual(['synchronous standbys recorded: pg-1']);
+    expect(storedRecord('maintained').sync).toBe('pg-1');
+
+    // A new pod: its slot, and it joins the synchronous set.
+    existing = ['pg-0', 'pg-3', 'pg-1'];
+    expect(await a.round(4)).toEqual(['the leader record names this primary (epoch 1, stable, primary pg-0, timeline 1, synchronous standbys pg-1)',
+      'synchronous standbys recorded: pg-1,pg-3']);
+    expect(await slots(portA)).toEqual(['pg_1', 'pg_3']);
+    expect(storedRecord('maintained')).toMatchObject({ sync: 'pg-1,pg-3', epoch: '1', primary: 'pg-0' });
+    // Nothing changed: the slots are looked at again only after maintainSeconds.
+    await sql(portA, "SELECT pg_drop_replication_slot('pg_3')");
+    expect(await a.round(5)).toEqual(['the leader record names this primary (epoch 1, stable, primary pg-0, timeline 1, synchronous standbys pg-1,pg-3)']);
+    expect(await a.round(13.9)).toEqual([]);
+    expect(await slots(portA)).toEqual(['pg_1']);
+    expect(await a.round(14)).toEqual([]);
+    expect(await slots(portA)).toEqual(['pg_1', 'pg_3']);
+    await sql(portA, "SELECT pg_drop_replication_slot('pg_3')");
+    existing = ['pg-0', 'pg-1'];
+  });
+
+  test('the password file: written 0600 once every Secret is there, escaped; rewritten and logged when a Secret changes; the passwords applied to the roles', async () => {
+    await seedRecord('credentials', stable('pg-0', 1, 1));
+    const a = agentOf('pg-0', { leaderRecord: 'credentials' });
+    const secret = (name: string, value: string) => writeSecret(path.join(a.config.secretDir, name), value);
+    fs.rmSync(path.join(a.config.appSecretDir, 'password'));
+    secret('password', 'su:per\\pass');
+    secret('replication-password', 're:pl\\pass');
+    // The application's Secret is missing: no file, no passwords applied.
+    expect(await a.round(0)).toEqual(['the leader record names this primary (epoch 1, stable, primary pg-0, timeline 1)',
+      'role=primary (PostgreSQL is primary; epoch 1, stable, primary pg-0, timeline 1)']);
+    expect(fs.existsSync(a.config.passwordFile)).toBe(false);
+
+    writeSecret(path.join(a.config.appSecretDir, 'password'), 'app:pass 1');
+    expect(await a.round(1)).toEqual([]);
+    expect(fs.readFileSync(a.config.passwordFile, 'utf8')).toBe('*:*:*:replicator:re\\:pl\\\\pass\n*:*:*:postgres:su\\:per\\\\pass\n');
+    expect(fs.statSync(a.config.passwordFile).mode % 0o1000).toBe(0o600);
+    expect(fs.readdirSync(a.files).sort()).toEqual(['app-secret', 'leader-record', 'pgpass', 'secret']);
+    expect(await login('app', 'app:pass 1', 'myapp')).toBe('app');
+    expect(await login('replicator', 're:pl\\pass')).toBe('replicator');
+    expect(await login('postgres', 'su:per\\pass')).toBe('postgres');
+
+    // The application's password: not in the password file, applied to its role.
+    writeSecret(path.join(a.config.appSecretDir, 'password'), 'app pass 2');
+    expect(await a.round(2)).toEqual(['applied the changed passwords of the Secrets to the roles postgres, replicator, app']);
+    expect(await login('app', 'app pass 2', 'myapp')).toBe('app');
+    expect(await login('app', 'app:pass 1', 'myapp')).toBe('password authentication failed for user "app"');
+
+    secret('replication-password', 'rotated');
+    expect(await a.round(3)).toEqual(['the Secret changed: rewrote this pod\'s password file',
+      'applied the changed passwords of the Secrets to the roles postgres, replicator, app']);
+    expect(fs.readFileSync(a.config.passwordFile, 'utf8')).toBe('*:*:*:replicator:rotated\n*:*:*:postgres:su\\:per\\\\pass\n');
+    expect(fs.statSync(a.config.passwordFile).mode % 0o1000).toBe(0o600);
+    expect(await login('replicator', 'rotated')).toBe('replicator');
+    expect(await a.round(4)).toEqual([]);
+
+    secret('password', 'super-secret');
+    expect(await a.round(5)).toEqual(['the Secret changed: rewrote this pod\'s password file',
+      'applied the changed passwords of the Secrets to the roles postgres, replicator, app']);
+    expect(await login('postgres', 'super-secret')).toBe('postgres');
+  });
+
+  test('without an application role, the passwords of the superuser and the replication role are applied and named', async () => {
+    await seedRecord('no-app', stable('pg-0', 1, 1));
+    const a = agentOf('pg-0', { leaderRecord: 'no-app', users: { superuser: 'postgres', replication: 'replicator', app: '', network: 'replicator' } });
+    fs.rmSync(path.join(a.config.appSecretDir, 'password'));
+    await a.round(0);
+    expect(fs.readFileSync(a.config.passwordFile, 'utf8')).toBe('*:*:*:replicator:replication-secret\n*:*:*:postgres:super-secret\n');
+    writeSecret(path.join(a.config.secretDir, 'replication-password'), 'rotated again');
+    expect(await a.round(1)).toEqual(['the Secret changed: rewrote this pod\'s password file',
+      'applied the changed passwords of the Secrets to the roles postgres, replicator']);
+    expect(await login('replicator', 'rotated again')).toBe('replicator');
+  });
+
+  test('a renewed certificate file makes PostgreSQL reload it, once', async () => {
+    await seedRecord('certificate', stable('pg-0', 1, 1));
+    const tlsDir = path.join(dir, 'tls');
+    const a = agentOf('pg-0', { leaderRecord: 'certificate', tlsSecretDir: tlsDir });
+    const loaded = async () => String((await sql(portA, 'SELECT pg_conf_load_time()::text AS t'))[0].t);
+    // No certificate yet, then an empty one: nothing to compare with.
+    expect(await a.round(0)).toHaveLength(2);
+    writeSecret(path.join(tlsDir, 'tls.crt'), '');
+    expect(await a.round(1)).toEqual([]);
+    writeSecret(path.join(tlsDir, 'tls.crt'), 'certificate 1');
+    expect(await a.round(2)).toEqual([]);
+    const before = await loaded();
+    writeSecret(path.join(tlsDir, 'tls.crt'), 'certificate 2');
+    expect(await a.round(3)).toEqual([`the certificate in ${tlsDir} changed (renewed): PostgreSQL reloaded it`]);
+    await eventually(async () => await loaded() !== before);
+    expect(await a.round(4)).toEqual([]);
+    writeSecret(path.join(tlsDir, 'tls.crt'), '');
+    expect(await a.round(5)).toEqual([]);
+    writeSecret(path.join(tlsDir, 'tls.crt'), 'certificate 2');
+    expect(await a.round(6)).toEqual([]);
+    writeSecret(path.join(tlsDir, 'tls.crt'), 'certificate 3');
+    expect(await a.round(7)).toEqual([`the certificate in ${tlsDir} changed (renewed): PostgreSQL reloaded it`]);
+  });
+});
+
+describe('what goes wrong on the primary\'s side', () => {
+  test('a record this agent cannot act on is an unreadable record: logged once per error, nothing changes, then "the API answers again"', async () => {
+    const malformed = encodeRecordLease('malformed', { app: 'pg' }, stable('pg-0', 1, 1));
+    must(await admin.createLease({ ...malformed, metadata: { ...malformed.metadata, annotations: { ...malformed.metadata.annotations, 'postgres.cdk8s.io/state': 'weird' } } }));
+    const a = agentOf('pg-0', { leaderRecord: 'malformed' });
+    const error = 'the leader record is not one this agent can act on: malformed leader record: postgres.cdk8s.io/state is unknown: "weird" (known: stable, switching-over, failing-over)';
+    expect(await a.round(0)).toEqual([`cannot read the leader record: ${error}`,
+      `the leader record cannot be read (${error}): nothing changes (a primary fences itself after 10s)`]);
+    // No copy for the entrypoint from a record that could not be read.
+    expect(fs.existsSync(a.config.recordFile)).toBe(false);
+    expect(await a.round(5)).toEqual([]);
+    expect(observedRole(A)).toBe('primary');
+    await changeRecord('malformed', stable('pg-0', 2, 1));
+    expect(await a.round(6)).toEqual(['the API answers again: epoch 2, stable, primary pg-0, timeline 1',
+      'the leader record names this primary (epoch 2, stable, primary pg-0, timeline 1)', 'role=primary (PostgreSQL is primary; epoch 2, stable, primary pg-0, timeline 1)']);
+    expect(recordCopy(a)).toBe(copyOf(a.clock.wall, stable('pg-0', 2, 1)));
+  });
+
+  test('a record created by someone else first: "could not create the leader record", and the next round follows theirs', async () => {
+    const kube = new InterferingClient({ server: api.adminServer, namespace: NAMESPACE, tokenFile: tokenFile('pod:pg-0'), caFile: tls.caFile, timeoutMs: 2000 });
+    clients.push(kube);
+    kube.interfere = () => seedRecord('raced-create', stable('pg-0', 7, 1));
+    const a = agentOf('pg-0', { leaderRecord: 'raced-create' }, kube);
+    expect(await a.round(0)).toEqual(['no leader record: recording this primary (epoch 1, stable, primary pg-0, timeline 1)',
+      'could not create the leader record: POST leases/raced-create: 409 AlreadyExists: leases.coordination.k8s.io "raced-create" already exists']);
+    expect(storedRecord('raced-create')).toMatchObject({ epoch: '7' });
+    expect(await a.round(1)).toEqual(['the leader record names this primary (epoch 7, stable, primary pg-0, timeline 1)',
+      'role=primary (PostgreSQL is primary; epoch 7, stable, primary pg-0, timeline 1)']);
+  });
+
+  test('files that cannot be written and a label the API refuses are logged and tried again next round', async () => {
+    await seedRecord('unwritable', stable('pg-0', 1, 1));
+    const nowhere = path.join(dir, 'missing-directory');
+    const a = agentOf('pg-0', { leaderRecord: 'unwritable', recordFile: path.join(nowhere, 'leader-record'), passwordFile: path.join(nowhere, 'pgpass') });
+    existing = ['pg-1'];
+    const lines = await a.round(0);
+    existing = ['pg-0', 'pg-1'];
+    expect(lines).toEqual([
+      `could not write ${nowhere}/pgpass (ENOENT: no such file or directory, open '${nowhere}/pgpass.${process.pid}'); retrying`,
+      `could not write ${nowhere}/leader-record: ENOENT: no such file or directory, open '${nowhere}/leader-record.new'`,
+      'the leader record names this primary (epoch 1, stable, primary pg-0, timeline 1)',
+      'could not update the label (PATCH pods/pg-0: 404 NotFound: pods "pg-0" not found); retrying',
+    ]);
+    fs.mkdirSync(nowhere);
+    // The password file is written at once, but not logged as a change; the label goes on.
+    expect(await a.round(0.5)).toEqual(['role=primary (PostgreSQL is primary; epoch 1, stable, primary pg-0, timeline 1)']);
+    expect(fs.readFileSync(path.join(nowhere, 'pgpass'), 'utf8')).toBe('*:*:*:replicator:replication-secret\n*:*:*:postgres:super-secret\n');
+    expect(recordCopy({ ...a, config: { ...a.config, recordFile: path.join(nowhere, 'leader-record') } })).toBe(copyOf(a.clock.wall, stable('pg-0', 1, 1)));
+    fs.rmSync(nowhere, { recursive: true });
+  });
+
+  test('an Event the entrypoint left is posted about the pod and its file removed; a refused post is retried; a line that is not an Event is dropped', async () => {
+    await seedRecord('events', stable('pg-0', 1, 1));
+    const refused = agentOf('pg-0', { leaderRecord: 'events' }, podClient('pg-0', 'no-watch'));
+    const eventFile = refused.config.eventFile;
+    fs.writeFileSync(eventFile, 'Warning UnrecordedPromotion this pod was promoted outside the leader record\n');
+    const lines = await refused.round(0);
+    expect(lines[0]).toMatch(/^could not post the UnrecordedPromotion Event \(POST events \(UnrecordedPromotion about pod pg-0\): 403 Forbidden: .*\); retrying$/);
+    expect(fs.existsSync(eventFile)).toBe(true);
+
+    const a = agentOf('pg-0', { leaderRecord: 'events', eventFile });
+    const before = api.events().length;
+    expect((await a.round(0))[0]).toBe('posted a Warning Event about this pod: UnrecordedPromotion');
+    expect(fs.existsSync(eventFile)).toBe(false);
+    const posted = api.events().slice(before);
+    expect(posted).toHaveLength(1);
+    expect(posted[0]).toMatchObject({
+      type: 'Warning',
+      reason: 'UnrecordedPromotion',
+      message: 'this pod was promoted outside the leader record',
+      involvedObject: { kind: 'Pod', name: 'pg-0' },
+      source: { component: 'postgres-cluster-agent' },
+    });
+    const garbage = `not an event ${'x'.repeat(300)}`;
+    fs.writeFileSync(eventFile, `${garbage}\n`);
+    expect(await a.round(1)).toEqual([`ignoring ${eventFile}: not "<Normal|Warning> <Reason> <message>": ${garbage.slice(0, 200)}`]);
+    expect(fs.existsSync(eventFile)).toBe(false);
+    expect(api.events()).toHaveLength(before + 1);
+    expect(await a.round(2)).toEqual([]);
+  });
+});
+
+describe('the replica, and run()', () => {
+  test('a compare-and-swap that loses (the record changed between read and write) logs "could not record" and decides again soon, without promoting', async () => {
+    await seedRecord('raced', switchingOver('pg-0', 'pg-1', 2, 1, '0/1'));
+    const kube = new InterferingClient({ server: api.adminServer, namespace: NAMESPACE, tokenFile: tokenFile('no-watch:pg-1'), caFile: tls.caFile, timeoutMs: 2000 });
+    clients.push(kube);
+    let changedAt = 0;
+    kube.interfere = async () => {
+      await changeRecord('raced', { ...stable('pg-0', 3, 1), systemIdentifier: systemIdentifier() });
+      changedAt = Date.now();
+    };
+    const b = agentOf('pg-1', { leaderRecord: 'raced' }, kube);
+    const stop = new AbortController();
+    const running = b.agent.run(stop.signal);
+    const secondRound = 'PostgreSQL is a replica (epoch 3, stable, primary pg-0, timeline 1)';
+    await eventually(() => b.logs.includes(secondRound)).finally(() => stop.abort());
+    const decidedAgainAfter = Date.now() - changedAt;
+    await running;
+    expect(b.logs).toEqual([
+      `watching ${B} and leader record raced; label "role"`,
+      "received the old primary's shutdown checkpoint 0/1: recording this pod as the primary (epoch 2, stable, primary pg-1, timeline 1), then promoting it",
+      'role=replica (PostgreSQL is replica; epoch 2, switching-over, primary (none), timeline 1 (job switchover-1: pg-0 -> pg-1), shutdown checkpoint 0/1)',
+      expect.stringMatching(/^could not record epoch 2, stable, primary pg-1, timeline 1 \(takeOverSwitchover: .*\): deciding again$/),
+      secondRound,
+      'stopping, but the pod is not being deleted (a restart): the primary stays where it is',
+    ]);
+    expect(b.logs[3]).toContain('409');
+    // followLease (no watch here) wakes a nap only after its next get, a second later: this round came soon.
+    expect(decidedAgainAfter).toBeLessThan(700);
+    expect(observedRole(B)).toBe('replica');
+    expect(storedRecord('raced')).toMatchObject({ state: 'stable', primary: 'pg-0', epoch: '3' });
+    // run() ends by removing the label.
+    expect(labelOf('pg-1')).toBeUndefined();
+  });
+
+  test('run(): the entrypoint\'s request file <recordFile>.wanted ends the nap and gets a fresh copy; an abort removes the label', async () => {
+    await seedRecord('followed', stable('pg-0', 1, 1));
+    const b = agentOf('pg-1', { leaderRecord: 'followed' });
+    const stop = new AbortController();
+    labelChanges.length = 0;
+    const running = b.agent.run(stop.signal);
+    await eventually(() => labelOf('pg-1') === 'replica' && fs.existsSync(b.config.recordFile));
+    const first = b.clock.wall;
+    expect(recordCopy(b)).toBe(copyOf(first, stable('pg-0', 1, 1)));
+    // The nap lasts pollSeconds (30): no round reads the record meanwhile, the copy stays as it is.
+    const reads = () => api.requests.filter(request => request.method === 'GET' && request.path.endsWith('/leases/followed')).length;
+    await sleep(100);
+    const readsBefore = reads();
+    b.clock.wall += 5_000_000;
+    await sleep(400);
+    expect(reads()).toBe(readsBefore);
+    expect(recordCopy(b)).toBe(copyOf(first, stable('pg-0', 1, 1)));
+    fs.writeFileSync(`${b.config.recordFile}.wanted`, '');
+    await eventually(() => recordCopy(b) !== copyOf(first, stable('pg-0', 1, 1)), 2000);
+    expect(recordCopy(b)).toBe(copyOf(first + 5_000_000, stable('pg-0', 1, 1)));
+    expect(fs.existsSync(`${b.config.recordFile}.wanted`)).toBe(false);
+    stop.abort();
+    await running;
+    expect(labelOf('pg-1')).toBeUndefined();
+    expect(labelChanges).toEqual(['pg-1 {"app":"pg","role":"replica"}', 'pg-1 {"app":"pg"}']);
+    expect(b.logs).toEqual([
+      `watching ${B} and leader record followed; label "role"`,
+      'PostgreSQL is a replica (epoch 1, stable, primary pg-0, timeline 1)',
+      'role=replica (PostgreSQL is replica; epoch 1, stable, primary pg-0, timeline 1)',
+      'stopping, but the pod is not being deleted (a restart): the primary stays where it is',
+    ]);
+  });
+});
+
+describe('fencing, promotion and switchover', () => {
+  test('a primary that cannot read the record fences itself after isolationFenceSeconds, and not before', async () => {
+    await seedRecord('isolated', stable('pg-0', 1, 1));
+    const a = agentOf('pg-0', { leaderRecord: 'isolated' }, podClient('pg-0', 'pod', 300));
+    const described = 'epoch 1, stable, primary pg-0, timeline 1';
+    expect(await a.round(0)).toEqual([`the leader record names this primary (${described})`, `role=primary (PostgreSQL is primary; ${described})`]);
+    podOf('pg-0').apiCutOff = true;
+    try {
+      const cannot = 'GET leases/isolated: no answer within 300ms';
+      const lines = await a.round(9.9);
+      expect(lines).toHaveLength(2);
+      expect(lines[0]).toMatch(/^cannot read the leader record: /);
+      const error = lines[0].slice('cannot read the leader record: '.length);
+      expect(error).toContain(cannot.slice(0, 17));
+      expect(lines[1]).toBe(`the leader record cannot be read (${error}): nothing changes (a primary fences itself after 10s)`);
+      expect(observedRole(A)).toBe('primary');
+      expect(fs.existsSync(path.join(A, 'standby.signal'))).toBe(false);
+      expect(await a.round(10)).toEqual([`FENCING this primary: the leader record cannot be read (${error}) for 10s (isolated from the API?)`]);
+    } finally {
+      podOf('pg-0').apiCutOff = false;
+    }
+    expect(fs.existsSync(path.join(A, 'standby.signal'))).toBe(true);
+    expect(readPostmaster(A)).toBeUndefined();
+    expect(control(A).shutDown).toBe(true);
+    // The label could not be removed meanwhile; once the API answers, it goes.
+    expect(labelOf('pg-0')).toBe('primary');
+    expect(await a.round(11)).toEqual([`the API answers again: ${described}`, `PostgreSQL is not serving: no role label (${described})`, `role=(none) (PostgreSQL is not serving; ${described})`]);
+    expect(labelOf('pg-0')).toBeUndefined();
+    expect(await nodeStatus(a.config)).toBe(`down 0/0 none 1 ${control(A).checkpoint}`);
+  });
+
+  test('a replica the record names is promoted, with slots for the other pods, labelled primary, and its new timeline recorded', async () => {
+    existing = ['pg-0', 'pg-1', 'pg-2'];
+    await seedRecord('promoted', stable('pg-1', 2, 1));
+    const b = agentOf('pg-1', { leaderRecord: 'promoted' });
+    expect(await b.round(0)).toEqual([
+      'the leader record names this pod as the primary: promoting it (epoch 2, stable, primary pg-1, timeline 1)',
+      'role=primary (PostgreSQL is primary; epoch 2, stable, primary pg-1, timeline 1)',
+    ]);
+    expect(observedRole(B)).toBe('primary');
+    expect(labelOf('pg-1')).toBe('primary');
+    expect(await slots(portB)).toEqual(['pg_0', 'pg_2']);
+    expect(storedRecord('promoted')).toMatchObject({ state: 'stable', primary: 'pg-1', epoch: '2', timeline: '2', holder: 'pg-1' });
+    existing = ['pg-0', 'pg-1'];
+    expect(await b.round(1)).toEqual(['the leader record names this primary (epoch 2, stable, primary pg-1, timeline 2)',
+      'dropping replication slot pg_2 (its pod is gone)']);
+    expect(await slots(portB)).toEqual(['pg_0']);
+  });
+
+  test('switching over: the old primary fences and records its shutdown checkpoint; the target that received beyond it records itself and promotes', async () => {
+    // A follows B (the new primary) on B's timeline.
+    fs.appendFileSync(path.join(A, 'postgresql.auto.conf'), `primary_conninfo = 'host=${scratch} port=${portB} user=postgres application_name=pg-0'\n`);
+    await start(A, portA);
+    await eventually(async () => (await sql(portB, "SELECT count(*)::int AS n FROM pg_stat_replication WHERE application_name = 'pg-0' AND state = 'streaming'"))[0].n === 1);
+    expect(observedRole(A)).toBe('replica');
+
+    // follow-new-primary: a replica that does not stream the record's timeline is woken by a reload, once per epoch and timeline.
+    const loaded = async () => String((await sql(portA, 'SELECT pg_conf_load_time()::text AS t'))[0].t);
+    await seedRecord('followed-timeline', stable('pg-1', 2, 2));
+    const follower = agentOf('pg-0', { leaderRecord: 'followed-timeline' });
+    let before = await loaded();
+    expect(await follower.round(0)).toEqual(['PostgreSQL is a replica (epoch 2, stable, primary pg-1, timeline 2)',
+      'role=replica (PostgreSQL is replica; epoch 2, stable, primary pg-1, timeline 2)']);
+    await changeRecord('followed-timeline', stable('pg-1', 3, 9));
+    await sleep(300);
+    expect(await loaded()).toBe(before);
+    expect(await follower.round(1)).toEqual(['PostgreSQL is a replica (epoch 3, stable, primary pg-1, timeline 9)']);
+    await eventually(async () => await loaded() !== before);
+    before = await loaded();
+    expect(await follower.round(2)).toEqual([]);
+    await sleep(300);
+    expect(await loaded()).toBe(before);
+
+    await seedRecord('switched', switchingOver('pg-1', 'pg-0', 3, 2));
+    const b = agentOf('pg-1', { leaderRecord: 'switched' });
+    const a = agentOf('pg-0', { leaderRecord: 'switched', synchronousReplicas: 1 });
+    // The target waits for the checkpoint.
+    expect(await a.round(0)).toEqual(['PostgreSQL is a replica (epoch 3, switching-over, primary (none), timeline 2 (job switchover-1: pg-1 -> pg-0))',
+      'role=replica (PostgreSQL is replica; epoch 3, switching-over, primary (none), timeline 2 (job switchover-1: pg-1 -> pg-0))']);
+
+    expect(await b.round(0)).toEqual([
+      'FENCING this primary: the leader record does not name this pod (epoch 3, switching-over, primary (none), timeline 2 (job switchover-1: pg-1 -> pg-0))',
+      `fenced for the switchover to pg-0: recorded the shutdown checkpoint ${control(B).checkpoint}`,
+    ]);
+    const checkpoint = control(B).checkpoint;
+    expect(control(B)).toMatchObject({ shutDown: true, timeline: 2 });
+    expect(fs.existsSync(path.join(B, 'standby.signal'))).toBe(true);
+    expect(readPostmaster(B)).toBeUndefined();
+    expect(labelOf('pg-1')).toBeUndefined();
+    expect(storedRecord('switched')).toMatchObject({ state: 'switching-over', previous: 'pg-1', target: 'pg-0', epoch: '3', checkpoint, holder: '' });
+
+    const switching = `epoch 3, switching-over, primary (none), timeline 2 (job switchover-1: pg-1 -> pg-0), shutdown checkpoint ${checkpoint}`;
+    expect(await a.round(1)).toEqual([
+      `received the old primary's shutdown checkpoint ${checkpoint}: recording this pod as the primary (epoch 3, stable, primary pg-0, timeline 2, synchronous standbys pg-1), then promoting it`,
+      `received the old primary's shutdown checkpoint ${checkpoint}: recorded this pod as the primary (epoch 3, stable, primary pg-0, timeline 2, synchronous standbys pg-1)`,
+      'role=primary (PostgreSQL is primary; epoch 3, stable, primary pg-0, timeline 2, synchronous standbys pg-1)',
+    ]);
+    expect(switching).toContain(checkpoint);
+    expect(observedRole(A)).toBe('primary');
+    expect(labelOf('pg-0')).toBe('primary');
+    expect(storedRecord('switched')).toMatchObject({ state: 'stable', primary: 'pg-0', epoch: '3', timeline: '3', sync: 'pg-1', checkpoint: '', holder: 'pg-0' });
+    // The old primary, stopped, owes nothing more.
+    expect(await b.round(1)).toEqual(['PostgreSQL is not serving: no role label (epoch 3, stable, primary pg-0, timeline 3, synchronous standbys pg-1)']);
+  });
+
+  test('a primary the record does not name is fenced: label removed, standby.signal, a fast shutdown; FENCING logged once', async () => {
+    await seedRecord('fenced', stable('pg-1', 4, 3));
+    const a = agentOf('pg-0', { leaderRecord: 'fenced' });
+    expect(labelOf('pg-0')).toBe('primary');
+    expect(fs.existsSync(path.join(A, 'standby.signal'))).toBe(false);
+    const status = await nodeStatus(a.config);
+    expect(status).toMatch(new RegExp(`^primary [0-9A-F]+/[0-9A-F]+ none 3 ${control(A).checkpoint}$`));
+    const described = 'epoch 4, stable, primary pg-1, timeline 3';
+    expect(await a.round(0)).toEqual([`FENCING this primary: the leader record does not name this pod (${described})`]);
+    expect(labelOf('pg-0')).toBeUndefined();
+    expect(fs.existsSync(path.join(A, 'standby.signal'))).toBe(true);
+    expect(readPostmaster(A)).toBeUndefined();
+    expect(control(A)).toMatchObject({ shutDown: true, timeline: 3 });
+    expect(await a.round(1)).toEqual([`PostgreSQL is not serving: no role label (${described})`]);
+    expect(await a.round(2)).toEqual([]);
+    expect(await nodeStatus({ ...a.config, pgdata: path.join(scratch, 'nothing') })).toBe('empty 0/0 none 0 0/0');
+  });
+});
