@@ -5426,7 +5426,7 @@ function isObject(value) {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 function problemsOf(where, value, fields) {
-  if (!isObject(value)) return [`${where.slice(0, -1) || "the document"} must be an object`];
+  if (!isObject(value)) return [`${where.slice(0, -1)} must be an object`];
   const problems = [];
   for (const [name, kind] of Object.entries(fields)) {
     if (!(name in value)) problems.push(`${where}${name} is missing (${WHAT[kind]})`);

@@ -140,7 +140,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
 
 /** The problems of one object against its fields: missing, unknown, or not of its kind. */
 function problemsOf(where: string, value: unknown, fields: Readonly<Record<string, Kind>>): string[] {
-  if (!isObject(value)) return [`${where.slice(0, -1) || 'the document'} must be an object`];
+  if (!isObject(value)) return [`${where.slice(0, -1)} must be an object`];
   const problems: string[] = [];
   for (const [name, kind] of Object.entries(fields)) {
     if (!(name in value)) problems.push(`${where}${name} is missing (${WHAT[kind]})`);

@@ -93,6 +93,18 @@ describe('the sidecar configuration document', () => {
       'timing.isolationFenceSeconds must be longer than timing.pollSeconds'],
     ['another version', d => ({ ...d, version: 2 }), 'version is 2: this agent reads version 1'],
     ['a list', () => [], 'the document must be a JSON object'],
+    ['a name given as a list', d => ({ ...d, leaderRecord: ['x'] }), 'leaderRecord is ["x"]: it must be a non-empty string without whitespace'],
+    ['a name with a leading space', d => ({ ...d, leaderRecord: ' pg' }), 'leaderRecord is " pg": it must be a non-empty string without whitespace'],
+    ['a name with a trailing space', d => ({ ...d, roleLabel: 'role ' }), 'roleLabel is "role ": it must be a non-empty string without whitespace'],
+    ['a path given as a list', d => ({ ...d, pgdata: ['/data'] }), 'pgdata is ["/data"]: it must be an absolute path'],
+    ['a path that only contains a slash', d => ({ ...d, socketDir: 'run/postgresql' }), 'socketDir is "run/postgresql": it must be an absolute path'],
+    ['an optional path that is relative', d => ({ ...d, tlsSecretDir: 'tls' }), 'tlsSecretDir is "tls": it must be an absolute path or ""'],
+    ['a selector given as a list', d => ({ ...d, clusterSelector: ['app=a'] }), 'clusterSelector is ["app=a"]: it must be a label selector'],
+    ['a selector with three terms, one broken', d => ({ ...d, clusterSelector: 'a=1,b=2,c' }), 'clusterSelector is "a=1,b=2,c": it must be a label selector'],
+    ['seconds given as text', d => ({ ...d, timing: { ...d.timing, pollSeconds: '1' } }), 'timing.pollSeconds is "1": it must be a number of seconds > 0'],
+    ['negative seconds', d => ({ ...d, timing: { ...d.timing, walCheckSeconds: -5 } }), 'timing.walCheckSeconds is -5: it must be a number of seconds > 0'],
+    ['labels with one number among strings', d => ({ ...d, recordLabels: { a: 'x', b: 2 } }), 'recordLabels is {"a":"x","b":2}: it must be an object of string values'],
+    ['users that are not an object', d => ({ ...d, users: 'postgres' }), 'users must be an object'],
   ])('refuses %s, naming the setting and how to fix it', (_name, change, problem) => {
     const message = refusal(change(valid()));
     expect(message).toContain(problem);
@@ -103,6 +115,16 @@ describe('the sidecar configuration document', () => {
     const message = refusal({ ...valid(), port: 0, tls: 1 });
     expect(message).toContain('port is 0');
     expect(message).toContain('tls is 1');
+  });
+
+  test('the edges of what is accepted: port 1 and 65535, a three-term selector, fractional seconds, an empty optional path', () => {
+    const d = valid();
+    expect(refusal({ ...d, port: 1, clusterSelector: 'a=1,b=2,c=3', tlsSecretDir: '', timing: { ...d.timing, apiTimeoutSeconds: 0.5 } })).toBe('accepted');
+    expect(refusal({ ...d, port: 65535 })).toBe('accepted');
+  });
+
+  test('a document that is not an object names the document itself', () => {
+    expect(refusal('sidecar')).toContain('invalid sidecar configuration: the document must be a JSON object');
   });
 
   test('a fence one round longer than the poll is accepted', () => {
