@@ -35,6 +35,8 @@ export interface ClusterOptions {
   readonly claims?: Readonly<Record<string, string>>;
   /** How long start() waits for every pod to be ready before it fails (with the diagnostics). @default 90 s */
   readonly readyTimeoutMs?: number;
+  /** How many of each container's last log lines the diagnostics (and so start()'s failure) show. @default 80 */
+  readonly diagnosticLogLines?: number;
   /**
    * How long the API server lets a watch without timeoutSeconds run before it ends it (kubectl's `get --watch` asks
    * for none): kube-apiserver ends one after 30 to 60 minutes. @default DEFAULT_WATCH_TIMEOUT_MS (30 min)
@@ -120,6 +122,7 @@ export class E2eCluster implements PodHost {
   private desiredReplicas: number;
   private readonly writeService: string;
   private jobCounter = 0;
+  private readonly diagnosticLogLines: number;
 
   private constructor(options: ClusterOptions) {
     if (process.getuid?.() !== 0) {
@@ -131,6 +134,7 @@ export class E2eCluster implements PodHost {
     const write = this.manifests.all('Service').find(s => s.spec.selector?.role === 'primary');
     if (!write) throw new Error('the manifests have no Service that selects role=primary');
     this.writeService = write.metadata.name;
+    this.diagnosticLogLines = options.diagnosticLogLines ?? 80;
 
     removeStaleNamespaces(/^pgt(\d+)c\d+-/, pid => { try { process.kill(pid, 0); return true; } catch { return false; } });
     const prefix = `pgt${process.pid}c${runCounter++}`;
@@ -508,7 +512,7 @@ export class E2eCluster implements PodHost {
     // Names and keys, not values.
     const secrets = this.api.allSecrets().map(s =>
       `${s.metadata.name} resourceVersion=${s.metadata.resourceVersion} keys=${Object.keys(s.data ?? {}).join(',')}`).join('\n') || '(none)';
-    const logs = [...this.statefulSetPods.values(), ...this.jobPods].map(p => p.logs()).join('\n');
+    const logs = [...this.statefulSetPods.values(), ...this.jobPods].map(p => p.logs(this.diagnosticLogLines)).join('\n');
     return `---- cluster state ----\n${state}\n---- endpoints ----\n${endpoints}\n---- leases ----\n${leases}\n---- secrets ----\n${secrets}\n`
       + `---- logs ----\n${logs}`;
   }

@@ -531,10 +531,11 @@ export class Pod {
     return fs.readFileSync(this.container(container).log).subarray(mark).toString('utf8');
   }
 
-  public logs(): string {
+  /** Each container's log, its last `lines` lines. */
+  public logs(lines = 80): string {
     return [...this.initContainers, ...this.containers].map(c => {
       const text = fs.existsSync(c.log) ? fs.readFileSync(c.log, 'utf8') : '';
-      return `==== ${this.name}/${c.name} (restarts: ${c.restarts}) ====\n${text.split('\n').slice(-80).join('\n')}`;
+      return `==== ${this.name}/${c.name} (restarts: ${c.restarts}) ====\n${text.split('\n').slice(-lines).join('\n')}`;
     }).join('\n');
   }
 
