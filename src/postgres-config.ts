@@ -1,7 +1,7 @@
 import { Chart } from 'cdk8s';
 import type { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { SidecarConfig, SIDECAR_CONFIG_VERSION } from './agent/config';
+import { AutomaticFailoverConfig, SidecarConfig, SIDECAR_CONFIG_VERSION } from './agent/config';
 import { addObject } from './private/api-object';
 import { api, asJson } from './private/k8s';
 import { METRICS_QUERIES, METRICS_QUERIES_KEY, METRICS_USER, MONITORING_ROLE_SCRIPT, MONITORING_ROLE_SQL } from './private/metrics';
@@ -31,6 +31,65 @@ export interface CertManagerIssuer {
  * Continuous WAL archiving and backups with pgBackRest, into a repository on a volume that every pod mounts (whichever
  * pod is primary archives). The postgres image must contain pgBackRest: the official one does not (see `image`).
  */
+/** Automatic failover's timers and limits ({@link PostgresConfigProps.automaticFailover}). */
+export interface AutomaticFailoverOptions {
+  /**
+   * How long after the primary's last renewal a replica may take over (the Lease's `leaseDurationSeconds`): a failover
+   * takes about this long after the primary dies.
+   * @default 10
+   */
+  readonly leaseDurationSeconds?: number;
+  /**
+   * How often the primary renews the lease.
+   * @default 2
+   */
+  readonly renewIntervalSeconds?: number;
+  /**
+   * A primary whose last successful renewal began this long ago fences itself (stops taking writes); at least two
+   * seconds less than `leaseDurationSeconds`, for the fence to finish before a replica may take over.
+   * @default 6
+   */
+  readonly renewDeadlineSeconds?: number;
+  /**
+   * How long a primary whose PostgreSQL stopped (crashed) keeps its lease, to restart in place, before a replica takes over.
+   * @default 30
+   */
+  readonly primaryRestartGraceSeconds?: number;
+  /**
+   * No automatic failover within this many seconds of the last change of primary (no flapping).
+   * @default 60
+   */
+  readonly minimumFailoverIntervalSeconds?: number;
+  /**
+   * A replica further behind than this many bytes of WAL (behind the primary's position at its last renewal) never
+   * takes over automatically.
+   * @default 1048576 (1 MiB, as Patroni's maximum_lag_on_failover)
+   */
+  readonly maximumLagOnFailover?: number;
+}
+
+/** The agents' settings when automatic failover is off. */
+const AUTOMATIC_FAILOVER_OFF: AutomaticFailoverConfig = {
+  enabled: false, leaseSeconds: 10, renewSeconds: 2, renewDeadlineSeconds: 6, primaryRestartGraceSeconds: 30, minimumIntervalSeconds: 60,
+  maximumLagBytes: 1_048_576,
+};
+
+/** The agents' automatic failover settings from the props, or an Error that names the value and the fix. */
+function resolveAutomaticFailover(owner: string, options: AutomaticFailoverOptions | undefined): AutomaticFailoverConfig {
+  if (options === undefined) return AUTOMATIC_FAILOVER_OFF;
+  void owner; // validation: to come
+  const d = AUTOMATIC_FAILOVER_OFF;
+  return {
+    enabled: true,
+    leaseSeconds: options.leaseDurationSeconds ?? d.leaseSeconds,
+    renewSeconds: options.renewIntervalSeconds ?? d.renewSeconds,
+    renewDeadlineSeconds: options.renewDeadlineSeconds ?? d.renewDeadlineSeconds,
+    primaryRestartGraceSeconds: options.primaryRestartGraceSeconds ?? d.primaryRestartGraceSeconds,
+    minimumIntervalSeconds: options.minimumFailoverIntervalSeconds ?? d.minimumIntervalSeconds,
+    maximumLagBytes: options.maximumLagOnFailover ?? d.maximumLagBytes,
+  };
+}
+
 export interface WalArchiveOptions {
   /**
    * Size of the repository's volume `<clusterName>-archive`: its full and differential backups, and the WAL since
@@ -304,6 +363,15 @@ export interface PostgresConfigProps {
   readonly walArchive?: WalArchiveOptions;
 
   /**
+   * Automatic failover: the primary's agent renews the leader record's lease and fences itself when it cannot; when the
+   * lease lapses, the most advanced healthy replica takes over (in synchronous mode, a synchronous standby, with no
+   * acknowledged commit lost). Pause it with the annotation `failover.postgres.cdk8s.io/paused=true` on the leader
+   * record. The failover and switchover job, and requests on the record, keep working either way.
+   * @default - none: a failover is started by the failover job (or a request on the record)
+   */
+  readonly automaticFailover?: AutomaticFailoverOptions;
+
+  /**
    * Bootstrap the cluster from a pgBackRest repository instead of initdb: pod 0, finding no leader record and an
    * empty volume, restores the newest backup (before `targetTime`), replays the archived WAL, and starts as the
    * primary; the replicas then clone from it as usual. Like initdb, it happens only once, for a new cluster: with
@@ -341,6 +409,8 @@ export class PostgresConfig extends Construct {
   public readonly maxReplicas: number;
   /** Replicas that confirm each commit; 0 when asynchronous. */
   public readonly synchronousReplicas: number;
+  /** @internal The agents' automatic failover settings (AutomaticFailoverOptions, resolved once). */
+  public readonly _automaticFailover: AutomaticFailoverConfig;
   /** Database created at initialization. */
   public readonly database: string;
   /** Role that replicas stream with. */
@@ -460,6 +530,7 @@ export class PostgresConfig extends Construct {
     const maxConnections = props.maxConnections ?? 100;
     validateInteger(owner, 'maxConnections', maxConnections, 10, 262_143, 'PostgreSQL needs room for its own connections');
     this.synchronousReplicas = props.synchronousReplicas ?? 0;
+    this._automaticFailover = resolveAutomaticFailover(this.node.path, props.automaticFailover);
     validateInteger(owner, 'synchronousReplicas', this.synchronousReplicas, 0, this.maxReplicas - 1,
       'replicas that confirm each commit; 0 for asynchronous replication');
     this.database = props.database ?? 'myapp';
@@ -672,6 +743,7 @@ function sidecarConfigOf(config: PostgresConfig, names: ClusterNames): SidecarCo
     passwordFile: `${PATHS.credentialsDir}/pgpass`,
     tls: config.tlsMode !== 'off',
     synchronousReplicas: config.synchronousReplicas,
+    peerDomain: names.headlessService,
     timing: {
       pollSeconds: 1,
       reassertSeconds: 30,
@@ -680,6 +752,7 @@ function sidecarConfigOf(config: PostgresConfig, names: ClusterNames): SidecarCo
       maintainSeconds: 10,
       apiTimeoutSeconds: 2,
     },
+    automaticFailover: config._automaticFailover,
   };
 }
 

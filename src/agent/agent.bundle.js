@@ -5366,6 +5366,15 @@ var TIMING = {
   maintainSeconds: "seconds",
   apiTimeoutSeconds: "seconds"
 };
+var AUTOMATIC_FAILOVER = {
+  enabled: "boolean",
+  leaseSeconds: "seconds",
+  renewSeconds: "seconds",
+  renewDeadlineSeconds: "seconds",
+  primaryRestartGraceSeconds: "seconds",
+  minimumIntervalSeconds: "count",
+  maximumLagBytes: "count"
+};
 var USERS = { superuser: "name", replication: "name", app: "string", network: "name" };
 var FIELDS = {
   leaderRecord: "name",
@@ -5384,7 +5393,8 @@ var FIELDS = {
   tlsSecretDir: "optional-path",
   passwordFile: "path",
   tls: "boolean",
-  synchronousReplicas: "count"
+  synchronousReplicas: "count",
+  peerDomain: "name"
 };
 var WHAT = {
   "string": "a string",
@@ -5437,6 +5447,19 @@ function problemsOf(where, value, fields) {
   }
   return problems;
 }
+function orderProblems(timing, failover) {
+  const problems = [];
+  if (timing.isolationFenceSeconds <= timing.pollSeconds) {
+    problems.push("timing.isolationFenceSeconds must be longer than timing.pollSeconds: a primary would fence itself between two rounds");
+  }
+  if (failover.renewDeadlineSeconds <= failover.renewSeconds) {
+    problems.push("automaticFailover.renewDeadlineSeconds must be longer than automaticFailover.renewSeconds: a primary would fence itself between two renewals");
+  }
+  if (failover.leaseSeconds <= failover.renewDeadlineSeconds) {
+    problems.push("automaticFailover.leaseSeconds must be longer than automaticFailover.renewDeadlineSeconds: a replica could take over before the primary fenced itself");
+  }
+  return problems;
+}
 function parseSidecarConfig(text, source) {
   let document;
   try {
@@ -5450,11 +5473,14 @@ function parseSidecarConfig(text, source) {
   } else if (document.version !== SIDECAR_CONFIG_VERSION) {
     problems.push(`version is ${JSON.stringify(document.version)}: this agent reads version ${SIDECAR_CONFIG_VERSION}`);
   } else {
-    const { version: _version, users, timing, ...rest } = document;
-    problems.push(...problemsOf("", rest, FIELDS), ...problemsOf("users.", users, USERS), ...problemsOf("timing.", timing, TIMING));
-    if (problems.length === 0 && timing.isolationFenceSeconds <= timing.pollSeconds) {
-      problems.push("timing.isolationFenceSeconds must be longer than timing.pollSeconds: a primary would fence itself between two rounds");
-    }
+    const { version: _version, users, timing, automaticFailover, ...rest } = document;
+    problems.push(
+      ...problemsOf("", rest, FIELDS),
+      ...problemsOf("users.", users, USERS),
+      ...problemsOf("timing.", timing, TIMING),
+      ...problemsOf("automaticFailover.", automaticFailover, AUTOMATIC_FAILOVER)
+    );
+    if (problems.length === 0) problems.push(...orderProblems(timing, automaticFailover));
   }
   if (problems.length > 0) {
     throw new Error(`${source}: invalid sidecar configuration: ${problems.join("; ")}. The document is written by the library at synth: synthesize the manifests with the library version whose agent runs, and apply them again.`);

@@ -23,6 +23,27 @@ export interface SidecarTiming {
   readonly apiTimeoutSeconds: number;
 }
 
+/**
+ * Automatic failover (opt-in): the primary's agent renews the leader record's lease (spec.renewTime) and fences itself
+ * when it cannot; a replica's agent takes over when the lease has lapsed on its own monotonic clock.
+ */
+export interface AutomaticFailoverConfig {
+  /** false: nothing below is used; the primary removes a lease a previous configuration left on the record. */
+  readonly enabled: boolean;
+  /** A replica takes over this long after it last saw the lease renewed (spec.leaseDurationSeconds). */
+  readonly leaseSeconds: number;
+  /** The primary renews this often. */
+  readonly renewSeconds: number;
+  /** A primary whose last successful renewal began this long ago fences itself (well before leaseSeconds). */
+  readonly renewDeadlineSeconds: number;
+  /** A primary whose PostgreSQL stopped serving keeps renewing this long, for a restart in place. */
+  readonly primaryRestartGraceSeconds: number;
+  /** No automatic failover within this long of the last change of primary this agent saw. */
+  readonly minimumIntervalSeconds: number;
+  /** A replica further than this behind the primary's last published WAL position never takes over. */
+  readonly maximumLagBytes: number;
+}
+
 /** The role names the cluster uses. */
 export interface SidecarUsers {
   readonly superuser: string;
@@ -69,7 +90,10 @@ export interface SidecarConfig {
   readonly tls: boolean;
   /** Standbys that must confirm each commit; 0: asynchronous. */
   readonly synchronousReplicas: number;
+  /** The headless Service's domain: a pod is `<pod>.<peerDomain>` on the pod network. */
+  readonly peerDomain: string;
   readonly timing: SidecarTiming;
+  readonly automaticFailover: AutomaticFailoverConfig;
 }
 
 type Kind = 'string' | 'name' | 'path' | 'optional-path' | 'selector' | 'count' | 'seconds' | 'port' | 'boolean' | 'labels';
@@ -83,10 +107,20 @@ const TIMING: Readonly<Record<keyof SidecarTiming, Kind>> = {
   apiTimeoutSeconds: 'seconds',
 };
 
+const AUTOMATIC_FAILOVER: Readonly<Record<keyof AutomaticFailoverConfig, Kind>> = {
+  enabled: 'boolean',
+  leaseSeconds: 'seconds',
+  renewSeconds: 'seconds',
+  renewDeadlineSeconds: 'seconds',
+  primaryRestartGraceSeconds: 'seconds',
+  minimumIntervalSeconds: 'count',
+  maximumLagBytes: 'count',
+};
+
 const USERS: Readonly<Record<keyof SidecarUsers, Kind>> = { superuser: 'name', replication: 'name', app: 'string', network: 'name' };
 
 /** Every setting of the document but version, users and timing, with what it must be. */
-const FIELDS: Readonly<Record<Exclude<keyof SidecarConfig, 'version' | 'users' | 'timing'>, Kind>> = {
+const FIELDS: Readonly<Record<Exclude<keyof SidecarConfig, 'version' | 'users' | 'timing' | 'automaticFailover'>, Kind>> = {
   leaderRecord: 'name',
   recordLabels: 'labels',
   clusterSelector: 'selector',
@@ -104,6 +138,7 @@ const FIELDS: Readonly<Record<Exclude<keyof SidecarConfig, 'version' | 'users' |
   passwordFile: 'path',
   tls: 'boolean',
   synchronousReplicas: 'count',
+  peerDomain: 'name',
 };
 
 const WHAT: Readonly<Record<Kind, string>> = {
@@ -152,6 +187,21 @@ function problemsOf(where: string, value: unknown, fields: Readonly<Record<strin
   return problems;
 }
 
+/** Timers that only work in one order. */
+function orderProblems(timing: SidecarTiming, failover: AutomaticFailoverConfig): string[] {
+  const problems: string[] = [];
+  if (timing.isolationFenceSeconds <= timing.pollSeconds) {
+    problems.push('timing.isolationFenceSeconds must be longer than timing.pollSeconds: a primary would fence itself between two rounds');
+  }
+  if (failover.renewDeadlineSeconds <= failover.renewSeconds) {
+    problems.push('automaticFailover.renewDeadlineSeconds must be longer than automaticFailover.renewSeconds: a primary would fence itself between two renewals');
+  }
+  if (failover.leaseSeconds <= failover.renewDeadlineSeconds) {
+    problems.push('automaticFailover.leaseSeconds must be longer than automaticFailover.renewDeadlineSeconds: a replica could take over before the primary fenced itself');
+  }
+  return problems;
+}
+
 /**
  * The sidecar's configuration from its document, or an Error that lists every problem (each naming the setting, what
  * it is and what it must be), and says how to fix it: synthesize the manifests with the same version of the library
@@ -170,11 +220,10 @@ export function parseSidecarConfig(text: string, source: string): SidecarConfig 
   } else if (document.version !== SIDECAR_CONFIG_VERSION) {
     problems.push(`version is ${JSON.stringify(document.version)}: this agent reads version ${SIDECAR_CONFIG_VERSION}`);
   } else {
-    const { version: _version, users, timing, ...rest } = document;
-    problems.push(...problemsOf('', rest, FIELDS), ...problemsOf('users.', users, USERS), ...problemsOf('timing.', timing, TIMING));
-    if (problems.length === 0 && (timing as unknown as SidecarTiming).isolationFenceSeconds <= (timing as unknown as SidecarTiming).pollSeconds) {
-      problems.push('timing.isolationFenceSeconds must be longer than timing.pollSeconds: a primary would fence itself between two rounds');
-    }
+    const { version: _version, users, timing, automaticFailover, ...rest } = document;
+    problems.push(...problemsOf('', rest, FIELDS), ...problemsOf('users.', users, USERS), ...problemsOf('timing.', timing, TIMING),
+      ...problemsOf('automaticFailover.', automaticFailover, AUTOMATIC_FAILOVER));
+    if (problems.length === 0) problems.push(...orderProblems(timing as unknown as SidecarTiming, automaticFailover as unknown as AutomaticFailoverConfig));
   }
   if (problems.length > 0) {
     throw new Error(`${source}: invalid sidecar configuration: ${problems.join('; ')}. The document is written by the library at `

@@ -44,7 +44,19 @@ describe('the sidecar configuration document', () => {
       passwordFile: '/var/run/postgres-credentials/pgpass',
       tls: true,
       synchronousReplicas: 0,
+      peerDomain: 'postgres-headless',
       timing: { pollSeconds: 1, reassertSeconds: 30, isolationFenceSeconds: 10, walCheckSeconds: 10, maintainSeconds: 10, apiTimeoutSeconds: 2 },
+      automaticFailover: {
+        enabled: false, leaseSeconds: 10, renewSeconds: 2, renewDeadlineSeconds: 6, primaryRestartGraceSeconds: 30, minimumIntervalSeconds: 60,
+        maximumLagBytes: 1048576,
+      },
+    });
+  });
+
+  test('automatic failover on: its timers and limits arrive as given, the rest as the defaults', () => {
+    const { config } = documentOf({ automaticFailover: { leaseDurationSeconds: 8, renewIntervalSeconds: 1, maximumLagOnFailover: 0 } });
+    expect(config.automaticFailover).toEqual({
+      enabled: true, leaseSeconds: 8, renewSeconds: 1, renewDeadlineSeconds: 6, primaryRestartGraceSeconds: 30, minimumIntervalSeconds: 60, maximumLagBytes: 0,
     });
   });
 
@@ -92,6 +104,16 @@ describe('the sidecar configuration document', () => {
     ['a fence no longer than a round', d => ({ ...d, timing: { ...d.timing, isolationFenceSeconds: 1 } }),
       'timing.isolationFenceSeconds must be longer than timing.pollSeconds'],
     ['another version', d => ({ ...d, version: 2 }), 'version is 2: this agent reads version 1'],
+    ['no automatic failover settings', d => ({ ...d, automaticFailover: undefined }), 'automaticFailover must be an object'],
+    ['automatic failover neither on nor off', d => ({ ...d, automaticFailover: { ...d.automaticFailover, enabled: 'yes' } }),
+      'automaticFailover.enabled is "yes": it must be true or false'],
+    ['a lag given in megabytes', d => ({ ...d, automaticFailover: { ...d.automaticFailover, maximumLagBytes: 1.5 } }),
+      'automaticFailover.maximumLagBytes is 1.5: it must be an integer ≥ 0'],
+    ['a renew deadline no longer than the renew interval', d => ({ ...d, automaticFailover: { ...d.automaticFailover, renewDeadlineSeconds: 2 } }),
+      'automaticFailover.renewDeadlineSeconds must be longer than automaticFailover.renewSeconds'],
+    ['a lease no longer than the renew deadline', d => ({ ...d, automaticFailover: { ...d.automaticFailover, leaseSeconds: 6 } }),
+      'automaticFailover.leaseSeconds must be longer than automaticFailover.renewDeadlineSeconds: a replica could take over before the primary fenced itself'],
+    ['a peer domain with a space', d => ({ ...d, peerDomain: 'a b' }), 'peerDomain is "a b": it must be a non-empty string without whitespace'],
     ['a list', () => [], 'the document must be a JSON object'],
     ['a name given as a list', d => ({ ...d, leaderRecord: ['x'] }), 'leaderRecord is ["x"]: it must be a non-empty string without whitespace'],
     ['a name with a leading space', d => ({ ...d, leaderRecord: ' pg' }), 'leaderRecord is " pg": it must be a non-empty string without whitespace'],
