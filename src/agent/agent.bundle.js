@@ -2651,7 +2651,7 @@ var require_serializer = __commonJS({
       68
       /* code.describe */
     );
-    var describe = (msg) => {
+    var describe2 = (msg) => {
       return msg.name ? cstringMessage(68, `${msg.type}${msg.name || ""}`) : msg.type === "P" ? emptyDescribePortal : emptyDescribeStatement;
     };
     var close = (msg) => {
@@ -2694,7 +2694,7 @@ var require_serializer = __commonJS({
       parse,
       bind,
       execute,
-      describe,
+      describe: describe2,
       close,
       flush: () => flushBuffer,
       sync: () => syncBuffer,
@@ -5480,7 +5480,9 @@ function parseSidecarConfig(text, source) {
       ...problemsOf("timing.", timing, TIMING),
       ...problemsOf("automaticFailover.", automaticFailover, AUTOMATIC_FAILOVER)
     );
-    if (problems.length === 0) problems.push(...orderProblems(timing, automaticFailover));
+    if (problems.length === 0) {
+      problems.push(...orderProblems(timing, automaticFailover));
+    }
   }
   if (problems.length > 0) {
     throw new Error(`${source}: invalid sidecar configuration: ${problems.join("; ")}. The document is written by the library at synth: synthesize the manifests with the library version whose agent runs, and apply them again.`);
@@ -5584,24 +5586,31 @@ var KubeClient = class {
   }
   /** Creates a core/v1 Event about a pod (type Normal|Warning, reason, message), for `kubectl get events`. Best effort. */
   async podEvent(pod, type, reason, message, component) {
+    return this.event({ apiVersion: "v1", kind: "Pod", name: pod }, pod, type, reason, message, component);
+  }
+  /** The same Event about a Lease (the leader record), reported by `instance` (this pod). */
+  async leaseEvent(lease, instance, type, reason, message, component) {
+    return this.event({ apiVersion: "coordination.k8s.io/v1", kind: "Lease", name: lease }, instance, type, reason, message, component);
+  }
+  async event(involved, instance, type, reason, message, component) {
     const now = `${(/* @__PURE__ */ new Date()).toISOString().slice(0, 19)}Z`;
     const namespace = this.options.namespace;
     const event = {
       apiVersion: "v1",
       kind: "Event",
-      metadata: { generateName: `${pod}.`, namespace },
-      involvedObject: { apiVersion: "v1", kind: "Pod", name: pod, namespace },
+      metadata: { generateName: `${involved.name}.`, namespace },
+      involvedObject: { ...involved, namespace },
       type,
       reason,
       message,
       source: { component },
       reportingComponent: component,
-      reportingInstance: pod,
+      reportingInstance: instance,
       firstTimestamp: now,
       lastTimestamp: now,
       count: 1
     };
-    return asVoid(await this.request("POST", `POST events (${reason} about pod ${pod})`, this.corePath("events"), event));
+    return asVoid(await this.request("POST", `POST events (${reason} about ${involved.kind.toLowerCase()} ${involved.name})`, this.corePath("events"), event));
   }
   /**
    * One watch of one Lease, from `resourceVersion` ('' for its state now, then its changes). Calls onEvent for each
@@ -6286,27 +6295,39 @@ async function endClient(client, timeoutMs) {
   client.connection.stream.destroy();
 }
 async function primaryLacksWal(primary, position) {
-  const client = new Client({
-    host: primary.host,
-    port: primary.port,
-    user: primary.user,
-    password: primary.password,
-    database: "postgres",
-    application_name: "postgres-agent",
-    ssl: primary.ssl ? { rejectUnauthorized: false } : false,
-    connectionTimeoutMillis: primary.connectTimeoutMs,
-    statement_timeout: primary.connectTimeoutMs,
-    query_timeout: primary.connectTimeoutMs + 1e3
-  });
-  client.on("error", () => void 0);
-  try {
-    await client.connect();
+  return askOverNetwork(primary, async (client) => {
     const rows = await client.query(
       `SELECT NOT pg_is_in_recovery() AND NOT EXISTS (
         SELECT 1 FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$' AND substr(name, 9, 16) = substr(pg_walfile_name($1::pg_lsn), 9, 16)) AS gone`,
       [position]
     );
     return rows.rows[0].gone;
+  });
+}
+async function peerStatus(peer) {
+  return askOverNetwork(peer, async (client) => {
+    const row = (await client.query(STATUS_SQL)).rows[0];
+    if (row === void 0) return void 0;
+    return { role: row.role, lsn: row.lsn ?? "", receiver: row.receiver, timeline: Number(row.timeline) };
+  });
+}
+async function askOverNetwork(server, ask) {
+  const client = new Client({
+    host: server.host,
+    port: server.port,
+    user: server.user,
+    password: server.password,
+    database: "postgres",
+    application_name: "postgres-agent",
+    ssl: server.ssl ? { rejectUnauthorized: false } : false,
+    connectionTimeoutMillis: server.connectTimeoutMs,
+    statement_timeout: server.connectTimeoutMs,
+    query_timeout: server.connectTimeoutMs + 1e3
+  });
+  client.on("error", () => void 0);
+  try {
+    await client.connect();
+    return await ask(client);
   } catch {
     return void 0;
   } finally {
@@ -6327,6 +6348,72 @@ function parseLsn(lsn) {
   if (!LSN.test(lsn)) return void 0;
   const [high, low] = lsn.split("/");
   return BigInt(`0x${high}`) * 0x100000000n + BigInt(`0x${low}`);
+}
+function healthyReplicas(candidates) {
+  return candidates.filter((c) => c.role === "replica" && parseLsn(c.lsn) !== void 0);
+}
+function rankCandidates(candidates) {
+  return healthyReplicas(candidates).sort((a, b) => Number(parseLsn(b.lsn) - parseLsn(a.lsn)));
+}
+function ordinalOf(pod) {
+  return Number(pod.slice(pod.lastIndexOf("-") + 1));
+}
+function staying(candidates, scaleDownTo) {
+  return candidates.filter((c) => ordinalOf(c.pod) < scaleDownTo);
+}
+function describe(candidates) {
+  return candidates.map((c) => `${c.pod}=${c.role}@${c.lsn}`).join(" ");
+}
+function eligibleReplicas(facts) {
+  const byPod = new Map(facts.candidates.map((c) => [c.pod, c]));
+  if (facts.syncReplicas === 0 || facts.acceptDataLoss || byPod.get(facts.previous)?.role === "replica") {
+    return { ok: true, candidates: healthyReplicas(facts.candidates) };
+  }
+  const members = facts.syncSet.length;
+  const reached = healthyReplicas(facts.syncSet.map((pod) => byPod.get(pod)).filter((c) => c !== void 0));
+  const needed = members - facts.syncReplicas + 1;
+  if (members === 0 || reached.length < needed) {
+    return {
+      ok: false,
+      reason: `synchronous mode: ${reached.length} of the ${members} recorded synchronous standbys (${facts.syncSet.join(",") || "none"}) answer; ${needed} are needed to be sure of every acknowledged commit`
+    };
+  }
+  return { ok: true, candidates: reached };
+}
+function chooseFailoverTarget(facts) {
+  const requested = facts.requestedTarget;
+  const cluster = describe(facts.candidates);
+  if (facts.candidates.some((c) => c.pod === requested && c.role === "primary")) {
+    return { kind: "promote", target: requested, reason: `${requested} was promoted already (by the job that ended): recording it`, warning: void 0 };
+  }
+  const ranked = rankCandidates(facts.candidates);
+  if (ranked.length === 0) return { kind: "refuse", reason: `no healthy replica to promote (${cluster})` };
+  const eligible = eligibleReplicas(facts);
+  if (!eligible.ok || eligible.candidates.length === 0) {
+    return {
+      kind: "refuse",
+      reason: `${eligible.ok ? "" : `${eligible.reason}. `}no replica may be promoted without losing acknowledged commits (${cluster}). Bring back the missing pods and run the job again, or set FAILOVER_ACCEPT_DATA_LOSS=true to promote the most advanced replica anyway`
+    };
+  }
+  let candidates = eligible.candidates;
+  if (facts.scaleDownTo !== void 0 && requested === void 0) {
+    candidates = staying(candidates, facts.scaleDownTo);
+    if (candidates.length === 0) return { kind: "refuse", reason: `no replica that stays after scaling to ${facts.scaleDownTo} pods may be promoted (${cluster})` };
+  }
+  let target;
+  if (requested !== void 0) {
+    const found = candidates.find((c) => c.pod === requested);
+    if (found === void 0) {
+      const role = facts.candidates.find((c) => c.pod === requested)?.role ?? "not a pod";
+      return { kind: "refuse", reason: `FAILOVER_TARGET ${requested} may not be promoted (${role}; eligible: ${candidates.map((c) => c.pod).join(" ")})` };
+    }
+    target = found;
+  } else {
+    target = rankCandidates(candidates)[0];
+  }
+  const best = ranked[0];
+  const warning = parseLsn(best.lsn) > parseLsn(target.lsn) ? `${best.pod} has more WAL than ${target.pod}; what only ${best.pod} has is lost, and ${best.pod} is rewound when it restarts` : void 0;
+  return { kind: "promote", target: target.pod, reason: `promoting ${target.pod} (WAL ${target.lsn}) of ${candidates.map((c) => c.pod).join(" ")}`, warning };
 }
 
 // src/agent/record.ts
@@ -6548,6 +6635,9 @@ function recordCheckpoint(record, checkpoint2) {
 function takeOverSwitchover(record, sync) {
   return stable(record, record.target, record.epoch, [...sync]);
 }
+function takeOverLapsedLease(record, primary, sync) {
+  return stable(record, primary, record.epoch + 1, [...sync]);
+}
 function stable(record, primary, epoch, sync) {
   return {
     version: record.version,
@@ -6560,11 +6650,98 @@ function stable(record, primary, epoch, sync) {
   };
 }
 
+// src/agent/automatic-failover.ts
+var PAUSE_ANNOTATION = "failover.postgres.cdk8s.io/paused";
+var WAL_POSITION_ANNOTATION = "failover.postgres.cdk8s.io/wal-position";
+function leaseStateOf(lease) {
+  const spec = typeof lease.spec === "object" && lease.spec !== null ? lease.spec : {};
+  const annotations = lease.metadata?.annotations ?? {};
+  const text = (value) => typeof value === "string" && value !== "" ? value : void 0;
+  const duration = spec.leaseDurationSeconds;
+  return {
+    renewTime: text(spec.renewTime),
+    leaseDurationSeconds: typeof duration === "number" && Number.isInteger(duration) && duration > 0 ? duration : void 0,
+    holder: text(spec.holderIdentity),
+    walPosition: text(annotations[WAL_POSITION_ANNOTATION]),
+    paused: annotations[PAUSE_ANNOTATION] === "true"
+  };
+}
+var NO_LEASE = {
+  renewTime: void 0,
+  leaseDurationSeconds: void 0,
+  holder: void 0,
+  walPosition: void 0,
+  paused: false
+};
+function leaseHeld(lease, record) {
+  return record?.state === "stable" && lease.renewTime !== void 0 && lease.leaseDurationSeconds !== void 0 && lease.holder === record.primary;
+}
+function leaseKey(record, lease) {
+  return `${describeRecord(record)}|${lease.renewTime ?? ""}`;
+}
+function primaryRenewal(facts, record, serving) {
+  if (!serving && facts.secondsSinceServing >= facts.primaryRestartGraceSeconds) {
+    return {
+      renew: "lapse",
+      reason: `PostgreSQL has not served for ${facts.primaryRestartGraceSeconds}s (primaryRestartGraceSeconds): no longer renewing the lease, for a replica to take over once it lapses (${describeRecord(record)})`
+    };
+  }
+  if (serving && facts.secondsSinceRenewed >= facts.renewDeadlineSeconds) return { renew: "or-fence" };
+  if (facts.secondsSinceRenewed >= facts.renewSeconds || !leaseHeld(facts.lease, record)) return { renew: "due" };
+  return { renew: "no" };
+}
+function lapsed(facts, record, podName) {
+  if (record?.state !== "stable" || record.primary === podName) return { lapsed: false, why: "no primary to take over from" };
+  if (!leaseHeld(facts.lease, record)) return { lapsed: false, why: `${record.primary} holds no lease (it runs without automatic failover)` };
+  if (facts.secondsSinceLeaseChange < facts.leaseSeconds) return { lapsed: false, why: "the lease is held" };
+  if (facts.lease.paused) return { lapsed: false, why: `the lease of ${record.primary} has lapsed, but automatic failover is paused (${PAUSE_ANNOTATION})` };
+  if (facts.secondsSincePrimaryChange < facts.minimumIntervalSeconds) {
+    return { lapsed: false, why: `the lease of ${record.primary} has lapsed, but the primary changed less than ${facts.minimumIntervalSeconds}s ago (minimumFailoverIntervalSeconds)` };
+  }
+  return { lapsed: true, why: `the lease of ${record.primary} has lapsed: not renewed for ${facts.leaseSeconds}s` };
+}
+function decideTakeover(facts) {
+  const { record, self } = facts;
+  const wait = (reason) => ({ kind: "wait", reason: `not taking over from ${record.primary}: ${reason}` });
+  const serving = facts.peers.filter((peer) => peer.role === "primary").map((peer) => peer.pod);
+  if (serving.length > 0) return wait(`${serving.join(", ")} still serves as a primary`);
+  if (self.role !== "replica" || parseLsn(self.lsn) === void 0) return wait(`this pod's PostgreSQL is not a replica that answers (${self.role} at ${self.lsn})`);
+  if (record.systemIdentifier !== void 0 && facts.systemIdentifier !== record.systemIdentifier) {
+    return wait(`this pod's data is not the recorded cluster's (system identifier ${facts.systemIdentifier ?? "unknown"}, recorded ${record.systemIdentifier})`);
+  }
+  const published = facts.primaryWalPosition === void 0 ? void 0 : parseLsn(facts.primaryWalPosition);
+  if (published !== void 0) {
+    const lag = published - parseLsn(self.lsn);
+    if (lag > BigInt(facts.maximumLagBytes)) {
+      return wait(`this replica is ${lag} bytes behind the primary's last published position ${facts.primaryWalPosition} (maximumLagOnFailover ${facts.maximumLagBytes})`);
+    }
+  }
+  const candidates = [self, ...facts.peers].sort((a, b) => a.pod < b.pod ? -1 : a.pod > b.pod ? 1 : 0);
+  const choice = chooseFailoverTarget({
+    candidates,
+    previous: record.primary,
+    syncReplicas: facts.syncReplicas,
+    syncSet: record.sync,
+    acceptDataLoss: false,
+    requestedTarget: void 0,
+    scaleDownTo: void 0
+  });
+  if (choice.kind === "refuse") return wait(choice.reason);
+  if (choice.target !== facts.podName) return wait(`${choice.target} is the replica to promote (${choice.reason})`);
+  const sync = facts.syncReplicas > 0 ? [...facts.otherPods].sort() : [];
+  const next = takeOverLapsedLease(record, facts.podName, sync);
+  return {
+    kind: "take-over",
+    record: next,
+    reason: `AUTOMATIC FAILOVER: the lease of ${record.primary} lapsed and this pod is the replica to promote (${choice.reason}): recording it as the primary (${describeRecord(next)}), then promoting it`
+  };
+}
+
 // src/agent/handover.ts
 var SWITCHOVER_REQUEST = "switchover.postgres.cdk8s.io/target";
 function rankStandbys(podName, standbys, pods) {
-  const staying = new Set(pods.filter((pod) => !pod.terminating && pod.name !== podName).map((pod) => pod.name));
-  return standbys.filter((standby) => standby.state === "streaming" && staying.has(standby.name) && parseLsn(standby.flushLsn ?? "") !== void 0).sort((a, b) => {
+  const staying2 = new Set(pods.filter((pod) => !pod.terminating && pod.name !== podName).map((pod) => pod.name));
+  return standbys.filter((standby) => standby.state === "streaming" && staying2.has(standby.name) && parseLsn(standby.flushLsn ?? "") !== void 0).sort((a, b) => {
     const diff = parseLsn(b.flushLsn) - parseLsn(a.flushLsn);
     return diff > 0n ? 1 : diff < 0n ? -1 : a.name.localeCompare(b.name);
   });
@@ -6644,10 +6821,14 @@ function decideSidecarStep(facts) {
   const me = facts.podName;
   if (facts.record.kind === "unreadable") {
     const why = `the leader record cannot be read (${facts.record.error})`;
+    const steps = [{ do: "fence" }];
+    if (owesCheckpoint(facts.record.last, me)) steps.push({ do: "report-checkpoint" });
     if (facts.server === "primary" && facts.secondsSinceRecordRead >= facts.isolationFenceSeconds) {
-      const steps = [{ do: "fence" }];
-      if (owesCheckpoint(facts.record.last, me)) steps.push({ do: "report-checkpoint" });
       return plan(`FENCING this primary: ${why} for ${facts.secondsSinceRecordRead}s (isolated from the API?)`, ...steps);
+    }
+    const lease = facts.automaticFailover;
+    if (facts.server === "primary" && lease !== void 0 && lease.secondsSinceRenewed >= lease.renewDeadlineSeconds) {
+      return plan(`FENCING this primary: ${why}, and its lease was last renewed ${lease.renewDeadlineSeconds}s ago or more (renewDeadlineSeconds): a replica may take over once it lapses`, ...steps);
     }
     return plan(`${why}: nothing changes (a primary fences itself after ${facts.isolationFenceSeconds}s)`);
   }
@@ -6660,6 +6841,12 @@ function decideSidecarStep(facts) {
     default: {
       const steps = [{ do: "label", role: "none" }];
       if (owesCheckpoint(record, me)) steps.push({ do: "report-checkpoint" });
+      const lease = facts.automaticFailover;
+      if (lease !== void 0 && record?.state === "stable" && record.primary === me) {
+        const renewal = primaryRenewal(lease, record, false);
+        if (renewal.renew === "lapse") return plan(renewal.reason, ...steps);
+        if (renewal.renew !== "no") steps.push({ do: "renew", fenceOnFailure: false });
+      }
       return plan(`PostgreSQL is not serving: no role label (${describeRecord(record)})`, ...steps);
     }
   }
@@ -6679,8 +6866,17 @@ function decidePrimary(facts, record) {
     return plan(`FENCING this primary: the leader record does not name this pod (${describeRecord(record)})`, ...steps);
   }
   if (record.state === "stable") {
+    const steps = [];
+    const lease = facts.automaticFailover;
+    if (lease !== void 0) {
+      const renewal = primaryRenewal(lease, record, true);
+      if (renewal.renew !== "no") steps.push({ do: "renew", fenceOnFailure: renewal.renew === "or-fence" });
+    } else if (facts.leaseShown) {
+      steps.push({ do: "release-lease" });
+    }
     return plan(
       `the leader record names this primary (${describeRecord(record)})`,
+      ...steps,
       { do: "label", role: "primary" },
       { do: "maintain-primary" },
       { do: "apply-credentials" }
@@ -6725,7 +6921,10 @@ function decideReplica(facts, record) {
   if (record?.state === "stable") steps.push({ do: "follow-new-primary", epoch: record.epoch, timeline: record.timeline });
   if (owesCheckpoint(record, me)) steps.push({ do: "report-checkpoint" });
   steps.push({ do: "check-replica-wal" });
-  return plan(`PostgreSQL is a replica (${describeRecord(record)})`, ...steps);
+  const lease = facts.automaticFailover === void 0 ? void 0 : lapsed(facts.automaticFailover, record, me);
+  if (lease?.lapsed === true) steps.push({ do: "consider-takeover" });
+  const heldBack = lease !== void 0 && !lease.lapsed && / lapsed/.test(lease.why) ? `; ${lease.why}` : "";
+  return plan(`PostgreSQL is a replica (${describeRecord(record)})${heldBack}`, ...steps);
 }
 function nextSyncSet(facts) {
   const next = new Set(facts.others);
@@ -6797,6 +6996,8 @@ var SidecarAgent = class {
     this.env = env;
     this.lastRead = env.monotonic();
     this.lastStreaming = env.monotonic();
+    this.leaseChangedAt = env.monotonic();
+    this.servingAt = env.monotonic();
     this.pg = new LocalPostgres({ socketDir: config.socketDir, port: config.port, user: config.users.superuser, queryTimeoutMs: 5e3 });
   }
   config;
@@ -6838,6 +7039,20 @@ var SidecarAgent = class {
   standbys = [];
   wake;
   pg;
+  /** The lease part of the record's Lease, as read last. */
+  lease = NO_LEASE;
+  /** leaseKey as last seen, and when (monotonic) it last changed. */
+  leaseKeySeen = "";
+  leaseChangedAt;
+  /** The record's epoch as last seen, and when it last changed (a new primary); -Infinity: not since this agent started. */
+  epochSeen;
+  epochChangedAt = -Infinity;
+  /** When (monotonic) this agent's last successful renewal began; -Infinity: none yet. */
+  renewedAt = -Infinity;
+  /** When this pod's PostgreSQL was last seen serving (as a primary or a replica); the agent's start until it is. */
+  servingAt;
+  lastRenewProblem = "";
+  lastTakeoverReason = "";
   log(message) {
     this.env.log(message);
   }
@@ -6905,6 +7120,7 @@ var SidecarAgent = class {
     await this.reloadRenewedCertificate();
     await this.readRecord(started);
     this.server = observedRole(this.config.pgdata);
+    if (this.server !== "not-serving") this.servingAt = this.env.monotonic();
     if (this.apiUp && this.switchoverRequest !== void 0) await this.carryOutSwitchoverRequest(this.switchoverRequest);
     const plan2 = decideSidecarStep(await this.facts());
     if (plan2.reason !== this.lastReason) {
@@ -6924,7 +7140,9 @@ var SidecarAgent = class {
       this.switchoverRequest = void 0;
       this.record = void 0;
       this.resourceVersion = "";
+      this.lease = NO_LEASE;
     } else {
+      this.lease = leaseStateOf(got.value);
       const decoded = decodeRecord(got.value);
       const request2 = got.value.metadata?.annotations?.[SWITCHOVER_REQUEST];
       this.switchoverRequest = typeof request2 === "string" ? request2 : void 0;
@@ -6942,9 +7160,22 @@ var SidecarAgent = class {
       return;
     }
     this.lastRead = this.env.monotonic();
+    this.noteLeaseChanges();
     this.writeRecordCopy(started);
     if (!this.apiUp) this.log(`the API answers again: ${describeRecord(this.record)}`);
     this.apiUp = true;
+  }
+  /** A replica's clocks: when it last saw the lease renewed or the record change, and when the primary last changed. */
+  noteLeaseChanges() {
+    const now = this.env.monotonic();
+    const key = leaseKey(this.record, this.lease);
+    if (key !== this.leaseKeySeen) {
+      this.leaseKeySeen = key;
+      this.leaseChangedAt = now;
+    }
+    const epoch = this.record?.epoch;
+    if (this.epochSeen !== void 0 && epoch !== void 0 && epoch !== this.epochSeen) this.epochChangedAt = now;
+    if (epoch !== void 0) this.epochSeen = epoch;
   }
   /** The entrypoint's copy, replaced whole (rename), with the time at which the read began. */
   writeRecordCopy(started) {
@@ -6982,7 +7213,26 @@ ${text}
       systemIdentifier: creating ? controlOf(this.config.pgdata)?.systemIdentifier : void 0,
       otherPods,
       syncReplicas: this.config.synchronousReplicas,
-      receivedBeyondCheckpoint: switchingToMe ? await this.attempt(() => this.pg.receivedBeyond(current.checkpoint)) : void 0
+      receivedBeyondCheckpoint: switchingToMe ? await this.attempt(() => this.pg.receivedBeyond(current.checkpoint)) : void 0,
+      automaticFailover: this.automaticFailoverFacts(),
+      leaseShown: this.lease.renewTime !== void 0 || this.lease.leaseDurationSeconds !== void 0
+    };
+  }
+  automaticFailoverFacts() {
+    const settings = this.config.automaticFailover;
+    if (!settings.enabled) return void 0;
+    const now = this.env.monotonic();
+    return {
+      leaseSeconds: settings.leaseSeconds,
+      renewSeconds: settings.renewSeconds,
+      renewDeadlineSeconds: settings.renewDeadlineSeconds,
+      primaryRestartGraceSeconds: settings.primaryRestartGraceSeconds,
+      minimumIntervalSeconds: settings.minimumIntervalSeconds,
+      secondsSinceRenewed: now - this.renewedAt,
+      secondsSinceServing: now - this.servingAt,
+      secondsSinceLeaseChange: now - this.leaseChangedAt,
+      secondsSincePrimaryChange: now - this.epochChangedAt,
+      lease: this.lease
     };
   }
   /** A value from PostgreSQL, or undefined when it did not answer. */
@@ -7035,6 +7285,13 @@ ${text}
       case "check-replica-wal":
         await this.checkReplicaWal();
         return true;
+      case "renew":
+        return this.renew(step.fenceOnFailure);
+      case "release-lease":
+        await this.releaseLease();
+        return true;
+      case "consider-takeover":
+        return this.considerTakeover();
       default:
         this.soon = true;
         return true;
@@ -7097,18 +7354,142 @@ ${text}
    * A Compare-and-swap of the record read this round; the record and resourceVersion follow the API's answer.
    * `clearRequest` also removes a switchover request from the Lease.
    */
-  async swap(record, clearRequest = false) {
+  async swap(record, clearRequest = false, lease = {}, extra = {}) {
     const patch = encodeRecordPatch(record, this.resourceVersion);
-    const cleared = { ...patch.metadata.annotations, [SWITCHOVER_REQUEST]: null };
-    const sent = clearRequest ? { ...patch, metadata: { ...patch.metadata, annotations: cleared } } : patch;
+    const annotations = { ...patch.metadata.annotations, ...extra, ...clearRequest ? { [SWITCHOVER_REQUEST]: null } : {} };
+    const sent = { metadata: { ...patch.metadata, annotations }, spec: { ...patch.spec, ...lease } };
     const done = await this.kube.patchLease(this.config.leaderRecord, sent);
     if (!done.ok) return done;
     const decoded = decodeRecord(done.value);
     if (decoded.ok) {
       this.record = decoded.record;
       this.resourceVersion = decoded.resourceVersion;
+      this.lease = leaseStateOf(done.value);
+      this.noteLeaseChanges();
     }
     return { ok: true };
+  }
+  /** spec.renewTime now, as a MicroTime (six digits of fraction, as the API server writes and parses it). */
+  renewTime() {
+    const micros = this.env.wallMicros();
+    const seconds = new Date(Math.floor(micros / 1e6) * 1e3).toISOString().slice(0, 19);
+    return `${seconds}.${String(Math.floor(micros % 1e6)).padStart(6, "0")}Z`;
+  }
+  /** The lease fields of a renewal by this pod, with the WAL position of its PostgreSQL if it answers (else removed). */
+  async renewal() {
+    const position = this.server === "primary" ? await this.attempt(() => this.pg.currentWalLsn()) : void 0;
+    return {
+      spec: { renewTime: this.renewTime(), leaseDurationSeconds: this.config.automaticFailover.leaseSeconds },
+      annotations: { [WAL_POSITION_ANNOTATION]: position ?? null }
+    };
+  }
+  /**
+   * Automatic failover: renews this primary's lease (a compare-and-swap of the record read, with a new renew time). Its
+   * deadline counts from the start of the renewal, before the API could have written it. A renewal that fails after the
+   * deadline fences this primary: by the time a replica may take over, it takes no writes.
+   */
+  async renew(fenceOnFailure) {
+    const record = this.record;
+    if (record === void 0) return true;
+    const started = this.env.monotonic();
+    const renewal = await this.renewal();
+    const done = await this.swap(record, false, renewal.spec, renewal.annotations);
+    if (done.ok) {
+      this.renewedAt = started;
+      if (this.lastRenewProblem !== "") this.log("renewed the lease again");
+      this.lastRenewProblem = "";
+      return true;
+    }
+    const problem = `could not renew the lease (${done.message})`;
+    if (fenceOnFailure) {
+      this.log(`FENCING this primary: ${problem}, and its last renewal began ${this.config.automaticFailover.renewDeadlineSeconds}s ago or more (renewDeadlineSeconds)`);
+      this.lastRenewProblem = problem;
+      await this.fence();
+      return false;
+    }
+    if (problem !== this.lastRenewProblem) this.log(`${problem}; retrying`);
+    this.lastRenewProblem = problem;
+    if (done.status === 409) this.soon = true;
+    return false;
+  }
+  /** Without automatic failover, a lease left on the record goes (a replica with automatic failover would see it lapse). */
+  async releaseLease() {
+    const record = this.record;
+    if (record === void 0) return;
+    const done = await this.swap(record, false, { renewTime: null, leaseDurationSeconds: null }, { [WAL_POSITION_ANNOTATION]: null });
+    this.log(done.ok ? "automatic failover is off: removed the lease from the leader record" : `could not remove the lease from the leader record (${done.message})`);
+  }
+  /**
+   * Automatic failover: the primary's lease lapsed on this replica's clock. It asks itself and every other pod what they are
+   * (over the pod network), and takes over if decideTakeover says so: the record first (compare-and-swap, a new epoch, a
+   * renewed lease), then the promotion, the label and the timeline, and an Event on the pod and on the record.
+   */
+  async considerTakeover() {
+    const record = this.record;
+    if (record?.state !== "stable" || this.passwords === void 0) return true;
+    const listed = await this.kube.listPodNames(this.config.clusterSelector);
+    if (!listed.ok) {
+      this.logTakeover(`not taking over from ${record.primary}: the pods cannot be listed (${listed.message})`);
+      return true;
+    }
+    const others = listed.value.filter((pod) => pod !== this.podName).sort();
+    const users = this.config.users;
+    const connection = (host) => ({
+      host,
+      port: this.config.port,
+      user: users.network,
+      password: users.network === users.superuser ? this.passwords.superuser : this.passwords.replication,
+      ssl: this.config.tls,
+      connectTimeoutMs: 1e3
+    });
+    const [self, ...answers] = await Promise.all([
+      this.attempt(() => this.pg.status()),
+      // The old primary is asked whether it still serves; it is never a candidate (its data may be ahead of what it sent).
+      ...others.map((pod) => peerStatus(connection(`${pod}.${this.config.peerDomain}`)))
+    ]);
+    const peers = others.map((pod, i) => {
+      const answer = answers[i];
+      if (answer === void 0) return { pod, role: "unreachable", lsn: "?" };
+      if (pod === record.primary && answer.role === "replica") return { pod, role: "unreachable", lsn: "?" };
+      return { pod, role: answer.role, lsn: answer.lsn };
+    });
+    const decision = decideTakeover({
+      podName: this.podName,
+      record,
+      self: self === void 0 ? { pod: this.podName, role: "starting", lsn: "?" } : { pod: this.podName, role: self.role, lsn: self.lsn },
+      systemIdentifier: controlOf(this.config.pgdata)?.systemIdentifier,
+      peers,
+      otherPods: others,
+      syncReplicas: this.config.synchronousReplicas,
+      maximumLagBytes: this.config.automaticFailover.maximumLagBytes,
+      primaryWalPosition: this.lease.walPosition
+    });
+    this.logTakeover(decision.reason);
+    if (decision.kind === "wait") return true;
+    const started = this.env.monotonic();
+    const renewal = await this.renewal();
+    const done = await this.swap(decision.record, false, { ...renewal.spec, holderIdentity: this.podName }, { [WAL_POSITION_ANNOTATION]: null });
+    if (!done.ok) {
+      this.log(`could not record the takeover (${done.message}): deciding again`);
+      this.soon = true;
+      return false;
+    }
+    this.renewedAt = started;
+    const message = `${this.podName} took over from ${record.primary}, whose lease lapsed (${describeRecord(this.record)})`;
+    const unlabelled = await this.kube.labelPod(record.primary, this.config.roleLabel, null);
+    if (!unlabelled.ok) this.log(`could not remove the ${this.config.roleLabel} label of ${record.primary} (${unlabelled.message}); its agent removes it when it can`);
+    const promoted = await this.promote(others);
+    if (promoted) await this.label("primary");
+    await Promise.all([
+      this.kube.podEvent(this.podName, "Warning", "AutomaticFailover", message, "postgres-cluster-agent"),
+      this.kube.leaseEvent(this.config.leaderRecord, this.podName, "Warning", "AutomaticFailover", message, "postgres-cluster-agent")
+    ]);
+    if (promoted) await this.recordTimeline();
+    return false;
+  }
+  logTakeover(reason) {
+    if (reason !== this.lastTakeoverReason) this.log(reason);
+    this.lastTakeoverReason = reason;
   }
   async createRecord(record) {
     const done = await this.kube.createLease(encodeRecordLease(this.config.leaderRecord, this.config.recordLabels, record));
@@ -7370,6 +7751,16 @@ ${text}
     await fastShutdown(this.config.pgdata, SHUTDOWN_TIMEOUT_MS);
     this.lastStreaming = this.env.monotonic();
   }
+  /** Automatic failover: seconds until this agent must look again (a renewal due, its deadline, a replica's lease lapsing). */
+  dueInSeconds() {
+    const settings = this.config.automaticFailover;
+    if (!settings.enabled) return Infinity;
+    const now = this.env.monotonic();
+    const record = this.record;
+    const due = record?.state === "stable" && record.primary === this.podName ? [this.renewedAt + settings.renewSeconds, this.renewedAt + settings.renewDeadlineSeconds] : [this.leaseChangedAt + settings.leaseSeconds];
+    const ahead = due.map((at) => at - now).filter((seconds) => seconds > 0);
+    return ahead.length > 0 ? Math.min(...ahead) : Infinity;
+  }
   /**
    * Waits pollSeconds, or less: when the record changes (the watch), when the entrypoint asks for a fresh copy of the
    * record (`<recordFile>.wanted`), when PostgreSQL starts serving while it was not, or 10 ms after a round that asked.
@@ -7400,7 +7791,7 @@ ${text}
           if (postmaster?.ready === true && postmaster.alive) finish();
         }
       };
-      const timer = setTimeout(finish, this.config.timing.pollSeconds * 1e3);
+      const timer = setTimeout(finish, Math.max(10, Math.min(this.config.timing.pollSeconds, this.dueInSeconds()) * 1e3));
       const looking = setInterval(look, 100);
       this.wake = finish;
       signal.addEventListener("abort", finish);

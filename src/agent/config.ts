@@ -223,7 +223,9 @@ export function parseSidecarConfig(text: string, source: string): SidecarConfig 
     const { version: _version, users, timing, automaticFailover, ...rest } = document;
     problems.push(...problemsOf('', rest, FIELDS), ...problemsOf('users.', users, USERS), ...problemsOf('timing.', timing, TIMING),
       ...problemsOf('automaticFailover.', automaticFailover, AUTOMATIC_FAILOVER));
-    if (problems.length === 0) problems.push(...orderProblems(timing as unknown as SidecarTiming, automaticFailover as unknown as AutomaticFailoverConfig));
+    if (problems.length === 0) {
+      problems.push(...orderProblems(timing as unknown as SidecarTiming, automaticFailover as unknown as AutomaticFailoverConfig));
+    }
   }
   if (problems.length > 0) {
     throw new Error(`${source}: invalid sidecar configuration: ${problems.join('; ')}. The document is written by the library at `

@@ -8,6 +8,12 @@ import { join } from 'path';
 import { performance } from 'perf_hooks';
 import { LeaseObject, RecordLease, RecordPatch } from './record';
 
+/** A merge patch of a Lease with metadata.resourceVersion (compare-and-swap); null removes a field. */
+export interface LeasePatch {
+  readonly metadata: { readonly resourceVersion: string; readonly annotations?: Readonly<Record<string, string | null>> };
+  readonly spec?: Readonly<Record<string, string | number | null>>;
+}
+
 export interface KubeClientOptions {
   /** `https://host:port` of the API server. */
   readonly server: string;
@@ -123,7 +129,7 @@ export class KubeClient {
   }
 
   /** PATCH application/merge-patch+json with metadata.resourceVersion (compare-and-swap): a changed Lease → 409 reason 'Conflict'; a deleted one → 404. */
-  public async patchLease(name: string, patch: RecordPatch): Promise<ApiResult<LeaseObject>> {
+  public async patchLease(name: string, patch: RecordPatch | LeasePatch): Promise<ApiResult<LeaseObject>> {
     const what = `PATCH leases/${name}`;
     return asObject(what, await this.request('PATCH', what, this.leasePath(name), patch));
   }
@@ -162,25 +168,35 @@ export class KubeClient {
 
   /** Creates a core/v1 Event about a pod (type Normal|Warning, reason, message), for `kubectl get events`. Best effort. */
   public async podEvent(pod: string, type: 'Normal' | 'Warning', reason: string, message: string, component: string): Promise<ApiResult<void>> {
+    return this.event({ apiVersion: 'v1', kind: 'Pod', name: pod }, pod, type, reason, message, component);
+  }
+
+  /** The same Event about a Lease (the leader record), reported by `instance` (this pod). */
+  public async leaseEvent(lease: string, instance: string, type: 'Normal' | 'Warning', reason: string, message: string, component: string): Promise<ApiResult<void>> {
+    return this.event({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', name: lease }, instance, type, reason, message, component);
+  }
+
+  private async event(involved: { apiVersion: string; kind: string; name: string }, instance: string, type: 'Normal' | 'Warning', reason: string,
+    message: string, component: string): Promise<ApiResult<void>> {
     // The Event as client-go's legacy recorder writes it (core/v1: no eventTime, one occurrence).
     const now = `${new Date().toISOString().slice(0, 19)}Z`;
     const namespace = this.options.namespace;
     const event = {
       apiVersion: 'v1',
       kind: 'Event',
-      metadata: { generateName: `${pod}.`, namespace },
-      involvedObject: { apiVersion: 'v1', kind: 'Pod', name: pod, namespace },
+      metadata: { generateName: `${involved.name}.`, namespace },
+      involvedObject: { ...involved, namespace },
       type,
       reason,
       message,
       source: { component },
       reportingComponent: component,
-      reportingInstance: pod,
+      reportingInstance: instance,
       firstTimestamp: now,
       lastTimestamp: now,
       count: 1,
     };
-    return asVoid(await this.request('POST', `POST events (${reason} about pod ${pod})`, this.corePath('events'), event));
+    return asVoid(await this.request('POST', `POST events (${reason} about ${involved.kind.toLowerCase()} ${involved.name})`, this.corePath('events'), event));
   }
 
   /**

@@ -576,25 +576,44 @@ export interface PrimaryConnection {
  * (the replica's next WAL): only a new clone helps that replica. Undefined when it could not be asked.
  */
 export async function primaryLacksWal(primary: PrimaryConnection, position: string): Promise<boolean | undefined> {
-  const client = new Client({
-    host: primary.host,
-    port: primary.port,
-    user: primary.user,
-    password: primary.password,
-    database: 'postgres',
-    application_name: 'postgres-agent',
-    ssl: primary.ssl ? { rejectUnauthorized: false } : false,
-    connectionTimeoutMillis: primary.connectTimeoutMs,
-    statement_timeout: primary.connectTimeoutMs,
-    query_timeout: primary.connectTimeoutMs + 1000,
-  });
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
+  return askOverNetwork(primary, async client => {
     const rows = await client.query(`SELECT NOT pg_is_in_recovery() AND NOT EXISTS (
         SELECT 1 FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$' AND substr(name, 9, 16) = substr(pg_walfile_name($1::pg_lsn), 9, 16)) AS gone`,
     [position]);
     return rows.rows[0].gone as boolean;
+  });
+}
+
+/**
+ * What another pod's PostgreSQL says of itself over the pod network (the status query, node-status.ts STATUS_SQL), as an
+ * automatic failover's candidate asks its peers; undefined when it could not be asked (which never means it is down).
+ */
+export async function peerStatus(peer: PrimaryConnection): Promise<ServerAnswer | undefined> {
+  return askOverNetwork(peer, async client => {
+    const row = (await client.query(STATUS_SQL)).rows[0];
+    if (row === undefined) return undefined;
+    return { role: row.role as ServerAnswer['role'], lsn: (row.lsn as string | null) ?? '', receiver: row.receiver as string, timeline: Number(row.timeline) };
+  });
+}
+
+/** One question to a server over the network, bounded by connectTimeoutMs; undefined when it could not be asked. */
+async function askOverNetwork<T>(server: PrimaryConnection, ask: (client: Client) => Promise<T>): Promise<T | undefined> {
+  const client = new Client({
+    host: server.host,
+    port: server.port,
+    user: server.user,
+    password: server.password,
+    database: 'postgres',
+    application_name: 'postgres-agent',
+    ssl: server.ssl ? { rejectUnauthorized: false } : false,
+    connectionTimeoutMillis: server.connectTimeoutMs,
+    statement_timeout: server.connectTimeoutMs,
+    query_timeout: server.connectTimeoutMs + 1000,
+  });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    return await ask(client);
   } catch {
     return undefined;
   } finally {

@@ -5,13 +5,18 @@
 // same files, same record writes; no process is started.
 import * as fs from 'fs';
 import * as path from 'path';
+import { decideTakeover, leaseKey, LeaseState, leaseStateOf, NO_LEASE, WAL_POSITION_ANNOTATION } from './automatic-failover';
 import { SidecarConfig } from './config';
+import { Candidate } from './failover-target';
 import { decideHandover, decideRequestedSwitchover, Standby, SWITCHOVER_REQUEST } from './handover';
-import { followLease, KubeClient } from './kube';
+import { followLease, KubeClient, LeasePatch } from './kube';
 import { NodeStatusFacts, statusLine } from './node-status';
-import { DbState, fastShutdown, LocalPostgres, observedRole, primaryLacksWal, readControlFile, readPostmaster, slotOf, writeStandbySignal } from './postgres';
 import {
-  decodeRecord, describeRecord, encodeAnnotations, encodeRecordLease, encodeRecordPatch, LeaderRecord, RECORD_FIELDS, RECORD_PREFIX, RecordPatch,
+  DbState, fastShutdown, LocalPostgres, observedRole, peerStatus, PrimaryConnection, primaryLacksWal, readControlFile, readPostmaster, slotOf,
+  writeStandbySignal,
+} from './postgres';
+import {
+  decodeRecord, describeRecord, encodeAnnotations, encodeRecordLease, encodeRecordPatch, LeaderRecord, RECORD_FIELDS, RECORD_PREFIX,
   StableRecord,
 } from './record';
 import { decideSidecarStep, nextSyncSet, ServerRole, shutdownCheckpointUpdate, SidecarFacts, SidecarRecord, SidecarStep, timelineUpdate } from './sidecar';
@@ -134,11 +139,27 @@ export class SidecarAgent {
   private standbys: readonly Standby[] = [];
   private wake: (() => void) | undefined;
   private readonly pg: LocalPostgres;
+  /** The lease part of the record's Lease, as read last. */
+  private lease: LeaseState = NO_LEASE;
+  /** leaseKey as last seen, and when (monotonic) it last changed. */
+  private leaseKeySeen = '';
+  private leaseChangedAt: number;
+  /** The record's epoch as last seen, and when it last changed (a new primary); -Infinity: not since this agent started. */
+  private epochSeen: number | undefined;
+  private epochChangedAt = -Infinity;
+  /** When (monotonic) this agent's last successful renewal began; -Infinity: none yet. */
+  private renewedAt = -Infinity;
+  /** When this pod's PostgreSQL was last seen serving (as a primary or a replica); the agent's start until it is. */
+  private servingAt: number;
+  private lastRenewProblem = '';
+  private lastTakeoverReason = '';
 
   constructor(private readonly config: SidecarConfig, private readonly podName: string, private readonly kube: KubeClient,
     private readonly env: SidecarEnvironment) {
     this.lastRead = env.monotonic();
     this.lastStreaming = env.monotonic();
+    this.leaseChangedAt = env.monotonic();
+    this.servingAt = env.monotonic();
     this.pg = new LocalPostgres({ socketDir: config.socketDir, port: config.port, user: config.users.superuser, queryTimeoutMs: 5_000 });
   }
 
@@ -210,6 +231,7 @@ export class SidecarAgent {
     await this.reloadRenewedCertificate();
     await this.readRecord(started);
     this.server = observedRole(this.config.pgdata);
+    if (this.server !== 'not-serving') this.servingAt = this.env.monotonic();
     if (this.apiUp && this.switchoverRequest !== undefined) await this.carryOutSwitchoverRequest(this.switchoverRequest);
     const plan = decideSidecarStep(await this.facts());
     if (plan.reason !== this.lastReason) {
@@ -230,7 +252,9 @@ export class SidecarAgent {
       this.switchoverRequest = undefined;
       this.record = undefined;
       this.resourceVersion = '';
+      this.lease = NO_LEASE;
     } else {
+      this.lease = leaseStateOf(got.value);
       const decoded = decodeRecord(got.value);
       const request = (got.value.metadata?.annotations as Record<string, unknown> | undefined)?.[SWITCHOVER_REQUEST];
       this.switchoverRequest = typeof request === 'string' ? request : undefined;
@@ -248,9 +272,23 @@ export class SidecarAgent {
       return;
     }
     this.lastRead = this.env.monotonic();
+    this.noteLeaseChanges();
     this.writeRecordCopy(started);
     if (!this.apiUp) this.log(`the API answers again: ${describeRecord(this.record)}`);
     this.apiUp = true;
+  }
+
+  /** A replica's clocks: when it last saw the lease renewed or the record change, and when the primary last changed. */
+  private noteLeaseChanges(): void {
+    const now = this.env.monotonic();
+    const key = leaseKey(this.record, this.lease);
+    if (key !== this.leaseKeySeen) {
+      this.leaseKeySeen = key;
+      this.leaseChangedAt = now;
+    }
+    const epoch = this.record?.epoch;
+    if (this.epochSeen !== undefined && epoch !== undefined && epoch !== this.epochSeen) this.epochChangedAt = now;
+    if (epoch !== undefined) this.epochSeen = epoch;
   }
 
   /** The entrypoint's copy, replaced whole (rename), with the time at which the read began. */
@@ -292,6 +330,26 @@ export class SidecarAgent {
       otherPods,
       syncReplicas: this.config.synchronousReplicas,
       receivedBeyondCheckpoint: switchingToMe ? await this.attempt(() => this.pg.receivedBeyond(current.checkpoint!)) : undefined,
+      automaticFailover: this.automaticFailoverFacts(),
+      leaseShown: this.lease.renewTime !== undefined || this.lease.leaseDurationSeconds !== undefined,
+    };
+  }
+
+  private automaticFailoverFacts(): SidecarFacts['automaticFailover'] {
+    const settings = this.config.automaticFailover;
+    if (!settings.enabled) return undefined;
+    const now = this.env.monotonic();
+    return {
+      leaseSeconds: settings.leaseSeconds,
+      renewSeconds: settings.renewSeconds,
+      renewDeadlineSeconds: settings.renewDeadlineSeconds,
+      primaryRestartGraceSeconds: settings.primaryRestartGraceSeconds,
+      minimumIntervalSeconds: settings.minimumIntervalSeconds,
+      secondsSinceRenewed: now - this.renewedAt,
+      secondsSinceServing: now - this.servingAt,
+      secondsSinceLeaseChange: now - this.leaseChangedAt,
+      secondsSincePrimaryChange: now - this.epochChangedAt,
+      lease: this.lease,
     };
   }
 
@@ -328,6 +386,9 @@ export class SidecarAgent {
       case 'apply-credentials': await this.applyCredentials(); return true;
       case 'follow-new-primary': await this.followNewPrimary(step.epoch, step.timeline); return true;
       case 'check-replica-wal': await this.checkReplicaWal(); return true;
+      case 'renew': return this.renew(step.fenceOnFailure);
+      case 'release-lease': await this.releaseLease(); return true;
+      case 'consider-takeover': return this.considerTakeover();
       default: this.soon = true; return true;
     }
   }
@@ -389,18 +450,152 @@ export class SidecarAgent {
    * A Compare-and-swap of the record read this round; the record and resourceVersion follow the API's answer.
    * `clearRequest` also removes a switchover request from the Lease.
    */
-  private async swap(record: LeaderRecord, clearRequest = false): Promise<{ ok: true } | { ok: false; message: string }> {
+  private async swap(record: LeaderRecord, clearRequest = false, lease: LeasePatch['spec'] & {} = {}, extra: Record<string, string | null> = {}):
+  Promise<{ ok: true } | { ok: false; status: number | undefined; message: string }> {
     const patch = encodeRecordPatch(record, this.resourceVersion);
-    const cleared = { ...patch.metadata.annotations, [SWITCHOVER_REQUEST]: null };
-    const sent = clearRequest ? { ...patch, metadata: { ...patch.metadata, annotations: cleared } } : patch;
-    const done = await this.kube.patchLease(this.config.leaderRecord, sent as RecordPatch);
+    const annotations = { ...patch.metadata.annotations, ...extra, ...(clearRequest ? { [SWITCHOVER_REQUEST]: null } : {}) };
+    const sent: LeasePatch = { metadata: { ...patch.metadata, annotations }, spec: { ...patch.spec, ...lease } };
+    const done = await this.kube.patchLease(this.config.leaderRecord, sent);
     if (!done.ok) return done;
     const decoded = decodeRecord(done.value);
     if (decoded.ok) {
       this.record = decoded.record;
       this.resourceVersion = decoded.resourceVersion;
+      this.lease = leaseStateOf(done.value);
+      this.noteLeaseChanges();
     }
     return { ok: true };
+  }
+
+  /** spec.renewTime now, as a MicroTime (six digits of fraction, as the API server writes and parses it). */
+  private renewTime(): string {
+    const micros = this.env.wallMicros();
+    const seconds = new Date(Math.floor(micros / 1_000_000) * 1000).toISOString().slice(0, 19);
+    return `${seconds}.${String(Math.floor(micros % 1_000_000)).padStart(6, '0')}Z`;
+  }
+
+  /** The lease fields of a renewal by this pod, with the WAL position of its PostgreSQL if it answers (else removed). */
+  private async renewal(): Promise<{ spec: Record<string, string | number>; annotations: Record<string, string | null> }> {
+    const position = this.server === 'primary' ? await this.attempt(() => this.pg.currentWalLsn()) : undefined;
+    return {
+      spec: { renewTime: this.renewTime(), leaseDurationSeconds: this.config.automaticFailover.leaseSeconds },
+      annotations: { [WAL_POSITION_ANNOTATION]: position ?? null },
+    };
+  }
+
+  /**
+   * Automatic failover: renews this primary's lease (a compare-and-swap of the record read, with a new renew time). Its
+   * deadline counts from the start of the renewal, before the API could have written it. A renewal that fails after the
+   * deadline fences this primary: by the time a replica may take over, it takes no writes.
+   */
+  private async renew(fenceOnFailure: boolean): Promise<boolean> {
+    const record = this.record;
+    if (record === undefined) return true;
+    const started = this.env.monotonic();
+    const renewal = await this.renewal();
+    const done = await this.swap(record, false, renewal.spec, renewal.annotations);
+    if (done.ok) {
+      this.renewedAt = started;
+      if (this.lastRenewProblem !== '') this.log('renewed the lease again');
+      this.lastRenewProblem = '';
+      return true;
+    }
+    const problem = `could not renew the lease (${done.message})`;
+    if (fenceOnFailure) {
+      this.log(`FENCING this primary: ${problem}, and its last renewal began ${this.config.automaticFailover.renewDeadlineSeconds}s ago or more (renewDeadlineSeconds)`);
+      this.lastRenewProblem = problem;
+      await this.fence();
+      return false;
+    }
+    if (problem !== this.lastRenewProblem) this.log(`${problem}; retrying`);
+    this.lastRenewProblem = problem;
+    // A conflict: the record changed; decide again on what it says now.
+    if (done.status === 409) this.soon = true;
+    return false;
+  }
+
+  /** Without automatic failover, a lease left on the record goes (a replica with automatic failover would see it lapse). */
+  private async releaseLease(): Promise<void> {
+    const record = this.record;
+    if (record === undefined) return;
+    const done = await this.swap(record, false, { renewTime: null, leaseDurationSeconds: null }, { [WAL_POSITION_ANNOTATION]: null });
+    this.log(done.ok ? 'automatic failover is off: removed the lease from the leader record' : `could not remove the lease from the leader record (${done.message})`);
+  }
+
+  /**
+   * Automatic failover: the primary's lease lapsed on this replica's clock. It asks itself and every other pod what they are
+   * (over the pod network), and takes over if decideTakeover says so: the record first (compare-and-swap, a new epoch, a
+   * renewed lease), then the promotion, the label and the timeline, and an Event on the pod and on the record.
+   */
+  private async considerTakeover(): Promise<boolean> {
+    const record = this.record;
+    if (record?.state !== 'stable' || this.passwords === undefined) return true;
+    const listed = await this.kube.listPodNames(this.config.clusterSelector);
+    if (!listed.ok) {
+      this.logTakeover(`not taking over from ${record.primary}: the pods cannot be listed (${listed.message})`);
+      return true;
+    }
+    const others = listed.value.filter(pod => pod !== this.podName).sort();
+    const users = this.config.users;
+    const connection = (host: string): PrimaryConnection => ({
+      host,
+      port: this.config.port,
+      user: users.network,
+      password: users.network === users.superuser ? this.passwords!.superuser : this.passwords!.replication,
+      ssl: this.config.tls,
+      connectTimeoutMs: 1_000,
+    });
+    const [self, ...answers] = await Promise.all([
+      this.attempt(() => this.pg.status()),
+      // The old primary is asked whether it still serves; it is never a candidate (its data may be ahead of what it sent).
+      ...others.map(pod => peerStatus(connection(`${pod}.${this.config.peerDomain}`))),
+    ]);
+    const peers: Candidate[] = others.map((pod, i) => {
+      const answer = answers[i];
+      if (answer === undefined) return { pod, role: 'unreachable', lsn: '?' };
+      if (pod === record.primary && answer.role === 'replica') return { pod, role: 'unreachable', lsn: '?' };
+      return { pod, role: answer.role, lsn: answer.lsn };
+    });
+    const decision = decideTakeover({
+      podName: this.podName,
+      record,
+      self: self === undefined ? { pod: this.podName, role: 'starting', lsn: '?' } : { pod: this.podName, role: self.role, lsn: self.lsn },
+      systemIdentifier: controlOf(this.config.pgdata)?.systemIdentifier,
+      peers,
+      otherPods: others,
+      syncReplicas: this.config.synchronousReplicas,
+      maximumLagBytes: this.config.automaticFailover.maximumLagBytes,
+      primaryWalPosition: this.lease.walPosition,
+    });
+    this.logTakeover(decision.reason);
+    if (decision.kind === 'wait') return true;
+    const started = this.env.monotonic();
+    const renewal = await this.renewal();
+    const done = await this.swap(decision.record, false, { ...renewal.spec, holderIdentity: this.podName }, { [WAL_POSITION_ANNOTATION]: null });
+    if (!done.ok) {
+      this.log(`could not record the takeover (${done.message}): deciding again`);
+      this.soon = true;
+      return false;
+    }
+    this.renewedAt = started;
+    const message = `${this.podName} took over from ${record.primary}, whose lease lapsed (${describeRecord(this.record)})`;
+    // A dead or cut-off primary's agent cannot take its label away, and the endpoints of a pod on a lost node stay: the
+    // label goes before this pod is labelled, or the write Service would reach both.
+    const unlabelled = await this.kube.labelPod(record.primary, this.config.roleLabel, null);
+    if (!unlabelled.ok) this.log(`could not remove the ${this.config.roleLabel} label of ${record.primary} (${unlabelled.message}); its agent removes it when it can`);
+    const promoted = await this.promote(others);
+    if (promoted) await this.label('primary');
+    await Promise.all([
+      this.kube.podEvent(this.podName, 'Warning', 'AutomaticFailover', message, 'postgres-cluster-agent'),
+      this.kube.leaseEvent(this.config.leaderRecord, this.podName, 'Warning', 'AutomaticFailover', message, 'postgres-cluster-agent'),
+    ]);
+    if (promoted) await this.recordTimeline();
+    return false;
+  }
+
+  private logTakeover(reason: string): void {
+    if (reason !== this.lastTakeoverReason) this.log(reason);
+    this.lastTakeoverReason = reason;
   }
 
   private async createRecord(record: StableRecord): Promise<void> {
@@ -682,6 +877,19 @@ export class SidecarAgent {
     this.lastStreaming = this.env.monotonic();
   }
 
+  /** Automatic failover: seconds until this agent must look again (a renewal due, its deadline, a replica's lease lapsing). */
+  private dueInSeconds(): number {
+    const settings = this.config.automaticFailover;
+    if (!settings.enabled) return Infinity;
+    const now = this.env.monotonic();
+    const record = this.record;
+    const due = record?.state === 'stable' && record.primary === this.podName
+      ? [this.renewedAt + settings.renewSeconds, this.renewedAt + settings.renewDeadlineSeconds]
+      : [this.leaseChangedAt + settings.leaseSeconds];
+    const ahead = due.map(at => at - now).filter(seconds => seconds > 0);
+    return ahead.length > 0 ? Math.min(...ahead) : Infinity;
+  }
+
   /**
    * Waits pollSeconds, or less: when the record changes (the watch), when the entrypoint asks for a fresh copy of the
    * record (`<recordFile>.wanted`), when PostgreSQL starts serving while it was not, or 10 ms after a round that asked.
@@ -713,7 +921,7 @@ export class SidecarAgent {
           if (postmaster?.ready === true && postmaster.alive) finish();
         }
       };
-      const timer = setTimeout(finish, this.config.timing.pollSeconds * 1000);
+      const timer = setTimeout(finish, Math.max(10, Math.min(this.config.timing.pollSeconds, this.dueInSeconds()) * 1000));
       // A tenth of a second, as the entrypoint waits for its copy of the record and a new primary for its label.
       const looking = setInterval(look, 100);
       this.wake = finish;

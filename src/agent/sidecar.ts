@@ -2,6 +2,7 @@
 // dispatch) and of the record writes it makes (create_record, take_over_switchover, report_shutdown_checkpoint,
 // record_timeline). Pure: the executor gathers the facts, carries out the steps in order, and ends the round at a step
 // that fails (asking for a round soon where the script sets SOON).
+import { AutomaticFailoverFacts, lapsed, primaryRenewal } from './automatic-failover';
 import { describeRecord, LeaderRecord, StableRecord } from './record';
 import { createRecord, recordCheckpoint, recordTimeline, takeOverSwitchover } from './transitions';
 
@@ -36,6 +37,10 @@ export interface SidecarFacts {
   readonly syncReplicas: number;
   /** A replica has received or replayed WAL beyond the record's switchover checkpoint; undefined when it could not say. */
   readonly receivedBeyondCheckpoint: boolean | undefined;
+  /** Automatic failover's facts (automatic-failover.ts); undefined when it is off. */
+  readonly automaticFailover: AutomaticFailoverFacts | undefined;
+  /** The Lease shows a lease (a renew time or a duration), which a primary without automatic failover removes. */
+  readonly leaseShown: boolean;
 }
 
 export type SidecarStep =
@@ -61,6 +66,15 @@ export type SidecarStep =
   | { readonly do: 'follow-new-primary'; readonly epoch: number; readonly timeline: number }
   /** check_replica_wal: a replica not streaming for WAL_CHECK_SECONDS whose WAL the primary lost asks for a new clone. */
   | { readonly do: 'check-replica-wal' }
+  /**
+   * Automatic failover: renew the lease (compare-and-swap of spec.renewTime, with the WAL position); a conflict ends the
+   * round. fenceOnFailure: the renew deadline has passed, so a renewal that fails fences this primary.
+   */
+  | { readonly do: 'renew'; readonly fenceOnFailure: boolean }
+  /** Without automatic failover: remove a lease a previous configuration left, so that no replica reads it as lapsing. */
+  | { readonly do: 'release-lease' }
+  /** Automatic failover: the lease lapsed on this replica's clock: ask the peers, and take over if decideTakeover says so. */
+  | { readonly do: 'consider-takeover' }
   /** Look again in 10 ms rather than POLL_SECONDS. */
   | { readonly do: 'soon' };
 
@@ -116,10 +130,15 @@ export function decideSidecarStep(facts: SidecarFacts): SidecarPlan {
   const me = facts.podName;
   if (facts.record.kind === 'unreadable') {
     const why = `the leader record cannot be read (${facts.record.error})`;
+    const steps: SidecarStep[] = [{ do: 'fence' }];
+    if (owesCheckpoint(facts.record.last, me)) steps.push({ do: 'report-checkpoint' });
     if (facts.server === 'primary' && facts.secondsSinceRecordRead >= facts.isolationFenceSeconds) {
-      const steps: SidecarStep[] = [{ do: 'fence' }];
-      if (owesCheckpoint(facts.record.last, me)) steps.push({ do: 'report-checkpoint' });
       return plan(`FENCING this primary: ${why} for ${facts.secondsSinceRecordRead}s (isolated from the API?)`, ...steps);
+    }
+    const lease = facts.automaticFailover;
+    if (facts.server === 'primary' && lease !== undefined && lease.secondsSinceRenewed >= lease.renewDeadlineSeconds) {
+      return plan(`FENCING this primary: ${why}, and its lease was last renewed ${lease.renewDeadlineSeconds}s ago or more (renewDeadlineSeconds): `
+        + 'a replica may take over once it lapses', ...steps);
     }
     return plan(`${why}: nothing changes (a primary fences itself after ${facts.isolationFenceSeconds}s)`);
   }
@@ -130,6 +149,12 @@ export function decideSidecarStep(facts: SidecarFacts): SidecarPlan {
     default: {
       const steps: SidecarStep[] = [{ do: 'label', role: 'none' }];
       if (owesCheckpoint(record, me)) steps.push({ do: 'report-checkpoint' });
+      const lease = facts.automaticFailover;
+      if (lease !== undefined && record?.state === 'stable' && record.primary === me) {
+        const renewal = primaryRenewal(lease, record, false);
+        if (renewal.renew === 'lapse') return plan(renewal.reason, ...steps);
+        if (renewal.renew !== 'no') steps.push({ do: 'renew', fenceOnFailure: false });
+      }
       return plan(`PostgreSQL is not serving: no role label (${describeRecord(record)})`, ...steps);
     }
   }
@@ -151,8 +176,16 @@ function decidePrimary(facts: SidecarFacts, record: LeaderRecord | undefined): S
     return plan(`FENCING this primary: the leader record does not name this pod (${describeRecord(record)})`, ...steps);
   }
   if (record.state === 'stable') {
+    const steps: SidecarStep[] = [];
+    const lease = facts.automaticFailover;
+    if (lease !== undefined) {
+      const renewal = primaryRenewal(lease, record, true);
+      if (renewal.renew !== 'no') steps.push({ do: 'renew', fenceOnFailure: renewal.renew === 'or-fence' });
+    } else if (facts.leaseShown) {
+      steps.push({ do: 'release-lease' });
+    }
     return plan(`the leader record names this primary (${describeRecord(record)})`,
-      { do: 'label', role: 'primary' }, { do: 'maintain-primary' }, { do: 'apply-credentials' });
+      ...steps, { do: 'label', role: 'primary' }, { do: 'maintain-primary' }, { do: 'apply-credentials' });
   }
   return plan(`a failover job is promoting this pod (${describeRecord(record)}): no label until the record names it`);
 }
@@ -182,7 +215,11 @@ function decideReplica(facts: SidecarFacts, record: LeaderRecord | undefined): S
   if (record?.state === 'stable') steps.push({ do: 'follow-new-primary', epoch: record.epoch, timeline: record.timeline });
   if (owesCheckpoint(record, me)) steps.push({ do: 'report-checkpoint' });
   steps.push({ do: 'check-replica-wal' });
-  return plan(`PostgreSQL is a replica (${describeRecord(record)})`, ...steps);
+  const lease = facts.automaticFailover === undefined ? undefined : lapsed(facts.automaticFailover, record, me);
+  if (lease?.lapsed === true) steps.push({ do: 'consider-takeover' });
+  // A lapse held back (paused, too soon after the last change) is said once; a held lease is the usual case.
+  const heldBack = lease !== undefined && !lease.lapsed && / lapsed/.test(lease.why) ? `; ${lease.why}` : '';
+  return plan(`PostgreSQL is a replica (${describeRecord(record)})${heldBack}`, ...steps);
 }
 
 /** What maintain_sync_set knows on the primary. */

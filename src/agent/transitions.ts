@@ -72,6 +72,14 @@ export const TRANSITIONS: readonly Transition[] = [
     why: 'a job resumes a dead job\'s failover with a target while the previous primary still serves (failover.sh main, then switchover)',
   },
   {
+    name: 'takeOverLapsedLease',
+    from: 'stable',
+    to: 'stable',
+    by: 'sidecar',
+    epoch: '+1',
+    why: 'automatic failover: a replica saw no renewal of the primary\'s lease for leaseDurationSeconds, nothing serves as a primary, and it is the replica the job would promote: it names itself the primary, then promotes (decideTakeover)',
+  },
+  {
     name: 'recordCheckpoint',
     from: 'switching-over',
     to: 'switching-over',
@@ -211,6 +219,11 @@ export function takeOverSwitchover(record: SwitchingOverRecord, sync: readonly s
 /** A switchover or failover given up: the old primary again, a new epoch; sync stays (give_back, give_back_down). */
 export function giveBack(record: SwitchingOverRecord | FailingOverRecord): StableRecord {
   return stable(record, record.previous, record.epoch + 1, record.sync);
+}
+
+/** A replica names itself the primary of a new epoch when the primary's lease lapsed; sync is written whole (decideTakeover). */
+export function takeOverLapsedLease(record: StableRecord, primary: string, sync: readonly string[]): StableRecord {
+  return stable(record, primary, record.epoch + 1, [...sync]);
 }
 
 /** An unplanned failover: no primary, a new epoch, the target if one was asked for (failover.sh main). */

@@ -47,7 +47,12 @@ describe('the sidecar configuration document', () => {
       peerDomain: 'postgres-headless',
       timing: { pollSeconds: 1, reassertSeconds: 30, isolationFenceSeconds: 10, walCheckSeconds: 10, maintainSeconds: 10, apiTimeoutSeconds: 2 },
       automaticFailover: {
-        enabled: false, leaseSeconds: 10, renewSeconds: 2, renewDeadlineSeconds: 6, primaryRestartGraceSeconds: 30, minimumIntervalSeconds: 60,
+        enabled: false,
+        leaseSeconds: 10,
+        renewSeconds: 2,
+        renewDeadlineSeconds: 6,
+        primaryRestartGraceSeconds: 30,
+        minimumIntervalSeconds: 60,
         maximumLagBytes: 1048576,
       },
     });
@@ -56,7 +61,13 @@ describe('the sidecar configuration document', () => {
   test('automatic failover on: its timers and limits arrive as given, the rest as the defaults', () => {
     const { config } = documentOf({ automaticFailover: { leaseDurationSeconds: 8, renewIntervalSeconds: 1, maximumLagOnFailover: 0 } });
     expect(config.automaticFailover).toEqual({
-      enabled: true, leaseSeconds: 8, renewSeconds: 1, renewDeadlineSeconds: 6, primaryRestartGraceSeconds: 30, minimumIntervalSeconds: 60, maximumLagBytes: 0,
+      enabled: true,
+      leaseSeconds: 8,
+      renewSeconds: 1,
+      renewDeadlineSeconds: 6,
+      primaryRestartGraceSeconds: 30,
+      minimumIntervalSeconds: 60,
+      maximumLagBytes: 0,
     });
   });
 

@@ -188,6 +188,16 @@ afterAll(async () => {
 
 // ---- an agent of pod pg-0 (on A) or pg-1 (on B) ----
 
+const AUTOMATIC_FAILOVER_OFF = {
+  enabled: false,
+  leaseSeconds: 10,
+  renewSeconds: 2,
+  renewDeadlineSeconds: 6,
+  primaryRestartGraceSeconds: 30,
+  minimumIntervalSeconds: 60,
+  maximumLagBytes: 1048576,
+};
+
 /** A valid configuration document (as config.test.ts synthesizes it), with this test's paths and names. */
 function configFor(pod: string, files: string, overrides: Partial<SidecarConfig>): SidecarConfig {
   return {
@@ -210,7 +220,9 @@ function configFor(pod: string, files: string, overrides: Partial<SidecarConfig>
     passwordFile: path.join(files, 'pgpass'),
     tls: false,
     synchronousReplicas: 0,
+    peerDomain: 'pg-headless',
     timing: { pollSeconds: 30, reassertSeconds: 30, isolationFenceSeconds: 10, walCheckSeconds: 10, maintainSeconds: 10, apiTimeoutSeconds: 2 },
+    automaticFailover: AUTOMATIC_FAILOVER_OFF,
     ...overrides,
   };
 }

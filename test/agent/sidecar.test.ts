@@ -26,6 +26,8 @@ function facts(server: ServerRole, record: LeaderRecord | SidecarRecord | 'absen
     otherPods: ['pg-2', 'pg-0'],
     syncReplicas: 0,
     receivedBeyondCheckpoint: undefined,
+    automaticFailover: undefined,
+    leaseShown: false,
     ...overrides,
   };
 }

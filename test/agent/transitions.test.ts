@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { decodeRecord, encodeRecordPatch, FailingOverRecord, LeaderRecord, RECORD_STATES, StableRecord, SwitchingOverRecord } from '../../src/agent/record';
 import {
   beginFailover, beginSwitchover, completeFailover, createRecord, giveBack, isAllowedTransition, recordCheckpoint, recordSyncSet,
-  recordTarget, recordTimeline, takeOverSwitchover, Transition, TRANSITIONS,
+  recordTarget, recordTimeline, takeOverLapsedLease, takeOverSwitchover, Transition, TRANSITIONS,
 } from '../../src/agent/transitions';
 
 const DOC = readFileSync(join(__dirname, '..', '..', 'docs', 'leader-record.md'), 'utf8');
@@ -46,6 +46,7 @@ function apply(transition: Transition): LeaderRecord {
     case 'beginSwitchover': return beginSwitchover(from as StableRecord | FailingOverRecord, { previous: 'pg-0', target: 'pg-1', job: 'job-b' });
     case 'recordCheckpoint': return recordCheckpoint(from as SwitchingOverRecord, '0/5000028');
     case 'takeOverSwitchover': return takeOverSwitchover(from as SwitchingOverRecord, ['pg-0', 'pg-2']);
+    case 'takeOverLapsedLease': return takeOverLapsedLease(from as StableRecord, 'pg-2', ['pg-0', 'pg-1']);
     case 'giveBack': return giveBack(from as SwitchingOverRecord | FailingOverRecord);
     case 'beginFailover': return beginFailover(from as StableRecord | FailingOverRecord, { previous: 'pg-0', target: undefined, job: 'job-b' });
     case 'recordTarget': return recordTarget(from as FailingOverRecord, 'pg-1');

@@ -1,0 +1,189 @@
+// Automatic failover, decided from facts: whether the primary renews the leader record's lease (and fences itself when
+// it cannot), whether a replica's view of the lease has lapsed, and, once its peers have been asked, whether it takes
+// over. Pure: the executor (sidecar-agent.ts) reads the Lease, keeps the monotonic clocks, asks the peers and carries
+// the decision out. Every clock is this agent's own: no time written by another node is ever compared with it.
+import { Candidate, chooseFailoverTarget, parseLsn } from './failover-target';
+import { describeRecord, LeaderRecord, LeaseObject, StableRecord } from './record';
+import { takeOverLapsedLease } from './transitions';
+
+/** An annotation on the record's Lease: "true" pauses automatic failover (maintenance); manual ways keep working. */
+export const PAUSE_ANNOTATION = 'failover.postgres.cdk8s.io/paused';
+/** An annotation on the record's Lease: the primary's WAL position at its last renewal (maximumLagOnFailover's reference). */
+export const WAL_POSITION_ANNOTATION = 'failover.postgres.cdk8s.io/wal-position';
+
+/** The lease part of the record's Lease, as the agents read it. */
+export interface LeaseState {
+  /** spec.renewTime: only compared with its own earlier value, never with a clock. */
+  readonly renewTime: string | undefined;
+  readonly leaseDurationSeconds: number | undefined;
+  /** spec.holderIdentity. */
+  readonly holder: string | undefined;
+  /** The primary's WAL position at its last renewal (WAL_POSITION_ANNOTATION). */
+  readonly walPosition: string | undefined;
+  /** PAUSE_ANNOTATION is "true". */
+  readonly paused: boolean;
+}
+
+/** The lease part of a Lease as the API returns it. */
+export function leaseStateOf(lease: LeaseObject): LeaseState {
+  const spec = (typeof lease.spec === 'object' && lease.spec !== null ? lease.spec : {}) as Record<string, unknown>;
+  const annotations = (lease.metadata?.annotations ?? {}) as Record<string, unknown>;
+  const text = (value: unknown) => (typeof value === 'string' && value !== '' ? value : undefined);
+  const duration = spec.leaseDurationSeconds;
+  return {
+    renewTime: text(spec.renewTime),
+    leaseDurationSeconds: typeof duration === 'number' && Number.isInteger(duration) && duration > 0 ? duration : undefined,
+    holder: text(spec.holderIdentity),
+    walPosition: text(annotations[WAL_POSITION_ANNOTATION]),
+    paused: annotations[PAUSE_ANNOTATION] === 'true',
+  };
+}
+
+/** No lease on a Lease: what a record without automatic failover shows. */
+export const NO_LEASE: LeaseState = {
+  renewTime: undefined,
+  leaseDurationSeconds: undefined,
+  holder: undefined,
+  walPosition: undefined,
+  paused: false,
+};
+
+/**
+ * The record's primary holds a lease: it renews (a renew time and a duration, held by it). A primary that does not (its
+ * agent runs without automatic failover, as during a rolling update that turns it on) is never taken over from.
+ */
+export function leaseHeld(lease: LeaseState, record: LeaderRecord | undefined): boolean {
+  return record?.state === 'stable' && lease.renewTime !== undefined && lease.leaseDurationSeconds !== undefined && lease.holder === record.primary;
+}
+
+/** What resets a replica's clock: a renewal, or any change of state, epoch or primary. */
+export function leaseKey(record: LeaderRecord | undefined, lease: LeaseState): string {
+  return `${describeRecord(record)}|${lease.renewTime ?? ''}`;
+}
+
+/** What the sidecar knows of the lease this round (the settings, and its own monotonic clocks). */
+export interface AutomaticFailoverFacts {
+  readonly leaseSeconds: number;
+  readonly renewSeconds: number;
+  readonly renewDeadlineSeconds: number;
+  readonly primaryRestartGraceSeconds: number;
+  readonly minimumIntervalSeconds: number;
+  /** Since the start of this agent's last successful renewal (Infinity: none yet). */
+  readonly secondsSinceRenewed: number;
+  /** Since this pod's PostgreSQL last served (since the agent started, if it has not yet). */
+  readonly secondsSinceServing: number;
+  /** Since this agent saw the lease renewed or the record change (leaseKey), or started. */
+  readonly secondsSinceLeaseChange: number;
+  /** Since this agent saw the record name a new primary (Infinity: not since it started). */
+  readonly secondsSincePrimaryChange: number;
+  readonly lease: LeaseState;
+}
+
+export type PrimaryRenewal =
+  /** Renewed recently enough. */
+  | { readonly renew: 'no' }
+  /** Renew now; a failure is retried. */
+  | { readonly renew: 'due' }
+  /** The renew deadline has passed: renew now, and fence if that fails. */
+  | { readonly renew: 'or-fence' }
+  /** PostgreSQL has not served for primaryRestartGraceSeconds: the lease is left to lapse, for a replica to take over. */
+  | { readonly renew: 'lapse'; readonly reason: string };
+
+/** Whether the primary named by a stable record renews its lease this round (serving: its PostgreSQL serves). */
+export function primaryRenewal(facts: AutomaticFailoverFacts, record: StableRecord, serving: boolean): PrimaryRenewal {
+  if (!serving && facts.secondsSinceServing >= facts.primaryRestartGraceSeconds) {
+    return {
+      renew: 'lapse',
+      reason: `PostgreSQL has not served for ${facts.primaryRestartGraceSeconds}s (primaryRestartGraceSeconds): no longer renewing the lease, `
+        + `for a replica to take over once it lapses (${describeRecord(record)})`,
+    };
+  }
+  if (serving && facts.secondsSinceRenewed >= facts.renewDeadlineSeconds) return { renew: 'or-fence' };
+  if (facts.secondsSinceRenewed >= facts.renewSeconds || !leaseHeld(facts.lease, record)) return { renew: 'due' };
+  return { renew: 'no' };
+}
+
+/** Whether a replica's view of the lease lapsed, and why (or why not). */
+export interface Lapse {
+  readonly lapsed: boolean;
+  readonly why: string;
+}
+
+/** Whether a replica asks its peers this round: the lease has lapsed on its clock and nothing holds it back. */
+export function lapsed(facts: AutomaticFailoverFacts, record: LeaderRecord | undefined, podName: string): Lapse {
+  if (record?.state !== 'stable' || record.primary === podName) return { lapsed: false, why: 'no primary to take over from' };
+  if (!leaseHeld(facts.lease, record)) return { lapsed: false, why: `${record.primary} holds no lease (it runs without automatic failover)` };
+  if (facts.secondsSinceLeaseChange < facts.leaseSeconds) return { lapsed: false, why: 'the lease is held' };
+  if (facts.lease.paused) return { lapsed: false, why: `the lease of ${record.primary} has lapsed, but automatic failover is paused (${PAUSE_ANNOTATION})` };
+  if (facts.secondsSincePrimaryChange < facts.minimumIntervalSeconds) {
+    return { lapsed: false, why: `the lease of ${record.primary} has lapsed, but the primary changed less than ${facts.minimumIntervalSeconds}s ago (minimumFailoverIntervalSeconds)` };
+  }
+  return { lapsed: true, why: `the lease of ${record.primary} has lapsed: not renewed for ${facts.leaseSeconds}s` };
+}
+
+/** What a replica whose view of the lease lapsed learned from itself and its peers. */
+export interface TakeoverFacts {
+  readonly podName: string;
+  readonly record: StableRecord;
+  /** This pod's PostgreSQL, as its status query says (role and WAL position). */
+  readonly self: Candidate;
+  /** This pod's system identifier (pg_control), undefined when it could not be read. */
+  readonly systemIdentifier: string | undefined;
+  /** Every other pod, as it answered over the pod network ('unreachable' when it did not). */
+  readonly peers: readonly Candidate[];
+  /** The other pods, for the synchronous set the new record lists (sorted). */
+  readonly otherPods: readonly string[];
+  readonly syncReplicas: number;
+  readonly maximumLagBytes: number;
+  /** The primary's WAL position at its last renewal, if it published one. */
+  readonly primaryWalPosition: string | undefined;
+}
+
+export type TakeoverDecision =
+  | { readonly kind: 'wait'; readonly reason: string }
+  | { readonly kind: 'take-over'; readonly record: StableRecord; readonly reason: string };
+
+/**
+ * Whether this replica takes over from a primary whose lease lapsed: never while a peer still serves as a primary, nor
+ * with another cluster's data, nor further behind the primary's last published position than maximumLagBytes; then
+ * only the replica that the failover job would promote (the most advanced; in synchronous mode a recorded synchronous
+ * standby, with n - k + 1 of the set answering), ties going to the first by name, so that peers that see the same
+ * agree. The record (compare-and-swap, a new epoch) decides a race.
+ */
+export function decideTakeover(facts: TakeoverFacts): TakeoverDecision {
+  const { record, self } = facts;
+  const wait = (reason: string): TakeoverDecision => ({ kind: 'wait', reason: `not taking over from ${record.primary}: ${reason}` });
+  const serving = facts.peers.filter(peer => peer.role === 'primary').map(peer => peer.pod);
+  if (serving.length > 0) return wait(`${serving.join(', ')} still serves as a primary`);
+  if (self.role !== 'replica' || parseLsn(self.lsn) === undefined) return wait(`this pod's PostgreSQL is not a replica that answers (${self.role} at ${self.lsn})`);
+  if (record.systemIdentifier !== undefined && facts.systemIdentifier !== record.systemIdentifier) {
+    return wait(`this pod's data is not the recorded cluster's (system identifier ${facts.systemIdentifier ?? 'unknown'}, recorded ${record.systemIdentifier})`);
+  }
+  const published = facts.primaryWalPosition === undefined ? undefined : parseLsn(facts.primaryWalPosition);
+  if (published !== undefined) {
+    const lag = published - (parseLsn(self.lsn) as bigint);
+    if (lag > BigInt(facts.maximumLagBytes)) {
+      return wait(`this replica is ${lag} bytes behind the primary's last published position ${facts.primaryWalPosition} (maximumLagOnFailover ${facts.maximumLagBytes})`);
+    }
+  }
+  const candidates = [self, ...facts.peers].sort((a, b) => (a.pod < b.pod ? -1 : a.pod > b.pod ? 1 : 0));
+  const choice = chooseFailoverTarget({
+    candidates,
+    previous: record.primary,
+    syncReplicas: facts.syncReplicas,
+    syncSet: record.sync,
+    acceptDataLoss: false,
+    requestedTarget: undefined,
+    scaleDownTo: undefined,
+  });
+  if (choice.kind === 'refuse') return wait(choice.reason);
+  if (choice.target !== facts.podName) return wait(`${choice.target} is the replica to promote (${choice.reason})`);
+  const sync = facts.syncReplicas > 0 ? [...facts.otherPods].sort() : [];
+  const next = takeOverLapsedLease(record, facts.podName, sync);
+  return {
+    kind: 'take-over',
+    record: next,
+    reason: `AUTOMATIC FAILOVER: the lease of ${record.primary} lapsed and this pod is the replica to promote (${choice.reason}): `
+      + `recording it as the primary (${describeRecord(next)}), then promoting it`,
+  };
+}

@@ -1,0 +1,141 @@
+import { E2eCluster } from './harness/cluster';
+import { waitFor } from './harness/exec';
+import { leader, POD, step, synthesizeToFile, valuesOn, waitForStreaming, Writer } from './support';
+
+jest.setTimeout(600_000);
+
+/** The timers of these tests: shorter than the defaults, in the same proportions. */
+const LEASE = 6;
+const PODS = [POD(0), POD(1), POD(2)];
+const others = (pod: string) => PODS.filter(p => p !== pod);
+const PAUSE = 'failover.postgres.cdk8s.io/paused';
+
+/**
+ * Automatic failover (automaticFailover): the primary's agent renews the leader record's lease and fences itself when it
+ * cannot; a replica takes over when it has not seen the lease renewed for the lease's duration. Synchronous mode
+ * (synchronousReplicas: 1): every acknowledged row survives. Real PostgreSQL 15, the synthesized scripts and agent.
+ */
+describe('automatic failover', () => {
+  let cluster: E2eCluster;
+
+  beforeAll(async () => {
+    const manifest = synthesizeToFile({
+      synchronousReplicas: 1,
+      automaticFailover: {
+        leaseDurationSeconds: LEASE,
+        renewIntervalSeconds: 1,
+        renewDeadlineSeconds: 3,
+        primaryRestartGraceSeconds: 15,
+        minimumFailoverIntervalSeconds: 0,
+      },
+    });
+    cluster = await E2eCluster.start({ manifest, replicas: 3 });
+    await cluster.sql('postgres-write', 'CREATE TABLE writes (v int PRIMARY KEY)');
+    await waitForStreaming(cluster, POD(0), [POD(1), POD(2)]);
+  });
+
+  afterAll(async () => {
+    await cluster?.destroy();
+  });
+
+  async function lostRows(writer: Writer, primary: string): Promise<number[]> {
+    const rows = new Set(await valuesOn(cluster, primary, 'writes'));
+    return writer.acknowledged.filter(v => !rows.has(v));
+  }
+
+  /** Writes while `what` runs, then stops; the writer. */
+  async function writing(what: (writer: Writer) => Promise<void>): Promise<Writer> {
+    const writer = new Writer(cluster, 'writes');
+    writer.start();
+    try {
+      await waitFor('some writes', () => writer.acknowledged.length >= 10, 20_000);
+      await what(writer);
+    } finally {
+      await writer.stop();
+    }
+    return writer;
+  }
+
+  test('the primary renews the lease on the record: a renew time, the duration, its WAL position', () => step(cluster, async () => {
+    const first = cluster.lease('postgres-leader')!;
+    expect(first.spec).toMatchObject({ holderIdentity: POD(0), leaseDurationSeconds: LEASE, renewTime: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/) });
+    expect(first.metadata.annotations['failover.postgres.cdk8s.io/wal-position']).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
+    await waitFor('a renewal', () => cluster.lease('postgres-leader')!.spec.renewTime !== first.spec.renewTime, 5_000, 100);
+  }));
+
+  test('the primary\'s pod dies (PostgreSQL and agent): a replica takes over within the lease + 2 s, one write endpoint, no acknowledged row lost', () => step(cluster, async () => {
+    const before = Number(leader(cluster).epoch);
+    let killed = 0;
+    const writer = await writing(async w => {
+      killed = Date.now();
+      await cluster.killPod(POD(0));
+      await waitFor('writes on a new primary', () => w.attempts.some(a => a.ok && a.startedAt >= killed), 30_000, 50);
+      await waitFor('more writes', () => w.attempts.filter(a => a.ok && a.startedAt >= killed).length >= 10, 20_000);
+    });
+    const outageMs = writer.firstSuccessAfter(killed)! - killed;
+    const record = leader(cluster);
+    expect(record).toMatchObject({ state: 'stable', epoch: String(before + 1) });
+    expect([POD(1), POD(2)]).toContain(record.primary);
+    expect(await lostRows(writer, record.primary)).toEqual([]);
+    expect(cluster.writeServiceViolations).toEqual([]);
+    expect(outageMs).toBeLessThan((LEASE + 2) * 1000);
+    // Kubernetes Events say what happened, on the pod and on the record.
+    const events = cluster.events().filter((e: any) => e.reason === 'AutomaticFailover');
+    expect(events.map((e: any) => `${e.involvedObject.kind}/${e.involvedObject.name}`).sort()).toEqual(['Lease/postgres-leader', `Pod/${record.primary}`]);
+    expect(events[0].message).toContain(`took over from ${POD(0)}, whose lease lapsed`);
+    // The node comes back: the old primary rejoins as a replica of the new one.
+    cluster.startPod(POD(0));
+    await waitForStreaming(cluster, record.primary, others(record.primary), 90_000);
+    expect(leader(cluster).primary).toBe(record.primary);
+  }));
+
+  test('PostgreSQL crashes once on the primary: it restarts in place within the grace, no failover', () => step(cluster, async () => {
+    const record = leader(cluster);
+    const writer = await writing(async w => {
+      const crashed = Date.now();
+      process.kill(cluster.pod(record.primary).container('postgres').process!.pid!, 'SIGKILL');
+      await waitFor('writes again', () => w.attempts.some(a => a.ok && a.startedAt >= crashed + 500), 30_000, 50);
+      // Past the lease: nobody took over.
+      await new Promise(resolve => setTimeout(resolve, (LEASE + 2) * 1000));
+    });
+    expect(leader(cluster)).toMatchObject({ state: 'stable', primary: record.primary, epoch: record.epoch });
+    expect(await lostRows(writer, record.primary)).toEqual([]);
+    await waitForStreaming(cluster, record.primary, others(record.primary), 60_000);
+  }));
+
+  test('the primary cut off from the API: it fences itself, then a replica takes over; never two write endpoints, no row lost', () => step(cluster, async () => {
+    const record = leader(cluster);
+    let cut = 0;
+    const writer = await writing(async w => {
+      cut = Date.now();
+      await cluster.cutOff(record.primary, { api: true });
+      await waitFor('writes on a new primary', () => w.attempts.some(a => a.ok && a.startedAt >= cut && a.server !== record.primary), 30_000, 50);
+      await waitFor('more writes', () => w.attempts.filter(a => a.ok && a.server !== record.primary).length >= 10, 20_000);
+    });
+    const next = leader(cluster);
+    expect(next).toMatchObject({ state: 'stable', epoch: String(Number(record.epoch) + 1) });
+    expect(next.primary).not.toBe(record.primary);
+    // The old primary took its last write before the new one took its first.
+    const lastOld = Math.max(...writer.attempts.filter(a => a.ok && a.server === record.primary).map(a => a.at));
+    expect(lastOld).toBeLessThan(writer.firstSuccessAfter(cut, next.primary)!);
+    expect(await lostRows(writer, next.primary)).toEqual([]);
+    expect(cluster.writeServiceViolations).toEqual([]);
+    await cluster.reconnect(record.primary);
+    await waitForStreaming(cluster, next.primary, others(next.primary), 90_000);
+  }));
+
+  test('paused (an annotation on the record): a dead primary is not replaced until the pause ends', () => step(cluster, async () => {
+    const record = leader(cluster);
+    expect((await cluster.kubectl(['annotate', 'lease', 'postgres-leader', `${PAUSE}=true`])).code).toBe(0);
+    await cluster.killPod(record.primary);
+    await new Promise(resolve => setTimeout(resolve, (2 * LEASE + 2) * 1000));
+    expect(leader(cluster)).toMatchObject({ state: 'stable', primary: record.primary, epoch: record.epoch });
+    const resumed = Date.now();
+    expect((await cluster.kubectl(['annotate', 'lease', 'postgres-leader', `${PAUSE}-`])).code).toBe(0);
+    await waitFor('a new primary', () => leader(cluster).primary !== record.primary, (LEASE + 10) * 1000, 100);
+    expect(Date.now() - resumed).toBeLessThan((LEASE + 5) * 1000);
+    cluster.startPod(record.primary);
+    const next = leader(cluster).primary;
+    await waitForStreaming(cluster, next, others(next), 90_000);
+  }));
+});
