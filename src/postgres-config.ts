@@ -10,7 +10,7 @@ import { unknownSettingReason } from './private/postgres-settings';
 import { renderConf, renderHba, Setting } from './private/postgresql-conf';
 import { AGENT_FILES, readAgentBundle, readScript, SCRIPT_FILES } from './private/scripts';
 import {
-  validateClusterName, validateCronSchedule, validateInteger, validatePostgresDuration, validatePostgresSize, validatePostgresVersion,
+  MAX_INT32, validateClusterName, validateCronSchedule, validateInteger, validatePostgresDuration, validatePostgresSize, validatePostgresVersion,
   validateObjectName, validateSettingName, validateSettingValue, validateStorageSize, validateStringMap, validateTypes,
 } from './private/validation';
 
@@ -27,25 +27,21 @@ export interface CertManagerIssuer {
   readonly kind?: string;
 }
 
-/**
- * Continuous WAL archiving and backups with pgBackRest, into a repository on a volume that every pod mounts (whichever
- * pod is primary archives). The postgres image must contain pgBackRest: the official one does not (see `image`).
- */
 /** Automatic failover's timers and limits ({@link PostgresConfigProps.automaticFailover}). */
 export interface AutomaticFailoverOptions {
   /**
    * How long after the primary's last renewal a replica may take over (the Lease's `leaseDurationSeconds`): a failover
-   * takes about this long after the primary dies.
+   * takes about this long after the primary dies. At least `renewDeadlineSeconds` + 2.
    * @default 10
    */
   readonly leaseDurationSeconds?: number;
   /**
-   * How often the primary renews the lease.
+   * How often the primary renews the lease. Shorter than `renewDeadlineSeconds`.
    * @default 2
    */
   readonly renewIntervalSeconds?: number;
   /**
-   * A primary whose last successful renewal began this long ago fences itself (stops taking writes); at least two
+   * A primary whose last successful renewal began this long ago fences itself (stops taking writes). At least two
    * seconds less than `leaseDurationSeconds`, for the fence to finish before a replica may take over.
    * @default 6
    */
@@ -56,7 +52,8 @@ export interface AutomaticFailoverOptions {
    */
   readonly primaryRestartGraceSeconds?: number;
   /**
-   * No automatic failover within this many seconds of the last change of primary (no flapping).
+   * No automatic failover within this many seconds of the last change of primary that the agent saw (no flapping). 0
+   * for none.
    * @default 60
    */
   readonly minimumFailoverIntervalSeconds?: number;
@@ -68,28 +65,10 @@ export interface AutomaticFailoverOptions {
   readonly maximumLagOnFailover?: number;
 }
 
-/** The agents' settings when automatic failover is off. */
-const AUTOMATIC_FAILOVER_OFF: AutomaticFailoverConfig = {
-  enabled: false, leaseSeconds: 10, renewSeconds: 2, renewDeadlineSeconds: 6, primaryRestartGraceSeconds: 30, minimumIntervalSeconds: 60,
-  maximumLagBytes: 1_048_576,
-};
-
-/** The agents' automatic failover settings from the props, or an Error that names the value and the fix. */
-function resolveAutomaticFailover(owner: string, options: AutomaticFailoverOptions | undefined): AutomaticFailoverConfig {
-  if (options === undefined) return AUTOMATIC_FAILOVER_OFF;
-  void owner; // validation: to come
-  const d = AUTOMATIC_FAILOVER_OFF;
-  return {
-    enabled: true,
-    leaseSeconds: options.leaseDurationSeconds ?? d.leaseSeconds,
-    renewSeconds: options.renewIntervalSeconds ?? d.renewSeconds,
-    renewDeadlineSeconds: options.renewDeadlineSeconds ?? d.renewDeadlineSeconds,
-    primaryRestartGraceSeconds: options.primaryRestartGraceSeconds ?? d.primaryRestartGraceSeconds,
-    minimumIntervalSeconds: options.minimumFailoverIntervalSeconds ?? d.minimumIntervalSeconds,
-    maximumLagBytes: options.maximumLagOnFailover ?? d.maximumLagBytes,
-  };
-}
-
+/**
+ * Continuous WAL archiving and backups with pgBackRest, into a repository on a volume that every pod mounts (whichever
+ * pod is primary archives). The postgres image must contain pgBackRest: the official one does not (see `image`).
+ */
 export interface WalArchiveOptions {
   /**
    * Size of the repository's volume `<clusterName>-archive`: its full and differential backups, and the WAL since
@@ -363,7 +342,7 @@ export interface PostgresConfigProps {
   readonly walArchive?: WalArchiveOptions;
 
   /**
-   * Automatic failover: the primary's agent renews the leader record's lease and fences itself when it cannot; when the
+   * Automatic failover: the primary's agent renews the leader record's lease and fences itself when it cannot. When the
    * lease lapses, the most advanced healthy replica takes over (in synchronous mode, a synchronous standby, with no
    * acknowledged commit lost). Pause it with the annotation `failover.postgres.cdk8s.io/paused=true` on the leader
    * record. The failover and switchover job, and requests on the record, keep working either way.
@@ -530,7 +509,7 @@ export class PostgresConfig extends Construct {
     const maxConnections = props.maxConnections ?? 100;
     validateInteger(owner, 'maxConnections', maxConnections, 10, 262_143, 'PostgreSQL needs room for its own connections');
     this.synchronousReplicas = props.synchronousReplicas ?? 0;
-    this._automaticFailover = resolveAutomaticFailover(this.node.path, props.automaticFailover);
+    this._automaticFailover = resolveAutomaticFailover(owner, props.automaticFailover);
     validateInteger(owner, 'synchronousReplicas', this.synchronousReplicas, 0, this.maxReplicas - 1,
       'replicas that confirm each commit; 0 for asynchronous replication');
     this.database = props.database ?? 'myapp';
@@ -753,6 +732,88 @@ function sidecarConfigOf(config: PostgresConfig, names: ClusterNames): SidecarCo
       apiTimeoutSeconds: 2,
     },
     automaticFailover: config._automaticFailover,
+  };
+}
+
+/** The agents' settings when automatic failover is off. */
+const AUTOMATIC_FAILOVER_OFF: AutomaticFailoverConfig = {
+  enabled: false,
+  leaseSeconds: 10,
+  renewSeconds: 2,
+  renewDeadlineSeconds: 6,
+  primaryRestartGraceSeconds: 30,
+  minimumIntervalSeconds: 60,
+  maximumLagBytes: 1_048_576,
+};
+
+/** Seconds a primary past its renew deadline has to finish fencing itself before a replica may take over. */
+const FENCE_MARGIN_SECONDS = 2;
+
+/**
+ * The agents' automatic failover settings from the props, or an Error that names the value and the fix. The timers are
+ * checked against each other as resolved: a value given alone must fit the defaults of the others.
+ */
+function resolveAutomaticFailover(owner: string, options: AutomaticFailoverOptions | undefined): AutomaticFailoverConfig {
+  if (options === undefined) return AUTOMATIC_FAILOVER_OFF;
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new Error(`${owner}: automaticFailover ${JSON.stringify(options)} is not a set of options: give {} to turn automatic failover on `
+      + 'with the defaults, or { leaseDurationSeconds: 20, renewDeadlineSeconds: 15 }; leave it out to keep it off.');
+  }
+  const prop = (name: keyof AutomaticFailoverOptions) => `automaticFailover.${name}`;
+  // Only undefined means the default: a null from a JavaScript caller is refused as not an integer.
+  const given = (name: keyof AutomaticFailoverOptions, byDefault: number) => options[name] === undefined ? byDefault : options[name] as number;
+  const d = AUTOMATIC_FAILOVER_OFF;
+  const lease = given('leaseDurationSeconds', d.leaseSeconds);
+  validateInteger(owner, prop('leaseDurationSeconds'), lease, 1, MAX_INT32,
+    'seconds without a renewal before a replica takes over; the Lease keeps them as a 32-bit integer');
+  const renew = given('renewIntervalSeconds', d.renewSeconds);
+  validateInteger(owner, prop('renewIntervalSeconds'), renew, 1, Number.MAX_SAFE_INTEGER, 'seconds between two renewals of the lease');
+  const deadline = given('renewDeadlineSeconds', d.renewDeadlineSeconds);
+  validateInteger(owner, prop('renewDeadlineSeconds'), deadline, 1, Number.MAX_SAFE_INTEGER,
+    'seconds after its last successful renewal began before a primary fences itself');
+  const restartGrace = given('primaryRestartGraceSeconds', d.primaryRestartGraceSeconds);
+  validateInteger(owner, prop('primaryRestartGraceSeconds'), restartGrace, 1, Number.MAX_SAFE_INTEGER,
+    'seconds a primary whose PostgreSQL stopped keeps its lease to restart in place');
+  const minimumInterval = given('minimumFailoverIntervalSeconds', d.minimumIntervalSeconds);
+  validateInteger(owner, prop('minimumFailoverIntervalSeconds'), minimumInterval, 0, Number.MAX_SAFE_INTEGER,
+    'seconds after a change of primary before the next automatic failover; 0 for none');
+  const maximumLag = given('maximumLagOnFailover', d.maximumLagBytes);
+  validateInteger(owner, prop('maximumLagOnFailover'), maximumLag, 0, Number.MAX_SAFE_INTEGER,
+    'bytes of WAL a replica may be behind and still take over');
+
+  // A value the caller left out is shown with "by default": the fix may be to set it.
+  const shownTimer = (name: keyof AutomaticFailoverOptions, value: number) =>
+    `${prop(name)} ${options[name] === undefined ? `(${value} by default)` : value}`;
+  if (renew >= deadline) {
+    const longerDeadline = renew + 1;
+    const fixes = [
+      ...(deadline > 1 ? [`renewIntervalSeconds to at most ${deadline - 1}`] : []),
+      `renewDeadlineSeconds to at least ${longerDeadline}`
+        + (lease < longerDeadline + FENCE_MARGIN_SECONDS ? ` and leaseDurationSeconds to at least ${longerDeadline + FENCE_MARGIN_SECONDS}` : ''),
+    ];
+    throw new Error(`${owner}: ${shownTimer('renewIntervalSeconds', renew)} is not shorter than ${shownTimer('renewDeadlineSeconds', deadline)}: `
+      + `the primary would fence itself before its next renewal. Set ${fixes.join(', or ')}.`);
+  }
+  if (deadline + FENCE_MARGIN_SECONDS > lease) {
+    const shorterDeadline = lease - FENCE_MARGIN_SECONDS;
+    const fixes = [
+      `leaseDurationSeconds to at least ${deadline + FENCE_MARGIN_SECONDS}`,
+      ...(shorterDeadline > renew ? [`renewDeadlineSeconds to at most ${shorterDeadline}`]
+        : shorterDeadline > 1 ? [`renewDeadlineSeconds to at most ${shorterDeadline} and renewIntervalSeconds to at most ${shorterDeadline - 1}`]
+          : []),
+    ];
+    throw new Error(`${owner}: ${shownTimer('leaseDurationSeconds', lease)} is too short for ${shownTimer('renewDeadlineSeconds', deadline)}: `
+      + `the lease must outlast the renew deadline by at least ${FENCE_MARGIN_SECONDS} seconds, for a primary that cannot renew to finish `
+      + `fencing itself before a replica may take over. Set ${fixes.join(', or ')}.`);
+  }
+  return {
+    enabled: true,
+    leaseSeconds: lease,
+    renewSeconds: renew,
+    renewDeadlineSeconds: deadline,
+    primaryRestartGraceSeconds: restartGrace,
+    minimumIntervalSeconds: minimumInterval,
+    maximumLagBytes: maximumLag,
   };
 }
 

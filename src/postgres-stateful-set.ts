@@ -11,7 +11,7 @@ import {
 } from './private/names';
 import { AGENT_FILES, SCRIPT_FILES } from './private/scripts';
 import {
-  shown, validateImage, validateInteger, validateObjectName, validateResourceQuantities, validateStorageSize, validateTypes,
+  MAX_INT32, shown, validateImage, validateInteger, validateObjectName, validateResourceQuantities, validateStorageSize, validateTypes,
 } from './private/validation';
 
 /** The image of the failover job and of the secrets init container: bash, coreutils and kubectl. */
@@ -22,9 +22,6 @@ export const DEFAULT_KUBECTL_IMAGE = 'docker.io/alpine/k8s:1.33.9';
  * agent with. The agent is one JavaScript file with no dependencies outside it; any Node.js 20 or later runs it.
  */
 export const DEFAULT_AGENT_IMAGE = 'docker.io/library/node:20.20.2-alpine';
-
-/** The largest value of a probe's int32 fields. */
-const MAX_INT32 = 2 ** 31 - 1;
 
 const RUN_VOLUME = 'run';
 const TOKEN_VOLUME = 'api-token';

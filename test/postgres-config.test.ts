@@ -1,7 +1,8 @@
 import { Testing } from 'cdk8s';
-import { PostgresConfig, PostgresConfigProps } from '../src';
+import { AutomaticFailoverOptions, PostgresConfig, PostgresConfigProps } from '../src';
 import { parseConf } from './support/reference-diff';
 import { find, synthCluster, synthChart } from './support/synth';
+import { parseSidecarConfig } from '../src/agent/config';
 
 function config(props: PostgresConfigProps = {}) {
   const objects = synthChart(chart => new PostgresConfig(chart, 'Config', props));
@@ -12,6 +13,13 @@ function config(props: PostgresConfigProps = {}) {
 
 function fails(props: PostgresConfigProps): () => void {
   return () => new PostgresConfig(Testing.chart(), 'Config', props);
+}
+
+/** The sidecar agent's configuration document (sidecar.json in the scripts ConfigMap), as the agent itself reads it. */
+function sidecarDocument(props: PostgresConfigProps = {}) {
+  const objects = synthChart(chart => new PostgresConfig(chart, 'Config', props));
+  const text = find(objects, 'ConfigMap', `${props.clusterName ?? 'postgres'}-cluster-init`).data['sidecar.json'];
+  return parseSidecarConfig(text, 'sidecar.json');
 }
 
 describe('PostgresConfig', () => {
@@ -397,6 +405,150 @@ describe('PostgresConfig', () => {
       const d = new PostgresConfig(Testing.chart(), 'D');
       expect([d.postgresVersion, d.maxReplicas, d.synchronousReplicas, d.database, d.replicationUser, d.initdbArgs, d.appUser])
         .toEqual([15, 10, 0, 'myapp', 'replicator', '--encoding=UTF8 --locale=C', 'app']);
+    });
+  });
+
+  describe('automatic failover', () => {
+    const DEFAULT_TIMERS = {
+      leaseSeconds: 10,
+      renewSeconds: 2,
+      renewDeadlineSeconds: 6,
+      primaryRestartGraceSeconds: 30,
+      minimumIntervalSeconds: 60,
+      maximumLagBytes: 1_048_576,
+    };
+    const failsWith = (options: AutomaticFailoverOptions) => fails({ automaticFailover: options });
+
+    test('is off by default: the agents\' document says enabled: false (with the default timers, which it then ignores)', () => {
+      expect(sidecarDocument().automaticFailover).toEqual({ enabled: false, ...DEFAULT_TIMERS });
+    });
+
+    test('automaticFailover: {} turns it on with the defaults: a 10 s lease renewed every 2 s, fenced at 6 s', () => {
+      expect(sidecarDocument({ automaticFailover: {} }).automaticFailover).toEqual({ enabled: true, ...DEFAULT_TIMERS });
+    });
+
+    test('the given timers and limits reach the agents\' document, under the agent\'s names', () => {
+      expect(sidecarDocument({
+        clusterName: 'orders',
+        automaticFailover: {
+          leaseDurationSeconds: 20,
+          renewIntervalSeconds: 3,
+          renewDeadlineSeconds: 15,
+          primaryRestartGraceSeconds: 45,
+          minimumFailoverIntervalSeconds: 300,
+          maximumLagOnFailover: 16_777_216,
+        },
+      }).automaticFailover).toEqual({
+        enabled: true,
+        leaseSeconds: 20,
+        renewSeconds: 3,
+        renewDeadlineSeconds: 15,
+        primaryRestartGraceSeconds: 45,
+        minimumIntervalSeconds: 300,
+        maximumLagBytes: 16_777_216,
+      });
+    });
+
+    test('a value given alone keeps the defaults of the others', () => {
+      expect(sidecarDocument({ automaticFailover: { leaseDurationSeconds: 30 } }).automaticFailover)
+        .toEqual({ enabled: true, ...DEFAULT_TIMERS, leaseSeconds: 30 });
+      expect(sidecarDocument({ automaticFailover: { maximumLagOnFailover: 0, minimumFailoverIntervalSeconds: 0 } }).automaticFailover)
+        .toEqual({ enabled: true, ...DEFAULT_TIMERS, maximumLagBytes: 0, minimumIntervalSeconds: 0 });
+    });
+
+    test('the tightest timers it accepts (renew 1 s, deadline 2 s, lease 4 s) and the longest lease a Lease holds, the agent accepts too', () => {
+      const tightest = { renewIntervalSeconds: 1, renewDeadlineSeconds: 2, leaseDurationSeconds: 4, primaryRestartGraceSeconds: 1 };
+      expect(sidecarDocument({ automaticFailover: tightest }).automaticFailover)
+        .toMatchObject({ renewSeconds: 1, renewDeadlineSeconds: 2, leaseSeconds: 4, primaryRestartGraceSeconds: 1 });
+      expect(sidecarDocument({ automaticFailover: { leaseDurationSeconds: 2 ** 31 - 1 } }).automaticFailover.leaseSeconds).toBe(2 ** 31 - 1);
+    });
+
+    test('reaches the agents of a PostgresClusterChart', () => {
+      const objects = synthCluster({ automaticFailover: { leaseDurationSeconds: 12 } });
+      const document = JSON.parse(find(objects, 'ConfigMap', 'postgres-cluster-init').data['sidecar.json']);
+      expect(document.automaticFailover).toEqual({ enabled: true, ...DEFAULT_TIMERS, leaseSeconds: 12 });
+    });
+
+    test('fails when automaticFailover is not a set of options, telling how to turn it on or leave it off', () => {
+      expect(fails({ automaticFailover: true as unknown as AutomaticFailoverOptions })).toThrow(
+        'PostgresConfig test/Config: automaticFailover true is not a set of options: give {} to turn automatic failover on with the defaults, '
+        + 'or { leaseDurationSeconds: 20, renewDeadlineSeconds: 15 }; leave it out to keep it off.');
+      for (const value of [false, null, 'on', 10, [{}]]) {
+        expect(fails({ automaticFailover: value as unknown as AutomaticFailoverOptions })).toThrow(
+          `PostgresConfig test/Config: automaticFailover ${JSON.stringify(value)} is not a set of options: give {}`);
+      }
+    });
+
+    test('fails when a timer is not a whole number of seconds of at least 1, naming the value', () => {
+      expect(failsWith({ leaseDurationSeconds: 0 })).toThrow(
+        'PostgresConfig test/Config: automaticFailover.leaseDurationSeconds must be an integer between 1 and 2147483647 '
+        + '(seconds without a renewal before a replica takes over; the Lease keeps them as a 32-bit integer); got 0.');
+      expect(failsWith({ leaseDurationSeconds: 2 ** 31 })).toThrow('automaticFailover.leaseDurationSeconds must be an integer between 1 and 2147483647');
+      expect(failsWith({ renewIntervalSeconds: 0.5 })).toThrow(
+        'PostgresConfig test/Config: automaticFailover.renewIntervalSeconds must be an integer at least 1 (seconds between two renewals of the lease); got 0.5.');
+      expect(failsWith({ renewDeadlineSeconds: -6 })).toThrow(
+        'PostgresConfig test/Config: automaticFailover.renewDeadlineSeconds must be an integer at least 1 '
+        + '(seconds after its last successful renewal began before a primary fences itself); got -6.');
+      expect(failsWith({ primaryRestartGraceSeconds: 0 })).toThrow(
+        'PostgresConfig test/Config: automaticFailover.primaryRestartGraceSeconds must be an integer at least 1 '
+        + '(seconds a primary whose PostgreSQL stopped keeps its lease to restart in place); got 0.');
+      for (const name of ['leaseDurationSeconds', 'renewIntervalSeconds', 'renewDeadlineSeconds', 'primaryRestartGraceSeconds']) {
+        for (const value of ['10', NaN, Infinity, null, 1.5]) {
+          expect(failsWith({ [name]: value } as unknown as AutomaticFailoverOptions)).toThrow(`automaticFailover.${name} must be an integer`);
+        }
+      }
+    });
+
+    test('fails when the minimum interval or the maximum lag is not a whole number of at least 0, naming the value', () => {
+      expect(failsWith({ minimumFailoverIntervalSeconds: -1 })).toThrow(
+        'PostgresConfig test/Config: automaticFailover.minimumFailoverIntervalSeconds must be an integer at least 0 '
+        + '(seconds after a change of primary before the next automatic failover; 0 for none); got -1.');
+      expect(failsWith({ maximumLagOnFailover: 1.5 })).toThrow(
+        'PostgresConfig test/Config: automaticFailover.maximumLagOnFailover must be an integer at least 0 '
+        + '(bytes of WAL a replica may be behind and still take over); got 1.5.');
+      expect(failsWith({ maximumLagOnFailover: '1MB' as unknown as number })).toThrow('automaticFailover.maximumLagOnFailover must be an integer at least 0');
+      expect(failsWith({ maximumLagOnFailover: 2 ** 53 })).toThrow('automaticFailover.maximumLagOnFailover must be an integer at least 0');
+    });
+
+    test('fails when the primary would renew no sooner than its renew deadline, naming both values and the fixes', () => {
+      expect(failsWith({ renewIntervalSeconds: 6 })).toThrow(
+        'PostgresConfig test/Config: automaticFailover.renewIntervalSeconds 6 is not shorter than automaticFailover.renewDeadlineSeconds (6 by default): '
+        + 'the primary would fence itself before its next renewal. Set renewIntervalSeconds to at most 5, or renewDeadlineSeconds to at least 7.');
+      expect(failsWith({ renewIntervalSeconds: 8 })).toThrow(
+        'automaticFailover.renewIntervalSeconds 8 is not shorter than automaticFailover.renewDeadlineSeconds (6 by default): the primary would fence '
+        + 'itself before its next renewal. Set renewIntervalSeconds to at most 5, or renewDeadlineSeconds to at least 9 and leaseDurationSeconds to at least 11.');
+      expect(failsWith({ renewDeadlineSeconds: 2 })).toThrow(
+        'automaticFailover.renewIntervalSeconds (2 by default) is not shorter than automaticFailover.renewDeadlineSeconds 2: the primary would fence '
+        + 'itself before its next renewal. Set renewIntervalSeconds to at most 1, or renewDeadlineSeconds to at least 3.');
+      expect(failsWith({ renewDeadlineSeconds: 1 })).toThrow(
+        'automaticFailover.renewIntervalSeconds (2 by default) is not shorter than automaticFailover.renewDeadlineSeconds 1: the primary would fence '
+        + 'itself before its next renewal. Set renewDeadlineSeconds to at least 3.');
+      expect(failsWith({ renewIntervalSeconds: 5, renewDeadlineSeconds: 4, leaseDurationSeconds: 30 })).toThrow(
+        'automaticFailover.renewIntervalSeconds 5 is not shorter than automaticFailover.renewDeadlineSeconds 4: the primary would fence '
+        + 'itself before its next renewal. Set renewIntervalSeconds to at most 3, or renewDeadlineSeconds to at least 6.');
+      expect(failsWith({ renewIntervalSeconds: 5 })).not.toThrow();
+    });
+
+    test('fails when the lease does not outlast the renew deadline by 2 s, also for a lease given alone against the default deadline', () => {
+      expect(failsWith({ leaseDurationSeconds: 5 })).toThrow(
+        'PostgresConfig test/Config: automaticFailover.leaseDurationSeconds 5 is too short for automaticFailover.renewDeadlineSeconds (6 by default): '
+        + 'the lease must outlast the renew deadline by at least 2 seconds, for a primary that cannot renew to finish fencing itself before a replica '
+        + 'may take over. Set leaseDurationSeconds to at least 8, or renewDeadlineSeconds to at most 3.');
+      expect(failsWith({ leaseDurationSeconds: 7 }))
+        .toThrow(/leaseDurationSeconds 7 is too short .* Set leaseDurationSeconds to at least 8, or renewDeadlineSeconds to at most 5\.$/);
+      expect(failsWith({ leaseDurationSeconds: 8 })).not.toThrow();
+      expect(failsWith({ renewDeadlineSeconds: 9 })).toThrow(
+        'automaticFailover.leaseDurationSeconds (10 by default) is too short for automaticFailover.renewDeadlineSeconds 9: the lease must outlast '
+        + 'the renew deadline by at least 2 seconds, for a primary that cannot renew to finish fencing itself before a replica may take over. '
+        + 'Set leaseDurationSeconds to at least 11, or renewDeadlineSeconds to at most 8.');
+      expect(failsWith({ renewDeadlineSeconds: 8 })).not.toThrow();
+      // A shorter deadline needs a shorter renewal interval too, and below a 4 s lease no deadline fits.
+      expect(failsWith({ leaseDurationSeconds: 4 })).toThrow(
+        /Set leaseDurationSeconds to at least 8, or renewDeadlineSeconds to at most 2 and renewIntervalSeconds to at most 1\.$/);
+      expect(failsWith({ leaseDurationSeconds: 3 })).toThrow(/leaseDurationSeconds 3 is too short .* Set leaseDurationSeconds to at least 8\.$/);
+      expect(failsWith({ leaseDurationSeconds: 20, renewDeadlineSeconds: 19 })).toThrow(
+        'automaticFailover.leaseDurationSeconds 20 is too short for automaticFailover.renewDeadlineSeconds 19: the lease must outlast');
+      expect(failsWith({ leaseDurationSeconds: 20, renewDeadlineSeconds: 18 })).not.toThrow();
     });
   });
 

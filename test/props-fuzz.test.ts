@@ -4,6 +4,7 @@ import { parseAllDocuments } from 'yaml';
 import { ArgoCdApplication, ArgoCdApplicationProps, PodAntiAffinity, PostgresClusterChart, PostgresClusterChartProps } from '../src';
 import { validate } from './support/schema';
 import { Manifest } from './support/synth';
+import { parseSidecarConfig } from '../src/agent/config';
 
 // Seeded, so that a failure replays; FUZZ_RUNS=2000 npx jest test/props-fuzz.test.ts for a longer search.
 const RUNS = Number(process.env.FUZZ_RUNS ?? 60);
@@ -46,6 +47,19 @@ const walArchive = fc.oneof(
 const targetTime = fc.date({ min: new Date('2000-01-01T00:00:00Z'), max: new Date('2100-01-01T00:00:00Z'), noInvalidDate: true })
   .chain(date => fc.constantFrom(date.toISOString(), date.toISOString().replace('T', ' ').replace(/\.\d+Z$/, '+00')));
 const restoreFrom = fc.record({ clusterName: dnsLabel, claimName: dnsLabel, targetTime }, { requiredKeys: ['clusterName'] });
+/** Timers valid together: renewals more often than the renew deadline, the lease at least 2 s past it. */
+const automaticFailover = fc.record({
+  renewIntervalSeconds: fc.integer({ min: 1, max: 30 }),
+  deadlineAfterRenewal: fc.integer({ min: 1, max: 30 }),
+  leaseAfterDeadline: fc.integer({ min: 2, max: 60 }),
+  primaryRestartGraceSeconds: fc.option(fc.integer({ min: 1, max: 600 }), { nil: undefined }),
+  minimumFailoverIntervalSeconds: fc.option(fc.integer({ min: 0, max: 3600 }), { nil: undefined }),
+  maximumLagOnFailover: fc.option(fc.integer({ min: 0, max: 2 ** 40 }), { nil: undefined }),
+}).map(({ deadlineAfterRenewal, leaseAfterDeadline, ...options }) => ({
+  ...options,
+  renewDeadlineSeconds: options.renewIntervalSeconds + deadlineAfterRenewal,
+  leaseDurationSeconds: options.renewIntervalSeconds + deadlineAfterRenewal + leaseAfterDeadline,
+}));
 
 /** Props a user may give, all valid together. */
 const validProps: fc.Arbitrary<PostgresClusterChartProps> = fc.record({
@@ -80,6 +94,7 @@ const validProps: fc.Arbitrary<PostgresClusterChartProps> = fc.record({
     fc.stringMatching(/^[A-Za-z0-9 ._'-]{0,12}$/)), { nil: undefined }),
   walArchive: fc.option(walArchive, { nil: undefined }),
   restoreFrom: fc.option(restoreFrom, { nil: undefined }),
+  automaticFailover: fc.option(fc.oneof(fc.constant({}), automaticFailover), { nil: undefined }),
   resources: fc.option(fc.record({ requests: containerResources, limits: containerResources }, { requiredKeys: [] }), { nil: undefined }),
 }, { requiredKeys: ['maxReplicas'] }).chain(props => fc.record({
   replicas: fc.integer({ min: 1, max: props.maxReplicas! }),
@@ -119,7 +134,7 @@ const CHECKED_PROPS: Array<keyof PostgresClusterChartProps> = [
   'failoverTargetPod', 'superuserPassword', 'replicationPassword', 'extraSettings', 'initScripts', 'metrics', 'metricsImage', 'podMonitor',
   'startupTimeoutSeconds', 'networkPolicy', 'clientSelector', 'clientNamespaceSelector', 'metricsScraperSelector', 'metricsScraperNamespaceSelector',
   'appUser', 'appPassword', 'existingAppSecretName', 'tls', 'tlsSecretName', 'requireTls', 'certManagerIssuer', 'backup', 'backupSchedule', 'backupRetention', 'backupStorage',
-  'walArchive', 'restoreFrom', 'resources',
+  'walArchive', 'restoreFrom', 'automaticFailover', 'resources',
 ];
 const anyValue = fc.oneof(
   fc.string(), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.constant(''),
@@ -137,6 +152,9 @@ describe('props, fuzzed (fast-check)', () => {
       expect(objects.filter(o => o.kind === 'NetworkPolicy'))
         .toHaveLength(props.networkPolicy === false ? 0 : (props.backup === false ? 2 : 3) + (props.walArchive ? 1 : 0));
       expect(objects.filter(o => o.kind === 'CronJob').map(o => o.metadata.name).filter(n => n.includes('-archive-'))).toHaveLength(props.walArchive ? 2 : 0);
+      // The agent accepts its document (its timers in the order it needs them).
+      const sidecar = parseSidecarConfig(objects.find(o => o.kind === 'ConfigMap' && o.data['sidecar.json'])!.data['sidecar.json'], 'sidecar.json');
+      expect(sidecar.automaticFailover.enabled).toBe(props.automaticFailover !== undefined);
       const conf = objects.find(o => o.kind === 'ConfigMap' && o.data['postgresql.conf'])!.data['postgresql.conf'] as string;
       // Each extra setting is one line that PostgreSQL reads back as the value given.
       for (const [name, value] of Object.entries(props.extraSettings ?? {})) {

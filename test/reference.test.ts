@@ -61,10 +61,11 @@ describe('objects behind props that are off by default (docs/deviations.md, "Beh
     image: 'registry.example.com/postgres-pgbackrest:15',
     walArchive: {},
     restoreFrom: { clusterName: 'old', claimName: 'old-archive', targetTime: '2026-12-02 08:00:00+00' },
+    automaticFailover: {},
   });
   const added = diffManifests(synthCluster(), withProps);
 
-  test('every difference that walArchive and restoreFrom make is recorded', () => {
+  test('every difference that walArchive, restoreFrom and automaticFailover make is recorded', () => {
     expect(added.length).toBeGreaterThan(10);
     expect(added.filter(d => !behindProps.some(row => covers(row, d)))).toEqual([]);
   });

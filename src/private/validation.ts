@@ -21,6 +21,9 @@ export function validateClusterName(owner: string, name: string, prop = 'cluster
   }
 }
 
+/** The largest value of Kubernetes' int32 fields (a probe's seconds, a Lease's leaseDurationSeconds). */
+export const MAX_INT32 = 2 ** 31 - 1;
+
 export function validateInteger(owner: string, prop: string, value: number, min: number, max: number, why: string): void {
   if (!Number.isInteger(value) || value < min || value > max) {
     const range = max === Number.MAX_SAFE_INTEGER ? `at least ${min}` : `between ${min} and ${max}`;
