@@ -6716,7 +6716,8 @@ function decideTakeover(facts) {
       return wait(`this replica is ${lag} bytes behind the primary's last published position ${facts.primaryWalPosition} (maximumLagOnFailover ${facts.maximumLagBytes})`);
     }
   }
-  const candidates = [self, ...facts.peers].sort((a, b) => a.pod < b.pod ? -1 : a.pod > b.pod ? 1 : 0);
+  const peers = facts.peers.map((peer) => peer.pod === record.primary ? { pod: peer.pod, role: "unreachable", lsn: "?" } : peer);
+  const candidates = [self, ...peers].sort((a, b) => a.pod < b.pod ? -1 : a.pod > b.pod ? 1 : 0);
   const choice = chooseFailoverTarget({
     candidates,
     previous: record.primary,
@@ -7444,13 +7445,11 @@ ${text}
     });
     const [self, ...answers] = await Promise.all([
       this.attempt(() => this.pg.status()),
-      // The old primary is asked whether it still serves; it is never a candidate (its data may be ahead of what it sent).
       ...others.map((pod) => peerStatus(connection(`${pod}.${this.config.peerDomain}`)))
     ]);
     const peers = others.map((pod, i) => {
       const answer = answers[i];
       if (answer === void 0) return { pod, role: "unreachable", lsn: "?" };
-      if (pod === record.primary && answer.role === "replica") return { pod, role: "unreachable", lsn: "?" };
       return { pod, role: answer.role, lsn: answer.lsn };
     });
     const decision = decideTakeover({

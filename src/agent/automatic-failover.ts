@@ -166,7 +166,10 @@ export function decideTakeover(facts: TakeoverFacts): TakeoverDecision {
       return wait(`this replica is ${lag} bytes behind the primary's last published position ${facts.primaryWalPosition} (maximumLagOnFailover ${facts.maximumLagBytes})`);
     }
   }
-  const candidates = [self, ...facts.peers].sort((a, b) => (a.pod < b.pod ? -1 : a.pod > b.pod ? 1 : 0));
+  // The old primary is asked whether it still serves; it is never a candidate (its data may be ahead of what it sent, and
+  // a replica's answer from it would lift the synchronous rule, as only the job may, knowing it rewinds that pod).
+  const peers = facts.peers.map(peer => (peer.pod === record.primary ? { pod: peer.pod, role: 'unreachable' as const, lsn: '?' } : peer));
+  const candidates = [self, ...peers].sort((a, b) => (a.pod < b.pod ? -1 : a.pod > b.pod ? 1 : 0));
   const choice = chooseFailoverTarget({
     candidates,
     previous: record.primary,

@@ -547,13 +547,11 @@ export class SidecarAgent {
     });
     const [self, ...answers] = await Promise.all([
       this.attempt(() => this.pg.status()),
-      // The old primary is asked whether it still serves; it is never a candidate (its data may be ahead of what it sent).
       ...others.map(pod => peerStatus(connection(`${pod}.${this.config.peerDomain}`))),
     ]);
     const peers: Candidate[] = others.map((pod, i) => {
       const answer = answers[i];
       if (answer === undefined) return { pod, role: 'unreachable', lsn: '?' };
-      if (pod === record.primary && answer.role === 'replica') return { pod, role: 'unreachable', lsn: '?' };
       return { pod, role: answer.role, lsn: answer.lsn };
     });
     const decision = decideTakeover({

@@ -1,3 +1,4 @@
+import { AutomaticFailoverFacts, LeaseState, NO_LEASE } from '../../src/agent/automatic-failover';
 import { FailingOverRecord, LeaderRecord, StableRecord, SwitchingOverRecord } from '../../src/agent/record';
 import {
   authorizes, decideSidecarStep, nextSyncSet, ServerRole, shutdownCheckpointUpdate, SidecarFacts, SidecarRecord, SidecarStep, timelineUpdate,
@@ -226,5 +227,138 @@ describe('nextSyncSet: the synchronous set the primary records', () => {
 
   test('nothing is decided when the primary cannot say whether the others caught up', () => {
     expect(nextSyncSet({ recorded: ['pg-0', 'pg-2'], others: ['pg-0'], caughtUp: {}, syncReplicas: 1 })).toBeUndefined();
+  });
+});
+
+describe('decideSidecarStep with automatic failover: renew, fence, lapse, consider taking over', () => {
+  const held = (holder: string): LeaseState => ({ renewTime: '2024-05-01T10:00:00.000000Z', leaseDurationSeconds: 15, holder, walPosition: undefined, paused: false });
+  // Distinct settings, so that a reason or a comparison that takes the wrong one shows.
+  const lease = (overrides: Partial<AutomaticFailoverFacts> = {}): AutomaticFailoverFacts => ({
+    leaseSeconds: 15,
+    renewSeconds: 5,
+    renewDeadlineSeconds: 10,
+    primaryRestartGraceSeconds: 30,
+    minimumIntervalSeconds: 60,
+    secondsSinceRenewed: 0,
+    secondsSinceServing: 0,
+    secondsSinceLeaseChange: 0,
+    secondsSincePrimaryChange: Infinity,
+    lease: held(ME),
+    ...overrides,
+  });
+  const serves: SidecarStep[] = [label('primary'), { do: 'maintain-primary' }, { do: 'apply-credentials' }];
+  const renew = (fenceOnFailure: boolean): SidecarStep => ({ do: 'renew', fenceOnFailure });
+  const replicaOf = [label('replica'), { do: 'follow-new-primary', epoch: 4, timeline: 3 }, { do: 'check-replica-wal' }] as SidecarStep[];
+  const lapsedOf0 = { lease: held('pg-0'), secondsSinceLeaseChange: 15 };
+
+  const automatic: Array<[string, SidecarFacts, SidecarStep[], string]> = [
+    // The recorded primary serves: it renews before it labels.
+    ['a primary renewed less than renewSeconds ago: no renewal',
+      facts('primary', stableMe, { automaticFailover: lease({ secondsSinceRenewed: 4 }) }), serves, 'the leader record names this primary (epoch 4, stable, primary pg-1, timeline 3)'],
+    ['a primary due to renew renews before its label; a failure is retried, not fenced',
+      facts('primary', stableMe, { automaticFailover: lease({ secondsSinceRenewed: 5 }) }), [renew(false), ...serves], 'the leader record names this primary (epoch 4, stable, primary pg-1, timeline 3)'],
+    ['a primary one second before the renew deadline renews without fencing on failure',
+      facts('primary', stableMe, { automaticFailover: lease({ secondsSinceRenewed: 9 }) }), [renew(false), ...serves], 'the leader record names this primary (epoch 4, stable, primary pg-1, timeline 3)'],
+    ['a primary exactly at the renew deadline renews or fences',
+      facts('primary', stableMe, { automaticFailover: lease({ secondsSinceRenewed: 10 }) }), [renew(true), ...serves], 'the leader record names this primary (epoch 4, stable, primary pg-1, timeline 3)'],
+    ['a primary that never renewed since its agent started renews or fences',
+      facts('primary', stableMe, { automaticFailover: lease({ secondsSinceRenewed: Infinity }) }), [renew(true), ...serves], 'the leader record names this primary (epoch 4, stable, primary pg-1, timeline 3)'],
+    ['a new primary whose Lease shows no lease renews at once',
+      facts('primary', stableMe, { automaticFailover: lease({ lease: NO_LEASE }), leaseShown: false }), [renew(false), ...serves], 'the leader record names this primary (epoch 4, stable, primary pg-1, timeline 3)'],
+    ['with automatic failover, a lease shown is renewed, never released',
+      facts('primary', stableMe, { automaticFailover: lease(), leaseShown: true }), serves, 'the leader record names this primary (epoch 4, stable, primary pg-1, timeline 3)'],
+    // Without automatic failover.
+    ['without automatic failover, a primary whose Lease shows a lease releases it before its label',
+      facts('primary', stableMe, { leaseShown: true }), [{ do: 'release-lease' }, ...serves], 'the leader record names this primary (epoch 4, stable, primary pg-1, timeline 3)'],
+    ['without automatic failover, a replica leaves a lease shown alone',
+      facts('replica', stableOther, { leaseShown: true }), replicaOf, 'PostgreSQL is a replica (epoch 4, stable, primary pg-0, timeline 3)'],
+    ['without automatic failover, a primary not serving leaves a lease shown alone',
+      facts('not-serving', stableMe, { leaseShown: true }), [label('none')], 'PostgreSQL is not serving: no role label (epoch 4, stable, primary pg-1, timeline 3)'],
+    ['a primary a failover job is promoting neither renews nor releases',
+      facts('primary', failToMe, { automaticFailover: lease({ secondsSinceRenewed: 100, lease: NO_LEASE }), leaseShown: true }), [],
+      'a failover job is promoting this pod (epoch 5, failing-over, primary (none), timeline 3 (job f-1: pg-0 -> pg-1)): no label until the record names it'],
+    ['a primary the record does not name fences, renewing nothing',
+      facts('primary', stableOther, { automaticFailover: lease({ secondsSinceRenewed: 100 }) }), [{ do: 'fence' }], 'FENCING this primary: the leader record does not name this pod (epoch 4, stable, primary pg-0, timeline 3)'],
+
+    // The recorded primary's PostgreSQL does not serve: it renews during the grace, then lets the lease lapse.
+    ['a primary not serving within the grace renews, never fencing on failure',
+      facts('not-serving', stableMe, { automaticFailover: lease({ secondsSinceServing: 29, secondsSinceRenewed: 10 }) }), [label('none'), renew(false)],
+      'PostgreSQL is not serving: no role label (epoch 4, stable, primary pg-1, timeline 3)'],
+    ['a primary not serving within the grace, renewed recently: only the label goes',
+      facts('not-serving', stableMe, { automaticFailover: lease({ secondsSinceServing: 29, secondsSinceRenewed: 4 }) }), [label('none')],
+      'PostgreSQL is not serving: no role label (epoch 4, stable, primary pg-1, timeline 3)'],
+    ['a primary not serving for exactly the grace lets the lease lapse: only the label goes',
+      facts('not-serving', stableMe, { automaticFailover: lease({ secondsSinceServing: 30, secondsSinceRenewed: 10 }) }), [label('none')],
+      'PostgreSQL has not served for 30s (primaryRestartGraceSeconds): no longer renewing the lease, for a replica to take over once it lapses (epoch 4, stable, primary pg-1, timeline 3)'],
+    ['a pod not serving that the record does not name renews nothing',
+      facts('not-serving', stableOther, { automaticFailover: lease({ secondsSinceServing: 100, secondsSinceRenewed: 100, lease: held('pg-0') }) }), [label('none')],
+      'PostgreSQL is not serving: no role label (epoch 4, stable, primary pg-0, timeline 3)'],
+    ['the fenced old primary of a switchover renews nothing, reports its checkpoint',
+      facts('not-serving', switchFromMe, { automaticFailover: lease({ secondsSinceServing: 100, secondsSinceRenewed: 100 }) }), [label('none'), { do: 'report-checkpoint' }],
+      'PostgreSQL is not serving: no role label (epoch 5, switching-over, primary (none), timeline 3, synchronous standbys pg-0,pg-2 (job s-1: pg-1 -> pg-2))'],
+    ['a pod not serving and no record renews nothing',
+      facts('not-serving', 'absent', { automaticFailover: lease({ secondsSinceRenewed: 100, lease: NO_LEASE }) }), [label('none')], 'PostgreSQL is not serving: no role label (no leader record)'],
+
+    // A replica.
+    ['a replica whose view of the lease lapsed considers taking over, last',
+      facts('replica', stableOther, { automaticFailover: lease(lapsedOf0) }), [...replicaOf, { do: 'consider-takeover' }],
+      'PostgreSQL is a replica (epoch 4, stable, primary pg-0, timeline 3)'],
+    ['a replica one second before leaseSeconds: the lease is held, nothing said of it',
+      facts('replica', stableOther, { automaticFailover: lease({ ...lapsedOf0, secondsSinceLeaseChange: 14 }) }), replicaOf,
+      'PostgreSQL is a replica (epoch 4, stable, primary pg-0, timeline 3)'],
+    ['a lapse held back by the pause annotation: said in the reason, no takeover',
+      facts('replica', stableOther, { automaticFailover: lease({ ...lapsedOf0, lease: { ...held('pg-0'), paused: true } }) }), replicaOf,
+      'PostgreSQL is a replica (epoch 4, stable, primary pg-0, timeline 3); the lease of pg-0 has lapsed, but automatic failover is paused (failover.postgres.cdk8s.io/paused)'],
+    ['a lapse held back by minimumIntervalSeconds: said in the reason, no takeover',
+      facts('replica', stableOther, { automaticFailover: lease({ ...lapsedOf0, secondsSincePrimaryChange: 59 }) }), replicaOf,
+      'PostgreSQL is a replica (epoch 4, stable, primary pg-0, timeline 3); the lease of pg-0 has lapsed, but the primary changed less than 60s ago (minimumFailoverIntervalSeconds)'],
+    ['a primary that holds no lease is never taken over from, and that is not said each round',
+      facts('replica', stableOther, { automaticFailover: lease({ ...lapsedOf0, lease: NO_LEASE }) }), replicaOf, 'PostgreSQL is a replica (epoch 4, stable, primary pg-0, timeline 3)'],
+    ['a replica and no record: nothing to take over from',
+      facts('replica', 'absent', { automaticFailover: lease({ ...lapsedOf0, lease: NO_LEASE }) }), [label('replica'), { do: 'check-replica-wal' }], 'PostgreSQL is a replica (no leader record)'],
+    ['a replica during a failover: nothing to take over from',
+      facts('replica', failToMe, { automaticFailover: lease(lapsedOf0) }), [label('replica'), { do: 'check-replica-wal' }],
+      'PostgreSQL is a replica (epoch 5, failing-over, primary (none), timeline 3 (job f-1: pg-0 -> pg-1))'],
+    ['a replica the record names is promoted, not taken over with',
+      facts('replica', stableMe, { automaticFailover: lease({ ...lapsedOf0, lease: held(ME) }) }), promoted, 'the leader record names this pod as the primary: promoting it (epoch 4, stable, primary pg-1, timeline 3)'],
+
+    // The record cannot be read.
+    ['an unreadable record: a serving primary fences exactly at the renew deadline, before isolationFenceSeconds',
+      facts('primary', { kind: 'unreadable', error: 'no answer', last: stableMe }, { secondsSinceRecordRead: 3, automaticFailover: lease({ secondsSinceRenewed: 10 }) }), [{ do: 'fence' }],
+      'FENCING this primary: the leader record cannot be read (no answer), and its lease was last renewed 10s ago or more (renewDeadlineSeconds): a replica may take over once it lapses'],
+    ['an unreadable record: a primary one second before the renew deadline waits',
+      facts('primary', { kind: 'unreadable', error: 'no answer', last: stableMe }, { secondsSinceRecordRead: 3, automaticFailover: lease({ secondsSinceRenewed: 9 }) }), [],
+      'the leader record cannot be read (no answer): nothing changes (a primary fences itself after 10s)'],
+    ['an unreadable record: the isolation fence comes first once isolationFenceSeconds passed',
+      facts('primary', { kind: 'unreadable', error: 'no answer', last: stableMe }, { secondsSinceRecordRead: 10, automaticFailover: lease({ secondsSinceRenewed: 100 }) }), [{ do: 'fence' }],
+      'FENCING this primary: the leader record cannot be read (no answer) for 10s (isolated from the API?)'],
+    ['an unreadable record: the old primary of a switchover past its renew deadline fences and reports its checkpoint',
+      facts('primary', { kind: 'unreadable', error: 'no answer', last: switchFromMe }, { secondsSinceRecordRead: 0, automaticFailover: lease({ secondsSinceRenewed: 10 }) }),
+      [{ do: 'fence' }, { do: 'report-checkpoint' }], 'FENCING this primary: the leader record cannot be read (no answer), and its lease was last renewed 10s ago or more (renewDeadlineSeconds): a replica may take over once it lapses'],
+    ['an unreadable record: a replica does nothing, past any deadline',
+      facts('replica', { kind: 'unreadable', error: 'no answer', last: stableOther }, { secondsSinceRecordRead: 3, automaticFailover: lease({ secondsSinceRenewed: Infinity }) }), [],
+      'the leader record cannot be read (no answer): nothing changes (a primary fences itself after 10s)'],
+    ['an unreadable record: a pod not serving does nothing, past any deadline',
+      facts('not-serving', { kind: 'unreadable', error: 'no answer', last: stableMe }, { secondsSinceRecordRead: 3, automaticFailover: lease({ secondsSinceRenewed: Infinity }) }), [],
+      'the leader record cannot be read (no answer): nothing changes (a primary fences itself after 10s)'],
+    ['an unreadable record without automatic failover: a primary waits for isolationFenceSeconds',
+      facts('primary', { kind: 'unreadable', error: 'no answer', last: stableMe }, { secondsSinceRecordRead: 9 }), [],
+      'the leader record cannot be read (no answer): nothing changes (a primary fences itself after 10s)'],
+  ];
+
+  test.each(automatic)('%s', (_name, given, steps, reason) => {
+    const decided = decideSidecarStep(given);
+    expect(decided.steps).toEqual(steps);
+    expect(decided.reason).toBe(reason);
+  });
+
+  test('the renew deadline is read from the settings, not fixed: a later one waits, then fences', () => {
+    const unreadable = (secondsSinceRenewed: number) => decideSidecarStep(facts('primary', { kind: 'unreadable', error: 'no answer', last: stableMe },
+      { secondsSinceRecordRead: 0, isolationFenceSeconds: 100, automaticFailover: lease({ renewDeadlineSeconds: 40, secondsSinceRenewed }) }));
+    expect(unreadable(39)).toEqual({ steps: [], reason: 'the leader record cannot be read (no answer): nothing changes (a primary fences itself after 100s)' });
+    expect(unreadable(40)).toEqual({
+      steps: [{ do: 'fence' }],
+      reason: 'FENCING this primary: the leader record cannot be read (no answer), and its lease was last renewed 40s ago or more (renewDeadlineSeconds): a replica may take over once it lapses',
+    });
   });
 });
