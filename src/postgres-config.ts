@@ -5,7 +5,7 @@ import { AutomaticFailoverConfig, SidecarConfig, SIDECAR_CONFIG_VERSION } from '
 import { addObject } from './private/api-object';
 import { api, asJson } from './private/k8s';
 import { METRICS_QUERIES, METRICS_QUERIES_KEY, METRICS_USER, MONITORING_ROLE_SCRIPT, MONITORING_ROLE_SQL } from './private/metrics';
-import { clusterNames, ClusterNames, ISOLATION_FENCE_SECONDS, PATHS, POSTGRES_PORT, ROLE_LABEL, SUPERUSER } from './private/names';
+import { clusterNames, ClusterNames, ISOLATION_FENCE_SECONDS, LEASE_DEADLINE_FILE, PATHS, POSTGRES_PORT, ROLE_LABEL, SUPERUSER } from './private/names';
 import { unknownSettingReason } from './private/postgres-settings';
 import { renderConf, renderHba, Setting } from './private/postgresql-conf';
 import { AGENT_FILES, readAgentBundle, readScript, SCRIPT_FILES } from './private/scripts';
@@ -629,6 +629,7 @@ export class PostgresConfig extends Construct {
         [SCRIPT_FILES.common]: readScript(SCRIPT_FILES.common),
         [SCRIPT_FILES.ensureSecrets]: readScript(SCRIPT_FILES.ensureSecrets),
         [SCRIPT_FILES.backup]: readScript(SCRIPT_FILES.backup),
+        ...(this._automaticFailover.enabled ? { [SCRIPT_FILES.leaseFence]: readScript(SCRIPT_FILES.leaseFence) } : {}),
         ...(this.walArchive ? { [SCRIPT_FILES.archiveBackup]: readScript(SCRIPT_FILES.archiveBackup) } : {}),
       },
     }));
@@ -744,6 +745,7 @@ const AUTOMATIC_FAILOVER_OFF: AutomaticFailoverConfig = {
   primaryRestartGraceSeconds: 30,
   minimumIntervalSeconds: 60,
   maximumLagBytes: 1_048_576,
+  deadlineFile: LEASE_DEADLINE_FILE,
 };
 
 /** Seconds a primary past its renew deadline has to finish fencing itself before a replica may take over. */
@@ -814,6 +816,7 @@ function resolveAutomaticFailover(owner: string, options: AutomaticFailoverOptio
     primaryRestartGraceSeconds: restartGrace,
     minimumIntervalSeconds: minimumInterval,
     maximumLagBytes: maximumLag,
+    deadlineFile: LEASE_DEADLINE_FILE,
   };
 }
 

@@ -7,7 +7,7 @@ import {
   DEFAULT_METRICS_IMAGE, METRICS_CONFIG_DIR, METRICS_CONTAINER, METRICS_PORT, METRICS_PORT_NAME, METRICS_QUERIES_KEY, METRICS_USER,
 } from './private/metrics';
 import {
-  LABELER_CONTAINER, PATHS, podNames, POSTGRES_CONTAINER, POSTGRES_PORT, POSTGRES_PORT_NAME, POSTGRES_UID, SUPERUSER,
+  LABELER_CONTAINER, LEASE_FENCE_CONTAINER, PATHS, podNames, POSTGRES_CONTAINER, POSTGRES_PORT, POSTGRES_PORT_NAME, POSTGRES_UID, SUPERUSER,
 } from './private/names';
 import { AGENT_FILES, SCRIPT_FILES } from './private/scripts';
 import {
@@ -430,6 +430,27 @@ export class PostgresStatefulSet extends Construct {
                 credentialsMount,
               ],
             },
+            ...(config._automaticFailover.enabled ? [{
+              // The heartbeat fence of automatic failover: stops a primary whose agent did not renew its lease in time, even
+              // when the agent itself cannot act (lease-fence.sh). Bash builtins only: no process per look.
+              name: LEASE_FENCE_CONTAINER,
+              image: this.image,
+              command: ['/bin/bash', `${PATHS.scriptsDir}/${SCRIPT_FILES.leaseFence}`],
+              env: [
+                podNameEnv,
+                { name: 'PGDATA', value: PATHS.pgdata },
+                { name: 'LEASE_DEADLINE_FILE', value: config._automaticFailover.deadlineFile },
+                { name: 'RENEW_DEADLINE_SECONDS', value: String(config._automaticFailover.renewDeadlineSeconds) },
+              ],
+              resources: { requests: { cpu: quantity('5m'), memory: quantity('16Mi') } },
+              securityContext: restricted,
+              volumeMounts: [
+                // Read-write: fencing writes standby.signal.
+                { name: names.storageVolume, mountPath: PATHS.dataVolume },
+                scriptsMount,
+                runMount,
+              ],
+            } as k8s.Container] : []),
             ...(metrics ? [exporterContainer(metricsImage, config.configMapName, runMount, restricted)] : []),
           ],
           initContainers: config.generatedSecretNames.length > 0 ? [{

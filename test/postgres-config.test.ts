@@ -416,6 +416,7 @@ describe('PostgresConfig', () => {
       primaryRestartGraceSeconds: 30,
       minimumIntervalSeconds: 60,
       maximumLagBytes: 1_048_576,
+      deadlineFile: '/var/run/postgresql/lease-deadline',
     };
     const failsWith = (options: AutomaticFailoverOptions) => fails({ automaticFailover: options });
 
@@ -446,6 +447,7 @@ describe('PostgresConfig', () => {
         primaryRestartGraceSeconds: 45,
         minimumIntervalSeconds: 300,
         maximumLagBytes: 16_777_216,
+        deadlineFile: '/var/run/postgresql/lease-deadline',
       });
     });
 

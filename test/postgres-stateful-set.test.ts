@@ -36,6 +36,26 @@ describe('PostgresStatefulSet', () => {
     postgres = container(objects, 'postgres');
   });
 
+  test('automatic failover adds the heartbeat fence beside PostgreSQL, with the deadline the agent writes; without it, none', () => {
+    const without = statefulSet();
+    const names = (o: Manifest[]) => find(o, 'StatefulSet', 'postgres-cluster').spec.template.spec.containers.map((c: any) => c.name);
+    expect(names(without)).not.toContain('lease-fence');
+    expect(find(without, 'ConfigMap', 'postgres-cluster-init').data['lease-fence.sh']).toBeUndefined();
+    const withFence = statefulSet({}, { automaticFailover: { renewDeadlineSeconds: 4, leaseDurationSeconds: 7 } });
+    const fence = container(withFence, 'lease-fence');
+    const server = container(withFence, 'postgres');
+    // The image of PostgreSQL (bash, and the data directory's owner), the script of the ConfigMap.
+    expect(fence.image).toBe(server.image);
+    expect(fence.command).toEqual(['/bin/bash', '/opt/postgres-cluster/lease-fence.sh']);
+    expect(find(withFence, 'ConfigMap', 'postgres-cluster-init').data['lease-fence.sh']).toMatch(/^#!\/usr\/bin\/env bash\n/);
+    expect(envOf(fence, 'RENEW_DEADLINE_SECONDS').value).toBe('4');
+    expect(envOf(fence, 'PGDATA').value).toBe('/var/lib/postgresql/data/pgdata');
+    // The file the agent writes is the one the fence reads, in the pod's shared run directory.
+    expect(envOf(fence, 'LEASE_DEADLINE_FILE').value).toBe(sidecarDocument(withFence).automaticFailover.deadlineFile);
+    expect(fence.volumeMounts.map((m: any) => m.mountPath).sort()).toEqual(['/opt/postgres-cluster', '/var/lib/postgresql/data', '/var/run/postgresql']);
+    expect(fence.securityContext).toEqual(server.securityContext);
+  });
+
   test('runs 3 pods of postgres:15 under the headless Service, all at once (the leader record decides roles, not start order)', () => {
     expect(sts.spec).toMatchObject({ replicas: 3, serviceName: 'postgres-headless', podManagementPolicy: 'Parallel' });
     expect(postgres.image).toBe('postgres:15');

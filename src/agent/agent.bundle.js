@@ -5373,7 +5373,8 @@ var AUTOMATIC_FAILOVER = {
   renewDeadlineSeconds: "seconds",
   primaryRestartGraceSeconds: "seconds",
   minimumIntervalSeconds: "count",
-  maximumLagBytes: "count"
+  maximumLagBytes: "count",
+  deadlineFile: "path"
 };
 var USERS = { superuser: "name", replication: "name", app: "string", network: "name" };
 var FIELDS = {
@@ -7122,6 +7123,8 @@ var SidecarAgent = class {
     await this.readRecord(started);
     this.server = observedRole(this.config.pgdata);
     if (this.server !== "not-serving") this.servingAt = this.env.monotonic();
+    const named = this.record?.state === "stable" && this.record.primary === this.podName;
+    if (this.apiUp && !named) this.removeDeadline();
     if (this.apiUp && this.switchoverRequest !== void 0) await this.carryOutSwitchoverRequest(this.switchoverRequest);
     const plan2 = decideSidecarStep(await this.facts());
     if (plan2.reason !== this.lastReason) {
@@ -7394,9 +7397,11 @@ ${text}
     if (record === void 0) return true;
     const started = this.env.monotonic();
     const renewal = await this.renewal();
+    const startedUptime = this.env.uptime();
     const done = await this.swap(record, false, renewal.spec, renewal.annotations);
     if (done.ok) {
       this.renewedAt = started;
+      this.writeDeadline(startedUptime);
       if (this.lastRenewProblem !== "") this.log("renewed the lease again");
       this.lastRenewProblem = "";
       return true;
@@ -7412,6 +7417,30 @@ ${text}
     this.lastRenewProblem = problem;
     if (done.status === 409) this.soon = true;
     return false;
+  }
+  /**
+   * The heartbeat fence's deadline (lease-fence.sh): this renewal's start on the pod's shared clock, plus the renew
+   * deadline, in hundredths of a second; replaced whole (rename). The fence stops PostgreSQL once it has passed.
+   */
+  writeDeadline(startedUptime) {
+    const settings = this.config.automaticFailover;
+    const file = settings.deadlineFile;
+    try {
+      fs3.writeFileSync(`${file}.new`, `${Math.floor(startedUptime * 100) + settings.renewDeadlineSeconds * 100}
+`);
+      fs3.renameSync(`${file}.new`, file);
+    } catch (error) {
+      this.log(`could not write ${file} (${error.message}): the heartbeat fence stops this primary at the last deadline written`);
+    }
+  }
+  /** Not the primary: no deadline for the heartbeat fence (a promotion later must not find an old one, long passed). */
+  removeDeadline() {
+    if (!this.config.automaticFailover.enabled) return;
+    try {
+      fs3.rmSync(this.config.automaticFailover.deadlineFile, { force: true });
+    } catch (error) {
+      this.log(`could not remove ${this.config.automaticFailover.deadlineFile} (${error.message})`);
+    }
   }
   /** Without automatic failover, a lease left on the record goes (a replica with automatic failover would see it lapse). */
   async releaseLease() {
@@ -7466,6 +7495,7 @@ ${text}
     this.logTakeover(decision.reason);
     if (decision.kind === "wait") return true;
     const started = this.env.monotonic();
+    const startedUptime = this.env.uptime();
     const renewal = await this.renewal();
     const done = await this.swap(decision.record, false, { ...renewal.spec, holderIdentity: this.podName }, { [WAL_POSITION_ANNOTATION]: null });
     if (!done.ok) {
@@ -7474,6 +7504,7 @@ ${text}
       return false;
     }
     this.renewedAt = started;
+    this.writeDeadline(startedUptime);
     const message = `${this.podName} took over from ${record.primary}, whose lease lapsed (${describeRecord(this.record)})`;
     const unlabelled = await this.kube.labelPod(record.primary, this.config.roleLabel, null);
     if (!unlabelled.ok) this.log(`could not remove the ${this.config.roleLabel} label of ${record.primary} (${unlabelled.message}); its agent removes it when it can`);
@@ -7503,6 +7534,7 @@ ${text}
    * record what it follows. The label goes while PostgreSQL stops; a fast shutdown hands every WAL record to the replicas.
    */
   async fence() {
+    this.removeDeadline();
     const unlabel = this.kube.labelPod(this.podName, this.config.roleLabel, null);
     try {
       writeStandbySignal(this.config.pgdata);
@@ -7848,6 +7880,7 @@ async function main(args) {
     agent = new SidecarAgent(config, podName, kube, {
       monotonic: () => performance.now() / 1e3,
       wallMicros: () => Date.now() * 1e3,
+      uptime: () => Number(fs4.readFileSync("/proc/uptime", "utf8").split(" ")[0]),
       log: write(`${podName} role-labeler`)
     });
   } catch (error) {

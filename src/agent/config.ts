@@ -42,6 +42,11 @@ export interface AutomaticFailoverConfig {
   readonly minimumIntervalSeconds: number;
   /** A replica further than this behind the primary's last published WAL position never takes over. */
   readonly maximumLagBytes: number;
+  /**
+   * The heartbeat fence's file (lease-fence.sh): after each successful renewal, the /proc/uptime in hundredths of a
+   * second at which this renewal's deadline passes; removed when this pod is not the primary.
+   */
+  readonly deadlineFile: string;
 }
 
 /** The role names the cluster uses. */
@@ -115,6 +120,7 @@ const AUTOMATIC_FAILOVER: Readonly<Record<keyof AutomaticFailoverConfig, Kind>> 
   primaryRestartGraceSeconds: 'seconds',
   minimumIntervalSeconds: 'count',
   maximumLagBytes: 'count',
+  deadlineFile: 'path',
 };
 
 const USERS: Readonly<Record<keyof SidecarUsers, Kind>> = { superuser: 'name', replication: 'name', app: 'string', network: 'name' };

@@ -61,6 +61,7 @@ async function main(args: readonly string[]): Promise<number> {
     agent = new SidecarAgent(config, podName, kube, {
       monotonic: () => performance.now() / 1000,
       wallMicros: () => Date.now() * 1000,
+      uptime: () => Number(fs.readFileSync('/proc/uptime', 'utf8').split(' ')[0]),
       log: write(`${podName} role-labeler`),
     });
   } catch (error) {

@@ -58,6 +58,11 @@ export interface SidecarEnvironment {
   readonly monotonic: () => number;
   /** Microseconds since the epoch (the entrypoint compares the record copy's read_at with its own clock). */
   readonly wallMicros: () => number;
+  /**
+   * Seconds of /proc/uptime: the monotonic clock that every container of the pod shares, on which the heartbeat fence
+   * (lease-fence.sh) reads the renewal deadline.
+   */
+  readonly uptime: () => number;
   readonly log: (line: string) => void;
 }
 
@@ -232,6 +237,8 @@ export class SidecarAgent {
     await this.readRecord(started);
     this.server = observedRole(this.config.pgdata);
     if (this.server !== 'not-serving') this.servingAt = this.env.monotonic();
+    const named = this.record?.state === 'stable' && this.record.primary === this.podName;
+    if (this.apiUp && !named) this.removeDeadline();
     if (this.apiUp && this.switchoverRequest !== undefined) await this.carryOutSwitchoverRequest(this.switchoverRequest);
     const plan = decideSidecarStep(await this.facts());
     if (plan.reason !== this.lastReason) {
@@ -493,9 +500,11 @@ export class SidecarAgent {
     if (record === undefined) return true;
     const started = this.env.monotonic();
     const renewal = await this.renewal();
+    const startedUptime = this.env.uptime();
     const done = await this.swap(record, false, renewal.spec, renewal.annotations);
     if (done.ok) {
       this.renewedAt = started;
+      this.writeDeadline(startedUptime);
       if (this.lastRenewProblem !== '') this.log('renewed the lease again');
       this.lastRenewProblem = '';
       return true;
@@ -512,6 +521,31 @@ export class SidecarAgent {
     // A conflict: the record changed; decide again on what it says now.
     if (done.status === 409) this.soon = true;
     return false;
+  }
+
+  /**
+   * The heartbeat fence's deadline (lease-fence.sh): this renewal's start on the pod's shared clock, plus the renew
+   * deadline, in hundredths of a second; replaced whole (rename). The fence stops PostgreSQL once it has passed.
+   */
+  private writeDeadline(startedUptime: number): void {
+    const settings = this.config.automaticFailover;
+    const file = settings.deadlineFile;
+    try {
+      fs.writeFileSync(`${file}.new`, `${Math.floor(startedUptime * 100) + settings.renewDeadlineSeconds * 100}\n`);
+      fs.renameSync(`${file}.new`, file);
+    } catch (error) {
+      this.log(`could not write ${file} (${(error as Error).message}): the heartbeat fence stops this primary at the last deadline written`);
+    }
+  }
+
+  /** Not the primary: no deadline for the heartbeat fence (a promotion later must not find an old one, long passed). */
+  private removeDeadline(): void {
+    if (!this.config.automaticFailover.enabled) return;
+    try {
+      fs.rmSync(this.config.automaticFailover.deadlineFile, { force: true });
+    } catch (error) {
+      this.log(`could not remove ${this.config.automaticFailover.deadlineFile} (${(error as Error).message})`);
+    }
   }
 
   /** Without automatic failover, a lease left on the record goes (a replica with automatic failover would see it lapse). */
@@ -568,6 +602,7 @@ export class SidecarAgent {
     this.logTakeover(decision.reason);
     if (decision.kind === 'wait') return true;
     const started = this.env.monotonic();
+    const startedUptime = this.env.uptime();
     const renewal = await this.renewal();
     const done = await this.swap(decision.record, false, { ...renewal.spec, holderIdentity: this.podName }, { [WAL_POSITION_ANNOTATION]: null });
     if (!done.ok) {
@@ -576,6 +611,7 @@ export class SidecarAgent {
       return false;
     }
     this.renewedAt = started;
+    this.writeDeadline(startedUptime);
     const message = `${this.podName} took over from ${record.primary}, whose lease lapsed (${describeRecord(this.record)})`;
     // A dead or cut-off primary's agent cannot take its label away, and the endpoints of a pod on a lost node stay: the
     // label goes before this pod is labelled, or the write Service would reach both.
@@ -610,6 +646,7 @@ export class SidecarAgent {
    * record what it follows. The label goes while PostgreSQL stops; a fast shutdown hands every WAL record to the replicas.
    */
   private async fence(): Promise<void> {
+    this.removeDeadline();
     const unlabel = this.kube.labelPod(this.podName, this.config.roleLabel, null);
     try {
       writeStandbySignal(this.config.pgdata);

@@ -30,6 +30,9 @@ export interface ClusterNames {
 
 /** The pod label that carries a pod's replication role. */
 export const ROLE_LABEL = 'role';
+
+/** The heartbeat fence's container (lease-fence.sh), with automatic failover. */
+export const LEASE_FENCE_CONTAINER = 'lease-fence';
 export const PRIMARY_ROLE = 'primary';
 export const REPLICA_ROLE = 'replica';
 
@@ -64,6 +67,9 @@ export const PATHS = {
   /** pgBackRest's configuration, a key of the cluster's ConfigMap. */
   pgbackrestConf: '/etc/postgresql/pgbackrest.conf',
 } as const;
+
+/** The primary's renewal deadline (automatic failover), written by its agent, read by its heartbeat fence. */
+export const LEASE_DEADLINE_FILE = `${PATHS.runDir}/lease-deadline`;
 
 /**
  * Timing of the record's safety rules. A primary's sidecar fences it after ISOLATION seconds without

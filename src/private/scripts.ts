@@ -12,6 +12,7 @@ export const SCRIPT_FILES = {
   backup: 'backup.sh',
   archiveBackup: 'archive-backup.sh',
   createReplicationUser: 'create-replication-user.sh',
+  leaseFence: 'lease-fence.sh',
 } as const;
 
 /** The agent's keys in the scripts ConfigMap: its bundle, and the sidecar's configuration document. */

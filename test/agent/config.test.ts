@@ -54,6 +54,7 @@ describe('the sidecar configuration document', () => {
         primaryRestartGraceSeconds: 30,
         minimumIntervalSeconds: 60,
         maximumLagBytes: 1048576,
+        deadlineFile: '/var/run/postgresql/lease-deadline',
       },
     });
   });
@@ -68,6 +69,7 @@ describe('the sidecar configuration document', () => {
       primaryRestartGraceSeconds: 30,
       minimumIntervalSeconds: 60,
       maximumLagBytes: 0,
+      deadlineFile: '/var/run/postgresql/lease-deadline',
     });
   });
 

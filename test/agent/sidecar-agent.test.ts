@@ -196,6 +196,7 @@ const AUTOMATIC_FAILOVER_OFF = {
   primaryRestartGraceSeconds: 30,
   minimumIntervalSeconds: 60,
   maximumLagBytes: 1048576,
+  deadlineFile: '/nonexistent/lease-deadline',
 };
 
 /** A valid configuration document (as config.test.ts synthesizes it), with this test's paths and names. */
@@ -255,7 +256,9 @@ function agentOf(pod: string, overrides: Partial<SidecarConfig>, kube: KubeClien
   writeSecret(path.join(config.appSecretDir, 'password'), 'app-secret');
   const clock = { monotonic: 1000, wall: 1_700_000_000_000_000 };
   const logs: string[] = [];
-  const env: SidecarEnvironment = { monotonic: () => clock.monotonic, wallMicros: () => clock.wall, log: line => logs.push(line) };
+  const env: SidecarEnvironment = {
+    monotonic: () => clock.monotonic, wallMicros: () => clock.wall, uptime: () => clock.monotonic, log: line => logs.push(line),
+  };
   const agent = new SidecarAgent(config, pod, kube, env);
   return {
     agent,

@@ -30,7 +30,6 @@ describe('automatic failover', () => {
       },
     });
     cluster = await E2eCluster.start({ manifest, replicas: 3 });
-    await cluster.sql('postgres-write', 'CREATE TABLE writes (v int PRIMARY KEY)');
     await waitForStreaming(cluster, POD(0), [POD(1), POD(2)]);
   });
 
@@ -38,14 +37,20 @@ describe('automatic failover', () => {
     await cluster?.destroy();
   });
 
+  /** Each writer's table: its own, as each counts from 1. */
+  const tables = new Map<Writer, string>();
+
   async function lostRows(writer: Writer, primary: string): Promise<number[]> {
-    const rows = new Set(await valuesOn(cluster, primary, 'writes'));
+    const rows = new Set(await valuesOn(cluster, primary, tables.get(writer)!));
     return writer.acknowledged.filter(v => !rows.has(v));
   }
 
   /** Writes while `what` runs, then stops; the writer. */
   async function writing(what: (writer: Writer) => Promise<void>): Promise<Writer> {
-    const writer = new Writer(cluster, 'writes');
+    const table = `writes_${tables.size}`;
+    expect(await cluster.sql('postgres-write', `CREATE TABLE ${table} (v int PRIMARY KEY)`)).toMatchObject({ code: 0 });
+    const writer = new Writer(cluster, table);
+    tables.set(writer, table);
     writer.start();
     try {
       await waitFor('some writes', () => writer.acknowledged.length >= 10, 20_000);
@@ -121,6 +126,36 @@ describe('automatic failover', () => {
     expect(await lostRows(writer, next.primary)).toEqual([]);
     expect(cluster.writeServiceViolations).toEqual([]);
     await cluster.reconnect(record.primary);
+    await waitForStreaming(cluster, next.primary, others(next.primary), 90_000);
+  }));
+
+  test('the primary\'s agent frozen (SIGSTOP) past the lease: its heartbeat fence stops PostgreSQL before a replica takes over; no row lost', () => step(cluster, async () => {
+    const record = leader(cluster);
+    const agent = cluster.pod(record.primary).container('role-labeler').process!.pid!;
+    const fenceLog = cluster.pod(record.primary).logMark('lease-fence');
+    let frozen = 0;
+    const writer = await writing(async w => {
+      frozen = Date.now();
+      process.kill(agent, 'SIGSTOP');
+      try {
+        await waitFor('writes on a new primary', () => w.attempts.some(a => a.ok && a.startedAt >= frozen && a.server !== record.primary), 30_000, 50);
+        await waitFor('more writes', () => w.attempts.filter(a => a.ok && a.server !== record.primary).length >= 10, 20_000);
+      } finally {
+        process.kill(agent, 'SIGCONT');
+      }
+    });
+    const next = leader(cluster);
+    expect(next).toMatchObject({ state: 'stable', epoch: String(Number(record.epoch) + 1) });
+    // The fence (not the frozen agent) stopped the old primary, and before the new one took its first write.
+    const fenced = /^(\S+) \S+ lease-fence: FENCING this primary: its agent has not renewed the lease in time/m.exec(cluster.pod(record.primary).logSince(fenceLog, 'lease-fence'));
+    expect(fenced).not.toBeNull();
+    const firstNew = writer.firstSuccessAfter(frozen, next.primary)!;
+    expect(Date.parse(fenced![1])).toBeLessThan(firstNew);
+    const lastOld = Math.max(...writer.attempts.filter(a => a.ok && a.server === record.primary).map(a => a.at));
+    expect(lastOld).toBeLessThan(firstNew);
+    expect(await lostRows(writer, next.primary)).toEqual([]);
+    expect(cluster.writeServiceViolations).toEqual([]);
+    // Woken, the agent finds another primary recorded: its pod rejoins as a replica.
     await waitForStreaming(cluster, next.primary, others(next.primary), 90_000);
   }));
 

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# The heartbeat fence of automatic failover, its own container beside PostgreSQL: a primary whose agent has not renewed
+# the leader record's lease in time stops taking writes, even when the agent itself cannot act (frozen, killed,
+# restarting in a loop). The agent writes LEASE_DEADLINE_FILE after each successful renewal: the /proc/uptime (a
+# monotonic clock all the pod's containers share), in hundredths of a second, at which its renewal deadline passes.
+# Past it, or with no such file RENEW_DEADLINE_SECONDS after PostgreSQL was first seen serving as a primary, this fences
+# the primary as the agent does: standby.signal, then a fast shutdown (SIGINT to the postmaster: the pod shares one
+# process namespace). A replica takes over only LEASE seconds after the last renewal it saw, at least two seconds later.
+# Each look costs no process: the files are read with builtins, and the wait is a read with a timeout.
+set -euo pipefail
+: "${PGDATA:?}" "${LEASE_DEADLINE_FILE:?}" "${RENEW_DEADLINE_SECONDS:?}" "${POD_NAME:?}"
+: "${CHECK_SECONDS:=0.2}"
+LOG_NAME="$POD_NAME lease-fence"
+# shellcheck source=SCRIPTDIR/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+# A pipe nobody writes to: `read -t` on it is a sleep without a process.
+exec {NAP}<> <(:)
+
+# /proc/uptime in hundredths of a second ("12345.67 ..." -> 1234567).
+now() {
+  local uptime _
+  read -r uptime _ < /proc/uptime
+  NOW=$((10#${uptime/./}))
+}
+
+# A postmaster that says it is ready and is not a standby: a primary taking writes. POSTMASTER: its pid.
+serving_primary() {
+  local -a lines=()
+  POSTMASTER=""
+  [ -e "$PGDATA/standby.signal" ] && return 1
+  mapfile -t -n 8 lines < "$PGDATA/postmaster.pid" 2> /dev/null || return 1
+  [ "${#lines[@]}" -ge 8 ] && [ "${lines[7]// /}" = ready ] && [ -d "/proc/${lines[0]}" ] || return 1
+  POSTMASTER=${lines[0]}
+}
+
+# The deadline the agent wrote, or "" when there is none (DEADLINE).
+deadline() {
+  DEADLINE=""
+  read -r DEADLINE < "$LEASE_DEADLINE_FILE" 2> /dev/null || true
+  [[ $DEADLINE =~ ^[0-9]+$ ]] || DEADLINE=""
+}
+
+fence() {
+  log "FENCING this primary: $*; a replica may take over once the lease lapses"
+  : > "$PGDATA/standby.signal"
+  kill -INT "$POSTMASTER" 2> /dev/null || true
+}
+
+log "watching $PGDATA: a primary whose lease is not renewed within ${RENEW_DEADLINE_SECONDS}s stops taking writes"
+primary_since=""
+while :; do
+  read -r -t "$CHECK_SECONDS" -u "$NAP" _ || true
+  if ! serving_primary; then
+    primary_since=""
+    continue
+  fi
+  now
+  [ -n "$primary_since" ] || primary_since=$NOW
+  deadline
+  if [ -n "$DEADLINE" ]; then
+    if (( NOW >= DEADLINE )); then fence "its agent has not renewed the lease in time (deadline passed $(( (NOW - DEADLINE) / 100 )).$(( (NOW - DEADLINE) % 100 / 10 ))s ago)"; fi
+  elif (( NOW - primary_since >= RENEW_DEADLINE_SECONDS * 100 )); then
+    fence "PostgreSQL has served as a primary for ${RENEW_DEADLINE_SECONDS}s and its agent has renewed no lease"
+  fi
+done
