@@ -6090,6 +6090,19 @@ var LocalPostgres = class {
       return rows[0].streaming > 0;
     });
   }
+  /**
+   * Ends a replica's WAL receiver, if one runs: SIGTERM, as the pod shares one process namespace (pg_terminate_backend
+   * cannot: it is an auxiliary process). The startup process starts another, which connects anew.
+   */
+  async endWalReceiver() {
+    const pid = await this.session("finding the WAL receiver", async (query) => (await query("SELECT pid FROM pg_stat_wal_receiver"))[0]?.pid);
+    if (typeof pid !== "number") return;
+    try {
+      process.kill(pid, "SIGTERM");
+    } catch (error) {
+      if (error.code !== "ESRCH") throw error;
+    }
+  }
   /** pg_reload_conf(): the configuration (and certificate) again; wakes a replica's startup process. */
   async reload() {
     await this.session("reloading the configuration", async (query) => {
@@ -6143,6 +6156,29 @@ var LocalPostgres = class {
       const rows = await query(`SELECT count(*)::int AS caught_up FROM pg_stat_replication
         WHERE application_name = ANY ($1::text[]) AND flush_lsn >= $2::pg_lsn`, [names, lsn]);
       return rows[0].caught_up;
+    });
+  }
+  /**
+   * The failsafe's question: do all these standbys stream from this primary now? It writes a WAL record (a logical
+   * message outside any transaction: no commit, no wait for a synchronous standby) and waits up to timeoutMs for each to
+   * reply having written it (pg_stat_replication: a reply sent after the message, its write position past it). A standby
+   * that cannot reach this primary cannot reply.
+   */
+  async standbysAnswer(names, timeoutMs) {
+    return this.session("asking the standbys to reply", async (query) => {
+      const [ping] = await query(`SELECT clock_timestamp() AS at,
+        pg_logical_emit_message(false, 'postgres-cluster-failsafe', '')::text AS lsn`);
+      const deadline = Date.now() + timeoutMs;
+      for (; ; ) {
+        const rows = await query(
+          `SELECT count(DISTINCT application_name)::int AS replied FROM pg_stat_replication
+          WHERE application_name = ANY ($1::text[]) AND state = 'streaming' AND reply_time >= $2 AND write_lsn >= $3::pg_lsn`,
+          [names, ping.at, ping.lsn]
+        );
+        if (rows[0].replied === names.length) return true;
+        if (Date.now() >= deadline) return false;
+        await sleep2(50);
+      }
     });
   }
   /** The WAL receiver has streamed for a second (common.sh STREAMED_A_SECOND_SQL). */
@@ -6706,6 +6742,9 @@ function decideTakeover(facts) {
   const wait = (reason) => ({ kind: "wait", reason: `not taking over from ${record.primary}: ${reason}` });
   const serving = facts.peers.filter((peer) => peer.role === "primary").map((peer) => peer.pod);
   if (serving.length > 0) return wait(`${serving.join(", ")} still serves as a primary`);
+  if (facts.secondsSincePrimaryAnswered < facts.leaseSeconds) {
+    return wait(`it answered as a primary less than ${facts.leaseSeconds}s ago, and may still serve (failsafe) until it misses this pod`);
+  }
   if (self.role !== "replica" || parseLsn(self.lsn) === void 0) return wait(`this pod's PostgreSQL is not a replica that answers (${self.role} at ${self.lsn})`);
   if (record.systemIdentifier !== void 0 && facts.systemIdentifier !== record.systemIdentifier) {
     return wait(`this pod's data is not the recorded cluster's (system identifier ${facts.systemIdentifier ?? "unknown"}, recorded ${record.systemIdentifier})`);
@@ -6825,10 +6864,14 @@ function decideSidecarStep(facts) {
     const why = `the leader record cannot be read (${facts.record.error})`;
     const steps = [{ do: "fence" }];
     if (owesCheckpoint(facts.record.last, me)) steps.push({ do: "report-checkpoint" });
+    const lease = facts.automaticFailover;
+    const pastDeadline = lease !== void 0 && lease.secondsSinceRenewed >= lease.renewDeadlineSeconds;
+    if (facts.server === "primary" && lease !== void 0 && facts.failsafe === true && (pastDeadline || facts.secondsSinceRecordRead >= facts.isolationFenceSeconds)) {
+      return plan(`FAILSAFE: ${why}, but every other pod streams from this primary: it keeps serving (a replica takes over only from a primary that does not answer)`);
+    }
     if (facts.server === "primary" && facts.secondsSinceRecordRead >= facts.isolationFenceSeconds) {
       return plan(`FENCING this primary: ${why} for ${facts.secondsSinceRecordRead}s (isolated from the API?)`, ...steps);
     }
-    const lease = facts.automaticFailover;
     if (facts.server === "primary" && lease !== void 0 && lease.secondsSinceRenewed >= lease.renewDeadlineSeconds) {
       return plan(`FENCING this primary: ${why}, and its lease was last renewed ${lease.renewDeadlineSeconds}s ago or more (renewDeadlineSeconds): a replica may take over once it lapses`, ...steps);
     }
@@ -6872,7 +6915,7 @@ function decidePrimary(facts, record) {
     const lease = facts.automaticFailover;
     if (lease !== void 0) {
       const renewal = primaryRenewal(lease, record, true);
-      if (renewal.renew !== "no") steps.push({ do: "renew", fenceOnFailure: renewal.renew === "or-fence" });
+      if (renewal.renew !== "no") steps.push({ do: "renew", fenceOnFailure: renewal.renew === "or-fence" && facts.failsafe !== true });
     } else if (facts.leaseShown) {
       steps.push({ do: "release-lease" });
     }
@@ -6971,6 +7014,9 @@ var SHUTDOWN_TIMEOUT_MS = 6e4;
 var PROMOTE_TIMEOUT_MS = 6e4;
 var RECORD_COPY_SECONDS = 2;
 var HANDOVER_SECONDS = 20;
+var FAILSAFE_REPLY_MS = 1e3;
+var FAILSAFE_EVERY_MS = 500;
+var FAILSAFE_HOLDS_SECONDS = 2;
 var WAL_CHECK_EVERY_SECONDS = 3;
 function passfileField(value) {
   return value.replace(/\\/g, "\\\\").replace(/:/g, "\\:");
@@ -7055,6 +7101,12 @@ var SidecarAgent = class {
   servingAt;
   lastRenewProblem = "";
   lastTakeoverReason = "";
+  /** The cluster's other pods as the API listed them last (the failsafe asks whether each streams from this primary). */
+  knownOthers;
+  /** When (monotonic) each pod last answered this replica, as a candidate, that it serves as a primary. */
+  primaryAnsweredAt = /* @__PURE__ */ new Map();
+  /** When (monotonic) the failsafe last found every other pod replying (failsafeLoop). */
+  failsafeHeldAt = -Infinity;
   log(message) {
     this.env.log(message);
   }
@@ -7062,11 +7114,12 @@ var SidecarAgent = class {
   async run(signal) {
     this.log(`watching ${this.config.pgdata} and leader record ${this.config.leaderRecord}; label "${this.config.roleLabel}"`);
     const watching = followLease(this.kube, this.config.leaderRecord, () => this.wake?.(), signal);
+    const failsafe = this.failsafeLoop(signal);
     while (!signal.aborted) {
       await this.round();
       await this.nap(signal);
     }
-    await watching;
+    await Promise.all([watching, failsafe]);
     await this.handOverIfDeleted();
     if (this.applied !== "") await this.kube.labelPod(this.podName, this.config.roleLabel, null);
     await this.pg.close();
@@ -7219,8 +7272,36 @@ ${text}
       syncReplicas: this.config.synchronousReplicas,
       receivedBeyondCheckpoint: switchingToMe ? await this.attempt(() => this.pg.receivedBeyond(current.checkpoint)) : void 0,
       automaticFailover: this.automaticFailoverFacts(),
-      leaseShown: this.lease.renewTime !== void 0 || this.lease.leaseDurationSeconds !== void 0
+      leaseShown: this.lease.renewTime !== void 0 || this.lease.leaseDurationSeconds !== void 0,
+      failsafe: this.config.automaticFailover.enabled ? this.env.monotonic() - this.failsafeHeldAt < FAILSAFE_HOLDS_SECONDS : void 0
     };
+  }
+  /**
+   * Automatic failover's failsafe, apart from the rounds (whose calls to an API that does not answer take apiTimeoutSeconds
+   * each): twice a second, while this pod is the recorded primary, serves, and has not renewed for renewSeconds, it asks
+   * every other pod (as last listed) to reply to WAL written now. When all do, each of them reaches this primary, so none
+   * takes over (a candidate waits a lease after this primary last answered it): the heartbeat fence's deadline moves on,
+   * and the rounds do not fence. Once one stops replying, the deadline stays, and the fence comes within renewDeadlineSeconds.
+   */
+  async failsafeLoop(signal) {
+    const settings = this.config.automaticFailover;
+    while (settings.enabled && !signal.aborted) {
+      await new Promise((resolve) => setTimeout(resolve, FAILSAFE_EVERY_MS));
+      const record = this.record;
+      const others = this.knownOthers;
+      if (record?.state !== "stable" || record.primary !== this.podName || others === void 0) continue;
+      const overdue = (settings.renewSeconds + settings.renewDeadlineSeconds) / 2;
+      if (this.env.monotonic() - this.renewedAt < overdue || observedRole(this.config.pgdata) !== "primary") continue;
+      const askedAt = this.env.monotonic();
+      const askedUptime = this.env.uptime();
+      const held = others.length === 0 || await this.attempt(() => this.pg.standbysAnswer(others, FAILSAFE_REPLY_MS)) === true;
+      if (!held || this.renewedAt >= askedAt || this.record?.state !== "stable" || this.record.primary !== this.podName) continue;
+      if (this.env.monotonic() - this.failsafeHeldAt >= FAILSAFE_HOLDS_SECONDS) {
+        this.log(`FAILSAFE: the lease cannot be renewed, but every other pod (${others.join(", ") || "none"}) streams from this primary and replies: it keeps serving (a replica takes over only from a primary that has not answered it for a lease)`);
+      }
+      this.failsafeHeldAt = askedAt;
+      this.writeDeadline(askedUptime);
+    }
   }
   automaticFailoverFacts() {
     const settings = this.config.automaticFailover;
@@ -7251,6 +7332,7 @@ ${text}
   async otherPods() {
     const listed = await this.kube.listPods(this.config.clusterSelector);
     if (!listed.ok) return void 0;
+    this.knownOthers = listed.value.map((pod) => pod.name).filter((name) => name !== this.podName).sort();
     const me = listed.value.find((pod) => pod.name === this.podName);
     this.labelSeen = me === void 0 ? void 0 : me.labels[this.config.roleLabel] ?? "";
     this.othersLabeled = listed.value.filter((pod) => pod.name !== this.podName && pod.labels[this.config.roleLabel] === "primary").map((pod) => pod.name);
@@ -7476,6 +7558,7 @@ ${text}
       this.attempt(() => this.pg.status()),
       ...others.map((pod) => peerStatus(connection(`${pod}.${this.config.peerDomain}`)))
     ]);
+    if (answers[others.indexOf(record.primary)]?.role === "primary") this.primaryAnsweredAt.set(record.primary, this.env.monotonic());
     const peers = others.map((pod, i) => {
       const answer = answers[i];
       if (answer === void 0) return { pod, role: "unreachable", lsn: "?" };
@@ -7490,7 +7573,9 @@ ${text}
       otherPods: others,
       syncReplicas: this.config.synchronousReplicas,
       maximumLagBytes: this.config.automaticFailover.maximumLagBytes,
-      primaryWalPosition: this.lease.walPosition
+      primaryWalPosition: this.lease.walPosition,
+      leaseSeconds: this.config.automaticFailover.leaseSeconds,
+      secondsSincePrimaryAnswered: this.env.monotonic() - (this.primaryAnsweredAt.get(record.primary) ?? -Infinity)
     });
     this.logTakeover(decision.reason);
     if (decision.kind === "wait") return true;
@@ -7742,13 +7827,17 @@ ${text}
   }
   /**
    * A new primary's timeline: a replica that does not stream on it yet is woken out of its wal_retrieve_retry_interval
-   * wait (a reload wakes the startup process, which then connects at once), once per epoch and timeline.
+   * wait (a reload wakes the startup process, which then connects at once), once per epoch and timeline. A WAL receiver
+   * that still holds a connection to the old primary (a partitioned node sends no reset: it would wait for
+   * wal_receiver_timeout, and a synchronous primary for it) is ended first: it reconnects through the write Service.
    */
   async followNewPrimary(epoch, timeline) {
     const key = `${epoch}/${timeline}`;
     if (key === this.followed) return;
     this.followed = key;
-    if (await this.attempt(() => this.pg.streamingOnTimeline(timeline)) === false) await this.attempt(() => this.pg.reload());
+    if (await this.attempt(() => this.pg.streamingOnTimeline(timeline)) !== false) return;
+    await this.attempt(() => this.pg.endWalReceiver());
+    await this.attempt(() => this.pg.reload());
   }
   /**
    * A replica that has not streamed for walCheckSeconds although the primary answers: if the primary no longer has the WAL

@@ -137,6 +137,10 @@ export interface TakeoverFacts {
   readonly maximumLagBytes: number;
   /** The primary's WAL position at its last renewal, if it published one. */
   readonly primaryWalPosition: string | undefined;
+  /** The lease's duration (leaseSeconds). */
+  readonly leaseSeconds: number;
+  /** Since the record's primary last answered this pod that it serves as a primary (Infinity: not since the lease lapsed). */
+  readonly secondsSincePrimaryAnswered: number;
 }
 
 export type TakeoverDecision =
@@ -155,6 +159,11 @@ export function decideTakeover(facts: TakeoverFacts): TakeoverDecision {
   const wait = (reason: string): TakeoverDecision => ({ kind: 'wait', reason: `not taking over from ${record.primary}: ${reason}` });
   const serving = facts.peers.filter(peer => peer.role === 'primary').map(peer => peer.pod);
   if (serving.length > 0) return wait(`${serving.join(', ')} still serves as a primary`);
+  // A primary that answered lately may serve on in failsafe mode (it cannot reach the API, but its replicas reach it); it
+  // fences itself within a round of missing this pod's replies, well within a lease.
+  if (facts.secondsSincePrimaryAnswered < facts.leaseSeconds) {
+    return wait(`it answered as a primary less than ${facts.leaseSeconds}s ago, and may still serve (failsafe) until it misses this pod`);
+  }
   if (self.role !== 'replica' || parseLsn(self.lsn) === undefined) return wait(`this pod's PostgreSQL is not a replica that answers (${self.role} at ${self.lsn})`);
   if (record.systemIdentifier !== undefined && facts.systemIdentifier !== record.systemIdentifier) {
     return wait(`this pod's data is not the recorded cluster's (system identifier ${facts.systemIdentifier ?? 'unknown'}, recorded ${record.systemIdentifier})`);

@@ -331,6 +331,20 @@ export class LocalPostgres {
     });
   }
 
+  /**
+   * Ends a replica's WAL receiver, if one runs: SIGTERM, as the pod shares one process namespace (pg_terminate_backend
+   * cannot: it is an auxiliary process). The startup process starts another, which connects anew.
+   */
+  public async endWalReceiver(): Promise<void> {
+    const pid = await this.session('finding the WAL receiver', async query => (await query('SELECT pid FROM pg_stat_wal_receiver'))[0]?.pid);
+    if (typeof pid !== 'number') return;
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+    }
+  }
+
   /** pg_reload_conf(): the configuration (and certificate) again; wakes a replica's startup process. */
   public async reload(): Promise<void> {
     await this.session('reloading the configuration', async query => {
@@ -387,6 +401,28 @@ export class LocalPostgres {
       const rows = await query(`SELECT count(*)::int AS caught_up FROM pg_stat_replication
         WHERE application_name = ANY ($1::text[]) AND flush_lsn >= $2::pg_lsn`, [names, lsn]);
       return rows[0].caught_up as number;
+    });
+  }
+
+  /**
+   * The failsafe's question: do all these standbys stream from this primary now? It writes a WAL record (a logical
+   * message outside any transaction: no commit, no wait for a synchronous standby) and waits up to timeoutMs for each to
+   * reply having written it (pg_stat_replication: a reply sent after the message, its write position past it). A standby
+   * that cannot reach this primary cannot reply.
+   */
+  public async standbysAnswer(names: readonly string[], timeoutMs: number): Promise<boolean> {
+    return this.session('asking the standbys to reply', async query => {
+      const [ping] = await query(`SELECT clock_timestamp() AS at,
+        pg_logical_emit_message(false, 'postgres-cluster-failsafe', '')::text AS lsn`);
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const rows = await query(`SELECT count(DISTINCT application_name)::int AS replied FROM pg_stat_replication
+          WHERE application_name = ANY ($1::text[]) AND state = 'streaming' AND reply_time >= $2 AND write_lsn >= $3::pg_lsn`,
+        [names, ping.at, ping.lsn]);
+        if (rows[0].replied === names.length) return true;
+        if (Date.now() >= deadline) return false;
+        await sleep(50);
+      }
     });
   }
 

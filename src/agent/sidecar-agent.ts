@@ -74,6 +74,11 @@ const PROMOTE_TIMEOUT_MS = 60_000;
 const RECORD_COPY_SECONDS = 2;
 /** How long a primary whose pod is being deleted waits for its handover to finish (within the pod's 30 s of grace). */
 const HANDOVER_SECONDS = 20;
+/** How long the failsafe waits for every standby to reply to the WAL it wrote (the WAL writer flushes within 200 ms). */
+const FAILSAFE_REPLY_MS = 1_000;
+/** How often the failsafe asks, and how long its last answer counts for the rounds. */
+const FAILSAFE_EVERY_MS = 500;
+const FAILSAFE_HOLDS_SECONDS = 2;
 /** A replica looks at its WAL receiver every few seconds, enough to notice walCheckSeconds without streaming. */
 const WAL_CHECK_EVERY_SECONDS = 3;
 
@@ -158,6 +163,12 @@ export class SidecarAgent {
   private servingAt: number;
   private lastRenewProblem = '';
   private lastTakeoverReason = '';
+  /** The cluster's other pods as the API listed them last (the failsafe asks whether each streams from this primary). */
+  private knownOthers: readonly string[] | undefined;
+  /** When (monotonic) each pod last answered this replica, as a candidate, that it serves as a primary. */
+  private readonly primaryAnsweredAt = new Map<string, number>();
+  /** When (monotonic) the failsafe last found every other pod replying (failsafeLoop). */
+  private failsafeHeldAt = -Infinity;
 
   constructor(private readonly config: SidecarConfig, private readonly podName: string, private readonly kube: KubeClient,
     private readonly env: SidecarEnvironment) {
@@ -176,11 +187,12 @@ export class SidecarAgent {
   public async run(signal: AbortSignal): Promise<void> {
     this.log(`watching ${this.config.pgdata} and leader record ${this.config.leaderRecord}; label "${this.config.roleLabel}"`);
     const watching = followLease(this.kube, this.config.leaderRecord, () => this.wake?.(), signal);
+    const failsafe = this.failsafeLoop(signal);
     while (!signal.aborted) {
       await this.round();
       await this.nap(signal);
     }
-    await watching;
+    await Promise.all([watching, failsafe]);
     await this.handOverIfDeleted();
     if (this.applied !== '') await this.kube.labelPod(this.podName, this.config.roleLabel, null);
     await this.pg.close();
@@ -339,7 +351,39 @@ export class SidecarAgent {
       receivedBeyondCheckpoint: switchingToMe ? await this.attempt(() => this.pg.receivedBeyond(current.checkpoint!)) : undefined,
       automaticFailover: this.automaticFailoverFacts(),
       leaseShown: this.lease.renewTime !== undefined || this.lease.leaseDurationSeconds !== undefined,
+      failsafe: this.config.automaticFailover.enabled ? this.env.monotonic() - this.failsafeHeldAt < FAILSAFE_HOLDS_SECONDS : undefined,
     };
+  }
+
+  /**
+   * Automatic failover's failsafe, apart from the rounds (whose calls to an API that does not answer take apiTimeoutSeconds
+   * each): twice a second, while this pod is the recorded primary, serves, and has not renewed for renewSeconds, it asks
+   * every other pod (as last listed) to reply to WAL written now. When all do, each of them reaches this primary, so none
+   * takes over (a candidate waits a lease after this primary last answered it): the heartbeat fence's deadline moves on,
+   * and the rounds do not fence. Once one stops replying, the deadline stays, and the fence comes within renewDeadlineSeconds.
+   */
+  private async failsafeLoop(signal: AbortSignal): Promise<void> {
+    const settings = this.config.automaticFailover;
+    while (settings.enabled && !signal.aborted) {
+      await new Promise(resolve => setTimeout(resolve, FAILSAFE_EVERY_MS));
+      const record = this.record;
+      const others = this.knownOthers;
+      if (record?.state !== 'stable' || record.primary !== this.podName || others === undefined) continue;
+      // Halfway from a renewal due to the deadline: a renewal merely late asks nothing.
+      const overdue = (settings.renewSeconds + settings.renewDeadlineSeconds) / 2;
+      if (this.env.monotonic() - this.renewedAt < overdue || observedRole(this.config.pgdata) !== 'primary') continue;
+      const askedAt = this.env.monotonic();
+      const askedUptime = this.env.uptime();
+      const held = others.length === 0 || await this.attempt(() => this.pg.standbysAnswer(others, FAILSAFE_REPLY_MS)) === true;
+      // A renewal, or another primary recorded, meanwhile: nothing to hold.
+      if (!held || this.renewedAt >= askedAt || this.record?.state !== 'stable' || this.record.primary !== this.podName) continue;
+      if (this.env.monotonic() - this.failsafeHeldAt >= FAILSAFE_HOLDS_SECONDS) {
+        this.log(`FAILSAFE: the lease cannot be renewed, but every other pod (${others.join(', ') || 'none'}) streams from this primary `
+          + 'and replies: it keeps serving (a replica takes over only from a primary that has not answered it for a lease)');
+      }
+      this.failsafeHeldAt = askedAt;
+      this.writeDeadline(askedUptime);
+    }
   }
 
   private automaticFailoverFacts(): SidecarFacts['automaticFailover'] {
@@ -373,6 +417,7 @@ export class SidecarAgent {
   private async otherPods(): Promise<string[] | undefined> {
     const listed = await this.kube.listPods(this.config.clusterSelector);
     if (!listed.ok) return undefined;
+    this.knownOthers = listed.value.map(pod => pod.name).filter(name => name !== this.podName).sort();
     const me = listed.value.find(pod => pod.name === this.podName);
     this.labelSeen = me === undefined ? undefined : me.labels[this.config.roleLabel] ?? '';
     this.othersLabeled = listed.value.filter(pod => pod.name !== this.podName && pod.labels[this.config.roleLabel] === 'primary').map(pod => pod.name);
@@ -583,6 +628,7 @@ export class SidecarAgent {
       this.attempt(() => this.pg.status()),
       ...others.map(pod => peerStatus(connection(`${pod}.${this.config.peerDomain}`))),
     ]);
+    if (answers[others.indexOf(record.primary)]?.role === 'primary') this.primaryAnsweredAt.set(record.primary, this.env.monotonic());
     const peers: Candidate[] = others.map((pod, i) => {
       const answer = answers[i];
       if (answer === undefined) return { pod, role: 'unreachable', lsn: '?' };
@@ -598,6 +644,8 @@ export class SidecarAgent {
       syncReplicas: this.config.synchronousReplicas,
       maximumLagBytes: this.config.automaticFailover.maximumLagBytes,
       primaryWalPosition: this.lease.walPosition,
+      leaseSeconds: this.config.automaticFailover.leaseSeconds,
+      secondsSincePrimaryAnswered: this.env.monotonic() - (this.primaryAnsweredAt.get(record.primary) ?? -Infinity),
     });
     this.logTakeover(decision.reason);
     if (decision.kind === 'wait') return true;
@@ -870,13 +918,17 @@ export class SidecarAgent {
 
   /**
    * A new primary's timeline: a replica that does not stream on it yet is woken out of its wal_retrieve_retry_interval
-   * wait (a reload wakes the startup process, which then connects at once), once per epoch and timeline.
+   * wait (a reload wakes the startup process, which then connects at once), once per epoch and timeline. A WAL receiver
+   * that still holds a connection to the old primary (a partitioned node sends no reset: it would wait for
+   * wal_receiver_timeout, and a synchronous primary for it) is ended first: it reconnects through the write Service.
    */
   private async followNewPrimary(epoch: number, timeline: number): Promise<void> {
     const key = `${epoch}/${timeline}`;
     if (key === this.followed) return;
     this.followed = key;
-    if (await this.attempt(() => this.pg.streamingOnTimeline(timeline)) === false) await this.attempt(() => this.pg.reload());
+    if (await this.attempt(() => this.pg.streamingOnTimeline(timeline)) !== false) return;
+    await this.attempt(() => this.pg.endWalReceiver());
+    await this.attempt(() => this.pg.reload());
   }
 
   /**

@@ -41,6 +41,11 @@ export interface SidecarFacts {
   readonly automaticFailover: AutomaticFailoverFacts | undefined;
   /** The Lease shows a lease (a renew time or a duration), which a primary without automatic failover removes. */
   readonly leaseShown: boolean;
+  /**
+   * Automatic failover's failsafe (undefined when it is off): every other pod, as last listed, streamed from this primary
+   * and replied to WAL it wrote within the last seconds, so that none takes over; its heartbeat fence's deadline moved on.
+   */
+  readonly failsafe: boolean | undefined;
 }
 
 export type SidecarStep =
@@ -132,10 +137,18 @@ export function decideSidecarStep(facts: SidecarFacts): SidecarPlan {
     const why = `the leader record cannot be read (${facts.record.error})`;
     const steps: SidecarStep[] = [{ do: 'fence' }];
     if (owesCheckpoint(facts.record.last, me)) steps.push({ do: 'report-checkpoint' });
+    const lease = facts.automaticFailover;
+    const pastDeadline = lease !== undefined && lease.secondsSinceRenewed >= lease.renewDeadlineSeconds;
+    // Only with automatic failover: there a replica takes over only from a primary that does not answer it; a failover job
+    // that cannot reach the old primary waits for its isolation fence instead.
+    if (facts.server === 'primary' && lease !== undefined && facts.failsafe === true
+      && (pastDeadline || facts.secondsSinceRecordRead >= facts.isolationFenceSeconds)) {
+      return plan(`FAILSAFE: ${why}, but every other pod streams from this primary: it keeps serving (a replica takes over only from a `
+        + 'primary that does not answer)');
+    }
     if (facts.server === 'primary' && facts.secondsSinceRecordRead >= facts.isolationFenceSeconds) {
       return plan(`FENCING this primary: ${why} for ${facts.secondsSinceRecordRead}s (isolated from the API?)`, ...steps);
     }
-    const lease = facts.automaticFailover;
     if (facts.server === 'primary' && lease !== undefined && lease.secondsSinceRenewed >= lease.renewDeadlineSeconds) {
       return plan(`FENCING this primary: ${why}, and its lease was last renewed ${lease.renewDeadlineSeconds}s ago or more (renewDeadlineSeconds): `
         + 'a replica may take over once it lapses', ...steps);
@@ -180,7 +193,8 @@ function decidePrimary(facts: SidecarFacts, record: LeaderRecord | undefined): S
     const lease = facts.automaticFailover;
     if (lease !== undefined) {
       const renewal = primaryRenewal(lease, record, true);
-      if (renewal.renew !== 'no') steps.push({ do: 'renew', fenceOnFailure: renewal.renew === 'or-fence' });
+      // Past the deadline, a renewal that fails fences, unless the failsafe holds (every other pod streams from this one).
+      if (renewal.renew !== 'no') steps.push({ do: 'renew', fenceOnFailure: renewal.renew === 'or-fence' && facts.failsafe !== true });
     } else if (facts.leaseShown) {
       steps.push({ do: 'release-lease' });
     }

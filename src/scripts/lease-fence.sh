@@ -29,7 +29,8 @@ serving_primary() {
   local -a lines=()
   POSTMASTER=""
   [ -e "$PGDATA/standby.signal" ] && return 1
-  mapfile -t -n 8 lines < "$PGDATA/postmaster.pid" 2> /dev/null || return 1
+  [ -r "$PGDATA/postmaster.pid" ] || return 1
+  mapfile -t -n 8 lines 2> /dev/null < "$PGDATA/postmaster.pid" || return 1
   [ "${#lines[@]}" -ge 8 ] && [ "${lines[7]// /}" = ready ] && [ -d "/proc/${lines[0]}" ] || return 1
   POSTMASTER=${lines[0]}
 }
@@ -37,7 +38,7 @@ serving_primary() {
 # The deadline the agent wrote, or "" when there is none (DEADLINE).
 deadline() {
   DEADLINE=""
-  read -r DEADLINE < "$LEASE_DEADLINE_FILE" 2> /dev/null || true
+  if [ -r "$LEASE_DEADLINE_FILE" ]; then read -r DEADLINE 2> /dev/null < "$LEASE_DEADLINE_FILE" || true; fi
   [[ $DEADLINE =~ ^[0-9]+$ ]] || DEADLINE=""
 }
 

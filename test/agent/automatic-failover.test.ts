@@ -231,6 +231,8 @@ describe('decideTakeover: whether a replica whose view of the lease lapsed takes
       syncReplicas: 0,
       maximumLagBytes: 1_048_576,
       primaryWalPosition: '0/5000000',
+      leaseSeconds: 10,
+      secondsSincePrimaryAnswered: Infinity,
       ...overrides,
     };
   }
@@ -320,6 +322,15 @@ describe('decideTakeover: whether a replica whose view of the lease lapsed takes
   test('the old primary, answering as a replica, is never the replica to promote (its data may be ahead of what it sent)', () => {
     // pg-0 lost its lease and came back as a replica, further ahead than any other: it is no candidate.
     expect(decideTakeover(takeover({ peers: [r('pg-0', '0/6000000'), r('pg-2', '0/4000000')] }))).toMatchObject({ kind: 'take-over', record: tookOver() });
+  });
+
+  test('a primary that answered lately may serve on (failsafe): no takeover until it has not answered for a lease', () => {
+    expect(decideTakeover(takeover({ leaseSeconds: 10, secondsSincePrimaryAnswered: 9.9 }))).toEqual({
+      kind: 'wait',
+      reason: 'not taking over from pg-0: it answered as a primary less than 10s ago, and may still serve (failsafe) until it misses this pod',
+    });
+    expect(decideTakeover(takeover({ leaseSeconds: 10, secondsSincePrimaryAnswered: 10 }))).toMatchObject({ kind: 'take-over' });
+    expect(decideTakeover(takeover({ leaseSeconds: 4, secondsSincePrimaryAnswered: 5 }))).toMatchObject({ kind: 'take-over' });
   });
 
   describe('synchronous mode: only a recorded synchronous standby, with n - k + 1 of the set answering', () => {

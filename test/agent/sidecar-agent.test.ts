@@ -674,6 +674,9 @@ describe('fencing, promotion and switchover', () => {
 
     // follow-new-primary: a replica that does not stream the record's timeline is woken by a reload, once per epoch and timeline.
     const loaded = async () => String((await sql(portA, 'SELECT pg_conf_load_time()::text AS t'))[0].t);
+    const receiver = async () => (await sql(portA, 'SELECT pid FROM pg_stat_wal_receiver'))[0]?.pid as number | undefined;
+    await eventually(async () => await receiver() !== undefined);
+    const firstReceiver = await receiver();
     await seedRecord('followed-timeline', stable('pg-1', 2, 2));
     const follower = agentOf('pg-0', { leaderRecord: 'followed-timeline' });
     let before = await loaded();
@@ -684,6 +687,8 @@ describe('fencing, promotion and switchover', () => {
     expect(await loaded()).toBe(before);
     expect(await follower.round(1)).toEqual(['PostgreSQL is a replica (epoch 3, stable, primary pg-1, timeline 9)']);
     await eventually(async () => await loaded() !== before);
+    // Its WAL receiver, which may hold a connection to an old primary that sends no reset, was ended: another connects.
+    await eventually(async () => ![undefined, firstReceiver].includes(await receiver()));
     before = await loaded();
     expect(await follower.round(2)).toEqual([]);
     await sleep(300);

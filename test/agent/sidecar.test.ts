@@ -29,6 +29,7 @@ function facts(server: ServerRole, record: LeaderRecord | SidecarRecord | 'absen
     receivedBeyondCheckpoint: undefined,
     automaticFailover: undefined,
     leaseShown: false,
+    failsafe: undefined,
     ...overrides,
   };
 }
@@ -359,6 +360,49 @@ describe('decideSidecarStep with automatic failover: renew, fence, lapse, consid
     expect(unreadable(40)).toEqual({
       steps: [{ do: 'fence' }],
       reason: 'FENCING this primary: the leader record cannot be read (no answer), and its lease was last renewed 40s ago or more (renewDeadlineSeconds): a replica may take over once it lapses',
+    });
+  });
+
+  describe('the failsafe: a primary that cannot read the record keeps serving while every other pod streams from it', () => {
+    const unreadable = (overrides: Partial<SidecarFacts>) => decideSidecarStep(facts('primary', { kind: 'unreadable', error: 'no answer', last: stableMe },
+      { secondsSinceRecordRead: 3, isolationFenceSeconds: 10, ...overrides }));
+    const failsafeReason = 'FAILSAFE: the leader record cannot be read (no answer), but every other pod streams from this primary: it keeps serving '
+      + '(a replica takes over only from a primary that does not answer)';
+
+    test.each<[string, Partial<SidecarFacts>, SidecarStep[], string]>([
+      ['past the renew deadline, every pod streaming: no fence',
+        { failsafe: true, automaticFailover: lease({ secondsSinceRenewed: 10 }) }, [], failsafeReason],
+      ['past the isolation fence, every pod streaming: the same',
+        { failsafe: true, secondsSinceRecordRead: 10, automaticFailover: lease({ secondsSinceRenewed: 1 }) }, [], failsafeReason],
+      ['past the renew deadline, a pod not streaming: fenced',
+        { failsafe: false, automaticFailover: lease({ secondsSinceRenewed: 10 }) }, [{ do: 'fence' }],
+        'FENCING this primary: the leader record cannot be read (no answer), and its lease was last renewed 10s ago or more (renewDeadlineSeconds): '
+        + 'a replica may take over once it lapses'],
+      ['before any deadline: nothing to keep, nothing changes',
+        { failsafe: true, automaticFailover: lease({ secondsSinceRenewed: 9.9 }) }, [],
+        'the leader record cannot be read (no answer): nothing changes (a primary fences itself after 10s)'],
+      ['without automatic failover there is no failsafe: a failover job may not reach the primary, and waits for its fence',
+        { failsafe: true, secondsSinceRecordRead: 10 }, [{ do: 'fence' }],
+        'FENCING this primary: the leader record cannot be read (no answer) for 10s (isolated from the API?)'],
+    ])('%s', (_name, overrides, steps, reason) => {
+      expect(unreadable(overrides)).toEqual({ steps, reason });
+    });
+
+    test('a readable record past the deadline: the renewal is tried, and its failure fences only when the failsafe does not hold', () => {
+      const readable = (failsafe: boolean | undefined) => decideSidecarStep(facts('primary', stableMe, {
+        failsafe, automaticFailover: lease({ secondsSinceRenewed: 10 }),
+      })).steps[0];
+      expect(readable(true)).toEqual({ do: 'renew', fenceOnFailure: false });
+      expect(readable(false)).toEqual({ do: 'renew', fenceOnFailure: true });
+      expect(readable(undefined)).toEqual({ do: 'renew', fenceOnFailure: true });
+    });
+
+    test('a replica or a pod not serving has nothing to keep', () => {
+      for (const server of ['replica', 'not-serving'] as const) {
+        const decided = decideSidecarStep(facts(server, { kind: 'unreadable', error: 'no answer', last: stableOther },
+          { secondsSinceRecordRead: 30, failsafe: true, automaticFailover: lease({ secondsSinceRenewed: Infinity }) }));
+        expect(decided.steps).toEqual([]);
+      }
     });
   });
 });

@@ -5,7 +5,7 @@ import { leader, POD, step, synthesizeToFile, valuesOn, waitForStreaming, Writer
 jest.setTimeout(600_000);
 
 /** The timers of these tests: shorter than the defaults, in the same proportions. */
-const LEASE = 6;
+const LEASE = 7;
 const PODS = [POD(0), POD(1), POD(2)];
 const others = (pod: string) => PODS.filter(p => p !== pod);
 const PAUSE = 'failover.postgres.cdk8s.io/paused';
@@ -24,7 +24,7 @@ describe('automatic failover', () => {
       automaticFailover: {
         leaseDurationSeconds: LEASE,
         renewIntervalSeconds: 1,
-        renewDeadlineSeconds: 3,
+        renewDeadlineSeconds: 4,
         primaryRestartGraceSeconds: 15,
         minimumFailoverIntervalSeconds: 0,
       },
@@ -36,6 +36,13 @@ describe('automatic failover', () => {
   afterAll(async () => {
     await cluster?.destroy();
   });
+
+  /** The longest time between two acknowledged writes from `from` to `to`. */
+  function longestGapMs(writer: Writer, from: number, to: number): number {
+    const acknowledged = writer.attempts.filter(a => a.ok && a.at >= from && a.startedAt <= to).map(a => a.at);
+    expect(acknowledged.length).toBeGreaterThan(10);
+    return Math.max(...acknowledged.slice(1).map((at, i) => at - acknowledged[i]));
+  }
 
   /** Each writer's table: its own, as each counts from 1. */
   const tables = new Map<Writer, string>();
@@ -108,24 +115,57 @@ describe('automatic failover', () => {
     await waitForStreaming(cluster, record.primary, others(record.primary), 60_000);
   }));
 
-  test('the primary cut off from the API: it fences itself, then a replica takes over; never two write endpoints, no row lost', () => step(cluster, async () => {
+  test('the primary cut off from the API only: its replicas still reach it, so it keeps serving (failsafe); no failover, no outage', () => step(cluster, async () => {
     const record = leader(cluster);
+    const mark = cluster.pod(record.primary).logMark('role-labeler');
     let cut = 0;
+    let healed = 0;
     const writer = await writing(async w => {
       cut = Date.now();
       await cluster.cutOff(record.primary, { api: true });
-      await waitFor('writes on a new primary', () => w.attempts.some(a => a.ok && a.startedAt >= cut && a.server !== record.primary), 30_000, 50);
-      await waitFor('more writes', () => w.attempts.filter(a => a.ok && a.server !== record.primary).length >= 10, 20_000);
+      try {
+        await new Promise(resolve => setTimeout(resolve, 3 * LEASE * 1000));
+      } finally {
+        await cluster.reconnect(record.primary);
+      }
+      healed = Date.now();
+      await waitFor('writes after', () => w.attempts.filter(a => a.ok && a.startedAt >= healed).length >= 10, 20_000);
     });
+    expect(leader(cluster)).toMatchObject({ state: 'stable', primary: record.primary, epoch: record.epoch });
+    expect(longestGapMs(writer, cut, healed)).toBeLessThan(1_000);
+    expect(writer.attempts.filter(a => a.ok && a.at >= cut).every(a => a.server === record.primary)).toBe(true);
+    expect(await lostRows(writer, record.primary)).toEqual([]);
+    expect(cluster.pod(record.primary).logSince(mark, 'role-labeler')).toMatch(/FAILSAFE: the lease cannot be renewed, but every other pod .* streams from this primary and replies/);
+  }));
+
+  test('the primary cut off from the API and the network (a partitioned node): it is fenced, then a replica takes over; no row lost', () => step(cluster, async () => {
+    const record = leader(cluster);
+    const pod = cluster.pod(record.primary);
+    const marks = { agent: pod.logMark('role-labeler'), fence: pod.logMark('lease-fence') };
+    let cut = 0;
+    let writer: Writer;
+    try {
+      writer = await writing(async w => {
+        cut = Date.now();
+        await cluster.cutOff(record.primary);
+        await waitFor('writes on a new primary', () => w.attempts.some(a => a.ok && a.startedAt >= cut && a.server !== record.primary), 30_000, 50);
+        await waitFor('more writes', () => w.attempts.filter(a => a.ok && a.server !== record.primary).length >= 10, 20_000);
+      });
+    } finally {
+      await cluster.reconnect(record.primary);
+    }
     const next = leader(cluster);
     expect(next).toMatchObject({ state: 'stable', epoch: String(Number(record.epoch) + 1) });
     expect(next.primary).not.toBe(record.primary);
-    // The old primary took its last write before the new one took its first.
-    const lastOld = Math.max(...writer.attempts.filter(a => a.ok && a.server === record.primary).map(a => a.at));
-    expect(lastOld).toBeLessThan(writer.firstSuccessAfter(cut, next.primary)!);
-    expect(await lostRows(writer, next.primary)).toEqual([]);
+    // The old primary was fenced (by its agent or its heartbeat fence, whichever came first: the standbys no longer reply,
+    // so no failsafe), before the new primary's first write.
+    const fenced = [pod.logSince(marks.agent, 'role-labeler'), pod.logSince(marks.fence, 'lease-fence')]
+      .map(log => /^(\S+) \S+ (?:role-labeler|lease-fence): FENCING this primary/m.exec(log)?.[1])
+      .filter((at): at is string => at !== undefined).map(at => Date.parse(at));
+    expect(fenced.length).toBeGreaterThan(0);
+    expect(Math.min(...fenced)).toBeLessThan(writer!.firstSuccessAfter(cut, next.primary)!);
+    expect(await lostRows(writer!, next.primary)).toEqual([]);
     expect(cluster.writeServiceViolations).toEqual([]);
-    await cluster.reconnect(record.primary);
     await waitForStreaming(cluster, next.primary, others(next.primary), 90_000);
   }));
 
@@ -157,6 +197,30 @@ describe('automatic failover', () => {
     expect(cluster.writeServiceViolations).toEqual([]);
     // Woken, the agent finds another primary recorded: its pod rejoins as a replica.
     await waitForStreaming(cluster, next.primary, others(next.primary), 90_000);
+  }));
+
+  test('the API server unreachable from every pod for 60 s under writes: no failover, no write outage (failsafe)', () => step(cluster, async () => {
+    const record = leader(cluster);
+    let cut = 0;
+    let healed = 0;
+    const writer = await writing(async w => {
+      cut = Date.now();
+      for (const pod of PODS) await cluster.cutOff(pod, { api: true });
+      try {
+        await new Promise(resolve => setTimeout(resolve, 60_000));
+      } finally {
+        for (const pod of PODS) await cluster.reconnect(pod);
+      }
+      healed = Date.now();
+      await waitFor('writes after', () => w.attempts.filter(a => a.ok && a.startedAt >= healed).length >= 10, 20_000);
+    });
+    expect(longestGapMs(writer, cut, healed)).toBeLessThan(1_000);
+    expect(writer.attempts.filter(a => a.ok && a.at >= cut).every(a => a.server === record.primary)).toBe(true);
+    expect(leader(cluster)).toMatchObject({ state: 'stable', primary: record.primary, epoch: record.epoch });
+    expect(await lostRows(writer, record.primary)).toEqual([]);
+    // The API back: the primary renews again.
+    const renewed = cluster.lease('postgres-leader')!.spec.renewTime;
+    await waitFor('a renewal', () => cluster.lease('postgres-leader')!.spec.renewTime !== renewed, 10_000, 100);
   }));
 
   test('paused (an annotation on the record): a dead primary is not replaced until the pause ends', () => step(cluster, async () => {
