@@ -7489,7 +7489,7 @@ ${text}
       return true;
     }
     const problem = `could not renew the lease (${done.message})`;
-    if (fenceOnFailure) {
+    if (fenceOnFailure && done.status !== 409) {
       this.log(`FENCING this primary: ${problem}, and its last renewal began ${this.config.automaticFailover.renewDeadlineSeconds}s ago or more (renewDeadlineSeconds)`);
       this.lastRenewProblem = problem;
       await this.fence();

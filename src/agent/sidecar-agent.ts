@@ -555,7 +555,9 @@ export class SidecarAgent {
       return true;
     }
     const problem = `could not renew the lease (${done.message})`;
-    if (fenceOnFailure) {
+    // A conflict is an answer: the record changed, and the next round decides on what it says now (at once). Were the
+    // conflicts to go on, the heartbeat fence stops this primary at its deadline all the same.
+    if (fenceOnFailure && done.status !== 409) {
       this.log(`FENCING this primary: ${problem}, and its last renewal began ${this.config.automaticFailover.renewDeadlineSeconds}s ago or more (renewDeadlineSeconds)`);
       this.lastRenewProblem = problem;
       await this.fence();
