@@ -629,7 +629,7 @@ export class PostgresConfig extends Construct {
         [SCRIPT_FILES.common]: readScript(SCRIPT_FILES.common),
         [SCRIPT_FILES.ensureSecrets]: readScript(SCRIPT_FILES.ensureSecrets),
         [SCRIPT_FILES.backup]: readScript(SCRIPT_FILES.backup),
-        ...(this._automaticFailover.enabled ? { [SCRIPT_FILES.leaseFence]: readScript(SCRIPT_FILES.leaseFence) } : {}),
+        [SCRIPT_FILES.leaseFence]: readScript(SCRIPT_FILES.leaseFence),
         ...(this.walArchive ? { [SCRIPT_FILES.archiveBackup]: readScript(SCRIPT_FILES.archiveBackup) } : {}),
       },
     }));

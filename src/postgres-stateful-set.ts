@@ -7,7 +7,7 @@ import {
   DEFAULT_METRICS_IMAGE, METRICS_CONFIG_DIR, METRICS_CONTAINER, METRICS_PORT, METRICS_PORT_NAME, METRICS_QUERIES_KEY, METRICS_USER,
 } from './private/metrics';
 import {
-  LABELER_CONTAINER, LEASE_FENCE_CONTAINER, PATHS, podNames, POSTGRES_CONTAINER, POSTGRES_PORT, POSTGRES_PORT_NAME, POSTGRES_UID, SUPERUSER,
+  ISOLATION_FENCE_SECONDS, LABELER_CONTAINER, LEASE_FENCE_CONTAINER, PATHS, podNames, POSTGRES_CONTAINER, POSTGRES_PORT, POSTGRES_PORT_NAME, POSTGRES_UID, SUPERUSER,
 } from './private/names';
 import { AGENT_FILES, SCRIPT_FILES } from './private/scripts';
 import {
@@ -430,9 +430,10 @@ export class PostgresStatefulSet extends Construct {
                 credentialsMount,
               ],
             },
-            ...(config._automaticFailover.enabled ? [{
-              // The heartbeat fence of automatic failover: stops a primary whose agent did not renew its lease in time, even
-              // when the agent itself cannot act (lease-fence.sh). Bash builtins only: no process per look.
+            {
+              // The heartbeat fence: stops a primary whose agent did not confirm in time that it may serve (a renewal of the
+              // lease with automatic failover, a read of the record without), even when the agent itself cannot act
+              // (lease-fence.sh). Bash builtins only: no process per look.
               name: LEASE_FENCE_CONTAINER,
               image: this.image,
               command: ['/bin/bash', `${PATHS.scriptsDir}/${SCRIPT_FILES.leaseFence}`],
@@ -440,7 +441,10 @@ export class PostgresStatefulSet extends Construct {
                 podNameEnv,
                 { name: 'PGDATA', value: PATHS.pgdata },
                 { name: 'LEASE_DEADLINE_FILE', value: config._automaticFailover.deadlineFile },
-                { name: 'RENEW_DEADLINE_SECONDS', value: String(config._automaticFailover.renewDeadlineSeconds) },
+                {
+                  name: 'FENCE_SECONDS',
+                  value: String(config._automaticFailover.enabled ? config._automaticFailover.renewDeadlineSeconds : ISOLATION_FENCE_SECONDS),
+                },
               ],
               resources: { requests: { cpu: quantity('5m'), memory: quantity('16Mi') } },
               securityContext: restricted,
@@ -450,7 +454,7 @@ export class PostgresStatefulSet extends Construct {
                 scriptsMount,
                 runMount,
               ],
-            } as k8s.Container] : []),
+            },
             ...(metrics ? [exporterContainer(metricsImage, config.configMapName, runMount, restricted)] : []),
           ],
           initContainers: config.generatedSecretNames.length > 0 ? [{

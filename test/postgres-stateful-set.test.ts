@@ -36,11 +36,9 @@ describe('PostgresStatefulSet', () => {
     postgres = container(objects, 'postgres');
   });
 
-  test('automatic failover adds the heartbeat fence beside PostgreSQL, with the deadline the agent writes; without it, none', () => {
-    const without = statefulSet();
-    const names = (o: Manifest[]) => find(o, 'StatefulSet', 'postgres-cluster').spec.template.spec.containers.map((c: any) => c.name);
-    expect(names(without)).not.toContain('lease-fence');
-    expect(find(without, 'ConfigMap', 'postgres-cluster-init').data['lease-fence.sh']).toBeUndefined();
+  test('the heartbeat fence beside PostgreSQL: the isolation fence\'s 10 s without automatic failover, its renew deadline with it', () => {
+    const without = container(statefulSet(), 'lease-fence');
+    expect(envOf(without, 'FENCE_SECONDS').value).toBe('10');
     const withFence = statefulSet({}, { automaticFailover: { renewDeadlineSeconds: 4, leaseDurationSeconds: 7 } });
     const fence = container(withFence, 'lease-fence');
     const server = container(withFence, 'postgres');
@@ -48,7 +46,8 @@ describe('PostgresStatefulSet', () => {
     expect(fence.image).toBe(server.image);
     expect(fence.command).toEqual(['/bin/bash', '/opt/postgres-cluster/lease-fence.sh']);
     expect(find(withFence, 'ConfigMap', 'postgres-cluster-init').data['lease-fence.sh']).toMatch(/^#!\/usr\/bin\/env bash\n/);
-    expect(envOf(fence, 'RENEW_DEADLINE_SECONDS').value).toBe('4');
+    expect(envOf(fence, 'FENCE_SECONDS').value).toBe('4');
+    expect(without.command).toEqual(fence.command);
     expect(envOf(fence, 'PGDATA').value).toBe('/var/lib/postgresql/data/pgdata');
     // The file the agent writes is the one the fence reads, in the pod's shared run directory.
     expect(envOf(fence, 'LEASE_DEADLINE_FILE').value).toBe(sidecarDocument(withFence).automaticFailover.deadlineFile);
@@ -70,7 +69,7 @@ describe('PostgresStatefulSet', () => {
     const pod = sts.spec.template.spec;
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
     const containers = [...pod.containers, ...pod.initContainers];
-    expect(containers.map((c: any) => c.name)).toEqual(['postgres', 'role-labeler', 'metrics', 'secrets']);
+    expect(containers.map((c: any) => c.name)).toEqual(['postgres', 'role-labeler', 'lease-fence', 'metrics', 'secrets']);
     for (const c of containers) {
       expect([c.name, c.securityContext]).toEqual([c.name, { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, readOnlyRootFilesystem: true }]);
     }
@@ -347,7 +346,7 @@ describe('PostgresStatefulSet', () => {
 
   test('metrics can be turned off, scraped by a PodMonitor, or exported by another image', () => {
     expect(statefulSet({ metrics: false }).find(o => o.kind === 'StatefulSet')!.spec.template.spec.containers.map((c: any) => c.name))
-      .toEqual(['postgres', 'role-labeler']);
+      .toEqual(['postgres', 'role-labeler', 'lease-fence']);
     const monitored = statefulSet({ podMonitor: true, metricsImage: 'registry.example.com/postgres-exporter:v0.16.0' }, { clusterName: 'orders' });
     expect(find(monitored, 'PodMonitor', 'orders-cluster').spec).toEqual({
       selector: { matchLabels: { 'app': 'orders', 'app.kubernetes.io/instance': 'orders' } },

@@ -7173,11 +7173,15 @@ var SidecarAgent = class {
     await this.postPodEvent();
     this.readPasswords();
     await this.reloadRenewedCertificate();
+    const readUptime = this.env.uptime();
     await this.readRecord(started);
     this.server = observedRole(this.config.pgdata);
     if (this.server !== "not-serving") this.servingAt = this.env.monotonic();
     const named = this.record?.state === "stable" && this.record.primary === this.podName;
     if (this.apiUp && !named) this.removeDeadline();
+    if (this.apiUp && named && this.server === "primary" && !this.config.automaticFailover.enabled) {
+      this.writeDeadline(readUptime, this.config.timing.isolationFenceSeconds);
+    }
     if (this.apiUp && this.switchoverRequest !== void 0) await this.carryOutSwitchoverRequest(this.switchoverRequest);
     const plan2 = decideSidecarStep(await this.facts());
     if (plan2.reason !== this.lastReason) {
@@ -7501,14 +7505,14 @@ ${text}
     return false;
   }
   /**
-   * The heartbeat fence's deadline (lease-fence.sh): this renewal's start on the pod's shared clock, plus the renew
-   * deadline, in hundredths of a second; replaced whole (rename). The fence stops PostgreSQL once it has passed.
+   * The heartbeat fence's deadline (lease-fence.sh): the start of what confirmed this primary (a renewal, a read of the
+   * record, the failsafe's question) on the pod's shared clock, plus `seconds` (by default the renew deadline), in
+   * hundredths of a second; replaced whole (rename). The fence stops PostgreSQL once it has passed.
    */
-  writeDeadline(startedUptime) {
-    const settings = this.config.automaticFailover;
-    const file = settings.deadlineFile;
+  writeDeadline(startedUptime, seconds = this.config.automaticFailover.renewDeadlineSeconds) {
+    const file = this.config.automaticFailover.deadlineFile;
     try {
-      fs3.writeFileSync(`${file}.new`, `${Math.floor(startedUptime * 100) + settings.renewDeadlineSeconds * 100}
+      fs3.writeFileSync(`${file}.new`, `${Math.floor(startedUptime * 100) + seconds * 100}
 `);
       fs3.renameSync(`${file}.new`, file);
     } catch (error) {
@@ -7517,7 +7521,6 @@ ${text}
   }
   /** Not the primary: no deadline for the heartbeat fence (a promotion later must not find an old one, long passed). */
   removeDeadline() {
-    if (!this.config.automaticFailover.enabled) return;
     try {
       fs3.rmSync(this.config.automaticFailover.deadlineFile, { force: true });
     } catch (error) {

@@ -246,11 +246,17 @@ export class SidecarAgent {
     await this.postPodEvent();
     this.readPasswords();
     await this.reloadRenewedCertificate();
+    const readUptime = this.env.uptime();
     await this.readRecord(started);
     this.server = observedRole(this.config.pgdata);
     if (this.server !== 'not-serving') this.servingAt = this.env.monotonic();
     const named = this.record?.state === 'stable' && this.record.primary === this.podName;
     if (this.apiUp && !named) this.removeDeadline();
+    // Without automatic failover, each read of a record that names this serving primary moves its heartbeat fence's
+    // deadline on by isolationFenceSeconds (as its own isolation fence counts); with it, each renewal does.
+    if (this.apiUp && named && this.server === 'primary' && !this.config.automaticFailover.enabled) {
+      this.writeDeadline(readUptime, this.config.timing.isolationFenceSeconds);
+    }
     if (this.apiUp && this.switchoverRequest !== undefined) await this.carryOutSwitchoverRequest(this.switchoverRequest);
     const plan = decideSidecarStep(await this.facts());
     if (plan.reason !== this.lastReason) {
@@ -571,14 +577,14 @@ export class SidecarAgent {
   }
 
   /**
-   * The heartbeat fence's deadline (lease-fence.sh): this renewal's start on the pod's shared clock, plus the renew
-   * deadline, in hundredths of a second; replaced whole (rename). The fence stops PostgreSQL once it has passed.
+   * The heartbeat fence's deadline (lease-fence.sh): the start of what confirmed this primary (a renewal, a read of the
+   * record, the failsafe's question) on the pod's shared clock, plus `seconds` (by default the renew deadline), in
+   * hundredths of a second; replaced whole (rename). The fence stops PostgreSQL once it has passed.
    */
-  private writeDeadline(startedUptime: number): void {
-    const settings = this.config.automaticFailover;
-    const file = settings.deadlineFile;
+  private writeDeadline(startedUptime: number, seconds = this.config.automaticFailover.renewDeadlineSeconds): void {
+    const file = this.config.automaticFailover.deadlineFile;
     try {
-      fs.writeFileSync(`${file}.new`, `${Math.floor(startedUptime * 100) + settings.renewDeadlineSeconds * 100}\n`);
+      fs.writeFileSync(`${file}.new`, `${Math.floor(startedUptime * 100) + seconds * 100}\n`);
       fs.renameSync(`${file}.new`, file);
     } catch (error) {
       this.log(`could not write ${file} (${(error as Error).message}): the heartbeat fence stops this primary at the last deadline written`);
@@ -587,7 +593,6 @@ export class SidecarAgent {
 
   /** Not the primary: no deadline for the heartbeat fence (a promotion later must not find an old one, long passed). */
   private removeDeadline(): void {
-    if (!this.config.automaticFailover.enabled) return;
     try {
       fs.rmSync(this.config.automaticFailover.deadlineFile, { force: true });
     } catch (error) {

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# The heartbeat fence of automatic failover, its own container beside PostgreSQL: a primary whose agent has not renewed
-# the leader record's lease in time stops taking writes, even when the agent itself cannot act (frozen, killed,
-# restarting in a loop). The agent writes LEASE_DEADLINE_FILE after each successful renewal: the /proc/uptime (a
-# monotonic clock all the pod's containers share), in hundredths of a second, at which its renewal deadline passes.
-# Past it, or with no such file RENEW_DEADLINE_SECONDS after PostgreSQL was first seen serving as a primary, this fences
-# the primary as the agent does: standby.signal, then a fast shutdown (SIGINT to the postmaster: the pod shares one
-# process namespace). A replica takes over only LEASE seconds after the last renewal it saw, at least two seconds later.
-# Each look costs no process: the files are read with builtins, and the wait is a read with a timeout.
+# The heartbeat fence, its own container beside PostgreSQL: a primary whose agent has not confirmed in time that it may
+# serve stops taking writes, even when the agent itself cannot act (frozen, killed, restarting in a loop, its node
+# frozen and thawed). The agent writes LEASE_DEADLINE_FILE whenever it confirms it (each renewal of the lease with
+# automatic failover; each read of a record that names it without): the /proc/uptime (a monotonic clock all the pod's
+# containers share), in hundredths of a second, at which that confirmation runs out. Past it, or with no such file
+# FENCE_SECONDS after PostgreSQL was first seen serving as a primary, this fences the primary as the agent does:
+# standby.signal, then a fast shutdown (SIGINT to the postmaster: the pod shares one process namespace). Nobody takes
+# over sooner: a replica waits a lease (at least two seconds more), a failover job that cannot reach the old primary
+# twice FENCE_SECONDS. Each look costs no process: the files are read with builtins, the wait is a read with a timeout.
 set -euo pipefail
-: "${PGDATA:?}" "${LEASE_DEADLINE_FILE:?}" "${RENEW_DEADLINE_SECONDS:?}" "${POD_NAME:?}"
+: "${PGDATA:?}" "${LEASE_DEADLINE_FILE:?}" "${FENCE_SECONDS:?}" "${POD_NAME:?}"
 : "${CHECK_SECONDS:=0.2}"
 LOG_NAME="$POD_NAME lease-fence"
 # shellcheck source=SCRIPTDIR/common.sh
@@ -24,11 +25,11 @@ now() {
   NOW=$((10#${uptime/./}))
 }
 
-# A postmaster that says it is ready and is not a standby: a primary taking writes. POSTMASTER: its pid.
+# A postmaster that says it is ready and is not a standby nor recovering: a primary taking writes. POSTMASTER: its pid.
 serving_primary() {
   local -a lines=()
   POSTMASTER=""
-  [ -e "$PGDATA/standby.signal" ] && return 1
+  [ -e "$PGDATA/standby.signal" ] || [ -e "$PGDATA/recovery.signal" ] && return 1
   [ -r "$PGDATA/postmaster.pid" ] || return 1
   mapfile -t -n 8 lines 2> /dev/null < "$PGDATA/postmaster.pid" || return 1
   [ "${#lines[@]}" -ge 8 ] && [ "${lines[7]// /}" = ready ] && [ -d "/proc/${lines[0]}" ] || return 1
@@ -43,12 +44,12 @@ deadline() {
 }
 
 fence() {
-  log "FENCING this primary: $*; a replica may take over once the lease lapses"
+  log "FENCING this primary: $*"
   : > "$PGDATA/standby.signal"
   kill -INT "$POSTMASTER" 2> /dev/null || true
 }
 
-log "watching $PGDATA: a primary whose lease is not renewed within ${RENEW_DEADLINE_SECONDS}s stops taking writes"
+log "watching $PGDATA: a primary whose agent has not confirmed it within ${FENCE_SECONDS}s stops taking writes"
 primary_since=""
 while :; do
   read -r -t "$CHECK_SECONDS" -u "$NAP" _ || true
@@ -60,8 +61,8 @@ while :; do
   [ -n "$primary_since" ] || primary_since=$NOW
   deadline
   if [ -n "$DEADLINE" ]; then
-    if (( NOW >= DEADLINE )); then fence "its agent has not renewed the lease in time (deadline passed $(( (NOW - DEADLINE) / 100 )).$(( (NOW - DEADLINE) % 100 / 10 ))s ago)"; fi
-  elif (( NOW - primary_since >= RENEW_DEADLINE_SECONDS * 100 )); then
-    fence "PostgreSQL has served as a primary for ${RENEW_DEADLINE_SECONDS}s and its agent has renewed no lease"
+    if (( NOW >= DEADLINE )); then fence "its agent has not confirmed it in time (deadline passed $(( (NOW - DEADLINE) / 100 )).$(( (NOW - DEADLINE) % 100 / 10 ))s ago)"; fi
+  elif (( NOW - primary_since >= FENCE_SECONDS * 100 )); then
+    fence "PostgreSQL has served as a primary for ${FENCE_SECONDS}s and its agent has not confirmed it"
   fi
 done

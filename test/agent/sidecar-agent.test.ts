@@ -223,7 +223,8 @@ function configFor(pod: string, files: string, overrides: Partial<SidecarConfig>
     synchronousReplicas: 0,
     peerDomain: 'pg-headless',
     timing: { pollSeconds: 30, reassertSeconds: 30, isolationFenceSeconds: 10, walCheckSeconds: 10, maintainSeconds: 10, apiTimeoutSeconds: 2 },
-    automaticFailover: AUTOMATIC_FAILOVER_OFF,
+    // The heartbeat fence's file: the agent's own, writable, beside (not in) its directory of files.
+    automaticFailover: { ...AUTOMATIC_FAILOVER_OFF, deadlineFile: `${files}.lease-deadline` },
     ...overrides,
   };
 }
@@ -743,4 +744,333 @@ describe('fencing, promotion and switchover', () => {
     expect(await a.round(2)).toEqual([]);
     expect(await nodeStatus({ ...a.config, pgdata: path.join(scratch, 'nothing') })).toBe('empty 0/0 none 0 0/0');
   });
+});
+
+// ---- automatic failover: last, as it leaves B promoted by a takeover and A fenced ----
+
+/** Automatic failover on, with a heartbeat fence's file of this test's own. */
+const automaticFailoverOn = (name: string): SidecarConfig['automaticFailover'] => ({
+  ...AUTOMATIC_FAILOVER_OFF, enabled: true, deadlineFile: path.join(dir, `${name}.deadline`),
+});
+
+/** The lease part of the record's Lease as the API stores it. */
+function storedLease(name: string) {
+  const lease = api.lease(name)!;
+  const spec = lease.spec as Record<string, unknown>;
+  const annotations = (lease.metadata.annotations ?? {}) as Record<string, string>;
+  return {
+    renewTime: spec.renewTime,
+    leaseDurationSeconds: spec.leaseDurationSeconds,
+    holderIdentity: spec.holderIdentity,
+    walPosition: annotations['failover.postgres.cdk8s.io/wal-position'],
+    paused: annotations['failover.postgres.cdk8s.io/paused'],
+  };
+}
+
+/** Someone else's change of the Lease's lease fields and annotations (a previous configuration, kubectl annotate). */
+async function patchLeaseAsAdmin(name: string, spec: Record<string, string | number | null>,
+  annotations: Record<string, string | null> = {}): Promise<void> {
+  const lease = must(await admin.getLease(name))!;
+  must(await admin.patchLease(name, { metadata: { resourceVersion: lease.metadata!.resourceVersion as string, annotations }, spec }));
+}
+
+const readDeadline = (file: string) => fs.readFileSync(file, 'utf8');
+const currentWalLsn = async (port: number) => String((await sql(port, 'SELECT pg_current_wal_lsn()::text AS lsn'))[0].lsn);
+/** The timeline PostgreSQL writes WAL on now (pg_control's changes only at the next checkpoint). */
+const walTimeline = async (port: number) => parseInt(String((await sql(port, 'SELECT pg_walfile_name(pg_current_wal_lsn()) AS f'))[0].f).slice(0, 8), 16);
+const inRecovery = async (port: number) => (await sql(port, 'SELECT pg_is_in_recovery() AS r'))[0].r as boolean;
+const streamingFromA = async () => (await sql(portA, "SELECT count(*)::int AS n FROM pg_stat_replication WHERE application_name = 'pg-1' AND state = 'streaming'"))[0].n === 1;
+
+describe('automatic failover', () => {
+  // The tests before leave A fenced (timeline 3) and B stopped after its switchover: A serves again as the primary, B as its replica.
+  beforeAll(async () => {
+    existing = ['pg-0', 'pg-1'];
+    fs.rmSync(path.join(A, 'standby.signal'), { force: true });
+    await start(A, portA);
+    await start(B, portB);
+    await eventually(streamingFromA, 30_000);
+  }, 60_000);
+
+  test('a primary renews: renewTime from the wall clock, leaseDurationSeconds, holder, its WAL position; the deadline file; again only after renewSeconds', async () => {
+    const timeline = control(A).timeline;
+    await seedRecord('renewed', stable('pg-0', 1, timeline));
+    const failover = automaticFailoverOn('renewed');
+    const a = agentOf('pg-0', { leaderRecord: 'renewed', automaticFailover: failover });
+    const described = `epoch 1, stable, primary pg-0, timeline ${timeline}`;
+    a.clock.wall = 1_700_000_000_123_456;
+    expect(await a.round(0.375)).toEqual([`the leader record names this primary (${described})`, `role=primary (PostgreSQL is primary; ${described})`]);
+    const first = storedLease('renewed');
+    expect(first).toMatchObject({ renewTime: '2023-11-14T22:13:21.123456Z', leaseDurationSeconds: 10, holderIdentity: 'pg-0' });
+    expect(first.walPosition).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
+    // floor(1000.375 * 100) + 6 * 100.
+    expect(readDeadline(failover.deadlineFile)).toBe('100637\n');
+    expect(storedRecord('renewed')).toMatchObject({ state: 'stable', primary: 'pg-0', epoch: '1', holder: 'pg-0' });
+
+    // Not before renewSeconds (2) since the last renewal began: the Lease and the deadline stay.
+    expect(await a.round(1.9)).toEqual([]);
+    expect(await a.round(2.25)).toEqual([]);
+    expect(storedLease('renewed')).toEqual(first);
+    expect(readDeadline(failover.deadlineFile)).toBe('100637\n');
+
+    // WAL written meanwhile: the renewal publishes the position as pg_current_wal_lsn() says it.
+    await sql(portA, 'CREATE TABLE written_before_renewal (n int)');
+    const position = await currentWalLsn(portA);
+    expect(position).not.toBe(first.walPosition);
+    a.clock.wall = 1_700_000_009_000_042;
+    expect(await a.round(2.375)).toEqual([]);
+    expect(storedLease('renewed')).toEqual({ renewTime: '2023-11-14T22:13:30.000042Z', leaseDurationSeconds: 10, holderIdentity: 'pg-0', walPosition: position, paused: undefined });
+    expect(readDeadline(failover.deadlineFile)).toBe('100837\n');
+    expect(fs.existsSync(`${failover.deadlineFile}.new`)).toBe(false);
+  });
+
+  test('without automatic failover, a primary removes a lease left on the record (renewTime, duration, WAL position), logs it once; the record stays', async () => {
+    const timeline = control(A).timeline;
+    await seedRecord('released', stable('pg-0', 1, timeline));
+    await patchLeaseAsAdmin('released', { renewTime: '2023-11-14T22:13:21.123456Z', leaseDurationSeconds: 10 }, { 'failover.postgres.cdk8s.io/wal-position': '0/3000000' });
+    expect(storedLease('released')).toMatchObject({ renewTime: '2023-11-14T22:13:21.123456Z', leaseDurationSeconds: 10, walPosition: '0/3000000' });
+    const record = storedRecord('released');
+    const a = agentOf('pg-0', { leaderRecord: 'released' });
+    const described = `epoch 1, stable, primary pg-0, timeline ${timeline}`;
+    expect(await a.round(0)).toEqual([`the leader record names this primary (${described})`, 'automatic failover is off: removed the lease from the leader record',
+      `role=primary (PostgreSQL is primary; ${described})`]);
+    expect(storedLease('released')).toEqual({ renewTime: undefined, leaseDurationSeconds: undefined, holderIdentity: 'pg-0', walPosition: undefined, paused: undefined });
+    // Every other annotation and the holder stay as they were.
+    const { 'failover.wal-position': removed, ...kept } = record;
+    expect(removed).toBe('0/3000000');
+    expect(storedRecord('released')).toEqual(kept);
+    const version = api.lease('released')!.metadata.resourceVersion;
+    expect(await a.round(1)).toEqual([]);
+    expect(api.lease('released')!.metadata.resourceVersion).toBe(version);
+  });
+
+  test('past the renew deadline, a renewal that conflicts (409) does not fence and the next round follows the record; one the API does not answer fences', async () => {
+    const timeline = control(A).timeline;
+    await seedRecord('renew-conflict', stable('pg-0', 1, timeline));
+    const kube = new InterferingClient({ server: api.adminServer, namespace: NAMESPACE, tokenFile: tokenFile('pod:pg-0'), caFile: tls.caFile, timeoutMs: 300 });
+    clients.push(kube);
+    const failover = automaticFailoverOn('renew-conflict');
+    const a = agentOf('pg-0', { leaderRecord: 'renew-conflict', automaticFailover: failover }, kube);
+    const described = (epoch: number) => `epoch ${epoch}, stable, primary pg-0, timeline ${timeline}`;
+    expect(await a.round(0)).toEqual([`the leader record names this primary (${described(1)})`, `role=primary (PostgreSQL is primary; ${described(1)})`]);
+    const renewed = storedLease('renew-conflict');
+    expect(readDeadline(failover.deadlineFile)).toBe('100600\n');
+
+    // The record changes between the agent's read and its renewal (someone else's compare-and-swap): 409, 6 s after the last renewal.
+    kube.interfere = () => changeRecord('renew-conflict', stable('pg-0', 2, timeline));
+    const conflict = await a.round(6);
+    expect(conflict).toHaveLength(1);
+    expect(conflict[0]).toMatch(/^could not renew the lease \(PATCH leases\/renew-conflict: 409 Conflict: .*\); retrying$/);
+    expect(observedRole(A)).toBe('primary');
+    expect(fs.existsSync(path.join(A, 'standby.signal'))).toBe(false);
+    expect(labelOf('pg-0')).toBe('primary');
+    expect(storedRecord('renew-conflict')).toMatchObject({ epoch: '2', primary: 'pg-0' });
+    expect(storedLease('renew-conflict').renewTime).toBe(renewed.renewTime);
+    expect(readDeadline(failover.deadlineFile)).toBe('100600\n');
+    // The next round decides on the record as it is now, and renews.
+    expect(await a.round(6.5)).toEqual([`the leader record names this primary (${described(2)})`, 'renewed the lease again']);
+    expect(storedLease('renew-conflict').renewTime).not.toBe(renewed.renewTime);
+    expect(storedLease('renew-conflict')).toMatchObject({ holderIdentity: 'pg-0', leaseDurationSeconds: 10 });
+    expect(readDeadline(failover.deadlineFile)).toBe('101250\n');
+
+    // The API stops answering after the read. Before the deadline, the renewal is retried; past it, the primary fences itself.
+    const noAnswer = 'could not renew the lease (PATCH leases/renew-conflict: no answer from the API server within 300 ms)';
+    try {
+      kube.interfere = async () => { podOf('pg-0').apiCutOff = true; };
+      expect(await a.round(12.4)).toEqual([`${noAnswer}; retrying`]);
+      expect(observedRole(A)).toBe('primary');
+      expect(readDeadline(failover.deadlineFile)).toBe('101250\n');
+      podOf('pg-0').apiCutOff = false;
+      kube.interfere = async () => { podOf('pg-0').apiCutOff = true; };
+      expect(await a.round(12.5)).toEqual([`FENCING this primary: ${noAnswer}, and its last renewal began 6s ago or more (renewDeadlineSeconds)`]);
+    } finally {
+      podOf('pg-0').apiCutOff = false;
+    }
+    expect(fs.existsSync(path.join(A, 'standby.signal'))).toBe(true);
+    expect(readPostmaster(A)).toBeUndefined();
+    expect(control(A).shutDown).toBe(true);
+    expect(fs.existsSync(failover.deadlineFile)).toBe(false);
+
+    // A serves again as the primary, for the tests that follow; a reload wakes B's startup process to connect at once.
+    fs.rmSync(path.join(A, 'standby.signal'));
+    await start(A, portA);
+    await sql(portB, 'SELECT pg_reload_conf()');
+    await eventually(streamingFromA, 30_000);
+  }, 60_000);
+
+  test('a replica does not take over while the lease is paused, before leaseSeconds passed, nor from a primary that holds no lease', async () => {
+    const timeline = control(A).timeline;
+    await seedRecord('held-back', stable('pg-0', 1, timeline));
+    const a = agentOf('pg-0', { leaderRecord: 'held-back', automaticFailover: automaticFailoverOn('held-back-a') });
+    await a.round(0);
+    expect(storedLease('held-back')).toMatchObject({ holderIdentity: 'pg-0', leaseDurationSeconds: 10 });
+    await patchLeaseAsAdmin('held-back', {}, { 'failover.postgres.cdk8s.io/paused': 'true' });
+    const before = { record: storedRecord('held-back'), lease: storedLease('held-back') };
+    expect(before.lease.paused).toBe('true');
+
+    const b = agentOf('pg-1', { leaderRecord: 'held-back', automaticFailover: automaticFailoverOn('held-back-b'), peerDomain: 'invalid.' });
+    const described = `epoch 1, stable, primary pg-0, timeline ${timeline}`;
+    expect(await b.round(0)).toEqual([`PostgreSQL is a replica (${described})`, `role=replica (PostgreSQL is replica; ${described})`]);
+    // Not renewed since, but less than leaseSeconds (10) on this replica's clock: held.
+    expect(await b.round(9.9)).toEqual([]);
+    expect(await b.round(10)).toEqual([`PostgreSQL is a replica (${described}); the lease of pg-0 has lapsed, but automatic failover is paused (failover.postgres.cdk8s.io/paused)`]);
+    expect(await b.round(30)).toEqual([]);
+    expect(storedRecord('held-back')).toEqual(before.record);
+    expect(storedLease('held-back')).toEqual(before.lease);
+    expect(await inRecovery(portB)).toBe(true);
+    expect(labelOf('pg-0')).toBe('primary');
+    expect(fs.existsSync(automaticFailoverOn('held-back-b').deadlineFile)).toBe(false);
+
+    // A primary without automatic failover holds no lease (no renewTime): never taken over from, however long.
+    await seedRecord('no-lease', stable('pg-0', 1, timeline));
+    const unleased = storedRecord('no-lease');
+    expect(storedLease('no-lease').renewTime).toBeUndefined();
+    const c = agentOf('pg-1', { leaderRecord: 'no-lease', automaticFailover: automaticFailoverOn('no-lease'), peerDomain: 'invalid.' });
+    expect(await c.round(0)).toEqual([`PostgreSQL is a replica (${described})`, `role=replica (PostgreSQL is replica; ${described})`]);
+    expect(await c.round(10)).toEqual([]);
+    expect(await c.round(100)).toEqual([]);
+    expect(storedRecord('no-lease')).toEqual(unleased);
+    expect(storedLease('no-lease').renewTime).toBeUndefined();
+    expect(await inRecovery(portB)).toBe(true);
+  });
+
+  test('a takeover is a compare-and-swap: one that loses to a renewal made meanwhile is not recorded, nothing is promoted, and the renewed lease holds', async () => {
+    const timeline = control(A).timeline;
+    await seedRecord('takeover-raced', stable('pg-0', 3, timeline));
+    const a = agentOf('pg-0', { leaderRecord: 'takeover-raced', automaticFailover: automaticFailoverOn('takeover-raced-a') });
+    await a.round(0);
+    expect(storedLease('takeover-raced')).toMatchObject({ holderIdentity: 'pg-0', leaseDurationSeconds: 10 });
+    const kube = new InterferingClient({ server: api.adminServer, namespace: NAMESPACE, tokenFile: tokenFile('pod:pg-1'), caFile: tls.caFile, timeoutMs: 2000 });
+    clients.push(kube);
+    const failover = automaticFailoverOn('takeover-raced-b');
+    const b = agentOf('pg-1', { leaderRecord: 'takeover-raced', automaticFailover: failover, peerDomain: 'invalid.' }, kube);
+    const described = `epoch 3, stable, primary pg-0, timeline ${timeline}`;
+    expect(await b.round(0)).toEqual([`PostgreSQL is a replica (${described})`, `role=replica (PostgreSQL is replica; ${described})`]);
+    // The primary renews while the replica lists the pods for its takeover (after its read, before its write).
+    kube.interfere = () => patchLeaseAsAdmin('takeover-raced', { renewTime: '2030-01-01T00:00:00.000001Z' });
+    const events = api.events().length;
+    const lines = await b.round(10);
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^AUTOMATIC FAILOVER: the lease of pg-0 lapsed and this pod is the replica to promote \(.*\): recording it as the primary \(epoch 4, stable, primary pg-1, timeline \d+\), then promoting it$/);
+    expect(lines[1]).toMatch(/^could not record the takeover \(PATCH leases\/takeover-raced: 409 Conflict: .*\): deciding again$/);
+    expect(storedRecord('takeover-raced')).toMatchObject({ state: 'stable', primary: 'pg-0', epoch: '3', holder: 'pg-0' });
+    expect(storedLease('takeover-raced').renewTime).toBe('2030-01-01T00:00:00.000001Z');
+    expect(await inRecovery(portB)).toBe(true);
+    expect(labelOf('pg-0')).toBe('primary');
+    expect(labelOf('pg-1')).toBe('replica');
+    expect(fs.existsSync(failover.deadlineFile)).toBe(false);
+    expect(api.events()).toHaveLength(events);
+    // The next round reads the renewal: the lease is held again on this replica's clock, for another leaseSeconds.
+    expect(await b.round(10.5)).toEqual([]);
+    expect(await b.round(20.4)).toEqual([]);
+    expect(storedRecord('takeover-raced')).toMatchObject({ primary: 'pg-0', epoch: '3' });
+    expect(await inRecovery(portB)).toBe(true);
+  });
+
+  test('a replica whose view of the lease lapsed and whose peers do not answer takes over: record (epoch + 1), old label removed, lease, promotion, Events, deadline', async () => {
+    const timeline = control(A).timeline;
+    await seedRecord('automatic', stable('pg-0', 5, timeline));
+    const a = agentOf('pg-0', { leaderRecord: 'automatic', automaticFailover: automaticFailoverOn('automatic-a') });
+    await a.round(0);
+    expect(labelOf('pg-0')).toBe('primary');
+    expect(storedLease('automatic')).toMatchObject({ holderIdentity: 'pg-0', leaseDurationSeconds: 10 });
+    const published = storedLease('automatic').walPosition;
+    expect(published).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
+
+    const failover = automaticFailoverOn('automatic-b');
+    const b = agentOf('pg-1', { leaderRecord: 'automatic', automaticFailover: failover, peerDomain: 'invalid.' });
+    const described = `epoch 5, stable, primary pg-0, timeline ${timeline}`;
+    expect(await b.round(0)).toEqual([`PostgreSQL is a replica (${described})`, `role=replica (PostgreSQL is replica; ${described})`]);
+    expect(await b.round(9.5)).toEqual([]);
+    expect(storedRecord('automatic')).toMatchObject({ primary: 'pg-0', epoch: '5' });
+    const version = api.lease('automatic')!.metadata.resourceVersion;
+    const events = api.events().length;
+
+    b.clock.wall = 1_700_000_100_000_000;
+    const lines = await b.round(10.25);
+    const next = `epoch 6, stable, primary pg-1, timeline ${timeline}`;
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(new RegExp(`^AUTOMATIC FAILOVER: the lease of pg-0 lapsed and this pod is the replica to promote \\(.*\\): recording it as the primary \\(${next}\\), then promoting it$`));
+    expect(lines[1]).toBe(`role=primary (PostgreSQL is primary; ${next})`);
+
+    expect(await inRecovery(portB)).toBe(false);
+    expect(observedRole(B)).toBe('primary');
+    const promoted = await walTimeline(portB);
+    expect(promoted).toBe(timeline + 1);
+    expect(storedRecord('automatic')).toMatchObject({
+      'state': 'stable',
+      'primary': 'pg-1',
+      'epoch': '6',
+      'timeline': String(promoted),
+      'holder': 'pg-1',
+      'sync': '',
+      'system-identifier': systemIdentifier(),
+    });
+    expect(Number(api.lease('automatic')!.metadata.resourceVersion)).toBeGreaterThan(Number(version));
+    expect(storedLease('automatic')).toEqual({ renewTime: '2023-11-14T22:15:01.000000Z', leaseDurationSeconds: 10, holderIdentity: 'pg-1', walPosition: undefined, paused: undefined });
+    expect(labelOf('pg-0')).toBeUndefined();
+    expect(labelOf('pg-1')).toBe('primary');
+    expect(await slots(portB)).toContain('pg_0');
+    // floor(1010.25 * 100) + 6 * 100.
+    expect(readDeadline(failover.deadlineFile)).toBe('101625\n');
+
+    const message = `pg-1 took over from pg-0, whose lease lapsed (${next})`;
+    const posted = api.events().slice(events);
+    expect(posted).toHaveLength(2);
+    expect(posted).toEqual(expect.arrayContaining([
+      expect.objectContaining({ type: 'Warning', reason: 'AutomaticFailover', message, involvedObject: expect.objectContaining({ kind: 'Pod', name: 'pg-1' }) }),
+      expect.objectContaining({ type: 'Warning', reason: 'AutomaticFailover', message, involvedObject: expect.objectContaining({ kind: 'Lease', name: 'automatic' }) }),
+    ]));
+    // The next round: the primary the record names, nothing taken over again.
+    expect(await b.round(11)).toEqual([`the leader record names this primary (epoch 6, stable, primary pg-1, timeline ${promoted})`]);
+    expect(storedRecord('automatic')).toMatchObject({ primary: 'pg-1', epoch: '6' });
+    expect(api.events()).toHaveLength(events + 2);
+  }, 30_000);
+
+  test('the deadline file is removed when the record names another pod', async () => {
+    // A still serves as a primary (the takeover above could not reach it): its agent renews, then finds pg-1 recorded.
+    const timeline = control(A).timeline;
+    await seedRecord('deadline-removed', stable('pg-0', 1, timeline));
+    const failover = automaticFailoverOn('deadline-removed');
+    const a = agentOf('pg-0', { leaderRecord: 'deadline-removed', automaticFailover: failover });
+    await a.round(0);
+    expect(readDeadline(failover.deadlineFile)).toBe('100600\n');
+    const elsewhere = `epoch 2, stable, primary pg-1, timeline ${await walTimeline(portB)}`;
+    await changeRecord('deadline-removed', stable('pg-1', 2, await walTimeline(portB)));
+    expect(await a.round(1)).toEqual([`FENCING this primary: the leader record does not name this pod (${elsewhere})`]);
+    expect(fs.existsSync(failover.deadlineFile)).toBe(false);
+    expect(readPostmaster(A)).toBeUndefined();
+
+    // A replica's agent (here A's, now stopped) removes one an earlier promotion left.
+    fs.writeFileSync(failover.deadlineFile, '100600\n');
+    expect(await a.round(2)).toEqual([`PostgreSQL is not serving: no role label (${elsewhere})`]);
+    expect(fs.existsSync(failover.deadlineFile)).toBe(false);
+  });
+
+  test('a primary with automatic failover naps no longer than its next renewal is due (pollSeconds 30, renewSeconds 1): a renewal a second', async () => {
+    // B is the primary since the takeover; the agent runs on the real clocks.
+    const timeline = await walTimeline(portB);
+    await seedRecord('napped', stable('pg-1', 1, timeline));
+    const b = agentOf('pg-1', { leaderRecord: 'napped', automaticFailover: { ...automaticFailoverOn('napped'), renewSeconds: 1, renewDeadlineSeconds: 3 } });
+    const t0 = Date.now();
+    Object.defineProperty(b.clock, 'monotonic', { get: () => 1000 + (Date.now() - t0) / 1000 });
+    Object.defineProperty(b.clock, 'wall', { get: () => Date.now() * 1000 });
+    const renewals = () => api.requests.filter(request => request.method === 'PATCH' && request.path.endsWith('/leases/napped')
+      && request.body.includes('"renewTime"')).length;
+    const stop = new AbortController();
+    const running = b.agent.run(stop.signal);
+    try {
+      await eventually(() => renewals() === 1, 5000);
+      // Renewals due at about 1 s and 2 s after the first; without them, the agent would nap 30 s (its own PATCH wakes it once).
+      await sleep(2300);
+      expect(renewals()).toBe(3);
+    } finally {
+      stop.abort();
+      await running;
+    }
+    expect(b.logs.slice(0, 3)).toEqual([
+      `watching ${B} and leader record napped; label "role"`,
+      `the leader record names this primary (epoch 1, stable, primary pg-1, timeline ${timeline})`,
+      `role=primary (PostgreSQL is primary; epoch 1, stable, primary pg-1, timeline ${timeline})`,
+    ]);
+  }, 30_000);
 });

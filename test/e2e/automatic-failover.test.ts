@@ -115,6 +115,55 @@ describe('automatic failover', () => {
     await waitForStreaming(cluster, record.primary, others(record.primary), 60_000);
   }));
 
+  test('PostgreSQL crashes again and again on the primary: after the restart grace, a replica takes over; no row lost', () => step(cluster, async () => {
+    const record = leader(cluster);
+    const postgres = cluster.pod(record.primary).container('postgres');
+    let started = 0;
+    const writer = await writing(async w => {
+      started = Date.now();
+      // Crash it whenever it runs, until another pod is recorded the primary (or a minute passed).
+      while (leader(cluster).primary === record.primary && Date.now() - started < 60_000) {
+        const pid = postgres.process?.pid;
+        if (pid !== undefined) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            // already gone
+          }
+        }
+        await new Promise(resolve => setTimeout(resolve, 300));
+      }
+      await waitFor('writes on a new primary', () => w.attempts.some(a => a.ok && a.startedAt >= started && a.server !== record.primary), 30_000, 50);
+    });
+    const next = leader(cluster);
+    expect(next).toMatchObject({ state: 'stable', epoch: String(Number(record.epoch) + 1) });
+    expect(next.primary).not.toBe(record.primary);
+    // Not before the grace (15 s) and the lease.
+    expect(writer.firstSuccessAfter(started, next.primary)! - started).toBeGreaterThan(15_000);
+    expect(await lostRows(writer, next.primary)).toEqual([]);
+    await waitForStreaming(cluster, next.primary, others(next.primary), 90_000);
+  }));
+
+  test('the primary cut off from its replicas only: it keeps its lease, nobody takes over; writes resume when the network heals, no row lost', () => step(cluster, async () => {
+    const record = leader(cluster);
+    let healed = 0;
+    const writer = await writing(async w => {
+      await cluster.cutOff(record.primary, { network: true });
+      try {
+        await new Promise(resolve => setTimeout(resolve, 2 * LEASE * 1000));
+      } finally {
+        await cluster.reconnect(record.primary);
+      }
+      healed = Date.now();
+      await waitFor('writes after', () => w.attempts.filter(a => a.ok && a.startedAt >= healed).length >= 10, 30_000);
+    });
+    expect(leader(cluster)).toMatchObject({ state: 'stable', primary: record.primary, epoch: record.epoch });
+    expect(writer.attempts.filter(a => a.ok).every(a => a.server === record.primary)).toBe(true);
+    expect(await lostRows(writer, record.primary)).toEqual([]);
+    expect(cluster.writeServiceViolations).toEqual([]);
+    await waitForStreaming(cluster, record.primary, others(record.primary), 90_000);
+  }));
+
   test('the primary cut off from the API only: its replicas still reach it, so it keeps serving (failsafe); no failover, no outage', () => step(cluster, async () => {
     const record = leader(cluster);
     const mark = cluster.pod(record.primary).logMark('role-labeler');
@@ -187,7 +236,7 @@ describe('automatic failover', () => {
     const next = leader(cluster);
     expect(next).toMatchObject({ state: 'stable', epoch: String(Number(record.epoch) + 1) });
     // The fence (not the frozen agent) stopped the old primary, and before the new one took its first write.
-    const fenced = /^(\S+) \S+ lease-fence: FENCING this primary: its agent has not renewed the lease in time/m.exec(cluster.pod(record.primary).logSince(fenceLog, 'lease-fence'));
+    const fenced = /^(\S+) \S+ lease-fence: FENCING this primary: its agent has not confirmed it in time/m.exec(cluster.pod(record.primary).logSince(fenceLog, 'lease-fence'));
     expect(fenced).not.toBeNull();
     const firstNew = writer.firstSuccessAfter(frozen, next.primary)!;
     expect(Date.parse(fenced![1])).toBeLessThan(firstNew);
