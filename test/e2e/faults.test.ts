@@ -1,6 +1,6 @@
 import { E2eCluster } from './harness/cluster';
 import { sleep, waitFor } from './harness/exec';
-import { leader, POD, runningPrimaries, streamingFrom, synthesizeToFile, valuesOn, Writer } from './support';
+import { leader, POD, random, runningPrimaries, streamingFrom, synthesizeToFile, valuesOn, Writer } from './support';
 
 /**
  * A randomized fault test: a seeded sequence of rounds, each drawing one fault, while a client commits
@@ -15,15 +15,6 @@ const PODS = [POD(0), POD(1), POD(2)];
 const CONVERGE_MS = 120_000;
 
 jest.setTimeout(ROUNDS * 200_000 + 120_000);
-
-/** Park-Miller (minimal standard) PRNG: a seed replays the same rounds. */
-function random(seed: number): () => number {
-  let state = (Math.abs(Math.floor(seed)) % 2147483646) + 1;
-  return () => {
-    state = (state * 48271) % 2147483647;
-    return (state - 1) / 2147483646;
-  };
-}
 
 type Fault = 'kill-primary' | 'kill-replica' | 'partition' | 'restart-all' | 'two-jobs' | 'kill-job' | 'switchover';
 const FAULTS: Fault[] = ['kill-primary', 'kill-replica', 'partition', 'restart-all', 'two-jobs', 'kill-job', 'switchover'];

@@ -177,3 +177,12 @@ export async function runningPrimaries(cluster: E2eCluster): Promise<string[]> {
   }
   return found.sort();
 }
+
+/** Park-Miller (minimal standard) PRNG: a seed replays the same rounds (the randomized fault tests' FAULT_SEED). */
+export function random(seed: number): () => number {
+  let state = (Math.abs(Math.floor(seed)) % 2147483646) + 1;
+  return () => {
+    state = (state * 48271) % 2147483647;
+    return (state - 1) / 2147483646;
+  };
+}
