@@ -165,13 +165,13 @@ describe('the leader record under faults (dist/)', () => {
   test('a partitioned primary fences itself before the job promotes; it rejoins when the partition heals', () => step(cluster, async () => {
     const old = leader(cluster).primary;
     const rows = await valuesOn(cluster, old, 'writes');
-    const mark = cluster.pod(old).logMark('role-labeler');
+    const marks = { agent: cluster.pod(old).logMark('role-labeler'), fence: cluster.pod(old).logMark('lease-fence') };
     await cluster.cutOff(old, { api: true, network: true });
     const run = await cluster.runJob('postgres-failover', {}, 120_000);
     expect(run.code).toBe(0);
     expect(run.stdout).toContain(`${old} cannot be reached and may still be running`);
     const promoted = /promoting (\S+)/.exec(run.stdout)![1];
-    const fencedAt = fenceTime(cluster.pod(old).logSince(mark, 'role-labeler'));
+    const fencedAt = fenceTime(cluster.pod(old).logSince(marks.agent, 'role-labeler'), cluster.pod(old).logSince(marks.fence, 'lease-fence'));
     const promotedAt = Date.parse(/^(\S+) failover: promoting/m.exec(run.stdout)![1]);
     expect(fencedAt).toBeLessThan(promotedAt);
     expect(cluster.endpoints('postgres-write')).toEqual([promoted]);
@@ -356,8 +356,10 @@ async function endSessions(cluster: E2eCluster, pod: string, hogs: ReturnType<ty
   await waitFor('a free connection slot', async () => (await cluster.sql(`${pod}.postgres-headless`, 'SELECT 1')).code === 0, 20_000, 250);
 }
 
-function fenceTime(log: string): number {
-  const line = /^(\S+) \S+ role-labeler: FENCING/m.exec(log);
-  if (!line) throw new Error(`the old primary's sidecar did not fence it:\n${log}`);
-  return Date.parse(line[1]);
+/** When the old primary was fenced: by its agent (the sidecar) or by its heartbeat fence, whichever came first. */
+function fenceTime(agentLog: string, fenceLog: string): number {
+  const times = [/^(\S+) \S+ role-labeler: FENCING/m.exec(agentLog), /^(\S+) \S+ lease-fence: FENCING/m.exec(fenceLog)]
+    .filter(line => line !== null).map(line => Date.parse(line![1]));
+  if (times.length === 0) throw new Error(`neither the old primary's sidecar nor its heartbeat fence fenced it:\n${agentLog}\n${fenceLog}`);
+  return Math.min(...times);
 }
