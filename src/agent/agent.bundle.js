@@ -7222,6 +7222,7 @@ var SidecarAgent = class {
     }
     this.lastRead = this.env.monotonic();
     this.noteLeaseChanges();
+    if (!this.apiUp) this.leaseChangedAt = this.env.monotonic();
     this.writeRecordCopy(started);
     if (!this.apiUp) this.log(`the API answers again: ${describeRecord(this.record)}`);
     this.apiUp = true;

@@ -298,6 +298,9 @@ export class SidecarAgent {
     }
     this.lastRead = this.env.monotonic();
     this.noteLeaseChanges();
+    // A replica that could not watch the lease does not know that it lapsed (nor whether its primary served meanwhile,
+    // in failsafe mode): its clock starts again.
+    if (!this.apiUp) this.leaseChangedAt = this.env.monotonic();
     this.writeRecordCopy(started);
     if (!this.apiUp) this.log(`the API answers again: ${describeRecord(this.record)}`);
     this.apiUp = true;

@@ -63,24 +63,36 @@ record_annotations_json() {
 }
 
 # Changes fields of the record read last (key=value ...), only if nobody changed it since.
-# Returns 0 when done (R follows), 2 on a conflict, 1 when the API could not be reached.
+# Returns 0 when done (R follows), 2 on a conflict, 1 when the API could not be reached. A conflict with a change that
+# left every field of the record as read (the primary renewing its lease with automatic failover, an annotation of
+# someone's) is no conflict with this change: it is sent again on the Lease's new resourceVersion (5 times at most).
 record_update() {
-  local pair out holder="" patch
+  local pair out holder="" patch attempt field
+  local -A read_fields=()
   for pair in "$@"; do
     if [[ $pair == primary=* ]]; then holder=${pair#primary=}; fi
   done
-  patch="{\"metadata\":{\"resourceVersion\":\"${R[version]}\",\"annotations\":$(record_annotations_json "$@")}"
-  if [[ " $* " == *" primary="* ]]; then patch+=",\"spec\":{\"holderIdentity\":\"$holder\"}"; fi
-  patch+="}"
-  if ! out=$(kubectl_bounded patch lease "$LEADER_RECORD" --type=merge -p "$patch" \
-    -o 'jsonpath={.metadata.resourceVersion}' 2>&1); then
+  for field in "${RECORD_FIELDS[@]}"; do read_fields[$field]=${R[$field]:-}; done
+  for attempt in 1 2 3 4 5; do
+    patch="{\"metadata\":{\"resourceVersion\":\"${R[version]}\",\"annotations\":$(record_annotations_json "$@")}"
+    if [[ " $* " == *" primary="* ]]; then patch+=",\"spec\":{\"holderIdentity\":\"$holder\"}"; fi
+    patch+="}"
+    if out=$(kubectl_bounded patch lease "$LEADER_RECORD" --type=merge -p "$patch" \
+      -o 'jsonpath={.metadata.resourceVersion}' 2>&1); then
+      R[version]=$out
+      for pair in "$@"; do R[${pair%%=*}]=${pair#*=}; done
+      return 0
+    fi
     RECORD_ERROR=${out//$'\n'/ }
-    if [[ $out == *"(Conflict)"* ]]; then return 2; fi
-    return 1
-  fi
-  R[version]=$out
-  for pair in "$@"; do R[${pair%%=*}]=${pair#*=}; done
-  return 0
+    if [[ $out != *"(Conflict)"* ]]; then return 1; fi
+    (( attempt < 5 )) || break
+    record_read || return 1
+    [ "${R[found]}" = yes ] || return 2
+    for field in "${RECORD_FIELDS[@]}"; do
+      if [ "${R[$field]}" != "${read_fields[$field]}" ]; then return 2; fi
+    done
+  done
+  return 2
 }
 
 # Creates the record with the given fields. Returns 0 when created, 2 when it exists already, 1 when

@@ -91,4 +91,35 @@ describe('the agent writes the record as leader-record.sh does', () => {
     });
     expect(stored.spec).toEqual({ holderIdentity: 'pg-0' });
   });
+
+  describe('record_update meets a conflict', () => {
+    /** Reads the record, lets someone else patch the Lease, then updates: record_update's exit code. */
+    function readPatchUpdate(name: string, someoneElse: object, update: string[]): Promise<number> {
+      return new Promise(resolve => {
+        const script = `source "$SCRIPTS/common.sh"; source "$SCRIPTS/leader-record.sh"; record_read
+          "$KUBECTL" patch lease ${name} --type=merge -p '${JSON.stringify(someoneElse)}' > /dev/null
+          rc=0; record_update "$@" || rc=$?; exit $rc`;
+        execFile('bash', ['-c', script, 'bash', ...update], {
+          env: { PATH: process.env.PATH, HOME: dir, SCRIPTS, KUBECONFIG: join(dir, 'kubeconfig'), KUBECTL: kubectlBinary(), API_TIMEOUT: '10s', LEADER_RECORD: name },
+        }, error => resolve(error === null ? 0 : (error as { code?: number }).code ?? -1));
+      });
+    }
+    const created = (name: string) => runScript('record_create', ['state=stable', 'primary=pg-0', 'epoch=3', 'timeline=1', 'system-identifier=99', 'sync='], '', name);
+
+    test('a change that left the record\'s fields as read (a lease renewal): the update is sent again and lands', async () => {
+      await created('renewed');
+      const renewal = { metadata: { annotations: { 'failover.postgres.cdk8s.io/wal-position': '0/3000000' } }, spec: { renewTime: '2026-12-05T04:00:00.000000Z' } };
+      expect(await readPatchUpdate('renewed', renewal, ['state=failing-over', 'primary=', 'epoch=4', 'previous=pg-0', 'job=failover-1'])).toBe(0);
+      const stored = api.lease('renewed')!;
+      expect(stored.metadata.annotations).toMatchObject({ 'postgres.cdk8s.io/state': 'failing-over', 'postgres.cdk8s.io/epoch': '4', 'failover.postgres.cdk8s.io/wal-position': '0/3000000' });
+      expect(stored.spec.renewTime).toBe('2026-12-05T04:00:00.000000Z');
+    });
+
+    test('a change of a field of the record: a conflict (2), and the record is as the other writer left it', async () => {
+      await created('changed');
+      const other = { metadata: { annotations: { 'postgres.cdk8s.io/epoch': '4' } } };
+      expect(await readPatchUpdate('changed', other, ['state=failing-over', 'primary=', 'epoch=4', 'previous=pg-0', 'job=failover-1'])).toBe(2);
+      expect(api.lease('changed')!.metadata.annotations).toMatchObject({ 'postgres.cdk8s.io/state': 'stable', 'postgres.cdk8s.io/epoch': '4' });
+    });
+  });
 });

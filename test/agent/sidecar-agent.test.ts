@@ -920,6 +920,27 @@ describe('automatic failover', () => {
     expect(labelOf('pg-0')).toBe('primary');
     expect(fs.existsSync(automaticFailoverOn('held-back-b').deadlineFile)).toBe(false);
 
+    // A replica that could not read the record a while does not know the lease lapsed meanwhile: its clock starts again
+    // when the API answers (the primary may have served on in failsafe mode, unseen).
+    // (Recorded with another cluster's identity: once it lapses, the replica considers taking over, and declines.)
+    await seedRecord('unwatched', { ...stable('pg-0', 1, timeline), systemIdentifier: '1' });
+    const u = agentOf('pg-0', { leaderRecord: 'unwatched', automaticFailover: automaticFailoverOn('unwatched-a') });
+    await u.round(0);
+    const r = agentOf('pg-1', { leaderRecord: 'unwatched', automaticFailover: automaticFailoverOn('unwatched-b'), peerDomain: 'invalid.' });
+    await r.round(0);
+    podOf('pg-1').apiCutOff = true;
+    try {
+      await r.round(5);
+    } finally {
+      podOf('pg-1').apiCutOff = false;
+    }
+    const unwatched = storedRecord('unwatched');
+    expect((await r.round(12)).join('\n')).toContain('the API answers again');
+    expect(await r.round(21.9)).toEqual([]);
+    expect(storedRecord('unwatched')).toEqual(unwatched);
+    expect((await r.round(22)).join('\n')).toContain('not taking over from pg-0: this pod\'s data is not the recorded cluster\'s');
+    expect(storedRecord('unwatched')).toEqual(unwatched);
+
     // A primary without automatic failover holds no lease (no renewTime): never taken over from, however long.
     await seedRecord('no-lease', stable('pg-0', 1, timeline));
     const unleased = storedRecord('no-lease');
