@@ -287,3 +287,79 @@ describe('automatic failover', () => {
     await waitForStreaming(cluster, next, others(next), 90_000);
   }));
 });
+
+/** Asynchronous replication: how far behind a replica may be and still take over (maximumLagOnFailover). */
+describe('automatic failover, asynchronous, with a replica behind', () => {
+  let cluster: E2eCluster;
+
+  beforeAll(async () => {
+    const manifest = synthesizeToFile({
+      clusterName: 'lag',
+      automaticFailover: {
+        leaseDurationSeconds: LEASE,
+        renewIntervalSeconds: 1,
+        renewDeadlineSeconds: 4,
+        minimumFailoverIntervalSeconds: 0,
+        maximumLagOnFailover: 65_536,
+      },
+    });
+    cluster = await E2eCluster.start({ manifest, replicas: 3 });
+  });
+
+  afterAll(async () => {
+    await cluster?.destroy();
+  });
+
+  const pod = (i: number) => `lag-cluster-${i}`;
+  const record = () => leader(cluster, 'lag-leader');
+
+  /** The pid of a pod's WAL receiver process (the pod's processes are this machine's). */
+  async function walReceiver(name: string): Promise<number> {
+    const postgres = cluster.pod(name).container('postgres');
+    return waitFor(`${name}'s WAL receiver`, async () => {
+      const ps = await postgres.exec(['ps', '-o', 'pid=,args=', '--ppid', String(postgres.process?.pid ?? 0)], 10_000);
+      const line = ps.stdout.split('\n').find(l => / walreceiver/.test(l));
+      return line === undefined ? undefined : Number(line.trim().split(/\s+/)[0]);
+    }, 20_000, 200);
+  }
+
+  test('a replica further behind than maximumLagOnFailover never takes over; one within it does, and the other follows', () => step(cluster, async () => {
+    const primary = record().primary;
+    const [behind, current] = [pod(0), pod(1), pod(2)].filter(p => p !== primary);
+    await waitForStreaming(cluster, primary, [behind, current], 60_000);
+    // The replica that falls behind: its WAL receiver frozen while 1 MB of WAL is written.
+    const receiver = await walReceiver(behind);
+    process.kill(receiver, 'SIGSTOP');
+    try {
+      expect(await cluster.sql('lag-write', "CREATE TABLE bulk AS SELECT g, repeat('x', 500) AS t FROM generate_series(1, 2000) AS g")).toMatchObject({ code: 0 });
+      // The position the primary publishes at its renewals includes it.
+      const written = await cluster.podSql(primary, 'SELECT pg_current_wal_lsn()');
+      await waitFor('a renewal that publishes it', () => {
+        const published = cluster.lease('lag-leader')!.metadata.annotations['failover.postgres.cdk8s.io/wal-position'];
+        return published !== undefined && lsnBytes(published) >= lsnBytes(written);
+      }, 10_000, 100);
+      // Only the replica behind is left: the primary's node and the current replica's are lost.
+      const mark = cluster.pod(behind).logMark('role-labeler');
+      await cluster.killPod(current);
+      await cluster.killPod(primary);
+      await new Promise(resolve => setTimeout(resolve, (2 * LEASE + 2) * 1000));
+      expect(record()).toMatchObject({ state: 'stable', primary });
+      expect(cluster.pod(behind).logSince(mark, 'role-labeler'))
+        .toMatch(new RegExp(`not taking over from ${primary}: this replica is \\d+ bytes behind the primary's last published position`));
+    } finally {
+      process.kill(receiver, 'SIGCONT');
+    }
+    // The current replica's node comes back: it takes over (a lease after it came back), and the other follows it.
+    cluster.startPod(current);
+    await waitFor('the current replica the primary', () => record().primary === current, (3 * LEASE + 30) * 1000, 200);
+    cluster.startPod(primary);
+    await waitForStreaming(cluster, current, [behind, primary], 90_000);
+    expect(await cluster.podSql(behind, 'SELECT count(*) FROM bulk', 'myapp')).toBe('2000');
+  }));
+});
+
+/** An LSN ("X/Y") as a number of bytes. */
+function lsnBytes(lsn: string): bigint {
+  const [high, low] = lsn.split('/');
+  return BigInt(`0x${high}`) * 0x1_0000_0000n + BigInt(`0x${low}`);
+}
