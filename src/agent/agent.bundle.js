@@ -7581,8 +7581,12 @@ ${text}
       leaseSeconds: this.config.automaticFailover.leaseSeconds,
       secondsSincePrimaryAnswered: this.env.monotonic() - (this.primaryAnsweredAt.get(record.primary) ?? -Infinity)
     });
+    const news = decision.reason !== this.lastTakeoverReason;
     this.logTakeover(decision.reason);
-    if (decision.kind === "wait") return true;
+    if (decision.kind === "wait") {
+      if (news) await this.kube.podEvent(this.podName, "Normal", "AutomaticFailoverWaiting", decision.reason, "postgres-cluster-agent");
+      return true;
+    }
     const started = this.env.monotonic();
     const startedUptime = this.env.uptime();
     const renewal = await this.renewal();

@@ -657,8 +657,13 @@ export class SidecarAgent {
       leaseSeconds: this.config.automaticFailover.leaseSeconds,
       secondsSincePrimaryAnswered: this.env.monotonic() - (this.primaryAnsweredAt.get(record.primary) ?? -Infinity),
     });
+    const news = decision.reason !== this.lastTakeoverReason;
     this.logTakeover(decision.reason);
-    if (decision.kind === 'wait') return true;
+    if (decision.kind === 'wait') {
+      // Why a lapsed lease was not taken over, once per reason, for `kubectl get events`.
+      if (news) await this.kube.podEvent(this.podName, 'Normal', 'AutomaticFailoverWaiting', decision.reason, 'postgres-cluster-agent');
+      return true;
+    }
     const started = this.env.monotonic();
     const startedUptime = this.env.uptime();
     const renewal = await this.renewal();

@@ -940,6 +940,11 @@ describe('automatic failover', () => {
     expect(storedRecord('unwatched')).toEqual(unwatched);
     expect((await r.round(22)).join('\n')).toContain('not taking over from pg-0: this pod\'s data is not the recorded cluster\'s');
     expect(storedRecord('unwatched')).toEqual(unwatched);
+    // Why, as an Event on the pod: once per reason.
+    const waiting = () => api.events().filter((e: any) => e.reason === 'AutomaticFailoverWaiting' && e.involvedObject.name === 'pg-1');
+    expect(waiting().map((e: any) => [e.type, e.message])).toEqual([['Normal', expect.stringMatching(/^not taking over from pg-0: this pod's data is not the recorded cluster's/)]]);
+    expect(await r.round(23)).toEqual([]);
+    expect(waiting()).toHaveLength(1);
 
     // A primary without automatic failover holds no lease (no renewTime): never taken over from, however long.
     await seedRecord('no-lease', stable('pg-0', 1, timeline));
