@@ -51,8 +51,14 @@ describe('kubectl in the pods reaches the API through the in-cluster configurati
     const update = await job('record_read; record_update "epoch=${R[epoch]}"; echo "updated version=${R[version]}"');
     expect(update).toMatchObject({ code: 0 });
     expect(update.stdout).toMatch(/^updated version=\d+\n$/);
-    const stale = await job('record_read; R[version]=1; status=0; record_update "epoch=${R[epoch]}" || status=$?; echo "status=$status $RECORD_ERROR"');
+    // A stale resourceVersion, and a record read that someone changed since (here: an older epoch): it loses.
+    const stale = await job('record_read; R[version]=1; R[epoch]=$((R[epoch] - 1)); status=0; record_update "epoch=${R[epoch]}" || status=$?; '
+      + 'echo "status=$status $RECORD_ERROR"');
     expect(stale.stdout).toContain('status=2 Error from server (Conflict)');
+    // A stale resourceVersion of a Lease whose record fields did not change (a lease renewal, an annotation): sent again on
+    // the Lease's new version, it lands.
+    const renewed = await job('record_read; R[version]=1; status=0; record_update "epoch=${R[epoch]}" || status=$?; echo "status=$status"');
+    expect(renewed.stdout).toBe('status=0\n');
   });
 
   test('labels of the cluster\'s pods and the list of them', async () => {
