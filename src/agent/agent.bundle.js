@@ -7014,6 +7014,7 @@ var SHUTDOWN_TIMEOUT_MS = 6e4;
 var PROMOTE_TIMEOUT_MS = 6e4;
 var RECORD_COPY_SECONDS = 2;
 var HANDOVER_SECONDS = 20;
+var LABEL_RESTORE_SECONDS = 0.9;
 var FAILSAFE_REPLY_MS = 1e3;
 var FAILSAFE_EVERY_MS = 500;
 var FAILSAFE_HOLDS_SECONDS = 2;
@@ -7081,6 +7082,8 @@ var SidecarAgent = class {
   /** The other pods labelled primary, as listed last. */
   othersLabeled = [];
   lastLabelWait = "";
+  /** When this primary's label was first seen changed by someone else (it is set back LABEL_RESTORE_SECONDS later). */
+  labelChangedSeenAt;
   /** A switchover asked for on the record's Lease (its SWITCHOVER_REQUEST annotation), as read last. */
   switchoverRequest;
   /** The standbys streaming from this primary, as last seen (maintainPrimary). */
@@ -7398,6 +7401,11 @@ ${text}
       return;
     }
     this.lastLabelWait = "";
+    if (changed && role === "primary") {
+      this.labelChangedSeenAt ??= now;
+      if (now - this.labelChangedSeenAt < LABEL_RESTORE_SECONDS) return;
+    }
+    this.labelChangedSeenAt = void 0;
     if (changed) this.log(`the ${this.config.roleLabel} label was changed to "${this.labelSeen}" by someone else: setting it back to "${role}"`);
     if (role === this.applied && !changed && now - this.appliedAt < this.config.timing.reassertSeconds) return;
     const done = await this.kube.labelPod(this.podName, this.config.roleLabel, role === "" ? null : role);

@@ -74,6 +74,8 @@ const PROMOTE_TIMEOUT_MS = 60_000;
 const RECORD_COPY_SECONDS = 2;
 /** How long a primary whose pod is being deleted waits for its handover to finish (within the pod's 30 s of grace). */
 const HANDOVER_SECONDS = 20;
+/** How long a primary whose label someone changed waits, listing the pods again, before it sets the label back. */
+const LABEL_RESTORE_SECONDS = 0.9;
 /** How long the failsafe waits for every standby to reply to the WAL it wrote (the WAL writer flushes within 200 ms). */
 const FAILSAFE_REPLY_MS = 1_000;
 /** How often the failsafe asks, and how long its last answer counts for the rounds. */
@@ -143,6 +145,8 @@ export class SidecarAgent {
   /** The other pods labelled primary, as listed last. */
   private othersLabeled: readonly string[] = [];
   private lastLabelWait = '';
+  /** When this primary's label was first seen changed by someone else (it is set back LABEL_RESTORE_SECONDS later). */
+  private labelChangedSeenAt: number | undefined;
   /** A switchover asked for on the record's Lease (its SWITCHOVER_REQUEST annotation), as read last. */
   private switchoverRequest: string | undefined;
   /** The standbys streaming from this primary, as last seen (maintainPrimary). */
@@ -467,6 +471,14 @@ export class SidecarAgent {
       return;
     }
     this.lastLabelWait = '';
+    if (changed && role === 'primary') {
+      // A person moving the label relabels this pod, then another (the reference design's manual failover): the primary's
+      // label comes back only once a second listing, a second or more later, still shows no other pod labelled primary,
+      // so that it never joins another pod's hand-given label behind the write Service.
+      this.labelChangedSeenAt ??= now;
+      if (now - this.labelChangedSeenAt < LABEL_RESTORE_SECONDS) return;
+    }
+    this.labelChangedSeenAt = undefined;
     if (changed) this.log(`the ${this.config.roleLabel} label was changed to "${this.labelSeen}" by someone else: setting it back to "${role}"`);
     if (role === this.applied && !changed && now - this.appliedAt < this.config.timing.reassertSeconds) return;
     const done = await this.kube.labelPod(this.podName, this.config.roleLabel, role === '' ? null : role);
