@@ -27,7 +27,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { E2eCluster } from '../test/e2e/harness/cluster';
 import { waitFor } from '../test/e2e/harness/exec';
-import { leader, streamingFrom, synthesizeToFile, valuesOn, Writer } from '../test/e2e/support';
+import { leader, streamingFrom, synthesizeToFile, valuesOn, Writer, writerScript } from '../test/e2e/support';
 
 const RUNS = Number(process.argv[2] ?? 3);
 const LEASE = Number(process.env.BENCH_LEASE ?? 10);
@@ -382,19 +382,8 @@ class PatroniWriter {
   }
 }
 
-/** As the e2e Writer's: $1 the connection string, $2 the table; the answer names the server by its port. */
-const PATRONI_WRITER_SCRIPT = `
-  v=0
-  stop=""
-  trap 'stop=1' TERM
-  while [ -z "$stop" ]; do
-    v=$((v + 1))
-    started=$EPOCHREALTIME
-    rc=0
-    out=$(timeout 10 psql "$1" -XAtq -v ON_ERROR_STOP=1 -c "INSERT INTO $2 (v) VALUES ($v) RETURNING v, inet_server_port()" 2> /dev/null) || rc=$?
-    printf '%s %s %s %s %s\\n' "$v" "$started" "$EPOCHREALTIME" "$rc" "$out"
-    if [ "$rc" != 0 ]; then sleep 0.02; fi
-  done`;
+/** The e2e Writer's loop: $1 a whole connection string (libpq's multi-host), $2 the table; the server named by its port. */
+const PATRONI_WRITER_SCRIPT = writerScript('"$1"', 'inet_server_port()');
 
 async function patroni(mode: Mode): Promise<Sample[]> {
   const cluster = new PatroniCluster(mode);

@@ -141,8 +141,14 @@ export class Writer {
   }
 }
 
-/** $1: the Service, $2: the table. A write that fails is retried 20 ms later. SIGTERM: stop after the write in flight. */
-const WRITER_SCRIPT = `
+/**
+ * The writer's loop, one psql (a new connection) per row: $1 what psql connects to, $2 the table. A write that fails is
+ * retried 20 ms later; SIGTERM: stop after the write in flight. Each line: "<value> <started> <ended> <psql exit code>
+ * <value>|<server>". `connection`: a psql connection string made of $1 (a host, here a Service's name); `server`: the SQL
+ * that names the server that answered (each pod's cluster_name is its name).
+ */
+export function writerScript(connection = '"host=$1"', server = "current_setting('cluster_name')"): string {
+  return `
   v=0
   stop=""
   trap 'stop=1' TERM
@@ -150,10 +156,13 @@ const WRITER_SCRIPT = `
     v=$((v + 1))
     started=$EPOCHREALTIME
     rc=0
-    out=$(timeout 10 psql "host=$1" -XAtq -v ON_ERROR_STOP=1 -c "INSERT INTO $2 (v) VALUES ($v) RETURNING v, current_setting('cluster_name')" 2> /dev/null) || rc=$?
+    out=$(timeout 10 psql ${connection} -XAtq -v ON_ERROR_STOP=1 -c "INSERT INTO $2 (v) VALUES ($v) RETURNING v, ${server}" 2> /dev/null) || rc=$?
     printf '%s %s %s %s %s\n' "$v" "$started" "$EPOCHREALTIME" "$rc" "$out"
     if [ "$rc" != 0 ]; then sleep 0.02; fi
   done`;
+}
+
+const WRITER_SCRIPT = writerScript();
 
 /** The leader record's fields (annotations postgres.cdk8s.io/<field>), as the API holds them. */
 export function leader(cluster: E2eCluster, name = 'postgres-leader'): Record<string, string> {
