@@ -82,6 +82,9 @@ const project = new cdk8s.ConstructLibraryCdk8s({
   jestOptions: {
     // Snapshots change only on purpose: `npx projen test:update`.
     updateSnapshot: javascript.UpdateSnapshot.NEVER,
+    // A test that fails midway may leave a timer or a child behind (each harness ends its own, but a CI run must end
+    // with its count even when one does not): jest exits once every test has run.
+    extraCliOptions: ['--forceExit'],
     jestConfig: {
       testMatch: ['<rootDir>/test/**/*.test.ts'],
       testTimeout: 30_000,

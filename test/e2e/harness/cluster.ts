@@ -118,6 +118,8 @@ export class E2eCluster implements PodHost {
   /** Namespaces whose link is down: a pod created anew in one is on a healthy node, and gets its link back. */
   private readonly disconnected = new Set<string>();
   private proxy?: ChildProcess;
+  /** Client scripts still running (clientScript): destroy() ends them, so a failed test leaves no loop behind. */
+  private readonly clients = new Set<ChildProcess>();
   private controller?: NodeJS.Timeout;
   private desiredReplicas: number;
   private readonly writeService: string;
@@ -388,7 +390,7 @@ export class E2eCluster implements PodHost {
    * It runs in a process group of its own (stop it with process.kill(-pid)).
    */
   public clientScript(script: string, args: string[] = [], options: { database?: string } = {}): ChildProcess {
-    return spawn('ip', ['netns', 'exec', this.network.hub, 'bash', '-c', script, 'client', ...args], {
+    const child = spawn('ip', ['netns', 'exec', this.network.hub, 'bash', '-c', script, 'client', ...args], {
       env: {
         PATH: CLIENT_PATH,
         PGUSER: this.appCredentials().user,
@@ -399,6 +401,9 @@ export class E2eCluster implements PodHost {
       stdio: ['ignore', 'pipe', 'ignore'],
       detached: true,
     });
+    this.clients.add(child);
+    child.once('close', () => this.clients.delete(child));
+    return child;
   }
 
   /** An HTTP GET from inside the cluster's network (as Prometheus would scrape a pod): status and body. */
@@ -542,6 +547,13 @@ export class E2eCluster implements PodHost {
       for (const c of [...pod.initContainers, ...pod.containers]) c.stopProbes();
     }
     this.proxy?.kill('SIGKILL');
+    for (const client of this.clients) {
+      try {
+        process.kill(-client.pid!, 'SIGKILL');
+      } catch {
+        // already ended
+      }
+    }
     this.api.close();
     this.network.destroy();
     await sleep(100);
