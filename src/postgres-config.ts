@@ -8,7 +8,7 @@ import { METRICS_QUERIES, METRICS_QUERIES_KEY, METRICS_USER, MONITORING_ROLE_SCR
 import { clusterNames, ClusterNames, ISOLATION_FENCE_SECONDS, LEASE_DEADLINE_FILE, PATHS, POSTGRES_PORT, ROLE_LABEL, SUPERUSER } from './private/names';
 import { unknownSettingReason } from './private/postgres-settings';
 import { renderConf, renderHba, Setting } from './private/postgresql-conf';
-import { AGENT_FILES, readAgentBundle, readScript, SCRIPT_FILES } from './private/scripts';
+import { AGENT_FILES, readAgentBundle, readScript, SCRIPT_FILES, scriptsDigest } from './private/scripts';
 import {
   MAX_INT32, validateClusterName, validateCronSchedule, validateInteger, validatePostgresDuration, validatePostgresSize, validatePostgresVersion,
   validateObjectName, validateSettingName, validateSettingValue, validateStorageSize, validateStringMap, validateTypes,
@@ -388,6 +388,8 @@ export class PostgresConfig extends Construct {
   public readonly maxReplicas: number;
   /** Replicas that confirm each commit; 0 when asynchronous. */
   public readonly synchronousReplicas: number;
+  /** @internal The scripts ConfigMap's digest (scriptsDigest), which the pod template carries. */
+  public readonly _scriptsDigest: string;
   /** @internal The agents' automatic failover settings (AutomaticFailoverOptions, resolved once). */
   public readonly _automaticFailover: AutomaticFailoverConfig;
   /** Database created at initialization. */
@@ -617,21 +619,23 @@ export class PostgresConfig extends Construct {
         ...validateInitScripts(owner, props.initScripts ?? {}),
       },
     }));
+    const scripts: Record<string, string> = {
+      [SCRIPT_FILES.entrypoint]: readScript(SCRIPT_FILES.entrypoint),
+      [SCRIPT_FILES.node]: readScript(SCRIPT_FILES.node),
+      [AGENT_FILES.bundle]: readAgentBundle(),
+      [AGENT_FILES.sidecarConfig]: JSON.stringify(sidecarConfigOf(this, names), undefined, 2),
+      [SCRIPT_FILES.failover]: readScript(SCRIPT_FILES.failover),
+      [SCRIPT_FILES.leaderRecord]: readScript(SCRIPT_FILES.leaderRecord),
+      [SCRIPT_FILES.common]: readScript(SCRIPT_FILES.common),
+      [SCRIPT_FILES.ensureSecrets]: readScript(SCRIPT_FILES.ensureSecrets),
+      [SCRIPT_FILES.backup]: readScript(SCRIPT_FILES.backup),
+      [SCRIPT_FILES.leaseFence]: readScript(SCRIPT_FILES.leaseFence),
+      ...(this.walArchive ? { [SCRIPT_FILES.archiveBackup]: readScript(SCRIPT_FILES.archiveBackup) } : {}),
+    };
+    this._scriptsDigest = scriptsDigest(scripts);
     addObject(this, 'Scripts', api.KubeConfigMap.GVK, asJson<k8s.KubeConfigMapProps>({
       metadata: { name: this.scriptsConfigMapName, labels: { ...names.common } },
-      data: {
-        [SCRIPT_FILES.entrypoint]: readScript(SCRIPT_FILES.entrypoint),
-        [SCRIPT_FILES.node]: readScript(SCRIPT_FILES.node),
-        [AGENT_FILES.bundle]: readAgentBundle(),
-        [AGENT_FILES.sidecarConfig]: JSON.stringify(sidecarConfigOf(this, names), undefined, 2),
-        [SCRIPT_FILES.failover]: readScript(SCRIPT_FILES.failover),
-        [SCRIPT_FILES.leaderRecord]: readScript(SCRIPT_FILES.leaderRecord),
-        [SCRIPT_FILES.common]: readScript(SCRIPT_FILES.common),
-        [SCRIPT_FILES.ensureSecrets]: readScript(SCRIPT_FILES.ensureSecrets),
-        [SCRIPT_FILES.backup]: readScript(SCRIPT_FILES.backup),
-        [SCRIPT_FILES.leaseFence]: readScript(SCRIPT_FILES.leaseFence),
-        ...(this.walArchive ? { [SCRIPT_FILES.archiveBackup]: readScript(SCRIPT_FILES.archiveBackup) } : {}),
-      },
+      data: scripts,
     }));
     if (certificate !== undefined) {
       const namespace = Chart.of(this).namespace;
@@ -709,6 +713,8 @@ function sidecarConfigOf(config: PostgresConfig, names: ClusterNames): SidecarCo
     socketDir: PATHS.runDir,
     recordFile: `${PATHS.runDir}/leader-record`,
     eventFile: `${PATHS.runDir}/pod-event`,
+    startPlanFile: `${PATHS.runDir}/start-plan`,
+    restoreFrom: config.restore !== undefined,
     users: {
       superuser: SUPERUSER,
       replication: config.replicationUser,

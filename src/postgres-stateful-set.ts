@@ -10,7 +10,7 @@ import {
   ISOLATION_FENCE_SECONDS, LABELER_CONTAINER, LEASE_FENCE_CONTAINER, PATHS, podNames, POSTGRES_CONTAINER, POSTGRES_PORT, POSTGRES_PORT_NAME,
   POSTGRES_UID, SUPERUSER,
 } from './private/names';
-import { AGENT_FILES, SCRIPT_FILES } from './private/scripts';
+import { AGENT_FILES, SCRIPT_FILES, SCRIPTS_DIGEST_ANNOTATION } from './private/scripts';
 import {
   MAX_INT32, shown, validateImage, validateInteger, validateObjectName, validateResourceQuantities, validateStorageSize, validateTypes,
 } from './private/validation';
@@ -314,7 +314,6 @@ export class PostgresStatefulSet extends Construct {
     const podNameEnv: k8s.EnvVar = { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } };
     const scriptsMount: k8s.VolumeMount = { name: config.scriptsConfigMapName, mountPath: PATHS.scriptsDir };
     const runMount: k8s.VolumeMount = { name: RUN_VOLUME, mountPath: PATHS.runDir };
-    const syncEnv: k8s.EnvVar = { name: 'SYNC_REPLICAS', value: String(config.synchronousReplicas) };
     const nodeScript = (...args: string[]) => ({ command: ['/bin/bash', `${PATHS.scriptsDir}/${SCRIPT_FILES.node}`, ...args] });
     const restricted = restrictedContainer();
     // pgBackRest (walArchive, restoreFrom): its configuration and repository where the postgres container and the sidecar run it.
@@ -339,7 +338,9 @@ export class PostgresStatefulSet extends Construct {
       podManagementPolicy: 'Parallel',
       selector: { matchLabels: { ...names.selector } },
       template: {
-        metadata: { labels: podLabels },
+        // The scripts' and the agent's digest: a new version of either rolls the pods (the running programs are those
+        // the ConfigMap held when each pod started), so that the entrypoint and its sidecar never differ in version.
+        metadata: { labels: podLabels, annotations: { [SCRIPTS_DIGEST_ANNOTATION]: config._scriptsDigest } },
         spec: {
           serviceAccountName: names.podServiceAccount,
           // Only the sidecar gets a token (a projected volume below); the postgres container has none.
@@ -377,7 +378,6 @@ export class PostgresStatefulSet extends Construct {
                 { name: 'POSTGRES_CONFIG_DIR', value: PATHS.configDir },
                 { name: 'POSTGRES_INITDB_ARGS', value: config.initdbArgs },
                 { name: 'TLS_MODE', value: config.tlsMode },
-                syncEnv,
                 ...pgbackrestEnv,
                 // A primary's entrypoint makes sure the archive's stanza exists (pgBackRest), without which nothing is archived.
                 ...(archive ? [{ name: 'ARCHIVE_STANZA', value: archive.stanza }] : []),

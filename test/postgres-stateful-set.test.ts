@@ -374,8 +374,9 @@ describe('PostgresStatefulSet', () => {
       POSTGRES_CONFIG_DIR: '/etc/postgresql',
       POSTGRES_INITDB_ARGS: '--data-checksums',
       TLS_MODE: 'generate',
-      SYNC_REPLICAS: '1',
     });
+    // The start plan (the sidecar's agent) decides whether to wait for synchronous membership: no SYNC_REPLICAS here.
+    expect(envOf(pg, 'SYNC_REPLICAS')).toBeUndefined();
     expect(envOf(pg, 'POSTGRES_PASSWORD').valueFrom).toEqual({ secretKeyRef: { name: 'orders-secret', key: 'password' } });
     expect(envOf(postgres, 'POSTGRES_INITDB_ARGS').value).toBe('--encoding=UTF8 --locale=C');
     expect(envOf(postgres, 'POSTGRES_DB').value).toBe('myapp');
@@ -527,5 +528,47 @@ describe('PostgresStatefulSet', () => {
         expect(fails({ [prop]: 'yes' })).toThrow(`PostgresStatefulSet test/StatefulSet: ${prop} must be a boolean; got "yes".`);
       }
     });
+  });
+});
+
+describe('the pod template carries the scripts\' digest', () => {
+  function synthesized(configProps: PostgresConfigProps): { digest: string; scripts: unknown } {
+    // An image with pgBackRest, which walArchive needs.
+    const objects = statefulSet({ image: 'registry.example.com/postgres-pgbackrest:15' }, configProps);
+    const digest = find(objects, 'StatefulSet', 'postgres-cluster').spec.template.metadata.annotations['postgres.cdk8s.io/scripts-sha256'];
+    return { digest, scripts: find(objects, 'ConfigMap', 'postgres-cluster-init').data };
+  }
+
+  test('the same when the scripts ConfigMap holds the same; another when a script, the agent or its settings change', () => {
+    const variants: Array<[string, PostgresConfigProps]> = [
+      ['the defaults', {}],
+      ['the defaults again', {}],
+      ['other PostgreSQL settings (another ConfigMap)', { maxConnections: 300 }],
+      ['other init scripts (another ConfigMap)', { initScripts: { '10-app.sql': 'CREATE TABLE t (v int);' } }],
+      ['synchronous mode (the agent\'s settings)', { synchronousReplicas: 1 }],
+      ['automatic failover (the agent\'s settings)', { automaticFailover: {} }],
+      ['another lease duration', { automaticFailover: { leaseDurationSeconds: 20 } }],
+      ['WAL archiving (one more script)', { walArchive: {} }],
+    ];
+    const seen = variants.map(([name, props]) => ({ name, ...synthesized(props) }));
+    for (const { digest } of seen) expect(digest).toMatch(/^[0-9a-f]{64}$/);
+    const pairs: string[] = [];
+    for (const a of seen) {
+      for (const b of seen) {
+        if (a.name >= b.name) continue;
+        const sameScripts = JSON.stringify(a.scripts) === JSON.stringify(b.scripts);
+        expect([a.name, b.name, a.digest === b.digest]).toEqual([a.name, b.name, sameScripts]);
+        if (sameScripts) pairs.push(`${a.name} = ${b.name}`);
+      }
+    }
+    // The defaults, other settings and other init scripts share one scripts ConfigMap; the rest each have their own.
+    expect(pairs.sort()).toEqual([
+      'other PostgreSQL settings (another ConfigMap) = other init scripts (another ConfigMap)',
+      'the defaults = other PostgreSQL settings (another ConfigMap)',
+      'the defaults = other init scripts (another ConfigMap)',
+      'the defaults = the defaults again',
+      'the defaults again = other PostgreSQL settings (another ConfigMap)',
+      'the defaults again = other init scripts (another ConfigMap)',
+    ].map(pair => pair.split(' = ').sort().join(' = ')).sort());
   });
 });

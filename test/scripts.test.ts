@@ -139,6 +139,7 @@ describe('pg-node.sh live: the liveness and startup probes', () => {
       PRIMARY_HOST: 'nowhere.invalid',
       PEER_DOMAIN: 'nowhere.invalid',
       RECORD_FILE: path.join(volume, 'leader-record'),
+      START_PLAN_FILE: path.join(volume, 'start-plan'),
       PGPASSFILE: path.join(volume, 'pgpass'),
       RETRY_SECONDS: '1',
       RECORD_MAX_AGE: '1',
@@ -147,7 +148,9 @@ describe('pg-node.sh live: the liveness and startup probes', () => {
     entrypoint = spawn('/bin/bash', [path.join(ownScripts, 'init-replica.sh')], { env: waitingEnv, uid, gid, cwd: scratch, detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
     entrypoint.stderr!.on('data', d => log.push(String(d)));
     for (let i = 0; i < 100 && !log.join('').includes('waiting for the role-labeler sidecar'); i++) await new Promise(r => setTimeout(r, 100));
-    expect(log.join('')).toContain('waiting for the role-labeler sidecar to read the leader record');
+    expect(log.join('')).toContain(`waiting for the role-labeler sidecar to answer with a start plan (none in ${volume}/start-plan within 1s)`);
+    // It asked: a request id, in the file the sidecar's agent watches.
+    expect(fs.readFileSync(path.join(volume, 'start-plan.wanted'), 'utf8')).toMatch(/^\d{16}-\d+\n$/);
     const probeWith = (...args: string[]) => spawnSync('/bin/bash', [path.join(ownScripts, 'pg-node.sh'), ...args],
       { env: waitingEnv, uid, gid, cwd: scratch, encoding: 'utf8' }).status;
     expect([probeWith('live'), probeWith('live', 'started')]).toEqual([0, 1]);

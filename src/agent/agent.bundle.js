@@ -1644,15 +1644,15 @@ var require_pg_connection_string = __commonJS({
       if (config.sslnegotiation === "direct" && config.ssl === void 0) {
         config.ssl = true;
       }
-      const fs5 = config.sslcert || config.sslkey || config.sslrootcert ? require("fs") : null;
+      const fs6 = config.sslcert || config.sslkey || config.sslrootcert ? require("fs") : null;
       if (config.sslcert) {
-        config.ssl.cert = fs5.readFileSync(config.sslcert).toString();
+        config.ssl.cert = fs6.readFileSync(config.sslcert).toString();
       }
       if (config.sslkey) {
-        config.ssl.key = fs5.readFileSync(config.sslkey).toString();
+        config.ssl.key = fs6.readFileSync(config.sslkey).toString();
       }
       if (config.sslrootcert) {
-        config.ssl.ca = fs5.readFileSync(config.sslrootcert).toString();
+        config.ssl.ca = fs6.readFileSync(config.sslrootcert).toString();
       }
       if (options.useLibpqCompat && config.uselibpqcompat) {
         throw new Error("Both useLibpqCompat and uselibpqcompat are set. Please use only one of them.");
@@ -3480,7 +3480,7 @@ var require_split2 = __commonJS({
 var require_helper = __commonJS({
   "node_modules/pgpass/lib/helper.js"(exports2, module2) {
     "use strict";
-    var path3 = require("path");
+    var path4 = require("path");
     var Stream = require("stream").Stream;
     var split = require_split2();
     var util = require("util");
@@ -3519,7 +3519,7 @@ var require_helper = __commonJS({
     };
     module2.exports.getFileName = function(rawEnv) {
       var env = rawEnv || process.env;
-      var file = env.PGPASSFILE || (isWin ? path3.join(env.APPDATA || "./", "postgresql", "pgpass.conf") : path3.join(env.HOME || "./", ".pgpass"));
+      var file = env.PGPASSFILE || (isWin ? path4.join(env.APPDATA || "./", "postgresql", "pgpass.conf") : path4.join(env.HOME || "./", ".pgpass"));
       return file;
     };
     module2.exports.usePgPass = function(stats, fname) {
@@ -3651,16 +3651,16 @@ var require_helper = __commonJS({
 var require_lib = __commonJS({
   "node_modules/pgpass/lib/index.js"(exports2, module2) {
     "use strict";
-    var path3 = require("path");
-    var fs5 = require("fs");
+    var path4 = require("path");
+    var fs6 = require("fs");
     var helper = require_helper();
     module2.exports = function(connInfo, cb) {
       var file = helper.getFileName();
-      fs5.stat(file, function(err, stat) {
+      fs6.stat(file, function(err, stat) {
         if (err || !helper.usePgPass(stat, file)) {
           return cb(void 0);
         }
-        var st = fs5.createReadStream(file);
+        var st = fs6.createReadStream(file);
         helper.getPassword(connInfo, st, cb);
       });
     };
@@ -5354,7 +5354,7 @@ __export(main_exports, {
   usageProblem: () => usageProblem
 });
 module.exports = __toCommonJS(main_exports);
-var fs4 = __toESM(require("fs"));
+var fs5 = __toESM(require("fs"));
 
 // src/agent/config.ts
 var SIDECAR_CONFIG_VERSION = 1;
@@ -5388,6 +5388,8 @@ var FIELDS = {
   socketDir: "path",
   recordFile: "path",
   eventFile: "path",
+  startPlanFile: "path",
+  restoreFrom: "boolean",
   appDatabase: "name",
   secretDir: "path",
   appSecretDir: "path",
@@ -5511,9 +5513,9 @@ function inClusterOptions(env, timeoutMs, dir = SERVICE_ACCOUNT_DIR) {
     if (value === "") throw new Error(`not in a Kubernetes pod: ${variable} is not set (the kubelet sets it in every container)`);
   }
   const file = (name, what) => {
-    const path3 = (0, import_path.join)(dir, name);
-    if (!fs.existsSync(path3)) throw new Error(`not in a Kubernetes pod: ${path3} (${what}) does not exist; is a ServiceAccount token mounted?`);
-    return path3;
+    const path4 = (0, import_path.join)(dir, name);
+    if (!fs.existsSync(path4)) throw new Error(`not in a Kubernetes pod: ${path4} (${what}) does not exist; is a ServiceAccount token mounted?`);
+    return path4;
   };
   const tokenFile = file("token", "the ServiceAccount token");
   const caFile = file("ca.crt", "the CA bundle");
@@ -5725,13 +5727,13 @@ var KubeClient = class {
     this.token = { value, readAt: now };
     return value;
   }
-  requestOptions(method, path3, token, agent, body, contentType) {
+  requestOptions(method, path4, token, agent, body, contentType) {
     return {
       method,
       // URL keeps an IPv6 address in brackets; a socket wants it bare.
       hostname: this.url.hostname.startsWith("[") ? this.url.hostname.slice(1, -1) : this.url.hostname,
       port: this.url.port || 443,
-      path: path3,
+      path: path4,
       agent,
       headers: {
         "Authorization": `Bearer ${token}`,
@@ -5742,13 +5744,13 @@ var KubeClient = class {
     };
   }
   /** One request, bounded by timeoutMs: its parsed answer, or why there is none. */
-  request(method, what, path3, payload) {
+  request(method, what, path4, payload) {
     const token = this.bearer();
     if (typeof token !== "string") return Promise.resolve({ ...token, message: `${what}: ${token.message}` });
     const body = JSON.stringify(payload);
     const contentType = method === "PATCH" ? "application/merge-patch+json" : "application/json";
     return new Promise((resolve) => {
-      const request2 = https.request(this.requestOptions(method, path3, token, this.agent, body, contentType));
+      const request2 = https.request(this.requestOptions(method, path4, token, this.agent, body, contentType));
       const finish = (answer) => {
         clearTimeout(timer);
         resolve(answer);
@@ -6376,8 +6378,8 @@ async function sleep2(ms) {
 }
 
 // src/agent/sidecar-agent.ts
-var fs3 = __toESM(require("fs"));
-var path2 = __toESM(require("path"));
+var fs4 = __toESM(require("fs"));
+var path3 = __toESM(require("path"));
 
 // src/agent/failover-target.ts
 var LSN = /^[0-9A-F]+\/[0-9A-F]+$/;
@@ -6983,7 +6985,256 @@ function nextSyncSet(facts) {
   return { sync, changed: sync.join(",") !== facts.recorded.join(",") };
 }
 
+// src/agent/start-agent.ts
+var fs3 = __toESM(require("fs"));
+var path2 = __toESM(require("path"));
+
+// src/agent/start.ts
+function isPodZero(podName) {
+  return podName.slice(podName.lastIndexOf("-") + 1) === "0";
+}
+function plan2(reason, ...steps) {
+  return { steps, reason };
+}
+var WAIT = { do: "wait", retry: "normal" };
+function decideStart(facts) {
+  if (facts.data.kind === "not-a-data-directory") {
+    return plan2("the data directory is not a PostgreSQL data directory (no PG_VERSION) but is not empty: move its files away, then restart the pod", { do: "fail" });
+  }
+  if (facts.data.kind === "unreadable") {
+    return plan2(`the data directory's pg_control cannot be read (${facts.data.reason}): refusing to guess what this data is`, { do: "fail" });
+  }
+  if (facts.record.kind === "stale") {
+    return plan2("the role-labeler sidecar cannot read the leader record now: waiting, never deciding on an older read", WAIT);
+  }
+  if (facts.record.kind === "malformed") {
+    return plan2(`the leader record cannot be used (${facts.record.error}): waiting for a person to repair it`, WAIT);
+  }
+  const record = facts.record.record;
+  const data = facts.data;
+  const reclone = record?.state === "stable" && facts.recloneRequested && data.kind === "data" && record.primary !== facts.podName && data.standbySignal;
+  const first = reclone ? [{ do: "discard-data", keep: false }] : [];
+  if (facts.recloneRequested) first.push({ do: "remove-reclone-marker" });
+  if (reclone) {
+    const decided2 = decideEmpty(facts, record);
+    return { steps: [...first, ...decided2.steps], reason: `the sidecar found that the primary no longer keeps the WAL this replica needs: discarding its data; ${decided2.reason}` };
+  }
+  const decided = data.kind === "empty" ? decideEmpty(facts, record) : decideWithData(facts, record, data);
+  return { steps: [...first, ...decided.steps], reason: decided.reason };
+}
+function decideEmpty(facts, record) {
+  if (record === void 0) {
+    if (!isPodZero(facts.podName)) {
+      return plan2("no leader record yet and an empty volume: waiting for pod 0 to initialize the cluster", { do: "wait", retry: "bootstrap" });
+    }
+    if (facts.restoreFrom) {
+      return plan2(
+        "no leader record exists and the volume is empty: restoring the backup (restoreFrom), with this pod as the new cluster's primary",
+        { do: "restore", onFailure: "wait" },
+        { do: "start", as: "primary" }
+      );
+    }
+    return plan2(
+      "no leader record exists and the volume is empty: initializing a new cluster, with this pod as its primary",
+      { do: "initialize" },
+      { do: "start", as: "primary" }
+    );
+  }
+  if (record.state !== "stable") {
+    return plan2(`an empty volume, and a failover job holds the leader record (${describeRecord(record)}): waiting for its end`, WAIT);
+  }
+  if (record.primary === facts.podName) {
+    return plan2(`the leader record names this pod as the primary, but its volume is empty: its data is lost. Never initializing a second cluster: start the failover job to promote a replica (${describeRecord(record)})`, WAIT);
+  }
+  return plan2(
+    `an empty volume: cloning from the recorded primary ${record.primary}, then starting as its replica`,
+    ...syncMembership(facts),
+    { do: "clone", from: record.primary, onFailure: "wait" },
+    { do: "start", as: "replica" }
+  );
+}
+function decideWithData(facts, record, data) {
+  if (record?.systemIdentifier !== void 0 && record.systemIdentifier !== data.systemIdentifier) {
+    if (data.initializedByEntrypoint) {
+      return plan2(`another pod created the cluster's leader record first (system identifier ${record.systemIdentifier}); this pod's new cluster (${data.systemIdentifier}) was never used: discarding it`, { do: "discard-data", keep: true }, { do: "decide-again" });
+    }
+    return plan2(`this pod's data belongs to another database cluster (system identifier ${data.systemIdentifier}; the leader record's is ${record.systemIdentifier}); refusing to touch it. Move the data away (or restore the right volume), then restart the pod`, { do: "fail" });
+  }
+  if (record === void 0) {
+    if (data.standbySignal) return plan2("a replica's data and no leader record: waiting for the primary's sidecar to create it", WAIT);
+    return plan2(
+      "no leader record: this pod's data is a primary's; starting as the primary (its sidecar records it, unless another pod is recorded first)",
+      { do: "start", as: "primary" }
+    );
+  }
+  const decided = decideWithRecord(facts, record, data);
+  return data.initializedByEntrypoint ? { ...decided, steps: [{ do: "remove-init-marker" }, ...decided.steps] } : decided;
+}
+function decideWithRecord(facts, record, data) {
+  if (record.state !== "stable") {
+    if (record.target === facts.podName && !data.standbySignal) {
+      return plan2(`a failover job promoted this pod (${describeRecord(record)}): starting as the primary`, { do: "start", as: "primary" });
+    }
+    if (data.standbySignal) {
+      return plan2(`a failover job holds the leader record (${describeRecord(record)}): starting as a replica`, { do: "start", as: "replica" });
+    }
+    return plan2(`this pod's data is a former primary's and a failover job holds the leader record (${describeRecord(record)}): waiting for its end`, WAIT);
+  }
+  if (record.primary === facts.podName) {
+    if (data.standbySignal && data.recoveryState) {
+      return plan2(`the leader record names this pod as the primary (${describeRecord(record)}), and its data is a replica's: starting in recovery; its sidecar promotes it (a new timeline)`, { do: "start", as: "replica" });
+    }
+    const steps = data.standbySignal ? [{ do: "remove-standby-signal" }] : [];
+    return plan2(`the leader record names this pod as the primary (${describeRecord(record)}): starting as the primary`, ...steps, { do: "start", as: "primary" });
+  }
+  if (data.timeline > record.timeline) return decideNewerTimeline(facts, record, data);
+  if (!data.standbySignal) {
+    if (record.timeline <= data.timeline) {
+      return plan2(`this pod's data is a former primary's, on a timeline (${data.timeline}) not older than the recorded primary's (${record.primary}, timeline ${record.timeline}): never rewinding onto an older timeline. A person must decide: see the README (split brain)`, WAIT);
+    }
+    if (!facts.recordedPrimaryAnswers) {
+      return plan2(`this pod was a primary; the recorded primary ${record.primary} does not answer, and only it can say how to rejoin`, WAIT);
+    }
+    return plan2(
+      `the leader record names ${record.primary} (epoch ${record.epoch}, timeline ${record.timeline}); this pod's data is on timeline ${data.timeline}: rejoining as its replica`,
+      { do: "rewind", from: record.primary, onFailure: "wait" },
+      ...syncMembership(facts),
+      { do: "start", as: "replica" }
+    );
+  }
+  if (record.timeline > data.timeline && data.shutDownCleanly && facts.recordedPrimaryAnswers) {
+    return plan2(
+      `the primary is on a newer timeline (${record.timeline}) than this replica (${data.timeline}): checking that this replica can follow it`,
+      { do: "rewind", from: record.primary, onFailure: "exit" },
+      ...syncMembership(facts),
+      { do: "start", as: "replica" }
+    );
+  }
+  return plan2(`the data directory is a replica's: starting as a replica of ${record.primary}`, ...syncMembership(facts), { do: "start", as: "replica" });
+}
+function decideNewerTimeline(facts, record, data) {
+  const primary = facts.recordedPrimaryTimeline;
+  if (primary === void 0) {
+    return plan2(`this pod's data is on timeline ${data.timeline}, newer than the leader record's (${record.timeline}); the recorded primary ${record.primary} does not answer, and only it can say whether this pod's timeline is one the record never named`, WAIT);
+  }
+  if (primary !== record.timeline) {
+    return plan2(
+      `the leader record's timeline (${record.timeline}) is behind its primary's (${primary}): waiting for its sidecar to record it`,
+      { do: "wait", retry: "bootstrap" }
+    );
+  }
+  return plan2(
+    `this pod was promoted outside the leader record (timeline ${data.timeline}; the record names ${record.primary} on timeline ${record.timeline}): an unrecorded divergence, not a newer primary. Keeping its WAL since aside, then rejoining ${record.primary}`,
+    { do: "keep-diverged-wal", after: record.timeline, through: data.timeline, primary: record.primary },
+    { do: "rewind", from: record.primary, onFailure: "wait" },
+    ...syncMembership(facts),
+    { do: "start", as: "replica" }
+  );
+}
+function syncMembership(facts) {
+  return facts.syncReplicas > 0 ? [{ do: "await-sync-membership" }] : [];
+}
+function asksRecordedPrimary(facts) {
+  const record = facts.record.kind === "read" ? facts.record.record : void 0;
+  const data = facts.data;
+  if (record?.state !== "stable" || record.primary === facts.podName || data.kind !== "data") return false;
+  return data.timeline !== record.timeline;
+}
+function stepText(step) {
+  switch (step.do) {
+    case "discard-data":
+      return `discard-data ${step.keep ? "keep" : "delete"}`;
+    case "restore":
+      return `restore ${step.onFailure}`;
+    case "clone":
+    case "rewind":
+      return `${step.do} ${step.from} ${step.onFailure}`;
+    case "keep-diverged-wal":
+      return `keep-diverged-wal ${step.after} ${step.through} ${step.primary}`;
+    case "start":
+      return `start ${step.as}`;
+    case "wait":
+      return `wait ${step.retry}`;
+    default:
+      return step.do;
+  }
+}
+function startPlanText(request2, decided) {
+  const lines = [`request=${request2}`, `reason=${decided.reason.replace(/\s*\n\s*/g, " ")}`, ...decided.steps.map((step) => `step=${stepText(step)}`)];
+  return `${lines.join("\n")}
+`;
+}
+
+// src/agent/start-agent.ts
+var INIT_MARKER = "initialized-by-entrypoint";
+var RECLONE_MARKER = "reclone-requested";
+function parseStartRequest(text) {
+  const id = text.trim();
+  return /^[A-Za-z0-9.-]{1,64}$/.test(id) ? id : void 0;
+}
+function highestHistory(pgdata) {
+  let names;
+  try {
+    names = fs3.readdirSync(path2.join(pgdata, "pg_wal"));
+  } catch {
+    return 0;
+  }
+  return Math.max(0, ...names.filter((name) => /^[0-9A-F]{8}\.history$/.test(name)).map((name) => parseInt(name.slice(0, 8), 16)));
+}
+function nonEmptyFile(file) {
+  return (fs3.statSync(file, { throwIfNoEntry: false })?.size ?? 0) > 0;
+}
+function dataDirectoryOf(pgdata) {
+  if (!nonEmptyFile(path2.join(pgdata, "PG_VERSION"))) {
+    let entries = [];
+    try {
+      entries = fs3.readdirSync(pgdata);
+    } catch {
+      entries = [];
+    }
+    return entries.length === 0 ? { kind: "empty" } : { kind: "not-a-data-directory" };
+  }
+  const read = readControlFile(pgdata);
+  if (read.kind !== "read") return { kind: "unreadable", reason: read.reason };
+  const state = read.control.state;
+  return {
+    kind: "data",
+    systemIdentifier: read.control.systemIdentifier,
+    timeline: Math.max(read.control.timeline, highestHistory(pgdata)),
+    standbySignal: fs3.existsSync(path2.join(pgdata, "standby.signal")),
+    shutDownCleanly: state === 1 /* SHUT_DOWN */ || state === 2 /* SHUT_DOWN_IN_RECOVERY */,
+    recoveryState: state === 2 /* SHUT_DOWN_IN_RECOVERY */ || state === 5 /* IN_ARCHIVE_RECOVERY */,
+    initializedByEntrypoint: fs3.existsSync(path2.join(pgdata, INIT_MARKER))
+  };
+}
+async function startPlanOf(inputs) {
+  const data = dataDirectoryOf(inputs.pgdata);
+  const known = { podName: inputs.podName, record: inputs.record, data };
+  const record = inputs.record.kind === "read" ? inputs.record.record : void 0;
+  const answer = asksRecordedPrimary(known) && record?.state === "stable" ? await inputs.ask(record.primary) : void 0;
+  const facts = {
+    ...known,
+    recloneRequested: fs3.existsSync(path2.join(path2.dirname(inputs.pgdata), RECLONE_MARKER)),
+    restoreFrom: inputs.restoreFrom,
+    syncReplicas: inputs.syncReplicas,
+    recordedPrimaryAnswers: answer !== void 0,
+    recordedPrimaryTimeline: answer?.role === "primary" ? answer.timeline : void 0
+  };
+  return decideStart(facts);
+}
+function writeStartPlan(file, request2, plan3) {
+  fs3.writeFileSync(`${file}.new`, startPlanText(request2, plan3));
+  fs3.renameSync(`${file}.new`, file);
+}
+
 // src/agent/sidecar-agent.ts
+function readIfExists(file) {
+  try {
+    return fs4.readFileSync(file, "utf8");
+  } catch {
+    return void 0;
+  }
+}
 function controlOf(pgdata) {
   const read = readControlFile(pgdata);
   return read.kind === "read" ? read.control : void 0;
@@ -6991,7 +7242,7 @@ function controlOf(pgdata) {
 async function nodeStatus(config) {
   let initialized = false;
   try {
-    initialized = fs3.readFileSync(path2.join(config.pgdata, "PG_VERSION"), "utf8").trim() !== "";
+    initialized = fs4.readFileSync(path3.join(config.pgdata, "PG_VERSION"), "utf8").trim() !== "";
   } catch {
     initialized = false;
   }
@@ -7067,6 +7318,10 @@ var SidecarAgent = class {
   recordCopy = "";
   recordCopyWrittenAt = -Infinity;
   recordWanted = true;
+  /** The entrypoint's request for a start plan (its id), not answered yet. */
+  startRequest;
+  /** The record could be read but not decoded (a malformed record), as read last. */
+  recordMalformed = false;
   /** The label as last applied: undefined before the first (unknown), '' for none. */
   applied;
   appliedAt = 0;
@@ -7139,7 +7394,7 @@ var SidecarAgent = class {
       this.readRecord(this.env.wallMicros())
     ]);
     const state = controlOf(this.config.pgdata)?.state;
-    const plan2 = decideHandover({
+    const plan3 = decideHandover({
       podName: this.podName,
       podTerminating: me.ok ? me.value?.terminating === true : void 0,
       record: this.apiUp ? this.record : void 0,
@@ -7147,9 +7402,9 @@ var SidecarAgent = class {
       standbys: this.standbys,
       pods: pods.ok ? pods.value : void 0
     });
-    this.log(plan2.reason);
-    if (plan2.kind !== "hand-over") return;
-    const done = await this.swap(plan2.record);
+    this.log(plan3.reason);
+    if (plan3.kind !== "hand-over") return;
+    const done = await this.swap(plan3.record);
     if (!done.ok) {
       this.log(`could not write the handover (${done.message}): the primary stops without one (run the failover job)`);
       return;
@@ -7158,7 +7413,7 @@ var SidecarAgent = class {
     while (this.env.monotonic() < deadline) {
       await this.round();
       const record = this.record;
-      if (record?.state === "stable" && record.primary === plan2.target) {
+      if (record?.state === "stable" && record.primary === plan3.target) {
         this.log(`handed over: ${describeRecord(record)}`);
         return;
       }
@@ -7168,7 +7423,7 @@ var SidecarAgent = class {
       }
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    this.log(`${plan2.target} did not take over within ${HANDOVER_SECONDS}s: the record stays switching-over (run the failover job to finish or undo it)`);
+    this.log(`${plan3.target} did not take over within ${HANDOVER_SECONDS}s: the record stays switching-over (run the failover job to finish or undo it)`);
   }
   /** One round: read, decide, act. */
   async round() {
@@ -7180,24 +7435,26 @@ var SidecarAgent = class {
     await this.readRecord(started);
     this.server = observedRole(this.config.pgdata);
     if (this.server !== "not-serving") this.servingAt = this.env.monotonic();
+    if (this.startRequest !== void 0) await this.answerStartRequest(this.startRequest);
     const named = this.record?.state === "stable" && this.record.primary === this.podName;
     if (this.apiUp && !named) this.removeDeadline();
     if (this.apiUp && named && this.server === "primary" && !this.config.automaticFailover.enabled) {
       this.writeDeadline(readUptime, this.config.timing.isolationFenceSeconds);
     }
     if (this.apiUp && this.switchoverRequest !== void 0) await this.carryOutSwitchoverRequest(this.switchoverRequest);
-    const plan2 = decideSidecarStep(await this.facts());
-    if (plan2.reason !== this.lastReason) {
-      this.log(plan2.reason);
-      this.lastReason = plan2.reason;
+    const plan3 = decideSidecarStep(await this.facts());
+    if (plan3.reason !== this.lastReason) {
+      this.log(plan3.reason);
+      this.lastReason = plan3.reason;
     }
-    for (const step of plan2.steps) {
+    for (const step of plan3.steps) {
       if (!await this.carryOut(step)) break;
     }
   }
   async readRecord(started) {
     const got = await this.kube.getLease(this.config.leaderRecord);
     let error;
+    this.recordMalformed = false;
     if (!got.ok) {
       error = got.message;
     } else if (got.value === void 0) {
@@ -7215,6 +7472,7 @@ var SidecarAgent = class {
         this.resourceVersion = decoded.resourceVersion;
       } else {
         error = `the leader record is not one this agent can act on: ${decoded.error}`;
+        this.recordMalformed = true;
       }
     }
     if (error !== void 0) {
@@ -7249,10 +7507,10 @@ var SidecarAgent = class {
     if (text === this.recordCopy && !this.recordWanted && now - this.recordCopyWrittenAt < RECORD_COPY_SECONDS) return;
     const file = this.config.recordFile;
     try {
-      fs3.writeFileSync(`${file}.new`, `read_at=${started}
+      fs4.writeFileSync(`${file}.new`, `read_at=${started}
 ${text}
 `);
-      fs3.renameSync(`${file}.new`, file);
+      fs4.renameSync(`${file}.new`, file);
       this.recordCopy = text;
       this.recordCopyWrittenAt = now;
       this.recordWanted = false;
@@ -7430,7 +7688,7 @@ ${text}
     if (record?.state !== "stable" || record.primary !== this.podName || !serving) return;
     const standbys = await this.attempt(() => this.pg.standbys());
     const pods = await this.kube.listPods(this.config.clusterSelector);
-    const plan2 = decideRequestedSwitchover({
+    const plan3 = decideRequestedSwitchover({
       podName: this.podName,
       record,
       serving,
@@ -7438,16 +7696,16 @@ ${text}
       standbys: standbys ?? [],
       pods: pods.ok ? pods.value : void 0
     });
-    if (plan2.kind === "ignore") return;
-    this.log(plan2.reason);
-    const done = await this.swap(plan2.kind === "hand-over" ? plan2.record : record, true);
+    if (plan3.kind === "ignore") return;
+    this.log(plan3.reason);
+    const done = await this.swap(plan3.kind === "hand-over" ? plan3.record : record, true);
     if (!done.ok) {
       this.log(`could not write the switchover request's outcome (${done.message}): deciding again`);
       this.soon = true;
       return;
     }
     this.switchoverRequest = void 0;
-    if (plan2.kind === "refuse") await this.kube.podEvent(this.podName, "Warning", "SwitchoverRefused", plan2.reason, "postgres-cluster-agent");
+    if (plan3.kind === "refuse") await this.kube.podEvent(this.podName, "Warning", "SwitchoverRefused", plan3.reason, "postgres-cluster-agent");
   }
   /**
    * A Compare-and-swap of the record read this round; the record and resourceVersion follow the API's answer.
@@ -7521,9 +7779,9 @@ ${text}
   writeDeadline(startedUptime, seconds = this.config.automaticFailover.renewDeadlineSeconds) {
     const file = this.config.automaticFailover.deadlineFile;
     try {
-      fs3.writeFileSync(`${file}.new`, `${Math.floor(startedUptime * 100) + seconds * 100}
+      fs4.writeFileSync(`${file}.new`, `${Math.floor(startedUptime * 100) + seconds * 100}
 `);
-      fs3.renameSync(`${file}.new`, file);
+      fs4.renameSync(`${file}.new`, file);
     } catch (error) {
       this.log(`could not write ${file} (${error.message}): the heartbeat fence stops this primary at the last deadline written`);
     }
@@ -7531,7 +7789,7 @@ ${text}
   /** Not the primary: no deadline for the heartbeat fence (a promotion later must not find an old one, long passed). */
   removeDeadline() {
     try {
-      fs3.rmSync(this.config.automaticFailover.deadlineFile, { force: true });
+      fs4.rmSync(this.config.automaticFailover.deadlineFile, { force: true });
     } catch (error) {
       this.log(`could not remove ${this.config.automaticFailover.deadlineFile} (${error.message})`);
     }
@@ -7747,14 +8005,14 @@ ${text}
   async postPodEvent() {
     let text;
     try {
-      text = fs3.readFileSync(this.config.eventFile, "utf8").trim();
+      text = fs4.readFileSync(this.config.eventFile, "utf8").trim();
     } catch {
       return;
     }
     const parsed = parseEventLine(text);
     if (parsed === void 0) {
       this.log(`ignoring ${this.config.eventFile}: not "<Normal|Warning> <Reason> <message>": ${text.slice(0, 200)}`);
-      fs3.rmSync(this.config.eventFile, { force: true });
+      fs4.rmSync(this.config.eventFile, { force: true });
       return;
     }
     const posted = await this.kube.podEvent(this.podName, parsed.type, parsed.reason, parsed.message, "postgres-cluster-agent");
@@ -7763,20 +8021,20 @@ ${text}
       return;
     }
     this.log(`posted a ${parsed.type} Event about this pod: ${parsed.reason}`);
-    fs3.rmSync(this.config.eventFile, { force: true });
+    fs4.rmSync(this.config.eventFile, { force: true });
   }
   /** The passwords as the mounted Secrets say now; undefined while a file is missing or empty. */
   readPasswords() {
     const read = (file) => {
       try {
-        return fs3.readFileSync(file, "utf8");
+        return fs4.readFileSync(file, "utf8");
       } catch {
         return "";
       }
     };
-    const superuser = read(path2.join(this.config.secretDir, "password"));
-    const replication = read(path2.join(this.config.secretDir, "replication-password"));
-    const app = this.config.users.app === "" ? "" : read(path2.join(this.config.appSecretDir, "password"));
+    const superuser = read(path3.join(this.config.secretDir, "password"));
+    const replication = read(path3.join(this.config.secretDir, "replication-password"));
+    const app = this.config.users.app === "" ? "" : read(path3.join(this.config.appSecretDir, "password"));
     this.passwords = superuser !== "" && replication !== "" && (this.config.users.app === "" || app !== "") ? { superuser, replication, app } : void 0;
     if (this.passwords !== void 0) this.writePassfile(this.passwords);
   }
@@ -7787,8 +8045,8 @@ ${text}
     if (text === this.passfileWritten) return;
     const file = this.config.passwordFile;
     try {
-      fs3.writeFileSync(`${file}.${process.pid}`, text, { mode: 384 });
-      fs3.renameSync(`${file}.${process.pid}`, file);
+      fs4.writeFileSync(`${file}.${process.pid}`, text, { mode: 384 });
+      fs4.renameSync(`${file}.${process.pid}`, file);
     } catch (error) {
       this.log(`could not write ${file} (${error.message}); retrying`);
       return;
@@ -7827,7 +8085,7 @@ ${text}
     if (this.config.tlsSecretDir === "") return;
     let certificate;
     try {
-      certificate = fs3.readFileSync(path2.join(this.config.tlsSecretDir, "tls.crt"), "utf8");
+      certificate = fs4.readFileSync(path3.join(this.config.tlsSecretDir, "tls.crt"), "utf8");
     } catch {
       return;
     }
@@ -7883,9 +8141,39 @@ ${text}
     }, position);
     if (lacks !== true) return;
     this.log(`not streaming for ${Math.floor(now - this.lastStreaming)}s, and the primary no longer has the WAL this replica needs (${position}): requesting a new clone`);
-    fs3.writeFileSync(path2.join(path2.dirname(this.config.pgdata), "reclone-requested"), "");
+    fs4.writeFileSync(path3.join(path3.dirname(this.config.pgdata), RECLONE_MARKER), "");
     await fastShutdown(this.config.pgdata, SHUTDOWN_TIMEOUT_MS);
     this.lastStreaming = this.env.monotonic();
+  }
+  /**
+   * The entrypoint's start plan (start-agent.ts), decided on the record this round read after the request: while the
+   * API cannot be read the plan is to wait (decideStart's 'stale'), never one resting on an older read.
+   */
+  async answerStartRequest(request2) {
+    const record = this.apiUp ? { kind: "read", record: this.record } : this.recordMalformed ? { kind: "malformed", error: this.recordError } : { kind: "stale" };
+    const passwords = this.passwords;
+    const users = this.config.users;
+    const plan3 = await startPlanOf({
+      podName: this.podName,
+      pgdata: this.config.pgdata,
+      record,
+      restoreFrom: this.config.restoreFrom,
+      syncReplicas: this.config.synchronousReplicas,
+      ask: async (pod) => passwords === void 0 ? void 0 : peerStatus({
+        host: `${pod}.${this.config.peerDomain}`,
+        port: this.config.port,
+        user: users.network,
+        password: users.network === users.superuser ? passwords.superuser : passwords.replication,
+        ssl: this.config.tls,
+        connectTimeoutMs: 3e3
+      })
+    });
+    try {
+      writeStartPlan(this.config.startPlanFile, request2, plan3);
+      this.startRequest = void 0;
+    } catch (error) {
+      this.log(`could not write ${this.config.startPlanFile}: ${error.message}`);
+    }
   }
   /** Automatic failover: seconds until this agent must look again (a renewal due, its deadline, a replica's lease lapsing). */
   dueInSeconds() {
@@ -7898,8 +8186,8 @@ ${text}
     return ahead.length > 0 ? Math.min(...ahead) : Infinity;
   }
   /**
-   * Waits pollSeconds, or less: when the record changes (the watch), when the entrypoint asks for a fresh copy of the
-   * record (`<recordFile>.wanted`), when PostgreSQL starts serving while it was not, or 10 ms after a round that asked.
+   * Waits pollSeconds, or less: when the record changes (the watch), when the entrypoint asks for a start plan
+   * (`<startPlanFile>.wanted`, which also rewrites the copy of the record), when PostgreSQL starts serving while it was not, or 10 ms after a round that asked.
    */
   nap(signal) {
     if (signal.aborted) return Promise.resolve();
@@ -7908,7 +8196,7 @@ ${text}
       return new Promise((resolve) => setTimeout(resolve, 10));
     }
     const awaitServer = this.server === "not-serving" && readPostmaster(this.config.pgdata)?.ready !== true;
-    const wanted = `${this.config.recordFile}.wanted`;
+    const wanted = `${this.config.startPlanFile}.wanted`;
     return new Promise((resolve) => {
       const finish = () => {
         clearInterval(looking);
@@ -7918,8 +8206,11 @@ ${text}
         resolve();
       };
       const look = () => {
-        if (fs3.existsSync(wanted)) {
-          fs3.rmSync(wanted, { force: true });
+        const request2 = fs4.existsSync(wanted) ? readIfExists(wanted) : void 0;
+        if (request2 !== void 0) {
+          fs4.rmSync(wanted, { force: true });
+          this.startRequest = parseStartRequest(request2);
+          if (this.startRequest === void 0) this.log(`ignoring ${wanted}: ${JSON.stringify(request2.slice(0, 80))} is not a request id`);
           this.recordWanted = true;
           finish();
         } else if (awaitServer) {
@@ -7979,13 +8270,13 @@ async function main(args) {
   }
   let agent;
   try {
-    const config = parseSidecarConfig(fs4.readFileSync(args[1], "utf8"), args[1]);
+    const config = parseSidecarConfig(fs5.readFileSync(args[1], "utf8"), args[1]);
     if (args[0] !== "sidecar") return await nodeCommand(args[0], config, write(`${podName} pg-node`));
     const kube = new KubeClient(inClusterOptions(process.env, config.timing.apiTimeoutSeconds * 1e3));
     agent = new SidecarAgent(config, podName, kube, {
       monotonic: () => performance.now() / 1e3,
       wallMicros: () => Date.now() * 1e3,
-      uptime: () => Number(fs4.readFileSync("/proc/uptime", "utf8").split(" ")[0]),
+      uptime: () => Number(fs5.readFileSync("/proc/uptime", "utf8").split(" ")[0]),
       log: write(`${podName} role-labeler`)
     });
   } catch (error) {

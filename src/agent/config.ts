@@ -76,10 +76,17 @@ export interface SidecarConfig {
   readonly pgdata: string;
   /** PostgreSQL's Unix socket directory, shared by the pod's containers. */
   readonly socketDir: string;
-  /** The copy of the record the entrypoint reads (key=value lines), and `<recordFile>.wanted`, its request for a new one. */
+  /** The copy of the record the entrypoint reads (key=value lines) while it waits to be listed as a synchronous standby. */
   readonly recordFile: string;
   /** An Event the entrypoint (which has no API token) asks the sidecar to post about the pod: one line `<type> <reason> <message>`. */
   readonly eventFile: string;
+  /**
+   * The plan the sidecar hands the entrypoint (start.ts startPlanText), in answer to `<startPlanFile>.wanted`, the
+   * entrypoint's request (one line: its id, which the plan repeats).
+   */
+  readonly startPlanFile: string;
+  /** restoreFrom: a new cluster's first primary restores a pgBackRest backup instead of initdb. */
+  readonly restoreFrom: boolean;
   readonly users: SidecarUsers;
   /** The application's database. */
   readonly appDatabase: string;
@@ -137,6 +144,8 @@ const FIELDS: Readonly<Record<Exclude<keyof SidecarConfig, 'version' | 'users' |
   socketDir: 'path',
   recordFile: 'path',
   eventFile: 'path',
+  startPlanFile: 'path',
+  restoreFrom: 'boolean',
   appDatabase: 'name',
   secretDir: 'path',
   appSecretDir: 'path',

@@ -20,7 +20,18 @@ import {
   StableRecord,
 } from './record';
 import { decideSidecarStep, nextSyncSet, ServerRole, shutdownCheckpointUpdate, SidecarFacts, SidecarRecord, SidecarStep, timelineUpdate } from './sidecar';
+import { RecordCopy } from './start';
+import { RECLONE_MARKER, parseStartRequest, startPlanOf, writeStartPlan } from './start-agent';
 import { recordSyncSet } from './transitions';
+
+/** A file's text, undefined when there is none. */
+function readIfExists(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
 
 /** pg_control, or undefined when it cannot be read. */
 function controlOf(pgdata: string) {
@@ -130,6 +141,10 @@ export class SidecarAgent {
   private recordCopy = '';
   private recordCopyWrittenAt = -Infinity;
   private recordWanted = true;
+  /** The entrypoint's request for a start plan (its id), not answered yet. */
+  private startRequest: string | undefined;
+  /** The record could be read but not decoded (a malformed record), as read last. */
+  private recordMalformed = false;
   /** The label as last applied: undefined before the first (unknown), '' for none. */
   private applied: string | undefined;
   private appliedAt = 0;
@@ -254,6 +269,7 @@ export class SidecarAgent {
     await this.readRecord(started);
     this.server = observedRole(this.config.pgdata);
     if (this.server !== 'not-serving') this.servingAt = this.env.monotonic();
+    if (this.startRequest !== undefined) await this.answerStartRequest(this.startRequest);
     const named = this.record?.state === 'stable' && this.record.primary === this.podName;
     if (this.apiUp && !named) this.removeDeadline();
     // Without automatic failover, each read of a record that names this serving primary moves its heartbeat fence's
@@ -275,6 +291,7 @@ export class SidecarAgent {
   private async readRecord(started: number): Promise<void> {
     const got = await this.kube.getLease(this.config.leaderRecord);
     let error: string | undefined;
+    this.recordMalformed = false;
     if (!got.ok) {
       error = got.message;
     } else if (got.value === undefined) {
@@ -292,6 +309,7 @@ export class SidecarAgent {
         this.resourceVersion = decoded.resourceVersion;
       } else {
         error = `the leader record is not one this agent can act on: ${decoded.error}`;
+        this.recordMalformed = true;
       }
     }
     if (error !== undefined) {
@@ -986,9 +1004,41 @@ export class SidecarAgent {
     }, position);
     if (lacks !== true) return;
     this.log(`not streaming for ${Math.floor(now - this.lastStreaming)}s, and the primary no longer has the WAL this replica needs (${position}): requesting a new clone`);
-    fs.writeFileSync(path.join(path.dirname(this.config.pgdata), 'reclone-requested'), '');
+    fs.writeFileSync(path.join(path.dirname(this.config.pgdata), RECLONE_MARKER), '');
     await fastShutdown(this.config.pgdata, SHUTDOWN_TIMEOUT_MS);
     this.lastStreaming = this.env.monotonic();
+  }
+
+  /**
+   * The entrypoint's start plan (start-agent.ts), decided on the record this round read after the request: while the
+   * API cannot be read the plan is to wait (decideStart's 'stale'), never one resting on an older read.
+   */
+  private async answerStartRequest(request: string): Promise<void> {
+    const record: RecordCopy = this.apiUp ? { kind: 'read', record: this.record }
+      : this.recordMalformed ? { kind: 'malformed', error: this.recordError } : { kind: 'stale' };
+    const passwords = this.passwords;
+    const users = this.config.users;
+    const plan = await startPlanOf({
+      podName: this.podName,
+      pgdata: this.config.pgdata,
+      record,
+      restoreFrom: this.config.restoreFrom,
+      syncReplicas: this.config.synchronousReplicas,
+      ask: async pod => passwords === undefined ? undefined : peerStatus({
+        host: `${pod}.${this.config.peerDomain}`,
+        port: this.config.port,
+        user: users.network,
+        password: users.network === users.superuser ? passwords.superuser : passwords.replication,
+        ssl: this.config.tls,
+        connectTimeoutMs: 3_000,
+      }),
+    });
+    try {
+      writeStartPlan(this.config.startPlanFile, request, plan);
+      this.startRequest = undefined;
+    } catch (error) {
+      this.log(`could not write ${this.config.startPlanFile}: ${(error as Error).message}`);
+    }
   }
 
   /** Automatic failover: seconds until this agent must look again (a renewal due, its deadline, a replica's lease lapsing). */
@@ -1005,8 +1055,8 @@ export class SidecarAgent {
   }
 
   /**
-   * Waits pollSeconds, or less: when the record changes (the watch), when the entrypoint asks for a fresh copy of the
-   * record (`<recordFile>.wanted`), when PostgreSQL starts serving while it was not, or 10 ms after a round that asked.
+   * Waits pollSeconds, or less: when the record changes (the watch), when the entrypoint asks for a start plan
+   * (`<startPlanFile>.wanted`, which also rewrites the copy of the record), when PostgreSQL starts serving while it was not, or 10 ms after a round that asked.
    */
   private nap(signal: AbortSignal): Promise<void> {
     // Stopped while the round ran: no nap (its listener would never hear an abort that already happened).
@@ -1016,7 +1066,7 @@ export class SidecarAgent {
       return new Promise(resolve => setTimeout(resolve, 10));
     }
     const awaitServer = this.server === 'not-serving' && readPostmaster(this.config.pgdata)?.ready !== true;
-    const wanted = `${this.config.recordFile}.wanted`;
+    const wanted = `${this.config.startPlanFile}.wanted`;
     return new Promise(resolve => {
       const finish = () => {
         clearInterval(looking);
@@ -1026,8 +1076,12 @@ export class SidecarAgent {
         resolve();
       };
       const look = () => {
-        if (fs.existsSync(wanted)) {
+        // existsSync first: a missing file costs no exception, ten times a second.
+        const request = fs.existsSync(wanted) ? readIfExists(wanted) : undefined;
+        if (request !== undefined) {
           fs.rmSync(wanted, { force: true });
+          this.startRequest = parseStartRequest(request);
+          if (this.startRequest === undefined) this.log(`ignoring ${wanted}: ${JSON.stringify(request.slice(0, 80))} is not a request id`);
           this.recordWanted = true;
           finish();
         } else if (awaitServer) {

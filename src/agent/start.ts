@@ -1,10 +1,11 @@
-// What a pod's postgres container does at start, decided from facts: a port of init-replica.sh's `decide` (and of the
-// checks its `main` makes first). Pure: the entrypoint gathers the facts and carries out the plan's steps in order.
+// What a pod's postgres container does at start, decided from facts (once init-replica.sh's `decide`). Pure: the sidecar's
+// agent gathers the facts when the entrypoint asks (the start-plan request file), decides, and hands the entrypoint the
+// plan as text (startPlanText); the entrypoint, which has no API token and no Node.js, carries out its steps in order.
 import { describeRecord, LeaderRecord, StableRecord } from './record';
 
-/** The sidecar's copy of the record, as the entrypoint finds it (init-replica.sh read_record). */
+/** The leader record as the sidecar read it after the entrypoint asked for a plan. */
 export type RecordCopy =
-  /** No copy read after this start within RECORD_MAX_AGE: the entrypoint waits for one (await_fresh_record). */
+  /** The record could not be read after the entrypoint asked (the API does not answer): the entrypoint waits. */
   | { readonly kind: 'stale' }
   /** The copy could not be decoded (record.ts refused it): never acted on. */
   | { readonly kind: 'malformed'; readonly error: string }
@@ -17,6 +18,8 @@ export type DataDirectory =
   | { readonly kind: 'empty' }
   /** No PG_VERSION, but files: not ours to delete. */
   | { readonly kind: 'not-a-data-directory' }
+  /** A PG_VERSION, but a global/pg_control that cannot be read (a layout this agent does not know, say). */
+  | { readonly kind: 'unreadable'; readonly reason: string }
   | {
     readonly kind: 'data';
     /** pg_controldata's "Database system identifier". */
@@ -74,7 +77,7 @@ export type StartStep =
    * DIVERGED_WAL_LIMIT_MB) copied to a directory of their own on the volume, an UnrecordedPromotion Event asked of the
    * sidecar (keep_diverged_wal).
    */
-  | { readonly do: 'keep-diverged-wal'; readonly after: number; readonly through: number }
+  | { readonly do: 'keep-diverged-wal'; readonly after: number; readonly through: number; readonly primary: string }
   /** CHECKPOINT on the pod, crash recovery here if needed, pg_rewind from it; if that fails, a new clone (rewind_from || reclone_from). */
   | { readonly do: 'rewind'; readonly from: string; readonly onFailure: OnFailure }
   /** exec postgres: the last step of a start. */
@@ -108,11 +111,14 @@ export function decideStart(facts: StartFacts): StartPlan {
   if (facts.data.kind === 'not-a-data-directory') {
     return plan('the data directory is not a PostgreSQL data directory (no PG_VERSION) but is not empty: move its files away, then restart the pod', { do: 'fail' });
   }
+  if (facts.data.kind === 'unreadable') {
+    return plan(`the data directory's pg_control cannot be read (${facts.data.reason}): refusing to guess what this data is`, { do: 'fail' });
+  }
   if (facts.record.kind === 'stale') {
-    return plan('waiting for the role-labeler sidecar to read the leader record (no copy read since this start)', WAIT);
+    return plan('the role-labeler sidecar cannot read the leader record now: waiting, never deciding on an older read', WAIT);
   }
   if (facts.record.kind === 'malformed') {
-    return plan(`the sidecar's copy of the leader record cannot be used (${facts.record.error}): waiting for a person to repair it`, WAIT);
+    return plan(`the leader record cannot be used (${facts.record.error}): waiting for a person to repair it`, WAIT);
   }
   const record = facts.record.record;
   const data = facts.data;
@@ -231,10 +237,45 @@ function decideNewerTimeline(facts: StartFacts, record: StableRecord, data: Extr
   }
   return plan(`this pod was promoted outside the leader record (timeline ${data.timeline}; the record names ${record.primary} on timeline `
     + `${record.timeline}): an unrecorded divergence, not a newer primary. Keeping its WAL since aside, then rejoining ${record.primary}`,
-  { do: 'keep-diverged-wal', after: record.timeline, through: data.timeline }, { do: 'rewind', from: record.primary, onFailure: 'wait' },
+  { do: 'keep-diverged-wal', after: record.timeline, through: data.timeline, primary: record.primary }, { do: 'rewind', from: record.primary, onFailure: 'wait' },
   ...syncMembership(facts), { do: 'start', as: 'replica' });
 }
 
 function syncMembership(facts: StartFacts): StartStep[] {
   return facts.syncReplicas > 0 ? [{ do: 'await-sync-membership' }] : [];
+}
+
+/**
+ * Whether deciding needs the recorded primary's answer (recordedPrimaryAnswers, recordedPrimaryTimeline): only for data
+ * of a pod the stable record does not name, whose timeline or role means it may have to rewind onto the primary. The
+ * agent asks the primary over the network only then (a replica whose primary is down starts without waiting for it).
+ */
+export function asksRecordedPrimary(facts: Pick<StartFacts, 'podName' | 'record' | 'data'>): boolean {
+  const record = facts.record.kind === 'read' ? facts.record.record : undefined;
+  const data = facts.data;
+  if (record?.state !== 'stable' || record.primary === facts.podName || data.kind !== 'data') return false;
+  return data.timeline !== record.timeline;
+}
+
+/** A step as one line of the plan file: its name, then its arguments, separated by spaces. */
+export function stepText(step: StartStep): string {
+  switch (step.do) {
+    case 'discard-data': return `discard-data ${step.keep ? 'keep' : 'delete'}`;
+    case 'restore': return `restore ${step.onFailure}`;
+    case 'clone':
+    case 'rewind': return `${step.do} ${step.from} ${step.onFailure}`;
+    case 'keep-diverged-wal': return `keep-diverged-wal ${step.after} ${step.through} ${step.primary}`;
+    case 'start': return `start ${step.as}`;
+    case 'wait': return `wait ${step.retry}`;
+    default: return step.do;
+  }
+}
+
+/**
+ * The plan file the entrypoint reads: `request=<the request it answers>`, `reason=<one line>`, then `step=<step>` lines
+ * in order (stepText). The reason is one line whatever it says.
+ */
+export function startPlanText(request: string, decided: StartPlan): string {
+  const lines = [`request=${request}`, `reason=${decided.reason.replace(/\s*\n\s*/g, ' ')}`, ...decided.steps.map(step => `step=${stepText(step)}`)];
+  return `${lines.join('\n')}\n`;
 }

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Entrypoint of the postgres container. The leader record decides the pod's role (this container has
-# no API token: the role-labeler sidecar reads the record and hands it over in RECORD_FILE, with the
-# time it read it; a copy older than RECORD_MAX_AGE seconds is not trusted, and this entrypoint waits).
+# Entrypoint of the postgres container. It decides nothing: the role-labeler sidecar's agent (src/agent/start.ts
+# decideStart, docs/leader-record.md) reads the leader record, this pod's data and, where it matters, the recorded
+# primary, and hands this entrypoint a plan in START_PLAN_FILE when asked (<START_PLAN_FILE>.wanted, a request id that
+# the plan repeats). This container has no API token and the user's image has no Node.js: it carries out the plan's
+# steps (initdb, pgBackRest restore, pg_basebackup, pg_rewind, ...) in order, and starts PostgreSQL as the plan says.
+# In short, the plans:
 #   - No record, empty volume: pod 0 initializes a new cluster and starts as its primary (its sidecar
 #     then creates the record; if another pod created one first, this primary fences itself, and the
 #     entrypoint discards what it initialized and clones). Other pods wait for the record.
@@ -44,8 +47,8 @@ if [ "$TLS_MODE" = off ]; then REPLICATION_SSLMODE=prefer; else REPLICATION_SSLM
 # The sidecar's copy of the leader record, and how old (seconds) a copy may be to be trusted.
 : "${RECORD_FILE:=/var/run/postgresql/leader-record}"
 : "${RECORD_MAX_AGE:=5}"
-# Synchronous mode: replicas that confirm each commit. A replica streams only once the record lists it.
-: "${SYNC_REPLICAS:=0}"
+# The sidecar's start plan for this pod, and (with .wanted) this entrypoint's request for one.
+: "${START_PLAN_FILE:=/var/run/postgresql/start-plan}"
 : "${CONNECT_TIMEOUT:=3}"
 : "${RETRY_SECONDS:=2}"
 : "${BOOTSTRAP_RETRY_SECONDS:=0.25}"
@@ -66,7 +69,6 @@ if [ "$TLS_MODE" = off ]; then REPLICATION_SSLMODE=prefer; else REPLICATION_SSLM
 export PGPASSFILE PGPORT
 export PGCONNECT_TIMEOUT=$CONNECT_TIMEOUT
 
-ORDINAL=${POD_NAME##*-}
 DATA_VOLUME=$(dirname "$PGDATA")
 RECLONE_MARKER=$DATA_VOLUME/reclone-requested
 # Written into a data directory this entrypoint initialized, until the record names its cluster.
@@ -98,17 +100,6 @@ remove_unfinished_work() {
 }
 
 controldata() { LC_ALL=C pg_controldata "$PGDATA" | sed -n "s/^$1: *//p"; }
-
-local_timeline() {
-  local timeline history number
-  timeline=$(controldata "Latest checkpoint's TimeLineID")
-  for history in "$PGDATA"/pg_wal/*.history; do
-    [ -e "$history" ] || continue
-    number=$((16#$(basename "$history" .history)))
-    if (( number > timeline )); then timeline=$number; fi
-  done
-  echo "$timeline"
-}
 
 clone_from() {
   local host=$1
@@ -144,7 +135,6 @@ initialize_cluster() {
   local target=$PGDATA.init
   local -a initdb_args
   read -r -a initdb_args <<< "$POSTGRES_INITDB_ARGS"
-  log "no leader record exists and the volume is empty: initializing a new cluster, with this pod as its primary"
   rm -rf "$target"
   initdb --pgdata="$target" --username="$POSTGRES_USER" --pwfile=<(printf '%s\n' "$POSTGRES_PASSWORD") \
     --auth-local=trust --auth-host=scram-sha-256 "${initdb_args[@]}"
@@ -262,29 +252,13 @@ declare -A REC=()
 
 now_us() { printf '%s' "${EPOCHREALTIME/./}"; }
 
-# Reads the sidecar's copy of the record into REC; fails when there is none, or it was read before $1
-# (microseconds), or it is too old to trust.
+# Reads the sidecar's copy of the record into REC; fails when there is none, or it is too old to trust.
 read_record() {
-  local key value since=${1:-0}
+  local key value
   REC=()
   [ -r "$RECORD_FILE" ] || return 1
   while IFS='=' read -r key value; do REC[$key]=$value; done < "$RECORD_FILE"
-  (( ${REC[read_at]:-0} > since && $(now_us) - ${REC[read_at]:-0} <= RECORD_MAX_AGE * 1000000 ))
-}
-
-# Waits for a copy of the record that the sidecar read after this moment: a decision never rests on what
-# the record said before (say) a failover job fenced this pod and restarted it.
-await_fresh_record() {
-  local since
-  since=$(now_us)
-  touch "$RECORD_FILE.wanted" 2> /dev/null || true
-  until read_record "$since"; do
-    if (( $(now_us) - since > RECORD_MAX_AGE * 1000000 )); then
-      wait_a_little "waiting for the role-labeler sidecar to read the leader record (no copy newer than ${RECORD_MAX_AGE}s in $RECORD_FILE)"
-    else
-      sleep 0.1
-    fi
-  done
+  (( $(now_us) - ${REC[read_at]:-0} <= RECORD_MAX_AGE * 1000000 ))
 }
 
 # Says something at most every 10 s while the same situation lasts.
@@ -301,212 +275,116 @@ wait_a_little() {
   sleep "$seconds"
 }
 
-record_host() { printf '%s.%s' "${REC[primary]}" "$PEER_DOMAIN"; }
+peer_host() { printf '%s.%s' "$1" "$PEER_DOMAIN"; }
 
-# Synchronous mode: a standby may confirm commits only once the record lists it, so that a failover
-# knows every standby that may hold the last acknowledged commit.
+# Synchronous mode (a plan asks for it): a standby may confirm commits only once the record lists it, so that a
+# failover knows every standby that may hold the last acknowledged commit.
 await_sync_membership() {
-  (( SYNC_REPLICAS > 0 )) || return 0
   until read_record && [[ ",${REC[sync]:-}," == *",$POD_NAME,"* ]]; do
     wait_a_little "synchronous mode: waiting until the leader record lists this pod among the synchronous standbys (the primary's sidecar adds it)"
   done
 }
 
 discard_data() {
-  local reason=$1
-  log "moving this pod's data aside to $PGDATA.diverged: $reason"
+  log "moving this pod's data aside to $PGDATA.diverged"
   rm -rf "$PGDATA.diverged"
   mv "$PGDATA" "$PGDATA.diverged"
 }
 
-# A former primary (or a replica that replayed WAL the primary never had) rejoins the recorded primary:
-# only onto a newer timeline than its own, never the other way round.
-rejoin() {
-  local host own_timeline
-  host=$(record_host)
-  own_timeline=$(local_timeline)
-  check_unrecorded_promotion "$own_timeline"
-  case $DIVERGED in
-    1) return 0 ;;
-    2) return 13 ;;
-  esac
-  if (( ${REC[timeline]:-0} <= own_timeline )); then
-    return 10
-  fi
-  pg_isready --quiet --host="$host" --port="$PGPORT" --timeout="$CONNECT_TIMEOUT" || return 11
-  log "the leader record names ${REC[primary]} (epoch ${REC[epoch]}, timeline ${REC[timeline]}); this pod's data is on timeline $own_timeline: rejoining as its replica"
-  rewind_from "$host" || reclone_from "$host" || return 12
+# The plan the sidecar's agent decided for this start (src/agent/start.ts decideStart), read by request_plan.
+PLAN_REASON=""
+PLAN_STEPS=()
+
+# Reads the plan file into PLAN_REASON and PLAN_STEPS; fails unless it answers request $1.
+read_plan() {
+  local key value request=""
+  PLAN_REASON=""
+  PLAN_STEPS=()
+  [ -r "$START_PLAN_FILE" ] || return 1
+  while IFS='=' read -r key value; do
+    case $key in
+      request) request=$value ;;
+      reason) PLAN_REASON=$value ;;
+      step) PLAN_STEPS+=("$value") ;;
+    esac
+  done < "$START_PLAN_FILE"
+  [ "$request" = "$1" ]
 }
 
-# Decides, from the record and this pod's data, how PostgreSQL starts; sets START_AS.
-decide() {
-  local own_id
-  START_AS=""
-  await_fresh_record
-  if [ "${REC[found]}" = yes ] && [ -e "$RECLONE_MARKER" ] && [ -s "$PGDATA/PG_VERSION" ] && [ "${REC[state]}" = stable ] \
-    && [ -n "${REC[primary]}" ] && [ "${REC[primary]}" != "$POD_NAME" ] && [ -f "$PGDATA/standby.signal" ]; then
-    discard_data "the sidecar found that the primary no longer keeps the WAL this replica needs"
-    rm -rf "$PGDATA.diverged"
-  fi
-  rm -f "$RECLONE_MARKER"
+# Asks the sidecar's agent (which reads the leader record, this pod's data and, where it matters, the recorded primary)
+# what this start does, and waits for its answer: a plan decided after this moment, never an older one (one made before,
+# say, a failover job fenced this pod and restarted it).
+request_plan() {
+  local id since
+  id="$(now_us)-$$"
+  while true; do
+    printf '%s\n' "$id" > "$START_PLAN_FILE.wanted.new" && mv -f "$START_PLAN_FILE.wanted.new" "$START_PLAN_FILE.wanted"
+    since=$(now_us)
+    while (( $(now_us) - since <= RECORD_MAX_AGE * 1000000 )); do
+      if read_plan "$id"; then return 0; fi
+      sleep 0.1
+    done
+    wait_a_little "waiting for the role-labeler sidecar to answer with a start plan (none in $START_PLAN_FILE within ${RECORD_MAX_AGE}s)"
+  done
+}
 
-  if [ ! -s "$PGDATA/PG_VERSION" ]; then
-    if [ "${REC[found]}" = no ]; then
-      if [ "$ORDINAL" = 0 ]; then
-        if [ -n "$RESTORE_STANZA" ]; then
-          restore_cluster || { wait_a_little "restoring cluster $RESTORE_STANZA failed (see above)"; return; }
+# A step failed: $1 is what the plan says then (wait: decide again after a while; exit: the container restarts).
+step_failed() {
+  if [ "$1" = exit ]; then die "$2"; fi
+  wait_a_little "$2"
+}
+
+# Carries out the plan's steps in order; a start step sets START_AS. A plan that waits, fails a step or asks to decide
+# again returns with START_AS empty: main asks for a new plan.
+carry_out_plan() {
+  local step host
+  local -a args
+  local says=no
+  # The reason once: a plan that waits says it (every 10 s at most) as it waits, one that fails as it stops.
+  for step in "${PLAN_STEPS[@]}"; do
+    case ${step%% *} in wait | fail) says=yes ;; esac
+  done
+  if [ "$says" = no ]; then log "$PLAN_REASON"; fi
+  for step in "${PLAN_STEPS[@]}"; do
+    read -r -a args <<< "$step"
+    case ${args[0]} in
+      discard-data)
+        discard_data
+        if [ "${args[1]}" != keep ]; then rm -rf "$PGDATA.diverged"; fi ;;
+      remove-reclone-marker) rm -f "$RECLONE_MARKER" ;;
+      remove-init-marker) rm -f "$PGDATA/$INIT_MARKER" ;;
+      remove-standby-signal) rm -f "$PGDATA/standby.signal" ;;
+      initialize) initialize_cluster ;;
+      restore) restore_cluster || { step_failed "${args[1]}" "restoring cluster $RESTORE_STANZA failed (see above)"; return 0; } ;;
+      await-sync-membership) await_sync_membership ;;
+      clone) clone_from "$(peer_host "${args[1]}")" || { step_failed "${args[2]}" "cloning from ${args[1]} failed"; return 0; } ;;
+      keep-diverged-wal) keep_diverged_wal "${args[1]}" "${args[2]}" "${args[3]}" ;;
+      rewind)
+        host=$(peer_host "${args[1]}")
+        rewind_from "$host" || reclone_from "$host" || { step_failed "${args[2]}" "rejoining ${args[1]} failed"; return 0; } ;;
+      start) START_AS=${args[1]} ;;
+      wait)
+        if [ "${args[1]}" = bootstrap ]; then
+          WAIT_SECONDS=$BOOTSTRAP_RETRY_SECONDS wait_a_little "$PLAN_REASON"
         else
-          initialize_cluster
+          wait_a_little "$PLAN_REASON"
         fi
-        START_AS=primary
-      else
-        # Pod 0 creates the record within seconds of its start: look often, a new cluster's replicas clone at once.
-        WAIT_SECONDS=$BOOTSTRAP_RETRY_SECONDS wait_a_little "no leader record yet and an empty volume: waiting for pod 0 to initialize the cluster"
-      fi
-    elif [ "${REC[state]}" != stable ]; then
-      wait_a_little "an empty volume, and a failover job holds the leader record ($(describe_record)): waiting for its end"
-    elif [ "${REC[primary]}" = "$POD_NAME" ]; then
-      wait_a_little "the leader record names this pod as the primary, but its volume is empty: its data is lost. Never initializing a" \
-        "second cluster: start the failover job to promote a replica ($(describe_record))"
-    else
-      await_sync_membership
-      clone_from "$(record_host)" || { wait_a_little "cloning from ${REC[primary]} failed"; return; }
-      START_AS=replica
-    fi
-    return
-  fi
-
-  own_id=$(controldata 'Database system identifier')
-  if [ "${REC[found]}" = yes ] && [ -n "${REC[system-identifier]}" ] && [ "${REC[system-identifier]}" != "$own_id" ]; then
-    if [ -e "$PGDATA/$INIT_MARKER" ]; then
-      discard_data "another pod created the cluster's leader record first (system identifier ${REC[system-identifier]}); this pod's new cluster ($own_id) was never used"
-      return
-    fi
-    die "this pod's data belongs to another database cluster (system identifier $own_id; the leader record's is ${REC[system-identifier]}); refusing to touch it. Move the data away (or restore the right volume), then restart the pod"
-  fi
-  if [ "${REC[found]}" = yes ]; then rm -f "$PGDATA/$INIT_MARKER"; fi
-
-  if [ "${REC[found]}" = no ]; then
-    if [ -f "$PGDATA/standby.signal" ]; then
-      wait_a_little "a replica's data and no leader record: waiting for the primary's sidecar to create it"
-    else
-      log "no leader record: this pod's data is a primary's; starting as the primary (its sidecar records it, unless another pod is recorded first)"
-      START_AS=primary
-    fi
-    return
-  fi
-
-  if [ "${REC[state]}" != stable ]; then
-    if [ "${REC[target]}" = "$POD_NAME" ] && [ ! -f "$PGDATA/standby.signal" ]; then
-      log "a failover job promoted this pod ($(describe_record)): starting as the primary"
-      START_AS=primary
-    elif [ -f "$PGDATA/standby.signal" ]; then
-      log "a failover job holds the leader record ($(describe_record)): starting as a replica of $PRIMARY_HOST"
-      START_AS=replica
-    else
-      wait_a_little "this pod's data is a former primary's and a failover job holds the leader record ($(describe_record)): waiting for its end"
-    fi
-    return
-  fi
-
-  if [ "${REC[primary]}" = "$POD_NAME" ]; then
-    # A replica's data (pg_control says recovery) is never started as a primary on its old timeline: other replicas may
-    # have received more of it. It starts in recovery, and its sidecar promotes it (a new timeline). Only a primary's
-    # data (fenced: standby.signal over a primary's clean shutdown) goes back to serving as it was.
-    if [ -f "$PGDATA/standby.signal" ]; then
-      case "$(controldata 'Database cluster state')" in
-        'shut down in recovery' | 'in archive recovery')
-          log "the leader record names this pod as the primary ($(describe_record)), and its data is a replica's: starting in" \
-            "recovery; its sidecar promotes it (a new timeline)"
-          START_AS=replica
-          return ;;
-      esac
-      log "the leader record names this pod as the primary ($(describe_record)): removing standby.signal"
-      rm -f "$PGDATA/standby.signal"
-    fi
-    log "the leader record names this pod as the primary ($(describe_record)): starting as the primary"
-    START_AS=primary
-    return
-  fi
-
-  if [ ! -f "$PGDATA/standby.signal" ]; then
-    local outcome=0
-    rejoin || outcome=$?
-    case $outcome in
-      0) ;;
-      10) wait_a_little "this pod's data is a former primary's, on a timeline ($(local_timeline)) not older than the recorded primary's" \
-           "(${REC[primary]}, timeline ${REC[timeline]}): never rewinding onto an older timeline. A person must decide: see the README (split brain)"; return ;;
-      11) wait_a_little "this pod was a primary; the recorded primary ${REC[primary]} does not answer, and only it can say how to rejoin"; return ;;
-      13) return ;;
-      *) wait_a_little "rejoining ${REC[primary]} failed"; return ;;
+        return 0 ;;
+      decide-again) return 0 ;;
+      fail) die "$PLAN_REASON" ;;
+      *) die "the sidecar's start plan has a step this entrypoint does not know ($step): are the role-labeler and this script of different versions?" ;;
     esac
-  else
-    check_unrecorded_promotion "$(local_timeline)"
-    case $DIVERGED in
-      0) resume_replica ;;
-      2) return ;;
-    esac
-  fi
-  await_sync_membership
-  START_AS=replica
+  done
 }
 
-# A replica that stopped while the primary moved to a newer timeline may have replayed WAL the new primary
-# never had; pg_rewind finds out, and cuts it off if so. A replica that was not shut down cleanly is left to
-# follow (it may not need a rewind; pg_rewind cannot run on it).
-resume_replica() {
-  local own_timeline
-  own_timeline=$(local_timeline)
-  log "the data directory is a replica's: starting as a replica of ${REC[primary]} (through $PRIMARY_HOST)"
-  (( ${REC[timeline]:-0} > own_timeline )) || return 0
-  case "$(controldata 'Database cluster state')" in
-    'shut down' | 'shut down in recovery') ;;
-    *) return 0 ;;
-  esac
-  pg_isready --quiet --host="$(record_host)" --port="$PGPORT" --timeout="$CONNECT_TIMEOUT" || return 0
-  log "the primary is on a newer timeline (${REC[timeline]}) than this replica ($own_timeline): checking that this replica can follow it"
-  rewind_from "$(record_host)" || reclone_from "$(record_host)"
-}
-
-# The recorded primary's own timeline now (that of its current WAL file), or nothing when it does not answer: the
-# record's may lag behind it for a moment after a promotion.
-primary_timeline() {
-  psql "host=$(record_host) user=$NETWORK_USER dbname=postgres" -XAtq \
-    -c "SELECT ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int WHERE NOT pg_is_in_recovery()" 2> /dev/null
-}
-
-# A timeline newer than the recorded primary's, which the record never named: this pod was promoted by hand (as the
-# reference design's manual failover steps say: relabel, pg_promote), not by a failover job. Not a newer primary but an
-# unrecorded divergence: what it accepted meanwhile is kept aside for a person (its WAL since the promotion, up to
-# DIVERGED_WAL_LIMIT_MB), and it rejoins the recorded primary (pg_rewind, or a new clone). Sets DIVERGED: 0 not
-# diverged, 1 diverged and rejoined, 2 cannot tell yet (the primary does not answer, or the record lags behind it).
-check_unrecorded_promotion() {
-  local own_timeline=$1 primary
-  DIVERGED=0
-  [[ ${REC[timeline]:-} =~ ^[1-9][0-9]*$ ]] && (( own_timeline > REC[timeline] )) || return 0
-  DIVERGED=2
-  primary=$(primary_timeline) || primary=""
-  if ! [[ $primary =~ ^[0-9]+$ ]]; then
-    wait_a_little "this pod's data is on timeline $own_timeline, newer than the leader record's (${REC[timeline]}); the recorded primary" \
-      "${REC[primary]} does not answer, and only it can say whether this pod's timeline is one the record never named"
-    return 0
-  fi
-  if (( primary != REC[timeline] )); then
-    WAIT_SECONDS=0.2 wait_a_little "the leader record's timeline (${REC[timeline]}) is behind its primary's ($primary): waiting for its sidecar to record it"
-    return 0
-  fi
-  keep_diverged_wal "$own_timeline"
-  rewind_from "$(record_host)" || reclone_from "$(record_host)" || { wait_a_little "rejoining ${REC[primary]} failed"; return 0; }
-  DIVERGED=1
-}
-
-# Copies the WAL of the timelines after the record's (their history files, then their segments, newest first, up to
+# Copies the WAL of the timelines after $1 up to $2 (their history files, then their segments, newest first, up to
 # DIVERGED_WAL_LIMIT_MB) into a directory of its own on the volume, logs where, and leaves an Event for the sidecar.
+# $3: the recorded primary.
 keep_diverged_wal() {
-  local own_timeline=$1 dir timeline hex file kept=0 left=0 bytes=0 size limit=$((DIVERGED_WAL_LIMIT_MB * 1048576)) message over=""
+  local after=$1 own_timeline=$2 primary=$3 dir timeline hex file kept=0 left=0 bytes=0 size limit=$((DIVERGED_WAL_LIMIT_MB * 1048576)) message over=""
   dir="$DIVERGED_WAL_DIR/$(TZ=UTC0 printf '%(%Y%m%dT%H%M%SZ)T' -1)-timeline-$own_timeline"
   mkdir -p "$dir"
-  for ((timeline = REC[timeline] + 1; timeline <= own_timeline; timeline++)); do
+  for ((timeline = after + 1; timeline <= own_timeline; timeline++)); do
     hex=$(printf '%08X' "$timeline")
     if [ -e "$PGDATA/pg_wal/$hex.history" ]; then cp -p "$PGDATA/pg_wal/$hex.history" "$dir/"; fi
     while IFS= read -r file; do
@@ -518,16 +396,11 @@ keep_diverged_wal() {
     done < <(find "$PGDATA/pg_wal" -maxdepth 1 -name "${hex}????????????????*" -printf '%f\n' | sort -r)
   done
   if ((left > 0)); then over="; $left older files left out, over $DIVERGED_WAL_LIMIT_MB MB"; fi
-  message="this pod was promoted outside the leader record (timeline $own_timeline; the record names ${REC[primary]} on timeline"
-  message+=" ${REC[timeline]}): an unrecorded divergence, not a newer primary. Whatever it accepted since is kept in $dir ($kept WAL"
-  message+=" files, $((bytes / 1048576)) MB$over); rejoining ${REC[primary]}"
+  message="this pod was promoted outside the leader record (timeline $own_timeline; the record names $primary on timeline"
+  message+=" $after): an unrecorded divergence, not a newer primary. Whatever it accepted since is kept in $dir ($kept WAL"
+  message+=" files, $((bytes / 1048576)) MB$over); rejoining $primary"
   log "UNRECORDED PROMOTION: $message"
   if printf 'Warning UnrecordedPromotion %s\n' "$message" > "$POD_EVENT_FILE.new"; then mv -f "$POD_EVENT_FILE.new" "$POD_EVENT_FILE"; fi
-}
-
-describe_record() {
-  printf 'epoch %s, %s, primary %s' "${REC[epoch]:-?}" "${REC[state]:-?}" "${REC[primary]:-(none)}"
-  if [ "${REC[state]:-}" = failing-over ]; then printf ', promoting %s' "${REC[target]:-?}"; fi
 }
 
 # The pod's own certificate (TLS_MODE=generate): an ECDSA P-256 key and a self-signed certificate for the pod's
@@ -576,15 +449,13 @@ main() {
   fi
   ensure_certificate
   remove_unfinished_work
-  if [ ! -s "$PGDATA/PG_VERSION" ]; then
-    # An empty directory may go (a deleted data directory's remains); anything else is not ours to delete.
-    rmdir "$PGDATA" 2> /dev/null || true
-    if [ -e "$PGDATA" ]; then
-      die "$PGDATA is not a PostgreSQL data directory (no PG_VERSION) but is not empty: move its files away, then restart the pod"
-    fi
-  fi
+  # An empty directory may go (a deleted data directory's remains); anything else is not ours to delete (the plan says so).
+  if [ ! -s "$PGDATA/PG_VERSION" ]; then rmdir "$PGDATA" 2> /dev/null || true; fi
   START_AS=""
-  while [ -z "$START_AS" ]; do decide; done
+  while [ -z "$START_AS" ]; do
+    request_plan
+    carry_out_plan
+  done
   if [ "$START_AS" = primary ]; then ensure_stanza; fi
   trap - TERM INT
   exec postgres -D "$PGDATA" \

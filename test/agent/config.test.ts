@@ -36,6 +36,8 @@ describe('the sidecar configuration document', () => {
       socketDir: '/var/run/postgresql',
       recordFile: '/var/run/postgresql/leader-record',
       eventFile: '/var/run/postgresql/pod-event',
+      startPlanFile: '/var/run/postgresql/start-plan',
+      restoreFrom: false,
       users: { superuser: 'postgres', replication: 'replicator', app: 'app', network: 'replicator' },
       appDatabase: 'myapp',
       secretDir: '/etc/postgres-cluster/secret',
@@ -87,6 +89,11 @@ describe('the sidecar configuration document', () => {
       tls: false,
     });
     expect(config.recordLabels['app.kubernetes.io/instance']).toBe('orders');
+  });
+
+  test('restoreFrom: the start plan of a new cluster\'s first pod restores the backup (restoreFrom true), not initdb', () => {
+    expect(documentOf({ restoreFrom: { clusterName: 'old', claimName: 'old-archive' } }).config.restoreFrom).toBe(true);
+    expect(documentOf({}).config.restoreFrom).toBe(false);
   });
 
   test('a certificate from a Secret: the sidecar watches its mounted directory for renewals', () => {

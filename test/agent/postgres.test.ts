@@ -6,7 +6,7 @@ import { Client } from 'pg';
 import {
   DbState, fastShutdown, LocalPostgres, observedRole, PgControl, primaryLacksWal, readControlFile, readPostmaster, slotOf, writeStandbySignal,
 } from '../../src/agent/postgres';
-import { asPostgres, freePort, PG_BIN, postgresScratchDir, POSTGRES_CWD, runAsPostgres as run } from '../support/postgres';
+import { asPostgres, crc32c, freePort, PG_BIN, postgresScratchDir, POSTGRES_CWD, runAsPostgres as run } from '../support/postgres';
 
 // GIVEN a PostgreSQL 15 primary and a streaming replica on this machine (each with its Unix socket in the scratch
 // directory, the primary also on 127.0.0.1 with scram and TLS); WHEN the agent reads or acts; THEN what PostgreSQL says.
@@ -90,17 +90,6 @@ async function eventually<T>(what: () => Promise<T>, wanted: T, timeoutMs = 10_0
   }
   return last;
 }
-
-/* eslint-disable no-bitwise */ // this test's own CRC-32C, to write pg_control files
-function crc32c(bytes: Buffer): number {
-  let crc = 0xffffffff;
-  for (const byte of bytes) {
-    crc ^= byte;
-    for (let bit = 0; bit < 8; bit++) crc = crc & 1 ? (crc >>> 1) ^ 0x82f63b78 : crc >>> 1;
-  }
-  return (crc ^ 0xffffffff) >>> 0;
-}
-/* eslint-enable no-bitwise */
 
 function postmasterPid(data: string): number {
   return Number(fs.readFileSync(path.join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);

@@ -213,6 +213,8 @@ function configFor(pod: string, files: string, overrides: Partial<SidecarConfig>
     socketDir: scratch,
     recordFile: path.join(files, 'leader-record'),
     eventFile: path.join(files, 'event'),
+    startPlanFile: path.join(files, 'start-plan'),
+    restoreFrom: false,
     users: { superuser: 'postgres', replication: 'replicator', app: 'app', network: 'replicator' },
     appDatabase: 'myapp',
     secretDir: path.join(files, 'secret'),
@@ -583,37 +585,64 @@ describe('the replica, and run()', () => {
     expect(labelOf('pg-1')).toBeUndefined();
   });
 
-  test('run(): the entrypoint\'s request file <recordFile>.wanted ends the nap and gets a fresh copy; an abort removes the label', async () => {
+  test('run(): the entrypoint\'s start-plan request ends the nap; the plan answers it from a read made after it, with a fresh copy of the record', async () => {
     await seedRecord('followed', stable('pg-0', 1, 1));
     const b = agentOf('pg-1', { leaderRecord: 'followed' });
     const stop = new AbortController();
     labelChanges.length = 0;
     const running = b.agent.run(stop.signal);
-    await eventually(() => labelOf('pg-1') === 'replica' && fs.existsSync(b.config.recordFile));
-    const first = b.clock.wall;
-    expect(recordCopy(b)).toBe(copyOf(first, stable('pg-0', 1, 1)));
-    // The nap lasts pollSeconds (30): no round reads the record meanwhile, the copy stays as it is.
-    const reads = () => api.requests.filter(request => request.method === 'GET' && request.path.endsWith('/leases/followed')).length;
-    await sleep(100);
-    const readsBefore = reads();
-    b.clock.wall += 5_000_000;
-    await sleep(400);
-    expect(reads()).toBe(readsBefore);
-    expect(recordCopy(b)).toBe(copyOf(first, stable('pg-0', 1, 1)));
-    fs.writeFileSync(`${b.config.recordFile}.wanted`, '');
-    await eventually(() => recordCopy(b) !== copyOf(first, stable('pg-0', 1, 1)), 2000);
-    expect(recordCopy(b)).toBe(copyOf(first + 5_000_000, stable('pg-0', 1, 1)));
-    expect(fs.existsSync(`${b.config.recordFile}.wanted`)).toBe(false);
-    stop.abort();
-    await running;
+    const wanted = `${b.config.startPlanFile}.wanted`;
+    const plan = () => fs.readFileSync(b.config.startPlanFile, 'utf8');
+    try {
+      await eventually(() => labelOf('pg-1') === 'replica' && fs.existsSync(b.config.recordFile));
+      const first = b.clock.wall;
+      expect(recordCopy(b)).toBe(copyOf(first, stable('pg-0', 1, 1)));
+      // The nap lasts pollSeconds (30): no round reads the record meanwhile, the copy stays as it is.
+      const reads = () => api.requests.filter(request => request.method === 'GET' && request.path.endsWith('/leases/followed')).length;
+      await sleep(100);
+      const readsBefore = reads();
+      b.clock.wall += 5_000_000;
+      await sleep(400);
+      expect(reads()).toBe(readsBefore);
+      expect(fs.existsSync(b.config.startPlanFile)).toBe(false);
+      fs.writeFileSync(wanted, '1700000000000000-7\n');
+      await eventually(() => fs.existsSync(b.config.startPlanFile), 2000);
+      expect(reads()).toBe(readsBefore + 1);
+      // B's data (a running replica's, on the record's timeline): start as a replica.
+      expect(plan()).toBe('request=1700000000000000-7\nreason=the data directory is a replica\'s: starting as a replica of pg-0\nstep=start replica\n');
+      expect(fs.existsSync(wanted)).toBe(false);
+      expect(recordCopy(b)).toBe(copyOf(first + 5_000_000, stable('pg-0', 1, 1)));
+
+      // A record the agent cannot decode: the plan waits for a person, naming what is wrong.
+      must(await admin.patchLease('followed', { metadata: { annotations: { 'postgres.cdk8s.io/epoch': 'x' } } } as any));
+      fs.writeFileSync(wanted, 'second');
+      await eventually(() => plan().startsWith('request=second\n'), 2000);
+      expect(plan()).toMatch(/^request=second\nreason=the leader record cannot be used \(the leader record is not one this agent can act on: .*epoch.*\): waiting for a person to repair it\nstep=wait normal\n$/);
+      await changeRecord('followed', stable('pg-0', 2, 1));
+
+      // The API does not answer: no plan rests on an older read; the plan is to wait.
+      podOf('pg-1').apiCutOff = true;
+      try {
+        fs.writeFileSync(wanted, 'third');
+        await eventually(() => plan().startsWith('request=third\n'), 5000);
+        expect(plan()).toBe('request=third\nreason=the role-labeler sidecar cannot read the leader record now: waiting, never deciding on an older read\nstep=wait normal\n');
+      } finally {
+        podOf('pg-1').apiCutOff = false;
+      }
+
+      // A request that is not an id is ignored (said once), and answered by no plan.
+      fs.writeFileSync(wanted, 'not an id');
+      await eventually(() => !fs.existsSync(wanted), 2000);
+      await sleep(300);
+      expect(plan()).toMatch(/^request=third\n/);
+      expect(b.logs).toContain(`ignoring ${wanted}: "not an id" is not a request id`);
+    } finally {
+      stop.abort();
+      await running;
+    }
     expect(labelOf('pg-1')).toBeUndefined();
-    expect(labelChanges).toEqual(['pg-1 {"app":"pg","role":"replica"}', 'pg-1 {"app":"pg"}']);
-    expect(b.logs).toEqual([
-      `watching ${B} and leader record followed; label "role"`,
-      'PostgreSQL is a replica (epoch 1, stable, primary pg-0, timeline 1)',
-      'role=replica (PostgreSQL is replica; epoch 1, stable, primary pg-0, timeline 1)',
-      'stopping, but the pod is not being deleted (a restart): the primary stays where it is',
-    ]);
+    expect(labelChanges[0]).toBe('pg-1 {"app":"pg","role":"replica"}');
+    expect(labelChanges[labelChanges.length - 1]).toBe('pg-1 {"app":"pg"}');
   });
 });
 

@@ -1,5 +1,5 @@
 import { FailingOverRecord, LeaderRecord, StableRecord, SwitchingOverRecord } from '../../src/agent/record';
-import { DataDirectory, decideStart, StartFacts, StartStep } from '../../src/agent/start';
+import { asksRecordedPrimary, DataDirectory, decideStart, StartFacts, startPlanText, StartStep, stepText } from '../../src/agent/start';
 
 // GIVEN facts as the entrypoint of pod pg-1 gathers them; WHEN it decides; THEN the plan's steps and its reason.
 const ME = 'pg-1';
@@ -43,8 +43,8 @@ const cases: Array<[string, StartFacts, StartStep[], string]> = [
   // Before the record is looked at.
   ['fails when the data directory has files but no PG_VERSION, whatever the record says',
     facts({ data: { kind: 'not-a-data-directory' }, record: { kind: 'stale' } }), [{ do: 'fail' }], 'is not a PostgreSQL data directory (no PG_VERSION) but is not empty'],
-  ['waits for a copy of the record read since this start',
-    facts({ record: { kind: 'stale' } }), [wait], 'waiting for the role-labeler sidecar to read the leader record'],
+  ['waits while the record cannot be read after the request, never deciding on an older read',
+    facts({ record: { kind: 'stale' } }), [wait], 'the role-labeler sidecar cannot read the leader record now: waiting, never deciding on an older read'],
   ['never acts on a malformed record: waits, and says why',
     facts({ record: { kind: 'malformed', error: 'postgres.cdk8s.io/epoch is missing' } }), [wait], '(postgres.cdk8s.io/epoch is missing): waiting for a person'],
 
@@ -128,11 +128,11 @@ const cases: Array<[string, StartFacts, StartStep[], string]> = [
   // A timeline the record never named: a promotion by hand (issue: the reference design's manual failover steps).
   ['a former primary on a newer timeline than the record\'s, the record\'s being its primary\'s: promoted by hand; keeps its WAL aside, rejoins',
     facts({ data: { ...primaryData, timeline: 4 } }),
-    [{ do: 'keep-diverged-wal', after: 3, through: 4 }, { do: 'rewind', from: 'pg-0', onFailure: 'wait' }, startReplica],
+    [{ do: 'keep-diverged-wal', after: 3, through: 4, primary: 'pg-0' }, { do: 'rewind', from: 'pg-0', onFailure: 'wait' }, startReplica],
     'this pod was promoted outside the leader record (timeline 4; the record names pg-0 on timeline 3): an unrecorded divergence, not a newer primary'],
   ['a fenced pod (standby.signal) promoted by hand, two timelines ahead: keeps both timelines\' WAL, rejoins, waits to be listed in synchronous mode',
     facts({ data: { ...replicaData, timeline: 5 }, syncReplicas: 1 }),
-    [{ do: 'keep-diverged-wal', after: 3, through: 5 }, { do: 'rewind', from: 'pg-0', onFailure: 'wait' }, awaitSync, startReplica], 'an unrecorded divergence'],
+    [{ do: 'keep-diverged-wal', after: 3, through: 5, primary: 'pg-0' }, { do: 'rewind', from: 'pg-0', onFailure: 'wait' }, awaitSync, startReplica], 'an unrecorded divergence'],
   ['a newer timeline while the recorded primary does not answer: waits (only it can tell)',
     facts({ data: { ...replicaData, timeline: 4 }, recordedPrimaryTimeline: undefined }), [wait],
     'this pod\'s data is on timeline 4, newer than the leader record\'s (3); the recorded primary pg-0 does not answer'],
@@ -172,6 +172,9 @@ const cases: Array<[string, StartFacts, StartStep[], string]> = [
     facts({ recloneRequested: true, data: { ...primaryData, timeline: 2 } }), [{ do: 'remove-reclone-marker' }, { do: 'rewind', from: 'pg-0', onFailure: 'wait' }, startReplica], 'rejoining'],
   ['a re-clone asked for while a failover job holds the record: no discard',
     facts({ recloneRequested: true, rec: failingNoTarget }), [{ do: 'remove-reclone-marker' }, startReplica], 'a failover job holds the leader record'],
+  ['fails when pg_control cannot be read (a layout the agent does not know), whatever the record says',
+    facts({ data: { kind: 'unreadable', reason: 'pg_control_version 1900' }, record: { kind: 'stale' } }), [{ do: 'fail' }],
+    'the data directory\'s pg_control cannot be read (pg_control_version 1900): refusing to guess'],
   ['a re-clone asked for with no record: no discard',
     facts({ recloneRequested: true, rec: 'absent' }), [{ do: 'remove-reclone-marker' }, wait], 'a replica\'s data and no leader record'],
   ['a re-clone asked for on an empty volume: nothing to discard',
@@ -224,9 +227,75 @@ describe('decideStart over every record state × data directory × answer of the
       if (rewind >= 0 && given.data.kind === 'data' && record!.timeline <= given.data.timeline) {
         expect(record!.timeline).toBeLessThan(given.data.timeline);
         expect(given.recordedPrimaryTimeline).toBe(record!.timeline);
-        expect(decided.steps.slice(0, rewind)).toContainEqual({ do: 'keep-diverged-wal', after: record!.timeline, through: given.data.timeline });
+        expect(decided.steps.slice(0, rewind)).toContainEqual({ do: 'keep-diverged-wal', after: record!.timeline, through: given.data.timeline, primary: (record as StableRecord).primary });
       }
       // Every plan ends in a start, a wait, a new decision or a failure.
       expect(['start', 'wait', 'decide-again', 'fail']).toContain(last.do);
     });
+});
+
+describe('asksRecordedPrimary: the agent asks the recorded primary only when the decision depends on its answer', () => {
+  test.each<[string, StartFacts, boolean]>([
+    ['a replica on the record\'s timeline', facts(), false],
+    ['a former primary on the record\'s timeline (it waits for a person without asking)', facts({ data: primaryData }), false],
+    ['a replica behind the record\'s timeline (may need a rewind)', facts({ data: { ...replicaData, timeline: 2 } }), true],
+    ['a former primary behind the record\'s timeline (rejoins)', facts({ data: { ...primaryData, timeline: 2 } }), true],
+    ['data ahead of the record\'s timeline (promoted by hand?)', facts({ data: { ...primaryData, timeline: 4 } }), true],
+    ['the record names this pod', facts({ rec: stableMe, data: { ...primaryData, timeline: 2 } }), false],
+    ['a failover job holds the record', facts({ rec: failingToMe, data: { ...primaryData, timeline: 2 } }), false],
+    ['no record', facts({ rec: 'absent', data: { ...primaryData, timeline: 2 } }), false],
+    ['no fresh record', facts({ record: { kind: 'stale' }, data: { ...primaryData, timeline: 2 } }), false],
+    ['an empty volume', facts({ data: empty }), false],
+  ])('%s: %s', (_name, given, asks) => {
+    expect(asksRecordedPrimary(given)).toBe(asks);
+  });
+
+  test('where it does not ask, the plan is the same whatever the primary would have answered', () => {
+    const records: Array<LeaderRecord | 'absent'> = ['absent', stableMe, stableOther, failingToMe, failingNoTarget, switchingToMe];
+    const data: DataDirectory[] = [empty, replicaData, primaryData, fencedData, { ...replicaData, timeline: 2 }, { ...primaryData, timeline: 4 },
+      { ...replicaData, timeline: 2, shutDownCleanly: false }, { ...primaryData, initializedByEntrypoint: true }];
+    let unasked = 0;
+    for (const rec of records) {
+      for (const d of data) {
+        const base = facts({ rec, data: d });
+        if (asksRecordedPrimary(base)) continue;
+        unasked++;
+        const answered = decideStart({ ...base, recordedPrimaryAnswers: true, recordedPrimaryTimeline: 3 });
+        expect(decideStart({ ...base, recordedPrimaryAnswers: false, recordedPrimaryTimeline: undefined })).toEqual(answered);
+        expect(decideStart({ ...base, recordedPrimaryAnswers: true, recordedPrimaryTimeline: 9 })).toEqual(answered);
+      }
+    }
+    expect(unasked).toBeGreaterThan(30);
+  });
+});
+
+describe('the plan file the entrypoint reads', () => {
+  test.each<[StartStep, string]>([
+    [{ do: 'discard-data', keep: true }, 'discard-data keep'],
+    [{ do: 'discard-data', keep: false }, 'discard-data delete'],
+    [{ do: 'remove-reclone-marker' }, 'remove-reclone-marker'],
+    [{ do: 'remove-init-marker' }, 'remove-init-marker'],
+    [{ do: 'remove-standby-signal' }, 'remove-standby-signal'],
+    [{ do: 'initialize' }, 'initialize'],
+    [{ do: 'restore', onFailure: 'wait' }, 'restore wait'],
+    [{ do: 'await-sync-membership' }, 'await-sync-membership'],
+    [{ do: 'clone', from: 'pg-0', onFailure: 'wait' }, 'clone pg-0 wait'],
+    [{ do: 'keep-diverged-wal', after: 3, through: 5, primary: 'pg-0' }, 'keep-diverged-wal 3 5 pg-0'],
+    [{ do: 'rewind', from: 'pg-2', onFailure: 'exit' }, 'rewind pg-2 exit'],
+    [startPrimary, 'start primary'],
+    [startReplica, 'start replica'],
+    [wait, 'wait normal'],
+    [{ do: 'wait', retry: 'bootstrap' }, 'wait bootstrap'],
+    [{ do: 'decide-again' }, 'decide-again'],
+    [{ do: 'fail' }, 'fail'],
+  ])('%j is the line "%s"', (step, line) => {
+    expect(stepText(step)).toBe(line);
+  });
+
+  test('the request it answers, the reason on one line, then the steps in order', () => {
+    const decided = { reason: 'first line\n  second line', steps: [{ do: 'rewind', from: 'pg-0', onFailure: 'wait' }, startReplica] as StartStep[] };
+    expect(startPlanText('1733380000000000-42', decided)).toBe(
+      'request=1733380000000000-42\nreason=first line second line\nstep=rewind pg-0 wait\nstep=start replica\n');
+    expect(startPlanText('r', decideStart(facts()))).toBe('request=r\nreason=the data directory is a replica\'s: starting as a replica of pg-0\nstep=start replica\n');
+  });
 });

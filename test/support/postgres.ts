@@ -52,3 +52,14 @@ export function runAsPostgres(program: string, ...args: string[]): string {
   if (result.code !== 0) throw new Error(`${program} ${args.join(' ')}: ${result.output}`);
   return result.output;
 }
+
+/* eslint-disable no-bitwise */ // the tests' own CRC-32C, to write pg_control files
+export function crc32c(bytes: Buffer): number {
+  let crc = 0xffffffff;
+  for (const byte of bytes) {
+    crc ^= byte;
+    for (let bit = 0; bit < 8; bit++) crc = crc & 1 ? (crc >>> 1) ^ 0x82f63b78 : crc >>> 1;
+  }
+  return (crc ^ 0xffffffff) >>> 0;
+}
+/* eslint-enable no-bitwise */
