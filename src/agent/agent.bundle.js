@@ -6691,6 +6691,7 @@ function stable(record, primary, epoch, sync) {
 
 // src/agent/automatic-failover.ts
 var PAUSE_ANNOTATION = "failover.postgres.cdk8s.io/paused";
+var FAILOVER_REQUEST = "failover.postgres.cdk8s.io/target";
 var WAL_POSITION_ANNOTATION = "failover.postgres.cdk8s.io/wal-position";
 function leaseStateOf(lease) {
   const spec = typeof lease.spec === "object" && lease.spec !== null ? lease.spec : {};
@@ -6702,7 +6703,8 @@ function leaseStateOf(lease) {
     leaseDurationSeconds: typeof duration === "number" && Number.isInteger(duration) && duration > 0 ? duration : void 0,
     holder: text(spec.holderIdentity),
     walPosition: text(annotations[WAL_POSITION_ANNOTATION]),
-    paused: annotations[PAUSE_ANNOTATION] === "true"
+    paused: annotations[PAUSE_ANNOTATION] === "true",
+    failoverRequest: text(typeof annotations[FAILOVER_REQUEST] === "string" ? annotations[FAILOVER_REQUEST].trim() : void 0)
   };
 }
 var NO_LEASE = {
@@ -6710,7 +6712,8 @@ var NO_LEASE = {
   leaseDurationSeconds: void 0,
   holder: void 0,
   walPosition: void 0,
-  paused: false
+  paused: false,
+  failoverRequest: void 0
 };
 function leaseHeld(lease, record) {
   return record?.state === "stable" && lease.renewTime !== void 0 && lease.leaseDurationSeconds !== void 0 && lease.holder === record.primary;
@@ -6739,9 +6742,18 @@ function lapsed(facts, record, podName) {
   }
   return { lapsed: true, why: `the lease of ${record.primary} has lapsed: not renewed for ${facts.leaseSeconds}s` };
 }
+function requestUnanswered(request2, record, podName) {
+  if (request2 === void 0) return { lapsed: false, why: "no failover request" };
+  if (record?.state !== "stable" || record.primary === podName) return { lapsed: false, why: "no primary to fail over from" };
+  if (request2.secondsUnanswered < request2.answerSeconds) {
+    return { lapsed: false, why: `a failover to ${request2.target} is requested (${FAILOVER_REQUEST}); waiting ${request2.answerSeconds}s for ${record.primary} to answer it` };
+  }
+  return { lapsed: true, why: `${record.primary} did not answer the failover request (${FAILOVER_REQUEST}=${request2.target}) within ${request2.answerSeconds}s` };
+}
 function decideTakeover(facts) {
-  const { record, self } = facts;
+  const { record, self, cause } = facts;
   const wait = (reason) => ({ kind: "wait", reason: `not taking over from ${record.primary}: ${reason}` });
+  const requested = cause.kind === "request" && cause.target !== "any" ? cause.target : void 0;
   const serving = facts.peers.filter((peer) => peer.role === "primary").map((peer) => peer.pod);
   if (serving.length > 0) return wait(`${serving.join(", ")} still serves as a primary`);
   if (facts.secondsSincePrimaryAnswered < facts.leaseSeconds) {
@@ -6766,17 +6778,18 @@ function decideTakeover(facts) {
     syncReplicas: facts.syncReplicas,
     syncSet: record.sync,
     acceptDataLoss: false,
-    requestedTarget: void 0,
+    requestedTarget: requested,
     scaleDownTo: void 0
   });
   if (choice.kind === "refuse") return wait(choice.reason);
   if (choice.target !== facts.podName) return wait(`${choice.target} is the replica to promote (${choice.reason})`);
   const sync = facts.syncReplicas > 0 ? [...facts.otherPods].sort() : [];
   const next = takeOverLapsedLease(record, facts.podName, sync);
+  const why = cause.kind === "lease" ? `AUTOMATIC FAILOVER: the lease of ${record.primary} lapsed` : `REQUESTED FAILOVER: ${record.primary} did not answer the failover request (${FAILOVER_REQUEST}=${cause.target}) within ${facts.leaseSeconds}s`;
   return {
     kind: "take-over",
     record: next,
-    reason: `AUTOMATIC FAILOVER: the lease of ${record.primary} lapsed and this pod is the replica to promote (${choice.reason}): recording it as the primary (${describeRecord(next)}), then promoting it`
+    reason: `${why} and this pod is the replica to promote (${choice.reason}): recording it as the primary (${describeRecord(next)}), then promoting it`
   };
 }
 
@@ -6969,9 +6982,16 @@ function decideReplica(facts, record) {
   if (owesCheckpoint(record, me)) steps.push({ do: "report-checkpoint" });
   steps.push({ do: "check-replica-wal" });
   const lease = facts.automaticFailover === void 0 ? void 0 : lapsed(facts.automaticFailover, record, me);
-  if (lease?.lapsed === true) steps.push({ do: "consider-takeover" });
+  const request2 = facts.failoverRequest;
+  const unanswered = requestUnanswered(request2, record, me);
+  if (lease?.lapsed === true) {
+    steps.push({ do: "consider-takeover", cause: { kind: "lease" } });
+  } else if (unanswered.lapsed && request2 !== void 0) {
+    steps.push({ do: "consider-takeover", cause: { kind: "request", target: request2.target } });
+  }
   const heldBack = lease !== void 0 && !lease.lapsed && / lapsed/.test(lease.why) ? `; ${lease.why}` : "";
-  return plan(`PostgreSQL is a replica (${describeRecord(record)})${heldBack}`, ...steps);
+  const waiting = request2 !== void 0 && !unanswered.lapsed && lease?.lapsed !== true && / requested/.test(unanswered.why) ? `; ${unanswered.why}` : "";
+  return plan(`PostgreSQL is a replica (${describeRecord(record)})${heldBack}${waiting}`, ...steps);
 }
 function nextSyncSet(facts) {
   const next = new Set(facts.others);
@@ -7297,6 +7317,7 @@ var SidecarAgent = class {
     this.lastRead = env.monotonic();
     this.lastStreaming = env.monotonic();
     this.leaseChangedAt = env.monotonic();
+    this.requestSeenAt = env.monotonic();
     this.servingAt = env.monotonic();
     this.pg = new LocalPostgres({ socketDir: config.socketDir, port: config.port, user: config.users.superuser, queryTimeoutMs: 5e3 });
   }
@@ -7350,6 +7371,9 @@ var SidecarAgent = class {
   /** leaseKey as last seen, and when (monotonic) it last changed. */
   leaseKeySeen = "";
   leaseChangedAt;
+  /** The failover request with the record as last seen (FAILOVER_REQUEST and leaseKey; '' for none), and since when (monotonic). */
+  requestKeySeen = "";
+  requestSeenAt;
   /** The record's epoch as last seen, and when it last changed (a new primary); -Infinity: not since this agent started. */
   epochSeen;
   epochChangedAt = -Infinity;
@@ -7441,7 +7465,11 @@ var SidecarAgent = class {
     if (this.apiUp && named && this.server === "primary" && !this.config.automaticFailover.enabled) {
       this.writeDeadline(readUptime, this.config.timing.isolationFenceSeconds);
     }
-    if (this.apiUp && this.switchoverRequest !== void 0) await this.carryOutSwitchoverRequest(this.switchoverRequest);
+    if (this.apiUp && this.switchoverRequest !== void 0) {
+      await this.carryOutSwitchoverRequest(this.switchoverRequest, "switchover");
+    } else if (this.apiUp && this.lease.failoverRequest !== void 0) {
+      await this.carryOutSwitchoverRequest(this.lease.failoverRequest, "failover");
+    }
     const plan3 = decideSidecarStep(await this.facts());
     if (plan3.reason !== this.lastReason) {
       this.log(plan3.reason);
@@ -7483,7 +7511,10 @@ var SidecarAgent = class {
     }
     this.lastRead = this.env.monotonic();
     this.noteLeaseChanges();
-    if (!this.apiUp) this.leaseChangedAt = this.env.monotonic();
+    if (!this.apiUp) {
+      this.leaseChangedAt = this.env.monotonic();
+      this.requestSeenAt = this.env.monotonic();
+    }
     this.writeRecordCopy(started);
     if (!this.apiUp) this.log(`the API answers again: ${describeRecord(this.record)}`);
     this.apiUp = true;
@@ -7495,6 +7526,11 @@ var SidecarAgent = class {
     if (key !== this.leaseKeySeen) {
       this.leaseKeySeen = key;
       this.leaseChangedAt = now;
+    }
+    const requestKey = this.lease.failoverRequest === void 0 ? "" : `${this.lease.failoverRequest}|${key}`;
+    if (requestKey !== this.requestKeySeen) {
+      this.requestKeySeen = requestKey;
+      this.requestSeenAt = now;
     }
     const epoch = this.record?.epoch;
     if (this.epochSeen !== void 0 && epoch !== void 0 && epoch !== this.epochSeen) this.epochChangedAt = now;
@@ -7538,6 +7574,11 @@ ${text}
       syncReplicas: this.config.synchronousReplicas,
       receivedBeyondCheckpoint: switchingToMe ? await this.attempt(() => this.pg.receivedBeyond(current.checkpoint)) : void 0,
       automaticFailover: this.automaticFailoverFacts(),
+      failoverRequest: this.lease.failoverRequest === void 0 ? void 0 : {
+        target: this.lease.failoverRequest,
+        secondsUnanswered: this.env.monotonic() - this.requestSeenAt,
+        answerSeconds: this.requestAnswerSeconds()
+      },
       leaseShown: this.lease.renewTime !== void 0 || this.lease.leaseDurationSeconds !== void 0,
       failsafe: this.config.automaticFailover.enabled ? this.env.monotonic() - this.failsafeHeldAt < FAILSAFE_HOLDS_SECONDS : void 0
     };
@@ -7568,6 +7609,11 @@ ${text}
       this.failsafeHeldAt = askedAt;
       this.writeDeadline(askedUptime);
     }
+  }
+  /** How long a primary may take to answer a failover request: twice the time after which it fences itself unconfirmed. */
+  requestAnswerSeconds() {
+    const settings = this.config.automaticFailover;
+    return 2 * (settings.enabled ? settings.renewDeadlineSeconds : this.config.timing.isolationFenceSeconds);
   }
   automaticFailoverFacts() {
     const settings = this.config.automaticFailover;
@@ -7643,7 +7689,7 @@ ${text}
         await this.releaseLease();
         return true;
       case "consider-takeover":
-        return this.considerTakeover();
+        return this.considerTakeover(step.cause);
       default:
         this.soon = true;
         return true;
@@ -7682,7 +7728,11 @@ ${text}
    * A switchover asked for on the record (SWITCHOVER_REQUEST): the serving primary hands over to that standby (or the
    * most advanced, for `any`) and the sidecars carry it out; a request it cannot carry out is removed, with a Warning Event.
    */
-  async carryOutSwitchoverRequest(request2) {
+  /**
+   * A switchover asked for on the record, or a failover (FAILOVER_REQUEST), which a primary that serves carries out as a
+   * switchover: nothing is lost. Either way the request goes, with the outcome.
+   */
+  async carryOutSwitchoverRequest(request2, asked) {
     const serving = this.server === "primary";
     const record = this.record;
     if (record?.state !== "stable" || record.primary !== this.podName || !serving) return;
@@ -7697,7 +7747,8 @@ ${text}
       pods: pods.ok ? pods.value : void 0
     });
     if (plan3.kind === "ignore") return;
-    this.log(plan3.reason);
+    const reason = asked === "switchover" ? plan3.reason : `failover requested (${FAILOVER_REQUEST}), but this primary serves: ${plan3.reason}`;
+    this.log(reason);
     const done = await this.swap(plan3.kind === "hand-over" ? plan3.record : record, true);
     if (!done.ok) {
       this.log(`could not write the switchover request's outcome (${done.message}): deciding again`);
@@ -7705,15 +7756,16 @@ ${text}
       return;
     }
     this.switchoverRequest = void 0;
-    if (plan3.kind === "refuse") await this.kube.podEvent(this.podName, "Warning", "SwitchoverRefused", plan3.reason, "postgres-cluster-agent");
+    if (plan3.kind === "refuse") await this.kube.podEvent(this.podName, "Warning", asked === "switchover" ? "SwitchoverRefused" : "FailoverRefused", reason, "postgres-cluster-agent");
   }
   /**
    * A Compare-and-swap of the record read this round; the record and resourceVersion follow the API's answer.
-   * `clearRequest` also removes a switchover request from the Lease.
+   * `clearRequest` also removes a switchover or failover request from the Lease.
    */
   async swap(record, clearRequest = false, lease = {}, extra = {}) {
     const patch = encodeRecordPatch(record, this.resourceVersion);
-    const annotations = { ...patch.metadata.annotations, ...extra, ...clearRequest ? { [SWITCHOVER_REQUEST]: null } : {} };
+    const requests = clearRequest ? { [SWITCHOVER_REQUEST]: null, [FAILOVER_REQUEST]: null } : {};
+    const annotations = { ...patch.metadata.annotations, ...extra, ...requests };
     const sent = { metadata: { ...patch.metadata, annotations }, spec: { ...patch.spec, ...lease } };
     const done = await this.kube.patchLease(this.config.leaderRecord, sent);
     if (!done.ok) return done;
@@ -7806,7 +7858,7 @@ ${text}
    * (over the pod network), and takes over if decideTakeover says so: the record first (compare-and-swap, a new epoch, a
    * renewed lease), then the promotion, the label and the timeline, and an Event on the pod and on the record.
    */
-  async considerTakeover() {
+  async considerTakeover(cause) {
     const record = this.record;
     if (record?.state !== "stable" || this.passwords === void 0) return true;
     const listed = await this.kube.listPodNames(this.config.clusterSelector);
@@ -7844,34 +7896,43 @@ ${text}
       syncReplicas: this.config.synchronousReplicas,
       maximumLagBytes: this.config.automaticFailover.maximumLagBytes,
       primaryWalPosition: this.lease.walPosition,
-      leaseSeconds: this.config.automaticFailover.leaseSeconds,
-      secondsSincePrimaryAnswered: this.env.monotonic() - (this.primaryAnsweredAt.get(record.primary) ?? -Infinity)
+      leaseSeconds: cause.kind === "lease" ? this.config.automaticFailover.leaseSeconds : this.requestAnswerSeconds(),
+      secondsSincePrimaryAnswered: this.env.monotonic() - (this.primaryAnsweredAt.get(record.primary) ?? -Infinity),
+      cause
     });
     const news = decision.reason !== this.lastTakeoverReason;
     this.logTakeover(decision.reason);
     if (decision.kind === "wait") {
-      if (news) await this.kube.podEvent(this.podName, "Normal", "AutomaticFailoverWaiting", decision.reason, "postgres-cluster-agent");
+      const waiting = cause.kind === "lease" ? "AutomaticFailoverWaiting" : "RequestedFailoverWaiting";
+      if (news) await this.kube.podEvent(this.podName, "Normal", waiting, decision.reason, "postgres-cluster-agent");
       return true;
     }
+    const automatic = this.config.automaticFailover.enabled;
     const started = this.env.monotonic();
     const startedUptime = this.env.uptime();
-    const renewal = await this.renewal();
-    const done = await this.swap(decision.record, false, { ...renewal.spec, holderIdentity: this.podName }, { [WAL_POSITION_ANNOTATION]: null });
+    const renewal = automatic ? await this.renewal() : void 0;
+    const done = await this.swap(
+      decision.record,
+      cause.kind === "request",
+      renewal === void 0 ? {} : { ...renewal.spec, holderIdentity: this.podName },
+      renewal === void 0 ? {} : { [WAL_POSITION_ANNOTATION]: null }
+    );
     if (!done.ok) {
       this.log(`could not record the takeover (${done.message}): deciding again`);
       this.soon = true;
       return false;
     }
-    this.renewedAt = started;
-    this.writeDeadline(startedUptime);
-    const message = `${this.podName} took over from ${record.primary}, whose lease lapsed (${describeRecord(this.record)})`;
+    if (automatic) this.renewedAt = started;
+    this.writeDeadline(startedUptime, automatic ? this.config.automaticFailover.renewDeadlineSeconds : this.config.timing.isolationFenceSeconds);
+    const message = `${this.podName} took over from ${record.primary}, ${cause.kind === "lease" ? "whose lease lapsed" : `which did not answer the failover request (${FAILOVER_REQUEST}=${cause.target})`} (${describeRecord(this.record)})`;
+    const eventReason = cause.kind === "lease" ? "AutomaticFailover" : "RequestedFailover";
     const unlabelled = await this.kube.labelPod(record.primary, this.config.roleLabel, null);
     if (!unlabelled.ok) this.log(`could not remove the ${this.config.roleLabel} label of ${record.primary} (${unlabelled.message}); its agent removes it when it can`);
     const promoted = await this.promote(others);
     if (promoted) await this.label("primary");
     await Promise.all([
-      this.kube.podEvent(this.podName, "Warning", "AutomaticFailover", message, "postgres-cluster-agent"),
-      this.kube.leaseEvent(this.config.leaderRecord, this.podName, "Warning", "AutomaticFailover", message, "postgres-cluster-agent")
+      this.kube.podEvent(this.podName, "Warning", eventReason, message, "postgres-cluster-agent"),
+      this.kube.leaseEvent(this.config.leaderRecord, this.podName, "Warning", eventReason, message, "postgres-cluster-agent")
     ]);
     if (promoted) await this.recordTimeline();
     return false;

@@ -8,6 +8,12 @@ import { takeOverLapsedLease } from './transitions';
 
 /** An annotation on the record's Lease: "true" pauses automatic failover (maintenance); manual ways keep working. */
 export const PAUSE_ANNOTATION = 'failover.postgres.cdk8s.io/paused';
+/**
+ * An annotation on the record's Lease: a failover asked for by a person, to a pod or `any`. A primary that serves and
+ * reads it switches over instead (nothing is lost) or refuses, and removes it either way; one that does not answer it
+ * within twice its fence time has stopped taking writes, and the replica that the failover job would promote takes over.
+ */
+export const FAILOVER_REQUEST = 'failover.postgres.cdk8s.io/target';
 /** An annotation on the record's Lease: the primary's WAL position at its last renewal (maximumLagOnFailover's reference). */
 export const WAL_POSITION_ANNOTATION = 'failover.postgres.cdk8s.io/wal-position';
 
@@ -22,6 +28,8 @@ export interface LeaseState {
   readonly walPosition: string | undefined;
   /** PAUSE_ANNOTATION is "true". */
   readonly paused: boolean;
+  /** FAILOVER_REQUEST, trimmed; undefined when there is none (or it is empty). */
+  readonly failoverRequest: string | undefined;
 }
 
 /** The lease part of a Lease as the API returns it. */
@@ -36,6 +44,7 @@ export function leaseStateOf(lease: LeaseObject): LeaseState {
     holder: text(spec.holderIdentity),
     walPosition: text(annotations[WAL_POSITION_ANNOTATION]),
     paused: annotations[PAUSE_ANNOTATION] === 'true',
+    failoverRequest: text(typeof annotations[FAILOVER_REQUEST] === 'string' ? (annotations[FAILOVER_REQUEST] as string).trim() : undefined),
   };
 }
 
@@ -46,6 +55,7 @@ export const NO_LEASE: LeaseState = {
   holder: undefined,
   walPosition: undefined,
   paused: false,
+  failoverRequest: undefined,
 };
 
 /**
@@ -121,6 +131,33 @@ export function lapsed(facts: AutomaticFailoverFacts, record: LeaderRecord | und
   return { lapsed: true, why: `the lease of ${record.primary} has lapsed: not renewed for ${facts.leaseSeconds}s` };
 }
 
+/** What a replica knows of a failover request on the record (FAILOVER_REQUEST). */
+export interface FailoverRequestFacts {
+  /** The request: a pod, or `any`. */
+  readonly target: string;
+  /** Since this agent first saw the request with the record as it is now (a change of either starts the count again). */
+  readonly secondsUnanswered: number;
+  /**
+   * How long the primary may take to answer before it is sure to have stopped taking writes: twice its fence time (its
+   * renew deadline with automatic failover, ISOLATION_FENCE_SECONDS without), as the failover job waits for an
+   * unreachable primary.
+   */
+  readonly answerSeconds: number;
+}
+
+/**
+ * Whether a replica acts on a failover request: the recorded primary has not answered it (a primary that reads the
+ * record answers at once: a switchover, or a refusal that removes it) for answerSeconds, so it has fenced itself.
+ */
+export function requestUnanswered(request: FailoverRequestFacts | undefined, record: LeaderRecord | undefined, podName: string): Lapse {
+  if (request === undefined) return { lapsed: false, why: 'no failover request' };
+  if (record?.state !== 'stable' || record.primary === podName) return { lapsed: false, why: 'no primary to fail over from' };
+  if (request.secondsUnanswered < request.answerSeconds) {
+    return { lapsed: false, why: `a failover to ${request.target} is requested (${FAILOVER_REQUEST}); waiting ${request.answerSeconds}s for ${record.primary} to answer it` };
+  }
+  return { lapsed: true, why: `${record.primary} did not answer the failover request (${FAILOVER_REQUEST}=${request.target}) within ${request.answerSeconds}s` };
+}
+
 /** What a replica whose view of the lease lapsed learned from itself and its peers. */
 export interface TakeoverFacts {
   readonly podName: string;
@@ -141,6 +178,11 @@ export interface TakeoverFacts {
   readonly leaseSeconds: number;
   /** Since the record's primary last answered this pod that it serves as a primary (Infinity: not since the lease lapsed). */
   readonly secondsSincePrimaryAnswered: number;
+  /**
+   * Why this replica asks: the lease lapsed, or a failover request went unanswered (its target: a pod, or `any`); for a
+   * request, leaseSeconds is the time the primary had to answer it.
+   */
+  readonly cause: { readonly kind: 'lease' } | { readonly kind: 'request'; readonly target: string };
 }
 
 export type TakeoverDecision =
@@ -155,8 +197,9 @@ export type TakeoverDecision =
  * agree. The record (compare-and-swap, a new epoch) decides a race.
  */
 export function decideTakeover(facts: TakeoverFacts): TakeoverDecision {
-  const { record, self } = facts;
+  const { record, self, cause } = facts;
   const wait = (reason: string): TakeoverDecision => ({ kind: 'wait', reason: `not taking over from ${record.primary}: ${reason}` });
+  const requested = cause.kind === 'request' && cause.target !== 'any' ? cause.target : undefined;
   const serving = facts.peers.filter(peer => peer.role === 'primary').map(peer => peer.pod);
   if (serving.length > 0) return wait(`${serving.join(', ')} still serves as a primary`);
   // A primary that answered lately may serve on in failsafe mode (it cannot reach the API, but its replicas reach it); it
@@ -185,17 +228,18 @@ export function decideTakeover(facts: TakeoverFacts): TakeoverDecision {
     syncReplicas: facts.syncReplicas,
     syncSet: record.sync,
     acceptDataLoss: false,
-    requestedTarget: undefined,
+    requestedTarget: requested,
     scaleDownTo: undefined,
   });
   if (choice.kind === 'refuse') return wait(choice.reason);
   if (choice.target !== facts.podName) return wait(`${choice.target} is the replica to promote (${choice.reason})`);
   const sync = facts.syncReplicas > 0 ? [...facts.otherPods].sort() : [];
   const next = takeOverLapsedLease(record, facts.podName, sync);
+  const why = cause.kind === 'lease' ? `AUTOMATIC FAILOVER: the lease of ${record.primary} lapsed`
+    : `REQUESTED FAILOVER: ${record.primary} did not answer the failover request (${FAILOVER_REQUEST}=${cause.target}) within ${facts.leaseSeconds}s`;
   return {
     kind: 'take-over',
     record: next,
-    reason: `AUTOMATIC FAILOVER: the lease of ${record.primary} lapsed and this pod is the replica to promote (${choice.reason}): `
-      + `recording it as the primary (${describeRecord(next)}), then promoting it`,
+    reason: `${why} and this pod is the replica to promote (${choice.reason}): recording it as the primary (${describeRecord(next)}), then promoting it`,
   };
 }

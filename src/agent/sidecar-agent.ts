@@ -5,7 +5,9 @@
 // same files, same record writes; no process is started.
 import * as fs from 'fs';
 import * as path from 'path';
-import { decideTakeover, leaseKey, LeaseState, leaseStateOf, NO_LEASE, WAL_POSITION_ANNOTATION } from './automatic-failover';
+import {
+  decideTakeover, FAILOVER_REQUEST, leaseKey, LeaseState, leaseStateOf, NO_LEASE, TakeoverFacts, WAL_POSITION_ANNOTATION,
+} from './automatic-failover';
 import { SidecarConfig } from './config';
 import { Candidate } from './failover-target';
 import { decideHandover, decideRequestedSwitchover, Standby, SWITCHOVER_REQUEST } from './handover';
@@ -173,6 +175,9 @@ export class SidecarAgent {
   /** leaseKey as last seen, and when (monotonic) it last changed. */
   private leaseKeySeen = '';
   private leaseChangedAt: number;
+  /** The failover request with the record as last seen (FAILOVER_REQUEST and leaseKey; '' for none), and since when (monotonic). */
+  private requestKeySeen = '';
+  private requestSeenAt: number;
   /** The record's epoch as last seen, and when it last changed (a new primary); -Infinity: not since this agent started. */
   private epochSeen: number | undefined;
   private epochChangedAt = -Infinity;
@@ -194,6 +199,7 @@ export class SidecarAgent {
     this.lastRead = env.monotonic();
     this.lastStreaming = env.monotonic();
     this.leaseChangedAt = env.monotonic();
+    this.requestSeenAt = env.monotonic();
     this.servingAt = env.monotonic();
     this.pg = new LocalPostgres({ socketDir: config.socketDir, port: config.port, user: config.users.superuser, queryTimeoutMs: 5_000 });
   }
@@ -277,7 +283,11 @@ export class SidecarAgent {
     if (this.apiUp && named && this.server === 'primary' && !this.config.automaticFailover.enabled) {
       this.writeDeadline(readUptime, this.config.timing.isolationFenceSeconds);
     }
-    if (this.apiUp && this.switchoverRequest !== undefined) await this.carryOutSwitchoverRequest(this.switchoverRequest);
+    if (this.apiUp && this.switchoverRequest !== undefined) {
+      await this.carryOutSwitchoverRequest(this.switchoverRequest, 'switchover');
+    } else if (this.apiUp && this.lease.failoverRequest !== undefined) {
+      await this.carryOutSwitchoverRequest(this.lease.failoverRequest, 'failover');
+    }
     const plan = decideSidecarStep(await this.facts());
     if (plan.reason !== this.lastReason) {
       this.log(plan.reason);
@@ -322,7 +332,10 @@ export class SidecarAgent {
     this.noteLeaseChanges();
     // A replica that could not watch the lease does not know that it lapsed (nor whether its primary served meanwhile,
     // in failsafe mode): its clock starts again.
-    if (!this.apiUp) this.leaseChangedAt = this.env.monotonic();
+    if (!this.apiUp) {
+      this.leaseChangedAt = this.env.monotonic();
+      this.requestSeenAt = this.env.monotonic();
+    }
     this.writeRecordCopy(started);
     if (!this.apiUp) this.log(`the API answers again: ${describeRecord(this.record)}`);
     this.apiUp = true;
@@ -335,6 +348,11 @@ export class SidecarAgent {
     if (key !== this.leaseKeySeen) {
       this.leaseKeySeen = key;
       this.leaseChangedAt = now;
+    }
+    const requestKey = this.lease.failoverRequest === undefined ? '' : `${this.lease.failoverRequest}|${key}`;
+    if (requestKey !== this.requestKeySeen) {
+      this.requestKeySeen = requestKey;
+      this.requestSeenAt = now;
     }
     const epoch = this.record?.epoch;
     if (this.epochSeen !== undefined && epoch !== undefined && epoch !== this.epochSeen) this.epochChangedAt = now;
@@ -381,6 +399,11 @@ export class SidecarAgent {
       syncReplicas: this.config.synchronousReplicas,
       receivedBeyondCheckpoint: switchingToMe ? await this.attempt(() => this.pg.receivedBeyond(current.checkpoint!)) : undefined,
       automaticFailover: this.automaticFailoverFacts(),
+      failoverRequest: this.lease.failoverRequest === undefined ? undefined : {
+        target: this.lease.failoverRequest,
+        secondsUnanswered: this.env.monotonic() - this.requestSeenAt,
+        answerSeconds: this.requestAnswerSeconds(),
+      },
       leaseShown: this.lease.renewTime !== undefined || this.lease.leaseDurationSeconds !== undefined,
       failsafe: this.config.automaticFailover.enabled ? this.env.monotonic() - this.failsafeHeldAt < FAILSAFE_HOLDS_SECONDS : undefined,
     };
@@ -415,6 +438,12 @@ export class SidecarAgent {
       this.failsafeHeldAt = askedAt;
       this.writeDeadline(askedUptime);
     }
+  }
+
+  /** How long a primary may take to answer a failover request: twice the time after which it fences itself unconfirmed. */
+  private requestAnswerSeconds(): number {
+    const settings = this.config.automaticFailover;
+    return 2 * (settings.enabled ? settings.renewDeadlineSeconds : this.config.timing.isolationFenceSeconds);
   }
 
   private automaticFailoverFacts(): SidecarFacts['automaticFailover'] {
@@ -471,7 +500,7 @@ export class SidecarAgent {
       case 'check-replica-wal': await this.checkReplicaWal(); return true;
       case 'renew': return this.renew(step.fenceOnFailure);
       case 'release-lease': await this.releaseLease(); return true;
-      case 'consider-takeover': return this.considerTakeover();
+      case 'consider-takeover': return this.considerTakeover(step.cause);
       default: this.soon = true; return true;
     }
   }
@@ -516,7 +545,11 @@ export class SidecarAgent {
    * A switchover asked for on the record (SWITCHOVER_REQUEST): the serving primary hands over to that standby (or the
    * most advanced, for `any`) and the sidecars carry it out; a request it cannot carry out is removed, with a Warning Event.
    */
-  private async carryOutSwitchoverRequest(request: string): Promise<void> {
+  /**
+   * A switchover asked for on the record, or a failover (FAILOVER_REQUEST), which a primary that serves carries out as a
+   * switchover: nothing is lost. Either way the request goes, with the outcome.
+   */
+  private async carryOutSwitchoverRequest(request: string, asked: 'switchover' | 'failover'): Promise<void> {
     const serving = this.server === 'primary';
     const record = this.record;
     if (record?.state !== 'stable' || record.primary !== this.podName || !serving) return;
@@ -526,7 +559,8 @@ export class SidecarAgent {
       podName: this.podName, record, serving, request, standbys: standbys ?? [], pods: pods.ok ? pods.value : undefined,
     });
     if (plan.kind === 'ignore') return;
-    this.log(plan.reason);
+    const reason = asked === 'switchover' ? plan.reason : `failover requested (${FAILOVER_REQUEST}), but this primary serves: ${plan.reason}`;
+    this.log(reason);
     const done = await this.swap(plan.kind === 'hand-over' ? plan.record : record, true);
     if (!done.ok) {
       this.log(`could not write the switchover request's outcome (${done.message}): deciding again`);
@@ -534,17 +568,18 @@ export class SidecarAgent {
       return;
     }
     this.switchoverRequest = undefined;
-    if (plan.kind === 'refuse') await this.kube.podEvent(this.podName, 'Warning', 'SwitchoverRefused', plan.reason, 'postgres-cluster-agent');
+    if (plan.kind === 'refuse') await this.kube.podEvent(this.podName, 'Warning', asked === 'switchover' ? 'SwitchoverRefused' : 'FailoverRefused', reason, 'postgres-cluster-agent');
   }
 
   /**
    * A Compare-and-swap of the record read this round; the record and resourceVersion follow the API's answer.
-   * `clearRequest` also removes a switchover request from the Lease.
+   * `clearRequest` also removes a switchover or failover request from the Lease.
    */
   private async swap(record: LeaderRecord, clearRequest = false, lease: LeasePatch['spec'] & {} = {}, extra: Record<string, string | null> = {}):
   Promise<{ ok: true } | { ok: false; status: number | undefined; message: string }> {
     const patch = encodeRecordPatch(record, this.resourceVersion);
-    const annotations = { ...patch.metadata.annotations, ...extra, ...(clearRequest ? { [SWITCHOVER_REQUEST]: null } : {}) };
+    const requests: Record<string, null> = clearRequest ? { [SWITCHOVER_REQUEST]: null, [FAILOVER_REQUEST]: null } : {};
+    const annotations = { ...patch.metadata.annotations, ...extra, ...requests };
     const sent: LeasePatch = { metadata: { ...patch.metadata, annotations }, spec: { ...patch.spec, ...lease } };
     const done = await this.kube.patchLease(this.config.leaderRecord, sent);
     if (!done.ok) return done;
@@ -646,7 +681,7 @@ export class SidecarAgent {
    * (over the pod network), and takes over if decideTakeover says so: the record first (compare-and-swap, a new epoch, a
    * renewed lease), then the promotion, the label and the timeline, and an Event on the pod and on the record.
    */
-  private async considerTakeover(): Promise<boolean> {
+  private async considerTakeover(cause: TakeoverFacts['cause']): Promise<boolean> {
     const record = this.record;
     if (record?.state !== 'stable' || this.passwords === undefined) return true;
     const listed = await this.kube.listPodNames(this.config.clusterSelector);
@@ -684,28 +719,35 @@ export class SidecarAgent {
       syncReplicas: this.config.synchronousReplicas,
       maximumLagBytes: this.config.automaticFailover.maximumLagBytes,
       primaryWalPosition: this.lease.walPosition,
-      leaseSeconds: this.config.automaticFailover.leaseSeconds,
+      leaseSeconds: cause.kind === 'lease' ? this.config.automaticFailover.leaseSeconds : this.requestAnswerSeconds(),
       secondsSincePrimaryAnswered: this.env.monotonic() - (this.primaryAnsweredAt.get(record.primary) ?? -Infinity),
+      cause,
     });
     const news = decision.reason !== this.lastTakeoverReason;
     this.logTakeover(decision.reason);
     if (decision.kind === 'wait') {
       // Why a lapsed lease was not taken over, once per reason, for `kubectl get events`.
-      if (news) await this.kube.podEvent(this.podName, 'Normal', 'AutomaticFailoverWaiting', decision.reason, 'postgres-cluster-agent');
+      const waiting = cause.kind === 'lease' ? 'AutomaticFailoverWaiting' : 'RequestedFailoverWaiting';
+      if (news) await this.kube.podEvent(this.podName, 'Normal', waiting, decision.reason, 'postgres-cluster-agent');
       return true;
     }
+    const automatic = this.config.automaticFailover.enabled;
     const started = this.env.monotonic();
     const startedUptime = this.env.uptime();
-    const renewal = await this.renewal();
-    const done = await this.swap(decision.record, false, { ...renewal.spec, holderIdentity: this.podName }, { [WAL_POSITION_ANNOTATION]: null });
+    // With automatic failover the new primary holds the lease from the start; a request's takeover removes the request.
+    const renewal = automatic ? await this.renewal() : undefined;
+    const done = await this.swap(decision.record, cause.kind === 'request', renewal === undefined ? {} : { ...renewal.spec, holderIdentity: this.podName },
+      renewal === undefined ? {} : { [WAL_POSITION_ANNOTATION]: null });
     if (!done.ok) {
       this.log(`could not record the takeover (${done.message}): deciding again`);
       this.soon = true;
       return false;
     }
-    this.renewedAt = started;
-    this.writeDeadline(startedUptime);
-    const message = `${this.podName} took over from ${record.primary}, whose lease lapsed (${describeRecord(this.record)})`;
+    if (automatic) this.renewedAt = started;
+    this.writeDeadline(startedUptime, automatic ? this.config.automaticFailover.renewDeadlineSeconds : this.config.timing.isolationFenceSeconds);
+    const message = `${this.podName} took over from ${record.primary}, ${cause.kind === 'lease' ? 'whose lease lapsed'
+      : `which did not answer the failover request (${FAILOVER_REQUEST}=${cause.target})`} (${describeRecord(this.record)})`;
+    const eventReason = cause.kind === 'lease' ? 'AutomaticFailover' : 'RequestedFailover';
     // A dead or cut-off primary's agent cannot take its label away, and the endpoints of a pod on a lost node stay: the
     // label goes before this pod is labelled, or the write Service would reach both.
     const unlabelled = await this.kube.labelPod(record.primary, this.config.roleLabel, null);
@@ -713,8 +755,8 @@ export class SidecarAgent {
     const promoted = await this.promote(others);
     if (promoted) await this.label('primary');
     await Promise.all([
-      this.kube.podEvent(this.podName, 'Warning', 'AutomaticFailover', message, 'postgres-cluster-agent'),
-      this.kube.leaseEvent(this.config.leaderRecord, this.podName, 'Warning', 'AutomaticFailover', message, 'postgres-cluster-agent'),
+      this.kube.podEvent(this.podName, 'Warning', eventReason, message, 'postgres-cluster-agent'),
+      this.kube.leaseEvent(this.config.leaderRecord, this.podName, 'Warning', eventReason, message, 'postgres-cluster-agent'),
     ]);
     if (promoted) await this.recordTimeline();
     return false;

@@ -2,7 +2,7 @@
 // dispatch) and of the record writes it makes (create_record, take_over_switchover, report_shutdown_checkpoint,
 // record_timeline). Pure: the executor gathers the facts, carries out the steps in order, and ends the round at a step
 // that fails (asking for a round soon where the script sets SOON).
-import { AutomaticFailoverFacts, lapsed, primaryRenewal } from './automatic-failover';
+import { AutomaticFailoverFacts, FailoverRequestFacts, lapsed, primaryRenewal, requestUnanswered } from './automatic-failover';
 import { describeRecord, LeaderRecord, StableRecord } from './record';
 import { createRecord, recordCheckpoint, recordTimeline, takeOverSwitchover } from './transitions';
 
@@ -39,6 +39,8 @@ export interface SidecarFacts {
   readonly receivedBeyondCheckpoint: boolean | undefined;
   /** Automatic failover's facts (automatic-failover.ts); undefined when it is off. */
   readonly automaticFailover: AutomaticFailoverFacts | undefined;
+  /** A failover requested on the record (FAILOVER_REQUEST), with or without automatic failover; undefined when none is. */
+  readonly failoverRequest: FailoverRequestFacts | undefined;
   /** The Lease shows a lease (a renew time or a duration), which a primary without automatic failover removes. */
   readonly leaseShown: boolean;
   /**
@@ -78,8 +80,11 @@ export type SidecarStep =
   | { readonly do: 'renew'; readonly fenceOnFailure: boolean }
   /** Without automatic failover: remove a lease a previous configuration left, so that no replica reads it as lapsing. */
   | { readonly do: 'release-lease' }
-  /** Automatic failover: the lease lapsed on this replica's clock: ask the peers, and take over if decideTakeover says so. */
-  | { readonly do: 'consider-takeover' }
+  /**
+   * The lease lapsed on this replica's clock (automatic failover), or the primary did not answer a failover request: ask
+   * the peers, and take over if decideTakeover says so.
+   */
+  | { readonly do: 'consider-takeover'; readonly cause: { readonly kind: 'lease' } | { readonly kind: 'request'; readonly target: string } }
   /** Look again in 10 ms rather than POLL_SECONDS. */
   | { readonly do: 'soon' };
 
@@ -230,10 +235,18 @@ function decideReplica(facts: SidecarFacts, record: LeaderRecord | undefined): S
   if (owesCheckpoint(record, me)) steps.push({ do: 'report-checkpoint' });
   steps.push({ do: 'check-replica-wal' });
   const lease = facts.automaticFailover === undefined ? undefined : lapsed(facts.automaticFailover, record, me);
-  if (lease?.lapsed === true) steps.push({ do: 'consider-takeover' });
-  // A lapse held back (paused, too soon after the last change) is said once; a held lease is the usual case.
+  const request = facts.failoverRequest;
+  const unanswered = requestUnanswered(request, record, me);
+  if (lease?.lapsed === true) {
+    steps.push({ do: 'consider-takeover', cause: { kind: 'lease' } });
+  } else if (unanswered.lapsed && request !== undefined) {
+    steps.push({ do: 'consider-takeover', cause: { kind: 'request', target: request.target } });
+  }
+  // A lapse held back (paused, too soon after the last change) is said once; a held lease is the usual case. So is a
+  // request that waits for the primary's answer.
   const heldBack = lease !== undefined && !lease.lapsed && / lapsed/.test(lease.why) ? `; ${lease.why}` : '';
-  return plan(`PostgreSQL is a replica (${describeRecord(record)})${heldBack}`, ...steps);
+  const waiting = request !== undefined && !unanswered.lapsed && lease?.lapsed !== true && / requested/.test(unanswered.why) ? `; ${unanswered.why}` : '';
+  return plan(`PostgreSQL is a replica (${describeRecord(record)})${heldBack}${waiting}`, ...steps);
 }
 
 /** What maintain_sync_set knows on the primary. */

@@ -77,7 +77,9 @@ export const TRANSITIONS: readonly Transition[] = [
     to: 'stable',
     by: 'sidecar',
     epoch: '+1',
-    why: 'automatic failover: a replica saw no renewal of the primary\'s lease for leaseDurationSeconds, nothing serves as a primary, and it is the replica the job would promote: it names itself the primary, then promotes (decideTakeover)',
+    why: 'automatic failover: a replica saw no renewal of the primary\'s lease for leaseDurationSeconds, or the primary left a failover request '
+      + '(`failover.postgres.cdk8s.io/target`) unanswered for twice its fence time; nothing serves as a primary, and it is the replica the job would '
+      + 'promote (the requested one, if named): it names itself the primary, then promotes (decideTakeover)',
   },
   {
     name: 'recordCheckpoint',

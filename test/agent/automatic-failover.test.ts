@@ -1,8 +1,8 @@
 // Automatic failover, decided from facts: the primary renews (or fences, or lets the lease lapse), a replica's view of
 // the lease lapses, and a replica whose view lapsed takes over only if it is the replica the failover job would promote.
 import {
-  AutomaticFailoverFacts, decideTakeover, lapsed, leaseHeld, leaseKey, LeaseState, leaseStateOf, NO_LEASE, PAUSE_ANNOTATION, primaryRenewal,
-  TakeoverFacts, WAL_POSITION_ANNOTATION,
+  AutomaticFailoverFacts, decideTakeover, FAILOVER_REQUEST, FailoverRequestFacts, lapsed, leaseHeld, leaseKey, LeaseState, leaseStateOf, NO_LEASE,
+  PAUSE_ANNOTATION, primaryRenewal, requestUnanswered, TakeoverFacts, WAL_POSITION_ANNOTATION,
 } from '../../src/agent/automatic-failover';
 import { Candidate } from '../../src/agent/failover-target';
 import { FailingOverRecord, LeaderRecord, LeaseObject, StableRecord, SwitchingOverRecord } from '../../src/agent/record';
@@ -16,7 +16,7 @@ const switching: SwitchingOverRecord = {
 };
 const failing: FailingOverRecord = { version: 1, state: 'failing-over', epoch: 5, timeline: 3, systemIdentifier: '7000', sync: [], previous: 'pg-0', target: ME, job: 'f-1' };
 
-const heldBy = (holder: string): LeaseState => ({ renewTime: '2024-05-01T10:00:00.000000Z', leaseDurationSeconds: 15, holder, walPosition: undefined, paused: false });
+const heldBy = (holder: string): LeaseState => ({ renewTime: '2024-05-01T10:00:00.000000Z', leaseDurationSeconds: 15, holder, walPosition: undefined, paused: false, failoverRequest: undefined });
 
 function lease(overrides: Partial<AutomaticFailoverFacts> = {}): AutomaticFailoverFacts {
   return {
@@ -37,9 +37,12 @@ function lease(overrides: Partial<AutomaticFailoverFacts> = {}): AutomaticFailov
 describe('leaseStateOf: the lease part of the record\'s Lease', () => {
   test('a renewed lease: its renew time, duration, holder, published WAL position and pause, as written', () => {
     expect(leaseStateOf({
-      metadata: { resourceVersion: '12', annotations: { [WAL_POSITION_ANNOTATION]: '0/5000000', [PAUSE_ANNOTATION]: 'true', 'postgres.cdk8s.io/primary': 'pg-0' } },
+      metadata: {
+        resourceVersion: '12',
+        annotations: { [WAL_POSITION_ANNOTATION]: '0/5000000', [PAUSE_ANNOTATION]: 'true', [FAILOVER_REQUEST]: ' any ', 'postgres.cdk8s.io/primary': 'pg-0' },
+      },
       spec: { holderIdentity: 'pg-0', renewTime: '2024-05-01T10:00:00.000000Z', leaseDurationSeconds: 15, acquireTime: '2024-05-01T09:00:00.000000Z' },
-    })).toEqual({ renewTime: '2024-05-01T10:00:00.000000Z', leaseDurationSeconds: 15, holder: 'pg-0', walPosition: '0/5000000', paused: true });
+    })).toEqual({ renewTime: '2024-05-01T10:00:00.000000Z', leaseDurationSeconds: 15, holder: 'pg-0', walPosition: '0/5000000', paused: true, failoverRequest: 'any' });
   });
 
   test.each<[string, LeaseObject]>([
@@ -51,7 +54,7 @@ describe('leaseStateOf: the lease part of the record\'s Lease', () => {
   ])('%s: no lease', (_name, given) => {
     expect(leaseStateOf(given)).toEqual(NO_LEASE);
     expect(leaseStateOf(given)).toEqual({
-      renewTime: undefined, leaseDurationSeconds: undefined, holder: undefined, walPosition: undefined, paused: false,
+      renewTime: undefined, leaseDurationSeconds: undefined, holder: undefined, walPosition: undefined, paused: false, failoverRequest: undefined,
     });
   });
 
@@ -88,6 +91,17 @@ describe('leaseStateOf: the lease part of the record\'s Lease', () => {
     expect([state.renewTime, state.holder, state.walPosition]).toEqual([expected, expected, expected]);
   });
 
+  test.each<[string, unknown, string | undefined]>([
+    ['a pod', 'pg-2', 'pg-2'],
+    ['any, with spaces around', '  any\n', 'any'],
+    ['empty: none', '', undefined],
+    ['only spaces: none', '   ', undefined],
+    ['a number: none (annotations are strings)', 2, undefined],
+    ['null: none', null, undefined],
+  ])('the failover request: %s', (_name, value, expected) => {
+    expect(leaseStateOf({ metadata: { annotations: { [FAILOVER_REQUEST]: value } }, spec: {} }).failoverRequest).toBe(expected);
+  });
+
   test.each<[string, unknown, boolean]>([
     ['"true" pauses', 'true', true],
     ['"false" does not', 'false', false],
@@ -99,7 +113,7 @@ describe('leaseStateOf: the lease part of the record\'s Lease', () => {
   });
 
   test('the annotations\' names', () => {
-    expect([PAUSE_ANNOTATION, WAL_POSITION_ANNOTATION]).toEqual(['failover.postgres.cdk8s.io/paused', 'failover.postgres.cdk8s.io/wal-position']);
+    expect([PAUSE_ANNOTATION, WAL_POSITION_ANNOTATION, FAILOVER_REQUEST]).toEqual(['failover.postgres.cdk8s.io/paused', 'failover.postgres.cdk8s.io/wal-position', 'failover.postgres.cdk8s.io/target']);
   });
 });
 
@@ -233,6 +247,7 @@ describe('decideTakeover: whether a replica whose view of the lease lapsed takes
       primaryWalPosition: '0/5000000',
       leaseSeconds: 10,
       secondsSincePrimaryAnswered: Infinity,
+      cause: { kind: 'lease' },
       ...overrides,
     };
   }
@@ -368,6 +383,79 @@ describe('decideTakeover: whether a replica whose view of the lease lapsed takes
       expect(decideTakeover(takeover({ syncReplicas: 1, record: sync(['pg-2']), peers: [gone('pg-0'), r('pg-2', '0/4000000')] }))).toEqual({
         kind: 'wait', reason: 'not taking over from pg-0: pg-2 is the replica to promote (promoting pg-2 (WAL 0/4000000) of pg-2)',
       });
+    });
+  });
+});
+
+describe('requestUnanswered: whether a replica acts on a failover request the primary has not answered', () => {
+  const request = (overrides: Partial<FailoverRequestFacts> = {}): FailoverRequestFacts => ({ target: 'any', secondsUnanswered: 20, answerSeconds: 20, ...overrides });
+  test.each<[string, FailoverRequestFacts | undefined, LeaderRecord | undefined, { lapsed: boolean; why: string }]>([
+    ['no request', undefined, stableOther, { lapsed: false, why: 'no failover request' }],
+    ['unanswered for answerSeconds: acts', request(), stableOther,
+      { lapsed: true, why: 'pg-0 did not answer the failover request (failover.postgres.cdk8s.io/target=any) within 20s' }],
+    ['one second before answerSeconds: waits, and says for what', request({ secondsUnanswered: 19, target: 'pg-2' }), stableOther,
+      { lapsed: false, why: 'a failover to pg-2 is requested (failover.postgres.cdk8s.io/target); waiting 20s for pg-0 to answer it' }],
+    ['the record names this pod: nothing to fail over from', request(), stableMe, { lapsed: false, why: 'no primary to fail over from' }],
+    ['no record', request(), undefined, { lapsed: false, why: 'no primary to fail over from' }],
+    ['a switchover under way', request(), switching, { lapsed: false, why: 'no primary to fail over from' }],
+    ['a job\'s failover under way', request(), failing, { lapsed: false, why: 'no primary to fail over from' }],
+  ])('%s', (_name, given, record, expected) => {
+    expect(requestUnanswered(given, record, ME)).toEqual(expected);
+  });
+
+  test('the reasons name the time as it is', () => {
+    expect(requestUnanswered(request({ answerSeconds: 12, secondsUnanswered: 12 }), stableOther, ME).why).toContain('within 12s');
+    expect(requestUnanswered(request({ answerSeconds: 12, secondsUnanswered: 11.9 }), stableOther, ME).why).toContain('waiting 12s');
+  });
+});
+
+describe('decideTakeover for a failover request the primary did not answer', () => {
+  const r = (pod: string, lsn: string): Candidate => ({ pod, role: 'replica', lsn });
+  const gone = (pod: string): Candidate => ({ pod, role: 'unreachable', lsn: '?' });
+  const facts = (target: string, overrides: Partial<TakeoverFacts> = {}): TakeoverFacts => ({
+    podName: ME,
+    record: stableOther,
+    self: r(ME, '0/5000000'),
+    systemIdentifier: '7000',
+    peers: [gone('pg-0'), r('pg-2', '0/4000000')],
+    otherPods: ['pg-2', 'pg-0'],
+    syncReplicas: 0,
+    maximumLagBytes: 1_048_576,
+    primaryWalPosition: undefined,
+    leaseSeconds: 20,
+    secondsSincePrimaryAnswered: Infinity,
+    cause: { kind: 'request', target },
+    ...overrides,
+  });
+
+  test('any: the most advanced replica takes over, naming the request in its reason', () => {
+    expect(decideTakeover(facts('any'))).toEqual({
+      kind: 'take-over',
+      record: { version: 1, state: 'stable', primary: ME, epoch: 5, timeline: 3, systemIdentifier: '7000', sync: [] },
+      reason: 'REQUESTED FAILOVER: pg-0 did not answer the failover request (failover.postgres.cdk8s.io/target=any) within 20s and this pod is the replica '
+        + 'to promote (promoting pg-1 (WAL 0/5000000) of pg-1 pg-2): recording it as the primary (epoch 5, stable, primary pg-1, timeline 3), then promoting it',
+    });
+  });
+
+  test('a named pod behind another: it takes over (the job would warn), and the other waits for it', () => {
+    const named = decideTakeover(facts('pg-2', { podName: 'pg-2', self: r('pg-2', '0/4000000'), peers: [gone('pg-0'), r(ME, '0/5000000')], otherPods: ['pg-1', 'pg-0'] }));
+    expect(named).toMatchObject({ kind: 'take-over', record: { primary: 'pg-2', epoch: 5 } });
+    expect(named.reason).toMatch(/^REQUESTED FAILOVER: pg-0 did not answer the failover request \(failover.postgres.cdk8s.io\/target=pg-2\) within 20s/);
+    expect(decideTakeover(facts('pg-2'))).toEqual({ kind: 'wait', reason: expect.stringMatching(/^not taking over from pg-0: pg-2 is the replica to promote/) });
+  });
+
+  test('a named pod that is not a healthy replica: every replica waits, saying why', () => {
+    expect(decideTakeover(facts('pg-2', { peers: [gone('pg-0'), gone('pg-2')] }))).toEqual({
+      kind: 'wait', reason: expect.stringMatching(/^not taking over from pg-0: .*pg-2/),
+    });
+  });
+
+  test('the primary answering as a primary still holds everything back', () => {
+    expect(decideTakeover(facts('any', { peers: [{ pod: 'pg-0', role: 'primary', lsn: '0/6000000' }, r('pg-2', '0/4000000')] }))).toEqual({
+      kind: 'wait', reason: 'not taking over from pg-0: pg-0 still serves as a primary',
+    });
+    expect(decideTakeover(facts('any', { secondsSincePrimaryAnswered: 19 }))).toEqual({
+      kind: 'wait', reason: 'not taking over from pg-0: it answered as a primary less than 20s ago, and may still serve (failsafe) until it misses this pod',
     });
   });
 });

@@ -988,6 +988,50 @@ describe('automatic failover', () => {
     expect(await inRecovery(portB)).toBe(true);
   });
 
+  test('a failover request: the serving primary refuses one to itself (removed, FailoverRefused); a replica waits twice the fence time, counting again when the record changes, then asks its peers', async () => {
+    const timeline = control(A).timeline;
+    const FAILOVER = 'failover.postgres.cdk8s.io/target';
+    await seedRecord('requested', stable('pg-0', 1, timeline));
+    const a = agentOf('pg-0', { leaderRecord: 'requested' });
+    await a.round(0);
+    await patchLeaseAsAdmin('requested', {}, { [FAILOVER]: 'pg-0' });
+    const refused = 'failover requested (failover.postgres.cdk8s.io/target), but this primary serves: switchover to pg-0 requested: it is the primary already';
+    expect(await a.round(1)).toEqual([refused]);
+    expect(api.lease('requested')!.metadata.annotations?.[FAILOVER]).toBeUndefined();
+    expect(storedRecord('requested')).toMatchObject({ state: 'stable', primary: 'pg-0', epoch: '1' });
+    expect(api.events().filter((e: any) => e.reason === 'FailoverRefused').map((e: any) => [e.type, e.involvedObject.name, e.message])).toEqual([['Warning', 'pg-0', refused]]);
+    expect(await a.round(2)).toEqual([]);
+
+    // A replica, without automatic failover: twice ISOLATION_FENCE_SECONDS (10). The record names another cluster, so that
+    // once it asks, it declines.
+    await seedRecord('unanswered', { ...stable('pg-0', 1, timeline), systemIdentifier: '1' });
+    await patchLeaseAsAdmin('unanswered', {}, { [FAILOVER]: 'any' });
+    const b = agentOf('pg-1', { leaderRecord: 'unanswered', peerDomain: 'invalid.' });
+    const described = (epoch: number) => `epoch ${epoch}, stable, primary pg-0, timeline ${timeline}`;
+    const waiting = (epoch: number) => `PostgreSQL is a replica (${described(epoch)}); a failover to any is requested (${FAILOVER}); waiting 20s for pg-0 to answer it`;
+    expect(await b.round(0)).toEqual([waiting(1), `role=replica (PostgreSQL is replica; ${described(1)})`]);
+    expect(await b.round(19.9)).toEqual([]);
+    // Someone else's compare-and-swap: the count starts again.
+    await changeRecord('unanswered', { ...stable('pg-0', 2, timeline), systemIdentifier: '1' });
+    expect(await b.round(15)).toEqual([waiting(2)]);
+    expect(await b.round(34.9)).toEqual([]);
+    const events = api.events().length;
+    const lines = await b.round(35);
+    expect(lines).toEqual([`PostgreSQL is a replica (${described(2)})`, expect.stringMatching(/^not taking over from pg-0: this pod's data is not the recorded cluster's/)]);
+    expect(api.events().slice(events).map((e: any) => [e.type, e.reason, e.involvedObject.name])).toEqual([['Normal', 'RequestedFailoverWaiting', 'pg-1']]);
+    expect(await b.round(36)).toEqual([]);
+    expect(api.events()).toHaveLength(events + 1);
+    expect(storedRecord('unanswered')).toMatchObject({ primary: 'pg-0', epoch: '2' });
+    expect(api.lease('unanswered')!.metadata.annotations?.[FAILOVER]).toBe('any');
+    expect(await inRecovery(portB)).toBe(true);
+
+    // With automatic failover, twice renewDeadlineSeconds (6).
+    const c = agentOf('pg-1', { leaderRecord: 'unanswered', peerDomain: 'invalid.', automaticFailover: automaticFailoverOn('unanswered-c') });
+    expect((await c.round(0))[0]).toBe(`PostgreSQL is a replica (${described(2)}); a failover to any is requested (${FAILOVER}); waiting 12s for pg-0 to answer it`);
+    expect(await c.round(11.9)).toEqual([]);
+    expect((await c.round(12)).join('\n')).toContain('not taking over from pg-0');
+  });
+
   test('a takeover is a compare-and-swap: one that loses to a renewal made meanwhile is not recorded, nothing is promoted, and the renewed lease holds', async () => {
     const timeline = control(A).timeline;
     await seedRecord('takeover-raced', stable('pg-0', 3, timeline));

@@ -28,6 +28,7 @@ function facts(server: ServerRole, record: LeaderRecord | SidecarRecord | 'absen
     syncReplicas: 0,
     receivedBeyondCheckpoint: undefined,
     automaticFailover: undefined,
+    failoverRequest: undefined,
     leaseShown: false,
     failsafe: undefined,
     ...overrides,
@@ -231,8 +232,47 @@ describe('nextSyncSet: the synchronous set the primary records', () => {
   });
 });
 
+describe('decideSidecarStep with a failover request on the record (failover.postgres.cdk8s.io/target)', () => {
+  const replicaOf = [label('replica'), { do: 'follow-new-primary', epoch: 4, timeline: 3 }, { do: 'check-replica-wal' }] as SidecarStep[];
+  const request = (secondsUnanswered: number, target = 'any') => ({ target, secondsUnanswered, answerSeconds: 20 });
+  test.each<[string, SidecarFacts, SidecarStep[], string]>([
+    ['unanswered for twice the fence time: a replica considers taking over, for the request, last',
+      facts('replica', stableOther, { failoverRequest: request(20, 'pg-2') }), [...replicaOf, { do: 'consider-takeover', cause: { kind: 'request', target: 'pg-2' } }],
+      'PostgreSQL is a replica (epoch 4, stable, primary pg-0, timeline 3)'],
+    ['not yet: the replica says it waits for the primary\'s answer',
+      facts('replica', stableOther, { failoverRequest: request(19) }), replicaOf,
+      'PostgreSQL is a replica (epoch 4, stable, primary pg-0, timeline 3); a failover to any is requested (failover.postgres.cdk8s.io/target); waiting 20s for pg-0 to answer it'],
+    ['with automatic failover on and the lease lapsed: the lease is the cause',
+      facts('replica', stableOther, {
+        failoverRequest: request(20),
+        automaticFailover: {
+          leaseSeconds: 15,
+          renewSeconds: 5,
+          renewDeadlineSeconds: 10,
+          primaryRestartGraceSeconds: 30,
+          minimumIntervalSeconds: 60,
+          secondsSinceRenewed: Infinity,
+          secondsSinceServing: 0,
+          secondsSinceLeaseChange: 15,
+          secondsSincePrimaryChange: Infinity,
+          lease: { renewTime: 'T', leaseDurationSeconds: 15, holder: 'pg-0', walPosition: undefined, paused: false, failoverRequest: 'any' },
+        },
+      }), [...replicaOf, { do: 'consider-takeover', cause: { kind: 'lease' } }], 'PostgreSQL is a replica (epoch 4, stable, primary pg-0, timeline 3)'],
+    ['the primary the record names is not a replica to take over with: it answers the request in its round (a switchover)',
+      facts('primary', stableMe, { failoverRequest: request(100) }), [label('primary'), { do: 'maintain-primary' }, { do: 'apply-credentials' }],
+      'the leader record names this primary (epoch 4, stable, primary pg-1, timeline 3)'],
+    ['a replica the record names is promoted',
+      facts('replica', stableMe, { failoverRequest: request(100) }), [{ do: 'promote', others: ['pg-2', 'pg-0'] }, label('primary'), { do: 'record-timeline' }],
+      'the leader record names this pod as the primary: promoting it (epoch 4, stable, primary pg-1, timeline 3)'],
+  ])('%s', (_name, given, steps, reason) => {
+    const decided = decideSidecarStep(given);
+    expect(decided.steps).toEqual(steps);
+    expect(decided.reason).toBe(reason);
+  });
+});
+
 describe('decideSidecarStep with automatic failover: renew, fence, lapse, consider taking over', () => {
-  const held = (holder: string): LeaseState => ({ renewTime: '2024-05-01T10:00:00.000000Z', leaseDurationSeconds: 15, holder, walPosition: undefined, paused: false });
+  const held = (holder: string): LeaseState => ({ renewTime: '2024-05-01T10:00:00.000000Z', leaseDurationSeconds: 15, holder, walPosition: undefined, paused: false, failoverRequest: undefined });
   // Distinct settings, so that a reason or a comparison that takes the wrong one shows.
   const lease = (overrides: Partial<AutomaticFailoverFacts> = {}): AutomaticFailoverFacts => ({
     leaseSeconds: 15,
@@ -302,7 +342,7 @@ describe('decideSidecarStep with automatic failover: renew, fence, lapse, consid
 
     // A replica.
     ['a replica whose view of the lease lapsed considers taking over, last',
-      facts('replica', stableOther, { automaticFailover: lease(lapsedOf0) }), [...replicaOf, { do: 'consider-takeover' }],
+      facts('replica', stableOther, { automaticFailover: lease(lapsedOf0) }), [...replicaOf, { do: 'consider-takeover', cause: { kind: 'lease' } }],
       'PostgreSQL is a replica (epoch 4, stable, primary pg-0, timeline 3)'],
     ['a replica one second before leaseSeconds: the lease is held, nothing said of it',
       facts('replica', stableOther, { automaticFailover: lease({ ...lapsedOf0, secondsSinceLeaseChange: 14 }) }), replicaOf,
