@@ -65,6 +65,9 @@ LOG_NAME=failover
 # shellcheck source=SCRIPTDIR/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 refuse() { log "REFUSED: $*"; exit 1; }
+# A command that fails where nothing handles it stops this script (set -e): it says which, rather than exit in silence.
+set -E
+trap 'log "STOPPED: \"$BASH_COMMAND\" failed (exit code $?, line $LINENO)"' ERR
 
 on_node() {
   local pod=$1

@@ -80,6 +80,9 @@ LOG_NAME="$POD_NAME init"
 # shellcheck source=SCRIPTDIR/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 die() { log "FATAL: $*"; exit 1; }
+# A command that fails where nothing handles it stops this script (set -e): it says which, rather than exit in silence.
+set -E
+trap 'log "STOPPED: \"$BASH_COMMAND\" failed (exit code $?, line $LINENO)"' ERR
 
 # Passwords reach libpq through a passfile: never a prompt, never a command line.
 # The sidecar rewrites the same file (write_password_file) when a Secret changes.
