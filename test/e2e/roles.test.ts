@@ -114,10 +114,14 @@ describe('roles of the synthesized cluster (dist/)', () => {
     await cluster.killPod(POD(1));
     await cluster.killPod(POD(2));
     await cluster.killPod(POD(0));
-    const run = await cluster.runJob('postgres-failover');
-    expect(run.code).toBe(1);
-    expect(run.stdout).toContain('REFUSED: no healthy replica to promote');
-    for (const p of PODS) cluster.startPod(p);
+    try {
+      const run = await cluster.runJob('postgres-failover');
+      expect(run.code).toBe(1);
+      expect(run.stdout).toContain('REFUSED: no healthy replica to promote');
+    } finally {
+      // The pods come back whatever the job did: the tests after this one need them.
+      for (const p of PODS) cluster.startPod(p);
+    }
     await waitFor('all pods to serve again', () => PODS.every(p => cluster.pod(p).ready), 60_000);
     await expectOnlyPrimary(cluster, POD(0), PODS);
   }));
