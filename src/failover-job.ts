@@ -20,7 +20,8 @@ export interface FailoverJobProps {
   readonly statefulSet: PostgresStatefulSet;
 
   /**
-   * Pod to promote, e.g. "postgres-cluster-1". A run can override it with the FAILOVER_TARGET variable.
+   * Pod to promote, e.g. "postgres-cluster-1" (an ordinal below the config's maxReplicas). A run can override it with the
+   * FAILOVER_TARGET variable.
    * @default - the replica with the most WAL, and only when no healthy primary exists
    */
   readonly targetPod?: string;
@@ -58,7 +59,7 @@ export class FailoverJob extends Construct {
     this.cronJobName = names.failover;
     validateTypes(owner, props, { targetPod: 'string' });
     this.targetPod = props.targetPod;
-    validateTargetPod(owner, statefulSet.name, this.targetPod);
+    validateTargetPod(owner, statefulSet.name, this.targetPod, config.maxReplicas);
     const timeoutSeconds = props.timeoutSeconds ?? 300;
     this.selectorLabels = { 'app.kubernetes.io/instance': names.cluster, 'app.kubernetes.io/component': 'failover' };
     const labels = { ...names.common, ...this.selectorLabels };

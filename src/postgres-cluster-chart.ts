@@ -6,7 +6,7 @@ import { LogicalBackup } from './logical-backup';
 import { PostgresConfig, PostgresConfigProps } from './postgres-config';
 import { PostgresNetworkPolicy, PostgresNetworkPolicyOptions } from './postgres-network-policy';
 import { PostgresPodOptions, PostgresStatefulSet } from './postgres-stateful-set';
-import { validateCronSchedule, validateInteger, validateStorageSize, validateTypes } from './private/validation';
+import { validateCronSchedule, validateInteger, validateNamespace, validateStorageSize, validateTypes } from './private/validation';
 import { RoleServices } from './role-services';
 import { WalArchive } from './wal-archive';
 
@@ -22,7 +22,7 @@ export interface PostgresClusterChartProps extends ChartProps, PostgresConfigPro
   readonly anyService?: boolean;
 
   /**
-   * Pod the failover job promotes by default.
+   * Pod the failover job promotes by default ("<clusterName>-cluster-<ordinal>", an ordinal below maxReplicas).
    * @default - the replica with the most WAL, only when no healthy primary exists
    */
   readonly failoverTargetPod?: string;
@@ -95,6 +95,7 @@ export class PostgresClusterChart extends Chart {
 
   constructor(scope: Construct, id: string, props: PostgresClusterChartProps = {}) {
     super(scope, id, { disableResourceNameHashes: true, ...props });
+    validateNamespace(`PostgresClusterChart ${this.node.path}`, props.namespace);
     this.config = new PostgresConfig(this, 'Config', props);
     claimClusterName(this, this.config.clusterName);
     this.statefulSet = new PostgresStatefulSet(this, 'StatefulSet', { ...props, config: this.config });

@@ -76,6 +76,18 @@ describe('FailoverJob', () => {
     expect(() => new FailoverJob(chart, 'G', { statefulSet, targetPod: 'postgres-cluster-3' })).not.toThrow();
   });
 
+  test('fails at synth when the target is beyond maxReplicas, or its ordinal is not one a StatefulSet writes', () => {
+    const chart = Testing.chart();
+    const statefulSet = new PostgresStatefulSet(chart, 'S', { config: new PostgresConfig(chart, 'C', { maxReplicas: 5 }) });
+    expect(() => new FailoverJob(chart, 'F', { statefulSet, targetPod: 'postgres-cluster-5' })).toThrow(
+      'FailoverJob test/F: targetPod "postgres-cluster-5" is beyond maxReplicas (5): the cluster never has that pod, and the failover job may not reach it. '
+      + 'Use an ordinal below 5, or raise maxReplicas.');
+    expect(() => new FailoverJob(chart, 'G', { statefulSet, targetPod: 'postgres-cluster-4' })).not.toThrow();
+    expect(() => new FailoverJob(chart, 'H', { statefulSet, targetPod: 'postgres-cluster-01' })).toThrow(
+      'FailoverJob test/H: targetPod "postgres-cluster-01" is not a pod of StatefulSet postgres-cluster: use "postgres-cluster-<ordinal>"');
+    expect(() => new FailoverJob(chart, 'I', { statefulSet, targetPod: 'postgres-cluster-0' })).not.toThrow();
+  });
+
   test('fails at synth when the target has no ordinal', () => {
     const chart = Testing.chart();
     const statefulSet = new PostgresStatefulSet(chart, 'S', { config: new PostgresConfig(chart, 'C') });

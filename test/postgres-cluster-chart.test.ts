@@ -19,6 +19,25 @@ describe('PostgresClusterChart', () => {
     expect(objects.every(o => o.metadata.namespace === 'databases')).toBe(true);
   });
 
+  test.each<[string, unknown]>([
+    ['upper case', 'Payments'],
+    ['an underscore', 'pay_ments'],
+    ['a leading dash', '-payments'],
+    ['a dot (a subdomain, not a label)', 'team.payments'],
+    ['64 characters', 'a'.repeat(64)],
+    ['empty', ''],
+    ['a number (a JavaScript or Python caller)', 7],
+  ])('fails when the namespace is not a Kubernetes namespace name: %s', (_name, namespace) => {
+    expect(() => new PostgresClusterChart(Testing.app(), 'c', { namespace: namespace as string })).toThrow(
+      `PostgresClusterChart c: namespace ${JSON.stringify(namespace)} is not a Kubernetes namespace name: use 1-63 lower-case letters, digits and "-", `
+      + 'starting and ending with a letter or digit (a DNS-1123 label), e.g. "payments".');
+  });
+
+  test('accepts a namespace of 63 characters and one of one', () => {
+    expect(() => new PostgresClusterChart(Testing.app(), 'c', { namespace: 'a'.repeat(63) })).not.toThrow();
+    expect(() => new PostgresClusterChart(Testing.app(), 'c', { namespace: 'p' })).not.toThrow();
+  });
+
   test('passes StatefulSet props through', () => {
     const objects = synthCluster({ replicas: 5, storage: '20Gi', kubectlImage: 'registry.example.com/kubectl:1.27', agentImage: 'registry.example.com/node:20' });
     const sts = objects.find(o => o.kind === 'StatefulSet')!;

@@ -106,14 +106,34 @@ export function validateImage(owner: string, prop: string, value: string): void 
 
 const POD_NAME = /^(.*)-(\d+)$/;
 
-/** A pod of this StatefulSet, "<statefulSet>-<ordinal>", or undefined for "choose automatically". */
-export function validateTargetPod(owner: string, statefulSetName: string, target: string | undefined): void {
+/**
+ * A pod of this StatefulSet, "<statefulSet>-<ordinal>" (an ordinal as the StatefulSet writes it, below maxReplicas: the
+ * job may reach no other pod), or undefined for "choose automatically".
+ */
+export function validateTargetPod(owner: string, statefulSetName: string, target: string | undefined, maxReplicas: number): void {
   if (target === undefined) return;
   const match = POD_NAME.exec(target);
-  if (!match || match[1] !== statefulSetName) {
+  if (!match || match[1] !== statefulSetName || String(Number(match[2])) !== match[2]) {
     throw new Error(
       `${owner}: targetPod "${target}" is not a pod of StatefulSet ${statefulSetName}: use "${statefulSetName}-<ordinal>", ` +
       'e.g. "' + statefulSetName + '-1", or leave it unset to promote the most advanced replica.',
+    );
+  }
+  if (Number(match[2]) >= maxReplicas) {
+    throw new Error(
+      `${owner}: targetPod "${target}" is beyond maxReplicas (${maxReplicas}): the cluster never has that pod, and the failover job may not reach it. ` +
+      `Use an ordinal below ${maxReplicas}, or raise maxReplicas.`,
+    );
+  }
+}
+
+/** A Kubernetes namespace: a DNS-1123 label of at most 63 characters. */
+export function validateNamespace(owner: string, namespace: string | undefined): void {
+  if (namespace === undefined) return;
+  if (typeof namespace !== 'string' || !DNS_LABEL.test(namespace) || namespace.length > 63) {
+    throw new Error(
+      `${owner}: namespace ${JSON.stringify(namespace)} is not a Kubernetes namespace name: use 1-63 lower-case letters, digits and "-", ` +
+      'starting and ending with a letter or digit (a DNS-1123 label), e.g. "payments".',
     );
   }
 }
