@@ -46,6 +46,8 @@ export default {
         '/test/e2e/',
         // Spawn npm, kubectl, ts-node, shellcheck or PostgreSQL (initdb runs as each file loads).
         '/test/package\\.test\\.ts$',
+        // Clones the repository and builds the Python, Java and Go packages.
+        '/test/bindings\\.test\\.ts$',
         '/test/kustomize\\.test\\.ts$',
         '/test/readme\\.test\\.ts$',
         '/test/scripts\\.test\\.ts$',
