@@ -6806,6 +6806,12 @@ function decideRequestedSwitchover(facts) {
   const record = facts.record;
   if (record?.state !== "stable" || record.primary !== facts.podName || !facts.serving) return { kind: "ignore" };
   const asked = facts.request.trim();
+  if (facts.failoverRequestEpoch !== void 0 && facts.failoverRequestEpoch < record.epoch) {
+    return {
+      kind: "drop",
+      reason: `removing the failover request (${asked}) made before this pod became the primary (epoch ${facts.failoverRequestEpoch}, now ${record.epoch}): the change of primary answered it`
+    };
+  }
   if (asked === facts.podName) return { kind: "refuse", reason: `switchover to ${asked} requested: it is the primary already` };
   if (facts.pods === void 0) return { kind: "ignore" };
   const ranked = rankStandbys(facts.podName, facts.standbys, facts.pods);
@@ -7374,6 +7380,9 @@ var SidecarAgent = class {
   /** The failover request with the record as last seen (FAILOVER_REQUEST and leaseKey; '' for none), and since when (monotonic). */
   requestKeySeen = "";
   requestSeenAt;
+  /** The failover request as last seen, and the record's epoch when this agent first saw it. */
+  requestSeen;
+  requestEpoch;
   /** The record's epoch as last seen, and when it last changed (a new primary); -Infinity: not since this agent started. */
   epochSeen;
   epochChangedAt = -Infinity;
@@ -7531,6 +7540,10 @@ var SidecarAgent = class {
     if (requestKey !== this.requestKeySeen) {
       this.requestKeySeen = requestKey;
       this.requestSeenAt = now;
+    }
+    if (this.lease.failoverRequest !== this.requestSeen) {
+      this.requestSeen = this.lease.failoverRequest;
+      this.requestEpoch = this.requestSeen === void 0 ? void 0 : this.record?.epoch;
     }
     const epoch = this.record?.epoch;
     if (this.epochSeen !== void 0 && epoch !== void 0 && epoch !== this.epochSeen) this.epochChangedAt = now;
@@ -7726,11 +7739,9 @@ ${text}
   }
   /**
    * A switchover asked for on the record (SWITCHOVER_REQUEST): the serving primary hands over to that standby (or the
-   * most advanced, for `any`) and the sidecars carry it out; a request it cannot carry out is removed, with a Warning Event.
-   */
-  /**
-   * A switchover asked for on the record, or a failover (FAILOVER_REQUEST), which a primary that serves carries out as a
-   * switchover: nothing is lost. Either way the request goes, with the outcome.
+   * most advanced, for `any`) and the sidecars carry it out; a request it cannot carry out is removed, with a Warning
+   * Event. A failover request (FAILOVER_REQUEST) is carried out the same way by a primary that serves (nothing is lost),
+   * unless it was made before this pod became the primary (a failover or switchover answered it already): then it goes.
    */
   async carryOutSwitchoverRequest(request2, asked) {
     const serving = this.server === "primary";
@@ -7744,10 +7755,11 @@ ${text}
       serving,
       request: request2,
       standbys: standbys ?? [],
-      pods: pods.ok ? pods.value : void 0
+      pods: pods.ok ? pods.value : void 0,
+      failoverRequestEpoch: asked === "failover" ? this.requestEpoch : void 0
     });
     if (plan3.kind === "ignore") return;
-    const reason = asked === "switchover" ? plan3.reason : `failover requested (${FAILOVER_REQUEST}), but this primary serves: ${plan3.reason}`;
+    const reason = asked === "switchover" || plan3.kind === "drop" ? plan3.reason : `failover requested (${FAILOVER_REQUEST}), but this primary serves: ${plan3.reason}`;
     this.log(reason);
     const done = await this.swap(plan3.kind === "hand-over" ? plan3.record : record, true);
     if (!done.ok) {
@@ -7913,7 +7925,7 @@ ${text}
     const renewal = automatic ? await this.renewal() : void 0;
     const done = await this.swap(
       decision.record,
-      cause.kind === "request",
+      true,
       renewal === void 0 ? {} : { ...renewal.spec, holderIdentity: this.podName },
       renewal === void 0 ? {} : { [WAL_POSITION_ANNOTATION]: null }
     );

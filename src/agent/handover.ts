@@ -69,12 +69,19 @@ export interface SwitchoverRequestFacts {
   readonly request: string;
   readonly standbys: readonly Standby[];
   readonly pods: ReadonlyArray<{ readonly name: string; readonly terminating: boolean }> | undefined;
+  /**
+   * A failover request (failover.postgres.cdk8s.io/target), which a serving primary carries out as a switchover: the
+   * record's epoch when this agent first saw it (undefined when it has not; for a switchover request, ignored).
+   */
+  readonly failoverRequestEpoch?: number;
 }
 
 export type SwitchoverRequestPlan =
   | { readonly kind: 'hand-over'; readonly target: string; readonly record: SwitchingOverRecord; readonly reason: string }
   /** Remove the request and say why it was not carried out (log, Warning Event). */
   | { readonly kind: 'refuse'; readonly reason: string }
+  /** Remove the request, which is no longer this primary's to answer (log only). */
+  | { readonly kind: 'drop'; readonly reason: string }
   /** Not this pod's to carry out (it is not the serving primary the record names): leave the request. */
   | { readonly kind: 'ignore' };
 
@@ -83,6 +90,14 @@ export function decideRequestedSwitchover(facts: SwitchoverRequestFacts): Switch
   const record = facts.record;
   if (record?.state !== 'stable' || record.primary !== facts.podName || !facts.serving) return { kind: 'ignore' };
   const asked = facts.request.trim();
+  // A failover asked for before this pod became the primary was answered by the change of primary (a failover or a
+  // switchover): carrying it out again would move the primary once more.
+  if (facts.failoverRequestEpoch !== undefined && facts.failoverRequestEpoch < record.epoch) {
+    return {
+      kind: 'drop',
+      reason: `removing the failover request (${asked}) made before this pod became the primary (epoch ${facts.failoverRequestEpoch}, now ${record.epoch}): the change of primary answered it`,
+    };
+  }
   if (asked === facts.podName) return { kind: 'refuse', reason: `switchover to ${asked} requested: it is the primary already` };
   if (facts.pods === undefined) return { kind: 'ignore' };
   const ranked = rankStandbys(facts.podName, facts.standbys, facts.pods);

@@ -178,6 +178,9 @@ export class SidecarAgent {
   /** The failover request with the record as last seen (FAILOVER_REQUEST and leaseKey; '' for none), and since when (monotonic). */
   private requestKeySeen = '';
   private requestSeenAt: number;
+  /** The failover request as last seen, and the record's epoch when this agent first saw it. */
+  private requestSeen: string | undefined;
+  private requestEpoch: number | undefined;
   /** The record's epoch as last seen, and when it last changed (a new primary); -Infinity: not since this agent started. */
   private epochSeen: number | undefined;
   private epochChangedAt = -Infinity;
@@ -353,6 +356,10 @@ export class SidecarAgent {
     if (requestKey !== this.requestKeySeen) {
       this.requestKeySeen = requestKey;
       this.requestSeenAt = now;
+    }
+    if (this.lease.failoverRequest !== this.requestSeen) {
+      this.requestSeen = this.lease.failoverRequest;
+      this.requestEpoch = this.requestSeen === undefined ? undefined : this.record?.epoch;
     }
     const epoch = this.record?.epoch;
     if (this.epochSeen !== undefined && epoch !== undefined && epoch !== this.epochSeen) this.epochChangedAt = now;
@@ -543,11 +550,9 @@ export class SidecarAgent {
 
   /**
    * A switchover asked for on the record (SWITCHOVER_REQUEST): the serving primary hands over to that standby (or the
-   * most advanced, for `any`) and the sidecars carry it out; a request it cannot carry out is removed, with a Warning Event.
-   */
-  /**
-   * A switchover asked for on the record, or a failover (FAILOVER_REQUEST), which a primary that serves carries out as a
-   * switchover: nothing is lost. Either way the request goes, with the outcome.
+   * most advanced, for `any`) and the sidecars carry it out; a request it cannot carry out is removed, with a Warning
+   * Event. A failover request (FAILOVER_REQUEST) is carried out the same way by a primary that serves (nothing is lost),
+   * unless it was made before this pod became the primary (a failover or switchover answered it already): then it goes.
    */
   private async carryOutSwitchoverRequest(request: string, asked: 'switchover' | 'failover'): Promise<void> {
     const serving = this.server === 'primary';
@@ -556,10 +561,16 @@ export class SidecarAgent {
     const standbys = await this.attempt(() => this.pg.standbys());
     const pods = await this.kube.listPods(this.config.clusterSelector);
     const plan = decideRequestedSwitchover({
-      podName: this.podName, record, serving, request, standbys: standbys ?? [], pods: pods.ok ? pods.value : undefined,
+      podName: this.podName,
+      record,
+      serving,
+      request,
+      standbys: standbys ?? [],
+      pods: pods.ok ? pods.value : undefined,
+      failoverRequestEpoch: asked === 'failover' ? this.requestEpoch : undefined,
     });
     if (plan.kind === 'ignore') return;
-    const reason = asked === 'switchover' ? plan.reason : `failover requested (${FAILOVER_REQUEST}), but this primary serves: ${plan.reason}`;
+    const reason = asked === 'switchover' || plan.kind === 'drop' ? plan.reason : `failover requested (${FAILOVER_REQUEST}), but this primary serves: ${plan.reason}`;
     this.log(reason);
     const done = await this.swap(plan.kind === 'hand-over' ? plan.record : record, true);
     if (!done.ok) {
@@ -734,9 +745,9 @@ export class SidecarAgent {
     const automatic = this.config.automaticFailover.enabled;
     const started = this.env.monotonic();
     const startedUptime = this.env.uptime();
-    // With automatic failover the new primary holds the lease from the start; a request's takeover removes the request.
+    // With automatic failover the new primary holds the lease from the start. A takeover answers any request left.
     const renewal = automatic ? await this.renewal() : undefined;
-    const done = await this.swap(decision.record, cause.kind === 'request', renewal === undefined ? {} : { ...renewal.spec, holderIdentity: this.podName },
+    const done = await this.swap(decision.record, true, renewal === undefined ? {} : { ...renewal.spec, holderIdentity: this.podName },
       renewal === undefined ? {} : { [WAL_POSITION_ANNOTATION]: null });
     if (!done.ok) {
       this.log(`could not record the takeover (${done.message}): deciding again`);

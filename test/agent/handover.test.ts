@@ -114,4 +114,17 @@ describe('decideRequestedSwitchover: a switchover asked for on the record', () =
   ])('left alone when %s', (_name, overrides) => {
     expect(request('pg-0', overrides)).toEqual({ kind: 'ignore' });
   });
+
+  test('a failover request made before this pod became the primary is dropped: the change of primary answered it', () => {
+    expect(request('any', { failoverRequestEpoch: 6 })).toEqual({
+      kind: 'drop',
+      reason: 'removing the failover request (any) made before this pod became the primary (epoch 6, now 7): the change of primary answered it',
+    });
+    // Made while this pod was already the primary (the record's epoch): carried out, as a switchover.
+    expect(request('any', { failoverRequestEpoch: 7 })).toMatchObject({ kind: 'hand-over', target: 'pg-1' });
+    // Not seen at another epoch by this agent (started since): carried out.
+    expect(request('any', { failoverRequestEpoch: undefined })).toMatchObject({ kind: 'hand-over' });
+    // A pod that is not the serving primary leaves it to the replicas' rules.
+    expect(request('any', { failoverRequestEpoch: 6, serving: false })).toEqual({ kind: 'ignore' });
+  });
 });
