@@ -5,6 +5,7 @@ import { PodAntiAffinity, PostgresConfig, PostgresConfigProps, PostgresResources
 import { validate } from './support/schema';
 import { container, envOf, find, Manifest, synthChart } from './support/synth';
 import { typeProblems } from './support/typecheck';
+import { scriptsDigest } from '../src/private/scripts';
 
 function statefulSet(props: Partial<PostgresStatefulSetProps> = {}, configProps: PostgresConfigProps = {}): Manifest[] {
   return synthChart(chart => {
@@ -532,6 +533,16 @@ describe('PostgresStatefulSet', () => {
 });
 
 describe('the pod template carries the scripts\' digest', () => {
+  test('scriptsDigest: each key with its value, whatever the order the keys were written in', () => {
+    const digest = scriptsDigest({ 'a.sh': 'one', 'b.sh': 'two' });
+    expect(digest).toMatch(/^[0-9a-f]{64}$/);
+    expect(scriptsDigest({ 'b.sh': 'two', 'a.sh': 'one' })).toBe(digest);
+    expect(scriptsDigest({ 'a.sh': 'two', 'b.sh': 'one' })).not.toBe(digest);
+    expect(scriptsDigest({ 'c.sh': 'one', 'b.sh': 'two' })).not.toBe(digest);
+    expect(scriptsDigest({ 'a.sh': 'one' })).not.toBe(digest);
+    expect(scriptsDigest({ 'a.sh': 'on', 'b.sh': 'etwo' })).not.toBe(digest);
+  });
+
   function synthesized(configProps: PostgresConfigProps): { digest: string; scripts: unknown } {
     // An image with pgBackRest, which walArchive needs.
     const objects = statefulSet({ image: 'registry.example.com/postgres-pgbackrest:15' }, configProps);

@@ -7199,26 +7199,21 @@ function parseStartRequest(text) {
   return /^[A-Za-z0-9.-]{1,64}$/.test(id) ? id : void 0;
 }
 function highestHistory(pgdata) {
-  let names;
+  return Math.max(0, ...entriesOf(path2.join(pgdata, "pg_wal")).filter((name) => /^[0-9A-F]{8}\.history$/.test(name)).map((name) => parseInt(name.slice(0, 8), 16)));
+}
+function entriesOf(dir) {
   try {
-    names = fs3.readdirSync(path2.join(pgdata, "pg_wal"));
+    return fs3.readdirSync(dir);
   } catch {
-    return 0;
+    return [];
   }
-  return Math.max(0, ...names.filter((name) => /^[0-9A-F]{8}\.history$/.test(name)).map((name) => parseInt(name.slice(0, 8), 16)));
 }
 function nonEmptyFile(file) {
   return (fs3.statSync(file, { throwIfNoEntry: false })?.size ?? 0) > 0;
 }
 function dataDirectoryOf(pgdata) {
   if (!nonEmptyFile(path2.join(pgdata, "PG_VERSION"))) {
-    let entries = [];
-    try {
-      entries = fs3.readdirSync(pgdata);
-    } catch {
-      entries = [];
-    }
-    return entries.length === 0 ? { kind: "empty" } : { kind: "not-a-data-directory" };
+    return entriesOf(pgdata).length === 0 ? { kind: "empty" } : { kind: "not-a-data-directory" };
   }
   const read = readControlFile(pgdata);
   if (read.kind !== "read") return { kind: "unreadable", reason: read.reason };

@@ -21,13 +21,16 @@ export function parseStartRequest(text: string): string | undefined {
 
 /** The highest timeline that a pg_wal/<timeline>.history file names, 0 when there is none. */
 function highestHistory(pgdata: string): number {
-  let names: string[];
+  return Math.max(0, ...entriesOf(path.join(pgdata, 'pg_wal')).filter(name => /^[0-9A-F]{8}\.history$/.test(name)).map(name => parseInt(name.slice(0, 8), 16)));
+}
+
+/** A directory's entries; none when it does not exist (or cannot be read). */
+function entriesOf(dir: string): string[] {
   try {
-    names = fs.readdirSync(path.join(pgdata, 'pg_wal'));
+    return fs.readdirSync(dir);
   } catch {
-    return 0;
+    return [];
   }
-  return Math.max(0, ...names.filter(name => /^[0-9A-F]{8}\.history$/.test(name)).map(name => parseInt(name.slice(0, 8), 16)));
 }
 
 function nonEmptyFile(file: string): boolean {
@@ -37,13 +40,7 @@ function nonEmptyFile(file: string): boolean {
 /** The data directory as decideStart needs it (what init-replica.sh read with pg_controldata and test -f). */
 export function dataDirectoryOf(pgdata: string): DataDirectory {
   if (!nonEmptyFile(path.join(pgdata, 'PG_VERSION'))) {
-    let entries: string[] = [];
-    try {
-      entries = fs.readdirSync(pgdata);
-    } catch {
-      entries = [];
-    }
-    return entries.length === 0 ? { kind: 'empty' } : { kind: 'not-a-data-directory' };
+    return entriesOf(pgdata).length === 0 ? { kind: 'empty' } : { kind: 'not-a-data-directory' };
   }
   const read = readControlFile(pgdata);
   if (read.kind !== 'read') return { kind: 'unreadable', reason: read.reason };

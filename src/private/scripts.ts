@@ -48,9 +48,6 @@ export function readScript(file: string): string {
 /** The pod template's annotation whose value is scriptsDigest: a change of a script or of the agent rolls the pods. */
 export const SCRIPTS_DIGEST_ANNOTATION = 'postgres.cdk8s.io/scripts-sha256';
 
-/** Digests of the texts read once per process (the scripts, the agent's bundle), so that many clusters hash them once. */
-const textDigests = new Map<string, string>();
-
 function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
@@ -60,14 +57,5 @@ function sha256(text: string): string {
  * ConfigMap held when they started, so the entrypoint and the sidecar's agent are always of the same version.
  */
 export function scriptsDigest(data: Readonly<Record<string, string>>): string {
-  const lines = Object.keys(data).sort().map(key => {
-    const text = data[key];
-    let digest = textDigests.get(text);
-    if (digest === undefined) {
-      digest = sha256(text);
-      if (text.length > 4096) textDigests.set(text, digest);
-    }
-    return `${key} ${digest}`;
-  });
-  return sha256(lines.join('\n'));
+  return sha256(JSON.stringify(Object.keys(data).sort().map(key => [key, sha256(data[key])])));
 }

@@ -64,7 +64,7 @@ describe('dataDirectoryOf: the data directory as the start decision needs it', (
     fs.writeFileSync(path.join(dir, 'standby.signal'), '');
     fs.writeFileSync(path.join(dir, INIT_MARKER), '');
     expect(dataDirectoryOf(dir)).toMatchObject({ timeline: 1, standbySignal: true, initializedByEntrypoint: true });
-    for (const name of ['00000002.history', '0000000A.history', '0000000B.history.partial', '0000000C', '0000000D.HISTORY', 'history']) {
+    for (const name of ['00000002.history', '0000000A.history', '0000000B.history.partial', '0000000C', '0000000D.HISTORY', 'history', 'x0000000F.history']) {
       fs.writeFileSync(path.join(dir, 'pg_wal', name), '');
     }
     expect(dataDirectoryOf(dir)).toMatchObject({ timeline: 10 });
