@@ -31,9 +31,9 @@ export default {
     '!src/private/imports/**',
     // Re-exports only.
     '!src/index.ts',
-    // Generated from PostgreSQL 15's pg_settings (see its first lines), like the imports: data, no logic.
-    // Each of its ~330 names would be a static mutant, a whole run of the suite each.
-    '!src/private/postgres-15-settings.ts',
+    // Generated from each major's pg_settings (see its first lines), like the imports: data, no logic.
+    // Each of its ~370 rows would be a static mutant, a whole run of the suite each.
+    '!src/private/postgres-settings-catalogue.ts',
     // The agent's entry point: its command line, run by test/agent/bundle.test.ts and the e2e suite.
     '!src/agent/main.ts',
   ],
@@ -52,6 +52,7 @@ export default {
         '/test/readme\\.test\\.ts$',
         '/test/scripts\\.test\\.ts$',
         '/test/postgresql-conf\\.test\\.ts$',
+        '/test/setting-value-postgres\\.test\\.ts$',
         // Runs leader-record.sh with bash against the agent's record encoder.
         '/test/agent/record-bash\\.test\\.ts$',
         // Builds the agent's bundle with esbuild and runs it with node.

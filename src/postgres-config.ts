@@ -6,7 +6,7 @@ import { addObject } from './private/api-object';
 import { api, asJson } from './private/k8s';
 import { METRICS_QUERIES, METRICS_QUERIES_KEY, METRICS_USER, MONITORING_ROLE_SCRIPT, MONITORING_ROLE_SQL } from './private/metrics';
 import { clusterNames, ClusterNames, ISOLATION_FENCE_SECONDS, LEASE_DEADLINE_FILE, PATHS, POSTGRES_PORT, ROLE_LABEL, SUPERUSER } from './private/names';
-import { unknownSettingReason } from './private/postgres-settings';
+import { conflictingSettingsReason, invalidSettingValueReason, unknownSettingReason } from './private/postgres-settings';
 import { renderConf, renderHba, Setting } from './private/postgresql-conf';
 import { AGENT_FILES, readAgentBundle, readScript, SCRIPT_FILES, scriptsDigest } from './private/scripts';
 import {
@@ -223,21 +223,24 @@ export interface PostgresConfigProps {
   readonly maxSlotWalKeepSize?: string;
 
   /**
-   * `max_connections`.
+   * `max_connections`: from 10 to 262143 - maxWalSenders - 12 (PostgreSQL counts at most 262143 backends, its own
+   * workers included).
    * @default 100 (PostgreSQL's default; not written)
    */
   readonly maxConnections?: number;
 
   /**
    * Replicas that must confirm every commit (`synchronous_standby_names = 'ANY n (*)'`);
-   * 0 replicates asynchronously. With 1 or more, a failover loses no committed row.
+   * 0 replicates asynchronously. With 1 or more, a failover loses no committed row. Equal to the
+   * number of replicas, one replica down stops every write: synth warns.
    * @default 0
    */
   readonly synchronousReplicas?: number;
 
   /**
    * Further postgresql.conf settings, by name. Names the chosen version does not know
-   * (such as `wal_keep_segments` on 13+) are rejected at synth.
+   * (such as `wal_keep_segments` on 13+), and values it would refuse (`shared_buffers: 'lots'`,
+   * a unit it does not take, a number out of its range), are rejected at synth.
    * @default {}
    */
   readonly extraSettings?: { [name: string]: string };
@@ -509,7 +512,10 @@ export class PostgresConfig extends Construct {
     const maxSlotWalKeepSize = props.maxSlotWalKeepSize ?? '2GB';
     validatePostgresSize(owner, 'maxSlotWalKeepSize', maxSlotWalKeepSize);
     const maxConnections = props.maxConnections ?? 100;
-    validateInteger(owner, 'maxConnections', maxConnections, 10, 262_143, 'PostgreSQL needs room for its own connections');
+    // PostgreSQL counts at most 262143 backends: connections, WAL senders, autovacuum's 3 workers, 8 background workers
+    // and 1 (their defaults; extraSettings that raise them are checked with the rest of postgresql.conf).
+    validateInteger(owner, 'maxConnections', maxConnections, 10, 262_143 - maxWalSenders - 12,
+      `PostgreSQL needs room for its own connections, and counts at most 262143 backends: max_connections + maxWalSenders (${maxWalSenders}) + 12`);
     this.synchronousReplicas = props.synchronousReplicas ?? 0;
     this._automaticFailover = resolveAutomaticFailover(owner, props.automaticFailover);
     validateInteger(owner, 'synchronousReplicas', this.synchronousReplicas, 0, this.maxReplicas - 1,
@@ -586,6 +592,8 @@ export class PostgresConfig extends Construct {
       // every file, which took seconds on every restart after a crash or a pg_rewind (PostgreSQL 14+).
       ...(this.postgresVersion >= 14 ? [{ name: 'recovery_init_sync_method', value: 'syncfs' }] : []),
     ];
+    const conflict = conflictingSettingsReason(new Map([...managed, ...defaults, ...extra].map(s => [s.name, s.value])), this.postgresVersion);
+    if (conflict) throw new Error(`${owner}: ${conflict}.`);
     this.postgresqlConf = renderConf(
       `postgresql.conf of cluster "${this.clusterName}" for PostgreSQL ${this.postgresVersion}, written by cdk8s-postgres-cluster.`,
       [
@@ -967,6 +975,8 @@ function validateExtraSettings(owner: string, settings: { [name: string]: string
         `${key === 'wal_level' ? ' (only "logical" may replace "replica")' : ''}.`,
       );
     }
+    const invalid = invalidSettingValueReason(name, value, version);
+    if (invalid) throw new Error(`${owner}: extraSettings: ${invalid}.`);
     return { name: key, value };
   });
 }

@@ -12,7 +12,7 @@ import {
 } from './private/names';
 import { AGENT_FILES, SCRIPT_FILES, SCRIPTS_DIGEST_ANNOTATION } from './private/scripts';
 import {
-  MAX_INT32, shown, validateImage, validateInteger, validateObjectName, validateResourceQuantities, validateStorageSize, validateTypes,
+  addWarning, MAX_INT32, shown, validateImage, validateInteger, validateObjectName, validateResourceQuantities, validateStorageSize, validateTypes,
 } from './private/validation';
 
 /** The image of the failover job and of the secrets init container: bash, coreutils and kubectl. */
@@ -241,6 +241,11 @@ export class PostgresStatefulSet extends Construct {
         `${owner}: synchronousReplicas ${config.synchronousReplicas} needs at least ${config.synchronousReplicas + 1} pods; ` +
         `replicas is ${this.replicas}. Raise replicas or lower synchronousReplicas, or writes would wait forever.`,
       );
+    }
+    if (config.synchronousReplicas > 0 && config.synchronousReplicas === this.replicas - 1) {
+      addWarning(this, `${owner}: synchronousReplicas ${config.synchronousReplicas} asks every replica (${this.replicas - 1} of ${this.replicas} pods) `
+        + 'to confirm each commit: while any replica is down (a restart, an update, a node drain), every write waits. '
+        + `Raise replicas to ${this.replicas + 1} or lower synchronousReplicas to ${config.synchronousReplicas - 1}.`);
     }
     if (props.image === undefined && (config.walArchive || config.restore)) {
       throw new Error(`${owner}: ${config.walArchive ? 'walArchive' : 'restoreFrom'} needs pgBackRest in the postgres image, and the `

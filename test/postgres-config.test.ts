@@ -81,7 +81,7 @@ describe('PostgresConfig', () => {
       const conf = new PostgresConfig(Testing.chart(), 'C', {
         extraSettings: {
           work_mem: '64MB',
-          statement_timeout: '-1',
+          log_min_duration_statement: '-1',
           checkpoint_completion_target: '0.9',
           log_min_messages: 'warning',
           log_directory: 'C:\\pg\\log',
@@ -92,7 +92,7 @@ describe('PostgresConfig', () => {
       }).postgresqlConf;
       const line = (name: string) => conf.split('\n').find(l => l.startsWith(`${name} = `));
       expect(line('work_mem')).toBe('work_mem = 64MB');
-      expect(line('statement_timeout')).toBe('statement_timeout = -1');
+      expect(line('log_min_duration_statement')).toBe('log_min_duration_statement = -1');
       expect(line('checkpoint_completion_target')).toBe('checkpoint_completion_target = 0.9');
       expect(line('log_min_messages')).toBe('log_min_messages = warning');
       expect(line('log_directory')).toBe("log_directory = 'C:\\\\pg\\\\log'");
@@ -167,7 +167,8 @@ describe('PostgresConfig', () => {
     test('writes max_connections only when it is given', () => {
       expect(config().settings.has('max_connections')).toBe(false);
       expect(config({ maxConnections: 10 }).settings.get('max_connections')).toBe('10');
-      expect(config({ maxConnections: 262_143 }).settings.get('max_connections')).toBe('262143');
+      expect(config({ maxConnections: 262_118 }).settings.get('max_connections')).toBe('262118');
+      expect(() => config({ maxConnections: 262_119 })).toThrow('maxConnections must be an integer between 10 and 262118 (PostgreSQL needs room for its own connections, and counts at most 262143 backends: max_connections + maxWalSenders (13) + 12); got 262119.');
     });
   });
 

@@ -6,6 +6,7 @@ import { validate } from './support/schema';
 import { container, envOf, find, Manifest, synthChart } from './support/synth';
 import { typeProblems } from './support/typecheck';
 import { scriptsDigest } from '../src/private/scripts';
+import { WARNING_METADATA } from '../src/private/validation';
 
 function statefulSet(props: Partial<PostgresStatefulSetProps> = {}, configProps: PostgresConfigProps = {}): Manifest[] {
   return synthChart(chart => {
@@ -488,6 +489,28 @@ describe('PostgresStatefulSet', () => {
     test('fails when synchronous replication needs more replicas than there are', () => {
       expect(fails({ replicas: 2 }, { synchronousReplicas: 2 })).toThrow(
         'synchronousReplicas 2 needs at least 3 pods; replicas is 2. Raise replicas or lower synchronousReplicas, or writes would wait forever.');
+    });
+
+    test('warns when synchronous replication asks every replica to confirm, since one replica down would stop every write', () => {
+      const warnings = (replicas: number, synchronousReplicas: number) => {
+        const chart = Testing.chart();
+        const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+        try {
+          const made = new PostgresStatefulSet(chart, 'StatefulSet', { config: new PostgresConfig(chart, 'Config', { synchronousReplicas }), replicas });
+          const recorded = made.node.metadata.filter(m => m.type === WARNING_METADATA).map(m => m.data as string);
+          expect(stderr.mock.calls.map(call => String(call[0]))).toEqual(recorded.map(message => `[WARNING] ${message}\n`));
+          return recorded;
+        } finally {
+          stderr.mockRestore();
+        }
+      };
+      expect(warnings(3, 2)).toEqual(['PostgresStatefulSet test/StatefulSet: synchronousReplicas 2 asks every replica (2 of 3 pods) to confirm each commit: '
+        + 'while any replica is down (a restart, an update, a node drain), every write waits. Raise replicas to 4 or lower synchronousReplicas to 1.']);
+      expect(warnings(2, 1)).toEqual([expect.stringContaining('synchronousReplicas 1 asks every replica (1 of 2 pods)')]);
+      expect(warnings(3, 1)).toEqual([]);
+      expect(warnings(4, 2)).toEqual([]);
+      expect(warnings(1, 0)).toEqual([]);
+      expect(warnings(3, 0)).toEqual([]);
     });
 
     test('fails on a startupTimeoutSeconds that is not a whole number of seconds, at least 10', () => {

@@ -90,8 +90,13 @@ const validProps: fc.Arbitrary<PostgresClusterChartProps> = fc.record({
   clientNamespaceSelector: fc.option(labels, { nil: undefined }),
   metricsScraperSelector: fc.option(labels, { nil: undefined }),
   metricsScraperNamespaceSelector: fc.option(labels, { nil: undefined }),
-  extraSettings: fc.option(fc.dictionary(fc.constantFrom('work_mem', 'shared_buffers', 'log_min_duration_statement', 'myext.option'),
-    fc.stringMatching(/^[A-Za-z0-9 ._'-]{0,12}$/)), { nil: undefined }),
+  // Values PostgreSQL takes (test/setting-value.test.ts proves the checker refuses the others), and any text for an extension's.
+  extraSettings: fc.option(fc.record({
+    'work_mem': fc.tuple(fc.integer({ min: 64, max: 1_000_000 }), fc.constantFrom('', 'kB', ' kB')).map(([n, unit]) => `${n}${unit}`),
+    'shared_buffers': fc.tuple(fc.integer({ min: 1, max: 64 }), fc.constantFrom('MB', 'GB', '.5GB')).map(([n, unit]) => `${n}${unit}`),
+    'log_min_duration_statement': fc.tuple(fc.integer({ min: -1, max: 30_000 }), fc.constantFrom('', 'ms', 's', ' min')).map(([n, unit]) => `${n}${unit}`),
+    'myext.option': fc.stringMatching(/^[A-Za-z0-9 ._'-]{0,12}$/),
+  }, { requiredKeys: [] }), { nil: undefined }),
   walArchive: fc.option(walArchive, { nil: undefined }),
   restoreFrom: fc.option(restoreFrom, { nil: undefined }),
   automaticFailover: fc.option(fc.oneof(fc.constant({}), automaticFailover), { nil: undefined }),

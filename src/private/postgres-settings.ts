@@ -1,33 +1,7 @@
-import { POSTGRES_15_SETTINGS } from './postgres-15-settings';
+import { CatalogueRow, SETTINGS_CATALOGUE } from './postgres-settings-catalogue';
+import { invalidValueReason, parseInteger, SettingType } from './setting-value';
 
 export const SUPPORTED_POSTGRES_VERSIONS = [13, 14, 15, 16, 17] as const;
-
-/** Settings that appeared in a given major version (relative to the PostgreSQL 15 list). */
-const ADDED_IN: { readonly [version: number]: readonly string[] } = {
-  14: [
-    'client_connection_check_interval', 'compute_query_id', 'debug_discard_caches', 'default_toast_compression',
-    'enable_async_append', 'enable_memoize', 'huge_page_size', 'idle_session_timeout', 'log_recovery_conflict_waits',
-    'min_dynamic_shared_memory', 'recovery_init_sync_method', 'remove_temp_files_after_crash', 'ssl_crl_dir',
-    'track_wal_io_timing', 'vacuum_failsafe_age', 'vacuum_multixact_failsafe_age',
-  ],
-  15: [
-    'allow_in_place_tablespaces', 'archive_library', 'log_startup_progress_interval', 'recovery_prefetch',
-    'recursive_worktable_factor', 'stats_fetch_consistency', 'wal_decode_buffer_size',
-  ],
-  16: [
-    'createrole_self_grant', 'debug_io_direct', 'debug_parallel_query', 'enable_presorted_aggregate',
-    'gss_accept_delegation', 'icu_validation_level', 'logical_replication_mode',
-    'max_parallel_apply_workers_per_subscription', 'reserved_connections', 'scram_iterations',
-    'send_abort_for_crash', 'send_abort_for_kill', 'vacuum_buffer_usage_limit',
-  ],
-  17: [
-    'allow_alter_system', 'commit_timestamp_buffers', 'debug_logical_replication_streaming',
-    'enable_group_by_reordering', 'event_triggers', 'io_combine_limit', 'max_notify_queue_pages',
-    'multixact_member_buffers', 'multixact_offset_buffers', 'notify_buffers', 'serializable_buffers',
-    'subtransaction_buffers', 'summarize_wal', 'sync_replication_slots', 'synchronized_standby_slots',
-    'trace_connection_negotiation', 'transaction_buffers', 'transaction_timeout', 'wal_summary_keep_time',
-  ],
-};
 
 interface Removal {
   readonly removedIn: number;
@@ -52,18 +26,30 @@ const REMOVED: { readonly [name: string]: Removal } = {
   trace_recovery_messages: { removedIn: 17, hint: 'remove it' },
 };
 
-function addedIn(name: string): number | undefined {
-  for (const [version, names] of Object.entries(ADDED_IN)) {
-    if (names.includes(name)) return Number(version);
-  }
-  return undefined;
+/** Each major's settings, by lower-case name, read once from the catalogue. */
+const BY_VERSION = new Map<number, Map<string, SettingType>>(SUPPORTED_POSTGRES_VERSIONS.map(v => [v, new Map()]));
+for (const row of SETTINGS_CATALOGUE) {
+  for (let version = row[1]; version <= row[2]; version++) BY_VERSION.get(version)?.set(row[0], settingType(row));
 }
 
-const KNOWN = new Set<string>([
-  ...POSTGRES_15_SETTINGS,
-  ...Object.values(ADDED_IN).flat(),
-  ...Object.keys(REMOVED),
-]);
+function settingType(row: CatalogueRow): SettingType {
+  switch (row[3]) {
+    case 'integer':
+    case 'real':
+      return { type: row[3], unit: row[4], min: row[5], max: row[6] };
+    case 'enum':
+      return { type: 'enum', values: row[4].split(','), hidden: row[5] ? row[5].split(',') : [] };
+    default:
+      return { type: row[3] };
+  }
+}
+
+/** The majors that know a setting, lowest first. */
+function versionsKnowing(key: string): number[] {
+  return SUPPORTED_POSTGRES_VERSIONS.filter(v => BY_VERSION.get(v)!.has(key));
+}
+
+const KNOWN = new Set<string>([...SETTINGS_CATALOGUE.map(row => row[0]), ...Object.keys(REMOVED)]);
 
 /**
  * Returns why `name` cannot be set on PostgreSQL `version`, or undefined when it can.
@@ -71,20 +57,28 @@ const KNOWN = new Set<string>([
  */
 export function unknownSettingReason(name: string, version: number): string | undefined {
   const key = name.toLowerCase();
-  if (key.includes('.')) return undefined;
+  if (key.includes('.') || BY_VERSION.get(version)?.has(key)) return undefined;
+  const knowing = versionsKnowing(key);
   const removal = REMOVED[key];
-  if (removal && version >= removal.removedIn) {
-    return `PostgreSQL ${version} does not know "${name}" (removed in ${removal.removedIn}): ${removal.hint}`;
+  const last = knowing[knowing.length - 1];
+  if (removal || version > last) {
+    return `PostgreSQL ${version} does not know "${name}" (removed in ${removal?.removedIn ?? last + 1}): ${removal?.hint ?? 'remove it'}`;
   }
-  const since = addedIn(key);
-  if (since !== undefined && version < since) {
-    return `PostgreSQL ${version} does not know "${name}" (added in ${since}): remove it or use postgresVersion ${since} or later`;
+  if (knowing.length > 0 && version < knowing[0]) {
+    return `PostgreSQL ${version} does not know "${name}" (added in ${knowing[0]}): remove it or use postgresVersion ${knowing[0]} or later`;
   }
-  if (!KNOWN.has(key)) {
-    const near = closest(key);
-    return `PostgreSQL ${version} does not know "${name}"${near ? `; did you mean "${near}"?` : ''}`;
-  }
-  return undefined;
+  const near = closest(key);
+  return `PostgreSQL ${version} does not know "${name}"${near ? `; did you mean "${near}"?` : ''}`;
+}
+
+/**
+ * Returns why PostgreSQL `version` would refuse `value` for the setting `name` (which it knows), or undefined when it
+ * accepts it. Settings of extensions, and string settings, are accepted as they are.
+ */
+export function invalidSettingValueReason(name: string, value: string, version: number): string | undefined {
+  const setting = BY_VERSION.get(version)?.get(name.toLowerCase());
+  const reason = setting && invalidValueReason(setting, value);
+  return reason && `PostgreSQL ${version} refuses "${name}" = "${value}": ${reason}`;
 }
 
 function closest(name: string): string | undefined {
@@ -111,4 +105,42 @@ function editDistance(a: string, b: string, limit: number): number {
     previous = current;
   }
   return previous[b.length];
+}
+
+/** PostgreSQL's defaults of the settings that count backends (the sum is checked when any is set). */
+const BACKEND_SETTINGS: ReadonlyArray<readonly [name: string, fallback: number]> = [
+  ['max_connections', 100], ['autovacuum_max_workers', 3], ['max_worker_processes', 8], ['max_wal_senders', 10],
+];
+/** The most backends PostgreSQL can count (MAX_BACKENDS, 2^18 - 1). */
+const MAX_BACKENDS = 262_143;
+const STAGE_STATS = ['log_parser_stats', 'log_planner_stats', 'log_executor_stats'];
+
+/**
+ * Returns why PostgreSQL `version` would refuse these settings together (each value valid alone), or undefined:
+ * more backends than it can count, or statement statistics with statistics of a stage.
+ */
+export function conflictingSettingsReason(settings: ReadonlyMap<string, string>, version: number): string | undefined {
+  const types = BY_VERSION.get(version)!;
+  const counts = BACKEND_SETTINGS.map(([name, fallback]) => {
+    const value = settings.get(name);
+    const unit = (types.get(name) as { unit: string }).unit;
+    return [name, value === undefined ? fallback : parseInteger(value, unit) ?? fallback] as const;
+  });
+  const backends = counts.reduce((sum, [, n]) => sum + n, 1);
+  if (backends > MAX_BACKENDS) {
+    return `PostgreSQL ${version} refuses ${counts.map(([name, n]) => `${name} (${n})`).join(' + ')} + 1 = ${backends} backends: `
+      + `at most ${MAX_BACKENDS}; lower max_connections`;
+  }
+  const on = (name: string) => isTrue(settings.get(name) ?? '');
+  const stages = STAGE_STATS.filter(on);
+  if (on('log_statement_stats') && stages.length > 0) {
+    return `PostgreSQL ${version} refuses log_statement_stats with ${stages.join(', ')}: statement statistics include every stage's; turn one off`;
+  }
+  return undefined;
+}
+
+/** A Boolean spelling that means true (parse_bool's true, yes, on and 1). */
+function isTrue(value: string): boolean {
+  const v = value.toLowerCase();
+  return v === '1' || v === 'on' || (v.length > 0 && ('true'.startsWith(v) || 'yes'.startsWith(v)));
 }

@@ -4,7 +4,11 @@ export interface Setting {
   readonly value: string;
 }
 
-const BARE_VALUE = /^(-?\d+(\.\d+)?[A-Za-z]*|[a-z_]+)$/;
+/**
+ * Values postgresql.conf's lexer (guc-file.l) reads bare: an integer with its unit letters, a decimal number without a
+ * unit (a unit after a decimal point is a syntax error there: "1.5kB" must be quoted), a plain word.
+ */
+const BARE_VALUE = /^(-?\d+[A-Za-z]*|-?\d+\.\d+|[a-z_]+)$/;
 
 /** Quotes a value unless PostgreSQL reads it bare (numbers with units, enum words). */
 export function formatValue(value: string): string {

@@ -12,6 +12,18 @@ export const MAX_CLUSTER_NAME_LENGTH = 44;
 export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 export const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
+/** Metadata type of the warnings a construct adds at synth (`construct.node.metadata`). */
+export const WARNING_METADATA = 'cdk8s-postgres-cluster:warning';
+
+/**
+ * A setting that synthesizes valid manifests but that the person should know about: recorded on the construct's
+ * metadata (for tools and tests) and printed on stderr when it is synthesized.
+ */
+export function addWarning(scope: Construct, message: string): void {
+  scope.node.addMetadata(WARNING_METADATA, message);
+  process.stderr.write(`[WARNING] ${message}\n`);
+}
+
 export function validateClusterName(owner: string, name: string, prop = 'clusterName'): void {
   if (!DNS_LABEL.test(name) || name.length > MAX_CLUSTER_NAME_LENGTH) {
     throw new Error(
