@@ -77,10 +77,11 @@ describe('PostgresConfig', () => {
       expect(config({ extraSettings: { recovery_init_sync_method: 'fsync' } }).settings.get('recovery_init_sync_method')).toBe('fsync');
     });
 
-    test('writes numbers with units and plain words bare, and quotes anything else, doubling quotes and backslashes', () => {
+    test('writes integers with units, decimals and plain words bare, and quotes anything else (a decimal with a unit too), doubling quotes and backslashes', () => {
       const conf = new PostgresConfig(Testing.chart(), 'C', {
         extraSettings: {
           work_mem: '64MB',
+          maintenance_work_mem: '1.5GB',
           log_min_duration_statement: '-1',
           checkpoint_completion_target: '0.9',
           log_min_messages: 'warning',
@@ -92,6 +93,8 @@ describe('PostgresConfig', () => {
       }).postgresqlConf;
       const line = (name: string) => conf.split('\n').find(l => l.startsWith(`${name} = `));
       expect(line('work_mem')).toBe('work_mem = 64MB');
+      // postgresql.conf's lexer reads a unit after an integer, never after a decimal point.
+      expect(line('maintenance_work_mem')).toBe("maintenance_work_mem = '1.5GB'");
       expect(line('log_min_duration_statement')).toBe('log_min_duration_statement = -1');
       expect(line('checkpoint_completion_target')).toBe('checkpoint_completion_target = 0.9');
       expect(line('log_min_messages')).toBe('log_min_messages = warning');
