@@ -7256,6 +7256,10 @@ function readIfExists(file) {
     return void 0;
   }
 }
+function isBootstrapWait(plan3) {
+  const [only, ...more] = plan3.steps;
+  return more.length === 0 && only?.do === "wait" && only.retry === "bootstrap";
+}
 function controlOf(pgdata) {
   const read = readControlFile(pgdata);
   return read.kind === "read" ? read.control : void 0;
@@ -7291,6 +7295,7 @@ var FAILSAFE_REPLY_MS = 1e3;
 var FAILSAFE_EVERY_MS = 500;
 var FAILSAFE_HOLDS_SECONDS = 2;
 var WAL_CHECK_EVERY_SECONDS = 3;
+var START_HOLD_SECONDS = 2;
 function passfileField(value) {
   return value.replace(/\\/g, "\\\\").replace(/:/g, "\\:");
 }
@@ -7340,8 +7345,9 @@ var SidecarAgent = class {
   recordCopy = "";
   recordCopyWrittenAt = -Infinity;
   recordWanted = true;
-  /** The entrypoint's request for a start plan (its id), not answered yet. */
+  /** The entrypoint's request for a start plan (its id), not answered yet, and when (monotonic) this agent took it. */
   startRequest;
+  startRequestAt = -Infinity;
   /** The record could be read but not decoded (a malformed record), as read last. */
   recordMalformed = false;
   /** The label as last applied: undefined before the first (unknown), '' for none. */
@@ -7455,6 +7461,7 @@ var SidecarAgent = class {
   }
   /** One round: read, decide, act. */
   async round() {
+    this.takeStartRequest();
     const started = this.env.wallMicros();
     await this.postPodEvent();
     this.readPasswords();
@@ -8236,6 +8243,7 @@ ${text}
         connectTimeoutMs: 3e3
       })
     });
+    if (isBootstrapWait(plan3) && this.env.monotonic() - this.startRequestAt < START_HOLD_SECONDS) return;
     try {
       writeStartPlan(this.config.startPlanFile, request2, plan3);
       this.startRequest = void 0;
@@ -8254,8 +8262,25 @@ ${text}
     return ahead.length > 0 ? Math.min(...ahead) : Infinity;
   }
   /**
+   * Takes the entrypoint's start-plan request (`<startPlanFile>.wanted`) if there is one: this round or the next answers
+   * it, with a fresh copy of the record. False when there is none.
+   */
+  takeStartRequest() {
+    const wanted = `${this.config.startPlanFile}.wanted`;
+    const request2 = fs4.existsSync(wanted) ? readIfExists(wanted) : void 0;
+    if (request2 === void 0) return false;
+    fs4.rmSync(wanted, { force: true });
+    this.startRequest = parseStartRequest(request2);
+    this.startRequestAt = this.env.monotonic();
+    if (this.startRequest === void 0) this.log(`ignoring ${wanted}: ${JSON.stringify(request2.slice(0, 80))} is not a request id`);
+    this.recordWanted = true;
+    return true;
+  }
+  /**
    * Waits pollSeconds, or less: when the record changes (the watch), when the entrypoint asks for a start plan
-   * (`<startPlanFile>.wanted`, which also rewrites the copy of the record), when PostgreSQL starts serving while it was not, or 10 ms after a round that asked.
+   * (`<startPlanFile>.wanted`, which also rewrites the copy of the record: seen at once where the file system tells,
+   * else within a tenth of a second), when PostgreSQL starts serving while it was not, when a held start request is due
+   * (START_HOLD_SECONDS), or 10 ms after a round that asked.
    */
   nap(signal) {
     if (signal.aborted) return Promise.resolve();
@@ -8264,30 +8289,36 @@ ${text}
       return new Promise((resolve) => setTimeout(resolve, 10));
     }
     const awaitServer = this.server === "not-serving" && readPostmaster(this.config.pgdata)?.ready !== true;
-    const wanted = `${this.config.startPlanFile}.wanted`;
+    const holdLeft = this.startRequest === void 0 ? 0 : this.startRequestAt + START_HOLD_SECONDS - this.env.monotonic();
+    const held = holdLeft > 0 ? holdLeft : Infinity;
     return new Promise((resolve) => {
+      let watcher;
       const finish = () => {
         clearInterval(looking);
         clearTimeout(timer);
+        watcher?.close();
         signal.removeEventListener("abort", finish);
         this.wake = void 0;
         resolve();
       };
       const look = () => {
-        const request2 = fs4.existsSync(wanted) ? readIfExists(wanted) : void 0;
-        if (request2 !== void 0) {
-          fs4.rmSync(wanted, { force: true });
-          this.startRequest = parseStartRequest(request2);
-          if (this.startRequest === void 0) this.log(`ignoring ${wanted}: ${JSON.stringify(request2.slice(0, 80))} is not a request id`);
-          this.recordWanted = true;
+        if (this.takeStartRequest()) {
           finish();
         } else if (awaitServer) {
           const postmaster = readPostmaster(this.config.pgdata);
           if (postmaster?.ready === true && postmaster.alive) finish();
         }
       };
-      const timer = setTimeout(finish, Math.max(10, Math.min(this.config.timing.pollSeconds, this.dueInSeconds()) * 1e3));
+      const timer = setTimeout(finish, Math.max(10, Math.min(this.config.timing.pollSeconds, this.dueInSeconds(), held) * 1e3));
       const looking = setInterval(look, 100);
+      try {
+        const name = path3.basename(`${this.config.startPlanFile}.wanted`);
+        watcher = fs4.watch(path3.dirname(this.config.startPlanFile), (_event, file) => {
+          if (file === name) look();
+        });
+        watcher.on("error", () => watcher?.close());
+      } catch {
+      }
       this.wake = finish;
       signal.addEventListener("abort", finish);
       look();

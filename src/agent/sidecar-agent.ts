@@ -22,7 +22,7 @@ import {
   StableRecord,
 } from './record';
 import { decideSidecarStep, nextSyncSet, ServerRole, shutdownCheckpointUpdate, SidecarFacts, SidecarRecord, SidecarStep, timelineUpdate } from './sidecar';
-import { RecordCopy } from './start';
+import { RecordCopy, StartPlan } from './start';
 import { RECLONE_MARKER, parseStartRequest, startPlanOf, writeStartPlan } from './start-agent';
 import { recordSyncSet } from './transitions';
 
@@ -33,6 +33,12 @@ function readIfExists(file: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** A plan that only waits for the record to change ('wait bootstrap'), which the agent may hold (START_HOLD_SECONDS). */
+function isBootstrapWait(plan: StartPlan): boolean {
+  const [only, ...more] = plan.steps;
+  return more.length === 0 && only?.do === 'wait' && only.retry === 'bootstrap';
 }
 
 /** pg_control, or undefined when it cannot be read. */
@@ -96,6 +102,12 @@ const FAILSAFE_EVERY_MS = 500;
 const FAILSAFE_HOLDS_SECONDS = 2;
 /** A replica looks at its WAL receiver every few seconds, enough to notice walCheckSeconds without streaming. */
 const WAL_CHECK_EVERY_SECONDS = 3;
+/**
+ * How long a start request whose plan is only to wait for the record ('wait bootstrap': pod 0 initializing) stays
+ * unanswered, so that the round the record's change wakes answers it at once rather than the entrypoint's next request.
+ * Well within the entrypoint's wait for an answer (RECORD_MAX_AGE, 5 s).
+ */
+const START_HOLD_SECONDS = 2;
 
 /** A value for a libpq password file, whose fields are separated by ":" and escape with "\". */
 export function passfileField(value: string): string {
@@ -143,8 +155,9 @@ export class SidecarAgent {
   private recordCopy = '';
   private recordCopyWrittenAt = -Infinity;
   private recordWanted = true;
-  /** The entrypoint's request for a start plan (its id), not answered yet. */
+  /** The entrypoint's request for a start plan (its id), not answered yet, and when (monotonic) this agent took it. */
   private startRequest: string | undefined;
+  private startRequestAt = -Infinity;
   /** The record could be read but not decoded (a malformed record), as read last. */
   private recordMalformed = false;
   /** The label as last applied: undefined before the first (unknown), '' for none. */
@@ -270,6 +283,8 @@ export class SidecarAgent {
 
   /** One round: read, decide, act. */
   public async round(): Promise<void> {
+    // A request written before this round (before the agent's first nap, say) is answered by it: its read comes after.
+    this.takeStartRequest();
     const started = this.env.wallMicros();
     await this.postPodEvent();
     this.readPasswords();
@@ -1086,6 +1101,9 @@ export class SidecarAgent {
         connectTimeoutMs: 3_000,
       }),
     });
+    // Only waiting for the record (pod 0 initializes): held until the record changes (the watch wakes the nap, and
+    // that round decides again on a read after the change) or START_HOLD_SECONDS pass.
+    if (isBootstrapWait(plan) && this.env.monotonic() - this.startRequestAt < START_HOLD_SECONDS) return;
     try {
       writeStartPlan(this.config.startPlanFile, request, plan);
       this.startRequest = undefined;
@@ -1108,8 +1126,27 @@ export class SidecarAgent {
   }
 
   /**
+   * Takes the entrypoint's start-plan request (`<startPlanFile>.wanted`) if there is one: this round or the next answers
+   * it, with a fresh copy of the record. False when there is none.
+   */
+  private takeStartRequest(): boolean {
+    const wanted = `${this.config.startPlanFile}.wanted`;
+    // existsSync first: a missing file costs no exception, ten times a second.
+    const request = fs.existsSync(wanted) ? readIfExists(wanted) : undefined;
+    if (request === undefined) return false;
+    fs.rmSync(wanted, { force: true });
+    this.startRequest = parseStartRequest(request);
+    this.startRequestAt = this.env.monotonic();
+    if (this.startRequest === undefined) this.log(`ignoring ${wanted}: ${JSON.stringify(request.slice(0, 80))} is not a request id`);
+    this.recordWanted = true;
+    return true;
+  }
+
+  /**
    * Waits pollSeconds, or less: when the record changes (the watch), when the entrypoint asks for a start plan
-   * (`<startPlanFile>.wanted`, which also rewrites the copy of the record), when PostgreSQL starts serving while it was not, or 10 ms after a round that asked.
+   * (`<startPlanFile>.wanted`, which also rewrites the copy of the record: seen at once where the file system tells,
+   * else within a tenth of a second), when PostgreSQL starts serving while it was not, when a held start request is due
+   * (START_HOLD_SECONDS), or 10 ms after a round that asked.
    */
   private nap(signal: AbortSignal): Promise<void> {
     // Stopped while the round ran: no nap (its listener would never hear an abort that already happened).
@@ -1119,32 +1156,38 @@ export class SidecarAgent {
       return new Promise(resolve => setTimeout(resolve, 10));
     }
     const awaitServer = this.server === 'not-serving' && readPostmaster(this.config.pgdata)?.ready !== true;
-    const wanted = `${this.config.startPlanFile}.wanted`;
+    // A held start request: the round when its hold ends answers it (a plan that could not be written waits for pollSeconds).
+    const holdLeft = this.startRequest === undefined ? 0 : this.startRequestAt + START_HOLD_SECONDS - this.env.monotonic();
+    const held = holdLeft > 0 ? holdLeft : Infinity;
     return new Promise(resolve => {
+      let watcher: fs.FSWatcher | undefined;
       const finish = () => {
         clearInterval(looking);
         clearTimeout(timer);
+        watcher?.close();
         signal.removeEventListener('abort', finish);
         this.wake = undefined;
         resolve();
       };
       const look = () => {
-        // existsSync first: a missing file costs no exception, ten times a second.
-        const request = fs.existsSync(wanted) ? readIfExists(wanted) : undefined;
-        if (request !== undefined) {
-          fs.rmSync(wanted, { force: true });
-          this.startRequest = parseStartRequest(request);
-          if (this.startRequest === undefined) this.log(`ignoring ${wanted}: ${JSON.stringify(request.slice(0, 80))} is not a request id`);
-          this.recordWanted = true;
+        if (this.takeStartRequest()) {
           finish();
         } else if (awaitServer) {
           const postmaster = readPostmaster(this.config.pgdata);
           if (postmaster?.ready === true && postmaster.alive) finish();
         }
       };
-      const timer = setTimeout(finish, Math.max(10, Math.min(this.config.timing.pollSeconds, this.dueInSeconds()) * 1000));
+      const timer = setTimeout(finish, Math.max(10, Math.min(this.config.timing.pollSeconds, this.dueInSeconds(), held) * 1000));
       // A tenth of a second, as the entrypoint waits for its copy of the record and a new primary for its label.
       const looking = setInterval(look, 100);
+      try {
+        // The request's rename into place, told by the file system rather than found by the next look.
+        const name = path.basename(`${this.config.startPlanFile}.wanted`);
+        watcher = fs.watch(path.dirname(this.config.startPlanFile), (_event, file) => { if (file === name) look(); });
+        watcher.on('error', () => watcher?.close());
+      } catch {
+        // No such directory, or no watches left: the looks alone.
+      }
       this.wake = finish;
       signal.addEventListener('abort', finish);
       look();

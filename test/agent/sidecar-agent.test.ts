@@ -644,6 +644,34 @@ describe('the replica, and run()', () => {
     expect(labelChanges[0]).toBe('pg-1 {"app":"pg","role":"replica"}');
     expect(labelChanges[labelChanges.length - 1]).toBe('pg-1 {"app":"pg"}');
   });
+
+  test('a start request found before a round is answered by it; one whose plan only waits for pod 0 is held until the record appears, or for 2 s', async () => {
+    const empty = fs.mkdtempSync(path.join(dir, 'empty-'));
+    const b = agentOf('pg-1', { leaderRecord: 'held', pgdata: empty });
+    const wanted = `${b.config.startPlanFile}.wanted`;
+    const plan = () => (fs.existsSync(b.config.startPlanFile) ? fs.readFileSync(b.config.startPlanFile, 'utf8') : undefined);
+    // No record yet: the plan would be to wait for pod 0; held, not written.
+    fs.writeFileSync(wanted, 'r0\n');
+    await b.round(0);
+    expect(fs.existsSync(wanted)).toBe(false);
+    expect(plan()).toBeUndefined();
+    await b.round(1.9);
+    expect(plan()).toBeUndefined();
+    // Two seconds after it was taken, with still no record: answered with the wait.
+    await b.round(2);
+    expect(plan()).toBe('request=r0\nreason=no leader record yet and an empty volume: waiting for pod 0 to initialize the cluster\nstep=wait bootstrap\n');
+    // The next request is held until a round reads the record pod 0's sidecar created: that round answers it.
+    fs.writeFileSync(wanted, 'r1\n');
+    await b.round(3);
+    expect(plan()).toMatch(/^request=r0\n/);
+    await seedRecord('held', stable('pg-0', 1, 1));
+    await b.round(3.1);
+    expect(plan()).toBe('request=r1\nreason=an empty volume: cloning from the recorded primary pg-0, then starting as its replica\nstep=clone pg-0 wait\nstep=start replica\n');
+    // A plan that does more than wait is never held: answered by the round that took the request.
+    fs.writeFileSync(wanted, 'r2\n');
+    await b.round(3.2);
+    expect(plan()).toMatch(/^request=r2\nreason=an empty volume: cloning/);
+  });
 });
 
 describe('fencing, promotion and switchover', () => {
