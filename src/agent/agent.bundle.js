@@ -6794,6 +6794,7 @@ function decideTakeover(facts) {
 }
 
 // src/agent/handover.ts
+var REVISION_LABEL = "controller-revision-hash";
 var SWITCHOVER_REQUEST = "switchover.postgres.cdk8s.io/target";
 function rankStandbys(podName, standbys, pods) {
   const staying2 = new Set(pods.filter((pod) => !pod.terminating && pod.name !== podName).map((pod) => pod.name));
@@ -6846,13 +6847,21 @@ function decideHandover(facts) {
   if (candidates.length === 0) {
     return { kind: "stop", reason: "this primary's pod is being deleted, and no standby that stays streams from it: no handover (run the failover job)" };
   }
-  const target = candidates[0].name;
+  const revisionOf = (name) => facts.pods.find((pod) => pod.name === name)?.labels?.[REVISION_LABEL];
+  const mine = revisionOf(facts.podName);
+  const updated = mine === void 0 ? [] : candidates.filter((standby) => {
+    const revision = revisionOf(standby.name);
+    return revision !== void 0 && revision !== mine;
+  });
+  const chosen = updated[0] ?? candidates[0];
+  const target = chosen.name;
   const next = beginSwitchover(record, { previous: facts.podName, target, job: facts.podName });
+  const which = updated.length > 0 ? `the most advanced standby that stays and runs the pod template's new revision (${revisionOf(target)}; this pod's: ${mine})` : "the most advanced standby that stays";
   return {
     kind: "hand-over",
     target,
     record: next,
-    reason: `this primary's pod is being deleted: handing the primary over to ${target}, the most advanced standby that stays (flushed ${candidates[0].flushLsn}), by a switchover (${describeRecord(next)})`
+    reason: `this primary's pod is being deleted: handing the primary over to ${target}, ${which} (flushed ${chosen.flushLsn}), by a switchover (${describeRecord(next)})`
   };
 }
 
@@ -7881,18 +7890,10 @@ ${text}
       return true;
     }
     const others = listed.value.filter((pod) => pod !== this.podName).sort();
-    const users = this.config.users;
-    const connection = (host) => ({
-      host,
-      port: this.config.port,
-      user: users.network,
-      password: users.network === users.superuser ? this.passwords.superuser : this.passwords.replication,
-      ssl: this.config.tls,
-      connectTimeoutMs: 1e3
-    });
+    const passwords = this.passwords;
     const [self, ...answers] = await Promise.all([
       this.attempt(() => this.pg.status()),
-      ...others.map((pod) => peerStatus(connection(`${pod}.${this.config.peerDomain}`)))
+      ...others.map((pod) => peerStatus(this.peerConnection(`${pod}.${this.config.peerDomain}`, passwords, 1e3)))
     ]);
     if (answers[others.indexOf(record.primary)]?.role === "primary") this.primaryAnsweredAt.set(record.primary, this.env.monotonic());
     const peers = others.map((pod, i) => {
@@ -8205,20 +8206,24 @@ ${text}
     if (record?.state !== "stable" || record.primary === this.podName || this.passwords === void 0) return;
     const position = await this.attempt(() => this.pg.receivePosition());
     if (position === void 0 || position === null) return;
-    const users = this.config.users;
-    const lacks = await primaryLacksWal({
-      host: this.config.primaryHost,
-      port: this.config.port,
-      user: users.network,
-      password: users.network === users.superuser ? this.passwords.superuser : this.passwords.replication,
-      ssl: this.config.tls,
-      connectTimeoutMs: 3e3
-    }, position);
+    const lacks = await primaryLacksWal(this.peerConnection(this.config.primaryHost, this.passwords, 3e3), position);
     if (lacks !== true) return;
     this.log(`not streaming for ${Math.floor(now - this.lastStreaming)}s, and the primary no longer has the WAL this replica needs (${position}): requesting a new clone`);
     fs4.writeFileSync(path3.join(path3.dirname(this.config.pgdata), RECLONE_MARKER), "");
     await fastShutdown(this.config.pgdata, SHUTDOWN_TIMEOUT_MS);
     this.lastStreaming = this.env.monotonic();
+  }
+  /** How this agent logs in to another pod's PostgreSQL: the network role, with its password (TLS when the cluster has it). */
+  peerConnection(host, passwords, connectTimeoutMs) {
+    const users = this.config.users;
+    return {
+      host,
+      port: this.config.port,
+      user: users.network,
+      password: users.network === users.superuser ? passwords.superuser : passwords.replication,
+      ssl: this.config.tls,
+      connectTimeoutMs
+    };
   }
   /**
    * The entrypoint's start plan (start-agent.ts), decided on the record this round read after the request: while the
@@ -8227,21 +8232,13 @@ ${text}
   async answerStartRequest(request2) {
     const record = this.apiUp ? { kind: "read", record: this.record } : this.recordMalformed ? { kind: "malformed", error: this.recordError } : { kind: "stale" };
     const passwords = this.passwords;
-    const users = this.config.users;
     const plan3 = await startPlanOf({
       podName: this.podName,
       pgdata: this.config.pgdata,
       record,
       restoreFrom: this.config.restoreFrom,
       syncReplicas: this.config.synchronousReplicas,
-      ask: async (pod) => passwords === void 0 ? void 0 : peerStatus({
-        host: `${pod}.${this.config.peerDomain}`,
-        port: this.config.port,
-        user: users.network,
-        password: users.network === users.superuser ? passwords.superuser : passwords.replication,
-        ssl: this.config.tls,
-        connectTimeoutMs: 3e3
-      })
+      ask: async (pod) => passwords === void 0 ? void 0 : peerStatus(this.peerConnection(`${pod}.${this.config.peerDomain}`, passwords, 3e3))
     });
     if (isBootstrapWait(plan3) && this.env.monotonic() - this.startRequestAt < START_HOLD_SECONDS) return;
     try {

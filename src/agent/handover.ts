@@ -16,11 +16,15 @@ export interface Standby {
   readonly flushLsn: string | undefined;
 }
 
-/** A pod of the cluster, and whether it is being deleted. */
+/** A pod of the cluster, whether it is being deleted, and its labels (the StatefulSet's revision among them). */
 export interface PodState {
   readonly name: string;
   readonly terminating: boolean;
+  readonly labels?: Readonly<Record<string, string>>;
 }
+
+/** The label the StatefulSet controller puts on each pod: the revision of the pod template it was made from. */
+export const REVISION_LABEL = 'controller-revision-hash';
 
 export interface HandoverFacts {
   readonly podName: string;
@@ -34,8 +38,11 @@ export interface HandoverFacts {
   readonly primaryData: boolean;
   /** The standbys that streamed from it, as last seen (the sidecar keeps the list each round, while it can ask). */
   readonly standbys: readonly Standby[];
-  /** The cluster's pods, each with whether it is being deleted too; undefined when they could not be listed. */
-  readonly pods: ReadonlyArray<{ readonly name: string; readonly terminating: boolean }> | undefined;
+  /**
+   * The cluster's pods, each with whether it is being deleted too, and its labels; undefined when they could not be
+   * listed. This pod among them, as the API last showed it.
+   */
+  readonly pods: readonly PodState[] | undefined;
 }
 
 export type HandoverPlan =
@@ -68,7 +75,7 @@ export interface SwitchoverRequestFacts {
   /** The request annotation's value. */
   readonly request: string;
   readonly standbys: readonly Standby[];
-  readonly pods: ReadonlyArray<{ readonly name: string; readonly terminating: boolean }> | undefined;
+  readonly pods: readonly PodState[] | undefined;
   /**
    * A failover request (failover.postgres.cdk8s.io/target), which a serving primary carries out as a switchover: the
    * record's epoch when this agent first saw it (undefined when it has not; for a switchover request, ignored).
@@ -138,13 +145,25 @@ export function decideHandover(facts: HandoverFacts): HandoverPlan {
   if (candidates.length === 0) {
     return { kind: 'stop', reason: 'this primary\'s pod is being deleted, and no standby that stays streams from it: no handover (run the failover job)' };
   }
-  const target = candidates[0].name;
+  // In a rolling update the StatefulSet deletes the pods of the old revision, highest ordinal first: a standby of
+  // another revision than this pod's is updated already, and will not be deleted after it (a second switchover).
+  const revisionOf = (name: string) => facts.pods!.find(pod => pod.name === name)?.labels?.[REVISION_LABEL];
+  const mine = revisionOf(facts.podName);
+  const updated = mine === undefined ? [] : candidates.filter(standby => {
+    const revision = revisionOf(standby.name);
+    return revision !== undefined && revision !== mine;
+  });
+  const chosen = updated[0] ?? candidates[0];
+  const target = chosen.name;
   const next = beginSwitchover(record, { previous: facts.podName, target, job: facts.podName });
+  const which = updated.length > 0
+    ? `the most advanced standby that stays and runs the pod template's new revision (${revisionOf(target)}; this pod's: ${mine})`
+    : 'the most advanced standby that stays';
   return {
     kind: 'hand-over',
     target,
     record: next,
-    reason: `this primary's pod is being deleted: handing the primary over to ${target}, the most advanced standby that stays `
-      + `(flushed ${candidates[0].flushLsn}), by a switchover (${describeRecord(next)})`,
+    reason: `this primary's pod is being deleted: handing the primary over to ${target}, ${which} `
+      + `(flushed ${chosen.flushLsn}), by a switchover (${describeRecord(next)})`,
   };
 }

@@ -716,18 +716,10 @@ export class SidecarAgent {
       return true;
     }
     const others = listed.value.filter(pod => pod !== this.podName).sort();
-    const users = this.config.users;
-    const connection = (host: string): PrimaryConnection => ({
-      host,
-      port: this.config.port,
-      user: users.network,
-      password: users.network === users.superuser ? this.passwords!.superuser : this.passwords!.replication,
-      ssl: this.config.tls,
-      connectTimeoutMs: 1_000,
-    });
+    const passwords = this.passwords;
     const [self, ...answers] = await Promise.all([
       this.attempt(() => this.pg.status()),
-      ...others.map(pod => peerStatus(connection(`${pod}.${this.config.peerDomain}`))),
+      ...others.map(pod => peerStatus(this.peerConnection(`${pod}.${this.config.peerDomain}`, passwords, 1_000))),
     ]);
     if (answers[others.indexOf(record.primary)]?.role === 'primary') this.primaryAnsweredAt.set(record.primary, this.env.monotonic());
     const peers: Candidate[] = others.map((pod, i) => {
@@ -1061,20 +1053,25 @@ export class SidecarAgent {
     if (record?.state !== 'stable' || record.primary === this.podName || this.passwords === undefined) return;
     const position = await this.attempt(() => this.pg.receivePosition());
     if (position === undefined || position === null) return;
-    const users = this.config.users;
-    const lacks = await primaryLacksWal({
-      host: this.config.primaryHost,
-      port: this.config.port,
-      user: users.network,
-      password: users.network === users.superuser ? this.passwords.superuser : this.passwords.replication,
-      ssl: this.config.tls,
-      connectTimeoutMs: 3_000,
-    }, position);
+    const lacks = await primaryLacksWal(this.peerConnection(this.config.primaryHost, this.passwords, 3_000), position);
     if (lacks !== true) return;
     this.log(`not streaming for ${Math.floor(now - this.lastStreaming)}s, and the primary no longer has the WAL this replica needs (${position}): requesting a new clone`);
     fs.writeFileSync(path.join(path.dirname(this.config.pgdata), RECLONE_MARKER), '');
     await fastShutdown(this.config.pgdata, SHUTDOWN_TIMEOUT_MS);
     this.lastStreaming = this.env.monotonic();
+  }
+
+  /** How this agent logs in to another pod's PostgreSQL: the network role, with its password (TLS when the cluster has it). */
+  private peerConnection(host: string, passwords: Passwords, connectTimeoutMs: number): PrimaryConnection {
+    const users = this.config.users;
+    return {
+      host,
+      port: this.config.port,
+      user: users.network,
+      password: users.network === users.superuser ? passwords.superuser : passwords.replication,
+      ssl: this.config.tls,
+      connectTimeoutMs,
+    };
   }
 
   /**
@@ -1085,21 +1082,13 @@ export class SidecarAgent {
     const record: RecordCopy = this.apiUp ? { kind: 'read', record: this.record }
       : this.recordMalformed ? { kind: 'malformed', error: this.recordError } : { kind: 'stale' };
     const passwords = this.passwords;
-    const users = this.config.users;
     const plan = await startPlanOf({
       podName: this.podName,
       pgdata: this.config.pgdata,
       record,
       restoreFrom: this.config.restoreFrom,
       syncReplicas: this.config.synchronousReplicas,
-      ask: async pod => passwords === undefined ? undefined : peerStatus({
-        host: `${pod}.${this.config.peerDomain}`,
-        port: this.config.port,
-        user: users.network,
-        password: users.network === users.superuser ? passwords.superuser : passwords.replication,
-        ssl: this.config.tls,
-        connectTimeoutMs: 3_000,
-      }),
+      ask: async pod => passwords === undefined ? undefined : peerStatus(this.peerConnection(`${pod}.${this.config.peerDomain}`, passwords, 3_000)),
     });
     // Only waiting for the record (pod 0 initializes): held until the record changes (the watch wakes the nap, and
     // that round decides again on a read after the change) or START_HOLD_SECONDS pass.

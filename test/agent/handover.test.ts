@@ -30,6 +30,47 @@ describe('decideHandover: what a stopping sidecar does about its primary', () =>
     });
   });
 
+  describe('in a rolling update (the StatefulSet deletes the old revision\'s pods, highest ordinal first)', () => {
+    const revisions = (...specs: string[]) => specs.map(spec => {
+      const [name, revision] = spec.replace('*', '').split('@');
+      const labels: Record<string, string> = revision === undefined ? {} : { 'controller-revision-hash': revision };
+      return { name, terminating: spec.endsWith('*'), labels };
+    });
+
+    test('hands over to a standby of the new revision, even one behind an old one: it will not be deleted next', () => {
+      const plan = decideHandover(facts({ pods: revisions('pg-0@old', 'pg-1@old', 'pg-2@old*'), podName: 'pg-2' }));
+      expect(plan.kind === 'hand-over' && plan.target).toBe('pg-1');
+      const updated = decideHandover(facts({
+        podName: 'pg-1',
+        record: { ...named, primary: 'pg-1' },
+        standbys: [streaming('pg-0', '0/5000200'), streaming('pg-2', '0/5000100')],
+        pods: revisions('pg-0@old', 'pg-1@old*', 'pg-2@new'),
+      }));
+      expect(updated).toMatchObject({
+        kind: 'hand-over',
+        target: 'pg-2',
+        reason: 'this primary\'s pod is being deleted: handing the primary over to pg-2, the most advanced standby that stays and runs the pod '
+          + 'template\'s new revision (new; this pod\'s: old) (flushed 0/5000100), by a switchover (epoch 8, switching-over, primary (none), '
+          + 'timeline 3, synchronous standbys pg-0,pg-1 (job pg-1: pg-1 -> pg-2))',
+      });
+    });
+
+    test.each<[string, string[], string, boolean]>([
+      ['of two updated standbys, the most advanced', ['pg-0@new', 'pg-1@new', 'pg-2@old*'], 'pg-1', true],
+      ['every pod on the same revision (a drain, a delete): the most advanced', ['pg-0@old', 'pg-1@old', 'pg-2@old*'], 'pg-1', false],
+      ['an updated pod that is itself being deleted does not count', ['pg-0@new*', 'pg-1@old', 'pg-2@old*'], 'pg-1', false],
+      ['a standby without the label is not known to be updated', ['pg-0', 'pg-1@old', 'pg-2@old*'], 'pg-1', false],
+      ['this pod without the label: nothing is known of revisions', ['pg-0@new', 'pg-1@old', 'pg-2*'], 'pg-1', false],
+      ['this pod not listed: nothing is known of revisions', ['pg-0@new', 'pg-1@old'], 'pg-1', false],
+      ['an updated standby is preferred to the most advanced old one', ['pg-0@new', 'pg-1@old', 'pg-2@old*'], 'pg-0', true],
+    ])('%s', (_, specs, target, updated) => {
+      const plan = decideHandover(facts({ pods: revisions(...specs) }));
+      expect(plan.kind === 'hand-over' && plan.target).toBe(target);
+      expect(plan.reason).toContain(updated ? `${target}, the most advanced standby that stays and runs the pod template's new revision (new; this pod's: old)`
+        : `${target}, the most advanced standby that stays (flushed`);
+    });
+  });
+
   test.each<[string, Partial<HandoverFacts>, string]>([
     ['positions compare as numbers, not text (0/A0 after 0/9F, 1/0 after 0/FFFFFFFF)',
       { standbys: [streaming('pg-0', '0/FFFFFFFF'), streaming('pg-1', '1/0')] }, 'pg-1'],

@@ -1,6 +1,6 @@
 import { E2eCluster } from './harness/cluster';
 import { waitFor } from './harness/exec';
-import { leader, POD, step, synthesizeToFile, valuesOn, waitForStreaming, Writer } from './support';
+import { leader, lostRows, POD, step, synthesizeToFile, waitForStreaming, Writer, writing } from './support';
 
 jest.setTimeout(600_000);
 
@@ -44,30 +44,6 @@ describe('automatic failover', () => {
     return Math.max(...acknowledged.slice(1).map((at, i) => at - acknowledged[i]));
   }
 
-  /** Each writer's table: its own, as each counts from 1. */
-  const tables = new Map<Writer, string>();
-
-  async function lostRows(writer: Writer, primary: string): Promise<number[]> {
-    const rows = new Set(await valuesOn(cluster, primary, tables.get(writer)!));
-    return writer.acknowledged.filter(v => !rows.has(v));
-  }
-
-  /** Writes while `what` runs, then stops; the writer. */
-  async function writing(what: (writer: Writer) => Promise<void>): Promise<Writer> {
-    const table = `writes_${tables.size}`;
-    expect(await cluster.sql('postgres-write', `CREATE TABLE ${table} (v int PRIMARY KEY)`)).toMatchObject({ code: 0 });
-    const writer = new Writer(cluster, table);
-    tables.set(writer, table);
-    writer.start();
-    try {
-      await waitFor('some writes', () => writer.acknowledged.length >= 10, 20_000);
-      await what(writer);
-    } finally {
-      await writer.stop();
-    }
-    return writer;
-  }
-
   test('the primary renews the lease on the record: a renew time, the duration, its WAL position', () => step(cluster, async () => {
     const first = cluster.lease('postgres-leader')!;
     expect(first.spec).toMatchObject({ holderIdentity: POD(0), leaseDurationSeconds: LEASE, renewTime: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/) });
@@ -79,7 +55,7 @@ describe('automatic failover', () => {
     const before = Number(leader(cluster).epoch);
     const marks = new Map([POD(1), POD(2)].map(p => [p, cluster.pod(p).logMark('role-labeler')]));
     let killed = 0;
-    const writer = await writing(async w => {
+    const writer = await writing(cluster, async w => {
       killed = Date.now();
       await cluster.killPod(POD(0));
       await waitFor('writes on a new primary', () => w.attempts.some(a => a.ok && a.startedAt >= killed), 30_000, 50);
@@ -93,7 +69,7 @@ describe('automatic failover', () => {
     // first by name, or saw the new record first): one epoch more, not two.
     const loser = [POD(1), POD(2)].find(p => p !== record.primary)!;
     expect(cluster.pod(loser).logSince(marks.get(loser)!, 'role-labeler')).not.toMatch(/AUTOMATIC FAILOVER|could not record the takeover/);
-    expect(await lostRows(writer, record.primary)).toEqual([]);
+    expect(await lostRows(cluster, writer, record.primary)).toEqual([]);
     expect(cluster.writeServiceViolations).toEqual([]);
     expect(outageMs).toBeLessThan((LEASE + 2) * 1000);
     // Kubernetes Events say what happened, on the pod and on the record.
@@ -108,7 +84,7 @@ describe('automatic failover', () => {
 
   test('PostgreSQL crashes once on the primary: it restarts in place within the grace, no failover', () => step(cluster, async () => {
     const record = leader(cluster);
-    const writer = await writing(async w => {
+    const writer = await writing(cluster, async w => {
       const crashed = Date.now();
       process.kill(cluster.pod(record.primary).container('postgres').process!.pid!, 'SIGKILL');
       await waitFor('writes again', () => w.attempts.some(a => a.ok && a.startedAt >= crashed + 500), 30_000, 50);
@@ -116,7 +92,7 @@ describe('automatic failover', () => {
       await new Promise(resolve => setTimeout(resolve, (LEASE + 2) * 1000));
     });
     expect(leader(cluster)).toMatchObject({ state: 'stable', primary: record.primary, epoch: record.epoch });
-    expect(await lostRows(writer, record.primary)).toEqual([]);
+    expect(await lostRows(cluster, writer, record.primary)).toEqual([]);
     await waitForStreaming(cluster, record.primary, others(record.primary), 60_000);
   }));
 
@@ -124,7 +100,7 @@ describe('automatic failover', () => {
     const record = leader(cluster);
     const postgres = cluster.pod(record.primary).container('postgres');
     let started = 0;
-    const writer = await writing(async w => {
+    const writer = await writing(cluster, async w => {
       started = Date.now();
       // Crash it whenever it runs, until another pod is recorded the primary (or a minute passed).
       while (leader(cluster).primary === record.primary && Date.now() - started < 60_000) {
@@ -145,14 +121,14 @@ describe('automatic failover', () => {
     expect(next.primary).not.toBe(record.primary);
     // Not before the grace (15 s) and the lease.
     expect(writer.firstSuccessAfter(started, next.primary)! - started).toBeGreaterThan(15_000);
-    expect(await lostRows(writer, next.primary)).toEqual([]);
+    expect(await lostRows(cluster, writer, next.primary)).toEqual([]);
     await waitForStreaming(cluster, next.primary, others(next.primary), 90_000);
   }));
 
   test('the primary cut off from its replicas only: it keeps its lease, nobody takes over; writes resume when the network heals, no row lost', () => step(cluster, async () => {
     const record = leader(cluster);
     let healed = 0;
-    const writer = await writing(async w => {
+    const writer = await writing(cluster, async w => {
       await cluster.cutOff(record.primary, { network: true });
       try {
         await new Promise(resolve => setTimeout(resolve, 2 * LEASE * 1000));
@@ -164,7 +140,7 @@ describe('automatic failover', () => {
     });
     expect(leader(cluster)).toMatchObject({ state: 'stable', primary: record.primary, epoch: record.epoch });
     expect(writer.attempts.filter(a => a.ok).every(a => a.server === record.primary)).toBe(true);
-    expect(await lostRows(writer, record.primary)).toEqual([]);
+    expect(await lostRows(cluster, writer, record.primary)).toEqual([]);
     expect(cluster.writeServiceViolations).toEqual([]);
     await waitForStreaming(cluster, record.primary, others(record.primary), 90_000);
   }));
@@ -174,7 +150,7 @@ describe('automatic failover', () => {
     const mark = cluster.pod(record.primary).logMark('role-labeler');
     let cut = 0;
     let healed = 0;
-    const writer = await writing(async w => {
+    const writer = await writing(cluster, async w => {
       cut = Date.now();
       await cluster.cutOff(record.primary, { api: true });
       try {
@@ -188,7 +164,7 @@ describe('automatic failover', () => {
     expect(leader(cluster)).toMatchObject({ state: 'stable', primary: record.primary, epoch: record.epoch });
     expect(longestGapMs(writer, cut, healed)).toBeLessThan(1_000);
     expect(writer.attempts.filter(a => a.ok && a.at >= cut).every(a => a.server === record.primary)).toBe(true);
-    expect(await lostRows(writer, record.primary)).toEqual([]);
+    expect(await lostRows(cluster, writer, record.primary)).toEqual([]);
     expect(cluster.pod(record.primary).logSince(mark, 'role-labeler')).toMatch(/FAILSAFE: the lease cannot be renewed, but every other pod .* streams from this primary and replies/);
   }));
 
@@ -199,7 +175,7 @@ describe('automatic failover', () => {
     let cut = 0;
     let writer: Writer;
     try {
-      writer = await writing(async w => {
+      writer = await writing(cluster, async w => {
         cut = Date.now();
         await cluster.cutOff(record.primary);
         await waitFor('writes on a new primary', () => w.attempts.some(a => a.ok && a.startedAt >= cut && a.server !== record.primary), 30_000, 50);
@@ -218,7 +194,7 @@ describe('automatic failover', () => {
       .filter((at): at is string => at !== undefined).map(at => Date.parse(at));
     expect(fenced.length).toBeGreaterThan(0);
     expect(Math.min(...fenced)).toBeLessThan(writer!.firstSuccessAfter(cut, next.primary)!);
-    expect(await lostRows(writer!, next.primary)).toEqual([]);
+    expect(await lostRows(cluster, writer!, next.primary)).toEqual([]);
     expect(cluster.writeServiceViolations).toEqual([]);
     await waitForStreaming(cluster, next.primary, others(next.primary), 90_000);
   }));
@@ -228,7 +204,7 @@ describe('automatic failover', () => {
     const agent = cluster.pod(record.primary).container('role-labeler').process!.pid!;
     const fenceLog = cluster.pod(record.primary).logMark('lease-fence');
     let frozen = 0;
-    const writer = await writing(async w => {
+    const writer = await writing(cluster, async w => {
       frozen = Date.now();
       process.kill(agent, 'SIGSTOP');
       try {
@@ -247,7 +223,7 @@ describe('automatic failover', () => {
     expect(Date.parse(fenced![1])).toBeLessThan(firstNew);
     const lastOld = Math.max(...writer.attempts.filter(a => a.ok && a.server === record.primary).map(a => a.at));
     expect(lastOld).toBeLessThan(firstNew);
-    expect(await lostRows(writer, next.primary)).toEqual([]);
+    expect(await lostRows(cluster, writer, next.primary)).toEqual([]);
     expect(cluster.writeServiceViolations).toEqual([]);
     // Woken, the agent finds another primary recorded: its pod rejoins as a replica.
     await waitForStreaming(cluster, next.primary, others(next.primary), 90_000);
@@ -257,7 +233,7 @@ describe('automatic failover', () => {
     const record = leader(cluster);
     let cut = 0;
     let healed = 0;
-    const writer = await writing(async w => {
+    const writer = await writing(cluster, async w => {
       cut = Date.now();
       for (const pod of PODS) await cluster.cutOff(pod, { api: true });
       try {
@@ -271,7 +247,7 @@ describe('automatic failover', () => {
     expect(longestGapMs(writer, cut, healed)).toBeLessThan(1_000);
     expect(writer.attempts.filter(a => a.ok && a.at >= cut).every(a => a.server === record.primary)).toBe(true);
     expect(leader(cluster)).toMatchObject({ state: 'stable', primary: record.primary, epoch: record.epoch });
-    expect(await lostRows(writer, record.primary)).toEqual([]);
+    expect(await lostRows(cluster, writer, record.primary)).toEqual([]);
     // The API back: the primary renews again.
     const renewed = cluster.lease('postgres-leader')!.spec.renewTime;
     await waitFor('a renewal', () => cluster.lease('postgres-leader')!.spec.renewTime !== renewed, 10_000, 100);

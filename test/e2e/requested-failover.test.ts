@@ -1,6 +1,6 @@
 import { E2eCluster } from './harness/cluster';
 import { waitFor } from './harness/exec';
-import { leader, POD, step, synthesizeToFile, valuesOn, waitForStreaming, Writer } from './support';
+import { leader, lostRows, POD, step, synthesizeToFile, waitForStreaming, writing } from './support';
 
 jest.setTimeout(600_000);
 
@@ -29,33 +29,12 @@ describe('a failover requested on the record', () => {
   });
 
   const request = () => cluster.lease('postgres-leader')!.metadata.annotations?.[FAILOVER];
-  let tables = 0;
-
-  /** Writes while `what` runs, then stops; the writer and its table. */
-  async function writing(what: (writer: Writer) => Promise<void>): Promise<{ writer: Writer; table: string }> {
-    const table = `writes_${tables++}`;
-    expect(await cluster.sql('postgres-write', `CREATE TABLE ${table} (v int PRIMARY KEY)`)).toMatchObject({ code: 0 });
-    const writer = new Writer(cluster, table);
-    writer.start();
-    try {
-      await waitFor('some writes', () => writer.acknowledged.length >= 10, 20_000);
-      await what(writer);
-    } finally {
-      await writer.stop();
-    }
-    return { writer, table };
-  }
-
-  async function lostRows(written: { writer: Writer; table: string }, primary: string): Promise<number[]> {
-    const rows = new Set(await valuesOn(cluster, primary, written.table));
-    return written.writer.acknowledged.filter(v => !rows.has(v));
-  }
 
   test('while the primary serves: it switches over instead (no row lost), and the request goes', () => step(cluster, async () => {
     const before = Number(leader(cluster).epoch);
     const mark = cluster.pod(POD(0)).logMark('role-labeler');
     let asked = 0;
-    const written = await writing(async w => {
+    const written = await writing(cluster, async w => {
       asked = Date.now();
       expect((await cluster.kubectl(['annotate', 'lease', 'postgres-leader', `${FAILOVER}=any`])).code).toBe(0);
       await waitFor('writes on another pod', () => w.attempts.filter(a => a.ok && a.server !== POD(0) && a.startedAt >= asked).length >= 10, 30_000, 50);
@@ -64,9 +43,9 @@ describe('a failover requested on the record', () => {
     expect(record).toMatchObject({ state: 'stable', epoch: String(before + 1) });
     expect(others(POD(0))).toContain(record.primary);
     expect(request()).toBeUndefined();
-    expect(await lostRows(written, record.primary)).toEqual([]);
+    expect(await lostRows(cluster, written, record.primary)).toEqual([]);
     // A switchover, at once: nobody waited for the primary to fence itself.
-    expect(written.writer.firstSuccessAfter(asked, record.primary)! - asked).toBeLessThan(5_000);
+    expect(written.firstSuccessAfter(asked, record.primary)! - asked).toBeLessThan(5_000);
     expect(cluster.pod(POD(0)).logSince(mark, 'role-labeler')).toContain(`failover requested (${FAILOVER}), but this primary serves: switchover to any requested on the record`);
     await waitForStreaming(cluster, record.primary, others(record.primary), 90_000);
   }));
@@ -77,7 +56,7 @@ describe('a failover requested on the record', () => {
     const bystander = others(old.primary)[0];
     const bystanderMark = cluster.pod(bystander).logMark('role-labeler');
     let asked = 0;
-    const written = await writing(async w => {
+    const written = await writing(cluster, async w => {
       await cluster.killPod(old.primary);
       asked = Date.now();
       expect((await cluster.kubectl(['annotate', 'lease', 'postgres-leader', `${FAILOVER}=${target}`])).code).toBe(0);
@@ -87,10 +66,10 @@ describe('a failover requested on the record', () => {
     const record = leader(cluster);
     expect(record).toMatchObject({ state: 'stable', primary: target, epoch: String(Number(old.epoch) + 1) });
     expect(request()).toBeUndefined();
-    expect(await lostRows(written, target)).toEqual([]);
+    expect(await lostRows(cluster, written, target)).toEqual([]);
     expect(cluster.writeServiceViolations).toEqual([]);
     // Not before the old primary had to have fenced itself; soon after.
-    const tookMs = written.writer.firstSuccessAfter(asked)! - asked;
+    const tookMs = written.firstSuccessAfter(asked)! - asked;
     expect(tookMs).toBeGreaterThan(ANSWER_SECONDS * 1000);
     expect(tookMs).toBeLessThan((ANSWER_SECONDS + 8) * 1000);
     // The other replica said what it waited for, and never tried to take over itself.

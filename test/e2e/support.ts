@@ -89,7 +89,7 @@ export class Writer {
   private process?: ChildProcess;
   private ended?: Promise<void>;
 
-  constructor(private readonly cluster: E2eCluster, private readonly table: string) {}
+  constructor(private readonly cluster: E2eCluster, public readonly table: string) {}
 
   public start(): void {
     // One client process of its own, which runs psql for each row (a new connection through the write
@@ -125,6 +125,28 @@ export class Writer {
     this.process = undefined;
   }
 
+  /**
+   * The write outage: the longest time between two acknowledgements in a row (ms), and when it began. A write that
+   * fails, or waits, lengthens it; while writes succeed it is about one write's round trip.
+   */
+  public longestGap(): { ms: number; after: number } {
+    const times = this.attempts.filter(a => a.ok).map(a => a.at).sort((x, y) => x - y);
+    let gap = { ms: 0, after: times[0] ?? 0 };
+    for (let i = 1; i < times.length; i++) {
+      if (times[i] - times[i - 1] > gap.ms) gap = { ms: times[i] - times[i - 1], after: times[i - 1] };
+    }
+    return gap;
+  }
+
+  /** The servers that acknowledged writes, in order, each once per run of writes it acknowledged. */
+  public servers(): string[] {
+    const runs: string[] = [];
+    for (const a of [...this.attempts].sort((x, y) => x.at - y.at)) {
+      if (a.ok && a.server !== undefined && runs[runs.length - 1] !== a.server) runs.push(a.server);
+    }
+    return runs;
+  }
+
   /** When the first write sent at or after `since` (to `server`, if given) was acknowledged. */
   public firstSuccessAfter(since: number, server?: string): number | undefined {
     return this.attempts.find(a => a.ok && a.startedAt >= since && (server === undefined || a.server === server))?.at;
@@ -139,6 +161,30 @@ export class Writer {
     this.attempts.push({ startedAt: Math.round(Number(started) * 1000), at: Math.round(Number(ended) * 1000), ok, server: ok ? server : undefined });
     if (ok) this.acknowledged.push(Number(v));
   }
+}
+
+let writtenTables = 0;
+
+/** Creates a table and writes to it through the write Service while `what` runs, then stops: the writer. */
+export async function writing(cluster: E2eCluster, what: (writer: Writer) => Promise<void>): Promise<Writer> {
+  const table = `writes_${process.pid}_${writtenTables++}`;
+  const created = await cluster.sql('postgres-write', `CREATE TABLE ${table} (v int PRIMARY KEY)`);
+  if (created.code !== 0) throw new Error(`CREATE TABLE ${table}: ${created.stderr}`);
+  const writer = new Writer(cluster, table);
+  writer.start();
+  try {
+    await waitFor('some writes', () => writer.acknowledged.length >= 10, 20_000);
+    await what(writer);
+  } finally {
+    await writer.stop();
+  }
+  return writer;
+}
+
+/** The acknowledged rows of a writer that `primary` does not have. */
+export async function lostRows(cluster: E2eCluster, writer: Writer, primary: string): Promise<number[]> {
+  const rows = new Set(await valuesOn(cluster, primary, writer.table));
+  return writer.acknowledged.filter(v => !rows.has(v));
 }
 
 /**

@@ -235,6 +235,27 @@ export class E2eCluster implements PodHost {
     return `${this.statefulSet.metadata.name}-${ordinal}`;
   }
 
+  /** The StatefulSet's current revision (its updateRevision), as the `controller-revision-hash` label of its pods. */
+  public get revision(): string {
+    const hash = crypto.createHash('sha256').update(JSON.stringify(this.statefulSet.spec.template)).digest('hex').slice(0, 10);
+    return `${this.statefulSet.metadata.name}-${hash}`;
+  }
+
+  /**
+   * Like `kubectl rollout restart statefulset` (a change of the pod template: a new revision): the controller's rolling
+   * update deletes each pod of an older revision, highest ordinal first, one at a time, each once every pod is ready
+   * again, and recreates it from the new template. Waits until every pod is of the new revision and ready.
+   */
+  public async rolloutRestart(timeoutMs = 180_000): Promise<void> {
+    const template = this.statefulSet.spec.template;
+    template.metadata = { ...template.metadata, annotations: { ...template.metadata?.annotations, 'kubectl.kubernetes.io/restartedAt': new Date().toISOString() } };
+    const revision = this.revision;
+    await waitFor('every pod of the new revision, ready', () => {
+      const live = this.livePods();
+      return live.length === this.desiredReplicas && live.every(p => p.ready && p.labels['controller-revision-hash'] === revision);
+    }, timeoutMs, 250, () => this.diagnostics());
+  }
+
   /** Like `kubectl scale statefulset --replicas=n`; waits until the controller has done it. */
   public async scale(replicas: number, timeoutMs = 90_000): Promise<void> {
     this.desiredReplicas = replicas;
@@ -630,12 +651,23 @@ export class E2eCluster implements PodHost {
         void this.deletePod(pod.name);
       }
     }
+    // RollingUpdate (the default strategy, whatever the pod management policy): once every pod is there and ready,
+    // the highest ordinal of an older revision is deleted (and made again from the new template above).
+    const live = this.livePods();
+    if (extra.length > 0 || live.length !== this.desiredReplicas || !live.every(p => p.reportedReady && p.phase === 'running')) return;
+    const revision = this.revision;
+    const stale = live.filter(p => p.labels['controller-revision-hash'] !== revision).sort((a, b) => ordinal(b) - ordinal(a))[0];
+    if (stale) {
+      stale.phase = 'pending';
+      void this.deletePod(stale.name);
+    }
   }
 
   private createPod(name: string): void {
     const address = this.podAddress(name);
     const claims = (this.statefulSet.spec.volumeClaimTemplates ?? []).map((t: any) => t.metadata.name);
     const template = JSON.parse(JSON.stringify(this.statefulSet.spec.template));
+    template.metadata = { ...template.metadata, labels: { ...template.metadata?.labels, 'controller-revision-hash': this.revision } };
     if (this.disconnected.delete(address.netns)) this.network.reconnect(address.netns);
     const pod = new Pod(this, name, template, address.netns, address.ip, claims);
     this.statefulSetPods.set(name, pod);
