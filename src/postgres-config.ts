@@ -6,7 +6,7 @@ import { addObject } from './private/api-object';
 import { api, asJson } from './private/k8s';
 import { METRICS_QUERIES, METRICS_QUERIES_KEY, METRICS_USER, MONITORING_ROLE_SCRIPT, MONITORING_ROLE_SQL } from './private/metrics';
 import { clusterNames, ClusterNames, ISOLATION_FENCE_SECONDS, LEASE_DEADLINE_FILE, PATHS, POSTGRES_PORT, ROLE_LABEL, SUPERUSER } from './private/names';
-import { conflictingSettingsReason, invalidSettingValueReason, unknownSettingReason } from './private/postgres-settings';
+import { conflictingSettingsReason, invalidSettingValueReason, needsRestart, unknownSettingReason } from './private/postgres-settings';
 import { renderConf, renderHba, Setting } from './private/postgresql-conf';
 import { AGENT_FILES, readAgentBundle, readScript, SCRIPT_FILES, scriptsDigest } from './private/scripts';
 import {
@@ -393,6 +393,11 @@ export class PostgresConfig extends Construct {
   public readonly synchronousReplicas: number;
   /** @internal The scripts ConfigMap's digest (scriptsDigest), which the pod template carries. */
   public readonly _scriptsDigest: string;
+  /**
+   * @internal The digest of the postgresql.conf settings that take effect only at a restart (their names and values),
+   * which the pod template carries; the others take effect at a reload, which the agent makes when the file changes.
+   */
+  public readonly _restartSettingsDigest: string;
   /** @internal The agents' automatic failover settings (AutomaticFailoverOptions, resolved once). */
   public readonly _automaticFailover: AutomaticFailoverConfig;
   /** Database created at initialization. */
@@ -592,8 +597,12 @@ export class PostgresConfig extends Construct {
       // every file, which took seconds on every restart after a crash or a pg_rewind (PostgreSQL 14+).
       ...(this.postgresVersion >= 14 ? [{ name: 'recovery_init_sync_method', value: 'syncfs' }] : []),
     ];
-    const conflict = conflictingSettingsReason(new Map([...managed, ...defaults, ...extra].map(s => [s.name, s.value])), this.postgresVersion);
+    const written = [...managed, ...defaults.filter(d => !extra.some(e => e.name === d.name)), ...extra];
+    const conflict = conflictingSettingsReason(new Map(written.map(s => [s.name, s.value])), this.postgresVersion);
     if (conflict) throw new Error(`${owner}: ${conflict}.`);
+    // The pod template carries it: a change of a setting that needs a restart rolls the pods (one switchover).
+    const restartOnly = written.filter(s => needsRestart(s.name, this.postgresVersion));
+    this._restartSettingsDigest = scriptsDigest(Object.fromEntries(restartOnly.map(s => [s.name, s.value])));
     this.postgresqlConf = renderConf(
       `postgresql.conf of cluster "${this.clusterName}" for PostgreSQL ${this.postgresVersion}, written by cdk8s-postgres-cluster.`,
       [
@@ -733,6 +742,8 @@ function sidecarConfigOf(config: PostgresConfig, names: ClusterNames): SidecarCo
     appDatabase: config.database,
     secretDir: PATHS.secretDir,
     appSecretDir: PATHS.appSecretDir,
+    configDir: PATHS.configDir,
+    postgresVersion: config.postgresVersion,
     tlsSecretDir: config.tlsSecretName !== undefined ? PATHS.tlsSecretDir : '',
     passwordFile: `${PATHS.credentialsDir}/pgpass`,
     tls: config.tlsMode !== 'off',

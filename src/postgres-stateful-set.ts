@@ -10,7 +10,7 @@ import {
   ISOLATION_FENCE_SECONDS, LABELER_CONTAINER, LEASE_FENCE_CONTAINER, PATHS, podNames, POSTGRES_CONTAINER, POSTGRES_PORT, POSTGRES_PORT_NAME,
   POSTGRES_UID, SUPERUSER,
 } from './private/names';
-import { AGENT_FILES, SCRIPT_FILES, SCRIPTS_DIGEST_ANNOTATION } from './private/scripts';
+import { AGENT_FILES, RESTART_SETTINGS_DIGEST_ANNOTATION, SCRIPT_FILES, SCRIPTS_DIGEST_ANNOTATION } from './private/scripts';
 import {
   addWarning, MAX_INT32, shown, validateImage, validateInteger, validateObjectName, validateResourceQuantities, validateStorageSize, validateTypes,
 } from './private/validation';
@@ -33,6 +33,8 @@ const SECRET_VOLUME = 'secret';
 const APP_SECRET_VOLUME = 'app-secret';
 const SECRETS_INIT_CONTAINER = 'secrets';
 const TLS_VOLUME = 'tls';
+/** postgresql.conf and pg_hba.conf alone, from the cluster's ConfigMap, for the sidecar (which reloads a change). */
+const SETTINGS_VOLUME = 'settings';
 const ARCHIVE_VOLUME = 'archive';
 const RESTORE_VOLUME = 'restore-source';
 
@@ -345,7 +347,10 @@ export class PostgresStatefulSet extends Construct {
       template: {
         // The scripts' and the agent's digest: a new version of either rolls the pods (the running programs are those
         // the ConfigMap held when each pod started), so that the entrypoint and its sidecar never differ in version.
-        metadata: { labels: podLabels, annotations: { [SCRIPTS_DIGEST_ANNOTATION]: config._scriptsDigest } },
+        metadata: {
+          labels: podLabels,
+          annotations: { [SCRIPTS_DIGEST_ANNOTATION]: config._scriptsDigest, [RESTART_SETTINGS_DIGEST_ANNOTATION]: config._restartSettingsDigest },
+        },
         spec: {
           serviceAccountName: names.podServiceAccount,
           // Only the sidecar gets a token (a projected volume below); the postgres container has none.
@@ -433,6 +438,8 @@ export class PostgresStatefulSet extends Construct {
                 { name: SECRET_VOLUME, mountPath: PATHS.secretDir, readOnly: true },
                 { name: APP_SECRET_VOLUME, mountPath: PATHS.appSecretDir, readOnly: true },
                 ...(config.tlsSecretName !== undefined ? [{ name: TLS_VOLUME, mountPath: PATHS.tlsSecretDir, readOnly: true }] : []),
+                // postgresql.conf and pg_hba.conf (not pgbackrest.conf): a change is reloaded.
+                { name: SETTINGS_VOLUME, mountPath: PATHS.configDir, readOnly: true },
                 credentialsMount,
               ],
             },
@@ -516,6 +523,10 @@ export class PostgresStatefulSet extends Construct {
               },
             }) as k8s.Volume,
             { name: config.configMapName, configMap: { name: config.configMapName } },
+            {
+              name: SETTINGS_VOLUME,
+              configMap: { name: config.configMapName, items: ['postgresql.conf', 'pg_hba.conf'].map(key => ({ key, path: key })) },
+            },
             { name: config.initConfigMapName, configMap: { name: config.initConfigMapName } },
             { name: config.scriptsConfigMapName, configMap: { name: config.scriptsConfigMapName, defaultMode: 0o755 } },
           ],

@@ -606,3 +606,44 @@ describe('the pod template carries the scripts\' digest', () => {
     ].map(pair => pair.split(' = ').sort().join(' = ')).sort());
   });
 });
+
+describe('the pod template carries the digest of the settings that need a restart', () => {
+  const digestOf = (configProps: PostgresConfigProps) => find(statefulSet({}, configProps), 'StatefulSet', 'postgres-cluster')
+    .spec.template.metadata.annotations['postgres.cdk8s.io/restart-settings-sha256'];
+
+  test('a setting that a reload applies leaves the pod template alone; one that needs a restart changes it, and so rolls the pods', () => {
+    const defaults = digestOf({});
+    expect(defaults).toMatch(/^[0-9a-f]{64}$/);
+    expect(digestOf({})).toBe(defaults);
+    // Reloaded by each pod's agent: the same template, no roll.
+    const reloaded: Array<Record<string, string>> = [{ work_mem: '64MB' }, { log_min_duration_statement: '1s', random_page_cost: '1.1' }, { wal_sender_timeout: '20s' }];
+    for (const extraSettings of reloaded) {
+      expect([extraSettings, digestOf({ extraSettings })]).toEqual([extraSettings, defaults]);
+    }
+    // Needs a restart: another template, a rolling update with one switchover.
+    const restarts: PostgresConfigProps[] = [
+      { extraSettings: { shared_buffers: '1GB' } },
+      { extraSettings: { max_prepared_transactions: '10' } },
+      { extraSettings: { wal_level: 'logical' } },
+      { extraSettings: { 'pg_stat_statements.max': '5000' } },
+      { maxConnections: 200 },
+      { maxReplicas: 12 },
+    ];
+    const digests = restarts.map(digestOf);
+    for (const [i, digest] of digests.entries()) expect([restarts[i], digest === defaults]).toEqual([restarts[i], false]);
+    expect(new Set(digests).size).toBe(digests.length);
+    expect(digestOf({ extraSettings: { shared_buffers: '1GB', work_mem: '64MB' } })).toBe(digests[0]);
+  });
+});
+
+test('the sidecar reads postgresql.conf and pg_hba.conf (to reload a change) and nothing else of the ConfigMap, read-only', () => {
+  const objects = statefulSet({ image: 'registry.example.com/postgres-pgbackrest:15' }, { walArchive: {} });
+  const template = find(objects, 'StatefulSet', 'postgres-cluster').spec.template;
+  const sidecar = template.spec.containers.find((c: any) => c.name === 'role-labeler');
+  expect(sidecar.volumeMounts.find((m: any) => m.mountPath === '/etc/postgresql')).toEqual({ name: 'settings', mountPath: '/etc/postgresql', readOnly: true });
+  expect(template.spec.volumes.find((v: any) => v.name === 'settings')).toEqual({
+    name: 'settings',
+    configMap: { name: 'postgres-config', items: [{ key: 'postgresql.conf', path: 'postgresql.conf' }, { key: 'pg_hba.conf', path: 'pg_hba.conf' }] },
+  });
+  expect(Object.keys(find(objects, 'ConfigMap', 'postgres-config').data)).toEqual(expect.arrayContaining(['postgresql.conf', 'pg_hba.conf', 'pgbackrest.conf']));
+});

@@ -5393,10 +5393,12 @@ var FIELDS = {
   appDatabase: "name",
   secretDir: "path",
   appSecretDir: "path",
+  configDir: "path",
   tlsSecretDir: "optional-path",
   passwordFile: "path",
   tls: "boolean",
   synchronousReplicas: "count",
+  postgresVersion: "count",
   peerDomain: "name"
 };
 var WHAT = {
@@ -6113,6 +6115,20 @@ var LocalPostgres = class {
     });
   }
   /**
+   * After a reload: the settings still waiting for a restart (pg_settings.pending_restart), and the lines of the
+   * configuration files PostgreSQL refused (pg_file_settings.error; a changed setting that needs a restart is not one).
+   */
+  async reloadOutcome() {
+    return this.session("reading the reloaded configuration", async (query) => {
+      const pending = await query("SELECT lower(name) AS name FROM pg_settings WHERE pending_restart ORDER BY 1");
+      const errors = await query("SELECT sourcefile, sourceline, lower(name) AS name, error FROM pg_file_settings WHERE error IS NOT NULL AND (name IS NULL OR lower(name) NOT IN (SELECT lower(name) FROM pg_settings WHERE pending_restart)) ORDER BY sourcefile, sourceline");
+      return {
+        pendingRestart: pending.map((row) => String(row.name)),
+        errors: errors.map((row) => `${String(row.sourcefile)}:${String(row.sourceline)}: ${row.name === null ? "" : `${String(row.name)}: `}${String(row.error)}`)
+      };
+    });
+  }
+  /**
    * role-labeler.sh maintain_slots: the inactive physical slots whose names begin with prefix (slotOf(statefulSet) + '_')
    * that are not wanted, or whose WAL was removed (wal_status lost), are dropped; the wanted slots that are missing are
    * created, reserving WAL. An active slot is never dropped.
@@ -6793,6 +6809,49 @@ function decideTakeover(facts) {
   };
 }
 
+// src/agent/configuration.ts
+function confSettings(text) {
+  const settings = /* @__PURE__ */ new Map();
+  for (const line of text.split("\n")) {
+    const match = /^\s*([A-Za-z_][A-Za-z0-9_.]*)\s*=?\s*('(?:[^'\\]|\\.|'')*'|[^\s#]*)/.exec(line);
+    if (match === null) continue;
+    const raw = match[2];
+    const value = raw.startsWith("'") ? raw.slice(1, -1).replace(/''/g, "'").replace(/\\(.)/g, "$1") : raw;
+    settings.set(match[1].toLowerCase(), value);
+  }
+  return settings;
+}
+function changedSettings(before, after) {
+  const old = confSettings(before);
+  const next = confSettings(after);
+  return [.../* @__PURE__ */ new Set([...old.keys(), ...next.keys()])].sort().filter((name) => old.get(name) !== next.get(name)).map((name) => ({ name, from: old.get(name), to: next.get(name) }));
+}
+var shown = (value) => value === void 0 ? "(unset)" : JSON.stringify(value);
+function reloadReport(changes, hbaChanged, outcome) {
+  const pending = new Set(outcome.pendingRestart);
+  const applied = changes.filter((change) => !pending.has(change.name));
+  const waiting = changes.filter((change) => pending.has(change.name));
+  const describe2 = (list) => list.map((change) => `${change.name} ${shown(change.from)} -> ${shown(change.to)}`).join(", ");
+  const parts = [
+    ...applied.length > 0 ? [`in effect now: ${describe2(applied)}`] : [],
+    ...hbaChanged ? ["pg_hba.conf in effect now"] : [],
+    ...waiting.length > 0 ? [`at the next restart (the StatefulSet rolls the pods when a setting that needs one changes: one switchover): ${describe2(waiting)}`] : [],
+    ...pending.size > waiting.length ? [`also waiting for a restart: ${outcome.pendingRestart.filter((name) => !waiting.some((change) => change.name === name)).join(", ")}`] : []
+  ];
+  if (outcome.errors.length > 0) {
+    return {
+      type: "Warning",
+      reason: "ConfigurationRefused",
+      message: `the configuration changed and PostgreSQL reloaded it, but refused ${outcome.errors.join("; ")}: those lines keep their old values${parts.length > 0 ? `; ${parts.join("; ")}` : ""}`
+    };
+  }
+  return {
+    type: "Normal",
+    reason: "ConfigurationReloaded",
+    message: `the configuration changed: PostgreSQL reloaded it; ${parts.length > 0 ? parts.join("; ") : "no setting changed"}`
+  };
+}
+
 // src/agent/handover.ts
 var REVISION_LABEL = "controller-revision-hash";
 var SWITCHOVER_REQUEST = "switchover.postgres.cdk8s.io/target";
@@ -7036,6 +7095,9 @@ function decideStart(facts) {
   if (facts.data.kind === "not-a-data-directory") {
     return plan2("the data directory is not a PostgreSQL data directory (no PG_VERSION) but is not empty: move its files away, then restart the pod", { do: "fail" });
   }
+  if ((facts.data.kind === "data" || facts.data.kind === "unreadable") && facts.data.version !== String(facts.postgresVersion)) {
+    return plan2(`the data directory is PostgreSQL ${facts.data.version}'s (PG_VERSION), and this pod runs PostgreSQL ${facts.postgresVersion}: a server never starts on another major's data. Set postgresVersion back to ${facts.data.version} and apply, or upgrade (README: Major-version upgrades)`, { do: "fail" });
+  }
   if (facts.data.kind === "unreadable") {
     return plan2(`the data directory's pg_control cannot be read (${facts.data.reason}): refusing to guess what this data is`, { do: "fail" });
   }
@@ -7224,11 +7286,13 @@ function dataDirectoryOf(pgdata) {
   if (!nonEmptyFile(path2.join(pgdata, "PG_VERSION"))) {
     return entriesOf(pgdata).length === 0 ? { kind: "empty" } : { kind: "not-a-data-directory" };
   }
+  const version = fs3.readFileSync(path2.join(pgdata, "PG_VERSION"), "utf8").trim();
   const read = readControlFile(pgdata);
-  if (read.kind !== "read") return { kind: "unreadable", reason: read.reason };
+  if (read.kind !== "read") return { kind: "unreadable", reason: read.reason, version };
   const state = read.control.state;
   return {
     kind: "data",
+    version,
     systemIdentifier: read.control.systemIdentifier,
     timeline: Math.max(read.control.timeline, highestHistory(pgdata)),
     standbySignal: fs3.existsSync(path2.join(pgdata, "standby.signal")),
@@ -7247,6 +7311,7 @@ async function startPlanOf(inputs) {
     recloneRequested: fs3.existsSync(path2.join(path2.dirname(inputs.pgdata), RECLONE_MARKER)),
     restoreFrom: inputs.restoreFrom,
     syncReplicas: inputs.syncReplicas,
+    postgresVersion: inputs.postgresVersion,
     recordedPrimaryAnswers: answer !== void 0,
     recordedPrimaryTimeline: answer?.role === "primary" ? answer.timeline : void 0
   };
@@ -7303,6 +7368,7 @@ var LABEL_RESTORE_SECONDS = 0.9;
 var FAILSAFE_REPLY_MS = 1e3;
 var FAILSAFE_EVERY_MS = 500;
 var FAILSAFE_HOLDS_SECONDS = 2;
+var RELOAD_SETTLE_MS = 200;
 var WAL_CHECK_EVERY_SECONDS = 3;
 var START_HOLD_SECONDS = 2;
 function passfileField(value) {
@@ -7351,6 +7417,8 @@ var SidecarAgent = class {
   passfileWritten = "";
   credentialsApplied = "";
   certificateSeen = "";
+  /** postgresql.conf and pg_hba.conf as this agent last read them (a change is reloaded). */
+  configurationSeen;
   recordCopy = "";
   recordCopyWrittenAt = -Infinity;
   recordWanted = true;
@@ -7475,6 +7543,7 @@ var SidecarAgent = class {
     await this.postPodEvent();
     this.readPasswords();
     await this.reloadRenewedCertificate();
+    await this.reloadChangedConfiguration();
     const readUptime = this.env.uptime();
     await this.readRecord(started);
     this.server = observedRole(this.config.pgdata);
@@ -8176,6 +8245,34 @@ ${text}
     this.certificateSeen = certificate;
   }
   /**
+   * A changed configuration (the ConfigMap's postgresql.conf or pg_hba.conf, which the kubelet updates in the running
+   * pod): PostgreSQL reloads it, and the agent says which settings are in effect now and which wait for a restart (a log
+   * line and an Event on the pod). While PostgreSQL does not serve there is nothing to reload: it reads them as it starts.
+   */
+  async reloadChangedConfiguration() {
+    const read = (file) => readIfExists(path3.join(this.config.configDir, file));
+    const [conf, hba] = [read("postgresql.conf"), read("pg_hba.conf")];
+    if (conf === void 0 || hba === void 0) return;
+    const seen = this.configurationSeen;
+    if (seen !== void 0 && (conf !== seen.conf || hba !== seen.hba)) {
+      if (this.server === "not-serving") {
+        this.log("the configuration changed while PostgreSQL does not serve: it reads the new one as it starts");
+      } else {
+        if (await this.attempt(async () => {
+          await this.pg.reload();
+          return true;
+        }) !== true) return;
+        await new Promise((resolve) => setTimeout(resolve, RELOAD_SETTLE_MS));
+        const outcome = await this.attempt(() => this.pg.reloadOutcome());
+        if (outcome === void 0) return;
+        const report = reloadReport(changedSettings(seen.conf, conf), hba !== seen.hba, outcome);
+        this.log(`${report.reason}: ${report.message}`);
+        await this.kube.podEvent(this.podName, report.type, report.reason, report.message, "postgres-cluster-agent");
+      }
+    }
+    this.configurationSeen = { conf, hba };
+  }
+  /**
    * A new primary's timeline: a replica that does not stream on it yet is woken out of its wal_retrieve_retry_interval
    * wait (a reload wakes the startup process, which then connects at once), once per epoch and timeline. A WAL receiver
    * that still holds a connection to the old primary (a partitioned node sends no reset: it would wait for
@@ -8238,6 +8335,7 @@ ${text}
       record,
       restoreFrom: this.config.restoreFrom,
       syncReplicas: this.config.synchronousReplicas,
+      postgresVersion: this.config.postgresVersion,
       ask: async (pod) => passwords === void 0 ? void 0 : peerStatus(this.peerConnection(`${pod}.${this.config.peerDomain}`, passwords, 3e3))
     });
     if (isBootstrapWait(plan3) && this.env.monotonic() - this.startRequestAt < START_HOLD_SECONDS) return;

@@ -94,6 +94,8 @@ export interface SidecarConfig {
   readonly secretDir: string;
   /** The mounted application Secret (key `password`). */
   readonly appSecretDir: string;
+  /** The mounted ConfigMap with postgresql.conf and pg_hba.conf: a change is reloaded. */
+  readonly configDir: string;
   /** The mounted server certificate's Secret (tlsSecretName): a renewed one is reloaded. Empty: none. */
   readonly tlsSecretDir: string;
   /** The pod's libpq password file, which the sidecar keeps as the Secrets say. */
@@ -102,6 +104,8 @@ export interface SidecarConfig {
   readonly tls: boolean;
   /** Standbys that must confirm each commit; 0: asynchronous. */
   readonly synchronousReplicas: number;
+  /** The major of PostgreSQL the pods run (postgresVersion): a pod starts only on data of that major. */
+  readonly postgresVersion: number;
   /** The headless Service's domain: a pod is `<pod>.<peerDomain>` on the pod network. */
   readonly peerDomain: string;
   readonly timing: SidecarTiming;
@@ -149,10 +153,12 @@ const FIELDS: Readonly<Record<Exclude<keyof SidecarConfig, 'version' | 'users' |
   appDatabase: 'name',
   secretDir: 'path',
   appSecretDir: 'path',
+  configDir: 'path',
   tlsSecretDir: 'optional-path',
   passwordFile: 'path',
   tls: 'boolean',
   synchronousReplicas: 'count',
+  postgresVersion: 'count',
   peerDomain: 'name',
 };
 

@@ -354,6 +354,22 @@ export class LocalPostgres {
   }
 
   /**
+   * After a reload: the settings still waiting for a restart (pg_settings.pending_restart), and the lines of the
+   * configuration files PostgreSQL refused (pg_file_settings.error; a changed setting that needs a restart is not one).
+   */
+  public async reloadOutcome(): Promise<{ pendingRestart: string[]; errors: string[] }> {
+    return this.session('reading the reloaded configuration', async query => {
+      const pending = await query('SELECT lower(name) AS name FROM pg_settings WHERE pending_restart ORDER BY 1');
+      const errors = await query('SELECT sourcefile, sourceline, lower(name) AS name, error FROM pg_file_settings WHERE error IS NOT NULL '
+        + 'AND (name IS NULL OR lower(name) NOT IN (SELECT lower(name) FROM pg_settings WHERE pending_restart)) ORDER BY sourcefile, sourceline');
+      return {
+        pendingRestart: pending.map(row => String(row.name)),
+        errors: errors.map(row => `${String(row.sourcefile)}:${String(row.sourceline)}: ${row.name === null ? '' : `${String(row.name)}: `}${String(row.error)}`),
+      };
+    });
+  }
+
+  /**
    * role-labeler.sh maintain_slots: the inactive physical slots whose names begin with prefix (slotOf(statefulSet) + '_')
    * that are not wanted, or whose WAL was removed (wal_status lost), are dropped; the wanted slots that are missing are
    * created, reserving WAL. An active slot is never dropped.

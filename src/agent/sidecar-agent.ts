@@ -9,6 +9,7 @@ import {
   decideTakeover, FAILOVER_REQUEST, leaseKey, LeaseState, leaseStateOf, NO_LEASE, TakeoverFacts, WAL_POSITION_ANNOTATION,
 } from './automatic-failover';
 import { SidecarConfig } from './config';
+import { changedSettings, reloadReport } from './configuration';
 import { Candidate } from './failover-target';
 import { decideHandover, decideRequestedSwitchover, Standby, SWITCHOVER_REQUEST } from './handover';
 import { followLease, KubeClient, LeasePatch } from './kube';
@@ -100,6 +101,8 @@ const FAILSAFE_REPLY_MS = 1_000;
 /** How often the failsafe asks, and how long its last answer counts for the rounds. */
 const FAILSAFE_EVERY_MS = 500;
 const FAILSAFE_HOLDS_SECONDS = 2;
+/** How long after pg_reload_conf() the agent asks what took effect: the postmaster passes the signal on to each process. */
+const RELOAD_SETTLE_MS = 200;
 /** A replica looks at its WAL receiver every few seconds, enough to notice walCheckSeconds without streaming. */
 const WAL_CHECK_EVERY_SECONDS = 3;
 /**
@@ -152,6 +155,8 @@ export class SidecarAgent {
   private passfileWritten = '';
   private credentialsApplied = '';
   private certificateSeen = '';
+  /** postgresql.conf and pg_hba.conf as this agent last read them (a change is reloaded). */
+  private configurationSeen: { readonly conf: string; readonly hba: string } | undefined;
   private recordCopy = '';
   private recordCopyWrittenAt = -Infinity;
   private recordWanted = true;
@@ -289,6 +294,7 @@ export class SidecarAgent {
     await this.postPodEvent();
     this.readPasswords();
     await this.reloadRenewedCertificate();
+    await this.reloadChangedConfiguration();
     const readUptime = this.env.uptime();
     await this.readRecord(started);
     this.server = observedRole(this.config.pgdata);
@@ -1022,6 +1028,33 @@ export class SidecarAgent {
   }
 
   /**
+   * A changed configuration (the ConfigMap's postgresql.conf or pg_hba.conf, which the kubelet updates in the running
+   * pod): PostgreSQL reloads it, and the agent says which settings are in effect now and which wait for a restart (a log
+   * line and an Event on the pod). While PostgreSQL does not serve there is nothing to reload: it reads them as it starts.
+   */
+  private async reloadChangedConfiguration(): Promise<void> {
+    const read = (file: string) => readIfExists(path.join(this.config.configDir, file));
+    const [conf, hba] = [read('postgresql.conf'), read('pg_hba.conf')];
+    if (conf === undefined || hba === undefined) return;
+    const seen = this.configurationSeen;
+    if (seen !== undefined && (conf !== seen.conf || hba !== seen.hba)) {
+      if (this.server === 'not-serving') {
+        this.log('the configuration changed while PostgreSQL does not serve: it reads the new one as it starts');
+      } else {
+        if (await this.attempt(async () => { await this.pg.reload(); return true; }) !== true) return;
+        // Each server process reads the files again when the postmaster passes the signal on: this one's next query.
+        await new Promise(resolve => setTimeout(resolve, RELOAD_SETTLE_MS));
+        const outcome = await this.attempt(() => this.pg.reloadOutcome());
+        if (outcome === undefined) return;
+        const report = reloadReport(changedSettings(seen.conf, conf), hba !== seen.hba, outcome);
+        this.log(`${report.reason}: ${report.message}`);
+        await this.kube.podEvent(this.podName, report.type, report.reason, report.message, 'postgres-cluster-agent');
+      }
+    }
+    this.configurationSeen = { conf, hba };
+  }
+
+  /**
    * A new primary's timeline: a replica that does not stream on it yet is woken out of its wal_retrieve_retry_interval
    * wait (a reload wakes the startup process, which then connects at once), once per epoch and timeline. A WAL receiver
    * that still holds a connection to the old primary (a partitioned node sends no reset: it would wait for
@@ -1088,6 +1121,7 @@ export class SidecarAgent {
       record,
       restoreFrom: this.config.restoreFrom,
       syncReplicas: this.config.synchronousReplicas,
+      postgresVersion: this.config.postgresVersion,
       ask: async pod => passwords === undefined ? undefined : peerStatus(this.peerConnection(`${pod}.${this.config.peerDomain}`, passwords, 3_000)),
     });
     // Only waiting for the record (pod 0 initializes): held until the record changes (the watch wakes the nap, and

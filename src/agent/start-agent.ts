@@ -42,11 +42,13 @@ export function dataDirectoryOf(pgdata: string): DataDirectory {
   if (!nonEmptyFile(path.join(pgdata, 'PG_VERSION'))) {
     return entriesOf(pgdata).length === 0 ? { kind: 'empty' } : { kind: 'not-a-data-directory' };
   }
+  const version = fs.readFileSync(path.join(pgdata, 'PG_VERSION'), 'utf8').trim();
   const read = readControlFile(pgdata);
-  if (read.kind !== 'read') return { kind: 'unreadable', reason: read.reason };
+  if (read.kind !== 'read') return { kind: 'unreadable', reason: read.reason, version };
   const state = read.control.state;
   return {
     kind: 'data',
+    version,
     systemIdentifier: read.control.systemIdentifier,
     timeline: Math.max(read.control.timeline, highestHistory(pgdata)),
     standbySignal: fs.existsSync(path.join(pgdata, 'standby.signal')),
@@ -62,6 +64,7 @@ export interface StartInputs {
   readonly record: RecordCopy;
   readonly restoreFrom: boolean;
   readonly syncReplicas: number;
+  readonly postgresVersion: number;
   /** What the pod says of itself over the network (peerStatus), undefined when it does not answer. */
   readonly ask: (pod: string) => Promise<ServerAnswer | undefined>;
 }
@@ -77,6 +80,7 @@ export async function startPlanOf(inputs: StartInputs): Promise<StartPlan> {
     recloneRequested: fs.existsSync(path.join(path.dirname(inputs.pgdata), RECLONE_MARKER)),
     restoreFrom: inputs.restoreFrom,
     syncReplicas: inputs.syncReplicas,
+    postgresVersion: inputs.postgresVersion,
     recordedPrimaryAnswers: answer !== undefined,
     recordedPrimaryTimeline: answer?.role === 'primary' ? answer.timeline : undefined,
   };

@@ -18,10 +18,12 @@ export type DataDirectory =
   | { readonly kind: 'empty' }
   /** No PG_VERSION, but files: not ours to delete. */
   | { readonly kind: 'not-a-data-directory' }
-  /** A PG_VERSION, but a global/pg_control that cannot be read (a layout this agent does not know, say). */
-  | { readonly kind: 'unreadable'; readonly reason: string }
+  /** A PG_VERSION (its major: `version`), but a global/pg_control that cannot be read (a layout this agent does not know, say). */
+  | { readonly kind: 'unreadable'; readonly reason: string; readonly version: string }
   | {
     readonly kind: 'data';
+    /** PG_VERSION: the major whose server wrote it. */
+    readonly version: string;
     /** pg_controldata's "Database system identifier". */
     readonly systemIdentifier: string;
     /** The newer of pg_control's latest checkpoint timeline and the highest pg_wal/*.history (local_timeline). */
@@ -46,6 +48,8 @@ export interface StartFacts {
   readonly restoreFrom: boolean;
   /** SYNC_REPLICAS: in synchronous mode (> 0), a replica streams only once the record lists it. */
   readonly syncReplicas: number;
+  /** The major of the server this pod runs (postgresVersion): it starts only on data of the same major. */
+  readonly postgresVersion: number;
   /** The recorded primary accepts connections (pg_isready); consulted only where init-replica.sh asks. */
   readonly recordedPrimaryAnswers: boolean;
   /**
@@ -110,6 +114,11 @@ const WAIT: StartStep = { do: 'wait', retry: 'normal' };
 export function decideStart(facts: StartFacts): StartPlan {
   if (facts.data.kind === 'not-a-data-directory') {
     return plan('the data directory is not a PostgreSQL data directory (no PG_VERSION) but is not empty: move its files away, then restart the pod', { do: 'fail' });
+  }
+  if ((facts.data.kind === 'data' || facts.data.kind === 'unreadable') && facts.data.version !== String(facts.postgresVersion)) {
+    return plan(`the data directory is PostgreSQL ${facts.data.version}'s (PG_VERSION), and this pod runs PostgreSQL ${facts.postgresVersion}: `
+      + `a server never starts on another major's data. Set postgresVersion back to ${facts.data.version} and apply, or upgrade `
+      + '(README: Major-version upgrades)', { do: 'fail' });
   }
   if (facts.data.kind === 'unreadable') {
     return plan(`the data directory's pg_control cannot be read (${facts.data.reason}): refusing to guess what this data is`, { do: 'fail' });

@@ -26,10 +26,23 @@ const REMOVED: { readonly [name: string]: Removal } = {
   trace_recovery_messages: { removedIn: 17, hint: 'remove it' },
 };
 
-/** Each major's settings, by lower-case name, read once from the catalogue. */
+/** Each major's settings, by lower-case name, and those that take effect only at a restart, read once from the catalogue. */
 const BY_VERSION = new Map<number, Map<string, SettingType>>(SUPPORTED_POSTGRES_VERSIONS.map(v => [v, new Map()]));
+const RESTART = new Map<number, Set<string>>(SUPPORTED_POSTGRES_VERSIONS.map(v => [v, new Set()]));
 for (const row of SETTINGS_CATALOGUE) {
-  for (let version = row[1]; version <= row[2]; version++) BY_VERSION.get(version)?.set(row[0], settingType(row));
+  for (let version = row[1]; version <= row[2]; version++) {
+    BY_VERSION.get(version)?.set(row[0], settingType(row));
+    if (row[row.length - 1] === 'restart') RESTART.get(version)?.add(row[0]);
+  }
+}
+
+/**
+ * Whether PostgreSQL `version` applies the setting only when it starts (pg_settings.context postmaster), not at a reload.
+ * An extension's setting (a name with a dot) is counted as one: the catalogue cannot tell, and a restart applies it either way.
+ */
+export function needsRestart(name: string, version: number): boolean {
+  const key = name.toLowerCase();
+  return key.includes('.') || RESTART.get(version)!.has(key);
 }
 
 function settingType(row: CatalogueRow): SettingType {

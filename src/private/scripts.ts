@@ -47,6 +47,11 @@ export function readScript(file: string): string {
 
 /** The pod template's annotation whose value is scriptsDigest: a change of a script or of the agent rolls the pods. */
 export const SCRIPTS_DIGEST_ANNOTATION = 'postgres.cdk8s.io/scripts-sha256';
+/**
+ * The pod template's annotation whose value is the digest of the postgresql.conf settings that need a restart: a change
+ * of one rolls the pods; a change of the others only changes the ConfigMap, and each pod's agent reloads.
+ */
+export const RESTART_SETTINGS_DIGEST_ANNOTATION = 'postgres.cdk8s.io/restart-settings-sha256';
 
 function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');

@@ -42,10 +42,12 @@ describe('the sidecar configuration document', () => {
       appDatabase: 'myapp',
       secretDir: '/etc/postgres-cluster/secret',
       appSecretDir: '/etc/postgres-cluster/app-secret',
+      configDir: '/etc/postgresql',
       tlsSecretDir: '',
       passwordFile: '/var/run/postgres-credentials/pgpass',
       tls: true,
       synchronousReplicas: 0,
+      postgresVersion: 15,
       peerDomain: 'postgres-headless',
       timing: { pollSeconds: 1, reassertSeconds: 30, isolationFenceSeconds: 10, walCheckSeconds: 10, maintainSeconds: 10, apiTimeoutSeconds: 2 },
       automaticFailover: {

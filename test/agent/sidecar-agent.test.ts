@@ -16,7 +16,7 @@ import { nodeStatus, passfileField, passfileText, recordCopyText, SidecarAgent, 
 import { ApiStandIn } from '../e2e/harness/api';
 import { KubeObject, Manifests } from '../e2e/harness/manifests';
 import { ApiTls, makeApiTls } from '../e2e/harness/tls';
-import { asPostgres, freePort, PG_BIN, postgresScratchDir, POSTGRES_CWD, runAsPostgres as run } from '../support/postgres';
+import { asPostgres, freePort, PG_BIN, postgresScratchDir, POSTGRES_CWD, runAsPostgres as run, writeAsPostgres } from '../support/postgres';
 import { LEASE_AND_PODS, roleFor, runningPod } from '../support/rbac';
 
 const NAMESPACE = 'default';
@@ -219,10 +219,12 @@ function configFor(pod: string, files: string, overrides: Partial<SidecarConfig>
     appDatabase: 'myapp',
     secretDir: path.join(files, 'secret'),
     appSecretDir: path.join(files, 'app-secret'),
+    configDir: path.join(files, 'config'),
     tlsSecretDir: '',
     passwordFile: path.join(files, 'pgpass'),
     tls: false,
     synchronousReplicas: 0,
+    postgresVersion: 15,
     peerDomain: 'pg-headless',
     timing: { pollSeconds: 30, reassertSeconds: 30, isolationFenceSeconds: 10, walCheckSeconds: 10, maintainSeconds: 10, apiTimeoutSeconds: 2 },
     // The heartbeat fence's file: the agent's own, writable, beside (not in) its directory of files.
@@ -466,6 +468,52 @@ describe('the primary', () => {
     expect(await a.round(6)).toEqual([]);
     writeSecret(path.join(tlsDir, 'tls.crt'), 'certificate 3');
     expect(await a.round(7)).toEqual([`the certificate in ${tlsDir} changed (renewed): PostgreSQL reloaded it`]);
+  });
+});
+
+describe('a changed configuration (the ConfigMap as the kubelet updates it)', () => {
+  // The agent reads the files PostgreSQL reads: here A's own postgresql.conf and pg_hba.conf, restored afterwards.
+  const conf = () => path.join(A, 'postgresql.conf');
+  const hba = () => path.join(A, 'pg_hba.conf');
+  let original: { conf: string; hba: string };
+  beforeAll(() => { original = { conf: fs.readFileSync(conf(), 'utf8'), hba: fs.readFileSync(hba(), 'utf8') }; });
+  afterAll(async () => {
+    writeAsPostgres(conf(), original.conf);
+    writeAsPostgres(hba(), original.hba);
+    await sql(portA, 'SELECT pg_reload_conf()');
+  });
+  const setting = async (name: string) => String((await sql(portA, `SELECT current_setting('${name}') AS v`))[0].v);
+
+  test('is reloaded once: a log line and an Event say what is in effect now and what waits for a restart', async () => {
+    await seedRecord('configuration', stable('pg-0', 1, 1));
+    const a = agentOf('pg-0', { leaderRecord: 'configuration', configDir: A });
+    expect(await a.round(0)).toHaveLength(2);
+    // First sight: what PostgreSQL started with; nothing to reload.
+    expect(await a.round(1)).toEqual([]);
+    const before = api.events().length;
+    writeAsPostgres(conf(), `${original.conf}\nwork_mem = '7MB'\nmax_prepared_transactions = 3\n`);
+    writeAsPostgres(hba(), `${original.hba}\n# a comment\n`);
+    const message = 'the configuration changed: PostgreSQL reloaded it; in effect now: work_mem (unset) -> "7MB"; pg_hba.conf in effect now; '
+      + 'at the next restart (the StatefulSet rolls the pods when a setting that needs one changes: one switchover): max_prepared_transactions (unset) -> "3"';
+    expect(await a.round(2)).toEqual([`ConfigurationReloaded: ${message}`]);
+    expect(await setting('work_mem')).toBe('7MB');
+    expect(await setting('max_prepared_transactions')).toBe('0');
+    expect(api.events().slice(before).map((e: any) => [e.type, e.reason, e.involvedObject.name, e.message])).toEqual([['Normal', 'ConfigurationReloaded', 'pg-0', message]]);
+    // Unchanged since: no second reload, no second Event.
+    expect(await a.round(3)).toEqual([]);
+    expect(api.events()).toHaveLength(before + 1);
+  });
+
+  test('a value PostgreSQL refuses: a Warning Event names the line, and the setting keeps its value', async () => {
+    const a = agentOf('pg-0', { leaderRecord: 'configuration', configDir: A });
+    expect(await a.round(0)).toHaveLength(2);
+    const before = api.events().length;
+    writeAsPostgres(conf(), `${original.conf}\nwork_mem = 'lots'\n`);
+    const lines = await a.round(1);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(new RegExp(`^ConfigurationRefused: the configuration changed and PostgreSQL reloaded it, but refused ${conf()}:\\d+: work_mem: `));
+    expect(api.events().slice(before).map((e: any) => [e.type, e.reason])).toEqual([['Warning', 'ConfigurationRefused']]);
+    expect(await setting('work_mem')).not.toBe('lots');
   });
 });
 

@@ -43,7 +43,7 @@ const recordOf = (primary: string, timeline: number): StableRecord => ({
 describe('dataDirectoryOf: the data directory as the start decision needs it', () => {
   test('what initdb left: its system identifier, timeline 1, a clean shutdown, no standby.signal nor markers', () => {
     expect(dataDirectoryOf(dataWith())).toEqual({
-      kind: 'data', systemIdentifier, timeline: 1, standbySignal: false, shutDownCleanly: true, recoveryState: false, initializedByEntrypoint: false,
+      kind: 'data', version: '15', systemIdentifier, timeline: 1, standbySignal: false, shutDownCleanly: true, recoveryState: false, initializedByEntrypoint: false,
     });
     expect(systemIdentifier).toMatch(/^[1-9]\d{15,19}$/);
   });
@@ -99,7 +99,7 @@ describe('dataDirectoryOf: the data directory as the start decision needs it', (
   test('a PG_VERSION whose pg_control cannot be read: unreadable, with the reason', () => {
     const dir = dataWith();
     fs.rmSync(path.join(dir, 'global', 'pg_control'));
-    expect(dataDirectoryOf(dir)).toEqual({ kind: 'unreadable', reason: expect.stringMatching(/^cannot read .*global\/pg_control: ENOENT/) });
+    expect(dataDirectoryOf(dir)).toEqual({ kind: 'unreadable', reason: expect.stringMatching(/^cannot read .*global\/pg_control: ENOENT/), version: '15' });
   });
 });
 
@@ -112,6 +112,7 @@ describe('startPlanOf: the facts gathered, the recorded primary asked only where
       record: { kind: 'read', record: recordOf('pg-0', 1) },
       restoreFrom: false,
       syncReplicas: 0,
+      postgresVersion: 15,
       ask: async pod => { asked.push(pod); return undefined; },
       asked,
       ...overrides,
@@ -174,6 +175,7 @@ describe('startPlanOf: the facts gathered, the recorded primary asked only where
       recloneRequested: false,
       restoreFrom: false,
       syncReplicas: 0,
+      postgresVersion: 15,
       recordedPrimaryAnswers: false,
       recordedPrimaryTimeline: undefined,
     }));

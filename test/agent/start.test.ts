@@ -12,7 +12,7 @@ const switchingToMe: SwitchingOverRecord = {
 };
 
 const replicaData: DataDirectory = {
-  kind: 'data', systemIdentifier: '7000', timeline: 3, standbySignal: true, shutDownCleanly: true, recoveryState: true, initializedByEntrypoint: false,
+  kind: 'data', version: '15', systemIdentifier: '7000', timeline: 3, standbySignal: true, shutDownCleanly: true, recoveryState: true, initializedByEntrypoint: false,
 };
 const primaryData: DataDirectory = { ...replicaData, standbySignal: false, recoveryState: false };
 /** A primary fenced by its sidecar: standby.signal over a primary's clean shutdown. */
@@ -27,6 +27,7 @@ function facts(overrides: Partial<StartFacts> & { rec?: LeaderRecord | 'absent' 
     recloneRequested: false,
     restoreFrom: false,
     syncReplicas: 0,
+    postgresVersion: 15,
     recordedPrimaryAnswers: true,
     recordedPrimaryTimeline: 3,
     ...rest,
@@ -173,8 +174,17 @@ const cases: Array<[string, StartFacts, StartStep[], string]> = [
   ['a re-clone asked for while a failover job holds the record: no discard',
     facts({ recloneRequested: true, rec: failingNoTarget }), [{ do: 'remove-reclone-marker' }, startReplica], 'a failover job holds the leader record'],
   ['fails when pg_control cannot be read (a layout the agent does not know), whatever the record says',
-    facts({ data: { kind: 'unreadable', reason: 'pg_control_version 1900' }, record: { kind: 'stale' } }), [{ do: 'fail' }],
+    facts({ data: { kind: 'unreadable', reason: 'pg_control_version 1900', version: '15' }, record: { kind: 'stale' } }), [{ do: 'fail' }],
     'the data directory\'s pg_control cannot be read (pg_control_version 1900): refusing to guess'],
+  ['fails on another major\'s data (postgresVersion changed on an existing cluster): never started, never discarded, whatever the record',
+    facts({ postgresVersion: 16, recloneRequested: true, rec: stableMe, data: primaryData }), [{ do: 'fail' }],
+    'the data directory is PostgreSQL 15\'s (PG_VERSION), and this pod runs PostgreSQL 16: a server never starts on another major\'s data. '
+    + 'Set postgresVersion back to 15 and apply, or upgrade (README: Major-version upgrades)'],
+  ['fails on another major\'s data before trying its pg_control (another major\'s layout)',
+    facts({ data: { kind: 'unreadable', reason: 'pg_control_version 1700', version: '17' }, record: { kind: 'stale' } }), [{ do: 'fail' }],
+    'the data directory is PostgreSQL 17\'s (PG_VERSION), and this pod runs PostgreSQL 15'],
+  ['an empty volume has no major: a pod of any postgresVersion initializes it',
+    facts({ postgresVersion: 17, podName: 'pg-0', rec: 'absent', data: empty }), [{ do: 'initialize' }, startPrimary], 'initializing'],
   ['a re-clone asked for with no record: no discard',
     facts({ recloneRequested: true, rec: 'absent' }), [{ do: 'remove-reclone-marker' }, wait], 'a replica\'s data and no leader record'],
   ['a re-clone asked for on an empty volume: nothing to discard',

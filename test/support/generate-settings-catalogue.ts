@@ -35,6 +35,8 @@ const BUILT_WITH: { readonly [name: string]: ReadonlyArray<readonly [value: stri
 
 interface Row {
   readonly name: string;
+  /** pg_settings.context: postmaster settings take effect only at a restart. */
+  readonly context: string;
   readonly type: string;
   readonly unit: string;
   readonly min: string;
@@ -75,12 +77,12 @@ function catalogue(major: number): Row[] {
   execFileSync('chown', ['postgres', data]);
   asPostgres(`${env}${bin}/initdb -D ${data} -A trust > /dev/null`);
   const query = "COPY (SELECT lower(name), vartype, coalesce(unit, ''), coalesce(min_val, ''), coalesce(max_val, ''), "
-    + "coalesce(array_to_string(enumvals, ','), '') FROM pg_settings WHERE context <> 'internal' ORDER BY 1) TO STDOUT\n";
+    + "coalesce(array_to_string(enumvals, ','), ''), context FROM pg_settings WHERE context <> 'internal' ORDER BY 1) TO STDOUT\n";
   const out = asPostgres(`${env}${bin}/postgres --single -D ${data} postgres 2> /dev/null`, query);
-  const rows = out.split('\n').map(line => line.replace(/^backend> /, '')).filter(line => line.split('\t').length === 6)
+  const rows = out.split('\n').map(line => line.replace(/^backend> /, '')).filter(line => line.split('\t').length === 7)
     .map(line => {
-      const [name, type, unit, min, max, values] = line.split('\t');
-      return { name, type, unit, min, max, values, hidden: '' };
+      const [name, type, unit, min, max, values, context] = line.split('\t');
+      return { name, type, unit, min, max, values, hidden: '', context };
     });
   for (const row of rows.filter(r => r.type === 'enum')) {
     const values = row.values.split(',');
@@ -111,7 +113,9 @@ function spec(row: Row): string {
 
 try {
   const majors = Object.keys(MAJORS).map(Number);
-  const byMajor = new Map(majors.map(major => [major, new Map(catalogue(major).map(row => [row.name, spec(row)]))]));
+  const rows = new Map(majors.map(major => [major, catalogue(major)]));
+  // A setting that needs a restart is described as such: a run of majors of its own where that changed.
+  const byMajor = new Map(majors.map(major => [major, new Map(rows.get(major)!.map(row => [row.name, `${spec(row)}${row.context === 'postmaster' ? ', \'restart\'' : ''}`]))]));
   const names = [...new Set([...byMajor.values()].flatMap(m => [...m.keys()]))].sort();
   const lines: string[] = [];
   for (const name of names) {
@@ -135,12 +139,13 @@ try {
     '/**',
     ' * One settable parameter over a run of majors: its name (lower case), the first and last major it describes, then',
     ' * its type: bool and string; integer and real with their base unit (\'\' for none) and range in that unit; enum with',
-    ' * its listed values and the spellings it accepts without listing them.',
+    ' * its listed values and the spellings it accepts without listing them; last, \'restart\' for a setting that takes effect',
+    ' * only when the server starts (pg_settings.context postmaster), not at a reload.',
     ' */',
     'export type CatalogueRow =',
-    '  | readonly [name: string, from: number, to: number, type: \'bool\' | \'string\']',
-    '  | readonly [name: string, from: number, to: number, type: \'integer\' | \'real\', unit: string, min: number, max: number]',
-    '  | readonly [name: string, from: number, to: number, type: \'enum\', values: string, hidden: string];',
+    '  | readonly [name: string, from: number, to: number, type: \'bool\' | \'string\', restart?: \'restart\']',
+    '  | readonly [name: string, from: number, to: number, type: \'integer\' | \'real\', unit: string, min: number, max: number, restart?: \'restart\']',
+    '  | readonly [name: string, from: number, to: number, type: \'enum\', values: string, hidden: string, restart?: \'restart\'];',
     '',
     'export const SETTINGS_CATALOGUE: readonly CatalogueRow[] = [',
     ...lines,

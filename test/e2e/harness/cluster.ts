@@ -163,6 +163,28 @@ export class E2eCluster implements PodHost {
     return this.manifests.get('ConfigMap', name);
   }
 
+  /**
+   * Replaces a ConfigMap's data, as `kubectl apply` of a changed one does; each pod's kubelet writes the new files into
+   * the volumes that mount it at its next sync (SECRET_VOLUME_SYNC_MS here, about a minute on a real node).
+   */
+  public updateConfigMap(name: string, data: Record<string, string>): void {
+    Object.assign(this.manifests.get('ConfigMap', name), { data: { ...data } });
+  }
+
+  /**
+   * A new pod template, as `kubectl apply` of a changed StatefulSet writes it: the controller rolls the pods to it
+   * (see rolloutRestart). Waits until every pod is of the new revision and ready.
+   */
+  public async applyTemplate(template: KubeObject['spec'], timeoutMs = 180_000): Promise<void> {
+    this.setTemplate(template);
+    await this.waitForRevision(this.revision, timeoutMs);
+  }
+
+  /** A new pod template, without waiting: the controller rolls the pods to it as far as it can. */
+  public setTemplate(template: KubeObject['spec']): void {
+    this.statefulSet.spec.template = JSON.parse(JSON.stringify(template));
+  }
+
   /** The Secret as the API server stores it now (a copy, base64 `data`): from the manifests, or created or changed since. */
   public secret(name: string): KubeObject {
     const found = this.findSecret(name);
@@ -249,7 +271,10 @@ export class E2eCluster implements PodHost {
   public async rolloutRestart(timeoutMs = 180_000): Promise<void> {
     const template = this.statefulSet.spec.template;
     template.metadata = { ...template.metadata, annotations: { ...template.metadata?.annotations, 'kubectl.kubernetes.io/restartedAt': new Date().toISOString() } };
-    const revision = this.revision;
+    await this.waitForRevision(this.revision, timeoutMs);
+  }
+
+  private async waitForRevision(revision: string, timeoutMs: number): Promise<void> {
     await waitFor('every pod of the new revision, ready', () => {
       const live = this.livePods();
       return live.length === this.desiredReplicas && live.every(p => p.ready && p.labels['controller-revision-hash'] === revision);

@@ -376,6 +376,8 @@ export class Pod {
   private readonly volumeDirs = new Map<string, string>();
   /** The secret (and projected) volumes set up, with what their Secret files were made from: kept up to date while the pod runs. */
   private readonly secretMounts = new Map<string, SecretMount>();
+  /** The ConfigMap volumes made so far: their directory, and the data they were written from (synced as Secrets are). */
+  private readonly configMapMounts = new Map<string, { readonly dir: string; readonly version: string }>();
   /** Why the pod's volumes cannot be set up now (a Secret of a secret volume missing), while the kubelet tries again. */
   private volumeError?: string;
   private volumeSync?: NodeJS.Timeout;
@@ -636,10 +638,10 @@ export class Pod {
 
   private startVolumeSync(run: number): void {
     this.stopVolumeSync();
-    if (this.secretMounts.size === 0) return;
     const tick = () => {
       if (this.runs !== run || this.phase !== 'running') return;
       this.syncSecretVolumes();
+      this.syncConfigMapVolumes();
       this.volumeSync = setTimeout(tick, SECRET_VOLUME_SYNC_MS).unref();
     };
     this.volumeSync = setTimeout(tick, SECRET_VOLUME_SYNC_MS).unref();
@@ -668,6 +670,26 @@ export class Pod {
       }
       for (const old of mount.files) if (!files.has(old)) fs.rmSync(path.join(mount.dir, old), { force: true });
       this.secretMounts.set(name, { ...mount, version: payload.version, files });
+    }
+  }
+
+  /**
+   * Brings the mounted ConfigMap files up to date with the ConfigMaps as they are now (the kubelet's periodic sync):
+   * each file of a changed ConfigMap replaced atomically (a new file renamed over it).
+   */
+  private syncConfigMapVolumes(): void {
+    for (const [name, mount] of this.configMapMounts) {
+      const volume = (this.template.spec.volumes ?? []).find((v: any) => v.name === name);
+      const data = this.keysOf(volume);
+      const version = JSON.stringify(data);
+      if (version === mount.version) continue;
+      const staging = `${mount.dir}.sync`;
+      fs.rmSync(staging, { recursive: true, force: true });
+      fs.mkdirSync(staging);
+      this.writeKeys(staging, data, volume.configMap.items, volume.configMap.defaultMode ?? 0o644);
+      for (const file of fs.readdirSync(staging)) fs.renameSync(path.join(staging, file), path.join(mount.dir, file));
+      fs.rmSync(staging, { recursive: true, force: true });
+      this.configMapMounts.set(name, { dir: mount.dir, version });
     }
   }
 
@@ -778,7 +800,9 @@ export class Pod {
     const dir = path.join(this.dir, 'volumes', name);
     fs.mkdirSync(dir, { recursive: true });
     if (volume.configMap) {
-      this.writeKeys(dir, this.keysOf(volume), volume.configMap.items, volume.configMap.defaultMode ?? 0o644);
+      const data = this.keysOf(volume);
+      this.writeKeys(dir, data, volume.configMap.items, volume.configMap.defaultMode ?? 0o644);
+      this.configMapMounts.set(name, { dir, version: JSON.stringify(data) });
     } else if (volume.secret) {
       // As the kubelet sets up a secret volume: with an fsGroup, the directory and files are its group's,
       // the files group-readable (mode | 0440); mounted read-only.

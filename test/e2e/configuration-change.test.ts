@@ -1,0 +1,118 @@
+import { PostgresClusterChartProps } from '../../src';
+import { E2eCluster } from './harness/cluster';
+import { waitFor } from './harness/exec';
+import { KubeObject, Manifests } from './harness/manifests';
+import { leader, lostRows, POD, step, synthesizeToFile, waitForStreaming, writing } from './support';
+
+jest.setTimeout(600_000);
+
+const PODS = [POD(0), POD(1), POD(2)];
+const others = (pod: string) => PODS.filter(p => p !== pod);
+
+/** The manifests of the default cluster with these extraSettings. */
+function manifestsWith(extraSettings: Record<string, string>, props: PostgresClusterChartProps = {}):
+{ configMaps: KubeObject[]; statefulSet: KubeObject } {
+  const manifests = Manifests.fromFile(synthesizeToFile({ ...props, extraSettings }));
+  return { configMaps: manifests.all('ConfigMap'), statefulSet: manifests.only('StatefulSet') };
+}
+
+/**
+ * A change of extraSettings, applied to a running 3-pod cluster as `kubectl apply -f dist/` applies it: a setting that a
+ * reload applies changes only the ConfigMap, and each pod's agent reloads PostgreSQL when the kubelet updates the file;
+ * a setting that needs a restart also changes the pod template (its restart-settings digest), and the StatefulSet's
+ * rolling update restarts the pods with one switchover. Real PostgreSQL 15, the synthesized scripts and agent.
+ */
+describe('a configuration change', () => {
+  let cluster: E2eCluster;
+
+  beforeAll(async () => {
+    cluster = await E2eCluster.start({ manifest: synthesizeToFile({}), replicas: 3 });
+    await waitForStreaming(cluster, POD(0), [POD(1), POD(2)]);
+  });
+
+  afterAll(async () => {
+    await cluster?.destroy();
+  });
+
+  /** Each ConfigMap as `kubectl apply` leaves it (the scripts ConfigMap holds the agent's settings). */
+  const applyConfigMaps = (configMaps: KubeObject[]) => {
+    for (const configMap of configMaps) cluster.updateConfigMap(configMap.metadata.name, configMap.data);
+  };
+
+  const setting = async (pod: string, name: string) => (await cluster.podSql(pod, `SHOW ${name}`)).trim();
+
+  test('a setting a reload applies: every pod reloads, says so in an Event, and nothing restarts or switches over', () => step(cluster, async () => {
+    const before = leader(cluster);
+    const next = manifestsWith({ work_mem: '12MB' });
+    // Only the ConfigMap changes: the pod template is the same, so the StatefulSet rolls nothing.
+    expect(next.statefulSet.spec.template).toEqual(cluster.statefulSet.spec.template);
+    const pods = PODS.map(p => cluster.pod(p));
+    const events = cluster.events().length;
+    const writer = await writing(cluster, async () => {
+      applyConfigMaps(next.configMaps);
+      await waitFor('work_mem 12MB on every pod', async () => (await Promise.all(PODS.map(p => setting(p, 'work_mem')))).every(v => v === '12MB'), 30_000, 200);
+    });
+    const reloaded = () => cluster.events().slice(events).filter(e => e.reason === 'ConfigurationReloaded');
+    await waitFor('an Event from each pod', () => reloaded().length >= 3, 10_000, 100);
+    expect(reloaded().map(e => e.involvedObject.name).sort()).toEqual(PODS);
+    for (const event of reloaded()) expect(event.message).toBe('the configuration changed: PostgreSQL reloaded it; in effect now: work_mem (unset) -> "12MB"');
+    expect(PODS.map(p => cluster.pod(p))).toEqual(pods);
+    expect(leader(cluster).epoch).toBe(before.epoch);
+    expect(writer.servers()).toEqual([before.primary]);
+    expect(await lostRows(cluster, writer, before.primary)).toEqual([]);
+  }));
+
+  test('a setting that needs a restart: the pods roll with one switchover, the setting in effect everywhere, no row lost', () => step(cluster, async () => {
+    const before = leader(cluster);
+    const next = manifestsWith({ work_mem: '12MB', shared_buffers: '64MB' });
+    expect(next.statefulSet.spec.template).not.toEqual(cluster.statefulSet.spec.template);
+    const writer = await writing(cluster, async () => {
+      applyConfigMaps(next.configMaps);
+      await cluster.applyTemplate(next.statefulSet.spec.template);
+    });
+    const after = leader(cluster);
+    for (const pod of PODS) expect(await setting(pod, 'shared_buffers')).toBe('64MB');
+    expect(after).toMatchObject({ state: 'stable', epoch: String(Number(before.epoch) + 1) });
+    expect(writer.servers()).toEqual([before.primary, after.primary]);
+    expect(await lostRows(cluster, writer, after.primary)).toEqual([]);
+    console.log(`restart-only setting rolled out: longest write outage ${writer.longestGap().ms} ms`);
+    expect(writer.longestGap().ms).toBeLessThan(5_000);
+    await waitForStreaming(cluster, after.primary, others(after.primary), 90_000);
+  }));
+
+  test('another major (postgresVersion): the first pod rolled refuses to start on the old data and says why; the primary serves on', () => step(cluster, async () => {
+    const before = leader(cluster);
+    const kept = {
+      configMaps: cluster.manifests.all('ConfigMap').map(c => JSON.parse(JSON.stringify(c)) as KubeObject),
+      template: JSON.parse(JSON.stringify(cluster.statefulSet.spec.template)),
+    };
+    // The harness has PostgreSQL 15 only: the pods keep its image, and the agent is told they run 16 (as postgres:16 would).
+    const next = manifestsWith({ work_mem: '12MB', shared_buffers: '64MB' }, { postgresVersion: 16, image: 'postgres:15' });
+    const writer = await writing(cluster, async w => {
+      applyConfigMaps(next.configMaps);
+      cluster.setTemplate(next.statefulSet.spec.template);
+      // The StatefulSet made pod 2 again from the new template; its entrypoint stops (and the kubelet restarts it) without starting PostgreSQL.
+      await waitFor(`${POD(2)} refusing`, () => cluster.pod(POD(2)).logSince(0, 'postgres').includes('a server never starts on another major\'s data'), 30_000, 200);
+      // And the rolling update waits for it: the other pods stay of the old revision.
+      await new Promise(resolve => setTimeout(resolve, 5_000));
+      expect([POD(0), POD(1)].map(p => cluster.pod(p).labels['controller-revision-hash'])).toEqual([POD(0), POD(1)].map(() => expect.not.stringMatching(cluster.revision)));
+      const since = Date.now();
+      await waitFor('writes on the primary meanwhile', () => w.attempts.filter(a => a.ok && a.startedAt >= since).length >= 10, 20_000, 50);
+    });
+    expect(cluster.pod(POD(2)).logSince(0, 'postgres')).toContain(
+      'the data directory is PostgreSQL 15\'s (PG_VERSION), and this pod runs PostgreSQL 16: a server never starts on another major\'s data. '
+      + 'Set postgresVersion back to 15 and apply, or upgrade (README: Major-version upgrades)');
+    expect(cluster.pod(POD(2)).ready).toBe(false);
+    // The rolling update waits for pod 2: the primary and the other replica were not touched.
+    expect(leader(cluster)).toMatchObject({ primary: before.primary, epoch: before.epoch });
+    expect(writer.servers()).toEqual([before.primary]);
+    expect(await lostRows(cluster, writer, before.primary)).toEqual([]);
+    // Set back, and delete the pod that refused (Kubernetes' forced rollback: the controller waits for it to be ready
+    // before it replaces it): pod 2 starts again on its data, a replica.
+    applyConfigMaps(kept.configMaps);
+    cluster.setTemplate(kept.template);
+    await cluster.deletePod(POD(2));
+    await cluster.applyTemplate(kept.template, 120_000);
+    await waitForStreaming(cluster, before.primary, others(before.primary), 90_000);
+  }));
+});
