@@ -6779,6 +6779,9 @@ function decideTakeover(facts) {
   if (record.systemIdentifier !== void 0 && facts.systemIdentifier !== record.systemIdentifier) {
     return wait(`this pod's data is not the recorded cluster's (system identifier ${facts.systemIdentifier ?? "unknown"}, recorded ${record.systemIdentifier})`);
   }
+  if (facts.timeline !== record.timeline) {
+    return wait(`this pod's data is on timeline ${facts.timeline ?? "unknown"}, the recorded primary's on ${record.timeline}`);
+  }
   const published = facts.primaryWalPosition === void 0 ? void 0 : parseLsn(facts.primaryWalPosition);
   if (published !== void 0) {
     const lag = published - parseLsn(self.lsn);
@@ -6786,7 +6789,8 @@ function decideTakeover(facts) {
       return wait(`this replica is ${lag} bytes behind the primary's last published position ${facts.primaryWalPosition} (maximumLagOnFailover ${facts.maximumLagBytes})`);
     }
   }
-  const peers = facts.peers.map((peer) => peer.pod === record.primary ? { pod: peer.pod, role: "unreachable", lsn: "?" } : peer);
+  const otherTimeline = (peer) => peer.role === "replica" && peer.timeline !== void 0 && peer.timeline !== 0 && peer.timeline !== record.timeline;
+  const peers = facts.peers.map((peer) => peer.pod === record.primary || otherTimeline(peer) ? { pod: peer.pod, role: "unreachable", lsn: "?" } : peer);
   const candidates = [self, ...peers].sort((a, b) => a.pod < b.pod ? -1 : a.pod > b.pod ? 1 : 0);
   const choice = chooseFailoverTarget({
     candidates,
@@ -7968,13 +7972,15 @@ ${text}
     const peers = others.map((pod, i) => {
       const answer = answers[i];
       if (answer === void 0) return { pod, role: "unreachable", lsn: "?" };
-      return { pod, role: answer.role, lsn: answer.lsn };
+      return { pod, role: answer.role, lsn: answer.lsn, timeline: answer.timeline };
     });
+    const data = dataDirectoryOf(this.config.pgdata);
     const decision = decideTakeover({
       podName: this.podName,
       record,
       self: self === void 0 ? { pod: this.podName, role: "starting", lsn: "?" } : { pod: this.podName, role: self.role, lsn: self.lsn },
-      systemIdentifier: controlOf(this.config.pgdata)?.systemIdentifier,
+      systemIdentifier: data.kind === "data" ? data.systemIdentifier : void 0,
+      timeline: data.kind === "data" ? data.timeline : void 0,
       peers,
       otherPods: others,
       syncReplicas: this.config.synchronousReplicas,

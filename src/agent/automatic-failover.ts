@@ -166,6 +166,11 @@ export interface TakeoverFacts {
   readonly self: Candidate;
   /** This pod's system identifier (pg_control), undefined when it could not be read. */
   readonly systemIdentifier: string | undefined;
+  /**
+   * This pod's timeline from its data: the newer of pg_control's checkpoint timeline and its highest history file (what
+   * it followed, even with no WAL receiver running); undefined when it could not be read.
+   */
+  readonly timeline: number | undefined;
   /** Every other pod, as it answered over the pod network ('unreachable' when it did not). */
   readonly peers: readonly Candidate[];
   /** The other pods, for the synchronous set the new record lists (sorted). */
@@ -211,6 +216,11 @@ export function decideTakeover(facts: TakeoverFacts): TakeoverDecision {
   if (record.systemIdentifier !== undefined && facts.systemIdentifier !== record.systemIdentifier) {
     return wait(`this pod's data is not the recorded cluster's (system identifier ${facts.systemIdentifier ?? 'unknown'}, recorded ${record.systemIdentifier})`);
   }
+  // On another timeline than the record's, it missed a promotion (behind) or made one nobody recorded (ahead): its WAL is
+  // not the recorded primary's history, whatever its position says.
+  if (facts.timeline !== record.timeline) {
+    return wait(`this pod's data is on timeline ${facts.timeline ?? 'unknown'}, the recorded primary's on ${record.timeline}`);
+  }
   const published = facts.primaryWalPosition === undefined ? undefined : parseLsn(facts.primaryWalPosition);
   if (published !== undefined) {
     const lag = published - (parseLsn(self.lsn) as bigint);
@@ -220,7 +230,9 @@ export function decideTakeover(facts: TakeoverFacts): TakeoverDecision {
   }
   // The old primary is asked whether it still serves; it is never a candidate (its data may be ahead of what it sent, and
   // a replica's answer from it would lift the synchronous rule, as only the job may, knowing it rewinds that pod).
-  const peers = facts.peers.map(peer => (peer.pod === record.primary ? { pod: peer.pod, role: 'unreachable' as const, lsn: '?' } : peer));
+  // A peer that streams on another timeline than the record's is no candidate either (nor one that says nothing of it).
+  const otherTimeline = (peer: Candidate) => peer.role === 'replica' && peer.timeline !== undefined && peer.timeline !== 0 && peer.timeline !== record.timeline;
+  const peers = facts.peers.map(peer => (peer.pod === record.primary || otherTimeline(peer) ? { pod: peer.pod, role: 'unreachable' as const, lsn: '?' } : peer));
   const candidates = [self, ...peers].sort((a, b) => (a.pod < b.pod ? -1 : a.pod > b.pod ? 1 : 0));
   const choice = chooseFailoverTarget({
     candidates,

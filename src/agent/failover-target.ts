@@ -11,6 +11,8 @@ export interface Candidate {
   readonly role: NodeRole;
   /** Its WAL position ("X/Y"): for a replica the furthest it has written, flushed or replayed; "?" when it does not answer queries. */
   readonly lsn: string;
+  /** The timeline it receives (a replica's WAL receiver) or writes; undefined or 0 when it did not say. */
+  readonly timeline?: number;
 }
 
 export interface FailoverChoiceFacts {

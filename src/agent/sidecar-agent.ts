@@ -24,7 +24,7 @@ import {
 } from './record';
 import { decideSidecarStep, nextSyncSet, ServerRole, shutdownCheckpointUpdate, SidecarFacts, SidecarRecord, SidecarStep, timelineUpdate } from './sidecar';
 import { RecordCopy, StartPlan } from './start';
-import { RECLONE_MARKER, parseStartRequest, startPlanOf, writeStartPlan } from './start-agent';
+import { dataDirectoryOf, RECLONE_MARKER, parseStartRequest, startPlanOf, writeStartPlan } from './start-agent';
 import { recordSyncSet } from './transitions';
 
 /** A file's text, undefined when there is none. */
@@ -731,13 +731,15 @@ export class SidecarAgent {
     const peers: Candidate[] = others.map((pod, i) => {
       const answer = answers[i];
       if (answer === undefined) return { pod, role: 'unreachable', lsn: '?' };
-      return { pod, role: answer.role, lsn: answer.lsn };
+      return { pod, role: answer.role, lsn: answer.lsn, timeline: answer.timeline };
     });
+    const data = dataDirectoryOf(this.config.pgdata);
     const decision = decideTakeover({
       podName: this.podName,
       record,
       self: self === undefined ? { pod: this.podName, role: 'starting', lsn: '?' } : { pod: this.podName, role: self.role, lsn: self.lsn },
-      systemIdentifier: controlOf(this.config.pgdata)?.systemIdentifier,
+      systemIdentifier: data.kind === 'data' ? data.systemIdentifier : undefined,
+      timeline: data.kind === 'data' ? data.timeline : undefined,
       peers,
       otherPods: others,
       syncReplicas: this.config.synchronousReplicas,

@@ -230,27 +230,30 @@ describe('lapsed: whether a replica\'s view of the lease has lapsed', () => {
   });
 });
 
-describe('decideTakeover: whether a replica whose view of the lease lapsed takes over', () => {
-  const r = (pod: string, lsn: string): Candidate => ({ pod, role: 'replica', lsn });
-  const gone = (pod: string): Candidate => ({ pod, role: 'unreachable', lsn: '?' });
+const r = (pod: string, lsn: string, timeline?: number): Candidate => ({ pod, role: 'replica', lsn, ...timeline === undefined ? {} : { timeline } });
+const gone = (pod: string): Candidate => ({ pod, role: 'unreachable', lsn: '?' });
 
-  function takeover(overrides: Partial<TakeoverFacts> = {}): TakeoverFacts {
-    return {
-      podName: ME,
-      record: stableOther,
-      self: r(ME, '0/5000000'),
-      systemIdentifier: '7000',
-      peers: [gone('pg-0'), r('pg-2', '0/4000000')],
-      otherPods: ['pg-2', 'pg-0'],
-      syncReplicas: 0,
-      maximumLagBytes: 1_048_576,
-      primaryWalPosition: '0/5000000',
-      leaseSeconds: 10,
-      secondsSincePrimaryAnswered: Infinity,
-      cause: { kind: 'lease' },
-      ...overrides,
-    };
-  }
+/** What the agent of pg-1 knows when it considers taking over from pg-0: the most advanced replica, on the record's timeline. */
+function takeover(overrides: Partial<TakeoverFacts> = {}): TakeoverFacts {
+  return {
+    podName: ME,
+    record: stableOther,
+    self: r(ME, '0/5000000'),
+    systemIdentifier: '7000',
+    timeline: 3,
+    peers: [gone('pg-0'), r('pg-2', '0/4000000')],
+    otherPods: ['pg-2', 'pg-0'],
+    syncReplicas: 0,
+    maximumLagBytes: 1_048_576,
+    primaryWalPosition: '0/5000000',
+    leaseSeconds: 10,
+    secondsSincePrimaryAnswered: Infinity,
+    cause: { kind: 'lease' },
+    ...overrides,
+  };
+}
+
+describe('decideTakeover: whether a replica whose view of the lease lapsed takes over', () => {
   const tookOver = (sync: string[] = []): StableRecord => ({ version: 1, state: 'stable', primary: ME, epoch: 5, timeline: 3, systemIdentifier: '7000', sync });
 
   test('the most advanced replica takes over: itself the primary, a new epoch, no synchronous standbys when asynchronous', () => {
@@ -348,6 +351,25 @@ describe('decideTakeover: whether a replica whose view of the lease lapsed takes
     expect(decideTakeover(takeover({ leaseSeconds: 4, secondsSincePrimaryAnswered: 5 }))).toMatchObject({ kind: 'take-over' });
   });
 
+  describe('on the record\'s timeline only: a replica that missed a promotion, or made one nobody recorded, never takes over', () => {
+    test.each<[string, Partial<TakeoverFacts>, string]>([
+      ['its data behind the record\'s timeline (it missed a promotion)', { timeline: 2 }, 'this pod\'s data is on timeline 2, the recorded primary\'s on 3'],
+      ['its data ahead of it (an unrecorded promotion)', { timeline: 4 }, 'this pod\'s data is on timeline 4, the recorded primary\'s on 3'],
+      ['its timeline unknown (the data could not be read)', { timeline: undefined }, 'this pod\'s data is on timeline unknown, the recorded primary\'s on 3'],
+    ])('%s: it waits', (_, overrides, reason) => {
+      expect(decideTakeover(takeover(overrides))).toEqual({ kind: 'wait', reason: `not taking over from pg-0: ${reason}` });
+    });
+
+    test('a peer streaming on another timeline is no candidate: the one on the record\'s takes over, even behind it', () => {
+      const ahead = r('pg-2', '0/6000000', 4);
+      expect(decideTakeover(takeover({ peers: [gone('pg-0'), ahead] })).kind).toBe('take-over');
+      // The same peer on the record's timeline, or silent about it, is the one to promote.
+      for (const timeline of [3, 0, undefined]) {
+        expect(decideTakeover(takeover({ peers: [gone('pg-0'), r('pg-2', '0/6000000', timeline)] }))).toMatchObject({ kind: 'wait', reason: expect.stringContaining('pg-2 is the replica to promote') });
+      }
+    });
+  });
+
   describe('synchronous mode: only a recorded synchronous standby, with n - k + 1 of the set answering', () => {
     const sync = (members: string[]) => ({ ...stableOther, sync: members });
 
@@ -410,23 +432,8 @@ describe('requestUnanswered: whether a replica acts on a failover request the pr
 });
 
 describe('decideTakeover for a failover request the primary did not answer', () => {
-  const r = (pod: string, lsn: string): Candidate => ({ pod, role: 'replica', lsn });
-  const gone = (pod: string): Candidate => ({ pod, role: 'unreachable', lsn: '?' });
-  const facts = (target: string, overrides: Partial<TakeoverFacts> = {}): TakeoverFacts => ({
-    podName: ME,
-    record: stableOther,
-    self: r(ME, '0/5000000'),
-    systemIdentifier: '7000',
-    peers: [gone('pg-0'), r('pg-2', '0/4000000')],
-    otherPods: ['pg-2', 'pg-0'],
-    syncReplicas: 0,
-    maximumLagBytes: 1_048_576,
-    primaryWalPosition: undefined,
-    leaseSeconds: 20,
-    secondsSincePrimaryAnswered: Infinity,
-    cause: { kind: 'request', target },
-    ...overrides,
-  });
+  const facts = (target: string, overrides: Partial<TakeoverFacts> = {}): TakeoverFacts =>
+    takeover({ primaryWalPosition: undefined, leaseSeconds: 20, cause: { kind: 'request', target }, ...overrides });
 
   test('any: the most advanced replica takes over, naming the request in its reason', () => {
     expect(decideTakeover(facts('any'))).toEqual({

@@ -82,4 +82,27 @@ describe('a rolling update of a 3-pod cluster', () => {
     expect(old.logSince(mark, 'role-labeler')).toContain(
       `handing the primary over to ${POD(2)}, the most advanced standby that stays and runs the pod template's new revision`);
   }));
+
+  test('kubectl scale to 5, the primary moved to pod 4, then kubectl apply -f dist/ (3 pods): the primary hands over to a pod that stays, no row lost', () => step(cluster, async () => {
+    await cluster.scale(5);
+    const five = [...PODS, POD(3), POD(4)];
+    await waitForStreaming(cluster, leader(cluster).primary, five.filter(p => p !== leader(cluster).primary), 90_000);
+    expect((await cluster.kubectl(['annotate', 'lease', 'postgres-leader', `${SWITCHOVER}=${POD(4)}`])).code).toBe(0);
+    await waitFor(`${POD(4)} the primary`, () => leader(cluster).primary === POD(4) && leader(cluster).state === 'stable', 30_000, 50);
+    await waitForStreaming(cluster, POD(4), five.filter(p => p !== POD(4)), 90_000);
+    const before = leader(cluster);
+    // dist/ says 3 pods: applying it again scales the StatefulSet down, removing pods 4 and 3 at once (Parallel).
+    const writer = await writing(cluster, async w => {
+      await cluster.scale(3);
+      const since = Date.now();
+      await waitFor('writes after the scale-down', () => w.attempts.filter(a => a.ok && a.startedAt >= since).length >= 10, 30_000, 50);
+    });
+    const after = leader(cluster);
+    expect(PODS).toContain(after.primary);
+    expect(after).toMatchObject({ state: 'stable', epoch: String(Number(before.epoch) + 1) });
+    expect(writer.servers()).toEqual([POD(4), after.primary]);
+    expect(await lostRows(cluster, writer, after.primary)).toEqual([]);
+    expect(cluster.livePods().map(p => p.name).sort()).toEqual(PODS);
+    await waitForStreaming(cluster, after.primary, others(after.primary), 90_000);
+  }));
 });
