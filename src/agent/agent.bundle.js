@@ -7524,6 +7524,7 @@ var SidecarAgent = class {
       this.log(`could not write the handover (${done.message}): the primary stops without one (run the failover job)`);
       return;
     }
+    await this.kube.podEvent(this.podName, "Normal", "HandingOver", plan3.reason, "postgres-cluster-agent");
     const deadline = this.env.monotonic() + HANDOVER_SECONDS;
     while (this.env.monotonic() < deadline) {
       await this.round();
@@ -7569,7 +7570,7 @@ var SidecarAgent = class {
       this.lastReason = plan3.reason;
     }
     for (const step of plan3.steps) {
-      if (!await this.carryOut(step)) break;
+      if (!await this.carryOut(step, plan3.reason)) break;
     }
   }
   async readRecord(started) {
@@ -7747,8 +7748,8 @@ ${text}
     this.othersLabeled = listed.value.filter((pod) => pod.name !== this.podName && pod.labels[this.config.roleLabel] === "primary").map((pod) => pod.name);
     return listed.value.map((pod) => pod.name).filter((name) => name !== this.podName).sort();
   }
-  /** Carries out one step; false ends the round. */
-  async carryOut(step) {
+  /** Carries out one step of a plan decided for `reason`; false ends the round. */
+  async carryOut(step, reason) {
     switch (step.do) {
       case "label":
         await this.label(step.role === "none" ? "" : step.role);
@@ -7756,15 +7757,21 @@ ${text}
       case "create-record":
         await this.createRecord(step.record);
         return true;
-      case "fence":
+      case "fence": {
+        const serving = this.server !== "not-serving";
         await this.fence();
+        if (serving) void this.kube.podEvent(this.podName, "Warning", "Fenced", reason, "postgres-cluster-agent");
         return true;
+      }
       case "report-checkpoint":
         return this.reportCheckpoint();
       case "write-record":
         return this.writeRecord(step.record, step.transition);
-      case "promote":
-        return this.promote(step.others);
+      case "promote": {
+        if (!await this.promote(step.others)) return false;
+        await this.kube.podEvent(this.podName, "Normal", "Promoted", reason, "postgres-cluster-agent");
+        return true;
+      }
       case "record-timeline":
         await this.recordTimeline();
         return true;
@@ -7853,6 +7860,7 @@ ${text}
     }
     this.switchoverRequest = void 0;
     if (plan3.kind === "refuse") await this.kube.podEvent(this.podName, "Warning", asked === "switchover" ? "SwitchoverRefused" : "FailoverRefused", reason, "postgres-cluster-agent");
+    if (plan3.kind === "hand-over") await this.kube.podEvent(this.podName, "Normal", "SwitchingOver", reason, "postgres-cluster-agent");
   }
   /**
    * A Compare-and-swap of the record read this round; the record and resourceVersion follow the API's answer.

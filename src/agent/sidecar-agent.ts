@@ -269,6 +269,7 @@ export class SidecarAgent {
       this.log(`could not write the handover (${done.message}): the primary stops without one (run the failover job)`);
       return;
     }
+    await this.kube.podEvent(this.podName, 'Normal', 'HandingOver', plan.reason, 'postgres-cluster-agent');
     const deadline = this.env.monotonic() + HANDOVER_SECONDS;
     while (this.env.monotonic() < deadline) {
       await this.round();
@@ -318,7 +319,7 @@ export class SidecarAgent {
       this.lastReason = plan.reason;
     }
     for (const step of plan.steps) {
-      if (!await this.carryOut(step)) break;
+      if (!await this.carryOut(step, plan.reason)) break;
     }
   }
 
@@ -512,15 +513,25 @@ export class SidecarAgent {
     return listed.value.map(pod => pod.name).filter(name => name !== this.podName).sort();
   }
 
-  /** Carries out one step; false ends the round. */
-  private async carryOut(step: SidecarStep): Promise<boolean> {
+  /** Carries out one step of a plan decided for `reason`; false ends the round. */
+  private async carryOut(step: SidecarStep, reason: string): Promise<boolean> {
     switch (step.do) {
       case 'label': await this.label(step.role === 'none' ? '' : step.role); return true;
       case 'create-record': await this.createRecord(step.record); return true;
-      case 'fence': await this.fence(); return true;
+      case 'fence': {
+        const serving = this.server !== 'not-serving';
+        await this.fence();
+        // Said once, when it stopped a server that served; not awaited: the API may be what it is cut off from.
+        if (serving) void this.kube.podEvent(this.podName, 'Warning', 'Fenced', reason, 'postgres-cluster-agent');
+        return true;
+      }
       case 'report-checkpoint': return this.reportCheckpoint();
       case 'write-record': return this.writeRecord(step.record, step.transition);
-      case 'promote': return this.promote(step.others);
+      case 'promote': {
+        if (!await this.promote(step.others)) return false;
+        await this.kube.podEvent(this.podName, 'Normal', 'Promoted', reason, 'postgres-cluster-agent');
+        return true;
+      }
       case 'record-timeline': await this.recordTimeline(); return true;
       case 'maintain-primary': await this.maintainPrimary(); return true;
       case 'apply-credentials': await this.applyCredentials(); return true;
@@ -601,6 +612,7 @@ export class SidecarAgent {
     }
     this.switchoverRequest = undefined;
     if (plan.kind === 'refuse') await this.kube.podEvent(this.podName, 'Warning', asked === 'switchover' ? 'SwitchoverRefused' : 'FailoverRefused', reason, 'postgres-cluster-agent');
+    if (plan.kind === 'hand-over') await this.kube.podEvent(this.podName, 'Normal', 'SwitchingOver', reason, 'postgres-cluster-agent');
   }
 
   /**

@@ -38,6 +38,8 @@ set -euo pipefail
 : "${FENCE_TIMEOUT_SECONDS:=60}"
 # How long replicas may take to write the WAL that was in flight when the primary was lost.
 : "${SETTLE_SECONDS:=5}"
+# How long replicas whose WAL receivers the job ended may take to show that they stream again (from a primary that serves).
+: "${RECONNECT_SECONDS:=3}"
 # How long a switchover target may take to receive the old primary's last WAL.
 : "${SWITCHOVER_TIMEOUT_SECONDS:=10}"
 # How long replicas may take to stream from the new primary before they are restarted.
@@ -65,6 +67,8 @@ LOG_NAME=failover
 # shellcheck source=SCRIPTDIR/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 refuse() { log "REFUSED: $*"; exit 1; }
+# The failover happened (the record names the new primary) but did not finish: what a person must look at. Exit 3.
+unfinished() { log "UNFINISHED: $*"; exit 3; }
 # A command that fails where nothing handles it stops this script (set -e): it says which, rather than exit in silence.
 set -E
 trap 'log "STOPPED: \"$BASH_COMMAND\" failed (exit code $?, line $LINENO)"' ERR
@@ -291,8 +295,11 @@ give_back() {
 # With the primary lost, replicas may still be writing WAL that was on its way: compare them once their WAL
 # receivers have let go of the lost primary and their positions stop moving. A receiver that no longer streams has
 # written all it received (its position counts what it wrote): when none streams, the positions are final.
+# A receiver that still streams then is ended (a partitioned node sends no reset, and kube-proxy keeps an established
+# connection); one that streams again after that has found a primary behind the write Service: the old one, alive and
+# not fenced. Promoting now would make two primaries and take commits the old one acknowledged: the job refuses.
 settle() {
-  local before deadline=$((SECONDS + SETTLE_SECONDS))
+  local before pod deadline=$((SECONDS + SETTLE_SECONDS))
   if [ -z "$(pods_with_receiver streaming)" ]; then return 0; fi
   before=$(describe)
   while (( SECONDS < deadline )); do
@@ -301,7 +308,17 @@ settle() {
     if [ "$(describe)" = "$before" ] && [ -z "$(pods_with_receiver streaming)" ]; then return 0; fi
     before=$(describe)
   done
-  log "replicas still receive after ${SETTLE_SECONDS}s ($(pods_with_receiver streaming)); comparing them as they are now"
+  log "replicas still receive after ${SETTLE_SECONDS}s ($(pods_with_receiver streaming)): ending their WAL receivers"
+  for pod in $(pods_with_receiver streaming); do on_node "$pod" reconnect > /dev/null 2>&1 || log "could not end the WAL receiver of $pod"; done
+  deadline=$((SECONDS + RECONNECT_SECONDS))
+  while (( SECONDS < deadline )); do
+    sleep 0.5
+    survey_pods "${PODS[@]}"
+    if [ -z "$(pods_with_receiver streaming)" ]; then return 0; fi
+  done
+  give_back_down "replicas stream again after their WAL receivers were ended ($(pods_with_receiver streaming)): a primary still serves" \
+    "behind the write Service, most likely $PREVIOUS, alive and not fenced; promoting now would make two primaries. Find out why it" \
+    "did not fence itself (its sidecar and heartbeat fence), stop it, and run the job again"
 }
 
 # The replicas that may be promoted: every healthy one; in synchronous mode, only members of the recorded
@@ -452,8 +469,9 @@ promote() {
   log "$TARGET is the primary in the leader record ($(record_describe))"
   until [ "$(role_label_of "$TARGET")" = primary ]; do
     if (( SECONDS >= deadline )); then
-      log "WARNING: $TARGET is not labeled $ROLE_LABEL=primary ${PROMOTE_TIMEOUT_SECONDS}s after the record named it: its sidecar promotes it when it can"
-      return 0
+      unfinished "$TARGET is the primary in the leader record but does not serve as one ${PROMOTE_TIMEOUT_SECONDS}s later: its sidecar" \
+        "promotes it when it can (kubectl logs $TARGET -c role-labeler says why not yet), and no other pod may be a primary meanwhile," \
+        "so writes wait for it. If it cannot start, run the job again with FAILOVER_TARGET set to a healthy replica"
     fi
     sleep 0.02
   done
@@ -488,10 +506,31 @@ wait_for_followers() {
     fi
     sleep 0.5
   done
-  for pod in "${lagging[@]}"; do
+  local -a restarted=("${lagging[@]}")
+  for pod in "${restarted[@]}"; do
     log "$pod does not stream timeline ${TIMELINE[$TARGET]} from $TARGET: restarting it so that its entrypoint rewinds it"
     on_node "$pod" restart > /dev/null 2>&1 || true
   done
+  # The replicas this job restarted (rewound by their entrypoints) or fenced, and every replica that answers, must stream
+  # the new timeline before the job is done. A pod that is down for another reason (a dead node) rejoins when it starts.
+  started=$SECONDS
+  while (( SECONDS - started < FOLLOW_TIMEOUT_SECONDS * 2 )); do
+    sleep 1
+    survey
+    lagging=()
+    for pod in "${PODS[@]}"; do
+      if [ "$pod" = "$TARGET" ]; then continue; fi
+      if [ "${ROLE[$pod]:-}" = replica ]; then
+        if [ "${RECEIVER[$pod]}" != streaming ] || [ "${TIMELINE[$pod]}" != "${TIMELINE[$TARGET]}" ]; then lagging+=("$pod"); fi
+      elif [[ " ${restarted[*]} ${FENCED[*]} " == *" $pod "* ]]; then
+        lagging+=("$pod")
+      fi
+    done
+    if (( ${#lagging[@]} == 0 )); then return 0; fi
+  done
+  unfinished "$TARGET is the primary and takes writes, but ${lagging[*]} do not stream from it $((FOLLOW_TIMEOUT_SECONDS * 3))s later" \
+    "($(describe)): kubectl logs <pod> -c postgres says what its entrypoint waits for; until they stream, the cluster has fewer" \
+    "replicas (in synchronous mode, writes may wait)"
 }
 
 # Nothing to do while the recorded primary serves and is the one asked for.

@@ -757,10 +757,14 @@ describe('fencing, promotion and switchover', () => {
     existing = ['pg-0', 'pg-1', 'pg-2'];
     await seedRecord('promoted', stable('pg-1', 2, 1));
     const b = agentOf('pg-1', { leaderRecord: 'promoted' });
+    const events = api.events().length;
     expect(await b.round(0)).toEqual([
       'the leader record names this pod as the primary: promoting it (epoch 2, stable, primary pg-1, timeline 1)',
       'role=primary (PostgreSQL is primary; epoch 2, stable, primary pg-1, timeline 1)',
     ]);
+    // The decision, for kubectl get events: a Normal Event on the pod, once.
+    expect(api.events().slice(events).map((e: any) => [e.type, e.reason, e.involvedObject.name, e.message])).toEqual([
+      ['Normal', 'Promoted', 'pg-1', 'the leader record names this pod as the primary: promoting it (epoch 2, stable, primary pg-1, timeline 1)']]);
     expect(observedRole(B)).toBe('primary');
     expect(labelOf('pg-1')).toBe('primary');
     expect(await slots(portB)).toEqual(['pg_0', 'pg_2']);
@@ -840,13 +844,20 @@ describe('fencing, promotion and switchover', () => {
     const status = await nodeStatus(a.config);
     expect(status).toMatch(new RegExp(`^primary [0-9A-F]+/[0-9A-F]+ none 3 ${control(A).checkpoint}$`));
     const described = 'epoch 4, stable, primary pg-1, timeline 3';
+    const events = api.events().length;
     expect(await a.round(0)).toEqual([`FENCING this primary: the leader record does not name this pod (${described})`]);
+    // A Warning Event on the pod says so (posted without waiting for the API: it may be what the pod is cut off from).
+    await eventually(async () => api.events().length > events);
+    expect(api.events().slice(events).map((e: any) => [e.type, e.reason, e.involvedObject.name, e.message])).toEqual([
+      ['Warning', 'Fenced', 'pg-0', `FENCING this primary: the leader record does not name this pod (${described})`]]);
     expect(labelOf('pg-0')).toBeUndefined();
     expect(fs.existsSync(path.join(A, 'standby.signal'))).toBe(true);
     expect(readPostmaster(A)).toBeUndefined();
     expect(control(A)).toMatchObject({ shutDown: true, timeline: 3 });
     expect(await a.round(1)).toEqual([`PostgreSQL is not serving: no role label (${described})`]);
     expect(await a.round(2)).toEqual([]);
+    // Once: a fenced server is not fenced (nor reported) again.
+    expect(api.events()).toHaveLength(events + 1);
     expect(await nodeStatus({ ...a.config, pgdata: path.join(scratch, 'nothing') })).toBe('empty 0/0 none 0 0/0');
   });
 });

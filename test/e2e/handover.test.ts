@@ -46,6 +46,10 @@ describe('a primary whose pod is deleted hands over first', () => {
     expect(Number(record.epoch)).toBe(before + 1);
     expect(await lostRows(writer, record.primary)).toEqual([]);
     expect(handedOverMs).toBeLessThan(10_000);
+    // For kubectl get events: the old primary said what it did, and the new one that it was promoted.
+    const events = cluster.events().map(e => [e.type, e.reason, e.involvedObject.name]);
+    expect(events).toContainEqual(['Normal', 'HandingOver', POD(0)]);
+    expect(events).toContainEqual(['Normal', 'Promoted', record.primary]);
     // The StatefulSet brings the pod back: a replica of the new primary.
     await waitForStreaming(cluster, record.primary, [POD(0), POD(1), POD(2)].filter(p => p !== record.primary), 90_000);
   }));
@@ -64,6 +68,8 @@ describe('a primary whose pod is deleted hands over first', () => {
     await writer.stop();
     expect(leader(cluster)).toMatchObject({ state: 'stable', primary: target, epoch: String(before + 1) });
     expect(cluster.lease('postgres-leader')!.metadata.annotations['switchover.postgres.cdk8s.io/target']).toBeUndefined();
+    expect(cluster.events().filter(e => e.reason === 'SwitchingOver').map(e => [e.type, e.involvedObject.name, e.message]))
+      .toContainEqual(['Normal', primary, expect.stringContaining(`switchover to ${target} requested on the record: handing the primary over to ${target}`)]);
     expect(await lostRows(writer, target)).toEqual([]);
     await waitForStreaming(cluster, target, [POD(0), POD(1), POD(2)].filter(p => p !== target), 90_000);
   }));

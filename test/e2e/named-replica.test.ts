@@ -32,8 +32,12 @@ describe('a replica the record names while its sidecar hangs', () => {
       const epoch = Number(leader(cluster).epoch) + 1;
       const patch = { metadata: { annotations: { 'postgres.cdk8s.io/primary': POD(1), 'postgres.cdk8s.io/epoch': String(epoch) } }, spec: { holderIdentity: POD(1) } };
       expect((await cluster.kubectl(['patch', 'lease', 'postgres-leader', '--type=merge', '-p', JSON.stringify(patch)])).code).toBe(0);
-      // Pod 0's sidecar fences it (the record no longer names it); pod 1's PostgreSQL crashes and restarts.
-      await waitFor('pod 0 fenced', async () => (await cluster.podSql(POD(0), 'SELECT pg_is_in_recovery()').catch(() => 'down')) !== 'f', 30_000, 200);
+      // Pod 0's sidecar fences it (the record no longer names it): once it is back, as a replica, its fast shutdown has
+      // finished, so its last WAL reached pod 1 (a walsender ends only when its standby has flushed all it sent).
+      // Waiting only until it stops answering would crash pod 1 while that WAL is on its way: then pod 1 forks its new
+      // timeline before the others' end, and they cannot follow it.
+      await waitFor('pod 0 fenced and back as a replica', async () => (await cluster.podSql(POD(0), 'SELECT pg_is_in_recovery()').catch(() => 'down')) === 't', 30_000, 200);
+      // Pod 1's PostgreSQL crashes and restarts.
       const mark = cluster.pod(POD(1)).logMark('postgres');
       process.kill(cluster.pod(POD(1)).container('postgres').process!.pid!, 'SIGKILL');
       await waitFor('pod 1\'s entrypoint to wait for its sidecar', () => cluster.pod(POD(1)).logSince(mark, 'postgres').includes('waiting for the role-labeler sidecar'), 30_000, 200);
