@@ -764,7 +764,8 @@ describe('fencing, promotion and switchover', () => {
     ]);
     // The decision, for kubectl get events: a Normal Event on the pod, once.
     expect(api.events().slice(events).map((e: any) => [e.type, e.reason, e.involvedObject.name, e.message])).toEqual([
-      ['Normal', 'Promoted', 'pg-1', 'the leader record names this pod as the primary: promoting it (epoch 2, stable, primary pg-1, timeline 1)']]);
+      ['Normal', 'Promoted', 'pg-1', 'the leader record names this pod as the primary: promoting it (epoch 2, stable, primary pg-1, timeline 1)'],
+    ]);
     expect(observedRole(B)).toBe('primary');
     expect(labelOf('pg-1')).toBe('primary');
     expect(await slots(portB)).toEqual(['pg_0', 'pg_2']);
@@ -849,7 +850,8 @@ describe('fencing, promotion and switchover', () => {
     // A Warning Event on the pod says so (posted without waiting for the API: it may be what the pod is cut off from).
     await eventually(async () => api.events().length > events);
     expect(api.events().slice(events).map((e: any) => [e.type, e.reason, e.involvedObject.name, e.message])).toEqual([
-      ['Warning', 'Fenced', 'pg-0', `FENCING this primary: the leader record does not name this pod (${described})`]]);
+      ['Warning', 'Fenced', 'pg-0', `FENCING this primary: the leader record does not name this pod (${described})`],
+    ]);
     expect(labelOf('pg-0')).toBeUndefined();
     expect(fs.existsSync(path.join(A, 'standby.signal'))).toBe(true);
     expect(readPostmaster(A)).toBeUndefined();
