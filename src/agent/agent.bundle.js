@@ -6205,6 +6205,13 @@ var LocalPostgres = class {
       return (await query(`SELECT ${STREAMED_A_SECOND_SQL} AS streamed`))[0].streamed;
     });
   }
+  /** The timeline a replica's WAL receiver asks for (the one its startup process is on); undefined without a receiver. */
+  async receiverTimeline() {
+    return this.session("reading the WAL receiver's timeline", async (query) => {
+      const rows = await query("SELECT received_tli AS timeline FROM pg_stat_wal_receiver WHERE received_tli > 0");
+      return rows.length === 0 ? void 0 : Number(rows[0].timeline);
+    });
+  }
   /** The WAL a replica has received or replayed, whichever is further (check_replica_wal's pos); undefined on a primary. */
   async receivePosition() {
     return this.session("reading the received WAL position", async (query) => {
@@ -6469,6 +6476,18 @@ function chooseFailoverTarget(facts) {
   const best = ranked[0];
   const warning = parseLsn(best.lsn) > parseLsn(target.lsn) ? `${best.pod} has more WAL than ${target.pod}; what only ${best.pod} has is lost, and ${best.pod} is rewound when it restarts` : void 0;
   return { kind: "promote", target: target.pod, reason: `promoting ${target.pod} (WAL ${target.lsn}) of ${candidates.map((c) => c.pod).join(" ")}`, warning };
+}
+function switchpointOf(history, timeline) {
+  for (const line of history.split("\n")) {
+    const [parent, switchpoint] = line.trim().split(/\s+/);
+    if (/^\d+$/.test(parent) && Number(parent) === timeline && parseLsn(switchpoint ?? "") !== void 0) return switchpoint;
+  }
+  return void 0;
+}
+function forkedBehind(history, timeline, position) {
+  const switchpoint = switchpointOf(history, timeline);
+  const at = parseLsn(position);
+  return switchpoint !== void 0 && at !== void 0 && at > parseLsn(switchpoint);
 }
 
 // src/agent/record.ts
@@ -8318,8 +8337,18 @@ ${text}
     const position = await this.attempt(() => this.pg.receivePosition());
     if (position === void 0 || position === null) return;
     const lacks = await primaryLacksWal(this.peerConnection(this.config.primaryHost, this.passwords, 3e3), position);
-    if (lacks !== true) return;
-    this.log(`not streaming for ${Math.floor(now - this.lastStreaming)}s, and the primary no longer has the WAL this replica needs (${position}): requesting a new clone`);
+    let why;
+    if (lacks === true) {
+      why = `the primary no longer has the WAL this replica needs (${position})`;
+    } else {
+      const timeline = await this.attempt(() => this.pg.receiverTimeline());
+      if (timeline === void 0 || timeline >= record.timeline) return;
+      const historyFile = path3.join(this.config.pgdata, "pg_wal", `${record.timeline.toString(16).toUpperCase().padStart(8, "0")}.history`);
+      const history = readIfExists(historyFile);
+      if (history === void 0 || !forkedBehind(history, timeline, position)) return;
+      why = `timeline ${record.timeline} of the primary forked off this replica's timeline ${timeline} at ${switchpointOf(history, timeline)}, before the WAL this replica has (${position}): it can never follow`;
+    }
+    this.log(`not streaming for ${Math.floor(now - this.lastStreaming)}s, and ${why}: requesting a new clone`);
     fs4.writeFileSync(path3.join(path3.dirname(this.config.pgdata), RECLONE_MARKER), "");
     await fastShutdown(this.config.pgdata, SHUTDOWN_TIMEOUT_MS);
     this.lastStreaming = this.env.monotonic();

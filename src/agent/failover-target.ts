@@ -154,3 +154,26 @@ export function chooseScaleDownTarget(candidates: readonly Candidate[], primary:
   }
   return { kind: 'promote', target: target.pod, reason: `the primary ${primary} goes away when scaling to ${scaleDownTo} pods: switching over to ${target.pod}`, warning: undefined };
 }
+
+/**
+ * Where a timeline history file (pg_wal/<timeline>.history: one `<parent timeline>\t<switchpoint>\t<reason>` line per
+ * ancestor) says `timeline` ended: the position at which its child forked off; undefined when it does not list it.
+ */
+export function switchpointOf(history: string, timeline: number): string | undefined {
+  for (const line of history.split('\n')) {
+    const [parent, switchpoint] = line.trim().split(/\s+/);
+    if (/^\d+$/.test(parent) && Number(parent) === timeline && parseLsn(switchpoint ?? '') !== undefined) return switchpoint;
+  }
+  return undefined;
+}
+
+/**
+ * A replica still on `timeline` that has replayed or received WAL up to `position` can never follow the recorded
+ * primary's newer timeline if that one forked off `timeline` before `position` (PostgreSQL: "new timeline forked off
+ * current database system timeline before current recovery point"): only a rewind or a new clone brings it back.
+ */
+export function forkedBehind(history: string, timeline: number, position: string): boolean {
+  const switchpoint = switchpointOf(history, timeline);
+  const at = parseLsn(position);
+  return switchpoint !== undefined && at !== undefined && at > parseLsn(switchpoint)!;
+}

@@ -449,6 +449,14 @@ export class LocalPostgres {
     });
   }
 
+  /** The timeline a replica's WAL receiver asks for (the one its startup process is on); undefined without a receiver. */
+  public async receiverTimeline(): Promise<number | undefined> {
+    return this.session('reading the WAL receiver\'s timeline', async query => {
+      const rows = await query('SELECT received_tli AS timeline FROM pg_stat_wal_receiver WHERE received_tli > 0');
+      return rows.length === 0 ? undefined : Number(rows[0].timeline);
+    });
+  }
+
   /** The WAL a replica has received or replayed, whichever is further (check_replica_wal's pos); undefined on a primary. */
   public async receivePosition(): Promise<string | undefined> {
     return this.session('reading the received WAL position', async query => {

@@ -10,7 +10,7 @@ import {
 } from './automatic-failover';
 import { SidecarConfig } from './config';
 import { changedSettings, reloadReport } from './configuration';
-import { Candidate } from './failover-target';
+import { Candidate, forkedBehind, switchpointOf } from './failover-target';
 import { decideHandover, decideRequestedSwitchover, Standby, SWITCHOVER_REQUEST } from './handover';
 import { followLease, KubeClient, LeasePatch } from './kube';
 import { NodeStatusFacts, statusLine } from './node-status';
@@ -1101,8 +1101,21 @@ export class SidecarAgent {
     const position = await this.attempt(() => this.pg.receivePosition());
     if (position === undefined || position === null) return;
     const lacks = await primaryLacksWal(this.peerConnection(this.config.primaryHost, this.passwords, 3_000), position);
-    if (lacks !== true) return;
-    this.log(`not streaming for ${Math.floor(now - this.lastStreaming)}s, and the primary no longer has the WAL this replica needs (${position}): requesting a new clone`);
+    let why: string;
+    if (lacks === true) {
+      why = `the primary no longer has the WAL this replica needs (${position})`;
+    } else {
+      // Or it is ahead of where the recorded primary's timeline forked off its own (the old primary's last WAL reached it
+      // but not the new primary): the history file its WAL receiver fetched says where.
+      const timeline = await this.attempt(() => this.pg.receiverTimeline());
+      if (timeline === undefined || timeline >= record.timeline) return;
+      const historyFile = path.join(this.config.pgdata, 'pg_wal', `${record.timeline.toString(16).toUpperCase().padStart(8, '0')}.history`);
+      const history = readIfExists(historyFile);
+      if (history === undefined || !forkedBehind(history, timeline, position)) return;
+      why = `timeline ${record.timeline} of the primary forked off this replica's timeline ${timeline} at ${switchpointOf(history, timeline)}, `
+        + `before the WAL this replica has (${position}): it can never follow`;
+    }
+    this.log(`not streaming for ${Math.floor(now - this.lastStreaming)}s, and ${why}: requesting a new clone`);
     fs.writeFileSync(path.join(path.dirname(this.config.pgdata), RECLONE_MARKER), '');
     await fastShutdown(this.config.pgdata, SHUTDOWN_TIMEOUT_MS);
     this.lastStreaming = this.env.monotonic();

@@ -71,7 +71,10 @@ export type SidecarStep =
   | { readonly do: 'apply-credentials' }
   /** follow_new_primary: once per epoch and timeline, wake a WAL receiver that does not stream that timeline. */
   | { readonly do: 'follow-new-primary'; readonly epoch: number; readonly timeline: number }
-  /** check_replica_wal: a replica not streaming for WAL_CHECK_SECONDS whose WAL the primary lost asks for a new clone. */
+  /**
+   * check_replica_wal: a replica not streaming for WAL_CHECK_SECONDS whose WAL the primary lost, or which is ahead of
+   * where the primary's timeline forked off its own, asks for a new clone.
+   */
   | { readonly do: 'check-replica-wal' }
   /**
    * Automatic failover: renew the lease (compare-and-swap of spec.renewTime, with the WAL position); a conflict ends the

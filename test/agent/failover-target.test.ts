@@ -1,4 +1,4 @@
-import { Candidate, chooseFailoverTarget, chooseScaleDownTarget, FailoverChoiceFacts, parseLsn, rankCandidates } from '../../src/agent/failover-target';
+import { Candidate, chooseFailoverTarget, chooseScaleDownTarget, FailoverChoiceFacts, forkedBehind, parseLsn, rankCandidates, switchpointOf } from '../../src/agent/failover-target';
 
 // GIVEN the job's survey of the pods (after fencing and settling); WHEN it chooses; THEN the target or the refusal.
 const r = (pod: string, lsn: string): Candidate => ({ pod, role: 'replica', lsn });
@@ -202,5 +202,32 @@ describe('chooseScaleDownTarget: where the primary goes before a scale-down', ()
     expect(chooseScaleDownTarget([{ ...pods[0], lsn: '?' }, pods[1], pods[2]], 'pg-2', 1)).toEqual({
       kind: 'refuse', reason: 'the primary pg-2 goes away when scaling to 1 pods, and no healthy replica stays to take over (pg-0=replica@? pg-1=replica@0/9 pg-2=primary@0/10)',
     });
+  });
+});
+
+describe('switchpointOf and forkedBehind: whether a replica is ahead of where a newer timeline forked off its own', () => {
+  // 00000003.history after two promotions: timeline 1 ended at 0/4024DD0, timeline 2 at 0/6000A8.
+  const history = '1\t0/4024DD0\tno recovery target specified\n\n2\t0/6000A8\tno recovery target specified\n';
+
+  test('reads the switchpoint of each ancestor; none for a timeline the file does not list, nor from a malformed line', () => {
+    expect(switchpointOf(history, 1)).toBe('0/4024DD0');
+    expect(switchpointOf(history, 2)).toBe('0/6000A8');
+    expect(switchpointOf(history, 3)).toBeUndefined();
+    expect(switchpointOf('', 1)).toBeUndefined();
+    expect(switchpointOf('1\tsoon\tx\n', 1)).toBeUndefined();
+    expect(switchpointOf('x1\t0/1\tx\n', 1)).toBeUndefined();
+    expect(switchpointOf('  1 0/10 reason with spaces', 1)).toBe('0/10');
+  });
+
+  test.each<[string, number, string, boolean]>([
+    ['WAL beyond the switchpoint on the old timeline: can never follow', 1, '0/4024E48', true],
+    ['exactly at the switchpoint: follows', 1, '0/4024DD0', false],
+    ['before it (catching up): follows', 1, '0/4000000', false],
+    ['positions compare as numbers (1/0 after 0/4024DD0)', 1, '1/0', true],
+    ['on the second timeline, beyond its switchpoint', 2, '0/6000B0', true],
+    ['a timeline the history does not list: not known to be behind', 5, '9/0', false],
+    ['a position that is not one: not known', 1, 'later', false],
+  ])('%s', (_, timeline, position, expected) => {
+    expect(forkedBehind(history, timeline, position)).toBe(expected);
   });
 });

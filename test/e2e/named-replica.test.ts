@@ -57,4 +57,33 @@ describe('a replica the record names while its sidecar hangs', () => {
     for (const pod of [POD(0), POD(1), POD(2)]) expect((await valuesOn(cluster, pod, 'writes')).length).toBe(100);
     expect((await cluster.sql('postgres-write', 'INSERT INTO writes VALUES (101)')).code).toBe(0);
   }));
+
+  test('replicas ahead of where the named replica\'s new timeline forked off theirs ask for a new clone, and follow it', () => step(cluster, async () => {
+    const old = leader(cluster);
+    const [named, other] = [POD(0), POD(1), POD(2)].filter(p => p !== old.primary);
+    await waitForStreaming(cluster, old.primary, [named, other], 90_000);
+    const rows = (await valuesOn(cluster, old.primary, 'writes')).length;
+    // The named replica misses the primary's last WAL (its network cut); the other receives it.
+    await cluster.cutOff(named, { api: false, network: true });
+    try {
+      expect((await cluster.sql('postgres-write', 'INSERT INTO writes SELECT generate_series(1001, 1100)')).code).toBe(0);
+      await waitFor(`the rows on ${other}`, async () => (await valuesOn(cluster, other, 'writes')).length === rows + 100, 20_000);
+      const patch = { metadata: { annotations: { 'postgres.cdk8s.io/primary': named, 'postgres.cdk8s.io/epoch': String(Number(old.epoch) + 1) } }, spec: { holderIdentity: named } };
+      expect((await cluster.kubectl(['patch', 'lease', 'postgres-leader', '--type=merge', '-p', JSON.stringify(patch)])).code).toBe(0);
+      await waitFor(`${named} promoted`, async () => (await cluster.podSql(named, 'SELECT pg_is_in_recovery()').catch(() => '')) === 'f', 30_000, 200);
+    } finally {
+      await cluster.reconnect(named);
+    }
+    const mark = cluster.pod(other).logMark('role-labeler');
+    // Both are ahead of the fork (their WAL has the 100 rows). The old primary, fenced, restarts and its entrypoint rewinds
+    // it; the other, a replica that never restarts, finds it cannot follow, asks for a new clone, and streams again.
+    // (Its WAL receiver reconnects every second and streams for an instant each time: a sample of pg_stat_replication
+    // may catch it "streaming".)
+    const reclone = /not streaming for \d+s, and timeline \d+ of the primary forked off this replica's timeline \d+ at \S+, before the WAL this replica has \(\S+\): it can never follow: requesting a new clone/;
+    await waitFor(`${other} asking for a new clone`, () => reclone.test(cluster.pod(other).logSince(mark, 'role-labeler')), 60_000, 500);
+    await waitForStreaming(cluster, named, [old.primary, other], 120_000);
+    expect(leader(cluster)).toMatchObject({ state: 'stable', primary: named });
+    // The rows only the old primary acknowledged are gone (asynchronous replication, and the record named a replica that lacked them).
+    for (const pod of [POD(0), POD(1), POD(2)]) expect((await valuesOn(cluster, pod, 'writes')).length).toBe(rows);
+  }));
 });
