@@ -1,5 +1,6 @@
 import { Testing } from 'cdk8s';
 import { PostgresConfig, PostgresConfigProps } from '../src';
+import { conflictingSettingsReason, unknownSettingReason } from '../src/private/postgres-settings';
 import { SETTINGS_CATALOGUE } from '../src/private/postgres-settings-catalogue';
 import { invalidValueReason, parseBool, parseInteger, parseReal, SettingType } from '../src/private/setting-value';
 
@@ -241,5 +242,83 @@ describe('the settings catalogue', () => {
       expect(new Set(names).size).toBe(names.length);
       expect(names).toEqual(expect.arrayContaining(['shared_buffers', 'work_mem', 'wal_level', 'max_connections']));
     }
+  });
+});
+
+describe('unknownSettingReason: a name the chosen major does not know', () => {
+  test.each<[string, number, string | undefined]>([
+    ['work_mem', 15, undefined],
+    ['WORK_MEM', 13, undefined],
+    ['myext.anything', 15, undefined],
+    ['stats_temp_directory', 14, undefined],
+    ['stats_temp_directory', 15, 'PostgreSQL 15 does not know "stats_temp_directory" (removed in 15): statistics live in shared memory since PostgreSQL 15; remove it'],
+    ['checkpoint_segments', 13, 'PostgreSQL 13 does not know "checkpoint_segments" (removed in 9.5): use max_wal_size'],
+    ['allow_alter_system', 17, undefined],
+    ['allow_alter_system', 16, 'PostgreSQL 16 does not know "allow_alter_system" (added in 17): remove it or use postgresVersion 17 or later'],
+    ['archive_library', 14, 'PostgreSQL 14 does not know "archive_library" (added in 15): remove it or use postgresVersion 15 or later'],
+    ['archive_library', 15, undefined],
+    ['extension_destdir', 17, undefined],
+    ['shared_bufers', 15, 'PostgreSQL 15 does not know "shared_bufers"; did you mean "shared_buffers"?'],
+    ['zzzzzzzzzzzzzzzzzzzzzzzzzzzz', 15, 'PostgreSQL 15 does not know "zzzzzzzzzzzzzzzzzzzzzzzzzzzz"'],
+  ])('%s on PostgreSQL %d: %s', (name, version, reason) => {
+    expect(unknownSettingReason(name, version)).toBe(reason);
+  });
+
+  test('a setting a major dropped without a hint of ours: "removed in" the major after its last, "remove it"', () => {
+    const dropped = SETTINGS_CATALOGUE.filter(row => row[2] < 17).map(row => row[0])
+      .filter(name => !SETTINGS_CATALOGUE.some(row => row[0] === name && row[2] === 17));
+    expect(dropped.length).toBeGreaterThan(0);
+    for (const name of dropped) {
+      const last = Math.max(...SETTINGS_CATALOGUE.filter(row => row[0] === name).map(row => row[2]));
+      expect(unknownSettingReason(name, last)).toBeUndefined();
+      expect(unknownSettingReason(name, last + 1)).toMatch(new RegExp(`^PostgreSQL ${last + 1} does not know "${name}" \\(removed in \\d+(\\.\\d+)?\\): `));
+    }
+  });
+
+  test('suggests the nearest known name only within a few edits, for short and long names alike', () => {
+    expect(unknownSettingReason('work_me', 15)).toBe('PostgreSQL 15 does not know "work_me"; did you mean "work_mem"?');
+    expect(unknownSettingReason('xwork_memx', 15)).toBe('PostgreSQL 15 does not know "xwork_memx"; did you mean "work_mem"?');
+    expect(unknownSettingReason('jitt', 15)).toBe('PostgreSQL 15 does not know "jitt"; did you mean "jit"?');
+    expect(unknownSettingReason('wxyz', 15)).toBe('PostgreSQL 15 does not know "wxyz"');
+    expect(unknownSettingReason('log_min_duration_statementxxxx', 15)).toBe(
+      'PostgreSQL 15 does not know "log_min_duration_statementxxxx"; did you mean "log_min_duration_statement"?');
+  });
+});
+
+describe('conflictingSettingsReason: settings PostgreSQL refuses together, each valid alone', () => {
+  const conflict = (settings: Record<string, string>, version = 15) => conflictingSettingsReason(new Map(Object.entries(settings)), version);
+
+  test.each<[Record<string, string>, number]>([
+    [{}, 122],
+    [{ max_connections: '262000' }, 262022],
+    [{ max_connections: '262121' }, 262143],
+    [{ max_connections: '262000', autovacuum_max_workers: '10', max_worker_processes: '20', max_wal_senders: '30' }, 262061],
+    [{ max_connections: 'lots' }, 122],
+    [{ max_connections: '0x100' }, 278],
+  ])('counts %j as %d backends, PostgreSQL\'s defaults for the others: within 262143', (settings, backends) => {
+    expect(backends).toBeLessThanOrEqual(262_143);
+    expect(conflict(settings)).toBeUndefined();
+  });
+
+  test('one backend more is refused, naming every count and the sum', () => {
+    expect(conflict({ max_connections: '262000', max_wal_senders: '133' })).toBe(
+      'PostgreSQL 15 refuses max_connections (262000) + autovacuum_max_workers (3) + max_worker_processes (8) + max_wal_senders (133) + 1 = 262145 '
+      + 'backends: at most 262143; lower one of them');
+    expect(conflict({ autovacuum_max_workers: '262100' }, 13)).toMatch(/^PostgreSQL 13 refuses .* = 262219 backends/);
+  });
+
+  test.each<[string, boolean]>([
+    ['on', true], ['ON', true], ['true', true], ['t', true], ['tr', true], ['yes', true], ['y', true], ['1', true],
+    ['off', false], ['of', false], ['false', false], ['f', false], ['no', false], ['n', false], ['0', false], ['', false], ['truex', false], ['2', false],
+  ])('log_statement_stats = %j with log_parser_stats on: refused is %s', (value, refused) => {
+    expect(conflict({ log_statement_stats: value, log_parser_stats: 'on' }) !== undefined).toBe(refused);
+    expect(conflict({ log_parser_stats: value, log_statement_stats: 'on' }) !== undefined).toBe(refused);
+  });
+
+  test('statement statistics alone, or stage statistics alone, are fine; the message names each stage that is on', () => {
+    expect(conflict({ log_statement_stats: 'on' })).toBeUndefined();
+    expect(conflict({ log_parser_stats: 'on', log_planner_stats: 'on', log_executor_stats: 'on' })).toBeUndefined();
+    expect(conflict({ log_statement_stats: 'on', log_planner_stats: 'on', log_executor_stats: 'yes', log_parser_stats: 'off' })).toBe(
+      'PostgreSQL 15 refuses log_statement_stats with log_planner_stats, log_executor_stats: statement statistics include every stage\'s; turn one off');
   });
 });

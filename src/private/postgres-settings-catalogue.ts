@@ -119,7 +119,7 @@ export const SETTINGS_CATALOGUE: readonly CatalogueRow[] = [
   ['event_source', 13, 17, 'string', 'restart'],
   ['event_triggers', 17, 17, 'bool'],
   ['exit_on_error', 13, 17, 'bool'],
-  ['extension_destdir', 15, 15, 'string'],
+  ['extension_destdir', 13, 17, 'string'],
   ['external_pid_file', 13, 17, 'string', 'restart'],
   ['extra_float_digits', 13, 17, 'integer', '', -15, 3],
   ['file_extend_method', 16, 17, 'enum', 'posix_fallocate,write_zeros', ''],

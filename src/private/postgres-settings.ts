@@ -142,7 +142,7 @@ export function conflictingSettingsReason(settings: ReadonlyMap<string, string>,
   const backends = counts.reduce((sum, [, n]) => sum + n, 1);
   if (backends > MAX_BACKENDS) {
     return `PostgreSQL ${version} refuses ${counts.map(([name, n]) => `${name} (${n})`).join(' + ')} + 1 = ${backends} backends: `
-      + `at most ${MAX_BACKENDS}; lower max_connections`;
+      + `at most ${MAX_BACKENDS}; lower one of them`;
   }
   const on = (name: string) => isTrue(settings.get(name) ?? '');
   const stages = STAGE_STATS.filter(on);

@@ -83,8 +83,9 @@ export function parseBool(value: string): boolean {
 /** guc.c parse_int: the value in the setting's base unit (rounded), or undefined when PostgreSQL refuses it. */
 export function parseInteger(value: string, baseUnit: string): number | undefined {
   // strtol with base 0 (decimal, 0x hex, 0 octal); at a '.' or 'e', or on overflow, strtod instead.
+  // (A long that overflows strtol is beyond 32 bits either way: strtod's reading of it is refused just the same.)
   let number = strtol(value);
-  if (number === undefined || /^[.eE]/.test(value.slice(number.end)) || number.overflow) number = strtod(value);
+  if (number === undefined || /^[.eE]/.test(value.slice(number.end))) number = strtod(value);
   if (number === undefined || number.overflow || Number.isNaN(number.value)) return undefined;
   const converted = withUnit(number.value, value.slice(number.end), baseUnit);
   if (converted === undefined) return undefined;
@@ -125,15 +126,15 @@ interface Parsed {
 
 const STRTOL = /^[ \t\n\v\f\r]*([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)/;
 
-/** C's strtol(value, &end, 0) on a 64-bit long; undefined when no digits were read. */
+/** C's strtol(value, &end, 0): decimal, 0x hex, 0 octal; undefined when no digits were read. */
 function strtol(value: string): Parsed | undefined {
   const match = STRTOL.exec(value);
   if (!match) return undefined;
   const digits = match[2];
-  const magnitude = /^0[xX]/.test(digits) ? BigInt(digits) : digits.length > 1 && digits.startsWith('0') ? BigInt(`0o${digits.slice(1)}`) : BigInt(digits);
-  const signed = match[1] === '-' ? -magnitude : magnitude;
-  const overflow = signed > 9223372036854775807n || signed < -9223372036854775808n;
-  return { value: Number(signed), end: match[0].length, overflow };
+  const octal = /^0[0-7]/.test(digits);
+  const magnitude = octal ? BigInt(`0o${digits.slice(1)}`) : BigInt(digits);
+  // In whole numbers, as C's long: "-0" is 0.
+  return { value: Number(match[1] === '-' ? -magnitude : magnitude), end: match[0].length, overflow: false };
 }
 
 const STRTOD = new RegExp('^[ \\t\\n\\v\\f\\r]*[+-]?(?:'
@@ -161,7 +162,7 @@ function strtod(value: string): Parsed | undefined {
     const [mantissa, exponent] = unsigned.slice(2).split('p');
     const [whole, fraction = ''] = mantissa.split('.');
     const digits = whole + fraction;
-    parsed = digits.split('').reduce((n, d) => n * 16 + parseInt(d, 16), 0) / 16 ** fraction.length * 2 ** Number(exponent ?? 0);
+    parsed = (digits === '' ? 0 : parseInt(digits, 16)) / 16 ** fraction.length * 2 ** Number(exponent ?? 0);
     zero = /^0*$/.test(digits);
   } else {
     parsed = Number(unsigned);

@@ -16,6 +16,7 @@ describe('confSettings: the settings of a postgresql.conf text', () => {
       "search_path = '\"$user\", public'",
       '   # indented comment = 1',
       "empty = ''",
+      "odd = it'",
     ].join('\n');
     expect([...confSettings(text)]).toEqual([
       ['listen_addresses', '*'],
@@ -27,6 +28,7 @@ describe('confSettings: the settings of a postgresql.conf text', () => {
       ['pg_stat_statements.max', '5000'],
       ['search_path', '"$user", public'],
       ['empty', ''],
+      ['odd', "it'"],
     ]);
   });
 
@@ -70,6 +72,13 @@ describe('reloadReport: what the agent says once PostgreSQL reloaded a changed c
   test('settings that waited for a restart before this change are named too', () => {
     expect(reloadReport([work], false, { pendingRestart: ['max_connections', 'shared_buffers'], errors: [] }).message).toBe(
       'the configuration changed: PostgreSQL reloaded it; in effect now: work_mem "4MB" -> "8MB"; also waiting for a restart: max_connections, shared_buffers');
+  });
+
+  test('a setting of this change that needs a restart is not named again among those that waited already', () => {
+    expect(reloadReport([work, buffers], false, { pendingRestart: ['max_connections', 'shared_buffers'], errors: [] }).message).toBe(
+      'the configuration changed: PostgreSQL reloaded it; in effect now: work_mem "4MB" -> "8MB"; '
+      + 'at the next restart (the StatefulSet rolls the pods when a setting that needs one changes: one switchover): shared_buffers "1GB" -> "2GB"; '
+      + 'also waiting for a restart: max_connections');
   });
 
   test('only comments changed: nothing changed, said so', () => {

@@ -33,6 +33,12 @@ const BUILT_WITH: { readonly [name: string]: ReadonlyArray<readonly [value: stri
   wal_compression: [['lz4', 15], ['zstd', 15]],
 };
 
+/**
+ * Settings of Debian's packages (apt.postgresql.org's too, which the official images install), which other builds lack:
+ * added, with PostgreSQL 15's description, to every major whose build here has not got them.
+ */
+const DEBIAN_ONLY = ['extension_destdir'];
+
 interface Row {
   readonly name: string;
   /** pg_settings.context: postmaster settings take effect only at a restart. */
@@ -114,6 +120,10 @@ function spec(row: Row): string {
 try {
   const majors = Object.keys(MAJORS).map(Number);
   const rows = new Map(majors.map(major => [major, catalogue(major)]));
+  for (const name of DEBIAN_ONLY) {
+    const debian = rows.get(15)!.find(row => row.name === name)!;
+    for (const major of majors) if (!rows.get(major)!.some(row => row.name === name)) rows.get(major)!.push(debian);
+  }
   // A setting that needs a restart is described as such: a run of majors of its own where that changed.
   const byMajor = new Map(majors.map(major => [major, new Map(rows.get(major)!.map(row => [row.name, `${spec(row)}${row.context === 'postmaster' ? ', \'restart\'' : ''}`]))]));
   const names = [...new Set([...byMajor.values()].flatMap(m => [...m.keys()]))].sort();
