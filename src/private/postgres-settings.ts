@@ -57,11 +57,6 @@ function settingType(row: CatalogueRow): SettingType {
   }
 }
 
-/** The majors that know a setting, lowest first. */
-function versionsKnowing(key: string): number[] {
-  return SUPPORTED_POSTGRES_VERSIONS.filter(v => BY_VERSION.get(v)!.has(key));
-}
-
 const KNOWN = new Set<string>([...SETTINGS_CATALOGUE.map(row => row[0]), ...Object.keys(REMOVED)]);
 
 /**
@@ -70,15 +65,14 @@ const KNOWN = new Set<string>([...SETTINGS_CATALOGUE.map(row => row[0]), ...Obje
  */
 export function unknownSettingReason(name: string, version: number): string | undefined {
   const key = name.toLowerCase();
-  if (key.includes('.') || BY_VERSION.get(version)?.has(key)) return undefined;
-  const knowing = versionsKnowing(key);
+  if (key.includes('.') || BY_VERSION.get(version)!.has(key)) return undefined;
+  // Every setting a supported major dropped has a hint here (a test checks it against the catalogue).
   const removal = REMOVED[key];
-  const last = knowing[knowing.length - 1];
-  if (removal || version > last) {
-    return `PostgreSQL ${version} does not know "${name}" (removed in ${removal?.removedIn ?? last + 1}): ${removal?.hint ?? 'remove it'}`;
-  }
-  if (knowing.length > 0 && version < knowing[0]) {
-    return `PostgreSQL ${version} does not know "${name}" (added in ${knowing[0]}): remove it or use postgresVersion ${knowing[0]} or later`;
+  if (removal) return `PostgreSQL ${version} does not know "${name}" (removed in ${removal.removedIn}): ${removal.hint}`;
+  // Known to another major, not removed: added after this one.
+  const since = SUPPORTED_POSTGRES_VERSIONS.find(v => BY_VERSION.get(v)!.has(key));
+  if (since !== undefined) {
+    return `PostgreSQL ${version} does not know "${name}" (added in ${since}): remove it or use postgresVersion ${since} or later`;
   }
   const near = closest(key);
   return `PostgreSQL ${version} does not know "${name}"${near ? `; did you mean "${near}"?` : ''}`;
@@ -89,7 +83,7 @@ export function unknownSettingReason(name: string, version: number): string | un
  * accepts it. Settings of extensions, and string settings, are accepted as they are.
  */
 export function invalidSettingValueReason(name: string, value: string, version: number): string | undefined {
-  const setting = BY_VERSION.get(version)?.get(name.toLowerCase());
+  const setting = BY_VERSION.get(version)!.get(name.toLowerCase());
   const reason = setting && invalidValueReason(setting, value);
   return reason && `PostgreSQL ${version} refuses "${name}" = "${value}": ${reason}`;
 }
@@ -98,7 +92,7 @@ function closest(name: string): string | undefined {
   let best: string | undefined;
   let bestDistance = Math.max(3, Math.floor(name.length / 4)) + 1;
   for (const candidate of KNOWN) {
-    const d = editDistance(name, candidate, bestDistance);
+    const d = editDistance(name, candidate);
     if (d < bestDistance) {
       best = candidate;
       bestDistance = d;
@@ -107,8 +101,7 @@ function closest(name: string): string | undefined {
   return best;
 }
 
-function editDistance(a: string, b: string, limit: number): number {
-  if (Math.abs(a.length - b.length) >= limit) return limit;
+function editDistance(a: string, b: string): number {
   let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const current = [i];

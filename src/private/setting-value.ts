@@ -14,8 +14,6 @@ const INT_MAX = 2147483647;
 const INT_MIN = -2147483648;
 /** The smallest normal double: glibc's strtod reports a smaller non-zero result as ERANGE, which PostgreSQL refuses. */
 const DBL_MIN = 2.2250738585072014e-308;
-/** Units are at most this long (guc.c MAX_UNIT_LEN). */
-const MAX_UNIT_LENGTH = 3;
 
 /** Bytes in each memory unit, milliseconds in each time unit, largest first (guc.c's conversion tables). */
 const MEMORY_UNITS: ReadonlyArray<readonly [string, number]> = [
@@ -106,8 +104,9 @@ function withUnit(value: number, rest: string, baseUnit: string): number | undef
   if (tail === '') return value;
   const base = BASE_UNITS[baseUnit];
   if (!base) return undefined;
-  const unit = /^[^ \t\n\v\f\r]*/.exec(tail)![0];
-  if (unit.length > MAX_UNIT_LENGTH || tail.slice(unit.length).replace(SPACE, '') !== '') return undefined;
+  // The unit, then only spaces (a unit longer than MAX_UNIT_LENGTH is in no table either).
+  const unit = tail.split(/[ \t\n\v\f\r]/)[0];
+  if (tail.slice(unit.length).replace(SPACE, '') !== '') return undefined;
   const table = base.table;
   const i = table.findIndex(([name]) => name === unit);
   if (i < 0) return undefined;
@@ -131,8 +130,7 @@ function strtol(value: string): Parsed | undefined {
   const match = STRTOL.exec(value);
   if (!match) return undefined;
   const digits = match[2];
-  const octal = /^0[0-7]/.test(digits);
-  const magnitude = octal ? BigInt(`0o${digits.slice(1)}`) : BigInt(digits);
+  const magnitude = /^0[0-7]/.test(digits) ? BigInt(`0o${digits}`) : BigInt(digits);
   // In whole numbers, as C's long: "-0" is 0.
   return { value: Number(match[1] === '-' ? -magnitude : magnitude), end: match[0].length, overflow: false };
 }
@@ -150,26 +148,34 @@ function strtod(value: string): Parsed | undefined {
   const text = match[0].replace(SPACE, '');
   const negative = text.startsWith('-');
   const unsigned = text.replace(/^[+-]/, '').toLowerCase();
-  let parsed: number;
-  let zero: boolean;
-  if (unsigned.startsWith('inf')) {
-    parsed = Infinity;
-    zero = false;
-  } else if (unsigned.startsWith('nan')) {
-    parsed = NaN;
-    zero = false;
-  } else if (unsigned.startsWith('0x')) {
-    const [mantissa, exponent] = unsigned.slice(2).split('p');
-    const [whole, fraction = ''] = mantissa.split('.');
-    const digits = whole + fraction;
-    parsed = (digits === '' ? 0 : parseInt(digits, 16)) / 16 ** fraction.length * 2 ** Number(exponent ?? 0);
-    zero = /^0*$/.test(digits);
-  } else {
-    parsed = Number(unsigned);
-    zero = /^[0.]*(e|$)/.test(unsigned);
+  if (unsigned.startsWith('0x')) {
+    const { value: parsed, inexactlyTiny } = hexFloat(unsigned.slice(2));
+    return { value: negative ? -parsed : parsed, end: match[0].length, overflow: inexactlyTiny };
   }
-  const overflow = (parsed === Infinity && !unsigned.startsWith('inf')) || (!zero && !Number.isNaN(parsed) && Math.abs(parsed) < DBL_MIN);
+  const parsed = unsigned.startsWith('inf') ? Infinity : Number(unsigned);
+  // glibc says ERANGE beyond the largest double, and for a result below the smallest normal one that is not exact: a
+  // decimal mantissa with a non-zero digit there never is (short of hundreds of digits).
+  const overflow = (parsed === Infinity && !unsigned.startsWith('inf')) || (/[1-9]/.test(unsigned.split('e')[0]) && Math.abs(parsed) < DBL_MIN);
   return { value: negative ? -parsed : parsed, end: match[0].length, overflow };
+}
+
+/**
+ * A hexadecimal floating-point number after its "0x" (hex digits, an optional point, an optional p exponent): its value,
+ * and whether it is below the smallest normal double and not a whole multiple of the smallest subnormal one (2^-1074),
+ * which glibc's strtod reports as ERANGE; an exact subnormal value is read without one.
+ */
+function hexFloat(text: string): { value: number; inexactlyTiny: boolean } {
+  const [digits, exponent] = text.split('p');
+  const [whole, fraction = ''] = digits.split('.');
+  let mantissa = BigInt(`0x${whole}${fraction}`);
+  let power = Number(exponent ?? 0) - 4 * fraction.length;
+  if (mantissa === 0n) return { value: 0, inexactlyTiny: false };
+  while (mantissa % 2n === 0n) {
+    mantissa /= 2n;
+    power++;
+  }
+  const value = Number(mantissa) * 2 ** power;
+  return { value, inexactlyTiny: value < DBL_MIN && power < -1074 };
 }
 
 /** C's rint: to the nearest integer, halves to even. */
