@@ -168,6 +168,7 @@ describe('a real setting', () => {
     ['2.2250738585072014e-308', '', 2.2250738585072014e-308],
     ['0x1p-1022', '', 2.2250738585072014e-308],
     ['0x1p-1074', '', 5e-324],
+    ['-0x1.8p1', '', -3],
     ['0x.8p-1030', '', 2 ** -1031],
   ])('reads %j as strtod does, in base unit %j: %d (a fraction of a unit rounds to the next smaller unit, where there is one)', (value, unit, expected) => {
     expect(parseReal(value, unit)).toBe(expected);
