@@ -1,7 +1,5 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { Testing } from 'cdk8s';
-import { PostgresConfig } from '../src';
 import { asPostgres, postgresScratchDir, writeAsPostgres } from './support/postgres';
 import { conflictingSettingsReason, invalidSettingValueReason } from '../src/private/postgres-settings';
 import { SETTINGS_CATALOGUE } from '../src/private/postgres-settings-catalogue';
@@ -102,19 +100,5 @@ describe('settings PostgreSQL 15 checks together', () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
-  });
-
-  test('names each count and the sum of backends, and the statistics that conflict', () => {
-    expect(conflictingSettingsReason(new Map([['max_connections', '262122']]), 15)).toBe(
-      'PostgreSQL 15 refuses max_connections (262122) + autovacuum_max_workers (3) + max_worker_processes (8) + max_wal_senders (10) + 1 '
-      + '= 262144 backends: at most 262143; lower one of them');
-    expect(conflictingSettingsReason(new Map([['log_statement_stats', 'on'], ['log_planner_stats', 'on'], ['log_executor_stats', 'yes']]), 16)).toBe(
-      'PostgreSQL 16 refuses log_statement_stats with log_planner_stats, log_executor_stats: statement statistics include every stage\'s; turn one off');
-    expect(conflictingSettingsReason(new Map([['max_connections', '100']]), 15)).toBeUndefined();
-  });
-
-  test('a cluster whose extraSettings count too many backends is refused at synth', () => {
-    expect(() => new PostgresConfig(Testing.chart(), 'Config', { maxConnections: 262_000, extraSettings: { max_worker_processes: '200' } }))
-      .toThrow(/PostgresConfig test\/Config: PostgreSQL 15 refuses max_connections \(262000\) \+ autovacuum_max_workers \(3\) \+ max_worker_processes \(200\) \+ max_wal_senders \(\d+\)/);
   });
 });

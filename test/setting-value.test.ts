@@ -246,6 +246,11 @@ describe('extraSettings', () => {
     expect(config({ postgresVersion: 17, extraSettings: { default_toast_compression: 'lz4' } })).not.toThrow();
   });
 
+  test('a cluster whose extraSettings count too many backends is refused at synth', () => {
+    expect(config({ maxConnections: 262_000, extraSettings: { max_worker_processes: '200' } }))
+      .toThrow(/PostgresConfig test\/Config: PostgreSQL 15 refuses max_connections \(262000\) \+ autovacuum_max_workers \(3\) \+ max_worker_processes \(200\) \+ max_wal_senders \(\d+\)/);
+  });
+
   test('names an unknown setting before its value, and a setting owned by a property before its value', () => {
     expect(config({ extraSettings: { shared_bufers: 'lots' } })).toThrow('does not know "shared_bufers"; did you mean "shared_buffers"?');
     expect(config({ extraSettings: { max_slot_wal_keep_size: 'lots' } })).toThrow('with the maxSlotWalKeepSize property');
