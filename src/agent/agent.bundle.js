@@ -7439,9 +7439,8 @@ var SidecarAgent = class {
   passwords;
   passfileWritten = "";
   credentialsApplied = "";
-  certificateSeen = "";
-  /** postgresql.conf and pg_hba.conf as this agent last read them (a change is reloaded). */
-  configurationSeen;
+  /** Files PostgreSQL reads again on a reload (the certificate, postgresql.conf, pg_hba.conf) as this agent last read them. */
+  filesSeen = /* @__PURE__ */ new Map();
   recordCopy = "";
   recordCopyWrittenAt = -Infinity;
   recordWanted = true;
@@ -8258,24 +8257,31 @@ ${text}
     }
     this.credentialsApplied = wanted;
   }
+  /**
+   * A file PostgreSQL reads again on a reload, as read now: when it differs from what this agent read last (not at the
+   * first read), `changed(before)` reloads; what was read is kept once that succeeds, so a failed reload is tried again.
+   */
+  async onChange(file, contents, changed) {
+    const before = this.filesSeen.get(file);
+    if (before !== void 0 && before !== contents && !await changed(before)) return;
+    this.filesSeen.set(file, contents);
+  }
+  async reloaded() {
+    return await this.attempt(async () => {
+      await this.pg.reload();
+      return true;
+    }) === true;
+  }
   /** A renewed certificate in the mounted Secret: PostgreSQL reads its certificate and key again on a reload. */
   async reloadRenewedCertificate() {
     if (this.config.tlsSecretDir === "") return;
-    let certificate;
-    try {
-      certificate = fs4.readFileSync(path3.join(this.config.tlsSecretDir, "tls.crt"), "utf8");
-    } catch {
-      return;
-    }
-    if (certificate === "") return;
-    if (this.certificateSeen !== "" && certificate !== this.certificateSeen) {
-      if (await this.attempt(async () => {
-        await this.pg.reload();
-        return true;
-      }) !== true) return;
+    const certificate = readIfExists(path3.join(this.config.tlsSecretDir, "tls.crt"));
+    if (certificate === void 0 || certificate === "") return;
+    await this.onChange("tls.crt", certificate, async () => {
+      if (!await this.reloaded()) return false;
       this.log(`the certificate in ${this.config.tlsSecretDir} changed (renewed): PostgreSQL reloaded it`);
-    }
-    this.certificateSeen = certificate;
+      return true;
+    });
   }
   /**
    * A changed configuration (the ConfigMap's postgresql.conf or pg_hba.conf, which the kubelet updates in the running
@@ -8286,24 +8292,21 @@ ${text}
     const read = (file) => readIfExists(path3.join(this.config.configDir, file));
     const [conf, hba] = [read("postgresql.conf"), read("pg_hba.conf")];
     if (conf === void 0 || hba === void 0) return;
-    const seen = this.configurationSeen;
-    if (seen !== void 0 && (conf !== seen.conf || hba !== seen.hba)) {
+    await this.onChange("configuration", `${conf}\0${hba}`, async (before) => {
       if (this.server === "not-serving") {
         this.log("the configuration changed while PostgreSQL does not serve: it reads the new one as it starts");
-      } else {
-        if (await this.attempt(async () => {
-          await this.pg.reload();
-          return true;
-        }) !== true) return;
-        await new Promise((resolve) => setTimeout(resolve, RELOAD_SETTLE_MS));
-        const outcome = await this.attempt(() => this.pg.reloadOutcome());
-        if (outcome === void 0) return;
-        const report = reloadReport(changedSettings(seen.conf, conf), hba !== seen.hba, outcome);
-        this.log(`${report.reason}: ${report.message}`);
-        await this.kube.podEvent(this.podName, report.type, report.reason, report.message, "postgres-cluster-agent");
+        return true;
       }
-    }
-    this.configurationSeen = { conf, hba };
+      if (!await this.reloaded()) return false;
+      await new Promise((resolve) => setTimeout(resolve, RELOAD_SETTLE_MS));
+      const outcome = await this.attempt(() => this.pg.reloadOutcome());
+      if (outcome === void 0) return false;
+      const [oldConf, oldHba] = before.split("\0");
+      const report = reloadReport(changedSettings(oldConf, conf), hba !== oldHba, outcome);
+      this.log(`${report.reason}: ${report.message}`);
+      await this.kube.podEvent(this.podName, report.type, report.reason, report.message, "postgres-cluster-agent");
+      return true;
+    });
   }
   /**
    * A new primary's timeline: a replica that does not stream on it yet is woken out of its wal_retrieve_retry_interval

@@ -154,9 +154,8 @@ export class SidecarAgent {
   private passwords: Passwords | undefined;
   private passfileWritten = '';
   private credentialsApplied = '';
-  private certificateSeen = '';
-  /** postgresql.conf and pg_hba.conf as this agent last read them (a change is reloaded). */
-  private configurationSeen: { readonly conf: string; readonly hba: string } | undefined;
+  /** Files PostgreSQL reads again on a reload (the certificate, postgresql.conf, pg_hba.conf) as this agent last read them. */
+  private readonly filesSeen = new Map<string, string>();
   private recordCopy = '';
   private recordCopyWrittenAt = -Infinity;
   private recordWanted = true;
@@ -1024,21 +1023,30 @@ export class SidecarAgent {
     this.credentialsApplied = wanted;
   }
 
+  /**
+   * A file PostgreSQL reads again on a reload, as read now: when it differs from what this agent read last (not at the
+   * first read), `changed(before)` reloads; what was read is kept once that succeeds, so a failed reload is tried again.
+   */
+  private async onChange(file: string, contents: string, changed: (before: string) => Promise<boolean>): Promise<void> {
+    const before = this.filesSeen.get(file);
+    if (before !== undefined && before !== contents && !await changed(before)) return;
+    this.filesSeen.set(file, contents);
+  }
+
+  private async reloaded(): Promise<boolean> {
+    return await this.attempt(async () => { await this.pg.reload(); return true; }) === true;
+  }
+
   /** A renewed certificate in the mounted Secret: PostgreSQL reads its certificate and key again on a reload. */
   private async reloadRenewedCertificate(): Promise<void> {
     if (this.config.tlsSecretDir === '') return;
-    let certificate: string;
-    try {
-      certificate = fs.readFileSync(path.join(this.config.tlsSecretDir, 'tls.crt'), 'utf8');
-    } catch {
-      return;
-    }
-    if (certificate === '') return;
-    if (this.certificateSeen !== '' && certificate !== this.certificateSeen) {
-      if (await this.attempt(async () => { await this.pg.reload(); return true; }) !== true) return;
+    const certificate = readIfExists(path.join(this.config.tlsSecretDir, 'tls.crt'));
+    if (certificate === undefined || certificate === '') return;
+    await this.onChange('tls.crt', certificate, async () => {
+      if (!await this.reloaded()) return false;
       this.log(`the certificate in ${this.config.tlsSecretDir} changed (renewed): PostgreSQL reloaded it`);
-    }
-    this.certificateSeen = certificate;
+      return true;
+    });
   }
 
   /**
@@ -1050,22 +1058,22 @@ export class SidecarAgent {
     const read = (file: string) => readIfExists(path.join(this.config.configDir, file));
     const [conf, hba] = [read('postgresql.conf'), read('pg_hba.conf')];
     if (conf === undefined || hba === undefined) return;
-    const seen = this.configurationSeen;
-    if (seen !== undefined && (conf !== seen.conf || hba !== seen.hba)) {
+    await this.onChange('configuration', `${conf}\0${hba}`, async before => {
       if (this.server === 'not-serving') {
         this.log('the configuration changed while PostgreSQL does not serve: it reads the new one as it starts');
-      } else {
-        if (await this.attempt(async () => { await this.pg.reload(); return true; }) !== true) return;
-        // Each server process reads the files again when the postmaster passes the signal on: this one's next query.
-        await new Promise(resolve => setTimeout(resolve, RELOAD_SETTLE_MS));
-        const outcome = await this.attempt(() => this.pg.reloadOutcome());
-        if (outcome === undefined) return;
-        const report = reloadReport(changedSettings(seen.conf, conf), hba !== seen.hba, outcome);
-        this.log(`${report.reason}: ${report.message}`);
-        await this.kube.podEvent(this.podName, report.type, report.reason, report.message, 'postgres-cluster-agent');
+        return true;
       }
-    }
-    this.configurationSeen = { conf, hba };
+      if (!await this.reloaded()) return false;
+      // Each server process reads the files again when the postmaster passes the signal on: this one's next query.
+      await new Promise(resolve => setTimeout(resolve, RELOAD_SETTLE_MS));
+      const outcome = await this.attempt(() => this.pg.reloadOutcome());
+      if (outcome === undefined) return false;
+      const [oldConf, oldHba] = before.split('\0');
+      const report = reloadReport(changedSettings(oldConf, conf), hba !== oldHba, outcome);
+      this.log(`${report.reason}: ${report.message}`);
+      await this.kube.podEvent(this.podName, report.type, report.reason, report.message, 'postgres-cluster-agent');
+      return true;
+    });
   }
 
   /**
