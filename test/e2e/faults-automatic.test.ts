@@ -1,6 +1,6 @@
 import { E2eCluster } from './harness/cluster';
 import { sleep, waitFor } from './harness/exec';
-import { leader, POD, random, runningPrimaries, streamingFrom, synthesizeToFile, valuesOn, Writer } from './support';
+import { leader, POD, random, runningPrimaries, stepClockFor, streamingFrom, synthesizeToFile, valuesOn, Writer } from './support';
 
 /**
  * The randomized fault test with automatic failover on: a seeded sequence of rounds, each drawing one fault, while a
@@ -11,6 +11,7 @@ import { leader, POD, random, runningPrimaries, streamingFrom, synthesizeToFile,
  * streaming from it) within CONVERGE_MS and still so a lease after the fault began, a write acknowledged after it, and, where the README promises it (the failsafe, a crash restarted in place, a
  * replica's fault), the primary and the epoch unchanged. FAULT_ROUNDS_AUTOMATIC (default 20) and FAULT_SEED (default:
  * random) set the run; a failure prints the seed and the rounds so far, and FAULT_SEED=<seed> replays the draws.
+ * FAULT_KINDS (e.g. freeze-pod,clock-step) draws from those only.
  */
 const ROUNDS = Number(process.env.FAULT_ROUNDS_AUTOMATIC ?? 20);
 const SEED = Number(process.env.FAULT_SEED ?? Math.floor(Math.random() * 2 ** 31));
@@ -30,13 +31,14 @@ const CONVERGE_MS = 90_000;
 const TAKEOVER_MS = (LEASE + 8) * 1000;
 const SWITCHOVER_REQUEST = 'switchover.postgres.cdk8s.io/target';
 
-// Per round: the longest fault (20 s), a takeover, the convergence bound, a write, the diagnostics of a failure.
-jest.setTimeout(TAKEOVER_MS + CONVERGE_MS + 90_000);
+// Per round: the longest fault (25 s), a takeover, the convergence bound, a write, the diagnostics of a failure.
+jest.setTimeout(TAKEOVER_MS + CONVERGE_MS + 95_000);
 
 type Fault = 'kill-primary' | 'kill-replica' | 'partition' | 'api-cut' | 'api-outage' | 'freeze-agent' | 'crash-postgres'
-| 'switchover-request' | 'switchover-job';
-const FAULTS: Fault[] = ['kill-primary', 'kill-replica', 'partition', 'api-cut', 'api-outage', 'freeze-agent', 'crash-postgres',
-  'switchover-request', 'switchover-job'];
+| 'switchover-request' | 'switchover-job' | 'freeze-pod' | 'clock-step';
+const ALL_FAULTS: Fault[] = ['kill-primary', 'kill-replica', 'partition', 'api-cut', 'api-outage', 'freeze-agent', 'crash-postgres',
+  'switchover-request', 'switchover-job', 'freeze-pod', 'clock-step'];
+const FAULTS = process.env.FAULT_KINDS ? ALL_FAULTS.filter(f => process.env.FAULT_KINDS!.split(',').includes(f)) : ALL_FAULTS;
 /** What a fault did, and what the README promises of the primary afterwards. */
 interface Injected {
   readonly what: string;
@@ -164,6 +166,33 @@ describe(`randomized faults with automatic failover, synchronous mode (FAULT_SEE
         const run = await cluster.runJob('postgres-failover', { FAILOVER_TARGET: target });
         if (run.code !== 0) throw new Error(`the switchover job to ${target} failed (exit ${run.code}):\n${run.stdout}`);
         return { what: `switchover job to ${target}: exit 0`, primary: target };
+      }
+      case 'freeze-pod': {
+        // The whole node stopped (every process, its network, its kubelet), then thawed: a frozen primary's lease
+        // lapses and a replica may take over meanwhile (its heartbeat fence stops it at the thaw); a frozen replica
+        // moves nothing.
+        const pod = pick(PODS);
+        const s = 15 + Math.floor(rand() * 11);
+        await cluster.freeze(pod);
+        try {
+          await sleep(s * 1000);
+        } finally {
+          await cluster.thaw(pod);
+        }
+        const now = leader(cluster);
+        const what = `froze ${pod}${pod === primary ? ' (primary)' : ''}'s whole pod for ${s}s (at the thaw: ${now.primary} epoch ${now.epoch})`;
+        return { what, primary: pod === primary ? 'any' : 'same' };
+      }
+      case 'clock-step': {
+        // README: leases and deadlines are timed on monotonic clocks, never compared across machines: a wall clock
+        // stepped either way moves nothing.
+        const pod = pick(PODS);
+        const step = pick([120, -120]);
+        const s = 10 + Math.floor(rand() * 11);
+        const seen = await stepClockFor(cluster, pod, step, s);
+        const what = `stepped ${pod}${pod === primary ? ' (primary)' : ''}'s wall clock by ${step}s for ${s}s `
+          + `(${seen})`;
+        return { what, primary: 'same' };
       }
     }
   }

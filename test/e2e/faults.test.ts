@@ -1,13 +1,13 @@
 import { E2eCluster } from './harness/cluster';
 import { sleep, waitFor } from './harness/exec';
-import { leader, POD, random, runningPrimaries, streamingFrom, synthesizeToFile, valuesOn, Writer } from './support';
+import { leader, POD, random, runningPrimaries, stepClockFor, streamingFrom, synthesizeToFile, valuesOn, Writer } from './support';
 
 /**
  * A randomized fault test: a seeded sequence of rounds, each drawing one fault, while a client commits
  * continuously in synchronous mode. After every round: never two write endpoints, no acknowledged row
  * lost, and the cluster converges (one primary, the one the record names, every replica streaming)
  * within a bound. FAULT_ROUNDS (default 10) and FAULT_SEED (default: random) set the run; a failure
- * prints the seed, and FAULT_SEED=<seed> replays it.
+ * prints the seed, and FAULT_SEED=<seed> replays it. FAULT_KINDS (e.g. freeze-pod,clock-step) draws from those only.
  */
 const ROUNDS = Number(process.env.FAULT_ROUNDS ?? 10);
 const SEED = Number(process.env.FAULT_SEED ?? Math.floor(Math.random() * 2 ** 31));
@@ -16,8 +16,13 @@ const CONVERGE_MS = 120_000;
 
 jest.setTimeout(ROUNDS * 200_000 + 120_000);
 
-type Fault = 'kill-primary' | 'kill-replica' | 'partition' | 'restart-all' | 'two-jobs' | 'kill-job' | 'switchover';
-const FAULTS: Fault[] = ['kill-primary', 'kill-replica', 'partition', 'restart-all', 'two-jobs', 'kill-job', 'switchover'];
+type Fault = 'kill-primary' | 'kill-replica' | 'partition' | 'restart-all' | 'two-jobs' | 'kill-job' | 'switchover' | 'freeze-pod'
+| 'clock-step';
+const ALL_FAULTS: Fault[] = ['kill-primary', 'kill-replica', 'partition', 'restart-all', 'two-jobs', 'kill-job', 'switchover', 'freeze-pod',
+  'clock-step'];
+const FAULTS = process.env.FAULT_KINDS ? ALL_FAULTS.filter(f => process.env.FAULT_KINDS!.split(',').includes(f)) : ALL_FAULTS;
+/** Faults after which the primary is the one before: no job runs, and no failover happens by itself. */
+const SAME_PRIMARY: readonly Fault[] = ['freeze-pod', 'clock-step'];
 
 describe(`randomized faults in synchronous mode (FAULT_SEED=${SEED}, ${ROUNDS} rounds)`, () => {
   let cluster: E2eCluster;
@@ -25,6 +30,8 @@ describe(`randomized faults in synchronous mode (FAULT_SEED=${SEED}, ${ROUNDS} r
   const rand = random(SEED);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(rand() * items.length)];
   const history: string[] = [];
+  /** The round's freeze of the primary: no write sent while it was frozen may be acknowledged before it thawed. */
+  const frozenPrimary: Array<{ from: number; to: number }> = [];
 
   beforeAll(async () => {
     cluster = await E2eCluster.start({ manifest: synthesizeToFile({ synchronousReplicas: 1 }) });
@@ -86,6 +93,29 @@ describe(`randomized faults in synchronous mode (FAULT_SEED=${SEED}, ${ROUNDS} r
         const run = await cluster.runJob('postgres-failover', { FAILOVER_TARGET: target });
         return `switchover to ${target}: job exit ${run.code}`;
       }
+      case 'freeze-pod': {
+        // Its whole node stopped (every process, its network, its kubelet), then thawed; no job runs meanwhile.
+        const pod = pick(PODS);
+        const seconds = 15 + Math.floor(rand() * 11);
+        await cluster.freeze(pod);
+        const from = Date.now();
+        try {
+          await sleep(seconds * 1000);
+        } finally {
+          await cluster.thaw(pod);
+        }
+        if (pod === primary) frozenPrimary.push({ from, to: Date.now() });
+        return `froze ${pod}${pod === primary ? ' (primary)' : ''}'s pod for ${seconds}s`;
+      }
+      case 'clock-step': {
+        // Only its wall clock moves; what it times runs on monotonic clocks, so nothing may come of it.
+        const pod = pick(PODS);
+        const step = pick([120, -120]);
+        const seconds = 10 + Math.floor(rand() * 11);
+        const seen = await stepClockFor(cluster, pod, step, seconds);
+        return `stepped ${pod}${pod === primary ? ' (primary)' : ''}'s wall clock by ${step}s for ${seconds}s `
+          + `(${seen})`;
+      }
     }
   }
 
@@ -117,6 +147,8 @@ describe(`randomized faults in synchronous mode (FAULT_SEED=${SEED}, ${ROUNDS} r
     test(`round ${round}`, async () => {
       const fault = pick(FAULTS);
       try {
+        const before = leader(cluster).primary;
+        frozenPrimary.splice(0);
         history.push(`${round}: ${await inject(fault)}`);
         const primary = await converge();
         await waitFor('a write after the round', () => writer.attempts.some(a => a.ok && a.startedAt > Date.now() - 5000), 30_000);
@@ -125,6 +157,9 @@ describe(`randomized faults in synchronous mode (FAULT_SEED=${SEED}, ${ROUNDS} r
         const rows = new Set(await valuesOn(cluster, primary, 'writes'));
         const lost = acknowledged.filter(v => !rows.has(v));
         expect({ lost, twoWriteEndpoints: cluster.writeServiceViolations }).toEqual({ lost: [], twoWriteEndpoints: [] });
+        if (SAME_PRIMARY.includes(fault)) expect(primary).toBe(before);
+        // Nobody takes over from a frozen primary: writes stop until it thaws.
+        for (const { from, to } of frozenPrimary) expect(writer.attempts.filter(a => a.ok && a.startedAt > from && a.at < to)).toEqual([]);
         history.push(`   converged: ${primary} is the primary; ${writer.acknowledged.length} rows acknowledged, none lost`);
       } catch (error) {
         const servers = await cluster.serverDiagnostics().catch(() => '');

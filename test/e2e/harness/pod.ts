@@ -37,6 +37,8 @@ interface User {
 type RestartPolicy = 'Always' | 'OnFailure' | 'Never';
 
 const SERVICE_ACCOUNT_PATH = '/var/run/secrets/kubernetes.io/serviceaccount';
+/** Debian's libfaketime (package libfaketime): each pod's wall clock, which E2eCluster.stepClock moves. */
+export const FAKETIME_LIBRARY = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
 /** The node lifecycle controller marks a silent node's pods not ready after node-monitor-grace-period. */
 export const NODE_MONITOR_GRACE_MS = 40_000;
 /** How often the kubelet tries again to start a container whose Secret is missing, or to set up a pod's secret volumes. */
@@ -81,6 +83,8 @@ export class Container {
   private attempts = 0;
   private readonly execs = new Set<ChildProcess>();
   private readonly probeTimers = new Map<string, NodeJS.Timeout>();
+  /** Counts stopProbes: a probe run that began before (its exec stopped with a frozen pod) counts for nothing. */
+  private probeGeneration = 0;
   private startedMarker?: string;
   private exited?: Promise<void>;
 
@@ -127,6 +131,7 @@ export class Container {
     const mounts = this.pod.mountsOf(this.spec, this.image);
     fs.writeFileSync(path.join(specDir, 'mounts'), mounts.map(m => `${m.source}\t${m.target}\t${m.readOnly ? 'ro' : 'rw'}\n`).join(''));
     fs.writeFileSync(path.join(specDir, 'env'), Object.entries(this.env).map(([k, v]) => `${k}=${v}\0`).join(''));
+    fs.writeFileSync(path.join(specDir, 'clock'), this.pod.clockEnv().map(v => `${v}\0`).join(''));
     const command = [...(this.spec.command ?? this.image.entrypoint ?? []), ...(this.spec.args ?? [])];
     fs.writeFileSync(path.join(specDir, 'command'), command.map(a => `${a}\0`).join(''));
     fs.writeFileSync(path.join(specDir, 'user'), `${this.user.uid} ${this.user.gid} ${this.user.groups}\n`);
@@ -206,7 +211,7 @@ export class Container {
     const args = [
       '-t', String(this.process!.pid), '-n', '-m', '--',
       'setpriv', `--reuid=${this.user.uid}`, `--regid=${this.user.gid}`, `--groups=${this.user.groups}`, '--no-new-privs', '--',
-      'env', '-i', '-C', '/', ...Object.entries(this.env).map(([k, v]) => `${k}=${v}`), ...command,
+      'env', '-i', '-C', '/', ...this.pod.clockEnv(), ...Object.entries(this.env).map(([k, v]) => `${k}=${v}`), ...CLOCK_SHIM_HOP, ...command,
     ];
     return new Promise(resolve => {
       const child = spawn('nsenter', args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -219,14 +224,21 @@ export class Container {
       child.once('close', (code, signal) => {
         clearTimeout(timer);
         this.execs.delete(child);
+        removeClockShimState(child.pid);
         resolve({ code: code ?? (signal === 'SIGKILL' ? 137 : 1), stdout, stderr });
       });
     });
   }
 
   public stopProbes(): void {
+    this.probeGeneration++;
     for (const timer of this.probeTimers.values()) clearTimeout(timer);
     this.probeTimers.clear();
+  }
+
+  /** The kubelet's probes again after its node was frozen (E2eCluster.freeze): from where they were, a new period each. */
+  public resumeProbes(): void {
+    if (this.running) this.runProbes();
   }
 
   /**
@@ -259,9 +271,13 @@ export class Container {
    * startup or liveness probe kill the container (restarted as after any exit), of the readiness probe make it unready.
    */
   private startProbes(): void {
+    this.started = !this.spec.startupProbe;
+    this.runProbes();
+  }
+
+  private runProbes(): void {
     const { startupProbe, readinessProbe, livenessProbe } = this.spec;
-    this.started = !startupProbe;
-    if (startupProbe) {
+    if (startupProbe && !this.started) {
       this.runProbe('startup', startupProbe, (ok, failing) => {
         if (ok) {
           this.started = true;
@@ -290,7 +306,8 @@ export class Container {
   private runProbe(kind: string, probe: any, onResult: (ok: boolean, failing: boolean) => boolean): void {
     if (!probe.exec) throw new Error(`container ${this.name}: only exec ${kind} probes are emulated`);
     const child = this.process;
-    const current = () => this.running && this.process === child;
+    const generation = this.probeGeneration;
+    const current = () => this.running && this.process === child && this.probeGeneration === generation;
     let failures = 0;
     const period = (probe.periodSeconds ?? 10) * 1000;
     const tick = async () => {
@@ -325,6 +342,7 @@ export class Container {
     for (const exec of this.execs) this.signalGroup(exec, 'SIGKILL');
     // The container's other processes (e.g. postgres's children) go with it.
     this.signalGroup(child, 'SIGKILL');
+    removeClockShimState(child.pid);
     const wasReady = this.ready;
     this.ready = false;
     if (wasReady) this.pod.host.onReadinessChange(this.pod);
@@ -366,6 +384,10 @@ export class Pod {
   public apiCutOff = false;
   /** Its network link is down: it reaches no peer, no Service, no client. */
   public networkCutOff = false;
+  /** Its node is frozen (E2eCluster.freeze): every process stopped, the kubelet's probes too. */
+  public frozen = false;
+  /** The offset of its node's wall clock (E2eCluster.stepClock), which every process of the pod reads through libfaketime. */
+  public readonly clockFile: string;
   private readonly createdAt = timestamp();
   private startTime?: string;
   private runs = 0;
@@ -398,6 +420,9 @@ export class Pod {
     // A new pod (a recreation has the same name) starts with new emptyDir volumes.
     fs.rmSync(path.join(this.dir, 'volumes'), { recursive: true, force: true });
     fs.mkdirSync(this.dir, { recursive: true });
+    // A new pod is on a node whose clock is right.
+    this.clockFile = path.join(this.dir, 'clock');
+    this.setClock(0);
     this.initContainers = ((template.spec.initContainers ?? []) as any[]).map(spec => new Container(this, spec, 'Never'));
     this.containers = (template.spec.containers as any[]).map(spec => new Container(this, spec, this.restartPolicy));
   }
@@ -466,9 +491,40 @@ export class Pod {
     this.settle();
   }
 
+  /**
+   * The environment that preloads libfaketime with this pod's clock file into a process: only the wall clock moves
+   * (CLOCK_MONOTONIC, /proc/uptime and timers do not, as with a real clock step); each process reads the file again
+   * at most once a second.
+   */
+  public clockEnv(): string[] {
+    return [`LD_PRELOAD=${FAKETIME_LIBRARY}`, `FAKETIME_TIMESTAMP_FILE=${this.clockFile}`, 'FAKETIME_CACHE_DURATION=1',
+      'FAKETIME_DONT_FAKE_MONOTONIC=1'];
+  }
+
+  /** Sets its node's wall clock `seconds` off the real one (replaced atomically: a reader never finds it empty). */
+  public setClock(seconds: number): void {
+    const temporary = `${this.clockFile}.new`;
+    fs.writeFileSync(temporary, `${seconds < 0 ? '' : '+'}${Math.round(seconds)}\n`, { mode: 0o644 });
+    fs.renameSync(temporary, this.clockFile);
+  }
+
+  /** Its node freezes: the kubelet's probes stop with it (the caller stops the processes). */
+  public freeze(): void {
+    this.frozen = true;
+    for (const c of [...this.initContainers, ...this.containers]) c.stopProbes();
+  }
+
+  /** Its node runs again: the probes of the running containers go on. */
+  public thaw(): void {
+    if (!this.frozen) return;
+    this.frozen = false;
+    if (this.phase === 'running') for (const c of [...this.initContainers, ...this.containers]) c.resumeProbes();
+  }
+
   /** Every process of the pod dies at once (SIGKILL) and stays dead; memory-backed volumes are lost with the node. */
   public async kill(pids: () => number[]): Promise<void> {
     this.phase = 'killed';
+    this.frozen = false;
     this.runs++;
     this.stopVolumeSync();
     this.memoryLost = true;
@@ -989,6 +1045,22 @@ interface SecretMount {
 function normalizePath(p: string): string {
   const normal = path.posix.normalize(p);
   return normal.length > 1 ? normal.replace(/\/$/, '') : normal;
+}
+
+/**
+ * Run between `env -i` and a command, with the pod's clockEnv. libfaketime 0.9.10 preloaded into a bash that is the
+ * first process of its tree leaves bash's own clock reads ($EPOCHREALTIME, $EPOCHSECONDS, printf %()T) unfaked: bash
+ * has its own getenv and setenv, which libfaketime calls while it sets up the state the tree shares (FAKETIME_SHARED,
+ * in /dev/shm). Set up by a first process that is not bash, it works in bash too: sh does it, then execs the command
+ * (the pid is kept).
+ */
+const CLOCK_SHIM_HOP = ['/bin/sh', '-c', 'exec "$@"', 'sh'];
+
+/** The shared state libfaketime's first process (the sh of CLOCK_SHIM_HOP, gone by exec) left in /dev/shm: removed once its tree has ended. */
+function removeClockShimState(pid: number | undefined): void {
+  if (pid === undefined) return;
+  fs.rmSync(`/dev/shm/faketime_shm_${pid}`, { force: true });
+  fs.rmSync(`/dev/shm/sem.faketime_sem_${pid}`, { force: true });
 }
 
 /** Kubernetes' timestamps: RFC 3339, whole seconds, UTC. */

@@ -46,8 +46,15 @@ done < "$spec/mounts"
 if $readonly_root; then mount -o remount,bind,ro /; fi
 mapfile -d '' -t environment < "$spec/env"
 mapfile -d '' -t command < "$spec/command"
+# The node's wall clock: the environment that preloads libfaketime with the pod's clock file (none: the real clock).
+# sh, not bash, must be the first process to load it (see CLOCK_SHIM_HOP in pod.ts); it execs the command.
+clock=()
+if [ -s "$spec/clock" ]; then
+  mapfile -d '' -t clock < "$spec/clock"
+  command=(/bin/sh -c 'exec "$@"' sh "${command[@]}")
+fi
 read -r uid gid groups < "$spec/user"
 cd /
 # The container is set up (mounts in place): `kubectl exec` may enter it from now on.
 : > "$spec/started"
-exec setpriv --reuid="$uid" --regid="$gid" --groups="$groups" --no-new-privs -- env -i "${environment[@]}" "${command[@]}"
+exec setpriv --reuid="$uid" --regid="$gid" --groups="$groups" --no-new-privs -- env -i "${clock[@]}" "${environment[@]}" "${command[@]}"

@@ -3,6 +3,12 @@
 // every new connection to one of the Service's current endpoints, read from
 // <state>/endpoints/<service> (a JSON list of "ip:port", or of a Unix socket's path) when the connection arrives. With no
 // endpoint the connection is reset, as kube-proxy rejects it. Established connections are kept.
+//
+// A dead or frozen node delivers nothing, but this proxy may hold what it already read from a pod's connections (in
+// its buffers, on their way to the other side). The harness asks, on <state>/service-proxy.sock, "cut <ip>\n" before
+// it kills or freezes the pod at <ip>, and waits for "cut <n>\n": the client side of each connection to that pod is
+// reset, with what it had not yet delivered; of each connection from that pod, nothing more reaches the other side,
+// which sees silence (it times out, as a dead peer's would).
 'use strict';
 const fs = require('fs');
 const net = require('net');
@@ -12,6 +18,8 @@ const [stateDir, ...services] = process.argv.slice(2);
 const turn = new Map();
 const log = fs.createWriteStream(path.join(stateDir, 'service-proxy.log'), { flags: 'a' });
 const note = (...words) => log.write(`${new Date().toISOString()} ${words.join(' ')}\n`);
+/** Every forwarded connection: its client and upstream sockets, and the addresses they are of. */
+const connections = new Set();
 
 function endpoints(service) {
   try {
@@ -19,6 +27,32 @@ function endpoints(service) {
   } catch {
     return [];
   }
+}
+
+/** Stops every connection to or from the pod at `ip` delivering anything more; how many it stopped. */
+function cut(ip) {
+  let count = 0;
+  for (const c of connections) {
+    if (c.upstreamHost === ip) {
+      c.cut = true;
+      c.upstream.unpipe(c.client);
+      c.client.resetAndDestroy();
+      c.upstream.destroy();
+    } else if (c.clientHost === ip) {
+      // The other side is alive: it hears nothing more, and what it sends is dropped, until it gives up.
+      c.cut = true;
+      c.client.unpipe(c.upstream);
+      c.upstream.unpipe(c.client);
+      c.upstream.resume();
+      c.client.destroy();
+    } else {
+      continue;
+    }
+    connections.delete(c);
+    count++;
+  }
+  note('cut', ip, `${count} connections`);
+  return count;
 }
 
 for (const spec of services) {
@@ -38,13 +72,33 @@ for (const spec of services) {
     note(service, from, '->', targets[n]);
     // An endpoint that is a path is a Unix socket: the API stand-in's, for the `kubernetes` Service.
     const upstream = targets[n].startsWith('/') ? net.connect(targets[n]) : net.connect(Number(targetPort), targetHost);
+    const c = { client, upstream, clientHost: client.remoteAddress, upstreamHost: targetHost, cut: false };
+    connections.add(c);
     upstream.on('connect', () => note(service, from, 'connected', targets[n]));
-    client.on('error', e => { note(service, from, 'client error', e.code); upstream.destroy(); });
-    upstream.on('error', e => { note(service, from, 'upstream error', e.code); client.destroy(); });
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => { note(service, from, 'upstream closed'); client.destroy(); });
+    client.on('error', e => { note(service, from, 'client error', e.code); if (!c.cut) upstream.destroy(); });
+    upstream.on('error', e => { note(service, from, 'upstream error', e.code); if (!c.cut) client.destroy(); });
+    client.on('close', () => { if (!c.cut) { connections.delete(c); upstream.destroy(); } });
+    upstream.on('close', () => { note(service, from, 'upstream closed'); connections.delete(c); if (!c.cut) client.destroy(); });
     client.pipe(upstream);
     upstream.pipe(client);
   });
   server.listen(Number(port), host, () => process.stdout.write(`listening ${service} ${address}\n`));
 }
+
+// The harness's requests: one line each, answered once done.
+const control = net.createServer(socket => {
+  let pending = '';
+  socket.on('data', chunk => {
+    pending += chunk;
+    let newline;
+    while ((newline = pending.indexOf('\n')) >= 0) {
+      const [command, ip] = pending.slice(0, newline).split(' ');
+      pending = pending.slice(newline + 1);
+      socket.write(command === 'cut' && ip ? `cut ${cut(ip)}\n` : `unknown request\n`);
+    }
+  });
+  socket.on('error', () => socket.destroy());
+});
+const controlPath = path.join(stateDir, 'service-proxy.sock');
+fs.rmSync(controlPath, { force: true });
+control.listen(controlPath, () => process.stdout.write('listening control\n'));
