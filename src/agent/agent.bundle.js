@@ -6096,10 +6096,15 @@ var LocalPostgres = class {
   }
   /**
    * Ends a replica's WAL receiver, if one runs: SIGTERM, as the pod shares one process namespace (pg_terminate_backend
-   * cannot: it is an auxiliary process). The startup process starts another, which connects anew.
+   * cannot: it is an auxiliary process). The startup process starts another, which connects anew. Found in
+   * pg_stat_activity, which lists it from its start: pg_stat_wal_receiver shows no row until it has connected, and one
+   * whose connection attempt hangs (a dead primary's address) is the one to end.
    */
   async endWalReceiver() {
-    const pid = await this.session("finding the WAL receiver", async (query) => (await query("SELECT pid FROM pg_stat_wal_receiver"))[0]?.pid);
+    const pid = await this.session(
+      "finding the WAL receiver",
+      async (query) => (await query("SELECT pid FROM pg_stat_activity WHERE backend_type = 'walreceiver'"))[0]?.pid
+    );
     if (typeof pid !== "number") return;
     try {
       process.kill(pid, "SIGTERM");
@@ -6978,8 +6983,8 @@ function decideSidecarStep(facts) {
     if (owesCheckpoint(facts.record.last, me)) steps.push({ do: "report-checkpoint" });
     const lease = facts.automaticFailover;
     const pastDeadline = lease !== void 0 && lease.secondsSinceRenewed >= lease.renewDeadlineSeconds;
-    if (facts.server === "primary" && lease !== void 0 && facts.failsafe === true && (pastDeadline || facts.secondsSinceRecordRead >= facts.isolationFenceSeconds)) {
-      return plan(`FAILSAFE: ${why}, but every other pod streams from this primary: it keeps serving (a replica takes over only from a primary that does not answer)`);
+    if (facts.server === "primary" && facts.failsafe && (pastDeadline || facts.secondsSinceRecordRead >= facts.isolationFenceSeconds)) {
+      return plan(`FAILSAFE: ${why}, but every other pod streams from this primary: it keeps serving (nobody takes over from a primary that its replicas still follow)`);
     }
     if (facts.server === "primary" && facts.secondsSinceRecordRead >= facts.isolationFenceSeconds) {
       return plan(`FENCING this primary: ${why} for ${facts.secondsSinceRecordRead}s (isolated from the API?)`, ...steps);
@@ -7027,7 +7032,7 @@ function decidePrimary(facts, record) {
     const lease = facts.automaticFailover;
     if (lease !== void 0) {
       const renewal = primaryRenewal(lease, record, true);
-      if (renewal.renew !== "no") steps.push({ do: "renew", fenceOnFailure: renewal.renew === "or-fence" && facts.failsafe !== true });
+      if (renewal.renew !== "no") steps.push({ do: "renew", fenceOnFailure: renewal.renew === "or-fence" && !facts.failsafe });
     } else if (facts.leaseShown) {
       steps.push({ do: "release-lease" });
     }
@@ -7391,6 +7396,9 @@ var LABEL_RESTORE_SECONDS = 0.9;
 var FAILSAFE_REPLY_MS = 1e3;
 var FAILSAFE_EVERY_MS = 500;
 var FAILSAFE_HOLDS_SECONDS = 2;
+var FAILSAFE_FENCE_SECONDS = 3;
+var FOLLOW_NUDGE_SECONDS = 3;
+var PEER_CONNECT_MS = 500;
 var RELOAD_SETTLE_MS = 200;
 var WAL_CHECK_EVERY_SECONDS = 3;
 var START_HOLD_SECONDS = 2;
@@ -7456,6 +7464,10 @@ var SidecarAgent = class {
   lastMaintained = -Infinity;
   goneAt = /* @__PURE__ */ new Map();
   followed = "";
+  /** When (monotonic) followNewPrimary last looked whether this replica streams on the record's timeline. */
+  followNudgedAt = -Infinity;
+  /** It did not: the nap ends in time for the next look (FOLLOW_NUDGE_SECONDS). */
+  following = false;
   lastStreaming;
   lastWalCheck = -Infinity;
   soon = false;
@@ -7498,6 +7510,8 @@ var SidecarAgent = class {
   primaryAnsweredAt = /* @__PURE__ */ new Map();
   /** When (monotonic) the failsafe last found every other pod replying (failsafeLoop). */
   failsafeHeldAt = -Infinity;
+  /** The heartbeat fence's deadline as last written (uptime, hundredths of a second); -Infinity: none. */
+  deadlineWritten = -Infinity;
   log(message) {
     this.env.log(message);
   }
@@ -7696,34 +7710,47 @@ ${text}
         answerSeconds: this.requestAnswerSeconds()
       },
       leaseShown: this.lease.renewTime !== void 0 || this.lease.leaseDurationSeconds !== void 0,
-      failsafe: this.config.automaticFailover.enabled ? this.env.monotonic() - this.failsafeHeldAt < FAILSAFE_HOLDS_SECONDS : void 0
+      failsafe: this.env.monotonic() - this.failsafeHeldAt < FAILSAFE_HOLDS_SECONDS
     };
   }
   /**
-   * Automatic failover's failsafe, apart from the rounds (whose calls to an API that does not answer take apiTimeoutSeconds
-   * each): twice a second, while this pod is the recorded primary, serves, and has not renewed for renewSeconds, it asks
-   * every other pod (as last listed) to reply to WAL written now. When all do, each of them reaches this primary, so none
-   * takes over (a candidate waits a lease after this primary last answered it): the heartbeat fence's deadline moves on,
-   * and the rounds do not fence. Once one stops replying, the deadline stays, and the fence comes within renewDeadlineSeconds.
+   * The failsafe, apart from the rounds (whose calls to an API that does not answer take apiTimeoutSeconds each): twice a
+   * second, while this pod is the recorded primary and serves, but has not confirmed it with the API for a while (with
+   * automatic failover, no renewal for halfway to the renew deadline; without, no read of the record for half the
+   * isolation fence), it asks every other pod (as last listed) to reply to WAL written now. When all do, each of them
+   * reaches this primary: none takes over (a candidate waits a lease after this primary last answered it), and a failover
+   * job refuses while they stream from it. The heartbeat fence's deadline moves on, and the rounds do not fence. Once one
+   * stops replying, the deadline stays, and the fence comes within renewDeadlineSeconds (with automatic failover) or
+   * FAILSAFE_FENCE_SECONDS (without).
    */
   async failsafeLoop(signal) {
-    const settings = this.config.automaticFailover;
-    while (settings.enabled && !signal.aborted) {
+    while (!signal.aborted) {
       await new Promise((resolve) => setTimeout(resolve, FAILSAFE_EVERY_MS));
-      const record = this.record;
-      const others = this.knownOthers;
-      if (record?.state !== "stable" || record.primary !== this.podName || others === void 0) continue;
-      const overdue = (settings.renewSeconds + settings.renewDeadlineSeconds) / 2;
-      if (this.env.monotonic() - this.renewedAt < overdue || observedRole(this.config.pgdata) !== "primary") continue;
-      const askedAt = this.env.monotonic();
-      const askedUptime = this.env.uptime();
-      const held = others.length === 0 || await this.attempt(() => this.pg.standbysAnswer(others, FAILSAFE_REPLY_MS)) === true;
-      if (!held || this.renewedAt >= askedAt || this.record?.state !== "stable" || this.record.primary !== this.podName) continue;
-      if (this.env.monotonic() - this.failsafeHeldAt >= FAILSAFE_HOLDS_SECONDS) {
-        this.log(`FAILSAFE: the lease cannot be renewed, but every other pod (${others.join(", ") || "none"}) streams from this primary and replies: it keeps serving (a replica takes over only from a primary that has not answered it for a lease)`);
-      }
-      this.failsafeHeldAt = askedAt;
+      await this.failsafeCheck();
+    }
+  }
+  /** One look of the failsafe (failsafeLoop). */
+  async failsafeCheck() {
+    const settings = this.config.automaticFailover;
+    const record = this.record;
+    const others = this.knownOthers;
+    if (record?.state !== "stable" || record.primary !== this.podName || others === void 0) return;
+    const confirmedAt = () => settings.enabled ? this.renewedAt : this.lastRead;
+    const overdue = settings.enabled ? (settings.renewSeconds + settings.renewDeadlineSeconds) / 2 : this.config.timing.isolationFenceSeconds / 2;
+    if (this.env.monotonic() - confirmedAt() < overdue || observedRole(this.config.pgdata) !== "primary") return;
+    const askedAt = this.env.monotonic();
+    const askedUptime = this.env.uptime();
+    const held = others.length === 0 || await this.attempt(() => this.pg.standbysAnswer(others, FAILSAFE_REPLY_MS)) === true;
+    if (!held || confirmedAt() >= askedAt || this.record?.state !== "stable" || this.record.primary !== this.podName) return;
+    if (this.env.monotonic() - this.failsafeHeldAt >= FAILSAFE_HOLDS_SECONDS) {
+      const why = settings.enabled ? "the lease cannot be renewed" : "the leader record cannot be read";
+      this.log(`FAILSAFE: ${why}, but every other pod (${others.join(", ") || "none"}) streams from this primary and replies: it keeps serving (nobody takes over from a primary that its replicas still follow)`);
+    }
+    this.failsafeHeldAt = askedAt;
+    if (settings.enabled) {
       this.writeDeadline(askedUptime);
+    } else if (Math.floor(askedUptime * 100) + FAILSAFE_FENCE_SECONDS * 100 > this.deadlineWritten) {
+      this.writeDeadline(askedUptime, FAILSAFE_FENCE_SECONDS);
     }
   }
   /** How long a primary may take to answer a failover request: twice the time after which it fences itself unconfirmed. */
@@ -7953,9 +7980,11 @@ ${text}
   writeDeadline(startedUptime, seconds = this.config.automaticFailover.renewDeadlineSeconds) {
     const file = this.config.automaticFailover.deadlineFile;
     try {
-      fs4.writeFileSync(`${file}.new`, `${Math.floor(startedUptime * 100) + seconds * 100}
+      const deadline = Math.floor(startedUptime * 100) + seconds * 100;
+      fs4.writeFileSync(`${file}.new`, `${deadline}
 `);
       fs4.renameSync(`${file}.new`, file);
+      this.deadlineWritten = deadline;
     } catch (error) {
       this.log(`could not write ${file} (${error.message}): the heartbeat fence stops this primary at the last deadline written`);
     }
@@ -7964,6 +7993,7 @@ ${text}
   removeDeadline() {
     try {
       fs4.rmSync(this.config.automaticFailover.deadlineFile, { force: true });
+      this.deadlineWritten = -Infinity;
     } catch (error) {
       this.log(`could not remove ${this.config.automaticFailover.deadlineFile} (${error.message})`);
     }
@@ -7992,7 +8022,7 @@ ${text}
     const passwords = this.passwords;
     const [self, ...answers] = await Promise.all([
       this.attempt(() => this.pg.status()),
-      ...others.map((pod) => peerStatus(this.peerConnection(`${pod}.${this.config.peerDomain}`, passwords, 1e3)))
+      ...others.map((pod) => peerStatus(this.peerConnection(`${pod}.${this.config.peerDomain}`, passwords, PEER_CONNECT_MS)))
     ]);
     if (answers[others.indexOf(record.primary)]?.role === "primary") this.primaryAnsweredAt.set(record.primary, this.env.monotonic());
     const peers = others.map((pod, i) => {
@@ -8313,14 +8343,20 @@ ${text}
    * wait (a reload wakes the startup process, which then connects at once), once per epoch and timeline. A WAL receiver
    * that still holds a connection to the old primary (a partitioned node sends no reset: it would wait for
    * wal_receiver_timeout, and a synchronous primary for it) is ended first: it reconnects through the write Service.
+   * While it still does not stream on that timeline, its WAL receiver is ended again every FOLLOW_NUDGE_SECONDS: one
+   * may have connected to the old primary's address before the write Service left it, and hang there.
    */
   async followNewPrimary(epoch, timeline) {
     const key = `${epoch}/${timeline}`;
-    if (key === this.followed) return;
+    const changed = key !== this.followed;
+    const now = this.env.monotonic();
+    if (!changed && now - this.followNudgedAt < FOLLOW_NUDGE_SECONDS) return;
     this.followed = key;
-    if (await this.attempt(() => this.pg.streamingOnTimeline(timeline)) !== false) return;
+    this.followNudgedAt = now;
+    this.following = await this.attempt(() => this.pg.streamingOnTimeline(timeline)) === false;
+    if (!this.following) return;
     await this.attempt(() => this.pg.endWalReceiver());
-    await this.attempt(() => this.pg.reload());
+    if (changed) await this.attempt(() => this.pg.reload());
   }
   /**
    * A replica that has not streamed for walCheckSeconds although the primary answers: if the primary no longer has the WAL
@@ -8421,7 +8457,8 @@ ${text}
    * Waits pollSeconds, or less: when the record changes (the watch), when the entrypoint asks for a start plan
    * (`<startPlanFile>.wanted`, which also rewrites the copy of the record: seen at once where the file system tells,
    * else within a tenth of a second), when PostgreSQL starts serving while it was not, when a held start request is due
-   * (START_HOLD_SECONDS), or 10 ms after a round that asked.
+   * (START_HOLD_SECONDS), when a replica that does not stream on the record's timeline is due another look
+   * (FOLLOW_NUDGE_SECONDS), or 10 ms after a round that asked.
    */
   nap(signal) {
     if (signal.aborted) return Promise.resolve();
@@ -8450,7 +8487,8 @@ ${text}
           if (postmaster?.ready === true && postmaster.alive) finish();
         }
       };
-      const timer = setTimeout(finish, Math.max(10, Math.min(this.config.timing.pollSeconds, this.dueInSeconds(), held) * 1e3));
+      const follow = this.following && this.server === "replica" ? this.followNudgedAt + FOLLOW_NUDGE_SECONDS - this.env.monotonic() : Infinity;
+      const timer = setTimeout(finish, Math.max(10, Math.min(this.config.timing.pollSeconds, this.dueInSeconds(), held, follow) * 1e3));
       const looking = setInterval(look, 100);
       try {
         const name = path3.basename(`${this.config.startPlanFile}.wanted`);

@@ -101,6 +101,23 @@ const FAILSAFE_REPLY_MS = 1_000;
 /** How often the failsafe asks, and how long its last answer counts for the rounds. */
 const FAILSAFE_EVERY_MS = 500;
 const FAILSAFE_HOLDS_SECONDS = 2;
+/**
+ * Without automatic failover, how far each answer of the failsafe moves the heartbeat fence's deadline: once a standby
+ * stops replying (the failover job ended its WAL receiver), the primary stops within this, before the job, which waits
+ * RECONNECT_SECONDS (5) for receivers to stream again, may promote.
+ */
+const FAILSAFE_FENCE_SECONDS = 3;
+/**
+ * How often a replica that does not stream on the record's timeline ends its WAL receiver again: one whose connection
+ * attempt hangs (a dead primary's address, whose packets go nowhere: the receiver's connect loop has no timeout) never
+ * gives up by itself.
+ */
+const FOLLOW_NUDGE_SECONDS = 3;
+/**
+ * How long a candidate waits for a peer's connection once the lease lapsed. A dead node's address answers nothing (no
+ * reset): the wait is part of every failover, and a pod on the same cluster network connects within milliseconds.
+ */
+const PEER_CONNECT_MS = 500;
 /** How long after pg_reload_conf() the agent asks what took effect: the postmaster passes the signal on to each process. */
 const RELOAD_SETTLE_MS = 200;
 /** A replica looks at its WAL receiver every few seconds, enough to notice walCheckSeconds without streaming. */
@@ -171,6 +188,10 @@ export class SidecarAgent {
   private lastMaintained = -Infinity;
   private readonly goneAt = new Map<string, string>();
   private followed = '';
+  /** When (monotonic) followNewPrimary last looked whether this replica streams on the record's timeline. */
+  private followNudgedAt = -Infinity;
+  /** It did not: the nap ends in time for the next look (FOLLOW_NUDGE_SECONDS). */
+  private following = false;
   private lastStreaming: number;
   private lastWalCheck = -Infinity;
   private soon = false;
@@ -213,6 +234,8 @@ export class SidecarAgent {
   private readonly primaryAnsweredAt = new Map<string, number>();
   /** When (monotonic) the failsafe last found every other pod replying (failsafeLoop). */
   private failsafeHeldAt = -Infinity;
+  /** The heartbeat fence's deadline as last written (uptime, hundredths of a second); -Infinity: none. */
+  private deadlineWritten = -Infinity;
 
   constructor(private readonly config: SidecarConfig, private readonly podName: string, private readonly kube: KubeClient,
     private readonly env: SidecarEnvironment) {
@@ -433,38 +456,54 @@ export class SidecarAgent {
         answerSeconds: this.requestAnswerSeconds(),
       },
       leaseShown: this.lease.renewTime !== undefined || this.lease.leaseDurationSeconds !== undefined,
-      failsafe: this.config.automaticFailover.enabled ? this.env.monotonic() - this.failsafeHeldAt < FAILSAFE_HOLDS_SECONDS : undefined,
+      failsafe: this.env.monotonic() - this.failsafeHeldAt < FAILSAFE_HOLDS_SECONDS,
     };
   }
 
   /**
-   * Automatic failover's failsafe, apart from the rounds (whose calls to an API that does not answer take apiTimeoutSeconds
-   * each): twice a second, while this pod is the recorded primary, serves, and has not renewed for renewSeconds, it asks
-   * every other pod (as last listed) to reply to WAL written now. When all do, each of them reaches this primary, so none
-   * takes over (a candidate waits a lease after this primary last answered it): the heartbeat fence's deadline moves on,
-   * and the rounds do not fence. Once one stops replying, the deadline stays, and the fence comes within renewDeadlineSeconds.
+   * The failsafe, apart from the rounds (whose calls to an API that does not answer take apiTimeoutSeconds each): twice a
+   * second, while this pod is the recorded primary and serves, but has not confirmed it with the API for a while (with
+   * automatic failover, no renewal for halfway to the renew deadline; without, no read of the record for half the
+   * isolation fence), it asks every other pod (as last listed) to reply to WAL written now. When all do, each of them
+   * reaches this primary: none takes over (a candidate waits a lease after this primary last answered it), and a failover
+   * job refuses while they stream from it. The heartbeat fence's deadline moves on, and the rounds do not fence. Once one
+   * stops replying, the deadline stays, and the fence comes within renewDeadlineSeconds (with automatic failover) or
+   * FAILSAFE_FENCE_SECONDS (without).
    */
   private async failsafeLoop(signal: AbortSignal): Promise<void> {
-    const settings = this.config.automaticFailover;
-    while (settings.enabled && !signal.aborted) {
+    while (!signal.aborted) {
       await new Promise(resolve => setTimeout(resolve, FAILSAFE_EVERY_MS));
-      const record = this.record;
-      const others = this.knownOthers;
-      if (record?.state !== 'stable' || record.primary !== this.podName || others === undefined) continue;
-      // Halfway from a renewal due to the deadline: a renewal merely late asks nothing.
-      const overdue = (settings.renewSeconds + settings.renewDeadlineSeconds) / 2;
-      if (this.env.monotonic() - this.renewedAt < overdue || observedRole(this.config.pgdata) !== 'primary') continue;
-      const askedAt = this.env.monotonic();
-      const askedUptime = this.env.uptime();
-      const held = others.length === 0 || await this.attempt(() => this.pg.standbysAnswer(others, FAILSAFE_REPLY_MS)) === true;
-      // A renewal, or another primary recorded, meanwhile: nothing to hold.
-      if (!held || this.renewedAt >= askedAt || this.record?.state !== 'stable' || this.record.primary !== this.podName) continue;
-      if (this.env.monotonic() - this.failsafeHeldAt >= FAILSAFE_HOLDS_SECONDS) {
-        this.log(`FAILSAFE: the lease cannot be renewed, but every other pod (${others.join(', ') || 'none'}) streams from this primary `
-          + 'and replies: it keeps serving (a replica takes over only from a primary that has not answered it for a lease)');
-      }
-      this.failsafeHeldAt = askedAt;
+      await this.failsafeCheck();
+    }
+  }
+
+  /** One look of the failsafe (failsafeLoop). */
+  public async failsafeCheck(): Promise<void> {
+    const settings = this.config.automaticFailover;
+    const record = this.record;
+    const others = this.knownOthers;
+    if (record?.state !== 'stable' || record.primary !== this.podName || others === undefined) return;
+    // Halfway from a renewal due to the deadline, or halfway to the isolation fence: a renewal or a read merely late
+    // asks nothing.
+    const confirmedAt = () => (settings.enabled ? this.renewedAt : this.lastRead);
+    const overdue = settings.enabled ? (settings.renewSeconds + settings.renewDeadlineSeconds) / 2 : this.config.timing.isolationFenceSeconds / 2;
+    if (this.env.monotonic() - confirmedAt() < overdue || observedRole(this.config.pgdata) !== 'primary') return;
+    const askedAt = this.env.monotonic();
+    const askedUptime = this.env.uptime();
+    const held = others.length === 0 || await this.attempt(() => this.pg.standbysAnswer(others, FAILSAFE_REPLY_MS)) === true;
+    // A renewal or a read, or another primary recorded, meanwhile: nothing to hold.
+    if (!held || confirmedAt() >= askedAt || this.record?.state !== 'stable' || this.record.primary !== this.podName) return;
+    if (this.env.monotonic() - this.failsafeHeldAt >= FAILSAFE_HOLDS_SECONDS) {
+      const why = settings.enabled ? 'the lease cannot be renewed' : 'the leader record cannot be read';
+      this.log(`FAILSAFE: ${why}, but every other pod (${others.join(', ') || 'none'}) streams from this primary `
+        + 'and replies: it keeps serving (nobody takes over from a primary that its replicas still follow)');
+    }
+    this.failsafeHeldAt = askedAt;
+    if (settings.enabled) {
       this.writeDeadline(askedUptime);
+    } else if (Math.floor(askedUptime * 100) + FAILSAFE_FENCE_SECONDS * 100 > this.deadlineWritten) {
+      // Never earlier than the last read's deadline: the failsafe only ever keeps a primary serving longer.
+      this.writeDeadline(askedUptime, FAILSAFE_FENCE_SECONDS);
     }
   }
 
@@ -695,8 +734,10 @@ export class SidecarAgent {
   private writeDeadline(startedUptime: number, seconds = this.config.automaticFailover.renewDeadlineSeconds): void {
     const file = this.config.automaticFailover.deadlineFile;
     try {
-      fs.writeFileSync(`${file}.new`, `${Math.floor(startedUptime * 100) + seconds * 100}\n`);
+      const deadline = Math.floor(startedUptime * 100) + seconds * 100;
+      fs.writeFileSync(`${file}.new`, `${deadline}\n`);
       fs.renameSync(`${file}.new`, file);
+      this.deadlineWritten = deadline;
     } catch (error) {
       this.log(`could not write ${file} (${(error as Error).message}): the heartbeat fence stops this primary at the last deadline written`);
     }
@@ -706,6 +747,7 @@ export class SidecarAgent {
   private removeDeadline(): void {
     try {
       fs.rmSync(this.config.automaticFailover.deadlineFile, { force: true });
+      this.deadlineWritten = -Infinity;
     } catch (error) {
       this.log(`could not remove ${this.config.automaticFailover.deadlineFile} (${(error as Error).message})`);
     }
@@ -736,7 +778,7 @@ export class SidecarAgent {
     const passwords = this.passwords;
     const [self, ...answers] = await Promise.all([
       this.attempt(() => this.pg.status()),
-      ...others.map(pod => peerStatus(this.peerConnection(`${pod}.${this.config.peerDomain}`, passwords, 1_000))),
+      ...others.map(pod => peerStatus(this.peerConnection(`${pod}.${this.config.peerDomain}`, passwords, PEER_CONNECT_MS))),
     ]);
     if (answers[others.indexOf(record.primary)]?.role === 'primary') this.primaryAnsweredAt.set(record.primary, this.env.monotonic());
     const peers: Candidate[] = others.map((pod, i) => {
@@ -1081,14 +1123,20 @@ export class SidecarAgent {
    * wait (a reload wakes the startup process, which then connects at once), once per epoch and timeline. A WAL receiver
    * that still holds a connection to the old primary (a partitioned node sends no reset: it would wait for
    * wal_receiver_timeout, and a synchronous primary for it) is ended first: it reconnects through the write Service.
+   * While it still does not stream on that timeline, its WAL receiver is ended again every FOLLOW_NUDGE_SECONDS: one
+   * may have connected to the old primary's address before the write Service left it, and hang there.
    */
   private async followNewPrimary(epoch: number, timeline: number): Promise<void> {
     const key = `${epoch}/${timeline}`;
-    if (key === this.followed) return;
+    const changed = key !== this.followed;
+    const now = this.env.monotonic();
+    if (!changed && now - this.followNudgedAt < FOLLOW_NUDGE_SECONDS) return;
     this.followed = key;
-    if (await this.attempt(() => this.pg.streamingOnTimeline(timeline)) !== false) return;
+    this.followNudgedAt = now;
+    this.following = await this.attempt(() => this.pg.streamingOnTimeline(timeline)) === false;
+    if (!this.following) return;
     await this.attempt(() => this.pg.endWalReceiver());
-    await this.attempt(() => this.pg.reload());
+    if (changed) await this.attempt(() => this.pg.reload());
   }
 
   /**
@@ -1204,7 +1252,8 @@ export class SidecarAgent {
    * Waits pollSeconds, or less: when the record changes (the watch), when the entrypoint asks for a start plan
    * (`<startPlanFile>.wanted`, which also rewrites the copy of the record: seen at once where the file system tells,
    * else within a tenth of a second), when PostgreSQL starts serving while it was not, when a held start request is due
-   * (START_HOLD_SECONDS), or 10 ms after a round that asked.
+   * (START_HOLD_SECONDS), when a replica that does not stream on the record's timeline is due another look
+   * (FOLLOW_NUDGE_SECONDS), or 10 ms after a round that asked.
    */
   private nap(signal: AbortSignal): Promise<void> {
     // Stopped while the round ran: no nap (its listener would never hear an abort that already happened).
@@ -1235,7 +1284,8 @@ export class SidecarAgent {
           if (postmaster?.ready === true && postmaster.alive) finish();
         }
       };
-      const timer = setTimeout(finish, Math.max(10, Math.min(this.config.timing.pollSeconds, this.dueInSeconds(), held) * 1000));
+      const follow = this.following && this.server === 'replica' ? this.followNudgedAt + FOLLOW_NUDGE_SECONDS - this.env.monotonic() : Infinity;
+      const timer = setTimeout(finish, Math.max(10, Math.min(this.config.timing.pollSeconds, this.dueInSeconds(), held, follow) * 1000));
       // A tenth of a second, as the entrypoint waits for its copy of the record and a new primary for its label.
       const looking = setInterval(look, 100);
       try {

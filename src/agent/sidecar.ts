@@ -44,10 +44,10 @@ export interface SidecarFacts {
   /** The Lease shows a lease (a renew time or a duration), which a primary without automatic failover removes. */
   readonly leaseShown: boolean;
   /**
-   * Automatic failover's failsafe (undefined when it is off): every other pod, as last listed, streamed from this primary
-   * and replied to WAL it wrote within the last seconds, so that none takes over; its heartbeat fence's deadline moved on.
+   * The failsafe: every other pod, as last listed, streamed from this primary and replied to WAL it wrote within the last
+   * seconds, so that none takes over and a failover job refuses; its heartbeat fence's deadline moved on.
    */
-  readonly failsafe: boolean | undefined;
+  readonly failsafe: boolean;
 }
 
 export type SidecarStep =
@@ -147,12 +147,11 @@ export function decideSidecarStep(facts: SidecarFacts): SidecarPlan {
     if (owesCheckpoint(facts.record.last, me)) steps.push({ do: 'report-checkpoint' });
     const lease = facts.automaticFailover;
     const pastDeadline = lease !== undefined && lease.secondsSinceRenewed >= lease.renewDeadlineSeconds;
-    // Only with automatic failover: there a replica takes over only from a primary that does not answer it; a failover job
-    // that cannot reach the old primary waits for its isolation fence instead.
-    if (facts.server === 'primary' && lease !== undefined && facts.failsafe === true
-      && (pastDeadline || facts.secondsSinceRecordRead >= facts.isolationFenceSeconds)) {
-      return plan(`FAILSAFE: ${why}, but every other pod streams from this primary: it keeps serving (a replica takes over only from a `
-        + 'primary that does not answer)');
+    // A replica takes over only from a primary that does not answer it, and a failover job refuses while the replicas
+    // stream from the old primary: one that all of them still follow may serve on, API or not.
+    if (facts.server === 'primary' && facts.failsafe && (pastDeadline || facts.secondsSinceRecordRead >= facts.isolationFenceSeconds)) {
+      return plan(`FAILSAFE: ${why}, but every other pod streams from this primary: it keeps serving (nobody takes over from a `
+        + 'primary that its replicas still follow)');
     }
     if (facts.server === 'primary' && facts.secondsSinceRecordRead >= facts.isolationFenceSeconds) {
       return plan(`FENCING this primary: ${why} for ${facts.secondsSinceRecordRead}s (isolated from the API?)`, ...steps);
@@ -202,7 +201,7 @@ function decidePrimary(facts: SidecarFacts, record: LeaderRecord | undefined): S
     if (lease !== undefined) {
       const renewal = primaryRenewal(lease, record, true);
       // Past the deadline, a renewal that fails fences, unless the failsafe holds (every other pod streams from this one).
-      if (renewal.renew !== 'no') steps.push({ do: 'renew', fenceOnFailure: renewal.renew === 'or-fence' && facts.failsafe !== true });
+      if (renewal.renew !== 'no') steps.push({ do: 'renew', fenceOnFailure: renewal.renew === 'or-fence' && !facts.failsafe });
     } else if (facts.leaseShown) {
       steps.push({ do: 'release-lease' });
     }

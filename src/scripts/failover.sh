@@ -39,7 +39,9 @@ set -euo pipefail
 # How long replicas may take to write the WAL that was in flight when the primary was lost.
 : "${SETTLE_SECONDS:=5}"
 # How long replicas whose WAL receivers the job ended may take to show that they stream again (from a primary that serves).
-: "${RECONNECT_SECONDS:=3}"
+# Longer than a primary in failsafe mode serves on once a replica stops replying to it (FAILSAFE_FENCE_SECONDS, 3, in
+# src/agent/sidecar-agent.ts): one whose replicas did not come back has stopped by then.
+: "${RECONNECT_SECONDS:=5}"
 # How long a switchover target may take to receive the old primary's last WAL.
 : "${SWITCHOVER_TIMEOUT_SECONDS:=10}"
 # How long replicas may take to stream from the new primary before they are restarted.
@@ -66,6 +68,10 @@ SYNC_SET=""
 LOG_NAME=failover
 # shellcheck source=SCRIPTDIR/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+# The node's monotonic clock (/proc/uptime) in hundredths of a second, into NOW, with builtins only. Never wall time:
+# bash's SECONDS follows the wall clock, so a clock stepped forward would end a wait early (the settle, the fence timeout).
+now() { local up _; read -r up _ < /proc/uptime; NOW=$((10#${up/./})); }
+NOW=0
 refuse() { log "REFUSED: $*"; exit 1; }
 # The failover happened (the record names the new primary) but did not finish: what a person must look at. Exit 3.
 unfinished() { log "UNFINISHED: $*"; exit 3; }
@@ -210,9 +216,9 @@ fence() {
   # Through the sidecar, which shares the pod's processes and data and outlives PostgreSQL's container: it
   # reports the shutdown checkpoint at once. The postgres container's own exec would end with it.
   state=$("$KUBECTL" exec "$pod" -c "$SIDECAR_CONTAINER" -- node "$AGENT" fence "$AGENT_CONFIG" 2> /dev/null | tail -n 1) || true
-  deadline=$((SECONDS + FENCE_TIMEOUT_SECONDS))
+  now; deadline=$((NOW + FENCE_TIMEOUT_SECONDS * 100))
   while ! fenced_state "$state"; do
-    if (( SECONDS >= deadline )); then return 1; fi
+    if now; (( NOW >= deadline )); then return 1; fi
     sleep 0.1
     state=$("$KUBECTL" exec "$pod" -c "$SIDECAR_CONTAINER" -- node "$AGENT" status "$AGENT_CONFIG" 2> /dev/null) || state=$(node_state "$pod")
   done
@@ -238,7 +244,7 @@ switchover() {
 # FENCE_TIMEOUT_SECONDS, then the target named as the primary within SWITCHOVER_TIMEOUT_SECONDS; else gives it back.
 SWITCH_JOB=""
 await_switchover() {
-  local fence_deadline=$((SECONDS + FENCE_TIMEOUT_SECONDS)) take_deadline="" announced=""
+  now; local fence_deadline=$((NOW + FENCE_TIMEOUT_SECONDS * 100)) take_deadline="" announced=""
   while true; do
     if record_read; then
       [ "${R[found]}" = yes ] || refuse "the leader record was deleted while this job worked"
@@ -252,13 +258,13 @@ await_switchover() {
       if [ -n "${R[checkpoint]}" ] && [ -z "$announced" ]; then
         log "$PREVIOUS is fenced: its shutdown checkpoint is ${R[checkpoint]}"
         announced=${R[checkpoint]}
-        take_deadline=$((SECONDS + SWITCHOVER_TIMEOUT_SECONDS))
+        now; take_deadline=$((NOW + SWITCHOVER_TIMEOUT_SECONDS * 100))
       fi
     fi
-    if [ -z "$take_deadline" ] && (( SECONDS >= fence_deadline )); then
+    if [ -z "$take_deadline" ] && now && (( NOW >= fence_deadline )); then
       give_back "$PREVIOUS did not record a shutdown checkpoint within ${FENCE_TIMEOUT_SECONDS}s (it may be cut off from the API," \
         "or not shut down cleanly)"
-    elif [ -n "$take_deadline" ] && (( SECONDS >= take_deadline )); then
+    elif [ -n "$take_deadline" ] && now && (( NOW >= take_deadline )); then
       give_back "switchover to $TARGET: it had not received the old primary's shutdown checkpoint $announced after" \
         "${SWITCHOVER_TIMEOUT_SECONDS}s; promoting it would lose commits"
     fi
@@ -282,9 +288,9 @@ give_back() {
     refuse "cannot update the leader record: $RECORD_ERROR"
   fi
   log "the leader record names $PREVIOUS again ($(record_describe))"
-  deadline=$((SECONDS + FENCE_TIMEOUT_SECONDS))
+  now; deadline=$((NOW + FENCE_TIMEOUT_SECONDS * 100))
   until [ "$(role_label_of "$PREVIOUS")" = primary ]; do
-    if (( SECONDS >= deadline )); then
+    if now; (( NOW >= deadline )); then
       refuse "$reason; the leader record names $PREVIOUS again, which is not serving yet: its sidecar and entrypoint make it the primary"
     fi
     sleep 0.1
@@ -299,10 +305,10 @@ give_back() {
 # connection); one that streams again after that has found a primary behind the write Service: the old one, alive and
 # not fenced. Promoting now would make two primaries and take commits the old one acknowledged: the job refuses.
 settle() {
-  local before pod deadline=$((SECONDS + SETTLE_SECONDS))
+  now; local before pod deadline=$((NOW + SETTLE_SECONDS * 100))
   if [ -z "$(pods_with_receiver streaming)" ]; then return 0; fi
   before=$(describe)
-  while (( SECONDS < deadline )); do
+  while now; (( NOW < deadline )); do
     sleep 0.2
     survey_pods "${PODS[@]}"
     if [ "$(describe)" = "$before" ] && [ -z "$(pods_with_receiver streaming)" ]; then return 0; fi
@@ -310,8 +316,8 @@ settle() {
   done
   log "replicas still receive after ${SETTLE_SECONDS}s ($(pods_with_receiver streaming)): ending their WAL receivers"
   for pod in $(pods_with_receiver streaming); do on_node "$pod" reconnect > /dev/null 2>&1 || log "could not end the WAL receiver of $pod"; done
-  deadline=$((SECONDS + RECONNECT_SECONDS))
-  while (( SECONDS < deadline )); do
+  now; deadline=$((NOW + RECONNECT_SECONDS * 100))
+  while now; (( NOW < deadline )); do
     sleep 0.5
     survey_pods "${PODS[@]}"
     if [ -z "$(pods_with_receiver streaming)" ]; then return 0; fi
@@ -456,7 +462,7 @@ promote() {
     "$KUBECTL" label pod "$PREVIOUS" "$ROLE_LABEL-" > /dev/null 2>&1 || log "could not remove the $ROLE_LABEL label of $PREVIOUS"
   fi
   for pod in "${PODS[@]}"; do if [ "$pod" != "$TARGET" ]; then others+=("$pod"); fi; done
-  local sync="" deadline=$((SECONDS + PROMOTE_TIMEOUT_SECONDS))
+  now; local sync="" deadline=$((NOW + PROMOTE_TIMEOUT_SECONDS * 100))
   if (( SYNC_REPLICAS > 0 )); then sync=$(printf '%s\n' "${others[@]}" | sort | paste -sd, -); fi
   # No other pod may be a primary now (each was fenced, or its sidecar fences it): naming the target in the record
   # is what promotes it. Its sidecar, which watches the record, promotes it at once and labels it; its entrypoint
@@ -468,7 +474,7 @@ promote() {
   update_record state=stable "primary=$TARGET" "sync=$sync" target= previous= job= checkpoint=
   log "$TARGET is the primary in the leader record ($(record_describe))"
   until [ "$(role_label_of "$TARGET")" = primary ]; do
-    if (( SECONDS >= deadline )); then
+    if now; (( NOW >= deadline )); then
       unfinished "$TARGET is the primary in the leader record but does not serve as one ${PROMOTE_TIMEOUT_SECONDS}s later: its sidecar" \
         "promotes it when it can (kubectl logs $TARGET -c role-labeler says why not yet), and no other pod may be a primary meanwhile," \
         "so writes wait for it. If it cannot start, run the job again with FAILOVER_TARGET set to a healthy replica"
@@ -482,7 +488,7 @@ promote() {
 # connect again every few seconds; a replica that still cannot (it replayed WAL the new primary never had) is
 # restarted, and its entrypoint rewinds it.
 wait_for_followers() {
-  local pod started=$SECONDS next_nudge=$((SECONDS + 3))
+  now; local pod started=$NOW next_nudge=$((NOW + 300))
   local -a lagging restarting
   while true; do
     survey
@@ -496,13 +502,13 @@ wait_for_followers() {
       case "${ROLE[$pod]:-}" in down | starting | empty) restarting+=("$pod") ;; esac
     done
     if (( ${#lagging[@]} == 0 && ${#restarting[@]} == 0 )); then return 0; fi
-    if (( SECONDS - started >= FOLLOW_TIMEOUT_SECONDS )); then break; fi
-    if (( SECONDS >= next_nudge )); then
+    if now; (( NOW - started >= FOLLOW_TIMEOUT_SECONDS * 100 )); then break; fi
+    if now; (( NOW >= next_nudge )); then
       for pod in "${lagging[@]}"; do
         log "$pod does not stream timeline ${TIMELINE[$TARGET]} yet (receiver ${RECEIVER[$pod]}): reconnecting its WAL receiver"
         on_node "$pod" reconnect > /dev/null 2>&1 || true
       done
-      next_nudge=$((SECONDS + 3))
+      now; next_nudge=$((NOW + 300))
     fi
     sleep 0.5
   done
@@ -513,8 +519,8 @@ wait_for_followers() {
   done
   # The replicas this job restarted (rewound by their entrypoints) or fenced, and every replica that answers, must stream
   # the new timeline before the job is done. A pod that is down for another reason (a dead node) rejoins when it starts.
-  started=$SECONDS
-  while (( SECONDS - started < FOLLOW_TIMEOUT_SECONDS * 2 )); do
+  now; started=$NOW
+  while now; (( NOW - started < FOLLOW_TIMEOUT_SECONDS * 200 )); do
     sleep 1
     survey
     lagging=()

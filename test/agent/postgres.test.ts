@@ -1,5 +1,6 @@
 import { execFile } from 'child_process';
 import * as fs from 'fs';
+import * as net from 'net';
 import * as path from 'path';
 import { promisify } from 'util';
 import { Client } from 'pg';
@@ -204,6 +205,33 @@ describe('queries over the kept connection', () => {
     const position = await replica.receivePosition();
     expect((await sql(replicaPort, 'SELECT $1::pg_lsn > $2::pg_lsn AS beyond', [position, before]))[0].beyond).toBe(true);
     await replica.reload();
+  });
+
+  test('endWalReceiver ends a WAL receiver whose connection attempt hangs (a primary that never answers), unseen in pg_stat_wal_receiver', async () => {
+    const replica = local(replicaPort);
+    const conninfo = String((await sql(replicaPort, 'SHOW primary_conninfo'))[0].primary_conninfo);
+    // A dead node's address behind a Service: the connection is taken, and nothing ever answers.
+    const silent = net.createServer(() => undefined);
+    await new Promise<void>(resolve => silent.listen(0, '127.0.0.1', resolve));
+    const receiverPid = async () => (await sql(replicaPort, "SELECT pid FROM pg_stat_activity WHERE backend_type = 'walreceiver'"))[0]?.pid;
+    try {
+      await sql(replicaPort, `ALTER SYSTEM SET primary_conninfo = 'host=127.0.0.1 port=${(silent.address() as net.AddressInfo).port} user=postgres'`);
+      await replica.reload();
+      // The streaming receiver goes (a changed primary_conninfo), and the next one hangs connecting.
+      expect(await eventually(async () => (await sql(replicaPort, 'SELECT count(*)::int AS n FROM pg_stat_wal_receiver'))[0].n, 0)).toBe(0);
+      const hanging = await eventually(async () => typeof await receiverPid() === 'number', true);
+      expect(hanging).toBe(true);
+      const pid = await receiverPid();
+      await new Promise(resolve => setTimeout(resolve, 500));
+      expect(await receiverPid()).toBe(pid);
+      await replica.endWalReceiver();
+      expect(await eventually(async () => await receiverPid() !== pid, true)).toBe(true);
+    } finally {
+      await sql(replicaPort, `ALTER SYSTEM SET primary_conninfo = '${conninfo.replace(/'/g, "''")}'`);
+      await replica.reload();
+      silent.close();
+    }
+    expect(await eventually(() => replica.streamingOnTimeline(1), true)).toBe(true);
   });
 
   test('standbysFlushedPast counts the named standbys that flushed a position', async () => {

@@ -723,6 +723,64 @@ describe('the replica, and run()', () => {
 });
 
 describe('fencing, promotion and switchover', () => {
+  test('without automatic failover, a primary that cannot read the record keeps serving while every other pod streams from it and replies (failsafe)', async () => {
+    await seedRecord('failsafe', stable('pg-0', 1, 1));
+    const deadlineFile = path.join(dir, 'failsafe.deadline');
+    const a = agentOf('pg-0', { leaderRecord: 'failsafe', automaticFailover: { ...AUTOMATIC_FAILOVER_OFF, deadlineFile } }, podClient('pg-0', 'pod', 300));
+    const described = 'epoch 1, stable, primary pg-0, timeline 1';
+    expect(await a.round(0)).toEqual([`the leader record names this primary (${described})`, `role=primary (PostgreSQL is primary; ${described})`]);
+    // Each read of a record that names it moves the heartbeat fence's deadline 10 s on (uptime 1000 s: 101000).
+    expect(readDeadline(deadlineFile)).toBe('101000\n');
+    const held = 'FAILSAFE: the leader record cannot be read, but every other pod (pg-1) streams from this primary and replies: it keeps '
+      + 'serving (nobody takes over from a primary that its replicas still follow)';
+    const look = async (at: number) => {
+      a.clock.monotonic = 1000 + at;
+      await a.agent.failsafeCheck();
+      return a.logs.splice(0);
+    };
+    podOf('pg-0').apiCutOff = true;
+    try {
+      // Before half the isolation fence without a read, it asks nothing.
+      expect(await look(4.9)).toEqual([]);
+      // Halfway: pg-1 (B) streams from A and replies. The deadline stays the read's, which is later than 3 s from now.
+      expect(await look(5)).toEqual([held]);
+      expect(readDeadline(deadlineFile)).toBe('101000\n');
+      // Later, each answer moves it 3 s past the moment it asked, once that is later than the read's; said once.
+      expect(await look(6.5)).toEqual([]);
+      expect(readDeadline(deadlineFile)).toBe('101000\n');
+      expect(await look(8)).toEqual([]);
+      expect(readDeadline(deadlineFile)).toBe('101100\n');
+      expect(await look(9.5)).toEqual([]);
+      expect(readDeadline(deadlineFile)).toBe('101250\n');
+      // Past the isolation fence, the round does not fence: the failsafe held less than 2 s ago.
+      const lines = await a.round(11);
+      expect(lines).toHaveLength(2);
+      expect(lines[0]).toMatch(/^cannot read the leader record: /);
+      const error = lines[0].slice('cannot read the leader record: '.length);
+      expect(lines[1]).toBe(`FAILSAFE: the leader record cannot be read (${error}), but every other pod streams from this primary: it keeps serving `
+        + '(nobody takes over from a primary that its replicas still follow)');
+      expect(observedRole(A)).toBe('primary');
+      expect(fs.existsSync(path.join(A, 'standby.signal'))).toBe(false);
+      // pg-1's WAL receiver frozen (its node frozen, say): no reply within a second, so the deadline stays, and the
+      // failsafe lapses 2 s after it last held (a round then fences, as in the next test).
+      const receiver = Number((await sql(portB, 'SELECT pid FROM pg_stat_wal_receiver'))[0].pid);
+      process.kill(receiver, 'SIGSTOP');
+      try {
+        expect(await look(12)).toEqual([]);
+      } finally {
+        process.kill(receiver, 'SIGCONT');
+      }
+      expect(readDeadline(deadlineFile)).toBe('101250\n');
+    } finally {
+      podOf('pg-0').apiCutOff = false;
+    }
+    // The API back: a read moves the deadline on again, and nothing was fenced.
+    expect(await a.round(13)).toEqual([`the API answers again: ${described}`, `the leader record names this primary (${described})`]);
+    expect(readDeadline(deadlineFile)).toBe('102300\n');
+    expect(labelOf('pg-0')).toBe('primary');
+    await eventually(async () => (await sql(portA, "SELECT count(*)::int AS n FROM pg_stat_replication WHERE application_name = 'pg-1' AND state = 'streaming'"))[0].n === 1);
+  }, 30_000);
+
   test('a primary that cannot read the record fences itself after isolationFenceSeconds, and not before', async () => {
     await seedRecord('isolated', stable('pg-0', 1, 1));
     const a = agentOf('pg-0', { leaderRecord: 'isolated' }, podClient('pg-0', 'pod', 300));
@@ -801,9 +859,24 @@ describe('fencing, promotion and switchover', () => {
     // Its WAL receiver, which may hold a connection to an old primary that sends no reset, was ended: another connects.
     await eventually(async () => ![undefined, firstReceiver].includes(await receiver()));
     before = await loaded();
+    const secondReceiver = await receiver();
     expect(await follower.round(2)).toEqual([]);
     await sleep(300);
     expect(await loaded()).toBe(before);
+    expect(await receiver()).toBe(secondReceiver);
+    // Still not on timeline 9 three seconds later: its WAL receiver is ended again (a connection attempt that hangs on a
+    // dead primary's address never ends by itself), without another reload.
+    expect(await follower.round(4)).toEqual([]);
+    await eventually(async () => ![undefined, secondReceiver].includes(await receiver()));
+    expect(await loaded()).toBe(before);
+    // Streaming on the record's timeline again: left alone.
+    await changeRecord('followed-timeline', stable('pg-1', 3, 2));
+    await eventually(async () => (await sql(portB, "SELECT count(*)::int AS n FROM pg_stat_replication WHERE application_name = 'pg-0' AND state = 'streaming'"))[0].n === 1);
+    const streaming = await receiver();
+    expect(await follower.round(8)).toEqual(['PostgreSQL is a replica (epoch 3, stable, primary pg-1, timeline 2)']);
+    expect(await follower.round(12)).toEqual([]);
+    await sleep(300);
+    expect(await receiver()).toBe(streaming);
 
     await seedRecord('switched', switchingOver('pg-1', 'pg-0', 3, 2));
     const b = agentOf('pg-1', { leaderRecord: 'switched' });

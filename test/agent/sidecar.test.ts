@@ -30,7 +30,7 @@ function facts(server: ServerRole, record: LeaderRecord | SidecarRecord | 'absen
     automaticFailover: undefined,
     failoverRequest: undefined,
     leaseShown: false,
-    failsafe: undefined,
+    failsafe: false,
     ...overrides,
   };
 }
@@ -407,7 +407,7 @@ describe('decideSidecarStep with automatic failover: renew, fence, lapse, consid
     const unreadable = (overrides: Partial<SidecarFacts>) => decideSidecarStep(facts('primary', { kind: 'unreadable', error: 'no answer', last: stableMe },
       { secondsSinceRecordRead: 3, isolationFenceSeconds: 10, ...overrides }));
     const failsafeReason = 'FAILSAFE: the leader record cannot be read (no answer), but every other pod streams from this primary: it keeps serving '
-      + '(a replica takes over only from a primary that does not answer)';
+      + '(nobody takes over from a primary that its replicas still follow)';
 
     test.each<[string, Partial<SidecarFacts>, SidecarStep[], string]>([
       ['past the renew deadline, every pod streaming: no fence',
@@ -421,20 +421,24 @@ describe('decideSidecarStep with automatic failover: renew, fence, lapse, consid
       ['before any deadline: nothing to keep, nothing changes',
         { failsafe: true, automaticFailover: lease({ secondsSinceRenewed: 9.9 }) }, [],
         'the leader record cannot be read (no answer): nothing changes (a primary fences itself after 10s)'],
-      ['without automatic failover there is no failsafe: a failover job may not reach the primary, and waits for its fence',
-        { failsafe: true, secondsSinceRecordRead: 10 }, [{ do: 'fence' }],
+      ['without automatic failover, past the isolation fence, every pod streaming: the same (a failover job refuses meanwhile)',
+        { failsafe: true, secondsSinceRecordRead: 10 }, [], failsafeReason],
+      ['without automatic failover, past the isolation fence, a pod not streaming: fenced',
+        { failsafe: false, secondsSinceRecordRead: 10 }, [{ do: 'fence' }],
         'FENCING this primary: the leader record cannot be read (no answer) for 10s (isolated from the API?)'],
+      ['without automatic failover, before the isolation fence: nothing changes',
+        { failsafe: true, secondsSinceRecordRead: 9 }, [],
+        'the leader record cannot be read (no answer): nothing changes (a primary fences itself after 10s)'],
     ])('%s', (_name, overrides, steps, reason) => {
       expect(unreadable(overrides)).toEqual({ steps, reason });
     });
 
     test('a readable record past the deadline: the renewal is tried, and its failure fences only when the failsafe does not hold', () => {
-      const readable = (failsafe: boolean | undefined) => decideSidecarStep(facts('primary', stableMe, {
+      const readable = (failsafe: boolean) => decideSidecarStep(facts('primary', stableMe, {
         failsafe, automaticFailover: lease({ secondsSinceRenewed: 10 }),
       })).steps[0];
       expect(readable(true)).toEqual({ do: 'renew', fenceOnFailure: false });
       expect(readable(false)).toEqual({ do: 'renew', fenceOnFailure: true });
-      expect(readable(undefined)).toEqual({ do: 'renew', fenceOnFailure: true });
     });
 
     test('a replica or a pod not serving has nothing to keep', () => {

@@ -1,6 +1,6 @@
 import { E2eCluster } from './harness/cluster';
 import { waitFor } from './harness/exec';
-import { leader, lostRows, POD, step, synthesizeToFile, waitForStreaming, Writer, writing } from './support';
+import { apiOutageFor, leader, longestGapMs, lostRows, POD, step, synthesizeToFile, waitForStreaming, Writer, writing } from './support';
 
 jest.setTimeout(600_000);
 
@@ -36,13 +36,6 @@ describe('automatic failover', () => {
   afterAll(async () => {
     await cluster?.destroy();
   });
-
-  /** The longest time between two acknowledged writes from `from` to `to`. */
-  function longestGapMs(writer: Writer, from: number, to: number): number {
-    const acknowledged = writer.attempts.filter(a => a.ok && a.at >= from && a.startedAt <= to).map(a => a.at);
-    expect(acknowledged.length).toBeGreaterThan(10);
-    return Math.max(...acknowledged.slice(1).map((at, i) => at - acknowledged[i]));
-  }
 
   test('the primary renews the lease on the record: a renew time, the duration, its WAL position', () => step(cluster, async () => {
     const first = cluster.lease('postgres-leader')!;
@@ -80,6 +73,34 @@ describe('automatic failover', () => {
     cluster.startPod(POD(0));
     await waitForStreaming(cluster, record.primary, others(record.primary), 90_000);
     expect(leader(cluster).primary).toBe(record.primary);
+  }));
+
+  test('two replicas equally advanced race for the lease: the first by name takes over, the other follows it; one epoch more', () => step(cluster, async () => {
+    const record = leader(cluster);
+    const [first, second] = others(record.primary).sort();
+    await waitForStreaming(cluster, record.primary, [first, second], 60_000);
+    // No writes: once both have received all the primary wrote, they are equally advanced, and both leases lapse together.
+    await waitFor('both replicas at the primary\'s position', async () => {
+      const [at, ...received] = await Promise.all([
+        cluster.podSql(record.primary, 'SELECT pg_current_wal_lsn()'),
+        ...[first, second].map(p => cluster.podSql(p, 'SELECT pg_last_wal_receive_lsn()')),
+      ]);
+      return received.every(lsn => lsn === at);
+    }, 20_000, 200);
+    const marks = new Map([first, second].map(p => [p, cluster.pod(p).logMark('role-labeler')]));
+    const before = Number(record.epoch);
+    await cluster.killPod(record.primary);
+    await waitFor('a new primary', () => leader(cluster).state === 'stable' && leader(cluster).primary !== record.primary, (LEASE + 8) * 1000, 100);
+    // The tie goes to the first by name, which both agree on: one takeover, one epoch more.
+    expect(leader(cluster)).toMatchObject({ state: 'stable', primary: first, epoch: String(before + 1) });
+    expect(cluster.pod(first).logSince(marks.get(first)!, 'role-labeler')).toMatch(/AUTOMATIC FAILOVER: the lease of .* lapsed and this pod is the replica to promote/);
+    expect(cluster.pod(second).logSince(marks.get(second)!, 'role-labeler')).not.toMatch(/AUTOMATIC FAILOVER|could not record the takeover/);
+    await waitForStreaming(cluster, first, [second], 30_000);
+    expect(cluster.writeServiceViolations).toEqual([]);
+    // The old primary's node comes back: it follows the winner too, and nobody took over again.
+    cluster.startPod(record.primary);
+    await waitForStreaming(cluster, first, others(first), 90_000);
+    expect(leader(cluster)).toMatchObject({ primary: first, epoch: String(before + 1) });
   }));
 
   test('PostgreSQL crashes once on the primary: it restarts in place within the grace, no failover', () => step(cluster, async () => {
@@ -234,14 +255,7 @@ describe('automatic failover', () => {
     let cut = 0;
     let healed = 0;
     const writer = await writing(cluster, async w => {
-      cut = Date.now();
-      for (const pod of PODS) await cluster.cutOff(pod, { api: true });
-      try {
-        await new Promise(resolve => setTimeout(resolve, 60_000));
-      } finally {
-        for (const pod of PODS) await cluster.reconnect(pod);
-      }
-      healed = Date.now();
+      ({ cut, healed } = await apiOutageFor(cluster, 60_000));
       await waitFor('writes after', () => w.attempts.filter(a => a.ok && a.startedAt >= healed).length >= 10, 20_000);
     });
     expect(longestGapMs(writer, cut, healed)).toBeLessThan(1_000);

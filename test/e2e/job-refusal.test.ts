@@ -1,5 +1,5 @@
 import { E2eCluster } from './harness/cluster';
-import { DIST_MANIFEST, leader, lostRows, POD, runningPrimaries, step, waitForStreaming, writing } from './support';
+import { DIST_MANIFEST, leader, lostRows, POD, runningPrimaries, step, synthesizeToFile, waitForStreaming, writing } from './support';
 
 jest.setTimeout(600_000);
 
@@ -12,13 +12,18 @@ const others = (pod: string) => PODS.filter(p => p !== pod);
  * (both frozen, as on a node whose clock jumped or whose agent hung). The job waits out the fence time; its replicas
  * still stream; it ends their WAL receivers; they stream again from the old primary, still behind the write Service
  * (its node is not marked not ready for 40 s): the job gives the record back and exits non-zero, saying why. Nothing is
- * promoted, so there are never two primaries and no acknowledged commit is lost. dist/ (asynchronous), real PostgreSQL 15.
+ * promoted, so there are never two primaries and no acknowledged commit is lost. In both replication modes: dist/
+ * (asynchronous), and synchronousReplicas: 1, where a replica that still follows the old primary would confirm its commits.
+ * Real PostgreSQL 15.
  */
-describe('the failover job while the old primary serves but cannot fence itself', () => {
+describe.each([
+  ['asynchronous (dist/)', DIST_MANIFEST],
+  ['synchronous (synchronousReplicas: 1)', 'synchronous'],
+])('the failover job while the old primary serves but cannot fence itself, %s', (_mode, manifest) => {
   let cluster: E2eCluster;
 
   beforeAll(async () => {
-    cluster = await E2eCluster.start({ manifest: DIST_MANIFEST, replicas: 3 });
+    cluster = await E2eCluster.start({ manifest: manifest === 'synchronous' ? synthesizeToFile({ synchronousReplicas: 1 }) : manifest, replicas: 3 });
     await waitForStreaming(cluster, POD(0), [POD(1), POD(2)]);
   });
 

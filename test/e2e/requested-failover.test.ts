@@ -90,6 +90,8 @@ describe('a failover requested on the record', () => {
     expect((await cluster.kubectl(['annotate', 'lease', 'postgres-leader', `${FAILOVER}=${record.primary}`])).code).toBe(0);
     await waitFor('the request removed', () => request() === undefined, 10_000, 50);
     expect(leader(cluster)).toMatchObject({ state: 'stable', primary: record.primary, epoch: record.epoch });
+    // The Event is posted apart from the round that removed the request (an API call of its own).
+    await waitFor('the FailoverRefused Event', () => cluster.events().some((e: any) => e.reason === 'FailoverRefused'), 10_000, 50);
     const events = cluster.events().filter((e: any) => e.reason === 'FailoverRefused');
     expect(events.map((e: any) => [e.involvedObject.name, e.type, e.message])).toEqual([[record.primary, 'Warning',
       `failover requested (${FAILOVER}), but this primary serves: switchover to ${record.primary} requested: it is the primary already`]]);
