@@ -5782,12 +5782,16 @@ function asObject(what, answer) {
   return { ok: true, value: answer.body };
 }
 function podSummary(item) {
-  const metadata = item?.metadata;
+  const pod = item;
+  const metadata = pod?.metadata;
   if (typeof metadata?.name !== "string") return void 0;
   const labels = typeof metadata.labels === "object" && metadata.labels !== null ? metadata.labels : {};
+  const conditions = Array.isArray(pod?.status?.conditions) ? pod.status.conditions : [];
   return {
     name: metadata.name,
     terminating: typeof metadata.deletionTimestamp === "string",
+    ready: conditions.some((c) => c?.type === "Ready" && c.status === "True"),
+    uid: typeof metadata.uid === "string" ? metadata.uid : void 0,
     labels: Object.fromEntries(Object.entries(labels).filter((entry) => typeof entry[1] === "string"))
   };
 }
@@ -6714,6 +6718,9 @@ function recordCheckpoint(record, checkpoint2) {
 function takeOverSwitchover(record, sync) {
   return stable(record, record.target, record.epoch, [...sync]);
 }
+function giveBack(record) {
+  return stable(record, record.previous, record.epoch + 1, record.sync);
+}
 function takeOverLapsedLease(record, primary, sync) {
   return stable(record, primary, record.epoch + 1, [...sync]);
 }
@@ -6883,8 +6890,8 @@ function reloadReport(changes, hbaChanged, outcome) {
 // src/agent/handover.ts
 var REVISION_LABEL = "controller-revision-hash";
 var SWITCHOVER_REQUEST = "switchover.postgres.cdk8s.io/target";
-function rankStandbys(podName, standbys, pods) {
-  const staying2 = new Set(pods.filter((pod) => !pod.terminating && pod.name !== podName).map((pod) => pod.name));
+function rankStandbys(podName, standbys, pods, ready) {
+  const staying2 = new Set(pods.filter((pod) => !pod.terminating && (pod.ready || !ready) && pod.name !== podName).map((pod) => pod.name));
   return standbys.filter((standby) => standby.state === "streaming" && staying2.has(standby.name) && parseLsn(standby.flushLsn ?? "") !== void 0).sort((a, b) => {
     const diff = parseLsn(b.flushLsn) - parseLsn(a.flushLsn);
     return diff > 0n ? 1 : diff < 0n ? -1 : a.name.localeCompare(b.name);
@@ -6902,7 +6909,7 @@ function decideRequestedSwitchover(facts) {
   }
   if (asked === facts.podName) return { kind: "refuse", reason: `switchover to ${asked} requested: it is the primary already` };
   if (facts.pods === void 0) return { kind: "ignore" };
-  const ranked = rankStandbys(facts.podName, facts.standbys, facts.pods);
+  const ranked = rankStandbys(facts.podName, facts.standbys, facts.pods, false);
   const chosen = asked === "any" ? ranked[0] : ranked.find((standby) => standby.name === asked);
   if (chosen === void 0) {
     return {
@@ -6930,7 +6937,7 @@ function decideHandover(facts) {
   if (facts.pods === void 0) {
     return { kind: "stop", reason: "this primary's pod is being deleted, but the cluster's pods cannot be listed: no handover (run the failover job)" };
   }
-  const candidates = rankStandbys(facts.podName, facts.standbys, facts.pods);
+  const candidates = rankStandbys(facts.podName, facts.standbys, facts.pods, true);
   if (candidates.length === 0) {
     return { kind: "stop", reason: "this primary's pod is being deleted, and no standby that stays streams from it: no handover (run the failover job)" };
   }
@@ -6949,6 +6956,22 @@ function decideHandover(facts) {
     target,
     record: next,
     reason: `this primary's pod is being deleted: handing the primary over to ${target}, ${which} (flushed ${chosen.flushLsn}), by a switchover (${describeRecord(next)})`
+  };
+}
+function decideHandoverWait(facts) {
+  const record = facts.record;
+  if (record?.state === "stable" && record.primary === facts.target) return { kind: "done", reason: `handed over: ${describeRecord(record)}` };
+  if (record?.state !== "switching-over" || record.job !== facts.podName || record.target !== facts.target) {
+    return { kind: "done", reason: `the handover was taken over by someone else (${describeRecord(record)})` };
+  }
+  const pod = facts.targetPod;
+  const going = pod === null ? "is gone" : pod === void 0 ? void 0 : pod.terminating ? "is being deleted too" : facts.targetUid !== void 0 && pod.uid !== void 0 && pod.uid !== facts.targetUid ? "is gone (a new pod has its name)" : void 0;
+  if (going === void 0) return { kind: "wait" };
+  const next = giveBack(record);
+  return {
+    kind: "give-back",
+    record: next,
+    reason: `the handover's target ${facts.target} ${going} before it took over: the record names this pod again, which is the primary when it is made anew (${describeRecord(next)})`
   };
 }
 
@@ -7392,6 +7415,7 @@ var SHUTDOWN_TIMEOUT_MS = 6e4;
 var PROMOTE_TIMEOUT_MS = 6e4;
 var RECORD_COPY_SECONDS = 2;
 var HANDOVER_SECONDS = 20;
+var HANDOVER_LOOK_SECONDS = 0.25;
 var LABEL_RESTORE_SECONDS = 0.9;
 var FAILSAFE_REPLY_MS = 1e3;
 var FAILSAFE_EVERY_MS = 500;
@@ -7524,8 +7548,8 @@ var SidecarAgent = class {
       await this.round();
       await this.nap(signal);
     }
-    await Promise.all([watching, failsafe]);
     await this.handOverIfDeleted();
+    await Promise.all([watching, failsafe]);
     if (this.applied !== "") await this.kube.labelPod(this.podName, this.config.roleLabel, null);
     await this.pg.close();
   }
@@ -7557,17 +7581,29 @@ var SidecarAgent = class {
       return;
     }
     await this.kube.podEvent(this.podName, "Normal", "HandingOver", plan3.reason, "postgres-cluster-agent");
+    const targetUid = pods.ok ? pods.value.find((pod) => pod.name === plan3.target)?.uid : void 0;
     const deadline = this.env.monotonic() + HANDOVER_SECONDS;
+    let lookedAt = -Infinity;
     while (this.env.monotonic() < deadline) {
       await this.round();
-      const record = this.record;
-      if (record?.state === "stable" && record.primary === plan3.target) {
-        this.log(`handed over: ${describeRecord(record)}`);
+      let targetPod;
+      if (this.env.monotonic() - lookedAt >= HANDOVER_LOOK_SECONDS) {
+        lookedAt = this.env.monotonic();
+        const found = await this.kube.getPod(plan3.target);
+        targetPod = found.ok ? found.value ?? null : void 0;
+      }
+      const next = decideHandoverWait({ podName: this.podName, target: plan3.target, targetUid, record: this.record, targetPod });
+      if (next.kind === "done") {
+        this.log(next.reason);
         return;
       }
-      if (record?.state !== "switching-over" || record.job !== this.podName) {
-        this.log(`the handover was taken over by someone else (${describeRecord(record)})`);
-        return;
+      if (next.kind === "give-back") {
+        const given = await this.swap(next.record);
+        this.log(given.ok ? next.reason : `could not give the record back (${given.message}); looking again`);
+        if (given.ok) {
+          await this.kube.podEvent(this.podName, "Warning", "HandoverUndone", next.reason, "postgres-cluster-agent");
+          return;
+        }
       }
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
@@ -7725,8 +7761,8 @@ ${text}
    */
   async failsafeLoop(signal) {
     while (!signal.aborted) {
-      await new Promise((resolve) => setTimeout(resolve, FAILSAFE_EVERY_MS));
-      await this.failsafeCheck();
+      await abortableSleep(FAILSAFE_EVERY_MS, signal);
+      if (!signal.aborted) await this.failsafeCheck();
     }
   }
   /** One look of the failsafe (failsafeLoop). */
@@ -8504,6 +8540,18 @@ ${text}
     });
   }
 };
+function abortableSleep(ms, signal) {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done);
+  });
+}
 
 // src/agent/main.ts
 function logLine(name, message, now) {

@@ -3,8 +3,8 @@
 // streams from it and stays, and the sidecars carry it out as they carry out a job's (the old primary records its
 // shutdown checkpoint, the target takes over once it has received it: no acknowledged commit is lost). Pure.
 import { parseLsn } from './failover-target';
-import { describeRecord, LeaderRecord, SwitchingOverRecord } from './record';
-import { beginSwitchover } from './transitions';
+import { describeRecord, LeaderRecord, StableRecord, SwitchingOverRecord } from './record';
+import { beginSwitchover, giveBack } from './transitions';
 
 /** A standby as pg_stat_replication shows it on the primary. */
 export interface Standby {
@@ -16,10 +16,18 @@ export interface Standby {
   readonly flushLsn: string | undefined;
 }
 
-/** A pod of the cluster, whether it is being deleted, and its labels (the StatefulSet's revision among them). */
+/** A pod of the cluster, whether it is being deleted, whether it is Ready, and its labels (the StatefulSet's revision among them). */
 export interface PodState {
   readonly name: string;
   readonly terminating: boolean;
+  /**
+   * Its Ready condition is True: for a replica, PostgreSQL answers and streams (its readiness probe). A pod made anew
+   * under a name that streamed a moment ago (a pod deleted with this one, which the StatefulSet has already replaced)
+   * is not Ready yet: the standby list, taken before, still shows the name.
+   */
+  readonly ready: boolean;
+  /** metadata.uid: a pod made anew under the same name has another. */
+  readonly uid?: string;
   readonly labels?: Readonly<Record<string, string>>;
 }
 
@@ -56,9 +64,13 @@ export type HandoverPlan =
  */
 export const SWITCHOVER_REQUEST = 'switchover.postgres.cdk8s.io/target';
 
-/** The standbys that may take over, most advanced first: streaming, a pod of the cluster that is not being deleted. */
-function rankStandbys(podName: string, standbys: readonly Standby[], pods: readonly PodState[]): Standby[] {
-  const staying = new Set(pods.filter(pod => !pod.terminating && pod.name !== podName).map(pod => pod.name));
+/**
+ * The standbys that may take over, most advanced first: streaming, a pod of the cluster that is not being deleted,
+ * and, for a stopping primary's handover (`ready`), Ready: its standby list was taken before it stopped, and a pod
+ * deleted with it may have been made anew since under the same name. A serving primary's list is taken now.
+ */
+function rankStandbys(podName: string, standbys: readonly Standby[], pods: readonly PodState[], ready: boolean): Standby[] {
+  const staying = new Set(pods.filter(pod => !pod.terminating && (pod.ready || !ready) && pod.name !== podName).map(pod => pod.name));
   return standbys
     .filter(standby => standby.state === 'streaming' && staying.has(standby.name) && parseLsn(standby.flushLsn ?? '') !== undefined)
     .sort((a, b) => {
@@ -107,7 +119,7 @@ export function decideRequestedSwitchover(facts: SwitchoverRequestFacts): Switch
   }
   if (asked === facts.podName) return { kind: 'refuse', reason: `switchover to ${asked} requested: it is the primary already` };
   if (facts.pods === undefined) return { kind: 'ignore' };
-  const ranked = rankStandbys(facts.podName, facts.standbys, facts.pods);
+  const ranked = rankStandbys(facts.podName, facts.standbys, facts.pods, false);
   const chosen = asked === 'any' ? ranked[0] : ranked.find(standby => standby.name === asked);
   if (chosen === undefined) {
     return {
@@ -141,7 +153,7 @@ export function decideHandover(facts: HandoverFacts): HandoverPlan {
   if (facts.pods === undefined) {
     return { kind: 'stop', reason: 'this primary\'s pod is being deleted, but the cluster\'s pods cannot be listed: no handover (run the failover job)' };
   }
-  const candidates = rankStandbys(facts.podName, facts.standbys, facts.pods);
+  const candidates = rankStandbys(facts.podName, facts.standbys, facts.pods, true);
   if (candidates.length === 0) {
     return { kind: 'stop', reason: 'this primary\'s pod is being deleted, and no standby that stays streams from it: no handover (run the failover job)' };
   }
@@ -165,5 +177,54 @@ export function decideHandover(facts: HandoverFacts): HandoverPlan {
     record: next,
     reason: `this primary's pod is being deleted: handing the primary over to ${target}, ${which} `
       + `(flushed ${chosen.flushLsn}), by a switchover (${describeRecord(next)})`,
+  };
+}
+
+export interface HandoverWaitFacts {
+  /** This primary's pod: the job the record names for the handover. */
+  readonly podName: string;
+  /** The handover's target. */
+  readonly target: string;
+  /** The target's metadata.uid when the handover was written (undefined when the list did not show it). */
+  readonly targetUid: string | undefined;
+  /** The record as last read. */
+  readonly record: LeaderRecord | undefined;
+  /** The target's pod now: null when the API says there is none, undefined when it did not answer. */
+  readonly targetPod: PodState | null | undefined;
+}
+
+export type HandoverWaitPlan =
+  | { readonly kind: 'done'; readonly reason: string }
+  | { readonly kind: 'wait' }
+  /** The record is the handover's still, and its target will never take over: the record names this pod again. */
+  | { readonly kind: 'give-back'; readonly record: StableRecord; readonly reason: string };
+
+/**
+ * While a deleted primary waits for its handover's target to take over: whether it has (or someone else took the
+ * record), or whether the target is going away too (deleted, or gone and made anew: `kubectl delete pod -l ...` deletes
+ * one pod after the other, and the kubelet may stop this one first). Then the record is given back, so that this pod,
+ * made anew, is the primary again (its data is the most advanced: every standby stopped at its shutdown checkpoint or
+ * before); without it, the record would stay switching-over until a person ran the failover job. Safe: the target
+ * writes the record (compare-and-swap) before it promotes, so either it took over or it never will.
+ */
+export function decideHandoverWait(facts: HandoverWaitFacts): HandoverWaitPlan {
+  const record = facts.record;
+  if (record?.state === 'stable' && record.primary === facts.target) return { kind: 'done', reason: `handed over: ${describeRecord(record)}` };
+  if (record?.state !== 'switching-over' || record.job !== facts.podName || record.target !== facts.target) {
+    return { kind: 'done', reason: `the handover was taken over by someone else (${describeRecord(record)})` };
+  }
+  const pod = facts.targetPod;
+  const going = pod === null ? 'is gone'
+    : pod === undefined ? undefined
+      : pod.terminating ? 'is being deleted too'
+        : facts.targetUid !== undefined && pod.uid !== undefined && pod.uid !== facts.targetUid ? 'is gone (a new pod has its name)'
+          : undefined;
+  if (going === undefined) return { kind: 'wait' };
+  const next = giveBack(record);
+  return {
+    kind: 'give-back',
+    record: next,
+    reason: `the handover's target ${facts.target} ${going} before it took over: the record names this pod again, which is the primary `
+      + `when it is made anew (${describeRecord(next)})`,
   };
 }

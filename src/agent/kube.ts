@@ -376,21 +376,30 @@ function asObject(what: string, answer: Answer): ApiResult<LeaseObject> {
   return { ok: true, value: answer.body as LeaseObject };
 }
 
-/** A pod as the agent needs it: its name, and whether it is being deleted. */
+/** A pod as the agent needs it: its name, whether it is being deleted, whether it is Ready, its uid and labels. */
 export interface PodSummary {
   readonly name: string;
   /** metadata.deletionTimestamp is set: the pod is terminating (deleted, evicted, scaled away). */
   readonly terminating: boolean;
+  /** status.conditions has Ready with status "True". */
+  readonly ready: boolean;
+  /** metadata.uid: another for a pod made anew under the same name. */
+  readonly uid: string | undefined;
   readonly labels: Readonly<Record<string, string>>;
 }
 
 function podSummary(item: unknown): PodSummary | undefined {
-  const metadata = (item as { metadata?: { name?: unknown; deletionTimestamp?: unknown; labels?: unknown } } | null)?.metadata;
+  type Item = { metadata?: { name?: unknown; uid?: unknown; deletionTimestamp?: unknown; labels?: unknown }; status?: { conditions?: unknown } };
+  const pod = item as Item | null;
+  const metadata = pod?.metadata;
   if (typeof metadata?.name !== 'string') return undefined;
   const labels = typeof metadata.labels === 'object' && metadata.labels !== null ? metadata.labels as Record<string, unknown> : {};
+  const conditions = Array.isArray(pod?.status?.conditions) ? pod!.status!.conditions as unknown[] : [];
   return {
     name: metadata.name,
     terminating: typeof metadata.deletionTimestamp === 'string',
+    ready: conditions.some(c => (c as { type?: unknown } | null)?.type === 'Ready' && (c as { status?: unknown }).status === 'True'),
+    uid: typeof metadata.uid === 'string' ? metadata.uid : undefined,
     labels: Object.fromEntries(Object.entries(labels).filter((entry): entry is [string, string] => typeof entry[1] === 'string')),
   };
 }

@@ -11,7 +11,7 @@ import {
 import { SidecarConfig } from './config';
 import { changedSettings, reloadReport } from './configuration';
 import { Candidate, forkedBehind, switchpointOf } from './failover-target';
-import { decideHandover, decideRequestedSwitchover, Standby, SWITCHOVER_REQUEST } from './handover';
+import { decideHandover, decideHandoverWait, decideRequestedSwitchover, PodState, Standby, SWITCHOVER_REQUEST } from './handover';
 import { followLease, KubeClient, LeasePatch } from './kube';
 import { NodeStatusFacts, statusLine } from './node-status';
 import {
@@ -94,6 +94,8 @@ const PROMOTE_TIMEOUT_MS = 60_000;
 const RECORD_COPY_SECONDS = 2;
 /** How long a primary whose pod is being deleted waits for its handover to finish (within the pod's 30 s of grace). */
 const HANDOVER_SECONDS = 20;
+/** How often a handing-over primary looks at its target's pod (decideHandoverWait). */
+const HANDOVER_LOOK_SECONDS = 0.25;
 /** How long a primary whose label someone changed waits, listing the pods again, before it sets the label back. */
 const LABEL_RESTORE_SECONDS = 0.9;
 /** How long the failsafe waits for every standby to reply to the WAL it wrote (the WAL writer flushes within 200 ms). */
@@ -260,8 +262,10 @@ export class SidecarAgent {
       await this.round();
       await this.nap(signal);
     }
-    await Promise.all([watching, failsafe]);
+    // At once: every moment lost here is one in which the pods deleted with this one are replaced, and their new pods
+    // (not Ready yet) are no handover's target.
     await this.handOverIfDeleted();
+    await Promise.all([watching, failsafe]);
     if (this.applied !== '') await this.kube.labelPod(this.podName, this.config.roleLabel, null);
     await this.pg.close();
   }
@@ -292,17 +296,30 @@ export class SidecarAgent {
       return;
     }
     await this.kube.podEvent(this.podName, 'Normal', 'HandingOver', plan.reason, 'postgres-cluster-agent');
+    const targetUid = pods.ok ? pods.value.find(pod => pod.name === plan.target)?.uid : undefined;
     const deadline = this.env.monotonic() + HANDOVER_SECONDS;
+    let lookedAt = -Infinity;
     while (this.env.monotonic() < deadline) {
       await this.round();
-      const record = this.record;
-      if (record?.state === 'stable' && record.primary === plan.target) {
-        this.log(`handed over: ${describeRecord(record)}`);
+      // The target's pod, now and then: it may be deleted too, after this one.
+      let targetPod: PodState | null | undefined;
+      if (this.env.monotonic() - lookedAt >= HANDOVER_LOOK_SECONDS) {
+        lookedAt = this.env.monotonic();
+        const found = await this.kube.getPod(plan.target);
+        targetPod = found.ok ? found.value ?? null : undefined;
+      }
+      const next = decideHandoverWait({ podName: this.podName, target: plan.target, targetUid, record: this.record, targetPod });
+      if (next.kind === 'done') {
+        this.log(next.reason);
         return;
       }
-      if (record?.state !== 'switching-over' || record.job !== this.podName) {
-        this.log(`the handover was taken over by someone else (${describeRecord(record)})`);
-        return;
+      if (next.kind === 'give-back') {
+        const given = await this.swap(next.record);
+        this.log(given.ok ? next.reason : `could not give the record back (${given.message}); looking again`);
+        if (given.ok) {
+          await this.kube.podEvent(this.podName, 'Warning', 'HandoverUndone', next.reason, 'postgres-cluster-agent');
+          return;
+        }
       }
       await new Promise(resolve => setTimeout(resolve, 50));
     }
@@ -472,8 +489,8 @@ export class SidecarAgent {
    */
   private async failsafeLoop(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
-      await new Promise(resolve => setTimeout(resolve, FAILSAFE_EVERY_MS));
-      await this.failsafeCheck();
+      await abortableSleep(FAILSAFE_EVERY_MS, signal);
+      if (!signal.aborted) await this.failsafeCheck();
     }
   }
 
@@ -1301,4 +1318,18 @@ export class SidecarAgent {
       look();
     });
   }
+}
+
+/** Resolves after ms, or at once when the signal aborts (or has). */
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise(resolve => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done);
+  });
 }

@@ -1,11 +1,12 @@
 // A primary whose pod is being deleted hands the primary over (a switchover) to the most advanced standby that stays.
-import { decideHandover, decideRequestedSwitchover, HandoverFacts, Standby } from '../../src/agent/handover';
-import { StableRecord } from '../../src/agent/record';
+import { decideHandover, decideHandoverWait, decideRequestedSwitchover, HandoverFacts, HandoverWaitFacts, Standby } from '../../src/agent/handover';
+import { StableRecord, SwitchingOverRecord } from '../../src/agent/record';
 
 const ME = 'pg-2';
 const named: StableRecord = { version: 1, state: 'stable', primary: ME, epoch: 7, timeline: 3, systemIdentifier: '70', sync: ['pg-0', 'pg-1'] };
 const streaming = (name: string, flushLsn: string | undefined): Standby => ({ name, state: 'streaming', flushLsn });
-const pods = (...names: string[]) => names.map(name => ({ name: name.replace('*', ''), terminating: name.endsWith('*') }));
+// 'pg-1*': being deleted; 'pg-1!': not Ready (made anew a moment ago, say).
+const pods = (...names: string[]) => names.map(name => ({ name: name.replace(/[*!]/g, ''), terminating: name.includes('*'), ready: !name.includes('!') }));
 
 function facts(overrides: Partial<HandoverFacts> = {}): HandoverFacts {
   return {
@@ -34,7 +35,7 @@ describe('decideHandover: what a stopping sidecar does about its primary', () =>
     const revisions = (...specs: string[]) => specs.map(spec => {
       const [name, revision] = spec.replace('*', '').split('@');
       const labels: Record<string, string> = revision === undefined ? {} : { 'controller-revision-hash': revision };
-      return { name, terminating: spec.endsWith('*'), labels };
+      return { name, terminating: spec.endsWith('*'), ready: true, labels };
     });
 
     test('hands over to a standby of the new revision, even one behind an old one: it will not be deleted next', () => {
@@ -76,6 +77,8 @@ describe('decideHandover: what a stopping sidecar does about its primary', () =>
       { standbys: [streaming('pg-0', '0/FFFFFFFF'), streaming('pg-1', '1/0')] }, 'pg-1'],
     ['a standby whose pod is being deleted too (a scale-down of several) is passed over, however far it is',
       { pods: pods('pg-0', 'pg-1*', 'pg-2*') }, 'pg-0'],
+    ['a standby whose pod is not Ready (deleted with this one and made anew already: the standby list is older) is passed over',
+      { pods: pods('pg-0', 'pg-1!', 'pg-2*') }, 'pg-0'],
     ['a standby that is not a pod of the cluster (a base backup, a stranger) is passed over',
       { standbys: [streaming('pg_basebackup', '9/0'), streaming('pg-0', '0/1')] }, 'pg-0'],
     ['a standby still catching up is passed over', { standbys: [{ name: 'pg-1', state: 'catchup', flushLsn: '0/9000000' }, streaming('pg-0', '0/1')] }, 'pg-0'],
@@ -100,6 +103,8 @@ describe('decideHandover: what a stopping sidecar does about its primary', () =>
     ['the pods cannot be listed: no handover', { pods: undefined }, 'the cluster\'s pods cannot be listed: no handover (run the failover job)'],
     ['no standby streams: no handover', { standbys: [] }, 'no standby that stays streams from it: no handover (run the failover job)'],
     ['every streaming standby is being deleted too: no handover', { pods: pods('pg-0*', 'pg-1*', 'pg-2*') }, 'no standby that stays streams from it'],
+    ['every pod deleted at once, the others made anew before this one looked: no handover',
+      { pods: pods('pg-0!', 'pg-1!', 'pg-2*') }, 'no standby that stays streams from it'],
   ])('%s', (_name, overrides, reason) => {
     const plan = decideHandover(facts(overrides));
     expect(plan.kind).toBe('stop');
@@ -126,6 +131,10 @@ describe('decideRequestedSwitchover: a switchover asked for on the record', () =
       reason: 'switchover to pg-0 requested on the record: handing the primary over to pg-0 (flushed 0/5000100), by a switchover '
         + '(epoch 8, switching-over, primary (none), timeline 3, synchronous standbys pg-0,pg-1 (job pg-2: pg-2 -> pg-0))',
     });
+  });
+
+  test('to a streaming standby not Ready yet (its probe comes later): carried out, the standby list being taken now', () => {
+    expect(request('pg-1', { pods: pods('pg-0', 'pg-1!', 'pg-2') })).toMatchObject({ kind: 'hand-over', target: 'pg-1' });
   });
 
   test('"any": the most advanced standby; spaces around the name do not matter', () => {
@@ -167,5 +176,57 @@ describe('decideRequestedSwitchover: a switchover asked for on the record', () =
     expect(request('any', { failoverRequestEpoch: undefined })).toMatchObject({ kind: 'hand-over' });
     // A pod that is not the serving primary leaves it to the replicas' rules.
     expect(request('any', { failoverRequestEpoch: 6, serving: false })).toEqual({ kind: 'ignore' });
+  });
+});
+
+describe('decideHandoverWait: a deleted primary waiting for its handover\'s target to take over', () => {
+  const handing: SwitchingOverRecord = {
+    ...named, state: 'switching-over', epoch: 8, previous: ME, target: 'pg-1', job: ME, checkpoint: '0/5000300',
+  };
+  const target = { name: 'pg-1', terminating: false, ready: true, uid: 'u1' };
+  const wait = (overrides: Partial<HandoverWaitFacts> = {}) => decideHandoverWait({
+    podName: ME, target: 'pg-1', targetUid: 'u1', record: handing, targetPod: target, ...overrides,
+  });
+
+  test('the target deleted too before it took over: the record names this pod again, a new epoch, and says why', () => {
+    expect(wait({ targetPod: { ...target, terminating: true } })).toEqual({
+      kind: 'give-back',
+      record: { version: 1, state: 'stable', primary: ME, epoch: 9, timeline: 3, systemIdentifier: '70', sync: ['pg-0', 'pg-1'] },
+      reason: 'the handover\'s target pg-1 is being deleted too before it took over: the record names this pod again, which is the primary when '
+        + 'it is made anew (epoch 9, stable, primary pg-2, timeline 3, synchronous standbys pg-0,pg-1)',
+    });
+  });
+
+  test.each<[string, Partial<HandoverWaitFacts>, string]>([
+    ['the target\'s pod gone', { targetPod: null }, 'pg-1 is gone before it took over'],
+    ['a new pod under the target\'s name', { targetPod: { ...target, uid: 'u2' } }, 'pg-1 is gone (a new pod has its name) before it took over'],
+    ['a new pod under the target\'s name, being deleted too', { targetPod: { ...target, uid: 'u2', terminating: true } }, 'pg-1 is being deleted too'],
+  ])('%s: given back', (_name, overrides, reason) => {
+    const plan = wait(overrides);
+    expect(plan.kind).toBe('give-back');
+    expect(plan.kind === 'give-back' && plan.reason).toContain(reason);
+  });
+
+  test.each<[string, Partial<HandoverWaitFacts>]>([
+    ['the target there, not yet taken over', {}],
+    ['the target not looked at this time', { targetPod: undefined }],
+    ['the target not Ready (it is being promoted): still the same pod', { targetPod: { ...target, ready: false } }],
+    ['the target\'s uid unknown when the handover began', { targetUid: undefined, targetPod: { ...target, uid: 'u2' } }],
+    ['the target\'s uid unknown now', { targetPod: { ...target, uid: undefined } }],
+  ])('%s: waits', (_name, overrides) => {
+    expect(wait(overrides)).toEqual({ kind: 'wait' });
+  });
+
+  test.each<[string, Partial<HandoverWaitFacts>, string]>([
+    ['the target named the primary', { record: { ...named, epoch: 8, primary: 'pg-1' } }, 'handed over: epoch 8, stable, primary pg-1'],
+    ['the target named the primary, whatever its pod shows now', { record: { ...named, epoch: 8, primary: 'pg-1' }, targetPod: null }, 'handed over'],
+    ['the record given back by a job', { record: { ...named, epoch: 9 } }, 'the handover was taken over by someone else (epoch 9, stable, primary pg-2'],
+    ['a job took the switchover over', { record: { ...handing, epoch: 9, job: 'postgres-failover-x' }, targetPod: null }, 'taken over by someone else'],
+    ['another switchover, to another target', { record: { ...handing, target: 'pg-0' }, targetPod: null }, 'taken over by someone else'],
+    ['no record', { record: undefined }, 'the handover was taken over by someone else (no leader record)'],
+  ])('%s: done', (_name, overrides, reason) => {
+    const plan = wait(overrides);
+    expect(plan.kind).toBe('done');
+    expect(plan.kind === 'done' && plan.reason).toContain(reason);
   });
 });

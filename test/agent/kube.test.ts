@@ -208,6 +208,40 @@ describe('pods', () => {
     expect(await client().listPodNames(selector)).toEqual({ ok: true, value: names });
   });
 
+  test('listPods and getPod tell of each pod whether it is being deleted, whether it is Ready, its uid and labels; getPod of none: undefined', async () => {
+    const made = (name: string, metadata: Record<string, unknown>, conditions: unknown): ApiPod => ({
+      ...runningPod(name, { app: 'made' }),
+      toObject: namespace => ({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name, namespace, labels: { app: 'made' }, ...metadata },
+        spec: { containers: [{ name: 'postgres' }] },
+        status: { phase: 'Running', conditions },
+      }),
+    });
+    const extra = [
+      made('made-0', { uid: 'u-0' }, [{ type: 'Initialized', status: 'True' }, { type: 'Ready', status: 'True' }]),
+      made('made-1', { uid: 'u-1', deletionTimestamp: '2026-12-05T16:00:00Z' }, [{ type: 'Ready', status: 'False' }, { type: 'ContainersReady', status: 'True' }]),
+      made('made-2', {}, 'not a list'),
+      made('made-3', { uid: 7 }, [null, { type: 'Ready' }]),
+    ];
+    pods.push(...extra);
+    try {
+      const kube = client();
+      const expected = [
+        { name: 'made-0', terminating: false, ready: true, uid: 'u-0', labels: { app: 'made' } },
+        { name: 'made-1', terminating: true, ready: false, uid: 'u-1', labels: { app: 'made' } },
+        { name: 'made-2', terminating: false, ready: false, uid: undefined, labels: { app: 'made' } },
+        { name: 'made-3', terminating: false, ready: false, uid: undefined, labels: { app: 'made' } },
+      ];
+      expect(await kube.listPods('app=made')).toEqual({ ok: true, value: expected });
+      expect(await kube.getPod('made-1')).toEqual({ ok: true, value: expected[1] });
+      expect(await kube.getPod('absent')).toEqual({ ok: true, value: undefined });
+    } finally {
+      pods.splice(pods.length - extra.length);
+    }
+  });
+
   test('listPodNames sends the selector encoded in the query', async () => {
     await client().listPodNames('app=pg,role in (primary)');
     expect(api.requests[api.requests.length - 1].path).toBe(`/api/v1/namespaces/${NAMESPACE}/pods?labelSelector=app%3Dpg%2Crole+in+%28primary%29`);

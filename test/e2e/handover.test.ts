@@ -84,6 +84,40 @@ describe('a primary whose pod is deleted hands over first', () => {
       expect.stringMatching(/^switchover to postgres-cluster-7 requested: postgres-cluster-7 does not stream from the primary .* \(standbys that may take over: postgres-cluster-\d, postgres-cluster-\d\); the primary stays$/)]]);
   }));
 
+  test('the handover\'s target deleted too before it takes over (kubectl deletes one pod after the other): the record is given back, '
+    + 'the old primary is the primary again once its pod is made anew, no row lost', () => step(cluster, async () => {
+    const primary = leader(cluster).primary;
+    const replicas = [POD(0), POD(1), POD(2)].filter(p => p !== primary);
+    await waitForStreaming(cluster, primary, replicas, 90_000);
+    const writer = new Writer(cluster, 'writes');
+    writer.start();
+    await waitFor('some writes', () => writer.attempts.filter(a => a.ok && a.server === primary).length >= 20, 20_000);
+    const before = Number(leader(cluster).epoch);
+    // The replicas' agents hang, so that the target cannot take over before it is deleted in its turn.
+    const agents = replicas.map(p => cluster.pod(p).container('role-labeler').process!.pid!);
+    for (const pid of agents) process.kill(pid, 'SIGSTOP');
+    let deletions: Promise<void>[] = [];
+    try {
+      deletions = [cluster.deletePod(primary)];
+      await waitFor('the handover written', () => leader(cluster).state === 'switching-over', 10_000, 20);
+      const target = leader(cluster).target;
+      expect(replicas).toContain(target);
+      deletions.push(cluster.deletePod(target));
+      await waitFor('the record given back', () => leader(cluster).state === 'stable', 10_000, 50);
+      expect(leader(cluster)).toMatchObject({ primary, epoch: String(before + 2) });
+    } finally {
+      for (const pid of agents) process.kill(pid, 'SIGCONT');
+    }
+    await Promise.all(deletions);
+    await waitForStreaming(cluster, primary, replicas, 90_000);
+    await waitFor('writes on the primary again', () => writer.attempts.filter(a => a.ok && a.server === primary).length >= 40, 30_000);
+    await writer.stop();
+    expect(leader(cluster)).toMatchObject({ state: 'stable', primary, epoch: String(before + 2) });
+    expect(await lostRows(writer, primary)).toEqual([]);
+    expect(cluster.events().filter(e => e.reason === 'HandoverUndone').map(e => [e.type, e.involvedObject.name, e.message])).toEqual([['Warning', primary,
+      expect.stringMatching(/^the handover's target postgres-cluster-\d is being deleted too before it took over: the record names this pod again/)]]);
+  }));
+
   test('a scale-down that removes the primary\'s pod: it hands over to a pod that stays', () => step(cluster, async () => {
     // Make pod 2 the primary first (the failover job's switchover).
     expect((await cluster.runJob('postgres-failover', { FAILOVER_TARGET: POD(2) })).code).toBe(0);

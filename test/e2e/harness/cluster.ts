@@ -133,6 +133,8 @@ export class E2eCluster implements PodHost {
   private readonly clients = new Set<ChildProcess>();
   private controller?: NodeJS.Timeout;
   private desiredReplicas: number;
+  /** StatefulSet pods deleted and not made again, by name (their logs stay in the diagnostics). */
+  private readonly departed = new Map<string, Pod>();
   private readonly writeService: string;
   private jobCounter = 0;
   private readonly diagnosticLogLines: number;
@@ -512,6 +514,7 @@ export class E2eCluster implements PodHost {
     await pod.stop();
     pod.phase = 'deleted';
     this.statefulSetPods.delete(name);
+    this.departed.set(name, pod);
     this.updateHosts();
     this.updateEndpoints();
   }
@@ -686,8 +689,10 @@ export class E2eCluster implements PodHost {
     const secrets = this.api.allSecrets().map(s =>
       `${s.metadata.name} resourceVersion=${s.metadata.resourceVersion} keys=${Object.keys(s.data ?? {}).join(',')}`).join('\n') || '(none)';
     const logs = [...this.statefulSetPods.values(), ...this.jobPods].map(p => p.logs(this.diagnosticLogLines)).join('\n');
+    // A pod deleted and not made again (a scale-down): what it did last is often the answer.
+    const departed = [...this.departed.values()].map(p => p.logs(this.diagnosticLogLines)).join('\n');
     return `---- cluster state ----\n${state}\n---- endpoints ----\n${endpoints}\n---- leases ----\n${leases}\n---- secrets ----\n${secrets}\n`
-      + `---- logs ----\n${logs}`;
+      + `---- logs ----\n${logs}${departed === '' ? '' : `\n---- logs of pods deleted since (not made again) ----\n${departed}`}`;
   }
 
   /** What each running server says of itself: recovery, WAL receiver, replication; and its processes. */
@@ -821,6 +826,7 @@ export class E2eCluster implements PodHost {
     this.frozenApiCut.delete(name);
     const pod = new Pod(this, name, template, address.netns, address.ip, claims);
     this.statefulSetPods.set(name, pod);
+    this.departed.delete(name);
     this.updateHosts();
     pod.start();
   }
