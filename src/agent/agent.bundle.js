@@ -6099,17 +6099,22 @@ var LocalPostgres = class {
     });
   }
   /**
-   * Ends a replica's WAL receiver, if one runs: SIGTERM, as the pod shares one process namespace (pg_terminate_backend
-   * cannot: it is an auxiliary process). The startup process starts another, which connects anew. Found in
-   * pg_stat_activity, which lists it from its start: pg_stat_wal_receiver shows no row until it has connected, and one
-   * whose connection attempt hangs (a dead primary's address) is the one to end.
+   * A replica's WAL receiver process, if one runs, connecting or streaming: found in pg_stat_activity, which lists it
+   * from its start (pg_stat_wal_receiver shows no row until it has connected, and one whose connection attempt hangs on
+   * a dead primary's address is the one to end).
    */
-  async endWalReceiver() {
+  async walReceiverPid() {
     const pid = await this.session(
       "finding the WAL receiver",
       async (query) => (await query("SELECT pid FROM pg_stat_activity WHERE backend_type = 'walreceiver'"))[0]?.pid
     );
-    if (typeof pid !== "number") return;
+    return typeof pid === "number" ? pid : void 0;
+  }
+  /**
+   * Ends a WAL receiver (walReceiverPid): SIGTERM, as the pod shares one process namespace (pg_terminate_backend cannot:
+   * it is an auxiliary process). The startup process starts another, which connects anew. Gone already: nothing to do.
+   */
+  async endWalReceiver(pid) {
     try {
       process.kill(pid, "SIGTERM");
     } catch (error) {
@@ -6887,6 +6892,18 @@ function reloadReport(changes, hbaChanged, outcome) {
   };
 }
 
+// src/agent/follow.ts
+var FOLLOW_HANG_SECONDS = 3;
+function decideFollow(facts) {
+  if (facts.streaming === true) return { end: void 0, reload: false, seen: void 0, following: false };
+  if (facts.streaming === void 0) return { end: void 0, reload: false, seen: facts.seen, following: true };
+  if (facts.changed) return { end: facts.receiver, reload: true, seen: void 0, following: true };
+  if (facts.receiver === void 0) return { end: void 0, reload: false, seen: void 0, following: true };
+  if (facts.seen?.pid !== facts.receiver) return { end: void 0, reload: false, seen: { pid: facts.receiver, since: facts.now }, following: true };
+  if (facts.now - facts.seen.since >= FOLLOW_HANG_SECONDS) return { end: facts.receiver, reload: false, seen: void 0, following: true };
+  return { end: void 0, reload: false, seen: facts.seen, following: true };
+}
+
 // src/agent/handover.ts
 var REVISION_LABEL = "controller-revision-hash";
 var SWITCHOVER_REQUEST = "switchover.postgres.cdk8s.io/target";
@@ -7421,7 +7438,7 @@ var FAILSAFE_REPLY_MS = 1e3;
 var FAILSAFE_EVERY_MS = 500;
 var FAILSAFE_HOLDS_SECONDS = 2;
 var FAILSAFE_FENCE_SECONDS = 3;
-var FOLLOW_NUDGE_SECONDS = 3;
+var FOLLOW_LOOK_SECONDS = 1;
 var PEER_CONNECT_MS = 500;
 var RELOAD_SETTLE_MS = 200;
 var WAL_CHECK_EVERY_SECONDS = 3;
@@ -7489,9 +7506,11 @@ var SidecarAgent = class {
   goneAt = /* @__PURE__ */ new Map();
   followed = "";
   /** When (monotonic) followNewPrimary last looked whether this replica streams on the record's timeline. */
-  followNudgedAt = -Infinity;
-  /** It did not: the nap ends in time for the next look (FOLLOW_NUDGE_SECONDS). */
+  followLookedAt = -Infinity;
+  /** It did not: the nap ends in time for the next look (FOLLOW_LOOK_SECONDS). */
   following = false;
+  /** The WAL receiver as first seen not streaming (decideFollow). */
+  receiverSeen;
   lastStreaming;
   lastWalCheck = -Infinity;
   soon = false;
@@ -8375,24 +8394,25 @@ ${text}
     });
   }
   /**
-   * A new primary's timeline: a replica that does not stream on it yet is woken out of its wal_retrieve_retry_interval
-   * wait (a reload wakes the startup process, which then connects at once), once per epoch and timeline. A WAL receiver
-   * that still holds a connection to the old primary (a partitioned node sends no reset: it would wait for
-   * wal_receiver_timeout, and a synchronous primary for it) is ended first: it reconnects through the write Service.
-   * While it still does not stream on that timeline, its WAL receiver is ended again every FOLLOW_NUDGE_SECONDS: one
-   * may have connected to the old primary's address before the write Service left it, and hang there.
+   * A new primary's timeline: a replica that does not stream on it yet has its WAL receiver ended and its configuration
+   * reloaded (which wakes the startup process out of its wal_retrieve_retry_interval wait: it connects at once, through
+   * the write Service), once per epoch and timeline; afterwards, while it still does not, a receiver that has gone
+   * FOLLOW_HANG_SECONDS without streaming is ended again (decideFollow), looking every FOLLOW_LOOK_SECONDS.
    */
   async followNewPrimary(epoch, timeline) {
     const key = `${epoch}/${timeline}`;
     const changed = key !== this.followed;
     const now = this.env.monotonic();
-    if (!changed && now - this.followNudgedAt < FOLLOW_NUDGE_SECONDS) return;
-    this.followed = key;
-    this.followNudgedAt = now;
-    this.following = await this.attempt(() => this.pg.streamingOnTimeline(timeline)) === false;
-    if (!this.following) return;
-    await this.attempt(() => this.pg.endWalReceiver());
-    if (changed) await this.attempt(() => this.pg.reload());
+    if (!changed && now - this.followLookedAt < FOLLOW_LOOK_SECONDS) return;
+    this.followLookedAt = now;
+    const streaming = await this.attempt(() => this.pg.streamingOnTimeline(timeline));
+    if (streaming !== void 0) this.followed = key;
+    const receiver = streaming === false ? await this.attempt(() => this.pg.walReceiverPid()) : void 0;
+    const plan3 = decideFollow({ changed, streaming, receiver, seen: this.receiverSeen, now });
+    this.receiverSeen = plan3.seen;
+    this.following = plan3.following;
+    if (plan3.end !== void 0) await this.attempt(() => this.pg.endWalReceiver(plan3.end));
+    if (plan3.reload) await this.attempt(() => this.pg.reload());
   }
   /**
    * A replica that has not streamed for walCheckSeconds although the primary answers: if the primary no longer has the WAL
@@ -8494,7 +8514,7 @@ ${text}
    * (`<startPlanFile>.wanted`, which also rewrites the copy of the record: seen at once where the file system tells,
    * else within a tenth of a second), when PostgreSQL starts serving while it was not, when a held start request is due
    * (START_HOLD_SECONDS), when a replica that does not stream on the record's timeline is due another look
-   * (FOLLOW_NUDGE_SECONDS), or 10 ms after a round that asked.
+   * (FOLLOW_LOOK_SECONDS), or 10 ms after a round that asked.
    */
   nap(signal) {
     if (signal.aborted) return Promise.resolve();
@@ -8523,7 +8543,7 @@ ${text}
           if (postmaster?.ready === true && postmaster.alive) finish();
         }
       };
-      const follow = this.following && this.server === "replica" ? this.followNudgedAt + FOLLOW_NUDGE_SECONDS - this.env.monotonic() : Infinity;
+      const follow = this.following && this.server === "replica" ? this.followLookedAt + FOLLOW_LOOK_SECONDS - this.env.monotonic() : Infinity;
       const timer = setTimeout(finish, Math.max(10, Math.min(this.config.timing.pollSeconds, this.dueInSeconds(), held, follow) * 1e3));
       const looking = setInterval(look, 100);
       try {

@@ -332,15 +332,21 @@ export class LocalPostgres {
   }
 
   /**
-   * Ends a replica's WAL receiver, if one runs: SIGTERM, as the pod shares one process namespace (pg_terminate_backend
-   * cannot: it is an auxiliary process). The startup process starts another, which connects anew. Found in
-   * pg_stat_activity, which lists it from its start: pg_stat_wal_receiver shows no row until it has connected, and one
-   * whose connection attempt hangs (a dead primary's address) is the one to end.
+   * A replica's WAL receiver process, if one runs, connecting or streaming: found in pg_stat_activity, which lists it
+   * from its start (pg_stat_wal_receiver shows no row until it has connected, and one whose connection attempt hangs on
+   * a dead primary's address is the one to end).
    */
-  public async endWalReceiver(): Promise<void> {
+  public async walReceiverPid(): Promise<number | undefined> {
     const pid = await this.session('finding the WAL receiver',
       async query => (await query("SELECT pid FROM pg_stat_activity WHERE backend_type = 'walreceiver'"))[0]?.pid);
-    if (typeof pid !== 'number') return;
+    return typeof pid === 'number' ? pid : undefined;
+  }
+
+  /**
+   * Ends a WAL receiver (walReceiverPid): SIGTERM, as the pod shares one process namespace (pg_terminate_backend cannot:
+   * it is an auxiliary process). The startup process starts another, which connects anew. Gone already: nothing to do.
+   */
+  public async endWalReceiver(pid: number): Promise<void> {
     try {
       process.kill(pid, 'SIGTERM');
     } catch (error) {

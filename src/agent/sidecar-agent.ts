@@ -11,6 +11,7 @@ import {
 import { SidecarConfig } from './config';
 import { changedSettings, reloadReport } from './configuration';
 import { Candidate, forkedBehind, switchpointOf } from './failover-target';
+import { decideFollow, SeenReceiver } from './follow';
 import { decideHandover, decideHandoverWait, decideRequestedSwitchover, PodState, Standby, SWITCHOVER_REQUEST } from './handover';
 import { followLease, KubeClient, LeasePatch } from './kube';
 import { NodeStatusFacts, statusLine } from './node-status';
@@ -109,12 +110,8 @@ const FAILSAFE_HOLDS_SECONDS = 2;
  * RECONNECT_SECONDS (5) for receivers to stream again, may promote.
  */
 const FAILSAFE_FENCE_SECONDS = 3;
-/**
- * How often a replica that does not stream on the record's timeline ends its WAL receiver again: one whose connection
- * attempt hangs (a dead primary's address, whose packets go nowhere: the receiver's connect loop has no timeout) never
- * gives up by itself.
- */
-const FOLLOW_NUDGE_SECONDS = 3;
+/** How often a replica that does not stream on the record's timeline looks at its WAL receiver again (decideFollow). */
+const FOLLOW_LOOK_SECONDS = 1;
 /**
  * How long a candidate waits for a peer's connection once the lease lapsed. A dead node's address answers nothing (no
  * reset): the wait is part of every failover, and a pod on the same cluster network connects within milliseconds.
@@ -191,9 +188,11 @@ export class SidecarAgent {
   private readonly goneAt = new Map<string, string>();
   private followed = '';
   /** When (monotonic) followNewPrimary last looked whether this replica streams on the record's timeline. */
-  private followNudgedAt = -Infinity;
-  /** It did not: the nap ends in time for the next look (FOLLOW_NUDGE_SECONDS). */
+  private followLookedAt = -Infinity;
+  /** It did not: the nap ends in time for the next look (FOLLOW_LOOK_SECONDS). */
   private following = false;
+  /** The WAL receiver as first seen not streaming (decideFollow). */
+  private receiverSeen: SeenReceiver | undefined;
   private lastStreaming: number;
   private lastWalCheck = -Infinity;
   private soon = false;
@@ -1136,24 +1135,26 @@ export class SidecarAgent {
   }
 
   /**
-   * A new primary's timeline: a replica that does not stream on it yet is woken out of its wal_retrieve_retry_interval
-   * wait (a reload wakes the startup process, which then connects at once), once per epoch and timeline. A WAL receiver
-   * that still holds a connection to the old primary (a partitioned node sends no reset: it would wait for
-   * wal_receiver_timeout, and a synchronous primary for it) is ended first: it reconnects through the write Service.
-   * While it still does not stream on that timeline, its WAL receiver is ended again every FOLLOW_NUDGE_SECONDS: one
-   * may have connected to the old primary's address before the write Service left it, and hang there.
+   * A new primary's timeline: a replica that does not stream on it yet has its WAL receiver ended and its configuration
+   * reloaded (which wakes the startup process out of its wal_retrieve_retry_interval wait: it connects at once, through
+   * the write Service), once per epoch and timeline; afterwards, while it still does not, a receiver that has gone
+   * FOLLOW_HANG_SECONDS without streaming is ended again (decideFollow), looking every FOLLOW_LOOK_SECONDS.
    */
   private async followNewPrimary(epoch: number, timeline: number): Promise<void> {
     const key = `${epoch}/${timeline}`;
     const changed = key !== this.followed;
     const now = this.env.monotonic();
-    if (!changed && now - this.followNudgedAt < FOLLOW_NUDGE_SECONDS) return;
-    this.followed = key;
-    this.followNudgedAt = now;
-    this.following = await this.attempt(() => this.pg.streamingOnTimeline(timeline)) === false;
-    if (!this.following) return;
-    await this.attempt(() => this.pg.endWalReceiver());
-    if (changed) await this.attempt(() => this.pg.reload());
+    if (!changed && now - this.followLookedAt < FOLLOW_LOOK_SECONDS) return;
+    this.followLookedAt = now;
+    const streaming = await this.attempt(() => this.pg.streamingOnTimeline(timeline));
+    // Not answered: the change is kept for the next look.
+    if (streaming !== undefined) this.followed = key;
+    const receiver = streaming === false ? await this.attempt(() => this.pg.walReceiverPid()) : undefined;
+    const plan = decideFollow({ changed, streaming, receiver, seen: this.receiverSeen, now });
+    this.receiverSeen = plan.seen;
+    this.following = plan.following;
+    if (plan.end !== undefined) await this.attempt(() => this.pg.endWalReceiver(plan.end!));
+    if (plan.reload) await this.attempt(() => this.pg.reload());
   }
 
   /**
@@ -1270,7 +1271,7 @@ export class SidecarAgent {
    * (`<startPlanFile>.wanted`, which also rewrites the copy of the record: seen at once where the file system tells,
    * else within a tenth of a second), when PostgreSQL starts serving while it was not, when a held start request is due
    * (START_HOLD_SECONDS), when a replica that does not stream on the record's timeline is due another look
-   * (FOLLOW_NUDGE_SECONDS), or 10 ms after a round that asked.
+   * (FOLLOW_LOOK_SECONDS), or 10 ms after a round that asked.
    */
   private nap(signal: AbortSignal): Promise<void> {
     // Stopped while the round ran: no nap (its listener would never hear an abort that already happened).
@@ -1301,7 +1302,7 @@ export class SidecarAgent {
           if (postmaster?.ready === true && postmaster.alive) finish();
         }
       };
-      const follow = this.following && this.server === 'replica' ? this.followNudgedAt + FOLLOW_NUDGE_SECONDS - this.env.monotonic() : Infinity;
+      const follow = this.following && this.server === 'replica' ? this.followLookedAt + FOLLOW_LOOK_SECONDS - this.env.monotonic() : Infinity;
       const timer = setTimeout(finish, Math.max(10, Math.min(this.config.timing.pollSeconds, this.dueInSeconds(), held, follow) * 1000));
       // A tenth of a second, as the entrypoint waits for its copy of the record and a new primary for its label.
       const looking = setInterval(look, 100);

@@ -207,7 +207,7 @@ describe('queries over the kept connection', () => {
     await replica.reload();
   });
 
-  test('endWalReceiver ends a WAL receiver whose connection attempt hangs (a primary that never answers), unseen in pg_stat_wal_receiver', async () => {
+  test('walReceiverPid finds a WAL receiver whose connection attempt hangs (a primary that never answers), unseen in pg_stat_wal_receiver, and endWalReceiver ends it', async () => {
     const replica = local(replicaPort);
     const conninfo = String((await sql(replicaPort, 'SHOW primary_conninfo'))[0].primary_conninfo);
     // A dead node's address behind a Service: the connection is taken, and nothing ever answers.
@@ -224,8 +224,12 @@ describe('queries over the kept connection', () => {
       const pid = await receiverPid();
       await new Promise(resolve => setTimeout(resolve, 500));
       expect(await receiverPid()).toBe(pid);
-      await replica.endWalReceiver();
+      expect(await replica.walReceiverPid()).toBe(pid);
+      await replica.endWalReceiver(pid as number);
       expect(await eventually(async () => await receiverPid() !== pid, true)).toBe(true);
+      // One gone already: nothing to do. A primary has none.
+      await replica.endWalReceiver(2 ** 22 + 1);
+      expect(await local(primaryPort).walReceiverPid()).toBeUndefined();
     } finally {
       await sql(replicaPort, `ALTER SYSTEM SET primary_conninfo = '${conninfo.replace(/'/g, "''")}'`);
       await replica.reload();

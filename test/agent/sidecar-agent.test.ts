@@ -860,13 +860,16 @@ describe('fencing, promotion and switchover', () => {
     await eventually(async () => ![undefined, firstReceiver].includes(await receiver()));
     before = await loaded();
     const secondReceiver = await receiver();
+    // Still not on timeline 9: the new receiver is given FOLLOW_HANG_SECONDS (3 s) from when a look first saw it, a second
+    // later; no other reload.
     expect(await follower.round(2)).toEqual([]);
+    expect(await follower.round(4)).toEqual([]);
     await sleep(300);
     expect(await loaded()).toBe(before);
     expect(await receiver()).toBe(secondReceiver);
-    // Still not on timeline 9 three seconds later: its WAL receiver is ended again (a connection attempt that hangs on a
-    // dead primary's address never ends by itself), without another reload.
-    expect(await follower.round(4)).toEqual([]);
+    // The same receiver three seconds later: ended (a connection attempt that hangs on a dead primary's address never
+    // ends by itself), without another reload.
+    expect(await follower.round(5)).toEqual([]);
     await eventually(async () => ![undefined, secondReceiver].includes(await receiver()));
     expect(await loaded()).toBe(before);
     // Streaming on the record's timeline again: left alone.
@@ -875,6 +878,7 @@ describe('fencing, promotion and switchover', () => {
     const streaming = await receiver();
     expect(await follower.round(8)).toEqual(['PostgreSQL is a replica (epoch 3, stable, primary pg-1, timeline 2)']);
     expect(await follower.round(12)).toEqual([]);
+    expect(await follower.round(16)).toEqual([]);
     await sleep(300);
     expect(await receiver()).toBe(streaming);
 
