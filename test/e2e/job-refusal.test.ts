@@ -1,4 +1,5 @@
 import { E2eCluster } from './harness/cluster';
+import { waitFor } from './harness/exec';
 import { DIST_MANIFEST, leader, lostRows, POD, runningPrimaries, step, synthesizeToFile, waitForStreaming, writing } from './support';
 
 jest.setTimeout(600_000);
@@ -12,7 +13,9 @@ const others = (pod: string) => PODS.filter(p => p !== pod);
  * (both frozen, as on a node whose clock jumped or whose agent hung). The job waits out the fence time; its replicas
  * still stream; it ends their WAL receivers; they stream again from the old primary, still behind the write Service
  * (its node is not marked not ready for 40 s): the job gives the record back and exits non-zero, saying why. Nothing is
- * promoted, so there are never two primaries and no acknowledged commit is lost. In both replication modes: dist/
+ * promoted, so there are never two primaries and no acknowledged commit is lost. A primary whose whole node freezes
+ * (issue 18, its second scenario) is another matter: nothing of it answers, so the job promotes a replica; thawed, the old
+ * primary must acknowledge nothing more. In both replication modes: dist/
  * (asynchronous), and synchronousReplicas: 1, where a replica that still follows the old primary would confirm its commits.
  * Real PostgreSQL 15.
  */
@@ -69,6 +72,36 @@ describe.each([
     await waitForStreaming(cluster, before.primary, others(before.primary), 90_000);
     expect(leader(cluster)).toMatchObject({ state: 'stable', primary: before.primary });
     expect(await lostRows(cluster, writer, before.primary)).toEqual([]);
+  }));
+
+  test('the primary\'s whole node frozen 40 s, the job run meanwhile: a replica promoted; thawed, the old primary acknowledges nothing more, no row lost, it rejoins', () => step(cluster, async () => {
+    const before = leader(cluster);
+    await waitForStreaming(cluster, before.primary, others(before.primary), 90_000);
+    let run: Awaited<ReturnType<E2eCluster['runJob']>> | undefined;
+    let frozenAt = 0;
+    let thawedAt = 0;
+    const writer = await writing(cluster, async w => {
+      await cluster.freeze(before.primary);
+      frozenAt = Date.now();
+      try {
+        run = await cluster.runJob('postgres-failover', {}, 180_000);
+        await new Promise(resolve => setTimeout(resolve, Math.max(0, 40_000 - (Date.now() - frozenAt))));
+      } finally {
+        await cluster.thaw(before.primary);
+      }
+      thawedAt = Date.now();
+      await waitFor('writes after the thaw', () => w.attempts.filter(a => a.ok && a.startedAt >= thawedAt).length >= 20, 30_000, 50);
+    });
+    expect(run!.code).toBe(0);
+    const after = leader(cluster);
+    expect(after.state).toBe('stable');
+    expect(others(before.primary)).toContain(after.primary);
+    // Its clients' connections went with the freeze; thawed, it fenced itself before anything could reach it again.
+    expect(writer.attempts.filter(a => a.ok && a.server === before.primary && a.at >= frozenAt)).toEqual([]);
+    expect(new Set(writer.attempts.filter(a => a.ok && a.startedAt >= thawedAt).map(a => a.server))).toEqual(new Set([after.primary]));
+    expect(await lostRows(cluster, writer, after.primary)).toEqual([]);
+    await waitForStreaming(cluster, after.primary, others(after.primary), 120_000);
+    expect(await runningPrimaries(cluster)).toEqual([after.primary]);
   }));
 
   test('a failover that cannot finish says so: the target\'s sidecar hung, the job exits 3 naming what waits; thawed, the target serves and all follow', () => step(cluster, async () => {
