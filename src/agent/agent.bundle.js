@@ -6892,6 +6892,23 @@ function reloadReport(changes, hbaChanged, outcome) {
   };
 }
 
+// src/agent/failsafe.ts
+var FAILSAFE_FENCE_SECONDS = 3;
+var FAILSAFE_HOLDS_SECONDS = 2;
+function fenceDeadline(uptime, seconds) {
+  return Math.floor(uptime * 100) + seconds * 100;
+}
+function failsafeDue(facts) {
+  return facts.named && facts.othersKnown && facts.sinceConfirmed >= facts.overdueAfter && facts.serving;
+}
+function decideFailsafe(facts) {
+  if (!facts.held || facts.confirmedMeanwhile || !facts.stillNamed) return { hold: false };
+  const say = facts.sinceHeld >= FAILSAFE_HOLDS_SECONDS;
+  if (facts.automaticFailover) return { hold: true, deadline: fenceDeadline(facts.askedUptime, facts.renewDeadlineSeconds), say };
+  const deadline = fenceDeadline(facts.askedUptime, FAILSAFE_FENCE_SECONDS);
+  return { hold: true, deadline: deadline > facts.deadlineWritten ? deadline : void 0, say };
+}
+
 // src/agent/follow.ts
 var FOLLOW_HANG_SECONDS = 3;
 function decideFollow(facts) {
@@ -7436,8 +7453,6 @@ var HANDOVER_LOOK_SECONDS = 0.25;
 var LABEL_RESTORE_SECONDS = 0.9;
 var FAILSAFE_REPLY_MS = 1e3;
 var FAILSAFE_EVERY_MS = 500;
-var FAILSAFE_HOLDS_SECONDS = 2;
-var FAILSAFE_FENCE_SECONDS = 3;
 var FOLLOW_LOOK_SECONDS = 1;
 var PEER_CONNECT_MS = 500;
 var RELOAD_SETTLE_MS = 200;
@@ -7784,29 +7799,41 @@ ${text}
       if (!signal.aborted) await this.failsafeCheck();
     }
   }
-  /** One look of the failsafe (failsafeLoop). */
+  /** One look of the failsafe (failsafeLoop): failsafeDue, then decideFailsafe with the other pods' answer. */
   async failsafeCheck() {
     const settings = this.config.automaticFailover;
-    const record = this.record;
     const others = this.knownOthers;
-    if (record?.state !== "stable" || record.primary !== this.podName || others === void 0) return;
+    const named = () => this.record?.state === "stable" && this.record.primary === this.podName;
     const confirmedAt = () => settings.enabled ? this.renewedAt : this.lastRead;
-    const overdue = settings.enabled ? (settings.renewSeconds + settings.renewDeadlineSeconds) / 2 : this.config.timing.isolationFenceSeconds / 2;
-    if (this.env.monotonic() - confirmedAt() < overdue || observedRole(this.config.pgdata) !== "primary") return;
+    const due = failsafeDue({
+      named: named(),
+      othersKnown: others !== void 0,
+      sinceConfirmed: this.env.monotonic() - confirmedAt(),
+      // Halfway from a renewal due to the deadline, or halfway to the isolation fence.
+      overdueAfter: settings.enabled ? (settings.renewSeconds + settings.renewDeadlineSeconds) / 2 : this.config.timing.isolationFenceSeconds / 2,
+      serving: observedRole(this.config.pgdata) === "primary"
+    });
+    if (!due || others === void 0) return;
     const askedAt = this.env.monotonic();
     const askedUptime = this.env.uptime();
     const held = others.length === 0 || await this.attempt(() => this.pg.standbysAnswer(others, FAILSAFE_REPLY_MS)) === true;
-    if (!held || confirmedAt() >= askedAt || this.record?.state !== "stable" || this.record.primary !== this.podName) return;
-    if (this.env.monotonic() - this.failsafeHeldAt >= FAILSAFE_HOLDS_SECONDS) {
+    const plan3 = decideFailsafe({
+      automaticFailover: settings.enabled,
+      held,
+      confirmedMeanwhile: confirmedAt() >= askedAt,
+      stillNamed: named(),
+      askedUptime,
+      renewDeadlineSeconds: settings.renewDeadlineSeconds,
+      deadlineWritten: this.deadlineWritten,
+      sinceHeld: this.env.monotonic() - this.failsafeHeldAt
+    });
+    if (!plan3.hold) return;
+    if (plan3.say) {
       const why = settings.enabled ? "the lease cannot be renewed" : "the leader record cannot be read";
       this.log(`FAILSAFE: ${why}, but every other pod (${others.join(", ") || "none"}) streams from this primary and replies: it keeps serving (nobody takes over from a primary that its replicas still follow)`);
     }
     this.failsafeHeldAt = askedAt;
-    if (settings.enabled) {
-      this.writeDeadline(askedUptime);
-    } else if (Math.floor(askedUptime * 100) + FAILSAFE_FENCE_SECONDS * 100 > this.deadlineWritten) {
-      this.writeDeadline(askedUptime, FAILSAFE_FENCE_SECONDS);
-    }
+    if (plan3.deadline !== void 0) this.writeDeadlineAt(plan3.deadline);
   }
   /** How long a primary may take to answer a failover request: twice the time after which it fences itself unconfirmed. */
   requestAnswerSeconds() {
@@ -8033,9 +8060,12 @@ ${text}
    * hundredths of a second; replaced whole (rename). The fence stops PostgreSQL once it has passed.
    */
   writeDeadline(startedUptime, seconds = this.config.automaticFailover.renewDeadlineSeconds) {
+    this.writeDeadlineAt(fenceDeadline(startedUptime, seconds));
+  }
+  /** Writes the heartbeat fence's deadline (hundredths of /proc/uptime). */
+  writeDeadlineAt(deadline) {
     const file = this.config.automaticFailover.deadlineFile;
     try {
-      const deadline = Math.floor(startedUptime * 100) + seconds * 100;
       fs4.writeFileSync(`${file}.new`, `${deadline}
 `);
       fs4.renameSync(`${file}.new`, file);

@@ -11,6 +11,7 @@ import {
 import { SidecarConfig } from './config';
 import { changedSettings, reloadReport } from './configuration';
 import { Candidate, forkedBehind, switchpointOf } from './failover-target';
+import { decideFailsafe, failsafeDue, fenceDeadline, FAILSAFE_HOLDS_SECONDS } from './failsafe';
 import { decideFollow, SeenReceiver } from './follow';
 import { decideHandover, decideHandoverWait, decideRequestedSwitchover, PodState, Standby, SWITCHOVER_REQUEST } from './handover';
 import { followLease, KubeClient, LeasePatch } from './kube';
@@ -101,15 +102,8 @@ const HANDOVER_LOOK_SECONDS = 0.25;
 const LABEL_RESTORE_SECONDS = 0.9;
 /** How long the failsafe waits for every standby to reply to the WAL it wrote (the WAL writer flushes within 200 ms). */
 const FAILSAFE_REPLY_MS = 1_000;
-/** How often the failsafe asks, and how long its last answer counts for the rounds. */
+/** How often the failsafe looks whether to ask (failsafeDue). */
 const FAILSAFE_EVERY_MS = 500;
-const FAILSAFE_HOLDS_SECONDS = 2;
-/**
- * Without automatic failover, how far each answer of the failsafe moves the heartbeat fence's deadline: once a standby
- * stops replying (the failover job ended its WAL receiver), the primary stops within this, before the job, which waits
- * RECONNECT_SECONDS (5) for receivers to stream again, may promote.
- */
-const FAILSAFE_FENCE_SECONDS = 3;
 /** How often a replica that does not stream on the record's timeline looks at its WAL receiver again (decideFollow). */
 const FOLLOW_LOOK_SECONDS = 1;
 /**
@@ -493,34 +487,42 @@ export class SidecarAgent {
     }
   }
 
-  /** One look of the failsafe (failsafeLoop). */
+  /** One look of the failsafe (failsafeLoop): failsafeDue, then decideFailsafe with the other pods' answer. */
   public async failsafeCheck(): Promise<void> {
     const settings = this.config.automaticFailover;
-    const record = this.record;
     const others = this.knownOthers;
-    if (record?.state !== 'stable' || record.primary !== this.podName || others === undefined) return;
-    // Halfway from a renewal due to the deadline, or halfway to the isolation fence: a renewal or a read merely late
-    // asks nothing.
+    const named = () => this.record?.state === 'stable' && this.record.primary === this.podName;
     const confirmedAt = () => (settings.enabled ? this.renewedAt : this.lastRead);
-    const overdue = settings.enabled ? (settings.renewSeconds + settings.renewDeadlineSeconds) / 2 : this.config.timing.isolationFenceSeconds / 2;
-    if (this.env.monotonic() - confirmedAt() < overdue || observedRole(this.config.pgdata) !== 'primary') return;
+    const due = failsafeDue({
+      named: named(),
+      othersKnown: others !== undefined,
+      sinceConfirmed: this.env.monotonic() - confirmedAt(),
+      // Halfway from a renewal due to the deadline, or halfway to the isolation fence.
+      overdueAfter: settings.enabled ? (settings.renewSeconds + settings.renewDeadlineSeconds) / 2 : this.config.timing.isolationFenceSeconds / 2,
+      serving: observedRole(this.config.pgdata) === 'primary',
+    });
+    if (!due || others === undefined) return;
     const askedAt = this.env.monotonic();
     const askedUptime = this.env.uptime();
     const held = others.length === 0 || await this.attempt(() => this.pg.standbysAnswer(others, FAILSAFE_REPLY_MS)) === true;
-    // A renewal or a read, or another primary recorded, meanwhile: nothing to hold.
-    if (!held || confirmedAt() >= askedAt || this.record?.state !== 'stable' || this.record.primary !== this.podName) return;
-    if (this.env.monotonic() - this.failsafeHeldAt >= FAILSAFE_HOLDS_SECONDS) {
+    const plan = decideFailsafe({
+      automaticFailover: settings.enabled,
+      held,
+      confirmedMeanwhile: confirmedAt() >= askedAt,
+      stillNamed: named(),
+      askedUptime,
+      renewDeadlineSeconds: settings.renewDeadlineSeconds,
+      deadlineWritten: this.deadlineWritten,
+      sinceHeld: this.env.monotonic() - this.failsafeHeldAt,
+    });
+    if (!plan.hold) return;
+    if (plan.say) {
       const why = settings.enabled ? 'the lease cannot be renewed' : 'the leader record cannot be read';
       this.log(`FAILSAFE: ${why}, but every other pod (${others.join(', ') || 'none'}) streams from this primary `
         + 'and replies: it keeps serving (nobody takes over from a primary that its replicas still follow)');
     }
     this.failsafeHeldAt = askedAt;
-    if (settings.enabled) {
-      this.writeDeadline(askedUptime);
-    } else if (Math.floor(askedUptime * 100) + FAILSAFE_FENCE_SECONDS * 100 > this.deadlineWritten) {
-      // Never earlier than the last read's deadline: the failsafe only ever keeps a primary serving longer.
-      this.writeDeadline(askedUptime, FAILSAFE_FENCE_SECONDS);
-    }
+    if (plan.deadline !== undefined) this.writeDeadlineAt(plan.deadline);
   }
 
   /** How long a primary may take to answer a failover request: twice the time after which it fences itself unconfirmed. */
@@ -748,9 +750,13 @@ export class SidecarAgent {
    * hundredths of a second; replaced whole (rename). The fence stops PostgreSQL once it has passed.
    */
   private writeDeadline(startedUptime: number, seconds = this.config.automaticFailover.renewDeadlineSeconds): void {
+    this.writeDeadlineAt(fenceDeadline(startedUptime, seconds));
+  }
+
+  /** Writes the heartbeat fence's deadline (hundredths of /proc/uptime). */
+  private writeDeadlineAt(deadline: number): void {
     const file = this.config.automaticFailover.deadlineFile;
     try {
-      const deadline = Math.floor(startedUptime * 100) + seconds * 100;
       fs.writeFileSync(`${file}.new`, `${deadline}\n`);
       fs.renameSync(`${file}.new`, file);
       this.deadlineWritten = deadline;
