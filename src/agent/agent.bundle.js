@@ -6924,9 +6924,10 @@ function decideFollow(facts) {
 // src/agent/handover.ts
 var REVISION_LABEL = "controller-revision-hash";
 var SWITCHOVER_REQUEST = "switchover.postgres.cdk8s.io/target";
-function rankStandbys(podName, standbys, pods, ready) {
-  const staying2 = new Set(pods.filter((pod) => !pod.terminating && (pod.ready || !ready) && pod.name !== podName).map((pod) => pod.name));
-  return standbys.filter((standby) => standby.state === "streaming" && staying2.has(standby.name) && parseLsn(standby.flushLsn ?? "") !== void 0).sort((a, b) => {
+function rankStandbys(standbys, pods, ready) {
+  const staying2 = new Set(pods.filter((pod) => !pod.terminating && (pod.ready || !ready)).map((pod) => pod.name));
+  const positioned = (standby) => parseLsn(String(standby.flushLsn)) !== void 0;
+  return standbys.filter((standby) => standby.state === "streaming" && staying2.has(standby.name) && positioned(standby)).sort((a, b) => {
     const diff = parseLsn(b.flushLsn) - parseLsn(a.flushLsn);
     return diff > 0n ? 1 : diff < 0n ? -1 : a.name.localeCompare(b.name);
   });
@@ -6943,7 +6944,7 @@ function decideRequestedSwitchover(facts) {
   }
   if (asked === facts.podName) return { kind: "refuse", reason: `switchover to ${asked} requested: it is the primary already` };
   if (facts.pods === void 0) return { kind: "ignore" };
-  const ranked = rankStandbys(facts.podName, facts.standbys, facts.pods, false);
+  const ranked = rankStandbys(facts.standbys, facts.pods, false);
   const chosen = asked === "any" ? ranked[0] : ranked.find((standby) => standby.name === asked);
   if (chosen === void 0) {
     return {
@@ -6971,7 +6972,7 @@ function decideHandover(facts) {
   if (facts.pods === void 0) {
     return { kind: "stop", reason: "this primary's pod is being deleted, but the cluster's pods cannot be listed: no handover (run the failover job)" };
   }
-  const candidates = rankStandbys(facts.podName, facts.standbys, facts.pods, true);
+  const candidates = rankStandbys(facts.standbys, facts.pods, true);
   if (candidates.length === 0) {
     return { kind: "stop", reason: "this primary's pod is being deleted, and no standby that stays streams from it: no handover (run the failover job)" };
   }

@@ -69,10 +69,13 @@ export const SWITCHOVER_REQUEST = 'switchover.postgres.cdk8s.io/target';
  * and, for a stopping primary's handover (`ready`), Ready: its standby list was taken before it stopped, and a pod
  * deleted with it may have been made anew since under the same name. A serving primary's list is taken now.
  */
-function rankStandbys(podName: string, standbys: readonly Standby[], pods: readonly PodState[], ready: boolean): Standby[] {
-  const staying = new Set(pods.filter(pod => !pod.terminating && (pod.ready || !ready) && pod.name !== podName).map(pod => pod.name));
+function rankStandbys(standbys: readonly Standby[], pods: readonly PodState[], ready: boolean): Standby[] {
+  // This pod is never among its own standbys (pg_stat_replication).
+  const staying = new Set(pods.filter(pod => !pod.terminating && (pod.ready || !ready)).map(pod => pod.name));
+  // "undefined" is no position either.
+  const positioned = (standby: Standby) => parseLsn(String(standby.flushLsn)) !== undefined;
   return standbys
-    .filter(standby => standby.state === 'streaming' && staying.has(standby.name) && parseLsn(standby.flushLsn ?? '') !== undefined)
+    .filter(standby => standby.state === 'streaming' && staying.has(standby.name) && positioned(standby))
     .sort((a, b) => {
       const diff = parseLsn(b.flushLsn!)! - parseLsn(a.flushLsn!)!;
       return diff > 0n ? 1 : diff < 0n ? -1 : a.name.localeCompare(b.name);
@@ -119,7 +122,7 @@ export function decideRequestedSwitchover(facts: SwitchoverRequestFacts): Switch
   }
   if (asked === facts.podName) return { kind: 'refuse', reason: `switchover to ${asked} requested: it is the primary already` };
   if (facts.pods === undefined) return { kind: 'ignore' };
-  const ranked = rankStandbys(facts.podName, facts.standbys, facts.pods, false);
+  const ranked = rankStandbys(facts.standbys, facts.pods, false);
   const chosen = asked === 'any' ? ranked[0] : ranked.find(standby => standby.name === asked);
   if (chosen === undefined) {
     return {
@@ -153,7 +156,7 @@ export function decideHandover(facts: HandoverFacts): HandoverPlan {
   if (facts.pods === undefined) {
     return { kind: 'stop', reason: 'this primary\'s pod is being deleted, but the cluster\'s pods cannot be listed: no handover (run the failover job)' };
   }
-  const candidates = rankStandbys(facts.podName, facts.standbys, facts.pods, true);
+  const candidates = rankStandbys(facts.standbys, facts.pods, true);
   if (candidates.length === 0) {
     return { kind: 'stop', reason: 'this primary\'s pod is being deleted, and no standby that stays streams from it: no handover (run the failover job)' };
   }

@@ -83,6 +83,7 @@ describe('decideHandover: what a stopping sidecar does about its primary', () =>
       { standbys: [streaming('pg_basebackup', '9/0'), streaming('pg-0', '0/1')] }, 'pg-0'],
     ['a standby still catching up is passed over', { standbys: [{ name: 'pg-1', state: 'catchup', flushLsn: '0/9000000' }, streaming('pg-0', '0/1')] }, 'pg-0'],
     ['a standby that reports no position is passed over', { standbys: [streaming('pg-1', undefined), streaming('pg-0', '0/1')] }, 'pg-0'],
+    ['a standby whose position is not one is passed over', { standbys: [streaming('pg-1', 'FFFF'), streaming('pg-0', '0/1')] }, 'pg-0'],
     ['equal positions: the first name', { standbys: [streaming('pg-1', '0/5'), streaming('pg-0', '0/5')] }, 'pg-0'],
   ])('%s', (_name, overrides, target) => {
     const plan = decideHandover(facts(overrides));
@@ -135,6 +136,20 @@ describe('decideRequestedSwitchover: a switchover asked for on the record', () =
 
   test('to a streaming standby not Ready yet (its probe comes later): carried out, the standby list being taken now', () => {
     expect(request('pg-1', { pods: pods('pg-0', 'pg-1!', 'pg-2') })).toMatchObject({ kind: 'hand-over', target: 'pg-1' });
+  });
+
+  test.each<[Record<string, string>, string]>([
+    [{ 'pg-a': '0/1', 'pg-b': '0/3', 'pg-c': '0/2', 'pg-d': '0/3' }, 'pg-b, pg-d, pg-c, pg-a'],
+    [{ 'pg-a': '0/2', 'pg-b': '0/1', 'pg-c': '1/0', 'pg-d': '0/1' }, 'pg-c, pg-a, pg-b, pg-d'],
+  ])('the standbys that may take over, as a refusal names them (%j): most advanced first, equal positions by name, in whatever order listed', (positions, expected) => {
+    const ranked = (order: string[]) => {
+      const plan = request('pg-7', { standbys: order.map(name => streaming(name, positions[name])), pods: pods(...order, ME) });
+      return plan.kind === 'refuse' && plan.reason.replace(/.*may take over: (.*)\); the primary stays/, '$1');
+    };
+    const names = Object.keys(positions);
+    expect(ranked(names)).toBe(expected);
+    expect(ranked([...names].reverse())).toBe(expected);
+    expect(ranked([names[2], names[0], names[3], names[1]])).toBe(expected);
   });
 
   test('"any": the most advanced standby; spaces around the name do not matter', () => {
