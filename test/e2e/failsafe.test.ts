@@ -78,7 +78,8 @@ describe.each([
     await waitForStreaming(cluster, record.primary, others(record.primary), 30_000);
   }));
 
-  test('the primary cut off from the API only: it keeps serving; a failover job run meanwhile refuses, as its replicas still follow it', () => step(cluster, async () => {
+  test('the primary cut off from the API only, its wall clock stepped back 120 s: it keeps serving; a failover job run meanwhile refuses, '
+    + 'as its replicas still follow it', () => step(cluster, async () => {
     const record = leader(cluster);
     let run: Awaited<ReturnType<E2eCluster['runJob']>> | undefined;
     const primaries: string[][] = [];
@@ -87,6 +88,8 @@ describe.each([
     const writer = await writing(cluster, async w => {
       cut = Date.now();
       await cluster.cutOff(record.primary, { api: true });
+      // Issue 18's first scenario: what its agent and fence time must not follow the wall clock.
+      cluster.stepClock(record.primary, -120);
       try {
         const sampling = (async () => {
           while (run === undefined) {
@@ -96,7 +99,10 @@ describe.each([
         })();
         run = await cluster.runJob('postgres-failover', {}, 180_000);
         await sampling;
+        const offsets = await cluster.clockOffsets(record.primary);
+        expect([offsets.bash, offsets.postgres].every(offset => Math.abs(offset + 120) <= 3)).toBe(true);
       } finally {
+        cluster.stepClock(record.primary, 0);
         await cluster.reconnect(record.primary);
       }
       healed = Date.now();
