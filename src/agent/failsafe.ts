@@ -19,8 +19,6 @@ export function fenceDeadline(uptime: number, seconds: number): number {
 export interface FailsafeDueFacts {
   /** The record names this pod, stable. */
   readonly named: boolean;
-  /** PostgreSQL serves here as a primary. */
-  readonly serving: boolean;
   /** The other pods are known (listed since this agent started). */
   readonly othersKnown: boolean;
   /** Seconds since the last renewal (automatic failover) or read of the record. */
@@ -29,9 +27,12 @@ export interface FailsafeDueFacts {
   readonly overdueAfter: number;
 }
 
-/** Whether the failsafe asks the other pods now. */
+/**
+ * Whether the failsafe asks the other pods now, if PostgreSQL serves here as a primary (which the sidecar reads from
+ * files only then: it looks twice a second).
+ */
 export function failsafeDue(facts: FailsafeDueFacts): boolean {
-  return facts.named && facts.othersKnown && facts.sinceConfirmed >= facts.overdueAfter && facts.serving;
+  return facts.named && facts.othersKnown && facts.sinceConfirmed >= facts.overdueAfter;
 }
 
 export interface FailsafeAnswerFacts {

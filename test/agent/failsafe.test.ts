@@ -13,10 +13,10 @@ describe('fenceDeadline: hundredths of /proc/uptime, as the heartbeat fence read
 
 describe('failsafeDue: whether the primary asks the other pods now', () => {
   const due = (overrides: Partial<FailsafeDueFacts>) => failsafeDue({
-    named: true, serving: true, othersKnown: true, sinceConfirmed: 5, overdueAfter: 5, ...overrides,
+    named: true, othersKnown: true, sinceConfirmed: 5, overdueAfter: 5, ...overrides,
   });
 
-  test('unconfirmed for half the fence time, named and serving: it asks', () => {
+  test('unconfirmed for half the fence time, named, the others known: it asks', () => {
     expect(due({})).toBe(true);
     expect(due({ sinceConfirmed: 60 })).toBe(true);
   });
@@ -24,7 +24,6 @@ describe('failsafeDue: whether the primary asks the other pods now', () => {
   test.each<[string, Partial<FailsafeDueFacts>]>([
     ['a confirmation merely late', { sinceConfirmed: 4.99 }],
     ['the record does not name it', { named: false }],
-    ['PostgreSQL does not serve as a primary', { serving: false }],
     ['the other pods not known yet', { othersKnown: false }],
   ])('%s: it does not', (_name, overrides) => {
     expect(due(overrides)).toBe(false);
