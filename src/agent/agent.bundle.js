@@ -5915,6 +5915,383 @@ var STATUS_SQL = `SELECT 'replica' AS role, greatest(pg_last_wal_receive_lsn(), 
   SELECT 'primary', pg_current_wal_lsn()::text, 'none', ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int
   WHERE NOT pg_is_in_recovery()`;
 
+// src/agent/record.ts
+var RECORD_PREFIX = "postgres.cdk8s.io";
+var RECORD_FIELDS = [
+  "state",
+  "primary",
+  "epoch",
+  "timeline",
+  "system-identifier",
+  "sync",
+  "target",
+  "previous",
+  "job",
+  "checkpoint"
+];
+var VERSION_FIELD = "version";
+var RECORD_FORMAT_VERSION = 1;
+var RECORD_STATES = ["stable", "switching-over", "failing-over"];
+function annotationOf(field) {
+  return `${RECORD_PREFIX}/${field}`;
+}
+var KNOWN_ANNOTATIONS = new Set([...RECORD_FIELDS, VERSION_FIELD].map((field) => annotationOf(field)));
+var LSN_PATTERN = /^[0-9A-F]+\/[0-9A-F]+$/;
+var DECIMAL_PATTERN = /^[0-9]+$/;
+var RecordError = class extends Error {
+};
+function refuse(field, problem) {
+  throw new RecordError(`${annotationOf(field)} ${problem}`);
+}
+function decodeRecord(lease) {
+  try {
+    return decodeOrThrow(lease);
+  } catch (error) {
+    if (error instanceof RecordError) return { ok: false, error: `malformed leader record: ${error.message}` };
+    throw error;
+  }
+}
+function decodeOrThrow(lease) {
+  const { resourceVersion, annotations = {} } = lease?.metadata ?? {};
+  if (typeof resourceVersion !== "string" || resourceVersion === "") {
+    throw new RecordError("metadata.resourceVersion is missing: a record without one cannot be compared-and-swapped");
+  }
+  if (typeof annotations !== "object" || annotations === null || Array.isArray(annotations)) {
+    throw new RecordError("metadata.annotations is not an object");
+  }
+  const values = /* @__PURE__ */ new Map();
+  for (const [key, value] of Object.entries(annotations)) {
+    if (!key.startsWith(`${RECORD_PREFIX}/`)) continue;
+    if (!KNOWN_ANNOTATIONS.has(key)) throw new RecordError(`${key} is not a field of the record`);
+    if (typeof value !== "string") throw new RecordError(`${key} is not a string`);
+    values.set(key, value);
+  }
+  const text = (field) => values.get(annotationOf(field)) ?? "";
+  const version = text(VERSION_FIELD);
+  if (version !== "" && version !== String(RECORD_FORMAT_VERSION)) {
+    refuse(VERSION_FIELD, `is unknown: "${version}" (this agent reads version ${RECORD_FORMAT_VERSION})`);
+  }
+  const common = {
+    version: RECORD_FORMAT_VERSION,
+    epoch: positiveInteger("epoch", text("epoch")),
+    timeline: positiveInteger("timeline", text("timeline")),
+    systemIdentifier: systemIdentifier(text("system-identifier")),
+    sync: podList("sync", text("sync"))
+  };
+  const state = text("state");
+  let record;
+  switch (state) {
+    case "stable":
+      mustBeEmpty(state, ["target", "previous", "job", "checkpoint"], text);
+      record = { state, primary: required("primary", text("primary"), state), ...common };
+      break;
+    case "switching-over":
+      mustBeEmpty(state, ["primary"], text);
+      record = {
+        state,
+        previous: required("previous", text("previous"), state),
+        target: required("target", text("target"), state),
+        job: required("job", text("job"), state),
+        checkpoint: checkpoint(text("checkpoint")),
+        ...common
+      };
+      break;
+    case "failing-over":
+      mustBeEmpty(state, ["primary", "checkpoint"], text);
+      record = {
+        state,
+        previous: required("previous", text("previous"), state),
+        target: text("target") || void 0,
+        job: required("job", text("job"), state),
+        ...common
+      };
+      break;
+    case "":
+      refuse("state", "is missing");
+    default:
+      refuse("state", `is unknown: "${state}" (known: ${RECORD_STATES.join(", ")})`);
+  }
+  return { ok: true, record, resourceVersion };
+}
+function positiveInteger(field, value) {
+  if (value === "") refuse(field, "is missing");
+  const number = Number(value);
+  if (!DECIMAL_PATTERN.test(value) || !Number.isSafeInteger(number) || number < 1) {
+    refuse(field, `is not a positive integer: "${value}"`);
+  }
+  return number;
+}
+function systemIdentifier(value) {
+  if (value === "") return void 0;
+  if (!DECIMAL_PATTERN.test(value)) refuse("system-identifier", `is not a decimal number: "${value}"`);
+  return value;
+}
+function checkpoint(value) {
+  if (value === "") return void 0;
+  if (!LSN_PATTERN.test(value)) refuse("checkpoint", `is not an LSN such as 0/3000028: "${value}"`);
+  return value;
+}
+function podList(field, value) {
+  if (value === "") return [];
+  const pods = value.split(",");
+  const seen = /* @__PURE__ */ new Set();
+  for (const pod of pods) {
+    if (pod === "") refuse(field, `has an empty member: "${value}"`);
+    if (seen.has(pod)) refuse(field, `lists ${pod} twice: "${value}"`);
+    seen.add(pod);
+  }
+  return pods;
+}
+function required(field, value, state) {
+  if (value === "") refuse(field, `is missing (state ${state} needs it)`);
+  return value;
+}
+function mustBeEmpty(state, fields, text) {
+  for (const field of fields) {
+    if (text(field) !== "") refuse(field, `must be empty in state ${state}, got "${text(field)}"`);
+  }
+}
+function encodeAnnotations(record) {
+  const fields = {
+    "state": record.state,
+    "primary": record.state === "stable" ? record.primary : "",
+    "epoch": String(record.epoch),
+    "timeline": String(record.timeline),
+    "system-identifier": record.systemIdentifier ?? "",
+    "sync": record.sync.join(","),
+    "target": record.state === "stable" ? "" : record.target ?? "",
+    "previous": record.state === "stable" ? "" : record.previous,
+    "job": record.state === "stable" ? "" : record.job,
+    "checkpoint": record.state === "switching-over" ? record.checkpoint ?? "" : ""
+  };
+  const annotations = {};
+  for (const field of RECORD_FIELDS) annotations[annotationOf(field)] = fields[field];
+  annotations[annotationOf(VERSION_FIELD)] = String(record.version);
+  return annotations;
+}
+function holderOf(record) {
+  return record.state === "stable" ? record.primary : "";
+}
+function encodeRecordPatch(record, resourceVersion) {
+  if (resourceVersion === "") throw new Error("a record patch needs the resourceVersion it replaces (compare-and-swap)");
+  return {
+    metadata: { resourceVersion, annotations: encodeAnnotations(record) },
+    spec: { holderIdentity: holderOf(record) }
+  };
+}
+function encodeRecordLease(name, labels, record) {
+  return {
+    apiVersion: "coordination.k8s.io/v1",
+    kind: "Lease",
+    metadata: { name, labels, annotations: encodeAnnotations(record) },
+    spec: { holderIdentity: holderOf(record) }
+  };
+}
+function describeRecord(record) {
+  if (record === void 0) return "no leader record";
+  let line = `epoch ${record.epoch}, ${record.state}, primary ${holderOf(record) || "(none)"}, timeline ${record.timeline}`;
+  if (record.sync.length > 0) line += `, synchronous standbys ${record.sync.join(",")}`;
+  if (record.state !== "stable") line += ` (job ${record.job}: ${record.previous} -> ${record.target ?? "?"})`;
+  if (record.state === "switching-over" && record.checkpoint !== void 0) line += `, shutdown checkpoint ${record.checkpoint}`;
+  return line;
+}
+
+// src/agent/start.ts
+var HOT_STANDBY_SETTINGS = ["max_connections", "max_worker_processes", "max_wal_senders", "max_prepared_transactions", "max_locks_per_transaction"];
+function isPodZero(podName) {
+  return podName.slice(podName.lastIndexOf("-") + 1) === "0";
+}
+function plan(reason, ...steps) {
+  return { steps, reason };
+}
+var WAIT = { do: "wait", retry: "normal" };
+function decideStart(facts) {
+  if (facts.data.kind === "not-a-data-directory") {
+    return plan("the data directory is not a PostgreSQL data directory (no PG_VERSION) but is not empty: move its files away, then restart the pod", { do: "fail" });
+  }
+  if ((facts.data.kind === "data" || facts.data.kind === "unreadable") && facts.data.version !== String(facts.postgresVersion)) {
+    return plan(`the data directory is PostgreSQL ${facts.data.version}'s (PG_VERSION), and this pod runs PostgreSQL ${facts.postgresVersion}: a server never starts on another major's data. Set postgresVersion back to ${facts.data.version} and apply, or upgrade (README: Major-version upgrades)`, { do: "fail" });
+  }
+  if (facts.data.kind === "unreadable") {
+    return plan(`the data directory's pg_control cannot be read (${facts.data.reason}): refusing to guess what this data is`, { do: "fail" });
+  }
+  if (facts.record.kind === "stale") {
+    return plan("the role-labeler sidecar cannot read the leader record now: waiting, never deciding on an older read", WAIT);
+  }
+  if (facts.record.kind === "malformed") {
+    return plan(`the leader record cannot be used (${facts.record.error}): waiting for a person to repair it`, WAIT);
+  }
+  const record = facts.record.record;
+  const data = facts.data;
+  const reclone = record?.state === "stable" && facts.recloneRequested && data.kind === "data" && record.primary !== facts.podName && data.standbySignal;
+  const first = reclone ? [{ do: "discard-data", keep: false }] : [];
+  if (facts.recloneRequested) first.push({ do: "remove-reclone-marker" });
+  if (reclone) {
+    const decided2 = decideEmpty(facts, record);
+    return { steps: [...first, ...decided2.steps], reason: `the sidecar found that the primary no longer keeps the WAL this replica needs: discarding its data; ${decided2.reason}` };
+  }
+  if (data.kind === "empty") {
+    const decided2 = decideEmpty(facts, record);
+    return { steps: [...first, ...decided2.steps], reason: decided2.reason };
+  }
+  const decided = withHotStandbySettings(decideWithData(facts, record, data), hotStandbyRaises(facts.configured, data.hotStandby));
+  return { steps: [...first, ...decided.steps], reason: decided.reason };
+}
+function hotStandbyRaises(configured, required2) {
+  if (configured === void 0) return [];
+  return HOT_STANDBY_SETTINGS.filter((name) => configured[name] < required2[name]).map((name) => ({ name, value: required2[name] }));
+}
+function withHotStandbySettings(decided, raises) {
+  if (raises.length === 0 || !decided.steps.some((step) => step.do === "start" && step.as === "replica")) return decided;
+  const said = raises.map((raise) => `${raise.name} ${raise.value}`).join(", ");
+  return {
+    steps: decided.steps.map((step) => step.do === "start" && step.as === "replica" ? { ...step, settings: raises } : step),
+    reason: `${decided.reason}; with ${said} (the primary's WAL requires at least that on a replica, more than configured: the configured value takes effect once the primary runs with it)`
+  };
+}
+function decideEmpty(facts, record) {
+  if (record === void 0) {
+    if (!isPodZero(facts.podName)) {
+      return plan("no leader record yet and an empty volume: waiting for pod 0 to initialize the cluster", { do: "wait", retry: "bootstrap" });
+    }
+    if (facts.restoreFrom) {
+      return plan(
+        "no leader record exists and the volume is empty: restoring the backup (restoreFrom), with this pod as the new cluster's primary",
+        { do: "restore", onFailure: "wait" },
+        { do: "start", as: "primary" }
+      );
+    }
+    return plan(
+      "no leader record exists and the volume is empty: initializing a new cluster, with this pod as its primary",
+      { do: "initialize" },
+      { do: "start", as: "primary" }
+    );
+  }
+  if (record.state !== "stable") {
+    return plan(`an empty volume, and a failover job holds the leader record (${describeRecord(record)}): waiting for its end`, WAIT);
+  }
+  if (record.primary === facts.podName) {
+    return plan(`the leader record names this pod as the primary, but its volume is empty: its data is lost. Never initializing a second cluster: start the failover job to promote a replica (${describeRecord(record)})`, WAIT);
+  }
+  return plan(
+    `an empty volume: cloning from the recorded primary ${record.primary}, then starting as its replica`,
+    ...syncMembership(facts),
+    { do: "clone", from: record.primary, onFailure: "wait" },
+    { do: "start", as: "replica" }
+  );
+}
+function decideWithData(facts, record, data) {
+  if (record?.systemIdentifier !== void 0 && record.systemIdentifier !== data.systemIdentifier) {
+    if (data.initializedByEntrypoint) {
+      return plan(`another pod created the cluster's leader record first (system identifier ${record.systemIdentifier}); this pod's new cluster (${data.systemIdentifier}) was never used: discarding it`, { do: "discard-data", keep: true }, { do: "decide-again" });
+    }
+    return plan(`this pod's data belongs to another database cluster (system identifier ${data.systemIdentifier}; the leader record's is ${record.systemIdentifier}); refusing to touch it. Move the data away (or restore the right volume), then restart the pod`, { do: "fail" });
+  }
+  if (record === void 0) {
+    if (data.standbySignal) return plan("a replica's data and no leader record: waiting for the primary's sidecar to create it", WAIT);
+    return plan(
+      "no leader record: this pod's data is a primary's; starting as the primary (its sidecar records it, unless another pod is recorded first)",
+      { do: "start", as: "primary" }
+    );
+  }
+  const decided = decideWithRecord(facts, record, data);
+  return data.initializedByEntrypoint ? { ...decided, steps: [{ do: "remove-init-marker" }, ...decided.steps] } : decided;
+}
+function decideWithRecord(facts, record, data) {
+  if (record.state !== "stable") {
+    if (record.target === facts.podName && !data.standbySignal) {
+      return plan(`a failover job promoted this pod (${describeRecord(record)}): starting as the primary`, { do: "start", as: "primary" });
+    }
+    if (data.standbySignal) {
+      return plan(`a failover job holds the leader record (${describeRecord(record)}): starting as a replica`, { do: "start", as: "replica" });
+    }
+    return plan(`this pod's data is a former primary's and a failover job holds the leader record (${describeRecord(record)}): waiting for its end`, WAIT);
+  }
+  if (record.primary === facts.podName) {
+    if (data.standbySignal && data.recoveryState) {
+      return plan(`the leader record names this pod as the primary (${describeRecord(record)}), and its data is a replica's: starting in recovery; its sidecar promotes it (a new timeline)`, { do: "start", as: "replica" });
+    }
+    const steps = data.standbySignal ? [{ do: "remove-standby-signal" }] : [];
+    return plan(`the leader record names this pod as the primary (${describeRecord(record)}): starting as the primary`, ...steps, { do: "start", as: "primary" });
+  }
+  if (data.timeline > record.timeline) return decideNewerTimeline(facts, record, data);
+  if (!data.standbySignal) {
+    if (record.timeline <= data.timeline) {
+      return plan(`this pod's data is a former primary's, on a timeline (${data.timeline}) not older than the recorded primary's (${record.primary}, timeline ${record.timeline}): never rewinding onto an older timeline. A person must decide: see the README (split brain)`, WAIT);
+    }
+    if (!facts.recordedPrimaryAnswers) {
+      return plan(`this pod was a primary; the recorded primary ${record.primary} does not answer, and only it can say how to rejoin`, WAIT);
+    }
+    return plan(
+      `the leader record names ${record.primary} (epoch ${record.epoch}, timeline ${record.timeline}); this pod's data is on timeline ${data.timeline}: rejoining as its replica`,
+      { do: "rewind", from: record.primary, onFailure: "wait" },
+      ...syncMembership(facts),
+      { do: "start", as: "replica" }
+    );
+  }
+  if (record.timeline > data.timeline && data.shutDownCleanly && facts.recordedPrimaryAnswers) {
+    return plan(
+      `the primary is on a newer timeline (${record.timeline}) than this replica (${data.timeline}): checking that this replica can follow it`,
+      { do: "rewind", from: record.primary, onFailure: "exit" },
+      ...syncMembership(facts),
+      { do: "start", as: "replica" }
+    );
+  }
+  return plan(`the data directory is a replica's: starting as a replica of ${record.primary}`, ...syncMembership(facts), { do: "start", as: "replica" });
+}
+function decideNewerTimeline(facts, record, data) {
+  const primary = facts.recordedPrimaryTimeline;
+  if (primary === void 0) {
+    return plan(`this pod's data is on timeline ${data.timeline}, newer than the leader record's (${record.timeline}); the recorded primary ${record.primary} does not answer, and only it can say whether this pod's timeline is one the record never named`, WAIT);
+  }
+  if (primary !== record.timeline) {
+    return plan(
+      `the leader record's timeline (${record.timeline}) is behind its primary's (${primary}): waiting for its sidecar to record it`,
+      { do: "wait", retry: "bootstrap" }
+    );
+  }
+  return plan(
+    `this pod was promoted outside the leader record (timeline ${data.timeline}; the record names ${record.primary} on timeline ${record.timeline}): an unrecorded divergence, not a newer primary. Keeping its WAL since aside, then rejoining ${record.primary}`,
+    { do: "keep-diverged-wal", after: record.timeline, through: data.timeline, primary: record.primary },
+    { do: "rewind", from: record.primary, onFailure: "wait" },
+    ...syncMembership(facts),
+    { do: "start", as: "replica" }
+  );
+}
+function syncMembership(facts) {
+  return facts.syncReplicas > 0 ? [{ do: "await-sync-membership" }] : [];
+}
+function asksRecordedPrimary(facts) {
+  const record = facts.record.kind === "read" ? facts.record.record : void 0;
+  const data = facts.data;
+  if (record?.state !== "stable" || record.primary === facts.podName || data.kind !== "data") return false;
+  return data.timeline !== record.timeline;
+}
+function stepText(step) {
+  switch (step.do) {
+    case "discard-data":
+      return `discard-data ${step.keep ? "keep" : "delete"}`;
+    case "restore":
+      return `restore ${step.onFailure}`;
+    case "clone":
+    case "rewind":
+      return `${step.do} ${step.from} ${step.onFailure}`;
+    case "keep-diverged-wal":
+      return `keep-diverged-wal ${step.after} ${step.through} ${step.primary}`;
+    case "start":
+      return ["start", step.as, ...(step.settings ?? []).map((setting) => `${setting.name}=${setting.value}`)].join(" ");
+    case "wait":
+      return `wait ${step.retry}`;
+    default:
+      return step.do;
+  }
+}
+function startPlanText(request2, decided) {
+  const lines = [`request=${request2}`, `reason=${decided.reason.replace(/\s*\n\s*/g, " ")}`, ...decided.steps.map((step) => `step=${stepText(step)}`)];
+  return `${lines.join("\n")}
+`;
+}
+
 // src/agent/postgres.ts
 function readPostmaster(pgdata) {
   let text;
@@ -5967,7 +6344,10 @@ function readControlFile(pgdata) {
       state,
       shutDown: state === 1 /* SHUT_DOWN */,
       checkpoint: checkpoint2,
-      timeline: data.readUInt32LE(48)
+      timeline: data.readUInt32LE(48),
+      // MaxConnections (int32 @180), then max_worker_processes, max_wal_senders, max_prepared_xacts, max_locks_per_xact,
+      // in both formats.
+      hotStandby: Object.fromEntries(HOT_STANDBY_SETTINGS.map((name, i) => [name, data.readInt32LE(180 + 4 * i)]))
     }
   };
 }
@@ -6504,187 +6884,6 @@ function forkedBehind(history, timeline, position) {
   return switchpoint !== void 0 && at !== void 0 && at > parseLsn(switchpoint);
 }
 
-// src/agent/record.ts
-var RECORD_PREFIX = "postgres.cdk8s.io";
-var RECORD_FIELDS = [
-  "state",
-  "primary",
-  "epoch",
-  "timeline",
-  "system-identifier",
-  "sync",
-  "target",
-  "previous",
-  "job",
-  "checkpoint"
-];
-var VERSION_FIELD = "version";
-var RECORD_FORMAT_VERSION = 1;
-var RECORD_STATES = ["stable", "switching-over", "failing-over"];
-function annotationOf(field) {
-  return `${RECORD_PREFIX}/${field}`;
-}
-var KNOWN_ANNOTATIONS = new Set([...RECORD_FIELDS, VERSION_FIELD].map((field) => annotationOf(field)));
-var LSN_PATTERN = /^[0-9A-F]+\/[0-9A-F]+$/;
-var DECIMAL_PATTERN = /^[0-9]+$/;
-var RecordError = class extends Error {
-};
-function refuse(field, problem) {
-  throw new RecordError(`${annotationOf(field)} ${problem}`);
-}
-function decodeRecord(lease) {
-  try {
-    return decodeOrThrow(lease);
-  } catch (error) {
-    if (error instanceof RecordError) return { ok: false, error: `malformed leader record: ${error.message}` };
-    throw error;
-  }
-}
-function decodeOrThrow(lease) {
-  const { resourceVersion, annotations = {} } = lease?.metadata ?? {};
-  if (typeof resourceVersion !== "string" || resourceVersion === "") {
-    throw new RecordError("metadata.resourceVersion is missing: a record without one cannot be compared-and-swapped");
-  }
-  if (typeof annotations !== "object" || annotations === null || Array.isArray(annotations)) {
-    throw new RecordError("metadata.annotations is not an object");
-  }
-  const values = /* @__PURE__ */ new Map();
-  for (const [key, value] of Object.entries(annotations)) {
-    if (!key.startsWith(`${RECORD_PREFIX}/`)) continue;
-    if (!KNOWN_ANNOTATIONS.has(key)) throw new RecordError(`${key} is not a field of the record`);
-    if (typeof value !== "string") throw new RecordError(`${key} is not a string`);
-    values.set(key, value);
-  }
-  const text = (field) => values.get(annotationOf(field)) ?? "";
-  const version = text(VERSION_FIELD);
-  if (version !== "" && version !== String(RECORD_FORMAT_VERSION)) {
-    refuse(VERSION_FIELD, `is unknown: "${version}" (this agent reads version ${RECORD_FORMAT_VERSION})`);
-  }
-  const common = {
-    version: RECORD_FORMAT_VERSION,
-    epoch: positiveInteger("epoch", text("epoch")),
-    timeline: positiveInteger("timeline", text("timeline")),
-    systemIdentifier: systemIdentifier(text("system-identifier")),
-    sync: podList("sync", text("sync"))
-  };
-  const state = text("state");
-  let record;
-  switch (state) {
-    case "stable":
-      mustBeEmpty(state, ["target", "previous", "job", "checkpoint"], text);
-      record = { state, primary: required("primary", text("primary"), state), ...common };
-      break;
-    case "switching-over":
-      mustBeEmpty(state, ["primary"], text);
-      record = {
-        state,
-        previous: required("previous", text("previous"), state),
-        target: required("target", text("target"), state),
-        job: required("job", text("job"), state),
-        checkpoint: checkpoint(text("checkpoint")),
-        ...common
-      };
-      break;
-    case "failing-over":
-      mustBeEmpty(state, ["primary", "checkpoint"], text);
-      record = {
-        state,
-        previous: required("previous", text("previous"), state),
-        target: text("target") || void 0,
-        job: required("job", text("job"), state),
-        ...common
-      };
-      break;
-    case "":
-      refuse("state", "is missing");
-    default:
-      refuse("state", `is unknown: "${state}" (known: ${RECORD_STATES.join(", ")})`);
-  }
-  return { ok: true, record, resourceVersion };
-}
-function positiveInteger(field, value) {
-  if (value === "") refuse(field, "is missing");
-  const number = Number(value);
-  if (!DECIMAL_PATTERN.test(value) || !Number.isSafeInteger(number) || number < 1) {
-    refuse(field, `is not a positive integer: "${value}"`);
-  }
-  return number;
-}
-function systemIdentifier(value) {
-  if (value === "") return void 0;
-  if (!DECIMAL_PATTERN.test(value)) refuse("system-identifier", `is not a decimal number: "${value}"`);
-  return value;
-}
-function checkpoint(value) {
-  if (value === "") return void 0;
-  if (!LSN_PATTERN.test(value)) refuse("checkpoint", `is not an LSN such as 0/3000028: "${value}"`);
-  return value;
-}
-function podList(field, value) {
-  if (value === "") return [];
-  const pods = value.split(",");
-  const seen = /* @__PURE__ */ new Set();
-  for (const pod of pods) {
-    if (pod === "") refuse(field, `has an empty member: "${value}"`);
-    if (seen.has(pod)) refuse(field, `lists ${pod} twice: "${value}"`);
-    seen.add(pod);
-  }
-  return pods;
-}
-function required(field, value, state) {
-  if (value === "") refuse(field, `is missing (state ${state} needs it)`);
-  return value;
-}
-function mustBeEmpty(state, fields, text) {
-  for (const field of fields) {
-    if (text(field) !== "") refuse(field, `must be empty in state ${state}, got "${text(field)}"`);
-  }
-}
-function encodeAnnotations(record) {
-  const fields = {
-    "state": record.state,
-    "primary": record.state === "stable" ? record.primary : "",
-    "epoch": String(record.epoch),
-    "timeline": String(record.timeline),
-    "system-identifier": record.systemIdentifier ?? "",
-    "sync": record.sync.join(","),
-    "target": record.state === "stable" ? "" : record.target ?? "",
-    "previous": record.state === "stable" ? "" : record.previous,
-    "job": record.state === "stable" ? "" : record.job,
-    "checkpoint": record.state === "switching-over" ? record.checkpoint ?? "" : ""
-  };
-  const annotations = {};
-  for (const field of RECORD_FIELDS) annotations[annotationOf(field)] = fields[field];
-  annotations[annotationOf(VERSION_FIELD)] = String(record.version);
-  return annotations;
-}
-function holderOf(record) {
-  return record.state === "stable" ? record.primary : "";
-}
-function encodeRecordPatch(record, resourceVersion) {
-  if (resourceVersion === "") throw new Error("a record patch needs the resourceVersion it replaces (compare-and-swap)");
-  return {
-    metadata: { resourceVersion, annotations: encodeAnnotations(record) },
-    spec: { holderIdentity: holderOf(record) }
-  };
-}
-function encodeRecordLease(name, labels, record) {
-  return {
-    apiVersion: "coordination.k8s.io/v1",
-    kind: "Lease",
-    metadata: { name, labels, annotations: encodeAnnotations(record) },
-    spec: { holderIdentity: holderOf(record) }
-  };
-}
-function describeRecord(record) {
-  if (record === void 0) return "no leader record";
-  let line = `epoch ${record.epoch}, ${record.state}, primary ${holderOf(record) || "(none)"}, timeline ${record.timeline}`;
-  if (record.sync.length > 0) line += `, synchronous standbys ${record.sync.join(",")}`;
-  if (record.state !== "stable") line += ` (job ${record.job}: ${record.previous} -> ${record.target ?? "?"})`;
-  if (record.state === "switching-over" && record.checkpoint !== void 0) line += `, shutdown checkpoint ${record.checkpoint}`;
-  return line;
-}
-
 // src/agent/transitions.ts
 function createRecord(primary) {
   return {
@@ -6861,6 +7060,24 @@ function confSettings(text) {
   }
   return settings;
 }
+var HOT_STANDBY_DEFAULTS = {
+  max_connections: 100,
+  max_worker_processes: 8,
+  max_wal_senders: 10,
+  max_prepared_transactions: 0,
+  max_locks_per_transaction: 64
+};
+function configuredHotStandby(conf, auto) {
+  if (conf === void 0) return void 0;
+  const set = new Map([...confSettings(conf), ...confSettings(auto ?? "")]);
+  const values = {};
+  for (const name of HOT_STANDBY_SETTINGS) {
+    const value = set.get(name);
+    if (value !== void 0 && !/^\d+$/.test(value)) return void 0;
+    values[name] = value === void 0 ? HOT_STANDBY_DEFAULTS[name] : Number(value);
+  }
+  return values;
+}
 function changedSettings(before, after) {
   const old = confSettings(before);
   const next = confSettings(after);
@@ -6899,7 +7116,7 @@ function fenceDeadline(uptime, seconds) {
   return Math.floor(uptime * 100) + seconds * 100;
 }
 function failsafeDue(facts) {
-  return facts.named && facts.othersKnown && facts.sinceConfirmed >= facts.overdueAfter && facts.serving;
+  return facts.named && facts.othersKnown && facts.sinceConfirmed >= facts.overdueAfter;
 }
 function decideFailsafe(facts) {
   if (!facts.held || facts.confirmedMeanwhile || !facts.stillNamed) return { hold: false };
@@ -7011,7 +7228,7 @@ function decideHandoverWait(facts) {
 }
 
 // src/agent/sidecar.ts
-function plan(reason, ...steps) {
+function plan2(reason, ...steps) {
   return { steps, reason };
 }
 function authorizes(record, podName) {
@@ -7042,15 +7259,15 @@ function decideSidecarStep(facts) {
     const lease = facts.automaticFailover;
     const pastDeadline = lease !== void 0 && lease.secondsSinceRenewed >= lease.renewDeadlineSeconds;
     if (facts.server === "primary" && facts.failsafe && (pastDeadline || facts.secondsSinceRecordRead >= facts.isolationFenceSeconds)) {
-      return plan(`FAILSAFE: ${why}, but every other pod streams from this primary: it keeps serving (nobody takes over from a primary that its replicas still follow)`);
+      return plan2(`FAILSAFE: ${why}, but every other pod streams from this primary: it keeps serving (nobody takes over from a primary that its replicas still follow)`);
     }
     if (facts.server === "primary" && facts.secondsSinceRecordRead >= facts.isolationFenceSeconds) {
-      return plan(`FENCING this primary: ${why} for ${facts.secondsSinceRecordRead}s (isolated from the API?)`, ...steps);
+      return plan2(`FENCING this primary: ${why} for ${facts.secondsSinceRecordRead}s (isolated from the API?)`, ...steps);
     }
     if (facts.server === "primary" && lease !== void 0 && lease.secondsSinceRenewed >= lease.renewDeadlineSeconds) {
-      return plan(`FENCING this primary: ${why}, and its lease was last renewed ${lease.renewDeadlineSeconds}s ago or more (renewDeadlineSeconds): a replica may take over once it lapses`, ...steps);
+      return plan2(`FENCING this primary: ${why}, and its lease was last renewed ${lease.renewDeadlineSeconds}s ago or more (renewDeadlineSeconds): a replica may take over once it lapses`, ...steps);
     }
-    return plan(`${why}: nothing changes (a primary fences itself after ${facts.isolationFenceSeconds}s)`);
+    return plan2(`${why}: nothing changes (a primary fences itself after ${facts.isolationFenceSeconds}s)`);
   }
   const record = facts.record.record;
   switch (facts.server) {
@@ -7064,26 +7281,26 @@ function decideSidecarStep(facts) {
       const lease = facts.automaticFailover;
       if (lease !== void 0 && record?.state === "stable" && record.primary === me) {
         const renewal = primaryRenewal(lease, record, false);
-        if (renewal.renew === "lapse") return plan(renewal.reason, ...steps);
+        if (renewal.renew === "lapse") return plan2(renewal.reason, ...steps);
         if (renewal.renew !== "no") steps.push({ do: "renew", fenceOnFailure: false });
       }
-      return plan(`PostgreSQL is not serving: no role label (${describeRecord(record)})`, ...steps);
+      return plan2(`PostgreSQL is not serving: no role label (${describeRecord(record)})`, ...steps);
     }
   }
 }
 function decidePrimary(facts, record) {
   const me = facts.podName;
   if (record === void 0) {
-    if (facts.timeline === void 0) return plan("no leader record, and this primary does not say its timeline: creating the record next round");
+    if (facts.timeline === void 0) return plan2("no leader record, and this primary does not say its timeline: creating the record next round");
     const sync = facts.syncReplicas > 0 ? facts.otherPods : [];
-    if (sync === void 0) return plan("no leader record, and the pods cannot be listed for the synchronous set: creating the record next round");
+    if (sync === void 0) return plan2("no leader record, and the pods cannot be listed for the synchronous set: creating the record next round");
     const created = createRecord({ primary: me, timeline: facts.timeline, systemIdentifier: facts.systemIdentifier, sync });
-    return plan(`no leader record: recording this primary (${describeRecord(created)})`, { do: "create-record", record: created }, { do: "soon" });
+    return plan2(`no leader record: recording this primary (${describeRecord(created)})`, { do: "create-record", record: created }, { do: "soon" });
   }
   if (!authorizes(record, me)) {
     const steps = [{ do: "fence" }];
     if (owesCheckpoint(record, me)) steps.push({ do: "report-checkpoint" });
-    return plan(`FENCING this primary: the leader record does not name this pod (${describeRecord(record)})`, ...steps);
+    return plan2(`FENCING this primary: the leader record does not name this pod (${describeRecord(record)})`, ...steps);
   }
   if (record.state === "stable") {
     const steps = [];
@@ -7094,7 +7311,7 @@ function decidePrimary(facts, record) {
     } else if (facts.leaseShown) {
       steps.push({ do: "release-lease" });
     }
-    return plan(
+    return plan2(
       `the leader record names this primary (${describeRecord(record)})`,
       ...steps,
       { do: "label", role: "primary" },
@@ -7102,13 +7319,13 @@ function decidePrimary(facts, record) {
       { do: "apply-credentials" }
     );
   }
-  return plan(`a failover job is promoting this pod (${describeRecord(record)}): no label until the record names it`);
+  return plan2(`a failover job is promoting this pod (${describeRecord(record)}): no label until the record names it`);
 }
 function decideReplica(facts, record) {
   const me = facts.podName;
   const others = facts.otherPods ?? [];
   if (record?.state === "stable" && record.primary === me) {
-    return plan(
+    return plan2(
       `the leader record names this pod as the primary: promoting it (${describeRecord(record)})`,
       { do: "promote", others },
       { do: "label", role: "primary" },
@@ -7117,7 +7334,7 @@ function decideReplica(facts, record) {
   }
   if (record?.state === "switching-over" && record.target === me && record.checkpoint !== void 0) {
     if (facts.receivedBeyondCheckpoint !== true) {
-      return plan(
+      return plan2(
         `switchover to this pod: waiting to receive WAL beyond the old primary's shutdown checkpoint ${record.checkpoint}`,
         { do: "label", role: "replica" },
         { do: "soon" }
@@ -7125,10 +7342,10 @@ function decideReplica(facts, record) {
     }
     const sync = syncSetOf(facts);
     if (sync === void 0) {
-      return plan("switchover to this pod: the pods cannot be listed for the synchronous set; trying again next round", { do: "label", role: "replica" });
+      return plan2("switchover to this pod: the pods cannot be listed for the synchronous set; trying again next round", { do: "label", role: "replica" });
     }
     const next = takeOverSwitchover(record, sync);
-    return plan(
+    return plan2(
       `received the old primary's shutdown checkpoint ${record.checkpoint}: recording this pod as the primary (${describeRecord(next)}), then promoting it`,
       { do: "label", role: "replica" },
       { do: "write-record", record: next, transition: "takeOverSwitchover" },
@@ -7151,7 +7368,7 @@ function decideReplica(facts, record) {
   }
   const heldBack = lease !== void 0 && !lease.lapsed && / lapsed/.test(lease.why) ? `; ${lease.why}` : "";
   const waiting = request2 !== void 0 && !unanswered.lapsed && lease?.lapsed !== true && / requested/.test(unanswered.why) ? `; ${unanswered.why}` : "";
-  return plan(`PostgreSQL is a replica (${describeRecord(record)})${heldBack}${waiting}`, ...steps);
+  return plan2(`PostgreSQL is a replica (${describeRecord(record)})${heldBack}${waiting}`, ...steps);
 }
 function nextSyncSet(facts) {
   const next = new Set(facts.others);
@@ -7168,187 +7385,6 @@ function nextSyncSet(facts) {
 // src/agent/start-agent.ts
 var fs3 = __toESM(require("fs"));
 var path2 = __toESM(require("path"));
-
-// src/agent/start.ts
-function isPodZero(podName) {
-  return podName.slice(podName.lastIndexOf("-") + 1) === "0";
-}
-function plan2(reason, ...steps) {
-  return { steps, reason };
-}
-var WAIT = { do: "wait", retry: "normal" };
-function decideStart(facts) {
-  if (facts.data.kind === "not-a-data-directory") {
-    return plan2("the data directory is not a PostgreSQL data directory (no PG_VERSION) but is not empty: move its files away, then restart the pod", { do: "fail" });
-  }
-  if ((facts.data.kind === "data" || facts.data.kind === "unreadable") && facts.data.version !== String(facts.postgresVersion)) {
-    return plan2(`the data directory is PostgreSQL ${facts.data.version}'s (PG_VERSION), and this pod runs PostgreSQL ${facts.postgresVersion}: a server never starts on another major's data. Set postgresVersion back to ${facts.data.version} and apply, or upgrade (README: Major-version upgrades)`, { do: "fail" });
-  }
-  if (facts.data.kind === "unreadable") {
-    return plan2(`the data directory's pg_control cannot be read (${facts.data.reason}): refusing to guess what this data is`, { do: "fail" });
-  }
-  if (facts.record.kind === "stale") {
-    return plan2("the role-labeler sidecar cannot read the leader record now: waiting, never deciding on an older read", WAIT);
-  }
-  if (facts.record.kind === "malformed") {
-    return plan2(`the leader record cannot be used (${facts.record.error}): waiting for a person to repair it`, WAIT);
-  }
-  const record = facts.record.record;
-  const data = facts.data;
-  const reclone = record?.state === "stable" && facts.recloneRequested && data.kind === "data" && record.primary !== facts.podName && data.standbySignal;
-  const first = reclone ? [{ do: "discard-data", keep: false }] : [];
-  if (facts.recloneRequested) first.push({ do: "remove-reclone-marker" });
-  if (reclone) {
-    const decided2 = decideEmpty(facts, record);
-    return { steps: [...first, ...decided2.steps], reason: `the sidecar found that the primary no longer keeps the WAL this replica needs: discarding its data; ${decided2.reason}` };
-  }
-  const decided = data.kind === "empty" ? decideEmpty(facts, record) : decideWithData(facts, record, data);
-  return { steps: [...first, ...decided.steps], reason: decided.reason };
-}
-function decideEmpty(facts, record) {
-  if (record === void 0) {
-    if (!isPodZero(facts.podName)) {
-      return plan2("no leader record yet and an empty volume: waiting for pod 0 to initialize the cluster", { do: "wait", retry: "bootstrap" });
-    }
-    if (facts.restoreFrom) {
-      return plan2(
-        "no leader record exists and the volume is empty: restoring the backup (restoreFrom), with this pod as the new cluster's primary",
-        { do: "restore", onFailure: "wait" },
-        { do: "start", as: "primary" }
-      );
-    }
-    return plan2(
-      "no leader record exists and the volume is empty: initializing a new cluster, with this pod as its primary",
-      { do: "initialize" },
-      { do: "start", as: "primary" }
-    );
-  }
-  if (record.state !== "stable") {
-    return plan2(`an empty volume, and a failover job holds the leader record (${describeRecord(record)}): waiting for its end`, WAIT);
-  }
-  if (record.primary === facts.podName) {
-    return plan2(`the leader record names this pod as the primary, but its volume is empty: its data is lost. Never initializing a second cluster: start the failover job to promote a replica (${describeRecord(record)})`, WAIT);
-  }
-  return plan2(
-    `an empty volume: cloning from the recorded primary ${record.primary}, then starting as its replica`,
-    ...syncMembership(facts),
-    { do: "clone", from: record.primary, onFailure: "wait" },
-    { do: "start", as: "replica" }
-  );
-}
-function decideWithData(facts, record, data) {
-  if (record?.systemIdentifier !== void 0 && record.systemIdentifier !== data.systemIdentifier) {
-    if (data.initializedByEntrypoint) {
-      return plan2(`another pod created the cluster's leader record first (system identifier ${record.systemIdentifier}); this pod's new cluster (${data.systemIdentifier}) was never used: discarding it`, { do: "discard-data", keep: true }, { do: "decide-again" });
-    }
-    return plan2(`this pod's data belongs to another database cluster (system identifier ${data.systemIdentifier}; the leader record's is ${record.systemIdentifier}); refusing to touch it. Move the data away (or restore the right volume), then restart the pod`, { do: "fail" });
-  }
-  if (record === void 0) {
-    if (data.standbySignal) return plan2("a replica's data and no leader record: waiting for the primary's sidecar to create it", WAIT);
-    return plan2(
-      "no leader record: this pod's data is a primary's; starting as the primary (its sidecar records it, unless another pod is recorded first)",
-      { do: "start", as: "primary" }
-    );
-  }
-  const decided = decideWithRecord(facts, record, data);
-  return data.initializedByEntrypoint ? { ...decided, steps: [{ do: "remove-init-marker" }, ...decided.steps] } : decided;
-}
-function decideWithRecord(facts, record, data) {
-  if (record.state !== "stable") {
-    if (record.target === facts.podName && !data.standbySignal) {
-      return plan2(`a failover job promoted this pod (${describeRecord(record)}): starting as the primary`, { do: "start", as: "primary" });
-    }
-    if (data.standbySignal) {
-      return plan2(`a failover job holds the leader record (${describeRecord(record)}): starting as a replica`, { do: "start", as: "replica" });
-    }
-    return plan2(`this pod's data is a former primary's and a failover job holds the leader record (${describeRecord(record)}): waiting for its end`, WAIT);
-  }
-  if (record.primary === facts.podName) {
-    if (data.standbySignal && data.recoveryState) {
-      return plan2(`the leader record names this pod as the primary (${describeRecord(record)}), and its data is a replica's: starting in recovery; its sidecar promotes it (a new timeline)`, { do: "start", as: "replica" });
-    }
-    const steps = data.standbySignal ? [{ do: "remove-standby-signal" }] : [];
-    return plan2(`the leader record names this pod as the primary (${describeRecord(record)}): starting as the primary`, ...steps, { do: "start", as: "primary" });
-  }
-  if (data.timeline > record.timeline) return decideNewerTimeline(facts, record, data);
-  if (!data.standbySignal) {
-    if (record.timeline <= data.timeline) {
-      return plan2(`this pod's data is a former primary's, on a timeline (${data.timeline}) not older than the recorded primary's (${record.primary}, timeline ${record.timeline}): never rewinding onto an older timeline. A person must decide: see the README (split brain)`, WAIT);
-    }
-    if (!facts.recordedPrimaryAnswers) {
-      return plan2(`this pod was a primary; the recorded primary ${record.primary} does not answer, and only it can say how to rejoin`, WAIT);
-    }
-    return plan2(
-      `the leader record names ${record.primary} (epoch ${record.epoch}, timeline ${record.timeline}); this pod's data is on timeline ${data.timeline}: rejoining as its replica`,
-      { do: "rewind", from: record.primary, onFailure: "wait" },
-      ...syncMembership(facts),
-      { do: "start", as: "replica" }
-    );
-  }
-  if (record.timeline > data.timeline && data.shutDownCleanly && facts.recordedPrimaryAnswers) {
-    return plan2(
-      `the primary is on a newer timeline (${record.timeline}) than this replica (${data.timeline}): checking that this replica can follow it`,
-      { do: "rewind", from: record.primary, onFailure: "exit" },
-      ...syncMembership(facts),
-      { do: "start", as: "replica" }
-    );
-  }
-  return plan2(`the data directory is a replica's: starting as a replica of ${record.primary}`, ...syncMembership(facts), { do: "start", as: "replica" });
-}
-function decideNewerTimeline(facts, record, data) {
-  const primary = facts.recordedPrimaryTimeline;
-  if (primary === void 0) {
-    return plan2(`this pod's data is on timeline ${data.timeline}, newer than the leader record's (${record.timeline}); the recorded primary ${record.primary} does not answer, and only it can say whether this pod's timeline is one the record never named`, WAIT);
-  }
-  if (primary !== record.timeline) {
-    return plan2(
-      `the leader record's timeline (${record.timeline}) is behind its primary's (${primary}): waiting for its sidecar to record it`,
-      { do: "wait", retry: "bootstrap" }
-    );
-  }
-  return plan2(
-    `this pod was promoted outside the leader record (timeline ${data.timeline}; the record names ${record.primary} on timeline ${record.timeline}): an unrecorded divergence, not a newer primary. Keeping its WAL since aside, then rejoining ${record.primary}`,
-    { do: "keep-diverged-wal", after: record.timeline, through: data.timeline, primary: record.primary },
-    { do: "rewind", from: record.primary, onFailure: "wait" },
-    ...syncMembership(facts),
-    { do: "start", as: "replica" }
-  );
-}
-function syncMembership(facts) {
-  return facts.syncReplicas > 0 ? [{ do: "await-sync-membership" }] : [];
-}
-function asksRecordedPrimary(facts) {
-  const record = facts.record.kind === "read" ? facts.record.record : void 0;
-  const data = facts.data;
-  if (record?.state !== "stable" || record.primary === facts.podName || data.kind !== "data") return false;
-  return data.timeline !== record.timeline;
-}
-function stepText(step) {
-  switch (step.do) {
-    case "discard-data":
-      return `discard-data ${step.keep ? "keep" : "delete"}`;
-    case "restore":
-      return `restore ${step.onFailure}`;
-    case "clone":
-    case "rewind":
-      return `${step.do} ${step.from} ${step.onFailure}`;
-    case "keep-diverged-wal":
-      return `keep-diverged-wal ${step.after} ${step.through} ${step.primary}`;
-    case "start":
-      return `start ${step.as}`;
-    case "wait":
-      return `wait ${step.retry}`;
-    default:
-      return step.do;
-  }
-}
-function startPlanText(request2, decided) {
-  const lines = [`request=${request2}`, `reason=${decided.reason.replace(/\s*\n\s*/g, " ")}`, ...decided.steps.map((step) => `step=${stepText(step)}`)];
-  return `${lines.join("\n")}
-`;
-}
-
-// src/agent/start-agent.ts
 var INIT_MARKER = "initialized-by-entrypoint";
 var RECLONE_MARKER = "reclone-requested";
 function parseStartRequest(text) {
@@ -7384,7 +7420,8 @@ function dataDirectoryOf(pgdata) {
     standbySignal: fs3.existsSync(path2.join(pgdata, "standby.signal")),
     shutDownCleanly: state === 1 /* SHUT_DOWN */ || state === 2 /* SHUT_DOWN_IN_RECOVERY */,
     recoveryState: state === 2 /* SHUT_DOWN_IN_RECOVERY */ || state === 5 /* IN_ARCHIVE_RECOVERY */,
-    initializedByEntrypoint: fs3.existsSync(path2.join(pgdata, INIT_MARKER))
+    initializedByEntrypoint: fs3.existsSync(path2.join(pgdata, INIT_MARKER)),
+    hotStandby: read.control.hotStandby
   };
 }
 async function startPlanOf(inputs) {
@@ -7398,10 +7435,18 @@ async function startPlanOf(inputs) {
     restoreFrom: inputs.restoreFrom,
     syncReplicas: inputs.syncReplicas,
     postgresVersion: inputs.postgresVersion,
+    configured: configuredHotStandby(readIfThere(path2.join(inputs.configDir, "postgresql.conf")), readIfThere(path2.join(inputs.pgdata, "postgresql.auto.conf"))),
     recordedPrimaryAnswers: answer !== void 0,
     recordedPrimaryTimeline: answer?.role === "primary" ? answer.timeline : void 0
   };
   return decideStart(facts);
+}
+function readIfThere(file) {
+  try {
+    return fs3.readFileSync(file, "utf8");
+  } catch {
+    return void 0;
+  }
 }
 function writeStartPlan(file, request2, plan3) {
   fs3.writeFileSync(`${file}.new`, startPlanText(request2, plan3));
@@ -7811,10 +7856,9 @@ ${text}
       othersKnown: others !== void 0,
       sinceConfirmed: this.env.monotonic() - confirmedAt(),
       // Halfway from a renewal due to the deadline, or halfway to the isolation fence.
-      overdueAfter: settings.enabled ? (settings.renewSeconds + settings.renewDeadlineSeconds) / 2 : this.config.timing.isolationFenceSeconds / 2,
-      serving: observedRole(this.config.pgdata) === "primary"
+      overdueAfter: settings.enabled ? (settings.renewSeconds + settings.renewDeadlineSeconds) / 2 : this.config.timing.isolationFenceSeconds / 2
     });
-    if (!due || others === void 0) return;
+    if (!due || others === void 0 || observedRole(this.config.pgdata) !== "primary") return;
     const askedAt = this.env.monotonic();
     const askedUptime = this.env.uptime();
     const held = others.length === 0 || await this.attempt(() => this.pg.standbysAnswer(others, FAILSAFE_REPLY_MS)) === true;
@@ -8501,6 +8545,7 @@ ${text}
     const plan3 = await startPlanOf({
       podName: this.podName,
       pgdata: this.config.pgdata,
+      configDir: this.config.configDir,
       record,
       restoreFrom: this.config.restoreFrom,
       syncReplicas: this.config.synchronousReplicas,

@@ -1,6 +1,7 @@
 // A changed configuration (the cluster's ConfigMap: postgresql.conf and pg_hba.conf, which the kubelet updates in the
 // running pods) takes effect by a reload, which the agent makes; settings that need a restart wait for the rolling
 // update that their change starts (the pod template's restart-settings digest). What the agent says about it. Pure.
+import { HOT_STANDBY_SETTINGS, HotStandbySetting, HotStandbyValues } from './start';
 
 /** The settings of a postgresql.conf text: `name = value` lines, names in lower case, values unquoted. */
 export function confSettings(text: string): Map<string, string> {
@@ -13,6 +14,28 @@ export function confSettings(text: string): Map<string, string> {
     settings.set(match[1].toLowerCase(), value);
   }
   return settings;
+}
+
+/** PostgreSQL's defaults of the hot-standby settings (15, as 13 to 17). */
+const HOT_STANDBY_DEFAULTS: HotStandbyValues = {
+  max_connections: 100, max_worker_processes: 8, max_wal_senders: 10, max_prepared_transactions: 0, max_locks_per_transaction: 64,
+};
+
+/**
+ * The hot-standby settings a server runs with: postgresql.conf's, postgresql.auto.conf's over them (ALTER SYSTEM), or
+ * PostgreSQL's defaults. Undefined when postgresql.conf cannot be read or a value is not a plain integer: nothing is
+ * then known to be lower than the WAL requires.
+ */
+export function configuredHotStandby(conf: string | undefined, auto: string | undefined): HotStandbyValues | undefined {
+  if (conf === undefined) return undefined;
+  const set = new Map([...confSettings(conf), ...confSettings(auto ?? '')]);
+  const values: Partial<Record<HotStandbySetting, number>> = {};
+  for (const name of HOT_STANDBY_SETTINGS) {
+    const value = set.get(name);
+    if (value !== undefined && !/^\d+$/.test(value)) return undefined;
+    values[name] = value === undefined ? HOT_STANDBY_DEFAULTS[name] : Number(value);
+  }
+  return values as HotStandbyValues;
 }
 
 /** A setting whose value changed, appeared (from undefined) or went away (to undefined). */

@@ -11,6 +11,7 @@ import { Client, ClientConfig, DatabaseError, QueryConfig } from 'pg';
 import type { Standby } from './handover';
 import { ServerAnswer, STATUS_SQL } from './node-status';
 import { ControlFile, ServerRole } from './sidecar';
+import { HOT_STANDBY_SETTINGS, HotStandbyValues } from './start';
 
 /** postmaster.pid as a live server writes it. */
 export interface Postmaster {
@@ -76,7 +77,13 @@ export interface PgControl extends ControlFile {
   readonly checkpoint: string;
   /** "Latest checkpoint's TimeLineID". */
   readonly timeline: number;
+  /**
+   * "max_connections setting" ... "max_locks_per_xact setting": the values of the server that wrote the WAL, as last
+   * replayed here (a replica's are its primary's), which a hot standby must at least run with.
+   */
+  readonly hotStandby: HotStandbyValues;
 }
+
 
 export type ControlFileRead =
   | { readonly kind: 'read'; readonly control: PgControl }
@@ -120,6 +127,9 @@ export function readControlFile(pgdata: string): ControlFileRead {
       shutDown: state === DbState.SHUT_DOWN,
       checkpoint,
       timeline: data.readUInt32LE(48),
+      // MaxConnections (int32 @180), then max_worker_processes, max_wal_senders, max_prepared_xacts, max_locks_per_xact,
+      // in both formats.
+      hotStandby: Object.fromEntries(HOT_STANDBY_SETTINGS.map((name, i) => [name, data.readInt32LE(180 + 4 * i)])) as HotStandbyValues,
     },
   };
 }

@@ -499,9 +499,8 @@ export class SidecarAgent {
       sinceConfirmed: this.env.monotonic() - confirmedAt(),
       // Halfway from a renewal due to the deadline, or halfway to the isolation fence.
       overdueAfter: settings.enabled ? (settings.renewSeconds + settings.renewDeadlineSeconds) / 2 : this.config.timing.isolationFenceSeconds / 2,
-      serving: observedRole(this.config.pgdata) === 'primary',
     });
-    if (!due || others === undefined) return;
+    if (!due || others === undefined || observedRole(this.config.pgdata) !== 'primary') return;
     const askedAt = this.env.monotonic();
     const askedUptime = this.env.uptime();
     const held = others.length === 0 || await this.attempt(() => this.pg.standbysAnswer(others, FAILSAFE_REPLY_MS)) === true;
@@ -1225,6 +1224,7 @@ export class SidecarAgent {
     const plan = await startPlanOf({
       podName: this.podName,
       pgdata: this.config.pgdata,
+      configDir: this.config.configDir,
       record,
       restoreFrom: this.config.restoreFrom,
       syncReplicas: this.config.synchronousReplicas,

@@ -4,6 +4,7 @@
 // (startPlanText) for the entrypoint, which carries out its steps. No decision is made here.
 import * as fs from 'fs';
 import * as path from 'path';
+import { configuredHotStandby } from './configuration';
 import { ServerAnswer } from './node-status';
 import { DbState, readControlFile } from './postgres';
 import { asksRecordedPrimary, DataDirectory, decideStart, RecordCopy, StartFacts, StartPlan, startPlanText } from './start';
@@ -55,12 +56,15 @@ export function dataDirectoryOf(pgdata: string): DataDirectory {
     shutDownCleanly: state === DbState.SHUT_DOWN || state === DbState.SHUT_DOWN_IN_RECOVERY,
     recoveryState: state === DbState.SHUT_DOWN_IN_RECOVERY || state === DbState.IN_ARCHIVE_RECOVERY,
     initializedByEntrypoint: fs.existsSync(path.join(pgdata, INIT_MARKER)),
+    hotStandby: read.control.hotStandby,
   };
 }
 
 export interface StartInputs {
   readonly podName: string;
   readonly pgdata: string;
+  /** The mounted postgresql.conf's directory. */
+  readonly configDir: string;
   readonly record: RecordCopy;
   readonly restoreFrom: boolean;
   readonly syncReplicas: number;
@@ -81,10 +85,19 @@ export async function startPlanOf(inputs: StartInputs): Promise<StartPlan> {
     restoreFrom: inputs.restoreFrom,
     syncReplicas: inputs.syncReplicas,
     postgresVersion: inputs.postgresVersion,
+    configured: configuredHotStandby(readIfThere(path.join(inputs.configDir, 'postgresql.conf')), readIfThere(path.join(inputs.pgdata, 'postgresql.auto.conf'))),
     recordedPrimaryAnswers: answer !== undefined,
     recordedPrimaryTimeline: answer?.role === 'primary' ? answer.timeline : undefined,
   };
   return decideStart(facts);
+}
+
+function readIfThere(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
 }
 
 /** The plan, replaced whole (rename): the entrypoint never reads half of one. */

@@ -3,6 +3,11 @@
 // plan as text (startPlanText); the entrypoint, which has no API token and no Node.js, carries out its steps in order.
 import { describeRecord, LeaderRecord, StableRecord } from './record';
 
+/** The settings a hot standby must run with at least as high as its primary's (PostgreSQL refuses to start otherwise). */
+export const HOT_STANDBY_SETTINGS = ['max_connections', 'max_worker_processes', 'max_wal_senders', 'max_prepared_transactions', 'max_locks_per_transaction'] as const;
+export type HotStandbySetting = typeof HOT_STANDBY_SETTINGS[number];
+export type HotStandbyValues = Readonly<Record<HotStandbySetting, number>>;
+
 /** The leader record as the sidecar read it after the entrypoint asked for a plan. */
 export type RecordCopy =
   /** The record could not be read after the entrypoint asked (the API does not answer): the entrypoint waits. */
@@ -36,6 +41,8 @@ export type DataDirectory =
     readonly recoveryState: boolean;
     /** The entrypoint initialized it, and no record has named its cluster yet (the initialized-by-entrypoint file). */
     readonly initializedByEntrypoint: boolean;
+    /** pg_control's hot-standby settings: those of the server that wrote the WAL, as last replayed here. */
+    readonly hotStandby: HotStandbyValues;
   };
 
 export interface StartFacts {
@@ -50,6 +57,11 @@ export interface StartFacts {
   readonly syncReplicas: number;
   /** The major of the server this pod runs (postgresVersion): it starts only on data of the same major. */
   readonly postgresVersion: number;
+  /**
+   * The hot-standby settings this pod's server is configured with (postgresql.conf, then postgresql.auto.conf, then
+   * PostgreSQL's defaults); undefined when the configuration cannot be read.
+   */
+  readonly configured: HotStandbyValues | undefined;
   /** The recorded primary accepts connections (pg_isready); consulted only where init-replica.sh asks. */
   readonly recordedPrimaryAnswers: boolean;
   /**
@@ -84,14 +96,23 @@ export type StartStep =
   | { readonly do: 'keep-diverged-wal'; readonly after: number; readonly through: number; readonly primary: string }
   /** CHECKPOINT on the pod, crash recovery here if needed, pg_rewind from it; if that fails, a new clone (rewind_from || reclone_from). */
   | { readonly do: 'rewind'; readonly from: string; readonly onFailure: OnFailure }
-  /** exec postgres: the last step of a start. */
-  | { readonly do: 'start'; readonly as: 'primary' | 'replica' }
+  /**
+   * exec postgres: the last step of a start. `settings`: hot-standby settings a replica starts with instead of its
+   * configured ones (`-c name=value`), as its primary's WAL requires more (hotStandbyRaises).
+   */
+  | { readonly do: 'start'; readonly as: 'primary' | 'replica'; readonly settings?: readonly SettingValue[] }
   /** Sleep (RETRY_SECONDS, or BOOTSTRAP_RETRY_SECONDS while pod 0 initializes), then decide again. */
   | { readonly do: 'wait'; readonly retry: 'normal' | 'bootstrap' }
   /** Decide again at once (with a fresh copy of the record). */
   | { readonly do: 'decide-again' }
   /** Stop with an error that a person must act on (exit 1). */
   | { readonly do: 'fail' };
+
+/** A setting and the value a server starts with. */
+export interface SettingValue {
+  readonly name: HotStandbySetting;
+  readonly value: number;
+}
 
 export interface StartPlan {
   readonly steps: readonly StartStep[];
@@ -139,8 +160,34 @@ export function decideStart(facts: StartFacts): StartPlan {
     const decided = decideEmpty(facts, record);
     return { steps: [...first, ...decided.steps], reason: `the sidecar found that the primary no longer keeps the WAL this replica needs: discarding its data; ${decided.reason}` };
   }
-  const decided = data.kind === 'empty' ? decideEmpty(facts, record) : decideWithData(facts, record, data);
+  if (data.kind === 'empty') {
+    const decided = decideEmpty(facts, record);
+    return { steps: [...first, ...decided.steps], reason: decided.reason };
+  }
+  const decided = withHotStandbySettings(decideWithData(facts, record, data), hotStandbyRaises(facts.configured, data.hotStandby));
   return { steps: [...first, ...decided.steps], reason: decided.reason };
+}
+
+/**
+ * The hot-standby settings configured lower than the WAL this data last replayed requires: a replica started with them
+ * would stop at once ("recovery aborted because of insufficient parameter settings"). That is a rolling update that
+ * lowers one (`max_connections`, say): the replicas restart first, while the primary still runs with the higher value.
+ * Such a replica starts with the WAL's value instead; the lower one takes effect once its primary runs with it.
+ */
+export function hotStandbyRaises(configured: HotStandbyValues | undefined, required: HotStandbyValues): SettingValue[] {
+  if (configured === undefined) return [];
+  return HOT_STANDBY_SETTINGS.filter(name => configured[name] < required[name]).map(name => ({ name, value: required[name] }));
+}
+
+/** The plan with a replica's start raised to the WAL's settings, and its reason saying so. */
+function withHotStandbySettings(decided: StartPlan, raises: readonly SettingValue[]): StartPlan {
+  if (raises.length === 0 || !decided.steps.some(step => step.do === 'start' && step.as === 'replica')) return decided;
+  const said = raises.map(raise => `${raise.name} ${raise.value}`).join(', ');
+  return {
+    steps: decided.steps.map(step => (step.do === 'start' && step.as === 'replica' ? { ...step, settings: raises } : step)),
+    reason: `${decided.reason}; with ${said} (the primary's WAL requires at least that on a replica, more than configured: the configured `
+      + 'value takes effect once the primary runs with it)',
+  };
 }
 
 function decideEmpty(facts: StartFacts, record: LeaderRecord | undefined): StartPlan {
@@ -274,7 +321,7 @@ export function stepText(step: StartStep): string {
     case 'clone':
     case 'rewind': return `${step.do} ${step.from} ${step.onFailure}`;
     case 'keep-diverged-wal': return `keep-diverged-wal ${step.after} ${step.through} ${step.primary}`;
-    case 'start': return `start ${step.as}`;
+    case 'start': return ['start', step.as, ...(step.settings ?? []).map(setting => `${setting.name}=${setting.value}`)].join(' ');
     case 'wait': return `wait ${step.retry}`;
     default: return step.do;
   }

@@ -344,10 +344,11 @@ step_failed() {
   wait_a_little "$2"
 }
 
-# Carries out the plan's steps in order; a start step sets START_AS. A plan that waits, fails a step or asks to decide
-# again returns with START_AS empty: main asks for a new plan.
+# Carries out the plan's steps in order; a start step sets START_AS, and START_SETTINGS to the name=value settings it
+# starts with instead of the configured ones. A plan that waits, fails a step or asks to decide again returns with
+# START_AS empty: main asks for a new plan.
 carry_out_plan() {
-  local step host
+  local step host setting
   local -a args
   local says=no
   # The reason once: a plan that waits says it (every 10 s at most) as it waits, one that fails as it stops.
@@ -372,7 +373,10 @@ carry_out_plan() {
       rewind)
         host=$(peer_host "${args[1]}")
         rewind_from "$host" || reclone_from "$host" || { step_failed "${args[2]}" "rejoining ${args[1]} failed"; return 0; } ;;
-      start) START_AS=${args[1]} ;;
+      start)
+        START_AS=${args[1]}
+        START_SETTINGS=()
+        for setting in "${args[@]:2}"; do START_SETTINGS+=(-c "$setting"); done ;;
       wait)
         if [ "${args[1]}" = bootstrap ]; then
           WAIT_SECONDS=$BOOTSTRAP_RETRY_SECONDS wait_a_little "$PLAN_REASON"
@@ -462,6 +466,7 @@ main() {
   # An empty directory may go (a deleted data directory's remains); anything else is not ours to delete (the plan says so).
   if [ ! -s "$PGDATA/PG_VERSION" ]; then rmdir "$PGDATA" 2> /dev/null || true; fi
   START_AS=""
+  START_SETTINGS=()
   while [ -z "$START_AS" ]; do
     request_plan
     carry_out_plan
@@ -474,7 +479,8 @@ main() {
     -c hba_file="$HBA_FILE" \
     -c cluster_name="$POD_NAME" \
     -c primary_slot_name="$(slot_of "$POD_NAME")" \
-    -c primary_conninfo="host=$PRIMARY_HOST port=$PGPORT user=$REPLICATION_USER passfile=$PGPASSFILE application_name=$POD_NAME connect_timeout=$CONNECT_TIMEOUT sslmode=$REPLICATION_SSLMODE"
+    -c primary_conninfo="host=$PRIMARY_HOST port=$PGPORT user=$REPLICATION_USER passfile=$PGPASSFILE application_name=$POD_NAME connect_timeout=$CONNECT_TIMEOUT sslmode=$REPLICATION_SSLMODE" \
+    "${START_SETTINGS[@]}"
 }
 
 main "$@"

@@ -3,7 +3,7 @@ import * as path from 'path';
 import { ServerAnswer } from '../../src/agent/node-status';
 import { DbState, readControlFile } from '../../src/agent/postgres';
 import { StableRecord } from '../../src/agent/record';
-import { decideStart } from '../../src/agent/start';
+import { decideStart, HotStandbyValues } from '../../src/agent/start';
 import { dataDirectoryOf, INIT_MARKER, parseStartRequest, RECLONE_MARKER, startPlanOf, StartInputs, writeStartPlan } from '../../src/agent/start-agent';
 import { crc32c, postgresScratchDir, runAsPostgres as run } from '../support/postgres';
 
@@ -12,11 +12,21 @@ import { crc32c, postgresScratchDir, runAsPostgres as run } from '../support/pos
 const scratch = postgresScratchDir();
 const initialized = path.join(scratch, 'initialized');
 let systemIdentifier = '';
+let hotStandbyOfControldata: HotStandbyValues;
 let copies = 0;
 
 beforeAll(() => {
   run('initdb', '-D', initialized, '-U', 'postgres', '--auth-local=trust', '--encoding=UTF8', '--locale=C');
-  systemIdentifier = /^Database system identifier: *(\d+)$/m.exec(run('pg_controldata', initialized))![1];
+  const controldata = run('pg_controldata', initialized);
+  systemIdentifier = /^Database system identifier: *(\d+)$/m.exec(controldata)![1];
+  const setting = (label: string) => Number(new RegExp(`^${label} setting: *(\\d+)$`, 'm').exec(controldata)![1]);
+  hotStandbyOfControldata = {
+    max_connections: setting('max_connections'),
+    max_worker_processes: setting('max_worker_processes'),
+    max_wal_senders: setting('max_wal_senders'),
+    max_prepared_transactions: setting('max_prepared_xacts'),
+    max_locks_per_transaction: setting('max_locks_per_xact'),
+  };
 }, 60_000);
 
 afterAll(() => {
@@ -36,6 +46,15 @@ function dataWith(state: DbState = DbState.SHUT_DOWN): string {
   return dir;
 }
 
+let configDirs = 0;
+/** A directory with this postgresql.conf, as the ConfigMap is mounted. */
+function configDirWith(conf: string): string {
+  const dir = path.join(scratch, `config-${++configDirs}`);
+  fs.mkdirSync(dir);
+  fs.writeFileSync(path.join(dir, 'postgresql.conf'), conf);
+  return dir;
+}
+
 const recordOf = (primary: string, timeline: number): StableRecord => ({
   version: 1, state: 'stable', primary, epoch: 2, timeline, systemIdentifier, sync: [],
 });
@@ -43,9 +62,29 @@ const recordOf = (primary: string, timeline: number): StableRecord => ({
 describe('dataDirectoryOf: the data directory as the start decision needs it', () => {
   test('what initdb left: its system identifier, timeline 1, a clean shutdown, no standby.signal nor markers', () => {
     expect(dataDirectoryOf(dataWith())).toEqual({
-      kind: 'data', version: '15', systemIdentifier, timeline: 1, standbySignal: false, shutDownCleanly: true, recoveryState: false, initializedByEntrypoint: false,
+      kind: 'data',
+      version: '15',
+      systemIdentifier,
+      timeline: 1,
+      standbySignal: false,
+      shutDownCleanly: true,
+      recoveryState: false,
+      initializedByEntrypoint: false,
+      hotStandby: hotStandbyOfControldata,
     });
     expect(systemIdentifier).toMatch(/^[1-9]\d{15,19}$/);
+  });
+
+  test('the hot-standby settings pg_control keeps are pg_controldata\'s, each at its own place', () => {
+    expect(Object.values(hotStandbyOfControldata).every(value => Number.isInteger(value))).toBe(true);
+    const dir = dataWith();
+    const control = fs.readFileSync(path.join(dir, 'global', 'pg_control'));
+    [37, 9, 7, 3, 70].forEach((value, i) => control.writeInt32LE(value, 180 + 4 * i));
+    control.writeUInt32LE(crc32c(control.subarray(0, 288)), 288);
+    fs.writeFileSync(path.join(dir, 'global', 'pg_control'), control);
+    expect(dataDirectoryOf(dir)).toMatchObject({
+      hotStandby: { max_connections: 37, max_worker_processes: 9, max_wal_senders: 7, max_prepared_transactions: 3, max_locks_per_transaction: 70 },
+    });
   });
 
   test.each<[string, boolean, boolean, DbState]>([
@@ -109,6 +148,7 @@ describe('startPlanOf: the facts gathered, the recorded primary asked only where
     return {
       podName: 'pg-1',
       pgdata,
+      configDir: configDirWith(''),
       record: { kind: 'read', record: recordOf('pg-0', 1) },
       restoreFrom: false,
       syncReplicas: 0,
@@ -119,6 +159,29 @@ describe('startPlanOf: the facts gathered, the recorded primary asked only where
     };
   }
   const answering = (answer: ServerAnswer, asked: string[]) => async (pod: string) => { asked.push(pod); return answer; };
+
+  test('a replica configured below what its primary\'s WAL requires (a rolling update lowering max_connections) starts with the WAL\'s values: '
+    + 'postgresql.conf, postgresql.auto.conf over it', async () => {
+    const dir = dataWith(DbState.SHUT_DOWN_IN_RECOVERY);
+    fs.writeFileSync(path.join(dir, 'standby.signal'), '');
+    const required = hotStandbyOfControldata.max_connections;
+    const lowered = await startPlanOf(inputs(dir, { configDir: configDirWith(`max_connections = ${required - 20}\nmax_wal_senders = 1\n`) }));
+    expect(lowered.steps).toEqual([{
+      do: 'start',
+      as: 'replica',
+      settings: [
+        { name: 'max_connections', value: required }, { name: 'max_wal_senders', value: hotStandbyOfControldata.max_wal_senders },
+      ],
+    }]);
+    expect(lowered.reason).toBe(`the data directory is a replica's: starting as a replica of pg-0; with max_connections ${required}, max_wal_senders `
+      + `${hotStandbyOfControldata.max_wal_senders} (the primary's WAL requires at least that on a replica, more than configured: the configured value `
+      + 'takes effect once the primary runs with it)');
+    fs.writeFileSync(path.join(dir, 'postgresql.auto.conf'), `max_wal_senders = '${hotStandbyOfControldata.max_wal_senders}'\n`);
+    expect((await startPlanOf(inputs(dir, { configDir: configDirWith(`max_connections = ${required - 20}\nmax_wal_senders = 1\n`) }))).steps)
+      .toEqual([{ do: 'start', as: 'replica', settings: [{ name: 'max_connections', value: required }] }]);
+    // No postgresql.conf to read: nothing is known to be lower.
+    expect((await startPlanOf(inputs(dir, { configDir: path.join(scratch, 'no-such-dir') }))).steps).toEqual([{ do: 'start', as: 'replica' }]);
+  });
 
   test('a replica on the record\'s timeline starts without asking the primary', async () => {
     const dir = dataWith(DbState.SHUT_DOWN_IN_RECOVERY);
@@ -176,6 +239,7 @@ describe('startPlanOf: the facts gathered, the recorded primary asked only where
       restoreFrom: false,
       syncReplicas: 0,
       postgresVersion: 15,
+      configured: hotStandbyOfControldata,
       recordedPrimaryAnswers: false,
       recordedPrimaryTimeline: undefined,
     }));

@@ -1,5 +1,5 @@
 import { FailingOverRecord, LeaderRecord, StableRecord, SwitchingOverRecord } from '../../src/agent/record';
-import { asksRecordedPrimary, DataDirectory, decideStart, StartFacts, startPlanText, StartStep, stepText } from '../../src/agent/start';
+import { asksRecordedPrimary, DataDirectory, decideStart, hotStandbyRaises, HotStandbyValues, StartFacts, startPlanText, StartStep, stepText } from '../../src/agent/start';
 
 // GIVEN facts as the entrypoint of pod pg-1 gathers them; WHEN it decides; THEN the plan's steps and its reason.
 const ME = 'pg-1';
@@ -11,8 +11,19 @@ const switchingToMe: SwitchingOverRecord = {
   version: 1, state: 'switching-over', epoch: 5, timeline: 3, systemIdentifier: '7000', sync: [], previous: 'pg-0', target: ME, job: 's-1', checkpoint: undefined,
 };
 
+const DEFAULTS: HotStandbyValues = {
+  max_connections: 100, max_worker_processes: 8, max_wal_senders: 10, max_prepared_transactions: 0, max_locks_per_transaction: 64,
+};
 const replicaData: DataDirectory = {
-  kind: 'data', version: '15', systemIdentifier: '7000', timeline: 3, standbySignal: true, shutDownCleanly: true, recoveryState: true, initializedByEntrypoint: false,
+  kind: 'data',
+  version: '15',
+  systemIdentifier: '7000',
+  timeline: 3,
+  standbySignal: true,
+  shutDownCleanly: true,
+  recoveryState: true,
+  initializedByEntrypoint: false,
+  hotStandby: DEFAULTS,
 };
 const primaryData: DataDirectory = { ...replicaData, standbySignal: false, recoveryState: false };
 /** A primary fenced by its sidecar: standby.signal over a primary's clean shutdown. */
@@ -28,6 +39,7 @@ function facts(overrides: Partial<StartFacts> & { rec?: LeaderRecord | 'absent' 
     restoreFrom: false,
     syncReplicas: 0,
     postgresVersion: 15,
+    configured: DEFAULTS,
     recordedPrimaryAnswers: true,
     recordedPrimaryTimeline: 3,
     ...rest,
@@ -279,6 +291,39 @@ describe('asksRecordedPrimary: the agent asks the recorded primary only when the
   });
 });
 
+describe('a replica configured below what its primary\'s WAL requires starts with the WAL\'s values', () => {
+  test.each<[string, Partial<HotStandbyValues>, Partial<HotStandbyValues>, ReturnType<typeof hotStandbyRaises>]>([
+    ['all as the WAL\'s: nothing raised', {}, {}, []],
+    ['configured higher (a rolling update raising them): nothing raised', { max_connections: 200, max_wal_senders: 20 }, {}, []],
+    ['max_connections lowered', { max_connections: 50 }, {}, [{ name: 'max_connections', value: 100 }]],
+    ['each of the five, in PostgreSQL\'s order', { max_connections: 99, max_worker_processes: 7, max_wal_senders: 9, max_prepared_transactions: 0, max_locks_per_transaction: 63 },
+      { max_prepared_transactions: 1 }, [
+        { name: 'max_connections', value: 100 }, { name: 'max_worker_processes', value: 8 }, { name: 'max_wal_senders', value: 10 },
+        { name: 'max_prepared_transactions', value: 1 }, { name: 'max_locks_per_transaction', value: 64 },
+      ]],
+  ])('%s', (_name, configured, required, raises) => {
+    expect(hotStandbyRaises({ ...DEFAULTS, ...configured }, { ...DEFAULTS, ...required })).toEqual(raises);
+  });
+
+  test('the configuration unknown: nothing raised', () => {
+    expect(hotStandbyRaises(undefined, { ...DEFAULTS, max_connections: 500 })).toEqual([]);
+  });
+
+  test('only a replica\'s start is raised, and the reason says so; a primary starts as configured', () => {
+    const lowered = { configured: { ...DEFAULTS, max_connections: 40 } };
+    expect(decideStart(facts(lowered))).toEqual({
+      steps: [{ do: 'start', as: 'replica', settings: [{ name: 'max_connections', value: 100 }] }],
+      reason: 'the data directory is a replica\'s: starting as a replica of pg-0; with max_connections 100 (the primary\'s WAL requires at least '
+        + 'that on a replica, more than configured: the configured value takes effect once the primary runs with it)',
+    });
+    const rejoining = decideStart(facts({ ...lowered, data: fencedData, rec: { ...stableOther, timeline: 4 } }));
+    expect(rejoining.steps[rejoining.steps.length - 1]).toEqual({ do: 'start', as: 'replica', settings: [{ name: 'max_connections', value: 100 }] });
+    expect(decideStart(facts({ ...lowered, data: primaryData, rec: stableMe }))).toEqual(decideStart(facts({ data: primaryData, rec: stableMe })));
+    // A plan that does not start (waits) is as it was.
+    expect(decideStart(facts({ ...lowered, record: { kind: 'stale' } }))).toEqual(decideStart(facts({ record: { kind: 'stale' } })));
+  });
+});
+
 describe('the plan file the entrypoint reads', () => {
   test.each<[StartStep, string]>([
     [{ do: 'discard-data', keep: true }, 'discard-data keep'],
@@ -294,6 +339,9 @@ describe('the plan file the entrypoint reads', () => {
     [{ do: 'rewind', from: 'pg-2', onFailure: 'exit' }, 'rewind pg-2 exit'],
     [startPrimary, 'start primary'],
     [startReplica, 'start replica'],
+    [{ do: 'start', as: 'replica', settings: [] }, 'start replica'],
+    [{ do: 'start', as: 'replica', settings: [{ name: 'max_connections', value: 200 }, { name: 'max_locks_per_transaction', value: 128 }] },
+      'start replica max_connections=200 max_locks_per_transaction=128'],
     [wait, 'wait normal'],
     [{ do: 'wait', retry: 'bootstrap' }, 'wait bootstrap'],
     [{ do: 'decide-again' }, 'decide-again'],

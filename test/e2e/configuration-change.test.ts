@@ -80,6 +80,35 @@ describe('a configuration change', () => {
     await waitForStreaming(cluster, after.primary, others(after.primary), 90_000);
   }));
 
+  test('max_connections lowered: each replica starts with the value its primary\'s WAL requires, the roll completes with one switchover, '
+    + 'no row lost; the primary restarted in place takes the lower value', () => step(cluster, async () => {
+    const before = leader(cluster);
+    const marks = new Map(PODS.map(p => [p, cluster.pod(p).logMark('postgres')]));
+    const next = manifestsWith({ work_mem: '12MB', shared_buffers: '64MB' }, { maxConnections: 50 });
+    const writer = await writing(cluster, async () => {
+      applyConfigMaps(next.configMaps);
+      await cluster.applyTemplate(next.statefulSet.spec.template);
+    });
+    const after = leader(cluster);
+    expect(after).toMatchObject({ state: 'stable', epoch: String(Number(before.epoch) + 1) });
+    expect(writer.servers()).toEqual([before.primary, after.primary]);
+    expect(await lostRows(cluster, writer, after.primary)).toEqual([]);
+    // Each pod restarted as a replica (the new primary was promoted since), with the WAL's 100: with 50, PostgreSQL
+    // refuses to start a hot standby ("recovery aborted because of insufficient parameter settings").
+    for (const pod of PODS) {
+      expect(await setting(pod, 'max_connections')).toBe('100');
+      expect(cluster.pod(pod).logSince(marks.get(pod)!, 'postgres')).toContain('with max_connections 100 (the primary\'s WAL requires at least that on a replica');
+    }
+    await waitForStreaming(cluster, after.primary, others(after.primary), 90_000);
+    // The primary stopped in place (its container restarts, the record names it): it starts as the primary, with 50;
+    // the replicas, which run with more, follow it.
+    const stopped = await cluster.pod(after.primary).container('postgres').exec(['pg_ctl', 'stop', '-m', 'fast']);
+    expect(stopped.code).toBe(0);
+    await waitFor(`${after.primary} serving with max_connections 50`, async () => (await setting(after.primary, 'max_connections').catch(() => '')) === '50', 60_000, 250);
+    await waitForStreaming(cluster, after.primary, others(after.primary), 90_000);
+    expect(leader(cluster)).toMatchObject({ state: 'stable', primary: after.primary, epoch: after.epoch });
+  }));
+
   test('another major (postgresVersion): the first pod rolled refuses to start on the old data and says why; the primary serves on', () => step(cluster, async () => {
     const before = leader(cluster);
     const kept = {
