@@ -7841,7 +7841,7 @@ ${text}
    */
   async failsafeLoop(signal) {
     while (!signal.aborted) {
-      await abortableSleep(FAILSAFE_EVERY_MS, signal);
+      await sleep(FAILSAFE_EVERY_MS, signal);
       if (!signal.aborted) await this.failsafeCheck();
     }
   }
@@ -8636,18 +8636,6 @@ ${text}
     });
   }
 };
-function abortableSleep(ms, signal) {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done);
-  });
-}
 
 // src/agent/main.ts
 function logLine(name, message, now) {

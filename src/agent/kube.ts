@@ -468,7 +468,7 @@ function versionOf(lease: LeaseObject | undefined): string | undefined {
 }
 
 /** Waits `ms`, or less if `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise(resolve => {
     const done = () => {
       clearTimeout(timer);

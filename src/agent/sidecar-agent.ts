@@ -14,7 +14,7 @@ import { Candidate, forkedBehind, switchpointOf } from './failover-target';
 import { decideFailsafe, failsafeDue, fenceDeadline, FAILSAFE_HOLDS_SECONDS } from './failsafe';
 import { decideFollow, SeenReceiver } from './follow';
 import { decideHandover, decideHandoverWait, decideRequestedSwitchover, PodState, Standby, SWITCHOVER_REQUEST } from './handover';
-import { followLease, KubeClient, LeasePatch } from './kube';
+import { followLease, KubeClient, LeasePatch, sleep } from './kube';
 import { NodeStatusFacts, statusLine } from './node-status';
 import {
   DbState, fastShutdown, LocalPostgres, observedRole, peerStatus, PrimaryConnection, primaryLacksWal, readControlFile, readPostmaster, slotOf,
@@ -482,7 +482,7 @@ export class SidecarAgent {
    */
   private async failsafeLoop(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
-      await abortableSleep(FAILSAFE_EVERY_MS, signal);
+      await sleep(FAILSAFE_EVERY_MS, signal);
       if (!signal.aborted) await this.failsafeCheck();
     }
   }
@@ -1325,18 +1325,4 @@ export class SidecarAgent {
       look();
     });
   }
-}
-
-/** Resolves after ms, or at once when the signal aborts (or has). */
-function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise(resolve => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done);
-  });
 }
