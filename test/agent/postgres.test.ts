@@ -58,6 +58,13 @@ function controldata(data: string): { systemIdentifier: string; checkpoint: stri
     timeline: Number(field("Latest checkpoint's TimeLineID")),
     state: field('Database cluster state')!,
     version: Number(field('pg_control version number')),
+    hotStandby: {
+      max_connections: Number(field('max_connections setting')),
+      max_worker_processes: Number(field('max_worker_processes setting')),
+      max_wal_senders: Number(field('max_wal_senders setting')),
+      max_prepared_transactions: Number(field('max_prepared_xacts setting')),
+      max_locks_per_transaction: Number(field('max_locks_per_xact setting')),
+    },
   };
 }
 
@@ -79,6 +86,7 @@ function expectSameAsControldata(data: string, state: string): void {
     shutDown: state === 'shut down',
     checkpoint: expected.checkpoint,
     timeline: expected.timeline,
+    hotStandby: expected.hotStandby,
   });
 }
 
