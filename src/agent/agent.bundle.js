@@ -6130,11 +6130,7 @@ function decideStart(facts) {
     const decided2 = decideEmpty(facts, record);
     return { steps: [...first, ...decided2.steps], reason: `the sidecar found that the primary no longer keeps the WAL this replica needs: discarding its data; ${decided2.reason}` };
   }
-  if (data.kind === "empty") {
-    const decided2 = decideEmpty(facts, record);
-    return { steps: [...first, ...decided2.steps], reason: decided2.reason };
-  }
-  const decided = withHotStandbySettings(decideWithData(facts, record, data), hotStandbyRaises(facts.configured, data.hotStandby));
+  const decided = data.kind === "empty" ? decideEmpty(facts, record) : withHotStandbySettings(decideWithData(facts, record, data), hotStandbyRaises(facts.configured, data.hotStandby));
   return { steps: [...first, ...decided.steps], reason: decided.reason };
 }
 function hotStandbyRaises(configured, required2) {
@@ -7435,13 +7431,13 @@ async function startPlanOf(inputs) {
     restoreFrom: inputs.restoreFrom,
     syncReplicas: inputs.syncReplicas,
     postgresVersion: inputs.postgresVersion,
-    configured: configuredHotStandby(readIfThere(path2.join(inputs.configDir, "postgresql.conf")), readIfThere(path2.join(inputs.pgdata, "postgresql.auto.conf"))),
+    configured: configuredHotStandby(readIfExists(path2.join(inputs.configDir, "postgresql.conf")), readIfExists(path2.join(inputs.pgdata, "postgresql.auto.conf"))),
     recordedPrimaryAnswers: answer !== void 0,
     recordedPrimaryTimeline: answer?.role === "primary" ? answer.timeline : void 0
   };
   return decideStart(facts);
 }
-function readIfThere(file) {
+function readIfExists(file) {
   try {
     return fs3.readFileSync(file, "utf8");
   } catch {
@@ -7454,13 +7450,6 @@ function writeStartPlan(file, request2, plan3) {
 }
 
 // src/agent/sidecar-agent.ts
-function readIfExists(file) {
-  try {
-    return fs4.readFileSync(file, "utf8");
-  } catch {
-    return void 0;
-  }
-}
 function isBootstrapWait(plan3) {
   const [only, ...more] = plan3.steps;
   return more.length === 0 && only?.do === "wait" && only.retry === "bootstrap";

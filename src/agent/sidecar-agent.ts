@@ -26,17 +26,8 @@ import {
 } from './record';
 import { decideSidecarStep, nextSyncSet, ServerRole, shutdownCheckpointUpdate, SidecarFacts, SidecarRecord, SidecarStep, timelineUpdate } from './sidecar';
 import { RecordCopy, StartPlan } from './start';
-import { dataDirectoryOf, RECLONE_MARKER, parseStartRequest, startPlanOf, writeStartPlan } from './start-agent';
+import { dataDirectoryOf, RECLONE_MARKER, parseStartRequest, readIfExists, startPlanOf, writeStartPlan } from './start-agent';
 import { recordSyncSet } from './transitions';
-
-/** A file's text, undefined when there is none. */
-function readIfExists(file: string): string | undefined {
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch {
-    return undefined;
-  }
-}
 
 /** A plan that only waits for the record to change ('wait bootstrap'), which the agent may hold (START_HOLD_SECONDS). */
 function isBootstrapWait(plan: StartPlan): boolean {

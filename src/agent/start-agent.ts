@@ -85,14 +85,15 @@ export async function startPlanOf(inputs: StartInputs): Promise<StartPlan> {
     restoreFrom: inputs.restoreFrom,
     syncReplicas: inputs.syncReplicas,
     postgresVersion: inputs.postgresVersion,
-    configured: configuredHotStandby(readIfThere(path.join(inputs.configDir, 'postgresql.conf')), readIfThere(path.join(inputs.pgdata, 'postgresql.auto.conf'))),
+    configured: configuredHotStandby(readIfExists(path.join(inputs.configDir, 'postgresql.conf')), readIfExists(path.join(inputs.pgdata, 'postgresql.auto.conf'))),
     recordedPrimaryAnswers: answer !== undefined,
     recordedPrimaryTimeline: answer?.role === 'primary' ? answer.timeline : undefined,
   };
   return decideStart(facts);
 }
 
-function readIfThere(file: string): string | undefined {
+/** A file's text, undefined when there is none. */
+export function readIfExists(file: string): string | undefined {
   try {
     return fs.readFileSync(file, 'utf8');
   } catch {

@@ -160,11 +160,9 @@ export function decideStart(facts: StartFacts): StartPlan {
     const decided = decideEmpty(facts, record);
     return { steps: [...first, ...decided.steps], reason: `the sidecar found that the primary no longer keeps the WAL this replica needs: discarding its data; ${decided.reason}` };
   }
-  if (data.kind === 'empty') {
-    const decided = decideEmpty(facts, record);
-    return { steps: [...first, ...decided.steps], reason: decided.reason };
-  }
-  const decided = withHotStandbySettings(decideWithData(facts, record, data), hotStandbyRaises(facts.configured, data.hotStandby));
+  const decided = data.kind === 'empty'
+    ? decideEmpty(facts, record)
+    : withHotStandbySettings(decideWithData(facts, record, data), hotStandbyRaises(facts.configured, data.hotStandby));
   return { steps: [...first, ...decided.steps], reason: decided.reason };
 }
 
