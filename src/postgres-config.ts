@@ -723,6 +723,7 @@ function sidecarConfigOf(config: PostgresConfig, names: ClusterNames): SidecarCo
     leaderRecord: names.leaderRecord,
     recordLabels: names.common,
     clusterSelector: Object.entries(names.selector).map(([key, value]) => `${key}=${value}`).join(','),
+    statefulSet: names.statefulSet,
     roleLabel: ROLE_LABEL,
     primaryHost: names.writeService,
     port: POSTGRES_PORT,

@@ -290,8 +290,11 @@ export class PostgresStatefulSet extends Construct {
     addServiceAccountWithRole(this, names.podServiceAccount, { ...names.common }, [
       // The primary's sidecar keeps replication slots (and the synchronous set) for the pods that exist.
       { apiGroups: [''], resources: ['pods'], verbs: ['list'] },
-      // Only the cluster's own pods, up to the most it can be scaled to.
-      { apiGroups: [''], resources: ['pods'], resourceNames: pods, verbs: ['get', 'patch'] },
+      // Only the cluster's own pods, up to the most it can be scaled to. The primary's sidecar deletes a pod of an older
+      // revision in a rolling update (updateStrategy OnDelete: the StatefulSet makes it anew from the new template).
+      { apiGroups: [''], resources: ['pods'], resourceNames: pods, verbs: ['get', 'patch', 'delete'] },
+      // The StatefulSet's replicas and update revision: what the rolling update rolls to.
+      { apiGroups: ['apps'], resources: ['statefulsets'], resourceNames: [names.statefulSet], verbs: ['get'] },
       // The sidecar watches the record, so that it acts at once when a switchover begins (a watch of one named object is
       // authorized by its name).
       { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: [names.leaderRecord], verbs: ['get', 'watch', 'patch', 'update'] },
@@ -343,6 +346,9 @@ export class PostgresStatefulSet extends Construct {
       // The leader record, not start order, decides roles: every pod starts at once, and a pod 0 that cannot
       // start (its volume lost) does not keep the replicas that hold the data from starting.
       podManagementPolicy: 'Parallel',
+      // The agents roll the pods (src/agent/roll.ts): replicas first, then one switchover, then the old primary. The
+      // controller's RollingUpdate deletes the highest ordinal first, wherever the primary is: two switchovers when it is there.
+      updateStrategy: { type: 'OnDelete' },
       selector: { matchLabels: { ...names.selector } },
       template: {
         // The scripts' and the agent's digest: a new version of either rolls the pods (the running programs are those

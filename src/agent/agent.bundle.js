@@ -5381,6 +5381,7 @@ var FIELDS = {
   leaderRecord: "name",
   recordLabels: "labels",
   clusterSelector: "selector",
+  statefulSet: "name",
   roleLabel: "name",
   primaryHost: "name",
   port: "port",
@@ -5588,6 +5589,29 @@ var KubeClient = class {
   async labelPod(name, key, value) {
     const what = `PATCH pods/${name}`;
     return asVoid(await this.request("PATCH", what, this.corePath("pods", name), { metadata: { labels: { [key]: value } } }));
+  }
+  /**
+   * Deletes a pod (graceful: its containers get SIGTERM and the pod's grace period), only if it is still the one listed:
+   * a precondition on its uid, so that a pod made anew under the same name since is left alone (409 Conflict).
+   * 404 (gone already) → ok.
+   */
+  async deletePod(name, uid) {
+    const what = `DELETE pods/${name}`;
+    const options = uid === void 0 ? void 0 : { apiVersion: "v1", kind: "DeleteOptions", preconditions: { uid } };
+    const answer = await this.request("DELETE", what, this.corePath("pods", name), options);
+    return !answer.ok && answer.status === 404 ? { ok: true, value: void 0 } : asVoid(answer);
+  }
+  /** The StatefulSet's replicas and its update revision (status.updateRevision: the pod template pods are made from now); 404 → undefined. */
+  async getStatefulSet(name) {
+    const what = `GET statefulsets/${name}`;
+    const path4 = `/apis/apps/v1/namespaces/${encodeURIComponent(this.options.namespace)}/statefulsets/${encodeURIComponent(name)}`;
+    const answer = await this.request("GET", what, path4);
+    if (!answer.ok) return answer.status === 404 ? { ok: true, value: void 0 } : answer;
+    const item = answer.body;
+    const replicas = item?.spec?.replicas;
+    if (typeof replicas !== "number" || !Number.isInteger(replicas)) return badAnswer(what, answer.status, "a StatefulSet with spec.replicas");
+    const updateRevision = item?.status?.updateRevision;
+    return { ok: true, value: { replicas, updateRevision: typeof updateRevision === "string" && updateRevision !== "" ? updateRevision : void 0 } };
   }
   /** Creates a core/v1 Event about a pod (type Normal|Warning, reason, message), for `kubectl get events`. Best effort. */
   async podEvent(pod, type, reason, message, component) {
@@ -7223,6 +7247,52 @@ function decideHandoverWait(facts) {
   };
 }
 
+// src/agent/roll.ts
+var ROLL_STALL_SECONDS = 60;
+var ordinalOf2 = (pod) => Number(pod.slice(pod.lastIndexOf("-") + 1));
+function decideRoll(facts) {
+  const revision = facts.updateRevision;
+  if (revision === void 0) return { kind: "none", reason: "the StatefulSet has no update revision yet: nothing to roll" };
+  const stale = facts.pods.filter((pod) => pod.labels?.[REVISION_LABEL] !== revision);
+  if (stale.length === 0) return { kind: "none", reason: `every pod runs the pod template's revision ${revision}` };
+  const updated = `${facts.pods.length - stale.length} of ${facts.pods.length} pods run it`;
+  const wait = (why) => {
+    const reason = `rolling update to revision ${revision} (${updated}): waiting, ${why}`;
+    return { kind: "wait", reason, stalled: facts.lastWait?.reason === reason && facts.lastWait.seconds >= ROLL_STALL_SECONDS };
+  };
+  const terminating = facts.pods.find((pod) => pod.terminating);
+  if (terminating !== void 0) return wait(`${terminating.name} is being deleted`);
+  const unready = [...facts.pods].sort((a, b) => ordinalOf2(a.name) - ordinalOf2(b.name)).find((pod) => !pod.ready);
+  if (unready !== void 0) return wait(`${unready.name} is not Ready (a replica is Ready once it streams)`);
+  if (facts.pods.length !== facts.replicas) return wait(`the StatefulSet has ${facts.pods.length} pods of ${facts.replicas}`);
+  const replica = stale.filter((pod) => pod.name !== facts.podName).sort((a, b) => ordinalOf2(b.name) - ordinalOf2(a.name))[0];
+  if (replica !== void 0) {
+    return {
+      kind: "delete",
+      pod: replica.name,
+      uid: replica.uid,
+      reason: `rolling update to revision ${revision} (${updated}): deleting replica ${replica.name} (revision ${replica.labels?.[REVISION_LABEL] ?? "none"}); the StatefulSet makes it anew from the new template`
+    };
+  }
+  if (facts.pods.length === 1) {
+    return {
+      kind: "delete",
+      pod: facts.podName,
+      uid: facts.pods[0].uid,
+      reason: `rolling update to revision ${revision}: this primary is the only pod, so it restarts in place (writes stop until it is back)`
+    };
+  }
+  const target = rankStandbys(facts.standbys, facts.pods.filter((pod) => pod.labels?.[REVISION_LABEL] === revision), true)[0];
+  if (target === void 0) return wait(`no replica of the new revision streams from the primary ${facts.podName}`);
+  const next = beginSwitchover(facts.record, { previous: facts.podName, target: target.name, job: facts.podName });
+  return {
+    kind: "switch-over",
+    target: target.name,
+    record: next,
+    reason: `rolling update to revision ${revision} (${updated}, every replica): switching over to ${target.name}, the most advanced standby of the new revision (flushed ${target.flushLsn}), before this primary's pod is updated (${describeRecord(next)})`
+  };
+}
+
 // src/agent/sidecar.ts
 function plan2(reason, ...steps) {
   return { steps, reason };
@@ -7489,6 +7559,8 @@ var LABEL_RESTORE_SECONDS = 0.9;
 var FAILSAFE_REPLY_MS = 1e3;
 var FAILSAFE_EVERY_MS = 500;
 var FOLLOW_LOOK_SECONDS = 1;
+var ROLL_LOOK_SECONDS = 1;
+var ROLL_IDLE_SECONDS = 5;
 var PEER_CONNECT_MS = 500;
 var RELOAD_SETTLE_MS = 200;
 var WAL_CHECK_EVERY_SECONDS = 3;
@@ -7605,6 +7677,13 @@ var SidecarAgent = class {
   failsafeHeldAt = -Infinity;
   /** The heartbeat fence's deadline as last written (uptime, hundredths of a second); -Infinity: none. */
   deadlineWritten = -Infinity;
+  /** When (monotonic) this primary last looked at the rolling update, and whether pods of an older revision were left then. */
+  rollLookedAt = -Infinity;
+  rolling = false;
+  /** The rolling update's wait as last decided, and since when (monotonic); the reason a stall was last reported for. */
+  rollWait;
+  rollStallReported = "";
+  lastRollReason = "";
   log(message) {
     this.env.log(message);
   }
@@ -7709,6 +7788,64 @@ var SidecarAgent = class {
     for (const step of plan3.steps) {
       if (!await this.carryOut(step, plan3.reason)) break;
     }
+    if (this.apiUp && this.server === "primary" && this.record?.state === "stable" && this.record.primary === this.podName) await this.roll();
+  }
+  /**
+   * The rolling update (decideRoll), by the recorded primary that serves: a look every ROLL_LOOK_SECONDS while pods of an
+   * older revision are left, every ROLL_IDLE_SECONDS otherwise.
+   */
+  async roll() {
+    const now = this.env.monotonic();
+    if (now - this.rollLookedAt < (this.rolling ? ROLL_LOOK_SECONDS : ROLL_IDLE_SECONDS)) return;
+    this.rollLookedAt = now;
+    const record = this.record;
+    if (record?.state !== "stable") return;
+    const [set, pods, standbys] = await Promise.all([
+      this.kube.getStatefulSet(this.config.statefulSet),
+      this.kube.listPods(this.config.clusterSelector),
+      this.attempt(() => this.pg.standbys())
+    ]);
+    if (!set.ok || !pods.ok || set.value === void 0 || standbys === void 0) {
+      const why = !set.ok ? set.message : !pods.ok ? pods.message : set.value === void 0 ? `there is no StatefulSet ${this.config.statefulSet}` : "PostgreSQL did not answer";
+      this.logRoll(`cannot look at the rolling update: ${why}`);
+      return;
+    }
+    const plan3 = decideRoll({
+      podName: this.podName,
+      record,
+      replicas: set.value.replicas,
+      updateRevision: set.value.updateRevision,
+      pods: pods.value,
+      standbys,
+      lastWait: this.rollWait === void 0 ? void 0 : { reason: this.rollWait.reason, seconds: now - this.rollWait.since }
+    });
+    this.rolling = plan3.kind !== "none";
+    this.rollWait = plan3.kind !== "wait" ? void 0 : plan3.reason === this.rollWait?.reason ? this.rollWait : { reason: plan3.reason, since: now };
+    this.logRoll(plan3.reason);
+    if (plan3.kind === "wait" && plan3.stalled && this.rollStallReported !== plan3.reason) {
+      this.rollStallReported = plan3.reason;
+      await this.kube.podEvent(this.podName, "Warning", "RollingUpdateStalled", `for ${ROLL_STALL_SECONDS}s and more: ${plan3.reason}`, "postgres-cluster-agent");
+    }
+    if (plan3.kind === "delete") {
+      const deleted = await this.kube.deletePod(plan3.pod, plan3.uid);
+      if (!deleted.ok) this.log(`could not delete ${plan3.pod} (${deleted.message}): looking again`);
+      else await this.kube.podEvent(this.podName, "Normal", "RollingUpdate", plan3.reason, "postgres-cluster-agent");
+    }
+    if (plan3.kind === "switch-over") {
+      const done = await this.swap(plan3.record);
+      if (!done.ok) {
+        this.log(`could not write the rolling update's switchover (${done.message}): deciding again`);
+        this.soon = true;
+        return;
+      }
+      await this.kube.podEvent(this.podName, "Normal", "SwitchingOver", plan3.reason, "postgres-cluster-agent");
+      this.soon = true;
+    }
+  }
+  logRoll(reason) {
+    if (reason === this.lastRollReason) return;
+    this.lastRollReason = reason;
+    this.log(reason);
   }
   async readRecord(started) {
     const got = await this.kube.getLease(this.config.leaderRecord);

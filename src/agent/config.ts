@@ -68,6 +68,8 @@ export interface SidecarConfig {
   readonly recordLabels: Readonly<Record<string, string>>;
   /** Selects the cluster's pods (`a=b,c=d`). */
   readonly clusterSelector: string;
+  /** The cluster's StatefulSet (updateStrategy OnDelete): the primary's agent rolls its pods to its update revision. */
+  readonly statefulSet: string;
   /** The label the write and read Services select on (`role`). */
   readonly roleLabel: string;
   /** The write Service's name: the primary, as the other pods reach it. */
@@ -141,6 +143,7 @@ const FIELDS: Readonly<Record<Exclude<keyof SidecarConfig, 'version' | 'users' |
   leaderRecord: 'name',
   recordLabels: 'labels',
   clusterSelector: 'selector',
+  statefulSet: 'name',
   roleLabel: 'name',
   primaryHost: 'name',
   port: 'port',

@@ -166,6 +166,32 @@ export class KubeClient {
     return asVoid(await this.request('PATCH', what, this.corePath('pods', name), { metadata: { labels: { [key]: value } } }));
   }
 
+  /**
+   * Deletes a pod (graceful: its containers get SIGTERM and the pod's grace period), only if it is still the one listed:
+   * a precondition on its uid, so that a pod made anew under the same name since is left alone (409 Conflict).
+   * 404 (gone already) → ok.
+   */
+  public async deletePod(name: string, uid: string | undefined): Promise<ApiResult<void>> {
+    const what = `DELETE pods/${name}`;
+    const options = uid === undefined ? undefined : { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { uid } };
+    const answer = await this.request('DELETE', what, this.corePath('pods', name), options);
+    return !answer.ok && answer.status === 404 ? { ok: true, value: undefined } : asVoid(answer);
+  }
+
+  /** The StatefulSet's replicas and its update revision (status.updateRevision: the pod template pods are made from now); 404 → undefined. */
+  public async getStatefulSet(name: string): Promise<ApiResult<StatefulSetSummary | undefined>> {
+    const what = `GET statefulsets/${name}`;
+    const path = `/apis/apps/v1/namespaces/${encodeURIComponent(this.options.namespace)}/statefulsets/${encodeURIComponent(name)}`;
+    const answer = await this.request('GET', what, path);
+    if (!answer.ok) return answer.status === 404 ? { ok: true, value: undefined } : answer;
+    type Item = { spec?: { replicas?: unknown }; status?: { updateRevision?: unknown } };
+    const item = answer.body as Item | null;
+    const replicas = item?.spec?.replicas;
+    if (typeof replicas !== 'number' || !Number.isInteger(replicas)) return badAnswer(what, answer.status, 'a StatefulSet with spec.replicas');
+    const updateRevision = item?.status?.updateRevision;
+    return { ok: true, value: { replicas, updateRevision: typeof updateRevision === 'string' && updateRevision !== '' ? updateRevision : undefined } };
+  }
+
   /** Creates a core/v1 Event about a pod (type Normal|Warning, reason, message), for `kubectl get events`. Best effort. */
   public async podEvent(pod: string, type: 'Normal' | 'Warning', reason: string, message: string, component: string): Promise<ApiResult<void>> {
     return this.event({ apiVersion: 'v1', kind: 'Pod', name: pod }, pod, type, reason, message, component);
@@ -338,7 +364,7 @@ export class KubeClient {
   }
 
   /** One request, bounded by timeoutMs: its parsed answer, or why there is none. */
-  private request(method: 'GET' | 'POST' | 'PATCH', what: string, path: string, payload?: unknown): Promise<Answer> {
+  private request(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', what: string, path: string, payload?: unknown): Promise<Answer> {
     const token = this.bearer();
     if (typeof token !== 'string') return Promise.resolve({ ...token, message: `${what}: ${token.message}` });
     const body = JSON.stringify(payload) as string | undefined;
@@ -377,6 +403,14 @@ function asObject(what: string, answer: Answer): ApiResult<LeaseObject> {
 }
 
 /** A pod as the agent needs it: its name, whether it is being deleted, whether it is Ready, its uid and labels. */
+/** What the agent reads of its StatefulSet. */
+export interface StatefulSetSummary {
+  /** spec.replicas. */
+  readonly replicas: number;
+  /** status.updateRevision, undefined before the controller has written one. */
+  readonly updateRevision: string | undefined;
+}
+
 export interface PodSummary {
   readonly name: string;
   /** metadata.deletionTimestamp is set: the pod is terminating (deleted, evicted, scaled away). */

@@ -24,6 +24,7 @@ import {
   decodeRecord, describeRecord, encodeAnnotations, encodeRecordLease, encodeRecordPatch, LeaderRecord, RECORD_FIELDS, RECORD_PREFIX,
   StableRecord,
 } from './record';
+import { decideRoll, ROLL_STALL_SECONDS } from './roll';
 import { decideSidecarStep, nextSyncSet, ServerRole, shutdownCheckpointUpdate, SidecarFacts, SidecarRecord, SidecarStep, timelineUpdate } from './sidecar';
 import { RecordCopy, StartPlan } from './start';
 import { dataDirectoryOf, RECLONE_MARKER, parseStartRequest, readIfExists, startPlanOf, writeStartPlan } from './start-agent';
@@ -97,6 +98,9 @@ const FAILSAFE_REPLY_MS = 1_000;
 const FAILSAFE_EVERY_MS = 500;
 /** How often a replica that does not stream on the record's timeline looks at its WAL receiver again (decideFollow). */
 const FOLLOW_LOOK_SECONDS = 1;
+/** The primary looks at the rolling update this often while pods of an older revision are left (roll.ts), and this often otherwise. */
+const ROLL_LOOK_SECONDS = 1;
+const ROLL_IDLE_SECONDS = 5;
 /**
  * How long a candidate waits for a peer's connection once the lease lapsed. A dead node's address answers nothing (no
  * reset): the wait is part of every failover, and a pod on the same cluster network connects within milliseconds.
@@ -222,6 +226,13 @@ export class SidecarAgent {
   private failsafeHeldAt = -Infinity;
   /** The heartbeat fence's deadline as last written (uptime, hundredths of a second); -Infinity: none. */
   private deadlineWritten = -Infinity;
+  /** When (monotonic) this primary last looked at the rolling update, and whether pods of an older revision were left then. */
+  private rollLookedAt = -Infinity;
+  private rolling = false;
+  /** The rolling update's wait as last decided, and since when (monotonic); the reason a stall was last reported for. */
+  private rollWait: { readonly reason: string; readonly since: number } | undefined;
+  private rollStallReported = '';
+  private lastRollReason = '';
 
   constructor(private readonly config: SidecarConfig, private readonly podName: string, private readonly kube: KubeClient,
     private readonly env: SidecarEnvironment) {
@@ -344,6 +355,66 @@ export class SidecarAgent {
     for (const step of plan.steps) {
       if (!await this.carryOut(step, plan.reason)) break;
     }
+    if (this.apiUp && this.server === 'primary' && this.record?.state === 'stable' && this.record.primary === this.podName) await this.roll();
+  }
+
+  /**
+   * The rolling update (decideRoll), by the recorded primary that serves: a look every ROLL_LOOK_SECONDS while pods of an
+   * older revision are left, every ROLL_IDLE_SECONDS otherwise.
+   */
+  private async roll(): Promise<void> {
+    const now = this.env.monotonic();
+    if (now - this.rollLookedAt < (this.rolling ? ROLL_LOOK_SECONDS : ROLL_IDLE_SECONDS)) return;
+    this.rollLookedAt = now;
+    const record = this.record;
+    if (record?.state !== 'stable') return;
+    const [set, pods, standbys] = await Promise.all([
+      this.kube.getStatefulSet(this.config.statefulSet),
+      this.kube.listPods(this.config.clusterSelector),
+      this.attempt(() => this.pg.standbys()),
+    ]);
+    if (!set.ok || !pods.ok || set.value === undefined || standbys === undefined) {
+      const why = !set.ok ? set.message : !pods.ok ? pods.message : set.value === undefined ? `there is no StatefulSet ${this.config.statefulSet}` : 'PostgreSQL did not answer';
+      this.logRoll(`cannot look at the rolling update: ${why}`);
+      return;
+    }
+    const plan = decideRoll({
+      podName: this.podName,
+      record,
+      replicas: set.value.replicas,
+      updateRevision: set.value.updateRevision,
+      pods: pods.value,
+      standbys,
+      lastWait: this.rollWait === undefined ? undefined : { reason: this.rollWait.reason, seconds: now - this.rollWait.since },
+    });
+    this.rolling = plan.kind !== 'none';
+    this.rollWait = plan.kind !== 'wait' ? undefined : plan.reason === this.rollWait?.reason ? this.rollWait : { reason: plan.reason, since: now };
+    this.logRoll(plan.reason);
+    if (plan.kind === 'wait' && plan.stalled && this.rollStallReported !== plan.reason) {
+      this.rollStallReported = plan.reason;
+      await this.kube.podEvent(this.podName, 'Warning', 'RollingUpdateStalled', `for ${ROLL_STALL_SECONDS}s and more: ${plan.reason}`, 'postgres-cluster-agent');
+    }
+    if (plan.kind === 'delete') {
+      const deleted = await this.kube.deletePod(plan.pod, plan.uid);
+      if (!deleted.ok) this.log(`could not delete ${plan.pod} (${deleted.message}): looking again`);
+      else await this.kube.podEvent(this.podName, 'Normal', 'RollingUpdate', plan.reason, 'postgres-cluster-agent');
+    }
+    if (plan.kind === 'switch-over') {
+      const done = await this.swap(plan.record);
+      if (!done.ok) {
+        this.log(`could not write the rolling update's switchover (${done.message}): deciding again`);
+        this.soon = true;
+        return;
+      }
+      await this.kube.podEvent(this.podName, 'Normal', 'SwitchingOver', plan.reason, 'postgres-cluster-agent');
+      this.soon = true;
+    }
+  }
+
+  private logRoll(reason: string): void {
+    if (reason === this.lastRollReason) return;
+    this.lastRollReason = reason;
+    this.log(reason);
   }
 
   private async readRecord(started: number): Promise<void> {

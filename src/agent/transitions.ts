@@ -61,7 +61,7 @@ export const TRANSITIONS: readonly Transition[] = [
     to: 'switching-over',
     by: 'sidecar',
     epoch: '+1',
-    why: 'the serving primary hands over, naming itself as the job: its pod is being deleted (decideHandover: to the most advanced standby that stays), or a switchover was asked for on the record (decideRequestedSwitchover)',
+    why: 'the serving primary hands over, naming itself as the job: its pod is being deleted (decideHandover: to the most advanced standby that stays), or a switchover was asked for on the record (decideRequestedSwitchover), or a rolling update has updated every replica (decideRoll: to the most advanced standby of the new revision)',
   },
   {
     name: 'beginSwitchover',

@@ -29,6 +29,7 @@ describe('the sidecar configuration document', () => {
       leaderRecord: 'postgres-leader',
       recordLabels: { 'app.kubernetes.io/name': 'postgresql', 'app.kubernetes.io/instance': 'postgres', 'app.kubernetes.io/managed-by': 'cdk8s-postgres-cluster' },
       clusterSelector: 'app=postgres,app.kubernetes.io/instance=postgres',
+      statefulSet: 'postgres-cluster',
       roleLabel: 'role',
       primaryHost: 'postgres-write',
       port: 5432,
@@ -84,6 +85,7 @@ describe('the sidecar configuration document', () => {
     expect(config).toMatchObject({
       leaderRecord: 'orders-leader',
       clusterSelector: 'app=orders,app.kubernetes.io/instance=orders',
+      statefulSet: 'orders-cluster',
       primaryHost: 'orders-write',
       users: { superuser: 'postgres', replication: 'streamer', app: 'shop', network: 'postgres' },
       appDatabase: 'shopdb',

@@ -35,6 +35,9 @@ let adminTokenFile: string;
 const pods = [pod('pg-0', { app: 'pg', role: 'primary' }), pod('pg-1', { app: 'pg', role: 'replica' }), pod('other-0', { app: 'other' })];
 const labelChanges: string[] = [];
 const clients: KubeClient[] = [];
+/** The StatefulSet the stand-in serves (none: undefined), and the pods deleted through it. */
+let statefulSet: KubeObject | undefined;
+const deleted: string[] = [];
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'kube-client-'));
@@ -45,6 +48,8 @@ beforeAll(async () => {
     pods: () => pods,
     identityOf: token => (token === POD_TOKEN ? { account: 'pg', pod: 'pg-0' } : undefined),
     onLabelsChange: changed => labelChanges.push(`${changed.name} ${JSON.stringify(changed.labels)}`),
+    statefulSetObject: () => statefulSet,
+    deletePodByRequest: name => deleted.push(name),
   }, join(dir, 'api.sock'), tls, 1_500);
   await api.listen();
   adminTokenFile = tokenFile('admin', api.adminToken);
@@ -265,6 +270,57 @@ describe('pods', () => {
     expect(await client().labelPod('pg-9', 'role', 'primary')).toEqual({
       ok: false, status: 404, reason: 'NotFound', message: 'PATCH pods/pg-9: 404 NotFound: pods "pg-9" not found',
     });
+  });
+});
+
+describe('pod deletion and the StatefulSet', () => {
+  test('deletePod sends a DELETE with the uid as a precondition; another uid is 409 Conflict and deletes nothing; a pod gone is ok', async () => {
+    const kube = client();
+    deleted.length = 0;
+    const withUid: ApiPod = { ...runningPod('pg-5', { app: 'pg' }), toObject: namespace => ({ ...runningPod('pg-5', {}).toObject(namespace), metadata: { name: 'pg-5', namespace, uid: 'u-5' } }) };
+    pods.push(withUid);
+    try {
+      expect(await kube.deletePod('pg-5', 'u-4')).toMatchObject({ ok: false, status: 409, reason: 'Conflict' });
+      expect(deleted).toEqual([]);
+      expect(await kube.deletePod('pg-5', 'u-5')).toEqual({ ok: true, value: undefined });
+      expect(deleted).toEqual(['pg-5']);
+      const request = api.requests[api.requests.length - 1];
+      expect([request.method, request.path, JSON.parse(request.body)]).toEqual(['DELETE', `/api/v1/namespaces/${NAMESPACE}/pods/pg-5`,
+        { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { uid: 'u-5' } }]);
+      expect(await kube.deletePod('pg-5', undefined)).toEqual({ ok: true, value: undefined });
+      expect(deleted).toEqual(['pg-5', 'pg-5']);
+    } finally {
+      pods.pop();
+    }
+    expect(await kube.deletePod('pg-5', 'u-5')).toEqual({ ok: true, value: undefined });
+    expect(deleted).toEqual(['pg-5', 'pg-5']);
+  });
+
+  test('getStatefulSet reads spec.replicas and status.updateRevision; none: undefined; one without replicas is a bad answer', async () => {
+    const kube = client();
+    const set = (spec: unknown, status: unknown): KubeObject => ({ apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'pg' }, spec, status } as KubeObject);
+    statefulSet = undefined;
+    expect(await kube.getStatefulSet('pg')).toEqual({ ok: true, value: undefined });
+    statefulSet = set({ replicas: 3 }, { updateRevision: 'pg-abc', currentRevision: 'pg-old' });
+    expect(await kube.getStatefulSet('pg')).toEqual({ ok: true, value: { replicas: 3, updateRevision: 'pg-abc' } });
+    expect(api.requests[api.requests.length - 1].path).toBe(`/apis/apps/v1/namespaces/${NAMESPACE}/statefulsets/pg`);
+    expect(await kube.getStatefulSet('other')).toEqual({ ok: true, value: undefined });
+    statefulSet = set({ replicas: 1 }, {});
+    expect(await kube.getStatefulSet('pg')).toEqual({ ok: true, value: { replicas: 1, updateRevision: undefined } });
+    statefulSet = set({ replicas: 1 }, { updateRevision: '' });
+    expect(await kube.getStatefulSet('pg')).toEqual({ ok: true, value: { replicas: 1, updateRevision: undefined } });
+    statefulSet = set({ replicas: 1.5 }, { updateRevision: 'pg-abc' });
+    expect(await kube.getStatefulSet('pg')).toMatchObject({ ok: false, reason: BAD_ANSWER });
+    statefulSet = set({}, { updateRevision: 'pg-abc' });
+    expect(await kube.getStatefulSet('pg')).toMatchObject({ ok: false, reason: BAD_ANSWER });
+    statefulSet = undefined;
+  });
+
+  test('a DELETE or a StatefulSet read that the Role does not allow is 403 Forbidden', async () => {
+    const kube = client({ tokenFile: tokenFile('pod', POD_TOKEN) });
+    expect(await kube.deletePod('pg-1', undefined)).toMatchObject({ ok: false, status: 403, reason: 'Forbidden' });
+    expect(await kube.getStatefulSet('pg')).toMatchObject({ ok: false, status: 403, reason: 'Forbidden' });
+    expect(deleted).not.toContain('pg-1');
   });
 });
 

@@ -49,7 +49,16 @@ async function sql(port: number, text: string, values: unknown[] = []): Promise<
 }
 
 /** pg_controldata's lines, as the scripts read them. */
-function controldata(data: string): { systemIdentifier: string; checkpoint: string; timeline: number; state: string; version: number } {
+interface ControlData {
+  systemIdentifier: string;
+  checkpoint: string;
+  timeline: number;
+  state: string;
+  version: number;
+  hotStandby: Record<string, number>;
+}
+
+function controldata(data: string): ControlData {
   const out = run('pg_controldata', data);
   const field = (name: string) => new RegExp(`^${name}: *(.*)$`, 'm').exec(out)?.[1];
   return {

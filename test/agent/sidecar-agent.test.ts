@@ -206,6 +206,7 @@ function configFor(pod: string, files: string, overrides: Partial<SidecarConfig>
     leaderRecord: 'postgres-leader',
     recordLabels: { app: 'pg' },
     clusterSelector: 'app=pg',
+    statefulSet: 'pg',
     roleLabel: 'role',
     primaryHost: '127.0.0.1',
     port: pod === 'pg-0' ? portA : portB,

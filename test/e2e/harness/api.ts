@@ -8,7 +8,8 @@ import { parseAllDocuments } from 'yaml';
 import { Result } from './exec';
 import { KubeObject, Manifests } from './manifests';
 import {
-  ApiError, FieldValidation, LEASES, mergePatch, ObjectStore, PODS, qualifiedPlural, ResourceType, SECRETS, sortKeys, StoredObject, typeOfKind,
+  ApiError, FieldValidation, LEASES, mergePatch, ObjectStore, PODS, qualifiedPlural, ResourceType, SECRETS, sortKeys, STATEFULSETS, StoredObject,
+  typeOfKind,
 } from './objects';
 import { ApiTls } from './tls';
 
@@ -36,6 +37,10 @@ export interface ApiBackend {
   pods(): ApiPod[];
   identityOf(token: string): TokenIdentity | undefined;
   onLabelsChange(pod: ApiPod): void;
+  /** The StatefulSet as the API reports it (spec, status.updateRevision), without namespace and resourceVersion; none: undefined. */
+  statefulSetObject?(): KubeObject | undefined;
+  /** A DELETE of one of the StatefulSet's pods: graceful (deletionTimestamp now, its containers stopped), as kubectl delete pod. */
+  deletePodByRequest?(name: string): void;
 }
 
 /** How long a request from a node cut off from the API server hangs before its connection breaks (a dial that times out). */
@@ -77,9 +82,10 @@ const SERVED: readonly Served[] = [
     type: PODS,
     singular: 'pod',
     shortNames: ['po'],
-    verbs: ['get', 'list', 'patch'],
+    verbs: ['delete', 'get', 'list', 'patch'],
     subresources: [{ name: 'exec', kind: 'PodExecOptions', verbs: ['create', 'get'] }],
   },
+  { type: STATEFULSETS, singular: 'statefulset', shortNames: ['sts'], verbs: ['get', 'list'], subresources: [] },
   { type: SECRETS, singular: 'secret', shortNames: [], verbs: STORE_VERBS, subresources: [] },
   { type: LEASES, singular: 'lease', shortNames: [], verbs: STORE_VERBS, subresources: [] },
 ];
@@ -521,6 +527,10 @@ export class ApiStandIn {
       const { object } = this.store(type).patch(caller.namespace, name, patch, validation, warnings);
       return { code: 200, body: object, warnings };
     }
+    if (method === 'DELETE' && type === PODS) {
+      this.authorize(caller, 'delete', type, name);
+      return { code: 200, body: this.deletePod(caller, name, body) };
+    }
     if (method === 'DELETE') {
       this.authorize(caller, 'delete', type, name);
       const deleted = this.store(type).delete(caller.namespace, name);
@@ -566,6 +576,24 @@ export class ApiStandIn {
     this.eventLog.push(stored);
     if (this.eventLog.length > EVENTS_KEPT) this.eventLog.shift();
     return stored;
+  }
+
+  /**
+   * A pod deleted gracefully: the answer is the pod with its deletionTimestamp, at once (its containers stop after). A
+   * DeleteOptions body may carry a uid precondition: another pod under the name → 409 Conflict. Only the StatefulSet's pods.
+   */
+  private deletePod(caller: Caller, name: string, body: string): StoredObject {
+    const pod = this.podNamed(caller, name);
+    const options = body.trim() === '' ? {} : parseJson(body) as StoredObject;
+    const uid = options?.preconditions?.uid;
+    const before = pod.toObject(caller.namespace);
+    if (uid !== undefined && uid !== before.metadata.uid) {
+      throw new ApiError('Conflict', `Operation cannot be fulfilled on Pod "${name}": Precondition failed: UID in precondition: ${uid}, `
+        + `UID in object meta: ${before.metadata.uid}`);
+    }
+    if (!this.backend.deletePodByRequest) throw new Unsupported('pods are not deleted through this stand-in');
+    if (before.metadata.deletionTimestamp === undefined) this.backend.deletePodByRequest(name);
+    return pod.toObject(caller.namespace);
   }
 
   /** A merge patch of a pod: its labels (and annotations) may change, nothing else. */
@@ -734,6 +762,7 @@ export class ApiStandIn {
     const store = this.stores.get(type);
     if (store) return store.list(namespace);
     if (namespace !== this.backend.namespace) return [];
+    if (type === STATEFULSETS) return this.statefulSets(namespace);
     return this.backend.pods().map(p => p.toObject(namespace)).sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
   }
 
@@ -741,7 +770,14 @@ export class ApiStandIn {
     const store = this.stores.get(type);
     if (store) return store.find(namespace, name);
     if (namespace !== this.backend.namespace) return undefined;
+    if (type === STATEFULSETS) return this.statefulSets(namespace).find(set => set.metadata.name === name);
     return this.backend.pods().find(p => p.name === name)?.toObject(namespace);
+  }
+
+  /** The StatefulSet now, with the one resourceVersion counter's value (it changes with its pods, as the controller writes its status). */
+  private statefulSets(namespace: string): StoredObject[] {
+    const object = this.backend.statefulSetObject?.();
+    return object === undefined ? [] : [{ ...object, metadata: { ...object.metadata, namespace, resourceVersion: String(this.revision) } }];
   }
 
   private podNamed(caller: Caller, name: string): ApiPod {

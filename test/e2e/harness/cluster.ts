@@ -250,6 +250,32 @@ export class E2eCluster implements PodHost {
     this.updateEndpoints();
   }
 
+  public statefulSetObject(): KubeObject {
+    const live = this.livePods();
+    const revision = this.revision;
+    const ordinal = (p: Pod) => Number(p.name.split('-').pop());
+    const stale = live.filter(p => p.labels['controller-revision-hash'] !== revision).sort((a, b) => ordinal(a) - ordinal(b))[0];
+    return {
+      apiVersion: 'apps/v1',
+      kind: 'StatefulSet',
+      metadata: { ...this.statefulSet.metadata },
+      spec: { ...this.statefulSet.spec, replicas: this.desiredReplicas },
+      status: {
+        replicas: live.length,
+        readyReplicas: live.filter(p => p.reportedReady).length,
+        updatedReplicas: live.filter(p => p.labels['controller-revision-hash'] === revision).length,
+        currentRevision: stale?.labels['controller-revision-hash'] ?? revision,
+        updateRevision: revision,
+      },
+    };
+  }
+
+  public deletePodByRequest(name: string): void {
+    const pod = this.statefulSetPods.get(name);
+    if (!pod || pod.phase === 'deleted') return;
+    void this.deletePod(name);
+  }
+
   /** Every pod the API server has an object of: the StatefulSet's and the jobs' (finished ones too). */
   public pods(): ApiPod[] {
     return [...this.livePods(), ...this.jobPods];
@@ -805,7 +831,9 @@ export class E2eCluster implements PodHost {
       }
     }
     // RollingUpdate (the default strategy, whatever the pod management policy): once every pod is there and ready,
-    // the highest ordinal of an older revision is deleted (and made again from the new template above).
+    // the highest ordinal of an older revision is deleted (and made again from the new template above). OnDelete: none
+    // is; a pod deleted by someone is made again from the new template.
+    if (this.statefulSet.spec.updateStrategy?.type === 'OnDelete') return;
     const live = this.livePods();
     if (extra.length > 0 || live.length !== this.desiredReplicas || !live.every(p => p.reportedReady && p.phase === 'running')) return;
     const revision = this.revision;

@@ -15,6 +15,10 @@ export const LEASES: ResourceType = {
   kind: 'Lease', apiVersion: 'coordination.k8s.io/v1', group: 'coordination.k8s.io', plural: 'leases', names: ['lease', 'leases'],
 };
 export const SECRETS: ResourceType = { kind: 'Secret', apiVersion: 'v1', group: '', plural: 'secrets', names: ['secret', 'secrets'] };
+/** Served for reads only (the agent reads its update revision); the harness's controller keeps it (cluster.ts). */
+export const STATEFULSETS: ResourceType = {
+  kind: 'StatefulSet', apiVersion: 'apps/v1', group: 'apps', plural: 'statefulsets', names: ['statefulset', 'statefulsets', 'sts'],
+};
 const TYPES = [PODS, LEASES, SECRETS];
 
 /** The type kubectl means by `lease`, `leases.coordination.k8s.io`, `po`... */
