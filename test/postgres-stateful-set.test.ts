@@ -239,7 +239,7 @@ describe('PostgresStatefulSet', () => {
     for (const c of [postgres, labeler]) expect(c.volumeMounts).toContainEqual({ name: 'run', mountPath: '/var/run/postgresql' });
   });
 
-  test('the role-labeler sidecar may read and keep only its cluster\'s pods and leader record', () => {
+  test('the role-labeler sidecar may read, keep and delete (to roll an update) only its cluster\'s pods, and read only its StatefulSet and leader record', () => {
     const labeler = container(objects, 'role-labeler');
     expect(labeler.volumeMounts).toContainEqual({ name: 'postgres-storage', mountPath: '/var/lib/postgresql/data' });
     const document = sidecarDocument(objects);
@@ -250,7 +250,8 @@ describe('PostgresStatefulSet', () => {
     const role = find(objects, 'Role', 'postgres-cluster');
     expect(role.rules).toEqual([
       { apiGroups: [''], resources: ['pods'], verbs: ['list'] },
-      { apiGroups: [''], resources: ['pods'], verbs: ['get', 'patch'], resourceNames: Array.from({ length: 10 }, (_, i) => `postgres-cluster-${i}`) },
+      { apiGroups: [''], resources: ['pods'], verbs: ['get', 'patch', 'delete'], resourceNames: Array.from({ length: 10 }, (_, i) => `postgres-cluster-${i}`) },
+      { apiGroups: ['apps'], resources: ['statefulsets'], resourceNames: ['postgres-cluster'], verbs: ['get'] },
       { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: ['postgres-leader'], verbs: ['get', 'watch', 'patch', 'update'] },
       { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
       { apiGroups: [''], resources: ['events'], verbs: ['create'] },

@@ -7785,10 +7785,12 @@ var SidecarAgent = class {
       this.log(plan3.reason);
       this.lastReason = plan3.reason;
     }
+    let done = true;
     for (const step of plan3.steps) {
-      if (!await this.carryOut(step, plan3.reason)) break;
+      done = await this.carryOut(step, plan3.reason);
+      if (!done) break;
     }
-    if (this.apiUp && this.server === "primary" && this.record?.state === "stable" && this.record.primary === this.podName) await this.roll();
+    if (done && this.apiUp && this.server === "primary" && this.record?.state === "stable" && this.record.primary === this.podName) await this.roll();
   }
   /**
    * The rolling update (decideRoll), by the recorded primary that serves: a look every ROLL_LOOK_SECONDS while pods of an
@@ -7819,9 +7821,9 @@ var SidecarAgent = class {
       standbys,
       lastWait: this.rollWait === void 0 ? void 0 : { reason: this.rollWait.reason, seconds: now - this.rollWait.since }
     });
+    if (plan3.kind !== "none" || this.rolling) this.logRoll(plan3.reason);
     this.rolling = plan3.kind !== "none";
     this.rollWait = plan3.kind !== "wait" ? void 0 : plan3.reason === this.rollWait?.reason ? this.rollWait : { reason: plan3.reason, since: now };
-    this.logRoll(plan3.reason);
     if (plan3.kind === "wait" && plan3.stalled && this.rollStallReported !== plan3.reason) {
       this.rollStallReported = plan3.reason;
       await this.kube.podEvent(this.podName, "Warning", "RollingUpdateStalled", `for ${ROLL_STALL_SECONDS}s and more: ${plan3.reason}`, "postgres-cluster-agent");

@@ -352,10 +352,13 @@ export class SidecarAgent {
       this.log(plan.reason);
       this.lastReason = plan.reason;
     }
+    let done = true;
     for (const step of plan.steps) {
-      if (!await this.carryOut(step, plan.reason)) break;
+      done = await this.carryOut(step, plan.reason);
+      if (!done) break;
     }
-    if (this.apiUp && this.server === 'primary' && this.record?.state === 'stable' && this.record.primary === this.podName) await this.roll();
+    // A round whose steps did not all succeed (a renewal the API did not answer, say) does not roll.
+    if (done && this.apiUp && this.server === 'primary' && this.record?.state === 'stable' && this.record.primary === this.podName) await this.roll();
   }
 
   /**
@@ -387,9 +390,10 @@ export class SidecarAgent {
       standbys,
       lastWait: this.rollWait === undefined ? undefined : { reason: this.rollWait.reason, seconds: now - this.rollWait.since },
     });
+    // Nothing to roll is said once a roll is over, not while there was none.
+    if (plan.kind !== 'none' || this.rolling) this.logRoll(plan.reason);
     this.rolling = plan.kind !== 'none';
     this.rollWait = plan.kind !== 'wait' ? undefined : plan.reason === this.rollWait?.reason ? this.rollWait : { reason: plan.reason, since: now };
-    this.logRoll(plan.reason);
     if (plan.kind === 'wait' && plan.stalled && this.rollStallReported !== plan.reason) {
       this.rollStallReported = plan.reason;
       await this.kube.podEvent(this.podName, 'Warning', 'RollingUpdateStalled', `for ${ROLL_STALL_SECONDS}s and more: ${plan.reason}`, 'postgres-cluster-agent');

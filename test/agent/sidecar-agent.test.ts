@@ -29,7 +29,12 @@ let portB = 0;
 // ---- the API stand-in: pods pg-0, pg-1 (and pg-2, pg-3 when a test says), each with its own ServiceAccount token ----
 
 const manifests: KubeObject[] = [
-  ...roleFor('pg', [...LEASE_AND_PODS, { apiGroups: [''], resources: ['events'], verbs: ['create'] }]),
+  ...roleFor('pg', [
+    ...LEASE_AND_PODS,
+    { apiGroups: [''], resources: ['events'], verbs: ['create'] },
+    { apiGroups: [''], resources: ['pods'], verbs: ['delete'] },
+    { apiGroups: ['apps'], resources: ['statefulsets'], resourceNames: ['pg'], verbs: ['get'] },
+  ]),
   // The same without watch nor Events: the agent's followLease then only gets the Lease, once a second, and wakes no nap between.
   ...roleFor('no-watch', [
     { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'patch'] },
@@ -38,7 +43,25 @@ const manifests: KubeObject[] = [
 ];
 
 type TestPod = ReturnType<typeof runningPod>;
-const testPod = (name: string): TestPod => runningPod(name, { app: 'pg' });
+/** Pods whose Ready condition is True, and pods being deleted (a deletionTimestamp); each pod's uid is `uid-<name>`. */
+const readyPods = new Set<string>();
+const deletingPods = new Set<string>();
+const testPod = (name: string): TestPod => {
+  const pod = runningPod(name, { app: 'pg' });
+  return {
+    ...pod,
+    toObject: namespace => {
+      const object = pod.toObject(namespace);
+      const deletion = deletingPods.has(name) ? { deletionTimestamp: '2026-12-05T20:00:00Z' } : {};
+      const conditions = readyPods.has(name) ? [{ type: 'Ready', status: 'True' }] : [];
+      return { ...object, metadata: { ...object.metadata, uid: `uid-${name}`, ...deletion }, status: { ...object.status, conditions } };
+    },
+  };
+};
+/** The StatefulSet `pg` as the stand-in serves it (undefined: there is none); the pods deleted through the API. */
+const NO_ROLL: KubeObject = { apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'pg' }, spec: { replicas: 2 }, status: {} } as KubeObject;
+let statefulSet: KubeObject | undefined = NO_ROLL;
+const deletedPods: string[] = [];
 
 const allPods = new Map(['pg-0', 'pg-1', 'pg-2', 'pg-3'].map(name => [name, testPod(name)]));
 const podOf = (name: string) => allPods.get(name)!;
@@ -163,6 +186,8 @@ beforeAll(async () => {
     pods: () => existing.map(podOf),
     identityOf,
     onLabelsChange: changed => labelChanges.push(`${changed.name} ${JSON.stringify(changed.labels)}`),
+    statefulSetObject: () => statefulSet,
+    deletePodByRequest: name => deletedPods.push(name),
   }, path.join(dir, 'api.sock'), tls, 60_000);
   await api.listen();
   fs.writeFileSync(path.join(dir, 'admin.token'), api.adminToken);
@@ -469,6 +494,68 @@ describe('the primary', () => {
     expect(await a.round(6)).toEqual([]);
     writeSecret(path.join(tlsDir, 'tls.crt'), 'certificate 3');
     expect(await a.round(7)).toEqual([`the certificate in ${tlsDir} changed (renewed): PostgreSQL reloaded it`]);
+  });
+});
+
+describe('a rolling update (updateStrategy OnDelete: the primary\'s agent rolls)', () => {
+  afterEach(() => {
+    statefulSet = NO_ROLL;
+    readyPods.clear();
+    deletingPods.clear();
+    for (const pod of ['pg-0', 'pg-1']) delete podOf(pod).labels['controller-revision-hash'];
+  });
+
+  test('the primary deletes a replica of an older revision once every pod is Ready; waits while it goes, says so after a minute; '
+    + 'looks every 5 s when idle, every second during a roll', async () => {
+    existing = ['pg-0', 'pg-1'];
+    const a = agentOf('pg-0', { leaderRecord: 'rolled' });
+    const looks = () => api.requests.filter(r => r.path.endsWith('/statefulsets/pg')).length;
+    const events = api.events().length;
+    const before = looks();
+    // The first rounds: no record, then a record and nothing to roll, which is not said.
+    expect(await a.round(0)).toHaveLength(2);
+    expect(await a.round(0)).toHaveLength(2);
+    const idle = looks();
+    expect(idle).toBe(before + 1);
+    for (const pod of ['pg-0', 'pg-1']) {
+      podOf(pod).labels['controller-revision-hash'] = 'pg-old';
+      readyPods.add(pod);
+    }
+    statefulSet = { ...NO_ROLL, status: { updateRevision: 'pg-new' } } as KubeObject;
+    expect(await a.round(4.9)).toEqual([]);
+    expect(looks()).toBe(idle);
+    const deleting = 'rolling update to revision pg-new (0 of 2 pods run it): deleting replica pg-1 (revision pg-old); the StatefulSet makes it anew from the new template';
+    expect(await a.round(5)).toEqual([deleting]);
+    expect(deletedPods).toEqual(['pg-1']);
+    const request = api.requests.filter(r => r.method === 'DELETE').pop()!;
+    expect([request.path, JSON.parse(request.body).preconditions]).toEqual([`/api/v1/namespaces/${NAMESPACE}/pods/pg-1`, { uid: 'uid-pg-1' }]);
+
+    // While pods of the old revision are left, a look every second.
+    deletingPods.add('pg-1');
+    expect(await a.round(5.9)).toEqual([]);
+    expect(looks()).toBe(idle + 1);
+    const waiting = 'rolling update to revision pg-new (0 of 2 pods run it): waiting, pg-1 is being deleted';
+    expect(await a.round(6)).toEqual([waiting]);
+    expect(await a.round(65.9)).toEqual([]);
+    // A minute of the same wait: a Warning Event, once; the log says nothing new.
+    expect(await a.round(66)).toEqual([]);
+    expect(await a.round(67)).toEqual([]);
+    expect(api.events().slice(events).map((e: any) => [e.type, e.reason, e.involvedObject.name, e.message])).toEqual([
+      ['Normal', 'RollingUpdate', 'pg-0', deleting],
+      ['Warning', 'RollingUpdateStalled', 'pg-0', `for 60s and more: ${waiting}`],
+    ]);
+
+    // Every pod of the new revision: said once, then a look every 5 s again.
+    deletingPods.delete('pg-1');
+    for (const pod of ['pg-0', 'pg-1']) podOf(pod).labels['controller-revision-hash'] = 'pg-new';
+    expect(await a.round(68)).toEqual(['every pod runs the pod template\'s revision pg-new']);
+    expect(await a.round(72.9)).toEqual([]);
+    const looked = looks();
+    statefulSet = undefined;
+    expect(await a.round(73)).toEqual(['cannot look at the rolling update: there is no StatefulSet pg']);
+    expect(looks()).toBe(looked + 1);
+    expect(await a.round(78)).toEqual([]);
+    expect(deletedPods).toEqual(['pg-1']);
   });
 });
 
