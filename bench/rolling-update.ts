@@ -3,9 +3,10 @@
  * root), side by side with the anchor, one switchover asked for on the record, in the same run: the longest time
  * between two acknowledged writes of a client that writes continuously through the write Service (one connection per
  * row), the switchovers the update made (epochs of the record), and rows lost. A rolling update is
- * `kubectl rollout restart` (any change of the pod template: an image, a setting that needs a restart): the StatefulSet
- * deletes the old revision's pods one at a time, highest ordinal first. Each run puts the primary on pod 0 (the last to be
- * updated) and on pod 1 (a middle one).
+ * `kubectl rollout restart` (any change of the pod template: an image, a setting that needs a restart): the primary's
+ * agent deletes the old revision's replicas one at a time, highest ordinal first, switches over to an updated one, and
+ * the new primary's agent deletes the old primary's pod (updateStrategy OnDelete). Each run puts the primary on pod 0,
+ * pod 1 and pod 2 (the first the StatefulSet's own RollingUpdate would delete).
  *   npx ts-node --transpile-only -P test/tsconfig.json bench/rolling-update.ts [runs]
  */
 import * as path from 'path';
@@ -79,6 +80,8 @@ void (async () => {
       add('rolling update, primary on pod 0', await measure(cluster, () => cluster.rolloutRestart()));
       await primaryOn(cluster, POD(1));
       add('rolling update, primary on pod 1', await measure(cluster, () => cluster.rolloutRestart()));
+      await primaryOn(cluster, POD(2));
+      add('rolling update, primary on pod 2', await measure(cluster, () => cluster.rolloutRestart()));
     }
     const anchor = median(samples.get('anchor: one switchover (asked on the record)')!.map(s => s.outageMs));
     for (const [name, list] of samples) console.log(line(name, list));

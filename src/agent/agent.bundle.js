@@ -7161,7 +7161,7 @@ function decideFollow(facts) {
 // src/agent/handover.ts
 var REVISION_LABEL = "controller-revision-hash";
 var SWITCHOVER_REQUEST = "switchover.postgres.cdk8s.io/target";
-function rankStandbys(standbys, pods, ready) {
+function rankStandbys(standbys, pods, ready = false) {
   const staying2 = new Set(pods.filter((pod) => !pod.terminating && (pod.ready || !ready)).map((pod) => pod.name));
   const positioned = (standby) => parseLsn(String(standby.flushLsn)) !== void 0;
   return standbys.filter((standby) => standby.state === "streaming" && staying2.has(standby.name) && positioned(standby)).sort((a, b) => {
@@ -7181,7 +7181,7 @@ function decideRequestedSwitchover(facts) {
   }
   if (asked === facts.podName) return { kind: "refuse", reason: `switchover to ${asked} requested: it is the primary already` };
   if (facts.pods === void 0) return { kind: "ignore" };
-  const ranked = rankStandbys(facts.standbys, facts.pods, false);
+  const ranked = rankStandbys(facts.standbys, facts.pods);
   const chosen = asked === "any" ? ranked[0] : ranked.find((standby) => standby.name === asked);
   if (chosen === void 0) {
     return {
@@ -7282,7 +7282,7 @@ function decideRoll(facts) {
       reason: `rolling update to revision ${revision}: this primary is the only pod, so it restarts in place (writes stop until it is back)`
     };
   }
-  const target = rankStandbys(facts.standbys, facts.pods.filter((pod) => pod.labels?.[REVISION_LABEL] === revision), true)[0];
+  const target = rankStandbys(facts.standbys, facts.pods)[0];
   if (target === void 0) return wait(`no replica of the new revision streams from the primary ${facts.podName}`);
   const next = beginSwitchover(facts.record, { previous: facts.podName, target: target.name, job: facts.podName });
   return {

@@ -69,7 +69,7 @@ export const SWITCHOVER_REQUEST = 'switchover.postgres.cdk8s.io/target';
  * and, for a stopping primary's handover (`ready`), Ready: its standby list was taken before it stopped, and a pod
  * deleted with it may have been made anew since under the same name. A serving primary's list is taken now.
  */
-export function rankStandbys(standbys: readonly Standby[], pods: readonly PodState[], ready: boolean): Standby[] {
+export function rankStandbys(standbys: readonly Standby[], pods: readonly PodState[], ready = false): Standby[] {
   // This pod is never among its own standbys (pg_stat_replication).
   const staying = new Set(pods.filter(pod => !pod.terminating && (pod.ready || !ready)).map(pod => pod.name));
   // "undefined" is no position either.
@@ -122,7 +122,7 @@ export function decideRequestedSwitchover(facts: SwitchoverRequestFacts): Switch
   }
   if (asked === facts.podName) return { kind: 'refuse', reason: `switchover to ${asked} requested: it is the primary already` };
   if (facts.pods === undefined) return { kind: 'ignore' };
-  const ranked = rankStandbys(facts.standbys, facts.pods, false);
+  const ranked = rankStandbys(facts.standbys, facts.pods);
   const chosen = asked === 'any' ? ranked[0] : ranked.find(standby => standby.name === asked);
   if (chosen === undefined) {
     return {

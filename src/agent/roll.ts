@@ -75,7 +75,8 @@ export function decideRoll(facts: RollFacts): RollPlan {
       reason: `rolling update to revision ${revision}: this primary is the only pod, so it restarts in place (writes stop until it is back)`,
     };
   }
-  const target = rankStandbys(facts.standbys, facts.pods.filter(pod => pod.labels?.[REVISION_LABEL] === revision), true)[0];
+  // Every other pod runs the new revision by now, and every pod is Ready (above).
+  const target = rankStandbys(facts.standbys, facts.pods)[0];
   if (target === undefined) return wait(`no replica of the new revision streams from the primary ${facts.podName}`);
   const next = beginSwitchover(facts.record, { previous: facts.podName, target: target.name, job: facts.podName });
   return {

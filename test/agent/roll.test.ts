@@ -9,7 +9,7 @@ const NEW = 'pg-new';
 const record: StableRecord = { version: 1, state: 'stable', primary: ME, epoch: 4, timeline: 2, systemIdentifier: '70', sync: [] };
 const streaming = (name: string, flushLsn: string): Standby => ({ name, state: 'streaming', flushLsn });
 
-/** 'pg-0@new': pod pg-0 of revision pg-new ('@' alone: no label); a trailing '*': being deleted; '!': not Ready. */
+/** 'pg-0@new': pod pg-0 of revision pg-new ('@' alone: no labels at all); a trailing '*': being deleted; '!': not Ready. */
 function pods(...specs: string[]): PodState[] {
   return specs.map(spec => {
     const [name, revision] = spec.replace(/[*!]/g, '').split('@');
@@ -18,7 +18,7 @@ function pods(...specs: string[]): PodState[] {
       terminating: spec.includes('*'),
       ready: !spec.includes('!'),
       uid: `uid-${name}`,
-      labels: revision === '' ? {} : { 'controller-revision-hash': `pg-${revision ?? 'old'}` } as Record<string, string>,
+      labels: revision === '' ? undefined : { 'controller-revision-hash': `pg-${revision ?? 'old'}` } as Record<string, string>,
     };
   });
 }
@@ -102,7 +102,7 @@ describe('decideRoll: then one switchover, to an updated standby that streams', 
     });
   });
 
-  test('a standby that is not a pod of the new revision is never the target, however advanced', () => {
+  test('a standby that is not a pod of the cluster is never the target, however advanced', () => {
     const standbys = [streaming('pg-0', '0/3000100'), streaming('pg-2', '0/3000200'), streaming('pg-7', '0/9000000')];
     expect(decideRoll(facts({ pods: pods('pg-0@new', 'pg-1@old', 'pg-2@new'), standbys }))).toMatchObject({ kind: 'switch-over', target: 'pg-2' });
   });

@@ -82,12 +82,6 @@ describe('a configuration change', () => {
 
   test('max_connections lowered: each replica starts with the value its primary\'s WAL requires, the roll completes with one switchover, '
     + 'no row lost; the primary restarted in place takes the lower value', () => step(cluster, async () => {
-    // The primary on pod 0 first (the roll before left it on pod 2, which a roll deletes first: a second switchover).
-    if (leader(cluster).primary !== POD(0)) {
-      expect((await cluster.kubectl(['annotate', 'lease', 'postgres-leader', `switchover.postgres.cdk8s.io/target=${POD(0)}`])).code).toBe(0);
-      await waitFor(`${POD(0)} the primary`, () => leader(cluster).primary === POD(0) && leader(cluster).state === 'stable', 30_000, 50);
-      await waitForStreaming(cluster, POD(0), others(POD(0)), 90_000);
-    }
     const before = leader(cluster);
     const marks = new Map(PODS.map(p => [p, cluster.pod(p).logMark('postgres')]));
     const next = manifestsWith({ work_mem: '12MB', shared_buffers: '64MB' }, { maxConnections: 50 });
@@ -118,8 +112,13 @@ describe('a configuration change', () => {
     expect(leader(cluster)).toMatchObject({ state: 'stable', primary: after.primary, epoch: after.epoch });
   }));
 
-  test('another major (postgresVersion): the first pod rolled refuses to start on the old data and says why; the primary serves on', () => step(cluster, async () => {
+  test('another major (postgresVersion): the first pod rolled refuses to start on the old data and says why; the roll stops there, '
+    + 'a Warning Event says why; the primary serves on', () => step(cluster, async () => {
     const before = leader(cluster);
+    // The roll deletes the replica with the highest ordinal first.
+    const first = others(before.primary).sort((a, b) => Number(b.split('-').pop()) - Number(a.split('-').pop()))[0];
+    const rest = others(first);
+    const events = cluster.events().length;
     const kept = {
       configMaps: cluster.manifests.all('ConfigMap').map(c => JSON.parse(JSON.stringify(c)) as KubeObject),
       template: JSON.parse(JSON.stringify(cluster.statefulSet.spec.template)),
@@ -129,27 +128,34 @@ describe('a configuration change', () => {
     const writer = await writing(cluster, async w => {
       applyConfigMaps(next.configMaps);
       cluster.setTemplate(next.statefulSet.spec.template);
-      // The StatefulSet made pod 2 again from the new template; its entrypoint stops (and the kubelet restarts it) without starting PostgreSQL.
-      await waitFor(`${POD(2)} refusing`, () => cluster.pod(POD(2)).logSince(0, 'postgres').includes('a server never starts on another major\'s data'), 30_000, 200);
+      // The primary's agent deleted that replica, and the StatefulSet made it again from the new template; its entrypoint
+      // stops (and the kubelet restarts it) without starting PostgreSQL.
+      await waitFor(`${first} refusing`, () => cluster.pod(first).logSince(0, 'postgres').includes('a server never starts on another major\'s data'), 30_000, 200);
       // And the rolling update waits for it: the other pods stay of the old revision.
       await new Promise(resolve => setTimeout(resolve, 5_000));
-      expect([POD(0), POD(1)].map(p => cluster.pod(p).labels['controller-revision-hash'])).toEqual([POD(0), POD(1)].map(() => expect.not.stringMatching(cluster.revision)));
+      expect(rest.map(p => cluster.pod(p).labels['controller-revision-hash'])).toEqual(rest.map(() => expect.not.stringMatching(cluster.revision)));
       const since = Date.now();
       await waitFor('writes on the primary meanwhile', () => w.attempts.filter(a => a.ok && a.startedAt >= since).length >= 10, 20_000, 50);
     });
-    expect(cluster.pod(POD(2)).logSince(0, 'postgres')).toContain(
+    expect(cluster.pod(first).logSince(0, 'postgres')).toContain(
       'the data directory is PostgreSQL 15\'s (PG_VERSION), and this pod runs PostgreSQL 16: a server never starts on another major\'s data. '
       + 'Set postgresVersion back to 15 and apply, or upgrade (README: Major-version upgrades)');
-    expect(cluster.pod(POD(2)).ready).toBe(false);
-    // The rolling update waits for pod 2: the primary and the other replica were not touched.
+    expect(cluster.pod(first).ready).toBe(false);
+    // The rolling update waits for that pod: the primary and the other replica were not touched.
     expect(leader(cluster)).toMatchObject({ primary: before.primary, epoch: before.epoch });
     expect(writer.servers()).toEqual([before.primary]);
     expect(await lostRows(cluster, writer, before.primary)).toEqual([]);
-    // Set back, and delete the pod that refused (Kubernetes' forced rollback: the controller waits for it to be ready
-    // before it replaces it): pod 2 starts again on its data, a replica.
+    // A minute later, the primary's agent says in a Warning Event what the roll waits for.
+    const stalled = () => cluster.events().slice(events).filter(e => e.reason === 'RollingUpdateStalled');
+    await waitFor('a RollingUpdateStalled Event', () => stalled().length > 0, 90_000, 500);
+    expect(stalled().map(e => [e.type, e.involvedObject.name])).toEqual([['Warning', before.primary]]);
+    expect(stalled()[0].message).toMatch(new RegExp(`^for 60s and more: rolling update to revision \\S+ \\(1 of 3 pods run it\\): waiting, ${first} is not Ready`));
+    expect(leader(cluster)).toMatchObject({ primary: before.primary, epoch: before.epoch });
+    // Set back, and delete the pod that refused (the roll waits for every pod to be Ready before it deletes one): it
+    // starts again on its data, a replica.
     applyConfigMaps(kept.configMaps);
     cluster.setTemplate(kept.template);
-    await cluster.deletePod(POD(2));
+    await cluster.deletePod(first);
     await cluster.applyTemplate(kept.template, 120_000);
     await waitForStreaming(cluster, before.primary, others(before.primary), 90_000);
   }));
