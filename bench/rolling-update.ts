@@ -33,10 +33,18 @@ async function allStreaming(cluster: E2eCluster): Promise<void> {
 async function primaryOn(cluster: E2eCluster, pod: string): Promise<void> {
   // Only a streaming standby may take over: the old primary of the last switchover may still be rejoining.
   await allStreaming(cluster);
-  if (leader(cluster).primary === pod) return;
-  const run = await cluster.kubectl(['annotate', 'lease', 'postgres-leader', `switchover.postgres.cdk8s.io/target=${pod}`]);
-  if (run.code !== 0) throw new Error(run.stderr);
-  await waitFor(`${pod} the primary`, () => leader(cluster).state === 'stable' && leader(cluster).primary === pod, 30_000, 50);
+  // A standby that has just connected streams before it reports a flushed position: the primary refuses (and removes)
+  // a request to it until then, so the request is made again.
+  for (let attempt = 1; leader(cluster).primary !== pod; attempt++) {
+    const run = await cluster.kubectl(['annotate', '--overwrite', 'lease', 'postgres-leader', `switchover.postgres.cdk8s.io/target=${pod}`]);
+    if (run.code !== 0) throw new Error(run.stderr);
+    const done = await waitFor(`${pod} the primary`, () => leader(cluster).state === 'stable' && leader(cluster).primary === pod, 5_000, 50)
+      .then(() => true, error => {
+        if (attempt === 6) throw error;
+        return false;
+      });
+    if (done) break;
+  }
   await allStreaming(cluster);
 }
 

@@ -7248,6 +7248,7 @@ function decideHandoverWait(facts) {
 }
 
 // src/agent/roll.ts
+var ROLL_PAUSE_ANNOTATION = "rollout.postgres.cdk8s.io/paused";
 var ROLL_STALL_SECONDS = 60;
 var ordinalOf2 = (pod) => Number(pod.slice(pod.lastIndexOf("-") + 1));
 function decideRoll(facts) {
@@ -7260,6 +7261,9 @@ function decideRoll(facts) {
     const reason = `rolling update to revision ${revision} (${updated}): waiting, ${why}`;
     return { kind: "wait", reason, stalled: facts.lastWait?.reason === reason && facts.lastWait.seconds >= ROLL_STALL_SECONDS };
   };
+  if (facts.paused) {
+    return { kind: "wait", reason: `rolling update to revision ${revision} (${updated}): paused (${ROLL_PAUSE_ANNOTATION}=true on the record)`, stalled: false };
+  }
   const terminating = facts.pods.find((pod) => pod.terminating);
   if (terminating !== void 0) return wait(`${terminating.name} is being deleted`);
   const unready = [...facts.pods].sort((a, b) => ordinalOf2(a.name) - ordinalOf2(b.name)).find((pod) => !pod.ready);
@@ -7683,6 +7687,8 @@ var SidecarAgent = class {
   /** The rolling update's wait as last decided, and since when (monotonic); the reason a stall was last reported for. */
   rollWait;
   rollStallReported = "";
+  /** ROLL_PAUSE_ANNOTATION on the record's Lease, as read last. */
+  rollPaused = false;
   lastRollReason = "";
   log(message) {
     this.env.log(message);
@@ -7819,6 +7825,7 @@ var SidecarAgent = class {
       updateRevision: set.value.updateRevision,
       pods: pods.value,
       standbys,
+      paused: this.rollPaused,
       lastWait: this.rollWait === void 0 ? void 0 : { reason: this.rollWait.reason, seconds: now - this.rollWait.since }
     });
     if (plan3.kind !== "none" || this.rolling) this.logRoll(plan3.reason);
@@ -7863,8 +7870,10 @@ var SidecarAgent = class {
     } else {
       this.lease = leaseStateOf(got.value);
       const decoded = decodeRecord(got.value);
-      const request2 = got.value.metadata?.annotations?.[SWITCHOVER_REQUEST];
+      const annotations = got.value.metadata?.annotations;
+      const request2 = annotations?.[SWITCHOVER_REQUEST];
       this.switchoverRequest = typeof request2 === "string" ? request2 : void 0;
+      this.rollPaused = annotations?.[ROLL_PAUSE_ANNOTATION] === "true";
       if (decoded.ok) {
         this.record = decoded.record;
         this.resourceVersion = decoded.resourceVersion;

@@ -9,6 +9,13 @@ import { PodState, rankStandbys, REVISION_LABEL, Standby } from './handover';
 import { describeRecord, StableRecord, SwitchingOverRecord } from './record';
 import { beginSwitchover } from './transitions';
 
+/**
+ * A person holds a roll with this annotation on the record's Lease (`kubectl annotate lease <cluster>-leader
+ * rollout.postgres.cdk8s.io/paused=true`), to look at the first updated replica, say, or outside a maintenance window;
+ * removing it lets the roll go on. Outside the record's own `postgres.cdk8s.io/` fields.
+ */
+export const ROLL_PAUSE_ANNOTATION = 'rollout.postgres.cdk8s.io/paused';
+
 /** How long the roll may wait for the same thing before a Warning Event says that it stalled. */
 export const ROLL_STALL_SECONDS = 60;
 
@@ -24,6 +31,8 @@ export interface RollFacts {
   readonly pods: readonly PodState[];
   /** The standbys that stream from this primary (pg_stat_replication), as seen now. */
   readonly standbys: readonly Standby[];
+  /** ROLL_PAUSE_ANNOTATION is "true" on the record's Lease. */
+  readonly paused: boolean;
   /** The last look's wait (its reason) and how long ago that wait began; undefined when the last look did not wait. */
   readonly lastWait: { readonly reason: string; readonly seconds: number } | undefined;
 }
@@ -51,6 +60,9 @@ export function decideRoll(facts: RollFacts): RollPlan {
     const reason = `rolling update to revision ${revision} (${updated}): waiting, ${why}`;
     return { kind: 'wait', reason, stalled: facts.lastWait?.reason === reason && facts.lastWait.seconds >= ROLL_STALL_SECONDS };
   };
+  if (facts.paused) {
+    return { kind: 'wait', reason: `rolling update to revision ${revision} (${updated}): paused (${ROLL_PAUSE_ANNOTATION}=true on the record)`, stalled: false };
+  }
   const terminating = facts.pods.find(pod => pod.terminating);
   if (terminating !== undefined) return wait(`${terminating.name} is being deleted`);
   const unready = [...facts.pods].sort((a, b) => ordinalOf(a.name) - ordinalOf(b.name)).find(pod => !pod.ready);

@@ -24,7 +24,7 @@ import {
   decodeRecord, describeRecord, encodeAnnotations, encodeRecordLease, encodeRecordPatch, LeaderRecord, RECORD_FIELDS, RECORD_PREFIX,
   StableRecord,
 } from './record';
-import { decideRoll, ROLL_STALL_SECONDS } from './roll';
+import { decideRoll, ROLL_PAUSE_ANNOTATION, ROLL_STALL_SECONDS } from './roll';
 import { decideSidecarStep, nextSyncSet, ServerRole, shutdownCheckpointUpdate, SidecarFacts, SidecarRecord, SidecarStep, timelineUpdate } from './sidecar';
 import { RecordCopy, StartPlan } from './start';
 import { dataDirectoryOf, RECLONE_MARKER, parseStartRequest, readIfExists, startPlanOf, writeStartPlan } from './start-agent';
@@ -232,6 +232,8 @@ export class SidecarAgent {
   /** The rolling update's wait as last decided, and since when (monotonic); the reason a stall was last reported for. */
   private rollWait: { readonly reason: string; readonly since: number } | undefined;
   private rollStallReported = '';
+  /** ROLL_PAUSE_ANNOTATION on the record's Lease, as read last. */
+  private rollPaused = false;
   private lastRollReason = '';
 
   constructor(private readonly config: SidecarConfig, private readonly podName: string, private readonly kube: KubeClient,
@@ -388,6 +390,7 @@ export class SidecarAgent {
       updateRevision: set.value.updateRevision,
       pods: pods.value,
       standbys,
+      paused: this.rollPaused,
       lastWait: this.rollWait === undefined ? undefined : { reason: this.rollWait.reason, seconds: now - this.rollWait.since },
     });
     // Nothing to roll is said once a roll is over, not while there was none.
@@ -435,8 +438,10 @@ export class SidecarAgent {
     } else {
       this.lease = leaseStateOf(got.value);
       const decoded = decodeRecord(got.value);
-      const request = (got.value.metadata?.annotations as Record<string, unknown> | undefined)?.[SWITCHOVER_REQUEST];
+      const annotations = got.value.metadata?.annotations as Record<string, unknown> | undefined;
+      const request = annotations?.[SWITCHOVER_REQUEST];
       this.switchoverRequest = typeof request === 'string' ? request : undefined;
+      this.rollPaused = annotations?.[ROLL_PAUSE_ANNOTATION] === 'true';
       if (decoded.ok) {
         this.record = decoded.record;
         this.resourceVersion = decoded.resourceVersion;

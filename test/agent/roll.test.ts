@@ -2,7 +2,7 @@
 // every pod is Ready; then one switchover to an updated standby; the old primary's pod last.
 import { PodState, Standby } from '../../src/agent/handover';
 import { StableRecord } from '../../src/agent/record';
-import { decideRoll, RollFacts, ROLL_STALL_SECONDS } from '../../src/agent/roll';
+import { decideRoll, RollFacts, ROLL_PAUSE_ANNOTATION, ROLL_STALL_SECONDS } from '../../src/agent/roll';
 
 const ME = 'pg-1';
 const NEW = 'pg-new';
@@ -31,6 +31,7 @@ function facts(overrides: Partial<RollFacts> = {}): RollFacts {
     updateRevision: NEW,
     pods: pods('pg-0@old', 'pg-1@old', 'pg-2@old'),
     standbys: [streaming('pg-0', '0/3000100'), streaming('pg-2', '0/3000200')],
+    paused: false,
     lastWait: undefined,
     ...overrides,
   };
@@ -126,6 +127,25 @@ describe('decideRoll: then one switchover, to an updated standby that streams', 
       uid: 'uid-pg-1',
       reason: 'rolling update to revision pg-new: this primary is the only pod, so it restarts in place (writes stop until it is back)',
     });
+  });
+});
+
+describe('decideRoll: a person holds the roll with an annotation on the record', () => {
+  test.each<[string, Partial<RollFacts>]>([
+    ['before the first replica', {}],
+    ['with a pod not Ready (paused is said first)', { pods: pods('pg-0@old', 'pg-1@old', 'pg-2@new!') }],
+    ['before the switchover', { pods: pods('pg-0@new', 'pg-1@old', 'pg-2@new') }],
+  ])('paused: nothing is deleted nor switched over, and a pause never stalls: %s', (_, overrides) => {
+    const plan = decideRoll(facts({ ...overrides, paused: true, lastWait: { reason: 'x', seconds: ROLL_STALL_SECONDS * 10 } }));
+    expect(plan).toEqual({ kind: 'wait', reason: expect.stringMatching(/^rolling update to revision pg-new \(\d of 3 pods run it\): paused /), stalled: false });
+    expect(plan.reason.endsWith('paused (rollout.postgres.cdk8s.io/paused=true on the record)')).toBe(true);
+    const again = decideRoll(facts({ ...overrides, paused: true, lastWait: { reason: plan.reason, seconds: ROLL_STALL_SECONDS * 10 } }));
+    expect(again).toEqual(plan);
+  });
+
+  test('the annotation, and nothing to roll while paused', () => {
+    expect(ROLL_PAUSE_ANNOTATION).toBe('rollout.postgres.cdk8s.io/paused');
+    expect(decideRoll(facts({ paused: true, pods: pods('pg-0@new', 'pg-1@new', 'pg-2@new') }))).toMatchObject({ kind: 'none' });
   });
 });
 

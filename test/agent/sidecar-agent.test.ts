@@ -505,8 +505,8 @@ describe('a rolling update (updateStrategy OnDelete: the primary\'s agent rolls)
     for (const pod of ['pg-0', 'pg-1']) delete podOf(pod).labels['controller-revision-hash'];
   });
 
-  test('the primary deletes a replica of an older revision once every pod is Ready; waits while it goes, says so after a minute; '
-    + 'looks every 5 s when idle, every second during a roll', async () => {
+  test('the primary deletes a replica of an older revision once every pod is Ready, not while the record holds the roll; waits while it goes, '
+    + 'says so after a minute; looks every 5 s when idle, every second during a roll', async () => {
     existing = ['pg-0', 'pg-1'];
     const a = agentOf('pg-0', { leaderRecord: 'rolled' });
     const looks = () => api.requests.filter(r => r.path.endsWith('/statefulsets/pg')).length;
@@ -522,24 +522,29 @@ describe('a rolling update (updateStrategy OnDelete: the primary\'s agent rolls)
       readyPods.add(pod);
     }
     statefulSet = { ...NO_ROLL, status: { updateRevision: 'pg-new' } } as KubeObject;
+    // Held by a person first: nothing deleted until the annotation goes.
+    await patchLeaseAsAdmin('rolled', {}, { 'rollout.postgres.cdk8s.io/paused': 'true' });
     expect(await a.round(4.9)).toEqual([]);
     expect(looks()).toBe(idle);
+    expect(await a.round(5)).toEqual(['rolling update to revision pg-new (0 of 2 pods run it): paused (rollout.postgres.cdk8s.io/paused=true on the record)']);
+    expect(deletedPods).toEqual([]);
+    await patchLeaseAsAdmin('rolled', {}, { 'rollout.postgres.cdk8s.io/paused': null });
     const deleting = 'rolling update to revision pg-new (0 of 2 pods run it): deleting replica pg-1 (revision pg-old); the StatefulSet makes it anew from the new template';
-    expect(await a.round(5)).toEqual([deleting]);
+    expect(await a.round(6)).toEqual([deleting]);
     expect(deletedPods).toEqual(['pg-1']);
     const request = api.requests.filter(r => r.method === 'DELETE').pop()!;
     expect([request.path, JSON.parse(request.body).preconditions]).toEqual([`/api/v1/namespaces/${NAMESPACE}/pods/pg-1`, { uid: 'uid-pg-1' }]);
 
     // While pods of the old revision are left, a look every second.
     deletingPods.add('pg-1');
-    expect(await a.round(5.9)).toEqual([]);
-    expect(looks()).toBe(idle + 1);
+    expect(await a.round(6.9)).toEqual([]);
+    expect(looks()).toBe(idle + 2);
     const waiting = 'rolling update to revision pg-new (0 of 2 pods run it): waiting, pg-1 is being deleted';
-    expect(await a.round(6)).toEqual([waiting]);
-    expect(await a.round(65.9)).toEqual([]);
+    expect(await a.round(7)).toEqual([waiting]);
+    expect(await a.round(66.9)).toEqual([]);
     // A minute of the same wait: a Warning Event, once; the log says nothing new.
-    expect(await a.round(66)).toEqual([]);
     expect(await a.round(67)).toEqual([]);
+    expect(await a.round(68)).toEqual([]);
     expect(api.events().slice(events).map((e: any) => [e.type, e.reason, e.involvedObject.name, e.message])).toEqual([
       ['Normal', 'RollingUpdate', 'pg-0', deleting],
       ['Warning', 'RollingUpdateStalled', 'pg-0', `for 60s and more: ${waiting}`],
@@ -548,13 +553,13 @@ describe('a rolling update (updateStrategy OnDelete: the primary\'s agent rolls)
     // Every pod of the new revision: said once, then a look every 5 s again.
     deletingPods.delete('pg-1');
     for (const pod of ['pg-0', 'pg-1']) podOf(pod).labels['controller-revision-hash'] = 'pg-new';
-    expect(await a.round(68)).toEqual(['every pod runs the pod template\'s revision pg-new']);
-    expect(await a.round(72.9)).toEqual([]);
+    expect(await a.round(69)).toEqual(['every pod runs the pod template\'s revision pg-new']);
+    expect(await a.round(73.9)).toEqual([]);
     const looked = looks();
     statefulSet = undefined;
-    expect(await a.round(73)).toEqual(['cannot look at the rolling update: there is no StatefulSet pg']);
+    expect(await a.round(74)).toEqual(['cannot look at the rolling update: there is no StatefulSet pg']);
     expect(looks()).toBe(looked + 1);
-    expect(await a.round(78)).toEqual([]);
+    expect(await a.round(79)).toEqual([]);
     expect(deletedPods).toEqual(['pg-1']);
   });
 });

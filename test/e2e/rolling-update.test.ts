@@ -117,4 +117,23 @@ describe('a rolling update of a 3-pod cluster', () => {
     expect(cluster.livePods().map(p => p.name).sort()).toEqual(PODS);
     await waitForStreaming(cluster, after.primary, others(after.primary), 90_000);
   }));
+  test('a roll held by rollout.postgres.cdk8s.io/paused=true on the record deletes nothing, and goes on, with one switchover, once it is removed', () => step(cluster, async () => {
+    const before = leader(cluster);
+    await waitForStreaming(cluster, before.primary, others(before.primary), 90_000);
+    expect((await cluster.kubectl(['annotate', 'lease', 'postgres-leader', 'rollout.postgres.cdk8s.io/paused=true'])).code).toBe(0);
+    const revisions = PODS.map(p => cluster.pod(p).labels[REVISION]);
+    const mark = cluster.pod(before.primary).logMark('role-labeler');
+    const template = JSON.parse(JSON.stringify(cluster.statefulSet.spec.template));
+    template.metadata = { ...template.metadata, annotations: { ...template.metadata?.annotations, 'kubectl.kubernetes.io/restartedAt': new Date().toISOString() } };
+    cluster.setTemplate(template);
+    // The primary looks every 5 s while idle: two looks, and nothing moved.
+    await new Promise(resolve => setTimeout(resolve, 11_000));
+    expect(PODS.map(p => cluster.pod(p).labels[REVISION])).toEqual(revisions);
+    expect(leader(cluster)).toMatchObject({ state: 'stable', primary: before.primary, epoch: before.epoch });
+    expect(cluster.pod(before.primary).logSince(mark, 'role-labeler')).toContain('paused (rollout.postgres.cdk8s.io/paused=true on the record)');
+    expect((await cluster.kubectl(['annotate', 'lease', 'postgres-leader', 'rollout.postgres.cdk8s.io/paused-'])).code).toBe(0);
+    await cluster.applyTemplate(template);
+    expect(leader(cluster)).toMatchObject({ state: 'stable', epoch: String(Number(before.epoch) + 1) });
+    expect(others(before.primary)).toContain(leader(cluster).primary);
+  }));
 });
