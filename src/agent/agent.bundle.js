@@ -7250,7 +7250,6 @@ function decideHandoverWait(facts) {
 // src/agent/roll.ts
 var ROLL_PAUSE_ANNOTATION = "rollout.postgres.cdk8s.io/paused";
 var ROLL_STALL_SECONDS = 60;
-var ordinalOf2 = (pod) => Number(pod.slice(pod.lastIndexOf("-") + 1));
 function decideRoll(facts) {
   const revision = facts.updateRevision;
   if (revision === void 0) return { kind: "none", reason: "the StatefulSet has no update revision yet: nothing to roll" };
@@ -7266,10 +7265,10 @@ function decideRoll(facts) {
   }
   const terminating = facts.pods.find((pod) => pod.terminating);
   if (terminating !== void 0) return wait(`${terminating.name} is being deleted`);
-  const unready = [...facts.pods].sort((a, b) => ordinalOf2(a.name) - ordinalOf2(b.name)).find((pod) => !pod.ready);
+  const unready = [...facts.pods].sort((a, b) => ordinalOf(a.name) - ordinalOf(b.name)).find((pod) => !pod.ready);
   if (unready !== void 0) return wait(`${unready.name} is not Ready (a replica is Ready once it streams)`);
   if (facts.pods.length !== facts.replicas) return wait(`the StatefulSet has ${facts.pods.length} pods of ${facts.replicas}`);
-  const replica = stale.filter((pod) => pod.name !== facts.podName).sort((a, b) => ordinalOf2(b.name) - ordinalOf2(a.name))[0];
+  const replica = stale.filter((pod) => pod.name !== facts.podName).sort((a, b) => ordinalOf(b.name) - ordinalOf(a.name))[0];
   if (replica !== void 0) {
     return {
       kind: "delete",

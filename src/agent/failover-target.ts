@@ -62,7 +62,7 @@ export function rankCandidates(candidates: readonly Candidate[]): Candidate[] {
 }
 
 /** ${pod##*-}: the StatefulSet ordinal. */
-function ordinalOf(pod: string): number {
+export function ordinalOf(pod: string): number {
   return Number(pod.slice(pod.lastIndexOf('-') + 1));
 }
 

@@ -5,6 +5,7 @@
 // agent deletes the old primary's pod, a replica by then. Wherever the primary is, an update makes one switchover (the
 // StatefulSet's own RollingUpdate deletes the highest ordinal first: a primary there handed over to a pod of the old
 // revision, which the update then deleted too: a second switchover). Pure.
+import { ordinalOf } from './failover-target';
 import { PodState, rankStandbys, REVISION_LABEL, Standby } from './handover';
 import { describeRecord, StableRecord, SwitchingOverRecord } from './record';
 import { beginSwitchover } from './transitions';
@@ -46,8 +47,6 @@ export type RollPlan =
   | { readonly kind: 'delete'; readonly pod: string; readonly uid: string | undefined; readonly reason: string }
   /** Write the switchover (compare-and-swap); the two pods' sidecars carry it out. */
   | { readonly kind: 'switch-over'; readonly target: string; readonly record: SwitchingOverRecord; readonly reason: string };
-
-const ordinalOf = (pod: string) => Number(pod.slice(pod.lastIndexOf('-') + 1));
 
 /** What the primary's agent does next for a rolling update, and why. */
 export function decideRoll(facts: RollFacts): RollPlan {
