@@ -84,6 +84,10 @@ describe('a replica the record names while its sidecar hangs', () => {
     await waitForStreaming(cluster, named, [old.primary, other], 120_000);
     expect(leader(cluster)).toMatchObject({ state: 'stable', primary: named });
     // The rows only the old primary acknowledged are gone (asynchronous replication, and the record named a replica that lacked them).
-    for (const pod of [POD(0), POD(1), POD(2)]) expect((await valuesOn(cluster, pod, 'writes')).length).toBe(rows);
+    // A replica streams before it has replayed to a consistent state (a new clone, say): each is asked once it takes queries.
+    for (const pod of [POD(0), POD(1), POD(2)]) {
+      await waitFor(`${pod} taking queries`, async () => (await cluster.podSql(pod, 'SELECT 1').catch(() => '')) === '1', 60_000, 200);
+      expect((await valuesOn(cluster, pod, 'writes')).length).toBe(rows);
+    }
   }));
 });
