@@ -1,11 +1,14 @@
 // The agent's Kubernetes API client: the few requests the sidecar makes (the leader record's Lease, its pods' labels,
 // Events), over Node's own https, as kubectl does them in role-labeler.sh and leader-record.sh. The I/O of the agent:
-// every answer is a value (ApiResult, WatchEnd), never a throw, so the decisions stay pure functions of facts.
+// every answer is a value (ApiResult, WatchEnd), never a throw, so the decisions stay pure functions of facts. The failover
+// job's `kubectl exec` is here too (exec), over WebSocket as kubectl 1.30 and later speak it.
+import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as http from 'http';
 import * as https from 'https';
 import { join } from 'path';
 import { performance } from 'perf_hooks';
+import { Duplex } from 'stream';
 import { LeaseObject, RecordLease, RecordPatch } from './record';
 
 /** A merge patch of a Lease with metadata.resourceVersion (compare-and-swap); null removes a field. */
@@ -90,6 +93,29 @@ export type WatchEnd =
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
+/** What a command run in a container did (exec): its exit code, and its output, each stream apart (UTF-8). */
+export interface ExecResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** The channel protocols of pods/exec over WebSocket, as kubectl 1.30+ offers them, best first (v5 only adds channel 255, close). */
+export const EXEC_PROTOCOLS: readonly string[] = ['v5.channel.k8s.io', 'v4.channel.k8s.io'];
+/** What RFC 6455 appends to the client's key: the server's Sec-WebSocket-Accept is the SHA-1 of both, base64. */
+const WEBSOCKET_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+/** The opcodes of RFC 6455 frames. */
+const CONTINUATION = 0x0;
+const TEXT = 0x1;
+const BINARY = 0x2;
+const CLOSE = 0x8;
+const PING = 0x9;
+const PONG = 0xa;
+/** The channels of an exec message (its first byte): the command's stdout, its stderr, and the Status of its end. */
+const STDOUT_CHANNEL = 1;
+const STDERR_CHANNEL = 2;
+const ERROR_CHANNEL = 3;
+
 /** A bare answer: its status and parsed body, or none. */
 type Answer = { readonly ok: true; readonly status: number; readonly body: unknown } | Failure;
 
@@ -99,6 +125,8 @@ export class KubeClient {
   private readonly agent: https.Agent;
   /** Watches hold their connection for minutes: their own. */
   private readonly watchAgent: https.Agent;
+  /** An exec's connection becomes its WebSocket and is never reused: not kept alive. */
+  private readonly execAgent: https.Agent;
   private token: { readonly value: string; readonly readAt: number } | undefined;
 
   constructor(private readonly options: KubeClientOptions) {
@@ -106,12 +134,14 @@ export class KubeClient {
     const ca = fs.readFileSync(options.caFile);
     this.agent = new https.Agent({ keepAlive: true, maxFreeSockets: 1, ca });
     this.watchAgent = new https.Agent({ keepAlive: true, maxFreeSockets: 1, ca });
+    this.execAgent = new https.Agent({ keepAlive: false, ca });
   }
 
   /** Closes the idle connections (an agent that stops, a test that ends). */
   public close(): void {
     this.agent.destroy();
     this.watchAgent.destroy();
+    this.execAgent.destroy();
   }
 
   /** GET the Lease; 404 → { ok: true, value: undefined }. */
@@ -140,10 +170,15 @@ export class KubeClient {
     return listed.ok ? { ok: true, value: listed.value.map(pod => pod.name) } : listed;
   }
 
-  /** The pods matching a label selector, each with whether it is being deleted (metadata.deletionTimestamp). */
-  public async listPods(labelSelector: string): Promise<ApiResult<PodSummary[]>> {
-    const what = `GET pods?labelSelector=${labelSelector}`;
-    const answer = await this.request('GET', what, `${this.corePath('pods')}?${new URLSearchParams({ labelSelector })}`);
+  /**
+   * The pods matching a label selector (`a=b,c=d`) and, when given, a field selector (`status.phase=Running`), each with
+   * whether it is being deleted (metadata.deletionTimestamp), its phase and its running containers.
+   */
+  public async listPods(labelSelector: string, fieldSelector?: string): Promise<ApiResult<PodSummary[]>> {
+    const query = new URLSearchParams({ labelSelector });
+    if (fieldSelector !== undefined) query.set('fieldSelector', fieldSelector);
+    const what = `GET pods?labelSelector=${labelSelector}${fieldSelector === undefined ? '' : `&fieldSelector=${fieldSelector}`}`;
+    const answer = await this.request('GET', what, `${this.corePath('pods')}?${query}`);
     if (!answer.ok) return answer;
     const items = (answer.body as { items?: unknown } | null)?.items;
     const pods = Array.isArray(items) ? items.map(podSummary) : [];
@@ -317,6 +352,96 @@ export class KubeClient {
     });
   }
 
+  /**
+   * Runs a command in a pod's container, as `kubectl exec POD -c CONTAINER -- COMMAND...` (kubectl 1.30+): a GET of
+   * pods/exec upgraded to a WebSocket (`v5.channel.k8s.io`, else `v4.channel.k8s.io`), no stdin, no tty. The command's
+   * exit code and output (each stream apart), from the Status the API server sends on the error channel when it ends:
+   * "Success" → code 0; "Failure" with reason NonZeroExitCode → the code of its ExitCode cause. Any other Failure (the
+   * container is not running, the kubelet cannot be reached) → ok:false with the Status's code (if any), reason and
+   * message; an upgrade refused (403, 404, 400...) → ok:false with the HTTP status and the Status's message, as the
+   * other requests. No end within timeoutMs (the whole exec), or a stream that ends without a Status → NO_ANSWER: the
+   * command may have run, or still run. Resolves when the WebSocket has closed; never rejects.
+   */
+  public exec(pod: string, container: string, command: readonly string[], timeoutMs: number): Promise<ApiResult<ExecResult>> {
+    const what = `EXEC pods/${pod} (${container}): ${command.join(' ')}`;
+    const token = this.bearer();
+    if (typeof token !== 'string') return Promise.resolve({ ...token, message: `${what}: ${token.message}` });
+    // Each word its own `command` parameter, as kubectl sends them (PodExecOptions); stdin and tty false by their absence.
+    const query = new URLSearchParams(command.map((word): [string, string] => ['command', word]));
+    query.append('container', container);
+    query.append('stdout', 'true');
+    query.append('stderr', 'true');
+    const key = crypto.randomBytes(16).toString('base64');
+    const options = this.requestOptions('GET', `${this.corePath('pods', pod)}/exec?${query}`, token, this.execAgent, undefined, undefined, {
+      'Connection': 'Upgrade',
+      'Upgrade': 'websocket',
+      'Sec-WebSocket-Version': '13',
+      'Sec-WebSocket-Key': key,
+      'Sec-WebSocket-Protocol': EXEC_PROTOCOLS.join(', '),
+    });
+    return new Promise(resolve => {
+      let socket: Duplex | undefined;
+      let done = false;
+      const finish = (result: ApiResult<ExecResult>) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        resolve(result);
+      };
+      const noAnswer = (detail: string) => {
+        request.destroy();
+        socket?.destroy();
+        finish({ ok: false, status: undefined, reason: NO_ANSWER, message: `${what}: ${detail}` });
+      };
+      const timer = setTimeout(() => noAnswer(`no answer from the API server within ${timeoutMs} ms`), timeoutMs);
+      const request = https.request(options);
+      request.on('error', error => noAnswer(`no answer from the API server: ${error.message}`));
+      // Not upgraded: an error status (Forbidden, NotFound, BadRequest...) with a Status, as for the other requests.
+      request.on('response', response => {
+        readAll(response).then(text => finish(failureOf(what, response.statusCode ?? 0, text)),
+          (error: Error) => noAnswer(`no answer from the API server: the answer broke off: ${error.message}`));
+      });
+      request.on('upgrade', (response: http.IncomingMessage, upgraded: Duplex, head: Buffer) => {
+        socket = upgraded;
+        // A broken connection closes the socket: 'close' tells what is missing.
+        upgraded.on('error', () => undefined);
+        const accept = crypto.createHash('sha1').update(`${key}${WEBSOCKET_GUID}`).digest('base64');
+        const protocol = response.headers['sec-websocket-protocol'];
+        let refused: string | undefined;
+        if (response.headers['sec-websocket-accept'] !== accept) refused = 'a WebSocket whose Sec-WebSocket-Accept is that of the key sent';
+        else if (protocol === undefined || !EXEC_PROTOCOLS.includes(protocol)) refused = `a WebSocket of ${EXEC_PROTOCOLS.join(' or ')}, got ${protocol ?? 'no protocol'}`;
+        if (refused !== undefined) {
+          upgraded.destroy();
+          return finish(badAnswer(what, 101, refused));
+        }
+        const streams = new Map<number, Buffer[]>([[STDOUT_CHANNEL, []], [STDERR_CHANNEL, []], [ERROR_CHANNEL, []]]);
+        let closing = false;
+        const send = (frame: Buffer) => {
+          if (upgraded.writable) upgraded.write(frame);
+        };
+        readMessages(upgraded, head, (opcode, payload) => {
+          if (opcode === PING) {
+            send(clientFrame(PONG, payload));
+          } else if (opcode === CLOSE) {
+            // The server's close, answered with its status code (RFC 6455 5.5.1); then the connection ends.
+            if (!closing) send(clientFrame(CLOSE, payload.subarray(0, 2)));
+            closing = true;
+            upgraded.end();
+          } else if ((opcode === BINARY || opcode === TEXT) && payload.length > 0) {
+            // v5's channel 255 (a stream closed) and channels a command without stdin has no use for: skipped.
+            streams.get(payload[0])?.push(payload.subarray(1));
+          }
+        });
+        upgraded.on('close', () => {
+          const text = (channel: number) => Buffer.concat(streams.get(channel)!).toString('utf8');
+          if (streams.get(ERROR_CHANNEL)!.length === 0) return noAnswer('the exec stream ended without the command\'s exit status');
+          return finish(execOutcome(what, text(ERROR_CHANNEL), text(STDOUT_CHANNEL), text(STDERR_CHANNEL)));
+        });
+      });
+      request.end();
+    });
+  }
+
   // ---- requests ----
 
   private leasePath(name?: string): string {
@@ -346,7 +471,8 @@ export class KubeClient {
     return value;
   }
 
-  private requestOptions(method: string, path: string, token: string, agent: https.Agent, body?: string, contentType?: string): https.RequestOptions {
+  private requestOptions(method: string, path: string, token: string, agent: https.Agent, body?: string, contentType?: string,
+    headers: http.OutgoingHttpHeaders = {}): https.RequestOptions {
     return {
       method,
       // URL keeps an IPv6 address in brackets; a socket wants it bare.
@@ -359,6 +485,7 @@ export class KubeClient {
         'Accept': 'application/json',
         'User-Agent': this.options.userAgent ?? DEFAULT_USER_AGENT,
         ...(body === undefined ? {} : { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body) }),
+        ...headers,
       },
     };
   }
@@ -420,21 +547,33 @@ export interface PodSummary {
   /** metadata.uid: another for a pod made anew under the same name. */
   readonly uid: string | undefined;
   readonly labels: Readonly<Record<string, string>>;
+  /** status.phase (Pending, Running, Succeeded, Failed, Unknown); undefined before the kubelet reports one. */
+  readonly phase: string | undefined;
+  /** The containers running now (status.containerStatuses whose state.running is set): the ones an exec can reach. */
+  readonly runningContainers: readonly string[];
 }
 
 function podSummary(item: unknown): PodSummary | undefined {
-  type Item = { metadata?: { name?: unknown; uid?: unknown; deletionTimestamp?: unknown; labels?: unknown }; status?: { conditions?: unknown } };
+  type Item = {
+    metadata?: { name?: unknown; uid?: unknown; deletionTimestamp?: unknown; labels?: unknown };
+    status?: { conditions?: unknown; phase?: unknown; containerStatuses?: unknown };
+  };
+  type ContainerStatus = { name?: unknown; state?: { running?: unknown } | null } | null;
   const pod = item as Item | null;
   const metadata = pod?.metadata;
   if (typeof metadata?.name !== 'string') return undefined;
   const labels = typeof metadata.labels === 'object' && metadata.labels !== null ? metadata.labels as Record<string, unknown> : {};
   const conditions = Array.isArray(pod?.status?.conditions) ? pod!.status!.conditions as unknown[] : [];
+  const containers = Array.isArray(pod?.status?.containerStatuses) ? pod!.status!.containerStatuses as ContainerStatus[] : [];
+  const running = (c: ContainerStatus) => typeof c?.state?.running === 'object' && c.state.running !== null;
   return {
     name: metadata.name,
     terminating: typeof metadata.deletionTimestamp === 'string',
     ready: conditions.some(c => (c as { type?: unknown } | null)?.type === 'Ready' && (c as { status?: unknown }).status === 'True'),
     uid: typeof metadata.uid === 'string' ? metadata.uid : undefined,
     labels: Object.fromEntries(Object.entries(labels).filter((entry): entry is [string, string] => typeof entry[1] === 'string')),
+    phase: typeof pod?.status?.phase === 'string' ? pod.status.phase : undefined,
+    runningContainers: containers.filter(c => running(c) && typeof c?.name === 'string').map(c => c!.name as string),
   };
 }
 
@@ -494,6 +633,105 @@ function readAll(response: http.IncomingMessage): Promise<string> {
     response.on('close', () => (response.complete ? resolve(Buffer.concat(chunks).toString('utf8')) : reject(new Error('the connection closed'))));
   });
 }
+
+/**
+ * The end of an exec, from the error channel's Status (metav1.Status): "Success" → code 0; "Failure" with reason
+ * NonZeroExitCode → the code in its ExitCode cause; another Failure → its code (if any), reason and message.
+ */
+function execOutcome(what: string, text: string, stdout: string, stderr: string): ApiResult<ExecResult> {
+  type Status = { status?: unknown; code?: unknown; reason?: unknown; message?: unknown; details?: { causes?: unknown } | null } | null;
+  const status = parseJson(text) as Status | undefined;
+  if (status?.status === 'Success') return { ok: true, value: { code: 0, stdout, stderr } };
+  if (status?.status !== 'Failure') return badAnswer(what, 101, `a Status on the error channel, got ${excerpt(text)}`);
+  const causes = Array.isArray(status.details?.causes) ? status.details.causes as Array<{ reason?: unknown; message?: unknown } | null> : [];
+  const exit = status.reason === 'NonZeroExitCode' ? causes.find(cause => cause?.reason === 'ExitCode')?.message : undefined;
+  if (typeof exit === 'string' && /^\d+$/.test(exit)) return { ok: true, value: { code: Number(exit), stdout, stderr } };
+  const code = typeof status.code === 'number' ? status.code : undefined;
+  const reason = typeof status.reason === 'string' && status.reason !== '' ? status.reason : code === undefined ? 'Failure' : reasonOf(code);
+  const message = typeof status.message === 'string' ? status.message : excerpt(text);
+  return { ok: false, status: code, reason, message: `${what}: ${code === undefined ? '' : `${code} `}${reason}: ${message}` };
+}
+
+// ---- WebSocket (RFC 6455), as much as an exec needs ----
+/* eslint-disable no-bitwise */ // frames are bit fields
+
+/** One frame of the server: FIN, its opcode, its payload, and its size in the stream. */
+interface Frame {
+  readonly fin: boolean;
+  readonly opcode: number;
+  readonly payload: Buffer;
+  readonly size: number;
+}
+
+/** The first frame in `buffer`, or how many bytes it needs to hold it whole. Server frames are unmasked; a masked one is unmasked. */
+function parseFrame(buffer: Buffer): Frame | number {
+  if (buffer.length < 2) return 2;
+  const lengthCode = buffer[1] & 0x7f;
+  const masked = (buffer[1] & 0x80) !== 0;
+  // The payload's length: 7 bits, else the next 16 bits (126), else the next 64 bits (127).
+  const lengthSize = lengthCode === 126 ? 2 : lengthCode === 127 ? 8 : 0;
+  const headerSize = 2 + lengthSize + (masked ? 4 : 0);
+  if (buffer.length < headerSize) return headerSize;
+  const length = lengthSize === 2 ? buffer.readUInt16BE(2) : lengthSize === 8 ? Number(buffer.readBigUInt64BE(2)) : lengthCode;
+  const size = headerSize + length;
+  if (buffer.length < size) return size;
+  let payload = buffer.subarray(headerSize, size);
+  if (masked) {
+    const mask = buffer.subarray(headerSize - 4, headerSize);
+    payload = Buffer.from(payload);
+    for (let i = 0; i < payload.length; i++) payload[i] ^= mask[i % 4];
+  }
+  return { fin: (buffer[0] & 0x80) !== 0, opcode: buffer[0] & 0x0f, payload, size };
+}
+
+/**
+ * Reads the server's frames from `socket` (`head`: what came with the handshake) and hands onMessage each message, its
+ * fragments (continuation frames) joined, and each control frame (close, ping, pong: never fragmented, they may come
+ * between a message's fragments). The bytes of a large frame are joined once it is whole.
+ */
+function readMessages(socket: Duplex, head: Buffer, onMessage: (opcode: number, payload: Buffer) => void): void {
+  let chunks: Buffer[] = [];
+  let buffered = 0;
+  let needed = 2;
+  let fragments: Buffer[] = [];
+  let messageOpcode = BINARY;
+  const read = (chunk: Buffer) => {
+    chunks.push(chunk);
+    buffered += chunk.length;
+    if (buffered < needed) return;
+    let buffer = Buffer.concat(chunks, buffered);
+    for (let frame = parseFrame(buffer); typeof frame !== 'number'; frame = parseFrame(buffer)) {
+      buffer = buffer.subarray(frame.size);
+      if (frame.opcode >= CLOSE) {
+        onMessage(frame.opcode, frame.payload);
+        continue;
+      }
+      if (frame.opcode !== CONTINUATION) messageOpcode = frame.opcode;
+      fragments.push(frame.payload);
+      if (frame.fin) {
+        const message = Buffer.concat(fragments);
+        fragments = [];
+        onMessage(messageOpcode, message);
+      }
+    }
+    needed = parseFrame(buffer) as number;
+    chunks = [buffer];
+    buffered = buffer.length;
+  };
+  if (head.length > 0) read(head);
+  socket.on('data', read);
+}
+
+/** A frame of the client: masked with a random key, as RFC 6455 requires of every client frame; a control frame (at most 125 bytes). */
+function clientFrame(opcode: number, payload: Buffer): Buffer {
+  const body = payload.subarray(0, 125);
+  const mask = crypto.randomBytes(4);
+  const frame = Buffer.concat([Buffer.from([0x80 | opcode, 0x80 | body.length]), mask, body]);
+  for (let i = 0; i < body.length; i++) frame[6 + i] ^= mask[i % 4];
+  return frame;
+}
+
+/* eslint-enable no-bitwise */
 
 /** The resourceVersion of a Lease, if it has one. */
 function versionOf(lease: LeaseObject | undefined): string | undefined {

@@ -234,10 +234,10 @@ describe('pods', () => {
     try {
       const kube = client();
       const expected = [
-        { name: 'made-0', terminating: false, ready: true, uid: 'u-0', labels: { app: 'made' } },
-        { name: 'made-1', terminating: true, ready: false, uid: 'u-1', labels: { app: 'made' } },
-        { name: 'made-2', terminating: false, ready: false, uid: undefined, labels: { app: 'made' } },
-        { name: 'made-3', terminating: false, ready: false, uid: undefined, labels: { app: 'made' } },
+        { name: 'made-0', terminating: false, ready: true, uid: 'u-0', labels: { app: 'made' }, phase: 'Running', runningContainers: [] },
+        { name: 'made-1', terminating: true, ready: false, uid: 'u-1', labels: { app: 'made' }, phase: 'Running', runningContainers: [] },
+        { name: 'made-2', terminating: false, ready: false, uid: undefined, labels: { app: 'made' }, phase: 'Running', runningContainers: [] },
+        { name: 'made-3', terminating: false, ready: false, uid: undefined, labels: { app: 'made' }, phase: 'Running', runningContainers: [] },
       ];
       expect(await kube.listPods('app=made')).toEqual({ ok: true, value: expected });
       expect(await kube.getPod('made-1')).toEqual({ ok: true, value: expected[1] });
