@@ -1,5 +1,6 @@
 import type { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
+import { FAILOVER_COMMAND, FAILOVER_JOB_CONFIG_VERSION, FailoverJobConfig } from './agent/config';
 import { PostgresStatefulSet } from './postgres-stateful-set';
 import { addObject, addServiceAccountWithRole } from './private/api-object';
 import { api, asJson, postgresUserPod, restrictedContainer, scriptJobVolumes } from './private/k8s';
@@ -66,6 +67,24 @@ export class FailoverJob extends Construct {
     const selector = Object.entries(names.selector).map(([k, v]) => `${k}=${v}`).join(',');
     const jobSelector = Object.entries(this.selectorLabels).map(([k, v]) => `${k}=${v}`).join(',');
     const pods = podNames(names, config.maxReplicas);
+    const jobConfig: FailoverJobConfig = {
+      version: FAILOVER_JOB_CONFIG_VERSION,
+      leaderRecord: names.leaderRecord,
+      clusterSelector: selector,
+      // Failover jobs of this cluster: a record held by one that still runs is not taken over.
+      jobSelector,
+      roleLabel: ROLE_LABEL,
+      postgresContainer: POSTGRES_CONTAINER,
+      // Fencing runs in the sidecar's agent, which outlives PostgreSQL's container and reports its last checkpoint.
+      sidecarContainer: LABELER_CONTAINER,
+      nodeScript: `${PATHS.scriptsDir}/${SCRIPT_FILES.node}`,
+      agent: `${PATHS.scriptsDir}/${AGENT_FILES.bundle}`,
+      agentConfig: `${PATHS.scriptsDir}/${AGENT_FILES.sidecarConfig}`,
+      synchronousReplicas: config.synchronousReplicas,
+      isolationFenceSeconds: ISOLATION_FENCE_SECONDS,
+      apiTimeoutSeconds: 2,
+      timeouts: { fenceSeconds: 60, settleSeconds: 5, reconnectSeconds: 5, switchoverSeconds: 10, followSeconds: 15, promoteSeconds: 60 },
+    };
 
     addServiceAccountWithRole(this, names.failover, labels, [
       { apiGroups: [''], resources: ['pods'], verbs: ['list'] },
@@ -97,27 +116,16 @@ export class FailoverJob extends Construct {
                 securityContext: postgresUserPod(POSTGRES_UID),
                 containers: [{
                   name: 'failover',
-                  image: statefulSet.kubectlImage,
-                  command: ['/bin/bash', `${PATHS.scriptsDir}/${SCRIPT_FILES.failover}`],
+                  // The agent (Node.js) runs the job: it talks to the API itself, and execs into the pods through it.
+                  image: statefulSet.agentImage,
+                  command: ['node', `${PATHS.scriptsDir}/${AGENT_FILES.bundle}`, FAILOVER_COMMAND],
                   env: [
-                    { name: 'CLUSTER_SELECTOR', value: selector },
-                    // Failover jobs of this cluster: a record held by one that still runs is not taken over.
-                    { name: 'JOB_SELECTOR', value: jobSelector },
                     { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-                    { name: 'LEADER_RECORD', value: names.leaderRecord },
-                    { name: 'SYNC_REPLICAS', value: String(config.synchronousReplicas) },
-                    { name: 'ISOLATION_FENCE_SECONDS', value: String(ISOLATION_FENCE_SECONDS) },
+                    // The job's configuration document (src/agent/config.ts FailoverJobConfig).
+                    { name: 'FAILOVER_JOB_CONFIG', value: JSON.stringify(jobConfig) },
                     // Synchronous mode: "true" promotes a replica even when it may lack acknowledged commits.
                     { name: 'FAILOVER_ACCEPT_DATA_LOSS', value: 'false' },
                     { name: 'FAILOVER_TARGET', value: this.targetPod ?? '' },
-                    { name: 'NODE_SCRIPT', value: `${PATHS.scriptsDir}/${SCRIPT_FILES.node}` },
-                    { name: 'POSTGRES_CONTAINER', value: POSTGRES_CONTAINER },
-                    // Fencing runs in the sidecar's agent, which outlives PostgreSQL's container and reports its last checkpoint.
-                    { name: 'SIDECAR_CONTAINER', value: LABELER_CONTAINER },
-                    { name: 'AGENT', value: `${PATHS.scriptsDir}/${AGENT_FILES.bundle}` },
-                    { name: 'AGENT_CONFIG', value: `${PATHS.scriptsDir}/${AGENT_FILES.sidecarConfig}` },
-                    { name: 'ROLE_LABEL', value: ROLE_LABEL },
-                    { name: 'HOME', value: '/tmp' },
                   ],
                   securityContext: restrictedContainer(),
                   volumeMounts: jobVolumes.mounts,

@@ -641,7 +641,6 @@ export class PostgresConfig extends Construct {
       [SCRIPT_FILES.node]: readScript(SCRIPT_FILES.node),
       [AGENT_FILES.bundle]: readAgentBundle(),
       [AGENT_FILES.sidecarConfig]: JSON.stringify(sidecarConfigOf(this, names), undefined, 2),
-      [SCRIPT_FILES.failover]: readScript(SCRIPT_FILES.failover),
       [SCRIPT_FILES.leaderRecord]: readScript(SCRIPT_FILES.leaderRecord),
       [SCRIPT_FILES.common]: readScript(SCRIPT_FILES.common),
       [SCRIPT_FILES.ensureSecrets]: readScript(SCRIPT_FILES.ensureSecrets),

@@ -155,14 +155,15 @@ export interface PostgresPodOptions {
   readonly startupTimeoutSeconds?: number;
 
   /**
-   * Image with bash, coreutils and kubectl: the failover job and the init container that creates generated Secrets run it.
+   * Image with bash, coreutils and kubectl: the init container that creates generated Secrets and the archive backup jobs run it.
    * @default "docker.io/alpine/k8s:1.33.9"
    */
   readonly kubectlImage?: string;
 
   /**
-   * Image with Node.js (20 or later) that runs the agent, the role-labeler sidecar: one JavaScript file that the manifests
-   * embed, talking to the Kubernetes API over HTTPS and to PostgreSQL over the pod's socket. To mirror it, copy the
+   * Image with Node.js (20 or later) that runs the agent: the role-labeler sidecar and the failover job. One JavaScript
+   * file that the manifests embed, talking to the Kubernetes API over HTTPS (the job execs into the pods through it, over
+   * WebSocket) and to PostgreSQL over the pod's socket. To mirror it, copy the
    * official image to your registry under any name and set this.
    * @default "docker.io/library/node:20.20.2-alpine"
    */

@@ -1,6 +1,12 @@
 import { Testing } from 'cdk8s';
 import { FailoverJob, PostgresConfig, PostgresStatefulSet } from '../src';
 import { envOf, find, Manifest, synthCluster } from './support/synth';
+import { FailoverJobConfig, parseFailoverJobConfig } from '../src/agent/config';
+
+/** The job's configuration document, as the agent reads it. */
+function config(container: any): FailoverJobConfig {
+  return parseFailoverJobConfig(envOf(container, 'FAILOVER_JOB_CONFIG').value, 'FAILOVER_JOB_CONFIG');
+}
 
 describe('FailoverJob', () => {
   // Synthesized afresh before each test, so that a mutation run (Stryker, perTest) sees which tests cover which code.
@@ -25,7 +31,6 @@ describe('FailoverJob', () => {
     expect(failover.securityContext).toEqual({ allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, readOnlyRootFilesystem: true });
     expect(failover.volumeMounts).toContainEqual({ name: 'tmp', mountPath: '/tmp' });
     expect(job.template.spec.volumes).toContainEqual({ name: 'tmp', emptyDir: {} });
-    expect(envOf(failover, 'HOME').value).toBe('/tmp');
   });
 
   test('a run is tried once and stops within its deadline', () => {
@@ -33,10 +38,12 @@ describe('FailoverJob', () => {
     expect(job.template.spec.restartPolicy).toBe('Never');
   });
 
-  test('runs the embedded failover script against the cluster pods', () => {
-    expect(failover.command).toEqual(['/bin/bash', '/opt/postgres-cluster/failover.sh']);
-    expect(envOf(failover, 'CLUSTER_SELECTOR').value).toBe('app=postgres,app.kubernetes.io/instance=postgres');
-    expect(envOf(failover, 'NODE_SCRIPT').value).toBe('/opt/postgres-cluster/pg-node.sh');
+  test('runs the embedded agent\'s failover command in the agent image, against the cluster pods', () => {
+    expect(failover.command).toEqual(['node', '/opt/postgres-cluster/agent.js', 'failover']);
+    expect(failover.image).toBe(find(objects, 'StatefulSet', 'postgres-cluster').spec.template.spec.containers[1].image);
+    expect(failover.image).toMatch(/^docker\.io\/library\/node:/);
+    expect(config(failover).clusterSelector).toBe('app=postgres,app.kubernetes.io/instance=postgres');
+    expect(config(failover).nodeScript).toBe('/opt/postgres-cluster/pg-node.sh');
     expect(envOf(failover, 'FAILOVER_TARGET').value).toBe('');
   });
 
@@ -46,14 +53,14 @@ describe('FailoverJob', () => {
   });
 
   test('knows the leader record, the other failover runs, its own pod and the synchronous mode', () => {
-    expect(envOf(failover, 'LEADER_RECORD').value).toBe('postgres-leader');
-    expect(envOf(failover, 'JOB_SELECTOR').value).toBe('app.kubernetes.io/instance=postgres,app.kubernetes.io/component=failover');
+    expect(config(failover).leaderRecord).toBe('postgres-leader');
+    expect(config(failover).jobSelector).toBe('app.kubernetes.io/instance=postgres,app.kubernetes.io/component=failover');
     expect(job.template.metadata.labels).toMatchObject({ 'app.kubernetes.io/instance': 'postgres', 'app.kubernetes.io/component': 'failover' });
     expect(envOf(failover, 'POD_NAME').valueFrom).toEqual({ fieldRef: { fieldPath: 'metadata.name' } });
-    expect(envOf(failover, 'SYNC_REPLICAS').value).toBe('0');
+    expect(config(failover).synchronousReplicas).toBe(0);
     expect(envOf(failover, 'FAILOVER_ACCEPT_DATA_LOSS').value).toBe('false');
     const sync = find(synthCluster({ synchronousReplicas: 2 }), 'CronJob', 'postgres-failover');
-    expect(envOf(sync.spec.jobTemplate.spec.template.spec.containers[0], 'SYNC_REPLICAS').value).toBe('2');
+    expect(config(sync.spec.jobTemplate.spec.template.spec.containers[0]).synchronousReplicas).toBe(2);
   });
 
   test('has least privilege: list pods; get, patch and exec only the cluster pods; get and patch only its leader record', () => {
@@ -102,10 +109,18 @@ describe('FailoverJob', () => {
   });
 
   test('knows the containers of the cluster\'s pods, the role label, and runs the pods\' node script from the mounted scripts', () => {
-    expect(envOf(failover, 'POSTGRES_CONTAINER').value).toBe('postgres');
-    expect(envOf(failover, 'SIDECAR_CONTAINER').value).toBe('role-labeler');
-    expect(envOf(failover, 'ROLE_LABEL').value).toBe('role');
-    expect(envOf(failover, 'ISOLATION_FENCE_SECONDS').value).toBe('10');
+    expect(config(failover)).toMatchObject({
+      postgresContainer: 'postgres',
+      sidecarContainer: 'role-labeler',
+      roleLabel: 'role',
+      isolationFenceSeconds: 10,
+      agent: '/opt/postgres-cluster/agent.js',
+      agentConfig: '/opt/postgres-cluster/sidecar.json',
+    });
+    const statefulSet = find(objects, 'StatefulSet', 'postgres-cluster').spec.template.spec;
+    const containers = statefulSet.containers.map((c: { name: string }) => c.name);
+    expect(containers).toEqual(expect.arrayContaining([config(failover).postgresContainer, config(failover).sidecarContainer]));
+    expect(find(objects, 'ConfigMap', 'postgres-cluster-init').data['pg-node.sh']).toBeDefined();
     expect(failover.volumeMounts).toContainEqual({ name: 'postgres-cluster-init', mountPath: '/opt/postgres-cluster' });
     expect(job.template.spec.volumes).toContainEqual({ name: 'postgres-cluster-init', configMap: { name: 'postgres-cluster-init', defaultMode: 0o755 } });
     expect(job.template.spec).toMatchObject({ enableServiceLinks: false, securityContext: { runAsGroup: 999 } });
@@ -119,9 +134,9 @@ describe('FailoverJob', () => {
     expect(cron.spec.jobTemplate.metadata.labels).toEqual({ 'app.kubernetes.io/name': 'postgresql', 'app.kubernetes.io/instance': 'orders', 'app.kubernetes.io/managed-by': 'cdk8s-postgres-cluster', 'app.kubernetes.io/component': 'failover' });
     expect(cron.spec.jobTemplate.spec.template.metadata.labels).toEqual({ 'app.kubernetes.io/name': 'postgresql', 'app.kubernetes.io/instance': 'orders', 'app.kubernetes.io/managed-by': 'cdk8s-postgres-cluster', 'app.kubernetes.io/component': 'failover' });
     const c = cron.spec.jobTemplate.spec.template.spec.containers[0];
-    expect(envOf(c, 'CLUSTER_SELECTOR').value).toBe('app=orders,app.kubernetes.io/instance=orders');
-    expect(envOf(c, 'JOB_SELECTOR').value).toBe('app.kubernetes.io/instance=orders,app.kubernetes.io/component=failover');
-    expect(envOf(c, 'LEADER_RECORD').value).toBe('orders-leader');
+    expect(config(c).clusterSelector).toBe('app=orders,app.kubernetes.io/instance=orders');
+    expect(config(c).jobSelector).toBe('app.kubernetes.io/instance=orders,app.kubernetes.io/component=failover');
+    expect(config(c).leaderRecord).toBe('orders-leader');
     expect(cron.spec.jobTemplate.spec.template.spec.serviceAccountName).toBe('orders-failover');
     for (const kind of ['ServiceAccount', 'Role', 'RoleBinding']) {
       expect([kind, find(orders, kind, 'orders-failover').metadata.labels]).toEqual([kind, { 'app.kubernetes.io/name': 'postgresql', 'app.kubernetes.io/instance': 'orders', 'app.kubernetes.io/managed-by': 'cdk8s-postgres-cluster', 'app.kubernetes.io/component': 'failover' }]);

@@ -45,8 +45,9 @@ describe('PostgresClusterChart', () => {
     expect(sts.spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe('20Gi');
     expect(sts.spec.template.spec.initContainers[0].image).toBe('registry.example.com/kubectl:1.27');
     expect(sts.spec.template.spec.containers.find((c: any) => c.name === 'role-labeler').image).toBe('registry.example.com/node:20');
+    // The failover job is the agent.
     const cron = objects.find(o => o.kind === 'CronJob')!;
-    expect(cron.spec.jobTemplate.spec.template.spec.containers[0].image).toBe('registry.example.com/kubectl:1.27');
+    expect(cron.spec.jobTemplate.spec.template.spec.containers[0].image).toBe('registry.example.com/node:20');
   });
 
   test('fails when a second cluster of the same name is in the same App without a namespace, naming the default namespace', () => {

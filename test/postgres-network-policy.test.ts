@@ -76,7 +76,7 @@ describe('PostgresNetworkPolicy', () => {
     expect(jobPodLabels).toMatchObject(failover.spec.podSelector.matchLabels);
     expect(failover.metadata.labels).toEqual(policy.metadata.labels);
     // The job's own selector of its runs is the same.
-    const jobSelector = cronJob.spec.jobTemplate.spec.template.spec.containers[0].env.find((e: any) => e.name === 'JOB_SELECTOR').value;
+    const jobSelector = JSON.parse(cronJob.spec.jobTemplate.spec.template.spec.containers[0].env.find((e: any) => e.name === 'FAILOVER_JOB_CONFIG').value).jobSelector;
     expect(jobSelector).toBe('app.kubernetes.io/instance=postgres,app.kubernetes.io/component=failover');
     // It does not select the database pods, nor does the cluster's policy select the job's.
     const podLabels = find(objects, 'StatefulSet', 'postgres-cluster').spec.template.metadata.labels;

@@ -174,7 +174,7 @@ describe('PostgresStatefulSet', () => {
   test('starts with the embedded entrypoint script, mounted with the other scripts', () => {
     expect(postgres.command).toEqual(['/bin/bash', '/opt/postgres-cluster/init-replica.sh']);
     const scripts = find(objects, 'ConfigMap', 'postgres-cluster-init').data;
-    for (const file of ['init-replica.sh', 'pg-node.sh', 'failover.sh', 'leader-record.sh', 'common.sh', 'ensure-secrets.sh']) {
+    for (const file of ['init-replica.sh', 'pg-node.sh', 'leader-record.sh', 'common.sh', 'ensure-secrets.sh']) {
       expect(scripts[file]).toBe(fs.readFileSync(path.join(__dirname, '..', 'src', 'scripts', file), 'utf8'));
     }
     // The agent: its bundle, as built from src/agent/, beside the scripts.

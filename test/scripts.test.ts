@@ -15,7 +15,7 @@ const harnessScripts = [path.join(__dirname, 'e2e', 'harness', 'bin', 'container
 
 describe('shell scripts', () => {
   test('there are scripts to check', () => {
-    expect(scripts).toEqual(expect.arrayContaining(['init-replica.sh', 'pg-node.sh', 'failover.sh', 'create-replication-user.sh']));
+    expect(scripts).toEqual(expect.arrayContaining(['init-replica.sh', 'pg-node.sh', 'create-replication-user.sh']));
   });
 
   test.each([...scripts.map(s => path.join(scriptsDir, s)), ...harnessScripts])('%s passes shellcheck', file => {

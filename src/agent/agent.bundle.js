@@ -1206,7 +1206,7 @@ var require_utils2 = __commonJS({
     var nodeCrypto = require("crypto");
     module2.exports = {
       postgresMd5PasswordHash,
-      randomBytes,
+      randomBytes: randomBytes2,
       deriveKey,
       sha256,
       hashByName,
@@ -1216,7 +1216,7 @@ var require_utils2 = __commonJS({
     var webCrypto = nodeCrypto.webcrypto || globalThis.crypto;
     var subtleCrypto = webCrypto.subtle;
     var textEncoder = new TextEncoder();
-    function randomBytes(length) {
+    function randomBytes2(length) {
       return webCrypto.getRandomValues(Buffer.alloc(length));
     }
     async function md5(string) {
@@ -1368,7 +1368,7 @@ var require_cert_signatures = __commonJS({
 var require_sasl = __commonJS({
   "node_modules/pg/lib/crypto/sasl.js"(exports2, module2) {
     "use strict";
-    var crypto = require_utils2();
+    var crypto2 = require_utils2();
     var { signatureAlgorithmHashFromCertificate } = require_cert_signatures();
     function saslprep(password) {
       const nonAsciiSpace = /[\u00A0\u1680\u2000-\u200B\u202F\u205F\u3000]/g;
@@ -1386,7 +1386,7 @@ var require_sasl = __commonJS({
       if (mechanism === "SCRAM-SHA-256-PLUS" && typeof stream.getPeerCertificate !== "function") {
         throw new Error("SASL: Mechanism SCRAM-SHA-256-PLUS requires a certificate");
       }
-      const clientNonce = crypto.randomBytes(18).toString("base64");
+      const clientNonce = crypto2.randomBytes(18).toString("base64");
       const gs2Header = mechanism === "SCRAM-SHA-256-PLUS" ? "p=tls-server-end-point" : stream ? "y" : "n";
       return {
         mechanism,
@@ -1428,20 +1428,20 @@ var require_sasl = __commonJS({
         const peerCert = stream.getPeerCertificate().raw;
         let hashName = signatureAlgorithmHashFromCertificate(peerCert);
         if (hashName === "MD5" || hashName === "SHA-1") hashName = "SHA-256";
-        const certHash = await crypto.hashByName(hashName, peerCert);
+        const certHash = await crypto2.hashByName(hashName, peerCert);
         const bindingData = Buffer.concat([Buffer.from("p=tls-server-end-point,,"), Buffer.from(certHash)]);
         channelBinding = bindingData.toString("base64");
       }
       const clientFinalMessageWithoutProof = "c=" + channelBinding + ",r=" + sv.nonce;
       const authMessage = clientFirstMessageBare + "," + serverFirstMessage + "," + clientFinalMessageWithoutProof;
       const saltBytes = Buffer.from(sv.salt, "base64");
-      const saltedPassword = await crypto.deriveKey(saslprep(password), saltBytes, sv.iteration);
-      const clientKey = await crypto.hmacSha256(saltedPassword, "Client Key");
-      const storedKey = await crypto.sha256(clientKey);
-      const clientSignature = await crypto.hmacSha256(storedKey, authMessage);
+      const saltedPassword = await crypto2.deriveKey(saslprep(password), saltBytes, sv.iteration);
+      const clientKey = await crypto2.hmacSha256(saltedPassword, "Client Key");
+      const storedKey = await crypto2.sha256(clientKey);
+      const clientSignature = await crypto2.hmacSha256(storedKey, authMessage);
       const clientProof = xorBuffers(Buffer.from(clientKey), Buffer.from(clientSignature)).toString("base64");
-      const serverKey = await crypto.hmacSha256(saltedPassword, "Server Key");
-      const serverSignatureBytes = await crypto.hmacSha256(serverKey, authMessage);
+      const serverKey = await crypto2.hmacSha256(saltedPassword, "Server Key");
+      const serverSignatureBytes = await crypto2.hmacSha256(serverKey, authMessage);
       session.message = "SASLResponse";
       session.serverSignature = Buffer.from(serverSignatureBytes).toString("base64");
       session.response = clientFinalMessageWithoutProof + ",p=" + clientProof;
@@ -3680,7 +3680,7 @@ var require_client = __commonJS({
     var Query2 = require_query();
     var defaults2 = require_defaults();
     var Connection2 = require_connection();
-    var crypto = require_utils2();
+    var crypto2 = require_utils2();
     var activeQueryDeprecationNotice = nodeUtils.deprecate(
       () => {
       },
@@ -3935,7 +3935,7 @@ var require_client = __commonJS({
       _handleAuthMD5Password(msg) {
         this._getPassword(async () => {
           try {
-            const hashedPassword = await crypto.postgresMd5PasswordHash(this.user, this.password, msg.salt);
+            const hashedPassword = await crypto2.postgresMd5PasswordHash(this.user, this.password, msg.salt);
             this.connection.password(hashedPassword);
           } catch (e) {
             this.emit("error", e);
@@ -5495,449 +5495,181 @@ function parseSidecarConfig(text, source) {
   }
   return document;
 }
-
-// src/agent/kube.ts
-var fs = __toESM(require("fs"));
-var http = __toESM(require("http"));
-var https = __toESM(require("https"));
-var import_path = require("path");
-var import_perf_hooks = require("perf_hooks");
-var SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
-var TOKEN_REREAD_MS = 1e3;
-var DEFAULT_WATCH_SECONDS = 300;
-var DEFAULT_RETRY_MS = 1e3;
-var DEFAULT_USER_AGENT = "cdk8s-postgres-agent";
-var NO_ANSWER = "NoAnswer";
-var BAD_ANSWER = "BadAnswer";
-function inClusterOptions(env, timeoutMs, dir = SERVICE_ACCOUNT_DIR) {
-  const host = env.KUBERNETES_SERVICE_HOST ?? "";
-  const port = env.KUBERNETES_SERVICE_PORT ?? "";
-  for (const [variable, value] of [["KUBERNETES_SERVICE_HOST", host], ["KUBERNETES_SERVICE_PORT", port]]) {
-    if (value === "") throw new Error(`not in a Kubernetes pod: ${variable} is not set (the kubelet sets it in every container)`);
-  }
-  const file = (name, what) => {
-    const path4 = (0, import_path.join)(dir, name);
-    if (!fs.existsSync(path4)) throw new Error(`not in a Kubernetes pod: ${path4} (${what}) does not exist; is a ServiceAccount token mounted?`);
-    return path4;
-  };
-  const tokenFile = file("token", "the ServiceAccount token");
-  const caFile = file("ca.crt", "the CA bundle");
-  const namespace = fs.readFileSync(file("namespace", "the pod's namespace"), "utf8").trim();
-  return { server: `https://${host.includes(":") ? `[${host}]` : host}:${port}`, namespace, tokenFile, caFile, timeoutMs };
-}
-var KubeClient = class {
-  constructor(options) {
-    this.options = options;
-    this.url = new URL(options.server);
-    const ca = fs.readFileSync(options.caFile);
-    this.agent = new https.Agent({ keepAlive: true, maxFreeSockets: 1, ca });
-    this.watchAgent = new https.Agent({ keepAlive: true, maxFreeSockets: 1, ca });
-  }
-  options;
-  url;
-  /** One connection, kept open between requests: the agent idles cheaply. */
-  agent;
-  /** Watches hold their connection for minutes: their own. */
-  watchAgent;
-  token;
-  /** Closes the idle connections (an agent that stops, a test that ends). */
-  close() {
-    this.agent.destroy();
-    this.watchAgent.destroy();
-  }
-  /** GET the Lease; 404 → { ok: true, value: undefined }. */
-  async getLease(name) {
-    const what = `GET leases/${name}`;
-    const answer = await this.request("GET", what, this.leasePath(name));
-    if (!answer.ok && answer.status === 404) return { ok: true, value: void 0 };
-    return asObject(what, answer);
-  }
-  /** POST; a Lease that exists → ok:false status 409 reason 'AlreadyExists'. */
-  async createLease(lease) {
-    const what = `POST leases/${lease.metadata.name}`;
-    return asObject(what, await this.request("POST", what, this.leasePath(), lease));
-  }
-  /** PATCH application/merge-patch+json with metadata.resourceVersion (compare-and-swap): a changed Lease → 409 reason 'Conflict'; a deleted one → 404. */
-  async patchLease(name, patch) {
-    const what = `PATCH leases/${name}`;
-    return asObject(what, await this.request("PATCH", what, this.leasePath(name), patch));
-  }
-  /** The names of the pods matching a label selector (`a=b,c=d`). */
-  async listPodNames(labelSelector) {
-    const listed = await this.listPods(labelSelector);
-    return listed.ok ? { ok: true, value: listed.value.map((pod) => pod.name) } : listed;
-  }
-  /** The pods matching a label selector, each with whether it is being deleted (metadata.deletionTimestamp). */
-  async listPods(labelSelector) {
-    const what = `GET pods?labelSelector=${labelSelector}`;
-    const answer = await this.request("GET", what, `${this.corePath("pods")}?${new URLSearchParams({ labelSelector })}`);
-    if (!answer.ok) return answer;
-    const items = answer.body?.items;
-    const pods = Array.isArray(items) ? items.map(podSummary) : [];
-    if (!Array.isArray(items) || pods.some((pod) => pod === void 0)) return badAnswer(what, answer.status, "a PodList with named items");
-    return { ok: true, value: pods };
-  }
-  /** One pod, as listPods summarizes it; 404 → { ok: true, value: undefined }. */
-  async getPod(name) {
-    const what = `GET pods/${name}`;
-    const answer = await this.request("GET", what, this.corePath("pods", name));
-    if (!answer.ok) return answer.status === 404 ? { ok: true, value: void 0 } : answer;
-    const pod = podSummary(answer.body);
-    return pod === void 0 ? badAnswer(what, answer.status, "a named Pod") : { ok: true, value: pod };
-  }
-  /** Sets (value string) or removes (value null) one label of a pod: a merge patch of metadata.labels. */
-  async labelPod(name, key, value) {
-    const what = `PATCH pods/${name}`;
-    return asVoid(await this.request("PATCH", what, this.corePath("pods", name), { metadata: { labels: { [key]: value } } }));
-  }
-  /**
-   * Deletes a pod (graceful: its containers get SIGTERM and the pod's grace period), only if it is still the one listed:
-   * a precondition on its uid, so that a pod made anew under the same name since is left alone (409 Conflict).
-   * 404 (gone already) → ok.
-   */
-  async deletePod(name, uid) {
-    const what = `DELETE pods/${name}`;
-    const options = uid === void 0 ? void 0 : { apiVersion: "v1", kind: "DeleteOptions", preconditions: { uid } };
-    const answer = await this.request("DELETE", what, this.corePath("pods", name), options);
-    return !answer.ok && answer.status === 404 ? { ok: true, value: void 0 } : asVoid(answer);
-  }
-  /** The StatefulSet's replicas and its update revision (status.updateRevision: the pod template pods are made from now); 404 → undefined. */
-  async getStatefulSet(name) {
-    const what = `GET statefulsets/${name}`;
-    const path4 = `/apis/apps/v1/namespaces/${encodeURIComponent(this.options.namespace)}/statefulsets/${encodeURIComponent(name)}`;
-    const answer = await this.request("GET", what, path4);
-    if (!answer.ok) return answer.status === 404 ? { ok: true, value: void 0 } : answer;
-    const item = answer.body;
-    const replicas = item?.spec?.replicas;
-    if (typeof replicas !== "number" || !Number.isInteger(replicas)) return badAnswer(what, answer.status, "a StatefulSet with spec.replicas");
-    const updateRevision = item?.status?.updateRevision;
-    return { ok: true, value: { replicas, updateRevision: typeof updateRevision === "string" && updateRevision !== "" ? updateRevision : void 0 } };
-  }
-  /** Creates a core/v1 Event about a pod (type Normal|Warning, reason, message), for `kubectl get events`. Best effort. */
-  async podEvent(pod, type, reason, message, component) {
-    return this.event({ apiVersion: "v1", kind: "Pod", name: pod }, pod, type, reason, message, component);
-  }
-  /** The same Event about a Lease (the leader record), reported by `instance` (this pod). */
-  async leaseEvent(lease, instance, type, reason, message, component) {
-    return this.event({ apiVersion: "coordination.k8s.io/v1", kind: "Lease", name: lease }, instance, type, reason, message, component);
-  }
-  async event(involved, instance, type, reason, message, component) {
-    const now = `${(/* @__PURE__ */ new Date()).toISOString().slice(0, 19)}Z`;
-    const namespace = this.options.namespace;
-    const event = {
-      apiVersion: "v1",
-      kind: "Event",
-      metadata: { generateName: `${involved.name}.`, namespace },
-      involvedObject: { ...involved, namespace },
-      type,
-      reason,
-      message,
-      source: { component },
-      reportingComponent: component,
-      reportingInstance: instance,
-      firstTimestamp: now,
-      lastTimestamp: now,
-      count: 1
-    };
-    return asVoid(await this.request("POST", `POST events (${reason} about ${involved.kind.toLowerCase()} ${involved.name})`, this.corePath("events"), event));
-  }
-  /**
-   * One watch of one Lease, from `resourceVersion` ('' for its state now, then its changes). Calls onEvent for each
-   * ADDED/MODIFIED/DELETED event (BOOKMARK only advances the resourceVersion). Resolves when the watch ends; never rejects.
-   * The answer's headers are bounded by timeoutMs; the watch by timeoutSeconds and timeoutMs (a server that does not end it
-   * then is not heard).
-   */
-  watchLease(name, resourceVersion, onEvent, signal, timeoutSeconds = this.options.watchSeconds ?? DEFAULT_WATCH_SECONDS) {
-    const what = `WATCH leases/${name}`;
-    const query = new URLSearchParams({ fieldSelector: `metadata.name=${name}`, watch: "true" });
-    if (resourceVersion !== "") query.set("resourceVersion", resourceVersion);
-    query.set("allowWatchBookmarks", "true");
-    query.set("timeoutSeconds", String(timeoutSeconds));
-    return new Promise((resolve) => {
-      let last = resourceVersion;
-      let request2;
-      let timer;
-      let done = false;
-      const finish = (end) => {
-        done = true;
-        clearTimeout(timer);
-        signal.removeEventListener("abort", onAbort);
-        if (end.kind !== "ended") request2?.destroy();
-        resolve(end);
-      };
-      const fail = (message) => finish({ kind: "error", message: `${what}: ${message}` });
-      const onAbort = () => fail("aborted");
-      if (signal.aborted) return onAbort();
-      const token = this.bearer();
-      if (typeof token !== "string") return fail(token.message);
-      signal.addEventListener("abort", onAbort);
-      timer = setTimeout(() => fail(`no answer from the API server within ${this.options.timeoutMs} ms`), this.options.timeoutMs);
-      request2 = https.request(this.requestOptions("GET", `${this.leasePath()}?${query}`, token, this.watchAgent));
-      request2.on("error", (error) => fail(`no answer from the API server: ${error.message}`));
-      request2.on("response", (response) => {
-        clearTimeout(timer);
-        if (response.statusCode !== 200) {
-          void readAll(response).then((text) => {
-            const failure = failureOf(what, response.statusCode ?? 0, text);
-            if (failure.status === 410) finish({ kind: "gone" });
-            else finish({ kind: "error", message: failure.message });
-          }, (error) => fail(`the answer broke off: ${error.message}`));
-          return;
-        }
-        const limitMs = timeoutSeconds * 1e3 + this.options.timeoutMs;
-        timer = setTimeout(() => fail(`the API server did not end the watch within ${limitMs} ms`), limitMs);
-        let buffer = "";
-        const line = (text) => {
-          if (done) return false;
-          if (text.trim() === "") return true;
-          const { type, object } = parseJson(text) ?? {};
-          if (typeof object !== "object" || object === null) {
-            fail(`an event that is not a watch event: ${excerpt(text)}`);
-            return false;
-          }
-          if (type === "ERROR") {
-            const status = object;
-            if (status.code === 410) finish({ kind: "gone" });
-            else fail(`${String(status.code)} ${String(status.reason)}: ${String(status.message)}`);
-            return false;
-          }
-          last = versionOf(object) ?? last;
-          if (type === "ADDED" || type === "MODIFIED" || type === "DELETED") {
-            try {
-              onEvent(type, object);
-            } catch (error) {
-              fail(`the watcher failed on a ${type} event: ${error.message}`);
-              return false;
-            }
-          }
-          return true;
-        };
-        response.setEncoding("utf8");
-        response.on("data", (chunk) => {
-          buffer += chunk;
-          for (let end = buffer.indexOf("\n"); end >= 0; end = buffer.indexOf("\n")) {
-            const text = buffer.slice(0, end);
-            buffer = buffer.slice(end + 1);
-            if (!line(text)) return;
-          }
-        });
-        response.on("close", () => {
-          if (!response.complete) fail("the connection broke off");
-          else if (line(buffer)) finish({ kind: "ended", resourceVersion: last });
-        });
-      });
-      request2.end();
-    });
-  }
-  // ---- requests ----
-  leasePath(name) {
-    const collection = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(this.options.namespace)}/leases`;
-    return name === void 0 ? collection : `${collection}/${encodeURIComponent(name)}`;
-  }
-  corePath(plural, name) {
-    const collection = `/api/v1/namespaces/${encodeURIComponent(this.options.namespace)}/${plural}`;
-    return name === void 0 ? collection : `${collection}/${encodeURIComponent(name)}`;
-  }
-  /** The token, read again when the last read is TOKEN_REREAD_MS old; the old one while the file cannot be read. */
-  bearer() {
-    const now = import_perf_hooks.performance.now();
-    if (this.token && now - this.token.readAt < TOKEN_REREAD_MS) return this.token.value;
-    let value;
-    try {
-      value = fs.readFileSync(this.options.tokenFile, "utf8").trim();
-    } catch (error) {
-      if (this.token) return this.token.value;
-      return noToken(`cannot read the token file: ${error.message}`);
-    }
-    if (value === "") return this.token?.value ?? noToken(`the token file ${this.options.tokenFile} is empty`);
-    this.token = { value, readAt: now };
-    return value;
-  }
-  requestOptions(method, path4, token, agent, body, contentType) {
-    return {
-      method,
-      // URL keeps an IPv6 address in brackets; a socket wants it bare.
-      hostname: this.url.hostname.startsWith("[") ? this.url.hostname.slice(1, -1) : this.url.hostname,
-      port: this.url.port || 443,
-      path: path4,
-      agent,
-      headers: {
-        "Authorization": `Bearer ${token}`,
-        "Accept": "application/json",
-        "User-Agent": this.options.userAgent ?? DEFAULT_USER_AGENT,
-        ...body === void 0 ? {} : { "Content-Type": contentType, "Content-Length": Buffer.byteLength(body) }
-      }
-    };
-  }
-  /** One request, bounded by timeoutMs: its parsed answer, or why there is none. */
-  request(method, what, path4, payload) {
-    const token = this.bearer();
-    if (typeof token !== "string") return Promise.resolve({ ...token, message: `${what}: ${token.message}` });
-    const body = JSON.stringify(payload);
-    const contentType = method === "PATCH" ? "application/merge-patch+json" : "application/json";
-    return new Promise((resolve) => {
-      const request2 = https.request(this.requestOptions(method, path4, token, this.agent, body, contentType));
-      const finish = (answer) => {
-        clearTimeout(timer);
-        resolve(answer);
-      };
-      const noAnswer = (detail) => {
-        request2.destroy();
-        finish({ ok: false, status: void 0, reason: NO_ANSWER, message: `${what}: no answer from the API server${detail}` });
-      };
-      const timer = setTimeout(() => noAnswer(` within ${this.options.timeoutMs} ms`), this.options.timeoutMs);
-      request2.on("error", (error) => noAnswer(`: ${error.message}`));
-      request2.on("response", (response) => {
-        readAll(response).then((text) => {
-          const status = response.statusCode ?? 0;
-          if (Math.floor(status / 100) !== 2) return finish(failureOf(what, status, text));
-          const parsed = parseJson(text);
-          if (parsed === void 0) return finish(badAnswer(what, status, `JSON, got ${excerpt(text)}`));
-          return finish({ ok: true, status, body: parsed });
-        }, (error) => noAnswer(`: the answer broke off: ${error.message}`));
-      });
-      request2.end(body);
-    });
-  }
+var FAILOVER_COMMAND = "failover";
+var FAILOVER_JOB_CONFIG_VERSION = 1;
+var JOB_FIELDS = {
+  leaderRecord: "name",
+  clusterSelector: "selector",
+  jobSelector: "selector",
+  roleLabel: "name",
+  postgresContainer: "name",
+  sidecarContainer: "name",
+  nodeScript: "path",
+  agent: "path",
+  agentConfig: "path",
+  synchronousReplicas: "count",
+  isolationFenceSeconds: "seconds",
+  apiTimeoutSeconds: "seconds"
 };
-function asObject(what, answer) {
-  if (!answer.ok) return answer;
-  if (typeof answer.body !== "object" || answer.body === null || Array.isArray(answer.body)) return badAnswer(what, answer.status, "an object");
-  return { ok: true, value: answer.body };
+var JOB_TIMEOUTS = {
+  fenceSeconds: "seconds",
+  settleSeconds: "seconds",
+  reconnectSeconds: "seconds",
+  switchoverSeconds: "seconds",
+  followSeconds: "seconds",
+  promoteSeconds: "seconds"
+};
+function parseFailoverJobConfig(text, source) {
+  let document;
+  try {
+    document = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`${source}: not JSON (${error.message}); it is written by the library at synth: synthesize the manifests again`);
+  }
+  const problems = [];
+  if (!isObject(document)) {
+    problems.push("the document must be a JSON object");
+  } else if (document.version !== FAILOVER_JOB_CONFIG_VERSION) {
+    problems.push(`version is ${JSON.stringify(document.version)}: this agent reads version ${FAILOVER_JOB_CONFIG_VERSION}`);
+  } else {
+    const { version: _version, timeouts, ...rest } = document;
+    problems.push(...problemsOf("", rest, JOB_FIELDS), ...problemsOf("timeouts.", timeouts, JOB_TIMEOUTS));
+  }
+  if (problems.length > 0) {
+    throw new Error(`${source}: invalid failover job configuration: ${problems.join("; ")}. The document is written by the library at synth: synthesize the manifests with the library version whose agent runs, and apply them again.`);
+  }
+  return document;
 }
-function podSummary(item) {
-  const pod = item;
-  const metadata = pod?.metadata;
-  if (typeof metadata?.name !== "string") return void 0;
-  const labels = typeof metadata.labels === "object" && metadata.labels !== null ? metadata.labels : {};
-  const conditions = Array.isArray(pod?.status?.conditions) ? pod.status.conditions : [];
+var FAILOVER_RUN_VARIABLES = {
+  FENCE_TIMEOUT_SECONDS: "fenceSeconds",
+  SETTLE_SECONDS: "settleSeconds",
+  RECONNECT_SECONDS: "reconnectSeconds",
+  SWITCHOVER_TIMEOUT_SECONDS: "switchoverSeconds",
+  FOLLOW_TIMEOUT_SECONDS: "followSeconds",
+  PROMOTE_TIMEOUT_SECONDS: "promoteSeconds"
+};
+function failoverRunOf(env, timeouts) {
+  const problems = [];
+  const set = (name) => (env[name] ?? "") === "" ? void 0 : env[name];
+  const target = set("FAILOVER_TARGET");
+  if (target !== void 0 && !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(target)) {
+    problems.push(`FAILOVER_TARGET is ${JSON.stringify(target)}: it must name a pod of the cluster, such as postgres-cluster-1`);
+  }
+  const scale = set("SCALE_DOWN_TO");
+  if (scale !== void 0 && !/^[1-9][0-9]*$/.test(scale)) {
+    problems.push(`SCALE_DOWN_TO must be the number of pods you will scale to (1 or more), got ${JSON.stringify(scale)}`);
+  }
+  const accept = set("FAILOVER_ACCEPT_DATA_LOSS") ?? "false";
+  if (accept !== "true" && accept !== "false") problems.push(`FAILOVER_ACCEPT_DATA_LOSS is ${JSON.stringify(accept)}: it must be true or false`);
+  const overridden = { ...timeouts };
+  for (const [variable, field] of Object.entries(FAILOVER_RUN_VARIABLES)) {
+    const value = set(variable);
+    if (value === void 0) continue;
+    if (!/^[0-9]+(\.[0-9]+)?$/.test(value) || Number(value) <= 0) problems.push(`${variable} is ${JSON.stringify(value)}: it must be a number of seconds > 0`);
+    else overridden[field] = Number(value);
+  }
+  if (problems.length > 0) throw new Error(`invalid run of the failover job: ${problems.join("; ")}`);
   return {
-    name: metadata.name,
-    terminating: typeof metadata.deletionTimestamp === "string",
-    ready: conditions.some((c) => c?.type === "Ready" && c.status === "True"),
-    uid: typeof metadata.uid === "string" ? metadata.uid : void 0,
-    labels: Object.fromEntries(Object.entries(labels).filter((entry) => typeof entry[1] === "string"))
+    target,
+    scaleDownTo: scale === void 0 ? void 0 : Number(scale),
+    acceptDataLoss: accept === "true",
+    timeouts: overridden
   };
 }
-function asVoid(answer) {
-  return answer.ok ? { ok: true, value: void 0 } : answer;
+
+// src/agent/failover-target.ts
+var LSN = /^[0-9A-F]+\/[0-9A-F]+$/;
+function parseLsn(lsn) {
+  if (!LSN.test(lsn)) return void 0;
+  const [high, low] = lsn.split("/");
+  return BigInt(`0x${high}`) * 0x100000000n + BigInt(`0x${low}`);
 }
-function noToken(message) {
-  return { ok: false, status: void 0, reason: "NoToken", message };
+function healthyReplicas(candidates) {
+  return candidates.filter((c) => c.role === "replica" && parseLsn(c.lsn) !== void 0);
 }
-function badAnswer(what, status, expected) {
-  return { ok: false, status, reason: BAD_ANSWER, message: `${what}: ${status} but the answer is not ${expected}` };
+function rankCandidates(candidates) {
+  return healthyReplicas(candidates).sort((a, b) => Number(parseLsn(b.lsn) - parseLsn(a.lsn)));
 }
-function failureOf(what, status, text) {
-  const parsed = parseJson(text);
-  const isStatus = parsed?.kind === "Status";
-  const reason = isStatus && typeof parsed.reason === "string" && parsed.reason !== "" ? parsed.reason : reasonOf(status);
-  const message = isStatus && typeof parsed.message === "string" ? parsed.message : excerpt(text);
-  return { ok: false, status, reason, message: `${what}: ${status} ${reason}: ${message}` };
+function ordinalOf(pod) {
+  return Number(pod.slice(pod.lastIndexOf("-") + 1));
 }
-var REASONS = /* @__PURE__ */ new Map([
-  [400, "BadRequest"],
-  [401, "Unauthorized"],
-  [403, "Forbidden"],
-  [404, "NotFound"],
-  [405, "MethodNotAllowed"],
-  [409, "Conflict"],
-  [410, "Expired"],
-  [422, "Invalid"],
-  [429, "TooManyRequests"],
-  [500, "InternalError"],
-  [503, "ServiceUnavailable"],
-  [504, "Timeout"]
-]);
-function reasonOf(status) {
-  return REASONS.get(status) ?? (http.STATUS_CODES[status] ?? "Unknown").replace(/ /g, "");
+function staying(candidates, scaleDownTo) {
+  return candidates.filter((c) => ordinalOf(c.pod) < scaleDownTo);
 }
-function parseJson(text) {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return void 0;
+function describe(candidates) {
+  return candidates.map((c) => `${c.pod}=${c.role}@${c.lsn}`).join(" ");
+}
+function eligibleReplicas(facts) {
+  const byPod = new Map(facts.candidates.map((c) => [c.pod, c]));
+  if (facts.syncReplicas === 0 || facts.acceptDataLoss || byPod.get(facts.previous)?.role === "replica") {
+    return { ok: true, candidates: healthyReplicas(facts.candidates) };
   }
-}
-function excerpt(text) {
-  const line = text.replace(/\s+/g, " ").trim();
-  if (line === "") return "(an empty answer)";
-  return line.length > 200 ? `${line.slice(0, 200)}...` : `"${line}"`;
-}
-function readAll(response) {
-  return new Promise((resolve, reject) => {
-    const chunks = [];
-    response.on("data", (chunk) => chunks.push(chunk));
-    response.on("close", () => response.complete ? resolve(Buffer.concat(chunks).toString("utf8")) : reject(new Error("the connection closed")));
-  });
-}
-function versionOf(lease) {
-  const version = lease?.metadata?.resourceVersion;
-  return typeof version === "string" ? version : void 0;
-}
-function sleep(ms, signal) {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
+  const members = facts.syncSet.length;
+  const reached = healthyReplicas(facts.syncSet.map((pod) => byPod.get(pod)).filter((c) => c !== void 0));
+  const needed = members - facts.syncReplicas + 1;
+  if (members === 0 || reached.length < needed) {
+    return {
+      ok: false,
+      reason: `synchronous mode: ${reached.length} of the ${members} recorded synchronous standbys (${facts.syncSet.join(",") || "none"}) answer; ${needed} are needed to be sure of every acknowledged commit`
     };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done);
-  });
-}
-async function followLease(client, name, onChange, signal, retryMs = DEFAULT_RETRY_MS) {
-  while (!signal.aborted) {
-    const got = await client.getLease(name);
-    if (!got.ok) {
-      await sleep(retryMs, signal);
-      continue;
-    }
-    onChange(got.value);
-    let end = { kind: "ended", resourceVersion: versionOf(got.value) ?? "" };
-    while (end.kind === "ended" && !signal.aborted) {
-      end = await client.watchLease(name, end.resourceVersion, (type, lease) => onChange(type === "DELETED" ? void 0 : lease), signal);
-    }
-    if (!signal.aborted) await sleep(retryMs, signal);
   }
+  return { ok: true, candidates: reached };
 }
-
-// src/agent/postgres.ts
-var fs2 = __toESM(require("fs"));
-var path = __toESM(require("path"));
-
-// node_modules/pg/esm/index.mjs
-var import_lib = __toESM(require_lib2(), 1);
-var Client = import_lib.default.Client;
-var Pool = import_lib.default.Pool;
-var Connection = import_lib.default.Connection;
-var types = import_lib.default.types;
-var Query = import_lib.default.Query;
-var DatabaseError = import_lib.default.DatabaseError;
-var escapeIdentifier = import_lib.default.escapeIdentifier;
-var escapeLiteral = import_lib.default.escapeLiteral;
-var Result = import_lib.default.Result;
-var TypeOverrides = import_lib.default.TypeOverrides;
-var defaults = import_lib.default.defaults;
-
-// src/agent/node-status.ts
-function statusLine(facts, full) {
-  if (!facts.initialized) return "empty 0/0 none 0 0/0";
-  const answered = (answer, checkpoint2) => `${answer.role} ${answer.lsn} ${answer.receiver} ${answer.timeline} ${checkpoint2}`;
-  if (!full && facts.answer !== void 0) return answered(facts.answer, "-");
-  const control = facts.control;
-  if (control === void 0) return void 0;
-  if (!facts.running) return `down 0/0 none ${control.timeline} ${control.checkpoint}`;
-  if (facts.answer !== void 0) return answered(facts.answer, control.checkpoint);
-  const role = control.state === 6 ? "primary" : control.state === 5 ? "replica" : "starting";
-  return `${role} ? none ${control.timeline} ${control.checkpoint}`;
+function chooseFailoverTarget(facts) {
+  const requested = facts.requestedTarget;
+  const cluster = describe(facts.candidates);
+  if (facts.candidates.some((c) => c.pod === requested && c.role === "primary")) {
+    return { kind: "promote", target: requested, reason: `${requested} was promoted already (by the job that ended): recording it`, warning: void 0 };
+  }
+  const ranked = rankCandidates(facts.candidates);
+  if (ranked.length === 0) return { kind: "refuse", reason: `no healthy replica to promote (${cluster})` };
+  const eligible = eligibleReplicas(facts);
+  if (!eligible.ok || eligible.candidates.length === 0) {
+    return {
+      kind: "refuse",
+      reason: `${eligible.ok ? "" : `${eligible.reason}. `}no replica may be promoted without losing acknowledged commits (${cluster}). Bring back the missing pods and run the job again, or set FAILOVER_ACCEPT_DATA_LOSS=true to promote the most advanced replica anyway`
+    };
+  }
+  let candidates = eligible.candidates;
+  if (facts.scaleDownTo !== void 0 && requested === void 0) {
+    candidates = staying(candidates, facts.scaleDownTo);
+    if (candidates.length === 0) return { kind: "refuse", reason: `no replica that stays after scaling to ${facts.scaleDownTo} pods may be promoted (${cluster})` };
+  }
+  let target;
+  if (requested !== void 0) {
+    const found = candidates.find((c) => c.pod === requested);
+    if (found === void 0) {
+      const role = facts.candidates.find((c) => c.pod === requested)?.role ?? "not a pod";
+      return { kind: "refuse", reason: `FAILOVER_TARGET ${requested} may not be promoted (${role}; eligible: ${candidates.map((c) => c.pod).join(" ")})` };
+    }
+    target = found;
+  } else {
+    target = rankCandidates(candidates)[0];
+  }
+  const best = ranked[0];
+  const warning = parseLsn(best.lsn) > parseLsn(target.lsn) ? `${best.pod} has more WAL than ${target.pod}; what only ${best.pod} has is lost, and ${best.pod} is rewound when it restarts` : void 0;
+  return { kind: "promote", target: target.pod, reason: `promoting ${target.pod} (WAL ${target.lsn}) of ${candidates.map((c) => c.pod).join(" ")}`, warning };
 }
-var STATUS_SQL = `SELECT 'replica' AS role, greatest(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn(), r.written_lsn)::text AS lsn,
-    coalesce(r.status, 'none') AS receiver, coalesce(r.received_tli, 0) AS timeline
-  FROM (SELECT 1) AS one LEFT JOIN pg_stat_wal_receiver AS r ON true WHERE pg_is_in_recovery()
-  UNION ALL
-  SELECT 'primary', pg_current_wal_lsn()::text, 'none', ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int
-  WHERE NOT pg_is_in_recovery()`;
+function chooseScaleDownTarget(candidates, primary, scaleDownTo) {
+  if (ordinalOf(primary) < scaleDownTo) return { kind: "stay", reason: `the primary ${primary} stays when scaling to ${scaleDownTo} pods` };
+  const [target] = rankCandidates(staying(candidates, scaleDownTo));
+  if (target === void 0) {
+    return { kind: "refuse", reason: `the primary ${primary} goes away when scaling to ${scaleDownTo} pods, and no healthy replica stays to take over (${describe(candidates)})` };
+  }
+  return { kind: "promote", target: target.pod, reason: `the primary ${primary} goes away when scaling to ${scaleDownTo} pods: switching over to ${target.pod}`, warning: void 0 };
+}
+function switchpointOf(history, timeline) {
+  for (const line of history.split("\n")) {
+    const [parent, switchpoint] = line.trim().split(/\s+/);
+    if (/^\d+$/.test(parent) && Number(parent) === timeline && parseLsn(switchpoint ?? "") !== void 0) return switchpoint;
+  }
+  return void 0;
+}
+function forkedBehind(history, timeline, position) {
+  const switchpoint = switchpointOf(history, timeline);
+  const at = parseLsn(position);
+  return switchpoint !== void 0 && at !== void 0 && at > parseLsn(switchpoint);
+}
 
 // src/agent/record.ts
 var RECORD_PREFIX = "postgres.cdk8s.io";
@@ -6119,6 +5851,1253 @@ function describeRecord(record) {
   if (record.state === "switching-over" && record.checkpoint !== void 0) line += `, shutdown checkpoint ${record.checkpoint}`;
   return line;
 }
+
+// src/agent/transitions.ts
+function createRecord(primary) {
+  return {
+    version: RECORD_FORMAT_VERSION,
+    state: "stable",
+    primary: primary.primary,
+    epoch: 1,
+    timeline: primary.timeline,
+    systemIdentifier: primary.systemIdentifier,
+    sync: [...primary.sync]
+  };
+}
+function recordTimeline(record, timeline) {
+  return { ...record, timeline };
+}
+function recordSyncSet(record, sync) {
+  return { ...record, sync: [...sync] };
+}
+function takenBy(record, takeover) {
+  return {
+    version: record.version,
+    epoch: record.epoch + 1,
+    timeline: record.timeline,
+    systemIdentifier: record.systemIdentifier,
+    sync: record.sync,
+    previous: takeover.previous,
+    job: takeover.job
+  };
+}
+function beginSwitchover(record, takeover) {
+  return { ...takenBy(record, takeover), state: "switching-over", target: takeover.target, checkpoint: void 0 };
+}
+function recordCheckpoint(record, checkpoint2) {
+  return { ...record, checkpoint: checkpoint2 };
+}
+function takeOverSwitchover(record, sync) {
+  return stable(record, record.target, record.epoch, [...sync]);
+}
+function giveBack(record) {
+  return stable(record, record.previous, record.epoch + 1, record.sync);
+}
+function takeOverLapsedLease(record, primary, sync) {
+  return stable(record, primary, record.epoch + 1, [...sync]);
+}
+function beginFailover(record, takeover) {
+  return { ...takenBy(record, takeover), state: "failing-over", target: takeover.target };
+}
+function recordTarget(record, target) {
+  return { ...record, target };
+}
+function completeFailover(record, sync) {
+  if (record.target === void 0) throw new Error(`completeFailover: the failing-over record (epoch ${record.epoch}) names no target`);
+  return stable(record, record.target, record.epoch, [...sync]);
+}
+function stable(record, primary, epoch, sync) {
+  return {
+    version: record.version,
+    state: "stable",
+    primary,
+    epoch,
+    timeline: record.timeline,
+    systemIdentifier: record.systemIdentifier,
+    sync
+  };
+}
+
+// src/agent/failover.ts
+function decideFailoverJob(facts) {
+  const record = facts.record;
+  if (record === void 0) return { kind: "refuse", reason: "there is no leader record: the cluster has not been initialized yet" };
+  if (record.state !== "stable" && record.job !== facts.jobPod && facts.recordedJobRunning) {
+    return { kind: "refuse", reason: `another failover job (${record.job}) holds the leader record and is running; nothing was changed` };
+  }
+  if (record.state === "switching-over") {
+    return {
+      kind: "resume-switchover",
+      previous: record.previous,
+      target: record.target,
+      reason: `job ${record.job} ended without finishing its failover (a switchover, ${record.previous} -> ${record.target}): waiting for the two pods' sidecars to finish it, or giving it back`
+    };
+  }
+  const [previous, recordedTarget] = record.state === "stable" ? [record.primary, void 0] : [record.previous, record.target];
+  const target = facts.requestedTarget ?? recordedTarget;
+  const roleOf = (pod) => facts.pods.find((p) => p.pod === pod)?.role;
+  if (record.state === "stable") {
+    const nothing = nothingToDo(facts, previous, target);
+    if (nothing !== void 0) return { kind: "nothing", reason: nothing };
+  }
+  if (target !== void 0) {
+    const role = roleOf(target);
+    if (role === void 0) return { kind: "refuse", reason: `FAILOVER_TARGET ${target} is not a pod of this cluster (pods: ${facts.pods.map((p) => p.pod).join(" ")})` };
+    if (role !== "replica" && role !== "primary") return { kind: "refuse", reason: `FAILOVER_TARGET ${target} is not healthy (it is ${role}); choose another replica` };
+  }
+  if (target !== void 0 && target !== previous && roleOf(previous) === "primary") {
+    const next2 = beginSwitchover(record, { previous, target, job: facts.jobPod });
+    return { kind: "switchover", record: next2, reason: `a planned switchover: ${previous} serves; promoting ${target} once it has received ${previous}'s shutdown checkpoint (${describeRecord(next2)})` };
+  }
+  const next = beginFailover(record, { previous, target, job: facts.jobPod });
+  const unreachable = roleOf(previous) === "unreachable";
+  return {
+    kind: "failover",
+    record: next,
+    awaitIsolationFence: unreachable,
+    reason: `${record.state === "failing-over" ? `job ${record.job} ended without finishing its failover: completing or undoing it; ` : ""}an unplanned failover from ${previous}${unreachable ? ", which cannot be reached and may still be running" : ""} (${describeRecord(next)})`
+  };
+}
+function nothingToDo(facts, primary, target) {
+  const node = facts.pods.find((p) => p.pod === primary);
+  if (node?.role === "primary" && (target === void 0 || target === primary)) {
+    return parseLsn(node.lsn) !== void 0 ? `primary ${primary} is healthy: nothing to do. For a planned switchover, set FAILOVER_TARGET to the replica to promote.` : `primary ${primary} is running but does not answer queries (too many clients?): not failing over a live primary. To move it anyway, set FAILOVER_TARGET: a switchover fences it first.`;
+  }
+  if (node?.role === "starting" && target === void 0) {
+    return `primary ${primary} is starting (crash recovery): not failing over. Run the job again if it does not come back.`;
+  }
+  return void 0;
+}
+
+// src/agent/failover-job-agent.ts
+var EXEC_MS = 2e4;
+var FENCE_EXEC_MS = 7e4;
+var WRITE_ATTEMPTS = 5;
+function parseStatusLine(line) {
+  const [role, lsn, receiver, timeline, checkpoint2, ...rest] = line.trim().split(/\s+/);
+  const roles = ["primary", "replica", "starting", "down", "empty", "unreachable"];
+  if (rest.length > 0 || checkpoint2 === void 0 || !roles.includes(role) || !/^\d+$/.test(timeline)) return void 0;
+  return { role, lsn, receiver, timeline: Number(timeline), checkpoint: checkpoint2 };
+}
+function isFenced(state) {
+  return state !== void 0 && (state.role === "down" || state.role === "replica") && parseLsn(state.checkpoint) !== void 0 && state.checkpoint !== "0/0";
+}
+var Stop = class extends Error {
+  constructor(code, message) {
+    super(message);
+    this.code = code;
+  }
+  code;
+};
+var refuse2 = (message) => new Stop(1, `REFUSED: ${message}`);
+var unfinished = (message) => new Stop(3, `UNFINISHED: ${message}`);
+var FailoverJobAgent = class {
+  constructor(config, run, jobPod, kube, clock, log) {
+    this.config = config;
+    this.run = run;
+    this.jobPod = jobPod;
+    this.kube = kube;
+    this.clock = clock;
+    this.log = log;
+    this.target = run.target;
+  }
+  config;
+  run;
+  jobPod;
+  kube;
+  clock;
+  log;
+  record;
+  resourceVersion = "";
+  pods = [];
+  apiView = /* @__PURE__ */ new Map();
+  states = /* @__PURE__ */ new Map();
+  fenced = [];
+  previous = "";
+  target;
+  /** Runs the job: its exit code. */
+  async main() {
+    try {
+      await this.decideAndAct();
+      return 0;
+    } catch (error) {
+      if (error instanceof Stop) {
+        this.log(error.message);
+        return error.code;
+      }
+      this.log(`STOPPED: ${error.stack ?? String(error)}`);
+      return 1;
+    }
+  }
+  async decideAndAct() {
+    const read = await this.readRecord();
+    if (read !== void 0) throw refuse2(`cannot read the leader record ${this.config.leaderRecord}: ${read}`);
+    const record = this.record;
+    if (record === void 0) throw refuse2(`there is no leader record (${this.config.leaderRecord}): the cluster has not been initialized yet`);
+    this.log(`leader record: ${describeRecord(record)}`);
+    const recordedJobRunning = record.state !== "stable" && record.job !== this.jobPod && await this.jobRunning(record.job);
+    if (record.state === "switching-over") {
+      const plan4 = decideFailoverJob({ jobPod: this.jobPod, record, recordedJobRunning, requestedTarget: this.target, pods: [] });
+      if (plan4.kind === "refuse") throw refuse2(plan4.reason);
+      this.previous = record.previous;
+      this.target = record.target;
+      this.log(plan4.reason);
+      await this.awaitSwitchover(record.job);
+      this.fenced.push(this.previous);
+      await this.listPods();
+      await this.finish();
+      return;
+    }
+    if (record.state === "failing-over") {
+      if (recordedJobRunning) throw refuse2(`another failover job (${record.job}) holds the leader record and is running; nothing was changed`);
+      this.previous = record.previous;
+      this.target ??= record.target;
+    } else {
+      this.previous = record.primary;
+    }
+    await this.listPods();
+    if (this.run.scaleDownTo !== void 0) await this.planScaleDown(record);
+    const target = this.target;
+    if (record.state === "stable" && target !== void 0 && target !== this.previous && this.pods.includes(target) && this.pods.includes(this.previous)) {
+      if (!this.states.has(this.previous) && this.switchoverReadyByApi(target)) {
+        this.states.set(this.previous, { role: "primary", lsn: "?", receiver: "none", timeline: 0, checkpoint: "-" });
+        this.states.set(target, { role: "replica", lsn: "?", receiver: "streaming", timeline: 0, checkpoint: "-" });
+        this.log(`the API shows ${this.previous} serving as the primary and ${target} as a streaming replica`);
+      } else {
+        await this.survey([this.previous, target]);
+        if (this.states.get(this.previous)?.role !== "primary" || this.states.get(target)?.role !== "replica") await this.surveyRest();
+      }
+    } else {
+      await this.survey(this.pods);
+    }
+    this.log(`cluster: ${this.describe()}`);
+    const plan3 = decideFailoverJob({
+      jobPod: this.jobPod,
+      record,
+      recordedJobRunning,
+      requestedTarget: this.target,
+      pods: this.pods.map((pod) => ({ pod, role: this.states.get(pod)?.role ?? "unreachable", lsn: this.states.get(pod)?.lsn ?? "?" }))
+    });
+    switch (plan3.kind) {
+      case "nothing":
+        this.log(plan3.reason);
+        this.log(`${record.primary} is the only primary`);
+        return;
+      case "refuse":
+      case "resume-switchover":
+        throw refuse2(plan3.reason);
+      case "switchover":
+        await this.writeRecord(plan3.record);
+        this.log(`took the leader record: ${describeRecord(this.record)}`);
+        await this.label(this.previous, `could not remove the ${this.config.roleLabel} label of ${this.previous} (its sidecar removes it too)`);
+        this.log(`promoting ${plan3.record.target} once it has received the old primary's shutdown checkpoint: ${this.previous} fences itself and records the checkpoint, then ${plan3.record.target}'s sidecar records it as the primary and promotes it`);
+        await this.awaitSwitchover(this.jobPod);
+        this.fenced.push(this.previous);
+        break;
+      case "failover":
+        await this.writeRecord(plan3.record);
+        this.log(`took the leader record: ${describeRecord(this.record)}`);
+        await this.surveyRest();
+        await this.failover();
+        await this.promote();
+        break;
+    }
+    await this.finish();
+  }
+  // ---- the record ----
+  /** Reads the record into this.record; undefined, or why it cannot be read. */
+  async readRecord() {
+    const got = await this.kube.getLease(this.config.leaderRecord);
+    if (!got.ok) return got.message;
+    if (got.value === void 0) {
+      this.record = void 0;
+      return void 0;
+    }
+    const decoded = decodeRecord(got.value);
+    if (!decoded.ok) return decoded.error;
+    this.record = decoded.record;
+    this.resourceVersion = decoded.resourceVersion;
+    return void 0;
+  }
+  /**
+   * Compare-and-swap: 0 written, 2 the record changed (or is gone) since it was read, 1 another failure (its message in
+   * `error`). A conflict with a change that left every field of the record as read (the primary renewing its lease
+   * with automatic failover, someone's annotation) is no conflict with this change: it is sent again on the Lease's new
+   * resourceVersion, WRITE_ATTEMPTS times at most.
+   */
+  async tryWrite(next) {
+    const read = this.record === void 0 ? void 0 : JSON.stringify(encodeAnnotations(this.record));
+    for (let attempt = 1; ; attempt++) {
+      const written = await this.kube.patchLease(this.config.leaderRecord, encodeRecordPatch(next, this.resourceVersion));
+      if (written.ok) {
+        const decoded = decodeRecord(written.value);
+        this.record = next;
+        if (decoded.ok) this.resourceVersion = decoded.resourceVersion;
+        return { code: 0, error: "" };
+      }
+      if (written.status !== 409 && written.status !== 404) return { code: 1, error: written.message };
+      if (written.status === 404 || attempt === WRITE_ATTEMPTS) return { code: 2, error: written.message };
+      const failed = await this.readRecord();
+      if (failed !== void 0) return { code: 1, error: failed };
+      if (this.record === void 0 || JSON.stringify(encodeAnnotations(this.record)) !== read) return { code: 2, error: written.message };
+    }
+  }
+  /** Writes the record, or stops: a conflict means that someone else acted meanwhile (update_record). */
+  async writeRecord(next) {
+    const written = await this.tryWrite(next);
+    if (written.code === 2) throw await this.changedMeanwhile();
+    if (written.code === 1) throw refuse2(`cannot update the leader record: ${written.error}`);
+  }
+  async changedMeanwhile() {
+    await this.readRecord();
+    return refuse2(`the leader record changed while this job worked (${describeRecord(this.record)}): someone else acted; run the job again to decide anew`);
+  }
+  // ---- the pods ----
+  /** The cluster's pods, with their role label and readiness as the API reports them. */
+  async listPods() {
+    const listed = await this.kube.listPods(this.config.clusterSelector);
+    if (!listed.ok) throw refuse2(`cannot list the pods of the cluster: ${listed.message}`);
+    this.pods = listed.value.map((pod) => pod.name);
+    for (const pod of listed.value) this.apiView.set(pod.name, { label: pod.labels[this.config.roleLabel], ready: pod.ready });
+    if (this.pods.length === 0) throw refuse2(`no pods match ${this.config.clusterSelector}`);
+  }
+  /** Whether the API shows the recorded primary labeled primary and ready, the target labeled replica and ready. */
+  switchoverReadyByApi(target) {
+    const primary = this.apiView.get(this.previous);
+    const replica = this.apiView.get(target);
+    return primary?.label === "primary" && primary.ready && replica?.label === "replica" && replica.ready;
+  }
+  async jobRunning(job) {
+    const listed = await this.kube.listPods(this.config.jobSelector, "status.phase=Running");
+    return !listed.ok || listed.value.some((pod) => pod.name === job);
+  }
+  async onNode(pod, command) {
+    return this.kube.exec(pod, this.config.postgresContainer, ["bash", this.config.nodeScript, command], EXEC_MS);
+  }
+  /** A pod's status; one that cannot be asked is down only when the kubelet says its container is not running (node_state). */
+  async nodeState(pod) {
+    const asked = await this.onNode(pod, "status");
+    const state = asked.ok && asked.value.code === 0 ? parseStatusLine(asked.value.stdout) : void 0;
+    if (state !== void 0) return state;
+    const got = await this.kube.getPod(pod);
+    const stopped = got.ok && got.value !== void 0 && !got.value.runningContainers.includes(this.config.postgresContainer);
+    return { role: stopped ? "down" : "unreachable", lsn: "0/0", receiver: "none", timeline: 0, checkpoint: "-" };
+  }
+  async survey(pods) {
+    const states = await Promise.all(pods.map((pod) => this.nodeState(pod)));
+    pods.forEach((pod, i) => this.states.set(pod, states[i]));
+  }
+  /** Asks the pods that have not been asked yet. */
+  async surveyRest() {
+    const rest = this.pods.filter((pod) => !this.states.has(pod));
+    if (rest.length > 0) await this.survey(rest);
+  }
+  /** The whole survey again: the pods as listed now (as listed last if the API does not answer), each asked. */
+  async surveyAll() {
+    const listed = await this.kube.listPods(this.config.clusterSelector);
+    if (listed.ok && listed.value.length > 0) this.pods = listed.value.map((pod) => pod.name);
+    else this.log(`cannot list the pods of the cluster (${listed.ok ? "none listed" : listed.message}): asking those listed before`);
+    await this.survey(this.pods);
+  }
+  describe() {
+    return this.pods.map((pod) => `${pod}=${this.states.get(pod)?.role ?? "?"}@${this.states.get(pod)?.lsn ?? "?"}`).join(" ");
+  }
+  withRole(role) {
+    return this.pods.filter((pod) => this.states.get(pod)?.role === role);
+  }
+  streaming() {
+    return this.withRole("replica").filter((pod) => this.states.get(pod)?.receiver === "streaming");
+  }
+  candidates() {
+    return this.pods.map((pod) => {
+      const state = this.states.get(pod);
+      return { pod, role: state?.role ?? "unreachable", lsn: state?.lsn ?? "?", timeline: state?.timeline };
+    });
+  }
+  /** Removes a pod's role label; logs `failure` when it cannot. */
+  async label(pod, failure) {
+    const removed = await this.kube.labelPod(pod, this.config.roleLabel, null);
+    if (!removed.ok && removed.status !== 404) this.log(failure);
+  }
+  async roleLabelOf(pod) {
+    const got = await this.kube.getPod(pod);
+    return got.ok ? got.value?.labels[this.config.roleLabel] : void 0;
+  }
+  /** Waits (polling every `everyMs`) until `done` holds or `seconds` have passed on the monotonic clock: whether it held. */
+  async until(seconds, everyMs, done) {
+    const deadline = this.clock.monotonic() + seconds;
+    for (; ; ) {
+      if (await done()) return true;
+      if (this.clock.monotonic() >= deadline) return false;
+      if (everyMs > 0) await this.clock.sleep(everyMs);
+    }
+  }
+  // ---- fencing ----
+  /** Tells a pod's sidecar to fence it, and waits until its status says it is fenced (fence). */
+  async fence(pod) {
+    this.log(`fencing ${pod}: removing its ${this.config.roleLabel} label, then restarting it as a replica`);
+    await this.kube.labelPod(pod, this.config.roleLabel, null);
+    const agent = async (command, ms) => {
+      const ran = await this.kube.exec(pod, this.config.sidecarContainer, ["node", this.config.agent, command, this.config.agentConfig], ms);
+      const lines = ran.ok && ran.value.code === 0 ? ran.value.stdout.trim().split("\n") : [];
+      return parseStatusLine(lines[lines.length - 1] ?? "");
+    };
+    let state = await agent("fence", FENCE_EXEC_MS);
+    const fenced = isFenced(state) || await this.until(this.run.timeouts.fenceSeconds, 100, async () => {
+      state = await agent("status", EXEC_MS) ?? await this.nodeState(pod);
+      return isFenced(state);
+    });
+    if (!fenced || state === void 0) return false;
+    this.states.set(pod, state);
+    this.fenced.push(pod);
+    this.log(`${pod} is fenced (now ${state.role}, shutdown checkpoint ${state.checkpoint})`);
+    return true;
+  }
+  // ---- a planned switchover ----
+  /**
+   * Waits for the sidecars to finish the switchover in the record: the old primary's shutdown checkpoint within the
+   * fence timeout, then the target named as the primary within the switchover timeout; else gives it back.
+   */
+  async awaitSwitchover(job) {
+    const target = this.target;
+    const fenceDeadline2 = this.clock.monotonic() + this.run.timeouts.fenceSeconds;
+    let takeDeadline;
+    let announced;
+    for (; ; ) {
+      if (await this.readRecord() === void 0) {
+        const record = this.record;
+        if (record === void 0) throw refuse2("the leader record was deleted while this job worked");
+        if (record.state === "stable" && record.primary === target) {
+          this.log(`${target} is the primary (${describeRecord(record)})`);
+          return;
+        }
+        if (record.state !== "switching-over" || record.job !== job) {
+          throw refuse2(`the leader record changed while this job worked (${describeRecord(record)}): someone else acted; run the job again to decide anew`);
+        }
+        if (record.checkpoint !== void 0 && announced === void 0) {
+          this.log(`${this.previous} is fenced: its shutdown checkpoint is ${record.checkpoint}`);
+          announced = record.checkpoint;
+          takeDeadline = this.clock.monotonic() + this.run.timeouts.switchoverSeconds;
+        }
+      }
+      const now = this.clock.monotonic();
+      if (takeDeadline === void 0 && now >= fenceDeadline2) {
+        return this.giveBack(`${this.previous} did not record a shutdown checkpoint within ${this.run.timeouts.fenceSeconds}s (it may be cut off from the API, or not shut down cleanly)`);
+      }
+      if (takeDeadline !== void 0 && now >= takeDeadline) {
+        return this.giveBack(`switchover to ${target}: it had not received the old primary's shutdown checkpoint ${announced} after ${this.run.timeouts.switchoverSeconds}s; promoting it would lose commits`);
+      }
+      await this.clock.sleep(20);
+    }
+  }
+  /** Gives a switchover up: the record names the old primary again, unless the target named itself first (give_back). */
+  async giveBack(reason) {
+    const record = this.record;
+    if (record === void 0 || record.state === "stable") throw refuse2(reason);
+    const written = await this.tryWrite(giveBack(record));
+    if (written.code === 2) {
+      await this.readRecord();
+      if (this.record?.state === "stable" && this.record.primary === this.target) {
+        this.log(`${this.target} recorded itself as the primary just now: the switchover stands`);
+        return;
+      }
+      throw await this.changedMeanwhile();
+    }
+    if (written.code === 1) throw refuse2(`cannot update the leader record: ${written.error}`);
+    this.log(`the leader record names ${this.previous} again (${describeRecord(this.record)})`);
+    const back = await this.until(this.run.timeouts.fenceSeconds, 100, async () => await this.roleLabelOf(this.previous) === "primary");
+    if (!back) throw refuse2(`${reason}; the leader record names ${this.previous} again, which is not serving yet: its sidecar and entrypoint make it the primary`);
+    throw refuse2(`${reason}; ${this.previous} is the primary again, nothing was lost`);
+  }
+  // ---- an unplanned failover ----
+  /** Refusing with the old primary down: the record names it again, so that it is the primary when it returns (give_back_down). */
+  async giveBackDown(reason) {
+    const record = this.record;
+    if (record !== void 0 && record.state !== "stable") await this.writeRecord(giveBack(record));
+    throw refuse2(`${reason}; the leader record names ${this.previous} again, nothing was changed`);
+  }
+  /** An unplanned failover: no primary may run but the one this job promotes. Chooses this.target. */
+  async failover() {
+    if (this.states.get(this.previous)?.role === "unreachable") {
+      const wait = 2 * this.config.isolationFenceSeconds;
+      this.log(`${this.previous} cannot be reached and may still be running: waiting ${wait}s, by when a primary that cannot read the leader record has fenced itself and one that can has seen that it is no longer named`);
+      await this.clock.sleep(wait * 1e3);
+      await this.survey(this.pods);
+    }
+    for (const pod of this.pods) {
+      const role = this.states.get(pod)?.role;
+      if ((role === "primary" || role === "starting") && pod !== this.target && !await this.fence(pod)) {
+        throw refuse2(`${pod} is still a primary ${this.run.timeouts.fenceSeconds}s after fencing`);
+      }
+    }
+    if (this.target !== void 0 && this.states.get(this.target)?.role === "primary") {
+      this.log(`${this.target} was promoted already (by the job that ended); recording it`);
+      return;
+    }
+    await this.settle();
+    const choice = chooseFailoverTarget({
+      candidates: this.candidates(),
+      previous: this.previous,
+      syncReplicas: this.config.synchronousReplicas,
+      syncSet: this.record?.sync ?? [],
+      acceptDataLoss: this.run.acceptDataLoss,
+      requestedTarget: this.target,
+      scaleDownTo: this.run.scaleDownTo
+    });
+    if (choice.kind === "refuse") return this.giveBackDown(choice.reason);
+    if (choice.warning !== void 0) this.log(`WARNING: ${choice.warning}`);
+    this.target = choice.target;
+  }
+  /**
+   * With the primary lost, replicas may still be writing WAL that was on its way: compare them once their WAL receivers
+   * have let go of the lost primary and their positions stop moving. A receiver that still streams then is ended; one
+   * that streams again after that has found a primary behind the write Service: the old one, alive and not fenced.
+   */
+  async settle() {
+    if (this.streaming().length === 0) return;
+    let before = this.describe();
+    const settled = await this.until(this.run.timeouts.settleSeconds, 0, async () => {
+      await this.clock.sleep(200);
+      await this.survey(this.pods);
+      const same = this.describe() === before && this.streaming().length === 0;
+      before = this.describe();
+      return same;
+    });
+    if (settled) return;
+    this.log(`replicas still receive after ${this.run.timeouts.settleSeconds}s (${this.streaming().join(" ")}): ending their WAL receivers`);
+    for (const pod of this.streaming()) {
+      const ended = await this.onNode(pod, "reconnect");
+      if (!ended.ok || ended.value.code !== 0) this.log(`could not end the WAL receiver of ${pod}`);
+    }
+    const stopped = await this.until(this.run.timeouts.reconnectSeconds, 0, async () => {
+      await this.clock.sleep(500);
+      await this.survey(this.pods);
+      return this.streaming().length === 0;
+    });
+    if (stopped) return;
+    await this.giveBackDown(`replicas stream again after their WAL receivers were ended (${this.streaming().join(" ")}): a primary still serves behind the write Service, most likely ${this.previous}, alive and not fenced; promoting now would make two primaries. Find out why it did not fence itself (its sidecar and heartbeat fence), stop it, and run the job again`);
+  }
+  /** With SCALE_DOWN_TO: a target that stays, or a refusal (plan_scale_down). */
+  async planScaleDown(record) {
+    const scaleDownTo = this.run.scaleDownTo;
+    const ordinal = (pod) => Number(pod.slice(pod.lastIndexOf("-") + 1));
+    if (this.target !== void 0) {
+      if (ordinal(this.target) >= scaleDownTo) {
+        throw refuse2(`FAILOVER_TARGET ${this.target} goes away when scaling to ${scaleDownTo} pods; choose one of: ` + this.pods.filter((pod) => ordinal(pod) < scaleDownTo).join(" "));
+      }
+      return;
+    }
+    if (record.state !== "stable") return;
+    if (ordinal(this.previous) >= scaleDownTo) await this.survey(this.pods);
+    const choice = chooseScaleDownTarget(this.candidates(), this.previous, scaleDownTo);
+    if (choice.kind === "refuse") throw refuse2(choice.reason);
+    this.log(choice.reason);
+    if (choice.kind === "promote") this.target = choice.target;
+  }
+  /** Names the chosen replica in the record: its sidecar promotes and labels it (promote). */
+  async promote() {
+    const target = this.target;
+    const record = this.record;
+    if (record?.state !== "failing-over") throw refuse2(`the leader record changed while this job worked (${describeRecord(record)})`);
+    await this.writeRecord(recordTarget(record, target));
+    if (this.previous !== "" && this.previous !== target) await this.label(this.previous, `could not remove the ${this.config.roleLabel} label of ${this.previous}`);
+    const others = this.pods.filter((pod) => pod !== target);
+    const sync = this.config.synchronousReplicas > 0 ? [...others].sort() : [];
+    if (this.states.get(target)?.role !== "primary") {
+      this.log(`promoting ${target} (WAL ${this.states.get(target)?.lsn ?? "?"}): the leader record names it, and its sidecar promotes it`);
+    }
+    await this.writeRecord(completeFailover(this.record, sync));
+    this.log(`${target} is the primary in the leader record (${describeRecord(this.record)})`);
+    const serves = await this.until(this.run.timeouts.promoteSeconds, 20, async () => await this.roleLabelOf(target) === "primary");
+    if (!serves) {
+      throw unfinished(`${target} is the primary in the leader record but does not serve as one ${this.run.timeouts.promoteSeconds}s later: its sidecar promotes it when it can (kubectl logs ${target} -c ${this.config.sidecarContainer} says why not yet), and no other pod may be a primary meanwhile, so writes wait for it. If it cannot start, run the job again with FAILOVER_TARGET set to a healthy replica`);
+    }
+    this.log(`${target} serves as the primary`);
+  }
+  // ---- after the new primary is recorded ----
+  /** No other primary may run, and the replicas follow the new one (finish). */
+  async finish() {
+    const target = this.target;
+    await this.surveyAll();
+    for (const pod of this.withRole("primary")) {
+      if (pod !== target) {
+        this.log(`${pod} is a primary too: fencing it`);
+        await this.fence(pod);
+      }
+    }
+    await this.waitForFollowers(target);
+    this.log(`done: ${target} is the primary; cluster: ${this.describe()}`);
+  }
+  /** Replicas that do not stream the target's timeline. */
+  lagging(target) {
+    const timeline = this.states.get(target)?.timeline;
+    return this.withRole("replica").filter((pod) => this.states.get(pod)?.receiver !== "streaming" || this.states.get(pod)?.timeline !== timeline);
+  }
+  /**
+   * Every reachable replica should stream the new primary's timeline. A WAL receiver that does not is told to connect
+   * again every few seconds; a replica that still cannot (it replayed WAL the new primary never had) is restarted,
+   * and its entrypoint rewinds it.
+   */
+  async waitForFollowers(target) {
+    const follow = this.run.timeouts.followSeconds;
+    let nextNudge = this.clock.monotonic() + 3;
+    let lagging = [];
+    const followed = await this.until(follow, 500, async () => {
+      await this.surveyAll();
+      lagging = this.lagging(target);
+      const restarting = this.fenced.filter((pod) => ["down", "starting", "empty"].includes(this.states.get(pod)?.role ?? ""));
+      if (lagging.length === 0 && restarting.length === 0) return true;
+      if (this.clock.monotonic() >= nextNudge) {
+        for (const pod of lagging) {
+          const state = this.states.get(pod);
+          this.log(`${pod} does not stream timeline ${this.states.get(target)?.timeline} yet (receiver ${state?.receiver}): reconnecting its WAL receiver`);
+          await this.onNode(pod, "reconnect");
+        }
+        nextNudge = this.clock.monotonic() + 3;
+      }
+      return false;
+    });
+    if (followed) return;
+    const restarted = [...lagging];
+    for (const pod of restarted) {
+      this.log(`${pod} does not stream timeline ${this.states.get(target)?.timeline} from ${target}: restarting it so that its entrypoint rewinds it`);
+      await this.onNode(pod, "restart");
+    }
+    const watched = /* @__PURE__ */ new Set([...restarted, ...this.fenced]);
+    const rejoined = await this.until(2 * follow, 0, async () => {
+      await this.clock.sleep(1e3);
+      await this.surveyAll();
+      lagging = this.pods.filter((pod) => pod !== target && (this.states.get(pod)?.role === "replica" ? this.lagging(target).includes(pod) : watched.has(pod)));
+      return lagging.length === 0;
+    });
+    if (rejoined) return;
+    throw unfinished(`${target} is the primary and takes writes, but ${lagging.join(" ")} do not stream from it ${follow * 3}s later (${this.describe()}): kubectl logs <pod> -c postgres says what its entrypoint waits for; until they stream, the cluster has fewer replicas (in synchronous mode, writes may wait)`);
+  }
+};
+
+// src/agent/kube.ts
+var crypto = __toESM(require("crypto"));
+var fs = __toESM(require("fs"));
+var http = __toESM(require("http"));
+var https = __toESM(require("https"));
+var import_path = require("path");
+var import_perf_hooks = require("perf_hooks");
+var SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
+var TOKEN_REREAD_MS = 1e3;
+var DEFAULT_WATCH_SECONDS = 300;
+var DEFAULT_RETRY_MS = 1e3;
+var DEFAULT_USER_AGENT = "cdk8s-postgres-agent";
+var NO_ANSWER = "NoAnswer";
+var BAD_ANSWER = "BadAnswer";
+function inClusterOptions(env, timeoutMs, dir = SERVICE_ACCOUNT_DIR) {
+  const host = env.KUBERNETES_SERVICE_HOST ?? "";
+  const port = env.KUBERNETES_SERVICE_PORT ?? "";
+  for (const [variable, value] of [["KUBERNETES_SERVICE_HOST", host], ["KUBERNETES_SERVICE_PORT", port]]) {
+    if (value === "") throw new Error(`not in a Kubernetes pod: ${variable} is not set (the kubelet sets it in every container)`);
+  }
+  const file = (name, what) => {
+    const path4 = (0, import_path.join)(dir, name);
+    if (!fs.existsSync(path4)) throw new Error(`not in a Kubernetes pod: ${path4} (${what}) does not exist; is a ServiceAccount token mounted?`);
+    return path4;
+  };
+  const tokenFile = file("token", "the ServiceAccount token");
+  const caFile = file("ca.crt", "the CA bundle");
+  const namespace = fs.readFileSync(file("namespace", "the pod's namespace"), "utf8").trim();
+  return { server: `https://${host.includes(":") ? `[${host}]` : host}:${port}`, namespace, tokenFile, caFile, timeoutMs };
+}
+var EXEC_PROTOCOLS = ["v5.channel.k8s.io", "v4.channel.k8s.io"];
+var WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+var CONTINUATION = 0;
+var TEXT = 1;
+var BINARY = 2;
+var CLOSE = 8;
+var PING = 9;
+var PONG = 10;
+var STDOUT_CHANNEL = 1;
+var STDERR_CHANNEL = 2;
+var ERROR_CHANNEL = 3;
+var KubeClient = class {
+  constructor(options) {
+    this.options = options;
+    this.url = new URL(options.server);
+    const ca = fs.readFileSync(options.caFile);
+    this.agent = new https.Agent({ keepAlive: true, maxFreeSockets: 1, ca });
+    this.watchAgent = new https.Agent({ keepAlive: true, maxFreeSockets: 1, ca });
+    this.execAgent = new https.Agent({ keepAlive: false, ca });
+  }
+  options;
+  url;
+  /** One connection, kept open between requests: the agent idles cheaply. */
+  agent;
+  /** Watches hold their connection for minutes: their own. */
+  watchAgent;
+  /** An exec's connection becomes its WebSocket and is never reused: not kept alive. */
+  execAgent;
+  token;
+  /** Closes the idle connections (an agent that stops, a test that ends). */
+  close() {
+    this.agent.destroy();
+    this.watchAgent.destroy();
+    this.execAgent.destroy();
+  }
+  /** GET the Lease; 404 → { ok: true, value: undefined }. */
+  async getLease(name) {
+    const what = `GET leases/${name}`;
+    const answer = await this.request("GET", what, this.leasePath(name));
+    if (!answer.ok && answer.status === 404) return { ok: true, value: void 0 };
+    return asObject(what, answer);
+  }
+  /** POST; a Lease that exists → ok:false status 409 reason 'AlreadyExists'. */
+  async createLease(lease) {
+    const what = `POST leases/${lease.metadata.name}`;
+    return asObject(what, await this.request("POST", what, this.leasePath(), lease));
+  }
+  /** PATCH application/merge-patch+json with metadata.resourceVersion (compare-and-swap): a changed Lease → 409 reason 'Conflict'; a deleted one → 404. */
+  async patchLease(name, patch) {
+    const what = `PATCH leases/${name}`;
+    return asObject(what, await this.request("PATCH", what, this.leasePath(name), patch));
+  }
+  /** The names of the pods matching a label selector (`a=b,c=d`). */
+  async listPodNames(labelSelector) {
+    const listed = await this.listPods(labelSelector);
+    return listed.ok ? { ok: true, value: listed.value.map((pod) => pod.name) } : listed;
+  }
+  /**
+   * The pods matching a label selector (`a=b,c=d`) and, when given, a field selector (`status.phase=Running`), each with
+   * whether it is being deleted (metadata.deletionTimestamp), its phase and its running containers.
+   */
+  async listPods(labelSelector, fieldSelector) {
+    const query = new URLSearchParams({ labelSelector });
+    if (fieldSelector !== void 0) query.set("fieldSelector", fieldSelector);
+    const what = `GET pods?labelSelector=${labelSelector}${fieldSelector === void 0 ? "" : `&fieldSelector=${fieldSelector}`}`;
+    const answer = await this.request("GET", what, `${this.corePath("pods")}?${query}`);
+    if (!answer.ok) return answer;
+    const items = answer.body?.items;
+    const pods = Array.isArray(items) ? items.map(podSummary) : [];
+    if (!Array.isArray(items) || pods.some((pod) => pod === void 0)) return badAnswer(what, answer.status, "a PodList with named items");
+    return { ok: true, value: pods };
+  }
+  /** One pod, as listPods summarizes it; 404 → { ok: true, value: undefined }. */
+  async getPod(name) {
+    const what = `GET pods/${name}`;
+    const answer = await this.request("GET", what, this.corePath("pods", name));
+    if (!answer.ok) return answer.status === 404 ? { ok: true, value: void 0 } : answer;
+    const pod = podSummary(answer.body);
+    return pod === void 0 ? badAnswer(what, answer.status, "a named Pod") : { ok: true, value: pod };
+  }
+  /** Sets (value string) or removes (value null) one label of a pod: a merge patch of metadata.labels. */
+  async labelPod(name, key, value) {
+    const what = `PATCH pods/${name}`;
+    return asVoid(await this.request("PATCH", what, this.corePath("pods", name), { metadata: { labels: { [key]: value } } }));
+  }
+  /**
+   * Deletes a pod (graceful: its containers get SIGTERM and the pod's grace period), only if it is still the one listed:
+   * a precondition on its uid, so that a pod made anew under the same name since is left alone (409 Conflict).
+   * 404 (gone already) → ok.
+   */
+  async deletePod(name, uid) {
+    const what = `DELETE pods/${name}`;
+    const options = uid === void 0 ? void 0 : { apiVersion: "v1", kind: "DeleteOptions", preconditions: { uid } };
+    const answer = await this.request("DELETE", what, this.corePath("pods", name), options);
+    return !answer.ok && answer.status === 404 ? { ok: true, value: void 0 } : asVoid(answer);
+  }
+  /** The StatefulSet's replicas and its update revision (status.updateRevision: the pod template pods are made from now); 404 → undefined. */
+  async getStatefulSet(name) {
+    const what = `GET statefulsets/${name}`;
+    const path4 = `/apis/apps/v1/namespaces/${encodeURIComponent(this.options.namespace)}/statefulsets/${encodeURIComponent(name)}`;
+    const answer = await this.request("GET", what, path4);
+    if (!answer.ok) return answer.status === 404 ? { ok: true, value: void 0 } : answer;
+    const item = answer.body;
+    const replicas = item?.spec?.replicas;
+    if (typeof replicas !== "number" || !Number.isInteger(replicas)) return badAnswer(what, answer.status, "a StatefulSet with spec.replicas");
+    const updateRevision = item?.status?.updateRevision;
+    return { ok: true, value: { replicas, updateRevision: typeof updateRevision === "string" && updateRevision !== "" ? updateRevision : void 0 } };
+  }
+  /** Creates a core/v1 Event about a pod (type Normal|Warning, reason, message), for `kubectl get events`. Best effort. */
+  async podEvent(pod, type, reason, message, component) {
+    return this.event({ apiVersion: "v1", kind: "Pod", name: pod }, pod, type, reason, message, component);
+  }
+  /** The same Event about a Lease (the leader record), reported by `instance` (this pod). */
+  async leaseEvent(lease, instance, type, reason, message, component) {
+    return this.event({ apiVersion: "coordination.k8s.io/v1", kind: "Lease", name: lease }, instance, type, reason, message, component);
+  }
+  async event(involved, instance, type, reason, message, component) {
+    const now = `${(/* @__PURE__ */ new Date()).toISOString().slice(0, 19)}Z`;
+    const namespace = this.options.namespace;
+    const event = {
+      apiVersion: "v1",
+      kind: "Event",
+      metadata: { generateName: `${involved.name}.`, namespace },
+      involvedObject: { ...involved, namespace },
+      type,
+      reason,
+      message,
+      source: { component },
+      reportingComponent: component,
+      reportingInstance: instance,
+      firstTimestamp: now,
+      lastTimestamp: now,
+      count: 1
+    };
+    return asVoid(await this.request("POST", `POST events (${reason} about ${involved.kind.toLowerCase()} ${involved.name})`, this.corePath("events"), event));
+  }
+  /**
+   * One watch of one Lease, from `resourceVersion` ('' for its state now, then its changes). Calls onEvent for each
+   * ADDED/MODIFIED/DELETED event (BOOKMARK only advances the resourceVersion). Resolves when the watch ends; never rejects.
+   * The answer's headers are bounded by timeoutMs; the watch by timeoutSeconds and timeoutMs (a server that does not end it
+   * then is not heard).
+   */
+  watchLease(name, resourceVersion, onEvent, signal, timeoutSeconds = this.options.watchSeconds ?? DEFAULT_WATCH_SECONDS) {
+    const what = `WATCH leases/${name}`;
+    const query = new URLSearchParams({ fieldSelector: `metadata.name=${name}`, watch: "true" });
+    if (resourceVersion !== "") query.set("resourceVersion", resourceVersion);
+    query.set("allowWatchBookmarks", "true");
+    query.set("timeoutSeconds", String(timeoutSeconds));
+    return new Promise((resolve) => {
+      let last = resourceVersion;
+      let request2;
+      let timer;
+      let done = false;
+      const finish = (end) => {
+        done = true;
+        clearTimeout(timer);
+        signal.removeEventListener("abort", onAbort);
+        if (end.kind !== "ended") request2?.destroy();
+        resolve(end);
+      };
+      const fail = (message) => finish({ kind: "error", message: `${what}: ${message}` });
+      const onAbort = () => fail("aborted");
+      if (signal.aborted) return onAbort();
+      const token = this.bearer();
+      if (typeof token !== "string") return fail(token.message);
+      signal.addEventListener("abort", onAbort);
+      timer = setTimeout(() => fail(`no answer from the API server within ${this.options.timeoutMs} ms`), this.options.timeoutMs);
+      request2 = https.request(this.requestOptions("GET", `${this.leasePath()}?${query}`, token, this.watchAgent));
+      request2.on("error", (error) => fail(`no answer from the API server: ${error.message}`));
+      request2.on("response", (response) => {
+        clearTimeout(timer);
+        if (response.statusCode !== 200) {
+          void readAll(response).then((text) => {
+            const failure = failureOf(what, response.statusCode ?? 0, text);
+            if (failure.status === 410) finish({ kind: "gone" });
+            else finish({ kind: "error", message: failure.message });
+          }, (error) => fail(`the answer broke off: ${error.message}`));
+          return;
+        }
+        const limitMs = timeoutSeconds * 1e3 + this.options.timeoutMs;
+        timer = setTimeout(() => fail(`the API server did not end the watch within ${limitMs} ms`), limitMs);
+        let buffer = "";
+        const line = (text) => {
+          if (done) return false;
+          if (text.trim() === "") return true;
+          const { type, object } = parseJson(text) ?? {};
+          if (typeof object !== "object" || object === null) {
+            fail(`an event that is not a watch event: ${excerpt(text)}`);
+            return false;
+          }
+          if (type === "ERROR") {
+            const status = object;
+            if (status.code === 410) finish({ kind: "gone" });
+            else fail(`${String(status.code)} ${String(status.reason)}: ${String(status.message)}`);
+            return false;
+          }
+          last = versionOf(object) ?? last;
+          if (type === "ADDED" || type === "MODIFIED" || type === "DELETED") {
+            try {
+              onEvent(type, object);
+            } catch (error) {
+              fail(`the watcher failed on a ${type} event: ${error.message}`);
+              return false;
+            }
+          }
+          return true;
+        };
+        response.setEncoding("utf8");
+        response.on("data", (chunk) => {
+          buffer += chunk;
+          for (let end = buffer.indexOf("\n"); end >= 0; end = buffer.indexOf("\n")) {
+            const text = buffer.slice(0, end);
+            buffer = buffer.slice(end + 1);
+            if (!line(text)) return;
+          }
+        });
+        response.on("close", () => {
+          if (!response.complete) fail("the connection broke off");
+          else if (line(buffer)) finish({ kind: "ended", resourceVersion: last });
+        });
+      });
+      request2.end();
+    });
+  }
+  /**
+   * Runs a command in a pod's container, as `kubectl exec POD -c CONTAINER -- COMMAND...` (kubectl 1.30+): a GET of
+   * pods/exec upgraded to a WebSocket (`v5.channel.k8s.io`, else `v4.channel.k8s.io`), no stdin, no tty. The command's
+   * exit code and output (each stream apart), from the Status the API server sends on the error channel when it ends:
+   * "Success" → code 0; "Failure" with reason NonZeroExitCode → the code of its ExitCode cause. Any other Failure (the
+   * container is not running, the kubelet cannot be reached) → ok:false with the Status's code (if any), reason and
+   * message; an upgrade refused (403, 404, 400...) → ok:false with the HTTP status and the Status's message, as the
+   * other requests. No end within timeoutMs (the whole exec), or a stream that ends without a Status → NO_ANSWER: the
+   * command may have run, or still run. Resolves when the WebSocket has closed; never rejects.
+   */
+  exec(pod, container, command, timeoutMs) {
+    const what = `EXEC pods/${pod} (${container}): ${command.join(" ")}`;
+    const token = this.bearer();
+    if (typeof token !== "string") return Promise.resolve({ ...token, message: `${what}: ${token.message}` });
+    const query = new URLSearchParams(command.map((word) => ["command", word]));
+    query.append("container", container);
+    query.append("stdout", "true");
+    query.append("stderr", "true");
+    const key = crypto.randomBytes(16).toString("base64");
+    const options = this.requestOptions("GET", `${this.corePath("pods", pod)}/exec?${query}`, token, this.execAgent, void 0, void 0, {
+      "Connection": "Upgrade",
+      "Upgrade": "websocket",
+      "Sec-WebSocket-Version": "13",
+      "Sec-WebSocket-Key": key,
+      "Sec-WebSocket-Protocol": EXEC_PROTOCOLS.join(", ")
+    });
+    return new Promise((resolve) => {
+      let socket;
+      let done = false;
+      const finish = (result) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        resolve(result);
+      };
+      const noAnswer = (detail) => {
+        request2.destroy();
+        socket?.destroy();
+        finish({ ok: false, status: void 0, reason: NO_ANSWER, message: `${what}: ${detail}` });
+      };
+      const timer = setTimeout(() => noAnswer(`no answer from the API server within ${timeoutMs} ms`), timeoutMs);
+      const request2 = https.request(options);
+      request2.on("error", (error) => noAnswer(`no answer from the API server: ${error.message}`));
+      request2.on("response", (response) => {
+        readAll(response).then(
+          (text) => finish(failureOf(what, response.statusCode ?? 0, text)),
+          (error) => noAnswer(`no answer from the API server: the answer broke off: ${error.message}`)
+        );
+      });
+      request2.on("upgrade", (response, upgraded, head) => {
+        socket = upgraded;
+        upgraded.on("error", () => void 0);
+        const accept = crypto.createHash("sha1").update(`${key}${WEBSOCKET_GUID}`).digest("base64");
+        const protocol = response.headers["sec-websocket-protocol"];
+        let refused;
+        if (response.headers["sec-websocket-accept"] !== accept) refused = "a WebSocket whose Sec-WebSocket-Accept is that of the key sent";
+        else if (protocol === void 0 || !EXEC_PROTOCOLS.includes(protocol)) refused = `a WebSocket of ${EXEC_PROTOCOLS.join(" or ")}, got ${protocol ?? "no protocol"}`;
+        if (refused !== void 0) {
+          upgraded.destroy();
+          return finish(badAnswer(what, 101, refused));
+        }
+        const streams = /* @__PURE__ */ new Map([[STDOUT_CHANNEL, []], [STDERR_CHANNEL, []], [ERROR_CHANNEL, []]]);
+        let closing = false;
+        const send = (frame) => {
+          if (upgraded.writable) upgraded.write(frame);
+        };
+        readMessages(upgraded, head, (opcode, payload) => {
+          if (opcode === PING) {
+            send(clientFrame(PONG, payload));
+          } else if (opcode === CLOSE) {
+            if (!closing) send(clientFrame(CLOSE, payload.subarray(0, 2)));
+            closing = true;
+            upgraded.end();
+          } else if ((opcode === BINARY || opcode === TEXT) && payload.length > 0) {
+            streams.get(payload[0])?.push(payload.subarray(1));
+          }
+        });
+        upgraded.on("close", () => {
+          const text = (channel) => Buffer.concat(streams.get(channel)).toString("utf8");
+          if (streams.get(ERROR_CHANNEL).length === 0) return noAnswer("the exec stream ended without the command's exit status");
+          return finish(execOutcome(what, text(ERROR_CHANNEL), text(STDOUT_CHANNEL), text(STDERR_CHANNEL)));
+        });
+      });
+      request2.end();
+    });
+  }
+  // ---- requests ----
+  leasePath(name) {
+    const collection = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(this.options.namespace)}/leases`;
+    return name === void 0 ? collection : `${collection}/${encodeURIComponent(name)}`;
+  }
+  corePath(plural, name) {
+    const collection = `/api/v1/namespaces/${encodeURIComponent(this.options.namespace)}/${plural}`;
+    return name === void 0 ? collection : `${collection}/${encodeURIComponent(name)}`;
+  }
+  /** The token, read again when the last read is TOKEN_REREAD_MS old; the old one while the file cannot be read. */
+  bearer() {
+    const now = import_perf_hooks.performance.now();
+    if (this.token && now - this.token.readAt < TOKEN_REREAD_MS) return this.token.value;
+    let value;
+    try {
+      value = fs.readFileSync(this.options.tokenFile, "utf8").trim();
+    } catch (error) {
+      if (this.token) return this.token.value;
+      return noToken(`cannot read the token file: ${error.message}`);
+    }
+    if (value === "") return this.token?.value ?? noToken(`the token file ${this.options.tokenFile} is empty`);
+    this.token = { value, readAt: now };
+    return value;
+  }
+  requestOptions(method, path4, token, agent, body, contentType, headers = {}) {
+    return {
+      method,
+      // URL keeps an IPv6 address in brackets; a socket wants it bare.
+      hostname: this.url.hostname.startsWith("[") ? this.url.hostname.slice(1, -1) : this.url.hostname,
+      port: this.url.port || 443,
+      path: path4,
+      agent,
+      headers: {
+        "Authorization": `Bearer ${token}`,
+        "Accept": "application/json",
+        "User-Agent": this.options.userAgent ?? DEFAULT_USER_AGENT,
+        ...body === void 0 ? {} : { "Content-Type": contentType, "Content-Length": Buffer.byteLength(body) },
+        ...headers
+      }
+    };
+  }
+  /** One request, bounded by timeoutMs: its parsed answer, or why there is none. */
+  request(method, what, path4, payload) {
+    const token = this.bearer();
+    if (typeof token !== "string") return Promise.resolve({ ...token, message: `${what}: ${token.message}` });
+    const body = JSON.stringify(payload);
+    const contentType = method === "PATCH" ? "application/merge-patch+json" : "application/json";
+    return new Promise((resolve) => {
+      const request2 = https.request(this.requestOptions(method, path4, token, this.agent, body, contentType));
+      const finish = (answer) => {
+        clearTimeout(timer);
+        resolve(answer);
+      };
+      const noAnswer = (detail) => {
+        request2.destroy();
+        finish({ ok: false, status: void 0, reason: NO_ANSWER, message: `${what}: no answer from the API server${detail}` });
+      };
+      const timer = setTimeout(() => noAnswer(` within ${this.options.timeoutMs} ms`), this.options.timeoutMs);
+      request2.on("error", (error) => noAnswer(`: ${error.message}`));
+      request2.on("response", (response) => {
+        readAll(response).then((text) => {
+          const status = response.statusCode ?? 0;
+          if (Math.floor(status / 100) !== 2) return finish(failureOf(what, status, text));
+          const parsed = parseJson(text);
+          if (parsed === void 0) return finish(badAnswer(what, status, `JSON, got ${excerpt(text)}`));
+          return finish({ ok: true, status, body: parsed });
+        }, (error) => noAnswer(`: the answer broke off: ${error.message}`));
+      });
+      request2.end(body);
+    });
+  }
+};
+function asObject(what, answer) {
+  if (!answer.ok) return answer;
+  if (typeof answer.body !== "object" || answer.body === null || Array.isArray(answer.body)) return badAnswer(what, answer.status, "an object");
+  return { ok: true, value: answer.body };
+}
+function podSummary(item) {
+  const pod = item;
+  const metadata = pod?.metadata;
+  if (typeof metadata?.name !== "string") return void 0;
+  const labels = typeof metadata.labels === "object" && metadata.labels !== null ? metadata.labels : {};
+  const conditions = Array.isArray(pod?.status?.conditions) ? pod.status.conditions : [];
+  const containers = Array.isArray(pod?.status?.containerStatuses) ? pod.status.containerStatuses : [];
+  const running = (c) => typeof c?.state?.running === "object" && c.state.running !== null;
+  return {
+    name: metadata.name,
+    terminating: typeof metadata.deletionTimestamp === "string",
+    ready: conditions.some((c) => c?.type === "Ready" && c.status === "True"),
+    uid: typeof metadata.uid === "string" ? metadata.uid : void 0,
+    labels: Object.fromEntries(Object.entries(labels).filter((entry) => typeof entry[1] === "string")),
+    phase: typeof pod?.status?.phase === "string" ? pod.status.phase : void 0,
+    runningContainers: containers.filter((c) => running(c) && typeof c?.name === "string").map((c) => c.name)
+  };
+}
+function asVoid(answer) {
+  return answer.ok ? { ok: true, value: void 0 } : answer;
+}
+function noToken(message) {
+  return { ok: false, status: void 0, reason: "NoToken", message };
+}
+function badAnswer(what, status, expected) {
+  return { ok: false, status, reason: BAD_ANSWER, message: `${what}: ${status} but the answer is not ${expected}` };
+}
+function failureOf(what, status, text) {
+  const parsed = parseJson(text);
+  const isStatus = parsed?.kind === "Status";
+  const reason = isStatus && typeof parsed.reason === "string" && parsed.reason !== "" ? parsed.reason : reasonOf(status);
+  const message = isStatus && typeof parsed.message === "string" ? parsed.message : excerpt(text);
+  return { ok: false, status, reason, message: `${what}: ${status} ${reason}: ${message}` };
+}
+var REASONS = /* @__PURE__ */ new Map([
+  [400, "BadRequest"],
+  [401, "Unauthorized"],
+  [403, "Forbidden"],
+  [404, "NotFound"],
+  [405, "MethodNotAllowed"],
+  [409, "Conflict"],
+  [410, "Expired"],
+  [422, "Invalid"],
+  [429, "TooManyRequests"],
+  [500, "InternalError"],
+  [503, "ServiceUnavailable"],
+  [504, "Timeout"]
+]);
+function reasonOf(status) {
+  return REASONS.get(status) ?? (http.STATUS_CODES[status] ?? "Unknown").replace(/ /g, "");
+}
+function parseJson(text) {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return void 0;
+  }
+}
+function excerpt(text) {
+  const line = text.replace(/\s+/g, " ").trim();
+  if (line === "") return "(an empty answer)";
+  return line.length > 200 ? `${line.slice(0, 200)}...` : `"${line}"`;
+}
+function readAll(response) {
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    response.on("data", (chunk) => chunks.push(chunk));
+    response.on("close", () => response.complete ? resolve(Buffer.concat(chunks).toString("utf8")) : reject(new Error("the connection closed")));
+  });
+}
+function execOutcome(what, text, stdout, stderr) {
+  const status = parseJson(text);
+  if (status?.status === "Success") return { ok: true, value: { code: 0, stdout, stderr } };
+  if (status?.status !== "Failure") return badAnswer(what, 101, `a Status on the error channel, got ${excerpt(text)}`);
+  const causes = Array.isArray(status.details?.causes) ? status.details.causes : [];
+  const exit = status.reason === "NonZeroExitCode" ? causes.find((cause) => cause?.reason === "ExitCode")?.message : void 0;
+  if (typeof exit === "string" && /^\d+$/.test(exit)) return { ok: true, value: { code: Number(exit), stdout, stderr } };
+  const code = typeof status.code === "number" ? status.code : void 0;
+  const reason = typeof status.reason === "string" && status.reason !== "" ? status.reason : code === void 0 ? "Failure" : reasonOf(code);
+  const message = typeof status.message === "string" ? status.message : excerpt(text);
+  return { ok: false, status: code, reason, message: `${what}: ${code === void 0 ? "" : `${code} `}${reason}: ${message}` };
+}
+function parseFrame(buffer) {
+  if (buffer.length < 2) return 2;
+  const lengthCode = buffer[1] & 127;
+  const masked = (buffer[1] & 128) !== 0;
+  const lengthSize = lengthCode === 126 ? 2 : lengthCode === 127 ? 8 : 0;
+  const headerSize = 2 + lengthSize + (masked ? 4 : 0);
+  if (buffer.length < headerSize) return headerSize;
+  const length = lengthSize === 2 ? buffer.readUInt16BE(2) : lengthSize === 8 ? Number(buffer.readBigUInt64BE(2)) : lengthCode;
+  const size = headerSize + length;
+  if (buffer.length < size) return size;
+  let payload = buffer.subarray(headerSize, size);
+  if (masked) {
+    const mask = buffer.subarray(headerSize - 4, headerSize);
+    payload = Buffer.from(payload);
+    for (let i = 0; i < payload.length; i++) payload[i] ^= mask[i % 4];
+  }
+  return { fin: (buffer[0] & 128) !== 0, opcode: buffer[0] & 15, payload, size };
+}
+function readMessages(socket, head, onMessage) {
+  let chunks = [];
+  let buffered = 0;
+  let needed = 2;
+  let fragments = [];
+  let messageOpcode = BINARY;
+  const read = (chunk) => {
+    chunks.push(chunk);
+    buffered += chunk.length;
+    if (buffered < needed) return;
+    let buffer = Buffer.concat(chunks, buffered);
+    for (let frame = parseFrame(buffer); typeof frame !== "number"; frame = parseFrame(buffer)) {
+      buffer = buffer.subarray(frame.size);
+      if (frame.opcode >= CLOSE) {
+        onMessage(frame.opcode, frame.payload);
+        continue;
+      }
+      if (frame.opcode !== CONTINUATION) messageOpcode = frame.opcode;
+      fragments.push(frame.payload);
+      if (frame.fin) {
+        const message = Buffer.concat(fragments);
+        fragments = [];
+        onMessage(messageOpcode, message);
+      }
+    }
+    needed = parseFrame(buffer);
+    chunks = [buffer];
+    buffered = buffer.length;
+  };
+  if (head.length > 0) read(head);
+  socket.on("data", read);
+}
+function clientFrame(opcode, payload) {
+  const body = payload.subarray(0, 125);
+  const mask = crypto.randomBytes(4);
+  const frame = Buffer.concat([Buffer.from([128 | opcode, 128 | body.length]), mask, body]);
+  for (let i = 0; i < body.length; i++) frame[6 + i] ^= mask[i % 4];
+  return frame;
+}
+function versionOf(lease) {
+  const version = lease?.metadata?.resourceVersion;
+  return typeof version === "string" ? version : void 0;
+}
+function sleep(ms, signal) {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done);
+  });
+}
+async function followLease(client, name, onChange, signal, retryMs = DEFAULT_RETRY_MS) {
+  while (!signal.aborted) {
+    const got = await client.getLease(name);
+    if (!got.ok) {
+      await sleep(retryMs, signal);
+      continue;
+    }
+    onChange(got.value);
+    let end = { kind: "ended", resourceVersion: versionOf(got.value) ?? "" };
+    while (end.kind === "ended" && !signal.aborted) {
+      end = await client.watchLease(name, end.resourceVersion, (type, lease) => onChange(type === "DELETED" ? void 0 : lease), signal);
+    }
+    if (!signal.aborted) await sleep(retryMs, signal);
+  }
+}
+
+// src/agent/postgres.ts
+var fs2 = __toESM(require("fs"));
+var path = __toESM(require("path"));
+
+// node_modules/pg/esm/index.mjs
+var import_lib = __toESM(require_lib2(), 1);
+var Client = import_lib.default.Client;
+var Pool = import_lib.default.Pool;
+var Connection = import_lib.default.Connection;
+var types = import_lib.default.types;
+var Query = import_lib.default.Query;
+var DatabaseError = import_lib.default.DatabaseError;
+var escapeIdentifier = import_lib.default.escapeIdentifier;
+var escapeLiteral = import_lib.default.escapeLiteral;
+var Result = import_lib.default.Result;
+var TypeOverrides = import_lib.default.TypeOverrides;
+var defaults = import_lib.default.defaults;
+
+// src/agent/node-status.ts
+function statusLine(facts, full) {
+  if (!facts.initialized) return "empty 0/0 none 0 0/0";
+  const answered = (answer, checkpoint2) => `${answer.role} ${answer.lsn} ${answer.receiver} ${answer.timeline} ${checkpoint2}`;
+  if (!full && facts.answer !== void 0) return answered(facts.answer, "-");
+  const control = facts.control;
+  if (control === void 0) return void 0;
+  if (!facts.running) return `down 0/0 none ${control.timeline} ${control.checkpoint}`;
+  if (facts.answer !== void 0) return answered(facts.answer, control.checkpoint);
+  const role = control.state === 6 ? "primary" : control.state === 5 ? "replica" : "starting";
+  return `${role} ? none ${control.timeline} ${control.checkpoint}`;
+}
+var STATUS_SQL = `SELECT 'replica' AS role, greatest(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn(), r.written_lsn)::text AS lsn,
+    coalesce(r.status, 'none') AS receiver, coalesce(r.received_tli, 0) AS timeline
+  FROM (SELECT 1) AS one LEFT JOIN pg_stat_wal_receiver AS r ON true WHERE pg_is_in_recovery()
+  UNION ALL
+  SELECT 'primary', pg_current_wal_lsn()::text, 'none', ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int
+  WHERE NOT pg_is_in_recovery()`;
 
 // src/agent/start.ts
 var HOT_STANDBY_SETTINGS = ["max_connections", "max_worker_processes", "max_wal_senders", "max_prepared_transactions", "max_locks_per_transaction"];
@@ -6817,148 +7796,6 @@ async function sleep2(ms) {
 // src/agent/sidecar-agent.ts
 var fs4 = __toESM(require("fs"));
 var path3 = __toESM(require("path"));
-
-// src/agent/failover-target.ts
-var LSN = /^[0-9A-F]+\/[0-9A-F]+$/;
-function parseLsn(lsn) {
-  if (!LSN.test(lsn)) return void 0;
-  const [high, low] = lsn.split("/");
-  return BigInt(`0x${high}`) * 0x100000000n + BigInt(`0x${low}`);
-}
-function healthyReplicas(candidates) {
-  return candidates.filter((c) => c.role === "replica" && parseLsn(c.lsn) !== void 0);
-}
-function rankCandidates(candidates) {
-  return healthyReplicas(candidates).sort((a, b) => Number(parseLsn(b.lsn) - parseLsn(a.lsn)));
-}
-function ordinalOf(pod) {
-  return Number(pod.slice(pod.lastIndexOf("-") + 1));
-}
-function staying(candidates, scaleDownTo) {
-  return candidates.filter((c) => ordinalOf(c.pod) < scaleDownTo);
-}
-function describe(candidates) {
-  return candidates.map((c) => `${c.pod}=${c.role}@${c.lsn}`).join(" ");
-}
-function eligibleReplicas(facts) {
-  const byPod = new Map(facts.candidates.map((c) => [c.pod, c]));
-  if (facts.syncReplicas === 0 || facts.acceptDataLoss || byPod.get(facts.previous)?.role === "replica") {
-    return { ok: true, candidates: healthyReplicas(facts.candidates) };
-  }
-  const members = facts.syncSet.length;
-  const reached = healthyReplicas(facts.syncSet.map((pod) => byPod.get(pod)).filter((c) => c !== void 0));
-  const needed = members - facts.syncReplicas + 1;
-  if (members === 0 || reached.length < needed) {
-    return {
-      ok: false,
-      reason: `synchronous mode: ${reached.length} of the ${members} recorded synchronous standbys (${facts.syncSet.join(",") || "none"}) answer; ${needed} are needed to be sure of every acknowledged commit`
-    };
-  }
-  return { ok: true, candidates: reached };
-}
-function chooseFailoverTarget(facts) {
-  const requested = facts.requestedTarget;
-  const cluster = describe(facts.candidates);
-  if (facts.candidates.some((c) => c.pod === requested && c.role === "primary")) {
-    return { kind: "promote", target: requested, reason: `${requested} was promoted already (by the job that ended): recording it`, warning: void 0 };
-  }
-  const ranked = rankCandidates(facts.candidates);
-  if (ranked.length === 0) return { kind: "refuse", reason: `no healthy replica to promote (${cluster})` };
-  const eligible = eligibleReplicas(facts);
-  if (!eligible.ok || eligible.candidates.length === 0) {
-    return {
-      kind: "refuse",
-      reason: `${eligible.ok ? "" : `${eligible.reason}. `}no replica may be promoted without losing acknowledged commits (${cluster}). Bring back the missing pods and run the job again, or set FAILOVER_ACCEPT_DATA_LOSS=true to promote the most advanced replica anyway`
-    };
-  }
-  let candidates = eligible.candidates;
-  if (facts.scaleDownTo !== void 0 && requested === void 0) {
-    candidates = staying(candidates, facts.scaleDownTo);
-    if (candidates.length === 0) return { kind: "refuse", reason: `no replica that stays after scaling to ${facts.scaleDownTo} pods may be promoted (${cluster})` };
-  }
-  let target;
-  if (requested !== void 0) {
-    const found = candidates.find((c) => c.pod === requested);
-    if (found === void 0) {
-      const role = facts.candidates.find((c) => c.pod === requested)?.role ?? "not a pod";
-      return { kind: "refuse", reason: `FAILOVER_TARGET ${requested} may not be promoted (${role}; eligible: ${candidates.map((c) => c.pod).join(" ")})` };
-    }
-    target = found;
-  } else {
-    target = rankCandidates(candidates)[0];
-  }
-  const best = ranked[0];
-  const warning = parseLsn(best.lsn) > parseLsn(target.lsn) ? `${best.pod} has more WAL than ${target.pod}; what only ${best.pod} has is lost, and ${best.pod} is rewound when it restarts` : void 0;
-  return { kind: "promote", target: target.pod, reason: `promoting ${target.pod} (WAL ${target.lsn}) of ${candidates.map((c) => c.pod).join(" ")}`, warning };
-}
-function switchpointOf(history, timeline) {
-  for (const line of history.split("\n")) {
-    const [parent, switchpoint] = line.trim().split(/\s+/);
-    if (/^\d+$/.test(parent) && Number(parent) === timeline && parseLsn(switchpoint ?? "") !== void 0) return switchpoint;
-  }
-  return void 0;
-}
-function forkedBehind(history, timeline, position) {
-  const switchpoint = switchpointOf(history, timeline);
-  const at = parseLsn(position);
-  return switchpoint !== void 0 && at !== void 0 && at > parseLsn(switchpoint);
-}
-
-// src/agent/transitions.ts
-function createRecord(primary) {
-  return {
-    version: RECORD_FORMAT_VERSION,
-    state: "stable",
-    primary: primary.primary,
-    epoch: 1,
-    timeline: primary.timeline,
-    systemIdentifier: primary.systemIdentifier,
-    sync: [...primary.sync]
-  };
-}
-function recordTimeline(record, timeline) {
-  return { ...record, timeline };
-}
-function recordSyncSet(record, sync) {
-  return { ...record, sync: [...sync] };
-}
-function takenBy(record, takeover) {
-  return {
-    version: record.version,
-    epoch: record.epoch + 1,
-    timeline: record.timeline,
-    systemIdentifier: record.systemIdentifier,
-    sync: record.sync,
-    previous: takeover.previous,
-    job: takeover.job
-  };
-}
-function beginSwitchover(record, takeover) {
-  return { ...takenBy(record, takeover), state: "switching-over", target: takeover.target, checkpoint: void 0 };
-}
-function recordCheckpoint(record, checkpoint2) {
-  return { ...record, checkpoint: checkpoint2 };
-}
-function takeOverSwitchover(record, sync) {
-  return stable(record, record.target, record.epoch, [...sync]);
-}
-function giveBack(record) {
-  return stable(record, record.previous, record.epoch + 1, record.sync);
-}
-function takeOverLapsedLease(record, primary, sync) {
-  return stable(record, primary, record.epoch + 1, [...sync]);
-}
-function stable(record, primary, epoch, sync) {
-  return {
-    version: record.version,
-    state: "stable",
-    primary,
-    epoch,
-    timeline: record.timeline,
-    systemIdentifier: record.systemIdentifier,
-    sync
-  };
-}
 
 // src/agent/automatic-failover.ts
 var PAUSE_ANNOTATION = "failover.postgres.cdk8s.io/paused";
@@ -8781,7 +9618,24 @@ function logLine(name, message, now) {
 var COMMANDS = ["sidecar", "fence", "status"];
 function usageProblem(args) {
   if (args.length === 2 && COMMANDS.includes(args[0])) return void 0;
-  return `usage: agent.js ${COMMANDS.join("|")} <configuration file> (got: ${args.length === 0 ? "no arguments" : args.join(" ")})`;
+  if (args.length === 1 && args[0] === FAILOVER_COMMAND) return void 0;
+  return `usage: agent.js ${COMMANDS.join("|")} <configuration file>, or agent.js ${FAILOVER_COMMAND} (got: ${args.length === 0 ? "no arguments" : args.join(" ")})`;
+}
+async function failoverJob(podName, env, fail) {
+  let job;
+  try {
+    const config = parseFailoverJobConfig(env.FAILOVER_JOB_CONFIG ?? "", "FAILOVER_JOB_CONFIG");
+    const run = failoverRunOf(env, config.timeouts);
+    const kube = new KubeClient({ ...inClusterOptions(env, config.apiTimeoutSeconds * 1e3), userAgent: "cdk8s-postgres-failover-job" });
+    job = new FailoverJobAgent(config, run, podName, kube, {
+      monotonic: () => performance.now() / 1e3,
+      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+    }, (message) => process.stderr.write(logLine("failover", message, /* @__PURE__ */ new Date())));
+  } catch (error) {
+    fail(error.message);
+    return 2;
+  }
+  return job.main();
 }
 async function nodeCommand(command, config, log) {
   if (command === "fence") {
@@ -8814,6 +9668,7 @@ async function main(args) {
     fail(`POD_NAME is ${JSON.stringify(podName)}: it must name this pod (set it from the downward API, metadata.name)`);
     return 2;
   }
+  if (args[0] === FAILOVER_COMMAND) return failoverJob(podName, process.env, fail);
   let agent;
   try {
     const config = parseSidecarConfig(fs5.readFileSync(args[1], "utf8"), args[1]);

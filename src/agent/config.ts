@@ -257,3 +257,164 @@ export function parseSidecarConfig(text: string, source: string): SidecarConfig 
   }
   return document as unknown as SidecarConfig;
 }
+
+/** The agent's command that runs the failover job (`node agent.js failover`): its document is the variable FAILOVER_JOB_CONFIG. */
+export const FAILOVER_COMMAND = 'failover';
+
+/** The failover job's document's format; a document of another version is refused. */
+export const FAILOVER_JOB_CONFIG_VERSION = 1;
+
+/** How long the failover job waits for each thing, in seconds; a run may override each with its variable (FAILOVER_RUN_VARIABLES). */
+export interface FailoverJobTimeouts {
+  /** A pod told to fence itself (and a switchover's old primary) has this long to stop and report its shutdown checkpoint. */
+  readonly fenceSeconds: number;
+  /** How long replicas may take to write the WAL that was in flight when the primary was lost. */
+  readonly settleSeconds: number;
+  /**
+   * How long replicas whose WAL receivers the job ended may take to show that they stream again (from a primary that
+   * serves): longer than a primary in failsafe mode serves on once a replica stops replying to it (3 s).
+   */
+  readonly reconnectSeconds: number;
+  /** How long a switchover target may take to receive the old primary's shutdown checkpoint. */
+  readonly switchoverSeconds: number;
+  /** How long replicas may take to stream from the new primary before they are restarted (and as long again after). */
+  readonly followSeconds: number;
+  /** How long the new primary's sidecar may take to promote it once the record names it. */
+  readonly promoteSeconds: number;
+}
+
+/**
+ * The failover job's configuration document (the CronJob's FAILOVER_JOB_CONFIG variable, written by FailoverJob at
+ * synth): everything a run needs but what a person chooses per run (FAILOVER_TARGET and the others: failoverRunOf).
+ */
+export interface FailoverJobConfig {
+  readonly version: typeof FAILOVER_JOB_CONFIG_VERSION;
+  /** The leader record (a Lease) in the job's namespace. */
+  readonly leaderRecord: string;
+  /** Selects the cluster's pods. */
+  readonly clusterSelector: string;
+  /** Selects the pods of this cluster's failover jobs: a record held by one that still runs is not taken over. */
+  readonly jobSelector: string;
+  /** The label the write and read Services select on. */
+  readonly roleLabel: string;
+  /** The pods' PostgreSQL container, where nodeScript runs (`kubectl exec`). */
+  readonly postgresContainer: string;
+  /** The pods' sidecar, whose agent fences its pod: it shares the pod's processes and data and outlives PostgreSQL's container. */
+  readonly sidecarContainer: string;
+  /** pg-node.sh in the postgres container: `status`, `reconnect`, `restart`. */
+  readonly nodeScript: string;
+  /** The agent's bundle in the sidecar (`node <agent> fence|status <agentConfig>`). */
+  readonly agent: string;
+  /** The sidecar's configuration document. */
+  readonly agentConfig: string;
+  /** Standbys that must confirm each commit; 0: asynchronous. */
+  readonly synchronousReplicas: number;
+  /** A primary's sidecar that cannot read the record this long fences its pod. */
+  readonly isolationFenceSeconds: number;
+  /** Bound on every call to the API server but exec. */
+  readonly apiTimeoutSeconds: number;
+  readonly timeouts: FailoverJobTimeouts;
+}
+
+const JOB_FIELDS: Readonly<Record<Exclude<keyof FailoverJobConfig, 'version' | 'timeouts'>, Kind>> = {
+  leaderRecord: 'name',
+  clusterSelector: 'selector',
+  jobSelector: 'selector',
+  roleLabel: 'name',
+  postgresContainer: 'name',
+  sidecarContainer: 'name',
+  nodeScript: 'path',
+  agent: 'path',
+  agentConfig: 'path',
+  synchronousReplicas: 'count',
+  isolationFenceSeconds: 'seconds',
+  apiTimeoutSeconds: 'seconds',
+};
+
+const JOB_TIMEOUTS: Readonly<Record<keyof FailoverJobTimeouts, Kind>> = {
+  fenceSeconds: 'seconds',
+  settleSeconds: 'seconds',
+  reconnectSeconds: 'seconds',
+  switchoverSeconds: 'seconds',
+  followSeconds: 'seconds',
+  promoteSeconds: 'seconds',
+};
+
+/** The failover job's configuration from its document, or an Error that lists every problem and says how to fix it. */
+export function parseFailoverJobConfig(text: string, source: string): FailoverJobConfig {
+  let document: unknown;
+  try {
+    document = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`${source}: not JSON (${(error as Error).message}); it is written by the library at synth: synthesize the manifests again`);
+  }
+  const problems: string[] = [];
+  if (!isObject(document)) {
+    problems.push('the document must be a JSON object');
+  } else if (document.version !== FAILOVER_JOB_CONFIG_VERSION) {
+    problems.push(`version is ${JSON.stringify(document.version)}: this agent reads version ${FAILOVER_JOB_CONFIG_VERSION}`);
+  } else {
+    const { version: _version, timeouts, ...rest } = document;
+    problems.push(...problemsOf('', rest, JOB_FIELDS), ...problemsOf('timeouts.', timeouts, JOB_TIMEOUTS));
+  }
+  if (problems.length > 0) {
+    throw new Error(`${source}: invalid failover job configuration: ${problems.join('; ')}. The document is written by the library at `
+      + 'synth: synthesize the manifests with the library version whose agent runs, and apply them again.');
+  }
+  return document as unknown as FailoverJobConfig;
+}
+
+/** The variables a person may set on one run of the failover job, and the timeout each overrides. */
+export const FAILOVER_RUN_VARIABLES = {
+  FENCE_TIMEOUT_SECONDS: 'fenceSeconds',
+  SETTLE_SECONDS: 'settleSeconds',
+  RECONNECT_SECONDS: 'reconnectSeconds',
+  SWITCHOVER_TIMEOUT_SECONDS: 'switchoverSeconds',
+  FOLLOW_TIMEOUT_SECONDS: 'followSeconds',
+  PROMOTE_TIMEOUT_SECONDS: 'promoteSeconds',
+} as const satisfies Readonly<Record<string, keyof FailoverJobTimeouts>>;
+
+/** What one run is asked for. */
+export interface FailoverRun {
+  /** FAILOVER_TARGET: the pod to promote (a switchover while the primary serves); undefined: the most advanced replica, only if the primary is lost. */
+  readonly target: string | undefined;
+  /** SCALE_DOWN_TO: the number of pods the cluster is about to be scaled to; the primary must end up on one that stays. */
+  readonly scaleDownTo: number | undefined;
+  /** FAILOVER_ACCEPT_DATA_LOSS=true: in synchronous mode, promote the most advanced replica even if it may lack acknowledged commits. */
+  readonly acceptDataLoss: boolean;
+  /** The document's timeouts with the run's overrides. */
+  readonly timeouts: FailoverJobTimeouts;
+}
+
+/**
+ * The run's request from its environment (an empty variable counts as unset), or an Error naming each variable that
+ * is not what it must be, and the value it had.
+ */
+export function failoverRunOf(env: Readonly<Record<string, string | undefined>>, timeouts: FailoverJobTimeouts): FailoverRun {
+  const problems: string[] = [];
+  const set = (name: string): string | undefined => (env[name] ?? '') === '' ? undefined : env[name];
+  const target = set('FAILOVER_TARGET');
+  if (target !== undefined && !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(target)) {
+    problems.push(`FAILOVER_TARGET is ${JSON.stringify(target)}: it must name a pod of the cluster, such as postgres-cluster-1`);
+  }
+  const scale = set('SCALE_DOWN_TO');
+  if (scale !== undefined && !/^[1-9][0-9]*$/.test(scale)) {
+    problems.push(`SCALE_DOWN_TO must be the number of pods you will scale to (1 or more), got ${JSON.stringify(scale)}`);
+  }
+  const accept = set('FAILOVER_ACCEPT_DATA_LOSS') ?? 'false';
+  if (accept !== 'true' && accept !== 'false') problems.push(`FAILOVER_ACCEPT_DATA_LOSS is ${JSON.stringify(accept)}: it must be true or false`);
+  const overridden: Record<string, number> = { ...timeouts };
+  for (const [variable, field] of Object.entries(FAILOVER_RUN_VARIABLES)) {
+    const value = set(variable);
+    if (value === undefined) continue;
+    if (!/^[0-9]+(\.[0-9]+)?$/.test(value) || Number(value) <= 0) problems.push(`${variable} is ${JSON.stringify(value)}: it must be a number of seconds > 0`);
+    else overridden[field] = Number(value);
+  }
+  if (problems.length > 0) throw new Error(`invalid run of the failover job: ${problems.join('; ')}`);
+  return {
+    target,
+    scaleDownTo: scale === undefined ? undefined : Number(scale),
+    acceptDataLoss: accept === 'true',
+    timeouts: overridden as unknown as FailoverJobTimeouts,
+  };
+}

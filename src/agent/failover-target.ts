@@ -1,6 +1,7 @@
-// The failover job's choice of the replica to promote: a port of failover.sh's healthy_replicas, eligible_replicas,
+// The failover job's choice of the replica to promote: ported from failover.sh's healthy_replicas, eligible_replicas,
 // most_advanced, staying and the choosing part of `failover` (after the other primaries are fenced and the replicas
-// have settled), and of plan_scale_down's choice. Pure: the job surveys the pods (pg-node.sh status) and passes them in.
+// have settled), and of plan_scale_down's choice; run by failover-job-agent.ts. Pure: the job surveys the pods
+// (pg-node.sh status) and passes them in.
 
 /** pg-node.sh status's role, or the job's own verdict on a pod it could not ask (node_state). */
 export type NodeRole = 'primary' | 'replica' | 'starting' | 'down' | 'empty' | 'unreachable';
@@ -102,7 +103,7 @@ function eligibleReplicas(facts: FailoverChoiceFacts): Eligible {
   return { ok: true, candidates: reached };
 }
 
-/** Which replica the failover job promotes, or why it refuses (failover.sh failover). */
+/** Which replica the failover job promotes, or why it refuses (FailoverJobAgent failover). */
 export function chooseFailoverTarget(facts: FailoverChoiceFacts): FailoverChoice {
   const requested = facts.requestedTarget;
   const cluster = describe(facts.candidates);

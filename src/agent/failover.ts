@@ -1,4 +1,4 @@
-// What a failover job run does with the record it read and the pods it surveyed: a port of failover.sh's `main` up to
+// What a failover job run does with the record it read and the pods it surveyed: ported from failover.sh's `main` up to
 // the moment it takes the record (nothing_to_do, the checks of FAILOVER_TARGET, switchover or failover). Pure: the job
 // reads the record, asks whether a job pod runs, surveys the pods (pg-node.sh status), and carries out the plan. With
 // SCALE_DOWN_TO it first asks chooseScaleDownTarget (failover-target.ts) for the target.
@@ -34,7 +34,7 @@ export type FailoverJobPlan =
    */
   | { readonly kind: 'failover'; readonly record: FailingOverRecord; readonly awaitIsolationFence: boolean; readonly reason: string };
 
-/** What a failover job does, and why (failover.sh main). */
+/** What a failover job does, and why (failover-job-agent.ts decideAndAct). */
 export function decideFailoverJob(facts: FailoverJobFacts): FailoverJobPlan {
   const record = facts.record;
   if (record === undefined) return { kind: 'refuse', reason: 'there is no leader record: the cluster has not been initialized yet' };

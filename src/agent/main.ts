@@ -1,8 +1,10 @@
 // The agent's entry point, bundled (esbuild) into the one JavaScript file that the manifests embed and a Node.js image
-// runs: `node agent.js sidecar <configuration document>`. POD_NAME (the downward API) names the pod; everything else
-// comes from the document (config.ts). A missing or invalid setting stops the agent at start with a message that names it.
+// runs: `node agent.js sidecar <configuration document>`, and the failover job's `node agent.js failover` (its document
+// in FAILOVER_JOB_CONFIG). POD_NAME (the downward API) names the pod; everything else comes from the document
+// (config.ts). A missing or invalid setting stops the agent at start with a message that names it.
 import * as fs from 'fs';
-import { parseSidecarConfig, SidecarConfig } from './config';
+import { FAILOVER_COMMAND, failoverRunOf, parseFailoverJobConfig, parseSidecarConfig, SidecarConfig } from './config';
+import { FailoverJobAgent } from './failover-job-agent';
 import { inClusterOptions, KubeClient } from './kube';
 import { fastShutdown, writeStandbySignal } from './postgres';
 import { nodeStatus, SidecarAgent } from './sidecar-agent';
@@ -15,10 +17,30 @@ export function logLine(name: string, message: string, now: Date): string {
 /** The agent's commands: the sidecar's loop, and what the failover job runs in the sidecar with `kubectl exec`. */
 export const COMMANDS = ['sidecar', 'fence', 'status'] as const;
 
-/** The command line's problem, or undefined: `<command> <configuration file>`. */
+/** The command line's problem, or undefined: `<command> <configuration file>`, or `failover`. */
 export function usageProblem(args: readonly string[]): string | undefined {
   if (args.length === 2 && (COMMANDS as readonly string[]).includes(args[0])) return undefined;
-  return `usage: agent.js ${COMMANDS.join('|')} <configuration file> (got: ${args.length === 0 ? 'no arguments' : args.join(' ')})`;
+  if (args.length === 1 && args[0] === FAILOVER_COMMAND) return undefined;
+  return `usage: agent.js ${COMMANDS.join('|')} <configuration file>, or agent.js ${FAILOVER_COMMAND} `
+    + `(got: ${args.length === 0 ? 'no arguments' : args.join(' ')})`;
+}
+
+/** The failover job: its document from FAILOVER_JOB_CONFIG, the run's request from its other variables. */
+async function failoverJob(podName: string, env: NodeJS.ProcessEnv, fail: (message: string) => void): Promise<number> {
+  let job: FailoverJobAgent;
+  try {
+    const config = parseFailoverJobConfig(env.FAILOVER_JOB_CONFIG ?? '', 'FAILOVER_JOB_CONFIG');
+    const run = failoverRunOf(env, config.timeouts);
+    const kube = new KubeClient({ ...inClusterOptions(env, config.apiTimeoutSeconds * 1000), userAgent: 'cdk8s-postgres-failover-job' });
+    job = new FailoverJobAgent(config, run, podName, kube, {
+      monotonic: () => performance.now() / 1000,
+      sleep: ms => new Promise(resolve => setTimeout(resolve, ms)),
+    }, message => process.stderr.write(logLine('failover', message, new Date())));
+  } catch (error) {
+    fail((error as Error).message);
+    return 2;
+  }
+  return job.main();
 }
 
 /** `status`: the pod's status line (node-status.ts); `fence`: standby.signal, a fast shutdown, then the status line. */
@@ -53,6 +75,7 @@ async function main(args: readonly string[]): Promise<number> {
     fail(`POD_NAME is ${JSON.stringify(podName)}: it must name this pod (set it from the downward API, metadata.name)`);
     return 2;
   }
+  if (args[0] === FAILOVER_COMMAND) return failoverJob(podName, process.env, fail);
   let agent: SidecarAgent;
   try {
     const config = parseSidecarConfig(fs.readFileSync(args[1], 'utf8'), args[1]);

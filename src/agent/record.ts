@@ -1,5 +1,6 @@
-// The leader record (src/scripts/leader-record.sh) as a type: one variant per state the scripts write, one decoder
-// from the Lease as the API returns it, one encoder to the merge patch that leader-record.sh's record_update sends.
+// The leader record as a type: one variant per state, one decoder from the Lease as the API returns it, one encoder to
+// the merge patch that replaces it (the format leader-record.sh's record_update wrote, before the agent replaced it;
+// its record_read still reads it for the archive backup job).
 // Pure: no I/O. Not public API (src/index.ts does not export it).
 
 /** The annotations' prefix: the record's fields are annotations `postgres.cdk8s.io/<field>`. */
@@ -79,13 +80,13 @@ export type DecodedRecord =
   | { readonly ok: true; readonly record: LeaderRecord; readonly resourceVersion: string }
   | { readonly ok: false; readonly error: string };
 
-/** The merge patch of record_update: compare-and-swap on resourceVersion, the fields, holderIdentity mirroring the primary. */
+/** The merge patch that changes the record: compare-and-swap on resourceVersion, the fields, holderIdentity mirroring the primary. */
 export interface RecordPatch {
   readonly metadata: { readonly resourceVersion: string; readonly annotations: Readonly<Record<string, string>> };
   readonly spec: { readonly holderIdentity: string };
 }
 
-/** The Lease that record_create sends. */
+/** The Lease that creates the record. */
 export interface RecordLease {
   readonly apiVersion: 'coordination.k8s.io/v1';
   readonly kind: 'Lease';
@@ -262,7 +263,7 @@ export function holderOf(record: LeaderRecord): string {
 }
 
 /**
- * The merge patch that replaces the record read at `resourceVersion` with `record`, as record_update sends it: the API
+ * The merge patch that replaces the record read at `resourceVersion` with `record` (as record_update sent it): the API
  * refuses it (409 Conflict) if anyone changed the record since.
  */
 export function encodeRecordPatch(record: LeaderRecord, resourceVersion: string): RecordPatch {
@@ -273,7 +274,7 @@ export function encodeRecordPatch(record: LeaderRecord, resourceVersion: string)
   };
 }
 
-/** The Lease that creates the record, as record_create sends it (the API refuses it, 409 AlreadyExists, if one exists). */
+/** The Lease that creates the record (as record_create made it); the API refuses it, 409 AlreadyExists, if one exists. */
 export function encodeRecordLease(name: string, labels: Readonly<Record<string, string>>, record: LeaderRecord): RecordLease {
   return {
     apiVersion: 'coordination.k8s.io/v1',

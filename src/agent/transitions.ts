@@ -1,4 +1,4 @@
-// Every change of the leader record that the scripts make today (src/scripts/*.sh: record_create and record_update),
+// Every change of the leader record that the agent makes (the sidecars and the failover job; once the scripts' record_create and record_update),
 // as a list, and each as a pure function from the record read to the record written. docs/leader-record.md holds the
 // same list as a table; test/agent/transitions.test.ts checks that the two agree.
 import { FailingOverRecord, LeaderRecord, RECORD_FORMAT_VERSION, RecordState, StableRecord, SwitchingOverRecord } from './record';
@@ -53,7 +53,7 @@ export const TRANSITIONS: readonly Transition[] = [
     to: 'switching-over',
     by: 'job',
     epoch: '+1',
-    why: 'FAILOVER_TARGET names a replica and the primary serves: a planned switchover (failover.sh switchover)',
+    why: 'FAILOVER_TARGET names a replica and the primary serves: a planned switchover (failover-job-agent.ts, a switchover)',
   },
   {
     name: 'beginSwitchover',
@@ -69,7 +69,7 @@ export const TRANSITIONS: readonly Transition[] = [
     to: 'switching-over',
     by: 'job',
     epoch: '+1',
-    why: 'a job resumes a dead job\'s failover with a target while the previous primary still serves (failover.sh main, then switchover)',
+    why: 'a job resumes a dead job\'s failover with a target while the previous primary still serves (failover-job-agent.ts decideAndAct, then a switchover)',
   },
   {
     name: 'takeOverLapsedLease',
@@ -111,7 +111,7 @@ export const TRANSITIONS: readonly Transition[] = [
     to: 'stable',
     by: 'job',
     epoch: '+1',
-    why: 'no checkpoint within FENCE_TIMEOUT_SECONDS, or the target lagged past SWITCHOVER_TIMEOUT_SECONDS: the old primary again (failover.sh give_back)',
+    why: 'no checkpoint within FENCE_TIMEOUT_SECONDS, or the target lagged past SWITCHOVER_TIMEOUT_SECONDS: the old primary again (failover-job-agent.ts giveBack)',
   },
   {
     name: 'beginFailover',
@@ -119,7 +119,7 @@ export const TRANSITIONS: readonly Transition[] = [
     to: 'failing-over',
     by: 'job',
     epoch: '+1',
-    why: 'the recorded primary is not serving (or a target was asked for and it is not a primary): an unplanned failover (failover.sh main)',
+    why: 'the recorded primary is not serving (or a target was asked for and it is not a primary): an unplanned failover (failover-job-agent.ts decideAndAct)',
   },
   {
     name: 'beginFailover',
@@ -127,7 +127,7 @@ export const TRANSITIONS: readonly Transition[] = [
     to: 'failing-over',
     by: 'job',
     epoch: '+1',
-    why: 'a job finds a dead job\'s failover and takes the record over to complete or undo it (failover.sh main)',
+    why: 'a job finds a dead job\'s failover and takes the record over to complete or undo it (failover-job-agent.ts decideAndAct)',
   },
   {
     name: 'recordTarget',
@@ -135,7 +135,7 @@ export const TRANSITIONS: readonly Transition[] = [
     to: 'failing-over',
     by: 'job',
     epoch: 'same',
-    why: 'the job has chosen the replica to promote (failover.sh promote)',
+    why: 'the job has chosen the replica to promote (failover-job-agent.ts promote)',
   },
   {
     name: 'completeFailover',
@@ -143,7 +143,7 @@ export const TRANSITIONS: readonly Transition[] = [
     to: 'stable',
     by: 'job',
     epoch: 'same',
-    why: 'the job names the chosen replica the primary; its sidecar promotes it (failover.sh promote)',
+    why: 'the job names the chosen replica the primary; its sidecar promotes it (failover-job-agent.ts promote)',
   },
   {
     name: 'giveBack',
@@ -151,7 +151,7 @@ export const TRANSITIONS: readonly Transition[] = [
     to: 'stable',
     by: 'job',
     epoch: '+1',
-    why: 'no replica may be promoted: the record names the old primary again, for when it returns (failover.sh give_back_down)',
+    why: 'no replica may be promoted: the record names the old primary again, for when it returns (failover-job-agent.ts giveBackDown)',
   },
 ];
 
@@ -211,7 +211,7 @@ function takenBy(record: StableRecord | FailingOverRecord, takeover: Omit<Takeov
   };
 }
 
-/** A planned switchover: no primary, a new epoch, no checkpoint yet; timeline and sync stay (failover.sh switchover). */
+/** A planned switchover: no primary, a new epoch, no checkpoint yet; timeline and sync stay (failover-job-agent.ts, a switchover). */
 export function beginSwitchover(record: StableRecord | FailingOverRecord, takeover: Takeover): SwitchingOverRecord {
   return { ...takenBy(record, takeover), state: 'switching-over', target: takeover.target, checkpoint: undefined };
 }
@@ -236,19 +236,19 @@ export function takeOverLapsedLease(record: StableRecord, primary: string, sync:
   return stable(record, primary, record.epoch + 1, [...sync]);
 }
 
-/** An unplanned failover: no primary, a new epoch, the target if one was asked for (failover.sh main). */
+/** An unplanned failover: no primary, a new epoch, the target if one was asked for (failover-job-agent.ts decideAndAct). */
 export function beginFailover(record: StableRecord | FailingOverRecord, takeover: Omit<Takeover, 'target'> & { readonly target: string | undefined }): FailingOverRecord {
   return { ...takenBy(record, takeover), state: 'failing-over', target: takeover.target };
 }
 
-/** The replica the job promotes (failover.sh promote). */
+/** The replica the job promotes (failover-job-agent.ts promote). */
 export function recordTarget(record: FailingOverRecord, target: string): FailingOverRecord {
   return { ...record, target };
 }
 
 /**
  * The chosen replica named the primary, in the failover's epoch; sync is written whole. The timeline stays the old
- * primary's until the new one's sidecar records its own (failover.sh promote).
+ * primary's until the new one's sidecar records its own (failover-job-agent.ts promote).
  */
 export function completeFailover(record: FailingOverRecord, sync: readonly string[]): StableRecord {
   if (record.target === undefined) throw new Error(`completeFailover: the failing-over record (epoch ${record.epoch}) names no target`);

@@ -6,7 +6,6 @@ import * as path from 'path';
 export const SCRIPT_FILES = {
   entrypoint: 'init-replica.sh',
   node: 'pg-node.sh',
-  failover: 'failover.sh',
   leaderRecord: 'leader-record.sh',
   common: 'common.sh',
   ensureSecrets: 'ensure-secrets.sh',

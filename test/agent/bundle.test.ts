@@ -38,7 +38,41 @@ describe('the agent bundle', () => {
   test('a command it does not know: usage, exit 2', () => {
     const result = run(['start', 'x.json'], { POD_NAME: 'pg-0' });
     expect(result.status).toBe(2);
-    expect(result.stderr).toMatch(/^\S+Z pg-0 agent: usage: agent\.js sidecar\|fence\|status <configuration file> \(got: start x\.json\)\n$/);
+    expect(result.stderr).toMatch(/^\S+Z pg-0 agent: usage: agent\.js sidecar\|fence\|status <configuration file>, or agent\.js failover \(got: start x\.json\)\n$/);
+  });
+
+  test('the failover job takes no file: its document is FAILOVER_JOB_CONFIG; `failover x.json` is refused with the usage', () => {
+    const result = run(['failover', 'x.json'], { POD_NAME: 'job-abc' });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain('usage: agent.js sidecar|fence|status <configuration file>, or agent.js failover (got: failover x.json)');
+  });
+
+  test('the failover job without its document, or with a bad run variable: says which, exit 2, before any request', () => {
+    const none = run(['failover'], { POD_NAME: 'job-abc' });
+    expect(none.status).toBe(2);
+    expect(none.stderr).toContain('job-abc agent: FAILOVER_JOB_CONFIG: not JSON');
+    const document = JSON.stringify({
+      version: 1,
+      leaderRecord: 'pg-leader',
+      clusterSelector: 'app=pg',
+      jobSelector: 'app=pg-job',
+      roleLabel: 'role',
+      postgresContainer: 'postgres',
+      sidecarContainer: 'role-labeler',
+      nodeScript: '/opt/pg-node.sh',
+      agent: '/opt/agent.js',
+      agentConfig: '/opt/sidecar.json',
+      synchronousReplicas: 0,
+      isolationFenceSeconds: 10,
+      apiTimeoutSeconds: 2,
+      timeouts: { fenceSeconds: 60, settleSeconds: 5, reconnectSeconds: 5, switchoverSeconds: 10, followSeconds: 15, promoteSeconds: 60 },
+    });
+    const bad = run(['failover'], { POD_NAME: 'job-abc', FAILOVER_JOB_CONFIG: document, SCALE_DOWN_TO: 'all' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('invalid run of the failover job: SCALE_DOWN_TO must be the number of pods you will scale to (1 or more), got "all"');
+    const outside = run(['failover'], { POD_NAME: 'job-abc', FAILOVER_JOB_CONFIG: document });
+    expect(outside.status).toBe(2);
+    expect(outside.stderr).toContain('not in a Kubernetes pod: KUBERNETES_SERVICE_HOST is not set');
   });
 
   test('no pod name: says where it comes from, exit 2', () => {

@@ -1,57 +1,67 @@
-// The agent's encoder against leader-record.sh itself: the script's record_update and record_create, run by bash with the
-// real kubectl against the e2e harness's API stand-in, send what encodeRecordPatch and encodeRecordLease produce, and
-// what the API then stores decodes to the same record. Spawns bash and kubectl: left out of mutation runs
+// leader-record.sh's record_read (what the archive backup job reads: the recorded primary) against the agent's encoder:
+// a Lease the agent writes (encodeRecordLease, encodeRecordPatch), read by bash with the real kubectl from the e2e
+// harness's API stand-in, gives every field as the agent encoded it. Spawns bash and kubectl: left out of mutation runs
 // (stryker.config.mjs), like test/scripts.test.ts.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeRecord, encodeAnnotations, encodeRecordLease, encodeRecordPatch, LeaderRecord } from '../../src/agent/record';
+import { KubeClient } from '../../src/agent/kube';
+import { annotationOf, encodeAnnotations, encodeRecordLease, encodeRecordPatch, LeaderRecord, RECORD_FIELDS } from '../../src/agent/record';
 import { ApiStandIn } from '../e2e/harness/api';
 import { kubectlBinary } from '../e2e/harness/kubectl';
 import { Manifests } from '../e2e/harness/manifests';
-import { makeApiTls } from '../e2e/harness/tls';
+import { ApiTls, makeApiTls } from '../e2e/harness/tls';
 
 const SCRIPTS = join(__dirname, '..', '..', 'src', 'scripts');
 
 let dir: string;
 let api: ApiStandIn;
+let tls: ApiTls;
+let kube: KubeClient;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'record-bash-'));
+  tls = makeApiTls(join(dir, 'pki'), '10.96.0.1');
   api = new ApiStandIn({ namespace: 'default', manifests: new Manifests([]), pods: () => [], identityOf: () => undefined, onLabelsChange: () => undefined },
-    join(dir, 'api.sock'), makeApiTls(join(dir, 'pki'), '10.96.0.1'));
+    join(dir, 'api.sock'), tls);
   await api.listen();
   writeFileSync(join(dir, 'kubeconfig'), api.adminKubeconfig());
+  writeFileSync(join(dir, 'admin.token'), api.adminToken);
+  kube = new KubeClient({ server: api.adminServer, namespace: 'default', tokenFile: join(dir, 'admin.token'), caFile: tls.caFile, timeoutMs: 5000 });
 });
 afterAll(() => {
+  kube?.close();
   api?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
-/**
- * Runs a leader-record.sh function with key=value pairs (the record's fields, then version), R[version] set to `version`;
- * asynchronously, as the API stand-in answers from this process.
- */
-function runScript(call: string, pairs: string[], version = '', leaderRecord = 'pg-leader'): Promise<void> {
+/** record_read of `leaderRecord`, then its exit code and every R entry as `key=value` lines (sorted), and RECORD_ERROR. */
+function recordRead(leaderRecord: string, kubeconfig = join(dir, 'kubeconfig')): Promise<{ code: number; fields: string[]; error: string }> {
+  const script = `source "$SCRIPTS/common.sh"; source "$SCRIPTS/leader-record.sh"; code=0; record_read || code=$?
+    echo "code=$code"; for key in "\${!R[@]}"; do echo "R $key=\${R[$key]}"; done; echo "error=$RECORD_ERROR"`;
   return new Promise((resolve, reject) => {
-    execFile('bash', ['-c', `source "$SCRIPTS/common.sh"; source "$SCRIPTS/leader-record.sh"; R[version]=${version}; ${call} "$@"`, 'bash', ...pairs], {
-      env: {
-        PATH: process.env.PATH,
-        HOME: dir,
-        SCRIPTS,
-        KUBECONFIG: join(dir, 'kubeconfig'),
-        KUBECTL: kubectlBinary(),
-        API_TIMEOUT: '10s',
-        LEADER_RECORD: leaderRecord,
-        RECORD_LABELS: '{"app":"pg"}',
-      },
-    }, (error, stdout, stderr) => (error ? reject(new Error(`${call} failed: ${error.message}\n${stdout}${stderr}`)) : resolve()));
+    execFile('bash', ['-c', script], {
+      env: { PATH: process.env.PATH, HOME: dir, SCRIPTS, KUBECONFIG: kubeconfig, KUBECTL: kubectlBinary(), API_TIMEOUT: '10s', LEADER_RECORD: leaderRecord },
+    }, (error, stdout, stderr) => {
+      if (error) return reject(new Error(`record_read failed: ${error.message}\n${stdout}${stderr}`));
+      const lines = stdout.trim().split('\n');
+      resolve({
+        code: Number(lines.find(l => l.startsWith('code='))!.slice(5)),
+        fields: lines.filter(l => l.startsWith('R ')).map(l => l.slice(2)).sort(),
+        error: lines.find(l => l.startsWith('error='))!.slice(6),
+      });
+    });
   });
 }
 
-const pairsOf = (record: LeaderRecord) => Object.entries(encodeAnnotations(record)).map(([key, value]) => `${key.slice('postgres.cdk8s.io/'.length)}=${value}`);
-/** The body of the last request with this method. */
-const lastBody = (method: string) => JSON.parse([...api.requests].reverse().find(r => r.method === method)!.body);
+/** What record_read must give for a record the agent wrote: each field of RECORD_FIELDS as encoded, '' where absent. */
+function expectedFields(record: LeaderRecord, resourceVersion: string): string[] {
+  const annotations = encodeAnnotations(record);
+  return [
+    'found=yes', `version=${resourceVersion}`,
+    ...RECORD_FIELDS.map(field => `${field}=${annotations[annotationOf(field)] ?? ''}`),
+  ].sort();
+}
 
 const records: Array<[string, LeaderRecord]> = [
   ['stable', { version: 1, state: 'stable', primary: 'pg-0', epoch: 3, timeline: 2, systemIdentifier: '7412345678901234567', sync: ['pg-1', 'pg-2'] }],
@@ -61,65 +71,36 @@ const records: Array<[string, LeaderRecord]> = [
   ['failing-over', { version: 1, state: 'failing-over', epoch: 5, timeline: 3, systemIdentifier: '1', sync: [], previous: 'pg-1', target: undefined, job: 'failover-1-xyz' }],
 ];
 
-describe('the agent writes the record as leader-record.sh does', () => {
-  test.each(records)('record_create with every field of a %s record sends encodeRecordLease\'s Lease, and what the API stores decodes to it', async (state, record) => {
-    await runScript('record_create', pairsOf(record), '', `created-${state}`);
-    const lease = encodeRecordLease(`created-${state}`, { app: 'pg' }, record);
-    // kubectl create sets the namespace of its context in the object it sends.
-    expect(lastBody('POST')).toEqual({ ...lease, metadata: { ...lease.metadata, namespace: 'default' } });
-    const stored = api.lease(`created-${state}`)!;
-    expect(decodeRecord(stored)).toEqual({ ok: true, record, resourceVersion: stored.metadata.resourceVersion });
+describe('leader-record.sh reads the record the agent writes', () => {
+  test.each(records)('a Lease created with a %s record: record_read gives every field as the agent encoded it', async (state, record) => {
+    const created = await kube.createLease(encodeRecordLease(`created-${state}`, { app: 'pg' }, record));
+    if (!created.ok) throw new Error(created.message);
+    const read = await recordRead(`created-${state}`);
+    expect(read).toEqual({ code: 0, fields: expectedFields(record, created.value.metadata!.resourceVersion as string), error: '' });
   });
 
-  test.each(records)('record_update with every field of a %s record sends encodeRecordPatch\'s patch, and what the API stores decodes to it', async (_state, record) => {
-    if (!api.lease('pg-leader')) await runScript('record_create', ['state=stable', 'primary=pg-9', 'epoch=1', 'timeline=1', 'system-identifier=1', 'sync=']);
-    const before = api.lease('pg-leader')!.metadata.resourceVersion;
-    await runScript('record_update', pairsOf(record), before);
-    expect(lastBody('PATCH')).toEqual(encodeRecordPatch(record, before));
-    const stored = api.lease('pg-leader')!;
-    expect(Number(stored.metadata.resourceVersion)).toBeGreaterThan(Number(before));
-    expect(decodeRecord(stored)).toEqual({ ok: true, record, resourceVersion: stored.metadata.resourceVersion });
+  test.each(records)('a record patched to %s (compare-and-swap): record_read gives the new fields and resourceVersion, none of the old', async (_state, record) => {
+    const name = `patched-${record.state}`;
+    const first: LeaderRecord = { version: 1, state: 'switching-over', epoch: 2, timeline: 1, systemIdentifier: '9', sync: ['pg-9'], previous: 'pg-8', target: 'pg-9', job: 'j', checkpoint: '0/1' };
+    const created = await kube.createLease(encodeRecordLease(name, {}, first));
+    if (!created.ok) throw new Error(created.message);
+    const patched = await kube.patchLease(name, encodeRecordPatch(record, created.value.metadata!.resourceVersion as string));
+    if (!patched.ok) throw new Error(patched.message);
+    const read = await recordRead(name);
+    expect(read.fields).toEqual(expectedFields(record, patched.value.metadata!.resourceVersion as string));
   });
 
-  test('the record create_record makes (six fields, no version) decodes as version 1', async () => {
-    await runScript('record_create', ['state=stable', 'primary=pg-0', 'epoch=1', 'timeline=1', 'system-identifier=99', 'sync='], '', 'six-fields');
-    const stored = api.lease('six-fields')!;
-    expect(decodeRecord(stored)).toEqual({
-      ok: true,
-      resourceVersion: stored.metadata.resourceVersion,
-      record: { version: 1, state: 'stable', primary: 'pg-0', epoch: 1, timeline: 1, systemIdentifier: '99', sync: [] },
-    });
-    expect(stored.spec).toEqual({ holderIdentity: 'pg-0' });
+  test('a Lease that does not exist: found=no, exit 0 (the API answered)', async () => {
+    expect(await recordRead('absent')).toMatchObject({ code: 0, fields: ['found=no', 'version='] });
   });
 
-  describe('record_update meets a conflict', () => {
-    /** Reads the record, lets someone else patch the Lease, then updates: record_update's exit code. */
-    function readPatchUpdate(name: string, someoneElse: object, update: string[]): Promise<number> {
-      return new Promise(resolve => {
-        const script = `source "$SCRIPTS/common.sh"; source "$SCRIPTS/leader-record.sh"; record_read
-          "$KUBECTL" patch lease ${name} --type=merge -p '${JSON.stringify(someoneElse)}' > /dev/null
-          rc=0; record_update "$@" || rc=$?; exit $rc`;
-        execFile('bash', ['-c', script, 'bash', ...update], {
-          env: { PATH: process.env.PATH, HOME: dir, SCRIPTS, KUBECONFIG: join(dir, 'kubeconfig'), KUBECTL: kubectlBinary(), API_TIMEOUT: '10s', LEADER_RECORD: name },
-        }, error => resolve(error === null ? 0 : (error as { code?: number }).code ?? -1));
-      });
-    }
-    const created = (name: string) => runScript('record_create', ['state=stable', 'primary=pg-0', 'epoch=3', 'timeline=1', 'system-identifier=99', 'sync='], '', name);
-
-    test('a change that left the record\'s fields as read (a lease renewal): the update is sent again and lands', async () => {
-      await created('renewed');
-      const renewal = { metadata: { annotations: { 'failover.postgres.cdk8s.io/wal-position': '0/3000000' } }, spec: { renewTime: '2026-12-05T04:00:00.000000Z' } };
-      expect(await readPatchUpdate('renewed', renewal, ['state=failing-over', 'primary=', 'epoch=4', 'previous=pg-0', 'job=failover-1'])).toBe(0);
-      const stored = api.lease('renewed')!;
-      expect(stored.metadata.annotations).toMatchObject({ 'postgres.cdk8s.io/state': 'failing-over', 'postgres.cdk8s.io/epoch': '4', 'failover.postgres.cdk8s.io/wal-position': '0/3000000' });
-      expect(stored.spec.renewTime).toBe('2026-12-05T04:00:00.000000Z');
-    });
-
-    test('a change of a field of the record: a conflict (2), and the record is as the other writer left it', async () => {
-      await created('changed');
-      const other = { metadata: { annotations: { 'postgres.cdk8s.io/epoch': '4' } } };
-      expect(await readPatchUpdate('changed', other, ['state=failing-over', 'primary=', 'epoch=4', 'previous=pg-0', 'job=failover-1'])).toBe(2);
-      expect(api.lease('changed')!.metadata.annotations).toMatchObject({ 'postgres.cdk8s.io/state': 'stable', 'postgres.cdk8s.io/epoch': '4' });
-    });
+  test('an API server that cannot be reached: exit 1, kubectl\'s message in RECORD_ERROR', async () => {
+    const unreachable = join(dir, 'unreachable.kubeconfig');
+    const config = JSON.parse(api.adminKubeconfig());
+    config.clusters[0].cluster.server = 'https://127.0.0.1:1';
+    writeFileSync(unreachable, JSON.stringify(config));
+    const read = await recordRead('absent', unreachable);
+    expect(read.code).toBe(1);
+    expect(read.error).toMatch(/connection refused|127\.0\.0\.1:1/);
   });
 });

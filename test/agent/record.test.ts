@@ -85,7 +85,7 @@ describe('the leader record: decoding and encoding', () => {
     expect(decodeRecord({ metadata: { ...created.metadata, resourceVersion: '1' } })).toEqual({ ok: true, record, resourceVersion: '1' });
   });
 
-  test('the patch is the one record_update sends: resourceVersion, then every field in RECORD_FIELDS order, then holderIdentity', () => {
+  test('the patch carries the resourceVersion, then every field in RECORD_FIELDS order, then holderIdentity (as record_update sent it)', () => {
     const [, record] = records[0];
     expect(JSON.stringify(encodeRecordPatch(record, '42'))).toBe(
       '{"metadata":{"resourceVersion":"42","annotations":{'
@@ -104,7 +104,7 @@ describe('the leader record: decoding and encoding', () => {
     expect(encodeAnnotations(records[4][1])[`${P}/target`]).toBe('');
   });
 
-  test('the created Lease is record_create\'s: kind, name, labels, annotations, holderIdentity', () => {
+  test('the created Lease is as record_create made it: kind, name, labels, annotations, holderIdentity', () => {
     expect(encodeRecordLease('pg-leader', { app: 'pg' }, records[0][1])).toEqual({
       apiVersion: 'coordination.k8s.io/v1',
       kind: 'Lease',
@@ -229,7 +229,7 @@ describe('the leader record: decoding and encoding', () => {
     [records[3][1], 'epoch 4, switching-over, primary (none), timeline 2 (job switchover-1-abcde: pg-0 -> pg-1), shutdown checkpoint 0/3000028'],
     [records[4][1], 'epoch 5, failing-over, primary (none), timeline 3 (job failover-1-xyz: pg-1 -> ?)'],
     [records[5][1], 'epoch 5, failing-over, primary (none), timeline 3, synchronous standbys pg-0,pg-2 (job failover-1-xyz: pg-1 -> pg-2)'],
-  ])('describes %j as record_describe does', (record, line) => {
+  ])('describes %j in one line, as the job and the sidecar log it', (record, line) => {
     expect(describeRecord(record)).toBe(line);
   });
 });

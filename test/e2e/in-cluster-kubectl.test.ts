@@ -1,29 +1,30 @@
 import { E2eCluster, JobRun } from './harness/cluster';
 import { waitFor } from './harness/exec';
 import { KUBECTL_VERSION } from './harness/kubectl';
-import { DIST_MANIFEST, POD, valuesOn, Writer } from './support';
+import { DIST_MANIFEST, POD, synthesizeToFile, valuesOn, Writer } from './support';
 import { PATHS } from '../../src/private/names';
 
 jest.setTimeout(180_000);
 
 /**
- * Every form of kubectl call the scripts make, run in a failover job's pod (the image and service account of the job,
- * which is now the one program of a pod's life that runs kubectl besides the secrets init container) with the real
- * kubectl binary (the version of the default kubectl image) through the in-cluster configuration alone: the pod's
- * ServiceAccount token and CA, and KUBERNETES_SERVICE_HOST/PORT, as the kubelet sets them. No kubeconfig, no flag beyond
- * what the scripts pass. A flag that makes kubectl ignore the in-cluster configuration (as --request-timeout does)
- * fails these tests. (The sidecar's agent talks to the API itself: test/agent/kube.test.ts and the whole e2e suite.)
+ * Every form of kubectl call the scripts make, run in an archive backup job's pod (the image and service account of
+ * the job, which with the secrets init container is what still runs kubectl: the sidecar and the failover job are the
+ * agent, which talks to the API itself) with the real kubectl binary (the version of the default kubectl image) through
+ * the in-cluster configuration alone: the pod's ServiceAccount token and CA, and KUBERNETES_SERVICE_HOST/PORT, as the
+ * kubelet sets them. No kubeconfig, no flag beyond what the scripts pass. A flag that makes kubectl ignore the
+ * in-cluster configuration (as --request-timeout does) fails these tests. (The agent's API client:
+ * test/agent/kube.test.ts, test/agent/kube-exec.test.ts and the whole e2e suite.)
  */
 describe('kubectl in the pods reaches the API through the in-cluster configuration alone', () => {
   let cluster: E2eCluster;
   let probe: JobRun;
-  const job = (script: string) => cluster.pod(probe.pod).container('failover').exec(['bash', '-c',
+  const job = (script: string) => cluster.pod(probe.pod).container('backup').exec(['bash', '-c',
     `set -euo pipefail; source ${PATHS.scriptsDir}/common.sh; source ${PATHS.scriptsDir}/leader-record.sh; ${script}`], 30_000);
 
   beforeAll(async () => {
-    cluster = await E2eCluster.start({ manifest: DIST_MANIFEST, replicas: 2 });
-    // A failover job's pod that waits: the tests run the scripts' calls in it.
-    probe = cluster.startJob('postgres-failover', {}, ['sleep', '600']);
+    cluster = await E2eCluster.start({ manifest: synthesizeToFile({ image: 'localhost/postgres-pgbackrest:15', walArchive: {}, replicas: 2 }), replicas: 2 });
+    // An archive backup job's pod that waits: the tests run the scripts' calls in it.
+    probe = cluster.startJob('postgres-archive-full', {}, ['sleep', '600']);
     await waitFor('the probe job to run', () => cluster.pod(probe.pod).phase === 'running', 30_000, 100);
   });
 
@@ -43,35 +44,25 @@ describe('kubectl in the pods reaches the API through the in-cluster configurati
     expect(found.stdout).toContain('KUBECONFIG=unset\n');
   });
 
-  test('the leader record: read, and a compare-and-swap update that a stale resourceVersion loses', async () => {
+  test('the leader record: read; another Lease, which its Role does not allow, is an error (Forbidden), never "not found"', async () => {
     const read = await job('record_read; echo "found=${R[found]} version=${R[version]} primary=${R[primary]}"');
     expect(read).toMatchObject({ code: 0 });
     expect(read.stdout).toMatch(new RegExp(`^found=yes version=\\d+ primary=${POD(0)}\\n$`));
-    // The same value again: a merge patch that carries the resourceVersion, and changes nothing.
-    const update = await job('record_read; record_update "epoch=${R[epoch]}"; echo "updated version=${R[version]}"');
-    expect(update).toMatchObject({ code: 0 });
-    expect(update.stdout).toMatch(/^updated version=\d+\n$/);
-    // A stale resourceVersion, and a record read that someone changed since (here: an older epoch): it loses.
-    const stale = await job('record_read; R[version]=1; R[epoch]=$((R[epoch] - 1)); status=0; record_update "epoch=${R[epoch]}" || status=$?; '
-      + 'echo "status=$status $RECORD_ERROR"');
-    expect(stale.stdout).toContain('status=2 Error from server (Conflict)');
-    // A stale resourceVersion of a Lease whose record fields did not change (a lease renewal, an annotation): sent again on
-    // the Lease's new version, it lands.
-    const renewed = await job('record_read; R[version]=1; status=0; record_update "epoch=${R[epoch]}" || status=$?; echo "status=$status"');
-    expect(renewed.stdout).toBe('status=0\n');
+    // Its Role reads this one Lease only: another is Forbidden, which is not "not found".
+    const other = await job('status=0; LEADER_RECORD=other-leader; record_read || status=$?; echo "status=$status found=${R[found]:-} $RECORD_ERROR"');
+    expect(other.stdout).toMatch(/^status=1 found= .*Forbidden/);
   });
 
-  test('labels of the cluster\'s pods and the list of them', async () => {
-    const labeled = await job(`kubectl_bounded label pod ${POD(0)} probe=yes --overwrite; kubectl_bounded get pods -l "$CLUSTER_SELECTOR" -o name;
-      kubectl_bounded label pod ${POD(0)} probe-`);
-    expect(labeled).toMatchObject({ code: 0, stdout: `pod/${POD(0)} labeled\npod/${POD(0)}\npod/${POD(1)}\npod/${POD(0)} unlabeled\n` });
+  test('an exec into the recorded primary\'s postgres container, as the backup runs pgBackRest there', async () => {
+    const ran = await job(`"$KUBECTL" exec ${POD(0)} -c postgres -- psql -XAtq -c 'SELECT pg_is_in_recovery()'`);
+    expect(ran).toMatchObject({ code: 0, stdout: 'f\n' });
   });
 
-  test('the failover job: its pod list with a field selector, its reads of pods, and its execs into the pods', async () => {
-    const run = await cluster.runJob('postgres-failover', { FAILOVER_TARGET: POD(1) });
+  test('a run of the archive backup job: no localhost:8080, the backup made on the primary', async () => {
+    const run = await cluster.runJob('postgres-archive-full');
     expect(run.stdout).not.toContain('localhost:8080');
+    expect(run.stdout).toContain(`full backup of stanza postgres on the primary, ${POD(0)}`);
     expect(run.code).toBe(0);
-    expect(cluster.lease('postgres-leader')!.spec.holderIdentity).toBe(POD(1));
   });
 
   test('a call that bounds itself with --request-timeout ignores the in-cluster configuration (the reason the scripts use timeout)', async () => {
