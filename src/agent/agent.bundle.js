@@ -6431,7 +6431,7 @@ var FailoverJobAgent = class {
   /** Replicas that do not stream the target's timeline. */
   lagging(target) {
     const timeline = this.states.get(target)?.timeline;
-    return this.withRole("replica").filter((pod) => this.states.get(pod)?.receiver !== "streaming" || this.states.get(pod)?.timeline !== timeline);
+    return this.withRole("replica").filter((pod) => pod !== target && (this.states.get(pod)?.receiver !== "streaming" || this.states.get(pod)?.timeline !== timeline));
   }
   /**
    * Every reachable replica should stream the new primary's timeline. A WAL receiver that does not is told to connect
@@ -6471,7 +6471,7 @@ var FailoverJobAgent = class {
       return lagging.length === 0;
     });
     if (rejoined) return;
-    throw unfinished(`${target} is the primary and takes writes, but ${lagging.join(" ")} do not stream from it ${follow * 3}s later (${this.describe()}): kubectl logs <pod> -c postgres says what its entrypoint waits for; until they stream, the cluster has fewer replicas (in synchronous mode, writes may wait)`);
+    throw unfinished(`${target} is the primary and takes writes, but ${lagging.join(" ")} do not stream from it ${Number((follow * 3).toFixed(3))}s later (${this.describe()}): kubectl logs <pod> -c postgres says what its entrypoint waits for; until they stream, the cluster has fewer replicas (in synchronous mode, writes may wait)`);
   }
 };
 

@@ -13,8 +13,9 @@
 //      An unplanned failover waits until a primary it cannot reach must have fenced itself, fences every other
 //      primary, lets the replicas settle, chooses the most advanced eligible replica and names it in the record.
 //   5. waits for the replicas to follow the new primary.
-// Exit codes: 0 done (or nothing to do), 1 refused (the record names the old primary, or is untouched), 3 unfinished
-// (the record names the new primary, which does not serve yet, or replicas do not follow it).
+// Exit codes: 0 done (or nothing to do), 1 refused (the record names the old primary, or is untouched; or, when a pod
+// it fenced stayed a primary, the record stays failing-over, held by this job: run it again once that pod is stopped),
+// 3 unfinished (the record names the new primary, which does not serve yet, or replicas do not follow it).
 import { FailoverJobConfig, FailoverRun } from './config';
 import { decideFailoverJob } from './failover';
 import { Candidate, chooseFailoverTarget, chooseScaleDownTarget, NodeRole, parseLsn } from './failover-target';
@@ -570,7 +571,7 @@ export class FailoverJobAgent {
   /** Replicas that do not stream the target's timeline. */
   private lagging(target: string): string[] {
     const timeline = this.states.get(target)?.timeline;
-    return this.withRole('replica').filter(pod => this.states.get(pod)?.receiver !== 'streaming' || this.states.get(pod)?.timeline !== timeline);
+    return this.withRole('replica').filter(pod => pod !== target && (this.states.get(pod)?.receiver !== 'streaming' || this.states.get(pod)?.timeline !== timeline));
   }
 
   /**
@@ -614,7 +615,7 @@ export class FailoverJobAgent {
       return lagging.length === 0;
     });
     if (rejoined) return;
-    throw unfinished(`${target} is the primary and takes writes, but ${lagging.join(' ')} do not stream from it ${follow * 3}s later `
+    throw unfinished(`${target} is the primary and takes writes, but ${lagging.join(' ')} do not stream from it ${Number((follow * 3).toFixed(3))}s later `
       + `(${this.describe()}): kubectl logs <pod> -c postgres says what its entrypoint waits for; until they stream, the cluster has fewer `
       + 'replicas (in synchronous mode, writes may wait)');
   }
