@@ -8532,7 +8532,10 @@ var SidecarAgent = class {
   /** Rounds until `signal` aborts; then the label goes (the write Service follows the label alone). */
   async run(signal) {
     this.log(`watching ${this.config.pgdata} and leader record ${this.config.leaderRecord}; label "${this.config.roleLabel}"`);
-    const watching = followLease(this.kube, this.config.leaderRecord, () => this.wake?.(), signal);
+    const watching = followLease(this.kube, this.config.leaderRecord, () => {
+      if (this.wake !== void 0) this.wake();
+      else this.soon = true;
+    }, signal);
     const failsafe = this.failsafeLoop(signal);
     while (!signal.aborted) {
       await this.round();

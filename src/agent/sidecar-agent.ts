@@ -253,7 +253,11 @@ export class SidecarAgent {
   /** Rounds until `signal` aborts; then the label goes (the write Service follows the label alone). */
   public async run(signal: AbortSignal): Promise<void> {
     this.log(`watching ${this.config.pgdata} and leader record ${this.config.leaderRecord}; label "${this.config.roleLabel}"`);
-    const watching = followLease(this.kube, this.config.leaderRecord, () => this.wake?.(), signal);
+    // A change that arrives during a round (no nap to wake) makes the next nap short: the round read the record before it.
+    const watching = followLease(this.kube, this.config.leaderRecord, () => {
+      if (this.wake !== undefined) this.wake();
+      else this.soon = true;
+    }, signal);
     const failsafe = this.failsafeLoop(signal);
     while (!signal.aborted) {
       await this.round();

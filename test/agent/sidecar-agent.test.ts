@@ -726,6 +726,45 @@ describe('the replica, and run()', () => {
     expect(labelOf('pg-1')).toBeUndefined();
   });
 
+  test('run(): a record change that arrives while a round runs (after its read) is acted on at once, not a poll later', async () => {
+    await seedRecord('changed-mid-round', stable('pg-0', 1, 1));
+    class ChangingClient extends KubeClient {
+      public change: (() => Promise<void>) | undefined;
+      public async getLease(name: string): ReturnType<KubeClient['getLease']> {
+        const got = await super.getLease(name);
+        const change = this.change;
+        this.change = undefined;
+        // The record changes right after this round read it: its watch event arrives while the round runs.
+        if (change !== undefined) await change();
+        return got;
+      }
+    }
+    const kube = new ChangingClient({ server: api.adminServer, namespace: NAMESPACE, tokenFile: tokenFile('pod:pg-1'), caFile: tls.caFile, timeoutMs: 2000 });
+    clients.push(kube);
+    const b = agentOf('pg-1', { leaderRecord: 'changed-mid-round' }, kube);
+    const stop = new AbortController();
+    const running = b.agent.run(stop.signal);
+    let changedAt = 0;
+    try {
+      await eventually(() => b.logs.some(line => line.startsWith('PostgreSQL is a replica (epoch 1,')));
+      await sleep(200);
+      kube.change = async () => {
+        await changeRecord('changed-mid-round', stable('pg-0', 2, 1));
+        changedAt = Date.now();
+        // Until the watch has delivered it, the round goes on.
+        await sleep(100);
+      };
+      // Ends the nap (pollSeconds 30): the round that reads epoch 1 once more, then changes it.
+      fs.writeFileSync(`${b.config.startPlanFile}.wanted`, '1700000000000000-1\n');
+      await eventually(() => b.logs.some(line => line.startsWith('PostgreSQL is a replica (epoch 2,')), 5000);
+    } finally {
+      stop.abort();
+      await running;
+    }
+    // The next round came 10 ms after the one that ran, not pollSeconds (30 s) later.
+    expect(Date.now() - changedAt).toBeLessThan(1500);
+  });
+
   test('run(): the entrypoint\'s start-plan request ends the nap; the plan answers it from a read made after it, with a fresh copy of the record', async () => {
     await seedRecord('followed', stable('pg-0', 1, 1));
     const b = agentOf('pg-1', { leaderRecord: 'followed' });
