@@ -5467,6 +5467,19 @@ function orderProblems(timing, failover) {
   return problems;
 }
 function parseSidecarConfig(text, source) {
+  return readDocument(text, source, "sidecar configuration", SIDECAR_CONFIG_VERSION, (document) => {
+    const { version: _version, users, timing, automaticFailover, ...rest } = document;
+    const problems = [
+      ...problemsOf("", rest, FIELDS),
+      ...problemsOf("users.", users, USERS),
+      ...problemsOf("timing.", timing, TIMING),
+      ...problemsOf("automaticFailover.", automaticFailover, AUTOMATIC_FAILOVER)
+    ];
+    if (problems.length > 0) return problems;
+    return orderProblems(timing, automaticFailover);
+  });
+}
+function readDocument(text, source, what, version, check) {
   let document;
   try {
     document = JSON.parse(text);
@@ -5476,22 +5489,13 @@ function parseSidecarConfig(text, source) {
   const problems = [];
   if (!isObject(document)) {
     problems.push("the document must be a JSON object");
-  } else if (document.version !== SIDECAR_CONFIG_VERSION) {
-    problems.push(`version is ${JSON.stringify(document.version)}: this agent reads version ${SIDECAR_CONFIG_VERSION}`);
+  } else if (document.version !== version) {
+    problems.push(`version is ${JSON.stringify(document.version)}: this agent reads version ${version}`);
   } else {
-    const { version: _version, users, timing, automaticFailover, ...rest } = document;
-    problems.push(
-      ...problemsOf("", rest, FIELDS),
-      ...problemsOf("users.", users, USERS),
-      ...problemsOf("timing.", timing, TIMING),
-      ...problemsOf("automaticFailover.", automaticFailover, AUTOMATIC_FAILOVER)
-    );
-    if (problems.length === 0) {
-      problems.push(...orderProblems(timing, automaticFailover));
-    }
+    problems.push(...check(document));
   }
   if (problems.length > 0) {
-    throw new Error(`${source}: invalid sidecar configuration: ${problems.join("; ")}. The document is written by the library at synth: synthesize the manifests with the library version whose agent runs, and apply them again.`);
+    throw new Error(`${source}: invalid ${what}: ${problems.join("; ")}. The document is written by the library at synth: synthesize the manifests with the library version whose agent runs, and apply them again.`);
   }
   return document;
 }
@@ -5520,25 +5524,10 @@ var JOB_TIMEOUTS = {
   promoteSeconds: "seconds"
 };
 function parseFailoverJobConfig(text, source) {
-  let document;
-  try {
-    document = JSON.parse(text);
-  } catch (error) {
-    throw new Error(`${source}: not JSON (${error.message}); it is written by the library at synth: synthesize the manifests again`);
-  }
-  const problems = [];
-  if (!isObject(document)) {
-    problems.push("the document must be a JSON object");
-  } else if (document.version !== FAILOVER_JOB_CONFIG_VERSION) {
-    problems.push(`version is ${JSON.stringify(document.version)}: this agent reads version ${FAILOVER_JOB_CONFIG_VERSION}`);
-  } else {
+  return readDocument(text, source, "failover job configuration", FAILOVER_JOB_CONFIG_VERSION, (document) => {
     const { version: _version, timeouts, ...rest } = document;
-    problems.push(...problemsOf("", rest, JOB_FIELDS), ...problemsOf("timeouts.", timeouts, JOB_TIMEOUTS));
-  }
-  if (problems.length > 0) {
-    throw new Error(`${source}: invalid failover job configuration: ${problems.join("; ")}. The document is written by the library at synth: synthesize the manifests with the library version whose agent runs, and apply them again.`);
-  }
-  return document;
+    return [...problemsOf("", rest, JOB_FIELDS), ...problemsOf("timeouts.", timeouts, JOB_TIMEOUTS)];
+  });
 }
 var FAILOVER_RUN_VARIABLES = {
   FENCE_TIMEOUT_SECONDS: "fenceSeconds",

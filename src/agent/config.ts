@@ -232,6 +232,20 @@ function orderProblems(timing: SidecarTiming, failover: AutomaticFailoverConfig)
  * as the agent's.
  */
 export function parseSidecarConfig(text: string, source: string): SidecarConfig {
+  return readDocument<SidecarConfig>(text, source, 'sidecar configuration', SIDECAR_CONFIG_VERSION, document => {
+    const { version: _version, users, timing, automaticFailover, ...rest } = document;
+    const problems = [...problemsOf('', rest, FIELDS), ...problemsOf('users.', users, USERS), ...problemsOf('timing.', timing, TIMING),
+      ...problemsOf('automaticFailover.', automaticFailover, AUTOMATIC_FAILOVER)];
+    if (problems.length > 0) return problems;
+    return orderProblems(timing as unknown as SidecarTiming, automaticFailover as unknown as AutomaticFailoverConfig);
+  });
+}
+
+/**
+ * A configuration document of one version from its text, checked by `check` (the problems of an object of that version),
+ * or an Error that lists every problem and says how to fix it.
+ */
+function readDocument<T>(text: string, source: string, what: string, version: number, check: (document: Record<string, unknown>) => string[]): T {
   let document: unknown;
   try {
     document = JSON.parse(text);
@@ -241,21 +255,16 @@ export function parseSidecarConfig(text: string, source: string): SidecarConfig 
   const problems: string[] = [];
   if (!isObject(document)) {
     problems.push('the document must be a JSON object');
-  } else if (document.version !== SIDECAR_CONFIG_VERSION) {
-    problems.push(`version is ${JSON.stringify(document.version)}: this agent reads version ${SIDECAR_CONFIG_VERSION}`);
+  } else if (document.version !== version) {
+    problems.push(`version is ${JSON.stringify(document.version)}: this agent reads version ${version}`);
   } else {
-    const { version: _version, users, timing, automaticFailover, ...rest } = document;
-    problems.push(...problemsOf('', rest, FIELDS), ...problemsOf('users.', users, USERS), ...problemsOf('timing.', timing, TIMING),
-      ...problemsOf('automaticFailover.', automaticFailover, AUTOMATIC_FAILOVER));
-    if (problems.length === 0) {
-      problems.push(...orderProblems(timing as unknown as SidecarTiming, automaticFailover as unknown as AutomaticFailoverConfig));
-    }
+    problems.push(...check(document));
   }
   if (problems.length > 0) {
-    throw new Error(`${source}: invalid sidecar configuration: ${problems.join('; ')}. The document is written by the library at `
+    throw new Error(`${source}: invalid ${what}: ${problems.join('; ')}. The document is written by the library at `
       + 'synth: synthesize the manifests with the library version whose agent runs, and apply them again.');
   }
-  return document as unknown as SidecarConfig;
+  return document as unknown as T;
 }
 
 /** The agent's command that runs the failover job (`node agent.js failover`): its document is the variable FAILOVER_JOB_CONFIG. */
@@ -342,26 +351,10 @@ const JOB_TIMEOUTS: Readonly<Record<keyof FailoverJobTimeouts, Kind>> = {
 
 /** The failover job's configuration from its document, or an Error that lists every problem and says how to fix it. */
 export function parseFailoverJobConfig(text: string, source: string): FailoverJobConfig {
-  let document: unknown;
-  try {
-    document = JSON.parse(text);
-  } catch (error) {
-    throw new Error(`${source}: not JSON (${(error as Error).message}); it is written by the library at synth: synthesize the manifests again`);
-  }
-  const problems: string[] = [];
-  if (!isObject(document)) {
-    problems.push('the document must be a JSON object');
-  } else if (document.version !== FAILOVER_JOB_CONFIG_VERSION) {
-    problems.push(`version is ${JSON.stringify(document.version)}: this agent reads version ${FAILOVER_JOB_CONFIG_VERSION}`);
-  } else {
+  return readDocument<FailoverJobConfig>(text, source, 'failover job configuration', FAILOVER_JOB_CONFIG_VERSION, document => {
     const { version: _version, timeouts, ...rest } = document;
-    problems.push(...problemsOf('', rest, JOB_FIELDS), ...problemsOf('timeouts.', timeouts, JOB_TIMEOUTS));
-  }
-  if (problems.length > 0) {
-    throw new Error(`${source}: invalid failover job configuration: ${problems.join('; ')}. The document is written by the library at `
-      + 'synth: synthesize the manifests with the library version whose agent runs, and apply them again.');
-  }
-  return document as unknown as FailoverJobConfig;
+    return [...problemsOf('', rest, JOB_FIELDS), ...problemsOf('timeouts.', timeouts, JOB_TIMEOUTS)];
+  });
 }
 
 /** The variables a person may set on one run of the failover job, and the timeout each overrides. */
