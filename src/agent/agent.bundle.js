@@ -7388,7 +7388,7 @@ function slotOf(pod) {
 }
 var CREDENTIALS_TIMEOUT_MS = 1e4;
 var STREAMED_A_SECOND_SQL = `EXISTS (SELECT 1 FROM pg_stat_wal_receiver AS r JOIN pg_stat_activity AS a USING (pid)
-  WHERE r.status = 'streaming' AND a.backend_start < clock_timestamp() - interval '1 second')`;
+  WHERE r.status = 'streaming' AND (a.backend_start < clock_timestamp() - interval '1 second' OR a.backend_start > clock_timestamp()))`;
 var LocalPostgres = class {
   socketDir;
   port;

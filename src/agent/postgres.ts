@@ -209,9 +209,12 @@ export function slotOf(pod: string): string {
 /** credentials_sql's statement_timeout. */
 const CREDENTIALS_TIMEOUT_MS = 10_000;
 
-/** Whether a replica's WAL receiver has streamed for a second (common.sh STREAMED_A_SECOND_SQL). */
+/**
+ * Whether a replica's WAL receiver has streamed for a second (common.sh STREAMED_A_SECOND_SQL); one that started "in the
+ * future" began before the wall clock was stepped back, and counts.
+ */
 const STREAMED_A_SECOND_SQL = `EXISTS (SELECT 1 FROM pg_stat_wal_receiver AS r JOIN pg_stat_activity AS a USING (pid)
-  WHERE r.status = 'streaming' AND a.backend_start < clock_timestamp() - interval '1 second')`;
+  WHERE r.status = 'streaming' AND (a.backend_start < clock_timestamp() - interval '1 second' OR a.backend_start > clock_timestamp()))`;
 
 export interface LocalPostgresOptions {
   /** The directory of the server's Unix socket (/var/run/postgresql). */

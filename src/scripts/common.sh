@@ -50,10 +50,11 @@ stop_fast() {
 slot_of() { printf '%s' "${1//-/_}"; }
 
 # Whether this server's WAL receiver has streamed for a second (SQL, true or false): one that fails at once,
-# its WAL gone from the primary, is "streaming" for a moment.
+# its WAL gone from the primary, is "streaming" for a moment. A receiver that started "in the future" began before the
+# wall clock was stepped back (NTP): it has streamed since before the step, and counts.
 # shellcheck disable=SC2034 # used by the scripts that source this file
 STREAMED_A_SECOND_SQL="EXISTS (SELECT 1 FROM pg_stat_wal_receiver AS r JOIN pg_stat_activity AS a USING (pid)
-  WHERE r.status = 'streaming' AND a.backend_start < clock_timestamp() - interval '1 second')"
+  WHERE r.status = 'streaming' AND (a.backend_start < clock_timestamp() - interval '1 second' OR a.backend_start > clock_timestamp()))"
 
 # Replaces the pod's libpq password file ($PGPASSFILE) whole (rename), readable by its owner only (libpq ignores a
 # file that others may read): a line for the replication role, then one for the superuser. Arguments: replication
