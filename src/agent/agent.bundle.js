@@ -6369,15 +6369,14 @@ var FailoverJobAgent = class {
   /** With SCALE_DOWN_TO: a target that stays, or a refusal (plan_scale_down). */
   async planScaleDown(record) {
     const scaleDownTo = this.run.scaleDownTo;
-    const ordinal = (pod) => Number(pod.slice(pod.lastIndexOf("-") + 1));
     if (this.target !== void 0) {
-      if (ordinal(this.target) >= scaleDownTo) {
-        throw refuse2(`FAILOVER_TARGET ${this.target} goes away when scaling to ${scaleDownTo} pods; choose one of: ` + this.pods.filter((pod) => ordinal(pod) < scaleDownTo).join(" "));
+      if (ordinalOf(this.target) >= scaleDownTo) {
+        throw refuse2(`FAILOVER_TARGET ${this.target} goes away when scaling to ${scaleDownTo} pods; choose one of: ` + this.pods.filter((pod) => ordinalOf(pod) < scaleDownTo).join(" "));
       }
       return;
     }
     if (record.state !== "stable") return;
-    if (ordinal(this.previous) >= scaleDownTo) await this.survey(this.pods);
+    if (ordinalOf(this.previous) >= scaleDownTo) await this.survey(this.pods);
     const choice = chooseScaleDownTarget(this.candidates(), this.previous, scaleDownTo);
     if (choice.kind === "refuse") throw refuse2(choice.reason);
     this.log(choice.reason);

@@ -18,7 +18,7 @@
 // 3 unfinished (the record names the new primary, which does not serve yet, or replicas do not follow it).
 import { FailoverJobConfig, FailoverRun } from './config';
 import { decideFailoverJob } from './failover';
-import { Candidate, chooseFailoverTarget, chooseScaleDownTarget, NodeRole, parseLsn } from './failover-target';
+import { Candidate, chooseFailoverTarget, chooseScaleDownTarget, NodeRole, ordinalOf, parseLsn } from './failover-target';
 import { ApiResult, ExecResult, PodSummary } from './kube';
 import { decodeRecord, describeRecord, encodeAnnotations, encodeRecordPatch, LeaderRecord, LeaseObject, RecordPatch } from './record';
 import { completeFailover, giveBack, recordTarget } from './transitions';
@@ -509,16 +509,15 @@ export class FailoverJobAgent {
   /** With SCALE_DOWN_TO: a target that stays, or a refusal (plan_scale_down). */
   private async planScaleDown(record: LeaderRecord): Promise<void> {
     const scaleDownTo = this.run.scaleDownTo as number;
-    const ordinal = (pod: string) => Number(pod.slice(pod.lastIndexOf('-') + 1));
     if (this.target !== undefined) {
-      if (ordinal(this.target) >= scaleDownTo) {
+      if (ordinalOf(this.target) >= scaleDownTo) {
         throw refuse(`FAILOVER_TARGET ${this.target} goes away when scaling to ${scaleDownTo} pods; choose one of: `
-          + this.pods.filter(pod => ordinal(pod) < scaleDownTo).join(' '));
+          + this.pods.filter(pod => ordinalOf(pod) < scaleDownTo).join(' '));
       }
       return;
     }
     if (record.state !== 'stable') return;
-    if (ordinal(this.previous) >= scaleDownTo) await this.survey(this.pods);
+    if (ordinalOf(this.previous) >= scaleDownTo) await this.survey(this.pods);
     const choice = chooseScaleDownTarget(this.candidates(), this.previous, scaleDownTo);
     if (choice.kind === 'refuse') throw refuse(choice.reason);
     this.log(choice.reason);
