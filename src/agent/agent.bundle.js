@@ -7369,10 +7369,10 @@ async function fastShutdown(pgdata, timeoutMs) {
     if (error.code === "ESRCH") return true;
     throw new Error(`cannot signal the postmaster ${postmaster.pid} of ${pgdata}: ${error.message}`);
   }
-  const deadline = Date.now() + timeoutMs;
+  const deadline = performance.now() + timeoutMs;
   for (; ; ) {
     if (!postmasterRuns(pgdata, postmaster.pid)) return true;
-    if (Date.now() >= deadline) return false;
+    if (performance.now() >= deadline) return false;
     await sleep2(20);
   }
 }
@@ -7442,9 +7442,9 @@ var LocalPostgres = class {
       const signalled = await query("SELECT pg_promote(false) AS signalled WHERE pg_is_in_recovery()");
       if (signalled.length > 0) {
         if (signalled[0].signalled !== true) throw new Refusal("pg_promote() could not signal the postmaster");
-        const deadline = Date.now() + timeoutMs;
+        const deadline = performance.now() + timeoutMs;
         while ((await query("SELECT pg_is_in_recovery() AS recovery"))[0].recovery === true) {
-          if (Date.now() >= deadline) throw new Refusal(`promotion did not finish within ${timeoutMs / 1e3}s`);
+          if (performance.now() >= deadline) throw new Refusal(`promotion did not finish within ${timeoutMs / 1e3}s`);
           await sleep2(10);
         }
       }
@@ -7567,7 +7567,7 @@ var LocalPostgres = class {
     return this.session("asking the standbys to reply", async (query) => {
       const [ping] = await query(`SELECT clock_timestamp() AS at,
         pg_logical_emit_message(false, 'postgres-cluster-failsafe', '')::text AS lsn`);
-      const deadline = Date.now() + timeoutMs;
+      const deadline = performance.now() + timeoutMs;
       for (; ; ) {
         const rows = await query(
           `SELECT count(DISTINCT application_name)::int AS replied FROM pg_stat_replication
@@ -7575,7 +7575,7 @@ var LocalPostgres = class {
           [names, ping.at, ping.lsn]
         );
         if (rows[0].replied === names.length) return true;
-        if (Date.now() >= deadline) return false;
+        if (performance.now() >= deadline) return false;
         await sleep2(50);
       }
     });
@@ -7745,6 +7745,20 @@ async function primaryLacksWal(primary, position) {
       [position]
     );
     return rows.rows[0].gone;
+  });
+}
+async function slotSender(primary, slot) {
+  return askOverNetwork(primary, async (client) => {
+    const rows = await client.query("SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1 AND active", [slot]);
+    const pid = rows.rows[0]?.active_pid;
+    return typeof pid === "number" ? pid : null;
+  });
+}
+async function endSlotSender(primary, slot, pid) {
+  return askOverNetwork(primary, async (client) => {
+    const rows = await client.query(`SELECT pg_terminate_backend(active_pid) AS ended FROM pg_replication_slots
+      WHERE slot_name = $1 AND active_pid = $2`, [slot, pid]);
+    return rows.rows[0]?.ended === true;
   });
 }
 async function peerStatus(peer) {
@@ -7981,6 +7995,11 @@ function decideFollow(facts) {
   if (facts.seen?.pid !== facts.receiver) return { end: void 0, reload: false, seen: { pid: facts.receiver, since: facts.now }, following: true };
   if (facts.now - facts.seen.since >= FOLLOW_HANG_SECONDS) return { end: facts.receiver, reload: false, seen: void 0, following: true };
   return { end: void 0, reload: false, seen: facts.seen, following: true };
+}
+function decideStaleSender(facts) {
+  if (facts.streams !== false || facts.sender === void 0 || facts.sender === null) return { end: void 0, seen: void 0 };
+  if (facts.seen === facts.sender) return { end: facts.sender, seen: void 0 };
+  return { end: void 0, seen: facts.sender };
 }
 
 // src/agent/handover.ts
@@ -8461,6 +8480,8 @@ var SidecarAgent = class {
   following = false;
   /** The WAL receiver as first seen not streaming (decideFollow). */
   receiverSeen;
+  /** The primary's walsender first seen holding this replica's slot while it did not stream (decideStaleSender). */
+  senderSeen;
   lastStreaming;
   lastWalCheck = -Infinity;
   soon = false;
@@ -9461,13 +9482,16 @@ ${text}
     const now = this.env.monotonic();
     if (now - this.lastWalCheck < WAL_CHECK_EVERY_SECONDS) return;
     this.lastWalCheck = now;
-    if (await this.attempt(() => this.pg.streamedASecond()) === true) {
+    const streamed = await this.attempt(() => this.pg.streamedASecond());
+    if (streamed === true) {
       this.lastStreaming = now;
+      this.senderSeen = void 0;
       return;
     }
-    if (now - this.lastStreaming < this.config.timing.walCheckSeconds) return;
     const record = this.record;
     if (record?.state !== "stable" || record.primary === this.podName || this.passwords === void 0) return;
+    await this.endStaleSender(this.passwords, streamed);
+    if (now - this.lastStreaming < this.config.timing.walCheckSeconds) return;
     const position = await this.attempt(() => this.pg.receivePosition());
     if (position === void 0 || position === null) return;
     const lacks = await primaryLacksWal(this.peerConnection(this.config.primaryHost, this.passwords, 3e3), position);
@@ -9486,6 +9510,22 @@ ${text}
     fs4.writeFileSync(path3.join(path3.dirname(this.config.pgdata), RECLONE_MARKER), "");
     await fastShutdown(this.config.pgdata, SHUTDOWN_TIMEOUT_MS);
     this.lastStreaming = this.env.monotonic();
+  }
+  /**
+   * A walsender on the primary that holds this pod's slot while this replica does not stream (decideStaleSender): its
+   * connection is gone, and it would refuse every new WAL receiver until the primary's wal_sender_timeout ends it.
+   */
+  async endStaleSender(passwords, streams) {
+    const primary = this.peerConnection(this.config.primaryHost, passwords, 3e3);
+    const slot = slotOf(this.podName);
+    const sender = streams === false ? await slotSender(primary, slot) : void 0;
+    const plan3 = decideStaleSender({ streams, sender, seen: this.senderSeen });
+    this.senderSeen = plan3.seen;
+    if (plan3.end === void 0) return;
+    const ended = await endSlotSender(primary, slot, plan3.end);
+    if (ended === true) {
+      this.log(`the primary's walsender ${plan3.end} held this pod's replication slot ${slot} at two looks ${WAL_CHECK_EVERY_SECONDS}s apart, while this replica did not stream: its connection is gone; ended it, so that the WAL receiver can connect`);
+    }
   }
   /** How this agent logs in to another pod's PostgreSQL: the network role, with its password (TLS when the cluster has it). */
   peerConnection(host, passwords, connectTimeoutMs) {

@@ -52,3 +52,40 @@ export function decideFollow(facts: FollowFacts): FollowPlan {
   if (facts.now - facts.seen.since >= FOLLOW_HANG_SECONDS) return { end: facts.receiver, reload: false, seen: undefined, following: true };
   return { end: undefined, reload: false, seen: facts.seen, following: true };
 }
+
+// A replica whose WAL receiver cannot start because the primary still holds its slot for a connection that is gone (its
+// pod was killed, or a partition ended it, and no reset reached the primary): the primary's walsender waits out
+// wal_sender_timeout, on the primary's wall clock, so a clock stepped back there stretches it by the step. Meanwhile each
+// new receiver is refused ("replication slot ... is active for PID ..."). The slot is this pod's own, and this pod's
+// receiver does not stream: the walsender holding it serves no one, and the replica ends it (the network role may end its
+// own role's backends).
+
+export interface StaleSenderFacts {
+  /**
+   * This replica's WAL receiver has streamed for a second (a receiver refused by the primary ends at once: it never has,
+   * although pg_stat_wal_receiver says "streaming" from the moment it starts); undefined when PostgreSQL could not say.
+   */
+  readonly streams: boolean | undefined;
+  /** The walsender holding this pod's slot on the primary: its process, null when the slot is not active, undefined when the primary was not asked or did not answer. */
+  readonly sender: number | null | undefined;
+  /** The walsender an earlier look found holding the slot while this replica did not stream. */
+  readonly seen: number | undefined;
+}
+
+export interface StaleSenderPlan {
+  /** End this walsender on the primary (pg_terminate_backend, only while it still holds the slot). */
+  readonly end: number | undefined;
+  /** What the next look compares with. */
+  readonly seen: number | undefined;
+}
+
+/**
+ * Whether the walsender holding this replica's slot is stale: the same process held it at two looks, and this replica's
+ * receiver streamed at neither. One look is not enough: a receiver that has just connected holds the slot before it
+ * streams, and is left alone; a look that could not be made forgets what the last one saw.
+ */
+export function decideStaleSender(facts: StaleSenderFacts): StaleSenderPlan {
+  if (facts.streams !== false || facts.sender === undefined || facts.sender === null) return { end: undefined, seen: undefined };
+  if (facts.seen === facts.sender) return { end: facts.sender, seen: undefined };
+  return { end: undefined, seen: facts.sender };
+}

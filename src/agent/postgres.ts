@@ -184,10 +184,10 @@ export async function fastShutdown(pgdata: string, timeoutMs: number): Promise<b
     if ((error as NodeJS.ErrnoException).code === 'ESRCH') return true;
     throw new Error(`cannot signal the postmaster ${postmaster.pid} of ${pgdata}: ${(error as Error).message}`);
   }
-  const deadline = Date.now() + timeoutMs;
+  const deadline = performance.now() + timeoutMs;
   for (;;) {
     if (!postmasterRuns(pgdata, postmaster.pid)) return true;
-    if (Date.now() >= deadline) return false;
+    if (performance.now() >= deadline) return false;
     await sleep(20);
   }
 }
@@ -318,9 +318,9 @@ export class LocalPostgres {
       const signalled = await query('SELECT pg_promote(false) AS signalled WHERE pg_is_in_recovery()');
       if (signalled.length > 0) {
         if (signalled[0].signalled !== true) throw new Refusal('pg_promote() could not signal the postmaster');
-        const deadline = Date.now() + timeoutMs;
+        const deadline = performance.now() + timeoutMs;
         while ((await query('SELECT pg_is_in_recovery() AS recovery'))[0].recovery === true) {
-          if (Date.now() >= deadline) throw new Refusal(`promotion did not finish within ${timeoutMs / 1000}s`);
+          if (performance.now() >= deadline) throw new Refusal(`promotion did not finish within ${timeoutMs / 1000}s`);
           await sleep(10);
         }
       }
@@ -452,13 +452,13 @@ export class LocalPostgres {
     return this.session('asking the standbys to reply', async query => {
       const [ping] = await query(`SELECT clock_timestamp() AS at,
         pg_logical_emit_message(false, 'postgres-cluster-failsafe', '')::text AS lsn`);
-      const deadline = Date.now() + timeoutMs;
+      const deadline = performance.now() + timeoutMs;
       for (;;) {
         const rows = await query(`SELECT count(DISTINCT application_name)::int AS replied FROM pg_stat_replication
           WHERE application_name = ANY ($1::text[]) AND state = 'streaming' AND reply_time >= $2 AND write_lsn >= $3::pg_lsn`,
         [names, ping.at, ping.lsn]);
         if (rows[0].replied === names.length) return true;
-        if (Date.now() >= deadline) return false;
+        if (performance.now() >= deadline) return false;
         await sleep(50);
       }
     });
@@ -663,6 +663,31 @@ export async function primaryLacksWal(primary: PrimaryConnection, position: stri
         SELECT 1 FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$' AND substr(name, 9, 16) = substr(pg_walfile_name($1::pg_lsn), 9, 16)) AS gone`,
     [position]);
     return rows.rows[0].gone as boolean;
+  });
+}
+
+/**
+ * The walsender holding a slot on the primary (pg_replication_slots.active_pid): null when the slot is not active (or
+ * does not exist), undefined when the primary could not be asked.
+ */
+export async function slotSender(primary: PrimaryConnection, slot: string): Promise<number | null | undefined> {
+  return askOverNetwork(primary, async client => {
+    const rows = await client.query('SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1 AND active', [slot]);
+    const pid = rows.rows[0]?.active_pid as unknown;
+    return typeof pid === 'number' ? pid : null;
+  });
+}
+
+/**
+ * Ends the walsender `pid` on the primary, only while it still holds `slot` (a walsender that has ended meanwhile, or a
+ * process that is another one by now, is left alone): true when it was signalled, undefined when the primary could not be
+ * asked. The network role may end backends of its own role, as every walsender of a replica is.
+ */
+export async function endSlotSender(primary: PrimaryConnection, slot: string, pid: number): Promise<boolean | undefined> {
+  return askOverNetwork(primary, async client => {
+    const rows = await client.query(`SELECT pg_terminate_backend(active_pid) AS ended FROM pg_replication_slots
+      WHERE slot_name = $1 AND active_pid = $2`, [slot, pid]);
+    return rows.rows[0]?.ended === true;
   });
 }
 

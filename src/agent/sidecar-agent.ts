@@ -12,13 +12,13 @@ import { SidecarConfig } from './config';
 import { changedSettings, reloadReport } from './configuration';
 import { Candidate, forkedBehind, switchpointOf } from './failover-target';
 import { decideFailsafe, failsafeDue, fenceDeadline, FAILSAFE_HOLDS_SECONDS } from './failsafe';
-import { decideFollow, SeenReceiver } from './follow';
+import { decideFollow, decideStaleSender, SeenReceiver } from './follow';
 import { decideHandover, decideHandoverWait, decideRequestedSwitchover, PodState, Standby, SWITCHOVER_REQUEST } from './handover';
 import { followLease, KubeClient, LeasePatch, sleep } from './kube';
 import { NodeStatusFacts, statusLine } from './node-status';
 import {
-  DbState, fastShutdown, LocalPostgres, observedRole, peerStatus, PrimaryConnection, primaryLacksWal, readControlFile, readPostmaster, slotOf,
-  writeStandbySignal,
+  DbState, endSlotSender, fastShutdown, LocalPostgres, observedRole, peerStatus, PrimaryConnection, primaryLacksWal, readControlFile, readPostmaster,
+  slotOf, slotSender, writeStandbySignal,
 } from './postgres';
 import {
   decodeRecord, describeRecord, encodeAnnotations, encodeRecordLease, encodeRecordPatch, LeaderRecord, RECORD_FIELDS, RECORD_PREFIX,
@@ -182,6 +182,8 @@ export class SidecarAgent {
   private following = false;
   /** The WAL receiver as first seen not streaming (decideFollow). */
   private receiverSeen: SeenReceiver | undefined;
+  /** The primary's walsender first seen holding this replica's slot while it did not stream (decideStaleSender). */
+  private senderSeen: number | undefined;
   private lastStreaming: number;
   private lastWalCheck = -Infinity;
   private soon = false;
@@ -1245,13 +1247,16 @@ export class SidecarAgent {
     const now = this.env.monotonic();
     if (now - this.lastWalCheck < WAL_CHECK_EVERY_SECONDS) return;
     this.lastWalCheck = now;
-    if (await this.attempt(() => this.pg.streamedASecond()) === true) {
+    const streamed = await this.attempt(() => this.pg.streamedASecond());
+    if (streamed === true) {
       this.lastStreaming = now;
+      this.senderSeen = undefined;
       return;
     }
-    if (now - this.lastStreaming < this.config.timing.walCheckSeconds) return;
     const record = this.record;
     if (record?.state !== 'stable' || record.primary === this.podName || this.passwords === undefined) return;
+    await this.endStaleSender(this.passwords, streamed);
+    if (now - this.lastStreaming < this.config.timing.walCheckSeconds) return;
     const position = await this.attempt(() => this.pg.receivePosition());
     if (position === undefined || position === null) return;
     const lacks = await primaryLacksWal(this.peerConnection(this.config.primaryHost, this.passwords, 3_000), position);
@@ -1273,6 +1278,24 @@ export class SidecarAgent {
     fs.writeFileSync(path.join(path.dirname(this.config.pgdata), RECLONE_MARKER), '');
     await fastShutdown(this.config.pgdata, SHUTDOWN_TIMEOUT_MS);
     this.lastStreaming = this.env.monotonic();
+  }
+
+  /**
+   * A walsender on the primary that holds this pod's slot while this replica does not stream (decideStaleSender): its
+   * connection is gone, and it would refuse every new WAL receiver until the primary's wal_sender_timeout ends it.
+   */
+  private async endStaleSender(passwords: Passwords, streams: boolean | undefined): Promise<void> {
+    const primary = this.peerConnection(this.config.primaryHost, passwords, 3_000);
+    const slot = slotOf(this.podName);
+    const sender = streams === false ? await slotSender(primary, slot) : undefined;
+    const plan = decideStaleSender({ streams, sender, seen: this.senderSeen });
+    this.senderSeen = plan.seen;
+    if (plan.end === undefined) return;
+    const ended = await endSlotSender(primary, slot, plan.end);
+    if (ended === true) {
+      this.log(`the primary's walsender ${plan.end} held this pod's replication slot ${slot} at two looks ${WAL_CHECK_EVERY_SECONDS}s apart, `
+        + 'while this replica did not stream: its connection is gone; ended it, so that the WAL receiver can connect');
+    }
   }
 
   /** How this agent logs in to another pod's PostgreSQL: the network role, with its password (TLS when the cluster has it). */

@@ -1,5 +1,5 @@
 // A replica following a new primary: when its WAL receiver is ended, and when it is given time.
-import { decideFollow, FOLLOW_HANG_SECONDS, FollowFacts } from '../../src/agent/follow';
+import { decideFollow, decideStaleSender, FOLLOW_HANG_SECONDS, FollowFacts, StaleSenderFacts } from '../../src/agent/follow';
 
 const facts = (overrides: Partial<FollowFacts>): FollowFacts => ({
   changed: false, streaming: false, receiver: 41, seen: undefined, now: 100, ...overrides,
@@ -41,5 +41,37 @@ describe('decideFollow: what a replica does about its WAL receiver when it looks
     };
     expect([look(1, 7), look(2, 7), look(3, 7), look(4, 7)]).toEqual([undefined, undefined, undefined, 7]);
     expect([look(5, 8), look(7, 8), look(8, 8)]).toEqual([undefined, undefined, 8]);
+  });
+});
+
+describe('decideStaleSender: whether the walsender holding a replica\'s slot on the primary serves no one', () => {
+  test.each<[string, StaleSenderFacts, ReturnType<typeof decideStaleSender>]>([
+    ['first seen holding the slot while the receiver does not stream: remembered, not ended (a receiver may just be connecting)',
+      { streams: false, sender: 7, seen: undefined }, { end: undefined, seen: 7 }],
+    ['the same walsender at the next look, the receiver still not streaming: ended',
+      { streams: false, sender: 7, seen: 7 }, { end: 7, seen: undefined }],
+    ['another walsender than the one seen: remembered anew, not ended',
+      { streams: false, sender: 8, seen: 7 }, { end: undefined, seen: 8 }],
+    ['the receiver streams: the walsender is its own, nothing remembered',
+      { streams: true, sender: 7, seen: 7 }, { end: undefined, seen: undefined }],
+    ['PostgreSQL could not say whether it streams: nothing done, nothing remembered',
+      { streams: undefined, sender: 7, seen: 7 }, { end: undefined, seen: undefined }],
+    ['the slot is not held: nothing to end',
+      { streams: false, sender: null, seen: 7 }, { end: undefined, seen: undefined }],
+    ['the primary could not be asked (which never means the slot is free): nothing done, nothing remembered',
+      { streams: false, sender: undefined, seen: 7 }, { end: undefined, seen: undefined }],
+  ])('%s', (_name, looked, plan) => {
+    expect(decideStaleSender(looked)).toEqual(plan);
+  });
+
+  test('looks in a row: a walsender is ended at its second look, and one that a streaming look came between is not', () => {
+    let seen: number | undefined;
+    const look = (streams: boolean, sender: number | null) => {
+      const plan = decideStaleSender({ streams, sender, seen });
+      seen = plan.seen;
+      return plan.end;
+    };
+    expect([look(false, 5), look(true, 5), look(false, 5), look(false, 5)]).toEqual([undefined, undefined, undefined, 5]);
+    expect([look(false, null), look(false, 6), look(false, 6)]).toEqual([undefined, undefined, 6]);
   });
 });

@@ -1,11 +1,12 @@
-import { execFile } from 'child_process';
+import { execFile, execFileSync, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as path from 'path';
 import { promisify } from 'util';
 import { Client } from 'pg';
 import {
-  DbState, fastShutdown, LocalPostgres, observedRole, PgControl, primaryLacksWal, readControlFile, readPostmaster, slotOf, writeStandbySignal,
+  DbState, endSlotSender, fastShutdown, LocalPostgres, observedRole, PgControl, primaryLacksWal, readControlFile, readPostmaster, slotOf, slotSender,
+  writeStandbySignal,
 } from '../../src/agent/postgres';
 import { asPostgres, crc32c, freePort, PG_BIN, postgresScratchDir, POSTGRES_CWD, runAsPostgres as run } from '../support/postgres';
 
@@ -333,6 +334,48 @@ describe('credentials and the question to the primary over the network', () => {
     await expect(primary.applyCredentials({ ...credentials, appPassword: undefined }))
       .rejects.toThrow(`applying the credentials: no password for the application role ${credentials.appUser}`);
   }, 20_000);
+
+  test('slotSender names the walsender holding a slot; endSlotSender ends it only while it holds that slot, and only a backend of '
+    + 'the network role; undefined when the primary cannot be asked', async () => {
+    const network = { host: '127.0.0.1', port: primaryPort, user: credentials.replicationUser, password: credentials.replicationPassword, ssl: true, connectTimeoutMs: 2000 };
+    await sql(primaryPort, "SELECT pg_create_physical_replication_slot('pg_7')");
+    const wal = path.join(scratch, 'received');
+    fs.mkdirSync(wal);
+    execFileSync('chown', ['postgres:postgres', wal]);
+    // A stream on slot pg_7 as the network role, as a replica's WAL receiver is (a client of its own, kept by the test).
+    const receiver = spawn('runuser', ['-u', 'postgres', '--', path.join(PG_BIN, 'pg_receivewal'), '-D', wal, '-S', 'pg_7', '--no-loop',
+      '-d', `host=127.0.0.1 port=${primaryPort} user='${credentials.replicationUser.replace(/'/g, "\\'")}' sslmode=require`],
+    { cwd: POSTGRES_CWD, env: { ...process.env, PGPASSWORD: credentials.replicationPassword }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let said = '';
+    receiver.stderr.on('data', chunk => { said += String(chunk); });
+    const ended = new Promise<number | null>(resolve => receiver.on('exit', code => resolve(code)));
+    try {
+      let pid: number | null | undefined = null;
+      for (let look = 0; look < 250 && typeof pid !== 'number'; look++) {
+        pid = await slotSender(network, 'pg_7');
+        if (typeof pid !== 'number') await new Promise(resolve => setTimeout(resolve, 20));
+      }
+      if (typeof pid !== 'number') throw new Error(`pg_receivewal never held slot pg_7: ${said}`);
+      expect(await slotSender(network, 'pg_1')).toEqual(expect.any(Number));
+      expect(await slotSender(network, 'no_such_slot')).toBeNull();
+      expect(await slotSender({ ...network, password: 'wrong' }, 'pg_7')).toBeUndefined();
+      // Another process than the one holding the slot, or another slot: nothing done.
+      expect(await endSlotSender(network, 'pg_7', pid + 1)).toBe(false);
+      expect(await endSlotSender(network, 'pg_1', pid)).toBe(false);
+      // The replica's walsender runs as the superuser here: the network role may not end it.
+      const superuserSender = (await slotSender(network, 'pg_1'))!;
+      expect(await endSlotSender(network, 'pg_1', superuserSender)).toBeUndefined();
+      expect(await slotSender(network, 'pg_1')).toBe(superuserSender);
+      expect(await slotSender(network, 'pg_7')).toBe(pid);
+      expect(await endSlotSender({ ...network, port: await freePort() }, 'pg_7', pid)).toBeUndefined();
+      expect(await endSlotSender(network, 'pg_7', pid)).toBe(true);
+      expect(await ended).toBe(1);
+      expect(await eventually(() => slotSender(network, 'pg_7'), null)).toBeNull();
+    } finally {
+      receiver.kill('SIGKILL');
+      await sql(primaryPort, "SELECT pg_drop_replication_slot('pg_7') FROM pg_replication_slots WHERE slot_name = 'pg_7' AND NOT active");
+    }
+  }, 30_000);
 
   test('primaryLacksWal: the WAL of the current position is there, that of a far position is not; undefined when it cannot ask', async () => {
     const primary = local(primaryPort);

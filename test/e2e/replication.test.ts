@@ -129,6 +129,36 @@ describe('replication of the synthesized cluster (dist/)', () => {
     await expectRowsEverywhere(cluster, [POD(2)], 'items', committed);
   }));
 
+  test('a replica killed while the primary\'s wall clock is 120 s behind streams again soon after its restart: its agent ends the '
+    + 'walsender that its dead connection left holding its slot', () => step(cluster, async () => {
+    await waitForStreaming(cluster, POD(0), [POD(1), POD(2)]);
+    const mark = cluster.pod(POD(2)).logMark('role-labeler');
+    const slot = POD(2).replace(/-/g, '_');
+    const held = `SELECT active_pid FROM pg_replication_slots WHERE slot_name = '${slot}' AND active`;
+    // The walsender times out on the primary's wall clock (wal_sender_timeout): stepped back, it would hold the slot for 130 s.
+    cluster.stepClock(POD(0), -120);
+    try {
+      await sleep(2_000);
+      // The Service proxy keeps the primary's side of the killed pod's connection open, silent, as a dead node's would be.
+      await cluster.killPod(POD(2));
+      const stale = await cluster.podSql(POD(0), held);
+      expect(stale).toMatch(/^\d+$/);
+      await commit(9);
+      cluster.startPod(POD(2));
+      // The stale walsender shows as streaming on the primary, and a refused WAL receiver says "streaming" in the short
+      // while before it ends: one that has lived for 2 s streams.
+      const streams = `SELECT count(*) FROM pg_stat_wal_receiver AS r JOIN pg_stat_activity AS a USING (pid)
+        WHERE r.status = 'streaming' AND a.backend_start < clock_timestamp() - interval '2 seconds'`;
+      await waitFor(`${POD(2)}'s WAL receiver to stream`, async () => await cluster.podSql(POD(2), streams).catch(() => '') === '1', 40_000, 250);
+      expect(await cluster.podSql(POD(0), held)).not.toBe(stale);
+      expect(cluster.pod(POD(2)).logSince(mark, 'role-labeler'))
+        .toContain(`the primary's walsender ${stale} held this pod's replication slot ${slot} at two looks`);
+    } finally {
+      cluster.stepClock(POD(0), 0);
+    }
+    await expectRowsEverywhere(cluster, [POD(2)], 'items', committed);
+  }));
+
   test('restart the primary: it comes back as the primary and the replicas reconnect', () => step(cluster, async () => {
     await cluster.stopPod(POD(0));
     await sleep(500);
