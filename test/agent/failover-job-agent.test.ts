@@ -1282,6 +1282,27 @@ describe('an unplanned failover', () => {
     expect(roles()).toEqual({ 'pg-0': undefined, 'pg-1': 'replica', 'pg-2': 'replica' });
   });
 
+  test('a target deleted while the job waits for it to serve (its GET answers 404): exit 3 UNFINISHED, as for one that does not label itself', async () => {
+    const [old, replica, best] = cluster();
+    lose(old);
+    orphan([replica, '0/3000100'], [best, '0/3000200']);
+    await createRecord(stable('pg-0', 7));
+    sidecars({
+      label: false,
+      first: async record => {
+        if (record.state === 'stable' && record.primary === 'pg-2' && pods.includes(best)) {
+          pods = pods.filter(other => other !== best);
+          note('pg-2 deleted');
+        }
+        return false;
+      },
+    });
+    expect(await runJob()).toBe(3);
+    expect(trace.some(e => e.what === 'pg-2 deleted')).toBe(true);
+    expect(lastLog()).toMatch(/^UNFINISHED: pg-2 is the primary in the leader record but does not serve as one 0\.5s later/);
+    expect(await recordNow()).toEqual(stable('pg-2', 8));
+  });
+
   test('the record changed by someone else while the job asked the pods: its first write conflicts (409), refused', async () => {
     const [old, replica, best] = cluster();
     lose(old);
@@ -1465,6 +1486,24 @@ describe('the replicas follow the new primary', () => {
       + 'stream, the cluster has fewer replicas (in synchronous mode, writes may wait)');
     expect(execs().filter(e => !e.endsWith('status'))).toEqual(['pg-1 postgres restart']);
     expect(await recordNow()).toEqual(stable('pg-2', 8));
+  });
+
+  test('two replicas that never follow: both restarted, and the UNFINISHED line names both', async () => {
+    const [old, first, second, best] = cluster('pg-0', 4);
+    lose(old);
+    orphan([first, '0/3000100'], [second, '0/3000100'], [best, '0/3000200']);
+    for (const replica of [first, second]) {
+      replica.follows = 'never';
+      replica.script = (_container, command) => {
+        if (command[2] === 'restart') replica.role = 'down';
+        return undefined;
+      };
+    }
+    await createRecord(stable('pg-0', 7));
+    sidecars({ labeled: () => { first.receiver = 'streaming'; second.receiver = 'streaming'; } });
+    expect(await runJob({ FOLLOW_TIMEOUT_SECONDS: '0.5' })).toBe(3);
+    expect(execs().filter(e => !e.endsWith('status')).sort()).toEqual(['pg-1 postgres restart', 'pg-2 postgres restart']);
+    expect(lastLog()).toMatch(/^UNFINISHED: pg-3 is the primary and takes writes, but pg-1 pg-2 do not stream from it 1\.5s later \(/);
   });
 
   test('a replica that does not stream for a few seconds is told to reconnect first, then restarted', async () => {
