@@ -4,10 +4,7 @@
 // agent's fence and status in the sidecar) are scripted here, and so are the other actors: the pods' sidecars, which
 // carry out a switchover in the leader record and label the primary, are played through the API by a loop that reads
 // the record. Real time, with timeouts of a fraction of a second.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as https from 'node:https';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { failoverRunOf, FailoverJobConfig, FailoverJobTimeouts } from '../../src/agent/config';
 import { FailoverJobAgent, parseStatusLine } from '../../src/agent/failover-job-agent';
 import { NodeRole } from '../../src/agent/failover-target';
@@ -20,7 +17,8 @@ import { ApiPod, ApiStandIn } from '../e2e/harness/api';
 import { Result } from '../e2e/harness/exec';
 import { KubeObject, Manifests } from '../e2e/harness/manifests';
 import { LEASES, ObjectStore, ResourceType } from '../e2e/harness/objects';
-import { ApiTls, makeApiTls } from '../e2e/harness/tls';
+import { ApiTls } from '../e2e/harness/tls';
+import { ListeningStandIn, startApiStandIn } from '../support/api-stand-in';
 import { roleFor } from '../support/rbac';
 
 const NAMESPACE = 'default';
@@ -232,17 +230,13 @@ function orphan(...positions: Array<[FakePod, string]>): void {
 
 // ---- the API ----
 
-let dir: string;
 let tls: ApiTls;
 let api: ApiStandIn;
 let admin: KubeClient;
 const clients: KubeClient[] = [];
-let files = 0;
 
 function tokenFile(token: string): string {
-  const file = join(dir, `${++files}.token`);
-  writeFileSync(file, `${token}\n`);
-  return file;
+  return standIn!.tokenFile(token);
 }
 
 function client(token: string): KubeClient {
@@ -251,17 +245,17 @@ function client(token: string): KubeClient {
   return made;
 }
 
+let standIn: ListeningStandIn | undefined;
+
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'failover-job-'));
-  tls = makeApiTls(join(dir, 'pki'), '10.96.0.1');
-  api = new ApiStandIn({
+  standIn = await startApiStandIn({
     namespace: NAMESPACE,
     manifests: new Manifests(manifests),
     pods: () => pods,
     identityOf: token => (token === JOB_TOKEN ? { account: JOB_ACCOUNT, pod: JOB_POD } : undefined),
     onLabelsChange: changed => note(`labels ${changed.name} ${changed.labels.role ?? '-'}`),
-  }, join(dir, 'api.sock'), tls);
-  await api.listen();
+  }, { prefix: 'failover-job-' });
+  ({ tls, api } = standIn);
   admin = client(api.adminToken);
 });
 
@@ -282,8 +276,7 @@ afterEach(async () => {
 });
 afterAll(() => {
   for (const made of clients.splice(0)) made.close();
-  api?.close();
-  rmSync(dir, { recursive: true, force: true });
+  standIn?.close();
 });
 
 function deleteLease(): Promise<number> {

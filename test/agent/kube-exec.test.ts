@@ -2,18 +2,17 @@
 // stand-in, whose pod runs the command for real; against scripted servers for what the stand-in never does (silence,
 // fragments, pings, another protocol, a stream cut short). And listPods' field selector, phase and running containers.
 import * as crypto from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import * as net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Duplex } from 'node:stream';
 import { BAD_ANSWER, KubeClient, KubeClientOptions, NO_ANSWER } from '../../src/agent/kube';
 import { ApiPod, ApiStandIn } from '../e2e/harness/api';
 import { runAsync } from '../e2e/harness/exec';
 import { KubeObject, Manifests } from '../e2e/harness/manifests';
-import { ApiTls, makeApiTls } from '../e2e/harness/tls';
+import { ApiTls } from '../e2e/harness/tls';
+import { ListeningStandIn, startApiStandIn } from '../support/api-stand-in';
 import { LEASE_AND_PODS, roleFor, runningPod } from '../support/rbac';
 
 const NAMESPACE = 'default';
@@ -47,31 +46,25 @@ let api: ApiStandIn;
 const pods: ApiPod[] = [execPod('exec-0')];
 const clients: KubeClient[] = [];
 
+let standIn: ListeningStandIn | undefined;
+
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'kube-exec-'));
-  tls = makeApiTls(join(dir, 'pki'), '10.96.0.1');
-  api = new ApiStandIn({
+  standIn = await startApiStandIn({
     namespace: NAMESPACE,
     manifests: new Manifests(manifests),
     pods: () => pods,
     identityOf: token => (token === JOB_TOKEN ? { account: 'job' } : token === NO_EXEC_TOKEN ? { account: 'no-exec' } : undefined),
     onLabelsChange: () => undefined,
-  }, join(dir, 'api.sock'), tls, 1_500);
-  await api.listen();
+  }, { prefix: 'kube-exec-', watchTimeoutMs: 1_500 });
+  ({ dir, tls, api } = standIn);
 });
 afterEach(() => {
   for (const made of clients.splice(0)) made.close();
 });
-afterAll(() => {
-  api?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => standIn?.close());
 
-let files = 0;
 function tokenFile(token: string): string {
-  const file = join(dir, `${++files}.token`);
-  writeFileSync(file, `${token}\n`);
-  return file;
+  return standIn!.tokenFile(token);
 }
 
 function client(overrides: Partial<KubeClientOptions> = {}): KubeClient {

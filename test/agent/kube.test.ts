@@ -5,7 +5,6 @@ import { existsSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:
 import * as http from 'node:http';
 import * as https from 'node:https';
 import * as net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   ApiResult, BAD_ANSWER, followLease, inClusterOptions, KubeClient, KubeClientOptions, NO_ANSWER, WatchEnd, WatchEventType,
@@ -14,6 +13,7 @@ import { encodeRecordLease, encodeRecordPatch, LeaderRecord, LeaseObject } from 
 import { ApiPod, ApiStandIn } from '../e2e/harness/api';
 import { KubeObject, Manifests } from '../e2e/harness/manifests';
 import { ApiTls, makeApiTls } from '../e2e/harness/tls';
+import { ListeningStandIn, startApiStandIn } from '../support/api-stand-in';
 import { LEASE_AND_PODS, roleFor, runningPod } from '../support/rbac';
 
 const NAMESPACE = 'default';
@@ -39,10 +39,10 @@ const clients: KubeClient[] = [];
 let statefulSet: KubeObject | undefined;
 const deleted: string[] = [];
 
+let standIn: ListeningStandIn | undefined;
+
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'kube-client-'));
-  tls = makeApiTls(join(dir, 'pki'), '10.96.0.1');
-  api = new ApiStandIn({
+  standIn = await startApiStandIn({
     namespace: NAMESPACE,
     manifests: new Manifests(manifests),
     pods: () => pods,
@@ -50,23 +50,17 @@ beforeAll(async () => {
     onLabelsChange: changed => labelChanges.push(`${changed.name} ${JSON.stringify(changed.labels)}`),
     statefulSetObject: () => statefulSet,
     deletePodByRequest: name => deleted.push(name),
-  }, join(dir, 'api.sock'), tls, 1_500);
-  await api.listen();
+  }, { prefix: 'kube-client-', watchTimeoutMs: 1_500 });
+  ({ dir, tls, api } = standIn);
   adminTokenFile = tokenFile('admin', api.adminToken);
 });
 afterEach(() => {
   for (const made of clients.splice(0)) made.close();
 });
-afterAll(() => {
-  api?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => standIn?.close());
 
-let files = 0;
 function tokenFile(name: string, token: string): string {
-  const file = join(dir, `${name}-${++files}.token`);
-  writeFileSync(file, `${token}\n`);
-  return file;
+  return standIn!.tokenFile(token, name);
 }
 
 function client(overrides: Partial<KubeClientOptions> = {}): KubeClient {

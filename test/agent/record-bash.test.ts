@@ -3,36 +3,32 @@
 // harness's API stand-in, gives every field as the agent encoded it. Spawns bash and kubectl: left out of mutation runs
 // (stryker.config.mjs), like test/scripts.test.ts.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KubeClient } from '../../src/agent/kube';
 import { annotationOf, encodeAnnotations, encodeRecordLease, encodeRecordPatch, LeaderRecord, RECORD_FIELDS } from '../../src/agent/record';
-import { ApiStandIn } from '../e2e/harness/api';
 import { kubectlBinary } from '../e2e/harness/kubectl';
 import { Manifests } from '../e2e/harness/manifests';
-import { ApiTls, makeApiTls } from '../e2e/harness/tls';
+import { ListeningStandIn, startApiStandIn } from '../support/api-stand-in';
 
 const SCRIPTS = join(__dirname, '..', '..', 'src', 'scripts');
 
+let standIn: ListeningStandIn | undefined;
 let dir: string;
-let api: ApiStandIn;
-let tls: ApiTls;
 let kube: KubeClient;
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'record-bash-'));
-  tls = makeApiTls(join(dir, 'pki'), '10.96.0.1');
-  api = new ApiStandIn({ namespace: 'default', manifests: new Manifests([]), pods: () => [], identityOf: () => undefined, onLabelsChange: () => undefined },
-    join(dir, 'api.sock'), tls);
-  await api.listen();
-  writeFileSync(join(dir, 'kubeconfig'), api.adminKubeconfig());
-  writeFileSync(join(dir, 'admin.token'), api.adminToken);
-  kube = new KubeClient({ server: api.adminServer, namespace: 'default', tokenFile: join(dir, 'admin.token'), caFile: tls.caFile, timeoutMs: 5000 });
+  standIn = await startApiStandIn({
+    namespace: 'default', manifests: new Manifests([]), pods: () => [], identityOf: () => undefined, onLabelsChange: () => undefined,
+  }, { prefix: 'record-bash-' });
+  dir = standIn.dir;
+  writeFileSync(join(dir, 'kubeconfig'), standIn.api.adminKubeconfig());
+  kube = new KubeClient({
+    server: standIn.api.adminServer, namespace: 'default', tokenFile: standIn.tokenFile(standIn.api.adminToken), caFile: standIn.tls.caFile, timeoutMs: 5000,
+  });
 });
 afterAll(() => {
   kube?.close();
-  api?.close();
-  rmSync(dir, { recursive: true, force: true });
+  standIn?.close();
 });
 
 /** record_read of `leaderRecord`, then its exit code and every R entry as `key=value` lines (sorted), and RECORD_ERROR. */
@@ -96,7 +92,7 @@ describe('leader-record.sh reads the record the agent writes', () => {
 
   test('an API server that cannot be reached: exit 1, kubectl\'s message in RECORD_ERROR', async () => {
     const unreachable = join(dir, 'unreachable.kubeconfig');
-    const config = JSON.parse(api.adminKubeconfig());
+    const config = JSON.parse(standIn!.api.adminKubeconfig());
     config.clusters[0].cluster.server = 'https://127.0.0.1:1';
     writeFileSync(unreachable, JSON.stringify(config));
     const read = await recordRead('absent', unreachable);

@@ -15,7 +15,8 @@ import { encodeRecordLease, encodeRecordPatch, LeaderRecord, StableRecord, Switc
 import { nodeStatus, passfileField, passfileText, recordCopyText, SidecarAgent, SidecarEnvironment } from '../../src/agent/sidecar-agent';
 import { ApiStandIn } from '../e2e/harness/api';
 import { KubeObject, Manifests } from '../e2e/harness/manifests';
-import { ApiTls, makeApiTls } from '../e2e/harness/tls';
+import { ApiTls } from '../e2e/harness/tls';
+import { ListeningStandIn, startApiStandIn } from '../support/api-stand-in';
 import { asPostgres, freePort, PG_BIN, postgresScratchDir, POSTGRES_CWD, runAsPostgres as run, writeAsPostgres } from '../support/postgres';
 import { LEASE_AND_PODS, roleFor, runningPod } from '../support/rbac';
 
@@ -71,6 +72,7 @@ const labelChanges: string[] = [];
 let dir: string;
 let tls: ApiTls;
 let api: ApiStandIn;
+let adminToken: ListeningStandIn['tokenFile'];
 const clients: KubeClient[] = [];
 
 /** Whether a pod's token: the pod's name after "pod:" (Role pg) or "no-watch:" (Role no-watch). */
@@ -178,9 +180,8 @@ async function eventually(check: () => boolean | Promise<boolean>, ms = 10_000):
 }
 
 beforeAll(async () => {
-  dir = fs.mkdtempSync(path.join(scratch, 'api-'));
-  tls = makeApiTls(path.join(dir, 'pki'), '10.96.0.1');
-  api = new ApiStandIn({
+  // In the scratch directory, which the afterAll removes with the servers' data.
+  ({ dir, tls, api, tokenFile: adminToken } = await startApiStandIn({
     namespace: NAMESPACE,
     manifests: new Manifests(manifests),
     pods: () => existing.map(podOf),
@@ -188,10 +189,8 @@ beforeAll(async () => {
     onLabelsChange: changed => labelChanges.push(`${changed.name} ${JSON.stringify(changed.labels)}`),
     statefulSetObject: () => statefulSet,
     deletePodByRequest: name => deletedPods.push(name),
-  }, path.join(dir, 'api.sock'), tls, 60_000);
-  await api.listen();
-  fs.writeFileSync(path.join(dir, 'admin.token'), api.adminToken);
-  admin = new KubeClient({ server: api.adminServer, namespace: NAMESPACE, tokenFile: path.join(dir, 'admin.token'), caFile: tls.caFile, timeoutMs: 5000 });
+  }, { prefix: 'api-', parent: scratch, watchTimeoutMs: 60_000 }));
+  admin = new KubeClient({ server: api.adminServer, namespace: NAMESPACE, tokenFile: adminToken(api.adminToken, 'admin'), caFile: tls.caFile, timeoutMs: 5000 });
   clients.push(admin);
 
   portA = await freePort();
