@@ -6,6 +6,14 @@ var __getOwnPropDesc = Object.getOwnPropertyDescriptor;
 var __getOwnPropNames = Object.getOwnPropertyNames;
 var __getProtoOf = Object.getPrototypeOf;
 var __hasOwnProp = Object.prototype.hasOwnProperty;
+var __esm = (fn, res, err) => function __init() {
+  if (err) throw err[0];
+  try {
+    return fn && (res = (0, fn[__getOwnPropNames(fn)[0]])(fn = 0)), res;
+  } catch (e) {
+    throw err = [e], e;
+  }
+};
 var __commonJS = (cb, mod) => function __require() {
   try {
     return mod || (0, cb[__getOwnPropNames(cb)[0]])((mod = { exports: {} }).exports, mod), mod.exports;
@@ -34,6 +42,958 @@ var __toESM = (mod, isNodeMode, target) => (target = mod != null ? __create(__ge
   mod
 ));
 var __toCommonJS = (mod) => __copyProps(__defProp({}, "__esModule", { value: true }), mod);
+
+// src/agent/failover-target.ts
+function parseLsn(lsn) {
+  if (!LSN.test(lsn)) return void 0;
+  const [high, low] = lsn.split("/");
+  return BigInt(`0x${high}`) * 0x100000000n + BigInt(`0x${low}`);
+}
+function healthyReplicas(candidates) {
+  return candidates.filter((c) => c.role === "replica" && parseLsn(c.lsn) !== void 0);
+}
+function rankCandidates(candidates) {
+  return healthyReplicas(candidates).sort((a, b) => Number(parseLsn(b.lsn) - parseLsn(a.lsn)));
+}
+function ordinalOf(pod) {
+  return Number(pod.slice(pod.lastIndexOf("-") + 1));
+}
+function staying(candidates, scaleDownTo) {
+  return candidates.filter((c) => ordinalOf(c.pod) < scaleDownTo);
+}
+function describe(candidates) {
+  return candidates.map((c) => `${c.pod}=${c.role}@${c.lsn}`).join(" ");
+}
+function eligibleReplicas(facts) {
+  const byPod = new Map(facts.candidates.map((c) => [c.pod, c]));
+  if (facts.syncReplicas === 0 || facts.acceptDataLoss || byPod.get(facts.previous)?.role === "replica") {
+    return { ok: true, candidates: healthyReplicas(facts.candidates) };
+  }
+  const members = facts.syncSet.length;
+  const reached = healthyReplicas(facts.syncSet.map((pod) => byPod.get(pod)).filter((c) => c !== void 0));
+  const needed = members - facts.syncReplicas + 1;
+  if (members === 0 || reached.length < needed) {
+    return {
+      ok: false,
+      reason: `synchronous mode: ${reached.length} of the ${members} recorded synchronous standbys (${facts.syncSet.join(",") || "none"}) answer; ${needed} are needed to be sure of every acknowledged commit`
+    };
+  }
+  return { ok: true, candidates: reached };
+}
+function chooseFailoverTarget(facts) {
+  const requested = facts.requestedTarget;
+  const cluster = describe(facts.candidates);
+  if (facts.candidates.some((c) => c.pod === requested && c.role === "primary")) {
+    return { kind: "promote", target: requested, reason: `${requested} was promoted already (by the job that ended): recording it`, warning: void 0 };
+  }
+  const ranked = rankCandidates(facts.candidates);
+  if (ranked.length === 0) return { kind: "refuse", reason: `no healthy replica to promote (${cluster})` };
+  const eligible = eligibleReplicas(facts);
+  if (!eligible.ok || eligible.candidates.length === 0) {
+    return {
+      kind: "refuse",
+      reason: `${eligible.ok ? "" : `${eligible.reason}. `}no replica may be promoted without losing acknowledged commits (${cluster}). Bring back the missing pods and run the job again, or set FAILOVER_ACCEPT_DATA_LOSS=true to promote the most advanced replica anyway`
+    };
+  }
+  let candidates = eligible.candidates;
+  if (facts.scaleDownTo !== void 0 && requested === void 0) {
+    candidates = staying(candidates, facts.scaleDownTo);
+    if (candidates.length === 0) return { kind: "refuse", reason: `no replica that stays after scaling to ${facts.scaleDownTo} pods may be promoted (${cluster})` };
+  }
+  let target;
+  if (requested !== void 0) {
+    const found = candidates.find((c) => c.pod === requested);
+    if (found === void 0) {
+      const role = facts.candidates.find((c) => c.pod === requested)?.role ?? "not a pod";
+      return { kind: "refuse", reason: `FAILOVER_TARGET ${requested} may not be promoted (${role}; eligible: ${candidates.map((c) => c.pod).join(" ")})` };
+    }
+    target = found;
+  } else {
+    target = rankCandidates(candidates)[0];
+  }
+  const best = ranked[0];
+  const warning = parseLsn(best.lsn) > parseLsn(target.lsn) ? `${best.pod} has more WAL than ${target.pod}; what only ${best.pod} has is lost, and ${best.pod} is rewound when it restarts` : void 0;
+  return { kind: "promote", target: target.pod, reason: `promoting ${target.pod} (WAL ${target.lsn}) of ${candidates.map((c) => c.pod).join(" ")}`, warning };
+}
+function chooseScaleDownTarget(candidates, primary, scaleDownTo) {
+  if (ordinalOf(primary) < scaleDownTo) return { kind: "stay", reason: `the primary ${primary} stays when scaling to ${scaleDownTo} pods` };
+  const [target] = rankCandidates(staying(candidates, scaleDownTo));
+  if (target === void 0) {
+    return { kind: "refuse", reason: `the primary ${primary} goes away when scaling to ${scaleDownTo} pods, and no healthy replica stays to take over (${describe(candidates)})` };
+  }
+  return { kind: "promote", target: target.pod, reason: `the primary ${primary} goes away when scaling to ${scaleDownTo} pods: switching over to ${target.pod}`, warning: void 0 };
+}
+function switchpointOf(history, timeline) {
+  for (const line of history.split("\n")) {
+    const [parent, switchpoint] = line.trim().split(/\s+/);
+    if (/^\d+$/.test(parent) && Number(parent) === timeline && parseLsn(switchpoint ?? "") !== void 0) return switchpoint;
+  }
+  return void 0;
+}
+function forkedBehind(history, timeline, position) {
+  const switchpoint = switchpointOf(history, timeline);
+  const at = parseLsn(position);
+  return switchpoint !== void 0 && at !== void 0 && at > parseLsn(switchpoint);
+}
+var LSN;
+var init_failover_target = __esm({
+  "src/agent/failover-target.ts"() {
+    "use strict";
+    LSN = /^[0-9A-F]+\/[0-9A-F]+$/;
+  }
+});
+
+// src/agent/record.ts
+function annotationOf(field) {
+  return `${RECORD_PREFIX}/${field}`;
+}
+function refuse(field, problem) {
+  throw new RecordError(`${annotationOf(field)} ${problem}`);
+}
+function decodeRecord(lease) {
+  try {
+    return decodeOrThrow(lease);
+  } catch (error) {
+    if (error instanceof RecordError) return { ok: false, error: `malformed leader record: ${error.message}` };
+    throw error;
+  }
+}
+function decodeOrThrow(lease) {
+  const { resourceVersion, annotations = {} } = lease?.metadata ?? {};
+  if (typeof resourceVersion !== "string" || resourceVersion === "") {
+    throw new RecordError("metadata.resourceVersion is missing: a record without one cannot be compared-and-swapped");
+  }
+  if (typeof annotations !== "object" || annotations === null || Array.isArray(annotations)) {
+    throw new RecordError("metadata.annotations is not an object");
+  }
+  const values = /* @__PURE__ */ new Map();
+  for (const [key, value] of Object.entries(annotations)) {
+    if (!key.startsWith(`${RECORD_PREFIX}/`)) continue;
+    if (!KNOWN_ANNOTATIONS.has(key)) throw new RecordError(`${key} is not a field of the record`);
+    if (typeof value !== "string") throw new RecordError(`${key} is not a string`);
+    values.set(key, value);
+  }
+  const text = (field) => values.get(annotationOf(field)) ?? "";
+  const version = text(VERSION_FIELD);
+  if (version !== "" && version !== String(RECORD_FORMAT_VERSION)) {
+    refuse(VERSION_FIELD, `is unknown: "${version}" (this agent reads version ${RECORD_FORMAT_VERSION})`);
+  }
+  const common = {
+    version: RECORD_FORMAT_VERSION,
+    epoch: positiveInteger("epoch", text("epoch")),
+    timeline: positiveInteger("timeline", text("timeline")),
+    systemIdentifier: systemIdentifier(text("system-identifier")),
+    sync: podList("sync", text("sync"))
+  };
+  const state = text("state");
+  let record;
+  switch (state) {
+    case "stable":
+      mustBeEmpty(state, ["target", "previous", "job", "checkpoint"], text);
+      record = { state, primary: required("primary", text("primary"), state), ...common };
+      break;
+    case "switching-over":
+      mustBeEmpty(state, ["primary"], text);
+      record = {
+        state,
+        previous: required("previous", text("previous"), state),
+        target: required("target", text("target"), state),
+        job: required("job", text("job"), state),
+        checkpoint: checkpoint(text("checkpoint")),
+        ...common
+      };
+      break;
+    case "failing-over":
+      mustBeEmpty(state, ["primary", "checkpoint"], text);
+      record = {
+        state,
+        previous: required("previous", text("previous"), state),
+        target: text("target") || void 0,
+        job: required("job", text("job"), state),
+        ...common
+      };
+      break;
+    case "":
+      refuse("state", "is missing");
+    default:
+      refuse("state", `is unknown: "${state}" (known: ${RECORD_STATES.join(", ")})`);
+  }
+  return { ok: true, record, resourceVersion };
+}
+function positiveInteger(field, value) {
+  if (value === "") refuse(field, "is missing");
+  const number = Number(value);
+  if (!DECIMAL_PATTERN.test(value) || !Number.isSafeInteger(number) || number < 1) {
+    refuse(field, `is not a positive integer: "${value}"`);
+  }
+  return number;
+}
+function systemIdentifier(value) {
+  if (value === "") return void 0;
+  if (!DECIMAL_PATTERN.test(value)) refuse("system-identifier", `is not a decimal number: "${value}"`);
+  return value;
+}
+function checkpoint(value) {
+  if (value === "") return void 0;
+  if (!LSN_PATTERN.test(value)) refuse("checkpoint", `is not an LSN such as 0/3000028: "${value}"`);
+  return value;
+}
+function podList(field, value) {
+  if (value === "") return [];
+  const pods = value.split(",");
+  const seen = /* @__PURE__ */ new Set();
+  for (const pod of pods) {
+    if (pod === "") refuse(field, `has an empty member: "${value}"`);
+    if (seen.has(pod)) refuse(field, `lists ${pod} twice: "${value}"`);
+    seen.add(pod);
+  }
+  return pods;
+}
+function required(field, value, state) {
+  if (value === "") refuse(field, `is missing (state ${state} needs it)`);
+  return value;
+}
+function mustBeEmpty(state, fields, text) {
+  for (const field of fields) {
+    if (text(field) !== "") refuse(field, `must be empty in state ${state}, got "${text(field)}"`);
+  }
+}
+function encodeAnnotations(record) {
+  const fields = {
+    "state": record.state,
+    "primary": record.state === "stable" ? record.primary : "",
+    "epoch": String(record.epoch),
+    "timeline": String(record.timeline),
+    "system-identifier": record.systemIdentifier ?? "",
+    "sync": record.sync.join(","),
+    "target": record.state === "stable" ? "" : record.target ?? "",
+    "previous": record.state === "stable" ? "" : record.previous,
+    "job": record.state === "stable" ? "" : record.job,
+    "checkpoint": record.state === "switching-over" ? record.checkpoint ?? "" : ""
+  };
+  const annotations = {};
+  for (const field of RECORD_FIELDS) annotations[annotationOf(field)] = fields[field];
+  annotations[annotationOf(VERSION_FIELD)] = String(record.version);
+  return annotations;
+}
+function holderOf(record) {
+  return record.state === "stable" ? record.primary : "";
+}
+function encodeRecordPatch(record, resourceVersion) {
+  if (resourceVersion === "") throw new Error("a record patch needs the resourceVersion it replaces (compare-and-swap)");
+  return {
+    metadata: { resourceVersion, annotations: encodeAnnotations(record) },
+    spec: { holderIdentity: holderOf(record) }
+  };
+}
+function encodeRecordLease(name, labels, record) {
+  return {
+    apiVersion: "coordination.k8s.io/v1",
+    kind: "Lease",
+    metadata: { name, labels, annotations: encodeAnnotations(record) },
+    spec: { holderIdentity: holderOf(record) }
+  };
+}
+function describeRecord(record) {
+  if (record === void 0) return "no leader record";
+  let line = `epoch ${record.epoch}, ${record.state}, primary ${holderOf(record) || "(none)"}, timeline ${record.timeline}`;
+  if (record.sync.length > 0) line += `, synchronous standbys ${record.sync.join(",")}`;
+  if (record.state !== "stable") line += ` (job ${record.job}: ${record.previous} -> ${record.target ?? "?"})`;
+  if (record.state === "switching-over" && record.checkpoint !== void 0) line += `, shutdown checkpoint ${record.checkpoint}`;
+  return line;
+}
+var RECORD_PREFIX, RECORD_FIELDS, VERSION_FIELD, RECORD_FORMAT_VERSION, RECORD_STATES, KNOWN_ANNOTATIONS, LSN_PATTERN, DECIMAL_PATTERN, RecordError;
+var init_record = __esm({
+  "src/agent/record.ts"() {
+    "use strict";
+    RECORD_PREFIX = "postgres.cdk8s.io";
+    RECORD_FIELDS = [
+      "state",
+      "primary",
+      "epoch",
+      "timeline",
+      "system-identifier",
+      "sync",
+      "target",
+      "previous",
+      "job",
+      "checkpoint"
+    ];
+    VERSION_FIELD = "version";
+    RECORD_FORMAT_VERSION = 1;
+    RECORD_STATES = ["stable", "switching-over", "failing-over"];
+    KNOWN_ANNOTATIONS = new Set([...RECORD_FIELDS, VERSION_FIELD].map((field) => annotationOf(field)));
+    LSN_PATTERN = /^[0-9A-F]+\/[0-9A-F]+$/;
+    DECIMAL_PATTERN = /^[0-9]+$/;
+    RecordError = class extends Error {
+    };
+  }
+});
+
+// src/agent/transitions.ts
+function createRecord(primary) {
+  return {
+    version: RECORD_FORMAT_VERSION,
+    state: "stable",
+    primary: primary.primary,
+    epoch: 1,
+    timeline: primary.timeline,
+    systemIdentifier: primary.systemIdentifier,
+    sync: [...primary.sync]
+  };
+}
+function recordTimeline(record, timeline) {
+  return { ...record, timeline };
+}
+function recordSyncSet(record, sync) {
+  return { ...record, sync: [...sync] };
+}
+function takenBy(record, takeover) {
+  return {
+    version: record.version,
+    epoch: record.epoch + 1,
+    timeline: record.timeline,
+    systemIdentifier: record.systemIdentifier,
+    sync: record.sync,
+    previous: takeover.previous,
+    job: takeover.job
+  };
+}
+function beginSwitchover(record, takeover) {
+  return { ...takenBy(record, takeover), state: "switching-over", target: takeover.target, checkpoint: void 0 };
+}
+function recordCheckpoint(record, checkpoint2) {
+  return { ...record, checkpoint: checkpoint2 };
+}
+function takeOverSwitchover(record, sync) {
+  return stable(record, record.target, record.epoch, [...sync]);
+}
+function giveBack(record) {
+  return stable(record, record.previous, record.epoch + 1, record.sync);
+}
+function takeOverLapsedLease(record, primary, sync) {
+  return stable(record, primary, record.epoch + 1, [...sync]);
+}
+function beginFailover(record, takeover) {
+  return { ...takenBy(record, takeover), state: "failing-over", target: takeover.target };
+}
+function recordTarget(record, target) {
+  return { ...record, target };
+}
+function completeFailover(record, sync) {
+  if (record.target === void 0) throw new Error(`completeFailover: the failing-over record (epoch ${record.epoch}) names no target`);
+  return stable(record, record.target, record.epoch, [...sync]);
+}
+function stable(record, primary, epoch, sync) {
+  return {
+    version: record.version,
+    state: "stable",
+    primary,
+    epoch,
+    timeline: record.timeline,
+    systemIdentifier: record.systemIdentifier,
+    sync
+  };
+}
+var init_transitions = __esm({
+  "src/agent/transitions.ts"() {
+    "use strict";
+    init_record();
+  }
+});
+
+// src/agent/kube.ts
+function inClusterOptions(env, timeoutMs, dir = SERVICE_ACCOUNT_DIR) {
+  const host = env.KUBERNETES_SERVICE_HOST ?? "";
+  const port = env.KUBERNETES_SERVICE_PORT ?? "";
+  for (const [variable, value] of [["KUBERNETES_SERVICE_HOST", host], ["KUBERNETES_SERVICE_PORT", port]]) {
+    if (value === "") throw new Error(`not in a Kubernetes pod: ${variable} is not set (the kubelet sets it in every container)`);
+  }
+  const file = (name, what) => {
+    const path4 = (0, import_path.join)(dir, name);
+    if (!fs.existsSync(path4)) throw new Error(`not in a Kubernetes pod: ${path4} (${what}) does not exist; is a ServiceAccount token mounted?`);
+    return path4;
+  };
+  const tokenFile = file("token", "the ServiceAccount token");
+  const caFile = file("ca.crt", "the CA bundle");
+  const namespace = fs.readFileSync(file("namespace", "the pod's namespace"), "utf8").trim();
+  return { server: `https://${host.includes(":") ? `[${host}]` : host}:${port}`, namespace, tokenFile, caFile, timeoutMs };
+}
+function asObject(what, answer) {
+  if (!answer.ok) return answer;
+  if (typeof answer.body !== "object" || answer.body === null || Array.isArray(answer.body)) return badAnswer(what, answer.status, "an object");
+  return { ok: true, value: answer.body };
+}
+function podSummary(item) {
+  const pod = item;
+  const metadata = pod?.metadata;
+  if (typeof metadata?.name !== "string") return void 0;
+  const labels = typeof metadata.labels === "object" && metadata.labels !== null ? metadata.labels : {};
+  const conditions = Array.isArray(pod?.status?.conditions) ? pod.status.conditions : [];
+  const containers = Array.isArray(pod?.status?.containerStatuses) ? pod.status.containerStatuses : [];
+  const running = (c) => typeof c?.state?.running === "object" && c.state.running !== null;
+  return {
+    name: metadata.name,
+    terminating: typeof metadata.deletionTimestamp === "string",
+    ready: conditions.some((c) => c?.type === "Ready" && c.status === "True"),
+    uid: typeof metadata.uid === "string" ? metadata.uid : void 0,
+    labels: Object.fromEntries(Object.entries(labels).filter((entry) => typeof entry[1] === "string")),
+    phase: typeof pod?.status?.phase === "string" ? pod.status.phase : void 0,
+    runningContainers: containers.filter((c) => running(c) && typeof c?.name === "string").map((c) => c.name)
+  };
+}
+function asVoid(answer) {
+  return answer.ok ? { ok: true, value: void 0 } : answer;
+}
+function noToken(message) {
+  return { ok: false, status: void 0, reason: "NoToken", message };
+}
+function badAnswer(what, status, expected) {
+  return { ok: false, status, reason: BAD_ANSWER, message: `${what}: ${status} but the answer is not ${expected}` };
+}
+function failureOf(what, status, text) {
+  const parsed = parseJson(text);
+  const isStatus = parsed?.kind === "Status";
+  const reason = isStatus && typeof parsed.reason === "string" && parsed.reason !== "" ? parsed.reason : reasonOf(status);
+  const message = isStatus && typeof parsed.message === "string" ? parsed.message : excerpt(text);
+  return { ok: false, status, reason, message: `${what}: ${status} ${reason}: ${message}` };
+}
+function reasonOf(status) {
+  return REASONS.get(status) ?? (http.STATUS_CODES[status] ?? "Unknown").replace(/ /g, "");
+}
+function parseJson(text) {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return void 0;
+  }
+}
+function excerpt(text) {
+  const line = text.replace(/\s+/g, " ").trim();
+  if (line === "") return "(an empty answer)";
+  return line.length > 200 ? `${line.slice(0, 200)}...` : `"${line}"`;
+}
+function readAll(response) {
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    response.on("data", (chunk) => chunks.push(chunk));
+    response.on("close", () => response.complete ? resolve(Buffer.concat(chunks).toString("utf8")) : reject(new Error("the connection closed")));
+  });
+}
+function execOutcome(what, text, stdout, stderr) {
+  const status = parseJson(text);
+  if (status?.status === "Success") return { ok: true, value: { code: 0, stdout, stderr } };
+  if (status?.status !== "Failure") return badAnswer(what, 101, `a Status on the error channel, got ${excerpt(text)}`);
+  const causes = Array.isArray(status.details?.causes) ? status.details.causes : [];
+  const exit = status.reason === "NonZeroExitCode" ? causes.find((cause) => cause?.reason === "ExitCode")?.message : void 0;
+  if (typeof exit === "string" && /^\d+$/.test(exit)) return { ok: true, value: { code: Number(exit), stdout, stderr } };
+  const code = typeof status.code === "number" ? status.code : void 0;
+  const reason = typeof status.reason === "string" && status.reason !== "" ? status.reason : code === void 0 ? "Failure" : reasonOf(code);
+  const message = typeof status.message === "string" ? status.message : excerpt(text);
+  return { ok: false, status: code, reason, message: `${what}: ${code === void 0 ? "" : `${code} `}${reason}: ${message}` };
+}
+function parseFrame(buffer) {
+  if (buffer.length < 2) return 2;
+  const lengthCode = buffer[1] & 127;
+  const masked = (buffer[1] & 128) !== 0;
+  const lengthSize = lengthCode === 126 ? 2 : lengthCode === 127 ? 8 : 0;
+  const headerSize = 2 + lengthSize + (masked ? 4 : 0);
+  if (buffer.length < headerSize) return headerSize;
+  const length = lengthSize === 2 ? buffer.readUInt16BE(2) : lengthSize === 8 ? Number(buffer.readBigUInt64BE(2)) : lengthCode;
+  const size = headerSize + length;
+  if (buffer.length < size) return size;
+  let payload = buffer.subarray(headerSize, size);
+  if (masked) {
+    const mask = buffer.subarray(headerSize - 4, headerSize);
+    payload = Buffer.from(payload);
+    for (let i = 0; i < payload.length; i++) payload[i] ^= mask[i % 4];
+  }
+  return { fin: (buffer[0] & 128) !== 0, opcode: buffer[0] & 15, payload, size };
+}
+function readMessages(socket, head, onMessage) {
+  let chunks = [];
+  let buffered = 0;
+  let needed = 2;
+  let fragments = [];
+  let messageOpcode = BINARY;
+  const read = (chunk) => {
+    chunks.push(chunk);
+    buffered += chunk.length;
+    if (buffered < needed) return;
+    let buffer = Buffer.concat(chunks, buffered);
+    for (let frame = parseFrame(buffer); typeof frame !== "number"; frame = parseFrame(buffer)) {
+      buffer = buffer.subarray(frame.size);
+      if (frame.opcode >= CLOSE) {
+        onMessage(frame.opcode, frame.payload);
+        continue;
+      }
+      if (frame.opcode !== CONTINUATION) messageOpcode = frame.opcode;
+      fragments.push(frame.payload);
+      if (frame.fin) {
+        const message = Buffer.concat(fragments);
+        fragments = [];
+        onMessage(messageOpcode, message);
+      }
+    }
+    needed = parseFrame(buffer);
+    chunks = [buffer];
+    buffered = buffer.length;
+  };
+  if (head.length > 0) read(head);
+  socket.on("data", read);
+}
+function clientFrame(opcode, payload) {
+  const body = payload.subarray(0, 125);
+  const mask = crypto.randomBytes(4);
+  const frame = Buffer.concat([Buffer.from([128 | opcode, 128 | body.length]), mask, body]);
+  for (let i = 0; i < body.length; i++) frame[6 + i] ^= mask[i % 4];
+  return frame;
+}
+function versionOf(lease) {
+  const version = lease?.metadata?.resourceVersion;
+  return typeof version === "string" ? version : void 0;
+}
+function sleep(ms, signal) {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done);
+  });
+}
+async function followLease(client, name, onChange, signal, retryMs = DEFAULT_RETRY_MS) {
+  while (!signal.aborted) {
+    const got = await client.getLease(name);
+    if (!got.ok) {
+      await sleep(retryMs, signal);
+      continue;
+    }
+    onChange(got.value);
+    let end = { kind: "ended", resourceVersion: versionOf(got.value) ?? "" };
+    while (end.kind === "ended" && !signal.aborted) {
+      end = await client.watchLease(name, end.resourceVersion, (type, lease) => onChange(type === "DELETED" ? void 0 : lease), signal);
+    }
+    if (!signal.aborted) await sleep(retryMs, signal);
+  }
+}
+var crypto, fs, http, https, import_path, import_perf_hooks, SERVICE_ACCOUNT_DIR, TOKEN_REREAD_MS, DEFAULT_WATCH_SECONDS, DEFAULT_RETRY_MS, DEFAULT_USER_AGENT, NO_ANSWER, BAD_ANSWER, EXEC_PROTOCOLS, WEBSOCKET_GUID, CONTINUATION, TEXT, BINARY, CLOSE, PING, PONG, STDOUT_CHANNEL, STDERR_CHANNEL, ERROR_CHANNEL, KubeClient, REASONS;
+var init_kube = __esm({
+  "src/agent/kube.ts"() {
+    "use strict";
+    crypto = __toESM(require("crypto"));
+    fs = __toESM(require("fs"));
+    http = __toESM(require("http"));
+    https = __toESM(require("https"));
+    import_path = require("path");
+    import_perf_hooks = require("perf_hooks");
+    SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
+    TOKEN_REREAD_MS = 1e3;
+    DEFAULT_WATCH_SECONDS = 300;
+    DEFAULT_RETRY_MS = 1e3;
+    DEFAULT_USER_AGENT = "cdk8s-postgres-agent";
+    NO_ANSWER = "NoAnswer";
+    BAD_ANSWER = "BadAnswer";
+    EXEC_PROTOCOLS = ["v5.channel.k8s.io", "v4.channel.k8s.io"];
+    WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+    CONTINUATION = 0;
+    TEXT = 1;
+    BINARY = 2;
+    CLOSE = 8;
+    PING = 9;
+    PONG = 10;
+    STDOUT_CHANNEL = 1;
+    STDERR_CHANNEL = 2;
+    ERROR_CHANNEL = 3;
+    KubeClient = class {
+      constructor(options) {
+        this.options = options;
+        this.url = new URL(options.server);
+        const ca = fs.readFileSync(options.caFile);
+        this.agent = new https.Agent({ keepAlive: true, maxFreeSockets: 1, ca });
+        this.watchAgent = new https.Agent({ keepAlive: true, maxFreeSockets: 1, ca });
+        this.execAgent = new https.Agent({ keepAlive: false, ca });
+      }
+      options;
+      url;
+      /** One connection, kept open between requests: the agent idles cheaply. */
+      agent;
+      /** Watches hold their connection for minutes: their own. */
+      watchAgent;
+      /** An exec's connection becomes its WebSocket and is never reused: not kept alive. */
+      execAgent;
+      token;
+      /** Closes the idle connections (an agent that stops, a test that ends). */
+      close() {
+        this.agent.destroy();
+        this.watchAgent.destroy();
+        this.execAgent.destroy();
+      }
+      /** GET the Lease; 404 → { ok: true, value: undefined }. */
+      async getLease(name) {
+        const what = `GET leases/${name}`;
+        const answer = await this.request("GET", what, this.leasePath(name));
+        if (!answer.ok && answer.status === 404) return { ok: true, value: void 0 };
+        return asObject(what, answer);
+      }
+      /** POST; a Lease that exists → ok:false status 409 reason 'AlreadyExists'. */
+      async createLease(lease) {
+        const what = `POST leases/${lease.metadata.name}`;
+        return asObject(what, await this.request("POST", what, this.leasePath(), lease));
+      }
+      /** PATCH application/merge-patch+json with metadata.resourceVersion (compare-and-swap): a changed Lease → 409 reason 'Conflict'; a deleted one → 404. */
+      async patchLease(name, patch) {
+        const what = `PATCH leases/${name}`;
+        return asObject(what, await this.request("PATCH", what, this.leasePath(name), patch));
+      }
+      /** The names of the pods matching a label selector (`a=b,c=d`). */
+      async listPodNames(labelSelector) {
+        const listed = await this.listPods(labelSelector);
+        return listed.ok ? { ok: true, value: listed.value.map((pod) => pod.name) } : listed;
+      }
+      /**
+       * The pods matching a label selector (`a=b,c=d`) and, when given, a field selector (`status.phase=Running`), each with
+       * whether it is being deleted (metadata.deletionTimestamp), its phase and its running containers.
+       */
+      async listPods(labelSelector, fieldSelector) {
+        const query = new URLSearchParams({ labelSelector });
+        if (fieldSelector !== void 0) query.set("fieldSelector", fieldSelector);
+        const what = `GET pods?labelSelector=${labelSelector}${fieldSelector === void 0 ? "" : `&fieldSelector=${fieldSelector}`}`;
+        const answer = await this.request("GET", what, `${this.corePath("pods")}?${query}`);
+        if (!answer.ok) return answer;
+        const items = answer.body?.items;
+        const pods = Array.isArray(items) ? items.map(podSummary) : [];
+        if (!Array.isArray(items) || pods.some((pod) => pod === void 0)) return badAnswer(what, answer.status, "a PodList with named items");
+        return { ok: true, value: pods };
+      }
+      /** One pod, as listPods summarizes it; 404 → { ok: true, value: undefined }. */
+      async getPod(name) {
+        const what = `GET pods/${name}`;
+        const answer = await this.request("GET", what, this.corePath("pods", name));
+        if (!answer.ok) return answer.status === 404 ? { ok: true, value: void 0 } : answer;
+        const pod = podSummary(answer.body);
+        return pod === void 0 ? badAnswer(what, answer.status, "a named Pod") : { ok: true, value: pod };
+      }
+      /** Sets (value string) or removes (value null) one label of a pod: a merge patch of metadata.labels. */
+      async labelPod(name, key, value) {
+        const what = `PATCH pods/${name}`;
+        return asVoid(await this.request("PATCH", what, this.corePath("pods", name), { metadata: { labels: { [key]: value } } }));
+      }
+      /**
+       * Deletes a pod (graceful: its containers get SIGTERM and the pod's grace period), only if it is still the one listed:
+       * a precondition on its uid, so that a pod made anew under the same name since is left alone (409 Conflict).
+       * 404 (gone already) → ok.
+       */
+      async deletePod(name, uid) {
+        const what = `DELETE pods/${name}`;
+        const options = uid === void 0 ? void 0 : { apiVersion: "v1", kind: "DeleteOptions", preconditions: { uid } };
+        const answer = await this.request("DELETE", what, this.corePath("pods", name), options);
+        return !answer.ok && answer.status === 404 ? { ok: true, value: void 0 } : asVoid(answer);
+      }
+      /** The StatefulSet's replicas and its update revision (status.updateRevision: the pod template pods are made from now); 404 → undefined. */
+      async getStatefulSet(name) {
+        const what = `GET statefulsets/${name}`;
+        const path4 = `/apis/apps/v1/namespaces/${encodeURIComponent(this.options.namespace)}/statefulsets/${encodeURIComponent(name)}`;
+        const answer = await this.request("GET", what, path4);
+        if (!answer.ok) return answer.status === 404 ? { ok: true, value: void 0 } : answer;
+        const item = answer.body;
+        const replicas = item?.spec?.replicas;
+        if (typeof replicas !== "number" || !Number.isInteger(replicas)) return badAnswer(what, answer.status, "a StatefulSet with spec.replicas");
+        const updateRevision = item?.status?.updateRevision;
+        return { ok: true, value: { replicas, updateRevision: typeof updateRevision === "string" && updateRevision !== "" ? updateRevision : void 0 } };
+      }
+      /** Creates a core/v1 Event about a pod (type Normal|Warning, reason, message), for `kubectl get events`. Best effort. */
+      async podEvent(pod, type, reason, message, component) {
+        return this.event({ apiVersion: "v1", kind: "Pod", name: pod }, pod, type, reason, message, component);
+      }
+      /** The same Event about a Lease (the leader record), reported by `instance` (this pod). */
+      async leaseEvent(lease, instance, type, reason, message, component) {
+        return this.event({ apiVersion: "coordination.k8s.io/v1", kind: "Lease", name: lease }, instance, type, reason, message, component);
+      }
+      async event(involved, instance, type, reason, message, component) {
+        const now = `${(/* @__PURE__ */ new Date()).toISOString().slice(0, 19)}Z`;
+        const namespace = this.options.namespace;
+        const event = {
+          apiVersion: "v1",
+          kind: "Event",
+          metadata: { generateName: `${involved.name}.`, namespace },
+          involvedObject: { ...involved, namespace },
+          type,
+          reason,
+          message,
+          source: { component },
+          reportingComponent: component,
+          reportingInstance: instance,
+          firstTimestamp: now,
+          lastTimestamp: now,
+          count: 1
+        };
+        return asVoid(await this.request("POST", `POST events (${reason} about ${involved.kind.toLowerCase()} ${involved.name})`, this.corePath("events"), event));
+      }
+      /**
+       * One watch of one Lease, from `resourceVersion` ('' for its state now, then its changes). Calls onEvent for each
+       * ADDED/MODIFIED/DELETED event (BOOKMARK only advances the resourceVersion). Resolves when the watch ends; never rejects.
+       * The answer's headers are bounded by timeoutMs; the watch by timeoutSeconds and timeoutMs (a server that does not end it
+       * then is not heard).
+       */
+      watchLease(name, resourceVersion, onEvent, signal, timeoutSeconds = this.options.watchSeconds ?? DEFAULT_WATCH_SECONDS) {
+        const what = `WATCH leases/${name}`;
+        const query = new URLSearchParams({ fieldSelector: `metadata.name=${name}`, watch: "true" });
+        if (resourceVersion !== "") query.set("resourceVersion", resourceVersion);
+        query.set("allowWatchBookmarks", "true");
+        query.set("timeoutSeconds", String(timeoutSeconds));
+        return new Promise((resolve) => {
+          let last = resourceVersion;
+          let request2;
+          let timer;
+          let done = false;
+          const finish = (end) => {
+            done = true;
+            clearTimeout(timer);
+            signal.removeEventListener("abort", onAbort);
+            if (end.kind !== "ended") request2?.destroy();
+            resolve(end);
+          };
+          const fail = (message) => finish({ kind: "error", message: `${what}: ${message}` });
+          const onAbort = () => fail("aborted");
+          if (signal.aborted) return onAbort();
+          const token = this.bearer();
+          if (typeof token !== "string") return fail(token.message);
+          signal.addEventListener("abort", onAbort);
+          timer = setTimeout(() => fail(`no answer from the API server within ${this.options.timeoutMs} ms`), this.options.timeoutMs);
+          request2 = https.request(this.requestOptions("GET", `${this.leasePath()}?${query}`, token, this.watchAgent));
+          request2.on("error", (error) => fail(`no answer from the API server: ${error.message}`));
+          request2.on("response", (response) => {
+            clearTimeout(timer);
+            if (response.statusCode !== 200) {
+              void readAll(response).then((text) => {
+                const failure = failureOf(what, response.statusCode ?? 0, text);
+                if (failure.status === 410) finish({ kind: "gone" });
+                else finish({ kind: "error", message: failure.message });
+              }, (error) => fail(`the answer broke off: ${error.message}`));
+              return;
+            }
+            const limitMs = timeoutSeconds * 1e3 + this.options.timeoutMs;
+            timer = setTimeout(() => fail(`the API server did not end the watch within ${limitMs} ms`), limitMs);
+            let buffer = "";
+            const line = (text) => {
+              if (done) return false;
+              if (text.trim() === "") return true;
+              const { type, object } = parseJson(text) ?? {};
+              if (typeof object !== "object" || object === null) {
+                fail(`an event that is not a watch event: ${excerpt(text)}`);
+                return false;
+              }
+              if (type === "ERROR") {
+                const status = object;
+                if (status.code === 410) finish({ kind: "gone" });
+                else fail(`${String(status.code)} ${String(status.reason)}: ${String(status.message)}`);
+                return false;
+              }
+              last = versionOf(object) ?? last;
+              if (type === "ADDED" || type === "MODIFIED" || type === "DELETED") {
+                try {
+                  onEvent(type, object);
+                } catch (error) {
+                  fail(`the watcher failed on a ${type} event: ${error.message}`);
+                  return false;
+                }
+              }
+              return true;
+            };
+            response.setEncoding("utf8");
+            response.on("data", (chunk) => {
+              buffer += chunk;
+              for (let end = buffer.indexOf("\n"); end >= 0; end = buffer.indexOf("\n")) {
+                const text = buffer.slice(0, end);
+                buffer = buffer.slice(end + 1);
+                if (!line(text)) return;
+              }
+            });
+            response.on("close", () => {
+              if (!response.complete) fail("the connection broke off");
+              else if (line(buffer)) finish({ kind: "ended", resourceVersion: last });
+            });
+          });
+          request2.end();
+        });
+      }
+      /**
+       * Runs a command in a pod's container, as `kubectl exec POD -c CONTAINER -- COMMAND...` (kubectl 1.30+): a GET of
+       * pods/exec upgraded to a WebSocket (`v5.channel.k8s.io`, else `v4.channel.k8s.io`), no stdin, no tty. The command's
+       * exit code and output (each stream apart), from the Status the API server sends on the error channel when it ends:
+       * "Success" → code 0; "Failure" with reason NonZeroExitCode → the code of its ExitCode cause. Any other Failure (the
+       * container is not running, the kubelet cannot be reached) → ok:false with the Status's code (if any), reason and
+       * message; an upgrade refused (403, 404, 400...) → ok:false with the HTTP status and the Status's message, as the
+       * other requests. No end within timeoutMs (the whole exec), or a stream that ends without a Status → NO_ANSWER: the
+       * command may have run, or still run. Resolves when the WebSocket has closed; never rejects.
+       */
+      exec(pod, container, command, timeoutMs) {
+        const what = `EXEC pods/${pod} (${container}): ${command.join(" ")}`;
+        const token = this.bearer();
+        if (typeof token !== "string") return Promise.resolve({ ...token, message: `${what}: ${token.message}` });
+        const query = new URLSearchParams(command.map((word) => ["command", word]));
+        query.append("container", container);
+        query.append("stdout", "true");
+        query.append("stderr", "true");
+        const key = crypto.randomBytes(16).toString("base64");
+        const options = this.requestOptions("GET", `${this.corePath("pods", pod)}/exec?${query}`, token, this.execAgent, void 0, void 0, {
+          "Connection": "Upgrade",
+          "Upgrade": "websocket",
+          "Sec-WebSocket-Version": "13",
+          "Sec-WebSocket-Key": key,
+          "Sec-WebSocket-Protocol": EXEC_PROTOCOLS.join(", ")
+        });
+        return new Promise((resolve) => {
+          let socket;
+          let done = false;
+          const finish = (result) => {
+            if (done) return;
+            done = true;
+            clearTimeout(timer);
+            resolve(result);
+          };
+          const noAnswer = (detail) => {
+            request2.destroy();
+            socket?.destroy();
+            finish({ ok: false, status: void 0, reason: NO_ANSWER, message: `${what}: ${detail}` });
+          };
+          const timer = setTimeout(() => noAnswer(`no answer from the API server within ${timeoutMs} ms`), timeoutMs);
+          const request2 = https.request(options);
+          request2.on("error", (error) => noAnswer(`no answer from the API server: ${error.message}`));
+          request2.on("response", (response) => {
+            readAll(response).then(
+              (text) => finish(failureOf(what, response.statusCode ?? 0, text)),
+              (error) => noAnswer(`no answer from the API server: the answer broke off: ${error.message}`)
+            );
+          });
+          request2.on("upgrade", (response, upgraded, head) => {
+            socket = upgraded;
+            upgraded.on("error", () => void 0);
+            const accept = crypto.createHash("sha1").update(`${key}${WEBSOCKET_GUID}`).digest("base64");
+            const protocol = response.headers["sec-websocket-protocol"];
+            let refused;
+            if (response.headers["sec-websocket-accept"] !== accept) refused = "a WebSocket whose Sec-WebSocket-Accept is that of the key sent";
+            else if (protocol === void 0 || !EXEC_PROTOCOLS.includes(protocol)) refused = `a WebSocket of ${EXEC_PROTOCOLS.join(" or ")}, got ${protocol ?? "no protocol"}`;
+            if (refused !== void 0) {
+              upgraded.destroy();
+              return finish(badAnswer(what, 101, refused));
+            }
+            const streams = /* @__PURE__ */ new Map([[STDOUT_CHANNEL, []], [STDERR_CHANNEL, []], [ERROR_CHANNEL, []]]);
+            let closing = false;
+            const send = (frame) => {
+              if (upgraded.writable) upgraded.write(frame);
+            };
+            readMessages(upgraded, head, (opcode, payload) => {
+              if (opcode === PING) {
+                send(clientFrame(PONG, payload));
+              } else if (opcode === CLOSE) {
+                if (!closing) send(clientFrame(CLOSE, payload.subarray(0, 2)));
+                closing = true;
+                upgraded.end();
+              } else if ((opcode === BINARY || opcode === TEXT) && payload.length > 0) {
+                streams.get(payload[0])?.push(payload.subarray(1));
+              }
+            });
+            upgraded.on("close", () => {
+              const text = (channel) => Buffer.concat(streams.get(channel)).toString("utf8");
+              if (streams.get(ERROR_CHANNEL).length === 0) return noAnswer("the exec stream ended without the command's exit status");
+              return finish(execOutcome(what, text(ERROR_CHANNEL), text(STDOUT_CHANNEL), text(STDERR_CHANNEL)));
+            });
+          });
+          request2.end();
+        });
+      }
+      // ---- requests ----
+      leasePath(name) {
+        const collection = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(this.options.namespace)}/leases`;
+        return name === void 0 ? collection : `${collection}/${encodeURIComponent(name)}`;
+      }
+      corePath(plural, name) {
+        const collection = `/api/v1/namespaces/${encodeURIComponent(this.options.namespace)}/${plural}`;
+        return name === void 0 ? collection : `${collection}/${encodeURIComponent(name)}`;
+      }
+      /** The token, read again when the last read is TOKEN_REREAD_MS old; the old one while the file cannot be read. */
+      bearer() {
+        const now = import_perf_hooks.performance.now();
+        if (this.token && now - this.token.readAt < TOKEN_REREAD_MS) return this.token.value;
+        let value;
+        try {
+          value = fs.readFileSync(this.options.tokenFile, "utf8").trim();
+        } catch (error) {
+          if (this.token) return this.token.value;
+          return noToken(`cannot read the token file: ${error.message}`);
+        }
+        if (value === "") return this.token?.value ?? noToken(`the token file ${this.options.tokenFile} is empty`);
+        this.token = { value, readAt: now };
+        return value;
+      }
+      requestOptions(method, path4, token, agent, body, contentType, headers = {}) {
+        return {
+          method,
+          // URL keeps an IPv6 address in brackets; a socket wants it bare.
+          hostname: this.url.hostname.startsWith("[") ? this.url.hostname.slice(1, -1) : this.url.hostname,
+          port: this.url.port || 443,
+          path: path4,
+          agent,
+          headers: {
+            "Authorization": `Bearer ${token}`,
+            "Accept": "application/json",
+            "User-Agent": this.options.userAgent ?? DEFAULT_USER_AGENT,
+            ...body === void 0 ? {} : { "Content-Type": contentType, "Content-Length": Buffer.byteLength(body) },
+            ...headers
+          }
+        };
+      }
+      /** One request, bounded by timeoutMs: its parsed answer, or why there is none. */
+      request(method, what, path4, payload) {
+        const token = this.bearer();
+        if (typeof token !== "string") return Promise.resolve({ ...token, message: `${what}: ${token.message}` });
+        const body = JSON.stringify(payload);
+        const contentType = method === "PATCH" ? "application/merge-patch+json" : "application/json";
+        return new Promise((resolve) => {
+          const request2 = https.request(this.requestOptions(method, path4, token, this.agent, body, contentType));
+          const finish = (answer) => {
+            clearTimeout(timer);
+            resolve(answer);
+          };
+          const noAnswer = (detail) => {
+            request2.destroy();
+            finish({ ok: false, status: void 0, reason: NO_ANSWER, message: `${what}: no answer from the API server${detail}` });
+          };
+          const timer = setTimeout(() => noAnswer(` within ${this.options.timeoutMs} ms`), this.options.timeoutMs);
+          request2.on("error", (error) => noAnswer(`: ${error.message}`));
+          request2.on("response", (response) => {
+            readAll(response).then((text) => {
+              const status = response.statusCode ?? 0;
+              if (Math.floor(status / 100) !== 2) return finish(failureOf(what, status, text));
+              const parsed = parseJson(text);
+              if (parsed === void 0) return finish(badAnswer(what, status, `JSON, got ${excerpt(text)}`));
+              return finish({ ok: true, status, body: parsed });
+            }, (error) => noAnswer(`: the answer broke off: ${error.message}`));
+          });
+          request2.end(body);
+        });
+      }
+    };
+    REASONS = /* @__PURE__ */ new Map([
+      [400, "BadRequest"],
+      [401, "Unauthorized"],
+      [403, "Forbidden"],
+      [404, "NotFound"],
+      [405, "MethodNotAllowed"],
+      [409, "Conflict"],
+      [410, "Expired"],
+      [422, "Invalid"],
+      [429, "TooManyRequests"],
+      [500, "InternalError"],
+      [503, "ServiceUnavailable"],
+      [504, "Timeout"]
+    ]);
+  }
+});
 
 // node_modules/postgres-array/index.js
 var require_postgres_array = __commonJS({
@@ -5346,6 +6306,2738 @@ var require_lib2 = __commonJS({
   }
 });
 
+// node_modules/pg/esm/index.mjs
+var import_lib, Client, Pool, Connection, types, Query, DatabaseError, escapeIdentifier, escapeLiteral, Result, TypeOverrides, defaults;
+var init_esm = __esm({
+  "node_modules/pg/esm/index.mjs"() {
+    import_lib = __toESM(require_lib2(), 1);
+    Client = import_lib.default.Client;
+    Pool = import_lib.default.Pool;
+    Connection = import_lib.default.Connection;
+    types = import_lib.default.types;
+    Query = import_lib.default.Query;
+    DatabaseError = import_lib.default.DatabaseError;
+    escapeIdentifier = import_lib.default.escapeIdentifier;
+    escapeLiteral = import_lib.default.escapeLiteral;
+    Result = import_lib.default.Result;
+    TypeOverrides = import_lib.default.TypeOverrides;
+    defaults = import_lib.default.defaults;
+  }
+});
+
+// src/agent/node-status.ts
+function statusLine(facts, full) {
+  if (!facts.initialized) return "empty 0/0 none 0 0/0";
+  const answered = (answer, checkpoint2) => `${answer.role} ${answer.lsn} ${answer.receiver} ${answer.timeline} ${checkpoint2}`;
+  if (!full && facts.answer !== void 0) return answered(facts.answer, "-");
+  const control = facts.control;
+  if (control === void 0) return void 0;
+  if (!facts.running) return `down 0/0 none ${control.timeline} ${control.checkpoint}`;
+  if (facts.answer !== void 0) return answered(facts.answer, control.checkpoint);
+  const role = control.state === 6 ? "primary" : control.state === 5 ? "replica" : "starting";
+  return `${role} ? none ${control.timeline} ${control.checkpoint}`;
+}
+var STATUS_SQL;
+var init_node_status = __esm({
+  "src/agent/node-status.ts"() {
+    "use strict";
+    STATUS_SQL = `SELECT 'replica' AS role, greatest(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn(), r.written_lsn)::text AS lsn,
+    coalesce(r.status, 'none') AS receiver, coalesce(r.received_tli, 0) AS timeline
+  FROM (SELECT 1) AS one LEFT JOIN pg_stat_wal_receiver AS r ON true WHERE pg_is_in_recovery()
+  UNION ALL
+  SELECT 'primary', pg_current_wal_lsn()::text, 'none', ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int
+  WHERE NOT pg_is_in_recovery()`;
+  }
+});
+
+// src/agent/start.ts
+function isPodZero(podName) {
+  return podName.slice(podName.lastIndexOf("-") + 1) === "0";
+}
+function plan(reason, ...steps) {
+  return { steps, reason };
+}
+function decideStart(facts) {
+  if (facts.data.kind === "not-a-data-directory") {
+    return plan("the data directory is not a PostgreSQL data directory (no PG_VERSION) but is not empty: move its files away, then restart the pod", { do: "fail" });
+  }
+  if ((facts.data.kind === "data" || facts.data.kind === "unreadable") && facts.data.version !== String(facts.postgresVersion)) {
+    return plan(`the data directory is PostgreSQL ${facts.data.version}'s (PG_VERSION), and this pod runs PostgreSQL ${facts.postgresVersion}: a server never starts on another major's data. Set postgresVersion back to ${facts.data.version} and apply, or upgrade (README: Major-version upgrades)`, { do: "fail" });
+  }
+  if (facts.data.kind === "unreadable") {
+    return plan(`the data directory's pg_control cannot be read (${facts.data.reason}): refusing to guess what this data is`, { do: "fail" });
+  }
+  if (facts.record.kind === "stale") {
+    return plan("the role-labeler sidecar cannot read the leader record now: waiting, never deciding on an older read", WAIT);
+  }
+  if (facts.record.kind === "malformed") {
+    return plan(`the leader record cannot be used (${facts.record.error}): waiting for a person to repair it`, WAIT);
+  }
+  const record = facts.record.record;
+  const data = facts.data;
+  const reclone = record?.state === "stable" && facts.recloneRequested && data.kind === "data" && record.primary !== facts.podName && data.standbySignal;
+  const first = reclone ? [{ do: "discard-data", keep: false }] : [];
+  if (facts.recloneRequested) first.push({ do: "remove-reclone-marker" });
+  if (reclone) {
+    const decided2 = decideEmpty(facts, record);
+    return { steps: [...first, ...decided2.steps], reason: `the sidecar found that the primary no longer keeps the WAL this replica needs: discarding its data; ${decided2.reason}` };
+  }
+  const decided = data.kind === "empty" ? decideEmpty(facts, record) : withHotStandbySettings(decideWithData(facts, record, data), hotStandbyRaises(facts.configured, data.hotStandby));
+  return { steps: [...first, ...decided.steps], reason: decided.reason };
+}
+function hotStandbyRaises(configured, required2) {
+  if (configured === void 0) return [];
+  return HOT_STANDBY_SETTINGS.filter((name) => configured[name] < required2[name]).map((name) => ({ name, value: required2[name] }));
+}
+function withHotStandbySettings(decided, raises) {
+  if (raises.length === 0 || !decided.steps.some((step) => step.do === "start" && step.as === "replica")) return decided;
+  const said = raises.map((raise) => `${raise.name} ${raise.value}`).join(", ");
+  return {
+    steps: decided.steps.map((step) => step.do === "start" && step.as === "replica" ? { ...step, settings: raises } : step),
+    reason: `${decided.reason}; with ${said} (the primary's WAL requires at least that on a replica, more than configured: the configured value takes effect once the primary runs with it)`
+  };
+}
+function decideEmpty(facts, record) {
+  if (record === void 0) {
+    if (!isPodZero(facts.podName)) {
+      return plan("no leader record yet and an empty volume: waiting for pod 0 to initialize the cluster", { do: "wait", retry: "bootstrap" });
+    }
+    if (facts.restoreFrom) {
+      return plan(
+        "no leader record exists and the volume is empty: restoring the backup (restoreFrom), with this pod as the new cluster's primary",
+        { do: "restore", onFailure: "wait" },
+        { do: "start", as: "primary" }
+      );
+    }
+    return plan(
+      "no leader record exists and the volume is empty: initializing a new cluster, with this pod as its primary",
+      { do: "initialize" },
+      { do: "start", as: "primary" }
+    );
+  }
+  if (record.state !== "stable") {
+    return plan(`an empty volume, and a failover job holds the leader record (${describeRecord(record)}): waiting for its end`, WAIT);
+  }
+  if (record.primary === facts.podName) {
+    return plan(`the leader record names this pod as the primary, but its volume is empty: its data is lost. Never initializing a second cluster: start the failover job to promote a replica (${describeRecord(record)})`, WAIT);
+  }
+  return plan(
+    `an empty volume: cloning from the recorded primary ${record.primary}, then starting as its replica`,
+    ...syncMembership(facts),
+    { do: "clone", from: record.primary, onFailure: "wait" },
+    { do: "start", as: "replica" }
+  );
+}
+function decideWithData(facts, record, data) {
+  if (record?.systemIdentifier !== void 0 && record.systemIdentifier !== data.systemIdentifier) {
+    if (data.initializedByEntrypoint) {
+      return plan(`another pod created the cluster's leader record first (system identifier ${record.systemIdentifier}); this pod's new cluster (${data.systemIdentifier}) was never used: discarding it`, { do: "discard-data", keep: true }, { do: "decide-again" });
+    }
+    return plan(`this pod's data belongs to another database cluster (system identifier ${data.systemIdentifier}; the leader record's is ${record.systemIdentifier}); refusing to touch it. Move the data away (or restore the right volume), then restart the pod`, { do: "fail" });
+  }
+  if (record === void 0) {
+    if (data.standbySignal) return plan("a replica's data and no leader record: waiting for the primary's sidecar to create it", WAIT);
+    return plan(
+      "no leader record: this pod's data is a primary's; starting as the primary (its sidecar records it, unless another pod is recorded first)",
+      { do: "start", as: "primary" }
+    );
+  }
+  const decided = decideWithRecord(facts, record, data);
+  return data.initializedByEntrypoint ? { ...decided, steps: [{ do: "remove-init-marker" }, ...decided.steps] } : decided;
+}
+function decideWithRecord(facts, record, data) {
+  if (record.state !== "stable") {
+    if (record.target === facts.podName && !data.standbySignal) {
+      return plan(`a failover job promoted this pod (${describeRecord(record)}): starting as the primary`, { do: "start", as: "primary" });
+    }
+    if (data.standbySignal) {
+      return plan(`a failover job holds the leader record (${describeRecord(record)}): starting as a replica`, { do: "start", as: "replica" });
+    }
+    return plan(`this pod's data is a former primary's and a failover job holds the leader record (${describeRecord(record)}): waiting for its end`, WAIT);
+  }
+  if (record.primary === facts.podName) {
+    if (data.standbySignal && data.recoveryState) {
+      return plan(`the leader record names this pod as the primary (${describeRecord(record)}), and its data is a replica's: starting in recovery; its sidecar promotes it (a new timeline)`, { do: "start", as: "replica" });
+    }
+    const steps = data.standbySignal ? [{ do: "remove-standby-signal" }] : [];
+    return plan(`the leader record names this pod as the primary (${describeRecord(record)}): starting as the primary`, ...steps, { do: "start", as: "primary" });
+  }
+  if (data.timeline > record.timeline) return decideNewerTimeline(facts, record, data);
+  if (!data.standbySignal) {
+    if (record.timeline <= data.timeline) {
+      return plan(`this pod's data is a former primary's, on a timeline (${data.timeline}) not older than the recorded primary's (${record.primary}, timeline ${record.timeline}): never rewinding onto an older timeline. A person must decide: see the README (split brain)`, WAIT);
+    }
+    if (!facts.recordedPrimaryAnswers) {
+      return plan(`this pod was a primary; the recorded primary ${record.primary} does not answer, and only it can say how to rejoin`, WAIT);
+    }
+    return plan(
+      `the leader record names ${record.primary} (epoch ${record.epoch}, timeline ${record.timeline}); this pod's data is on timeline ${data.timeline}: rejoining as its replica`,
+      { do: "rewind", from: record.primary, onFailure: "wait" },
+      ...syncMembership(facts),
+      { do: "start", as: "replica" }
+    );
+  }
+  if (record.timeline > data.timeline && data.shutDownCleanly && facts.recordedPrimaryAnswers) {
+    return plan(
+      `the primary is on a newer timeline (${record.timeline}) than this replica (${data.timeline}): checking that this replica can follow it`,
+      { do: "rewind", from: record.primary, onFailure: "exit" },
+      ...syncMembership(facts),
+      { do: "start", as: "replica" }
+    );
+  }
+  return plan(`the data directory is a replica's: starting as a replica of ${record.primary}`, ...syncMembership(facts), { do: "start", as: "replica" });
+}
+function decideNewerTimeline(facts, record, data) {
+  const primary = facts.recordedPrimaryTimeline;
+  if (primary === void 0) {
+    return plan(`this pod's data is on timeline ${data.timeline}, newer than the leader record's (${record.timeline}); the recorded primary ${record.primary} does not answer, and only it can say whether this pod's timeline is one the record never named`, WAIT);
+  }
+  if (primary !== record.timeline) {
+    return plan(
+      `the leader record's timeline (${record.timeline}) is behind its primary's (${primary}): waiting for its sidecar to record it`,
+      { do: "wait", retry: "bootstrap" }
+    );
+  }
+  return plan(
+    `this pod was promoted outside the leader record (timeline ${data.timeline}; the record names ${record.primary} on timeline ${record.timeline}): an unrecorded divergence, not a newer primary. Keeping its WAL since aside, then rejoining ${record.primary}`,
+    { do: "keep-diverged-wal", after: record.timeline, through: data.timeline, primary: record.primary },
+    { do: "rewind", from: record.primary, onFailure: "wait" },
+    ...syncMembership(facts),
+    { do: "start", as: "replica" }
+  );
+}
+function syncMembership(facts) {
+  return facts.syncReplicas > 0 ? [{ do: "await-sync-membership" }] : [];
+}
+function asksRecordedPrimary(facts) {
+  const record = facts.record.kind === "read" ? facts.record.record : void 0;
+  const data = facts.data;
+  if (record?.state !== "stable" || record.primary === facts.podName || data.kind !== "data") return false;
+  return data.timeline !== record.timeline;
+}
+function stepText(step) {
+  switch (step.do) {
+    case "discard-data":
+      return `discard-data ${step.keep ? "keep" : "delete"}`;
+    case "restore":
+      return `restore ${step.onFailure}`;
+    case "clone":
+    case "rewind":
+      return `${step.do} ${step.from} ${step.onFailure}`;
+    case "keep-diverged-wal":
+      return `keep-diverged-wal ${step.after} ${step.through} ${step.primary}`;
+    case "start":
+      return ["start", step.as, ...(step.settings ?? []).map((setting) => `${setting.name}=${setting.value}`)].join(" ");
+    case "wait":
+      return `wait ${step.retry}`;
+    default:
+      return step.do;
+  }
+}
+function startPlanText(request2, decided) {
+  const lines = [`request=${request2}`, `reason=${decided.reason.replace(/\s*\n\s*/g, " ")}`, ...decided.steps.map((step) => `step=${stepText(step)}`)];
+  return `${lines.join("\n")}
+`;
+}
+var HOT_STANDBY_SETTINGS, WAIT;
+var init_start = __esm({
+  "src/agent/start.ts"() {
+    "use strict";
+    init_record();
+    HOT_STANDBY_SETTINGS = ["max_connections", "max_worker_processes", "max_wal_senders", "max_prepared_transactions", "max_locks_per_transaction"];
+    WAIT = { do: "wait", retry: "normal" };
+  }
+});
+
+// src/agent/postgres.ts
+var postgres_exports = {};
+__export(postgres_exports, {
+  DbState: () => DbState,
+  LocalPostgres: () => LocalPostgres,
+  endSlotSender: () => endSlotSender,
+  fastShutdown: () => fastShutdown,
+  observedRole: () => observedRole,
+  peerStatus: () => peerStatus,
+  primaryLacksWal: () => primaryLacksWal,
+  readControlFile: () => readControlFile,
+  readPostmaster: () => readPostmaster,
+  slotOf: () => slotOf,
+  slotSender: () => slotSender,
+  writeStandbySignal: () => writeStandbySignal
+});
+function readPostmaster(pgdata) {
+  let text;
+  try {
+    text = fs2.readFileSync(path.join(pgdata, "postmaster.pid"), "utf8");
+  } catch {
+    return void 0;
+  }
+  const lines = text.split("\n");
+  if (!/^[1-9][0-9]*$/.test(lines[0].trim())) return void 0;
+  const pid = Number(lines[0].trim());
+  return { pid, ready: (lines[7] ?? "").trim() === "ready", alive: processExists(pid) };
+}
+function processExists(pid) {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    if (error.code !== "EPERM") return false;
+  }
+  let stat;
+  try {
+    stat = fs2.readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return true;
+  }
+  return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(")") + 2));
+}
+function readControlFile(pgdata) {
+  const file = path.join(pgdata, "global", "pg_control");
+  let data;
+  try {
+    data = fs2.readFileSync(file);
+  } catch (error) {
+    return { kind: "unreadable", reason: `cannot read ${file}: ${error.message}` };
+  }
+  if (data.length < 512) return { kind: "unreadable", reason: `${file} has ${data.length} bytes, not a pg_control` };
+  const controlVersion = data.readUInt32LE(8);
+  if (!KNOWN_CONTROL_VERSIONS.includes(controlVersion)) {
+    return { kind: "unreadable", reason: `${file} has pg_control_version ${controlVersion}, whose layout is not known here (${KNOWN_CONTROL_VERSIONS.join(", ")} are)` };
+  }
+  if (!hasValidChecksum(data)) return { kind: "unreadable", reason: `${file}: its CRC does not match its contents (being written?)` };
+  const state = data.readUInt32LE(16);
+  const checkpoint2 = `${data.readUInt32LE(36).toString(16)}/${data.readUInt32LE(32).toString(16)}`.toUpperCase();
+  return {
+    kind: "read",
+    control: {
+      systemIdentifier: data.readBigUInt64LE(0).toString(),
+      controlVersion,
+      state,
+      shutDown: state === 1 /* SHUT_DOWN */,
+      checkpoint: checkpoint2,
+      timeline: data.readUInt32LE(48),
+      // MaxConnections (int32 @180), then max_worker_processes, max_wal_senders, max_prepared_xacts, max_locks_per_xact,
+      // in both formats.
+      hotStandby: Object.fromEntries(HOT_STANDBY_SETTINGS.map((name, i) => [name, data.readInt32LE(180 + 4 * i)]))
+    }
+  };
+}
+function hasValidChecksum(data) {
+  let crc = 4294967295;
+  for (let offset = 0; offset + 4 <= 512; offset += 4) {
+    if (offset >= 56 && (crc ^ 4294967295) >>> 0 === data.readUInt32LE(offset)) return true;
+    for (let i = offset; i < offset + 4; i++) crc = CRC32C_TABLE[(crc ^ data[i]) & 255] ^ crc >>> 8;
+  }
+  return false;
+}
+function observedRole(pgdata) {
+  const postmaster = readPostmaster(pgdata);
+  if (!postmaster?.ready || !postmaster.alive) return "not-serving";
+  const control = readControlFile(pgdata);
+  if (control.kind !== "read") return "not-serving";
+  if (control.control.state === 6 /* IN_PRODUCTION */) return "primary";
+  if (control.control.state === 5 /* IN_ARCHIVE_RECOVERY */) return "replica";
+  return "not-serving";
+}
+async function fastShutdown(pgdata, timeoutMs) {
+  const postmaster = readPostmaster(pgdata);
+  if (postmaster === void 0) return true;
+  try {
+    process.kill(postmaster.pid, "SIGINT");
+  } catch (error) {
+    if (error.code === "ESRCH") return true;
+    throw new Error(`cannot signal the postmaster ${postmaster.pid} of ${pgdata}: ${error.message}`);
+  }
+  const deadline = performance.now() + timeoutMs;
+  for (; ; ) {
+    if (!postmasterRuns(pgdata, postmaster.pid)) return true;
+    if (performance.now() >= deadline) return false;
+    await sleep2(20);
+  }
+}
+function postmasterRuns(pgdata, pid) {
+  return readPostmaster(pgdata)?.pid === pid && processExists(pid);
+}
+function writeStandbySignal(pgdata) {
+  fs2.closeSync(fs2.openSync(path.join(pgdata, "standby.signal"), "a"));
+}
+function slotOf(pod) {
+  return pod.replace(/-/g, "_");
+}
+function isStatementError(error) {
+  return error instanceof DatabaseError && error.severity === "ERROR" || error instanceof Refusal;
+}
+async function createMissingSlots(query, slotNames) {
+  const rows = await query(`SELECT (pg_create_physical_replication_slot(name, true)).slot_name AS slot FROM unnest($1::text[]) AS name
+    WHERE name IS NOT NULL AND name NOT IN (SELECT slot_name FROM pg_replication_slots)`, [slotNames]);
+  return rows.map((row) => row.slot);
+}
+function destroyClient(client) {
+  client.end().catch(() => void 0);
+  client.connection.stream.destroy();
+}
+async function endClient(client, timeoutMs) {
+  let timer;
+  const timedOut = new Promise((resolve) => {
+    timer = setTimeout(resolve, timeoutMs);
+  });
+  await Promise.race([client.end().catch(() => void 0), timedOut]);
+  clearTimeout(timer);
+  client.connection.stream.destroy();
+}
+async function primaryLacksWal(primary, position) {
+  return askOverNetwork(primary, async (client) => {
+    const rows = await client.query(
+      `SELECT NOT pg_is_in_recovery() AND NOT EXISTS (
+        SELECT 1 FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$' AND substr(name, 9, 16) = substr(pg_walfile_name($1::pg_lsn), 9, 16)) AS gone`,
+      [position]
+    );
+    return rows.rows[0].gone;
+  });
+}
+async function slotSender(primary, slot) {
+  return askOverNetwork(primary, async (client) => {
+    const rows = await client.query("SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1 AND active", [slot]);
+    const pid = rows.rows[0]?.active_pid;
+    return typeof pid === "number" ? pid : null;
+  });
+}
+async function endSlotSender(primary, slot, pid) {
+  return askOverNetwork(primary, async (client) => {
+    const rows = await client.query(`SELECT pg_terminate_backend(active_pid) AS ended FROM pg_replication_slots
+      WHERE slot_name = $1 AND active_pid = $2`, [slot, pid]);
+    return rows.rows[0]?.ended === true;
+  });
+}
+async function peerStatus(peer) {
+  return askOverNetwork(peer, async (client) => {
+    const row = (await client.query(STATUS_SQL)).rows[0];
+    if (row === void 0) return void 0;
+    return { role: row.role, lsn: row.lsn ?? "", receiver: row.receiver, timeline: Number(row.timeline) };
+  });
+}
+async function askOverNetwork(server, ask) {
+  const client = new Client({
+    host: server.host,
+    port: server.port,
+    user: server.user,
+    password: server.password,
+    database: "postgres",
+    application_name: "postgres-agent",
+    ssl: server.ssl ? { rejectUnauthorized: false } : false,
+    connectionTimeoutMillis: server.connectTimeoutMs,
+    statement_timeout: server.connectTimeoutMs,
+    query_timeout: server.connectTimeoutMs + 1e3
+  });
+  client.on("error", () => void 0);
+  try {
+    await client.connect();
+    return await ask(client);
+  } catch {
+    return void 0;
+  } finally {
+    await endClient(client, 1e3);
+  }
+}
+async function sleep2(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+var fs2, path, DbState, KNOWN_CONTROL_VERSIONS, CRC32C_TABLE, CREDENTIALS_TIMEOUT_MS, STREAMED_A_SECOND_SQL, LocalPostgres, Refusal;
+var init_postgres = __esm({
+  "src/agent/postgres.ts"() {
+    "use strict";
+    fs2 = __toESM(require("fs"));
+    path = __toESM(require("path"));
+    init_esm();
+    init_node_status();
+    init_start();
+    DbState = /* @__PURE__ */ ((DbState2) => {
+      DbState2[DbState2["STARTUP"] = 0] = "STARTUP";
+      DbState2[DbState2["SHUT_DOWN"] = 1] = "SHUT_DOWN";
+      DbState2[DbState2["SHUT_DOWN_IN_RECOVERY"] = 2] = "SHUT_DOWN_IN_RECOVERY";
+      DbState2[DbState2["SHUTTING_DOWN"] = 3] = "SHUTTING_DOWN";
+      DbState2[DbState2["IN_CRASH_RECOVERY"] = 4] = "IN_CRASH_RECOVERY";
+      DbState2[DbState2["IN_ARCHIVE_RECOVERY"] = 5] = "IN_ARCHIVE_RECOVERY";
+      DbState2[DbState2["IN_PRODUCTION"] = 6] = "IN_PRODUCTION";
+      return DbState2;
+    })(DbState || {});
+    KNOWN_CONTROL_VERSIONS = [1300, 1700];
+    CRC32C_TABLE = Array.from({ length: 256 }, (_, byte) => {
+      let crc = byte;
+      for (let bit = 0; bit < 8; bit++) crc = crc & 1 ? crc >>> 1 ^ 2197175160 : crc >>> 1;
+      return crc >>> 0;
+    });
+    CREDENTIALS_TIMEOUT_MS = 1e4;
+    STREAMED_A_SECOND_SQL = `EXISTS (SELECT 1 FROM pg_stat_wal_receiver AS r JOIN pg_stat_activity AS a USING (pid)
+  WHERE r.status = 'streaming' AND (a.backend_start < clock_timestamp() - interval '1 second' OR a.backend_start > clock_timestamp()))`;
+    LocalPostgres = class {
+      socketDir;
+      port;
+      user;
+      queryTimeoutMs;
+      connectTimeoutMs;
+      applicationName;
+      client;
+      turn = Promise.resolve();
+      constructor(options) {
+        this.socketDir = options.socketDir;
+        this.port = options.port;
+        this.user = options.user;
+        this.queryTimeoutMs = options.queryTimeoutMs;
+        this.connectTimeoutMs = options.connectTimeoutMs ?? 3e3;
+        this.applicationName = options.applicationName ?? "postgres-agent";
+      }
+      /** The timeline of the current WAL file, on a primary (role-labeler.sh local_timeline). */
+      async timeline() {
+        return this.session("reading the timeline", async (query) => {
+          const rows = await query("SELECT ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int AS timeline");
+          return rows[0].timeline;
+        });
+      }
+      /** pg-node.sh's status query (node-status.ts STATUS_SQL): what a server that answers is, for the failover job. */
+      async status() {
+        return this.session("reading the status", async (query) => {
+          const row = (await query(STATUS_SQL))[0];
+          if (row === void 0) return void 0;
+          return { role: row.role, lsn: row.lsn ?? "", receiver: row.receiver, timeline: Number(row.timeline) };
+        });
+      }
+      /** The standbys streaming from this primary (pg_stat_replication): name, state and flushed position. */
+      async standbys() {
+        return this.session("listing the standbys", async (query) => {
+          const rows = await query("SELECT application_name AS name, state, flush_lsn::text AS flush FROM pg_stat_replication");
+          return rows.map((row) => ({ name: String(row.name), state: String(row.state), flushLsn: row.flush ?? void 0 }));
+        });
+      }
+      async isInRecovery() {
+        return this.session("asking whether the server is in recovery", async (query) => {
+          return (await query("SELECT pg_is_in_recovery() AS recovery"))[0].recovery;
+        });
+      }
+      /**
+       * Promotes this replica (pg-node.sh promote): pg_promote(false), a look every 10 ms until it accepts writes (an
+       * error after timeoutMs), then the physical slots of slotNames that do not exist yet, reserving WAL. A server that
+       * is no longer in recovery is not promoted again: only its slots are made. Returns the slots created.
+       */
+      async promote(slotNames, timeoutMs) {
+        return this.session("promoting", async (query) => {
+          const signalled = await query("SELECT pg_promote(false) AS signalled WHERE pg_is_in_recovery()");
+          if (signalled.length > 0) {
+            if (signalled[0].signalled !== true) throw new Refusal("pg_promote() could not signal the postmaster");
+            const deadline = performance.now() + timeoutMs;
+            while ((await query("SELECT pg_is_in_recovery() AS recovery"))[0].recovery === true) {
+              if (performance.now() >= deadline) throw new Refusal(`promotion did not finish within ${timeoutMs / 1e3}s`);
+              await sleep2(10);
+            }
+          }
+          return createMissingSlots(query, slotNames);
+        });
+      }
+      /** A replica has received or replayed WAL beyond lsn (take_over_switchover): false on a primary. */
+      async receivedBeyond(lsn) {
+        return this.session(`comparing the received WAL with ${lsn}`, async (query) => {
+          const rows = await query("SELECT greatest(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()) > $1::pg_lsn AS beyond", [lsn]);
+          return rows[0].beyond === true;
+        });
+      }
+      /** The WAL receiver streams on this timeline (follow_new_primary). */
+      async streamingOnTimeline(timeline) {
+        return this.session(`asking whether the WAL receiver streams timeline ${timeline}`, async (query) => {
+          const rows = await query("SELECT count(*)::int AS streaming FROM pg_stat_wal_receiver WHERE status = 'streaming' AND received_tli = $1", [timeline]);
+          return rows[0].streaming > 0;
+        });
+      }
+      /**
+       * A replica's WAL receiver process, if one runs, connecting or streaming: found in pg_stat_activity, which lists it
+       * from its start (pg_stat_wal_receiver shows no row until it has connected, and one whose connection attempt hangs on
+       * a dead primary's address is the one to end).
+       */
+      async walReceiverPid() {
+        const pid = await this.session(
+          "finding the WAL receiver",
+          async (query) => (await query("SELECT pid FROM pg_stat_activity WHERE backend_type = 'walreceiver'"))[0]?.pid
+        );
+        return typeof pid === "number" ? pid : void 0;
+      }
+      /**
+       * Ends a WAL receiver (walReceiverPid): SIGTERM, as the pod shares one process namespace (pg_terminate_backend cannot:
+       * it is an auxiliary process). The startup process starts another, which connects anew. Gone already: nothing to do.
+       */
+      async endWalReceiver(pid) {
+        try {
+          process.kill(pid, "SIGTERM");
+        } catch (error) {
+          if (error.code !== "ESRCH") throw error;
+        }
+      }
+      /** pg_reload_conf(): the configuration (and certificate) again; wakes a replica's startup process. */
+      async reload() {
+        await this.session("reloading the configuration", async (query) => {
+          const rows = await query("SELECT pg_reload_conf() AS reloaded");
+          if (rows[0].reloaded !== true) throw new Refusal("pg_reload_conf() could not signal the postmaster");
+        });
+      }
+      /**
+       * After a reload: the settings still waiting for a restart (pg_settings.pending_restart), and the lines of the
+       * configuration files PostgreSQL refused (pg_file_settings.error; a changed setting that needs a restart is not one).
+       */
+      async reloadOutcome() {
+        return this.session("reading the reloaded configuration", async (query) => {
+          const pending = await query("SELECT lower(name) AS name FROM pg_settings WHERE pending_restart ORDER BY 1");
+          const errors = await query("SELECT sourcefile, sourceline, lower(name) AS name, error FROM pg_file_settings WHERE error IS NOT NULL AND (name IS NULL OR lower(name) NOT IN (SELECT lower(name) FROM pg_settings WHERE pending_restart)) ORDER BY sourcefile, sourceline");
+          return {
+            pendingRestart: pending.map((row) => String(row.name)),
+            errors: errors.map((row) => `${String(row.sourcefile)}:${String(row.sourceline)}: ${row.name === null ? "" : `${String(row.name)}: `}${String(row.error)}`)
+          };
+        });
+      }
+      /**
+       * role-labeler.sh maintain_slots: the inactive physical slots whose names begin with prefix (slotOf(statefulSet) + '_')
+       * that are not wanted, or whose WAL was removed (wal_status lost), are dropped; the wanted slots that are missing are
+       * created, reserving WAL. An active slot is never dropped.
+       */
+      async maintainSlots(wanted, prefix) {
+        return this.session("maintaining the replication slots", async (query) => {
+          const stale = await query(`SELECT slot_name, wal_status = 'lost' AS lost FROM pg_replication_slots
+        WHERE slot_type = 'physical' AND starts_with(slot_name, $1) AND NOT active AND (slot_name <> ALL ($2::text[]) OR wal_status = 'lost')
+        ORDER BY slot_name`, [prefix, wanted]);
+          const dropped = [];
+          const failed = [];
+          for (const row of stale) {
+            const slot = row.slot_name;
+            try {
+              await query("SELECT pg_drop_replication_slot($1)", [slot]);
+              dropped.push({ slot, why: row.lost === true ? "lost" : "unwanted" });
+            } catch (error) {
+              if (!isStatementError(error)) throw error;
+              failed.push(`dropping ${slot}: ${error.message}`);
+            }
+          }
+          const created = [];
+          for (const slot of wanted) {
+            try {
+              created.push(...await createMissingSlots(query, [slot]));
+            } catch (error) {
+              if (!isStatementError(error)) throw error;
+              failed.push(`creating ${slot}: ${error.message}`);
+            }
+          }
+          return { dropped, created, failed };
+        });
+      }
+      /** pg_current_wal_lsn() of a primary, as PostgreSQL prints it. */
+      async currentWalLsn() {
+        return this.session("reading the current WAL position", async (query) => {
+          return (await query("SELECT pg_current_wal_lsn()::text AS lsn"))[0].lsn;
+        });
+      }
+      /** How many of the named standbys (application_name) have flushed WAL up to lsn (maintain_sync_set's caught_up). */
+      async standbysFlushedPast(names, lsn) {
+        return this.session(`counting the standbys that flushed ${lsn}`, async (query) => {
+          const rows = await query(`SELECT count(*)::int AS caught_up FROM pg_stat_replication
+        WHERE application_name = ANY ($1::text[]) AND flush_lsn >= $2::pg_lsn`, [names, lsn]);
+          return rows[0].caught_up;
+        });
+      }
+      /**
+       * The failsafe's question: do all these standbys stream from this primary now? It writes a WAL record (a logical
+       * message outside any transaction: no commit, no wait for a synchronous standby) and waits up to timeoutMs for each to
+       * reply having written it (pg_stat_replication: a reply sent after the message, its write position past it). A standby
+       * that cannot reach this primary cannot reply.
+       */
+      async standbysAnswer(names, timeoutMs) {
+        return this.session("asking the standbys to reply", async (query) => {
+          const [ping] = await query(`SELECT clock_timestamp() AS at,
+        pg_logical_emit_message(false, 'postgres-cluster-failsafe', '')::text AS lsn`);
+          const deadline = performance.now() + timeoutMs;
+          for (; ; ) {
+            const rows = await query(
+              `SELECT count(DISTINCT application_name)::int AS replied FROM pg_stat_replication
+          WHERE application_name = ANY ($1::text[]) AND state = 'streaming' AND reply_time >= $2 AND write_lsn >= $3::pg_lsn`,
+              [names, ping.at, ping.lsn]
+            );
+            if (rows[0].replied === names.length) return true;
+            if (performance.now() >= deadline) return false;
+            await sleep2(50);
+          }
+        });
+      }
+      /** The WAL receiver has streamed for a second (common.sh STREAMED_A_SECOND_SQL). */
+      async streamedASecond() {
+        return this.session("asking whether the WAL receiver streams", async (query) => {
+          return (await query(`SELECT ${STREAMED_A_SECOND_SQL} AS streamed`))[0].streamed;
+        });
+      }
+      /** The timeline a replica's WAL receiver asks for (the one its startup process is on); undefined without a receiver. */
+      async receiverTimeline() {
+        return this.session("reading the WAL receiver's timeline", async (query) => {
+          const rows = await query("SELECT received_tli AS timeline FROM pg_stat_wal_receiver WHERE received_tli > 0");
+          return rows.length === 0 ? void 0 : Number(rows[0].timeline);
+        });
+      }
+      /** The WAL a replica has received or replayed, whichever is further (check_replica_wal's pos); undefined on a primary. */
+      async receivePosition() {
+        return this.session("reading the received WAL position", async (query) => {
+          const rows = await query("SELECT greatest(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::text AS position");
+          return rows[0].position ?? void 0;
+        });
+      }
+      /**
+       * The roles and passwords as the Secrets say (common.sh credentials_sql), on the primary: the replication role
+       * (created if missing) with pg_monitor, pg_rewind's file functions and, from PostgreSQL 15, pg_checkpoint; the
+       * superuser's password; the application role and its database, which it owns. Idempotent. Its commits do not wait
+       * for a synchronous standby. Names and passwords reach the SQL through format('%I', '%L') of bound parameters.
+       */
+      async applyCredentials(credentials) {
+        const appUser = credentials.appUser ?? "";
+        if (appUser !== "" && credentials.appPassword === void 0) throw new Error(`applying the credentials: no password for the application role ${appUser}`);
+        await this.session("applying the credentials", async (query) => {
+          const generated = async (sql, params) => {
+            for (const row of await query(sql, params)) await query(row.statement, void 0, CREDENTIALS_TIMEOUT_MS);
+          };
+          const superuser = credentials.superuser;
+          const repl = credentials.replicationUser;
+          const reset = "RESET client_min_messages; RESET synchronous_commit; RESET statement_timeout";
+          await query(`SET client_min_messages = warning; SET synchronous_commit = local; SET statement_timeout = ${CREDENTIALS_TIMEOUT_MS}`);
+          try {
+            await generated(`SELECT format('CREATE ROLE %I WITH REPLICATION LOGIN', $1::text) AS statement
+          WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1::text)`, [repl]);
+            await generated("SELECT format('ALTER ROLE %I WITH REPLICATION LOGIN PASSWORD %L', $1::text, $2::text) AS statement", [repl, credentials.replicationPassword]);
+            await generated("SELECT format('ALTER ROLE %I WITH PASSWORD %L', $1::text, $2::text) AS statement", [superuser, credentials.superuserPassword]);
+            for (const grant of [
+              "GRANT pg_monitor TO %I",
+              "GRANT EXECUTE ON FUNCTION pg_catalog.pg_ls_dir(text, boolean, boolean) TO %I",
+              "GRANT EXECUTE ON FUNCTION pg_catalog.pg_stat_file(text, boolean) TO %I",
+              "GRANT EXECUTE ON FUNCTION pg_catalog.pg_read_binary_file(text) TO %I",
+              "GRANT EXECUTE ON FUNCTION pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean) TO %I"
+            ]) {
+              await generated("SELECT format($1::text, $2::text) AS statement", [grant, repl]);
+            }
+            await generated(`SELECT format('GRANT pg_checkpoint TO %I', $1::text) AS statement
+          WHERE current_setting('server_version_num')::int >= 150000`, [repl]);
+            if (appUser !== "") {
+              const database = credentials.appDatabase;
+              await generated(`SELECT format('CREATE ROLE %I WITH LOGIN', $1::text) AS statement
+            WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1::text)`, [appUser]);
+              await generated("SELECT format('ALTER ROLE %I WITH LOGIN PASSWORD %L', $1::text, $2::text) AS statement", [appUser, credentials.appPassword]);
+              await generated(`SELECT format('CREATE DATABASE %I OWNER %I', $1::text, $2::text) AS statement
+            WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1::text)`, [database, appUser]);
+              await generated(`SELECT format('ALTER DATABASE %I OWNER TO %I', $1::text, $2::text) AS statement FROM pg_database
+            WHERE datname = $1::text AND datdba = (SELECT oid FROM pg_roles WHERE rolname = $3::text)`, [database, appUser, superuser]);
+            }
+          } catch (error) {
+            await query(reset).catch(() => void 0);
+            throw error;
+          }
+          await query(reset);
+        });
+      }
+      /** Ends the kept connection, if any. */
+      async close() {
+        await this.exclusive(async () => {
+          const client = this.client;
+          this.client = void 0;
+          if (client !== void 0) await endClient(client, 1e3);
+        });
+      }
+      /** Runs fn with the kept connection (connecting first if there is none), after the calls before it. */
+      async session(what, fn) {
+        return this.exclusive(async () => {
+          let client;
+          try {
+            client = await this.connection();
+          } catch (error) {
+            throw new Error(`${what}: cannot connect to PostgreSQL at ${this.socketDir}:${this.port}: ${error.message}`);
+          }
+          const query = async (text, values, timeoutMs) => {
+            const config = Object.assign({ text, values }, timeoutMs === void 0 ? {} : { query_timeout: timeoutMs + 1e3 });
+            return (await client.query(config)).rows;
+          };
+          try {
+            return await fn(query);
+          } catch (error) {
+            if (!isStatementError(error)) this.drop(client);
+            throw new Error(`${what}: ${error.message}`);
+          }
+        });
+      }
+      async exclusive(fn) {
+        const result = this.turn.then(fn);
+        this.turn = result.catch(() => void 0);
+        return result;
+      }
+      async connection() {
+        if (this.client !== void 0) return this.client;
+        const config = {
+          host: this.socketDir,
+          port: this.port,
+          user: this.user,
+          database: "postgres",
+          application_name: this.applicationName,
+          connectionTimeoutMillis: this.connectTimeoutMs,
+          statement_timeout: this.queryTimeoutMs,
+          // The server ends a statement first; the client gives up on a server that does not answer at all.
+          query_timeout: this.queryTimeoutMs + 1e3
+        };
+        const client = new Client(config);
+        client.on("error", () => this.drop(client));
+        client.on("end", () => this.drop(client));
+        try {
+          await client.connect();
+        } catch (error) {
+          destroyClient(client);
+          throw error;
+        }
+        this.client = client;
+        return client;
+      }
+      drop(client) {
+        if (this.client === client) this.client = void 0;
+        destroyClient(client);
+      }
+    };
+    Refusal = class extends Error {
+    };
+  }
+});
+
+// src/agent/automatic-failover.ts
+function leaseStateOf(lease) {
+  const spec = typeof lease.spec === "object" && lease.spec !== null ? lease.spec : {};
+  const annotations = lease.metadata?.annotations ?? {};
+  const text = (value) => typeof value === "string" && value !== "" ? value : void 0;
+  const duration = spec.leaseDurationSeconds;
+  return {
+    renewTime: text(spec.renewTime),
+    leaseDurationSeconds: typeof duration === "number" && Number.isInteger(duration) && duration > 0 ? duration : void 0,
+    holder: text(spec.holderIdentity),
+    walPosition: text(annotations[WAL_POSITION_ANNOTATION]),
+    paused: annotations[PAUSE_ANNOTATION] === "true",
+    failoverRequest: text(typeof annotations[FAILOVER_REQUEST] === "string" ? annotations[FAILOVER_REQUEST].trim() : void 0)
+  };
+}
+function leaseHeld(lease, record) {
+  return record?.state === "stable" && lease.renewTime !== void 0 && lease.leaseDurationSeconds !== void 0 && lease.holder === record.primary;
+}
+function leaseKey(record, lease) {
+  return `${describeRecord(record)}|${lease.renewTime ?? ""}`;
+}
+function primaryRenewal(facts, record, serving) {
+  if (!serving && facts.secondsSinceServing >= facts.primaryRestartGraceSeconds) {
+    return {
+      renew: "lapse",
+      reason: `PostgreSQL has not served for ${facts.primaryRestartGraceSeconds}s (primaryRestartGraceSeconds): no longer renewing the lease, for a replica to take over once it lapses (${describeRecord(record)})`
+    };
+  }
+  if (serving && facts.secondsSinceRenewed >= facts.renewDeadlineSeconds) return { renew: "or-fence" };
+  if (facts.secondsSinceRenewed >= facts.renewSeconds || !leaseHeld(facts.lease, record)) return { renew: "due" };
+  return { renew: "no" };
+}
+function lapsed(facts, record, podName) {
+  if (record?.state !== "stable" || record.primary === podName) return { lapsed: false, why: "no primary to take over from" };
+  if (!leaseHeld(facts.lease, record)) return { lapsed: false, why: `${record.primary} holds no lease (it runs without automatic failover)` };
+  if (facts.secondsSinceLeaseChange < facts.leaseSeconds) return { lapsed: false, why: "the lease is held" };
+  if (facts.lease.paused) return { lapsed: false, why: `the lease of ${record.primary} has lapsed, but automatic failover is paused (${PAUSE_ANNOTATION})` };
+  if (facts.secondsSincePrimaryChange < facts.minimumIntervalSeconds) {
+    return { lapsed: false, why: `the lease of ${record.primary} has lapsed, but the primary changed less than ${facts.minimumIntervalSeconds}s ago (minimumFailoverIntervalSeconds)` };
+  }
+  return { lapsed: true, why: `the lease of ${record.primary} has lapsed: not renewed for ${facts.leaseSeconds}s` };
+}
+function requestUnanswered(request2, record, podName) {
+  if (request2 === void 0) return { lapsed: false, why: "no failover request" };
+  if (record?.state !== "stable" || record.primary === podName) return { lapsed: false, why: "no primary to fail over from" };
+  if (request2.secondsUnanswered < request2.answerSeconds) {
+    return { lapsed: false, why: `a failover to ${request2.target} is requested (${FAILOVER_REQUEST}); waiting ${request2.answerSeconds}s for ${record.primary} to answer it` };
+  }
+  return { lapsed: true, why: `${record.primary} did not answer the failover request (${FAILOVER_REQUEST}=${request2.target}) within ${request2.answerSeconds}s` };
+}
+function decideTakeover(facts) {
+  const { record, self, cause } = facts;
+  const wait = (reason) => ({ kind: "wait", reason: `not taking over from ${record.primary}: ${reason}` });
+  const requested = cause.kind === "request" && cause.target !== "any" ? cause.target : void 0;
+  const serving = facts.peers.filter((peer) => peer.role === "primary").map((peer) => peer.pod);
+  if (serving.length > 0) return wait(`${serving.join(", ")} still serves as a primary`);
+  if (facts.secondsSincePrimaryAnswered < facts.leaseSeconds) {
+    return wait(`it answered as a primary less than ${facts.leaseSeconds}s ago, and may still serve (failsafe) until it misses this pod`);
+  }
+  if (self.role !== "replica" || parseLsn(self.lsn) === void 0) return wait(`this pod's PostgreSQL is not a replica that answers (${self.role} at ${self.lsn})`);
+  if (record.systemIdentifier !== void 0 && facts.systemIdentifier !== record.systemIdentifier) {
+    return wait(`this pod's data is not the recorded cluster's (system identifier ${facts.systemIdentifier ?? "unknown"}, recorded ${record.systemIdentifier})`);
+  }
+  if (facts.timeline !== record.timeline) {
+    return wait(`this pod's data is on timeline ${facts.timeline ?? "unknown"}, the recorded primary's on ${record.timeline}`);
+  }
+  const published = facts.primaryWalPosition === void 0 ? void 0 : parseLsn(facts.primaryWalPosition);
+  if (published !== void 0) {
+    const lag = published - parseLsn(self.lsn);
+    if (lag > BigInt(facts.maximumLagBytes)) {
+      return wait(`this replica is ${lag} bytes behind the primary's last published position ${facts.primaryWalPosition} (maximumLagOnFailover ${facts.maximumLagBytes})`);
+    }
+  }
+  const otherTimeline = (peer) => peer.role === "replica" && peer.timeline !== void 0 && peer.timeline !== 0 && peer.timeline !== record.timeline;
+  const peers = facts.peers.map((peer) => peer.pod === record.primary || otherTimeline(peer) ? { pod: peer.pod, role: "unreachable", lsn: "?" } : peer);
+  const candidates = [self, ...peers].sort((a, b) => a.pod < b.pod ? -1 : a.pod > b.pod ? 1 : 0);
+  const choice = chooseFailoverTarget({
+    candidates,
+    previous: record.primary,
+    syncReplicas: facts.syncReplicas,
+    syncSet: record.sync,
+    acceptDataLoss: false,
+    requestedTarget: requested,
+    scaleDownTo: void 0
+  });
+  if (choice.kind === "refuse") return wait(choice.reason);
+  if (choice.target !== facts.podName) return wait(`${choice.target} is the replica to promote (${choice.reason})`);
+  const sync = facts.syncReplicas > 0 ? [...facts.otherPods].sort() : [];
+  const next = takeOverLapsedLease(record, facts.podName, sync);
+  const why = cause.kind === "lease" ? `AUTOMATIC FAILOVER: the lease of ${record.primary} lapsed` : `REQUESTED FAILOVER: ${record.primary} did not answer the failover request (${FAILOVER_REQUEST}=${cause.target}) within ${facts.leaseSeconds}s`;
+  return {
+    kind: "take-over",
+    record: next,
+    reason: `${why} and this pod is the replica to promote (${choice.reason}): recording it as the primary (${describeRecord(next)}), then promoting it`
+  };
+}
+var PAUSE_ANNOTATION, FAILOVER_REQUEST, WAL_POSITION_ANNOTATION, NO_LEASE;
+var init_automatic_failover = __esm({
+  "src/agent/automatic-failover.ts"() {
+    "use strict";
+    init_failover_target();
+    init_record();
+    init_transitions();
+    PAUSE_ANNOTATION = "failover.postgres.cdk8s.io/paused";
+    FAILOVER_REQUEST = "failover.postgres.cdk8s.io/target";
+    WAL_POSITION_ANNOTATION = "failover.postgres.cdk8s.io/wal-position";
+    NO_LEASE = {
+      renewTime: void 0,
+      leaseDurationSeconds: void 0,
+      holder: void 0,
+      walPosition: void 0,
+      paused: false,
+      failoverRequest: void 0
+    };
+  }
+});
+
+// src/agent/configuration.ts
+function confSettings(text) {
+  const settings = /* @__PURE__ */ new Map();
+  for (const line of text.split("\n")) {
+    const match = /^\s*([A-Za-z_][A-Za-z0-9_.]*)\s*=?\s*('(?:[^'\\]|\\.|'')*'|[^\s#]*)/.exec(line);
+    if (match === null) continue;
+    const raw = match[2];
+    const value = raw.startsWith("'") ? raw.slice(1, -1).replace(/''/g, "'").replace(/\\(.)/g, "$1") : raw;
+    settings.set(match[1].toLowerCase(), value);
+  }
+  return settings;
+}
+function configuredHotStandby(conf, auto) {
+  if (conf === void 0) return void 0;
+  const set = new Map([...confSettings(conf), ...confSettings(auto ?? "")]);
+  const values = {};
+  for (const name of HOT_STANDBY_SETTINGS) {
+    const value = set.get(name);
+    if (value !== void 0 && !/^\d+$/.test(value)) return void 0;
+    values[name] = value === void 0 ? HOT_STANDBY_DEFAULTS[name] : Number(value);
+  }
+  return values;
+}
+function changedSettings(before, after) {
+  const old = confSettings(before);
+  const next = confSettings(after);
+  return [.../* @__PURE__ */ new Set([...old.keys(), ...next.keys()])].sort().filter((name) => old.get(name) !== next.get(name)).map((name) => ({ name, from: old.get(name), to: next.get(name) }));
+}
+function reloadReport(changes, hbaChanged, outcome) {
+  const pending = new Set(outcome.pendingRestart);
+  const applied = changes.filter((change) => !pending.has(change.name));
+  const waiting = changes.filter((change) => pending.has(change.name));
+  const describe2 = (list) => list.map((change) => `${change.name} ${shown(change.from)} -> ${shown(change.to)}`).join(", ");
+  const parts = [
+    ...applied.length > 0 ? [`in effect now: ${describe2(applied)}`] : [],
+    ...hbaChanged ? ["pg_hba.conf in effect now"] : [],
+    ...waiting.length > 0 ? [`at the next restart (the StatefulSet rolls the pods when a setting that needs one changes: one switchover): ${describe2(waiting)}`] : [],
+    ...pending.size > waiting.length ? [`also waiting for a restart: ${outcome.pendingRestart.filter((name) => !waiting.some((change) => change.name === name)).join(", ")}`] : []
+  ];
+  if (outcome.errors.length > 0) {
+    return {
+      type: "Warning",
+      reason: "ConfigurationRefused",
+      message: `the configuration changed and PostgreSQL reloaded it, but refused ${outcome.errors.join("; ")}: those lines keep their old values${parts.length > 0 ? `; ${parts.join("; ")}` : ""}`
+    };
+  }
+  return {
+    type: "Normal",
+    reason: "ConfigurationReloaded",
+    message: `the configuration changed: PostgreSQL reloaded it; ${parts.length > 0 ? parts.join("; ") : "no setting changed"}`
+  };
+}
+var HOT_STANDBY_DEFAULTS, shown;
+var init_configuration = __esm({
+  "src/agent/configuration.ts"() {
+    "use strict";
+    init_start();
+    HOT_STANDBY_DEFAULTS = {
+      max_connections: 100,
+      max_worker_processes: 8,
+      max_wal_senders: 10,
+      max_prepared_transactions: 0,
+      max_locks_per_transaction: 64
+    };
+    shown = (value) => value === void 0 ? "(unset)" : JSON.stringify(value);
+  }
+});
+
+// src/agent/failsafe.ts
+function fenceDeadline(uptime, seconds) {
+  return Math.floor(uptime * 100) + seconds * 100;
+}
+function failsafeDue(facts) {
+  return facts.named && facts.othersKnown && facts.sinceConfirmed >= facts.overdueAfter;
+}
+function decideFailsafe(facts) {
+  if (!facts.held || facts.confirmedMeanwhile || !facts.stillNamed) return { hold: false };
+  const say = facts.sinceHeld >= FAILSAFE_HOLDS_SECONDS;
+  if (facts.automaticFailover) return { hold: true, deadline: fenceDeadline(facts.askedUptime, facts.renewDeadlineSeconds), say };
+  const deadline = fenceDeadline(facts.askedUptime, FAILSAFE_FENCE_SECONDS);
+  return { hold: true, deadline: deadline > facts.deadlineWritten ? deadline : void 0, say };
+}
+var FAILSAFE_FENCE_SECONDS, FAILSAFE_HOLDS_SECONDS;
+var init_failsafe = __esm({
+  "src/agent/failsafe.ts"() {
+    "use strict";
+    FAILSAFE_FENCE_SECONDS = 3;
+    FAILSAFE_HOLDS_SECONDS = 2;
+  }
+});
+
+// src/agent/follow.ts
+function decideFollow(facts) {
+  if (facts.streaming === true) return { end: void 0, reload: false, seen: void 0, following: false };
+  if (facts.streaming === void 0) return { end: void 0, reload: false, seen: facts.seen, following: true };
+  if (facts.changed) return { end: facts.receiver, reload: true, seen: void 0, following: true };
+  if (facts.receiver === void 0) return { end: void 0, reload: false, seen: void 0, following: true };
+  if (facts.seen?.pid !== facts.receiver) return { end: void 0, reload: false, seen: { pid: facts.receiver, since: facts.now }, following: true };
+  if (facts.now - facts.seen.since >= FOLLOW_HANG_SECONDS) return { end: facts.receiver, reload: false, seen: void 0, following: true };
+  return { end: void 0, reload: false, seen: facts.seen, following: true };
+}
+function decideStaleSender(facts) {
+  if (facts.streams !== false || facts.sender === void 0 || facts.sender === null) return { end: void 0, seen: void 0 };
+  if (facts.seen === facts.sender) return { end: facts.sender, seen: void 0 };
+  return { end: void 0, seen: facts.sender };
+}
+var FOLLOW_HANG_SECONDS;
+var init_follow = __esm({
+  "src/agent/follow.ts"() {
+    "use strict";
+    FOLLOW_HANG_SECONDS = 3;
+  }
+});
+
+// src/agent/handover.ts
+function rankStandbys(standbys, pods, ready = false) {
+  const staying2 = new Set(pods.filter((pod) => !pod.terminating && (pod.ready || !ready)).map((pod) => pod.name));
+  const positioned = (standby) => parseLsn(String(standby.flushLsn)) !== void 0;
+  return standbys.filter((standby) => standby.state === "streaming" && staying2.has(standby.name) && positioned(standby)).sort((a, b) => {
+    const diff = parseLsn(b.flushLsn) - parseLsn(a.flushLsn);
+    return diff > 0n ? 1 : diff < 0n ? -1 : a.name.localeCompare(b.name);
+  });
+}
+function decideRequestedSwitchover(facts) {
+  const record = facts.record;
+  if (record?.state !== "stable" || record.primary !== facts.podName || !facts.serving) return { kind: "ignore" };
+  const asked = facts.request.trim();
+  if (facts.failoverRequestEpoch !== void 0 && facts.failoverRequestEpoch < record.epoch) {
+    return {
+      kind: "drop",
+      reason: `removing the failover request (${asked}) made before this pod became the primary (epoch ${facts.failoverRequestEpoch}, now ${record.epoch}): the change of primary answered it`
+    };
+  }
+  if (asked === facts.podName) return { kind: "refuse", reason: `switchover to ${asked} requested: it is the primary already` };
+  if (facts.pods === void 0) return { kind: "ignore" };
+  const ranked = rankStandbys(facts.standbys, facts.pods);
+  const chosen = asked === "any" ? ranked[0] : ranked.find((standby) => standby.name === asked);
+  if (chosen === void 0) {
+    return {
+      kind: "refuse",
+      reason: `switchover to ${asked || "(nothing)"} requested: ${asked === "any" ? "no standby streams" : `${asked} does not stream`} from the primary ${facts.podName} (standbys that may take over: ${ranked.map((standby) => standby.name).join(", ") || "none"}); the primary stays`
+    };
+  }
+  const next = beginSwitchover(record, { previous: facts.podName, target: chosen.name, job: facts.podName });
+  return {
+    kind: "hand-over",
+    target: chosen.name,
+    record: next,
+    reason: `switchover to ${asked} requested on the record: handing the primary over to ${chosen.name} (flushed ${chosen.flushLsn}), by a switchover (${describeRecord(next)})`
+  };
+}
+function decideHandover(facts) {
+  const record = facts.record;
+  if (facts.podTerminating !== true) {
+    const reason = facts.podTerminating === void 0 ? "stopping: the API did not say whether this pod is being deleted, so the primary stays where it is" : "stopping, but the pod is not being deleted (a restart): the primary stays where it is";
+    return { kind: "stop", reason };
+  }
+  if (record?.state !== "stable" || record.primary !== facts.podName || !facts.primaryData) {
+    return { kind: "stop", reason: `this pod is being deleted; it is not the primary the record names (${describeRecord(record)}): nothing to hand over` };
+  }
+  if (facts.pods === void 0) {
+    return { kind: "stop", reason: "this primary's pod is being deleted, but the cluster's pods cannot be listed: no handover (run the failover job)" };
+  }
+  const candidates = rankStandbys(facts.standbys, facts.pods, true);
+  if (candidates.length === 0) {
+    return { kind: "stop", reason: "this primary's pod is being deleted, and no standby that stays streams from it: no handover (run the failover job)" };
+  }
+  const revisionOf = (name) => facts.pods.find((pod) => pod.name === name)?.labels?.[REVISION_LABEL];
+  const mine = revisionOf(facts.podName);
+  const updated = mine === void 0 ? [] : candidates.filter((standby) => {
+    const revision = revisionOf(standby.name);
+    return revision !== void 0 && revision !== mine;
+  });
+  const chosen = updated[0] ?? candidates[0];
+  const target = chosen.name;
+  const next = beginSwitchover(record, { previous: facts.podName, target, job: facts.podName });
+  const which = updated.length > 0 ? `the most advanced standby that stays and runs the pod template's new revision (${revisionOf(target)}; this pod's: ${mine})` : "the most advanced standby that stays";
+  return {
+    kind: "hand-over",
+    target,
+    record: next,
+    reason: `this primary's pod is being deleted: handing the primary over to ${target}, ${which} (flushed ${chosen.flushLsn}), by a switchover (${describeRecord(next)})`
+  };
+}
+function decideHandoverWait(facts) {
+  const record = facts.record;
+  if (record?.state === "stable" && record.primary === facts.target) return { kind: "done", reason: `handed over: ${describeRecord(record)}` };
+  if (record?.state !== "switching-over" || record.job !== facts.podName || record.target !== facts.target) {
+    return { kind: "done", reason: `the handover was taken over by someone else (${describeRecord(record)})` };
+  }
+  const pod = facts.targetPod;
+  const going = pod === null ? "is gone" : pod === void 0 ? void 0 : pod.terminating ? "is being deleted too" : facts.targetUid !== void 0 && pod.uid !== void 0 && pod.uid !== facts.targetUid ? "is gone (a new pod has its name)" : void 0;
+  if (going === void 0) return { kind: "wait" };
+  const next = giveBack(record);
+  return {
+    kind: "give-back",
+    record: next,
+    reason: `the handover's target ${facts.target} ${going} before it took over: the record names this pod again, which is the primary when it is made anew (${describeRecord(next)})`
+  };
+}
+var REVISION_LABEL, SWITCHOVER_REQUEST;
+var init_handover = __esm({
+  "src/agent/handover.ts"() {
+    "use strict";
+    init_failover_target();
+    init_record();
+    init_transitions();
+    REVISION_LABEL = "controller-revision-hash";
+    SWITCHOVER_REQUEST = "switchover.postgres.cdk8s.io/target";
+  }
+});
+
+// src/agent/roll.ts
+function decideRoll(facts) {
+  const revision = facts.updateRevision;
+  if (revision === void 0) return { kind: "none", reason: "the StatefulSet has no update revision yet: nothing to roll" };
+  const stale = facts.pods.filter((pod) => pod.labels?.[REVISION_LABEL] !== revision);
+  if (stale.length === 0) return { kind: "none", reason: `every pod runs the pod template's revision ${revision}` };
+  const updated = `${facts.pods.length - stale.length} of ${facts.pods.length} pods run it`;
+  const wait = (why) => {
+    const reason = `rolling update to revision ${revision} (${updated}): waiting, ${why}`;
+    return { kind: "wait", reason, stalled: facts.lastWait?.reason === reason && facts.lastWait.seconds >= ROLL_STALL_SECONDS };
+  };
+  if (facts.paused) {
+    return { kind: "wait", reason: `rolling update to revision ${revision} (${updated}): paused (${ROLL_PAUSE_ANNOTATION}=true on the record)`, stalled: false };
+  }
+  const terminating = facts.pods.find((pod) => pod.terminating);
+  if (terminating !== void 0) return wait(`${terminating.name} is being deleted`);
+  const unready = [...facts.pods].sort((a, b) => ordinalOf(a.name) - ordinalOf(b.name)).find((pod) => !pod.ready);
+  if (unready !== void 0) return wait(`${unready.name} is not Ready (a replica is Ready once it streams)`);
+  if (facts.pods.length !== facts.replicas) return wait(`the StatefulSet has ${facts.pods.length} pods of ${facts.replicas}`);
+  const replica = stale.filter((pod) => pod.name !== facts.podName).sort((a, b) => ordinalOf(b.name) - ordinalOf(a.name))[0];
+  if (replica !== void 0) {
+    return {
+      kind: "delete",
+      pod: replica.name,
+      uid: replica.uid,
+      reason: `rolling update to revision ${revision} (${updated}): deleting replica ${replica.name} (revision ${replica.labels?.[REVISION_LABEL] ?? "none"}); the StatefulSet makes it anew from the new template`
+    };
+  }
+  if (facts.pods.length === 1) {
+    return {
+      kind: "delete",
+      pod: facts.podName,
+      uid: facts.pods[0].uid,
+      reason: `rolling update to revision ${revision}: this primary is the only pod, so it restarts in place (writes stop until it is back)`
+    };
+  }
+  const target = rankStandbys(facts.standbys, facts.pods)[0];
+  if (target === void 0) return wait(`no replica of the new revision streams from the primary ${facts.podName}`);
+  const next = beginSwitchover(facts.record, { previous: facts.podName, target: target.name, job: facts.podName });
+  return {
+    kind: "switch-over",
+    target: target.name,
+    record: next,
+    reason: `rolling update to revision ${revision} (${updated}, every replica): switching over to ${target.name}, the most advanced standby of the new revision (flushed ${target.flushLsn}), before this primary's pod is updated (${describeRecord(next)})`
+  };
+}
+var ROLL_PAUSE_ANNOTATION, ROLL_STALL_SECONDS;
+var init_roll = __esm({
+  "src/agent/roll.ts"() {
+    "use strict";
+    init_failover_target();
+    init_handover();
+    init_record();
+    init_transitions();
+    ROLL_PAUSE_ANNOTATION = "rollout.postgres.cdk8s.io/paused";
+    ROLL_STALL_SECONDS = 60;
+  }
+});
+
+// src/agent/sidecar.ts
+function plan2(reason, ...steps) {
+  return { steps, reason };
+}
+function authorizes(record, podName) {
+  if (record.state === "stable") return record.primary === podName;
+  return record.state === "failing-over" && record.target === podName;
+}
+function owesCheckpoint(record, podName) {
+  return record?.state === "switching-over" && record.previous === podName && record.checkpoint === void 0;
+}
+function shutdownCheckpointUpdate(record, podName, control) {
+  if (!owesCheckpoint(record, podName) || !control.shutDown || !/^[0-9A-F]+\/[0-9A-F]+$/.test(control.checkpoint)) return void 0;
+  return recordCheckpoint(record, control.checkpoint);
+}
+function timelineUpdate(record, timeline) {
+  if (timeline === void 0 || timeline === record.timeline) return void 0;
+  return recordTimeline(record, timeline);
+}
+function syncSetOf(facts) {
+  if (facts.syncReplicas <= 0) return [];
+  return facts.otherPods === void 0 ? void 0 : [...facts.otherPods].sort();
+}
+function decideSidecarStep(facts) {
+  const me = facts.podName;
+  if (facts.record.kind === "unreadable") {
+    const why = `the leader record cannot be read (${facts.record.error})`;
+    const steps = [{ do: "fence" }];
+    if (owesCheckpoint(facts.record.last, me)) steps.push({ do: "report-checkpoint" });
+    const lease = facts.automaticFailover;
+    const pastDeadline = lease !== void 0 && lease.secondsSinceRenewed >= lease.renewDeadlineSeconds;
+    if (facts.server === "primary" && facts.failsafe && (pastDeadline || facts.secondsSinceRecordRead >= facts.isolationFenceSeconds)) {
+      return plan2(`FAILSAFE: ${why}, but every other pod streams from this primary: it keeps serving (nobody takes over from a primary that its replicas still follow)`);
+    }
+    if (facts.server === "primary" && facts.secondsSinceRecordRead >= facts.isolationFenceSeconds) {
+      return plan2(`FENCING this primary: ${why} for ${facts.secondsSinceRecordRead}s (isolated from the API?)`, ...steps);
+    }
+    if (facts.server === "primary" && lease !== void 0 && lease.secondsSinceRenewed >= lease.renewDeadlineSeconds) {
+      return plan2(`FENCING this primary: ${why}, and its lease was last renewed ${lease.renewDeadlineSeconds}s ago or more (renewDeadlineSeconds): a replica may take over once it lapses`, ...steps);
+    }
+    return plan2(`${why}: nothing changes (a primary fences itself after ${facts.isolationFenceSeconds}s)`);
+  }
+  const record = facts.record.record;
+  switch (facts.server) {
+    case "primary":
+      return decidePrimary(facts, record);
+    case "replica":
+      return decideReplica(facts, record);
+    default: {
+      const steps = [{ do: "label", role: "none" }];
+      if (owesCheckpoint(record, me)) steps.push({ do: "report-checkpoint" });
+      const lease = facts.automaticFailover;
+      if (lease !== void 0 && record?.state === "stable" && record.primary === me) {
+        const renewal = primaryRenewal(lease, record, false);
+        if (renewal.renew === "lapse") return plan2(renewal.reason, ...steps);
+        if (renewal.renew !== "no") steps.push({ do: "renew", fenceOnFailure: false });
+      }
+      return plan2(`PostgreSQL is not serving: no role label (${describeRecord(record)})`, ...steps);
+    }
+  }
+}
+function decidePrimary(facts, record) {
+  const me = facts.podName;
+  if (record === void 0) {
+    if (facts.timeline === void 0) return plan2("no leader record, and this primary does not say its timeline: creating the record next round");
+    const sync = facts.syncReplicas > 0 ? facts.otherPods : [];
+    if (sync === void 0) return plan2("no leader record, and the pods cannot be listed for the synchronous set: creating the record next round");
+    const created = createRecord({ primary: me, timeline: facts.timeline, systemIdentifier: facts.systemIdentifier, sync });
+    return plan2(`no leader record: recording this primary (${describeRecord(created)})`, { do: "create-record", record: created }, { do: "soon" });
+  }
+  if (!authorizes(record, me)) {
+    const steps = [{ do: "fence" }];
+    if (owesCheckpoint(record, me)) steps.push({ do: "report-checkpoint" });
+    return plan2(`FENCING this primary: the leader record does not name this pod (${describeRecord(record)})`, ...steps);
+  }
+  if (record.state === "stable") {
+    const steps = [];
+    const lease = facts.automaticFailover;
+    if (lease !== void 0) {
+      const renewal = primaryRenewal(lease, record, true);
+      if (renewal.renew !== "no") steps.push({ do: "renew", fenceOnFailure: renewal.renew === "or-fence" && !facts.failsafe });
+    } else if (facts.leaseShown) {
+      steps.push({ do: "release-lease" });
+    }
+    return plan2(
+      `the leader record names this primary (${describeRecord(record)})`,
+      ...steps,
+      { do: "label", role: "primary" },
+      { do: "maintain-primary" },
+      { do: "apply-credentials" }
+    );
+  }
+  return plan2(`a failover job is promoting this pod (${describeRecord(record)}): no label until the record names it`);
+}
+function decideReplica(facts, record) {
+  const me = facts.podName;
+  const others = facts.otherPods ?? [];
+  if (record?.state === "stable" && record.primary === me) {
+    return plan2(
+      `the leader record names this pod as the primary: promoting it (${describeRecord(record)})`,
+      { do: "promote", others },
+      { do: "label", role: "primary" },
+      { do: "record-timeline" }
+    );
+  }
+  if (record?.state === "switching-over" && record.target === me && record.checkpoint !== void 0) {
+    if (facts.receivedBeyondCheckpoint !== true) {
+      return plan2(
+        `switchover to this pod: waiting to receive WAL beyond the old primary's shutdown checkpoint ${record.checkpoint}`,
+        { do: "label", role: "replica" },
+        { do: "soon" }
+      );
+    }
+    const sync = syncSetOf(facts);
+    if (sync === void 0) {
+      return plan2("switchover to this pod: the pods cannot be listed for the synchronous set; trying again next round", { do: "label", role: "replica" });
+    }
+    const next = takeOverSwitchover(record, sync);
+    return plan2(
+      `received the old primary's shutdown checkpoint ${record.checkpoint}: recording this pod as the primary (${describeRecord(next)}), then promoting it`,
+      { do: "label", role: "replica" },
+      { do: "write-record", record: next, transition: "takeOverSwitchover" },
+      { do: "promote", others },
+      { do: "label", role: "primary" },
+      { do: "record-timeline" }
+    );
+  }
+  const steps = [{ do: "label", role: "replica" }];
+  if (record?.state === "stable") steps.push({ do: "follow-new-primary", epoch: record.epoch, timeline: record.timeline });
+  if (owesCheckpoint(record, me)) steps.push({ do: "report-checkpoint" });
+  steps.push({ do: "check-replica-wal" });
+  const lease = facts.automaticFailover === void 0 ? void 0 : lapsed(facts.automaticFailover, record, me);
+  const request2 = facts.failoverRequest;
+  const unanswered = requestUnanswered(request2, record, me);
+  if (lease?.lapsed === true) {
+    steps.push({ do: "consider-takeover", cause: { kind: "lease" } });
+  } else if (unanswered.lapsed && request2 !== void 0) {
+    steps.push({ do: "consider-takeover", cause: { kind: "request", target: request2.target } });
+  }
+  const heldBack = lease !== void 0 && !lease.lapsed && / lapsed/.test(lease.why) ? `; ${lease.why}` : "";
+  const waiting = request2 !== void 0 && !unanswered.lapsed && lease?.lapsed !== true && / requested/.test(unanswered.why) ? `; ${unanswered.why}` : "";
+  return plan2(`PostgreSQL is a replica (${describeRecord(record)})${heldBack}${waiting}`, ...steps);
+}
+function nextSyncSet(facts) {
+  const next = new Set(facts.others);
+  for (const member of facts.recorded) {
+    if (facts.others.includes(member)) continue;
+    const caughtUp = facts.caughtUp[member];
+    if (caughtUp === void 0) return void 0;
+    if (caughtUp < facts.syncReplicas) next.add(member);
+  }
+  const sync = [...next].sort();
+  return { sync, changed: sync.join(",") !== facts.recorded.join(",") };
+}
+var init_sidecar = __esm({
+  "src/agent/sidecar.ts"() {
+    "use strict";
+    init_automatic_failover();
+    init_record();
+    init_transitions();
+  }
+});
+
+// src/agent/start-agent.ts
+function parseStartRequest(text) {
+  const id = text.trim();
+  return /^[A-Za-z0-9.-]{1,64}$/.test(id) ? id : void 0;
+}
+function highestHistory(pgdata) {
+  return Math.max(0, ...entriesOf(path2.join(pgdata, "pg_wal")).filter((name) => /^[0-9A-F]{8}\.history$/.test(name)).map((name) => parseInt(name.slice(0, 8), 16)));
+}
+function entriesOf(dir) {
+  try {
+    return fs3.readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+function nonEmptyFile(file) {
+  return (fs3.statSync(file, { throwIfNoEntry: false })?.size ?? 0) > 0;
+}
+function dataDirectoryOf(pgdata) {
+  if (!nonEmptyFile(path2.join(pgdata, "PG_VERSION"))) {
+    return entriesOf(pgdata).length === 0 ? { kind: "empty" } : { kind: "not-a-data-directory" };
+  }
+  const version = fs3.readFileSync(path2.join(pgdata, "PG_VERSION"), "utf8").trim();
+  const read = readControlFile(pgdata);
+  if (read.kind !== "read") return { kind: "unreadable", reason: read.reason, version };
+  const state = read.control.state;
+  return {
+    kind: "data",
+    version,
+    systemIdentifier: read.control.systemIdentifier,
+    timeline: Math.max(read.control.timeline, highestHistory(pgdata)),
+    standbySignal: fs3.existsSync(path2.join(pgdata, "standby.signal")),
+    shutDownCleanly: state === 1 /* SHUT_DOWN */ || state === 2 /* SHUT_DOWN_IN_RECOVERY */,
+    recoveryState: state === 2 /* SHUT_DOWN_IN_RECOVERY */ || state === 5 /* IN_ARCHIVE_RECOVERY */,
+    initializedByEntrypoint: fs3.existsSync(path2.join(pgdata, INIT_MARKER)),
+    hotStandby: read.control.hotStandby
+  };
+}
+async function startPlanOf(inputs) {
+  const data = dataDirectoryOf(inputs.pgdata);
+  const known = { podName: inputs.podName, record: inputs.record, data };
+  const record = inputs.record.kind === "read" ? inputs.record.record : void 0;
+  const answer = asksRecordedPrimary(known) && record?.state === "stable" ? await inputs.ask(record.primary) : void 0;
+  const facts = {
+    ...known,
+    recloneRequested: fs3.existsSync(path2.join(path2.dirname(inputs.pgdata), RECLONE_MARKER)),
+    restoreFrom: inputs.restoreFrom,
+    syncReplicas: inputs.syncReplicas,
+    postgresVersion: inputs.postgresVersion,
+    configured: configuredHotStandby(readIfExists(path2.join(inputs.configDir, "postgresql.conf")), readIfExists(path2.join(inputs.pgdata, "postgresql.auto.conf"))),
+    recordedPrimaryAnswers: answer !== void 0,
+    recordedPrimaryTimeline: answer?.role === "primary" ? answer.timeline : void 0
+  };
+  return decideStart(facts);
+}
+function readIfExists(file) {
+  try {
+    return fs3.readFileSync(file, "utf8");
+  } catch {
+    return void 0;
+  }
+}
+function writeStartPlan(file, request2, plan3) {
+  fs3.writeFileSync(`${file}.new`, startPlanText(request2, plan3));
+  fs3.renameSync(`${file}.new`, file);
+}
+var fs3, path2, INIT_MARKER, RECLONE_MARKER;
+var init_start_agent = __esm({
+  "src/agent/start-agent.ts"() {
+    "use strict";
+    fs3 = __toESM(require("fs"));
+    path2 = __toESM(require("path"));
+    init_configuration();
+    init_postgres();
+    init_start();
+    INIT_MARKER = "initialized-by-entrypoint";
+    RECLONE_MARKER = "reclone-requested";
+  }
+});
+
+// src/agent/sidecar-agent.ts
+var sidecar_agent_exports = {};
+__export(sidecar_agent_exports, {
+  SidecarAgent: () => SidecarAgent,
+  nodeStatus: () => nodeStatus,
+  parseEventLine: () => parseEventLine,
+  passfileField: () => passfileField,
+  passfileText: () => passfileText,
+  recordCopyText: () => recordCopyText
+});
+function isBootstrapWait(plan3) {
+  const [only, ...more] = plan3.steps;
+  return more.length === 0 && only?.do === "wait" && only.retry === "bootstrap";
+}
+function controlOf(pgdata) {
+  const read = readControlFile(pgdata);
+  return read.kind === "read" ? read.control : void 0;
+}
+async function nodeStatus(config) {
+  let initialized = false;
+  try {
+    initialized = fs4.readFileSync(path3.join(config.pgdata, "PG_VERSION"), "utf8").trim() !== "";
+  } catch {
+    initialized = false;
+  }
+  const running = readPostmaster(config.pgdata)?.alive === true;
+  const control = controlOf(config.pgdata);
+  let answer;
+  if (running && initialized) {
+    const pg2 = new LocalPostgres({ socketDir: config.socketDir, port: config.port, user: config.users.superuser, queryTimeoutMs: 3e3 });
+    try {
+      answer = await pg2.status();
+    } catch {
+      answer = void 0;
+    } finally {
+      await pg2.close();
+    }
+  }
+  return statusLine({ initialized, running, control, answer }, true);
+}
+function passfileField(value) {
+  return value.replace(/\\/g, "\\\\").replace(/:/g, "\\:");
+}
+function passfileText(replicationUser, replicationPassword, superuser, superuserPassword) {
+  return `*:*:*:${passfileField(replicationUser)}:${passfileField(replicationPassword)}
+*:*:*:${passfileField(superuser)}:${passfileField(superuserPassword)}
+`;
+}
+function recordCopyText(record) {
+  const annotations = record === void 0 ? {} : encodeAnnotations(record);
+  const lines = [`found=${record === void 0 ? "no" : "yes"}`];
+  for (const field of RECORD_FIELDS) lines.push(`${field}=${annotations[`${RECORD_PREFIX}/${field}`] ?? ""}`);
+  return lines.join("\n");
+}
+function parseEventLine(text) {
+  const match = /^(Normal|Warning) ([A-Z][A-Za-z]*) (\S.*)$/s.exec(text);
+  return match === null ? void 0 : { type: match[1], reason: match[2], message: match[3] };
+}
+var fs4, path3, SHUTDOWN_TIMEOUT_MS, PROMOTE_TIMEOUT_MS, RECORD_COPY_SECONDS, HANDOVER_SECONDS, HANDOVER_LOOK_SECONDS, LABEL_RESTORE_SECONDS, FAILSAFE_REPLY_MS, FAILSAFE_EVERY_MS, FOLLOW_LOOK_SECONDS, ROLL_LOOK_SECONDS, ROLL_IDLE_SECONDS, PEER_CONNECT_MS, RELOAD_SETTLE_MS, WAL_CHECK_EVERY_SECONDS, START_HOLD_SECONDS, SidecarAgent;
+var init_sidecar_agent = __esm({
+  "src/agent/sidecar-agent.ts"() {
+    "use strict";
+    fs4 = __toESM(require("fs"));
+    path3 = __toESM(require("path"));
+    init_automatic_failover();
+    init_configuration();
+    init_failover_target();
+    init_failsafe();
+    init_follow();
+    init_handover();
+    init_kube();
+    init_node_status();
+    init_postgres();
+    init_record();
+    init_roll();
+    init_sidecar();
+    init_start_agent();
+    init_transitions();
+    SHUTDOWN_TIMEOUT_MS = 6e4;
+    PROMOTE_TIMEOUT_MS = 6e4;
+    RECORD_COPY_SECONDS = 2;
+    HANDOVER_SECONDS = 20;
+    HANDOVER_LOOK_SECONDS = 0.25;
+    LABEL_RESTORE_SECONDS = 0.9;
+    FAILSAFE_REPLY_MS = 1e3;
+    FAILSAFE_EVERY_MS = 500;
+    FOLLOW_LOOK_SECONDS = 1;
+    ROLL_LOOK_SECONDS = 1;
+    ROLL_IDLE_SECONDS = 5;
+    PEER_CONNECT_MS = 500;
+    RELOAD_SETTLE_MS = 200;
+    WAL_CHECK_EVERY_SECONDS = 3;
+    START_HOLD_SECONDS = 2;
+    SidecarAgent = class {
+      constructor(config, podName, kube, env) {
+        this.config = config;
+        this.podName = podName;
+        this.kube = kube;
+        this.env = env;
+        this.lastRead = env.monotonic();
+        this.lastStreaming = env.monotonic();
+        this.leaseChangedAt = env.monotonic();
+        this.requestSeenAt = env.monotonic();
+        this.servingAt = env.monotonic();
+        this.pg = new LocalPostgres({ socketDir: config.socketDir, port: config.port, user: config.users.superuser, queryTimeoutMs: 5e3 });
+      }
+      config;
+      podName;
+      kube;
+      env;
+      record;
+      resourceVersion = "";
+      recordError = "";
+      apiUp = true;
+      lastRead;
+      lastReason = "";
+      server = "not-serving";
+      passwords;
+      passfileWritten = "";
+      credentialsApplied = "";
+      /** Files PostgreSQL reads again on a reload (the certificate, postgresql.conf, pg_hba.conf) as this agent last read them. */
+      filesSeen = /* @__PURE__ */ new Map();
+      recordCopy = "";
+      recordCopyWrittenAt = -Infinity;
+      recordWanted = true;
+      /** The entrypoint's request for a start plan (its id), not answered yet, and when (monotonic) this agent took it. */
+      startRequest;
+      startRequestAt = -Infinity;
+      /** The record could be read but not decoded (a malformed record), as read last. */
+      recordMalformed = false;
+      /** The label as last applied: undefined before the first (unknown), '' for none. */
+      applied;
+      appliedAt = 0;
+      lastOthers;
+      lastMaintained = -Infinity;
+      goneAt = /* @__PURE__ */ new Map();
+      followed = "";
+      /** When (monotonic) followNewPrimary last looked whether this replica streams on the record's timeline. */
+      followLookedAt = -Infinity;
+      /** It did not: the nap ends in time for the next look (FOLLOW_LOOK_SECONDS). */
+      following = false;
+      /** The WAL receiver as first seen not streaming (decideFollow). */
+      receiverSeen;
+      /** The primary's walsender first seen holding this replica's slot while it did not stream (decideStaleSender). */
+      senderSeen;
+      lastStreaming;
+      lastWalCheck = -Infinity;
+      soon = false;
+      /** This pod's role label as the API listed it last this round ('' for none), undefined when not listed since it was set. */
+      labelSeen;
+      /** The other pods labelled primary, as listed last. */
+      othersLabeled = [];
+      lastLabelWait = "";
+      /** When this primary's label was first seen changed by someone else (it is set back LABEL_RESTORE_SECONDS later). */
+      labelChangedSeenAt;
+      /** A switchover asked for on the record's Lease (its SWITCHOVER_REQUEST annotation), as read last. */
+      switchoverRequest;
+      /** The standbys streaming from this primary, as last seen (maintainPrimary). */
+      standbys = [];
+      wake;
+      pg;
+      /** The lease part of the record's Lease, as read last. */
+      lease = NO_LEASE;
+      /** leaseKey as last seen, and when (monotonic) it last changed. */
+      leaseKeySeen = "";
+      leaseChangedAt;
+      /** The failover request with the record as last seen (FAILOVER_REQUEST and leaseKey; '' for none), and since when (monotonic). */
+      requestKeySeen = "";
+      requestSeenAt;
+      /** The failover request as last seen, and the record's epoch when this agent first saw it. */
+      requestSeen;
+      requestEpoch;
+      /** The record's epoch as last seen, and when it last changed (a new primary); -Infinity: not since this agent started. */
+      epochSeen;
+      epochChangedAt = -Infinity;
+      /** When (monotonic) this agent's last successful renewal began; -Infinity: none yet. */
+      renewedAt = -Infinity;
+      /** When this pod's PostgreSQL was last seen serving (as a primary or a replica); the agent's start until it is. */
+      servingAt;
+      lastRenewProblem = "";
+      lastTakeoverReason = "";
+      /** The cluster's other pods as the API listed them last (the failsafe asks whether each streams from this primary). */
+      knownOthers;
+      /** When (monotonic) each pod last answered this replica, as a candidate, that it serves as a primary. */
+      primaryAnsweredAt = /* @__PURE__ */ new Map();
+      /** When (monotonic) the failsafe last found every other pod replying (failsafeLoop). */
+      failsafeHeldAt = -Infinity;
+      /** The heartbeat fence's deadline as last written (uptime, hundredths of a second); -Infinity: none. */
+      deadlineWritten = -Infinity;
+      /** When (monotonic) this primary last looked at the rolling update, and whether pods of an older revision were left then. */
+      rollLookedAt = -Infinity;
+      rolling = false;
+      /** The rolling update's wait as last decided, and since when (monotonic); the reason a stall was last reported for. */
+      rollWait;
+      rollStallReported = "";
+      /** ROLL_PAUSE_ANNOTATION on the record's Lease, as read last. */
+      rollPaused = false;
+      lastRollReason = "";
+      log(message) {
+        this.env.log(message);
+      }
+      /** Rounds until `signal` aborts; then the label goes (the write Service follows the label alone). */
+      async run(signal) {
+        this.log(`watching ${this.config.pgdata} and leader record ${this.config.leaderRecord}; label "${this.config.roleLabel}"`);
+        const watching = followLease(this.kube, this.config.leaderRecord, () => {
+          if (this.wake !== void 0) this.wake();
+          else this.soon = true;
+        }, signal);
+        const failsafe = this.failsafeLoop(signal);
+        while (!signal.aborted) {
+          await this.round();
+          await this.nap(signal);
+        }
+        await this.handOverIfDeleted();
+        await Promise.all([watching, failsafe]);
+        if (this.applied !== "") await this.kube.labelPod(this.podName, this.config.roleLabel, null);
+        await this.pg.close();
+      }
+      /**
+       * Stopping: if this pod is being deleted and is the serving primary the record names, it hands the primary over by a
+       * switchover (handover.ts), then goes on with its rounds (it fences itself, as the kubelet stops PostgreSQL anyway, and
+       * records its shutdown checkpoint) until the target is the recorded primary or HANDOVER_SECONDS have passed.
+       */
+      async handOverIfDeleted() {
+        const [me, pods] = await Promise.all([
+          this.kube.getPod(this.podName),
+          this.kube.listPods(this.config.clusterSelector),
+          this.readRecord(this.env.wallMicros())
+        ]);
+        const state = controlOf(this.config.pgdata)?.state;
+        const plan3 = decideHandover({
+          podName: this.podName,
+          podTerminating: me.ok ? me.value?.terminating === true : void 0,
+          record: this.apiUp ? this.record : void 0,
+          primaryData: state === 6 /* IN_PRODUCTION */ || state === 3 /* SHUTTING_DOWN */ || state === 1 /* SHUT_DOWN */,
+          standbys: this.standbys,
+          pods: pods.ok ? pods.value : void 0
+        });
+        this.log(plan3.reason);
+        if (plan3.kind !== "hand-over") return;
+        const done = await this.swap(plan3.record);
+        if (!done.ok) {
+          this.log(`could not write the handover (${done.message}): the primary stops without one (run the failover job)`);
+          return;
+        }
+        await this.kube.podEvent(this.podName, "Normal", "HandingOver", plan3.reason, "postgres-cluster-agent");
+        const targetUid = pods.ok ? pods.value.find((pod) => pod.name === plan3.target)?.uid : void 0;
+        const deadline = this.env.monotonic() + HANDOVER_SECONDS;
+        let lookedAt = -Infinity;
+        while (this.env.monotonic() < deadline) {
+          await this.round();
+          let targetPod;
+          if (this.env.monotonic() - lookedAt >= HANDOVER_LOOK_SECONDS) {
+            lookedAt = this.env.monotonic();
+            const found = await this.kube.getPod(plan3.target);
+            targetPod = found.ok ? found.value ?? null : void 0;
+          }
+          const next = decideHandoverWait({ podName: this.podName, target: plan3.target, targetUid, record: this.record, targetPod });
+          if (next.kind === "done") {
+            this.log(next.reason);
+            return;
+          }
+          if (next.kind === "give-back") {
+            const given = await this.swap(next.record);
+            this.log(given.ok ? next.reason : `could not give the record back (${given.message}); looking again`);
+            if (given.ok) {
+              await this.kube.podEvent(this.podName, "Warning", "HandoverUndone", next.reason, "postgres-cluster-agent");
+              return;
+            }
+          }
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        this.log(`${plan3.target} did not take over within ${HANDOVER_SECONDS}s: the record stays switching-over (run the failover job to finish or undo it)`);
+      }
+      /** One round: read, decide, act. */
+      async round() {
+        this.takeStartRequest();
+        const started = this.env.wallMicros();
+        await this.postPodEvent();
+        this.readPasswords();
+        await this.reloadRenewedCertificate();
+        await this.reloadChangedConfiguration();
+        const readUptime = this.env.uptime();
+        await this.readRecord(started);
+        this.server = observedRole(this.config.pgdata);
+        if (this.server !== "not-serving") this.servingAt = this.env.monotonic();
+        if (this.startRequest !== void 0) await this.answerStartRequest(this.startRequest);
+        const named = this.record?.state === "stable" && this.record.primary === this.podName;
+        if (this.apiUp && !named) this.removeDeadline();
+        if (this.apiUp && named && this.server === "primary" && !this.config.automaticFailover.enabled) {
+          this.writeDeadline(readUptime, this.config.timing.isolationFenceSeconds);
+        }
+        if (this.apiUp && this.switchoverRequest !== void 0) {
+          await this.carryOutSwitchoverRequest(this.switchoverRequest, "switchover");
+        } else if (this.apiUp && this.lease.failoverRequest !== void 0) {
+          await this.carryOutSwitchoverRequest(this.lease.failoverRequest, "failover");
+        }
+        const plan3 = decideSidecarStep(await this.facts());
+        if (plan3.reason !== this.lastReason) {
+          this.log(plan3.reason);
+          this.lastReason = plan3.reason;
+        }
+        let done = true;
+        for (const step of plan3.steps) {
+          done = await this.carryOut(step, plan3.reason);
+          if (!done) break;
+        }
+        if (done && this.apiUp && this.server === "primary" && this.record?.state === "stable" && this.record.primary === this.podName) await this.roll();
+      }
+      /**
+       * The rolling update (decideRoll), by the recorded primary that serves: a look every ROLL_LOOK_SECONDS while pods of an
+       * older revision are left, every ROLL_IDLE_SECONDS otherwise.
+       */
+      async roll() {
+        const now = this.env.monotonic();
+        if (now - this.rollLookedAt < (this.rolling ? ROLL_LOOK_SECONDS : ROLL_IDLE_SECONDS)) return;
+        this.rollLookedAt = now;
+        const record = this.record;
+        if (record?.state !== "stable") return;
+        const [set, pods, standbys] = await Promise.all([
+          this.kube.getStatefulSet(this.config.statefulSet),
+          this.kube.listPods(this.config.clusterSelector),
+          this.attempt(() => this.pg.standbys())
+        ]);
+        if (!set.ok || !pods.ok || set.value === void 0 || standbys === void 0) {
+          const why = !set.ok ? set.message : !pods.ok ? pods.message : set.value === void 0 ? `there is no StatefulSet ${this.config.statefulSet}` : "PostgreSQL did not answer";
+          this.logRoll(`cannot look at the rolling update: ${why}`);
+          return;
+        }
+        const plan3 = decideRoll({
+          podName: this.podName,
+          record,
+          replicas: set.value.replicas,
+          updateRevision: set.value.updateRevision,
+          pods: pods.value,
+          standbys,
+          paused: this.rollPaused,
+          lastWait: this.rollWait === void 0 ? void 0 : { reason: this.rollWait.reason, seconds: now - this.rollWait.since }
+        });
+        if (plan3.kind !== "none" || this.rolling) this.logRoll(plan3.reason);
+        this.rolling = plan3.kind !== "none";
+        this.rollWait = plan3.kind !== "wait" ? void 0 : plan3.reason === this.rollWait?.reason ? this.rollWait : { reason: plan3.reason, since: now };
+        if (plan3.kind === "wait" && plan3.stalled && this.rollStallReported !== plan3.reason) {
+          this.rollStallReported = plan3.reason;
+          await this.kube.podEvent(this.podName, "Warning", "RollingUpdateStalled", `for ${ROLL_STALL_SECONDS}s and more: ${plan3.reason}`, "postgres-cluster-agent");
+        }
+        if (plan3.kind === "delete") {
+          const deleted = await this.kube.deletePod(plan3.pod, plan3.uid);
+          if (!deleted.ok) this.log(`could not delete ${plan3.pod} (${deleted.message}): looking again`);
+          else await this.kube.podEvent(this.podName, "Normal", "RollingUpdate", plan3.reason, "postgres-cluster-agent");
+        }
+        if (plan3.kind === "switch-over") {
+          const done = await this.swap(plan3.record);
+          if (!done.ok) {
+            this.log(`could not write the rolling update's switchover (${done.message}): deciding again`);
+            this.soon = true;
+            return;
+          }
+          await this.kube.podEvent(this.podName, "Normal", "SwitchingOver", plan3.reason, "postgres-cluster-agent");
+          this.soon = true;
+        }
+      }
+      logRoll(reason) {
+        if (reason === this.lastRollReason) return;
+        this.lastRollReason = reason;
+        this.log(reason);
+      }
+      async readRecord(started) {
+        const got = await this.kube.getLease(this.config.leaderRecord);
+        let error;
+        this.recordMalformed = false;
+        if (!got.ok) {
+          error = got.message;
+        } else if (got.value === void 0) {
+          this.switchoverRequest = void 0;
+          this.record = void 0;
+          this.resourceVersion = "";
+          this.lease = NO_LEASE;
+        } else {
+          this.lease = leaseStateOf(got.value);
+          const decoded = decodeRecord(got.value);
+          const annotations = got.value.metadata?.annotations;
+          const request2 = annotations?.[SWITCHOVER_REQUEST];
+          this.switchoverRequest = typeof request2 === "string" ? request2 : void 0;
+          this.rollPaused = annotations?.[ROLL_PAUSE_ANNOTATION] === "true";
+          if (decoded.ok) {
+            this.record = decoded.record;
+            this.resourceVersion = decoded.resourceVersion;
+          } else {
+            error = `the leader record is not one this agent can act on: ${decoded.error}`;
+            this.recordMalformed = true;
+          }
+        }
+        if (error !== void 0) {
+          if (this.apiUp || error !== this.recordError) this.log(`cannot read the leader record: ${error}`);
+          this.apiUp = false;
+          this.recordError = error;
+          return;
+        }
+        this.lastRead = this.env.monotonic();
+        this.noteLeaseChanges();
+        if (!this.apiUp) {
+          this.leaseChangedAt = this.env.monotonic();
+          this.requestSeenAt = this.env.monotonic();
+        }
+        this.writeRecordCopy(started);
+        if (!this.apiUp) this.log(`the API answers again: ${describeRecord(this.record)}`);
+        this.apiUp = true;
+      }
+      /** A replica's clocks: when it last saw the lease renewed or the record change, and when the primary last changed. */
+      noteLeaseChanges() {
+        const now = this.env.monotonic();
+        const key = leaseKey(this.record, this.lease);
+        if (key !== this.leaseKeySeen) {
+          this.leaseKeySeen = key;
+          this.leaseChangedAt = now;
+        }
+        const requestKey = this.lease.failoverRequest === void 0 ? "" : `${this.lease.failoverRequest}|${key}`;
+        if (requestKey !== this.requestKeySeen) {
+          this.requestKeySeen = requestKey;
+          this.requestSeenAt = now;
+        }
+        if (this.lease.failoverRequest !== this.requestSeen) {
+          this.requestSeen = this.lease.failoverRequest;
+          this.requestEpoch = this.requestSeen === void 0 ? void 0 : this.record?.epoch;
+        }
+        const epoch = this.record?.epoch;
+        if (this.epochSeen !== void 0 && epoch !== void 0 && epoch !== this.epochSeen) this.epochChangedAt = now;
+        if (epoch !== void 0) this.epochSeen = epoch;
+      }
+      /** The entrypoint's copy, replaced whole (rename), with the time at which the read began. */
+      writeRecordCopy(started) {
+        const text = recordCopyText(this.record);
+        const now = this.env.monotonic();
+        if (text === this.recordCopy && !this.recordWanted && now - this.recordCopyWrittenAt < RECORD_COPY_SECONDS) return;
+        const file = this.config.recordFile;
+        try {
+          fs4.writeFileSync(`${file}.new`, `read_at=${started}
+${text}
+`);
+          fs4.renameSync(`${file}.new`, file);
+          this.recordCopy = text;
+          this.recordCopyWrittenAt = now;
+          this.recordWanted = false;
+        } catch (error) {
+          this.log(`could not write ${file}: ${error.message}`);
+        }
+      }
+      async facts() {
+        const record = this.apiUp ? { kind: "read", record: this.record } : { kind: "unreadable", error: this.recordError, last: this.record };
+        const me = this.podName;
+        const current = this.apiUp ? this.record : void 0;
+        const involved = current === void 0 ? this.server === "primary" : current.state === "stable" ? current.primary === me : current.target === me;
+        const otherPods = this.apiUp && this.server !== "not-serving" && (this.server === "primary" || involved) ? await this.otherPods() : void 0;
+        const creating = this.apiUp && this.server === "primary" && current === void 0;
+        const switchingToMe = current?.state === "switching-over" && current.target === me && current.checkpoint !== void 0 && this.server === "replica";
+        return {
+          podName: me,
+          record,
+          secondsSinceRecordRead: Math.floor(this.env.monotonic() - this.lastRead),
+          isolationFenceSeconds: this.config.timing.isolationFenceSeconds,
+          server: this.server,
+          timeline: creating ? await this.attempt(() => this.pg.timeline()) : void 0,
+          systemIdentifier: creating ? controlOf(this.config.pgdata)?.systemIdentifier : void 0,
+          otherPods,
+          syncReplicas: this.config.synchronousReplicas,
+          receivedBeyondCheckpoint: switchingToMe ? await this.attempt(() => this.pg.receivedBeyond(current.checkpoint)) : void 0,
+          automaticFailover: this.automaticFailoverFacts(),
+          failoverRequest: this.lease.failoverRequest === void 0 ? void 0 : {
+            target: this.lease.failoverRequest,
+            secondsUnanswered: this.env.monotonic() - this.requestSeenAt,
+            answerSeconds: this.requestAnswerSeconds()
+          },
+          leaseShown: this.lease.renewTime !== void 0 || this.lease.leaseDurationSeconds !== void 0,
+          failsafe: this.env.monotonic() - this.failsafeHeldAt < FAILSAFE_HOLDS_SECONDS
+        };
+      }
+      /**
+       * The failsafe, apart from the rounds (whose calls to an API that does not answer take apiTimeoutSeconds each): twice a
+       * second, while this pod is the recorded primary and serves, but has not confirmed it with the API for a while (with
+       * automatic failover, no renewal for halfway to the renew deadline; without, no read of the record for half the
+       * isolation fence), it asks every other pod (as last listed) to reply to WAL written now. When all do, each of them
+       * reaches this primary: none takes over (a candidate waits a lease after this primary last answered it), and a failover
+       * job refuses while they stream from it. The heartbeat fence's deadline moves on, and the rounds do not fence. Once one
+       * stops replying, the deadline stays, and the fence comes within renewDeadlineSeconds (with automatic failover) or
+       * FAILSAFE_FENCE_SECONDS (without).
+       */
+      async failsafeLoop(signal) {
+        while (!signal.aborted) {
+          await sleep(FAILSAFE_EVERY_MS, signal);
+          if (!signal.aborted) await this.failsafeCheck();
+        }
+      }
+      /** One look of the failsafe (failsafeLoop): failsafeDue, then decideFailsafe with the other pods' answer. */
+      async failsafeCheck() {
+        const settings = this.config.automaticFailover;
+        const others = this.knownOthers;
+        const named = () => this.record?.state === "stable" && this.record.primary === this.podName;
+        const confirmedAt = () => settings.enabled ? this.renewedAt : this.lastRead;
+        const due = failsafeDue({
+          named: named(),
+          othersKnown: others !== void 0,
+          sinceConfirmed: this.env.monotonic() - confirmedAt(),
+          // Halfway from a renewal due to the deadline, or halfway to the isolation fence.
+          overdueAfter: settings.enabled ? (settings.renewSeconds + settings.renewDeadlineSeconds) / 2 : this.config.timing.isolationFenceSeconds / 2
+        });
+        if (!due || others === void 0 || observedRole(this.config.pgdata) !== "primary") return;
+        const askedAt = this.env.monotonic();
+        const askedUptime = this.env.uptime();
+        const held = others.length === 0 || await this.attempt(() => this.pg.standbysAnswer(others, FAILSAFE_REPLY_MS)) === true;
+        const plan3 = decideFailsafe({
+          automaticFailover: settings.enabled,
+          held,
+          confirmedMeanwhile: confirmedAt() >= askedAt,
+          stillNamed: named(),
+          askedUptime,
+          renewDeadlineSeconds: settings.renewDeadlineSeconds,
+          deadlineWritten: this.deadlineWritten,
+          sinceHeld: this.env.monotonic() - this.failsafeHeldAt
+        });
+        if (!plan3.hold) return;
+        if (plan3.say) {
+          const why = settings.enabled ? "the lease cannot be renewed" : "the leader record cannot be read";
+          this.log(`FAILSAFE: ${why}, but every other pod (${others.join(", ") || "none"}) streams from this primary and replies: it keeps serving (nobody takes over from a primary that its replicas still follow)`);
+        }
+        this.failsafeHeldAt = askedAt;
+        if (plan3.deadline !== void 0) this.writeDeadlineAt(plan3.deadline);
+      }
+      /** How long a primary may take to answer a failover request: twice the time after which it fences itself unconfirmed. */
+      requestAnswerSeconds() {
+        const settings = this.config.automaticFailover;
+        return 2 * (settings.enabled ? settings.renewDeadlineSeconds : this.config.timing.isolationFenceSeconds);
+      }
+      automaticFailoverFacts() {
+        const settings = this.config.automaticFailover;
+        if (!settings.enabled) return void 0;
+        const now = this.env.monotonic();
+        return {
+          leaseSeconds: settings.leaseSeconds,
+          renewSeconds: settings.renewSeconds,
+          renewDeadlineSeconds: settings.renewDeadlineSeconds,
+          primaryRestartGraceSeconds: settings.primaryRestartGraceSeconds,
+          minimumIntervalSeconds: settings.minimumIntervalSeconds,
+          secondsSinceRenewed: now - this.renewedAt,
+          secondsSinceServing: now - this.servingAt,
+          secondsSinceLeaseChange: now - this.leaseChangedAt,
+          secondsSincePrimaryChange: now - this.epochChangedAt,
+          lease: this.lease
+        };
+      }
+      /** A value from PostgreSQL, or undefined when it did not answer. */
+      async attempt(query) {
+        try {
+          return await query();
+        } catch {
+          return void 0;
+        }
+      }
+      /** The cluster's other pods; on the way, this pod's role label as the API has it (someone may have changed it). */
+      async otherPods() {
+        const listed = await this.kube.listPods(this.config.clusterSelector);
+        if (!listed.ok) return void 0;
+        this.knownOthers = listed.value.map((pod) => pod.name).filter((name) => name !== this.podName).sort();
+        const me = listed.value.find((pod) => pod.name === this.podName);
+        this.labelSeen = me === void 0 ? void 0 : me.labels[this.config.roleLabel] ?? "";
+        this.othersLabeled = listed.value.filter((pod) => pod.name !== this.podName && pod.labels[this.config.roleLabel] === "primary").map((pod) => pod.name);
+        return listed.value.map((pod) => pod.name).filter((name) => name !== this.podName).sort();
+      }
+      /** Carries out one step of a plan decided for `reason`; false ends the round. */
+      async carryOut(step, reason) {
+        switch (step.do) {
+          case "label":
+            await this.label(step.role === "none" ? "" : step.role);
+            return true;
+          case "create-record":
+            await this.createRecord(step.record);
+            return true;
+          case "fence": {
+            const serving = this.server !== "not-serving";
+            await this.fence();
+            if (serving) void this.kube.podEvent(this.podName, "Warning", "Fenced", reason, "postgres-cluster-agent");
+            return true;
+          }
+          case "report-checkpoint":
+            return this.reportCheckpoint();
+          case "write-record":
+            return this.writeRecord(step.record, step.transition);
+          case "promote": {
+            if (!await this.promote(step.others)) return false;
+            await this.kube.podEvent(this.podName, "Normal", "Promoted", reason, "postgres-cluster-agent");
+            return true;
+          }
+          case "record-timeline":
+            await this.recordTimeline();
+            return true;
+          case "maintain-primary":
+            await this.maintainPrimary();
+            return true;
+          case "apply-credentials":
+            await this.applyCredentials();
+            return true;
+          case "follow-new-primary":
+            await this.followNewPrimary(step.epoch, step.timeline);
+            return true;
+          case "check-replica-wal":
+            await this.checkReplicaWal();
+            return true;
+          case "renew":
+            return this.renew(step.fenceOnFailure);
+          case "release-lease":
+            await this.releaseLease();
+            return true;
+          case "consider-takeover":
+            return this.considerTakeover(step.cause);
+          default:
+            this.soon = true;
+            return true;
+        }
+      }
+      async label(role) {
+        const now = this.env.monotonic();
+        const changed = role === this.applied && this.labelSeen !== void 0 && this.labelSeen !== role;
+        if (changed && role === "primary" && this.othersLabeled.length > 0) {
+          const why = `the ${this.config.roleLabel} label was moved by hand to ${this.othersLabeled.join(", ")}: waiting until its sidecar removes it`;
+          if (why !== this.lastLabelWait) this.log(why);
+          this.lastLabelWait = why;
+          return;
+        }
+        this.lastLabelWait = "";
+        if (changed && role === "primary") {
+          this.labelChangedSeenAt ??= now;
+          if (now - this.labelChangedSeenAt < LABEL_RESTORE_SECONDS) return;
+        }
+        this.labelChangedSeenAt = void 0;
+        if (changed) this.log(`the ${this.config.roleLabel} label was changed to "${this.labelSeen}" by someone else: setting it back to "${role}"`);
+        if (role === this.applied && !changed && now - this.appliedAt < this.config.timing.reassertSeconds) return;
+        const done = await this.kube.labelPod(this.podName, this.config.roleLabel, role === "" ? null : role);
+        if (!done.ok) {
+          this.log(`could not update the label (${done.message}); retrying`);
+          return;
+        }
+        if (role !== this.applied) {
+          this.log(`${this.config.roleLabel}=${role === "" ? "(none)" : role} (PostgreSQL is ${this.server === "not-serving" ? "not serving" : this.server}; ${describeRecord(this.record)})`);
+        }
+        this.applied = role;
+        this.appliedAt = now;
+        this.labelSeen = void 0;
+      }
+      /**
+       * A switchover asked for on the record (SWITCHOVER_REQUEST): the serving primary hands over to that standby (or the
+       * most advanced, for `any`) and the sidecars carry it out; a request it cannot carry out is removed, with a Warning
+       * Event. A failover request (FAILOVER_REQUEST) is carried out the same way by a primary that serves (nothing is lost),
+       * unless it was made before this pod became the primary (a failover or switchover answered it already): then it goes.
+       */
+      async carryOutSwitchoverRequest(request2, asked) {
+        const serving = this.server === "primary";
+        const record = this.record;
+        if (record?.state !== "stable" || record.primary !== this.podName || !serving) return;
+        const standbys = await this.attempt(() => this.pg.standbys());
+        const pods = await this.kube.listPods(this.config.clusterSelector);
+        const plan3 = decideRequestedSwitchover({
+          podName: this.podName,
+          record,
+          serving,
+          request: request2,
+          standbys: standbys ?? [],
+          pods: pods.ok ? pods.value : void 0,
+          failoverRequestEpoch: asked === "failover" ? this.requestEpoch : void 0
+        });
+        if (plan3.kind === "ignore") return;
+        const reason = asked === "switchover" || plan3.kind === "drop" ? plan3.reason : `failover requested (${FAILOVER_REQUEST}), but this primary serves: ${plan3.reason}`;
+        this.log(reason);
+        const done = await this.swap(plan3.kind === "hand-over" ? plan3.record : record, true);
+        if (!done.ok) {
+          this.log(`could not write the switchover request's outcome (${done.message}): deciding again`);
+          this.soon = true;
+          return;
+        }
+        this.switchoverRequest = void 0;
+        if (plan3.kind === "refuse") await this.kube.podEvent(this.podName, "Warning", asked === "switchover" ? "SwitchoverRefused" : "FailoverRefused", reason, "postgres-cluster-agent");
+        if (plan3.kind === "hand-over") await this.kube.podEvent(this.podName, "Normal", "SwitchingOver", reason, "postgres-cluster-agent");
+      }
+      /**
+       * A Compare-and-swap of the record read this round; the record and resourceVersion follow the API's answer.
+       * `clearRequest` also removes a switchover or failover request from the Lease.
+       */
+      async swap(record, clearRequest = false, lease = {}, extra = {}) {
+        const patch = encodeRecordPatch(record, this.resourceVersion);
+        const requests = clearRequest ? { [SWITCHOVER_REQUEST]: null, [FAILOVER_REQUEST]: null } : {};
+        const annotations = { ...patch.metadata.annotations, ...extra, ...requests };
+        const sent = { metadata: { ...patch.metadata, annotations }, spec: { ...patch.spec, ...lease } };
+        const done = await this.kube.patchLease(this.config.leaderRecord, sent);
+        if (!done.ok) return done;
+        const decoded = decodeRecord(done.value);
+        if (decoded.ok) {
+          this.record = decoded.record;
+          this.resourceVersion = decoded.resourceVersion;
+          this.lease = leaseStateOf(done.value);
+          this.noteLeaseChanges();
+        }
+        return { ok: true };
+      }
+      /** spec.renewTime now, as a MicroTime (six digits of fraction, as the API server writes and parses it). */
+      renewTime() {
+        const micros = this.env.wallMicros();
+        const seconds = new Date(Math.floor(micros / 1e6) * 1e3).toISOString().slice(0, 19);
+        return `${seconds}.${String(Math.floor(micros % 1e6)).padStart(6, "0")}Z`;
+      }
+      /** The lease fields of a renewal by this pod, with the WAL position of its PostgreSQL if it answers (else removed). */
+      async renewal() {
+        const position = this.server === "primary" ? await this.attempt(() => this.pg.currentWalLsn()) : void 0;
+        return {
+          spec: { renewTime: this.renewTime(), leaseDurationSeconds: this.config.automaticFailover.leaseSeconds },
+          annotations: { [WAL_POSITION_ANNOTATION]: position ?? null }
+        };
+      }
+      /**
+       * Automatic failover: renews this primary's lease (a compare-and-swap of the record read, with a new renew time). Its
+       * deadline counts from the start of the renewal, before the API could have written it. A renewal that fails after the
+       * deadline fences this primary: by the time a replica may take over, it takes no writes.
+       */
+      async renew(fenceOnFailure) {
+        const record = this.record;
+        if (record === void 0) return true;
+        const started = this.env.monotonic();
+        const renewal = await this.renewal();
+        const startedUptime = this.env.uptime();
+        const done = await this.swap(record, false, renewal.spec, renewal.annotations);
+        if (done.ok) {
+          this.renewedAt = started;
+          this.writeDeadline(startedUptime);
+          if (this.lastRenewProblem !== "") this.log("renewed the lease again");
+          this.lastRenewProblem = "";
+          return true;
+        }
+        const problem = `could not renew the lease (${done.message})`;
+        if (fenceOnFailure && done.status !== 409) {
+          this.log(`FENCING this primary: ${problem}, and its last renewal began ${this.config.automaticFailover.renewDeadlineSeconds}s ago or more (renewDeadlineSeconds)`);
+          this.lastRenewProblem = problem;
+          await this.fence();
+          return false;
+        }
+        if (problem !== this.lastRenewProblem) this.log(`${problem}; retrying`);
+        this.lastRenewProblem = problem;
+        if (done.status === 409) this.soon = true;
+        return false;
+      }
+      /**
+       * The heartbeat fence's deadline (lease-fence.sh): the start of what confirmed this primary (a renewal, a read of the
+       * record, the failsafe's question) on the pod's shared clock, plus `seconds` (by default the renew deadline), in
+       * hundredths of a second; replaced whole (rename). The fence stops PostgreSQL once it has passed.
+       */
+      writeDeadline(startedUptime, seconds = this.config.automaticFailover.renewDeadlineSeconds) {
+        this.writeDeadlineAt(fenceDeadline(startedUptime, seconds));
+      }
+      /** Writes the heartbeat fence's deadline (hundredths of /proc/uptime). */
+      writeDeadlineAt(deadline) {
+        const file = this.config.automaticFailover.deadlineFile;
+        try {
+          fs4.writeFileSync(`${file}.new`, `${deadline}
+`);
+          fs4.renameSync(`${file}.new`, file);
+          this.deadlineWritten = deadline;
+        } catch (error) {
+          this.log(`could not write ${file} (${error.message}): the heartbeat fence stops this primary at the last deadline written`);
+        }
+      }
+      /** Not the primary: no deadline for the heartbeat fence (a promotion later must not find an old one, long passed). */
+      removeDeadline() {
+        try {
+          fs4.rmSync(this.config.automaticFailover.deadlineFile, { force: true });
+          this.deadlineWritten = -Infinity;
+        } catch (error) {
+          this.log(`could not remove ${this.config.automaticFailover.deadlineFile} (${error.message})`);
+        }
+      }
+      /** Without automatic failover, a lease left on the record goes (a replica with automatic failover would see it lapse). */
+      async releaseLease() {
+        const record = this.record;
+        if (record === void 0) return;
+        const done = await this.swap(record, false, { renewTime: null, leaseDurationSeconds: null }, { [WAL_POSITION_ANNOTATION]: null });
+        this.log(done.ok ? "automatic failover is off: removed the lease from the leader record" : `could not remove the lease from the leader record (${done.message})`);
+      }
+      /**
+       * Automatic failover: the primary's lease lapsed on this replica's clock. It asks itself and every other pod what they are
+       * (over the pod network), and takes over if decideTakeover says so: the record first (compare-and-swap, a new epoch, a
+       * renewed lease), then the promotion, the label and the timeline, and an Event on the pod and on the record.
+       */
+      async considerTakeover(cause) {
+        const record = this.record;
+        if (record?.state !== "stable" || this.passwords === void 0) return true;
+        const listed = await this.kube.listPodNames(this.config.clusterSelector);
+        if (!listed.ok) {
+          this.logTakeover(`not taking over from ${record.primary}: the pods cannot be listed (${listed.message})`);
+          return true;
+        }
+        const others = listed.value.filter((pod) => pod !== this.podName).sort();
+        const passwords = this.passwords;
+        const [self, ...answers] = await Promise.all([
+          this.attempt(() => this.pg.status()),
+          ...others.map((pod) => peerStatus(this.peerConnection(`${pod}.${this.config.peerDomain}`, passwords, PEER_CONNECT_MS)))
+        ]);
+        if (answers[others.indexOf(record.primary)]?.role === "primary") this.primaryAnsweredAt.set(record.primary, this.env.monotonic());
+        const peers = others.map((pod, i) => {
+          const answer = answers[i];
+          if (answer === void 0) return { pod, role: "unreachable", lsn: "?" };
+          return { pod, role: answer.role, lsn: answer.lsn, timeline: answer.timeline };
+        });
+        const data = dataDirectoryOf(this.config.pgdata);
+        const decision = decideTakeover({
+          podName: this.podName,
+          record,
+          self: self === void 0 ? { pod: this.podName, role: "starting", lsn: "?" } : { pod: this.podName, role: self.role, lsn: self.lsn },
+          systemIdentifier: data.kind === "data" ? data.systemIdentifier : void 0,
+          timeline: data.kind === "data" ? data.timeline : void 0,
+          peers,
+          otherPods: others,
+          syncReplicas: this.config.synchronousReplicas,
+          maximumLagBytes: this.config.automaticFailover.maximumLagBytes,
+          primaryWalPosition: this.lease.walPosition,
+          leaseSeconds: cause.kind === "lease" ? this.config.automaticFailover.leaseSeconds : this.requestAnswerSeconds(),
+          secondsSincePrimaryAnswered: this.env.monotonic() - (this.primaryAnsweredAt.get(record.primary) ?? -Infinity),
+          cause
+        });
+        const news = decision.reason !== this.lastTakeoverReason;
+        this.logTakeover(decision.reason);
+        if (decision.kind === "wait") {
+          const waiting = cause.kind === "lease" ? "AutomaticFailoverWaiting" : "RequestedFailoverWaiting";
+          if (news) await this.kube.podEvent(this.podName, "Normal", waiting, decision.reason, "postgres-cluster-agent");
+          return true;
+        }
+        const automatic = this.config.automaticFailover.enabled;
+        const started = this.env.monotonic();
+        const startedUptime = this.env.uptime();
+        const renewal = automatic ? await this.renewal() : void 0;
+        const done = await this.swap(
+          decision.record,
+          true,
+          renewal === void 0 ? {} : { ...renewal.spec, holderIdentity: this.podName },
+          renewal === void 0 ? {} : { [WAL_POSITION_ANNOTATION]: null }
+        );
+        if (!done.ok) {
+          this.log(`could not record the takeover (${done.message}): deciding again`);
+          this.soon = true;
+          return false;
+        }
+        if (automatic) this.renewedAt = started;
+        this.writeDeadline(startedUptime, automatic ? this.config.automaticFailover.renewDeadlineSeconds : this.config.timing.isolationFenceSeconds);
+        const message = `${this.podName} took over from ${record.primary}, ${cause.kind === "lease" ? "whose lease lapsed" : `which did not answer the failover request (${FAILOVER_REQUEST}=${cause.target})`} (${describeRecord(this.record)})`;
+        const eventReason = cause.kind === "lease" ? "AutomaticFailover" : "RequestedFailover";
+        const unlabelled = await this.kube.labelPod(record.primary, this.config.roleLabel, null);
+        if (!unlabelled.ok) this.log(`could not remove the ${this.config.roleLabel} label of ${record.primary} (${unlabelled.message}); its agent removes it when it can`);
+        const promoted = await this.promote(others);
+        if (promoted) await this.label("primary");
+        await Promise.all([
+          this.kube.podEvent(this.podName, "Warning", eventReason, message, "postgres-cluster-agent"),
+          this.kube.leaseEvent(this.config.leaderRecord, this.podName, "Warning", eventReason, message, "postgres-cluster-agent")
+        ]);
+        if (promoted) await this.recordTimeline();
+        return false;
+      }
+      logTakeover(reason) {
+        if (reason !== this.lastTakeoverReason) this.log(reason);
+        this.lastTakeoverReason = reason;
+      }
+      async createRecord(record) {
+        const done = await this.kube.createLease(encodeRecordLease(this.config.leaderRecord, this.config.recordLabels, record));
+        if (done.ok) {
+          this.log(`created the leader record: ${describeRecord(record)}`);
+        } else {
+          this.log(`could not create the leader record: ${done.message}`);
+        }
+      }
+      /**
+       * This server must stop taking writes now: it restarts as a replica (standby.signal) and its entrypoint decides from the
+       * record what it follows. The label goes while PostgreSQL stops; a fast shutdown hands every WAL record to the replicas.
+       */
+      async fence() {
+        this.removeDeadline();
+        const unlabel = this.kube.labelPod(this.podName, this.config.roleLabel, null);
+        try {
+          writeStandbySignal(this.config.pgdata);
+          if (!await fastShutdown(this.config.pgdata, SHUTDOWN_TIMEOUT_MS)) this.log("the fast shutdown did not finish; retrying next round");
+        } catch (error) {
+          this.log(`could not fence: ${error.message}; retrying next round`);
+        }
+        this.applied = (await unlabel).ok ? "" : void 0;
+        this.labelSeen = void 0;
+        this.server = observedRole(this.config.pgdata);
+      }
+      /** A switchover away from this pod waits for its shutdown checkpoint, once pg_control says it shut down cleanly. */
+      async reportCheckpoint() {
+        const control = controlOf(this.config.pgdata);
+        const next = control === void 0 ? void 0 : shutdownCheckpointUpdate(this.record, this.podName, control);
+        if (next === void 0 || next.state !== "switching-over") return true;
+        const done = await this.swap(next);
+        if (done.ok) {
+          this.log(`fenced for the switchover to ${next.target}: recorded the shutdown checkpoint ${next.checkpoint}`);
+          return true;
+        }
+        this.log(`could not record the shutdown checkpoint ${next.checkpoint} (${done.message}); retrying`);
+        this.soon = true;
+        return false;
+      }
+      async writeRecord(record, transition) {
+        const previous = this.record;
+        const done = await this.swap(record);
+        if (!done.ok) {
+          this.log(`could not record ${describeRecord(record)} (${transition}: ${done.message}): deciding again`);
+          this.soon = true;
+          return false;
+        }
+        const checkpoint2 = previous?.state === "switching-over" ? previous.checkpoint : void 0;
+        this.log(checkpoint2 !== void 0 ? `received the old primary's shutdown checkpoint ${checkpoint2}: recorded this pod as the primary (${describeRecord(record)})` : `recorded ${describeRecord(record)} (${transition})`);
+        return true;
+      }
+      /** The record names this pod, and PostgreSQL is a replica: promote it, with slots for the other pods. */
+      async promote(others) {
+        try {
+          await this.pg.promote(others.map(slotOf), PROMOTE_TIMEOUT_MS);
+        } catch (error) {
+          this.log(`promotion failed (${error.message}); deciding again`);
+          this.soon = true;
+          return false;
+        }
+        this.server = "primary";
+        this.lastOthers = void 0;
+        return true;
+      }
+      /** Keeps the record's timeline that of this primary (it changes with a promotion). */
+      async recordTimeline() {
+        if (this.record?.state !== "stable") return;
+        const next = timelineUpdate(this.record, await this.attempt(() => this.pg.timeline()));
+        if (next !== void 0) await this.swap(next);
+      }
+      /** Slots for every other pod that exists, the synchronous set and the timeline, when pods came or went or now and then. */
+      async maintainPrimary() {
+        this.standbys = await this.attempt(() => this.pg.standbys()) ?? this.standbys;
+        const others = await this.otherPods();
+        if (others === void 0 || this.record?.state !== "stable") return;
+        const key = others.join(",");
+        const now = this.env.monotonic();
+        if (key === this.lastOthers && now - this.lastMaintained < this.config.timing.maintainSeconds && this.goneAt.size === 0 && (this.config.synchronousReplicas === 0 || key === this.record.sync.join(","))) {
+          return;
+        }
+        this.lastOthers = key;
+        this.lastMaintained = now;
+        await this.maintainSlots(others);
+        if (this.config.synchronousReplicas > 0) await this.maintainSyncSet(others);
+        await this.recordTimeline();
+      }
+      async maintainSlots(others) {
+        try {
+          const changes = await this.pg.maintainSlots(others.map(slotOf), `${slotOf(this.podName.replace(/-\d+$/, ""))}_`);
+          for (const dropped of changes.dropped) this.log(`dropping replication slot ${dropped.slot} (${dropped.why === "lost" ? "lost" : "its pod is gone"})`);
+          for (const failed of changes.failed) this.log(`could not maintain a replication slot: ${failed}`);
+        } catch (error) {
+          this.log(`could not maintain the replication slots: ${error.message}`);
+        }
+      }
+      /**
+       * Synchronous mode: the record lists every standby that may confirm a commit; a pod that is gone leaves the list only
+       * once synchronousReplicas of the others have flushed all WAL written before it left (nextSyncSet).
+       */
+      async maintainSyncSet(others) {
+        if (this.record?.state !== "stable") return;
+        const recorded = this.record.sync;
+        const caughtUp = {};
+        for (const member of recorded) {
+          if (others.includes(member)) continue;
+          if (!this.goneAt.has(member)) {
+            const lsn = await this.attempt(() => this.pg.currentWalLsn());
+            if (lsn === void 0) return;
+            this.goneAt.set(member, lsn);
+          }
+          caughtUp[member] = await this.attempt(() => this.pg.standbysFlushedPast(others, this.goneAt.get(member)));
+        }
+        const next = nextSyncSet({ recorded, others, caughtUp, syncReplicas: this.config.synchronousReplicas });
+        if (next === void 0 || !next.changed) return;
+        const done = await this.swap(recordSyncSet(this.record, next.sync));
+        if (!done.ok) return;
+        this.log(`synchronous standbys recorded: ${next.sync.length > 0 ? next.sync.join(",") : "(none)"}`);
+        for (const member of [...this.goneAt.keys()]) {
+          if (!next.sync.includes(member)) this.goneAt.delete(member);
+        }
+      }
+      /** An Event the entrypoint left for the sidecar to post (`<type> <reason> <message>`); the file goes once it is posted. */
+      async postPodEvent() {
+        let text;
+        try {
+          text = fs4.readFileSync(this.config.eventFile, "utf8").trim();
+        } catch {
+          return;
+        }
+        const parsed = parseEventLine(text);
+        if (parsed === void 0) {
+          this.log(`ignoring ${this.config.eventFile}: not "<Normal|Warning> <Reason> <message>": ${text.slice(0, 200)}`);
+          fs4.rmSync(this.config.eventFile, { force: true });
+          return;
+        }
+        const posted = await this.kube.podEvent(this.podName, parsed.type, parsed.reason, parsed.message, "postgres-cluster-agent");
+        if (!posted.ok) {
+          this.log(`could not post the ${parsed.reason} Event (${posted.message}); retrying`);
+          return;
+        }
+        this.log(`posted a ${parsed.type} Event about this pod: ${parsed.reason}`);
+        fs4.rmSync(this.config.eventFile, { force: true });
+      }
+      /** The passwords as the mounted Secrets say now; undefined while a file is missing or empty. */
+      readPasswords() {
+        const read = (file) => {
+          try {
+            return fs4.readFileSync(file, "utf8");
+          } catch {
+            return "";
+          }
+        };
+        const superuser = read(path3.join(this.config.secretDir, "password"));
+        const replication = read(path3.join(this.config.secretDir, "replication-password"));
+        const app = this.config.users.app === "" ? "" : read(path3.join(this.config.appSecretDir, "password"));
+        this.passwords = superuser !== "" && replication !== "" && (this.config.users.app === "" || app !== "") ? { superuser, replication, app } : void 0;
+        if (this.passwords !== void 0) this.writePassfile(this.passwords);
+      }
+      /** The pod's password file (the postgres container's replication connection uses it), rewritten when a Secret changed. */
+      writePassfile(passwords) {
+        const users = this.config.users;
+        const text = passfileText(users.replication, passwords.replication, users.superuser, passwords.superuser);
+        if (text === this.passfileWritten) return;
+        const file = this.config.passwordFile;
+        try {
+          fs4.writeFileSync(`${file}.${process.pid}`, text, { mode: 384 });
+          fs4.renameSync(`${file}.${process.pid}`, file);
+        } catch (error) {
+          this.log(`could not write ${file} (${error.message}); retrying`);
+          return;
+        }
+        if (this.passfileWritten !== "") this.log("the Secret changed: rewrote this pod's password file");
+        this.passfileWritten = text;
+      }
+      /** On the primary: the roles and their passwords as the Secrets say, after every start and whenever a Secret changed. */
+      async applyCredentials() {
+        const passwords = this.passwords;
+        if (passwords === void 0) return;
+        const wanted = JSON.stringify(passwords);
+        if (wanted === this.credentialsApplied) return;
+        const users = this.config.users;
+        try {
+          await this.pg.applyCredentials({
+            superuser: users.superuser,
+            superuserPassword: passwords.superuser,
+            replicationUser: users.replication,
+            replicationPassword: passwords.replication,
+            appUser: users.app === "" ? void 0 : users.app,
+            appPassword: users.app === "" ? void 0 : passwords.app,
+            appDatabase: this.config.appDatabase
+          });
+        } catch (error) {
+          this.log(`could not apply the Secrets' passwords to the roles (${error.message}); retrying`);
+          return;
+        }
+        if (this.credentialsApplied !== "") {
+          this.log(`applied the changed passwords of the Secrets to the roles ${[users.superuser, users.replication, ...users.app === "" ? [] : [users.app]].join(", ")}`);
+        }
+        this.credentialsApplied = wanted;
+      }
+      /**
+       * A file PostgreSQL reads again on a reload, as read now: when it differs from what this agent read last (not at the
+       * first read), `changed(before)` reloads; what was read is kept once that succeeds, so a failed reload is tried again.
+       */
+      async onChange(file, contents, changed) {
+        const before = this.filesSeen.get(file);
+        if (before !== void 0 && before !== contents && !await changed(before)) return;
+        this.filesSeen.set(file, contents);
+      }
+      async reloaded() {
+        return await this.attempt(async () => {
+          await this.pg.reload();
+          return true;
+        }) === true;
+      }
+      /** A renewed certificate in the mounted Secret: PostgreSQL reads its certificate and key again on a reload. */
+      async reloadRenewedCertificate() {
+        if (this.config.tlsSecretDir === "") return;
+        const certificate = readIfExists(path3.join(this.config.tlsSecretDir, "tls.crt"));
+        if (certificate === void 0 || certificate === "") return;
+        await this.onChange("tls.crt", certificate, async () => {
+          if (!await this.reloaded()) return false;
+          this.log(`the certificate in ${this.config.tlsSecretDir} changed (renewed): PostgreSQL reloaded it`);
+          return true;
+        });
+      }
+      /**
+       * A changed configuration (the ConfigMap's postgresql.conf or pg_hba.conf, which the kubelet updates in the running
+       * pod): PostgreSQL reloads it, and the agent says which settings are in effect now and which wait for a restart (a log
+       * line and an Event on the pod). While PostgreSQL does not serve there is nothing to reload: it reads them as it starts.
+       */
+      async reloadChangedConfiguration() {
+        const read = (file) => readIfExists(path3.join(this.config.configDir, file));
+        const [conf, hba] = [read("postgresql.conf"), read("pg_hba.conf")];
+        if (conf === void 0 || hba === void 0) return;
+        await this.onChange("configuration", `${conf}\0${hba}`, async (before) => {
+          if (this.server === "not-serving") {
+            this.log("the configuration changed while PostgreSQL does not serve: it reads the new one as it starts");
+            return true;
+          }
+          if (!await this.reloaded()) return false;
+          await new Promise((resolve) => setTimeout(resolve, RELOAD_SETTLE_MS));
+          const outcome = await this.attempt(() => this.pg.reloadOutcome());
+          if (outcome === void 0) return false;
+          const [oldConf, oldHba] = before.split("\0");
+          const report = reloadReport(changedSettings(oldConf, conf), hba !== oldHba, outcome);
+          this.log(`${report.reason}: ${report.message}`);
+          await this.kube.podEvent(this.podName, report.type, report.reason, report.message, "postgres-cluster-agent");
+          return true;
+        });
+      }
+      /**
+       * A new primary's timeline: a replica that does not stream on it yet has its WAL receiver ended and its configuration
+       * reloaded (which wakes the startup process out of its wal_retrieve_retry_interval wait: it connects at once, through
+       * the write Service), once per epoch and timeline; afterwards, while it still does not, a receiver that has gone
+       * FOLLOW_HANG_SECONDS without streaming is ended again (decideFollow), looking every FOLLOW_LOOK_SECONDS.
+       */
+      async followNewPrimary(epoch, timeline) {
+        const key = `${epoch}/${timeline}`;
+        const changed = key !== this.followed;
+        const now = this.env.monotonic();
+        if (!changed && now - this.followLookedAt < FOLLOW_LOOK_SECONDS) return;
+        this.followLookedAt = now;
+        const streaming = await this.attempt(() => this.pg.streamingOnTimeline(timeline));
+        if (streaming !== void 0) this.followed = key;
+        const receiver = streaming === false ? await this.attempt(() => this.pg.walReceiverPid()) : void 0;
+        const plan3 = decideFollow({ changed, streaming, receiver, seen: this.receiverSeen, now });
+        this.receiverSeen = plan3.seen;
+        this.following = plan3.following;
+        if (plan3.end !== void 0) await this.attempt(() => this.pg.endWalReceiver(plan3.end));
+        if (plan3.reload) await this.attempt(() => this.pg.reload());
+      }
+      /**
+       * A replica that has not streamed for walCheckSeconds although the primary answers: if the primary no longer has the WAL
+       * segment it needs next, only a new clone helps (the entrypoint makes one when it finds the request).
+       */
+      async checkReplicaWal() {
+        const now = this.env.monotonic();
+        if (now - this.lastWalCheck < WAL_CHECK_EVERY_SECONDS) return;
+        this.lastWalCheck = now;
+        const streamed = await this.attempt(() => this.pg.streamedASecond());
+        if (streamed === true) {
+          this.lastStreaming = now;
+          this.senderSeen = void 0;
+          return;
+        }
+        const record = this.record;
+        if (record?.state !== "stable" || record.primary === this.podName || this.passwords === void 0) return;
+        await this.endStaleSender(this.passwords, streamed);
+        if (now - this.lastStreaming < this.config.timing.walCheckSeconds) return;
+        const position = await this.attempt(() => this.pg.receivePosition());
+        if (position === void 0 || position === null) return;
+        const lacks = await primaryLacksWal(this.peerConnection(this.config.primaryHost, this.passwords, 3e3), position);
+        let why;
+        if (lacks === true) {
+          why = `the primary no longer has the WAL this replica needs (${position})`;
+        } else {
+          const timeline = await this.attempt(() => this.pg.receiverTimeline());
+          if (timeline === void 0 || timeline >= record.timeline) return;
+          const historyFile = path3.join(this.config.pgdata, "pg_wal", `${record.timeline.toString(16).toUpperCase().padStart(8, "0")}.history`);
+          const history = readIfExists(historyFile);
+          if (history === void 0 || !forkedBehind(history, timeline, position)) return;
+          why = `timeline ${record.timeline} of the primary forked off this replica's timeline ${timeline} at ${switchpointOf(history, timeline)}, before the WAL this replica has (${position}): it can never follow`;
+        }
+        this.log(`not streaming for ${Math.floor(now - this.lastStreaming)}s, and ${why}: requesting a new clone`);
+        fs4.writeFileSync(path3.join(path3.dirname(this.config.pgdata), RECLONE_MARKER), "");
+        await fastShutdown(this.config.pgdata, SHUTDOWN_TIMEOUT_MS);
+        this.lastStreaming = this.env.monotonic();
+      }
+      /**
+       * A walsender on the primary that holds this pod's slot while this replica does not stream (decideStaleSender): its
+       * connection is gone, and it would refuse every new WAL receiver until the primary's wal_sender_timeout ends it.
+       */
+      async endStaleSender(passwords, streams) {
+        const primary = this.peerConnection(this.config.primaryHost, passwords, 3e3);
+        const slot = slotOf(this.podName);
+        const sender = streams === false ? await slotSender(primary, slot) : void 0;
+        const plan3 = decideStaleSender({ streams, sender, seen: this.senderSeen });
+        this.senderSeen = plan3.seen;
+        if (plan3.end === void 0) return;
+        const ended = await endSlotSender(primary, slot, plan3.end);
+        if (ended === true) {
+          this.log(`the primary's walsender ${plan3.end} held this pod's replication slot ${slot} at two looks ${WAL_CHECK_EVERY_SECONDS}s apart, while this replica did not stream: its connection is gone; ended it, so that the WAL receiver can connect`);
+        }
+      }
+      /** How this agent logs in to another pod's PostgreSQL: the network role, with its password (TLS when the cluster has it). */
+      peerConnection(host, passwords, connectTimeoutMs) {
+        const users = this.config.users;
+        return {
+          host,
+          port: this.config.port,
+          user: users.network,
+          password: users.network === users.superuser ? passwords.superuser : passwords.replication,
+          ssl: this.config.tls,
+          connectTimeoutMs
+        };
+      }
+      /**
+       * The entrypoint's start plan (start-agent.ts), decided on the record this round read after the request: while the
+       * API cannot be read the plan is to wait (decideStart's 'stale'), never one resting on an older read.
+       */
+      async answerStartRequest(request2) {
+        const record = this.apiUp ? { kind: "read", record: this.record } : this.recordMalformed ? { kind: "malformed", error: this.recordError } : { kind: "stale" };
+        const passwords = this.passwords;
+        const plan3 = await startPlanOf({
+          podName: this.podName,
+          pgdata: this.config.pgdata,
+          configDir: this.config.configDir,
+          record,
+          restoreFrom: this.config.restoreFrom,
+          syncReplicas: this.config.synchronousReplicas,
+          postgresVersion: this.config.postgresVersion,
+          ask: async (pod) => passwords === void 0 ? void 0 : peerStatus(this.peerConnection(`${pod}.${this.config.peerDomain}`, passwords, 3e3))
+        });
+        if (isBootstrapWait(plan3) && this.env.monotonic() - this.startRequestAt < START_HOLD_SECONDS) return;
+        try {
+          writeStartPlan(this.config.startPlanFile, request2, plan3);
+          this.startRequest = void 0;
+        } catch (error) {
+          this.log(`could not write ${this.config.startPlanFile}: ${error.message}`);
+        }
+      }
+      /** Automatic failover: seconds until this agent must look again (a renewal due, its deadline, a replica's lease lapsing). */
+      dueInSeconds() {
+        const settings = this.config.automaticFailover;
+        if (!settings.enabled) return Infinity;
+        const now = this.env.monotonic();
+        const record = this.record;
+        const due = record?.state === "stable" && record.primary === this.podName ? [this.renewedAt + settings.renewSeconds, this.renewedAt + settings.renewDeadlineSeconds] : [this.leaseChangedAt + settings.leaseSeconds];
+        const ahead = due.map((at) => at - now).filter((seconds) => seconds > 0);
+        return ahead.length > 0 ? Math.min(...ahead) : Infinity;
+      }
+      /**
+       * Takes the entrypoint's start-plan request (`<startPlanFile>.wanted`) if there is one: this round or the next answers
+       * it, with a fresh copy of the record. False when there is none.
+       */
+      takeStartRequest() {
+        const wanted = `${this.config.startPlanFile}.wanted`;
+        const request2 = fs4.existsSync(wanted) ? readIfExists(wanted) : void 0;
+        if (request2 === void 0) return false;
+        fs4.rmSync(wanted, { force: true });
+        this.startRequest = parseStartRequest(request2);
+        this.startRequestAt = this.env.monotonic();
+        if (this.startRequest === void 0) this.log(`ignoring ${wanted}: ${JSON.stringify(request2.slice(0, 80))} is not a request id`);
+        this.recordWanted = true;
+        return true;
+      }
+      /**
+       * Waits pollSeconds, or less: when the record changes (the watch), when the entrypoint asks for a start plan
+       * (`<startPlanFile>.wanted`, which also rewrites the copy of the record: seen at once where the file system tells,
+       * else within a tenth of a second), when PostgreSQL starts serving while it was not, when a held start request is due
+       * (START_HOLD_SECONDS), when a replica that does not stream on the record's timeline is due another look
+       * (FOLLOW_LOOK_SECONDS), or 10 ms after a round that asked.
+       */
+      nap(signal) {
+        if (signal.aborted) return Promise.resolve();
+        if (this.soon) {
+          this.soon = false;
+          return new Promise((resolve) => setTimeout(resolve, 10));
+        }
+        const awaitServer = this.server === "not-serving" && readPostmaster(this.config.pgdata)?.ready !== true;
+        const holdLeft = this.startRequest === void 0 ? 0 : this.startRequestAt + START_HOLD_SECONDS - this.env.monotonic();
+        const held = holdLeft > 0 ? holdLeft : Infinity;
+        return new Promise((resolve) => {
+          let watcher;
+          const finish = () => {
+            clearInterval(looking);
+            clearTimeout(timer);
+            watcher?.close();
+            signal.removeEventListener("abort", finish);
+            this.wake = void 0;
+            resolve();
+          };
+          const look = () => {
+            if (this.takeStartRequest()) {
+              finish();
+            } else if (awaitServer) {
+              const postmaster = readPostmaster(this.config.pgdata);
+              if (postmaster?.ready === true && postmaster.alive) finish();
+            }
+          };
+          const follow = this.following && this.server === "replica" ? this.followLookedAt + FOLLOW_LOOK_SECONDS - this.env.monotonic() : Infinity;
+          const timer = setTimeout(finish, Math.max(10, Math.min(this.config.timing.pollSeconds, this.dueInSeconds(), held, follow) * 1e3));
+          const looking = setInterval(look, 100);
+          try {
+            const name = path3.basename(`${this.config.startPlanFile}.wanted`);
+            watcher = fs4.watch(path3.dirname(this.config.startPlanFile), (_event, file) => {
+              if (file === name) look();
+            });
+            watcher.on("error", () => watcher?.close());
+          } catch {
+          }
+          this.wake = finish;
+          signal.addEventListener("abort", finish);
+          look();
+        });
+      }
+    };
+  }
+});
+
 // src/agent/main.ts
 var main_exports = {};
 __export(main_exports, {
@@ -5566,348 +9258,10 @@ function failoverRunOf(env, timeouts) {
   };
 }
 
-// src/agent/failover-target.ts
-var LSN = /^[0-9A-F]+\/[0-9A-F]+$/;
-function parseLsn(lsn) {
-  if (!LSN.test(lsn)) return void 0;
-  const [high, low] = lsn.split("/");
-  return BigInt(`0x${high}`) * 0x100000000n + BigInt(`0x${low}`);
-}
-function healthyReplicas(candidates) {
-  return candidates.filter((c) => c.role === "replica" && parseLsn(c.lsn) !== void 0);
-}
-function rankCandidates(candidates) {
-  return healthyReplicas(candidates).sort((a, b) => Number(parseLsn(b.lsn) - parseLsn(a.lsn)));
-}
-function ordinalOf(pod) {
-  return Number(pod.slice(pod.lastIndexOf("-") + 1));
-}
-function staying(candidates, scaleDownTo) {
-  return candidates.filter((c) => ordinalOf(c.pod) < scaleDownTo);
-}
-function describe(candidates) {
-  return candidates.map((c) => `${c.pod}=${c.role}@${c.lsn}`).join(" ");
-}
-function eligibleReplicas(facts) {
-  const byPod = new Map(facts.candidates.map((c) => [c.pod, c]));
-  if (facts.syncReplicas === 0 || facts.acceptDataLoss || byPod.get(facts.previous)?.role === "replica") {
-    return { ok: true, candidates: healthyReplicas(facts.candidates) };
-  }
-  const members = facts.syncSet.length;
-  const reached = healthyReplicas(facts.syncSet.map((pod) => byPod.get(pod)).filter((c) => c !== void 0));
-  const needed = members - facts.syncReplicas + 1;
-  if (members === 0 || reached.length < needed) {
-    return {
-      ok: false,
-      reason: `synchronous mode: ${reached.length} of the ${members} recorded synchronous standbys (${facts.syncSet.join(",") || "none"}) answer; ${needed} are needed to be sure of every acknowledged commit`
-    };
-  }
-  return { ok: true, candidates: reached };
-}
-function chooseFailoverTarget(facts) {
-  const requested = facts.requestedTarget;
-  const cluster = describe(facts.candidates);
-  if (facts.candidates.some((c) => c.pod === requested && c.role === "primary")) {
-    return { kind: "promote", target: requested, reason: `${requested} was promoted already (by the job that ended): recording it`, warning: void 0 };
-  }
-  const ranked = rankCandidates(facts.candidates);
-  if (ranked.length === 0) return { kind: "refuse", reason: `no healthy replica to promote (${cluster})` };
-  const eligible = eligibleReplicas(facts);
-  if (!eligible.ok || eligible.candidates.length === 0) {
-    return {
-      kind: "refuse",
-      reason: `${eligible.ok ? "" : `${eligible.reason}. `}no replica may be promoted without losing acknowledged commits (${cluster}). Bring back the missing pods and run the job again, or set FAILOVER_ACCEPT_DATA_LOSS=true to promote the most advanced replica anyway`
-    };
-  }
-  let candidates = eligible.candidates;
-  if (facts.scaleDownTo !== void 0 && requested === void 0) {
-    candidates = staying(candidates, facts.scaleDownTo);
-    if (candidates.length === 0) return { kind: "refuse", reason: `no replica that stays after scaling to ${facts.scaleDownTo} pods may be promoted (${cluster})` };
-  }
-  let target;
-  if (requested !== void 0) {
-    const found = candidates.find((c) => c.pod === requested);
-    if (found === void 0) {
-      const role = facts.candidates.find((c) => c.pod === requested)?.role ?? "not a pod";
-      return { kind: "refuse", reason: `FAILOVER_TARGET ${requested} may not be promoted (${role}; eligible: ${candidates.map((c) => c.pod).join(" ")})` };
-    }
-    target = found;
-  } else {
-    target = rankCandidates(candidates)[0];
-  }
-  const best = ranked[0];
-  const warning = parseLsn(best.lsn) > parseLsn(target.lsn) ? `${best.pod} has more WAL than ${target.pod}; what only ${best.pod} has is lost, and ${best.pod} is rewound when it restarts` : void 0;
-  return { kind: "promote", target: target.pod, reason: `promoting ${target.pod} (WAL ${target.lsn}) of ${candidates.map((c) => c.pod).join(" ")}`, warning };
-}
-function chooseScaleDownTarget(candidates, primary, scaleDownTo) {
-  if (ordinalOf(primary) < scaleDownTo) return { kind: "stay", reason: `the primary ${primary} stays when scaling to ${scaleDownTo} pods` };
-  const [target] = rankCandidates(staying(candidates, scaleDownTo));
-  if (target === void 0) {
-    return { kind: "refuse", reason: `the primary ${primary} goes away when scaling to ${scaleDownTo} pods, and no healthy replica stays to take over (${describe(candidates)})` };
-  }
-  return { kind: "promote", target: target.pod, reason: `the primary ${primary} goes away when scaling to ${scaleDownTo} pods: switching over to ${target.pod}`, warning: void 0 };
-}
-function switchpointOf(history, timeline) {
-  for (const line of history.split("\n")) {
-    const [parent, switchpoint] = line.trim().split(/\s+/);
-    if (/^\d+$/.test(parent) && Number(parent) === timeline && parseLsn(switchpoint ?? "") !== void 0) return switchpoint;
-  }
-  return void 0;
-}
-function forkedBehind(history, timeline, position) {
-  const switchpoint = switchpointOf(history, timeline);
-  const at = parseLsn(position);
-  return switchpoint !== void 0 && at !== void 0 && at > parseLsn(switchpoint);
-}
-
-// src/agent/record.ts
-var RECORD_PREFIX = "postgres.cdk8s.io";
-var RECORD_FIELDS = [
-  "state",
-  "primary",
-  "epoch",
-  "timeline",
-  "system-identifier",
-  "sync",
-  "target",
-  "previous",
-  "job",
-  "checkpoint"
-];
-var VERSION_FIELD = "version";
-var RECORD_FORMAT_VERSION = 1;
-var RECORD_STATES = ["stable", "switching-over", "failing-over"];
-function annotationOf(field) {
-  return `${RECORD_PREFIX}/${field}`;
-}
-var KNOWN_ANNOTATIONS = new Set([...RECORD_FIELDS, VERSION_FIELD].map((field) => annotationOf(field)));
-var LSN_PATTERN = /^[0-9A-F]+\/[0-9A-F]+$/;
-var DECIMAL_PATTERN = /^[0-9]+$/;
-var RecordError = class extends Error {
-};
-function refuse(field, problem) {
-  throw new RecordError(`${annotationOf(field)} ${problem}`);
-}
-function decodeRecord(lease) {
-  try {
-    return decodeOrThrow(lease);
-  } catch (error) {
-    if (error instanceof RecordError) return { ok: false, error: `malformed leader record: ${error.message}` };
-    throw error;
-  }
-}
-function decodeOrThrow(lease) {
-  const { resourceVersion, annotations = {} } = lease?.metadata ?? {};
-  if (typeof resourceVersion !== "string" || resourceVersion === "") {
-    throw new RecordError("metadata.resourceVersion is missing: a record without one cannot be compared-and-swapped");
-  }
-  if (typeof annotations !== "object" || annotations === null || Array.isArray(annotations)) {
-    throw new RecordError("metadata.annotations is not an object");
-  }
-  const values = /* @__PURE__ */ new Map();
-  for (const [key, value] of Object.entries(annotations)) {
-    if (!key.startsWith(`${RECORD_PREFIX}/`)) continue;
-    if (!KNOWN_ANNOTATIONS.has(key)) throw new RecordError(`${key} is not a field of the record`);
-    if (typeof value !== "string") throw new RecordError(`${key} is not a string`);
-    values.set(key, value);
-  }
-  const text = (field) => values.get(annotationOf(field)) ?? "";
-  const version = text(VERSION_FIELD);
-  if (version !== "" && version !== String(RECORD_FORMAT_VERSION)) {
-    refuse(VERSION_FIELD, `is unknown: "${version}" (this agent reads version ${RECORD_FORMAT_VERSION})`);
-  }
-  const common = {
-    version: RECORD_FORMAT_VERSION,
-    epoch: positiveInteger("epoch", text("epoch")),
-    timeline: positiveInteger("timeline", text("timeline")),
-    systemIdentifier: systemIdentifier(text("system-identifier")),
-    sync: podList("sync", text("sync"))
-  };
-  const state = text("state");
-  let record;
-  switch (state) {
-    case "stable":
-      mustBeEmpty(state, ["target", "previous", "job", "checkpoint"], text);
-      record = { state, primary: required("primary", text("primary"), state), ...common };
-      break;
-    case "switching-over":
-      mustBeEmpty(state, ["primary"], text);
-      record = {
-        state,
-        previous: required("previous", text("previous"), state),
-        target: required("target", text("target"), state),
-        job: required("job", text("job"), state),
-        checkpoint: checkpoint(text("checkpoint")),
-        ...common
-      };
-      break;
-    case "failing-over":
-      mustBeEmpty(state, ["primary", "checkpoint"], text);
-      record = {
-        state,
-        previous: required("previous", text("previous"), state),
-        target: text("target") || void 0,
-        job: required("job", text("job"), state),
-        ...common
-      };
-      break;
-    case "":
-      refuse("state", "is missing");
-    default:
-      refuse("state", `is unknown: "${state}" (known: ${RECORD_STATES.join(", ")})`);
-  }
-  return { ok: true, record, resourceVersion };
-}
-function positiveInteger(field, value) {
-  if (value === "") refuse(field, "is missing");
-  const number = Number(value);
-  if (!DECIMAL_PATTERN.test(value) || !Number.isSafeInteger(number) || number < 1) {
-    refuse(field, `is not a positive integer: "${value}"`);
-  }
-  return number;
-}
-function systemIdentifier(value) {
-  if (value === "") return void 0;
-  if (!DECIMAL_PATTERN.test(value)) refuse("system-identifier", `is not a decimal number: "${value}"`);
-  return value;
-}
-function checkpoint(value) {
-  if (value === "") return void 0;
-  if (!LSN_PATTERN.test(value)) refuse("checkpoint", `is not an LSN such as 0/3000028: "${value}"`);
-  return value;
-}
-function podList(field, value) {
-  if (value === "") return [];
-  const pods = value.split(",");
-  const seen = /* @__PURE__ */ new Set();
-  for (const pod of pods) {
-    if (pod === "") refuse(field, `has an empty member: "${value}"`);
-    if (seen.has(pod)) refuse(field, `lists ${pod} twice: "${value}"`);
-    seen.add(pod);
-  }
-  return pods;
-}
-function required(field, value, state) {
-  if (value === "") refuse(field, `is missing (state ${state} needs it)`);
-  return value;
-}
-function mustBeEmpty(state, fields, text) {
-  for (const field of fields) {
-    if (text(field) !== "") refuse(field, `must be empty in state ${state}, got "${text(field)}"`);
-  }
-}
-function encodeAnnotations(record) {
-  const fields = {
-    "state": record.state,
-    "primary": record.state === "stable" ? record.primary : "",
-    "epoch": String(record.epoch),
-    "timeline": String(record.timeline),
-    "system-identifier": record.systemIdentifier ?? "",
-    "sync": record.sync.join(","),
-    "target": record.state === "stable" ? "" : record.target ?? "",
-    "previous": record.state === "stable" ? "" : record.previous,
-    "job": record.state === "stable" ? "" : record.job,
-    "checkpoint": record.state === "switching-over" ? record.checkpoint ?? "" : ""
-  };
-  const annotations = {};
-  for (const field of RECORD_FIELDS) annotations[annotationOf(field)] = fields[field];
-  annotations[annotationOf(VERSION_FIELD)] = String(record.version);
-  return annotations;
-}
-function holderOf(record) {
-  return record.state === "stable" ? record.primary : "";
-}
-function encodeRecordPatch(record, resourceVersion) {
-  if (resourceVersion === "") throw new Error("a record patch needs the resourceVersion it replaces (compare-and-swap)");
-  return {
-    metadata: { resourceVersion, annotations: encodeAnnotations(record) },
-    spec: { holderIdentity: holderOf(record) }
-  };
-}
-function encodeRecordLease(name, labels, record) {
-  return {
-    apiVersion: "coordination.k8s.io/v1",
-    kind: "Lease",
-    metadata: { name, labels, annotations: encodeAnnotations(record) },
-    spec: { holderIdentity: holderOf(record) }
-  };
-}
-function describeRecord(record) {
-  if (record === void 0) return "no leader record";
-  let line = `epoch ${record.epoch}, ${record.state}, primary ${holderOf(record) || "(none)"}, timeline ${record.timeline}`;
-  if (record.sync.length > 0) line += `, synchronous standbys ${record.sync.join(",")}`;
-  if (record.state !== "stable") line += ` (job ${record.job}: ${record.previous} -> ${record.target ?? "?"})`;
-  if (record.state === "switching-over" && record.checkpoint !== void 0) line += `, shutdown checkpoint ${record.checkpoint}`;
-  return line;
-}
-
-// src/agent/transitions.ts
-function createRecord(primary) {
-  return {
-    version: RECORD_FORMAT_VERSION,
-    state: "stable",
-    primary: primary.primary,
-    epoch: 1,
-    timeline: primary.timeline,
-    systemIdentifier: primary.systemIdentifier,
-    sync: [...primary.sync]
-  };
-}
-function recordTimeline(record, timeline) {
-  return { ...record, timeline };
-}
-function recordSyncSet(record, sync) {
-  return { ...record, sync: [...sync] };
-}
-function takenBy(record, takeover) {
-  return {
-    version: record.version,
-    epoch: record.epoch + 1,
-    timeline: record.timeline,
-    systemIdentifier: record.systemIdentifier,
-    sync: record.sync,
-    previous: takeover.previous,
-    job: takeover.job
-  };
-}
-function beginSwitchover(record, takeover) {
-  return { ...takenBy(record, takeover), state: "switching-over", target: takeover.target, checkpoint: void 0 };
-}
-function recordCheckpoint(record, checkpoint2) {
-  return { ...record, checkpoint: checkpoint2 };
-}
-function takeOverSwitchover(record, sync) {
-  return stable(record, record.target, record.epoch, [...sync]);
-}
-function giveBack(record) {
-  return stable(record, record.previous, record.epoch + 1, record.sync);
-}
-function takeOverLapsedLease(record, primary, sync) {
-  return stable(record, primary, record.epoch + 1, [...sync]);
-}
-function beginFailover(record, takeover) {
-  return { ...takenBy(record, takeover), state: "failing-over", target: takeover.target };
-}
-function recordTarget(record, target) {
-  return { ...record, target };
-}
-function completeFailover(record, sync) {
-  if (record.target === void 0) throw new Error(`completeFailover: the failing-over record (epoch ${record.epoch}) names no target`);
-  return stable(record, record.target, record.epoch, [...sync]);
-}
-function stable(record, primary, epoch, sync) {
-  return {
-    version: record.version,
-    state: "stable",
-    primary,
-    epoch,
-    timeline: record.timeline,
-    systemIdentifier: record.systemIdentifier,
-    sync
-  };
-}
-
 // src/agent/failover.ts
+init_failover_target();
+init_record();
+init_transitions();
 function decideFailoverJob(facts) {
   const record = facts.record;
   if (record === void 0) return { kind: "refuse", reason: "there is no leader record: the cluster has not been initialized yet" };
@@ -5959,6 +9313,9 @@ function nothingToDo(facts, primary, target) {
 }
 
 // src/agent/failover-job-agent.ts
+init_failover_target();
+init_record();
+init_transitions();
 var EXEC_MS = 2e4;
 var FENCE_EXEC_MS = 7e4;
 var WRITE_ATTEMPTS = 5;
@@ -6463,3185 +9820,10 @@ var FailoverJobAgent = class {
   }
 };
 
-// src/agent/kube.ts
-var crypto = __toESM(require("crypto"));
-var fs = __toESM(require("fs"));
-var http = __toESM(require("http"));
-var https = __toESM(require("https"));
-var import_path = require("path");
-var import_perf_hooks = require("perf_hooks");
-var SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
-var TOKEN_REREAD_MS = 1e3;
-var DEFAULT_WATCH_SECONDS = 300;
-var DEFAULT_RETRY_MS = 1e3;
-var DEFAULT_USER_AGENT = "cdk8s-postgres-agent";
-var NO_ANSWER = "NoAnswer";
-var BAD_ANSWER = "BadAnswer";
-function inClusterOptions(env, timeoutMs, dir = SERVICE_ACCOUNT_DIR) {
-  const host = env.KUBERNETES_SERVICE_HOST ?? "";
-  const port = env.KUBERNETES_SERVICE_PORT ?? "";
-  for (const [variable, value] of [["KUBERNETES_SERVICE_HOST", host], ["KUBERNETES_SERVICE_PORT", port]]) {
-    if (value === "") throw new Error(`not in a Kubernetes pod: ${variable} is not set (the kubelet sets it in every container)`);
-  }
-  const file = (name, what) => {
-    const path4 = (0, import_path.join)(dir, name);
-    if (!fs.existsSync(path4)) throw new Error(`not in a Kubernetes pod: ${path4} (${what}) does not exist; is a ServiceAccount token mounted?`);
-    return path4;
-  };
-  const tokenFile = file("token", "the ServiceAccount token");
-  const caFile = file("ca.crt", "the CA bundle");
-  const namespace = fs.readFileSync(file("namespace", "the pod's namespace"), "utf8").trim();
-  return { server: `https://${host.includes(":") ? `[${host}]` : host}:${port}`, namespace, tokenFile, caFile, timeoutMs };
-}
-var EXEC_PROTOCOLS = ["v5.channel.k8s.io", "v4.channel.k8s.io"];
-var WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-var CONTINUATION = 0;
-var TEXT = 1;
-var BINARY = 2;
-var CLOSE = 8;
-var PING = 9;
-var PONG = 10;
-var STDOUT_CHANNEL = 1;
-var STDERR_CHANNEL = 2;
-var ERROR_CHANNEL = 3;
-var KubeClient = class {
-  constructor(options) {
-    this.options = options;
-    this.url = new URL(options.server);
-    const ca = fs.readFileSync(options.caFile);
-    this.agent = new https.Agent({ keepAlive: true, maxFreeSockets: 1, ca });
-    this.watchAgent = new https.Agent({ keepAlive: true, maxFreeSockets: 1, ca });
-    this.execAgent = new https.Agent({ keepAlive: false, ca });
-  }
-  options;
-  url;
-  /** One connection, kept open between requests: the agent idles cheaply. */
-  agent;
-  /** Watches hold their connection for minutes: their own. */
-  watchAgent;
-  /** An exec's connection becomes its WebSocket and is never reused: not kept alive. */
-  execAgent;
-  token;
-  /** Closes the idle connections (an agent that stops, a test that ends). */
-  close() {
-    this.agent.destroy();
-    this.watchAgent.destroy();
-    this.execAgent.destroy();
-  }
-  /** GET the Lease; 404 → { ok: true, value: undefined }. */
-  async getLease(name) {
-    const what = `GET leases/${name}`;
-    const answer = await this.request("GET", what, this.leasePath(name));
-    if (!answer.ok && answer.status === 404) return { ok: true, value: void 0 };
-    return asObject(what, answer);
-  }
-  /** POST; a Lease that exists → ok:false status 409 reason 'AlreadyExists'. */
-  async createLease(lease) {
-    const what = `POST leases/${lease.metadata.name}`;
-    return asObject(what, await this.request("POST", what, this.leasePath(), lease));
-  }
-  /** PATCH application/merge-patch+json with metadata.resourceVersion (compare-and-swap): a changed Lease → 409 reason 'Conflict'; a deleted one → 404. */
-  async patchLease(name, patch) {
-    const what = `PATCH leases/${name}`;
-    return asObject(what, await this.request("PATCH", what, this.leasePath(name), patch));
-  }
-  /** The names of the pods matching a label selector (`a=b,c=d`). */
-  async listPodNames(labelSelector) {
-    const listed = await this.listPods(labelSelector);
-    return listed.ok ? { ok: true, value: listed.value.map((pod) => pod.name) } : listed;
-  }
-  /**
-   * The pods matching a label selector (`a=b,c=d`) and, when given, a field selector (`status.phase=Running`), each with
-   * whether it is being deleted (metadata.deletionTimestamp), its phase and its running containers.
-   */
-  async listPods(labelSelector, fieldSelector) {
-    const query = new URLSearchParams({ labelSelector });
-    if (fieldSelector !== void 0) query.set("fieldSelector", fieldSelector);
-    const what = `GET pods?labelSelector=${labelSelector}${fieldSelector === void 0 ? "" : `&fieldSelector=${fieldSelector}`}`;
-    const answer = await this.request("GET", what, `${this.corePath("pods")}?${query}`);
-    if (!answer.ok) return answer;
-    const items = answer.body?.items;
-    const pods = Array.isArray(items) ? items.map(podSummary) : [];
-    if (!Array.isArray(items) || pods.some((pod) => pod === void 0)) return badAnswer(what, answer.status, "a PodList with named items");
-    return { ok: true, value: pods };
-  }
-  /** One pod, as listPods summarizes it; 404 → { ok: true, value: undefined }. */
-  async getPod(name) {
-    const what = `GET pods/${name}`;
-    const answer = await this.request("GET", what, this.corePath("pods", name));
-    if (!answer.ok) return answer.status === 404 ? { ok: true, value: void 0 } : answer;
-    const pod = podSummary(answer.body);
-    return pod === void 0 ? badAnswer(what, answer.status, "a named Pod") : { ok: true, value: pod };
-  }
-  /** Sets (value string) or removes (value null) one label of a pod: a merge patch of metadata.labels. */
-  async labelPod(name, key, value) {
-    const what = `PATCH pods/${name}`;
-    return asVoid(await this.request("PATCH", what, this.corePath("pods", name), { metadata: { labels: { [key]: value } } }));
-  }
-  /**
-   * Deletes a pod (graceful: its containers get SIGTERM and the pod's grace period), only if it is still the one listed:
-   * a precondition on its uid, so that a pod made anew under the same name since is left alone (409 Conflict).
-   * 404 (gone already) → ok.
-   */
-  async deletePod(name, uid) {
-    const what = `DELETE pods/${name}`;
-    const options = uid === void 0 ? void 0 : { apiVersion: "v1", kind: "DeleteOptions", preconditions: { uid } };
-    const answer = await this.request("DELETE", what, this.corePath("pods", name), options);
-    return !answer.ok && answer.status === 404 ? { ok: true, value: void 0 } : asVoid(answer);
-  }
-  /** The StatefulSet's replicas and its update revision (status.updateRevision: the pod template pods are made from now); 404 → undefined. */
-  async getStatefulSet(name) {
-    const what = `GET statefulsets/${name}`;
-    const path4 = `/apis/apps/v1/namespaces/${encodeURIComponent(this.options.namespace)}/statefulsets/${encodeURIComponent(name)}`;
-    const answer = await this.request("GET", what, path4);
-    if (!answer.ok) return answer.status === 404 ? { ok: true, value: void 0 } : answer;
-    const item = answer.body;
-    const replicas = item?.spec?.replicas;
-    if (typeof replicas !== "number" || !Number.isInteger(replicas)) return badAnswer(what, answer.status, "a StatefulSet with spec.replicas");
-    const updateRevision = item?.status?.updateRevision;
-    return { ok: true, value: { replicas, updateRevision: typeof updateRevision === "string" && updateRevision !== "" ? updateRevision : void 0 } };
-  }
-  /** Creates a core/v1 Event about a pod (type Normal|Warning, reason, message), for `kubectl get events`. Best effort. */
-  async podEvent(pod, type, reason, message, component) {
-    return this.event({ apiVersion: "v1", kind: "Pod", name: pod }, pod, type, reason, message, component);
-  }
-  /** The same Event about a Lease (the leader record), reported by `instance` (this pod). */
-  async leaseEvent(lease, instance, type, reason, message, component) {
-    return this.event({ apiVersion: "coordination.k8s.io/v1", kind: "Lease", name: lease }, instance, type, reason, message, component);
-  }
-  async event(involved, instance, type, reason, message, component) {
-    const now = `${(/* @__PURE__ */ new Date()).toISOString().slice(0, 19)}Z`;
-    const namespace = this.options.namespace;
-    const event = {
-      apiVersion: "v1",
-      kind: "Event",
-      metadata: { generateName: `${involved.name}.`, namespace },
-      involvedObject: { ...involved, namespace },
-      type,
-      reason,
-      message,
-      source: { component },
-      reportingComponent: component,
-      reportingInstance: instance,
-      firstTimestamp: now,
-      lastTimestamp: now,
-      count: 1
-    };
-    return asVoid(await this.request("POST", `POST events (${reason} about ${involved.kind.toLowerCase()} ${involved.name})`, this.corePath("events"), event));
-  }
-  /**
-   * One watch of one Lease, from `resourceVersion` ('' for its state now, then its changes). Calls onEvent for each
-   * ADDED/MODIFIED/DELETED event (BOOKMARK only advances the resourceVersion). Resolves when the watch ends; never rejects.
-   * The answer's headers are bounded by timeoutMs; the watch by timeoutSeconds and timeoutMs (a server that does not end it
-   * then is not heard).
-   */
-  watchLease(name, resourceVersion, onEvent, signal, timeoutSeconds = this.options.watchSeconds ?? DEFAULT_WATCH_SECONDS) {
-    const what = `WATCH leases/${name}`;
-    const query = new URLSearchParams({ fieldSelector: `metadata.name=${name}`, watch: "true" });
-    if (resourceVersion !== "") query.set("resourceVersion", resourceVersion);
-    query.set("allowWatchBookmarks", "true");
-    query.set("timeoutSeconds", String(timeoutSeconds));
-    return new Promise((resolve) => {
-      let last = resourceVersion;
-      let request2;
-      let timer;
-      let done = false;
-      const finish = (end) => {
-        done = true;
-        clearTimeout(timer);
-        signal.removeEventListener("abort", onAbort);
-        if (end.kind !== "ended") request2?.destroy();
-        resolve(end);
-      };
-      const fail = (message) => finish({ kind: "error", message: `${what}: ${message}` });
-      const onAbort = () => fail("aborted");
-      if (signal.aborted) return onAbort();
-      const token = this.bearer();
-      if (typeof token !== "string") return fail(token.message);
-      signal.addEventListener("abort", onAbort);
-      timer = setTimeout(() => fail(`no answer from the API server within ${this.options.timeoutMs} ms`), this.options.timeoutMs);
-      request2 = https.request(this.requestOptions("GET", `${this.leasePath()}?${query}`, token, this.watchAgent));
-      request2.on("error", (error) => fail(`no answer from the API server: ${error.message}`));
-      request2.on("response", (response) => {
-        clearTimeout(timer);
-        if (response.statusCode !== 200) {
-          void readAll(response).then((text) => {
-            const failure = failureOf(what, response.statusCode ?? 0, text);
-            if (failure.status === 410) finish({ kind: "gone" });
-            else finish({ kind: "error", message: failure.message });
-          }, (error) => fail(`the answer broke off: ${error.message}`));
-          return;
-        }
-        const limitMs = timeoutSeconds * 1e3 + this.options.timeoutMs;
-        timer = setTimeout(() => fail(`the API server did not end the watch within ${limitMs} ms`), limitMs);
-        let buffer = "";
-        const line = (text) => {
-          if (done) return false;
-          if (text.trim() === "") return true;
-          const { type, object } = parseJson(text) ?? {};
-          if (typeof object !== "object" || object === null) {
-            fail(`an event that is not a watch event: ${excerpt(text)}`);
-            return false;
-          }
-          if (type === "ERROR") {
-            const status = object;
-            if (status.code === 410) finish({ kind: "gone" });
-            else fail(`${String(status.code)} ${String(status.reason)}: ${String(status.message)}`);
-            return false;
-          }
-          last = versionOf(object) ?? last;
-          if (type === "ADDED" || type === "MODIFIED" || type === "DELETED") {
-            try {
-              onEvent(type, object);
-            } catch (error) {
-              fail(`the watcher failed on a ${type} event: ${error.message}`);
-              return false;
-            }
-          }
-          return true;
-        };
-        response.setEncoding("utf8");
-        response.on("data", (chunk) => {
-          buffer += chunk;
-          for (let end = buffer.indexOf("\n"); end >= 0; end = buffer.indexOf("\n")) {
-            const text = buffer.slice(0, end);
-            buffer = buffer.slice(end + 1);
-            if (!line(text)) return;
-          }
-        });
-        response.on("close", () => {
-          if (!response.complete) fail("the connection broke off");
-          else if (line(buffer)) finish({ kind: "ended", resourceVersion: last });
-        });
-      });
-      request2.end();
-    });
-  }
-  /**
-   * Runs a command in a pod's container, as `kubectl exec POD -c CONTAINER -- COMMAND...` (kubectl 1.30+): a GET of
-   * pods/exec upgraded to a WebSocket (`v5.channel.k8s.io`, else `v4.channel.k8s.io`), no stdin, no tty. The command's
-   * exit code and output (each stream apart), from the Status the API server sends on the error channel when it ends:
-   * "Success" → code 0; "Failure" with reason NonZeroExitCode → the code of its ExitCode cause. Any other Failure (the
-   * container is not running, the kubelet cannot be reached) → ok:false with the Status's code (if any), reason and
-   * message; an upgrade refused (403, 404, 400...) → ok:false with the HTTP status and the Status's message, as the
-   * other requests. No end within timeoutMs (the whole exec), or a stream that ends without a Status → NO_ANSWER: the
-   * command may have run, or still run. Resolves when the WebSocket has closed; never rejects.
-   */
-  exec(pod, container, command, timeoutMs) {
-    const what = `EXEC pods/${pod} (${container}): ${command.join(" ")}`;
-    const token = this.bearer();
-    if (typeof token !== "string") return Promise.resolve({ ...token, message: `${what}: ${token.message}` });
-    const query = new URLSearchParams(command.map((word) => ["command", word]));
-    query.append("container", container);
-    query.append("stdout", "true");
-    query.append("stderr", "true");
-    const key = crypto.randomBytes(16).toString("base64");
-    const options = this.requestOptions("GET", `${this.corePath("pods", pod)}/exec?${query}`, token, this.execAgent, void 0, void 0, {
-      "Connection": "Upgrade",
-      "Upgrade": "websocket",
-      "Sec-WebSocket-Version": "13",
-      "Sec-WebSocket-Key": key,
-      "Sec-WebSocket-Protocol": EXEC_PROTOCOLS.join(", ")
-    });
-    return new Promise((resolve) => {
-      let socket;
-      let done = false;
-      const finish = (result) => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        resolve(result);
-      };
-      const noAnswer = (detail) => {
-        request2.destroy();
-        socket?.destroy();
-        finish({ ok: false, status: void 0, reason: NO_ANSWER, message: `${what}: ${detail}` });
-      };
-      const timer = setTimeout(() => noAnswer(`no answer from the API server within ${timeoutMs} ms`), timeoutMs);
-      const request2 = https.request(options);
-      request2.on("error", (error) => noAnswer(`no answer from the API server: ${error.message}`));
-      request2.on("response", (response) => {
-        readAll(response).then(
-          (text) => finish(failureOf(what, response.statusCode ?? 0, text)),
-          (error) => noAnswer(`no answer from the API server: the answer broke off: ${error.message}`)
-        );
-      });
-      request2.on("upgrade", (response, upgraded, head) => {
-        socket = upgraded;
-        upgraded.on("error", () => void 0);
-        const accept = crypto.createHash("sha1").update(`${key}${WEBSOCKET_GUID}`).digest("base64");
-        const protocol = response.headers["sec-websocket-protocol"];
-        let refused;
-        if (response.headers["sec-websocket-accept"] !== accept) refused = "a WebSocket whose Sec-WebSocket-Accept is that of the key sent";
-        else if (protocol === void 0 || !EXEC_PROTOCOLS.includes(protocol)) refused = `a WebSocket of ${EXEC_PROTOCOLS.join(" or ")}, got ${protocol ?? "no protocol"}`;
-        if (refused !== void 0) {
-          upgraded.destroy();
-          return finish(badAnswer(what, 101, refused));
-        }
-        const streams = /* @__PURE__ */ new Map([[STDOUT_CHANNEL, []], [STDERR_CHANNEL, []], [ERROR_CHANNEL, []]]);
-        let closing = false;
-        const send = (frame) => {
-          if (upgraded.writable) upgraded.write(frame);
-        };
-        readMessages(upgraded, head, (opcode, payload) => {
-          if (opcode === PING) {
-            send(clientFrame(PONG, payload));
-          } else if (opcode === CLOSE) {
-            if (!closing) send(clientFrame(CLOSE, payload.subarray(0, 2)));
-            closing = true;
-            upgraded.end();
-          } else if ((opcode === BINARY || opcode === TEXT) && payload.length > 0) {
-            streams.get(payload[0])?.push(payload.subarray(1));
-          }
-        });
-        upgraded.on("close", () => {
-          const text = (channel) => Buffer.concat(streams.get(channel)).toString("utf8");
-          if (streams.get(ERROR_CHANNEL).length === 0) return noAnswer("the exec stream ended without the command's exit status");
-          return finish(execOutcome(what, text(ERROR_CHANNEL), text(STDOUT_CHANNEL), text(STDERR_CHANNEL)));
-        });
-      });
-      request2.end();
-    });
-  }
-  // ---- requests ----
-  leasePath(name) {
-    const collection = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(this.options.namespace)}/leases`;
-    return name === void 0 ? collection : `${collection}/${encodeURIComponent(name)}`;
-  }
-  corePath(plural, name) {
-    const collection = `/api/v1/namespaces/${encodeURIComponent(this.options.namespace)}/${plural}`;
-    return name === void 0 ? collection : `${collection}/${encodeURIComponent(name)}`;
-  }
-  /** The token, read again when the last read is TOKEN_REREAD_MS old; the old one while the file cannot be read. */
-  bearer() {
-    const now = import_perf_hooks.performance.now();
-    if (this.token && now - this.token.readAt < TOKEN_REREAD_MS) return this.token.value;
-    let value;
-    try {
-      value = fs.readFileSync(this.options.tokenFile, "utf8").trim();
-    } catch (error) {
-      if (this.token) return this.token.value;
-      return noToken(`cannot read the token file: ${error.message}`);
-    }
-    if (value === "") return this.token?.value ?? noToken(`the token file ${this.options.tokenFile} is empty`);
-    this.token = { value, readAt: now };
-    return value;
-  }
-  requestOptions(method, path4, token, agent, body, contentType, headers = {}) {
-    return {
-      method,
-      // URL keeps an IPv6 address in brackets; a socket wants it bare.
-      hostname: this.url.hostname.startsWith("[") ? this.url.hostname.slice(1, -1) : this.url.hostname,
-      port: this.url.port || 443,
-      path: path4,
-      agent,
-      headers: {
-        "Authorization": `Bearer ${token}`,
-        "Accept": "application/json",
-        "User-Agent": this.options.userAgent ?? DEFAULT_USER_AGENT,
-        ...body === void 0 ? {} : { "Content-Type": contentType, "Content-Length": Buffer.byteLength(body) },
-        ...headers
-      }
-    };
-  }
-  /** One request, bounded by timeoutMs: its parsed answer, or why there is none. */
-  request(method, what, path4, payload) {
-    const token = this.bearer();
-    if (typeof token !== "string") return Promise.resolve({ ...token, message: `${what}: ${token.message}` });
-    const body = JSON.stringify(payload);
-    const contentType = method === "PATCH" ? "application/merge-patch+json" : "application/json";
-    return new Promise((resolve) => {
-      const request2 = https.request(this.requestOptions(method, path4, token, this.agent, body, contentType));
-      const finish = (answer) => {
-        clearTimeout(timer);
-        resolve(answer);
-      };
-      const noAnswer = (detail) => {
-        request2.destroy();
-        finish({ ok: false, status: void 0, reason: NO_ANSWER, message: `${what}: no answer from the API server${detail}` });
-      };
-      const timer = setTimeout(() => noAnswer(` within ${this.options.timeoutMs} ms`), this.options.timeoutMs);
-      request2.on("error", (error) => noAnswer(`: ${error.message}`));
-      request2.on("response", (response) => {
-        readAll(response).then((text) => {
-          const status = response.statusCode ?? 0;
-          if (Math.floor(status / 100) !== 2) return finish(failureOf(what, status, text));
-          const parsed = parseJson(text);
-          if (parsed === void 0) return finish(badAnswer(what, status, `JSON, got ${excerpt(text)}`));
-          return finish({ ok: true, status, body: parsed });
-        }, (error) => noAnswer(`: the answer broke off: ${error.message}`));
-      });
-      request2.end(body);
-    });
-  }
-};
-function asObject(what, answer) {
-  if (!answer.ok) return answer;
-  if (typeof answer.body !== "object" || answer.body === null || Array.isArray(answer.body)) return badAnswer(what, answer.status, "an object");
-  return { ok: true, value: answer.body };
-}
-function podSummary(item) {
-  const pod = item;
-  const metadata = pod?.metadata;
-  if (typeof metadata?.name !== "string") return void 0;
-  const labels = typeof metadata.labels === "object" && metadata.labels !== null ? metadata.labels : {};
-  const conditions = Array.isArray(pod?.status?.conditions) ? pod.status.conditions : [];
-  const containers = Array.isArray(pod?.status?.containerStatuses) ? pod.status.containerStatuses : [];
-  const running = (c) => typeof c?.state?.running === "object" && c.state.running !== null;
-  return {
-    name: metadata.name,
-    terminating: typeof metadata.deletionTimestamp === "string",
-    ready: conditions.some((c) => c?.type === "Ready" && c.status === "True"),
-    uid: typeof metadata.uid === "string" ? metadata.uid : void 0,
-    labels: Object.fromEntries(Object.entries(labels).filter((entry) => typeof entry[1] === "string")),
-    phase: typeof pod?.status?.phase === "string" ? pod.status.phase : void 0,
-    runningContainers: containers.filter((c) => running(c) && typeof c?.name === "string").map((c) => c.name)
-  };
-}
-function asVoid(answer) {
-  return answer.ok ? { ok: true, value: void 0 } : answer;
-}
-function noToken(message) {
-  return { ok: false, status: void 0, reason: "NoToken", message };
-}
-function badAnswer(what, status, expected) {
-  return { ok: false, status, reason: BAD_ANSWER, message: `${what}: ${status} but the answer is not ${expected}` };
-}
-function failureOf(what, status, text) {
-  const parsed = parseJson(text);
-  const isStatus = parsed?.kind === "Status";
-  const reason = isStatus && typeof parsed.reason === "string" && parsed.reason !== "" ? parsed.reason : reasonOf(status);
-  const message = isStatus && typeof parsed.message === "string" ? parsed.message : excerpt(text);
-  return { ok: false, status, reason, message: `${what}: ${status} ${reason}: ${message}` };
-}
-var REASONS = /* @__PURE__ */ new Map([
-  [400, "BadRequest"],
-  [401, "Unauthorized"],
-  [403, "Forbidden"],
-  [404, "NotFound"],
-  [405, "MethodNotAllowed"],
-  [409, "Conflict"],
-  [410, "Expired"],
-  [422, "Invalid"],
-  [429, "TooManyRequests"],
-  [500, "InternalError"],
-  [503, "ServiceUnavailable"],
-  [504, "Timeout"]
-]);
-function reasonOf(status) {
-  return REASONS.get(status) ?? (http.STATUS_CODES[status] ?? "Unknown").replace(/ /g, "");
-}
-function parseJson(text) {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return void 0;
-  }
-}
-function excerpt(text) {
-  const line = text.replace(/\s+/g, " ").trim();
-  if (line === "") return "(an empty answer)";
-  return line.length > 200 ? `${line.slice(0, 200)}...` : `"${line}"`;
-}
-function readAll(response) {
-  return new Promise((resolve, reject) => {
-    const chunks = [];
-    response.on("data", (chunk) => chunks.push(chunk));
-    response.on("close", () => response.complete ? resolve(Buffer.concat(chunks).toString("utf8")) : reject(new Error("the connection closed")));
-  });
-}
-function execOutcome(what, text, stdout, stderr) {
-  const status = parseJson(text);
-  if (status?.status === "Success") return { ok: true, value: { code: 0, stdout, stderr } };
-  if (status?.status !== "Failure") return badAnswer(what, 101, `a Status on the error channel, got ${excerpt(text)}`);
-  const causes = Array.isArray(status.details?.causes) ? status.details.causes : [];
-  const exit = status.reason === "NonZeroExitCode" ? causes.find((cause) => cause?.reason === "ExitCode")?.message : void 0;
-  if (typeof exit === "string" && /^\d+$/.test(exit)) return { ok: true, value: { code: Number(exit), stdout, stderr } };
-  const code = typeof status.code === "number" ? status.code : void 0;
-  const reason = typeof status.reason === "string" && status.reason !== "" ? status.reason : code === void 0 ? "Failure" : reasonOf(code);
-  const message = typeof status.message === "string" ? status.message : excerpt(text);
-  return { ok: false, status: code, reason, message: `${what}: ${code === void 0 ? "" : `${code} `}${reason}: ${message}` };
-}
-function parseFrame(buffer) {
-  if (buffer.length < 2) return 2;
-  const lengthCode = buffer[1] & 127;
-  const masked = (buffer[1] & 128) !== 0;
-  const lengthSize = lengthCode === 126 ? 2 : lengthCode === 127 ? 8 : 0;
-  const headerSize = 2 + lengthSize + (masked ? 4 : 0);
-  if (buffer.length < headerSize) return headerSize;
-  const length = lengthSize === 2 ? buffer.readUInt16BE(2) : lengthSize === 8 ? Number(buffer.readBigUInt64BE(2)) : lengthCode;
-  const size = headerSize + length;
-  if (buffer.length < size) return size;
-  let payload = buffer.subarray(headerSize, size);
-  if (masked) {
-    const mask = buffer.subarray(headerSize - 4, headerSize);
-    payload = Buffer.from(payload);
-    for (let i = 0; i < payload.length; i++) payload[i] ^= mask[i % 4];
-  }
-  return { fin: (buffer[0] & 128) !== 0, opcode: buffer[0] & 15, payload, size };
-}
-function readMessages(socket, head, onMessage) {
-  let chunks = [];
-  let buffered = 0;
-  let needed = 2;
-  let fragments = [];
-  let messageOpcode = BINARY;
-  const read = (chunk) => {
-    chunks.push(chunk);
-    buffered += chunk.length;
-    if (buffered < needed) return;
-    let buffer = Buffer.concat(chunks, buffered);
-    for (let frame = parseFrame(buffer); typeof frame !== "number"; frame = parseFrame(buffer)) {
-      buffer = buffer.subarray(frame.size);
-      if (frame.opcode >= CLOSE) {
-        onMessage(frame.opcode, frame.payload);
-        continue;
-      }
-      if (frame.opcode !== CONTINUATION) messageOpcode = frame.opcode;
-      fragments.push(frame.payload);
-      if (frame.fin) {
-        const message = Buffer.concat(fragments);
-        fragments = [];
-        onMessage(messageOpcode, message);
-      }
-    }
-    needed = parseFrame(buffer);
-    chunks = [buffer];
-    buffered = buffer.length;
-  };
-  if (head.length > 0) read(head);
-  socket.on("data", read);
-}
-function clientFrame(opcode, payload) {
-  const body = payload.subarray(0, 125);
-  const mask = crypto.randomBytes(4);
-  const frame = Buffer.concat([Buffer.from([128 | opcode, 128 | body.length]), mask, body]);
-  for (let i = 0; i < body.length; i++) frame[6 + i] ^= mask[i % 4];
-  return frame;
-}
-function versionOf(lease) {
-  const version = lease?.metadata?.resourceVersion;
-  return typeof version === "string" ? version : void 0;
-}
-function sleep(ms, signal) {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done);
-  });
-}
-async function followLease(client, name, onChange, signal, retryMs = DEFAULT_RETRY_MS) {
-  while (!signal.aborted) {
-    const got = await client.getLease(name);
-    if (!got.ok) {
-      await sleep(retryMs, signal);
-      continue;
-    }
-    onChange(got.value);
-    let end = { kind: "ended", resourceVersion: versionOf(got.value) ?? "" };
-    while (end.kind === "ended" && !signal.aborted) {
-      end = await client.watchLease(name, end.resourceVersion, (type, lease) => onChange(type === "DELETED" ? void 0 : lease), signal);
-    }
-    if (!signal.aborted) await sleep(retryMs, signal);
-  }
-}
-
-// src/agent/postgres.ts
-var fs2 = __toESM(require("fs"));
-var path = __toESM(require("path"));
-
-// node_modules/pg/esm/index.mjs
-var import_lib = __toESM(require_lib2(), 1);
-var Client = import_lib.default.Client;
-var Pool = import_lib.default.Pool;
-var Connection = import_lib.default.Connection;
-var types = import_lib.default.types;
-var Query = import_lib.default.Query;
-var DatabaseError = import_lib.default.DatabaseError;
-var escapeIdentifier = import_lib.default.escapeIdentifier;
-var escapeLiteral = import_lib.default.escapeLiteral;
-var Result = import_lib.default.Result;
-var TypeOverrides = import_lib.default.TypeOverrides;
-var defaults = import_lib.default.defaults;
-
-// src/agent/node-status.ts
-function statusLine(facts, full) {
-  if (!facts.initialized) return "empty 0/0 none 0 0/0";
-  const answered = (answer, checkpoint2) => `${answer.role} ${answer.lsn} ${answer.receiver} ${answer.timeline} ${checkpoint2}`;
-  if (!full && facts.answer !== void 0) return answered(facts.answer, "-");
-  const control = facts.control;
-  if (control === void 0) return void 0;
-  if (!facts.running) return `down 0/0 none ${control.timeline} ${control.checkpoint}`;
-  if (facts.answer !== void 0) return answered(facts.answer, control.checkpoint);
-  const role = control.state === 6 ? "primary" : control.state === 5 ? "replica" : "starting";
-  return `${role} ? none ${control.timeline} ${control.checkpoint}`;
-}
-var STATUS_SQL = `SELECT 'replica' AS role, greatest(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn(), r.written_lsn)::text AS lsn,
-    coalesce(r.status, 'none') AS receiver, coalesce(r.received_tli, 0) AS timeline
-  FROM (SELECT 1) AS one LEFT JOIN pg_stat_wal_receiver AS r ON true WHERE pg_is_in_recovery()
-  UNION ALL
-  SELECT 'primary', pg_current_wal_lsn()::text, 'none', ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int
-  WHERE NOT pg_is_in_recovery()`;
-
-// src/agent/start.ts
-var HOT_STANDBY_SETTINGS = ["max_connections", "max_worker_processes", "max_wal_senders", "max_prepared_transactions", "max_locks_per_transaction"];
-function isPodZero(podName) {
-  return podName.slice(podName.lastIndexOf("-") + 1) === "0";
-}
-function plan(reason, ...steps) {
-  return { steps, reason };
-}
-var WAIT = { do: "wait", retry: "normal" };
-function decideStart(facts) {
-  if (facts.data.kind === "not-a-data-directory") {
-    return plan("the data directory is not a PostgreSQL data directory (no PG_VERSION) but is not empty: move its files away, then restart the pod", { do: "fail" });
-  }
-  if ((facts.data.kind === "data" || facts.data.kind === "unreadable") && facts.data.version !== String(facts.postgresVersion)) {
-    return plan(`the data directory is PostgreSQL ${facts.data.version}'s (PG_VERSION), and this pod runs PostgreSQL ${facts.postgresVersion}: a server never starts on another major's data. Set postgresVersion back to ${facts.data.version} and apply, or upgrade (README: Major-version upgrades)`, { do: "fail" });
-  }
-  if (facts.data.kind === "unreadable") {
-    return plan(`the data directory's pg_control cannot be read (${facts.data.reason}): refusing to guess what this data is`, { do: "fail" });
-  }
-  if (facts.record.kind === "stale") {
-    return plan("the role-labeler sidecar cannot read the leader record now: waiting, never deciding on an older read", WAIT);
-  }
-  if (facts.record.kind === "malformed") {
-    return plan(`the leader record cannot be used (${facts.record.error}): waiting for a person to repair it`, WAIT);
-  }
-  const record = facts.record.record;
-  const data = facts.data;
-  const reclone = record?.state === "stable" && facts.recloneRequested && data.kind === "data" && record.primary !== facts.podName && data.standbySignal;
-  const first = reclone ? [{ do: "discard-data", keep: false }] : [];
-  if (facts.recloneRequested) first.push({ do: "remove-reclone-marker" });
-  if (reclone) {
-    const decided2 = decideEmpty(facts, record);
-    return { steps: [...first, ...decided2.steps], reason: `the sidecar found that the primary no longer keeps the WAL this replica needs: discarding its data; ${decided2.reason}` };
-  }
-  const decided = data.kind === "empty" ? decideEmpty(facts, record) : withHotStandbySettings(decideWithData(facts, record, data), hotStandbyRaises(facts.configured, data.hotStandby));
-  return { steps: [...first, ...decided.steps], reason: decided.reason };
-}
-function hotStandbyRaises(configured, required2) {
-  if (configured === void 0) return [];
-  return HOT_STANDBY_SETTINGS.filter((name) => configured[name] < required2[name]).map((name) => ({ name, value: required2[name] }));
-}
-function withHotStandbySettings(decided, raises) {
-  if (raises.length === 0 || !decided.steps.some((step) => step.do === "start" && step.as === "replica")) return decided;
-  const said = raises.map((raise) => `${raise.name} ${raise.value}`).join(", ");
-  return {
-    steps: decided.steps.map((step) => step.do === "start" && step.as === "replica" ? { ...step, settings: raises } : step),
-    reason: `${decided.reason}; with ${said} (the primary's WAL requires at least that on a replica, more than configured: the configured value takes effect once the primary runs with it)`
-  };
-}
-function decideEmpty(facts, record) {
-  if (record === void 0) {
-    if (!isPodZero(facts.podName)) {
-      return plan("no leader record yet and an empty volume: waiting for pod 0 to initialize the cluster", { do: "wait", retry: "bootstrap" });
-    }
-    if (facts.restoreFrom) {
-      return plan(
-        "no leader record exists and the volume is empty: restoring the backup (restoreFrom), with this pod as the new cluster's primary",
-        { do: "restore", onFailure: "wait" },
-        { do: "start", as: "primary" }
-      );
-    }
-    return plan(
-      "no leader record exists and the volume is empty: initializing a new cluster, with this pod as its primary",
-      { do: "initialize" },
-      { do: "start", as: "primary" }
-    );
-  }
-  if (record.state !== "stable") {
-    return plan(`an empty volume, and a failover job holds the leader record (${describeRecord(record)}): waiting for its end`, WAIT);
-  }
-  if (record.primary === facts.podName) {
-    return plan(`the leader record names this pod as the primary, but its volume is empty: its data is lost. Never initializing a second cluster: start the failover job to promote a replica (${describeRecord(record)})`, WAIT);
-  }
-  return plan(
-    `an empty volume: cloning from the recorded primary ${record.primary}, then starting as its replica`,
-    ...syncMembership(facts),
-    { do: "clone", from: record.primary, onFailure: "wait" },
-    { do: "start", as: "replica" }
-  );
-}
-function decideWithData(facts, record, data) {
-  if (record?.systemIdentifier !== void 0 && record.systemIdentifier !== data.systemIdentifier) {
-    if (data.initializedByEntrypoint) {
-      return plan(`another pod created the cluster's leader record first (system identifier ${record.systemIdentifier}); this pod's new cluster (${data.systemIdentifier}) was never used: discarding it`, { do: "discard-data", keep: true }, { do: "decide-again" });
-    }
-    return plan(`this pod's data belongs to another database cluster (system identifier ${data.systemIdentifier}; the leader record's is ${record.systemIdentifier}); refusing to touch it. Move the data away (or restore the right volume), then restart the pod`, { do: "fail" });
-  }
-  if (record === void 0) {
-    if (data.standbySignal) return plan("a replica's data and no leader record: waiting for the primary's sidecar to create it", WAIT);
-    return plan(
-      "no leader record: this pod's data is a primary's; starting as the primary (its sidecar records it, unless another pod is recorded first)",
-      { do: "start", as: "primary" }
-    );
-  }
-  const decided = decideWithRecord(facts, record, data);
-  return data.initializedByEntrypoint ? { ...decided, steps: [{ do: "remove-init-marker" }, ...decided.steps] } : decided;
-}
-function decideWithRecord(facts, record, data) {
-  if (record.state !== "stable") {
-    if (record.target === facts.podName && !data.standbySignal) {
-      return plan(`a failover job promoted this pod (${describeRecord(record)}): starting as the primary`, { do: "start", as: "primary" });
-    }
-    if (data.standbySignal) {
-      return plan(`a failover job holds the leader record (${describeRecord(record)}): starting as a replica`, { do: "start", as: "replica" });
-    }
-    return plan(`this pod's data is a former primary's and a failover job holds the leader record (${describeRecord(record)}): waiting for its end`, WAIT);
-  }
-  if (record.primary === facts.podName) {
-    if (data.standbySignal && data.recoveryState) {
-      return plan(`the leader record names this pod as the primary (${describeRecord(record)}), and its data is a replica's: starting in recovery; its sidecar promotes it (a new timeline)`, { do: "start", as: "replica" });
-    }
-    const steps = data.standbySignal ? [{ do: "remove-standby-signal" }] : [];
-    return plan(`the leader record names this pod as the primary (${describeRecord(record)}): starting as the primary`, ...steps, { do: "start", as: "primary" });
-  }
-  if (data.timeline > record.timeline) return decideNewerTimeline(facts, record, data);
-  if (!data.standbySignal) {
-    if (record.timeline <= data.timeline) {
-      return plan(`this pod's data is a former primary's, on a timeline (${data.timeline}) not older than the recorded primary's (${record.primary}, timeline ${record.timeline}): never rewinding onto an older timeline. A person must decide: see the README (split brain)`, WAIT);
-    }
-    if (!facts.recordedPrimaryAnswers) {
-      return plan(`this pod was a primary; the recorded primary ${record.primary} does not answer, and only it can say how to rejoin`, WAIT);
-    }
-    return plan(
-      `the leader record names ${record.primary} (epoch ${record.epoch}, timeline ${record.timeline}); this pod's data is on timeline ${data.timeline}: rejoining as its replica`,
-      { do: "rewind", from: record.primary, onFailure: "wait" },
-      ...syncMembership(facts),
-      { do: "start", as: "replica" }
-    );
-  }
-  if (record.timeline > data.timeline && data.shutDownCleanly && facts.recordedPrimaryAnswers) {
-    return plan(
-      `the primary is on a newer timeline (${record.timeline}) than this replica (${data.timeline}): checking that this replica can follow it`,
-      { do: "rewind", from: record.primary, onFailure: "exit" },
-      ...syncMembership(facts),
-      { do: "start", as: "replica" }
-    );
-  }
-  return plan(`the data directory is a replica's: starting as a replica of ${record.primary}`, ...syncMembership(facts), { do: "start", as: "replica" });
-}
-function decideNewerTimeline(facts, record, data) {
-  const primary = facts.recordedPrimaryTimeline;
-  if (primary === void 0) {
-    return plan(`this pod's data is on timeline ${data.timeline}, newer than the leader record's (${record.timeline}); the recorded primary ${record.primary} does not answer, and only it can say whether this pod's timeline is one the record never named`, WAIT);
-  }
-  if (primary !== record.timeline) {
-    return plan(
-      `the leader record's timeline (${record.timeline}) is behind its primary's (${primary}): waiting for its sidecar to record it`,
-      { do: "wait", retry: "bootstrap" }
-    );
-  }
-  return plan(
-    `this pod was promoted outside the leader record (timeline ${data.timeline}; the record names ${record.primary} on timeline ${record.timeline}): an unrecorded divergence, not a newer primary. Keeping its WAL since aside, then rejoining ${record.primary}`,
-    { do: "keep-diverged-wal", after: record.timeline, through: data.timeline, primary: record.primary },
-    { do: "rewind", from: record.primary, onFailure: "wait" },
-    ...syncMembership(facts),
-    { do: "start", as: "replica" }
-  );
-}
-function syncMembership(facts) {
-  return facts.syncReplicas > 0 ? [{ do: "await-sync-membership" }] : [];
-}
-function asksRecordedPrimary(facts) {
-  const record = facts.record.kind === "read" ? facts.record.record : void 0;
-  const data = facts.data;
-  if (record?.state !== "stable" || record.primary === facts.podName || data.kind !== "data") return false;
-  return data.timeline !== record.timeline;
-}
-function stepText(step) {
-  switch (step.do) {
-    case "discard-data":
-      return `discard-data ${step.keep ? "keep" : "delete"}`;
-    case "restore":
-      return `restore ${step.onFailure}`;
-    case "clone":
-    case "rewind":
-      return `${step.do} ${step.from} ${step.onFailure}`;
-    case "keep-diverged-wal":
-      return `keep-diverged-wal ${step.after} ${step.through} ${step.primary}`;
-    case "start":
-      return ["start", step.as, ...(step.settings ?? []).map((setting) => `${setting.name}=${setting.value}`)].join(" ");
-    case "wait":
-      return `wait ${step.retry}`;
-    default:
-      return step.do;
-  }
-}
-function startPlanText(request2, decided) {
-  const lines = [`request=${request2}`, `reason=${decided.reason.replace(/\s*\n\s*/g, " ")}`, ...decided.steps.map((step) => `step=${stepText(step)}`)];
-  return `${lines.join("\n")}
-`;
-}
-
-// src/agent/postgres.ts
-function readPostmaster(pgdata) {
-  let text;
-  try {
-    text = fs2.readFileSync(path.join(pgdata, "postmaster.pid"), "utf8");
-  } catch {
-    return void 0;
-  }
-  const lines = text.split("\n");
-  if (!/^[1-9][0-9]*$/.test(lines[0].trim())) return void 0;
-  const pid = Number(lines[0].trim());
-  return { pid, ready: (lines[7] ?? "").trim() === "ready", alive: processExists(pid) };
-}
-function processExists(pid) {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    if (error.code !== "EPERM") return false;
-  }
-  let stat;
-  try {
-    stat = fs2.readFileSync(`/proc/${pid}/stat`, "utf8");
-  } catch {
-    return true;
-  }
-  return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(")") + 2));
-}
-var KNOWN_CONTROL_VERSIONS = [1300, 1700];
-function readControlFile(pgdata) {
-  const file = path.join(pgdata, "global", "pg_control");
-  let data;
-  try {
-    data = fs2.readFileSync(file);
-  } catch (error) {
-    return { kind: "unreadable", reason: `cannot read ${file}: ${error.message}` };
-  }
-  if (data.length < 512) return { kind: "unreadable", reason: `${file} has ${data.length} bytes, not a pg_control` };
-  const controlVersion = data.readUInt32LE(8);
-  if (!KNOWN_CONTROL_VERSIONS.includes(controlVersion)) {
-    return { kind: "unreadable", reason: `${file} has pg_control_version ${controlVersion}, whose layout is not known here (${KNOWN_CONTROL_VERSIONS.join(", ")} are)` };
-  }
-  if (!hasValidChecksum(data)) return { kind: "unreadable", reason: `${file}: its CRC does not match its contents (being written?)` };
-  const state = data.readUInt32LE(16);
-  const checkpoint2 = `${data.readUInt32LE(36).toString(16)}/${data.readUInt32LE(32).toString(16)}`.toUpperCase();
-  return {
-    kind: "read",
-    control: {
-      systemIdentifier: data.readBigUInt64LE(0).toString(),
-      controlVersion,
-      state,
-      shutDown: state === 1 /* SHUT_DOWN */,
-      checkpoint: checkpoint2,
-      timeline: data.readUInt32LE(48),
-      // MaxConnections (int32 @180), then max_worker_processes, max_wal_senders, max_prepared_xacts, max_locks_per_xact,
-      // in both formats.
-      hotStandby: Object.fromEntries(HOT_STANDBY_SETTINGS.map((name, i) => [name, data.readInt32LE(180 + 4 * i)]))
-    }
-  };
-}
-var CRC32C_TABLE = Array.from({ length: 256 }, (_, byte) => {
-  let crc = byte;
-  for (let bit = 0; bit < 8; bit++) crc = crc & 1 ? crc >>> 1 ^ 2197175160 : crc >>> 1;
-  return crc >>> 0;
-});
-function hasValidChecksum(data) {
-  let crc = 4294967295;
-  for (let offset = 0; offset + 4 <= 512; offset += 4) {
-    if (offset >= 56 && (crc ^ 4294967295) >>> 0 === data.readUInt32LE(offset)) return true;
-    for (let i = offset; i < offset + 4; i++) crc = CRC32C_TABLE[(crc ^ data[i]) & 255] ^ crc >>> 8;
-  }
-  return false;
-}
-function observedRole(pgdata) {
-  const postmaster = readPostmaster(pgdata);
-  if (!postmaster?.ready || !postmaster.alive) return "not-serving";
-  const control = readControlFile(pgdata);
-  if (control.kind !== "read") return "not-serving";
-  if (control.control.state === 6 /* IN_PRODUCTION */) return "primary";
-  if (control.control.state === 5 /* IN_ARCHIVE_RECOVERY */) return "replica";
-  return "not-serving";
-}
-async function fastShutdown(pgdata, timeoutMs) {
-  const postmaster = readPostmaster(pgdata);
-  if (postmaster === void 0) return true;
-  try {
-    process.kill(postmaster.pid, "SIGINT");
-  } catch (error) {
-    if (error.code === "ESRCH") return true;
-    throw new Error(`cannot signal the postmaster ${postmaster.pid} of ${pgdata}: ${error.message}`);
-  }
-  const deadline = performance.now() + timeoutMs;
-  for (; ; ) {
-    if (!postmasterRuns(pgdata, postmaster.pid)) return true;
-    if (performance.now() >= deadline) return false;
-    await sleep2(20);
-  }
-}
-function postmasterRuns(pgdata, pid) {
-  return readPostmaster(pgdata)?.pid === pid && processExists(pid);
-}
-function writeStandbySignal(pgdata) {
-  fs2.closeSync(fs2.openSync(path.join(pgdata, "standby.signal"), "a"));
-}
-function slotOf(pod) {
-  return pod.replace(/-/g, "_");
-}
-var CREDENTIALS_TIMEOUT_MS = 1e4;
-var STREAMED_A_SECOND_SQL = `EXISTS (SELECT 1 FROM pg_stat_wal_receiver AS r JOIN pg_stat_activity AS a USING (pid)
-  WHERE r.status = 'streaming' AND (a.backend_start < clock_timestamp() - interval '1 second' OR a.backend_start > clock_timestamp()))`;
-var LocalPostgres = class {
-  socketDir;
-  port;
-  user;
-  queryTimeoutMs;
-  connectTimeoutMs;
-  applicationName;
-  client;
-  turn = Promise.resolve();
-  constructor(options) {
-    this.socketDir = options.socketDir;
-    this.port = options.port;
-    this.user = options.user;
-    this.queryTimeoutMs = options.queryTimeoutMs;
-    this.connectTimeoutMs = options.connectTimeoutMs ?? 3e3;
-    this.applicationName = options.applicationName ?? "postgres-agent";
-  }
-  /** The timeline of the current WAL file, on a primary (role-labeler.sh local_timeline). */
-  async timeline() {
-    return this.session("reading the timeline", async (query) => {
-      const rows = await query("SELECT ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int AS timeline");
-      return rows[0].timeline;
-    });
-  }
-  /** pg-node.sh's status query (node-status.ts STATUS_SQL): what a server that answers is, for the failover job. */
-  async status() {
-    return this.session("reading the status", async (query) => {
-      const row = (await query(STATUS_SQL))[0];
-      if (row === void 0) return void 0;
-      return { role: row.role, lsn: row.lsn ?? "", receiver: row.receiver, timeline: Number(row.timeline) };
-    });
-  }
-  /** The standbys streaming from this primary (pg_stat_replication): name, state and flushed position. */
-  async standbys() {
-    return this.session("listing the standbys", async (query) => {
-      const rows = await query("SELECT application_name AS name, state, flush_lsn::text AS flush FROM pg_stat_replication");
-      return rows.map((row) => ({ name: String(row.name), state: String(row.state), flushLsn: row.flush ?? void 0 }));
-    });
-  }
-  async isInRecovery() {
-    return this.session("asking whether the server is in recovery", async (query) => {
-      return (await query("SELECT pg_is_in_recovery() AS recovery"))[0].recovery;
-    });
-  }
-  /**
-   * Promotes this replica (pg-node.sh promote): pg_promote(false), a look every 10 ms until it accepts writes (an
-   * error after timeoutMs), then the physical slots of slotNames that do not exist yet, reserving WAL. A server that
-   * is no longer in recovery is not promoted again: only its slots are made. Returns the slots created.
-   */
-  async promote(slotNames, timeoutMs) {
-    return this.session("promoting", async (query) => {
-      const signalled = await query("SELECT pg_promote(false) AS signalled WHERE pg_is_in_recovery()");
-      if (signalled.length > 0) {
-        if (signalled[0].signalled !== true) throw new Refusal("pg_promote() could not signal the postmaster");
-        const deadline = performance.now() + timeoutMs;
-        while ((await query("SELECT pg_is_in_recovery() AS recovery"))[0].recovery === true) {
-          if (performance.now() >= deadline) throw new Refusal(`promotion did not finish within ${timeoutMs / 1e3}s`);
-          await sleep2(10);
-        }
-      }
-      return createMissingSlots(query, slotNames);
-    });
-  }
-  /** A replica has received or replayed WAL beyond lsn (take_over_switchover): false on a primary. */
-  async receivedBeyond(lsn) {
-    return this.session(`comparing the received WAL with ${lsn}`, async (query) => {
-      const rows = await query("SELECT greatest(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()) > $1::pg_lsn AS beyond", [lsn]);
-      return rows[0].beyond === true;
-    });
-  }
-  /** The WAL receiver streams on this timeline (follow_new_primary). */
-  async streamingOnTimeline(timeline) {
-    return this.session(`asking whether the WAL receiver streams timeline ${timeline}`, async (query) => {
-      const rows = await query("SELECT count(*)::int AS streaming FROM pg_stat_wal_receiver WHERE status = 'streaming' AND received_tli = $1", [timeline]);
-      return rows[0].streaming > 0;
-    });
-  }
-  /**
-   * A replica's WAL receiver process, if one runs, connecting or streaming: found in pg_stat_activity, which lists it
-   * from its start (pg_stat_wal_receiver shows no row until it has connected, and one whose connection attempt hangs on
-   * a dead primary's address is the one to end).
-   */
-  async walReceiverPid() {
-    const pid = await this.session(
-      "finding the WAL receiver",
-      async (query) => (await query("SELECT pid FROM pg_stat_activity WHERE backend_type = 'walreceiver'"))[0]?.pid
-    );
-    return typeof pid === "number" ? pid : void 0;
-  }
-  /**
-   * Ends a WAL receiver (walReceiverPid): SIGTERM, as the pod shares one process namespace (pg_terminate_backend cannot:
-   * it is an auxiliary process). The startup process starts another, which connects anew. Gone already: nothing to do.
-   */
-  async endWalReceiver(pid) {
-    try {
-      process.kill(pid, "SIGTERM");
-    } catch (error) {
-      if (error.code !== "ESRCH") throw error;
-    }
-  }
-  /** pg_reload_conf(): the configuration (and certificate) again; wakes a replica's startup process. */
-  async reload() {
-    await this.session("reloading the configuration", async (query) => {
-      const rows = await query("SELECT pg_reload_conf() AS reloaded");
-      if (rows[0].reloaded !== true) throw new Refusal("pg_reload_conf() could not signal the postmaster");
-    });
-  }
-  /**
-   * After a reload: the settings still waiting for a restart (pg_settings.pending_restart), and the lines of the
-   * configuration files PostgreSQL refused (pg_file_settings.error; a changed setting that needs a restart is not one).
-   */
-  async reloadOutcome() {
-    return this.session("reading the reloaded configuration", async (query) => {
-      const pending = await query("SELECT lower(name) AS name FROM pg_settings WHERE pending_restart ORDER BY 1");
-      const errors = await query("SELECT sourcefile, sourceline, lower(name) AS name, error FROM pg_file_settings WHERE error IS NOT NULL AND (name IS NULL OR lower(name) NOT IN (SELECT lower(name) FROM pg_settings WHERE pending_restart)) ORDER BY sourcefile, sourceline");
-      return {
-        pendingRestart: pending.map((row) => String(row.name)),
-        errors: errors.map((row) => `${String(row.sourcefile)}:${String(row.sourceline)}: ${row.name === null ? "" : `${String(row.name)}: `}${String(row.error)}`)
-      };
-    });
-  }
-  /**
-   * role-labeler.sh maintain_slots: the inactive physical slots whose names begin with prefix (slotOf(statefulSet) + '_')
-   * that are not wanted, or whose WAL was removed (wal_status lost), are dropped; the wanted slots that are missing are
-   * created, reserving WAL. An active slot is never dropped.
-   */
-  async maintainSlots(wanted, prefix) {
-    return this.session("maintaining the replication slots", async (query) => {
-      const stale = await query(`SELECT slot_name, wal_status = 'lost' AS lost FROM pg_replication_slots
-        WHERE slot_type = 'physical' AND starts_with(slot_name, $1) AND NOT active AND (slot_name <> ALL ($2::text[]) OR wal_status = 'lost')
-        ORDER BY slot_name`, [prefix, wanted]);
-      const dropped = [];
-      const failed = [];
-      for (const row of stale) {
-        const slot = row.slot_name;
-        try {
-          await query("SELECT pg_drop_replication_slot($1)", [slot]);
-          dropped.push({ slot, why: row.lost === true ? "lost" : "unwanted" });
-        } catch (error) {
-          if (!isStatementError(error)) throw error;
-          failed.push(`dropping ${slot}: ${error.message}`);
-        }
-      }
-      const created = [];
-      for (const slot of wanted) {
-        try {
-          created.push(...await createMissingSlots(query, [slot]));
-        } catch (error) {
-          if (!isStatementError(error)) throw error;
-          failed.push(`creating ${slot}: ${error.message}`);
-        }
-      }
-      return { dropped, created, failed };
-    });
-  }
-  /** pg_current_wal_lsn() of a primary, as PostgreSQL prints it. */
-  async currentWalLsn() {
-    return this.session("reading the current WAL position", async (query) => {
-      return (await query("SELECT pg_current_wal_lsn()::text AS lsn"))[0].lsn;
-    });
-  }
-  /** How many of the named standbys (application_name) have flushed WAL up to lsn (maintain_sync_set's caught_up). */
-  async standbysFlushedPast(names, lsn) {
-    return this.session(`counting the standbys that flushed ${lsn}`, async (query) => {
-      const rows = await query(`SELECT count(*)::int AS caught_up FROM pg_stat_replication
-        WHERE application_name = ANY ($1::text[]) AND flush_lsn >= $2::pg_lsn`, [names, lsn]);
-      return rows[0].caught_up;
-    });
-  }
-  /**
-   * The failsafe's question: do all these standbys stream from this primary now? It writes a WAL record (a logical
-   * message outside any transaction: no commit, no wait for a synchronous standby) and waits up to timeoutMs for each to
-   * reply having written it (pg_stat_replication: a reply sent after the message, its write position past it). A standby
-   * that cannot reach this primary cannot reply.
-   */
-  async standbysAnswer(names, timeoutMs) {
-    return this.session("asking the standbys to reply", async (query) => {
-      const [ping] = await query(`SELECT clock_timestamp() AS at,
-        pg_logical_emit_message(false, 'postgres-cluster-failsafe', '')::text AS lsn`);
-      const deadline = performance.now() + timeoutMs;
-      for (; ; ) {
-        const rows = await query(
-          `SELECT count(DISTINCT application_name)::int AS replied FROM pg_stat_replication
-          WHERE application_name = ANY ($1::text[]) AND state = 'streaming' AND reply_time >= $2 AND write_lsn >= $3::pg_lsn`,
-          [names, ping.at, ping.lsn]
-        );
-        if (rows[0].replied === names.length) return true;
-        if (performance.now() >= deadline) return false;
-        await sleep2(50);
-      }
-    });
-  }
-  /** The WAL receiver has streamed for a second (common.sh STREAMED_A_SECOND_SQL). */
-  async streamedASecond() {
-    return this.session("asking whether the WAL receiver streams", async (query) => {
-      return (await query(`SELECT ${STREAMED_A_SECOND_SQL} AS streamed`))[0].streamed;
-    });
-  }
-  /** The timeline a replica's WAL receiver asks for (the one its startup process is on); undefined without a receiver. */
-  async receiverTimeline() {
-    return this.session("reading the WAL receiver's timeline", async (query) => {
-      const rows = await query("SELECT received_tli AS timeline FROM pg_stat_wal_receiver WHERE received_tli > 0");
-      return rows.length === 0 ? void 0 : Number(rows[0].timeline);
-    });
-  }
-  /** The WAL a replica has received or replayed, whichever is further (check_replica_wal's pos); undefined on a primary. */
-  async receivePosition() {
-    return this.session("reading the received WAL position", async (query) => {
-      const rows = await query("SELECT greatest(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::text AS position");
-      return rows[0].position ?? void 0;
-    });
-  }
-  /**
-   * The roles and passwords as the Secrets say (common.sh credentials_sql), on the primary: the replication role
-   * (created if missing) with pg_monitor, pg_rewind's file functions and, from PostgreSQL 15, pg_checkpoint; the
-   * superuser's password; the application role and its database, which it owns. Idempotent. Its commits do not wait
-   * for a synchronous standby. Names and passwords reach the SQL through format('%I', '%L') of bound parameters.
-   */
-  async applyCredentials(credentials) {
-    const appUser = credentials.appUser ?? "";
-    if (appUser !== "" && credentials.appPassword === void 0) throw new Error(`applying the credentials: no password for the application role ${appUser}`);
-    await this.session("applying the credentials", async (query) => {
-      const generated = async (sql, params) => {
-        for (const row of await query(sql, params)) await query(row.statement, void 0, CREDENTIALS_TIMEOUT_MS);
-      };
-      const superuser = credentials.superuser;
-      const repl = credentials.replicationUser;
-      const reset = "RESET client_min_messages; RESET synchronous_commit; RESET statement_timeout";
-      await query(`SET client_min_messages = warning; SET synchronous_commit = local; SET statement_timeout = ${CREDENTIALS_TIMEOUT_MS}`);
-      try {
-        await generated(`SELECT format('CREATE ROLE %I WITH REPLICATION LOGIN', $1::text) AS statement
-          WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1::text)`, [repl]);
-        await generated("SELECT format('ALTER ROLE %I WITH REPLICATION LOGIN PASSWORD %L', $1::text, $2::text) AS statement", [repl, credentials.replicationPassword]);
-        await generated("SELECT format('ALTER ROLE %I WITH PASSWORD %L', $1::text, $2::text) AS statement", [superuser, credentials.superuserPassword]);
-        for (const grant of [
-          "GRANT pg_monitor TO %I",
-          "GRANT EXECUTE ON FUNCTION pg_catalog.pg_ls_dir(text, boolean, boolean) TO %I",
-          "GRANT EXECUTE ON FUNCTION pg_catalog.pg_stat_file(text, boolean) TO %I",
-          "GRANT EXECUTE ON FUNCTION pg_catalog.pg_read_binary_file(text) TO %I",
-          "GRANT EXECUTE ON FUNCTION pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean) TO %I"
-        ]) {
-          await generated("SELECT format($1::text, $2::text) AS statement", [grant, repl]);
-        }
-        await generated(`SELECT format('GRANT pg_checkpoint TO %I', $1::text) AS statement
-          WHERE current_setting('server_version_num')::int >= 150000`, [repl]);
-        if (appUser !== "") {
-          const database = credentials.appDatabase;
-          await generated(`SELECT format('CREATE ROLE %I WITH LOGIN', $1::text) AS statement
-            WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1::text)`, [appUser]);
-          await generated("SELECT format('ALTER ROLE %I WITH LOGIN PASSWORD %L', $1::text, $2::text) AS statement", [appUser, credentials.appPassword]);
-          await generated(`SELECT format('CREATE DATABASE %I OWNER %I', $1::text, $2::text) AS statement
-            WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1::text)`, [database, appUser]);
-          await generated(`SELECT format('ALTER DATABASE %I OWNER TO %I', $1::text, $2::text) AS statement FROM pg_database
-            WHERE datname = $1::text AND datdba = (SELECT oid FROM pg_roles WHERE rolname = $3::text)`, [database, appUser, superuser]);
-        }
-      } catch (error) {
-        await query(reset).catch(() => void 0);
-        throw error;
-      }
-      await query(reset);
-    });
-  }
-  /** Ends the kept connection, if any. */
-  async close() {
-    await this.exclusive(async () => {
-      const client = this.client;
-      this.client = void 0;
-      if (client !== void 0) await endClient(client, 1e3);
-    });
-  }
-  /** Runs fn with the kept connection (connecting first if there is none), after the calls before it. */
-  async session(what, fn) {
-    return this.exclusive(async () => {
-      let client;
-      try {
-        client = await this.connection();
-      } catch (error) {
-        throw new Error(`${what}: cannot connect to PostgreSQL at ${this.socketDir}:${this.port}: ${error.message}`);
-      }
-      const query = async (text, values, timeoutMs) => {
-        const config = Object.assign({ text, values }, timeoutMs === void 0 ? {} : { query_timeout: timeoutMs + 1e3 });
-        return (await client.query(config)).rows;
-      };
-      try {
-        return await fn(query);
-      } catch (error) {
-        if (!isStatementError(error)) this.drop(client);
-        throw new Error(`${what}: ${error.message}`);
-      }
-    });
-  }
-  async exclusive(fn) {
-    const result = this.turn.then(fn);
-    this.turn = result.catch(() => void 0);
-    return result;
-  }
-  async connection() {
-    if (this.client !== void 0) return this.client;
-    const config = {
-      host: this.socketDir,
-      port: this.port,
-      user: this.user,
-      database: "postgres",
-      application_name: this.applicationName,
-      connectionTimeoutMillis: this.connectTimeoutMs,
-      statement_timeout: this.queryTimeoutMs,
-      // The server ends a statement first; the client gives up on a server that does not answer at all.
-      query_timeout: this.queryTimeoutMs + 1e3
-    };
-    const client = new Client(config);
-    client.on("error", () => this.drop(client));
-    client.on("end", () => this.drop(client));
-    try {
-      await client.connect();
-    } catch (error) {
-      destroyClient(client);
-      throw error;
-    }
-    this.client = client;
-    return client;
-  }
-  drop(client) {
-    if (this.client === client) this.client = void 0;
-    destroyClient(client);
-  }
-};
-var Refusal = class extends Error {
-};
-function isStatementError(error) {
-  return error instanceof DatabaseError && error.severity === "ERROR" || error instanceof Refusal;
-}
-async function createMissingSlots(query, slotNames) {
-  const rows = await query(`SELECT (pg_create_physical_replication_slot(name, true)).slot_name AS slot FROM unnest($1::text[]) AS name
-    WHERE name IS NOT NULL AND name NOT IN (SELECT slot_name FROM pg_replication_slots)`, [slotNames]);
-  return rows.map((row) => row.slot);
-}
-function destroyClient(client) {
-  client.end().catch(() => void 0);
-  client.connection.stream.destroy();
-}
-async function endClient(client, timeoutMs) {
-  let timer;
-  const timedOut = new Promise((resolve) => {
-    timer = setTimeout(resolve, timeoutMs);
-  });
-  await Promise.race([client.end().catch(() => void 0), timedOut]);
-  clearTimeout(timer);
-  client.connection.stream.destroy();
-}
-async function primaryLacksWal(primary, position) {
-  return askOverNetwork(primary, async (client) => {
-    const rows = await client.query(
-      `SELECT NOT pg_is_in_recovery() AND NOT EXISTS (
-        SELECT 1 FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$' AND substr(name, 9, 16) = substr(pg_walfile_name($1::pg_lsn), 9, 16)) AS gone`,
-      [position]
-    );
-    return rows.rows[0].gone;
-  });
-}
-async function slotSender(primary, slot) {
-  return askOverNetwork(primary, async (client) => {
-    const rows = await client.query("SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1 AND active", [slot]);
-    const pid = rows.rows[0]?.active_pid;
-    return typeof pid === "number" ? pid : null;
-  });
-}
-async function endSlotSender(primary, slot, pid) {
-  return askOverNetwork(primary, async (client) => {
-    const rows = await client.query(`SELECT pg_terminate_backend(active_pid) AS ended FROM pg_replication_slots
-      WHERE slot_name = $1 AND active_pid = $2`, [slot, pid]);
-    return rows.rows[0]?.ended === true;
-  });
-}
-async function peerStatus(peer) {
-  return askOverNetwork(peer, async (client) => {
-    const row = (await client.query(STATUS_SQL)).rows[0];
-    if (row === void 0) return void 0;
-    return { role: row.role, lsn: row.lsn ?? "", receiver: row.receiver, timeline: Number(row.timeline) };
-  });
-}
-async function askOverNetwork(server, ask) {
-  const client = new Client({
-    host: server.host,
-    port: server.port,
-    user: server.user,
-    password: server.password,
-    database: "postgres",
-    application_name: "postgres-agent",
-    ssl: server.ssl ? { rejectUnauthorized: false } : false,
-    connectionTimeoutMillis: server.connectTimeoutMs,
-    statement_timeout: server.connectTimeoutMs,
-    query_timeout: server.connectTimeoutMs + 1e3
-  });
-  client.on("error", () => void 0);
-  try {
-    await client.connect();
-    return await ask(client);
-  } catch {
-    return void 0;
-  } finally {
-    await endClient(client, 1e3);
-  }
-}
-async function sleep2(ms) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-// src/agent/sidecar-agent.ts
-var fs4 = __toESM(require("fs"));
-var path3 = __toESM(require("path"));
-
-// src/agent/automatic-failover.ts
-var PAUSE_ANNOTATION = "failover.postgres.cdk8s.io/paused";
-var FAILOVER_REQUEST = "failover.postgres.cdk8s.io/target";
-var WAL_POSITION_ANNOTATION = "failover.postgres.cdk8s.io/wal-position";
-function leaseStateOf(lease) {
-  const spec = typeof lease.spec === "object" && lease.spec !== null ? lease.spec : {};
-  const annotations = lease.metadata?.annotations ?? {};
-  const text = (value) => typeof value === "string" && value !== "" ? value : void 0;
-  const duration = spec.leaseDurationSeconds;
-  return {
-    renewTime: text(spec.renewTime),
-    leaseDurationSeconds: typeof duration === "number" && Number.isInteger(duration) && duration > 0 ? duration : void 0,
-    holder: text(spec.holderIdentity),
-    walPosition: text(annotations[WAL_POSITION_ANNOTATION]),
-    paused: annotations[PAUSE_ANNOTATION] === "true",
-    failoverRequest: text(typeof annotations[FAILOVER_REQUEST] === "string" ? annotations[FAILOVER_REQUEST].trim() : void 0)
-  };
-}
-var NO_LEASE = {
-  renewTime: void 0,
-  leaseDurationSeconds: void 0,
-  holder: void 0,
-  walPosition: void 0,
-  paused: false,
-  failoverRequest: void 0
-};
-function leaseHeld(lease, record) {
-  return record?.state === "stable" && lease.renewTime !== void 0 && lease.leaseDurationSeconds !== void 0 && lease.holder === record.primary;
-}
-function leaseKey(record, lease) {
-  return `${describeRecord(record)}|${lease.renewTime ?? ""}`;
-}
-function primaryRenewal(facts, record, serving) {
-  if (!serving && facts.secondsSinceServing >= facts.primaryRestartGraceSeconds) {
-    return {
-      renew: "lapse",
-      reason: `PostgreSQL has not served for ${facts.primaryRestartGraceSeconds}s (primaryRestartGraceSeconds): no longer renewing the lease, for a replica to take over once it lapses (${describeRecord(record)})`
-    };
-  }
-  if (serving && facts.secondsSinceRenewed >= facts.renewDeadlineSeconds) return { renew: "or-fence" };
-  if (facts.secondsSinceRenewed >= facts.renewSeconds || !leaseHeld(facts.lease, record)) return { renew: "due" };
-  return { renew: "no" };
-}
-function lapsed(facts, record, podName) {
-  if (record?.state !== "stable" || record.primary === podName) return { lapsed: false, why: "no primary to take over from" };
-  if (!leaseHeld(facts.lease, record)) return { lapsed: false, why: `${record.primary} holds no lease (it runs without automatic failover)` };
-  if (facts.secondsSinceLeaseChange < facts.leaseSeconds) return { lapsed: false, why: "the lease is held" };
-  if (facts.lease.paused) return { lapsed: false, why: `the lease of ${record.primary} has lapsed, but automatic failover is paused (${PAUSE_ANNOTATION})` };
-  if (facts.secondsSincePrimaryChange < facts.minimumIntervalSeconds) {
-    return { lapsed: false, why: `the lease of ${record.primary} has lapsed, but the primary changed less than ${facts.minimumIntervalSeconds}s ago (minimumFailoverIntervalSeconds)` };
-  }
-  return { lapsed: true, why: `the lease of ${record.primary} has lapsed: not renewed for ${facts.leaseSeconds}s` };
-}
-function requestUnanswered(request2, record, podName) {
-  if (request2 === void 0) return { lapsed: false, why: "no failover request" };
-  if (record?.state !== "stable" || record.primary === podName) return { lapsed: false, why: "no primary to fail over from" };
-  if (request2.secondsUnanswered < request2.answerSeconds) {
-    return { lapsed: false, why: `a failover to ${request2.target} is requested (${FAILOVER_REQUEST}); waiting ${request2.answerSeconds}s for ${record.primary} to answer it` };
-  }
-  return { lapsed: true, why: `${record.primary} did not answer the failover request (${FAILOVER_REQUEST}=${request2.target}) within ${request2.answerSeconds}s` };
-}
-function decideTakeover(facts) {
-  const { record, self, cause } = facts;
-  const wait = (reason) => ({ kind: "wait", reason: `not taking over from ${record.primary}: ${reason}` });
-  const requested = cause.kind === "request" && cause.target !== "any" ? cause.target : void 0;
-  const serving = facts.peers.filter((peer) => peer.role === "primary").map((peer) => peer.pod);
-  if (serving.length > 0) return wait(`${serving.join(", ")} still serves as a primary`);
-  if (facts.secondsSincePrimaryAnswered < facts.leaseSeconds) {
-    return wait(`it answered as a primary less than ${facts.leaseSeconds}s ago, and may still serve (failsafe) until it misses this pod`);
-  }
-  if (self.role !== "replica" || parseLsn(self.lsn) === void 0) return wait(`this pod's PostgreSQL is not a replica that answers (${self.role} at ${self.lsn})`);
-  if (record.systemIdentifier !== void 0 && facts.systemIdentifier !== record.systemIdentifier) {
-    return wait(`this pod's data is not the recorded cluster's (system identifier ${facts.systemIdentifier ?? "unknown"}, recorded ${record.systemIdentifier})`);
-  }
-  if (facts.timeline !== record.timeline) {
-    return wait(`this pod's data is on timeline ${facts.timeline ?? "unknown"}, the recorded primary's on ${record.timeline}`);
-  }
-  const published = facts.primaryWalPosition === void 0 ? void 0 : parseLsn(facts.primaryWalPosition);
-  if (published !== void 0) {
-    const lag = published - parseLsn(self.lsn);
-    if (lag > BigInt(facts.maximumLagBytes)) {
-      return wait(`this replica is ${lag} bytes behind the primary's last published position ${facts.primaryWalPosition} (maximumLagOnFailover ${facts.maximumLagBytes})`);
-    }
-  }
-  const otherTimeline = (peer) => peer.role === "replica" && peer.timeline !== void 0 && peer.timeline !== 0 && peer.timeline !== record.timeline;
-  const peers = facts.peers.map((peer) => peer.pod === record.primary || otherTimeline(peer) ? { pod: peer.pod, role: "unreachable", lsn: "?" } : peer);
-  const candidates = [self, ...peers].sort((a, b) => a.pod < b.pod ? -1 : a.pod > b.pod ? 1 : 0);
-  const choice = chooseFailoverTarget({
-    candidates,
-    previous: record.primary,
-    syncReplicas: facts.syncReplicas,
-    syncSet: record.sync,
-    acceptDataLoss: false,
-    requestedTarget: requested,
-    scaleDownTo: void 0
-  });
-  if (choice.kind === "refuse") return wait(choice.reason);
-  if (choice.target !== facts.podName) return wait(`${choice.target} is the replica to promote (${choice.reason})`);
-  const sync = facts.syncReplicas > 0 ? [...facts.otherPods].sort() : [];
-  const next = takeOverLapsedLease(record, facts.podName, sync);
-  const why = cause.kind === "lease" ? `AUTOMATIC FAILOVER: the lease of ${record.primary} lapsed` : `REQUESTED FAILOVER: ${record.primary} did not answer the failover request (${FAILOVER_REQUEST}=${cause.target}) within ${facts.leaseSeconds}s`;
-  return {
-    kind: "take-over",
-    record: next,
-    reason: `${why} and this pod is the replica to promote (${choice.reason}): recording it as the primary (${describeRecord(next)}), then promoting it`
-  };
-}
-
-// src/agent/configuration.ts
-function confSettings(text) {
-  const settings = /* @__PURE__ */ new Map();
-  for (const line of text.split("\n")) {
-    const match = /^\s*([A-Za-z_][A-Za-z0-9_.]*)\s*=?\s*('(?:[^'\\]|\\.|'')*'|[^\s#]*)/.exec(line);
-    if (match === null) continue;
-    const raw = match[2];
-    const value = raw.startsWith("'") ? raw.slice(1, -1).replace(/''/g, "'").replace(/\\(.)/g, "$1") : raw;
-    settings.set(match[1].toLowerCase(), value);
-  }
-  return settings;
-}
-var HOT_STANDBY_DEFAULTS = {
-  max_connections: 100,
-  max_worker_processes: 8,
-  max_wal_senders: 10,
-  max_prepared_transactions: 0,
-  max_locks_per_transaction: 64
-};
-function configuredHotStandby(conf, auto) {
-  if (conf === void 0) return void 0;
-  const set = new Map([...confSettings(conf), ...confSettings(auto ?? "")]);
-  const values = {};
-  for (const name of HOT_STANDBY_SETTINGS) {
-    const value = set.get(name);
-    if (value !== void 0 && !/^\d+$/.test(value)) return void 0;
-    values[name] = value === void 0 ? HOT_STANDBY_DEFAULTS[name] : Number(value);
-  }
-  return values;
-}
-function changedSettings(before, after) {
-  const old = confSettings(before);
-  const next = confSettings(after);
-  return [.../* @__PURE__ */ new Set([...old.keys(), ...next.keys()])].sort().filter((name) => old.get(name) !== next.get(name)).map((name) => ({ name, from: old.get(name), to: next.get(name) }));
-}
-var shown = (value) => value === void 0 ? "(unset)" : JSON.stringify(value);
-function reloadReport(changes, hbaChanged, outcome) {
-  const pending = new Set(outcome.pendingRestart);
-  const applied = changes.filter((change) => !pending.has(change.name));
-  const waiting = changes.filter((change) => pending.has(change.name));
-  const describe2 = (list) => list.map((change) => `${change.name} ${shown(change.from)} -> ${shown(change.to)}`).join(", ");
-  const parts = [
-    ...applied.length > 0 ? [`in effect now: ${describe2(applied)}`] : [],
-    ...hbaChanged ? ["pg_hba.conf in effect now"] : [],
-    ...waiting.length > 0 ? [`at the next restart (the StatefulSet rolls the pods when a setting that needs one changes: one switchover): ${describe2(waiting)}`] : [],
-    ...pending.size > waiting.length ? [`also waiting for a restart: ${outcome.pendingRestart.filter((name) => !waiting.some((change) => change.name === name)).join(", ")}`] : []
-  ];
-  if (outcome.errors.length > 0) {
-    return {
-      type: "Warning",
-      reason: "ConfigurationRefused",
-      message: `the configuration changed and PostgreSQL reloaded it, but refused ${outcome.errors.join("; ")}: those lines keep their old values${parts.length > 0 ? `; ${parts.join("; ")}` : ""}`
-    };
-  }
-  return {
-    type: "Normal",
-    reason: "ConfigurationReloaded",
-    message: `the configuration changed: PostgreSQL reloaded it; ${parts.length > 0 ? parts.join("; ") : "no setting changed"}`
-  };
-}
-
-// src/agent/failsafe.ts
-var FAILSAFE_FENCE_SECONDS = 3;
-var FAILSAFE_HOLDS_SECONDS = 2;
-function fenceDeadline(uptime, seconds) {
-  return Math.floor(uptime * 100) + seconds * 100;
-}
-function failsafeDue(facts) {
-  return facts.named && facts.othersKnown && facts.sinceConfirmed >= facts.overdueAfter;
-}
-function decideFailsafe(facts) {
-  if (!facts.held || facts.confirmedMeanwhile || !facts.stillNamed) return { hold: false };
-  const say = facts.sinceHeld >= FAILSAFE_HOLDS_SECONDS;
-  if (facts.automaticFailover) return { hold: true, deadline: fenceDeadline(facts.askedUptime, facts.renewDeadlineSeconds), say };
-  const deadline = fenceDeadline(facts.askedUptime, FAILSAFE_FENCE_SECONDS);
-  return { hold: true, deadline: deadline > facts.deadlineWritten ? deadline : void 0, say };
-}
-
-// src/agent/follow.ts
-var FOLLOW_HANG_SECONDS = 3;
-function decideFollow(facts) {
-  if (facts.streaming === true) return { end: void 0, reload: false, seen: void 0, following: false };
-  if (facts.streaming === void 0) return { end: void 0, reload: false, seen: facts.seen, following: true };
-  if (facts.changed) return { end: facts.receiver, reload: true, seen: void 0, following: true };
-  if (facts.receiver === void 0) return { end: void 0, reload: false, seen: void 0, following: true };
-  if (facts.seen?.pid !== facts.receiver) return { end: void 0, reload: false, seen: { pid: facts.receiver, since: facts.now }, following: true };
-  if (facts.now - facts.seen.since >= FOLLOW_HANG_SECONDS) return { end: facts.receiver, reload: false, seen: void 0, following: true };
-  return { end: void 0, reload: false, seen: facts.seen, following: true };
-}
-function decideStaleSender(facts) {
-  if (facts.streams !== false || facts.sender === void 0 || facts.sender === null) return { end: void 0, seen: void 0 };
-  if (facts.seen === facts.sender) return { end: facts.sender, seen: void 0 };
-  return { end: void 0, seen: facts.sender };
-}
-
-// src/agent/handover.ts
-var REVISION_LABEL = "controller-revision-hash";
-var SWITCHOVER_REQUEST = "switchover.postgres.cdk8s.io/target";
-function rankStandbys(standbys, pods, ready = false) {
-  const staying2 = new Set(pods.filter((pod) => !pod.terminating && (pod.ready || !ready)).map((pod) => pod.name));
-  const positioned = (standby) => parseLsn(String(standby.flushLsn)) !== void 0;
-  return standbys.filter((standby) => standby.state === "streaming" && staying2.has(standby.name) && positioned(standby)).sort((a, b) => {
-    const diff = parseLsn(b.flushLsn) - parseLsn(a.flushLsn);
-    return diff > 0n ? 1 : diff < 0n ? -1 : a.name.localeCompare(b.name);
-  });
-}
-function decideRequestedSwitchover(facts) {
-  const record = facts.record;
-  if (record?.state !== "stable" || record.primary !== facts.podName || !facts.serving) return { kind: "ignore" };
-  const asked = facts.request.trim();
-  if (facts.failoverRequestEpoch !== void 0 && facts.failoverRequestEpoch < record.epoch) {
-    return {
-      kind: "drop",
-      reason: `removing the failover request (${asked}) made before this pod became the primary (epoch ${facts.failoverRequestEpoch}, now ${record.epoch}): the change of primary answered it`
-    };
-  }
-  if (asked === facts.podName) return { kind: "refuse", reason: `switchover to ${asked} requested: it is the primary already` };
-  if (facts.pods === void 0) return { kind: "ignore" };
-  const ranked = rankStandbys(facts.standbys, facts.pods);
-  const chosen = asked === "any" ? ranked[0] : ranked.find((standby) => standby.name === asked);
-  if (chosen === void 0) {
-    return {
-      kind: "refuse",
-      reason: `switchover to ${asked || "(nothing)"} requested: ${asked === "any" ? "no standby streams" : `${asked} does not stream`} from the primary ${facts.podName} (standbys that may take over: ${ranked.map((standby) => standby.name).join(", ") || "none"}); the primary stays`
-    };
-  }
-  const next = beginSwitchover(record, { previous: facts.podName, target: chosen.name, job: facts.podName });
-  return {
-    kind: "hand-over",
-    target: chosen.name,
-    record: next,
-    reason: `switchover to ${asked} requested on the record: handing the primary over to ${chosen.name} (flushed ${chosen.flushLsn}), by a switchover (${describeRecord(next)})`
-  };
-}
-function decideHandover(facts) {
-  const record = facts.record;
-  if (facts.podTerminating !== true) {
-    const reason = facts.podTerminating === void 0 ? "stopping: the API did not say whether this pod is being deleted, so the primary stays where it is" : "stopping, but the pod is not being deleted (a restart): the primary stays where it is";
-    return { kind: "stop", reason };
-  }
-  if (record?.state !== "stable" || record.primary !== facts.podName || !facts.primaryData) {
-    return { kind: "stop", reason: `this pod is being deleted; it is not the primary the record names (${describeRecord(record)}): nothing to hand over` };
-  }
-  if (facts.pods === void 0) {
-    return { kind: "stop", reason: "this primary's pod is being deleted, but the cluster's pods cannot be listed: no handover (run the failover job)" };
-  }
-  const candidates = rankStandbys(facts.standbys, facts.pods, true);
-  if (candidates.length === 0) {
-    return { kind: "stop", reason: "this primary's pod is being deleted, and no standby that stays streams from it: no handover (run the failover job)" };
-  }
-  const revisionOf = (name) => facts.pods.find((pod) => pod.name === name)?.labels?.[REVISION_LABEL];
-  const mine = revisionOf(facts.podName);
-  const updated = mine === void 0 ? [] : candidates.filter((standby) => {
-    const revision = revisionOf(standby.name);
-    return revision !== void 0 && revision !== mine;
-  });
-  const chosen = updated[0] ?? candidates[0];
-  const target = chosen.name;
-  const next = beginSwitchover(record, { previous: facts.podName, target, job: facts.podName });
-  const which = updated.length > 0 ? `the most advanced standby that stays and runs the pod template's new revision (${revisionOf(target)}; this pod's: ${mine})` : "the most advanced standby that stays";
-  return {
-    kind: "hand-over",
-    target,
-    record: next,
-    reason: `this primary's pod is being deleted: handing the primary over to ${target}, ${which} (flushed ${chosen.flushLsn}), by a switchover (${describeRecord(next)})`
-  };
-}
-function decideHandoverWait(facts) {
-  const record = facts.record;
-  if (record?.state === "stable" && record.primary === facts.target) return { kind: "done", reason: `handed over: ${describeRecord(record)}` };
-  if (record?.state !== "switching-over" || record.job !== facts.podName || record.target !== facts.target) {
-    return { kind: "done", reason: `the handover was taken over by someone else (${describeRecord(record)})` };
-  }
-  const pod = facts.targetPod;
-  const going = pod === null ? "is gone" : pod === void 0 ? void 0 : pod.terminating ? "is being deleted too" : facts.targetUid !== void 0 && pod.uid !== void 0 && pod.uid !== facts.targetUid ? "is gone (a new pod has its name)" : void 0;
-  if (going === void 0) return { kind: "wait" };
-  const next = giveBack(record);
-  return {
-    kind: "give-back",
-    record: next,
-    reason: `the handover's target ${facts.target} ${going} before it took over: the record names this pod again, which is the primary when it is made anew (${describeRecord(next)})`
-  };
-}
-
-// src/agent/roll.ts
-var ROLL_PAUSE_ANNOTATION = "rollout.postgres.cdk8s.io/paused";
-var ROLL_STALL_SECONDS = 60;
-function decideRoll(facts) {
-  const revision = facts.updateRevision;
-  if (revision === void 0) return { kind: "none", reason: "the StatefulSet has no update revision yet: nothing to roll" };
-  const stale = facts.pods.filter((pod) => pod.labels?.[REVISION_LABEL] !== revision);
-  if (stale.length === 0) return { kind: "none", reason: `every pod runs the pod template's revision ${revision}` };
-  const updated = `${facts.pods.length - stale.length} of ${facts.pods.length} pods run it`;
-  const wait = (why) => {
-    const reason = `rolling update to revision ${revision} (${updated}): waiting, ${why}`;
-    return { kind: "wait", reason, stalled: facts.lastWait?.reason === reason && facts.lastWait.seconds >= ROLL_STALL_SECONDS };
-  };
-  if (facts.paused) {
-    return { kind: "wait", reason: `rolling update to revision ${revision} (${updated}): paused (${ROLL_PAUSE_ANNOTATION}=true on the record)`, stalled: false };
-  }
-  const terminating = facts.pods.find((pod) => pod.terminating);
-  if (terminating !== void 0) return wait(`${terminating.name} is being deleted`);
-  const unready = [...facts.pods].sort((a, b) => ordinalOf(a.name) - ordinalOf(b.name)).find((pod) => !pod.ready);
-  if (unready !== void 0) return wait(`${unready.name} is not Ready (a replica is Ready once it streams)`);
-  if (facts.pods.length !== facts.replicas) return wait(`the StatefulSet has ${facts.pods.length} pods of ${facts.replicas}`);
-  const replica = stale.filter((pod) => pod.name !== facts.podName).sort((a, b) => ordinalOf(b.name) - ordinalOf(a.name))[0];
-  if (replica !== void 0) {
-    return {
-      kind: "delete",
-      pod: replica.name,
-      uid: replica.uid,
-      reason: `rolling update to revision ${revision} (${updated}): deleting replica ${replica.name} (revision ${replica.labels?.[REVISION_LABEL] ?? "none"}); the StatefulSet makes it anew from the new template`
-    };
-  }
-  if (facts.pods.length === 1) {
-    return {
-      kind: "delete",
-      pod: facts.podName,
-      uid: facts.pods[0].uid,
-      reason: `rolling update to revision ${revision}: this primary is the only pod, so it restarts in place (writes stop until it is back)`
-    };
-  }
-  const target = rankStandbys(facts.standbys, facts.pods)[0];
-  if (target === void 0) return wait(`no replica of the new revision streams from the primary ${facts.podName}`);
-  const next = beginSwitchover(facts.record, { previous: facts.podName, target: target.name, job: facts.podName });
-  return {
-    kind: "switch-over",
-    target: target.name,
-    record: next,
-    reason: `rolling update to revision ${revision} (${updated}, every replica): switching over to ${target.name}, the most advanced standby of the new revision (flushed ${target.flushLsn}), before this primary's pod is updated (${describeRecord(next)})`
-  };
-}
-
-// src/agent/sidecar.ts
-function plan2(reason, ...steps) {
-  return { steps, reason };
-}
-function authorizes(record, podName) {
-  if (record.state === "stable") return record.primary === podName;
-  return record.state === "failing-over" && record.target === podName;
-}
-function owesCheckpoint(record, podName) {
-  return record?.state === "switching-over" && record.previous === podName && record.checkpoint === void 0;
-}
-function shutdownCheckpointUpdate(record, podName, control) {
-  if (!owesCheckpoint(record, podName) || !control.shutDown || !/^[0-9A-F]+\/[0-9A-F]+$/.test(control.checkpoint)) return void 0;
-  return recordCheckpoint(record, control.checkpoint);
-}
-function timelineUpdate(record, timeline) {
-  if (timeline === void 0 || timeline === record.timeline) return void 0;
-  return recordTimeline(record, timeline);
-}
-function syncSetOf(facts) {
-  if (facts.syncReplicas <= 0) return [];
-  return facts.otherPods === void 0 ? void 0 : [...facts.otherPods].sort();
-}
-function decideSidecarStep(facts) {
-  const me = facts.podName;
-  if (facts.record.kind === "unreadable") {
-    const why = `the leader record cannot be read (${facts.record.error})`;
-    const steps = [{ do: "fence" }];
-    if (owesCheckpoint(facts.record.last, me)) steps.push({ do: "report-checkpoint" });
-    const lease = facts.automaticFailover;
-    const pastDeadline = lease !== void 0 && lease.secondsSinceRenewed >= lease.renewDeadlineSeconds;
-    if (facts.server === "primary" && facts.failsafe && (pastDeadline || facts.secondsSinceRecordRead >= facts.isolationFenceSeconds)) {
-      return plan2(`FAILSAFE: ${why}, but every other pod streams from this primary: it keeps serving (nobody takes over from a primary that its replicas still follow)`);
-    }
-    if (facts.server === "primary" && facts.secondsSinceRecordRead >= facts.isolationFenceSeconds) {
-      return plan2(`FENCING this primary: ${why} for ${facts.secondsSinceRecordRead}s (isolated from the API?)`, ...steps);
-    }
-    if (facts.server === "primary" && lease !== void 0 && lease.secondsSinceRenewed >= lease.renewDeadlineSeconds) {
-      return plan2(`FENCING this primary: ${why}, and its lease was last renewed ${lease.renewDeadlineSeconds}s ago or more (renewDeadlineSeconds): a replica may take over once it lapses`, ...steps);
-    }
-    return plan2(`${why}: nothing changes (a primary fences itself after ${facts.isolationFenceSeconds}s)`);
-  }
-  const record = facts.record.record;
-  switch (facts.server) {
-    case "primary":
-      return decidePrimary(facts, record);
-    case "replica":
-      return decideReplica(facts, record);
-    default: {
-      const steps = [{ do: "label", role: "none" }];
-      if (owesCheckpoint(record, me)) steps.push({ do: "report-checkpoint" });
-      const lease = facts.automaticFailover;
-      if (lease !== void 0 && record?.state === "stable" && record.primary === me) {
-        const renewal = primaryRenewal(lease, record, false);
-        if (renewal.renew === "lapse") return plan2(renewal.reason, ...steps);
-        if (renewal.renew !== "no") steps.push({ do: "renew", fenceOnFailure: false });
-      }
-      return plan2(`PostgreSQL is not serving: no role label (${describeRecord(record)})`, ...steps);
-    }
-  }
-}
-function decidePrimary(facts, record) {
-  const me = facts.podName;
-  if (record === void 0) {
-    if (facts.timeline === void 0) return plan2("no leader record, and this primary does not say its timeline: creating the record next round");
-    const sync = facts.syncReplicas > 0 ? facts.otherPods : [];
-    if (sync === void 0) return plan2("no leader record, and the pods cannot be listed for the synchronous set: creating the record next round");
-    const created = createRecord({ primary: me, timeline: facts.timeline, systemIdentifier: facts.systemIdentifier, sync });
-    return plan2(`no leader record: recording this primary (${describeRecord(created)})`, { do: "create-record", record: created }, { do: "soon" });
-  }
-  if (!authorizes(record, me)) {
-    const steps = [{ do: "fence" }];
-    if (owesCheckpoint(record, me)) steps.push({ do: "report-checkpoint" });
-    return plan2(`FENCING this primary: the leader record does not name this pod (${describeRecord(record)})`, ...steps);
-  }
-  if (record.state === "stable") {
-    const steps = [];
-    const lease = facts.automaticFailover;
-    if (lease !== void 0) {
-      const renewal = primaryRenewal(lease, record, true);
-      if (renewal.renew !== "no") steps.push({ do: "renew", fenceOnFailure: renewal.renew === "or-fence" && !facts.failsafe });
-    } else if (facts.leaseShown) {
-      steps.push({ do: "release-lease" });
-    }
-    return plan2(
-      `the leader record names this primary (${describeRecord(record)})`,
-      ...steps,
-      { do: "label", role: "primary" },
-      { do: "maintain-primary" },
-      { do: "apply-credentials" }
-    );
-  }
-  return plan2(`a failover job is promoting this pod (${describeRecord(record)}): no label until the record names it`);
-}
-function decideReplica(facts, record) {
-  const me = facts.podName;
-  const others = facts.otherPods ?? [];
-  if (record?.state === "stable" && record.primary === me) {
-    return plan2(
-      `the leader record names this pod as the primary: promoting it (${describeRecord(record)})`,
-      { do: "promote", others },
-      { do: "label", role: "primary" },
-      { do: "record-timeline" }
-    );
-  }
-  if (record?.state === "switching-over" && record.target === me && record.checkpoint !== void 0) {
-    if (facts.receivedBeyondCheckpoint !== true) {
-      return plan2(
-        `switchover to this pod: waiting to receive WAL beyond the old primary's shutdown checkpoint ${record.checkpoint}`,
-        { do: "label", role: "replica" },
-        { do: "soon" }
-      );
-    }
-    const sync = syncSetOf(facts);
-    if (sync === void 0) {
-      return plan2("switchover to this pod: the pods cannot be listed for the synchronous set; trying again next round", { do: "label", role: "replica" });
-    }
-    const next = takeOverSwitchover(record, sync);
-    return plan2(
-      `received the old primary's shutdown checkpoint ${record.checkpoint}: recording this pod as the primary (${describeRecord(next)}), then promoting it`,
-      { do: "label", role: "replica" },
-      { do: "write-record", record: next, transition: "takeOverSwitchover" },
-      { do: "promote", others },
-      { do: "label", role: "primary" },
-      { do: "record-timeline" }
-    );
-  }
-  const steps = [{ do: "label", role: "replica" }];
-  if (record?.state === "stable") steps.push({ do: "follow-new-primary", epoch: record.epoch, timeline: record.timeline });
-  if (owesCheckpoint(record, me)) steps.push({ do: "report-checkpoint" });
-  steps.push({ do: "check-replica-wal" });
-  const lease = facts.automaticFailover === void 0 ? void 0 : lapsed(facts.automaticFailover, record, me);
-  const request2 = facts.failoverRequest;
-  const unanswered = requestUnanswered(request2, record, me);
-  if (lease?.lapsed === true) {
-    steps.push({ do: "consider-takeover", cause: { kind: "lease" } });
-  } else if (unanswered.lapsed && request2 !== void 0) {
-    steps.push({ do: "consider-takeover", cause: { kind: "request", target: request2.target } });
-  }
-  const heldBack = lease !== void 0 && !lease.lapsed && / lapsed/.test(lease.why) ? `; ${lease.why}` : "";
-  const waiting = request2 !== void 0 && !unanswered.lapsed && lease?.lapsed !== true && / requested/.test(unanswered.why) ? `; ${unanswered.why}` : "";
-  return plan2(`PostgreSQL is a replica (${describeRecord(record)})${heldBack}${waiting}`, ...steps);
-}
-function nextSyncSet(facts) {
-  const next = new Set(facts.others);
-  for (const member of facts.recorded) {
-    if (facts.others.includes(member)) continue;
-    const caughtUp = facts.caughtUp[member];
-    if (caughtUp === void 0) return void 0;
-    if (caughtUp < facts.syncReplicas) next.add(member);
-  }
-  const sync = [...next].sort();
-  return { sync, changed: sync.join(",") !== facts.recorded.join(",") };
-}
-
-// src/agent/start-agent.ts
-var fs3 = __toESM(require("fs"));
-var path2 = __toESM(require("path"));
-var INIT_MARKER = "initialized-by-entrypoint";
-var RECLONE_MARKER = "reclone-requested";
-function parseStartRequest(text) {
-  const id = text.trim();
-  return /^[A-Za-z0-9.-]{1,64}$/.test(id) ? id : void 0;
-}
-function highestHistory(pgdata) {
-  return Math.max(0, ...entriesOf(path2.join(pgdata, "pg_wal")).filter((name) => /^[0-9A-F]{8}\.history$/.test(name)).map((name) => parseInt(name.slice(0, 8), 16)));
-}
-function entriesOf(dir) {
-  try {
-    return fs3.readdirSync(dir);
-  } catch {
-    return [];
-  }
-}
-function nonEmptyFile(file) {
-  return (fs3.statSync(file, { throwIfNoEntry: false })?.size ?? 0) > 0;
-}
-function dataDirectoryOf(pgdata) {
-  if (!nonEmptyFile(path2.join(pgdata, "PG_VERSION"))) {
-    return entriesOf(pgdata).length === 0 ? { kind: "empty" } : { kind: "not-a-data-directory" };
-  }
-  const version = fs3.readFileSync(path2.join(pgdata, "PG_VERSION"), "utf8").trim();
-  const read = readControlFile(pgdata);
-  if (read.kind !== "read") return { kind: "unreadable", reason: read.reason, version };
-  const state = read.control.state;
-  return {
-    kind: "data",
-    version,
-    systemIdentifier: read.control.systemIdentifier,
-    timeline: Math.max(read.control.timeline, highestHistory(pgdata)),
-    standbySignal: fs3.existsSync(path2.join(pgdata, "standby.signal")),
-    shutDownCleanly: state === 1 /* SHUT_DOWN */ || state === 2 /* SHUT_DOWN_IN_RECOVERY */,
-    recoveryState: state === 2 /* SHUT_DOWN_IN_RECOVERY */ || state === 5 /* IN_ARCHIVE_RECOVERY */,
-    initializedByEntrypoint: fs3.existsSync(path2.join(pgdata, INIT_MARKER)),
-    hotStandby: read.control.hotStandby
-  };
-}
-async function startPlanOf(inputs) {
-  const data = dataDirectoryOf(inputs.pgdata);
-  const known = { podName: inputs.podName, record: inputs.record, data };
-  const record = inputs.record.kind === "read" ? inputs.record.record : void 0;
-  const answer = asksRecordedPrimary(known) && record?.state === "stable" ? await inputs.ask(record.primary) : void 0;
-  const facts = {
-    ...known,
-    recloneRequested: fs3.existsSync(path2.join(path2.dirname(inputs.pgdata), RECLONE_MARKER)),
-    restoreFrom: inputs.restoreFrom,
-    syncReplicas: inputs.syncReplicas,
-    postgresVersion: inputs.postgresVersion,
-    configured: configuredHotStandby(readIfExists(path2.join(inputs.configDir, "postgresql.conf")), readIfExists(path2.join(inputs.pgdata, "postgresql.auto.conf"))),
-    recordedPrimaryAnswers: answer !== void 0,
-    recordedPrimaryTimeline: answer?.role === "primary" ? answer.timeline : void 0
-  };
-  return decideStart(facts);
-}
-function readIfExists(file) {
-  try {
-    return fs3.readFileSync(file, "utf8");
-  } catch {
-    return void 0;
-  }
-}
-function writeStartPlan(file, request2, plan3) {
-  fs3.writeFileSync(`${file}.new`, startPlanText(request2, plan3));
-  fs3.renameSync(`${file}.new`, file);
-}
-
-// src/agent/sidecar-agent.ts
-function isBootstrapWait(plan3) {
-  const [only, ...more] = plan3.steps;
-  return more.length === 0 && only?.do === "wait" && only.retry === "bootstrap";
-}
-function controlOf(pgdata) {
-  const read = readControlFile(pgdata);
-  return read.kind === "read" ? read.control : void 0;
-}
-async function nodeStatus(config) {
-  let initialized = false;
-  try {
-    initialized = fs4.readFileSync(path3.join(config.pgdata, "PG_VERSION"), "utf8").trim() !== "";
-  } catch {
-    initialized = false;
-  }
-  const running = readPostmaster(config.pgdata)?.alive === true;
-  const control = controlOf(config.pgdata);
-  let answer;
-  if (running && initialized) {
-    const pg2 = new LocalPostgres({ socketDir: config.socketDir, port: config.port, user: config.users.superuser, queryTimeoutMs: 3e3 });
-    try {
-      answer = await pg2.status();
-    } catch {
-      answer = void 0;
-    } finally {
-      await pg2.close();
-    }
-  }
-  return statusLine({ initialized, running, control, answer }, true);
-}
-var SHUTDOWN_TIMEOUT_MS = 6e4;
-var PROMOTE_TIMEOUT_MS = 6e4;
-var RECORD_COPY_SECONDS = 2;
-var HANDOVER_SECONDS = 20;
-var HANDOVER_LOOK_SECONDS = 0.25;
-var LABEL_RESTORE_SECONDS = 0.9;
-var FAILSAFE_REPLY_MS = 1e3;
-var FAILSAFE_EVERY_MS = 500;
-var FOLLOW_LOOK_SECONDS = 1;
-var ROLL_LOOK_SECONDS = 1;
-var ROLL_IDLE_SECONDS = 5;
-var PEER_CONNECT_MS = 500;
-var RELOAD_SETTLE_MS = 200;
-var WAL_CHECK_EVERY_SECONDS = 3;
-var START_HOLD_SECONDS = 2;
-function passfileField(value) {
-  return value.replace(/\\/g, "\\\\").replace(/:/g, "\\:");
-}
-function passfileText(replicationUser, replicationPassword, superuser, superuserPassword) {
-  return `*:*:*:${passfileField(replicationUser)}:${passfileField(replicationPassword)}
-*:*:*:${passfileField(superuser)}:${passfileField(superuserPassword)}
-`;
-}
-function recordCopyText(record) {
-  const annotations = record === void 0 ? {} : encodeAnnotations(record);
-  const lines = [`found=${record === void 0 ? "no" : "yes"}`];
-  for (const field of RECORD_FIELDS) lines.push(`${field}=${annotations[`${RECORD_PREFIX}/${field}`] ?? ""}`);
-  return lines.join("\n");
-}
-function parseEventLine(text) {
-  const match = /^(Normal|Warning) ([A-Z][A-Za-z]*) (\S.*)$/s.exec(text);
-  return match === null ? void 0 : { type: match[1], reason: match[2], message: match[3] };
-}
-var SidecarAgent = class {
-  constructor(config, podName, kube, env) {
-    this.config = config;
-    this.podName = podName;
-    this.kube = kube;
-    this.env = env;
-    this.lastRead = env.monotonic();
-    this.lastStreaming = env.monotonic();
-    this.leaseChangedAt = env.monotonic();
-    this.requestSeenAt = env.monotonic();
-    this.servingAt = env.monotonic();
-    this.pg = new LocalPostgres({ socketDir: config.socketDir, port: config.port, user: config.users.superuser, queryTimeoutMs: 5e3 });
-  }
-  config;
-  podName;
-  kube;
-  env;
-  record;
-  resourceVersion = "";
-  recordError = "";
-  apiUp = true;
-  lastRead;
-  lastReason = "";
-  server = "not-serving";
-  passwords;
-  passfileWritten = "";
-  credentialsApplied = "";
-  /** Files PostgreSQL reads again on a reload (the certificate, postgresql.conf, pg_hba.conf) as this agent last read them. */
-  filesSeen = /* @__PURE__ */ new Map();
-  recordCopy = "";
-  recordCopyWrittenAt = -Infinity;
-  recordWanted = true;
-  /** The entrypoint's request for a start plan (its id), not answered yet, and when (monotonic) this agent took it. */
-  startRequest;
-  startRequestAt = -Infinity;
-  /** The record could be read but not decoded (a malformed record), as read last. */
-  recordMalformed = false;
-  /** The label as last applied: undefined before the first (unknown), '' for none. */
-  applied;
-  appliedAt = 0;
-  lastOthers;
-  lastMaintained = -Infinity;
-  goneAt = /* @__PURE__ */ new Map();
-  followed = "";
-  /** When (monotonic) followNewPrimary last looked whether this replica streams on the record's timeline. */
-  followLookedAt = -Infinity;
-  /** It did not: the nap ends in time for the next look (FOLLOW_LOOK_SECONDS). */
-  following = false;
-  /** The WAL receiver as first seen not streaming (decideFollow). */
-  receiverSeen;
-  /** The primary's walsender first seen holding this replica's slot while it did not stream (decideStaleSender). */
-  senderSeen;
-  lastStreaming;
-  lastWalCheck = -Infinity;
-  soon = false;
-  /** This pod's role label as the API listed it last this round ('' for none), undefined when not listed since it was set. */
-  labelSeen;
-  /** The other pods labelled primary, as listed last. */
-  othersLabeled = [];
-  lastLabelWait = "";
-  /** When this primary's label was first seen changed by someone else (it is set back LABEL_RESTORE_SECONDS later). */
-  labelChangedSeenAt;
-  /** A switchover asked for on the record's Lease (its SWITCHOVER_REQUEST annotation), as read last. */
-  switchoverRequest;
-  /** The standbys streaming from this primary, as last seen (maintainPrimary). */
-  standbys = [];
-  wake;
-  pg;
-  /** The lease part of the record's Lease, as read last. */
-  lease = NO_LEASE;
-  /** leaseKey as last seen, and when (monotonic) it last changed. */
-  leaseKeySeen = "";
-  leaseChangedAt;
-  /** The failover request with the record as last seen (FAILOVER_REQUEST and leaseKey; '' for none), and since when (monotonic). */
-  requestKeySeen = "";
-  requestSeenAt;
-  /** The failover request as last seen, and the record's epoch when this agent first saw it. */
-  requestSeen;
-  requestEpoch;
-  /** The record's epoch as last seen, and when it last changed (a new primary); -Infinity: not since this agent started. */
-  epochSeen;
-  epochChangedAt = -Infinity;
-  /** When (monotonic) this agent's last successful renewal began; -Infinity: none yet. */
-  renewedAt = -Infinity;
-  /** When this pod's PostgreSQL was last seen serving (as a primary or a replica); the agent's start until it is. */
-  servingAt;
-  lastRenewProblem = "";
-  lastTakeoverReason = "";
-  /** The cluster's other pods as the API listed them last (the failsafe asks whether each streams from this primary). */
-  knownOthers;
-  /** When (monotonic) each pod last answered this replica, as a candidate, that it serves as a primary. */
-  primaryAnsweredAt = /* @__PURE__ */ new Map();
-  /** When (monotonic) the failsafe last found every other pod replying (failsafeLoop). */
-  failsafeHeldAt = -Infinity;
-  /** The heartbeat fence's deadline as last written (uptime, hundredths of a second); -Infinity: none. */
-  deadlineWritten = -Infinity;
-  /** When (monotonic) this primary last looked at the rolling update, and whether pods of an older revision were left then. */
-  rollLookedAt = -Infinity;
-  rolling = false;
-  /** The rolling update's wait as last decided, and since when (monotonic); the reason a stall was last reported for. */
-  rollWait;
-  rollStallReported = "";
-  /** ROLL_PAUSE_ANNOTATION on the record's Lease, as read last. */
-  rollPaused = false;
-  lastRollReason = "";
-  log(message) {
-    this.env.log(message);
-  }
-  /** Rounds until `signal` aborts; then the label goes (the write Service follows the label alone). */
-  async run(signal) {
-    this.log(`watching ${this.config.pgdata} and leader record ${this.config.leaderRecord}; label "${this.config.roleLabel}"`);
-    const watching = followLease(this.kube, this.config.leaderRecord, () => {
-      if (this.wake !== void 0) this.wake();
-      else this.soon = true;
-    }, signal);
-    const failsafe = this.failsafeLoop(signal);
-    while (!signal.aborted) {
-      await this.round();
-      await this.nap(signal);
-    }
-    await this.handOverIfDeleted();
-    await Promise.all([watching, failsafe]);
-    if (this.applied !== "") await this.kube.labelPod(this.podName, this.config.roleLabel, null);
-    await this.pg.close();
-  }
-  /**
-   * Stopping: if this pod is being deleted and is the serving primary the record names, it hands the primary over by a
-   * switchover (handover.ts), then goes on with its rounds (it fences itself, as the kubelet stops PostgreSQL anyway, and
-   * records its shutdown checkpoint) until the target is the recorded primary or HANDOVER_SECONDS have passed.
-   */
-  async handOverIfDeleted() {
-    const [me, pods] = await Promise.all([
-      this.kube.getPod(this.podName),
-      this.kube.listPods(this.config.clusterSelector),
-      this.readRecord(this.env.wallMicros())
-    ]);
-    const state = controlOf(this.config.pgdata)?.state;
-    const plan3 = decideHandover({
-      podName: this.podName,
-      podTerminating: me.ok ? me.value?.terminating === true : void 0,
-      record: this.apiUp ? this.record : void 0,
-      primaryData: state === 6 /* IN_PRODUCTION */ || state === 3 /* SHUTTING_DOWN */ || state === 1 /* SHUT_DOWN */,
-      standbys: this.standbys,
-      pods: pods.ok ? pods.value : void 0
-    });
-    this.log(plan3.reason);
-    if (plan3.kind !== "hand-over") return;
-    const done = await this.swap(plan3.record);
-    if (!done.ok) {
-      this.log(`could not write the handover (${done.message}): the primary stops without one (run the failover job)`);
-      return;
-    }
-    await this.kube.podEvent(this.podName, "Normal", "HandingOver", plan3.reason, "postgres-cluster-agent");
-    const targetUid = pods.ok ? pods.value.find((pod) => pod.name === plan3.target)?.uid : void 0;
-    const deadline = this.env.monotonic() + HANDOVER_SECONDS;
-    let lookedAt = -Infinity;
-    while (this.env.monotonic() < deadline) {
-      await this.round();
-      let targetPod;
-      if (this.env.monotonic() - lookedAt >= HANDOVER_LOOK_SECONDS) {
-        lookedAt = this.env.monotonic();
-        const found = await this.kube.getPod(plan3.target);
-        targetPod = found.ok ? found.value ?? null : void 0;
-      }
-      const next = decideHandoverWait({ podName: this.podName, target: plan3.target, targetUid, record: this.record, targetPod });
-      if (next.kind === "done") {
-        this.log(next.reason);
-        return;
-      }
-      if (next.kind === "give-back") {
-        const given = await this.swap(next.record);
-        this.log(given.ok ? next.reason : `could not give the record back (${given.message}); looking again`);
-        if (given.ok) {
-          await this.kube.podEvent(this.podName, "Warning", "HandoverUndone", next.reason, "postgres-cluster-agent");
-          return;
-        }
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    this.log(`${plan3.target} did not take over within ${HANDOVER_SECONDS}s: the record stays switching-over (run the failover job to finish or undo it)`);
-  }
-  /** One round: read, decide, act. */
-  async round() {
-    this.takeStartRequest();
-    const started = this.env.wallMicros();
-    await this.postPodEvent();
-    this.readPasswords();
-    await this.reloadRenewedCertificate();
-    await this.reloadChangedConfiguration();
-    const readUptime = this.env.uptime();
-    await this.readRecord(started);
-    this.server = observedRole(this.config.pgdata);
-    if (this.server !== "not-serving") this.servingAt = this.env.monotonic();
-    if (this.startRequest !== void 0) await this.answerStartRequest(this.startRequest);
-    const named = this.record?.state === "stable" && this.record.primary === this.podName;
-    if (this.apiUp && !named) this.removeDeadline();
-    if (this.apiUp && named && this.server === "primary" && !this.config.automaticFailover.enabled) {
-      this.writeDeadline(readUptime, this.config.timing.isolationFenceSeconds);
-    }
-    if (this.apiUp && this.switchoverRequest !== void 0) {
-      await this.carryOutSwitchoverRequest(this.switchoverRequest, "switchover");
-    } else if (this.apiUp && this.lease.failoverRequest !== void 0) {
-      await this.carryOutSwitchoverRequest(this.lease.failoverRequest, "failover");
-    }
-    const plan3 = decideSidecarStep(await this.facts());
-    if (plan3.reason !== this.lastReason) {
-      this.log(plan3.reason);
-      this.lastReason = plan3.reason;
-    }
-    let done = true;
-    for (const step of plan3.steps) {
-      done = await this.carryOut(step, plan3.reason);
-      if (!done) break;
-    }
-    if (done && this.apiUp && this.server === "primary" && this.record?.state === "stable" && this.record.primary === this.podName) await this.roll();
-  }
-  /**
-   * The rolling update (decideRoll), by the recorded primary that serves: a look every ROLL_LOOK_SECONDS while pods of an
-   * older revision are left, every ROLL_IDLE_SECONDS otherwise.
-   */
-  async roll() {
-    const now = this.env.monotonic();
-    if (now - this.rollLookedAt < (this.rolling ? ROLL_LOOK_SECONDS : ROLL_IDLE_SECONDS)) return;
-    this.rollLookedAt = now;
-    const record = this.record;
-    if (record?.state !== "stable") return;
-    const [set, pods, standbys] = await Promise.all([
-      this.kube.getStatefulSet(this.config.statefulSet),
-      this.kube.listPods(this.config.clusterSelector),
-      this.attempt(() => this.pg.standbys())
-    ]);
-    if (!set.ok || !pods.ok || set.value === void 0 || standbys === void 0) {
-      const why = !set.ok ? set.message : !pods.ok ? pods.message : set.value === void 0 ? `there is no StatefulSet ${this.config.statefulSet}` : "PostgreSQL did not answer";
-      this.logRoll(`cannot look at the rolling update: ${why}`);
-      return;
-    }
-    const plan3 = decideRoll({
-      podName: this.podName,
-      record,
-      replicas: set.value.replicas,
-      updateRevision: set.value.updateRevision,
-      pods: pods.value,
-      standbys,
-      paused: this.rollPaused,
-      lastWait: this.rollWait === void 0 ? void 0 : { reason: this.rollWait.reason, seconds: now - this.rollWait.since }
-    });
-    if (plan3.kind !== "none" || this.rolling) this.logRoll(plan3.reason);
-    this.rolling = plan3.kind !== "none";
-    this.rollWait = plan3.kind !== "wait" ? void 0 : plan3.reason === this.rollWait?.reason ? this.rollWait : { reason: plan3.reason, since: now };
-    if (plan3.kind === "wait" && plan3.stalled && this.rollStallReported !== plan3.reason) {
-      this.rollStallReported = plan3.reason;
-      await this.kube.podEvent(this.podName, "Warning", "RollingUpdateStalled", `for ${ROLL_STALL_SECONDS}s and more: ${plan3.reason}`, "postgres-cluster-agent");
-    }
-    if (plan3.kind === "delete") {
-      const deleted = await this.kube.deletePod(plan3.pod, plan3.uid);
-      if (!deleted.ok) this.log(`could not delete ${plan3.pod} (${deleted.message}): looking again`);
-      else await this.kube.podEvent(this.podName, "Normal", "RollingUpdate", plan3.reason, "postgres-cluster-agent");
-    }
-    if (plan3.kind === "switch-over") {
-      const done = await this.swap(plan3.record);
-      if (!done.ok) {
-        this.log(`could not write the rolling update's switchover (${done.message}): deciding again`);
-        this.soon = true;
-        return;
-      }
-      await this.kube.podEvent(this.podName, "Normal", "SwitchingOver", plan3.reason, "postgres-cluster-agent");
-      this.soon = true;
-    }
-  }
-  logRoll(reason) {
-    if (reason === this.lastRollReason) return;
-    this.lastRollReason = reason;
-    this.log(reason);
-  }
-  async readRecord(started) {
-    const got = await this.kube.getLease(this.config.leaderRecord);
-    let error;
-    this.recordMalformed = false;
-    if (!got.ok) {
-      error = got.message;
-    } else if (got.value === void 0) {
-      this.switchoverRequest = void 0;
-      this.record = void 0;
-      this.resourceVersion = "";
-      this.lease = NO_LEASE;
-    } else {
-      this.lease = leaseStateOf(got.value);
-      const decoded = decodeRecord(got.value);
-      const annotations = got.value.metadata?.annotations;
-      const request2 = annotations?.[SWITCHOVER_REQUEST];
-      this.switchoverRequest = typeof request2 === "string" ? request2 : void 0;
-      this.rollPaused = annotations?.[ROLL_PAUSE_ANNOTATION] === "true";
-      if (decoded.ok) {
-        this.record = decoded.record;
-        this.resourceVersion = decoded.resourceVersion;
-      } else {
-        error = `the leader record is not one this agent can act on: ${decoded.error}`;
-        this.recordMalformed = true;
-      }
-    }
-    if (error !== void 0) {
-      if (this.apiUp || error !== this.recordError) this.log(`cannot read the leader record: ${error}`);
-      this.apiUp = false;
-      this.recordError = error;
-      return;
-    }
-    this.lastRead = this.env.monotonic();
-    this.noteLeaseChanges();
-    if (!this.apiUp) {
-      this.leaseChangedAt = this.env.monotonic();
-      this.requestSeenAt = this.env.monotonic();
-    }
-    this.writeRecordCopy(started);
-    if (!this.apiUp) this.log(`the API answers again: ${describeRecord(this.record)}`);
-    this.apiUp = true;
-  }
-  /** A replica's clocks: when it last saw the lease renewed or the record change, and when the primary last changed. */
-  noteLeaseChanges() {
-    const now = this.env.monotonic();
-    const key = leaseKey(this.record, this.lease);
-    if (key !== this.leaseKeySeen) {
-      this.leaseKeySeen = key;
-      this.leaseChangedAt = now;
-    }
-    const requestKey = this.lease.failoverRequest === void 0 ? "" : `${this.lease.failoverRequest}|${key}`;
-    if (requestKey !== this.requestKeySeen) {
-      this.requestKeySeen = requestKey;
-      this.requestSeenAt = now;
-    }
-    if (this.lease.failoverRequest !== this.requestSeen) {
-      this.requestSeen = this.lease.failoverRequest;
-      this.requestEpoch = this.requestSeen === void 0 ? void 0 : this.record?.epoch;
-    }
-    const epoch = this.record?.epoch;
-    if (this.epochSeen !== void 0 && epoch !== void 0 && epoch !== this.epochSeen) this.epochChangedAt = now;
-    if (epoch !== void 0) this.epochSeen = epoch;
-  }
-  /** The entrypoint's copy, replaced whole (rename), with the time at which the read began. */
-  writeRecordCopy(started) {
-    const text = recordCopyText(this.record);
-    const now = this.env.monotonic();
-    if (text === this.recordCopy && !this.recordWanted && now - this.recordCopyWrittenAt < RECORD_COPY_SECONDS) return;
-    const file = this.config.recordFile;
-    try {
-      fs4.writeFileSync(`${file}.new`, `read_at=${started}
-${text}
-`);
-      fs4.renameSync(`${file}.new`, file);
-      this.recordCopy = text;
-      this.recordCopyWrittenAt = now;
-      this.recordWanted = false;
-    } catch (error) {
-      this.log(`could not write ${file}: ${error.message}`);
-    }
-  }
-  async facts() {
-    const record = this.apiUp ? { kind: "read", record: this.record } : { kind: "unreadable", error: this.recordError, last: this.record };
-    const me = this.podName;
-    const current = this.apiUp ? this.record : void 0;
-    const involved = current === void 0 ? this.server === "primary" : current.state === "stable" ? current.primary === me : current.target === me;
-    const otherPods = this.apiUp && this.server !== "not-serving" && (this.server === "primary" || involved) ? await this.otherPods() : void 0;
-    const creating = this.apiUp && this.server === "primary" && current === void 0;
-    const switchingToMe = current?.state === "switching-over" && current.target === me && current.checkpoint !== void 0 && this.server === "replica";
-    return {
-      podName: me,
-      record,
-      secondsSinceRecordRead: Math.floor(this.env.monotonic() - this.lastRead),
-      isolationFenceSeconds: this.config.timing.isolationFenceSeconds,
-      server: this.server,
-      timeline: creating ? await this.attempt(() => this.pg.timeline()) : void 0,
-      systemIdentifier: creating ? controlOf(this.config.pgdata)?.systemIdentifier : void 0,
-      otherPods,
-      syncReplicas: this.config.synchronousReplicas,
-      receivedBeyondCheckpoint: switchingToMe ? await this.attempt(() => this.pg.receivedBeyond(current.checkpoint)) : void 0,
-      automaticFailover: this.automaticFailoverFacts(),
-      failoverRequest: this.lease.failoverRequest === void 0 ? void 0 : {
-        target: this.lease.failoverRequest,
-        secondsUnanswered: this.env.monotonic() - this.requestSeenAt,
-        answerSeconds: this.requestAnswerSeconds()
-      },
-      leaseShown: this.lease.renewTime !== void 0 || this.lease.leaseDurationSeconds !== void 0,
-      failsafe: this.env.monotonic() - this.failsafeHeldAt < FAILSAFE_HOLDS_SECONDS
-    };
-  }
-  /**
-   * The failsafe, apart from the rounds (whose calls to an API that does not answer take apiTimeoutSeconds each): twice a
-   * second, while this pod is the recorded primary and serves, but has not confirmed it with the API for a while (with
-   * automatic failover, no renewal for halfway to the renew deadline; without, no read of the record for half the
-   * isolation fence), it asks every other pod (as last listed) to reply to WAL written now. When all do, each of them
-   * reaches this primary: none takes over (a candidate waits a lease after this primary last answered it), and a failover
-   * job refuses while they stream from it. The heartbeat fence's deadline moves on, and the rounds do not fence. Once one
-   * stops replying, the deadline stays, and the fence comes within renewDeadlineSeconds (with automatic failover) or
-   * FAILSAFE_FENCE_SECONDS (without).
-   */
-  async failsafeLoop(signal) {
-    while (!signal.aborted) {
-      await sleep(FAILSAFE_EVERY_MS, signal);
-      if (!signal.aborted) await this.failsafeCheck();
-    }
-  }
-  /** One look of the failsafe (failsafeLoop): failsafeDue, then decideFailsafe with the other pods' answer. */
-  async failsafeCheck() {
-    const settings = this.config.automaticFailover;
-    const others = this.knownOthers;
-    const named = () => this.record?.state === "stable" && this.record.primary === this.podName;
-    const confirmedAt = () => settings.enabled ? this.renewedAt : this.lastRead;
-    const due = failsafeDue({
-      named: named(),
-      othersKnown: others !== void 0,
-      sinceConfirmed: this.env.monotonic() - confirmedAt(),
-      // Halfway from a renewal due to the deadline, or halfway to the isolation fence.
-      overdueAfter: settings.enabled ? (settings.renewSeconds + settings.renewDeadlineSeconds) / 2 : this.config.timing.isolationFenceSeconds / 2
-    });
-    if (!due || others === void 0 || observedRole(this.config.pgdata) !== "primary") return;
-    const askedAt = this.env.monotonic();
-    const askedUptime = this.env.uptime();
-    const held = others.length === 0 || await this.attempt(() => this.pg.standbysAnswer(others, FAILSAFE_REPLY_MS)) === true;
-    const plan3 = decideFailsafe({
-      automaticFailover: settings.enabled,
-      held,
-      confirmedMeanwhile: confirmedAt() >= askedAt,
-      stillNamed: named(),
-      askedUptime,
-      renewDeadlineSeconds: settings.renewDeadlineSeconds,
-      deadlineWritten: this.deadlineWritten,
-      sinceHeld: this.env.monotonic() - this.failsafeHeldAt
-    });
-    if (!plan3.hold) return;
-    if (plan3.say) {
-      const why = settings.enabled ? "the lease cannot be renewed" : "the leader record cannot be read";
-      this.log(`FAILSAFE: ${why}, but every other pod (${others.join(", ") || "none"}) streams from this primary and replies: it keeps serving (nobody takes over from a primary that its replicas still follow)`);
-    }
-    this.failsafeHeldAt = askedAt;
-    if (plan3.deadline !== void 0) this.writeDeadlineAt(plan3.deadline);
-  }
-  /** How long a primary may take to answer a failover request: twice the time after which it fences itself unconfirmed. */
-  requestAnswerSeconds() {
-    const settings = this.config.automaticFailover;
-    return 2 * (settings.enabled ? settings.renewDeadlineSeconds : this.config.timing.isolationFenceSeconds);
-  }
-  automaticFailoverFacts() {
-    const settings = this.config.automaticFailover;
-    if (!settings.enabled) return void 0;
-    const now = this.env.monotonic();
-    return {
-      leaseSeconds: settings.leaseSeconds,
-      renewSeconds: settings.renewSeconds,
-      renewDeadlineSeconds: settings.renewDeadlineSeconds,
-      primaryRestartGraceSeconds: settings.primaryRestartGraceSeconds,
-      minimumIntervalSeconds: settings.minimumIntervalSeconds,
-      secondsSinceRenewed: now - this.renewedAt,
-      secondsSinceServing: now - this.servingAt,
-      secondsSinceLeaseChange: now - this.leaseChangedAt,
-      secondsSincePrimaryChange: now - this.epochChangedAt,
-      lease: this.lease
-    };
-  }
-  /** A value from PostgreSQL, or undefined when it did not answer. */
-  async attempt(query) {
-    try {
-      return await query();
-    } catch {
-      return void 0;
-    }
-  }
-  /** The cluster's other pods; on the way, this pod's role label as the API has it (someone may have changed it). */
-  async otherPods() {
-    const listed = await this.kube.listPods(this.config.clusterSelector);
-    if (!listed.ok) return void 0;
-    this.knownOthers = listed.value.map((pod) => pod.name).filter((name) => name !== this.podName).sort();
-    const me = listed.value.find((pod) => pod.name === this.podName);
-    this.labelSeen = me === void 0 ? void 0 : me.labels[this.config.roleLabel] ?? "";
-    this.othersLabeled = listed.value.filter((pod) => pod.name !== this.podName && pod.labels[this.config.roleLabel] === "primary").map((pod) => pod.name);
-    return listed.value.map((pod) => pod.name).filter((name) => name !== this.podName).sort();
-  }
-  /** Carries out one step of a plan decided for `reason`; false ends the round. */
-  async carryOut(step, reason) {
-    switch (step.do) {
-      case "label":
-        await this.label(step.role === "none" ? "" : step.role);
-        return true;
-      case "create-record":
-        await this.createRecord(step.record);
-        return true;
-      case "fence": {
-        const serving = this.server !== "not-serving";
-        await this.fence();
-        if (serving) void this.kube.podEvent(this.podName, "Warning", "Fenced", reason, "postgres-cluster-agent");
-        return true;
-      }
-      case "report-checkpoint":
-        return this.reportCheckpoint();
-      case "write-record":
-        return this.writeRecord(step.record, step.transition);
-      case "promote": {
-        if (!await this.promote(step.others)) return false;
-        await this.kube.podEvent(this.podName, "Normal", "Promoted", reason, "postgres-cluster-agent");
-        return true;
-      }
-      case "record-timeline":
-        await this.recordTimeline();
-        return true;
-      case "maintain-primary":
-        await this.maintainPrimary();
-        return true;
-      case "apply-credentials":
-        await this.applyCredentials();
-        return true;
-      case "follow-new-primary":
-        await this.followNewPrimary(step.epoch, step.timeline);
-        return true;
-      case "check-replica-wal":
-        await this.checkReplicaWal();
-        return true;
-      case "renew":
-        return this.renew(step.fenceOnFailure);
-      case "release-lease":
-        await this.releaseLease();
-        return true;
-      case "consider-takeover":
-        return this.considerTakeover(step.cause);
-      default:
-        this.soon = true;
-        return true;
-    }
-  }
-  async label(role) {
-    const now = this.env.monotonic();
-    const changed = role === this.applied && this.labelSeen !== void 0 && this.labelSeen !== role;
-    if (changed && role === "primary" && this.othersLabeled.length > 0) {
-      const why = `the ${this.config.roleLabel} label was moved by hand to ${this.othersLabeled.join(", ")}: waiting until its sidecar removes it`;
-      if (why !== this.lastLabelWait) this.log(why);
-      this.lastLabelWait = why;
-      return;
-    }
-    this.lastLabelWait = "";
-    if (changed && role === "primary") {
-      this.labelChangedSeenAt ??= now;
-      if (now - this.labelChangedSeenAt < LABEL_RESTORE_SECONDS) return;
-    }
-    this.labelChangedSeenAt = void 0;
-    if (changed) this.log(`the ${this.config.roleLabel} label was changed to "${this.labelSeen}" by someone else: setting it back to "${role}"`);
-    if (role === this.applied && !changed && now - this.appliedAt < this.config.timing.reassertSeconds) return;
-    const done = await this.kube.labelPod(this.podName, this.config.roleLabel, role === "" ? null : role);
-    if (!done.ok) {
-      this.log(`could not update the label (${done.message}); retrying`);
-      return;
-    }
-    if (role !== this.applied) {
-      this.log(`${this.config.roleLabel}=${role === "" ? "(none)" : role} (PostgreSQL is ${this.server === "not-serving" ? "not serving" : this.server}; ${describeRecord(this.record)})`);
-    }
-    this.applied = role;
-    this.appliedAt = now;
-    this.labelSeen = void 0;
-  }
-  /**
-   * A switchover asked for on the record (SWITCHOVER_REQUEST): the serving primary hands over to that standby (or the
-   * most advanced, for `any`) and the sidecars carry it out; a request it cannot carry out is removed, with a Warning
-   * Event. A failover request (FAILOVER_REQUEST) is carried out the same way by a primary that serves (nothing is lost),
-   * unless it was made before this pod became the primary (a failover or switchover answered it already): then it goes.
-   */
-  async carryOutSwitchoverRequest(request2, asked) {
-    const serving = this.server === "primary";
-    const record = this.record;
-    if (record?.state !== "stable" || record.primary !== this.podName || !serving) return;
-    const standbys = await this.attempt(() => this.pg.standbys());
-    const pods = await this.kube.listPods(this.config.clusterSelector);
-    const plan3 = decideRequestedSwitchover({
-      podName: this.podName,
-      record,
-      serving,
-      request: request2,
-      standbys: standbys ?? [],
-      pods: pods.ok ? pods.value : void 0,
-      failoverRequestEpoch: asked === "failover" ? this.requestEpoch : void 0
-    });
-    if (plan3.kind === "ignore") return;
-    const reason = asked === "switchover" || plan3.kind === "drop" ? plan3.reason : `failover requested (${FAILOVER_REQUEST}), but this primary serves: ${plan3.reason}`;
-    this.log(reason);
-    const done = await this.swap(plan3.kind === "hand-over" ? plan3.record : record, true);
-    if (!done.ok) {
-      this.log(`could not write the switchover request's outcome (${done.message}): deciding again`);
-      this.soon = true;
-      return;
-    }
-    this.switchoverRequest = void 0;
-    if (plan3.kind === "refuse") await this.kube.podEvent(this.podName, "Warning", asked === "switchover" ? "SwitchoverRefused" : "FailoverRefused", reason, "postgres-cluster-agent");
-    if (plan3.kind === "hand-over") await this.kube.podEvent(this.podName, "Normal", "SwitchingOver", reason, "postgres-cluster-agent");
-  }
-  /**
-   * A Compare-and-swap of the record read this round; the record and resourceVersion follow the API's answer.
-   * `clearRequest` also removes a switchover or failover request from the Lease.
-   */
-  async swap(record, clearRequest = false, lease = {}, extra = {}) {
-    const patch = encodeRecordPatch(record, this.resourceVersion);
-    const requests = clearRequest ? { [SWITCHOVER_REQUEST]: null, [FAILOVER_REQUEST]: null } : {};
-    const annotations = { ...patch.metadata.annotations, ...extra, ...requests };
-    const sent = { metadata: { ...patch.metadata, annotations }, spec: { ...patch.spec, ...lease } };
-    const done = await this.kube.patchLease(this.config.leaderRecord, sent);
-    if (!done.ok) return done;
-    const decoded = decodeRecord(done.value);
-    if (decoded.ok) {
-      this.record = decoded.record;
-      this.resourceVersion = decoded.resourceVersion;
-      this.lease = leaseStateOf(done.value);
-      this.noteLeaseChanges();
-    }
-    return { ok: true };
-  }
-  /** spec.renewTime now, as a MicroTime (six digits of fraction, as the API server writes and parses it). */
-  renewTime() {
-    const micros = this.env.wallMicros();
-    const seconds = new Date(Math.floor(micros / 1e6) * 1e3).toISOString().slice(0, 19);
-    return `${seconds}.${String(Math.floor(micros % 1e6)).padStart(6, "0")}Z`;
-  }
-  /** The lease fields of a renewal by this pod, with the WAL position of its PostgreSQL if it answers (else removed). */
-  async renewal() {
-    const position = this.server === "primary" ? await this.attempt(() => this.pg.currentWalLsn()) : void 0;
-    return {
-      spec: { renewTime: this.renewTime(), leaseDurationSeconds: this.config.automaticFailover.leaseSeconds },
-      annotations: { [WAL_POSITION_ANNOTATION]: position ?? null }
-    };
-  }
-  /**
-   * Automatic failover: renews this primary's lease (a compare-and-swap of the record read, with a new renew time). Its
-   * deadline counts from the start of the renewal, before the API could have written it. A renewal that fails after the
-   * deadline fences this primary: by the time a replica may take over, it takes no writes.
-   */
-  async renew(fenceOnFailure) {
-    const record = this.record;
-    if (record === void 0) return true;
-    const started = this.env.monotonic();
-    const renewal = await this.renewal();
-    const startedUptime = this.env.uptime();
-    const done = await this.swap(record, false, renewal.spec, renewal.annotations);
-    if (done.ok) {
-      this.renewedAt = started;
-      this.writeDeadline(startedUptime);
-      if (this.lastRenewProblem !== "") this.log("renewed the lease again");
-      this.lastRenewProblem = "";
-      return true;
-    }
-    const problem = `could not renew the lease (${done.message})`;
-    if (fenceOnFailure && done.status !== 409) {
-      this.log(`FENCING this primary: ${problem}, and its last renewal began ${this.config.automaticFailover.renewDeadlineSeconds}s ago or more (renewDeadlineSeconds)`);
-      this.lastRenewProblem = problem;
-      await this.fence();
-      return false;
-    }
-    if (problem !== this.lastRenewProblem) this.log(`${problem}; retrying`);
-    this.lastRenewProblem = problem;
-    if (done.status === 409) this.soon = true;
-    return false;
-  }
-  /**
-   * The heartbeat fence's deadline (lease-fence.sh): the start of what confirmed this primary (a renewal, a read of the
-   * record, the failsafe's question) on the pod's shared clock, plus `seconds` (by default the renew deadline), in
-   * hundredths of a second; replaced whole (rename). The fence stops PostgreSQL once it has passed.
-   */
-  writeDeadline(startedUptime, seconds = this.config.automaticFailover.renewDeadlineSeconds) {
-    this.writeDeadlineAt(fenceDeadline(startedUptime, seconds));
-  }
-  /** Writes the heartbeat fence's deadline (hundredths of /proc/uptime). */
-  writeDeadlineAt(deadline) {
-    const file = this.config.automaticFailover.deadlineFile;
-    try {
-      fs4.writeFileSync(`${file}.new`, `${deadline}
-`);
-      fs4.renameSync(`${file}.new`, file);
-      this.deadlineWritten = deadline;
-    } catch (error) {
-      this.log(`could not write ${file} (${error.message}): the heartbeat fence stops this primary at the last deadline written`);
-    }
-  }
-  /** Not the primary: no deadline for the heartbeat fence (a promotion later must not find an old one, long passed). */
-  removeDeadline() {
-    try {
-      fs4.rmSync(this.config.automaticFailover.deadlineFile, { force: true });
-      this.deadlineWritten = -Infinity;
-    } catch (error) {
-      this.log(`could not remove ${this.config.automaticFailover.deadlineFile} (${error.message})`);
-    }
-  }
-  /** Without automatic failover, a lease left on the record goes (a replica with automatic failover would see it lapse). */
-  async releaseLease() {
-    const record = this.record;
-    if (record === void 0) return;
-    const done = await this.swap(record, false, { renewTime: null, leaseDurationSeconds: null }, { [WAL_POSITION_ANNOTATION]: null });
-    this.log(done.ok ? "automatic failover is off: removed the lease from the leader record" : `could not remove the lease from the leader record (${done.message})`);
-  }
-  /**
-   * Automatic failover: the primary's lease lapsed on this replica's clock. It asks itself and every other pod what they are
-   * (over the pod network), and takes over if decideTakeover says so: the record first (compare-and-swap, a new epoch, a
-   * renewed lease), then the promotion, the label and the timeline, and an Event on the pod and on the record.
-   */
-  async considerTakeover(cause) {
-    const record = this.record;
-    if (record?.state !== "stable" || this.passwords === void 0) return true;
-    const listed = await this.kube.listPodNames(this.config.clusterSelector);
-    if (!listed.ok) {
-      this.logTakeover(`not taking over from ${record.primary}: the pods cannot be listed (${listed.message})`);
-      return true;
-    }
-    const others = listed.value.filter((pod) => pod !== this.podName).sort();
-    const passwords = this.passwords;
-    const [self, ...answers] = await Promise.all([
-      this.attempt(() => this.pg.status()),
-      ...others.map((pod) => peerStatus(this.peerConnection(`${pod}.${this.config.peerDomain}`, passwords, PEER_CONNECT_MS)))
-    ]);
-    if (answers[others.indexOf(record.primary)]?.role === "primary") this.primaryAnsweredAt.set(record.primary, this.env.monotonic());
-    const peers = others.map((pod, i) => {
-      const answer = answers[i];
-      if (answer === void 0) return { pod, role: "unreachable", lsn: "?" };
-      return { pod, role: answer.role, lsn: answer.lsn, timeline: answer.timeline };
-    });
-    const data = dataDirectoryOf(this.config.pgdata);
-    const decision = decideTakeover({
-      podName: this.podName,
-      record,
-      self: self === void 0 ? { pod: this.podName, role: "starting", lsn: "?" } : { pod: this.podName, role: self.role, lsn: self.lsn },
-      systemIdentifier: data.kind === "data" ? data.systemIdentifier : void 0,
-      timeline: data.kind === "data" ? data.timeline : void 0,
-      peers,
-      otherPods: others,
-      syncReplicas: this.config.synchronousReplicas,
-      maximumLagBytes: this.config.automaticFailover.maximumLagBytes,
-      primaryWalPosition: this.lease.walPosition,
-      leaseSeconds: cause.kind === "lease" ? this.config.automaticFailover.leaseSeconds : this.requestAnswerSeconds(),
-      secondsSincePrimaryAnswered: this.env.monotonic() - (this.primaryAnsweredAt.get(record.primary) ?? -Infinity),
-      cause
-    });
-    const news = decision.reason !== this.lastTakeoverReason;
-    this.logTakeover(decision.reason);
-    if (decision.kind === "wait") {
-      const waiting = cause.kind === "lease" ? "AutomaticFailoverWaiting" : "RequestedFailoverWaiting";
-      if (news) await this.kube.podEvent(this.podName, "Normal", waiting, decision.reason, "postgres-cluster-agent");
-      return true;
-    }
-    const automatic = this.config.automaticFailover.enabled;
-    const started = this.env.monotonic();
-    const startedUptime = this.env.uptime();
-    const renewal = automatic ? await this.renewal() : void 0;
-    const done = await this.swap(
-      decision.record,
-      true,
-      renewal === void 0 ? {} : { ...renewal.spec, holderIdentity: this.podName },
-      renewal === void 0 ? {} : { [WAL_POSITION_ANNOTATION]: null }
-    );
-    if (!done.ok) {
-      this.log(`could not record the takeover (${done.message}): deciding again`);
-      this.soon = true;
-      return false;
-    }
-    if (automatic) this.renewedAt = started;
-    this.writeDeadline(startedUptime, automatic ? this.config.automaticFailover.renewDeadlineSeconds : this.config.timing.isolationFenceSeconds);
-    const message = `${this.podName} took over from ${record.primary}, ${cause.kind === "lease" ? "whose lease lapsed" : `which did not answer the failover request (${FAILOVER_REQUEST}=${cause.target})`} (${describeRecord(this.record)})`;
-    const eventReason = cause.kind === "lease" ? "AutomaticFailover" : "RequestedFailover";
-    const unlabelled = await this.kube.labelPod(record.primary, this.config.roleLabel, null);
-    if (!unlabelled.ok) this.log(`could not remove the ${this.config.roleLabel} label of ${record.primary} (${unlabelled.message}); its agent removes it when it can`);
-    const promoted = await this.promote(others);
-    if (promoted) await this.label("primary");
-    await Promise.all([
-      this.kube.podEvent(this.podName, "Warning", eventReason, message, "postgres-cluster-agent"),
-      this.kube.leaseEvent(this.config.leaderRecord, this.podName, "Warning", eventReason, message, "postgres-cluster-agent")
-    ]);
-    if (promoted) await this.recordTimeline();
-    return false;
-  }
-  logTakeover(reason) {
-    if (reason !== this.lastTakeoverReason) this.log(reason);
-    this.lastTakeoverReason = reason;
-  }
-  async createRecord(record) {
-    const done = await this.kube.createLease(encodeRecordLease(this.config.leaderRecord, this.config.recordLabels, record));
-    if (done.ok) {
-      this.log(`created the leader record: ${describeRecord(record)}`);
-    } else {
-      this.log(`could not create the leader record: ${done.message}`);
-    }
-  }
-  /**
-   * This server must stop taking writes now: it restarts as a replica (standby.signal) and its entrypoint decides from the
-   * record what it follows. The label goes while PostgreSQL stops; a fast shutdown hands every WAL record to the replicas.
-   */
-  async fence() {
-    this.removeDeadline();
-    const unlabel = this.kube.labelPod(this.podName, this.config.roleLabel, null);
-    try {
-      writeStandbySignal(this.config.pgdata);
-      if (!await fastShutdown(this.config.pgdata, SHUTDOWN_TIMEOUT_MS)) this.log("the fast shutdown did not finish; retrying next round");
-    } catch (error) {
-      this.log(`could not fence: ${error.message}; retrying next round`);
-    }
-    this.applied = (await unlabel).ok ? "" : void 0;
-    this.labelSeen = void 0;
-    this.server = observedRole(this.config.pgdata);
-  }
-  /** A switchover away from this pod waits for its shutdown checkpoint, once pg_control says it shut down cleanly. */
-  async reportCheckpoint() {
-    const control = controlOf(this.config.pgdata);
-    const next = control === void 0 ? void 0 : shutdownCheckpointUpdate(this.record, this.podName, control);
-    if (next === void 0 || next.state !== "switching-over") return true;
-    const done = await this.swap(next);
-    if (done.ok) {
-      this.log(`fenced for the switchover to ${next.target}: recorded the shutdown checkpoint ${next.checkpoint}`);
-      return true;
-    }
-    this.log(`could not record the shutdown checkpoint ${next.checkpoint} (${done.message}); retrying`);
-    this.soon = true;
-    return false;
-  }
-  async writeRecord(record, transition) {
-    const previous = this.record;
-    const done = await this.swap(record);
-    if (!done.ok) {
-      this.log(`could not record ${describeRecord(record)} (${transition}: ${done.message}): deciding again`);
-      this.soon = true;
-      return false;
-    }
-    const checkpoint2 = previous?.state === "switching-over" ? previous.checkpoint : void 0;
-    this.log(checkpoint2 !== void 0 ? `received the old primary's shutdown checkpoint ${checkpoint2}: recorded this pod as the primary (${describeRecord(record)})` : `recorded ${describeRecord(record)} (${transition})`);
-    return true;
-  }
-  /** The record names this pod, and PostgreSQL is a replica: promote it, with slots for the other pods. */
-  async promote(others) {
-    try {
-      await this.pg.promote(others.map(slotOf), PROMOTE_TIMEOUT_MS);
-    } catch (error) {
-      this.log(`promotion failed (${error.message}); deciding again`);
-      this.soon = true;
-      return false;
-    }
-    this.server = "primary";
-    this.lastOthers = void 0;
-    return true;
-  }
-  /** Keeps the record's timeline that of this primary (it changes with a promotion). */
-  async recordTimeline() {
-    if (this.record?.state !== "stable") return;
-    const next = timelineUpdate(this.record, await this.attempt(() => this.pg.timeline()));
-    if (next !== void 0) await this.swap(next);
-  }
-  /** Slots for every other pod that exists, the synchronous set and the timeline, when pods came or went or now and then. */
-  async maintainPrimary() {
-    this.standbys = await this.attempt(() => this.pg.standbys()) ?? this.standbys;
-    const others = await this.otherPods();
-    if (others === void 0 || this.record?.state !== "stable") return;
-    const key = others.join(",");
-    const now = this.env.monotonic();
-    if (key === this.lastOthers && now - this.lastMaintained < this.config.timing.maintainSeconds && this.goneAt.size === 0 && (this.config.synchronousReplicas === 0 || key === this.record.sync.join(","))) {
-      return;
-    }
-    this.lastOthers = key;
-    this.lastMaintained = now;
-    await this.maintainSlots(others);
-    if (this.config.synchronousReplicas > 0) await this.maintainSyncSet(others);
-    await this.recordTimeline();
-  }
-  async maintainSlots(others) {
-    try {
-      const changes = await this.pg.maintainSlots(others.map(slotOf), `${slotOf(this.podName.replace(/-\d+$/, ""))}_`);
-      for (const dropped of changes.dropped) this.log(`dropping replication slot ${dropped.slot} (${dropped.why === "lost" ? "lost" : "its pod is gone"})`);
-      for (const failed of changes.failed) this.log(`could not maintain a replication slot: ${failed}`);
-    } catch (error) {
-      this.log(`could not maintain the replication slots: ${error.message}`);
-    }
-  }
-  /**
-   * Synchronous mode: the record lists every standby that may confirm a commit; a pod that is gone leaves the list only
-   * once synchronousReplicas of the others have flushed all WAL written before it left (nextSyncSet).
-   */
-  async maintainSyncSet(others) {
-    if (this.record?.state !== "stable") return;
-    const recorded = this.record.sync;
-    const caughtUp = {};
-    for (const member of recorded) {
-      if (others.includes(member)) continue;
-      if (!this.goneAt.has(member)) {
-        const lsn = await this.attempt(() => this.pg.currentWalLsn());
-        if (lsn === void 0) return;
-        this.goneAt.set(member, lsn);
-      }
-      caughtUp[member] = await this.attempt(() => this.pg.standbysFlushedPast(others, this.goneAt.get(member)));
-    }
-    const next = nextSyncSet({ recorded, others, caughtUp, syncReplicas: this.config.synchronousReplicas });
-    if (next === void 0 || !next.changed) return;
-    const done = await this.swap(recordSyncSet(this.record, next.sync));
-    if (!done.ok) return;
-    this.log(`synchronous standbys recorded: ${next.sync.length > 0 ? next.sync.join(",") : "(none)"}`);
-    for (const member of [...this.goneAt.keys()]) {
-      if (!next.sync.includes(member)) this.goneAt.delete(member);
-    }
-  }
-  /** An Event the entrypoint left for the sidecar to post (`<type> <reason> <message>`); the file goes once it is posted. */
-  async postPodEvent() {
-    let text;
-    try {
-      text = fs4.readFileSync(this.config.eventFile, "utf8").trim();
-    } catch {
-      return;
-    }
-    const parsed = parseEventLine(text);
-    if (parsed === void 0) {
-      this.log(`ignoring ${this.config.eventFile}: not "<Normal|Warning> <Reason> <message>": ${text.slice(0, 200)}`);
-      fs4.rmSync(this.config.eventFile, { force: true });
-      return;
-    }
-    const posted = await this.kube.podEvent(this.podName, parsed.type, parsed.reason, parsed.message, "postgres-cluster-agent");
-    if (!posted.ok) {
-      this.log(`could not post the ${parsed.reason} Event (${posted.message}); retrying`);
-      return;
-    }
-    this.log(`posted a ${parsed.type} Event about this pod: ${parsed.reason}`);
-    fs4.rmSync(this.config.eventFile, { force: true });
-  }
-  /** The passwords as the mounted Secrets say now; undefined while a file is missing or empty. */
-  readPasswords() {
-    const read = (file) => {
-      try {
-        return fs4.readFileSync(file, "utf8");
-      } catch {
-        return "";
-      }
-    };
-    const superuser = read(path3.join(this.config.secretDir, "password"));
-    const replication = read(path3.join(this.config.secretDir, "replication-password"));
-    const app = this.config.users.app === "" ? "" : read(path3.join(this.config.appSecretDir, "password"));
-    this.passwords = superuser !== "" && replication !== "" && (this.config.users.app === "" || app !== "") ? { superuser, replication, app } : void 0;
-    if (this.passwords !== void 0) this.writePassfile(this.passwords);
-  }
-  /** The pod's password file (the postgres container's replication connection uses it), rewritten when a Secret changed. */
-  writePassfile(passwords) {
-    const users = this.config.users;
-    const text = passfileText(users.replication, passwords.replication, users.superuser, passwords.superuser);
-    if (text === this.passfileWritten) return;
-    const file = this.config.passwordFile;
-    try {
-      fs4.writeFileSync(`${file}.${process.pid}`, text, { mode: 384 });
-      fs4.renameSync(`${file}.${process.pid}`, file);
-    } catch (error) {
-      this.log(`could not write ${file} (${error.message}); retrying`);
-      return;
-    }
-    if (this.passfileWritten !== "") this.log("the Secret changed: rewrote this pod's password file");
-    this.passfileWritten = text;
-  }
-  /** On the primary: the roles and their passwords as the Secrets say, after every start and whenever a Secret changed. */
-  async applyCredentials() {
-    const passwords = this.passwords;
-    if (passwords === void 0) return;
-    const wanted = JSON.stringify(passwords);
-    if (wanted === this.credentialsApplied) return;
-    const users = this.config.users;
-    try {
-      await this.pg.applyCredentials({
-        superuser: users.superuser,
-        superuserPassword: passwords.superuser,
-        replicationUser: users.replication,
-        replicationPassword: passwords.replication,
-        appUser: users.app === "" ? void 0 : users.app,
-        appPassword: users.app === "" ? void 0 : passwords.app,
-        appDatabase: this.config.appDatabase
-      });
-    } catch (error) {
-      this.log(`could not apply the Secrets' passwords to the roles (${error.message}); retrying`);
-      return;
-    }
-    if (this.credentialsApplied !== "") {
-      this.log(`applied the changed passwords of the Secrets to the roles ${[users.superuser, users.replication, ...users.app === "" ? [] : [users.app]].join(", ")}`);
-    }
-    this.credentialsApplied = wanted;
-  }
-  /**
-   * A file PostgreSQL reads again on a reload, as read now: when it differs from what this agent read last (not at the
-   * first read), `changed(before)` reloads; what was read is kept once that succeeds, so a failed reload is tried again.
-   */
-  async onChange(file, contents, changed) {
-    const before = this.filesSeen.get(file);
-    if (before !== void 0 && before !== contents && !await changed(before)) return;
-    this.filesSeen.set(file, contents);
-  }
-  async reloaded() {
-    return await this.attempt(async () => {
-      await this.pg.reload();
-      return true;
-    }) === true;
-  }
-  /** A renewed certificate in the mounted Secret: PostgreSQL reads its certificate and key again on a reload. */
-  async reloadRenewedCertificate() {
-    if (this.config.tlsSecretDir === "") return;
-    const certificate = readIfExists(path3.join(this.config.tlsSecretDir, "tls.crt"));
-    if (certificate === void 0 || certificate === "") return;
-    await this.onChange("tls.crt", certificate, async () => {
-      if (!await this.reloaded()) return false;
-      this.log(`the certificate in ${this.config.tlsSecretDir} changed (renewed): PostgreSQL reloaded it`);
-      return true;
-    });
-  }
-  /**
-   * A changed configuration (the ConfigMap's postgresql.conf or pg_hba.conf, which the kubelet updates in the running
-   * pod): PostgreSQL reloads it, and the agent says which settings are in effect now and which wait for a restart (a log
-   * line and an Event on the pod). While PostgreSQL does not serve there is nothing to reload: it reads them as it starts.
-   */
-  async reloadChangedConfiguration() {
-    const read = (file) => readIfExists(path3.join(this.config.configDir, file));
-    const [conf, hba] = [read("postgresql.conf"), read("pg_hba.conf")];
-    if (conf === void 0 || hba === void 0) return;
-    await this.onChange("configuration", `${conf}\0${hba}`, async (before) => {
-      if (this.server === "not-serving") {
-        this.log("the configuration changed while PostgreSQL does not serve: it reads the new one as it starts");
-        return true;
-      }
-      if (!await this.reloaded()) return false;
-      await new Promise((resolve) => setTimeout(resolve, RELOAD_SETTLE_MS));
-      const outcome = await this.attempt(() => this.pg.reloadOutcome());
-      if (outcome === void 0) return false;
-      const [oldConf, oldHba] = before.split("\0");
-      const report = reloadReport(changedSettings(oldConf, conf), hba !== oldHba, outcome);
-      this.log(`${report.reason}: ${report.message}`);
-      await this.kube.podEvent(this.podName, report.type, report.reason, report.message, "postgres-cluster-agent");
-      return true;
-    });
-  }
-  /**
-   * A new primary's timeline: a replica that does not stream on it yet has its WAL receiver ended and its configuration
-   * reloaded (which wakes the startup process out of its wal_retrieve_retry_interval wait: it connects at once, through
-   * the write Service), once per epoch and timeline; afterwards, while it still does not, a receiver that has gone
-   * FOLLOW_HANG_SECONDS without streaming is ended again (decideFollow), looking every FOLLOW_LOOK_SECONDS.
-   */
-  async followNewPrimary(epoch, timeline) {
-    const key = `${epoch}/${timeline}`;
-    const changed = key !== this.followed;
-    const now = this.env.monotonic();
-    if (!changed && now - this.followLookedAt < FOLLOW_LOOK_SECONDS) return;
-    this.followLookedAt = now;
-    const streaming = await this.attempt(() => this.pg.streamingOnTimeline(timeline));
-    if (streaming !== void 0) this.followed = key;
-    const receiver = streaming === false ? await this.attempt(() => this.pg.walReceiverPid()) : void 0;
-    const plan3 = decideFollow({ changed, streaming, receiver, seen: this.receiverSeen, now });
-    this.receiverSeen = plan3.seen;
-    this.following = plan3.following;
-    if (plan3.end !== void 0) await this.attempt(() => this.pg.endWalReceiver(plan3.end));
-    if (plan3.reload) await this.attempt(() => this.pg.reload());
-  }
-  /**
-   * A replica that has not streamed for walCheckSeconds although the primary answers: if the primary no longer has the WAL
-   * segment it needs next, only a new clone helps (the entrypoint makes one when it finds the request).
-   */
-  async checkReplicaWal() {
-    const now = this.env.monotonic();
-    if (now - this.lastWalCheck < WAL_CHECK_EVERY_SECONDS) return;
-    this.lastWalCheck = now;
-    const streamed = await this.attempt(() => this.pg.streamedASecond());
-    if (streamed === true) {
-      this.lastStreaming = now;
-      this.senderSeen = void 0;
-      return;
-    }
-    const record = this.record;
-    if (record?.state !== "stable" || record.primary === this.podName || this.passwords === void 0) return;
-    await this.endStaleSender(this.passwords, streamed);
-    if (now - this.lastStreaming < this.config.timing.walCheckSeconds) return;
-    const position = await this.attempt(() => this.pg.receivePosition());
-    if (position === void 0 || position === null) return;
-    const lacks = await primaryLacksWal(this.peerConnection(this.config.primaryHost, this.passwords, 3e3), position);
-    let why;
-    if (lacks === true) {
-      why = `the primary no longer has the WAL this replica needs (${position})`;
-    } else {
-      const timeline = await this.attempt(() => this.pg.receiverTimeline());
-      if (timeline === void 0 || timeline >= record.timeline) return;
-      const historyFile = path3.join(this.config.pgdata, "pg_wal", `${record.timeline.toString(16).toUpperCase().padStart(8, "0")}.history`);
-      const history = readIfExists(historyFile);
-      if (history === void 0 || !forkedBehind(history, timeline, position)) return;
-      why = `timeline ${record.timeline} of the primary forked off this replica's timeline ${timeline} at ${switchpointOf(history, timeline)}, before the WAL this replica has (${position}): it can never follow`;
-    }
-    this.log(`not streaming for ${Math.floor(now - this.lastStreaming)}s, and ${why}: requesting a new clone`);
-    fs4.writeFileSync(path3.join(path3.dirname(this.config.pgdata), RECLONE_MARKER), "");
-    await fastShutdown(this.config.pgdata, SHUTDOWN_TIMEOUT_MS);
-    this.lastStreaming = this.env.monotonic();
-  }
-  /**
-   * A walsender on the primary that holds this pod's slot while this replica does not stream (decideStaleSender): its
-   * connection is gone, and it would refuse every new WAL receiver until the primary's wal_sender_timeout ends it.
-   */
-  async endStaleSender(passwords, streams) {
-    const primary = this.peerConnection(this.config.primaryHost, passwords, 3e3);
-    const slot = slotOf(this.podName);
-    const sender = streams === false ? await slotSender(primary, slot) : void 0;
-    const plan3 = decideStaleSender({ streams, sender, seen: this.senderSeen });
-    this.senderSeen = plan3.seen;
-    if (plan3.end === void 0) return;
-    const ended = await endSlotSender(primary, slot, plan3.end);
-    if (ended === true) {
-      this.log(`the primary's walsender ${plan3.end} held this pod's replication slot ${slot} at two looks ${WAL_CHECK_EVERY_SECONDS}s apart, while this replica did not stream: its connection is gone; ended it, so that the WAL receiver can connect`);
-    }
-  }
-  /** How this agent logs in to another pod's PostgreSQL: the network role, with its password (TLS when the cluster has it). */
-  peerConnection(host, passwords, connectTimeoutMs) {
-    const users = this.config.users;
-    return {
-      host,
-      port: this.config.port,
-      user: users.network,
-      password: users.network === users.superuser ? passwords.superuser : passwords.replication,
-      ssl: this.config.tls,
-      connectTimeoutMs
-    };
-  }
-  /**
-   * The entrypoint's start plan (start-agent.ts), decided on the record this round read after the request: while the
-   * API cannot be read the plan is to wait (decideStart's 'stale'), never one resting on an older read.
-   */
-  async answerStartRequest(request2) {
-    const record = this.apiUp ? { kind: "read", record: this.record } : this.recordMalformed ? { kind: "malformed", error: this.recordError } : { kind: "stale" };
-    const passwords = this.passwords;
-    const plan3 = await startPlanOf({
-      podName: this.podName,
-      pgdata: this.config.pgdata,
-      configDir: this.config.configDir,
-      record,
-      restoreFrom: this.config.restoreFrom,
-      syncReplicas: this.config.synchronousReplicas,
-      postgresVersion: this.config.postgresVersion,
-      ask: async (pod) => passwords === void 0 ? void 0 : peerStatus(this.peerConnection(`${pod}.${this.config.peerDomain}`, passwords, 3e3))
-    });
-    if (isBootstrapWait(plan3) && this.env.monotonic() - this.startRequestAt < START_HOLD_SECONDS) return;
-    try {
-      writeStartPlan(this.config.startPlanFile, request2, plan3);
-      this.startRequest = void 0;
-    } catch (error) {
-      this.log(`could not write ${this.config.startPlanFile}: ${error.message}`);
-    }
-  }
-  /** Automatic failover: seconds until this agent must look again (a renewal due, its deadline, a replica's lease lapsing). */
-  dueInSeconds() {
-    const settings = this.config.automaticFailover;
-    if (!settings.enabled) return Infinity;
-    const now = this.env.monotonic();
-    const record = this.record;
-    const due = record?.state === "stable" && record.primary === this.podName ? [this.renewedAt + settings.renewSeconds, this.renewedAt + settings.renewDeadlineSeconds] : [this.leaseChangedAt + settings.leaseSeconds];
-    const ahead = due.map((at) => at - now).filter((seconds) => seconds > 0);
-    return ahead.length > 0 ? Math.min(...ahead) : Infinity;
-  }
-  /**
-   * Takes the entrypoint's start-plan request (`<startPlanFile>.wanted`) if there is one: this round or the next answers
-   * it, with a fresh copy of the record. False when there is none.
-   */
-  takeStartRequest() {
-    const wanted = `${this.config.startPlanFile}.wanted`;
-    const request2 = fs4.existsSync(wanted) ? readIfExists(wanted) : void 0;
-    if (request2 === void 0) return false;
-    fs4.rmSync(wanted, { force: true });
-    this.startRequest = parseStartRequest(request2);
-    this.startRequestAt = this.env.monotonic();
-    if (this.startRequest === void 0) this.log(`ignoring ${wanted}: ${JSON.stringify(request2.slice(0, 80))} is not a request id`);
-    this.recordWanted = true;
-    return true;
-  }
-  /**
-   * Waits pollSeconds, or less: when the record changes (the watch), when the entrypoint asks for a start plan
-   * (`<startPlanFile>.wanted`, which also rewrites the copy of the record: seen at once where the file system tells,
-   * else within a tenth of a second), when PostgreSQL starts serving while it was not, when a held start request is due
-   * (START_HOLD_SECONDS), when a replica that does not stream on the record's timeline is due another look
-   * (FOLLOW_LOOK_SECONDS), or 10 ms after a round that asked.
-   */
-  nap(signal) {
-    if (signal.aborted) return Promise.resolve();
-    if (this.soon) {
-      this.soon = false;
-      return new Promise((resolve) => setTimeout(resolve, 10));
-    }
-    const awaitServer = this.server === "not-serving" && readPostmaster(this.config.pgdata)?.ready !== true;
-    const holdLeft = this.startRequest === void 0 ? 0 : this.startRequestAt + START_HOLD_SECONDS - this.env.monotonic();
-    const held = holdLeft > 0 ? holdLeft : Infinity;
-    return new Promise((resolve) => {
-      let watcher;
-      const finish = () => {
-        clearInterval(looking);
-        clearTimeout(timer);
-        watcher?.close();
-        signal.removeEventListener("abort", finish);
-        this.wake = void 0;
-        resolve();
-      };
-      const look = () => {
-        if (this.takeStartRequest()) {
-          finish();
-        } else if (awaitServer) {
-          const postmaster = readPostmaster(this.config.pgdata);
-          if (postmaster?.ready === true && postmaster.alive) finish();
-        }
-      };
-      const follow = this.following && this.server === "replica" ? this.followLookedAt + FOLLOW_LOOK_SECONDS - this.env.monotonic() : Infinity;
-      const timer = setTimeout(finish, Math.max(10, Math.min(this.config.timing.pollSeconds, this.dueInSeconds(), held, follow) * 1e3));
-      const looking = setInterval(look, 100);
-      try {
-        const name = path3.basename(`${this.config.startPlanFile}.wanted`);
-        watcher = fs4.watch(path3.dirname(this.config.startPlanFile), (_event, file) => {
-          if (file === name) look();
-        });
-        watcher.on("error", () => watcher?.close());
-      } catch {
-      }
-      this.wake = finish;
-      signal.addEventListener("abort", finish);
-      look();
-    });
-  }
-};
-
 // src/agent/main.ts
+init_kube();
+var postgresModule = () => (init_postgres(), __toCommonJS(postgres_exports));
+var sidecarModule = () => (init_sidecar_agent(), __toCommonJS(sidecar_agent_exports));
 function logLine(name, message, now) {
   return `${now.toISOString()} ${name}: ${message}
 `;
@@ -9669,15 +9851,17 @@ async function failoverJob(podName, env, fail) {
   return job.main();
 }
 async function nodeCommand(command, config, log) {
+  const { fastShutdown: fastShutdown2, writeStandbySignal: writeStandbySignal2 } = postgresModule();
+  const { nodeStatus: nodeStatus2 } = sidecarModule();
   if (command === "fence") {
-    writeStandbySignal(config.pgdata);
+    writeStandbySignal2(config.pgdata);
     log("fenced: standby.signal written; stopping PostgreSQL (fast) so that it restarts as a replica");
-    if (!await fastShutdown(config.pgdata, 6e4)) {
+    if (!await fastShutdown2(config.pgdata, 6e4)) {
       log("the fast shutdown did not finish within 60s");
       return 1;
     }
   }
-  const line = await nodeStatus(config);
+  const line = await nodeStatus2(config);
   if (line === void 0) {
     log(`cannot read ${config.pgdata}/global/pg_control`);
     return 1;
@@ -9705,7 +9889,8 @@ async function main(args) {
     const config = parseSidecarConfig(fs5.readFileSync(args[1], "utf8"), args[1]);
     if (args[0] !== "sidecar") return await nodeCommand(args[0], config, write(`${podName} pg-node`));
     const kube = new KubeClient(inClusterOptions(process.env, config.timing.apiTimeoutSeconds * 1e3));
-    agent = new SidecarAgent(config, podName, kube, {
+    const { SidecarAgent: SidecarAgent2 } = sidecarModule();
+    agent = new SidecarAgent2(config, podName, kube, {
       monotonic: () => performance.now() / 1e3,
       wallMicros: () => Date.now() * 1e3,
       uptime: () => Number(fs5.readFileSync("/proc/uptime", "utf8").split(" ")[0]),

@@ -75,6 +75,33 @@ describe('the agent bundle', () => {
     expect(outside.stderr).toContain('not in a Kubernetes pod: KUBERNETES_SERVICE_HOST is not set');
   });
 
+  test('the failover job never loads the PostgreSQL client (a third of the start); `status` does', () => {
+    // Which environment variables the process read: the client reads NODE_PG_FORCE_NATIVE as it loads.
+    const preload = path.join(dir, 'env-reads.js');
+    fs.writeFileSync(preload, `const real = process.env; const seen = new Set();
+      process.env = new Proxy(real, { get: (target, key) => { if (typeof key === 'string') seen.add(key); return target[key]; } });
+      process.on('exit', () => require('fs').writeFileSync(real.ENV_READS, [...seen].join('\\n')));`);
+    const reads = (args: string[], env: NodeJS.ProcessEnv) => {
+      const out = path.join(dir, `reads-${args[0]}`);
+      const result = run(args, { ...env, NODE_OPTIONS: `--require=${preload}`, ENV_READS: out });
+      return { status: result.status, reads: fs.readFileSync(out, 'utf8').split('\n') };
+    };
+    const job = reads(['failover'], { POD_NAME: 'job-abc' });
+    expect(job.status).toBe(2);
+    expect(job.reads).toContain('FAILOVER_JOB_CONFIG');
+    expect(job.reads).not.toContain('NODE_PG_FORCE_NATIVE');
+    const status = reads(['status', path.join(dir, 'missing.json')], { POD_NAME: 'pg-0' });
+    expect(status.status).toBe(2);
+    expect(status.reads).not.toContain('NODE_PG_FORCE_NATIVE');
+    const objects = synthChart(chart => new PostgresConfig(chart, 'Config', {}));
+    const document = JSON.parse(find(objects, 'ConfigMap', 'postgres-cluster-init').data['sidecar.json']);
+    const file = path.join(dir, 'loads.json');
+    fs.writeFileSync(file, JSON.stringify({ ...document, pgdata: path.join(dir, 'pgdata'), socketDir: dir }));
+    const loaded = reads(['status', file], { POD_NAME: 'pg-0' });
+    expect(loaded.status).toBe(0);
+    expect(loaded.reads).toContain('NODE_PG_FORCE_NATIVE');
+  });
+
   test('no pod name: says where it comes from, exit 2', () => {
     const result = run(['status', 'x.json']);
     expect(result.status).toBe(2);
