@@ -6,7 +6,7 @@
 // the record. Real time, with timeouts of a fraction of a second.
 import * as https from 'node:https';
 import { failoverRunOf, FailoverJobConfig, FailoverJobTimeouts } from '../../src/agent/config';
-import { FailoverJobAgent, parseStatusLine } from '../../src/agent/failover-job-agent';
+import { FailoverJobAgent, JobKube, parseStatusLine } from '../../src/agent/failover-job-agent';
 import { NodeRole } from '../../src/agent/failover-target';
 import { KubeClient } from '../../src/agent/kube';
 import {
@@ -411,11 +411,11 @@ function sidecars(behaviour: Partial<SidecarBehaviour> = {}): Sidecars {
 
 // ---- the job ----
 
-/** Runs the job to its end, with this run's variables (FAILOVER_TARGET...); its exit code. */
-async function runJob(env: Record<string, string> = {}, config: Partial<FailoverJobConfig> = {}): Promise<number> {
+/** Runs the job to its end, with this run's variables (FAILOVER_TARGET...); its exit code. `kube` may wrap its client. */
+async function runJob(env: Record<string, string> = {}, config: Partial<FailoverJobConfig> = {}, kube = (made: JobKube) => made): Promise<number> {
   const document = { ...CONFIG, ...config };
   const run = failoverRunOf(env, document.timeouts);
-  const job = new FailoverJobAgent(document, run, JOB_POD, client(JOB_TOKEN), {
+  const job = new FailoverJobAgent(document, run, JOB_POD, kube(client(JOB_TOKEN)), {
     monotonic: () => performance.now() / 1000,
     sleep: ms => new Promise(resolve => setTimeout(resolve, ms)),
   }, message => {
@@ -479,6 +479,30 @@ describe('what the job reads first', () => {
     await createRecord(stable('pg-0', 3));
     expect(await runJob()).toBe(1);
     expect(logs).toEqual(['leader record: epoch 3, stable, primary pg-0, timeline 1', 'REFUSED: no pods match app=pg']);
+  });
+});
+
+describe('a fault of the job itself', () => {
+  test('an unexpected error (a bug, a client that throws): STOPPED with its stack, exit 1, the record as it was', async () => {
+    cluster();
+    await createRecord(stable('pg-0', 7));
+    const broken = (made: JobKube): JobKube => Object.assign(Object.create(made) as JobKube, {
+      listPods: () => { throw new TypeError('listPods broke'); },
+    });
+    expect(await runJob({}, {}, broken)).toBe(1);
+    expect(lastLog()).toMatch(/^STOPPED: TypeError: listPods broke\n {4}at /);
+    expect(await recordNow()).toEqual(stable('pg-0', 7));
+  });
+
+  test('a thrown value that is not an Error: STOPPED with what it says', async () => {
+    cluster();
+    await createRecord(stable('pg-0', 7));
+    const broken = (made: JobKube): JobKube => Object.assign(Object.create(made) as JobKube, {
+      // eslint-disable-next-line @typescript-eslint/only-throw-error
+      listPods: () => { throw 'no pods today'; },
+    });
+    expect(await runJob({}, {}, broken)).toBe(1);
+    expect(lastLog()).toBe('STOPPED: no pods today');
   });
 });
 
