@@ -120,6 +120,9 @@ project.addTask('prepack', {
 });
 
 // `npm test` brings what it needs: the Debian packages the tests run (as root it installs them).
+// PostgreSQL 17 beside the host's 15, for the major-version upgrade tests (docs/postgresql-17-on-bookworm.md): runs after
+// the Debian packages (prependExec puts each step before the ones already there).
+project.testTask.prependExec('bash test/setup/postgresql-17.sh');
 project.testTask.prependExec('bash test/setup/system-packages.sh');
 
 // `npm run synth`: what `npx cdk8s synth` writes, without cdk8s-cli's 1.6 s start (synth.js says how; test/dist.test.ts

@@ -11,7 +11,7 @@ import { asPostgres, PG_BIN, postgresScratchDir, writeAsPostgres } from './suppo
 const scriptsDir = path.join(__dirname, '..', 'src', 'scripts');
 const scripts = fs.readdirSync(scriptsDir).filter(f => f.endsWith('.sh'));
 const harnessScripts = [path.join(__dirname, 'e2e', 'harness', 'bin', 'container-launch.sh'), path.join(__dirname, '..', '.ci', 'run'),
-  path.join(__dirname, 'setup', 'system-packages.sh')];
+  path.join(__dirname, 'setup', 'system-packages.sh'), path.join(__dirname, 'setup', 'postgresql-17.sh'), path.join(__dirname, 'setup', 'postgresql-17-check.sh')];
 
 describe('shell scripts', () => {
   test('there are scripts to check', () => {

@@ -19,7 +19,7 @@
 # reported as such.
 set -euo pipefail
 
-PREFIX=/opt/postgresql-17
+PREFIX=${PG17_PREFIX:-/opt/postgresql-17}
 MIRROR=${PG17_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 SUITE=trixie
 LIBDIR=$PREFIX/usr/lib/x86_64-linux-gnu
@@ -203,10 +203,20 @@ install_tree() {
   log "downloading $(pins | wc -l) packages from $MIRROR ($SUITE)"
   while read -r n v f s; do
     local deb="$work/debs/${f##*/}"
-    fetch "$MIRROR/$f" "$deb" \
-      || die "cannot download $n $v ($MIRROR/$f); if $SUITE superseded it, re-pin with: $0 --print-pins"
+    if ! fetch "$MIRROR/$f" "$deb"; then
+      # Gone from the pool (trixie superseded it): its successor, as trixie's signed Packages.xz names it, so that a
+      # point release of trixie does not stop the tests on a fresh machine. Re-pin to make the tree exact again.
+      cur=$(lookup "$work/Packages" "$n")
+      if [ -z "$cur" ] || [ "$cur" = "$n $v $f $s" ]; then
+        die "cannot download $n $v ($MIRROR/$f); if $SUITE superseded it, re-pin with: $0 --print-pins"
+      fi
+      read -r n v f s <<< "$cur"
+      log "WARNING: the pinned .deb is gone from the pool; using $SUITE's current $n $v (SHA256 from its signed Packages.xz); re-pin with $0 --print-pins"
+      deb="$work/debs/${f##*/}"
+      fetch "$MIRROR/$f" "$deb" || die "cannot download $n $v ($MIRROR/$f)"
+    fi
     echo "$s  $deb" | sha256sum -c --quiet - >/dev/null 2>&1 \
-      || die "SHA256 of $n $v is $(sha256sum "$deb" | cut -d' ' -f1), pinned $s"
+      || die "SHA256 of $n $v is $(sha256sum "$deb" | cut -d' ' -f1), expected $s"
     dpkg-deb -x "$deb" "$stage"
   done < <(pins)
 
@@ -239,7 +249,9 @@ install_tree() {
 
 case "${1:-}" in
   --print-pins) print_pins ;;
-  "") [ "$(id -u)" = 0 ] || die "run as root (it writes $PREFIX and may apt-get install patchelf)"
+  "") # Installed already, by these pins: nothing to do, as any user (npm test runs this first).
+      if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$(pins_digest)" ] && "$BINDIR/postgres" --version >/dev/null 2>&1; then exit 0; fi
+      [ "$(id -u)" = 0 ] || die "PostgreSQL 17 for the upgrade tests is not installed in $PREFIX; install it with: sudo bash $0"
       exec 9>/var/lock/postgresql-17-setup.lock; flock 9; install_tree ;;
   *) die "usage: $0 [--print-pins]" ;;
 esac
