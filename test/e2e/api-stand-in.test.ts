@@ -521,6 +521,22 @@ describe('pods as the API reports them, and partitions', () => {
     });
   });
 
+  test('exec -i: the command gets the whole standard input, which ends (v5\'s CLOSE of stdin); without -i it gets none', async () => {
+    const inputs: Array<string | undefined> = [];
+    pods[1] = {
+      ...fakePod('db-1', { app: 'db' }),
+      exec: async (_container, _command, _timeoutMs, input) => {
+        inputs.push(input?.toString('utf8'));
+        return { code: 0, stdout: `${input?.length ?? 'no'} bytes\n`, stderr: '' };
+      },
+    };
+    const text = `${'x'.repeat(100_000)}\nend\n`;
+    expect(await kubectl('job', ['exec', '-i', 'db-1', '-c', 'postgres', '--', 'wc', '-c'], text)).toEqual({ code: 0, stdout: '100005 bytes\n', stderr: '' });
+    expect(await kubectl('job', ['exec', '-i', 'db-1', '-c', 'postgres', '--', 'wc', '-c'], '')).toEqual({ code: 0, stdout: '0 bytes\n', stderr: '' });
+    expect(await kubectl('job', ['exec', 'db-1', '-c', 'postgres', '--', 'wc', '-c'], 'ignored')).toEqual({ code: 0, stdout: 'no bytes\n', stderr: '' });
+    expect(inputs).toEqual([text, '', undefined]);
+  });
+
   test('a pod cut off from the API: its requests get no answer (a client bounds its wait), and execs into it fail after 2 s', async () => {
     pods[0].apiCutOff = true;
     try {

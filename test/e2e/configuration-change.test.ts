@@ -123,8 +123,8 @@ describe('a configuration change', () => {
       configMaps: cluster.manifests.all('ConfigMap').map(c => JSON.parse(JSON.stringify(c)) as KubeObject),
       template: JSON.parse(JSON.stringify(cluster.statefulSet.spec.template)),
     };
-    // The harness has PostgreSQL 15 only: the pods keep its image, and the agent is told they run 16 (as postgres:16 would).
-    const next = manifestsWith({ work_mem: '12MB', shared_buffers: '64MB' }, { postgresVersion: 16, image: 'postgres:15' });
+    // postgres:17 runs PostgreSQL 17 here (test/setup/postgresql-17.sh): its own binaries meet the 15 data directory.
+    const next = manifestsWith({ work_mem: '12MB', shared_buffers: '64MB' }, { postgresVersion: 17 });
     const writer = await writing(cluster, async w => {
       applyConfigMaps(next.configMaps);
       cluster.setTemplate(next.statefulSet.spec.template);
@@ -138,7 +138,7 @@ describe('a configuration change', () => {
       await waitFor('writes on the primary meanwhile', () => w.attempts.filter(a => a.ok && a.startedAt >= since).length >= 10, 20_000, 50);
     });
     expect(cluster.pod(first).logSince(0, 'postgres')).toContain(
-      'the data directory is PostgreSQL 15\'s (PG_VERSION), and this pod runs PostgreSQL 16: a server never starts on another major\'s data. '
+      'the data directory is PostgreSQL 15\'s (PG_VERSION), and this pod runs PostgreSQL 17: a server never starts on another major\'s data. '
       + 'Set postgresVersion back to 15 and apply, or upgrade (README: Major-version upgrades)');
     expect(cluster.pod(first).ready).toBe(false);
     // The rolling update waits for that pod: the primary and the other replica were not touched.

@@ -23,7 +23,10 @@ describe('emulated images', () => {
     expect(emulateImage('docker.io/library/postgres:15.6', '/stand-in').hiddenPaths).toEqual([PGBACKREST]);
     expect(emulateImage('docker.io/alpine/k8s:1.33.9', '/stand-in').hiddenPaths).toEqual([PGBACKREST]);
     expect(emulateImage('quay.io/prometheuscommunity/postgres-exporter:v0.15.0', '/stand-in').hiddenPaths).toEqual([PGBACKREST]);
-    expect(() => emulateImage('localhost/postgres-pgbackrest:16', '/stand-in')).toThrow('this machine has PostgreSQL 15 only');
+    expect(() => emulateImage('localhost/postgres-pgbackrest:16', '/stand-in')).toThrow('this machine has PostgreSQL 15 only (and 17, without pgBackRest)');
+    expect(() => emulateImage('localhost/postgres-pgbackrest:17', '/stand-in')).toThrow('this machine has PostgreSQL 15 only (and 17, without pgBackRest)');
+    expect(emulateImage('postgres:17', '/stand-in').env).toMatchObject({ PATH: expect.stringMatching(/^\/opt\/postgresql-17\/bin:/), PG_MAJOR: '17' });
+    expect(emulateImage('postgres:17', '/stand-in').hiddenPaths).toEqual([PGBACKREST]);
     expect(() => emulateImage('localhost/postgres-pgbackrest-tools:15', '/stand-in')).toThrow('cannot emulate image');
   });
 });

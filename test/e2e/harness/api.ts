@@ -20,7 +20,8 @@ export interface ApiPod {
   /** Its node cannot reach the API server (nor the API server its kubelet). */
   readonly apiCutOff: boolean;
   toObject(namespace: string): KubeObject;
-  exec(container: string, command: readonly string[], timeoutMs: number): Promise<Result>;
+  /** Runs a command in a container; `input` is its whole standard input (none: no stdin). */
+  exec(container: string, command: readonly string[], timeoutMs: number, input?: Buffer): Promise<Result>;
 }
 
 /** Who presents a token: a ServiceAccount, and the pod the token was mounted in; no account is cluster-admin. */
@@ -735,11 +736,27 @@ export class ApiStandIn {
       const accept = crypto.createHash('sha1').update(`${request.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
       socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n'
         + `Sec-WebSocket-Accept: ${accept}\r\nSec-WebSocket-Protocol: v5.channel.k8s.io\r\n\r\n`);
+      // `kubectl exec -i`: its standard input on channel 0, until v5's CLOSE signal for it (channel 255, stream 0) at its
+      // end. The stand-in hands the command all of it at once, once it has ended (a kubelet streams it as it comes):
+      // enough for a command that reads its input to the end, not for an interactive one.
+      const wantsStdin = url.searchParams.get('stdin') === 'true';
+      const input: Buffer[] = [];
+      let stdinClosed: () => void = () => undefined;
+      const stdinEnded = new Promise<void>(resolve => { stdinClosed = resolve; });
       new WebSocketReader(socket, frame => {
-        if (frame.opcode === 0x8) socket.end(wsFrame(0x8, Buffer.from([0x03, 0xe8])));
-        else if (frame.opcode === 0x9) socket.write(wsFrame(0xa, frame.payload));
+        if (frame.opcode === 0x8) {
+          stdinClosed();
+          socket.end(wsFrame(0x8, Buffer.from([0x03, 0xe8])));
+        } else if (frame.opcode === 0x9) {
+          socket.write(wsFrame(0xa, frame.payload));
+        } else if (frame.opcode === 0x2 && frame.payload[0] === 0) {
+          input.push(frame.payload.subarray(1));
+        } else if (frame.opcode === 0x2 && frame.payload[0] === 255 && frame.payload[1] === 0) {
+          stdinClosed();
+        }
       });
-      const result = await pod.exec(container, command, EXEC_TIMEOUT_MS);
+      if (wantsStdin) await stdinEnded;
+      const result = await pod.exec(container, command, EXEC_TIMEOUT_MS, wantsStdin ? Buffer.concat(input) : undefined);
       const channel = (n: number, data: string | Buffer) => socket.write(wsFrame(0x2, Buffer.concat([Buffer.from([n]), Buffer.from(data)])));
       if (result.stdout) channel(1, result.stdout);
       if (result.stderr) channel(2, result.stderr);

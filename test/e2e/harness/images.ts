@@ -1,3 +1,5 @@
+import * as fs from 'fs';
+import * as path from 'path';
 import { KUBECTL_VERSION, kubectlVersionOf } from './kubectl';
 
 /**
@@ -29,6 +31,11 @@ export interface EmulatedImage {
 export const NODE_VERSION = process.versions.node;
 const BASE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 export const HOST_POSTGRES_MAJOR = 15;
+/**
+ * PostgreSQL 17 beside it (test/setup/postgresql-17.sh: Debian 13's build, with its own C library, in one tree): what the
+ * postgres:17 image runs here. pgBackRest 2.45 (Debian 12's) does not support 17, so no postgres-pgbackrest:17.
+ */
+export const POSTGRES_17_BIN = '/opt/postgresql-17/bin';
 /** pgBackRest from Debian's package (2.45 on bookworm): only images built with it (postgres-pgbackrest) have it. */
 export const PGBACKREST = '/usr/bin/pgbackrest';
 /** The uid and gid of the postgres images' `postgres` user. */
@@ -41,14 +48,19 @@ export function emulateImage(image: string, standInBin: string): EmulatedImage {
   const postgres = /^(docker\.io\/)?(library\/)?postgres:(\d+)/.exec(image);
   const pgbackrest = /(^|\/)postgres-pgbackrest:(\d+)/.exec(image);
   if (postgres || pgbackrest) {
-    const major = postgres ? postgres[3] : pgbackrest![2];
-    if (Number(major) !== HOST_POSTGRES_MAJOR) {
-      throw new Error(`image ${image}: this machine has PostgreSQL ${HOST_POSTGRES_MAJOR} only`);
+    const major = Number(postgres ? postgres[3] : pgbackrest![2]);
+    const seventeen = major === 17 && !pgbackrest;
+    if (major !== HOST_POSTGRES_MAJOR && !seventeen) {
+      throw new Error(`image ${image}: this machine has PostgreSQL ${HOST_POSTGRES_MAJOR} only (and 17, without pgBackRest)`);
+    }
+    if (seventeen && !fs.existsSync(path.join(POSTGRES_17_BIN, 'postgres'))) {
+      throw new Error(`image ${image}: PostgreSQL 17 is not installed in ${POSTGRES_17_BIN}: run test/setup/postgresql-17.sh as root`);
     }
     return {
       env: {
-        PATH: `${BASE_PATH}:/usr/lib/postgresql/${HOST_POSTGRES_MAJOR}/bin`,
-        PG_MAJOR: String(HOST_POSTGRES_MAJOR),
+        // 17's programs first: the host's /usr/bin/psql, pg_dump and the like run 15's (Debian's pg_wrapper).
+        PATH: seventeen ? `${POSTGRES_17_BIN}:${BASE_PATH}` : `${BASE_PATH}:/usr/lib/postgresql/${HOST_POSTGRES_MAJOR}/bin`,
+        PG_MAJOR: String(major),
         PGDATA: '/var/lib/postgresql/data',
         // The image generates en_US.utf8; this host has C.UTF-8 only.
         LANG: 'C.UTF-8',
@@ -62,7 +74,7 @@ export function emulateImage(image: string, standInBin: string): EmulatedImage {
         // The Debian package's postinst makes its log, repository and spool directories the postgres user's, mode 0750.
         // (Its /etc/pgbackrest.conf, absent here, sets only repo1-path=/var/lib/pgbackrest, pgBackRest's default.)
         ...(pgbackrest
-          ? ['/var/log/pgbackrest', '/var/lib/pgbackrest', '/var/spool/pgbackrest'].map(path => ({ path, uid: POSTGRES_UID, mode: 0o750 }))
+          ? ['/var/log/pgbackrest', '/var/lib/pgbackrest', '/var/spool/pgbackrest'].map(dir => ({ path: dir, uid: POSTGRES_UID, mode: 0o750 }))
           : []),
       ],
       hiddenPaths: pgbackrest ? [] : [PGBACKREST],

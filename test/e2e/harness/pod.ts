@@ -200,7 +200,7 @@ export class Container {
   }
 
   /** Runs a command inside the running container, like `kubectl exec`. */
-  public async exec(command: readonly string[], timeoutMs = 30_000): Promise<Result> {
+  public async exec(command: readonly string[], timeoutMs = 30_000, input?: Buffer): Promise<Result> {
     // A container being set up (its launcher still mounting volumes) is not yet there to enter, as in Kubernetes.
     for (let waited = 0; this.running && this.startedMarker && !fs.existsSync(this.startedMarker) && waited < 5000; waited += 10) {
       await new Promise(resolve => setTimeout(resolve, 10));
@@ -214,8 +214,12 @@ export class Container {
       'env', '-i', '-C', '/', ...this.pod.clockEnv(), ...Object.entries(this.env).map(([k, v]) => `${k}=${v}`), ...CLOCK_SHIM_HOP, ...command,
     ];
     return new Promise(resolve => {
-      const child = spawn('nsenter', args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn('nsenter', args, { detached: true, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
       this.execs.add(child);
+      if (input !== undefined) {
+        child.stdin!.on('error', () => undefined);
+        child.stdin!.end(input);
+      }
       let stdout = '';
       let stderr = '';
       child.stdout!.on('data', d => { stdout += d; });
@@ -450,10 +454,10 @@ export class Pod {
   }
 
   /** `kubectl exec` once the API server reached the kubelet. */
-  public exec(container: string, command: readonly string[], timeoutMs: number): Promise<Result> {
+  public exec(container: string, command: readonly string[], timeoutMs: number, input?: Buffer): Promise<Result> {
     const found = this.containers.find(c => c.name === container) ?? this.initContainers.find(c => c.name === container);
     if (!found) return Promise.resolve({ code: 1, stdout: '', stderr: `Error from server (BadRequest): container ${container} is not valid for pod ${this.name}\n` });
-    return found.exec(command, timeoutMs);
+    return found.exec(command, timeoutMs, input);
   }
 
   /**
