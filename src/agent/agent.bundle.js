@@ -6968,6 +6968,19 @@ var init_postgres = __esm({
           return (await query(`SELECT ${STREAMED_A_SECOND_SQL} AS streamed`))[0].streamed;
         });
       }
+      /** pg_stat_archiver's counters and the segments waiting to be archived (archive-watch.ts). */
+      async archiverLook() {
+        return this.session("reading pg_stat_archiver", async (query) => {
+          const [row] = await query(`SELECT archived_count AS archived, failed_count AS failed, last_failed_wal,
+        (SELECT count(*) FROM pg_ls_archive_statusdir() WHERE name LIKE '%.ready')::int AS waiting FROM pg_stat_archiver`);
+          return {
+            archived: Number(row.archived),
+            failed: Number(row.failed),
+            lastFailedWal: row.last_failed_wal ?? void 0,
+            waiting: row.waiting
+          };
+        });
+      }
       /** The timeline a replica's WAL receiver asks for (the one its startup process is on); undefined without a receiver. */
       async receiverTimeline() {
         return this.session("reading the WAL receiver's timeline", async (query) => {
@@ -7098,6 +7111,45 @@ var init_postgres = __esm({
     };
     Refusal = class extends Error {
     };
+  }
+});
+
+// src/agent/archive-watch.ts
+function decideArchive(watch2, look, now, pod) {
+  const last = watch2.last;
+  if (last === void 0 || look.archived < last.archived || look.failed < last.failed) return { watch: { last: look, failing: watch2.failing } };
+  const failures = look.failed - last.failed;
+  const archived = look.archived - last.archived;
+  if (archived > 0) {
+    if (watch2.failing === void 0) return { watch: { last: look, failing: void 0 } };
+    return {
+      watch: { last: look, failing: void 0 },
+      event: {
+        type: "Normal",
+        reason: "ArchiveRecovered",
+        message: `archiving WAL works again after ${Math.round(now - watch2.failing.since)}s: ${archived} segment${archived === 1 ? "" : "s"} archived since the last look, ${look.waiting} waiting`
+      }
+    };
+  }
+  if (failures === 0) return { watch: { last: look, failing: watch2.failing } };
+  const since = watch2.failing?.since ?? now;
+  if (watch2.failing !== void 0 && now - watch2.failing.warnedAt < ARCHIVE_REWARN_SECONDS) return { watch: { last: look, failing: watch2.failing } };
+  return {
+    watch: { last: look, failing: { since, warnedAt: now } },
+    event: {
+      type: "Warning",
+      reason: "ArchiveFailing",
+      message: `archiving WAL fails${watch2.failing === void 0 ? "" : ` for ${Math.round(now - since)}s`}: ${failures} failed tr${failures === 1 ? "y" : "ies"} since the last look, none archived; the last for ${look.lastFailedWal ?? "?"}. ${look.waiting} segment${look.waiting === 1 ? " waits" : "s wait"} in pg_wal, which keeps them until they are archived and fills meanwhile. The archive command's error: kubectl logs ${pod} -c postgres`
+    }
+  };
+}
+var ARCHIVE_LOOK_SECONDS, ARCHIVE_REWARN_SECONDS, NO_ARCHIVE_WATCH;
+var init_archive_watch = __esm({
+  "src/agent/archive-watch.ts"() {
+    "use strict";
+    ARCHIVE_LOOK_SECONDS = 10;
+    ARCHIVE_REWARN_SECONDS = 600;
+    NO_ARCHIVE_WATCH = { last: void 0, failing: void 0 };
   }
 });
 
@@ -7796,6 +7848,7 @@ var init_sidecar_agent = __esm({
     "use strict";
     fs4 = __toESM(require("fs"));
     path3 = __toESM(require("path"));
+    init_archive_watch();
     init_automatic_failover();
     init_configuration();
     init_failover_target();
@@ -7875,6 +7928,9 @@ var init_sidecar_agent = __esm({
       following = false;
       /** The WAL receiver as first seen not streaming (decideFollow). */
       receiverSeen;
+      /** Continuous archiving as last looked at (decideArchive), and when. */
+      archiveWatch = NO_ARCHIVE_WATCH;
+      archiveLookedAt = -Infinity;
       /** The primary's walsender first seen holding this replica's slot while it did not stream (decideStaleSender). */
       senderSeen;
       lastStreaming;
@@ -8040,6 +8096,20 @@ var init_sidecar_agent = __esm({
           if (!done) break;
         }
         if (done && this.apiUp && this.server === "primary" && this.record?.state === "stable" && this.record.primary === this.podName) await this.roll();
+        if (this.server === "primary") await this.watchArchive();
+      }
+      /** Continuous archiving, on a primary (decideArchive): a look at pg_stat_archiver every ARCHIVE_LOOK_SECONDS, an Event when it starts failing or works again. */
+      async watchArchive() {
+        const now = this.env.monotonic();
+        if (now - this.archiveLookedAt < ARCHIVE_LOOK_SECONDS) return;
+        this.archiveLookedAt = now;
+        const look = await this.attempt(() => this.pg.archiverLook());
+        if (look === void 0) return;
+        const decided = decideArchive(this.archiveWatch, look, now, this.podName);
+        this.archiveWatch = decided.watch;
+        if (decided.event === void 0) return;
+        this.log(`${decided.event.reason}: ${decided.event.message}`);
+        await this.kube.podEvent(this.podName, decided.event.type, decided.event.reason, decided.event.message, "postgres-cluster-agent");
       }
       /**
        * The rolling update (decideRoll), by the recorded primary that serves: a look every ROLL_LOOK_SECONDS while pods of an

@@ -8,6 +8,7 @@ import * as path from 'path';
 // Bundled into the agent by esbuild: not a runtime dependency of the library.
 // eslint-disable-next-line import/no-extraneous-dependencies
 import { Client, ClientConfig, DatabaseError, QueryConfig } from 'pg';
+import type { ArchiverLook } from './archive-watch';
 import type { Standby } from './handover';
 import { ServerAnswer, STATUS_SQL } from './node-status';
 import { ControlFile, ServerRole } from './sidecar';
@@ -468,6 +469,20 @@ export class LocalPostgres {
   public async streamedASecond(): Promise<boolean> {
     return this.session('asking whether the WAL receiver streams', async query => {
       return (await query(`SELECT ${STREAMED_A_SECOND_SQL} AS streamed`))[0].streamed as boolean;
+    });
+  }
+
+  /** pg_stat_archiver's counters and the segments waiting to be archived (archive-watch.ts). */
+  public async archiverLook(): Promise<ArchiverLook> {
+    return this.session('reading pg_stat_archiver', async query => {
+      const [row] = await query(`SELECT archived_count AS archived, failed_count AS failed, last_failed_wal,
+        (SELECT count(*) FROM pg_ls_archive_statusdir() WHERE name LIKE '%.ready')::int AS waiting FROM pg_stat_archiver`);
+      return {
+        archived: Number(row.archived),
+        failed: Number(row.failed),
+        lastFailedWal: (row.last_failed_wal as string | null) ?? undefined,
+        waiting: row.waiting as number,
+      };
     });
   }
 

@@ -5,6 +5,7 @@
 // same files, same record writes; no process is started.
 import * as fs from 'fs';
 import * as path from 'path';
+import { ARCHIVE_LOOK_SECONDS, ArchiveWatch, decideArchive, NO_ARCHIVE_WATCH } from './archive-watch';
 import {
   decideTakeover, FAILOVER_REQUEST, leaseKey, LeaseState, leaseStateOf, NO_LEASE, TakeoverFacts, WAL_POSITION_ANNOTATION,
 } from './automatic-failover';
@@ -182,6 +183,9 @@ export class SidecarAgent {
   private following = false;
   /** The WAL receiver as first seen not streaming (decideFollow). */
   private receiverSeen: SeenReceiver | undefined;
+  /** Continuous archiving as last looked at (decideArchive), and when. */
+  private archiveWatch: ArchiveWatch = NO_ARCHIVE_WATCH;
+  private archiveLookedAt = -Infinity;
   /** The primary's walsender first seen holding this replica's slot while it did not stream (decideStaleSender). */
   private senderSeen: number | undefined;
   private lastStreaming: number;
@@ -367,6 +371,21 @@ export class SidecarAgent {
     }
     // A round whose steps did not all succeed (a renewal the API did not answer, say) does not roll.
     if (done && this.apiUp && this.server === 'primary' && this.record?.state === 'stable' && this.record.primary === this.podName) await this.roll();
+    if (this.server === 'primary') await this.watchArchive();
+  }
+
+  /** Continuous archiving, on a primary (decideArchive): a look at pg_stat_archiver every ARCHIVE_LOOK_SECONDS, an Event when it starts failing or works again. */
+  private async watchArchive(): Promise<void> {
+    const now = this.env.monotonic();
+    if (now - this.archiveLookedAt < ARCHIVE_LOOK_SECONDS) return;
+    this.archiveLookedAt = now;
+    const look = await this.attempt(() => this.pg.archiverLook());
+    if (look === undefined) return;
+    const decided = decideArchive(this.archiveWatch, look, now, this.podName);
+    this.archiveWatch = decided.watch;
+    if (decided.event === undefined) return;
+    this.log(`${decided.event.reason}: ${decided.event.message}`);
+    await this.kube.podEvent(this.podName, decided.event.type, decided.event.reason, decided.event.message, 'postgres-cluster-agent');
   }
 
   /**

@@ -502,3 +502,39 @@ describe('fast shutdown and promotion', () => {
     expect(control(primaryData).state).toBe(DbState.IN_PRODUCTION);
   });
 });
+
+describe('pg_stat_archiver (the primary\'s watch over continuous archiving)', () => {
+  const data = path.join(scratch, 'archiving');
+  let port = 0;
+
+  beforeAll(async () => {
+    port = await freePort();
+    run('initdb', '-D', data, '-U', 'postgres', '--auth-local=trust', '--encoding=UTF8', '--locale=C');
+    fs.appendFileSync(path.join(data, 'postgresql.auto.conf'), "archive_mode = on\narchive_command = 'exit 1'\n");
+    await start(data, port);
+  }, 60_000);
+
+  afterAll(() => {
+    asPostgres('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
+  });
+
+  async function lookUntil(postgres: LocalPostgres, done: (look: Awaited<ReturnType<LocalPostgres['archiverLook']>>) => boolean) {
+    for (let tries = 0; ; tries++) {
+      const look = await postgres.archiverLook();
+      if (done(look) || tries === 500) return look;
+      await new Promise(resolve => setTimeout(resolve, 20));
+    }
+  }
+
+  test('archiverLook: the failed tries and their segment, the segments that wait; archived ones once the command works', async () => {
+    const postgres = local(port);
+    expect(await postgres.archiverLook()).toEqual({ archived: 0, failed: 0, lastFailedWal: undefined, waiting: 0 });
+    await sql(port, 'CREATE TABLE t (n int); INSERT INTO t VALUES (1)');
+    const [{ wal }] = await sql(port, 'SELECT pg_walfile_name(pg_switch_wal()) AS wal');
+    expect(await lookUntil(postgres, look => look.failed >= 3)).toEqual({ archived: 0, failed: expect.any(Number), lastFailedWal: wal, waiting: 1 });
+    // The archiver waits a minute after three failed tries, or until it is signalled: the reload wakes it.
+    fs.appendFileSync(path.join(data, 'postgresql.auto.conf'), "archive_command = 'true'\n");
+    await postgres.reload();
+    expect(await lookUntil(postgres, look => look.archived === 1)).toMatchObject({ archived: 1, lastFailedWal: wal, waiting: 0 });
+  }, 30_000);
+});

@@ -1,3 +1,5 @@
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
 import { E2eCluster } from './harness/cluster';
 import { waitFor } from './harness/exec';
 import { expectOnlyPrimary, isPrimary, POD, step, synthesizeToFile } from './support';
@@ -136,5 +138,35 @@ describe('WAL archiving (pgBackRest) and point-in-time recovery', () => {
     // Again and again: each attempt restores anew and fails the same way.
     const pod0 = failure.slice(failure.indexOf('==== future-cluster-0/postgres'), failure.indexOf('==== future-cluster-0/role-labeler'));
     expect(pod0.match(/init: PostgreSQL did not start on the restored backup/g)?.length ?? 0).toBeGreaterThanOrEqual(2);
+  }));
+
+  test('a repository the primary cannot write to: a Warning Event on the primary names the failing segment; once it can '
+    + 'again, a Normal one, and that segment is in the repository', () => step(source, async () => {
+    const primary = [POD(0), POD(1), POD(2)].find(p => source.pod(p).labels.role === 'primary')!;
+    const repo = source.claimDir('postgres-archive');
+    const mode = fs.statSync(repo).mode % 0o10000;
+    const seen = source.events().length;
+    const events = (reason: string) => source.events().slice(seen).filter(e => e.reason === reason && e.involvedObject.name === primary);
+    let wal = '';
+    fs.chmodSync(repo, 0);
+    try {
+      expect(await source.sql('postgres-write', 'INSERT INTO orders SELECT g, md5(g::text) FROM generate_series(401, 500) g')).toMatchObject({ code: 0 });
+      wal = await source.podSql(primary, 'SELECT pg_walfile_name(pg_switch_wal())');
+      // The agent looks every 10 s; the archiver tries three times at once, then every minute.
+      await waitFor('an ArchiveFailing Event', () => events('ArchiveFailing').length > 0, 30_000, 500);
+      const failing = new RegExp(`^archiving WAL fails: \\d+ failed tr(y|ies) since the last look, none archived; the last for ${wal}\\. \\d+ segments? waits? in pg_wal`);
+      expect(events('ArchiveFailing')[0]).toMatchObject({ type: 'Warning', message: expect.stringMatching(failing) });
+      expect(fs.readdirSync(repo).length).toBeGreaterThan(0);
+    } finally {
+      fs.chmodSync(repo, mode);
+    }
+    // A new segment wakes the archiver, which archives the oldest first.
+    expect(await source.sql('postgres-write', 'INSERT INTO orders VALUES (501, \'after\')')).toMatchObject({ code: 0 });
+    await source.podSql(primary, 'SELECT pg_switch_wal()');
+    await waitFor('an ArchiveRecovered Event', () => events('ArchiveRecovered').length > 0, 60_000, 500);
+    expect(events('ArchiveRecovered')[0]).toMatchObject({ type: 'Normal', message: expect.stringMatching(/^archiving WAL works again after \d+s: \d+ segments? archived/) });
+    const archived = execFileSync('find', [repo, '-name', `${wal}-*`], { encoding: 'utf8' }).trim();
+    expect(archived).toMatch(new RegExp(`/archive/postgres/15-1/${wal.slice(0, 16)}/${wal}-[0-9a-f]{40}`));
+    await pgbackrest(source, primary, 'check');
   }));
 });
