@@ -911,8 +911,8 @@ var init_kube = __esm({
         const collection = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(this.options.namespace)}/leases`;
         return name === void 0 ? collection : `${collection}/${encodeURIComponent(name)}`;
       }
-      corePath(plural, name) {
-        const collection = `/api/v1/namespaces/${encodeURIComponent(this.options.namespace)}/${plural}`;
+      corePath(plural2, name) {
+        const collection = `/api/v1/namespaces/${encodeURIComponent(this.options.namespace)}/${plural2}`;
         return name === void 0 ? collection : `${collection}/${encodeURIComponent(name)}`;
       }
       /** The token, read again when the last read is TOKEN_REREAD_MS old; the old one while the file cannot be read. */
@@ -6971,11 +6971,12 @@ var init_postgres = __esm({
       /** pg_stat_archiver's counters and the segments waiting to be archived (archive-watch.ts). */
       async archiverLook() {
         return this.session("reading pg_stat_archiver", async (query) => {
-          const [row] = await query(`SELECT archived_count AS archived, failed_count AS failed, last_failed_wal,
+          const [row] = await query(`SELECT archived_count AS archived, failed_count AS failed, last_archived_wal, last_failed_wal,
         (SELECT count(*) FROM pg_ls_archive_statusdir() WHERE name LIKE '%.ready')::int AS waiting FROM pg_stat_archiver`);
           return {
             archived: Number(row.archived),
             failed: Number(row.failed),
+            lastArchivedWal: row.last_archived_wal ?? void 0,
             lastFailedWal: row.last_failed_wal ?? void 0,
             waiting: row.waiting
           };
@@ -7115,41 +7116,44 @@ var init_postgres = __esm({
 });
 
 // src/agent/archive-watch.ts
+function archiveFails(look) {
+  return look.lastFailedWal !== void 0 && (look.lastArchivedWal === void 0 || look.lastFailedWal > look.lastArchivedWal);
+}
 function decideArchive(watch2, look, now, pod) {
-  const last = watch2.last;
-  if (last === void 0 || look.archived < last.archived || look.failed < last.failed) return { watch: { last: look, failing: watch2.failing } };
-  const failures = look.failed - last.failed;
-  const archived = look.archived - last.archived;
-  if (archived > 0) {
+  const last = watch2.last !== void 0 && look.archived >= watch2.last.archived && look.failed >= watch2.last.failed ? watch2.last : void 0;
+  const since = last === void 0 ? "since the statistics began" : "since the last look";
+  const failures = look.failed - (last?.failed ?? 0);
+  const archived = look.archived - (last?.archived ?? 0);
+  if (!archiveFails(look)) {
     if (watch2.failing === void 0) return { watch: { last: look, failing: void 0 } };
     return {
       watch: { last: look, failing: void 0 },
       event: {
         type: "Normal",
         reason: "ArchiveRecovered",
-        message: `archiving WAL works again after ${Math.round(now - watch2.failing.since)}s: ${archived} segment${archived === 1 ? "" : "s"} archived since the last look, ${look.waiting} waiting`
+        message: `archiving WAL works again after ${Math.round(now - watch2.failing.since)}s: ${plural(archived, "segment", "segments")} archived ${since}, ${look.waiting} waiting`
       }
     };
   }
-  if (failures === 0) return { watch: { last: look, failing: watch2.failing } };
-  const since = watch2.failing?.since ?? now;
   if (watch2.failing !== void 0 && now - watch2.failing.warnedAt < ARCHIVE_REWARN_SECONDS) return { watch: { last: look, failing: watch2.failing } };
+  const began = watch2.failing?.since ?? now;
   return {
-    watch: { last: look, failing: { since, warnedAt: now } },
+    watch: { last: look, failing: { since: began, warnedAt: now } },
     event: {
       type: "Warning",
       reason: "ArchiveFailing",
-      message: `archiving WAL fails${watch2.failing === void 0 ? "" : ` for ${Math.round(now - since)}s`}: ${failures} failed tr${failures === 1 ? "y" : "ies"} since the last look, none archived; the last for ${look.lastFailedWal ?? "?"}. ${look.waiting} segment${look.waiting === 1 ? " waits" : "s wait"} in pg_wal, which keeps them until they are archived and fills meanwhile. The archive command's error: kubectl logs ${pod} -c postgres`
+      message: `archiving WAL fails${watch2.failing === void 0 ? "" : ` for ${Math.round(now - began)}s`}: ${look.lastFailedWal} is not archived (${plural(failures, "failed try", "failed tries")} and ${plural(archived, "segment", "segments")} archived ${since}). ${plural(look.waiting, "segment waits", "segments wait")} in pg_wal, which keeps them until they are archived and fills meanwhile. The archive command's error: kubectl logs ${pod} -c postgres`
     }
   };
 }
-var ARCHIVE_LOOK_SECONDS, ARCHIVE_REWARN_SECONDS, NO_ARCHIVE_WATCH;
+var ARCHIVE_LOOK_SECONDS, ARCHIVE_REWARN_SECONDS, NO_ARCHIVE_WATCH, plural;
 var init_archive_watch = __esm({
   "src/agent/archive-watch.ts"() {
     "use strict";
     ARCHIVE_LOOK_SECONDS = 10;
     ARCHIVE_REWARN_SECONDS = 600;
     NO_ARCHIVE_WATCH = { last: void 0, failing: void 0 };
+    plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
   }
 });
 

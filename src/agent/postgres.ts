@@ -475,11 +475,12 @@ export class LocalPostgres {
   /** pg_stat_archiver's counters and the segments waiting to be archived (archive-watch.ts). */
   public async archiverLook(): Promise<ArchiverLook> {
     return this.session('reading pg_stat_archiver', async query => {
-      const [row] = await query(`SELECT archived_count AS archived, failed_count AS failed, last_failed_wal,
+      const [row] = await query(`SELECT archived_count AS archived, failed_count AS failed, last_archived_wal, last_failed_wal,
         (SELECT count(*) FROM pg_ls_archive_statusdir() WHERE name LIKE '%.ready')::int AS waiting FROM pg_stat_archiver`);
       return {
         archived: Number(row.archived),
         failed: Number(row.failed),
+        lastArchivedWal: (row.last_archived_wal as string | null) ?? undefined,
         lastFailedWal: (row.last_failed_wal as string | null) ?? undefined,
         waiting: row.waiting as number,
       };

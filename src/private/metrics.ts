@@ -18,7 +18,8 @@ GRANT pg_monitor TO ${METRICS_USER};
 
 /**
  * The cluster's own metrics, besides the exporter's defaults: the pod's role, and replication lag in bytes
- * (on a replica, WAL received but not replayed yet; on the primary, per replica, WAL not replayed there yet).
+ * (on a replica, WAL received but not replayed yet; on the primary, per replica, WAL not replayed there yet);
+ * on the primary with archiving on, pg_stat_archiver and the segments waiting to be archived.
  */
 export const METRICS_QUERIES = `# Queries of the postgres_exporter sidecar (--extend.query-path), written by cdk8s-postgres-cluster.
 pg_cluster:
@@ -39,4 +40,19 @@ pg_cluster_replica:
     - replay_lag_bytes:
         usage: "GAUGE"
         description: "On the primary: WAL the replica has not replayed yet, in bytes"
+pg_cluster_archiver:
+  query: "SELECT archived_count, failed_count, coalesce(extract(epoch FROM last_archived_time), 0) AS last_archive_timestamp_seconds, (SELECT count(*) FROM pg_ls_archive_statusdir() WHERE name LIKE '%.ready') AS waiting_segments FROM pg_stat_archiver WHERE NOT pg_is_in_recovery() AND current_setting('archive_mode') <> 'off'"
+  metrics:
+    - archived_count:
+        usage: "COUNTER"
+        description: "On the primary, when archiving is on: WAL segments archived since the statistics began"
+    - failed_count:
+        usage: "COUNTER"
+        description: "On the primary, when archiving is on: failed tries to archive a WAL segment"
+    - last_archive_timestamp_seconds:
+        usage: "GAUGE"
+        description: "On the primary, when archiving is on: when a segment was last archived (Unix time; 0: never)"
+    - waiting_segments:
+        usage: "GAUGE"
+        description: "On the primary, when archiving is on: WAL segments waiting in pg_wal to be archived"
 `;

@@ -528,13 +528,15 @@ describe('pg_stat_archiver (the primary\'s watch over continuous archiving)', ()
 
   test('archiverLook: the failed tries and their segment, the segments that wait; archived ones once the command works', async () => {
     const postgres = local(port);
-    expect(await postgres.archiverLook()).toEqual({ archived: 0, failed: 0, lastFailedWal: undefined, waiting: 0 });
+    expect(await postgres.archiverLook()).toEqual({ archived: 0, failed: 0, lastArchivedWal: undefined, lastFailedWal: undefined, waiting: 0 });
     await sql(port, 'CREATE TABLE t (n int); INSERT INTO t VALUES (1)');
     const [{ wal }] = await sql(port, 'SELECT pg_walfile_name(pg_switch_wal()) AS wal');
-    expect(await lookUntil(postgres, look => look.failed >= 3)).toEqual({ archived: 0, failed: expect.any(Number), lastFailedWal: wal, waiting: 1 });
+    expect(await lookUntil(postgres, look => look.failed >= 3))
+      .toEqual({ archived: 0, failed: expect.any(Number), lastArchivedWal: undefined, lastFailedWal: wal, waiting: 1 });
     // The archiver waits a minute after three failed tries, or until it is signalled: the reload wakes it.
     fs.appendFileSync(path.join(data, 'postgresql.auto.conf'), "archive_command = 'true'\n");
     await postgres.reload();
-    expect(await lookUntil(postgres, look => look.archived === 1)).toMatchObject({ archived: 1, lastFailedWal: wal, waiting: 0 });
+    expect(await lookUntil(postgres, look => look.archived === 1))
+      .toMatchObject({ archived: 1, lastArchivedWal: wal, lastFailedWal: wal, waiting: 0 });
   }, 30_000);
 });
