@@ -5,13 +5,13 @@ import { AutomaticFailoverConfig, SidecarConfig, SIDECAR_CONFIG_VERSION } from '
 import { addObject } from './private/api-object';
 import { api, asJson } from './private/k8s';
 import { METRICS_QUERIES, METRICS_QUERIES_KEY, METRICS_USER, MONITORING_ROLE_SCRIPT, MONITORING_ROLE_SQL } from './private/metrics';
-import { clusterNames, ClusterNames, ISOLATION_FENCE_SECONDS, LEASE_DEADLINE_FILE, PATHS, POSTGRES_PORT, ROLE_LABEL, SUPERUSER } from './private/names';
+import { clusterNames, ClusterNames, ISOLATION_FENCE_SECONDS, LEASE_DEADLINE_FILE, PATHS, POSTGRES_PORT, ROLE_LABEL, S3_CA_FILE, SUPERUSER } from './private/names';
 import { conflictingSettingsReason, invalidSettingValueReason, needsRestart, unknownSettingReason } from './private/postgres-settings';
 import { renderConf, renderHba, Setting } from './private/postgresql-conf';
 import { AGENT_FILES, readAgentBundle, readScript, SCRIPT_FILES, scriptsDigest } from './private/scripts';
 import {
-  MAX_INT32, validateClusterName, validateCronSchedule, validateInteger, validatePostgresDuration, validatePostgresSize, validatePostgresVersion,
-  validateObjectName, validateSettingName, validateSettingValue, validateStorageSize, validateStringMap, validateTypes,
+  MAX_INT32, shown, validateClusterName, validateCronSchedule, validateInteger, validatePostgresDuration, validatePostgresSize,
+  validatePostgresVersion, validateObjectName, validateSettingName, validateSettingValue, validateStorageSize, validateStringMap, validateTypes,
 } from './private/validation';
 
 /**
@@ -66,10 +66,164 @@ export interface AutomaticFailoverOptions {
 }
 
 /**
+ * How pgBackRest addresses an S3 bucket (`repo1-s3-uri-style`).
+ */
+export enum S3UriStyle {
+  /** `https://<bucket>.<endpoint>/...`: AWS S3's own (virtual-hosted style). */
+  HOST = 'host',
+  /** `https://<endpoint>/<bucket>/...`: for an endpoint given as an IP address, and for MinIO or Ceph without wildcard DNS. */
+  PATH = 'path',
+}
+
+/**
+ * The credentials pgBackRest signs its S3 requests with.
+ */
+export class S3Credentials {
+  /**
+   * An access key from a Secret you manage, passed to the postgres container as environment variables (never
+   * written into a ConfigMap).
+   * @param secretName the Secret in the cluster's namespace
+   * @param accessKeyIdKey the Secret's key that holds the access key id
+   * @param secretAccessKeyKey the Secret's key that holds the secret access key
+   */
+  public static fromSecret(secretName: string, accessKeyIdKey = 'access-key-id', secretAccessKeyKey = 'secret-access-key'): S3Credentials {
+    return new S3Credentials(secretName, accessKeyIdKey, secretAccessKeyKey);
+  }
+
+  /**
+   * No key in the YAML: pgBackRest asks AWS STS for temporary credentials with the pod's web identity token (IAM roles
+   * for service accounts, EKS Pod Identity's web-identity mode): `repo1-s3-key-type=web-id`, reading
+   * `AWS_ROLE_ARN` and `AWS_WEB_IDENTITY_TOKEN_FILE`, which EKS's webhook sets when the pods' ServiceAccount is annotated
+   * with `eks.amazonaws.com/role-arn`.
+   */
+  public static webIdentity(): S3Credentials {
+    return new S3Credentials(undefined, undefined, undefined);
+  }
+
+  private constructor(
+    /** The Secret with the access key, if any. */
+    public readonly secretName: string | undefined,
+    /** Its key that holds the access key id. */
+    public readonly accessKeyIdKey: string | undefined,
+    /** Its key that holds the secret access key. */
+    public readonly secretAccessKeyKey: string | undefined,
+  ) {}
+}
+
+/**
+ * A CA certificate (PEM) that signs the S3 endpoint's certificate, from a key of a Secret or a ConfigMap, mounted into
+ * the postgres container.
+ */
+export class RepositoryCaCertificate {
+  /**
+   * A key of a Secret you manage.
+   * @param secretName the Secret in the cluster's namespace
+   * @param key its key that holds the PEM certificate(s)
+   */
+  public static fromSecret(secretName: string, key = 'ca.crt'): RepositoryCaCertificate {
+    return new RepositoryCaCertificate(secretName, undefined, key);
+  }
+
+  /**
+   * A key of a ConfigMap you manage.
+   * @param configMapName the ConfigMap in the cluster's namespace
+   * @param key its key that holds the PEM certificate(s)
+   */
+  public static fromConfigMap(configMapName: string, key = 'ca.crt'): RepositoryCaCertificate {
+    return new RepositoryCaCertificate(undefined, configMapName, key);
+  }
+
+  private constructor(
+    /** The Secret that holds it, if it is in a Secret. */
+    public readonly secretName: string | undefined,
+    /** The ConfigMap that holds it, if it is in a ConfigMap. */
+    public readonly configMapName: string | undefined,
+    /** The key that holds it. */
+    public readonly key: string,
+  ) {}
+}
+
+/**
+ * A pgBackRest repository in an S3 bucket, on AWS or an S3-compatible server (MinIO, Ceph RGW). pgBackRest speaks
+ * HTTPS only.
+ */
+export interface S3RepositoryOptions {
+  /**
+   * The bucket (it must exist: pgBackRest does not create it).
+   */
+  readonly bucket: string;
+
+  /**
+   * The repository's directory in the bucket: each stanza (cluster) has its own directories under it.
+   * @default - "/<clusterName>"
+   */
+  readonly path?: string;
+
+  /**
+   * The bucket's region (S3-compatible servers mostly accept any, and sign with "us-east-1").
+   * @default "us-east-1"
+   */
+  readonly region?: string;
+
+  /**
+   * The S3 endpoint, a host name or IP address, with a port when it is not 443 ("minio.storage.svc:9000"); no scheme
+   * (always HTTPS) and no path.
+   * @default - "s3.<region>.amazonaws.com"
+   */
+  readonly endpoint?: string;
+
+  /**
+   * How the bucket is addressed: in the host name (AWS) or in the path (an IP endpoint, most MinIO and Ceph set-ups).
+   * @default S3UriStyle.HOST
+   */
+  readonly uriStyle?: S3UriStyle;
+
+  /**
+   * Whether pgBackRest verifies the endpoint's TLS certificate. Turn it off only for a test server: anyone on the path
+   * could then read and change the backups.
+   * @default true
+   */
+  readonly verifyTls?: boolean;
+
+  /**
+   * The CA that signs the endpoint's certificate, when the image's system CAs do not (a private MinIO or Ceph).
+   * @default - the image's system CAs
+   */
+  readonly caCertificate?: RepositoryCaCertificate;
+
+  /**
+   * How pgBackRest authenticates: an access key from a Secret (`S3Credentials.fromSecret`) or the pod's web identity
+   * (`S3Credentials.webIdentity()`, IAM roles for service accounts).
+   */
+  readonly credentials: S3Credentials;
+}
+
+/**
  * Continuous WAL archiving and backups with pgBackRest, into a repository on a volume that every pod mounts (whichever
- * pod is primary archives). The postgres image must contain pgBackRest: the official one does not (see `image`).
+ * pod is primary archives), or in an S3 bucket (`s3`). The postgres image must contain pgBackRest: the official one does
+ * not (see `image`).
  */
 export interface WalArchiveOptions {
+  /**
+   * Keep the repository in an S3 (or S3-compatible) bucket instead of a volume: no archive volume is then created or
+   * mounted, and `storage`, `storageClassName` and `existingClaimName` do not apply.
+   * @default - the repository is on a `ReadWriteMany` volume
+   */
+  readonly s3?: S3RepositoryOptions;
+
+  /**
+   * Encrypt the repository at rest (`repo1-cipher-type=aes-256-cbc`): the Secret whose key holds the passphrase. Keep
+   * the passphrase elsewhere too: without it no backup can be restored.
+   * @default - not encrypted by pgBackRest (a bucket's own server-side encryption may still apply)
+   */
+  readonly encryptionPassphraseSecretName?: string;
+
+  /**
+   * The key of `encryptionPassphraseSecretName` that holds the passphrase.
+   * @default "passphrase"
+   */
+  readonly encryptionPassphraseSecretKey?: string;
+
   /**
    * Size of the repository's volume `<clusterName>-archive`: its full and differential backups, and the WAL since
    * the oldest one kept.
@@ -150,9 +304,9 @@ export interface RestoreFromOptions {
 export interface WalArchiveSettings {
   /** The pgBackRest stanza: the cluster's name. */
   readonly stanza: string;
-  /** The repository's PersistentVolumeClaim. */
-  readonly claimName: string;
-  /** Whether the YAML holds the claim (false for `existingClaimName`). */
+  /** The repository's PersistentVolumeClaim; none with an S3 repository. */
+  readonly claimName?: string;
+  /** Whether the YAML holds the claim (false for `existingClaimName` and for an S3 repository). */
   readonly createClaim: boolean;
   /** Size of the claim the YAML holds. */
   readonly storage: string;
@@ -164,6 +318,40 @@ export interface WalArchiveSettings {
   readonly diffBackupSchedule: string;
   /** Full backups kept. */
   readonly retentionFull: number;
+  /** The S3 repository, if the repository is in a bucket. */
+  readonly s3?: S3RepositorySettings;
+  /** The Secret with the encryption passphrase, if the repository is encrypted. */
+  readonly encryptionPassphraseSecretName?: string;
+  /** Its key. */
+  readonly encryptionPassphraseSecretKey?: string;
+}
+
+/**
+ * An S3 repository, as {@link PostgresConfig} resolved it.
+ */
+export interface S3RepositorySettings {
+  /** The bucket. */
+  readonly bucket: string;
+  /** The repository's directory in it. */
+  readonly path: string;
+  /** The region. */
+  readonly region: string;
+  /** The endpoint's host (name or IP address). */
+  readonly endpoint: string;
+  /** The endpoint's port. */
+  readonly port: number;
+  /** "host" or "path". */
+  readonly uriStyle: string;
+  /** Whether the endpoint's certificate is verified. */
+  readonly verifyTls: boolean;
+  /** The CA that signs it, if not the system's. */
+  readonly caCertificate?: RepositoryCaCertificate;
+  /** The Secret with the access key; none with a web identity. */
+  readonly credentialsSecretName?: string;
+  /** Its key with the access key id. */
+  readonly accessKeyIdKey?: string;
+  /** Its key with the secret access key. */
+  readonly secretAccessKeyKey?: string;
 }
 
 /**
@@ -339,7 +527,7 @@ export interface PostgresConfigProps {
 
   /**
    * Continuous WAL archiving and scheduled full and differential backups with pgBackRest, for point-in-time
-   * recovery (`restoreFrom`). Needs an image with pgBackRest (`image`) and a `ReadWriteMany` volume.
+   * recovery (`restoreFrom`). Needs an image with pgBackRest (`image`), and a `ReadWriteMany` volume or an S3 bucket.
    * @default - no archiving (the logical backup, `backup`, still runs)
    */
   readonly walArchive?: WalArchiveOptions;
@@ -860,7 +1048,10 @@ function resolveWalArchive(
     fullBackupSchedule: 'string',
     diffBackupSchedule: 'string',
     archiveTimeout: 'string',
+    encryptionPassphraseSecretName: 'string',
+    encryptionPassphraseSecretKey: 'string',
   }, 'walArchive.');
+  const s3 = resolveS3Repository(owner, options, names);
   const storage = options.storage ?? '50Gi';
   validateStorageSize(owner, prop('storage'), storage);
   validateObjectName(owner, prop('storageClassName'), options.storageClassName);
@@ -877,18 +1068,130 @@ function resolveWalArchive(
   validateInteger(owner, prop('retentionFull'), retentionFull, 1, 9_999_999, 'the number of full backups kept');
   const archiveTimeout = options.archiveTimeout ?? '5min';
   validatePostgresDuration(owner, prop('archiveTimeout'), archiveTimeout);
+  validateObjectName(owner, prop('encryptionPassphraseSecretName'), options.encryptionPassphraseSecretName);
+  if (options.encryptionPassphraseSecretKey !== undefined && options.encryptionPassphraseSecretName === undefined) {
+    throw new Error(`${owner}: walArchive.encryptionPassphraseSecretKey "${options.encryptionPassphraseSecretKey}" is given without `
+      + 'walArchive.encryptionPassphraseSecretName: name the Secret that holds the passphrase, or drop the key.');
+  }
+  const encryptionKey = options.encryptionPassphraseSecretName !== undefined ? options.encryptionPassphraseSecretKey ?? 'passphrase' : undefined;
+  validateConfigKey(owner, prop('encryptionPassphraseSecretKey'), encryptionKey);
   return {
     settings: {
       stanza: names.cluster,
-      claimName: options.existingClaimName ?? names.archive,
-      createClaim: options.existingClaimName === undefined,
+      claimName: s3 ? undefined : options.existingClaimName ?? names.archive,
+      createClaim: !s3 && options.existingClaimName === undefined,
       storage,
       storageClassName: options.storageClassName,
       fullBackupSchedule,
       diffBackupSchedule,
       retentionFull,
+      ...(s3 ? { s3 } : {}),
+      ...(encryptionKey !== undefined ? {
+        encryptionPassphraseSecretName: options.encryptionPassphraseSecretName,
+        encryptionPassphraseSecretKey: encryptionKey,
+      } : {}),
     },
     archiveTimeout,
+  };
+}
+
+/** A bucket name S3 accepts (general purpose buckets): 3 to 63 lower-case letters, digits, "." and "-". */
+const S3_BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+/** A host name or IPv4 address, with an optional port. */
+const S3_ENDPOINT = /^([A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*)(:(\d{1,5}))?$/;
+/** A key of a Secret or ConfigMap. */
+const CONFIG_KEY = /^[-._a-zA-Z0-9]{1,253}$/;
+
+function validateConfigKey(owner: string, prop: string, key: string | undefined): void {
+  if (key !== undefined && !CONFIG_KEY.test(key)) {
+    throw new Error(`${owner}: ${prop} ${JSON.stringify(key)} is not a key of a Secret or ConfigMap: use letters, digits, "-", "_" and ".", e.g. "ca.crt".`);
+  }
+}
+
+function resolveS3Repository(owner: string, options: WalArchiveOptions, names: ClusterNames): S3RepositorySettings | undefined {
+  const s3 = options.s3;
+  if (s3 === undefined) return undefined;
+  if (typeof s3 !== 'object' || s3 === null || Array.isArray(s3)) {
+    throw new Error(`${owner}: walArchive.s3 ${JSON.stringify(s3)} is not an S3 repository: give { bucket: "my-backups", credentials: S3Credentials.fromSecret("my-s3-keys") }.`);
+  }
+  for (const claimProp of ['storage', 'storageClassName', 'existingClaimName'] as const) {
+    if (options[claimProp] !== undefined) {
+      throw new Error(`${owner}: walArchive.${claimProp} "${options[claimProp]}" is given with walArchive.s3: the repository is in the bucket, `
+        + `and no archive volume is created or mounted. Drop walArchive.${claimProp}, or walArchive.s3 to keep the repository on a volume.`);
+    }
+  }
+  validateTypes(owner, s3, { bucket: 'string', path: 'string', region: 'string', endpoint: 'string', uriStyle: 'string', verifyTls: 'boolean' }, 'walArchive.s3.');
+  const bucket = s3.bucket;
+  if (bucket === undefined || bucket === '') {
+    throw new Error(`${owner}: walArchive.s3.bucket is ${bucket === '' ? 'empty' : 'missing'}: name the bucket that holds the repository (it must exist), e.g. "orders-db-backups".`);
+  }
+  if (!S3_BUCKET.test(bucket) || bucket.includes('..') || /^\d+\.\d+\.\d+\.\d+$/.test(bucket) || bucket.startsWith('xn--') || bucket.endsWith('-s3alias')) {
+    throw new Error(`${owner}: walArchive.s3.bucket "${bucket}" is not a bucket name S3 accepts: use 3 to 63 lower-case letters, digits, "-" and ".", `
+      + 'starting and ending with a letter or digit, no "..", not an IP address, e.g. "orders-db-backups".');
+  }
+  const path = s3.path ?? `/${names.cluster}`;
+  if (!/^\/([A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*)?$/.test(path)) {
+    throw new Error(`${owner}: walArchive.s3.path "${path}" is not a directory in the bucket: give an absolute path of letters, digits, `
+      + `".", "_" and "-", without a trailing "/", e.g. "/${names.cluster}".`);
+  }
+  const region = s3.region ?? 'us-east-1';
+  if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(region)) {
+    throw new Error(`${owner}: walArchive.s3.region "${region}" is not a region: use lower-case letters, digits and "-", e.g. "eu-west-1".`);
+  }
+  const endpointText = s3.endpoint ?? `s3.${region}.amazonaws.com`;
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(endpointText)) {
+    throw new Error(`${owner}: walArchive.s3.endpoint "${endpointText}" has a scheme: give the host alone, with a port if not 443 `
+      + `("${endpointText.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '').replace(/\/.*$/, '')}"): pgBackRest always speaks HTTPS.`);
+  }
+  const endpoint = S3_ENDPOINT.exec(endpointText);
+  const port = endpoint?.[6] !== undefined ? Number(endpoint[6]) : 443;
+  if (endpoint === null || port < 1 || port > 65_535) {
+    throw new Error(`${owner}: walArchive.s3.endpoint "${endpointText}" is not a host with an optional port: give a host name or IP address, `
+      + 'and ":<port>" if it is not 443, without a path, e.g. "minio.storage.svc:9000".');
+  }
+  const uriStyle = s3.uriStyle ?? S3UriStyle.HOST;
+  if (!Object.values(S3UriStyle).includes(uriStyle)) {
+    throw new Error(`${owner}: walArchive.s3.uriStyle ${JSON.stringify(uriStyle)} is not a URI style: use S3UriStyle.HOST or S3UriStyle.PATH.`);
+  }
+  if (uriStyle === S3UriStyle.HOST && /^\d+\.\d+\.\d+\.\d+$/.test(endpoint[1])) {
+    throw new Error(`${owner}: walArchive.s3.endpoint "${endpointText}" is an IP address, which cannot carry the bucket in its host name: `
+      + 'set walArchive.s3.uriStyle to S3UriStyle.PATH.');
+  }
+  const verifyTls = s3.verifyTls ?? true;
+  const ca = s3.caCertificate;
+  if (ca !== undefined) {
+    if (!(ca instanceof RepositoryCaCertificate)) {
+      throw new Error(`${owner}: walArchive.s3.caCertificate ${shown(ca)} is not a RepositoryCaCertificate: give RepositoryCaCertificate.fromSecret("s3-ca") `
+        + 'or RepositoryCaCertificate.fromConfigMap("s3-ca").');
+    }
+    if (!verifyTls) {
+      throw new Error(`${owner}: walArchive.s3.caCertificate is given with walArchive.s3.verifyTls false: a certificate that is not verified `
+        + 'needs no CA. Drop one of them (keep the CA: verifying is what keeps the backups safe).');
+    }
+    validateObjectName(owner, 'walArchive.s3.caCertificate secret name', ca.secretName);
+    validateObjectName(owner, 'walArchive.s3.caCertificate ConfigMap name', ca.configMapName);
+    validateConfigKey(owner, 'walArchive.s3.caCertificate key', ca.key);
+  }
+  const credentials = s3.credentials;
+  if (!(credentials instanceof S3Credentials)) {
+    throw new Error(`${owner}: walArchive.s3.credentials ${credentials === undefined ? 'is missing' : `${shown(credentials)} is not S3Credentials`}: `
+      + 'give S3Credentials.fromSecret("my-s3-keys") (an access key in a Secret) or S3Credentials.webIdentity() (IAM roles for service accounts).');
+  }
+  validateObjectName(owner, 'walArchive.s3.credentials secret name', credentials.secretName);
+  validateConfigKey(owner, 'walArchive.s3.credentials access key id key', credentials.accessKeyIdKey);
+  validateConfigKey(owner, 'walArchive.s3.credentials secret access key key', credentials.secretAccessKeyKey);
+  return {
+    bucket,
+    path,
+    region,
+    endpoint: endpoint[1],
+    port,
+    uriStyle,
+    verifyTls,
+    caCertificate: ca,
+    credentialsSecretName: credentials.secretName,
+    accessKeyIdKey: credentials.accessKeyIdKey,
+    secretAccessKeyKey: credentials.secretAccessKeyKey,
   };
 }
 
@@ -908,6 +1211,10 @@ function resolveRestore(
   }
   validateClusterName(owner, options.clusterName, 'restoreFrom.clusterName');
   validateObjectName(owner, 'restoreFrom.claimName', options.claimName);
+  if (archive?.s3) {
+    throw new Error(`${owner}: restoreFrom is given with walArchive.s3: a restore reads a repository on a volume only, so far. Restore from the `
+      + 'bucket by hand (README, "Restoring from an S3 repository"), or keep walArchive.s3 off in the restoring cluster until it runs.');
+  }
   const claimName = options.claimName ?? archive?.claimName;
   if (claimName === undefined) {
     throw new Error(`${owner}: restoreFrom.claimName is missing and walArchive is off: name the PersistentVolumeClaim that holds `
@@ -923,10 +1230,27 @@ function resolveRestore(
 
 /** pgBackRest's configuration: the repository on its volume, this cluster's stanza, locks where every container sees them. */
 function renderPgbackrestConf(clusterName: string, archive: WalArchiveSettings | undefined): string {
+  const s3 = archive?.s3;
   return [
     `# pgBackRest configuration of cluster "${clusterName}", written by cdk8s-postgres-cluster.`,
     '[global]',
-    `repo1-path=${PATHS.archiveDir}`,
+    ...(s3 ? [
+      '# The repository in an S3 bucket. Credentials come from the environment (PGBACKREST_REPO1_S3_KEY...), never from here.',
+      'repo1-type=s3',
+      `repo1-path=${s3.path}`,
+      `repo1-s3-bucket=${s3.bucket}`,
+      `repo1-s3-endpoint=${s3.endpoint}`,
+      `repo1-s3-region=${s3.region}`,
+      `repo1-s3-uri-style=${s3.uriStyle}`,
+      ...(s3.port !== 443 ? [`repo1-storage-port=${s3.port}`] : []),
+      ...(s3.verifyTls ? [] : ['repo1-storage-verify-tls=n']),
+      ...(s3.caCertificate ? [`repo1-storage-ca-file=${PATHS.archiveCaDir}/${S3_CA_FILE}`] : []),
+      ...(s3.credentialsSecretName === undefined ? ['repo1-s3-key-type=web-id'] : []),
+    ] : [`repo1-path=${PATHS.archiveDir}`]),
+    ...(archive?.encryptionPassphraseSecretName !== undefined ? [
+      '# The passphrase comes from the environment (PGBACKREST_REPO1_CIPHER_PASS).',
+      'repo1-cipher-type=aes-256-cbc',
+    ] : []),
     ...(archive ? [`repo1-retention-full=${archive.retentionFull}`] : []),
     '# Every container of a pod shares this directory: archive-push, a backup and stanza-create see one another\'s locks.',
     `lock-path=${PATHS.runDir}/pgbackrest`,

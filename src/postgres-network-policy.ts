@@ -140,6 +140,8 @@ export class PostgresNetworkPolicy extends Construct {
           toDns,
           // The role-labeler sidecar keeps the leader record and the pods' labels.
           toApiServer,
+          // pgBackRest to the S3 repository, outside the cluster: by its port only (a policy cannot name a host).
+          ...(statefulSet.config.walArchive?.s3 ? [{ ports: [tcp(statefulSet.config.walArchive.s3.port)] }] : []),
         ],
       },
     }));

@@ -8,7 +8,7 @@ import {
 } from './private/metrics';
 import {
   ISOLATION_FENCE_SECONDS, LABELER_CONTAINER, LEASE_FENCE_CONTAINER, PATHS, podNames, POSTGRES_CONTAINER, POSTGRES_PORT, POSTGRES_PORT_NAME,
-  POSTGRES_UID, SUPERUSER,
+  POSTGRES_UID, S3_CA_FILE, SUPERUSER,
 } from './private/names';
 import { AGENT_FILES, RESTART_SETTINGS_DIGEST_ANNOTATION, SCRIPT_FILES, SCRIPTS_DIGEST_ANNOTATION } from './private/scripts';
 import {
@@ -37,6 +37,7 @@ const TLS_VOLUME = 'tls';
 const SETTINGS_VOLUME = 'settings';
 const ARCHIVE_VOLUME = 'archive';
 const RESTORE_VOLUME = 'restore-source';
+const ARCHIVE_CA_VOLUME = 'archive-ca';
 
 /** How strongly the cluster's pods avoid sharing a node. */
 export enum PodAntiAffinity {
@@ -331,7 +332,21 @@ export class PostgresStatefulSet extends Construct {
     const archive = config.walArchive;
     const restore = config.restore;
     const pgbackrestEnv: k8s.EnvVar[] = config.pgbackrestConf !== undefined ? [{ name: 'PGBACKREST_CONFIG', value: PATHS.pgbackrestConf }] : [];
-    const archiveMounts: k8s.VolumeMount[] = archive ? [{ name: ARCHIVE_VOLUME, mountPath: PATHS.archiveDir }] : [];
+    const archiveMounts: k8s.VolumeMount[] = [
+      ...(archive?.claimName !== undefined ? [{ name: ARCHIVE_VOLUME, mountPath: PATHS.archiveDir }] : []),
+      ...(archive?.s3?.caCertificate ? [{ name: ARCHIVE_CA_VOLUME, mountPath: PATHS.archiveCaDir, readOnly: true }] : []),
+    ];
+    // The repository's secrets reach pgBackRest as environment variables, never through the ConfigMap.
+    const archiveSecretEnv: k8s.EnvVar[] = [
+      ...(archive?.s3?.credentialsSecretName !== undefined ? [
+        secretEnv('PGBACKREST_REPO1_S3_KEY', archive.s3.accessKeyIdKey!, archive.s3.credentialsSecretName),
+        secretEnv('PGBACKREST_REPO1_S3_KEY_SECRET', archive.s3.secretAccessKeyKey!, archive.s3.credentialsSecretName),
+      ] : []),
+      ...(archive?.encryptionPassphraseSecretName !== undefined
+        ? [secretEnv('PGBACKREST_REPO1_CIPHER_PASS', archive.encryptionPassphraseSecretKey!, archive.encryptionPassphraseSecretName)] : []),
+    ];
+    const archiveCa = archive?.s3?.caCertificate;
+    const archiveCaSource = archiveCa ? { items: [{ key: archiveCa.key, path: S3_CA_FILE }], defaultMode: 0o444 } : undefined;
     const restoreEnv: k8s.EnvVar[] = restore ? [
       { name: 'RESTORE_STANZA', value: restore.stanza },
       { name: 'RESTORE_REPOSITORY', value: restore.ownArchive ? PATHS.archiveDir : PATHS.restoreArchiveDir },
@@ -398,6 +413,7 @@ export class PostgresStatefulSet extends Construct {
                 ...pgbackrestEnv,
                 // A primary's entrypoint makes sure the archive's stanza exists (pgBackRest), without which nothing is archived.
                 ...(archive ? [{ name: 'ARCHIVE_STANZA', value: archive.stanza }] : []),
+                ...archiveSecretEnv,
                 ...restoreEnv,
               ],
               ports: [{ containerPort: POSTGRES_PORT, name: POSTGRES_PORT_NAME }],
@@ -514,7 +530,13 @@ export class PostgresStatefulSet extends Construct {
             // Yours, and needed before PostgreSQL starts (not optional). Root-owned and group-readable (fsGroup): the modes
             // that PostgreSQL accepts for a key file it does not own.
             ...(config.tlsSecretName !== undefined ? [{ name: TLS_VOLUME, secret: { secretName: config.tlsSecretName, defaultMode: 0o440 } }] : []),
-            ...(archive ? [{ name: ARCHIVE_VOLUME, persistentVolumeClaim: { claimName: archive.claimName } }] : []),
+            ...(archive?.claimName !== undefined ? [{ name: ARCHIVE_VOLUME, persistentVolumeClaim: { claimName: archive.claimName } }] : []),
+            ...(archiveCa && archiveCaSource ? [{
+              name: ARCHIVE_CA_VOLUME,
+              ...(archiveCa.secretName !== undefined
+                ? { secret: { secretName: archiveCa.secretName, ...archiveCaSource } }
+                : { configMap: { name: archiveCa.configMapName, ...archiveCaSource } }),
+            }] : []),
             ...(restoreFromOther ? [{ name: RESTORE_VOLUME, persistentVolumeClaim: { claimName: restore.claimName, readOnly: true } }] : []),
             { name: POSTGRES_TMP_VOLUME, emptyDir: {} },
             { name: SECRETS_TMP_VOLUME, emptyDir: {} },

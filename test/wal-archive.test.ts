@@ -1,5 +1,8 @@
 import { Testing } from 'cdk8s';
-import { PostgresClusterChart, PostgresClusterChartProps, PostgresConfig, PostgresStatefulSet, WalArchive } from '../src';
+import {
+  PostgresClusterChart, PostgresClusterChartProps, PostgresConfig, PostgresStatefulSet, RepositoryCaCertificate, S3Credentials, S3UriStyle,
+  WalArchive,
+} from '../src';
 import { find, synthCluster } from './support/synth';
 
 const IMAGE = 'registry.example.com/postgres-pgbackrest:15';
@@ -266,5 +269,149 @@ describe('restoreFrom', () => {
     [{ restoreFrom: { clusterName: 'old', claimName: 'repo', targetTime: 1 as any } }, /restoreFrom.targetTime must be a string; got number 1/],
   ])('a bad restore is refused with the value and the fix: %j', (props, message) => {
     expect(fails({ image: IMAGE, ...props })).toThrow(message);
+  });
+});
+
+describe('WalArchive in an S3 bucket (walArchive.s3)', () => {
+  const S3 = { bucket: 'orders-backups', credentials: S3Credentials.fromSecret('s3-keys') };
+  const inS3 = (s3: object = {}, more: object = {}): PostgresClusterChartProps =>
+    ({ image: IMAGE, walArchive: { s3: { ...S3, ...s3 }, ...more } });
+
+  test('pgbackrest.conf names the bucket on AWS by default: host style, the region\'s endpoint, the cluster\'s directory; no key in it', () => {
+    const conf = clusterOf(inS3()).config['pgbackrest.conf'];
+    expect(conf).toContain([
+      '[global]',
+      '# The repository in an S3 bucket. Credentials come from the environment (PGBACKREST_REPO1_S3_KEY...), never from here.',
+      'repo1-type=s3',
+      'repo1-path=/postgres',
+      'repo1-s3-bucket=orders-backups',
+      'repo1-s3-endpoint=s3.us-east-1.amazonaws.com',
+      'repo1-s3-region=us-east-1',
+      'repo1-s3-uri-style=host',
+      'repo1-retention-full=2',
+      '# Every container',
+    ].join('\n'));
+    expect(conf).not.toMatch(/repo1-storage|key-type|cipher|\/var\/lib\/pgbackrest/);
+  });
+
+  test('an S3-compatible server: its endpoint and port, path style, its CA mounted from a Secret or a ConfigMap, or no verification', () => {
+    const minio = clusterOf(inS3({
+      endpoint: 'minio.storage.svc:9000',
+      region: 'eu-west-1',
+      uriStyle: S3UriStyle.PATH,
+      path: '/clusters/orders',
+      caCertificate: RepositoryCaCertificate.fromSecret('minio-ca'),
+    }));
+    expect(minio.config['pgbackrest.conf']).toContain([
+      'repo1-path=/clusters/orders',
+      'repo1-s3-bucket=orders-backups',
+      'repo1-s3-endpoint=minio.storage.svc',
+      'repo1-s3-region=eu-west-1',
+      'repo1-s3-uri-style=path',
+      'repo1-storage-port=9000',
+      'repo1-storage-ca-file=/etc/postgres-cluster/archive-ca/ca.crt',
+    ].join('\n'));
+    expect(minio.pod.volumes).toContainEqual({ name: 'archive-ca', secret: { secretName: 'minio-ca', items: [{ key: 'ca.crt', path: 'ca.crt' }], defaultMode: 0o444 } });
+    expect(minio.postgres.volumeMounts).toContainEqual({ name: 'archive-ca', mountPath: '/etc/postgres-cluster/archive-ca', readOnly: true });
+    expect(minio.sidecar.volumeMounts.map((m: any) => m.name)).not.toContain('archive-ca');
+
+    const ceph = clusterOf(inS3({
+      endpoint: '10.0.0.5',
+      uriStyle: S3UriStyle.PATH,
+      caCertificate: RepositoryCaCertificate.fromConfigMap('ceph-ca', 'root.pem'),
+    }));
+    expect(ceph.pod.volumes).toContainEqual({ name: 'archive-ca', configMap: { name: 'ceph-ca', items: [{ key: 'root.pem', path: 'ca.crt' }], defaultMode: 0o444 } });
+    expect(ceph.config['pgbackrest.conf']).not.toContain('repo1-storage-port');
+
+    const unverified = clusterOf(inS3({ endpoint: 'minio.test', verifyTls: false })).config['pgbackrest.conf'];
+    expect(unverified).toContain('\nrepo1-storage-verify-tls=n\n');
+    expect(unverified).not.toContain('repo1-storage-ca-file');
+  });
+
+  test('the access key reaches only the postgres container, from your Secret as environment variables; the default keys, or yours', () => {
+    const { postgres, sidecar, objects } = clusterOf(inS3());
+    expect(envOf(postgres)).toMatchObject({
+      PGBACKREST_REPO1_S3_KEY: { secretKeyRef: { name: 's3-keys', key: 'access-key-id' } },
+      PGBACKREST_REPO1_S3_KEY_SECRET: { secretKeyRef: { name: 's3-keys', key: 'secret-access-key' } },
+    });
+    expect(envOf(sidecar).PGBACKREST_REPO1_S3_KEY).toBeUndefined();
+    // Nothing of the YAML but the env reference names the Secret: no copy of a key anywhere.
+    expect(objects.filter(o => JSON.stringify(o).includes('s3-keys')).map(o => o.kind)).toEqual(['StatefulSet']);
+    const custom = clusterOf(inS3({ credentials: S3Credentials.fromSecret('aws', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY') }));
+    expect(envOf(custom.postgres)).toMatchObject({
+      PGBACKREST_REPO1_S3_KEY: { secretKeyRef: { name: 'aws', key: 'AWS_ACCESS_KEY_ID' } },
+      PGBACKREST_REPO1_S3_KEY_SECRET: { secretKeyRef: { name: 'aws', key: 'AWS_SECRET_ACCESS_KEY' } },
+    });
+  });
+
+  test('a web identity (IRSA) puts no key anywhere: pgBackRest asks STS with the pod\'s token', () => {
+    const { postgres, config } = clusterOf(inS3({ credentials: S3Credentials.webIdentity() }));
+    expect(config['pgbackrest.conf']).toContain('\nrepo1-s3-key-type=web-id\n');
+    expect(Object.keys(envOf(postgres)).filter(name => name.startsWith('PGBACKREST_REPO1'))).toEqual([]);
+  });
+
+  test('no archive claim is created or mounted; the CronJobs still back up; the pods may reach the bucket\'s port', () => {
+    const chart = new PostgresClusterChart(Testing.app(), 'test', inS3({ endpoint: 'minio.storage.svc:9000' }));
+    expect(chart.walArchive!.claimName).toBeUndefined();
+    expect(chart.config.walArchive).toMatchObject({ claimName: undefined, createClaim: false, s3: { endpoint: 'minio.storage.svc', port: 9000 } });
+    const { objects, pod, postgres } = clusterOf(inS3({ endpoint: 'minio.storage.svc:9000' }));
+    expect(objects.filter(o => o.kind === 'PersistentVolumeClaim').map(o => o.metadata.name)).toEqual(['postgres-backup']);
+    expect(pod.volumes.map((v: any) => v.name)).not.toContain('archive');
+    expect(postgres.volumeMounts.map((m: any) => m.mountPath)).not.toContain('/var/lib/pgbackrest');
+    expect(objects.filter(o => o.kind === 'CronJob' && /archive/.test(o.metadata.name)).map(o => o.metadata.name))
+      .toEqual(['postgres-archive-full', 'postgres-archive-diff']);
+    expect(find(objects, 'NetworkPolicy', 'postgres-cluster').spec.egress).toContainEqual({ ports: [{ protocol: 'TCP', port: 9000 }] });
+    expect(find(clusterOf().objects, 'NetworkPolicy', 'postgres-cluster').spec.egress).toHaveLength(3);
+  });
+
+  test('encryption at rest: aes-256-cbc, the passphrase from your Secret\'s key as an environment variable; on a volume too', () => {
+    const { config, postgres } = clusterOf(inS3({}, { encryptionPassphraseSecretName: 'backup-passphrase' }));
+    expect(config['pgbackrest.conf']).toContain('# The passphrase comes from the environment (PGBACKREST_REPO1_CIPHER_PASS).\nrepo1-cipher-type=aes-256-cbc\n');
+    expect(config['pgbackrest.conf']).not.toContain('cipher-pass');
+    expect(envOf(postgres).PGBACKREST_REPO1_CIPHER_PASS).toEqual({ secretKeyRef: { name: 'backup-passphrase', key: 'passphrase' } });
+    const onVolume = clusterOf({ image: IMAGE, walArchive: { encryptionPassphraseSecretName: 'pass', encryptionPassphraseSecretKey: 'key' } });
+    expect(onVolume.config['pgbackrest.conf']).toContain('repo1-path=/var/lib/pgbackrest\n# The passphrase');
+    expect(envOf(onVolume.postgres).PGBACKREST_REPO1_CIPHER_PASS).toEqual({ secretKeyRef: { name: 'pass', key: 'key' } });
+    expect(envOf(clusterOf().postgres).PGBACKREST_REPO1_CIPHER_PASS).toBeUndefined();
+  });
+
+  test.each([
+    [{ s3: 'bucket' }, /walArchive.s3 "bucket" is not an S3 repository: give \{ bucket: "my-backups", credentials: S3Credentials.fromSecret/],
+    [{ s3: { ...S3, bucket: '' } }, /walArchive.s3.bucket is empty: name the bucket that holds the repository/],
+    [{ s3: { credentials: S3.credentials } }, /walArchive.s3.bucket is missing/],
+    [{ s3: { ...S3, bucket: 'Orders_Backups' } }, /walArchive.s3.bucket "Orders_Backups" is not a bucket name S3 accepts: use 3 to 63 lower-case letters/],
+    [{ s3: { ...S3, bucket: 'ab' } }, /walArchive.s3.bucket "ab" is not a bucket name S3 accepts/],
+    [{ s3: { ...S3, bucket: 'a'.repeat(64) } }, /is not a bucket name S3 accepts/],
+    [{ s3: { ...S3, bucket: 'orders..backups' } }, /walArchive.s3.bucket "orders..backups" is not a bucket name/],
+    [{ s3: { ...S3, bucket: '192.168.1.10' } }, /walArchive.s3.bucket "192.168.1.10" is not a bucket name/],
+    [{ s3: { ...S3, endpoint: 'https://minio.storage.svc:9000' } },
+      /walArchive.s3.endpoint "https:\/\/minio.storage.svc:9000" has a scheme: give the host alone, with a port if not 443 \("minio.storage.svc:9000"\): pgBackRest always speaks HTTPS/],
+    [{ s3: { ...S3, endpoint: 'minio.storage.svc/s3' } }, /walArchive.s3.endpoint "minio.storage.svc\/s3" is not a host with an optional port/],
+    [{ s3: { ...S3, endpoint: 'minio:99999' } }, /walArchive.s3.endpoint "minio:99999" is not a host with an optional port/],
+    [{ s3: { ...S3, endpoint: '10.0.0.5:9000' } }, /walArchive.s3.endpoint "10.0.0.5:9000" is an IP address, which cannot carry the bucket in its host name: set walArchive.s3.uriStyle to S3UriStyle.PATH/],
+    [{ s3: { ...S3, uriStyle: 'virtual' } }, /walArchive.s3.uriStyle "virtual" is not a URI style: use S3UriStyle.HOST or S3UriStyle.PATH/],
+    [{ s3: { ...S3, region: 'EU West' } }, /walArchive.s3.region "EU West" is not a region/],
+    [{ s3: { ...S3, path: 'backups' } }, /walArchive.s3.path "backups" is not a directory in the bucket: give an absolute path .* e.g. "\/postgres"/],
+    [{ s3: { ...S3, path: '/backups/' } }, /walArchive.s3.path "\/backups\/" is not a directory in the bucket/],
+    [{ s3: { ...S3, verifyTls: 'no' } }, /walArchive.s3.verifyTls must be a boolean; got "no"/],
+    [{ s3: { ...S3, verifyTls: false, caCertificate: RepositoryCaCertificate.fromSecret('ca') } },
+      /walArchive.s3.caCertificate is given with walArchive.s3.verifyTls false: a certificate that is not verified needs no CA/],
+    [{ s3: { ...S3, caCertificate: { secretName: 'ca', key: 'ca.crt' } } }, /walArchive.s3.caCertificate .* is not a RepositoryCaCertificate: give RepositoryCaCertificate.fromSecret/],
+    [{ s3: { ...S3, caCertificate: RepositoryCaCertificate.fromConfigMap('ca', 'ca crt') } }, /walArchive.s3.caCertificate key "ca crt" is not a key of a Secret or ConfigMap/],
+    [{ s3: { bucket: 'orders-backups' } }, /walArchive.s3.credentials is missing: give S3Credentials.fromSecret\("my-s3-keys"\) .* or S3Credentials.webIdentity\(\)/],
+    [{ s3: { ...S3, credentials: { secretName: 'keys' } } }, /walArchive.s3.credentials .* is not S3Credentials/],
+    [{ s3: { ...S3, credentials: S3Credentials.fromSecret('S3 Keys') } }, /walArchive.s3.credentials secret name "S3 Keys" is not a Kubernetes object name/],
+    [{ s3: S3, storage: '100Gi' }, /walArchive.storage "100Gi" is given with walArchive.s3: the repository is in the bucket, and no archive volume is created or mounted. Drop walArchive.storage/],
+    [{ s3: S3, storageClassName: 'nfs' }, /walArchive.storageClassName "nfs" is given with walArchive.s3/],
+    [{ s3: S3, existingClaimName: 'repo' }, /walArchive.existingClaimName "repo" is given with walArchive.s3/],
+    [{ encryptionPassphraseSecretName: 'Pass!' }, /walArchive.encryptionPassphraseSecretName "Pass!" is not a Kubernetes object name/],
+    [{ encryptionPassphraseSecretKey: 'passphrase' }, /walArchive.encryptionPassphraseSecretKey "passphrase" is given without walArchive.encryptionPassphraseSecretName/],
+  ])('bad S3 or encryption options are refused with the prop, the value and the fix: %j', (walArchive, message) => {
+    expect(fails({ image: IMAGE, walArchive: walArchive as any })).toThrow(message);
+  });
+
+  test('restoreFrom reads volumes only: with walArchive.s3 it is refused, pointing to the restore by hand', () => {
+    expect(fails({ ...inS3(), restoreFrom: { clusterName: 'old', claimName: 'old-archive' } }))
+      .toThrow(/restoreFrom is given with walArchive.s3: a restore reads a repository on a volume only, so far. Restore from the bucket by hand \(README/);
   });
 });

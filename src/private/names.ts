@@ -64,9 +64,14 @@ export const PATHS = {
   archiveDir: '/var/lib/pgbackrest',
   /** The repository that a new cluster is restored from (restoreFrom), when it is not the cluster's own. */
   restoreArchiveDir: '/var/lib/pgbackrest-source',
+  /** The CA of an S3 repository's endpoint (walArchive.s3.caCertificate), in the postgres container. */
+  archiveCaDir: '/etc/postgres-cluster/archive-ca',
   /** pgBackRest's configuration, a key of the cluster's ConfigMap. */
   pgbackrestConf: '/etc/postgresql/pgbackrest.conf',
 } as const;
+
+/** The file name of the S3 endpoint's CA in its volume (PATHS.archiveCaDir). */
+export const S3_CA_FILE = 'ca.crt';
 
 /** The primary's renewal deadline (automatic failover), written by its agent, read by its heartbeat fence. */
 export const LEASE_DEADLINE_FILE = `${PATHS.runDir}/lease-deadline`;
