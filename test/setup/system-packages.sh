@@ -27,13 +27,30 @@ command -v javac > /dev/null || missing+=(default-jdk-headless)
 command -v mvn > /dev/null || missing+=(maven)
 { command -v python3 && python3 -c 'import ensurepip, venv'; } > /dev/null 2>&1 || missing+=(python3-venv)
 
-if (( ${#missing[@]} == 0 )); then exit 0; fi
-if (( EUID != 0 )); then
-  echo "The tests need Debian packages that are not installed: ${missing[*]}" >&2
-  echo "Install them, then run npm test again:" >&2
-  echo "  sudo apt-get update && sudo apt-get install -y --no-install-recommends ${missing[*]}" >&2
-  exit 1
+if (( ${#missing[@]} > 0 )); then
+  if (( EUID != 0 )); then
+    echo "The tests need Debian packages that are not installed: ${missing[*]}" >&2
+    echo "Install them, then run npm test again:" >&2
+    echo "  sudo apt-get update && sudo apt-get install -y --no-install-recommends ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "installing ${missing[*]} (Debian packages the tests need)"
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" > /dev/null
 fi
-echo "installing ${missing[*]} (Debian packages the tests need)"
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" > /dev/null
+
+# The S3-compatible server of the archive's S3 repository test (test/e2e/archive-s3.test.ts): moto's server, from
+# PyPI, in a venv of its own (Debian has no package of it). Keep the path and version in step with that test.
+MOTO_VENV=/opt/moto-server
+MOTO_VERSION=5.2.6
+if ! "$MOTO_VENV/bin/moto_server" --help > /dev/null 2>&1; then
+  install_moto="python3 -m venv $MOTO_VENV && $MOTO_VENV/bin/pip install --quiet 'moto[server]==$MOTO_VERSION'"
+  if (( EUID != 0 )); then
+    echo "The tests need moto's S3 server in $MOTO_VENV. Install it, then run npm test again:" >&2
+    echo "  sudo sh -c \"$install_moto\"" >&2
+    exit 1
+  fi
+  echo "installing moto[server]==$MOTO_VERSION into $MOTO_VENV (the S3-compatible server the tests run)"
+  rm -rf "$MOTO_VENV"
+  sh -c "$install_moto"
+fi
