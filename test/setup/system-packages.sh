@@ -43,7 +43,7 @@ fi
 # PyPI, in a venv of its own (Debian has no package of it). Keep the path and version in step with that test.
 MOTO_VENV=/opt/moto-server
 MOTO_VERSION=5.2.6
-if ! "$MOTO_VENV/bin/moto_server" --help > /dev/null 2>&1; then
+if ! [ -x "$MOTO_VENV/bin/moto_server" ] || ! compgen -G "$MOTO_VENV/lib/python3*/site-packages/moto-$MOTO_VERSION.dist-info" > /dev/null; then
   install_moto="python3 -m venv $MOTO_VENV && $MOTO_VENV/bin/pip install --quiet 'moto[server]==$MOTO_VERSION'"
   if (( EUID != 0 )); then
     echo "The tests need moto's S3 server in $MOTO_VENV. Install it, then run npm test again:" >&2
