@@ -34,6 +34,12 @@ export interface ClusterOptions {
    * attached elsewhere). @default none: every claim starts empty
    */
   readonly claims?: Readonly<Record<string, string>>;
+  /**
+   * Runs after the pod network and the API stand-in exist and before any pod starts: for a server outside the cluster
+   * that the pods reach (an object store started in `cluster.hub.netns`, listening on `cluster.hub.address`), and the
+   * Secrets that name its credentials (`cluster.updateSecret`). @default nothing
+   */
+  readonly beforePods?: (cluster: E2eCluster) => Promise<void>;
   /** How long start() waits for every pod to be ready before it fails (with the diagnostics). @default 90 s */
   readonly readyTimeoutMs?: number;
   /** How many of each container's last log lines the diagnostics (and so start()'s failure) show. @default 80 */
@@ -89,6 +95,7 @@ export class E2eCluster implements PodHost {
     const cluster = new E2eCluster(options);
     try {
       for (const [claim, source] of Object.entries(options.claims ?? {})) cluster.restoreClaim(claim, source);
+      await options.beforePods?.(cluster);
       await cluster.boot();
       await cluster.waitForPods(cluster.desiredReplicas, options.readyTimeoutMs ?? 90_000);
     } catch (error) {
@@ -170,6 +177,15 @@ export class E2eCluster implements PodHost {
   }
 
   // ---- PodHost ----
+
+  /**
+   * The hub namespace, which holds the pod network's bridge, and the bridge's own address: outside every pod, as a
+   * node's host network is, and reached by every pod (a server started there with `ip netns exec <netns>` is outside the
+   * cluster).
+   */
+  public get hub(): { netns: string; address: string } {
+    return { netns: this.network.hub, address: this.network.address(1) };
+  }
 
   public get rootCa(): string {
     return this.tls.ca;

@@ -1,0 +1,236 @@
+import { ChildProcess, execFileSync, spawn } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { RepositoryCaCertificate, S3Credentials, S3UriStyle } from '../../src';
+import { E2eCluster } from './harness/cluster';
+import { runAsync, sleep, waitFor } from './harness/exec';
+import { POD, step, synthesizeToFile } from './support';
+
+jest.setTimeout(300_000);
+
+/** An image built FROM postgres:15 with pgBackRest added (docs/images/postgres-pgbackrest); the harness runs Debian's. */
+const IMAGE = 'localhost/postgres-pgbackrest:15';
+const ROWS = 'SELECT count(*), coalesce(sum(id), 0), md5(coalesce(string_agg(note, \',\' ORDER BY id), \'\')) FROM orders';
+/** moto's S3 server (PyPI `moto[server]`), installed by test/setup/system-packages.sh. */
+const MOTO_VENV = '/opt/moto-server';
+const MOTO_INSTALL = `python3 -m venv ${MOTO_VENV} && ${MOTO_VENV}/bin/pip install 'moto[server]==5.2.6'`;
+/** The hub's address on the pod network (E2eCluster.hub): the server listens there, outside every pod. */
+const HUB_ADDRESS = '198.18.1.1';
+const S3_PORT = 9000;
+/** moto's own port, plain HTTP on the hub's loopback. */
+const MOTO_PORT = 9001;
+const BUCKET = 'pg-backups';
+const POSTGRES_UID = 999;
+
+/**
+ * A CA and a server certificate for the hub's address. pgBackRest 2.45 matches the endpoint against the certificate's
+ * DNS names only (not its IP addresses), so the address is both.
+ */
+function makeCertificates(dir: string): { ca: string; cert: string; key: string } {
+  const file = (name: string) => path.join(dir, name);
+  const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', file('ca.key'), '-out', file('ca.crt'), '-days', '2', '-subj', '/CN=s3 test CA');
+  openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', file('server.key'), '-out', file('server.csr'), '-subj', `/CN=${HUB_ADDRESS}`);
+  fs.writeFileSync(file('server.ext'), `subjectAltName=IP:${HUB_ADDRESS},DNS:${HUB_ADDRESS}\nextendedKeyUsage=serverAuth\n`);
+  openssl('x509', '-req', '-in', file('server.csr'), '-CA', file('ca.crt'), '-CAkey', file('ca.key'), '-CAcreateserial',
+    '-out', file('server.crt'), '-days', '2', '-extfile', file('server.ext'));
+  for (const name of fs.readdirSync(dir)) fs.chmodSync(file(name), 0o644);
+  return { ca: file('ca.crt'), cert: file('server.crt'), key: file('server.key') };
+}
+
+/** Python (boto3, which moto brings) run in the hub against the server: IAM and S3 calls as an administrator would make them. */
+async function s3Admin(hub: string, ca: string, script: string, keys?: { id: string; secret: string }): Promise<string> {
+  const program = [
+    'import boto3, json, sys',
+    `kw = dict(endpoint_url="https://${HUB_ADDRESS}:${S3_PORT}", region_name="us-east-1", verify=${JSON.stringify(ca)},`
+      + ` aws_access_key_id=${JSON.stringify(keys?.id ?? 'setup')}, aws_secret_access_key=${JSON.stringify(keys?.secret ?? 'setup')})`,
+    'iam, s3 = boto3.client("iam", **kw), boto3.client("s3", **kw)',
+    script,
+  ].join('\n');
+  const result = await runAsync('ip', ['netns', 'exec', hub, `${MOTO_VENV}/bin/python`, '-c', program], { timeoutMs: 30_000 });
+  if (result.code !== 0) throw new Error(`the S3 server's client failed (${result.code}): ${result.stdout}${result.stderr}`);
+  return result.stdout.trim();
+}
+
+/**
+ * WAL archiving to an S3-compatible server (walArchive.s3), on real PostgreSQL 15 and Debian's pgBackRest: moto's S3
+ * server over TLS, with IAM authentication, in the hub namespace (outside the pods, on the pod network, as an object
+ * store outside the Kubernetes cluster). The primary archives into the bucket, encrypted; the full backup CronJob backs
+ * up; wrong credentials fail naming the repository; a restore from the bucket holds exactly the committed rows.
+ */
+describe('WAL archiving to S3 (pgBackRest, moto S3 server over TLS)', () => {
+  let cluster: E2eCluster;
+  let moto: ChildProcess | undefined;
+  let terminator: ChildProcess | undefined;
+  let pki: { ca: string; cert: string; key: string };
+  let keys: { id: string; secret: string };
+  let work: string;
+  let archived = '';
+
+  beforeAll(async () => {
+    if (!fs.existsSync(`${MOTO_VENV}/bin/moto_server`)) {
+      throw new Error(`moto's S3 server is not installed in ${MOTO_VENV}: run \`bash test/setup/system-packages.sh\` as root (npm test does), `
+        + `or \`${MOTO_INSTALL}\`.`);
+    }
+    work = fs.mkdtempSync(path.join(os.tmpdir(), 'pg-e2e-s3-'));
+    fs.chmodSync(work, 0o755);
+    fs.mkdirSync(path.join(work, 'pki'));
+    pki = makeCertificates(path.join(work, 'pki'));
+    const manifest = synthesizeToFile({
+      image: IMAGE,
+      walArchive: {
+        s3: {
+          bucket: BUCKET,
+          endpoint: `${HUB_ADDRESS}:${S3_PORT}`,
+          uriStyle: S3UriStyle.PATH,
+          caCertificate: RepositoryCaCertificate.fromSecret('s3-ca'),
+          credentials: S3Credentials.fromSecret('s3-keys'),
+        },
+        encryptionPassphraseSecretName: 's3-passphrase',
+      },
+    });
+    cluster = await E2eCluster.start({
+      manifest,
+      beforePods: async (c) => {
+        expect(c.hub.address).toBe(HUB_ADDRESS);
+        const log = fs.openSync(path.join(work, 'moto.log'), 'a');
+        // moto serves plain HTTP on the hub's loopback; TLS is terminated in front of it (harness/bin/tls-terminator.js says why).
+        execFileSync('ip', ['-n', c.hub.netns, 'link', 'set', 'lo', 'up']);
+        // Every request after the first four (the administrator's set-up below) must be signed by an IAM user's key.
+        moto = spawn('ip', ['netns', 'exec', c.hub.netns, `${MOTO_VENV}/bin/moto_server`, '-H', '127.0.0.1', '-p', String(MOTO_PORT)],
+          { env: { PATH: process.env.PATH, INITIAL_NO_AUTH_ACTION_COUNT: '4' }, stdio: ['ignore', log, log], detached: true });
+        terminator = spawn('ip', ['netns', 'exec', c.hub.netns, process.execPath, path.join(__dirname, 'harness', 'bin', 'tls-terminator.js'),
+          pki.cert, pki.key, HUB_ADDRESS, String(S3_PORT), `127.0.0.1:${MOTO_PORT}`], { stdio: ['ignore', log, log], detached: true });
+        await waitFor('the S3 server to listen', async () => (await runAsync('ip', ['netns', 'exec', c.hub.netns, 'bash', '-c',
+          `exec 3<>/dev/tcp/${HUB_ADDRESS}/${S3_PORT}`])).code === 0, 30_000, 200);
+        const created = await s3Admin(c.hub.netns, pki.ca, [
+          'iam.create_user(UserName="backup")',
+          'iam.put_user_policy(UserName="backup", PolicyName="s3", PolicyDocument=json.dumps({"Version": "2012-10-17", '
+            + '"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))',
+          'key = iam.create_access_key(UserName="backup")["AccessKey"]',
+          `s3.create_bucket(Bucket="${BUCKET}")`,
+          'print(json.dumps({"id": key["AccessKeyId"], "secret": key["SecretAccessKey"]}))',
+        ].join('\n'));
+        keys = JSON.parse(created);
+        c.updateSecret('s3-keys', { 'access-key-id': keys.id, 'secret-access-key': keys.secret });
+        c.updateSecret('s3-ca', { 'ca.crt': fs.readFileSync(pki.ca, 'utf8') });
+        c.updateSecret('s3-passphrase', { passphrase: 'correct horse battery staple' });
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await cluster?.destroy();
+    for (const server of [terminator, moto]) {
+      try {
+        if (server?.pid) process.kill(-server.pid, 'SIGKILL');
+      } catch {
+        // already ended
+      }
+    }
+    if (work && !process.env.E2E_KEEP_STATE) fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  /** pgBackRest in a pod's postgres container, as a person would run it with kubectl exec. */
+  const pgbackrest = (pod: string, args: string[], env: string[] = []) =>
+    cluster.pod(pod).container('postgres').exec(['env', ...env, 'pgbackrest', '--stanza=postgres', ...args], 120_000);
+
+  test('the primary archives into the bucket, encrypted; the full backup CronJob backs up into it', () => step(cluster, async () => {
+    // The primary's entrypoint created the stanza in the bucket; `check` switches WAL and waits until it is archived.
+    await waitFor('pgbackrest check to pass on the primary', async () => (await pgbackrest(POD(0), ['check'])).code === 0, 60_000, 500);
+    const full = await cluster.runJob('postgres-archive-full');
+    expect([full.code, full.stdout]).toEqual([0, expect.stringMatching(/full backup of stanza postgres on the primary, postgres-cluster-0[\s\S]*backup complete/)]);
+
+    const info = await pgbackrest(POD(1), ['info', '--output=json']);
+    expect(info.code).toBe(0);
+    const stanza = JSON.parse(info.stdout)[0];
+    expect([stanza.status.message, stanza.cipher, stanza.backup.map((b: any) => b.type)]).toEqual(['ok', 'aes-256-cbc', ['full']]);
+    // In the bucket, under /postgres (the cluster's name): encrypted files (OpenSSL's salted format), no plain WAL or manifest.
+    const objects = JSON.parse(await s3Admin(cluster.hub.netns, pki.ca, [
+      `pages = s3.get_paginator("list_objects_v2").paginate(Bucket="${BUCKET}")`,
+      'names = [o["Key"] for p in pages for o in p.get("Contents", [])]',
+      `heads = {n: s3.get_object(Bucket="${BUCKET}", Key=n)["Body"].read(8).decode("latin-1") for n in names}`,
+      'print(json.dumps(heads))',
+    ].join('\n'), keys)) as Record<string, string>;
+    const names = Object.keys(objects);
+    expect(names).toContainEqual(expect.stringMatching(/^postgres\/archive\/postgres\/15-1\/[0-9A-F]{16}\/[0-9A-F]{24}-[0-9a-f]{40}/));
+    expect(names).toContain('postgres/backup/postgres/backup.info');
+    expect(names.filter(n => !n.startsWith('postgres/'))).toEqual([]);
+    expect(Object.entries(objects).filter(([, head]) => head !== 'Salted__')).toEqual([]);
+  }));
+
+  test('wrong credentials: pgbackrest check fails, naming the repository; the right ones archive again', () => step(cluster, async () => {
+    const wrong = await pgbackrest(POD(0), ['check'], ['PGBACKREST_REPO1_S3_KEY_SECRET=not-the-secret']);
+    expect(wrong.code).not.toBe(0);
+    const said = wrong.stdout + wrong.stderr;
+    expect(said).toMatch(/HTTP request failed with 403 \(Forbidden\)|HTTP request failed with 403 \(FORBIDDEN\)/);
+    // The request that failed names the bucket and the repository's path in it.
+    expect(said).toMatch(new RegExp(`/${BUCKET}/postgres/(archive|backup)/postgres`));
+    expect(said).toMatch(/repo1/);
+    expect((await pgbackrest(POD(0), ['check'])).code).toBe(0);
+  }));
+
+  test('restored from the bucket (pgbackrest restore with the synthesized pgbackrest.conf), PostgreSQL holds exactly the committed rows', () => step(cluster, async () => {
+    expect(await cluster.sql('postgres-write', 'CREATE TABLE orders (id int PRIMARY KEY, note text); INSERT INTO orders SELECT g, md5(g::text) FROM generate_series(1, 100) g'))
+      .toMatchObject({ code: 0 });
+    expect(await cluster.sql('postgres-write', 'INSERT INTO orders SELECT g, md5(g::text) FROM generate_series(101, 250) g')).toMatchObject({ code: 0 });
+    archived = await cluster.podSql(POD(0), ROWS, 'myapp');
+    expect(archived).toMatch(/^250\|31375\|/);
+    // `check` switches to a new segment and waits until the last one (with every commit above) is in the bucket.
+    const check = await pgbackrest(POD(0), ['check']);
+    expect([check.code, check.stderr]).toEqual([0, '']);
+
+    // A fresh data directory outside the pods, in the hub (where the bucket is reached), restored by pgBackRest with the
+    // pods' own configuration; only the paths of this machine are given on the command line.
+    const restore = path.join(work, 'restore');
+    const pgdata = path.join(restore, 'data');
+    fs.mkdirSync(path.join(restore, 'run'), { recursive: true });
+    fs.mkdirSync(pgdata, { mode: 0o700 });
+    fs.writeFileSync(path.join(restore, 'pgbackrest.conf'), cluster.configMap('postgres-config').data['pgbackrest.conf']);
+    fs.writeFileSync(path.join(restore, 'pg_hba.conf'), 'local all all trust\n');
+    for (const entry of ['', 'run', 'data', 'pgbackrest.conf', 'pg_hba.conf']) fs.chownSync(path.join(restore, entry), POSTGRES_UID, POSTGRES_UID);
+    const secrets = [
+      `PGBACKREST_REPO1_S3_KEY=${keys.id}`, `PGBACKREST_REPO1_S3_KEY_SECRET=${keys.secret}`, 'PGBACKREST_REPO1_CIPHER_PASS=correct horse battery staple',
+    ];
+    const local = [`--config=${restore}/pgbackrest.conf`, `--repo1-storage-ca-file=${pki.ca}`, `--lock-path=${restore}/run`];
+    const asPostgres = (command: string[]) => ['netns', 'exec', cluster.hub.netns, 'setpriv', `--reuid=${POSTGRES_UID}`, `--regid=${POSTGRES_UID}`,
+      '--clear-groups', 'env', '-i', '-C', restore, 'PATH=/usr/lib/postgresql/15/bin:/usr/bin:/bin', ...secrets, ...command];
+    // restore writes its command-line options into restore_command; the spool path (Debian's is not uid 999's) goes by
+    // the environment, as archive-get (no archive-async) refuses the option.
+    const restored = await runAsync('ip', asPostgres([`PGBACKREST_SPOOL_PATH=${restore}/run`, 'pgbackrest', ...local, '--stanza=postgres',
+      `--pg1-path=${pgdata}`, 'restore']), { timeoutMs: 120_000 });
+    expect([restored.code, restored.stderr]).toEqual([0, '']);
+    expect(restored.stdout).toMatch(/restore command end: completed successfully/);
+
+    const server = spawn('ip', asPostgres(['postgres', '-D', pgdata, '-c', `hba_file=${restore}/pg_hba.conf`, '-c', 'listen_addresses=',
+      '-c', `unix_socket_directories=${restore}/run`, '-c', 'archive_mode=off', '-c', 'hot_standby=off']),
+    { stdio: ['ignore', fs.openSync(path.join(restore, 'postgres.log'), 'a'), fs.openSync(path.join(restore, 'postgres.log'), 'a')], detached: true });
+    let exited = false;
+    server.once('exit', () => { exited = true; });
+    const psql = async (sql: string) => {
+      const result = await runAsync('ip', asPostgres(['psql', '-h', `${restore}/run`, '-U', 'postgres', '-d', 'myapp', '-XAtc', sql]));
+      if (result.code !== 0) throw new Error(`psql: ${result.stderr}`);
+      return result.stdout.trim();
+    };
+    try {
+      // Recovery replays the archived WAL (archive-get from the bucket), then promotes at its end.
+      const deadline = Date.now() + 120_000;
+      while ((await psql('SELECT pg_is_in_recovery()').catch(() => '')) !== 'f') {
+        if (exited || Date.now() > deadline) {
+          throw new Error(`the restored server ${exited ? 'exited' : 'did not finish recovery within 120 s'}:\n`
+            + fs.readFileSync(path.join(restore, 'postgres.log'), 'utf8'));
+        }
+        await sleep(500);
+      }
+      expect(await psql(ROWS)).toBe(archived);
+    } finally {
+      try {
+        process.kill(-server.pid!, 'SIGINT');
+      } catch {
+        // already ended
+      }
+      await waitFor('the restored server to stop', () => !fs.existsSync(path.join(pgdata, 'postmaster.pid')), 30_000, 200);
+    }
+  }));
+});
