@@ -138,6 +138,7 @@ describe('WAL archiving to S3 (pgBackRest, moto S3 server over TLS)', () => {
 
   test('the primary archives into the bucket, encrypted; the full backup CronJob backs up into it', () => step(cluster, async () => {
     // The primary's entrypoint created the stanza in the bucket; `check` switches WAL and waits until it is archived.
+    expect(cluster.pod(POD(0)).logSince(0)).toContain('pgBackRest: the repository has stanza postgres: WAL is archived');
     await waitFor('pgbackrest check to pass on the primary', async () => (await pgbackrest(POD(0), ['check'])).code === 0, 60_000, 500);
     const full = await cluster.runJob('postgres-archive-full');
     expect([full.code, full.stdout]).toEqual([0, expect.stringMatching(/full backup of stanza postgres on the primary, postgres-cluster-0[\s\S]*backup complete/)]);
@@ -150,7 +151,7 @@ describe('WAL archiving to S3 (pgBackRest, moto S3 server over TLS)', () => {
     const objects = JSON.parse(await s3Admin(cluster.hub.netns, pki.ca, [
       `pages = s3.get_paginator("list_objects_v2").paginate(Bucket="${BUCKET}")`,
       'names = [o["Key"] for p in pages for o in p.get("Contents", [])]',
-      `heads = {n: s3.get_object(Bucket="${BUCKET}", Key=n)["Body"].read(8).decode("latin-1") for n in names}`,
+      `heads = {n: s3.get_object(Bucket="${BUCKET}", Key=n, Range="bytes=0-7")["Body"].read().decode("latin-1") for n in names}`,
       'print(json.dumps(heads))',
     ].join('\n'), keys)) as Record<string, string>;
     const names = Object.keys(objects);
