@@ -57,7 +57,8 @@ async function s3Admin(hub: string, ca: string, script: string, keys?: { id: str
  * WAL archiving to an S3-compatible server (walArchive.s3), on real PostgreSQL 15 and Debian's pgBackRest: moto's S3
  * server over TLS, with IAM authentication, in the hub namespace (outside the pods, on the pod network, as an object
  * store outside the Kubernetes cluster). The primary archives into the bucket, encrypted; the full backup CronJob backs
- * up; wrong credentials fail naming the repository; a restore from the bucket holds exactly the committed rows.
+ * up; wrong credentials fail naming the repository, and once fixed the WAL held meanwhile is archived; a restore from
+ * the bucket holds exactly the committed rows.
  */
 describe('WAL archiving to S3 (pgBackRest, moto S3 server over TLS)', () => {
   let cluster: E2eCluster;
@@ -165,16 +166,43 @@ describe('WAL archiving to S3 (pgBackRest, moto S3 server over TLS)', () => {
     const wrong = await pgbackrest(POD(0), ['check'], ['PGBACKREST_REPO1_S3_KEY_SECRET=not-the-secret']);
     expect(wrong.code).not.toBe(0);
     const said = wrong.stdout + wrong.stderr;
-    expect(said).toMatch(/HTTP request failed with 403 \(Forbidden\)|HTTP request failed with 403 \(FORBIDDEN\)/);
-    // The request that failed names the bucket and the repository's path in it.
-    expect(said).toMatch(new RegExp(`/${BUCKET}/postgres/(archive|backup)/postgres`));
-    expect(said).toMatch(/repo1/);
+    // It names the repository it checked (repo1), the file in it, and the request that S3 refused (bucket and path).
+    expect(said).toMatch(/INFO: check repo1 configuration \(primary\)\n.*check command end: aborted with exception \[039\]/);
+    expect(said).toMatch(/ERROR: \[039\]: unable to load info file '\/postgres\/archive\/postgres\/archive.info'/);
+    expect(said).toMatch(new RegExp(`HTTP request failed with 403 \\(FORBIDDEN\\):\\s+\\*\\*\\* Path/Query \\*\\*\\*:\\s+GET /${BUCKET}/postgres/archive/postgres/archive.info`));
+    expect((await pgbackrest(POD(0), ['check'])).code).toBe(0);
+  }));
+
+  /** Restarts the primary's pod (its containers read the Secrets again), and waits until it serves as the primary. */
+  async function restartPrimary(): Promise<void> {
+    await cluster.stopPod(POD(0));
+    cluster.startPod(POD(0));
+    await waitFor(`${POD(0)} to serve again`, () => cluster.pod(POD(0)).ready, 90_000, 250);
+    await waitFor(`${POD(0)} to take writes`, async () => (await cluster.sql('postgres-write', 'SELECT 1')).code === 0, 30_000, 250);
+  }
+
+  test('a wrong key in the Secret: the primary cannot archive and its log names repo1 and the 403; with the key fixed and the pod restarted, it archives again', () => step(cluster, async () => {
+    cluster.updateSecret('s3-keys', { 'secret-access-key': 'not-the-secret' });
+    const mark = cluster.pod(POD(0)).logMark();
+    await restartPrimary();
+    expect(await cluster.sql('postgres-write', 'CREATE TABLE orders (id int PRIMARY KEY, note text); INSERT INTO orders SELECT g, md5(g::text) FROM generate_series(1, 100) g'))
+      .toMatchObject({ code: 0 });
+    await cluster.podSql(POD(0), 'SELECT pg_switch_wal()');
+    await waitFor('the archiver to fail', async () => Number(await cluster.podSql(POD(0), 'SELECT failed_count FROM pg_stat_archiver')) > 0, 60_000, 500);
+    const log = cluster.pod(POD(0)).logSince(mark);
+    expect(log).toMatch(/pgBackRest: stanza-create postgres failed \(ERROR: \[039\]: HTTP request failed with 403/);
+    expect(log).toMatch(/unable to find a valid repository:\s+repo1: \[ProtocolError\] unable to load info file '\/postgres\/archive\/postgres\/archive.info'/);
+    expect(log).toMatch(/HTTP request failed with 403 \(FORBIDDEN\)[\s\S]*<Code>SignatureDoesNotMatch<\/Code>/);
+    expect(log).toMatch(/archive command failed with exit code \d+/);
+
+    cluster.updateSecret('s3-keys', { 'secret-access-key': keys.secret });
+    await restartPrimary();
+    // `check` waits until the segment it switches to is archived: every one before it was pushed first, in order.
     expect((await pgbackrest(POD(0), ['check'])).code).toBe(0);
   }));
 
   test('restored from the bucket (pgbackrest restore with the synthesized pgbackrest.conf), PostgreSQL holds exactly the committed rows', () => step(cluster, async () => {
-    expect(await cluster.sql('postgres-write', 'CREATE TABLE orders (id int PRIMARY KEY, note text); INSERT INTO orders SELECT g, md5(g::text) FROM generate_series(1, 100) g'))
-      .toMatchObject({ code: 0 });
+    // Rows 1-100 were committed while the key was wrong (archived once it was fixed), 101-250 now.
     expect(await cluster.sql('postgres-write', 'INSERT INTO orders SELECT g, md5(g::text) FROM generate_series(101, 250) g')).toMatchObject({ code: 0 });
     archived = await cluster.podSql(POD(0), ROWS, 'myapp');
     expect(archived).toMatch(/^250\|31375\|/);
