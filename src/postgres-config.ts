@@ -213,7 +213,8 @@ export interface WalArchiveOptions {
 
   /**
    * Encrypt the repository at rest (`repo1-cipher-type=aes-256-cbc`): the Secret whose key holds the passphrase. Keep
-   * the passphrase elsewhere too: without it no backup can be restored.
+   * the passphrase elsewhere too: without it no backup can be restored. A `restoreFrom` of this cluster reads its
+   * source with the same cipher and passphrase.
    * @default - not encrypted by pgBackRest (a bucket's own server-side encryption may still apply)
    */
   readonly encryptionPassphraseSecretName?: string;

@@ -346,7 +346,7 @@ export class PostgresStatefulSet extends Construct {
         ? [secretEnv('PGBACKREST_REPO1_CIPHER_PASS', archive.encryptionPassphraseSecretKey!, archive.encryptionPassphraseSecretName)] : []),
     ];
     const archiveCa = archive?.s3?.caCertificate;
-    const archiveCaSource = archiveCa ? { items: [{ key: archiveCa.key, path: S3_CA_FILE }], defaultMode: 0o444 } : undefined;
+    const archiveCaItems = archiveCa ? { items: [{ key: archiveCa.key, path: S3_CA_FILE }], defaultMode: 0o444 } : {};
     const restoreEnv: k8s.EnvVar[] = restore ? [
       { name: 'RESTORE_STANZA', value: restore.stanza },
       { name: 'RESTORE_REPOSITORY', value: restore.ownArchive ? PATHS.archiveDir : PATHS.restoreArchiveDir },
@@ -531,11 +531,12 @@ export class PostgresStatefulSet extends Construct {
             // that PostgreSQL accepts for a key file it does not own.
             ...(config.tlsSecretName !== undefined ? [{ name: TLS_VOLUME, secret: { secretName: config.tlsSecretName, defaultMode: 0o440 } }] : []),
             ...(archive?.claimName !== undefined ? [{ name: ARCHIVE_VOLUME, persistentVolumeClaim: { claimName: archive.claimName } }] : []),
-            ...(archiveCa && archiveCaSource ? [{
+            // The S3 endpoint's CA, from your Secret or ConfigMap, at a name pgbackrest.conf knows.
+            ...(archiveCa ? [{
               name: ARCHIVE_CA_VOLUME,
               ...(archiveCa.secretName !== undefined
-                ? { secret: { secretName: archiveCa.secretName, ...archiveCaSource } }
-                : { configMap: { name: archiveCa.configMapName, ...archiveCaSource } }),
+                ? { secret: { secretName: archiveCa.secretName, ...archiveCaItems } }
+                : { configMap: { name: archiveCa.configMapName, ...archiveCaItems } }),
             }] : []),
             ...(restoreFromOther ? [{ name: RESTORE_VOLUME, persistentVolumeClaim: { claimName: restore.claimName, readOnly: true } }] : []),
             { name: POSTGRES_TMP_VOLUME, emptyDir: {} },
