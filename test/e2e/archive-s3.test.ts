@@ -5,7 +5,7 @@ import * as path from 'path';
 import { RepositoryCaCertificate, S3Credentials, S3UriStyle } from '../../src';
 import { E2eCluster } from './harness/cluster';
 import { runAsync, sleep, waitFor } from './harness/exec';
-import { POD, step, synthesizeToFile } from './support';
+import { expectOnlyPrimary, POD, step, synthesizeToFile } from './support';
 
 jest.setTimeout(300_000);
 
@@ -57,8 +57,9 @@ async function s3Admin(hub: string, ca: string, script: string, keys?: { id: str
  * WAL archiving to an S3-compatible server (walArchive.s3), on real PostgreSQL 15 and Debian's pgBackRest: moto's S3
  * server over TLS, with IAM authentication, in the hub namespace (outside the pods, on the pod network, as an object
  * store outside the Kubernetes cluster). The primary archives into the bucket, encrypted; the full backup CronJob backs
- * up; wrong credentials fail naming the repository, and once fixed the WAL held meanwhile is archived; a restore from
- * the bucket holds exactly the committed rows.
+ * up; wrong credentials fail naming the repository, and once fixed the WAL held meanwhile is archived; after a
+ * switchover the new primary archives and the diff CronJob backs up from it; a restore from the bucket holds exactly
+ * the committed rows.
  */
 describe('WAL archiving to S3 (pgBackRest, moto S3 server over TLS)', () => {
   let cluster: E2eCluster;
@@ -201,13 +202,25 @@ describe('WAL archiving to S3 (pgBackRest, moto S3 server over TLS)', () => {
     expect((await pgbackrest(POD(0), ['check'])).code).toBe(0);
   }));
 
+  test('after a switchover the new primary archives into the bucket, and the diff CronJob backs up from it', () => step(cluster, async () => {
+    const switchover = await cluster.runJob('postgres-failover', { FAILOVER_TARGET: POD(1) });
+    expect(switchover.code).toBe(0);
+    await expectOnlyPrimary(cluster, POD(1), [POD(0), POD(1), POD(2)]);
+    expect((await pgbackrest(POD(1), ['check'])).code).toBe(0);
+    const diff = await cluster.runJob('postgres-archive-diff');
+    expect([diff.code, diff.stdout]).toEqual([0, expect.stringMatching(/diff backup of stanza postgres on the primary, postgres-cluster-1[\s\S]*backup complete/)]);
+    const info = await pgbackrest(POD(2), ['info', '--output=json']);
+    expect(JSON.parse(info.stdout)[0].backup.map((b: any) => b.type)).toEqual(['full', 'diff']);
+  }));
+
   test('restored from the bucket (pgbackrest restore with the synthesized pgbackrest.conf), PostgreSQL holds exactly the committed rows', () => step(cluster, async () => {
-    // Rows 1-100 were committed while the key was wrong (archived once it was fixed), 101-250 now.
+    // Rows 1-100 were committed while the key was wrong (archived once it was fixed), 101-250 now, on the new primary's
+    // timeline (after the switchover).
     expect(await cluster.sql('postgres-write', 'INSERT INTO orders SELECT g, md5(g::text) FROM generate_series(101, 250) g')).toMatchObject({ code: 0 });
-    archived = await cluster.podSql(POD(0), ROWS, 'myapp');
+    archived = await cluster.podSql(POD(1), ROWS, 'myapp');
     expect(archived).toMatch(/^250\|31375\|/);
     // `check` switches to a new segment and waits until the last one (with every commit above) is in the bucket.
-    const check = await pgbackrest(POD(0), ['check']);
+    const check = await pgbackrest(POD(1), ['check']);
     expect([check.code, check.stderr]).toEqual([0, '']);
 
     // A fresh data directory outside the pods, in the hub (where the bucket is reached), restored by pgBackRest with the
@@ -253,6 +266,8 @@ describe('WAL archiving to S3 (pgBackRest, moto S3 server over TLS)', () => {
         await sleep(500);
       }
       expect(await psql(ROWS)).toBe(archived);
+      // The newest backup (the diff) and the WAL after it, on the switchover's timeline 2: promoted, it writes timeline 3.
+      expect(await psql('SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)')).toBe('00000003');
     } finally {
       try {
         process.kill(-server.pid!, 'SIGINT');
