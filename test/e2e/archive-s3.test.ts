@@ -187,6 +187,7 @@ describe('WAL archiving to S3 (pgBackRest, moto S3 server over TLS)', () => {
   test('a wrong key in the Secret: the primary cannot archive and its log names repo1 and the 403; with the key fixed and the pod restarted, it archives again', () => step(cluster, async () => {
     cluster.updateSecret('s3-keys', { 'secret-access-key': 'not-the-secret' });
     const mark = cluster.pod(POD(0)).logMark();
+    const seen = cluster.events().length;
     await restartPrimary();
     expect(await cluster.sql('postgres-write', 'CREATE TABLE orders (id int PRIMARY KEY, note text); INSERT INTO orders SELECT g, md5(g::text) FROM generate_series(1, 100) g'))
       .toMatchObject({ code: 0 });
@@ -197,6 +198,10 @@ describe('WAL archiving to S3 (pgBackRest, moto S3 server over TLS)', () => {
     expect(log).toMatch(/unable to find a valid repository:\s+repo1: \[ProtocolError\] unable to load info file '\/postgres\/archive\/postgres\/archive.info'/);
     expect(log).toMatch(/HTTP request failed with 403 \(FORBIDDEN\)[\s\S]*<Code>SignatureDoesNotMatch<\/Code>/);
     expect(log).toMatch(/archive command failed with exit code \d+/);
+    // And where people look: the primary's agent posts a Warning Event that names the segment that is not archived.
+    const failing = () => cluster.events().slice(seen).filter(e => e.reason === 'ArchiveFailing' && e.involvedObject.name === POD(0));
+    await waitFor('an ArchiveFailing Event', () => failing().length > 0, 30_000, 500);
+    expect(failing()[0]).toMatchObject({ type: 'Warning', message: expect.stringMatching(/^archiving WAL fails: [0-9A-F]{24} is not archived /) });
 
     cluster.updateSecret('s3-keys', { 'secret-access-key': keys.secret });
     await restartPrimary();
