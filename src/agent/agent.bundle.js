@@ -7937,6 +7937,8 @@ var init_sidecar_agent = __esm({
       archiveLookedAt = -Infinity;
       /** The primary's walsender first seen holding this replica's slot while it did not stream (decideStaleSender). */
       senderSeen;
+      /** The look for a stale walsender under way (endStaleSender), if one is. */
+      staleSenderLook;
       lastStreaming;
       lastWalCheck = -Infinity;
       soon = false;
@@ -8959,7 +8961,11 @@ ${text}
         }
         const record = this.record;
         if (record?.state !== "stable" || record.primary === this.podName || this.passwords === void 0) return;
-        await this.endStaleSender(this.passwords, streamed);
+        if (this.staleSenderLook === void 0) {
+          this.staleSenderLook = this.endStaleSender(this.passwords, streamed).catch((error) => this.log(`could not look for a stale walsender: ${error.message}`)).finally(() => {
+            this.staleSenderLook = void 0;
+          });
+        }
         if (now - this.lastStreaming < this.config.timing.walCheckSeconds) return;
         const position = await this.attempt(() => this.pg.receivePosition());
         if (position === void 0 || position === null) return;

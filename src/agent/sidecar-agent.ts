@@ -188,6 +188,8 @@ export class SidecarAgent {
   private archiveLookedAt = -Infinity;
   /** The primary's walsender first seen holding this replica's slot while it did not stream (decideStaleSender). */
   private senderSeen: number | undefined;
+  /** The look for a stale walsender under way (endStaleSender), if one is. */
+  private staleSenderLook: Promise<void> | undefined;
   private lastStreaming: number;
   private lastWalCheck = -Infinity;
   private soon = false;
@@ -1274,7 +1276,12 @@ export class SidecarAgent {
     }
     const record = this.record;
     if (record?.state !== 'stable' || record.primary === this.podName || this.passwords === undefined) return;
-    await this.endStaleSender(this.passwords, streamed);
+    // In the background, one look at a time: a primary whose node is gone leaves its address answering nothing, and the
+    // round (a takeover, following a new primary) must not wait for the question to time out.
+    if (this.staleSenderLook === undefined) {
+      this.staleSenderLook = this.endStaleSender(this.passwords, streamed).catch(error => this.log(`could not look for a stale walsender: ${(error as Error).message}`))
+        .finally(() => { this.staleSenderLook = undefined; });
+    }
     if (now - this.lastStreaming < this.config.timing.walCheckSeconds) return;
     const position = await this.attempt(() => this.pg.receivePosition());
     if (position === undefined || position === null) return;

@@ -143,7 +143,7 @@ describe('replication of the synthesized cluster (dist/)', () => {
       await cluster.killPod(POD(2));
       const stale = await cluster.podSql(POD(0), held);
       expect(stale).toMatch(/^\d+$/);
-      await commit(9);
+      await commit(8);
       cluster.startPod(POD(2));
       // The stale walsender shows as streaming on the primary, and a refused WAL receiver says "streaming" in the short
       // while before it ends: one that has lived for 2 s streams.
@@ -168,7 +168,7 @@ describe('replication of the synthesized cluster (dist/)', () => {
     expect(await isPrimary(cluster, POD(0))).toBe(true);
     expect(await isPrimary(cluster, POD(1))).toBe(false);
     await waitForStreaming(cluster, POD(0), [POD(1), POD(2)]);
-    await commit(8);
+    await commit(9);
     await expectRowsEverywhere(cluster, [0, 1, 2].map(POD), 'items', committed);
     expect(cluster.writeServiceViolations).toEqual([]);
   }));
@@ -177,7 +177,7 @@ describe('replication of the synthesized cluster (dist/)', () => {
     const mark = cluster.pod(POD(1)).logMark();
     await cluster.stopPod(POD(1));
     fs.rmSync(path.join(cluster.volumeOf(POD(1)), 'pgdata'), { recursive: true });
-    await commit(9);
+    await commit(10);
     cluster.startPod(POD(1));
     await waitForStreaming(cluster, POD(0), [POD(1), POD(2)]);
     expect(cluster.pod(POD(1)).logSince(mark)).toContain('cloning the data directory from primary postgres-cluster-0');
