@@ -286,9 +286,30 @@ export interface RestoreFromOptions {
 
   /**
    * The PersistentVolumeClaim that holds the repository, mounted read-only.
-   * @default - this cluster's own archive claim (`walArchive` must then be on)
+   * @default - this cluster's own repository (`walArchive` must then be on), unless `s3` is given
    */
   readonly claimName?: string;
+
+  /**
+   * Another cluster's repository in an S3 bucket (the disaster-recovery case: a new cluster, in another namespace or
+   * Kubernetes cluster, from the bucket alone). Only read: the restore never writes to it. Its `path` defaults to
+   * "/<clusterName>" of the restored cluster, where that cluster's `walArchive.s3` keeps it by default.
+   * @default - the volume of `claimName`, or this cluster's own repository
+   */
+  readonly s3?: S3RepositoryOptions;
+
+  /**
+   * The Secret whose key holds the passphrase of an encrypted repository given by `claimName` or `s3` (its
+   * `walArchive.encryptionPassphraseSecretName`). This cluster's own repository is read with its own passphrase.
+   * @default - the repository is not encrypted
+   */
+  readonly encryptionPassphraseSecretName?: string;
+
+  /**
+   * The key of `encryptionPassphraseSecretName` that holds the passphrase.
+   * @default "passphrase"
+   */
+  readonly encryptionPassphraseSecretKey?: string;
 
   /**
    * Recover to this moment (`recovery_target_time`) and stop there: a time with its zone, such as
@@ -361,12 +382,18 @@ export interface S3RepositorySettings {
 export interface RestoreSettings {
   /** The stanza (source cluster's name) restored. */
   readonly stanza: string;
-  /** The claim with the repository. */
-  readonly claimName: string;
-  /** Whether that claim is the cluster's own archive (mounted already) or another one (mounted read-only for the restore). */
+  /** The claim with another cluster's repository (mounted read-only for the restore), if it is on a volume. */
+  readonly claimName?: string;
+  /** Another cluster's S3 repository, if it is in a bucket. */
+  readonly s3?: S3RepositorySettings;
+  /** Whether the repository is the cluster's own (`walArchive`), read with its own configuration. */
   readonly ownArchive: boolean;
   /** The recovery target time, if any. */
   readonly targetTime?: string;
+  /** The Secret with the passphrase of another cluster's encrypted repository. */
+  readonly encryptionPassphraseSecretName?: string;
+  /** Its key. */
+  readonly encryptionPassphraseSecretKey?: string;
 }
 
 /**
@@ -627,6 +654,8 @@ export class PostgresConfig extends Construct {
   public readonly restore?: RestoreSettings;
   /** The rendered pgBackRest configuration (walArchive or restoreFrom), else undefined. */
   public readonly pgbackrestConf?: string;
+  /** The pgBackRest configuration of a restore from another cluster's repository (restoreFrom), else undefined. */
+  public readonly pgbackrestRestoreConf?: string;
   /** The rendered postgresql.conf. */
   public readonly postgresqlConf: string;
   /** The rendered pg_hba.conf. */
@@ -732,6 +761,7 @@ export class PostgresConfig extends Construct {
     this.walArchive = archive?.settings;
     this.restore = resolveRestore(owner, props.restoreFrom, this.walArchive);
     this.pgbackrestConf = this.walArchive || this.restore ? renderPgbackrestConf(this.clusterName, this.walArchive) : undefined;
+    this.pgbackrestRestoreConf = this.restore && !this.restore.ownArchive ? renderRestoreConf(this.clusterName, this.restore) : undefined;
     this.configMapName = names.configMap;
     this.initConfigMapName = names.initConfigMap;
     this.scriptsConfigMapName = names.scriptsConfigMap;
@@ -815,6 +845,7 @@ export class PostgresConfig extends Construct {
         'pg_hba.conf': this.pgHbaConf,
         [METRICS_QUERIES_KEY]: METRICS_QUERIES,
         ...(this.pgbackrestConf !== undefined ? { [PGBACKREST_CONF_KEY]: this.pgbackrestConf } : {}),
+        ...(this.pgbackrestRestoreConf !== undefined ? { [PGBACKREST_RESTORE_CONF_KEY]: this.pgbackrestRestoreConf } : {}),
       },
     }));
     addObject(this, 'Init', api.KubeConfigMap.GVK, asJson<k8s.KubeConfigMapProps>({
@@ -903,6 +934,8 @@ export class PostgresConfig extends Construct {
 
 /** The key of the cluster's ConfigMap that holds pgbackrest.conf (mounted at PATHS.pgbackrestConf). */
 const PGBACKREST_CONF_KEY = 'pgbackrest.conf';
+/** The key that holds the restore's pgbackrest.conf (mounted at PATHS.pgbackrestRestoreConf). */
+const PGBACKREST_RESTORE_CONF_KEY = 'pgbackrest-restore.conf';
 
 /** The sidecar agent's configuration document (src/agent/config.ts): everything it needs but the pod's name. */
 function sidecarConfigOf(config: PostgresConfig, names: ClusterNames): SidecarConfig {
@@ -1110,77 +1143,81 @@ function validateConfigKey(owner: string, prop: string, key: string | undefined)
 }
 
 function resolveS3Repository(owner: string, options: WalArchiveOptions, names: ClusterNames): S3RepositorySettings | undefined {
-  const s3 = options.s3;
-  if (s3 === undefined) return undefined;
-  if (typeof s3 !== 'object' || s3 === null || Array.isArray(s3)) {
-    throw new Error(`${owner}: walArchive.s3 ${JSON.stringify(s3)} is not an S3 repository: give { bucket: "my-backups", credentials: S3Credentials.fromSecret("my-s3-keys") }.`);
-  }
+  if (options.s3 === undefined) return undefined;
   for (const claimProp of ['storage', 'storageClassName', 'existingClaimName'] as const) {
     if (options[claimProp] !== undefined) {
       throw new Error(`${owner}: walArchive.${claimProp} "${options[claimProp]}" is given with walArchive.s3: the repository is in the bucket, `
         + `and no archive volume is created or mounted. Drop walArchive.${claimProp}, or walArchive.s3 to keep the repository on a volume.`);
     }
   }
-  validateTypes(owner, s3, { bucket: 'string', path: 'string', region: 'string', endpoint: 'string', uriStyle: 'string', verifyTls: 'boolean' }, 'walArchive.s3.');
+  return resolveS3(owner, options.s3, 'walArchive.s3', names.cluster);
+}
+
+/** An S3 repository's options (`prop`: walArchive.s3 or restoreFrom.s3), checked; its path defaults to "/<stanza>". */
+function resolveS3(owner: string, s3: S3RepositoryOptions, prop: string, stanza: string): S3RepositorySettings {
+  if (typeof s3 !== 'object' || s3 === null || Array.isArray(s3)) {
+    throw new Error(`${owner}: ${prop} ${JSON.stringify(s3)} is not an S3 repository: give { bucket: "my-backups", credentials: S3Credentials.fromSecret("my-s3-keys") }.`);
+  }
+  validateTypes(owner, s3, { bucket: 'string', path: 'string', region: 'string', endpoint: 'string', uriStyle: 'string', verifyTls: 'boolean' }, `${prop}.`);
   const bucket = s3.bucket;
   if (bucket === undefined || bucket === '') {
-    throw new Error(`${owner}: walArchive.s3.bucket is ${bucket === '' ? 'empty' : 'missing'}: name the bucket that holds the repository (it must exist), e.g. "orders-db-backups".`);
+    throw new Error(`${owner}: ${prop}.bucket is ${bucket === '' ? 'empty' : 'missing'}: name the bucket that holds the repository (it must exist), e.g. "orders-db-backups".`);
   }
   if (!S3_BUCKET.test(bucket) || bucket.includes('..') || /^\d+\.\d+\.\d+\.\d+$/.test(bucket) || bucket.startsWith('xn--') || bucket.endsWith('-s3alias')) {
-    throw new Error(`${owner}: walArchive.s3.bucket "${bucket}" is not a bucket name S3 accepts: use 3 to 63 lower-case letters, digits, "-" and ".", `
+    throw new Error(`${owner}: ${prop}.bucket "${bucket}" is not a bucket name S3 accepts: use 3 to 63 lower-case letters, digits, "-" and ".", `
       + 'starting and ending with a letter or digit, no "..", not an IP address, e.g. "orders-db-backups".');
   }
-  const path = s3.path ?? `/${names.cluster}`;
+  const path = s3.path ?? `/${stanza}`;
   if (!/^\/([A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*)?$/.test(path)) {
-    throw new Error(`${owner}: walArchive.s3.path "${path}" is not a directory in the bucket: give an absolute path of letters, digits, `
-      + `".", "_" and "-", without a trailing "/", e.g. "/${names.cluster}".`);
+    throw new Error(`${owner}: ${prop}.path "${path}" is not a directory in the bucket: give an absolute path of letters, digits, `
+      + `".", "_" and "-", without a trailing "/", e.g. "/${stanza}".`);
   }
   const region = s3.region ?? 'us-east-1';
   if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(region)) {
-    throw new Error(`${owner}: walArchive.s3.region "${region}" is not a region: use lower-case letters, digits and "-", e.g. "eu-west-1".`);
+    throw new Error(`${owner}: ${prop}.region "${region}" is not a region: use lower-case letters, digits and "-", e.g. "eu-west-1".`);
   }
   const endpointText = s3.endpoint ?? `s3.${region}.amazonaws.com`;
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(endpointText)) {
-    throw new Error(`${owner}: walArchive.s3.endpoint "${endpointText}" has a scheme: give the host alone, with a port if not 443 `
+    throw new Error(`${owner}: ${prop}.endpoint "${endpointText}" has a scheme: give the host alone, with a port if not 443 `
       + `("${endpointText.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '').replace(/\/.*$/, '')}"): pgBackRest always speaks HTTPS.`);
   }
   const endpoint = S3_ENDPOINT.exec(endpointText);
   const port = endpoint?.[6] !== undefined ? Number(endpoint[6]) : 443;
   if (endpoint === null || port < 1 || port > 65_535) {
-    throw new Error(`${owner}: walArchive.s3.endpoint "${endpointText}" is not a host with an optional port: give a host name or IP address, `
+    throw new Error(`${owner}: ${prop}.endpoint "${endpointText}" is not a host with an optional port: give a host name or IP address, `
       + 'and ":<port>" if it is not 443, without a path, e.g. "minio.storage.svc:9000".');
   }
   const uriStyle = s3.uriStyle ?? S3UriStyle.HOST;
   if (!Object.values(S3UriStyle).includes(uriStyle)) {
-    throw new Error(`${owner}: walArchive.s3.uriStyle ${JSON.stringify(uriStyle)} is not a URI style: use S3UriStyle.HOST or S3UriStyle.PATH.`);
+    throw new Error(`${owner}: ${prop}.uriStyle ${JSON.stringify(uriStyle)} is not a URI style: use S3UriStyle.HOST or S3UriStyle.PATH.`);
   }
   if (uriStyle === S3UriStyle.HOST && /^\d+\.\d+\.\d+\.\d+$/.test(endpoint[1])) {
-    throw new Error(`${owner}: walArchive.s3.endpoint "${endpointText}" is an IP address, which cannot carry the bucket in its host name: `
-      + 'set walArchive.s3.uriStyle to S3UriStyle.PATH.');
+    throw new Error(`${owner}: ${prop}.endpoint "${endpointText}" is an IP address, which cannot carry the bucket in its host name: `
+      + `set ${prop}.uriStyle to S3UriStyle.PATH.`);
   }
   const verifyTls = s3.verifyTls ?? true;
   const ca = s3.caCertificate;
   if (ca !== undefined) {
     if (!(ca instanceof RepositoryCaCertificate)) {
-      throw new Error(`${owner}: walArchive.s3.caCertificate ${shown(ca)} is not a RepositoryCaCertificate: give RepositoryCaCertificate.fromSecret("s3-ca") `
+      throw new Error(`${owner}: ${prop}.caCertificate ${shown(ca)} is not a RepositoryCaCertificate: give RepositoryCaCertificate.fromSecret("s3-ca") `
         + 'or RepositoryCaCertificate.fromConfigMap("s3-ca").');
     }
     if (!verifyTls) {
-      throw new Error(`${owner}: walArchive.s3.caCertificate is given with walArchive.s3.verifyTls false: a certificate that is not verified `
+      throw new Error(`${owner}: ${prop}.caCertificate is given with ${prop}.verifyTls false: a certificate that is not verified `
         + 'needs no CA. Drop one of them (keep the CA: verifying is what keeps the backups safe).');
     }
-    validateObjectName(owner, 'walArchive.s3.caCertificate secret name', ca.secretName);
-    validateObjectName(owner, 'walArchive.s3.caCertificate ConfigMap name', ca.configMapName);
-    validateConfigKey(owner, 'walArchive.s3.caCertificate key', ca.key);
+    validateObjectName(owner, `${prop}.caCertificate secret name`, ca.secretName);
+    validateObjectName(owner, `${prop}.caCertificate ConfigMap name`, ca.configMapName);
+    validateConfigKey(owner, `${prop}.caCertificate key`, ca.key);
   }
   const credentials = s3.credentials;
   if (!(credentials instanceof S3Credentials)) {
-    throw new Error(`${owner}: walArchive.s3.credentials ${credentials === undefined ? 'is missing' : `${shown(credentials)} is not S3Credentials`}: `
+    throw new Error(`${owner}: ${prop}.credentials ${credentials === undefined ? 'is missing' : `${shown(credentials)} is not S3Credentials`}: `
       + 'give S3Credentials.fromSecret("my-s3-keys") (an access key in a Secret) or S3Credentials.webIdentity() (IAM roles for service accounts).');
   }
-  validateObjectName(owner, 'walArchive.s3.credentials secret name', credentials.secretName);
-  validateConfigKey(owner, 'walArchive.s3.credentials access key id key', credentials.accessKeyIdKey);
-  validateConfigKey(owner, 'walArchive.s3.credentials secret access key key', credentials.secretAccessKeyKey);
+  validateObjectName(owner, `${prop}.credentials secret name`, credentials.secretName);
+  validateConfigKey(owner, `${prop}.credentials access key id key`, credentials.accessKeyIdKey);
+  validateConfigKey(owner, `${prop}.credentials secret access key key`, credentials.secretAccessKeyKey);
   return {
     bucket,
     path,
@@ -1206,35 +1243,55 @@ function resolveRestore(
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new Error(`${owner}: restoreFrom ${JSON.stringify(options)} is not a restore: give { clusterName: "postgres", claimName: "postgres-archive" }.`);
   }
-  validateTypes(owner, options, { clusterName: 'string', claimName: 'string', targetTime: 'string' }, 'restoreFrom.');
+  validateTypes(owner, options, {
+    clusterName: 'string', claimName: 'string', targetTime: 'string', encryptionPassphraseSecretName: 'string', encryptionPassphraseSecretKey: 'string',
+  }, 'restoreFrom.');
   if (options.clusterName === undefined) {
     throw new Error(`${owner}: restoreFrom.clusterName is missing: name the cluster whose backups to restore (its pgBackRest stanza).`);
   }
   validateClusterName(owner, options.clusterName, 'restoreFrom.clusterName');
   validateObjectName(owner, 'restoreFrom.claimName', options.claimName);
-  if (archive?.s3) {
-    throw new Error(`${owner}: restoreFrom is given with walArchive.s3: a restore reads a repository on a volume only, so far. Restore from the `
-      + 'bucket by hand (README, "Restoring from an S3 repository"), or keep walArchive.s3 off in the restoring cluster until it runs.');
+  if (options.s3 !== undefined && options.claimName !== undefined) {
+    throw new Error(`${owner}: restoreFrom.claimName "${options.claimName}" is given with restoreFrom.s3: a restore reads one repository. `
+      + 'Drop restoreFrom.claimName to restore from the bucket, or restoreFrom.s3 to restore from the volume.');
   }
-  const claimName = options.claimName ?? archive?.claimName;
-  if (claimName === undefined) {
+  const s3 = options.s3 !== undefined ? resolveS3(owner, options.s3, 'restoreFrom.s3', options.clusterName) : undefined;
+  const claimName = s3 ? undefined : options.claimName ?? archive?.claimName;
+  if (s3 === undefined && claimName === undefined && archive?.s3 === undefined) {
     throw new Error(`${owner}: restoreFrom.claimName is missing and walArchive is off: name the PersistentVolumeClaim that holds `
-      + `the repository of cluster "${options.clusterName}", or turn walArchive on to restore from this cluster's own.`);
+      + `the repository of cluster "${options.clusterName}" (or its bucket, restoreFrom.s3), or turn walArchive on to restore from this cluster's own.`);
   }
+  const ownArchive = s3 === undefined && claimName === archive?.claimName;
+  const passphraseSecret = options.encryptionPassphraseSecretName;
+  validateObjectName(owner, 'restoreFrom.encryptionPassphraseSecretName', passphraseSecret);
+  if (options.encryptionPassphraseSecretKey !== undefined && passphraseSecret === undefined) {
+    throw new Error(`${owner}: restoreFrom.encryptionPassphraseSecretKey "${options.encryptionPassphraseSecretKey}" is given without `
+      + 'restoreFrom.encryptionPassphraseSecretName: name the Secret that holds the passphrase, or drop the key.');
+  }
+  if (passphraseSecret !== undefined && ownArchive) {
+    throw new Error(`${owner}: restoreFrom.encryptionPassphraseSecretName "${passphraseSecret}" is given for this cluster's own repository, which `
+      + 'is read with its own passphrase (walArchive.encryptionPassphraseSecretName). Drop it, or name the repository (restoreFrom.claimName or restoreFrom.s3).');
+  }
+  const passphraseKey = passphraseSecret !== undefined ? options.encryptionPassphraseSecretKey ?? 'passphrase' : undefined;
+  validateConfigKey(owner, 'restoreFrom.encryptionPassphraseSecretKey', passphraseKey);
   const targetTime = options.targetTime;
   if (targetTime !== undefined && (!TARGET_TIME.test(targetTime) || Number.isNaN(Date.parse(targetTime.replace(' ', 'T').replace(/([+-]\d{2})$/, '$1:00'))))) {
     throw new Error(`${owner}: restoreFrom.targetTime ${JSON.stringify(targetTime)} is not a time with its zone: give one such as `
       + '"2026-12-02 08:00:00+00" or "2026-12-02T08:00:00Z" (without a zone, it would be read in the server\'s).');
   }
-  return { stanza: options.clusterName, claimName, ownArchive: claimName === archive?.claimName, targetTime };
+  return {
+    stanza: options.clusterName,
+    ...(ownArchive ? {} : { claimName }),
+    ...(s3 ? { s3 } : {}),
+    ownArchive,
+    targetTime,
+    ...(passphraseKey !== undefined ? { encryptionPassphraseSecretName: passphraseSecret, encryptionPassphraseSecretKey: passphraseKey } : {}),
+  };
 }
 
-/** pgBackRest's configuration: the repository on its volume, this cluster's stanza, locks where every container sees them. */
-function renderPgbackrestConf(clusterName: string, archive: WalArchiveSettings | undefined): string {
-  const s3 = archive?.s3;
+/** The lines of pgBackRest's [global] section that say where repo1 is: a bucket, or a directory (a volume's mount). */
+function repositoryLines(s3: S3RepositorySettings | undefined, directory: string, caFile: string, encrypted: boolean): string[] {
   return [
-    `# pgBackRest configuration of cluster "${clusterName}", written by cdk8s-postgres-cluster.`,
-    '[global]',
     ...(s3 ? [
       '# The repository in an S3 bucket. Credentials come from the environment (PGBACKREST_REPO1_S3_KEY...), never from here.',
       'repo1-type=s3',
@@ -1245,13 +1302,53 @@ function renderPgbackrestConf(clusterName: string, archive: WalArchiveSettings |
       `repo1-s3-uri-style=${s3.uriStyle}`,
       ...(s3.port !== 443 ? [`repo1-storage-port=${s3.port}`] : []),
       ...(s3.verifyTls ? [] : ['repo1-storage-verify-tls=n']),
-      ...(s3.caCertificate ? [`repo1-storage-ca-file=${PATHS.archiveCaDir}/${S3_CA_FILE}`] : []),
+      ...(s3.caCertificate ? [`repo1-storage-ca-file=${caFile}`] : []),
       ...(s3.credentialsSecretName === undefined ? ['repo1-s3-key-type=web-id'] : []),
-    ] : [`repo1-path=${PATHS.archiveDir}`]),
-    ...(archive?.encryptionPassphraseSecretName !== undefined ? [
+    ] : [`repo1-path=${directory}`]),
+    ...(encrypted ? [
       '# The passphrase comes from the environment (PGBACKREST_REPO1_CIPHER_PASS).',
       'repo1-cipher-type=aes-256-cbc',
     ] : []),
+  ];
+}
+
+/** The stanza section: this pod's PostgreSQL. */
+function stanzaLines(stanza: string): string[] {
+  return [
+    `[${stanza}]`,
+    `pg1-path=${PATHS.pgdata}`,
+    `pg1-socket-path=${PATHS.runDir}`,
+    `pg1-port=${POSTGRES_PORT}`,
+    `pg1-user=${SUPERUSER}`,
+    '',
+  ];
+}
+
+/**
+ * The configuration of a restore from another cluster's repository: that repository as repo1, only read. The
+ * entrypoint runs the restore and its replay with it (and the repository's secrets as PGBACKREST_* variables, from
+ * RESTORE_PGBACKREST_*), so that this cluster's own repository, if any, is never written by the restore.
+ */
+function renderRestoreConf(clusterName: string, restore: RestoreSettings): string {
+  return [
+    `# pgBackRest configuration of the restore of cluster "${restore.stanza}" into cluster "${clusterName}" (restoreFrom), written by cdk8s-postgres-cluster.`,
+    '# Read by the entrypoint only, when it restores the first primary; the repository is only read.',
+    '[global]',
+    ...repositoryLines(restore.s3, PATHS.restoreArchiveDir, `${PATHS.restoreCaDir}/${S3_CA_FILE}`, restore.encryptionPassphraseSecretName !== undefined),
+    `lock-path=${PATHS.runDir}/pgbackrest`,
+    'log-level-console=info',
+    'log-level-file=off',
+    '',
+    ...stanzaLines(restore.stanza),
+  ].join('\n');
+}
+
+/** pgBackRest's configuration: the repository (a volume or a bucket), this cluster's stanza, locks where every container sees them. */
+function renderPgbackrestConf(clusterName: string, archive: WalArchiveSettings | undefined): string {
+  return [
+    `# pgBackRest configuration of cluster "${clusterName}", written by cdk8s-postgres-cluster.`,
+    '[global]',
+    ...repositoryLines(archive?.s3, PATHS.archiveDir, `${PATHS.archiveCaDir}/${S3_CA_FILE}`, archive?.encryptionPassphraseSecretName !== undefined),
     ...(archive ? [`repo1-retention-full=${archive.retentionFull}`] : []),
     '# Every container of a pod shares this directory: archive-push, a backup and stanza-create see one another\'s locks.',
     `lock-path=${PATHS.runDir}/pgbackrest`,
@@ -1262,12 +1359,7 @@ function renderPgbackrestConf(clusterName: string, archive: WalArchiveSettings |
     'start-fast=y',
     'compress-type=lz4',
     '',
-    `[${clusterName}]`,
-    `pg1-path=${PATHS.pgdata}`,
-    `pg1-socket-path=${PATHS.runDir}`,
-    `pg1-port=${POSTGRES_PORT}`,
-    `pg1-user=${SUPERUSER}`,
-    '',
+    ...stanzaLines(clusterName),
   ].join('\n');
 }
 

@@ -142,6 +142,9 @@ export class PostgresNetworkPolicy extends Construct {
           toApiServer,
           // pgBackRest to the S3 repository, outside the cluster: by its port only (a policy cannot name a host).
           ...(statefulSet.config.walArchive?.s3 ? [{ ports: [tcp(statefulSet.config.walArchive.s3.port)] }] : []),
+          // And to the bucket a new cluster is restored from (restoreFrom.s3), when its port is another.
+          ...(statefulSet.config.restore?.s3 && statefulSet.config.restore.s3.port !== statefulSet.config.walArchive?.s3?.port
+            ? [{ ports: [tcp(statefulSet.config.restore.s3.port)] }] : []),
         ],
       },
     }));

@@ -38,6 +38,7 @@ const SETTINGS_VOLUME = 'settings';
 const ARCHIVE_VOLUME = 'archive';
 const RESTORE_VOLUME = 'restore-source';
 const ARCHIVE_CA_VOLUME = 'archive-ca';
+const RESTORE_CA_VOLUME = 'restore-ca';
 
 /** How strongly the cluster's pods avoid sharing a node. */
 export enum PodAntiAffinity {
@@ -347,14 +348,27 @@ export class PostgresStatefulSet extends Construct {
     ];
     const archiveCa = archive?.s3?.caCertificate;
     const archiveCaItems = archiveCa ? { items: [{ key: archiveCa.key, path: S3_CA_FILE }], defaultMode: 0o444 } : {};
+    // Another cluster's repository (a volume or a bucket) is read with a configuration of its own, and its secrets reach
+    // the restore as RESTORE_PGBACKREST_* (the entrypoint gives them to pgBackRest as PGBACKREST_* for the restore only).
     const restoreEnv: k8s.EnvVar[] = restore ? [
       { name: 'RESTORE_STANZA', value: restore.stanza },
-      { name: 'RESTORE_REPOSITORY', value: restore.ownArchive ? PATHS.archiveDir : PATHS.restoreArchiveDir },
+      ...(!restore.ownArchive ? [{ name: 'RESTORE_CONFIG', value: PATHS.pgbackrestRestoreConf }] : []),
       ...(restore.targetTime !== undefined ? [{ name: 'RESTORE_TARGET_TIME', value: restore.targetTime }] : []),
+      ...(restore.s3?.credentialsSecretName !== undefined ? [
+        secretEnv('RESTORE_PGBACKREST_REPO1_S3_KEY', restore.s3.accessKeyIdKey!, restore.s3.credentialsSecretName),
+        secretEnv('RESTORE_PGBACKREST_REPO1_S3_KEY_SECRET', restore.s3.secretAccessKeyKey!, restore.s3.credentialsSecretName),
+      ] : []),
+      ...(restore.encryptionPassphraseSecretName !== undefined
+        ? [secretEnv('RESTORE_PGBACKREST_REPO1_CIPHER_PASS', restore.encryptionPassphraseSecretKey!, restore.encryptionPassphraseSecretName)] : []),
     ] : [];
     // Another cluster's repository, read-only: restoring never writes to it.
-    const restoreFromOther = restore !== undefined && !restore.ownArchive;
-    const restoreMounts: k8s.VolumeMount[] = restoreFromOther ? [{ name: RESTORE_VOLUME, mountPath: PATHS.restoreArchiveDir, readOnly: true }] : [];
+    const restoreClaim = restore?.claimName;
+    const restoreCa = restore?.s3?.caCertificate;
+    const restoreCaItems = restoreCa ? { items: [{ key: restoreCa.key, path: S3_CA_FILE }], defaultMode: 0o444 } : {};
+    const restoreMounts: k8s.VolumeMount[] = [
+      ...(restoreClaim !== undefined ? [{ name: RESTORE_VOLUME, mountPath: PATHS.restoreArchiveDir, readOnly: true }] : []),
+      ...(restoreCa ? [{ name: RESTORE_CA_VOLUME, mountPath: PATHS.restoreCaDir, readOnly: true }] : []),
+    ];
 
     const spec: k8s.StatefulSetSpec = {
       serviceName: this.headlessServiceName,
@@ -538,7 +552,14 @@ export class PostgresStatefulSet extends Construct {
                 ? { secret: { secretName: archiveCa.secretName, ...archiveCaItems } }
                 : { configMap: { name: archiveCa.configMapName, ...archiveCaItems } }),
             }] : []),
-            ...(restoreFromOther ? [{ name: RESTORE_VOLUME, persistentVolumeClaim: { claimName: restore.claimName, readOnly: true } }] : []),
+            ...(restoreClaim !== undefined ? [{ name: RESTORE_VOLUME, persistentVolumeClaim: { claimName: restoreClaim, readOnly: true } }] : []),
+            // The CA of the bucket restored from (restoreFrom.s3), likewise.
+            ...(restoreCa ? [{
+              name: RESTORE_CA_VOLUME,
+              ...(restoreCa.secretName !== undefined
+                ? { secret: { secretName: restoreCa.secretName, ...restoreCaItems } }
+                : { configMap: { name: restoreCa.configMapName, ...restoreCaItems } }),
+            }] : []),
             { name: POSTGRES_TMP_VOLUME, emptyDir: {} },
             { name: SECRETS_TMP_VOLUME, emptyDir: {} },
             // Its typed field downwardApi is JSON's downwardAPI: the converter writes it.

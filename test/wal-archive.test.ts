@@ -228,12 +228,17 @@ describe('restoreFrom', () => {
     });
     expect(envOf(postgres)).toMatchObject({
       RESTORE_STANZA: 'old',
-      RESTORE_REPOSITORY: '/var/lib/pgbackrest-source',
+      RESTORE_CONFIG: '/etc/postgresql/pgbackrest-restore.conf',
       RESTORE_TARGET_TIME: '2026-12-02 08:00:00+00',
       PGBACKREST_CONFIG: '/etc/postgresql/pgbackrest.conf',
     });
     expect(pod.volumes).toContainEqual({ name: 'restore-source', persistentVolumeClaim: { claimName: 'old-archive', readOnly: true } });
     expect(postgres.volumeMounts).toContainEqual({ name: 'restore-source', mountPath: '/var/lib/pgbackrest-source', readOnly: true });
+    // The source repository's own configuration: its mount as repo1, the source's stanza on this pod's data directory.
+    const restoreConf = config['pgbackrest-restore.conf'];
+    expect(restoreConf).toContain('[global]\nrepo1-path=/var/lib/pgbackrest-source\nlock-path=/var/run/postgresql/pgbackrest\n');
+    expect(restoreConf).toContain('[old]\npg1-path=/var/lib/postgresql/data/pgdata\n');
+    expect(restoreConf).not.toMatch(/repo1-type|cipher|retention/);
     // Restoring is not archiving: no archive settings, no stanza for the entrypoint to create.
     expect(config['postgresql.conf']).not.toMatch(/archive_mode/);
     expect(config['pgbackrest.conf']).not.toContain('repo1-retention-full');
@@ -242,9 +247,11 @@ describe('restoreFrom', () => {
   });
 
   test('restoring from the cluster\'s own archive uses its mount; without a target time, no target', () => {
-    const { pod, postgres } = clusterOf({ image: IMAGE, walArchive: {}, restoreFrom: { clusterName: 'postgres' } });
-    expect(envOf(postgres)).toMatchObject({ RESTORE_STANZA: 'postgres', RESTORE_REPOSITORY: '/var/lib/pgbackrest' });
+    const { pod, postgres, config } = clusterOf({ image: IMAGE, walArchive: {}, restoreFrom: { clusterName: 'postgres' } });
+    expect(envOf(postgres)).toMatchObject({ RESTORE_STANZA: 'postgres', PGBACKREST_CONFIG: '/etc/postgresql/pgbackrest.conf' });
     expect(envOf(postgres).RESTORE_TARGET_TIME).toBeUndefined();
+    expect(envOf(postgres).RESTORE_CONFIG).toBeUndefined();
+    expect(config['pgbackrest-restore.conf']).toBeUndefined();
     expect(pod.volumes.map((v: any) => v.name)).not.toContain('restore-source');
   });
 
@@ -267,6 +274,23 @@ describe('restoreFrom', () => {
     [{ restoreFrom: { clusterName: 'old', claimName: 'repo', targetTime: 'yesterday' } }, /restoreFrom.targetTime "yesterday" is not a time with its zone/],
     [{ restoreFrom: { clusterName: 'old', claimName: 'repo', targetTime: '2026-13-45 08:00:00Z' } }, /restoreFrom.targetTime "2026-13-45 08:00:00Z" is not a time/],
     [{ restoreFrom: { clusterName: 'old', claimName: 'repo', targetTime: 1 as any } }, /restoreFrom.targetTime must be a string; got number 1/],
+    [{ restoreFrom: { clusterName: 'old', claimName: 'repo', s3: { bucket: 'old-backups', credentials: S3Credentials.fromSecret('keys') } } },
+      /restoreFrom.claimName "repo" is given with restoreFrom.s3: a restore reads one repository. Drop restoreFrom.claimName to restore from the bucket/],
+    [{ restoreFrom: { clusterName: 'old', s3: { bucket: 'Old' } as any } }, /restoreFrom.s3.bucket "Old" is not a bucket name S3 accepts/],
+    [{ restoreFrom: { clusterName: 'old', s3: { bucket: 'old-backups' } as any } }, /restoreFrom.s3.credentials is missing: give S3Credentials.fromSecret/],
+    [{ restoreFrom: { clusterName: 'old', s3: { bucket: 'old-backups', endpoint: '10.0.0.9', credentials: S3Credentials.fromSecret('keys') } } },
+      /restoreFrom.s3.endpoint "10.0.0.9" is an IP address, .* set restoreFrom.s3.uriStyle to S3UriStyle.PATH/],
+    [{ restoreFrom: { clusterName: 'old', s3: 'bucket' as any } }, /restoreFrom.s3 "bucket" is not an S3 repository/],
+    [{ restoreFrom: { clusterName: 'old', claimName: 'repo', encryptionPassphraseSecretKey: 'pass' } },
+      /restoreFrom.encryptionPassphraseSecretKey "pass" is given without restoreFrom.encryptionPassphraseSecretName/],
+    [{ restoreFrom: { clusterName: 'old', claimName: 'repo', encryptionPassphraseSecretName: 'Pass!' } },
+      /restoreFrom.encryptionPassphraseSecretName "Pass!" is not a Kubernetes object name/],
+    [{ restoreFrom: { clusterName: 'old', claimName: 'repo', encryptionPassphraseSecretName: 'pass', encryptionPassphraseSecretKey: 'a b' } },
+      /restoreFrom.encryptionPassphraseSecretKey "a b" is not a key of a Secret or ConfigMap/],
+    [{ walArchive: {}, restoreFrom: { clusterName: 'postgres', encryptionPassphraseSecretName: 'pass' } },
+      /restoreFrom.encryptionPassphraseSecretName "pass" is given for this cluster's own repository, which is read with its own passphrase/],
+    [{ restoreFrom: { clusterName: 'old', claimName: 'repo', encryptionPassphraseSecretName: 1 as any } },
+      /restoreFrom.encryptionPassphraseSecretName must be a string; got number 1/],
   ])('a bad restore is refused with the value and the fix: %j', (props, message) => {
     expect(fails({ image: IMAGE, ...props })).toThrow(message);
   });
@@ -410,8 +434,103 @@ describe('WalArchive in an S3 bucket (walArchive.s3)', () => {
     expect(fails({ image: IMAGE, walArchive: walArchive as any })).toThrow(message);
   });
 
-  test('restoreFrom reads volumes only: with walArchive.s3 it is refused, pointing to the restore by hand', () => {
-    expect(fails({ ...inS3(), restoreFrom: { clusterName: 'old', claimName: 'old-archive' } }))
-      .toThrow(/restoreFrom is given with walArchive.s3: a restore reads a repository on a volume only, so far. Restore from the bucket by hand \(README/);
+  test('restoreFrom.s3: another cluster\'s bucket is read with a configuration of its own, its key and CA apart from the archive\'s', () => {
+    const { pod, postgres, sidecar, config, objects } = clusterOf({
+      ...inS3({ endpoint: 'minio.storage.svc:9000', uriStyle: S3UriStyle.PATH }),
+      restoreFrom: {
+        clusterName: 'old',
+        targetTime: '2026-12-02T08:00:00Z',
+        s3: {
+          bucket: 'old-backups',
+          endpoint: 's3.eu-west-1.example.com:8443',
+          region: 'eu-west-1',
+          caCertificate: RepositoryCaCertificate.fromConfigMap('old-ca', 'root.pem'),
+          credentials: S3Credentials.fromSecret('old-keys', 'id', 'secret'),
+        },
+        encryptionPassphraseSecretName: 'old-passphrase',
+      },
+    });
+    const restoreConf: string = config['pgbackrest-restore.conf'];
+    expect(restoreConf).toContain([
+      '[global]',
+      '# The repository in an S3 bucket. Credentials come from the environment (PGBACKREST_REPO1_S3_KEY...), never from here.',
+      'repo1-type=s3',
+      'repo1-path=/old',
+      'repo1-s3-bucket=old-backups',
+      'repo1-s3-endpoint=s3.eu-west-1.example.com',
+      'repo1-s3-region=eu-west-1',
+      'repo1-s3-uri-style=host',
+      'repo1-storage-port=8443',
+      'repo1-storage-ca-file=/etc/postgres-cluster/restore-ca/ca.crt',
+      '# The passphrase comes from the environment (PGBACKREST_REPO1_CIPHER_PASS).',
+      'repo1-cipher-type=aes-256-cbc',
+      'lock-path=/var/run/postgresql/pgbackrest',
+    ].join('\n'));
+    expect(restoreConf).toContain('\n[old]\npg1-path=/var/lib/postgresql/data/pgdata\n');
+    expect(restoreConf).not.toMatch(/retention|minio/);
+    // This cluster's own bucket stays in pgbackrest.conf, untouched by the restore.
+    expect(config['pgbackrest.conf']).toMatch(/repo1-s3-bucket=orders-backups\nrepo1-s3-endpoint=minio.storage.svc\n/);
+    // The source's secrets reach the restore only, under names the entrypoint maps to pgBackRest's.
+    expect(envOf(postgres)).toMatchObject({
+      RESTORE_STANZA: 'old',
+      RESTORE_CONFIG: '/etc/postgresql/pgbackrest-restore.conf',
+      RESTORE_TARGET_TIME: '2026-12-02T08:00:00Z',
+      RESTORE_PGBACKREST_REPO1_S3_KEY: { secretKeyRef: { name: 'old-keys', key: 'id' } },
+      RESTORE_PGBACKREST_REPO1_S3_KEY_SECRET: { secretKeyRef: { name: 'old-keys', key: 'secret' } },
+      RESTORE_PGBACKREST_REPO1_CIPHER_PASS: { secretKeyRef: { name: 'old-passphrase', key: 'passphrase' } },
+      PGBACKREST_REPO1_S3_KEY: { secretKeyRef: { name: 's3-keys', key: 'access-key-id' } },
+    });
+    expect(Object.keys(envOf(sidecar)).filter(name => name.startsWith('RESTORE'))).toEqual([]);
+    expect(pod.volumes).toContainEqual({ name: 'restore-ca', configMap: { name: 'old-ca', items: [{ key: 'root.pem', path: 'ca.crt' }], defaultMode: 0o444 } });
+    expect(postgres.volumeMounts).toContainEqual({ name: 'restore-ca', mountPath: '/etc/postgres-cluster/restore-ca', readOnly: true });
+    expect(pod.volumes.map((v: any) => v.name)).not.toContain('restore-source');
+    // The pods may reach both buckets' ports.
+    const egress = find(objects, 'NetworkPolicy', 'postgres-cluster').spec.egress;
+    expect(egress).toContainEqual({ ports: [{ protocol: 'TCP', port: 9000 }] });
+    expect(egress).toContainEqual({ ports: [{ protocol: 'TCP', port: 8443 }] });
+  });
+
+  test('restoreFrom.s3 with a web identity and the default path; a CA from a Secret; one egress rule when both buckets share a port', () => {
+    const { pod, postgres, config, objects } = clusterOf({
+      ...inS3(),
+      restoreFrom: { clusterName: 'old', s3: { bucket: 'old-backups', caCertificate: RepositoryCaCertificate.fromSecret('old-ca'), credentials: S3Credentials.webIdentity() } },
+    });
+    const restoreConf: string = config['pgbackrest-restore.conf'];
+    expect(restoreConf).toMatch(/repo1-path=\/old\nrepo1-s3-bucket=old-backups\nrepo1-s3-endpoint=s3.us-east-1.amazonaws.com\n/);
+    expect(restoreConf).toContain('repo1-s3-key-type=web-id');
+    expect(restoreConf).not.toMatch(/cipher|repo1-storage-port/);
+    expect(Object.keys(envOf(postgres)).filter(name => name.startsWith('RESTORE_PGBACKREST'))).toEqual([]);
+    expect(pod.volumes).toContainEqual({ name: 'restore-ca', secret: { secretName: 'old-ca', items: [{ key: 'ca.crt', path: 'ca.crt' }], defaultMode: 0o444 } });
+    const egress = find(objects, 'NetworkPolicy', 'postgres-cluster').spec.egress;
+    expect(egress.filter((rule: any) => rule.to === undefined && rule.ports.length === 1 && rule.ports[0].port === 443)).toHaveLength(1);
+  });
+
+  test('restoreFrom.s3 without walArchive: the pods may reach the bucket, and nothing is archived', () => {
+    const { config, objects, postgres } = clusterOf({
+      image: IMAGE, restoreFrom: { clusterName: 'old', s3: { bucket: 'old-backups', credentials: S3Credentials.fromSecret('old-keys') } },
+    });
+    expect(config['pgbackrest-restore.conf']).toContain('repo1-s3-bucket=old-backups');
+    expect(config['pgbackrest.conf']).not.toContain('repo1-s3');
+    expect(config['postgresql.conf']).not.toMatch(/archive_mode/);
+    expect(envOf(postgres).ARCHIVE_STANZA).toBeUndefined();
+    expect(find(objects, 'NetworkPolicy', 'postgres-cluster').spec.egress).toContainEqual({ ports: [{ protocol: 'TCP', port: 443 }] });
+  });
+
+  test('restoreFrom of this cluster\'s own bucket (a disaster): its own configuration and keys, no second one', () => {
+    const { pod, postgres, config } = clusterOf({ ...inS3({}, { encryptionPassphraseSecretName: 'pass' }), restoreFrom: { clusterName: 'postgres' } });
+    expect(envOf(postgres)).toMatchObject({ RESTORE_STANZA: 'postgres', PGBACKREST_REPO1_CIPHER_PASS: { secretKeyRef: { name: 'pass', key: 'passphrase' } } });
+    expect(envOf(postgres).RESTORE_CONFIG).toBeUndefined();
+    expect(config['pgbackrest-restore.conf']).toBeUndefined();
+    expect(pod.volumes.map((v: any) => v.name).filter((name: string) => name.startsWith('restore'))).toEqual([]);
+  });
+
+  test('restoreFrom a volume while archiving into a bucket: the claim, with its own configuration', () => {
+    const { pod, postgres, config } = clusterOf({ ...inS3(), restoreFrom: { clusterName: 'old', claimName: 'old-archive', encryptionPassphraseSecretName: 'old-pass', encryptionPassphraseSecretKey: 'key' } });
+    expect(envOf(postgres)).toMatchObject({
+      RESTORE_CONFIG: '/etc/postgresql/pgbackrest-restore.conf',
+      RESTORE_PGBACKREST_REPO1_CIPHER_PASS: { secretKeyRef: { name: 'old-pass', key: 'key' } },
+    });
+    expect(config['pgbackrest-restore.conf']).toMatch(/\nrepo1-path=\/var\/lib\/pgbackrest-source\n.*\nrepo1-cipher-type=aes-256-cbc\n/);
+    expect(pod.volumes).toContainEqual({ name: 'restore-source', persistentVolumeClaim: { claimName: 'old-archive', readOnly: true } });
   });
 });

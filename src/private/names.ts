@@ -66,8 +66,12 @@ export const PATHS = {
   restoreArchiveDir: '/var/lib/pgbackrest-source',
   /** The CA of an S3 repository's endpoint (walArchive.s3.caCertificate), in the postgres container. */
   archiveCaDir: '/etc/postgres-cluster/archive-ca',
+  /** The CA of the S3 endpoint that a new cluster is restored from (restoreFrom.s3.caCertificate), in the postgres container. */
+  restoreCaDir: '/etc/postgres-cluster/restore-ca',
   /** pgBackRest's configuration, a key of the cluster's ConfigMap. */
   pgbackrestConf: '/etc/postgresql/pgbackrest.conf',
+  /** The configuration of a restore from another cluster's repository (restoreFrom), a key of the cluster's ConfigMap. */
+  pgbackrestRestoreConf: '/etc/postgresql/pgbackrest-restore.conf',
 } as const;
 
 /** The file name of the S3 endpoint's CA in its volume (PATHS.archiveCaDir). */

@@ -54,10 +54,12 @@ if [ "$TLS_MODE" = off ]; then REPLICATION_SSLMODE=prefer; else REPLICATION_SSLM
 : "${BOOTSTRAP_RETRY_SECONDS:=0.25}"
 : "${PGPASSFILE:=/tmp/pgpass}"
 # pgBackRest (walArchive, restoreFrom): its configuration. RESTORE_STANZA: a new cluster's first primary restores that
-# stanza's newest backup (before RESTORE_TARGET_TIME, if set) from the repository at RESTORE_REPOSITORY instead of initdb.
+# stanza's newest backup (before RESTORE_TARGET_TIME, if set) instead of initdb, from this cluster's own repository or,
+# with RESTORE_CONFIG, from another cluster's (a volume or a bucket) as that configuration file says, with its secrets
+# given as RESTORE_PGBACKREST_* (PGBACKREST_REPO1_S3_KEY as RESTORE_PGBACKREST_REPO1_S3_KEY...).
 : "${PGBACKREST_CONFIG:=}"
 : "${RESTORE_STANZA:=}"
-: "${RESTORE_REPOSITORY:=}"
+: "${RESTORE_CONFIG:=}"
 : "${RESTORE_TARGET_TIME:=}"
 # walArchive: the stanza (the cluster's name) that archive-push writes into; empty without archiving.
 : "${ARCHIVE_STANZA:=}"
@@ -167,27 +169,41 @@ abandon_restore() {
   rm -rf "$1"
 }
 
+# Runs "$@" (the restore's pgBackRest, or the server that replays with it) against the repository restored from: with
+# another cluster's (RESTORE_CONFIG), its secrets replace those of this cluster's repository, which the restore never uses.
+with_restore_repository() {
+  (
+    if [ -n "$RESTORE_CONFIG" ]; then
+      local name
+      for name in "${!PGBACKREST_REPO@}"; do unset "$name"; done
+      for name in "${!RESTORE_PGBACKREST_@}"; do export "${name#RESTORE_}=${!name}"; done
+    fi
+    exec "$@"
+  )
+}
+
 # Instead of initdb (restoreFrom): pgBackRest restores the source cluster's newest backup (before the target time) into
 # a sibling directory; PostgreSQL, on the local socket only, replays the archived WAL (pgBackRest's restore_command) up
 # to the target or to the archive's end, and promotes; then the roles get this cluster's passwords, and the recovery
 # settings go. Only then does the directory become the data directory: an interrupted restore leaves nothing that could
 # start as a primary. Fails (and leaves nothing) when pgBackRest cannot restore or PostgreSQL cannot reach the target.
 restore_cluster() {
-  local target=$PGDATA.init pid
+  local target=$PGDATA.init pid repository="this cluster's own pgBackRest repository"
+  if [ -n "$RESTORE_CONFIG" ]; then repository="the pgBackRest repository of $RESTORE_CONFIG"; fi
   local -a target_args=()
   if [ -n "$RESTORE_TARGET_TIME" ]; then target_args=(--type=time "--target=$RESTORE_TARGET_TIME" --target-action=promote); fi
   log "no leader record exists and the volume is empty: restoring cluster $RESTORE_STANZA${RESTORE_TARGET_TIME:+ as of $RESTORE_TARGET_TIME}" \
-    "from the pgBackRest repository in $RESTORE_REPOSITORY, with this pod as the new cluster's primary"
+    "from $repository, with this pod as the new cluster's primary"
   rm -rf "$target"
   mkdir -m 0700 "$target"
-  if ! pgbackrest --config="$PGBACKREST_CONFIG" --stanza="$RESTORE_STANZA" --repo1-path="$RESTORE_REPOSITORY" --pg1-path="$target" \
+  if ! with_restore_repository pgbackrest --config="${RESTORE_CONFIG:-$PGBACKREST_CONFIG}" --stanza="$RESTORE_STANZA" --pg1-path="$target" \
     restore "${target_args[@]}"; then
     abandon_restore "$target"
     return 1
   fi
   log "backup restored: replaying the archived WAL${RESTORE_TARGET_TIME:+ up to $RESTORE_TARGET_TIME}, then promoting"
   # A day rather than pg_ctl's minute: replaying a week of WAL takes long (the startup probe allows startupTimeoutSeconds).
-  if ! pg_ctl --pgdata="$target" --wait --silent --timeout=86400 \
+  if ! with_restore_repository pg_ctl --pgdata="$target" --wait --silent --timeout=86400 \
     -o "-c config_file=$CONFIG_FILE -c hba_file=$HBA_FILE -c listen_addresses='' -c synchronous_standby_names='' -c archive_command=''" start; then
     log "PostgreSQL did not start on the restored backup (its log is above)"
     abandon_restore "$target"

@@ -5,7 +5,7 @@ import * as path from 'path';
 import { RepositoryCaCertificate, S3Credentials, S3UriStyle } from '../../src';
 import { E2eCluster } from './harness/cluster';
 import { runAsync, sleep, waitFor } from './harness/exec';
-import { expectOnlyPrimary, POD, step, synthesizeToFile } from './support';
+import { expectOnlyPrimary, isPrimary, POD, step, synthesizeToFile } from './support';
 
 jest.setTimeout(300_000);
 
@@ -21,7 +21,6 @@ const S3_PORT = 9000;
 /** moto's own port, plain HTTP on the hub's loopback. */
 const MOTO_PORT = 9001;
 const BUCKET = 'pg-backups';
-const POSTGRES_UID = 999;
 
 /**
  * A CA and a server certificate for the hub's address. pgBackRest 2.45 matches the endpoint against the certificate's
@@ -58,8 +57,8 @@ async function s3Admin(hub: string, ca: string, script: string, keys?: { id: str
  * server over TLS, with IAM authentication, in the hub namespace (outside the pods, on the pod network, as an object
  * store outside the Kubernetes cluster). The primary archives into the bucket, encrypted; the full backup CronJob backs
  * up; wrong credentials fail naming the repository, and once fixed the WAL held meanwhile is archived; after a
- * switchover the new primary archives and the diff CronJob backs up from it; a restore from the bucket holds exactly
- * the committed rows.
+ * switchover the new primary archives and the diff CronJob backs up from it; after a failover the next primary archives;
+ * a new cluster restored from the bucket to a point in time (restoreFrom.s3) holds exactly the rows committed before it.
  */
 describe('WAL archiving to S3 (pgBackRest, moto S3 server over TLS)', () => {
   let cluster: E2eCluster;
@@ -67,8 +66,11 @@ describe('WAL archiving to S3 (pgBackRest, moto S3 server over TLS)', () => {
   let terminator: ChildProcess | undefined;
   let pki: { ca: string; cert: string; key: string };
   let keys: { id: string; secret: string };
+  let readerKeys: { id: string; secret: string };
   let work: string;
-  let archived = '';
+  let beforeTarget = '';
+  let targetTime = '';
+  const servers: ChildProcess[] = [];
 
   beforeAll(async () => {
     if (!fs.existsSync(`${MOTO_VENV}/bin/moto_server`)) {
@@ -99,9 +101,9 @@ describe('WAL archiving to S3 (pgBackRest, moto S3 server over TLS)', () => {
         const log = fs.openSync(path.join(work, 'moto.log'), 'a');
         // moto serves plain HTTP on the hub's loopback; TLS is terminated in front of it (harness/bin/tls-terminator.js says why).
         execFileSync('ip', ['-n', c.hub.netns, 'link', 'set', 'lo', 'up']);
-        // Every request after the first four (the administrator's set-up below) must be signed by an IAM user's key.
+        // Every request after the first seven (the administrator's set-up below) must be signed by an IAM user's key.
         moto = spawn('ip', ['netns', 'exec', c.hub.netns, `${MOTO_VENV}/bin/moto_server`, '-H', '127.0.0.1', '-p', String(MOTO_PORT)],
-          { env: { PATH: process.env.PATH, INITIAL_NO_AUTH_ACTION_COUNT: '4' }, stdio: ['ignore', log, log], detached: true });
+          { env: { PATH: process.env.PATH, INITIAL_NO_AUTH_ACTION_COUNT: '7' }, stdio: ['ignore', log, log], detached: true });
         terminator = spawn('ip', ['netns', 'exec', c.hub.netns, process.execPath, path.join(__dirname, 'harness', 'bin', 'tls-terminator.js'),
           pki.cert, pki.key, HUB_ADDRESS, String(S3_PORT), `127.0.0.1:${MOTO_PORT}`], { stdio: ['ignore', log, log], detached: true });
         await waitFor('the S3 server to listen', async () => (await runAsync('ip', ['netns', 'exec', c.hub.netns, 'bash', '-c',
@@ -112,9 +114,15 @@ describe('WAL archiving to S3 (pgBackRest, moto S3 server over TLS)', () => {
             + '"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))',
           'key = iam.create_access_key(UserName="backup")["AccessKey"]',
           `s3.create_bucket(Bucket="${BUCKET}")`,
-          'print(json.dumps({"id": key["AccessKeyId"], "secret": key["SecretAccessKey"]}))',
+          // A user who may only read the bucket, for the restore into a new cluster: a restore never writes to its source.
+          // (AWS needs s3:GetObject and s3:ListBucket; moto names HEAD and ListObjectsV2 by their calls, hence the patterns.)
+          'iam.create_user(UserName="restore")',
+          'iam.put_user_policy(UserName="restore", PolicyName="read", PolicyDocument=json.dumps({"Version": "2012-10-17", '
+            + '"Statement": [{"Effect": "Allow", "Action": ["s3:Get*", "s3:List*", "s3:Head*"], "Resource": "*"}]}))',
+          'reader = iam.create_access_key(UserName="restore")["AccessKey"]',
+          'print(json.dumps([{"id": k["AccessKeyId"], "secret": k["SecretAccessKey"]} for k in (key, reader)]))',
         ].join('\n'));
-        keys = JSON.parse(created);
+        [keys, readerKeys] = JSON.parse(created);
         c.updateSecret('s3-keys', { 'access-key-id': keys.id, 'secret-access-key': keys.secret });
         c.updateSecret('s3-ca', { 'ca.crt': fs.readFileSync(pki.ca, 'utf8') });
         c.updateSecret('s3-passphrase', { passphrase: 'correct horse battery staple' });
@@ -124,7 +132,7 @@ describe('WAL archiving to S3 (pgBackRest, moto S3 server over TLS)', () => {
 
   afterAll(async () => {
     await cluster?.destroy();
-    for (const server of [terminator, moto]) {
+    for (const server of [...servers, terminator, moto]) {
       try {
         if (server?.pid) process.kill(-server.pid, 'SIGKILL');
       } catch {
@@ -220,68 +228,97 @@ describe('WAL archiving to S3 (pgBackRest, moto S3 server over TLS)', () => {
     expect(JSON.parse(info.stdout)[0].backup.map((b: any) => b.type)).toEqual(['full', 'diff']);
   }));
 
-  test('restored from the bucket (pgbackrest restore with the synthesized pgbackrest.conf), PostgreSQL holds exactly the committed rows', () => step(cluster, async () => {
-    // Rows 1-100 were committed while the key was wrong (archived once it was fixed), 101-250 now, on the new primary's
-    // timeline (after the switchover).
+  test('after the primary is killed and the failover job promotes a replica, the new primary archives into the bucket on its timeline', () => step(cluster, async () => {
+    // Rows 1-100 were committed while the key was wrong (archived once it was fixed), 101-250 on the switchover's timeline.
     expect(await cluster.sql('postgres-write', 'INSERT INTO orders SELECT g, md5(g::text) FROM generate_series(101, 250) g')).toMatchObject({ code: 0 });
-    archived = await cluster.podSql(POD(1), ROWS, 'myapp');
-    expect(archived).toMatch(/^250\|31375\|/);
-    // `check` switches to a new segment and waits until the last one (with every commit above) is in the bucket.
-    const check = await pgbackrest(POD(1), ['check']);
+    // Asynchronous replication: a failover keeps what the replicas received, so they receive it first.
+    for (const replica of [POD(0), POD(2)]) {
+      await waitFor(`${replica} to replay rows 101-250`, async () => (await cluster.podSql(replica, 'SELECT count(*) FROM orders', 'myapp').catch(() => '')) === '250', 30_000, 100);
+    }
+    await cluster.killPod(POD(1));
+    const failover = await cluster.runJob('postgres-failover');
+    expect(failover.code).toBe(0);
+    const primary = [POD(0), POD(2)].find(p => cluster.pod(p).labels.role === 'primary')!;
+    expect(primary).toBeDefined();
+    // 251-300 before the target time, 301-400 after it.
+    expect(await cluster.sql('postgres-write', 'INSERT INTO orders SELECT g, md5(g::text) FROM generate_series(251, 300) g')).toMatchObject({ code: 0 });
+    beforeTarget = await cluster.podSql(primary, ROWS, 'myapp');
+    expect(beforeTarget).toMatch(/^300\|45150\|/);
+    await sleep(1100);
+    targetTime = await cluster.podSql(primary, 'SELECT now()');
+    await sleep(1100);
+    expect(await cluster.sql('postgres-write', 'INSERT INTO orders SELECT g, md5(g::text) FROM generate_series(301, 400) g')).toMatchObject({ code: 0 });
+    // `check` switches to a new segment and waits until it, with every commit above, is in the bucket.
+    const check = await pgbackrest(primary, ['check']);
     expect([check.code, check.stderr]).toEqual([0, '']);
+    // The old primary rejoins as a replica.
+    cluster.startPod(POD(1));
+    await expectOnlyPrimary(cluster, primary, [POD(0), POD(1), POD(2)]);
+  }));
 
-    // A fresh data directory outside the pods, in the hub (where the bucket is reached), restored by pgBackRest with the
-    // pods' own configuration; only the paths of this machine are given on the command line.
-    const restore = path.join(work, 'restore');
-    const pgdata = path.join(restore, 'data');
-    fs.mkdirSync(path.join(restore, 'run'), { recursive: true });
-    fs.mkdirSync(pgdata, { mode: 0o700 });
-    fs.writeFileSync(path.join(restore, 'pgbackrest.conf'), cluster.configMap('postgres-config').data['pgbackrest.conf']);
-    fs.writeFileSync(path.join(restore, 'pg_hba.conf'), 'local all all trust\n');
-    for (const entry of ['', 'run', 'data', 'pgbackrest.conf', 'pg_hba.conf']) fs.chownSync(path.join(restore, entry), POSTGRES_UID, POSTGRES_UID);
-    const secrets = [
-      `PGBACKREST_REPO1_S3_KEY=${keys.id}`, `PGBACKREST_REPO1_S3_KEY_SECRET=${keys.secret}`, 'PGBACKREST_REPO1_CIPHER_PASS=correct horse battery staple',
-    ];
-    const local = [`--config=${restore}/pgbackrest.conf`, `--repo1-storage-ca-file=${pki.ca}`, `--lock-path=${restore}/run`];
-    const asPostgres = (command: string[]) => ['netns', 'exec', cluster.hub.netns, 'setpriv', `--reuid=${POSTGRES_UID}`, `--regid=${POSTGRES_UID}`,
-      '--clear-groups', 'env', '-i', '-C', restore, 'PATH=/usr/lib/postgresql/15/bin:/usr/bin:/bin', ...secrets, ...command];
-    // restore writes its command-line options into restore_command; the spool path (Debian's is not uid 999's) goes by
-    // the environment, as archive-get (no archive-async) refuses the option.
-    const restored = await runAsync('ip', asPostgres([`PGBACKREST_SPOOL_PATH=${restore}/run`, 'pgbackrest', ...local, '--stanza=postgres',
-      `--pg1-path=${pgdata}`, 'restore']), { timeoutMs: 120_000 });
-    expect([restored.code, restored.stderr]).toEqual([0, '']);
-    expect(restored.stdout).toMatch(/restore command end: completed successfully/);
-
-    const server = spawn('ip', asPostgres(['postgres', '-D', pgdata, '-c', `hba_file=${restore}/pg_hba.conf`, '-c', 'listen_addresses=',
-      '-c', `unix_socket_directories=${restore}/run`, '-c', 'archive_mode=off', '-c', 'hot_standby=off']),
-    { stdio: ['ignore', fs.openSync(path.join(restore, 'postgres.log'), 'a'), fs.openSync(path.join(restore, 'postgres.log'), 'a')], detached: true });
-    let exited = false;
-    server.once('exit', () => { exited = true; });
-    const psql = async (sql: string) => {
-      const result = await runAsync('ip', asPostgres(['psql', '-h', `${restore}/run`, '-U', 'postgres', '-d', 'myapp', '-XAtc', sql]));
-      if (result.code !== 0) throw new Error(`psql: ${result.stderr}`);
-      return result.stdout.trim();
-    };
+  test('a new cluster restored from the bucket to a point in time (restoreFrom.s3, in another namespace, with read-only keys) '
+    + 'holds exactly the rows committed before it, runs as a cluster, and archives into its own directory', () => step(cluster, async () => {
+    // The object store outside both clusters: the restored cluster's hub reaches the same server through a Unix socket.
+    const socket = path.join(work, 'moto.sock');
+    servers.push(spawn('ip', ['netns', 'exec', cluster.hub.netns, process.execPath, path.join(__dirname, 'harness', 'bin', 'socket-bridge.js'),
+      socket, `127.0.0.1:${MOTO_PORT}`], { stdio: 'ignore', detached: true }));
+    await waitFor('the socket bridge to listen', () => fs.existsSync(socket), 10_000, 100);
+    const bucket = { bucket: BUCKET, endpoint: `${HUB_ADDRESS}:${S3_PORT}`, uriStyle: S3UriStyle.PATH, caCertificate: RepositoryCaCertificate.fromSecret('s3-ca') };
+    const manifest = synthesizeToFile({
+      clusterName: 'restored',
+      image: IMAGE,
+      walArchive: { s3: { ...bucket, credentials: S3Credentials.fromSecret('s3-keys') } },
+      restoreFrom: {
+        clusterName: 'postgres',
+        targetTime,
+        s3: { ...bucket, caCertificate: RepositoryCaCertificate.fromSecret('source-ca'), credentials: S3Credentials.fromSecret('source-keys') },
+        encryptionPassphraseSecretName: 'source-passphrase',
+      },
+    });
+    const restored = await E2eCluster.start({
+      manifest,
+      beforePods: async (c) => {
+        execFileSync('ip', ['-n', c.hub.netns, 'link', 'set', 'lo', 'up']);
+        servers.push(spawn('ip', ['netns', 'exec', c.hub.netns, process.execPath, path.join(__dirname, 'harness', 'bin', 'tls-terminator.js'),
+          pki.cert, pki.key, HUB_ADDRESS, String(S3_PORT), socket], { stdio: 'ignore', detached: true }));
+        await waitFor('the S3 server to listen in the new cluster\'s hub', async () => (await runAsync('ip', ['netns', 'exec', c.hub.netns, 'bash', '-c',
+          `exec 3<>/dev/tcp/${HUB_ADDRESS}/${S3_PORT}`])).code === 0, 30_000, 200);
+        c.updateSecret('source-keys', { 'access-key-id': readerKeys.id, 'secret-access-key': readerKeys.secret });
+        c.updateSecret('source-ca', { 'ca.crt': fs.readFileSync(pki.ca, 'utf8') });
+        c.updateSecret('source-passphrase', { passphrase: 'correct horse battery staple' });
+        c.updateSecret('s3-keys', { 'access-key-id': keys.id, 'secret-access-key': keys.secret });
+        c.updateSecret('s3-ca', { 'ca.crt': fs.readFileSync(pki.ca, 'utf8') });
+      },
+    });
     try {
-      // Recovery replays the archived WAL (archive-get from the bucket), then promotes at its end.
-      const deadline = Date.now() + 120_000;
-      while ((await psql('SELECT pg_is_in_recovery()').catch(() => '')) !== 'f') {
-        if (exited || Date.now() > deadline) {
-          throw new Error(`the restored server ${exited ? 'exited' : 'did not finish recovery within 120 s'}:\n`
-            + fs.readFileSync(path.join(restore, 'postgres.log'), 'utf8'));
-        }
-        await sleep(500);
+      const pod0 = 'restored-cluster-0';
+      const log = restored.pod(pod0).logSince(0);
+      expect(log).toContain('restoring cluster postgres as of ');
+      expect(log).toContain('from the pgBackRest repository of /etc/postgresql/pgbackrest-restore.conf');
+      expect(await restored.podSql(pod0, ROWS, 'myapp')).toBe(beforeTarget);
+      // The diff backup (timeline 2), the WAL of timeline 2 and of the failover's timeline 3 up to the target; promoted: 4.
+      expect(await restored.podSql(pod0, 'SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)')).toBe('00000004');
+      expect(await isPrimary(restored, pod0)).toBe(true);
+      for (const replica of ['restored-cluster-1', 'restored-cluster-2']) {
+        await waitFor(`${replica} to hold the restored rows`, async () => (await restored.podSql(replica, ROWS, 'myapp').catch(() => '')) === beforeTarget, 30_000, 250);
       }
-      expect(await psql(ROWS)).toBe(archived);
-      // The newest backup (the diff) and the WAL after it, on the switchover's timeline 2: promoted, it writes timeline 3.
-      expect(await psql('SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)')).toBe('00000003');
+      expect(await restored.sql('restored-write', 'INSERT INTO orders VALUES (1000, \'after the restore\')')).toMatchObject({ code: 0 });
+      // It archives with its own keys into its own directory of the bucket, as stanza "restored".
+      const check = await restored.pod(pod0).container('postgres').exec(['pgbackrest', '--stanza=restored', 'check'], 120_000);
+      expect([check.code, check.stderr]).toEqual([0, '']);
+      const names = JSON.parse(await s3Admin(cluster.hub.netns, pki.ca, [
+        `pages = s3.get_paginator("list_objects_v2").paginate(Bucket="${BUCKET}", Prefix="restored/")`,
+        'print(json.dumps([o["Key"] for p in pages for o in p.get("Contents", [])]))',
+      ].join('\n'), keys)) as string[];
+      expect(names).toContainEqual(expect.stringMatching(/^restored\/archive\/restored\/15-1\/0000000400000000\/[0-9A-F]{24}-[0-9a-f]{40}/));
+      // The source's directory holds nothing of the new cluster.
+      const source = JSON.parse(await s3Admin(cluster.hub.netns, pki.ca, [
+        `pages = s3.get_paginator("list_objects_v2").paginate(Bucket="${BUCKET}", Prefix="postgres/archive/postgres/15-1/00000004")`,
+        'print(json.dumps([o["Key"] for p in pages for o in p.get("Contents", [])]))',
+      ].join('\n'), keys)) as string[];
+      expect(source).toEqual([]);
     } finally {
-      try {
-        process.kill(-server.pid!, 'SIGINT');
-      } catch {
-        // already ended
-      }
-      await waitFor('the restored server to stop', () => !fs.existsSync(path.join(pgdata, 'postmaster.pid')), 30_000, 200);
+      await restored.destroy();
     }
   }));
 });

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Serves TLS on <host>:<port> with a certificate and key, and forwards each connection's plain bytes to <target>
-// (host:port): TLS in front of a test server whose own TLS a client cannot use. moto's S3 server (werkzeug) closes
+// (host:port, or the path of a Unix socket, which reaches a server in another network namespace): TLS in front of a
+// test server whose own TLS a client cannot use. moto's S3 server (werkzeug) closes
 // its TLS connections without close_notify after a PUT, which pgBackRest 2.45 (OpenSSL 3) reports as "unexpected eof
 // while reading" and retries until it fails; behind this terminator the same server works.
 'use strict';
@@ -11,7 +12,7 @@ const tls = require('tls');
 const [cert, key, host, port, target] = process.argv.slice(2);
 const [targetHost, targetPort] = target.split(':');
 tls.createServer({ cert: fs.readFileSync(cert), key: fs.readFileSync(key) }, client => {
-  const upstream = net.connect(Number(targetPort), targetHost);
+  const upstream = target.startsWith('/') ? net.connect(target) : net.connect(Number(targetPort), targetHost);
   client.pipe(upstream);
   upstream.pipe(client);
   // A client that goes away drops its upstream; an upstream that ends or fails ends the client's TLS cleanly.
