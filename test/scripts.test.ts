@@ -188,7 +188,7 @@ describe('archive-backup.sh: a pgBackRest backup in the recorded primary, never 
     'postgres.cdk8s.io/job': 'job-0',
     ...(state === 'stable' ? {} : { 'postgres.cdk8s.io/target': 'postgres-cluster-2', 'postgres.cdk8s.io/previous': 'postgres-cluster-1' }),
   });
-  async function run(annotations: Record<string, string>, exitOfExec = 0): Promise<{ status: number | null; output: string; calls: string[] }> {
+  async function run(annotations: Record<string, string>, exitOfExec: number | ((command: readonly string[]) => number) = 0): Promise<{ status: number | null; output: string; calls: string[] }> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'archive-backup-'));
     const calls: string[] = [];
     const pod: ApiPod = {
@@ -204,7 +204,7 @@ describe('archive-backup.sh: a pgBackRest backup in the recorded primary, never 
       }),
       exec: async (container, command) => {
         calls.push(`exec ${container}: ${command.join(' ')}`);
-        return { code: exitOfExec, stdout: '', stderr: '' };
+        return { code: typeof exitOfExec === 'number' ? exitOfExec : exitOfExec(command), stdout: '', stderr: '' };
       },
     };
     const api = new ApiStandIn({ namespace: 'default', manifests: new Manifests([]), pods: () => [pod], identityOf: () => undefined, onLabelsChange: () => undefined },
@@ -243,13 +243,21 @@ describe('archive-backup.sh: a pgBackRest backup in the recorded primary, never 
     }
   }
 
-  test('with a stable record, creates the stanza, checkpoints, backs up and shows the backups, each in the recorded primary\'s postgres container', async () => {
+  const pgbackrest = 'postgres: pgbackrest --config=/etc/postgresql/pgbackrest.conf --stanza=postgres';
+
+  test('with a stable record, creates the stanza, checks the archive, checkpoints, backs up and shows the backups, each in the recorded primary\'s postgres container', async () => {
     const { status, calls, output } = await run(record('stable', 'postgres-cluster-1'));
     expect(output).toContain('full backup of stanza postgres on the primary, postgres-cluster-1 (epoch 4)');
     expect(status).toBe(0);
-    const pgbackrest = 'postgres: pgbackrest --config=/etc/postgresql/pgbackrest.conf --stanza=postgres';
-    expect(calls).toEqual([`exec ${pgbackrest} stanza-create`, 'exec postgres: psql -XAtq -c CHECKPOINT', `exec ${pgbackrest} --type=full backup`,
-      `exec ${pgbackrest} info`]);
+    expect(calls).toEqual([`exec ${pgbackrest} stanza-create`, `exec ${pgbackrest} check`, 'exec postgres: psql -XAtq -c CHECKPOINT',
+      `exec ${pgbackrest} --type=full backup`, `exec ${pgbackrest} info`]);
+  });
+
+  test('an archive that does not work (pgbackrest check fails) fails the job before any backup, saying so', async () => {
+    const { status, calls, output } = await run(record('stable', 'postgres-cluster-1'), command => (command.includes('check') ? 82 : 0));
+    expect(status).toBe(1);
+    expect(output).toContain('FAILED: pgbackrest check on postgres-cluster-1 failed: WAL is not archived into the repository');
+    expect(calls).toEqual([`exec ${pgbackrest} stanza-create`, `exec ${pgbackrest} check`]);
   });
 
   test.each([

@@ -36,6 +36,8 @@ on_primary() { "$KUBECTL" exec "$primary" -c "$POSTGRES_CONTAINER" -- pgbackrest
 log "$BACKUP_TYPE backup of stanza $ARCHIVE_STANZA on the primary, $primary (epoch ${R[epoch]})"
 started=$SECONDS
 on_primary stanza-create || fail "stanza-create on $primary failed"
+# The archive works (a WAL switch reaches the repository) before a backup that could not be restored without it.
+on_primary check || fail "pgbackrest check on $primary failed: WAL is not archived into the repository (its error is above), so no backup now"
 # Right after a promotion pg_control names the old timeline until the first checkpoint on the new one, and pgBackRest,
 # which reads pg_control before it starts a backup, refuses ("WAL timeline 2 does not match pg_control timeline 1").
 "$KUBECTL" exec "$primary" -c "$POSTGRES_CONTAINER" -- psql -XAtq -c CHECKPOINT > /dev/null || fail "CHECKPOINT on $primary failed"

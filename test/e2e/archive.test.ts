@@ -170,7 +170,8 @@ describe('WAL archiving (pgBackRest) and point-in-time recovery', () => {
     // The metrics say the same: failed tries counted, segments archived, none waiting.
     const metrics = (await source.httpGet(source.pod(primary).ip, 9187, '/metrics')).body;
     const metric = (name: string) => Number(new RegExp(`^pg_cluster_archiver_${name}(\\{[^}]*\\})? (\\S+)$`, 'm').exec(metrics)?.[2]);
-    expect(metric('failed_count')).toBeGreaterThanOrEqual(3);
+    // At least the try the Warning was about (the archiver retries three times a round, but the repository may be back before the third).
+    expect(metric('failed_count')).toBeGreaterThanOrEqual(1);
     expect(metric('archived_count')).toBeGreaterThan(0);
     expect(metric('waiting_segments')).toBe(0);
     expect(Math.abs(metric('last_archive_timestamp_seconds') - Date.now() / 1000)).toBeLessThan(120);
