@@ -1,11 +1,13 @@
 import type { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
+import { DUMP_COPY_COMMAND, DUMP_COPY_CONFIG_VERSION, DumpCopyConfig } from './agent/config';
+import { S3RepositoryOptions } from './postgres-config';
 import { PostgresStatefulSet } from './postgres-stateful-set';
 import { addObject } from './private/api-object';
 import { api, asJson, postgresUserPod, quantity, restrictedContainer } from './private/k8s';
-import { PATHS, POSTGRES_PORT, POSTGRES_UID } from './private/names';
-import { SCRIPT_FILES } from './private/scripts';
-import { validateCronSchedule, validateInteger, validateObjectName, validateStorageSize, validateTypes } from './private/validation';
+import { PATHS, POSTGRES_PORT, POSTGRES_UID, S3_CA_FILE } from './private/names';
+import { AGENT_FILES, SCRIPT_FILES } from './private/scripts';
+import { validateCronSchedule, validateInteger, validateObjectName, validateStorageSize, validateTypes, webIdentityRefused } from './private/validation';
 
 /** Where the job mounts the backup volume. */
 const BACKUP_DIR = '/backup';
@@ -43,7 +45,19 @@ export interface LogicalBackupProps {
    * @default - the cluster's default StorageClass
    */
   readonly storageClassName?: string;
+
+  /**
+   * Also copy each dump into an S3 (or S3-compatible) bucket, keeping the newest `retention` there too: after pg_dump,
+   * the job's agent container (`agentImage`) puts the dump into the bucket, signed with the access key of
+   * `credentials` (`S3Credentials.fromSecret`; a web identity is not supported here). Its `path` defaults to
+   * "/<clusterName>/logical", beside the WAL archive's "/<clusterName>" of the same bucket.
+   * @default - the dumps stay on the volume only
+   */
+  readonly s3?: S3RepositoryOptions;
 }
+
+/** Where the copy container finds the endpoint's CA. */
+const BACKUP_CA_DIR = '/etc/postgres-cluster/backup-ca';
 
 /**
  * A scheduled logical backup: the CronJob `<name>-backup` dumps the application database (`pg_dump`, custom
@@ -62,6 +76,8 @@ export class LogicalBackup extends Construct {
   public readonly schedule: string;
   /** Dumps kept. */
   public readonly retention: number;
+  /** The bucket the dumps are copied into, with its port, if `s3` is given. */
+  public readonly s3?: { readonly bucket: string; readonly port: number };
 
   constructor(scope: Construct, id: string, props: LogicalBackupProps) {
     super(scope, id);
@@ -82,6 +98,24 @@ export class LogicalBackup extends Construct {
     this.claimName = `${names.cluster}-backup`;
     this.selectorLabels = { 'app.kubernetes.io/instance': names.cluster, 'app.kubernetes.io/component': 'backup' };
     const labels = { ...names.common, ...this.selectorLabels };
+    const s3 = props.s3 !== undefined ? config._resolveS3(owner, props.s3, 's3', `${names.cluster}/logical`) : undefined;
+    if (s3 && s3.credentialsSecretName === undefined) throw new Error(webIdentityRefused(owner, 's3'));
+    if (s3) this.s3 = { bucket: s3.bucket, port: s3.port };
+    const copyConfig: DumpCopyConfig | undefined = s3 ? {
+      version: DUMP_COPY_CONFIG_VERSION,
+      dumpDir: BACKUP_DIR,
+      database: config.database,
+      retention: this.retention,
+      bucket: s3.bucket,
+      path: s3.path,
+      endpoint: s3.endpoint,
+      port: s3.port,
+      region: s3.region,
+      uriStyle: s3.uriStyle,
+      verifyTls: s3.verifyTls,
+    } : undefined;
+    const ca = s3?.caCertificate;
+    const caItems = ca ? { items: [{ key: ca.key, path: S3_CA_FILE }], defaultMode: 0o444 } : {};
 
     addObject(this, 'Volume', api.KubePersistentVolumeClaim.GVK, asJson<k8s.KubePersistentVolumeClaimProps>({
       metadata: { name: this.claimName, labels: { ...names.common } },
@@ -91,6 +125,51 @@ export class LogicalBackup extends Construct {
         resources: { requests: { storage: quantity(storage) } },
       },
     }));
+
+    const dumpContainer: k8s.Container = {
+      name: 'backup',
+      // The cluster's own image: pg_dump of the server's major version.
+      image: statefulSet.image,
+      command: ['/bin/bash', `${PATHS.scriptsDir}/${SCRIPT_FILES.backup}`],
+      env: [
+        { name: 'PGHOST', value: names.writeService },
+        { name: 'PGPORT', value: String(POSTGRES_PORT) },
+        { name: 'PGUSER', value: config.appUser },
+        { name: 'PGPASSWORD', valueFrom: { secretKeyRef: { name: config.appSecretName, key: 'password' } } },
+        { name: 'PGDATABASE', value: config.database },
+        { name: 'PGSSLMODE', value: config.tlsMode === 'off' ? 'prefer' : 'require' },
+        { name: 'BACKUP_DIR', value: BACKUP_DIR },
+        { name: 'BACKUP_RETENTION', value: String(this.retention) },
+        { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+      ],
+      resources: { requests: { cpu: quantity('100m'), memory: quantity('64Mi') } },
+      securityContext: restrictedContainer(),
+      volumeMounts: [
+        { name: config.scriptsConfigMapName, mountPath: PATHS.scriptsDir },
+        { name: 'backup', mountPath: BACKUP_DIR },
+        { name: 'tmp', mountPath: '/tmp' },
+      ],
+    };
+    const copyContainer: k8s.Container | undefined = copyConfig ? {
+      name: 'copy',
+      image: statefulSet.agentImage,
+      command: ['node', `${PATHS.scriptsDir}/${AGENT_FILES.bundle}`, DUMP_COPY_COMMAND],
+      env: [
+        { name: 'DUMP_COPY_CONFIG', value: JSON.stringify(copyConfig) },
+        { name: 'AWS_ACCESS_KEY_ID', valueFrom: { secretKeyRef: { name: s3!.credentialsSecretName!, key: s3!.accessKeyIdKey! } } },
+        { name: 'AWS_SECRET_ACCESS_KEY', valueFrom: { secretKeyRef: { name: s3!.credentialsSecretName!, key: s3!.secretAccessKeyKey! } } },
+        { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+        // Node.js trusts the endpoint's CA beside the system's.
+        ...(ca ? [{ name: 'NODE_EXTRA_CA_CERTS', value: `${BACKUP_CA_DIR}/${S3_CA_FILE}` }] : []),
+      ],
+      resources: { requests: { cpu: quantity('50m'), memory: quantity('64Mi') } },
+      securityContext: restrictedContainer(),
+      volumeMounts: [
+        { name: config.scriptsConfigMapName, mountPath: PATHS.scriptsDir },
+        { name: 'backup', mountPath: BACKUP_DIR, readOnly: true },
+        ...(ca ? [{ name: 'backup-ca', mountPath: BACKUP_CA_DIR, readOnly: true }] : []),
+      ],
+    } : undefined;
 
     addObject(this, 'Resource', api.KubeCronJob.GVK, asJson<k8s.KubeCronJobProps>({
       metadata: { name: this.cronJobName, labels },
@@ -113,34 +192,19 @@ export class LogicalBackup extends Construct {
                 restartPolicy: 'Never',
                 // The dumps' volume writable by the postgres user.
                 securityContext: postgresUserPod(POSTGRES_UID, {}),
-                containers: [{
-                  name: 'backup',
-                  // The cluster's own image: pg_dump of the server's major version.
-                  image: statefulSet.image,
-                  command: ['/bin/bash', `${PATHS.scriptsDir}/${SCRIPT_FILES.backup}`],
-                  env: [
-                    { name: 'PGHOST', value: names.writeService },
-                    { name: 'PGPORT', value: String(POSTGRES_PORT) },
-                    { name: 'PGUSER', value: config.appUser },
-                    { name: 'PGPASSWORD', valueFrom: { secretKeyRef: { name: config.appSecretName, key: 'password' } } },
-                    { name: 'PGDATABASE', value: config.database },
-                    { name: 'PGSSLMODE', value: config.tlsMode === 'off' ? 'prefer' : 'require' },
-                    { name: 'BACKUP_DIR', value: BACKUP_DIR },
-                    { name: 'BACKUP_RETENTION', value: String(this.retention) },
-                    { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-                  ],
-                  resources: { requests: { cpu: quantity('100m'), memory: quantity('64Mi') } },
-                  securityContext: restrictedContainer(),
-                  volumeMounts: [
-                    { name: config.scriptsConfigMapName, mountPath: PATHS.scriptsDir },
-                    { name: 'backup', mountPath: BACKUP_DIR },
-                    { name: 'tmp', mountPath: '/tmp' },
-                  ],
-                }],
+                // With a bucket, the dump is made first (an init container), then copied by the agent.
+                initContainers: copyContainer ? [dumpContainer] : undefined,
+                containers: [copyContainer ?? dumpContainer],
                 volumes: [
                   { name: config.scriptsConfigMapName, configMap: { name: config.scriptsConfigMapName, defaultMode: 0o755 } },
                   { name: 'backup', persistentVolumeClaim: { claimName: this.claimName } },
                   { name: 'tmp', emptyDir: {} },
+                  ...(ca ? [{
+                    name: 'backup-ca',
+                    ...(ca.secretName !== undefined
+                      ? { secret: { secretName: ca.secretName, ...caItems } }
+                      : { configMap: { name: ca.configMapName, ...caItems } }),
+                  }] : []),
                 ],
               },
             },

@@ -3,10 +3,10 @@ import { Construct } from 'constructs';
 import { ArgoCdApplication } from './argo-cd-application';
 import { FailoverJob } from './failover-job';
 import { LogicalBackup } from './logical-backup';
-import { PostgresConfig, PostgresConfigProps } from './postgres-config';
+import { PostgresConfig, PostgresConfigProps, S3RepositoryOptions } from './postgres-config';
 import { PostgresNetworkPolicy, PostgresNetworkPolicyOptions } from './postgres-network-policy';
 import { PostgresPodOptions, PostgresStatefulSet } from './postgres-stateful-set';
-import { validateCronSchedule, validateInteger, validateNamespace, validateStorageSize, validateTypes } from './private/validation';
+import { validateCronSchedule, validateInteger, validateNamespace, validateStorageSize, validateTypes, webIdentityRefused } from './private/validation';
 import { RoleServices } from './role-services';
 import { WalArchive } from './wal-archive';
 
@@ -66,6 +66,13 @@ export interface PostgresClusterChartProps extends ChartProps, PostgresConfigPro
    * @default "10Gi"
    */
   readonly backupStorage?: string;
+
+  /**
+   * Also copy each dump of the logical backup into an S3 (or S3-compatible) bucket, keeping `backupRetention` there
+   * too: see {@link LogicalBackupProps.s3}. Its path defaults to "/<clusterName>/logical".
+   * @default - the dumps stay on the backup volume only
+   */
+  readonly backupS3?: S3RepositoryOptions;
 }
 
 /**
@@ -119,15 +126,20 @@ function backupOf(chart: Chart, props: PostgresClusterChartProps, statefulSet: P
     if (props.backupSchedule !== undefined) validateCronSchedule(owner, 'backupSchedule', props.backupSchedule);
     if (props.backupRetention !== undefined) validateInteger(owner, 'backupRetention', props.backupRetention, 1, 10_000, 'the number of dumps kept');
     if (props.backupStorage !== undefined) validateStorageSize(owner, 'backupStorage', props.backupStorage);
+    if (props.backupS3 !== undefined) {
+      const s3 = statefulSet.config._resolveS3(owner, props.backupS3, 'backupS3', `${statefulSet.config.clusterName}/logical`);
+      if (s3.credentialsSecretName === undefined) throw new Error(webIdentityRefused(owner, 'backupS3'));
+    }
     return new LogicalBackup(chart, 'Backup', {
       statefulSet,
       schedule: props.backupSchedule,
       retention: props.backupRetention,
       storage: props.backupStorage,
+      s3: props.backupS3,
       storageClassName: props.storageClassName,
     });
   }
-  for (const prop of ['backupSchedule', 'backupRetention', 'backupStorage'] as const) {
+  for (const prop of ['backupSchedule', 'backupRetention', 'backupStorage', 'backupS3'] as const) {
     if (props[prop] !== undefined) {
       throw new Error(`${owner}: ${prop} is set but backup is false: there is no backup to apply it to. Drop ${prop}, or set backup to true.`);
     }

@@ -609,6 +609,7 @@ export class PostgresConfig extends Construct {
   public readonly synchronousReplicas: number;
   /** @internal The scripts ConfigMap's digest (scriptsDigest), which the pod template carries. */
   public readonly _scriptsDigest: string;
+
   /**
    * @internal The digest of the postgresql.conf settings that take effect only at a restart (their names and values),
    * which the pod template carries; the others take effect at a reload, which the agent makes when the file changes.
@@ -929,6 +930,14 @@ export class PostgresConfig extends Construct {
   /** @internal */
   public get _names(): ClusterNames {
     return clusterNames(this.clusterName);
+  }
+
+  /**
+   * @internal An S3 bucket's options checked as walArchive.s3's are, named `prop` in errors, its path by default "/<defaultPath>"
+   * (the logical backup's copy, backupS3).
+   */
+  public _resolveS3(owner: string, s3: S3RepositoryOptions, prop: string, defaultPath: string): S3RepositorySettings {
+    return resolveS3(owner, s3, prop, defaultPath);
   }
 }
 

@@ -157,8 +157,9 @@ export class PostgresNetworkPolicy extends Construct {
       }));
     if (props.backup) {
       this.backupPolicyName = props.backup.cronJobName;
-      // pg_dump through the write Service, whose name it looks up.
-      jobPolicy('Backup', this.backupPolicyName, props.backup, [{ to: [cluster], ports: [tcp(POSTGRES_PORT)] }, toDns]);
+      // pg_dump through the write Service, whose name it looks up; the copy of the dumps to the bucket's port (backupS3).
+      jobPolicy('Backup', this.backupPolicyName, props.backup, [{ to: [cluster], ports: [tcp(POSTGRES_PORT)] }, toDns,
+        ...(props.backup.s3 ? [{ ports: [tcp(props.backup.s3.port)] }] : [])]);
     }
     if (props.failoverJob) {
       this.failoverPolicyName = props.failoverJob.cronJobName;

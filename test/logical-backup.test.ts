@@ -1,5 +1,8 @@
 import { Testing } from 'cdk8s';
-import { LogicalBackup, PostgresClusterChart, PostgresClusterChartProps, PostgresConfig, PostgresStatefulSet } from '../src';
+import { parseDumpCopyConfig } from '../src/agent/config';
+import {
+  LogicalBackup, PostgresClusterChart, PostgresClusterChartProps, PostgresConfig, PostgresStatefulSet, RepositoryCaCertificate, S3Credentials, S3UriStyle,
+} from '../src';
 import { find, synthCluster } from './support/synth';
 
 function backupOf(props: PostgresClusterChartProps = {}) {
@@ -111,5 +114,78 @@ describe('LogicalBackup', () => {
     }
     const backup = new LogicalBackup(chart, 'B3', { statefulSet });
     expect([backup.cronJobName, backup.claimName, backup.schedule, backup.retention]).toEqual(['postgres-backup', 'postgres-backup', '0 3 * * *', 7]);
+  });
+});
+
+describe('LogicalBackup copied into an S3 bucket (backupS3)', () => {
+  const S3 = { bucket: 'orders-dumps', credentials: S3Credentials.fromSecret('dump-keys') };
+
+  test('pg_dump runs first (an init container), then the agent copies the dump into the bucket, keeping backupRetention there', () => {
+    const { pod } = backupOf({ backupS3: S3, backupRetention: 3 });
+    expect(pod.initContainers.map((c: any) => c.name)).toEqual(['backup']);
+    expect(pod.initContainers[0].command).toEqual(['/bin/bash', '/opt/postgres-cluster/backup.sh']);
+    expect(pod.containers.map((c: any) => c.name)).toEqual(['copy']);
+    const copy = pod.containers[0];
+    expect(copy.image).toMatch(/^(docker\.io\/library\/)?node:/);
+    expect(copy.command).toEqual(['node', '/opt/postgres-cluster/agent.js', 'copy-dump']);
+    const env = envOf(copy);
+    expect(env).toMatchObject({
+      AWS_ACCESS_KEY_ID: { secretKeyRef: { name: 'dump-keys', key: 'access-key-id' } },
+      AWS_SECRET_ACCESS_KEY: { secretKeyRef: { name: 'dump-keys', key: 'secret-access-key' } },
+      POD_NAME: { fieldRef: { fieldPath: 'metadata.name' } },
+    });
+    expect(env.NODE_EXTRA_CA_CERTS).toBeUndefined();
+    // The document the agent reads is one it accepts: AWS by default, the cluster's "/<name>/logical", the retention.
+    expect(parseDumpCopyConfig(env.DUMP_COPY_CONFIG, 'DUMP_COPY_CONFIG')).toEqual({
+      version: 1, dumpDir: '/backup', database: 'myapp', retention: 3, bucket: 'orders-dumps', path: '/postgres/logical',
+      endpoint: 's3.us-east-1.amazonaws.com', port: 443, region: 'us-east-1', uriStyle: 'host', verifyTls: true,
+    });
+    // The copy reads the dumps, never writes them.
+    expect(copy.volumeMounts).toContainEqual({ name: 'backup', mountPath: '/backup', readOnly: true });
+  });
+
+  test('an S3-compatible server: endpoint, port, path style, a CA that Node.js trusts; the job may reach that port', () => {
+    const { pod, objects } = backupOf({
+      backupS3: { ...S3, endpoint: 'minio.storage.svc:9000', uriStyle: S3UriStyle.PATH, path: '/dumps', caCertificate: RepositoryCaCertificate.fromConfigMap('minio-ca', 'root.pem') },
+    });
+    const copy = pod.containers[0];
+    expect(parseDumpCopyConfig(envOf(copy).DUMP_COPY_CONFIG, 'DUMP_COPY_CONFIG')).toMatchObject({ endpoint: 'minio.storage.svc', port: 9000, uriStyle: 'path', path: '/dumps' });
+    expect(envOf(copy).NODE_EXTRA_CA_CERTS).toBe('/etc/postgres-cluster/backup-ca/ca.crt');
+    expect(copy.volumeMounts).toContainEqual({ name: 'backup-ca', mountPath: '/etc/postgres-cluster/backup-ca', readOnly: true });
+    expect(pod.volumes).toContainEqual({ name: 'backup-ca', configMap: { name: 'minio-ca', items: [{ key: 'root.pem', path: 'ca.crt' }], defaultMode: 0o444 } });
+    const policy = find(objects, 'NetworkPolicy', 'postgres-backup');
+    expect(policy.spec.egress).toContainEqual({ ports: [{ protocol: 'TCP', port: 9000 }] });
+    const secretCa = backupOf({ backupS3: { ...S3, caCertificate: RepositoryCaCertificate.fromSecret('s3-ca') } }).pod;
+    expect(secretCa.volumes).toContainEqual({ name: 'backup-ca', secret: { secretName: 's3-ca', items: [{ key: 'ca.crt', path: 'ca.crt' }], defaultMode: 0o444 } });
+  });
+
+  test('without backupS3 the job is the dump alone, and its policy allows PostgreSQL and DNS only', () => {
+    const { pod, objects } = backupOf();
+    expect(pod.initContainers).toBeUndefined();
+    expect(pod.containers.map((c: any) => c.name)).toEqual(['backup']);
+    expect(find(objects, 'NetworkPolicy', 'postgres-backup').spec.egress).toHaveLength(2);
+  });
+
+  test.each([
+    [{ backupS3: { bucket: 'Dumps', credentials: S3Credentials.fromSecret('k') } }, /PostgresClusterChart test: backupS3.bucket "Dumps" is not a bucket name S3 accepts/],
+    [{ backupS3: { bucket: 'dumps' } as any }, /backupS3.credentials is missing: give S3Credentials.fromSecret/],
+    [{ backupS3: { bucket: 'dumps', credentials: S3Credentials.webIdentity() } },
+      'PostgresClusterChart test: backupS3.credentials is S3Credentials.webIdentity(), which the copy of the dumps cannot use (it signs with an access key): '
+      + 'give S3Credentials.fromSecret("my-s3-keys").'],
+    [{ backupS3: { bucket: 'dumps', path: 'dumps/', credentials: S3Credentials.fromSecret('k') } }, /backupS3.path "dumps\/" is not a directory in the bucket: .* e.g. "\/postgres\/logical"/],
+    [{ backup: false, backupS3: { bucket: 'dumps', credentials: S3Credentials.fromSecret('k') } }, /backupS3 is set but backup is false/],
+  ])('a bad backupS3 is refused, naming the prop: %j', (props, message) => {
+    expect(fails(props as PostgresClusterChartProps)).toThrow(message);
+  });
+
+  test('the construct alone names its own prop, s3', () => {
+    const chart = Testing.chart();
+    const statefulSet = new PostgresStatefulSet(chart, 'S', { config: new PostgresConfig(chart, 'C') });
+    expect(() => new LogicalBackup(chart, 'B', { statefulSet, s3: { bucket: 'x', credentials: S3Credentials.fromSecret('k') } }))
+      .toThrow(/LogicalBackup test\/B: s3.bucket "x" is not a bucket name S3 accepts/);
+    expect(() => new LogicalBackup(chart, 'B2', { statefulSet, s3: { bucket: 'dumps', credentials: S3Credentials.webIdentity() } }))
+      .toThrow(/LogicalBackup test\/B2: s3.credentials is S3Credentials.webIdentity\(\)/);
+    expect(new LogicalBackup(chart, 'B3', { statefulSet, s3: { bucket: 'dumps', endpoint: 'h:8443', credentials: S3Credentials.fromSecret('k') } }).s3)
+      .toEqual({ bucket: 'dumps', port: 8443 });
   });
 });

@@ -411,12 +411,12 @@ function inClusterOptions(env, timeoutMs, dir = SERVICE_ACCOUNT_DIR) {
   }
   const file = (name, what) => {
     const path4 = (0, import_path.join)(dir, name);
-    if (!fs.existsSync(path4)) throw new Error(`not in a Kubernetes pod: ${path4} (${what}) does not exist; is a ServiceAccount token mounted?`);
+    if (!fs2.existsSync(path4)) throw new Error(`not in a Kubernetes pod: ${path4} (${what}) does not exist; is a ServiceAccount token mounted?`);
     return path4;
   };
   const tokenFile = file("token", "the ServiceAccount token");
   const caFile = file("ca.crt", "the CA bundle");
-  const namespace = fs.readFileSync(file("namespace", "the pod's namespace"), "utf8").trim();
+  const namespace = fs2.readFileSync(file("namespace", "the pod's namespace"), "utf8").trim();
   return { server: `https://${host.includes(":") ? `[${host}]` : host}:${port}`, namespace, tokenFile, caFile, timeoutMs };
 }
 function asObject(what, answer) {
@@ -579,14 +579,14 @@ async function followLease(client, name, onChange, signal, retryMs = DEFAULT_RET
     if (!signal.aborted) await sleep(retryMs, signal);
   }
 }
-var crypto, fs, http, https, import_path, import_perf_hooks, SERVICE_ACCOUNT_DIR, TOKEN_REREAD_MS, DEFAULT_WATCH_SECONDS, DEFAULT_RETRY_MS, DEFAULT_USER_AGENT, NO_ANSWER, BAD_ANSWER, EXEC_PROTOCOLS, WEBSOCKET_GUID, CONTINUATION, TEXT, BINARY, CLOSE, PING, PONG, STDOUT_CHANNEL, STDERR_CHANNEL, ERROR_CHANNEL, KubeClient, REASONS;
+var crypto, fs2, http, https2, import_path, import_perf_hooks, SERVICE_ACCOUNT_DIR, TOKEN_REREAD_MS, DEFAULT_WATCH_SECONDS, DEFAULT_RETRY_MS, DEFAULT_USER_AGENT, NO_ANSWER, BAD_ANSWER, EXEC_PROTOCOLS, WEBSOCKET_GUID, CONTINUATION, TEXT, BINARY, CLOSE, PING, PONG, STDOUT_CHANNEL, STDERR_CHANNEL, ERROR_CHANNEL, KubeClient, REASONS;
 var init_kube = __esm({
   "src/agent/kube.ts"() {
     "use strict";
     crypto = __toESM(require("crypto"));
-    fs = __toESM(require("fs"));
+    fs2 = __toESM(require("fs"));
     http = __toESM(require("http"));
-    https = __toESM(require("https"));
+    https2 = __toESM(require("https"));
     import_path = require("path");
     import_perf_hooks = require("perf_hooks");
     SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -611,10 +611,10 @@ var init_kube = __esm({
       constructor(options) {
         this.options = options;
         this.url = new URL(options.server);
-        const ca = fs.readFileSync(options.caFile);
-        this.agent = new https.Agent({ keepAlive: true, maxFreeSockets: 1, ca });
-        this.watchAgent = new https.Agent({ keepAlive: true, maxFreeSockets: 1, ca });
-        this.execAgent = new https.Agent({ keepAlive: false, ca });
+        const ca = fs2.readFileSync(options.caFile);
+        this.agent = new https2.Agent({ keepAlive: true, maxFreeSockets: 1, ca });
+        this.watchAgent = new https2.Agent({ keepAlive: true, maxFreeSockets: 1, ca });
+        this.execAgent = new https2.Agent({ keepAlive: false, ca });
       }
       options;
       url;
@@ -746,14 +746,14 @@ var init_kube = __esm({
         query.set("timeoutSeconds", String(timeoutSeconds));
         return new Promise((resolve) => {
           let last = resourceVersion;
-          let request2;
+          let request3;
           let timer;
           let done = false;
           const finish = (end) => {
             done = true;
             clearTimeout(timer);
             signal.removeEventListener("abort", onAbort);
-            if (end.kind !== "ended") request2?.destroy();
+            if (end.kind !== "ended") request3?.destroy();
             resolve(end);
           };
           const fail = (message) => finish({ kind: "error", message: `${what}: ${message}` });
@@ -763,9 +763,9 @@ var init_kube = __esm({
           if (typeof token !== "string") return fail(token.message);
           signal.addEventListener("abort", onAbort);
           timer = setTimeout(() => fail(`no answer from the API server within ${this.options.timeoutMs} ms`), this.options.timeoutMs);
-          request2 = https.request(this.requestOptions("GET", `${this.leasePath()}?${query}`, token, this.watchAgent));
-          request2.on("error", (error) => fail(`no answer from the API server: ${error.message}`));
-          request2.on("response", (response) => {
+          request3 = https2.request(this.requestOptions("GET", `${this.leasePath()}?${query}`, token, this.watchAgent));
+          request3.on("error", (error) => fail(`no answer from the API server: ${error.message}`));
+          request3.on("response", (response) => {
             clearTimeout(timer);
             if (response.statusCode !== 200) {
               void readAll(response).then((text) => {
@@ -817,7 +817,7 @@ var init_kube = __esm({
               else if (line(buffer)) finish({ kind: "ended", resourceVersion: last });
             });
           });
-          request2.end();
+          request3.end();
         });
       }
       /**
@@ -856,20 +856,20 @@ var init_kube = __esm({
             resolve(result);
           };
           const noAnswer = (detail) => {
-            request2.destroy();
+            request3.destroy();
             socket?.destroy();
             finish({ ok: false, status: void 0, reason: NO_ANSWER, message: `${what}: ${detail}` });
           };
           const timer = setTimeout(() => noAnswer(`no answer from the API server within ${timeoutMs} ms`), timeoutMs);
-          const request2 = https.request(options);
-          request2.on("error", (error) => noAnswer(`no answer from the API server: ${error.message}`));
-          request2.on("response", (response) => {
+          const request3 = https2.request(options);
+          request3.on("error", (error) => noAnswer(`no answer from the API server: ${error.message}`));
+          request3.on("response", (response) => {
             readAll(response).then(
               (text) => finish(failureOf(what, response.statusCode ?? 0, text)),
               (error) => noAnswer(`no answer from the API server: the answer broke off: ${error.message}`)
             );
           });
-          request2.on("upgrade", (response, upgraded, head) => {
+          request3.on("upgrade", (response, upgraded, head) => {
             socket = upgraded;
             upgraded.on("error", () => void 0);
             const accept = crypto.createHash("sha1").update(`${key}${WEBSOCKET_GUID}`).digest("base64");
@@ -903,7 +903,7 @@ var init_kube = __esm({
               return finish(execOutcome(what, text(ERROR_CHANNEL), text(STDOUT_CHANNEL), text(STDERR_CHANNEL)));
             });
           });
-          request2.end();
+          request3.end();
         });
       }
       // ---- requests ----
@@ -921,7 +921,7 @@ var init_kube = __esm({
         if (this.token && now - this.token.readAt < TOKEN_REREAD_MS) return this.token.value;
         let value;
         try {
-          value = fs.readFileSync(this.options.tokenFile, "utf8").trim();
+          value = fs2.readFileSync(this.options.tokenFile, "utf8").trim();
         } catch (error) {
           if (this.token) return this.token.value;
           return noToken(`cannot read the token file: ${error.message}`);
@@ -954,18 +954,18 @@ var init_kube = __esm({
         const body = JSON.stringify(payload);
         const contentType = method === "PATCH" ? "application/merge-patch+json" : "application/json";
         return new Promise((resolve) => {
-          const request2 = https.request(this.requestOptions(method, path4, token, this.agent, body, contentType));
+          const request3 = https2.request(this.requestOptions(method, path4, token, this.agent, body, contentType));
           const finish = (answer) => {
             clearTimeout(timer);
             resolve(answer);
           };
           const noAnswer = (detail) => {
-            request2.destroy();
+            request3.destroy();
             finish({ ok: false, status: void 0, reason: NO_ANSWER, message: `${what}: no answer from the API server${detail}` });
           };
           const timer = setTimeout(() => noAnswer(` within ${this.options.timeoutMs} ms`), this.options.timeoutMs);
-          request2.on("error", (error) => noAnswer(`: ${error.message}`));
-          request2.on("response", (response) => {
+          request3.on("error", (error) => noAnswer(`: ${error.message}`));
+          request3.on("response", (response) => {
             readAll(response).then((text) => {
               const status = response.statusCode ?? 0;
               if (Math.floor(status / 100) !== 2) return finish(failureOf(what, status, text));
@@ -974,7 +974,7 @@ var init_kube = __esm({
               return finish({ ok: true, status, body: parsed });
             }, (error) => noAnswer(`: the answer broke off: ${error.message}`));
           });
-          request2.end(body);
+          request3.end(body);
         });
       }
     };
@@ -2604,15 +2604,15 @@ var require_pg_connection_string = __commonJS({
       if (config.sslnegotiation === "direct" && config.ssl === void 0) {
         config.ssl = true;
       }
-      const fs6 = config.sslcert || config.sslkey || config.sslrootcert ? require("fs") : null;
+      const fs7 = config.sslcert || config.sslkey || config.sslrootcert ? require("fs") : null;
       if (config.sslcert) {
-        config.ssl.cert = fs6.readFileSync(config.sslcert).toString();
+        config.ssl.cert = fs7.readFileSync(config.sslcert).toString();
       }
       if (config.sslkey) {
-        config.ssl.key = fs6.readFileSync(config.sslkey).toString();
+        config.ssl.key = fs7.readFileSync(config.sslkey).toString();
       }
       if (config.sslrootcert) {
-        config.ssl.ca = fs6.readFileSync(config.sslrootcert).toString();
+        config.ssl.ca = fs7.readFileSync(config.sslrootcert).toString();
       }
       if (options.useLibpqCompat && config.uselibpqcompat) {
         throw new Error("Both useLibpqCompat and uselibpqcompat are set. Please use only one of them.");
@@ -4612,15 +4612,15 @@ var require_lib = __commonJS({
   "node_modules/pgpass/lib/index.js"(exports2, module2) {
     "use strict";
     var path4 = require("path");
-    var fs6 = require("fs");
+    var fs7 = require("fs");
     var helper = require_helper();
     module2.exports = function(connInfo, cb) {
       var file = helper.getFileName();
-      fs6.stat(file, function(err, stat) {
+      fs7.stat(file, function(err, stat) {
         if (err || !helper.usePgPass(stat, file)) {
           return cb(void 0);
         }
-        var st = fs6.createReadStream(file);
+        var st = fs7.createReadStream(file);
         helper.getPassword(connInfo, st, cb);
       });
     };
@@ -6534,8 +6534,8 @@ function stepText(step) {
       return step.do;
   }
 }
-function startPlanText(request2, decided) {
-  const lines = [`request=${request2}`, `reason=${decided.reason.replace(/\s*\n\s*/g, " ")}`, ...decided.steps.map((step) => `step=${stepText(step)}`)];
+function startPlanText(request3, decided) {
+  const lines = [`request=${request3}`, `reason=${decided.reason.replace(/\s*\n\s*/g, " ")}`, ...decided.steps.map((step) => `step=${stepText(step)}`)];
   return `${lines.join("\n")}
 `;
 }
@@ -6568,7 +6568,7 @@ __export(postgres_exports, {
 function readPostmaster(pgdata) {
   let text;
   try {
-    text = fs2.readFileSync(path.join(pgdata, "postmaster.pid"), "utf8");
+    text = fs3.readFileSync(path.join(pgdata, "postmaster.pid"), "utf8");
   } catch {
     return void 0;
   }
@@ -6585,7 +6585,7 @@ function processExists(pid) {
   }
   let stat;
   try {
-    stat = fs2.readFileSync(`/proc/${pid}/stat`, "utf8");
+    stat = fs3.readFileSync(`/proc/${pid}/stat`, "utf8");
   } catch {
     return true;
   }
@@ -6595,7 +6595,7 @@ function readControlFile(pgdata) {
   const file = path.join(pgdata, "global", "pg_control");
   let data;
   try {
-    data = fs2.readFileSync(file);
+    data = fs3.readFileSync(file);
   } catch (error) {
     return { kind: "unreadable", reason: `cannot read ${file}: ${error.message}` };
   }
@@ -6659,7 +6659,7 @@ function postmasterRuns(pgdata, pid) {
   return readPostmaster(pgdata)?.pid === pid && processExists(pid);
 }
 function writeStandbySignal(pgdata) {
-  fs2.closeSync(fs2.openSync(path.join(pgdata, "standby.signal"), "a"));
+  fs3.closeSync(fs3.openSync(path.join(pgdata, "standby.signal"), "a"));
 }
 function slotOf(pod) {
   return pod.replace(/-/g, "_");
@@ -6742,11 +6742,11 @@ async function askOverNetwork(server, ask) {
 async function sleep2(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
-var fs2, path, DbState, KNOWN_CONTROL_VERSIONS, CRC32C_TABLE, CREDENTIALS_TIMEOUT_MS, STREAMED_A_SECOND_SQL, LocalPostgres, Refusal;
+var fs3, path, DbState, KNOWN_CONTROL_VERSIONS, CRC32C_TABLE, CREDENTIALS_TIMEOUT_MS, STREAMED_A_SECOND_SQL, LocalPostgres, Refusal;
 var init_postgres = __esm({
   "src/agent/postgres.ts"() {
     "use strict";
-    fs2 = __toESM(require("fs"));
+    fs3 = __toESM(require("fs"));
     path = __toESM(require("path"));
     init_esm();
     init_node_status();
@@ -7199,13 +7199,13 @@ function lapsed(facts, record, podName) {
   }
   return { lapsed: true, why: `the lease of ${record.primary} has lapsed: not renewed for ${facts.leaseSeconds}s` };
 }
-function requestUnanswered(request2, record, podName) {
-  if (request2 === void 0) return { lapsed: false, why: "no failover request" };
+function requestUnanswered(request3, record, podName) {
+  if (request3 === void 0) return { lapsed: false, why: "no failover request" };
   if (record?.state !== "stable" || record.primary === podName) return { lapsed: false, why: "no primary to fail over from" };
-  if (request2.secondsUnanswered < request2.answerSeconds) {
-    return { lapsed: false, why: `a failover to ${request2.target} is requested (${FAILOVER_REQUEST}); waiting ${request2.answerSeconds}s for ${record.primary} to answer it` };
+  if (request3.secondsUnanswered < request3.answerSeconds) {
+    return { lapsed: false, why: `a failover to ${request3.target} is requested (${FAILOVER_REQUEST}); waiting ${request3.answerSeconds}s for ${record.primary} to answer it` };
   }
-  return { lapsed: true, why: `${record.primary} did not answer the failover request (${FAILOVER_REQUEST}=${request2.target}) within ${request2.answerSeconds}s` };
+  return { lapsed: true, why: `${record.primary} did not answer the failover request (${FAILOVER_REQUEST}=${request3.target}) within ${request3.answerSeconds}s` };
 }
 function decideTakeover(facts) {
   const { record, self, cause } = facts;
@@ -7677,15 +7677,15 @@ function decideReplica(facts, record) {
   if (owesCheckpoint(record, me)) steps.push({ do: "report-checkpoint" });
   steps.push({ do: "check-replica-wal" });
   const lease = facts.automaticFailover === void 0 ? void 0 : lapsed(facts.automaticFailover, record, me);
-  const request2 = facts.failoverRequest;
-  const unanswered = requestUnanswered(request2, record, me);
+  const request3 = facts.failoverRequest;
+  const unanswered = requestUnanswered(request3, record, me);
   if (lease?.lapsed === true) {
     steps.push({ do: "consider-takeover", cause: { kind: "lease" } });
-  } else if (unanswered.lapsed && request2 !== void 0) {
-    steps.push({ do: "consider-takeover", cause: { kind: "request", target: request2.target } });
+  } else if (unanswered.lapsed && request3 !== void 0) {
+    steps.push({ do: "consider-takeover", cause: { kind: "request", target: request3.target } });
   }
   const heldBack = lease !== void 0 && !lease.lapsed && / lapsed/.test(lease.why) ? `; ${lease.why}` : "";
-  const waiting = request2 !== void 0 && !unanswered.lapsed && lease?.lapsed !== true && / requested/.test(unanswered.why) ? `; ${unanswered.why}` : "";
+  const waiting = request3 !== void 0 && !unanswered.lapsed && lease?.lapsed !== true && / requested/.test(unanswered.why) ? `; ${unanswered.why}` : "";
   return plan2(`PostgreSQL is a replica (${describeRecord(record)})${heldBack}${waiting}`, ...steps);
 }
 function nextSyncSet(facts) {
@@ -7718,19 +7718,19 @@ function highestHistory(pgdata) {
 }
 function entriesOf(dir) {
   try {
-    return fs3.readdirSync(dir);
+    return fs4.readdirSync(dir);
   } catch {
     return [];
   }
 }
 function nonEmptyFile(file) {
-  return (fs3.statSync(file, { throwIfNoEntry: false })?.size ?? 0) > 0;
+  return (fs4.statSync(file, { throwIfNoEntry: false })?.size ?? 0) > 0;
 }
 function dataDirectoryOf(pgdata) {
   if (!nonEmptyFile(path2.join(pgdata, "PG_VERSION"))) {
     return entriesOf(pgdata).length === 0 ? { kind: "empty" } : { kind: "not-a-data-directory" };
   }
-  const version = fs3.readFileSync(path2.join(pgdata, "PG_VERSION"), "utf8").trim();
+  const version = fs4.readFileSync(path2.join(pgdata, "PG_VERSION"), "utf8").trim();
   const read = readControlFile(pgdata);
   if (read.kind !== "read") return { kind: "unreadable", reason: read.reason, version };
   const state = read.control.state;
@@ -7739,10 +7739,10 @@ function dataDirectoryOf(pgdata) {
     version,
     systemIdentifier: read.control.systemIdentifier,
     timeline: Math.max(read.control.timeline, highestHistory(pgdata)),
-    standbySignal: fs3.existsSync(path2.join(pgdata, "standby.signal")),
+    standbySignal: fs4.existsSync(path2.join(pgdata, "standby.signal")),
     shutDownCleanly: state === 1 /* SHUT_DOWN */ || state === 2 /* SHUT_DOWN_IN_RECOVERY */,
     recoveryState: state === 2 /* SHUT_DOWN_IN_RECOVERY */ || state === 5 /* IN_ARCHIVE_RECOVERY */,
-    initializedByEntrypoint: fs3.existsSync(path2.join(pgdata, INIT_MARKER)),
+    initializedByEntrypoint: fs4.existsSync(path2.join(pgdata, INIT_MARKER)),
     hotStandby: read.control.hotStandby
   };
 }
@@ -7753,7 +7753,7 @@ async function startPlanOf(inputs) {
   const answer = asksRecordedPrimary(known) && record?.state === "stable" ? await inputs.ask(record.primary) : void 0;
   const facts = {
     ...known,
-    recloneRequested: fs3.existsSync(path2.join(path2.dirname(inputs.pgdata), RECLONE_MARKER)),
+    recloneRequested: fs4.existsSync(path2.join(path2.dirname(inputs.pgdata), RECLONE_MARKER)),
     restoreFrom: inputs.restoreFrom,
     syncReplicas: inputs.syncReplicas,
     postgresVersion: inputs.postgresVersion,
@@ -7765,20 +7765,20 @@ async function startPlanOf(inputs) {
 }
 function readIfExists(file) {
   try {
-    return fs3.readFileSync(file, "utf8");
+    return fs4.readFileSync(file, "utf8");
   } catch {
     return void 0;
   }
 }
-function writeStartPlan(file, request2, plan3) {
-  fs3.writeFileSync(`${file}.new`, startPlanText(request2, plan3));
-  fs3.renameSync(`${file}.new`, file);
+function writeStartPlan(file, request3, plan3) {
+  fs4.writeFileSync(`${file}.new`, startPlanText(request3, plan3));
+  fs4.renameSync(`${file}.new`, file);
 }
-var fs3, path2, INIT_MARKER, RECLONE_MARKER;
+var fs4, path2, INIT_MARKER, RECLONE_MARKER;
 var init_start_agent = __esm({
   "src/agent/start-agent.ts"() {
     "use strict";
-    fs3 = __toESM(require("fs"));
+    fs4 = __toESM(require("fs"));
     path2 = __toESM(require("path"));
     init_configuration();
     init_postgres();
@@ -7809,7 +7809,7 @@ function controlOf(pgdata) {
 async function nodeStatus(config) {
   let initialized = false;
   try {
-    initialized = fs4.readFileSync(path3.join(config.pgdata, "PG_VERSION"), "utf8").trim() !== "";
+    initialized = fs5.readFileSync(path3.join(config.pgdata, "PG_VERSION"), "utf8").trim() !== "";
   } catch {
     initialized = false;
   }
@@ -7846,11 +7846,11 @@ function parseEventLine(text) {
   const match = /^(Normal|Warning) ([A-Z][A-Za-z]*) (\S.*)$/s.exec(text);
   return match === null ? void 0 : { type: match[1], reason: match[2], message: match[3] };
 }
-var fs4, path3, SHUTDOWN_TIMEOUT_MS, PROMOTE_TIMEOUT_MS, RECORD_COPY_SECONDS, HANDOVER_SECONDS, HANDOVER_LOOK_SECONDS, LABEL_RESTORE_SECONDS, FAILSAFE_REPLY_MS, FAILSAFE_EVERY_MS, FOLLOW_LOOK_SECONDS, ROLL_LOOK_SECONDS, ROLL_IDLE_SECONDS, PEER_CONNECT_MS, RELOAD_SETTLE_MS, WAL_CHECK_EVERY_SECONDS, START_HOLD_SECONDS, SidecarAgent;
+var fs5, path3, SHUTDOWN_TIMEOUT_MS, PROMOTE_TIMEOUT_MS, RECORD_COPY_SECONDS, HANDOVER_SECONDS, HANDOVER_LOOK_SECONDS, LABEL_RESTORE_SECONDS, FAILSAFE_REPLY_MS, FAILSAFE_EVERY_MS, FOLLOW_LOOK_SECONDS, ROLL_LOOK_SECONDS, ROLL_IDLE_SECONDS, PEER_CONNECT_MS, RELOAD_SETTLE_MS, WAL_CHECK_EVERY_SECONDS, START_HOLD_SECONDS, SidecarAgent;
 var init_sidecar_agent = __esm({
   "src/agent/sidecar-agent.ts"() {
     "use strict";
-    fs4 = __toESM(require("fs"));
+    fs5 = __toESM(require("fs"));
     path3 = __toESM(require("path"));
     init_archive_watch();
     init_automatic_failover();
@@ -8190,8 +8190,8 @@ var init_sidecar_agent = __esm({
           this.lease = leaseStateOf(got.value);
           const decoded = decodeRecord(got.value);
           const annotations = got.value.metadata?.annotations;
-          const request2 = annotations?.[SWITCHOVER_REQUEST];
-          this.switchoverRequest = typeof request2 === "string" ? request2 : void 0;
+          const request3 = annotations?.[SWITCHOVER_REQUEST];
+          this.switchoverRequest = typeof request3 === "string" ? request3 : void 0;
           this.rollPaused = annotations?.[ROLL_PAUSE_ANNOTATION] === "true";
           if (decoded.ok) {
             this.record = decoded.record;
@@ -8245,10 +8245,10 @@ var init_sidecar_agent = __esm({
         if (text === this.recordCopy && !this.recordWanted && now - this.recordCopyWrittenAt < RECORD_COPY_SECONDS) return;
         const file = this.config.recordFile;
         try {
-          fs4.writeFileSync(`${file}.new`, `read_at=${started}
+          fs5.writeFileSync(`${file}.new`, `read_at=${started}
 ${text}
 `);
-          fs4.renameSync(`${file}.new`, file);
+          fs5.renameSync(`${file}.new`, file);
           this.recordCopy = text;
           this.recordCopyWrittenAt = now;
           this.recordWanted = false;
@@ -8462,7 +8462,7 @@ ${text}
        * Event. A failover request (FAILOVER_REQUEST) is carried out the same way by a primary that serves (nothing is lost),
        * unless it was made before this pod became the primary (a failover or switchover answered it already): then it goes.
        */
-      async carryOutSwitchoverRequest(request2, asked) {
+      async carryOutSwitchoverRequest(request3, asked) {
         const serving = this.server === "primary";
         const record = this.record;
         if (record?.state !== "stable" || record.primary !== this.podName || !serving) return;
@@ -8472,7 +8472,7 @@ ${text}
           podName: this.podName,
           record,
           serving,
-          request: request2,
+          request: request3,
           standbys: standbys ?? [],
           pods: pods.ok ? pods.value : void 0,
           failoverRequestEpoch: asked === "failover" ? this.requestEpoch : void 0
@@ -8567,9 +8567,9 @@ ${text}
       writeDeadlineAt(deadline) {
         const file = this.config.automaticFailover.deadlineFile;
         try {
-          fs4.writeFileSync(`${file}.new`, `${deadline}
+          fs5.writeFileSync(`${file}.new`, `${deadline}
 `);
-          fs4.renameSync(`${file}.new`, file);
+          fs5.renameSync(`${file}.new`, file);
           this.deadlineWritten = deadline;
         } catch (error) {
           this.log(`could not write ${file} (${error.message}): the heartbeat fence stops this primary at the last deadline written`);
@@ -8578,7 +8578,7 @@ ${text}
       /** Not the primary: no deadline for the heartbeat fence (a promotion later must not find an old one, long passed). */
       removeDeadline() {
         try {
-          fs4.rmSync(this.config.automaticFailover.deadlineFile, { force: true });
+          fs5.rmSync(this.config.automaticFailover.deadlineFile, { force: true });
           this.deadlineWritten = -Infinity;
         } catch (error) {
           this.log(`could not remove ${this.config.automaticFailover.deadlineFile} (${error.message})`);
@@ -8798,14 +8798,14 @@ ${text}
       async postPodEvent() {
         let text;
         try {
-          text = fs4.readFileSync(this.config.eventFile, "utf8").trim();
+          text = fs5.readFileSync(this.config.eventFile, "utf8").trim();
         } catch {
           return;
         }
         const parsed = parseEventLine(text);
         if (parsed === void 0) {
           this.log(`ignoring ${this.config.eventFile}: not "<Normal|Warning> <Reason> <message>": ${text.slice(0, 200)}`);
-          fs4.rmSync(this.config.eventFile, { force: true });
+          fs5.rmSync(this.config.eventFile, { force: true });
           return;
         }
         const posted = await this.kube.podEvent(this.podName, parsed.type, parsed.reason, parsed.message, "postgres-cluster-agent");
@@ -8814,13 +8814,13 @@ ${text}
           return;
         }
         this.log(`posted a ${parsed.type} Event about this pod: ${parsed.reason}`);
-        fs4.rmSync(this.config.eventFile, { force: true });
+        fs5.rmSync(this.config.eventFile, { force: true });
       }
       /** The passwords as the mounted Secrets say now; undefined while a file is missing or empty. */
       readPasswords() {
         const read = (file) => {
           try {
-            return fs4.readFileSync(file, "utf8");
+            return fs5.readFileSync(file, "utf8");
           } catch {
             return "";
           }
@@ -8838,8 +8838,8 @@ ${text}
         if (text === this.passfileWritten) return;
         const file = this.config.passwordFile;
         try {
-          fs4.writeFileSync(`${file}.${process.pid}`, text, { mode: 384 });
-          fs4.renameSync(`${file}.${process.pid}`, file);
+          fs5.writeFileSync(`${file}.${process.pid}`, text, { mode: 384 });
+          fs5.renameSync(`${file}.${process.pid}`, file);
         } catch (error) {
           this.log(`could not write ${file} (${error.message}); retrying`);
           return;
@@ -8982,7 +8982,7 @@ ${text}
           why = `timeline ${record.timeline} of the primary forked off this replica's timeline ${timeline} at ${switchpointOf(history, timeline)}, before the WAL this replica has (${position}): it can never follow`;
         }
         this.log(`not streaming for ${Math.floor(now - this.lastStreaming)}s, and ${why}: requesting a new clone`);
-        fs4.writeFileSync(path3.join(path3.dirname(this.config.pgdata), RECLONE_MARKER), "");
+        fs5.writeFileSync(path3.join(path3.dirname(this.config.pgdata), RECLONE_MARKER), "");
         await fastShutdown(this.config.pgdata, SHUTDOWN_TIMEOUT_MS);
         this.lastStreaming = this.env.monotonic();
       }
@@ -9018,7 +9018,7 @@ ${text}
        * The entrypoint's start plan (start-agent.ts), decided on the record this round read after the request: while the
        * API cannot be read the plan is to wait (decideStart's 'stale'), never one resting on an older read.
        */
-      async answerStartRequest(request2) {
+      async answerStartRequest(request3) {
         const record = this.apiUp ? { kind: "read", record: this.record } : this.recordMalformed ? { kind: "malformed", error: this.recordError } : { kind: "stale" };
         const passwords = this.passwords;
         const plan3 = await startPlanOf({
@@ -9033,7 +9033,7 @@ ${text}
         });
         if (isBootstrapWait(plan3) && this.env.monotonic() - this.startRequestAt < START_HOLD_SECONDS) return;
         try {
-          writeStartPlan(this.config.startPlanFile, request2, plan3);
+          writeStartPlan(this.config.startPlanFile, request3, plan3);
           this.startRequest = void 0;
         } catch (error) {
           this.log(`could not write ${this.config.startPlanFile}: ${error.message}`);
@@ -9055,12 +9055,12 @@ ${text}
        */
       takeStartRequest() {
         const wanted = `${this.config.startPlanFile}.wanted`;
-        const request2 = fs4.existsSync(wanted) ? readIfExists(wanted) : void 0;
-        if (request2 === void 0) return false;
-        fs4.rmSync(wanted, { force: true });
-        this.startRequest = parseStartRequest(request2);
+        const request3 = fs5.existsSync(wanted) ? readIfExists(wanted) : void 0;
+        if (request3 === void 0) return false;
+        fs5.rmSync(wanted, { force: true });
+        this.startRequest = parseStartRequest(request3);
         this.startRequestAt = this.env.monotonic();
-        if (this.startRequest === void 0) this.log(`ignoring ${wanted}: ${JSON.stringify(request2.slice(0, 80))} is not a request id`);
+        if (this.startRequest === void 0) this.log(`ignoring ${wanted}: ${JSON.stringify(request3.slice(0, 80))} is not a request id`);
         this.recordWanted = true;
         return true;
       }
@@ -9103,7 +9103,7 @@ ${text}
           const looking = setInterval(look, 100);
           try {
             const name = path3.basename(`${this.config.startPlanFile}.wanted`);
-            watcher = fs4.watch(path3.dirname(this.config.startPlanFile), (_event, file) => {
+            watcher = fs5.watch(path3.dirname(this.config.startPlanFile), (_event, file) => {
               if (file === name) look();
             });
             watcher.on("error", () => watcher?.close());
@@ -9126,7 +9126,7 @@ __export(main_exports, {
   usageProblem: () => usageProblem
 });
 module.exports = __toCommonJS(main_exports);
-var fs5 = __toESM(require("fs"));
+var fs6 = __toESM(require("fs"));
 
 // src/agent/config.ts
 var SIDECAR_CONFIG_VERSION = 1;
@@ -9336,6 +9336,221 @@ function failoverRunOf(env, timeouts) {
     acceptDataLoss: accept === "true",
     timeouts: overridden
   };
+}
+var DUMP_COPY_COMMAND = "copy-dump";
+var DUMP_COPY_CONFIG_VERSION = 1;
+var DUMP_COPY_FIELDS = {
+  dumpDir: "path",
+  database: "name",
+  retention: "count",
+  bucket: "name",
+  path: "path",
+  endpoint: "name",
+  port: "port",
+  region: "name",
+  uriStyle: "name",
+  verifyTls: "boolean"
+};
+function parseDumpCopyConfig(text, source) {
+  return readDocument(text, source, "dump copy configuration", DUMP_COPY_CONFIG_VERSION, (document) => {
+    const { version: _version, ...rest } = document;
+    const problems = problemsOf("", rest, DUMP_COPY_FIELDS);
+    if (problems.length > 0) return problems;
+    if (rest.uriStyle !== "host" && rest.uriStyle !== "path") problems.push(`uriStyle is ${JSON.stringify(rest.uriStyle)}: it must be "host" or "path"`);
+    if (rest.retention < 1) problems.push("retention is 0: it must keep at least 1 dump");
+    return problems;
+  });
+}
+
+// src/agent/dump-copy.ts
+var import_crypto = require("crypto");
+var fs = __toESM(require("fs"));
+var https = __toESM(require("https"));
+var EMPTY_SHA256 = (0, import_crypto.createHash)("sha256").update("").digest("hex");
+function uriEncode(text, keepSlash) {
+  return Array.from(Buffer.from(text, "utf8")).map((byte) => {
+    const c = String.fromCharCode(byte);
+    if (/[A-Za-z0-9\-._~]/.test(c) || keepSlash && c === "/") return c;
+    return `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
+  }).join("");
+}
+function canonicalQuery(query = {}) {
+  return Object.keys(query).sort().map((name) => `${uriEncode(name, false)}=${uriEncode(query[name], false)}`).join("&");
+}
+function authorization(request3, key, region, amzDate) {
+  const headers = Object.entries(request3.headers).map(([name, value]) => [name.toLowerCase(), value.trim().replace(/\s+/g, " ")]).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0);
+  const signedHeaders = headers.map(([name]) => name).join(";");
+  const canonicalRequest = [
+    request3.method,
+    uriEncode(request3.path, true),
+    canonicalQuery(request3.query),
+    ...headers.map(([name, value]) => `${name}:${value}`),
+    "",
+    signedHeaders,
+    request3.payloadSha256
+  ].join("\n");
+  const day = amzDate.slice(0, 8);
+  const scope = `${day}/${region}/s3/aws4_request`;
+  const stringToSign = ["AWS4-HMAC-SHA256", amzDate, scope, (0, import_crypto.createHash)("sha256").update(canonicalRequest).digest("hex")].join("\n");
+  const hmac = (k, data) => (0, import_crypto.createHmac)("sha256", k).update(data).digest();
+  const signingKey = hmac(hmac(hmac(hmac(`AWS4${key.secret}`, day), region), "s3"), "aws4_request");
+  const signature = (0, import_crypto.createHmac)("sha256", signingKey).update(stringToSign).digest("hex");
+  return `AWS4-HMAC-SHA256 Credential=${key.id}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`;
+}
+function amzDateOf(now) {
+  return now.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
+}
+function isDumpOf(database, name) {
+  return name.startsWith(`${database}-`) && /^\d{8}T\d{6}Z\.dump$/.test(name.slice(database.length + 1));
+}
+function newestDump(names, database) {
+  return names.filter((name) => isDumpOf(database, name)).sort().pop();
+}
+function keysToRemove(keys, prefix, database, retention) {
+  const dumps = keys.filter((key) => key.startsWith(prefix) && isDumpOf(database, key.slice(prefix.length))).sort().reverse();
+  return dumps.slice(retention);
+}
+function partSizeOf(size) {
+  const mib = 1024 * 1024;
+  return Math.max(16 * mib, Math.ceil(size / 1e4 / mib) * mib);
+}
+function parseListing(xml) {
+  const unescape = (text) => text.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, "&");
+  const keys = Array.from(xml.matchAll(/<Key>([^<]*)<\/Key>/g), (m) => unescape(m[1]));
+  const next = /<NextContinuationToken>([^<]*)<\/NextContinuationToken>/.exec(xml)?.[1];
+  return { keys, ...next !== void 0 && /<IsTruncated>true<\/IsTruncated>/.test(xml) ? { next: unescape(next) } : {} };
+}
+var S3Bucket = class {
+  constructor(config, key, now = () => /* @__PURE__ */ new Date()) {
+    this.config = config;
+    this.key = key;
+    this.now = now;
+  }
+  config;
+  key;
+  now;
+  get host() {
+    return this.config.uriStyle === "host" ? `${this.config.bucket}.${this.config.endpoint}` : this.config.endpoint;
+  }
+  /** The request path of a key ("" for the bucket itself). */
+  pathOf(key) {
+    return `${this.config.uriStyle === "host" ? "" : `/${this.config.bucket}`}/${key}`;
+  }
+  /** One signed request; `body` is sent as it is (its SHA-256 given). An answer that is not 2xx is an Error naming it. */
+  async request(method, key, query, body) {
+    const payloadSha256 = body ? (0, import_crypto.createHash)("sha256").update(body).digest("hex") : EMPTY_SHA256;
+    const amzDate = amzDateOf(this.now());
+    const hostHeader = this.config.port === 443 ? this.host : `${this.host}:${this.config.port}`;
+    const headers = { "host": hostHeader, "x-amz-content-sha256": payloadSha256, "x-amz-date": amzDate };
+    const path4 = this.pathOf(key);
+    headers.authorization = authorization({ method, path: path4, query, headers, payloadSha256 }, this.key, this.config.region, amzDate);
+    const search = canonicalQuery(query);
+    const answer = await new Promise((resolve, reject) => {
+      const req = https.request({
+        host: this.host,
+        servername: /^\d+\.\d+\.\d+\.\d+$/.test(this.host) ? void 0 : this.host,
+        port: this.config.port,
+        method,
+        path: `${uriEncode(path4, true)}${search ? `?${search}` : ""}`,
+        headers: { ...headers, ...body ? { "content-length": String(body.length) } : {} },
+        rejectUnauthorized: this.config.verifyTls,
+        timeout: 6e4
+      }, (res) => {
+        const chunks = [];
+        res.on("data", (chunk) => chunks.push(chunk));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }));
+        res.on("error", reject);
+      });
+      req.on("timeout", () => req.destroy(new Error("no answer within 60 s")));
+      req.on("error", reject);
+      req.end(body);
+    });
+    if (answer.status < 200 || answer.status > 299) {
+      const code = /<Code>([^<]*)<\/Code>/.exec(answer.body)?.[1];
+      throw new Error(`${method} ${path4}${search ? `?${search}` : ""} on ${hostHeader}: HTTP ${answer.status}${code ? ` ${code}` : ""}`);
+    }
+    return answer;
+  }
+  /** Puts a file under a key: one request, or a multipart upload for a file larger than one part. */
+  async putFile(file, key) {
+    const size = fs.statSync(file).size;
+    const partSize = partSizeOf(size);
+    const handle = fs.openSync(file, "r");
+    try {
+      const read = (offset, length) => {
+        const buffer = Buffer.alloc(length);
+        const got = fs.readSync(handle, buffer, 0, length, offset);
+        if (got !== length) throw new Error(`${file}: read ${got} of ${length} bytes at ${offset}: the file changed while it was copied`);
+        return buffer;
+      };
+      if (size <= partSize) {
+        await this.request("PUT", key, {}, read(0, size));
+        return;
+      }
+      const created = await this.request("POST", key, { uploads: "" });
+      const uploadId = /<UploadId>([^<]+)<\/UploadId>/.exec(created.body)?.[1];
+      if (uploadId === void 0) throw new Error(`POST ${key}?uploads: no UploadId in the answer`);
+      try {
+        const etags = [];
+        for (let offset = 0, part = 1; offset < size; offset += partSize, part++) {
+          const answer2 = await this.request("PUT", key, { partNumber: String(part), uploadId }, read(offset, Math.min(partSize, size - offset)));
+          etags.push(String(answer2.headers.etag ?? ""));
+        }
+        const parts = etags.map((etag, i) => `<Part><PartNumber>${i + 1}</PartNumber><ETag>${etag}</ETag></Part>`).join("");
+        const complete = `<CompleteMultipartUpload>${parts}</CompleteMultipartUpload>`;
+        const answer = await this.request("POST", key, { uploadId }, Buffer.from(complete, "utf8"));
+        if (/<Error>/.test(answer.body)) throw new Error(`completing the upload of ${key} failed: ${answer.body}`);
+      } catch (error) {
+        await this.request("DELETE", key, { uploadId }).catch(() => void 0);
+        throw error;
+      }
+    } finally {
+      fs.closeSync(handle);
+    }
+  }
+  /** The keys under a prefix. */
+  async list(prefix) {
+    const keys = [];
+    let token;
+    do {
+      const answer = await this.request("GET", "", { "list-type": "2", "prefix": prefix, ...token !== void 0 ? { "continuation-token": token } : {} });
+      const page = parseListing(answer.body);
+      keys.push(...page.keys);
+      token = page.next;
+    } while (token !== void 0);
+    return keys;
+  }
+  /** Removes a key. */
+  async remove(key) {
+    await this.request("DELETE", key, {});
+  }
+};
+function keyPrefixOf(path4) {
+  const trimmed = path4.replace(/^\/+/, "");
+  return trimmed === "" ? "" : `${trimmed}/`;
+}
+async function copyDump(config, io) {
+  const dump = newestDump(io.listDumps(), config.database);
+  if (dump === void 0) {
+    io.log(`no dump of ${config.database} in ${config.dumpDir}: nothing to copy (did the backup container fail?)`);
+    return 1;
+  }
+  const prefix = keyPrefixOf(config.path);
+  const where = `bucket ${config.bucket} on ${config.endpoint}:${config.port}`;
+  try {
+    io.log(`copying ${dump} into ${where} as ${prefix}${dump}`);
+    await io.bucket.putFile(`${config.dumpDir}/${dump}`, `${prefix}${dump}`);
+    const remove = keysToRemove(await io.bucket.list(prefix), prefix, config.database, config.retention);
+    for (const key of remove) {
+      io.log(`removing ${key} from the bucket (keeping the newest ${config.retention})`);
+      await io.bucket.remove(key);
+    }
+  } catch (error) {
+    io.log(`copying ${dump} into ${where} failed: ${error.message}`);
+    return 1;
+  }
+  io.log(`copy complete: ${prefix}${dump} is in ${where}`);
+  return 0;
 }
 
 // src/agent/failover.ts
@@ -9911,8 +10126,8 @@ function logLine(name, message, now) {
 var COMMANDS = ["sidecar", "fence", "status"];
 function usageProblem(args) {
   if (args.length === 2 && COMMANDS.includes(args[0])) return void 0;
-  if (args.length === 1 && args[0] === FAILOVER_COMMAND) return void 0;
-  return `usage: agent.js ${COMMANDS.join("|")} <configuration file>, or agent.js ${FAILOVER_COMMAND} (got: ${args.length === 0 ? "no arguments" : args.join(" ")})`;
+  if (args.length === 1 && (args[0] === FAILOVER_COMMAND || args[0] === DUMP_COPY_COMMAND)) return void 0;
+  return `usage: agent.js ${COMMANDS.join("|")} <configuration file>, or agent.js ${FAILOVER_COMMAND}|${DUMP_COPY_COMMAND} (got: ${args.length === 0 ? "no arguments" : args.join(" ")})`;
 }
 async function failoverJob(podName, env, fail) {
   let job;
@@ -9929,6 +10144,20 @@ async function failoverJob(podName, env, fail) {
     return 2;
   }
   return job.main();
+}
+async function dumpCopy(env, log) {
+  let config;
+  try {
+    config = parseDumpCopyConfig(env.DUMP_COPY_CONFIG ?? "", "DUMP_COPY_CONFIG");
+    for (const name of ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]) {
+      if ((env[name] ?? "") === "") throw new Error(`${name} is not set: it comes from the Secret of backupS3.credentials, which must have the key`);
+    }
+  } catch (error) {
+    log(error.message);
+    return 2;
+  }
+  const bucket = new S3Bucket(config, { id: env.AWS_ACCESS_KEY_ID, secret: env.AWS_SECRET_ACCESS_KEY });
+  return copyDump(config, { listDumps: () => fs6.readdirSync(config.dumpDir), bucket, log });
 }
 async function nodeCommand(command, config, log) {
   const { fastShutdown: fastShutdown2, writeStandbySignal: writeStandbySignal2 } = postgresModule();
@@ -9964,16 +10193,17 @@ async function main(args) {
     return 2;
   }
   if (args[0] === FAILOVER_COMMAND) return failoverJob(podName, process.env, fail);
+  if (args[0] === DUMP_COPY_COMMAND) return dumpCopy(process.env, write(`${podName} copy-dump`));
   let agent;
   try {
-    const config = parseSidecarConfig(fs5.readFileSync(args[1], "utf8"), args[1]);
+    const config = parseSidecarConfig(fs6.readFileSync(args[1], "utf8"), args[1]);
     if (args[0] !== "sidecar") return await nodeCommand(args[0], config, write(`${podName} pg-node`));
     const kube = new KubeClient(inClusterOptions(process.env, config.timing.apiTimeoutSeconds * 1e3));
     const { SidecarAgent: SidecarAgent2 } = sidecarModule();
     agent = new SidecarAgent2(config, podName, kube, {
       monotonic: () => performance.now() / 1e3,
       wallMicros: () => Date.now() * 1e3,
-      uptime: () => Number(fs5.readFileSync("/proc/uptime", "utf8").split(" ")[0]),
+      uptime: () => Number(fs6.readFileSync("/proc/uptime", "utf8").split(" ")[0]),
       log: write(`${podName} role-labeler`)
     });
   } catch (error) {

@@ -411,3 +411,62 @@ export function failoverRunOf(env: Readonly<Record<string, string | undefined>>,
     timeouts: overridden as unknown as FailoverJobTimeouts,
   };
 }
+
+/** The agent's command that copies the logical backup's newest dump into a bucket (`node agent.js copy-dump`). */
+export const DUMP_COPY_COMMAND = 'copy-dump';
+
+/** The dump copy's document's format (DUMP_COPY_CONFIG); a document of another version is refused. */
+export const DUMP_COPY_CONFIG_VERSION = 1;
+
+/**
+ * The logical backup's copy into an S3 bucket (backupS3), written by the library into the job's variable
+ * DUMP_COPY_CONFIG. The access key comes from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (the Secret), never from here.
+ */
+export interface DumpCopyConfig {
+  readonly version: typeof DUMP_COPY_CONFIG_VERSION;
+  /** The backup volume's mount, with the dumps `<database>-<UTC time>.dump`. */
+  readonly dumpDir: string;
+  /** The database whose dumps are copied. */
+  readonly database: string;
+  /** Dumps kept in the bucket (the newest). */
+  readonly retention: number;
+  /** The bucket. */
+  readonly bucket: string;
+  /** The directory in the bucket ("/postgres/logical"). */
+  readonly path: string;
+  /** The endpoint's host. */
+  readonly endpoint: string;
+  /** Its port. */
+  readonly port: number;
+  /** The region that requests are signed for. */
+  readonly region: string;
+  /** "host" (the bucket in the host name) or "path". */
+  readonly uriStyle: string;
+  /** Whether the endpoint's certificate is verified (against the system's CAs and NODE_EXTRA_CA_CERTS). */
+  readonly verifyTls: boolean;
+}
+
+const DUMP_COPY_FIELDS: Readonly<Record<Exclude<keyof DumpCopyConfig, 'version'>, Kind>> = {
+  dumpDir: 'path',
+  database: 'name',
+  retention: 'count',
+  bucket: 'name',
+  path: 'path',
+  endpoint: 'name',
+  port: 'port',
+  region: 'name',
+  uriStyle: 'name',
+  verifyTls: 'boolean',
+};
+
+/** The dump copy's configuration from its document, or an Error that lists every problem and says how to fix it. */
+export function parseDumpCopyConfig(text: string, source: string): DumpCopyConfig {
+  return readDocument<DumpCopyConfig>(text, source, 'dump copy configuration', DUMP_COPY_CONFIG_VERSION, document => {
+    const { version: _version, ...rest } = document;
+    const problems = problemsOf('', rest, DUMP_COPY_FIELDS);
+    if (problems.length > 0) return problems;
+    if (rest.uriStyle !== 'host' && rest.uriStyle !== 'path') problems.push(`uriStyle is ${JSON.stringify(rest.uriStyle)}: it must be "host" or "path"`);
+    if ((rest.retention as number) < 1) problems.push('retention is 0: it must keep at least 1 dump');
+    return problems;
+  });
+}

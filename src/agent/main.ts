@@ -3,7 +3,8 @@
 // in FAILOVER_JOB_CONFIG). POD_NAME (the downward API) names the pod; everything else comes from the document
 // (config.ts). A missing or invalid setting stops the agent at start with a message that names it.
 import * as fs from 'fs';
-import { FAILOVER_COMMAND, failoverRunOf, parseFailoverJobConfig, parseSidecarConfig, SidecarConfig } from './config';
+import { DUMP_COPY_COMMAND, FAILOVER_COMMAND, failoverRunOf, parseDumpCopyConfig, parseFailoverJobConfig, parseSidecarConfig, SidecarConfig } from './config';
+import { copyDump, S3Bucket } from './dump-copy';
 import { FailoverJobAgent } from './failover-job-agent';
 import { inClusterOptions, KubeClient } from './kube';
 // The sidecar's modules, and with them the PostgreSQL client, are loaded only by the commands that use them: the failover
@@ -27,8 +28,8 @@ export const COMMANDS = ['sidecar', 'fence', 'status'] as const;
 /** The command line's problem, or undefined: `<command> <configuration file>`, or `failover`. */
 export function usageProblem(args: readonly string[]): string | undefined {
   if (args.length === 2 && (COMMANDS as readonly string[]).includes(args[0])) return undefined;
-  if (args.length === 1 && args[0] === FAILOVER_COMMAND) return undefined;
-  return `usage: agent.js ${COMMANDS.join('|')} <configuration file>, or agent.js ${FAILOVER_COMMAND} `
+  if (args.length === 1 && (args[0] === FAILOVER_COMMAND || args[0] === DUMP_COPY_COMMAND)) return undefined;
+  return `usage: agent.js ${COMMANDS.join('|')} <configuration file>, or agent.js ${FAILOVER_COMMAND}|${DUMP_COPY_COMMAND} `
     + `(got: ${args.length === 0 ? 'no arguments' : args.join(' ')})`;
 }
 
@@ -48,6 +49,22 @@ async function failoverJob(podName: string, env: NodeJS.ProcessEnv, fail: (messa
     return 2;
   }
   return job.main();
+}
+
+/** The logical backup's copy into a bucket: its document from DUMP_COPY_CONFIG, the key from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY. */
+async function dumpCopy(env: NodeJS.ProcessEnv, log: (message: string) => void): Promise<number> {
+  let config;
+  try {
+    config = parseDumpCopyConfig(env.DUMP_COPY_CONFIG ?? '', 'DUMP_COPY_CONFIG');
+    for (const name of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']) {
+      if ((env[name] ?? '') === '') throw new Error(`${name} is not set: it comes from the Secret of backupS3.credentials, which must have the key`);
+    }
+  } catch (error) {
+    log((error as Error).message);
+    return 2;
+  }
+  const bucket = new S3Bucket(config, { id: env.AWS_ACCESS_KEY_ID!, secret: env.AWS_SECRET_ACCESS_KEY! });
+  return copyDump(config, { listDumps: () => fs.readdirSync(config.dumpDir), bucket, log });
 }
 
 /** `status`: the pod's status line (node-status.ts); `fence`: standby.signal, a fast shutdown, then the status line. */
@@ -85,6 +102,7 @@ async function main(args: readonly string[]): Promise<number> {
     return 2;
   }
   if (args[0] === FAILOVER_COMMAND) return failoverJob(podName, process.env, fail);
+  if (args[0] === DUMP_COPY_COMMAND) return dumpCopy(process.env, write(`${podName} copy-dump`));
   let agent: SidecarModule.SidecarAgent;
   try {
     const config = parseSidecarConfig(fs.readFileSync(args[1], 'utf8'), args[1]);

@@ -245,3 +245,9 @@ export function validateCronSchedule(owner: string, prop: string, value: string)
       + '(minute hour day-of-month month day-of-week), e.g. "0 3 * * *" for 03:00 every day, or a macro such as "@daily".');
   }
 }
+
+/** The error of a web identity given to the logical backup's copy into a bucket, which signs with an access key. */
+export function webIdentityRefused(owner: string, prop: string): string {
+  return `${owner}: ${prop}.credentials is S3Credentials.webIdentity(), which the copy of the dumps cannot use (it signs with an access key): `
+    + 'give S3Credentials.fromSecret("my-s3-keys").';
+}

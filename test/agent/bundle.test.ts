@@ -38,13 +38,23 @@ describe('the agent bundle', () => {
   test('a command it does not know: usage, exit 2', () => {
     const result = run(['start', 'x.json'], { POD_NAME: 'pg-0' });
     expect(result.status).toBe(2);
-    expect(result.stderr).toMatch(/^\S+Z pg-0 agent: usage: agent\.js sidecar\|fence\|status <configuration file>, or agent\.js failover \(got: start x\.json\)\n$/);
+    expect(result.stderr).toMatch(/^\S+Z pg-0 agent: usage: agent\.js sidecar\|fence\|status <configuration file>, or agent\.js failover\|copy-dump \(got: start x\.json\)\n$/);
+  });
+
+  test('the dump copy without its document or its key: says which, exit 2, before any request', () => {
+    const none = run(['copy-dump'], { POD_NAME: 'backup-abc' });
+    expect([none.status, none.stderr]).toEqual([2, expect.stringContaining('backup-abc copy-dump: DUMP_COPY_CONFIG: not JSON')]);
+    const document = JSON.stringify({ version: 1, dumpDir: '/backup', database: 'myapp', retention: 2, bucket: 'b', path: '/p', endpoint: 'e', port: 443,
+      region: 'r', uriStyle: 'path', verifyTls: true });
+    const keyless = run(['copy-dump'], { POD_NAME: 'backup-abc', DUMP_COPY_CONFIG: document, AWS_ACCESS_KEY_ID: 'id' });
+    expect([keyless.status, keyless.stderr]).toEqual([2,
+      expect.stringContaining('AWS_SECRET_ACCESS_KEY is not set: it comes from the Secret of backupS3.credentials, which must have the key')]);
   });
 
   test('the failover job takes no file: its document is FAILOVER_JOB_CONFIG; `failover x.json` is refused with the usage', () => {
     const result = run(['failover', 'x.json'], { POD_NAME: 'job-abc' });
     expect(result.status).toBe(2);
-    expect(result.stderr).toContain('usage: agent.js sidecar|fence|status <configuration file>, or agent.js failover (got: failover x.json)');
+    expect(result.stderr).toContain('usage: agent.js sidecar|fence|status <configuration file>, or agent.js failover|copy-dump (got: failover x.json)');
   });
 
   test('the failover job without its document, or with a bad run variable: says which, exit 2, before any request', () => {

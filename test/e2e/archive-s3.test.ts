@@ -1,4 +1,5 @@
 import { ChildProcess, execFileSync, spawn } from 'child_process';
+import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -93,6 +94,16 @@ describe('WAL archiving to S3 (pgBackRest, moto S3 server over TLS)', () => {
         },
         encryptionPassphraseSecretName: 's3-passphrase',
       },
+      // The logical backup's dumps are copied into the same bucket, under /dumps, the newest two kept there.
+      backupS3: {
+        bucket: BUCKET,
+        path: '/dumps',
+        endpoint: `${HUB_ADDRESS}:${S3_PORT}`,
+        uriStyle: S3UriStyle.PATH,
+        caCertificate: RepositoryCaCertificate.fromSecret('s3-ca'),
+        credentials: S3Credentials.fromSecret('s3-keys'),
+      },
+      backupRetention: 2,
     });
     cluster = await E2eCluster.start({
       manifest,
@@ -151,7 +162,9 @@ describe('WAL archiving to S3 (pgBackRest, moto S3 server over TLS)', () => {
     expect(cluster.pod(POD(0)).logSince(0)).toContain('pgBackRest: the repository has stanza postgres: WAL is archived');
     await waitFor('pgbackrest check to pass on the primary', async () => (await pgbackrest(POD(0), ['check'])).code === 0, 60_000, 500);
     const full = await cluster.runJob('postgres-archive-full');
-    expect([full.code, full.stdout]).toEqual([0, expect.stringMatching(/full backup of stanza postgres on the primary, postgres-cluster-0[\s\S]*backup complete/)]);
+    // The job checks that archiving works (check command) before it backs up.
+    expect([full.code, full.stdout]).toEqual([0,
+      expect.stringMatching(/full backup of stanza postgres on the primary, postgres-cluster-0[\s\S]*check command end: completed successfully[\s\S]*backup complete/)]);
 
     const info = await pgbackrest(POD(1), ['info', '--output=json']);
     expect(info.code).toBe(0);
@@ -171,6 +184,27 @@ describe('WAL archiving to S3 (pgBackRest, moto S3 server over TLS)', () => {
     expect(names).toContain('postgres/backup/postgres/backup.info');
     expect(names.filter(n => !n.startsWith('postgres/'))).toEqual([]);
     expect(Object.entries(heads).filter(([, head]) => head !== 'Salted__')).toEqual([]);
+  }));
+
+  test('the logical backup copies each dump into the bucket (backupS3), byte for byte, keeping the newest two there', () => step(cluster, async () => {
+    const listDumps = async () => JSON.parse(await s3Admin(cluster.hub.netns, pki.ca, [
+      `pages = s3.get_paginator("list_objects_v2").paginate(Bucket="${BUCKET}", Prefix="dumps/")`,
+      'print(json.dumps(sorted(o["Key"] for p in pages for o in p.get("Contents", []))))',
+    ].join('\n'), keys)) as string[];
+    const made: string[] = [];
+    for (let run = 0; run < 3; run++) {
+      // Dumps are named to the second.
+      if (run > 0) await sleep(1100);
+      const job = await cluster.runJob('postgres-backup');
+      expect([job.code, job.stdout + job.stderr]).toEqual([0, expect.stringMatching(/copy complete: dumps\/myapp-\d{8}T\d{6}Z\.dump is in bucket pg-backups on 198\.18\.1\.1:9000/)]);
+      made.push(/copy complete: dumps\/(myapp-\d{8}T\d{6}Z\.dump)/.exec(job.stdout + job.stderr)![1]);
+    }
+    expect(await listDumps()).toEqual(made.slice(1).map(name => `dumps/${name}`));
+    // The object is the dump the volume holds, byte for byte (backup.test.ts restores such dumps).
+    const newest = made[2];
+    const volumeMd5 = createHash('md5').update(fs.readFileSync(path.join(cluster.claimDir('postgres-backup'), newest))).digest('hex');
+    expect(await s3Admin(cluster.hub.netns, pki.ca,
+      `import hashlib\nprint(hashlib.md5(s3.get_object(Bucket="${BUCKET}", Key="dumps/${newest}")["Body"].read()).hexdigest())`, keys)).toBe(volumeMd5);
   }));
 
   test('wrong credentials: pgbackrest check fails, naming the repository; the right ones archive again', () => step(cluster, async () => {

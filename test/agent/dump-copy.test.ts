@@ -1,0 +1,334 @@
+import { ChildProcess, execFileSync, spawn, spawnSync } from 'child_process';
+import { createHash, randomBytes } from 'crypto';
+import * as fs from 'fs';
+import * as net from 'net';
+import * as os from 'os';
+import * as path from 'path';
+import { DUMP_COPY_CONFIG_VERSION, DumpCopyConfig, parseDumpCopyConfig } from '../../src/agent/config';
+import {
+  amzDateOf, authorization, canonicalQuery, copyDump, DumpCopyIo, EMPTY_SHA256, keyPrefixOf, keysToRemove, newestDump, parseListing, partSizeOf,
+  S3Bucket, uriEncode,
+} from '../../src/agent/dump-copy';
+
+const MIB = 1024 * 1024;
+const CONFIG: DumpCopyConfig = {
+  version: DUMP_COPY_CONFIG_VERSION,
+  dumpDir: '/backup',
+  database: 'myapp',
+  retention: 2,
+  bucket: 'dumps',
+  path: '/postgres/logical',
+  endpoint: '127.0.0.1',
+  port: 9000,
+  region: 'us-east-1',
+  uriStyle: 'path',
+  verifyTls: true,
+};
+
+describe('AWS Signature Version 4', () => {
+  // The example of Amazon S3's documentation ("Signature Calculations for the Authorization Header", GET Object).
+  test('signs the documented GET Object example to the documented signature', () => {
+    const header = authorization({
+      method: 'GET',
+      path: '/test.txt',
+      headers: { 'Host': 'examplebucket.s3.amazonaws.com', 'Range': 'bytes=0-9', 'x-amz-content-sha256': EMPTY_SHA256, 'x-amz-date': '20130524T000000Z' },
+      payloadSha256: EMPTY_SHA256,
+    }, { id: 'AKIAIOSFODNN7EXAMPLE', secret: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' }, 'us-east-1', '20130524T000000Z');
+    expect(header).toBe('AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, '
+      + 'SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41');
+  });
+
+  test('signs the documented ListObjects example (a query, sorted and encoded)', () => {
+    const header = authorization({
+      method: 'GET',
+      path: '/',
+      query: { prefix: 'J', 'max-keys': '2' },
+      headers: { 'host': 'examplebucket.s3.amazonaws.com', 'x-amz-content-sha256': EMPTY_SHA256, 'x-amz-date': '20130524T000000Z' },
+      payloadSha256: EMPTY_SHA256,
+    }, { id: 'AKIAIOSFODNN7EXAMPLE', secret: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' }, 'us-east-1', '20130524T000000Z');
+    expect(header).toMatch(/Signature=34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7$/);
+  });
+
+  test.each([
+    ['abc-._~XYZ019', false, 'abc-._~XYZ019'],
+    ['a b/c', false, 'a%20b%2Fc'],
+    ['a b/c', true, 'a%20b/c'],
+    ['$file+é', true, '%24file%2B%C3%A9'],
+  ])('encodes %j (keep "/": %s) as %j', (text, keepSlash, encoded) => {
+    expect(uriEncode(text, keepSlash)).toBe(encoded);
+  });
+
+  test('a query is sorted by name, each name and value encoded; none is empty', () => {
+    expect(canonicalQuery({ uploadId: 'a/b', partNumber: '2', 'list-type': '2' })).toBe('list-type=2&partNumber=2&uploadId=a%2Fb');
+    expect(canonicalQuery({ uploads: '' })).toBe('uploads=');
+    expect(canonicalQuery()).toBe('');
+  });
+
+  test('header values are trimmed and their inner spaces folded before signing', () => {
+    const key = { id: 'id', secret: 'secret' };
+    const sign = (value: string) => authorization({ method: 'GET', path: '/', headers: { host: 'h', 'x-amz-meta-a': value }, payloadSha256: EMPTY_SHA256 }, key, 'r', '20260101T000000Z');
+    expect(sign('  a   b ')).toBe(sign('a b'));
+    expect(sign('a b')).not.toBe(sign('ab'));
+  });
+
+  test('x-amz-date is the moment in UTC, to the second', () => {
+    expect(amzDateOf(new Date('2026-12-06T07:08:09.123Z'))).toBe('20261206T070809Z');
+  });
+});
+
+describe('the dump copy\'s decisions', () => {
+  test('the newest complete dump of the database: partial dumps, other databases and other files are not dumps', () => {
+    expect(newestDump(['myapp-20261201T030000Z.dump', 'myapp-20261203T030000Z.dump', 'myapp-20261202T030000Z.dump',
+      '.myapp-20261204T030000Z.dump.partial', 'other-20261205T030000Z.dump', 'myapp-20261206.dump', 'lost+found'], 'myapp'))
+      .toBe('myapp-20261203T030000Z.dump');
+    expect(newestDump(['.myapp-20261204T030000Z.dump.partial'], 'myapp')).toBeUndefined();
+    expect(newestDump([], 'myapp')).toBeUndefined();
+  });
+
+  test('the bucket keeps the newest `retention` dumps under the prefix; other keys are never removed', () => {
+    const keys = ['p/myapp-20261201T030000Z.dump', 'p/myapp-20261203T030000Z.dump', 'p/myapp-20261202T030000Z.dump', 'p/readme.txt',
+      'p/other-20261101T030000Z.dump', 'q/myapp-20261101T030000Z.dump', 'p/sub/myapp-20261101T030000Z.dump'];
+    expect(keysToRemove(keys, 'p/', 'myapp', 2)).toEqual(['p/myapp-20261201T030000Z.dump']);
+    expect(keysToRemove(keys, 'p/', 'myapp', 1)).toEqual(['p/myapp-20261202T030000Z.dump', 'p/myapp-20261201T030000Z.dump']);
+    expect(keysToRemove(keys, 'p/', 'myapp', 3)).toEqual([]);
+  });
+
+  test.each([['/postgres/logical', 'postgres/logical/'], ['/', ''], ['/a', 'a/']])('path %j: keys start with %j', (p, prefix) => {
+    expect(keyPrefixOf(p)).toBe(prefix);
+  });
+
+  test('parts are 16 MiB, larger when 10,000 parts would not hold the file', () => {
+    expect(partSizeOf(0)).toBe(16 * MIB);
+    expect(partSizeOf(160_000 * MIB)).toBe(16 * MIB);
+    expect(partSizeOf(160_001 * MIB)).toBe(17 * MIB);
+    expect(partSizeOf(1_000_000 * MIB)).toBe(100 * MIB);
+  });
+
+  test('a listing\'s keys, unescaped, and the token of the next page only while it is truncated', () => {
+    const page = '<ListBucketResult><IsTruncated>true</IsTruncated><Contents><Key>a&amp;b.dump</Key></Contents>'
+      + '<Contents><Key>c&lt;d</Key></Contents><NextContinuationToken>t&amp;1</NextContinuationToken></ListBucketResult>';
+    expect(parseListing(page)).toEqual({ keys: ['a&b.dump', 'c<d'], next: 't&1' });
+    expect(parseListing(page.replace('true', 'false'))).toEqual({ keys: ['a&b.dump', 'c<d'] });
+    expect(parseListing('<ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>')).toEqual({ keys: [] });
+  });
+
+  function io(files: string[], bucketKeys: string[], fail?: string): DumpCopyIo & { said: string[]; put: string[]; removed: string[] } {
+    const said: string[] = [];
+    const put: string[] = [];
+    const removed: string[] = [];
+    return {
+      said,
+      put,
+      removed,
+      listDumps: () => files,
+      log: message => said.push(message),
+      bucket: {
+        putFile: async (file, key) => {
+          if (fail === 'put') throw new Error('PUT refused: HTTP 403 AccessDenied');
+          put.push(`${file} -> ${key}`);
+          bucketKeys.push(key);
+        },
+        list: async prefix => bucketKeys.filter(key => key.startsWith(prefix)),
+        remove: async key => { removed.push(key); },
+      },
+    };
+  }
+
+  test('copies the newest dump under the path, then removes the oldest beyond the retention', async () => {
+    const world = io(['myapp-20261205T030000Z.dump', 'myapp-20261206T030000Z.dump'],
+      ['postgres/logical/myapp-20261204T030000Z.dump', 'postgres/logical/myapp-20261205T030000Z.dump']);
+    expect(await copyDump(CONFIG, world)).toBe(0);
+    expect(world.put).toEqual(['/backup/myapp-20261206T030000Z.dump -> postgres/logical/myapp-20261206T030000Z.dump']);
+    expect(world.removed).toEqual(['postgres/logical/myapp-20261204T030000Z.dump']);
+    expect(world.said).toEqual([
+      'copying myapp-20261206T030000Z.dump into bucket dumps on 127.0.0.1:9000 as postgres/logical/myapp-20261206T030000Z.dump',
+      'removing postgres/logical/myapp-20261204T030000Z.dump from the bucket (keeping the newest 2)',
+      'copy complete: postgres/logical/myapp-20261206T030000Z.dump is in bucket dumps on 127.0.0.1:9000',
+    ]);
+  });
+
+  test('no dump: fails, saying so, and touches nothing', async () => {
+    const world = io(['.myapp-20261206T030000Z.dump.partial'], ['postgres/logical/myapp-20261204T030000Z.dump']);
+    expect(await copyDump(CONFIG, world)).toBe(1);
+    expect([world.put, world.removed]).toEqual([[], []]);
+    expect(world.said).toEqual(['no dump of myapp in /backup: nothing to copy (did the backup container fail?)']);
+  });
+
+  test('a refused upload fails the copy, naming the dump, the bucket and the answer; nothing is removed', async () => {
+    const world = io(['myapp-20261206T030000Z.dump'], ['postgres/logical/myapp-20261101T030000Z.dump', 'postgres/logical/myapp-20261102T030000Z.dump']);
+    expect(await copyDump({ ...CONFIG, retention: 1 }, Object.assign(world, {}))).toBe(0);
+    const failing = io(['myapp-20261206T030000Z.dump'], ['postgres/logical/myapp-20261101T030000Z.dump'], 'put');
+    expect(await copyDump({ ...CONFIG, retention: 1 }, failing)).toBe(1);
+    expect(failing.removed).toEqual([]);
+    expect(failing.said.pop()).toBe('copying myapp-20261206T030000Z.dump into bucket dumps on 127.0.0.1:9000 failed: PUT refused: HTTP 403 AccessDenied');
+  });
+});
+
+describe('the dump copy\'s configuration document', () => {
+  const text = (changes: Record<string, unknown>) => JSON.stringify({ ...CONFIG, ...changes });
+
+  test('a document the library writes is read as it is', () => {
+    expect(parseDumpCopyConfig(JSON.stringify(CONFIG), 'DUMP_COPY_CONFIG')).toEqual(CONFIG);
+  });
+
+  test.each([
+    [{ uriStyle: 'virtual' }, /uriStyle is "virtual": it must be "host" or "path"/],
+    [{ retention: 0 }, /retention is 0: it must keep at least 1 dump/],
+    [{ port: 70000 }, /port is 70000: it must be an integer from 1 to 65535/],
+    [{ dumpDir: 'backup' }, /dumpDir is "backup": it must be an absolute path/],
+    [{ verifyTls: 'yes' }, /verifyTls is "yes": it must be true or false/],
+    [{ version: 2 }, /version is 2: this agent reads version 1/],
+    [{ bucket: undefined }, /bucket is missing/],
+    [{ extra: 1 }, /extra is not a setting of this version of the agent/],
+  ])('a bad document is refused, naming the setting: %j', (changes, message) => {
+    expect(() => parseDumpCopyConfig(text(changes), 'DUMP_COPY_CONFIG')).toThrow(message);
+    expect(() => parseDumpCopyConfig(text(changes), 'DUMP_COPY_CONFIG')).toThrow(/synthesize the manifests with the library version whose agent runs/);
+  });
+});
+
+/** moto's S3 server (installed by test/setup/system-packages.sh), plain HTTP on loopback, behind the harness's TLS terminator. */
+const MOTO = '/opt/moto-server/bin/moto_server';
+
+describe('S3Bucket against a real S3 server (moto over TLS, IAM keys checked)', () => {
+  let dir: string;
+  const servers: ChildProcess[] = [];
+  let config: DumpCopyConfig;
+  let keys: { id: string; secret: string };
+  let tlsPort = 0;
+  let motoPort = 0;
+
+  const freePort = () => new Promise<number>(resolve => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const port = (server.address() as net.AddressInfo).port;
+      server.close(() => resolve(port));
+    });
+  });
+
+  const admin = (script: string): string => {
+    const program = [
+      'import boto3, json, sys',
+      `kw = dict(endpoint_url="http://127.0.0.1:${motoPort}", region_name="us-east-1", aws_access_key_id=${JSON.stringify(keys?.id ?? 'setup')},`
+        + ` aws_secret_access_key=${JSON.stringify(keys?.secret ?? 'setup')})`,
+      'iam, s3 = boto3.client("iam", **kw), boto3.client("s3", **kw)',
+      script,
+    ].join('\n');
+    const result = spawnSync('/opt/moto-server/bin/python', ['-c', program], { encoding: 'utf8', timeout: 60_000 });
+    if (result.status !== 0) throw new Error(`boto3 failed: ${result.stdout}${result.stderr}`);
+    return result.stdout.trim();
+  };
+
+  beforeAll(async () => {
+    if (!fs.existsSync(MOTO)) throw new Error(`${MOTO} is missing: run \`bash test/setup/system-packages.sh\` as root (npm test does)`);
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dump-copy-'));
+    const file = (name: string) => path.join(dir, name);
+    const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', file('ca.key'), '-out', file('ca.crt'), '-days', '1', '-subj', '/CN=test CA');
+    openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', file('server.key'), '-out', file('server.csr'), '-subj', '/CN=127.0.0.1');
+    fs.writeFileSync(file('server.ext'), 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
+    openssl('x509', '-req', '-in', file('server.csr'), '-CA', file('ca.crt'), '-CAkey', file('ca.key'), '-CAcreateserial', '-out', file('server.crt'),
+      '-days', '1', '-extfile', file('server.ext'));
+    motoPort = await freePort();
+    tlsPort = await freePort();
+    servers.push(spawn(MOTO, ['-H', '127.0.0.1', '-p', String(motoPort)], {
+      env: { PATH: process.env.PATH, INITIAL_NO_AUTH_ACTION_COUNT: '4' }, stdio: 'ignore', detached: true,
+    }));
+    servers.push(spawn(process.execPath, [path.join(__dirname, '..', 'e2e', 'harness', 'bin', 'tls-terminator.js'), file('server.crt'), file('server.key'),
+      '127.0.0.1', String(tlsPort), `127.0.0.1:${motoPort}`], { stdio: 'ignore', detached: true }));
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      try {
+        admin('s3.list_buckets()');
+        break;
+      } catch (error) {
+        if (Date.now() > deadline) throw error;
+        await new Promise(resolve => setTimeout(resolve, 200));
+      }
+    }
+    // list_buckets above was the first unauthenticated call: three are left for the administrator's set-up.
+    keys = JSON.parse(admin([
+      'iam.create_user(UserName="backup")',
+      'iam.put_user_policy(UserName="backup", PolicyName="s3", PolicyDocument=json.dumps({"Version": "2012-10-17", '
+        + '"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))',
+      'key = iam.create_access_key(UserName="backup")["AccessKey"]',
+      'print(json.dumps({"id": key["AccessKeyId"], "secret": key["SecretAccessKey"]}))',
+    ].join('\n')));
+    admin('s3.create_bucket(Bucket="dumps")');
+    config = { ...CONFIG, port: tlsPort };
+  }, 90_000);
+
+  afterAll(() => {
+    for (const server of servers) {
+      try {
+        process.kill(-server.pid!, 'SIGKILL');
+      } catch {
+        // already ended
+      }
+    }
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const md5OfObject = (key: string) => admin(`import hashlib\nprint(hashlib.md5(s3.get_object(Bucket="dumps", Key="${key}")["Body"].read()).hexdigest())`);
+  const md5OfFile = (file: string) => createHash('md5').update(fs.readFileSync(file)).digest('hex');
+
+  /** The copy as the job's container runs it: the bundle's command in a new Node.js process, the CA from NODE_EXTRA_CA_CERTS. */
+  function runCopy(changes: Partial<DumpCopyConfig>, key = keys): { status: number | null; output: string } {
+    const result = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', path.join(__dirname, '..', '..', 'src', 'agent', 'main.ts'), 'copy-dump'], {
+      encoding: 'utf8',
+      timeout: 120_000,
+      env: {
+        PATH: process.env.PATH, POD_NAME: 'postgres-backup-1-abcde', NODE_EXTRA_CA_CERTS: path.join(dir, 'ca.crt'),
+        TS_NODE_PROJECT: path.join(__dirname, '..', 'tsconfig.json'),
+        DUMP_COPY_CONFIG: JSON.stringify({ ...config, ...changes }), AWS_ACCESS_KEY_ID: key.id, AWS_SECRET_ACCESS_KEY: key.secret,
+      },
+    });
+    return { status: result.status, output: result.stdout + result.stderr };
+  }
+
+  test('the copy command puts the newest dump into the bucket, byte for byte, and keeps the newest two there', () => {
+    const dumps = path.join(dir, 'dumps');
+    fs.mkdirSync(dumps);
+    for (const day of ['01', '02', '03']) {
+      fs.writeFileSync(path.join(dumps, `myapp-202612${day}T030000Z.dump`), randomBytes(1000 + Number(day)));
+      const run = runCopy({ dumpDir: dumps });
+      expect([run.status, run.output]).toEqual([0, expect.stringContaining(`copy complete: postgres/logical/myapp-202612${day}T030000Z.dump is in bucket dumps`)]);
+    }
+    expect(JSON.parse(admin('print(json.dumps(sorted(o["Key"] for o in s3.list_objects_v2(Bucket="dumps", Prefix="postgres/")["Contents"])))')))
+      .toEqual(['postgres/logical/myapp-20261202T030000Z.dump', 'postgres/logical/myapp-20261203T030000Z.dump']);
+    expect(md5OfObject('postgres/logical/myapp-20261203T030000Z.dump')).toBe(md5OfFile(path.join(dumps, 'myapp-20261203T030000Z.dump')));
+  }, 120_000);
+
+  test('a wrong secret key: the copy fails, naming the bucket, the request and S3\'s answer', () => {
+    const run = runCopy({ dumpDir: path.join(dir, 'dumps') }, { id: keys.id, secret: 'not-the-secret' });
+    expect(run.status).toBe(1);
+    expect(run.output).toMatch(/copying myapp-20261203T030000Z.dump into bucket dumps on 127.0.0.1:\d+ failed: PUT \/dumps\/postgres\/logical\/myapp-20261203T030000Z.dump on 127.0.0.1:\d+: HTTP 403 SignatureDoesNotMatch/);
+  }, 60_000);
+
+  test('without the CA the endpoint\'s certificate is refused; verifyTls false accepts it', async () => {
+    const file = path.join(dir, 'small');
+    fs.writeFileSync(file, 'x');
+    // This process did not start with NODE_EXTRA_CA_CERTS (Node.js reads it at start only): it does not trust the endpoint.
+    await expect(new S3Bucket(config, keys).putFile(file, 'tls/verified')).rejects.toThrow(/self[- ]signed|unable to (verify|get)/);
+    await new S3Bucket({ ...config, verifyTls: false }, keys).putFile(file, 'tls/unverified');
+    expect(md5OfObject('tls/unverified')).toBe(md5OfFile(file));
+  });
+
+  test('a file larger than one part goes up in parts (a multipart upload), byte for byte; removing a key removes it', async () => {
+    const file = path.join(dir, 'large');
+    fs.writeFileSync(file, randomBytes(40 * MIB));
+    const bucket = new S3Bucket({ ...config, verifyTls: false }, keys);
+    await bucket.putFile(file, 'big/myapp-20261206T030000Z.dump');
+    expect(md5OfObject('big/myapp-20261206T030000Z.dump')).toBe(md5OfFile(file));
+    // A multipart object's ETag says how many parts it had: 16 + 16 + 8 MiB.
+    expect(admin('print(s3.head_object(Bucket="dumps", Key="big/myapp-20261206T030000Z.dump")["ETag"])')).toMatch(/-3"$/);
+    expect(await bucket.list('big/')).toEqual(['big/myapp-20261206T030000Z.dump']);
+    await bucket.remove('big/myapp-20261206T030000Z.dump');
+    expect(await bucket.list('big/')).toEqual([]);
+  }, 60_000);
+
+  test('a listing longer than a page is read to its end', async () => {
+    admin('for i in range(1005): s3.put_object(Bucket="dumps", Key=f"many/{i:04d}", Body=b"")');
+    const keysListed = await new S3Bucket({ ...config, verifyTls: false }, keys).list('many/');
+    expect(keysListed).toHaveLength(1005);
+    expect(keysListed[1004]).toBe('many/1004');
+  }, 60_000);
+});
