@@ -1,7 +1,7 @@
 import type { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { DUMP_COPY_COMMAND, DUMP_COPY_CONFIG_VERSION, DumpCopyConfig } from './agent/config';
-import { S3RepositoryOptions } from './postgres-config';
+import { S3RepositoryOptions, S3RepositorySettings } from './postgres-config';
 import { PostgresStatefulSet } from './postgres-stateful-set';
 import { addObject } from './private/api-object';
 import { api, asJson, postgresUserPod, quantity, restrictedContainer } from './private/k8s';
@@ -76,8 +76,8 @@ export class LogicalBackup extends Construct {
   public readonly schedule: string;
   /** Dumps kept. */
   public readonly retention: number;
-  /** The bucket the dumps are copied into, with its port, if `s3` is given. */
-  public readonly s3?: { readonly bucket: string; readonly port: number };
+  /** The bucket the dumps are copied into, as resolved, if `s3` is given. */
+  public readonly s3?: S3RepositorySettings;
 
   constructor(scope: Construct, id: string, props: LogicalBackupProps) {
     super(scope, id);
@@ -100,7 +100,7 @@ export class LogicalBackup extends Construct {
     const labels = { ...names.common, ...this.selectorLabels };
     const s3 = props.s3 !== undefined ? config._resolveS3(owner, props.s3, 's3', `${names.cluster}/logical`) : undefined;
     if (s3 && s3.credentialsSecretName === undefined) throw new Error(webIdentityRefused(owner, 's3'));
-    if (s3) this.s3 = { bucket: s3.bucket, port: s3.port };
+    this.s3 = s3;
     const copyConfig: DumpCopyConfig | undefined = s3 ? {
       version: DUMP_COPY_CONFIG_VERSION,
       dumpDir: BACKUP_DIR,

@@ -1,9 +1,10 @@
 import { Testing } from 'cdk8s';
-import { parseDumpCopyConfig } from '../src/agent/config';
 import {
-  LogicalBackup, PostgresClusterChart, PostgresClusterChartProps, PostgresConfig, PostgresStatefulSet, RepositoryCaCertificate, S3Credentials, S3UriStyle,
+  LogicalBackup, PostgresClusterChart, PostgresClusterChartProps, PostgresConfig, PostgresStatefulSet, RepositoryCaCertificate, S3Credentials,
+  S3UriStyle,
 } from '../src';
 import { find, synthCluster } from './support/synth';
+import { parseDumpCopyConfig } from '../src/agent/config';
 
 function backupOf(props: PostgresClusterChartProps = {}) {
   const objects = synthCluster(props);
@@ -137,8 +138,17 @@ describe('LogicalBackup copied into an S3 bucket (backupS3)', () => {
     expect(env.NODE_EXTRA_CA_CERTS).toBeUndefined();
     // The document the agent reads is one it accepts: AWS by default, the cluster's "/<name>/logical", the retention.
     expect(parseDumpCopyConfig(env.DUMP_COPY_CONFIG, 'DUMP_COPY_CONFIG')).toEqual({
-      version: 1, dumpDir: '/backup', database: 'myapp', retention: 3, bucket: 'orders-dumps', path: '/postgres/logical',
-      endpoint: 's3.us-east-1.amazonaws.com', port: 443, region: 'us-east-1', uriStyle: 'host', verifyTls: true,
+      version: 1,
+      dumpDir: '/backup',
+      database: 'myapp',
+      retention: 3,
+      bucket: 'orders-dumps',
+      path: '/postgres/logical',
+      endpoint: 's3.us-east-1.amazonaws.com',
+      port: 443,
+      region: 'us-east-1',
+      uriStyle: 'host',
+      verifyTls: true,
     });
     // The copy reads the dumps, never writes them.
     expect(copy.volumeMounts).toContainEqual({ name: 'backup', mountPath: '/backup', readOnly: true });
@@ -186,6 +196,6 @@ describe('LogicalBackup copied into an S3 bucket (backupS3)', () => {
     expect(() => new LogicalBackup(chart, 'B2', { statefulSet, s3: { bucket: 'dumps', credentials: S3Credentials.webIdentity() } }))
       .toThrow(/LogicalBackup test\/B2: s3.credentials is S3Credentials.webIdentity\(\)/);
     expect(new LogicalBackup(chart, 'B3', { statefulSet, s3: { bucket: 'dumps', endpoint: 'h:8443', credentials: S3Credentials.fromSecret('k') } }).s3)
-      .toEqual({ bucket: 'dumps', port: 8443 });
+      .toMatchObject({ bucket: 'dumps', endpoint: 'h', port: 8443, path: '/postgres/logical' });
   });
 });

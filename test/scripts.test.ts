@@ -188,7 +188,9 @@ describe('archive-backup.sh: a pgBackRest backup in the recorded primary, never 
     'postgres.cdk8s.io/job': 'job-0',
     ...(state === 'stable' ? {} : { 'postgres.cdk8s.io/target': 'postgres-cluster-2', 'postgres.cdk8s.io/previous': 'postgres-cluster-1' }),
   });
-  async function run(annotations: Record<string, string>, exitOfExec: number | ((command: readonly string[]) => number) = 0): Promise<{ status: number | null; output: string; calls: string[] }> {
+  type ExitOf = number | ((command: readonly string[]) => number);
+  type Run = { status: number | null; output: string; calls: string[] };
+  async function run(annotations: Record<string, string>, exitOfExec: ExitOf = 0): Promise<Run> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'archive-backup-'));
     const calls: string[] = [];
     const pod: ApiPod = {

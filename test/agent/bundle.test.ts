@@ -44,8 +44,19 @@ describe('the agent bundle', () => {
   test('the dump copy without its document or its key: says which, exit 2, before any request', () => {
     const none = run(['copy-dump'], { POD_NAME: 'backup-abc' });
     expect([none.status, none.stderr]).toEqual([2, expect.stringContaining('backup-abc copy-dump: DUMP_COPY_CONFIG: not JSON')]);
-    const document = JSON.stringify({ version: 1, dumpDir: '/backup', database: 'myapp', retention: 2, bucket: 'b', path: '/p', endpoint: 'e', port: 443,
-      region: 'r', uriStyle: 'path', verifyTls: true });
+    const document = JSON.stringify({
+      version: 1,
+      dumpDir: '/backup',
+      database: 'myapp',
+      retention: 2,
+      bucket: 'b',
+      path: '/p',
+      endpoint: 'e',
+      port: 443,
+      region: 'r',
+      uriStyle: 'path',
+      verifyTls: true,
+    });
     const keyless = run(['copy-dump'], { POD_NAME: 'backup-abc', DUMP_COPY_CONFIG: document, AWS_ACCESS_KEY_ID: 'id' });
     expect([keyless.status, keyless.stderr]).toEqual([2,
       expect.stringContaining('AWS_SECRET_ACCESS_KEY is not set: it comes from the Secret of backupS3.credentials, which must have the key')]);

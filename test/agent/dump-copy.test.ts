@@ -42,7 +42,7 @@ describe('AWS Signature Version 4', () => {
     const header = authorization({
       method: 'GET',
       path: '/',
-      query: { prefix: 'J', 'max-keys': '2' },
+      query: { 'prefix': 'J', 'max-keys': '2' },
       headers: { 'host': 'examplebucket.s3.amazonaws.com', 'x-amz-content-sha256': EMPTY_SHA256, 'x-amz-date': '20130524T000000Z' },
       payloadSha256: EMPTY_SHA256,
     }, { id: 'AKIAIOSFODNN7EXAMPLE', secret: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' }, 'us-east-1', '20130524T000000Z');
@@ -59,14 +59,14 @@ describe('AWS Signature Version 4', () => {
   });
 
   test('a query is sorted by name, each name and value encoded; none is empty', () => {
-    expect(canonicalQuery({ uploadId: 'a/b', partNumber: '2', 'list-type': '2' })).toBe('list-type=2&partNumber=2&uploadId=a%2Fb');
+    expect(canonicalQuery({ 'uploadId': 'a/b', 'partNumber': '2', 'list-type': '2' })).toBe('list-type=2&partNumber=2&uploadId=a%2Fb');
     expect(canonicalQuery({ uploads: '' })).toBe('uploads=');
     expect(canonicalQuery()).toBe('');
   });
 
   test('header values are trimmed and their inner spaces folded before signing', () => {
     const key = { id: 'id', secret: 'secret' };
-    const sign = (value: string) => authorization({ method: 'GET', path: '/', headers: { host: 'h', 'x-amz-meta-a': value }, payloadSha256: EMPTY_SHA256 }, key, 'r', '20260101T000000Z');
+    const sign = (value: string) => authorization({ method: 'GET', path: '/', headers: { 'host': 'h', 'x-amz-meta-a': value }, payloadSha256: EMPTY_SHA256 }, key, 'r', '20260101T000000Z');
     expect(sign('  a   b ')).toBe(sign('a b'));
     expect(sign('a b')).not.toBe(sign('ab'));
   });
@@ -276,9 +276,13 @@ describe('S3Bucket against a real S3 server (moto over TLS, IAM keys checked)', 
       encoding: 'utf8',
       timeout: 120_000,
       env: {
-        PATH: process.env.PATH, POD_NAME: 'postgres-backup-1-abcde', NODE_EXTRA_CA_CERTS: path.join(dir, 'ca.crt'),
+        PATH: process.env.PATH,
+        POD_NAME: 'postgres-backup-1-abcde',
+        NODE_EXTRA_CA_CERTS: path.join(dir, 'ca.crt'),
         TS_NODE_PROJECT: path.join(__dirname, '..', 'tsconfig.json'),
-        DUMP_COPY_CONFIG: JSON.stringify({ ...config, ...changes }), AWS_ACCESS_KEY_ID: key.id, AWS_SECRET_ACCESS_KEY: key.secret,
+        DUMP_COPY_CONFIG: JSON.stringify({ ...config, ...changes }),
+        AWS_ACCESS_KEY_ID: key.id,
+        AWS_SECRET_ACCESS_KEY: key.secret,
       },
     });
     return { status: result.status, output: result.stdout + result.stderr };
