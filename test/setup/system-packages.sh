@@ -54,3 +54,21 @@ if ! [ -x "$MOTO_VENV/bin/moto_server" ] || ! compgen -G "$MOTO_VENV/lib/python3
   rm -rf "$MOTO_VENV"
   sh -c "$install_moto"
 fi
+
+# The Azure Blob emulator of the archive's Azure repository test (test/e2e/archive-azure.test.ts): Azurite, from npm,
+# in a prefix of its own (not a dependency of the package). Keep the path and version in step with that test.
+AZURITE_PREFIX=/opt/azurite
+AZURITE_VERSION=3.37.0
+if ! [ -x "$AZURITE_PREFIX/node_modules/.bin/azurite-blob" ] \
+  || ! grep -qs "\"version\": \"$AZURITE_VERSION\"" "$AZURITE_PREFIX/node_modules/azurite/package.json"; then
+  install_azurite="npm install --prefix $AZURITE_PREFIX --no-audit --no-fund --loglevel=error azurite@$AZURITE_VERSION"
+  if (( EUID != 0 )); then
+    echo "The tests need Azurite (the Azure Blob emulator) in $AZURITE_PREFIX. Install it, then run npm test again:" >&2
+    echo "  sudo $install_azurite" >&2
+    exit 1
+  fi
+  echo "installing azurite@$AZURITE_VERSION into $AZURITE_PREFIX (the Azure Blob emulator the tests run)"
+  rm -rf "$AZURITE_PREFIX"
+  mkdir -p "$AZURITE_PREFIX"
+  $install_azurite
+fi
