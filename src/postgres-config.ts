@@ -199,9 +199,112 @@ export interface S3RepositoryOptions {
 }
 
 /**
+ * How pgBackRest addresses an Azure storage account (`repo1-azure-uri-style`).
+ */
+export enum AzureUriStyle {
+  /** `https://<account>.<endpoint>/<container>/...`: Azure's own. */
+  HOST = 'host',
+  /** `https://<endpoint>/<account>/<container>/...`: for an endpoint given as an IP address, and for the Azurite emulator. */
+  PATH = 'path',
+}
+
+/**
+ * The credentials pgBackRest signs its Azure Blob requests with: a key or token from a Secret you manage, passed to
+ * the postgres container as the environment variable `PGBACKREST_REPO1_AZURE_KEY` (never written into a ConfigMap).
+ * pgBackRest 2.45 has no managed identity (Microsoft Entra ID) authentication: a shared key or a shared access
+ * signature only.
+ */
+export class AzureCredentials {
+  /**
+   * The storage account's shared key (`repo1-azure-key-type=shared`), which grants everything on the account.
+   * @param secretName the Secret in the cluster's namespace
+   * @param key the Secret's key that holds the account key (base64, as the Azure portal shows it)
+   */
+  public static fromSecret(secretName: string, key = 'storage-key'): AzureCredentials {
+    return new AzureCredentials(secretName, key, 'shared');
+  }
+
+  /**
+   * A shared access signature (`repo1-azure-key-type=sas`): a token limited to what it grants (read, add, create,
+   * write, delete and list on the container) and until it expires. Renew it in the Secret before then, and restart
+   * the pods (the variable is read when a container starts).
+   * @param secretName the Secret in the cluster's namespace
+   * @param key the Secret's key that holds the token (the query string "sv=...&sig=...", without a leading "?")
+   */
+  public static sharedAccessSignature(secretName: string, key = 'sas-token'): AzureCredentials {
+    return new AzureCredentials(secretName, key, 'sas');
+  }
+
+  private constructor(
+    /** The Secret with the key or token. */
+    public readonly secretName: string,
+    /** Its key that holds it. */
+    public readonly key: string,
+    /** pgBackRest's `repo1-azure-key-type`: "shared" or "sas". */
+    public readonly keyType: string,
+  ) {}
+}
+
+/**
+ * A pgBackRest repository in an Azure Blob Storage container (or one the Azurite emulator serves). pgBackRest speaks
+ * HTTPS only.
+ */
+export interface AzureRepositoryOptions {
+  /**
+   * The container (it must exist: pgBackRest does not create it).
+   */
+  readonly container: string;
+
+  /**
+   * The storage account that holds the container.
+   */
+  readonly account: string;
+
+  /**
+   * The repository's directory in the container: each stanza (cluster) has its own directories under it.
+   * @default - "/<clusterName>"
+   */
+  readonly path?: string;
+
+  /**
+   * The blob service's endpoint, a host name or IP address, with a port when it is not 443 ("198.18.1.1:10000"); no
+   * scheme (always HTTPS) and no path. With `AzureUriStyle.HOST` pgBackRest puts the account before it
+   * ("<account>.blob.core.windows.net").
+   * @default "blob.core.windows.net"
+   */
+  readonly endpoint?: string;
+
+  /**
+   * How the account is addressed: in the host name (Azure) or in the path (an IP endpoint, Azurite).
+   * @default AzureUriStyle.HOST
+   */
+  readonly uriStyle?: AzureUriStyle;
+
+  /**
+   * Whether pgBackRest verifies the endpoint's TLS certificate. Turn it off only for a test server: anyone on the path
+   * could then read and change the backups.
+   * @default true
+   */
+  readonly verifyTls?: boolean;
+
+  /**
+   * The CA that signs the endpoint's certificate, when the image's system CAs do not (an emulator, an endpoint behind
+   * a proxy with your own CA).
+   * @default - the image's system CAs
+   */
+  readonly caCertificate?: RepositoryCaCertificate;
+
+  /**
+   * How pgBackRest authenticates: the account's shared key (`AzureCredentials.fromSecret`) or a shared access signature
+   * (`AzureCredentials.sharedAccessSignature`), from a Secret.
+   */
+  readonly credentials: AzureCredentials;
+}
+
+/**
  * Continuous WAL archiving and backups with pgBackRest, into a repository on a volume that every pod mounts (whichever
- * pod is primary archives), or in an S3 bucket (`s3`). The postgres image must contain pgBackRest: the official one does
- * not (see `image`).
+ * pod is primary archives), in an S3 bucket (`s3`) or in an Azure Blob container (`azure`). The postgres image must
+ * contain pgBackRest: the official one does not (see `image`).
  */
 export interface WalArchiveOptions {
   /**
@@ -210,6 +313,13 @@ export interface WalArchiveOptions {
    * @default - the repository is on a `ReadWriteMany` volume
    */
   readonly s3?: S3RepositoryOptions;
+
+  /**
+   * Keep the repository in an Azure Blob Storage container instead of a volume: no archive volume is then created or
+   * mounted, and `storage`, `storageClassName` and `existingClaimName` do not apply. Not with `s3`.
+   * @default - the repository is on a `ReadWriteMany` volume
+   */
+  readonly azure?: AzureRepositoryOptions;
 
   /**
    * Encrypt the repository at rest (`repo1-cipher-type=aes-256-cbc`): the Secret whose key holds the passphrase. Keep
@@ -326,9 +436,9 @@ export interface RestoreFromOptions {
 export interface WalArchiveSettings {
   /** The pgBackRest stanza: the cluster's name. */
   readonly stanza: string;
-  /** The repository's PersistentVolumeClaim; none with an S3 repository. */
+  /** The repository's PersistentVolumeClaim; none with an S3 or Azure repository. */
   readonly claimName?: string;
-  /** Whether the YAML holds the claim (false for `existingClaimName` and for an S3 repository). */
+  /** Whether the YAML holds the claim (false for `existingClaimName` and for an S3 or Azure repository). */
   readonly createClaim: boolean;
   /** Size of the claim the YAML holds. */
   readonly storage: string;
@@ -342,6 +452,8 @@ export interface WalArchiveSettings {
   readonly retentionFull: number;
   /** The S3 repository, if the repository is in a bucket. */
   readonly s3?: S3RepositorySettings;
+  /** The Azure repository, if the repository is in an Azure Blob container. */
+  readonly azure?: AzureRepositorySettings;
   /** The Secret with the encryption passphrase, if the repository is encrypted. */
   readonly encryptionPassphraseSecretName?: string;
   /** Its key. */
@@ -374,6 +486,34 @@ export interface S3RepositorySettings {
   readonly accessKeyIdKey?: string;
   /** Its key with the secret access key. */
   readonly secretAccessKeyKey?: string;
+}
+
+/**
+ * An Azure Blob repository, as {@link PostgresConfig} resolved it.
+ */
+export interface AzureRepositorySettings {
+  /** The container. */
+  readonly container: string;
+  /** The storage account. */
+  readonly account: string;
+  /** The repository's directory in the container. */
+  readonly path: string;
+  /** The endpoint's host (name or IP address), without the account. */
+  readonly endpoint: string;
+  /** The endpoint's port. */
+  readonly port: number;
+  /** "host" or "path". */
+  readonly uriStyle: string;
+  /** Whether the endpoint's certificate is verified. */
+  readonly verifyTls: boolean;
+  /** The CA that signs it, if not the system's. */
+  readonly caCertificate?: RepositoryCaCertificate;
+  /** The Secret with the shared key or shared access signature. */
+  readonly credentialsSecretName: string;
+  /** Its key that holds it. */
+  readonly credentialsKey: string;
+  /** "shared" or "sas" (`repo1-azure-key-type`). */
+  readonly keyType: string;
 }
 
 /**
@@ -555,7 +695,8 @@ export interface PostgresConfigProps {
 
   /**
    * Continuous WAL archiving and scheduled full and differential backups with pgBackRest, for point-in-time
-   * recovery (`restoreFrom`). Needs an image with pgBackRest (`image`), and a `ReadWriteMany` volume or an S3 bucket.
+   * recovery (`restoreFrom`). Needs an image with pgBackRest (`image`), and a `ReadWriteMany` volume, an S3 bucket or
+   * an Azure Blob container.
    * @default - no archiving (the logical backup, `backup`, still runs)
    */
   readonly walArchive?: WalArchiveOptions;
@@ -1095,6 +1236,8 @@ function resolveWalArchive(
     encryptionPassphraseSecretKey: 'string',
   }, 'walArchive.');
   const s3 = resolveS3Repository(owner, options, names);
+  const azure = resolveAzureRepository(owner, options, names);
+  const inStore = s3 !== undefined || azure !== undefined;
   const storage = options.storage ?? '50Gi';
   validateStorageSize(owner, prop('storage'), storage);
   validateObjectName(owner, prop('storageClassName'), options.storageClassName);
@@ -1121,14 +1264,15 @@ function resolveWalArchive(
   return {
     settings: {
       stanza: names.cluster,
-      claimName: s3 ? undefined : options.existingClaimName ?? names.archive,
-      createClaim: !s3 && options.existingClaimName === undefined,
+      claimName: inStore ? undefined : options.existingClaimName ?? names.archive,
+      createClaim: !inStore && options.existingClaimName === undefined,
       storage,
       storageClassName: options.storageClassName,
       fullBackupSchedule,
       diffBackupSchedule,
       retentionFull,
       ...(s3 ? { s3 } : {}),
+      ...(azure ? { azure } : {}),
       ...(encryptionKey !== undefined ? {
         encryptionPassphraseSecretName: options.encryptionPassphraseSecretName,
         encryptionPassphraseSecretKey: encryptionKey,
@@ -1153,12 +1297,7 @@ function validateConfigKey(owner: string, prop: string, key: string | undefined)
 
 function resolveS3Repository(owner: string, options: WalArchiveOptions, names: ClusterNames): S3RepositorySettings | undefined {
   if (options.s3 === undefined) return undefined;
-  for (const claimProp of ['storage', 'storageClassName', 'existingClaimName'] as const) {
-    if (options[claimProp] !== undefined) {
-      throw new Error(`${owner}: walArchive.${claimProp} "${options[claimProp]}" is given with walArchive.s3: the repository is in the bucket, `
-        + `and no archive volume is created or mounted. Drop walArchive.${claimProp}, or walArchive.s3 to keep the repository on a volume.`);
-    }
-  }
+  validateNoClaimProps(owner, options, 's3', 'bucket');
   return resolveS3(owner, options.s3, 'walArchive.s3', names.cluster);
 }
 
@@ -1177,48 +1316,23 @@ function resolveS3(owner: string, s3: S3RepositoryOptions, prop: string, stanza:
       + 'starting and ending with a letter or digit, no "..", not an IP address, e.g. "orders-db-backups".');
   }
   const path = s3.path ?? `/${stanza}`;
-  if (!/^\/([A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*)?$/.test(path)) {
-    throw new Error(`${owner}: ${prop}.path "${path}" is not a directory in the bucket: give an absolute path of letters, digits, `
-      + `".", "_" and "-", without a trailing "/", e.g. "/${stanza}".`);
-  }
+  validateRepositoryPath(owner, prop, 'bucket', path, stanza);
   const region = s3.region ?? 'us-east-1';
   if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(region)) {
     throw new Error(`${owner}: ${prop}.region "${region}" is not a region: use lower-case letters, digits and "-", e.g. "eu-west-1".`);
   }
-  const endpointText = s3.endpoint ?? `s3.${region}.amazonaws.com`;
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(endpointText)) {
-    throw new Error(`${owner}: ${prop}.endpoint "${endpointText}" has a scheme: give the host alone, with a port if not 443 `
-      + `("${endpointText.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '').replace(/\/.*$/, '')}"): pgBackRest always speaks HTTPS.`);
-  }
-  const endpoint = S3_ENDPOINT.exec(endpointText);
-  const port = endpoint?.[6] !== undefined ? Number(endpoint[6]) : 443;
-  if (endpoint === null || port < 1 || port > 65_535) {
-    throw new Error(`${owner}: ${prop}.endpoint "${endpointText}" is not a host with an optional port: give a host name or IP address, `
-      + 'and ":<port>" if it is not 443, without a path, e.g. "minio.storage.svc:9000".');
-  }
+  const endpoint = resolveEndpoint(owner, prop, s3.endpoint ?? `s3.${region}.amazonaws.com`, 'minio.storage.svc:9000');
   const uriStyle = s3.uriStyle ?? S3UriStyle.HOST;
   if (!Object.values(S3UriStyle).includes(uriStyle)) {
     throw new Error(`${owner}: ${prop}.uriStyle ${JSON.stringify(uriStyle)} is not a URI style: use S3UriStyle.HOST or S3UriStyle.PATH.`);
   }
-  if (uriStyle === S3UriStyle.HOST && /^\d+\.\d+\.\d+\.\d+$/.test(endpoint[1])) {
-    throw new Error(`${owner}: ${prop}.endpoint "${endpointText}" is an IP address, which cannot carry the bucket in its host name: `
+  if (uriStyle === S3UriStyle.HOST && IPV4.test(endpoint.host)) {
+    throw new Error(`${owner}: ${prop}.endpoint "${endpoint.text}" is an IP address, which cannot carry the bucket in its host name: `
       + `set ${prop}.uriStyle to S3UriStyle.PATH.`);
   }
   const verifyTls = s3.verifyTls ?? true;
   const ca = s3.caCertificate;
-  if (ca !== undefined) {
-    if (!(ca instanceof RepositoryCaCertificate)) {
-      throw new Error(`${owner}: ${prop}.caCertificate ${shown(ca)} is not a RepositoryCaCertificate: give RepositoryCaCertificate.fromSecret("s3-ca") `
-        + 'or RepositoryCaCertificate.fromConfigMap("s3-ca").');
-    }
-    if (!verifyTls) {
-      throw new Error(`${owner}: ${prop}.caCertificate is given with ${prop}.verifyTls false: a certificate that is not verified `
-        + 'needs no CA. Drop one of them (keep the CA: verifying is what keeps the backups safe).');
-    }
-    validateObjectName(owner, `${prop}.caCertificate secret name`, ca.secretName);
-    validateObjectName(owner, `${prop}.caCertificate ConfigMap name`, ca.configMapName);
-    validateConfigKey(owner, `${prop}.caCertificate key`, ca.key);
-  }
+  validateRepositoryCa(owner, prop, ca, verifyTls, 's3-ca');
   const credentials = s3.credentials;
   if (!(credentials instanceof S3Credentials)) {
     throw new Error(`${owner}: ${prop}.credentials ${credentials === undefined ? 'is missing' : `${shown(credentials)} is not S3Credentials`}: `
@@ -1231,14 +1345,145 @@ function resolveS3(owner: string, s3: S3RepositoryOptions, prop: string, stanza:
     bucket,
     path,
     region,
-    endpoint: endpoint[1],
-    port,
+    endpoint: endpoint.host,
+    port: endpoint.port,
     uriStyle,
     verifyTls,
     caCertificate: ca,
     credentialsSecretName: credentials.secretName,
     accessKeyIdKey: credentials.accessKeyIdKey,
     secretAccessKeyKey: credentials.secretAccessKeyKey,
+  };
+}
+
+/** An IPv4 address. */
+const IPV4 = /^\d+\.\d+\.\d+\.\d+$/;
+
+/** A repository in an object store has no volume: the volume's options are a mistake, named with the fix. */
+function validateNoClaimProps(owner: string, options: WalArchiveOptions, store: 's3' | 'azure', where: string): void {
+  for (const claimProp of ['storage', 'storageClassName', 'existingClaimName'] as const) {
+    if (options[claimProp] !== undefined) {
+      throw new Error(`${owner}: walArchive.${claimProp} "${options[claimProp]}" is given with walArchive.${store}: the repository is in the ${where}, `
+        + `and no archive volume is created or mounted. Drop walArchive.${claimProp}, or walArchive.${store} to keep the repository on a volume.`);
+    }
+  }
+}
+
+/** The repository's directory in a bucket or container (`prop`: e.g. walArchive.s3): absolute, no trailing "/". */
+function validateRepositoryPath(owner: string, prop: string, where: string, path: string, stanza: string): void {
+  if (!/^\/([A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*)?$/.test(path)) {
+    throw new Error(`${owner}: ${prop}.path "${path}" is not a directory in the ${where}: give an absolute path of letters, digits, `
+      + `".", "_" and "-", without a trailing "/", e.g. "/${stanza}".`);
+  }
+}
+
+/** An object store's endpoint: a host with an optional port, no scheme (pgBackRest speaks HTTPS only), no path. */
+function resolveEndpoint(owner: string, prop: string, text: string, example: string): { text: string; host: string; port: number } {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) {
+    throw new Error(`${owner}: ${prop}.endpoint "${text}" has a scheme: give the host alone, with a port if not 443 `
+      + `("${text.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '').replace(/\/.*$/, '')}"): pgBackRest always speaks HTTPS.`);
+  }
+  const endpoint = S3_ENDPOINT.exec(text);
+  const port = endpoint?.[6] !== undefined ? Number(endpoint[6]) : 443;
+  if (endpoint === null || port < 1 || port > 65_535) {
+    throw new Error(`${owner}: ${prop}.endpoint "${text}" is not a host with an optional port: give a host name or IP address, `
+      + `and ":<port>" if it is not 443, without a path, e.g. "${example}".`);
+  }
+  return { text, host: endpoint[1], port };
+}
+
+/** The CA of an object store's endpoint (`prop`: e.g. walArchive.s3): a RepositoryCaCertificate, only while the certificate is verified. */
+function validateRepositoryCa(owner: string, prop: string, ca: RepositoryCaCertificate | undefined, verifyTls: boolean, example: string): void {
+  if (ca === undefined) return;
+  if (!(ca instanceof RepositoryCaCertificate)) {
+    throw new Error(`${owner}: ${prop}.caCertificate ${shown(ca)} is not a RepositoryCaCertificate: give `
+      + `RepositoryCaCertificate.fromSecret("${example}") or RepositoryCaCertificate.fromConfigMap("${example}").`);
+  }
+  if (!verifyTls) {
+    throw new Error(`${owner}: ${prop}.caCertificate is given with ${prop}.verifyTls false: a certificate that is not verified `
+      + 'needs no CA. Drop one of them (keep the CA: verifying is what keeps the backups safe).');
+  }
+  validateObjectName(owner, `${prop}.caCertificate secret name`, ca.secretName);
+  validateObjectName(owner, `${prop}.caCertificate ConfigMap name`, ca.configMapName);
+  validateConfigKey(owner, `${prop}.caCertificate key`, ca.key);
+}
+
+/** A container name Azure accepts: 3 to 63 lower-case letters, digits and single "-", starting and ending with a letter or digit. */
+const AZURE_CONTAINER = /^[a-z0-9](-?[a-z0-9])+$/;
+/** A storage account name Azure accepts: 3 to 24 lower-case letters and digits. */
+const AZURE_ACCOUNT = /^[a-z0-9]{3,24}$/;
+
+function resolveAzureRepository(owner: string, options: WalArchiveOptions, names: ClusterNames): AzureRepositorySettings | undefined {
+  const azure = options.azure;
+  if (azure === undefined) return undefined;
+  if (options.s3 !== undefined) {
+    throw new Error(`${owner}: walArchive.s3 (bucket ${JSON.stringify(options.s3?.bucket)}) and walArchive.azure (container `
+      + `${JSON.stringify(azure?.container)}) are both given: pgBackRest archives into one repository. Keep one of them.`);
+  }
+  validateNoClaimProps(owner, options, 'azure', 'container');
+  return resolveAzure(owner, azure, 'walArchive.azure', names.cluster);
+}
+
+/** An Azure repository's options (`prop`: walArchive.azure or restoreFrom.azure), checked; its path defaults to "/<stanza>". */
+function resolveAzure(owner: string, azure: AzureRepositoryOptions, prop: string, stanza: string): AzureRepositorySettings {
+  if (typeof azure !== 'object' || azure === null || Array.isArray(azure)) {
+    throw new Error(`${owner}: ${prop} ${JSON.stringify(azure)} is not an Azure repository: give { account: "mystorageaccount", `
+      + 'container: "my-backups", credentials: AzureCredentials.fromSecret("my-azure-key") }.');
+  }
+  validateTypes(owner, azure, { container: 'string', account: 'string', path: 'string', endpoint: 'string', uriStyle: 'string', verifyTls: 'boolean' },
+    `${prop}.`);
+  const container = azure.container;
+  if (container === undefined || container === '') {
+    throw new Error(`${owner}: ${prop}.container is ${container === '' ? 'empty' : 'missing'}: name the container that holds the `
+      + 'repository (it must exist), e.g. "orders-db-backups".');
+  }
+  if (container.length < 3 || container.length > 63 || !AZURE_CONTAINER.test(container)) {
+    throw new Error(`${owner}: ${prop}.container "${container}" is not a container name Azure accepts: use 3 to 63 lower-case `
+      + 'letters, digits and single "-", starting and ending with a letter or digit, e.g. "orders-db-backups".');
+  }
+  const account = azure.account;
+  if (account === undefined || account === '') {
+    throw new Error(`${owner}: ${prop}.account is ${account === '' ? 'empty' : 'missing'}: name the storage account that holds `
+      + `container "${container}", e.g. "ordersbackups".`);
+  }
+  if (!AZURE_ACCOUNT.test(account)) {
+    throw new Error(`${owner}: ${prop}.account "${account}" is not a storage account name: use 3 to 24 lower-case letters and `
+      + 'digits, e.g. "ordersbackups".');
+  }
+  const path = azure.path ?? `/${stanza}`;
+  validateRepositoryPath(owner, prop, 'container', path, stanza);
+  const endpoint = resolveEndpoint(owner, prop, azure.endpoint ?? 'blob.core.windows.net', 'azurite.storage.svc:10000');
+  const uriStyle = azure.uriStyle ?? AzureUriStyle.HOST;
+  if (!Object.values(AzureUriStyle).includes(uriStyle)) {
+    throw new Error(`${owner}: ${prop}.uriStyle ${JSON.stringify(uriStyle)} is not a URI style: use AzureUriStyle.HOST or AzureUriStyle.PATH.`);
+  }
+  if (uriStyle === AzureUriStyle.HOST && IPV4.test(endpoint.host)) {
+    throw new Error(`${owner}: ${prop}.endpoint "${endpoint.text}" is an IP address, which cannot carry the account in its host name: `
+      + `set ${prop}.uriStyle to AzureUriStyle.PATH.`);
+  }
+  const verifyTls = azure.verifyTls ?? true;
+  const ca = azure.caCertificate;
+  validateRepositoryCa(owner, prop, ca, verifyTls, 'azure-ca');
+  const credentials = azure.credentials;
+  if (!(credentials instanceof AzureCredentials)) {
+    throw new Error(`${owner}: ${prop}.credentials ${credentials === undefined ? 'is missing' : `${shown(credentials)} is not AzureCredentials`}: `
+      + 'give AzureCredentials.fromSecret("my-azure-key") (the account\'s shared key in a Secret) or '
+      + 'AzureCredentials.sharedAccessSignature("my-azure-sas") (a SAS token in a Secret).');
+  }
+  validateObjectName(owner, `${prop}.credentials secret name`, credentials.secretName);
+  validateConfigKey(owner, `${prop}.credentials key`, credentials.key);
+  return {
+    container,
+    account,
+    path,
+    endpoint: endpoint.host,
+    port: endpoint.port,
+    uriStyle,
+    verifyTls,
+    caCertificate: ca,
+    credentialsSecretName: credentials.secretName,
+    credentialsKey: credentials.key,
+    keyType: credentials.keyType,
   };
 }
 
@@ -1266,7 +1511,7 @@ function resolveRestore(
   }
   const s3 = options.s3 !== undefined ? resolveS3(owner, options.s3, 'restoreFrom.s3', options.clusterName) : undefined;
   const claimName = s3 ? undefined : options.claimName ?? archive?.claimName;
-  if (s3 === undefined && claimName === undefined && archive?.s3 === undefined) {
+  if (s3 === undefined && claimName === undefined && archive?.s3 === undefined && archive?.azure === undefined) {
     throw new Error(`${owner}: restoreFrom.claimName is missing and walArchive is off: name the PersistentVolumeClaim that holds `
       + `the repository of cluster "${options.clusterName}" (or its bucket, restoreFrom.s3), or turn walArchive on to restore from this cluster's own.`);
   }
@@ -1298,8 +1543,12 @@ function resolveRestore(
   };
 }
 
-/** The lines of pgBackRest's [global] section that say where repo1 is: a bucket, or a directory (a volume's mount). */
-function repositoryLines(s3: S3RepositorySettings | undefined, directory: string, caFile: string, encrypted: boolean): string[] {
+/** The lines of pgBackRest's [global] section that say where repo1 is: a bucket, a container, or a directory (a volume's mount). */
+function repositoryLines(
+  repository: { s3?: S3RepositorySettings; azure?: AzureRepositorySettings } | undefined, directory: string, caFile: string, encrypted: boolean,
+): string[] {
+  const s3 = repository?.s3;
+  const azure = repository?.azure;
   return [
     ...(s3 ? [
       '# The repository in an S3 bucket. Credentials come from the environment (PGBACKREST_REPO1_S3_KEY...), never from here.',
@@ -1313,6 +1562,18 @@ function repositoryLines(s3: S3RepositorySettings | undefined, directory: string
       ...(s3.verifyTls ? [] : ['repo1-storage-verify-tls=n']),
       ...(s3.caCertificate ? [`repo1-storage-ca-file=${caFile}`] : []),
       ...(s3.credentialsSecretName === undefined ? ['repo1-s3-key-type=web-id'] : []),
+    ] : azure ? [
+      '# The repository in an Azure Blob container. The key comes from the environment (PGBACKREST_REPO1_AZURE_KEY), never from here.',
+      'repo1-type=azure',
+      `repo1-path=${azure.path}`,
+      `repo1-azure-account=${azure.account}`,
+      `repo1-azure-container=${azure.container}`,
+      `repo1-azure-endpoint=${azure.endpoint}`,
+      `repo1-azure-uri-style=${azure.uriStyle}`,
+      `repo1-azure-key-type=${azure.keyType}`,
+      ...(azure.port !== 443 ? [`repo1-storage-port=${azure.port}`] : []),
+      ...(azure.verifyTls ? [] : ['repo1-storage-verify-tls=n']),
+      ...(azure.caCertificate ? [`repo1-storage-ca-file=${caFile}`] : []),
     ] : [`repo1-path=${directory}`]),
     ...(encrypted ? [
       '# The passphrase comes from the environment (PGBACKREST_REPO1_CIPHER_PASS).',
@@ -1343,7 +1604,7 @@ function renderRestoreConf(clusterName: string, restore: RestoreSettings): strin
     `# pgBackRest configuration of the restore of cluster "${restore.stanza}" into cluster "${clusterName}" (restoreFrom), written by cdk8s-postgres-cluster.`,
     '# Read by the entrypoint only, when it restores the first primary; the repository is only read.',
     '[global]',
-    ...repositoryLines(restore.s3, PATHS.restoreArchiveDir, `${PATHS.restoreCaDir}/${S3_CA_FILE}`, restore.encryptionPassphraseSecretName !== undefined),
+    ...repositoryLines(restore, PATHS.restoreArchiveDir, `${PATHS.restoreCaDir}/${S3_CA_FILE}`, restore.encryptionPassphraseSecretName !== undefined),
     `lock-path=${PATHS.runDir}/pgbackrest`,
     'log-level-console=info',
     'log-level-file=off',
@@ -1357,7 +1618,7 @@ function renderPgbackrestConf(clusterName: string, archive: WalArchiveSettings |
   return [
     `# pgBackRest configuration of cluster "${clusterName}", written by cdk8s-postgres-cluster.`,
     '[global]',
-    ...repositoryLines(archive?.s3, PATHS.archiveDir, `${PATHS.archiveCaDir}/${S3_CA_FILE}`, archive?.encryptionPassphraseSecretName !== undefined),
+    ...repositoryLines(archive, PATHS.archiveDir, `${PATHS.archiveCaDir}/${S3_CA_FILE}`, archive?.encryptionPassphraseSecretName !== undefined),
     ...(archive ? [`repo1-retention-full=${archive.retentionFull}`] : []),
     '# Every container of a pod shares this directory: archive-push, a backup and stanza-create see one another\'s locks.',
     `lock-path=${PATHS.runDir}/pgbackrest`,

@@ -119,6 +119,7 @@ export class PostgresNetworkPolicy extends Construct {
     const cluster: k8s.NetworkPolicyPeer = { podSelector: { matchLabels: { ...statefulSet.selectorLabels } } };
     const tcp = (port: number): k8s.NetworkPolicyPort => ({ protocol: 'TCP', port: intOrString(port) });
     const toApiServer: k8s.NetworkPolicyEgressRule = { ports: API_SERVER_PORTS.map(tcp) };
+    const objectStore = statefulSet.config.walArchive?.s3 ?? statefulSet.config.walArchive?.azure;
     const toDns: k8s.NetworkPolicyEgressRule = { ports: [{ protocol: 'UDP', port: intOrString(DNS_PORT) }, tcp(DNS_PORT)] };
 
     const backupPods: k8s.NetworkPolicyPeer[] = props.backup ? [{ podSelector: { matchLabels: { ...props.backup.selectorLabels } } }] : [];
@@ -140,10 +141,10 @@ export class PostgresNetworkPolicy extends Construct {
           toDns,
           // The role-labeler sidecar keeps the leader record and the pods' labels.
           toApiServer,
-          // pgBackRest to the S3 repository, outside the cluster: by its port only (a policy cannot name a host).
-          ...(statefulSet.config.walArchive?.s3 ? [{ ports: [tcp(statefulSet.config.walArchive.s3.port)] }] : []),
+          // pgBackRest to the S3 or Azure repository, outside the cluster: by its port only (a policy cannot name a host).
+          ...(objectStore ? [{ ports: [tcp(objectStore.port)] }] : []),
           // And to the bucket a new cluster is restored from (restoreFrom.s3), when its port is another.
-          ...(statefulSet.config.restore?.s3 && statefulSet.config.restore.s3.port !== statefulSet.config.walArchive?.s3?.port
+          ...(statefulSet.config.restore?.s3 && statefulSet.config.restore.s3.port !== objectStore?.port
             ? [{ ports: [tcp(statefulSet.config.restore.s3.port)] }] : []),
         ],
       },

@@ -333,9 +333,11 @@ export class PostgresStatefulSet extends Construct {
     const archive = config.walArchive;
     const restore = config.restore;
     const pgbackrestEnv: k8s.EnvVar[] = config.pgbackrestConf !== undefined ? [{ name: 'PGBACKREST_CONFIG', value: PATHS.pgbackrestConf }] : [];
+    // The object store's CA (S3 or Azure), if the repository is in one and the image's system CAs do not sign its certificate.
+    const archiveCa = archive?.s3?.caCertificate ?? archive?.azure?.caCertificate;
     const archiveMounts: k8s.VolumeMount[] = [
       ...(archive?.claimName !== undefined ? [{ name: ARCHIVE_VOLUME, mountPath: PATHS.archiveDir }] : []),
-      ...(archive?.s3?.caCertificate ? [{ name: ARCHIVE_CA_VOLUME, mountPath: PATHS.archiveCaDir, readOnly: true }] : []),
+      ...(archiveCa ? [{ name: ARCHIVE_CA_VOLUME, mountPath: PATHS.archiveCaDir, readOnly: true }] : []),
     ];
     // The repository's secrets reach pgBackRest as environment variables, never through the ConfigMap.
     const archiveSecretEnv: k8s.EnvVar[] = [
@@ -343,10 +345,11 @@ export class PostgresStatefulSet extends Construct {
         secretEnv('PGBACKREST_REPO1_S3_KEY', archive.s3.accessKeyIdKey!, archive.s3.credentialsSecretName),
         secretEnv('PGBACKREST_REPO1_S3_KEY_SECRET', archive.s3.secretAccessKeyKey!, archive.s3.credentialsSecretName),
       ] : []),
+      // The Azure account's shared key or a SAS token, as repo1-azure-key-type says.
+      ...(archive?.azure ? [secretEnv('PGBACKREST_REPO1_AZURE_KEY', archive.azure.credentialsKey, archive.azure.credentialsSecretName)] : []),
       ...(archive?.encryptionPassphraseSecretName !== undefined
         ? [secretEnv('PGBACKREST_REPO1_CIPHER_PASS', archive.encryptionPassphraseSecretKey!, archive.encryptionPassphraseSecretName)] : []),
     ];
-    const archiveCa = archive?.s3?.caCertificate;
     const archiveCaItems = archiveCa ? { items: [{ key: archiveCa.key, path: S3_CA_FILE }], defaultMode: 0o444 } : {};
     // Another cluster's repository (a volume or a bucket) is read with a configuration of its own, and its secrets reach
     // the restore as RESTORE_PGBACKREST_* (the entrypoint gives them to pgBackRest as PGBACKREST_* for the restore only).
@@ -545,7 +548,7 @@ export class PostgresStatefulSet extends Construct {
             // that PostgreSQL accepts for a key file it does not own.
             ...(config.tlsSecretName !== undefined ? [{ name: TLS_VOLUME, secret: { secretName: config.tlsSecretName, defaultMode: 0o440 } }] : []),
             ...(archive?.claimName !== undefined ? [{ name: ARCHIVE_VOLUME, persistentVolumeClaim: { claimName: archive.claimName } }] : []),
-            // The S3 endpoint's CA, from your Secret or ConfigMap, at a name pgbackrest.conf knows.
+            // The S3 or Azure endpoint's CA, from your Secret or ConfigMap, at a name pgbackrest.conf knows.
             ...(archiveCa ? [{
               name: ARCHIVE_CA_VOLUME,
               ...(archiveCa.secretName !== undefined

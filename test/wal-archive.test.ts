@@ -1,7 +1,7 @@
 import { Testing } from 'cdk8s';
 import {
-  PostgresClusterChart, PostgresClusterChartProps, PostgresConfig, PostgresStatefulSet, RepositoryCaCertificate, S3Credentials, S3UriStyle,
-  WalArchive,
+  AzureCredentials, AzureUriStyle, PostgresClusterChart, PostgresClusterChartProps, PostgresConfig, PostgresStatefulSet, RepositoryCaCertificate,
+  S3Credentials, S3UriStyle, WalArchive,
 } from '../src';
 import { find, synthCluster } from './support/synth';
 
@@ -531,6 +531,191 @@ describe('WalArchive in an S3 bucket (walArchive.s3)', () => {
       RESTORE_PGBACKREST_REPO1_CIPHER_PASS: { secretKeyRef: { name: 'old-pass', key: 'key' } },
     });
     expect(config['pgbackrest-restore.conf']).toMatch(/\nrepo1-path=\/var\/lib\/pgbackrest-source\n.*\nrepo1-cipher-type=aes-256-cbc\n/);
+    expect(pod.volumes).toContainEqual({ name: 'restore-source', persistentVolumeClaim: { claimName: 'old-archive', readOnly: true } });
+  });
+});
+
+describe('WalArchive in an Azure Blob container (walArchive.azure)', () => {
+  const AZURE = { account: 'ordersbackups', container: 'orders-db', credentials: AzureCredentials.fromSecret('blob-credentials') };
+  const inAzure = (azure: object = {}, more: object = {}): PostgresClusterChartProps =>
+    ({ image: IMAGE, walArchive: { azure: { ...AZURE, ...azure }, ...more } });
+
+  test('pgbackrest.conf names the account and container on Azure by default: host style, blob.core.windows.net, the cluster\'s directory, a shared key not in it', () => {
+    const conf = clusterOf(inAzure()).config['pgbackrest.conf'];
+    expect(conf).toContain([
+      '[global]',
+      '# The repository in an Azure Blob container. The key comes from the environment (PGBACKREST_REPO1_AZURE_KEY), never from here.',
+      'repo1-type=azure',
+      'repo1-path=/postgres',
+      'repo1-azure-account=ordersbackups',
+      'repo1-azure-container=orders-db',
+      'repo1-azure-endpoint=blob.core.windows.net',
+      'repo1-azure-uri-style=host',
+      'repo1-azure-key-type=shared',
+      'repo1-retention-full=2',
+      '# Every container',
+    ].join('\n'));
+    expect(conf).not.toMatch(/repo1-storage|repo1-s3|repo1-azure-key=|cipher|\/var\/lib\/pgbackrest/);
+    expect(clusterOf({ ...inAzure(), clusterName: 'orders' }).config['pgbackrest.conf']).toContain('\nrepo1-path=/orders\n');
+  });
+
+  test('an emulator or private endpoint: its port, path style, its CA mounted from a Secret or a ConfigMap, or no verification', () => {
+    const azurite = clusterOf(inAzure({
+      endpoint: '198.18.1.1:10000',
+      uriStyle: AzureUriStyle.PATH,
+      path: '/clusters/orders',
+      caCertificate: RepositoryCaCertificate.fromSecret('azurite-ca'),
+    }));
+    expect(azurite.config['pgbackrest.conf']).toContain([
+      'repo1-path=/clusters/orders',
+      'repo1-azure-account=ordersbackups',
+      'repo1-azure-container=orders-db',
+      'repo1-azure-endpoint=198.18.1.1',
+      'repo1-azure-uri-style=path',
+      'repo1-azure-key-type=shared',
+      'repo1-storage-port=10000',
+      'repo1-storage-ca-file=/etc/postgres-cluster/archive-ca/ca.crt',
+    ].join('\n'));
+    expect(azurite.pod.volumes).toContainEqual({ name: 'archive-ca', secret: { secretName: 'azurite-ca', items: [{ key: 'ca.crt', path: 'ca.crt' }], defaultMode: 0o444 } });
+    expect(azurite.postgres.volumeMounts).toContainEqual({ name: 'archive-ca', mountPath: '/etc/postgres-cluster/archive-ca', readOnly: true });
+    expect(azurite.sidecar.volumeMounts.map((m: any) => m.name)).not.toContain('archive-ca');
+
+    const proxied = clusterOf(inAzure({ endpoint: 'blob.internal.example', caCertificate: RepositoryCaCertificate.fromConfigMap('corp-ca', 'root.pem') }));
+    expect(proxied.pod.volumes).toContainEqual({ name: 'archive-ca', configMap: { name: 'corp-ca', items: [{ key: 'root.pem', path: 'ca.crt' }], defaultMode: 0o444 } });
+    expect(proxied.config['pgbackrest.conf']).toContain('\nrepo1-azure-endpoint=blob.internal.example\nrepo1-azure-uri-style=host\n');
+    expect(proxied.config['pgbackrest.conf']).not.toContain('repo1-storage-port');
+
+    const unverified = clusterOf(inAzure({ endpoint: 'azurite.test:10000', uriStyle: AzureUriStyle.PATH, verifyTls: false })).config['pgbackrest.conf'];
+    expect(unverified).toContain('\nrepo1-storage-port=10000\nrepo1-storage-verify-tls=n\n');
+    expect(unverified).not.toContain('repo1-storage-ca-file');
+    expect(clusterOf(inAzure()).pod.volumes.map((v: any) => v.name)).not.toContain('archive-ca');
+  });
+
+  test('the shared key or SAS token reaches only the postgres container, from your Secret as an environment variable; the default keys, or yours', () => {
+    const { postgres, sidecar, objects } = clusterOf(inAzure());
+    expect(envOf(postgres).PGBACKREST_REPO1_AZURE_KEY).toEqual({ secretKeyRef: { name: 'blob-credentials', key: 'storage-key' } });
+    expect(Object.keys(envOf(postgres)).filter(name => name.startsWith('PGBACKREST_REPO1'))).toEqual(['PGBACKREST_REPO1_AZURE_KEY']);
+    expect(envOf(sidecar).PGBACKREST_REPO1_AZURE_KEY).toBeUndefined();
+    // Nothing of the YAML but the env reference names the Secret: no copy of a key anywhere.
+    expect(objects.filter(o => JSON.stringify(o).includes('blob-credentials')).map(o => o.kind)).toEqual(['StatefulSet']);
+    expect(envOf(clusterOf(inAzure({ credentials: AzureCredentials.fromSecret('storage', 'AZURE_STORAGE_KEY') })).postgres).PGBACKREST_REPO1_AZURE_KEY)
+      .toEqual({ secretKeyRef: { name: 'storage', key: 'AZURE_STORAGE_KEY' } });
+
+    const sas = clusterOf(inAzure({ credentials: AzureCredentials.sharedAccessSignature('azure-sas') }));
+    expect(sas.config['pgbackrest.conf']).toContain('\nrepo1-azure-key-type=sas\n');
+    expect(envOf(sas.postgres).PGBACKREST_REPO1_AZURE_KEY).toEqual({ secretKeyRef: { name: 'azure-sas', key: 'sas-token' } });
+    expect(envOf(clusterOf(inAzure({ credentials: AzureCredentials.sharedAccessSignature('azure-sas', 'token') })).postgres).PGBACKREST_REPO1_AZURE_KEY)
+      .toEqual({ secretKeyRef: { name: 'azure-sas', key: 'token' } });
+  });
+
+  test('no archive claim is created or mounted; the CronJobs still back up in the primary\'s postgres container; the pods may reach the endpoint\'s port', () => {
+    const chart = new PostgresClusterChart(Testing.app(), 'test', inAzure({ endpoint: 'azurite.storage.svc:10000', uriStyle: AzureUriStyle.PATH }));
+    expect(chart.walArchive!.claimName).toBeUndefined();
+    expect(chart.config.walArchive).toMatchObject({ claimName: undefined, createClaim: false, azure: { endpoint: 'azurite.storage.svc', port: 10000 } });
+    expect(chart.config.walArchive!.s3).toBeUndefined();
+    const { objects, pod, postgres } = clusterOf(inAzure({ endpoint: 'azurite.storage.svc:10000', uriStyle: AzureUriStyle.PATH }));
+    expect(objects.filter(o => o.kind === 'PersistentVolumeClaim').map(o => o.metadata.name)).toEqual(['postgres-backup']);
+    expect(pod.volumes.map((v: any) => v.name)).not.toContain('archive');
+    expect(postgres.volumeMounts.map((m: any) => m.mountPath)).not.toContain('/var/lib/pgbackrest');
+    for (const type of ['full', 'diff']) {
+      // The job execs into the postgres container, whose env (the key) and mounts (the CA) pgBackRest reads there.
+      const container = find(objects, 'CronJob', `postgres-archive-${type}`).spec.jobTemplate.spec.template.spec.containers[0];
+      expect(envOf(container)).toMatchObject({ POSTGRES_CONTAINER: 'postgres', PGBACKREST_CONFIG: '/etc/postgresql/pgbackrest.conf' });
+    }
+    const egress = find(objects, 'NetworkPolicy', 'postgres-cluster').spec.egress;
+    expect(egress).toHaveLength(4);
+    expect(egress[3]).toEqual({ ports: [{ protocol: 'TCP', port: 10000 }] });
+    expect(find(clusterOf(inAzure()).objects, 'NetworkPolicy', 'postgres-cluster').spec.egress[3]).toEqual({ ports: [{ protocol: 'TCP', port: 443 }] });
+  });
+
+  test('encryption at rest and retention as on any repository: aes-256-cbc with the passphrase from your Secret as an environment variable', () => {
+    const { config, postgres } = clusterOf(inAzure({}, { encryptionPassphraseSecretName: 'backup-passphrase', retentionFull: 4 }));
+    expect(config['pgbackrest.conf']).toContain([
+      'repo1-azure-key-type=shared',
+      '# The passphrase comes from the environment (PGBACKREST_REPO1_CIPHER_PASS).',
+      'repo1-cipher-type=aes-256-cbc',
+      'repo1-retention-full=4',
+    ].join('\n'));
+    expect(envOf(postgres)).toMatchObject({
+      PGBACKREST_REPO1_AZURE_KEY: { secretKeyRef: { name: 'blob-credentials', key: 'storage-key' } },
+      PGBACKREST_REPO1_CIPHER_PASS: { secretKeyRef: { name: 'backup-passphrase', key: 'passphrase' } },
+    });
+  });
+
+  test.each([
+    'abc', 'a'.repeat(63), 'orders-db-1', '1orders',
+  ])('a container name Azure accepts is accepted: %s', container => {
+    expect(clusterOf(inAzure({ container })).config['pgbackrest.conf']).toContain(`\nrepo1-azure-container=${container}\n`);
+  });
+
+  test.each([
+    [{ azure: 'container' }, /walArchive.azure "container" is not an Azure repository: give \{ account: "mystorageaccount", container: "my-backups", credentials: AzureCredentials.fromSecret/],
+    [{ azure: null }, /walArchive.azure null is not an Azure repository/],
+    [{ azure: { ...AZURE, container: '' } }, /walArchive.azure.container is empty: name the container that holds the repository/],
+    [{ azure: { account: AZURE.account, credentials: AZURE.credentials } }, /walArchive.azure.container is missing/],
+    [{ azure: { ...AZURE, container: 'Orders_DB' } }, /walArchive.azure.container "Orders_DB" is not a container name Azure accepts: use 3 to 63 lower-case letters, digits and single "-"/],
+    [{ azure: { ...AZURE, container: 'ab' } }, /walArchive.azure.container "ab" is not a container name Azure accepts/],
+    [{ azure: { ...AZURE, container: 'a'.repeat(64) } }, /is not a container name Azure accepts/],
+    [{ azure: { ...AZURE, container: 'orders--db' } }, /walArchive.azure.container "orders--db" is not a container name Azure accepts/],
+    [{ azure: { ...AZURE, container: '-orders' } }, /walArchive.azure.container "-orders" is not a container name/],
+    [{ azure: { ...AZURE, container: 'orders-' } }, /walArchive.azure.container "orders-" is not a container name/],
+    [{ azure: { ...AZURE, container: 'orders.db' } }, /walArchive.azure.container "orders.db" is not a container name/],
+    [{ azure: { ...AZURE, container: 5 } }, /walArchive.azure.container must be a string; got number 5/],
+    [{ azure: { container: 'orders-db', credentials: AZURE.credentials } }, /walArchive.azure.account is missing: name the storage account that holds container "orders-db"/],
+    [{ azure: { ...AZURE, account: '' } }, /walArchive.azure.account is empty/],
+    [{ azure: { ...AZURE, account: 'Orders-Backups' } }, /walArchive.azure.account "Orders-Backups" is not a storage account name: use 3 to 24 lower-case letters and digits/],
+    [{ azure: { ...AZURE, account: 'a'.repeat(25) } }, /is not a storage account name/],
+    [{ azure: { ...AZURE, endpoint: 'https://blob.core.windows.net' } },
+      /walArchive.azure.endpoint "https:\/\/blob.core.windows.net" has a scheme: give the host alone, with a port if not 443 \("blob.core.windows.net"\): pgBackRest always speaks HTTPS/],
+    [{ azure: { ...AZURE, endpoint: 'azurite:10000/devstoreaccount1' } },
+      /walArchive.azure.endpoint "azurite:10000\/devstoreaccount1" is not a host with an optional port: .* e.g. "azurite.storage.svc:10000"/],
+    [{ azure: { ...AZURE, endpoint: 'azurite:0' } }, /walArchive.azure.endpoint "azurite:0" is not a host with an optional port/],
+    [{ azure: { ...AZURE, endpoint: '10.0.0.5:10000' } },
+      /walArchive.azure.endpoint "10.0.0.5:10000" is an IP address, which cannot carry the account in its host name: set walArchive.azure.uriStyle to AzureUriStyle.PATH/],
+    [{ azure: { ...AZURE, uriStyle: 'virtual' } }, /walArchive.azure.uriStyle "virtual" is not a URI style: use AzureUriStyle.HOST or AzureUriStyle.PATH/],
+    [{ azure: { ...AZURE, path: 'backups' } }, /walArchive.azure.path "backups" is not a directory in the container: give an absolute path .* e.g. "\/postgres"/],
+    [{ azure: { ...AZURE, path: '/backups/' } }, /walArchive.azure.path "\/backups\/" is not a directory in the container/],
+    [{ azure: { ...AZURE, verifyTls: 'no' } }, /walArchive.azure.verifyTls must be a boolean; got "no"/],
+    [{ azure: { ...AZURE, verifyTls: false, caCertificate: RepositoryCaCertificate.fromSecret('ca') } },
+      /walArchive.azure.caCertificate is given with walArchive.azure.verifyTls false: a certificate that is not verified needs no CA/],
+    [{ azure: { ...AZURE, caCertificate: { secretName: 'ca', key: 'ca.crt' } } },
+      /walArchive.azure.caCertificate .* is not a RepositoryCaCertificate: give RepositoryCaCertificate.fromSecret\("azure-ca"\)/],
+    [{ azure: { ...AZURE, caCertificate: RepositoryCaCertificate.fromSecret('Azure CA') } }, /walArchive.azure.caCertificate secret name "Azure CA" is not a Kubernetes object name/],
+    [{ azure: { ...AZURE, caCertificate: RepositoryCaCertificate.fromConfigMap('ca', 'ca crt') } }, /walArchive.azure.caCertificate key "ca crt" is not a key of a Secret or ConfigMap/],
+    [{ azure: { account: AZURE.account, container: AZURE.container } },
+      /walArchive.azure.credentials is missing: give AzureCredentials.fromSecret\("my-azure-key"\) .* or AzureCredentials.sharedAccessSignature\("my-azure-sas"\)/],
+    [{ azure: { ...AZURE, credentials: S3Credentials.fromSecret('keys') } }, /walArchive.azure.credentials .* is not AzureCredentials/],
+    [{ azure: { ...AZURE, credentials: AzureCredentials.fromSecret('Azure Key') } }, /walArchive.azure.credentials secret name "Azure Key" is not a Kubernetes object name/],
+    [{ azure: { ...AZURE, credentials: AzureCredentials.sharedAccessSignature('sas', 'sas token') } }, /walArchive.azure.credentials key "sas token" is not a key of a Secret or ConfigMap/],
+    [{ azure: AZURE, s3: { bucket: 'orders-backups', credentials: S3Credentials.fromSecret('s3-keys') } },
+      /walArchive.s3 \(bucket "orders-backups"\) and walArchive.azure \(container "orders-db"\) are both given: pgBackRest archives into one repository. Keep one of them/],
+    [{ azure: AZURE, storage: '100Gi' }, /walArchive.storage "100Gi" is given with walArchive.azure: the repository is in the container, and no archive volume is created or mounted. Drop walArchive.storage, or walArchive.azure/],
+    [{ azure: AZURE, storageClassName: 'nfs' }, /walArchive.storageClassName "nfs" is given with walArchive.azure/],
+    [{ azure: AZURE, existingClaimName: 'repo' }, /walArchive.existingClaimName "repo" is given with walArchive.azure/],
+  ])('bad Azure options are refused with the prop, the value and the fix: %j', (walArchive, message) => {
+    expect(fails({ image: IMAGE, walArchive: walArchive as any })).toThrow(message);
+  });
+
+  test('restoreFrom of this cluster\'s own container (a disaster): its own configuration and key, no second one', () => {
+    const { pod, postgres, config } = clusterOf({ ...inAzure({}, { encryptionPassphraseSecretName: 'pass' }), restoreFrom: { clusterName: 'postgres' } });
+    expect(envOf(postgres)).toMatchObject({
+      RESTORE_STANZA: 'postgres',
+      PGBACKREST_CONFIG: '/etc/postgresql/pgbackrest.conf',
+      PGBACKREST_REPO1_AZURE_KEY: { secretKeyRef: { name: 'blob-credentials', key: 'storage-key' } },
+      PGBACKREST_REPO1_CIPHER_PASS: { secretKeyRef: { name: 'pass', key: 'passphrase' } },
+    });
+    expect(config['pgbackrest.conf']).toContain('\nrepo1-type=azure\n');
+    expect(envOf(postgres).RESTORE_CONFIG).toBeUndefined();
+    expect(config['pgbackrest-restore.conf']).toBeUndefined();
+    expect(pod.volumes.map((v: any) => v.name).filter((name: string) => name.startsWith('restore'))).toEqual([]);
+  });
+
+  test('restoreFrom a volume while archiving into a container: the claim, with its own configuration; the key stays the archive\'s', () => {
+    const { pod, postgres, config } = clusterOf({ ...inAzure(), restoreFrom: { clusterName: 'old', claimName: 'old-archive' } });
+    expect(envOf(postgres).RESTORE_CONFIG).toBe('/etc/postgresql/pgbackrest-restore.conf');
+    expect(config['pgbackrest-restore.conf']).toContain('\nrepo1-path=/var/lib/pgbackrest-source\n');
+    expect(config['pgbackrest-restore.conf']).not.toContain('azure');
+    expect(Object.keys(envOf(postgres)).filter(name => name.startsWith('RESTORE_PGBACKREST'))).toEqual([]);
     expect(pod.volumes).toContainEqual({ name: 'restore-source', persistentVolumeClaim: { claimName: 'old-archive', readOnly: true } });
   });
 });

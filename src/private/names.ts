@@ -64,7 +64,7 @@ export const PATHS = {
   archiveDir: '/var/lib/pgbackrest',
   /** The repository that a new cluster is restored from (restoreFrom), when it is not the cluster's own. */
   restoreArchiveDir: '/var/lib/pgbackrest-source',
-  /** The CA of an S3 repository's endpoint (walArchive.s3.caCertificate), in the postgres container. */
+  /** The CA of an S3 or Azure repository's endpoint (walArchive.s3 or .azure's caCertificate), in the postgres container. */
   archiveCaDir: '/etc/postgres-cluster/archive-ca',
   /** The CA of the S3 endpoint that a new cluster is restored from (restoreFrom.s3.caCertificate), in the postgres container. */
   restoreCaDir: '/etc/postgres-cluster/restore-ca',
