@@ -1,0 +1,271 @@
+import { ChildProcess, execFileSync, spawn } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { AzureCredentials, AzureUriStyle, RepositoryCaCertificate } from '../../src';
+import { E2eCluster } from './harness/cluster';
+import { runAsync, sleep, waitFor } from './harness/exec';
+import { expectOnlyPrimary, POD, step, synthesizeToFile } from './support';
+
+jest.setTimeout(300_000);
+
+/** An image built FROM postgres:15 with pgBackRest added (docs/images/postgres-pgbackrest); the harness runs Debian's. */
+const IMAGE = 'localhost/postgres-pgbackrest:15';
+const ROWS = 'SELECT count(*), coalesce(sum(id), 0), md5(coalesce(string_agg(note, \',\' ORDER BY id), \'\')) FROM orders';
+/** Azurite, the Azure Storage emulator (npm `azurite`), installed by test/setup/system-packages.sh. */
+const AZURITE_PREFIX = '/opt/azurite';
+const AZURITE_BLOB = `${AZURITE_PREFIX}/node_modules/.bin/azurite-blob`;
+const AZURITE_INSTALL = `npm install --prefix ${AZURITE_PREFIX} azurite@3.37.0`;
+/** The hub's address on the pod network (E2eCluster.hub): the server listens there, outside every pod. */
+const HUB_ADDRESS = '198.18.1.1';
+const BLOB_PORT = 10000;
+const CONTAINER = 'pg-backups';
+/** Azurite's account and its well-known key (the emulator's documented development account). */
+const ACCOUNT = 'devstoreaccount1';
+const ACCOUNT_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+/** A key of the right form (base64) that is not the account's. */
+const WRONG_KEY = Buffer.from('not the storage account key').toString('base64');
+const PASSPHRASE = 'correct horse battery staple';
+const POSTGRES_UID = 999;
+
+/**
+ * A CA and a server certificate for the hub's address. pgBackRest 2.45 matches the endpoint against the certificate's
+ * DNS names only (not its IP addresses), so the address is both.
+ */
+function makeCertificates(dir: string): { ca: string; cert: string; key: string } {
+  const file = (name: string) => path.join(dir, name);
+  const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', file('ca.key'), '-out', file('ca.crt'), '-days', '2', '-subj', '/CN=azure test CA');
+  openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', file('server.key'), '-out', file('server.csr'), '-subj', `/CN=${HUB_ADDRESS}`);
+  fs.writeFileSync(file('server.ext'), `subjectAltName=IP:${HUB_ADDRESS},DNS:${HUB_ADDRESS}\nextendedKeyUsage=serverAuth\n`);
+  openssl('x509', '-req', '-in', file('server.csr'), '-CA', file('ca.crt'), '-CAkey', file('ca.key'), '-CAcreateserial',
+    '-out', file('server.crt'), '-days', '2', '-extfile', file('server.ext'));
+  for (const name of fs.readdirSync(dir)) fs.chmodSync(file(name), 0o644);
+  return { ca: file('ca.crt'), cert: file('server.crt'), key: file('server.key') };
+}
+
+/** Blob requests in the hub against Azurite, signed with the account's key as an administrator's would be (harness/bin/azure-blob.js). */
+async function blobAdmin(hub: string, ca: string, args: string[], input?: string): Promise<string> {
+  const result = await runAsync('ip', ['netns', 'exec', hub, process.execPath, path.join(__dirname, 'harness', 'bin', 'azure-blob.js'),
+    `https://${HUB_ADDRESS}:${BLOB_PORT}`, ACCOUNT, ACCOUNT_KEY, ca, ...args], { timeoutMs: 90_000, input });
+  if (result.code !== 0) throw new Error(`the blob client failed (${result.code}): ${result.stdout}${result.stderr}`);
+  return result.stdout.trim();
+}
+
+/**
+ * WAL archiving to Azure Blob Storage (walArchive.azure), on real PostgreSQL 15 and Debian's pgBackRest: Azurite over
+ * TLS, with the account's shared key, in the hub namespace (outside the pods, on the pod network, as a storage account
+ * outside the Kubernetes cluster), addressed path style. The primary archives into the container, encrypted; the full
+ * backup CronJob backs up; a wrong key fails naming the repository and the 403, and once fixed the WAL held meanwhile
+ * is archived; after a switchover the new primary archives and the diff CronJob backs up from it; a restore from the
+ * container holds exactly the committed rows.
+ */
+describe('WAL archiving to Azure Blob Storage (pgBackRest, Azurite over TLS)', () => {
+  let cluster: E2eCluster;
+  let azurite: ChildProcess | undefined;
+  let pki: { ca: string; cert: string; key: string };
+  let work: string;
+  let archived = '';
+
+  beforeAll(async () => {
+    if (!fs.existsSync(AZURITE_BLOB)) {
+      throw new Error(`Azurite is not installed in ${AZURITE_PREFIX}: run \`bash test/setup/system-packages.sh\` as root (npm test does), `
+        + `or \`${AZURITE_INSTALL}\`.`);
+    }
+    work = fs.mkdtempSync(path.join(os.tmpdir(), 'pg-e2e-azure-'));
+    fs.chmodSync(work, 0o755);
+    fs.mkdirSync(path.join(work, 'pki'));
+    fs.mkdirSync(path.join(work, 'azurite'));
+    pki = makeCertificates(path.join(work, 'pki'));
+    const manifest = synthesizeToFile({
+      image: IMAGE,
+      walArchive: {
+        azure: {
+          account: ACCOUNT,
+          container: CONTAINER,
+          endpoint: `${HUB_ADDRESS}:${BLOB_PORT}`,
+          uriStyle: AzureUriStyle.PATH,
+          caCertificate: RepositoryCaCertificate.fromSecret('azure-ca'),
+          credentials: AzureCredentials.fromSecret('azure-storage'),
+        },
+        encryptionPassphraseSecretName: 'azure-passphrase',
+      },
+    });
+    cluster = await E2eCluster.start({
+      manifest,
+      beforePods: async (c) => {
+        expect(c.hub.address).toBe(HUB_ADDRESS);
+        const log = fs.openSync(path.join(work, 'azurite.log'), 'a');
+        // Azurite serves TLS itself with the certificate; its data in the test's directory; no telemetry.
+        azurite = spawn('ip', ['netns', 'exec', c.hub.netns, process.execPath, fs.realpathSync(AZURITE_BLOB),
+          '--blobHost', HUB_ADDRESS, '--blobPort', String(BLOB_PORT), '--cert', pki.cert, '--key', pki.key,
+          '--location', path.join(work, 'azurite'), '--disableTelemetry', '--skipApiVersionCheck', '--loose'],
+        { env: { PATH: process.env.PATH }, stdio: ['ignore', log, log], detached: true });
+        await waitFor('Azurite to listen', async () => (await runAsync('ip', ['netns', 'exec', c.hub.netns, 'bash', '-c',
+          `exec 3<>/dev/tcp/${HUB_ADDRESS}/${BLOB_PORT}`])).code === 0, 30_000, 200);
+        await blobAdmin(c.hub.netns, pki.ca, ['create', CONTAINER]);
+        c.updateSecret('azure-storage', { 'storage-key': ACCOUNT_KEY });
+        c.updateSecret('azure-ca', { 'ca.crt': fs.readFileSync(pki.ca, 'utf8') });
+        c.updateSecret('azure-passphrase', { passphrase: PASSPHRASE });
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await cluster?.destroy();
+    try {
+      if (azurite?.pid) process.kill(-azurite.pid, 'SIGKILL');
+    } catch {
+      // already ended
+    }
+    if (work && !process.env.E2E_KEEP_STATE) fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  /** pgBackRest in a pod's postgres container, as a person would run it with kubectl exec. */
+  const pgbackrest = (pod: string, args: string[], env: string[] = []) =>
+    cluster.pod(pod).container('postgres').exec(['env', ...env, 'pgbackrest', '--stanza=postgres', ...args], 120_000);
+
+  test('the primary archives into the container, encrypted; the full backup CronJob backs up into it', () => step(cluster, async () => {
+    // The primary's entrypoint created the stanza in the container; `check` switches WAL and waits until it is archived.
+    expect(cluster.pod(POD(0)).logSince(0)).toContain('pgBackRest: the repository has stanza postgres: WAL is archived');
+    await waitFor('pgbackrest check to pass on the primary', async () => (await pgbackrest(POD(0), ['check'])).code === 0, 60_000, 500);
+    const full = await cluster.runJob('postgres-archive-full');
+    expect([full.code, full.stdout]).toEqual([0, expect.stringMatching(/full backup of stanza postgres on the primary, postgres-cluster-0[\s\S]*backup complete/)]);
+
+    const info = await pgbackrest(POD(1), ['info', '--output=json']);
+    expect(info.code).toBe(0);
+    const stanza = JSON.parse(info.stdout)[0];
+    expect([stanza.status.message, stanza.cipher, stanza.backup.map((b: any) => b.type)]).toEqual(['ok', 'aes-256-cbc', ['full']]);
+    // In the container, under /postgres (the cluster's name): encrypted files (OpenSSL's salted format), no plain WAL or
+    // manifest. The first bytes of every file but the backup's data files, and of 20 of those (each is a request).
+    const names = JSON.parse(await blobAdmin(cluster.hub.netns, pki.ca, ['list', CONTAINER])) as string[];
+    expect(names).toContainEqual(expect.stringMatching(/^postgres\/archive\/postgres\/15-1\/[0-9A-F]{16}\/[0-9A-F]{24}-[0-9a-f]{40}/));
+    expect(names).toContain('postgres/backup/postgres/backup.info');
+    expect(names.filter(n => !n.startsWith('postgres/'))).toEqual([]);
+    const sample = [...names.filter(n => !n.includes('/pg_data/')), ...names.filter(n => n.includes('/pg_data/')).slice(0, 20)];
+    const heads = JSON.parse(await blobAdmin(cluster.hub.netns, pki.ca, ['heads', CONTAINER, '8'], JSON.stringify(sample))) as Record<string, string>;
+    expect(Object.keys(heads).filter(n => n.includes('/pg_data/'))).toHaveLength(20);
+    expect(Object.entries(heads).filter(([, head]) => head !== 'Salted__')).toEqual([]);
+  }));
+
+  test('a wrong key: pgbackrest check fails, naming the repository and the 403; the right one archives again', () => step(cluster, async () => {
+    const wrong = await pgbackrest(POD(0), ['check'], [`PGBACKREST_REPO1_AZURE_KEY=${WRONG_KEY}`]);
+    expect(wrong.code).not.toBe(0);
+    const said = wrong.stdout + wrong.stderr;
+    // It names the repository it checked (repo1), the file in it, and the request that Azure refused (account, container, path).
+    expect(said).toMatch(/INFO: check repo1 configuration \(primary\)\n.*check command end: aborted with exception \[039\]/);
+    expect(said).toMatch(/ERROR: \[039\]: unable to load info file '\/postgres\/archive\/postgres\/archive.info'/);
+    expect(said).toMatch(new RegExp('HTTP request failed with 403 \\(Server failed to authenticate the request[^)]*\\):\\s+\\*\\*\\* Path/Query \\*\\*\\*:\\s+'
+      + `GET /${ACCOUNT}/${CONTAINER}/postgres/archive/postgres/archive.info`));
+    expect((await pgbackrest(POD(0), ['check'])).code).toBe(0);
+  }));
+
+  /** Restarts the primary's pod (its containers read the Secrets again), and waits until it serves as the primary. */
+  async function restartPrimary(): Promise<void> {
+    await cluster.stopPod(POD(0));
+    cluster.startPod(POD(0));
+    await waitFor(`${POD(0)} to serve again`, () => cluster.pod(POD(0)).ready, 90_000, 250);
+    await waitFor(`${POD(0)} to take writes`, async () => (await cluster.sql('postgres-write', 'SELECT 1')).code === 0, 30_000, 250);
+  }
+
+  test('a wrong key in the Secret: the primary cannot archive, its log names repo1 and the 403, an ArchiveFailing Event; with the key fixed and the pod restarted, every segment is archived', () => step(cluster, async () => {
+    cluster.updateSecret('azure-storage', { 'storage-key': WRONG_KEY });
+    const mark = cluster.pod(POD(0)).logMark();
+    const seen = cluster.events().length;
+    await restartPrimary();
+    expect(await cluster.sql('postgres-write', 'CREATE TABLE orders (id int PRIMARY KEY, note text); INSERT INTO orders SELECT g, md5(g::text) FROM generate_series(1, 100) g'))
+      .toMatchObject({ code: 0 });
+    await cluster.podSql(POD(0), 'SELECT pg_switch_wal()');
+    await waitFor('the archiver to fail', async () => Number(await cluster.podSql(POD(0), 'SELECT failed_count FROM pg_stat_archiver')) > 0, 60_000, 500);
+    const log = cluster.pod(POD(0)).logSince(mark);
+    expect(log).toMatch(/pgBackRest: stanza-create postgres failed \(ERROR: \[039\]: HTTP request failed with 403/);
+    expect(log).toMatch(/unable to find a valid repository:\s+repo1: \[ProtocolError\] unable to load info file '\/postgres\/archive\/postgres\/archive.info'/);
+    expect(log).toMatch(/HTTP request failed with 403 \(Server failed to authenticate the request/);
+    expect(log).toMatch(/archive command failed with exit code \d+/);
+    // And where people look: the primary's agent posts a Warning Event that names the segment that is not archived.
+    const failing = () => cluster.events().slice(seen).filter(e => e.reason === 'ArchiveFailing' && e.involvedObject.name === POD(0));
+    await waitFor('an ArchiveFailing Event', () => failing().length > 0, 30_000, 500);
+    expect(failing()[0]).toMatchObject({ type: 'Warning', message: expect.stringMatching(/^archiving WAL fails: [0-9A-F]{24} is not archived /) });
+
+    cluster.updateSecret('azure-storage', { 'storage-key': ACCOUNT_KEY });
+    await restartPrimary();
+    // `check` waits until the segment it switches to is archived: every one before it was pushed first, in order.
+    expect((await pgbackrest(POD(0), ['check'])).code).toBe(0);
+  }));
+
+  test('after a switchover the new primary archives into the container, and the diff CronJob backs up from it', () => step(cluster, async () => {
+    const switchover = await cluster.runJob('postgres-failover', { FAILOVER_TARGET: POD(1) });
+    expect(switchover.code).toBe(0);
+    await expectOnlyPrimary(cluster, POD(1), [POD(0), POD(1), POD(2)]);
+    expect((await pgbackrest(POD(1), ['check'])).code).toBe(0);
+    const diff = await cluster.runJob('postgres-archive-diff');
+    expect([diff.code, diff.stdout]).toEqual([0, expect.stringMatching(/diff backup of stanza postgres on the primary, postgres-cluster-1[\s\S]*backup complete/)]);
+    const info = await pgbackrest(POD(2), ['info', '--output=json']);
+    expect(JSON.parse(info.stdout)[0].backup.map((b: any) => b.type)).toEqual(['full', 'diff']);
+  }));
+
+  test('restored from the container (pgbackrest restore with the synthesized pgbackrest.conf), PostgreSQL holds exactly the committed rows', () => step(cluster, async () => {
+    // Rows 1-100 were committed while the key was wrong (archived once it was fixed), 101-250 now, on the new primary's
+    // timeline (after the switchover).
+    expect(await cluster.sql('postgres-write', 'INSERT INTO orders SELECT g, md5(g::text) FROM generate_series(101, 250) g')).toMatchObject({ code: 0 });
+    archived = await cluster.podSql(POD(1), ROWS, 'myapp');
+    expect(archived).toMatch(/^250\|31375\|/);
+    // `check` switches to a new segment and waits until the last one (with every commit above) is in the container.
+    const check = await pgbackrest(POD(1), ['check']);
+    expect([check.code, check.stderr]).toEqual([0, '']);
+
+    // A fresh data directory outside the pods, in the hub (where the container is reached), restored by pgBackRest with
+    // the pods' own configuration; only the paths of this machine are given on the command line.
+    const restore = path.join(work, 'restore');
+    const pgdata = path.join(restore, 'data');
+    fs.mkdirSync(path.join(restore, 'run'), { recursive: true });
+    fs.mkdirSync(pgdata, { mode: 0o700 });
+    const conf = cluster.configMap('postgres-config').data['pgbackrest.conf'];
+    expect(conf).toContain(`\nrepo1-type=azure\nrepo1-path=/postgres\nrepo1-azure-account=${ACCOUNT}\nrepo1-azure-container=${CONTAINER}\n`);
+    fs.writeFileSync(path.join(restore, 'pgbackrest.conf'), conf);
+    fs.writeFileSync(path.join(restore, 'pg_hba.conf'), 'local all all trust\n');
+    for (const entry of ['', 'run', 'data', 'pgbackrest.conf', 'pg_hba.conf']) fs.chownSync(path.join(restore, entry), POSTGRES_UID, POSTGRES_UID);
+    const secrets = [`PGBACKREST_REPO1_AZURE_KEY=${ACCOUNT_KEY}`, `PGBACKREST_REPO1_CIPHER_PASS=${PASSPHRASE}`];
+    const local = [`--config=${restore}/pgbackrest.conf`, `--repo1-storage-ca-file=${pki.ca}`, `--lock-path=${restore}/run`];
+    const asPostgres = (command: string[]) => ['netns', 'exec', cluster.hub.netns, 'setpriv', `--reuid=${POSTGRES_UID}`, `--regid=${POSTGRES_UID}`,
+      '--clear-groups', 'env', '-i', '-C', restore, 'PATH=/usr/lib/postgresql/15/bin:/usr/bin:/bin', ...secrets, ...command];
+    // restore writes its command-line options into restore_command; the spool path (Debian's is not uid 999's) goes by
+    // the environment, as archive-get (no archive-async) refuses the option.
+    const restored = await runAsync('ip', asPostgres([`PGBACKREST_SPOOL_PATH=${restore}/run`, 'pgbackrest', ...local, '--stanza=postgres',
+      `--pg1-path=${pgdata}`, 'restore']), { timeoutMs: 120_000 });
+    expect([restored.code, restored.stderr]).toEqual([0, '']);
+    expect(restored.stdout).toMatch(/restore command end: completed successfully/);
+
+    const server = spawn('ip', asPostgres(['postgres', '-D', pgdata, '-c', `hba_file=${restore}/pg_hba.conf`, '-c', 'listen_addresses=',
+      '-c', `unix_socket_directories=${restore}/run`, '-c', 'archive_mode=off', '-c', 'hot_standby=off']),
+    { stdio: ['ignore', fs.openSync(path.join(restore, 'postgres.log'), 'a'), fs.openSync(path.join(restore, 'postgres.log'), 'a')], detached: true });
+    let exited = false;
+    server.once('exit', () => { exited = true; });
+    const psql = async (sql: string) => {
+      const result = await runAsync('ip', asPostgres(['psql', '-h', `${restore}/run`, '-U', 'postgres', '-d', 'myapp', '-XAtc', sql]));
+      if (result.code !== 0) throw new Error(`psql: ${result.stderr}`);
+      return result.stdout.trim();
+    };
+    try {
+      // Recovery replays the archived WAL (archive-get from the container), then promotes at its end.
+      const deadline = Date.now() + 120_000;
+      while ((await psql('SELECT pg_is_in_recovery()').catch(() => '')) !== 'f') {
+        if (exited || Date.now() > deadline) {
+          throw new Error(`the restored server ${exited ? 'exited' : 'did not finish recovery within 120 s'}:\n`
+            + fs.readFileSync(path.join(restore, 'postgres.log'), 'utf8'));
+        }
+        await sleep(500);
+      }
+      expect(await psql(ROWS)).toBe(archived);
+      // The newest backup (the diff) and the WAL after it, on the switchover's timeline 2: promoted, it writes timeline 3.
+      expect(await psql('SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)')).toBe('00000003');
+    } finally {
+      try {
+        process.kill(-server.pid!, 'SIGINT');
+      } catch {
+        // already ended
+      }
+      await waitFor('the restored server to stop', () => !fs.existsSync(path.join(pgdata, 'postmaster.pid')), 30_000, 200);
+    }
+  }));
+});
