@@ -57,7 +57,7 @@ async function blobAdmin(hub: string, ca: string, args: string[], input?: string
  * TLS, with the account's shared key, in the hub namespace (outside the pods, on the pod network, as a storage account
  * outside the Kubernetes cluster), addressed path style. The primary archives into the container, encrypted; the full
  * backup CronJob backs up; a wrong key fails naming the repository and the 403, and once fixed the WAL held meanwhile
- * is archived; after a switchover the new primary archives and the diff CronJob backs up from it; a restore from the
+ * is archived; a SAS token backs up, an expired or read-only one fails; after a switchover the new primary archives and the diff CronJob backs up from it; a restore from the
  * container holds exactly the committed rows.
  */
 describe('WAL archiving to Azure Blob Storage (pgBackRest, Azurite over TLS)', () => {
@@ -160,6 +160,27 @@ describe('WAL archiving to Azure Blob Storage (pgBackRest, Azurite over TLS)', (
     expect((await pgbackrest(POD(0), ['check'])).code).toBe(0);
   }));
 
+  test('a shared access signature (repo1-azure-key-type=sas, as AzureCredentials.sharedAccessSignature sets): a valid token backs up; an expired one or one that may not write fails with the 403', () => step(cluster, async () => {
+    const token = async (permissions: string, expiresInMs: number) =>
+      blobAdmin(cluster.hub.netns, pki.ca, ['sas', permissions, new Date(Date.now() + expiresInMs).toISOString().replace(/\.\d+Z$/, 'Z')]);
+    // A backup by hand in the primary's postgres container (as the CronJobs run it), with the token in place of the key.
+    const backupWith = async (sas: string) => {
+      const result = await pgbackrest(POD(0), ['backup', '--type=incr'], ['PGBACKREST_REPO1_AZURE_KEY_TYPE=sas', `PGBACKREST_REPO1_AZURE_KEY=${sas}`]);
+      return { code: result.code, said: result.stdout + result.stderr };
+    };
+    const expired = await backupWith(await token('rwdlac', -3_600_000));
+    expect(expired.code).not.toBe(0);
+    expect(expired.said).toMatch(/HTTP request failed with 403 \(Server failed to authenticate the request/);
+    // Read and list only: the repository's info files are read, the backup's first write is refused.
+    const readOnly = await backupWith(await token('rl', 3_600_000));
+    expect(readOnly.code).not.toBe(0);
+    expect(readOnly.said).toMatch(/HTTP request failed with 403 \(This request is not authorized to perform this operation using this permission/);
+    const valid = await backupWith(await token('rwdlac', 3_600_000));
+    expect([valid.code, valid.said]).toEqual([0, expect.stringMatching(/backup command end: completed successfully/)]);
+    const info = await pgbackrest(POD(1), ['info', '--output=json']);
+    expect(JSON.parse(info.stdout)[0].backup.map((b: any) => b.type)).toEqual(['full', 'incr']);
+  }));
+
   /** Restarts the primary's pod (its containers read the Secrets again), and waits until it serves as the primary. */
   async function restartPrimary(): Promise<void> {
     await cluster.stopPod(POD(0));
@@ -201,7 +222,7 @@ describe('WAL archiving to Azure Blob Storage (pgBackRest, Azurite over TLS)', (
     const diff = await cluster.runJob('postgres-archive-diff');
     expect([diff.code, diff.stdout]).toEqual([0, expect.stringMatching(/diff backup of stanza postgres on the primary, postgres-cluster-1[\s\S]*backup complete/)]);
     const info = await pgbackrest(POD(2), ['info', '--output=json']);
-    expect(JSON.parse(info.stdout)[0].backup.map((b: any) => b.type)).toEqual(['full', 'diff']);
+    expect(JSON.parse(info.stdout)[0].backup.map((b: any) => b.type)).toEqual(['full', 'incr', 'diff']);
   }));
 
   test('restored from the container (pgbackrest restore with the synthesized pgbackrest.conf), PostgreSQL holds exactly the committed rows', () => step(cluster, async () => {

@@ -5,6 +5,8 @@
 //   azure-blob.js ... list <container>                  the blobs' names, one JSON array
 //   azure-blob.js ... heads <container> <bytes> <names>  the first <bytes> bytes of each named blob (a JSON array of
 //                                                       names on stdin), as latin-1, one JSON object by name
+//   azure-blob.js ... sas <permissions> <expiry>        an account SAS token for the blob service (no request made):
+//                                                       permissions such as "rwdlac", expiry an ISO time
 // Node.js only (no Azure SDK): the test's object store is Azurite, whose npm package brings no blob client.
 'use strict';
 const crypto = require('crypto');
@@ -60,6 +62,13 @@ async function main() {
     await request('PUT', container, { restype: 'container' }, {}, [201, 409]);
   } else if (command === 'list') {
     console.log(JSON.stringify(await list(container)));
+  } else if (command === 'sas') {
+    // An account shared access signature (version 2019-12-12's string to sign): blob service, every resource type, HTTPS.
+    const [permissions, expiry] = [container, rest[0]];
+    const fields = { sv: '2019-12-12', ss: 'b', srt: 'sco', sp: permissions, se: expiry, spr: 'https' };
+    const toSign = [account, fields.sp, fields.ss, fields.srt, '', fields.se, '', fields.spr, fields.sv, ''].join('\n');
+    const sig = crypto.createHmac('sha256', Buffer.from(key, 'base64')).update(toSign, 'utf8').digest('base64');
+    console.log(new URLSearchParams({ ...fields, sig }).toString());
   } else if (command === 'heads') {
     const bytes = Number(rest[0]);
     const names = JSON.parse(fs.readFileSync(0, 'utf8'));
@@ -70,7 +79,7 @@ async function main() {
     }
     console.log(JSON.stringify(heads));
   } else {
-    throw new Error(`unknown command ${JSON.stringify(command)}: create, list or heads`);
+    throw new Error(`unknown command ${JSON.stringify(command)}: create, list, heads or sas`);
   }
 }
 
