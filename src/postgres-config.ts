@@ -396,7 +396,7 @@ export interface RestoreFromOptions {
 
   /**
    * The PersistentVolumeClaim that holds the repository, mounted read-only.
-   * @default - this cluster's own repository (`walArchive` must then be on), unless `s3` is given
+   * @default - this cluster's own repository (`walArchive` must then be on), unless `s3` or `azure` is given
    */
   readonly claimName?: string;
 
@@ -409,7 +409,15 @@ export interface RestoreFromOptions {
   readonly s3?: S3RepositoryOptions;
 
   /**
-   * The Secret whose key holds the passphrase of an encrypted repository given by `claimName` or `s3` (its
+   * Another cluster's repository in an Azure Blob container (the disaster-recovery case, as `s3`). Only read: a SAS
+   * token with read and list permissions only is enough. Its `path` defaults to "/<clusterName>" of the restored
+   * cluster, where that cluster's `walArchive.azure` keeps it by default.
+   * @default - the volume of `claimName`, or this cluster's own repository
+   */
+  readonly azure?: AzureRepositoryOptions;
+
+  /**
+   * The Secret whose key holds the passphrase of an encrypted repository given by `claimName`, `s3` or `azure` (its
    * `walArchive.encryptionPassphraseSecretName`). This cluster's own repository is read with its own passphrase.
    * @default - the repository is not encrypted
    */
@@ -526,6 +534,8 @@ export interface RestoreSettings {
   readonly claimName?: string;
   /** Another cluster's S3 repository, if it is in a bucket. */
   readonly s3?: S3RepositorySettings;
+  /** Another cluster's Azure repository, if it is in an Azure Blob container. */
+  readonly azure?: AzureRepositorySettings;
   /** Whether the repository is the cluster's own (`walArchive`), read with its own configuration. */
   readonly ownArchive: boolean;
   /** The recovery target time, if any. */
@@ -1509,13 +1519,24 @@ function resolveRestore(
     throw new Error(`${owner}: restoreFrom.claimName "${options.claimName}" is given with restoreFrom.s3: a restore reads one repository. `
       + 'Drop restoreFrom.claimName to restore from the bucket, or restoreFrom.s3 to restore from the volume.');
   }
-  const s3 = options.s3 !== undefined ? resolveS3(owner, options.s3, 'restoreFrom.s3', options.clusterName) : undefined;
-  const claimName = s3 ? undefined : options.claimName ?? archive?.claimName;
-  if (s3 === undefined && claimName === undefined && archive?.s3 === undefined && archive?.azure === undefined) {
-    throw new Error(`${owner}: restoreFrom.claimName is missing and walArchive is off: name the PersistentVolumeClaim that holds `
-      + `the repository of cluster "${options.clusterName}" (or its bucket, restoreFrom.s3), or turn walArchive on to restore from this cluster's own.`);
+  if (options.azure !== undefined && options.claimName !== undefined) {
+    throw new Error(`${owner}: restoreFrom.claimName "${options.claimName}" is given with restoreFrom.azure: a restore reads one repository. `
+      + 'Drop restoreFrom.claimName to restore from the container, or restoreFrom.azure to restore from the volume.');
   }
-  const ownArchive = s3 === undefined && claimName === archive?.claimName;
+  if (options.s3 !== undefined && options.azure !== undefined) {
+    throw new Error(`${owner}: restoreFrom.s3 (bucket ${JSON.stringify(options.s3?.bucket)}) and restoreFrom.azure (container `
+      + `${JSON.stringify(options.azure?.container)}) are both given: a restore reads one repository. Keep the one that holds cluster "${options.clusterName}".`);
+  }
+  const s3 = options.s3 !== undefined ? resolveS3(owner, options.s3, 'restoreFrom.s3', options.clusterName) : undefined;
+  const azure = options.azure !== undefined ? resolveAzure(owner, options.azure, 'restoreFrom.azure', options.clusterName) : undefined;
+  const inStore = s3 !== undefined || azure !== undefined;
+  const claimName = inStore ? undefined : options.claimName ?? archive?.claimName;
+  if (!inStore && claimName === undefined && archive?.s3 === undefined && archive?.azure === undefined) {
+    throw new Error(`${owner}: restoreFrom.claimName is missing and walArchive is off: name the PersistentVolumeClaim that holds `
+      + `the repository of cluster "${options.clusterName}" (or its bucket, restoreFrom.s3, or its container, restoreFrom.azure), `
+      + 'or turn walArchive on to restore from this cluster\'s own.');
+  }
+  const ownArchive = !inStore && claimName === archive?.claimName;
   const passphraseSecret = options.encryptionPassphraseSecretName;
   validateObjectName(owner, 'restoreFrom.encryptionPassphraseSecretName', passphraseSecret);
   if (options.encryptionPassphraseSecretKey !== undefined && passphraseSecret === undefined) {
@@ -1524,7 +1545,7 @@ function resolveRestore(
   }
   if (passphraseSecret !== undefined && ownArchive) {
     throw new Error(`${owner}: restoreFrom.encryptionPassphraseSecretName "${passphraseSecret}" is given for this cluster's own repository, which `
-      + 'is read with its own passphrase (walArchive.encryptionPassphraseSecretName). Drop it, or name the repository (restoreFrom.claimName or restoreFrom.s3).');
+      + 'is read with its own passphrase (walArchive.encryptionPassphraseSecretName). Drop it, or name the repository (restoreFrom.claimName, restoreFrom.s3 or restoreFrom.azure).');
   }
   const passphraseKey = passphraseSecret !== undefined ? options.encryptionPassphraseSecretKey ?? 'passphrase' : undefined;
   validateConfigKey(owner, 'restoreFrom.encryptionPassphraseSecretKey', passphraseKey);
@@ -1537,6 +1558,7 @@ function resolveRestore(
     stanza: options.clusterName,
     ...(ownArchive ? {} : { claimName }),
     ...(s3 ? { s3 } : {}),
+    ...(azure ? { azure } : {}),
     ownArchive,
     targetTime,
     ...(passphraseKey !== undefined ? { encryptionPassphraseSecretName: passphraseSecret, encryptionPassphraseSecretKey: passphraseKey } : {}),

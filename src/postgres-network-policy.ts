@@ -120,6 +120,7 @@ export class PostgresNetworkPolicy extends Construct {
     const tcp = (port: number): k8s.NetworkPolicyPort => ({ protocol: 'TCP', port: intOrString(port) });
     const toApiServer: k8s.NetworkPolicyEgressRule = { ports: API_SERVER_PORTS.map(tcp) };
     const objectStore = statefulSet.config.walArchive?.s3 ?? statefulSet.config.walArchive?.azure;
+    const restoreStore = statefulSet.config.restore?.s3 ?? statefulSet.config.restore?.azure;
     const toDns: k8s.NetworkPolicyEgressRule = { ports: [{ protocol: 'UDP', port: intOrString(DNS_PORT) }, tcp(DNS_PORT)] };
 
     const backupPods: k8s.NetworkPolicyPeer[] = props.backup ? [{ podSelector: { matchLabels: { ...props.backup.selectorLabels } } }] : [];
@@ -143,9 +144,8 @@ export class PostgresNetworkPolicy extends Construct {
           toApiServer,
           // pgBackRest to the S3 or Azure repository, outside the cluster: by its port only (a policy cannot name a host).
           ...(objectStore ? [{ ports: [tcp(objectStore.port)] }] : []),
-          // And to the bucket a new cluster is restored from (restoreFrom.s3), when its port is another.
-          ...(statefulSet.config.restore?.s3 && statefulSet.config.restore.s3.port !== objectStore?.port
-            ? [{ ports: [tcp(statefulSet.config.restore.s3.port)] }] : []),
+          // And to the bucket or container a new cluster is restored from (restoreFrom.s3 or .azure), when its port is another.
+          ...(restoreStore && restoreStore.port !== objectStore?.port ? [{ ports: [tcp(restoreStore.port)] }] : []),
         ],
       },
     }));

@@ -351,7 +351,7 @@ export class PostgresStatefulSet extends Construct {
         ? [secretEnv('PGBACKREST_REPO1_CIPHER_PASS', archive.encryptionPassphraseSecretKey!, archive.encryptionPassphraseSecretName)] : []),
     ];
     const archiveCaItems = archiveCa ? { items: [{ key: archiveCa.key, path: S3_CA_FILE }], defaultMode: 0o444 } : {};
-    // Another cluster's repository (a volume or a bucket) is read with a configuration of its own, and its secrets reach
+    // Another cluster's repository (a volume, a bucket or a container) is read with a configuration of its own, and its secrets reach
     // the restore as RESTORE_PGBACKREST_* (the entrypoint gives them to pgBackRest as PGBACKREST_* for the restore only).
     const restoreEnv: k8s.EnvVar[] = restore ? [
       { name: 'RESTORE_STANZA', value: restore.stanza },
@@ -361,12 +361,13 @@ export class PostgresStatefulSet extends Construct {
         secretEnv('RESTORE_PGBACKREST_REPO1_S3_KEY', restore.s3.accessKeyIdKey!, restore.s3.credentialsSecretName),
         secretEnv('RESTORE_PGBACKREST_REPO1_S3_KEY_SECRET', restore.s3.secretAccessKeyKey!, restore.s3.credentialsSecretName),
       ] : []),
+      ...(restore.azure ? [secretEnv('RESTORE_PGBACKREST_REPO1_AZURE_KEY', restore.azure.credentialsKey, restore.azure.credentialsSecretName)] : []),
       ...(restore.encryptionPassphraseSecretName !== undefined
         ? [secretEnv('RESTORE_PGBACKREST_REPO1_CIPHER_PASS', restore.encryptionPassphraseSecretKey!, restore.encryptionPassphraseSecretName)] : []),
     ] : [];
     // Another cluster's repository, read-only: restoring never writes to it.
     const restoreClaim = restore?.claimName;
-    const restoreCa = restore?.s3?.caCertificate;
+    const restoreCa = restore?.s3?.caCertificate ?? restore?.azure?.caCertificate;
     const restoreCaItems = restoreCa ? { items: [{ key: restoreCa.key, path: S3_CA_FILE }], defaultMode: 0o444 } : {};
     const restoreMounts: k8s.VolumeMount[] = [
       ...(restoreClaim !== undefined ? [{ name: RESTORE_VOLUME, mountPath: PATHS.restoreArchiveDir, readOnly: true }] : []),
@@ -556,7 +557,7 @@ export class PostgresStatefulSet extends Construct {
                 : { configMap: { name: archiveCa.configMapName, ...archiveCaItems } }),
             }] : []),
             ...(restoreClaim !== undefined ? [{ name: RESTORE_VOLUME, persistentVolumeClaim: { claimName: restoreClaim, readOnly: true } }] : []),
-            // The CA of the bucket restored from (restoreFrom.s3), likewise.
+            // The CA of the bucket or container restored from (restoreFrom.s3 or .azure), likewise.
             ...(restoreCa ? [{
               name: RESTORE_CA_VOLUME,
               ...(restoreCa.secretName !== undefined

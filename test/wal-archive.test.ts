@@ -710,6 +710,97 @@ describe('WalArchive in an Azure Blob container (walArchive.azure)', () => {
     expect(pod.volumes.map((v: any) => v.name).filter((name: string) => name.startsWith('restore'))).toEqual([]);
   });
 
+  test('restoreFrom.azure: another cluster\'s container is read with a configuration of its own, its SAS token and CA apart from the archive\'s', () => {
+    const { pod, postgres, sidecar, config, objects } = clusterOf({
+      ...inAzure({ endpoint: 'azurite.storage.svc:10000', uriStyle: AzureUriStyle.PATH }),
+      restoreFrom: {
+        clusterName: 'old',
+        targetTime: '2026-12-02T08:00:00Z',
+        azure: {
+          account: 'oldbackups',
+          container: 'old-db',
+          endpoint: 'blob.private.example:8443',
+          caCertificate: RepositoryCaCertificate.fromConfigMap('old-ca', 'root.pem'),
+          credentials: AzureCredentials.sharedAccessSignature('old-sas', 'token'),
+        },
+        encryptionPassphraseSecretName: 'old-passphrase',
+      },
+    });
+    const restoreConf: string = config['pgbackrest-restore.conf'];
+    expect(restoreConf).toContain([
+      '[global]',
+      '# The repository in an Azure Blob container. The key comes from the environment (PGBACKREST_REPO1_AZURE_KEY), never from here.',
+      'repo1-type=azure',
+      'repo1-path=/old',
+      'repo1-azure-account=oldbackups',
+      'repo1-azure-container=old-db',
+      'repo1-azure-endpoint=blob.private.example',
+      'repo1-azure-uri-style=host',
+      'repo1-azure-key-type=sas',
+      'repo1-storage-port=8443',
+      'repo1-storage-ca-file=/etc/postgres-cluster/restore-ca/ca.crt',
+      '# The passphrase comes from the environment (PGBACKREST_REPO1_CIPHER_PASS).',
+      'repo1-cipher-type=aes-256-cbc',
+      'lock-path=/var/run/postgresql/pgbackrest',
+    ].join('\n'));
+    expect(restoreConf).toContain('\n[old]\npg1-path=/var/lib/postgresql/data/pgdata\n');
+    expect(restoreConf).not.toMatch(/retention|azurite|ordersbackups/);
+    // This cluster's own container stays in pgbackrest.conf, untouched by the restore.
+    expect(config['pgbackrest.conf']).toMatch(/repo1-azure-account=ordersbackups\nrepo1-azure-container=orders-db\nrepo1-azure-endpoint=azurite.storage.svc\n/);
+    // The source's token reaches the restore only, under a name the entrypoint maps to pgBackRest's.
+    expect(envOf(postgres)).toMatchObject({
+      RESTORE_STANZA: 'old',
+      RESTORE_CONFIG: '/etc/postgresql/pgbackrest-restore.conf',
+      RESTORE_PGBACKREST_REPO1_AZURE_KEY: { secretKeyRef: { name: 'old-sas', key: 'token' } },
+      RESTORE_PGBACKREST_REPO1_CIPHER_PASS: { secretKeyRef: { name: 'old-passphrase', key: 'passphrase' } },
+      PGBACKREST_REPO1_AZURE_KEY: { secretKeyRef: { name: 'blob-credentials', key: 'storage-key' } },
+    });
+    expect(Object.keys(envOf(sidecar)).filter(name => name.startsWith('RESTORE'))).toEqual([]);
+    expect(pod.volumes).toContainEqual({ name: 'restore-ca', configMap: { name: 'old-ca', items: [{ key: 'root.pem', path: 'ca.crt' }], defaultMode: 0o444 } });
+    expect(postgres.volumeMounts).toContainEqual({ name: 'restore-ca', mountPath: '/etc/postgres-cluster/restore-ca', readOnly: true });
+    expect(pod.volumes.map((v: any) => v.name)).not.toContain('restore-source');
+    // The pods may reach both endpoints' ports.
+    const egress = find(objects, 'NetworkPolicy', 'postgres-cluster').spec.egress;
+    expect(egress).toContainEqual({ ports: [{ protocol: 'TCP', port: 10000 }] });
+    expect(egress).toContainEqual({ ports: [{ protocol: 'TCP', port: 8443 }] });
+  });
+
+  test('restoreFrom.azure without walArchive, the default path and key: the pods may reach port 443 once, and nothing is archived', () => {
+    const { config, objects, postgres, pod } = clusterOf({
+      image: IMAGE, restoreFrom: { clusterName: 'old', azure: { account: 'oldbackups', container: 'old-db', credentials: AzureCredentials.fromSecret('old-key') } },
+    });
+    expect(config['pgbackrest-restore.conf']).toMatch(/\nrepo1-type=azure\nrepo1-path=\/old\n.*\nrepo1-azure-endpoint=blob.core.windows.net\nrepo1-azure-uri-style=host\nrepo1-azure-key-type=shared\n/s);
+    expect(config['pgbackrest-restore.conf']).not.toMatch(/cipher|repo1-storage/);
+    expect(config['pgbackrest.conf']).not.toContain('azure');
+    expect(config['postgresql.conf']).not.toMatch(/archive_mode/);
+    expect(envOf(postgres).RESTORE_PGBACKREST_REPO1_AZURE_KEY).toEqual({ secretKeyRef: { name: 'old-key', key: 'storage-key' } });
+    expect(envOf(postgres).PGBACKREST_REPO1_AZURE_KEY).toBeUndefined();
+    expect(pod.volumes.map((v: any) => v.name).filter((name: string) => name.startsWith('restore'))).toEqual([]);
+    const egress = find(objects, 'NetworkPolicy', 'postgres-cluster').spec.egress;
+    expect(egress.filter((rule: any) => rule.to === undefined && rule.ports.length === 1 && rule.ports[0].port === 443)).toHaveLength(1);
+    // Archiving into a container on the same port as the one restored from: one rule.
+    const same = find(clusterOf({ ...inAzure(), restoreFrom: { clusterName: 'old', azure: { account: 'oldbackups', container: 'old-db', credentials: AzureCredentials.fromSecret('old-key') } } }).objects,
+      'NetworkPolicy', 'postgres-cluster').spec.egress;
+    expect(same.filter((rule: any) => rule.to === undefined && rule.ports.length === 1 && rule.ports[0].port === 443)).toHaveLength(1);
+  });
+
+  test.each([
+    [{ clusterName: 'old', claimName: 'repo', azure: AZURE }, /restoreFrom.claimName "repo" is given with restoreFrom.azure: a restore reads one repository. Drop restoreFrom.claimName to restore from the container/],
+    [{ clusterName: 'old', azure: AZURE, s3: { bucket: 'old-backups', credentials: S3Credentials.fromSecret('keys') } },
+      /restoreFrom.s3 \(bucket "old-backups"\) and restoreFrom.azure \(container "orders-db"\) are both given: a restore reads one repository. Keep the one that holds cluster "old"/],
+    [{ clusterName: 'old', azure: 'container' }, /restoreFrom.azure "container" is not an Azure repository/],
+    [{ clusterName: 'old', azure: { ...AZURE, container: 'Old_DB' } }, /restoreFrom.azure.container "Old_DB" is not a container name Azure accepts/],
+    [{ clusterName: 'old', azure: { ...AZURE, account: undefined } }, /restoreFrom.azure.account is missing/],
+    [{ clusterName: 'old', azure: { ...AZURE, endpoint: '10.0.0.9' } }, /restoreFrom.azure.endpoint "10.0.0.9" is an IP address, .* set restoreFrom.azure.uriStyle to AzureUriStyle.PATH/],
+    [{ clusterName: 'old', azure: { ...AZURE, path: 'old' } }, /restoreFrom.azure.path "old" is not a directory in the container: .* e.g. "\/old"/],
+    [{ clusterName: 'old', azure: { ...AZURE, verifyTls: false, caCertificate: RepositoryCaCertificate.fromSecret('ca') } },
+      /restoreFrom.azure.caCertificate is given with restoreFrom.azure.verifyTls false/],
+    [{ clusterName: 'old', azure: { account: AZURE.account, container: AZURE.container } }, /restoreFrom.azure.credentials is missing: give AzureCredentials.fromSecret/],
+    [{ clusterName: 'old', azure: { ...AZURE, credentials: AzureCredentials.fromSecret('Old Key') } }, /restoreFrom.azure.credentials secret name "Old Key" is not a Kubernetes object name/],
+  ])('a bad restoreFrom.azure is refused with the prop, the value and the fix: %j', (restoreFrom, message) => {
+    expect(fails({ image: IMAGE, restoreFrom: restoreFrom as any })).toThrow(message);
+  });
+
   test('restoreFrom a volume while archiving into a container: the claim, with its own configuration; the key stays the archive\'s', () => {
     const { pod, postgres, config } = clusterOf({ ...inAzure(), restoreFrom: { clusterName: 'old', claimName: 'old-archive' } });
     expect(envOf(postgres).RESTORE_CONFIG).toBe('/etc/postgresql/pgbackrest-restore.conf');

@@ -66,7 +66,7 @@ export const PATHS = {
   restoreArchiveDir: '/var/lib/pgbackrest-source',
   /** The CA of an S3 or Azure repository's endpoint (walArchive.s3 or .azure's caCertificate), in the postgres container. */
   archiveCaDir: '/etc/postgres-cluster/archive-ca',
-  /** The CA of the S3 endpoint that a new cluster is restored from (restoreFrom.s3.caCertificate), in the postgres container. */
+  /** The CA of the S3 or Azure endpoint that a new cluster is restored from (restoreFrom.s3 or .azure's caCertificate), in the postgres container. */
   restoreCaDir: '/etc/postgres-cluster/restore-ca',
   /** pgBackRest's configuration, a key of the cluster's ConfigMap. */
   pgbackrestConf: '/etc/postgresql/pgbackrest.conf',
