@@ -5,7 +5,7 @@ import * as path from 'path';
 import { AzureCredentials, AzureUriStyle, RepositoryCaCertificate } from '../../src';
 import { E2eCluster } from './harness/cluster';
 import { runAsync, sleep, waitFor } from './harness/exec';
-import { expectOnlyPrimary, POD, step, synthesizeToFile } from './support';
+import { expectOnlyPrimary, isPrimary, POD, step, synthesizeToFile } from './support';
 
 jest.setTimeout(300_000);
 
@@ -26,7 +26,6 @@ const ACCOUNT_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I
 /** A key of the right form (base64) that is not the account's. */
 const WRONG_KEY = Buffer.from('not the storage account key').toString('base64');
 const PASSPHRASE = 'correct horse battery staple';
-const POSTGRES_UID = 999;
 
 /**
  * A CA and a server certificate for the hub's address. pgBackRest 2.45 matches the endpoint against the certificate's
@@ -57,15 +56,16 @@ async function blobAdmin(hub: string, ca: string, args: string[], input?: string
  * TLS, with the account's shared key, in the hub namespace (outside the pods, on the pod network, as a storage account
  * outside the Kubernetes cluster), addressed path style. The primary archives into the container, encrypted; the full
  * backup CronJob backs up; a wrong key fails naming the repository and the 403, and once fixed the WAL held meanwhile
- * is archived; a SAS token backs up, an expired or read-only one fails; after a switchover the new primary archives and the diff CronJob backs up from it; a restore from the
- * container holds exactly the committed rows.
+ * is archived; a SAS token backs up, an expired or read-only one fails; after a switchover the new primary archives and
+ * the diff CronJob backs up from it; a new cluster restored from the container to a point in time (restoreFrom.azure,
+ * with a read-only SAS token) holds exactly the rows committed before it.
  */
 describe('WAL archiving to Azure Blob Storage (pgBackRest, Azurite over TLS)', () => {
   let cluster: E2eCluster;
   let azurite: ChildProcess | undefined;
   let pki: { ca: string; cert: string; key: string };
   let work: string;
-  let archived = '';
+  const servers: ChildProcess[] = [];
 
   beforeAll(async () => {
     if (!fs.existsSync(AZURITE_BLOB)) {
@@ -113,10 +113,12 @@ describe('WAL archiving to Azure Blob Storage (pgBackRest, Azurite over TLS)', (
 
   afterAll(async () => {
     await cluster?.destroy();
-    try {
-      if (azurite?.pid) process.kill(-azurite.pid, 'SIGKILL');
-    } catch {
-      // already ended
+    for (const server of [...servers, azurite]) {
+      try {
+        if (server?.pid) process.kill(-server.pid, 'SIGKILL');
+      } catch {
+        // already ended
+      }
     }
     if (work && !process.env.E2E_KEEP_STATE) fs.rmSync(work, { recursive: true, force: true });
   });
@@ -225,68 +227,80 @@ describe('WAL archiving to Azure Blob Storage (pgBackRest, Azurite over TLS)', (
     expect(JSON.parse(info.stdout)[0].backup.map((b: any) => b.type)).toEqual(['full', 'incr', 'diff']);
   }));
 
-  test('restored from the container (pgbackrest restore with the synthesized pgbackrest.conf), PostgreSQL holds exactly the committed rows', () => step(cluster, async () => {
-    // Rows 1-100 were committed while the key was wrong (archived once it was fixed), 101-250 now, on the new primary's
-    // timeline (after the switchover).
+  test('a new cluster restored from the container to a point in time (restoreFrom.azure, in another namespace, with a read-only SAS token) '
+    + 'holds exactly the rows committed before it, runs as a cluster, and archives into its own directory', () => step(cluster, async () => {
+    // Rows 1-100 were committed while the key was wrong (archived once it was fixed); 101-250 now, on the new primary's
+    // timeline (after the switchover), before the target time; 251-350 after it.
     expect(await cluster.sql('postgres-write', 'INSERT INTO orders SELECT g, md5(g::text) FROM generate_series(101, 250) g')).toMatchObject({ code: 0 });
-    archived = await cluster.podSql(POD(1), ROWS, 'myapp');
-    expect(archived).toMatch(/^250\|31375\|/);
-    // `check` switches to a new segment and waits until the last one (with every commit above) is in the container.
+    const beforeTarget = await cluster.podSql(POD(1), ROWS, 'myapp');
+    expect(beforeTarget).toMatch(/^250\|31375\|/);
+    await sleep(1100);
+    const targetTime = await cluster.podSql(POD(1), 'SELECT now()');
+    await sleep(1100);
+    expect(await cluster.sql('postgres-write', 'INSERT INTO orders SELECT g, md5(g::text) FROM generate_series(251, 350) g')).toMatchObject({ code: 0 });
+    // `check` switches to a new segment and waits until it, with every commit above, is in the container.
     const check = await pgbackrest(POD(1), ['check']);
     expect([check.code, check.stderr]).toEqual([0, '']);
 
-    // A fresh data directory outside the pods, in the hub (where the container is reached), restored by pgBackRest with
-    // the pods' own configuration; only the paths of this machine are given on the command line.
-    const restore = path.join(work, 'restore');
-    const pgdata = path.join(restore, 'data');
-    fs.mkdirSync(path.join(restore, 'run'), { recursive: true });
-    fs.mkdirSync(pgdata, { mode: 0o700 });
-    const conf = cluster.configMap('postgres-config').data['pgbackrest.conf'];
-    expect(conf).toContain(`\nrepo1-type=azure\nrepo1-path=/postgres\nrepo1-azure-account=${ACCOUNT}\nrepo1-azure-container=${CONTAINER}\n`);
-    fs.writeFileSync(path.join(restore, 'pgbackrest.conf'), conf);
-    fs.writeFileSync(path.join(restore, 'pg_hba.conf'), 'local all all trust\n');
-    for (const entry of ['', 'run', 'data', 'pgbackrest.conf', 'pg_hba.conf']) fs.chownSync(path.join(restore, entry), POSTGRES_UID, POSTGRES_UID);
-    const secrets = [`PGBACKREST_REPO1_AZURE_KEY=${ACCOUNT_KEY}`, `PGBACKREST_REPO1_CIPHER_PASS=${PASSPHRASE}`];
-    const local = [`--config=${restore}/pgbackrest.conf`, `--repo1-storage-ca-file=${pki.ca}`, `--lock-path=${restore}/run`];
-    const asPostgres = (command: string[]) => ['netns', 'exec', cluster.hub.netns, 'setpriv', `--reuid=${POSTGRES_UID}`, `--regid=${POSTGRES_UID}`,
-      '--clear-groups', 'env', '-i', '-C', restore, 'PATH=/usr/lib/postgresql/15/bin:/usr/bin:/bin', ...secrets, ...command];
-    // restore writes its command-line options into restore_command; the spool path (Debian's is not uid 999's) goes by
-    // the environment, as archive-get (no archive-async) refuses the option.
-    const restored = await runAsync('ip', asPostgres([`PGBACKREST_SPOOL_PATH=${restore}/run`, 'pgbackrest', ...local, '--stanza=postgres',
-      `--pg1-path=${pgdata}`, 'restore']), { timeoutMs: 120_000 });
-    expect([restored.code, restored.stderr]).toEqual([0, '']);
-    expect(restored.stdout).toMatch(/restore command end: completed successfully/);
-
-    const server = spawn('ip', asPostgres(['postgres', '-D', pgdata, '-c', `hba_file=${restore}/pg_hba.conf`, '-c', 'listen_addresses=',
-      '-c', `unix_socket_directories=${restore}/run`, '-c', 'archive_mode=off', '-c', 'hot_standby=off']),
-    { stdio: ['ignore', fs.openSync(path.join(restore, 'postgres.log'), 'a'), fs.openSync(path.join(restore, 'postgres.log'), 'a')], detached: true });
-    let exited = false;
-    server.once('exit', () => { exited = true; });
-    const psql = async (sql: string) => {
-      const result = await runAsync('ip', asPostgres(['psql', '-h', `${restore}/run`, '-U', 'postgres', '-d', 'myapp', '-XAtc', sql]));
-      if (result.code !== 0) throw new Error(`psql: ${result.stderr}`);
-      return result.stdout.trim();
-    };
+    // The storage account outside both clusters: the restored cluster's hub reaches this Azurite through a Unix socket,
+    // its TLS passed through unchanged (the same certificate for the same address).
+    const socket = path.join(work, 'azurite.sock');
+    servers.push(spawn('ip', ['netns', 'exec', cluster.hub.netns, process.execPath, path.join(__dirname, 'harness', 'bin', 'socket-bridge.js'),
+      socket, `${HUB_ADDRESS}:${BLOB_PORT}`], { stdio: 'ignore', detached: true }));
+    await waitFor('the socket bridge to listen', () => fs.existsSync(socket), 10_000, 100);
+    // A token that may only read and list: a restore never writes to its source.
+    const readOnlySas = await blobAdmin(cluster.hub.netns, pki.ca, ['sas', 'rl', new Date(Date.now() + 3_600_000).toISOString().replace(/\.\d+Z$/, 'Z')]);
+    const container = { account: ACCOUNT, container: CONTAINER, endpoint: `${HUB_ADDRESS}:${BLOB_PORT}`, uriStyle: AzureUriStyle.PATH };
+    const manifest = synthesizeToFile({
+      clusterName: 'restored',
+      image: IMAGE,
+      walArchive: { azure: { ...container, caCertificate: RepositoryCaCertificate.fromSecret('azure-ca'), credentials: AzureCredentials.fromSecret('azure-storage') } },
+      restoreFrom: {
+        clusterName: 'postgres',
+        targetTime,
+        azure: { ...container, caCertificate: RepositoryCaCertificate.fromSecret('source-ca'), credentials: AzureCredentials.sharedAccessSignature('source-sas') },
+        encryptionPassphraseSecretName: 'source-passphrase',
+      },
+    });
+    const restored = await E2eCluster.start({
+      manifest,
+      beforePods: async (c) => {
+        servers.push(spawn('ip', ['netns', 'exec', c.hub.netns, process.execPath, path.join(__dirname, 'harness', 'bin', 'socket-bridge.js'),
+          `${HUB_ADDRESS}:${BLOB_PORT}`, socket], { stdio: 'ignore', detached: true }));
+        await waitFor('Azurite to be reached in the new cluster\'s hub', async () => (await runAsync('ip', ['netns', 'exec', c.hub.netns, 'bash', '-c',
+          `exec 3<>/dev/tcp/${HUB_ADDRESS}/${BLOB_PORT}`])).code === 0, 30_000, 200);
+        c.updateSecret('source-sas', { 'sas-token': readOnlySas });
+        c.updateSecret('source-ca', { 'ca.crt': fs.readFileSync(pki.ca, 'utf8') });
+        c.updateSecret('source-passphrase', { passphrase: PASSPHRASE });
+        c.updateSecret('azure-storage', { 'storage-key': ACCOUNT_KEY });
+        c.updateSecret('azure-ca', { 'ca.crt': fs.readFileSync(pki.ca, 'utf8') });
+      },
+    });
     try {
-      // Recovery replays the archived WAL (archive-get from the container), then promotes at its end.
-      const deadline = Date.now() + 120_000;
-      while ((await psql('SELECT pg_is_in_recovery()').catch(() => '')) !== 'f') {
-        if (exited || Date.now() > deadline) {
-          throw new Error(`the restored server ${exited ? 'exited' : 'did not finish recovery within 120 s'}:\n`
-            + fs.readFileSync(path.join(restore, 'postgres.log'), 'utf8'));
-        }
-        await sleep(500);
+      const pod0 = 'restored-cluster-0';
+      const restoreConf = restored.configMap('restored-config').data['pgbackrest-restore.conf'];
+      expect(restoreConf).toContain('\nrepo1-type=azure\nrepo1-path=/postgres\n');
+      expect(restoreConf).toContain('\nrepo1-azure-key-type=sas\n');
+      const log = restored.pod(pod0).logSince(0);
+      expect(log).toContain('restoring cluster postgres as of ');
+      expect(log).toContain('from the pgBackRest repository of /etc/postgresql/pgbackrest-restore.conf');
+      expect(await restored.podSql(pod0, ROWS, 'myapp')).toBe(beforeTarget);
+      // The diff backup and the WAL after it on the switchover's timeline 2, up to the target; promoted, it writes timeline 3.
+      expect(await restored.podSql(pod0, 'SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)')).toBe('00000003');
+      expect(await isPrimary(restored, pod0)).toBe(true);
+      for (const replica of ['restored-cluster-1', 'restored-cluster-2']) {
+        await waitFor(`${replica} to hold the restored rows`, async () => (await restored.podSql(replica, ROWS, 'myapp').catch(() => '')) === beforeTarget, 30_000, 250);
       }
-      expect(await psql(ROWS)).toBe(archived);
-      // The newest backup (the diff) and the WAL after it, on the switchover's timeline 2: promoted, it writes timeline 3.
-      expect(await psql('SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)')).toBe('00000003');
+      expect(await restored.sql('restored-write', 'INSERT INTO orders VALUES (1000, \'after the restore\')')).toMatchObject({ code: 0 });
+      // It archives with the account's key into its own directory of the container, as stanza "restored".
+      const restoredCheck = await restored.pod(pod0).container('postgres').exec(['pgbackrest', '--stanza=restored', 'check'], 120_000);
+      expect([restoredCheck.code, restoredCheck.stderr]).toEqual([0, '']);
+      const names = JSON.parse(await blobAdmin(cluster.hub.netns, pki.ca, ['list', CONTAINER])) as string[];
+      expect(names).toContainEqual(expect.stringMatching(/^restored\/archive\/restored\/15-1\/0000000300000000\/[0-9A-F]{24}-[0-9a-f]{40}/));
+      // The source's directory holds nothing of the new cluster.
+      expect(names.filter(n => n.startsWith('postgres/archive/postgres/15-1/00000003'))).toEqual([]);
     } finally {
-      try {
-        process.kill(-server.pid!, 'SIGINT');
-      } catch {
-        // already ended
-      }
-      await waitFor('the restored server to stop', () => !fs.existsSync(path.join(pgdata, 'postmaster.pid')), 30_000, 200);
+      await restored.destroy();
     }
   }));
 });
