@@ -136,7 +136,7 @@ project.addTask('eslint:fix', {
 });
 
 // Benchmarks print figures; they are run by hand (the PostgreSQL ones as root), never by `npm test`.
-for (const bench of ['synth', 'failover', 'automatic-failover', 'bootstrap', 'idle', 'rolling-update']) {
+for (const bench of ['synth', 'failover', 'automatic-failover', 'bootstrap', 'idle', 'rolling-update', 'archive']) {
   project.addTask(`bench:${bench}`, {
     description: `Benchmark: ${bench} (prints figures)`,
     exec: `ts-node --transpile-only --project test/tsconfig.json bench/${bench}.ts`,
