@@ -5,7 +5,7 @@ import { AutomaticFailoverConfig, SidecarConfig, SIDECAR_CONFIG_VERSION } from '
 import { addObject } from './private/api-object';
 import { api, asJson } from './private/k8s';
 import { METRICS_QUERIES, METRICS_QUERIES_KEY, METRICS_USER, MONITORING_ROLE_SCRIPT, MONITORING_ROLE_SQL } from './private/metrics';
-import { clusterNames, ClusterNames, ISOLATION_FENCE_SECONDS, LEASE_DEADLINE_FILE, PATHS, POSTGRES_PORT, ROLE_LABEL, S3_CA_FILE, SUPERUSER } from './private/names';
+import { clusterNames, ClusterNames, GCS_KEY_FILE, ISOLATION_FENCE_SECONDS, LEASE_DEADLINE_FILE, PATHS, POSTGRES_PORT, ROLE_LABEL, S3_CA_FILE, SUPERUSER } from './private/names';
 import { conflictingSettingsReason, invalidSettingValueReason, needsRestart, unknownSettingReason } from './private/postgres-settings';
 import { renderConf, renderHba, Setting } from './private/postgresql-conf';
 import { AGENT_FILES, readAgentBundle, readScript, SCRIPT_FILES, scriptsDigest } from './private/scripts';
@@ -302,9 +302,99 @@ export interface AzureRepositoryOptions {
 }
 
 /**
+ * How pgBackRest authenticates to Google Cloud Storage (`repo1-gcs-key-type`).
+ */
+export class GcsCredentials {
+  /**
+   * A service account's JSON key from a Secret you manage (`repo1-gcs-key-type=service`): the Secret's key is mounted
+   * read-only as a file into the postgres container (never written into a ConfigMap), and pgBackRest signs a token
+   * request with it, to the key's `token_uri` (Google's: https://oauth2.googleapis.com/token, port 443).
+   * @param secretName the Secret in the cluster's namespace
+   * @param key the Secret's key that holds the JSON key file
+   */
+  public static fromServiceAccountKey(secretName: string, key = 'key.json'): GcsCredentials {
+    return new GcsCredentials('service', secretName, key);
+  }
+
+  /**
+   * No key in the YAML: pgBackRest asks the metadata server for the token of the pod's Google service account
+   * (`repo1-gcs-key-type=auto`): on GKE with Workload Identity, the pods' Kubernetes ServiceAccount bound to a Google
+   * service account (or granted the bucket's roles directly). The metadata server is reached over plain HTTP at
+   * metadata.google.internal (port 80; GKE Dataplane V2 also uses port 988).
+   */
+  public static workloadIdentity(): GcsCredentials {
+    return new GcsCredentials('auto', undefined, undefined);
+  }
+
+  /**
+   * An OAuth2 access token from a Secret you manage (`repo1-gcs-key-type=token`), passed to the postgres container as
+   * the environment variable PGBACKREST_REPO1_GCS_KEY. Google's access tokens expire (after an hour by default) and
+   * pgBackRest does not renew them: for tests against an emulator and short jobs only, not for continuous archiving.
+   * @param secretName the Secret in the cluster's namespace
+   * @param key the Secret's key that holds the token
+   */
+  public static fromAccessToken(secretName: string, key = 'token'): GcsCredentials {
+    return new GcsCredentials('token', secretName, key);
+  }
+
+  private constructor(
+    /** pgBackRest's `repo1-gcs-key-type`: "service", "auto" or "token". */
+    public readonly keyType: string,
+    /** The Secret with the key file or the token, if any. */
+    public readonly secretName: string | undefined,
+    /** Its key that holds the key file or the token. */
+    public readonly key: string | undefined,
+  ) {}
+}
+
+/**
+ * A pgBackRest repository in a Google Cloud Storage bucket (or a server that speaks GCS's JSON API). pgBackRest
+ * speaks HTTPS only.
+ */
+export interface GcsRepositoryOptions {
+  /**
+   * The bucket (it must exist: pgBackRest does not create it).
+   */
+  readonly bucket: string;
+
+  /**
+   * The repository's directory in the bucket: each stanza (cluster) has its own directories under it.
+   * @default - "/<clusterName>"
+   */
+  readonly path?: string;
+
+  /**
+   * The GCS endpoint, a host name or IP address, with a port when it is not 443 ("gcs.storage.svc:4443"); no scheme
+   * (always HTTPS) and no path.
+   * @default "storage.googleapis.com"
+   */
+  readonly endpoint?: string;
+
+  /**
+   * Whether pgBackRest verifies the endpoint's TLS certificate (and the token endpoint's). Turn it off only for a
+   * test server: anyone on the path could then read and change the backups.
+   * @default true
+   */
+  readonly verifyTls?: boolean;
+
+  /**
+   * The CA that signs the endpoint's certificate (and the token endpoint's), when the image's system CAs do not.
+   * @default - the image's system CAs
+   */
+  readonly caCertificate?: RepositoryCaCertificate;
+
+  /**
+   * How pgBackRest authenticates: a service account's JSON key from a Secret (`GcsCredentials.fromServiceAccountKey`),
+   * the pod's Workload Identity (`GcsCredentials.workloadIdentity()`), or an access token (`GcsCredentials.fromAccessToken`,
+   * for tests: tokens expire).
+   */
+  readonly credentials: GcsCredentials;
+}
+
+/**
  * Continuous WAL archiving and backups with pgBackRest, into a repository on a volume that every pod mounts (whichever
- * pod is primary archives), in an S3 bucket (`s3`) or in an Azure Blob container (`azure`). The postgres image must
- * contain pgBackRest: the official one does not (see `image`).
+ * pod is primary archives), in an S3 bucket (`s3`), an Azure Blob container (`azure`) or a Google Cloud Storage bucket
+ * (`gcs`). The postgres image must contain pgBackRest: the official one does not (see `image`).
  */
 export interface WalArchiveOptions {
   /**
@@ -316,10 +406,17 @@ export interface WalArchiveOptions {
 
   /**
    * Keep the repository in an Azure Blob Storage container instead of a volume: no archive volume is then created or
-   * mounted, and `storage`, `storageClassName` and `existingClaimName` do not apply. Not with `s3`.
+   * mounted, and `storage`, `storageClassName` and `existingClaimName` do not apply. Not with `s3` nor `gcs`.
    * @default - the repository is on a `ReadWriteMany` volume
    */
   readonly azure?: AzureRepositoryOptions;
+
+  /**
+   * Keep the repository in a Google Cloud Storage bucket instead of a volume: no archive volume is then created or
+   * mounted, and `storage`, `storageClassName` and `existingClaimName` do not apply. Not with `s3` nor `azure`.
+   * @default - the repository is on a `ReadWriteMany` volume
+   */
+  readonly gcs?: GcsRepositoryOptions;
 
   /**
    * Encrypt the repository at rest (`repo1-cipher-type=aes-256-cbc`): the Secret whose key holds the passphrase. Keep
@@ -396,7 +493,7 @@ export interface RestoreFromOptions {
 
   /**
    * The PersistentVolumeClaim that holds the repository, mounted read-only.
-   * @default - this cluster's own repository (`walArchive` must then be on), unless `s3` or `azure` is given
+   * @default - this cluster's own repository (`walArchive` must then be on), unless `s3`, `azure` or `gcs` is given
    */
   readonly claimName?: string;
 
@@ -417,7 +514,14 @@ export interface RestoreFromOptions {
   readonly azure?: AzureRepositoryOptions;
 
   /**
-   * The Secret whose key holds the passphrase of an encrypted repository given by `claimName`, `s3` or `azure` (its
+   * Another cluster's repository in a Google Cloud Storage bucket, as `s3` is in an S3 bucket: only read, its `path`
+   * defaulting to "/<clusterName>" of the restored cluster, where that cluster's `walArchive.gcs` keeps it by default.
+   * @default - the volume of `claimName`, or this cluster's own repository
+   */
+  readonly gcs?: GcsRepositoryOptions;
+
+  /**
+   * The Secret whose key holds the passphrase of an encrypted repository given by `claimName`, `s3`, `azure` or `gcs` (its
    * `walArchive.encryptionPassphraseSecretName`). This cluster's own repository is read with its own passphrase.
    * @default - the repository is not encrypted
    */
@@ -444,9 +548,9 @@ export interface RestoreFromOptions {
 export interface WalArchiveSettings {
   /** The pgBackRest stanza: the cluster's name. */
   readonly stanza: string;
-  /** The repository's PersistentVolumeClaim; none with an S3 or Azure repository. */
+  /** The repository's PersistentVolumeClaim; none with an S3, Azure or GCS repository. */
   readonly claimName?: string;
-  /** Whether the YAML holds the claim (false for `existingClaimName` and for an S3 or Azure repository). */
+  /** Whether the YAML holds the claim (false for `existingClaimName` and for an S3, Azure or GCS repository). */
   readonly createClaim: boolean;
   /** Size of the claim the YAML holds. */
   readonly storage: string;
@@ -462,6 +566,8 @@ export interface WalArchiveSettings {
   readonly s3?: S3RepositorySettings;
   /** The Azure repository, if the repository is in an Azure Blob container. */
   readonly azure?: AzureRepositorySettings;
+  /** The GCS repository, if the repository is in a Google Cloud Storage bucket. */
+  readonly gcs?: GcsRepositorySettings;
   /** The Secret with the encryption passphrase, if the repository is encrypted. */
   readonly encryptionPassphraseSecretName?: string;
   /** Its key. */
@@ -525,6 +631,30 @@ export interface AzureRepositorySettings {
 }
 
 /**
+ * A GCS repository, as {@link PostgresConfig} resolved it.
+ */
+export interface GcsRepositorySettings {
+  /** The bucket. */
+  readonly bucket: string;
+  /** The repository's directory in it. */
+  readonly path: string;
+  /** The endpoint's host (name or IP address). */
+  readonly endpoint: string;
+  /** The endpoint's port. */
+  readonly port: number;
+  /** Whether the endpoint's certificate is verified. */
+  readonly verifyTls: boolean;
+  /** The CA that signs it, if not the system's. */
+  readonly caCertificate?: RepositoryCaCertificate;
+  /** pgBackRest's `repo1-gcs-key-type`: "service", "auto" or "token". */
+  readonly keyType: string;
+  /** The Secret with the service account's key file or the token; none with Workload Identity. */
+  readonly credentialsSecretName?: string;
+  /** Its key that holds the key file or the token. */
+  readonly credentialsKey?: string;
+}
+
+/**
  * The restore a new cluster starts from, as {@link PostgresConfig} resolved it.
  */
 export interface RestoreSettings {
@@ -536,6 +666,8 @@ export interface RestoreSettings {
   readonly s3?: S3RepositorySettings;
   /** Another cluster's Azure repository, if it is in an Azure Blob container. */
   readonly azure?: AzureRepositorySettings;
+  /** Another cluster's GCS repository, if it is in a Google Cloud Storage bucket. */
+  readonly gcs?: GcsRepositorySettings;
   /** Whether the repository is the cluster's own (`walArchive`), read with its own configuration. */
   readonly ownArchive: boolean;
   /** The recovery target time, if any. */
@@ -705,8 +837,8 @@ export interface PostgresConfigProps {
 
   /**
    * Continuous WAL archiving and scheduled full and differential backups with pgBackRest, for point-in-time
-   * recovery (`restoreFrom`). Needs an image with pgBackRest (`image`), and a `ReadWriteMany` volume, an S3 bucket or
-   * an Azure Blob container.
+   * recovery (`restoreFrom`). Needs an image with pgBackRest (`image`), and a `ReadWriteMany` volume, an S3 bucket,
+   * an Azure Blob container or a Google Cloud Storage bucket.
    * @default - no archiving (the logical backup, `backup`, still runs)
    */
   readonly walArchive?: WalArchiveOptions;
@@ -1247,7 +1379,8 @@ function resolveWalArchive(
   }, 'walArchive.');
   const s3 = resolveS3Repository(owner, options, names);
   const azure = resolveAzureRepository(owner, options, names);
-  const inStore = s3 !== undefined || azure !== undefined;
+  const gcs = resolveGcsRepository(owner, options, names);
+  const inStore = s3 !== undefined || azure !== undefined || gcs !== undefined;
   const storage = options.storage ?? '50Gi';
   validateStorageSize(owner, prop('storage'), storage);
   validateObjectName(owner, prop('storageClassName'), options.storageClassName);
@@ -1283,6 +1416,7 @@ function resolveWalArchive(
       retentionFull,
       ...(s3 ? { s3 } : {}),
       ...(azure ? { azure } : {}),
+      ...(gcs ? { gcs } : {}),
       ...(encryptionKey !== undefined ? {
         encryptionPassphraseSecretName: options.encryptionPassphraseSecretName,
         encryptionPassphraseSecretKey: encryptionKey,
@@ -1370,7 +1504,7 @@ function resolveS3(owner: string, s3: S3RepositoryOptions, prop: string, stanza:
 const IPV4 = /^\d+\.\d+\.\d+\.\d+$/;
 
 /** A repository in an object store has no volume: the volume's options are a mistake, named with the fix. */
-function validateNoClaimProps(owner: string, options: WalArchiveOptions, store: 's3' | 'azure', where: string): void {
+function validateNoClaimProps(owner: string, options: WalArchiveOptions, store: 's3' | 'azure' | 'gcs', where: string): void {
   for (const claimProp of ['storage', 'storageClassName', 'existingClaimName'] as const) {
     if (options[claimProp] !== undefined) {
       throw new Error(`${owner}: walArchive.${claimProp} "${options[claimProp]}" is given with walArchive.${store}: the repository is in the ${where}, `
@@ -1497,6 +1631,70 @@ function resolveAzure(owner: string, azure: AzureRepositoryOptions, prop: string
   };
 }
 
+/**
+ * A bucket name GCS accepts: 3 to 63 lower-case letters, digits, "-", "_" and ".", starting and ending with a letter or
+ * digit (names with dots may be longer on GCS, up to 222 characters, but only for verified domains: not taken here).
+ */
+const GCS_BUCKET = /^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$/;
+
+function resolveGcsRepository(owner: string, options: WalArchiveOptions, names: ClusterNames): GcsRepositorySettings | undefined {
+  const gcs = options.gcs;
+  if (gcs === undefined) return undefined;
+  if (options.s3 !== undefined) {
+    throw new Error(`${owner}: walArchive.s3 (bucket ${JSON.stringify(options.s3?.bucket)}) and walArchive.gcs (bucket ${JSON.stringify(gcs?.bucket)}) `
+      + 'are both given: a cluster has one repository. Drop walArchive.s3 to keep it in Google Cloud Storage, or walArchive.gcs to keep it in S3.');
+  }
+  if (options.azure !== undefined) {
+    throw new Error(`${owner}: walArchive.azure (container ${JSON.stringify(options.azure?.container)}) and walArchive.gcs (bucket `
+      + `${JSON.stringify(gcs?.bucket)}) are both given: a cluster has one repository. Drop walArchive.azure to keep it in Google Cloud `
+      + 'Storage, or walArchive.gcs to keep it in Azure.');
+  }
+  validateNoClaimProps(owner, options, 'gcs', 'bucket');
+  return resolveGcs(owner, gcs, 'walArchive.gcs', names.cluster);
+}
+
+/** A GCS repository's options (`prop`: walArchive.gcs or restoreFrom.gcs), checked; its path defaults to "/<stanza>". */
+function resolveGcs(owner: string, gcs: GcsRepositoryOptions, prop: string, stanza: string): GcsRepositorySettings {
+  if (typeof gcs !== 'object' || gcs === null || Array.isArray(gcs)) {
+    throw new Error(`${owner}: ${prop} ${JSON.stringify(gcs)} is not a GCS repository: give { bucket: "my-backups", `
+      + 'credentials: GcsCredentials.fromServiceAccountKey("my-gcs-key") }.');
+  }
+  validateTypes(owner, gcs, { bucket: 'string', path: 'string', endpoint: 'string', verifyTls: 'boolean' }, `${prop}.`);
+  const bucket = gcs.bucket;
+  if (bucket === undefined || bucket === '') {
+    throw new Error(`${owner}: ${prop}.bucket is ${bucket === '' ? 'empty' : 'missing'}: name the bucket that holds the repository (it must exist), e.g. "orders-db-backups".`);
+  }
+  if (!GCS_BUCKET.test(bucket) || bucket.includes('..') || IPV4.test(bucket) || bucket.startsWith('goog') || bucket.includes('google')) {
+    throw new Error(`${owner}: ${prop}.bucket "${bucket}" is not a bucket name GCS accepts: use 3 to 63 lower-case letters, digits, "-", "_" and ".", `
+      + 'starting and ending with a letter or digit, no "..", not an IP address, not starting with "goog" nor containing "google", e.g. "orders-db-backups".');
+  }
+  const path = gcs.path ?? `/${stanza}`;
+  validateRepositoryPath(owner, prop, 'bucket', path, stanza);
+  const endpoint = resolveEndpoint(owner, prop, gcs.endpoint ?? 'storage.googleapis.com', 'gcs.storage.svc:4443');
+  const verifyTls = gcs.verifyTls ?? true;
+  const ca = gcs.caCertificate;
+  validateRepositoryCa(owner, prop, ca, verifyTls, 'gcs-ca');
+  const credentials = gcs.credentials;
+  if (!(credentials instanceof GcsCredentials)) {
+    throw new Error(`${owner}: ${prop}.credentials ${credentials === undefined ? 'is missing' : `${shown(credentials)} is not GcsCredentials`}: `
+      + 'give GcsCredentials.fromServiceAccountKey("my-gcs-key") (a service account\'s JSON key in a Secret) '
+      + 'or GcsCredentials.workloadIdentity() (GKE Workload Identity).');
+  }
+  validateObjectName(owner, `${prop}.credentials secret name`, credentials.secretName);
+  validateConfigKey(owner, `${prop}.credentials key`, credentials.key);
+  return {
+    bucket,
+    path,
+    endpoint: endpoint.host,
+    port: endpoint.port,
+    verifyTls,
+    caCertificate: ca,
+    keyType: credentials.keyType,
+    credentialsSecretName: credentials.secretName,
+    credentialsKey: credentials.key,
+  };
+}
+
 /** A time with its zone, as recovery_target_time takes it: "2026-12-02 08:00:00+00", "2026-12-02T08:00:00.5Z". */
 const TARGET_TIME = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}(:?\d{2})?)$/;
 
@@ -1523,17 +1721,30 @@ function resolveRestore(
     throw new Error(`${owner}: restoreFrom.claimName "${options.claimName}" is given with restoreFrom.azure: a restore reads one repository. `
       + 'Drop restoreFrom.claimName to restore from the container, or restoreFrom.azure to restore from the volume.');
   }
+  if (options.gcs !== undefined && options.claimName !== undefined) {
+    throw new Error(`${owner}: restoreFrom.claimName "${options.claimName}" is given with restoreFrom.gcs: a restore reads one repository. `
+      + 'Drop restoreFrom.claimName to restore from the bucket, or restoreFrom.gcs to restore from the volume.');
+  }
   if (options.s3 !== undefined && options.azure !== undefined) {
     throw new Error(`${owner}: restoreFrom.s3 (bucket ${JSON.stringify(options.s3?.bucket)}) and restoreFrom.azure (container `
       + `${JSON.stringify(options.azure?.container)}) are both given: a restore reads one repository. Keep the one that holds cluster "${options.clusterName}".`);
   }
+  if (options.gcs !== undefined && options.s3 !== undefined) {
+    throw new Error(`${owner}: restoreFrom.s3 (bucket ${JSON.stringify(options.s3?.bucket)}) and restoreFrom.gcs (bucket ${JSON.stringify(options.gcs?.bucket)}) `
+      + `are both given: a restore reads one repository. Keep the one that holds cluster "${options.clusterName}".`);
+  }
+  if (options.gcs !== undefined && options.azure !== undefined) {
+    throw new Error(`${owner}: restoreFrom.azure (container ${JSON.stringify(options.azure?.container)}) and restoreFrom.gcs (bucket `
+      + `${JSON.stringify(options.gcs?.bucket)}) are both given: a restore reads one repository. Keep the one that holds cluster "${options.clusterName}".`);
+  }
   const s3 = options.s3 !== undefined ? resolveS3(owner, options.s3, 'restoreFrom.s3', options.clusterName) : undefined;
   const azure = options.azure !== undefined ? resolveAzure(owner, options.azure, 'restoreFrom.azure', options.clusterName) : undefined;
-  const inStore = s3 !== undefined || azure !== undefined;
+  const gcs = options.gcs !== undefined ? resolveGcs(owner, options.gcs, 'restoreFrom.gcs', options.clusterName) : undefined;
+  const inStore = s3 !== undefined || azure !== undefined || gcs !== undefined;
   const claimName = inStore ? undefined : options.claimName ?? archive?.claimName;
-  if (!inStore && claimName === undefined && archive?.s3 === undefined && archive?.azure === undefined) {
+  if (!inStore && claimName === undefined && archive?.s3 === undefined && archive?.azure === undefined && archive?.gcs === undefined) {
     throw new Error(`${owner}: restoreFrom.claimName is missing and walArchive is off: name the PersistentVolumeClaim that holds `
-      + `the repository of cluster "${options.clusterName}" (or its bucket, restoreFrom.s3, or its container, restoreFrom.azure), `
+      + `the repository of cluster "${options.clusterName}" (or its bucket, restoreFrom.s3 or restoreFrom.gcs, or its container, restoreFrom.azure), `
       + 'or turn walArchive on to restore from this cluster\'s own.');
   }
   const ownArchive = !inStore && claimName === archive?.claimName;
@@ -1545,7 +1756,7 @@ function resolveRestore(
   }
   if (passphraseSecret !== undefined && ownArchive) {
     throw new Error(`${owner}: restoreFrom.encryptionPassphraseSecretName "${passphraseSecret}" is given for this cluster's own repository, which `
-      + 'is read with its own passphrase (walArchive.encryptionPassphraseSecretName). Drop it, or name the repository (restoreFrom.claimName, restoreFrom.s3 or restoreFrom.azure).');
+      + 'is read with its own passphrase (walArchive.encryptionPassphraseSecretName). Drop it, or name the repository (restoreFrom.claimName, restoreFrom.s3, restoreFrom.azure or restoreFrom.gcs).');
   }
   const passphraseKey = passphraseSecret !== undefined ? options.encryptionPassphraseSecretKey ?? 'passphrase' : undefined;
   validateConfigKey(owner, 'restoreFrom.encryptionPassphraseSecretKey', passphraseKey);
@@ -1559,18 +1770,24 @@ function resolveRestore(
     ...(ownArchive ? {} : { claimName }),
     ...(s3 ? { s3 } : {}),
     ...(azure ? { azure } : {}),
+    ...(gcs ? { gcs } : {}),
     ownArchive,
     targetTime,
     ...(passphraseKey !== undefined ? { encryptionPassphraseSecretName: passphraseSecret, encryptionPassphraseSecretKey: passphraseKey } : {}),
   };
 }
 
-/** The lines of pgBackRest's [global] section that say where repo1 is: a bucket, a container, or a directory (a volume's mount). */
+/**
+ * The lines of pgBackRest's [global] section that say where repo1 is: a bucket, a container, or a directory (a volume's
+ * mount). `gcsKeyFile`: where a GCS service account's key file is mounted.
+ */
 function repositoryLines(
-  repository: { s3?: S3RepositorySettings; azure?: AzureRepositorySettings } | undefined, directory: string, caFile: string, encrypted: boolean,
+  repository: { s3?: S3RepositorySettings; azure?: AzureRepositorySettings; gcs?: GcsRepositorySettings } | undefined,
+  directory: string, caFile: string, encrypted: boolean, gcsKeyFile: string,
 ): string[] {
   const s3 = repository?.s3;
   const azure = repository?.azure;
+  const gcs = repository?.gcs;
   return [
     ...(s3 ? [
       '# The repository in an S3 bucket. Credentials come from the environment (PGBACKREST_REPO1_S3_KEY...), never from here.',
@@ -1596,6 +1813,18 @@ function repositoryLines(
       ...(azure.port !== 443 ? [`repo1-storage-port=${azure.port}`] : []),
       ...(azure.verifyTls ? [] : ['repo1-storage-verify-tls=n']),
       ...(azure.caCertificate ? [`repo1-storage-ca-file=${caFile}`] : []),
+    ] : gcs ? [
+      gcs.keyType === 'service'
+        ? '# The repository in a GCS bucket. The service account\'s key is a file mounted from its Secret, never written here.'
+        : `# The repository in a GCS bucket. ${gcs.keyType === 'token' ? 'The token comes from the environment (PGBACKREST_REPO1_GCS_KEY), never from here.' : 'The token comes from the metadata server (Workload Identity).'}`,
+      'repo1-type=gcs',
+      `repo1-path=${gcs.path}`,
+      `repo1-gcs-bucket=${gcs.bucket}`,
+      `repo1-gcs-endpoint=${gcs.endpoint}${gcs.port !== 443 ? `:${gcs.port}` : ''}`,
+      `repo1-gcs-key-type=${gcs.keyType}`,
+      ...(gcs.keyType === 'service' ? [`repo1-gcs-key=${gcsKeyFile}`] : []),
+      ...(gcs.verifyTls ? [] : ['repo1-storage-verify-tls=n']),
+      ...(gcs.caCertificate ? [`repo1-storage-ca-file=${caFile}`] : []),
     ] : [`repo1-path=${directory}`]),
     ...(encrypted ? [
       '# The passphrase comes from the environment (PGBACKREST_REPO1_CIPHER_PASS).',
@@ -1626,7 +1855,8 @@ function renderRestoreConf(clusterName: string, restore: RestoreSettings): strin
     `# pgBackRest configuration of the restore of cluster "${restore.stanza}" into cluster "${clusterName}" (restoreFrom), written by cdk8s-postgres-cluster.`,
     '# Read by the entrypoint only, when it restores the first primary; the repository is only read.',
     '[global]',
-    ...repositoryLines(restore, PATHS.restoreArchiveDir, `${PATHS.restoreCaDir}/${S3_CA_FILE}`, restore.encryptionPassphraseSecretName !== undefined),
+    ...repositoryLines(restore, PATHS.restoreArchiveDir, `${PATHS.restoreCaDir}/${S3_CA_FILE}`, restore.encryptionPassphraseSecretName !== undefined,
+      `${PATHS.restoreGcsKeyDir}/${GCS_KEY_FILE}`),
     `lock-path=${PATHS.runDir}/pgbackrest`,
     'log-level-console=info',
     'log-level-file=off',
@@ -1640,7 +1870,8 @@ function renderPgbackrestConf(clusterName: string, archive: WalArchiveSettings |
   return [
     `# pgBackRest configuration of cluster "${clusterName}", written by cdk8s-postgres-cluster.`,
     '[global]',
-    ...repositoryLines(archive, PATHS.archiveDir, `${PATHS.archiveCaDir}/${S3_CA_FILE}`, archive?.encryptionPassphraseSecretName !== undefined),
+    ...repositoryLines(archive, PATHS.archiveDir, `${PATHS.archiveCaDir}/${S3_CA_FILE}`, archive?.encryptionPassphraseSecretName !== undefined,
+      `${PATHS.archiveGcsKeyDir}/${GCS_KEY_FILE}`),
     ...(archive ? [`repo1-retention-full=${archive.retentionFull}`] : []),
     '# Every container of a pod shares this directory: archive-push, a backup and stanza-create see one another\'s locks.',
     `lock-path=${PATHS.runDir}/pgbackrest`,

@@ -121,6 +121,8 @@ export class PostgresNetworkPolicy extends Construct {
     const toApiServer: k8s.NetworkPolicyEgressRule = { ports: API_SERVER_PORTS.map(tcp) };
     const objectStore = statefulSet.config.walArchive?.s3 ?? statefulSet.config.walArchive?.azure;
     const restoreStore = statefulSet.config.restore?.s3 ?? statefulSet.config.restore?.azure;
+    const gcsPorts = [...new Set([statefulSet.config.walArchive?.gcs, statefulSet.config.restore?.gcs].flatMap(gcs => !gcs ? []
+      : [gcs.port, ...gcs.keyType === 'service' ? [443] : [], ...gcs.keyType === 'auto' ? [80, 988] : []]))].sort((a, b) => a - b);
     const toDns: k8s.NetworkPolicyEgressRule = { ports: [{ protocol: 'UDP', port: intOrString(DNS_PORT) }, tcp(DNS_PORT)] };
 
     const backupPods: k8s.NetworkPolicyPeer[] = props.backup ? [{ podSelector: { matchLabels: { ...props.backup.selectorLabels } } }] : [];
@@ -146,6 +148,9 @@ export class PostgresNetworkPolicy extends Construct {
           ...(objectStore ? [{ ports: [tcp(objectStore.port)] }] : []),
           // And to the bucket or container a new cluster is restored from (restoreFrom.s3 or .azure), when its port is another.
           ...(restoreStore && restoreStore.port !== objectStore?.port ? [{ ports: [tcp(restoreStore.port)] }] : []),
+          // pgBackRest to a GCS repository (walArchive.gcs, restoreFrom.gcs), by port: the endpoint's; a service account's
+          // token endpoint (oauth2.googleapis.com:443); Workload Identity's metadata server (80, and 988 on GKE Dataplane V2).
+          ...gcsPorts.length > 0 ? [{ ports: gcsPorts.map(tcp) }] : [],
         ],
       },
     }));

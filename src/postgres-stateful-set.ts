@@ -8,7 +8,7 @@ import {
 } from './private/metrics';
 import {
   ISOLATION_FENCE_SECONDS, LABELER_CONTAINER, LEASE_FENCE_CONTAINER, PATHS, podNames, POSTGRES_CONTAINER, POSTGRES_PORT, POSTGRES_PORT_NAME,
-  POSTGRES_UID, S3_CA_FILE, SUPERUSER,
+  POSTGRES_UID, S3_CA_FILE, GCS_KEY_FILE, SUPERUSER,
 } from './private/names';
 import { AGENT_FILES, RESTART_SETTINGS_DIGEST_ANNOTATION, SCRIPT_FILES, SCRIPTS_DIGEST_ANNOTATION } from './private/scripts';
 import {
@@ -39,6 +39,8 @@ const ARCHIVE_VOLUME = 'archive';
 const RESTORE_VOLUME = 'restore-source';
 const ARCHIVE_CA_VOLUME = 'archive-ca';
 const RESTORE_CA_VOLUME = 'restore-ca';
+const ARCHIVE_GCS_KEY_VOLUME = 'archive-gcs-key';
+const RESTORE_GCS_KEY_VOLUME = 'restore-gcs-key';
 
 /** How strongly the cluster's pods avoid sharing a node. */
 export enum PodAntiAffinity {
@@ -333,11 +335,15 @@ export class PostgresStatefulSet extends Construct {
     const archive = config.walArchive;
     const restore = config.restore;
     const pgbackrestEnv: k8s.EnvVar[] = config.pgbackrestConf !== undefined ? [{ name: 'PGBACKREST_CONFIG', value: PATHS.pgbackrestConf }] : [];
-    // The object store's CA (S3 or Azure), if the repository is in one and the image's system CAs do not sign its certificate.
-    const archiveCa = archive?.s3?.caCertificate ?? archive?.azure?.caCertificate;
+    // The object store's CA (S3, Azure or GCS), if the repository is in one and the image's system CAs do not sign its certificate.
+    const archiveCa = archive?.s3?.caCertificate ?? archive?.azure?.caCertificate ?? archive?.gcs?.caCertificate;
+    // A GCS service account's key is a file (repo1-gcs-key names it): its Secret's key, mounted read-only.
+    const archiveGcsKey = archive?.gcs?.keyType === 'service' ? archive.gcs : undefined;
+    const restoreGcsKey = restore?.gcs?.keyType === 'service' ? restore.gcs : undefined;
     const archiveMounts: k8s.VolumeMount[] = [
       ...(archive?.claimName !== undefined ? [{ name: ARCHIVE_VOLUME, mountPath: PATHS.archiveDir }] : []),
       ...(archiveCa ? [{ name: ARCHIVE_CA_VOLUME, mountPath: PATHS.archiveCaDir, readOnly: true }] : []),
+      ...(archiveGcsKey ? [{ name: ARCHIVE_GCS_KEY_VOLUME, mountPath: PATHS.archiveGcsKeyDir, readOnly: true }] : []),
     ];
     // The repository's secrets reach pgBackRest as environment variables, never through the ConfigMap.
     const archiveSecretEnv: k8s.EnvVar[] = [
@@ -347,6 +353,8 @@ export class PostgresStatefulSet extends Construct {
       ] : []),
       // The Azure account's shared key or a SAS token, as repo1-azure-key-type says.
       ...(archive?.azure ? [secretEnv('PGBACKREST_REPO1_AZURE_KEY', archive.azure.credentialsKey, archive.azure.credentialsSecretName)] : []),
+      // A GCS access token (repo1-gcs-key-type=token); a service account's key is a file instead, Workload Identity needs none.
+      ...(archive?.gcs?.keyType === 'token' ? [secretEnv('PGBACKREST_REPO1_GCS_KEY', archive.gcs.credentialsKey!, archive.gcs.credentialsSecretName)] : []),
       ...(archive?.encryptionPassphraseSecretName !== undefined
         ? [secretEnv('PGBACKREST_REPO1_CIPHER_PASS', archive.encryptionPassphraseSecretKey!, archive.encryptionPassphraseSecretName)] : []),
     ];
@@ -362,16 +370,18 @@ export class PostgresStatefulSet extends Construct {
         secretEnv('RESTORE_PGBACKREST_REPO1_S3_KEY_SECRET', restore.s3.secretAccessKeyKey!, restore.s3.credentialsSecretName),
       ] : []),
       ...(restore.azure ? [secretEnv('RESTORE_PGBACKREST_REPO1_AZURE_KEY', restore.azure.credentialsKey, restore.azure.credentialsSecretName)] : []),
+      ...(restore.gcs?.keyType === 'token' ? [secretEnv('RESTORE_PGBACKREST_REPO1_GCS_KEY', restore.gcs.credentialsKey!, restore.gcs.credentialsSecretName)] : []),
       ...(restore.encryptionPassphraseSecretName !== undefined
         ? [secretEnv('RESTORE_PGBACKREST_REPO1_CIPHER_PASS', restore.encryptionPassphraseSecretKey!, restore.encryptionPassphraseSecretName)] : []),
     ] : [];
     // Another cluster's repository, read-only: restoring never writes to it.
     const restoreClaim = restore?.claimName;
-    const restoreCa = restore?.s3?.caCertificate ?? restore?.azure?.caCertificate;
+    const restoreCa = restore?.s3?.caCertificate ?? restore?.azure?.caCertificate ?? restore?.gcs?.caCertificate;
     const restoreCaItems = restoreCa ? { items: [{ key: restoreCa.key, path: S3_CA_FILE }], defaultMode: 0o444 } : {};
     const restoreMounts: k8s.VolumeMount[] = [
       ...(restoreClaim !== undefined ? [{ name: RESTORE_VOLUME, mountPath: PATHS.restoreArchiveDir, readOnly: true }] : []),
       ...(restoreCa ? [{ name: RESTORE_CA_VOLUME, mountPath: PATHS.restoreCaDir, readOnly: true }] : []),
+      ...(restoreGcsKey ? [{ name: RESTORE_GCS_KEY_VOLUME, mountPath: PATHS.restoreGcsKeyDir, readOnly: true }] : []),
     ];
 
     const spec: k8s.StatefulSetSpec = {
@@ -549,20 +559,39 @@ export class PostgresStatefulSet extends Construct {
             // that PostgreSQL accepts for a key file it does not own.
             ...(config.tlsSecretName !== undefined ? [{ name: TLS_VOLUME, secret: { secretName: config.tlsSecretName, defaultMode: 0o440 } }] : []),
             ...(archive?.claimName !== undefined ? [{ name: ARCHIVE_VOLUME, persistentVolumeClaim: { claimName: archive.claimName } }] : []),
-            // The S3 or Azure endpoint's CA, from your Secret or ConfigMap, at a name pgbackrest.conf knows.
+            // The S3, Azure or GCS endpoint's CA, from your Secret or ConfigMap, at a name pgbackrest.conf knows.
             ...(archiveCa ? [{
               name: ARCHIVE_CA_VOLUME,
               ...(archiveCa.secretName !== undefined
                 ? { secret: { secretName: archiveCa.secretName, ...archiveCaItems } }
                 : { configMap: { name: archiveCa.configMapName, ...archiveCaItems } }),
             }] : []),
+            // A GCS service account's key, from your Secret, at the name pgbackrest.conf gives (repo1-gcs-key); root-owned and
+            // group-readable (fsGroup), as the TLS key.
+            ...(archiveGcsKey ? [{
+              name: ARCHIVE_GCS_KEY_VOLUME,
+              secret: {
+                secretName: archiveGcsKey.credentialsSecretName,
+                items: [{ key: archiveGcsKey.credentialsKey!, path: GCS_KEY_FILE }],
+                defaultMode: 0o440,
+              },
+            }] : []),
             ...(restoreClaim !== undefined ? [{ name: RESTORE_VOLUME, persistentVolumeClaim: { claimName: restoreClaim, readOnly: true } }] : []),
-            // The CA of the bucket or container restored from (restoreFrom.s3 or .azure), likewise.
+            // The CA of the bucket or container restored from (restoreFrom.s3, .azure or .gcs), likewise.
             ...(restoreCa ? [{
               name: RESTORE_CA_VOLUME,
               ...(restoreCa.secretName !== undefined
                 ? { secret: { secretName: restoreCa.secretName, ...restoreCaItems } }
                 : { configMap: { name: restoreCa.configMapName, ...restoreCaItems } }),
+            }] : []),
+            // The key of the GCS bucket restored from (restoreFrom.gcs), at the name pgbackrest-restore.conf gives.
+            ...(restoreGcsKey ? [{
+              name: RESTORE_GCS_KEY_VOLUME,
+              secret: {
+                secretName: restoreGcsKey.credentialsSecretName,
+                items: [{ key: restoreGcsKey.credentialsKey!, path: GCS_KEY_FILE }],
+                defaultMode: 0o440,
+              },
             }] : []),
             { name: POSTGRES_TMP_VOLUME, emptyDir: {} },
             { name: SECRETS_TMP_VOLUME, emptyDir: {} },

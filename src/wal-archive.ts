@@ -28,14 +28,14 @@ const BACKUP_TYPES = ['full', 'diff'] as const;
 /**
  * What continuous archiving needs besides the pods' own settings (PostgresConfig writes archive_command and
  * pgbackrest.conf; the StatefulSet mounts the repository): the repository's `ReadWriteMany` PersistentVolumeClaim
- * `<name>-archive` (unless you manage one, or the repository is in an S3 bucket or an Azure Blob container), and the
- * CronJobs `<name>-archive-full` and `<name>-archive-diff`, which run `pgbackrest backup` in the postgres container of
+ * `<name>-archive` (unless you manage one, or the repository is in an S3 bucket, an Azure Blob container or a Google
+ * Cloud Storage bucket), and the CronJobs `<name>-archive-full` and `<name>-archive-diff`, which run `pgbackrest backup` in the postgres container of
  * the pod the leader record names as the primary (`kubectl exec`, with a ServiceAccount that may read the record and
  * exec into the cluster's pods only: the repository's keys, CA and passphrase are that container's own). A backup never runs during a failover, and a pod that stopped being the primary refuses it
  * (pgBackRest backs up a primary only).
  */
 export class WalArchive extends Construct {
-  /** The repository's claim; none with an S3 or Azure repository. */
+  /** The repository's claim; none with an S3, Azure or GCS repository. */
   public readonly claimName?: string;
   /** The CronJobs' names, by the kind of backup they make. */
   public readonly cronJobNames: { [type: string]: string };

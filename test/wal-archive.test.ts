@@ -1,7 +1,7 @@
 import { Testing } from 'cdk8s';
 import {
-  AzureCredentials, AzureUriStyle, PostgresClusterChart, PostgresClusterChartProps, PostgresConfig, PostgresStatefulSet, RepositoryCaCertificate,
-  S3Credentials, S3UriStyle, WalArchive,
+  AzureCredentials, AzureUriStyle, GcsCredentials, PostgresClusterChart, PostgresClusterChartProps, PostgresConfig, PostgresStatefulSet,
+  RepositoryCaCertificate, S3Credentials, S3UriStyle, WalArchive,
 } from '../src';
 import { find, synthCluster } from './support/synth';
 
@@ -808,5 +808,239 @@ describe('WalArchive in an Azure Blob container (walArchive.azure)', () => {
     expect(config['pgbackrest-restore.conf']).not.toContain('azure');
     expect(Object.keys(envOf(postgres)).filter(name => name.startsWith('RESTORE_PGBACKREST'))).toEqual([]);
     expect(pod.volumes).toContainEqual({ name: 'restore-source', persistentVolumeClaim: { claimName: 'old-archive', readOnly: true } });
+  });
+});
+
+describe('WalArchive in a Google Cloud Storage bucket (walArchive.gcs)', () => {
+  const GCS = { bucket: 'orders-backups', credentials: GcsCredentials.fromServiceAccountKey('gcs-key') };
+  const inGcs = (gcs: object = {}, more: object = {}): PostgresClusterChartProps =>
+    ({ image: IMAGE, walArchive: { gcs: { ...GCS, ...gcs }, ...more } });
+
+  test('pgbackrest.conf names the bucket on Google\'s endpoint, the cluster\'s directory and the mounted key file; no key in it', () => {
+    const { config, objects } = clusterOf(inGcs());
+    const conf = config['pgbackrest.conf'];
+    expect(conf).toContain([
+      '[global]',
+      '# The repository in a GCS bucket. The service account\'s key is a file mounted from its Secret, never written here.',
+      'repo1-type=gcs',
+      'repo1-path=/postgres',
+      'repo1-gcs-bucket=orders-backups',
+      'repo1-gcs-endpoint=storage.googleapis.com',
+      'repo1-gcs-key-type=service',
+      'repo1-gcs-key=/etc/postgres-cluster/archive-gcs-key/key.json',
+      'repo1-retention-full=2',
+      '# Every container',
+    ].join('\n'));
+    expect(conf).not.toMatch(/repo1-storage|s3|cipher|\/var\/lib\/pgbackrest\n/);
+    // Nothing of the YAML but the StatefulSet's volume names the Secret: the key is never copied.
+    expect(objects.filter(o => JSON.stringify(o).includes('gcs-key"')).map(o => o.kind)).toEqual(['StatefulSet']);
+  });
+
+  test('the service account key is a file, mounted read-only from your Secret into the postgres container only; the default key, or yours', () => {
+    const { pod, postgres, sidecar } = clusterOf(inGcs());
+    expect(pod.volumes).toContainEqual({
+      name: 'archive-gcs-key', secret: { secretName: 'gcs-key', items: [{ key: 'key.json', path: 'key.json' }], defaultMode: 0o440 },
+    });
+    expect(postgres.volumeMounts).toContainEqual({ name: 'archive-gcs-key', mountPath: '/etc/postgres-cluster/archive-gcs-key', readOnly: true });
+    expect(sidecar.volumeMounts.map((m: any) => m.name)).not.toContain('archive-gcs-key');
+    expect(Object.keys(envOf(postgres)).filter(name => name.startsWith('PGBACKREST_REPO1'))).toEqual([]);
+    const custom = clusterOf(inGcs({ credentials: GcsCredentials.fromServiceAccountKey('google', 'sa.json') }));
+    expect(custom.pod.volumes).toContainEqual({
+      name: 'archive-gcs-key', secret: { secretName: 'google', items: [{ key: 'sa.json', path: 'key.json' }], defaultMode: 0o440 },
+    });
+  });
+
+  test('Workload Identity puts no key anywhere: pgBackRest asks the metadata server; the pods may reach it', () => {
+    const { pod, postgres, config, objects } = clusterOf(inGcs({ credentials: GcsCredentials.workloadIdentity() }));
+    expect(config['pgbackrest.conf']).toContain('\nrepo1-gcs-key-type=auto\n');
+    expect(config['pgbackrest.conf']).not.toContain('repo1-gcs-key=');
+    expect(Object.keys(envOf(postgres)).filter(name => name.startsWith('PGBACKREST_REPO1'))).toEqual([]);
+    expect(pod.volumes.map((v: any) => v.name)).not.toContain('archive-gcs-key');
+    expect(find(objects, 'NetworkPolicy', 'postgres-cluster').spec.egress)
+      .toContainEqual({ ports: [80, 443, 988].map(port => ({ protocol: 'TCP', port })) });
+  });
+
+  test('an access token (for tests): from your Secret as PGBACKREST_REPO1_GCS_KEY, in the postgres container only', () => {
+    const { pod, postgres, sidecar, config } = clusterOf(inGcs({ credentials: GcsCredentials.fromAccessToken('gcs-token') }));
+    expect(config['pgbackrest.conf']).toContain('\nrepo1-gcs-key-type=token\n');
+    expect(config['pgbackrest.conf']).not.toContain('repo1-gcs-key=');
+    expect(envOf(postgres).PGBACKREST_REPO1_GCS_KEY).toEqual({ secretKeyRef: { name: 'gcs-token', key: 'token' } });
+    expect(envOf(sidecar).PGBACKREST_REPO1_GCS_KEY).toBeUndefined();
+    expect(pod.volumes.map((v: any) => v.name)).not.toContain('archive-gcs-key');
+    const custom = clusterOf(inGcs({ credentials: GcsCredentials.fromAccessToken('t', 'access-token') }));
+    expect(envOf(custom.postgres).PGBACKREST_REPO1_GCS_KEY).toEqual({ secretKeyRef: { name: 't', key: 'access-token' } });
+  });
+
+  test('a GCS emulator or private endpoint: its port in the endpoint, its CA mounted, or no verification; the pods may reach its port', () => {
+    const chart = new PostgresClusterChart(Testing.app(), 'test', inGcs({
+      endpoint: 'gcs.storage.svc:4443', path: '/clusters/orders', caCertificate: RepositoryCaCertificate.fromConfigMap('gcs-ca', 'root.pem'),
+    }));
+    expect(chart.walArchive!.claimName).toBeUndefined();
+    expect(chart.config.walArchive).toMatchObject({ claimName: undefined, createClaim: false, gcs: { endpoint: 'gcs.storage.svc', port: 4443, keyType: 'service' } });
+    const { objects, pod, postgres, config } = clusterOf(inGcs({
+      endpoint: 'gcs.storage.svc:4443', path: '/clusters/orders', caCertificate: RepositoryCaCertificate.fromConfigMap('gcs-ca', 'root.pem'),
+    }));
+    expect(config['pgbackrest.conf']).toContain([
+      'repo1-path=/clusters/orders',
+      'repo1-gcs-bucket=orders-backups',
+      'repo1-gcs-endpoint=gcs.storage.svc:4443',
+      'repo1-gcs-key-type=service',
+      'repo1-gcs-key=/etc/postgres-cluster/archive-gcs-key/key.json',
+      'repo1-storage-ca-file=/etc/postgres-cluster/archive-ca/ca.crt',
+    ].join('\n'));
+    expect(config['pgbackrest.conf']).not.toContain('repo1-storage-port');
+    expect(pod.volumes).toContainEqual({ name: 'archive-ca', configMap: { name: 'gcs-ca', items: [{ key: 'root.pem', path: 'ca.crt' }], defaultMode: 0o444 } });
+    expect(postgres.volumeMounts).toContainEqual({ name: 'archive-ca', mountPath: '/etc/postgres-cluster/archive-ca', readOnly: true });
+    expect(objects.filter(o => o.kind === 'PersistentVolumeClaim').map(o => o.metadata.name)).toEqual(['postgres-backup']);
+    expect(pod.volumes.map((v: any) => v.name)).not.toContain('archive');
+    expect(objects.filter(o => o.kind === 'CronJob' && /archive/.test(o.metadata.name)).map(o => o.metadata.name))
+      .toEqual(['postgres-archive-full', 'postgres-archive-diff']);
+    // The endpoint's port, and 443 for the service account's token endpoint (oauth2.googleapis.com).
+    expect(find(objects, 'NetworkPolicy', 'postgres-cluster').spec.egress)
+      .toContainEqual({ ports: [443, 4443].map(port => ({ protocol: 'TCP', port })) });
+    const unverified = clusterOf(inGcs({ endpoint: '10.0.0.5:4443', verifyTls: false })).config['pgbackrest.conf'];
+    expect(unverified).toContain('\nrepo1-gcs-endpoint=10.0.0.5:4443\n');
+    expect(unverified).toContain('\nrepo1-storage-verify-tls=n\n');
+    expect(unverified).not.toContain('repo1-storage-ca-file');
+  });
+
+  test('encryption at rest in the bucket: aes-256-cbc, the passphrase from your Secret as an environment variable', () => {
+    const { config, postgres } = clusterOf(inGcs({}, { encryptionPassphraseSecretName: 'backup-passphrase' }));
+    expect(config['pgbackrest.conf']).toContain('repo1-gcs-key=/etc/postgres-cluster/archive-gcs-key/key.json\n# The passphrase comes from the environment '
+      + '(PGBACKREST_REPO1_CIPHER_PASS).\nrepo1-cipher-type=aes-256-cbc\n');
+    expect(envOf(postgres).PGBACKREST_REPO1_CIPHER_PASS).toEqual({ secretKeyRef: { name: 'backup-passphrase', key: 'passphrase' } });
+  });
+
+  test.each([
+    [{ gcs: 'bucket' }, /walArchive.gcs "bucket" is not a GCS repository: give \{ bucket: "my-backups", credentials: GcsCredentials.fromServiceAccountKey/],
+    [{ gcs: { ...GCS, bucket: '' } }, /walArchive.gcs.bucket is empty: name the bucket that holds the repository/],
+    [{ gcs: { credentials: GCS.credentials } }, /walArchive.gcs.bucket is missing/],
+    [{ gcs: { ...GCS, bucket: 'Orders-Backups' } }, /walArchive.gcs.bucket "Orders-Backups" is not a bucket name GCS accepts: use 3 to 63 lower-case letters, digits, "-", "_" and "."/],
+    [{ gcs: { ...GCS, bucket: 'ab' } }, /walArchive.gcs.bucket "ab" is not a bucket name GCS accepts/],
+    [{ gcs: { ...GCS, bucket: 'a'.repeat(64) } }, /is not a bucket name GCS accepts/],
+    [{ gcs: { ...GCS, bucket: '_orders' } }, /walArchive.gcs.bucket "_orders" is not a bucket name GCS accepts/],
+    [{ gcs: { ...GCS, bucket: 'orders-' } }, /walArchive.gcs.bucket "orders-" is not a bucket name GCS accepts/],
+    [{ gcs: { ...GCS, bucket: 'orders..backups' } }, /walArchive.gcs.bucket "orders..backups" is not a bucket name/],
+    [{ gcs: { ...GCS, bucket: '192.168.1.10' } }, /walArchive.gcs.bucket "192.168.1.10" is not a bucket name/],
+    [{ gcs: { ...GCS, bucket: 'goog-backups' } }, /walArchive.gcs.bucket "goog-backups" is not a bucket name GCS accepts: .*not starting with "goog"/],
+    [{ gcs: { ...GCS, bucket: 'my-google-backups' } }, /walArchive.gcs.bucket "my-google-backups" is not a bucket name GCS accepts/],
+    [{ gcs: { ...GCS, endpoint: 'https://gcs.storage.svc:4443' } },
+      /walArchive.gcs.endpoint "https:\/\/gcs.storage.svc:4443" has a scheme: give the host alone, with a port if not 443 \("gcs.storage.svc:4443"\): pgBackRest always speaks HTTPS/],
+    [{ gcs: { ...GCS, endpoint: 'gcs.storage.svc/storage/v1' } }, /walArchive.gcs.endpoint "gcs.storage.svc\/storage\/v1" is not a host with an optional port/],
+    [{ gcs: { ...GCS, endpoint: 'gcs:0' } }, /walArchive.gcs.endpoint "gcs:0" is not a host with an optional port/],
+    [{ gcs: { ...GCS, path: 'backups' } }, /walArchive.gcs.path "backups" is not a directory in the bucket: give an absolute path .* e.g. "\/postgres"/],
+    [{ gcs: { ...GCS, path: '/a b' } }, /walArchive.gcs.path "\/a b" is not a directory in the bucket/],
+    [{ gcs: { ...GCS, verifyTls: 'no' } }, /walArchive.gcs.verifyTls must be a boolean; got "no"/],
+    [{ gcs: { ...GCS, verifyTls: false, caCertificate: RepositoryCaCertificate.fromSecret('ca') } },
+      /walArchive.gcs.caCertificate is given with walArchive.gcs.verifyTls false: a certificate that is not verified needs no CA/],
+    [{ gcs: { ...GCS, caCertificate: 'ca.crt' } }, /walArchive.gcs.caCertificate "ca.crt" is not a RepositoryCaCertificate: give RepositoryCaCertificate.fromSecret\("gcs-ca"\)/],
+    [{ gcs: { bucket: 'orders-backups' } },
+      /walArchive.gcs.credentials is missing: give GcsCredentials.fromServiceAccountKey\("my-gcs-key"\) .* or GcsCredentials.workloadIdentity\(\) \(GKE Workload Identity\)/],
+    [{ gcs: { ...GCS, credentials: S3Credentials.fromSecret('keys') } }, /walArchive.gcs.credentials .* is not GcsCredentials/],
+    [{ gcs: { ...GCS, credentials: GcsCredentials.fromServiceAccountKey('GCS Key') } }, /walArchive.gcs.credentials secret name "GCS Key" is not a Kubernetes object name/],
+    [{ gcs: { ...GCS, credentials: GcsCredentials.fromServiceAccountKey('gcs-key', 'key/json') } }, /walArchive.gcs.credentials key "key\/json" is not a key of a Secret or ConfigMap/],
+    [{ gcs: { ...GCS, credentials: GcsCredentials.fromAccessToken('gcs-token', '') } }, /walArchive.gcs.credentials key "" is not a key of a Secret or ConfigMap/],
+    [{ gcs: GCS, storage: '100Gi' }, /walArchive.storage "100Gi" is given with walArchive.gcs: the repository is in the bucket, and no archive volume is created or mounted. Drop walArchive.storage/],
+    [{ gcs: GCS, storageClassName: 'nfs' }, /walArchive.storageClassName "nfs" is given with walArchive.gcs/],
+    [{ gcs: GCS, existingClaimName: 'repo' }, /walArchive.existingClaimName "repo" is given with walArchive.gcs/],
+    [{ gcs: GCS, s3: { bucket: 'other', credentials: S3Credentials.fromSecret('k') } },
+      /walArchive.s3 \(bucket "other"\) and walArchive.gcs \(bucket "orders-backups"\) are both given: a cluster has one repository. Drop walArchive.s3 .*, or walArchive.gcs/],
+    [{ gcs: GCS, azure: { account: 'ordersbackups', container: 'orders-db', credentials: AzureCredentials.fromSecret('k') } },
+      /walArchive.azure \(container "orders-db"\) and walArchive.gcs \(bucket "orders-backups"\) are both given: a cluster has one repository. Drop walArchive.azure .*, or walArchive.gcs/],
+  ])('bad GCS options are refused with the prop, the value and the fix: %j', (walArchive, message) => {
+    expect(fails({ image: IMAGE, walArchive: walArchive as any })).toThrow(message);
+  });
+
+  test('the GCS bucket name rules\' edges are accepted: 3 and 63 characters, "_" and "." inside', () => {
+    for (const bucket of ['abc', 'a'.repeat(63), 'orders_db.backups-1', '1orders']) {
+      expect(clusterOf(inGcs({ bucket })).config['pgbackrest.conf']).toContain(`\nrepo1-gcs-bucket=${bucket}\n`);
+    }
+  });
+
+  test('restoreFrom.gcs: another cluster\'s bucket is read with a configuration of its own, its key file and CA apart from the archive\'s', () => {
+    const { pod, postgres, sidecar, config, objects } = clusterOf({
+      ...inGcs({ endpoint: 'gcs.storage.svc:4443' }),
+      restoreFrom: {
+        clusterName: 'old',
+        targetTime: '2026-12-02T08:00:00Z',
+        gcs: {
+          bucket: 'old-backups',
+          endpoint: 'gcs.example.com:8443',
+          caCertificate: RepositoryCaCertificate.fromSecret('old-ca', 'root.pem'),
+          credentials: GcsCredentials.fromServiceAccountKey('old-key', 'reader.json'),
+        },
+        encryptionPassphraseSecretName: 'old-passphrase',
+      },
+    });
+    const restoreConf: string = config['pgbackrest-restore.conf'];
+    expect(restoreConf).toContain([
+      '[global]',
+      '# The repository in a GCS bucket. The service account\'s key is a file mounted from its Secret, never written here.',
+      'repo1-type=gcs',
+      'repo1-path=/old',
+      'repo1-gcs-bucket=old-backups',
+      'repo1-gcs-endpoint=gcs.example.com:8443',
+      'repo1-gcs-key-type=service',
+      'repo1-gcs-key=/etc/postgres-cluster/restore-gcs-key/key.json',
+      'repo1-storage-ca-file=/etc/postgres-cluster/restore-ca/ca.crt',
+      '# The passphrase comes from the environment (PGBACKREST_REPO1_CIPHER_PASS).',
+      'repo1-cipher-type=aes-256-cbc',
+      'lock-path=/var/run/postgresql/pgbackrest',
+    ].join('\n'));
+    expect(restoreConf).toContain('\n[old]\npg1-path=/var/lib/postgresql/data/pgdata\n');
+    // This cluster's own bucket stays in pgbackrest.conf, with its own key file.
+    expect(config['pgbackrest.conf']).toMatch(/repo1-gcs-endpoint=gcs.storage.svc:4443\nrepo1-gcs-key-type=service\nrepo1-gcs-key=\/etc\/postgres-cluster\/archive-gcs-key\/key.json\n/);
+    expect(envOf(postgres)).toMatchObject({
+      RESTORE_STANZA: 'old',
+      RESTORE_CONFIG: '/etc/postgresql/pgbackrest-restore.conf',
+      RESTORE_PGBACKREST_REPO1_CIPHER_PASS: { secretKeyRef: { name: 'old-passphrase', key: 'passphrase' } },
+    });
+    expect(Object.keys(envOf(sidecar)).filter(name => name.startsWith('RESTORE'))).toEqual([]);
+    expect(pod.volumes).toContainEqual({
+      name: 'restore-gcs-key', secret: { secretName: 'old-key', items: [{ key: 'reader.json', path: 'key.json' }], defaultMode: 0o440 },
+    });
+    expect(pod.volumes).toContainEqual({ name: 'archive-gcs-key', secret: { secretName: 'gcs-key', items: [{ key: 'key.json', path: 'key.json' }], defaultMode: 0o440 } });
+    expect(postgres.volumeMounts).toContainEqual({ name: 'restore-gcs-key', mountPath: '/etc/postgres-cluster/restore-gcs-key', readOnly: true });
+    expect(pod.volumes).toContainEqual({ name: 'restore-ca', secret: { secretName: 'old-ca', items: [{ key: 'root.pem', path: 'ca.crt' }], defaultMode: 0o444 } });
+    expect(pod.volumes.map((v: any) => v.name)).not.toContain('restore-source');
+    expect(find(objects, 'NetworkPolicy', 'postgres-cluster').spec.egress)
+      .toContainEqual({ ports: [443, 4443, 8443].map(port => ({ protocol: 'TCP', port })) });
+  });
+
+  test('restoreFrom.gcs with a token and the default path, without walArchive: RESTORE_PGBACKREST_REPO1_GCS_KEY, nothing archived', () => {
+    const { pod, postgres, config } = clusterOf({
+      image: IMAGE, restoreFrom: { clusterName: 'old', gcs: { bucket: 'old-backups', credentials: GcsCredentials.fromAccessToken('old-token') } },
+    });
+    const restoreConf: string = config['pgbackrest-restore.conf'];
+    expect(restoreConf).toMatch(/repo1-path=\/old\nrepo1-gcs-bucket=old-backups\nrepo1-gcs-endpoint=storage.googleapis.com\nrepo1-gcs-key-type=token\n/);
+    expect(restoreConf).not.toMatch(/repo1-gcs-key=|cipher/);
+    expect(envOf(postgres).RESTORE_PGBACKREST_REPO1_GCS_KEY).toEqual({ secretKeyRef: { name: 'old-token', key: 'token' } });
+    expect(envOf(postgres).PGBACKREST_REPO1_GCS_KEY).toBeUndefined();
+    expect(config['pgbackrest.conf']).not.toContain('repo1-gcs');
+    expect(config['postgresql.conf']).not.toMatch(/archive_mode/);
+    expect(pod.volumes.map((v: any) => v.name).filter((name: string) => /gcs|restore/.test(name))).toEqual([]);
+  });
+
+  test('restoreFrom of this cluster\'s own GCS bucket (a disaster): its own configuration and key, no second one', () => {
+    const { pod, postgres, config } = clusterOf({ ...inGcs(), restoreFrom: { clusterName: 'postgres' } });
+    expect(envOf(postgres).RESTORE_STANZA).toBe('postgres');
+    expect(envOf(postgres).RESTORE_CONFIG).toBeUndefined();
+    expect(config['pgbackrest-restore.conf']).toBeUndefined();
+    expect(pod.volumes.map((v: any) => v.name).filter((name: string) => name.startsWith('restore'))).toEqual([]);
+  });
+
+  test.each([
+    [{ clusterName: 'old', claimName: 'old-archive', gcs: { bucket: 'old-backups', credentials: GcsCredentials.workloadIdentity() } },
+      /restoreFrom.claimName "old-archive" is given with restoreFrom.gcs: a restore reads one repository. Drop restoreFrom.claimName to restore from the bucket, or restoreFrom.gcs/],
+    [{ clusterName: 'old', gcs: { bucket: 'old-backups', credentials: GcsCredentials.workloadIdentity() }, s3: { bucket: 'old-s3', credentials: S3Credentials.webIdentity() } },
+      /restoreFrom.s3 \(bucket "old-s3"\) and restoreFrom.gcs \(bucket "old-backups"\) are both given: a restore reads one repository. Keep the one that holds cluster "old"/],
+    [{ clusterName: 'old', gcs: { bucket: 'old-backups', credentials: GcsCredentials.workloadIdentity() },
+      azure: { account: 'oldbackups', container: 'old-db', credentials: AzureCredentials.fromSecret('old-key') } },
+    /restoreFrom.azure \(container "old-db"\) and restoreFrom.gcs \(bucket "old-backups"\) are both given: a restore reads one repository. Keep the one that holds cluster "old"/],
+    [{ clusterName: 'old', gcs: { bucket: 'Old', credentials: GcsCredentials.workloadIdentity() } }, /restoreFrom.gcs.bucket "Old" is not a bucket name GCS accepts/],
+    [{ clusterName: 'old', gcs: { bucket: 'old-backups' } }, /restoreFrom.gcs.credentials is missing/],
+    [{ clusterName: 'old' }, /restoreFrom.claimName is missing and walArchive is off: .*\(or its bucket, restoreFrom.s3 or restoreFrom.gcs, or its container, restoreFrom.azure\)/],
+  ])('bad restoreFrom.gcs options are refused with the prop, the value and the fix: %j', (restoreFrom, message) => {
+    expect(fails({ image: IMAGE, restoreFrom: restoreFrom as any })).toThrow(message);
   });
 });

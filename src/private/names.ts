@@ -64,10 +64,14 @@ export const PATHS = {
   archiveDir: '/var/lib/pgbackrest',
   /** The repository that a new cluster is restored from (restoreFrom), when it is not the cluster's own. */
   restoreArchiveDir: '/var/lib/pgbackrest-source',
-  /** The CA of an S3 or Azure repository's endpoint (walArchive.s3 or .azure's caCertificate), in the postgres container. */
+  /** The CA of an S3, Azure or GCS repository's endpoint (walArchive.s3, .azure or .gcs's caCertificate), in the postgres container. */
   archiveCaDir: '/etc/postgres-cluster/archive-ca',
-  /** The CA of the S3 or Azure endpoint that a new cluster is restored from (restoreFrom.s3 or .azure's caCertificate), in the postgres container. */
+  /** The CA of the S3, Azure or GCS endpoint that a new cluster is restored from (restoreFrom.s3, .azure or .gcs's caCertificate), in the postgres container. */
   restoreCaDir: '/etc/postgres-cluster/restore-ca',
+  /** A GCS repository's service account key (walArchive.gcs, GcsCredentials.fromServiceAccountKey), in the postgres container. */
+  archiveGcsKeyDir: '/etc/postgres-cluster/archive-gcs-key',
+  /** The service account key of the GCS bucket that a new cluster is restored from (restoreFrom.gcs), in the postgres container. */
+  restoreGcsKeyDir: '/etc/postgres-cluster/restore-gcs-key',
   /** pgBackRest's configuration, a key of the cluster's ConfigMap. */
   pgbackrestConf: '/etc/postgresql/pgbackrest.conf',
   /** The configuration of a restore from another cluster's repository (restoreFrom), a key of the cluster's ConfigMap. */
@@ -76,6 +80,9 @@ export const PATHS = {
 
 /** The file name of the S3 endpoint's CA in its volume (PATHS.archiveCaDir). */
 export const S3_CA_FILE = 'ca.crt';
+
+/** The file name of a GCS service account's key in its volume (PATHS.archiveGcsKeyDir, PATHS.restoreGcsKeyDir). */
+export const GCS_KEY_FILE = 'key.json';
 
 /** The primary's renewal deadline (automatic failover), written by its agent, read by its heartbeat fence. */
 export const LEASE_DEADLINE_FILE = `${PATHS.runDir}/lease-deadline`;
