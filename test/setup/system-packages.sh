@@ -72,3 +72,35 @@ if ! [ -x "$AZURITE_PREFIX/node_modules/.bin/azurite-blob" ] \
   mkdir -p "$AZURITE_PREFIX"
   $install_azurite
 fi
+
+# The GCS server of the archive's GCS repository test (test/e2e/archive-gcs.test.ts): fake-gcs-server, a Go program,
+# built from its module at a pinned version (Debian has no package of it). Keep the path and version in step with that
+# test. Its module asks for Go 1.26: a Go of 1.21 or later fetches that toolchain itself (GOTOOLCHAIN=auto, through the
+# module proxy); Debian's golang-go (1.19) cannot, so it is not installed for this: the machine's /usr/local/go is used.
+FAKE_GCS_DIR=/opt/fake-gcs-server
+FAKE_GCS_VERSION=v1.56.1
+FAKE_GCS_MODULE=github.com/fsouza/fake-gcs-server
+go_bin=$(command -v go || true)
+if [ -z "$go_bin" ] && [ -x /usr/local/go/bin/go ]; then go_bin=/usr/local/go/bin/go; fi
+installed_fake_gcs=
+if [ -n "$go_bin" ] && [ -x "$FAKE_GCS_DIR/bin/fake-gcs-server" ]; then
+  installed_fake_gcs=$("$go_bin" version -m "$FAKE_GCS_DIR/bin/fake-gcs-server" 2> /dev/null | awk '$1 == "mod" { print $3 }')
+fi
+# (Without Go, a binary already there is taken as it is: its version cannot be read.)
+if [ "$installed_fake_gcs" != "$FAKE_GCS_VERSION" ] && ! { [ -z "$go_bin" ] && [ -x "$FAKE_GCS_DIR/bin/fake-gcs-server" ]; }; then
+  go_minor=$([ -n "$go_bin" ] && "$go_bin" env GOVERSION | sed -n 's/^go1\.\([0-9]*\).*/\1/p')
+  if [ -z "$go_bin" ] || (( ${go_minor:-0} < 21 )); then
+    echo "The tests need fake-gcs-server $FAKE_GCS_VERSION in $FAKE_GCS_DIR/bin, built with Go 1.21 or later (${go_bin:-no go found}" \
+      "${go_bin:+is go1.${go_minor:-?}}). Install Go from https://go.dev/dl/ into /usr/local/go (Debian's golang-go is too old), then:" >&2
+    echo "  sudo sh -c \"mkdir -p $FAKE_GCS_DIR/bin && GOBIN=$FAKE_GCS_DIR/bin /usr/local/go/bin/go install $FAKE_GCS_MODULE@$FAKE_GCS_VERSION\"" >&2
+    exit 1
+  fi
+  if (( EUID != 0 )); then
+    echo "The tests need fake-gcs-server $FAKE_GCS_VERSION in $FAKE_GCS_DIR/bin. Install it, then run npm test again:" >&2
+    echo "  sudo sh -c \"mkdir -p $FAKE_GCS_DIR/bin && GOBIN=$FAKE_GCS_DIR/bin $go_bin install $FAKE_GCS_MODULE@$FAKE_GCS_VERSION\"" >&2
+    exit 1
+  fi
+  echo "installing $FAKE_GCS_MODULE@$FAKE_GCS_VERSION into $FAKE_GCS_DIR/bin (the GCS server the tests run)"
+  mkdir -p "$FAKE_GCS_DIR/bin"
+  GOBIN=$FAKE_GCS_DIR/bin "$go_bin" install "$FAKE_GCS_MODULE@$FAKE_GCS_VERSION"
+fi
