@@ -328,10 +328,11 @@ export class GcsCredentials {
 
   /**
    * An OAuth2 access token from a Secret you manage (`repo1-gcs-key-type=token`), passed to the postgres container as
-   * the environment variable PGBACKREST_REPO1_GCS_KEY. Google's access tokens expire (after an hour by default) and
+   * the environment variable PGBACKREST_REPO1_GCS_KEY. pgBackRest 2.45 sends the value as the whole `Authorization`
+   * header: store "Bearer <token>", not the token alone. Google's access tokens expire (after an hour by default) and
    * pgBackRest does not renew them: for tests against an emulator and short jobs only, not for continuous archiving.
    * @param secretName the Secret in the cluster's namespace
-   * @param key the Secret's key that holds the token
+   * @param key the Secret's key that holds "Bearer <token>"
    */
   public static fromAccessToken(secretName: string, key = 'token'): GcsCredentials {
     return new GcsCredentials('token', secretName, key);

@@ -211,9 +211,35 @@ describe('WAL archiving to Google Cloud Storage (pgBackRest, fake-gcs-server beh
     expect(Object.entries(heads).filter(([, head]) => head !== 'Salted__')).toEqual([]);
   }));
 
-  test('a request without a token the endpoint issued is refused: pgbackrest check fails naming the repository and the 401', () => step(cluster, async () => {
+  /** An access token from the hub's token endpoint, for the writer's key: as `gcloud auth print-access-token` would give one. */
+  async function accessToken(): Promise<string> {
+    const program = [
+      'const crypto = require("crypto"), fs = require("fs"), https = require("https");',
+      `const aud = "https://${HUB_ADDRESS}:${GCS_PORT}/token", now = Math.floor(Date.now() / 1000);`,
+      'const part = o => Buffer.from(JSON.stringify(o)).toString("base64url");',
+      `const unsigned = part({ alg: "RS256", typ: "JWT" }) + "." + part({ iss: "${WRITER}", scope: "https://www.googleapis.com/auth/devstorage.read_write", aud, iat: now, exp: now + 600 });`,
+      `const jwt = unsigned + "." + crypto.sign("sha256", Buffer.from(unsigned), fs.readFileSync(${JSON.stringify(writer.publicKey.replace(/\.pub$/, '.key'))})).toString("base64url");`,
+      'const body = "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=" + jwt;',
+      `const req = https.request(aud, { method: "POST", ca: fs.readFileSync(${JSON.stringify(pki.ca)}), headers: { "content-type": "application/x-www-form-urlencoded" } }, res => {`,
+      '  let text = ""; res.on("data", c => text += c); res.on("end", () => console.log(JSON.parse(text).access_token)); });',
+      'req.end(body);',
+    ].join('\n');
+    const result = await runAsync('ip', ['netns', 'exec', cluster.hub.netns, process.execPath, '-e', program]);
+    expect([result.code, result.stdout]).toEqual([0, expect.stringMatching(/^ya29\./)]);
+    return result.stdout.trim();
+  }
+
+  test('pgBackRest\'s token mode (GcsCredentials.fromAccessToken\'s PGBACKREST_REPO1_GCS_KEY) works with an issued token; a token nobody '
+    + 'issued is refused: pgbackrest check fails naming the repository and the 401', () => step(cluster, async () => {
+    const token = await accessToken();
+    // pgBackRest sends the key as the whole Authorization header: the token alone is refused, "Bearer <token>" works.
+    const bare = await pgbackrest(POD(0), ['check'], ['PGBACKREST_REPO1_GCS_KEY_TYPE=token', `PGBACKREST_REPO1_GCS_KEY=${token}`]);
+    expect([bare.code, bare.stderr]).toEqual([39, expect.stringMatching(/HTTP request failed with 401 \(Unauthorized\)/)]);
+    const issued = await pgbackrest(POD(0), ['check'], ['PGBACKREST_REPO1_GCS_KEY_TYPE=token', `PGBACKREST_REPO1_GCS_KEY=Bearer ${token}`]);
+    expect([issued.code, issued.stderr]).toEqual([0, '']);
+    expect(issued.stdout).toMatch(/--repo1-gcs-key=<redacted> --repo1-gcs-key-type=token/);
     // pgBackRest's token mode, with a token nobody issued: the authentication in front of the bucket is real.
-    const wrong = await pgbackrest(POD(0), ['check'], ['PGBACKREST_REPO1_GCS_KEY_TYPE=token', 'PGBACKREST_REPO1_GCS_KEY=ya29.not-a-token']);
+    const wrong = await pgbackrest(POD(0), ['check'], ['PGBACKREST_REPO1_GCS_KEY_TYPE=token', 'PGBACKREST_REPO1_GCS_KEY=Bearer ya29.not-a-token']);
     expect(wrong.code).not.toBe(0);
     const said = wrong.stdout + wrong.stderr;
     expect(said).toMatch(/INFO: check repo1 configuration \(primary\)/);
