@@ -1034,8 +1034,11 @@ describe('WalArchive in a Google Cloud Storage bucket (walArchive.gcs)', () => {
       /restoreFrom.claimName "old-archive" is given with restoreFrom.gcs: a restore reads one repository. Drop restoreFrom.claimName to restore from the bucket, or restoreFrom.gcs/],
     [{ clusterName: 'old', gcs: { bucket: 'old-backups', credentials: GcsCredentials.workloadIdentity() }, s3: { bucket: 'old-s3', credentials: S3Credentials.webIdentity() } },
       /restoreFrom.s3 \(bucket "old-s3"\) and restoreFrom.gcs \(bucket "old-backups"\) are both given: a restore reads one repository. Keep the one that holds cluster "old"/],
-    [{ clusterName: 'old', gcs: { bucket: 'old-backups', credentials: GcsCredentials.workloadIdentity() },
-      azure: { account: 'oldbackups', container: 'old-db', credentials: AzureCredentials.fromSecret('old-key') } },
+    [{
+      clusterName: 'old',
+      gcs: { bucket: 'old-backups', credentials: GcsCredentials.workloadIdentity() },
+      azure: { account: 'oldbackups', container: 'old-db', credentials: AzureCredentials.fromSecret('old-key') },
+    },
     /restoreFrom.azure \(container "old-db"\) and restoreFrom.gcs \(bucket "old-backups"\) are both given: a restore reads one repository. Keep the one that holds cluster "old"/],
     [{ clusterName: 'old', gcs: { bucket: 'Old', credentials: GcsCredentials.workloadIdentity() } }, /restoreFrom.gcs.bucket "Old" is not a bucket name GCS accepts/],
     [{ clusterName: 'old', gcs: { bucket: 'old-backups' } }, /restoreFrom.gcs.credentials is missing/],
