@@ -1468,13 +1468,7 @@ function resolveS3(owner: string, s3: S3RepositoryOptions, prop: string, stanza:
   }
   const endpoint = resolveEndpoint(owner, prop, s3.endpoint ?? `s3.${region}.amazonaws.com`, 'minio.storage.svc:9000');
   const uriStyle = s3.uriStyle ?? S3UriStyle.HOST;
-  if (!Object.values(S3UriStyle).includes(uriStyle)) {
-    throw new Error(`${owner}: ${prop}.uriStyle ${JSON.stringify(uriStyle)} is not a URI style: use S3UriStyle.HOST or S3UriStyle.PATH.`);
-  }
-  if (uriStyle === S3UriStyle.HOST && IPV4.test(endpoint.host)) {
-    throw new Error(`${owner}: ${prop}.endpoint "${endpoint.text}" is an IP address, which cannot carry the bucket in its host name: `
-      + `set ${prop}.uriStyle to S3UriStyle.PATH.`);
-  }
+  validateUriStyle(owner, prop, uriStyle, Object.values(S3UriStyle), 'S3UriStyle', endpoint, 'bucket');
   const verifyTls = s3.verifyTls ?? true;
   const ca = s3.caCertificate;
   validateRepositoryCa(owner, prop, ca, verifyTls, 's3-ca');
@@ -1519,6 +1513,21 @@ function validateRepositoryPath(owner: string, prop: string, where: string, path
   if (!/^\/([A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*)?$/.test(path)) {
     throw new Error(`${owner}: ${prop}.path "${path}" is not a directory in the ${where}: give an absolute path of letters, digits, `
       + `".", "_" and "-", without a trailing "/", e.g. "/${stanza}".`);
+  }
+}
+
+/**
+ * A URI style, one of `styles` (the values of the enum `enumName`). "host" puts the bucket or account (`what`) in the
+ * endpoint's host name, which an IP address cannot carry.
+ */
+function validateUriStyle(owner: string, prop: string, uriStyle: string, styles: string[], enumName: string,
+  endpoint: { text: string; host: string }, what: string): void {
+  if (!styles.includes(uriStyle)) {
+    throw new Error(`${owner}: ${prop}.uriStyle ${JSON.stringify(uriStyle)} is not a URI style: use ${enumName}.HOST or ${enumName}.PATH.`);
+  }
+  if (uriStyle === 'host' && IPV4.test(endpoint.host)) {
+    throw new Error(`${owner}: ${prop}.endpoint "${endpoint.text}" is an IP address, which cannot carry the ${what} in its host name: `
+      + `set ${prop}.uriStyle to ${enumName}.PATH.`);
   }
 }
 
@@ -1599,13 +1608,7 @@ function resolveAzure(owner: string, azure: AzureRepositoryOptions, prop: string
   validateRepositoryPath(owner, prop, 'container', path, stanza);
   const endpoint = resolveEndpoint(owner, prop, azure.endpoint ?? 'blob.core.windows.net', 'azurite.storage.svc:10000');
   const uriStyle = azure.uriStyle ?? AzureUriStyle.HOST;
-  if (!Object.values(AzureUriStyle).includes(uriStyle)) {
-    throw new Error(`${owner}: ${prop}.uriStyle ${JSON.stringify(uriStyle)} is not a URI style: use AzureUriStyle.HOST or AzureUriStyle.PATH.`);
-  }
-  if (uriStyle === AzureUriStyle.HOST && IPV4.test(endpoint.host)) {
-    throw new Error(`${owner}: ${prop}.endpoint "${endpoint.text}" is an IP address, which cannot carry the account in its host name: `
-      + `set ${prop}.uriStyle to AzureUriStyle.PATH.`);
-  }
+  validateUriStyle(owner, prop, uriStyle, Object.values(AzureUriStyle), 'AzureUriStyle', endpoint, 'account');
   const verifyTls = azure.verifyTls ?? true;
   const ca = azure.caCertificate;
   validateRepositoryCa(owner, prop, ca, verifyTls, 'azure-ca');

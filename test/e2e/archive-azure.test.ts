@@ -1,10 +1,11 @@
-import { ChildProcess, execFileSync, spawn } from 'child_process';
+import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { AzureCredentials, AzureUriStyle, RepositoryCaCertificate } from '../../src';
 import { E2eCluster } from './harness/cluster';
 import { runAsync, sleep, waitFor } from './harness/exec';
+import { makeServerCertificates } from './harness/tls';
 import { expectOnlyPrimary, isPrimary, POD, step, synthesizeToFile } from './support';
 
 jest.setTimeout(300_000);
@@ -26,22 +27,6 @@ const ACCOUNT_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I
 /** A key of the right form (base64) that is not the account's. */
 const WRONG_KEY = Buffer.from('not the storage account key').toString('base64');
 const PASSPHRASE = 'correct horse battery staple';
-
-/**
- * A CA and a server certificate for the hub's address. pgBackRest 2.45 matches the endpoint against the certificate's
- * DNS names only (not its IP addresses), so the address is both.
- */
-function makeCertificates(dir: string): { ca: string; cert: string; key: string } {
-  const file = (name: string) => path.join(dir, name);
-  const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', file('ca.key'), '-out', file('ca.crt'), '-days', '2', '-subj', '/CN=azure test CA');
-  openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', file('server.key'), '-out', file('server.csr'), '-subj', `/CN=${HUB_ADDRESS}`);
-  fs.writeFileSync(file('server.ext'), `subjectAltName=IP:${HUB_ADDRESS},DNS:${HUB_ADDRESS}\nextendedKeyUsage=serverAuth\n`);
-  openssl('x509', '-req', '-in', file('server.csr'), '-CA', file('ca.crt'), '-CAkey', file('ca.key'), '-CAcreateserial',
-    '-out', file('server.crt'), '-days', '2', '-extfile', file('server.ext'));
-  for (const name of fs.readdirSync(dir)) fs.chmodSync(file(name), 0o644);
-  return { ca: file('ca.crt'), cert: file('server.crt'), key: file('server.key') };
-}
 
 /** Blob requests in the hub against Azurite, signed with the account's key as an administrator's would be (harness/bin/azure-blob.js). */
 async function blobAdmin(hub: string, ca: string, args: string[], input?: string): Promise<string> {
@@ -76,7 +61,7 @@ describe('WAL archiving to Azure Blob Storage (pgBackRest, Azurite over TLS)', (
     fs.chmodSync(work, 0o755);
     fs.mkdirSync(path.join(work, 'pki'));
     fs.mkdirSync(path.join(work, 'azurite'));
-    pki = makeCertificates(path.join(work, 'pki'));
+    pki = makeServerCertificates(path.join(work, 'pki'), HUB_ADDRESS, 'azure test CA');
     const manifest = synthesizeToFile({
       image: IMAGE,
       walArchive: {

@@ -5,6 +5,7 @@ import * as path from 'path';
 import { GcsCredentials, RepositoryCaCertificate } from '../../src';
 import { E2eCluster } from './harness/cluster';
 import { runAsync, sleep, waitFor } from './harness/exec';
+import { makeServerCertificates } from './harness/tls';
 import { expectOnlyPrimary, isPrimary, POD, step, synthesizeToFile } from './support';
 
 jest.setTimeout(300_000);
@@ -24,22 +25,6 @@ const FAKE_GCS_PORT = 4080;
 const BUCKET = 'pg-backups';
 const WRITER = 'pgbackrest@orders-project.iam.gserviceaccount.com';
 const READER = 'restore@orders-project.iam.gserviceaccount.com';
-
-/**
- * A CA and a server certificate for the hub's address. pgBackRest 2.45 matches the endpoint against the certificate's
- * DNS names only (not its IP addresses), so the address is both.
- */
-function makeCertificates(dir: string): { ca: string; cert: string; key: string } {
-  const file = (name: string) => path.join(dir, name);
-  const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', file('ca.key'), '-out', file('ca.crt'), '-days', '2', '-subj', '/CN=gcs test CA');
-  openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', file('server.key'), '-out', file('server.csr'), '-subj', `/CN=${HUB_ADDRESS}`);
-  fs.writeFileSync(file('server.ext'), `subjectAltName=IP:${HUB_ADDRESS},DNS:${HUB_ADDRESS}\nextendedKeyUsage=serverAuth\n`);
-  openssl('x509', '-req', '-in', file('server.csr'), '-CA', file('ca.crt'), '-CAkey', file('ca.key'), '-CAcreateserial',
-    '-out', file('server.crt'), '-days', '2', '-extfile', file('server.ext'));
-  for (const name of fs.readdirSync(dir)) fs.chmodSync(file(name), 0o644);
-  return { ca: file('ca.crt'), cert: file('server.crt'), key: file('server.key') };
-}
 
 /**
  * A service account's JSON key file, as the Google Cloud console downloads it: a new RSA key, its public half written
@@ -124,7 +109,7 @@ describe('WAL archiving to Google Cloud Storage (pgBackRest, fake-gcs-server beh
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'pg-e2e-gcs-'));
     fs.chmodSync(work, 0o755);
     fs.mkdirSync(path.join(work, 'pki'));
-    pki = makeCertificates(path.join(work, 'pki'));
+    pki = makeServerCertificates(path.join(work, 'pki'), HUB_ADDRESS, 'gcs test CA');
     writer = makeServiceAccountKey(path.join(work, 'pki'), WRITER);
     reader = makeServiceAccountKey(path.join(work, 'pki'), READER);
     proxyLog = path.join(work, 'proxy.log');

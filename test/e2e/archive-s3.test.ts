@@ -6,6 +6,7 @@ import * as path from 'path';
 import { RepositoryCaCertificate, S3Credentials, S3UriStyle } from '../../src';
 import { E2eCluster } from './harness/cluster';
 import { runAsync, sleep, waitFor } from './harness/exec';
+import { makeServerCertificates } from './harness/tls';
 import { expectOnlyPrimary, isPrimary, POD, step, synthesizeToFile } from './support';
 
 jest.setTimeout(300_000);
@@ -22,22 +23,6 @@ const S3_PORT = 9000;
 /** moto's own port, plain HTTP on the hub's loopback. */
 const MOTO_PORT = 9001;
 const BUCKET = 'pg-backups';
-
-/**
- * A CA and a server certificate for the hub's address. pgBackRest 2.45 matches the endpoint against the certificate's
- * DNS names only (not its IP addresses), so the address is both.
- */
-function makeCertificates(dir: string): { ca: string; cert: string; key: string } {
-  const file = (name: string) => path.join(dir, name);
-  const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', file('ca.key'), '-out', file('ca.crt'), '-days', '2', '-subj', '/CN=s3 test CA');
-  openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', file('server.key'), '-out', file('server.csr'), '-subj', `/CN=${HUB_ADDRESS}`);
-  fs.writeFileSync(file('server.ext'), `subjectAltName=IP:${HUB_ADDRESS},DNS:${HUB_ADDRESS}\nextendedKeyUsage=serverAuth\n`);
-  openssl('x509', '-req', '-in', file('server.csr'), '-CA', file('ca.crt'), '-CAkey', file('ca.key'), '-CAcreateserial',
-    '-out', file('server.crt'), '-days', '2', '-extfile', file('server.ext'));
-  for (const name of fs.readdirSync(dir)) fs.chmodSync(file(name), 0o644);
-  return { ca: file('ca.crt'), cert: file('server.crt'), key: file('server.key') };
-}
 
 /** Python (boto3, which moto brings) run in the hub against the server: IAM and S3 calls as an administrator would make them. */
 async function s3Admin(hub: string, ca: string, script: string, keys?: { id: string; secret: string }): Promise<string> {
@@ -81,7 +66,7 @@ describe('WAL archiving to S3 (pgBackRest, moto S3 server over TLS)', () => {
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'pg-e2e-s3-'));
     fs.chmodSync(work, 0o755);
     fs.mkdirSync(path.join(work, 'pki'));
-    pki = makeCertificates(path.join(work, 'pki'));
+    pki = makeServerCertificates(path.join(work, 'pki'), HUB_ADDRESS, 's3 test CA');
     const manifest = synthesizeToFile({
       image: IMAGE,
       walArchive: {

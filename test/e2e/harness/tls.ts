@@ -33,3 +33,27 @@ export function makeApiTls(dir: string, serviceAddress: string): ApiTls {
     cert: fs.readFileSync(file('apiserver.crt'), 'utf8'),
   };
 }
+
+/** A test CA and a server certificate that it signs, with their keys: the files' paths. */
+export interface ServerCertificates {
+  readonly ca: string;
+  readonly cert: string;
+  readonly key: string;
+}
+
+/**
+ * A CA and a server certificate for an IP address (an object store in the hub: 198.18.1.1), in `dir`, readable by every
+ * user (the pods' uid reads the CA). pgBackRest 2.45 matches the endpoint against the certificate's DNS names only (not
+ * its IP addresses), so the address is both.
+ */
+export function makeServerCertificates(dir: string, address: string, caName: string): ServerCertificates {
+  const file = (name: string) => path.join(dir, name);
+  const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', file('ca.key'), '-out', file('ca.crt'), '-days', '2', '-subj', `/CN=${caName}`);
+  openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', file('server.key'), '-out', file('server.csr'), '-subj', `/CN=${address}`);
+  fs.writeFileSync(file('server.ext'), `subjectAltName=IP:${address},DNS:${address}\nextendedKeyUsage=serverAuth\n`);
+  openssl('x509', '-req', '-in', file('server.csr'), '-CA', file('ca.crt'), '-CAkey', file('ca.key'), '-CAcreateserial',
+    '-out', file('server.crt'), '-days', '2', '-extfile', file('server.ext'));
+  for (const name of fs.readdirSync(dir)) fs.chmodSync(file(name), 0o644);
+  return { ca: file('ca.crt'), cert: file('server.crt'), key: file('server.key') };
+}
