@@ -1,3 +1,7 @@
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import { Testing } from 'cdk8s';
 import {
   AzureCredentials, AzureUriStyle, GcsCredentials, PostgresClusterChart, PostgresClusterChartProps, PostgresConfig, PostgresStatefulSet,
@@ -25,6 +29,32 @@ function fails(props: PostgresClusterChartProps): () => void {
 }
 
 describe('WalArchive', () => {
+  /** What pgBackRest (Debian's, installed by test/setup/system-packages.sh) makes of an option for a command, from a configuration. */
+  function currentOption(conf: string, command: string, option: string): string | undefined {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgbackrest-conf-'));
+    try {
+      fs.writeFileSync(path.join(dir, 'pgbackrest.conf'), conf);
+      const help = execFileSync('pgbackrest', [`--config=${path.join(dir, 'pgbackrest.conf')}`, '--stanza=postgres', 'help', command, option], { encoding: 'utf8' });
+      return /^current: (.*)$/m.exec(help)?.[1];
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  test('asyncArchive: archive-push alone runs asynchronously, two at a time, its queue on the run volume (as pgBackRest reads it)', () => {
+    const conf = clusterOf({ image: IMAGE, walArchive: { asyncArchive: true } }).config['pgbackrest.conf'];
+    expect(conf).toContain('spool-path=/var/run/postgresql/pgbackrest-spool\n');
+    expect(currentOption(conf, 'archive-push', 'archive-async')).toBe('true');
+    expect(currentOption(conf, 'archive-push', 'process-max')).toBe('2');
+    // Not archive-get (a restore's replay would prefetch WAL into the run volume), nor a backup's processes.
+    expect(currentOption(conf, 'archive-get', 'archive-async')).toBeUndefined();
+    expect(currentOption(conf, 'backup', 'process-max')).toBeUndefined();
+    const sync = clusterOf().config['pgbackrest.conf'];
+    expect(sync).not.toMatch(/async|spool/);
+    expect(currentOption(sync, 'archive-push', 'archive-async')).toBeUndefined();
+    expect(fails({ image: IMAGE, walArchive: { asyncArchive: 'yes' as any } })).toThrow(/walArchive.asyncArchive must be a boolean; got "yes"/);
+  });
+
   test('without walArchive nothing archives: no archive settings, no pgBackRest configuration, claim or CronJob', () => {
     const { objects, config, postgres, pod } = clusterOf({});
     expect(config['postgresql.conf']).not.toMatch(/archive_/);

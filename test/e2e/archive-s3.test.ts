@@ -78,6 +78,8 @@ describe('WAL archiving to S3 (pgBackRest, moto S3 server over TLS)', () => {
           credentials: S3Credentials.fromSecret('s3-keys'),
         },
         encryptionPassphraseSecretName: 's3-passphrase',
+        // Asynchronous archive-push (pgBackRest's queue on the run volume): everything below holds with it.
+        asyncArchive: true,
       },
       // The logical backup's dumps are copied into the same bucket, under /dumps, the newest two kept there.
       backupS3: {
@@ -146,6 +148,10 @@ describe('WAL archiving to S3 (pgBackRest, moto S3 server over TLS)', () => {
     // The primary's entrypoint created the stanza in the bucket; `check` switches WAL and waits until it is archived.
     expect(cluster.pod(POD(0)).logSince(0)).toContain('pgBackRest: the repository has stanza postgres: WAL is archived');
     await waitFor('pgbackrest check to pass on the primary', async () => (await pgbackrest(POD(0), ['check'])).code === 0, 60_000, 500);
+    // Asynchronously (asyncArchive): archive-push says so for each segment, and its queue is on the run volume.
+    expect(cluster.pod(POD(0)).logSince(0)).toMatch(/pushed WAL file '[0-9A-F]{24}' to the archive asynchronously/);
+    const queue = await cluster.pod(POD(0)).container('postgres').exec(['test', '-d', '/var/run/postgresql/pgbackrest-spool/archive/postgres/out'], 10_000);
+    expect(queue.code).toBe(0);
     const full = await cluster.runJob('postgres-archive-full');
     // The job checks that archiving works (check command) before it backs up.
     expect([full.code, full.stdout]).toEqual([0,
