@@ -4,9 +4,9 @@ import * as os from 'os';
 import * as path from 'path';
 import { AzureCredentials, AzureUriStyle, RepositoryCaCertificate } from '../../src';
 import { E2eCluster } from './harness/cluster';
-import { runAsync, sleep, waitFor } from './harness/exec';
+import { runAsync, waitFor } from './harness/exec';
 import { makeServerCertificates } from './harness/tls';
-import { expectOnlyPrimary, isPrimary, POD, step, synthesizeToFile } from './support';
+import { expectOnlyPrimary, failoverAroundTarget, isPrimary, POD, step, synthesizeToFile } from './support';
 
 jest.setTimeout(300_000);
 
@@ -42,13 +42,16 @@ async function blobAdmin(hub: string, ca: string, args: string[], input?: string
  * outside the Kubernetes cluster), addressed path style. The primary archives into the container, encrypted; the full
  * backup CronJob backs up; a wrong key fails naming the repository and the 403, and once fixed the WAL held meanwhile
  * is archived; a SAS token backs up, an expired or read-only one fails; after a switchover the new primary archives and
- * the diff CronJob backs up from it; a new cluster restored from the container to a point in time (restoreFrom.azure,
+ * the diff CronJob backs up from it; after a failover the next primary archives; a new cluster restored from the
+ * container to a point in time (restoreFrom.azure,
  * with a read-only SAS token) holds exactly the rows committed before it.
  */
 describe('WAL archiving to Azure Blob Storage (pgBackRest, Azurite over TLS)', () => {
   let cluster: E2eCluster;
   let azurite: ChildProcess | undefined;
   let pki: { ca: string; cert: string; key: string };
+  let targetTime = '';
+  let beforeTarget = '';
   let work: string;
   const servers: ChildProcess[] = [];
 
@@ -212,21 +215,12 @@ describe('WAL archiving to Azure Blob Storage (pgBackRest, Azurite over TLS)', (
     expect(JSON.parse(info.stdout)[0].backup.map((b: any) => b.type)).toEqual(['full', 'incr', 'diff']);
   }));
 
+  test('after the primary is killed and the failover job promotes a replica, the new primary archives into the container on its timeline', () => step(cluster, async () => {
+    ({ targetTime, beforeTarget } = await failoverAroundTarget(cluster, pod => pgbackrest(pod, ['check'])));
+  }));
+
   test('a new cluster restored from the container to a point in time (restoreFrom.azure, in another namespace, with a read-only SAS token) '
     + 'holds exactly the rows committed before it, runs as a cluster, and archives into its own directory', () => step(cluster, async () => {
-    // Rows 1-100 were committed while the key was wrong (archived once it was fixed); 101-250 now, on the new primary's
-    // timeline (after the switchover), before the target time; 251-350 after it.
-    expect(await cluster.sql('postgres-write', 'INSERT INTO orders SELECT g, md5(g::text) FROM generate_series(101, 250) g')).toMatchObject({ code: 0 });
-    const beforeTarget = await cluster.podSql(POD(1), ROWS, 'myapp');
-    expect(beforeTarget).toMatch(/^250\|31375\|/);
-    await sleep(1100);
-    const targetTime = await cluster.podSql(POD(1), 'SELECT now()');
-    await sleep(1100);
-    expect(await cluster.sql('postgres-write', 'INSERT INTO orders SELECT g, md5(g::text) FROM generate_series(251, 350) g')).toMatchObject({ code: 0 });
-    // `check` switches to a new segment and waits until it, with every commit above, is in the container.
-    const check = await pgbackrest(POD(1), ['check']);
-    expect([check.code, check.stderr]).toEqual([0, '']);
-
     // The storage account outside both clusters: the restored cluster's hub reaches this Azurite through a Unix socket,
     // its TLS passed through unchanged (the same certificate for the same address).
     const socket = path.join(work, 'azurite.sock');
@@ -270,8 +264,8 @@ describe('WAL archiving to Azure Blob Storage (pgBackRest, Azurite over TLS)', (
       expect(log).toContain('restoring cluster postgres as of ');
       expect(log).toContain('from the pgBackRest repository of /etc/postgresql/pgbackrest-restore.conf');
       expect(await restored.podSql(pod0, ROWS, 'myapp')).toBe(beforeTarget);
-      // The diff backup and the WAL after it on the switchover's timeline 2, up to the target; promoted, it writes timeline 3.
-      expect(await restored.podSql(pod0, 'SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)')).toBe('00000003');
+      // The diff backup (timeline 2), the WAL of timeline 2 and of the failover's timeline 3 up to the target; promoted: 4.
+      expect(await restored.podSql(pod0, 'SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)')).toBe('00000004');
       expect(await isPrimary(restored, pod0)).toBe(true);
       for (const replica of ['restored-cluster-1', 'restored-cluster-2']) {
         await waitFor(`${replica} to hold the restored rows`, async () => (await restored.podSql(replica, ROWS, 'myapp').catch(() => '')) === beforeTarget, 30_000, 250);
@@ -281,9 +275,9 @@ describe('WAL archiving to Azure Blob Storage (pgBackRest, Azurite over TLS)', (
       const restoredCheck = await restored.pod(pod0).container('postgres').exec(['pgbackrest', '--stanza=restored', 'check'], 120_000);
       expect([restoredCheck.code, restoredCheck.stderr]).toEqual([0, '']);
       const names = JSON.parse(await blobAdmin(cluster.hub.netns, pki.ca, ['list', CONTAINER])) as string[];
-      expect(names).toContainEqual(expect.stringMatching(/^restored\/archive\/restored\/15-1\/0000000300000000\/[0-9A-F]{24}-[0-9a-f]{40}/));
+      expect(names).toContainEqual(expect.stringMatching(/^restored\/archive\/restored\/15-1\/0000000400000000\/[0-9A-F]{24}-[0-9a-f]{40}/));
       // The source's directory holds nothing of the new cluster.
-      expect(names.filter(n => n.startsWith('postgres/archive/postgres/15-1/00000003'))).toEqual([]);
+      expect(names.filter(n => n.startsWith('postgres/archive/postgres/15-1/00000004'))).toEqual([]);
     } finally {
       await restored.destroy();
     }

@@ -7,7 +7,7 @@ import { RepositoryCaCertificate, S3Credentials, S3UriStyle } from '../../src';
 import { E2eCluster } from './harness/cluster';
 import { runAsync, sleep, waitFor } from './harness/exec';
 import { makeServerCertificates } from './harness/tls';
-import { expectOnlyPrimary, isPrimary, POD, step, synthesizeToFile } from './support';
+import { expectOnlyPrimary, failoverAroundTarget, isPrimary, POD, step, synthesizeToFile } from './support';
 
 jest.setTimeout(300_000);
 
@@ -254,31 +254,7 @@ describe('WAL archiving to S3 (pgBackRest, moto S3 server over TLS)', () => {
   }));
 
   test('after the primary is killed and the failover job promotes a replica, the new primary archives into the bucket on its timeline', () => step(cluster, async () => {
-    // Rows 1-100 were committed while the key was wrong (archived once it was fixed), 101-250 on the switchover's timeline.
-    expect(await cluster.sql('postgres-write', 'INSERT INTO orders SELECT g, md5(g::text) FROM generate_series(101, 250) g')).toMatchObject({ code: 0 });
-    // Asynchronous replication: a failover keeps what the replicas received, so they receive it first.
-    for (const replica of [POD(0), POD(2)]) {
-      await waitFor(`${replica} to replay rows 101-250`, async () => (await cluster.podSql(replica, 'SELECT count(*) FROM orders', 'myapp').catch(() => '')) === '250', 30_000, 100);
-    }
-    await cluster.killPod(POD(1));
-    const failover = await cluster.runJob('postgres-failover');
-    expect(failover.code).toBe(0);
-    const primary = [POD(0), POD(2)].find(p => cluster.pod(p).labels.role === 'primary')!;
-    expect(primary).toBeDefined();
-    // 251-300 before the target time, 301-400 after it.
-    expect(await cluster.sql('postgres-write', 'INSERT INTO orders SELECT g, md5(g::text) FROM generate_series(251, 300) g')).toMatchObject({ code: 0 });
-    beforeTarget = await cluster.podSql(primary, ROWS, 'myapp');
-    expect(beforeTarget).toMatch(/^300\|45150\|/);
-    await sleep(1100);
-    targetTime = await cluster.podSql(primary, 'SELECT now()');
-    await sleep(1100);
-    expect(await cluster.sql('postgres-write', 'INSERT INTO orders SELECT g, md5(g::text) FROM generate_series(301, 400) g')).toMatchObject({ code: 0 });
-    // `check` switches to a new segment and waits until it, with every commit above, is in the bucket.
-    const check = await pgbackrest(primary, ['check']);
-    expect([check.code, check.stderr]).toEqual([0, '']);
-    // The old primary rejoins as a replica.
-    cluster.startPod(POD(1));
-    await expectOnlyPrimary(cluster, primary, [POD(0), POD(1), POD(2)]);
+    ({ targetTime, beforeTarget } = await failoverAroundTarget(cluster, pod => pgbackrest(pod, ['check'])));
   }));
 
   test('a new cluster restored from the bucket to a point in time (restoreFrom.s3, in another namespace, with read-only keys) '

@@ -5,7 +5,7 @@ import * as path from 'path';
 import { Chart, Testing } from 'cdk8s';
 import { PostgresClusterChart, PostgresClusterChartProps } from '../../src';
 import { E2eCluster } from './harness/cluster';
-import { waitFor } from './harness/exec';
+import { Result, sleep, waitFor } from './harness/exec';
 
 export const DIST_MANIFEST = path.join(__dirname, '..', '..', 'dist', 'postgres-cluster.k8s.yaml');
 export const POD = (i: number) => `postgres-cluster-${i}`;
@@ -286,4 +286,42 @@ export function random(seed: number): () => number {
     state = (state * 48271) % 2147483647;
     return (state - 1) / 2147483646;
   };
+}
+
+/** The rows of the archive tests' table `orders`: count, sum of ids, and a digest of every note in order. */
+export const ORDER_ROWS = 'SELECT count(*), coalesce(sum(id), 0), md5(coalesce(string_agg(note, \',\' ORDER BY id), \'\')) FROM orders';
+
+/**
+ * The archive tests' failover (orders 1-100 exist, POD(1) is the primary after a switchover): rows 101-250 committed and
+ * replayed by both replicas (asynchronous replication keeps in a failover only what they received); POD(1)'s pod killed
+ * and the failover job run; on the new primary, rows 251-300 before a target time and 301-400 after it; `check` on the
+ * new primary (a new segment, waited for until it is in the repository with every commit above); POD(1) back as a
+ * replica. Returns the new primary, the target time and the rows before it.
+ */
+export async function failoverAroundTarget(
+  cluster: E2eCluster, check: (pod: string) => Promise<Result>,
+): Promise<{ primary: string; targetTime: string; beforeTarget: string }> {
+  const insert = async (from: number, to: number) => expect(await cluster.sql('postgres-write',
+    `INSERT INTO orders SELECT g, md5(g::text) FROM generate_series(${from}, ${to}) g`)).toMatchObject({ code: 0 });
+  await insert(101, 250);
+  for (const replica of [POD(0), POD(2)]) {
+    await waitFor(`${replica} to replay rows 101-250`, async () => (await cluster.podSql(replica, 'SELECT count(*) FROM orders', 'myapp').catch(() => '')) === '250', 30_000, 100);
+  }
+  await cluster.killPod(POD(1));
+  const failover = await cluster.runJob('postgres-failover');
+  expect(failover.code).toBe(0);
+  const primary = [POD(0), POD(2)].find(p => cluster.pod(p).labels.role === 'primary')!;
+  expect(primary).toBeDefined();
+  await insert(251, 300);
+  const beforeTarget = await cluster.podSql(primary, ORDER_ROWS, 'myapp');
+  expect(beforeTarget).toMatch(/^300\|45150\|/);
+  await sleep(1100);
+  const targetTime = await cluster.podSql(primary, 'SELECT now()');
+  await sleep(1100);
+  await insert(301, 400);
+  const checked = await check(primary);
+  expect([checked.code, checked.stderr]).toEqual([0, '']);
+  cluster.startPod(POD(1));
+  await expectOnlyPrimary(cluster, primary, [POD(0), POD(1), POD(2)]);
+  return { primary, targetTime, beforeTarget };
 }
