@@ -4,7 +4,7 @@ import { DUMP_COPY_COMMAND, DUMP_COPY_CONFIG_VERSION, DumpCopyConfig } from './a
 import { S3RepositoryOptions, S3RepositorySettings } from './postgres-config';
 import { PostgresStatefulSet } from './postgres-stateful-set';
 import { addObject } from './private/api-object';
-import { api, asJson, postgresUserPod, quantity, restrictedContainer } from './private/k8s';
+import { api, asJson, caVolume, postgresUserPod, quantity, restrictedContainer } from './private/k8s';
 import { PATHS, POSTGRES_PORT, POSTGRES_UID, S3_CA_FILE } from './private/names';
 import { AGENT_FILES, SCRIPT_FILES } from './private/scripts';
 import { validateCronSchedule, validateInteger, validateObjectName, validateStorageSize, validateTypes, webIdentityRefused } from './private/validation';
@@ -115,7 +115,6 @@ export class LogicalBackup extends Construct {
       verifyTls: s3.verifyTls,
     } : undefined;
     const ca = s3?.caCertificate;
-    const caItems = ca ? { items: [{ key: ca.key, path: S3_CA_FILE }], defaultMode: 0o444 } : {};
 
     addObject(this, 'Volume', api.KubePersistentVolumeClaim.GVK, asJson<k8s.KubePersistentVolumeClaimProps>({
       metadata: { name: this.claimName, labels: { ...names.common } },
@@ -199,12 +198,7 @@ export class LogicalBackup extends Construct {
                   { name: config.scriptsConfigMapName, configMap: { name: config.scriptsConfigMapName, defaultMode: 0o755 } },
                   { name: 'backup', persistentVolumeClaim: { claimName: this.claimName } },
                   { name: 'tmp', emptyDir: {} },
-                  ...(ca ? [{
-                    name: 'backup-ca',
-                    ...(ca.secretName !== undefined
-                      ? { secret: { secretName: ca.secretName, ...caItems } }
-                      : { configMap: { name: ca.configMapName, ...caItems } }),
-                  }] : []),
+                  ...(ca ? [caVolume('backup-ca', ca, S3_CA_FILE)] : []),
                 ],
               },
             },

@@ -2,7 +2,7 @@ import type { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { PostgresConfig } from './postgres-config';
 import { addObject, addServiceAccountWithRole } from './private/api-object';
-import { api, asJson, intOrString, postgresUserPod, quantity, restrictedContainer } from './private/k8s';
+import { api, asJson, caVolume, intOrString, postgresUserPod, quantity, restrictedContainer, secretKeyVolume } from './private/k8s';
 import {
   DEFAULT_METRICS_IMAGE, METRICS_CONFIG_DIR, METRICS_CONTAINER, METRICS_PORT, METRICS_PORT_NAME, METRICS_QUERIES_KEY, METRICS_USER,
 } from './private/metrics';
@@ -340,6 +340,8 @@ export class PostgresStatefulSet extends Construct {
     // A GCS service account's key is a file (repo1-gcs-key names it): its Secret's key, mounted read-only.
     const archiveGcsKey = archive?.gcs?.keyType === 'service' ? archive.gcs : undefined;
     const restoreGcsKey = restore?.gcs?.keyType === 'service' ? restore.gcs : undefined;
+    const gcsKeyVolume = (name: string, gcs: { credentialsSecretName?: string; credentialsKey?: string }) =>
+      secretKeyVolume(name, gcs.credentialsSecretName!, gcs.credentialsKey!, GCS_KEY_FILE);
     const archiveMounts: k8s.VolumeMount[] = [
       ...(archive?.claimName !== undefined ? [{ name: ARCHIVE_VOLUME, mountPath: PATHS.archiveDir }] : []),
       ...(archiveCa ? [{ name: ARCHIVE_CA_VOLUME, mountPath: PATHS.archiveCaDir, readOnly: true }] : []),
@@ -358,7 +360,6 @@ export class PostgresStatefulSet extends Construct {
       ...(archive?.encryptionPassphraseSecretName !== undefined
         ? [secretEnv('PGBACKREST_REPO1_CIPHER_PASS', archive.encryptionPassphraseSecretKey!, archive.encryptionPassphraseSecretName)] : []),
     ];
-    const archiveCaItems = archiveCa ? { items: [{ key: archiveCa.key, path: S3_CA_FILE }], defaultMode: 0o444 } : {};
     // Another cluster's repository (a volume, a bucket or a container) is read with a configuration of its own, and its secrets reach
     // the restore as RESTORE_PGBACKREST_* (the entrypoint gives them to pgBackRest as PGBACKREST_* for the restore only).
     const restoreEnv: k8s.EnvVar[] = restore ? [
@@ -377,7 +378,6 @@ export class PostgresStatefulSet extends Construct {
     // Another cluster's repository, read-only: restoring never writes to it.
     const restoreClaim = restore?.claimName;
     const restoreCa = restore?.s3?.caCertificate ?? restore?.azure?.caCertificate ?? restore?.gcs?.caCertificate;
-    const restoreCaItems = restoreCa ? { items: [{ key: restoreCa.key, path: S3_CA_FILE }], defaultMode: 0o444 } : {};
     const restoreMounts: k8s.VolumeMount[] = [
       ...(restoreClaim !== undefined ? [{ name: RESTORE_VOLUME, mountPath: PATHS.restoreArchiveDir, readOnly: true }] : []),
       ...(restoreCa ? [{ name: RESTORE_CA_VOLUME, mountPath: PATHS.restoreCaDir, readOnly: true }] : []),
@@ -560,39 +560,15 @@ export class PostgresStatefulSet extends Construct {
             ...(config.tlsSecretName !== undefined ? [{ name: TLS_VOLUME, secret: { secretName: config.tlsSecretName, defaultMode: 0o440 } }] : []),
             ...(archive?.claimName !== undefined ? [{ name: ARCHIVE_VOLUME, persistentVolumeClaim: { claimName: archive.claimName } }] : []),
             // The S3, Azure or GCS endpoint's CA, from your Secret or ConfigMap, at a name pgbackrest.conf knows.
-            ...(archiveCa ? [{
-              name: ARCHIVE_CA_VOLUME,
-              ...(archiveCa.secretName !== undefined
-                ? { secret: { secretName: archiveCa.secretName, ...archiveCaItems } }
-                : { configMap: { name: archiveCa.configMapName, ...archiveCaItems } }),
-            }] : []),
+            ...(archiveCa ? [caVolume(ARCHIVE_CA_VOLUME, archiveCa, S3_CA_FILE)] : []),
             // A GCS service account's key, from your Secret, at the name pgbackrest.conf gives (repo1-gcs-key); root-owned and
             // group-readable (fsGroup), as the TLS key.
-            ...(archiveGcsKey ? [{
-              name: ARCHIVE_GCS_KEY_VOLUME,
-              secret: {
-                secretName: archiveGcsKey.credentialsSecretName,
-                items: [{ key: archiveGcsKey.credentialsKey!, path: GCS_KEY_FILE }],
-                defaultMode: 0o440,
-              },
-            }] : []),
+            ...(archiveGcsKey ? [gcsKeyVolume(ARCHIVE_GCS_KEY_VOLUME, archiveGcsKey)] : []),
             ...(restoreClaim !== undefined ? [{ name: RESTORE_VOLUME, persistentVolumeClaim: { claimName: restoreClaim, readOnly: true } }] : []),
             // The CA of the bucket or container restored from (restoreFrom.s3, .azure or .gcs), likewise.
-            ...(restoreCa ? [{
-              name: RESTORE_CA_VOLUME,
-              ...(restoreCa.secretName !== undefined
-                ? { secret: { secretName: restoreCa.secretName, ...restoreCaItems } }
-                : { configMap: { name: restoreCa.configMapName, ...restoreCaItems } }),
-            }] : []),
+            ...(restoreCa ? [caVolume(RESTORE_CA_VOLUME, restoreCa, S3_CA_FILE)] : []),
             // The key of the GCS bucket restored from (restoreFrom.gcs), at the name pgbackrest-restore.conf gives.
-            ...(restoreGcsKey ? [{
-              name: RESTORE_GCS_KEY_VOLUME,
-              secret: {
-                secretName: restoreGcsKey.credentialsSecretName,
-                items: [{ key: restoreGcsKey.credentialsKey!, path: GCS_KEY_FILE }],
-                defaultMode: 0o440,
-              },
-            }] : []),
+            ...(restoreGcsKey ? [gcsKeyVolume(RESTORE_GCS_KEY_VOLUME, restoreGcsKey)] : []),
             { name: POSTGRES_TMP_VOLUME, emptyDir: {} },
             { name: SECRETS_TMP_VOLUME, emptyDir: {} },
             // Its typed field downwardApi is JSON's downwardAPI: the converter writes it.

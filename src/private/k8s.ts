@@ -60,3 +60,24 @@ export function scriptJobVolumes(scriptsConfigMapName: string, scriptsDir: strin
     volumes: [{ name: scriptsConfigMapName, configMap: { name: scriptsConfigMapName, defaultMode: 0o755 } }, { name: 'tmp', emptyDir: {} }],
   };
 }
+
+/** Where a certificate authority is: a key of a Secret or of a ConfigMap you manage (RepositoryCaCertificate). */
+export interface CaSource {
+  readonly secretName?: string;
+  readonly configMapName?: string;
+  readonly key: string;
+}
+
+/** A volume that holds a certificate authority (its Secret's or ConfigMap's key) as `file`, readable by every user. */
+export function caVolume(name: string, ca: CaSource, file: string): k8s.Volume {
+  const items = { items: [{ key: ca.key, path: file }], defaultMode: 0o444 };
+  return {
+    name,
+    ...(ca.secretName !== undefined ? { secret: { secretName: ca.secretName, ...items } } : { configMap: { name: ca.configMapName, ...items } }),
+  };
+}
+
+/** A volume that holds one key of your Secret as `file`: root-owned and group-readable (fsGroup), as key files must be. */
+export function secretKeyVolume(name: string, secretName: string, key: string, file: string): k8s.Volume {
+  return { name, secret: { secretName, items: [{ key, path: file }], defaultMode: 0o440 } };
+}
