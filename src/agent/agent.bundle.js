@@ -9777,7 +9777,7 @@ var FailoverJobAgent = class {
         return { code: 0, error: "" };
       }
       if (written.status !== 409 && written.status !== 404) return { code: 1, error: written.message };
-      if (written.status === 404 || attempt === WRITE_ATTEMPTS) return { code: 2, error: written.message };
+      if (attempt === WRITE_ATTEMPTS) return { code: 2, error: written.message };
       const failed = await this.readRecord();
       if (failed !== void 0) return { code: 1, error: failed };
       if (this.record === void 0 || JSON.stringify(encodeAnnotations(this.record)) !== read) return { code: 2, error: written.message };

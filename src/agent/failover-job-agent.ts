@@ -228,7 +228,8 @@ export class FailoverJobAgent {
         return { code: 0, error: '' };
       }
       if (written.status !== 409 && written.status !== 404) return { code: 1, error: written.message };
-      if (written.status === 404 || attempt === WRITE_ATTEMPTS) return { code: 2, error: written.message };
+      if (attempt === WRITE_ATTEMPTS) return { code: 2, error: written.message };
+      // Read again: a record gone (404) or changed is a conflict; one left as read is written again on its new version.
       const failed = await this.readRecord();
       if (failed !== undefined) return { code: 1, error: failed };
       if (this.record === undefined || JSON.stringify(encodeAnnotations(this.record)) !== read) return { code: 2, error: written.message };

@@ -522,8 +522,12 @@ describe('nothing to do', () => {
     expect(pod('pg-0').commands[0]).toEqual(['bash', NODE_SCRIPT, 'status']);
     expect(api.lease(LEASE)!.metadata.resourceVersion).toBe(before);
     expect(roles()).toEqual({ 'pg-0': 'primary', 'pg-1': 'replica', 'pg-2': 'replica' });
-    // A stable record names no job: no job's pod is looked for.
-    expect(api.requests.filter(r => r.path.includes('fieldSelector'))).toEqual([]);
+    // Its API requests: the record read and the pods listed, once each; all else it learned from the pods themselves. A
+    // stable record names no job: no job's pod is looked for.
+    expect(api.requests.filter(r => r.method !== 'POST').map(r => `${r.method} ${r.path}`)).toEqual([
+      `GET /apis/coordination.k8s.io/v1/namespaces/${NAMESPACE}/leases/${LEASE}`,
+      `GET /api/v1/namespaces/${NAMESPACE}/pods?labelSelector=app%3Dpg`,
+    ]);
   });
 
   test('FAILOVER_TARGET naming the primary itself: nothing to do', async () => {
