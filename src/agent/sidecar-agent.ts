@@ -1038,11 +1038,18 @@ export class SidecarAgent {
     return true;
   }
 
-  /** Keeps the record's timeline that of this primary (it changes with a promotion). */
+  /**
+   * Keeps the record's timeline that of this primary (it changes with a promotion). The replicas follow a new primary
+   * when the record's timeline changes: a write that conflicts (another write came first, as the old primary's last
+   * after a handover) or is not answered is tried again in the next round, at once (maintainPrimary does it again), not
+   * when the primary is next maintained.
+   */
   private async recordTimeline(): Promise<void> {
     if (this.record?.state !== 'stable') return;
     const next = timelineUpdate(this.record, await this.attempt(() => this.pg.timeline()));
-    if (next !== undefined) await this.swap(next);
+    if (next === undefined || (await this.swap(next)).ok) return;
+    this.lastOthers = undefined;
+    this.soon = true;
   }
 
   /** Slots for every other pod that exists, the synchronous set and the timeline, when pods came or went or now and then. */

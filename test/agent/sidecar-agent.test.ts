@@ -321,6 +321,22 @@ class InterferingClient extends KubeClient {
   }
 }
 
+/** A client before whose writes of a new timeline to the record someone else writes it first, `races` times: each is a 409. */
+class TimelineRacingClient extends KubeClient {
+  public races = 0;
+
+  public async patchLease(name: string, patch: Parameters<KubeClient['patchLease']>[1]): ReturnType<KubeClient['patchLease']> {
+    const annotations = patch.metadata?.annotations ?? {};
+    const stored = api.lease(name)?.metadata.annotations?.['postgres.cdk8s.io/timeline'];
+    if (this.races > 0 && annotations['postgres.cdk8s.io/timeline'] !== undefined && annotations['postgres.cdk8s.io/timeline'] !== stored) {
+      this.races--;
+      const resourceVersion = api.lease(name)!.metadata.resourceVersion as string;
+      must(await admin.patchLease(name, { metadata: { resourceVersion, annotations: { 'example.com/raced': String(this.races) } } }));
+    }
+    return super.patchLease(name, patch);
+  }
+}
+
 // ---- the tests, in the cluster's order ----
 
 describe('the files other containers read', () => {
@@ -963,6 +979,24 @@ describe('fencing, promotion and switchover', () => {
     expect(await b.round(1)).toEqual(['the leader record names this primary (epoch 2, stable, primary pg-1, timeline 2)',
       'dropping replication slot pg_2 (its pod is gone)']);
     expect(await slots(portB)).toEqual(['pg_0']);
+  });
+
+  test('a new timeline whose write conflicts (someone else wrote first, again and again) is written in the next round, not when the primary is next maintained', async () => {
+    // B is the primary since the promotion above.
+    const timeline = await walTimeline(portB);
+    await seedRecord('timeline-raced', stable('pg-1', 2, timeline - 1));
+    const kube = new TimelineRacingClient({ server: api.adminServer, namespace: NAMESPACE, tokenFile: tokenFile('pod:pg-1'), caFile: tls.caFile, timeoutMs: 2000 });
+    clients.push(kube);
+    const b = agentOf('pg-1', { leaderRecord: 'timeline-raced' }, kube);
+    kube.races = 2;
+    const described = `epoch 2, stable, primary pg-1, timeline ${timeline - 1}`;
+    expect(await b.round(0)).toEqual([`the leader record names this primary (${described})`, `role=primary (PostgreSQL is primary; ${described})`]);
+    expect(await b.round(0.01)).toEqual([]);
+    expect(kube.races).toBe(0);
+    expect(storedRecord('timeline-raced')).toMatchObject({ primary: 'pg-1', epoch: '2', timeline: String(timeline - 1) });
+    // The replicas follow a new primary when the record's timeline changes: the third round writes it.
+    expect(await b.round(0.02)).toEqual([]);
+    expect(storedRecord('timeline-raced')).toMatchObject({ primary: 'pg-1', epoch: '2', timeline: String(timeline) });
   });
 
   test('switching over: the old primary fences and records its shutdown checkpoint; the target that received beyond it records itself and promotes', async () => {
