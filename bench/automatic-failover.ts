@@ -18,8 +18,13 @@
  * after a failure) with a libpq multi-host string and target_session_attrs=read-write, connect_timeout=1. Killing the
  * node SIGKILLs its patroni, its postmaster and every child of the postmaster.
  *
- * BENCH_SIDES=ours,patroni and BENCH_MODES=async,sync choose what runs (all by default; sync: synchronousReplicas: 1
- * against Patroni's synchronous_mode: true). BENCH_KEEP=1 keeps Patroni's temporary directory (its logs).
+ * Second event, "delete": the primary's pod deleted, as `kubectl delete pod`, a drain or an eviction does: the kubelet's
+ * SIGTERM, then the grace period. Ours: the harness's graceful deletion (the agents hand the primary over first), the
+ * StatefulSet then makes the pod anew. Patroni: SIGTERM to its patroni (a container's first process, which is what the
+ * kubelet signals), which stops its PostgreSQL and gives up its leader key; started again for the rejoin.
+ *
+ * BENCH_SIDES=ours,patroni, BENCH_MODES=async,sync and BENCH_EVENTS=kill,delete choose what runs (all by default; sync:
+ * synchronousReplicas: 1 against Patroni's synchronous_mode: true). BENCH_KEEP=1 keeps Patroni's temporary directory.
  */
 import { ChildProcess, execFileSync, spawn } from 'child_process';
 import * as fs from 'fs';
@@ -36,15 +41,18 @@ const DEADLINE = LEASE - 4;
 const RETRY_TIMEOUT = Math.floor((LEASE - RENEW) / 2);
 const SIDES = (process.env.BENCH_SIDES ?? 'ours,patroni').split(',');
 const MODES = (process.env.BENCH_MODES ?? 'async,sync').split(',') as Mode[];
+const EVENTS = (process.env.BENCH_EVENTS ?? 'kill,delete').split(',') as Event[];
 
 type Mode = 'async' | 'sync';
+/** kill: the node is lost (every process SIGKILLed, nothing told); delete: the pod deleted (SIGTERM, then its grace period). */
+type Event = 'kill' | 'delete';
 interface Sample { writeMs: number; lost: number; rejoinMs: number; from: string; to: string }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
 const load = () => os.loadavg().map(l => l.toFixed(2)).join(' ');
-const line = (side: string, i: number, s: Sample) =>
-  console.log(`  ${side} run ${i + 1}: ${s.from} killed → first write on ${s.to} after ${s.writeMs} ms; rows lost ${s.lost}; `
+const line = (side: string, event: Event, i: number, s: Sample) =>
+  console.log(`  ${side} run ${i + 1}: ${s.from} ${event === 'kill' ? 'killed' : 'deleted'} → first write on ${s.to} after ${s.writeMs} ms; rows lost ${s.lost}; `
     + `old primary streaming ${s.rejoinMs} ms after its restart (load ${load()})`);
 
 /** Cleanups to run however the bench ends (an error, Ctrl-C). */
@@ -64,7 +72,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 
 // ---------------------------------------------------------------------------------------------------------------- ours
 
-async function ours(mode: Mode): Promise<Sample[]> {
+async function ours(mode: Mode, event: Event): Promise<Sample[]> {
   const manifest = synthesizeToFile({
     synchronousReplicas: mode === 'sync' ? 1 : 0,
     automaticFailover: {
@@ -80,7 +88,7 @@ async function ours(mode: Mode): Promise<Sample[]> {
   const samples: Sample[] = [];
   try {
     for (let i = 0; i < RUNS; i++) {
-      const table = `bench_af_${mode}_${i}`;
+      const table = `bench_af_${mode}_${event}_${i}`;
       const old = await waitFor('a primary behind the write Service', () => cluster.endpoints('postgres-write')[0], 30_000);
       const pods = cluster.livePods().map(p => p.name);
       await waitFor('every replica streaming', async () => (await streamingFrom(cluster, old)).length === pods.length - 1, 90_000, 250);
@@ -91,28 +99,39 @@ async function ours(mode: Mode): Promise<Sample[]> {
       }, 30_000);
       const writer = new Writer(cluster, table);
       writer.start();
+      // BENCH_VERBOSE=1: a run slower than BENCH_VERBOSE_OVER_MS (1000) prints what the agents and servers logged.
+      const watched = pods.map(p => ({ name: p, pod: cluster.pod(p), agent: cluster.pod(p).logMark('role-labeler'), server: cluster.pod(p).logMark('postgres') }));
       let killed = 0;
+      let deleting: Promise<void> | undefined;
       try {
         await waitFor('writes before the kill', () => writer.acknowledged.length >= 10, 30_000);
         // Some renewals after the last change, so that the kill falls anywhere in a renew interval.
         await sleep(Math.random() * RENEW * 1000);
         killed = Date.now();
-        await cluster.killPod(old);
-        await waitFor('a write on a new primary', () => writer.firstSuccessAfter(killed), (LEASE + 30) * 1000, 20);
-        await waitFor('more writes', () => writer.attempts.filter(a => a.ok && a.startedAt >= killed).length >= 10, 30_000);
+        if (event === 'kill') await cluster.killPod(old);
+        else deleting = cluster.deletePod(old);
+        await waitFor('a write on a new primary', () => writer.attempts.some(a => a.ok && a.startedAt >= killed && a.server !== old), (LEASE + 30) * 1000, 20);
+        await waitFor('more writes', () => writer.attempts.filter(a => a.ok && a.startedAt >= killed && a.server !== old).length >= 10, 30_000);
       } finally {
         await writer.stop();
       }
-      const first = writer.attempts.find(a => a.ok && a.startedAt >= killed)!;
+      // A deleted primary serves until its agent hands over: the first write on another node counts.
+      const first = writer.attempts.find(a => a.ok && a.startedAt >= killed && a.server !== old)!;
       const promoted = first.server!;
       if (leader(cluster).primary !== promoted) throw new Error(`the record names ${leader(cluster).primary}, the write went to ${promoted}`);
       const rows = new Set(await valuesOn(cluster, promoted, table));
       const lost = writer.acknowledged.filter(v => !rows.has(v)).length;
+      // A deleted pod is made anew by the StatefulSet: its rejoin counts from the deletion's end.
+      await deleting;
       const restarted = Date.now();
-      cluster.startPod(old);
+      if (event === 'kill') cluster.startPod(old);
       await waitFor(`${old} streaming from ${promoted}`, async () => (await streamingFrom(cluster, promoted)).includes(old), 120_000, 100);
       const sample = { writeMs: first.at - killed, lost, rejoinMs: Date.now() - restarted, from: old, to: promoted };
-      line(`ours (${mode})`, i, sample);
+      line(`ours (${mode})`, event, i, sample);
+      if (process.env.BENCH_VERBOSE && sample.writeMs > Number(process.env.BENCH_VERBOSE_OVER_MS ?? 1000)) {
+        console.log(`  (${event} at ${new Date(killed).toISOString()})\n${watched.map(w => `-- ${w.name} role-labeler --\n${w.pod.logSince(w.agent, 'role-labeler')}`
+          + `-- ${w.name} postgres --\n${w.pod.logSince(w.server, 'postgres')}`).join('')}`);
+      }
       samples.push(sample);
     }
   } catch (error) {
@@ -262,6 +281,21 @@ tags: { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false
     this.patroni.set(node.name, child);
   }
 
+  /**
+   * The node's pod deleted: SIGTERM to its patroni, as the kubelet signals a container's first process; it stops its
+   * PostgreSQL and gives up the leader key. Resolves once patroni has exited (the pod's grace period, at most 30 s).
+   */
+  public async stopNode(node: Node): Promise<void> {
+    const patroni = this.patroni.get(node.name);
+    if (!patroni?.pid || patroni.exitCode !== null || patroni.signalCode !== null) return;
+    const exited = new Promise(resolve => patroni.once('exit', resolve));
+    kill(patroni.pid, 'SIGTERM');
+    const timer = setTimeout(() => this.killNode(node), 30_000);
+    await exited;
+    clearTimeout(timer);
+    this.patroni.delete(node.name);
+  }
+
   /** The node's pod dies: its patroni, its postmaster and the postmaster's children, SIGKILL. */
   public killNode(node: Node): void {
     const pids: number[] = [];
@@ -385,7 +419,7 @@ class PatroniWriter {
 /** The e2e Writer's loop: $1 a whole connection string (libpq's multi-host), $2 the table; the server named by its port. */
 const PATRONI_WRITER_SCRIPT = writerScript('"$1"', 'inet_server_port()');
 
-async function patroni(mode: Mode): Promise<Sample[]> {
+async function patroni(mode: Mode, event: Event): Promise<Sample[]> {
   const cluster = new PatroniCluster(mode);
   const destroy = () => cluster.destroy();
   cleanups.push(destroy);
@@ -393,7 +427,7 @@ async function patroni(mode: Mode): Promise<Sample[]> {
   try {
     await cluster.start();
     for (let i = 0; i < RUNS; i++) {
-      const table = `bench_af_${mode}_${i}`;
+      const table = `bench_af_${mode}_${event}_${i}`;
       const old = await cluster.waitForStreaming(120_000);
       cluster.psql(old, `CREATE TABLE ${table} (v int PRIMARY KEY)`);
       await waitFor('the table on every node', () => NODES.every(n => {
@@ -406,25 +440,30 @@ async function patroni(mode: Mode): Promise<Sample[]> {
       const writer = new PatroniWriter(table);
       writer.start();
       let killed = 0;
+      let stopping: Promise<void> | undefined;
       try {
         await waitFor('writes before the kill', () => writer.acknowledged.length >= 10, 30_000);
         await sleep(Math.random() * RENEW * 1000);
         killed = Date.now();
-        cluster.killNode(old);
-        await waitFor('a write on a new leader', () => writer.attempts.some(a => a.ok && a.startedAt >= killed), (LEASE + 60) * 1000, 20);
-        await waitFor('more writes', () => writer.attempts.filter(a => a.ok && a.startedAt >= killed).length >= 10, 30_000);
+        if (event === 'kill') cluster.killNode(old);
+        else stopping = cluster.stopNode(old);
+        const elsewhere = (a: { ok: boolean; startedAt: number; server?: string }) => a.ok && a.startedAt >= killed && a.server !== String(old.pgPort);
+        await waitFor('a write on a new leader', () => writer.attempts.some(elsewhere), (LEASE + 60) * 1000, 20);
+        await waitFor('more writes', () => writer.attempts.filter(elsewhere).length >= 10, 30_000);
       } finally {
         await writer.stop();
       }
-      const first = writer.attempts.find(a => a.ok && a.startedAt >= killed)!;
+      // A deleted (SIGTERMed) leader serves until its PostgreSQL shuts down: the first write on another node counts.
+      const first = writer.attempts.find(a => a.ok && a.startedAt >= killed && a.server !== String(old.pgPort))!;
       const promoted = NODES.find(n => String(n.pgPort) === first.server)!;
       const rows = new Set(cluster.psql(promoted, `SELECT v FROM ${table}`).split('\n').filter(Boolean).map(Number));
       const lost = writer.acknowledged.filter(v => !rows.has(v)).length;
+      await stopping;
       const restarted = Date.now();
       cluster.startNode(old);
       await waitFor(`${old.name} streaming from ${promoted.name}`, () => cluster.streamingFrom(promoted).includes(old.name), 180_000, 100);
       const sample = { writeMs: first.at - killed, lost, rejoinMs: Date.now() - restarted, from: old.name, to: promoted.name };
-      line(`Patroni (${mode})`, i, sample);
+      line(`Patroni (${mode})`, event, i, sample);
       samples.push(sample);
     }
   } catch (error) {
@@ -450,29 +489,32 @@ void (async () => {
     + `Patroni ttl ${LEASE}, loop_wait ${RENEW}, retry_timeout ${RETRY_TIMEOUT}; load at start ${load()} (${os.cpus().length} CPUs)`);
   const results: string[] = [];
   let failed = false;
-  for (const mode of MODES) {
-    let mine: Sample[] = [];
-    let theirs: Sample[] = [];
-    // One side failing does not stop the other; the whole error (the cluster's diagnostics) goes to a file.
-    for (const [side, run] of [['ours', ours], ['patroni', patroni]] as const) {
-      if (!SIDES.includes(side)) continue;
-      try {
-        if (side === 'ours') mine = await run(mode);
-        else theirs = await run(mode);
-      } catch (error) {
-        const file = path.join(os.tmpdir(), `bench-automatic-failover-${side}-${mode}-${Date.now()}.log`);
-        fs.writeFileSync(file, `${(error as Error).stack ?? error}\n`);
-        console.error(`${side} (${mode}) FAILED: ${(error as Error).message.split('\n')[0]} (the whole error: ${file})`);
-        failed = true;
+  for (const event of EVENTS) {
+    for (const mode of MODES) {
+      let mine: Sample[] = [];
+      let theirs: Sample[] = [];
+      // One side failing does not stop the other; the whole error (the cluster's diagnostics) goes to a file.
+      for (const [side, run] of [['ours', ours], ['patroni', patroni]] as const) {
+        if (!SIDES.includes(side)) continue;
+        try {
+          if (side === 'ours') mine = await run(mode, event);
+          else theirs = await run(mode, event);
+        } catch (error) {
+          const file = path.join(os.tmpdir(), `bench-automatic-failover-${side}-${mode}-${event}-${Date.now()}.log`);
+          fs.writeFileSync(file, `${(error as Error).stack ?? error}\n`);
+          console.error(`${side} (${mode}, ${event}) FAILED: ${(error as Error).message.split('\n')[0]} (the whole error: ${file})`);
+          failed = true;
+        }
       }
+      const x = mine.length ? median(mine.map(s => s.writeMs)) : NaN;
+      const y = theirs.length ? median(theirs.map(s => s.writeMs)) : NaN;
+      const ratio = x / y;
+      const verdict = !mine.length ? '' : `; ≤ ${LEASE + 2} s ${x <= (LEASE + 2) * 1000 ? 'met' : 'MISSED'}`
+        + (theirs.length ? `, ≤ 0.5×Patroni ${ratio <= 0.5 ? 'met' : 'MISSED'}` : '');
+      const what = event === 'kill' ? 'primary\'s node lost (SIGKILL)' : 'primary\'s pod deleted (SIGTERM)';
+      results.push(`${what}, ${mode}, lease ${LEASE} s: ours ${summary(mine)}, Patroni ttl ${LEASE} ${summary(theirs)}; `
+        + `ratio ${Number.isNaN(ratio) ? 'n/a' : ratio.toFixed(2)}; target: ≤ ${LEASE + 2} s and ≤ 0.5×Patroni${verdict}`);
     }
-    const x = mine.length ? median(mine.map(s => s.writeMs)) : NaN;
-    const y = theirs.length ? median(theirs.map(s => s.writeMs)) : NaN;
-    const ratio = x / y;
-    const verdict = !mine.length ? '' : `; ≤ ${LEASE + 2} s ${x <= (LEASE + 2) * 1000 ? 'met' : 'MISSED'}`
-      + (theirs.length ? `, ≤ 0.5×Patroni ${ratio <= 0.5 ? 'met' : 'MISSED'}` : '');
-    results.push(`automatic failover (${mode}), lease ${LEASE} s: ours ${summary(mine)}, Patroni ttl ${LEASE} ${summary(theirs)}; `
-      + `ratio ${Number.isNaN(ratio) ? 'n/a' : ratio.toFixed(2)}; target: ≤ ${LEASE + 2} s and ≤ 0.5×Patroni${verdict}`);
   }
   console.log(`\n${results.join('\n')}\nload at end ${load()}`);
   await cleanUp();
