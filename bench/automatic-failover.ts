@@ -46,6 +46,12 @@ const EVENTS = (process.env.BENCH_EVENTS ?? 'kill,delete').split(',') as Event[]
 type Mode = 'async' | 'sync';
 /** kill: the node is lost (every process SIGKILLed, nothing told); delete: the pod deleted (SIGTERM, then its grace period). */
 type Event = 'kill' | 'delete';
+type Attempt = { ok: boolean; startedAt: number; server?: string };
+/**
+ * A write acknowledged by another server than the old primary's, begun at or after the event: a deleted primary serves
+ * until it stops (ours: until its agent hands over), so only a write elsewhere counts.
+ */
+const writtenElsewhere = (since: number, oldServer: string) => (a: Attempt) => a.ok && a.startedAt >= since && a.server !== oldServer;
 interface Sample { writeMs: number; lost: number; rejoinMs: number; from: string; to: string }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
@@ -110,13 +116,12 @@ async function ours(mode: Mode, event: Event): Promise<Sample[]> {
         killed = Date.now();
         if (event === 'kill') await cluster.killPod(old);
         else deleting = cluster.deletePod(old);
-        await waitFor('a write on a new primary', () => writer.attempts.some(a => a.ok && a.startedAt >= killed && a.server !== old), (LEASE + 30) * 1000, 20);
-        await waitFor('more writes', () => writer.attempts.filter(a => a.ok && a.startedAt >= killed && a.server !== old).length >= 10, 30_000);
+        await waitFor('a write on a new primary', () => writer.attempts.some(writtenElsewhere(killed, old)), (LEASE + 30) * 1000, 20);
+        await waitFor('more writes', () => writer.attempts.filter(writtenElsewhere(killed, old)).length >= 10, 30_000);
       } finally {
         await writer.stop();
       }
-      // A deleted primary serves until its agent hands over: the first write on another node counts.
-      const first = writer.attempts.find(a => a.ok && a.startedAt >= killed && a.server !== old)!;
+      const first = writer.attempts.find(writtenElsewhere(killed, old))!;
       const promoted = first.server!;
       if (leader(cluster).primary !== promoted) throw new Error(`the record names ${leader(cluster).primary}, the write went to ${promoted}`);
       const rows = new Set(await valuesOn(cluster, promoted, table));
@@ -447,14 +452,12 @@ async function patroni(mode: Mode, event: Event): Promise<Sample[]> {
         killed = Date.now();
         if (event === 'kill') cluster.killNode(old);
         else stopping = cluster.stopNode(old);
-        const elsewhere = (a: { ok: boolean; startedAt: number; server?: string }) => a.ok && a.startedAt >= killed && a.server !== String(old.pgPort);
-        await waitFor('a write on a new leader', () => writer.attempts.some(elsewhere), (LEASE + 60) * 1000, 20);
-        await waitFor('more writes', () => writer.attempts.filter(elsewhere).length >= 10, 30_000);
+        await waitFor('a write on a new leader', () => writer.attempts.some(writtenElsewhere(killed, String(old.pgPort))), (LEASE + 60) * 1000, 20);
+        await waitFor('more writes', () => writer.attempts.filter(writtenElsewhere(killed, String(old.pgPort))).length >= 10, 30_000);
       } finally {
         await writer.stop();
       }
-      // A deleted (SIGTERMed) leader serves until its PostgreSQL shuts down: the first write on another node counts.
-      const first = writer.attempts.find(a => a.ok && a.startedAt >= killed && a.server !== String(old.pgPort))!;
+      const first = writer.attempts.find(writtenElsewhere(killed, String(old.pgPort)))!;
       const promoted = NODES.find(n => String(n.pgPort) === first.server)!;
       const rows = new Set(cluster.psql(promoted, `SELECT v FROM ${table}`).split('\n').filter(Boolean).map(Number));
       const lost = writer.acknowledged.filter(v => !rows.has(v)).length;
