@@ -11,6 +11,7 @@ const tail = 'in pg_wal, which keeps them until they are archived and fills mean
 describe('archiveFails: the segment of the last failed try has not been archived since', () => {
   test.each<[string, ArchiverLook, boolean]>([
     ['nothing ever failed', look(5, 0, C), false],
+    ['nothing archived and nothing failed yet (a new cluster)', look(0, 0), false],
     ['nothing archived yet, a try failed', look(0, 1, undefined, C), true],
     ['the failed segment is after the last archived one', look(5, 1, '00000002000000000000000B', C), true],
     ['the failed segment was archived since', look(6, 1, C, C), false],
@@ -82,6 +83,20 @@ describe('decideArchive: what the primary says of continuous archiving at each l
       }],
     ['the failed counter alone went down (statistics reset), archiving works: nothing to say',
       seen(look(50, 30, D, C)), look(50, 2, D, C), { watch: seen(look(50, 2, D, C)) }],
+    ['the archived counter alone went down (statistics reset) while tries failed on: counted since the statistics began',
+      seen(look(50, 2, C, D)), look(3, 5, C, D, 1), {
+        watch: seen(look(3, 5, C, D, 1), { since: 100, warnedAt: 100 }),
+        event: {
+          type: 'Warning',
+          reason: 'ArchiveFailing',
+          message: `archiving WAL fails: ${D} is not archived (5 failed tries and 3 segments archived since the statistics began). 1 segment waits ${tail}`,
+        },
+      }],
+    ['the failed counter alone went down (statistics reset) and archiving works again: counted since the statistics began',
+      seen(look(5, 30, C, D), { since: 40, warnedAt: 40 }), look(7, 2, '00000002000000000000000F', D, 0), {
+        watch: seen(look(7, 2, '00000002000000000000000F', D, 0)),
+        event: { type: 'Normal', reason: 'ArchiveRecovered', message: 'archiving WAL works again after 60s: 7 segments archived since the statistics began, 0 waiting' },
+      }],
   ])('%s', (_name, watch, now, decided) => {
     expect(decideArchive(watch, now, 100, 'pg-0')).toEqual(decided);
   });

@@ -457,6 +457,12 @@ describe('decideTakeover for a failover request the primary did not answer', () 
     });
   });
 
+  test('a named pod that is down, its data on an older timeline: every replica waits, saying it is down (it answered, it is not unreachable)', () => {
+    expect(decideTakeover(facts('pg-2', { peers: [gone('pg-0'), { pod: 'pg-2', role: 'down', lsn: '0/0', timeline: 2 }] }))).toEqual({
+      kind: 'wait', reason: 'not taking over from pg-0: FAILOVER_TARGET pg-2 may not be promoted (down; eligible: pg-1)',
+    });
+  });
+
   test('the primary answering as a primary still holds everything back', () => {
     expect(decideTakeover(facts('any', { peers: [{ pod: 'pg-0', role: 'primary', lsn: '0/6000000' }, r('pg-2', '0/4000000')] }))).toEqual({
       kind: 'wait', reason: 'not taking over from pg-0: pg-0 still serves as a primary',

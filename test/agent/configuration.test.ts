@@ -114,5 +114,8 @@ describe('reloadReport: what the agent says once PostgreSQL reloaded a changed c
     });
     expect(reloadReport([], false, { pendingRestart: [], errors: ['a: x', 'b: y'] }).message).toBe(
       'the configuration changed and PostgreSQL reloaded it, but refused a: x; b: y: those lines keep their old values');
+    expect(reloadReport([work], true, { pendingRestart: [], errors: ['a: x'] }).message).toBe(
+      'the configuration changed and PostgreSQL reloaded it, but refused a: x: those lines keep their old values; '
+      + 'in effect now: work_mem "4MB" -> "8MB"; pg_hba.conf in effect now');
   });
 });

@@ -4,26 +4,15 @@ import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
-import { DUMP_COPY_CONFIG_VERSION, DumpCopyConfig, parseDumpCopyConfig } from '../../src/agent/config';
+import { DumpCopyConfig } from '../../src/agent/config';
 import {
   amzDateOf, authorization, canonicalQuery, copyDump, DumpCopyIo, EMPTY_SHA256, keyPrefixOf, keysToRemove, newestDump, parseListing, partSizeOf,
   S3Bucket, uriEncode,
 } from '../../src/agent/dump-copy';
+import { DUMP_COPY_DOCUMENT } from '../support/dump-copy-config';
 
 const MIB = 1024 * 1024;
-const CONFIG: DumpCopyConfig = {
-  version: DUMP_COPY_CONFIG_VERSION,
-  dumpDir: '/backup',
-  database: 'myapp',
-  retention: 2,
-  bucket: 'dumps',
-  path: '/postgres/logical',
-  endpoint: '127.0.0.1',
-  port: 9000,
-  region: 'us-east-1',
-  uriStyle: 'path',
-  verifyTls: true,
-};
+const CONFIG = DUMP_COPY_DOCUMENT;
 
 describe('AWS Signature Version 4', () => {
   // The example of Amazon S3's documentation ("Signature Calculations for the Authorization Header", GET Object).
@@ -161,28 +150,6 @@ describe('the dump copy\'s decisions', () => {
     expect(await copyDump({ ...CONFIG, retention: 1 }, failing)).toBe(1);
     expect(failing.removed).toEqual([]);
     expect(failing.said.pop()).toBe('copying myapp-20261206T030000Z.dump into bucket dumps on 127.0.0.1:9000 failed: PUT refused: HTTP 403 AccessDenied');
-  });
-});
-
-describe('the dump copy\'s configuration document', () => {
-  const text = (changes: Record<string, unknown>) => JSON.stringify({ ...CONFIG, ...changes });
-
-  test('a document the library writes is read as it is', () => {
-    expect(parseDumpCopyConfig(JSON.stringify(CONFIG), 'DUMP_COPY_CONFIG')).toEqual(CONFIG);
-  });
-
-  test.each([
-    [{ uriStyle: 'virtual' }, /uriStyle is "virtual": it must be "host" or "path"/],
-    [{ retention: 0 }, /retention is 0: it must keep at least 1 dump/],
-    [{ port: 70000 }, /port is 70000: it must be an integer from 1 to 65535/],
-    [{ dumpDir: 'backup' }, /dumpDir is "backup": it must be an absolute path/],
-    [{ verifyTls: 'yes' }, /verifyTls is "yes": it must be true or false/],
-    [{ version: 2 }, /version is 2: this agent reads version 1/],
-    [{ bucket: undefined }, /bucket is missing/],
-    [{ extra: 1 }, /extra is not a setting of this version of the agent/],
-  ])('a bad document is refused, naming the setting: %j', (changes, message) => {
-    expect(() => parseDumpCopyConfig(text(changes), 'DUMP_COPY_CONFIG')).toThrow(message);
-    expect(() => parseDumpCopyConfig(text(changes), 'DUMP_COPY_CONFIG')).toThrow(/synthesize the manifests with the library version whose agent runs/);
   });
 });
 

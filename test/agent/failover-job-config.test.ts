@@ -93,10 +93,19 @@ describe('what one run asks for', () => {
     expect(TIMEOUTS.fenceSeconds).toBe(60);
   });
 
+  test('numbers of any length, and fractions of any length, are read as written; a one-character pod name is a name', () => {
+    const run = failoverRunOf({ FAILOVER_TARGET: 'p', SCALE_DOWN_TO: '12', FENCE_TIMEOUT_SECONDS: '15', SETTLE_SECONDS: '1.25' }, TIMEOUTS);
+    expect(run).toMatchObject({ target: 'p', scaleDownTo: 12, timeouts: { fenceSeconds: 15, settleSeconds: 1.25 } });
+  });
+
   test.each([
     [{ FAILOVER_TARGET: 'Pg 1' }, 'FAILOVER_TARGET is "Pg 1": it must name a pod of the cluster, such as postgres-cluster-1'],
     [{ SCALE_DOWN_TO: '0' }, 'SCALE_DOWN_TO must be the number of pods you will scale to (1 or more), got "0"'],
     [{ SCALE_DOWN_TO: 'two' }, 'SCALE_DOWN_TO must be the number of pods you will scale to (1 or more), got "two"'],
+    [{ SCALE_DOWN_TO: 'x1' }, 'SCALE_DOWN_TO must be the number of pods you will scale to (1 or more), got "x1"'],
+    [{ SCALE_DOWN_TO: '1x' }, 'SCALE_DOWN_TO must be the number of pods you will scale to (1 or more), got "1x"'],
+    [{ FAILOVER_TARGET: 'pg-1.x' }, 'FAILOVER_TARGET is "pg-1.x": it must name a pod of the cluster, such as postgres-cluster-1'],
+    [{ FOLLOW_TIMEOUT_SECONDS: 'x5' }, 'FOLLOW_TIMEOUT_SECONDS is "x5": it must be a number of seconds > 0'],
     [{ FAILOVER_ACCEPT_DATA_LOSS: 'yes' }, 'FAILOVER_ACCEPT_DATA_LOSS is "yes": it must be true or false'],
     [{ SWITCHOVER_TIMEOUT_SECONDS: '0' }, 'SWITCHOVER_TIMEOUT_SECONDS is "0": it must be a number of seconds > 0'],
     [{ FENCE_TIMEOUT_SECONDS: '5s' }, 'FENCE_TIMEOUT_SECONDS is "5s": it must be a number of seconds > 0'],

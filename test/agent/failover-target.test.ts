@@ -219,6 +219,16 @@ describe('switchpointOf and forkedBehind: whether a replica is ahead of where a 
     expect(switchpointOf('  1 0/10 reason with spaces', 1)).toBe('0/10');
   });
 
+  test('reads a line as PostgreSQL does: any run of whitespace between the fields, a parent timeline in plain decimal', () => {
+    // readTimeLineHistory's sscanf("%u\t%X/%X") takes any whitespace for the tab.
+    expect(switchpointOf('1 \t 0/10\treason', 1)).toBe('0/10');
+    expect(switchpointOf('12\t0/12\treason', 12)).toBe('0/12');
+    // Number() would read these as 1: they are not a timeline.
+    expect(switchpointOf('0x1\t0/1\treason', 1)).toBeUndefined();
+    expect(switchpointOf('1e0\t0/1\treason', 1)).toBeUndefined();
+    expect(switchpointOf('1', 1)).toBeUndefined();
+  });
+
   test.each<[string, number, string, boolean]>([
     ['WAL beyond the switchpoint on the old timeline: can never follow', 1, '0/4024E48', true],
     ['exactly at the switchpoint: follows', 1, '0/4024DD0', false],

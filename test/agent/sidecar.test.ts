@@ -235,6 +235,19 @@ describe('nextSyncSet: the synchronous set the primary records', () => {
 describe('decideSidecarStep with a failover request on the record (failover.postgres.cdk8s.io/target)', () => {
   const replicaOf = [label('replica'), { do: 'follow-new-primary', epoch: 4, timeline: 3 }, { do: 'check-replica-wal' }] as SidecarStep[];
   const request = (secondsUnanswered: number, target = 'any') => ({ target, secondsUnanswered, answerSeconds: 20 });
+  const leaseOfPg0 = (overrides: Partial<AutomaticFailoverFacts>): AutomaticFailoverFacts => ({
+    leaseSeconds: 15,
+    renewSeconds: 5,
+    renewDeadlineSeconds: 10,
+    primaryRestartGraceSeconds: 30,
+    minimumIntervalSeconds: 60,
+    secondsSinceRenewed: Infinity,
+    secondsSinceServing: 0,
+    secondsSinceLeaseChange: 15,
+    secondsSincePrimaryChange: Infinity,
+    lease: { renewTime: 'T', leaseDurationSeconds: 15, holder: 'pg-0', walPosition: undefined, paused: false, failoverRequest: 'any' },
+    ...overrides,
+  });
   test.each<[string, SidecarFacts, SidecarStep[], string]>([
     ['unanswered for twice the fence time: a replica considers taking over, for the request, last',
       facts('replica', stableOther, { failoverRequest: request(20, 'pg-2') }), [...replicaOf, { do: 'consider-takeover', cause: { kind: 'request', target: 'pg-2' } }],
@@ -258,6 +271,17 @@ describe('decideSidecarStep with a failover request on the record (failover.post
           lease: { renewTime: 'T', leaseDurationSeconds: 15, holder: 'pg-0', walPosition: undefined, paused: false, failoverRequest: 'any' },
         },
       }), [...replicaOf, { do: 'consider-takeover', cause: { kind: 'lease' } }], 'PostgreSQL is a replica (epoch 4, stable, primary pg-0, timeline 3)'],
+    ['the lease lapsed while a request waits for the primary\'s answer: the lease is the cause, and the replica does not say it waits',
+      facts('replica', stableOther, {
+        failoverRequest: request(19),
+        automaticFailover: leaseOfPg0({ secondsSinceRenewed: Infinity, secondsSinceLeaseChange: 15 }),
+      }), [...replicaOf, { do: 'consider-takeover', cause: { kind: 'lease' } }], 'PostgreSQL is a replica (epoch 4, stable, primary pg-0, timeline 3)'],
+    ['the lease held while a request waits for the primary\'s answer: the replica says it waits for the answer',
+      facts('replica', stableOther, {
+        failoverRequest: request(19),
+        automaticFailover: leaseOfPg0({ secondsSinceRenewed: 1, secondsSinceLeaseChange: 1 }),
+      }), replicaOf,
+      'PostgreSQL is a replica (epoch 4, stable, primary pg-0, timeline 3); a failover to any is requested (failover.postgres.cdk8s.io/target); waiting 20s for pg-0 to answer it'],
     ['the primary the record names is not a replica to take over with: it answers the request in its round (a switchover)',
       facts('primary', stableMe, { failoverRequest: request(100) }), [label('primary'), { do: 'maintain-primary' }, { do: 'apply-credentials' }],
       'the leader record names this primary (epoch 4, stable, primary pg-1, timeline 3)'],
@@ -441,11 +465,11 @@ describe('decideSidecarStep with automatic failover: renew, fence, lapse, consid
       expect(readable(false)).toEqual({ do: 'renew', fenceOnFailure: true });
     });
 
-    test('a replica or a pod not serving has nothing to keep', () => {
+    test('a replica or a pod not serving (a primary that just stopped, its failsafe still holding) has nothing to keep, and never says it keeps serving', () => {
       for (const server of ['replica', 'not-serving'] as const) {
         const decided = decideSidecarStep(facts(server, { kind: 'unreadable', error: 'no answer', last: stableOther },
           { secondsSinceRecordRead: 30, failsafe: true, automaticFailover: lease({ secondsSinceRenewed: Infinity }) }));
-        expect(decided.steps).toEqual([]);
+        expect(decided).toEqual({ steps: [], reason: 'the leader record cannot be read (no answer): nothing changes (a primary fences itself after 10s)' });
       }
     });
   });

@@ -322,6 +322,17 @@ describe('a replica configured below what its primary\'s WAL requires starts wit
     // A plan that does not start (waits) is as it was.
     expect(decideStart(facts({ ...lowered, record: { kind: 'stale' } }))).toEqual(decideStart(facts({ record: { kind: 'stale' } })));
   });
+
+  test('a replica checked against a newer timeline, with two settings lowered: only its start is raised, the steps before it run as planned, and the reason names each setting', () => {
+    const lowered = { configured: { ...DEFAULTS, max_connections: 40, max_wal_senders: 5 }, syncReplicas: 1 };
+    const raises = [{ name: 'max_connections', value: 100 }, { name: 'max_wal_senders', value: 10 }];
+    expect(decideStart(facts({ ...lowered, data: fencedData, rec: { ...stableOther, timeline: 4 } }))).toEqual({
+      steps: [{ do: 'rewind', from: 'pg-0', onFailure: 'exit' }, awaitSync, { do: 'start', as: 'replica', settings: raises }],
+      reason: 'the primary is on a newer timeline (4) than this replica (3): checking that this replica can follow it; with max_connections 100, '
+        + 'max_wal_senders 10 (the primary\'s WAL requires at least that on a replica, more than configured: the configured value takes effect once '
+        + 'the primary runs with it)',
+    });
+  });
 });
 
 describe('the plan file the entrypoint reads', () => {
