@@ -43,6 +43,7 @@ describe('AWS Signature Version 4', () => {
     ['a b/c', false, 'a%20b%2Fc'],
     ['a b/c', true, 'a%20b/c'],
     ['$file+é', true, '%24file%2B%C3%A9'],
+    ['a\nb', true, 'a%0Ab'],
   ])('encodes %j (keep "/": %s) as %j', (text, keepSlash, encoded) => {
     expect(uriEncode(text, keepSlash)).toBe(encoded);
   });
@@ -51,6 +52,16 @@ describe('AWS Signature Version 4', () => {
     expect(canonicalQuery({ 'uploadId': 'a/b', 'partNumber': '2', 'list-type': '2' })).toBe('list-type=2&partNumber=2&uploadId=a%2Fb');
     expect(canonicalQuery({ uploads: '' })).toBe('uploads=');
     expect(canonicalQuery()).toBe('');
+    expect(canonicalQuery({ 'a/b': 'c' })).toBe('a%2Fb=c');
+  });
+
+  test('headers are signed sorted by their lower-case names, whatever order and case they come in', () => {
+    const key = { id: 'id', secret: 'secret' };
+    const sign = (headers: Record<string, string>) => authorization({ method: 'GET', path: '/', headers, payloadSha256: EMPTY_SHA256 }, key, 'r', '20260101T000000Z');
+    const sorted = sign({ 'host': 'h', 'range': 'bytes=0-9', 'x-amz-date': '20260101T000000Z' });
+    expect(sign({ 'x-amz-date': '20260101T000000Z', 'Range': 'bytes=0-9', 'Host': 'h' })).toBe(sorted);
+    expect(sign({ 'range': 'bytes=0-9', 'x-amz-date': '20260101T000000Z', 'host': 'h' })).toBe(sorted);
+    expect(sorted).toContain('SignedHeaders=host;range;x-amz-date,');
   });
 
   test('header values are trimmed and their inner spaces folded before signing', () => {
@@ -68,7 +79,8 @@ describe('AWS Signature Version 4', () => {
 describe('the dump copy\'s decisions', () => {
   test('the newest complete dump of the database: partial dumps, other databases and other files are not dumps', () => {
     expect(newestDump(['myapp-20261201T030000Z.dump', 'myapp-20261203T030000Z.dump', 'myapp-20261202T030000Z.dump',
-      '.myapp-20261204T030000Z.dump.partial', 'other-20261205T030000Z.dump', 'myapp-20261206.dump', 'lost+found'], 'myapp'))
+      '.myapp-20261204T030000Z.dump.partial', 'other-20261205T030000Z.dump', 'myapp-20261206.dump', 'lost+found',
+      'myapp-x20261207T030000Z.dump', 'myapp-20261208T030000Z.dump.old'], 'myapp'))
       .toBe('myapp-20261203T030000Z.dump');
     expect(newestDump(['.myapp-20261204T030000Z.dump.partial'], 'myapp')).toBeUndefined();
     expect(newestDump([], 'myapp')).toBeUndefined();
@@ -82,7 +94,7 @@ describe('the dump copy\'s decisions', () => {
     expect(keysToRemove(keys, 'p/', 'myapp', 3)).toEqual([]);
   });
 
-  test.each([['/postgres/logical', 'postgres/logical/'], ['/', ''], ['/a', 'a/']])('path %j: keys start with %j', (p, prefix) => {
+  test.each([['/postgres/logical', 'postgres/logical/'], ['/', ''], ['/a', 'a/'], ['//a', 'a/']])('path %j: keys start with %j', (p, prefix) => {
     expect(keyPrefixOf(p)).toBe(prefix);
   });
 
@@ -99,6 +111,8 @@ describe('the dump copy\'s decisions', () => {
     expect(parseListing(page)).toEqual({ keys: ['a&b.dump', 'c<d'], next: 't&1' });
     expect(parseListing(page.replace('true', 'false'))).toEqual({ keys: ['a&b.dump', 'c<d'] });
     expect(parseListing('<ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>')).toEqual({ keys: [] });
+    expect(parseListing('<ListBucketResult><IsTruncated>true</IsTruncated><Contents><Key>e&gt;f&quot;g&apos;h</Key></Contents></ListBucketResult>'))
+      .toEqual({ keys: ['e>f"g\'h'] });
   });
 
   function io(files: string[], bucketKeys: string[], fail?: string): DumpCopyIo & { said: string[]; put: string[]; removed: string[] } {
@@ -282,6 +296,26 @@ describe('S3Bucket against a real S3 server (moto over TLS, IAM keys checked)', 
     await new S3Bucket({ ...config, verifyTls: false }, keys).putFile(file, 'tls/unverified');
     expect(md5OfObject('tls/unverified')).toBe(md5OfFile(file));
   });
+
+  test('a wrong secret key: the upload is refused, naming the request, the endpoint and S3\'s answer', async () => {
+    const file = path.join(dir, 'refused');
+    fs.writeFileSync(file, 'x');
+    await expect(new S3Bucket({ ...config, verifyTls: false }, { id: keys.id, secret: 'not-the-secret' }).putFile(file, 'refused/x'))
+      .rejects.toThrow(new RegExp(`^PUT /dumps/refused/x on 127\\.0\\.0\\.1:${config.port}: HTTP 403 SignatureDoesNotMatch$`));
+  });
+
+  test('a file of one part, up to exactly 16 MiB, goes up in one PUT; one of exactly two parts in two', async () => {
+    const bucket = new S3Bucket({ ...config, verifyTls: false }, keys);
+    // A multipart object's ETag ends in its number of parts: "-2".
+    const etag = (key: string) => admin(`print(s3.head_object(Bucket="dumps", Key="${key}")["ETag"])`);
+    for (const [name, size, parts] of [['one', 16 * MIB, ''], ['two', 32 * MIB, '-2']] as const) {
+      const file = path.join(dir, name);
+      fs.writeFileSync(file, randomBytes(size));
+      await bucket.putFile(file, `parts/${name}`);
+      expect(md5OfObject(`parts/${name}`)).toBe(md5OfFile(file));
+      expect(etag(`parts/${name}`)).toMatch(new RegExp(`^"[0-9a-f]{32}${parts}"$`));
+    }
+  }, 60_000);
 
   test('a file larger than one part goes up in parts (a multipart upload), byte for byte; removing a key removes it', async () => {
     const file = path.join(dir, 'large');
