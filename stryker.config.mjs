@@ -19,7 +19,8 @@ const escape = s => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 // STRYKER_SCOPE=decisions: the agent's decisions (pure functions, no I/O) against their table tests alone, which is
 // how issue 17 asks for the score ("from these unit tests alone"). A run over all tests takes each mutant through
 // every covering test, and the agent's I/O tests (its API stand-in, real PostgreSQL) run in real time: 7-20 mutants a
-// minute, against hundreds here. Its incremental report is its own, so the two kinds of run never mix results.
+// minute, against about 40 here (2,846 mutants in 69 minutes). Its incremental report is its own, so the two kinds of run
+// never mix results.
 const decisions = process.env.STRYKER_SCOPE === 'decisions';
 const decisionTests = [
   'archive-watch', 'automatic-failover', 'config', 'configuration', 'dump-copy-config', 'event-line', 'failover', 'failover-job-config',

@@ -235,6 +235,7 @@ describe('nextSyncSet: the synchronous set the primary records', () => {
 describe('decideSidecarStep with a failover request on the record (failover.postgres.cdk8s.io/target)', () => {
   const replicaOf = [label('replica'), { do: 'follow-new-primary', epoch: 4, timeline: 3 }, { do: 'check-replica-wal' }] as SidecarStep[];
   const request = (secondsUnanswered: number, target = 'any') => ({ target, secondsUnanswered, answerSeconds: 20 });
+  /** pg-0's lease, lapsed (not renewed, unchanged for its 15 s) unless `overrides` say otherwise. */
   const leaseOfPg0 = (overrides: Partial<AutomaticFailoverFacts>): AutomaticFailoverFacts => ({
     leaseSeconds: 15,
     renewSeconds: 5,
@@ -258,23 +259,12 @@ describe('decideSidecarStep with a failover request on the record (failover.post
     ['with automatic failover on and the lease lapsed: the lease is the cause',
       facts('replica', stableOther, {
         failoverRequest: request(20),
-        automaticFailover: {
-          leaseSeconds: 15,
-          renewSeconds: 5,
-          renewDeadlineSeconds: 10,
-          primaryRestartGraceSeconds: 30,
-          minimumIntervalSeconds: 60,
-          secondsSinceRenewed: Infinity,
-          secondsSinceServing: 0,
-          secondsSinceLeaseChange: 15,
-          secondsSincePrimaryChange: Infinity,
-          lease: { renewTime: 'T', leaseDurationSeconds: 15, holder: 'pg-0', walPosition: undefined, paused: false, failoverRequest: 'any' },
-        },
+        automaticFailover: leaseOfPg0({}),
       }), [...replicaOf, { do: 'consider-takeover', cause: { kind: 'lease' } }], 'PostgreSQL is a replica (epoch 4, stable, primary pg-0, timeline 3)'],
     ['the lease lapsed while a request waits for the primary\'s answer: the lease is the cause, and the replica does not say it waits',
       facts('replica', stableOther, {
         failoverRequest: request(19),
-        automaticFailover: leaseOfPg0({ secondsSinceRenewed: Infinity, secondsSinceLeaseChange: 15 }),
+        automaticFailover: leaseOfPg0({}),
       }), [...replicaOf, { do: 'consider-takeover', cause: { kind: 'lease' } }], 'PostgreSQL is a replica (epoch 4, stable, primary pg-0, timeline 3)'],
     ['the lease held while a request waits for the primary\'s answer: the replica says it waits for the answer',
       facts('replica', stableOther, {
