@@ -9,12 +9,15 @@ import {
   amzDateOf, authorization, canonicalQuery, copyDump, DumpCopyIo, EMPTY_SHA256, keyPrefixOf, keysToRemove, newestDump, parseListing, partSizeOf,
   S3Bucket, uriEncode,
 } from '../../src/agent/dump-copy';
-import { DUMP_COPY_DOCUMENT } from '../support/dump-copy-config';
+import { DUMP_COPY_DOCUMENT as CONFIG } from '../support/dump-copy-config';
 
 const MIB = 1024 * 1024;
-const CONFIG = DUMP_COPY_DOCUMENT;
 
 describe('AWS Signature Version 4', () => {
+  /** The Authorization header of a GET of / with these headers, for one made-up key, region and moment. */
+  const signedGet = (headers: Record<string, string>) =>
+    authorization({ method: 'GET', path: '/', headers, payloadSha256: EMPTY_SHA256 }, { id: 'id', secret: 'secret' }, 'r', '20260101T000000Z');
+
   // The example of Amazon S3's documentation ("Signature Calculations for the Authorization Header", GET Object).
   test('signs the documented GET Object example to the documented signature', () => {
     const header = authorization({
@@ -56,17 +59,14 @@ describe('AWS Signature Version 4', () => {
   });
 
   test('headers are signed sorted by their lower-case names, whatever order and case they come in', () => {
-    const key = { id: 'id', secret: 'secret' };
-    const sign = (headers: Record<string, string>) => authorization({ method: 'GET', path: '/', headers, payloadSha256: EMPTY_SHA256 }, key, 'r', '20260101T000000Z');
-    const sorted = sign({ 'host': 'h', 'range': 'bytes=0-9', 'x-amz-date': '20260101T000000Z' });
-    expect(sign({ 'x-amz-date': '20260101T000000Z', 'Range': 'bytes=0-9', 'Host': 'h' })).toBe(sorted);
-    expect(sign({ 'range': 'bytes=0-9', 'x-amz-date': '20260101T000000Z', 'host': 'h' })).toBe(sorted);
+    const sorted = signedGet({ 'host': 'h', 'range': 'bytes=0-9', 'x-amz-date': '20260101T000000Z' });
+    expect(signedGet({ 'x-amz-date': '20260101T000000Z', 'Range': 'bytes=0-9', 'Host': 'h' })).toBe(sorted);
+    expect(signedGet({ 'range': 'bytes=0-9', 'x-amz-date': '20260101T000000Z', 'host': 'h' })).toBe(sorted);
     expect(sorted).toContain('SignedHeaders=host;range;x-amz-date,');
   });
 
   test('header values are trimmed and their inner spaces folded before signing', () => {
-    const key = { id: 'id', secret: 'secret' };
-    const sign = (value: string) => authorization({ method: 'GET', path: '/', headers: { 'host': 'h', 'x-amz-meta-a': value }, payloadSha256: EMPTY_SHA256 }, key, 'r', '20260101T000000Z');
+    const sign = (value: string) => signedGet({ 'host': 'h', 'x-amz-meta-a': value });
     expect(sign('  a   b ')).toBe(sign('a b'));
     expect(sign('a b')).not.toBe(sign('ab'));
   });
@@ -248,6 +248,8 @@ describe('S3Bucket against a real S3 server (moto over TLS, IAM keys checked)', 
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  /** An object's ETag as S3 reports it: a multipart object's ends in its number of parts ("-3"). */
+  const etagOf = (key: string) => admin(`print(s3.head_object(Bucket="dumps", Key="${key}")["ETag"])`);
   const md5OfObject = (key: string) => admin(`import hashlib\nprint(hashlib.md5(s3.get_object(Bucket="dumps", Key="${key}")["Body"].read()).hexdigest())`);
   const md5OfFile = (file: string) => createHash('md5').update(fs.readFileSync(file)).digest('hex');
 
@@ -306,14 +308,12 @@ describe('S3Bucket against a real S3 server (moto over TLS, IAM keys checked)', 
 
   test('a file of one part, up to exactly 16 MiB, goes up in one PUT; one of exactly two parts in two', async () => {
     const bucket = new S3Bucket({ ...config, verifyTls: false }, keys);
-    // A multipart object's ETag ends in its number of parts: "-2".
-    const etag = (key: string) => admin(`print(s3.head_object(Bucket="dumps", Key="${key}")["ETag"])`);
     for (const [name, size, parts] of [['one', 16 * MIB, ''], ['two', 32 * MIB, '-2']] as const) {
       const file = path.join(dir, name);
       fs.writeFileSync(file, randomBytes(size));
       await bucket.putFile(file, `parts/${name}`);
       expect(md5OfObject(`parts/${name}`)).toBe(md5OfFile(file));
-      expect(etag(`parts/${name}`)).toMatch(new RegExp(`^"[0-9a-f]{32}${parts}"$`));
+      expect(etagOf(`parts/${name}`)).toMatch(new RegExp(`^"[0-9a-f]{32}${parts}"$`));
     }
   }, 60_000);
 
@@ -324,7 +324,7 @@ describe('S3Bucket against a real S3 server (moto over TLS, IAM keys checked)', 
     await bucket.putFile(file, 'big/myapp-20261206T030000Z.dump');
     expect(md5OfObject('big/myapp-20261206T030000Z.dump')).toBe(md5OfFile(file));
     // A multipart object's ETag says how many parts it had: 16 + 16 + 8 MiB.
-    expect(admin('print(s3.head_object(Bucket="dumps", Key="big/myapp-20261206T030000Z.dump")["ETag"])')).toMatch(/-3"$/);
+    expect(etagOf('big/myapp-20261206T030000Z.dump')).toMatch(/-3"$/);
     expect(await bucket.list('big/')).toEqual(['big/myapp-20261206T030000Z.dump']);
     await bucket.remove('big/myapp-20261206T030000Z.dump');
     expect(await bucket.list('big/')).toEqual([]);
