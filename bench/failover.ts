@@ -27,6 +27,10 @@ async function event(cluster: E2eCluster, kind: Kind, table: string): Promise<Sa
   const old = await primaryOf(cluster);
   const pods = cluster.livePods().map(p => p.name);
   const target = pods.find(p => p !== old)!;
+  // A planned switchover of a settled cluster: every pod Ready with its role label, as the job reads them from the API
+  // (a target not yet shown Ready, such as the old primary of the run before, is asked through pods/exec: ~60 ms more).
+  await waitFor('every pod Ready with its role label', () => cluster.livePods().every(p => p.ready && (p.labels.role === 'primary' || p.labels.role === 'replica')),
+    30_000);
   const writer = new Writer(cluster, table);
   writer.start();
   await waitFor('writes before the event', () => writer.acknowledged.length >= 10, 30_000);

@@ -615,6 +615,7 @@ var init_kube = __esm({
         this.agent = new https2.Agent({ keepAlive: true, maxFreeSockets: 1, ca });
         this.watchAgent = new https2.Agent({ keepAlive: true, maxFreeSockets: 1, ca });
         this.execAgent = new https2.Agent({ keepAlive: false, ca });
+        this.eventAgent = new https2.Agent({ keepAlive: true, maxFreeSockets: 1, ca });
       }
       options;
       url;
@@ -624,12 +625,15 @@ var init_kube = __esm({
       watchAgent;
       /** An exec's connection becomes its WebSocket and is never reused: not kept alive. */
       execAgent;
+      /** Events are best effort: their own connection, so that one sent beside a write of the record never holds it up. */
+      eventAgent;
       token;
       /** Closes the idle connections (an agent that stops, a test that ends). */
       close() {
         this.agent.destroy();
         this.watchAgent.destroy();
         this.execAgent.destroy();
+        this.eventAgent.destroy();
       }
       /** GET the Lease; 404 → { ok: true, value: undefined }. */
       async getLease(name) {
@@ -730,7 +734,7 @@ var init_kube = __esm({
           lastTimestamp: now,
           count: 1
         };
-        return asVoid(await this.request("POST", `POST events (${reason} about ${involved.kind.toLowerCase()} ${involved.name})`, this.corePath("events"), event));
+        return asVoid(await this.request("POST", `POST events (${reason} about ${involved.kind.toLowerCase()} ${involved.name})`, this.corePath("events"), event, this.eventAgent));
       }
       /**
        * One watch of one Lease, from `resourceVersion` ('' for its state now, then its changes). Calls onEvent for each
@@ -948,13 +952,13 @@ var init_kube = __esm({
         };
       }
       /** One request, bounded by timeoutMs: its parsed answer, or why there is none. */
-      request(method, what, path4, payload) {
+      request(method, what, path4, payload, agent = this.agent) {
         const token = this.bearer();
         if (typeof token !== "string") return Promise.resolve({ ...token, message: `${what}: ${token.message}` });
         const body = JSON.stringify(payload);
         const contentType = method === "PATCH" ? "application/merge-patch+json" : "application/json";
         return new Promise((resolve) => {
-          const request3 = https2.request(this.requestOptions(method, path4, token, this.agent, body, contentType));
+          const request3 = https2.request(this.requestOptions(method, path4, token, agent, body, contentType));
           const finish = (answer) => {
             clearTimeout(timer);
             resolve(answer);
@@ -6639,9 +6643,10 @@ function observedRole(pgdata) {
   if (control.control.state === 5 /* IN_ARCHIVE_RECOVERY */) return "replica";
   return "not-serving";
 }
-async function fastShutdown(pgdata, timeoutMs) {
+async function fastShutdown(pgdata, timeoutMs, until = "exit") {
   const postmaster = readPostmaster(pgdata);
   if (postmaster === void 0) return true;
+  const inProduction = until === "shutdown-checkpoint" && controlState(pgdata) === 6 /* IN_PRODUCTION */;
   try {
     process.kill(postmaster.pid, "SIGINT");
   } catch (error) {
@@ -6651,9 +6656,14 @@ async function fastShutdown(pgdata, timeoutMs) {
   const deadline = performance.now() + timeoutMs;
   for (; ; ) {
     if (!postmasterRuns(pgdata, postmaster.pid)) return true;
+    if (inProduction && controlState(pgdata) === 1 /* SHUT_DOWN */) return true;
     if (performance.now() >= deadline) return false;
-    await sleep2(20);
+    await sleep2(5);
   }
+}
+function controlState(pgdata) {
+  const read = readControlFile(pgdata);
+  return read.kind === "read" ? read.control.state : void 0;
 }
 function postmasterRuns(pgdata, pid) {
   return readPostmaster(pgdata)?.pid === pid && processExists(pid);
@@ -7905,6 +7915,8 @@ var init_sidecar_agent = __esm({
       apiUp = true;
       lastRead;
       lastReason = "";
+      /** Events sent during this round (report), answered by its end. */
+      reports = [];
       server = "not-serving";
       passwords;
       passfileWritten = "";
@@ -8103,6 +8115,14 @@ var init_sidecar_agent = __esm({
         }
         if (done && this.apiUp && this.server === "primary" && this.record?.state === "stable" && this.record.primary === this.podName) await this.roll();
         if (this.server === "primary") await this.watchArchive();
+        await Promise.all(this.reports.splice(0));
+      }
+      /**
+       * An Event about this pod, sent beside the round's next steps rather than before them (a promoted pod's label, a
+       * fenced one's shutdown checkpoint, come first); the round ends once it is answered.
+       */
+      report(type, reason, message) {
+        this.reports.push(this.kube.podEvent(this.podName, type, reason, message, "postgres-cluster-agent"));
       }
       /** Continuous archiving, on a primary (decideArchive): a look at pg_stat_archiver every ARCHIVE_LOOK_SECONDS, an Event when it starts failing or works again. */
       async watchArchive() {
@@ -8397,7 +8417,7 @@ ${text}
             return this.writeRecord(step.record, step.transition);
           case "promote": {
             if (!await this.promote(step.others)) return false;
-            await this.kube.podEvent(this.podName, "Normal", "Promoted", reason, "postgres-cluster-agent");
+            this.report("Normal", "Promoted", reason);
             return true;
           }
           case "record-timeline":
@@ -8683,14 +8703,16 @@ ${text}
       }
       /**
        * This server must stop taking writes now: it restarts as a replica (standby.signal) and its entrypoint decides from the
-       * record what it follows. The label goes while PostgreSQL stops; a fast shutdown hands every WAL record to the replicas.
+       * record what it follows. The label goes while PostgreSQL stops. The fence is done once the shutdown checkpoint is
+       * written (no write comes after it), which a switchover reports at once; the postmaster's exit comes later: its WAL
+       * senders hand the last records to the replicas, its archiver pushes the segments still ready.
        */
       async fence() {
         this.removeDeadline();
         const unlabel = this.kube.labelPod(this.podName, this.config.roleLabel, null);
         try {
           writeStandbySignal(this.config.pgdata);
-          if (!await fastShutdown(this.config.pgdata, SHUTDOWN_TIMEOUT_MS)) this.log("the fast shutdown did not finish; retrying next round");
+          if (!await fastShutdown(this.config.pgdata, SHUTDOWN_TIMEOUT_MS, "shutdown-checkpoint")) this.log("the fast shutdown did not finish; retrying next round");
         } catch (error) {
           this.log(`could not fence: ${error.message}; retrying next round`);
         }

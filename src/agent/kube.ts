@@ -127,6 +127,8 @@ export class KubeClient {
   private readonly watchAgent: https.Agent;
   /** An exec's connection becomes its WebSocket and is never reused: not kept alive. */
   private readonly execAgent: https.Agent;
+  /** Events are best effort: their own connection, so that one sent beside a write of the record never holds it up. */
+  private readonly eventAgent: https.Agent;
   private token: { readonly value: string; readonly readAt: number } | undefined;
 
   constructor(private readonly options: KubeClientOptions) {
@@ -135,6 +137,7 @@ export class KubeClient {
     this.agent = new https.Agent({ keepAlive: true, maxFreeSockets: 1, ca });
     this.watchAgent = new https.Agent({ keepAlive: true, maxFreeSockets: 1, ca });
     this.execAgent = new https.Agent({ keepAlive: false, ca });
+    this.eventAgent = new https.Agent({ keepAlive: true, maxFreeSockets: 1, ca });
   }
 
   /** Closes the idle connections (an agent that stops, a test that ends). */
@@ -142,6 +145,7 @@ export class KubeClient {
     this.agent.destroy();
     this.watchAgent.destroy();
     this.execAgent.destroy();
+    this.eventAgent.destroy();
   }
 
   /** GET the Lease; 404 → { ok: true, value: undefined }. */
@@ -257,7 +261,7 @@ export class KubeClient {
       lastTimestamp: now,
       count: 1,
     };
-    return asVoid(await this.request('POST', `POST events (${reason} about ${involved.kind.toLowerCase()} ${involved.name})`, this.corePath('events'), event));
+    return asVoid(await this.request('POST', `POST events (${reason} about ${involved.kind.toLowerCase()} ${involved.name})`, this.corePath('events'), event, this.eventAgent));
   }
 
   /**
@@ -491,13 +495,13 @@ export class KubeClient {
   }
 
   /** One request, bounded by timeoutMs: its parsed answer, or why there is none. */
-  private request(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', what: string, path: string, payload?: unknown): Promise<Answer> {
+  private request(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', what: string, path: string, payload?: unknown, agent = this.agent): Promise<Answer> {
     const token = this.bearer();
     if (typeof token !== 'string') return Promise.resolve({ ...token, message: `${what}: ${token.message}` });
     const body = JSON.stringify(payload) as string | undefined;
     const contentType = method === 'PATCH' ? 'application/merge-patch+json' : 'application/json';
     return new Promise(resolve => {
-      const request = https.request(this.requestOptions(method, path, token, this.agent, body, contentType));
+      const request = https.request(this.requestOptions(method, path, token, agent, body, contentType));
       const finish = (answer: Answer) => {
         clearTimeout(timer);
         resolve(answer);

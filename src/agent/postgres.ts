@@ -172,13 +172,21 @@ export function observedRole(pgdata: string): ServerRole {
 
 /**
  * A fast shutdown (pg_ctl stop -m fast --wait): SIGINT to the postmaster named by postmaster.pid, then a look every
- * 20 ms until it is gone: its process has exited (or is a zombie), or postmaster.pid no longer names it (the postmaster
+ * 5 ms until it is gone: its process has exited (or is a zombie), or postmaster.pid no longer names it (the postmaster
  * removes the file last; a restarted container writes another pid). True when it stopped (or none ran), false when it
  * still ran after timeoutMs.
+ *
+ * `until: 'shutdown-checkpoint'` also ends the wait once a server that was in production when signalled has written its
+ * shutdown checkpoint (pg_control says shut down): its sessions are gone, and no WAL comes after that record, so it takes
+ * no more writes. What it still does (its WAL senders hand the last records to the replicas, its archiver pushes the
+ * segments still ready) goes on without the caller, which may report the checkpoint at once.
  */
-export async function fastShutdown(pgdata: string, timeoutMs: number): Promise<boolean> {
+export async function fastShutdown(pgdata: string, timeoutMs: number, until: 'exit' | 'shutdown-checkpoint' = 'exit'): Promise<boolean> {
   const postmaster = readPostmaster(pgdata);
   if (postmaster === undefined) return true;
+  // Only a server in production before the signal: pg_control says shut down from an earlier stop until a starting
+  // server has come out of it.
+  const inProduction = until === 'shutdown-checkpoint' && controlState(pgdata) === DbState.IN_PRODUCTION;
   try {
     process.kill(postmaster.pid, 'SIGINT');
   } catch (error) {
@@ -188,9 +196,15 @@ export async function fastShutdown(pgdata: string, timeoutMs: number): Promise<b
   const deadline = performance.now() + timeoutMs;
   for (;;) {
     if (!postmasterRuns(pgdata, postmaster.pid)) return true;
+    if (inProduction && controlState(pgdata) === DbState.SHUT_DOWN) return true;
     if (performance.now() >= deadline) return false;
-    await sleep(20);
+    await sleep(5);
   }
+}
+
+function controlState(pgdata: string): number | undefined {
+  const read = readControlFile(pgdata);
+  return read.kind === 'read' ? read.control.state : undefined;
 }
 
 function postmasterRuns(pgdata: string, pid: number): boolean {

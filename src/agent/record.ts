@@ -51,7 +51,7 @@ export interface SwitchingOverRecord extends RecordCommon {
   readonly target: string;
   /** The failover job's pod that wrote the switchover. */
   readonly job: string;
-  /** The old primary's shutdown checkpoint (an LSN), once it has stopped cleanly and recorded it. */
+  /** The old primary's shutdown checkpoint (an LSN), once written (a clean shutdown: no write comes after it) and recorded. */
   readonly checkpoint: string | undefined;
 }
 

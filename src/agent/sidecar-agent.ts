@@ -156,6 +156,8 @@ export class SidecarAgent {
   private apiUp = true;
   private lastRead: number;
   private lastReason = '';
+  /** Events sent during this round (report), answered by its end. */
+  private readonly reports: Promise<unknown>[] = [];
   private server: ServerRole = 'not-serving';
   private passwords: Passwords | undefined;
   private passfileWritten = '';
@@ -374,6 +376,15 @@ export class SidecarAgent {
     // A round whose steps did not all succeed (a renewal the API did not answer, say) does not roll.
     if (done && this.apiUp && this.server === 'primary' && this.record?.state === 'stable' && this.record.primary === this.podName) await this.roll();
     if (this.server === 'primary') await this.watchArchive();
+    await Promise.all(this.reports.splice(0));
+  }
+
+  /**
+   * An Event about this pod, sent beside the round's next steps rather than before them (a promoted pod's label, a
+   * fenced one's shutdown checkpoint, come first); the round ends once it is answered.
+   */
+  private report(type: 'Normal' | 'Warning', reason: string, message: string): void {
+    this.reports.push(this.kube.podEvent(this.podName, type, reason, message, 'postgres-cluster-agent'));
   }
 
   /** Continuous archiving, on a primary (decideArchive): a look at pg_stat_archiver every ARCHIVE_LOOK_SECONDS, an Event when it starts failing or works again. */
@@ -682,7 +693,7 @@ export class SidecarAgent {
       case 'write-record': return this.writeRecord(step.record, step.transition);
       case 'promote': {
         if (!await this.promote(step.others)) return false;
-        await this.kube.podEvent(this.podName, 'Normal', 'Promoted', reason, 'postgres-cluster-agent');
+        this.report('Normal', 'Promoted', reason);
         return true;
       }
       case 'record-timeline': await this.recordTimeline(); return true;
@@ -976,14 +987,16 @@ export class SidecarAgent {
 
   /**
    * This server must stop taking writes now: it restarts as a replica (standby.signal) and its entrypoint decides from the
-   * record what it follows. The label goes while PostgreSQL stops; a fast shutdown hands every WAL record to the replicas.
+   * record what it follows. The label goes while PostgreSQL stops. The fence is done once the shutdown checkpoint is
+   * written (no write comes after it), which a switchover reports at once; the postmaster's exit comes later: its WAL
+   * senders hand the last records to the replicas, its archiver pushes the segments still ready.
    */
   private async fence(): Promise<void> {
     this.removeDeadline();
     const unlabel = this.kube.labelPod(this.podName, this.config.roleLabel, null);
     try {
       writeStandbySignal(this.config.pgdata);
-      if (!await fastShutdown(this.config.pgdata, SHUTDOWN_TIMEOUT_MS)) this.log('the fast shutdown did not finish; retrying next round');
+      if (!await fastShutdown(this.config.pgdata, SHUTDOWN_TIMEOUT_MS, 'shutdown-checkpoint')) this.log('the fast shutdown did not finish; retrying next round');
     } catch (error) {
       this.log(`could not fence: ${(error as Error).message}; retrying next round`);
     }

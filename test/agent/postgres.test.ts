@@ -503,6 +503,58 @@ describe('fast shutdown and promotion', () => {
   });
 });
 
+describe("a fence that ends at the primary's shutdown checkpoint (fastShutdown until 'shutdown-checkpoint')", () => {
+  // A primary whose archiver takes 2 s a segment: at shutdown the postmaster waits for its last cycle.
+  const data = path.join(scratch, 'fenced');
+  let port = 0;
+
+  beforeAll(async () => {
+    port = await freePort();
+    run('initdb', '-D', data, '-U', 'postgres', '--auth-local=trust', '--encoding=UTF8', '--locale=C');
+    fs.appendFileSync(path.join(data, 'postgresql.auto.conf'), "archive_mode = on\narchive_command = 'sleep 2'\n");
+    await start(data, port);
+  }, 60_000);
+
+  afterAll(() => {
+    if (readPostmaster(data)?.alive) asPostgres('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
+  });
+
+  test('it ends once pg_control says shut down, while the archiver still pushes; no WAL comes after that checkpoint', async () => {
+    await sql(port, 'CREATE TABLE t (n int); INSERT INTO t VALUES (1)');
+    await sql(port, 'SELECT pg_switch_wal()');
+    const started = Date.now();
+    expect(await fastShutdown(data, 10_000, 'shutdown-checkpoint')).toBe(true);
+    const fenced = Date.now() - started;
+    const atFence = control(data);
+    expect(atFence.shutDown).toBe(true);
+    expect(readPostmaster(data)?.alive).toBe(true);
+    expect(observedRole(data)).toBe('not-serving');
+    // The same wait until the exit: later, and pg_control's checkpoint is still the one the fence saw.
+    expect(await fastShutdown(data, 10_000)).toBe(true);
+    expect(readPostmaster(data)).toBeUndefined();
+    expect(Date.now() - started - fenced).toBeGreaterThan(500);
+    expect(control(data).checkpoint).toBe(atFence.checkpoint);
+    expectSameAsControldata(data, 'shut down');
+  }, 30_000);
+
+  test('a server not in production when signalled (pg_control says shut down from an earlier stop) is waited for to its exit', async () => {
+    // A postmaster.pid naming a process that ignores SIGINT, over the data directory stopped by the test before.
+    const holder = spawn('bash', ['-c', "trap '' INT; echo ignoring; sleep 30"], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const pidFile = path.join(data, 'postmaster.pid');
+    try {
+      await new Promise(resolve => holder.stdout!.once('data', resolve));
+      fs.writeFileSync(pidFile, `${holder.pid}\n${data}\n0\n${port}\n${scratch}\n127.0.0.1\n0 0\nstarting\n`);
+      expect(control(data).shutDown).toBe(true);
+      const started = Date.now();
+      expect(await fastShutdown(data, 300, 'shutdown-checkpoint')).toBe(false);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    } finally {
+      holder.kill('SIGKILL');
+      fs.rmSync(pidFile, { force: true });
+    }
+  });
+});
+
 describe('pg_stat_archiver (the primary\'s watch over continuous archiving)', () => {
   const data = path.join(scratch, 'archiving');
   let port = 0;

@@ -179,6 +179,15 @@ async function eventually(check: () => boolean | Promise<boolean>, ms = 10_000):
   }
 }
 
+/**
+ * A fenced primary's postmaster goes: the fence itself ends at the shutdown checkpoint (pg_control says shut down), and
+ * the exit comes after it (its WAL senders' last records), in the next moments.
+ */
+async function stopped(data: string): Promise<void> {
+  expect(control(data).shutDown).toBe(true);
+  await eventually(() => readPostmaster(data) === undefined);
+}
+
 beforeAll(async () => {
   // In the scratch directory, which the afterAll removes with the servers' data.
   ({ dir, tls, api, tokenFile: adminToken } = await startApiStandIn({
@@ -949,7 +958,7 @@ describe('fencing, promotion and switchover', () => {
       podOf('pg-0').apiCutOff = false;
     }
     expect(fs.existsSync(path.join(A, 'standby.signal'))).toBe(true);
-    expect(readPostmaster(A)).toBeUndefined();
+    await stopped(A);
     expect(control(A).shutDown).toBe(true);
     // The label could not be removed meanwhile; once the API answers, it goes.
     expect(labelOf('pg-0')).toBe('primary');
@@ -1061,7 +1070,7 @@ describe('fencing, promotion and switchover', () => {
     const checkpoint = control(B).checkpoint;
     expect(control(B)).toMatchObject({ shutDown: true, timeline: 2 });
     expect(fs.existsSync(path.join(B, 'standby.signal'))).toBe(true);
-    expect(readPostmaster(B)).toBeUndefined();
+    await stopped(B);
     expect(labelOf('pg-1')).toBeUndefined();
     expect(storedRecord('switched')).toMatchObject({ state: 'switching-over', previous: 'pg-1', target: 'pg-0', epoch: '3', checkpoint, holder: '' });
 
@@ -1096,7 +1105,7 @@ describe('fencing, promotion and switchover', () => {
     ]);
     expect(labelOf('pg-0')).toBeUndefined();
     expect(fs.existsSync(path.join(A, 'standby.signal'))).toBe(true);
-    expect(readPostmaster(A)).toBeUndefined();
+    await stopped(A);
     expect(control(A)).toMatchObject({ shutDown: true, timeline: 3 });
     expect(await a.round(1)).toEqual([`PostgreSQL is not serving: no role label (${described})`]);
     expect(await a.round(2)).toEqual([]);
@@ -1246,7 +1255,7 @@ describe('automatic failover', () => {
       podOf('pg-0').apiCutOff = false;
     }
     expect(fs.existsSync(path.join(A, 'standby.signal'))).toBe(true);
-    expect(readPostmaster(A)).toBeUndefined();
+    await stopped(A);
     expect(control(A).shutDown).toBe(true);
     expect(fs.existsSync(failover.deadlineFile)).toBe(false);
 
@@ -1468,7 +1477,7 @@ describe('automatic failover', () => {
     await changeRecord('deadline-removed', stable('pg-1', 2, await walTimeline(portB)));
     expect(await a.round(1)).toEqual([`FENCING this primary: the leader record does not name this pod (${elsewhere})`]);
     expect(fs.existsSync(failover.deadlineFile)).toBe(false);
-    expect(readPostmaster(A)).toBeUndefined();
+    await stopped(A);
 
     // A replica's agent (here A's, now stopped) removes one an earlier promotion left.
     fs.writeFileSync(failover.deadlineFile, '100600\n');
