@@ -7578,6 +7578,12 @@ function syncSetOf(facts) {
   if (facts.syncReplicas <= 0) return [];
   return facts.otherPods === void 0 ? void 0 : [...facts.otherPods].sort();
 }
+function newerDelivery(delivered, heldVersion, now, freshSeconds) {
+  const latest = delivered[delivered.length - 1];
+  const held = delivered.map((d) => d.version).lastIndexOf(heldVersion);
+  if (latest === void 0 || held < 0 || held === delivered.length - 1) return void 0;
+  return now - latest.at <= freshSeconds ? latest : void 0;
+}
 function decideSidecarStep(facts) {
   const me = facts.podName;
   if (facts.record.kind === "unreadable") {
@@ -7856,7 +7862,7 @@ function parseEventLine(text) {
   const match = /^(Normal|Warning) ([A-Z][A-Za-z]*) (\S.*)$/s.exec(text);
   return match === null ? void 0 : { type: match[1], reason: match[2], message: match[3] };
 }
-var fs5, path3, SHUTDOWN_TIMEOUT_MS, PROMOTE_TIMEOUT_MS, RECORD_COPY_SECONDS, HANDOVER_SECONDS, HANDOVER_LOOK_SECONDS, LABEL_RESTORE_SECONDS, FAILSAFE_REPLY_MS, FAILSAFE_EVERY_MS, FOLLOW_LOOK_SECONDS, ROLL_LOOK_SECONDS, ROLL_IDLE_SECONDS, PEER_CONNECT_MS, RELOAD_SETTLE_MS, WAL_CHECK_EVERY_SECONDS, START_HOLD_SECONDS, SidecarAgent;
+var fs5, path3, SHUTDOWN_TIMEOUT_MS, PROMOTE_TIMEOUT_MS, RECORD_COPY_SECONDS, HANDOVER_SECONDS, HANDOVER_LOOK_SECONDS, LABEL_RESTORE_SECONDS, FAILSAFE_REPLY_MS, FAILSAFE_EVERY_MS, FOLLOW_LOOK_SECONDS, ROLL_LOOK_SECONDS, ROLL_IDLE_SECONDS, PEER_CONNECT_MS, RELOAD_SETTLE_MS, WAL_CHECK_EVERY_SECONDS, START_HOLD_SECONDS, DELIVERY_FRESH_SECONDS, DELIVERIES_KEPT, SidecarAgent;
 var init_sidecar_agent = __esm({
   "src/agent/sidecar-agent.ts"() {
     "use strict";
@@ -7892,6 +7898,8 @@ var init_sidecar_agent = __esm({
     RELOAD_SETTLE_MS = 200;
     WAL_CHECK_EVERY_SECONDS = 3;
     START_HOLD_SECONDS = 2;
+    DELIVERY_FRESH_SECONDS = 1;
+    DELIVERIES_KEPT = 16;
     SidecarAgent = class {
       constructor(config, podName, kube, env) {
         this.config = config;
@@ -7917,6 +7925,8 @@ var init_sidecar_agent = __esm({
       lastReason = "";
       /** Events sent during this round (report), answered by its end. */
       reports = [];
+      /** The leases the record's watch delivered, in its order (the last DELIVERIES_KEPT), each with the wall time it came. */
+      delivered = [];
       server = "not-serving";
       passwords;
       passfileWritten = "";
@@ -8010,7 +8020,8 @@ var init_sidecar_agent = __esm({
       /** Rounds until `signal` aborts; then the label goes (the write Service follows the label alone). */
       async run(signal) {
         this.log(`watching ${this.config.pgdata} and leader record ${this.config.leaderRecord}; label "${this.config.roleLabel}"`);
-        const watching = followLease(this.kube, this.config.leaderRecord, () => {
+        const watching = followLease(this.kube, this.config.leaderRecord, (lease) => {
+          this.deliver(lease);
           if (this.wake !== void 0) this.wake();
           else this.soon = true;
         }, signal);
@@ -8195,8 +8206,24 @@ var init_sidecar_agent = __esm({
         this.lastRollReason = reason;
         this.log(reason);
       }
+      /** A lease the watch delivered (or read at its start), kept for newerDelivery; a deleted one forgets them all. */
+      deliver(lease) {
+        const version = lease?.metadata?.resourceVersion;
+        if (lease === void 0 || typeof version !== "string" || version === "") {
+          this.delivered.length = 0;
+          return;
+        }
+        this.delivered.push({ version, at: this.env.monotonic(), lease: { lease, wallMicros: this.env.wallMicros() } });
+        if (this.delivered.length > DELIVERIES_KEPT) this.delivered.shift();
+      }
+      /**
+       * Reads the record (GET), or takes the watch's delivery of it when that is newer than the record held and fresh
+       * (newerDelivery): a round woken by a change acts on it without asking the API again. Either is an answer of the API,
+       * and counts as a read from when it came. A start request is answered from a read made after it: that round reads.
+       */
       async readRecord(started) {
-        const got = await this.kube.getLease(this.config.leaderRecord);
+        const delivery = this.startRequest === void 0 ? newerDelivery(this.delivered, this.resourceVersion, this.env.monotonic(), DELIVERY_FRESH_SECONDS) : void 0;
+        const got = delivery === void 0 ? await this.kube.getLease(this.config.leaderRecord) : { ok: true, value: delivery.lease.lease };
         let error;
         this.recordMalformed = false;
         if (!got.ok) {
@@ -8227,13 +8254,13 @@ var init_sidecar_agent = __esm({
           this.recordError = error;
           return;
         }
-        this.lastRead = this.env.monotonic();
+        this.lastRead = delivery?.at ?? this.env.monotonic();
         this.noteLeaseChanges();
         if (!this.apiUp) {
           this.leaseChangedAt = this.env.monotonic();
           this.requestSeenAt = this.env.monotonic();
         }
-        this.writeRecordCopy(started);
+        this.writeRecordCopy(delivery?.lease.wallMicros ?? started);
         if (!this.apiUp) this.log(`the API answers again: ${describeRecord(this.record)}`);
         this.apiUp = true;
       }

@@ -15,7 +15,7 @@ import { Candidate, forkedBehind, switchpointOf } from './failover-target';
 import { decideFailsafe, failsafeDue, fenceDeadline, FAILSAFE_HOLDS_SECONDS } from './failsafe';
 import { decideFollow, decideStaleSender, SeenReceiver } from './follow';
 import { decideHandover, decideHandoverWait, decideRequestedSwitchover, PodState, Standby, SWITCHOVER_REQUEST } from './handover';
-import { followLease, KubeClient, LeasePatch, sleep } from './kube';
+import { ApiResult, followLease, KubeClient, LeasePatch, sleep } from './kube';
 import { NodeStatusFacts, statusLine } from './node-status';
 import {
   DbState, endSlotSender, fastShutdown, LocalPostgres, observedRole, peerStatus, PrimaryConnection, primaryLacksWal, readControlFile, readPostmaster,
@@ -23,10 +23,13 @@ import {
 } from './postgres';
 import {
   decodeRecord, describeRecord, encodeAnnotations, encodeRecordLease, encodeRecordPatch, LeaderRecord, RECORD_FIELDS, RECORD_PREFIX,
-  StableRecord,
+  LeaseObject, StableRecord,
 } from './record';
 import { decideRoll, ROLL_PAUSE_ANNOTATION, ROLL_STALL_SECONDS } from './roll';
-import { decideSidecarStep, nextSyncSet, ServerRole, shutdownCheckpointUpdate, SidecarFacts, SidecarRecord, SidecarStep, timelineUpdate } from './sidecar';
+import {
+  decideSidecarStep, Delivery, newerDelivery, nextSyncSet, ServerRole, shutdownCheckpointUpdate, SidecarFacts, SidecarRecord, SidecarStep,
+  timelineUpdate,
+} from './sidecar';
 import { RecordCopy, StartPlan } from './start';
 import { dataDirectoryOf, RECLONE_MARKER, parseStartRequest, readIfExists, startPlanOf, writeStartPlan } from './start-agent';
 import { recordSyncSet } from './transitions';
@@ -117,6 +120,10 @@ const WAL_CHECK_EVERY_SECONDS = 3;
  * Well within the entrypoint's wait for an answer (RECORD_MAX_AGE, 5 s).
  */
 const START_HOLD_SECONDS = 2;
+/** A round acts on the watch's delivery of the record, rather than reading it, when it came this recently (newerDelivery). */
+const DELIVERY_FRESH_SECONDS = 1;
+/** The watch's deliveries kept (newerDelivery looks for the held version among them). */
+const DELIVERIES_KEPT = 16;
 
 /** A value for a libpq password file, whose fields are separated by ":" and escape with "\". */
 export function passfileField(value: string): string {
@@ -158,6 +165,8 @@ export class SidecarAgent {
   private lastReason = '';
   /** Events sent during this round (report), answered by its end. */
   private readonly reports: Promise<unknown>[] = [];
+  /** The leases the record's watch delivered, in its order (the last DELIVERIES_KEPT), each with the wall time it came. */
+  private readonly delivered: Delivery<{ readonly lease: LeaseObject; readonly wallMicros: number }>[] = [];
   private server: ServerRole = 'not-serving';
   private passwords: Passwords | undefined;
   private passfileWritten = '';
@@ -264,7 +273,8 @@ export class SidecarAgent {
   public async run(signal: AbortSignal): Promise<void> {
     this.log(`watching ${this.config.pgdata} and leader record ${this.config.leaderRecord}; label "${this.config.roleLabel}"`);
     // A change that arrives during a round (no nap to wake) makes the next nap short: the round read the record before it.
-    const watching = followLease(this.kube, this.config.leaderRecord, () => {
+    const watching = followLease(this.kube, this.config.leaderRecord, lease => {
+      this.deliver(lease);
       if (this.wake !== undefined) this.wake();
       else this.soon = true;
     }, signal);
@@ -462,8 +472,27 @@ export class SidecarAgent {
     this.log(reason);
   }
 
+  /** A lease the watch delivered (or read at its start), kept for newerDelivery; a deleted one forgets them all. */
+  private deliver(lease: LeaseObject | undefined): void {
+    const version = lease?.metadata?.resourceVersion;
+    if (lease === undefined || typeof version !== 'string' || version === '') {
+      this.delivered.length = 0;
+      return;
+    }
+    this.delivered.push({ version, at: this.env.monotonic(), lease: { lease, wallMicros: this.env.wallMicros() } });
+    if (this.delivered.length > DELIVERIES_KEPT) this.delivered.shift();
+  }
+
+  /**
+   * Reads the record (GET), or takes the watch's delivery of it when that is newer than the record held and fresh
+   * (newerDelivery): a round woken by a change acts on it without asking the API again. Either is an answer of the API,
+   * and counts as a read from when it came. A start request is answered from a read made after it: that round reads.
+   */
   private async readRecord(started: number): Promise<void> {
-    const got = await this.kube.getLease(this.config.leaderRecord);
+    const delivery = this.startRequest === undefined
+      ? newerDelivery(this.delivered, this.resourceVersion, this.env.monotonic(), DELIVERY_FRESH_SECONDS) : undefined;
+    const got: ApiResult<LeaseObject | undefined> = delivery === undefined ? await this.kube.getLease(this.config.leaderRecord)
+      : { ok: true, value: delivery.lease.lease };
     let error: string | undefined;
     this.recordMalformed = false;
     if (!got.ok) {
@@ -494,7 +523,7 @@ export class SidecarAgent {
       this.recordError = error;
       return;
     }
-    this.lastRead = this.env.monotonic();
+    this.lastRead = delivery?.at ?? this.env.monotonic();
     this.noteLeaseChanges();
     // A replica that could not watch the lease does not know that it lapsed (nor whether its primary served meanwhile,
     // in failsafe mode): its clock starts again.
@@ -502,7 +531,7 @@ export class SidecarAgent {
       this.leaseChangedAt = this.env.monotonic();
       this.requestSeenAt = this.env.monotonic();
     }
-    this.writeRecordCopy(started);
+    this.writeRecordCopy(delivery?.lease.wallMicros ?? started);
     if (!this.apiUp) this.log(`the API answers again: ${describeRecord(this.record)}`);
     this.apiUp = true;
   }

@@ -138,6 +138,27 @@ function syncSetOf(facts: SidecarFacts): readonly string[] | undefined {
   return facts.otherPods === undefined ? undefined : [...facts.otherPods].sort();
 }
 
+/** What the record's watch delivered: the lease's resourceVersion, when it came (a monotonic clock, seconds), and it. */
+export interface Delivery<T> {
+  readonly version: string;
+  readonly at: number;
+  readonly lease: T;
+}
+
+/**
+ * The lease a round may act on without reading the record again: the watch's latest delivery, when it is newer than the
+ * record this agent holds and came within `freshSeconds`; undefined when the round reads it (GET). A watch delivers in
+ * the API's order, so a delivery is newer when the held version was delivered before it; resourceVersions are compared
+ * for equality only, as the API asks of clients. A held version the watch has not delivered (this agent's own write, or
+ * a read the watch is behind) says nothing, and the round reads.
+ */
+export function newerDelivery<T>(delivered: readonly Delivery<T>[], heldVersion: string, now: number, freshSeconds: number): Delivery<T> | undefined {
+  const latest = delivered[delivered.length - 1];
+  const held = delivered.map(d => d.version).lastIndexOf(heldVersion);
+  if (latest === undefined || held < 0 || held === delivered.length - 1) return undefined;
+  return now - latest.at <= freshSeconds ? latest : undefined;
+}
+
 /** One round of the sidecar: what it does, and why (role-labeler.sh main). */
 export function decideSidecarStep(facts: SidecarFacts): SidecarPlan {
   const me = facts.podName;

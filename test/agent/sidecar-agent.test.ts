@@ -789,6 +789,30 @@ describe('the replica, and run()', () => {
     expect(Date.now() - changedAt).toBeLessThan(1500);
   });
 
+  test('run(): a round woken by a change of the record acts on the lease its watch delivered, without reading it again', async () => {
+    await seedRecord('delivered', stable('pg-0', 1, 1));
+    const b = agentOf('pg-1', { leaderRecord: 'delivered' });
+    const stop = new AbortController();
+    const running = b.agent.run(stop.signal);
+    const reads = () => api.requests.filter(r => r.method === 'GET' && r.path.endsWith('/leases/delivered')).length;
+    let readsMeanwhile: number;
+    try {
+      await eventually(() => b.logs.some(line => line.startsWith('PostgreSQL is a replica (epoch 1,')));
+      await sleep(200);
+      const before = reads();
+      // One read: the change's own (changeRecord reads the lease, then writes it).
+      await changeRecord('delivered', stable('pg-0', 2, 1));
+      await eventually(() => b.logs.some(line => line.startsWith('PostgreSQL is a replica (epoch 2,')), 5000);
+      readsMeanwhile = reads() - before;
+    } finally {
+      stop.abort();
+      await running;
+    }
+    expect(readsMeanwhile).toBe(1);
+    // The copy of the record the entrypoint reads is the delivered one.
+    expect(fs.readFileSync(b.config.recordFile, 'utf8').split('\n')).toContain('epoch=2');
+  });
+
   test('run(): the entrypoint\'s start-plan request ends the nap; the plan answers it from a read made after it, with a fresh copy of the record', async () => {
     await seedRecord('followed', stable('pg-0', 1, 1));
     const b = agentOf('pg-1', { leaderRecord: 'followed' });

@@ -1,7 +1,8 @@
 import { AutomaticFailoverFacts, LeaseState, NO_LEASE } from '../../src/agent/automatic-failover';
 import { FailingOverRecord, LeaderRecord, StableRecord, SwitchingOverRecord } from '../../src/agent/record';
 import {
-  authorizes, decideSidecarStep, nextSyncSet, ServerRole, shutdownCheckpointUpdate, SidecarFacts, SidecarRecord, SidecarStep, timelineUpdate,
+  authorizes, decideSidecarStep, Delivery, newerDelivery, nextSyncSet, ServerRole, shutdownCheckpointUpdate, SidecarFacts, SidecarRecord, SidecarStep,
+  timelineUpdate,
 } from '../../src/agent/sidecar';
 
 // GIVEN what the sidecar of pod pg-1 sees in a round; WHEN it decides; THEN the steps and the reason.
@@ -174,6 +175,25 @@ describe('shutdownCheckpointUpdate: what the old primary of a switchover records
     ['no record', undefined, ME, clean],
   ] as Array<[string, LeaderRecord | undefined, string, { shutDown: boolean; checkpoint: string }]>)('nothing when %s', (_name, record, pod, control) => {
     expect(shutdownCheckpointUpdate(record, pod, control)).toBeUndefined();
+  });
+});
+
+describe('newerDelivery: a round acts on what the watch delivered, without a read, only when it is newer than the record held', () => {
+  // Deliveries in the watch's order, at t = 10, 11, 12 s; each lease is its version's name.
+  const delivered = (...versions: string[]): Delivery<string>[] => versions.map((version, i) => ({ version, at: 10 + i, lease: `lease ${version}` }));
+  test.each<[string, Delivery<string>[], string, number, string | undefined]>([
+    ['the held version was delivered before the latest: the latest', delivered('7', '9', '12'), '9', 12.5, 'lease 12'],
+    ['versions compared for equality only: "12" after "9" is newer because it came later', delivered('12', '9'), '12', 11.5, 'lease 9'],
+    ['the held version is the latest delivered: nothing newer, a read', delivered('7', '9'), '9', 11.5, undefined],
+    ['the held version was never delivered (this agent\'s own write, not delivered yet): a read', delivered('7', '9'), '10', 11.5, undefined],
+    ['no record held yet: a read', delivered('7'), '', 10.5, undefined],
+    ['nothing delivered: a read', [], '9', 10.5, undefined],
+    ['the latest came exactly freshSeconds ago: still fresh', delivered('7', '9'), '7', 12, 'lease 9'],
+    ['the latest came longer ago than freshSeconds: a read', delivered('7', '9'), '7', 12.01, undefined],
+    ['the same version delivered again (a watch begun anew from a read): the held one is the latest, a read', delivered('7', '9', '9'), '9', 12.5, undefined],
+    ['held version delivered twice, something newer after: the latest', delivered('9', '9', '11'), '9', 12.5, 'lease 11'],
+  ])('%s', (_name, deliveries, held, now, lease) => {
+    expect(newerDelivery(deliveries, held, now, 1)?.lease).toBe(lease);
   });
 });
 
