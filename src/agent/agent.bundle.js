@@ -8308,7 +8308,8 @@ ${text}
         const me = this.podName;
         const current = this.apiUp ? this.record : void 0;
         const involved = current === void 0 ? this.server === "primary" : current.state === "stable" ? current.primary === me : current.target === me;
-        const otherPods = this.apiUp && this.server !== "not-serving" && (this.server === "primary" || involved) ? await this.otherPods() : void 0;
+        const listed = this.server === "primary" ? current === void 0 || authorizes(current, me) : involved;
+        const otherPods = this.apiUp && this.server !== "not-serving" && listed ? await this.otherPods() : void 0;
         const creating = this.apiUp && this.server === "primary" && current === void 0;
         const switchingToMe = current?.state === "switching-over" && current.target === me && current.checkpoint !== void 0 && this.server === "replica";
         return {

@@ -27,7 +27,7 @@ import {
 } from './record';
 import { decideRoll, ROLL_PAUSE_ANNOTATION, ROLL_STALL_SECONDS } from './roll';
 import {
-  decideSidecarStep, Delivery, newerDelivery, nextSyncSet, ServerRole, shutdownCheckpointUpdate, SidecarFacts, SidecarRecord, SidecarStep,
+  authorizes, decideSidecarStep, Delivery, newerDelivery, nextSyncSet, ServerRole, shutdownCheckpointUpdate, SidecarFacts, SidecarRecord, SidecarStep,
   timelineUpdate,
 } from './sidecar';
 import { RecordCopy, StartPlan } from './start';
@@ -583,7 +583,9 @@ export class SidecarAgent {
     const current = this.apiUp ? this.record : undefined;
     const involved = current === undefined ? this.server === 'primary'
       : current.state === 'stable' ? current.primary === me : current.target === me;
-    const otherPods = this.apiUp && this.server !== 'not-serving' && (this.server === 'primary' || involved) ? await this.otherPods() : undefined;
+    // A primary the record does not authorize is fenced, whoever the others are: not listed, the fence comes sooner.
+    const listed = this.server === 'primary' ? current === undefined || authorizes(current, me) : involved;
+    const otherPods = this.apiUp && this.server !== 'not-serving' && listed ? await this.otherPods() : undefined;
     const creating = this.apiUp && this.server === 'primary' && current === undefined;
     const switchingToMe = current?.state === 'switching-over' && current.target === me && current.checkpoint !== undefined && this.server === 'replica';
     return {

@@ -31,7 +31,7 @@ export interface SidecarFacts {
   readonly timeline: number | undefined;
   /** pg_controldata's system identifier, undefined when it could not be read. */
   readonly systemIdentifier: string | undefined;
-  /** The cluster's other pods (other_pods), undefined when the API could not list them. */
+  /** The cluster's other pods (other_pods), undefined when the API could not list them (or, for a primary to be fenced, was not asked). */
   readonly otherPods: readonly string[] | undefined;
   /** SYNC_REPLICAS. */
   readonly syncReplicas: number;

@@ -1121,7 +1121,11 @@ describe('fencing, promotion and switchover', () => {
     expect(status).toMatch(new RegExp(`^primary [0-9A-F]+/[0-9A-F]+ none 3 ${control(A).checkpoint}$`));
     const described = 'epoch 4, stable, primary pg-1, timeline 3';
     const events = api.events().length;
+    // Fenced whoever the other pods are: they are not listed first.
+    const listings = () => api.requests.filter(r => r.method === 'GET' && r.path.includes('/pods?')).length;
+    const listedBefore = listings();
     expect(await a.round(0)).toEqual([`FENCING this primary: the leader record does not name this pod (${described})`]);
+    expect(listings()).toBe(listedBefore);
     // A Warning Event on the pod says so (posted without waiting for the API: it may be what the pod is cut off from).
     await eventually(async () => api.events().length > events);
     expect(api.events().slice(events).map((e: any) => [e.type, e.reason, e.involvedObject.name, e.message])).toEqual([
