@@ -6752,7 +6752,7 @@ async function askOverNetwork(server, ask) {
 async function sleep2(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
-var fs3, path, DbState, KNOWN_CONTROL_VERSIONS, CRC32C_TABLE, CREDENTIALS_TIMEOUT_MS, STREAMED_A_SECOND_SQL, LocalPostgres, Refusal;
+var fs3, path, DbState, KNOWN_CONTROL_VERSIONS, CRC32C_TABLE, PROMOTION_LOOK_SQL, CREDENTIALS_TIMEOUT_MS, STREAMED_A_SECOND_SQL, LocalPostgres, Refusal;
 var init_postgres = __esm({
   "src/agent/postgres.ts"() {
     "use strict";
@@ -6777,6 +6777,8 @@ var init_postgres = __esm({
       for (let bit = 0; bit < 8; bit++) crc = crc & 1 ? crc >>> 1 ^ 2197175160 : crc >>> 1;
       return crc >>> 0;
     });
+    PROMOTION_LOOK_SQL = `SELECT pg_is_in_recovery() AS recovery, EXISTS (SELECT 1 FROM pg_stat_activity
+  WHERE backend_type = 'startup' AND wait_event = 'RecoveryRetrieveRetryInterval') AS retrying`;
     CREDENTIALS_TIMEOUT_MS = 1e4;
     STREAMED_A_SECOND_SQL = `EXISTS (SELECT 1 FROM pg_stat_wal_receiver AS r JOIN pg_stat_activity AS a USING (pid)
   WHERE r.status = 'streaming' AND (a.backend_start < clock_timestamp() - interval '1 second' OR a.backend_start > clock_timestamp()))`;
@@ -6835,8 +6837,11 @@ var init_postgres = __esm({
           if (signalled.length > 0) {
             if (signalled[0].signalled !== true) throw new Refusal("pg_promote() could not signal the postmaster");
             const deadline = performance.now() + timeoutMs;
-            while ((await query("SELECT pg_is_in_recovery() AS recovery"))[0].recovery === true) {
+            for (; ; ) {
+              const [look] = await query(PROMOTION_LOOK_SQL);
+              if (look.recovery !== true) break;
               if (performance.now() >= deadline) throw new Refusal(`promotion did not finish within ${timeoutMs / 1e3}s`);
+              if (look.retrying === true) await query("SELECT pg_reload_conf()");
               await sleep2(10);
             }
           }

@@ -221,6 +221,10 @@ export function slotOf(pod: string): string {
   return pod.replace(/-/g, '_');
 }
 
+/** Whether the server is still in recovery, and whether its startup process sleeps out wal_retrieve_retry_interval. */
+const PROMOTION_LOOK_SQL = `SELECT pg_is_in_recovery() AS recovery, EXISTS (SELECT 1 FROM pg_stat_activity
+  WHERE backend_type = 'startup' AND wait_event = 'RecoveryRetrieveRetryInterval') AS retrying`;
+
 /** credentials_sql's statement_timeout. */
 const CREDENTIALS_TIMEOUT_MS = 10_000;
 
@@ -334,8 +338,14 @@ export class LocalPostgres {
       if (signalled.length > 0) {
         if (signalled[0].signalled !== true) throw new Refusal('pg_promote() could not signal the postmaster');
         const deadline = performance.now() + timeoutMs;
-        while ((await query('SELECT pg_is_in_recovery() AS recovery'))[0].recovery === true) {
+        for (;;) {
+          const [look] = await query(PROMOTION_LOOK_SQL);
+          if (look.recovery !== true) break;
           if (performance.now() >= deadline) throw new Refusal(`promotion did not finish within ${timeoutMs / 1000}s`);
+          // PostgreSQL 15 may notice the promotion as its WAL receiver's restart is under way (a switchover's target,
+          // whose stream from the old primary has just ended), take it for a failure of the stream, and sleep out
+          // wal_retrieve_retry_interval before it acts on it: a reload wakes it (its latch), as followNewPrimary's does.
+          if (look.retrying === true) await query('SELECT pg_reload_conf()');
           await sleep(10);
         }
       }

@@ -451,6 +451,64 @@ describe('the kept connection', () => {
   });
 });
 
+describe('promotion noticed as the WAL receiver restarts (wal_retrieve_retry_interval 30s)', () => {
+  // A standby of the primary above whose primary_conninfo names a listener that accepts and never answers: its WAL
+  // receiver hangs connecting. The race a switchover's target can meet (its stream from the old primary has just ended,
+  // and the next WAL receiver is not started yet as the promotion comes) is made certain here by stopping the postmaster:
+  // the WAL receiver is ended, the startup process asks for another, which the stopped postmaster does not start, and it
+  // notices the promotion while it waits for that one. PostgreSQL 15 takes that for a failure of the stream and sleeps
+  // out what is left of wal_retrieve_retry_interval since the last failure (30 s) before it acts on the promotion.
+  const data = path.join(scratch, 'restarting');
+  let port = 0;
+  let silent: net.Server;
+  let connections = 0;
+
+  beforeAll(async () => {
+    port = await freePort();
+    silent = net.createServer(() => { connections++; });
+    await new Promise<void>(resolve => silent.listen(0, '127.0.0.1', () => resolve()));
+    const silentPort = (silent.address() as net.AddressInfo).port;
+    run('pg_basebackup', '-D', data, '-h', scratch, '-p', String(primaryPort), '-U', 'postgres', '-R', '-X', 'stream', '-c', 'fast');
+    fs.appendFileSync(path.join(data, 'postgresql.auto.conf'),
+      `primary_conninfo = 'host=127.0.0.1 port=${silentPort} user=postgres connect_timeout=120'\nwal_retrieve_retry_interval = '30s'\n`);
+    await start(data, port);
+  }, 60_000);
+
+  afterAll(() => {
+    silent.close();
+    try { process.kill(postmasterPid(data), 'SIGCONT'); } catch { /* gone */ }
+    if (readPostmaster(data)?.alive) asPostgres('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
+  });
+
+  test('promote wakes the startup process out of that sleep (a reload): the standby is a primary within seconds, not 30', async () => {
+    const standby = local(port);
+    await eventually(async () => connections, 1);
+    const receiver = await standby.walReceiverPid();
+    const [{ pid: startup }] = await sql(port, "SELECT pid FROM pg_stat_activity WHERE backend_type = 'startup'");
+    expect(await standby.isInRecovery()).toBe(true);
+    const postmaster = postmasterPid(data);
+    process.kill(postmaster, 'SIGSTOP');
+    let promoted: Promise<string[]>;
+    const started = Date.now();
+    try {
+      // The WAL receiver ends; the startup process asks for the next one, which the stopped postmaster does not start.
+      process.kill(receiver!, 'SIGTERM');
+      await new Promise(resolve => setTimeout(resolve, 300));
+      // pg_promote writes the promote file and signals the (stopped) postmaster; the startup process gets the promotion
+      // as the postmaster would pass it on, while it waits for its next WAL receiver.
+      promoted = standby.promote([], 10_000);
+      await eventually(async () => fs.existsSync(path.join(data, 'promote')), true, 5000);
+      process.kill(startup as number, 'SIGUSR2');
+      await eventually(async () => fs.readFileSync(`${data}.log`, 'utf8').includes('waiting for WAL to become available'), true, 5000);
+    } finally {
+      process.kill(postmaster, 'SIGCONT');
+    }
+    await promoted;
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(await standby.isInRecovery()).toBe(false);
+  }, 30_000);
+});
+
 describe('fast shutdown and promotion', () => {
   test('fastShutdown: false while the postmaster cannot stop; a replica then shuts down in recovery (state 2)', async () => {
     const pid = postmasterPid(replicaData);
