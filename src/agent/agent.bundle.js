@@ -7584,9 +7584,9 @@ function syncSetOf(facts) {
   return facts.otherPods === void 0 ? void 0 : [...facts.otherPods].sort();
 }
 function newerDelivery(delivered, heldVersion, now, freshSeconds) {
-  const latest = delivered[delivered.length - 1];
   const held = delivered.map((d) => d.version).lastIndexOf(heldVersion);
-  if (latest === void 0 || held < 0 || held === delivered.length - 1) return void 0;
+  if (held < 0 || held === delivered.length - 1) return void 0;
+  const latest = delivered[delivered.length - 1];
   return now - latest.at <= freshSeconds ? latest : void 0;
 }
 function decideSidecarStep(facts) {

@@ -153,9 +153,9 @@ export interface Delivery<T> {
  * a read the watch is behind) says nothing, and the round reads.
  */
 export function newerDelivery<T>(delivered: readonly Delivery<T>[], heldVersion: string, now: number, freshSeconds: number): Delivery<T> | undefined {
-  const latest = delivered[delivered.length - 1];
   const held = delivered.map(d => d.version).lastIndexOf(heldVersion);
-  if (latest === undefined || held < 0 || held === delivered.length - 1) return undefined;
+  if (held < 0 || held === delivered.length - 1) return undefined;
+  const latest = delivered[delivered.length - 1];
   return now - latest.at <= freshSeconds ? latest : undefined;
 }
 
