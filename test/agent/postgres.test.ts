@@ -114,6 +114,25 @@ function postmasterPid(data: string): number {
   return Number(fs.readFileSync(path.join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
 }
 
+/**
+ * A primary of the describe block's own, with archive_mode on and `archiveCommand`: made and started before its tests,
+ * stopped after them. Its port is known once started.
+ */
+function archivingPrimary(name: string, archiveCommand: string): { readonly data: string; readonly port: () => number } {
+  const data = path.join(scratch, name);
+  let port = 0;
+  beforeAll(async () => {
+    port = await freePort();
+    run('initdb', '-D', data, '-U', 'postgres', '--auth-local=trust', '--encoding=UTF8', '--locale=C');
+    fs.appendFileSync(path.join(data, 'postgresql.auto.conf'), `archive_mode = on\narchive_command = '${archiveCommand}'\n`);
+    await start(data, port);
+  }, 60_000);
+  afterAll(() => {
+    if (readPostmaster(data)?.alive) asPostgres('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
+  });
+  return { data, port: () => port };
+}
+
 beforeAll(async () => {
   primaryPort = await freePort();
   replicaPort = await freePort();
@@ -563,23 +582,11 @@ describe('fast shutdown and promotion', () => {
 
 describe("a fence that ends at the primary's shutdown checkpoint (fastShutdown until 'shutdown-checkpoint')", () => {
   // A primary whose archiver takes 2 s a segment: at shutdown the postmaster waits for its last cycle.
-  const data = path.join(scratch, 'fenced');
-  let port = 0;
-
-  beforeAll(async () => {
-    port = await freePort();
-    run('initdb', '-D', data, '-U', 'postgres', '--auth-local=trust', '--encoding=UTF8', '--locale=C');
-    fs.appendFileSync(path.join(data, 'postgresql.auto.conf'), "archive_mode = on\narchive_command = 'sleep 2'\n");
-    await start(data, port);
-  }, 60_000);
-
-  afterAll(() => {
-    if (readPostmaster(data)?.alive) asPostgres('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
-  });
+  const { data, port } = archivingPrimary('fenced', 'sleep 2');
 
   test('it ends once pg_control says shut down, while the archiver still pushes; no WAL comes after that checkpoint', async () => {
-    await sql(port, 'CREATE TABLE t (n int); INSERT INTO t VALUES (1)');
-    await sql(port, 'SELECT pg_switch_wal()');
+    await sql(port(), 'CREATE TABLE t (n int); INSERT INTO t VALUES (1)');
+    await sql(port(), 'SELECT pg_switch_wal()');
     const started = Date.now();
     expect(await fastShutdown(data, 10_000, 'shutdown-checkpoint')).toBe(true);
     const fenced = Date.now() - started;
@@ -601,7 +608,7 @@ describe("a fence that ends at the primary's shutdown checkpoint (fastShutdown u
     const pidFile = path.join(data, 'postmaster.pid');
     try {
       await new Promise(resolve => holder.stdout!.once('data', resolve));
-      fs.writeFileSync(pidFile, `${holder.pid}\n${data}\n0\n${port}\n${scratch}\n127.0.0.1\n0 0\nstarting\n`);
+      fs.writeFileSync(pidFile, `${holder.pid}\n${data}\n0\n${port()}\n${scratch}\n127.0.0.1\n0 0\nstarting\n`);
       expect(control(data).shutDown).toBe(true);
       const started = Date.now();
       expect(await fastShutdown(data, 300, 'shutdown-checkpoint')).toBe(false);
@@ -614,19 +621,7 @@ describe("a fence that ends at the primary's shutdown checkpoint (fastShutdown u
 });
 
 describe('pg_stat_archiver (the primary\'s watch over continuous archiving)', () => {
-  const data = path.join(scratch, 'archiving');
-  let port = 0;
-
-  beforeAll(async () => {
-    port = await freePort();
-    run('initdb', '-D', data, '-U', 'postgres', '--auth-local=trust', '--encoding=UTF8', '--locale=C');
-    fs.appendFileSync(path.join(data, 'postgresql.auto.conf'), "archive_mode = on\narchive_command = 'exit 1'\n");
-    await start(data, port);
-  }, 60_000);
-
-  afterAll(() => {
-    asPostgres('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
-  });
+  const { data, port } = archivingPrimary('archiving', 'exit 1');
 
   async function lookUntil(postgres: LocalPostgres, done: (look: Awaited<ReturnType<LocalPostgres['archiverLook']>>) => boolean) {
     for (let tries = 0; ; tries++) {
@@ -637,10 +632,10 @@ describe('pg_stat_archiver (the primary\'s watch over continuous archiving)', ()
   }
 
   test('archiverLook: the failed tries and their segment, the segments that wait; archived ones once the command works', async () => {
-    const postgres = local(port);
+    const postgres = local(port());
     expect(await postgres.archiverLook()).toEqual({ archived: 0, failed: 0, lastArchivedWal: undefined, lastFailedWal: undefined, waiting: 0 });
-    await sql(port, 'CREATE TABLE t (n int); INSERT INTO t VALUES (1)');
-    const [{ wal }] = await sql(port, 'SELECT pg_walfile_name(pg_switch_wal()) AS wal');
+    await sql(port(), 'CREATE TABLE t (n int); INSERT INTO t VALUES (1)');
+    const [{ wal }] = await sql(port(), 'SELECT pg_walfile_name(pg_switch_wal()) AS wal');
     expect(await lookUntil(postgres, look => look.failed >= 3))
       .toEqual({ archived: 0, failed: expect.any(Number), lastArchivedWal: undefined, lastFailedWal: wal, waiting: 1 });
     // The archiver waits a minute after three failed tries, or until it is signalled: the reload wakes it.
