@@ -6558,6 +6558,7 @@ var postgres_exports = {};
 __export(postgres_exports, {
   DbState: () => DbState,
   LocalPostgres: () => LocalPostgres,
+  controlOf: () => controlOf,
   endSlotSender: () => endSlotSender,
   fastShutdown: () => fastShutdown,
   observedRole: () => observedRole,
@@ -6637,16 +6638,15 @@ function hasValidChecksum(data) {
 function observedRole(pgdata) {
   const postmaster = readPostmaster(pgdata);
   if (!postmaster?.ready || !postmaster.alive) return "not-serving";
-  const control = readControlFile(pgdata);
-  if (control.kind !== "read") return "not-serving";
-  if (control.control.state === 6 /* IN_PRODUCTION */) return "primary";
-  if (control.control.state === 5 /* IN_ARCHIVE_RECOVERY */) return "replica";
+  const state = controlOf(pgdata)?.state;
+  if (state === 6 /* IN_PRODUCTION */) return "primary";
+  if (state === 5 /* IN_ARCHIVE_RECOVERY */) return "replica";
   return "not-serving";
 }
 async function fastShutdown(pgdata, timeoutMs, until = "exit") {
   const postmaster = readPostmaster(pgdata);
   if (postmaster === void 0) return true;
-  const inProduction = until === "shutdown-checkpoint" && controlState(pgdata) === 6 /* IN_PRODUCTION */;
+  const inProduction = until === "shutdown-checkpoint" && controlOf(pgdata)?.state === 6 /* IN_PRODUCTION */;
   try {
     process.kill(postmaster.pid, "SIGINT");
   } catch (error) {
@@ -6656,14 +6656,14 @@ async function fastShutdown(pgdata, timeoutMs, until = "exit") {
   const deadline = performance.now() + timeoutMs;
   for (; ; ) {
     if (!postmasterRuns(pgdata, postmaster.pid)) return true;
-    if (inProduction && controlState(pgdata) === 1 /* SHUT_DOWN */) return true;
+    if (inProduction && controlOf(pgdata)?.state === 1 /* SHUT_DOWN */) return true;
     if (performance.now() >= deadline) return false;
     await sleep2(5);
   }
 }
-function controlState(pgdata) {
+function controlOf(pgdata) {
   const read = readControlFile(pgdata);
-  return read.kind === "read" ? read.control.state : void 0;
+  return read.kind === "read" ? read.control : void 0;
 }
 function postmasterRuns(pgdata, pid) {
   return readPostmaster(pgdata)?.pid === pid && processExists(pid);
@@ -7822,10 +7822,6 @@ __export(sidecar_agent_exports, {
 function isBootstrapWait(plan3) {
   const [only, ...more] = plan3.steps;
   return more.length === 0 && only?.do === "wait" && only.retry === "bootstrap";
-}
-function controlOf(pgdata) {
-  const read = readControlFile(pgdata);
-  return read.kind === "read" ? read.control : void 0;
 }
 async function nodeStatus(config) {
   let initialized = false;

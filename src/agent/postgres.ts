@@ -163,10 +163,9 @@ function hasValidChecksum(data: Buffer): boolean {
 export function observedRole(pgdata: string): ServerRole {
   const postmaster = readPostmaster(pgdata);
   if (!postmaster?.ready || !postmaster.alive) return 'not-serving';
-  const control = readControlFile(pgdata);
-  if (control.kind !== 'read') return 'not-serving';
-  if (control.control.state === DbState.IN_PRODUCTION) return 'primary';
-  if (control.control.state === DbState.IN_ARCHIVE_RECOVERY) return 'replica';
+  const state = controlOf(pgdata)?.state;
+  if (state === DbState.IN_PRODUCTION) return 'primary';
+  if (state === DbState.IN_ARCHIVE_RECOVERY) return 'replica';
   return 'not-serving';
 }
 
@@ -186,7 +185,7 @@ export async function fastShutdown(pgdata: string, timeoutMs: number, until: 'ex
   if (postmaster === undefined) return true;
   // Only a server in production before the signal: pg_control says shut down from an earlier stop until a starting
   // server has come out of it.
-  const inProduction = until === 'shutdown-checkpoint' && controlState(pgdata) === DbState.IN_PRODUCTION;
+  const inProduction = until === 'shutdown-checkpoint' && controlOf(pgdata)?.state === DbState.IN_PRODUCTION;
   try {
     process.kill(postmaster.pid, 'SIGINT');
   } catch (error) {
@@ -196,15 +195,16 @@ export async function fastShutdown(pgdata: string, timeoutMs: number, until: 'ex
   const deadline = performance.now() + timeoutMs;
   for (;;) {
     if (!postmasterRuns(pgdata, postmaster.pid)) return true;
-    if (inProduction && controlState(pgdata) === DbState.SHUT_DOWN) return true;
+    if (inProduction && controlOf(pgdata)?.state === DbState.SHUT_DOWN) return true;
     if (performance.now() >= deadline) return false;
     await sleep(5);
   }
 }
 
-function controlState(pgdata: string): number | undefined {
+/** pg_control of the data directory, or undefined when it cannot be read (readControlFile says why). */
+export function controlOf(pgdata: string): PgControl | undefined {
   const read = readControlFile(pgdata);
-  return read.kind === 'read' ? read.control.state : undefined;
+  return read.kind === 'read' ? read.control : undefined;
 }
 
 function postmasterRuns(pgdata: string, pid: number): boolean {

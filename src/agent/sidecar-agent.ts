@@ -18,7 +18,7 @@ import { decideHandover, decideHandoverWait, decideRequestedSwitchover, PodState
 import { ApiResult, followLease, KubeClient, LeasePatch, sleep } from './kube';
 import { NodeStatusFacts, statusLine } from './node-status';
 import {
-  DbState, endSlotSender, fastShutdown, LocalPostgres, observedRole, peerStatus, PrimaryConnection, primaryLacksWal, readControlFile, readPostmaster,
+  controlOf, DbState, endSlotSender, fastShutdown, LocalPostgres, observedRole, peerStatus, PrimaryConnection, primaryLacksWal, readPostmaster,
   slotOf, slotSender, writeStandbySignal,
 } from './postgres';
 import {
@@ -38,12 +38,6 @@ import { recordSyncSet } from './transitions';
 function isBootstrapWait(plan: StartPlan): boolean {
   const [only, ...more] = plan.steps;
   return more.length === 0 && only?.do === 'wait' && only.retry === 'bootstrap';
-}
-
-/** pg_control, or undefined when it cannot be read. */
-function controlOf(pgdata: string) {
-  const read = readControlFile(pgdata);
-  return read.kind === 'read' ? read.control : undefined;
 }
 
 /** The status line of this pod's PostgreSQL (`agent.js status`), undefined when pg_control cannot be read. */
