@@ -7637,6 +7637,15 @@ function decidePrimary(facts, record) {
     return plan2(`no leader record: recording this primary (${describeRecord(created)})`, { do: "create-record", record: created }, { do: "soon" });
   }
   if (!authorizes(record, me)) {
+    if (owesCheckpoint(record, me) && facts.targetConnected === false) {
+      const back = giveBack(record);
+      return plan2(
+        `a switchover to ${record.target}, which does not stream from this primary: it could not receive this primary's last WAL, so this primary does not fence itself and gives the switchover back (${describeRecord(back)})`,
+        { do: "write-record", record: back, transition: "giveBack" },
+        { do: "label", role: "primary" },
+        { do: "soon" }
+      );
+    }
     const steps = [{ do: "fence" }];
     if (owesCheckpoint(record, me)) steps.push({ do: "report-checkpoint" });
     return plan2(`FENCING this primary: the leader record does not name this pod (${describeRecord(record)})`, ...steps);
@@ -8313,6 +8322,7 @@ ${text}
         const otherPods = this.apiUp && this.server !== "not-serving" && listed ? await this.otherPods() : void 0;
         const creating = this.apiUp && this.server === "primary" && current === void 0;
         const switchingToMe = current?.state === "switching-over" && current.target === me && current.checkpoint !== void 0 && this.server === "replica";
+        const switchingFromMe = current?.state === "switching-over" && current.previous === me && current.checkpoint === void 0 && this.server === "primary";
         return {
           podName: me,
           record,
@@ -8324,6 +8334,7 @@ ${text}
           otherPods,
           syncReplicas: this.config.synchronousReplicas,
           receivedBeyondCheckpoint: switchingToMe ? await this.attempt(() => this.pg.receivedBeyond(current.checkpoint)) : void 0,
+          targetConnected: switchingFromMe ? await this.targetConnected(current.target) : void 0,
           automaticFailover: this.automaticFailoverFacts(),
           failoverRequest: this.lease.failoverRequest === void 0 ? void 0 : {
             target: this.lease.failoverRequest,
@@ -8333,6 +8344,14 @@ ${text}
           leaseShown: this.lease.renewTime !== void 0 || this.lease.leaseDurationSeconds !== void 0,
           failsafe: this.env.monotonic() - this.failsafeHeldAt < FAILSAFE_HOLDS_SECONDS
         };
+      }
+      /**
+       * Whether pg_stat_replication shows `target` as a standby (starting to stream, catching up or streaming; not a base
+       * backup, not stopping); undefined when PostgreSQL does not answer.
+       */
+      async targetConnected(target) {
+        const standbys = await this.attempt(() => this.pg.standbys());
+        return standbys?.some((standby) => standby.name === target && ["startup", "catchup", "streaming"].includes(standby.state));
       }
       /**
        * The failsafe, apart from the rounds (whose calls to an API that does not answer take apiTimeoutSeconds each): twice a
@@ -9959,6 +9978,7 @@ var FailoverJobAgent = class {
    */
   async awaitSwitchover(job) {
     const target = this.target;
+    const epoch = this.record.epoch;
     const fenceDeadline2 = this.clock.monotonic() + this.run.timeouts.fenceSeconds;
     let takeDeadline;
     let announced;
@@ -9969,6 +9989,9 @@ var FailoverJobAgent = class {
         if (record.state === "stable" && record.primary === target) {
           this.log(`${target} is the primary (${describeRecord(record)})`);
           return;
+        }
+        if (record.state === "stable" && record.primary === this.previous && record.epoch === epoch + 1) {
+          return this.givenBack(`switchover to ${target}: ${this.previous} gave it back (${describeRecord(record)}), as it does when ${target} does not stream from it (${target} could not have received its last WAL); run the job again once ${target} streams`);
         }
         if (record.state !== "switching-over" || record.job !== job) {
           throw refuse2(`the leader record changed while this job worked (${describeRecord(record)}): someone else acted; run the job again to decide anew`);
@@ -10004,6 +10027,10 @@ var FailoverJobAgent = class {
     }
     if (written.code === 1) throw refuse2(`cannot update the leader record: ${written.error}`);
     this.log(`the leader record names ${this.previous} again (${describeRecord(this.record)})`);
+    return this.givenBack(reason);
+  }
+  /** The record names the old primary again: waits for its label, then refuses with `reason`. */
+  async givenBack(reason) {
     const back = await this.until(this.run.timeouts.fenceSeconds, 100, async () => await this.roleLabelOf(this.previous) === "primary");
     if (!back) throw refuse2(`${reason}; the leader record names ${this.previous} again, which is not serving yet: its sidecar and entrypoint make it the primary`);
     throw refuse2(`${reason}; ${this.previous} is the primary again, nothing was lost`);

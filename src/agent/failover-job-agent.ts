@@ -20,7 +20,7 @@ import { FailoverJobConfig, FailoverRun } from './config';
 import { decideFailoverJob } from './failover';
 import { Candidate, chooseFailoverTarget, chooseScaleDownTarget, NodeRole, ordinalOf, parseLsn } from './failover-target';
 import { ApiResult, ExecResult, PodSummary } from './kube';
-import { decodeRecord, describeRecord, encodeAnnotations, encodeRecordPatch, LeaderRecord, LeaseObject, RecordPatch } from './record';
+import { decodeRecord, describeRecord, encodeAnnotations, encodeRecordPatch, LeaderRecord, LeaseObject, RecordPatch, SwitchingOverRecord } from './record';
 import { completeFailover, giveBack, recordTarget } from './transitions';
 
 /** The API calls the job makes (KubeClient's). */
@@ -379,6 +379,7 @@ export class FailoverJobAgent {
    */
   private async awaitSwitchover(job: string): Promise<void> {
     const target = this.target as string;
+    const epoch = (this.record as SwitchingOverRecord).epoch;
     const fenceDeadline = this.clock.monotonic() + this.run.timeouts.fenceSeconds;
     let takeDeadline: number | undefined;
     let announced: string | undefined;
@@ -389,6 +390,10 @@ export class FailoverJobAgent {
         if (record.state === 'stable' && record.primary === target) {
           this.log(`${target} is the primary (${describeRecord(record)})`);
           return;
+        }
+        if (record.state === 'stable' && record.primary === this.previous && record.epoch === epoch + 1) {
+          return this.givenBack(`switchover to ${target}: ${this.previous} gave it back (${describeRecord(record)}), as it does when ${target} does not `
+            + `stream from it (${target} could not have received its last WAL); run the job again once ${target} streams`);
         }
         if (record.state !== 'switching-over' || record.job !== job) {
           throw refuse(`the leader record changed while this job worked (${describeRecord(record)}): someone else acted; run the job again to decide anew`);
@@ -427,6 +432,11 @@ export class FailoverJobAgent {
     }
     if (written.code === 1) throw refuse(`cannot update the leader record: ${written.error}`);
     this.log(`the leader record names ${this.previous} again (${describeRecord(this.record)})`);
+    return this.givenBack(reason);
+  }
+
+  /** The record names the old primary again: waits for its label, then refuses with `reason`. */
+  private async givenBack(reason: string): Promise<never> {
     const back = await this.until(this.run.timeouts.fenceSeconds, 100, async () => await this.roleLabelOf(this.previous) === 'primary');
     if (!back) throw refuse(`${reason}; the leader record names ${this.previous} again, which is not serving yet: its sidecar and entrypoint make it the primary`);
     throw refuse(`${reason}; ${this.previous} is the primary again, nothing was lost`);

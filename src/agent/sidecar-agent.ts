@@ -582,6 +582,8 @@ export class SidecarAgent {
     const otherPods = this.apiUp && this.server !== 'not-serving' && listed ? await this.otherPods() : undefined;
     const creating = this.apiUp && this.server === 'primary' && current === undefined;
     const switchingToMe = current?.state === 'switching-over' && current.target === me && current.checkpoint !== undefined && this.server === 'replica';
+    // One query on the kept connection, just before the fence: a target that does not stream from this primary would never receive its checkpoint.
+    const switchingFromMe = current?.state === 'switching-over' && current.previous === me && current.checkpoint === undefined && this.server === 'primary';
     return {
       podName: me,
       record,
@@ -593,6 +595,7 @@ export class SidecarAgent {
       otherPods,
       syncReplicas: this.config.synchronousReplicas,
       receivedBeyondCheckpoint: switchingToMe ? await this.attempt(() => this.pg.receivedBeyond(current.checkpoint!)) : undefined,
+      targetConnected: switchingFromMe ? await this.targetConnected(current.target) : undefined,
       automaticFailover: this.automaticFailoverFacts(),
       failoverRequest: this.lease.failoverRequest === undefined ? undefined : {
         target: this.lease.failoverRequest,
@@ -602,6 +605,15 @@ export class SidecarAgent {
       leaseShown: this.lease.renewTime !== undefined || this.lease.leaseDurationSeconds !== undefined,
       failsafe: this.env.monotonic() - this.failsafeHeldAt < FAILSAFE_HOLDS_SECONDS,
     };
+  }
+
+  /**
+   * Whether pg_stat_replication shows `target` as a standby (starting to stream, catching up or streaming; not a base
+   * backup, not stopping); undefined when PostgreSQL does not answer.
+   */
+  private async targetConnected(target: string): Promise<boolean | undefined> {
+    const standbys = await this.attempt(() => this.pg.standbys());
+    return standbys?.some(standby => standby.name === target && ['startup', 'catchup', 'streaming'].includes(standby.state));
   }
 
   /**

@@ -3,8 +3,8 @@
 // record_timeline). Pure: the executor gathers the facts, carries out the steps in order, and ends the round at a step
 // that fails (asking for a round soon where the script sets SOON).
 import { AutomaticFailoverFacts, FailoverRequestFacts, lapsed, primaryRenewal, requestUnanswered } from './automatic-failover';
-import { describeRecord, LeaderRecord, StableRecord } from './record';
-import { createRecord, recordCheckpoint, recordTimeline, takeOverSwitchover } from './transitions';
+import { describeRecord, LeaderRecord, StableRecord, SwitchingOverRecord } from './record';
+import { createRecord, giveBack, recordCheckpoint, recordTimeline, takeOverSwitchover } from './transitions';
 
 /** What the local PostgreSQL is (observed_role): a live postmaster that says "ready", and pg_control's state. */
 export type ServerRole = 'primary' | 'replica' | 'not-serving';
@@ -37,6 +37,11 @@ export interface SidecarFacts {
   readonly syncReplicas: number;
   /** A replica has received or replayed WAL beyond the record's switchover checkpoint; undefined when it could not say. */
   readonly receivedBeyondCheckpoint: boolean | undefined;
+  /**
+   * The old primary of a switchover, before its fence: whether the target is connected to it now (pg_stat_replication
+   * names it, starting to stream, catching up or streaming); undefined when not asked, or when PostgreSQL did not answer.
+   */
+  readonly targetConnected: boolean | undefined;
   /** Automatic failover's facts (automatic-failover.ts); undefined when it is off. */
   readonly automaticFailover: AutomaticFailoverFacts | undefined;
   /** A failover requested on the record (FAILOVER_REQUEST), with or without automatic failover; undefined when none is. */
@@ -108,7 +113,7 @@ export function authorizes(record: LeaderRecord, podName: string): boolean {
 }
 
 /** The old primary of a switchover, fenced, owes the record its shutdown checkpoint (report_shutdown_checkpoint). */
-function owesCheckpoint(record: LeaderRecord | undefined, podName: string): boolean {
+function owesCheckpoint(record: LeaderRecord | undefined, podName: string): record is SwitchingOverRecord {
   return record?.state === 'switching-over' && record.previous === podName && record.checkpoint === undefined;
 }
 
@@ -212,6 +217,12 @@ function decidePrimary(facts: SidecarFacts, record: LeaderRecord | undefined): S
     return plan(`no leader record: recording this primary (${describeRecord(created)})`, { do: 'create-record', record: created }, { do: 'soon' });
   }
   if (!authorizes(record, me)) {
+    if (owesCheckpoint(record, me) && facts.targetConnected === false) {
+      const back = giveBack(record);
+      return plan(`a switchover to ${record.target}, which does not stream from this primary: it could not receive this primary's last WAL, so this `
+        + `primary does not fence itself and gives the switchover back (${describeRecord(back)})`,
+      { do: 'write-record', record: back, transition: 'giveBack' }, { do: 'label', role: 'primary' }, { do: 'soon' });
+    }
     const steps: SidecarStep[] = [{ do: 'fence' }];
     if (owesCheckpoint(record, me)) steps.push({ do: 'report-checkpoint' });
     return plan(`FENCING this primary: the leader record does not name this pod (${describeRecord(record)})`, ...steps);

@@ -889,7 +889,7 @@ describe('a planned switchover (FAILOVER_TARGET)', () => {
     expect(lastLog()).toBe('REFUSED: the leader record changed while this job worked (no leader record): someone else acted; run the job again to decide anew');
   });
 
-  test('the record changed by someone else during the switchover: refused, the other\'s record stands', async () => {
+  test('the old primary gives the switchover back (its target does not stream from it): refused with why, once it serves again', async () => {
     cluster();
     await createRecord(stable('pg-0', 4));
     sidecars({
@@ -900,9 +900,41 @@ describe('a planned switchover (FAILOVER_TARGET)', () => {
       },
     });
     expect(await runJob({ FAILOVER_TARGET: 'pg-1' })).toBe(1);
-    expect(lastLog()).toBe('REFUSED: the leader record changed while this job worked (epoch 6, stable, primary pg-0, timeline 1): someone else acted; '
-      + 'run the job again to decide anew');
+    expect(lastLog()).toBe('REFUSED: switchover to pg-1: pg-0 gave it back (epoch 6, stable, primary pg-0, timeline 1), as it does when pg-1 does not stream '
+      + 'from it (pg-1 could not have received its last WAL); run the job again once pg-1 streams; pg-0 is the primary again, nothing was lost');
     expect(await recordNow()).toEqual(stable('pg-0', 6));
+    expect(roles()['pg-0']).toBe('primary');
+  });
+
+  test('the record changed by someone else during the switchover (another primary, a later epoch): refused, the other\'s record stands', async () => {
+    cluster();
+    await createRecord(stable('pg-0', 4));
+    sidecars({
+      first: async (record, resourceVersion) => {
+        if (record.state !== 'switching-over') return false;
+        await admin.patchLease(LEASE, encodeRecordPatch({ ...giveBack(record), primary: 'pg-2' }, resourceVersion));
+        return true;
+      },
+    });
+    expect(await runJob({ FAILOVER_TARGET: 'pg-1' })).toBe(1);
+    expect(lastLog()).toBe('REFUSED: the leader record changed while this job worked (epoch 6, stable, primary pg-2, timeline 1): someone else acted; '
+      + 'run the job again to decide anew');
+    expect(await recordNow()).toEqual(stable('pg-2', 6));
+  });
+
+  test('the old primary named again two epochs on (not its give-back of this switchover): refused, the record changed', async () => {
+    cluster();
+    await createRecord(stable('pg-0', 4));
+    sidecars({
+      first: async (record, resourceVersion) => {
+        if (record.state !== 'switching-over') return false;
+        await admin.patchLease(LEASE, encodeRecordPatch({ ...giveBack(record), epoch: record.epoch + 2 }, resourceVersion));
+        return true;
+      },
+    });
+    expect(await runJob({ FAILOVER_TARGET: 'pg-1' })).toBe(1);
+    expect(lastLog()).toBe('REFUSED: the leader record changed while this job worked (epoch 7, stable, primary pg-0, timeline 1): someone else acted; '
+      + 'run the job again to decide anew');
   });
 
   test('another job\'s switchover record replacing this job\'s: refused at once', async () => {

@@ -1080,6 +1080,22 @@ describe('fencing, promotion and switchover', () => {
     await sleep(300);
     expect(await receiver()).toBe(streaming);
 
+    // A switchover to a pod that does not stream from B (pg_stat_replication lists pg-0 alone): B would fence itself for a
+    // checkpoint that pg-2 never receives. It gives the switchover back instead, and serves on.
+    await seedRecord('not-streaming', switchingOver('pg-1', 'pg-2', 3, 2));
+    const refuser = agentOf('pg-1', { leaderRecord: 'not-streaming' });
+    const givenBack = 'epoch 4, stable, primary pg-1, timeline 2';
+    expect(await refuser.round(0)).toEqual([
+      'a switchover to pg-2, which does not stream from this primary: it could not receive this primary\'s last WAL, so this primary does not fence '
+        + `itself and gives the switchover back (${givenBack})`,
+      `recorded ${givenBack} (giveBack)`,
+      `role=primary (PostgreSQL is primary; ${givenBack})`,
+    ]);
+    expect(storedRecord('not-streaming')).toMatchObject({ state: 'stable', primary: 'pg-1', epoch: '4', checkpoint: '', holder: 'pg-1' });
+    expect(observedRole(B)).toBe('primary');
+    expect(fs.existsSync(path.join(B, 'standby.signal'))).toBe(false);
+    expect(labelOf('pg-1')).toBe('primary');
+
     await seedRecord('switched', switchingOver('pg-1', 'pg-0', 3, 2));
     const b = agentOf('pg-1', { leaderRecord: 'switched' });
     const a = agentOf('pg-0', { leaderRecord: 'switched', synchronousReplicas: 1 });

@@ -4,6 +4,7 @@ import {
   authorizes, decideSidecarStep, Delivery, newerDelivery, nextSyncSet, ServerRole, shutdownCheckpointUpdate, SidecarFacts, SidecarRecord, SidecarStep,
   timelineUpdate,
 } from '../../src/agent/sidecar';
+import { giveBack } from '../../src/agent/transitions';
 
 // GIVEN what the sidecar of pod pg-1 sees in a round; WHEN it decides; THEN the steps and the reason.
 const ME = 'pg-1';
@@ -28,6 +29,7 @@ function facts(server: ServerRole, record: LeaderRecord | SidecarRecord | 'absen
     otherPods: ['pg-2', 'pg-0'],
     syncReplicas: 0,
     receivedBeyondCheckpoint: undefined,
+    targetConnected: undefined,
     automaticFailover: undefined,
     failoverRequest: undefined,
     leaseShown: false,
@@ -80,6 +82,17 @@ const cases: Array<[string, SidecarFacts, SidecarStep[], string]> = [
     facts('primary', stableOther), [{ do: 'fence' }], 'FENCING this primary: the leader record does not name this pod (epoch 4, stable, primary pg-0, timeline 3)'],
   ['record: switching over from this pod; PostgreSQL: still a primary. Fences itself and reports its shutdown checkpoint',
     facts('primary', switchFromMe), [{ do: 'fence' }, { do: 'report-checkpoint' }], 'FENCING'],
+  ['record: switching over from this pod to a target that streams from it: fences itself and reports its shutdown checkpoint',
+    facts('primary', switchFromMe, { targetConnected: true }), [{ do: 'fence' }, { do: 'report-checkpoint' }], 'FENCING'],
+  ['record: switching over from this pod to a target that does not stream from it (it could never receive the checkpoint): gives the switchover back, not fenced',
+    facts('primary', switchFromMe, { targetConnected: false }),
+    [{ do: 'write-record', transition: 'giveBack', record: { ...stableMe, epoch: 6, sync: ['pg-0', 'pg-2'] } }, label('primary'), { do: 'soon' }],
+    'a switchover to pg-2, which does not stream from this primary: it could not receive this primary\'s last WAL, so this primary does not fence itself '
+      + 'and gives the switchover back (epoch 6, stable, primary pg-1, timeline 3, synchronous standbys pg-0,pg-2)'],
+  ['the old primary of a switchover whose checkpoint is recorded already, its target gone from pg_stat_replication: fences, gives nothing back',
+    facts('primary', { ...switchFromMe, checkpoint: '0/1' }, { targetConnected: false }), [{ do: 'fence' }], 'FENCING'],
+  ['record: switching over from another pod to a third, which does not stream from this primary: fences itself',
+    facts('primary', { ...switchFromMe, previous: 'pg-0' }, { targetConnected: false }), [{ do: 'fence' }], 'FENCING'],
   ['the old primary of a switchover whose checkpoint is recorded already: fences, reports nothing',
     facts('primary', { ...switchFromMe, checkpoint: '0/1' }), [{ do: 'fence' }], 'FENCING'],
   ['record: switching over to this pod; PostgreSQL: a primary. No pod may be primary while switching over: fences itself',
@@ -210,11 +223,11 @@ describe('timelineUpdate: the primary keeps the record\'s timeline its own', () 
 describe('decideSidecarStep over every record state × server role', () => {
   const recordsSeen: Array<LeaderRecord | undefined> = [undefined, stableMe, stableOther, switchFromMe, { ...switchFromMe, checkpoint: '0/1' }, switchToMe,
     { ...switchToMe, checkpoint: undefined }, failToMe, { ...failToMe, target: 'pg-2' }];
-  const matrix = recordsSeen.flatMap(record => (['primary', 'replica', 'not-serving'] as const).flatMap(server => [true, false, undefined].map(received =>
-    facts(server, record ?? 'absent', { receivedBeyondCheckpoint: received }))));
+  const matrix = recordsSeen.flatMap(record => (['primary', 'replica', 'not-serving'] as const).flatMap(server => [true, false, undefined].flatMap(received =>
+    [true, false, undefined].map(connected => facts(server, record ?? 'absent', { receivedBeyondCheckpoint: received, targetConnected: connected })))));
 
-  test.each(matrix.map(f => [JSON.stringify(f.record), f.server, f.receivedBeyondCheckpoint, f] as const))(
-    'record %s, server %s, received %s: labels primary and promotes only what the record names', (_r, _s, _x, given) => {
+  test.each(matrix.map(f => [JSON.stringify(f.record), f.server, f.receivedBeyondCheckpoint, f.targetConnected, f] as const))(
+    'record %s, server %s, received %s, target connected %s: labels primary and promotes only what the record names', (_r, _s, _x, _c, given) => {
       const decided = decideSidecarStep(given);
       const record = given.record.kind === 'read' ? given.record.record : undefined;
       const names = (r: LeaderRecord | undefined): boolean => r?.state === 'stable' && r.primary === ME;
@@ -223,8 +236,13 @@ describe('decideSidecarStep over every record state × server role', () => {
       for (const step of decided.steps) {
         if ((step.do === 'label' && step.role === 'primary') || step.do === 'promote') expect(names(after)).toBe(true);
       }
-      // A primary the record does not let be primary is fenced.
-      if (given.server === 'primary' && record !== undefined && !authorizes(record, ME)) expect(decided.steps[0]).toEqual({ do: 'fence' });
+      // A primary the record does not let be primary is fenced, unless it is the old primary of a switchover, not fenced
+      // yet, whose target does not stream from it: that one gives the switchover back.
+      const givesBack = record?.state === 'switching-over' && record.previous === ME && record.checkpoint === undefined && given.targetConnected === false;
+      if (given.server === 'primary' && record !== undefined && !authorizes(record, ME)) {
+        expect(decided.steps[0]).toEqual(givesBack ? { do: 'write-record', transition: 'giveBack', record: giveBack(record) } : { do: 'fence' });
+      }
+      if (given.server !== 'primary' || !givesBack) expect(decided.steps.some(s => s.do === 'write-record' && s.transition === 'giveBack')).toBe(false);
       expect(decided.reason).not.toBe('');
     });
 });
