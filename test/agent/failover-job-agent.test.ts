@@ -409,6 +409,15 @@ function sidecars(behaviour: Partial<SidecarBehaviour> = {}): Sidecars {
   return made;
 }
 
+/** A `first` behaviour: someone else replaces the job's switchover record, as the sidecars first see it, with `next`. */
+function rewritesSwitchover(next: (record: SwitchingOverRecord) => LeaderRecord): SidecarBehaviour['first'] {
+  return async (record, resourceVersion) => {
+    if (record.state !== 'switching-over') return false;
+    await admin.patchLease(LEASE, encodeRecordPatch(next(record), resourceVersion));
+    return true;
+  };
+}
+
 // ---- the job ----
 
 /** Runs the job to its end, with this run's variables (FAILOVER_TARGET...); its exit code. `kube` may wrap its client. */
@@ -892,13 +901,7 @@ describe('a planned switchover (FAILOVER_TARGET)', () => {
   test('the old primary gives the switchover back (its target does not stream from it): refused with why, once it serves again', async () => {
     cluster();
     await createRecord(stable('pg-0', 4));
-    sidecars({
-      first: async (record, resourceVersion) => {
-        if (record.state !== 'switching-over') return false;
-        await admin.patchLease(LEASE, encodeRecordPatch(giveBack(record), resourceVersion));
-        return true;
-      },
-    });
+    sidecars({ first: rewritesSwitchover(record => giveBack(record)) });
     expect(await runJob({ FAILOVER_TARGET: 'pg-1' })).toBe(1);
     expect(lastLog()).toBe('REFUSED: switchover to pg-1: pg-0 gave it back (epoch 6, stable, primary pg-0, timeline 1), as it does when pg-1 does not stream '
       + 'from it (pg-1 could not have received its last WAL); run the job again once pg-1 streams; pg-0 is the primary again, nothing was lost');
@@ -909,13 +912,7 @@ describe('a planned switchover (FAILOVER_TARGET)', () => {
   test('the record changed by someone else during the switchover (another primary, a later epoch): refused, the other\'s record stands', async () => {
     cluster();
     await createRecord(stable('pg-0', 4));
-    sidecars({
-      first: async (record, resourceVersion) => {
-        if (record.state !== 'switching-over') return false;
-        await admin.patchLease(LEASE, encodeRecordPatch({ ...giveBack(record), primary: 'pg-2' }, resourceVersion));
-        return true;
-      },
-    });
+    sidecars({ first: rewritesSwitchover(record => ({ ...giveBack(record), primary: 'pg-2' })) });
     expect(await runJob({ FAILOVER_TARGET: 'pg-1' })).toBe(1);
     expect(lastLog()).toBe('REFUSED: the leader record changed while this job worked (epoch 6, stable, primary pg-2, timeline 1): someone else acted; '
       + 'run the job again to decide anew');
@@ -925,13 +922,7 @@ describe('a planned switchover (FAILOVER_TARGET)', () => {
   test('the old primary named again two epochs on (not its give-back of this switchover): refused, the record changed', async () => {
     cluster();
     await createRecord(stable('pg-0', 4));
-    sidecars({
-      first: async (record, resourceVersion) => {
-        if (record.state !== 'switching-over') return false;
-        await admin.patchLease(LEASE, encodeRecordPatch({ ...giveBack(record), epoch: record.epoch + 2 }, resourceVersion));
-        return true;
-      },
-    });
+    sidecars({ first: rewritesSwitchover(record => ({ ...giveBack(record), epoch: record.epoch + 2 })) });
     expect(await runJob({ FAILOVER_TARGET: 'pg-1' })).toBe(1);
     expect(lastLog()).toBe('REFUSED: the leader record changed while this job worked (epoch 7, stable, primary pg-0, timeline 1): someone else acted; '
       + 'run the job again to decide anew');
