@@ -9661,6 +9661,13 @@ function decideFailoverJob(facts) {
     if (role !== "replica" && role !== "primary") return { kind: "refuse", reason: `FAILOVER_TARGET ${target} is not healthy (it is ${role}); choose another replica` };
   }
   if (target !== void 0 && target !== previous && roleOf(previous) === "primary") {
+    const receiver = facts.pods.find((p) => p.pod === target)?.receiver;
+    if (roleOf(target) === "replica" && receiver !== "streaming") {
+      return {
+        kind: "refuse",
+        reason: `FAILOVER_TARGET ${target} does not stream from ${previous} (its WAL receiver is ${receiver}): it could not receive the primary's last WAL, so nothing was changed; run the job again once it streams (its pod is Ready)`
+      };
+    }
     const next2 = beginSwitchover(record, { previous, target, job: facts.jobPod });
     return { kind: "switchover", record: next2, reason: `a planned switchover: ${previous} serves; promoting ${target} once it has received ${previous}'s shutdown checkpoint (${describeRecord(next2)})` };
   }
@@ -9794,7 +9801,12 @@ var FailoverJobAgent = class {
       record,
       recordedJobRunning,
       requestedTarget: this.target,
-      pods: this.pods.map((pod) => ({ pod, role: this.states.get(pod)?.role ?? "unreachable", lsn: this.states.get(pod)?.lsn ?? "?" }))
+      pods: this.pods.map((pod) => ({
+        pod,
+        role: this.states.get(pod)?.role ?? "unreachable",
+        lsn: this.states.get(pod)?.lsn ?? "?",
+        receiver: this.states.get(pod)?.receiver ?? "none"
+      }))
     });
     switch (plan3.kind) {
       case "nothing":

@@ -163,7 +163,9 @@ export class FailoverJobAgent {
       record,
       recordedJobRunning,
       requestedTarget: this.target,
-      pods: this.pods.map(pod => ({ pod, role: this.states.get(pod)?.role ?? 'unreachable', lsn: this.states.get(pod)?.lsn ?? '?' })),
+      pods: this.pods.map(pod => ({
+        pod, role: this.states.get(pod)?.role ?? 'unreachable', lsn: this.states.get(pod)?.lsn ?? '?', receiver: this.states.get(pod)?.receiver ?? 'none',
+      })),
     });
     switch (plan.kind) {
       case 'nothing':

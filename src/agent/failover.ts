@@ -15,8 +15,11 @@ export interface FailoverJobFacts {
   readonly recordedJobRunning: boolean;
   /** FAILOVER_TARGET, or the target chooseScaleDownTarget chose. */
   readonly requestedTarget: string | undefined;
-  /** The cluster's pods as surveyed: role and WAL position ("?" when the server answers no query). */
-  readonly pods: ReadonlyArray<{ readonly pod: string; readonly role: NodeRole; readonly lsn: string }>;
+  /**
+   * The cluster's pods as surveyed: role, WAL position ("?" when the server answers no query) and the WAL receiver's
+   * status (pg_stat_wal_receiver: streaming, waiting, ...; "none" without one).
+   */
+  readonly pods: ReadonlyArray<{ readonly pod: string; readonly role: NodeRole; readonly lsn: string; readonly receiver: string }>;
 }
 
 export type FailoverJobPlan =
@@ -64,6 +67,14 @@ export function decideFailoverJob(facts: FailoverJobFacts): FailoverJobPlan {
     if (role !== 'replica' && role !== 'primary') return { kind: 'refuse', reason: `FAILOVER_TARGET ${target} is not healthy (it is ${role}); choose another replica` };
   }
   if (target !== undefined && target !== previous && roleOf(previous) === 'primary') {
+    const receiver = facts.pods.find(p => p.pod === target)?.receiver;
+    if (roleOf(target) === 'replica' && receiver !== 'streaming') {
+      return {
+        kind: 'refuse',
+        reason: `FAILOVER_TARGET ${target} does not stream from ${previous} (its WAL receiver is ${receiver}): it could not receive the primary's last WAL, `
+          + 'so nothing was changed; run the job again once it streams (its pod is Ready)',
+      };
+    }
     const next = beginSwitchover(record, { previous, target, job: facts.jobPod });
     return { kind: 'switchover', record: next, reason: `a planned switchover: ${previous} serves; promoting ${target} once it has received ${previous}'s shutdown checkpoint (${describeRecord(next)})` };
   }

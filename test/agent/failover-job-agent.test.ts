@@ -697,6 +697,21 @@ describe('a planned switchover (FAILOVER_TARGET)', () => {
     expect(await recordNow()).toEqual(stable('pg-1', 5));
   });
 
+  test('a target that is not Ready and does not stream (its WAL receiver waits): refused before anything is written, the primary keeps its label', async () => {
+    const [old, target] = cluster();
+    target.ready = false;
+    target.receiver = 'waiting';
+    await createRecord(stable('pg-0', 4));
+    sidecars();
+    const version = api.lease(LEASE)!.metadata.resourceVersion;
+    expect(await runJob({ FAILOVER_TARGET: 'pg-1' })).toBe(1);
+    expect(lastLog()).toBe('REFUSED: FAILOVER_TARGET pg-1 does not stream from pg-0 (its WAL receiver is waiting): it could not receive the primary\'s last WAL, '
+      + 'so nothing was changed; run the job again once it streams (its pod is Ready)');
+    expect(api.lease(LEASE)!.metadata.resourceVersion).toBe(version);
+    expect(old.labels.role).toBe('primary');
+    expect(execs().sort()).toEqual(['pg-0 postgres status', 'pg-1 postgres status']);
+  });
+
   test.each([
     ['the primary is not labeled', (p: FakePod[]) => delete p[0].labels.role],
     ['the primary is not Ready', (p: FakePod[]) => (p[0].ready = false)],

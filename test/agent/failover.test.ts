@@ -15,7 +15,7 @@ function facts(record: LeaderRecord | undefined, roles: NodeRole[], overrides: P
     record,
     recordedJobRunning: false,
     requestedTarget: undefined,
-    pods: roles.map((role, i) => ({ pod: `pg-${i}`, role, lsn: role === 'primary' || role === 'replica' ? `0/${i + 1}` : '0/0' })),
+    pods: roles.map((role, i) => ({ pod: `pg-${i}`, role, lsn: role === 'primary' || role === 'replica' ? `0/${i + 1}` : '0/0', receiver: role === 'replica' ? 'streaming' : 'none' })),
     ...overrides,
   };
 }
@@ -61,7 +61,7 @@ describe('decideFailoverJob: what a failover job run does', () => {
 
   test('record: pg-0 primary; PostgreSQL: runs but answers no query. Never fails a live primary over', () => {
     const given = facts(stable, ['primary', 'replica']);
-    expect(decideFailoverJob({ ...given, pods: [{ pod: 'pg-0', role: 'primary', lsn: '?' }, given.pods[1]] })).toEqual({
+    expect(decideFailoverJob({ ...given, pods: [{ pod: 'pg-0', role: 'primary', lsn: '?', receiver: 'none' }, given.pods[1]] })).toEqual({
       kind: 'nothing',
       reason: 'primary pg-0 is running but does not answer queries (too many clients?): not failing over a live primary. '
         + 'To move it anyway, set FAILOVER_TARGET: a switchover fences it first.',
@@ -90,6 +90,26 @@ describe('decideFailoverJob: what a failover job run does', () => {
       reason: 'a planned switchover: pg-0 serves; promoting pg-1 once it has received pg-0\'s shutdown checkpoint '
         + '(epoch 5, switching-over, primary (none), timeline 3, synchronous standbys pg-1,pg-2 (job job-b: pg-0 -> pg-1))',
     });
+  });
+
+  test.each(['waiting', 'starting', 'restarting', 'stopped', 'none'])(
+    'a target asked for while the primary serves, its WAL receiver %s (not streaming from the primary): refused, nothing changed', receiver => {
+      const given = facts(stable, ['primary', 'replica', 'replica'], { requestedTarget: 'pg-1' });
+      expect(decideFailoverJob({ ...given, pods: given.pods.map(p => (p.pod === 'pg-1' ? { ...p, receiver } : p)) })).toEqual({
+        kind: 'refuse',
+        reason: `FAILOVER_TARGET pg-1 does not stream from pg-0 (its WAL receiver is ${receiver}): it could not receive the primary's last WAL, `
+          + 'so nothing was changed; run the job again once it streams (its pod is Ready)',
+      });
+    });
+
+  test('a target that does not stream is no switchover target, but a failover\'s (the primary down) may be: what streams there is nothing', () => {
+    const given = facts(stable, ['down', 'replica'], { requestedTarget: 'pg-1' });
+    expect(decideFailoverJob({ ...given, pods: given.pods.map(p => ({ ...p, receiver: 'waiting' })) })).toMatchObject({ kind: 'failover', record: { target: 'pg-1' } });
+  });
+
+  test('another replica that does not stream does not stop a switchover to one that does', () => {
+    const given = facts(stable, ['primary', 'replica', 'replica'], { requestedTarget: 'pg-1' });
+    expect(decideFailoverJob({ ...given, pods: given.pods.map(p => (p.pod === 'pg-2' ? { ...p, receiver: 'waiting' } : p)) })).toMatchObject({ kind: 'switchover' });
   });
 
   test('record: pg-0 primary; PostgreSQL: pg-0 down. An unplanned failover without a target yet', () => {

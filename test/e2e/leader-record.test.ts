@@ -186,6 +186,39 @@ describe('the leader record under faults (dist/)', () => {
     await expectRowsEverywhere(cluster, PODS, 'writes', [...rows]);
   }));
 
+  test('a switchover to a replica whose WAL receiver does not stream is refused before anything changes: no write outage, no row lost', () => step(cluster, async () => {
+    const primary = leader(cluster).primary;
+    const target = PODS.find(p => p !== primary)!;
+    const epoch = leader(cluster).epoch;
+    // Cut off, its WAL receiver ended: the new one cannot reach the primary, so it does not stream.
+    await cluster.cutOff(target, { network: true });
+    await cluster.podSql(target, 'SELECT pg_terminate_backend(pid) FROM pg_stat_wal_receiver');
+    await waitFor(`${target}'s WAL receiver not to stream`, async () =>
+      await cluster.podSql(target, "SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming'") === '0', 20_000, 200);
+    // Its readiness probe says so too: the job asks the pods themselves (the API's shortcut needs a Ready target).
+    await waitFor(`${target} not to be Ready`, () => !cluster.pod(target).ready, 30_000);
+    const writer = new Writer(cluster, 'writes');
+    writer.start();
+    await waitFor('writes before the job', () => writer.acknowledged.length >= 10, 30_000);
+    const started = Date.now();
+    const run = await cluster.runJob('postgres-failover', { FAILOVER_TARGET: target });
+    const ended = Date.now();
+    await waitFor('writes after the job', () => writer.attempts.filter(a => a.ok && a.startedAt > ended).length >= 5, 30_000);
+    await writer.stop();
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(new RegExp(`REFUSED: FAILOVER_TARGET ${target} does not stream from ${primary} \\(its WAL receiver is \\S+\\): `
+      + 'it could not receive the primary\'s last WAL, so nothing was changed'));
+    expect(leader(cluster)).toMatchObject({ state: 'stable', primary, epoch });
+    // Every write while the job ran succeeded: the primary was never unlabeled, fenced or stopped.
+    expect(writer.attempts.filter(a => a.startedAt >= started && a.startedAt <= ended && !a.ok)).toEqual([]);
+    expect(writer.attempts.filter(a => a.startedAt >= started && a.startedAt <= ended).length).toBeGreaterThan(0);
+    await cluster.reconnect(target);
+    await expectOnlyPrimary(cluster, primary, PODS);
+    const rows = new Set(await valuesOn(cluster, primary, 'writes'));
+    expect(writer.acknowledged.filter(v => !rows.has(v))).toEqual([]);
+    await expectRowsEverywhere(cluster, PODS, 'writes', [...rows]);
+  }));
+
   test('a partitioned primary fences itself before the job promotes; it rejoins when the partition heals', () => step(cluster, async () => {
     const old = leader(cluster).primary;
     const rows = await valuesOn(cluster, old, 'writes');
