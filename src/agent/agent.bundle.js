@@ -9661,8 +9661,8 @@ function decideFailoverJob(facts) {
     if (role !== "replica" && role !== "primary") return { kind: "refuse", reason: `FAILOVER_TARGET ${target} is not healthy (it is ${role}); choose another replica` };
   }
   if (target !== void 0 && target !== previous && roleOf(previous) === "primary") {
-    const receiver = facts.pods.find((p) => p.pod === target)?.receiver;
-    if (roleOf(target) === "replica" && receiver !== "streaming") {
+    const receiver = facts.pods.find((p) => p.pod === target).receiver;
+    if (receiver !== "streaming") {
       return {
         kind: "refuse",
         reason: `FAILOVER_TARGET ${target} does not stream from ${previous} (its WAL receiver is ${receiver}): it could not receive the primary's last WAL, so nothing was changed; run the job again once it streams (its pod is Ready)`

@@ -67,8 +67,9 @@ export function decideFailoverJob(facts: FailoverJobFacts): FailoverJobPlan {
     if (role !== 'replica' && role !== 'primary') return { kind: 'refuse', reason: `FAILOVER_TARGET ${target} is not healthy (it is ${role}); choose another replica` };
   }
   if (target !== undefined && target !== previous && roleOf(previous) === 'primary') {
-    const receiver = facts.pods.find(p => p.pod === target)?.receiver;
-    if (roleOf(target) === 'replica' && receiver !== 'streaming') {
+    // A target that does not stream from the primary (a primary itself included) would never receive its last WAL.
+    const receiver = facts.pods.find(p => p.pod === target)!.receiver;
+    if (receiver !== 'streaming') {
       return {
         kind: 'refuse',
         reason: `FAILOVER_TARGET ${target} does not stream from ${previous} (its WAL receiver is ${receiver}): it could not receive the primary's last WAL, `

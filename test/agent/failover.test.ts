@@ -102,6 +102,14 @@ describe('decideFailoverJob: what a failover job run does', () => {
       });
     });
 
+  test('a target that is a primary too (promoted by hand): refused, as it does not stream from the recorded primary', () => {
+    expect(decideFailoverJob(facts(stable, ['primary', 'primary'], { requestedTarget: 'pg-1' }))).toEqual({
+      kind: 'refuse',
+      reason: 'FAILOVER_TARGET pg-1 does not stream from pg-0 (its WAL receiver is none): it could not receive the primary\'s last WAL, '
+        + 'so nothing was changed; run the job again once it streams (its pod is Ready)',
+    });
+  });
+
   test('a target that does not stream is no switchover target, but a failover\'s (the primary down) may be: what streams there is nothing', () => {
     const given = facts(stable, ['down', 'replica'], { requestedTarget: 'pg-1' });
     expect(decideFailoverJob({ ...given, pods: given.pods.map(p => ({ ...p, receiver: 'waiting' })) })).toMatchObject({ kind: 'failover', record: { target: 'pg-1' } });
