@@ -8322,7 +8322,6 @@ ${text}
         const otherPods = this.apiUp && this.server !== "not-serving" && listed ? await this.otherPods() : void 0;
         const creating = this.apiUp && this.server === "primary" && current === void 0;
         const switchingToMe = current?.state === "switching-over" && current.target === me && current.checkpoint !== void 0 && this.server === "replica";
-        const switchingFromMe = current?.state === "switching-over" && current.previous === me && current.checkpoint === void 0 && this.server === "primary";
         return {
           podName: me,
           record,
@@ -8334,7 +8333,9 @@ ${text}
           otherPods,
           syncReplicas: this.config.synchronousReplicas,
           receivedBeyondCheckpoint: switchingToMe ? await this.attempt(() => this.pg.receivedBeyond(current.checkpoint)) : void 0,
-          targetConnected: switchingFromMe ? await this.targetConnected(current.target) : void 0,
+          // One query on the kept connection, just before the fence: a target that does not stream from this primary would
+          // never receive its checkpoint.
+          targetConnected: owesCheckpoint(current, me) && this.server === "primary" ? await this.targetConnected(current.target) : void 0,
           automaticFailover: this.automaticFailoverFacts(),
           failoverRequest: this.lease.failoverRequest === void 0 ? void 0 : {
             target: this.lease.failoverRequest,

@@ -27,8 +27,8 @@ import {
 } from './record';
 import { decideRoll, ROLL_PAUSE_ANNOTATION, ROLL_STALL_SECONDS } from './roll';
 import {
-  authorizes, decideSidecarStep, Delivery, newerDelivery, nextSyncSet, ServerRole, shutdownCheckpointUpdate, SidecarFacts, SidecarRecord, SidecarStep,
-  timelineUpdate,
+  authorizes, decideSidecarStep, Delivery, newerDelivery, nextSyncSet, owesCheckpoint, ServerRole, shutdownCheckpointUpdate, SidecarFacts,
+  SidecarRecord, SidecarStep, timelineUpdate,
 } from './sidecar';
 import { RecordCopy, StartPlan } from './start';
 import { dataDirectoryOf, RECLONE_MARKER, parseStartRequest, readIfExists, startPlanOf, writeStartPlan } from './start-agent';
@@ -582,8 +582,6 @@ export class SidecarAgent {
     const otherPods = this.apiUp && this.server !== 'not-serving' && listed ? await this.otherPods() : undefined;
     const creating = this.apiUp && this.server === 'primary' && current === undefined;
     const switchingToMe = current?.state === 'switching-over' && current.target === me && current.checkpoint !== undefined && this.server === 'replica';
-    // One query on the kept connection, just before the fence: a target that does not stream from this primary would never receive its checkpoint.
-    const switchingFromMe = current?.state === 'switching-over' && current.previous === me && current.checkpoint === undefined && this.server === 'primary';
     return {
       podName: me,
       record,
@@ -595,7 +593,9 @@ export class SidecarAgent {
       otherPods,
       syncReplicas: this.config.synchronousReplicas,
       receivedBeyondCheckpoint: switchingToMe ? await this.attempt(() => this.pg.receivedBeyond(current.checkpoint!)) : undefined,
-      targetConnected: switchingFromMe ? await this.targetConnected(current.target) : undefined,
+      // One query on the kept connection, just before the fence: a target that does not stream from this primary would
+      // never receive its checkpoint.
+      targetConnected: owesCheckpoint(current, me) && this.server === 'primary' ? await this.targetConnected(current.target) : undefined,
       automaticFailover: this.automaticFailoverFacts(),
       failoverRequest: this.lease.failoverRequest === undefined ? undefined : {
         target: this.lease.failoverRequest,

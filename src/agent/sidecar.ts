@@ -113,7 +113,7 @@ export function authorizes(record: LeaderRecord, podName: string): boolean {
 }
 
 /** The old primary of a switchover, fenced, owes the record its shutdown checkpoint (report_shutdown_checkpoint). */
-function owesCheckpoint(record: LeaderRecord | undefined, podName: string): record is SwitchingOverRecord {
+export function owesCheckpoint(record: LeaderRecord | undefined, podName: string): record is SwitchingOverRecord {
   return record?.state === 'switching-over' && record.previous === podName && record.checkpoint === undefined;
 }
 
