@@ -6354,28 +6354,335 @@ var init_node_status = __esm({
   }
 });
 
+// src/agent/automatic-failover.ts
+function leaseStateOf(lease) {
+  const spec = typeof lease.spec === "object" && lease.spec !== null ? lease.spec : {};
+  const annotations = lease.metadata?.annotations ?? {};
+  const text = (value) => typeof value === "string" && value !== "" ? value : void 0;
+  const duration = spec.leaseDurationSeconds;
+  return {
+    renewTime: text(spec.renewTime),
+    leaseDurationSeconds: typeof duration === "number" && Number.isInteger(duration) && duration > 0 ? duration : void 0,
+    holder: text(spec.holderIdentity),
+    walPosition: text(annotations[WAL_POSITION_ANNOTATION]),
+    paused: annotations[PAUSE_ANNOTATION] === "true",
+    failoverRequest: text(typeof annotations[FAILOVER_REQUEST] === "string" ? annotations[FAILOVER_REQUEST].trim() : void 0)
+  };
+}
+function leaseHeld(lease, record) {
+  return record?.state === "stable" && lease.renewTime !== void 0 && lease.leaseDurationSeconds !== void 0 && lease.holder === record.primary;
+}
+function leaseKey(record, lease) {
+  return `${describeRecord(record)}|${lease.renewTime ?? ""}`;
+}
+function primaryRenewal(facts, record, serving) {
+  if (!serving && facts.secondsSinceServing >= facts.primaryRestartGraceSeconds) {
+    return {
+      renew: "lapse",
+      reason: `PostgreSQL has not served for ${facts.primaryRestartGraceSeconds}s (primaryRestartGraceSeconds): no longer renewing the lease, for a replica to take over once it lapses (${describeRecord(record)})`
+    };
+  }
+  if (serving && facts.secondsSinceRenewed >= facts.renewDeadlineSeconds) return { renew: "or-fence" };
+  if (facts.secondsSinceRenewed >= facts.renewSeconds || !leaseHeld(facts.lease, record)) return { renew: "due" };
+  return { renew: "no" };
+}
+function lapsed(facts, record, podName) {
+  if (record?.state !== "stable" || record.primary === podName) return { lapsed: false, why: "no primary to take over from" };
+  if (!leaseHeld(facts.lease, record)) return { lapsed: false, why: `${record.primary} holds no lease (it runs without automatic failover)` };
+  if (facts.secondsSinceLeaseChange < facts.leaseSeconds) return { lapsed: false, why: "the lease is held" };
+  if (facts.lease.paused) return { lapsed: false, why: `the lease of ${record.primary} has lapsed, but automatic failover is paused (${PAUSE_ANNOTATION})` };
+  if (facts.secondsSincePrimaryChange < facts.minimumIntervalSeconds) {
+    return { lapsed: false, why: `the lease of ${record.primary} has lapsed, but the primary changed less than ${facts.minimumIntervalSeconds}s ago (minimumFailoverIntervalSeconds)` };
+  }
+  return { lapsed: true, why: `the lease of ${record.primary} has lapsed: not renewed for ${facts.leaseSeconds}s` };
+}
+function requestUnanswered(request3, record, podName) {
+  if (request3 === void 0) return { lapsed: false, why: "no failover request" };
+  if (record?.state !== "stable" || record.primary === podName) return { lapsed: false, why: "no primary to fail over from" };
+  if (request3.secondsUnanswered < request3.answerSeconds) {
+    return { lapsed: false, why: `a failover to ${request3.target} is requested (${FAILOVER_REQUEST}); waiting ${request3.answerSeconds}s for ${record.primary} to answer it` };
+  }
+  return { lapsed: true, why: `${record.primary} did not answer the failover request (${FAILOVER_REQUEST}=${request3.target}) within ${request3.answerSeconds}s` };
+}
+function decideTakeover(facts) {
+  const { record, self, cause } = facts;
+  const wait = (reason) => ({ kind: "wait", reason: `not taking over from ${record.primary}: ${reason}` });
+  const requested = cause.kind === "request" && cause.target !== "any" ? cause.target : void 0;
+  const serving = facts.peers.filter((peer) => peer.role === "primary").map((peer) => peer.pod);
+  if (serving.length > 0) return wait(`${serving.join(", ")} still serves as a primary`);
+  if (facts.secondsSincePrimaryAnswered < facts.leaseSeconds) {
+    return wait(`it answered as a primary less than ${facts.leaseSeconds}s ago, and may still serve (failsafe) until it misses this pod`);
+  }
+  if (self.role !== "replica" || parseLsn(self.lsn) === void 0) return wait(`this pod's PostgreSQL is not a replica that answers (${self.role} at ${self.lsn})`);
+  if (record.systemIdentifier !== void 0 && facts.systemIdentifier !== record.systemIdentifier) {
+    return wait(`this pod's data is not the recorded cluster's (system identifier ${facts.systemIdentifier ?? "unknown"}, recorded ${record.systemIdentifier})`);
+  }
+  if (facts.timeline !== record.timeline) {
+    return wait(`this pod's data is on timeline ${facts.timeline ?? "unknown"}, the recorded primary's on ${record.timeline}`);
+  }
+  const published = facts.primaryWalPosition === void 0 ? void 0 : parseLsn(facts.primaryWalPosition);
+  if (published !== void 0) {
+    const lag = published - parseLsn(self.lsn);
+    if (lag > BigInt(facts.maximumLagBytes)) {
+      return wait(`this replica is ${lag} bytes behind the primary's last published position ${facts.primaryWalPosition} (maximumLagOnFailover ${facts.maximumLagBytes})`);
+    }
+  }
+  const otherTimeline = (peer) => peer.role === "replica" && peer.timeline !== void 0 && peer.timeline !== 0 && peer.timeline !== record.timeline;
+  const peers = facts.peers.map((peer) => peer.pod === record.primary || otherTimeline(peer) ? { pod: peer.pod, role: "unreachable", lsn: "?" } : peer);
+  const candidates = [self, ...peers].sort((a, b) => a.pod < b.pod ? -1 : a.pod > b.pod ? 1 : 0);
+  const choice = chooseFailoverTarget({
+    candidates,
+    previous: record.primary,
+    syncReplicas: facts.syncReplicas,
+    syncSet: record.sync,
+    acceptDataLoss: false,
+    requestedTarget: requested,
+    scaleDownTo: void 0
+  });
+  if (choice.kind === "refuse") return wait(choice.reason);
+  if (choice.target !== facts.podName) return wait(`${choice.target} is the replica to promote (${choice.reason})`);
+  const sync = facts.syncReplicas > 0 ? [...facts.otherPods].sort() : [];
+  const next = takeOverLapsedLease(record, facts.podName, sync);
+  const why = cause.kind === "lease" ? `AUTOMATIC FAILOVER: the lease of ${record.primary} lapsed` : `REQUESTED FAILOVER: ${record.primary} did not answer the failover request (${FAILOVER_REQUEST}=${cause.target}) within ${facts.leaseSeconds}s`;
+  return {
+    kind: "take-over",
+    record: next,
+    reason: `${why} and this pod is the replica to promote (${choice.reason}): recording it as the primary (${describeRecord(next)}), then promoting it`
+  };
+}
+var PAUSE_ANNOTATION, FAILOVER_REQUEST, WAL_POSITION_ANNOTATION, NO_LEASE;
+var init_automatic_failover = __esm({
+  "src/agent/automatic-failover.ts"() {
+    "use strict";
+    init_failover_target();
+    init_record();
+    init_transitions();
+    PAUSE_ANNOTATION = "failover.postgres.cdk8s.io/paused";
+    FAILOVER_REQUEST = "failover.postgres.cdk8s.io/target";
+    WAL_POSITION_ANNOTATION = "failover.postgres.cdk8s.io/wal-position";
+    NO_LEASE = {
+      renewTime: void 0,
+      leaseDurationSeconds: void 0,
+      holder: void 0,
+      walPosition: void 0,
+      paused: false,
+      failoverRequest: void 0
+    };
+  }
+});
+
+// src/agent/sidecar.ts
+function plan(reason, ...steps) {
+  return { steps, reason };
+}
+function authorizes(record, podName) {
+  if (record.state === "stable") return record.primary === podName;
+  return record.state === "failing-over" && record.target === podName;
+}
+function owesCheckpoint(record, podName) {
+  return record?.state === "switching-over" && record.previous === podName && record.checkpoint === void 0;
+}
+function timelineSwitchpoint(history) {
+  const lines = history.split("\n").filter((line) => /^\d+\t[0-9A-F]+\/[0-9A-F]+(\t|$)/.test(line));
+  return lines.length === 0 ? void 0 : lines[lines.length - 1].split("	")[1];
+}
+function streamsTimeline(sender, switchpoint) {
+  if (sender.state !== "streaming" && sender.state !== "catchup") return false;
+  if (switchpoint === void 0) return true;
+  const sent = parseLsn(sender.sent ?? "");
+  const begun = parseLsn(switchpoint);
+  return sent !== void 0 && begun !== void 0 && sent > begun;
+}
+function shutdownCheckpointUpdate(record, podName, control) {
+  if (!owesCheckpoint(record, podName) || !control.shutDown || !/^[0-9A-F]+\/[0-9A-F]+$/.test(control.checkpoint)) return void 0;
+  return recordCheckpoint(record, control.checkpoint);
+}
+function timelineUpdate(record, timeline) {
+  if (timeline === void 0 || timeline === record.timeline) return void 0;
+  return recordTimeline(record, timeline);
+}
+function syncSetOf(facts) {
+  if (facts.syncReplicas <= 0) return [];
+  return facts.otherPods === void 0 ? void 0 : [...facts.otherPods].sort();
+}
+function newerDelivery(delivered, heldVersion, now, freshSeconds) {
+  const held = delivered.map((d) => d.version).lastIndexOf(heldVersion);
+  if (held < 0 || held === delivered.length - 1) return void 0;
+  const latest = delivered[delivered.length - 1];
+  return now - latest.at <= freshSeconds ? latest : void 0;
+}
+function decideSidecarStep(facts) {
+  const me = facts.podName;
+  if (facts.record.kind === "unreadable") {
+    const why = `the leader record cannot be read (${facts.record.error})`;
+    const steps = [{ do: "fence" }];
+    if (owesCheckpoint(facts.record.last, me)) steps.push({ do: "report-checkpoint" });
+    const lease = facts.automaticFailover;
+    const pastDeadline = lease !== void 0 && lease.secondsSinceRenewed >= lease.renewDeadlineSeconds;
+    if (facts.server === "primary" && facts.failsafe && (pastDeadline || facts.secondsSinceRecordRead >= facts.isolationFenceSeconds)) {
+      return plan(`FAILSAFE: ${why}, but every other pod streams from this primary: it keeps serving (nobody takes over from a primary that its replicas still follow)`);
+    }
+    if (facts.server === "primary" && facts.secondsSinceRecordRead >= facts.isolationFenceSeconds) {
+      return plan(`FENCING this primary: ${why} for ${facts.secondsSinceRecordRead}s (isolated from the API?)`, ...steps);
+    }
+    if (facts.server === "primary" && lease !== void 0 && lease.secondsSinceRenewed >= lease.renewDeadlineSeconds) {
+      return plan(`FENCING this primary: ${why}, and its lease was last renewed ${lease.renewDeadlineSeconds}s ago or more (renewDeadlineSeconds): a replica may take over once it lapses`, ...steps);
+    }
+    return plan(`${why}: nothing changes (a primary fences itself after ${facts.isolationFenceSeconds}s)`);
+  }
+  const record = facts.record.record;
+  switch (facts.server) {
+    case "primary":
+      return decidePrimary(facts, record);
+    case "replica":
+      return decideReplica(facts, record);
+    default: {
+      const steps = [{ do: "label", role: "none" }];
+      if (owesCheckpoint(record, me)) steps.push({ do: "report-checkpoint" });
+      const lease = facts.automaticFailover;
+      if (lease !== void 0 && record?.state === "stable" && record.primary === me) {
+        const renewal = primaryRenewal(lease, record, false);
+        if (renewal.renew === "lapse") return plan(renewal.reason, ...steps);
+        if (renewal.renew !== "no") steps.push({ do: "renew", fenceOnFailure: false });
+      }
+      return plan(`PostgreSQL is not serving: no role label (${describeRecord(record)})`, ...steps);
+    }
+  }
+}
+function decidePrimary(facts, record) {
+  const me = facts.podName;
+  if (record === void 0) {
+    if (facts.timeline === void 0) return plan("no leader record, and this primary does not say its timeline: creating the record next round");
+    const sync = facts.syncReplicas > 0 ? facts.otherPods : [];
+    if (sync === void 0) return plan("no leader record, and the pods cannot be listed for the synchronous set: creating the record next round");
+    const created = createRecord({ primary: me, timeline: facts.timeline, systemIdentifier: facts.systemIdentifier, sync });
+    return plan(`no leader record: recording this primary (${describeRecord(created)})`, { do: "create-record", record: created }, { do: "soon" });
+  }
+  if (!authorizes(record, me)) {
+    if (owesCheckpoint(record, me) && facts.targetStreams === false) {
+      const back = giveBack(record);
+      return plan(
+        `a switchover to ${record.target}, which does not stream this primary's timeline: it could not receive this primary's last WAL, so this primary does not fence itself and gives the switchover back (${describeRecord(back)})`,
+        { do: "write-record", record: back, transition: "giveBack" },
+        { do: "label", role: "primary" },
+        { do: "soon" }
+      );
+    }
+    const steps = [{ do: "fence" }];
+    if (owesCheckpoint(record, me)) steps.push({ do: "report-checkpoint" });
+    return plan(`FENCING this primary: the leader record does not name this pod (${describeRecord(record)})`, ...steps);
+  }
+  if (record.state === "stable") {
+    const steps = [];
+    const lease = facts.automaticFailover;
+    if (lease !== void 0) {
+      const renewal = primaryRenewal(lease, record, true);
+      if (renewal.renew !== "no") steps.push({ do: "renew", fenceOnFailure: renewal.renew === "or-fence" && !facts.failsafe });
+    } else if (facts.leaseShown) {
+      steps.push({ do: "release-lease" });
+    }
+    return plan(
+      `the leader record names this primary (${describeRecord(record)})`,
+      ...steps,
+      { do: "label", role: "primary" },
+      { do: "maintain-primary" },
+      { do: "apply-credentials" }
+    );
+  }
+  return plan(`a failover job is promoting this pod (${describeRecord(record)}): no label until the record names it`);
+}
+function decideReplica(facts, record) {
+  const me = facts.podName;
+  const others = facts.otherPods ?? [];
+  if (record?.state === "stable" && record.primary === me) {
+    return plan(
+      `the leader record names this pod as the primary: promoting it (${describeRecord(record)})`,
+      { do: "promote", others },
+      { do: "label", role: "primary" },
+      { do: "record-timeline" }
+    );
+  }
+  if (record?.state === "switching-over" && record.target === me && record.checkpoint !== void 0) {
+    if (facts.receivedBeyondCheckpoint !== true) {
+      return plan(
+        `switchover to this pod: waiting to receive WAL beyond the old primary's shutdown checkpoint ${record.checkpoint}`,
+        { do: "label", role: "replica" },
+        { do: "soon" }
+      );
+    }
+    const sync = syncSetOf(facts);
+    if (sync === void 0) {
+      return plan("switchover to this pod: the pods cannot be listed for the synchronous set; trying again next round", { do: "label", role: "replica" });
+    }
+    const next = takeOverSwitchover(record, sync);
+    return plan(
+      `received the old primary's shutdown checkpoint ${record.checkpoint}: recording this pod as the primary (${describeRecord(next)}), then promoting it`,
+      { do: "label", role: "replica" },
+      { do: "write-record", record: next, transition: "takeOverSwitchover" },
+      { do: "promote", others },
+      { do: "label", role: "primary" },
+      { do: "record-timeline" }
+    );
+  }
+  const steps = [{ do: "label", role: "replica" }];
+  if (record?.state === "stable") steps.push({ do: "follow-new-primary", epoch: record.epoch, timeline: record.timeline });
+  if (owesCheckpoint(record, me)) steps.push({ do: "report-checkpoint" });
+  steps.push({ do: "check-replica-wal" });
+  const lease = facts.automaticFailover === void 0 ? void 0 : lapsed(facts.automaticFailover, record, me);
+  const request3 = facts.failoverRequest;
+  const unanswered = requestUnanswered(request3, record, me);
+  if (lease?.lapsed === true) {
+    steps.push({ do: "consider-takeover", cause: { kind: "lease" } });
+  } else if (unanswered.lapsed && request3 !== void 0) {
+    steps.push({ do: "consider-takeover", cause: { kind: "request", target: request3.target } });
+  }
+  const heldBack = lease !== void 0 && !lease.lapsed && / lapsed/.test(lease.why) ? `; ${lease.why}` : "";
+  const waiting = request3 !== void 0 && !unanswered.lapsed && lease?.lapsed !== true && / requested/.test(unanswered.why) ? `; ${unanswered.why}` : "";
+  return plan(`PostgreSQL is a replica (${describeRecord(record)})${heldBack}${waiting}`, ...steps);
+}
+function nextSyncSet(facts) {
+  const next = new Set(facts.others);
+  for (const member of facts.recorded) {
+    if (facts.others.includes(member)) continue;
+    const caughtUp = facts.caughtUp[member];
+    if (caughtUp === void 0) return void 0;
+    if (caughtUp < facts.syncReplicas) next.add(member);
+  }
+  const sync = [...next].sort();
+  return { sync, changed: sync.join(",") !== facts.recorded.join(",") };
+}
+var init_sidecar = __esm({
+  "src/agent/sidecar.ts"() {
+    "use strict";
+    init_automatic_failover();
+    init_failover_target();
+    init_record();
+    init_transitions();
+  }
+});
+
 // src/agent/start.ts
 function isPodZero(podName) {
   return podName.slice(podName.lastIndexOf("-") + 1) === "0";
 }
-function plan(reason, ...steps) {
+function plan2(reason, ...steps) {
   return { steps, reason };
 }
 function decideStart(facts) {
   if (facts.data.kind === "not-a-data-directory") {
-    return plan("the data directory is not a PostgreSQL data directory (no PG_VERSION) but is not empty: move its files away, then restart the pod", { do: "fail" });
+    return plan2("the data directory is not a PostgreSQL data directory (no PG_VERSION) but is not empty: move its files away, then restart the pod", { do: "fail" });
   }
   if ((facts.data.kind === "data" || facts.data.kind === "unreadable") && facts.data.version !== String(facts.postgresVersion)) {
-    return plan(`the data directory is PostgreSQL ${facts.data.version}'s (PG_VERSION), and this pod runs PostgreSQL ${facts.postgresVersion}: a server never starts on another major's data. Set postgresVersion back to ${facts.data.version} and apply, or upgrade (README: Major-version upgrades)`, { do: "fail" });
+    return plan2(`the data directory is PostgreSQL ${facts.data.version}'s (PG_VERSION), and this pod runs PostgreSQL ${facts.postgresVersion}: a server never starts on another major's data. Set postgresVersion back to ${facts.data.version} and apply, or upgrade (README: Major-version upgrades)`, { do: "fail" });
   }
   if (facts.data.kind === "unreadable") {
-    return plan(`the data directory's pg_control cannot be read (${facts.data.reason}): refusing to guess what this data is`, { do: "fail" });
+    return plan2(`the data directory's pg_control cannot be read (${facts.data.reason}): refusing to guess what this data is`, { do: "fail" });
   }
   if (facts.record.kind === "stale") {
-    return plan("the role-labeler sidecar cannot read the leader record now: waiting, never deciding on an older read", WAIT);
+    return plan2("the role-labeler sidecar cannot read the leader record now: waiting, never deciding on an older read", WAIT);
   }
   if (facts.record.kind === "malformed") {
-    return plan(`the leader record cannot be used (${facts.record.error}): waiting for a person to repair it`, WAIT);
+    return plan2(`the leader record cannot be used (${facts.record.error}): waiting for a person to repair it`, WAIT);
   }
   const record = facts.record.record;
   const data = facts.data;
@@ -6404,28 +6711,28 @@ function withHotStandbySettings(decided, raises) {
 function decideEmpty(facts, record) {
   if (record === void 0) {
     if (!isPodZero(facts.podName)) {
-      return plan("no leader record yet and an empty volume: waiting for pod 0 to initialize the cluster", { do: "wait", retry: "bootstrap" });
+      return plan2("no leader record yet and an empty volume: waiting for pod 0 to initialize the cluster", { do: "wait", retry: "bootstrap" });
     }
     if (facts.restoreFrom) {
-      return plan(
+      return plan2(
         "no leader record exists and the volume is empty: restoring the backup (restoreFrom), with this pod as the new cluster's primary",
         { do: "restore", onFailure: "wait" },
         { do: "start", as: "primary" }
       );
     }
-    return plan(
+    return plan2(
       "no leader record exists and the volume is empty: initializing a new cluster, with this pod as its primary",
       { do: "initialize" },
       { do: "start", as: "primary" }
     );
   }
   if (record.state !== "stable") {
-    return plan(`an empty volume, and a failover job holds the leader record (${describeRecord(record)}): waiting for its end`, WAIT);
+    return plan2(`an empty volume, and a failover job holds the leader record (${describeRecord(record)}): waiting for its end`, WAIT);
   }
   if (record.primary === facts.podName) {
-    return plan(`the leader record names this pod as the primary, but its volume is empty: its data is lost. Never initializing a second cluster: start the failover job to promote a replica (${describeRecord(record)})`, WAIT);
+    return plan2(`the leader record names this pod as the primary, but its volume is empty: its data is lost. Never initializing a second cluster: start the failover job to promote a replica (${describeRecord(record)})`, WAIT);
   }
-  return plan(
+  return plan2(
     `an empty volume: cloning from the recorded primary ${record.primary}, then starting as its replica`,
     ...syncMembership(facts),
     { do: "clone", from: record.primary, onFailure: "wait" },
@@ -6435,13 +6742,13 @@ function decideEmpty(facts, record) {
 function decideWithData(facts, record, data) {
   if (record?.systemIdentifier !== void 0 && record.systemIdentifier !== data.systemIdentifier) {
     if (data.initializedByEntrypoint) {
-      return plan(`another pod created the cluster's leader record first (system identifier ${record.systemIdentifier}); this pod's new cluster (${data.systemIdentifier}) was never used: discarding it`, { do: "discard-data", keep: true }, { do: "decide-again" });
+      return plan2(`another pod created the cluster's leader record first (system identifier ${record.systemIdentifier}); this pod's new cluster (${data.systemIdentifier}) was never used: discarding it`, { do: "discard-data", keep: true }, { do: "decide-again" });
     }
-    return plan(`this pod's data belongs to another database cluster (system identifier ${data.systemIdentifier}; the leader record's is ${record.systemIdentifier}); refusing to touch it. Move the data away (or restore the right volume), then restart the pod`, { do: "fail" });
+    return plan2(`this pod's data belongs to another database cluster (system identifier ${data.systemIdentifier}; the leader record's is ${record.systemIdentifier}); refusing to touch it. Move the data away (or restore the right volume), then restart the pod`, { do: "fail" });
   }
   if (record === void 0) {
-    if (data.standbySignal) return plan("a replica's data and no leader record: waiting for the primary's sidecar to create it", WAIT);
-    return plan(
+    if (data.standbySignal) return plan2("a replica's data and no leader record: waiting for the primary's sidecar to create it", WAIT);
+    return plan2(
       "no leader record: this pod's data is a primary's; starting as the primary (its sidecar records it, unless another pod is recorded first)",
       { do: "start", as: "primary" }
     );
@@ -6452,29 +6759,29 @@ function decideWithData(facts, record, data) {
 function decideWithRecord(facts, record, data) {
   if (record.state !== "stable") {
     if (record.target === facts.podName && !data.standbySignal) {
-      return plan(`a failover job promoted this pod (${describeRecord(record)}): starting as the primary`, { do: "start", as: "primary" });
+      return plan2(`a failover job promoted this pod (${describeRecord(record)}): starting as the primary`, { do: "start", as: "primary" });
     }
     if (data.standbySignal) {
-      return plan(`a failover job holds the leader record (${describeRecord(record)}): starting as a replica`, { do: "start", as: "replica" });
+      return plan2(`a failover job holds the leader record (${describeRecord(record)}): starting as a replica`, { do: "start", as: "replica" });
     }
-    return plan(`this pod's data is a former primary's and a failover job holds the leader record (${describeRecord(record)}): waiting for its end`, WAIT);
+    return plan2(`this pod's data is a former primary's and a failover job holds the leader record (${describeRecord(record)}): waiting for its end`, WAIT);
   }
   if (record.primary === facts.podName) {
     if (data.standbySignal && data.recoveryState) {
-      return plan(`the leader record names this pod as the primary (${describeRecord(record)}), and its data is a replica's: starting in recovery; its sidecar promotes it (a new timeline)`, { do: "start", as: "replica" });
+      return plan2(`the leader record names this pod as the primary (${describeRecord(record)}), and its data is a replica's: starting in recovery; its sidecar promotes it (a new timeline)`, { do: "start", as: "replica" });
     }
     const steps = data.standbySignal ? [{ do: "remove-standby-signal" }] : [];
-    return plan(`the leader record names this pod as the primary (${describeRecord(record)}): starting as the primary`, ...steps, { do: "start", as: "primary" });
+    return plan2(`the leader record names this pod as the primary (${describeRecord(record)}): starting as the primary`, ...steps, { do: "start", as: "primary" });
   }
   if (data.timeline > record.timeline) return decideNewerTimeline(facts, record, data);
   if (!data.standbySignal) {
     if (record.timeline <= data.timeline) {
-      return plan(`this pod's data is a former primary's, on a timeline (${data.timeline}) not older than the recorded primary's (${record.primary}, timeline ${record.timeline}): never rewinding onto an older timeline. A person must decide: see the README (split brain)`, WAIT);
+      return plan2(`this pod's data is a former primary's, on a timeline (${data.timeline}) not older than the recorded primary's (${record.primary}, timeline ${record.timeline}): never rewinding onto an older timeline. A person must decide: see the README (split brain)`, WAIT);
     }
     if (!facts.recordedPrimaryAnswers) {
-      return plan(`this pod was a primary; the recorded primary ${record.primary} does not answer, and only it can say how to rejoin`, WAIT);
+      return plan2(`this pod was a primary; the recorded primary ${record.primary} does not answer, and only it can say how to rejoin`, WAIT);
     }
-    return plan(
+    return plan2(
       `the leader record names ${record.primary} (epoch ${record.epoch}, timeline ${record.timeline}); this pod's data is on timeline ${data.timeline}: rejoining as its replica`,
       { do: "rewind", from: record.primary, onFailure: "wait" },
       ...syncMembership(facts),
@@ -6482,27 +6789,27 @@ function decideWithRecord(facts, record, data) {
     );
   }
   if (record.timeline > data.timeline && data.shutDownCleanly && facts.recordedPrimaryAnswers) {
-    return plan(
+    return plan2(
       `the primary is on a newer timeline (${record.timeline}) than this replica (${data.timeline}): checking that this replica can follow it`,
       { do: "rewind", from: record.primary, onFailure: "exit" },
       ...syncMembership(facts),
       { do: "start", as: "replica" }
     );
   }
-  return plan(`the data directory is a replica's: starting as a replica of ${record.primary}`, ...syncMembership(facts), { do: "start", as: "replica" });
+  return plan2(`the data directory is a replica's: starting as a replica of ${record.primary}`, ...syncMembership(facts), { do: "start", as: "replica" });
 }
 function decideNewerTimeline(facts, record, data) {
   const primary = facts.recordedPrimaryTimeline;
   if (primary === void 0) {
-    return plan(`this pod's data is on timeline ${data.timeline}, newer than the leader record's (${record.timeline}); the recorded primary ${record.primary} does not answer, and only it can say whether this pod's timeline is one the record never named`, WAIT);
+    return plan2(`this pod's data is on timeline ${data.timeline}, newer than the leader record's (${record.timeline}); the recorded primary ${record.primary} does not answer, and only it can say whether this pod's timeline is one the record never named`, WAIT);
   }
   if (primary !== record.timeline) {
-    return plan(
+    return plan2(
       `the leader record's timeline (${record.timeline}) is behind its primary's (${primary}): waiting for its sidecar to record it`,
       { do: "wait", retry: "bootstrap" }
     );
   }
-  return plan(
+  return plan2(
     `this pod was promoted outside the leader record (timeline ${data.timeline}; the record names ${record.primary} on timeline ${record.timeline}): an unrecorded divergence, not a newer primary. Keeping its WAL since aside, then rejoining ${record.primary}`,
     { do: "keep-diverged-wal", after: record.timeline, through: data.timeline, primary: record.primary },
     { do: "rewind", from: record.primary, onFailure: "wait" },
@@ -6760,6 +7067,7 @@ var init_postgres = __esm({
     path = __toESM(require("path"));
     init_esm();
     init_node_status();
+    init_sidecar();
     init_start();
     DbState = /* @__PURE__ */ ((DbState2) => {
       DbState2[DbState2["STARTUP"] = 0] = "STARTUP";
@@ -6819,6 +7127,27 @@ var init_postgres = __esm({
         return this.session("listing the standbys", async (query) => {
           const rows = await query("SELECT application_name AS name, state, flush_lsn::text AS flush FROM pg_stat_replication");
           return rows.map((row) => ({ name: String(row.name), state: String(row.state), flushLsn: row.flush ?? void 0 }));
+        });
+      }
+      /**
+       * Whether the standby `name` (application_name) streams this primary's current timeline (sidecar.ts streamsTimeline),
+       * asked every 20 ms until it does or timeoutMs have passed: a standby that has just connected, or is crossing from an
+       * older timeline, streams within milliseconds. The timeline's switch point comes from its history file.
+       */
+      async awaitStandbyStream(name, timeoutMs) {
+        return this.session(`waiting for ${name} to stream this primary's timeline`, async (query) => {
+          const [{ file, history }] = await query(`SELECT file, CASE WHEN file <> '00000001.history' THEN pg_read_file('pg_wal/' || file) END AS history
+        FROM (SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) || '.history' AS file) AS timeline`);
+          const switchpoint = history === null ? void 0 : timelineSwitchpoint(history);
+          if (history !== null && switchpoint === void 0) throw new Error(`pg_wal/${file} names no switch point`);
+          const deadline = performance.now() + timeoutMs;
+          for (; ; ) {
+            const senders = await query("SELECT state, sent_lsn::text AS sent FROM pg_stat_replication WHERE application_name = $1", [name]);
+            const streaming = senders.map((sender) => ({ state: String(sender.state), sent: sender.sent ?? void 0 }));
+            if (streaming.some((sender) => streamsTimeline(sender, switchpoint))) return true;
+            if (performance.now() >= deadline) return false;
+            await sleep2(20);
+          }
         });
       }
       async isInRecovery() {
@@ -7172,123 +7501,6 @@ var init_archive_watch = __esm({
   }
 });
 
-// src/agent/automatic-failover.ts
-function leaseStateOf(lease) {
-  const spec = typeof lease.spec === "object" && lease.spec !== null ? lease.spec : {};
-  const annotations = lease.metadata?.annotations ?? {};
-  const text = (value) => typeof value === "string" && value !== "" ? value : void 0;
-  const duration = spec.leaseDurationSeconds;
-  return {
-    renewTime: text(spec.renewTime),
-    leaseDurationSeconds: typeof duration === "number" && Number.isInteger(duration) && duration > 0 ? duration : void 0,
-    holder: text(spec.holderIdentity),
-    walPosition: text(annotations[WAL_POSITION_ANNOTATION]),
-    paused: annotations[PAUSE_ANNOTATION] === "true",
-    failoverRequest: text(typeof annotations[FAILOVER_REQUEST] === "string" ? annotations[FAILOVER_REQUEST].trim() : void 0)
-  };
-}
-function leaseHeld(lease, record) {
-  return record?.state === "stable" && lease.renewTime !== void 0 && lease.leaseDurationSeconds !== void 0 && lease.holder === record.primary;
-}
-function leaseKey(record, lease) {
-  return `${describeRecord(record)}|${lease.renewTime ?? ""}`;
-}
-function primaryRenewal(facts, record, serving) {
-  if (!serving && facts.secondsSinceServing >= facts.primaryRestartGraceSeconds) {
-    return {
-      renew: "lapse",
-      reason: `PostgreSQL has not served for ${facts.primaryRestartGraceSeconds}s (primaryRestartGraceSeconds): no longer renewing the lease, for a replica to take over once it lapses (${describeRecord(record)})`
-    };
-  }
-  if (serving && facts.secondsSinceRenewed >= facts.renewDeadlineSeconds) return { renew: "or-fence" };
-  if (facts.secondsSinceRenewed >= facts.renewSeconds || !leaseHeld(facts.lease, record)) return { renew: "due" };
-  return { renew: "no" };
-}
-function lapsed(facts, record, podName) {
-  if (record?.state !== "stable" || record.primary === podName) return { lapsed: false, why: "no primary to take over from" };
-  if (!leaseHeld(facts.lease, record)) return { lapsed: false, why: `${record.primary} holds no lease (it runs without automatic failover)` };
-  if (facts.secondsSinceLeaseChange < facts.leaseSeconds) return { lapsed: false, why: "the lease is held" };
-  if (facts.lease.paused) return { lapsed: false, why: `the lease of ${record.primary} has lapsed, but automatic failover is paused (${PAUSE_ANNOTATION})` };
-  if (facts.secondsSincePrimaryChange < facts.minimumIntervalSeconds) {
-    return { lapsed: false, why: `the lease of ${record.primary} has lapsed, but the primary changed less than ${facts.minimumIntervalSeconds}s ago (minimumFailoverIntervalSeconds)` };
-  }
-  return { lapsed: true, why: `the lease of ${record.primary} has lapsed: not renewed for ${facts.leaseSeconds}s` };
-}
-function requestUnanswered(request3, record, podName) {
-  if (request3 === void 0) return { lapsed: false, why: "no failover request" };
-  if (record?.state !== "stable" || record.primary === podName) return { lapsed: false, why: "no primary to fail over from" };
-  if (request3.secondsUnanswered < request3.answerSeconds) {
-    return { lapsed: false, why: `a failover to ${request3.target} is requested (${FAILOVER_REQUEST}); waiting ${request3.answerSeconds}s for ${record.primary} to answer it` };
-  }
-  return { lapsed: true, why: `${record.primary} did not answer the failover request (${FAILOVER_REQUEST}=${request3.target}) within ${request3.answerSeconds}s` };
-}
-function decideTakeover(facts) {
-  const { record, self, cause } = facts;
-  const wait = (reason) => ({ kind: "wait", reason: `not taking over from ${record.primary}: ${reason}` });
-  const requested = cause.kind === "request" && cause.target !== "any" ? cause.target : void 0;
-  const serving = facts.peers.filter((peer) => peer.role === "primary").map((peer) => peer.pod);
-  if (serving.length > 0) return wait(`${serving.join(", ")} still serves as a primary`);
-  if (facts.secondsSincePrimaryAnswered < facts.leaseSeconds) {
-    return wait(`it answered as a primary less than ${facts.leaseSeconds}s ago, and may still serve (failsafe) until it misses this pod`);
-  }
-  if (self.role !== "replica" || parseLsn(self.lsn) === void 0) return wait(`this pod's PostgreSQL is not a replica that answers (${self.role} at ${self.lsn})`);
-  if (record.systemIdentifier !== void 0 && facts.systemIdentifier !== record.systemIdentifier) {
-    return wait(`this pod's data is not the recorded cluster's (system identifier ${facts.systemIdentifier ?? "unknown"}, recorded ${record.systemIdentifier})`);
-  }
-  if (facts.timeline !== record.timeline) {
-    return wait(`this pod's data is on timeline ${facts.timeline ?? "unknown"}, the recorded primary's on ${record.timeline}`);
-  }
-  const published = facts.primaryWalPosition === void 0 ? void 0 : parseLsn(facts.primaryWalPosition);
-  if (published !== void 0) {
-    const lag = published - parseLsn(self.lsn);
-    if (lag > BigInt(facts.maximumLagBytes)) {
-      return wait(`this replica is ${lag} bytes behind the primary's last published position ${facts.primaryWalPosition} (maximumLagOnFailover ${facts.maximumLagBytes})`);
-    }
-  }
-  const otherTimeline = (peer) => peer.role === "replica" && peer.timeline !== void 0 && peer.timeline !== 0 && peer.timeline !== record.timeline;
-  const peers = facts.peers.map((peer) => peer.pod === record.primary || otherTimeline(peer) ? { pod: peer.pod, role: "unreachable", lsn: "?" } : peer);
-  const candidates = [self, ...peers].sort((a, b) => a.pod < b.pod ? -1 : a.pod > b.pod ? 1 : 0);
-  const choice = chooseFailoverTarget({
-    candidates,
-    previous: record.primary,
-    syncReplicas: facts.syncReplicas,
-    syncSet: record.sync,
-    acceptDataLoss: false,
-    requestedTarget: requested,
-    scaleDownTo: void 0
-  });
-  if (choice.kind === "refuse") return wait(choice.reason);
-  if (choice.target !== facts.podName) return wait(`${choice.target} is the replica to promote (${choice.reason})`);
-  const sync = facts.syncReplicas > 0 ? [...facts.otherPods].sort() : [];
-  const next = takeOverLapsedLease(record, facts.podName, sync);
-  const why = cause.kind === "lease" ? `AUTOMATIC FAILOVER: the lease of ${record.primary} lapsed` : `REQUESTED FAILOVER: ${record.primary} did not answer the failover request (${FAILOVER_REQUEST}=${cause.target}) within ${facts.leaseSeconds}s`;
-  return {
-    kind: "take-over",
-    record: next,
-    reason: `${why} and this pod is the replica to promote (${choice.reason}): recording it as the primary (${describeRecord(next)}), then promoting it`
-  };
-}
-var PAUSE_ANNOTATION, FAILOVER_REQUEST, WAL_POSITION_ANNOTATION, NO_LEASE;
-var init_automatic_failover = __esm({
-  "src/agent/automatic-failover.ts"() {
-    "use strict";
-    init_failover_target();
-    init_record();
-    init_transitions();
-    PAUSE_ANNOTATION = "failover.postgres.cdk8s.io/paused";
-    FAILOVER_REQUEST = "failover.postgres.cdk8s.io/target";
-    WAL_POSITION_ANNOTATION = "failover.postgres.cdk8s.io/wal-position";
-    NO_LEASE = {
-      renewTime: void 0,
-      leaseDurationSeconds: void 0,
-      holder: void 0,
-      walPosition: void 0,
-      paused: false,
-      failoverRequest: void 0
-    };
-  }
-});
-
 // src/agent/configuration.ts
 function confSettings(text) {
   const settings = /* @__PURE__ */ new Map();
@@ -7560,184 +7772,6 @@ var init_roll = __esm({
   }
 });
 
-// src/agent/sidecar.ts
-function plan2(reason, ...steps) {
-  return { steps, reason };
-}
-function authorizes(record, podName) {
-  if (record.state === "stable") return record.primary === podName;
-  return record.state === "failing-over" && record.target === podName;
-}
-function owesCheckpoint(record, podName) {
-  return record?.state === "switching-over" && record.previous === podName && record.checkpoint === void 0;
-}
-function shutdownCheckpointUpdate(record, podName, control) {
-  if (!owesCheckpoint(record, podName) || !control.shutDown || !/^[0-9A-F]+\/[0-9A-F]+$/.test(control.checkpoint)) return void 0;
-  return recordCheckpoint(record, control.checkpoint);
-}
-function timelineUpdate(record, timeline) {
-  if (timeline === void 0 || timeline === record.timeline) return void 0;
-  return recordTimeline(record, timeline);
-}
-function syncSetOf(facts) {
-  if (facts.syncReplicas <= 0) return [];
-  return facts.otherPods === void 0 ? void 0 : [...facts.otherPods].sort();
-}
-function newerDelivery(delivered, heldVersion, now, freshSeconds) {
-  const held = delivered.map((d) => d.version).lastIndexOf(heldVersion);
-  if (held < 0 || held === delivered.length - 1) return void 0;
-  const latest = delivered[delivered.length - 1];
-  return now - latest.at <= freshSeconds ? latest : void 0;
-}
-function decideSidecarStep(facts) {
-  const me = facts.podName;
-  if (facts.record.kind === "unreadable") {
-    const why = `the leader record cannot be read (${facts.record.error})`;
-    const steps = [{ do: "fence" }];
-    if (owesCheckpoint(facts.record.last, me)) steps.push({ do: "report-checkpoint" });
-    const lease = facts.automaticFailover;
-    const pastDeadline = lease !== void 0 && lease.secondsSinceRenewed >= lease.renewDeadlineSeconds;
-    if (facts.server === "primary" && facts.failsafe && (pastDeadline || facts.secondsSinceRecordRead >= facts.isolationFenceSeconds)) {
-      return plan2(`FAILSAFE: ${why}, but every other pod streams from this primary: it keeps serving (nobody takes over from a primary that its replicas still follow)`);
-    }
-    if (facts.server === "primary" && facts.secondsSinceRecordRead >= facts.isolationFenceSeconds) {
-      return plan2(`FENCING this primary: ${why} for ${facts.secondsSinceRecordRead}s (isolated from the API?)`, ...steps);
-    }
-    if (facts.server === "primary" && lease !== void 0 && lease.secondsSinceRenewed >= lease.renewDeadlineSeconds) {
-      return plan2(`FENCING this primary: ${why}, and its lease was last renewed ${lease.renewDeadlineSeconds}s ago or more (renewDeadlineSeconds): a replica may take over once it lapses`, ...steps);
-    }
-    return plan2(`${why}: nothing changes (a primary fences itself after ${facts.isolationFenceSeconds}s)`);
-  }
-  const record = facts.record.record;
-  switch (facts.server) {
-    case "primary":
-      return decidePrimary(facts, record);
-    case "replica":
-      return decideReplica(facts, record);
-    default: {
-      const steps = [{ do: "label", role: "none" }];
-      if (owesCheckpoint(record, me)) steps.push({ do: "report-checkpoint" });
-      const lease = facts.automaticFailover;
-      if (lease !== void 0 && record?.state === "stable" && record.primary === me) {
-        const renewal = primaryRenewal(lease, record, false);
-        if (renewal.renew === "lapse") return plan2(renewal.reason, ...steps);
-        if (renewal.renew !== "no") steps.push({ do: "renew", fenceOnFailure: false });
-      }
-      return plan2(`PostgreSQL is not serving: no role label (${describeRecord(record)})`, ...steps);
-    }
-  }
-}
-function decidePrimary(facts, record) {
-  const me = facts.podName;
-  if (record === void 0) {
-    if (facts.timeline === void 0) return plan2("no leader record, and this primary does not say its timeline: creating the record next round");
-    const sync = facts.syncReplicas > 0 ? facts.otherPods : [];
-    if (sync === void 0) return plan2("no leader record, and the pods cannot be listed for the synchronous set: creating the record next round");
-    const created = createRecord({ primary: me, timeline: facts.timeline, systemIdentifier: facts.systemIdentifier, sync });
-    return plan2(`no leader record: recording this primary (${describeRecord(created)})`, { do: "create-record", record: created }, { do: "soon" });
-  }
-  if (!authorizes(record, me)) {
-    if (owesCheckpoint(record, me) && facts.targetConnected === false) {
-      const back = giveBack(record);
-      return plan2(
-        `a switchover to ${record.target}, which does not stream from this primary: it could not receive this primary's last WAL, so this primary does not fence itself and gives the switchover back (${describeRecord(back)})`,
-        { do: "write-record", record: back, transition: "giveBack" },
-        { do: "label", role: "primary" },
-        { do: "soon" }
-      );
-    }
-    const steps = [{ do: "fence" }];
-    if (owesCheckpoint(record, me)) steps.push({ do: "report-checkpoint" });
-    return plan2(`FENCING this primary: the leader record does not name this pod (${describeRecord(record)})`, ...steps);
-  }
-  if (record.state === "stable") {
-    const steps = [];
-    const lease = facts.automaticFailover;
-    if (lease !== void 0) {
-      const renewal = primaryRenewal(lease, record, true);
-      if (renewal.renew !== "no") steps.push({ do: "renew", fenceOnFailure: renewal.renew === "or-fence" && !facts.failsafe });
-    } else if (facts.leaseShown) {
-      steps.push({ do: "release-lease" });
-    }
-    return plan2(
-      `the leader record names this primary (${describeRecord(record)})`,
-      ...steps,
-      { do: "label", role: "primary" },
-      { do: "maintain-primary" },
-      { do: "apply-credentials" }
-    );
-  }
-  return plan2(`a failover job is promoting this pod (${describeRecord(record)}): no label until the record names it`);
-}
-function decideReplica(facts, record) {
-  const me = facts.podName;
-  const others = facts.otherPods ?? [];
-  if (record?.state === "stable" && record.primary === me) {
-    return plan2(
-      `the leader record names this pod as the primary: promoting it (${describeRecord(record)})`,
-      { do: "promote", others },
-      { do: "label", role: "primary" },
-      { do: "record-timeline" }
-    );
-  }
-  if (record?.state === "switching-over" && record.target === me && record.checkpoint !== void 0) {
-    if (facts.receivedBeyondCheckpoint !== true) {
-      return plan2(
-        `switchover to this pod: waiting to receive WAL beyond the old primary's shutdown checkpoint ${record.checkpoint}`,
-        { do: "label", role: "replica" },
-        { do: "soon" }
-      );
-    }
-    const sync = syncSetOf(facts);
-    if (sync === void 0) {
-      return plan2("switchover to this pod: the pods cannot be listed for the synchronous set; trying again next round", { do: "label", role: "replica" });
-    }
-    const next = takeOverSwitchover(record, sync);
-    return plan2(
-      `received the old primary's shutdown checkpoint ${record.checkpoint}: recording this pod as the primary (${describeRecord(next)}), then promoting it`,
-      { do: "label", role: "replica" },
-      { do: "write-record", record: next, transition: "takeOverSwitchover" },
-      { do: "promote", others },
-      { do: "label", role: "primary" },
-      { do: "record-timeline" }
-    );
-  }
-  const steps = [{ do: "label", role: "replica" }];
-  if (record?.state === "stable") steps.push({ do: "follow-new-primary", epoch: record.epoch, timeline: record.timeline });
-  if (owesCheckpoint(record, me)) steps.push({ do: "report-checkpoint" });
-  steps.push({ do: "check-replica-wal" });
-  const lease = facts.automaticFailover === void 0 ? void 0 : lapsed(facts.automaticFailover, record, me);
-  const request3 = facts.failoverRequest;
-  const unanswered = requestUnanswered(request3, record, me);
-  if (lease?.lapsed === true) {
-    steps.push({ do: "consider-takeover", cause: { kind: "lease" } });
-  } else if (unanswered.lapsed && request3 !== void 0) {
-    steps.push({ do: "consider-takeover", cause: { kind: "request", target: request3.target } });
-  }
-  const heldBack = lease !== void 0 && !lease.lapsed && / lapsed/.test(lease.why) ? `; ${lease.why}` : "";
-  const waiting = request3 !== void 0 && !unanswered.lapsed && lease?.lapsed !== true && / requested/.test(unanswered.why) ? `; ${unanswered.why}` : "";
-  return plan2(`PostgreSQL is a replica (${describeRecord(record)})${heldBack}${waiting}`, ...steps);
-}
-function nextSyncSet(facts) {
-  const next = new Set(facts.others);
-  for (const member of facts.recorded) {
-    if (facts.others.includes(member)) continue;
-    const caughtUp = facts.caughtUp[member];
-    if (caughtUp === void 0) return void 0;
-    if (caughtUp < facts.syncReplicas) next.add(member);
-  }
-  const sync = [...next].sort();
-  return { sync, changed: sync.join(",") !== facts.recorded.join(",") };
-}
-var init_sidecar = __esm({
-  "src/agent/sidecar.ts"() {
-    "use strict";
-    init_automatic_failover();
-    init_record();
-    init_transitions();
-  }
-});
-
 // src/agent/start-agent.ts
 function parseStartRequest(text) {
   const id = text.trim();
@@ -7872,7 +7906,7 @@ function parseEventLine(text) {
   const match = /^(Normal|Warning) ([A-Z][A-Za-z]*) (\S.*)$/s.exec(text);
   return match === null ? void 0 : { type: match[1], reason: match[2], message: match[3] };
 }
-var fs5, path3, SHUTDOWN_TIMEOUT_MS, PROMOTE_TIMEOUT_MS, RECORD_COPY_SECONDS, HANDOVER_SECONDS, HANDOVER_LOOK_SECONDS, LABEL_RESTORE_SECONDS, FAILSAFE_REPLY_MS, FAILSAFE_EVERY_MS, FOLLOW_LOOK_SECONDS, ROLL_LOOK_SECONDS, ROLL_IDLE_SECONDS, PEER_CONNECT_MS, RELOAD_SETTLE_MS, WAL_CHECK_EVERY_SECONDS, START_HOLD_SECONDS, DELIVERY_FRESH_SECONDS, DELIVERIES_KEPT, SidecarAgent;
+var fs5, path3, SHUTDOWN_TIMEOUT_MS, PROMOTE_TIMEOUT_MS, TARGET_STREAM_WAIT_MS, RECORD_COPY_SECONDS, HANDOVER_SECONDS, HANDOVER_LOOK_SECONDS, LABEL_RESTORE_SECONDS, FAILSAFE_REPLY_MS, FAILSAFE_EVERY_MS, FOLLOW_LOOK_SECONDS, ROLL_LOOK_SECONDS, ROLL_IDLE_SECONDS, PEER_CONNECT_MS, RELOAD_SETTLE_MS, WAL_CHECK_EVERY_SECONDS, START_HOLD_SECONDS, DELIVERY_FRESH_SECONDS, DELIVERIES_KEPT, SidecarAgent;
 var init_sidecar_agent = __esm({
   "src/agent/sidecar-agent.ts"() {
     "use strict";
@@ -7895,6 +7929,7 @@ var init_sidecar_agent = __esm({
     init_transitions();
     SHUTDOWN_TIMEOUT_MS = 6e4;
     PROMOTE_TIMEOUT_MS = 6e4;
+    TARGET_STREAM_WAIT_MS = 2e3;
     RECORD_COPY_SECONDS = 2;
     HANDOVER_SECONDS = 20;
     HANDOVER_LOOK_SECONDS = 0.25;
@@ -8333,9 +8368,9 @@ ${text}
           otherPods,
           syncReplicas: this.config.synchronousReplicas,
           receivedBeyondCheckpoint: switchingToMe ? await this.attempt(() => this.pg.receivedBeyond(current.checkpoint)) : void 0,
-          // One query on the kept connection, just before the fence: a target that does not stream from this primary would
-          // never receive its checkpoint.
-          targetConnected: owesCheckpoint(current, me) && this.server === "primary" ? await this.targetConnected(current.target) : void 0,
+          // Asked on the kept connection just before the fence: a target that does not stream this primary's timeline would
+          // never receive its shutdown checkpoint.
+          targetStreams: owesCheckpoint(current, me) && this.server === "primary" ? await this.attempt(() => this.pg.awaitStandbyStream(current.target, TARGET_STREAM_WAIT_MS)) : void 0,
           automaticFailover: this.automaticFailoverFacts(),
           failoverRequest: this.lease.failoverRequest === void 0 ? void 0 : {
             target: this.lease.failoverRequest,
@@ -8345,14 +8380,6 @@ ${text}
           leaseShown: this.lease.renewTime !== void 0 || this.lease.leaseDurationSeconds !== void 0,
           failsafe: this.env.monotonic() - this.failsafeHeldAt < FAILSAFE_HOLDS_SECONDS
         };
-      }
-      /**
-       * Whether pg_stat_replication shows `target` as a standby (starting to stream, catching up or streaming; not a base
-       * backup, not stopping); undefined when PostgreSQL does not answer.
-       */
-      async targetConnected(target) {
-        const standbys = await this.attempt(() => this.pg.standbys());
-        return standbys?.some((standby) => standby.name === target && ["startup", "catchup", "streaming"].includes(standby.state));
       }
       /**
        * The failsafe, apart from the rounds (whose calls to an API that does not answer take apiTimeoutSeconds each): twice a

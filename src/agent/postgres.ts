@@ -11,7 +11,7 @@ import { Client, ClientConfig, DatabaseError, QueryConfig } from 'pg';
 import type { ArchiverLook } from './archive-watch';
 import type { Standby } from './handover';
 import { ServerAnswer, STATUS_SQL } from './node-status';
-import { ControlFile, ServerRole } from './sidecar';
+import { ControlFile, ServerRole, streamsTimeline, timelineSwitchpoint } from './sidecar';
 import { HOT_STANDBY_SETTINGS, HotStandbyValues } from './start';
 
 /** postmaster.pid as a live server writes it. */
@@ -318,6 +318,28 @@ export class LocalPostgres {
     return this.session('listing the standbys', async query => {
       const rows = await query('SELECT application_name AS name, state, flush_lsn::text AS flush FROM pg_stat_replication');
       return rows.map(row => ({ name: String(row.name), state: String(row.state), flushLsn: (row.flush as string | null) ?? undefined }));
+    });
+  }
+
+  /**
+   * Whether the standby `name` (application_name) streams this primary's current timeline (sidecar.ts streamsTimeline),
+   * asked every 20 ms until it does or timeoutMs have passed: a standby that has just connected, or is crossing from an
+   * older timeline, streams within milliseconds. The timeline's switch point comes from its history file.
+   */
+  public async awaitStandbyStream(name: string, timeoutMs: number): Promise<boolean> {
+    return this.session(`waiting for ${name} to stream this primary's timeline`, async query => {
+      const [{ file, history }] = await query(`SELECT file, CASE WHEN file <> '00000001.history' THEN pg_read_file('pg_wal/' || file) END AS history
+        FROM (SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) || '.history' AS file) AS timeline`);
+      const switchpoint = history === null ? undefined : timelineSwitchpoint(history as string);
+      if (history !== null && switchpoint === undefined) throw new Error(`pg_wal/${file} names no switch point`);
+      const deadline = performance.now() + timeoutMs;
+      for (;;) {
+        const senders = await query('SELECT state, sent_lsn::text AS sent FROM pg_stat_replication WHERE application_name = $1', [name]);
+        const streaming = senders.map(sender => ({ state: String(sender.state), sent: (sender.sent as string | null) ?? undefined }));
+        if (streaming.some(sender => streamsTimeline(sender, switchpoint))) return true;
+        if (performance.now() >= deadline) return false;
+        await sleep(20);
+      }
     });
   }
 

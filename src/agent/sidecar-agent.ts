@@ -82,6 +82,12 @@ export interface SidecarEnvironment {
 const SHUTDOWN_TIMEOUT_MS = 60_000;
 /** How long a promotion may take. */
 const PROMOTE_TIMEOUT_MS = 60_000;
+/**
+ * How long the old primary of a switchover waits for its target to stream its timeline before it gives the switchover
+ * back (it serves meanwhile): a target that reconnects after a timeline switch streams within a second
+ * (wal_retrieve_retry_interval, cut short by the reload followNewPrimary makes).
+ */
+const TARGET_STREAM_WAIT_MS = 2_000;
 /** The record copy is rewritten at least this often, so that the entrypoint always finds a fresh one. */
 const RECORD_COPY_SECONDS = 2;
 /** How long a primary whose pod is being deleted waits for its handover to finish (within the pod's 30 s of grace). */
@@ -593,9 +599,10 @@ export class SidecarAgent {
       otherPods,
       syncReplicas: this.config.synchronousReplicas,
       receivedBeyondCheckpoint: switchingToMe ? await this.attempt(() => this.pg.receivedBeyond(current.checkpoint!)) : undefined,
-      // One query on the kept connection, just before the fence: a target that does not stream from this primary would
-      // never receive its checkpoint.
-      targetConnected: owesCheckpoint(current, me) && this.server === 'primary' ? await this.targetConnected(current.target) : undefined,
+      // Asked on the kept connection just before the fence: a target that does not stream this primary's timeline would
+      // never receive its shutdown checkpoint.
+      targetStreams: owesCheckpoint(current, me) && this.server === 'primary'
+        ? await this.attempt(() => this.pg.awaitStandbyStream(current.target, TARGET_STREAM_WAIT_MS)) : undefined,
       automaticFailover: this.automaticFailoverFacts(),
       failoverRequest: this.lease.failoverRequest === undefined ? undefined : {
         target: this.lease.failoverRequest,
@@ -605,15 +612,6 @@ export class SidecarAgent {
       leaseShown: this.lease.renewTime !== undefined || this.lease.leaseDurationSeconds !== undefined,
       failsafe: this.env.monotonic() - this.failsafeHeldAt < FAILSAFE_HOLDS_SECONDS,
     };
-  }
-
-  /**
-   * Whether pg_stat_replication shows `target` as a standby (starting to stream, catching up or streaming; not a base
-   * backup, not stopping); undefined when PostgreSQL does not answer.
-   */
-  private async targetConnected(target: string): Promise<boolean | undefined> {
-    const standbys = await this.attempt(() => this.pg.standbys());
-    return standbys?.some(standby => standby.name === target && ['startup', 'catchup', 'streaming'].includes(standby.state));
   }
 
   /**

@@ -3,6 +3,7 @@
 // record_timeline). Pure: the executor gathers the facts, carries out the steps in order, and ends the round at a step
 // that fails (asking for a round soon where the script sets SOON).
 import { AutomaticFailoverFacts, FailoverRequestFacts, lapsed, primaryRenewal, requestUnanswered } from './automatic-failover';
+import { parseLsn } from './failover-target';
 import { describeRecord, LeaderRecord, StableRecord, SwitchingOverRecord } from './record';
 import { createRecord, giveBack, recordCheckpoint, recordTimeline, takeOverSwitchover } from './transitions';
 
@@ -38,10 +39,11 @@ export interface SidecarFacts {
   /** A replica has received or replayed WAL beyond the record's switchover checkpoint; undefined when it could not say. */
   readonly receivedBeyondCheckpoint: boolean | undefined;
   /**
-   * The old primary of a switchover, before its fence: whether the target is connected to it now (pg_stat_replication
-   * names it, starting to stream, catching up or streaming); undefined when not asked, or when PostgreSQL did not answer.
+   * The old primary of a switchover, before its fence: whether the target streams this primary's current timeline
+   * (streamsTimeline), waited for a while when it does not yet; undefined when not asked, or when PostgreSQL did not
+   * answer.
    */
-  readonly targetConnected: boolean | undefined;
+  readonly targetStreams: boolean | undefined;
   /** Automatic failover's facts (automatic-failover.ts); undefined when it is off. */
   readonly automaticFailover: AutomaticFailoverFacts | undefined;
   /** A failover requested on the record (FAILOVER_REQUEST), with or without automatic failover; undefined when none is. */
@@ -115,6 +117,36 @@ export function authorizes(record: LeaderRecord, podName: string): boolean {
 /** The old primary of a switchover, fenced, owes the record its shutdown checkpoint (report_shutdown_checkpoint). */
 export function owesCheckpoint(record: LeaderRecord | undefined, podName: string): record is SwitchingOverRecord {
   return record?.state === 'switching-over' && record.previous === podName && record.checkpoint === undefined;
+}
+
+/** A walsender as pg_stat_replication shows it: its state, and the position it has sent up to (sent_lsn). */
+export interface WalSender {
+  readonly state: string;
+  readonly sent: string | undefined;
+}
+
+/**
+ * The position where a timeline began, from its history file (pg_wal/<timeline>.history): the last line's switch point
+ * ("parent timeline, switch point, reason"); undefined when no line says one.
+ */
+export function timelineSwitchpoint(history: string): string | undefined {
+  const lines = history.split('\n').filter(line => /^\d+\t[0-9A-F]+\/[0-9A-F]+(\t|$)/.test(line));
+  return lines.length === 0 ? undefined : lines[lines.length - 1].split('\t')[1];
+}
+
+/**
+ * Whether a walsender streams the primary's current timeline, which began at `switchpoint` (undefined: timeline 1, or
+ * the primary's first). A fast shutdown waits only for walsenders whose replication is active (streaming or catching
+ * up) to send all WAL, its shutdown checkpoint included: one starting (startup), between two timelines (startup), or
+ * stopping ends at once. One that streams an older timeline stops at its switch point, short of that checkpoint: its
+ * position must be past where this timeline began.
+ */
+export function streamsTimeline(sender: WalSender, switchpoint: string | undefined): boolean {
+  if (sender.state !== 'streaming' && sender.state !== 'catchup') return false;
+  if (switchpoint === undefined) return true;
+  const sent = parseLsn(sender.sent ?? '');
+  const begun = parseLsn(switchpoint);
+  return sent !== undefined && begun !== undefined && sent > begun;
 }
 
 /** pg_control as report_shutdown_checkpoint reads it. */
@@ -217,9 +249,9 @@ function decidePrimary(facts: SidecarFacts, record: LeaderRecord | undefined): S
     return plan(`no leader record: recording this primary (${describeRecord(created)})`, { do: 'create-record', record: created }, { do: 'soon' });
   }
   if (!authorizes(record, me)) {
-    if (owesCheckpoint(record, me) && facts.targetConnected === false) {
+    if (owesCheckpoint(record, me) && facts.targetStreams === false) {
       const back = giveBack(record);
-      return plan(`a switchover to ${record.target}, which does not stream from this primary: it could not receive this primary's last WAL, so this `
+      return plan(`a switchover to ${record.target}, which does not stream this primary's timeline: it could not receive this primary's last WAL, so this `
         + `primary does not fence itself and gives the switchover back (${describeRecord(back)})`,
       { do: 'write-record', record: back, transition: 'giveBack' }, { do: 'label', role: 'primary' }, { do: 'soon' });
     }

@@ -103,7 +103,7 @@ export const TRANSITIONS: readonly Transition[] = [
     to: 'stable',
     by: 'sidecar',
     epoch: '+1',
-    why: 'a deleted primary\'s handover whose target is deleted too, or gone, before it took over: the old primary again, which is the primary when its pod is made anew (decideHandoverWait); or the old primary of any switchover, before its fence, finds that the target does not stream from it, so it could never receive the shutdown checkpoint: it stays the primary (decideSidecarStep)',
+    why: 'a deleted primary\'s handover whose target is deleted too, or gone, before it took over: the old primary again, which is the primary when its pod is made anew (decideHandoverWait); or the old primary of any switchover, before its fence, finds that the target does not stream its timeline (waited for up to 2 s), so it could never receive the shutdown checkpoint: it stays the primary (decideSidecarStep)',
   },
   {
     name: 'giveBack',

@@ -645,3 +645,116 @@ describe('pg_stat_archiver (the primary\'s watch over continuous archiving)', ()
       .toMatchObject({ archived: 1, lastArchivedWal: wal, lastFailedWal: wal, waiting: 0 });
   }, 30_000);
 });
+
+describe("a switchover's target streams the old primary's timeline (awaitStandbyStream)", () => {
+  // A primary of its own ("old", timeline 1) and a standby that streams from it as "pg-5" ("new"); the second test
+  // switches them over: the old one shuts down, the new one is promoted (timeline 2), the old one follows it as "pg-4".
+  const oldData = path.join(scratch, 'switch-old');
+  const newData = path.join(scratch, 'switch-new');
+  let oldPort = 0;
+  let newPort = 0;
+  const replicationClients: Client[] = [];
+
+  /** A replication connection as `name` (a walsender in pg_stat_replication, state startup until it asks to stream). */
+  async function walsender(port: number, name: string): Promise<Client> {
+    const client = new Client({ host: scratch, port, user: 'postgres', replication: 'true', application_name: name } as ConstructorParameters<typeof Client>[0]);
+    client.on('error', () => { /* ended by the test */ });
+    await client.connect();
+    replicationClients.push(client);
+    await client.query('IDENTIFY_SYSTEM');
+    return client;
+  }
+
+  /** START_REPLICATION on that connection: the walsender streams until the connection ends (nothing is answered). */
+  function stream(client: Client, from: string, timeline: number): void {
+    client.query(`START_REPLICATION PHYSICAL ${from} TIMELINE ${timeline}`).catch(() => { /* ended by the test */ });
+  }
+
+  function endConnection(client: Client): void {
+    (client as unknown as { connection: { stream: net.Socket } }).connection.stream.destroy();
+  }
+
+  async function sender(port: number, name: string): Promise<{ state: string; sent: string } | undefined> {
+    const rows = await sql(port, 'SELECT state, sent_lsn::text AS sent FROM pg_stat_replication WHERE application_name = $1', [name]);
+    return rows[0] as { state: string; sent: string } | undefined;
+  }
+
+  async function timed<T>(what: () => Promise<T>): Promise<[T, number]> {
+    const started = performance.now();
+    const value = await what();
+    return [value, performance.now() - started];
+  }
+
+  beforeAll(async () => {
+    oldPort = await freePort();
+    newPort = await freePort();
+    run('initdb', '-D', oldData, '-U', 'postgres', '--auth-local=trust', '--encoding=UTF8', '--locale=C');
+    await start(oldData, oldPort);
+    run('pg_basebackup', '-D', newData, '-h', scratch, '-p', String(oldPort), '-U', 'postgres', '-R', '-X', 'stream', '-c', 'fast');
+    fs.appendFileSync(path.join(newData, 'postgresql.auto.conf'), "cluster_name = 'pg-5'\n");
+    await start(newData, newPort);
+  }, 60_000);
+
+  afterAll(() => {
+    for (const client of replicationClients) endConnection(client);
+    for (const data of [oldData, newData]) {
+      if (readPostmaster(data)?.alive) asPostgres('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
+    }
+  });
+
+  test('timeline 1: a streaming standby counts at once; one not listed, or only connected (startup), not within the wait; one that starts streaming during the wait counts then', async () => {
+    const primary = local(oldPort);
+    const [streams, tookMs] = await timed(() => primary.awaitStandbyStream('pg-5', 5000));
+    expect(streams).toBe(true);
+    expect(tookMs).toBeLessThan(3000);
+
+    const [absent, waitedMs] = await timed(() => primary.awaitStandbyStream('pg-9', 300));
+    expect(absent).toBe(false);
+    expect(waitedMs).toBeGreaterThanOrEqual(300);
+
+    const connected = await walsender(oldPort, 'pg-9');
+    expect(await sender(oldPort, 'pg-9')).toMatchObject({ state: 'startup' });
+    expect(await primary.awaitStandbyStream('pg-9', 300)).toBe(false);
+
+    const waiting = timed(() => primary.awaitStandbyStream('pg-9', 5000));
+    await new Promise(resolve => setTimeout(resolve, 300));
+    const [{ lsn }] = await sql(oldPort, 'SELECT pg_current_wal_lsn()::text AS lsn');
+    stream(connected, lsn as string, 1);
+    const [streamsNow, afterMs] = await waiting;
+    expect(streamsNow).toBe(true);
+    expect(afterMs).toBeGreaterThanOrEqual(300);
+    expect(afterMs).toBeLessThan(3000);
+    // A walsender that streams waits, in a shutdown, for its receiver to confirm every record: this one never would.
+    endConnection(connected);
+    expect(await eventually(async () => sender(oldPort, 'pg-9'), undefined)).toBeUndefined();
+  }, 30_000);
+
+  test('timeline 2: the old primary following the new one counts; a walsender that streams timeline 1 up to its switch point does not', async () => {
+    // The switchover: the old primary's fast shutdown hands its standby every record, its shutdown checkpoint included.
+    expect(await fastShutdown(oldData, 10_000)).toBe(true);
+    const checkpoint = control(oldData).checkpoint;
+    const promoted = local(newPort);
+    expect(await eventually(() => promoted.receivedBeyond(checkpoint).then(beyond => beyond || undefined), true)).toBe(true);
+    await promoted.promote([], 10_000);
+    expect(await promoted.timeline()).toBe(2);
+    const switchpoint = /^1\t([0-9A-F]+\/[0-9A-F]+)\t/m.exec(fs.readFileSync(path.join(newData, 'pg_wal', '00000002.history'), 'utf8'))![1];
+
+    writeStandbySignal(oldData);
+    fs.appendFileSync(path.join(oldData, 'postgresql.auto.conf'), `primary_conninfo = 'host=${scratch} port=${newPort} user=postgres application_name=pg-4'\n`);
+    await start(oldData, oldPort);
+    expect(await promoted.awaitStandbyStream('pg-4', 10_000)).toBe(true);
+    expect(await sql(oldPort, 'SELECT received_tli FROM pg_stat_wal_receiver')).toEqual([{ received_tli: 2 }]);
+
+    // Timeline 1 from the start of the switch point's segment: its walsender sends up to the switch point, says so, and
+    // (not answered) stays there, "streaming".
+    const [high, low] = switchpoint.split('/');
+    const segmentStart = `${high}/${(parseInt(low, 16) - parseInt(low, 16) % 0x1000000).toString(16).toUpperCase()}`;
+    stream(await walsender(newPort, 'pg-8'), segmentStart, 1);
+    expect(await eventually(async () => JSON.stringify(await sender(newPort, 'pg-8')), JSON.stringify({ state: 'streaming', sent: switchpoint }))).toBe(
+      JSON.stringify({ state: 'streaming', sent: switchpoint }));
+    expect(await promoted.awaitStandbyStream('pg-8', 300)).toBe(false);
+    // The same connection's walsender counts once it streams timeline 2: another connection, asked from the switch point.
+    stream(await walsender(newPort, 'pg-7'), switchpoint, 2);
+    expect(await promoted.awaitStandbyStream('pg-7', 5000)).toBe(true);
+  }, 60_000);
+});

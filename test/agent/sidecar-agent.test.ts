@@ -1086,7 +1086,7 @@ describe('fencing, promotion and switchover', () => {
     const refuser = agentOf('pg-1', { leaderRecord: 'not-streaming' });
     const givenBack = 'epoch 4, stable, primary pg-1, timeline 2';
     expect(await refuser.round(0)).toEqual([
-      'a switchover to pg-2, which does not stream from this primary: it could not receive this primary\'s last WAL, so this primary does not fence '
+      'a switchover to pg-2, which does not stream this primary\'s timeline: it could not receive this primary\'s last WAL, so this primary does not fence '
         + `itself and gives the switchover back (${givenBack})`,
       `recorded ${givenBack} (giveBack)`,
       `role=primary (PostgreSQL is primary; ${givenBack})`,

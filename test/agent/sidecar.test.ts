@@ -2,7 +2,7 @@ import { AutomaticFailoverFacts, LeaseState, NO_LEASE } from '../../src/agent/au
 import { FailingOverRecord, LeaderRecord, StableRecord, SwitchingOverRecord } from '../../src/agent/record';
 import {
   authorizes, decideSidecarStep, Delivery, newerDelivery, nextSyncSet, ServerRole, shutdownCheckpointUpdate, SidecarFacts, SidecarRecord, SidecarStep,
-  timelineUpdate,
+  streamsTimeline, timelineSwitchpoint, timelineUpdate,
 } from '../../src/agent/sidecar';
 import { giveBack } from '../../src/agent/transitions';
 
@@ -29,7 +29,7 @@ function facts(server: ServerRole, record: LeaderRecord | SidecarRecord | 'absen
     otherPods: ['pg-2', 'pg-0'],
     syncReplicas: 0,
     receivedBeyondCheckpoint: undefined,
-    targetConnected: undefined,
+    targetStreams: undefined,
     automaticFailover: undefined,
     failoverRequest: undefined,
     leaseShown: false,
@@ -83,16 +83,16 @@ const cases: Array<[string, SidecarFacts, SidecarStep[], string]> = [
   ['record: switching over from this pod; PostgreSQL: still a primary. Fences itself and reports its shutdown checkpoint',
     facts('primary', switchFromMe), [{ do: 'fence' }, { do: 'report-checkpoint' }], 'FENCING'],
   ['record: switching over from this pod to a target that streams from it: fences itself and reports its shutdown checkpoint',
-    facts('primary', switchFromMe, { targetConnected: true }), [{ do: 'fence' }, { do: 'report-checkpoint' }], 'FENCING'],
+    facts('primary', switchFromMe, { targetStreams: true }), [{ do: 'fence' }, { do: 'report-checkpoint' }], 'FENCING'],
   ['record: switching over from this pod to a target that does not stream from it (it could never receive the checkpoint): gives the switchover back, not fenced',
-    facts('primary', switchFromMe, { targetConnected: false }),
+    facts('primary', switchFromMe, { targetStreams: false }),
     [{ do: 'write-record', transition: 'giveBack', record: { ...stableMe, epoch: 6, sync: ['pg-0', 'pg-2'] } }, label('primary'), { do: 'soon' }],
-    'a switchover to pg-2, which does not stream from this primary: it could not receive this primary\'s last WAL, so this primary does not fence itself '
+    'a switchover to pg-2, which does not stream this primary\'s timeline: it could not receive this primary\'s last WAL, so this primary does not fence itself '
       + 'and gives the switchover back (epoch 6, stable, primary pg-1, timeline 3, synchronous standbys pg-0,pg-2)'],
   ['the old primary of a switchover whose checkpoint is recorded already, its target gone from pg_stat_replication: fences, gives nothing back',
-    facts('primary', { ...switchFromMe, checkpoint: '0/1' }, { targetConnected: false }), [{ do: 'fence' }], 'FENCING'],
+    facts('primary', { ...switchFromMe, checkpoint: '0/1' }, { targetStreams: false }), [{ do: 'fence' }], 'FENCING'],
   ['record: switching over from another pod to a third, which does not stream from this primary: fences itself',
-    facts('primary', { ...switchFromMe, previous: 'pg-0' }, { targetConnected: false }), [{ do: 'fence' }], 'FENCING'],
+    facts('primary', { ...switchFromMe, previous: 'pg-0' }, { targetStreams: false }), [{ do: 'fence' }], 'FENCING'],
   ['the old primary of a switchover whose checkpoint is recorded already: fences, reports nothing',
     facts('primary', { ...switchFromMe, checkpoint: '0/1' }), [{ do: 'fence' }], 'FENCING'],
   ['record: switching over to this pod; PostgreSQL: a primary. No pod may be primary while switching over: fences itself',
@@ -220,13 +220,47 @@ describe('timelineUpdate: the primary keeps the record\'s timeline its own', () 
   });
 });
 
+describe('timelineSwitchpoint: where the primary\'s timeline began, from its history file', () => {
+  test.each([
+    ['timeline 2: its one line', '1\t0/3000148\tno recovery target specified\n', '0/3000148'],
+    ['timeline 4: the last of three lines, not the first', '1\t0/3000148\tno recovery target specified\n\n2\t0/5000A0\tno recovery target specified\n\n3\t1/2000028\tbefore 2026-12-06\n', '1/2000028'],
+    ['a last line without a reason or a newline', '1\t0/3000148\tx\n2\t0/40000D8', '0/40000D8'],
+    ['a line that is not one (a comment, lower-case hex) is passed over', '1\t0/3000148\tx\n# 2\t0/4000000\tx\n3\t0/5000abc\tx\n', '0/3000148'],
+    ['an empty file: none', '', undefined],
+    ['a file of something else: none', 'timeline 2 began at 0/3000148\n', undefined],
+  ])('%s', (_name, history, switchpoint) => {
+    expect(timelineSwitchpoint(history)).toBe(switchpoint);
+  });
+});
+
+describe('streamsTimeline: a walsender that hands its standby the shutdown checkpoint of this timeline', () => {
+  test.each([
+    ['streaming, on timeline 1 (no switch point)', 'streaming', undefined, undefined, true],
+    ['catching up, on timeline 1', 'catchup', '0/1000000', undefined, true],
+    ['starting (before START_REPLICATION, or between two timelines): ends at once when the server stops', 'startup', '0/0', undefined, false],
+    ['starting, whatever it has sent before', 'startup', '0/9000000', '0/3000148', false],
+    ['stopping', 'stopping', '0/9000000', undefined, false],
+    ['a base backup', 'backup', '0/9000000', undefined, false],
+    ['streaming past the switch point: this timeline', 'streaming', '0/3000149', '0/3000148', true],
+    ['catching up past the switch point: this timeline', 'catchup', '1/0', '0/3000148', true],
+    ['streaming up to the switch point: an older timeline, which stops there', 'streaming', '0/3000148', '0/3000148', false],
+    ['streaming short of the switch point: an older timeline', 'streaming', '0/2FFFFFF', '0/3000148', false],
+    ['the high word counts: 0/FFFFFFFF is short of 1/0', 'streaming', '0/FFFFFFFF', '1/0', false],
+    ['no position sent, after a switch: not known to be on it', 'streaming', undefined, '0/3000148', false],
+    ['a position that is not one, after a switch', 'streaming', 'FFFF', '0/3000148', false],
+    ['a switch point that is not one: not known', 'streaming', '9/0', 'x', false],
+  ])('%s', (_name, state, sent, switchpoint, streams) => {
+    expect(streamsTimeline({ state, sent }, switchpoint)).toBe(streams);
+  });
+});
+
 describe('decideSidecarStep over every record state × server role', () => {
   const recordsSeen: Array<LeaderRecord | undefined> = [undefined, stableMe, stableOther, switchFromMe, { ...switchFromMe, checkpoint: '0/1' }, switchToMe,
     { ...switchToMe, checkpoint: undefined }, failToMe, { ...failToMe, target: 'pg-2' }];
   const matrix = recordsSeen.flatMap(record => (['primary', 'replica', 'not-serving'] as const).flatMap(server => [true, false, undefined].flatMap(received =>
-    [true, false, undefined].map(connected => facts(server, record ?? 'absent', { receivedBeyondCheckpoint: received, targetConnected: connected })))));
+    [true, false, undefined].map(connected => facts(server, record ?? 'absent', { receivedBeyondCheckpoint: received, targetStreams: connected })))));
 
-  test.each(matrix.map(f => [JSON.stringify(f.record), f.server, f.receivedBeyondCheckpoint, f.targetConnected, f] as const))(
+  test.each(matrix.map(f => [JSON.stringify(f.record), f.server, f.receivedBeyondCheckpoint, f.targetStreams, f] as const))(
     'record %s, server %s, received %s, target connected %s: labels primary and promotes only what the record names', (_r, _s, _x, _c, given) => {
       const decided = decideSidecarStep(given);
       const record = given.record.kind === 'read' ? given.record.record : undefined;
@@ -238,7 +272,7 @@ describe('decideSidecarStep over every record state × server role', () => {
       }
       // A primary the record does not let be primary is fenced, unless it is the old primary of a switchover, not fenced
       // yet, whose target does not stream from it: that one gives the switchover back.
-      const givesBack = record?.state === 'switching-over' && record.previous === ME && record.checkpoint === undefined && given.targetConnected === false;
+      const givesBack = record?.state === 'switching-over' && record.previous === ME && record.checkpoint === undefined && given.targetStreams === false;
       if (given.server === 'primary' && record !== undefined && !authorizes(record, ME)) {
         expect(decided.steps[0]).toEqual(givesBack ? { do: 'write-record', transition: 'giveBack', record: giveBack(record) } : { do: 'fence' });
       }
