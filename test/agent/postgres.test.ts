@@ -756,5 +756,8 @@ describe("a switchover's target streams the old primary's timeline (awaitStandby
     // The same connection's walsender counts once it streams timeline 2: another connection, asked from the switch point.
     stream(await walsender(newPort, 'pg-7'), switchpoint, 2);
     expect(await promoted.awaitStandbyStream('pg-7', 5000)).toBe(true);
+    // A history file that names no switch point: an error (the sidecar then does not know, and fences as before).
+    fs.writeFileSync(path.join(newData, 'pg_wal', '00000002.history'), 'not a history\n');
+    await expect(promoted.awaitStandbyStream('pg-7', 5000)).rejects.toThrow("waiting for pg-7 to stream this primary's timeline: pg_wal/00000002.history names no switch point");
   }, 60_000);
 });
