@@ -161,11 +161,26 @@ export function chooseScaleDownTarget(candidates: readonly Candidate[], primary:
  * ancestor) says `timeline` ended: the position at which its child forked off; undefined when it does not list it.
  */
 export function switchpointOf(history: string, timeline: number): string | undefined {
+  return historyEntries(history).find(entry => entry.parent === timeline)?.switchpoint;
+}
+
+/**
+ * Where the timeline of a history file began (its last line's switch point: the position at which it forked off its
+ * parent); undefined when the file lists no line.
+ */
+export function timelineSwitchpoint(history: string): string | undefined {
+  const entries = historyEntries(history);
+  return entries.length === 0 ? undefined : entries[entries.length - 1].switchpoint;
+}
+
+/** A history file's lines as PostgreSQL's sscanf reads them (whitespace apart, a decimal parent); other lines are passed over. */
+function historyEntries(history: string): { readonly parent: number; readonly switchpoint: string }[] {
+  const entries: { parent: number; switchpoint: string }[] = [];
   for (const line of history.split('\n')) {
     const [parent, switchpoint] = line.trim().split(/\s+/);
-    if (/^\d+$/.test(parent) && Number(parent) === timeline && parseLsn(switchpoint ?? '') !== undefined) return switchpoint;
+    if (/^\d+$/.test(parent) && parseLsn(switchpoint ?? '') !== undefined) entries.push({ parent: Number(parent), switchpoint });
   }
-  return undefined;
+  return entries;
 }
 
 /**

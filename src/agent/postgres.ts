@@ -9,9 +9,10 @@ import * as path from 'path';
 // eslint-disable-next-line import/no-extraneous-dependencies
 import { Client, ClientConfig, DatabaseError, QueryConfig } from 'pg';
 import type { ArchiverLook } from './archive-watch';
+import { timelineSwitchpoint } from './failover-target';
 import type { Standby } from './handover';
 import { ServerAnswer, STATUS_SQL } from './node-status';
-import { ControlFile, ServerRole, streamsTimeline, timelineSwitchpoint } from './sidecar';
+import { ControlFile, ServerRole, streamsTimeline } from './sidecar';
 import { HOT_STANDBY_SETTINGS, HotStandbyValues } from './start';
 
 /** postmaster.pid as a live server writes it. */

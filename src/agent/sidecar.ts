@@ -126,15 +126,6 @@ export interface WalSender {
 }
 
 /**
- * The position where a timeline began, from its history file (pg_wal/<timeline>.history): the last line's switch point
- * ("parent timeline, switch point, reason"); undefined when no line says one.
- */
-export function timelineSwitchpoint(history: string): string | undefined {
-  const lines = history.split('\n').filter(line => /^\d+\t[0-9A-F]+\/[0-9A-F]+(\t|$)/.test(line));
-  return lines.length === 0 ? undefined : lines[lines.length - 1].split('\t')[1];
-}
-
-/**
  * Whether a walsender streams the primary's current timeline, which began at `switchpoint` (undefined: timeline 1, or
  * the primary's first). A fast shutdown waits only for walsenders whose replication is active (streaming or catching
  * up) to send all WAL, its shutdown checkpoint included: one starting (startup), between two timelines (startup), or

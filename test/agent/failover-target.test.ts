@@ -1,4 +1,7 @@
-import { Candidate, chooseFailoverTarget, chooseScaleDownTarget, FailoverChoiceFacts, forkedBehind, parseLsn, rankCandidates, switchpointOf } from '../../src/agent/failover-target';
+import {
+  Candidate, chooseFailoverTarget, chooseScaleDownTarget, FailoverChoiceFacts, forkedBehind, parseLsn, rankCandidates, switchpointOf,
+  timelineSwitchpoint,
+} from '../../src/agent/failover-target';
 
 // GIVEN the job's survey of the pods (after fencing and settling); WHEN it chooses; THEN the target or the refusal.
 const r = (pod: string, lsn: string): Candidate => ({ pod, role: 'replica', lsn });
@@ -239,5 +242,19 @@ describe('switchpointOf and forkedBehind: whether a replica is ahead of where a 
     ['a position that is not one: not known', 1, 'later', false],
   ])('%s', (_, timeline, position, expected) => {
     expect(forkedBehind(history, timeline, position)).toBe(expected);
+  });
+});
+
+describe('timelineSwitchpoint: where the primary\'s timeline began, from its history file', () => {
+  test.each([
+    ['timeline 2: its one line', '1\t0/3000148\tno recovery target specified\n', '0/3000148'],
+    ['timeline 4: the last of three lines, not the first', '1\t0/3000148\tno recovery target specified\n\n2\t0/5000A0\tno recovery target specified\n\n3\t1/2000028\tbefore 2026-12-06\n', '1/2000028'],
+    ['a last line without a reason or a newline', '1\t0/3000148\tx\n2\t0/40000D8', '0/40000D8'],
+    ['timeline 13: a parent timeline of two digits, a high word of two', '11\t1F/3000148\tx\n12\t2A/40000D8\tx\n', '2A/40000D8'],
+    ['a line that is not one (a comment, lower-case hex) is passed over', '1\t0/3000148\tx\n# 2\t0/4000000\tx\n3\t0/5000abc\tx\n', '0/3000148'],
+    ['an empty file: none', '', undefined],
+    ['a file of something else: none', 'timeline 2 began at 0/3000148\n', undefined],
+  ])('%s', (_name, history, switchpoint) => {
+    expect(timelineSwitchpoint(history)).toBe(switchpoint);
   });
 });

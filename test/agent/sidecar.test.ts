@@ -2,7 +2,7 @@ import { AutomaticFailoverFacts, LeaseState, NO_LEASE } from '../../src/agent/au
 import { FailingOverRecord, LeaderRecord, StableRecord, SwitchingOverRecord } from '../../src/agent/record';
 import {
   authorizes, decideSidecarStep, Delivery, newerDelivery, nextSyncSet, ServerRole, shutdownCheckpointUpdate, SidecarFacts, SidecarRecord, SidecarStep,
-  streamsTimeline, timelineSwitchpoint, timelineUpdate,
+  streamsTimeline, timelineUpdate,
 } from '../../src/agent/sidecar';
 import { giveBack } from '../../src/agent/transitions';
 
@@ -217,20 +217,6 @@ describe('timelineUpdate: the primary keeps the record\'s timeline its own', () 
   test('the same timeline, or an unknown one, is not', () => {
     expect(timelineUpdate(stableMe, 3)).toBeUndefined();
     expect(timelineUpdate(stableMe, undefined)).toBeUndefined();
-  });
-});
-
-describe('timelineSwitchpoint: where the primary\'s timeline began, from its history file', () => {
-  test.each([
-    ['timeline 2: its one line', '1\t0/3000148\tno recovery target specified\n', '0/3000148'],
-    ['timeline 4: the last of three lines, not the first', '1\t0/3000148\tno recovery target specified\n\n2\t0/5000A0\tno recovery target specified\n\n3\t1/2000028\tbefore 2026-12-06\n', '1/2000028'],
-    ['a last line without a reason or a newline', '1\t0/3000148\tx\n2\t0/40000D8', '0/40000D8'],
-    ['timeline 13: a parent timeline of two digits, a high word of two', '11\t1F/3000148\tx\n12\t2A/40000D8\tx\n', '2A/40000D8'],
-    ['a line that is not one (a comment, lower-case hex) is passed over', '1\t0/3000148\tx\n# 2\t0/4000000\tx\n3\t0/5000abc\tx\n', '0/3000148'],
-    ['an empty file: none', '', undefined],
-    ['a file of something else: none', 'timeline 2 began at 0/3000148\n', undefined],
-  ])('%s', (_name, history, switchpoint) => {
-    expect(timelineSwitchpoint(history)).toBe(switchpoint);
   });
 });
 
