@@ -124,11 +124,19 @@ function chooseScaleDownTarget(candidates, primary, scaleDownTo) {
   return { kind: "promote", target: target.pod, reason: `the primary ${primary} goes away when scaling to ${scaleDownTo} pods: switching over to ${target.pod}`, warning: void 0 };
 }
 function switchpointOf(history, timeline) {
+  return historyEntries(history).find((entry) => entry.parent === timeline)?.switchpoint;
+}
+function timelineSwitchpoint(history) {
+  const entries = historyEntries(history);
+  return entries.length === 0 ? void 0 : entries[entries.length - 1].switchpoint;
+}
+function historyEntries(history) {
+  const entries = [];
   for (const line of history.split("\n")) {
     const [parent, switchpoint] = line.trim().split(/\s+/);
-    if (/^\d+$/.test(parent) && Number(parent) === timeline && parseLsn(switchpoint ?? "") !== void 0) return switchpoint;
+    if (/^\d+$/.test(parent) && parseLsn(switchpoint ?? "") !== void 0) entries.push({ parent: Number(parent), switchpoint });
   }
-  return void 0;
+  return entries;
 }
 function forkedBehind(history, timeline, position) {
   const switchpoint = switchpointOf(history, timeline);
@@ -6482,10 +6490,6 @@ function authorizes(record, podName) {
 function owesCheckpoint(record, podName) {
   return record?.state === "switching-over" && record.previous === podName && record.checkpoint === void 0;
 }
-function timelineSwitchpoint(history) {
-  const lines = history.split("\n").filter((line) => /^\d+\t[0-9A-F]+\/[0-9A-F]+(\t|$)/.test(line));
-  return lines.length === 0 ? void 0 : lines[lines.length - 1].split("	")[1];
-}
 function streamsTimeline(sender, switchpoint) {
   if (sender.state !== "streaming" && sender.state !== "catchup") return false;
   if (switchpoint === void 0) return true;
@@ -7066,6 +7070,7 @@ var init_postgres = __esm({
     fs3 = __toESM(require("fs"));
     path = __toESM(require("path"));
     init_esm();
+    init_failover_target();
     init_node_status();
     init_sidecar();
     init_start();
@@ -7089,7 +7094,8 @@ var init_postgres = __esm({
   WHERE backend_type = 'startup' AND wait_event = 'RecoveryRetrieveRetryInterval') AS retrying`;
     CREDENTIALS_TIMEOUT_MS = 1e4;
     STREAMED_A_SECOND_SQL = `EXISTS (SELECT 1 FROM pg_stat_wal_receiver AS r JOIN pg_stat_activity AS a USING (pid)
-  WHERE r.status = 'streaming' AND (a.backend_start < clock_timestamp() - interval '1 second' OR a.backend_start > clock_timestamp()))`;
+  WHERE r.status = 'streaming' AND r.received_tli >= $1::int
+    AND (a.backend_start < clock_timestamp() - interval '1 second' OR a.backend_start > clock_timestamp()))`;
     LocalPostgres = class {
       socketDir;
       port;
@@ -7306,10 +7312,15 @@ var init_postgres = __esm({
           }
         });
       }
-      /** The WAL receiver has streamed for a second (common.sh STREAMED_A_SECOND_SQL). */
-      async streamedASecond() {
+      /**
+       * The WAL receiver has streamed for a second (common.sh STREAMED_A_SECOND_SQL), on `timeline` or a later one (1: any). A
+       * receiver that cannot follow the primary's timeline, because that timeline forked off its own before the WAL it has,
+       * restarts streaming its own timeline every wal_retrieve_retry_interval, and is "streaming" an instant each time (longer
+       * on a slow disk): it does not stream the primary's timeline.
+       */
+      async streamedASecond(timeline = 1) {
         return this.session("asking whether the WAL receiver streams", async (query) => {
-          return (await query(`SELECT ${STREAMED_A_SECOND_SQL} AS streamed`))[0].streamed;
+          return (await query(`SELECT ${STREAMED_A_SECOND_SQL} AS streamed`, [timeline]))[0].streamed;
         });
       }
       /** pg_stat_archiver's counters and the segments waiting to be archived (archive-watch.ts). */
@@ -9058,13 +9069,13 @@ ${text}
         const now = this.env.monotonic();
         if (now - this.lastWalCheck < WAL_CHECK_EVERY_SECONDS) return;
         this.lastWalCheck = now;
-        const streamed = await this.attempt(() => this.pg.streamedASecond());
+        const record = this.record;
+        const streamed = await this.attempt(() => this.pg.streamedASecond(record?.state === "stable" ? record.timeline : 1));
         if (streamed === true) {
           this.lastStreaming = now;
           this.senderSeen = void 0;
           return;
         }
-        const record = this.record;
         if (record?.state !== "stable" || record.primary === this.podName || this.passwords === void 0) return;
         if (this.staleSenderLook === void 0) {
           this.staleSenderLook = this.endStaleSender(this.passwords, streamed).catch((error) => this.log(`could not look for a stale walsender: ${error.message}`)).finally(() => {

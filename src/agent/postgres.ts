@@ -230,11 +230,12 @@ const PROMOTION_LOOK_SQL = `SELECT pg_is_in_recovery() AS recovery, EXISTS (SELE
 const CREDENTIALS_TIMEOUT_MS = 10_000;
 
 /**
- * Whether a replica's WAL receiver has streamed for a second (common.sh STREAMED_A_SECOND_SQL); one that started "in the
- * future" began before the wall clock was stepped back, and counts.
+ * Whether a replica's WAL receiver has streamed for a second (common.sh STREAMED_A_SECOND_SQL), on timeline $1 or a later
+ * one; one that started "in the future" began before the wall clock was stepped back, and counts.
  */
 const STREAMED_A_SECOND_SQL = `EXISTS (SELECT 1 FROM pg_stat_wal_receiver AS r JOIN pg_stat_activity AS a USING (pid)
-  WHERE r.status = 'streaming' AND (a.backend_start < clock_timestamp() - interval '1 second' OR a.backend_start > clock_timestamp()))`;
+  WHERE r.status = 'streaming' AND r.received_tli >= $1::int
+    AND (a.backend_start < clock_timestamp() - interval '1 second' OR a.backend_start > clock_timestamp()))`;
 
 export interface LocalPostgresOptions {
   /** The directory of the server's Unix socket (/var/run/postgresql). */
@@ -512,10 +513,15 @@ export class LocalPostgres {
     });
   }
 
-  /** The WAL receiver has streamed for a second (common.sh STREAMED_A_SECOND_SQL). */
-  public async streamedASecond(): Promise<boolean> {
+  /**
+   * The WAL receiver has streamed for a second (common.sh STREAMED_A_SECOND_SQL), on `timeline` or a later one (1: any). A
+   * receiver that cannot follow the primary's timeline, because that timeline forked off its own before the WAL it has,
+   * restarts streaming its own timeline every wal_retrieve_retry_interval, and is "streaming" an instant each time (longer
+   * on a slow disk): it does not stream the primary's timeline.
+   */
+  public async streamedASecond(timeline = 1): Promise<boolean> {
     return this.session('asking whether the WAL receiver streams', async query => {
-      return (await query(`SELECT ${STREAMED_A_SECOND_SQL} AS streamed`))[0].streamed as boolean;
+      return (await query(`SELECT ${STREAMED_A_SECOND_SQL} AS streamed`, [timeline]))[0].streamed as boolean;
     });
   }
 

@@ -1323,13 +1323,14 @@ export class SidecarAgent {
     const now = this.env.monotonic();
     if (now - this.lastWalCheck < WAL_CHECK_EVERY_SECONDS) return;
     this.lastWalCheck = now;
-    const streamed = await this.attempt(() => this.pg.streamedASecond());
+    const record = this.record;
+    // Streaming counts on the recorded primary's timeline (or a later one: the record's is written after a promotion).
+    const streamed = await this.attempt(() => this.pg.streamedASecond(record?.state === 'stable' ? record.timeline : 1));
     if (streamed === true) {
       this.lastStreaming = now;
       this.senderSeen = undefined;
       return;
     }
-    const record = this.record;
     if (record?.state !== 'stable' || record.primary === this.podName || this.passwords === undefined) return;
     // In the background, one look at a time: a primary whose node is gone leaves its address answering nothing, and the
     // round (a takeover, following a new primary) must not wait for the question to time out.

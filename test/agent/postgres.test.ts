@@ -239,6 +239,9 @@ describe('queries over the kept connection', () => {
     expect(await replica.streamingOnTimeline(1)).toBe(true);
     expect(await replica.streamingOnTimeline(2)).toBe(false);
     expect(await eventually(() => replica.streamedASecond(), true, 3000)).toBe(true);
+    expect(await replica.streamedASecond(1)).toBe(true);
+    // Not on timeline 2 or later: a receiver that streams an older timeline than the primary's does not follow it.
+    expect(await replica.streamedASecond(2)).toBe(false);
     const position = await replica.receivePosition();
     expect((await sql(replicaPort, 'SELECT $1::pg_lsn > $2::pg_lsn AS beyond', [position, before]))[0].beyond).toBe(true);
     await replica.reload();
