@@ -22,6 +22,15 @@ const escape = s => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 // minute, against about 40 here (2,846 mutants in 69 minutes). Its incremental report is its own, so the two kinds of run
 // never mix results.
 const decisions = process.env.STRYKER_SCOPE === 'decisions';
+// STRYKER_NAME=kube: a run of its own (reports/stryker-incremental-kube.json, reports/mutation-kube/), so that runs on
+// different files, one at a time, keep each its results for the next run of that file.
+const name = process.env.STRYKER_NAME;
+// STRYKER_BAIL=1: a mutant stops at the first test that kills it (faster for the I/O executors, whose covering tests
+// run in real time); the report then names one killing test per mutant.
+const bail = process.env.STRYKER_BAIL === '1';
+// STRYKER_TESTS=kube,kube-exec: only these files of test/agent/ (a file's own behaviour tests, when all of those that
+// cover it would take hours: kube.ts is reached by every test of the agent's I/O, most of them in real time).
+const only = process.env.STRYKER_TESTS?.split(',').map(test => `<rootDir>/test/agent/${test}.test.ts`);
 const decisionTests = [
   'archive-watch', 'automatic-failover', 'config', 'configuration', 'dump-copy-config', 'event-line', 'failover', 'failover-job-config',
   'failover-target', 'failsafe', 'follow', 'handover', 'node-status', 'record', 'roll', 'sidecar', 'start', 'transitions',
@@ -51,7 +60,7 @@ export default {
   jest: {
     projectType: 'custom',
     config: {
-      testMatch: decisions ? decisionTests : ['<rootDir>/test/**/*.test.ts'],
+      testMatch: only ?? (decisions ? decisionTests : ['<rootDir>/test/**/*.test.ts']),
       testPathIgnorePatterns: [
         '/node_modules/',
         '/test/e2e/',
@@ -90,14 +99,15 @@ export default {
   jsonReporter: { fileName: 'reports/mutation/mutation.json' },
   timeoutMS: 20_000,
   // Jest runs every covering test of a mutant anyway: this keeps all those that kill it in the JSON report, not only the first.
-  disableBail: true,
+  disableBail: !bail,
   tempDirName: '.stryker-tmp',
   cleanTempDir: true,
   // Later runs re-test only the mutants whose code or covering tests changed (reports/stryker-incremental.json).
   incremental: true,
-  incrementalFile: decisions ? 'reports/stryker-incremental-decisions.json' : 'reports/stryker-incremental.json',
-  ...(decisions ? {
-    htmlReporter: { fileName: 'reports/mutation-decisions/index.html' },
-    jsonReporter: { fileName: 'reports/mutation-decisions/mutation.json' },
+  incrementalFile: name ? `reports/stryker-incremental-${name}.json`
+    : decisions ? 'reports/stryker-incremental-decisions.json' : 'reports/stryker-incremental.json',
+  ...(decisions || name ? {
+    htmlReporter: { fileName: `reports/mutation-${name ?? 'decisions'}/index.html` },
+    jsonReporter: { fileName: `reports/mutation-${name ?? 'decisions'}/mutation.json` },
   } : {}),
 };
