@@ -6380,6 +6380,9 @@ function leaseStateOf(lease) {
 function leaseHeld(lease, record) {
   return record?.state === "stable" && lease.renewTime !== void 0 && lease.leaseDurationSeconds !== void 0 && lease.holder === record.primary;
 }
+function leaseShown(lease) {
+  return lease.renewTime !== void 0 || lease.leaseDurationSeconds !== void 0;
+}
 function leaseKey(record, lease) {
   return `${describeRecord(record)}|${lease.renewTime ?? ""}`;
 }
@@ -6489,6 +6492,9 @@ function authorizes(record, podName) {
 }
 function owesCheckpoint(record, podName) {
   return record?.state === "switching-over" && record.previous === podName && record.checkpoint === void 0;
+}
+function awaitsCheckpoint(record, podName) {
+  return record?.state === "switching-over" && record.target === podName && record.checkpoint !== void 0;
 }
 function streamsTimeline(sender, switchpoint) {
   if (sender.state !== "streaming" && sender.state !== "catchup") return false;
@@ -6606,7 +6612,7 @@ function decideReplica(facts, record) {
       { do: "record-timeline" }
     );
   }
-  if (record?.state === "switching-over" && record.target === me && record.checkpoint !== void 0) {
+  if (awaitsCheckpoint(record, me)) {
     if (facts.receivedBeyondCheckpoint !== true) {
       return plan(
         `switchover to this pod: waiting to receive WAL beyond the old primary's shutdown checkpoint ${record.checkpoint}`,
@@ -7584,12 +7590,15 @@ var init_configuration = __esm({
 function fenceDeadline(uptime, seconds) {
   return Math.floor(uptime * 100) + seconds * 100;
 }
+function failsafeHolds(sinceHeld) {
+  return sinceHeld < FAILSAFE_HOLDS_SECONDS;
+}
 function failsafeDue(facts) {
   return facts.named && facts.othersKnown && facts.sinceConfirmed >= facts.overdueAfter;
 }
 function decideFailsafe(facts) {
   if (!facts.held || facts.confirmedMeanwhile || !facts.stillNamed) return { hold: false };
-  const say = facts.sinceHeld >= FAILSAFE_HOLDS_SECONDS;
+  const say = !failsafeHolds(facts.sinceHeld);
   if (facts.automaticFailover) return { hold: true, deadline: fenceDeadline(facts.askedUptime, facts.renewDeadlineSeconds), say };
   const deadline = fenceDeadline(facts.askedUptime, FAILSAFE_FENCE_SECONDS);
   return { hold: true, deadline: deadline > facts.deadlineWritten ? deadline : void 0, say };
@@ -8367,7 +8376,6 @@ ${text}
         const listed = this.server === "primary" ? current === void 0 || authorizes(current, me) : involved;
         const otherPods = this.apiUp && this.server !== "not-serving" && listed ? await this.otherPods() : void 0;
         const creating = this.apiUp && this.server === "primary" && current === void 0;
-        const switchingToMe = current?.state === "switching-over" && current.target === me && current.checkpoint !== void 0 && this.server === "replica";
         return {
           podName: me,
           record,
@@ -8378,7 +8386,8 @@ ${text}
           systemIdentifier: creating ? controlOf(this.config.pgdata)?.systemIdentifier : void 0,
           otherPods,
           syncReplicas: this.config.synchronousReplicas,
-          receivedBeyondCheckpoint: switchingToMe ? await this.attempt(() => this.pg.receivedBeyond(current.checkpoint)) : void 0,
+          // Asked of the target only: the old primary's checkpoint, once recorded, is what it waits for.
+          receivedBeyondCheckpoint: awaitsCheckpoint(current, me) ? await this.attempt(() => this.pg.receivedBeyond(current.checkpoint)) : void 0,
           // Asked on the kept connection just before the fence: a target that does not stream this primary's timeline would
           // never receive its shutdown checkpoint.
           targetStreams: owesCheckpoint(current, me) && this.server === "primary" ? await this.attempt(() => this.pg.awaitStandbyStream(current.target, TARGET_STREAM_WAIT_MS)) : void 0,
@@ -8388,8 +8397,8 @@ ${text}
             secondsUnanswered: this.env.monotonic() - this.requestSeenAt,
             answerSeconds: this.requestAnswerSeconds()
           },
-          leaseShown: this.lease.renewTime !== void 0 || this.lease.leaseDurationSeconds !== void 0,
-          failsafe: this.env.monotonic() - this.failsafeHeldAt < FAILSAFE_HOLDS_SECONDS
+          leaseShown: leaseShown(this.lease),
+          failsafe: failsafeHolds(this.env.monotonic() - this.failsafeHeldAt)
         };
       }
       /**
@@ -9729,6 +9738,38 @@ function nothingToDo(facts, primary, target) {
   }
   return void 0;
 }
+function decideSwitchoverRound(facts) {
+  const { record, previous, target } = facts;
+  if (record !== "unread") {
+    if (record === void 0) return { kind: "refuse", reason: "the leader record was deleted while this job worked" };
+    if (record.state === "stable" && record.primary === target) return { kind: "switched", reason: `${target} is the primary (${describeRecord(record)})` };
+    if (record.state === "stable" && record.primary === previous && record.epoch === facts.epoch + 1) {
+      return {
+        kind: "given-back",
+        reason: `switchover to ${target}: ${previous} gave it back (${describeRecord(record)}), as it does when ${target} does not stream from it (${target} could not have received its last WAL); run the job again once ${target} streams`
+      };
+    }
+    if (record.state !== "switching-over" || record.job !== facts.job) {
+      return { kind: "refuse", reason: `the leader record changed while this job worked (${describeRecord(record)}): someone else acted; run the job again to decide anew` };
+    }
+    if (record.checkpoint !== void 0 && facts.announced === void 0) {
+      return { kind: "fenced", checkpoint: record.checkpoint, reason: `${previous} is fenced: its shutdown checkpoint is ${record.checkpoint}` };
+    }
+  }
+  if (facts.takeDeadline === void 0 && facts.now >= facts.fenceDeadline) {
+    return {
+      kind: "give-back",
+      reason: `${previous} did not record a shutdown checkpoint within ${facts.fenceSeconds}s (it may be cut off from the API, or not shut down cleanly)`
+    };
+  }
+  if (facts.takeDeadline !== void 0 && facts.now >= facts.takeDeadline) {
+    return {
+      kind: "give-back",
+      reason: `switchover to ${target}: it had not received the old primary's shutdown checkpoint ${facts.announced} after ${facts.switchoverSeconds}s; promoting it would lose commits`
+    };
+  }
+  return { kind: "wait" };
+}
 
 // src/agent/failover-job-agent.ts
 init_failover_target();
@@ -10028,45 +10069,49 @@ var FailoverJobAgent = class {
    * fence timeout, then the target named as the primary within the switchover timeout; else gives it back.
    */
   async awaitSwitchover(job) {
-    const target = this.target;
-    const epoch = this.record.epoch;
-    const fenceDeadline2 = this.clock.monotonic() + this.run.timeouts.fenceSeconds;
+    const timeouts = this.run.timeouts;
+    let switching = this.record;
+    const epoch = switching.epoch;
+    const fenceDeadline2 = this.clock.monotonic() + timeouts.fenceSeconds;
     let takeDeadline;
     let announced;
     for (; ; ) {
-      if (await this.readRecord() === void 0) {
-        const record = this.record;
-        if (record === void 0) throw refuse2("the leader record was deleted while this job worked");
-        if (record.state === "stable" && record.primary === target) {
-          this.log(`${target} is the primary (${describeRecord(record)})`);
+      const record = await this.readRecord() === void 0 ? this.record : "unread";
+      const plan3 = decideSwitchoverRound({
+        job,
+        previous: this.previous,
+        target: this.target,
+        epoch,
+        record,
+        announced,
+        now: this.clock.monotonic(),
+        fenceDeadline: fenceDeadline2,
+        takeDeadline,
+        fenceSeconds: timeouts.fenceSeconds,
+        switchoverSeconds: timeouts.switchoverSeconds
+      });
+      switch (plan3.kind) {
+        case "switched":
+          this.log(plan3.reason);
           return;
-        }
-        if (record.state === "stable" && record.primary === this.previous && record.epoch === epoch + 1) {
-          return this.givenBack(`switchover to ${target}: ${this.previous} gave it back (${describeRecord(record)}), as it does when ${target} does not stream from it (${target} could not have received its last WAL); run the job again once ${target} streams`);
-        }
-        if (record.state !== "switching-over" || record.job !== job) {
-          throw refuse2(`the leader record changed while this job worked (${describeRecord(record)}): someone else acted; run the job again to decide anew`);
-        }
-        if (record.checkpoint !== void 0 && announced === void 0) {
-          this.log(`${this.previous} is fenced: its shutdown checkpoint is ${record.checkpoint}`);
-          announced = record.checkpoint;
-          takeDeadline = this.clock.monotonic() + this.run.timeouts.switchoverSeconds;
-        }
+        case "given-back":
+          return this.givenBack(plan3.reason);
+        case "refuse":
+          throw refuse2(plan3.reason);
+        case "give-back":
+          return this.giveBack(switching, plan3.reason);
+        case "fenced":
+          this.log(plan3.reason);
+          announced = plan3.checkpoint;
+          takeDeadline = this.clock.monotonic() + timeouts.switchoverSeconds;
+          break;
       }
-      const now = this.clock.monotonic();
-      if (takeDeadline === void 0 && now >= fenceDeadline2) {
-        return this.giveBack(`${this.previous} did not record a shutdown checkpoint within ${this.run.timeouts.fenceSeconds}s (it may be cut off from the API, or not shut down cleanly)`);
-      }
-      if (takeDeadline !== void 0 && now >= takeDeadline) {
-        return this.giveBack(`switchover to ${target}: it had not received the old primary's shutdown checkpoint ${announced} after ${this.run.timeouts.switchoverSeconds}s; promoting it would lose commits`);
-      }
+      switching = this.record;
       await this.clock.sleep(20);
     }
   }
-  /** Gives a switchover up: the record names the old primary again, unless the target named itself first (give_back). */
-  async giveBack(reason) {
-    const record = this.record;
-    if (record === void 0 || record.state === "stable") throw refuse2(reason);
+  /** Gives the switchover `record` up: the record names the old primary again, unless the target named itself first (give_back). */
+  async giveBack(record, reason) {
     const written = await this.tryWrite(giveBack(record));
     if (written.code === 2) {
       await this.readRecord();

@@ -66,6 +66,11 @@ export function leaseHeld(lease: LeaseState, record: LeaderRecord | undefined): 
   return record?.state === 'stable' && lease.renewTime !== undefined && lease.leaseDurationSeconds !== undefined && lease.holder === record.primary;
 }
 
+/** The Lease shows a lease (a renew time or a duration), which a primary without automatic failover removes. */
+export function leaseShown(lease: LeaseState): boolean {
+  return lease.renewTime !== undefined || lease.leaseDurationSeconds !== undefined;
+}
+
 /** What resets a replica's clock: a renewal, or any change of state, epoch or primary. */
 export function leaseKey(record: LeaderRecord | undefined, lease: LeaseState): string {
   return `${describeRecord(record)}|${lease.renewTime ?? ''}`;

@@ -17,7 +17,7 @@
 // it fenced stayed a primary, the record stays failing-over, held by this job: run it again once that pod is stopped),
 // 3 unfinished (the record names the new primary, which does not serve yet, or replicas do not follow it).
 import { FailoverJobConfig, FailoverRun } from './config';
-import { decideFailoverJob } from './failover';
+import { decideFailoverJob, decideSwitchoverRound } from './failover';
 import { Candidate, chooseFailoverTarget, chooseScaleDownTarget, NodeRole, ordinalOf, parseLsn } from './failover-target';
 import { ApiResult, ExecResult, PodSummary } from './kube';
 import { decodeRecord, describeRecord, encodeAnnotations, encodeRecordPatch, LeaderRecord, LeaseObject, RecordPatch, SwitchingOverRecord } from './record';
@@ -380,49 +380,51 @@ export class FailoverJobAgent {
    * fence timeout, then the target named as the primary within the switchover timeout; else gives it back.
    */
   private async awaitSwitchover(job: string): Promise<void> {
-    const target = this.target as string;
-    const epoch = (this.record as SwitchingOverRecord).epoch;
-    const fenceDeadline = this.clock.monotonic() + this.run.timeouts.fenceSeconds;
+    const timeouts = this.run.timeouts;
+    let switching = this.record as SwitchingOverRecord;
+    const epoch = switching.epoch;
+    const fenceDeadline = this.clock.monotonic() + timeouts.fenceSeconds;
     let takeDeadline: number | undefined;
     let announced: string | undefined;
     for (;;) {
-      if (await this.readRecord() === undefined) {
-        const record = this.record;
-        if (record === undefined) throw refuse('the leader record was deleted while this job worked');
-        if (record.state === 'stable' && record.primary === target) {
-          this.log(`${target} is the primary (${describeRecord(record)})`);
+      const record = await this.readRecord() === undefined ? this.record : 'unread';
+      const plan = decideSwitchoverRound({
+        job,
+        previous: this.previous,
+        target: this.target as string,
+        epoch,
+        record,
+        announced,
+        now: this.clock.monotonic(),
+        fenceDeadline,
+        takeDeadline,
+        fenceSeconds: timeouts.fenceSeconds,
+        switchoverSeconds: timeouts.switchoverSeconds,
+      });
+      switch (plan.kind) {
+        case 'switched':
+          this.log(plan.reason);
           return;
-        }
-        if (record.state === 'stable' && record.primary === this.previous && record.epoch === epoch + 1) {
-          return this.givenBack(`switchover to ${target}: ${this.previous} gave it back (${describeRecord(record)}), as it does when ${target} does not `
-            + `stream from it (${target} could not have received its last WAL); run the job again once ${target} streams`);
-        }
-        if (record.state !== 'switching-over' || record.job !== job) {
-          throw refuse(`the leader record changed while this job worked (${describeRecord(record)}): someone else acted; run the job again to decide anew`);
-        }
-        if (record.checkpoint !== undefined && announced === undefined) {
-          this.log(`${this.previous} is fenced: its shutdown checkpoint is ${record.checkpoint}`);
-          announced = record.checkpoint;
-          takeDeadline = this.clock.monotonic() + this.run.timeouts.switchoverSeconds;
-        }
+        case 'given-back':
+          return this.givenBack(plan.reason);
+        case 'refuse':
+          throw refuse(plan.reason);
+        case 'give-back':
+          return this.giveBack(switching, plan.reason);
+        case 'fenced':
+          this.log(plan.reason);
+          announced = plan.checkpoint;
+          takeDeadline = this.clock.monotonic() + timeouts.switchoverSeconds;
+          break;
       }
-      const now = this.clock.monotonic();
-      if (takeDeadline === undefined && now >= fenceDeadline) {
-        return this.giveBack(`${this.previous} did not record a shutdown checkpoint within ${this.run.timeouts.fenceSeconds}s (it may be cut off from the API, `
-          + 'or not shut down cleanly)');
-      }
-      if (takeDeadline !== undefined && now >= takeDeadline) {
-        return this.giveBack(`switchover to ${target}: it had not received the old primary's shutdown checkpoint ${announced} after `
-          + `${this.run.timeouts.switchoverSeconds}s; promoting it would lose commits`);
-      }
+      // Every plan but wait and fenced ended the loop: the record is this job's switchover.
+      switching = this.record as SwitchingOverRecord;
       await this.clock.sleep(20);
     }
   }
 
-  /** Gives a switchover up: the record names the old primary again, unless the target named itself first (give_back). */
-  private async giveBack(reason: string): Promise<void> {
-    const record = this.record;
-    if (record === undefined || record.state === 'stable') throw refuse(reason);
+  /** Gives the switchover `record` up: the record names the old primary again, unless the target named itself first (give_back). */
+  private async giveBack(record: SwitchingOverRecord, reason: string): Promise<void> {
     const written = await this.tryWrite(giveBack(record));
     if (written.code === 2) {
       await this.readRecord();

@@ -104,3 +104,74 @@ function nothingToDo(facts: FailoverJobFacts, primary: string, target: string | 
   }
   return undefined;
 }
+
+/** One round of a job waiting for the sidecars to finish its switchover (failover-job-agent.ts awaitSwitchover). */
+export interface SwitchoverRoundFacts {
+  /** The job pod that the switching-over record names: this job's, or a dead job's that this one resumes. */
+  readonly job: string;
+  readonly previous: string;
+  readonly target: string;
+  /** The epoch of the switchover (the switching-over record as written or resumed). */
+  readonly epoch: number;
+  /** The record read this round: undefined when it was deleted, `'unread'` when it could not be read (try again). */
+  readonly record: LeaderRecord | undefined | 'unread';
+  /** The shutdown checkpoint an earlier round saw in the record; undefined until the old primary records one. */
+  readonly announced: string | undefined;
+  /** Monotonic seconds: now, the end of the fence timeout, and the end of the switchover timeout once it runs. */
+  readonly now: number;
+  readonly fenceDeadline: number;
+  readonly takeDeadline: number | undefined;
+  /** FENCE_TIMEOUT_SECONDS and SWITCHOVER_TIMEOUT_SECONDS, for the reasons. */
+  readonly fenceSeconds: number;
+  readonly switchoverSeconds: number;
+}
+
+export type SwitchoverRoundPlan =
+  /** The target is the recorded primary: the switchover is done. */
+  | { readonly kind: 'switched'; readonly reason: string }
+  /** The old primary gave the switchover back itself (its target did not stream from it): wait for its label, exit 1. */
+  | { readonly kind: 'given-back'; readonly reason: string }
+  /** Exit 1 at once: the record was deleted or changed by someone else. */
+  | { readonly kind: 'refuse'; readonly reason: string }
+  /** A timeout ran out: give the switchover back (compare-and-swap to the old primary), then exit 1. */
+  | { readonly kind: 'give-back'; readonly reason: string }
+  /** The old primary recorded its shutdown checkpoint: the switchover timeout starts now. */
+  | { readonly kind: 'fenced'; readonly checkpoint: string; readonly reason: string }
+  /** Read again in a moment. */
+  | { readonly kind: 'wait' };
+
+/** What a job waiting for its switchover does after one more read of the record (await_switchover). */
+export function decideSwitchoverRound(facts: SwitchoverRoundFacts): SwitchoverRoundPlan {
+  const { record, previous, target } = facts;
+  if (record !== 'unread') {
+    if (record === undefined) return { kind: 'refuse', reason: 'the leader record was deleted while this job worked' };
+    if (record.state === 'stable' && record.primary === target) return { kind: 'switched', reason: `${target} is the primary (${describeRecord(record)})` };
+    if (record.state === 'stable' && record.primary === previous && record.epoch === facts.epoch + 1) {
+      return {
+        kind: 'given-back',
+        reason: `switchover to ${target}: ${previous} gave it back (${describeRecord(record)}), as it does when ${target} does not `
+          + `stream from it (${target} could not have received its last WAL); run the job again once ${target} streams`,
+      };
+    }
+    if (record.state !== 'switching-over' || record.job !== facts.job) {
+      return { kind: 'refuse', reason: `the leader record changed while this job worked (${describeRecord(record)}): someone else acted; run the job again to decide anew` };
+    }
+    if (record.checkpoint !== undefined && facts.announced === undefined) {
+      return { kind: 'fenced', checkpoint: record.checkpoint, reason: `${previous} is fenced: its shutdown checkpoint is ${record.checkpoint}` };
+    }
+  }
+  if (facts.takeDeadline === undefined && facts.now >= facts.fenceDeadline) {
+    return {
+      kind: 'give-back',
+      reason: `${previous} did not record a shutdown checkpoint within ${facts.fenceSeconds}s (it may be cut off from the API, or not shut down cleanly)`,
+    };
+  }
+  if (facts.takeDeadline !== undefined && facts.now >= facts.takeDeadline) {
+    return {
+      kind: 'give-back',
+      reason: `switchover to ${target}: it had not received the old primary's shutdown checkpoint ${facts.announced} after ${facts.switchoverSeconds}s; `
+        + 'promoting it would lose commits',
+    };
+  }
+  return { kind: 'wait' };
+}

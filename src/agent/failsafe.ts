@@ -16,6 +16,11 @@ export function fenceDeadline(uptime: number, seconds: number): number {
   return Math.floor(uptime * 100) + seconds * 100;
 }
 
+/** Whether the failsafe's last hold, `sinceHeld` seconds ago, still counts for the sidecar's rounds. */
+export function failsafeHolds(sinceHeld: number): boolean {
+  return sinceHeld < FAILSAFE_HOLDS_SECONDS;
+}
+
 export interface FailsafeDueFacts {
   /** The record names this pod, stable. */
   readonly named: boolean;
@@ -61,7 +66,7 @@ export type FailsafePlan =
 /** What an answer of the other pods means for the heartbeat fence. */
 export function decideFailsafe(facts: FailsafeAnswerFacts): FailsafePlan {
   if (!facts.held || facts.confirmedMeanwhile || !facts.stillNamed) return { hold: false };
-  const say = facts.sinceHeld >= FAILSAFE_HOLDS_SECONDS;
+  const say = !failsafeHolds(facts.sinceHeld);
   if (facts.automaticFailover) return { hold: true, deadline: fenceDeadline(facts.askedUptime, facts.renewDeadlineSeconds), say };
   // Never earlier than the last read's deadline: the failsafe only ever keeps a primary serving longer.
   const deadline = fenceDeadline(facts.askedUptime, FAILSAFE_FENCE_SECONDS);

@@ -7,12 +7,12 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { ARCHIVE_LOOK_SECONDS, ArchiveWatch, decideArchive, NO_ARCHIVE_WATCH } from './archive-watch';
 import {
-  decideTakeover, FAILOVER_REQUEST, leaseKey, LeaseState, leaseStateOf, NO_LEASE, TakeoverFacts, WAL_POSITION_ANNOTATION,
+  decideTakeover, FAILOVER_REQUEST, leaseKey, leaseShown, LeaseState, leaseStateOf, NO_LEASE, TakeoverFacts, WAL_POSITION_ANNOTATION,
 } from './automatic-failover';
 import { SidecarConfig } from './config';
 import { changedSettings, reloadReport } from './configuration';
 import { Candidate, forkedBehind, switchpointOf } from './failover-target';
-import { decideFailsafe, failsafeDue, fenceDeadline, FAILSAFE_HOLDS_SECONDS } from './failsafe';
+import { decideFailsafe, failsafeDue, failsafeHolds, fenceDeadline } from './failsafe';
 import { decideFollow, decideStaleSender, SeenReceiver } from './follow';
 import { decideHandover, decideHandoverWait, decideRequestedSwitchover, PodState, Standby, SWITCHOVER_REQUEST } from './handover';
 import { ApiResult, followLease, KubeClient, LeasePatch, sleep } from './kube';
@@ -27,8 +27,8 @@ import {
 } from './record';
 import { decideRoll, ROLL_PAUSE_ANNOTATION, ROLL_STALL_SECONDS } from './roll';
 import {
-  authorizes, decideSidecarStep, Delivery, newerDelivery, nextSyncSet, owesCheckpoint, ServerRole, shutdownCheckpointUpdate, SidecarFacts,
-  SidecarRecord, SidecarStep, timelineUpdate,
+  authorizes, awaitsCheckpoint, decideSidecarStep, Delivery, newerDelivery, nextSyncSet, owesCheckpoint, ServerRole, shutdownCheckpointUpdate,
+  SidecarFacts, SidecarRecord, SidecarStep, timelineUpdate,
 } from './sidecar';
 import { RecordCopy, StartPlan } from './start';
 import { dataDirectoryOf, RECLONE_MARKER, parseStartRequest, readIfExists, startPlanOf, writeStartPlan } from './start-agent';
@@ -587,7 +587,6 @@ export class SidecarAgent {
     const listed = this.server === 'primary' ? current === undefined || authorizes(current, me) : involved;
     const otherPods = this.apiUp && this.server !== 'not-serving' && listed ? await this.otherPods() : undefined;
     const creating = this.apiUp && this.server === 'primary' && current === undefined;
-    const switchingToMe = current?.state === 'switching-over' && current.target === me && current.checkpoint !== undefined && this.server === 'replica';
     return {
       podName: me,
       record,
@@ -598,7 +597,8 @@ export class SidecarAgent {
       systemIdentifier: creating ? controlOf(this.config.pgdata)?.systemIdentifier : undefined,
       otherPods,
       syncReplicas: this.config.synchronousReplicas,
-      receivedBeyondCheckpoint: switchingToMe ? await this.attempt(() => this.pg.receivedBeyond(current.checkpoint!)) : undefined,
+      // Asked of the target only: the old primary's checkpoint, once recorded, is what it waits for.
+      receivedBeyondCheckpoint: awaitsCheckpoint(current, me) ? await this.attempt(() => this.pg.receivedBeyond(current.checkpoint)) : undefined,
       // Asked on the kept connection just before the fence: a target that does not stream this primary's timeline would
       // never receive its shutdown checkpoint.
       targetStreams: owesCheckpoint(current, me) && this.server === 'primary'
@@ -609,8 +609,8 @@ export class SidecarAgent {
         secondsUnanswered: this.env.monotonic() - this.requestSeenAt,
         answerSeconds: this.requestAnswerSeconds(),
       },
-      leaseShown: this.lease.renewTime !== undefined || this.lease.leaseDurationSeconds !== undefined,
-      failsafe: this.env.monotonic() - this.failsafeHeldAt < FAILSAFE_HOLDS_SECONDS,
+      leaseShown: leaseShown(this.lease),
+      failsafe: failsafeHolds(this.env.monotonic() - this.failsafeHeldAt),
     };
   }
 

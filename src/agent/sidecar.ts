@@ -119,6 +119,11 @@ export function owesCheckpoint(record: LeaderRecord | undefined, podName: string
   return record?.state === 'switching-over' && record.previous === podName && record.checkpoint === undefined;
 }
 
+/** The target of a switchover whose old primary recorded its shutdown checkpoint: it takes over once it has received it. */
+export function awaitsCheckpoint(record: LeaderRecord | undefined, podName: string): record is SwitchingOverRecord & { readonly checkpoint: string } {
+  return record?.state === 'switching-over' && record.target === podName && record.checkpoint !== undefined;
+}
+
 /** A walsender as pg_stat_replication shows it: its state, and the position it has sent up to (sent_lsn). */
 export interface WalSender {
   readonly state: string;
@@ -273,7 +278,7 @@ function decideReplica(facts: SidecarFacts, record: LeaderRecord | undefined): S
     return plan(`the leader record names this pod as the primary: promoting it (${describeRecord(record)})`,
       { do: 'promote', others }, { do: 'label', role: 'primary' }, { do: 'record-timeline' });
   }
-  if (record?.state === 'switching-over' && record.target === me && record.checkpoint !== undefined) {
+  if (awaitsCheckpoint(record, me)) {
     if (facts.receivedBeyondCheckpoint !== true) {
       return plan(`switchover to this pod: waiting to receive WAL beyond the old primary's shutdown checkpoint ${record.checkpoint}`,
         { do: 'label', role: 'replica' }, { do: 'soon' });

@@ -1,8 +1,8 @@
 // Automatic failover, decided from facts: the primary renews (or fences, or lets the lease lapse), a replica's view of
 // the lease lapses, and a replica whose view lapsed takes over only if it is the replica the failover job would promote.
 import {
-  AutomaticFailoverFacts, decideTakeover, FAILOVER_REQUEST, FailoverRequestFacts, lapsed, leaseHeld, leaseKey, LeaseState, leaseStateOf, NO_LEASE,
-  PAUSE_ANNOTATION, primaryRenewal, requestUnanswered, TakeoverFacts, WAL_POSITION_ANNOTATION,
+  AutomaticFailoverFacts, decideTakeover, FAILOVER_REQUEST, FailoverRequestFacts, lapsed, leaseHeld, leaseKey, leaseShown, LeaseState, leaseStateOf,
+  NO_LEASE, PAUSE_ANNOTATION, primaryRenewal, requestUnanswered, TakeoverFacts, WAL_POSITION_ANNOTATION,
 } from '../../src/agent/automatic-failover';
 import { Candidate } from '../../src/agent/failover-target';
 import { FailingOverRecord, LeaderRecord, LeaseObject, StableRecord, SwitchingOverRecord } from '../../src/agent/record';
@@ -134,6 +134,19 @@ describe('leaseHeld: whether the record\'s primary holds a lease', () => {
     ['a record switching over, a lease held by its old primary', heldBy('pg-0'), switching],
   ])('not held: %s', (_name, state, record) => {
     expect(leaseHeld(state, record)).toBe(false);
+  });
+});
+
+describe('leaseShown: whether the Lease shows a lease for a primary without automatic failover to remove', () => {
+  test.each<[string, LeaseState, boolean]>([
+    ['a renew time and a duration', heldBy('pg-0'), true],
+    ['a renew time alone', { ...NO_LEASE, renewTime: '2024-05-01T10:00:00.000000Z' }, true],
+    ['a duration alone', { ...NO_LEASE, leaseDurationSeconds: 15 }, true],
+    ['a holder alone (the record\'s own, not a lease)', { ...NO_LEASE, holder: 'pg-0' }, false],
+    ['annotations alone', { ...NO_LEASE, walPosition: '0/3000060', paused: true, failoverRequest: 'pg-1' }, false],
+    ['nothing', NO_LEASE, false],
+  ])('%s: %s', (_name, state, shown) => {
+    expect(leaseShown(state)).toBe(shown);
   });
 });
 

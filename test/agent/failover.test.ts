@@ -1,6 +1,6 @@
-import { decideFailoverJob, FailoverJobFacts } from '../../src/agent/failover';
+import { decideFailoverJob, decideSwitchoverRound, FailoverJobFacts, SwitchoverRoundFacts } from '../../src/agent/failover';
 import { NodeRole } from '../../src/agent/failover-target';
-import { FailingOverRecord, LeaderRecord, StableRecord, SwitchingOverRecord } from '../../src/agent/record';
+import { describeRecord, FailingOverRecord, LeaderRecord, StableRecord, SwitchingOverRecord } from '../../src/agent/record';
 
 // GIVEN the record and the survey; WHEN a failover job run (pod job-b) decides; THEN what it does.
 const stable: StableRecord = { version: 1, state: 'stable', primary: 'pg-0', epoch: 4, timeline: 3, systemIdentifier: '7000', sync: ['pg-1', 'pg-2'] };
@@ -174,5 +174,98 @@ describe('decideFailoverJob: what a failover job run does', () => {
 
   test('a target that is a primary already (a dead job promoted it) is accepted: a failover records it', () => {
     expect(decideFailoverJob(facts(failing, ['down', 'replica', 'primary']))).toMatchObject({ kind: 'failover', record: { target: 'pg-2' } });
+  });
+});
+
+// GIVEN the record as read in one round of waiting for switchover pg-0 -> pg-1 (job-a, epoch 5; the fence timeout ends
+// at 30, the switchover timeout at 50 once it runs); WHEN the job decides; THEN what it does.
+describe('decideSwitchoverRound: a job waiting for the sidecars to finish its switchover', () => {
+  const base: SwitchoverRoundFacts = {
+    job: 'job-a',
+    previous: 'pg-0',
+    target: 'pg-1',
+    epoch: 5,
+    record: switching,
+    announced: undefined,
+    now: 20,
+    fenceDeadline: 30,
+    takeDeadline: undefined,
+    fenceSeconds: 10,
+    switchoverSeconds: 20,
+  };
+  const round = (overrides: Partial<SwitchoverRoundFacts>): SwitchoverRoundFacts => ({ ...base, ...overrides });
+  const fenced = { ...switching, checkpoint: '0/3000028' };
+  const changed = (record: LeaderRecord) => ({
+    kind: 'refuse',
+    reason: `the leader record changed while this job worked (${describeRecord(record)}): someone else acted; run the job again to decide anew`,
+  });
+  const fenceTimeout = {
+    kind: 'give-back', reason: 'pg-0 did not record a shutdown checkpoint within 10s (it may be cut off from the API, or not shut down cleanly)',
+  };
+  const takeTimeout = {
+    kind: 'give-back',
+    reason: 'switchover to pg-1: it had not received the old primary\'s shutdown checkpoint 0/3000028 after 20s; promoting it would lose commits',
+  };
+
+  test('the record names the target as the primary: the switchover is done', () => {
+    const done = { ...stable, primary: 'pg-1', epoch: 6 };
+    expect(decideSwitchoverRound(round({ record: done }))).toEqual({ kind: 'switched', reason: `pg-1 is the primary (${describeRecord(done)})` });
+    // However late: the sidecars finished it.
+    expect(decideSwitchoverRound(round({ record: done, now: 99, announced: '0/3000028', takeDeadline: 50 }))).toMatchObject({ kind: 'switched' });
+  });
+
+  test('the old primary named again at the next epoch: it gave the switchover back itself', () => {
+    const back = { ...stable, epoch: 6 };
+    expect(decideSwitchoverRound(round({ record: back }))).toEqual({
+      kind: 'given-back',
+      reason: `switchover to pg-1: pg-0 gave it back (${describeRecord(back)}), as it does when pg-1 does not stream from it (pg-1 could not have `
+        + 'received its last WAL); run the job again once pg-1 streams',
+    });
+  });
+
+  test.each([
+    ['the old primary at a later epoch', { ...stable, epoch: 7 }],
+    ['the old primary at this epoch', { ...stable, epoch: 5 }],
+    ['another pod as the primary', { ...stable, primary: 'pg-2', epoch: 6 }],
+    ['a failover', { ...failing, job: 'job-a' }],
+    ['another job\'s switchover', { ...switching, job: 'job-c' }],
+  ] as Array<[string, LeaderRecord]>)('the record shows %s: refuses, someone else acted', (_, record) => {
+    expect(decideSwitchoverRound(round({ record }))).toEqual(changed(record));
+  });
+
+  test('the record was deleted: refuses', () => {
+    expect(decideSwitchoverRound(round({ record: undefined }))).toEqual({ kind: 'refuse', reason: 'the leader record was deleted while this job worked' });
+  });
+
+  test('the switchover still waits for the checkpoint within the fence timeout, read or not', () => {
+    expect(decideSwitchoverRound(round({}))).toEqual({ kind: 'wait' });
+    expect(decideSwitchoverRound(round({ now: 29.99 }))).toEqual({ kind: 'wait' });
+    expect(decideSwitchoverRound(round({ record: 'unread', now: 29.99 }))).toEqual({ kind: 'wait' });
+  });
+
+  test('no checkpoint when the fence timeout ends: gives it back, whether the record could be read or not', () => {
+    expect(decideSwitchoverRound(round({ now: 30 }))).toEqual(fenceTimeout);
+    expect(decideSwitchoverRound(round({ record: 'unread', now: 30 }))).toEqual(fenceTimeout);
+  });
+
+  test('the old primary recorded its checkpoint: the switchover timeout starts, even after the fence timeout', () => {
+    const reason = 'pg-0 is fenced: its shutdown checkpoint is 0/3000028';
+    expect(decideSwitchoverRound(round({ record: fenced }))).toEqual({ kind: 'fenced', checkpoint: '0/3000028', reason });
+    expect(decideSwitchoverRound(round({ record: fenced, now: 31 }))).toEqual({ kind: 'fenced', checkpoint: '0/3000028', reason });
+  });
+
+  test('a checkpoint already announced is waited on until the switchover timeout ends, past the fence timeout', () => {
+    const waiting = { record: fenced, announced: '0/3000028', takeDeadline: 50 };
+    expect(decideSwitchoverRound(round({ ...waiting, now: 40 }))).toEqual({ kind: 'wait' });
+    expect(decideSwitchoverRound(round({ ...waiting, now: 49.99 }))).toEqual({ kind: 'wait' });
+    expect(decideSwitchoverRound(round({ ...waiting, record: 'unread', now: 40 }))).toEqual({ kind: 'wait' });
+  });
+
+  test('the target has not taken over when the switchover timeout ends: gives it back', () => {
+    const waiting = { record: fenced, announced: '0/3000028', takeDeadline: 50 };
+    expect(decideSwitchoverRound(round({ ...waiting, now: 50 }))).toEqual(takeTimeout);
+    expect(decideSwitchoverRound(round({ ...waiting, record: 'unread', now: 50 }))).toEqual(takeTimeout);
+    // Before the fence timeout, too (a short switchover timeout).
+    expect(decideSwitchoverRound(round({ ...waiting, takeDeadline: 25, now: 25 }))).toEqual(takeTimeout);
   });
 });

@@ -1,5 +1,7 @@
 // The failsafe: when a primary that cannot confirm itself asks its peers, and what their answer does to its fence.
-import { decideFailsafe, FAILSAFE_FENCE_SECONDS, FAILSAFE_HOLDS_SECONDS, failsafeDue, FailsafeAnswerFacts, FailsafeDueFacts, fenceDeadline } from '../../src/agent/failsafe';
+import {
+  decideFailsafe, FAILSAFE_FENCE_SECONDS, FAILSAFE_HOLDS_SECONDS, failsafeDue, FailsafeAnswerFacts, FailsafeDueFacts, failsafeHolds, fenceDeadline,
+} from '../../src/agent/failsafe';
 
 describe('fenceDeadline: hundredths of /proc/uptime, as the heartbeat fence reads them', () => {
   test.each([
@@ -8,6 +10,18 @@ describe('fenceDeadline: hundredths of /proc/uptime, as the heartbeat fence read
     [0.009, 6, 600],
   ])('%s s + %s s: %s', (uptime, seconds, deadline) => {
     expect(fenceDeadline(uptime, seconds)).toBe(deadline);
+  });
+});
+
+describe('failsafeHolds: whether the last hold still counts for the sidecar\'s rounds', () => {
+  test.each([
+    [0, true],
+    [1.99, true],
+    [2, false],
+    [60, false],
+    [Infinity, false],
+  ])('held %s s ago: %s', (sinceHeld, holds) => {
+    expect(failsafeHolds(sinceHeld)).toBe(holds);
   });
 });
 

@@ -1,8 +1,8 @@
 import { AutomaticFailoverFacts, LeaseState, NO_LEASE } from '../../src/agent/automatic-failover';
 import { FailingOverRecord, LeaderRecord, StableRecord, SwitchingOverRecord } from '../../src/agent/record';
 import {
-  authorizes, decideSidecarStep, Delivery, newerDelivery, nextSyncSet, ServerRole, shutdownCheckpointUpdate, SidecarFacts, SidecarRecord, SidecarStep,
-  streamsTimeline, timelineUpdate,
+  authorizes, awaitsCheckpoint, decideSidecarStep, Delivery, newerDelivery, nextSyncSet, ServerRole, shutdownCheckpointUpdate, SidecarFacts,
+  SidecarRecord, SidecarStep, streamsTimeline, timelineUpdate,
 } from '../../src/agent/sidecar';
 import { giveBack } from '../../src/agent/transitions';
 
@@ -521,5 +521,22 @@ describe('decideSidecarStep with automatic failover: renew, fence, lapse, consid
         expect(decided).toEqual({ steps: [], reason: 'the leader record cannot be read (no answer): nothing changes (a primary fences itself after 10s)' });
       }
     });
+  });
+});
+
+describe('awaitsCheckpoint: this pod is the target of a switchover whose old primary recorded its shutdown checkpoint', () => {
+  test('the target, once the checkpoint is recorded', () => {
+    expect(awaitsCheckpoint(switchToMe, ME)).toBe(true);
+  });
+
+  test.each<[string, LeaderRecord | undefined]>([
+    ['before the checkpoint is recorded', { ...switchToMe, checkpoint: undefined }],
+    ['another pod\'s switchover', { ...switchToMe, target: 'pg-2' }],
+    ['the old primary\'s side of it', switchFromMe],
+    ['a failover to this pod', failToMe],
+    ['a stable record naming this pod', stableMe],
+    ['no record', undefined],
+  ])('not: %s', (_name, record) => {
+    expect(awaitsCheckpoint(record, ME)).toBe(false);
   });
 });
