@@ -1,9 +1,12 @@
 import { ChildProcess, execFileSync, spawn, spawnSync } from 'child_process';
 import { createHash, randomBytes } from 'crypto';
 import * as fs from 'fs';
+import * as http from 'http';
+import * as https from 'https';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
+import * as tls from 'tls';
 import { DumpCopyConfig } from '../../src/agent/config';
 import {
   amzDateOf, authorization, canonicalQuery, copyDump, DumpCopyIo, EMPTY_SHA256, keyPrefixOf, keysToRemove, newestDump, parseListing, partSizeOf,
@@ -177,6 +180,15 @@ describe('S3Bucket against a real S3 server (moto over TLS, IAM keys checked)', 
   let keys: { id: string; secret: string };
   let tlsPort = 0;
   let motoPort = 0;
+  /** A request as the fault proxy saw it: its TLS server name (SNI) is false when the client sent none. */
+  interface Seen { readonly method: string; readonly url: string; readonly host: string; readonly servername: string | false }
+  /**
+   * The fault proxy: TLS in front of moto that answers a request itself when `fault` returns an answer (as S3 answers
+   * when it fails: an error status, or 200 with an error inside), and forwards every other request to moto as it is.
+   */
+  let faultProxy: https.Server;
+  let seen: Seen[] = [];
+  let fault: (request: Seen) => { status: number; body: string } | undefined = () => undefined;
 
   const freePort = () => new Promise<number>(resolve => {
     const server = net.createServer().listen(0, '127.0.0.1', () => {
@@ -205,7 +217,7 @@ describe('S3Bucket against a real S3 server (moto over TLS, IAM keys checked)', 
     const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
     openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', file('ca.key'), '-out', file('ca.crt'), '-days', '1', '-subj', '/CN=test CA');
     openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', file('server.key'), '-out', file('server.csr'), '-subj', '/CN=127.0.0.1');
-    fs.writeFileSync(file('server.ext'), 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
+    fs.writeFileSync(file('server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
     openssl('x509', '-req', '-in', file('server.csr'), '-CA', file('ca.crt'), '-CAkey', file('ca.key'), '-CAcreateserial', '-out', file('server.crt'),
       '-days', '1', '-extfile', file('server.ext'));
     motoPort = await freePort();
@@ -235,9 +247,33 @@ describe('S3Bucket against a real S3 server (moto over TLS, IAM keys checked)', 
     ].join('\n')));
     admin('s3.create_bucket(Bucket="dumps")');
     config = { ...CONFIG, port: tlsPort };
+    faultProxy = https.createServer({ cert: fs.readFileSync(file('server.crt')), key: fs.readFileSync(file('server.key')) }, (req, res) => {
+      const request: Seen = {
+        method: req.method ?? '', url: req.url ?? '', host: req.headers.host ?? '', servername: (req.socket as tls.TLSSocket).servername ?? false,
+      };
+      seen.push(request);
+      const body: Buffer[] = [];
+      req.on('data', chunk => body.push(chunk));
+      req.on('end', () => {
+        const answer = fault(request);
+        if (answer !== undefined) {
+          res.writeHead(answer.status, { 'content-type': 'application/xml' });
+          res.end(answer.body);
+          return;
+        }
+        const upstream = http.request({ host: '127.0.0.1', port: motoPort, method: req.method, path: req.url, headers: req.headers }, answered => {
+          res.writeHead(answered.statusCode ?? 502, answered.headers);
+          answered.pipe(res);
+        });
+        upstream.on('error', error => res.writeHead(502).end(String(error)));
+        upstream.end(Buffer.concat(body));
+      });
+    });
+    await new Promise<void>(resolve => faultProxy.listen(0, '127.0.0.1', resolve));
   }, 90_000);
 
   afterAll(() => {
+    faultProxy?.close();
     for (const server of servers) {
       try {
         process.kill(-server.pid!, 'SIGKILL');
@@ -336,4 +372,93 @@ describe('S3Bucket against a real S3 server (moto over TLS, IAM keys checked)', 
     expect(keysListed).toHaveLength(1005);
     expect(keysListed[1004]).toBe('many/1004');
   }, 60_000);
+
+  describe('when S3 fails (the fault proxy answers for it)', () => {
+    const S3_ERROR = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InternalError</Code><Message>We encountered an internal error. Please try '
+      + 'again.</Message></Error>';
+    let bucket: S3Bucket;
+    let proxyPort: number;
+
+    beforeEach(() => {
+      seen = [];
+      fault = () => undefined;
+      proxyPort = (faultProxy.address() as net.AddressInfo).port;
+      bucket = new S3Bucket({ ...config, port: proxyPort, verifyTls: false }, keys);
+    });
+
+    /** The multipart uploads moto still holds under a prefix (an upload not aborted is stored, and billed, until it is). */
+    const uploadsUnder = (prefix: string) => JSON.parse(admin(`print(json.dumps([u["Key"] for u in s3.list_multipart_uploads(Bucket="dumps", Prefix="${prefix}")`
+      + '.get("Uploads", [])]))'));
+    const objectsUnder = (prefix: string) => JSON.parse(admin(`print(json.dumps([o["Key"] for o in s3.list_objects_v2(Bucket="dumps", Prefix="${prefix}")`
+      + '.get("Contents", [])]))'));
+    const file = (name: string, size: number) => {
+      const at = path.join(dir, name);
+      fs.writeFileSync(at, randomBytes(size));
+      return at;
+    };
+    const calls = () => seen.map(({ method, url }) => `${method} ${url.replace(/uploadId=[^&]+/, 'uploadId=U')}`);
+
+    test('a completion answered 200 with an <Error> inside (as S3 may): the upload fails, saying so, and is aborted', async () => {
+      fault = ({ method, url }) => (method === 'POST' && url.includes('uploadId=') ? { status: 200, body: S3_ERROR } : undefined);
+      await expect(bucket.putFile(file('complete', 20 * MIB), 'fault/complete')).rejects.toThrow(`completing the upload of fault/complete failed: ${S3_ERROR}`);
+      expect(calls()).toEqual([
+        'POST /dumps/fault/complete?uploads=',
+        'PUT /dumps/fault/complete?partNumber=1&uploadId=U',
+        'PUT /dumps/fault/complete?partNumber=2&uploadId=U',
+        'POST /dumps/fault/complete?uploadId=U',
+        'DELETE /dumps/fault/complete?uploadId=U',
+      ]);
+      expect(uploadsUnder('fault/complete')).toEqual([]);
+      expect(objectsUnder('fault/complete')).toEqual([]);
+    }, 60_000);
+
+    test('a part refused: the upload fails with the request and S3\'s answer, sends no further part, and is aborted', async () => {
+      fault = ({ method, url }) => (method === 'PUT' && url.includes('partNumber=2&') ? { status: 500, body: S3_ERROR } : undefined);
+      const upload = bucket.putFile(file('part', 40 * MIB), 'fault/part');
+      await expect(upload).rejects.toThrow(new RegExp(`^PUT /dumps/fault/part\\?partNumber=2&uploadId=\\S+ on 127\\.0\\.0\\.1:${proxyPort}: HTTP 500 InternalError$`));
+      expect(calls()).toEqual([
+        'POST /dumps/fault/part?uploads=', 'PUT /dumps/fault/part?partNumber=1&uploadId=U', 'PUT /dumps/fault/part?partNumber=2&uploadId=U',
+        'DELETE /dumps/fault/part?uploadId=U',
+      ]);
+      expect(uploadsUnder('fault/part')).toEqual([]);
+    }, 60_000);
+
+    test('the file shrinks while it is copied: the upload fails, naming the file and the bytes missing, and is aborted', async () => {
+      const shrinking = file('shrinking', 40 * MIB);
+      fault = ({ method, url }) => {
+        if (method === 'PUT' && url.includes('partNumber=1&')) fs.truncateSync(shrinking, 20 * MIB);
+        return undefined;
+      };
+      await expect(bucket.putFile(shrinking, 'fault/shrinking')).rejects.toThrow(
+        `${shrinking}: read ${4 * MIB} of ${16 * MIB} bytes at ${16 * MIB}: the file changed while it was copied`);
+      expect(calls()).toEqual(['POST /dumps/fault/shrinking?uploads=', 'PUT /dumps/fault/shrinking?partNumber=1&uploadId=U', 'DELETE /dumps/fault/shrinking?uploadId=U']);
+      expect(uploadsUnder('fault/shrinking')).toEqual([]);
+      expect(objectsUnder('fault/shrinking')).toEqual([]);
+    }, 60_000);
+
+    test('an upload started without an UploadId in the answer: fails, saying so, and sends nothing more', async () => {
+      fault = ({ url }) => (url.endsWith('?uploads=') ? { status: 200, body: '<InitiateMultipartUploadResult><Bucket>dumps</Bucket></InitiateMultipartUploadResult>' } : undefined);
+      await expect(bucket.putFile(file('no-id', 20 * MIB), 'fault/no-id')).rejects.toThrow('POST fault/no-id?uploads: no UploadId in the answer');
+      expect(calls()).toEqual(['POST /dumps/fault/no-id?uploads=']);
+    });
+
+    test('an error answer without an S3 code names its status alone', async () => {
+      fault = () => ({ status: 502, body: '<html>Bad Gateway</html>' });
+      await expect(bucket.putFile(file('plain', 1), 'fault/plain')).rejects.toThrow(new RegExp(`^PUT /dumps/fault/plain on 127\\.0\\.0\\.1:${proxyPort}: HTTP 502$`));
+    });
+
+    test('every 2xx answer is success, and 300 is not', async () => {
+      fault = () => ({ status: 299, body: '' });
+      await expect(bucket.putFile(file('edge', 1), 'fault/edge')).resolves.toBeUndefined();
+      fault = () => ({ status: 300, body: '' });
+      await expect(bucket.putFile(file('edge', 1), 'fault/edge')).rejects.toThrow(/: HTTP 300$/);
+    });
+
+    test('the TLS server name is the endpoint\'s DNS name, and none for an IP address (RFC 6066 allows no IP there)', async () => {
+      await bucket.putFile(file('sni', 1), 'sni/by-ip');
+      await new S3Bucket({ ...config, endpoint: 'localhost', port: proxyPort, verifyTls: false }, keys).putFile(file('sni', 1), 'sni/by-name');
+      expect(seen.map(({ host, servername }) => [host, servername])).toEqual([[`127.0.0.1:${proxyPort}`, false], [`localhost:${proxyPort}`, 'localhost']]);
+      expect(objectsUnder('sni/')).toEqual(['sni/by-ip', 'sni/by-name']);
+    });
+  });
 });
