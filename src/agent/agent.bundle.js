@@ -126,6 +126,9 @@ function chooseScaleDownTarget(candidates, primary, scaleDownTo) {
 function switchpointOf(history, timeline) {
   return historyEntries(history).find((entry) => entry.parent === timeline)?.switchpoint;
 }
+function historyFileName(timeline) {
+  return `${timeline.toString(16).toUpperCase().padStart(8, "0")}.history`;
+}
 function timelineSwitchpoint(history) {
   const entries = historyEntries(history);
   return entries.length === 0 ? void 0 : entries[entries.length - 1].switchpoint;
@@ -7627,10 +7630,21 @@ function decideStaleSender(facts) {
   if (facts.seen === facts.sender) return { end: facts.sender, seen: void 0 };
   return { end: void 0, seen: facts.sender };
 }
+function countedTimeline(record) {
+  return record?.state === "stable" ? record.timeline : 1;
+}
+function recloneReason(facts) {
+  if (facts.primaryLacksWal === true) return `the primary no longer has the WAL this replica needs (${facts.position})`;
+  const { receiverTimeline: timeline, history } = facts;
+  if (timeline === void 0 || timeline >= facts.recordTimeline || history === void 0) return void 0;
+  if (!forkedBehind(history, timeline, facts.position)) return void 0;
+  return `timeline ${facts.recordTimeline} of the primary forked off this replica's timeline ${timeline} at ${switchpointOf(history, timeline)}, before the WAL this replica has (${facts.position}): it can never follow`;
+}
 var FOLLOW_HANG_SECONDS;
 var init_follow = __esm({
   "src/agent/follow.ts"() {
     "use strict";
+    init_failover_target();
     FOLLOW_HANG_SECONDS = 3;
   }
 });
@@ -9079,7 +9093,7 @@ ${text}
         if (now - this.lastWalCheck < WAL_CHECK_EVERY_SECONDS) return;
         this.lastWalCheck = now;
         const record = this.record;
-        const streamed = await this.attempt(() => this.pg.streamedASecond(record?.state === "stable" ? record.timeline : 1));
+        const streamed = await this.attempt(() => this.pg.streamedASecond(countedTimeline(record)));
         if (streamed === true) {
           this.lastStreaming = now;
           this.senderSeen = void 0;
@@ -9095,17 +9109,14 @@ ${text}
         const position = await this.attempt(() => this.pg.receivePosition());
         if (position === void 0 || position === null) return;
         const lacks = await primaryLacksWal(this.peerConnection(this.config.primaryHost, this.passwords, 3e3), position);
-        let why;
-        if (lacks === true) {
-          why = `the primary no longer has the WAL this replica needs (${position})`;
-        } else {
-          const timeline = await this.attempt(() => this.pg.receiverTimeline());
-          if (timeline === void 0 || timeline >= record.timeline) return;
-          const historyFile = path3.join(this.config.pgdata, "pg_wal", `${record.timeline.toString(16).toUpperCase().padStart(8, "0")}.history`);
-          const history = readIfExists(historyFile);
-          if (history === void 0 || !forkedBehind(history, timeline, position)) return;
-          why = `timeline ${record.timeline} of the primary forked off this replica's timeline ${timeline} at ${switchpointOf(history, timeline)}, before the WAL this replica has (${position}): it can never follow`;
-        }
+        const why = recloneReason({
+          recordTimeline: record.timeline,
+          position,
+          primaryLacksWal: lacks,
+          receiverTimeline: await this.attempt(() => this.pg.receiverTimeline()),
+          history: readIfExists(path3.join(this.config.pgdata, "pg_wal", historyFileName(record.timeline)))
+        });
+        if (why === void 0) return;
         this.log(`not streaming for ${Math.floor(now - this.lastStreaming)}s, and ${why}: requesting a new clone`);
         fs5.writeFileSync(path3.join(path3.dirname(this.config.pgdata), RECLONE_MARKER), "");
         await fastShutdown(this.config.pgdata, SHUTDOWN_TIMEOUT_MS);

@@ -164,6 +164,11 @@ export function switchpointOf(history: string, timeline: number): string | undef
   return historyEntries(history).find(entry => entry.parent === timeline)?.switchpoint;
 }
 
+/** The name of a timeline's history file in pg_wal: `0000000A.history` for timeline 10. */
+export function historyFileName(timeline: number): string {
+  return `${timeline.toString(16).toUpperCase().padStart(8, '0')}.history`;
+}
+
 /**
  * Where the timeline of a history file began (its last line's switch point: the position at which it forked off its
  * parent); undefined when the file lists no line.

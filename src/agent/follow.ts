@@ -4,6 +4,9 @@
 // has no timeout, and packets to a frozen node go nowhere). Ending it makes the startup process start another, through
 // the write Service, which names the new primary by then. Pure: the sidecar looks, and carries out what this returns.
 
+import { forkedBehind, switchpointOf } from './failover-target';
+import { LeaderRecord } from './record';
+
 /** How long the same WAL receiver may go on without streaming on the record's timeline before it is ended. */
 export const FOLLOW_HANG_SECONDS = 3;
 
@@ -88,4 +91,41 @@ export function decideStaleSender(facts: StaleSenderFacts): StaleSenderPlan {
   if (facts.streams !== false || facts.sender === undefined || facts.sender === null) return { end: undefined, seen: undefined };
   if (facts.seen === facts.sender) return { end: facts.sender, seen: undefined };
   return { end: undefined, seen: facts.sender };
+}
+
+/**
+ * The timeline on which a replica's streaming counts: the recorded primary's, or a later one (the record's is written
+ * after a promotion). A replica ahead of where that timeline forked off its own restarts streaming its own timeline
+ * every second, and must not count as streaming then. Without a stable record, any.
+ */
+export function countedTimeline(record: LeaderRecord | undefined): number {
+  return record?.state === 'stable' ? record.timeline : 1;
+}
+
+export interface RecloneFacts {
+  /** The recorded primary's timeline. */
+  readonly recordTimeline: number;
+  /** The WAL position this replica has received. */
+  readonly position: string;
+  /** The primary no longer has the WAL segment of `position` (primaryLacksWal); undefined when it could not say. */
+  readonly primaryLacksWal: boolean | undefined;
+  /** The timeline this replica's WAL receiver last streamed; undefined when PostgreSQL could not say. */
+  readonly receiverTimeline: number | undefined;
+  /** The recorded timeline's history file in this replica's pg_wal (fetched by its WAL receiver), undefined when absent. */
+  readonly history: string | undefined;
+}
+
+/**
+ * Why a replica that has not streamed for walCheckSeconds, although its primary answers, can never follow it (it then
+ * asks for a new clone), or undefined when it may still: the primary no longer has the WAL it needs, or it is ahead of
+ * where the recorded primary's timeline forked off its own (the old primary's last WAL reached it but not the new
+ * primary), as the history file says.
+ */
+export function recloneReason(facts: RecloneFacts): string | undefined {
+  if (facts.primaryLacksWal === true) return `the primary no longer has the WAL this replica needs (${facts.position})`;
+  const { receiverTimeline: timeline, history } = facts;
+  if (timeline === undefined || timeline >= facts.recordTimeline || history === undefined) return undefined;
+  if (!forkedBehind(history, timeline, facts.position)) return undefined;
+  return `timeline ${facts.recordTimeline} of the primary forked off this replica's timeline ${timeline} at ${switchpointOf(history, timeline)}, `
+    + `before the WAL this replica has (${facts.position}): it can never follow`;
 }

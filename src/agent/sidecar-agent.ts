@@ -11,9 +11,9 @@ import {
 } from './automatic-failover';
 import { SidecarConfig } from './config';
 import { changedSettings, reloadReport } from './configuration';
-import { Candidate, forkedBehind, switchpointOf } from './failover-target';
+import { Candidate, historyFileName } from './failover-target';
 import { decideFailsafe, failsafeDue, failsafeHolds, fenceDeadline } from './failsafe';
-import { decideFollow, decideStaleSender, SeenReceiver } from './follow';
+import { countedTimeline, decideFollow, decideStaleSender, recloneReason, SeenReceiver } from './follow';
 import { decideHandover, decideHandoverWait, decideRequestedSwitchover, PodState, Standby, SWITCHOVER_REQUEST } from './handover';
 import { ApiResult, followLease, KubeClient, LeasePatch, sleep } from './kube';
 import { NodeStatusFacts, statusLine } from './node-status';
@@ -1324,8 +1324,7 @@ export class SidecarAgent {
     if (now - this.lastWalCheck < WAL_CHECK_EVERY_SECONDS) return;
     this.lastWalCheck = now;
     const record = this.record;
-    // Streaming counts on the recorded primary's timeline (or a later one: the record's is written after a promotion).
-    const streamed = await this.attempt(() => this.pg.streamedASecond(record?.state === 'stable' ? record.timeline : 1));
+    const streamed = await this.attempt(() => this.pg.streamedASecond(countedTimeline(record)));
     if (streamed === true) {
       this.lastStreaming = now;
       this.senderSeen = undefined;
@@ -1342,20 +1341,15 @@ export class SidecarAgent {
     const position = await this.attempt(() => this.pg.receivePosition());
     if (position === undefined || position === null) return;
     const lacks = await primaryLacksWal(this.peerConnection(this.config.primaryHost, this.passwords, 3_000), position);
-    let why: string;
-    if (lacks === true) {
-      why = `the primary no longer has the WAL this replica needs (${position})`;
-    } else {
-      // Or it is ahead of where the recorded primary's timeline forked off its own (the old primary's last WAL reached it
-      // but not the new primary): the history file its WAL receiver fetched says where.
-      const timeline = await this.attempt(() => this.pg.receiverTimeline());
-      if (timeline === undefined || timeline >= record.timeline) return;
-      const historyFile = path.join(this.config.pgdata, 'pg_wal', `${record.timeline.toString(16).toUpperCase().padStart(8, '0')}.history`);
-      const history = readIfExists(historyFile);
-      if (history === undefined || !forkedBehind(history, timeline, position)) return;
-      why = `timeline ${record.timeline} of the primary forked off this replica's timeline ${timeline} at ${switchpointOf(history, timeline)}, `
-        + `before the WAL this replica has (${position}): it can never follow`;
-    }
+    // The history file, if its WAL receiver fetched it, says where the recorded primary's timeline forked off.
+    const why = recloneReason({
+      recordTimeline: record.timeline,
+      position,
+      primaryLacksWal: lacks,
+      receiverTimeline: await this.attempt(() => this.pg.receiverTimeline()),
+      history: readIfExists(path.join(this.config.pgdata, 'pg_wal', historyFileName(record.timeline))),
+    });
+    if (why === undefined) return;
     this.log(`not streaming for ${Math.floor(now - this.lastStreaming)}s, and ${why}: requesting a new clone`);
     fs.writeFileSync(path.join(path.dirname(this.config.pgdata), RECLONE_MARKER), '');
     await fastShutdown(this.config.pgdata, SHUTDOWN_TIMEOUT_MS);

@@ -1,5 +1,5 @@
 import {
-  Candidate, chooseFailoverTarget, chooseScaleDownTarget, FailoverChoiceFacts, forkedBehind, parseLsn, rankCandidates, switchpointOf,
+  Candidate, chooseFailoverTarget, chooseScaleDownTarget, FailoverChoiceFacts, forkedBehind, historyFileName, parseLsn, rankCandidates, switchpointOf,
   timelineSwitchpoint,
 } from '../../src/agent/failover-target';
 
@@ -205,6 +205,17 @@ describe('chooseScaleDownTarget: where the primary goes before a scale-down', ()
     expect(chooseScaleDownTarget([{ ...pods[0], lsn: '?' }, pods[1], pods[2]], 'pg-2', 1)).toEqual({
       kind: 'refuse', reason: 'the primary pg-2 goes away when scaling to 1 pods, and no healthy replica stays to take over (pg-0=replica@? pg-1=replica@0/9 pg-2=primary@0/10)',
     });
+  });
+});
+
+describe('historyFileName: a timeline\'s history file in pg_wal', () => {
+  test.each([
+    [2, '00000002.history'],
+    [10, '0000000A.history'],
+    [0x1F3, '000001F3.history'],
+    [0xFFFFFFFF, 'FFFFFFFF.history'],
+  ])('timeline %s: %s', (timeline, name) => {
+    expect(historyFileName(timeline)).toBe(name);
   });
 });
 

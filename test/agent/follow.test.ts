@@ -1,5 +1,8 @@
 // A replica following a new primary: when its WAL receiver is ended, and when it is given time.
-import { decideFollow, decideStaleSender, FOLLOW_HANG_SECONDS, FollowFacts, StaleSenderFacts } from '../../src/agent/follow';
+import {
+  countedTimeline, decideFollow, decideStaleSender, FOLLOW_HANG_SECONDS, FollowFacts, recloneReason, RecloneFacts, StaleSenderFacts,
+} from '../../src/agent/follow';
+import { FailingOverRecord, StableRecord } from '../../src/agent/record';
 
 const facts = (overrides: Partial<FollowFacts>): FollowFacts => ({
   changed: false, streaming: false, receiver: 41, seen: undefined, now: 100, ...overrides,
@@ -73,5 +76,52 @@ describe('decideStaleSender: whether the walsender holding a replica\'s slot on 
     };
     expect([look(false, 5), look(true, 5), look(false, 5), look(false, 5)]).toEqual([undefined, undefined, undefined, 5]);
     expect([look(false, null), look(false, 6), look(false, 6)]).toEqual([undefined, undefined, 6]);
+  });
+});
+
+describe('countedTimeline: the timeline on which a replica\'s streaming counts', () => {
+  const stable: StableRecord = { version: 1, state: 'stable', primary: 'pg-0', epoch: 4, timeline: 3, systemIdentifier: '7000', sync: [] };
+  const failing: FailingOverRecord = { ...stable, state: 'failing-over', previous: 'pg-0', target: 'pg-1', job: 'f-1' };
+
+  test('the stable record\'s timeline; any (1) without one', () => {
+    expect(countedTimeline(stable)).toBe(3);
+    expect(countedTimeline(failing)).toBe(1);
+    expect(countedTimeline(undefined)).toBe(1);
+  });
+});
+
+// GIVEN a replica of the primary on timeline 3 that has not streamed for walCheckSeconds, at 0/6000100; WHEN it looks at
+// why; THEN the reason it asks for a new clone, or none.
+describe('recloneReason: why a replica that does not stream can never follow its primary', () => {
+  // 00000003.history: timeline 1 ended at 0/4024DD0, timeline 2 at 0/6000A8.
+  const history = '1\t0/4024DD0\tno recovery target specified\n\n2\t0/6000A8\tno recovery target specified\n';
+  const reclone = (overrides: Partial<RecloneFacts>): RecloneFacts => ({
+    recordTimeline: 3, position: '0/6000100', primaryLacksWal: false, receiverTimeline: 2, history, ...overrides,
+  });
+  const forked = 'timeline 3 of the primary forked off this replica\'s timeline 2 at 0/6000A8, before the WAL this replica has (0/6000100): it can never follow';
+
+  test('the primary no longer has the WAL it needs, whatever its timeline', () => {
+    const lacks = 'the primary no longer has the WAL this replica needs (0/6000100)';
+    expect(recloneReason(reclone({ primaryLacksWal: true }))).toBe(lacks);
+    expect(recloneReason(reclone({ primaryLacksWal: true, receiverTimeline: 3, history: undefined }))).toBe(lacks);
+  });
+
+  test('ahead of where the primary\'s timeline forked off its own: it can never follow', () => {
+    expect(recloneReason(reclone({}))).toBe(forked);
+    expect(recloneReason(reclone({ primaryLacksWal: undefined }))).toBe(forked);
+    expect(recloneReason(reclone({ receiverTimeline: 1, position: '0/5000000' }))).toBe(
+      'timeline 3 of the primary forked off this replica\'s timeline 1 at 0/4024DD0, before the WAL this replica has (0/5000000): it can never follow');
+  });
+
+  test.each<[string, Partial<RecloneFacts>]>([
+    ['at the fork', { position: '0/6000A8' }],
+    ['behind the fork', { position: '0/600000' }],
+    ['on the primary\'s timeline', { receiverTimeline: 3 }],
+    ['on a later timeline than the record\'s', { receiverTimeline: 4 }],
+    ['its timeline unknown', { receiverTimeline: undefined }],
+    ['no history file', { history: undefined }],
+    ['a history file that does not list its timeline', { history: '1\t0/4024DD0\tx\n' }],
+  ])('none: %s (it may still follow)', (_name, overrides) => {
+    expect(recloneReason(reclone(overrides))).toBeUndefined();
   });
 });
