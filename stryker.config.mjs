@@ -33,7 +33,7 @@ const bail = process.env.STRYKER_BAIL === '1';
 const only = process.env.STRYKER_TESTS?.split(',').map(test => `<rootDir>/test/agent/${test}.test.ts`);
 const decisionTests = [
   'archive-watch', 'automatic-failover', 'config', 'configuration', 'dump-copy-config', 'event-line', 'failover', 'failover-job-config',
-  'failover-target', 'failsafe', 'follow', 'handover', 'node-status', 'record', 'roll', 'sidecar', 'start', 'transitions',
+  'failover-target', 'failsafe', 'follow', 'handover', 'label', 'node-status', 'record', 'roll', 'sidecar', 'start', 'transitions',
 ].map(name => `<rootDir>/test/agent/${name}.test.ts`);
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */

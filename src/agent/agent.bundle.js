@@ -7747,6 +7747,28 @@ var init_handover = __esm({
   }
 });
 
+// src/agent/label.ts
+function decideLabel(facts) {
+  const changed = facts.wanted === facts.applied && facts.seen !== void 0 && facts.seen !== facts.wanted;
+  if (changed && facts.wanted === "primary") {
+    if (facts.othersPrimary.length > 0) {
+      const waiting = `the ${facts.labelKey} label was moved by hand to ${facts.othersPrimary.join(", ")}: waiting until its sidecar removes it`;
+      return { do: "wait", waiting, say: waiting !== facts.waiting, changedSeenAt: facts.changedSeenAt };
+    }
+    const since = facts.changedSeenAt ?? facts.now;
+    if (facts.now - since < LABEL_RESTORE_SECONDS) return { do: "wait", waiting: "", say: false, changedSeenAt: since };
+  }
+  if (!changed && facts.wanted === facts.applied && facts.now - facts.appliedAt < facts.reassertSeconds) return { do: "keep" };
+  return { do: "set", restore: changed };
+}
+var LABEL_RESTORE_SECONDS;
+var init_label = __esm({
+  "src/agent/label.ts"() {
+    "use strict";
+    LABEL_RESTORE_SECONDS = 0.9;
+  }
+});
+
 // src/agent/roll.ts
 function decideRoll(facts) {
   const revision = facts.updateRevision;
@@ -7940,7 +7962,7 @@ function parseEventLine(text) {
   const match = /^(Normal|Warning) ([A-Z][A-Za-z]*) (\S.*)$/s.exec(text);
   return match === null ? void 0 : { type: match[1], reason: match[2], message: match[3] };
 }
-var fs5, path3, SHUTDOWN_TIMEOUT_MS, PROMOTE_TIMEOUT_MS, TARGET_STREAM_WAIT_MS, RECORD_COPY_SECONDS, HANDOVER_SECONDS, HANDOVER_LOOK_SECONDS, LABEL_RESTORE_SECONDS, FAILSAFE_REPLY_MS, FAILSAFE_EVERY_MS, FOLLOW_LOOK_SECONDS, ROLL_LOOK_SECONDS, ROLL_IDLE_SECONDS, PEER_CONNECT_MS, RELOAD_SETTLE_MS, WAL_CHECK_EVERY_SECONDS, START_HOLD_SECONDS, DELIVERY_FRESH_SECONDS, DELIVERIES_KEPT, SidecarAgent;
+var fs5, path3, SHUTDOWN_TIMEOUT_MS, PROMOTE_TIMEOUT_MS, TARGET_STREAM_WAIT_MS, RECORD_COPY_SECONDS, HANDOVER_SECONDS, HANDOVER_LOOK_SECONDS, FAILSAFE_REPLY_MS, FAILSAFE_EVERY_MS, FOLLOW_LOOK_SECONDS, ROLL_LOOK_SECONDS, ROLL_IDLE_SECONDS, PEER_CONNECT_MS, RELOAD_SETTLE_MS, WAL_CHECK_EVERY_SECONDS, START_HOLD_SECONDS, DELIVERY_FRESH_SECONDS, DELIVERIES_KEPT, SidecarAgent;
 var init_sidecar_agent = __esm({
   "src/agent/sidecar-agent.ts"() {
     "use strict";
@@ -7954,6 +7976,7 @@ var init_sidecar_agent = __esm({
     init_follow();
     init_handover();
     init_kube();
+    init_label();
     init_node_status();
     init_postgres();
     init_record();
@@ -7967,7 +7990,6 @@ var init_sidecar_agent = __esm({
     RECORD_COPY_SECONDS = 2;
     HANDOVER_SECONDS = 20;
     HANDOVER_LOOK_SECONDS = 0.25;
-    LABEL_RESTORE_SECONDS = 0.9;
     FAILSAFE_REPLY_MS = 1e3;
     FAILSAFE_EVERY_MS = 500;
     FOLLOW_LOOK_SECONDS = 1;
@@ -8559,21 +8581,28 @@ ${text}
       }
       async label(role) {
         const now = this.env.monotonic();
-        const changed = role === this.applied && this.labelSeen !== void 0 && this.labelSeen !== role;
-        if (changed && role === "primary" && this.othersLabeled.length > 0) {
-          const why = `the ${this.config.roleLabel} label was moved by hand to ${this.othersLabeled.join(", ")}: waiting until its sidecar removes it`;
-          if (why !== this.lastLabelWait) this.log(why);
-          this.lastLabelWait = why;
+        const plan3 = decideLabel({
+          labelKey: this.config.roleLabel,
+          wanted: role,
+          applied: this.applied,
+          seen: this.labelSeen,
+          othersPrimary: this.othersLabeled,
+          now,
+          appliedAt: this.appliedAt,
+          changedSeenAt: this.labelChangedSeenAt,
+          reassertSeconds: this.config.timing.reassertSeconds,
+          waiting: this.lastLabelWait
+        });
+        if (plan3.do === "wait") {
+          if (plan3.say) this.log(plan3.waiting);
+          this.lastLabelWait = plan3.waiting;
+          this.labelChangedSeenAt = plan3.changedSeenAt;
           return;
         }
         this.lastLabelWait = "";
-        if (changed && role === "primary") {
-          this.labelChangedSeenAt ??= now;
-          if (now - this.labelChangedSeenAt < LABEL_RESTORE_SECONDS) return;
-        }
         this.labelChangedSeenAt = void 0;
-        if (changed) this.log(`the ${this.config.roleLabel} label was changed to "${this.labelSeen}" by someone else: setting it back to "${role}"`);
-        if (role === this.applied && !changed && now - this.appliedAt < this.config.timing.reassertSeconds) return;
+        if (plan3.do === "keep") return;
+        if (plan3.restore) this.log(`the ${this.config.roleLabel} label was changed to "${this.labelSeen}" by someone else: setting it back to "${role}"`);
         const done = await this.kube.labelPod(this.podName, this.config.roleLabel, role === "" ? null : role);
         if (!done.ok) {
           this.log(`could not update the label (${done.message}); retrying`);

@@ -16,6 +16,7 @@ import { decideFailsafe, failsafeDue, failsafeHolds, fenceDeadline } from './fai
 import { countedTimeline, decideFollow, decideStaleSender, recloneReason, SeenReceiver } from './follow';
 import { decideHandover, decideHandoverWait, decideRequestedSwitchover, PodState, Standby, SWITCHOVER_REQUEST } from './handover';
 import { ApiResult, followLease, KubeClient, LeasePatch, sleep } from './kube';
+import { decideLabel } from './label';
 import { NodeStatusFacts, statusLine } from './node-status';
 import {
   controlOf, DbState, endSlotSender, fastShutdown, LocalPostgres, observedRole, peerStatus, PrimaryConnection, primaryLacksWal, readPostmaster,
@@ -94,8 +95,6 @@ const RECORD_COPY_SECONDS = 2;
 const HANDOVER_SECONDS = 20;
 /** How often a handing-over primary looks at its target's pod (decideHandoverWait). */
 const HANDOVER_LOOK_SECONDS = 0.25;
-/** How long a primary whose label someone changed waits, listing the pods again, before it sets the label back. */
-const LABEL_RESTORE_SECONDS = 0.9;
 /** How long the failsafe waits for every standby to reply to the WAL it wrote (the WAL writer flushes within 200 ms). */
 const FAILSAFE_REPLY_MS = 1_000;
 /** How often the failsafe looks whether to ask (failsafeDue). */
@@ -745,27 +744,28 @@ export class SidecarAgent {
 
   private async label(role: string): Promise<void> {
     const now = this.env.monotonic();
-    // Someone changed the label by hand (the reference design's manual failover does): set back at once, not at the next reassertion.
-    const changed = role === this.applied && this.labelSeen !== undefined && this.labelSeen !== role;
-    if (changed && role === 'primary' && this.othersLabeled.length > 0) {
-      // Moved by hand to another pod, whose sidecar removes it (and fences that pod if it was promoted): the write Service
-      // must never reach two primaries, so this pod waits until it is the only one labelled.
-      const why = `the ${this.config.roleLabel} label was moved by hand to ${this.othersLabeled.join(', ')}: waiting until its sidecar removes it`;
-      if (why !== this.lastLabelWait) this.log(why);
-      this.lastLabelWait = why;
+    const plan = decideLabel({
+      labelKey: this.config.roleLabel,
+      wanted: role,
+      applied: this.applied,
+      seen: this.labelSeen,
+      othersPrimary: this.othersLabeled,
+      now,
+      appliedAt: this.appliedAt,
+      changedSeenAt: this.labelChangedSeenAt,
+      reassertSeconds: this.config.timing.reassertSeconds,
+      waiting: this.lastLabelWait,
+    });
+    if (plan.do === 'wait') {
+      if (plan.say) this.log(plan.waiting);
+      this.lastLabelWait = plan.waiting;
+      this.labelChangedSeenAt = plan.changedSeenAt;
       return;
     }
     this.lastLabelWait = '';
-    if (changed && role === 'primary') {
-      // A person moving the label relabels this pod, then another (the reference design's manual failover): the primary's
-      // label comes back only once a second listing, a second or more later, still shows no other pod labelled primary,
-      // so that it never joins another pod's hand-given label behind the write Service.
-      this.labelChangedSeenAt ??= now;
-      if (now - this.labelChangedSeenAt < LABEL_RESTORE_SECONDS) return;
-    }
     this.labelChangedSeenAt = undefined;
-    if (changed) this.log(`the ${this.config.roleLabel} label was changed to "${this.labelSeen}" by someone else: setting it back to "${role}"`);
-    if (role === this.applied && !changed && now - this.appliedAt < this.config.timing.reassertSeconds) return;
+    if (plan.do === 'keep') return;
+    if (plan.restore) this.log(`the ${this.config.roleLabel} label was changed to "${this.labelSeen}" by someone else: setting it back to "${role}"`);
     const done = await this.kube.labelPod(this.podName, this.config.roleLabel, role === '' ? null : role);
     if (!done.ok) {
       this.log(`could not update the label (${done.message}); retrying`);
