@@ -7,6 +7,7 @@ import * as https from 'node:https';
 import * as net from 'node:net';
 import { join } from 'node:path';
 import { Duplex } from 'node:stream';
+import { createSecureContext, TLSSocket } from 'node:tls';
 import { BAD_ANSWER, KubeClient, KubeClientOptions, NO_ANSWER } from '../../src/agent/kube';
 import { ApiPod, ApiStandIn } from '../e2e/harness/api';
 import { runAsync } from '../e2e/harness/exec';
@@ -151,6 +152,20 @@ const channel = (n: number, data: string) => serverFrame(0x2, Buffer.concat([Buf
 const SUCCESS = JSON.stringify({ metadata: {}, status: 'Success' });
 const CLOSE_NORMAL = serverFrame(0x8, Buffer.from([0x03, 0xe8]));
 
+/** A server's frame masked with `mask` (servers do not mask theirs, but RFC 6455 reads a masked frame the same): 7-bit or 16-bit length. */
+function maskedFrame(opcode: number, payload: Buffer | string, mask: Buffer): Buffer {
+  const data = Buffer.from(payload);
+  // eslint-disable-next-line no-bitwise
+  const masked = Buffer.from(data.map((byte, i) => byte ^ mask[i % 4]));
+  if (data.length < 126) return Buffer.concat([Buffer.from([0x80 + opcode, 0x80 + data.length]), mask, masked]);
+  const length = Buffer.alloc(2);
+  length.writeUInt16BE(data.length);
+  return Buffer.concat([Buffer.from([0x80 + opcode, 0x80 + 126]), length, mask, masked]);
+}
+/** `frame` cut at these offsets. */
+const cut = (frame: Buffer, ...at: number[]): Buffer[] => [0, ...at].map((start, i) => frame.subarray(start, i < at.length ? at[i] : frame.length));
+const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
+
 /** A frame the client sent: its opcode, whether it was masked, its payload unmasked. */
 interface ClientFrame {
   readonly opcode: number;
@@ -254,6 +269,118 @@ describe('exec against scripted servers', () => {
     expect(new Set(keys).size).toBe(2);
   });
 
+  /** Between the pieces piecewise writes: long enough for each to arrive on its own. */
+  const GAP_MS = 15;
+  const MASK = Buffer.from([0x12, 0x34, 0x56, 0x78]);
+  /**
+   * Accepts, then writes each piece on its own (GAP_MS after the one before, so that each arrives alone), and ends the
+   * connection once the client has sent its close (or, `endOnClose` false, after the last piece); the client's frames.
+   */
+  const piecewise = (pieces: Buffer[], endOnClose = true): (() => ClientFrame[]) => {
+    let frames: ClientFrame[] = [];
+    onUpgrade = (request, socket) => {
+      frames = clientFrames(socket);
+      // Half open: the server may still write after the client's end.
+      socket.allowHalfOpen = !endOnClose;
+      socket.on('data', () => {
+        if (endOnClose && frames.some(f => f.opcode === 0x8)) socket.end();
+      });
+      accept(request, socket);
+      void (async () => {
+        for (const piece of pieces) {
+          await sleep(GAP_MS);
+          if (!socket.writable) return;
+          socket.write(piece);
+        }
+        if (!endOnClose) socket.end();
+      })();
+    };
+    return () => frames;
+  };
+
+  test('a masked server frame is unmasked, with a 7-bit or a 16-bit length', async () => {
+    const stderr = 'e'.repeat(199);
+    script([maskedFrame(0x2, Buffer.concat([Buffer.from([1]), Buffer.from('masked out\n')]), MASK), maskedFrame(0x2, `\u0002${stderr}`, MASK),
+      maskedFrame(0x2, Buffer.from([3, ...Buffer.from(SUCCESS)]), Buffer.from([0xff, 0x00, 0xa5, 0x5a])), CLOSE_NORMAL]);
+    expect(await scripted().exec('pg-1', 'postgres', ['true'], EXEC_TIMEOUT_MS)).toEqual({ ok: true, value: { code: 0, stdout: 'masked out\n', stderr } });
+  });
+
+  test('frames cut inside their header, their 16-bit length, their mask and their payload are read whole; a close cut in three is answered', async () => {
+    const stdout = 'o'.repeat(300);
+    const stderr = 'é'.repeat(100);
+    const frames = piecewise([
+      // Unmasked, 16-bit length: cut after 1 byte (no length yet), after 3 (half the length), inside the payload.
+      ...cut(channel(1, stdout), 1, 3, 100),
+      // Masked, 16-bit length: cut inside the length, inside the mask, at the end of the header, inside the payload.
+      ...cut(maskedFrame(0x2, `\u0002${stderr}`, MASK), 3, 6, 8, 9),
+      channel(3, SUCCESS),
+      // The close: its first byte; its length (2) and half its code; the last byte, which makes it whole.
+      ...cut(CLOSE_NORMAL, 1, 3),
+    ]);
+    expect(await scripted().exec('pg-1', 'postgres', ['true'], 3000)).toEqual({ ok: true, value: { code: 0, stdout, stderr } });
+    expect(frames().map(f => [f.opcode, f.masked, f.payload])).toEqual([[0x8, true, Buffer.from([0x03, 0xe8])]]);
+  });
+
+  test('an empty close, the last two bytes the server sends, is answered with an empty close', async () => {
+    const frames = piecewise([Buffer.concat([channel(1, 'out'), channel(3, SUCCESS)]), serverFrame(0x8, Buffer.alloc(0))]);
+    expect(await scripted().exec('pg-1', 'postgres', ['true'], 3000)).toEqual({ ok: true, value: { code: 0, stdout: 'out', stderr: '' } });
+    expect(frames().map(f => [f.opcode, f.masked, f.payload])).toEqual([[0x8, true, Buffer.alloc(0)]]);
+  });
+
+  test('after the server\'s close the client sends nothing more (no pong, no second close) and reads what still comes', async () => {
+    // The server ends once it has sent all, not when the client's close comes.
+    const frames = piecewise([Buffer.concat([channel(1, 'out'), CLOSE_NORMAL, serverFrame(0x9, 'still there?'), CLOSE_NORMAL]), channel(3, SUCCESS)], false);
+    expect(await scripted().exec('pg-1', 'postgres', ['true'], 3000)).toEqual({ ok: true, value: { code: 0, stdout: 'out', stderr: '' } });
+    expect(frames().map(f => [f.opcode, f.masked, f.payload])).toEqual([[0x8, true, Buffer.from([0x03, 0xe8])]]);
+  });
+
+  test('a pong, or a frame of an opcode RFC 6455 reserves, is no output, whatever its first byte', async () => {
+    script([serverFrame(0xa, Buffer.from([1, ...Buffer.from('pong')])), serverFrame(0x3, Buffer.from([1, ...Buffer.from('three')])),
+      serverFrame(0x1, '\u0001text'), channel(1, ' and binary'), channel(3, SUCCESS), CLOSE_NORMAL]);
+    expect(await scripted().exec('pg-1', 'postgres', ['true'], EXEC_TIMEOUT_MS)).toEqual({ ok: true, value: { code: 0, stdout: 'text and binary', stderr: '' } });
+  });
+
+  test('a close between the fragments of a message is a close of its own: answered with its code, the message still joined', async () => {
+    let frames: ClientFrame[] = [];
+    onUpgrade = (request, socket) => {
+      frames = clientFrames(socket);
+      accept(request, socket);
+      socket.end(Buffer.concat([serverFrame(0x2, Buffer.from([1, ...Buffer.from('hel')]), false), serverFrame(0x8, Buffer.from([0x03, 0xe9])),
+        serverFrame(0x0, 'lo'), channel(3, SUCCESS)]));
+    };
+    expect(await scripted().exec('pg-1', 'postgres', ['true'], EXEC_TIMEOUT_MS)).toEqual({ ok: true, value: { code: 0, stdout: 'hello', stderr: '' } });
+    expect(frames.map(f => [f.opcode, f.masked, f.payload])).toEqual([[0x8, true, Buffer.from([0x03, 0xe9])]]);
+  });
+
+  test('a connection reset under the WebSocket is no answer, never a throw', async () => {
+    // TLS over a TCP server of the test's own, so that the TCP connection under the WebSocket can be reset (RST).
+    const context = createSecureContext({ key: tls.key, cert: tls.cert });
+    const resetting = net.createServer(raw => {
+      raw.on('error', () => undefined);
+      const secure = new TLSSocket(raw, { isServer: true, secureContext: context });
+      secure.on('error', () => undefined);
+      let request = '';
+      secure.on('data', (chunk: Buffer) => {
+        request += chunk.toString('latin1');
+        const key = /^sec-websocket-key: *(\S+)\r$/im.exec(request)?.[1];
+        if (!request.includes('\r\n\r\n') || key === undefined) return;
+        secure.removeAllListeners('data');
+        accept({ headers: {} } as http.IncomingMessage, secure, 'v5.channel.k8s.io', key);
+        secure.write(channel(1, 'started\n'));
+        setTimeout(() => raw.resetAndDestroy(), 30);
+      });
+    });
+    await new Promise<void>(resolve => resetting.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (resetting.address() as net.AddressInfo).port;
+      expect(await scripted({ server: `https://127.0.0.1:${port}` }).exec('pg-1', 'postgres', ['true'], EXEC_TIMEOUT_MS)).toEqual({
+        ok: false, status: undefined, reason: NO_ANSWER, message: 'EXEC pods/pg-1 (postgres): true: the exec stream ended without the command\'s exit status',
+      });
+    } finally {
+      resetting.close();
+    }
+  });
+
   test('a server that accepts the upgrade and never answers is no answer within the timeout; the connection is let go', async () => {
     let closed: Promise<unknown> | undefined;
     onUpgrade = (request, socket) => {
@@ -353,6 +480,18 @@ describe('exec against scripted servers', () => {
       { ok: false, status: undefined, reason: 'NonZeroExitCode', message: 'EXEC pods/pg-1 (postgres): true: NonZeroExitCode: m' }],
     ['an ExitCode cause of another reason than NonZeroExitCode', { status: 'Failure', reason: 'InternalError', message: 'm', details: { causes: [{ reason: 'ExitCode', message: '1' }] } },
       { ok: false, status: undefined, reason: 'InternalError', message: 'EXEC pods/pg-1 (postgres): true: InternalError: m' }],
+    ['NonZeroExitCode whose ExitCode has two digits: that code', { status: 'Failure', reason: 'NonZeroExitCode', details: { causes: [{ reason: 'ExitCode', message: '12' }] } },
+      { ok: true, value: { code: 12, stdout: 'out', stderr: '' } }],
+    ['NonZeroExitCode whose ExitCode has digits then more', { status: 'Failure', reason: 'NonZeroExitCode', message: 'm', details: { causes: [{ reason: 'ExitCode', message: '1x' }] } },
+      { ok: false, status: undefined, reason: 'NonZeroExitCode', message: 'EXEC pods/pg-1 (postgres): true: NonZeroExitCode: m' }],
+    ['NonZeroExitCode whose ExitCode is a JSON number, not text', { status: 'Failure', reason: 'NonZeroExitCode', message: 'm', details: { causes: [{ reason: 'ExitCode', message: 2 }] } },
+      { ok: false, status: undefined, reason: 'NonZeroExitCode', message: 'EXEC pods/pg-1 (postgres): true: NonZeroExitCode: m' }],
+    ['a code that is not a number: no code', { status: 'Failure', code: '500', reason: 'InternalError', message: 'm' },
+      { ok: false, status: undefined, reason: 'InternalError', message: 'EXEC pods/pg-1 (postgres): true: InternalError: m' }],
+    ['an empty reason and a code: the code\'s reason', { status: 'Failure', code: 500, reason: '', message: 'm' },
+      { ok: false, status: 500, reason: 'InternalError', message: 'EXEC pods/pg-1 (postgres): true: 500 InternalError: m' }],
+    ['an empty reason and no code: Failure', { status: 'Failure', reason: '', message: 'm' },
+      { ok: false, status: undefined, reason: 'Failure', message: 'EXEC pods/pg-1 (postgres): true: Failure: m' }],
     ['a status that is neither Success nor Failure', { status: 'Pending' },
       { ok: false, status: 101, reason: BAD_ANSWER, message: 'EXEC pods/pg-1 (postgres): true: 101 but the answer is not a Status on the error channel, got "{"status":"Pending"}"' }],
     ['text that is not JSON', 'exit 1',

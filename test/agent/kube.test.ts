@@ -310,6 +310,37 @@ describe('pod deletion and the StatefulSet', () => {
     statefulSet = undefined;
   });
 
+  test('deletePod without a uid sends no DeleteOptions; a delete refused names the request and keeps the API\'s message', async () => {
+    const kube = client();
+    deleted.length = 0;
+    const withUid: ApiPod = { ...runningPod('pg-6', { app: 'pg' }), toObject: namespace => ({ ...runningPod('pg-6', {}).toObject(namespace), metadata: { name: 'pg-6', namespace, uid: 'u-6' } }) };
+    pods.push(withUid);
+    try {
+      expect(await kube.deletePod('pg-6', 'u-0')).toEqual({
+        ok: false,
+        status: 409,
+        reason: 'Conflict',
+        message: 'DELETE pods/pg-6: 409 Conflict: Operation cannot be fulfilled on Pod "pg-6": Precondition failed: UID in precondition: u-0, UID in object meta: u-6',
+      });
+      expect(await kube.deletePod('pg-6', undefined)).toEqual({ ok: true, value: undefined });
+      const request = api.requests[api.requests.length - 1];
+      expect([request.method, request.path, request.body]).toEqual(['DELETE', `/api/v1/namespaces/${NAMESPACE}/pods/pg-6`, '']);
+      expect(deleted).toEqual(['pg-6']);
+    } finally {
+      pods.pop();
+    }
+  });
+
+  test('a StatefulSet read the Role does not allow is an error naming the request, the API\'s message kept', async () => {
+    expect(await client({ tokenFile: tokenFile('pod', POD_TOKEN) }).getStatefulSet('pg')).toEqual({
+      ok: false,
+      status: 403,
+      reason: 'Forbidden',
+      message: 'GET statefulsets/pg: 403 Forbidden: statefulsets.apps "pg" is forbidden: User "system:serviceaccount:default:pg" '
+        + 'cannot get resource "statefulsets" in API group "apps" in the namespace "default"',
+    });
+  });
+
   test('a DELETE or a StatefulSet read that the Role does not allow is 403 Forbidden', async () => {
     const kube = client({ tokenFile: tokenFile('pod', POD_TOKEN) });
     expect(await kube.deletePod('pg-1', undefined)).toMatchObject({ ok: false, status: 403, reason: 'Forbidden' });
@@ -345,6 +376,37 @@ describe('Events', () => {
     expect(event.firstTimestamp).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     expect(Date.parse(event.firstTimestamp)).toBeGreaterThanOrEqual(Math.floor(started / 1000) * 1000);
     expect(Date.parse(event.firstTimestamp)).toBeLessThanOrEqual(Date.now());
+  });
+  test('leaseEvent creates the same Event about the Lease, reported by the instance', async () => {
+    const before = api.events().length;
+    expect(await client().leaseEvent('pg-leader', 'pg-0', 'Normal', 'Elected', 'pg-0 holds the leader record', 'pg-agent')).toEqual({ ok: true, value: undefined });
+    const events = api.events();
+    expect(events.length).toBe(before + 1);
+    const event = events[events.length - 1];
+    expect(event.metadata.name).toMatch(/^pg-leader\.[0-9a-f]+$/);
+    expect(event).toMatchObject({
+      apiVersion: 'v1',
+      kind: 'Event',
+      metadata: { generateName: 'pg-leader.', namespace: NAMESPACE },
+      type: 'Normal',
+      reason: 'Elected',
+      message: 'pg-0 holds the leader record',
+      source: { component: 'pg-agent' },
+      reportingComponent: 'pg-agent',
+      reportingInstance: 'pg-0',
+      count: 1,
+    });
+    expect(event.involvedObject).toEqual({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', name: 'pg-leader', namespace: NAMESPACE });
+  });
+
+  test('a leaseEvent the Role does not allow names the Lease in its error', async () => {
+    expect(await client({ tokenFile: tokenFile('pod', POD_TOKEN) }).leaseEvent('pg-leader', 'pg-0', 'Warning', 'Fenced', 'fenced', 'pg-agent')).toEqual({
+      ok: false,
+      status: 403,
+      reason: 'Forbidden',
+      message: 'POST events (Fenced about lease pg-leader): 403 Forbidden: events is forbidden: User "system:serviceaccount:default:pg" '
+        + 'cannot create resource "events" in API group "" in the namespace "default"',
+    });
   });
 });
 
@@ -673,6 +735,36 @@ describe('followLease', () => {
     expect(gets).toBeGreaterThanOrEqual(3);
     expect(gets).toBeLessThanOrEqual(5);
   });
+  test('a get that failed reports nothing and starts no watch', async () => {
+    const kube = client({ tokenFile: join(dir, 'no-such.token') });
+    const abort = new AbortController();
+    let changes = 0;
+    let watches = 0;
+    const counting = Object.assign(Object.create(kube) as KubeClient, {
+      watchLease: (...args: Parameters<KubeClient['watchLease']>): Promise<WatchEnd> => {
+        watches++;
+        return kube.watchLease(...args);
+      },
+    });
+    const following = followLease(counting, 'pg-leader', () => changes++, abort.signal, 20);
+    await sleep(150);
+    abort.abort();
+    await following;
+    expect([changes, watches]).toEqual([0, 0]);
+  });
+
+  test('stops at once when aborted during a watch, with no wait to retry after it', async () => {
+    const kube = client();
+    const name = freshName();
+    await created(kube, name);
+    const abort = new AbortController();
+    const following = followLease(kube, name, () => undefined, abort.signal, 60_000);
+    await eventually(() => api.requests.some(r => r.path.includes(`metadata.name%3D${name}&watch=true`)));
+    const aborted = Date.now();
+    abort.abort();
+    await following;
+    expect(Date.now() - aborted).toBeLessThan(500);
+  });
 });
 
 describe('answers the stand-in never gives (a scripted server)', () => {
@@ -770,6 +862,63 @@ describe('answers the stand-in never gives (a scripted server)', () => {
     });
   });
 
+  test.each([
+    ['a Pod without a name: a bad answer', 200, { kind: 'Pod', metadata: {} },
+      { ok: false, status: 200, reason: BAD_ANSWER, message: 'GET pods/pg-0: 200 but the answer is not a named Pod' }],
+    ['a 500: an error naming the request', 500, { kind: 'Status', code: 500, reason: 'InternalError', message: 'etcd is sad' },
+      { ok: false, status: 500, reason: 'InternalError', message: 'GET pods/pg-0: 500 InternalError: etcd is sad' }],
+    ['a 403: an error, not an absent pod', 403, { kind: 'Status', code: 403, reason: 'Forbidden', message: 'no' },
+      { ok: false, status: 403, reason: 'Forbidden', message: 'GET pods/pg-0: 403 Forbidden: no' }],
+  ])('getPod answered with %s', async (_case, status, body, expected) => {
+    answer(status, JSON.stringify(body));
+    expect(await scripted().getPod('pg-0')).toEqual(expected);
+  });
+
+  test.each([
+    ['labels that are not an object: none', 'app=pg', {}],
+    ['label values that are not strings: dropped', { app: 'pg', replicas: 3, gone: null, nested: { a: 'b' }, role: 'primary' }, { app: 'pg', role: 'primary' }],
+  ])('a pod with %s', async (_case, labels, expected) => {
+    answer(200, JSON.stringify({ kind: 'Pod', metadata: { name: 'pg-0', labels }, status: { phase: 'Running' } }));
+    expect(await scripted().getPod('pg-0')).toEqual({
+      ok: true, value: { name: 'pg-0', terminating: false, ready: false, uid: undefined, labels: expected, phase: 'Running', runningContainers: [] },
+    });
+  });
+
+  test.each([
+    ['no spec: a bad answer', { metadata: { name: 'pg' } },
+      { ok: false, status: 200, reason: BAD_ANSWER, message: 'GET statefulsets/pg: 200 but the answer is not a StatefulSet with spec.replicas' }],
+    ['null: a bad answer', null,
+      { ok: false, status: 200, reason: BAD_ANSWER, message: 'GET statefulsets/pg: 200 but the answer is not a StatefulSet with spec.replicas' }],
+    ['replicas that are a string: a bad answer', { spec: { replicas: '3' } },
+      { ok: false, status: 200, reason: BAD_ANSWER, message: 'GET statefulsets/pg: 200 but the answer is not a StatefulSet with spec.replicas' }],
+    ['no status: no update revision', { spec: { replicas: 2 } }, { ok: true, value: { replicas: 2, updateRevision: undefined } }],
+    ['an update revision that is not a string: none', { spec: { replicas: 2 }, status: { updateRevision: 7 } }, { ok: true, value: { replicas: 2, updateRevision: undefined } }],
+  ])('a StatefulSet with %s', async (_case, body, expected) => {
+    answer(200, JSON.stringify(body));
+    expect(await scripted().getStatefulSet('pg')).toEqual(expected);
+  });
+
+  test('a StatefulSet read answered 500 is an error naming the request', async () => {
+    answer(500, '{"kind":"Status","code":500,"reason":"InternalError","message":"etcd is sad"}');
+    expect(await scripted().getStatefulSet('pg')).toEqual({
+      ok: false, status: 500, reason: 'InternalError', message: 'GET statefulsets/pg: 500 InternalError: etcd is sad',
+    });
+  });
+
+  test('Events one after another reuse a connection of their own', async () => {
+    const ports: number[] = [];
+    handler = (request, response) => {
+      ports.push(request.socket.remotePort!);
+      response.writeHead(201, { 'content-type': 'application/json' });
+      response.end(request.method === 'POST' ? '{"kind":"Event"}' : JSON.stringify(lease));
+    };
+    const kube = scripted();
+    for (let i = 0; i < 3; i++) expect(await kube.podEvent('pg-0', 'Normal', 'Promoted', 'pg-0 is the primary', 'pg-agent')).toEqual({ ok: true, value: undefined });
+    expect(await kube.getLease('pg-leader')).toEqual({ ok: true, value: lease });
+    expect(new Set(ports.slice(0, 3)).size).toBe(1);
+    expect(ports[3]).not.toBe(ports[0]);
+  });
+
   test('an answer that breaks off after its headers is no answer', async () => {
     handler = (_request, response) => {
       response.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
@@ -829,6 +978,8 @@ describe('answers the stand-in never gives (a scripted server)', () => {
       [], { kind: 'error', message: 'WATCH leases/pg-leader: an event that is not a watch event: "{"type":"MODIFIED","object":null}"' }],
     ['a JSON line that is null: an error', ['null'],
       [], { kind: 'error', message: 'WATCH leases/pg-leader: an event that is not a watch event: "null"' }],
+    ['an event whose resourceVersion is not a string: the last stands', [{ type: 'MODIFIED', object: at('7') }, { type: 'MODIFIED', object: { metadata: { resourceVersion: 9 } } }, ''],
+      ['MODIFIED 7', 'MODIFIED 9'], { kind: 'ended', resourceVersion: '7' }],
   ];
   test.each(streams)('a watch stream with %s', async (_case, lines, expectedEvents, expectedEnd) => {
     stream(lines);
@@ -893,6 +1044,20 @@ describe('answers the stand-in never gives (a scripted server)', () => {
     const closed = new Promise(resolve => socket!.on('close', resolve));
     kube.close();
     await closed;
+  });
+
+  test('close() closes the idle connection at once, not when the server would let it go', async () => {
+    let socket: net.Socket | undefined;
+    handler = (request, response) => {
+      socket = request.socket;
+      response.end(JSON.stringify(lease));
+    };
+    const kube = scripted();
+    await kube.getLease('pg-leader');
+    const closed = new Promise(resolve => socket!.on('close', () => resolve('closed')));
+    kube.close();
+    // The server keeps an idle connection server.keepAliveTimeout (5 s).
+    expect(await Promise.race([closed, sleep(1000).then(() => 'still open')])).toBe('closed');
   });
 
   test('a watch refused with an answer that breaks off ends in an error', async () => {
