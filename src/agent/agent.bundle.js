@@ -550,7 +550,7 @@ function readMessages(socket, head, onMessage) {
     chunks = [buffer];
     buffered = buffer.length;
   };
-  if (head.length > 0) read(head);
+  read(head);
   socket.on("data", read);
 }
 function clientFrame(opcode, payload) {
@@ -863,10 +863,7 @@ var init_kube = __esm({
         });
         return new Promise((resolve) => {
           let socket;
-          let done = false;
           const finish = (result) => {
-            if (done) return;
-            done = true;
             clearTimeout(timer);
             resolve(result);
           };
@@ -897,7 +894,6 @@ var init_kube = __esm({
               return finish(badAnswer(what, 101, refused));
             }
             const streams = /* @__PURE__ */ new Map([[STDOUT_CHANNEL, []], [STDERR_CHANNEL, []], [ERROR_CHANNEL, []]]);
-            let closing = false;
             const send = (frame) => {
               if (upgraded.writable) upgraded.write(frame);
             };
@@ -905,8 +901,7 @@ var init_kube = __esm({
               if (opcode === PING) {
                 send(clientFrame(PONG, payload));
               } else if (opcode === CLOSE) {
-                if (!closing) send(clientFrame(CLOSE, payload.subarray(0, 2)));
-                closing = true;
+                send(clientFrame(CLOSE, payload.subarray(0, 2)));
                 upgraded.end();
               } else if ((opcode === BINARY || opcode === TEXT) && payload.length > 0) {
                 streams.get(payload[0])?.push(payload.subarray(1));

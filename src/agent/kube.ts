@@ -385,10 +385,8 @@ export class KubeClient {
     });
     return new Promise(resolve => {
       let socket: Duplex | undefined;
-      let done = false;
+      // The first result stands: a promise resolves once.
       const finish = (result: ApiResult<ExecResult>) => {
-        if (done) return;
-        done = true;
         clearTimeout(timer);
         resolve(result);
       };
@@ -419,7 +417,7 @@ export class KubeClient {
           return finish(badAnswer(what, 101, refused));
         }
         const streams = new Map<number, Buffer[]>([[STDOUT_CHANNEL, []], [STDERR_CHANNEL, []], [ERROR_CHANNEL, []]]);
-        let closing = false;
+        // Nothing is sent once the connection is ending (after the server's close, say): it is no longer writable.
         const send = (frame: Buffer) => {
           if (upgraded.writable) upgraded.write(frame);
         };
@@ -428,8 +426,7 @@ export class KubeClient {
             send(clientFrame(PONG, payload));
           } else if (opcode === CLOSE) {
             // The server's close, answered with its status code (RFC 6455 5.5.1); then the connection ends.
-            if (!closing) send(clientFrame(CLOSE, payload.subarray(0, 2)));
-            closing = true;
+            send(clientFrame(CLOSE, payload.subarray(0, 2)));
             upgraded.end();
           } else if ((opcode === BINARY || opcode === TEXT) && payload.length > 0) {
             // v5's channel 255 (a stream closed) and channels a command without stdin has no use for: skipped.
@@ -722,7 +719,7 @@ function readMessages(socket: Duplex, head: Buffer, onMessage: (opcode: number, 
     chunks = [buffer];
     buffered = buffer.length;
   };
-  if (head.length > 0) read(head);
+  read(head);
   socket.on('data', read);
 }
 
