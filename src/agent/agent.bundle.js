@@ -9580,15 +9580,18 @@ function parseListing(xml) {
   const next = /<NextContinuationToken>([^<]*)<\/NextContinuationToken>/.exec(xml)?.[1];
   return { keys, ...next !== void 0 && /<IsTruncated>true<\/IsTruncated>/.test(xml) ? { next: unescape(next) } : {} };
 }
+var S3_TIMEOUT_MS = 6e4;
 var S3Bucket = class {
-  constructor(config, key, now = () => /* @__PURE__ */ new Date()) {
+  constructor(config, key, now = () => /* @__PURE__ */ new Date(), timeoutMs = S3_TIMEOUT_MS) {
     this.config = config;
     this.key = key;
     this.now = now;
+    this.timeoutMs = timeoutMs;
   }
   config;
   key;
   now;
+  timeoutMs;
   get host() {
     return this.config.uriStyle === "host" ? `${this.config.bucket}.${this.config.endpoint}` : this.config.endpoint;
   }
@@ -9614,14 +9617,14 @@ var S3Bucket = class {
         path: `${uriEncode(path4, true)}${search ? `?${search}` : ""}`,
         headers: { ...headers, ...body ? { "content-length": String(body.length) } : {} },
         rejectUnauthorized: this.config.verifyTls,
-        timeout: 6e4
+        timeout: this.timeoutMs
       }, (res) => {
         const chunks = [];
         res.on("data", (chunk) => chunks.push(chunk));
         res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }));
         res.on("error", reject);
       });
-      req.on("timeout", () => req.destroy(new Error("no answer within 60 s")));
+      req.on("timeout", () => req.destroy(new Error(`no answer within ${this.timeoutMs} ms`)));
       req.on("error", reject);
       req.end(body);
     });

@@ -107,9 +107,13 @@ interface Answer {
   readonly body: string;
 }
 
+/** How long a request may go without an answer (of its socket) before it fails. */
+export const S3_TIMEOUT_MS = 60_000;
+
 /** A bucket on an S3 endpoint, over HTTPS. */
 export class S3Bucket {
-  constructor(private readonly config: DumpCopyConfig, private readonly key: AccessKey, private readonly now: () => Date = () => new Date()) {}
+  constructor(private readonly config: DumpCopyConfig, private readonly key: AccessKey, private readonly now: () => Date = () => new Date(),
+    private readonly timeoutMs = S3_TIMEOUT_MS) {}
 
   private get host(): string {
     return this.config.uriStyle === 'host' ? `${this.config.bucket}.${this.config.endpoint}` : this.config.endpoint;
@@ -138,14 +142,14 @@ export class S3Bucket {
         path: `${uriEncode(path, true)}${search ? `?${search}` : ''}`,
         headers: { ...headers, ...(body ? { 'content-length': String(body.length) } : {}) },
         rejectUnauthorized: this.config.verifyTls,
-        timeout: 60_000,
+        timeout: this.timeoutMs,
       }, res => {
         const chunks: Buffer[] = [];
         res.on('data', chunk => chunks.push(chunk));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
         res.on('error', reject);
       });
-      req.on('timeout', () => req.destroy(new Error('no answer within 60 s')));
+      req.on('timeout', () => req.destroy(new Error(`no answer within ${this.timeoutMs} ms`)));
       req.on('error', reject);
       req.end(body);
     });

@@ -97,7 +97,7 @@ describe('the dump copy\'s decisions', () => {
     expect(keysToRemove(keys, 'p/', 'myapp', 3)).toEqual([]);
   });
 
-  test.each([['/postgres/logical', 'postgres/logical/'], ['/', ''], ['/a', 'a/'], ['//a', 'a/']])('path %j: keys start with %j', (p, prefix) => {
+  test.each([['/postgres/logical', 'postgres/logical/'], ['/', ''], ['/a', 'a/'], ['//a', 'a/'], ['/a//b', 'a//b/']])('path %j: keys start with %j', (p, prefix) => {
     expect(keyPrefixOf(p)).toBe(prefix);
   });
 
@@ -180,15 +180,28 @@ describe('S3Bucket against a real S3 server (moto over TLS, IAM keys checked)', 
   let keys: { id: string; secret: string };
   let tlsPort = 0;
   let motoPort = 0;
-  /** A request as the fault proxy saw it: its TLS server name (SNI) is false when the client sent none. */
-  interface Seen { readonly method: string; readonly url: string; readonly host: string; readonly servername: string | false }
+  /**
+   * A request as the fault proxy saw it: its TLS server name (SNI, false when the client sent none), its Content-Length,
+   * its body, and the ETag of moto's answer when it was forwarded.
+   */
+  interface Seen {
+    readonly method: string;
+    readonly url: string;
+    readonly host: string;
+    readonly servername: string | false;
+    readonly length: string | undefined;
+    readonly size: number;
+    readonly body: string;
+    etag?: string;
+  }
   /**
    * The fault proxy: TLS in front of moto that answers a request itself when `fault` returns an answer (as S3 answers
-   * when it fails: an error status, or 200 with an error inside), and forwards every other request to moto as it is.
+   * when it fails: an error status, or 200 with an error inside), leaves it unanswered for 'silence', and forwards every
+   * other request to moto as it is. It listens on 127.0.0.1 and on 127.11.22.33 (loopback too), one port each.
    */
-  let faultProxy: https.Server;
+  const faultProxies: https.Server[] = [];
   let seen: Seen[] = [];
-  let fault: (request: Seen) => { status: number; body: string } | undefined = () => undefined;
+  let fault: (request: Seen) => { status: number; body: string } | 'silence' | undefined = () => undefined;
 
   const freePort = () => new Promise<number>(resolve => {
     const server = net.createServer().listen(0, '127.0.0.1', () => {
@@ -247,33 +260,45 @@ describe('S3Bucket against a real S3 server (moto over TLS, IAM keys checked)', 
     ].join('\n')));
     admin('s3.create_bucket(Bucket="dumps")');
     config = { ...CONFIG, port: tlsPort };
-    faultProxy = https.createServer({ cert: fs.readFileSync(file('server.crt')), key: fs.readFileSync(file('server.key')) }, (req, res) => {
-      const request: Seen = {
-        method: req.method ?? '', url: req.url ?? '', host: req.headers.host ?? '', servername: (req.socket as tls.TLSSocket).servername ?? false,
-      };
-      seen.push(request);
+    const proxy: http.RequestListener = (req, res) => {
       const body: Buffer[] = [];
       req.on('data', chunk => body.push(chunk));
       req.on('end', () => {
+        const request: Seen = {
+          method: req.method ?? '',
+          url: req.url ?? '',
+          host: req.headers.host ?? '',
+          servername: (req.socket as tls.TLSSocket).servername ?? false,
+          length: req.headers['content-length'],
+          size: Buffer.concat(body).length,
+          body: Buffer.concat(body).toString('utf8'),
+        };
+        seen.push(request);
         const answer = fault(request);
+        if (answer === 'silence') return;
         if (answer !== undefined) {
           res.writeHead(answer.status, { 'content-type': 'application/xml' });
           res.end(answer.body);
           return;
         }
         const upstream = http.request({ host: '127.0.0.1', port: motoPort, method: req.method, path: req.url, headers: req.headers }, answered => {
+          request.etag = answered.headers.etag;
           res.writeHead(answered.statusCode ?? 502, answered.headers);
           answered.pipe(res);
         });
         upstream.on('error', error => res.writeHead(502).end(String(error)));
         upstream.end(Buffer.concat(body));
       });
-    });
-    await new Promise<void>(resolve => faultProxy.listen(0, '127.0.0.1', resolve));
+    };
+    for (const address of ['127.0.0.1', '127.11.22.33']) {
+      const server = https.createServer({ cert: fs.readFileSync(file('server.crt')), key: fs.readFileSync(file('server.key')) }, proxy);
+      await new Promise<void>(resolve => server.listen(0, address, resolve));
+      faultProxies.push(server);
+    }
   }, 90_000);
 
   afterAll(() => {
-    faultProxy?.close();
+    for (const proxy of faultProxies) proxy.close();
     for (const server of servers) {
       try {
         process.kill(-server.pid!, 'SIGKILL');
@@ -382,7 +407,7 @@ describe('S3Bucket against a real S3 server (moto over TLS, IAM keys checked)', 
     beforeEach(() => {
       seen = [];
       fault = () => undefined;
-      proxyPort = (faultProxy.address() as net.AddressInfo).port;
+      proxyPort = (faultProxies[0].address() as net.AddressInfo).port;
       bucket = new S3Bucket({ ...config, port: proxyPort, verifyTls: false }, keys);
     });
 
@@ -455,10 +480,55 @@ describe('S3Bucket against a real S3 server (moto over TLS, IAM keys checked)', 
     });
 
     test('the TLS server name is the endpoint\'s DNS name, and none for an IP address (RFC 6066 allows no IP there)', async () => {
+      const otherPort = (faultProxies[1].address() as net.AddressInfo).port;
       await bucket.putFile(file('sni', 1), 'sni/by-ip');
       await new S3Bucket({ ...config, endpoint: 'localhost', port: proxyPort, verifyTls: false }, keys).putFile(file('sni', 1), 'sni/by-name');
-      expect(seen.map(({ host, servername }) => [host, servername])).toEqual([[`127.0.0.1:${proxyPort}`, false], [`localhost:${proxyPort}`, 'localhost']]);
-      expect(objectsUnder('sni/')).toEqual(['sni/by-ip', 'sni/by-name']);
+      await new S3Bucket({ ...config, endpoint: '127.11.22.33', port: otherPort, verifyTls: false }, keys).putFile(file('sni', 1), 'sni/by-other-ip');
+      expect(seen.map(({ host, servername }) => [host, servername])).toEqual([
+        [`127.0.0.1:${proxyPort}`, false], [`localhost:${proxyPort}`, 'localhost'], [`127.11.22.33:${otherPort}`, false],
+      ]);
+      expect(objectsUnder('sni/')).toEqual(['sni/by-ip', 'sni/by-name', 'sni/by-other-ip']);
     });
+
+    test('a multipart upload is completed by a POST naming each part, in order, with the ETag S3 gave it; every body says its length', async () => {
+      const large = file('etags', 40 * MIB);
+      await bucket.putFile(large, 'etags/large');
+      const parts = seen.filter(({ url }) => url.includes('partNumber='));
+      expect(parts.map(({ etag }) => etag)).toEqual([expect.stringMatching(/^"[0-9a-f]{32}"$/), expect.anything(), expect.anything()]);
+      const completion = seen[seen.length - 1];
+      expect([completion.method, completion.url.replace(/uploadId=[^&]+/, 'uploadId=U')]).toEqual(['POST', '/dumps/etags/large?uploadId=U']);
+      expect(completion.body).toBe(`<CompleteMultipartUpload>${parts.map(({ etag }, i) => `<Part><PartNumber>${i + 1}</PartNumber><ETag>${etag}</ETag></Part>`)
+        .join('')}</CompleteMultipartUpload>`);
+      // S3 refuses an upload without a length (moto takes a chunked one).
+      const withBody = seen.filter(({ size }) => size > 0);
+      expect(withBody).toHaveLength(4);
+      expect(withBody.map(({ length }) => length)).toEqual(withBody.map(({ size }) => String(size)));
+      expect(md5OfObject('etags/large')).toBe(md5OfFile(large));
+    }, 60_000);
+
+    test('a request without an answer fails once the timeout has passed, saying so', async () => {
+      fault = () => 'silence';
+      const started = Date.now();
+      await expect(new S3Bucket({ ...config, port: proxyPort, verifyTls: false }, keys, undefined, 300).putFile(file('silent', 1), 'fault/silent'))
+        .rejects.toThrow('no answer within 300 ms');
+      expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+      expect(Date.now() - started).toBeLessThan(5_000);
+    });
+
+    test('the file is closed after its upload, whether it went up or failed', async () => {
+      const openFiles = () => fs.readdirSync('/proc/self/fd').map(fd => {
+        try {
+          return fs.readlinkSync(`/proc/self/fd/${fd}`);
+        } catch {
+          return '';
+        }
+      });
+      const small = file('closed-small', 1);
+      const large = file('closed-large', 20 * MIB);
+      await bucket.putFile(small, 'closed/small');
+      fault = ({ method }) => (method === 'PUT' ? { status: 500, body: S3_ERROR } : undefined);
+      await expect(bucket.putFile(large, 'closed/large')).rejects.toThrow(/HTTP 500 InternalError$/);
+      expect(openFiles().filter(link => link === small || link === large)).toEqual([]);
+    }, 60_000);
   });
 });
