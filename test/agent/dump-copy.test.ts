@@ -197,9 +197,12 @@ describe('S3Bucket against a real S3 server (moto over TLS, IAM keys checked)', 
   /**
    * The fault proxy: TLS in front of moto that answers a request itself when `fault` returns an answer (as S3 answers
    * when it fails: an error status, or 200 with an error inside), leaves it unanswered for 'silence', and forwards every
-   * other request to moto as it is. It listens on 127.0.0.1 and on 127.11.22.33 (loopback too), one port each.
+   * other request to moto as it is. It listens on 127.0.0.1 and on another loopback address (127.x.y.z, each part of two
+   * digits, drawn at random so that two runs side by side never meet), a free port each, and on that address's 443
+   * (HTTPS's own port: the tests run as root).
    */
   const faultProxies: https.Server[] = [];
+  const otherLoopback = `127.${[0, 0, 0].map(() => 10 + Math.floor(Math.random() * 90)).join('.')}`;
   let seen: Seen[] = [];
   let fault: (request: Seen) => { status: number; body: string } | 'silence' | undefined = () => undefined;
 
@@ -290,9 +293,9 @@ describe('S3Bucket against a real S3 server (moto over TLS, IAM keys checked)', 
         upstream.end(Buffer.concat(body));
       });
     };
-    for (const address of ['127.0.0.1', '127.11.22.33']) {
+    for (const [address, port] of [['127.0.0.1', 0], [otherLoopback, 0], [otherLoopback, 443]] as const) {
       const server = https.createServer({ cert: fs.readFileSync(file('server.crt')), key: fs.readFileSync(file('server.key')) }, proxy);
-      await new Promise<void>(resolve => server.listen(0, address, resolve));
+      await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, address, resolve));
       faultProxies.push(server);
     }
   }, 90_000);
@@ -483,11 +486,17 @@ describe('S3Bucket against a real S3 server (moto over TLS, IAM keys checked)', 
       const otherPort = (faultProxies[1].address() as net.AddressInfo).port;
       await bucket.putFile(file('sni', 1), 'sni/by-ip');
       await new S3Bucket({ ...config, endpoint: 'localhost', port: proxyPort, verifyTls: false }, keys).putFile(file('sni', 1), 'sni/by-name');
-      await new S3Bucket({ ...config, endpoint: '127.11.22.33', port: otherPort, verifyTls: false }, keys).putFile(file('sni', 1), 'sni/by-other-ip');
+      await new S3Bucket({ ...config, endpoint: otherLoopback, port: otherPort, verifyTls: false }, keys).putFile(file('sni', 1), 'sni/by-other-ip');
       expect(seen.map(({ host, servername }) => [host, servername])).toEqual([
-        [`127.0.0.1:${proxyPort}`, false], [`localhost:${proxyPort}`, 'localhost'], [`127.11.22.33:${otherPort}`, false],
+        [`127.0.0.1:${proxyPort}`, false], [`localhost:${proxyPort}`, 'localhost'], [`${otherLoopback}:${otherPort}`, false],
       ]);
       expect(objectsUnder('sni/')).toEqual(['sni/by-ip', 'sni/by-name', 'sni/by-other-ip']);
+    });
+
+    test('on HTTPS\'s own port the Host header names no port, as clients sign it', async () => {
+      await new S3Bucket({ ...config, endpoint: otherLoopback, port: 443, verifyTls: false }, keys).putFile(file('port', 1), 'port/443');
+      expect(seen.map(({ host }) => host)).toEqual([otherLoopback]);
+      expect(objectsUnder('port/')).toEqual(['port/443']);
     });
 
     test('a multipart upload is completed by a POST naming each part, in order, with the ETag S3 gave it; every body says its length', async () => {
