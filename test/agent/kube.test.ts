@@ -1033,19 +1033,6 @@ describe('answers the stand-in never gives (a scripted server)', () => {
     expect(ports.size).toBe(1);
   });
 
-  test('close() closes the idle connection', async () => {
-    let socket: net.Socket | undefined;
-    handler = (request, response) => {
-      socket = request.socket;
-      response.end(JSON.stringify(lease));
-    };
-    const kube = scripted();
-    await kube.getLease('pg-leader');
-    const closed = new Promise(resolve => socket!.on('close', resolve));
-    kube.close();
-    await closed;
-  });
-
   test('close() closes the idle connection at once, not when the server would let it go', async () => {
     let socket: net.Socket | undefined;
     handler = (request, response) => {
