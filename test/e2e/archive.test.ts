@@ -126,10 +126,22 @@ describe('WAL archiving (pgBackRest) and point-in-time recovery', () => {
       clusterName: 'future', image: IMAGE, restoreFrom: { clusterName: 'postgres', claimName: 'postgres-archive', targetTime: future },
     });
     // The entrypoint logs why and tries again, never starting a primary from a restore that fell short.
-    // Every log line: the retry message is logged once per 10 s, so a tail of each log may hold none. 45 s: two attempts
-    // (a restore, a replay that falls short, 2 s apart) take 10 s on a quiet machine, over 20 s on a loaded one.
+    // Every log line: the retry message is logged once per 10 s, so a tail of each log may hold none. start() waits until
+    // pod 0 has failed twice (a restore, a replay that falls short, 2 s apart: 10 s on a quiet machine, more than 45 s
+    // was seen on a loaded one), 150 s at most; it never becomes ready.
+    const attempts = (cluster: E2eCluster) => {
+      try {
+        return cluster.pod('future-cluster-0').logSince(0).match(/init: PostgreSQL did not start on the restored backup/g)?.length ?? 0;
+      } catch {
+        return 0;
+      }
+    };
     const started = E2eCluster.start({
-      manifest, claims: { 'postgres-archive': source.claimDir('postgres-archive') }, readyTimeoutMs: 45_000, diagnosticLogLines: 100_000,
+      manifest,
+      claims: { 'postgres-archive': source.claimDir('postgres-archive') },
+      readyTimeoutMs: 150_000,
+      failWhen: cluster => (attempts(cluster) >= 2 ? 'pod 0 failed to start on the restored backup twice' : undefined),
+      diagnosticLogLines: 100_000,
     });
     const failure = await started.then(() => '', (error: Error) => error.message);
     expect(failure).toMatch(/recovery ended before configured recovery target was reached[\s\S]*restoring cluster postgres failed \(see above\)/);

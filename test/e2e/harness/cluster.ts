@@ -42,6 +42,12 @@ export interface ClusterOptions {
   readonly beforePods?: (cluster: E2eCluster) => Promise<void>;
   /** How long start() waits for every pod to be ready before it fails (with the diagnostics). @default 90 s */
   readonly readyTimeoutMs?: number;
+  /**
+   * Asked while start() waits for the pods: once it gives a reason, start() fails at once with it (and the diagnostics)
+   * instead of at readyTimeoutMs. For a cluster that must never become ready, so that its test waits until it has seen
+   * what it looks for, however slow the machine, and no longer. @default none
+   */
+  readonly failWhen?: (cluster: E2eCluster) => string | undefined;
   /** How many of each container's last log lines the diagnostics (and so start()'s failure) show. @default 80 */
   readonly diagnosticLogLines?: number;
   /**
@@ -97,7 +103,7 @@ export class E2eCluster implements PodHost {
       for (const [claim, source] of Object.entries(options.claims ?? {})) cluster.restoreClaim(claim, source);
       await options.beforePods?.(cluster);
       await cluster.boot();
-      await cluster.waitForPods(cluster.desiredReplicas, options.readyTimeoutMs ?? 90_000);
+      await cluster.waitForPods(cluster.desiredReplicas, options.readyTimeoutMs ?? 90_000, options.failWhen && (() => options.failWhen!(cluster)));
     } catch (error) {
       const logs = cluster.diagnostics();
       await cluster.destroy();
@@ -345,11 +351,16 @@ export class E2eCluster implements PodHost {
     await this.waitForPods(replicas, timeoutMs);
   }
 
-  public async waitForPods(replicas: number, timeoutMs: number): Promise<void> {
+  /** Waits until `replicas` pods are live and ready; fails at once when `failWhen` gives a reason. */
+  public async waitForPods(replicas: number, timeoutMs: number, failWhen?: () => string | undefined): Promise<void> {
+    let failed: string | undefined;
     await waitFor(`${replicas} ready pods`, () => {
+      failed = failWhen?.();
+      if (failed !== undefined) return true;
       const live = this.livePods();
       return live.length === replicas && live.every(p => p.ready);
     }, timeoutMs, 250, () => this.diagnostics());
+    if (failed !== undefined) throw new Error(failed);
   }
 
   /** Stops a pod's containers gracefully (as for a restart) and keeps them stopped. */
