@@ -7631,8 +7631,7 @@ function countedTimeline(record) {
 function recloneReason(facts) {
   if (facts.primaryLacksWal === true) return `the primary no longer has the WAL this replica needs (${facts.position})`;
   const { receiverTimeline: timeline, history } = facts;
-  if (timeline === void 0 || timeline >= facts.recordTimeline || history === void 0) return void 0;
-  if (!forkedBehind(history, timeline, facts.position)) return void 0;
+  if (timeline === void 0 || history === void 0 || !forkedBehind(history, timeline, facts.position)) return void 0;
   return `timeline ${facts.recordTimeline} of the primary forked off this replica's timeline ${timeline} at ${switchpointOf(history, timeline)}, before the WAL this replica has (${facts.position}): it can never follow`;
 }
 var FOLLOW_HANG_SECONDS;

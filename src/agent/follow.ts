@@ -124,8 +124,8 @@ export interface RecloneFacts {
 export function recloneReason(facts: RecloneFacts): string | undefined {
   if (facts.primaryLacksWal === true) return `the primary no longer has the WAL this replica needs (${facts.position})`;
   const { receiverTimeline: timeline, history } = facts;
-  if (timeline === undefined || timeline >= facts.recordTimeline || history === undefined) return undefined;
-  if (!forkedBehind(history, timeline, facts.position)) return undefined;
+  // The recorded timeline's history lists only the timelines before it: one at or after it never forked behind.
+  if (timeline === undefined || history === undefined || !forkedBehind(history, timeline, facts.position)) return undefined;
   return `timeline ${facts.recordTimeline} of the primary forked off this replica's timeline ${timeline} at ${switchpointOf(history, timeline)}, `
     + `before the WAL this replica has (${facts.position}): it can never follow`;
 }

@@ -37,6 +37,8 @@ describe('decideLabel: what the sidecar does about its pod\'s role label', () =>
       { do: 'wait', waiting: '', say: false, changedSeenAt: 100 - LABEL_RESTORE_SECONDS + 0.01 }],
     ['a primary\'s label removed LABEL_RESTORE_SECONDS ago, no other pod labelled primary: set back', { seen: '', changedSeenAt: 100 - LABEL_RESTORE_SECONDS },
       { do: 'set', restore: true }],
+    ['a primary\'s label removed exactly LABEL_RESTORE_SECONDS ago: set back', { seen: '', now: LABEL_RESTORE_SECONDS, changedSeenAt: 0 },
+      { do: 'set', restore: true }],
     ['a primary\'s label changed to replica long ago: set back', { seen: 'replica', changedSeenAt: 50 }, { do: 'set', restore: true }],
     ['a primary\'s label moved by hand to another pod: waits until that pod\'s sidecar removes it, and says so', { seen: '', othersPrimary: ['pg-2'] },
       { do: 'wait', waiting: moved, say: true, changedSeenAt: undefined }],
