@@ -9537,7 +9537,7 @@ function canonicalQuery(query = {}) {
   return Object.keys(query).sort().map((name) => `${uriEncode(name, false)}=${uriEncode(query[name], false)}`).join("&");
 }
 function authorization(request3, key, region, amzDate) {
-  const headers = Object.entries(request3.headers).map(([name, value]) => [name.toLowerCase(), value.trim().replace(/\s+/g, " ")]).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0);
+  const headers = Object.entries(request3.headers).map(([name, value]) => [name.toLowerCase(), value.trim().replace(/\s+/g, " ")]).sort(([a], [b]) => a < b ? -1 : 1);
   const signedHeaders = headers.map(([name]) => name).join(";");
   const canonicalRequest = [
     request3.method,

@@ -45,7 +45,8 @@ export function canonicalQuery(query: Readonly<Record<string, string>> = {}): st
  */
 export function authorization(request: UnsignedRequest, key: AccessKey, region: string, amzDate: string): string {
   const headers = Object.entries(request.headers).map(([name, value]) => [name.toLowerCase(), value.trim().replace(/\s+/g, ' ')] as const)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    // A request carries each header once: no two names compare equal.
+    .sort(([a], [b]) => (a < b ? -1 : 1));
   const signedHeaders = headers.map(([name]) => name).join(';');
   const canonicalRequest = [
     request.method,
