@@ -10107,8 +10107,7 @@ var FailoverJobAgent = class {
    */
   async awaitSwitchover(job) {
     const timeouts = this.run.timeouts;
-    let switching = this.record;
-    const epoch = switching.epoch;
+    const epoch = this.record.epoch;
     const fenceDeadline2 = this.clock.monotonic() + timeouts.fenceSeconds;
     let takeDeadline;
     let announced;
@@ -10136,14 +10135,13 @@ var FailoverJobAgent = class {
         case "refuse":
           throw refuse2(plan3.reason);
         case "give-back":
-          return this.giveBack(switching, plan3.reason);
+          return this.giveBack(this.record, plan3.reason);
         case "fenced":
           this.log(plan3.reason);
           announced = plan3.checkpoint;
           takeDeadline = this.clock.monotonic() + timeouts.switchoverSeconds;
           break;
       }
-      switching = this.record;
       await this.clock.sleep(20);
     }
   }

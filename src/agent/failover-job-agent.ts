@@ -381,8 +381,7 @@ export class FailoverJobAgent {
    */
   private async awaitSwitchover(job: string): Promise<void> {
     const timeouts = this.run.timeouts;
-    let switching = this.record as SwitchingOverRecord;
-    const epoch = switching.epoch;
+    const epoch = (this.record as SwitchingOverRecord).epoch;
     const fenceDeadline = this.clock.monotonic() + timeouts.fenceSeconds;
     let takeDeadline: number | undefined;
     let announced: string | undefined;
@@ -410,15 +409,14 @@ export class FailoverJobAgent {
         case 'refuse':
           throw refuse(plan.reason);
         case 'give-back':
-          return this.giveBack(switching, plan.reason);
+          // The record as last read: this job's switchover (any other record ended the wait before a timeout counts).
+          return this.giveBack(this.record as SwitchingOverRecord, plan.reason);
         case 'fenced':
           this.log(plan.reason);
           announced = plan.checkpoint;
           takeDeadline = this.clock.monotonic() + timeouts.switchoverSeconds;
           break;
       }
-      // Every plan but wait and fenced ended the loop: the record is this job's switchover.
-      switching = this.record as SwitchingOverRecord;
       await this.clock.sleep(20);
     }
   }
