@@ -380,7 +380,8 @@ export class E2eCluster implements PodHost {
    * Kills every process of a pod with SIGKILL; nothing restarts them (a node failure) until startPod. A dead node
    * delivers nothing: its link goes down first, the Service proxy drops what it holds of the pod's connections as its
    * processes die, and what their sockets still hold is never sent (they are destroyed before the link comes back).
-   * The link then comes back, so that a connection to the dead pod's address is refused at once, as before this
+   * The link then comes back, so that a connection to the dead pod's address is refused at once (by the Service proxy
+   * while the link is down), as before this
    * harness silenced kills: a dead node's address answering nothing (each connection waiting out its timeout) is what
    * freeze() models.
    */
@@ -390,14 +391,16 @@ export class E2eCluster implements PodHost {
     // A frozen pod that is killed: its kubelet reports again (its node is to start anew), unless a partition holds it.
     if (pod.frozen && !this.frozenApiCut.get(pod.name)) pod.reconnectToApi();
     this.frozenApiCut.delete(pod.name);
-    // Every process gets SIGKILL now; the pod is out of its Services before the proxy resets the connections to it,
-    // whose clients reconnect at once (to the dying pod, they would wait on its dead link).
+    // Every process gets SIGKILL now; the proxy resets the connections to the pod, whose clients reconnect at once, and
+    // refuses new ones to it until its link is back (it refuses them itself then): through the dead link they would
+    // wait for TCP's retransmission instead.
     const killed = pod.kill(() => this.network.pids(pod.netns));
     this.updateEndpoints();
-    await this.cutAtProxy(pod.ip);
+    await this.cutAtProxy(pod.ip, 'refuse');
     await killed;
     this.network.dropSockets(pod.netns);
     this.unsilence(pod);
+    await this.cutAtProxy(pod.ip, 'admit');
     this.updateEndpoints();
   }
 
@@ -898,20 +901,23 @@ export class E2eCluster implements PodHost {
     if (!pod.networkCutOff) this.network.reconnect(pod.netns);
   }
 
-  /** Asks the Service proxy to drop every connection to or from `ip`, and waits until it has. */
-  private cutAtProxy(ip: string): Promise<void> {
+  /**
+   * Asks the Service proxy to drop every connection to or from `ip` (cut), and also to refuse new ones to it (refuse)
+   * until `admit`; waits until it has.
+   */
+  private cutAtProxy(ip: string, command: 'cut' | 'refuse' | 'admit' = 'cut'): Promise<void> {
     return new Promise((resolve, reject) => {
       const socket = net.connect(path.join(this.stateDir, 'service-proxy.sock'));
       let answer = '';
-      const timer = setTimeout(() => { socket.destroy(); reject(new Error(`the Service proxy did not cut ${ip}'s connections within 5 s`)); }, 5_000);
-      socket.on('connect', () => socket.write(`cut ${ip}\n`));
+      const timer = setTimeout(() => { socket.destroy(); reject(new Error(`the Service proxy did not ${command} ${ip} within 5 s`)); }, 5_000);
+      socket.on('connect', () => socket.write(`${command} ${ip}\n`));
       socket.on('data', d => {
         answer += d;
         if (!answer.includes('\n')) return;
         clearTimeout(timer);
         socket.destroy();
-        if (answer.startsWith('cut ')) resolve();
-        else reject(new Error(`the Service proxy answered ${JSON.stringify(answer)} to cut ${ip}`));
+        if (answer.startsWith(command === 'admit' ? 'admitted' : 'cut ')) resolve();
+        else reject(new Error(`the Service proxy answered ${JSON.stringify(answer)} to ${command} ${ip}`));
       });
       socket.on('error', error => { clearTimeout(timer); reject(new Error(`the Service proxy's control socket: ${error.message}`)); });
     });

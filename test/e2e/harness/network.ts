@@ -1,6 +1,9 @@
 import * as fs from 'fs';
 import { run } from './exec';
 
+/** The hub bridge's MAC, fixed (see the constructor). */
+const HUB_MAC = '02:00:c6:12:01:01';
+
 /**
  * The emulated pod network, all inside network namespaces this run creates: a hub namespace holds
  * a bridge, the Service addresses and the Service proxy; every pod has its own namespace, linked
@@ -18,6 +21,14 @@ export class PodNetwork {
   /** Control-plane addresses that every pod routes over its control-plane link. */
   private readonly routed: string[] = [];
   private nextLink = 0;
+  /**
+   * Every address on the pod network (the hub's and each pod's) with the MAC that answers for it and the namespace
+   * that holds it. Each namespace knows the others' MACs from the start (permanent neighbour entries), as a cloud
+   * network's virtual routers do: no ARP on this network. A link taken down (a partition, a dead node) would otherwise
+   * leave the neighbour entries that were resolving meanwhile to hold their packets until the next ARP probe, a second
+   * later, after the link is back: a dead pod's address refused only then, a healed partition quiet for a second more.
+   */
+  private readonly neighbours = new Map<string, { mac: string; netns: string }>();
 
   constructor(public readonly prefix: string, subnet = 1) {
     // Every run has its own hub and bridge, so runs side by side may use the same addresses.
@@ -27,9 +38,10 @@ export class PodNetwork {
     run('ip', ['-n', this.hub, 'link', 'add', 'br0', 'type', 'bridge']);
     // A bridge takes the lowest MAC of its ports unless given one: each new pod's veth could change it, and
     // every pod would then send Service traffic to a stale MAC until its ARP entry expired.
-    run('ip', ['-n', this.hub, 'link', 'set', 'br0', 'address', '02:00:c6:12:01:01']);
+    run('ip', ['-n', this.hub, 'link', 'set', 'br0', 'address', HUB_MAC]);
     run('ip', ['-n', this.hub, 'link', 'set', 'br0', 'up']);
     run('ip', ['-n', this.hub, 'addr', 'add', `${this.address(1)}/24`, 'dev', 'br0']);
+    this.neighbours.set(this.address(1), { mac: HUB_MAC, netns: this.hub });
     // The control plane's own network (198.19.x.0/24): every pod reaches the API server over a link of its own, so that
     // a pod cut off from its peers (its pod network link down) may still reach the API, as a node partitioned from
     // other nodes but not from the control plane does.
@@ -51,6 +63,7 @@ export class PodNetwork {
   public addServiceAddress(host: number): string {
     const address = this.address(host);
     run('ip', ['-n', this.hub, 'addr', 'add', `${address}/32`, 'dev', 'br0']);
+    this.announce(address, HUB_MAC, this.hub);
     return address;
   }
 
@@ -80,6 +93,9 @@ export class PodNetwork {
     run('ip', ['-n', netns, 'addr', 'add', `${ip}/24`, 'dev', 'eth0']);
     run('ip', ['-n', netns, 'link', 'set', 'eth0', 'up']);
     this.links.set(netns, link);
+    for (const [address, { mac }] of this.neighbours) this.pin(netns, address, mac);
+    const [eth0] = JSON.parse(run('ip', ['-n', netns, '-j', 'link', 'show', 'eth0'])) as Array<{ address: string }>;
+    this.announce(ip, eth0.address, netns);
     const control = `a${this.nextLink - 1}`;
     run('ip', ['-n', this.hub, 'link', 'add', control, 'type', 'veth', 'peer', 'name', 'api0', 'netns', netns]);
     run('ip', ['-n', this.hub, 'link', 'set', control, 'master', 'br1', 'up']);
@@ -108,6 +124,16 @@ export class PodNetwork {
    */
   public dropSockets(netns: string): void {
     run('ip', ['netns', 'exec', netns, 'ss', '-K', '-tan']);
+  }
+
+  /** An address on the pod network, made known to every other namespace on it. */
+  private announce(address: string, mac: string, owner: string): void {
+    this.neighbours.set(address, { mac, netns: owner });
+    for (const netns of [this.hub, ...this.links.keys()]) if (netns !== owner) this.pin(netns, address, mac);
+  }
+
+  private pin(netns: string, address: string, mac: string): void {
+    run('ip', ['-n', netns, 'neigh', 'replace', address, 'lladdr', mac, 'dev', netns === this.hub ? 'br0' : 'eth0', 'nud', 'permanent']);
   }
 
   private linkOf(netns: string): string {

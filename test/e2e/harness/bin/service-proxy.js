@@ -9,6 +9,9 @@
 // it kills or freezes the pod at <ip>, and waits for "cut <n>\n": the client side of each connection to that pod is
 // reset, with what it had not yet delivered; of each connection from that pod, nothing more reaches the other side,
 // which sees silence (it times out, as a dead peer's would).
+// "refuse <ip>\n" cuts the same way, and until "admit <ip>\n" a new connection to that pod is closed at once, as its
+// address refuses it: a killed pod, from the moment its node dies (its link down, nothing sent) until the link is back
+// (the pod's kernel refuses then).
 'use strict';
 const fs = require('fs');
 const net = require('net');
@@ -20,6 +23,8 @@ const log = fs.createWriteStream(path.join(stateDir, 'service-proxy.log'), { fla
 const note = (...words) => log.write(`${new Date().toISOString()} ${words.join(' ')}\n`);
 /** Every forwarded connection: its client and upstream sockets, and the addresses they are of. */
 const connections = new Set();
+/** Pod addresses whose new connections are refused (refuse/admit). */
+const refused = new Set();
 
 function endpoints(service) {
   try {
@@ -69,6 +74,11 @@ for (const spec of services) {
     const n = (turn.get(service) ?? 0) % targets.length;
     turn.set(service, n + 1);
     const [targetHost, targetPort] = targets[n].split(':');
+    if (refused.has(targetHost)) {
+      note(service, from, 'refused', targets[n]);
+      client.destroy();
+      return;
+    }
     note(service, from, '->', targets[n]);
     // An endpoint that is a path is a Unix socket: the API stand-in's, for the `kubernetes` Service.
     const upstream = targets[n].startsWith('/') ? net.connect(targets[n]) : net.connect(Number(targetPort), targetHost);
@@ -94,7 +104,11 @@ const control = net.createServer(socket => {
     while ((newline = pending.indexOf('\n')) >= 0) {
       const [command, ip] = pending.slice(0, newline).split(' ');
       pending = pending.slice(newline + 1);
-      socket.write(command === 'cut' && ip ? `cut ${cut(ip)}\n` : `unknown request\n`);
+      if (command === 'refuse' && ip) refused.add(ip);
+      if (command === 'admit' && ip) refused.delete(ip);
+      if ((command === 'cut' || command === 'refuse') && ip) socket.write(`cut ${cut(ip)}\n`);
+      else if (command === 'admit' && ip) socket.write('admitted\n');
+      else socket.write('unknown request\n');
     }
   });
   socket.on('error', () => socket.destroy());
