@@ -71,6 +71,10 @@ async function event(cluster: E2eCluster, kind: Kind, table: string): Promise<Sa
       + `\n-- ${p} postgres --\n${cluster.pod(p).logSince(serverMarks.get(p)!, 'postgres')}`).join('\n');
     console.log(`slow ${kind}: ${firstWrite - created} ms (job created ${new Date(created).toISOString()})\n${run.stdout}\n${sidecars}\n${await cluster.serverDiagnostics()}`);
   }
+  if (process.env.BENCH_ATTEMPTS) {
+    const around = writer.attempts.filter(a => a.at >= created - 500 && a.startedAt <= firstWrite);
+    console.log(around.map(a => `  attempt ${a.startedAt - created}..${a.at - created} ms ${a.ok ? `ok on ${a.server}` : 'failed'}`).join('\n'));
+  }
   return { writeMs: firstWrite - created, servesMs: (servesAt ?? Number.NaN) - created, jobMs, lost, rejoinMs };
 }
 
