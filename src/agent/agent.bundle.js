@@ -9824,6 +9824,7 @@ function parseStatusLine(line) {
 function isFenced(state) {
   return state !== void 0 && (state.role === "down" || state.role === "replica") && parseLsn(state.checkpoint) !== void 0 && state.checkpoint !== "0/0";
 }
+var NOT_ASKED = { role: "unreachable", lsn: "?", receiver: "none", timeline: 0, checkpoint: "-" };
 var Stop = class extends Error {
   constructor(code, message) {
     super(message);
@@ -9907,7 +9908,7 @@ var FailoverJobAgent = class {
         this.log(`the API shows ${this.previous} serving as the primary and ${target} as a streaming replica`);
       } else {
         await this.survey([this.previous, target]);
-        if (this.states.get(this.previous)?.role !== "primary" || this.states.get(target)?.role !== "replica") await this.surveyRest();
+        if (this.stateOf(this.previous).role !== "primary" || this.stateOf(target).role !== "replica") await this.surveyRest();
       }
     } else {
       await this.survey(this.pods);
@@ -9918,21 +9919,13 @@ var FailoverJobAgent = class {
       record,
       recordedJobRunning,
       requestedTarget: this.target,
-      pods: this.pods.map((pod) => ({
-        pod,
-        role: this.states.get(pod)?.role ?? "unreachable",
-        lsn: this.states.get(pod)?.lsn ?? "?",
-        receiver: this.states.get(pod)?.receiver ?? "none"
-      }))
+      pods: this.pods.map((pod) => ({ pod, role: this.stateOf(pod).role, lsn: this.stateOf(pod).lsn, receiver: this.stateOf(pod).receiver }))
     });
     switch (plan3.kind) {
       case "nothing":
         this.log(plan3.reason);
         this.log(`${record.primary} is the only primary`);
         return;
-      case "refuse":
-      case "resume-switchover":
-        throw refuse2(plan3.reason);
       case "switchover":
         await this.writeRecord(plan3.record);
         this.log(`took the leader record: ${describeRecord(this.record)}`);
@@ -9948,6 +9941,8 @@ var FailoverJobAgent = class {
         await this.failover();
         await this.promote();
         break;
+      default:
+        throw refuse2(plan3.reason);
     }
     await this.finish();
   }
@@ -9973,14 +9968,14 @@ var FailoverJobAgent = class {
    * resourceVersion, WRITE_ATTEMPTS times at most.
    */
   async tryWrite(next) {
-    const read = this.record === void 0 ? void 0 : JSON.stringify(encodeAnnotations(this.record));
+    const read = JSON.stringify(encodeAnnotations(this.record));
     for (let attempt = 1; ; attempt++) {
       const written = await this.kube.patchLease(this.config.leaderRecord, encodeRecordPatch(next, this.resourceVersion));
       if (written.ok) {
         const decoded = decodeRecord(written.value);
         this.record = next;
         if (decoded.ok) this.resourceVersion = decoded.resourceVersion;
-        return { code: 0, error: "" };
+        return { code: 0 };
       }
       if (written.status !== 409 && written.status !== 404) return { code: 1, error: written.message };
       if (attempt === WRITE_ATTEMPTS) return { code: 2, error: written.message };
@@ -9992,8 +9987,9 @@ var FailoverJobAgent = class {
   /** Writes the record, or stops: a conflict means that someone else acted meanwhile (update_record). */
   async writeRecord(next) {
     const written = await this.tryWrite(next);
+    if (written.code === 0) return;
     if (written.code === 2) throw await this.changedMeanwhile();
-    if (written.code === 1) throw refuse2(`cannot update the leader record: ${written.error}`);
+    throw refuse2(`cannot update the leader record: ${written.error}`);
   }
   async changedMeanwhile() {
     await this.readRecord();
@@ -10012,7 +10008,7 @@ var FailoverJobAgent = class {
   switchoverReadyByApi(target) {
     const primary = this.apiView.get(this.previous);
     const replica = this.apiView.get(target);
-    return primary?.label === "primary" && primary.ready && replica?.label === "replica" && replica.ready;
+    return primary.label === "primary" && primary.ready && replica.label === "replica" && replica.ready;
   }
   async jobRunning(job) {
     const listed = await this.kube.listPods(this.config.jobSelector, "status.phase=Running");
@@ -10036,8 +10032,7 @@ var FailoverJobAgent = class {
   }
   /** Asks the pods that have not been asked yet. */
   async surveyRest() {
-    const rest = this.pods.filter((pod) => !this.states.has(pod));
-    if (rest.length > 0) await this.survey(rest);
+    await this.survey(this.pods.filter((pod) => !this.states.has(pod)));
   }
   /** The whole survey again: the pods as listed now (as listed last if the API does not answer), each asked. */
   async surveyAll() {
@@ -10049,17 +10044,18 @@ var FailoverJobAgent = class {
   describe() {
     return this.pods.map((pod) => `${pod}=${this.states.get(pod)?.role ?? "?"}@${this.states.get(pod)?.lsn ?? "?"}`).join(" ");
   }
+  /** What a pod answered last, or NOT_ASKED. */
+  stateOf(pod) {
+    return this.states.get(pod) ?? NOT_ASKED;
+  }
   withRole(role) {
-    return this.pods.filter((pod) => this.states.get(pod)?.role === role);
+    return this.pods.filter((pod) => this.stateOf(pod).role === role);
   }
   streaming() {
-    return this.withRole("replica").filter((pod) => this.states.get(pod)?.receiver === "streaming");
+    return this.withRole("replica").filter((pod) => this.stateOf(pod).receiver === "streaming");
   }
   candidates() {
-    return this.pods.map((pod) => {
-      const state = this.states.get(pod);
-      return { pod, role: state?.role ?? "unreachable", lsn: state?.lsn ?? "?", timeline: state?.timeline };
-    });
+    return this.pods.map((pod) => ({ pod, role: this.stateOf(pod).role, lsn: this.stateOf(pod).lsn, timeline: this.stateOf(pod).timeline }));
   }
   /** Removes a pod's role label; logs `failure` when it cannot. */
   async label(pod, failure) {
@@ -10076,7 +10072,7 @@ var FailoverJobAgent = class {
     for (; ; ) {
       if (await done()) return true;
       if (this.clock.monotonic() >= deadline) return false;
-      if (everyMs > 0) await this.clock.sleep(everyMs);
+      await this.clock.sleep(everyMs);
     }
   }
   // ---- fencing ----
@@ -10086,15 +10082,15 @@ var FailoverJobAgent = class {
     await this.kube.labelPod(pod, this.config.roleLabel, null);
     const agent = async (command, ms) => {
       const ran = await this.kube.exec(pod, this.config.sidecarContainer, ["node", this.config.agent, command, this.config.agentConfig], ms);
-      const lines = ran.ok && ran.value.code === 0 ? ran.value.stdout.trim().split("\n") : [];
-      return parseStatusLine(lines[lines.length - 1] ?? "");
+      return ran.ok && ran.value.code === 0 ? parseStatusLine(ran.value.stdout.trim().split("\n").pop()) : void 0;
     };
     let state = await agent("fence", FENCE_EXEC_MS);
     const fenced = isFenced(state) || await this.until(this.run.timeouts.fenceSeconds, 100, async () => {
       state = await agent("status", EXEC_MS) ?? await this.nodeState(pod);
       return isFenced(state);
     });
-    if (!fenced || state === void 0) return false;
+    if (!fenced) return false;
+    state = state;
     this.states.set(pod, state);
     this.fenced.push(pod);
     this.log(`${pod} is fenced (now ${state.role}, shutdown checkpoint ${state.checkpoint})`);
@@ -10156,7 +10152,7 @@ var FailoverJobAgent = class {
       }
       throw await this.changedMeanwhile();
     }
-    if (written.code === 1) throw refuse2(`cannot update the leader record: ${written.error}`);
+    if (written.code !== 0) throw refuse2(`cannot update the leader record: ${written.error}`);
     this.log(`the leader record names ${this.previous} again (${describeRecord(this.record)})`);
     return this.givenBack(reason);
   }
@@ -10169,8 +10165,7 @@ var FailoverJobAgent = class {
   // ---- an unplanned failover ----
   /** Refusing with the old primary down: the record names it again, so that it is the primary when it returns (give_back_down). */
   async giveBackDown(reason) {
-    const record = this.record;
-    if (record !== void 0 && record.state !== "stable") await this.writeRecord(giveBack(record));
+    await this.writeRecord(giveBack(this.record));
     throw refuse2(`${reason}; the leader record names ${this.previous} again, nothing was changed`);
   }
   /** An unplanned failover: no primary may run but the one this job promotes. Chooses this.target. */
@@ -10182,12 +10177,12 @@ var FailoverJobAgent = class {
       await this.survey(this.pods);
     }
     for (const pod of this.pods) {
-      const role = this.states.get(pod)?.role;
+      const role = this.stateOf(pod).role;
       if ((role === "primary" || role === "starting") && pod !== this.target && !await this.fence(pod)) {
         throw refuse2(`${pod} is still a primary ${this.run.timeouts.fenceSeconds}s after fencing`);
       }
     }
-    if (this.target !== void 0 && this.states.get(this.target)?.role === "primary") {
+    if (this.stateOf(this.target).role === "primary") {
       this.log(`${this.target} was promoted already (by the job that ended); recording it`);
       return;
     }
@@ -10196,7 +10191,7 @@ var FailoverJobAgent = class {
       candidates: this.candidates(),
       previous: this.previous,
       syncReplicas: this.config.synchronousReplicas,
-      syncSet: this.record?.sync ?? [],
+      syncSet: this.record.sync,
       acceptDataLoss: this.run.acceptDataLoss,
       requestedTarget: this.target,
       scaleDownTo: this.run.scaleDownTo
@@ -10253,14 +10248,12 @@ var FailoverJobAgent = class {
   /** Names the chosen replica in the record: its sidecar promotes and labels it (promote). */
   async promote() {
     const target = this.target;
-    const record = this.record;
-    if (record?.state !== "failing-over") throw refuse2(`the leader record changed while this job worked (${describeRecord(record)})`);
-    await this.writeRecord(recordTarget(record, target));
-    if (this.previous !== "" && this.previous !== target) await this.label(this.previous, `could not remove the ${this.config.roleLabel} label of ${this.previous}`);
+    await this.writeRecord(recordTarget(this.record, target));
+    if (this.previous !== target) await this.label(this.previous, `could not remove the ${this.config.roleLabel} label of ${this.previous}`);
     const others = this.pods.filter((pod) => pod !== target);
     const sync = this.config.synchronousReplicas > 0 ? [...others].sort() : [];
-    if (this.states.get(target)?.role !== "primary") {
-      this.log(`promoting ${target} (WAL ${this.states.get(target)?.lsn ?? "?"}): the leader record names it, and its sidecar promotes it`);
+    if (this.stateOf(target).role !== "primary") {
+      this.log(`promoting ${target} (WAL ${this.stateOf(target).lsn}): the leader record names it, and its sidecar promotes it`);
     }
     await this.writeRecord(completeFailover(this.record, sync));
     this.log(`${target} is the primary in the leader record (${describeRecord(this.record)})`);
@@ -10286,8 +10279,8 @@ var FailoverJobAgent = class {
   }
   /** Replicas that do not stream the target's timeline. */
   lagging(target) {
-    const timeline = this.states.get(target)?.timeline;
-    return this.withRole("replica").filter((pod) => pod !== target && (this.states.get(pod)?.receiver !== "streaming" || this.states.get(pod)?.timeline !== timeline));
+    const timeline = this.stateOf(target).timeline;
+    return this.withRole("replica").filter((pod) => pod !== target && (this.stateOf(pod).receiver !== "streaming" || this.stateOf(pod).timeline !== timeline));
   }
   /**
    * Every reachable replica should stream the new primary's timeline. A WAL receiver that does not is told to connect
@@ -10301,12 +10294,11 @@ var FailoverJobAgent = class {
     const followed = await this.until(follow, 500, async () => {
       await this.surveyAll();
       lagging = this.lagging(target);
-      const restarting = this.fenced.filter((pod) => ["down", "starting", "empty"].includes(this.states.get(pod)?.role ?? ""));
+      const restarting = this.fenced.filter((pod) => ["down", "starting", "empty"].includes(this.stateOf(pod).role));
       if (lagging.length === 0 && restarting.length === 0) return true;
       if (this.clock.monotonic() >= nextNudge) {
         for (const pod of lagging) {
-          const state = this.states.get(pod);
-          this.log(`${pod} does not stream timeline ${this.states.get(target)?.timeline} yet (receiver ${state?.receiver}): reconnecting its WAL receiver`);
+          this.log(`${pod} does not stream timeline ${this.stateOf(target).timeline} yet (receiver ${this.stateOf(pod).receiver}): reconnecting its WAL receiver`);
           await this.onNode(pod, "reconnect");
         }
         nextNudge = this.clock.monotonic() + 3;
@@ -10316,14 +10308,14 @@ var FailoverJobAgent = class {
     if (followed) return;
     const restarted = [...lagging];
     for (const pod of restarted) {
-      this.log(`${pod} does not stream timeline ${this.states.get(target)?.timeline} from ${target}: restarting it so that its entrypoint rewinds it`);
+      this.log(`${pod} does not stream timeline ${this.stateOf(target).timeline} from ${target}: restarting it so that its entrypoint rewinds it`);
       await this.onNode(pod, "restart");
     }
     const watched = /* @__PURE__ */ new Set([...restarted, ...this.fenced]);
     const rejoined = await this.until(2 * follow, 0, async () => {
       await this.clock.sleep(1e3);
       await this.surveyAll();
-      lagging = this.pods.filter((pod) => pod !== target && (this.states.get(pod)?.role === "replica" ? this.lagging(target).includes(pod) : watched.has(pod)));
+      lagging = this.pods.filter((pod) => pod !== target && (this.stateOf(pod).role === "replica" ? this.lagging(target).includes(pod) : watched.has(pod)));
       return lagging.length === 0;
     });
     if (rejoined) return;

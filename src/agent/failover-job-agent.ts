@@ -20,7 +20,9 @@ import { FailoverJobConfig, FailoverRun } from './config';
 import { decideFailoverJob, decideSwitchoverRound } from './failover';
 import { Candidate, chooseFailoverTarget, chooseScaleDownTarget, NodeRole, ordinalOf, parseLsn } from './failover-target';
 import { ApiResult, ExecResult, PodSummary } from './kube';
-import { decodeRecord, describeRecord, encodeAnnotations, encodeRecordPatch, LeaderRecord, LeaseObject, RecordPatch, SwitchingOverRecord } from './record';
+import {
+  decodeRecord, describeRecord, encodeAnnotations, encodeRecordPatch, FailingOverRecord, LeaderRecord, LeaseObject, RecordPatch, SwitchingOverRecord,
+} from './record';
 import { completeFailover, giveBack, recordTarget } from './transitions';
 
 /** The API calls the job makes (KubeClient's). */
@@ -67,6 +69,9 @@ export function parseStatusLine(line: string): NodeState | undefined {
 export function isFenced(state: NodeState | undefined): boolean {
   return state !== undefined && (state.role === 'down' || state.role === 'replica') && parseLsn(state.checkpoint) !== undefined && state.checkpoint !== '0/0';
 }
+
+/** A pod this job has not asked (a planned switchover asks only its two pods): as one that cannot be asked. */
+const NOT_ASKED: NodeState = { role: 'unreachable', lsn: '?', receiver: 'none', timeline: 0, checkpoint: '-' };
 
 /** The job stops: exit code and the line it logs. */
 class Stop extends Error {
@@ -152,7 +157,7 @@ export class FailoverJobAgent {
         this.log(`the API shows ${this.previous} serving as the primary and ${target} as a streaming replica`);
       } else {
         await this.survey([this.previous, target]);
-        if (this.states.get(this.previous)?.role !== 'primary' || this.states.get(target)?.role !== 'replica') await this.surveyRest();
+        if (this.stateOf(this.previous).role !== 'primary' || this.stateOf(target).role !== 'replica') await this.surveyRest();
       }
     } else {
       await this.survey(this.pods);
@@ -163,9 +168,7 @@ export class FailoverJobAgent {
       record,
       recordedJobRunning,
       requestedTarget: this.target,
-      pods: this.pods.map(pod => ({
-        pod, role: this.states.get(pod)?.role ?? 'unreachable', lsn: this.states.get(pod)?.lsn ?? '?', receiver: this.states.get(pod)?.receiver ?? 'none',
-      })),
+      pods: this.pods.map(pod => ({ pod, role: this.stateOf(pod).role, lsn: this.stateOf(pod).lsn, receiver: this.stateOf(pod).receiver })),
     });
     switch (plan.kind) {
       case 'nothing':
@@ -173,9 +176,6 @@ export class FailoverJobAgent {
         // Its label is its sidecar's to set: this survey may already be out of date (another job acting).
         this.log(`${(record as { primary: string }).primary} is the only primary`);
         return;
-      case 'refuse':
-      case 'resume-switchover':
-        throw refuse(plan.reason);
       case 'switchover':
         await this.writeRecord(plan.record);
         this.log(`took the leader record: ${describeRecord(this.record)}`);
@@ -192,6 +192,9 @@ export class FailoverJobAgent {
         await this.failover();
         await this.promote();
         break;
+      default:
+        // Refused (a resumed switchover was handled above).
+        throw refuse(plan.reason);
     }
     await this.finish();
   }
@@ -219,15 +222,16 @@ export class FailoverJobAgent {
    * with automatic failover, someone's annotation) is no conflict with this change: it is sent again on the Lease's new
    * resourceVersion, WRITE_ATTEMPTS times at most.
    */
-  private async tryWrite(next: LeaderRecord): Promise<{ code: 0 | 1 | 2; error: string }> {
-    const read = this.record === undefined ? undefined : JSON.stringify(encodeAnnotations(this.record));
+  private async tryWrite(next: LeaderRecord): Promise<{ code: 0 } | { code: 1 | 2; error: string }> {
+    // A record was read (a missing one was refused).
+    const read = JSON.stringify(encodeAnnotations(this.record as LeaderRecord));
     for (let attempt = 1; ; attempt++) {
       const written = await this.kube.patchLease(this.config.leaderRecord, encodeRecordPatch(next, this.resourceVersion));
       if (written.ok) {
         const decoded = decodeRecord(written.value);
         this.record = next;
         if (decoded.ok) this.resourceVersion = decoded.resourceVersion;
-        return { code: 0, error: '' };
+        return { code: 0 };
       }
       if (written.status !== 409 && written.status !== 404) return { code: 1, error: written.message };
       if (attempt === WRITE_ATTEMPTS) return { code: 2, error: written.message };
@@ -241,8 +245,9 @@ export class FailoverJobAgent {
   /** Writes the record, or stops: a conflict means that someone else acted meanwhile (update_record). */
   private async writeRecord(next: LeaderRecord): Promise<void> {
     const written = await this.tryWrite(next);
+    if (written.code === 0) return;
     if (written.code === 2) throw await this.changedMeanwhile();
-    if (written.code === 1) throw refuse(`cannot update the leader record: ${written.error}`);
+    throw refuse(`cannot update the leader record: ${written.error}`);
   }
 
   private async changedMeanwhile(): Promise<Stop> {
@@ -263,9 +268,10 @@ export class FailoverJobAgent {
 
   /** Whether the API shows the recorded primary labeled primary and ready, the target labeled replica and ready. */
   private switchoverReadyByApi(target: string): boolean {
-    const primary = this.apiView.get(this.previous);
-    const replica = this.apiView.get(target);
-    return primary?.label === 'primary' && primary.ready && replica?.label === 'replica' && replica.ready;
+    // Both are listed pods (the caller checks).
+    const primary = this.apiView.get(this.previous)!;
+    const replica = this.apiView.get(target)!;
+    return primary.label === 'primary' && primary.ready && replica.label === 'replica' && replica.ready;
   }
 
   private async jobRunning(job: string): Promise<boolean> {
@@ -296,8 +302,7 @@ export class FailoverJobAgent {
 
   /** Asks the pods that have not been asked yet. */
   private async surveyRest(): Promise<void> {
-    const rest = this.pods.filter(pod => !this.states.has(pod));
-    if (rest.length > 0) await this.survey(rest);
+    await this.survey(this.pods.filter(pod => !this.states.has(pod)));
   }
 
   /** The whole survey again: the pods as listed now (as listed last if the API does not answer), each asked. */
@@ -312,19 +317,21 @@ export class FailoverJobAgent {
     return this.pods.map(pod => `${pod}=${this.states.get(pod)?.role ?? '?'}@${this.states.get(pod)?.lsn ?? '?'}`).join(' ');
   }
 
+  /** What a pod answered last, or NOT_ASKED. */
+  private stateOf(pod: string): NodeState {
+    return this.states.get(pod) ?? NOT_ASKED;
+  }
+
   private withRole(role: NodeRole): string[] {
-    return this.pods.filter(pod => this.states.get(pod)?.role === role);
+    return this.pods.filter(pod => this.stateOf(pod).role === role);
   }
 
   private streaming(): string[] {
-    return this.withRole('replica').filter(pod => this.states.get(pod)?.receiver === 'streaming');
+    return this.withRole('replica').filter(pod => this.stateOf(pod).receiver === 'streaming');
   }
 
   private candidates(): Candidate[] {
-    return this.pods.map(pod => {
-      const state = this.states.get(pod);
-      return { pod, role: state?.role ?? 'unreachable', lsn: state?.lsn ?? '?', timeline: state?.timeline };
-    });
+    return this.pods.map(pod => ({ pod, role: this.stateOf(pod).role, lsn: this.stateOf(pod).lsn, timeline: this.stateOf(pod).timeline }));
   }
 
   /** Removes a pod's role label; logs `failure` when it cannot. */
@@ -344,7 +351,7 @@ export class FailoverJobAgent {
     for (;;) {
       if (await done()) return true;
       if (this.clock.monotonic() >= deadline) return false;
-      if (everyMs > 0) await this.clock.sleep(everyMs);
+      await this.clock.sleep(everyMs);
     }
   }
 
@@ -358,15 +365,17 @@ export class FailoverJobAgent {
     // the shutdown checkpoint at once. The postgres container's own exec would end with it.
     const agent = async (command: 'fence' | 'status', ms: number): Promise<NodeState | undefined> => {
       const ran = await this.kube.exec(pod, this.config.sidecarContainer, ['node', this.config.agent, command, this.config.agentConfig], ms);
-      const lines = ran.ok && ran.value.code === 0 ? ran.value.stdout.trim().split('\n') : [];
-      return parseStatusLine(lines[lines.length - 1] ?? '');
+      // Its last line.
+      return ran.ok && ran.value.code === 0 ? parseStatusLine(ran.value.stdout.trim().split('\n').pop() as string) : undefined;
     };
     let state = await agent('fence', FENCE_EXEC_MS);
     const fenced = isFenced(state) || await this.until(this.run.timeouts.fenceSeconds, 100, async () => {
       state = await agent('status', EXEC_MS) ?? await this.nodeState(pod);
       return isFenced(state);
     });
-    if (!fenced || state === undefined) return false;
+    if (!fenced) return false;
+    // A fenced state is one.
+    state = state as NodeState;
     this.states.set(pod, state);
     this.fenced.push(pod);
     this.log(`${pod} is fenced (now ${state.role}, shutdown checkpoint ${state.checkpoint})`);
@@ -432,7 +441,7 @@ export class FailoverJobAgent {
       }
       throw await this.changedMeanwhile();
     }
-    if (written.code === 1) throw refuse(`cannot update the leader record: ${written.error}`);
+    if (written.code !== 0) throw refuse(`cannot update the leader record: ${written.error}`);
     this.log(`the leader record names ${this.previous} again (${describeRecord(this.record)})`);
     return this.givenBack(reason);
   }
@@ -448,13 +457,14 @@ export class FailoverJobAgent {
 
   /** Refusing with the old primary down: the record names it again, so that it is the primary when it returns (give_back_down). */
   private async giveBackDown(reason: string): Promise<never> {
-    const record = this.record;
-    if (record !== undefined && record.state !== 'stable') await this.writeRecord(giveBack(record));
+    // The record is this job's failover (a change by anyone else ended the job before).
+    await this.writeRecord(giveBack(this.record as FailingOverRecord));
     throw refuse(`${reason}; the leader record names ${this.previous} again, nothing was changed`);
   }
 
   /** An unplanned failover: no primary may run but the one this job promotes. Chooses this.target. */
   private async failover(): Promise<void> {
+    // Asked and not reached (a recorded primary that is no pod any more was not asked: it is gone).
     if (this.states.get(this.previous)?.role === 'unreachable') {
       const wait = 2 * this.config.isolationFenceSeconds;
       this.log(`${this.previous} cannot be reached and may still be running: waiting ${wait}s, by when a primary that`
@@ -463,12 +473,12 @@ export class FailoverJobAgent {
       await this.survey(this.pods);
     }
     for (const pod of this.pods) {
-      const role = this.states.get(pod)?.role;
+      const role = this.stateOf(pod).role;
       if ((role === 'primary' || role === 'starting') && pod !== this.target && !await this.fence(pod)) {
         throw refuse(`${pod} is still a primary ${this.run.timeouts.fenceSeconds}s after fencing`);
       }
     }
-    if (this.target !== undefined && this.states.get(this.target)?.role === 'primary') {
+    if (this.stateOf(this.target as string).role === 'primary') {
       this.log(`${this.target} was promoted already (by the job that ended); recording it`);
       return;
     }
@@ -477,7 +487,7 @@ export class FailoverJobAgent {
       candidates: this.candidates(),
       previous: this.previous,
       syncReplicas: this.config.synchronousReplicas,
-      syncSet: this.record?.sync ?? [],
+      syncSet: (this.record as FailingOverRecord).sync,
       acceptDataLoss: this.run.acceptDataLoss,
       requestedTarget: this.target,
       scaleDownTo: this.run.scaleDownTo,
@@ -540,20 +550,19 @@ export class FailoverJobAgent {
   /** Names the chosen replica in the record: its sidecar promotes and labels it (promote). */
   private async promote(): Promise<void> {
     const target = this.target as string;
-    const record = this.record;
-    if (record?.state !== 'failing-over') throw refuse(`the leader record changed while this job worked (${describeRecord(record)})`);
-    await this.writeRecord(recordTarget(record, target));
+    // This job's failover (a change by anyone else ended the job before).
+    await this.writeRecord(recordTarget(this.record as FailingOverRecord, target));
     // A dead or unreachable primary's sidecar cannot take its label away, and the endpoints of a pod on a partitioned
     // node are not updated: remove it before any other pod is labeled, or the write Service would have two endpoints.
-    if (this.previous !== '' && this.previous !== target) await this.label(this.previous, `could not remove the ${this.config.roleLabel} label of ${this.previous}`);
+    if (this.previous !== target) await this.label(this.previous, `could not remove the ${this.config.roleLabel} label of ${this.previous}`);
     const others = this.pods.filter(pod => pod !== target);
     const sync = this.config.synchronousReplicas > 0 ? [...others].sort() : [];
-    if (this.states.get(target)?.role !== 'primary') {
-      this.log(`promoting ${target} (WAL ${this.states.get(target)?.lsn ?? '?'}): the leader record names it, and its sidecar promotes it`);
+    if (this.stateOf(target).role !== 'primary') {
+      this.log(`promoting ${target} (WAL ${this.stateOf(target).lsn}): the leader record names it, and its sidecar promotes it`);
     }
     // No other pod may be a primary now (each was fenced, or its sidecar fences it): naming the target in the record is
     // what promotes it. Its timeline is its sidecar's to record once it is promoted.
-    await this.writeRecord(completeFailover(this.record as Extract<LeaderRecord, { state: 'failing-over' }>, sync));
+    await this.writeRecord(completeFailover(this.record as FailingOverRecord, sync));
     this.log(`${target} is the primary in the leader record (${describeRecord(this.record)})`);
     const serves = await this.until(this.run.timeouts.promoteSeconds, 20, async () => await this.roleLabelOf(target) === 'primary');
     if (!serves) {
@@ -582,8 +591,8 @@ export class FailoverJobAgent {
 
   /** Replicas that do not stream the target's timeline. */
   private lagging(target: string): string[] {
-    const timeline = this.states.get(target)?.timeline;
-    return this.withRole('replica').filter(pod => pod !== target && (this.states.get(pod)?.receiver !== 'streaming' || this.states.get(pod)?.timeline !== timeline));
+    const timeline = this.stateOf(target).timeline;
+    return this.withRole('replica').filter(pod => pod !== target && (this.stateOf(pod).receiver !== 'streaming' || this.stateOf(pod).timeline !== timeline));
   }
 
   /**
@@ -599,12 +608,11 @@ export class FailoverJobAgent {
       await this.surveyAll();
       lagging = this.lagging(target);
       // A pod this job fenced is restarting as a replica: it counts until it streams.
-      const restarting = this.fenced.filter(pod => ['down', 'starting', 'empty'].includes(this.states.get(pod)?.role ?? ''));
+      const restarting = this.fenced.filter(pod => ['down', 'starting', 'empty'].includes(this.stateOf(pod).role));
       if (lagging.length === 0 && restarting.length === 0) return true;
       if (this.clock.monotonic() >= nextNudge) {
         for (const pod of lagging) {
-          const state = this.states.get(pod);
-          this.log(`${pod} does not stream timeline ${this.states.get(target)?.timeline} yet (receiver ${state?.receiver}): reconnecting its WAL receiver`);
+          this.log(`${pod} does not stream timeline ${this.stateOf(target).timeline} yet (receiver ${this.stateOf(pod).receiver}): reconnecting its WAL receiver`);
           await this.onNode(pod, 'reconnect');
         }
         nextNudge = this.clock.monotonic() + 3;
@@ -614,7 +622,7 @@ export class FailoverJobAgent {
     if (followed) return;
     const restarted = [...lagging];
     for (const pod of restarted) {
-      this.log(`${pod} does not stream timeline ${this.states.get(target)?.timeline} from ${target}: restarting it so that its entrypoint rewinds it`);
+      this.log(`${pod} does not stream timeline ${this.stateOf(target).timeline} from ${target}: restarting it so that its entrypoint rewinds it`);
       await this.onNode(pod, 'restart');
     }
     // The replicas this job restarted (rewound by their entrypoints) or fenced, and every replica that answers, must
@@ -623,7 +631,7 @@ export class FailoverJobAgent {
     const rejoined = await this.until(2 * follow, 0, async () => {
       await this.clock.sleep(1000);
       await this.surveyAll();
-      lagging = this.pods.filter(pod => pod !== target && (this.states.get(pod)?.role === 'replica' ? this.lagging(target).includes(pod) : watched.has(pod)));
+      lagging = this.pods.filter(pod => pod !== target && (this.stateOf(pod).role === 'replica' ? this.lagging(target).includes(pod) : watched.has(pod)));
       return lagging.length === 0;
     });
     if (rejoined) return;

@@ -6,7 +6,7 @@
 // the record. Real time, with timeouts of a fraction of a second.
 import * as https from 'node:https';
 import { failoverRunOf, FailoverJobConfig, FailoverJobTimeouts } from '../../src/agent/config';
-import { FailoverJobAgent, JobKube, parseStatusLine } from '../../src/agent/failover-job-agent';
+import { FailoverJobAgent, isFenced, JobKube, parseStatusLine } from '../../src/agent/failover-job-agent';
 import { NodeRole } from '../../src/agent/failover-target';
 import { KubeClient } from '../../src/agent/kube';
 import {
@@ -1616,7 +1616,26 @@ describe('the status line a pod answers', () => {
     expect(parseStatusLine(line)).toEqual(state);
   });
 
-  test.each(['primary 0/3000060 none x1 -', 'primary 0/3000060 none 1x -', 'primary 0/3000060 none 1 - extra'])('%j is not a status line', line => {
+  test.each([
+    'primary 0/3000060 none x1 -', 'primary 0/3000060 none 1x -', 'primary 0/3000060 none 1 - extra', 'primary 0/3000060 none 1', 'leader 0/3000060 none 1 -', '',
+  ])('%j is not a status line', line => {
     expect(parseStatusLine(line)).toBeUndefined();
+  });
+});
+
+describe('whether a pod\'s status says it is fenced', () => {
+  const state = (nodeRole: NodeRole, checkpoint: string) => ({ role: nodeRole, lsn: '0/3000060', receiver: 'none', timeline: 1, checkpoint });
+  test.each([
+    ['stopped, with its shutdown checkpoint', state('down', CHECKPOINT), true],
+    ['back as a replica, with its shutdown checkpoint', state('replica', CHECKPOINT), true],
+    ['still a primary', state('primary', CHECKPOINT), false],
+    ['starting', state('starting', CHECKPOINT), false],
+    ['an empty data directory', state('empty', CHECKPOINT), false],
+    ['stopped, its checkpoint unknown ("-")', state('down', '-'), false],
+    ['stopped, its checkpoint 0/0', state('down', '0/0'), false],
+    ['a replica, its checkpoint 0/0', state('replica', '0/0'), false],
+    ['no answer', undefined, false],
+  ])('%s: %s', (_case, status, fenced) => {
+    expect(isFenced(status)).toBe(fenced);
   });
 });
