@@ -9832,6 +9832,12 @@ var Stop = class extends Error {
   }
   code;
 };
+async function settledBoth(first, second) {
+  const [a, b] = await Promise.allSettled([first, (async () => second())()]);
+  if (a.status === "rejected") throw a.reason;
+  if (b.status === "rejected") throw b.reason;
+  return [a.value, b.value];
+}
 var refuse2 = (message) => new Stop(1, `REFUSED: ${message}`);
 var unfinished = (message) => new Stop(3, `UNFINISHED: ${message}`);
 var FailoverJobAgent = class {
@@ -9873,7 +9879,7 @@ var FailoverJobAgent = class {
     }
   }
   async decideAndAct() {
-    const read = await this.readRecord();
+    const [read, listed] = await settledBoth(this.readRecord(), () => this.kube.listPods(this.config.clusterSelector));
     if (read !== void 0) throw refuse2(`cannot read the leader record ${this.config.leaderRecord}: ${read}`);
     const record = this.record;
     if (record === void 0) throw refuse2(`there is no leader record (${this.config.leaderRecord}): the cluster has not been initialized yet`);
@@ -9898,7 +9904,7 @@ var FailoverJobAgent = class {
     } else {
       this.previous = record.primary;
     }
-    await this.listPods();
+    this.takePods(listed);
     if (this.run.scaleDownTo !== void 0) await this.planScaleDown(record);
     const target = this.target;
     if (record.state === "stable" && target !== void 0 && target !== this.previous && this.pods.includes(target) && this.pods.includes(this.previous)) {
@@ -9998,7 +10004,9 @@ var FailoverJobAgent = class {
   // ---- the pods ----
   /** The cluster's pods, with their role label and readiness as the API reports them. */
   async listPods() {
-    const listed = await this.kube.listPods(this.config.clusterSelector);
+    this.takePods(await this.kube.listPods(this.config.clusterSelector));
+  }
+  takePods(listed) {
     if (!listed.ok) throw refuse2(`cannot list the pods of the cluster: ${listed.message}`);
     this.pods = listed.value.map((pod) => pod.name);
     for (const pod of listed.value) this.apiView.set(pod.name, { label: pod.labels[this.config.roleLabel], ready: pod.ready });

@@ -3,7 +3,7 @@
 // record does not name. What to do is decided by pure functions (failover.ts decideFailoverJob, failover-target.ts
 // chooseFailoverTarget and chooseScaleDownTarget, transitions.ts); this file reads the record and the pods, asks them
 // (`kubectl exec`: pg-node.sh status in the postgres container, the agent's fence in the sidecar) and writes the plan.
-//   1. reads the record. If another failover job holds it and still runs, it stops: nothing changed. If a job died
+//   1. reads the record, as it lists the pods. If another failover job holds it and still runs, it stops: nothing changed. If a job died
 //      holding it, this run resumes: it completes that failover or undoes it.
 //   2. a planned switchover whose two pods the API shows ready needs nothing more; otherwise it surveys the pods. With
 //      a healthy primary and no other FAILOVER_TARGET it does nothing.
@@ -80,6 +80,14 @@ class Stop extends Error {
   }
 }
 
+/** Both values, once both have settled: a failure of either (a client that throws) is thrown only then, with nothing left in flight. */
+async function settledBoth<A, B>(first: Promise<A>, second: () => Promise<B>): Promise<[A, B]> {
+  const [a, b] = await Promise.allSettled([first, (async () => second())()]);
+  if (a.status === 'rejected') throw a.reason;
+  if (b.status === 'rejected') throw b.reason;
+  return [a.value, b.value];
+}
+
 const refuse = (message: string) => new Stop(1, `REFUSED: ${message}`);
 const unfinished = (message: string) => new Stop(3, `UNFINISHED: ${message}`);
 
@@ -120,7 +128,8 @@ export class FailoverJobAgent {
   }
 
   private async decideAndAct(): Promise<void> {
-    const read = await this.readRecord();
+    // The pods are listed as the record is read, not after it: one round trip less before the survey.
+    const [read, listed] = await settledBoth(this.readRecord(), () => this.kube.listPods(this.config.clusterSelector));
     if (read !== undefined) throw refuse(`cannot read the leader record ${this.config.leaderRecord}: ${read}`);
     const record = this.record;
     if (record === undefined) throw refuse(`there is no leader record (${this.config.leaderRecord}): the cluster has not been initialized yet`);
@@ -145,7 +154,7 @@ export class FailoverJobAgent {
     } else {
       this.previous = record.primary;
     }
-    await this.listPods();
+    this.takePods(listed);
     if (this.run.scaleDownTo !== undefined) await this.planScaleDown(record);
     const target = this.target;
     // A planned switchover needs only the primary and the target, as the API shows them (or, if it does not show them
@@ -259,7 +268,10 @@ export class FailoverJobAgent {
 
   /** The cluster's pods, with their role label and readiness as the API reports them. */
   private async listPods(): Promise<void> {
-    const listed = await this.kube.listPods(this.config.clusterSelector);
+    this.takePods(await this.kube.listPods(this.config.clusterSelector));
+  }
+
+  private takePods(listed: ApiResult<PodSummary[]>): void {
     if (!listed.ok) throw refuse(`cannot list the pods of the cluster: ${listed.message}`);
     this.pods = listed.value.map(pod => pod.name);
     for (const pod of listed.value) this.apiView.set(pod.name, { label: pod.labels[this.config.roleLabel], ready: pod.ready });

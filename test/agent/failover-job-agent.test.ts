@@ -503,6 +503,28 @@ describe('a fault of the job itself', () => {
     expect(await recordNow()).toEqual(stable('pg-0', 7));
   });
 
+  test('a client that throws as the record is read or the pods are listed: STOPPED once the other request has ended, nothing left in flight', async () => {
+    cluster();
+    await createRecord(stable('pg-0', 7));
+    const lists = `GET /api/v1/namespaces/${NAMESPACE}/pods?labelSelector=app%3Dpg`;
+    const reads = `GET /apis/coordination.k8s.io/v1/namespaces/${NAMESPACE}/leases/${LEASE}`;
+    const sent = () => api.requests.filter(r => r.method === 'GET').map(r => `${r.method} ${r.path}`);
+    const readBroken = (made: JobKube): JobKube => Object.assign(Object.create(made) as JobKube, {
+      getLease: () => { throw new RangeError('getLease broke'); },
+    });
+    expect(await runJob({}, {}, readBroken)).toBe(1);
+    expect(lastLog()).toMatch(/^STOPPED: RangeError: getLease broke\n {4}at /);
+    expect(sent()).toEqual([lists]);
+    api.requests.length = 0;
+    const listBroken = (made: JobKube): JobKube => Object.assign(Object.create(made) as JobKube, {
+      listPods: () => { throw new TypeError('listPods broke'); },
+    });
+    expect(await runJob({}, {}, listBroken)).toBe(1);
+    expect(lastLog()).toMatch(/^STOPPED: TypeError: listPods broke\n {4}at /);
+    expect(sent()).toEqual([reads]);
+    expect(await recordNow()).toEqual(stable('pg-0', 7));
+  });
+
   test('a thrown value that is not an Error: STOPPED with what it says', async () => {
     cluster();
     await createRecord(stable('pg-0', 7));
