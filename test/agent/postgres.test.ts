@@ -1,12 +1,12 @@
-import { execFile, execFileSync, spawn } from 'child_process';
+import { ChildProcess, execFile, execFileSync, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as path from 'path';
 import { promisify } from 'util';
 import { Client } from 'pg';
 import {
-  DbState, endSlotSender, fastShutdown, LocalPostgres, observedRole, PgControl, primaryLacksWal, readControlFile, readPostmaster, slotOf, slotSender,
-  writeStandbySignal,
+  DbState, endSlotSender, fastShutdown, LocalPostgres, observedRole, peerStatus, PgControl, primaryLacksWal, readControlFile, readPostmaster, slotOf,
+  slotSender, writeStandbySignal,
 } from '../../src/agent/postgres';
 import { asPostgres, crc32c, freePort, PG_BIN, postgresScratchDir, POSTGRES_CWD, runAsPostgres as run } from '../support/postgres';
 
@@ -20,7 +20,9 @@ let primaryPort = 0;
 let replicaPort = 0;
 const opened: LocalPostgres[] = [];
 
-function local(port: number, options: { queryTimeoutMs?: number; connectTimeoutMs?: number; applicationName?: string } = {}): LocalPostgres {
+interface LocalOptions { queryTimeoutMs?: number; connectTimeoutMs?: number; applicationName?: string; user?: string }
+
+function local(port: number, options: LocalOptions = {}): LocalPostgres {
   const postgres = new LocalPostgres({ socketDir: scratch, port, user: 'postgres', queryTimeoutMs: 5000, ...options });
   opened.push(postgres);
   return postgres;
@@ -114,6 +116,57 @@ function postmasterPid(data: string): number {
   return Number(fs.readFileSync(path.join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
 }
 
+/** A WAL position as PostgreSQL prints it. */
+const LSN = /^[0-9A-F]+\/[0-9A-F]+$/;
+
+/** Whether WAL position a is at or beyond b, as PostgreSQL compares them. */
+async function atOrBeyond(a: string, b: string): Promise<boolean> {
+  return (await sql(primaryPort, 'SELECT $1::pg_lsn >= $2::pg_lsn AS beyond', [a, b]))[0].beyond as boolean;
+}
+
+/** A process id that no process has (beyond /proc/sys/kernel/pid_max): kill -0 says ESRCH. */
+const NO_PROCESS = 2 ** 22 + 1;
+
+/** postmaster.pid of a live server, naming process `pid`; its 8th line "ready" unless `lines` cuts it short. */
+function writePostmaster(data: string, pid: number, lines = 8): void {
+  fs.writeFileSync(path.join(data, 'postmaster.pid'), `${[pid, data, '0', '5432', scratch, '127.0.0.1', '0 0', 'ready'].slice(0, lines).join('\n')}\n`);
+}
+
+/** A directory of its own in the scratch directory (readable by the postgres user). */
+function scratchDir(name: string): string {
+  const dir = path.join(scratch, name);
+  fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+  return dir;
+}
+
+/** A sleeping process of the nobody user, which the postgres user may not signal. */
+function nobodysProcess(): ChildProcess {
+  const nobody = Number(execFileSync('id', ['-u', 'nobody'], { encoding: 'utf8' }));
+  return spawn('sleep', ['30'], { uid: nobody, gid: Number(execFileSync('id', ['-g', 'nobody'], { encoding: 'utf8' })), stdio: 'ignore' });
+}
+
+/**
+ * fn run with the postgres user's effective uid (the tests run as root, which may signal any process): kill(pid, 0) on
+ * a process of a third user then fails with EPERM, as the sidecar's does on a process it may not signal.
+ */
+function withPostgresEuid<T>(fn: () => T): T {
+  process.seteuid!(fs.statSync(scratch).uid);
+  try {
+    return fn();
+  } finally {
+    process.seteuid!(0);
+  }
+}
+
+/** global/pg_control in `data`: the primary's, in `state`, with its CRC-32C made anew. */
+function writeControl(data: string, state: DbState): void {
+  const bytes = fs.readFileSync(path.join(primaryData, 'global', 'pg_control'));
+  bytes.writeUInt32LE(state, 16);
+  bytes.writeUInt32LE(crc32c(bytes.subarray(0, 288)), 288);
+  fs.mkdirSync(path.join(data, 'global'), { recursive: true });
+  fs.writeFileSync(path.join(data, 'global', 'pg_control'), bytes);
+}
+
 /**
  * A primary of the describe block's own, with archive_mode on and `archiveCommand`: made and started before its tests,
  * stopped after them. Its port is known once started.
@@ -203,6 +256,44 @@ describe('files: postmaster.pid and pg_control', () => {
     expect(readPostmaster(path.join(scratch, 'nothing'))).toBeUndefined();
   });
 
+  test('readControlFile: a file of fewer than 512 bytes is no pg_control, and the reason says how long it is', () => {
+    const copy = scratchDir('short-control');
+    fs.mkdirSync(path.join(copy, 'global'));
+    fs.writeFileSync(path.join(copy, 'global', 'pg_control'), fs.readFileSync(path.join(primaryData, 'global', 'pg_control')).subarray(0, 511));
+    expect(readControlFile(copy)).toEqual({ kind: 'unreadable', reason: `${copy}/global/pg_control has 511 bytes, not a pg_control` });
+  });
+
+  test('observedRole: a ready, live postmaster is the primary in production (6), the replica in archive recovery (5), not serving in any other state or without a pg_control', () => {
+    // GIVEN a postmaster.pid that says ready, naming a live process (this one)
+    const data = scratchDir('states');
+    writePostmaster(data, process.pid);
+    // WHEN pg_control says each state in turn
+    const roles = [DbState.STARTUP, DbState.SHUT_DOWN, DbState.SHUT_DOWN_IN_RECOVERY, DbState.SHUTTING_DOWN, DbState.IN_CRASH_RECOVERY,
+      DbState.IN_ARCHIVE_RECOVERY, DbState.IN_PRODUCTION].map(state => {
+      writeControl(data, state);
+      return observedRole(data);
+    });
+    // THEN
+    expect(roles).toEqual(['not-serving', 'not-serving', 'not-serving', 'not-serving', 'not-serving', 'replica', 'primary']);
+    fs.rmSync(path.join(data, 'global', 'pg_control'));
+    expect(observedRole(data)).toBe('not-serving');
+  });
+
+  test('readPostmaster: a process of another user is alive (kill -0 says EPERM); a process id no process has is not; a postmaster.pid written only in part is not ready', () => {
+    const data = scratchDir('pids');
+    const other = nobodysProcess();
+    try {
+      writePostmaster(data, other.pid!);
+      expect(withPostgresEuid(() => readPostmaster(data))).toEqual({ pid: other.pid, ready: true, alive: true });
+      writePostmaster(data, NO_PROCESS);
+      expect(readPostmaster(data)).toEqual({ pid: NO_PROCESS, ready: true, alive: false });
+      writePostmaster(data, other.pid!, 3);
+      expect(readPostmaster(data)).toEqual({ pid: other.pid, ready: false, alive: true });
+    } finally {
+      other.kill('SIGKILL');
+    }
+  });
+
   test('writeStandbySignal touches standby.signal', () => {
     const dir = path.join(scratch, 'signal');
     fs.mkdirSync(dir);
@@ -278,6 +369,20 @@ describe('queries over the kept connection', () => {
     expect(await eventually(() => replica.streamingOnTimeline(1), true)).toBe(true);
   });
 
+  test('endWalReceiver: a process it may not signal is an error (kill EPERM), unlike one gone already', async () => {
+    const replica = local(replicaPort);
+    const other = nobodysProcess();
+    try {
+      // Signalled (and refused) at once, as the call is made.
+      const ending = withPostgresEuid(() => replica.endWalReceiver(other.pid!));
+      await expect(ending).rejects.toThrow('kill EPERM');
+      expect(other.signalCode).toBeNull();
+      await expect(withPostgresEuid(() => replica.endWalReceiver(NO_PROCESS))).resolves.toBeUndefined();
+    } finally {
+      other.kill('SIGKILL');
+    }
+  });
+
   test('standbysFlushedPast counts the named standbys that flushed a position', async () => {
     const primary = local(primaryPort);
     const lsn = await primary.currentWalLsn();
@@ -311,6 +416,113 @@ describe('queries over the kept connection', () => {
     await sql(primaryPort, 'ALTER SYSTEM RESET max_slot_wal_keep_size');
     await sql(primaryPort, 'SELECT pg_reload_conf()');
   }, 20_000);
+});
+
+describe('what the primary and the replica say of themselves and of each other', () => {
+  test('status: the primary says primary, its current WAL position, no receiver, its timeline; the replica says replica, the WAL it has, its streaming receiver, the timeline it receives', async () => {
+    const primary = local(primaryPort);
+    const replica = local(replicaPort);
+    const before = await primary.currentWalLsn();
+    const primaryStatus = await primary.status();
+    const after = await primary.currentWalLsn();
+    expect(primaryStatus).toEqual({ role: 'primary', lsn: expect.stringMatching(LSN), receiver: 'none', timeline: 1 });
+    expect(await atOrBeyond(primaryStatus!.lsn, before)).toBe(true);
+    expect(await atOrBeyond(after, primaryStatus!.lsn)).toBe(true);
+
+    expect(await eventually(async () => (await replica.status())?.receiver, 'streaming')).toBe('streaming');
+    await sql(primaryPort, 'CREATE TABLE IF NOT EXISTS written (n int); INSERT INTO written VALUES (1)');
+    expect(await eventually(() => replica.receivedBeyond(after), true)).toBe(true);
+    const replicaStatus = await replica.status();
+    const written = await primary.currentWalLsn();
+    expect(replicaStatus).toEqual({ role: 'replica', lsn: expect.stringMatching(LSN), receiver: 'streaming', timeline: 1 });
+    expect(await atOrBeyond(replicaStatus!.lsn, after)).toBe(true);
+    // No further than the primary has written since.
+    expect(await atOrBeyond(written, replicaStatus!.lsn)).toBe(true);
+  });
+
+  test('standbys lists the streaming replica by its application_name with the position it flushed, and a walsender that has not started streaming without one', async () => {
+    const primary = local(primaryPort);
+    const lsn = await primary.currentWalLsn();
+    expect(await eventually(() => primary.standbysFlushedPast(['pg-1'], lsn), 1)).toBe(1);
+    const [standby] = await primary.standbys();
+    expect(standby).toEqual({ name: 'pg-1', state: 'streaming', flushLsn: expect.stringMatching(LSN) });
+    expect(await atOrBeyond(standby.flushLsn!, lsn)).toBe(true);
+    // A replication connection that has only identified the system: a walsender in state startup, which reports nothing.
+    const connected = new Client({ host: scratch, port: primaryPort, user: 'postgres', replication: 'true', application_name: 'pg-6' } as ConstructorParameters<typeof Client>[0]);
+    await connected.connect();
+    try {
+      await connected.query('IDENTIFY_SYSTEM');
+      const byName = (standbys: { name: string }[]) => [...standbys].sort((a, b) => a.name.localeCompare(b.name));
+      expect(byName(await primary.standbys())).toEqual([{ name: 'pg-1', state: 'streaming', flushLsn: expect.stringMatching(LSN) }, { name: 'pg-6', state: 'startup', flushLsn: undefined }]);
+    } finally {
+      await connected.end();
+    }
+    expect(await local(replicaPort).standbys()).toEqual([]);
+  });
+
+  test('receiverTimeline: the timeline the replica\'s WAL receiver asks for (1); a primary has no WAL receiver', async () => {
+    const replica = local(replicaPort);
+    expect(await eventually(() => replica.receiverTimeline(), 1)).toBe(1);
+    expect(await local(primaryPort).receiverTimeline()).toBeUndefined();
+  });
+
+  test('standbysAnswer: the streaming replica replies to a fresh WAL record at once; a standby that does not stream does not within the wait, and then not all of a list that names it', async () => {
+    const primary = local(primaryPort);
+    let started = performance.now();
+    expect(await primary.standbysAnswer(['pg-1'], 5000)).toBe(true);
+    expect(performance.now() - started).toBeLessThan(3000);
+    started = performance.now();
+    expect(await primary.standbysAnswer(['pg-9'], 300)).toBe(false);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(300);
+    expect(await primary.standbysAnswer(['pg-1', 'pg-9'], 300)).toBe(false);
+  });
+
+  test('reloadOutcome: a changed setting that needs a restart is pending, not an error; a value or a line PostgreSQL refuses is an error with its file and line', async () => {
+    const primary = local(primaryPort);
+    const autoConf = path.join(primaryData, 'postgresql.auto.conf');
+    const original = fs.readFileSync(autoConf, 'utf8');
+    expect(await primary.reloadOutcome()).toEqual({ pendingRestart: [], errors: [] });
+    try {
+      // GIVEN max_connections changed (a restart applies it), and a value work_mem cannot take
+      const [{ max_connections: connections }] = await sql(primaryPort, 'SHOW max_connections');
+      await sql(primaryPort, `ALTER SYSTEM SET max_connections = ${Number(connections) + 1}`);
+      fs.appendFileSync(autoConf, "work_mem = 'lots'\n");
+      const badValue = fs.readFileSync(autoConf, 'utf8').trimEnd().split('\n').length;
+      // WHEN the server reloads (this connection's backend reads the files again once the postmaster passes the signal on)
+      await primary.reload();
+      expect(await eventually(async () => (await primary.reloadOutcome()).pendingRestart.join(), 'max_connections')).toBe('max_connections');
+      // THEN
+      expect(await primary.reloadOutcome()).toEqual({ pendingRestart: ['max_connections'], errors: [`${autoConf}:${badValue}: work_mem: setting could not be applied`] });
+      // A line that does not parse names no setting.
+      fs.appendFileSync(autoConf, 'not a setting\n');
+      expect(await primary.reloadOutcome()).toEqual({ pendingRestart: ['max_connections'], errors: [`${autoConf}:${badValue + 1}: syntax error`] });
+    } finally {
+      fs.writeFileSync(autoConf, original);
+      await primary.reload();
+    }
+    expect(await eventually(async () => (await primary.reloadOutcome()).pendingRestart.join(), '')).toBe('');
+    expect(await primary.reloadOutcome()).toEqual({ pendingRestart: [], errors: [] });
+  });
+
+  test('maintainSlots reports each drop and creation PostgreSQL refuses (a role without REPLICATION may use no slot), and goes on to the next', async () => {
+    await sql(primaryPort, "CREATE ROLE slot_watcher LOGIN; SELECT pg_create_physical_replication_slot('watched_1')");
+    const watcher = local(primaryPort, { user: 'slot_watcher' });
+    const slots = async () => (await sql(primaryPort, "SELECT slot_name FROM pg_replication_slots WHERE slot_name LIKE 'watched%'")).map(row => row.slot_name);
+    try {
+      const refused = 'must be superuser or replication role to use replication slots';
+      expect(await watcher.maintainSlots(['watched_2', 'watched_3'], 'watched_')).toEqual({
+        dropped: [],
+        created: [],
+        failed: [`dropping watched_1: ${refused}`, `creating watched_2: ${refused}`, `creating watched_3: ${refused}`],
+      });
+      expect(await slots()).toEqual(['watched_1']);
+      // A statement's error: the connection still serves.
+      expect(await watcher.isInRecovery()).toBe(false);
+    } finally {
+      await watcher.close();
+      await sql(primaryPort, "SELECT pg_drop_replication_slot('watched_1'); DROP ROLE slot_watcher");
+    }
+  });
 });
 
 describe('credentials and the question to the primary over the network', () => {
@@ -356,6 +568,105 @@ describe('credentials and the question to the primary over the network', () => {
     await expect(primary.applyCredentials({ ...credentials, appPassword: undefined }))
       .rejects.toThrow(`applying the credentials: no password for the application role ${credentials.appUser}`);
   }, 20_000);
+
+  test('applyCredentials without an application role: the replication role with pg_monitor, pg_checkpoint and pg_rewind\'s file functions, the superuser\'s password, nothing else', async () => {
+    const primary = local(primaryPort);
+    const roles = async () => (await sql(primaryPort, 'SELECT rolname FROM pg_roles ORDER BY 1')).map(row => row.rolname);
+    const databases = async () => (await sql(primaryPort, 'SELECT datname FROM pg_database ORDER BY 1')).map(row => row.datname);
+    const [rolesBefore, databasesBefore] = [await roles(), await databases()];
+    try {
+      await primary.applyCredentials({ ...credentials, replicationUser: 'rewinder', appUser: undefined, appPassword: undefined, appDatabase: 'never_made' });
+      expect(await roles()).toEqual([...rolesBefore, 'rewinder'].sort());
+      expect(await databases()).toEqual(databasesBefore);
+      expect(await login('rewinder', credentials.replicationPassword)).toBe('rewinder');
+      const [granted] = await sql(primaryPort, `SELECT pg_has_role('rewinder', 'pg_monitor', 'member') AS monitor, pg_has_role('rewinder', 'pg_checkpoint', 'member') AS checkpoint,
+          has_function_privilege('rewinder', 'pg_ls_dir(text, boolean, boolean)', 'execute') AS ls_dir,
+          has_function_privilege('rewinder', 'pg_stat_file(text, boolean)', 'execute') AS stat_file,
+          has_function_privilege('rewinder', 'pg_read_binary_file(text)', 'execute') AS read_file,
+          has_function_privilege('rewinder', 'pg_read_binary_file(text, bigint, bigint, boolean)', 'execute') AS read_part`);
+      expect(granted).toEqual({ monitor: true, checkpoint: true, ls_dir: true, stat_file: true, read_file: true, read_part: true });
+    } finally {
+      if ((await roles()).includes('rewinder')) await sql(primaryPort, 'DROP OWNED BY rewinder; DROP ROLE rewinder');
+    }
+  });
+
+  test('applyCredentials gives the application role its database made before by the superuser, not one another role owns', async () => {
+    const primary = local(primaryPort);
+    await sql(primaryPort, 'CREATE ROLE someone_else');
+    await sql(primaryPort, 'CREATE DATABASE made_before');
+    await sql(primaryPort, 'CREATE DATABASE not_ours OWNER someone_else');
+    const owner = async (database: string) => (await sql(primaryPort, 'SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1', [database]))[0].owner;
+    try {
+      expect(await owner('made_before')).toBe('postgres');
+      await primary.applyCredentials({ ...credentials, appDatabase: 'made_before' });
+      expect(await owner('made_before')).toBe(credentials.appUser);
+      await primary.applyCredentials({ ...credentials, appDatabase: 'not_ours' });
+      expect(await owner('not_ours')).toBe('someone_else');
+    } finally {
+      await sql(primaryPort, 'DROP DATABASE made_before');
+      await sql(primaryPort, 'DROP DATABASE not_ours');
+      await sql(primaryPort, 'DROP ROLE someone_else');
+    }
+  });
+
+  /** What the kept connection's statement_timeout does: archiverLook while another transaction locks pg_stat_archiver. */
+  async function lockedArchiverLook(postgres: LocalPostgres): Promise<{ error: string; afterMs: number }> {
+    const holder = new Client({ host: scratch, port: primaryPort, user: 'postgres', database: 'postgres' });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE pg_catalog.pg_stat_archiver IN ACCESS EXCLUSIVE MODE');
+      const started = performance.now();
+      const error = await postgres.archiverLook().then(() => 'none', (failed: Error) => failed.message);
+      return { error, afterMs: performance.now() - started };
+    } finally {
+      await holder.query('ROLLBACK');
+      await holder.end();
+    }
+  }
+
+  test("applyCredentials waits for a lock up to its own 10 s, not the kept connection's statement_timeout, and does not wait for a synchronous "
+    + "standby; the kept connection's own settings come back", async () => {
+    const primary = local(primaryPort, { queryTimeoutMs: 100, applicationName: 'agent-credentials' });
+    // GIVEN a synchronous standby that never connects, and the kept connection's statement_timeout of 100 ms
+    expect(await lockedArchiverLook(primary)).toEqual({ error: 'reading pg_stat_archiver: canceling statement due to statement timeout', afterMs: expect.any(Number) });
+    await sql(primaryPort, "ALTER SYSTEM SET synchronous_standby_names = 'nobody_here'");
+    await sql(primaryPort, 'SELECT pg_reload_conf()');
+    const holder = new Client({ host: scratch, port: primaryPort, user: 'postgres', database: 'postgres' });
+    await holder.connect();
+    try {
+      // AND another transaction that has changed the superuser's role and not ended
+      await holder.query('BEGIN');
+      await holder.query("ALTER ROLE postgres PASSWORD 'held'");
+      // WHEN the credentials are applied: ALTER ROLE postgres waits for that transaction, longer than the kept connection's
+      // statement_timeout and than its client waits for an answer (1.1 s)
+      const applying = primary.applyCredentials(credentials);
+      const waits = async () => (await sql(primaryPort, "SELECT wait_event_type FROM pg_stat_activity WHERE application_name = 'agent-credentials'"))[0]?.wait_event_type;
+      expect(await eventually(waits, 'Lock')).toBe('Lock');
+      await new Promise(resolve => setTimeout(resolve, 1300));
+      await holder.query('ROLLBACK');
+      // THEN they are applied, without a synchronous standby's confirmation
+      await applying;
+      expect(await login('postgres', credentials.superuserPassword)).toBe('postgres');
+    } finally {
+      await holder.end();
+      await sql(primaryPort, 'ALTER SYSTEM RESET synchronous_standby_names');
+      await sql(primaryPort, 'SELECT pg_reload_conf()');
+    }
+    // AND the kept connection has its statement_timeout again: the server cancels a statement after 100 ms
+    const look = await lockedArchiverLook(primary);
+    expect(look.error).toBe('reading pg_stat_archiver: canceling statement due to statement timeout');
+    expect(look.afterMs).toBeLessThan(1000);
+  }, 20_000);
+
+  test('applyCredentials fails with the error of a statement PostgreSQL refuses (a reserved role name); the kept connection serves on, with its own statement_timeout', async () => {
+    const primary = local(primaryPort, { queryTimeoutMs: 100 });
+    await expect(primary.applyCredentials({ ...credentials, appUser: 'pg_app', appPassword: 'secret' }))
+      .rejects.toThrow('applying the credentials: role name "pg_app" is reserved');
+    const look = await lockedArchiverLook(primary);
+    expect(look.error).toBe('reading pg_stat_archiver: canceling statement due to statement timeout');
+    expect(look.afterMs).toBeLessThan(1000);
+  });
 
   test('slotSender names the walsender holding a slot; endSlotSender ends it only while it holds that slot, and only a backend of '
     + 'the network role; undefined when the primary cannot be asked', async () => {
@@ -411,6 +722,17 @@ describe('credentials and the question to the primary over the network', () => {
     // The question names a WAL file of this timeline: a replica (in recovery) cannot answer it.
     expect(await primaryLacksWal({ ...network, host: scratch, port: replicaPort, user: 'postgres' }, position)).toBeUndefined();
   }, 20_000);
+
+  test('peerStatus: the primary and the replica say over TCP (TLS, scram, the network role) what they are; undefined when they cannot be asked', async () => {
+    // The network role, as the first test of this block made it (again: this test may run alone).
+    await local(primaryPort).applyCredentials(credentials);
+    const network = { host: '127.0.0.1', port: primaryPort, user: credentials.replicationUser, password: credentials.replicationPassword, ssl: true, connectTimeoutMs: 2000 };
+    expect(await peerStatus(network)).toEqual({ role: 'primary', lsn: expect.stringMatching(LSN), receiver: 'none', timeline: 1 });
+    expect(await eventually(async () => (await peerStatus({ ...network, port: replicaPort }))?.receiver, 'streaming')).toBe('streaming');
+    expect(await peerStatus({ ...network, port: replicaPort })).toEqual({ role: 'replica', lsn: expect.stringMatching(LSN), receiver: 'streaming', timeline: 1 });
+    expect(await peerStatus({ ...network, password: 'wrong' })).toBeUndefined();
+    expect(await peerStatus({ ...network, port: await freePort() })).toBeUndefined();
+  });
 });
 
 describe('the kept connection', () => {
@@ -470,6 +792,86 @@ describe('the kept connection', () => {
     expect(await primary.isInRecovery()).toBe(false);
     const nowhere = local(await freePort());
     await expect(nowhere.isInRecovery()).rejects.toThrow(/cannot connect to PostgreSQL at .*: connect ENOENT/);
+  });
+
+  test('a backend ended (FATAL) while it runs a statement breaks the connection: the next call connects again at once', async () => {
+    const primary = local(primaryPort, { applicationName: 'agent-ended' });
+    expect(await primary.timeline()).toBe(1);
+    const backends = async () => (await sql(primaryPort, "SELECT pid FROM pg_stat_activity WHERE application_name = 'agent-ended'")).map(row => row.pid as number);
+    const [pid] = await backends();
+    // GIVEN a backend stopped as it waits for the next statement, and that statement sent
+    process.kill(pid, 'SIGSTOP');
+    const asked = primary.timeline();
+    try {
+      // WHEN pg_terminate_backend ends it: it takes the signal as it runs again, before it runs the statement
+      expect((await sql(primaryPort, 'SELECT pg_terminate_backend($1) AS ended', [pid]))[0].ended).toBe(true);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    // THEN the statement fails with the FATAL error, and the call right after it has a new connection
+    await expect(asked).rejects.toThrow('reading the timeline: terminating connection due to administrator command');
+    expect(await primary.timeline()).toBe(1);
+    expect(await eventually(async () => (await backends()).includes(pid), false)).toBe(false);
+    expect(await backends()).toHaveLength(1);
+  });
+
+  test('close ends the kept connection (its backend leaves pg_stat_activity) after the call before it; a call after close connects again', async () => {
+    const postgres = local(primaryPort, { applicationName: 'agent-closed' });
+    const backends = async () => (await sql(primaryPort, "SELECT pid FROM pg_stat_activity WHERE application_name = 'agent-closed'")).map(row => row.pid as number);
+    await postgres.close();
+    expect(await backends()).toEqual([]);
+    // GIVEN a call in flight
+    const asked = postgres.timeline();
+    // WHEN the connection is closed
+    await postgres.close();
+    // THEN the call was answered first, and no backend is left
+    expect(await asked).toBe(1);
+    expect(await eventually(async () => (await backends()).length, 0)).toBe(0);
+    expect(await postgres.timeline()).toBe(1);
+    expect(await backends()).toHaveLength(1);
+  });
+
+  test('by default it connects to database postgres, whatever its user, as application postgres-agent', async () => {
+    await sql(primaryPort, 'CREATE ROLE agent_default LOGIN');
+    const postgres = local(primaryPort, { user: 'agent_default' });
+    try {
+      expect(await postgres.isInRecovery()).toBe(false);
+      expect(await sql(primaryPort, "SELECT datname, application_name FROM pg_stat_activity WHERE usename = 'agent_default'"))
+        .toEqual([{ datname: 'postgres', application_name: 'postgres-agent' }]);
+    } finally {
+      await postgres.close();
+      await sql(primaryPort, 'DROP ROLE agent_default');
+    }
+  });
+
+  test('every call says what it was doing when it cannot connect', async () => {
+    const port = await freePort();
+    const nowhere = local(port);
+    const calls: [string, () => Promise<unknown>][] = [
+      ['reading the timeline', () => nowhere.timeline()],
+      ['reading the status', () => nowhere.status()],
+      ['listing the standbys', () => nowhere.standbys()],
+      ["waiting for pg-1 to stream this primary's timeline", () => nowhere.awaitStandbyStream('pg-1', 10)],
+      ['asking whether the server is in recovery', () => nowhere.isInRecovery()],
+      ['promoting', () => nowhere.promote([], 10)],
+      ['comparing the received WAL with 0/1', () => nowhere.receivedBeyond('0/1')],
+      ['asking whether the WAL receiver streams timeline 2', () => nowhere.streamingOnTimeline(2)],
+      ['finding the WAL receiver', () => nowhere.walReceiverPid()],
+      ['reloading the configuration', () => nowhere.reload()],
+      ['reading the reloaded configuration', () => nowhere.reloadOutcome()],
+      ['maintaining the replication slots', () => nowhere.maintainSlots([], 'pg_')],
+      ['reading the current WAL position', () => nowhere.currentWalLsn()],
+      ['counting the standbys that flushed 0/2', () => nowhere.standbysFlushedPast(['pg-1'], '0/2')],
+      ['asking the standbys to reply', () => nowhere.standbysAnswer(['pg-1'], 10)],
+      ['asking whether the WAL receiver streams', () => nowhere.streamedASecond()],
+      ['reading pg_stat_archiver', () => nowhere.archiverLook()],
+      ["reading the WAL receiver's timeline", () => nowhere.receiverTimeline()],
+      ['reading the received WAL position', () => nowhere.receivePosition()],
+      ['applying the credentials', () => nowhere.applyCredentials({ superuser: 'postgres', superuserPassword: 'p', replicationUser: 'r', replicationPassword: 'p', appDatabase: 'd' })],
+    ];
+    const said: string[] = [];
+    for (const [, call] of calls) said.push(await call().then(() => 'answered', (error: Error) => error.message));
+    expect(said).toEqual(calls.map(([what]) => `${what}: cannot connect to PostgreSQL at ${scratch}:${port}: connect ENOENT ${scratch}/.s.PGSQL.${port}`));
   });
 });
 
@@ -532,6 +934,44 @@ describe('promotion noticed as the WAL receiver restarts (wal_retrieve_retry_int
 });
 
 describe('fast shutdown and promotion', () => {
+  test('promote: a promotion that does not finish within the timeout is refused, and the connection serves on', async () => {
+    const replica = local(replicaPort);
+    // GIVEN the replica's startup process stopped: it cannot act on a promotion
+    const [{ pid: startup }] = await sql(replicaPort, "SELECT pid FROM pg_stat_activity WHERE backend_type = 'startup'");
+    process.kill(startup as number, 'SIGSTOP');
+    const started = performance.now();
+    try {
+      // WHEN it is promoted, with 200 ms to finish
+      await expect(replica.promote(['pg_0'], 200)).rejects.toThrow('promoting: promotion did not finish within 0.2s');
+      expect(performance.now() - started).toBeGreaterThanOrEqual(200);
+    } finally {
+      // The request withdrawn (pg_promote's file), the startup process goes on as a replica's.
+      fs.rmSync(path.join(replicaData, 'promote'), { force: true });
+      process.kill(startup as number, 'SIGCONT');
+    }
+    // THEN it is still a replica, without the slot, and the connection still serves
+    expect(await replica.isInRecovery()).toBe(true);
+    expect(await sql(replicaPort, 'SELECT slot_name FROM pg_replication_slots')).toEqual([]);
+    expect(await eventually(() => replica.streamingOnTimeline(1), true)).toBe(true);
+  });
+
+  test('fastShutdown: a postmaster.pid naming a process id no process has is stopped already; one naming a process it may not signal is an error that says so', async () => {
+    const data = scratchDir('foreign');
+    writePostmaster(data, NO_PROCESS);
+    expect(await fastShutdown(data, 1000)).toBe(true);
+    const other = nobodysProcess();
+    try {
+      writePostmaster(data, other.pid!);
+      // Signalled (and refused) at once, before the function waits for anything.
+      const stopping = withPostgresEuid(() => fastShutdown(data, 1000));
+      await expect(stopping).rejects.toThrow(`cannot signal the postmaster ${other.pid} of ${data}: kill EPERM`);
+      expect(other.exitCode).toBeNull();
+      expect(other.signalCode).toBeNull();
+    } finally {
+      other.kill('SIGKILL');
+    }
+  });
+
   test('fastShutdown: false while the postmaster cannot stop; a replica then shuts down in recovery (state 2)', async () => {
     const pid = postmasterPid(replicaData);
     process.kill(pid, 'SIGSTOP');
@@ -604,6 +1044,31 @@ describe("a fence that ends at the primary's shutdown checkpoint (fastShutdown u
     expect(control(data).checkpoint).toBe(atFence.checkpoint);
     expectSameAsControldata(data, 'shut down');
   }, 30_000);
+
+  test('a postmaster.pid over no pg_control is not of a server in production: waited for to its exit; a pg_control that goes during the wait is no shutdown checkpoint', async () => {
+    const other = scratchDir('no-control');
+    // A process that SIGINT ends, as a postmaster's; no pg_control to say what it was.
+    const ending = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      writePostmaster(other, ending.pid!);
+      expect(await fastShutdown(other, 5000, 'shutdown-checkpoint')).toBe(true);
+    } finally {
+      ending.kill('SIGKILL');
+    }
+
+    // In production when signalled; the signal removes pg_control, and the process goes on.
+    writeControl(other, DbState.IN_PRODUCTION);
+    const controlFile = path.join(other, 'global', 'pg_control');
+    const holder = spawn('bash', ['-c', `trap 'rm -f ${controlFile}' INT; echo trapping; while :; do sleep 0.02; done`], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      await new Promise(resolve => holder.stdout!.once('data', resolve));
+      writePostmaster(other, holder.pid!);
+      expect(await fastShutdown(other, 300, 'shutdown-checkpoint')).toBe(false);
+      expect(fs.existsSync(controlFile)).toBe(false);
+    } finally {
+      holder.kill('SIGKILL');
+    }
+  });
 
   test('a server not in production when signalled (pg_control says shut down from an earlier stop) is waited for to its exit', async () => {
     // A postmaster.pid naming a process that ignores SIGINT, over the data directory stopped by the test before.

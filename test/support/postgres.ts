@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'child_process';
+import { execFileSync, spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
@@ -13,7 +13,32 @@ export function postgresScratchDir(): string {
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgconf-'));
   execFileSync('chown', ['postgres:postgres', dir]);
+  reapWhenGone(process.pid, dir);
   return dir;
+}
+
+/**
+ * Once process `pid` has ended, however it ended, the servers whose data directories are in `dir` are stopped (SIGQUIT, an
+ * immediate shutdown) and `dir` is removed. A test file stops its servers in afterAll, but a worker that is killed (a
+ * test runner's timeout, Stryker's timed-out mutant) never gets there: its servers would run on, dozens of them after a
+ * mutation run, and load the machine for the benchmarks and tests after it.
+ */
+function reapWhenGone(pid: number, dir: string): void {
+  // A server that a test had stopped a process of (SIGSTOP) cannot shut down: it is killed, its processes first, 2 s later.
+  const script = `while kill -0 "$1" 2> /dev/null; do sleep 1; done
+    postmasters=""
+    for pidfile in "$2"/*/postmaster.pid "$2"/*/*/postmaster.pid; do
+      postmaster=$(head -n 1 "$pidfile" 2> /dev/null) || continue
+      # A postmaster still (a stale file's process id may be another process's by now).
+      if [ "$(cat "/proc/$postmaster/comm" 2> /dev/null)" = postgres ]; then postmasters="$postmasters $postmaster"; fi
+    done
+    for postmaster in $postmasters; do kill -QUIT "$postmaster" 2> /dev/null || true; done
+    sleep 2
+    for postmaster in $postmasters; do
+      if [ "$(cat "/proc/$postmaster/comm" 2> /dev/null)" = postgres ]; then pkill -KILL -P "$postmaster"; kill -KILL "$postmaster" 2> /dev/null || true; fi
+    done
+    rm -rf "$2"`;
+  spawn('sh', ['-c', script, 'reaper', String(pid), dir], { detached: true, stdio: 'ignore' }).unref();
 }
 
 /**
