@@ -3,8 +3,8 @@
 // record does not name. What to do is decided by pure functions (failover.ts decideFailoverJob, failover-target.ts
 // chooseFailoverTarget and chooseScaleDownTarget, transitions.ts); this file reads the record and the pods, asks them
 // (`kubectl exec`: pg-node.sh status in the postgres container, the agent's fence in the sidecar) and writes the plan.
-//   1. reads the record, as it lists the pods. If another failover job holds it and still runs, it stops: nothing changed. If a job died
-//      holding it, this run resumes: it completes that failover or undoes it.
+//   1. reads the record, as it lists the pods. If another failover job holds it and still runs, it stops: nothing
+//      changed. If a job died holding it, this run resumes: it completes that failover or undoes it.
 //   2. a planned switchover whose two pods the API shows ready needs nothing more; otherwise it surveys the pods. With
 //      a healthy primary and no other FAILOVER_TARGET it does nothing.
 //   3. takes the record: switching-over or failing-over, a new epoch, its own pod name.
