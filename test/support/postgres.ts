@@ -18,7 +18,7 @@ export function postgresScratchDir(): string {
 }
 
 /**
- * Once process `pid` has ended, however it ended, the servers whose data directories are in `dir` are stopped (SIGQUIT, an
+ * Once process `pid` has ended, however it ended (its children killed with it), the servers whose data directories are in `dir` are stopped (SIGQUIT, an
  * immediate shutdown) and `dir` is removed. A test file stops its servers in afterAll, but a worker that is killed (a
  * test runner's timeout, Stryker's timed-out mutant) never gets there: its servers would run on, dozens of them after a
  * mutation run, and load the machine for the benchmarks and tests after it.
@@ -38,7 +38,9 @@ function reapWhenGone(pid: number, dir: string): void {
       if [ "$(cat "/proc/$postmaster/comm" 2> /dev/null)" = postgres ]; then pkill -KILL -P "$postmaster"; kill -KILL "$postmaster" 2> /dev/null || true; fi
     done
     rm -rf "$2"`;
-  spawn('sh', ['-c', script, 'reaper', String(pid), dir], { detached: true, stdio: 'ignore' }).unref();
+  // Started in the background by a shell that ends at once: the watcher is no child of this process, whose killer may
+  // kill its children with it (Stryker kills a timed-out worker's whole tree).
+  spawn('sh', ['-c', `(${script}) > /dev/null 2>&1 &`, 'reaper', String(pid), dir], { detached: true, stdio: 'ignore' }).unref();
 }
 
 /**
