@@ -18,10 +18,10 @@ export function postgresScratchDir(): string {
 }
 
 /**
- * Once process `pid` has ended, however it ended (its children killed with it), the servers whose data directories are in `dir` are stopped (SIGQUIT, an
- * immediate shutdown) and `dir` is removed. A test file stops its servers in afterAll, but a worker that is killed (a
- * test runner's timeout, Stryker's timed-out mutant) never gets there: its servers would run on, dozens of them after a
- * mutation run, and load the machine for the benchmarks and tests after it.
+ * Once process `pid` has ended, however it ended (its children killed with it), the servers whose data directories are
+ * in `dir` are stopped (SIGQUIT, an immediate shutdown) and `dir` is removed. A test file stops its servers in
+ * afterAll, but a worker that is killed (a test runner's timeout, Stryker's timed-out mutant) never gets there: its
+ * servers would run on, dozens of them after a mutation run, and load the machine for the benchmarks and tests after it.
  */
 function reapWhenGone(pid: number, dir: string): void {
   // A server that a test had stopped a process of (SIGSTOP) cannot shut down: it is killed, its processes first, 2 s later.
