@@ -8,6 +8,7 @@ describe('an Event line from the entrypoint', () => {
     ['a normal event', 'Normal Rejoined streaming from pg-0', { type: 'Normal', reason: 'Rejoined', message: 'streaming from pg-0' }],
     ['a message over several lines, kept whole', 'Warning Diverged first\nsecond', { type: 'Warning', reason: 'Diverged', message: 'first\nsecond' }],
     ['a type Kubernetes does not know', 'Error Broken it broke', undefined],
+    ['a type that is only the end of a word', 'NotNormal Rejoined streaming from pg-0', undefined],
     ['a reason that is not CamelCase', 'Warning unrecorded it broke', undefined],
     ['no message', 'Warning UnrecordedPromotion ', undefined],
     ['no reason', 'Warning', undefined],

@@ -2,7 +2,8 @@
 // server (A) starts as the primary, pod pg-1's (B) as its streaming replica. The tests run in order and share them,
 // as a cluster's life does: A creates the record and keeps its slots, synchronous set and passwords; B loses a
 // compare-and-swap, then runs and stops; A, cut off from the API, fences itself; B is promoted by the record; A follows
-// B and takes over in a switchover; A, no longer named, is fenced. Time is the tests' own (a fake monotonic clock).
+// B and takes over in a switchover; A, no longer named, is fenced; with automatic failover, B takes over from A; B's pod,
+// deleted, hands over to pod pg-2's server (C), which then hands back. Time is the tests' own (a fake monotonic clock).
 import { execFile } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -44,9 +45,10 @@ const manifests: KubeObject[] = [
 ];
 
 type TestPod = ReturnType<typeof runningPod>;
-/** Pods whose Ready condition is True, and pods being deleted (a deletionTimestamp); each pod's uid is `uid-<name>`. */
+/** Pods whose Ready condition is True, and pods being deleted (a deletionTimestamp); each pod's uid is `uid-<name>` unless podUids says. */
 const readyPods = new Set<string>();
 const deletingPods = new Set<string>();
+const podUids = new Map<string, string>();
 const testPod = (name: string): TestPod => {
   const pod = runningPod(name, { app: 'pg' });
   return {
@@ -55,7 +57,7 @@ const testPod = (name: string): TestPod => {
       const object = pod.toObject(namespace);
       const deletion = deletingPods.has(name) ? { deletionTimestamp: '2026-12-05T20:00:00Z' } : {};
       const conditions = readyPods.has(name) ? [{ type: 'Ready', status: 'True' }] : [];
-      return { ...object, metadata: { ...object.metadata, uid: `uid-${name}`, ...deletion }, status: { ...object.status, conditions } };
+      return { ...object, metadata: { ...object.metadata, uid: podUids.get(name) ?? `uid-${name}`, ...deletion }, status: { ...object.status, conditions } };
     },
   };
 };
@@ -1556,4 +1558,197 @@ describe('automatic failover', () => {
       `role=primary (PostgreSQL is primary; epoch 1, stable, primary pg-1, timeline ${timeline})`,
     ]);
   }, 30_000);
+});
+
+// ---- a primary whose pod is deleted hands over: last, on B (the primary since the takeover) and a third server C ----
+
+const C = path.join(scratch, 'c');
+let portC = 0;
+/** `name` streams from the server on `port` and has replied with its flush position (a handover's candidate has one). */
+const streamingFrom = async (port: number, name: string) => (await sql(port, `SELECT count(*)::int AS n FROM pg_stat_replication
+  WHERE application_name = $1 AND state = 'streaming' AND flush_lsn IS NOT NULL`, [name]))[0].n === 1;
+
+/** A client whose next `races` writes of the record each lose to someone else's write made just before (a 409). */
+class RacingClient extends KubeClient {
+  public races = 0;
+
+  public async patchLease(name: string, patch: Parameters<KubeClient['patchLease']>[1]): ReturnType<KubeClient['patchLease']> {
+    if (this.races > 0) {
+      this.races--;
+      const resourceVersion = api.lease(name)!.metadata.resourceVersion as string;
+      must(await admin.patchLease(name, { metadata: { resourceVersion, annotations: { 'example.com/raced': String(this.races) } } }));
+    }
+    return super.patchLease(name, patch);
+  }
+}
+
+/**
+ * run() of an agent whose stop was asked before it began (the kubelet's SIGTERM): it goes straight to the handover. Its
+ * clock moves on by `tick` seconds every 20 ms meanwhile (the handover looks at its target every 0.25 s, and waits 20 s).
+ * `during` runs meanwhile; it is told whether run() has ended.
+ */
+async function stopping(agent: Agent, tick: number, during: (ended: () => boolean) => Promise<void> = async () => {}): Promise<void> {
+  const stop = new AbortController();
+  stop.abort();
+  const ticking = setInterval(() => {
+    agent.clock.monotonic += tick;
+  }, 20);
+  let ended = false;
+  try {
+    const running = agent.agent.run(stop.signal).finally(() => {
+      ended = true;
+    });
+    await during(() => ended);
+    await running;
+  } finally {
+    clearInterval(ticking);
+  }
+}
+
+describe('a primary whose pod is deleted hands over to a standby by a switchover', () => {
+  beforeAll(async () => {
+    // C streams from B (slot pg_2, application_name pg-2); A stays stopped. Only pg-2's pod is Ready.
+    portC = await freePort();
+    await sql(portB, "SELECT pg_create_physical_replication_slot('pg_2') WHERE NOT EXISTS (SELECT FROM pg_replication_slots WHERE slot_name = 'pg_2')");
+    run('pg_basebackup', '-D', C, '-h', scratch, '-p', String(portB), '-U', 'postgres', '-R', '-X', 'stream', '-c', 'fast', '-S', 'pg_2');
+    fs.appendFileSync(path.join(C, 'postgresql.auto.conf'), "cluster_name = 'pg-2'\n");
+    await start(C, portC);
+    await eventually(() => streamingFrom(portB, 'pg-2'), 30_000);
+    existing = ['pg-0', 'pg-1', 'pg-2'];
+    readyPods.clear();
+    readyPods.add('pg-2');
+    deletingPods.clear();
+  }, 60_000);
+
+  afterAll(() => {
+    asPostgres('pg_ctl', ['-D', C, '-m', 'immediate', '-w', 'stop']);
+  });
+
+  test('a handover the record changed under is not written: logged, and the primary stops without one', async () => {
+    const timeline = await walTimeline(portB);
+    await seedRecord('handover-lost', stable('pg-1', 1, timeline));
+    const kube = new RacingClient({ server: api.adminServer, namespace: NAMESPACE, tokenFile: tokenFile('pod:pg-1'), caFile: tls.caFile, timeoutMs: 2000 });
+    clients.push(kube);
+    const b = agentOf('pg-1', { leaderRecord: 'handover-lost' }, kube);
+    await b.round(0);
+    deletingPods.add('pg-1');
+    kube.races = 1;
+    const events = api.events().length;
+    await stopping(b, 0);
+    expect(b.logs.slice(1, 2)).toEqual([expect.stringMatching(/^this primary's pod is being deleted: handing the primary over to pg-2, /)]);
+    expect(b.logs[2]).toMatch(/^could not write the handover \(.*409.*\): the primary stops without one \(run the failover job\)$/);
+    expect(b.logs).toHaveLength(3);
+    expect(storedRecord('handover-lost')).toMatchObject({ 'state': 'stable', 'primary': 'pg-1', 'epoch': '1', 'example.com/raced': '0' });
+    expect(api.events()).toHaveLength(events);
+    expect(observedRole(B)).toBe('primary');
+    deletingPods.clear();
+  });
+
+  test('its target replaced by a new pod of the same name before it took over: the record is given back (tried again when that loses), HandoverUndone', async () => {
+    const timeline = await walTimeline(portB);
+    await seedRecord('handover-undone', stable('pg-1', 1, timeline));
+    const kube = new RacingClient({ server: api.adminServer, namespace: NAMESPACE, tokenFile: tokenFile('pod:pg-1'), caFile: tls.caFile, timeoutMs: 2000 });
+    clients.push(kube);
+    const b = agentOf('pg-1', { leaderRecord: 'handover-undone' }, kube);
+    await b.round(0);
+    deletingPods.add('pg-1');
+    const events = api.events().length;
+    await stopping(b, 0.05, async () => {
+      // The old primary fences itself and records its shutdown checkpoint; then pg-2's pod is made anew (another uid).
+      await eventually(() => storedRecord('handover-undone').checkpoint !== undefined && storedRecord('handover-undone').checkpoint !== '');
+      kube.races = 1;
+      podUids.set('pg-2', 'uid-pg-2-new');
+    });
+    const handedOver = `epoch 2, switching-over, primary (none), timeline ${timeline} (job pg-1: pg-1 -> pg-2)`;
+    const givenBack = `epoch 3, stable, primary pg-1, timeline ${timeline}`;
+    const undone = `the handover's target pg-2 is gone (a new pod has its name) before it took over: the record names this pod again, which is the primary when it is made anew (${givenBack})`;
+    expect(b.logs[1]).toMatch(new RegExp(`^this primary's pod is being deleted: handing the primary over to pg-2, the most advanced standby that stays \\(flushed [0-9A-F]+/[0-9A-F]+\\), by a switchover \\(${handedOver.replace(/[()]/g, '\\$&')}\\)$`));
+    expect(b.logs).toContain(`FENCING this primary: the leader record does not name this pod (${handedOver})`);
+    const lost = b.logs.findIndex(line => line.startsWith('could not give the record back ('));
+    expect(b.logs[lost]).toMatch(/409.*; looking again$/);
+    expect(b.logs.slice(lost + 1).filter(line => !line.startsWith('PostgreSQL is not serving'))).toEqual([undone]);
+    expect(storedRecord('handover-undone')).toMatchObject({ state: 'stable', primary: 'pg-1', epoch: '3', holder: 'pg-1' });
+    const posted = api.events().slice(events).map((e: any) => [e.type, e.reason, e.involvedObject.name, e.message]);
+    expect(posted).toEqual(expect.arrayContaining([
+      ['Normal', 'HandingOver', 'pg-1', b.logs[1]],
+      ['Warning', 'HandoverUndone', 'pg-1', undone],
+    ]));
+    expect(posted.filter(event => event[1] === 'HandoverUndone')).toHaveLength(1);
+    expect(labelOf('pg-1')).toBeUndefined();
+    podUids.clear();
+    deletingPods.clear();
+    // B serves again as the primary, for the tests that follow; C streams from it once more.
+    await stopped(B);
+    fs.rmSync(path.join(B, 'standby.signal'));
+    await start(B, portB);
+    await sql(portC, 'SELECT pg_reload_conf()');
+    await eventually(() => streamingFrom(portB, 'pg-2'), 30_000);
+  }, 60_000);
+
+  test('a primary PostgreSQL stopped already (the kubelet stops both containers) hands over: it records its shutdown checkpoint, the target takes over, "handed over"', async () => {
+    const timeline = await walTimeline(portB);
+    await seedRecord('handed-over', stable('pg-1', 1, timeline));
+    const b = agentOf('pg-1', { leaderRecord: 'handed-over' });
+    const c = agentOf('pg-2', { leaderRecord: 'handed-over', port: portC, pgdata: C });
+    await b.round(0);
+    expect(await c.round(0)).toEqual([`PostgreSQL is a replica (epoch 1, stable, primary pg-1, timeline ${timeline})`,
+      `role=replica (PostgreSQL is replica; epoch 1, stable, primary pg-1, timeline ${timeline})`]);
+    deletingPods.add('pg-1');
+    asPostgres('pg_ctl', ['-D', B, '-m', 'fast', '-w', 'stop']);
+    expect(control(B).shutDown).toBe(true);
+    const events = api.events().length;
+    let rounds = 0;
+    const logged: string[] = [];
+    await stopping(b, 0, async ended => {
+      // pg-2's agent, round after round, until the record names it (or the handover ended without).
+      while (storedRecord('handed-over').primary !== 'pg-2' && !ended()) {
+        logged.push(...await c.round(++rounds));
+        await sleep(20);
+      }
+    });
+    const checkpoint = control(B).checkpoint;
+    const switching = `epoch 2, switching-over, primary (none), timeline ${timeline} (job pg-1: pg-1 -> pg-2)`;
+    // The target records itself, promotes, then records its new timeline: the old primary may see either record.
+    const handedOver = `epoch 2, stable, primary pg-2, timeline (${timeline}|${timeline + 1})`;
+    expect(b.logs.slice(1)).toEqual([
+      expect.stringMatching(new RegExp(`^this primary's pod is being deleted: handing the primary over to pg-2, the most advanced standby that stays \\(flushed [0-9A-F]+/[0-9A-F]+\\), by a switchover \\(${switching.replace(/[()]/g, '\\$&')}\\)$`)),
+      `PostgreSQL is not serving: no role label (${switching})`,
+      `role=(none) (PostgreSQL is not serving; ${switching})`,
+      `fenced for the switchover to pg-2: recorded the shutdown checkpoint ${checkpoint}`,
+      expect.stringMatching(new RegExp(`^PostgreSQL is not serving: no role label \\(${handedOver}\\)$`)),
+      expect.stringMatching(new RegExp(`^handed over: ${handedOver}$`)),
+    ]);
+    expect(logged.join('\n')).toContain(`received the old primary's shutdown checkpoint ${checkpoint}: recording this pod as the primary`);
+    expect(observedRole(C)).toBe('primary');
+    expect(storedRecord('handed-over')).toMatchObject({ state: 'stable', primary: 'pg-2', epoch: '2' });
+    expect(api.events().slice(events).map((e: any) => [e.type, e.reason, e.involvedObject.name])).toContainEqual(['Normal', 'HandingOver', 'pg-1']);
+    deletingPods.clear();
+  }, 60_000);
+
+  test('a target that does not take over within 20 s: the record stays switching-over, and the log says to run the failover job', async () => {
+    // C is the primary since the handover; B follows it (the shutdown checkpoint it recorded is on C's timeline).
+    const timeline = await walTimeline(portC);
+    await sql(portC, "SELECT pg_create_physical_replication_slot('pg_1') WHERE NOT EXISTS (SELECT FROM pg_replication_slots WHERE slot_name = 'pg_1')");
+    fs.appendFileSync(path.join(B, 'postgresql.auto.conf'), `primary_conninfo = 'host=${scratch} port=${portC} user=postgres'\n`);
+    writeAsPostgres(path.join(B, 'standby.signal'), '');
+    await start(B, portB);
+    await eventually(() => streamingFrom(portC, 'pg-1'), 30_000);
+    readyPods.add('pg-1');
+    await seedRecord('handover-late', stable('pg-2', 1, timeline));
+    const c = agentOf('pg-2', { leaderRecord: 'handover-late', port: portC, pgdata: C });
+    await c.round(0);
+    deletingPods.add('pg-2');
+    await stopping(c, 0.05, async () => {
+      // Fenced, its checkpoint recorded; pg-1's agent never runs, and the clock passes the handover's 20 s.
+      await eventually(() => (storedRecord('handover-late').checkpoint ?? '') !== '');
+      c.clock.monotonic += 25;
+    });
+    const switching = `epoch 2, switching-over, primary (none), timeline ${timeline} (job pg-2: pg-2 -> pg-1)`;
+    expect(c.logs[1]).toMatch(/^this primary's pod is being deleted: handing the primary over to pg-1, /);
+    expect(c.logs).toContain(`FENCING this primary: the leader record does not name this pod (${switching})`);
+    expect(c.logs[c.logs.length - 1]).toBe('pg-1 did not take over within 20s: the record stays switching-over (run the failover job to finish or undo it)');
+    expect(storedRecord('handover-late')).toMatchObject({ state: 'switching-over', previous: 'pg-2', target: 'pg-1', epoch: '2', checkpoint: control(C).checkpoint });
+    expect(observedRole(B)).toBe('replica');
+    deletingPods.clear();
+  }, 60_000);
 });
