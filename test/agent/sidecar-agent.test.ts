@@ -3,7 +3,8 @@
 // as a cluster's life does: A creates the record and keeps its slots, synchronous set and passwords; B loses a
 // compare-and-swap, then runs and stops; A, cut off from the API, fences itself; B is promoted by the record; A follows
 // B and takes over in a switchover; A, no longer named, is fenced; with automatic failover, B takes over from A; B's pod,
-// deleted, hands over to pod pg-2's server (C), which then hands back. Time is the tests' own (a fake monotonic clock).
+// deleted, hands over to pod pg-2's server (C); C's, deleted in turn, to B, which never takes over. Time is the tests'
+// own (a fake monotonic clock).
 import { execFile } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
