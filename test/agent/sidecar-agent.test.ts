@@ -349,6 +349,20 @@ class TimelineRacingClient extends KubeClient {
   }
 }
 
+/** A client whose next `races` writes of the record each lose to someone else's write made just before (a 409). */
+class RacingClient extends KubeClient {
+  public races = 0;
+
+  public async patchLease(name: string, patch: Parameters<KubeClient['patchLease']>[1]): ReturnType<KubeClient['patchLease']> {
+    if (this.races > 0) {
+      this.races--;
+      const resourceVersion = api.lease(name)!.metadata.resourceVersion as string;
+      must(await admin.patchLease(name, { metadata: { resourceVersion, annotations: { 'example.com/raced': String(this.races) } } }));
+    }
+    return super.patchLease(name, patch);
+  }
+}
+
 // ---- the tests, in the cluster's order ----
 
 describe('the files other containers read', () => {
@@ -588,6 +602,36 @@ describe('a rolling update (updateStrategy OnDelete: the primary\'s agent rolls)
     expect(looks()).toBe(looked + 1);
     expect(await a.round(79)).toEqual([]);
     expect(deletedPods).toEqual(['pg-1']);
+  });
+
+  test('once only the primary runs the older revision, it switches over to the most advanced standby of the new one; a write that loses is tried again', async () => {
+    existing = ['pg-0', 'pg-1'];
+    const timeline = control(A).timeline;
+    await seedRecord('rolled-over', stable('pg-0', 1, timeline));
+    const kube = new RacingClient({ server: api.adminServer, namespace: NAMESPACE, tokenFile: tokenFile('pod:pg-0'), caFile: tls.caFile, timeoutMs: 2000 });
+    clients.push(kube);
+    const a = agentOf('pg-0', { leaderRecord: 'rolled-over' }, kube);
+    podOf('pg-0').labels['controller-revision-hash'] = 'pg-old';
+    podOf('pg-1').labels['controller-revision-hash'] = 'pg-new';
+    for (const pod of ['pg-0', 'pg-1']) readyPods.add(pod);
+    statefulSet = { ...NO_ROLL, status: { updateRevision: 'pg-new' } } as KubeObject;
+    const events = api.events().length;
+    kube.races = 1;
+    const switching = `epoch 2, switching-over, primary (none), timeline ${timeline} (job pg-0: pg-0 -> pg-1)`;
+    const rolling = new RegExp('^rolling update to revision pg-new \\(1 of 2 pods run it, every replica\\): switching over to pg-1, the most advanced '
+      + `standby of the new revision \\(flushed [0-9A-F]+/[0-9A-F]+\\), before this primary's pod is updated \\(${switching.replace(/[()]/g, '\\$&')}\\)$`);
+    const first = await a.round(0);
+    expect(first.slice(2)).toEqual([expect.stringMatching(rolling), expect.stringMatching(/^could not write the rolling update's switchover \(.*409.*\): deciding again$/)]);
+    expect(storedRecord('rolled-over')).toMatchObject({ state: 'stable', primary: 'pg-0', epoch: '1' });
+    // A second later (a roll is under way): the same plan, not said again, written this time.
+    expect(await a.round(1)).toEqual([]);
+    expect(storedRecord('rolled-over')).toMatchObject({ state: 'switching-over', previous: 'pg-0', target: 'pg-1', job: 'pg-0', epoch: '2' });
+    expect(api.events().slice(events).map((e: any) => [e.type, e.reason, e.involvedObject.name, e.message])).toEqual([
+      ['Normal', 'SwitchingOver', 'pg-0', first[2]],
+    ]);
+    expect(deletedPods).toEqual(['pg-1']);
+    // This agent rounds no more: A stays the primary for the tests that follow.
+    expect(observedRole(A)).toBe('primary');
   });
 });
 
@@ -1568,20 +1612,6 @@ let portC = 0;
 /** `name` streams from the server on `port` and has replied with its flush position (a handover's candidate has one). */
 const streamingFrom = async (port: number, name: string) => (await sql(port, `SELECT count(*)::int AS n FROM pg_stat_replication
   WHERE application_name = $1 AND state = 'streaming' AND flush_lsn IS NOT NULL`, [name]))[0].n === 1;
-
-/** A client whose next `races` writes of the record each lose to someone else's write made just before (a 409). */
-class RacingClient extends KubeClient {
-  public races = 0;
-
-  public async patchLease(name: string, patch: Parameters<KubeClient['patchLease']>[1]): ReturnType<KubeClient['patchLease']> {
-    if (this.races > 0) {
-      this.races--;
-      const resourceVersion = api.lease(name)!.metadata.resourceVersion as string;
-      must(await admin.patchLease(name, { metadata: { resourceVersion, annotations: { 'example.com/raced': String(this.races) } } }));
-    }
-    return super.patchLease(name, patch);
-  }
-}
 
 /**
  * run() of an agent whose stop was asked before it began (the kubelet's SIGTERM): it goes straight to the handover. Its
