@@ -732,6 +732,28 @@ describe('what goes wrong on the primary\'s side', () => {
     fs.rmSync(nowhere, { recursive: true });
   });
 
+  test('a primary whose label was moved by hand to another pod waits until that pod\'s sidecar removes it, says so once, then sets its own back', async () => {
+    await seedRecord('moved-label', stable('pg-0', 1, 1));
+    const a = agentOf('pg-0', { leaderRecord: 'moved-label' });
+    expect(await a.round(0)).toEqual(['the leader record names this primary (epoch 1, stable, primary pg-0, timeline 1)',
+      'role=primary (PostgreSQL is primary; epoch 1, stable, primary pg-0, timeline 1)']);
+    expect(labelOf('pg-0')).toBe('primary');
+    // A person moves it: pg-0 is a replica, pg-1 the primary.
+    must(await admin.labelPod('pg-0', 'role', 'replica'));
+    must(await admin.labelPod('pg-1', 'role', 'primary'));
+    const waiting = 'the role label was moved by hand to pg-1: waiting until its sidecar removes it';
+    expect(await a.round(1)).toEqual([waiting]);
+    expect(await a.round(2)).toEqual([]);
+    expect(labelOf('pg-0')).toBe('replica');
+    // pg-1's sidecar removes its label; a listing LABEL_RESTORE_SECONDS later still shows no other primary: pg-0's comes back.
+    must(await admin.labelPod('pg-1', 'role', null));
+    expect(await a.round(3)).toEqual([]);
+    expect(await a.round(3.8)).toEqual([]);
+    expect(labelOf('pg-0')).toBe('replica');
+    expect(await a.round(4)).toEqual(['the role label was changed to "replica" by someone else: setting it back to "primary"']);
+    expect(labelOf('pg-0')).toBe('primary');
+  });
+
   test('an Event the entrypoint left is posted about the pod and its file removed; a refused post is retried; a line that is not an Event is dropped', async () => {
     await seedRecord('events', stable('pg-0', 1, 1));
     const refused = agentOf('pg-0', { leaderRecord: 'events' }, podClient('pg-0', 'no-watch'));
