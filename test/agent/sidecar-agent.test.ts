@@ -1273,6 +1273,47 @@ describe('automatic failover', () => {
     await eventually(streamingFromA, 30_000);
   }, 60_000);
 
+  test('a switchover request on the record: one to a pod that does not stream is refused (removed, SwitchoverRefused); one to a standby is carried out, again when its write loses', async () => {
+    const timeline = control(A).timeline;
+    const SWITCHOVER = 'switchover.postgres.cdk8s.io/target';
+    await seedRecord('switch-asked', stable('pg-0', 1, timeline));
+    const kube = new RacingClient({ server: api.adminServer, namespace: NAMESPACE, tokenFile: tokenFile('pod:pg-0'), caFile: tls.caFile, timeoutMs: 2000 });
+    clients.push(kube);
+    const a = agentOf('pg-0', { leaderRecord: 'switch-asked' }, kube);
+    await a.round(0);
+    const events = api.events().length;
+    const posted = () => api.events().slice(events).map((e: any) => [e.type, e.reason, e.involvedObject.name, e.message]);
+    await patchLeaseAsAdmin('switch-asked', {}, { [SWITCHOVER]: 'pg-3' });
+    const refused = 'switchover to pg-3 requested: pg-3 does not stream from the primary pg-0 (standbys that may take over: pg-1); the primary stays';
+    expect(await a.round(1)).toEqual([refused]);
+    expect(api.lease('switch-asked')!.metadata.annotations?.[SWITCHOVER]).toBeUndefined();
+    expect(storedRecord('switch-asked')).toMatchObject({ state: 'stable', primary: 'pg-0', epoch: '1' });
+    expect(posted()).toEqual([['Warning', 'SwitchoverRefused', 'pg-0', refused]]);
+
+    // To pg-1: the first write loses (409), and the request stays for the next round, which writes it.
+    await patchLeaseAsAdmin('switch-asked', {}, { [SWITCHOVER]: 'pg-1' });
+    kube.races = 1;
+    const switching = `epoch 2, switching-over, primary (none), timeline ${timeline} (job pg-0: pg-0 -> pg-1)`;
+    const handing = new RegExp(`^switchover to pg-1 requested on the record: handing the primary over to pg-1 \\(flushed [0-9A-F]+/[0-9A-F]+\\), by a switchover \\(${switching.replace(/[()]/g, '\\$&')}\\)$`);
+    const lost = await a.round(2);
+    expect(lost.slice(0, 2)).toEqual([expect.stringMatching(handing), expect.stringMatching(/^could not write the switchover request's outcome \(.*409.*\): deciding again$/)]);
+    expect(api.lease('switch-asked')!.metadata.annotations?.[SWITCHOVER]).toBe('pg-1');
+    expect(storedRecord('switch-asked')).toMatchObject({ state: 'stable', primary: 'pg-0', epoch: '1' });
+    const written = await a.round(3);
+    expect(written[0]).toMatch(handing);
+    expect(written).toContain(`FENCING this primary: the leader record does not name this pod (${switching})`);
+    expect(api.lease('switch-asked')!.metadata.annotations?.[SWITCHOVER]).toBeUndefined();
+    expect(storedRecord('switch-asked')).toMatchObject({ state: 'switching-over', previous: 'pg-0', target: 'pg-1', job: 'pg-0', epoch: '2' });
+    expect(posted().filter(event => event[1] === 'SwitchingOver')).toEqual([['Normal', 'SwitchingOver', 'pg-0', written[0]]]);
+
+    // A serves again as the primary, for the tests that follow (pg-1's agent never ran: it did not take over).
+    await stopped(A);
+    fs.rmSync(path.join(A, 'standby.signal'));
+    await start(A, portA);
+    await sql(portB, 'SELECT pg_reload_conf()');
+    await eventually(streamingFromA, 30_000);
+  }, 60_000);
+
   test('a primary renews: renewTime from the wall clock, leaseDurationSeconds, holder, its WAL position; the deadline file; again only after renewSeconds', async () => {
     const timeline = control(A).timeline;
     await seedRecord('renewed', stable('pg-0', 1, timeline));
