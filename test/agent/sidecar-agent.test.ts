@@ -1314,6 +1314,22 @@ describe('automatic failover', () => {
     await eventually(streamingFromA, 30_000);
   }, 60_000);
 
+  test('a deadline file that cannot be written or removed is logged: the heartbeat fence keeps the last deadline written', async () => {
+    const timeline = control(A).timeline;
+    await seedRecord('deadline-refused', stable('pg-0', 1, timeline));
+    // A directory where the file should be: neither renamed onto nor removed.
+    const blocked = path.join(dir, 'deadline-is-a-directory');
+    fs.mkdirSync(path.join(blocked, 'inside'), { recursive: true });
+    const a = agentOf('pg-0', { leaderRecord: 'deadline-refused', automaticFailover: { ...automaticFailoverOn('deadline-refused'), deadlineFile: blocked } });
+    const lines = await a.round(0);
+    expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^could not write ${blocked} \\(.+\\): the heartbeat fence stops this primary at the last deadline written$`)));
+    expect(storedRecord('deadline-refused')).toMatchObject({ primary: 'pg-0', holder: 'pg-0' });
+    const b = agentOf('pg-1', { leaderRecord: 'deadline-refused', automaticFailover: { ...automaticFailoverOn('deadline-refused'), deadlineFile: blocked } });
+    expect(await b.round(0)).toContainEqual(expect.stringMatching(new RegExp(`^could not remove ${blocked} \\(.+\\)$`)));
+    expect(fs.statSync(blocked).isDirectory()).toBe(true);
+    expect(observedRole(A)).toBe('primary');
+  });
+
   test('a primary renews: renewTime from the wall clock, leaseDurationSeconds, holder, its WAL position; the deadline file; again only after renewSeconds', async () => {
     const timeline = control(A).timeline;
     await seedRecord('renewed', stable('pg-0', 1, timeline));
