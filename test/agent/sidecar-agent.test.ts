@@ -1498,6 +1498,34 @@ describe('automatic failover', () => {
     expect(await inRecovery(portB)).toBe(true);
   });
 
+  test('a replica whose view of the lease lapsed, but which cannot list the pods, does not take over: says so once, and asks again each round', async () => {
+    const timeline = control(A).timeline;
+    await seedRecord('unlisted', stable('pg-0', 1, timeline));
+    const a = agentOf('pg-0', { leaderRecord: 'unlisted', automaticFailover: automaticFailoverOn('unlisted-a') });
+    await a.round(0);
+    class UnlistingClient extends KubeClient {
+      public listings = 0;
+
+      public async listPodNames(): ReturnType<KubeClient['listPodNames']> {
+        this.listings++;
+        return { ok: false, status: 503, reason: 'ServiceUnavailable', message: 'GET pods: 503 ServiceUnavailable' };
+      }
+    }
+    const kube = new UnlistingClient({ server: api.adminServer, namespace: NAMESPACE, tokenFile: tokenFile('pod:pg-1'), caFile: tls.caFile, timeoutMs: 2000 });
+    clients.push(kube);
+    const b = agentOf('pg-1', { leaderRecord: 'unlisted', automaticFailover: automaticFailoverOn('unlisted-b') }, kube);
+    const described = `epoch 1, stable, primary pg-0, timeline ${timeline}`;
+    expect(await b.round(0)).toEqual([`PostgreSQL is a replica (${described})`, `role=replica (PostgreSQL is replica; ${described})`]);
+    const before = storedRecord('unlisted');
+    const lines = await b.round(10);
+    expect(lines.slice(-1)).toEqual(['not taking over from pg-0: the pods cannot be listed (GET pods: 503 ServiceUnavailable)']);
+    expect(kube.listings).toBe(1);
+    expect(await b.round(11)).toEqual([]);
+    expect(kube.listings).toBe(2);
+    expect(storedRecord('unlisted')).toEqual(before);
+    expect(await inRecovery(portB)).toBe(true);
+  });
+
   test('a failover request: the serving primary refuses one to itself (removed, FailoverRefused); a replica waits twice the fence time, counting again when the record changes, then asks its peers', async () => {
     const timeline = control(A).timeline;
     const FAILOVER = 'failover.postgres.cdk8s.io/target';
