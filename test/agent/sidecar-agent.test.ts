@@ -969,6 +969,25 @@ describe('the replica, and run()', () => {
     await b.round(3.2);
     expect(plan()).toMatch(/^request=r2\nreason=an empty volume: cloning/);
   });
+
+  test('a start plan that cannot be written is logged, and written by a later round', async () => {
+    const empty = fs.mkdtempSync(path.join(dir, 'empty-'));
+    // A directory where the plan should be: nothing is renamed onto it.
+    const planFile = path.join(dir, 'blocked-start-plan');
+    fs.mkdirSync(path.join(planFile, 'inside'), { recursive: true });
+    const b = agentOf('pg-1', { leaderRecord: 'held', pgdata: empty, startPlanFile: planFile });
+    fs.writeFileSync(`${planFile}.wanted`, 'r7\n');
+    const refused = (await b.round(0)).filter(line => line.startsWith('could not write'));
+    expect(refused).toEqual([expect.stringMatching(new RegExp(`^could not write ${planFile}: .+`))]);
+    expect(await b.round(1)).toEqual([refused[0]]);
+    fs.rmSync(planFile, { recursive: true });
+    expect(await b.round(2)).toEqual([]);
+    expect(fs.readFileSync(planFile, 'utf8')).toMatch(/^request=r7\nreason=an empty volume: cloning from the recorded primary pg-0/);
+    // Answered: not written again.
+    fs.rmSync(planFile);
+    await b.round(3);
+    expect(fs.existsSync(planFile)).toBe(false);
+  });
 });
 
 describe('fencing, promotion and switchover', () => {
