@@ -349,12 +349,13 @@ class TimelineRacingClient extends KubeClient {
   }
 }
 
-/** A client whose next `races` writes of the record each lose to someone else's write made just before (a 409). */
+/** A client whose next `races` writes of the record (those `raced` picks) each lose to someone else's write made just before (a 409). */
 class RacingClient extends KubeClient {
   public races = 0;
+  public raced: (patch: Parameters<KubeClient['patchLease']>[1]) => boolean = () => true;
 
   public async patchLease(name: string, patch: Parameters<KubeClient['patchLease']>[1]): ReturnType<KubeClient['patchLease']> {
-    if (this.races > 0) {
+    if (this.races > 0 && this.raced(patch)) {
       this.races--;
       const resourceVersion = api.lease(name)!.metadata.resourceVersion as string;
       must(await admin.patchLease(name, { metadata: { resourceVersion, annotations: { 'example.com/raced': String(this.races) } } }));
@@ -1892,7 +1893,12 @@ describe('a primary whose pod is deleted hands over to a standby by a switchover
     await eventually(() => streamingFrom(portC, 'pg-1'), 30_000);
     readyPods.add('pg-1');
     await seedRecord('handover-late', stable('pg-2', 1, timeline));
-    const c = agentOf('pg-2', { leaderRecord: 'handover-late', port: portC, pgdata: C });
+    // Its first write of its shutdown checkpoint loses (409): written again.
+    const kube = new RacingClient({ server: api.adminServer, namespace: NAMESPACE, tokenFile: tokenFile('pod:pg-2'), caFile: tls.caFile, timeoutMs: 2000 });
+    clients.push(kube);
+    kube.races = 1;
+    kube.raced = patch => (patch.metadata?.annotations?.['postgres.cdk8s.io/checkpoint'] ?? '') !== '';
+    const c = agentOf('pg-2', { leaderRecord: 'handover-late', port: portC, pgdata: C }, kube);
     await c.round(0);
     deletingPods.add('pg-2');
     await stopping(c, 0.05, async () => {
@@ -1903,6 +1909,9 @@ describe('a primary whose pod is deleted hands over to a standby by a switchover
     const switching = `epoch 2, switching-over, primary (none), timeline ${timeline} (job pg-2: pg-2 -> pg-1)`;
     expect(c.logs[1]).toMatch(/^this primary's pod is being deleted: handing the primary over to pg-1, /);
     expect(c.logs).toContain(`FENCING this primary: the leader record does not name this pod (${switching})`);
+    expect(c.logs).toContainEqual(expect.stringMatching(new RegExp(`^could not record the shutdown checkpoint ${control(C).checkpoint} \\(.*409.*\\); retrying$`)));
+    expect(c.logs).toContain(`fenced for the switchover to pg-1: recorded the shutdown checkpoint ${control(C).checkpoint}`);
+    expect(kube.races).toBe(0);
     expect(c.logs[c.logs.length - 1]).toBe('pg-1 did not take over within 20s: the record stays switching-over (run the failover job to finish or undo it)');
     expect(storedRecord('handover-late')).toMatchObject({ state: 'switching-over', previous: 'pg-2', target: 'pg-1', epoch: '2', checkpoint: control(C).checkpoint });
     expect(observedRole(B)).toBe('replica');
