@@ -669,6 +669,21 @@ describe('a changed configuration (the ConfigMap as the kubelet updates it)', ()
     expect(api.events()).toHaveLength(before + 1);
   });
 
+  test('a change while PostgreSQL does not serve is only logged, once: PostgreSQL reads the files as it starts', async () => {
+    const empty = fs.mkdtempSync(path.join(dir, 'empty-'));
+    const configDir = fs.mkdtempSync(path.join(dir, 'config-'));
+    fs.writeFileSync(path.join(configDir, 'postgresql.conf'), 'work_mem = 4MB\n');
+    fs.writeFileSync(path.join(configDir, 'pg_hba.conf'), 'local all all trust\n');
+    const b = agentOf('pg-1', { leaderRecord: 'not-serving-config', pgdata: empty, configDir });
+    const said = 'the configuration changed while PostgreSQL does not serve: it reads the new one as it starts';
+    expect(await b.round(0)).not.toContain(said);
+    fs.writeFileSync(path.join(configDir, 'postgresql.conf'), 'work_mem = 8MB\n');
+    expect(await b.round(1)).toContain(said);
+    expect(await b.round(2)).not.toContain(said);
+    fs.writeFileSync(path.join(configDir, 'pg_hba.conf'), 'local all all peer\n');
+    expect(await b.round(3)).toContain(said);
+  });
+
   test('a value PostgreSQL refuses: a Warning Event names the line, and the setting keeps its value', async () => {
     const a = agentOf('pg-0', { leaderRecord: 'configuration', configDir: A });
     expect(await a.round(0)).toHaveLength(2);
