@@ -1933,3 +1933,28 @@ describe('a primary whose pod is deleted hands over to a standby by a switchover
     deletingPods.clear();
   }, 60_000);
 });
+
+describe('run() while PostgreSQL starts', () => {
+  afterAll(() => {
+    asPostgres('pg_ctl', ['-D', C, '-m', 'immediate', '-w', 'stop']);
+  });
+
+  test('a nap ends as soon as the stopped server serves (its postmaster ready), not a poll (30 s) later', async () => {
+    // C, fenced by the test before, starts again as a standby.
+    await seedRecord('late-start', stable('pg-1', 1, control(C).timeline));
+    const c = agentOf('pg-2', { leaderRecord: 'late-start', port: portC, pgdata: C });
+    const stop = new AbortController();
+    const running = c.agent.run(stop.signal);
+    try {
+      await eventually(() => c.logs.some(line => line.startsWith('PostgreSQL is not serving')));
+      const started = Date.now();
+      await start(C, portC);
+      await eventually(() => c.logs.some(line => line.startsWith('PostgreSQL is a replica')), 5000);
+      expect(Date.now() - started).toBeLessThan(5000);
+    } finally {
+      stop.abort();
+      await running;
+    }
+    expect(c.logs[c.logs.length - 1]).toBe('stopping, but the pod is not being deleted (a restart): the primary stays where it is');
+  }, 30_000);
+});
