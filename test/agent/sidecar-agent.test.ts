@@ -584,9 +584,12 @@ describe('a rolling update (updateStrategy OnDelete: the primary\'s agent rolls)
     const waiting = 'rolling update to revision pg-new (0 of 2 pods run it): waiting, pg-1 is being deleted';
     expect(await a.round(7)).toEqual([waiting]);
     expect(await a.round(66.9)).toEqual([]);
+    // Not a minute yet: no Event but the deletion's.
+    expect(api.events()).toHaveLength(events + 1);
     // A minute of the same wait: a Warning Event, once; the log says nothing new.
     expect(await a.round(67)).toEqual([]);
     expect(await a.round(68)).toEqual([]);
+    expect(await a.round(69)).toEqual([]);
     expect(api.events().slice(events).map((e: any) => [e.type, e.reason, e.involvedObject.name, e.message])).toEqual([
       ['Normal', 'RollingUpdate', 'pg-0', deleting],
       ['Warning', 'RollingUpdateStalled', 'pg-0', `for 60s and more: ${waiting}`],
@@ -595,14 +598,44 @@ describe('a rolling update (updateStrategy OnDelete: the primary\'s agent rolls)
     // Every pod of the new revision: said once, then a look every 5 s again.
     deletingPods.delete('pg-1');
     for (const pod of ['pg-0', 'pg-1']) podOf(pod).labels['controller-revision-hash'] = 'pg-new';
-    expect(await a.round(69)).toEqual(['every pod runs the pod template\'s revision pg-new']);
-    expect(await a.round(73.9)).toEqual([]);
+    expect(await a.round(70)).toEqual(['every pod runs the pod template\'s revision pg-new']);
+    expect(await a.round(74.9)).toEqual([]);
     const looked = looks();
     statefulSet = undefined;
-    expect(await a.round(74)).toEqual(['cannot look at the rolling update: there is no StatefulSet pg']);
+    expect(await a.round(75)).toEqual(['cannot look at the rolling update: there is no StatefulSet pg']);
     expect(looks()).toBe(looked + 1);
-    expect(await a.round(79)).toEqual([]);
+    expect(await a.round(80)).toEqual([]);
     expect(deletedPods).toEqual(['pg-1']);
+  });
+
+  test('a replica of an older revision whose deletion the API refuses is logged, no Event, and deleted at the next look', async () => {
+    existing = ['pg-0', 'pg-1'];
+    await seedRecord('undeleted', stable('pg-0', 1, control(A).timeline));
+    class RefusingClient extends KubeClient {
+      public refusals = 1;
+
+      public async deletePod(name: string, uid: string | undefined): ReturnType<KubeClient['deletePod']> {
+        if (this.refusals-- > 0) return { ok: false, status: 409, reason: 'Conflict', message: `DELETE pods/${name}: 409 Conflict` };
+        return super.deletePod(name, uid);
+      }
+    }
+    const kube = new RefusingClient({ server: api.adminServer, namespace: NAMESPACE, tokenFile: tokenFile('pod:pg-0'), caFile: tls.caFile, timeoutMs: 2000 });
+    clients.push(kube);
+    const a = agentOf('pg-0', { leaderRecord: 'undeleted' }, kube);
+    for (const pod of ['pg-0', 'pg-1']) {
+      podOf(pod).labels['controller-revision-hash'] = 'pg-old';
+      readyPods.add(pod);
+    }
+    statefulSet = { ...NO_ROLL, status: { updateRevision: 'pg-new' } } as KubeObject;
+    const events = api.events().length;
+    const deleted = deletedPods.length;
+    const deleting = 'rolling update to revision pg-new (0 of 2 pods run it): deleting replica pg-1 (revision pg-old); the StatefulSet makes it anew from the new template';
+    expect((await a.round(0)).slice(2)).toEqual([deleting, 'could not delete pg-1 (DELETE pods/pg-1: 409 Conflict): looking again']);
+    expect(deletedPods).toHaveLength(deleted);
+    expect(api.events()).toHaveLength(events);
+    expect(await a.round(1)).toEqual([]);
+    expect(deletedPods.slice(deleted)).toEqual(['pg-1']);
+    expect(api.events().slice(events).map((e: any) => [e.type, e.reason, e.message])).toEqual([['Normal', 'RollingUpdate', deleting]]);
   });
 
   test('once only the primary runs the older revision, it switches over to the most advanced standby of the new one; a write that loses is tried again', async () => {
@@ -617,6 +650,7 @@ describe('a rolling update (updateStrategy OnDelete: the primary\'s agent rolls)
     for (const pod of ['pg-0', 'pg-1']) readyPods.add(pod);
     statefulSet = { ...NO_ROLL, status: { updateRevision: 'pg-new' } } as KubeObject;
     const events = api.events().length;
+    const deleted = deletedPods.length;
     kube.races = 1;
     const switching = `epoch 2, switching-over, primary (none), timeline ${timeline} (job pg-0: pg-0 -> pg-1)`;
     const rolling = new RegExp('^rolling update to revision pg-new \\(1 of 2 pods run it, every replica\\): switching over to pg-1, the most advanced '
@@ -624,13 +658,15 @@ describe('a rolling update (updateStrategy OnDelete: the primary\'s agent rolls)
     const first = await a.round(0);
     expect(first.slice(2)).toEqual([expect.stringMatching(rolling), expect.stringMatching(/^could not write the rolling update's switchover \(.*409.*\): deciding again$/)]);
     expect(storedRecord('rolled-over')).toMatchObject({ state: 'stable', primary: 'pg-0', epoch: '1' });
-    // A second later (a roll is under way): the same plan, not said again, written this time.
-    expect(await a.round(1)).toEqual([]);
+    // A second later (a roll is under way): the same plan (said again only if the standby's flush position moved meanwhile), written this time.
+    const second = await a.round(1);
+    expect(second.filter(line => !rolling.test(line))).toEqual([]);
     expect(storedRecord('rolled-over')).toMatchObject({ state: 'switching-over', previous: 'pg-0', target: 'pg-1', job: 'pg-0', epoch: '2' });
     expect(api.events().slice(events).map((e: any) => [e.type, e.reason, e.involvedObject.name, e.message])).toEqual([
-      ['Normal', 'SwitchingOver', 'pg-0', first[2]],
+      ['Normal', 'SwitchingOver', 'pg-0', expect.stringMatching(rolling)],
     ]);
-    expect(deletedPods).toEqual(['pg-1']);
+    // No pod deleted: the switchover comes first.
+    expect(deletedPods).toHaveLength(deleted);
     // This agent rounds no more: A stays the primary for the tests that follow.
     expect(observedRole(A)).toBe('primary');
   });
@@ -1957,4 +1993,15 @@ describe('run() while PostgreSQL starts', () => {
     }
     expect(c.logs[c.logs.length - 1]).toBe('stopping, but the pod is not being deleted (a restart): the primary stays where it is');
   }, 30_000);
+});
+
+describe('the Events the agent posted', () => {
+  test('each is reported by postgres-cluster-agent, as its pod (source, reportingComponent, reportingInstance)', () => {
+    const posted = api.events().filter((e: any) => e.involvedObject.kind === 'Pod');
+    expect(posted.length).toBeGreaterThan(10);
+    for (const event of posted as any[]) {
+      expect([event.reason, event.source, event.reportingComponent, event.reportingInstance]).toEqual(
+        [event.reason, { component: 'postgres-cluster-agent' }, 'postgres-cluster-agent', event.involvedObject.name]);
+    }
+  });
 });
