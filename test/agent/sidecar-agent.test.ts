@@ -709,10 +709,17 @@ describe('a changed configuration (the ConfigMap as the kubelet updates it)', ()
     const empty = fs.mkdtempSync(path.join(dir, 'empty-'));
     const configDir = fs.mkdtempSync(path.join(dir, 'config-'));
     fs.writeFileSync(path.join(configDir, 'postgresql.conf'), 'work_mem = 4MB\n');
-    fs.writeFileSync(path.join(configDir, 'pg_hba.conf'), 'local all all trust\n');
     const b = agentOf('pg-1', { leaderRecord: 'not-serving-config', pgdata: empty, configDir });
     const said = 'the configuration changed while PostgreSQL does not serve: it reads the new one as it starts';
+    // Either file missing (the ConfigMap not mounted whole yet): no configuration to compare, whatever changes.
     expect(await b.round(0)).not.toContain(said);
+    fs.writeFileSync(path.join(configDir, 'postgresql.conf'), 'work_mem = 2MB\n');
+    expect(await b.round(0.5)).not.toContain(said);
+    fs.renameSync(path.join(configDir, 'postgresql.conf'), path.join(configDir, 'pg_hba.conf'));
+    expect(await b.round(0.6)).not.toContain(said);
+    fs.writeFileSync(path.join(configDir, 'pg_hba.conf'), 'local all all trust\n');
+    fs.writeFileSync(path.join(configDir, 'postgresql.conf'), 'work_mem = 4MB\n');
+    expect(await b.round(0.7)).not.toContain(said);
     fs.writeFileSync(path.join(configDir, 'postgresql.conf'), 'work_mem = 8MB\n');
     expect(await b.round(1)).toContain(said);
     expect(await b.round(2)).not.toContain(said);
@@ -1029,8 +1036,11 @@ describe('the replica, and run()', () => {
     fs.mkdirSync(path.join(planFile, 'inside'), { recursive: true });
     const b = agentOf('pg-1', { leaderRecord: 'held', pgdata: empty, startPlanFile: planFile });
     fs.writeFileSync(`${planFile}.wanted`, 'r7\n');
-    const refused = (await b.round(0)).filter(line => line.startsWith('could not write'));
+    const first = await b.round(0);
+    const refused = first.filter(line => line.startsWith('could not write'));
     expect(refused).toEqual([expect.stringMatching(new RegExp(`^could not write ${planFile}: .+`))]);
+    // A request id: nothing ignored.
+    expect(first.filter(line => line.startsWith('ignoring'))).toEqual([]);
     expect(await b.round(1)).toEqual([refused[0]]);
     fs.rmSync(planFile, { recursive: true });
     expect(await b.round(2)).toEqual([]);
@@ -1038,6 +1048,11 @@ describe('the replica, and run()', () => {
     // Answered: not written again.
     fs.rmSync(planFile);
     await b.round(3);
+    expect(fs.existsSync(planFile)).toBe(false);
+    // A request that is no id, however long, is ignored and quoted up to its 80th character.
+    const long = `${'x'.repeat(79)}!${'y'.repeat(40)}`;
+    fs.writeFileSync(`${planFile}.wanted`, long);
+    expect(await b.round(4)).toEqual([`ignoring ${planFile}.wanted: ${JSON.stringify(long.slice(0, 80))} is not a request id`]);
     expect(fs.existsSync(planFile)).toBe(false);
   });
 });
