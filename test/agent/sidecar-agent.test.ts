@@ -1029,6 +1029,31 @@ describe('the replica, and run()', () => {
     expect(plan()).toMatch(/^request=r2\nreason=an empty volume: cloning/);
   });
 
+  test('run(): a start request held for the record (wait bootstrap) is answered when its hold ends, 2 s, not a poll (30 s) later', async () => {
+    const empty = fs.mkdtempSync(path.join(dir, 'empty-'));
+    const b = agentOf('pg-1', { leaderRecord: 'never-created', pgdata: empty });
+    const t0 = Date.now();
+    Object.defineProperty(b.clock, 'monotonic', { get: () => 1000 + (Date.now() - t0) / 1000 });
+    Object.defineProperty(b.clock, 'wall', { get: () => Date.now() * 1000 });
+    const plan = () => (fs.existsSync(b.config.startPlanFile) ? fs.readFileSync(b.config.startPlanFile, 'utf8') : '');
+    const stop = new AbortController();
+    const running = b.agent.run(stop.signal);
+    let answeredAfter = 0;
+    try {
+      await eventually(() => b.logs.length > 1);
+      const asked = Date.now();
+      fs.writeFileSync(`${b.config.startPlanFile}.wanted`, 'h1\n');
+      await eventually(() => plan().startsWith('request=h1\n'), 5000);
+      answeredAfter = Date.now() - asked;
+    } finally {
+      stop.abort();
+      await running;
+    }
+    expect(plan()).toBe('request=h1\nreason=no leader record yet and an empty volume: waiting for pod 0 to initialize the cluster\nstep=wait bootstrap\n');
+    expect(answeredAfter).toBeGreaterThanOrEqual(1900);
+    expect(answeredAfter).toBeLessThan(4500);
+  }, 30_000);
+
   test('a start plan that cannot be written is logged, and written by a later round', async () => {
     const empty = fs.mkdtempSync(path.join(dir, 'empty-'));
     // A directory where the plan should be: nothing is renamed onto it.
