@@ -752,6 +752,12 @@ describe('what goes wrong on the primary\'s side', () => {
     expect(fs.existsSync(a.config.recordFile)).toBe(false);
     expect(await a.round(5)).toEqual([]);
     expect(observedRole(A)).toBe('primary');
+    // Another error while the record still cannot be read: said.
+    await patchLeaseAsAdmin('malformed', {}, { 'postgres.cdk8s.io/state': 'odd' });
+    const other = error.replace(/"weird"/, '"odd"');
+    expect(await a.round(5.5)).toEqual([`cannot read the leader record: ${other}`,
+      `the leader record cannot be read (${other}): nothing changes (a primary fences itself after 10s)`]);
+    expect(await a.round(5.6)).toEqual([]);
     await changeRecord('malformed', stable('pg-0', 2, 1));
     expect(await a.round(6)).toEqual(['the API answers again: epoch 2, stable, primary pg-0, timeline 1',
       'the leader record names this primary (epoch 2, stable, primary pg-0, timeline 1)', 'role=primary (PostgreSQL is primary; epoch 2, stable, primary pg-0, timeline 1)']);
