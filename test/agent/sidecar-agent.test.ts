@@ -364,6 +364,13 @@ class RacingClient extends KubeClient {
   }
 }
 
+/** A RacingClient as the pod's sidecar has one. */
+function racingClient(pod: string): RacingClient {
+  const made = new RacingClient({ server: api.adminServer, namespace: NAMESPACE, tokenFile: tokenFile(`pod:${pod}`), caFile: tls.caFile, timeoutMs: 2000 });
+  clients.push(made);
+  return made;
+}
+
 // ---- the tests, in the cluster's order ----
 
 describe('the files other containers read', () => {
@@ -642,8 +649,7 @@ describe('a rolling update (updateStrategy OnDelete: the primary\'s agent rolls)
     existing = ['pg-0', 'pg-1'];
     const timeline = control(A).timeline;
     await seedRecord('rolled-over', stable('pg-0', 1, timeline));
-    const kube = new RacingClient({ server: api.adminServer, namespace: NAMESPACE, tokenFile: tokenFile('pod:pg-0'), caFile: tls.caFile, timeoutMs: 2000 });
-    clients.push(kube);
+    const kube = racingClient('pg-0');
     const a = agentOf('pg-0', { leaderRecord: 'rolled-over' }, kube);
     podOf('pg-0').labels['controller-revision-hash'] = 'pg-old';
     podOf('pg-1').labels['controller-revision-hash'] = 'pg-new';
@@ -1380,6 +1386,14 @@ const walTimeline = async (port: number) => parseInt(String((await sql(port, 'SE
 const inRecovery = async (port: number) => (await sql(port, 'SELECT pg_is_in_recovery() AS r'))[0].r as boolean;
 const streamingFromA = async () => (await sql(portA, "SELECT count(*)::int AS n FROM pg_stat_replication WHERE application_name = 'pg-1' AND state = 'streaming'"))[0].n === 1;
 
+/** A, fenced and stopped, starts again as the primary; a reload wakes B's startup process to connect to it at once. */
+async function servesAgainFromA(): Promise<void> {
+  fs.rmSync(path.join(A, 'standby.signal'));
+  await start(A, portA);
+  await sql(portB, 'SELECT pg_reload_conf()');
+  await eventually(streamingFromA, 30_000);
+}
+
 describe('automatic failover', () => {
   // The tests before leave A fenced (timeline 3) and B stopped after its switchover: A serves again as the primary, B as its replica.
   beforeAll(async () => {
@@ -1394,8 +1408,7 @@ describe('automatic failover', () => {
     const timeline = control(A).timeline;
     const SWITCHOVER = 'switchover.postgres.cdk8s.io/target';
     await seedRecord('switch-asked', stable('pg-0', 1, timeline));
-    const kube = new RacingClient({ server: api.adminServer, namespace: NAMESPACE, tokenFile: tokenFile('pod:pg-0'), caFile: tls.caFile, timeoutMs: 2000 });
-    clients.push(kube);
+    const kube = racingClient('pg-0');
     const a = agentOf('pg-0', { leaderRecord: 'switch-asked' }, kube);
     await a.round(0);
     const events = api.events().length;
@@ -1425,10 +1438,7 @@ describe('automatic failover', () => {
 
     // A serves again as the primary, for the tests that follow (pg-1's agent never ran: it did not take over).
     await stopped(A);
-    fs.rmSync(path.join(A, 'standby.signal'));
-    await start(A, portA);
-    await sql(portB, 'SELECT pg_reload_conf()');
-    await eventually(streamingFromA, 30_000);
+    await servesAgainFromA();
   }, 60_000);
 
   test('a deadline file that cannot be written or removed is logged: the heartbeat fence keeps the last deadline written', async () => {
@@ -1546,11 +1556,8 @@ describe('automatic failover', () => {
     expect(control(A).shutDown).toBe(true);
     expect(fs.existsSync(failover.deadlineFile)).toBe(false);
 
-    // A serves again as the primary, for the tests that follow; a reload wakes B's startup process to connect at once.
-    fs.rmSync(path.join(A, 'standby.signal'));
-    await start(A, portA);
-    await sql(portB, 'SELECT pg_reload_conf()');
-    await eventually(streamingFromA, 30_000);
+    // A serves again as the primary, for the tests that follow.
+    await servesAgainFromA();
   }, 60_000);
 
   test('a replica does not take over while the lease is paused, before leaseSeconds passed, nor from a primary that holds no lease', async () => {
@@ -1860,6 +1867,17 @@ async function stopping(agent: Agent, tick: number, during: (ended: () => boolea
   }
 }
 
+/** B as the primary of a new record `name`, its agent (a RacingClient's) after one round, and its pod being deleted. */
+async function deletedPrimaryB(name: string): Promise<{ b: Agent; kube: RacingClient; timeline: number }> {
+  const timeline = await walTimeline(portB);
+  await seedRecord(name, stable('pg-1', 1, timeline));
+  const kube = racingClient('pg-1');
+  const b = agentOf('pg-1', { leaderRecord: name }, kube);
+  await b.round(0);
+  deletingPods.add('pg-1');
+  return { b, kube, timeline };
+}
+
 describe('a primary whose pod is deleted hands over to a standby by a switchover', () => {
   beforeAll(async () => {
     // C streams from B (slot pg_2, application_name pg-2); A stays stopped. Only pg-2's pod is Ready.
@@ -1880,13 +1898,7 @@ describe('a primary whose pod is deleted hands over to a standby by a switchover
   });
 
   test('a handover the record changed under is not written: logged, and the primary stops without one', async () => {
-    const timeline = await walTimeline(portB);
-    await seedRecord('handover-lost', stable('pg-1', 1, timeline));
-    const kube = new RacingClient({ server: api.adminServer, namespace: NAMESPACE, tokenFile: tokenFile('pod:pg-1'), caFile: tls.caFile, timeoutMs: 2000 });
-    clients.push(kube);
-    const b = agentOf('pg-1', { leaderRecord: 'handover-lost' }, kube);
-    await b.round(0);
-    deletingPods.add('pg-1');
+    const { b, kube } = await deletedPrimaryB('handover-lost');
     kube.races = 1;
     const events = api.events().length;
     await stopping(b, 0);
@@ -1900,13 +1912,7 @@ describe('a primary whose pod is deleted hands over to a standby by a switchover
   });
 
   test('its target replaced by a new pod of the same name before it took over: the record is given back (tried again when that loses), HandoverUndone', async () => {
-    const timeline = await walTimeline(portB);
-    await seedRecord('handover-undone', stable('pg-1', 1, timeline));
-    const kube = new RacingClient({ server: api.adminServer, namespace: NAMESPACE, tokenFile: tokenFile('pod:pg-1'), caFile: tls.caFile, timeoutMs: 2000 });
-    clients.push(kube);
-    const b = agentOf('pg-1', { leaderRecord: 'handover-undone' }, kube);
-    await b.round(0);
-    deletingPods.add('pg-1');
+    const { b, kube, timeline } = await deletedPrimaryB('handover-undone');
     const events = api.events().length;
     await stopping(b, 0.05, async () => {
       // The old primary fences itself and records its shutdown checkpoint; then pg-2's pod is made anew (another uid).
@@ -1941,14 +1947,10 @@ describe('a primary whose pod is deleted hands over to a standby by a switchover
   }, 60_000);
 
   test('a primary PostgreSQL stopped already (the kubelet stops both containers) hands over: it records its shutdown checkpoint, the target takes over, "handed over"', async () => {
-    const timeline = await walTimeline(portB);
-    await seedRecord('handed-over', stable('pg-1', 1, timeline));
-    const b = agentOf('pg-1', { leaderRecord: 'handed-over' });
+    const { b, timeline } = await deletedPrimaryB('handed-over');
     const c = agentOf('pg-2', { leaderRecord: 'handed-over', port: portC, pgdata: C });
-    await b.round(0);
     expect(await c.round(0)).toEqual([`PostgreSQL is a replica (epoch 1, stable, primary pg-1, timeline ${timeline})`,
       `role=replica (PostgreSQL is replica; epoch 1, stable, primary pg-1, timeline ${timeline})`]);
-    deletingPods.add('pg-1');
     asPostgres('pg_ctl', ['-D', B, '-m', 'fast', '-w', 'stop']);
     expect(control(B).shutDown).toBe(true);
     const events = api.events().length;
@@ -1991,8 +1993,7 @@ describe('a primary whose pod is deleted hands over to a standby by a switchover
     readyPods.add('pg-1');
     await seedRecord('handover-late', stable('pg-2', 1, timeline));
     // Its first write of its shutdown checkpoint loses (409): written again.
-    const kube = new RacingClient({ server: api.adminServer, namespace: NAMESPACE, tokenFile: tokenFile('pod:pg-2'), caFile: tls.caFile, timeoutMs: 2000 });
-    clients.push(kube);
+    const kube = racingClient('pg-2');
     kube.races = 1;
     kube.raced = patch => (patch.metadata?.annotations?.['postgres.cdk8s.io/checkpoint'] ?? '') !== '';
     const c = agentOf('pg-2', { leaderRecord: 'handover-late', port: portC, pgdata: C }, kube);
