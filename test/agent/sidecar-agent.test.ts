@@ -514,6 +514,26 @@ describe('the primary', () => {
     expect(await login('postgres', 'super-secret')).toBe('postgres');
   });
 
+  test('the password file waits for the superuser\'s and the replication role\'s Secrets each, missing or empty', async () => {
+    await seedRecord('credentials-missing', stable('pg-0', 1, 1));
+    const a = agentOf('pg-0', { leaderRecord: 'credentials-missing' });
+    const secret = path.join(a.config.secretDir, 'password');
+    const replication = path.join(a.config.secretDir, 'replication-password');
+    fs.rmSync(secret);
+    await a.round(0);
+    expect(fs.existsSync(a.config.passwordFile)).toBe(false);
+    writeSecret(secret, '');
+    expect(await a.round(1)).toEqual([]);
+    expect(fs.existsSync(a.config.passwordFile)).toBe(false);
+    writeSecret(secret, 'super-secret');
+    fs.rmSync(replication);
+    expect(await a.round(2)).toEqual([]);
+    expect(fs.existsSync(a.config.passwordFile)).toBe(false);
+    writeSecret(replication, '');
+    expect(await a.round(3)).toEqual([]);
+    expect(fs.existsSync(a.config.passwordFile)).toBe(false);
+  });
+
   test('without an application role, the passwords of the superuser and the replication role are applied and named', async () => {
     await seedRecord('no-app', stable('pg-0', 1, 1));
     const a = agentOf('pg-0', { leaderRecord: 'no-app', users: { superuser: 'postgres', replication: 'replicator', app: '', network: 'replicator' } });
