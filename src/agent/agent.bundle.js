@@ -7912,6 +7912,9 @@ __export(sidecar_agent_exports, {
   passfileText: () => passfileText,
   recordCopyText: () => recordCopyText
 });
+function removeIfThere(file) {
+  fs5.rmSync(file, { force: true });
+}
 function isBootstrapWait(plan3) {
   const [only, ...more] = plan3.steps;
   return more.length === 0 && only?.do === "wait" && only.retry === "bootstrap";
@@ -8731,7 +8734,7 @@ ${text}
       /** Not the primary: no deadline for the heartbeat fence (a promotion later must not find an old one, long passed). */
       removeDeadline() {
         try {
-          fs5.rmSync(this.config.automaticFailover.deadlineFile, { force: true });
+          removeIfThere(this.config.automaticFailover.deadlineFile);
           this.deadlineWritten = -Infinity;
         } catch (error) {
           this.log(`could not remove ${this.config.automaticFailover.deadlineFile} (${error.message})`);
@@ -8918,7 +8921,7 @@ ${text}
         this.lastOthers = key;
         this.lastMaintained = now;
         await this.maintainSlots(others);
-        if (this.config.synchronousReplicas > 0) await this.maintainSyncSet(others);
+        if (this.config.synchronousReplicas > 0) await this.maintainSyncSet(this.record, others);
         await this.recordTimeline();
       }
       async maintainSlots(others) {
@@ -8934,9 +8937,8 @@ ${text}
        * Synchronous mode: the record lists every standby that may confirm a commit; a pod that is gone leaves the list only
        * once synchronousReplicas of the others have flushed all WAL written before it left (nextSyncSet).
        */
-      async maintainSyncSet(others) {
-        if (this.record?.state !== "stable") return;
-        const recorded = this.record.sync;
+      async maintainSyncSet(record, others) {
+        const recorded = record.sync;
         const caughtUp = {};
         for (const member of recorded) {
           if (others.includes(member)) continue;
@@ -8949,9 +8951,9 @@ ${text}
         }
         const next = nextSyncSet({ recorded, others, caughtUp, syncReplicas: this.config.synchronousReplicas });
         if (next === void 0 || !next.changed) return;
-        const done = await this.swap(recordSyncSet(this.record, next.sync));
+        const done = await this.swap(recordSyncSet(record, next.sync));
         if (!done.ok) return;
-        this.log(`synchronous standbys recorded: ${next.sync.length > 0 ? next.sync.join(",") : "(none)"}`);
+        this.log(`synchronous standbys recorded: ${next.sync.join(",")}`);
         for (const member of [...this.goneAt.keys()]) {
           if (!next.sync.includes(member)) this.goneAt.delete(member);
         }
@@ -8967,7 +8969,7 @@ ${text}
         const parsed = parseEventLine(text);
         if (parsed === void 0) {
           this.log(`ignoring ${this.config.eventFile}: not "<Normal|Warning> <Reason> <message>": ${text.slice(0, 200)}`);
-          fs5.rmSync(this.config.eventFile, { force: true });
+          removeIfThere(this.config.eventFile);
           return;
         }
         const posted = await this.kube.podEvent(this.podName, parsed.type, parsed.reason, parsed.message, "postgres-cluster-agent");
@@ -8976,7 +8978,7 @@ ${text}
           return;
         }
         this.log(`posted a ${parsed.type} Event about this pod: ${parsed.reason}`);
-        fs5.rmSync(this.config.eventFile, { force: true });
+        removeIfThere(this.config.eventFile);
       }
       /** The passwords as the mounted Secrets say now; undefined while a file is missing or empty. */
       readPasswords() {
@@ -9216,7 +9218,7 @@ ${text}
         const wanted = `${this.config.startPlanFile}.wanted`;
         const request3 = fs5.existsSync(wanted) ? readIfExists(wanted) : void 0;
         if (request3 === void 0) return false;
-        fs5.rmSync(wanted, { force: true });
+        removeIfThere(wanted);
         this.startRequest = parseStartRequest(request3);
         this.startRequestAt = this.env.monotonic();
         if (this.startRequest === void 0) this.log(`ignoring ${wanted}: ${JSON.stringify(request3.slice(0, 80))} is not a request id`);
@@ -9261,10 +9263,7 @@ ${text}
           const timer = setTimeout(finish, Math.max(10, Math.min(this.config.timing.pollSeconds, this.dueInSeconds(), held, follow) * 1e3));
           const looking = setInterval(look, 100);
           try {
-            const name = path3.basename(`${this.config.startPlanFile}.wanted`);
-            watcher = fs5.watch(path3.dirname(this.config.startPlanFile), (_event, file) => {
-              if (file === name) look();
-            });
+            watcher = fs5.watch(path3.dirname(this.config.startPlanFile), look);
             watcher.on("error", () => watcher?.close());
           } catch {
           }

@@ -35,6 +35,11 @@ import { RecordCopy, StartPlan } from './start';
 import { dataDirectoryOf, RECLONE_MARKER, parseStartRequest, readIfExists, startPlanOf, writeStartPlan } from './start-agent';
 import { recordSyncSet } from './transitions';
 
+/** Removes a file; one already gone is no error. */
+function removeIfThere(file: string): void {
+  fs.rmSync(file, { force: true });
+}
+
 /** A plan that only waits for the record to change ('wait bootstrap'), which the agent may hold (START_HOLD_SECONDS). */
 function isBootstrapWait(plan: StartPlan): boolean {
   const [only, ...more] = plan.steps;
@@ -911,7 +916,7 @@ export class SidecarAgent {
   /** Not the primary: no deadline for the heartbeat fence (a promotion later must not find an old one, long passed). */
   private removeDeadline(): void {
     try {
-      fs.rmSync(this.config.automaticFailover.deadlineFile, { force: true });
+      removeIfThere(this.config.automaticFailover.deadlineFile);
       this.deadlineWritten = -Infinity;
     } catch (error) {
       this.log(`could not remove ${this.config.automaticFailover.deadlineFile} (${(error as Error).message})`);
@@ -1115,7 +1120,7 @@ export class SidecarAgent {
     this.lastOthers = key;
     this.lastMaintained = now;
     await this.maintainSlots(others);
-    if (this.config.synchronousReplicas > 0) await this.maintainSyncSet(others);
+    if (this.config.synchronousReplicas > 0) await this.maintainSyncSet(this.record, others);
     await this.recordTimeline();
   }
 
@@ -1133,9 +1138,8 @@ export class SidecarAgent {
    * Synchronous mode: the record lists every standby that may confirm a commit; a pod that is gone leaves the list only
    * once synchronousReplicas of the others have flushed all WAL written before it left (nextSyncSet).
    */
-  private async maintainSyncSet(others: readonly string[]): Promise<void> {
-    if (this.record?.state !== 'stable') return;
-    const recorded = this.record.sync;
+  private async maintainSyncSet(record: StableRecord, others: readonly string[]): Promise<void> {
+    const recorded = record.sync;
     const caughtUp: Record<string, number | undefined> = {};
     for (const member of recorded) {
       if (others.includes(member)) continue;
@@ -1148,9 +1152,10 @@ export class SidecarAgent {
     }
     const next = nextSyncSet({ recorded, others, caughtUp, syncReplicas: this.config.synchronousReplicas });
     if (next === undefined || !next.changed) return;
-    const done = await this.swap(recordSyncSet(this.record, next.sync));
+    const done = await this.swap(recordSyncSet(record, next.sync));
     if (!done.ok) return;
-    this.log(`synchronous standbys recorded: ${next.sync.length > 0 ? next.sync.join(',') : '(none)'}`);
+    // Never empty: a gone member stays until synchronousReplicas (at least 1) others flushed past it.
+    this.log(`synchronous standbys recorded: ${next.sync.join(',')}`);
     for (const member of [...this.goneAt.keys()]) {
       if (!next.sync.includes(member)) this.goneAt.delete(member);
     }
@@ -1167,7 +1172,7 @@ export class SidecarAgent {
     const parsed = parseEventLine(text);
     if (parsed === undefined) {
       this.log(`ignoring ${this.config.eventFile}: not "<Normal|Warning> <Reason> <message>": ${text.slice(0, 200)}`);
-      fs.rmSync(this.config.eventFile, { force: true });
+      removeIfThere(this.config.eventFile);
       return;
     }
     const posted = await this.kube.podEvent(this.podName, parsed.type, parsed.reason, parsed.message, 'postgres-cluster-agent');
@@ -1176,7 +1181,7 @@ export class SidecarAgent {
       return;
     }
     this.log(`posted a ${parsed.type} Event about this pod: ${parsed.reason}`);
-    fs.rmSync(this.config.eventFile, { force: true });
+    removeIfThere(this.config.eventFile);
   }
 
   /** The passwords as the mounted Secrets say now; undefined while a file is missing or empty. */
@@ -1438,7 +1443,7 @@ export class SidecarAgent {
     // existsSync first: a missing file costs no exception, ten times a second.
     const request = fs.existsSync(wanted) ? readIfExists(wanted) : undefined;
     if (request === undefined) return false;
-    fs.rmSync(wanted, { force: true });
+    removeIfThere(wanted);
     this.startRequest = parseStartRequest(request);
     this.startRequestAt = this.env.monotonic();
     if (this.startRequest === undefined) this.log(`ignoring ${wanted}: ${JSON.stringify(request.slice(0, 80))} is not a request id`);
@@ -1487,9 +1492,9 @@ export class SidecarAgent {
       // A tenth of a second, as the entrypoint waits for its copy of the record and a new primary for its label.
       const looking = setInterval(look, 100);
       try {
-        // The request's rename into place, told by the file system rather than found by the next look.
-        const name = path.basename(`${this.config.startPlanFile}.wanted`);
-        watcher = fs.watch(path.dirname(this.config.startPlanFile), (_event, file) => { if (file === name) look(); });
+        // The request's rename into place, told by the file system rather than found by the next look. Any change in
+        // the directory looks (the plan's own rename too): a look finds the request or nothing, cheaply.
+        watcher = fs.watch(path.dirname(this.config.startPlanFile), look);
         watcher.on('error', () => watcher?.close());
       } catch {
         // No such directory, or no watches left: the looks alone.

@@ -473,6 +473,44 @@ describe('the primary', () => {
     existing = ['pg-0', 'pg-1'];
   });
 
+  test('a gone member leaves the synchronous set once the others flushed past where WAL stood when it was first missed, not at a later look; a write that loses is tried again', async () => {
+    existing = ['pg-0', 'pg-1', 'pg-2'];
+    await seedRecord('sync-gone', stable('pg-0', 1, 1, ['pg-1', 'pg-2']));
+    const kube = racingClient('pg-0');
+    const a = agentOf('pg-0', { leaderRecord: 'sync-gone', synchronousReplicas: 1 }, kube);
+    await a.round(0);
+    const [{ pid }] = await sql(portB, 'SELECT pid FROM pg_stat_wal_receiver');
+    const flushedAll = async () => (await sql(portA, `SELECT count(*)::int AS n FROM pg_stat_replication
+      WHERE application_name = 'pg-1' AND flush_lsn >= pg_current_wal_lsn()`))[0].n === 1;
+    process.kill(pid as number, 'SIGSTOP');
+    try {
+      // pg-2 is missed while B stands still: where WAL stands now is what B must flush.
+      await sql(portA, 'CREATE TABLE sync_gone_1 (n int)');
+      existing = ['pg-0', 'pg-1'];
+      expect(await a.round(1)).toEqual(['dropping replication slot pg_2 (its pod is gone)']);
+      // pg-3 comes: the set grows, and pg-2 stays in it, B not caught up.
+      existing = ['pg-0', 'pg-1', 'pg-3'];
+      expect(await a.round(2)).toEqual(['synchronous standbys recorded: pg-1,pg-2,pg-3']);
+      process.kill(pid as number, 'SIGCONT');
+      await eventually(flushedAll);
+      // B flushed past that point, then stands still again behind new WAL: pg-2 may go all the same.
+      process.kill(pid as number, 'SIGSTOP');
+      await sql(portA, 'CREATE TABLE sync_gone_2 (n int)');
+      expect(await flushedAll()).toBe(false);
+      kube.races = 1;
+      // The write loses (someone wrote the record first): nothing said, and the next round writes it.
+      expect(await a.round(3)).toEqual(['the leader record names this primary (epoch 1, stable, primary pg-0, timeline 1, synchronous standbys pg-1,pg-2,pg-3)']);
+      expect(storedRecord('sync-gone').sync).toBe('pg-1,pg-2,pg-3');
+      expect(await a.round(4)).toEqual(['synchronous standbys recorded: pg-1,pg-3']);
+      expect(storedRecord('sync-gone').sync).toBe('pg-1,pg-3');
+      expect(await a.round(5)).toEqual(['the leader record names this primary (epoch 1, stable, primary pg-0, timeline 1, synchronous standbys pg-1,pg-3)']);
+    } finally {
+      process.kill(pid as number, 'SIGCONT');
+    }
+    await sql(portA, "SELECT pg_drop_replication_slot('pg_3')");
+    existing = ['pg-0', 'pg-1'];
+  });
+
   test('the password file: written 0600 once every Secret is there, escaped; rewritten and logged when a Secret changes; the passwords applied to the roles', async () => {
     await seedRecord('credentials', stable('pg-0', 1, 1));
     const a = agentOf('pg-0', { leaderRecord: 'credentials' });
