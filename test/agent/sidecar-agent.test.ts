@@ -67,7 +67,7 @@ const NO_ROLL: KubeObject = { apiVersion: 'apps/v1', kind: 'StatefulSet', metada
 let statefulSet: KubeObject | undefined = NO_ROLL;
 const deletedPods: string[] = [];
 
-const allPods = new Map(['pg-0', 'pg-1', 'pg-2', 'pg-3'].map(name => [name, testPod(name)]));
+const allPods = new Map(Array.from({ length: 13 }, (_, i) => `pg-${i}`).map(name => [name, testPod(name)]));
 const podOf = (name: string) => allPods.get(name)!;
 /** The pods that exist now, in the order the API lists them. */
 let existing: string[] = ['pg-0', 'pg-1'];
@@ -508,6 +508,41 @@ describe('the primary', () => {
       process.kill(pid as number, 'SIGCONT');
     }
     await sql(portA, "SELECT pg_drop_replication_slot('pg_3')");
+    existing = ['pg-0', 'pg-1'];
+  });
+
+  test('a slot that lost its WAL is dropped, said so, and made again; each slot PostgreSQL cannot make (none left) is logged, and tried again', async () => {
+    existing = ['pg-0', 'pg-1', 'pg-2'];
+    await seedRecord('slots', stable('pg-0', 1, 1));
+    const a = agentOf('pg-0', { leaderRecord: 'slots' });
+    await a.round(0);
+    expect(await slots(portA)).toEqual(['pg_1', 'pg_2']);
+    const walStatus = async () => (await sql(portA, 'SELECT slot_name, wal_status FROM pg_replication_slots ORDER BY 1')).map(row => `${row.slot_name} ${row.wal_status}`);
+    // pg_2 loses its WAL: a checkpoint removes the segments beyond max_slot_wal_keep_size (B's pg_1, confirmed, keeps it).
+    await sql(portA, "ALTER SYSTEM SET max_slot_wal_keep_size = '1MB'");
+    await sql(portA, 'SELECT pg_reload_conf()');
+    try {
+      await sql(portA, 'CREATE TABLE slot_lost (n int)');
+      for (let i = 0; i < 3; i++) await sql(portA, 'INSERT INTO slot_lost VALUES (1); SELECT pg_switch_wal()');
+      const [{ end }] = await sql(portA, 'SELECT pg_current_wal_lsn()::text AS end');
+      await eventually(async () => (await sql(portA, "SELECT restart_lsn >= $1::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = 'pg_1'", [end]))[0].ok === true);
+      await sql(portA, 'CHECKPOINT');
+      expect(await walStatus()).toEqual(['pg_1 reserved', 'pg_2 lost']);
+      // Looked at when maintainSeconds passed.
+      expect(await a.round(10)).toEqual(['dropping replication slot pg_2 (lost)']);
+      expect(await walStatus()).toEqual(['pg_1 reserved', 'pg_2 reserved']);
+    } finally {
+      await sql(portA, 'ALTER SYSTEM RESET max_slot_wal_keep_size');
+      await sql(portA, 'SELECT pg_reload_conf()');
+    }
+    // More pods than max_replication_slots (10): each slot PostgreSQL refuses is said, and asked for again next time.
+    existing = Array.from({ length: 13 }, (_, i) => `pg-${i}`);
+    // 12 wanted, made in their names' order (pg_1, pg_10, pg_11, pg_12, pg_2, ...): the last two find none left.
+    const refused = ['pg_8', 'pg_9'].map(slot => `could not maintain a replication slot: creating ${slot}: all replication slots are in use`);
+    expect(await a.round(11)).toEqual(refused);
+    expect(await slots(portA)).toHaveLength(10);
+    expect(await a.round(21)).toEqual(refused);
+    for (const slot of await slots(portA)) if (slot !== 'pg_1') await sql(portA, 'SELECT pg_drop_replication_slot($1)', [slot]);
     existing = ['pg-0', 'pg-1'];
   });
 
@@ -2102,6 +2137,42 @@ describe('run() while PostgreSQL starts', () => {
       await running;
     }
     expect(c.logs[c.logs.length - 1]).toBe('stopping, but the pod is not being deleted (a restart): the primary stays where it is');
+  }, 30_000);
+});
+
+describe('a requested failover', () => {
+  test('a replica takes over from a primary that did not answer the request: RequestedFailover Events; a label it cannot remove (the pod is gone) is logged', async () => {
+    // B, the replica the tests before leave, is the only pod: pg-0, the recorded primary, has no pod left.
+    existing = ['pg-1'];
+    // The timeline it follows: its newest history file's (pg_control's lags until a restartpoint).
+    const histories = fs.readdirSync(path.join(B, 'pg_wal')).filter(file => /^[0-9A-F]{8}\.history$/.test(file));
+    const timeline = Math.max(1, ...histories.map(file => parseInt(file.slice(0, 8), 16)));
+    await seedRecord('requested-gone', stable('pg-0', 1, timeline));
+    await patchLeaseAsAdmin('requested-gone', {}, { 'failover.postgres.cdk8s.io/target': 'any' });
+    const b = agentOf('pg-1', { leaderRecord: 'requested-gone', peerDomain: 'invalid.' });
+    const recorded = `epoch 1, stable, primary pg-0, timeline ${timeline}`;
+    expect(await b.round(0)).toEqual([
+      `PostgreSQL is a replica (${recorded}); a failover to any is requested (failover.postgres.cdk8s.io/target); waiting 20s for pg-0 to answer it`,
+      `role=replica (PostgreSQL is replica; ${recorded})`,
+    ]);
+    const events = api.events().length;
+    // Twice isolationFenceSeconds (10) later, nobody answered for pg-0.
+    const next = `epoch 2, stable, primary pg-1, timeline ${timeline}`;
+    expect(await b.round(20)).toEqual([
+      `PostgreSQL is a replica (${recorded})`,
+      expect.stringMatching(withLsn('REQUESTED FAILOVER: pg-0 did not answer the failover request (failover.postgres.cdk8s.io/target=any) within 20s and '
+        + `this pod is the replica to promote (promoting pg-1 (WAL <lsn>) of pg-1): recording it as the primary (${next}), then promoting it`)),
+      'could not remove the role label of pg-0 (PATCH pods/pg-0: 404 NotFound: pods "pg-0" not found); its agent removes it when it can',
+      `role=primary (PostgreSQL is primary; ${next})`,
+    ]);
+    expect(observedRole(B)).toBe('primary');
+    const message = `pg-1 took over from pg-0, which did not answer the failover request (failover.postgres.cdk8s.io/target=any) (${next})`;
+    expect(api.events().slice(events).map((e: any) => [e.type, e.reason, e.involvedObject.kind, e.involvedObject.name, e.message])).toEqual([
+      ['Warning', 'RequestedFailover', 'Pod', 'pg-1', message],
+      ['Warning', 'RequestedFailover', 'Lease', 'requested-gone', message],
+    ]);
+    // The request is answered: gone from the record.
+    expect(api.lease('requested-gone')!.metadata.annotations?.['failover.postgres.cdk8s.io/target']).toBeUndefined();
   }, 30_000);
 });
 
