@@ -8537,7 +8537,7 @@ ${text}
           case "fence": {
             const serving = this.server !== "not-serving";
             await this.fence();
-            if (serving) void this.kube.podEvent(this.podName, "Warning", "Fenced", reason, "postgres-cluster-agent");
+            if (serving && this.server === "not-serving") void this.kube.podEvent(this.podName, "Warning", "Fenced", reason, "postgres-cluster-agent");
             return true;
           }
           case "report-checkpoint":

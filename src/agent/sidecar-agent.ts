@@ -724,8 +724,9 @@ export class SidecarAgent {
       case 'fence': {
         const serving = this.server !== 'not-serving';
         await this.fence();
-        // Said once, when it stopped a server that served; not awaited: the API may be what it is cut off from.
-        if (serving) void this.kube.podEvent(this.podName, 'Warning', 'Fenced', reason, 'postgres-cluster-agent');
+        // Said once, when it stopped a server that served (a fence that failed is tried again, and said when it stops
+        // it); not awaited: the API may be what it is cut off from.
+        if (serving && this.server === 'not-serving') void this.kube.podEvent(this.podName, 'Warning', 'Fenced', reason, 'postgres-cluster-agent');
         return true;
       }
       case 'report-checkpoint': return this.reportCheckpoint();

@@ -619,6 +619,25 @@ describe('the primary', () => {
     expect(await login('replicator', 'rotated again')).toBe('replicator');
   });
 
+  test('passwords PostgreSQL does not take (its transactions read-only) are logged, and applied by a later round', async () => {
+    await seedRecord('read-only', stable('pg-0', 1, 1));
+    const a = agentOf('pg-0', { leaderRecord: 'read-only' });
+    await a.round(0);
+    await sql(portA, 'ALTER SYSTEM SET default_transaction_read_only = on');
+    await sql(portA, 'SELECT pg_reload_conf()');
+    try {
+      writeSecret(path.join(a.config.secretDir, 'replication-password'), 'read only');
+      expect(await a.round(1)).toEqual(['the Secret changed: rewrote this pod\'s password file',
+        'could not apply the Secrets\' passwords to the roles (applying the credentials: cannot execute ALTER ROLE in a read-only transaction); retrying']);
+      expect(await login('replicator', 'read only')).toBe('password authentication failed for user "replicator"');
+    } finally {
+      await sql(portA, 'ALTER SYSTEM RESET default_transaction_read_only');
+      await sql(portA, 'SELECT pg_reload_conf()');
+    }
+    expect(await a.round(2)).toEqual(['applied the changed passwords of the Secrets to the roles postgres, replicator, app']);
+    expect(await login('replicator', 'read only')).toBe('replicator');
+  });
+
   test('a renewed certificate file makes PostgreSQL reload it, once', async () => {
     await seedRecord('certificate', stable('pg-0', 1, 1));
     const tlsDir = path.join(dir, 'tls');
@@ -1418,7 +1437,7 @@ describe('fencing, promotion and switchover', () => {
     expect(await b.round(1)).toEqual(['PostgreSQL is not serving: no role label (epoch 3, stable, primary pg-0, timeline 3, synchronous standbys pg-1)']);
   });
 
-  test('a primary the record does not name is fenced: label removed, standby.signal, a fast shutdown; FENCING logged once', async () => {
+  test('a primary the record does not name is fenced: label removed, standby.signal, a fast shutdown; FENCING logged once, a fence that fails tried again', async () => {
     await seedRecord('fenced', stable('pg-1', 4, 3));
     const a = agentOf('pg-0', { leaderRecord: 'fenced' });
     expect(labelOf('pg-0')).toBe('primary');
@@ -1430,8 +1449,16 @@ describe('fencing, promotion and switchover', () => {
     // Fenced whoever the other pods are: they are not listed first.
     const listings = () => api.requests.filter(r => r.method === 'GET' && r.path.includes('/pods?')).length;
     const listedBefore = listings();
-    expect(await a.round(0)).toEqual([`FENCING this primary: the leader record does not name this pod (${described})`]);
+    // Its first try cannot write standby.signal (a directory of that name is in the way): said, and tried again next round.
+    const inTheWay = path.join(A, 'standby.signal');
+    fs.mkdirSync(inTheWay);
+    expect(await a.round(0)).toEqual([`FENCING this primary: the leader record does not name this pod (${described})`,
+      `could not fence: EISDIR: illegal operation on a directory, open '${inTheWay}'; retrying next round`]);
     expect(listings()).toBe(listedBefore);
+    expect(await inRecovery(portA)).toBe(false);
+    fs.rmdirSync(inTheWay);
+    expect(api.events()).toHaveLength(events);
+    expect(await a.round(0.5)).toEqual([]);
     // A Warning Event on the pod says so (posted without waiting for the API: it may be what the pod is cut off from).
     await eventually(async () => api.events().length > events);
     expect(api.events().slice(events).map((e: any) => [e.type, e.reason, e.involvedObject.name, e.message])).toEqual([
