@@ -1211,6 +1211,46 @@ describe('the replica, and run()', () => {
   });
 });
 
+describe('a replica whose connection to the primary is gone on its side only', () => {
+  test('the walsender that still holds its slot is ended once seen at two looks 3 s apart, while the replica does not stream', async () => {
+    existing = ['pg-0', 'pg-1'];
+    await seedRecord('stale-sender', stable('pg-0', 1, control(A).timeline));
+    // The primary as B's agent reaches it: A's socket, under B's port (the agent asks primaryHost at its own port).
+    const primarySocket = fs.mkdtempSync(path.join(dir, 'primary-socket-'));
+    fs.symlinkSync(path.join(scratch, `.s.PGSQL.${portA}`), path.join(primarySocket, `.s.PGSQL.${portB}`));
+    const b = agentOf('pg-1', { leaderRecord: 'stale-sender', primaryHost: primarySocket, users: { superuser: 'postgres', replication: 'replicator', app: 'app', network: 'postgres' } });
+    // B streams (for a second and more) at the first look: nothing seen.
+    await eventually(async () => (await sql(portB, `SELECT count(*)::int AS n FROM pg_stat_wal_receiver AS r JOIN pg_stat_activity AS a USING (pid)
+      WHERE r.status = 'streaming' AND a.backend_start < clock_timestamp() - interval '1 second'`))[0].n === 1);
+    await b.round(0);
+    // A's walsender stands still, holding slot pg_1; B's WAL receiver ends, and every new one finds the slot taken.
+    const senderOf = async () => (await sql(portA, "SELECT active_pid FROM pg_replication_slots WHERE slot_name = 'pg_1'"))[0].active_pid as number | null;
+    const sender = (await senderOf())!;
+    const [{ pid: receiver }] = await sql(portB, 'SELECT pid FROM pg_stat_wal_receiver');
+    process.kill(sender, 'SIGSTOP');
+    try {
+      process.kill(receiver as number, 'SIGTERM');
+      await eventually(async () => (await sql(portB, "SELECT count(*)::int AS n FROM pg_stat_wal_receiver WHERE status = 'streaming'"))[0].n === 0);
+      const ended = `the primary's walsender ${sender} held this pod's replication slot pg_1 at two looks 3s apart, while this replica did not stream: `
+        + 'its connection is gone; ended it, so that the WAL receiver can connect';
+      // One look (every 3 s) sees it, in the background (a question to a local socket: done within a second); the next ends it.
+      expect(await b.round(2.9)).toEqual([]);
+      expect(await b.round(3)).toEqual([]);
+      await sleep(1000);
+      expect(await b.round(5.9)).toEqual([]);
+      await sleep(1000);
+      expect(b.logs).toEqual([]);
+      expect(await b.round(6)).toEqual([]);
+      await eventually(() => b.logs.includes(ended));
+    } finally {
+      process.kill(sender, 'SIGCONT');
+    }
+    await eventually(async () => await senderOf() !== sender);
+    await sql(portB, 'SELECT pg_reload_conf()');
+    await eventually(streamingFromA, 30_000);
+  }, 60_000);
+});
+
 describe('fencing, promotion and switchover', () => {
   test('without automatic failover, a primary that cannot read the record keeps serving while every other pod streams from it and replies (failsafe)', async () => {
     await seedRecord('failsafe', stable('pg-0', 1, 1));
