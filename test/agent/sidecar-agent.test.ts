@@ -235,6 +235,8 @@ const AUTOMATIC_FAILOVER_OFF = {
   deadlineFile: '/nonexistent/lease-deadline',
 };
 
+const TIMING: SidecarConfig['timing'] = { pollSeconds: 30, reassertSeconds: 30, isolationFenceSeconds: 10, walCheckSeconds: 10, maintainSeconds: 10, apiTimeoutSeconds: 2 };
+
 /** A valid configuration document (as config.test.ts synthesizes it), with this test's paths and names. */
 function configFor(pod: string, files: string, overrides: Partial<SidecarConfig>): SidecarConfig {
   return {
@@ -263,7 +265,7 @@ function configFor(pod: string, files: string, overrides: Partial<SidecarConfig>
     synchronousReplicas: 0,
     postgresVersion: 15,
     peerDomain: 'pg-headless',
-    timing: { pollSeconds: 30, reassertSeconds: 30, isolationFenceSeconds: 10, walCheckSeconds: 10, maintainSeconds: 10, apiTimeoutSeconds: 2 },
+    timing: TIMING,
     // The heartbeat fence's file: the agent's own, writable, beside (not in) its directory of files.
     automaticFailover: { ...AUTOMATIC_FAILOVER_OFF, deadlineFile: `${files}.lease-deadline` },
     ...overrides,
@@ -1211,14 +1213,24 @@ describe('the replica, and run()', () => {
   });
 });
 
+/**
+ * The primary as a replica's agent reaches it (primaryHost, at the agent's own port): a directory with the primary's
+ * socket under the replica's port.
+ */
+function socketAs(primaryPort: number, port: number): string {
+  const socketDir = fs.mkdtempSync(path.join(dir, 'primary-socket-'));
+  fs.symlinkSync(path.join(scratch, `.s.PGSQL.${primaryPort}`), path.join(socketDir, `.s.PGSQL.${port}`));
+  return socketDir;
+}
+
+/** The network role the superuser: it may end any walsender (the replicas here stream as postgres). */
+const NETWORK_SUPERUSER = { superuser: 'postgres', replication: 'replicator', app: 'app', network: 'postgres' };
+
 describe('a replica whose connection to the primary is gone on its side only', () => {
   test('the walsender that still holds its slot is ended once seen at two looks 3 s apart, while the replica does not stream', async () => {
     existing = ['pg-0', 'pg-1'];
     await seedRecord('stale-sender', stable('pg-0', 1, control(A).timeline));
-    // The primary as B's agent reaches it: A's socket, under B's port (the agent asks primaryHost at its own port).
-    const primarySocket = fs.mkdtempSync(path.join(dir, 'primary-socket-'));
-    fs.symlinkSync(path.join(scratch, `.s.PGSQL.${portA}`), path.join(primarySocket, `.s.PGSQL.${portB}`));
-    const b = agentOf('pg-1', { leaderRecord: 'stale-sender', primaryHost: primarySocket, users: { superuser: 'postgres', replication: 'replicator', app: 'app', network: 'postgres' } });
+    const b = agentOf('pg-1', { leaderRecord: 'stale-sender', primaryHost: socketAs(portA, portB), users: NETWORK_SUPERUSER });
     // B streams (for a second and more) at the first look: nothing seen.
     await eventually(async () => (await sql(portB, `SELECT count(*)::int AS n FROM pg_stat_wal_receiver AS r JOIN pg_stat_activity AS a USING (pid)
       WHERE r.status = 'streaming' AND a.backend_start < clock_timestamp() - interval '1 second'`))[0].n === 1);
@@ -2241,6 +2253,45 @@ describe('a requested failover', () => {
     // The request is answered: gone from the record.
     expect(api.lease('requested-gone')!.metadata.annotations?.['failover.postgres.cdk8s.io/target']).toBeUndefined();
   }, 30_000);
+});
+
+describe('a replica whose WAL the primary no longer has', () => {
+  test('asks for a new clone once it has not streamed for walCheckSeconds: the marker beside its data, its PostgreSQL stopped', async () => {
+    // C, cloned anew from B (the primary since the requested failover above), stops; B's inactive slots go.
+    fs.rmSync(C, { recursive: true, force: true });
+    run('pg_basebackup', '-D', C, '-h', scratch, '-p', String(portB), '-U', 'postgres', '-R', '-X', 'stream', '-c', 'fast');
+    // B's settings came with the copy: C streams as pg-2, from no slot.
+    fs.appendFileSync(path.join(C, 'postgresql.auto.conf'), "cluster_name = 'pg-2'\nprimary_slot_name = ''\n");
+    await start(C, portC);
+    await eventually(() => streamingFrom(portB, 'pg-2'), 30_000);
+    asPostgres('pg_ctl', ['-D', C, '-m', 'fast', '-w', 'stop']);
+    const position = control(C).checkpoint;
+    await sql(portB, 'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE NOT active');
+    // B writes on, and its checkpoints remove the segments C needs next.
+    await sql(portB, 'CREATE TABLE reclone (n int)');
+    for (let i = 0; i < 3; i++) await sql(portB, 'INSERT INTO reclone VALUES (1); SELECT pg_switch_wal(); CHECKPOINT');
+    const [{ gone }] = await sql(portB, `SELECT NOT EXISTS (SELECT FROM pg_ls_waldir()
+      WHERE substr(name, 9, 16) = substr(pg_walfile_name($1::pg_lsn), 9, 16)) AS gone`, [position]);
+    expect(gone).toBe(true);
+    await start(C, portC);
+
+    existing = ['pg-1', 'pg-2'];
+    await seedRecord('reclone', stable('pg-1', 1, await walTimeline(portB)));
+    const primaryHost = socketAs(portB, portC);
+    const timing = { ...TIMING, walCheckSeconds: 12 };
+    const c = agentOf('pg-2', { leaderRecord: 'reclone', port: portC, pgdata: C, primaryHost, users: NETWORK_SUPERUSER, timing });
+    const marker = path.join(path.dirname(C), 'reclone-requested');
+    await c.round(0);
+    // It looks every 3 s; until 12 s (walCheckSeconds) without streaming, it only looks.
+    for (const at of [3, 6, 9, 11.9]) expect(await c.round(at)).toEqual([]);
+    expect(fs.existsSync(marker)).toBe(false);
+    expect(await c.round(12)).toEqual([expect.stringMatching(
+      /^not streaming for 12s, and the primary no longer has the WAL this replica needs \([0-9A-F]+\/[0-9A-F]+\): requesting a new clone$/)]);
+    expect(fs.existsSync(marker)).toBe(true);
+    // Stopped (in recovery: pg_control says "shut down in recovery"): its entrypoint clones when it starts again.
+    await eventually(() => readPostmaster(C) === undefined);
+    fs.rmSync(marker);
+  }, 60_000);
 });
 
 describe('the Events the agent posted', () => {
