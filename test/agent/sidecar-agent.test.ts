@@ -319,6 +319,13 @@ function agentOf(pod: string, overrides: Partial<SidecarConfig>, kube: KubeClien
   };
 }
 
+/** The agent's clocks from now on the real ones (for run(), whose naps wait real time): monotonic from 1000 s. */
+function onRealClocks(agent: Agent): void {
+  const t0 = Date.now();
+  Object.defineProperty(agent.clock, 'monotonic', { get: () => 1000 + (Date.now() - t0) / 1000 });
+  Object.defineProperty(agent.clock, 'wall', { get: () => Date.now() * 1000 });
+}
+
 /** A log line as `text` says, but for a flush position (written `<lsn>` in it), which moves with the WAL. */
 function withLsn(text: string): RegExp {
   return new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&').replace('<lsn>', '[0-9A-F]+/[0-9A-F]+')}$`);
@@ -1163,9 +1170,7 @@ describe('the replica, and run()', () => {
   test('run(): a start request held for the record (wait bootstrap) is answered when its hold ends, 2 s, not a poll (30 s) later', async () => {
     const empty = fs.mkdtempSync(path.join(dir, 'empty-'));
     const b = agentOf('pg-1', { leaderRecord: 'never-created', pgdata: empty });
-    const t0 = Date.now();
-    Object.defineProperty(b.clock, 'monotonic', { get: () => 1000 + (Date.now() - t0) / 1000 });
-    Object.defineProperty(b.clock, 'wall', { get: () => Date.now() * 1000 });
+    onRealClocks(b);
     const plan = () => (fs.existsSync(b.config.startPlanFile) ? fs.readFileSync(b.config.startPlanFile, 'utf8') : '');
     const stop = new AbortController();
     const running = b.agent.run(stop.signal);
@@ -1261,6 +1266,35 @@ describe('a replica whose connection to the primary is gone on its side only', (
     await sql(portB, 'SELECT pg_reload_conf()');
     await eventually(streamingFromA, 30_000);
   }, 60_000);
+});
+
+describe('run() while a replica follows a new primary', () => {
+  test('it looks again every second, not a poll (30 s) later: a WAL receiver that has not streamed on the record\'s timeline for 3 s is ended', async () => {
+    existing = ['pg-0', 'pg-1'];
+    // A timeline B cannot stream on: B's WAL receiver never does.
+    await seedRecord('follow-nap', stable('pg-0', 1, await walTimeline(portA) + 1));
+    const b = agentOf('pg-1', { leaderRecord: 'follow-nap' });
+    onRealClocks(b);
+    const receiver = async () => (await sql(portB, 'SELECT pid FROM pg_stat_wal_receiver'))[0]?.pid as number | undefined;
+    const alive = async (pid: number) => (await sql(portB, 'SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = $1', [pid]))[0].n === 1;
+    const first = (await receiver())!;
+    const stop = new AbortController();
+    const running = b.agent.run(stop.signal);
+    try {
+      // The first look ends the receiver (a new primary) and reloads: the startup process starts another at once.
+      let next: number | undefined;
+      await eventually(async () => { next = await receiver(); return next !== undefined && next !== first; }, 5000);
+      const seenAt = Date.now();
+      // Seen at the next look, a second later, and ended at the look 3 s after that.
+      await eventually(async () => !await alive(next!), 8000);
+      expect(Date.now() - seenAt).toBeGreaterThan(2500);
+    } finally {
+      stop.abort();
+      await running;
+    }
+    await sql(portB, 'SELECT pg_reload_conf()');
+    await eventually(streamingFromA, 30_000);
+  }, 30_000);
 });
 
 describe('fencing, promotion and switchover', () => {
@@ -1989,9 +2023,7 @@ describe('automatic failover', () => {
     const timeline = await walTimeline(portB);
     await seedRecord('napped', stable('pg-1', 1, timeline));
     const b = agentOf('pg-1', { leaderRecord: 'napped', automaticFailover: { ...automaticFailoverOn('napped'), renewSeconds: 1, renewDeadlineSeconds: 3 } });
-    const t0 = Date.now();
-    Object.defineProperty(b.clock, 'monotonic', { get: () => 1000 + (Date.now() - t0) / 1000 });
-    Object.defineProperty(b.clock, 'wall', { get: () => Date.now() * 1000 });
+    onRealClocks(b);
     const renewals = () => api.requests.filter(request => request.method === 'PATCH' && request.path.endsWith('/leases/napped')
       && request.body.includes('"renewTime"')).length;
     const stop = new AbortController();
