@@ -1833,6 +1833,26 @@ describe('automatic failover', () => {
     expect(await inRecovery(portB)).toBe(true);
   });
 
+  test('run(): a replica\'s nap ends when its view of the lease lapses (leaseSeconds 2), not a poll (30 s) later', async () => {
+    await seedRecord('lapse-nap', stable('pg-0', 1, control(A).timeline));
+    const a = agentOf('pg-0', { leaderRecord: 'lapse-nap', automaticFailover: automaticFailoverOn('lapse-nap-a') });
+    await a.round(0);
+    // Paused: once it lapses, the replica only says so.
+    await patchLeaseAsAdmin('lapse-nap', {}, { 'failover.postgres.cdk8s.io/paused': 'true' });
+    const b = agentOf('pg-1', { leaderRecord: 'lapse-nap', automaticFailover: { ...automaticFailoverOn('lapse-nap-b'), leaseSeconds: 2 }, peerDomain: 'invalid.' });
+    onRealClocks(b);
+    const stop = new AbortController();
+    const started = Date.now();
+    const running = b.agent.run(stop.signal);
+    try {
+      await eventually(async () => b.logs.some(line => line.includes('the lease of pg-0 has lapsed, but automatic failover is paused')), 5000);
+      expect(Date.now() - started).toBeGreaterThan(1900);
+    } finally {
+      stop.abort();
+      await running;
+    }
+  });
+
   test('a replica whose view of the lease lapsed, but which cannot list the pods, does not take over: says so once, and asks again each round', async () => {
     const timeline = control(A).timeline;
     await seedRecord('unlisted', stable('pg-0', 1, timeline));
