@@ -1853,6 +1853,28 @@ describe('automatic failover', () => {
     }
   });
 
+  test('a replica does not take over within minimumFailoverIntervalSeconds of a change of primary it saw; the first record it read is no change', async () => {
+    const timeline = control(A).timeline;
+    // Recorded with another cluster's identity: once its view of the lease lapses, the replica considers taking over, and declines.
+    await seedRecord('interval', { ...stable('pg-0', 1, timeline), systemIdentifier: '1' });
+    const a = agentOf('pg-0', { leaderRecord: 'interval', automaticFailover: automaticFailoverOn('interval-a') });
+    await a.round(0);
+    const b = agentOf('pg-1', { leaderRecord: 'interval', automaticFailover: automaticFailoverOn('interval-b'), peerDomain: 'invalid.' });
+    await b.round(0);
+    // Its view of the lease lapses (leaseSeconds 10): no change of primary held it back.
+    const declined = /^not taking over from pg-0: this pod's data is not the recorded cluster's \(system identifier \d+, recorded 1\)$/;
+    expect(await b.round(10)).toEqual([expect.stringMatching(declined)]);
+    // A new epoch (a change of primary, as a switchover back would make it): its lease counts again, and lapses at 21.
+    await changeRecord('interval', { ...stable('pg-0', 2, timeline), systemIdentifier: '1' });
+    const replica = `PostgreSQL is a replica (epoch 2, stable, primary pg-0, timeline ${timeline})`;
+    expect(await b.round(11)).toEqual([replica]);
+    expect(await b.round(21)).toEqual([`${replica}; the lease of pg-0 has lapsed, but the primary changed less than 60s ago (minimumFailoverIntervalSeconds)`]);
+    expect(await b.round(70.9)).toEqual([]);
+    // 60 s after the change: considered again (and declined again, said before).
+    expect(await b.round(71)).toEqual([replica]);
+    expect(storedRecord('interval')).toMatchObject({ primary: 'pg-0', epoch: '2' });
+  });
+
   test('a replica whose view of the lease lapsed, but which cannot list the pods, does not take over: says so once, and asks again each round', async () => {
     const timeline = control(A).timeline;
     await seedRecord('unlisted', stable('pg-0', 1, timeline));
