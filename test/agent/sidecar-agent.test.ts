@@ -2368,6 +2368,32 @@ describe('a replica whose WAL the primary no longer has', () => {
   }, 60_000);
 });
 
+describe('a failover request older than the primary', () => {
+  test('a pod that became the primary after a failover request was made removes it: the change of primary answered it (no FailoverRefused)', async () => {
+    // C, stopped by the test before (a standby that asked for a new clone), is the pod the record comes to name.
+    existing = ['pg-1', 'pg-2'];
+    const timeline = await walTimeline(portB);
+    await seedRecord('old-request', stable('pg-0', 1, timeline));
+    await patchLeaseAsAdmin('old-request', {}, { 'failover.postgres.cdk8s.io/target': 'any' });
+    const c = agentOf('pg-2', { leaderRecord: 'old-request', port: portC, pgdata: C });
+    // Seen at epoch 1, while C does not serve.
+    expect((await c.round(0))[0]).toBe(`PostgreSQL is not serving: no role label (epoch 1, stable, primary pg-0, timeline ${timeline})`);
+    await start(C, portC);
+    await changeRecord('old-request', stable('pg-2', 2, timeline));
+    const events = api.events().length;
+    const promoted = `epoch 2, stable, primary pg-2, timeline ${timeline}`;
+    expect(await c.round(1)).toEqual([`the leader record names this pod as the primary: promoting it (${promoted})`, `role=primary (PostgreSQL is primary; ${promoted})`]);
+    expect(await c.round(2)).toEqual([
+      'removing the failover request (any) made before this pod became the primary (epoch 1, now 2): the change of primary answered it',
+      `the leader record names this primary (epoch 2, stable, primary pg-2, timeline ${timeline + 1})`,
+    ]);
+    expect(api.lease('old-request')!.metadata.annotations?.['failover.postgres.cdk8s.io/target']).toBeUndefined();
+    expect(storedRecord('old-request')).toMatchObject({ state: 'stable', primary: 'pg-2', epoch: '2' });
+    expect(await c.round(3)).toEqual([]);
+    expect(api.events().slice(events).map((e: any) => e.reason)).toEqual(['Promoted']);
+  });
+});
+
 describe('the Events the agent posted', () => {
   test('each is reported by postgres-cluster-agent, as its pod (source, reportingComponent, reportingInstance)', () => {
     const posted = api.events().filter((e: any) => e.involvedObject.kind === 'Pod');
