@@ -7959,7 +7959,7 @@ function parseEventLine(text) {
   const match = /^(Normal|Warning) ([A-Z][A-Za-z]*) (\S.*)$/s.exec(text);
   return match === null ? void 0 : { type: match[1], reason: match[2], message: match[3] };
 }
-var fs5, path3, SHUTDOWN_TIMEOUT_MS, PROMOTE_TIMEOUT_MS, TARGET_STREAM_WAIT_MS, RECORD_COPY_SECONDS, HANDOVER_SECONDS, HANDOVER_LOOK_SECONDS, FAILSAFE_REPLY_MS, FAILSAFE_EVERY_MS, FOLLOW_LOOK_SECONDS, ROLL_LOOK_SECONDS, ROLL_IDLE_SECONDS, PEER_CONNECT_MS, RELOAD_SETTLE_MS, WAL_CHECK_EVERY_SECONDS, START_HOLD_SECONDS, DELIVERY_FRESH_SECONDS, DELIVERIES_KEPT, SidecarAgent;
+var fs5, path3, AGENT_COMPONENT, SHUTDOWN_TIMEOUT_MS, PROMOTE_TIMEOUT_MS, TARGET_STREAM_WAIT_MS, RECORD_COPY_SECONDS, HANDOVER_SECONDS, HANDOVER_LOOK_SECONDS, FAILSAFE_REPLY_MS, FAILSAFE_EVERY_MS, FOLLOW_LOOK_SECONDS, ROLL_LOOK_SECONDS, ROLL_IDLE_SECONDS, PEER_CONNECT_MS, RELOAD_SETTLE_MS, WAL_CHECK_EVERY_SECONDS, START_HOLD_SECONDS, DELIVERY_FRESH_SECONDS, DELIVERIES_KEPT, SidecarAgent;
 var init_sidecar_agent = __esm({
   "src/agent/sidecar-agent.ts"() {
     "use strict";
@@ -7981,6 +7981,7 @@ var init_sidecar_agent = __esm({
     init_sidecar();
     init_start_agent();
     init_transitions();
+    AGENT_COMPONENT = "postgres-cluster-agent";
     SHUTDOWN_TIMEOUT_MS = 6e4;
     PROMOTE_TIMEOUT_MS = 6e4;
     TARGET_STREAM_WAIT_MS = 2e3;
@@ -8043,6 +8044,8 @@ var init_sidecar_agent = __esm({
       applied;
       appliedAt = 0;
       lastOthers;
+      /** The other pods as this round's facts listed them (undefined: not listed): the primary's upkeep asks no second time. */
+      listedThisRound;
       lastMaintained = -Infinity;
       goneAt = /* @__PURE__ */ new Map();
       followed = "";
@@ -8160,7 +8163,7 @@ var init_sidecar_agent = __esm({
           this.log(`could not write the handover (${done.message}): the primary stops without one (run the failover job)`);
           return;
         }
-        await this.kube.podEvent(this.podName, "Normal", "HandingOver", plan3.reason, "postgres-cluster-agent");
+        await this.podEvent("Normal", "HandingOver", plan3.reason);
         const targetUid = pods.ok ? pods.value.find((pod) => pod.name === plan3.target)?.uid : void 0;
         const deadline = this.env.monotonic() + HANDOVER_SECONDS;
         let lookedAt = -Infinity;
@@ -8181,7 +8184,7 @@ var init_sidecar_agent = __esm({
             const given = await this.swap(next.record);
             this.log(given.ok ? next.reason : `could not give the record back (${given.message}); looking again`);
             if (given.ok) {
-              await this.kube.podEvent(this.podName, "Warning", "HandoverUndone", next.reason, "postgres-cluster-agent");
+              await this.podEvent("Warning", "HandoverUndone", next.reason);
               return;
             }
           }
@@ -8212,7 +8215,9 @@ var init_sidecar_agent = __esm({
         } else if (this.apiUp && this.lease.failoverRequest !== void 0) {
           await this.carryOutSwitchoverRequest(this.lease.failoverRequest, "failover");
         }
-        const plan3 = decideSidecarStep(await this.facts());
+        const facts = await this.facts();
+        this.listedThisRound = facts.otherPods;
+        const plan3 = decideSidecarStep(facts);
         if (plan3.reason !== this.lastReason) {
           this.log(plan3.reason);
           this.lastReason = plan3.reason;
@@ -8231,7 +8236,11 @@ var init_sidecar_agent = __esm({
        * fenced one's shutdown checkpoint, come first); the round ends once it is answered.
        */
       report(type, reason, message) {
-        this.reports.push(this.kube.podEvent(this.podName, type, reason, message, "postgres-cluster-agent"));
+        this.reports.push(this.podEvent(type, reason, message));
+      }
+      /** An Event about this pod, reported by the agent. */
+      podEvent(type, reason, message) {
+        return this.kube.podEvent(this.podName, type, reason, message, AGENT_COMPONENT);
       }
       /** Continuous archiving, on a primary (decideArchive): a look at pg_stat_archiver every ARCHIVE_LOOK_SECONDS, an Event when it starts failing or works again. */
       async watchArchive() {
@@ -8244,7 +8253,7 @@ var init_sidecar_agent = __esm({
         this.archiveWatch = decided.watch;
         if (decided.event === void 0) return;
         this.log(`${decided.event.reason}: ${decided.event.message}`);
-        await this.kube.podEvent(this.podName, decided.event.type, decided.event.reason, decided.event.message, "postgres-cluster-agent");
+        await this.podEvent(decided.event.type, decided.event.reason, decided.event.message);
       }
       /**
        * The rolling update (decideRoll), by the recorded primary that serves: a look every ROLL_LOOK_SECONDS while pods of an
@@ -8281,12 +8290,12 @@ var init_sidecar_agent = __esm({
         this.rollWait = plan3.kind !== "wait" ? void 0 : plan3.reason === this.rollWait?.reason ? this.rollWait : { reason: plan3.reason, since: now };
         if (plan3.kind === "wait" && plan3.stalled && this.rollStallReported !== plan3.reason) {
           this.rollStallReported = plan3.reason;
-          await this.kube.podEvent(this.podName, "Warning", "RollingUpdateStalled", `for ${ROLL_STALL_SECONDS}s and more: ${plan3.reason}`, "postgres-cluster-agent");
+          await this.podEvent("Warning", "RollingUpdateStalled", `for ${ROLL_STALL_SECONDS}s and more: ${plan3.reason}`);
         }
         if (plan3.kind === "delete") {
           const deleted = await this.kube.deletePod(plan3.pod, plan3.uid);
           if (!deleted.ok) this.log(`could not delete ${plan3.pod} (${deleted.message}): looking again`);
-          else await this.kube.podEvent(this.podName, "Normal", "RollingUpdate", plan3.reason, "postgres-cluster-agent");
+          else await this.podEvent("Normal", "RollingUpdate", plan3.reason);
         }
         if (plan3.kind === "switch-over") {
           const done = await this.swap(plan3.record);
@@ -8295,7 +8304,7 @@ var init_sidecar_agent = __esm({
             this.soon = true;
             return;
           }
-          await this.kube.podEvent(this.podName, "Normal", "SwitchingOver", plan3.reason, "postgres-cluster-agent");
+          await this.podEvent("Normal", "SwitchingOver", plan3.reason);
           this.soon = true;
         }
       }
@@ -8335,8 +8344,7 @@ var init_sidecar_agent = __esm({
           this.lease = leaseStateOf(got.value);
           const decoded = decodeRecord(got.value);
           const annotations = got.value.metadata?.annotations;
-          const request3 = annotations?.[SWITCHOVER_REQUEST];
-          this.switchoverRequest = typeof request3 === "string" ? request3 : void 0;
+          this.switchoverRequest = annotations?.[SWITCHOVER_REQUEST];
           this.rollPaused = annotations?.[ROLL_PAUSE_ANNOTATION] === "true";
           if (decoded.ok) {
             this.record = decoded.record;
@@ -8370,7 +8378,7 @@ var init_sidecar_agent = __esm({
           this.leaseKeySeen = key;
           this.leaseChangedAt = now;
         }
-        const requestKey = this.lease.failoverRequest === void 0 ? "" : `${this.lease.failoverRequest}|${key}`;
+        const requestKey = `${this.lease.failoverRequest}|${key}`;
         if (requestKey !== this.requestKeySeen) {
           this.requestKeySeen = requestKey;
           this.requestSeenAt = now;
@@ -8537,7 +8545,7 @@ ${text}
           case "fence": {
             const serving = this.server !== "not-serving";
             await this.fence();
-            if (serving && this.server === "not-serving") void this.kube.podEvent(this.podName, "Warning", "Fenced", reason, "postgres-cluster-agent");
+            if (serving && this.server === "not-serving") void this.podEvent("Warning", "Fenced", reason);
             return true;
           }
           case "report-checkpoint":
@@ -8643,8 +8651,8 @@ ${text}
           return;
         }
         this.switchoverRequest = void 0;
-        if (plan3.kind === "refuse") await this.kube.podEvent(this.podName, "Warning", asked === "switchover" ? "SwitchoverRefused" : "FailoverRefused", reason, "postgres-cluster-agent");
-        if (plan3.kind === "hand-over") await this.kube.podEvent(this.podName, "Normal", "SwitchingOver", reason, "postgres-cluster-agent");
+        if (plan3.kind === "refuse") await this.podEvent("Warning", asked === "switchover" ? "SwitchoverRefused" : "FailoverRefused", reason);
+        if (plan3.kind === "hand-over") await this.podEvent("Normal", "SwitchingOver", reason);
       }
       /**
        * A Compare-and-swap of the record read this round; the record and resourceVersion follow the API's answer.
@@ -8792,7 +8800,7 @@ ${text}
         this.logTakeover(decision.reason);
         if (decision.kind === "wait") {
           const waiting = cause.kind === "lease" ? "AutomaticFailoverWaiting" : "RequestedFailoverWaiting";
-          if (news) await this.kube.podEvent(this.podName, "Normal", waiting, decision.reason, "postgres-cluster-agent");
+          if (news) await this.podEvent("Normal", waiting, decision.reason);
           return true;
         }
         const automatic = this.config.automaticFailover.enabled;
@@ -8819,8 +8827,8 @@ ${text}
         const promoted = await this.promote(others);
         if (promoted) await this.label("primary");
         await Promise.all([
-          this.kube.podEvent(this.podName, "Warning", eventReason, message, "postgres-cluster-agent"),
-          this.kube.leaseEvent(this.config.leaderRecord, this.podName, "Warning", eventReason, message, "postgres-cluster-agent")
+          this.podEvent("Warning", eventReason, message),
+          this.kube.leaseEvent(this.config.leaderRecord, this.podName, "Warning", eventReason, message, AGENT_COMPONENT)
         ]);
         if (promoted) await this.recordTimeline();
         return false;
@@ -8911,7 +8919,7 @@ ${text}
       /** Slots for every other pod that exists, the synchronous set and the timeline, when pods came or went or now and then. */
       async maintainPrimary() {
         this.standbys = await this.attempt(() => this.pg.standbys()) ?? this.standbys;
-        const others = await this.otherPods();
+        const others = this.listedThisRound ?? await this.otherPods();
         if (others === void 0 || this.record?.state !== "stable") return;
         const key = others.join(",");
         const now = this.env.monotonic();
@@ -8972,7 +8980,7 @@ ${text}
           removeIfThere(this.config.eventFile);
           return;
         }
-        const posted = await this.kube.podEvent(this.podName, parsed.type, parsed.reason, parsed.message, "postgres-cluster-agent");
+        const posted = await this.podEvent(parsed.type, parsed.reason, parsed.message);
         if (!posted.ok) {
           this.log(`could not post the ${parsed.reason} Event (${posted.message}); retrying`);
           return;
@@ -9084,7 +9092,7 @@ ${text}
           const [oldConf, oldHba] = before.split("\0");
           const report = reloadReport(changedSettings(oldConf, conf), hba !== oldHba, outcome);
           this.log(`${report.reason}: ${report.message}`);
-          await this.kube.podEvent(this.podName, report.type, report.reason, report.message, "postgres-cluster-agent");
+          await this.podEvent(report.type, report.reason, report.message);
           return true;
         });
       }

@@ -35,6 +35,9 @@ import { RecordCopy, StartPlan } from './start';
 import { dataDirectoryOf, RECLONE_MARKER, parseStartRequest, readIfExists, startPlanOf, writeStartPlan } from './start-agent';
 import { recordSyncSet } from './transitions';
 
+/** The component that reports the agent's Events (source.component, reportingComponent). */
+const AGENT_COMPONENT = 'postgres-cluster-agent';
+
 /** Removes a file; one already gone is no error. */
 function removeIfThere(file: string): void {
   fs.rmSync(file, { force: true });
@@ -189,6 +192,8 @@ export class SidecarAgent {
   private applied: string | undefined;
   private appliedAt = 0;
   private lastOthers: string | undefined;
+  /** The other pods as this round's facts listed them (undefined: not listed): the primary's upkeep asks no second time. */
+  private listedThisRound: readonly string[] | undefined;
   private lastMaintained = -Infinity;
   private readonly goneAt = new Map<string, string>();
   private followed = '';
@@ -320,7 +325,7 @@ export class SidecarAgent {
       this.log(`could not write the handover (${done.message}): the primary stops without one (run the failover job)`);
       return;
     }
-    await this.kube.podEvent(this.podName, 'Normal', 'HandingOver', plan.reason, 'postgres-cluster-agent');
+    await this.podEvent('Normal', 'HandingOver', plan.reason);
     const targetUid = pods.ok ? pods.value.find(pod => pod.name === plan.target)?.uid : undefined;
     const deadline = this.env.monotonic() + HANDOVER_SECONDS;
     let lookedAt = -Infinity;
@@ -342,7 +347,7 @@ export class SidecarAgent {
         const given = await this.swap(next.record);
         this.log(given.ok ? next.reason : `could not give the record back (${given.message}); looking again`);
         if (given.ok) {
-          await this.kube.podEvent(this.podName, 'Warning', 'HandoverUndone', next.reason, 'postgres-cluster-agent');
+          await this.podEvent('Warning', 'HandoverUndone', next.reason);
           return;
         }
       }
@@ -377,7 +382,9 @@ export class SidecarAgent {
     } else if (this.apiUp && this.lease.failoverRequest !== undefined) {
       await this.carryOutSwitchoverRequest(this.lease.failoverRequest, 'failover');
     }
-    const plan = decideSidecarStep(await this.facts());
+    const facts = await this.facts();
+    this.listedThisRound = facts.otherPods;
+    const plan = decideSidecarStep(facts);
     if (plan.reason !== this.lastReason) {
       this.log(plan.reason);
       this.lastReason = plan.reason;
@@ -398,7 +405,12 @@ export class SidecarAgent {
    * fenced one's shutdown checkpoint, come first); the round ends once it is answered.
    */
   private report(type: 'Normal' | 'Warning', reason: string, message: string): void {
-    this.reports.push(this.kube.podEvent(this.podName, type, reason, message, 'postgres-cluster-agent'));
+    this.reports.push(this.podEvent(type, reason, message));
+  }
+
+  /** An Event about this pod, reported by the agent. */
+  private podEvent(type: 'Normal' | 'Warning', reason: string, message: string): ReturnType<KubeClient['podEvent']> {
+    return this.kube.podEvent(this.podName, type, reason, message, AGENT_COMPONENT);
   }
 
   /** Continuous archiving, on a primary (decideArchive): a look at pg_stat_archiver every ARCHIVE_LOOK_SECONDS, an Event when it starts failing or works again. */
@@ -412,7 +424,7 @@ export class SidecarAgent {
     this.archiveWatch = decided.watch;
     if (decided.event === undefined) return;
     this.log(`${decided.event.reason}: ${decided.event.message}`);
-    await this.kube.podEvent(this.podName, decided.event.type, decided.event.reason, decided.event.message, 'postgres-cluster-agent');
+    await this.podEvent(decided.event.type, decided.event.reason, decided.event.message);
   }
 
   /**
@@ -451,12 +463,12 @@ export class SidecarAgent {
     this.rollWait = plan.kind !== 'wait' ? undefined : plan.reason === this.rollWait?.reason ? this.rollWait : { reason: plan.reason, since: now };
     if (plan.kind === 'wait' && plan.stalled && this.rollStallReported !== plan.reason) {
       this.rollStallReported = plan.reason;
-      await this.kube.podEvent(this.podName, 'Warning', 'RollingUpdateStalled', `for ${ROLL_STALL_SECONDS}s and more: ${plan.reason}`, 'postgres-cluster-agent');
+      await this.podEvent('Warning', 'RollingUpdateStalled', `for ${ROLL_STALL_SECONDS}s and more: ${plan.reason}`);
     }
     if (plan.kind === 'delete') {
       const deleted = await this.kube.deletePod(plan.pod, plan.uid);
       if (!deleted.ok) this.log(`could not delete ${plan.pod} (${deleted.message}): looking again`);
-      else await this.kube.podEvent(this.podName, 'Normal', 'RollingUpdate', plan.reason, 'postgres-cluster-agent');
+      else await this.podEvent('Normal', 'RollingUpdate', plan.reason);
     }
     if (plan.kind === 'switch-over') {
       const done = await this.swap(plan.record);
@@ -465,7 +477,7 @@ export class SidecarAgent {
         this.soon = true;
         return;
       }
-      await this.kube.podEvent(this.podName, 'Normal', 'SwitchingOver', plan.reason, 'postgres-cluster-agent');
+      await this.podEvent('Normal', 'SwitchingOver', plan.reason);
       this.soon = true;
     }
   }
@@ -509,9 +521,9 @@ export class SidecarAgent {
     } else {
       this.lease = leaseStateOf(got.value);
       const decoded = decodeRecord(got.value);
-      const annotations = got.value.metadata?.annotations as Record<string, unknown> | undefined;
-      const request = annotations?.[SWITCHOVER_REQUEST];
-      this.switchoverRequest = typeof request === 'string' ? request : undefined;
+      // Annotations are strings (the API refuses any other value).
+      const annotations = got.value.metadata?.annotations as Record<string, string> | undefined;
+      this.switchoverRequest = annotations?.[SWITCHOVER_REQUEST];
       this.rollPaused = annotations?.[ROLL_PAUSE_ANNOTATION] === 'true';
       if (decoded.ok) {
         this.record = decoded.record;
@@ -548,7 +560,7 @@ export class SidecarAgent {
       this.leaseKeySeen = key;
       this.leaseChangedAt = now;
     }
-    const requestKey = this.lease.failoverRequest === undefined ? '' : `${this.lease.failoverRequest}|${key}`;
+    const requestKey = `${this.lease.failoverRequest}|${key}`;
     if (requestKey !== this.requestKeySeen) {
       this.requestKeySeen = requestKey;
       this.requestSeenAt = now;
@@ -726,7 +738,7 @@ export class SidecarAgent {
         await this.fence();
         // Said once, when it stopped a server that served (a fence that failed is tried again, and said when it stops
         // it); not awaited: the API may be what it is cut off from.
-        if (serving && this.server === 'not-serving') void this.kube.podEvent(this.podName, 'Warning', 'Fenced', reason, 'postgres-cluster-agent');
+        if (serving && this.server === 'not-serving') void this.podEvent('Warning', 'Fenced', reason);
         return true;
       }
       case 'report-checkpoint': return this.reportCheckpoint();
@@ -816,8 +828,8 @@ export class SidecarAgent {
       return;
     }
     this.switchoverRequest = undefined;
-    if (plan.kind === 'refuse') await this.kube.podEvent(this.podName, 'Warning', asked === 'switchover' ? 'SwitchoverRefused' : 'FailoverRefused', reason, 'postgres-cluster-agent');
-    if (plan.kind === 'hand-over') await this.kube.podEvent(this.podName, 'Normal', 'SwitchingOver', reason, 'postgres-cluster-agent');
+    if (plan.kind === 'refuse') await this.podEvent('Warning', asked === 'switchover' ? 'SwitchoverRefused' : 'FailoverRefused', reason);
+    if (plan.kind === 'hand-over') await this.podEvent('Normal', 'SwitchingOver', reason);
   }
 
   /**
@@ -978,7 +990,7 @@ export class SidecarAgent {
     if (decision.kind === 'wait') {
       // Why a lapsed lease was not taken over, once per reason, for `kubectl get events`.
       const waiting = cause.kind === 'lease' ? 'AutomaticFailoverWaiting' : 'RequestedFailoverWaiting';
-      if (news) await this.kube.podEvent(this.podName, 'Normal', waiting, decision.reason, 'postgres-cluster-agent');
+      if (news) await this.podEvent('Normal', waiting, decision.reason);
       return true;
     }
     const automatic = this.config.automaticFailover.enabled;
@@ -1005,8 +1017,8 @@ export class SidecarAgent {
     const promoted = await this.promote(others);
     if (promoted) await this.label('primary');
     await Promise.all([
-      this.kube.podEvent(this.podName, 'Warning', eventReason, message, 'postgres-cluster-agent'),
-      this.kube.leaseEvent(this.config.leaderRecord, this.podName, 'Warning', eventReason, message, 'postgres-cluster-agent'),
+      this.podEvent('Warning', eventReason, message),
+      this.kube.leaseEvent(this.config.leaderRecord, this.podName, 'Warning', eventReason, message, AGENT_COMPONENT),
     ]);
     if (promoted) await this.recordTimeline();
     return false;
@@ -1110,7 +1122,7 @@ export class SidecarAgent {
   private async maintainPrimary(): Promise<void> {
     // Kept for a handover when this pod is deleted: by then PostgreSQL may no longer answer.
     this.standbys = await this.attempt(() => this.pg.standbys()) ?? this.standbys;
-    const others = await this.otherPods();
+    const others: readonly string[] | undefined = this.listedThisRound ?? await this.otherPods();
     if (others === undefined || this.record?.state !== 'stable') return;
     const key = others.join(',');
     const now = this.env.monotonic();
@@ -1176,7 +1188,7 @@ export class SidecarAgent {
       removeIfThere(this.config.eventFile);
       return;
     }
-    const posted = await this.kube.podEvent(this.podName, parsed.type, parsed.reason, parsed.message, 'postgres-cluster-agent');
+    const posted = await this.podEvent(parsed.type, parsed.reason, parsed.message);
     if (!posted.ok) {
       this.log(`could not post the ${parsed.reason} Event (${posted.message}); retrying`);
       return;
@@ -1293,7 +1305,7 @@ export class SidecarAgent {
       const [oldConf, oldHba] = before.split('\0');
       const report = reloadReport(changedSettings(oldConf, conf), hba !== oldHba, outcome);
       this.log(`${report.reason}: ${report.message}`);
-      await this.kube.podEvent(this.podName, report.type, report.reason, report.message, 'postgres-cluster-agent');
+      await this.podEvent(report.type, report.reason, report.message);
       return true;
     });
   }

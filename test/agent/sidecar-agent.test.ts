@@ -894,6 +894,12 @@ describe('what goes wrong on the primary\'s side', () => {
     expect(await a.round(6)).toEqual(['the API answers again: epoch 2, stable, primary pg-0, timeline 1',
       'the leader record names this primary (epoch 2, stable, primary pg-0, timeline 1)', 'role=primary (PostgreSQL is primary; epoch 2, stable, primary pg-0, timeline 1)']);
     expect(recordCopy(a)).toBe(copyOf(a.clock.wall, stable('pg-0', 2, 1)));
+
+    // A Lease of that name without a single annotation (made by someone else): no record either.
+    const bareLease = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'bare' }, spec: {} };
+    must(await admin.createLease(bareLease as unknown as Parameters<KubeClient['createLease']>[0]));
+    const bare = agentOf('pg-0', { leaderRecord: 'bare' });
+    expect((await bare.round(0))[0]).toMatch(/^cannot read the leader record: the leader record is not one this agent can act on: /);
   });
 
   test('a record created by someone else first: "could not create the leader record", and the next round follows theirs', async () => {
@@ -1189,6 +1195,34 @@ describe('the replica, and run()', () => {
     expect(answeredAfter).toBeGreaterThanOrEqual(1900);
     expect(answeredAfter).toBeLessThan(4500);
   }, 30_000);
+
+  test('a steady round asks the API only what its decisions need', async () => {
+    existing = ['pg-0', 'pg-1'];
+    await seedRecord('steady', stable('pg-0', 1, control(A).timeline));
+    const a = agentOf('pg-0', { leaderRecord: 'steady' });
+    const b = agentOf('pg-1', { leaderRecord: 'steady' });
+    await a.round(0);
+    await b.round(0);
+    // The requests made since `mark` (the stand-in keeps the last 1,000).
+    const since = (mark: typeof api.requests[0]) => api.requests.slice(api.requests.lastIndexOf(mark) + 1)
+      .map(request => `${request.method} ${request.path.replace(/\?.*/, '')}`);
+    const lease = 'GET /apis/coordination.k8s.io/v1/namespaces/default/leases/steady';
+    // The primary: the record, and the pods once (its label in place: nothing patched).
+    let mark = api.requests[api.requests.length - 1];
+    expect(await a.round(1)).toEqual([]);
+    expect(since(mark)).toEqual([lease, 'GET /api/v1/namespaces/default/pods']);
+    // A replica the record does not involve: the record only.
+    mark = api.requests[api.requests.length - 1];
+    expect(await b.round(1)).toEqual([]);
+    expect(since(mark)).toEqual([lease]);
+    // A pod the record names whose PostgreSQL does not serve (it starts): the record only.
+    await seedRecord('steady-starting', stable('pg-1', 1, control(A).timeline));
+    const starting = agentOf('pg-1', { leaderRecord: 'steady-starting', pgdata: fs.mkdtempSync(path.join(dir, 'empty-')) });
+    await starting.round(0);
+    mark = api.requests[api.requests.length - 1];
+    expect(await starting.round(1)).toEqual([]);
+    expect(since(mark)).toEqual(['GET /apis/coordination.k8s.io/v1/namespaces/default/leases/steady-starting']);
+  });
 
   test('a start plan that cannot be written is logged, and written by a later round', async () => {
     const empty = fs.mkdtempSync(path.join(dir, 'empty-'));
