@@ -1390,6 +1390,40 @@ describe('fencing, promotion and switchover', () => {
     await eventually(async () => (await sql(portA, "SELECT count(*)::int AS n FROM pg_stat_replication WHERE application_name = 'pg-1' AND state = 'streaming'"))[0].n === 1);
   }, 30_000);
 
+  test('the failsafe with automatic failover looks halfway from a renewal due to the renew deadline and says the lease cannot be renewed; a primary alone holds, no other pod to ask', async () => {
+    await seedRecord('failsafe-lease', stable('pg-0', 1, control(A).timeline));
+    const a = agentOf('pg-0', { leaderRecord: 'failsafe-lease', automaticFailover: automaticFailoverOn('failsafe-lease') }, podClient('pg-0', 'pod', 300));
+    const look = async (agent: Agent, at: number) => {
+      agent.clock.monotonic = 1000 + at;
+      await agent.agent.failsafeCheck();
+      return agent.logs.splice(0);
+    };
+    await a.round(0);
+    podOf('pg-0').apiCutOff = true;
+    try {
+      // Renewed at 0: renewSeconds 2, renewDeadlineSeconds 6, so it asks from 4 s on.
+      expect(await look(a, 3.9)).toEqual([]);
+      expect(await look(a, 4)).toEqual(['FAILSAFE: the lease cannot be renewed, but every other pod (pg-1) streams from this primary and replies: it '
+        + 'keeps serving (nobody takes over from a primary that its replicas still follow)']);
+    } finally {
+      podOf('pg-0').apiCutOff = false;
+    }
+
+    // The only pod: nobody to ask, nobody to take over.
+    existing = ['pg-0'];
+    await seedRecord('failsafe-alone', stable('pg-0', 1, control(A).timeline));
+    const alone = agentOf('pg-0', { leaderRecord: 'failsafe-alone' }, podClient('pg-0', 'pod', 300));
+    await alone.round(0);
+    podOf('pg-0').apiCutOff = true;
+    try {
+      expect(await look(alone, 5)).toEqual(['FAILSAFE: the leader record cannot be read, but every other pod (none) streams from this primary and replies: '
+        + 'it keeps serving (nobody takes over from a primary that its replicas still follow)']);
+    } finally {
+      podOf('pg-0').apiCutOff = false;
+      existing = ['pg-0', 'pg-1'];
+    }
+  }, 30_000);
+
   test('a primary that cannot read the record fences itself after isolationFenceSeconds, and not before', async () => {
     await seedRecord('isolated', stable('pg-0', 1, 1));
     const a = agentOf('pg-0', { leaderRecord: 'isolated' }, podClient('pg-0', 'pod', 300));
