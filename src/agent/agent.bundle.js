@@ -7959,7 +7959,7 @@ function parseEventLine(text) {
   const match = /^(Normal|Warning) ([A-Z][A-Za-z]*) (\S.*)$/s.exec(text);
   return match === null ? void 0 : { type: match[1], reason: match[2], message: match[3] };
 }
-var fs5, path3, AGENT_COMPONENT, SHUTDOWN_TIMEOUT_MS, PROMOTE_TIMEOUT_MS, TARGET_STREAM_WAIT_MS, RECORD_COPY_SECONDS, HANDOVER_SECONDS, HANDOVER_LOOK_SECONDS, FAILSAFE_REPLY_MS, FAILSAFE_EVERY_MS, FOLLOW_LOOK_SECONDS, ROLL_LOOK_SECONDS, ROLL_IDLE_SECONDS, PEER_CONNECT_MS, RELOAD_SETTLE_MS, WAL_CHECK_EVERY_SECONDS, START_HOLD_SECONDS, DELIVERY_FRESH_SECONDS, DELIVERIES_KEPT, SidecarAgent;
+var fs5, path3, AGENT_COMPONENT, NEVER, SHUTDOWN_TIMEOUT_MS, PROMOTE_TIMEOUT_MS, TARGET_STREAM_WAIT_MS, RECORD_COPY_SECONDS, HANDOVER_SECONDS, HANDOVER_LOOK_SECONDS, FAILSAFE_REPLY_MS, FAILSAFE_EVERY_MS, FOLLOW_LOOK_SECONDS, ROLL_LOOK_SECONDS, ROLL_IDLE_SECONDS, PEER_CONNECT_MS, RELOAD_SETTLE_MS, WAL_CHECK_EVERY_SECONDS, START_HOLD_SECONDS, DELIVERY_FRESH_SECONDS, DELIVERIES_KEPT, SidecarAgent;
 var init_sidecar_agent = __esm({
   "src/agent/sidecar-agent.ts"() {
     "use strict";
@@ -7982,6 +7982,7 @@ var init_sidecar_agent = __esm({
     init_start_agent();
     init_transitions();
     AGENT_COMPONENT = "postgres-cluster-agent";
+    NEVER = -Infinity;
     SHUTDOWN_TIMEOUT_MS = 6e4;
     PROMOTE_TIMEOUT_MS = 6e4;
     TARGET_STREAM_WAIT_MS = 2e3;
@@ -8033,11 +8034,11 @@ var init_sidecar_agent = __esm({
       /** Files PostgreSQL reads again on a reload (the certificate, postgresql.conf, pg_hba.conf) as this agent last read them. */
       filesSeen = /* @__PURE__ */ new Map();
       recordCopy = "";
-      recordCopyWrittenAt = -Infinity;
+      recordCopyWrittenAt = NEVER;
       recordWanted = true;
       /** The entrypoint's request for a start plan (its id), not answered yet, and when (monotonic) this agent took it. */
       startRequest;
-      startRequestAt = -Infinity;
+      startRequestAt = NEVER;
       /** The record could be read but not decoded (a malformed record), as read last. */
       recordMalformed = false;
       /** The label as last applied: undefined before the first (unknown), '' for none. */
@@ -8046,24 +8047,24 @@ var init_sidecar_agent = __esm({
       lastOthers;
       /** The other pods as this round's facts listed them (undefined: not listed): the primary's upkeep asks no second time. */
       listedThisRound;
-      lastMaintained = -Infinity;
+      lastMaintained = NEVER;
       goneAt = /* @__PURE__ */ new Map();
       followed = "";
       /** When (monotonic) followNewPrimary last looked whether this replica streams on the record's timeline. */
-      followLookedAt = -Infinity;
+      followLookedAt = NEVER;
       /** It did not: the nap ends in time for the next look (FOLLOW_LOOK_SECONDS). */
       following = false;
       /** The WAL receiver as first seen not streaming (decideFollow). */
       receiverSeen;
       /** Continuous archiving as last looked at (decideArchive), and when. */
       archiveWatch = NO_ARCHIVE_WATCH;
-      archiveLookedAt = -Infinity;
+      archiveLookedAt = NEVER;
       /** The primary's walsender first seen holding this replica's slot while it did not stream (decideStaleSender). */
       senderSeen;
       /** The look for a stale walsender under way (endStaleSender), if one is. */
       staleSenderLook;
       lastStreaming;
-      lastWalCheck = -Infinity;
+      lastWalCheck = NEVER;
       soon = false;
       /** This pod's role label as the API listed it last this round ('' for none), undefined when not listed since it was set. */
       labelSeen;
@@ -8089,11 +8090,11 @@ var init_sidecar_agent = __esm({
       /** The failover request as last seen, and the record's epoch when this agent first saw it. */
       requestSeen;
       requestEpoch;
-      /** The record's epoch as last seen, and when it last changed (a new primary); -Infinity: not since this agent started. */
+      /** The record's epoch as last seen, and when it last changed (a new primary); NEVER: not since this agent started. */
       epochSeen;
-      epochChangedAt = -Infinity;
-      /** When (monotonic) this agent's last successful renewal began; -Infinity: none yet. */
-      renewedAt = -Infinity;
+      epochChangedAt = NEVER;
+      /** When (monotonic) this agent's last successful renewal began; NEVER: none yet. */
+      renewedAt = NEVER;
       /** When this pod's PostgreSQL was last seen serving (as a primary or a replica); the agent's start until it is. */
       servingAt;
       lastRenewProblem = "";
@@ -8103,11 +8104,11 @@ var init_sidecar_agent = __esm({
       /** When (monotonic) each pod last answered this replica, as a candidate, that it serves as a primary. */
       primaryAnsweredAt = /* @__PURE__ */ new Map();
       /** When (monotonic) the failsafe last found every other pod replying (failsafeLoop). */
-      failsafeHeldAt = -Infinity;
-      /** The heartbeat fence's deadline as last written (uptime, hundredths of a second); -Infinity: none. */
-      deadlineWritten = -Infinity;
+      failsafeHeldAt = NEVER;
+      /** The heartbeat fence's deadline as last written (uptime, hundredths of a second); NEVER: none. */
+      deadlineWritten = NEVER;
       /** When (monotonic) this primary last looked at the rolling update, and whether pods of an older revision were left then. */
-      rollLookedAt = -Infinity;
+      rollLookedAt = NEVER;
       rolling = false;
       /** The rolling update's wait as last decided, and since when (monotonic); the reason a stall was last reported for. */
       rollWait;
@@ -8166,7 +8167,7 @@ var init_sidecar_agent = __esm({
         await this.podEvent("Normal", "HandingOver", plan3.reason);
         const targetUid = pods.ok ? pods.value.find((pod) => pod.name === plan3.target)?.uid : void 0;
         const deadline = this.env.monotonic() + HANDOVER_SECONDS;
-        let lookedAt = -Infinity;
+        let lookedAt = NEVER;
         while (this.env.monotonic() < deadline) {
           await this.round();
           let targetPod;
@@ -8743,7 +8744,7 @@ ${text}
       removeDeadline() {
         try {
           removeIfThere(this.config.automaticFailover.deadlineFile);
-          this.deadlineWritten = -Infinity;
+          this.deadlineWritten = NEVER;
         } catch (error) {
           this.log(`could not remove ${this.config.automaticFailover.deadlineFile} (${error.message})`);
         }
@@ -8793,7 +8794,7 @@ ${text}
           maximumLagBytes: this.config.automaticFailover.maximumLagBytes,
           primaryWalPosition: this.lease.walPosition,
           leaseSeconds: cause.kind === "lease" ? this.config.automaticFailover.leaseSeconds : this.requestAnswerSeconds(),
-          secondsSincePrimaryAnswered: this.env.monotonic() - (this.primaryAnsweredAt.get(record.primary) ?? -Infinity),
+          secondsSincePrimaryAnswered: this.env.monotonic() - (this.primaryAnsweredAt.get(record.primary) ?? NEVER),
           cause
         });
         const news = decision.reason !== this.lastTakeoverReason;

@@ -38,6 +38,9 @@ import { recordSyncSet } from './transitions';
 /** The component that reports the agent's Events (source.component, reportingComponent). */
 const AGENT_COMPONENT = 'postgres-cluster-agent';
 
+/** When something that has not happened yet happened (a time, or a deadline written): earlier than any other. */
+const NEVER = -Infinity;
+
 /** Removes a file; one already gone is no error. */
 function removeIfThere(file: string): void {
   fs.rmSync(file, { force: true });
@@ -181,11 +184,11 @@ export class SidecarAgent {
   /** Files PostgreSQL reads again on a reload (the certificate, postgresql.conf, pg_hba.conf) as this agent last read them. */
   private readonly filesSeen = new Map<string, string>();
   private recordCopy = '';
-  private recordCopyWrittenAt = -Infinity;
+  private recordCopyWrittenAt = NEVER;
   private recordWanted = true;
   /** The entrypoint's request for a start plan (its id), not answered yet, and when (monotonic) this agent took it. */
   private startRequest: string | undefined;
-  private startRequestAt = -Infinity;
+  private startRequestAt = NEVER;
   /** The record could be read but not decoded (a malformed record), as read last. */
   private recordMalformed = false;
   /** The label as last applied: undefined before the first (unknown), '' for none. */
@@ -194,24 +197,24 @@ export class SidecarAgent {
   private lastOthers: string | undefined;
   /** The other pods as this round's facts listed them (undefined: not listed): the primary's upkeep asks no second time. */
   private listedThisRound: readonly string[] | undefined;
-  private lastMaintained = -Infinity;
+  private lastMaintained = NEVER;
   private readonly goneAt = new Map<string, string>();
   private followed = '';
   /** When (monotonic) followNewPrimary last looked whether this replica streams on the record's timeline. */
-  private followLookedAt = -Infinity;
+  private followLookedAt = NEVER;
   /** It did not: the nap ends in time for the next look (FOLLOW_LOOK_SECONDS). */
   private following = false;
   /** The WAL receiver as first seen not streaming (decideFollow). */
   private receiverSeen: SeenReceiver | undefined;
   /** Continuous archiving as last looked at (decideArchive), and when. */
   private archiveWatch: ArchiveWatch = NO_ARCHIVE_WATCH;
-  private archiveLookedAt = -Infinity;
+  private archiveLookedAt = NEVER;
   /** The primary's walsender first seen holding this replica's slot while it did not stream (decideStaleSender). */
   private senderSeen: number | undefined;
   /** The look for a stale walsender under way (endStaleSender), if one is. */
   private staleSenderLook: Promise<void> | undefined;
   private lastStreaming: number;
-  private lastWalCheck = -Infinity;
+  private lastWalCheck = NEVER;
   private soon = false;
   /** This pod's role label as the API listed it last this round ('' for none), undefined when not listed since it was set. */
   private labelSeen: string | undefined;
@@ -237,11 +240,11 @@ export class SidecarAgent {
   /** The failover request as last seen, and the record's epoch when this agent first saw it. */
   private requestSeen: string | undefined;
   private requestEpoch: number | undefined;
-  /** The record's epoch as last seen, and when it last changed (a new primary); -Infinity: not since this agent started. */
+  /** The record's epoch as last seen, and when it last changed (a new primary); NEVER: not since this agent started. */
   private epochSeen: number | undefined;
-  private epochChangedAt = -Infinity;
-  /** When (monotonic) this agent's last successful renewal began; -Infinity: none yet. */
-  private renewedAt = -Infinity;
+  private epochChangedAt = NEVER;
+  /** When (monotonic) this agent's last successful renewal began; NEVER: none yet. */
+  private renewedAt = NEVER;
   /** When this pod's PostgreSQL was last seen serving (as a primary or a replica); the agent's start until it is. */
   private servingAt: number;
   private lastRenewProblem = '';
@@ -251,11 +254,11 @@ export class SidecarAgent {
   /** When (monotonic) each pod last answered this replica, as a candidate, that it serves as a primary. */
   private readonly primaryAnsweredAt = new Map<string, number>();
   /** When (monotonic) the failsafe last found every other pod replying (failsafeLoop). */
-  private failsafeHeldAt = -Infinity;
-  /** The heartbeat fence's deadline as last written (uptime, hundredths of a second); -Infinity: none. */
-  private deadlineWritten = -Infinity;
+  private failsafeHeldAt = NEVER;
+  /** The heartbeat fence's deadline as last written (uptime, hundredths of a second); NEVER: none. */
+  private deadlineWritten = NEVER;
   /** When (monotonic) this primary last looked at the rolling update, and whether pods of an older revision were left then. */
-  private rollLookedAt = -Infinity;
+  private rollLookedAt = NEVER;
   private rolling = false;
   /** The rolling update's wait as last decided, and since when (monotonic); the reason a stall was last reported for. */
   private rollWait: { readonly reason: string; readonly since: number } | undefined;
@@ -328,7 +331,7 @@ export class SidecarAgent {
     await this.podEvent('Normal', 'HandingOver', plan.reason);
     const targetUid = pods.ok ? pods.value.find(pod => pod.name === plan.target)?.uid : undefined;
     const deadline = this.env.monotonic() + HANDOVER_SECONDS;
-    let lookedAt = -Infinity;
+    let lookedAt = NEVER;
     while (this.env.monotonic() < deadline) {
       await this.round();
       // The target's pod, now and then: it may be deleted too, after this one.
@@ -930,7 +933,7 @@ export class SidecarAgent {
   private removeDeadline(): void {
     try {
       removeIfThere(this.config.automaticFailover.deadlineFile);
-      this.deadlineWritten = -Infinity;
+      this.deadlineWritten = NEVER;
     } catch (error) {
       this.log(`could not remove ${this.config.automaticFailover.deadlineFile} (${(error as Error).message})`);
     }
@@ -982,7 +985,7 @@ export class SidecarAgent {
       maximumLagBytes: this.config.automaticFailover.maximumLagBytes,
       primaryWalPosition: this.lease.walPosition,
       leaseSeconds: cause.kind === 'lease' ? this.config.automaticFailover.leaseSeconds : this.requestAnswerSeconds(),
-      secondsSincePrimaryAnswered: this.env.monotonic() - (this.primaryAnsweredAt.get(record.primary) ?? -Infinity),
+      secondsSincePrimaryAnswered: this.env.monotonic() - (this.primaryAnsweredAt.get(record.primary) ?? NEVER),
       cause,
     });
     const news = decision.reason !== this.lastTakeoverReason;

@@ -2462,6 +2462,32 @@ describe('a failover request older than the primary', () => {
   });
 });
 
+describe('a primary whose PostgreSQL stopped, with automatic failover', () => {
+  test('renews the lease for primaryRestartGraceSeconds after it last served, then leaves it to lapse', async () => {
+    // C serves as the primary since the test before.
+    const timeline = await walTimeline(portC);
+    await seedRecord('grace', stable('pg-2', 1, timeline));
+    const c = agentOf('pg-2', { leaderRecord: 'grace', port: portC, pgdata: C, automaticFailover: automaticFailoverOn('grace') });
+    const renewed = () => storedLease('grace').renewTime;
+    await c.round(0);
+    // It serves at 10 s, and stops.
+    await c.round(10);
+    asPostgres('pg_ctl', ['-D', C, '-m', 'fast', '-w', 'stop']);
+    const described = `epoch 1, stable, primary pg-2, timeline ${timeline}`;
+    expect(await c.round(20)).toEqual([`PostgreSQL is not serving: no role label (${described})`, `role=(none) (PostgreSQL is not serving; ${described})`]);
+    // Renewed (every renewSeconds, 2) until 30 s after it last served, without a WAL position.
+    let last = renewed();
+    expect(await c.round(39.9)).toEqual([]);
+    expect(renewed()).not.toBe(last);
+    expect(storedLease('grace')).toMatchObject({ holderIdentity: 'pg-2', walPosition: undefined });
+    last = renewed();
+    expect(await c.round(40)).toEqual([`PostgreSQL has not served for 30s (primaryRestartGraceSeconds): no longer renewing the lease, for a replica to take over once it lapses (${described})`]);
+    expect(renewed()).toBe(last);
+    expect(await c.round(42)).toEqual([]);
+    expect(renewed()).toBe(last);
+  });
+});
+
 describe('the Events the agent posted', () => {
   test('each is reported by postgres-cluster-agent, as its pod (source, reportingComponent, reportingInstance)', () => {
     const posted = api.events().filter((e: any) => e.involvedObject.kind === 'Pod');
