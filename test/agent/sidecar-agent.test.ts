@@ -134,8 +134,9 @@ const switchingOver = (previous: string, target: string, epoch: number, timeline
 // ---- PostgreSQL ----
 
 /** pg_ctl start in the background; A also listens on 127.0.0.1 (password logins). */
-async function start(data: string, port: number): Promise<void> {
-  const options = [`-c port=${port}`, `-c unix_socket_directories=${scratch}`, `-c listen_addresses='${data === A ? '127.0.0.1' : ''}'`, '-c wal_level=replica'];
+async function start(data: string, port: number, settings: readonly string[] = []): Promise<void> {
+  const options = [`-c port=${port}`, `-c unix_socket_directories=${scratch}`, `-c listen_addresses='${data === A ? '127.0.0.1' : ''}'`, '-c wal_level=replica',
+    ...settings.map(setting => `-c ${setting}`)];
   await promisify(execFile)('runuser', ['-u', 'postgres', '--', path.join(PG_BIN, 'pg_ctl'), '-D', data, '-w', '-t', '30', '-l', `${data}.log`,
     '-o', options.join(' '), 'start'], { cwd: POSTGRES_CWD });
 }
@@ -2486,6 +2487,36 @@ describe('a primary whose PostgreSQL stopped, with automatic failover', () => {
     expect(await c.round(42)).toEqual([]);
     expect(renewed()).toBe(last);
   });
+});
+
+describe('a primary whose WAL archiving fails', () => {
+  test('says so by a Warning Event at its first look, and by a Normal one at the look after it works again', async () => {
+    // C, the primary stopped by the test before, starts again with an archive_command that fails.
+    await start(C, portC, ['archive_mode=on']);
+    await sql(portC, "ALTER SYSTEM SET archive_command = 'false'");
+    await sql(portC, 'SELECT pg_reload_conf()');
+    await sql(portC, 'CREATE TABLE archived (n int); INSERT INTO archived VALUES (1); SELECT pg_switch_wal()');
+    await eventually(async () => (await sql(portC, 'SELECT last_failed_wal FROM pg_stat_archiver'))[0].last_failed_wal !== null);
+    await seedRecord('archive', stable('pg-2', 1, await walTimeline(portC)));
+    const c = agentOf('pg-2', { leaderRecord: 'archive', port: portC, pgdata: C });
+    const events = api.events().length;
+    // The archiver tries each segment three times in a row: one to three tries failed by now.
+    const failing = new RegExp('^archiving WAL fails: [0-9A-F]{24} is not archived \\([1-3] failed tr(y|ies) and 0 segments archived since the statistics began\\)\\. '
+      + '1 segment waits in pg_wal, which keeps them until they are archived and fills meanwhile\\. The archive command\'s error: kubectl logs pg-2 -c postgres$');
+    expect((await c.round(0)).slice(2)).toEqual([expect.stringMatching(new RegExp(`^ArchiveFailing: ${failing.source.slice(1)}`))]);
+    await sql(portC, "ALTER SYSTEM SET archive_command = 'true'");
+    await sql(portC, 'SELECT pg_reload_conf()');
+    await eventually(async () => (await sql(portC, 'SELECT last_archived_wal >= last_failed_wal AS ok FROM pg_stat_archiver'))[0].ok === true, 20_000);
+    // Looked at every ARCHIVE_LOOK_SECONDS (10).
+    expect(await c.round(9.9)).toEqual([]);
+    const recovered = 'archiving WAL works again after 10s: 1 segment archived since the last look, 0 waiting';
+    expect(await c.round(10)).toEqual([`ArchiveRecovered: ${recovered}`]);
+    expect(api.events().slice(events).map((e: any) => [e.type, e.reason, e.involvedObject.name, e.message])).toEqual([
+      ['Warning', 'ArchiveFailing', 'pg-2', expect.stringMatching(failing)],
+      ['Normal', 'ArchiveRecovered', 'pg-2', recovered],
+    ]);
+    asPostgres('pg_ctl', ['-D', C, '-m', 'fast', '-w', 'stop']);
+  }, 120_000);
 });
 
 describe('the Events the agent posted', () => {
