@@ -8031,7 +8031,7 @@ var init_sidecar_agent = __esm({
       passwords;
       passfileWritten = "";
       credentialsApplied = "";
-      /** Files PostgreSQL reads again on a reload (the certificate, postgresql.conf, pg_hba.conf) as this agent last read them. */
+      /** What PostgreSQL reads again on a reload as this agent last read it, by path: the certificate, the configuration's directory. */
       filesSeen = /* @__PURE__ */ new Map();
       recordCopy = "";
       recordCopyWrittenAt = NEVER;
@@ -9047,13 +9047,14 @@ ${text}
         this.credentialsApplied = wanted;
       }
       /**
-       * A file PostgreSQL reads again on a reload, as read now: when it differs from what this agent read last (not at the
-       * first read), `changed(before)` reloads; what was read is kept once that succeeds, so a failed reload is tried again.
+       * What PostgreSQL reads again on a reload (a file, or a directory of them), as read now: when it differs from what this
+       * agent read last (not at the first read), `changed(before)` reloads; what was read is kept once that succeeds, so a
+       * failed reload is tried again.
        */
-      async onChange(file, contents, changed) {
-        const before = this.filesSeen.get(file);
+      async onChange(where, contents, changed) {
+        const before = this.filesSeen.get(where);
         if (before !== void 0 && before !== contents && !await changed(before)) return;
-        this.filesSeen.set(file, contents);
+        this.filesSeen.set(where, contents);
       }
       async reloaded() {
         return await this.attempt(async () => {
@@ -9064,9 +9065,10 @@ ${text}
       /** A renewed certificate in the mounted Secret: PostgreSQL reads its certificate and key again on a reload. */
       async reloadRenewedCertificate() {
         if (this.config.tlsSecretDir === "") return;
-        const certificate = readIfExists(path3.join(this.config.tlsSecretDir, "tls.crt"));
-        if (certificate === void 0 || certificate === "") return;
-        await this.onChange("tls.crt", certificate, async () => {
+        const file = path3.join(this.config.tlsSecretDir, "tls.crt");
+        const certificate = readIfExists(file);
+        if (!certificate) return;
+        await this.onChange(file, certificate, async () => {
           if (!await this.reloaded()) return false;
           this.log(`the certificate in ${this.config.tlsSecretDir} changed (renewed): PostgreSQL reloaded it`);
           return true;
@@ -9081,7 +9083,7 @@ ${text}
         const read = (file) => readIfExists(path3.join(this.config.configDir, file));
         const [conf, hba] = [read("postgresql.conf"), read("pg_hba.conf")];
         if (conf === void 0 || hba === void 0) return;
-        await this.onChange("configuration", `${conf}\0${hba}`, async (before) => {
+        await this.onChange(this.config.configDir, `${conf}\0${hba}`, async (before) => {
           if (this.server === "not-serving") {
             this.log("the configuration changed while PostgreSQL does not serve: it reads the new one as it starts");
             return true;

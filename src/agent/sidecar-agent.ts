@@ -181,7 +181,7 @@ export class SidecarAgent {
   private passwords: Passwords | undefined;
   private passfileWritten = '';
   private credentialsApplied = '';
-  /** Files PostgreSQL reads again on a reload (the certificate, postgresql.conf, pg_hba.conf) as this agent last read them. */
+  /** What PostgreSQL reads again on a reload as this agent last read it, by path: the certificate, the configuration's directory. */
   private readonly filesSeen = new Map<string, string>();
   private recordCopy = '';
   private recordCopyWrittenAt = NEVER;
@@ -1261,13 +1261,14 @@ export class SidecarAgent {
   }
 
   /**
-   * A file PostgreSQL reads again on a reload, as read now: when it differs from what this agent read last (not at the
-   * first read), `changed(before)` reloads; what was read is kept once that succeeds, so a failed reload is tried again.
+   * What PostgreSQL reads again on a reload (a file, or a directory of them), as read now: when it differs from what this
+   * agent read last (not at the first read), `changed(before)` reloads; what was read is kept once that succeeds, so a
+   * failed reload is tried again.
    */
-  private async onChange(file: string, contents: string, changed: (before: string) => Promise<boolean>): Promise<void> {
-    const before = this.filesSeen.get(file);
+  private async onChange(where: string, contents: string, changed: (before: string) => Promise<boolean>): Promise<void> {
+    const before = this.filesSeen.get(where);
     if (before !== undefined && before !== contents && !await changed(before)) return;
-    this.filesSeen.set(file, contents);
+    this.filesSeen.set(where, contents);
   }
 
   private async reloaded(): Promise<boolean> {
@@ -1277,9 +1278,11 @@ export class SidecarAgent {
   /** A renewed certificate in the mounted Secret: PostgreSQL reads its certificate and key again on a reload. */
   private async reloadRenewedCertificate(): Promise<void> {
     if (this.config.tlsSecretDir === '') return;
-    const certificate = readIfExists(path.join(this.config.tlsSecretDir, 'tls.crt'));
-    if (certificate === undefined || certificate === '') return;
-    await this.onChange('tls.crt', certificate, async () => {
+    const file = path.join(this.config.tlsSecretDir, 'tls.crt');
+    const certificate = readIfExists(file);
+    // None yet, or an empty one (the Secret before cert-manager filled it): nothing to compare with.
+    if (!certificate) return;
+    await this.onChange(file, certificate, async () => {
       if (!await this.reloaded()) return false;
       this.log(`the certificate in ${this.config.tlsSecretDir} changed (renewed): PostgreSQL reloaded it`);
       return true;
@@ -1295,7 +1298,7 @@ export class SidecarAgent {
     const read = (file: string) => readIfExists(path.join(this.config.configDir, file));
     const [conf, hba] = [read('postgresql.conf'), read('pg_hba.conf')];
     if (conf === undefined || hba === undefined) return;
-    await this.onChange('configuration', `${conf}\0${hba}`, async before => {
+    await this.onChange(this.config.configDir, `${conf}\0${hba}`, async before => {
       if (this.server === 'not-serving') {
         this.log('the configuration changed while PostgreSQL does not serve: it reads the new one as it starts');
         return true;

@@ -627,6 +627,9 @@ describe('the primary', () => {
     expect(await a.round(1)).toEqual(['the Secret changed: rewrote this pod\'s password file',
       'applied the changed passwords of the Secrets to the roles postgres, replicator']);
     expect(await login('replicator', 'rotated again')).toBe('replicator');
+    // An application Secret mounted all the same is not read: its change applies nothing.
+    writeSecret(path.join(a.config.appSecretDir, 'password'), 'no role uses it');
+    expect(await a.round(2)).toEqual([]);
   });
 
   test('passwords PostgreSQL does not take (its transactions read-only) are logged, and applied by a later round', async () => {
@@ -836,6 +839,12 @@ describe('a changed configuration (the ConfigMap as the kubelet updates it)', ()
     // Unchanged since: no second reload, no second Event.
     expect(await a.round(3)).toEqual([]);
     expect(api.events()).toHaveLength(before + 1);
+    // postgresql.conf alone: pg_hba.conf is not said.
+    writeAsPostgres(conf(), `${original.conf}\nwork_mem = '8MB'\nmax_prepared_transactions = 3\n`);
+    const restart = 'also waiting for a restart: max_prepared_transactions';
+    expect(await a.round(4)).toEqual([`ConfigurationReloaded: the configuration changed: PostgreSQL reloaded it; in effect now: work_mem "7MB" -> "8MB"; ${restart}`]);
+    writeAsPostgres(conf(), `${original.conf}\nwork_mem = '7MB'\nmax_prepared_transactions = 3\n`);
+    expect(await a.round(5)).toEqual([`ConfigurationReloaded: the configuration changed: PostgreSQL reloaded it; in effect now: work_mem "8MB" -> "7MB"; ${restart}`]);
   });
 
   test('a change while PostgreSQL does not serve is only logged, once: PostgreSQL reads the files as it starts', async () => {
