@@ -1778,13 +1778,14 @@ describe('automatic failover', () => {
     expect(fs.existsSync(`${failover.deadlineFile}.new`)).toBe(false);
   });
 
-  test('without automatic failover, a primary removes a lease left on the record (renewTime, duration, WAL position), logs it once; the record stays', async () => {
+  test('without automatic failover, a primary removes a lease left on the record (renewTime, duration, WAL position), logs it once; the record stays; a removal that loses is tried again', async () => {
     const timeline = control(A).timeline;
     await seedRecord('released', stable('pg-0', 1, timeline));
     await patchLeaseAsAdmin('released', { renewTime: '2023-11-14T22:13:21.123456Z', leaseDurationSeconds: 10 }, { 'failover.postgres.cdk8s.io/wal-position': '0/3000000' });
     expect(storedLease('released')).toMatchObject({ renewTime: '2023-11-14T22:13:21.123456Z', leaseDurationSeconds: 10, walPosition: '0/3000000' });
     const record = storedRecord('released');
-    const a = agentOf('pg-0', { leaderRecord: 'released' });
+    const kube = racingClient('pg-0');
+    const a = agentOf('pg-0', { leaderRecord: 'released' }, kube);
     const described = `epoch 1, stable, primary pg-0, timeline ${timeline}`;
     expect(await a.round(0)).toEqual([`the leader record names this primary (${described})`, 'automatic failover is off: removed the lease from the leader record',
       `role=primary (PostgreSQL is primary; ${described})`]);
@@ -1796,6 +1797,13 @@ describe('automatic failover', () => {
     const version = api.lease('released')!.metadata.resourceVersion;
     expect(await a.round(1)).toEqual([]);
     expect(api.lease('released')!.metadata.resourceVersion).toBe(version);
+    // A lease left again, whose removal loses (someone wrote the record first): said, and removed by the next round.
+    await patchLeaseAsAdmin('released', { renewTime: '2023-11-14T22:13:22.123456Z', leaseDurationSeconds: 10 }, {});
+    kube.races = 1;
+    expect(await a.round(2)).toEqual([expect.stringMatching(/^could not remove the lease from the leader record \(PATCH leases\/released: 409 Conflict: .*\)$/)]);
+    expect(storedLease('released').renewTime).toBe('2023-11-14T22:13:22.123456Z');
+    expect(await a.round(3)).toEqual(['automatic failover is off: removed the lease from the leader record']);
+    expect(storedLease('released')).toMatchObject({ renewTime: undefined, leaseDurationSeconds: undefined });
   });
 
   test('past the renew deadline, a renewal that conflicts (409) does not fence and the next round follows the record; one the API does not answer fences', async () => {
