@@ -8045,8 +8045,6 @@ var init_sidecar_agent = __esm({
       applied;
       appliedAt = 0;
       lastOthers;
-      /** The other pods as this round's facts listed them (undefined: not listed): the primary's upkeep asks no second time. */
-      listedThisRound;
       lastMaintained = NEVER;
       goneAt = /* @__PURE__ */ new Map();
       followed = "";
@@ -8217,7 +8215,6 @@ var init_sidecar_agent = __esm({
           await this.carryOutSwitchoverRequest(this.lease.failoverRequest, "failover");
         }
         const facts = await this.facts();
-        this.listedThisRound = facts.otherPods;
         const plan3 = decideSidecarStep(facts);
         if (plan3.reason !== this.lastReason) {
           this.log(plan3.reason);
@@ -8225,7 +8222,7 @@ var init_sidecar_agent = __esm({
         }
         let done = true;
         for (const step of plan3.steps) {
-          done = await this.carryOut(step, plan3.reason);
+          done = await this.carryOut(step, plan3.reason, facts.otherPods);
           if (!done) break;
         }
         if (done && this.apiUp && this.server === "primary" && this.record?.state === "stable" && this.record.primary === this.podName) await this.roll();
@@ -8534,8 +8531,8 @@ ${text}
         this.othersLabeled = listed.value.filter((pod) => pod.name !== this.podName && pod.labels[this.config.roleLabel] === "primary").map((pod) => pod.name);
         return listed.value.map((pod) => pod.name).filter((name) => name !== this.podName).sort();
       }
-      /** Carries out one step of a plan decided for `reason`; false ends the round. */
-      async carryOut(step, reason) {
+      /** Carries out one step of a plan decided for `reason` (`listed`: the other pods as the round's facts listed them); false ends the round. */
+      async carryOut(step, reason, listed) {
         switch (step.do) {
           case "label":
             await this.label(step.role === "none" ? "" : step.role);
@@ -8562,7 +8559,7 @@ ${text}
             await this.recordTimeline();
             return true;
           case "maintain-primary":
-            await this.maintainPrimary();
+            await this.maintainPrimary(listed);
             return true;
           case "apply-credentials":
             await this.applyCredentials();
@@ -8917,10 +8914,13 @@ ${text}
         this.lastOthers = void 0;
         this.soon = true;
       }
-      /** Slots for every other pod that exists, the synchronous set and the timeline, when pods came or went or now and then. */
-      async maintainPrimary() {
+      /**
+       * Slots for every other pod that exists, the synchronous set and the timeline, when pods came or went or now and then;
+       * the pods as the round listed them (listed again only when it did not).
+       */
+      async maintainPrimary(listed) {
         this.standbys = await this.attempt(() => this.pg.standbys()) ?? this.standbys;
-        const others = this.listedThisRound ?? await this.otherPods();
+        const others = listed ?? await this.otherPods();
         if (others === void 0 || this.record?.state !== "stable") return;
         const key = others.join(",");
         const now = this.env.monotonic();

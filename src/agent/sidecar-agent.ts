@@ -195,8 +195,6 @@ export class SidecarAgent {
   private applied: string | undefined;
   private appliedAt = 0;
   private lastOthers: string | undefined;
-  /** The other pods as this round's facts listed them (undefined: not listed): the primary's upkeep asks no second time. */
-  private listedThisRound: readonly string[] | undefined;
   private lastMaintained = NEVER;
   private readonly goneAt = new Map<string, string>();
   private followed = '';
@@ -386,7 +384,6 @@ export class SidecarAgent {
       await this.carryOutSwitchoverRequest(this.lease.failoverRequest, 'failover');
     }
     const facts = await this.facts();
-    this.listedThisRound = facts.otherPods;
     const plan = decideSidecarStep(facts);
     if (plan.reason !== this.lastReason) {
       this.log(plan.reason);
@@ -394,7 +391,7 @@ export class SidecarAgent {
     }
     let done = true;
     for (const step of plan.steps) {
-      done = await this.carryOut(step, plan.reason);
+      done = await this.carryOut(step, plan.reason, facts.otherPods);
       if (!done) break;
     }
     // A round whose steps did not all succeed (a renewal the API did not answer, say) does not roll.
@@ -731,8 +728,8 @@ export class SidecarAgent {
     return listed.value.map(pod => pod.name).filter(name => name !== this.podName).sort();
   }
 
-  /** Carries out one step of a plan decided for `reason`; false ends the round. */
-  private async carryOut(step: SidecarStep, reason: string): Promise<boolean> {
+  /** Carries out one step of a plan decided for `reason` (`listed`: the other pods as the round's facts listed them); false ends the round. */
+  private async carryOut(step: SidecarStep, reason: string, listed: SidecarFacts['otherPods']): Promise<boolean> {
     switch (step.do) {
       case 'label': await this.label(step.role === 'none' ? '' : step.role); return true;
       case 'create-record': await this.createRecord(step.record); return true;
@@ -752,7 +749,7 @@ export class SidecarAgent {
         return true;
       }
       case 'record-timeline': await this.recordTimeline(); return true;
-      case 'maintain-primary': await this.maintainPrimary(); return true;
+      case 'maintain-primary': await this.maintainPrimary(listed); return true;
       case 'apply-credentials': await this.applyCredentials(); return true;
       case 'follow-new-primary': await this.followNewPrimary(step.epoch, step.timeline); return true;
       case 'check-replica-wal': await this.checkReplicaWal(); return true;
@@ -1121,11 +1118,14 @@ export class SidecarAgent {
     this.soon = true;
   }
 
-  /** Slots for every other pod that exists, the synchronous set and the timeline, when pods came or went or now and then. */
-  private async maintainPrimary(): Promise<void> {
+  /**
+   * Slots for every other pod that exists, the synchronous set and the timeline, when pods came or went or now and then;
+   * the pods as the round listed them (listed again only when it did not).
+   */
+  private async maintainPrimary(listed: readonly string[] | undefined): Promise<void> {
     // Kept for a handover when this pod is deleted: by then PostgreSQL may no longer answer.
     this.standbys = await this.attempt(() => this.pg.standbys()) ?? this.standbys;
-    const others: readonly string[] | undefined = this.listedThisRound ?? await this.otherPods();
+    const others = listed ?? await this.otherPods();
     if (others === undefined || this.record?.state !== 'stable') return;
     const key = others.join(',');
     const now = this.env.monotonic();
