@@ -327,6 +327,13 @@ function onRealClocks(agent: Agent): void {
   Object.defineProperty(agent.clock, 'wall', { get: () => Date.now() * 1000 });
 }
 
+/** One look of the agent's failsafe at this monotonic time; the lines it logged. */
+async function failsafeLook(agent: Agent, at: number): Promise<string[]> {
+  agent.clock.monotonic = 1000 + at;
+  await agent.agent.failsafeCheck();
+  return agent.logs.splice(0);
+}
+
 /** A log line as `text` says, but for a flush position (written `<lsn>` in it), which moves with the WAL. */
 function withLsn(text: string): RegExp {
   return new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&').replace('<lsn>', '[0-9A-F]+/[0-9A-F]+')}$`);
@@ -1352,11 +1359,7 @@ describe('fencing, promotion and switchover', () => {
     expect(readDeadline(deadlineFile)).toBe('101000\n');
     const held = 'FAILSAFE: the leader record cannot be read, but every other pod (pg-1) streams from this primary and replies: it keeps '
       + 'serving (nobody takes over from a primary that its replicas still follow)';
-    const look = async (at: number) => {
-      a.clock.monotonic = 1000 + at;
-      await a.agent.failsafeCheck();
-      return a.logs.splice(0);
-    };
+    const look = (at: number) => failsafeLook(a, at);
     podOf('pg-0').apiCutOff = true;
     try {
       // Before half the isolation fence without a read, it asks nothing.
@@ -1403,17 +1406,12 @@ describe('fencing, promotion and switchover', () => {
   test('the failsafe with automatic failover looks halfway from a renewal due to the renew deadline and says the lease cannot be renewed; a primary alone holds, no other pod to ask', async () => {
     await seedRecord('failsafe-lease', stable('pg-0', 1, control(A).timeline));
     const a = agentOf('pg-0', { leaderRecord: 'failsafe-lease', automaticFailover: automaticFailoverOn('failsafe-lease') }, podClient('pg-0', 'pod', 300));
-    const look = async (agent: Agent, at: number) => {
-      agent.clock.monotonic = 1000 + at;
-      await agent.agent.failsafeCheck();
-      return agent.logs.splice(0);
-    };
     await a.round(0);
     podOf('pg-0').apiCutOff = true;
     try {
       // Renewed at 0: renewSeconds 2, renewDeadlineSeconds 6, so it asks from 4 s on.
-      expect(await look(a, 3.9)).toEqual([]);
-      expect(await look(a, 4)).toEqual(['FAILSAFE: the lease cannot be renewed, but every other pod (pg-1) streams from this primary and replies: it '
+      expect(await failsafeLook(a, 3.9)).toEqual([]);
+      expect(await failsafeLook(a, 4)).toEqual(['FAILSAFE: the lease cannot be renewed, but every other pod (pg-1) streams from this primary and replies: it '
         + 'keeps serving (nobody takes over from a primary that its replicas still follow)']);
     } finally {
       podOf('pg-0').apiCutOff = false;
@@ -1426,7 +1424,7 @@ describe('fencing, promotion and switchover', () => {
     await alone.round(0);
     podOf('pg-0').apiCutOff = true;
     try {
-      expect(await look(alone, 5)).toEqual(['FAILSAFE: the leader record cannot be read, but every other pod (none) streams from this primary and replies: '
+      expect(await failsafeLook(alone, 5)).toEqual(['FAILSAFE: the leader record cannot be read, but every other pod (none) streams from this primary and replies: '
         + 'it keeps serving (nobody takes over from a primary that its replicas still follow)']);
     } finally {
       podOf('pg-0').apiCutOff = false;
