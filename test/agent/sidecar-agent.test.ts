@@ -7,6 +7,7 @@
 // own (a fake monotonic clock).
 import { execFile } from 'child_process';
 import * as fs from 'fs';
+import * as net from 'net';
 import * as path from 'path';
 import { promisify } from 'util';
 import { Client } from 'pg';
@@ -67,7 +68,8 @@ const NO_ROLL: KubeObject = { apiVersion: 'apps/v1', kind: 'StatefulSet', metada
 let statefulSet: KubeObject | undefined = NO_ROLL;
 const deletedPods: string[] = [];
 
-const allPods = new Map(Array.from({ length: 13 }, (_, i) => `pg-${i}`).map(name => [name, testPod(name)]));
+// Pod "127" of the peer domain "0.0.2" is 127.0.0.2 on this machine (a peer a candidate can reach: forwardPod).
+const allPods = new Map([...Array.from({ length: 13 }, (_, i) => `pg-${i}`), '127'].map(name => [name, testPod(name)]));
 const podOf = (name: string) => allPods.get(name)!;
 /** The pods that exist now, in the order the API lists them. */
 let existing: string[] = ['pg-0', 'pg-1'];
@@ -1666,6 +1668,37 @@ async function patchLeaseAsAdmin(name: string, spec: Record<string, string | num
   must(await admin.patchLease(name, { metadata: { resourceVersion: lease.metadata!.resourceVersion as string, annotations }, spec }));
 }
 
+/**
+ * A pod on the pod network: connections to host:port (the cluster's port, the same on every pod) reach toPort on
+ * 127.0.0.1, as a pod's address reaches its PostgreSQL. Closing it also ends the connections it carries.
+ */
+async function forwardPod(host: string, port: number, toPort: number): Promise<{ close(): void }> {
+  const carried = new Set<net.Socket>();
+  const server = net.createServer(socket => {
+    const upstream = net.connect(toPort, '127.0.0.1');
+    for (const end of [socket, upstream]) {
+      carried.add(end);
+      end.on('error', () => undefined);
+      end.on('close', () => {
+        carried.delete(end);
+        socket.destroy();
+        upstream.destroy();
+      });
+    }
+    socket.pipe(upstream).pipe(socket);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, resolve);
+  });
+  return {
+    close: () => {
+      server.close();
+      for (const socket of carried) socket.destroy();
+    },
+  };
+}
+
 const readDeadline = (file: string) => fs.readFileSync(file, 'utf8');
 const currentWalLsn = async (port: number) => String((await sql(port, 'SELECT pg_current_wal_lsn()::text AS lsn'))[0].lsn);
 /** The timeline PostgreSQL writes WAL on now (pg_control's changes only at the next checkpoint). */
@@ -2029,6 +2062,43 @@ describe('automatic failover', () => {
     expect((await c.round(0))[0]).toBe(`PostgreSQL is a replica (${described(2)}); a failover to any is requested (${FAILOVER}); waiting 12s for pg-0 to answer it`);
     expect(await c.round(11.9)).toEqual([]);
     expect((await c.round(12)).join('\n')).toContain('not taking over from pg-0');
+  });
+
+  test('a replica whose view of the lease lapsed asks its peers over the pod network: not while the primary answers as one, '
+    + 'nor within a lease of its last answer (failsafe); then it decides on the rest (here: too far behind)', async () => {
+    const timeline = control(A).timeline;
+    // The primary is pod "127": 127.0.0.2 on B's port (the cluster's port) reaches A, as the pod network would.
+    const primary = await forwardPod('127.0.0.2', portB, portA);
+    const listed = existing;
+    existing = ['127', 'pg-1'];
+    try {
+      expect(await login('postgres', 'super-secret')).toBe('postgres');
+      await seedRecord('answering', stable('127', 7, timeline));
+      // Published far ahead of any replica: once the primary's answers no longer hold it back, the lag does.
+      await patchLeaseAsAdmin('answering', { holderIdentity: '127', renewTime: '2023-11-14T22:13:21.123456Z', leaseDurationSeconds: 10 },
+        { 'failover.postgres.cdk8s.io/wal-position': 'FFFFFFF/0' });
+      const b = agentOf('pg-1', { leaderRecord: 'answering', automaticFailover: automaticFailoverOn('answering-b'), peerDomain: '0.0.2', users: NETWORK_SUPERUSER });
+      const described = `epoch 7, stable, primary 127, timeline ${timeline}`;
+      expect(await b.round(0)).toEqual([`PostgreSQL is a replica (${described})`, `role=replica (PostgreSQL is replica; ${described})`]);
+      expect(await b.round(9.9)).toEqual([]);
+      const events = api.events().length;
+      const serves = 'not taking over from 127: 127 still serves as a primary';
+      expect(await b.round(10.25)).toEqual([serves]);
+      expect(api.events().slice(events).map((e: any) => [e.reason, e.involvedObject.name, e.message])).toEqual([['AutomaticFailoverWaiting', 'pg-1', serves]]);
+      // Unreachable now: it answered 4.75 s ago, and may serve on in failsafe mode until it misses this pod.
+      primary.close();
+      const answered = 'not taking over from 127: it answered as a primary less than 10s ago, and may still serve (failsafe) until it misses this pod';
+      expect(await b.round(15)).toEqual([answered]);
+      expect(await b.round(20.2)).toEqual([]);
+      const behind = await b.round(20.3);
+      expect(behind).toHaveLength(1);
+      expect(behind[0]).toMatch(/^not taking over from 127: this replica is \d+ bytes behind the primary's last published position FFFFFFF\/0 \(maximumLagOnFailover 1048576\)$/);
+      expect(storedRecord('answering')).toMatchObject({ state: 'stable', primary: '127', epoch: '7', holder: '127' });
+      expect(await inRecovery(portB)).toBe(true);
+    } finally {
+      primary.close();
+      existing = listed;
+    }
   });
 
   test('a takeover is a compare-and-swap: one that loses to a renewal made meanwhile is not recorded, nothing is promoted, and the renewed lease holds', async () => {
