@@ -6670,6 +6670,10 @@ var init_sidecar = __esm({
 });
 
 // src/agent/start.ts
+function isBootstrapWait(decided) {
+  const [only, ...more] = decided.steps;
+  return more.length === 0 && only?.do === "wait" && only.retry === "bootstrap";
+}
 function isPodZero(podName) {
   return podName.slice(podName.lastIndexOf("-") + 1) === "0";
 }
@@ -7915,10 +7919,6 @@ __export(sidecar_agent_exports, {
 function removeIfThere(file) {
   fs5.rmSync(file, { force: true });
 }
-function isBootstrapWait(plan3) {
-  const [only, ...more] = plan3.steps;
-  return more.length === 0 && only?.do === "wait" && only.retry === "bootstrap";
-}
 async function nodeStatus(config) {
   let initialized = false;
   try {
@@ -7956,7 +7956,7 @@ function recordCopyText(record) {
   return lines.join("\n");
 }
 function parseEventLine(text) {
-  const match = /^(Normal|Warning) ([A-Z][A-Za-z]*) (\S.*)$/s.exec(text);
+  const match = /^(Normal|Warning) ([A-Z][A-Za-z]*) (\S.*)/s.exec(text);
   return match === null ? void 0 : { type: match[1], reason: match[2], message: match[3] };
 }
 var fs5, path3, AGENT_COMPONENT, NEVER, SHUTDOWN_TIMEOUT_MS, PROMOTE_TIMEOUT_MS, TARGET_STREAM_WAIT_MS, RECORD_COPY_SECONDS, HANDOVER_SECONDS, HANDOVER_LOOK_SECONDS, FAILSAFE_REPLY_MS, FAILSAFE_EVERY_MS, FOLLOW_LOOK_SECONDS, ROLL_LOOK_SECONDS, ROLL_IDLE_SECONDS, PEER_CONNECT_MS, RELOAD_SETTLE_MS, WAL_CHECK_EVERY_SECONDS, START_HOLD_SECONDS, DELIVERY_FRESH_SECONDS, DELIVERIES_KEPT, SidecarAgent;
@@ -7979,6 +7979,7 @@ var init_sidecar_agent = __esm({
     init_record();
     init_roll();
     init_sidecar();
+    init_start();
     init_start_agent();
     init_transitions();
     AGENT_COMPONENT = "postgres-cluster-agent";

@@ -31,7 +31,7 @@ import {
   authorizes, awaitsCheckpoint, decideSidecarStep, Delivery, newerDelivery, nextSyncSet, owesCheckpoint, ServerRole, shutdownCheckpointUpdate,
   SidecarFacts, SidecarRecord, SidecarStep, timelineUpdate,
 } from './sidecar';
-import { RecordCopy, StartPlan } from './start';
+import { isBootstrapWait, RecordCopy } from './start';
 import { dataDirectoryOf, RECLONE_MARKER, parseStartRequest, readIfExists, startPlanOf, writeStartPlan } from './start-agent';
 import { recordSyncSet } from './transitions';
 
@@ -44,12 +44,6 @@ const NEVER = -Infinity;
 /** Removes a file; one already gone is no error. */
 function removeIfThere(file: string): void {
   fs.rmSync(file, { force: true });
-}
-
-/** A plan that only waits for the record to change ('wait bootstrap'), which the agent may hold (START_HOLD_SECONDS). */
-function isBootstrapWait(plan: StartPlan): boolean {
-  const [only, ...more] = plan.steps;
-  return more.length === 0 && only?.do === 'wait' && only.retry === 'bootstrap';
 }
 
 /** The status line of this pod's PostgreSQL (`agent.js status`), undefined when pg_control cannot be read. */
@@ -156,7 +150,7 @@ export function recordCopyText(record: LeaderRecord | undefined): string {
 
 /** An Event line the entrypoint wrote: `<Normal|Warning> <Reason> <message>`, or undefined when it is not one. */
 export function parseEventLine(text: string): { type: 'Normal' | 'Warning'; reason: string; message: string } | undefined {
-  const match = /^(Normal|Warning) ([A-Z][A-Za-z]*) (\S.*)$/s.exec(text);
+  const match = /^(Normal|Warning) ([A-Z][A-Za-z]*) (\S.*)/s.exec(text);
   return match === null ? undefined : { type: match[1] as 'Normal' | 'Warning', reason: match[2], message: match[3] };
 }
 

@@ -120,6 +120,15 @@ export interface StartPlan {
   readonly reason: string;
 }
 
+/**
+ * A plan that only waits for pod 0 to initialize the cluster ('wait bootstrap'): the agent may hold its answer a little,
+ * so that the round the record's change wakes answers with the plan that follows.
+ */
+export function isBootstrapWait(decided: StartPlan): boolean {
+  const [only, ...more] = decided.steps;
+  return more.length === 0 && only?.do === 'wait' && only.retry === 'bootstrap';
+}
+
 /** init-replica.sh's ORDINAL=${POD_NAME##*-}, compared as text with "0". */
 function isPodZero(podName: string): boolean {
   return podName.slice(podName.lastIndexOf('-') + 1) === '0';

@@ -1,5 +1,5 @@
 import { FailingOverRecord, LeaderRecord, StableRecord, SwitchingOverRecord } from '../../src/agent/record';
-import { asksRecordedPrimary, DataDirectory, decideStart, hotStandbyRaises, HotStandbyValues, StartFacts, startPlanText, StartStep, stepText } from '../../src/agent/start';
+import { asksRecordedPrimary, DataDirectory, decideStart, hotStandbyRaises, isBootstrapWait, HotStandbyValues, StartFacts, startPlanText, StartStep, stepText } from '../../src/agent/start';
 
 // GIVEN facts as the entrypoint of pod pg-1 gathers them; WHEN it decides; THEN the plan's steps and its reason.
 const ME = 'pg-1';
@@ -332,6 +332,24 @@ describe('a replica configured below what its primary\'s WAL requires starts wit
         + 'max_wal_senders 10 (the primary\'s WAL requires at least that on a replica, more than configured: the configured value takes effect once '
         + 'the primary runs with it)',
     });
+  });
+});
+
+describe('isBootstrapWait: the one plan whose answer the sidecar may hold, a wait for pod 0 to initialize the cluster', () => {
+  const bootstrap: StartStep = { do: 'wait', retry: 'bootstrap' };
+  test.each<[string, readonly StartStep[], boolean]>([
+    ['a wait for pod 0, alone', [bootstrap], true],
+    ['a plain wait (RETRY_SECONDS)', [{ do: 'wait', retry: 'normal' }], false],
+    ['a wait for pod 0 after another step', [{ do: 'remove-init-marker' }, bootstrap], false],
+    ['a wait for pod 0 before another step', [bootstrap, { do: 'decide-again' }], false],
+    ['a start', [{ do: 'start', as: 'replica' }], false],
+    ['no step', [], false],
+  ])('%s: %s', (_name, steps, holds) => {
+    expect(isBootstrapWait({ steps, reason: 'why' })).toBe(holds);
+  });
+  test('decideStart makes it for a pod other than 0 before the cluster exists', () => {
+    const plan = decideStart(facts({ rec: 'absent', data: empty }));
+    expect(isBootstrapWait(plan)).toBe(true);
   });
 });
 
