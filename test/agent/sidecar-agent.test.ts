@@ -1269,6 +1269,33 @@ describe('the replica, and run()', () => {
     expect(await b.round(4)).toEqual([`ignoring ${planFile}.wanted: ${JSON.stringify(long.slice(0, 80))} is not a request id`]);
     expect(fs.existsSync(planFile)).toBe(false);
   });
+
+  test('a former primary\'s start plan rests on the recorded primary\'s answer over the pod network: it rejoins one that answers, and waits for one that does not', async () => {
+    // A former primary's data (no standby.signal) on timeline t; the record names pod "127" (127.0.0.2: A) on t + 1.
+    const former = fs.mkdtempSync(path.join(dir, 'former-primary-'));
+    fs.mkdirSync(path.join(former, 'global'));
+    fs.mkdirSync(path.join(former, 'pg_wal'));
+    fs.copyFileSync(path.join(B, 'PG_VERSION'), path.join(former, 'PG_VERSION'));
+    fs.copyFileSync(path.join(B, 'global', 'pg_control'), path.join(former, 'global', 'pg_control'));
+    const t = control(former).timeline;
+    await seedRecord('rejoin', stable('127', 9, t + 1));
+    const primary = await forwardPod('127.0.0.2', portB, portA);
+    try {
+      const b = agentOf('pg-1', { leaderRecord: 'rejoin', pgdata: former, peerDomain: '0.0.2', users: NETWORK_SUPERUSER });
+      const wanted = `${b.config.startPlanFile}.wanted`;
+      const plan = () => fs.readFileSync(b.config.startPlanFile, 'utf8');
+      fs.writeFileSync(wanted, 'j1\n');
+      await b.round(0);
+      expect(plan()).toBe(`request=j1\nreason=the leader record names 127 (epoch 9, timeline ${t + 1}); this pod's data is on timeline ${t}: `
+        + 'rejoining as its replica\nstep=rewind 127 wait\nstep=start replica\n');
+      primary.close();
+      fs.writeFileSync(wanted, 'j2\n');
+      await b.round(1);
+      expect(plan()).toBe('request=j2\nreason=this pod was a primary; the recorded primary 127 does not answer, and only it can say how to rejoin\nstep=wait normal\n');
+    } finally {
+      primary.close();
+    }
+  });
 });
 
 /**
