@@ -7920,24 +7920,14 @@ function removeIfThere(file) {
   fs5.rmSync(file, { force: true });
 }
 async function nodeStatus(config) {
-  let initialized = false;
-  try {
-    initialized = fs5.readFileSync(path3.join(config.pgdata, "PG_VERSION"), "utf8").trim() !== "";
-  } catch {
-    initialized = false;
-  }
+  const initialized = (readIfExists(path3.join(config.pgdata, "PG_VERSION")) ?? "").trim() !== "";
   const running = readPostmaster(config.pgdata)?.alive === true;
   const control = controlOf(config.pgdata);
   let answer;
   if (running && initialized) {
     const pg2 = new LocalPostgres({ socketDir: config.socketDir, port: config.port, user: config.users.superuser, queryTimeoutMs: 3e3 });
-    try {
-      answer = await pg2.status();
-    } catch {
-      answer = void 0;
-    } finally {
-      await pg2.close();
-    }
+    answer = await pg2.status().catch(() => void 0);
+    await pg2.close();
   }
   return statusLine({ initialized, running, control, answer }, true);
 }
@@ -8023,7 +8013,8 @@ var init_sidecar_agent = __esm({
       recordError = "";
       apiUp = true;
       lastRead;
-      lastReason = "";
+      /** The plan's reason as last logged; undefined: none yet. */
+      lastReason;
       /** Events sent during this round (report), answered by its end. */
       reports = [];
       /** The leases the record's watch delivered, in its order (the last DELIVERIES_KEPT), each with the wall time it came. */
@@ -8034,7 +8025,8 @@ var init_sidecar_agent = __esm({
       credentialsApplied = "";
       /** What PostgreSQL reads again on a reload as this agent last read it, by path: the certificate, the configuration's directory. */
       filesSeen = /* @__PURE__ */ new Map();
-      recordCopy = "";
+      /** The record copy's text as last written; undefined: none yet. */
+      recordCopy;
       recordCopyWrittenAt = NEVER;
       recordWanted = true;
       /** The entrypoint's request for a start plan (its id), not answered yet, and when (monotonic) this agent took it. */
@@ -8048,7 +8040,8 @@ var init_sidecar_agent = __esm({
       lastOthers;
       lastMaintained = NEVER;
       goneAt = /* @__PURE__ */ new Map();
-      followed = "";
+      /** The epoch and timeline (`<epoch>/<timeline>`) followNewPrimary last got an answer for; undefined: none yet. */
+      followed;
       /** When (monotonic) followNewPrimary last looked whether this replica streams on the record's timeline. */
       followLookedAt = NEVER;
       /** It did not: the nap ends in time for the next look (FOLLOW_LOOK_SECONDS). */
@@ -8097,7 +8090,8 @@ var init_sidecar_agent = __esm({
       /** When this pod's PostgreSQL was last seen serving (as a primary or a replica); the agent's start until it is. */
       servingAt;
       lastRenewProblem = "";
-      lastTakeoverReason = "";
+      /** The takeover's reason as last logged; undefined: none yet. */
+      lastTakeoverReason;
       /** The cluster's other pods as the API listed them last (the failsafe asks whether each streams from this primary). */
       knownOthers;
       /** When (monotonic) each pod last answered this replica, as a candidate, that it serves as a primary. */
@@ -8111,10 +8105,11 @@ var init_sidecar_agent = __esm({
       rolling = false;
       /** The rolling update's wait as last decided, and since when (monotonic); the reason a stall was last reported for. */
       rollWait;
-      rollStallReported = "";
+      rollStallReported;
       /** ROLL_PAUSE_ANNOTATION on the record's Lease, as read last. */
       rollPaused = false;
-      lastRollReason = "";
+      /** The rolling update's reason as last logged; undefined: none yet. */
+      lastRollReason;
       log(message) {
         this.env.log(message);
       }

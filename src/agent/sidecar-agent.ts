@@ -48,24 +48,15 @@ function removeIfThere(file: string): void {
 
 /** The status line of this pod's PostgreSQL (`agent.js status`), undefined when pg_control cannot be read. */
 export async function nodeStatus(config: SidecarConfig): Promise<string | undefined> {
-  let initialized = false;
-  try {
-    initialized = fs.readFileSync(path.join(config.pgdata, 'PG_VERSION'), 'utf8').trim() !== '';
-  } catch {
-    initialized = false;
-  }
+  const initialized = (readIfExists(path.join(config.pgdata, 'PG_VERSION')) ?? '').trim() !== '';
   const running = readPostmaster(config.pgdata)?.alive === true;
   const control = controlOf(config.pgdata);
   let answer: NodeStatusFacts['answer'];
   if (running && initialized) {
     const pg = new LocalPostgres({ socketDir: config.socketDir, port: config.port, user: config.users.superuser, queryTimeoutMs: 3_000 });
-    try {
-      answer = await pg.status();
-    } catch {
-      answer = undefined;
-    } finally {
-      await pg.close();
-    }
+    // Unanswered, the line says what pg_control can.
+    answer = await pg.status().catch(() => undefined);
+    await pg.close();
   }
   return statusLine({ initialized, running, control, answer }, true);
 }
@@ -166,7 +157,8 @@ export class SidecarAgent {
   private recordError = '';
   private apiUp = true;
   private lastRead: number;
-  private lastReason = '';
+  /** The plan's reason as last logged; undefined: none yet. */
+  private lastReason: string | undefined;
   /** Events sent during this round (report), answered by its end. */
   private readonly reports: Promise<unknown>[] = [];
   /** The leases the record's watch delivered, in its order (the last DELIVERIES_KEPT), each with the wall time it came. */
@@ -177,7 +169,8 @@ export class SidecarAgent {
   private credentialsApplied = '';
   /** What PostgreSQL reads again on a reload as this agent last read it, by path: the certificate, the configuration's directory. */
   private readonly filesSeen = new Map<string, string>();
-  private recordCopy = '';
+  /** The record copy's text as last written; undefined: none yet. */
+  private recordCopy: string | undefined;
   private recordCopyWrittenAt = NEVER;
   private recordWanted = true;
   /** The entrypoint's request for a start plan (its id), not answered yet, and when (monotonic) this agent took it. */
@@ -191,7 +184,8 @@ export class SidecarAgent {
   private lastOthers: string | undefined;
   private lastMaintained = NEVER;
   private readonly goneAt = new Map<string, string>();
-  private followed = '';
+  /** The epoch and timeline (`<epoch>/<timeline>`) followNewPrimary last got an answer for; undefined: none yet. */
+  private followed: string | undefined;
   /** When (monotonic) followNewPrimary last looked whether this replica streams on the record's timeline. */
   private followLookedAt = NEVER;
   /** It did not: the nap ends in time for the next look (FOLLOW_LOOK_SECONDS). */
@@ -240,7 +234,8 @@ export class SidecarAgent {
   /** When this pod's PostgreSQL was last seen serving (as a primary or a replica); the agent's start until it is. */
   private servingAt: number;
   private lastRenewProblem = '';
-  private lastTakeoverReason = '';
+  /** The takeover's reason as last logged; undefined: none yet. */
+  private lastTakeoverReason: string | undefined;
   /** The cluster's other pods as the API listed them last (the failsafe asks whether each streams from this primary). */
   private knownOthers: readonly string[] | undefined;
   /** When (monotonic) each pod last answered this replica, as a candidate, that it serves as a primary. */
@@ -254,10 +249,11 @@ export class SidecarAgent {
   private rolling = false;
   /** The rolling update's wait as last decided, and since when (monotonic); the reason a stall was last reported for. */
   private rollWait: { readonly reason: string; readonly since: number } | undefined;
-  private rollStallReported = '';
+  private rollStallReported: string | undefined;
   /** ROLL_PAUSE_ANNOTATION on the record's Lease, as read last. */
   private rollPaused = false;
-  private lastRollReason = '';
+  /** The rolling update's reason as last logged; undefined: none yet. */
+  private lastRollReason: string | undefined;
 
   constructor(private readonly config: SidecarConfig, private readonly podName: string, private readonly kube: KubeClient,
     private readonly env: SidecarEnvironment) {

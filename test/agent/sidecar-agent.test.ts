@@ -1635,6 +1635,8 @@ describe('fencing, promotion and switchover', () => {
     expect(fs.existsSync(path.join(A, 'standby.signal'))).toBe(false);
     const status = await nodeStatus(a.config);
     expect(status).toMatch(new RegExp(`^primary [0-9A-F]+/[0-9A-F]+ none 3 ${control(A).checkpoint}$`));
+    // Running, but its socket is not where the status query looks: pg_control says what it can, the position unknown.
+    expect(await nodeStatus({ ...a.config, socketDir: path.join(scratch, 'no-socket-here') })).toBe(`primary ? none ${control(A).timeline} ${control(A).checkpoint}`);
     const described = 'epoch 4, stable, primary pg-1, timeline 3';
     const events = api.events().length;
     // Fenced whoever the other pods are: they are not listed first.
